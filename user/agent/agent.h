@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent loop: watch the config directory, load a whole snapshot, compile this node's view,
+ * write it to the kernel as one generation; rescan pod cgroups; serve the admin ports.
+ * A snapshot that fails to load or compile is logged and refused: the last good one stays.
+ */
+#ifndef SKIFF_AGENT_H
+#define SKIFF_AGENT_H
+
+struct agent_opts {
+	const char *node;	 /* this node's name (spec.nodeName of its pods) */
+	const char *config_dir;	 /* directory of YAML manifests */
+	const char *bpffs;	 /* where maps and links are pinned */
+	const char *cgroup_root; /* the node's pod cgroup root */
+	const char *admin_addr;	 /* address of the admin listeners */
+	int admin_port;		 /* 15000; 0 disables */
+	int ready_port;		 /* 15021; 0 disables */
+	int rescan_ms;		 /* pod cgroup rescan period */
+};
+
+/* Run until SIGINT/SIGTERM. Returns a process exit code. */
+int agent_run(const struct agent_opts *o);
+
+#endif

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+/* skiffd's single-threaded poll loop. */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/agent_state.h"
+
+/* Wait this long after the last inotify event before reloading, so that `kubectl apply` of many
+ * files (or an editor's save dance) becomes one generation, not several. */
+#define RELOAD_DEBOUNCE_MS 50
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+void agent_log(const char *level, const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	va_list ap;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld skiffd %s: ", when, ts.tv_nsec / 1000000, level);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int timer_open(int period_ms)
+{
+	struct itimerspec its = {
+		.it_interval = { period_ms / 1000, (period_ms % 1000) * 1000000L },
+		.it_value = { period_ms / 1000, (period_ms % 1000) * 1000000L },
+	};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd >= 0)
+		timerfd_settime(fd, 0, &its, NULL);
+	return fd;
+}
+
+static int agent_start(struct agent *a)
+{
+	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs, .cgroup_root = a->o->cgroup_root };
+	int err;
+
+	err = dp_open(&dpo, &a->dp);
+	if (err) {
+		agent_log("error", "cannot open the dataplane (bpffs %s, cgroup root %s): %s",
+			  a->o->bpffs, a->o->cgroup_root, strerror(-err));
+		return err;
+	}
+	err = config_watch_open(a->o->config_dir, &a->watch);
+	if (err) {
+		agent_log("error", "cannot watch config dir %s: %s (create it, or pass --config-dir)",
+			  a->o->config_dir, strerror(-err));
+		return err;
+	}
+	err = admin_open(&a->admin, a->o->admin_addr, a->o->admin_port, a->o->ready_port,
+			 agent_admin_handler, a);
+	if (err)
+		return err;
+	agent_log("info", "node %s: bpffs %s, cgroup root %s, config %s, generation %u adopted",
+		  a->o->node, a->o->bpffs, a->o->cgroup_root, a->o->config_dir,
+		  dp_generation(a->dp));
+	return 0;
+}
+
+static void agent_stop(struct agent *a)
+{
+	admin_close(&a->admin);
+	if (a->watch)
+		config_watch_close(a->watch);
+	/* Maps and links stay pinned: the kernel keeps serving while the agent is away. */
+	if (a->dp)
+		dp_close(a->dp, false);
+	if (a->have_model)
+		model_free(&a->model);
+	node_view_free(&a->view);
+	pod_cgroup_table_free(&a->cgroups);
+	for (size_t i = 0; i < a->nwarned; i++)
+		free(a->warned[i]);
+	free(a->warned);
+	free(a->last_error);
+}
+
+static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
+{
+	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS];
+	size_t n = 0;
+	int r;
+
+	pfds[n++] = (struct pollfd){ .fd = config_watch_fd(a->watch), .events = POLLIN };
+	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
+	r = poll(pfds, n, *debounce_ms);
+	if (r < 0)
+		return;
+	if (r == 0 && *debounce_ms >= 0) {
+		*debounce_ms = -1;
+		agent_reload(a);
+		return;
+	}
+	if ((pfds[0].revents & POLLIN) && config_watch_drain(a->watch))
+		*debounce_ms = RELOAD_DEBOUNCE_MS;
+	if (pfds[1].revents & POLLIN) {
+		unsigned long long ticks;
+
+		(void)!read(tfd, &ticks, sizeof(ticks));
+		agent_rescan(a);
+	}
+	admin_serve(&a->admin, pfds + 2, n - 2);
+}
+
+int agent_run(const struct agent_opts *o)
+{
+	struct agent a = { .o = o };
+	struct sigaction sa = { .sa_handler = on_signal };
+	int tfd = -1, debounce_ms = -1, rc = 1;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	a.admin.listen_fd[0] = a.admin.listen_fd[1] = -1;
+	for (int i = 0; i < ADMIN_MAX_CONNS; i++)
+		a.admin.conns[i].fd = -1;
+	if (agent_start(&a))
+		goto out;
+	tfd = timer_open(o->rescan_ms);
+	if (tfd < 0)
+		goto out;
+	pod_cgroup_scan(o->cgroup_root, &a.cgroups);
+	agent_reload(&a);
+	while (!stop_requested)
+		agent_poll_once(&a, tfd, &debounce_ms);
+	agent_log("info", "stopping; maps and programs stay pinned under %s", o->bpffs);
+	rc = 0;
+out:
+	if (tfd >= 0)
+		close(tfd);
+	agent_stop(&a);
+	return rc;
+}

@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: Apache-2.0
+/* From a config snapshot to the kernel: load, compile, apply — all or nothing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_state.h"
+
+static int cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
+{
+	struct agent *a = ctx;
+
+	if (!pod->meta.uid)
+		return -ENOENT;
+	return pod_cgroup_find(&a->cgroups, pod->meta.uid, id);
+}
+
+static void set_last_error(struct agent *a, const struct diag *d, const char *what)
+{
+	size_t cap = 256, len = 0;
+	char *s = malloc(cap);
+
+	if (!s)
+		return;
+	len = snprintf(s, cap, "%s", what);
+	for (size_t i = 0; d && i < d->n; i++) {
+		size_t need = len + strlen(d->v[i].msg) + 3;
+
+		if (d->v[i].level != DIAG_ERROR)
+			continue;
+		if (need > cap) {
+			char *t = realloc(s, cap = need * 2);
+
+			if (!t)
+				break;
+			s = t;
+		}
+		len += snprintf(s + len, cap - len, "; %s", d->v[i].msg);
+	}
+	free(a->last_error);
+	a->last_error = s;
+}
+
+/* Apply `v` to the kernel; on success it becomes the agent's view. */
+static int agent_apply(struct agent *a, struct node_view *v)
+{
+	int err = dp_apply(a->dp, v);
+
+	if (err) {
+		agent_log("error", "writing generation to the kernel failed: %s; previous "
+			  "generation %u stays in force", strerror(-err), dp_generation(a->dp));
+		return err;
+	}
+	node_view_free(&a->view);
+	a->view = *v;
+	memset(v, 0, sizeof(*v));
+	a->applied = true;
+	return 0;
+}
+
+void agent_reload(struct agent *a)
+{
+	struct model m = { 0 };
+	struct node_view v = { 0 };
+	struct diag d = { 0 };
+	int err;
+
+	a->reloads++;
+	err = model_load_dir(a->o->config_dir, &m, &d);
+	if (!err)
+		err = compile_node_view(&m, a->o->node, cgroup_of, a, &v, &d);
+	diag_print(&d);
+	if (err) {
+		a->rejected++;
+		set_last_error(a, &d, "configuration rejected");
+		agent_log("error", "configuration in %s rejected (%zu error(s) above); generation %u "
+			  "stays in force", a->o->config_dir, d.errors, dp_generation(a->dp));
+		goto out;
+	}
+	if (agent_apply(a, &v)) {
+		a->rejected++;
+		set_last_error(a, NULL, "kernel map update failed");
+		goto out;
+	}
+	free(a->last_error);
+	a->last_error = NULL;
+	if (a->have_model)
+		model_free(&a->model);
+	a->model = m;
+	memset(&m, 0, sizeof(m));
+	a->have_model = true;
+	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
+		  "(%zu waiting for their cgroup)", dp_generation(a->dp), a->view.nservices,
+		  a->view.nbackends, a->view.npods, a->view.pods_pending);
+	agent_warn_unenforced(a);
+out:
+	if (m.src.n || m.npods || m.nservices)
+		model_free(&m);
+	node_view_free(&v);
+	diag_free(&d);
+}
+
+static bool pods_equal(const struct node_view *x, const struct node_view *y)
+{
+	if (x->npods != y->npods || x->pods_pending != y->pods_pending)
+		return false;
+	for (size_t i = 0; i < x->npods; i++)
+		if (x->pods[i].cgroup_id != y->pods[i].cgroup_id ||
+		    x->pods[i].val.workload_id != y->pods[i].val.workload_id)
+			return false;
+	return true;
+}
+
+void agent_rescan(struct agent *a)
+{
+	struct pod_cgroup_table t = { 0 };
+	struct node_view v = { 0 };
+	struct diag d = { 0 };
+
+	if (pod_cgroup_scan(a->o->cgroup_root, &t))
+		return;
+	pod_cgroup_table_free(&a->cgroups);
+	a->cgroups = t;
+	if (!a->have_model)
+		return;
+	if (compile_node_view(&a->model, a->o->node, cgroup_of, a, &v, &d) == 0 &&
+	    !pods_equal(&v, &a->view)) {
+		size_t before = a->view.npods;
+
+		if (agent_apply(a, &v) == 0)
+			agent_log("info", "generation %u: pod cgroups changed, enrolled pods %zu -> "
+				  "%zu (%zu waiting)", dp_generation(a->dp), before,
+				  a->view.npods, a->view.pods_pending);
+	}
+	node_view_free(&v);
+	diag_free(&d);
+}

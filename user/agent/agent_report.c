@@ -1,0 +1,86 @@
+// SPDX-License-Identifier: Apache-2.0
+/* What the admin ports say about the agent: readiness and a JSON dump of the applied view. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+
+#include "agent/agent_state.h"
+#include "common/strbuf.h"
+
+static void addr_text(const union skiff_addr *a, int family, char *out, size_t len)
+{
+	if (family == SKIFF_AF_INET6)
+		inet_ntop(AF_INET6, a->v6, out, len);
+	else if (family == SKIFF_AF_INET)
+		inet_ntop(AF_INET, &a->v4, out, len);
+	else
+		snprintf(out, len, "none");
+}
+
+static void dump_services(struct strbuf *b, const struct node_view *v)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	sb_printf(b, "\"services\":[");
+	for (size_t i = 0; i < v->nservices; i++) {
+		const struct cv_service *s = &v->services[i];
+
+		addr_text(&s->key.addr, s->key.family, ip, sizeof(ip));
+		sb_printf(b, "%s{\"name\":", i ? "," : "");
+		sb_json_str(b, s->name);
+		sb_printf(b, ",\"vip\":\"%s\",\"port\":%u,\"backends\":[", ip, ntohs(s->key.port));
+		for (size_t k = 0, first = 1; k < v->nbackends; k++) {
+			const struct cv_backend *be = &v->backends[k];
+			__u32 prev = be->key.slot ? v->backends[k - 1].val.weight_end : 0;
+
+			if (be->key.svc_id != s->val.svc_id)
+				continue;
+			addr_text(&be->val.addr, be->val.family, ip, sizeof(ip));
+			sb_printf(b, "%s{\"addr\":\"%s\",\"port\":%u,\"weight\":%u,\"pod\":",
+				  first ? "" : ",", ip, ntohs(be->val.port), be->val.weight_end - prev);
+			sb_json_str(b, be->pod);
+			sb_printf(b, "}");
+			first = 0;
+		}
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "]");
+}
+
+static char *config_dump(const struct agent *a)
+{
+	struct strbuf b = { 0 };
+
+	sb_printf(&b, "{\"node\":");
+	sb_json_str(&b, a->o->node);
+	sb_printf(&b, ",\"generation\":%u,\"applied\":%s,\"reloads\":%lu,\"rejected\":%lu,",
+		  dp_generation(a->dp), a->applied ? "true" : "false", a->reloads, a->rejected);
+	sb_printf(&b, "\"last_error\":");
+	sb_json_str(&b, a->last_error);
+	sb_printf(&b, ",\"enrolled_pods\":[");
+	for (size_t i = 0; i < a->view.npods; i++) {
+		sb_printf(&b, "%s", i ? "," : "");
+		sb_json_str(&b, a->view.pods[i].name);
+	}
+	sb_printf(&b, "],\"pods_pending\":%zu,", a->view.pods_pending);
+	dump_services(&b, &a->view);
+	sb_printf(&b, "}\n");
+	return sb_take(&b);
+}
+
+int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype)
+{
+	struct agent *a = ctx;
+
+	if (!strcmp(path, "/healthz/ready")) {
+		*body = strdup(a->applied ? "ready\n" : "not ready: no configuration applied yet\n");
+		return a->applied ? 200 : 503;
+	}
+	if (!strcmp(path, "/config_dump")) {
+		*ctype = "application/json";
+		*body = config_dump(a);
+		return 200;
+	}
+	*body = strdup("not found; try /config_dump or /healthz/ready\n");
+	return 404;
+}

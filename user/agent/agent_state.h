@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent's state, shared by its files (loop, reload, report). Private to user/agent. */
+#ifndef SKIFF_AGENT_STATE_H
+#define SKIFF_AGENT_STATE_H
+
+#include <stdbool.h>
+
+#include "admin/admin_http.h"
+#include "agent/agent.h"
+#include "compile/compile.h"
+#include "config/config_watch.h"
+#include "dataplane/dataplane.h"
+#include "dataplane/pod_cgroup.h"
+#include "model/model.h"
+
+struct agent {
+	const struct agent_opts *o;
+	struct dataplane *dp;
+	struct config_watch *watch;
+	struct admin_server admin;
+
+	struct model model;	/* last good snapshot (valid when have_model) */
+	bool have_model;
+	struct node_view view;	/* what the kernel holds now */
+	bool applied;		/* the first configuration reached the kernel */
+	struct pod_cgroup_table cgroups;
+
+	unsigned long reloads, rejected;
+	char *last_error;	/* why the newest snapshot was refused, or NULL */
+	char **warned;		/* "kind ns/name field" already warned about */
+	size_t nwarned;
+};
+
+void agent_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Load + compile + apply a new snapshot from the config dir. */
+void agent_reload(struct agent *a);
+/* Rescan pod cgroups; re-apply when enrolled pods changed. */
+void agent_rescan(struct agent *a);
+/* Warn once per resource field that is parsed but not enforced yet. */
+void agent_warn_unenforced(struct agent *a);
+/* Admin handler: /config_dump and /healthz/ready. */
+int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype);
+
+#endif

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Never a silent ignore: every field skiffd parses and validates but does not enforce yet is named
+ * in one warning per resource and field, the first time a snapshot containing it is applied.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_state.h"
+
+static bool warned_once(struct agent *a, const char *key)
+{
+	char **grown;
+
+	for (size_t i = 0; i < a->nwarned; i++)
+		if (!strcmp(a->warned[i], key))
+			return true;
+	grown = realloc(a->warned, (a->nwarned + 1) * sizeof(*grown));
+	if (!grown)
+		return true;
+	a->warned = grown;
+	a->warned[a->nwarned++] = strdup(key);
+	return false;
+}
+
+static void warn_fields(struct agent *a, const char *kind, const struct meta *m,
+			const struct m_unenforced *u, size_t n)
+{
+	char key[512];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(key, sizeof(key), "%s %s/%s %s", kind, m->ns, m->name, u[i].field);
+		if (!warned_once(a, key))
+			agent_log("warning", "%s:%d: %s %s/%s: %s is accepted but not enforced yet "
+				  "(needs the L7 proxy); the kernel applies route weights only",
+				  m->file, u[i].line, kind, m->ns, m->name, u[i].field);
+	}
+}
+
+static void warn_whole(struct agent *a, const char *kind, const struct meta *m, const char *why)
+{
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s %s/%s", kind, m->ns, m->name);
+	if (!warned_once(a, key))
+		agent_log("warning", "%s:%d: %s %s/%s is accepted but not enforced yet (%s)",
+			  m->file, m->line, kind, m->ns, m->name, why);
+}
+
+void agent_warn_unenforced(struct agent *a)
+{
+	const struct model *m = &a->model;
+
+	for (size_t i = 0; i < m->nvirtualservices; i++)
+		warn_fields(a, "VirtualService", &m->virtualservices[i].meta,
+			    m->virtualservices[i].unenforced, m->virtualservices[i].nunenforced);
+	for (size_t i = 0; i < m->ndestinationrules; i++)
+		warn_fields(a, "DestinationRule", &m->destinationrules[i].meta,
+			    m->destinationrules[i].unenforced, m->destinationrules[i].nunenforced);
+	for (size_t i = 0; i < m->npeerauthentications; i++)
+		warn_whole(a, "PeerAuthentication", &m->peerauthentications[i].meta,
+			   "mTLS modes arrive with the identity and HBONE work");
+	for (size_t i = 0; i < m->nauthorizationpolicies; i++)
+		warn_whole(a, "AuthorizationPolicy", &m->authorizationpolicies[i].meta,
+			   "authorization arrives with the authz work");
+}

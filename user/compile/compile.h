@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The compiler: a model snapshot -> what this node's BPF maps must hold. Pure functions: no
+ * kernel, no filesystem (the pod -> cgroup id lookup is a callback), so every case is unit-tested.
+ *
+ * Keys come out with gen = 0; the dataplane stamps the generation when it writes them.
+ */
+#ifndef SKIFF_COMPILE_H
+#define SKIFF_COMPILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "model/model.h"
+#include "skiff/lb.h"
+
+/* One service port (VIP:port/proto) and, for people, which Service it is. */
+struct cv_service {
+	struct skiff_svc_key key;
+	struct skiff_svc val;
+	char *name; /* "ns/name:port/TCP" */
+};
+
+struct cv_backend {
+	struct skiff_backend_key key;
+	struct skiff_backend val;
+	char *pod; /* "ns/pod" or NULL when the endpoint names no pod */
+};
+
+struct cv_pod {
+	uint64_t cgroup_id;
+	struct skiff_pod val;
+	char *name; /* "ns/pod" */
+};
+
+struct node_view {
+	struct cv_service *services;
+	size_t nservices;
+	struct cv_backend *backends;
+	size_t nbackends;
+	struct cv_pod *pods; /* enrolled local pods whose cgroup was found */
+	size_t npods;
+	size_t pods_pending; /* local mesh pods whose cgroup does not exist yet */
+};
+
+/* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */
+typedef int (*compile_cgroup_fn)(void *ctx, const struct m_pod *pod, uint64_t *id);
+
+/*
+ * Compile the view of node `node_name`:
+ *  - every Service with a ClusterIP, per port, per IP family;
+ *  - its backends: ready endpoints of its EndpointSlices, port resolved by name;
+ *  - weights: the VirtualService for the host (first http route without a match, else the first
+ *    tcp route without a match), destination subsets resolved through the DestinationRule of the
+ *    destination host, route weight split evenly over the subset's ready endpoints; without a
+ *    VirtualService every ready endpoint has equal weight;
+ *  - enrolled pods: pods with spec.nodeName == node_name that are in the mesh.
+ * Problems that make a route unusable (a missing subset) are errors in `d` and return -EINVAL.
+ */
+int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
+		      void *ctx, struct node_view *out, struct diag *d);
+void node_view_free(struct node_view *v);
+
+#endif

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The dataplane: loads the BPF programs, pins and adopts maps, attaches at the pod cgroup root,
+ * and writes compiled node views into the maps as whole generations.
+ */
+#ifndef SKIFF_DATAPLANE_H
+#define SKIFF_DATAPLANE_H
+
+#include <stdbool.h>
+
+#include "compile/compile.h"
+
+struct dp_opts {
+	const char *bpffs_dir;	 /* e.g. /sys/fs/bpf/skiff; created (and bpffs mounted) if needed */
+	const char *cgroup_root; /* the node's pod cgroup root, where programs attach */
+};
+
+struct dataplane;
+
+/*
+ * Open the dataplane: load programs, reuse maps already pinned in bpffs_dir (an agent restart
+ * adopts them, so kernel-path flows keep working), pin new ones, and attach with links pinned
+ * under <bpffs_dir>/links (an existing pinned link is updated in place, never detached).
+ */
+int dp_open(const struct dp_opts *opts, struct dataplane **out);
+/* Write `v` as generation active+1, switch, then delete the old generation. Enrolled pods are
+ * updated by difference. On error the previous generation stays active. */
+int dp_apply(struct dataplane *dp, const struct node_view *v);
+/* Generation now in force (0 before the first apply). */
+unsigned int dp_generation(const struct dataplane *dp);
+/* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */
+void dp_close(struct dataplane *dp, bool unpin);
+
+#endif

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The typed configuration: Kubernetes and Istio resources as skiffd understands them.
+ *
+ * A `struct model` is one consistent snapshot of the config directory. It is built whole by
+ * model_load_dir() and either fully valid (errors == 0) or rejected whole: the caller keeps the
+ * previous snapshot in force. A model owns every string and array in it, and the parsed YAML
+ * (`src`), so resources may keep pointers into the YAML tree (AuthorizationPolicy rules do).
+ */
+#ifndef SKIFF_MODEL_H
+#define SKIFF_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/diag.h"
+#include "config/yaml_tree.h"
+
+struct kv {
+	char *key;
+	char *val;
+};
+
+struct labels {
+	struct kv *v;
+	size_t n;
+};
+
+/* Where a resource came from and who it is. */
+struct meta {
+	char *name;
+	char *ns; /* "" for cluster-scoped kinds (Namespace) */
+	char *uid;
+	struct labels labels;
+	const char *file; /* points into model->src */
+	int line;	  /* line of the document's `kind:` */
+};
+
+struct m_namespace {
+	struct meta meta;
+};
+
+struct m_serviceaccount {
+	struct meta meta;
+};
+
+struct m_container_port {
+	char *name; /* may be NULL */
+	uint16_t port;
+	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
+};
+
+struct m_pod {
+	struct meta meta;
+	char *node_name;       /* spec.nodeName */
+	char *service_account; /* spec.serviceAccountName, "default" when absent */
+	char *ips[2];	       /* status.podIPs (IPv4 and/or IPv6 text), NULL when absent */
+	size_t nips;
+	bool ready; /* status.conditions Ready=True, or no conditions at all */
+	struct m_container_port *ports;
+	size_t nports;
+};
+
+struct m_service_port {
+	char *name; /* may be NULL for a single-port service */
+	uint16_t port;
+	uint8_t proto;
+	char *target_port; /* number or port name as written; NULL means same as port */
+};
+
+struct m_service {
+	struct meta meta;
+	char *cluster_ips[2]; /* spec.clusterIPs / clusterIP; "None" (headless) is stored as 0 ips */
+	size_t nips;
+	struct labels selector;
+	struct m_service_port *ports;
+	size_t nports;
+};
+
+struct m_endpoint {
+	char **addresses;
+	size_t naddresses;
+	bool ready;	  /* conditions.ready; absent means ready (Kubernetes' rule) */
+	char *pod_name;	  /* targetRef.name when targetRef.kind == Pod, else NULL */
+	char *node_name;  /* nodeName, may be NULL */
+};
+
+struct m_endpoint_port {
+	char *name; /* may be NULL */
+	uint16_t port;
+	uint8_t proto;
+};
+
+struct m_endpointslice {
+	struct meta meta;
+	char *service_name; /* label kubernetes.io/service-name */
+	int family;	    /* 4 or 6, from addressType IPv4/IPv6 (FQDN slices are skipped) */
+	struct m_endpoint *endpoints;
+	size_t nendpoints;
+	struct m_endpoint_port *ports;
+	size_t nports;
+};
+
+/* A VirtualService or DestinationRule field that is parsed and validated but not yet enforced. */
+struct m_unenforced {
+	char *field; /* e.g. "http[0].retries" */
+	int line;
+};
+
+struct m_destination {
+	char *host;   /* as written: short name, name.ns, FQDN */
+	char *subset; /* may be NULL */
+	uint32_t port; /* 0 when not set */
+	int64_t weight; /* 0 when not set; validation guarantees >= 0 */
+	bool weight_set;
+	int line;
+};
+
+struct m_route {
+	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel yet */
+	struct m_destination *dests;
+	size_t ndests;
+	int line;
+};
+
+struct m_virtualservice {
+	struct meta meta;
+	char **hosts;
+	size_t nhosts;
+	char **gateways;
+	size_t ngateways;
+	struct m_route *http;
+	size_t nhttp;
+	struct m_route *tcp;
+	size_t ntcp;
+	size_t ntls;
+	struct m_unenforced *unenforced;
+	size_t nunenforced;
+};
+
+struct m_subset {
+	char *name;
+	struct labels labels;
+	int line;
+};
+
+struct m_destinationrule {
+	struct meta meta;
+	char *host;
+	struct m_subset *subsets;
+	size_t nsubsets;
+	struct labels workload_selector;
+	struct m_unenforced *unenforced; /* trafficPolicy.* fields */
+	size_t nunenforced;
+};
+
+enum m_mtls_mode { MTLS_UNSET = 0, MTLS_DISABLE, MTLS_PERMISSIVE, MTLS_STRICT };
+
+struct m_port_mtls {
+	uint16_t port;
+	enum m_mtls_mode mode;
+};
+
+struct m_peerauthentication {
+	struct meta meta;
+	struct labels selector; /* spec.selector.matchLabels; n == 0 means namespace-wide */
+	bool has_selector;
+	enum m_mtls_mode mode;
+	struct m_port_mtls *ports;
+	size_t nports;
+};
+
+enum m_authz_action { AUTHZ_ALLOW = 0, AUTHZ_DENY, AUTHZ_AUDIT, AUTHZ_CUSTOM };
+
+struct m_authorizationpolicy {
+	struct meta meta;
+	struct labels selector;
+	bool has_selector;
+	enum m_authz_action action;
+	char *provider; /* CUSTOM only */
+	const struct ynode *rules; /* spec.rules as parsed (sequence) or NULL; validated */
+	bool has_rules;		   /* `rules:` key present (even empty) */
+};
+
+struct model {
+	struct m_namespace *namespaces;
+	size_t nnamespaces;
+	struct m_serviceaccount *serviceaccounts;
+	size_t nserviceaccounts;
+	struct m_pod *pods;
+	size_t npods;
+	struct m_service *services;
+	size_t nservices;
+	struct m_endpointslice *endpointslices;
+	size_t nendpointslices;
+	struct m_virtualservice *virtualservices;
+	size_t nvirtualservices;
+	struct m_destinationrule *destinationrules;
+	size_t ndestinationrules;
+	struct m_peerauthentication *peerauthentications;
+	size_t npeerauthentications;
+	struct m_authorizationpolicy *authorizationpolicies;
+	size_t nauthorizationpolicies;
+
+	char *root_namespace; /* Istio's root namespace, "istio-system" by default */
+	struct ydoc_set src;  /* the parsed YAML every pointer above may refer into */
+};
+
+/*
+ * Load every *.yaml / *.yml / *.json file directly in `dir` (sorted by name; hidden files and
+ * editor temporaries skipped), parse, and validate. Unknown kinds are skipped with a warning.
+ * Returns 0 when the snapshot is valid, -EINVAL when `d` holds errors (then `out` is freed and
+ * zeroed: nothing half-applied), or another negative errno for I/O failures.
+ */
+int model_load_dir(const char *dir, struct model *out, struct diag *d);
+/* Same, from explicit files (skiff-lab and tests). */
+int model_load_files(const char *const *paths, size_t n, struct model *out, struct diag *d);
+/* Add one parsed document to a model under construction (the loaders use it). */
+int model_add_doc(struct model *m, const struct ynode *doc, struct diag *d);
+/* Cross-resource checks after all documents are in (duplicate names, VS subset references...). */
+int model_validate(struct model *m, struct diag *d);
+void model_free(struct model *m);
+
+/* Lookups used by the compiler, skiffd and the lab. NULL when absent. */
+const struct m_namespace *model_namespace(const struct model *m, const char *name);
+const struct m_pod *model_pod(const struct model *m, const char *ns, const char *name);
+const struct m_service *model_service(const struct model *m, const char *ns, const char *name);
+const char *labels_get(const struct labels *l, const char *key);
+/* True when every key=value of `sel` is in `l` (an empty selector matches everything). */
+bool labels_match(const struct labels *sel, const struct labels *l);
+
+/*
+ * Resolve an Istio host as written in resource namespace `ns` to a Service: "name",
+ * "name.ns", "name.ns.svc", "name.ns.svc.cluster.local". NULL when no such Service.
+ */
+const struct m_service *model_resolve_host(const struct model *m, const char *ns, const char *host);
+
+/* Mesh membership (DESIGN §3, issue 2 item 5): namespace label skiff.io/mesh=enabled or
+ * istio.io/dataplane-mode=ambient, unless the pod opts out with skiff.io/mesh=disabled or
+ * istio.io/dataplane-mode=none. */
+bool model_pod_in_mesh(const struct model *m, const struct m_pod *p);
+
+#endif

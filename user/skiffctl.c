@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: Apache-2.0
+/* skiffctl: the operator's CLI. Thin: each command is a few calls into the modules. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compile/compile.h"
+#include "model/model.h"
+#include "skiff/lb.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: skiffctl COMMAND [options]\n"
+		   "  analyze DIR [--node NAME]     validate a config dir as skiffd would, compile the\n"
+		   "                                node's view, print every problem (exit 1 on errors)\n"
+		   "  status [--admin HOST:PORT]    readiness and generation of a running skiffd\n"
+		   "  config dump [--admin H:P]     skiffd's applied view as JSON (default 127.0.0.1:15000)\n"
+		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
+		   "                                /sys/fs/bpf/skiff)\n");
+}
+
+static int no_cgroup(void *ctx, const struct m_pod *pod, uint64_t *id)
+{
+	(void)ctx;
+	(void)pod;
+	(void)id;
+	return -ENOENT;
+}
+
+static int cmd_analyze(const char *dir, const char *node)
+{
+	struct model m = { 0 };
+	struct node_view v = { 0 };
+	struct diag d = { 0 };
+	int err;
+
+	err = model_load_dir(dir, &m, &d);
+	if (!err)
+		err = compile_node_view(&m, node, no_cgroup, NULL, &v, &d);
+	diag_print(&d);
+	if (!err)
+		printf("%s: valid; %zu service ports, %zu backend slots for node %s\n", dir,
+		       v.nservices, v.nbackends, node);
+	else
+		printf("%s: %zu error(s); skiffd would keep its previous configuration\n", dir,
+		       d.errors);
+	node_view_free(&v);
+	model_free(&m);
+	diag_free(&d);
+	return err ? 1 : 0;
+}
+
+/* GET http://host:port/path; prints the body to stdout. Returns the HTTP status or -errno. */
+static int http_get(const char *hostport, const char *path, int print)
+{
+	char host[64], buf[8192];
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	const char *colon = strrchr(hostport, ':');
+	int fd, status = -EPROTO, hdr_done = 0;
+	ssize_t r;
+
+	if (!colon || (size_t)(colon - hostport) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, hostport, colon - hostport);
+	host[colon - hostport] = '\0';
+	sin.sin_port = htons(atoi(colon + 1));
+	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
+		return -EINVAL;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	r = snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, hostport);
+	if (write(fd, buf, r) != r) {
+		close(fd);
+		return -EIO;
+	}
+	while ((r = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		char *body = buf;
+
+		buf[r] = '\0';
+		if (!hdr_done) {
+			sscanf(buf, "HTTP/1.%*d %d", &status);
+			body = strstr(buf, "\r\n\r\n");
+			if (!body)
+				continue;
+			body += 4;
+			hdr_done = 1;
+		}
+		if (print)
+			fputs(body, stdout);
+	}
+	close(fd);
+	return status;
+}
+
+static int cmd_http(const char *admin, const char *path, const char *what)
+{
+	int st = http_get(admin, path, 1);
+
+	if (st < 0) {
+		fprintf(stderr, "skiffctl: cannot reach skiffd at %s: %s (is skiffd running on this "
+				"node? pass --admin HOST:PORT)\n", admin, strerror(-st));
+		return 1;
+	}
+	if (st != 200)
+		fprintf(stderr, "skiffctl: %s: skiffd answered %d\n", what, st);
+	return st == 200 ? 0 : 1;
+}
+
+static int cmd_maps(const char *bpffs)
+{
+	static const char *const maps[] = { SKIFF_MAP_CONFIG, SKIFF_MAP_SERVICES,
+					    SKIFF_MAP_BACKENDS, SKIFF_MAP_ENROLLED, NULL };
+	int rc = 0;
+
+	for (int i = 0; maps[i]; i++) {
+		char path[512];
+		pid_t pid;
+		int st;
+
+		snprintf(path, sizeof(path), "%s/%s", bpffs, maps[i]);
+		printf("== %s\n", path);
+		fflush(stdout);
+		pid = fork();
+		if (pid == 0) {
+			execlp("bpftool", "bpftool", "map", "dump", "pinned", path, (char *)NULL);
+			fprintf(stderr, "skiffctl: bpftool not found: %s (run make deps)\n",
+				strerror(errno));
+			_exit(127);
+		}
+		if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st))
+			rc = 1;
+	}
+	return rc;
+}
+
+static const char *opt_value(int argc, char **argv, const char *name, const char *def)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (!strcmp(argv[i], name))
+			return argv[i + 1];
+	return def;
+}
+
+int main(int argc, char **argv)
+{
+	const char *admin = opt_value(argc, argv, "--admin", "127.0.0.1:15000");
+
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "analyze") && argc >= 3)
+		return cmd_analyze(argv[2], opt_value(argc, argv, "--node", "node-1"));
+	if (!strcmp(argv[1], "config") && argc >= 3 && !strcmp(argv[2], "dump"))
+		return cmd_http(admin, "/config_dump", "config dump");
+	if (!strcmp(argv[1], "status")) {
+		char ready[64];
+		const char *colon = strrchr(admin, ':');
+
+		snprintf(ready, sizeof(ready), "%.*s:15021", colon ? (int)(colon - admin) : 9,
+			 colon ? admin : "127.0.0.1");
+		if (cmd_http(ready, "/healthz/ready", "readiness"))
+			return 1;
+		return cmd_http(admin, "/config_dump", "config dump");
+	}
+	if (!strcmp(argv[1], "maps"))
+		return cmd_maps(opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff"));
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "skiffctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

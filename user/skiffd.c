@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: Apache-2.0
+/* skiffd: the per-node agent. Parses flags and runs the agent loop (user/agent). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+
+#include "agent/agent.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: skiffd [options]\n"
+		"  --node NAME          this node's name (default: $NODE_NAME, else the hostname)\n"
+		"  --config-dir DIR     directory of Kubernetes/Istio YAML (default /etc/skiff/config)\n"
+		"  --bpffs DIR          where maps and links are pinned (default /sys/fs/bpf/skiff)\n"
+		"  --cgroup-root DIR    the node's pod cgroup root (default: kubelet's, under the\n"
+		"                       cgroup v2 hierarchy: .../kubepods.slice or .../kubepods)\n"
+		"  --admin-addr ADDR    address of the admin ports (default 127.0.0.1)\n"
+		"  --admin-port N       config dump port (default 15000, 0 = off)\n"
+		"  --ready-port N       readiness port (default 15021, 0 = off)\n"
+		"  --rescan-ms N        pod cgroup rescan period (default 200)\n");
+}
+
+/* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
+static const char *default_cgroup_root(void)
+{
+	static char path[256];
+	const char *base = "/sys/fs/cgroup";
+	struct statfs sfs;
+	struct stat st;
+
+	if (statfs("/sys/fs/cgroup/unified", &sfs) == 0 && sfs.f_type == CGROUP2_SUPER_MAGIC)
+		base = "/sys/fs/cgroup/unified";
+	snprintf(path, sizeof(path), "%s/kubepods.slice", base);
+	if (stat(path, &st) == 0)
+		return path;
+	snprintf(path, sizeof(path), "%s/kubepods", base);
+	return path;
+}
+
+int main(int argc, char **argv)
+{
+	static char host[256];
+	static const struct option opts[] = {
+		{ "node", required_argument, 0, 'n' },	    { "config-dir", required_argument, 0, 'c' },
+		{ "bpffs", required_argument, 0, 'b' },	    { "cgroup-root", required_argument, 0, 'g' },
+		{ "admin-addr", required_argument, 0, 'a' }, { "admin-port", required_argument, 0, 'p' },
+		{ "ready-port", required_argument, 0, 'r' }, { "rescan-ms", required_argument, 0, 's' },
+		{ "help", no_argument, 0, 'h' },	    { 0 }
+	};
+	struct agent_opts o = {
+		.node = getenv("NODE_NAME"),
+		.config_dir = "/etc/skiff/config",
+		.bpffs = "/sys/fs/bpf/skiff",
+		.admin_addr = "127.0.0.1",
+		.admin_port = 15000,
+		.ready_port = 15021,
+		.rescan_ms = 200,
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o.node = optarg; break;
+		case 'c': o.config_dir = optarg; break;
+		case 'b': o.bpffs = optarg; break;
+		case 'g': o.cgroup_root = optarg; break;
+		case 'a': o.admin_addr = optarg; break;
+		case 'p': o.admin_port = atoi(optarg); break;
+		case 'r': o.ready_port = atoi(optarg); break;
+		case 's': o.rescan_ms = atoi(optarg); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "skiffd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!o.node || !*o.node) {
+		gethostname(host, sizeof(host) - 1);
+		o.node = host;
+	}
+	if (!o.cgroup_root)
+		o.cgroup_root = default_cgroup_root();
+	if (o.rescan_ms < 10)
+		o.rescan_ms = 10;
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	return agent_run(&o);
+}
