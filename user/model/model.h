@@ -205,6 +205,14 @@ struct model {
 
 	char *root_namespace; /* Istio's root namespace, "istio-system" by default */
 	struct ydoc_set src;  /* the parsed YAML every pointer above may refer into */
+
+	/* Lookup indexes (positions in services[] / pods[] sorted by namespace, name), built by
+	 * model_validate() so that model_service()/model_pod() stay fast with 10,000 objects.
+	 * Ignored (linear search) while the counts do not match, i.e. during loading. */
+	uint32_t *svc_index;
+	size_t nsvc_index;
+	uint32_t *pod_index;
+	size_t npod_index;
 };
 
 /*
@@ -216,6 +224,8 @@ struct model {
 int model_load_dir(const char *dir, struct model *out, struct diag *d);
 /* Same, from explicit files (skiff-lab and tests). */
 int model_load_files(const char *const *paths, size_t n, struct model *out, struct diag *d);
+/* Same, from one YAML buffer (tests); `name` stands for the file name in messages. */
+int model_load_string(const char *name, const char *yaml, struct model *out, struct diag *d);
 /* Add one parsed document to a model under construction (the loaders use it). */
 int model_add_doc(struct model *m, const struct ynode *doc, struct diag *d);
 /* Cross-resource checks after all documents are in (duplicate names, VS subset references...). */

@@ -66,6 +66,10 @@ void punenforced(struct pctx *c, struct m_unenforced **v, size_t *n, const struc
 int pproto(struct pctx *c, const struct ynode *map, const char *key, uint8_t *out,
 	   const char *path);
 
+/* IP address text at `at` (already fetched). family 4 or 6 requires that family, 0 accepts both.
+ * Returns 4 or 6, or -1 after reporting "<path> \"x\" is not an IPv4 address". */
+int pip(struct pctx *c, const struct ynode *at, int family, const char *path);
+
 /* RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters. */
 bool dns1123_label(const char *s);
 /* RFC 1123 subdomain: labels joined by dots, at most 253 characters. */
@@ -91,6 +95,10 @@ int parse_authorizationpolicy(struct pctx *c);
 
 /* Parse metadata into `out` (name required; namespace defaults to "default" when namespaced). */
 int pmeta(struct pctx *c, struct meta *out, bool namespaced);
+
+/* Build (or rebuild) the name indexes of `m` (model_validate() calls it). */
+void model_index_build(struct model *m);
+void model_index_free(struct model *m);
 
 /* Free the per-kind arrays (each kind's parser file provides its own). */
 void free_k8s_resources(struct model *m);

@@ -1,0 +1,40 @@
+# Helpers for the lab tests (source it first):
+#   t_begin NAME; t_pass [DETAIL]; t_fail MSG; t_summary (prints "N passed, N failed", fails on any)
+#   lab ARGS...   skiff-lab on this test's private state dir; `lab down` always runs at exit.
+# BUILD defaults to build; it is made absolute so that commands run by `lab exec` find binaries.
+set -u
+BUILD=${BUILD:-build}
+BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")
+STATE=${STATE:-$(mktemp -d /tmp/skiff-lab-test.XXXXXX)}
+T_PASSED=0
+T_FAILED=0
+T_NAME=""
+
+lab() { "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
+
+t_cleanup() { lab down >/dev/null 2>&1 || true; }
+trap t_cleanup EXIT
+
+t_begin() { T_NAME=$1; }
+
+t_pass() {
+	T_PASSED=$((T_PASSED + 1))
+	echo "ok - $T_NAME${1:+ ($1)}"
+}
+
+t_fail() {
+	T_FAILED=$((T_FAILED + 1))
+	echo "not ok - $T_NAME"
+	printf '%s\n' "$1" | sed 's/^/#   /'
+}
+
+t_summary() {
+	echo "$T_PASSED passed, $T_FAILED failed"
+	[ "$T_FAILED" -eq 0 ]
+}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "lab tests need root (network namespaces, cgroups, bpffs)" >&2
+	t_begin "running as root"
+	t_fail "run as root"
+fi

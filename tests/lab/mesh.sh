@@ -1,0 +1,57 @@
+# Helpers for lab tests that check the mesh (source after lib.sh).
+LOG=${LOG:-$(mktemp /tmp/skiff-test.XXXXXX)}
+
+# Count of hits per version from skiff-hit output on stdin: prints "v1 v2 errors total".
+hits_by_version() {
+	awk '$1 == "pod" && $2 ~ /-v1-/ { v1 += $3 } $1 == "pod" && $2 ~ /-v2-/ { v2 += $3 }
+	     $1 == "pod" && $2 ~ /-v3-/ { v3 += $3 }
+	     $1 == "errors" { e = $2 } $1 == "total" { t = $2 }
+	     END { print v1 + 0, v2 + 0, v3 + 0, e + 0, t + 0 }'
+}
+
+# within_binomial K N P: true when K successes of N are within the 99.9% two-sided bound of P.
+within_binomial() {
+	awk -v k="$1" -v n="$2" -v p="$3" 'BEGIN {
+		d = k - n * p; if (d < 0) d = -d
+		exit !(d <= 3.29 * sqrt(n * p * (1 - p)) + 0.5) }'
+}
+
+# The applied generation of a node's skiffd (from its admin port, inside the node netns).
+generation() {
+	lab exec --node "${1:-node-1}" -- curl -s --max-time 2 127.0.0.1:15000/config_dump |
+		sed -nE 's/.*"generation":([0-9]+).*/\1/p'
+}
+
+config_dump() {
+	lab exec --node "${1:-node-1}" -- curl -s --max-time 2 127.0.0.1:15000/config_dump
+}
+
+# wait_generation_change NODE OLD [TIMEOUT_DS]: wait until the generation differs from OLD.
+wait_generation_change() {
+	local node=$1 old=$2 n=${3:-30}
+	for _ in $(seq "$n"); do
+		[ "$(generation "$node")" != "$old" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Wait until the node's skiffd has reloaded at least once more (accepted or rejected).
+reloads() {
+	config_dump "${1:-node-1}" | sed -nE 's/.*"reloads":([0-9]+).*/\1/p'
+}
+
+wait_reload() {
+	local node=$1 old=$2
+	for _ in $(seq 30); do
+		[ "$(reloads "$node")" != "$old" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Write a file into skiffd's config dir the way a config-management tool would (atomically).
+config_put() {
+	local name=$1
+	cat >"$STATE/config/.$name.tmp" && mv "$STATE/config/.$name.tmp" "$STATE/config/$name"
+}

@@ -1,0 +1,85 @@
+#!/bin/bash
+# Bad input is refused whole with a precise message, and the last good configuration stays in
+# force: malformed YAML, a route to an undefined subset, an invalid weight.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/mesh.sh"
+EX="$HERE/../../examples/payments"
+
+split_ok() { # the 90/10 split still holds
+	local v1 v2 err total
+	read -r v1 v2 _ err total < <(lab exec -n frontend deploy/frontend -- \
+		"$BUILD/bin/skiff-hit" -n 500 payments-api.payments:80 | hits_by_version)
+	[ "$err" = 0 ] && within_binomial "$v2" 500 0.1
+}
+
+# refused NAME CONTENT-ON-STDIN EXPECTED-TEXT: drop the file in, expect a refusal naming it.
+refused() {
+	local name=$1 expect=$2 gen rel dump
+	gen=$(generation node-1)
+	rel=$(reloads node-1)
+	config_put "$name"
+	wait_reload node-1 "$rel" || { t_fail "skiffd did not reload after $name"; return; }
+	dump=$(config_dump node-1)
+	rm -f "$STATE/config/$name"
+	if [ "$(generation node-1)" != "$gen" ]; then
+		t_fail "generation moved $gen -> $(generation node-1)"
+	elif ! echo "$dump" | grep -qF -- "$expect"; then
+		t_fail "last_error lacks '$expect': $dump"
+	elif ! split_ok; then
+		t_fail "the previous 90/10 configuration is no longer in force"
+	else t_pass; fi
+	rel=$(reloads node-1)
+	wait_reload node-1 "$rel" >/dev/null
+}
+
+t_begin "lab up: payments with 90/10"
+if lab up "$EX"/0*.yaml "$EX"/[1-9]*.yaml "$EX/istio/destination-rule.yaml" \
+	"$EX/istio/virtual-service.yaml" >"$LOG" 2>&1; then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "malformed YAML is refused with file:line, previous config in force"
+printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [broken\n' |
+	refused zz-broken.yaml "zz-broken.yaml:"
+
+t_begin "VirtualService to an undefined subset is refused, previous config in force"
+cat <<'YAML' | refused zz-subset.yaml "subset v3"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: payments-api-v3
+  namespace: payments
+spec:
+  hosts:
+  - payments-api.payments.svc.cluster.local
+  http:
+  - route:
+    - destination:
+        host: payments-api
+        subset: v3
+YAML
+
+t_begin "negative weight is refused with the field and line"
+cat <<'YAML' | refused zz-weight.yaml "zz-weight.yaml:12: VirtualService payments/bad-weight"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: bad-weight
+  namespace: payments
+spec:
+  hosts:
+  - payments-api.payments.svc.cluster.local
+  http:
+  - route:
+    - destination: {host: payments-api, subset: v1}
+      weight: -5
+    - destination: {host: payments-api, subset: v2}
+      weight: 10
+YAML
+
+t_begin "after the bad files are removed, a good change still applies"
+gen=$(generation node-1)
+lab apply "$EX/istio/virtual-service-50-50.yaml" >"$LOG" 2>&1
+if wait_generation_change node-1 "$gen" 20 && config_dump node-1 | grep -q '"last_error":null'
+then t_pass; else t_fail "$(config_dump node-1)"; fi
+
+t_summary

@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * compile_node_view(): model -> node view. Per Service: route once, then per port and family
+ * the backend slots and their weights. A config error in one Service does not stop the others
+ * from being checked, so one reload reports every problem; the view is only returned when there
+ * were none.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/compile_internal.h"
+
+static int backends_reserve(struct node_view *out, size_t *cap, size_t more)
+{
+	size_t ncap = *cap ? *cap : 64;
+	struct cv_backend *nv;
+
+	if (out->nbackends + more <= *cap)
+		return 0;
+	while (ncap < out->nbackends + more)
+		ncap *= 2;
+	nv = realloc(out->backends, ncap * sizeof(*nv));
+	if (!nv)
+		return -ENOMEM;
+	out->backends = nv;
+	*cap = ncap;
+	return 0;
+}
+
+/* The slots of one destination: its ready endpoints (in its subset), each holding an equal part
+ * of the route weight, or one "no healthy upstream" slot holding the whole share. */
+static int dest_slots(const struct cc_index *ix, const struct cc_route *r,
+		      const struct cc_dest *dest, const struct cc_svcport *sp,
+		      struct cc_slots *slots, struct diag *d)
+{
+	const struct m_service_port *tp;
+	size_t first = slots->n;
+	struct cc_slot *s;
+	int cnt;
+
+	tp = compile_dest_port(r->vs, dest, sp->port->port, sp->port->proto, d);
+	if (!tp)
+		return -EINVAL;
+	cnt = compile_endpoints(ix, dest->target, tp, sp->family, dest->subset, slots);
+	if (cnt < 0)
+		return cnt;
+	if (cnt == 0) {
+		s = compile_slots_push(slots);
+		if (!s)
+			return -ENOMEM;
+		s->num = dest->weight;
+		s->den = 1;
+		return 0;
+	}
+	for (size_t i = first; i < slots->n; i++) {
+		slots->v[i].num = dest->weight;
+		slots->v[i].den = (uint32_t)cnt;
+	}
+	return 0;
+}
+
+static int svcport_slots(const struct cc_index *ix, const struct cc_route *r,
+			 const struct cc_svcport *sp, struct cc_slots *slots, struct diag *d)
+{
+	int err;
+
+	if (!r->vs) {
+		err = compile_endpoints(ix, sp->svc, sp->port, sp->family, NULL, slots);
+		if (err < 0)
+			return err;
+		for (size_t i = 0; i < slots->n; i++)
+			slots->v[i].num = slots->v[i].den = 1;
+		return 0;
+	}
+	for (size_t i = 0; i < r->ndests; i++) {
+		err = dest_slots(ix, r, &r->dests[i], sp, slots, d);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static bool all_unhealthy(const struct cc_slots *slots)
+{
+	for (size_t i = 0; i < slots->n; i++)
+		if (slots->v[i].family)
+			return false;
+	return true;
+}
+
+static int emit_backends(const struct cc_slots *slots, uint32_t svc_id, struct node_view *out,
+			 size_t *cap, uint32_t *total)
+{
+	uint32_t end = 0;
+	int err = backends_reserve(out, cap, slots->n);
+
+	if (err)
+		return err;
+	for (size_t i = 0; i < slots->n; i++) {
+		const struct cc_slot *s = &slots->v[i];
+		struct cv_backend *b = &out->backends[out->nbackends];
+
+		memset(b, 0, sizeof(*b));
+		end += s->weight;
+		b->key = (struct skiff_backend_key){.svc_id = svc_id, .slot = (uint32_t)i};
+		b->val.addr = s->addr;
+		b->val.port = htons(s->port);
+		b->val.family = s->family;
+		b->val.weight_end = end;
+		if (s->pod_name && asprintf(&b->pod, "%s/%s", s->slice->meta.ns, s->pod_name) < 0)
+			return -ENOMEM;
+		out->nbackends++;
+	}
+	*total = end;
+	return 0;
+}
+
+/* One skiff_services entry (out->services[svc_id]) and its backend slots. */
+static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
+			   const struct cc_svcport *sp, uint32_t svc_id, struct node_view *out,
+			   size_t *cap, struct diag *d)
+{
+	struct cv_service *cs = &out->services[svc_id];
+	struct cc_slots slots = {0};
+	int err;
+
+	cs->name = compile_svcport_name(sp);
+	if (!cs->name)
+		return -ENOMEM;
+	cs->key.addr = sp->addr;
+	cs->key.port = htons(sp->port->port);
+	cs->key.proto = sp->port->proto;
+	cs->key.family = sp->family;
+	cs->val.svc_id = svc_id;
+
+	err = svcport_slots(ix, r, sp, &slots, d);
+	if (err)
+		goto out;
+	if (slots.n > SKIFF_MAX_BACKEND_SLOTS) {
+		diag_add(d, DIAG_ERROR, sp->svc->meta.file, sp->svc->meta.line,
+			 "Service %s: %zu backends exceed the limit of %u per service port",
+			 cs->name, slots.n, SKIFF_MAX_BACKEND_SLOTS);
+		err = -E2BIG;
+		goto out;
+	}
+	if (all_unhealthy(&slots)) {
+		/* Nothing to connect to at all: refuse at once, like kube-proxy's REJECT. */
+		cs->val.flags = SKIFF_SVC_F_NO_BACKENDS;
+		goto out;
+	}
+	err = compile_weights_normalize(slots.v, slots.n);
+	if (!err)
+		err = emit_backends(&slots, svc_id, out, cap, &cs->val.weight_total);
+	if (!err)
+		cs->val.count = (uint32_t)slots.n;
+out:
+	compile_slots_free(&slots);
+	return err;
+}
+
+/* Config problems (reported in d) let the compile go on to find more; others stop it. */
+static bool config_error(int err)
+{
+	return err == -EINVAL || err == -E2BIG;
+}
+
+/* Every port x family of one Service: sps[from..to). */
+static int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from,
+			   size_t to, struct node_view *out, size_t *cap, struct diag *d)
+{
+	struct cc_route r;
+	int err;
+
+	err = compile_route_for(ix, sps[from].svc, &r, d);
+	if (err)
+		return err;
+	for (size_t k = from; k < to && !err; k++)
+		err = compile_svcport(ix, &r, &sps[k], (uint32_t)k, out, cap, d);
+	compile_route_free(&r);
+	return err;
+}
+
+static int compile_services(const struct model *m, struct node_view *out, struct diag *d)
+{
+	struct cc_index ix;
+	struct cc_svcport *sps = NULL;
+	size_t nsps = 0, cap = 0, i = 0, j;
+	int err = 0, failed = 0;
+
+	err = compile_svcports(m, &sps, &nsps, d);
+	if (err)
+		return err;
+	out->services = calloc(nsps ? nsps : 1, sizeof(*out->services));
+	if (!out->services || compile_index_build(m, &ix)) {
+		free(sps);
+		return -ENOMEM;
+	}
+	out->nservices = nsps; /* svc_id is the index; entries are filled in below */
+	for (; i < nsps && !err; i = j) {
+		for (j = i; j < nsps && sps[j].svc == sps[i].svc; j++)
+			;
+		err = compile_service(&ix, sps, i, j, out, &cap, d);
+		if (config_error(err)) {
+			failed = err;
+			err = 0;
+		}
+	}
+	compile_index_free(&ix);
+	free(sps);
+	return err ? err : failed;
+}
+
+int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
+		      void *ctx, struct node_view *out, struct diag *d)
+{
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	err = compile_services(m, out, d);
+	if (!err)
+		err = compile_pods(m, node_name, cgroup_of, ctx, out, d);
+	if (err) {
+		node_view_free(out);
+		return err;
+	}
+	return 0;
+}
+
+void node_view_free(struct node_view *v)
+{
+	for (size_t i = 0; i < v->nservices; i++)
+		free(v->services[i].name);
+	for (size_t i = 0; i < v->nbackends; i++)
+		free(v->backends[i].pod);
+	for (size_t i = 0; i < v->npods; i++)
+		free(v->pods[i].name);
+	free(v->services);
+	free(v->backends);
+	free(v->pods);
+	memset(v, 0, sizeof(*v));
+}

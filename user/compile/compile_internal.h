@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The compiler's steps, shared between its files. Not part of the public API (compile.h).
+ *
+ * The flow for one Service: pick its VirtualService and route once (compile_routes.c), then for
+ * every port and IP family collect the backend slots of each destination (compile_backends.c),
+ * turn route weights into integer per-slot weights (compile_weights.c) and append the result to
+ * the node view (compile.c).
+ */
+#ifndef SKIFF_COMPILE_INTERNAL_H
+#define SKIFF_COMPILE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compile/compile.h"
+
+/*
+ * Lookups the compiler makes per Service, precomputed once per compile so that a reload costs
+ * O(resources log resources), not O(services x resources): VirtualServices and DestinationRules
+ * by the Service their hosts resolve to, EndpointSlices by Service, pods by IP.
+ */
+struct cc_pair {
+	size_t svc; /* index in model->services */
+	const void *obj;
+};
+
+struct cc_pod_addr {
+	union skiff_addr addr;
+	int family;
+	const struct m_pod *pod;
+};
+
+struct cc_index {
+	const struct model *m;
+	struct cc_pair *vs; /* mesh-bound VirtualServices, sorted by svc */
+	size_t nvs;
+	struct cc_pair *dr; /* DestinationRules, sorted by svc */
+	size_t ndr;
+	const struct m_endpointslice **slices; /* sorted by (ns, service name) */
+	size_t nslices;
+	struct cc_pod_addr *pods; /* sorted by (family, addr) */
+	size_t npods;
+};
+
+int compile_index_build(const struct model *m, struct cc_index *ix);
+void compile_index_free(struct cc_index *ix);
+/* The pairs of `v` for Service `svc`: returns the first and sets *n (0: NULL). */
+const struct cc_pair *compile_index_pairs(const struct cc_pair *v, size_t nv,
+					  const struct cc_index *ix, const struct m_service *svc,
+					  size_t *n);
+/* The EndpointSlices of `svc`. */
+const struct m_endpointslice *const *compile_index_slices(const struct cc_index *ix,
+							  const struct m_service *svc, size_t *n);
+const struct m_pod *compile_index_pod_by_addr(const struct cc_index *ix, const union skiff_addr *a,
+					      int family);
+
+/* One service port on one cluster IP: a future skiff_services entry. */
+struct cc_svcport {
+	const struct m_service *svc;
+	const struct m_service_port *port;
+	union skiff_addr addr;
+	uint8_t family; /* SKIFF_AF_INET / SKIFF_AF_INET6 */
+};
+
+/* Every Service port x cluster IP of the model, sorted by (ns, name, port, proto, family). */
+int compile_svcports(const struct model *m, struct cc_svcport **out, size_t *n, struct diag *d);
+/* "ns/name:80/TCP" (caller frees), NULL on OOM. */
+char *compile_svcport_name(const struct cc_svcport *sp);
+/* Parse an IP literal; returns SKIFF_AF_INET, SKIFF_AF_INET6, or 0 when it is not an address. */
+int compile_parse_addr(const char *text, union skiff_addr *out);
+
+/* A destination of the route in force, resolved once per Service. */
+struct cc_dest {
+	const struct m_destination *dst;
+	const struct m_service *target; /* the Service the destination host names */
+	const struct m_subset *subset;	/* NULL: every endpoint of the target */
+	uint64_t weight;		/* relative weight; > 0 (weight-0 destinations dropped) */
+};
+
+/* The routing decision for a Service: no VS (equal weights), or these destinations. */
+struct cc_route {
+	const struct m_virtualservice *vs; /* NULL: no VirtualService routing */
+	struct cc_dest *dests;
+	size_t ndests;
+};
+
+/*
+ * Find the VirtualService and route for `svc` and resolve its destinations. Ignored VSs and
+ * routes that only match are warnings; an unresolvable host or an undefined subset is an error
+ * (returns -EINVAL, *r left empty). -ENOMEM on allocation failure.
+ */
+int compile_route_for(const struct cc_index *ix, const struct m_service *svc, struct cc_route *r,
+		      struct diag *d);
+void compile_route_free(struct cc_route *r);
+/* The port of `dest->target` that a connection to port `port` of the dialled Service goes to.
+ * NULL (and an error in `d`) when there is none. */
+const struct m_service_port *compile_dest_port(const struct m_virtualservice *vs,
+					       const struct cc_dest *dest, uint16_t port,
+					       uint8_t proto, struct diag *d);
+
+/* A backend slot under construction. */
+struct cc_slot {
+	union skiff_addr addr;
+	uint16_t port;			     /* host order; 0 in a "no healthy upstream" slot */
+	uint8_t family;			     /* 0: no healthy upstream */
+	const struct m_endpointslice *slice; /* where the endpoint came from; NULL for family 0 */
+	const char *pod_name;		     /* pod in slice's namespace, or NULL */
+	uint64_t num;			     /* ideal weight = num / den */
+	uint32_t den;
+	uint32_t weight; /* integer weight, filled by compile_weights_normalize */
+};
+
+struct cc_slots {
+	struct cc_slot *v;
+	size_t n, cap;
+};
+
+/* Append a zeroed slot; NULL on OOM. */
+struct cc_slot *compile_slots_push(struct cc_slots *s);
+void compile_slots_free(struct cc_slots *s);
+
+/*
+ * Append the ready endpoints of Service `svc`, port `sp`, family `family` to `out`, restricted to
+ * pods carrying every label of `subset` (NULL: no restriction), one per (address, port), sorted
+ * by (address, port). Returns the number appended or -ENOMEM.
+ */
+int compile_endpoints(const struct cc_index *ix, const struct m_service *svc,
+		      const struct m_service_port *sp, int family, const struct m_subset *subset,
+		      struct cc_slots *out);
+
+/*
+ * Turn ideal weights num/den (num > 0, den > 0, num <= UINT32_MAX) into integer weights with a
+ * sum <= SKIFF_WEIGHT_TOTAL_MAX: exact ratios when they fit, else largest-remainder rounding that
+ * keeps every slot >= 1. Returns 0, or -EINVAL when n is 0 or n > SKIFF_MAX_BACKEND_SLOTS.
+ */
+int compile_weights_normalize(struct cc_slot *s, size_t n);
+
+/* Enrolled local pods (compile_pods.c). */
+int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
+		 void *ctx, struct node_view *out, struct diag *d);
+
+/* The FQDN of a Service: "name.ns.svc.cluster.local" into buf. */
+void compile_svc_fqdn(const struct m_service *svc, char *buf, size_t len);
+
+/* Like diag_add, but skips a message already reported (a route problem shows once, not once per
+ * port and family). */
+void compile_diag_once(struct diag *d, enum diag_level lvl, const char *file, int line,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+#endif

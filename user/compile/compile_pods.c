@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Enrolled pods: the pods scheduled on this node that are in the mesh, keyed by cgroup id.
+ * A pod whose cgroup does not exist yet (kubelet has not created it) is counted as pending and
+ * enrolled by a later compile.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/compile_internal.h"
+
+static int pod_ptr_cmp(const void *pa, const void *pb)
+{
+	const struct m_pod *a = *(const struct m_pod *const *)pa;
+	const struct m_pod *b = *(const struct m_pod *const *)pb;
+	int c = strcmp(a->meta.ns, b->meta.ns);
+
+	return c ? c : strcmp(a->meta.name, b->meta.name);
+}
+
+/* Local mesh pods, sorted by ns/name. */
+static int local_pods(const struct model *m, const char *node_name, const struct m_pod ***out,
+		      size_t *n)
+{
+	const struct m_pod **v = calloc(m->npods ? m->npods : 1, sizeof(*v));
+	size_t k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->npods; i++) {
+		const struct m_pod *p = &m->pods[i];
+
+		if (p->node_name && node_name && !strcmp(p->node_name, node_name) &&
+		    model_pod_in_mesh(m, p))
+			v[k++] = p;
+	}
+	if (k > 1)
+		qsort(v, k, sizeof(*v), pod_ptr_cmp);
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+static bool cgroup_taken(const struct node_view *out, uint64_t id)
+{
+	for (size_t i = 0; i < out->npods; i++)
+		if (out->pods[i].cgroup_id == id)
+			return true;
+	return false;
+}
+
+/* Look up one pod's cgroup and append it. 0 on success or a skipped pod, -ENOMEM. */
+static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn cgroup_of,
+		  void *ctx, struct node_view *out, struct diag *d)
+{
+	struct cv_pod *cp;
+	uint64_t id = 0;
+	int err;
+
+	err = cgroup_of ? cgroup_of(ctx, p, &id) : -ENOENT;
+	if (err == -ENOENT) {
+		out->pods_pending++;
+		return 0;
+	}
+	if (err) {
+		diag_add(d, DIAG_WARN, p->meta.file, p->meta.line,
+			 "Pod %s/%s: cannot find its cgroup (%s); not enrolled, retried at the "
+			 "next reload",
+			 p->meta.ns, p->meta.name, strerror(-err));
+		return 0;
+	}
+	if (cgroup_taken(out, id)) {
+		diag_add(d, DIAG_WARN, p->meta.file, p->meta.line,
+			 "Pod %s/%s: cgroup %llu already belongs to another pod; not enrolled",
+			 p->meta.ns, p->meta.name, (unsigned long long)id);
+		return 0;
+	}
+	cp = &out->pods[out->npods];
+	if (asprintf(&cp->name, "%s/%s", p->meta.ns, p->meta.name) < 0) {
+		cp->name = NULL;
+		return -ENOMEM;
+	}
+	cp->cgroup_id = id;
+	cp->val.workload_id = workload_id;
+	cp->val.flags = SKIFF_POD_F_ENROLLED;
+	out->npods++;
+	return 0;
+}
+
+int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
+		 void *ctx, struct node_view *out, struct diag *d)
+{
+	const struct m_pod **v;
+	size_t n;
+	int err;
+
+	err = local_pods(m, node_name, &v, &n);
+	if (err)
+		return err;
+	if (n > SKIFF_MAX_PODS) {
+		diag_add(d, DIAG_ERROR, NULL, 0, "node %s: %zu mesh pods exceed the limit of %u",
+			 node_name, n, SKIFF_MAX_PODS);
+		free(v);
+		return -E2BIG;
+	}
+	out->pods = calloc(n ? n : 1, sizeof(*out->pods));
+	if (!out->pods) {
+		free(v);
+		return -ENOMEM;
+	}
+	/* workload_id counts pending pods too, so a cgroup appearing does not renumber others. */
+	for (size_t i = 0; i < n && !err; i++)
+		err = enroll(v[i], (uint32_t)(i + 1), cgroup_of, ctx, out, d);
+	free(v);
+	return err;
+}

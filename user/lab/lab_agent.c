@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: Apache-2.0
+/* One skiffd per node: in the node's netns, in its own cgroup next to the node's kubepods. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab/lab_proc.h"
+
+static struct lab_agent *agent_of(struct lab *lab, int node)
+{
+	struct lab_agent *a;
+
+	for (size_t i = 0; i < lab->nagent; i++)
+		if (lab->agent[i].node == node)
+			return &lab->agent[i];
+	a = lab_push(&lab->agent, &lab->nagent, sizeof(*a));
+	a->node = node;
+	return a;
+}
+
+int lab_agent_start(struct lab *lab, int node)
+{
+	char bin[PATH_MAX], cg[PATH_MAX], log[PATH_MAX], netns[32];
+	struct lab_spawn s = {.cgroup = cg, .netns = netns, .log = log};
+	struct lab_argv *a = calloc(1, sizeof(*a));
+	struct lab_agent *ag;
+	int pid, err;
+
+	if (!a)
+		return -ENOMEM;
+	lab_fmt(bin, sizeof(bin), "%s/skiffd", lab->bin_dir);
+	if (access(bin, X_OK) < 0) {
+		fprintf(stderr,
+			"skiff-lab: skiffd not found at %s: build it (make) or run "
+			"`skiff-lab up --no-agent`\n",
+			bin);
+		free(a);
+		return -ENOENT;
+	}
+	lab_fmt(cg, sizeof(cg), LAB_CGROUP_ROOT "/node-%d/skiffd", node);
+	lab_fmt(log, sizeof(log), "%s/logs/skiffd-node-%d.log", lab->state_dir, node);
+	lab_node_netns(netns, sizeof(netns), node);
+	lab_argv_add(a, "%s", bin);
+	lab_argv_add(a, "--node");
+	lab_argv_add(a, "node-%d", node);
+	lab_argv_add(a, "--config-dir");
+	lab_argv_add(a, "%s/config", lab->state_dir);
+	lab_argv_add(a, "--bpffs");
+	lab_argv_add(a, LAB_BPFFS_ROOT "/node-%d", node);
+	lab_argv_add(a, "--cgroup-root");
+	lab_argv_add(a, LAB_CGROUP_ROOT "/node-%d/kubepods", node);
+	s.argv = a->v;
+	err = lab_cgroup_create(cg);
+	if (!err)
+		err = lab_mkdir_p(a->v[6]);
+	if (!err) {
+		ag = agent_of(lab, node);
+		pid = lab_spawn(&s);
+		err = pid < 0 ? pid : 0;
+		ag->pid = pid < 0 ? 0 : pid;
+		if (!err)
+			err = lab_state_save(lab);
+	}
+	free(a);
+	return err;
+}
+
+int lab_agents_start(struct lab *lab)
+{
+	for (int k = 1; k <= lab->nodes; k++) {
+		int err = lab_agent_start(lab, k);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}

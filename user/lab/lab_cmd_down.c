@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * down: remove everything the lab made, from the state file and from what is left on the machine
+ * under the lab's names (skl-* netns, the skiff-lab cgroup tree and bpffs directory), so that it
+ * also works after a crash. On a clean machine it does nothing and succeeds.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab/lab_proc.h"
+
+static void kill_recorded(const struct lab *lab)
+{
+	for (size_t i = 0; i < lab->nagent; i++)
+		if (lab_pid_matches(lab->agent[i].pid, "skiffd"))
+			kill(lab->agent[i].pid, SIGKILL);
+	for (size_t i = 0; i < lab->npod; i++)
+		if (lab_pid_matches(lab->pod[i].pid, lab->pod[i].cmd))
+			kill(lab->pod[i].pid, SIGKILL);
+}
+
+static void del_netns(const char *name)
+{
+	if (lab_netns_exists(name))
+		lab_run("ip netns del %s", name);
+}
+
+static void del_all_netns(const struct lab *lab)
+{
+	char name[32];
+	struct dirent *e;
+	DIR *d;
+
+	for (size_t i = 0; i < lab->npod; i++)
+		del_netns(lab->pod[i].netns);
+	for (int k = 1; k <= lab->nodes; k++) {
+		lab_node_netns(name, sizeof(name), k);
+		del_netns(name);
+	}
+	del_netns("skl-fabric");
+	d = opendir("/run/netns");
+	if (!d)
+		return;
+	while ((e = readdir(d)))
+		if (!strncmp(e->d_name, "skl-", 4))
+			lab_run("ip netns del %s", e->d_name);
+	closedir(d);
+}
+
+/* Only what the lab put in the state dir: the dir may be one the user also uses. */
+static int remove_state_dir(const struct lab *lab)
+{
+	static const char *const sub[] = {"config", "logs", "hosts", "state"};
+	char path[PATH_MAX];
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+		lab_path(path, lab, sub[i]);
+		if (lab_rm_rf(path) < 0) {
+			fprintf(stderr, "skiff-lab: cannot remove %s\n", path);
+			err = -EIO;
+		}
+	}
+	if (rmdir(lab->state_dir) < 0 && errno != ENOENT)
+		fprintf(stderr, "skiff-lab: warning: %s not removed: %s\n", lab->state_dir,
+			strerror(errno));
+	return err;
+}
+
+int lab_cmd_down(struct lab *lab)
+{
+	int err = lab_state_load(lab);
+
+	if (err && err != -ENOENT)
+		return err;
+	kill_recorded(lab);
+	err = lab_cgroup_remove_tree(LAB_CGROUP_ROOT) < 0 ? -EBUSY : 0;
+	del_all_netns(lab);
+	if (access(LAB_BPFFS_ROOT, F_OK) == 0 && lab_rm_rf(LAB_BPFFS_ROOT) < 0) {
+		fprintf(stderr, "skiff-lab: cannot remove " LAB_BPFFS_ROOT "\n");
+		err = -EIO;
+	}
+	if (remove_state_dir(lab))
+		err = -EIO;
+	return err;
+}

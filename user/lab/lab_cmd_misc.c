@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: Apache-2.0
+/* status, label, exec, restart-agent. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lab/lab_proc.h"
+
+static int load_existing(struct lab *lab)
+{
+	int err = lab_state_load(lab);
+
+	if (err == -ENOENT)
+		fprintf(stderr, "skiff-lab: no lab in %s; run `skiff-lab up` first\n",
+			lab->state_dir);
+	return err;
+}
+
+static void status_services(const struct lab *lab)
+{
+	printf("\nSERVICE\tCLUSTER-IPS\tPORTS\n");
+	for (size_t i = 0; i < lab->nsvc; i++) {
+		const struct lab_service *s = &lab->svc[i];
+
+		printf("%s/%s\t%s%s%s\t", s->ns, s->name, s->headless ? "None" : s->ip4,
+		       s->ip4[0] && s->ip6[0] ? "," : "", s->ip6);
+		for (size_t j = 0; j < s->nports; j++)
+			printf("%s%d/%s->%s", j ? "," : "", s->ports[j].port, s->ports[j].proto,
+			       s->ports[j].target[0] ? s->ports[j].target : "=");
+		printf("\n");
+	}
+}
+
+int lab_cmd_status(struct lab *lab)
+{
+	int err = load_existing(lab);
+
+	if (err)
+		return err;
+	printf("NODE\tADDRESS\tAGENT\n");
+	for (int k = 1; k <= lab->nodes; k++) {
+		int pid = 0;
+
+		for (size_t i = 0; i < lab->nagent; i++)
+			if (lab->agent[i].node == k)
+				pid = lab->agent[i].pid;
+		printf("node-%d\t198.18.0.%d,2001:db8::%x\t", k, k, k);
+		if (pid)
+			printf("skiffd pid %d %s\n", pid,
+			       lab_pid_matches(pid, "skiffd") ? "alive" : "dead");
+		else
+			printf("%s\n", lab->no_agent ? "none (--no-agent)" : "not started");
+	}
+	printf("\nPOD\tNODE\tIP\tIPv6\tPID\tALIVE\n");
+	for (size_t i = 0; i < lab->npod; i++) {
+		const struct lab_pod *p = &lab->pod[i];
+
+		printf("%s/%s\tnode-%d\t%s\t%s\t%d\t%s\n", p->ns, p->name, p->node, p->ip4, p->ip6,
+		       p->pid, lab_pid_matches(p->pid, p->cmd) ? "alive" : "dead");
+	}
+	status_services(lab);
+	return 0;
+}
+
+int lab_cmd_label(struct lab *lab, const char *ns, const char *change)
+{
+	size_t len = strlen(change);
+	char key[LAB_LABEL];
+	const char *eq = strchr(change, '=');
+	int err = load_existing(lab);
+
+	if (err)
+		return err;
+	if (!eq && len > 1 && change[len - 1] == '-') {
+		lab_fmt(key, sizeof(key), "%.*s", (int)(len - 1), change);
+		lab_label_del(&lab_ns_ensure(lab, ns)->labels, key);
+	} else if (eq && eq > change) {
+		lab_fmt(key, sizeof(key), "%.*s", (int)(eq - change), change);
+		lab_label_set(&lab_ns_ensure(lab, ns)->labels, key, eq + 1);
+	} else {
+		fprintf(stderr, "skiff-lab: label: expected key=value or key-, got '%s'\n", change);
+		return -EINVAL;
+	}
+	err = lab_state_save(lab);
+	return err ?: lab_config_write(lab);
+}
+
+static const struct lab_pod *find_target(const struct lab *lab, const char *ns, const char *target)
+{
+	const struct lab_pod *best = NULL;
+	bool deploy = !strncmp(target, "deploy/", 7) || !strncmp(target, "deployment/", 11);
+	const char *name = deploy ? strchr(target, '/') + 1 : target;
+
+	if (!strncmp(target, "pod/", 4))
+		name = target + 4;
+	for (size_t i = 0; i < lab->npod; i++) {
+		const struct lab_pod *p = &lab->pod[i];
+
+		if (strcmp(p->ns, ns) || strcmp(deploy ? p->deploy : p->name, name))
+			continue;
+		if (!best || strcmp(p->name, best->name) < 0)
+			best = p;
+	}
+	if (!best)
+		fprintf(stderr,
+			"skiff-lab: exec: no pod for %s in namespace %s (see `skiff-lab "
+			"status`)\n",
+			target, ns);
+	return best;
+}
+
+int lab_cmd_exec_pod(struct lab *lab, const char *ns, const char *target, char **argv)
+{
+	const struct lab_pod *p;
+	char hosts[PATH_MAX];
+	int err = load_existing(lab);
+
+	if (err)
+		return err;
+	p = find_target(lab, ns, target);
+	if (!p)
+		return -ENOENT;
+	lab_pod_hosts_path(hosts, lab, p);
+	err = lab_enter(p->cgroup, p->netns, hosts);
+	if (err)
+		return err;
+	execvp(argv[0], argv);
+	fprintf(stderr, "skiff-lab: exec %s: %s\n", argv[0], strerror(errno));
+	exit(127);
+}
+
+int lab_cmd_exec_node(struct lab *lab, const char *node, char **argv)
+{
+	char netns[32];
+	int err = load_existing(lab), k;
+
+	if (err)
+		return err;
+	if (sscanf(node, "node-%d", &k) != 1 || k < 1 || k > lab->nodes) {
+		fprintf(stderr, "skiff-lab: exec: no node %s (nodes node-1..node-%d)\n", node,
+			lab->nodes);
+		return -ENOENT;
+	}
+	lab_node_netns(netns, sizeof(netns), k);
+	err = lab_enter(NULL, netns, NULL);
+	if (err)
+		return err;
+	execvp(argv[0], argv);
+	fprintf(stderr, "skiff-lab: exec %s: %s\n", argv[0], strerror(errno));
+	exit(127);
+}
+
+/* Kill this node's skiffd (if alive) and start a new one: what a DaemonSet rollout does. */
+int lab_cmd_restart_agent(struct lab *lab, const char *node)
+{
+	int err = load_existing(lab), k;
+
+	if (err)
+		return err;
+	if (sscanf(node, "node-%d", &k) != 1 || k < 1 || k > lab->nodes) {
+		fprintf(stderr, "skiff-lab: restart-agent: no node %s\n", node);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < lab->nagent; i++) {
+		struct lab_agent *a = &lab->agent[i];
+
+		if (a->node != k || !lab_pid_matches(a->pid, "skiffd"))
+			continue;
+		kill(a->pid, SIGTERM);
+		for (int t = 0; t < 100 && lab_pid_matches(a->pid, "skiffd"); t++)
+			usleep(20000);
+		if (lab_pid_matches(a->pid, "skiffd"))
+			kill(a->pid, SIGKILL);
+	}
+	err = lab_agent_start(lab, k);
+	return err ?: lab_agents_wait_ready(lab, k, 30000);
+}

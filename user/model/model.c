@@ -1,0 +1,274 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Building a model: files -> YAML documents -> typed resources -> cross-resource checks. A model
+ * is valid as a whole or not at all: any error frees it and returns -EINVAL, so the caller keeps
+ * the snapshot already in force.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/parse.h"
+
+struct kind_def {
+	const char *kind;
+	const char *group; /* "" for the core group */
+	const char *const *versions;
+	bool namespaced;
+	int (*parse)(struct pctx *c);
+};
+
+static const char *const v_core[] = {"v1", NULL};
+static const char *const v_istio_net[] = {"v1", "v1beta1", "v1alpha3", NULL};
+static const char *const v_istio_sec[] = {"v1", "v1beta1", NULL};
+
+static const struct kind_def kinds[] = {
+    {"Namespace", "", v_core, false, parse_namespace},
+    {"ServiceAccount", "", v_core, true, parse_serviceaccount},
+    {"Pod", "", v_core, true, parse_pod},
+    {"Service", "", v_core, true, parse_service},
+    {"EndpointSlice", "discovery.k8s.io", v_core, true, parse_endpointslice},
+    {"VirtualService", "networking.istio.io", v_istio_net, true, parse_virtualservice},
+    {"DestinationRule", "networking.istio.io", v_istio_net, true, parse_destinationrule},
+    {"PeerAuthentication", "security.istio.io", v_istio_sec, true, parse_peerauthentication},
+    {"AuthorizationPolicy", "security.istio.io", v_istio_sec, true, parse_authorizationpolicy},
+};
+
+static const struct kind_def *kind_find(const char *kind)
+{
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (!strcmp(kinds[i].kind, kind))
+			return &kinds[i];
+	return NULL;
+}
+
+/* "group/version" (or "version" for the core group) is one this kind is served at. */
+static bool kind_version_ok(const struct kind_def *k, const char *api_version)
+{
+	size_t glen = strlen(k->group);
+	const char *ver = api_version;
+
+	if (glen) {
+		if (strncmp(api_version, k->group, glen) || api_version[glen] != '/')
+			return false;
+		ver = api_version + glen + 1;
+	}
+	for (size_t i = 0; k->versions[i]; i++)
+		if (!strcmp(k->versions[i], ver))
+			return true;
+	return false;
+}
+
+static void kind_versions_text(const struct kind_def *k, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; k->versions[i] && off < len; i++)
+		off += snprintf(buf + off, len - off, "%s%s%s%s", i ? " or " : "", k->group,
+				k->group[0] ? "/" : "", k->versions[i]);
+}
+
+static int model_add_list(struct model *m, const struct ynode *doc, struct diag *d)
+{
+	const struct ynode *items = ynode_get(doc, "items");
+	int rc = 0;
+
+	if (!items)
+		return 0;
+	if (items->kind != YNODE_SEQ) {
+		diag_add(d, DIAG_ERROR, items->file, items->line,
+			 "List: items must be a sequence, not a %s", ynode_kind_name(items->kind));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < items->n; i++)
+		if (model_add_doc(m, items->items[i], d) < 0)
+			rc = -EINVAL;
+	return rc;
+}
+
+static int model_add_known(struct model *m, const struct kind_def *k, const struct ynode *doc,
+			   const char *api_version, struct diag *d)
+{
+	const struct ynode *md = ynode_get(doc, "metadata");
+	const char *name = ynode_str(ynode_get(md, "name"));
+	const char *ns = ynode_str(ynode_get(md, "namespace"));
+	struct pctx c = {.m = m, .d = d, .doc = doc, .kind = k->kind};
+	char versions[128];
+
+	c.name = name && name[0] ? name : "<unnamed>";
+	c.ns = !k->namespaced ? "" : ns && ns[0] ? ns : "default";
+	if (!kind_version_ok(k, api_version)) {
+		kind_versions_text(k, versions, sizeof(versions));
+		perr(&c, ynode_get(doc, "apiVersion"),
+		     "apiVersion %s is not served for %s (use %s)", api_version, k->kind, versions);
+		return -EINVAL;
+	}
+	if (k->parse(&c) < 0 || c.errors)
+		return -EINVAL;
+	return 0;
+}
+
+int model_add_doc(struct model *m, const struct ynode *doc, struct diag *d)
+{
+	const struct kind_def *k;
+	const char *kind, *api;
+
+	if (!doc || doc->kind != YNODE_MAP) {
+		diag_add(d, DIAG_ERROR, doc ? doc->file : NULL, doc ? doc->line : 0,
+			 "document is a %s, expected a Kubernetes object (apiVersion, kind, "
+			 "metadata)",
+			 doc ? ynode_kind_name(doc->kind) : "nothing");
+		return -EINVAL;
+	}
+	kind = ynode_str(ynode_get(doc, "kind"));
+	api = ynode_str(ynode_get(doc, "apiVersion"));
+	if (!kind || !kind[0] || !api || !api[0]) {
+		diag_add(d, DIAG_ERROR, doc->file, doc->line,
+			 "document has no %s: every object needs apiVersion and kind",
+			 !kind || !kind[0] ? "kind" : "apiVersion");
+		return -EINVAL;
+	}
+	if (!strcmp(kind, "List") && !strcmp(api, "v1"))
+		return model_add_list(m, doc, d);
+	k = kind_find(kind);
+	if (!k) {
+		diag_add(d, DIAG_WARN, doc->file, ynode_key_line(doc, "kind"),
+			 "kind %s (%s) is not used by skiffd, skipped", kind, api);
+		return 0;
+	}
+	return model_add_known(m, k, doc, api, d);
+}
+
+static void model_init(struct model *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->root_namespace = strdup("istio-system");
+	if (!m->root_namespace)
+		abort();
+}
+
+/* Parse is done; turn documents into resources, validate, and keep or drop the whole model. */
+static int model_finish(struct model *m, size_t errors_before, int io_err, struct diag *d)
+{
+	for (size_t i = 0; i < m->src.n; i++)
+		model_add_doc(m, m->src.docs[i], d);
+	model_validate(m, d);
+	if (d->errors == errors_before && !io_err)
+		return 0;
+	model_free(m);
+	return io_err ? io_err : -EINVAL;
+}
+
+int model_load_files(const char *const *paths, size_t n, struct model *out, struct diag *d)
+{
+	size_t errors_before = d->errors;
+	int io_err = 0, rc;
+
+	model_init(out);
+	for (size_t i = 0; i < n; i++) {
+		rc = yaml_parse_file(&out->src, paths[i], d);
+		if (rc < 0 && rc != -EINVAL && !io_err)
+			io_err = rc;
+	}
+	return model_finish(out, errors_before, io_err, d);
+}
+
+int model_load_string(const char *name, const char *yaml, struct model *out, struct diag *d)
+{
+	size_t errors_before = d->errors;
+
+	model_init(out);
+	yaml_parse_string(&out->src, name, yaml, strlen(yaml), d);
+	return model_finish(out, errors_before, 0, d);
+}
+
+/* Names we read from a config directory: manifests only, no hidden or editor backup files. */
+static bool model_file_wanted(const char *name)
+{
+	static const char *const exts[] = {".yaml", ".yml", ".json", NULL};
+	size_t len = strlen(name);
+
+	if (name[0] == '.' || name[len - 1] == '~')
+		return false;
+	for (size_t i = 0; exts[i]; i++) {
+		size_t el = strlen(exts[i]);
+
+		if (len > el && !strcmp(name + len - el, exts[i]))
+			return true;
+	}
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Sorted full paths of the manifests directly in `dir`. */
+static int model_list_dir(const char *dir, char ***out, size_t *n)
+{
+	struct dirent *e;
+	struct stat st;
+	char *path;
+	DIR *dh;
+
+	*out = NULL;
+	*n = 0;
+	dh = opendir(dir);
+	if (!dh)
+		return -errno;
+	while ((e = readdir(dh))) {
+		if (!model_file_wanted(e->d_name))
+			continue;
+		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
+			abort();
+		/* stat, not d_type: a symlink to a file counts (ConfigMap volumes are symlinks) */
+		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+			free(path);
+			continue;
+		}
+		*PUSH(*out, *n) = path;
+	}
+	closedir(dh);
+	if (*n)
+		qsort(*out, *n, sizeof(**out), cmp_str);
+	return 0;
+}
+
+int model_load_dir(const char *dir, struct model *out, struct diag *d)
+{
+	char **paths;
+	size_t n;
+	int rc;
+
+	rc = model_list_dir(dir, &paths, &n);
+	if (rc < 0) {
+		memset(out, 0, sizeof(*out));
+		diag_add(d, DIAG_ERROR, dir, 0, "cannot read config directory: %s", strerror(-rc));
+		return rc;
+	}
+	rc = model_load_files((const char *const *)paths, n, out, d);
+	free_strs(paths, n);
+	return rc;
+}
+
+void model_free(struct model *m)
+{
+	free_k8s_resources(m);
+	free_istio_resources(m);
+	model_index_free(m);
+	free(m->root_namespace);
+	ydoc_set_free(&m->src);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Istio checks that need the whole model, and freeing of the Istio resources.
+ *
+ * Subset references (VirtualService -> DestinationRule) are checked by the compiler, which knows
+ * which Service a host resolves to. What is left here only warns: configurations Istio accepts
+ * but resolves at run time in a way users rarely intend.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/parse.h"
+
+static bool authz_selects_same(const struct model *m, const struct m_authorizationpolicy *a,
+			       const struct m_authorizationpolicy *b)
+{
+	bool a_root = !strcmp(a->meta.ns, m->root_namespace);
+	bool b_root = !strcmp(b->meta.ns, m->root_namespace);
+
+	if (strcmp(a->meta.ns, b->meta.ns) && !a_root && !b_root)
+		return false;
+	return labels_match(&a->selector, &b->selector) || labels_match(&b->selector, &a->selector);
+}
+
+/*
+ * Two CUSTOM policies with different providers for the same workloads: Istio (without
+ * PILOT_ENABLE_MULTIPLE_CUSTOM_AUTHZ_PROVIDERS) denies the requests they match
+ * (builder testdata custom-bad-multiple-providers). Valid config, so a warning.
+ */
+static void warn_custom_providers(struct model *m, struct diag *d)
+{
+	for (size_t i = 0; i < m->nauthorizationpolicies; i++) {
+		const struct m_authorizationpolicy *a = &m->authorizationpolicies[i];
+
+		if (a->action != AUTHZ_CUSTOM || !a->provider)
+			continue;
+		for (size_t j = i + 1; j < m->nauthorizationpolicies; j++) {
+			const struct m_authorizationpolicy *b = &m->authorizationpolicies[j];
+
+			if (b->action != AUTHZ_CUSTOM || !b->provider ||
+			    !strcmp(a->provider, b->provider) || !authz_selects_same(m, a, b))
+				continue;
+			diag_add(d, DIAG_WARN, b->meta.file, b->meta.line,
+				 "AuthorizationPolicy %s/%s: CUSTOM provider \"%s\" differs from "
+				 "provider \"%s\" of %s/%s (%s:%d) for the same workloads; Istio "
+				 "denies requests matched by either: use one provider per workload",
+				 b->meta.ns, b->meta.name, b->provider, a->provider, a->meta.ns,
+				 a->meta.name, a->meta.file, a->meta.line);
+		}
+	}
+}
+
+int validate_istio(struct model *m, struct diag *d)
+{
+	warn_custom_providers(m, d);
+	return 0;
+}
+
+static void strlist_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void unenforced_free(struct m_unenforced *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(u[i].field);
+	free(u);
+}
+
+static void routes_free(struct m_route *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < r[i].ndests; j++) {
+			free(r[i].dests[j].host);
+			free(r[i].dests[j].subset);
+		}
+		free(r[i].dests);
+	}
+	free(r);
+}
+
+static void vs_free(struct m_virtualservice *vs)
+{
+	meta_free(&vs->meta);
+	strlist_free(vs->hosts, vs->nhosts);
+	strlist_free(vs->gateways, vs->ngateways);
+	routes_free(vs->http, vs->nhttp);
+	routes_free(vs->tcp, vs->ntcp);
+	unenforced_free(vs->unenforced, vs->nunenforced);
+}
+
+static void dr_free(struct m_destinationrule *dr)
+{
+	meta_free(&dr->meta);
+	free(dr->host);
+	for (size_t i = 0; i < dr->nsubsets; i++) {
+		free(dr->subsets[i].name);
+		labels_free(&dr->subsets[i].labels);
+	}
+	free(dr->subsets);
+	labels_free(&dr->workload_selector);
+	unenforced_free(dr->unenforced, dr->nunenforced);
+}
+
+void free_istio_resources(struct model *m)
+{
+	for (size_t i = 0; i < m->nvirtualservices; i++)
+		vs_free(&m->virtualservices[i]);
+	free(m->virtualservices);
+	for (size_t i = 0; i < m->ndestinationrules; i++)
+		dr_free(&m->destinationrules[i]);
+	free(m->destinationrules);
+	for (size_t i = 0; i < m->npeerauthentications; i++) {
+		meta_free(&m->peerauthentications[i].meta);
+		labels_free(&m->peerauthentications[i].selector);
+		free(m->peerauthentications[i].ports);
+	}
+	free(m->peerauthentications);
+	for (size_t i = 0; i < m->nauthorizationpolicies; i++) {
+		meta_free(&m->authorizationpolicies[i].meta);
+		labels_free(&m->authorizationpolicies[i].selector);
+		free(m->authorizationpolicies[i].provider);
+	}
+	free(m->authorizationpolicies);
+	m->virtualservices = NULL;
+	m->destinationrules = NULL;
+	m->peerauthentications = NULL;
+	m->authorizationpolicies = NULL;
+	m->nvirtualservices = m->ndestinationrules = 0;
+	m->npeerauthentications = m->nauthorizationpolicies = 0;
+}

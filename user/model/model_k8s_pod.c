@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Pod: what skiffd needs to place a workload — node, service account (its identity), addresses,
+ * readiness and declared container ports. Everything else in a Pod is the kubelet's business.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/model_k8s.h"
+
+/* PodSpec fields as of Kubernetes 1.31: known, so not warned about, even when unused. */
+static const char *const pod_spec_known[] = {"activeDeadlineSeconds",
+					     "affinity",
+					     "automountServiceAccountToken",
+					     "containers",
+					     "dnsConfig",
+					     "dnsPolicy",
+					     "enableServiceLinks",
+					     "ephemeralContainers",
+					     "hostAliases",
+					     "hostIPC",
+					     "hostNetwork",
+					     "hostPID",
+					     "hostUsers",
+					     "hostname",
+					     "imagePullSecrets",
+					     "initContainers",
+					     "nodeName",
+					     "nodeSelector",
+					     "os",
+					     "overhead",
+					     "preemptionPolicy",
+					     "priority",
+					     "priorityClassName",
+					     "readinessGates",
+					     "resourceClaims",
+					     "resources",
+					     "restartPolicy",
+					     "runtimeClassName",
+					     "schedulerName",
+					     "schedulingGates",
+					     "securityContext",
+					     "serviceAccount",
+					     "serviceAccountName",
+					     "setHostnameAsFQDN",
+					     "shareProcessNamespace",
+					     "subdomain",
+					     "terminationGracePeriodSeconds",
+					     "tolerations",
+					     "topologySpreadConstraints",
+					     "volumes",
+					     NULL};
+
+static const char *const container_port_known[] = {"containerPort", "hostIP",	"hostPort",
+						   "name",	    "protocol", NULL};
+
+static void pod_container_ports(struct pctx *c, struct m_pod *p, const struct ynode *ctr,
+				const char *cpath)
+{
+	const struct ynode *ports;
+	char path[128];
+	int64_t v;
+
+	snprintf(path, sizeof(path), "%s.ports", cpath);
+	ports = pget(c, ctr, "ports", YNODE_SEQ, false, path);
+	for (size_t i = 0; ports && i < ports->n; i++) {
+		const struct ynode *pt = ports->items[i];
+		struct m_container_port cp = {0};
+
+		snprintf(path, sizeof(path), "%s.ports[%zu]", cpath, i);
+		if (pt->kind != YNODE_MAP) {
+			perr(c, pt, "%s must be a mapping, not a %s", path,
+			     ynode_kind_name(pt->kind));
+			continue;
+		}
+		punknown(c, pt, container_port_known, path);
+		snprintf(path, sizeof(path), "%s.ports[%zu].containerPort", cpath, i);
+		if (!pget(c, pt, "containerPort", YNODE_SCALAR, true, path))
+			continue;
+		if (pint(c, pt, "containerPort", 1, 65535, &v, path) < 1)
+			continue;
+		cp.port = (uint16_t)v;
+		snprintf(path, sizeof(path), "%s.ports[%zu].protocol", cpath, i);
+		pproto(c, pt, "protocol", &cp.proto, path);
+		snprintf(path, sizeof(path), "%s.ports[%zu].name", cpath, i);
+		cp.name = pstr(c, pt, "name", false, path);
+		if (cp.name && !k8s_port_name_valid(cp.name))
+			perr(c, ynode_get(pt, "name"),
+			     "%s \"%s\" must be 1-15 lowercase letters, digits or '-', with a "
+			     "letter",
+			     path, cp.name);
+		*PUSH(p->ports, p->nports) = cp;
+	}
+}
+
+static void pod_containers(struct pctx *c, struct m_pod *p, const struct ynode *spec)
+{
+	const struct ynode *ctrs = pget(c, spec, "containers", YNODE_SEQ, false, "spec.containers");
+	char path[64];
+
+	for (size_t i = 0; ctrs && i < ctrs->n; i++) {
+		snprintf(path, sizeof(path), "spec.containers[%zu]", i);
+		if (ctrs->items[i]->kind != YNODE_MAP) {
+			perr(c, ctrs->items[i], "%s must be a mapping, not a %s", path,
+			     ynode_kind_name(ctrs->items[i]->kind));
+			continue;
+		}
+		pod_container_ports(c, p, ctrs->items[i], path);
+	}
+}
+
+static void pod_spec(struct pctx *c, struct m_pod *p)
+{
+	const struct ynode *spec = pget(c, c->doc, "spec", YNODE_MAP, false, NULL);
+
+	if (!spec) {
+		p->service_account = strdup("default");
+		return;
+	}
+	punknown(c, spec, pod_spec_known, "spec");
+	p->node_name = pstr(c, spec, "nodeName", false, "spec.nodeName");
+	p->service_account = pstr(c, spec, "serviceAccountName", false, "spec.serviceAccountName");
+	/* the deprecated alias, still accepted by the API server */
+	if (!p->service_account)
+		p->service_account = pstr(c, spec, "serviceAccount", false, "spec.serviceAccount");
+	if (!p->service_account)
+		p->service_account = strdup("default");
+	pod_containers(c, p, spec);
+}
+
+/* Record one address; one per family, as in Kubernetes' dual-stack rules. */
+static void pod_add_ip(struct pctx *c, struct m_pod *p, const struct ynode *at, const char *path)
+{
+	int fam = pip(c, at, 0, path);
+
+	if (fam < 0)
+		return;
+	for (size_t i = 0; i < p->nips; i++) {
+		if (!strcmp(p->ips[i], at->scalar))
+			return;
+		if ((strchr(p->ips[i], ':') ? 6 : 4) == fam) {
+			perr(c, at,
+			     "%s %s: a pod has at most one IPv%d address (%s is already set)", path,
+			     at->scalar, fam, p->ips[i]);
+			return;
+		}
+	}
+	p->ips[p->nips++] = strdup(at->scalar);
+}
+
+static void pod_ips(struct pctx *c, struct m_pod *p, const struct ynode *status)
+{
+	const struct ynode *ip = pget(c, status, "podIP", YNODE_SCALAR, false, "status.podIP");
+	const struct ynode *ips = pget(c, status, "podIPs", YNODE_SEQ, false, "status.podIPs");
+	char path[64];
+
+	if (ip)
+		pod_add_ip(c, p, ip, "status.podIP");
+	for (size_t i = 0; ips && i < ips->n; i++) {
+		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
+		if (ips->items[i]->kind != YNODE_MAP) {
+			perr(c, ips->items[i], "status.podIPs[%zu] must be a mapping, not a %s", i,
+			     ynode_kind_name(ips->items[i]->kind));
+			continue;
+		}
+		ip = pget(c, ips->items[i], "ip", YNODE_SCALAR, true, path);
+		if (ip)
+			pod_add_ip(c, p, ip, path);
+	}
+}
+
+/* Ready unless a Ready condition or a finished phase says otherwise; no conditions at all means
+ * ready (lab pods). */
+static void pod_ready(struct pctx *c, struct m_pod *p, const struct ynode *status)
+{
+	const struct ynode *conds;
+	const char *phase;
+
+	p->ready = true;
+	conds = pget(c, status, "conditions", YNODE_SEQ, false, "status.conditions");
+	for (size_t i = 0; conds && i < conds->n; i++) {
+		const char *type = ynode_str(ynode_get(conds->items[i], "type"));
+		const char *st = ynode_str(ynode_get(conds->items[i], "status"));
+
+		if (type && !strcmp(type, "Ready"))
+			p->ready = st && !strcmp(st, "True");
+	}
+	/* a finished pod keeps its last conditions but serves nothing */
+	phase = ynode_str(ynode_get(status, "phase"));
+	if (phase && (!strcmp(phase, "Succeeded") || !strcmp(phase, "Failed")))
+		p->ready = false;
+}
+
+int parse_pod(struct pctx *c)
+{
+	const struct ynode *status;
+	struct m_pod p = {0};
+	int before = c->errors;
+
+	pmeta(c, &p.meta, true);
+	pod_spec(c, &p);
+	if (!p.service_account)
+		abort();
+	status = pget(c, c->doc, "status", YNODE_MAP, false, NULL);
+	pod_ips(c, &p, status);
+	pod_ready(c, &p, status);
+	if (c->errors > before) {
+		k8s_pod_free(&p);
+		return -EINVAL;
+	}
+	*PUSH(c->m->pods, c->m->npods) = p;
+	return 0;
+}
+
+void k8s_pod_free(struct m_pod *p)
+{
+	meta_free(&p->meta);
+	free(p->node_name);
+	free(p->service_account);
+	for (size_t i = 0; i < p->nips; i++)
+		free(p->ips[i]);
+	for (size_t i = 0; i < p->nports; i++)
+		free(p->ports[i].name);
+	free(p->ports);
+	memset(p, 0, sizeof(*p));
+}
