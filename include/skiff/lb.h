@@ -37,6 +37,7 @@
 #define SKIFF_MAP_ENROLLED	"skiff_enrolled"
 #define SKIFF_MAP_UDP_FLOWS	"skiff_udp_flows"
 #define SKIFF_MAP_UDP_REV	"skiff_udp_rev"
+#define SKIFF_MAP_SOCK_ORIGIN	"skiff_sk_origin" /* struct skiff_sock_origin per socket */
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
 union skiff_addr {
@@ -124,7 +125,22 @@ struct skiff_udp_flow_key {
 };
 _Static_assert(sizeof(struct skiff_udp_flow_key) == 32, "skiff_udp_flow_key layout");
 
-/* skiff_udp_rev: (socket, backend) -> VIP, for recvmsg to show the client the VIP it sent to. */
+/*
+ * skiff_udp_flows value: the backend a flow sticks to, and the generation it was picked in. A
+ * flow picked under an older generation is picked again, so a backend removed by a config change
+ * stops receiving datagrams at the next send.
+ */
+struct skiff_udp_flow {
+	union skiff_addr addr;
+	__be16 port;
+	__u8 family;
+	__u8 pad;
+	__u32 gen;
+};
+_Static_assert(sizeof(struct skiff_udp_flow) == 24, "skiff_udp_flow layout");
+
+/* skiff_udp_rev: (socket, backend) -> VIP (a struct skiff_sock_origin), for recvmsg to show the
+ * client the VIP it sent to. Written by sendmsg (unconnected) and connect (connected UDP). */
 struct skiff_udp_rev_key {
 	__u64 cookie;
 	union skiff_addr backend;

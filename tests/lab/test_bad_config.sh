@@ -15,15 +15,16 @@ split_ok() { # the 90/10 split still holds
 
 # refused NAME CONTENT-ON-STDIN EXPECTED-TEXT: drop the file in, expect a refusal naming it.
 refused() {
-	local name=$1 expect=$2 gen rel dump
+	local name=$1 expect=$2 gen rel dump now
 	gen=$(generation node-1)
 	rel=$(reloads node-1)
 	config_put "$name"
 	wait_reload node-1 "$rel" || { t_fail "skiffd did not reload after $name"; return; }
 	dump=$(config_dump node-1)
+	now=$(generation node-1)
 	rm -f "$STATE/config/$name"
-	if [ "$(generation node-1)" != "$gen" ]; then
-		t_fail "generation moved $gen -> $(generation node-1)"
+	if [ "$now" != "$gen" ]; then
+		t_fail "generation moved $gen -> $now"
 	elif ! echo "$dump" | grep -qF -- "$expect"; then
 		t_fail "last_error lacks '$expect': $dump"
 	elif ! split_ok; then
@@ -38,11 +39,10 @@ if lab up "$EX"/0*.yaml "$EX"/[1-9]*.yaml "$EX/istio/destination-rule.yaml" \
 	"$EX/istio/virtual-service.yaml" >"$LOG" 2>&1; then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
 
 t_begin "malformed YAML is refused with file:line, previous config in force"
-printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [broken\n' |
-	refused zz-broken.yaml "zz-broken.yaml:"
+refused zz-broken.yaml "zz-broken.yaml:" < <(printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: [broken\n')
 
 t_begin "VirtualService to an undefined subset is refused, previous config in force"
-cat <<'YAML' | refused zz-subset.yaml "subset v3"
+refused zz-subset.yaml "subset v3" <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -59,7 +59,7 @@ spec:
 YAML
 
 t_begin "negative weight is refused with the field and line"
-cat <<'YAML' | refused zz-weight.yaml "zz-weight.yaml:12: VirtualService payments/bad-weight"
+refused zz-weight.yaml "zz-weight.yaml:12: VirtualService payments/bad-weight" <<'YAML'
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:

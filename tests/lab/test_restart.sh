@@ -12,16 +12,16 @@ t_begin "lab up: payments with 90/10 on one node"
 if lab up "$EX"/0*.yaml "$EX"/[1-9]*.yaml "$EX/istio/destination-rule.yaml" \
 	"$EX/istio/virtual-service.yaml" >"$LOG" 2>&1; then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
 
-agent_pid() { pgrep -f -- "skiffd --node node-1 " | head -1; }
+agent_pid() { lab status | awk '$1 == "node-1" && $3 == "skiffd" {print $5; exit}'; }
 
 t_begin "an open keep-alive connection survives kill -9 of skiffd"
 fifo=$(mktemp -u) && mkfifo "$fifo"
 # One TCP connection to the VIP: a request now, another after the agent is killed.
 lab exec -n frontend deploy/frontend -- bash -c '
 	exec 3<>/dev/tcp/payments-api.payments/80 || exit 2
-	printf "GET /one HTTP/1.1\r\nHost: x\r\n\r\n" >&3; head -c 12 <&3; echo
+	printf "GET /one HTTP/1.1\r\nHost: x\r\n\r\n" >&3; timeout 0.5 cat <&3; echo
 	read -r _ <'"$fifo"'
-	printf "GET /two HTTP/1.1\r\nHost: x\r\n\r\n" >&3; timeout 2 head -c 12 <&3; echo' \
+	printf "GET /two HTTP/1.1\r\nHost: x\r\n\r\n" >&3; timeout 0.5 cat <&3; echo' \
 	>"$LOG.conn" 2>&1 &
 conn=$!
 sleep 0.5
@@ -30,7 +30,7 @@ gen=$(generation node-1)
 kill -9 "$pid"
 echo go >"$fifo"
 wait $conn
-if [ "$(grep -c 'HTTP/1.1 200' "$LOG.conn")" = 2 ]; then t_pass; else t_fail "$(cat "$LOG.conn")"; fi
+if [ "$(grep -c 'HTTP/1.1 200' "$LOG.conn")" = 2 ] && grep -q '"path":"/two"' "$LOG.conn"; then t_pass; else t_fail "$(cat "$LOG.conn")"; fi
 rm -f "$fifo" "$LOG.conn"
 
 t_begin "new connections are balanced while skiffd is down (programs stay attached)"

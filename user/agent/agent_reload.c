@@ -42,10 +42,31 @@ static void set_last_error(struct agent *a, const struct diag *d, const char *wh
 	a->last_error = s;
 }
 
+/* Same map contents (names aside): writing it again would only churn a generation. */
+static bool view_equal(const struct node_view *x, const struct node_view *y)
+{
+	if (x->nservices != y->nservices || x->nbackends != y->nbackends ||
+	    x->npods != y->npods || x->pods_pending != y->pods_pending)
+		return false;
+	for (size_t i = 0; i < x->nservices; i++)
+		if (memcmp(&x->services[i].key, &y->services[i].key, sizeof(x->services[i].key)) ||
+		    memcmp(&x->services[i].val, &y->services[i].val, sizeof(x->services[i].val)))
+			return false;
+	for (size_t i = 0; i < x->nbackends; i++)
+		if (memcmp(&x->backends[i].key, &y->backends[i].key, sizeof(x->backends[i].key)) ||
+		    memcmp(&x->backends[i].val, &y->backends[i].val, sizeof(x->backends[i].val)))
+			return false;
+	for (size_t i = 0; i < x->npods; i++)
+		if (x->pods[i].cgroup_id != y->pods[i].cgroup_id ||
+		    memcmp(&x->pods[i].val, &y->pods[i].val, sizeof(x->pods[i].val)))
+			return false;
+	return true;
+}
+
 /* Apply `v` to the kernel; on success it becomes the agent's view. */
 static int agent_apply(struct agent *a, struct node_view *v)
 {
-	int err = dp_apply(a->dp, v);
+	int err = a->applied && view_equal(v, &a->view) ? 0 : dp_apply(a->dp, v);
 
 	if (err) {
 		agent_log("error", "writing generation to the kernel failed: %s; previous "
@@ -95,8 +116,7 @@ void agent_reload(struct agent *a)
 		  a->view.nbackends, a->view.npods, a->view.pods_pending);
 	agent_warn_unenforced(a);
 out:
-	if (m.src.n || m.npods || m.nservices)
-		model_free(&m);
+	model_free(&m);
 	node_view_free(&v);
 	diag_free(&d);
 }

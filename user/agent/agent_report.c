@@ -2,6 +2,7 @@
 /* What the admin ports say about the agent: readiness and a JSON dump of the applied view. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "agent/agent_state.h"

@@ -199,6 +199,7 @@ static int compile_services(const struct model *m, struct node_view *out, struct
 		return -ENOMEM;
 	}
 	out->nservices = nsps; /* svc_id is the index; entries are filled in below */
+	failed = compile_check_destinations(&ix, d);
 	for (; i < nsps && !err; i = j) {
 		for (j = i; j < nsps && sps[j].svc == sps[i].svc; j++)
 			;

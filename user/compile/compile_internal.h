@@ -94,6 +94,8 @@ struct cc_route {
 int compile_route_for(const struct cc_index *ix, const struct m_service *svc, struct cc_route *r,
 		      struct diag *d);
 void compile_route_free(struct cc_route *r);
+/* Check that every destination of every mesh VirtualService resolves (errors in `d`). */
+int compile_check_destinations(const struct cc_index *ix, struct diag *d);
 /* The port of `dest->target` that a connection to port `port` of the dialled Service goes to.
  * NULL (and an error in `d`) when there is none. */
 const struct m_service_port *compile_dest_port(const struct m_virtualservice *vs,

@@ -267,3 +267,43 @@ const struct m_service_port *compile_dest_port(const struct m_virtualservice *vs
 				  vs->meta.ns, vs->meta.name, dest->dst->host, port);
 	return NULL;
 }
+
+static int check_routes(const struct cc_index *ix, const struct m_virtualservice *vs,
+			const struct m_route *routes, size_t n, struct diag *d)
+{
+	int err = 0;
+
+	for (size_t r = 0; r < n; r++) {
+		for (size_t i = 0; i < routes[r].ndests; i++) {
+			struct cc_dest cd = { 0 };
+
+			if (resolve_dest(ix, vs, &routes[r].dests[i], &cd, d))
+				err = -EINVAL;
+		}
+	}
+	return err;
+}
+
+/*
+ * Every destination of every mesh VirtualService must resolve — not only the route the kernel
+ * uses today. A typo in a matched route, or in a VirtualService shadowed by another, is a mistake
+ * that would bite the moment L7 routing or a merge makes it live; refuse it now, with its line.
+ */
+int compile_check_destinations(const struct cc_index *ix, struct diag *d)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < ix->nvs; i++) {
+		const struct m_virtualservice *vs = ix->vs[i].obj;
+		bool seen = false;
+
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = ix->vs[k].obj == vs;
+		if (seen)
+			continue;
+		if (check_routes(ix, vs, vs->http, vs->nhttp, d) ||
+		    check_routes(ix, vs, vs->tcp, vs->ntcp, d))
+			err = -EINVAL;
+	}
+	return err;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The dataplane's private state, shared by its files (bpffs, open, attach, generation). */
+#ifndef SKIFF_DP_INTERNAL_H
+#define SKIFF_DP_INTERNAL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "dataplane/dataplane.h"
+
+#define DP_MAX_LINKS 16
+
+struct sock_lb;
+struct bpf_link;
+
+struct dataplane {
+	struct sock_lb *skel;
+	struct bpf_link *links[DP_MAX_LINKS];
+	size_t nlinks;
+	unsigned int gen; /* skiff_config.active_gen as we last wrote or read it */
+	char dir[PATH_MAX];
+	char cgroup_root[PATH_MAX];
+};
+
+/* dp_bpffs.c */
+int dp_bpffs_ensure(const char *dir);
+int dp_path(char *buf, size_t size, const char *dir, const char *name);
+void dp_bpffs_remove(const char *dir);
+
+/* dp_attach.c */
+int dp_attach_all(struct dataplane *dp);
+void dp_links_close(struct dataplane *dp, bool unpin);
+
+/* dp_generation.c */
+int dp_gen_read(struct dataplane *dp);
+
+/* dp_enrolled.c */
+int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v);
+
+#endif
