@@ -502,6 +502,21 @@ static void test_missing_subset(void **state)
 	assert_int_equal(f->d.errors, 1);
 }
 
+/* A VirtualService the kernel does not use (shadowed by another for the same host) is still
+ * checked: its missing subset refuses the snapshot. */
+static void test_missing_subset_in_shadowed_vs(void **state)
+{
+	struct fx *f = *state;
+
+	y_canary(&f->y, 1, 1);
+	y_vs(&f->y, "shop", "echo", "echo", "echo/v1/90 echo/v2/10");
+	y_vs(&f->y, "shop", "echo-z", "echo", "echo/v3/100");
+	assert_int_equal(fx_compile(f), -EINVAL);
+	assert_view_empty(&f->v);
+	assert_true(diag_contains(&f->d, "VirtualService shop/echo-z: route destination echo "
+					 "subset v3 is not defined"));
+}
+
 static void test_missing_destinationrule(void **state)
 {
 	struct fx *f = *state;
@@ -1152,6 +1167,7 @@ int main(void)
 	    T(test_weights_49_50),
 	    T(test_single_destination_gets_all),
 	    T(test_missing_subset),
+	    T(test_missing_subset_in_shadowed_vs),
 	    T(test_missing_destinationrule),
 	    T(test_unresolvable_host),
 	    T(test_unready_endpoints_excluded),
