@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: Apache-2.0
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * skiff socket load balancer: a service VIP becomes a backend address at connect()/sendmsg()
  * time, before routing, for processes of enrolled pods; getpeername()/recvmsg() show the VIP

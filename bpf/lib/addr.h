@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Socket addresses of a cgroup sock_addr context, as skiff endpoints (struct skiff_sock_origin:
  * address, port, family, all in network byte order).
@@ -67,12 +67,6 @@ static __always_inline int ep_write(struct bpf_sock_addr *ctx, const struct skif
 	}
 	ctx->user_port = ep->port;
 	return 0;
-}
-
-/* Whether the address family of `ep` may replace that of `vip` (no v4 <-> v6 translation). */
-static __always_inline bool ep_same_family(const struct skiff_sock_origin *a, __u8 family)
-{
-	return a->family == family;
 }
 
 #endif

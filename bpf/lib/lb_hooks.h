@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * The socket load balancer's hooks, written once for both families (`is6` is a constant at each
  * call site). Every hook returns what its program returns: 1 lets the syscall go on, 0 (after

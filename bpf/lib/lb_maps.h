@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Maps of the socket load balancer. Types come from include/skiff/lb.h; every map is pinned by
  * name under the bpffs directory skiffd chooses, so an agent restart adopts them.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * What a socket dialled before we rewrote it: the VIP per socket (sk_storage) for getpeername,
  * and for UDP the (socket, VIP) -> backend stickiness and the (socket, backend) -> VIP reverse
@@ -12,7 +12,8 @@
 
 /* Remember the VIP a TCP or connected UDP socket dialled. Best effort: a full map only costs
  * getpeername its VIP, never the connection. */
-static __always_inline void origin_remember(struct bpf_sock *sk, const struct skiff_sock_origin *vip)
+static __always_inline void origin_remember(struct bpf_sock *sk,
+					    const struct skiff_sock_origin *vip)
 {
 	struct skiff_sock_origin *o;
 
@@ -98,7 +99,7 @@ static __always_inline void udp_rev_put(__u64 cookie, const struct skiff_sock_or
 }
 
 static __always_inline struct skiff_sock_origin *udp_rev_get(__u64 cookie,
-							    const struct skiff_sock_origin *src)
+							     const struct skiff_sock_origin *src)
 {
 	struct skiff_udp_rev_key k;
 

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: Apache-2.0 */
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * Service lookup and backend choice.
  *
@@ -50,8 +50,8 @@ static __always_inline __u8 lb_proto(const struct bpf_sock_addr *ctx)
 	return 0;
 }
 
-static __always_inline struct skiff_svc *svc_lookup(const struct skiff_sock_origin *vip,
-						    __u8 proto, __u32 gen)
+static __always_inline struct skiff_svc *svc_lookup(const struct skiff_sock_origin *vip, __u8 proto,
+						    __u32 gen)
 {
 	struct skiff_svc_key key;
 
@@ -66,7 +66,7 @@ static __always_inline struct skiff_svc *svc_lookup(const struct skiff_sock_orig
 
 static __always_inline struct skiff_backend *backend_slot(__u32 gen, __u32 svc_id, __u32 slot)
 {
-	struct skiff_backend_key key = { .gen = gen, .svc_id = svc_id, .slot = slot };
+	struct skiff_backend_key key = {.gen = gen, .svc_id = svc_id, .slot = slot};
 
 	return bpf_map_lookup_elem(&skiff_backends, &key);
 }
@@ -98,9 +98,8 @@ static __always_inline struct skiff_backend *backend_pick_weighted(const struct 
 	}
 	if (lo != hi)
 		return NULL; /* more slots than the search covers */
-	if (at_hi && hi == lo)
-		return at_hi;
-	return backend_slot(gen, svc_id, lo);
+	/* hi was looked up when a step moved it; otherwise it is still the last slot */
+	return at_hi ? at_hi : backend_slot(gen, svc_id, lo);
 }
 
 static __always_inline enum lb_verdict lb_select(const struct skiff_sock_origin *vip, __u8 proto,

@@ -53,15 +53,17 @@ static int load_object(const char *path)
 		return -1;
 	}
 	bpf_object__for_each_map(map, obj)
-		bpf_map__set_pin_path(map, NULL); /* LIBBPF_PIN_BY_NAME would pin under /sys/fs/bpf */
+	    bpf_map__set_pin_path(map, NULL); /* LIBBPF_PIN_BY_NAME would pin under /sys/fs/bpf */
 	err = bpf_object__load(obj);
 	if (err) {
 		print_error("%s: the verifier refused it: %s (run with LIBBPF_LOG_LEVEL=debug "
-			    "for the log)\n", path, strerror(-err));
+			    "for the log)\n",
+			    path, strerror(-err));
 		bpf_object__close(obj);
 		return -1;
 	}
-	bpf_object__for_each_program(prog, obj) {
+	bpf_object__for_each_program(prog, obj)
+	{
 		unsigned int v, x = xlated_insns(prog, &v);
 
 		printf("# %s %-16s %-20s %5zu insns in ELF, %5u xlated, %6u verified\n",
@@ -107,8 +109,8 @@ static void test_sock_lb_programs(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_object_loads),
-		cmocka_unit_test(test_sock_lb_programs),
+	    cmocka_unit_test(test_every_object_loads),
+	    cmocka_unit_test(test_sock_lb_programs),
 	};
 	char self[PATH_MAX];
 

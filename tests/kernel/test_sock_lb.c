@@ -42,15 +42,15 @@
 #include "skiff/lb.h"
 
 #define NBACKENDS 3
-#define TCP_PORT 8080
-#define UDP_PORT 5353
-#define POD_UID "5a1e0000-0000-4000-8000-00000000000a"
+#define TCP_PORT  8080
+#define UDP_PORT  5353
+#define POD_UID	  "5a1e0000-0000-4000-8000-00000000000a"
 #define OTHER_UID "5a1e0000-0000-4000-8000-00000000000b"
 
-#define VIP4 "198.19.0.1"
+#define VIP4	  "198.19.0.1"
 #define VIP4_NOBE "198.19.0.2"
 #define VIP4_HOLE "198.19.0.3"
-#define VIP6 "2001:db8:1::1"
+#define VIP6	  "2001:db8:1::1"
 
 /* ---------- topology ---------- */
 
@@ -72,12 +72,12 @@ struct topo {
 	struct dataplane *dp;
 };
 
-static struct topo T = { .netns_fd = -1, .self_ns_fd = -1, .stop = { -1, -1 } };
+static struct topo T = {.netns_fd = -1, .self_ns_fd = -1, .stop = {-1, -1}};
 
 static const char *backend_ip(int family, int i)
 {
-	static const char *v4[NBACKENDS] = { "198.18.0.10", "198.18.0.11", "198.18.0.12" };
-	static const char *v6[NBACKENDS] = { "2001:db8::10", "2001:db8::11", "2001:db8::12" };
+	static const char *v4[NBACKENDS] = {"198.18.0.10", "198.18.0.11", "198.18.0.12"};
+	static const char *v6[NBACKENDS] = {"2001:db8::10", "2001:db8::11", "2001:db8::12"};
 
 	return family == AF_INET ? v4[i] : v6[i];
 }
@@ -173,9 +173,8 @@ static void ep_from_sockaddr(const struct sockaddr_storage *ss, struct ep *e)
 	}
 }
 
-static struct ep EP(int family, const char *ip, int port)
-{
-	struct ep e = { .family = family, .port = port };
+static struct ep EP(int family, const char *ip, int port) {
+	struct ep e = {.family = family, .port = port};
 
 	snprintf(e.ip, sizeof(e.ip), "%s", ip);
 	return e;
@@ -183,7 +182,8 @@ static struct ep EP(int family, const char *ip, int port)
 
 /* ---------- backends: every listener answers with its backend index ---------- */
 
-static int srv_socket(const struct ep *e, int type)
+static int
+srv_socket(const struct ep *e, int type)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = ep_sockaddr(e, &ss);
@@ -205,7 +205,7 @@ static int srv_socket(const struct ep *e, int type)
  * need to be in it. */
 static int servers_open(void)
 {
-	static const int fams[2] = { AF_INET, AF_INET6 };
+	static const int fams[2] = {AF_INET, AF_INET6};
 
 	if (setns(T.netns_fd, CLONE_NEWNET))
 		return -1;
@@ -255,8 +255,8 @@ static void *server_main(void *arg)
 
 	(void)arg;
 	for (int i = 0; i < T.nsrv; i++)
-		p[i] = (struct pollfd){ .fd = T.srv_fds[i], .events = POLLIN };
-	p[T.nsrv] = (struct pollfd){ .fd = T.stop[0], .events = POLLIN };
+		p[i] = (struct pollfd){.fd = T.srv_fds[i], .events = POLLIN};
+	p[T.nsrv] = (struct pollfd){.fd = T.stop[0], .events = POLLIN};
 	for (;;) {
 		if (poll(p, T.nsrv + 1, -1) < 0 && errno != EINTR)
 			return NULL;
@@ -293,9 +293,9 @@ static void view_init(struct view_buf *vb, bool enroll)
 	vb->v.backends = vb->b;
 	vb->v.pods = vb->p;
 	if (enroll) {
-		vb->p[0] = (struct cv_pod){ .cgroup_id = T.pod_id,
-					    .val = { .workload_id = 7,
-						     .flags = SKIFF_POD_F_ENROLLED } };
+		vb->p[0] =
+		    (struct cv_pod){.cgroup_id = T.pod_id,
+				    .val = {.workload_id = 7, .flags = SKIFF_POD_F_ENROLLED}};
 		vb->v.npods = 1;
 	}
 }
@@ -375,15 +375,15 @@ struct job {
 
 /* Shared with the child through a MAP_SHARED page. */
 struct result {
-	int err;		/* first failure, negative errno */
-	int done;		/* operations that completed */
-	int hits[NBACKENDS];	/* which backend answered */
-	struct ep peer;		/* getpeername() or recvfrom() source of the last operation */
+	int err;	     /* first failure, negative errno */
+	int done;	     /* operations that completed */
+	int hits[NBACKENDS]; /* which backend answered */
+	struct ep peer;	     /* getpeername() or recvfrom() source of the last operation */
 };
 
 static void timeouts(int fd)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	struct timeval tv = {.tv_sec = 2};
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -506,8 +506,8 @@ static void job_child(const char *cg, const struct job *j, struct result *r)
 /* Run `j` from a process in cgroup `cg` (pod cgroup + test netns); fills *out. */
 static void run_job(const char *cg, const struct job *j, struct result *out)
 {
-	struct result *r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE,
-				MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct result *r =
+	    mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	int status = 0;
 	pid_t pid;
 
@@ -526,7 +526,7 @@ static void run_job(const char *cg, const struct job *j, struct result *out)
 
 static struct result pod_job(enum job_kind kind, struct ep dst, int n)
 {
-	struct job j = { .kind = kind, .dst = dst, .n = n };
+	struct job j = {.kind = kind, .dst = dst, .n = n};
 	struct result r;
 
 	run_job(T.cg_pod, &j, &r);
@@ -578,7 +578,7 @@ static int cgroups_up(void)
 
 static int dp_up(void)
 {
-	struct dp_opts o = { .bpffs_dir = T.bpffs, .cgroup_root = T.cg_root };
+	struct dp_opts o = {.bpffs_dir = T.bpffs, .cgroup_root = T.cg_root};
 
 	return dp_open(&o, &T.dp) ? -1 : 0;
 }
@@ -633,8 +633,7 @@ static int setup(void **state)
 		fprintf(stderr, "test_sock_lb: needs root (BPF, cgroups, netns)\n");
 		return -1;
 	}
-	if (cgroups_up() || netns_up() || servers_open() || pipe2(T.stop, O_CLOEXEC) ||
-	    dp_up())
+	if (cgroups_up() || netns_up() || servers_open() || pipe2(T.stop, O_CLOEXEC) || dp_up())
 		goto out_fail;
 	if (pthread_create(&T.srv, NULL, server_main, NULL))
 		goto out_fail;
@@ -707,7 +706,7 @@ static void test_getpeername_shows_vip(void **state)
 
 static void test_unenrolled_untouched(void **state)
 {
-	struct job j = { .kind = JOB_TCP, .dst = EP(AF_INET, VIP4, 80), .n = 1 };
+	struct job j = {.kind = JOB_TCP, .dst = EP(AF_INET, VIP4, 80), .n = 1};
 	struct view_buf vb;
 	struct result r;
 
@@ -894,9 +893,9 @@ static int count_links(void)
 	int n = 0;
 
 	for (int i = 0; i < 8; i++) {
-		static const char *names[8] = { "sock_connect4", "sock_connect6", "sock_sendmsg4",
-						"sock_sendmsg6", "sock_recvmsg4", "sock_recvmsg6",
-						"sock_getpeer4", "sock_getpeer6" };
+		static const char *names[8] = {"sock_connect4", "sock_connect6", "sock_sendmsg4",
+					       "sock_sendmsg6", "sock_recvmsg4", "sock_recvmsg6",
+					       "sock_getpeer4", "sock_getpeer6"};
 		struct stat st;
 
 		snprintf(path, sizeof(path), "%s/links/%s", T.bpffs, names[i]);
@@ -944,18 +943,18 @@ static void test_reopen_adopts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_tcp_rewrite),
-		cmocka_unit_test(test_weighted_split),
-		cmocka_unit_test(test_getpeername_shows_vip),
-		cmocka_unit_test(test_unenrolled_untouched),
-		cmocka_unit_test(test_non_service_untouched),
-		cmocka_unit_test(test_ipv6_vip),
-		cmocka_unit_test(test_udp_unconnected),
-		cmocka_unit_test(test_udp_connected),
-		cmocka_unit_test(test_no_backends_refused),
-		cmocka_unit_test(test_generation_swap),
-		cmocka_unit_test(test_unenroll_by_apply),
-		cmocka_unit_test(test_reopen_adopts),
+	    cmocka_unit_test(test_tcp_rewrite),
+	    cmocka_unit_test(test_weighted_split),
+	    cmocka_unit_test(test_getpeername_shows_vip),
+	    cmocka_unit_test(test_unenrolled_untouched),
+	    cmocka_unit_test(test_non_service_untouched),
+	    cmocka_unit_test(test_ipv6_vip),
+	    cmocka_unit_test(test_udp_unconnected),
+	    cmocka_unit_test(test_udp_connected),
+	    cmocka_unit_test(test_no_backends_refused),
+	    cmocka_unit_test(test_generation_swap),
+	    cmocka_unit_test(test_unenroll_by_apply),
+	    cmocka_unit_test(test_reopen_adopts),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -66,12 +66,15 @@ static void test_uid_from_name(void **state)
 	assert_int_equal(pod_cgroup_uid_from_name("pod" UID_A, uid, sizeof(uid)), 0);
 	assert_string_equal(uid, UID_A);
 	assert_int_equal(pod_cgroup_uid_from_name(
-				 "kubepods-burstable-podb0b0b0b0_1111_4222_8333_444455556666.slice",
-				 uid, sizeof(uid)),
+			     "kubepods-burstable-podb0b0b0b0_1111_4222_8333_444455556666.slice",
+			     uid, sizeof(uid)),
 			 0);
 	assert_string_equal(uid, UID_B);
-	assert_int_equal(pod_cgroup_uid_from_name("kubepods-pod" "c0ffee00_aaaa_4bbb_8ccc_"
-						  "dddddddddddd.slice", uid, sizeof(uid)), 0);
+	assert_int_equal(pod_cgroup_uid_from_name("kubepods-pod"
+						  "c0ffee00_aaaa_4bbb_8ccc_"
+						  "dddddddddddd.slice",
+						  uid, sizeof(uid)),
+			 0);
 	assert_string_equal(uid, UID_C);
 	/* the parents and the containers are no pods */
 	assert_int_equal(pod_cgroup_uid_from_name("kubepods", uid, sizeof(uid)), -EINVAL);
@@ -80,17 +83,16 @@ static void test_uid_from_name(void **state)
 			 -EINVAL);
 	assert_int_equal(pod_cgroup_uid_from_name("burstable", uid, sizeof(uid)), -EINVAL);
 	assert_int_equal(pod_cgroup_uid_from_name("pod", uid, sizeof(uid)), -EINVAL);
-	assert_int_equal(pod_cgroup_uid_from_name("cri-containerd-0123abcd.scope", uid,
-						  sizeof(uid)), -EINVAL);
-	assert_int_equal(pod_cgroup_uid_from_name("pod" UID_A ".scope", uid, sizeof(uid)),
-			 -EINVAL);
+	assert_int_equal(
+	    pod_cgroup_uid_from_name("cri-containerd-0123abcd.scope", uid, sizeof(uid)), -EINVAL);
+	assert_int_equal(pod_cgroup_uid_from_name("pod" UID_A ".scope", uid, sizeof(uid)), -EINVAL);
 	/* a uid longer than the buffer is refused, not cut */
 	assert_int_equal(pod_cgroup_uid_from_name("pod" UID_A, uid, 8), -EINVAL);
 }
 
 static void test_scan_cgroupfs_and_systemd(void **state)
 {
-	struct pod_cgroup_table t = { 0 };
+	struct pod_cgroup_table t = {0};
 	uint64_t a, b, c, id = 0;
 
 	(void)state;
@@ -119,7 +121,7 @@ static void test_scan_cgroupfs_and_systemd(void **state)
 
 static void test_scan_missing_root(void **state)
 {
-	struct pod_cgroup_table t = { 0 };
+	struct pod_cgroup_table t = {0};
 	uint64_t id;
 	char path[PATH_MAX + 16];
 
@@ -134,9 +136,9 @@ static void test_scan_missing_root(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_uid_from_name),
-		cmocka_unit_test_setup_teardown(test_scan_cgroupfs_and_systemd, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_scan_missing_root, setup, teardown),
+	    cmocka_unit_test(test_uid_from_name),
+	    cmocka_unit_test_setup_teardown(test_scan_cgroupfs_and_systemd, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_scan_missing_root, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

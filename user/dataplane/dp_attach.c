@@ -52,13 +52,17 @@ static int link_adopt(struct bpf_program *prog, const char *path, unsigned long 
 		err = -errno;
 		if (err == -ENOENT)
 			return 0;
-		fprintf(stderr, "dataplane: cannot open pinned link %s: %s (remove it if it is not "
-			"skiff's)\n", path, strerror(-err));
+		fprintf(stderr,
+			"dataplane: cannot open pinned link %s: %s (remove it if it is not "
+			"skiff's)\n",
+			path, strerror(-err));
 		return err;
 	}
 	if (link_cgroup_id(link) != cgid) {
-		fprintf(stderr, "dataplane: link %s is attached to another (or a removed) cgroup; "
-			"replacing it\n", path);
+		fprintf(stderr,
+			"dataplane: link %s is attached to another (or a removed) cgroup; "
+			"replacing it\n",
+			path);
 		goto out_replace;
 	}
 	err = bpf_link__update_program(link, prog);
@@ -76,8 +80,7 @@ out_replace:
 	return 0;
 }
 
-static int link_create(struct bpf_program *prog, int cgfd, const char *path,
-		       struct bpf_link **out)
+static int link_create(struct bpf_program *prog, int cgfd, const char *path, struct bpf_link **out)
 {
 	struct bpf_link *link = bpf_program__attach_cgroup(prog, cgfd);
 	int err;
@@ -128,13 +131,16 @@ int dp_attach_all(struct dataplane *dp)
 	cgfd = open(dp->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cgfd < 0 || fstat(cgfd, &st)) {
 		err = -errno;
-		fprintf(stderr, "dataplane: cannot open cgroup root %s: %s (is cgroup v2 mounted, "
-			"and does the directory exist?)\n", dp->cgroup_root, strerror(-err));
+		fprintf(stderr,
+			"dataplane: cannot open cgroup root %s: %s (is cgroup v2 mounted, "
+			"and does the directory exist?)\n",
+			dp->cgroup_root, strerror(-err));
 		if (cgfd >= 0)
 			close(cgfd);
 		return err;
 	}
-	bpf_object__for_each_program(prog, dp->skel->obj) {
+	bpf_object__for_each_program(prog, dp->skel->obj)
+	{
 		err = attach_one(dp, prog, cgfd, st.st_ino);
 		if (err)
 			break;

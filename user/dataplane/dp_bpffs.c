@@ -41,8 +41,10 @@ static int bpffs_mount(void)
 	if (mount("bpf", DP_BPFFS_MOUNT, "bpf", 0, "mode=0700")) {
 		int err = -errno;
 
-		fprintf(stderr, "dataplane: cannot mount bpffs on %s: %s (run as root, or mount it: "
-			"mount -t bpf bpf %s)\n", DP_BPFFS_MOUNT, strerror(-err), DP_BPFFS_MOUNT);
+		fprintf(stderr,
+			"dataplane: cannot mount bpffs on %s: %s (run as root, or mount it: "
+			"mount -t bpf bpf %s)\n",
+			DP_BPFFS_MOUNT, strerror(-err), DP_BPFFS_MOUNT);
 		return err;
 	}
 	return 0;
@@ -85,8 +87,10 @@ int dp_bpffs_ensure(const char *dir)
 		return err;
 	}
 	if (!is_bpffs(dir)) {
-		fprintf(stderr, "dataplane: %s is not on a bpffs; pins need one (use a directory "
-			"under %s)\n", dir, DP_BPFFS_MOUNT);
+		fprintf(stderr,
+			"dataplane: %s is not on a bpffs; pins need one (use a directory "
+			"under %s)\n",
+			dir, DP_BPFFS_MOUNT);
 		return -EINVAL;
 	}
 	return 0;

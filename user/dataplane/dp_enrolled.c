@@ -68,9 +68,11 @@ static int enrolled_upsert(int fd, const struct node_view *v)
 		if (bpf_map_update_elem(fd, &p->cgroup_id, &p->val, BPF_ANY)) {
 			int err = -errno;
 
-			fprintf(stderr, "dataplane: cannot enroll pod %s (cgroup %llu): %s (more "
-				"than %u pods on this node?)\n", p->name ? p->name : "?",
-				(unsigned long long)p->cgroup_id, strerror(-err), SKIFF_MAX_PODS);
+			fprintf(stderr,
+				"dataplane: cannot enroll pod %s (cgroup %llu): %s (more "
+				"than %u pods on this node?)\n",
+				p->name ? p->name : "?", (unsigned long long)p->cgroup_id,
+				strerror(-err), SKIFF_MAX_PODS);
 			return err;
 		}
 	}

@@ -27,7 +27,8 @@ int dp_gen_read(struct dataplane *dp)
 	err = bpf_map__lookup_elem(dp->skel->maps.skiff_config, &zero, sizeof(zero), &cfg,
 				   sizeof(cfg), 0);
 	if (err) {
-		fprintf(stderr, "dataplane: cannot read %s: %s\n", SKIFF_MAP_CONFIG, strerror(-err));
+		fprintf(stderr, "dataplane: cannot read %s: %s\n", SKIFF_MAP_CONFIG,
+			strerror(-err));
 		return err;
 	}
 	dp->gen = cfg.active_gen;
@@ -36,7 +37,7 @@ int dp_gen_read(struct dataplane *dp)
 
 static int gen_switch(struct dataplane *dp, unsigned int gen)
 {
-	struct skiff_config cfg = { 0 };
+	struct skiff_config cfg = {0};
 	__u32 zero = 0;
 	int fd = bpf_map__fd(dp->skel->maps.skiff_config);
 
@@ -111,12 +112,12 @@ static int gen_sweep(const struct gen_map *m, unsigned int gen, bool others)
 
 static void gen_maps(const struct dataplane *dp, struct gen_map m[2])
 {
-	m[0] = (struct gen_map){ bpf_map__fd(dp->skel->maps.skiff_services),
-				 sizeof(struct skiff_svc_key), offsetof(struct skiff_svc_key, gen),
-				 SKIFF_MAP_SERVICES };
-	m[1] = (struct gen_map){ bpf_map__fd(dp->skel->maps.skiff_backends),
-				 sizeof(struct skiff_backend_key),
-				 offsetof(struct skiff_backend_key, gen), SKIFF_MAP_BACKENDS };
+	m[0] = (struct gen_map){bpf_map__fd(dp->skel->maps.skiff_services),
+				sizeof(struct skiff_svc_key), offsetof(struct skiff_svc_key, gen),
+				SKIFF_MAP_SERVICES};
+	m[1] = (struct gen_map){bpf_map__fd(dp->skel->maps.skiff_backends),
+				sizeof(struct skiff_backend_key),
+				offsetof(struct skiff_backend_key, gen), SKIFF_MAP_BACKENDS};
 }
 
 static int sweep_both(const struct dataplane *dp, unsigned int gen, bool others)
@@ -140,10 +141,11 @@ static int view_check(const struct node_view *v)
 
 		if (s->val.count > SKIFF_MAX_BACKEND_SLOTS ||
 		    s->val.weight_total > SKIFF_WEIGHT_TOTAL_MAX) {
-			fprintf(stderr, "dataplane: service %s has %u backend slots and weight %u; "
-				"the limits are %u and %u\n", s->name ? s->name : "?", s->val.count,
-				s->val.weight_total, SKIFF_MAX_BACKEND_SLOTS,
-				SKIFF_WEIGHT_TOTAL_MAX);
+			fprintf(stderr,
+				"dataplane: service %s has %u backend slots and weight %u; "
+				"the limits are %u and %u\n",
+				s->name ? s->name : "?", s->val.count, s->val.weight_total,
+				SKIFF_MAX_BACKEND_SLOTS, SKIFF_WEIGHT_TOTAL_MAX);
 			return -E2BIG;
 		}
 	}
@@ -154,9 +156,11 @@ static int write_fail(const char *what, unsigned int gen)
 {
 	int err = -errno;
 
-	fprintf(stderr, "dataplane: cannot write %s into generation %u: %s (map full? the limits "
-		"are %u service ports and %u backends)\n", what ? what : "an entry", gen,
-		strerror(-err), SKIFF_MAX_SERVICES, SKIFF_MAX_BACKENDS);
+	fprintf(stderr,
+		"dataplane: cannot write %s into generation %u: %s (map full? the limits "
+		"are %u service ports and %u backends)\n",
+		what ? what : "an entry", gen, strerror(-err), SKIFF_MAX_SERVICES,
+		SKIFF_MAX_BACKENDS);
 	return err;
 }
 

@@ -32,7 +32,8 @@ static int set_pin_paths(struct dataplane *dp)
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map(map, dp->skel->obj) {
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
 		if (bpf_map__is_internal(map))
 			continue;
 		err = dp_path(path, sizeof(path), dp->dir, bpf_map__name(map));
@@ -51,7 +52,8 @@ static int load(struct dataplane *dp)
 	dp->skel = sock_lb__open();
 	if (!dp->skel) {
 		err = -errno;
-		fprintf(stderr, "dataplane: cannot open the sock_lb BPF object: %s\n", strerror(-err));
+		fprintf(stderr, "dataplane: cannot open the sock_lb BPF object: %s\n",
+			strerror(-err));
 		return err;
 	}
 	err = set_pin_paths(dp);
@@ -59,7 +61,8 @@ static int load(struct dataplane *dp)
 		return err;
 	err = sock_lb__load(dp->skel);
 	if (err) {
-		fprintf(stderr, "dataplane: cannot load sock_lb: %s (if pinned maps under %s come "
+		fprintf(stderr,
+			"dataplane: cannot load sock_lb: %s (if pinned maps under %s come "
 			"from an incompatible skiff version, remove them and restart)\n",
 			strerror(-err), dp->dir);
 		return err;
@@ -104,7 +107,8 @@ static void unpin_maps(struct dataplane *dp)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, dp->skel->obj) {
+	bpf_object__for_each_map(map, dp->skel->obj)
+	{
 		if (bpf_map__is_internal(map) || !bpf_map__is_pinned(map))
 			continue;
 		if (bpf_map__unpin(map, NULL))

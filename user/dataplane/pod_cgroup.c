@@ -110,7 +110,8 @@ int pod_cgroup_scan(const char *root, struct pod_cgroup_table *t)
 		if (errno == ENOENT)
 			return 0;
 		err = -errno;
-		fprintf(stderr, "pod_cgroup: cannot open cgroup root %s: %s\n", root, strerror(-err));
+		fprintf(stderr, "pod_cgroup: cannot open cgroup root %s: %s\n", root,
+			strerror(-err));
 		return err;
 	}
 	err = scan_dir(dfd, 0, t);
