@@ -38,7 +38,9 @@ t_begin "Service without endpoints: connect fails at once with ECONNREFUSED"
 start=$(date +%s%N)
 out=$(hit -n 1 --timeout-ms 3000 empty.shop:80)
 ms=$((($(date +%s%N) - start) / 1000000))
-if echo "$out" | grep -q 'ECONNREFUSED' && [ "$ms" -lt 2000 ]; then t_pass "${ms} ms"
+if echo "$out" | grep -q 'ECONNREFUSED' && [ "$ms" -lt 2000 ] &&
+	grep -q 'Service shop/empty has no ready endpoints' "$STATE/logs/skiffd-node-1.log"; then
+	t_pass "${ms} ms"
 else t_fail "after ${ms} ms: $out"; fi
 
 t_begin "non-service traffic untouched: pod IP dialled directly, peer is the pod"
@@ -77,5 +79,17 @@ for _ in $(seq 10); do
 	sleep 0.1
 done
 if [ $ok = 1 ]; then t_pass; else t_fail "still translated; $(cat "$LOG")"; fi
+
+t_begin "a deleted pod leaves the enrolled map on every node"
+enrolled() { config_dump node-1; config_dump node-2; }
+if enrolled | grep -q 'shop/client-'; then
+	lab delete "$HERE/fixtures/shop-client.yaml" >"$LOG" 2>&1
+	gone=0
+	for _ in $(seq 20); do
+		enrolled | grep -q 'shop/client-' || { gone=1; break; }
+		sleep 0.1
+	done
+	if [ $gone = 1 ]; then t_pass; else t_fail "client still enrolled: $(enrolled)"; fi
+else t_fail "client was never enrolled: $(enrolled)"; fi
 
 t_summary

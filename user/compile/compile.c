@@ -149,6 +149,11 @@ static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
 	if (all_unhealthy(&slots)) {
 		/* Nothing to connect to at all: refuse at once, like kube-proxy's REJECT. */
 		cs->val.flags = SKIFF_SVC_F_NO_BACKENDS;
+		compile_diag_once(d, DIAG_WARN, sp->svc->meta.file, sp->svc->meta.line,
+				  "Service %s/%s has no ready endpoints; connections to it fail "
+				  "at once with ECONNREFUSED (check its selector and its pods' "
+				  "readiness)",
+				  sp->svc->meta.ns, sp->svc->meta.name);
 		goto out;
 	}
 	err = compile_weights_normalize(slots.v, slots.n);
