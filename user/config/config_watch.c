@@ -48,12 +48,12 @@ int config_watch_fd(const struct config_watch *w)
 	return w->fd;
 }
 
-static bool config_name_relevant(const char *name)
+bool config_is_manifest_name(const char *name)
 {
 	static const char *const exts[] = {".yaml", ".yml", ".json", NULL};
 	size_t len = strlen(name);
 
-	if (!len || name[0] == '.')
+	if (!len || name[0] == '.' || name[len - 1] == '~')
 		return false;
 	for (size_t i = 0; exts[i]; i++) {
 		size_t el = strlen(exts[i]);
@@ -73,7 +73,7 @@ static bool config_event_relevant(const struct inotify_event *ev)
 		return true;
 	if (ev->mask & IN_ISDIR)
 		return false;
-	return ev->len && config_name_relevant(ev->name);
+	return ev->len && config_is_manifest_name(ev->name);
 }
 
 bool config_watch_drain(struct config_watch *w)

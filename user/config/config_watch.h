@@ -22,4 +22,8 @@ int config_watch_fd(const struct config_watch *w);
 bool config_watch_drain(struct config_watch *w);
 void config_watch_close(struct config_watch *w);
 
+/* A manifest skiffd reads from its directory: *.yaml, *.yml or *.json, not hidden (temporaries
+ * written before a rename start with '.'), not an editor backup (ending in '~'). */
+bool config_is_manifest_name(const char *name);
+
 #endif

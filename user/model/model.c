@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "config/config_watch.h"
 #include "model/parse.h"
 
 struct kind_def {
@@ -186,23 +187,6 @@ int model_load_string(const char *name, const char *yaml, struct model *out, str
 	return model_finish(out, errors_before, 0, d);
 }
 
-/* Names we read from a config directory: manifests only, no hidden or editor backup files. */
-static bool model_file_wanted(const char *name)
-{
-	static const char *const exts[] = {".yaml", ".yml", ".json", NULL};
-	size_t len = strlen(name);
-
-	if (name[0] == '.' || name[len - 1] == '~')
-		return false;
-	for (size_t i = 0; exts[i]; i++) {
-		size_t el = strlen(exts[i]);
-
-		if (len > el && !strcmp(name + len - el, exts[i]))
-			return true;
-	}
-	return false;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -229,7 +213,7 @@ static int model_list_dir(const char *dir, char ***out, size_t *n)
 	if (!dh)
 		return -errno;
 	while ((e = readdir(dh))) {
-		if (!model_file_wanted(e->d_name))
+		if (!config_is_manifest_name(e->d_name))
 			continue;
 		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
 			abort();
