@@ -3,6 +3,7 @@
 #   make test     deps + build + every test (unit, kernel, lab); needs root
 #   make demo     deps + build + the payments canary demo; needs root
 #   make bench    deps + build + benchmarks (build/bench/results.md)
+#   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
 #   make check    unit tests under ASan/UBSan
 #   make deps     install the Debian packages skiff needs (apt-get, only what is missing)
 
@@ -14,7 +15,7 @@ BPFTOOL  ?= bpftool
 # Debian packages: build, run, and test. `make deps` installs the missing ones.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libmnl-dev \
 	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 \
-	util-linux procps kmod
+	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils
 
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(BUILD)/skel
@@ -40,7 +41,7 @@ BINS      := $(patsubst user/%.c,$(BUILD)/bin/%,$(subst _,-,$(MAIN_SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/kernel/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-.PHONY: all deps test unit demo bench check clean format
+.PHONY: all deps test unit demo bench check clean format vmtest
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
 
 deps:
@@ -98,6 +99,11 @@ check:
 demo: deps
 	$(MAKE) all
 	examples/payments/demo.sh $(BUILD)
+
+# The same suites inside Debian's 6.1 kernel under QEMU (KERNEL=path boots another kernel).
+vmtest: deps
+	$(MAKE) all
+	vmtests/run.sh $(BUILD) $(if $(KERNEL),--kernel $(KERNEL))
 
 bench: deps
 	$(MAKE) all

@@ -55,7 +55,7 @@ is_elf() {
 try() {
 	local kind=$1 off=$2 len=${3:-}
 	if [ -n "$len" ]; then
-		# zstd refuses trailing bytes, so drop the appended size (the only thing after the frame)
+		# zstd refuses trailing bytes: drop the appended size (all that follows the frame)
 		[ "$kind" = zstd ] && len=$((len - 4))
 		tail -c +$((off + 1)) "$IMG" | head -c "$len" | decompress "$kind" >"$OUT.tmp"
 	else

@@ -9,6 +9,8 @@ REPO=$1
 RES=/vmtest
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=dumb LANG=C.UTF-8
+# Tests may read this to widen timing thresholds: under TCG syscalls are ~15x slower.
+export SKIFF_VMTEST=1
 
 power_off() {
 	sync
@@ -45,7 +47,7 @@ setup_node() {
 	mount -t bpf bpf /sys/fs/bpf || log "cannot mount bpffs on /sys/fs/bpf"
 	mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-	# The tests expect the hybrid layout of the project's machines: v2 at /sys/fs/cgroup/unified.
+	# The tests expect the project machines' hybrid layout: v2 at /sys/fs/cgroup/unified.
 	mount -t tmpfs -o mode=0755 cgroup /sys/fs/cgroup
 	mkdir -p /sys/fs/cgroup/unified
 	mount -t cgroup2 cgroup2 /sys/fs/cgroup/unified || log "cannot mount cgroup2"
@@ -79,6 +81,7 @@ run_job() {
 }
 
 # job.env sets BUILD, SUITE and CMD (CMD non-empty replaces the suites)
+# shellcheck source=/dev/null
 . "$RES/job.env"
 setup_node >>"$RES/guest.log" 2>&1
 uname -r >"$RES/kernel"

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash
 # /init of the vmtest initramfs (stage 1, busybox only). Loads the virtio/9p/overlay modules,
 # mounts the host's root filesystem (9p tag "hostroot", read-only) under a tmpfs overlay so tests
 # can write anywhere, mounts the results share (9p tag "results") at /vmtest, binds the kernel's
@@ -19,7 +20,9 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
-REPO= KVER= MODDIR=
+REPO=''
+KVER=''
+MODDIR=''
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	skiff.repo=*) REPO=${arg#*=} ;;

@@ -41,6 +41,10 @@ reloads() {
 	config_dump "${1:-node-1}" | sed -nE 's/.*"reloads":([0-9]+).*/\1/p'
 }
 
+rejected() {
+	config_dump "${1:-node-1}" | sed -nE 's/.*"rejected":([0-9]+).*/\1/p'
+}
+
 wait_reload() {
 	local node=$1 old=$2
 	for _ in $(seq 30); do
