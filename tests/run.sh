@@ -56,7 +56,7 @@ run_script() {
 }
 
 suite() {
-	local kind=$1 t0=$SECONDS
+	local kind=$1 t0=$SECONDS before=$((PASSED + FAILED))
 	echo "== $kind tests"
 	case $kind in
 	unit | kernel)
@@ -70,6 +70,11 @@ suite() {
 		done
 		;;
 	esac
+	if [ $((PASSED + FAILED)) -eq "$before" ]; then
+		echo "  no $kind tests found in $BUILD (did the build run?)"
+		FAILED=$((FAILED + 1))
+		FAILED_NAMES+=("$kind: no tests")
+	fi
 	echo "== $kind tests took $((SECONDS - t0)) s"
 }
 
