@@ -11,6 +11,7 @@
 
 #include "compile/compile.h"
 #include "model/model.h"
+#include "skiff/accel.h"
 #include "skiff/lb.h"
 
 static void usage(FILE *f)
@@ -119,8 +120,10 @@ static int cmd_http(const char *admin, const char *path, const char *what)
 
 static int cmd_maps(const char *bpffs)
 {
-	static const char *const maps[] = { SKIFF_MAP_CONFIG, SKIFF_MAP_SERVICES,
-					    SKIFF_MAP_BACKENDS, SKIFF_MAP_ENROLLED, NULL };
+	static const char *const maps[] = { SKIFF_MAP_CONFIG,	SKIFF_MAP_SERVICES,
+					    SKIFF_MAP_BACKENDS, SKIFF_MAP_ENROLLED,
+					    SKIFF_MAP_POD_IPS,	SKIFF_MAP_SOCKHASH,
+					    SKIFF_MAP_L4_STATS, NULL };
 	int rc = 0;
 
 	for (int i = 0; maps[i]; i++) {

@@ -23,7 +23,11 @@ static void usage(FILE *f)
 		"  --admin-addr ADDR    address of the admin ports (default 127.0.0.1)\n"
 		"  --admin-port N       config dump port (default 15000, 0 = off)\n"
 		"  --ready-port N       readiness port (default 15021, 0 = off)\n"
-		"  --rescan-ms N        pod cgroup rescan period (default 200)\n");
+		"  --rescan-ms N        pod cgroup rescan period (default 200)\n"
+		"  --accel              move same-node pod-to-pod TCP socket to socket with sockmap\n"
+		"                       (sk_msg redirect) instead of the TCP/IP stack; off by default:\n"
+		"                       see README, 'Same-node acceleration'\n"
+		"  --no-accel           the default: keep same-node TCP on the stack; L4 counters on\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -51,7 +55,8 @@ int main(int argc, char **argv)
 		{ "bpffs", required_argument, 0, 'b' },	    { "cgroup-root", required_argument, 0, 'g' },
 		{ "admin-addr", required_argument, 0, 'a' }, { "admin-port", required_argument, 0, 'p' },
 		{ "ready-port", required_argument, 0, 'r' }, { "rescan-ms", required_argument, 0, 's' },
-		{ "help", no_argument, 0, 'h' },	    { 0 }
+		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },	    { "help", no_argument, 0, 'h' },
+		{ 0 }
 	};
 	struct agent_opts o = {
 		.node = getenv("NODE_NAME"),
@@ -61,6 +66,10 @@ int main(int argc, char **argv)
 		.admin_port = 15000,
 		.ready_port = 15021,
 		.rescan_ms = 200,
+		/* Off until the kernel's sk_msg ingress path pushes back on a writer whose reader
+		 * stopped, and stops returning EAGAIN to blocking reads (tests/kernel/test_sock_accel.c
+		 * measures both); Cilium ships its sockmap path off by default for the same reasons. */
+		.no_accel = true,
 	};
 	int c;
 
@@ -74,6 +83,8 @@ int main(int argc, char **argv)
 		case 'p': o.admin_port = atoi(optarg); break;
 		case 'r': o.ready_port = atoi(optarg); break;
 		case 's': o.rescan_ms = atoi(optarg); break;
+		case 'A': o.no_accel = true; break;
+		case 'C': o.no_accel = false; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

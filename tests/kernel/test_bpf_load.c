@@ -106,11 +106,23 @@ static void test_sock_lb_programs(void **state)
 	assert_int_equal(load_object(path), 8);
 }
 
+/* The same-node accelerator: sockops (established, close) and sk_msg (redirect). */
+static void test_sock_accel_programs(void **state)
+{
+	char path[PATH_MAX + 32];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/sock_accel.bpf.o", bpf_dir);
+	assert_int_equal(access(path, R_OK), 0);
+	assert_int_equal(load_object(path), 2);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_object_loads),
 	    cmocka_unit_test(test_sock_lb_programs),
+	    cmocka_unit_test(test_sock_accel_programs),
 	};
 	char self[PATH_MAX];
 

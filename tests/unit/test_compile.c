@@ -963,6 +963,28 @@ static void test_enrolled_pods_this_node(void **state)
 	assert_null(pod_find(&f->v, "shop/web-2"));
 }
 
+/* Addresses of enrolled local pods, for same-node acceleration, with their pod's workload. */
+static void test_enrolled_pod_addresses(void **state)
+{
+	struct fx *f = *state;
+	const struct cv_pod_ip *ip;
+
+	y_ns(&f->y, "shop", "skiff.io/mesh: enabled");
+	y_pod(&f->y, "shop", "web-1", "node-a", "198.18.1.11", "app=web");
+	y_pod(&f->y, "shop", "web-0", "node-a", "198.18.1.10", "app=web");
+	y_pod(&f->y, "shop", "web-2", "node-b", "198.18.1.12", "app=web");
+	y_pod(&f->y, "shop", "off", "node-a", "198.18.1.13", "skiff.io/mesh=disabled");
+	fx_compile_ok(f);
+	assert_int_equal(f->v.npod_ips, 2);
+	ip = &f->v.pod_ips[0];
+	assert_int_equal(ip->key.family, SKIFF_AF_INET);
+	assert_int_equal(ip->key.addr.v4, inet_addr("198.18.1.10"));
+	assert_int_equal(ip->key.addr.v6[1] | ip->key.addr.v6[2] | ip->key.addr.v6[3], 0);
+	assert_memory_equal(&ip->val, &f->v.pods[0].val, sizeof(ip->val));
+	assert_int_equal(f->v.pod_ips[1].key.addr.v4, inet_addr("198.18.1.11"));
+	assert_int_equal(f->v.pod_ips[1].val.workload_id, f->v.pods[1].val.workload_id);
+}
+
 static void test_namespace_label_variants(void **state)
 {
 	struct fx *f = *state;
@@ -1190,6 +1212,7 @@ int main(void)
 	    T(test_headless_skipped),
 	    T(test_svc_id_order),
 	    T(test_enrolled_pods_this_node),
+	    T(test_enrolled_pod_addresses),
 	    T(test_namespace_label_variants),
 	    T(test_pod_opt_out),
 	    T(test_pending_cgroup_counted),

@@ -7,6 +7,8 @@
 #ifndef SKIFF_AGENT_H
 #define SKIFF_AGENT_H
 
+#include <stdbool.h>
+
 struct agent_opts {
 	const char *node;	 /* this node's name (spec.nodeName of its pods) */
 	const char *config_dir;	 /* directory of YAML manifests */
@@ -16,6 +18,7 @@ struct agent_opts {
 	int admin_port;		 /* 15000; 0 disables */
 	int ready_port;		 /* 15021; 0 disables */
 	int rescan_ms;		 /* pod cgroup rescan period */
+	bool no_accel;		 /* --no-accel: same-node pod pairs stay on TCP */
 };
 
 /* Run until SIGINT/SIGTERM. Returns a process exit code. */

@@ -56,7 +56,9 @@ static int timer_open(int period_ms)
 
 static int agent_start(struct agent *a)
 {
-	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs, .cgroup_root = a->o->cgroup_root };
+	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs,
+			       .cgroup_root = a->o->cgroup_root,
+			       .no_accel = a->o->no_accel };
 	int err;
 
 	err = dp_open(&dpo, &a->dp);

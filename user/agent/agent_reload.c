@@ -60,6 +60,12 @@ static bool view_equal(const struct node_view *x, const struct node_view *y)
 		if (x->pods[i].cgroup_id != y->pods[i].cgroup_id ||
 		    memcmp(&x->pods[i].val, &y->pods[i].val, sizeof(x->pods[i].val)))
 			return false;
+	/* a pod's address can arrive after its cgroup (status.podIPs is set by the CNI) */
+	if (x->npod_ips != y->npod_ips)
+		return false;
+	for (size_t i = 0; i < x->npod_ips; i++)
+		if (memcmp(&x->pod_ips[i], &y->pod_ips[i], sizeof(x->pod_ips[i])))
+			return false;
 	return true;
 }
 

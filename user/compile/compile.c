@@ -246,5 +246,6 @@ void node_view_free(struct node_view *v)
 	free(v->services);
 	free(v->backends);
 	free(v->pods);
+	free(v->pod_ips);
 	memset(v, 0, sizeof(*v));
 }

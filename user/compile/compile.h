@@ -13,6 +13,7 @@
 
 #include "common/diag.h"
 #include "model/model.h"
+#include "skiff/accel.h"
 #include "skiff/lb.h"
 
 /* One service port (VIP:port/proto) and, for people, which Service it is. */
@@ -34,6 +35,13 @@ struct cv_pod {
 	char *name; /* "ns/pod" */
 };
 
+/* One address of an enrolled local pod (skiff_pod_ips): same-node acceleration decides by address
+ * whether both ends of a connection are mesh pods of this node. */
+struct cv_pod_ip {
+	struct skiff_pod_ip_key key;
+	struct skiff_pod val; /* the pod's skiff_enrolled value */
+};
+
 struct node_view {
 	struct cv_service *services;
 	size_t nservices;
@@ -42,6 +50,8 @@ struct node_view {
 	struct cv_pod *pods; /* enrolled local pods whose cgroup was found */
 	size_t npods;
 	size_t pods_pending; /* local mesh pods whose cgroup does not exist yet */
+	struct cv_pod_ip *pod_ips; /* addresses of the pods in pods[], in the same order */
+	size_t npod_ips;
 };
 
 /* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */
@@ -55,7 +65,8 @@ typedef int (*compile_cgroup_fn)(void *ctx, const struct m_pod *pod, uint64_t *i
  *    tcp route without a match), destination subsets resolved through the DestinationRule of the
  *    destination host, route weight split evenly over the subset's ready endpoints; without a
  *    VirtualService every ready endpoint has equal weight;
- *  - enrolled pods: pods with spec.nodeName == node_name that are in the mesh.
+ *  - enrolled pods: pods with spec.nodeName == node_name that are in the mesh, and their
+ *    addresses (status.podIPs).
  * Problems that make a route unusable (a missing subset) are errors in `d` and return -EINVAL.
  */
 int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Enrolled pods: the pods scheduled on this node that are in the mesh, keyed by cgroup id.
+ * Enrolled pods: the pods scheduled on this node that are in the mesh, keyed by cgroup id, and
+ * their addresses (for same-node acceleration, which sees sockets by address).
  * A pod whose cgroup does not exist yet (kubelet has not created it) is counted as pending and
  * enrolled by a later compile.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,38 @@ static bool cgroup_taken(const struct node_view *out, uint64_t id)
 	return false;
 }
 
+static bool addr_taken(const struct node_view *out, const struct skiff_pod_ip_key *k)
+{
+	for (size_t i = 0; i < out->npod_ips; i++)
+		if (!memcmp(&out->pod_ips[i].key, k, sizeof(*k)))
+			return true;
+	return false;
+}
+
+/* Append the addresses of the pod just enrolled. Room for two per pod was allocated. */
+static void enroll_ips(const struct m_pod *p, const struct cv_pod *cp, struct node_view *out,
+		       struct diag *d)
+{
+	for (size_t i = 0; i < p->nips && i < 2; i++) {
+		struct cv_pod_ip *ip = &out->pod_ips[out->npod_ips];
+		int fam = strchr(p->ips[i], ':') ? AF_INET6 : AF_INET;
+
+		memset(ip, 0, sizeof(*ip));
+		if (inet_pton(fam, p->ips[i], &ip->key.addr) != 1)
+			continue; /* the model validated it; nothing else can get here */
+		ip->key.family = fam == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
+		if (addr_taken(out, &ip->key)) {
+			diag_add(d, DIAG_WARN, p->meta.file, p->meta.line,
+				 "Pod %s/%s: address %s already belongs to another pod of this "
+				 "node; its connections are not accelerated",
+				 p->meta.ns, p->meta.name, p->ips[i]);
+			continue;
+		}
+		ip->val = cp->val;
+		out->npod_ips++;
+	}
+}
+
 /* Look up one pod's cgroup and append it. 0 on success or a skipped pod, -ENOMEM. */
 static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn cgroup_of,
 		  void *ctx, struct node_view *out, struct diag *d)
@@ -86,6 +120,7 @@ static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn
 	cp->val.workload_id = workload_id;
 	cp->val.flags = SKIFF_POD_F_ENROLLED;
 	out->npods++;
+	enroll_ips(p, cp, out, d);
 	return 0;
 }
 
@@ -106,7 +141,8 @@ int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn
 		return -E2BIG;
 	}
 	out->pods = calloc(n ? n : 1, sizeof(*out->pods));
-	if (!out->pods) {
+	out->pod_ips = calloc(n ? 2 * n : 1, sizeof(*out->pod_ips));
+	if (!out->pods || !out->pod_ips) {
 		free(v);
 		return -ENOMEM;
 	}

@@ -13,6 +13,7 @@
 struct dp_opts {
 	const char *bpffs_dir;	 /* e.g. /sys/fs/bpf/skiff; created (and bpffs mounted) if needed */
 	const char *cgroup_root; /* the node's pod cgroup root, where programs attach */
+	bool no_accel;		 /* keep same-node pairs on TCP (sockops still counts bytes) */
 };
 
 struct dataplane;
@@ -21,6 +22,8 @@ struct dataplane;
  * Open the dataplane: load programs, reuse maps already pinned in bpffs_dir (an agent restart
  * adopts them, so kernel-path flows keep working), pin new ones, and attach with links pinned
  * under <bpffs_dir>/links (an existing pinned link is updated in place, never detached).
+ * The same-node accelerator (sock_accel) is loaded with it: sockops on a pinned link, sk_msg on
+ * the pinned sockhash.
  */
 int dp_open(const struct dp_opts *opts, struct dataplane **out);
 /* Write `v` as generation active+1, switch, then delete the old generation. Enrolled pods are

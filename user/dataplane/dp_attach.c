@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Attach sock_lb's programs at the pod cgroup root through bpf_links pinned under
+ * Attach sock_lb's programs and sock_accel's sockops at the pod cgroup root through bpf_links pinned under
  * <bpffs_dir>/links/<program>. A link pinned by an earlier agent is adopted and switched to the
  * newly loaded program in one step (BPF_LINK_UPDATE), so a restart never leaves pods untranslated.
  */
@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane/dp_internal.h"
+#include "sock_accel.skel.h"
 #include "sock_lb.skel.h"
 
 static int link_path(char *buf, size_t size, const struct dataplane *dp,
@@ -145,6 +146,9 @@ int dp_attach_all(struct dataplane *dp)
 		if (err)
 			break;
 	}
+	/* sockops runs even with --no-accel: it keeps the L4 counters */
+	if (!err)
+		err = attach_one(dp, dp->accel->progs.accel_sockops, cgfd, st.st_ino);
 	close(cgfd);
 	return err;
 }

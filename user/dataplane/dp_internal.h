@@ -12,10 +12,14 @@
 #define DP_MAX_LINKS 16
 
 struct sock_lb;
+struct sock_accel;
 struct bpf_link;
+struct bpf_object;
 
 struct dataplane {
 	struct sock_lb *skel;
+	struct sock_accel *accel;
+	bool accel_on; /* same-node redirect wanted (not --no-accel) */
 	struct bpf_link *links[DP_MAX_LINKS];
 	size_t nlinks;
 	unsigned int gen; /* skiff_config.active_gen as we last wrote or read it */
@@ -27,6 +31,18 @@ struct dataplane {
 int dp_bpffs_ensure(const char *dir);
 int dp_path(char *buf, size_t size, const char *dir, const char *name);
 void dp_bpffs_remove(const char *dir);
+
+/* dp_open.c */
+int dp_pin_paths(struct dataplane *dp, struct bpf_object *obj);
+void dp_unpin_maps(struct dataplane *dp, struct bpf_object *obj);
+
+/* dp_accel.c */
+int dp_accel_load(struct dataplane *dp);
+int dp_accel_attach_msg(struct dataplane *dp);
+void dp_accel_close(struct dataplane *dp, bool unpin);
+
+/* dp_pod_ips.c */
+int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
 
 /* dp_attach.c */
 int dp_attach_all(struct dataplane *dp);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Open and close the dataplane: load sock_lb with its maps pinned (or adopted) in bpffs. */
+/* Open and close the dataplane: load sock_lb and sock_accel with their maps pinned (or adopted)
+ * in bpffs. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,13 +27,13 @@ static int copy_opt(char *dst, size_t size, const char *src, const char *what)
 
 /* Point every map at <dir>/<name>: libbpf then reuses a pin that exists and pins new maps there,
  * so a restarted agent works on the very maps the kernel path is using. */
-static int set_pin_paths(struct dataplane *dp)
+int dp_pin_paths(struct dataplane *dp, struct bpf_object *obj)
 {
 	char path[PATH_MAX];
 	struct bpf_map *map;
 	int err;
 
-	bpf_object__for_each_map(map, dp->skel->obj)
+	bpf_object__for_each_map(map, obj)
 	{
 		if (bpf_map__is_internal(map))
 			continue;
@@ -56,7 +57,7 @@ static int load(struct dataplane *dp)
 			strerror(-err));
 		return err;
 	}
-	err = set_pin_paths(dp);
+	err = dp_pin_paths(dp, dp->skel->obj);
 	if (err)
 		return err;
 	err = sock_lb__load(dp->skel);
@@ -78,6 +79,7 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out)
 	*out = NULL;
 	if (!dp)
 		return -ENOMEM;
+	dp->accel_on = !opts->no_accel;
 	err = copy_opt(dp->dir, sizeof(dp->dir), opts->bpffs_dir, "bpffs directory");
 	if (!err)
 		err = copy_opt(dp->cgroup_root, sizeof(dp->cgroup_root), opts->cgroup_root,
@@ -87,9 +89,13 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out)
 	if (!err)
 		err = load(dp);
 	if (!err)
+		err = dp_accel_load(dp);
+	if (!err)
 		err = dp_gen_read(dp);
 	if (!err)
 		err = dp_attach_all(dp);
+	if (!err)
+		err = dp_accel_attach_msg(dp);
 	if (err) {
 		dp_close(dp, false);
 		return err;
@@ -103,11 +109,11 @@ unsigned int dp_generation(const struct dataplane *dp)
 	return dp ? dp->gen : 0;
 }
 
-static void unpin_maps(struct dataplane *dp)
+void dp_unpin_maps(struct dataplane *dp, struct bpf_object *obj)
 {
 	struct bpf_map *map;
 
-	bpf_object__for_each_map(map, dp->skel->obj)
+	bpf_object__for_each_map(map, obj)
 	{
 		if (bpf_map__is_internal(map) || !bpf_map__is_pinned(map))
 			continue;
@@ -122,9 +128,10 @@ void dp_close(struct dataplane *dp, bool unpin)
 	if (!dp)
 		return;
 	dp_links_close(dp, unpin);
+	dp_accel_close(dp, unpin);
 	if (dp->skel) {
 		if (unpin)
-			unpin_maps(dp);
+			dp_unpin_maps(dp, dp->skel->obj);
 		sock_lb__destroy(dp->skel);
 	}
 	if (unpin)

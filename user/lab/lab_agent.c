@@ -20,6 +20,20 @@ static struct lab_agent *agent_of(struct lab *lab, int node)
 	return a;
 }
 
+/* Extra skiffd flags from $SKIFF_LAB_AGENT_ARGS (space separated), e.g. "--no-accel" for a
+ * baseline run: tests and benchmarks pick the agent's mode without a lab flag of their own. */
+static void agent_env_args(struct lab_argv *a)
+{
+	const char *env = getenv("SKIFF_LAB_AGENT_ARGS");
+	char *copy, *tok, *save = NULL;
+
+	if (!env || !*env || !(copy = strdup(env)))
+		return;
+	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save))
+		lab_argv_add(a, "%s", tok);
+	free(copy);
+}
+
 int lab_agent_start(struct lab *lab, int node)
 {
 	char bin[PATH_MAX], cg[PATH_MAX], log[PATH_MAX], netns[32];
@@ -51,6 +65,7 @@ int lab_agent_start(struct lab *lab, int node)
 	lab_argv_add(a, LAB_BPFFS_ROOT "/node-%d", node);
 	lab_argv_add(a, "--cgroup-root");
 	lab_argv_add(a, LAB_CGROUP_ROOT "/node-%d/kubepods", node);
+	agent_env_args(a);
 	s.argv = a->v;
 	err = lab_cgroup_create(cg);
 	if (!err)

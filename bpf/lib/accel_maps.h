@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Maps of the same-node accelerator and its L4 counters. Types come from include/skiff/accel.h;
+ * every map is pinned by name under the bpffs directory skiffd chooses, so an agent restart
+ * adopts them and the sockets already in the sockhash keep their fast path.
+ */
+#ifndef SKIFF_BPF_ACCEL_MAPS_H
+#define SKIFF_BPF_ACCEL_MAPS_H
+
+#include "skiff/accel.h"
+
+/* Set by skiffd before load: 0 (skiffd --no-accel) keeps the counters but inserts no socket. */
+const volatile __u32 accel_redirect_on = 1;
+
+/* A socket of a same-node mesh connection, under the 4-tuple it sees. Written by sockops. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SKIFF_MAX_ACCEL_SOCKS);
+	__type(key, struct skiff_sock_key);
+	__type(value, __u64); /* 8 bytes: a userspace lookup answers the socket cookie */
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_sockhash SEC(".maps");
+
+/* Address of an enrolled pod of this node -> the pod. Written by skiffd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 2 * SKIFF_MAX_PODS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct skiff_pod_ip_key);
+	__type(value, struct skiff_pod);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_pod_ips SEC(".maps");
+
+/* (client workload, server workload) -> per-CPU connection and byte counters. Written by
+ * sockops at established and close; read (and some day aged) by skiffd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SKIFF_MAX_L4_PAIRS);
+	__type(key, struct skiff_l4_key);
+	__type(value, struct skiff_l4_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_l4_stats SEC(".maps");
+
+/* Per socket: start time, workload pair, redirected bytes. Written by sockops and sk_msg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct skiff_sock_state);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_sk_accel SEC(".maps");
+
+#endif

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sockops: at established, a socket whose local address is an enrolled pod of this node gets a
+ * per-socket state (start time, workload pair) and asks for state callbacks; when its peer is
+ * an enrolled pod here too, it goes into the sockhash. At close, its bytes and lifetime go to
+ * skiff_l4_stats. Nothing here can fail a connection: a socket that cannot be inserted (map
+ * full, a socket type sockmap refuses) simply stays on TCP.
+ */
+#ifndef SKIFF_BPF_ACCEL_SOCKOPS_H
+#define SKIFF_BPF_ACCEL_SOCKOPS_H
+
+#include "lib/accel_key.h"
+#include "lib/accel_maps.h"
+#include "lib/accel_stats.h"
+
+static __always_inline struct skiff_pod *accel_pod_of(const union skiff_addr *a, __u8 family)
+{
+	struct skiff_pod_ip_key k;
+
+	__builtin_memset(&k, 0, sizeof(k));
+	k.addr = *a;
+	k.family = family;
+	return bpf_map_lookup_elem(&skiff_pod_ips, &k);
+}
+
+static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client)
+{
+	struct skiff_pod *me, *peer;
+	struct skiff_sock_state *st;
+	struct skiff_sock_key key;
+	struct bpf_sock *sk = ctx->sk;
+	__u32 my_wl, peer_wl = 0;
+
+	if (!sk || key_of_sockops(ctx, &key))
+		return;
+	me = accel_pod_of(&key.local, key.family);
+	if (!me)
+		return; /* not a socket of a mesh pod here */
+	my_wl = me->workload_id;
+	peer = accel_pod_of(&key.remote, key.family);
+	if (peer)
+		peer_wl = peer->workload_id;
+
+	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->start_ns = bpf_ktime_get_ns();
+		st->redirected = 0;
+		st->acked0 = ctx->bytes_acked;
+		st->received0 = ctx->bytes_received;
+		st->pair.src_workload = client ? my_wl : peer_wl;
+		st->pair.dst_workload = client ? peer_wl : my_wl;
+		st->flags = (client ? SKIFF_SOCK_F_CLIENT : 0) | (peer ? SKIFF_SOCK_F_BOTH_LOCAL : 0);
+		bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
+						   BPF_SOCK_OPS_STATE_CB_FLAG);
+		/* a connection with both ends here is counted once, by its client */
+		if (client || !peer)
+			l4_stats_opened(&st->pair);
+	}
+	if (!peer || !accel_redirect_on)
+		return;
+	if (bpf_sock_hash_update(ctx, &skiff_sockhash, &key, BPF_ANY) == 0 && st)
+		st->flags |= SKIFF_SOCK_F_ACCEL;
+}
+
+/* A graceful close counted each FIN as one sequence number in bytes_acked and bytes_received. */
+static __always_inline __u64 accel_minus_fin(__u64 bytes, __u32 old_state)
+{
+	bool fin = old_state == BPF_TCP_FIN_WAIT2 || old_state == BPF_TCP_LAST_ACK ||
+		   old_state == BPF_TCP_CLOSING || old_state == BPF_TCP_TIME_WAIT;
+
+	return fin && bytes ? bytes - 1 : bytes;
+}
+
+static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_state)
+{
+	struct skiff_l4_stats d = {};
+	struct skiff_sock_state *st;
+	struct bpf_sock *sk = ctx->sk;
+	__u64 sent, rcvd;
+	bool client;
+
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
+	if (!st)
+		return;
+	client = st->flags & SKIFF_SOCK_F_CLIENT;
+	sent = accel_minus_fin(ctx->bytes_acked - st->acked0, old_state) + st->redirected;
+	rcvd = accel_minus_fin(ctx->bytes_received - st->received0, old_state);
+	/* what this socket sent is the request when it is the client, the response otherwise */
+	if (client)
+		d.bytes_received = sent;
+	else
+		d.bytes_sent = sent;
+	/* a peer that is not here reports nothing: this socket counts what it received too */
+	if (!(st->flags & SKIFF_SOCK_F_BOTH_LOCAL)) {
+		if (client)
+			d.bytes_sent = rcvd;
+		else
+			d.bytes_received = rcvd;
+	}
+	if (client || !(st->flags & SKIFF_SOCK_F_BOTH_LOCAL)) {
+		d.conns_closed = 1;
+		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;
+	}
+	l4_stats_add(&st->pair, &d);
+	bpf_sk_storage_delete(&skiff_sk_accel, sk); /* a second CLOSE must not count again */
+}
+
+#endif

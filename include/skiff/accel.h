@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * skiff same-node acceleration and L4 telemetry: the BPF <-> userspace boundary.
+ *
+ * One definition, compiled into bpf/sock_accel.bpf.c and into skiffd, carried in BTF so that
+ * `bpftool map dump pinned /sys/fs/bpf/skiff/skiff_l4_stats` prints named fields. The sockhash
+ * is the exception: the kernel refuses BTF for SOCKMAP/SOCKHASH maps (ENOTSUPP on 6.1 and 6.18),
+ * so bpftool shows its 40-byte key in hex, laid out as struct skiff_sock_key, and the value as
+ * the socket's cookie.
+ *
+ * sockops (at the pod cgroup root) sees a TCP connection become established. When the local and
+ * the remote address are both pods of this node that are in the mesh (skiff_pod_ips), it puts the
+ * socket into skiff_sockhash under its own 4-tuple; the peer does the same under its own. sk_msg
+ * then redirects every message to the socket whose key is the sender's key with the two ends
+ * swapped, straight into the peer's receive queue. The kernel removes a socket from the sockhash
+ * when it closes. At close, sockops adds the connection's bytes and duration to skiff_l4_stats.
+ */
+#ifndef SKIFF_ACCEL_H
+#define SKIFF_ACCEL_H
+
+#ifdef __BPF__
+/* vmlinux.h already provides the __u8.. types */
+#else
+#include <linux/types.h>
+#endif
+
+#include "skiff/lb.h"
+
+#define SKIFF_MAX_ACCEL_SOCKS 65536 /* sockets (two per connection) in the sockhash */
+#define SKIFF_MAX_L4_PAIRS    16384 /* (source, destination) workload pairs with counters */
+
+/* Map names as bpftool shows them (BPF object names are limited to 15 characters). */
+#define SKIFF_MAP_SOCKHASH "skiff_sockhash" /* struct skiff_sock_key -> socket (cookie) */
+#define SKIFF_MAP_POD_IPS  "skiff_pod_ips"  /* struct skiff_pod_ip_key -> struct skiff_pod */
+#define SKIFF_MAP_L4_STATS "skiff_l4_stats" /* struct skiff_l4_key -> struct skiff_l4_stats */
+#define SKIFF_MAP_SK_ACCEL "skiff_sk_accel" /* struct skiff_sock_state per socket */
+
+/* The sockops and sk_msg programs, as named in links/ and in bpftool prog show. */
+#define SKIFF_PROG_SOCKOPS "accel_sockops"
+#define SKIFF_PROG_SK_MSG  "accel_sk_msg"
+
+/*
+ * skiff_sockhash key: a TCP connection as one of its two sockets sees it. An IPv4-mapped IPv6
+ * address is stored as IPv4, so a dual-stack listener and an IPv4 client agree on the tuple.
+ * Addresses in network byte order, ports in host byte order.
+ */
+struct skiff_sock_key {
+	union skiff_addr local;
+	union skiff_addr remote;
+	__u16 local_port;
+	__u16 remote_port;
+	__u8 family; /* SKIFF_AF_INET or SKIFF_AF_INET6 */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct skiff_sock_key) == 40, "skiff_sock_key layout");
+
+/* skiff_pod_ips key: an address of an enrolled pod of this node. The value is the pod's
+ * struct skiff_pod, the same as its skiff_enrolled entry. Written by skiffd. */
+struct skiff_pod_ip_key {
+	union skiff_addr addr;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct skiff_pod_ip_key) == 20, "skiff_pod_ip_key layout");
+
+/*
+ * skiff_l4_stats key: client workload -> server workload (skiff_pod.workload_id; 0 for a peer
+ * that is not an enrolled pod of this node). One entry per pair, whichever end reports it.
+ */
+struct skiff_l4_key {
+	__u32 src_workload;
+	__u32 dst_workload;
+};
+_Static_assert(sizeof(struct skiff_l4_key) == 8, "skiff_l4_key layout");
+
+/*
+ * skiff_l4_stats value, one per CPU (sum them). Byte directions follow Istio's istio_tcp_*
+ * metrics: received = request bytes (source -> destination), sent = response bytes (destination
+ * -> source). A connection with both ends here is counted once: each socket adds the bytes it
+ * sent, and only the client adds the connection and its duration.
+ */
+struct skiff_l4_stats {
+	__u64 conns_opened;
+	__u64 conns_closed;
+	__u64 bytes_received;
+	__u64 bytes_sent;
+	__u64 duration_ns; /* sum of the closed connections' lifetimes */
+};
+_Static_assert(sizeof(struct skiff_l4_stats) == 40, "skiff_l4_stats layout");
+
+#define SKIFF_SOCK_F_CLIENT	1u /* the active opener (the source workload) */
+#define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here: it reports its own bytes */
+#define SKIFF_SOCK_F_ACCEL	4u /* inserted into skiff_sockhash */
+
+/* Per socket (sk_storage), from established to close. Written by sockops and sk_msg. */
+struct skiff_sock_state {
+	__u64 start_ns;	   /* bpf_ktime_get_ns() at established */
+	__u64 redirected;  /* bytes this socket sent through sk_msg redirect (not TCP) */
+	__u64 acked0;	   /* bytes_acked at established (the client's SYN counts one) */
+	__u64 received0;   /* bytes_received at established */
+	struct skiff_l4_key pair;
+	__u32 flags;	   /* SKIFF_SOCK_F_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct skiff_sock_state) == 48, "skiff_sock_state layout");
+
+#endif /* SKIFF_ACCEL_H */

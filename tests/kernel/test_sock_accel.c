@@ -1,0 +1,1083 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The same-node accelerator on the running kernel: the real dataplane (sock_lb + sock_accel)
+ * attached at a private cgroup root, a private network namespace whose lo carries three pod
+ * addresses, and sockets created by this process while it sits in a pod's cgroup (a socket
+ * belongs to the cgroup of the task that created it), so every case runs in one process with
+ * threads for the two ends.
+ *
+ *   bpffs       /sys/fs/bpf/skta-<pid>
+ *   cgroups     /sys/fs/cgroup/unified/skta-<pid>/kubepods/pod{a,b,c}
+ *   netns       skta-<pid>: lo up with
+ *               pod A 198.18.0.20, 2001:db8::20   enrolled, workload 1
+ *               pod B 198.18.0.21, 2001:db8::21   enrolled, workload 2
+ *               pod C 198.18.0.22                 not in the mesh
+ *
+ * "Redirected" is proven twice: both sockets are in the sockhash under their own 4-tuple (the
+ * value a userspace lookup returns is the socket's cookie), and the namespace's TCP OutSegs
+ * counter hardly moves while megabytes flow.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dataplane/dataplane.h"
+#include "skiff/accel.h"
+#include "skiff/lb.h"
+
+#define POD_A4 "198.18.0.20"
+#define POD_B4 "198.18.0.21"
+#define POD_C4 "198.18.0.22"
+#define POD_A6 "2001:db8::20"
+#define POD_B6 "2001:db8::21"
+#define WL_A   1
+#define WL_B   2
+
+#define PAT_LEN 1048573 /* prime: chunk sizes never line the pattern up with itself */
+
+struct topo {
+	char netns[32];
+	char bpffs[64];
+	char cg_base[128];
+	char cg_root[160];
+	char cg_a[200], cg_b[200], cg_c[200];
+	char cg_home[512]; /* where this process was, to go back before removing the cgroups */
+	uint64_t id_a, id_b;
+	int netns_fd, self_ns_fd;
+	int sockhash_fd, stats_fd;
+	unsigned char *pat;
+	struct dataplane *dp;
+};
+
+static struct topo T = {.netns_fd = -1, .self_ns_fd = -1, .sockhash_fd = -1, .stats_fd = -1};
+
+/* ---------- small helpers ---------- */
+
+static int sh(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+static int mkcg(const char *path, uint64_t *id)
+{
+	struct stat st;
+
+	if (mkdir(path, 0755) && errno != EEXIST)
+		return -errno;
+	if (id) {
+		if (stat(path, &st))
+			return -errno;
+		*id = st.st_ino;
+	}
+	return 0;
+}
+
+static void rmcg(const char *path)
+{
+	for (int i = 0; i < 100 && rmdir(path) && errno == EBUSY; i++)
+		usleep(10000);
+}
+
+/* Move this whole process into cgroup directory `cg`. */
+static void cg_enter(const char *cg)
+{
+	char procs[600];
+
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
+	assert_int_equal(write_file(procs, "0"), 0);
+}
+
+static int cg_home(char *buf, size_t size)
+{
+	char line[200];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3))
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(buf, size, "/sys/fs/cgroup/unified%s", line + 3);
+		err = 0;
+	}
+	fclose(f);
+	return err;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---------- sockets ---------- */
+
+static socklen_t sa_make(int family, const char *ip, int port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons(port);
+		inet_pton(AF_INET, ip, &s->sin_addr);
+		return sizeof(*s);
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(port);
+	inet_pton(AF_INET6, ip, &s6->sin6_addr);
+	return sizeof(*s6);
+}
+
+struct pair {
+	int cli, srv;
+};
+
+/* A connection from pod cgroup `ccg` at `cip` to a listener of pod cgroup `scg` at `sip`. */
+static struct pair pair_open(int family, const char *ccg, const char *cip, const char *scg,
+			     const char *sip)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct pair p;
+	int one = 1, lfd;
+
+	cg_enter(scg);
+	lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(family, sip, 0, &ss)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+
+	cg_enter(ccg);
+	p.cli = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(p.cli >= 0);
+	{
+		struct sockaddr_storage cs;
+
+		assert_int_equal(bind(p.cli, (struct sockaddr *)&cs, sa_make(family, cip, 0, &cs)),
+				 0);
+	}
+	assert_int_equal(connect(p.cli, (struct sockaddr *)&ss, len), 0);
+	p.srv = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(p.srv >= 0);
+	close(lfd);
+	cg_enter(T.cg_home);
+	return p;
+}
+
+static void pair_close(struct pair *p)
+{
+	close(p->cli);
+	close(p->srv);
+}
+
+/* ---------- maps ---------- */
+
+static void key_of(int fd, struct skiff_sock_key *k)
+{
+	struct sockaddr_storage l, r;
+	socklen_t ll = sizeof(l), rl = sizeof(r);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&l, &ll), 0);
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&r, &rl), 0);
+	memset(k, 0, sizeof(*k));
+	if (l.ss_family == AF_INET) {
+		k->family = SKIFF_AF_INET;
+		k->local.v4 = ((struct sockaddr_in *)&l)->sin_addr.s_addr;
+		k->remote.v4 = ((struct sockaddr_in *)&r)->sin_addr.s_addr;
+		k->local_port = ntohs(((struct sockaddr_in *)&l)->sin_port);
+		k->remote_port = ntohs(((struct sockaddr_in *)&r)->sin_port);
+	} else {
+		k->family = SKIFF_AF_INET6;
+		memcpy(&k->local, &((struct sockaddr_in6 *)&l)->sin6_addr, 16);
+		memcpy(&k->remote, &((struct sockaddr_in6 *)&r)->sin6_addr, 16);
+		k->local_port = ntohs(((struct sockaddr_in6 *)&l)->sin6_port);
+		k->remote_port = ntohs(((struct sockaddr_in6 *)&r)->sin6_port);
+	}
+}
+
+/* Whether socket `fd` is in the sockhash under its own 4-tuple (the value is its cookie). */
+static bool in_sockhash(int fd)
+{
+	struct skiff_sock_key k;
+	__u64 cookie = 0, mine = 0;
+	socklen_t len = sizeof(mine);
+
+	key_of(fd, &k);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_COOKIE, &mine, &len), 0);
+	if (bpf_map_lookup_elem(T.sockhash_fd, &k, &cookie))
+		return false;
+	return cookie == mine;
+}
+
+static int sockhash_count(void)
+{
+	struct skiff_sock_key cur, next;
+	bool first = true;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(T.sockhash_fd, first ? NULL : &cur, &next)) {
+		n++;
+		cur = next;
+		first = false;
+	}
+	return n;
+}
+
+/* Entries go when the sockets close; the server side may close a moment after the client. */
+static int sockhash_settle(void)
+{
+	int n = sockhash_count();
+
+	for (int i = 0; n && i < 100; i++) {
+		usleep(10000);
+		n = sockhash_count();
+	}
+	return n;
+}
+
+/* skiff_l4_stats[src, dst] summed over CPUs; zeros when absent. */
+static struct skiff_l4_stats l4_read(__u32 src, __u32 dst)
+{
+	struct skiff_l4_key k = {.src_workload = src, .dst_workload = dst};
+	int ncpu = libbpf_num_possible_cpus();
+	struct skiff_l4_stats sum = {0}, *v = calloc(ncpu, sizeof(*v));
+
+	assert_non_null(v);
+	if (!bpf_map_lookup_elem(T.stats_fd, &k, v)) {
+		for (int i = 0; i < ncpu; i++) {
+			sum.conns_opened += v[i].conns_opened;
+			sum.conns_closed += v[i].conns_closed;
+			sum.bytes_received += v[i].bytes_received;
+			sum.bytes_sent += v[i].bytes_sent;
+			sum.duration_ns += v[i].duration_ns;
+		}
+	}
+	free(v);
+	return sum;
+}
+
+/* TCP segments sent in the test namespace (this process is in it). */
+static long tcp_outsegs(void)
+{
+	char hdr[1024], val[1024];
+	FILE *f = fopen("/proc/self/net/snmp", "re");
+	long out = -1;
+
+	assert_non_null(f);
+	while (fgets(hdr, sizeof(hdr), f)) {
+		if (strncmp(hdr, "Tcp:", 4) || !fgets(val, sizeof(val), f))
+			continue;
+		char *hs, *vs, *h = strtok_r(hdr, " \n", &hs), *v = strtok_r(val, " \n", &vs);
+
+		for (; h && v; h = strtok_r(NULL, " \n", &hs), v = strtok_r(NULL, " \n", &vs))
+			if (!strcmp(h, "OutSegs"))
+				out = atol(v);
+		break;
+	}
+	fclose(f);
+	return out;
+}
+
+/* ---------- data: a position-keyed pattern, so loss, duplication and reordering all show ---------- */
+
+enum xfer_how { XF_WRITE, XF_SENDFILE, XF_SPLICE };
+
+struct xfer {
+	int fd;
+	size_t len, chunk;
+	enum xfer_how how;
+	bool shut_wr; /* shutdown(SHUT_WR) when done */
+	int err;
+	size_t done;
+	pthread_t th;
+};
+
+static void pat_copy(unsigned char *dst, size_t off, size_t n)
+{
+	while (n) {
+		size_t at = off % PAT_LEN, k = PAT_LEN - at < n ? PAT_LEN - at : n;
+
+		memcpy(dst, T.pat + at, k);
+		dst += k;
+		off += k;
+		n -= k;
+	}
+}
+
+static bool pat_equal(const unsigned char *src, size_t off, size_t n)
+{
+	while (n) {
+		size_t at = off % PAT_LEN, k = PAT_LEN - at < n ? PAT_LEN - at : n;
+
+		if (memcmp(src, T.pat + at, k))
+			return false;
+		src += k;
+		off += k;
+		n -= k;
+	}
+	return true;
+}
+
+static int send_write(struct xfer *x)
+{
+	unsigned char *buf = malloc(x->chunk);
+
+	if (!buf)
+		return -ENOMEM;
+	while (x->done < x->len) {
+		size_t n = x->len - x->done < x->chunk ? x->len - x->done : x->chunk;
+		ssize_t w;
+
+		pat_copy(buf, x->done, n);
+		w = write(x->fd, buf, n);
+		if (w <= 0) {
+			free(buf);
+			return w < 0 ? -errno : -EIO;
+		}
+		x->done += w;
+		/* a short write leaves the rest of this chunk for the next round */
+	}
+	free(buf);
+	return 0;
+}
+
+/* The pattern in a memfd, from which sendfile() reads. */
+static int pat_file(size_t len)
+{
+	unsigned char *buf = malloc(1 << 20);
+	int fd = memfd_create("skta", MFD_CLOEXEC);
+
+	assert_true(fd >= 0 && buf);
+	for (size_t off = 0; off < len; off += 1 << 20) {
+		size_t n = len - off < (1u << 20) ? len - off : 1 << 20;
+
+		pat_copy(buf, off, n);
+		assert_int_equal(pwrite(fd, buf, n, off), (ssize_t)n);
+	}
+	free(buf);
+	return fd;
+}
+
+static int send_sendfile(struct xfer *x)
+{
+	int fd = pat_file(x->len);
+	off_t off = 0;
+
+	while (x->done < x->len) {
+		ssize_t w = sendfile(x->fd, fd, &off, x->len - x->done);
+
+		if (w <= 0) {
+			close(fd);
+			return w < 0 ? -errno : -EIO;
+		}
+		x->done += w;
+	}
+	close(fd);
+	return 0;
+}
+
+/* vmsplice the pattern into a pipe, splice the pipe into the socket. */
+static int send_splice(struct xfer *x)
+{
+	unsigned char *buf = malloc(x->chunk);
+	int p[2], err = 0;
+
+	if (!buf || pipe2(p, O_CLOEXEC)) {
+		free(buf);
+		return -ENOMEM;
+	}
+	while (!err && x->done < x->len) {
+		size_t n = x->len - x->done < x->chunk ? x->len - x->done : x->chunk;
+		ssize_t in, out;
+
+		pat_copy(buf, x->done, n);
+		in = write(p[1], buf, n);
+		if (in <= 0) {
+			err = -errno;
+			break;
+		}
+		for (ssize_t left = in; left > 0; left -= out) {
+			out = splice(p[0], NULL, x->fd, NULL, left, SPLICE_F_MOVE);
+			if (out <= 0) {
+				err = out < 0 ? -errno : -EIO;
+				break;
+			}
+			x->done += out;
+		}
+	}
+	close(p[0]);
+	close(p[1]);
+	free(buf);
+	return err;
+}
+
+static void *xfer_main(void *arg)
+{
+	struct xfer *x = arg;
+
+	x->err = x->how == XF_SENDFILE ? send_sendfile(x)
+		 : x->how == XF_SPLICE ? send_splice(x)
+				       : send_write(x);
+	if (x->shut_wr)
+		shutdown(x->fd, SHUT_WR);
+	return NULL;
+}
+
+/* Send pattern bytes [from, len) of the pattern on `fd` from a thread. */
+static void xfer_start_from(struct xfer *x, int fd, size_t from, size_t len, size_t chunk,
+			    enum xfer_how how)
+{
+	memset(x, 0, sizeof(*x));
+	x->fd = fd;
+	x->done = from;
+	x->len = len;
+	x->chunk = chunk;
+	x->how = how;
+	x->shut_wr = true;
+	assert_int_equal(pthread_create(&x->th, NULL, xfer_main, x), 0);
+}
+
+static void xfer_start(struct xfer *x, int fd, size_t len, size_t chunk, enum xfer_how how)
+{
+	xfer_start_from(x, fd, 0, len, chunk, how);
+}
+
+static void xfer_join(struct xfer *x)
+{
+	pthread_join(x->th, NULL);
+	assert_int_equal(x->err, 0);
+	assert_int_equal(x->done, x->len);
+}
+
+/*
+ * A blocking read() of a socket in a sockhash can return EAGAIN: tcp_bpf_recvmsg() answers
+ * EAGAIN when its wait ends without data (a wakeup for another reason), on 6.1 and 6.18 alike.
+ * The readers here retry and count it; main() prints the count, as it is visible to applications.
+ */
+static int spurious_eagain;
+
+/* Read until EOF, checking every byte against the pattern; returns the byte count. */
+static size_t recv_check(int fd, size_t chunk)
+{
+	unsigned char *buf = malloc(chunk);
+	size_t got = 0;
+	ssize_t n;
+
+	assert_non_null(buf);
+	for (;;) {
+		n = read(fd, buf, chunk);
+		if (n < 0 && errno == EAGAIN && spurious_eagain < 1000) {
+			spurious_eagain++; /* see the comment at spurious_eagain */
+			continue;
+		}
+		if (n <= 0)
+			break;
+		if (!pat_equal(buf, got, n))
+			fail_msg("data differs in the %zd bytes at offset %zu", n, got);
+		got += n;
+	}
+	free(buf);
+	if (n < 0)
+		fail_msg("read after %zu bytes: %s", got, strerror(errno));
+	return got;
+}
+
+static void timeouts(int fd, int sec)
+{
+	struct timeval tv = {.tv_sec = sec};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* ---------- setup and teardown ---------- */
+
+struct view_buf {
+	struct node_view v;
+	struct cv_pod p[2];
+	struct cv_pod_ip ip[4];
+};
+
+static void ip_entry(struct cv_pod_ip *e, int family, const char *ip, __u32 wl)
+{
+	memset(e, 0, sizeof(*e));
+	e->key.family = family == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
+	inet_pton(family, ip, &e->key.addr);
+	e->val.workload_id = wl;
+	e->val.flags = SKIFF_POD_F_ENROLLED;
+}
+
+/* Pods A and B enrolled with both their addresses; C is not in the mesh. */
+static void view_ab(struct view_buf *vb)
+{
+	memset(vb, 0, sizeof(*vb));
+	vb->p[0] = (struct cv_pod){.cgroup_id = T.id_a, .val = {WL_A, SKIFF_POD_F_ENROLLED}};
+	vb->p[1] = (struct cv_pod){.cgroup_id = T.id_b, .val = {WL_B, SKIFF_POD_F_ENROLLED}};
+	ip_entry(&vb->ip[0], AF_INET, POD_A4, WL_A);
+	ip_entry(&vb->ip[1], AF_INET6, POD_A6, WL_A);
+	ip_entry(&vb->ip[2], AF_INET, POD_B4, WL_B);
+	ip_entry(&vb->ip[3], AF_INET6, POD_B6, WL_B);
+	vb->v.pods = vb->p;
+	vb->v.npods = 2;
+	vb->v.pod_ips = vb->ip;
+	vb->v.npod_ips = 4;
+}
+
+static int netns_up(void)
+{
+	char path[64];
+
+	if (sh("ip netns add %s", T.netns) || sh("ip -n %s link set lo up", T.netns) ||
+	    sh("ip -n %s addr add %s/32 dev lo", T.netns, POD_A4) ||
+	    sh("ip -n %s addr add %s/32 dev lo", T.netns, POD_B4) ||
+	    sh("ip -n %s addr add %s/32 dev lo", T.netns, POD_C4) ||
+	    sh("ip -n %s addr add %s/128 dev lo nodad", T.netns, POD_A6) ||
+	    sh("ip -n %s addr add %s/128 dev lo nodad", T.netns, POD_B6))
+		return -1;
+	snprintf(path, sizeof(path), "/run/netns/%s", T.netns);
+	T.netns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	T.self_ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (T.netns_fd < 0 || T.self_ns_fd < 0)
+		return -1;
+	return setns(T.netns_fd, CLONE_NEWNET);
+}
+
+static int cgroups_up(void)
+{
+	if (cg_home(T.cg_home, sizeof(T.cg_home)) || mkcg(T.cg_base, NULL) ||
+	    mkcg(T.cg_root, NULL) || mkcg(T.cg_a, &T.id_a) || mkcg(T.cg_b, &T.id_b) ||
+	    mkcg(T.cg_c, NULL)) {
+		fprintf(stderr, "test: cannot create cgroups under %s: %s\n", T.cg_base,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int open_pin(const char *name)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/%s", T.bpffs, name);
+	return bpf_obj_get(path);
+}
+
+static int dp_up(bool no_accel)
+{
+	struct dp_opts o = {.bpffs_dir = T.bpffs, .cgroup_root = T.cg_root, .no_accel = no_accel};
+	struct view_buf vb;
+
+	if (dp_open(&o, &T.dp))
+		return -1;
+	view_ab(&vb);
+	return dp_apply(T.dp, &vb.v) ? -1 : 0;
+}
+
+static int rm_pin(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (T.cg_home[0]) {
+		char procs[600];
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", T.cg_home);
+		write_file(procs, "0");
+	}
+	if (T.self_ns_fd >= 0)
+		setns(T.self_ns_fd, CLONE_NEWNET);
+	if (T.sockhash_fd >= 0)
+		close(T.sockhash_fd);
+	if (T.stats_fd >= 0)
+		close(T.stats_fd);
+	dp_close(T.dp, true);
+	T.dp = NULL;
+	nftw(T.bpffs, rm_pin, 8, FTW_DEPTH | FTW_PHYS);
+	rmcg(T.cg_a);
+	rmcg(T.cg_b);
+	rmcg(T.cg_c);
+	rmcg(T.cg_root);
+	rmcg(T.cg_base);
+	if (T.netns_fd >= 0)
+		close(T.netns_fd);
+	if (T.self_ns_fd >= 0)
+		close(T.self_ns_fd);
+	sh("ip netns del %s 2>/dev/null", T.netns);
+	free(T.pat);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	int pid = getpid();
+	uint64_t s = 0x9e3779b97f4a7c15ull;
+
+	snprintf(T.netns, sizeof(T.netns), "skta-%d", pid);
+	snprintf(T.bpffs, sizeof(T.bpffs), "/sys/fs/bpf/skta-%d", pid);
+	snprintf(T.cg_base, sizeof(T.cg_base), "/sys/fs/cgroup/unified/skta-%d", pid);
+	snprintf(T.cg_root, sizeof(T.cg_root), "%s/kubepods", T.cg_base);
+	snprintf(T.cg_a, sizeof(T.cg_a), "%s/poda", T.cg_root);
+	snprintf(T.cg_b, sizeof(T.cg_b), "%s/podb", T.cg_root);
+	snprintf(T.cg_c, sizeof(T.cg_c), "%s/podc", T.cg_root);
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_sock_accel: needs root (BPF, cgroups, netns)\n");
+		return -1;
+	}
+	T.pat = malloc(PAT_LEN);
+	if (!T.pat)
+		return -1;
+	for (size_t i = 0; i < PAT_LEN; i++) {
+		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+		T.pat[i] = (unsigned char)s;
+	}
+	if (cgroups_up() || netns_up() || dp_up(false))
+		goto out_fail;
+	T.sockhash_fd = open_pin(SKIFF_MAP_SOCKHASH);
+	T.stats_fd = open_pin(SKIFF_MAP_L4_STATS);
+	if (T.sockhash_fd < 0 || T.stats_fd < 0)
+		goto out_fail;
+	return 0;
+
+out_fail:
+	teardown(state);
+	return -1;
+}
+
+/* ---------- cases ---------- */
+
+/* Both ends enrolled: both sockets in the sockhash, bytes move without TCP segments. */
+static void test_redirect_both_enrolled(void **state)
+{
+	const size_t len = 32 << 20;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct xfer x;
+	long segs;
+
+	(void)state;
+	assert_true(in_sockhash(p.cli));
+	assert_true(in_sockhash(p.srv));
+	segs = tcp_outsegs();
+	xfer_start(&x, p.cli, len, 64 << 10, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 64 << 10), len);
+	xfer_join(&x);
+	segs = tcp_outsegs() - segs;
+	printf("# 32 MiB redirected with %ld TCP segments (FIN and its ACK)\n", segs);
+	/* over TCP, 32 MiB is at least 512 segments of 64 KiB on lo */
+	assert_true(segs < 16);
+	pair_close(&p);
+	assert_int_equal(sockhash_settle(), 0);
+}
+
+static void test_ipv6_redirect(void **state)
+{
+	struct pair p = pair_open(AF_INET6, T.cg_a, POD_A6, T.cg_b, POD_B6);
+	struct xfer x;
+
+	(void)state;
+	assert_true(in_sockhash(p.cli));
+	assert_true(in_sockhash(p.srv));
+	xfer_start(&x, p.srv, 1 << 20, 4096, XF_WRITE);
+	assert_int_equal(recv_check(p.cli, 8192), 1 << 20);
+	xfer_join(&x);
+	pair_close(&p);
+	assert_int_equal(sockhash_settle(), 0);
+}
+
+/* 256 MiB each way at once, every byte checked against the pattern at its offset. */
+static void test_large_transfer(void **state)
+{
+	const size_t len = 256 << 20;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct xfer up, down;
+	double t = now_s();
+
+	(void)state;
+	assert_true(in_sockhash(p.cli));
+	xfer_start(&up, p.cli, len, 128 << 10, XF_WRITE);
+	xfer_start(&down, p.srv, len / 4, 16 << 10, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 256 << 10), len);
+	assert_int_equal(recv_check(p.cli, 256 << 10), len / 4);
+	xfer_join(&up);
+	xfer_join(&down);
+	printf("# 256 MiB + 64 MiB checked in %.2f s\n", now_s() - t);
+	pair_close(&p);
+}
+
+/* The client stops sending; the server reads the rest, then answers, then closes. */
+static void test_half_close(void **state)
+{
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct xfer x;
+	char c;
+
+	(void)state;
+	timeouts(p.cli, 5);
+	timeouts(p.srv, 5);
+	xfer_start(&x, p.cli, 3 << 20, 100000, XF_WRITE); /* ends with shutdown(SHUT_WR) */
+	assert_int_equal(recv_check(p.srv, 65536), 3 << 20);
+	xfer_join(&x);
+	/* the client's write side is closed; its read side and the socket are still fine */
+	assert_true(in_sockhash(p.srv));
+	xfer_start(&x, p.srv, 1 << 20, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.cli, 4096), 1 << 20);
+	xfer_join(&x);
+	assert_int_equal(read(p.srv, &c, 1), 0); /* EOF stays EOF */
+	pair_close(&p);
+}
+
+/* One write() far larger than both socket buffers. */
+static void test_message_larger_than_buffers(void **state)
+{
+	const size_t len = 16 << 20;
+	int small = 16384;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct xfer x;
+
+	(void)state;
+	setsockopt(p.cli, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(p.srv, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	xfer_start(&x, p.cli, len, len, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 1 << 20), len);
+	xfer_join(&x);
+	pair_close(&p);
+}
+
+static void test_msg_peek(void **state)
+{
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	char buf[16] = {0};
+
+	(void)state;
+	timeouts(p.srv, 5);
+	assert_true(in_sockhash(p.srv));
+	assert_int_equal(write(p.cli, "abcdef", 6), 6);
+	assert_int_equal(recv(p.srv, buf, 3, MSG_PEEK), 3);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(recv(p.srv, buf, 3, MSG_PEEK), 3); /* peeking twice sees the same */
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(recv(p.srv, buf, sizeof(buf), 0), 6);
+	assert_memory_equal(buf, "abcdef", 6);
+	pair_close(&p);
+}
+
+/*
+ * The reader stops, then resumes: every byte arrives in order, and a writer that cannot go on
+ * sleeps instead of spinning. Whether it is stopped at all is the kernel's business: ingress
+ * redirect charges the reader's socket memory against the global TCP limits, not against its
+ * receive buffer, so on 6.1 and 6.18 a non-reading peer does not push back on the writer (see
+ * the report printed below). The cap keeps this test's memory bounded either way.
+ */
+static void test_backpressure(void **state)
+{
+	const size_t cap = 64 << 20, more = 4 << 20;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	unsigned char *buf = malloc(65536);
+	size_t sent = 0;
+	bool stopped = false;
+	double cpu;
+	struct xfer x;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_true(in_sockhash(p.cli));
+	fcntl(p.cli, F_SETFL, O_NONBLOCK);
+	while (sent < cap) {
+		ssize_t w;
+
+		pat_copy(buf, sent, 65536);
+		w = write(p.cli, buf, 65536);
+		if (w < 0 && errno == EAGAIN) {
+			stopped = true;
+			break;
+		}
+		assert_true(w > 0);
+		sent += w;
+	}
+	free(buf);
+	if (stopped)
+		printf("# writer stopped (EAGAIN) after %zu KiB unread\n", sent >> 10);
+	else
+		printf("# KNOWN LIMITATION: %zu KiB queued for a peer that does not read, no EAGAIN "
+		       "(sk_msg ingress redirect has no per-socket back-pressure)\n",
+		       sent >> 10);
+
+	/* a blocking writer on top: it must sleep (or finish), never spin */
+	fcntl(p.cli, F_SETFL, 0);
+	cpu = cpu_s();
+	xfer_start_from(&x, p.cli, sent, sent + more, 65536, XF_WRITE);
+	usleep(300000);
+	cpu = cpu_s() - cpu;
+	printf("# writer used %.1f ms of CPU in 300 ms while the reader was away\n", cpu * 1e3);
+	assert_true(cpu < 0.1);
+	assert_int_equal(recv_check(p.srv, 65536), sent + more);
+	xfer_join(&x);
+	pair_close(&p);
+}
+
+/* Pod C is not in the mesh: no socket of its connection enters the sockhash; it still works. */
+static void test_unenrolled_not_redirected(void **state)
+{
+	struct pair p = pair_open(AF_INET, T.cg_c, POD_C4, T.cg_b, POD_B4);
+	struct xfer x;
+
+	(void)state;
+	assert_false(in_sockhash(p.cli));
+	assert_false(in_sockhash(p.srv));
+	assert_int_equal(sockhash_count(), 0);
+	xfer_start(&x, p.cli, 4 << 20, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 65536), 4 << 20);
+	xfer_join(&x);
+	pair_close(&p);
+}
+
+static void test_sendfile_and_splice(void **state)
+{
+	const size_t len = 24 << 20;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct xfer x;
+
+	(void)state;
+	assert_true(in_sockhash(p.cli));
+	assert_true(in_sockhash(p.srv));
+	xfer_start(&x, p.cli, len, 0, XF_SENDFILE);
+	assert_int_equal(recv_check(p.srv, 65536), len);
+	xfer_join(&x);
+	xfer_start(&x, p.srv, len, 65536, XF_SPLICE);
+	assert_int_equal(recv_check(p.cli, 65536), len);
+	xfer_join(&x);
+	pair_close(&p);
+}
+
+/* 10,000 short connections (connect, request, answer, close) leave no sockhash entry. */
+static void test_many_short_connections(void **state)
+{
+	const int n = 10000;
+	struct sockaddr_storage ss, cs;
+	socklen_t len = sizeof(ss);
+	int one = 1, lfd, redirected = 0;
+	double t = now_s();
+
+	(void)state;
+	cg_enter(T.cg_b);
+	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(AF_INET, POD_B4, 0, &ss)), 0);
+	assert_int_equal(listen(lfd, 64), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	cg_enter(T.cg_a);
+	for (int i = 0; i < n; i++) {
+		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+		char q[64], a[64];
+
+		assert_true(c >= 0);
+		/* the port is picked at connect(): bind(ip, 0) scans every port in TIME_WAIT */
+		setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		assert_int_equal(bind(c, (struct sockaddr *)&cs, sa_make(AF_INET, POD_A4, 0, &cs)),
+				 0);
+		assert_int_equal(connect(c, (struct sockaddr *)&ss, len), 0);
+		s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		assert_true(s >= 0);
+		if (i % 1000 == 0)
+			redirected += in_sockhash(c) && in_sockhash(s);
+		pat_copy((unsigned char *)q, i, sizeof(q));
+		assert_int_equal(write(c, q, sizeof(q)), sizeof(q));
+		assert_int_equal(read(s, a, sizeof(a)), sizeof(a));
+		assert_memory_equal(q, a, sizeof(q));
+		assert_int_equal(write(s, a, sizeof(a)), sizeof(a));
+		assert_int_equal(read(c, q, sizeof(q)), sizeof(q));
+		close(c);
+		close(s);
+	}
+	cg_enter(T.cg_home);
+	close(lfd);
+	printf("# %d connections in %.2f s\n", n, now_s() - t);
+	assert_int_equal(redirected, n / 1000);
+	assert_int_equal(sockhash_settle(), 0);
+}
+
+/* Bytes both ways, the connection and its lifetime, counted once per workload pair. */
+static void test_l4_stats(void **state)
+{
+	struct skiff_l4_stats b0 = l4_read(WL_A, WL_B), b1, c0 = l4_read(0, WL_B), c1;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct xfer x;
+
+	(void)state;
+	xfer_start(&x, p.cli, 3000000, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 65536), 3000000);
+	xfer_join(&x);
+	xfer_start(&x, p.srv, 70000, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.cli, 65536), 70000);
+	xfer_join(&x);
+	pair_close(&p);
+	/* a pod outside the mesh: only B's socket reports, its TCP counters both ways */
+	p = pair_open(AF_INET, T.cg_c, POD_C4, T.cg_b, POD_B4);
+	xfer_start(&x, p.cli, 500000, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 65536), 500000);
+	xfer_join(&x);
+	xfer_start(&x, p.srv, 1234, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.cli, 65536), 1234);
+	xfer_join(&x);
+	pair_close(&p);
+	usleep(50000); /* the last state change of the passive side */
+
+	b1 = l4_read(WL_A, WL_B);
+	c1 = l4_read(0, WL_B);
+	printf("# A->B: +%llu opened, +%llu closed, +%llu B received, +%llu B sent, %.1f ms\n",
+	       b1.conns_opened - b0.conns_opened, b1.conns_closed - b0.conns_closed,
+	       b1.bytes_received - b0.bytes_received, b1.bytes_sent - b0.bytes_sent,
+	       (b1.duration_ns - b0.duration_ns) / 1e6);
+	assert_int_equal(b1.conns_opened - b0.conns_opened, 1);
+	assert_int_equal(b1.conns_closed - b0.conns_closed, 1);
+	assert_int_equal(b1.bytes_received - b0.bytes_received, 3000000);
+	assert_int_equal(b1.bytes_sent - b0.bytes_sent, 70000);
+	/* both ends shut down their write side after sending: that is the connection's end */
+	assert_true(b1.duration_ns > b0.duration_ns);
+	assert_int_equal(c1.conns_opened - c0.conns_opened, 1);
+	assert_int_equal(c1.conns_closed - c0.conns_closed, 1);
+	assert_int_equal(c1.bytes_received - c0.bytes_received, 500000);
+	assert_int_equal(c1.bytes_sent - c0.bytes_sent, 1234);
+}
+
+/* A connection's lifetime runs from established until the last FIN (here: the close). */
+static void test_l4_duration(void **state)
+{
+	struct skiff_l4_stats b0 = l4_read(WL_A, WL_B), b1;
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	double t = now_s(), ms;
+
+	(void)state;
+	usleep(60000);
+	pair_close(&p);
+	t = now_s() - t;
+	usleep(20000);
+	b1 = l4_read(WL_A, WL_B);
+	ms = (b1.duration_ns - b0.duration_ns) / 1e6;
+	printf("# idle connection lived %.1f ms (%.1f ms between open and close)\n", ms, t * 1e3);
+	assert_int_equal(b1.conns_opened - b0.conns_opened, 1);
+	assert_int_equal(b1.conns_closed - b0.conns_closed, 1);
+	assert_int_equal(b1.bytes_received - b0.bytes_received, 0);
+	assert_int_equal(b1.bytes_sent - b0.bytes_sent, 0);
+	assert_true(ms >= 60.0 && ms <= t * 1e3 + 50.0);
+}
+
+/* --no-accel after a run with it: counters stay, nothing enters the sockhash; restart adopts. */
+static void test_no_accel_restart(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	dp_close(T.dp, false);
+	T.dp = NULL;
+	assert_int_equal(dp_up(true), 0);
+	p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	assert_false(in_sockhash(p.cli));
+	assert_false(in_sockhash(p.srv));
+	assert_int_equal(write(p.cli, "x", 1), 1);
+	pair_close(&p);
+
+	dp_close(T.dp, false);
+	T.dp = NULL;
+	assert_int_equal(dp_up(false), 0);
+	p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	assert_true(in_sockhash(p.cli));
+	assert_true(in_sockhash(p.srv));
+	assert_int_equal(write(p.cli, "y", 1), 1);
+	{
+		char c = 0;
+
+		timeouts(p.srv, 5);
+		assert_int_equal(read(p.srv, &c, 1), 1);
+		assert_int_equal(c, 'y');
+	}
+	pair_close(&p);
+	assert_int_equal(sockhash_settle(), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_redirect_both_enrolled),
+	    cmocka_unit_test(test_ipv6_redirect),
+	    cmocka_unit_test(test_large_transfer),
+	    cmocka_unit_test(test_half_close),
+	    cmocka_unit_test(test_message_larger_than_buffers),
+	    cmocka_unit_test(test_msg_peek),
+	    cmocka_unit_test(test_backpressure),
+	    cmocka_unit_test(test_unenrolled_not_redirected),
+	    cmocka_unit_test(test_sendfile_and_splice),
+	    cmocka_unit_test(test_many_short_connections),
+	    cmocka_unit_test(test_l4_stats),
+	    cmocka_unit_test(test_l4_duration),
+	    cmocka_unit_test(test_no_accel_restart),
+	};
+
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+
+	printf("# blocking reads that returned EAGAIN with no data: %d\n", spurious_eagain);
+	return rc;
+}

@@ -1,0 +1,103 @@
+#!/bin/bash
+# Same-node acceleration: a request through the VIP between two mesh pods of one node works, both
+# sockets of a live connection sit in the sockhash (bpftool dumps it; the kernel allows no BTF on
+# a sockhash, so its key is hex), the L4 counters are readable with named fields, and skiffd
+# without --accel (the default) keeps pods on TCP while still counting.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/mesh.sh"
+PIN=/sys/fs/bpf/skiff-lab/node-1
+
+hit() { lab exec -n shop deploy/client -- "$BUILD/bin/skiff-hit" "$@"; }
+
+# Hold one TCP connection from the client to the echo VIP (IPv4) open for $1 seconds.
+hold_conn() {
+	lab exec -n shop deploy/client -- bash -c \
+		"exec 3<>/dev/tcp/$(vip4)/80 || exit 2; sleep $1" >/dev/null 2>&1 &
+	sleep 0.5
+}
+vip4() { lab exec -n shop deploy/client -- getent ahostsv4 echo.shop | awk '{print $1; exit}'; }
+
+# A pinned map as bpftool prints it (with BTF: named fields), and its number of entries.
+dump() { bpftool map dump pinned "$PIN/$1" 2>&1; }
+entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | grep -o '"key"' | wc -l; }
+
+# Sum of one counter of skiff_l4_stats over every pair and CPU.
+l4_sum() {
+	dump skiff_l4_stats | grep -o "\"$1\": *[0-9]*" | awk -F: '{s += $2} END {print s + 0}'
+}
+
+# The sockhash keys (struct skiff_sock_key: local[16] remote[16] local_port remote_port family)
+# out of bpftool's hex, one "family local_port" line per socket, e.g. "4 8080" for the echo end.
+sockhash_ends() {
+	local k b
+	bpftool -j map dump pinned "$PIN/skiff_sockhash" 2>/dev/null | grep -o '"key":\[[^]]*\]' |
+		while read -r k; do
+			b=($(echo "$k" | grep -o '0x[0-9a-f]*'))
+			echo "$((b[36])) $((b[32] + 256 * b[33]))"
+		done
+}
+
+t_begin "lab up: shop mesh on 1 node, skiffd --accel"
+if SKIFF_LAB_AGENT_ARGS=--accel lab up --nodes 1 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1; then t_pass
+else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "TCP through the VIP between two pods of the node"
+out=$(hit -n 50 echo.shop:80)
+if echo "$out" | grep -q '^errors 0' && echo "$out" | grep -q '^total 50'; then t_pass
+else t_fail "$out"; fi
+
+t_begin "a live connection: both sockets in the sockhash, readable as struct skiff_sock_key"
+hold_conn 2
+d=$(dump skiff_sockhash)
+n=$(entries skiff_sockhash)
+ends=$(sockhash_ends | tr '\n' ' ')
+if [ "$n" = 2 ] && [ "$(sockhash_ends | grep -c '^4 8080$')" = 1 ] &&
+	[ "$(sockhash_ends | grep -c '^4 ')" = 2 ]; then
+	t_pass "$n entries; family, local port: $ends"
+else t_fail "n=$n ends=$ends $d"; fi
+wait
+
+t_begin "entries leave the sockhash when the connection closes"
+ok=0
+for _ in $(seq 20); do
+	[ "$(entries skiff_sockhash)" = 0 ] && { ok=1; break; }
+	sleep 0.1
+done
+if [ $ok = 1 ]; then t_pass; else t_fail "$(dump skiff_sockhash)"; fi
+
+t_begin "L4 counters: named fields, connections closed and bytes both ways"
+d=$(dump skiff_l4_stats)
+if echo "$d" | grep -q '"src_workload"' && [ "$(l4_sum conns_closed)" -ge 50 ] &&
+	[ "$(l4_sum bytes_received)" -gt 0 ] && [ "$(l4_sum bytes_sent)" -gt 0 ]; then
+	t_pass "closed $(l4_sum conns_closed), received $(l4_sum bytes_received), sent $(l4_sum bytes_sent)"
+else t_fail "$d"; fi
+
+t_begin "skiffctl maps lists the accelerator's maps"
+out=$("$BUILD/bin/skiffctl" maps --bpffs "$PIN" 2>&1)
+if echo "$out" | grep -q "== $PIN/skiff_sockhash" && echo "$out" | grep -q "== $PIN/skiff_l4_stats" &&
+	echo "$out" | grep -q "== $PIN/skiff_pod_ips"; then t_pass; else t_fail "$out"; fi
+
+t_begin "skiffd --help offers --accel and --no-accel"
+if "$BUILD/bin/skiffd" --help | grep -q -- '--no-accel' && "$BUILD/bin/skiffd" --help | grep -q -- '--accel '
+then t_pass; else t_fail "no flag"; fi
+
+lab down >/dev/null 2>&1
+
+t_begin "lab up with skiffd's defaults (no --accel)"
+if lab up --nodes 1 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1 &&
+	! grep -q -- '--accel' /proc/"$(lab status | awk '$3 == "skiffd" {print $5; exit}')"/cmdline
+then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "default (no --accel): requests work, nothing enters the sockhash, counters still count"
+before=$(l4_sum conns_closed)
+out=$(hit -n 20 echo.shop:80)
+hold_conn 1
+n=$(entries skiff_sockhash)
+wait
+after=$(l4_sum conns_closed)
+if echo "$out" | grep -q '^errors 0' && [ "$n" = 0 ] && [ "$after" -ge $((before + 20)) ]; then
+	t_pass "counted $((after - before))"
+else t_fail "n=$n before=$before after=$after $out"; fi
+
+t_summary
