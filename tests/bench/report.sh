@@ -1,0 +1,163 @@
+#!/bin/bash
+# report.sh OUT REPS T_LAT T_TPUT T_CRR RUNTIME_S QUICK BUSY_BEFORE BUSY_AFTER: turn OUT/raw.tsv (scenario, services,
+# metric, round, value) and OUT/scenarios.tsv (scenario, services, status, note; in report order)
+# into OUT/results.md and OUT/results.json: per scenario and metric the median with min and max
+# over the rounds, and the ratio of the median to direct's median from the same run.
+set -eu
+out=$1 reps=$2 t_lat=$3 t_tput=$4 t_crr=$5 runtime=$6 quick=$7 busy=$8 busy_after=$9
+first() { "$@" 2>&1 | head -1 | tr -d '\r'; }
+cpu=$(sed -n 's/^model name[[:space:]]*: *//p' /proc/cpuinfo | head -1)
+tools="sockperf $(first sockperf --version | sed 's/.*version \([0-9.]*\).*/\1/'), \
+$(first iperf3 --version | sed 's/ (.*//'), $(first iptables-nft --version)"
+
+awk -F '\t' -v md="$out/results.md" -v js="$out/results.json" -v cpu="$cpu" \
+	-v cores="$(nproc)" -v kernel="$(uname -r)" -v date="$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+	-v reps="$reps" -v t_lat="$t_lat" -v t_tput="$t_tput" -v t_crr="$t_crr" \
+	-v runtime="$runtime" -v quick="$quick" -v tools="$tools" -v busy="$busy" -v busy_after="$busy_after" -v chk="$out/checks.md" '
+function sort_vals(a, n,    i, j, t) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+}
+# Fills med/lo/hi[k, m] from the rounds of scenario key k, metric m.
+function stats(k, m,    n, a, i) {
+	n = split(vals[k, m], a, " ")
+	if (!n)
+		return
+	for (i = 1; i <= n; i++)
+		a[i] += 0
+	sort_vals(a, n)
+	med[k, m] = n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	lo[k, m] = a[1]
+	hi[k, m] = a[n]
+	cnt[k, m] = n
+}
+function has(k, m) { return (k SUBSEP m) in med }
+function num(x, m) { return m == "crr_per_s" ? sprintf("%.0f", x) : m == "tput_gbps" ? sprintf("%.2f", x) : sprintf("%.1f", x) }
+function ratio(k, m) { return has(k, m) && med[D, m] > 0 ? med[k, m] / med[D, m] : "" }
+function cell(k, m,    r) {
+	if (!has(k, m))
+		return "failed"
+	r = ratio(k, m)
+	return num(med[k, m], m) " (" num(lo[k, m], m) "–" num(hi[k, m], m) ")" (r == "" ? "" : sprintf(" **%.2f×**", r))
+}
+function jstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
+function jnum(x) { return x == "" ? "null" : sprintf("%.4g", x) }
+# target(label, key, metric, op, bound): one line of the targets list, from the ratio.
+function target(label, k, m, op, bound,    r, ok) {
+	if (!(k in status)) {
+		printf "- %s: not measured in this run\n", label > md
+		return
+	}
+	if (status[k] != "ok") {
+		printf "- %s: %s\n", label, note[k] > md
+		return
+	}
+	r = ratio(k, m)
+	if (r == "") {
+		printf "- %s: no data (runs failed)\n", label > md
+		return
+	}
+	ok = op == ">=" ? r >= bound : r <= bound
+	printf "- %s: %.2f× (target %s %.2f×) — **%s**\n", label, r, op == ">=" ? "≥" : "≤", bound, ok ? "met" : "MISSED" > md
+}
+FILENAME ~ /scenarios.tsv$/ {
+	k = $1 "|" $2
+	if (k in status)
+		next # a second block of the same scenario
+	order[++nk] = k; sname[k] = $1; ssvc[k] = $2; status[k] = $3; note[k] = $4
+	next
+}
+{
+	vals[$1 "|" $2, $3] = vals[$1 "|" $2, $3] " " $5
+	if ($1 == "direct") # blocks of the baseline, for the drift line
+		blk[$4 > reps ? 2 : 1, $3] = blk[$4 > reps ? 2 : 1, $3] " " $5
+}
+END {
+	D = "direct|"
+	nm = split("rtt_p50_us rtt_p90_us rtt_p99_us tput_gbps crr_per_s", M, " ")
+	for (i = 1; i <= nk; i++)
+		for (j = 1; j <= nm; j++)
+			stats(order[i], M[j])
+
+	print "# skiff benchmarks" > md
+	printf "\nMachine: %s, %d cores, kernel %s. Run: %s, %d s%s.\n", cpu, cores, kernel, date, runtime, quick ? ", --quick" : "" > md
+	printf "Tools: %s.\nCPU busy with other work just before the run: %d%%, just after: %d%% (more than a few %%\n", tools, busy, busy_after > md
+	print "means other jobs shared the 2 cores and moved the numbers).\n" > md
+	print "Lab: one node (network namespace), client and server pods on it (veth pairs routed by the node);" > md
+	print "direct and kube-proxy run with no skiffd; kube-proxy DNAT is iptables (nf_tables backend, the" > md
+	print "Debian 12 default) in the node netns, with the measured service last in KUBE-SERVICES." > md
+	printf "Each cell: median (min–max) over %d rounds, **ratio to direct** (lower is better for round\n", reps > md
+	printf "trips, higher for throughput and connect rate). Round trip: sockperf ping-pong, 64 B, TCP, %d s;\n", t_lat > md
+	printf "throughput: iperf3, 1 stream, %d s; connect rate: skiff-perf crr (connect, 64 B each way,\n", t_tput > md
+	printf "close), %d s.\n\n", t_crr > md
+	print "| scenario | services | round trip p50 (µs) | p90 (µs) | p99 (µs) | throughput (Gbit/s) | connect rate (/s) |" > md
+	print "| --- | --- | --- | --- | --- | --- | --- |" > md
+	for (i = 1; i <= nk; i++) {
+		k = order[i]
+		printf "| %s | %s |", sname[k], ssvc[k] == "" ? "–" : ssvc[k] > md
+		if (status[k] != "ok") {
+			printf " %s | | | | |\n", note[k] > md
+			continue
+		}
+		for (j = 1; j <= nm; j++)
+			printf " %s |", cell(k, M[j]) > md
+		printf "\n" > md
+	}
+	if ((2 SUBSEP "crr_per_s") in blk) {
+		printf "\nBaseline drift: direct was measured in two blocks of %d rounds, before and after the\n", reps > md
+		printf "kube-proxy scenarios (pooled above). Second block vs first, medians:" > md
+		for (j = 1; j <= nm; j++) {
+			vals["b1", M[j]] = blk[1, M[j]]
+			vals["b2", M[j]] = blk[2, M[j]]
+			stats("b1", M[j])
+			stats("b2", M[j])
+			if (has("b1", M[j]) && has("b2", M[j]) && med["b1", M[j]] > 0)
+				printf " %s %.2f×%s", M[j], med["b2", M[j]] / med["b1", M[j]], (j < nm ? "," : ".") > md
+		}
+		print "\nRatios closer to 1.00 than this drift are within this machine’s noise." > md
+	}
+	print "\n## Targets (issue 3), ratios to direct" > md
+	target("skiff-lb throughput, 10 services", "skiff-lb|10", "tput_gbps", ">=", 1.0)
+	target("skiff-lb throughput, 10,000 services", "skiff-lb|10000", "tput_gbps", ">=", 1.0)
+	target("skiff-lb connect rate, 10 services", "skiff-lb|10", "crr_per_s", ">=", 0.95)
+	target("skiff-lb connect rate, 10,000 services", "skiff-lb|10000", "crr_per_s", ">=", 0.95)
+	target("skiff-accel round trip p50, 10 services", "skiff-accel|10", "rtt_p50_us", "<=", 0.7)
+	target("skiff-accel throughput, 10 services", "skiff-accel|10", "tput_gbps", ">=", 1.2)
+	if (has("skiff-lb|10", "crr_per_s") && has("skiff-lb|10000", "crr_per_s"))
+		printf "- skiff-lb connect rate, 10,000 vs 10 services: %.2f× (flat is 1.00×)\n", med["skiff-lb|10000", "crr_per_s"] / med["skiff-lb|10", "crr_per_s"] > md
+	if (has("kube-proxy|10", "crr_per_s") && has("kube-proxy|10000", "crr_per_s"))
+		printf "- kube-proxy connect rate, 10,000 vs 10 services: %.2f× (%.2f× of direct at 10,000)\n", med["kube-proxy|10000", "crr_per_s"] / med["kube-proxy|10", "crr_per_s"], ratio("kube-proxy|10000", "crr_per_s") > md
+	print "\n## Checks: the path measured is the path named" > md
+	while ((getline line < chk) > 0)
+		print line > md
+	print "\nReproduce: `make bench` (or `tests/bench/run.sh build [--quick]` after `make`), as root." > md
+
+	printf "{\n  \"machine\": {\"cpu\": %s, \"cores\": %d, \"kernel\": %s, \"date\": %s},\n", jstr(cpu), cores, jstr(kernel), jstr(date) > js
+	printf "  \"run\": {\"quick\": %s, \"rounds\": %d, \"latency_s\": %d, \"throughput_s\": %d, \"crr_s\": %d, \"runtime_s\": %d, \"cpu_busy_before_pct\": %d, \"cpu_busy_after_pct\": %d, \"tools\": %s},\n", quick ? "true" : "false", reps, t_lat, t_tput, t_crr, runtime, busy, busy_after, jstr(tools) > js
+	printf "  \"scenarios\": [" > js
+	for (i = 1; i <= nk; i++) {
+		k = order[i]
+		printf "%s\n    {\"name\": %s, \"services\": %s, \"available\": %s", (i > 1 ? "," : ""), jstr(sname[k]), ssvc[k] == "" ? "null" : ssvc[k], status[k] == "ok" ? "true" : "false" > js
+		if (status[k] != "ok") {
+			printf ", \"note\": %s}", jstr(note[k]) > js
+			continue
+		}
+		printf ", \"metrics\": {" > js
+		for (j = 1; j <= nm; j++) {
+			m = M[j]
+			printf "%s\n      %s: ", (j > 1 ? "," : ""), jstr(m) > js
+			if (!has(k, m)) {
+				printf "null" > js
+				continue
+			}
+			s = vals[k, m]
+			sub(/^ /, "", s)
+			gsub(/ /, ", ", s)
+			printf "{\"median\": %s, \"min\": %s, \"max\": %s, \"ratio_to_direct\": %s, \"rounds\": [%s]}", jnum(med[k, m]), jnum(lo[k, m]), jnum(hi[k, m]), jnum(ratio(k, m)), s > js
+		}
+		printf "}}" > js
+	}
+	print "\n  ]\n}" > js
+}' "$out/scenarios.tsv" "$out/raw.tsv"

@@ -1,0 +1,355 @@
+#!/bin/bash
+# make bench: one lab, one run, every scenario; results in BUILD/bench/results.md and results.json.
+#   tests/bench/run.sh BUILD_DIR [--quick]
+# One node, so client and server pods share it (where the sockmap fast path applies). Scenarios:
+#   direct       client pod -> server pod IP, no skiffd running, no iptables rules (the baseline)
+#   kube-proxy   client pod -> ClusterIP through kube-proxy-style iptables DNAT in the node netns
+#                (tests/bench/kube_proxy_rules.sh), 10 / 1,000 / 10,000 services, no skiffd
+#   skiff-lb     client pod (in the mesh) -> ClusterIP translated by skiffd's connect hooks,
+#                10 / 1,000 / 10,000 services (tests/bench/skiff_services.sh)
+#   skiff-accel  as skiff-lb with the sockops/sk_msg fast path, when this skiffd has it
+# Metrics, each repeated (5 times, 2 with --quick) and reported as median [min-max] and as a ratio
+# to direct: 64-byte request/response round trip p50/p90/p99 (sockperf ping-pong --full-rtt),
+# single-stream throughput (iperf3), connect rate (skiff-perf crr: connect, 64 B each way, close).
+# Every command is bounded by a timeout; the lab (with any iptables rules, which live only in its
+# node netns) is torn down on any exit.
+set -u
+HERE=$(cd "$(dirname "$0")" && pwd)
+BUILD=$(cd "${1:?usage: tests/bench/run.sh BUILD_DIR [--quick]}" && pwd) || exit 2
+QUICK=0
+[ "${2:-}" = --quick ] && QUICK=1
+OUT=$BUILD/bench
+STATE=$(mktemp -d /tmp/skiff-bench.XXXXXX)
+LOG=$OUT/bench.log
+RAW=$OUT/raw.tsv	   # scenario services metric rep value
+SCEN=$OUT/scenarios.tsv # scenario services status note (in report order)
+CHECKS=$OUT/checks.md   # what proved each path was the one measured
+PIN=/sys/fs/bpf/skiff-lab/node-1 # the lab's bpffs directory for node-1's skiffd
+SERVER_PIDS=()
+SERVER_NETNS=""
+T0=$SECONDS
+LAB_MINE=0 # set once our `lab up` ran: only then may cleanup take a lab down
+mkdir -p "$OUT" || exit 1
+: >"$LOG"
+
+if [ $QUICK = 1 ]; then
+	REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 KP_COUNTS="10 10000" SK_COUNTS="10 10000"
+else
+	REPS=5 T_LAT=2 T_TPUT=2 T_CRR=1 KP_COUNTS="10 1000 10000" SK_COUNTS="10 1000 10000"
+fi
+CRR_PORT=7000 TPUT_PORT=5201 LAT_PORT=11111
+KP_VIP=198.19.64.1 # kube-proxy's ClusterIP for the server: a lab address skiffd never hears of
+
+say() { echo "bench: [$((SECONDS - T0)) s] $*" | tee -a "$LOG" >&2; }
+die() {
+	say "FAILED: $*"
+	exit 1
+}
+
+lab() { timeout 90 "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
+# in_pod SECONDS DEPLOY CMD...: CMD in a bench pod's cgroup and netns, killed after SECONDS.
+in_pod() {
+	local t=$1 d=$2
+	shift 2
+	timeout "$t" "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench "deploy/$d" -- "$@"
+}
+in_node() { timeout 60 "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-1 -- "$@"; }
+
+cleanup() {
+	local p
+	for p in "${SERVER_PIDS[@]}"; do
+		kill "$p" 2>/dev/null
+	done
+	# skiff-lab down removes every lab on the machine: never someone else's. Ours is gone
+	# already if its servers died under us (another run's `down`); then leave the machine be.
+	if [ $LAB_MINE = 1 ] && lab_alive; then
+		"$BUILD/bin/skiff-lab" --state "$STATE" down >>"$LOG" 2>&1 ||
+			say "lab down failed; see $LOG"
+	fi
+	rm -rf "$STATE" "$OUT/work"
+}
+# Our lab is intact while our server pod's netns (named after the pod, random suffix and all)
+# is there; before it is known, assume so.
+lab_alive() { [ -z "$SERVER_NETNS" ] || [ -e "/run/netns/$SERVER_NETNS" ]; }
+
+# ... and fit to measure while the servers in it run too (a `down` kills processes first).
+lab_intact() {
+	local p
+	lab_alive || return 1
+	for p in "${SERVER_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || return 1
+	done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the lab, its servers and skiffd ------------------------------------------------------------
+
+agent_pid() { lab status | awk '$1 == "node-1" { for (i = 1; i < NF; i++) if ($i == "pid") print $(i + 1) }'; }
+
+config_dump() { in_node curl -s --max-time 5 127.0.0.1:15000/config_dump; }
+generation() { config_dump | head -c 400 | sed -nE 's/.*"generation":([0-9]+).*/\1/p'; }
+
+# wait_ready: skiffd answers on its admin port with an applied generation (30 s at most).
+wait_ready() {
+	for _ in $(seq 150); do
+		config_dump | head -c 400 | grep -q '"applied":true' && return 0
+		sleep 0.2
+	done
+	die "skiffd never reported an applied config; see $STATE/logs"
+}
+
+# skiffd as the lab starts it (fast path on by default, when this skiffd has one).
+agent_start_lab() {
+	say "starting skiffd (skiff-lab restart-agent)"
+	lab restart-agent node-1 >>"$LOG" 2>&1 || die "skiff-lab restart-agent node-1; see $LOG"
+	wait_ready
+}
+
+# skiffd restarted by the lab with extra flags (skiff-lab passes $SKIFF_LAB_AGENT_ARGS on);
+# checked on the running process, so a lab that ignores them cannot pass for one that did.
+agent_restart_with() {
+	local pid
+	say "restarting skiffd with $*"
+	SKIFF_LAB_AGENT_ARGS="$*" lab restart-agent node-1 >>"$LOG" 2>&1 ||
+		die "skiff-lab restart-agent node-1; see $LOG"
+	wait_ready
+	pid=$(agent_pid)
+	tr '\0' ' ' <"/proc/${pid:-0}/cmdline" 2>/dev/null | grep -q -- " $* " ||
+		die "skiffd (pid $pid) runs without $*: this skiff-lab ignores SKIFF_LAB_AGENT_ARGS"
+}
+
+has_accel() { "$BUILD/bin/skiffd" --help 2>&1 | grep -q -E -- '--(no-)?accel '; }
+
+# A server process in the server pod for the whole run, killed by pid at exit.
+start_server() {
+	"$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- "$@" \
+		>>"$LOG" 2>&1 &
+	SERVER_PIDS+=($!)
+	disown $!
+}
+
+wait_listening() {
+	for _ in $(seq 100); do
+		local l
+		l=$(in_pod 5 server ss -ltnH)
+		echo "$l" | grep -q ":$CRR_PORT " && echo "$l" | grep -q ":$TPUT_PORT " &&
+			echo "$l" | grep -q ":$LAT_PORT " && return 0
+		sleep 0.1
+	done
+	die "servers not listening in the server pod; see $LOG"
+}
+
+lab_up() {
+	mkdir -p "$OUT/work"
+	# One lab per machine (its netns names are fixed). Runs that take the lock wait for each
+	# other; a lab made without it is left alone, and this run stops.
+	exec 9>/run/skiff-lab.lock
+	flock -w 300 9 || die "another run held /run/skiff-lab.lock for 5 minutes"
+	[ ! -e /run/netns/skl-fabric ] ||
+		die "another skiff-lab is running on this machine (netns skl-fabric); try again later"
+	LAB_MINE=1
+	if ! lab up --no-agent --nodes 1 "$HERE/bench.yaml" >>"$LOG" 2>&1; then
+		grep -q 'a lab already exists' "$LOG" && LAB_MINE=0
+		die "lab up; see $LOG"
+	fi
+	SERVER_IP=$(lab status | awk '$1 ~ /^bench\/server-/ { print $3 }')
+	SERVER_NETNS=skl-$(lab status | awk '$1 ~ /^bench\/server-/ { sub(/^bench\//, "", $1); print $1 }')
+	VIP=$(lab status | awk '$1 == "bench/server" { split($2, a, ","); print a[1] }')
+	[ -n "$SERVER_IP" ] && [ -n "$VIP" ] || die "no server pod IP or ClusterIP in lab status"
+	# The client closes first (TIME_WAIT on its side): reuse ports for back-to-back crr runs.
+	in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 \
+		net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "client sysctls"
+	start_server "$BUILD/bin/skiff-perf" serve $CRR_PORT
+	start_server iperf3 -s -p $TPUT_PORT
+	start_server sockperf sr --tcp -p $LAT_PORT
+	wait_listening
+}
+
+# --- measuring ----------------------------------------------------------------------------------
+
+# One metric run; prints the values, nothing on failure (the run is then missing, not faked).
+run_lat() {
+	in_pod $((T_LAT + 15)) client sockperf pp --tcp -i "$1" -p $LAT_PORT -t "$T_LAT" -m 64 \
+		--full-rtt 2>&1 | awk '/percentile 50\.000 =/ { p50 = $NF } /percentile 90\.000 =/ { p90 = $NF }
+		/percentile 99\.000 =/ { p99 = $NF } END { if (p99 != "") print p50, p90, p99 }'
+}
+
+run_tput() {
+	in_pod $((T_TPUT + 15)) client iperf3 -c "$1" -p $TPUT_PORT -t "$T_TPUT" -f m \
+		--connect-timeout 3000 2>&1 | awk '/receiver$/ { printf "%.3f\n", $(NF - 2) / 1000 }'
+}
+
+run_crr() {
+	in_pod $((T_CRR + 15)) client "$BUILD/bin/skiff-perf" crr "$1:$CRR_PORT" \
+		--seconds "$T_CRR" | awk '$1 == "errors" && $2 > 0 { bad = 1 }
+		$1 == "rate" { r = $2 } END { if (!bad && r != "") print r }'
+}
+
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "$CUR" "$CUR_N" "$1" "$2" "$3" >>"$RAW"; }
+
+# measure SCENARIO SERVICES ADDRESS [FIRST_ROUND]: REPS rounds of latency, throughput, connect
+# rate, numbered from FIRST_ROUND (a second block of a scenario adds to its rounds).
+measure() {
+	local v r p50 p90 p99 missing=0 first=${4:-1}
+	CUR=$1 CUR_N=$2
+	printf '%s\t%s\tok\t\n' "$CUR" "$CUR_N" >>"$SCEN"
+	for r in $(seq "$first" $((first + REPS - 1))); do
+		say "$CUR ${CUR_N:+$CUR_N services }round $r"
+		lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
+		v=$(run_lat "$3")
+		if [ -n "$v" ]; then
+			read -r p50 p90 p99 <<<"$v"
+			record rtt_p50_us "$r" "$p50"
+			record rtt_p90_us "$r" "$p90"
+			record rtt_p99_us "$r" "$p99"
+		else missing=$((missing + 1)); fi
+		v=$(run_tput "$3")
+		if [ -n "$v" ]; then record tput_gbps "$r" "$v"; else missing=$((missing + 1)); fi
+		v=$(run_crr "$3")
+		if [ -n "$v" ]; then record crr_per_s "$r" "$v"; else missing=$((missing + 1)); fi
+	done
+	lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
+	[ $missing = 0 ] || say "$CUR $CUR_N: $missing failed runs (left out of the results)"
+}
+
+# cpu_busy: percent of the machine's CPU time that was not idle over one second (other work
+# on a 2-core machine moves every number; the report shows it).
+cpu_busy() {
+	local a b
+	a=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+	sleep 1
+	b=$(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+	echo "$a $b" | awk '{ d = ($3 - $1) + ($4 - $2); printf "%.0f\n", (d > 0 ? 100 * ($3 - $1) / d : 0) }'
+}
+
+unavailable() { printf '%s\t%s\tunavailable\t%s\n' "$1" "$2" "$3" >>"$SCEN"; }
+
+# --- scenarios ----------------------------------------------------------------------------------
+
+kube_proxy() {
+	local n rules=$OUT/work/kube-proxy.rules pkts
+	for n in $KP_COUNTS; do
+		say "kube-proxy: installing $n services"
+		"$HERE/kube_proxy_rules.sh" "$n" $KP_VIP "$SERVER_IP" $CRR_PORT $TPUT_PORT $LAT_PORT \
+			>"$rules" || die "kube_proxy_rules.sh $n"
+		in_node iptables-nft-restore <"$rules" >>"$LOG" 2>&1 || die "iptables-restore ($n)"
+		measure kube-proxy "$n" $KP_VIP
+		# Proof the DNAT path was taken: the measured service's KUBE-SERVICES rule counted.
+		pkts=$(in_node iptables-nft -t nat -L KUBE-SERVICES -n -v -x |
+			awk -v vip=$KP_VIP -v p="dpt:$CRR_PORT" '$0 ~ vip && $0 ~ p { print $1 }')
+		[ "${pkts:-0}" -gt 0 ] || die "kube-proxy $n: the DNAT rule never matched"
+		echo "- kube-proxy, $n services: the measured service's KUBE-SERVICES rule (last of" \
+			"$(in_node iptables-nft -t nat -S KUBE-SERVICES | grep -c '^-A')) matched $pkts" \
+			"new connections" >>"$CHECKS"
+	done
+	# Leave no netfilter hooks (nor conntrack) behind for the skiff scenarios.
+	in_node nft delete table ip nat >>"$LOG" 2>&1
+	in_node nft delete table ip filter >>"$LOG" 2>&1
+	[ -z "$(in_node nft list tables)" ] || die "iptables tables left in the node netns"
+}
+
+# With neither iptables rules nor skiffd, the ClusterIP leads nowhere: so an answer from it in
+# the skiff scenarios can only come from skiffd's connect hook.
+vip_dead_without_skiffd() {
+	[ -z "$(agent_pid)" ] || die "a skiffd runs before the skiff scenarios"
+	if in_pod 10 client "$BUILD/bin/skiff-perf" crr "$VIP:$CRR_PORT" --seconds 0.3 \
+		--timeout-ms 300 >/dev/null 2>&1; then
+		die "the ClusterIP $VIP answers with no skiffd and no rules"
+	fi
+	echo "- direct and kube-proxy ran with no skiffd; with no rules either, the ClusterIP" \
+		"$VIP did not answer, so skiff-lb/skiff-accel answers come from the connect hook" >>"$CHECKS"
+}
+
+# skiff_services N: the mesh has N services (the measured one plus N-1 fillers), applied.
+skiff_services() {
+	local n=$1 gen f=$STATE/config/bench-fill.yaml dump
+	say "skiffd: installing $n services"
+	gen=$(generation)
+	"$HERE/skiff_services.sh" $((n - 1)) bench >"$STATE/config/.bench-fill.yaml.tmp" ||
+		die "skiff_services.sh $n"
+	if cmp -s "$STATE/config/.bench-fill.yaml.tmp" "$f"; then
+		rm -f "$STATE/config/.bench-fill.yaml.tmp" # already in force
+	else
+		mv "$STATE/config/.bench-fill.yaml.tmp" "$f" || die "config dir"
+		for _ in $(seq 100); do
+			[ "$(generation)" != "$gen" ] && break
+			sleep 0.2
+		done
+	fi
+	dump=$(config_dump)
+	echo "$dump" | head -c 400 | grep -q '"applied":true' || die "$n services not applied"
+	[ "$(echo "$dump" | grep -o '"vip"' | wc -l)" -ge $((n + 2)) ] ||
+		die "skiffd shows fewer than $n services"
+}
+
+# sockhash_while_open: entries in node-1's sockhash while one client connection to the VIP is open.
+sockhash_while_open() {
+	local p n
+	in_pod 5 client bash -c "exec 3<>/dev/tcp/$VIP/$CRR_PORT && sleep 1" >/dev/null 2>&1 &
+	p=$!
+	sleep 0.5
+	n=$(bpftool -j map dump pinned "$PIN/skiff_sockhash" 2>/dev/null | grep -o '"key"' | wc -l)
+	wait $p
+	echo "$n"
+}
+
+skiff_lb() {
+	local n e
+	for n in $SK_COUNTS; do
+		skiff_services "$n"
+		if has_accel; then
+			e=$(sockhash_while_open)
+			echo "- $1, $n services: $e sockhash entries while one client connection was open" \
+				"(fast path: 2 expected; without: 0)" >>"$CHECKS"
+			[ "$1" != skiff-accel ] || [ "$e" -ge 2 ] ||
+				say "WARNING: skiff-accel $n: the fast path is not taken (sockhash empty)"
+		fi
+		measure "$1" "$n" "$VIP"
+	done
+}
+
+main() {
+	local start=$SECONDS counts_rev=""
+	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, cgroups, bpffs, iptables)"
+	for t in iperf3 sockperf iptables-nft-restore nft bpftool timeout flock; do
+		command -v $t >/dev/null || die "$t not installed (make deps)"
+	done
+	rm -f "$OUT/results.md" "$OUT/results.json"
+	: >"$RAW"
+	: >"$SCEN"
+	: >"$CHECKS"
+	BUSY_BEFORE=$(cpu_busy)
+	say "machine busy before the run: $BUSY_BEFORE% CPU"
+	lab_up
+	measure direct "" "$SERVER_IP"
+	kube_proxy
+	# The baseline again, minutes later: its rounds join the first block's, and the report
+	# shows how far the two blocks drifted apart (this machine's noise, to read ratios by).
+	[ $QUICK = 1 ] || measure direct "" "$SERVER_IP" $((REPS + 1))
+	vip_dead_without_skiffd
+	if has_accel; then
+		agent_restart_with --no-accel
+		skiff_lb skiff-lb
+		# The fast path by its flag when skiffd has one (off by default), else by default.
+		if "$BUILD/bin/skiffd" --help 2>&1 | grep -q -- '--accel '; then
+			agent_restart_with --accel
+		else
+			agent_start_lab
+		fi
+		for n in $SK_COUNTS; do counts_rev="$n $counts_rev"; done
+		SK_COUNTS=$counts_rev skiff_lb skiff-accel
+	else
+		agent_start_lab
+		skiff_lb skiff-lb
+		for n in $SK_COUNTS; do
+			unavailable skiff-accel "$n" "not available in this build (skiffd has no --accel)"
+		done
+	fi
+	BUSY_AFTER=$(cpu_busy)
+	"$HERE/report.sh" "$OUT" "$REPS" "$T_LAT" "$T_TPUT" "$T_CRR" $((SECONDS - start)) \
+		"$QUICK" "$BUSY_BEFORE" "$BUSY_AFTER" || die "report"
+	say "done in $((SECONDS - start)) s: $OUT/results.md"
+}
+
+main
