@@ -138,6 +138,22 @@ static bool pods_equal(const struct node_view *x, const struct node_view *y)
 	return true;
 }
 
+/* Same pod cgroups as last scan? The scan order is the directory walk's, stable between scans
+ * of an unchanged tree, so a change in order is treated as a change (a harmless recompile). */
+static bool cgroups_equal(const struct pod_cgroup_table *x, const struct pod_cgroup_table *y)
+{
+	if (x->n != y->n)
+		return false;
+	for (size_t i = 0; i < x->n; i++)
+		if (x->v[i].id != y->v[i].id || strcmp(x->v[i].uid, y->v[i].uid))
+			return false;
+	return true;
+}
+
+/*
+ * Rescan pod cgroups; recompile only when they changed. Recompiling the whole view on every tick
+ * cost about 10% of a core with 10,000 services (make bench) for nothing.
+ */
 void agent_rescan(struct agent *a)
 {
 	struct pod_cgroup_table t = { 0 };
@@ -146,6 +162,10 @@ void agent_rescan(struct agent *a)
 
 	if (pod_cgroup_scan(a->o->cgroup_root, &t))
 		return;
+	if (a->applied && cgroups_equal(&t, &a->cgroups)) {
+		pod_cgroup_table_free(&t);
+		return;
+	}
 	pod_cgroup_table_free(&a->cgroups);
 	a->cgroups = t;
 	if (!a->have_model)
