@@ -41,8 +41,16 @@ int dp_accel_load(struct dataplane *dp);
 int dp_accel_attach_msg(struct dataplane *dp);
 void dp_accel_close(struct dataplane *dp, bool unpin);
 
-/* dp_pod_ips.c */
-int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
+/* dp_map_sync.c: an array of n entries, each `stride` bytes, with its key and value at the given
+ * offsets; the map is made to hold exactly these. `hint` ends the error message on a full map. */
+struct dp_entries {
+	const void *base;
+	size_t n, stride;
+	size_t key_off, key_size;
+	size_t val_off, val_size;
+};
+
+int dp_map_sync(int fd, const struct dp_entries *e, const char *map_name, const char *hint);
 
 /* dp_attach.c */
 int dp_attach_all(struct dataplane *dp);
@@ -51,7 +59,11 @@ void dp_links_close(struct dataplane *dp, bool unpin);
 /* dp_generation.c */
 int dp_gen_read(struct dataplane *dp);
 
-/* dp_enrolled.c */
+/* dp_pod_maps.c: the per-pod maps, by difference through dp_map_sync */
 int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v);
+int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
+
+#define SKIFF_STR_(x) #x
+#define SKIFF_STR(x) SKIFF_STR_(x)
 
 #endif
