@@ -12,6 +12,15 @@ T_NAME=""
 
 lab() { "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
 
+# One lab per machine (its netns names are fixed): every lab test and `make bench` hold this lock
+# for their whole run, so a bench or a second `make test` started meanwhile waits its turn instead
+# of finding the other's lab and failing.
+exec 9>/run/skiff-lab.lock
+if ! flock -w 900 9; then
+	echo "another lab run held /run/skiff-lab.lock for 15 minutes" >&2
+	exit 1
+fi
+
 t_cleanup() { lab down >/dev/null 2>&1 || true; }
 trap t_cleanup EXIT
 

@@ -24,7 +24,7 @@ entries() { bpftool -j map dump pinned "$PIN/$1" 2>/dev/null | grep -o '"key"' |
 
 # Sum of one counter of skiff_l4_stats over every pair and CPU.
 l4_sum() {
-	dump skiff_l4_stats | grep -o "\"$1\": *[0-9]*" | awk -F: '{s += $2} END {print s + 0}'
+	dump skiff_l4_stats | grep -o "\"$1\": *[0-9]*" | awk -F: '{s += $2} END {printf "%.0f\n", s}'
 }
 
 # The sockhash keys (struct skiff_sock_key: local[16] remote[16] local_port remote_port family)

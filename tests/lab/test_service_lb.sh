@@ -34,6 +34,12 @@ if [ -n "$vip6" ] && [ "$(echo "$out" | grep -c '^errors 0')" = 2 ] &&
 	[ "$(echo "$out" | grep -c '^peer_mismatch 0')" = 2 ]; then t_pass "$vip6"
 else t_fail "vip6=$vip6 $out"; fi
 
+t_begin "a dual-stack socket dialling the IPv4 VIP as ::ffff:a.b.c.d is translated too"
+vip4=$(lab exec -n shop deploy/client -- getent ahostsv4 echo.shop | awk '{print $1; exit}')
+out=$(hit -n 50 "[::ffff:$vip4]:80")
+if [ -n "$vip4" ] && echo "$out" | grep -q '^errors 0' && echo "$out" | grep -q '^peer_mismatch 0'
+then t_pass; else t_fail "vip4=$vip4 $out"; fi
+
 t_begin "Service without endpoints: connect fails at once with ECONNREFUSED"
 start=$(date +%s%N)
 out=$(hit -n 1 --timeout-ms 3000 empty.shop:80)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -70,6 +71,9 @@ static void child(const struct lab_spawn *s, int report)
 		dup2(fd, 2);
 	}
 	setsid();
+	/* Pods and skiffd outlive this command: they must not keep the caller's descriptors open
+	 * (a test's lock file, a pipe someone waits on for EOF). */
+	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
 	err = lab_enter(s->cgroup, s->netns, s->hosts);
 	if (!err) {
 		execv(s->argv[0], s->argv);
