@@ -24,10 +24,9 @@ static void usage(FILE *f)
 		"  --admin-port N       config dump port (default 15000, 0 = off)\n"
 		"  --ready-port N       readiness port (default 15021, 0 = off)\n"
 		"  --rescan-ms N        pod cgroup rescan period (default 200)\n"
-		"  --accel              move same-node pod-to-pod TCP socket to socket with sockmap\n"
-		"                       (sk_msg redirect) instead of the TCP/IP stack; off by default:\n"
-		"                       see README, 'Same-node acceleration'\n"
-		"  --no-accel           the default: keep same-node TCP on the stack; L4 counters on\n");
+		"  --accel              the default: same-node pod-to-pod TCP goes socket to socket\n"
+		"                       (sockmap, sk_msg redirect) instead of through the TCP/IP stack\n"
+		"  --no-accel           keep same-node TCP on the stack; the L4 counters still count\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -66,10 +65,9 @@ int main(int argc, char **argv)
 		.admin_port = 15000,
 		.ready_port = 15021,
 		.rescan_ms = 200,
-		/* Off until the kernel's sk_msg ingress path pushes back on a writer whose reader
-		 * stopped, and stops returning EAGAIN to blocking reads (tests/kernel/test_sock_accel.c
-		 * measures both); Cilium ships its sockmap path off by default for the same reasons. */
-		.no_accel = true,
+		/* On: sk_msg falls back to TCP when a reader stops reading (bpf/lib/accel_msg.h),
+		 * so the fast path has TCP's back-pressure. */
+		.no_accel = false,
 	};
 	int c;
 

@@ -12,6 +12,11 @@
 /* Set by skiffd before load: 0 (skiffd --no-accel) keeps the counters but inserts no socket. */
 const volatile __u32 accel_redirect_on = 1;
 
+/* Set by skiffd before load: the most a reader may leave unread of what was redirected to it
+ * before its writer falls back to TCP. skiffd uses the kernel's largest TCP receive buffer
+ * (net.ipv4.tcp_rmem[2]), so a slow reader holds no more than it would over TCP. */
+const volatile __u64 accel_queue_cap = 6 << 20;
+
 /* A socket of a same-node mesh connection, under the 4-tuple it sees. Written by sockops. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SOCKHASH);
@@ -49,5 +54,17 @@ struct {
 	__type(value, struct skiff_sock_state);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_sk_accel SEC(".maps");
+
+/* An accelerated socket's own key -> the kernel address of its struct sock, for sk_msg to read
+ * the peer's redirect queue length (probe reads: a stale address reads garbage, never crashes).
+ * Written by sockops at established, removed at close. Only root can read it (bpffs 0600). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SKIFF_MAX_ACCEL_SOCKS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct skiff_sock_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_sk_addr SEC(".maps");
 
 #endif

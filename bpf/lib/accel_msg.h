@@ -3,31 +3,75 @@
  * sk_msg: a message sent on a socket in the sockhash goes straight into its peer's receive
  * queue. The return value is always SK_PASS: with a redirect set it means "deliver there", and
  * without one (the peer is not in the sockhash: not inserted, or already closed) it means "send
- * it over TCP". SK_DROP would fail the sender's write() with EACCES.
+ * it over TCP". SK_DROP would fail the sender's write() with EACCES. A reader that stops
+ * reading moves its writer to TCP for good (see struct skiff_rx_queue).
  */
 #ifndef SKIFF_BPF_ACCEL_MSG_H
 #define SKIFF_BPF_ACCEL_MSG_H
 
+#include <bpf/bpf_core_read.h>
+
 #include "lib/accel_key.h"
 #include "lib/accel_maps.h"
+
+#define ACCEL_USER_DATA_FLAGS 7L /* SK_USER_DATA_NOCOPY | _BPF | _PSOCK, not in vmlinux.h */
+#define ACCEL_QUEUE_WALK      128 /* messages counted on kernels without psock->msg_tot_len */
+
+/*
+ * Bytes redirected to the socket at `addr` that it has not read yet: its psock's msg_tot_len
+ * (Linux 6.18 keeps that count), else the sum over its redirect queue, where a queue longer than
+ * ACCEL_QUEUE_WALK messages counts as full. Probe reads through CO-RE offsets: the socket may
+ * close meanwhile, and a stale read only moves one connection to TCP.
+ */
+static __always_inline __u64 peer_unread(__u64 addr)
+{
+	struct sock *sk = (struct sock *)(long)addr;
+	struct sk_psock *psock;
+	struct list_head *head, *pos;
+	__u64 sum = 0;
+
+	/* sk_user_data carries flags in its low bits (SK_USER_DATA_PSOCK and others) */
+	psock = (struct sk_psock *)((long)BPF_CORE_READ(sk, sk_user_data) & ~ACCEL_USER_DATA_FLAGS);
+	if (!psock)
+		return 0;
+	if (bpf_core_field_exists(psock->msg_tot_len))
+		return BPF_CORE_READ(psock, msg_tot_len);
+	head = &psock->ingress_msg;
+	pos = BPF_CORE_READ(head, next);
+	for (int i = 0; i < ACCEL_QUEUE_WALK; i++) {
+		if (!pos || pos == head)
+			return sum;
+		sum += BPF_CORE_READ(container_of(pos, struct sk_msg, list), sg.size);
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return ~0ull;
+}
 
 static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 {
 	struct skiff_sock_state *st;
 	struct skiff_sock_key peer;
-	struct bpf_sock *sk;
+	struct bpf_sock *sk = msg->sk;
+	__u64 *addr;
 
-	if (peer_key_of_msg(msg, &peer))
-		return SK_PASS;
-	if (bpf_msg_redirect_hash(msg, &skiff_sockhash, &peer, BPF_F_INGRESS) != SK_PASS)
-		return SK_PASS;
-	/* these bytes bypass TCP: bytes_acked at close will not count them */
-	sk = msg->sk;
+	/* without its per-socket state a socket could not remember a fall-back: TCP throughout */
 	if (!sk)
 		return SK_PASS;
 	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
-	if (st)
-		__sync_fetch_and_add(&st->redirected, msg->size);
+	if (!st || (st->flags & SKIFF_SOCK_F_TCP) || peer_key_of_msg(msg, &peer))
+		return SK_PASS;
+	addr = bpf_map_lookup_elem(&skiff_sk_addr, &peer);
+	if (!addr)
+		return SK_PASS; /* the peer is not accelerated (or has closed) */
+	if (peer_unread(*addr) + msg->size > accel_queue_cap) {
+		/* once on TCP, always on TCP: the reader drains the redirected bytes first */
+		st->flags |= SKIFF_SOCK_F_TCP; /* sk_msg runs under the socket lock */
+		return SK_PASS;
+	}
+	if (bpf_msg_redirect_hash(msg, &skiff_sockhash, &peer, BPF_F_INGRESS) != SK_PASS)
+		return SK_PASS;
+	/* these bytes bypass TCP: bytes_acked at close will not count them */
+	__sync_fetch_and_add(&st->redirected, msg->size);
 	return SK_PASS;
 }
 

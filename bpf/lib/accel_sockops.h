@@ -23,6 +23,21 @@ static __always_inline struct skiff_pod *accel_pod_of(const union skiff_addr *a,
 	return bpf_map_lookup_elem(&skiff_pod_ips, &k);
 }
 
+/* Into the sockhash, with its address in skiff_sk_addr: neither or both. */
+static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_sock_key *key,
+					 struct skiff_sock_state *st)
+{
+	__u64 addr = (__u64)(long)ctx->sk;
+
+	if (!addr || bpf_map_update_elem(&skiff_sk_addr, key, &addr, BPF_ANY))
+		return; /* map full: this connection stays on TCP */
+	if (bpf_sock_hash_update(ctx, &skiff_sockhash, key, BPF_ANY)) {
+		bpf_map_delete_elem(&skiff_sk_addr, key);
+		return;
+	}
+	st->flags |= SKIFF_SOCK_F_ACCEL;
+}
+
 static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client)
 {
 	struct skiff_pod *me, *peer;
@@ -56,10 +71,9 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 		if (client || !peer)
 			l4_stats_opened(&st->pair);
 	}
-	if (!peer || !accel_redirect_on)
+	if (!peer || !accel_redirect_on || !st)
 		return;
-	if (bpf_sock_hash_update(ctx, &skiff_sockhash, &key, BPF_ANY) == 0 && st)
-		st->flags |= SKIFF_SOCK_F_ACCEL;
+	accel_insert(ctx, &key, st);
 }
 
 /* A graceful close counted each FIN as one sequence number in bytes_acked and bytes_received. */
@@ -74,6 +88,7 @@ static __always_inline __u64 accel_minus_fin(__u64 bytes, __u32 old_state)
 static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_state)
 {
 	struct skiff_l4_stats d = {};
+	struct skiff_sock_key key;
 	struct skiff_sock_state *st;
 	struct bpf_sock *sk = ctx->sk;
 	__u64 sent, rcvd;
@@ -104,6 +119,8 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;
 	}
 	l4_stats_add(&st->pair, &d);
+	if ((st->flags & SKIFF_SOCK_F_ACCEL) && !key_of_sockops(ctx, &key))
+		bpf_map_delete_elem(&skiff_sk_addr, &key);
 	bpf_sk_storage_delete(&skiff_sk_accel, sk); /* a second CLOSE must not count again */
 }
 

@@ -14,6 +14,14 @@
  * then redirects every message to the socket whose key is the sender's key with the two ends
  * swapped, straight into the peer's receive queue. The kernel removes a socket from the sockhash
  * when it closes. At close, sockops adds the connection's bytes and duration to skiff_l4_stats.
+ *
+ * Back-pressure. TCP bounds what a reader that stopped reading holds by its receive window;
+ * sk_msg ingress redirect does not (the kernel charges it to global TCP memory only). So before
+ * each redirect sk_msg reads how many bytes wait unread in the peer's redirect queue (the kernel
+ * address of each accelerated socket is kept in skiff_sk_addr for that), and once they would
+ * pass the cap the writer's socket falls back to TCP for the rest of the connection
+ * (SKIFF_SOCK_F_TCP): TCP's window then stops the writer. The reader takes the redirected bytes
+ * first, then TCP's, so the order is kept.
  */
 #ifndef SKIFF_ACCEL_H
 #define SKIFF_ACCEL_H
@@ -34,6 +42,7 @@
 #define SKIFF_MAP_POD_IPS  "skiff_pod_ips"  /* struct skiff_pod_ip_key -> struct skiff_pod */
 #define SKIFF_MAP_L4_STATS "skiff_l4_stats" /* struct skiff_l4_key -> struct skiff_l4_stats */
 #define SKIFF_MAP_SK_ACCEL "skiff_sk_accel" /* struct skiff_sock_state per socket */
+#define SKIFF_MAP_SK_ADDR  "skiff_sk_addr"  /* struct skiff_sock_key -> __u64 struct sock address */
 
 /* The sockops and sk_msg programs, as named in links/ and in bpftool prog show. */
 #define SKIFF_PROG_SOCKOPS "accel_sockops"
@@ -91,6 +100,7 @@ _Static_assert(sizeof(struct skiff_l4_stats) == 40, "skiff_l4_stats layout");
 #define SKIFF_SOCK_F_CLIENT	1u /* the active opener (the source workload) */
 #define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here: it reports its own bytes */
 #define SKIFF_SOCK_F_ACCEL	4u /* inserted into skiff_sockhash */
+#define SKIFF_SOCK_F_TCP	8u /* its peer stopped reading: this socket sends over TCP for good */
 
 /* Per socket (sk_storage), from established to close. Written by sockops and sk_msg. */
 struct skiff_sock_state {

@@ -19,6 +19,20 @@
 #include "dataplane/dp_internal.h"
 #include "sock_accel.skel.h"
 
+/* The largest TCP receive buffer (net.ipv4.tcp_rmem[2]): how much a reader may leave unread. */
+static unsigned long long queue_cap(void)
+{
+	unsigned long long min, def, max = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "r");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &min, &def, &max) != 3)
+			max = 0;
+		fclose(f);
+	}
+	return max >= 65536 ? max : 6 << 20;
+}
+
 int dp_accel_load(struct dataplane *dp)
 {
 	int err;
@@ -31,6 +45,7 @@ int dp_accel_load(struct dataplane *dp)
 		return err;
 	}
 	dp->accel->rodata->accel_redirect_on = dp->accel_on;
+	dp->accel->rodata->accel_queue_cap = queue_cap();
 	err = dp_pin_paths(dp, dp->accel->obj);
 	if (err)
 		return err;
