@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "compile/compile.h"
+#include "inspect/inspect.h"
 #include "model/model.h"
 #include "skiff/accel.h"
 #include "skiff/lb.h"
@@ -22,7 +23,9 @@ static void usage(FILE *f)
 		   "  status [--admin HOST:PORT]    readiness and generation of a running skiffd\n"
 		   "  config dump [--admin H:P]     skiffd's applied view as JSON (default 127.0.0.1:15000)\n"
 		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
-		   "                                /sys/fs/bpf/skiff)\n");
+		   "                                /sys/fs/bpf/skiff)\n"
+		   "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
+		   "                                from skiff_sockhash (bpftool can only show hex)\n");
 }
 
 static int no_cgroup(void *ctx, const struct m_pod *pod, uint64_t *id)
@@ -179,6 +182,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "maps"))
 		return cmd_maps(opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff"));
+	if (!strcmp(argv[1], "sockets"))
+		return inspect_sockets(stdout, opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff")) <
+		       0;
 	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
 		usage(stdout);
 		return 0;

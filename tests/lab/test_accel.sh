@@ -58,6 +58,15 @@ if [ "$n" = 2 ] && [ "$(sockhash_ends | grep -c '^4 8080$')" = 1 ] &&
 else t_fail "n=$n ends=$ends $d"; fi
 wait
 
+t_begin "skiffctl sockets decodes the sockhash: both ends of the live connection, by address"
+hold_conn 2
+out=$("$BUILD/bin/skiffctl" sockets --bpffs "$PIN" 2>&1)
+wait
+if echo "$out" | grep -qE '^ipv4 198\.18\.[0-9.]+:8080 -> 198\.18\.[0-9.]+:[0-9]+ cookie [0-9]+$' &&
+	echo "$out" | grep -qE '^ipv4 198\.18\.[0-9.]+:[0-9]+ -> 198\.18\.[0-9.]+:8080 cookie' &&
+	echo "$out" | grep -q '^2 accelerated socket'; then t_pass
+else t_fail "$out"; fi
+
 t_begin "entries leave the sockhash when the connection closes"
 ok=0
 for _ in $(seq 20); do
