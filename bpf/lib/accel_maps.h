@@ -55,15 +55,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_sk_accel SEC(".maps");
 
-/* An accelerated socket's own key -> the kernel address of its struct sock, for sk_msg to read
- * the peer's redirect queue length (probe reads: a stale address reads garbage, never crashes).
- * Written by sockops at established, removed at close. Only root can read it (bpffs 0600). */
+/* An accelerated socket's own key -> its struct sock address (for sk_msg to read the peer's
+ * unread byte count: probe reads, so a stale address reads garbage, never crashes) and cookie.
+ * Written by sockops at established, removed at close. Only root can read it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SKIFF_MAX_ACCEL_SOCKS);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct skiff_sock_key);
-	__type(value, __u64);
+	__type(value, struct skiff_sock_ref);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_sk_addr SEC(".maps");
 

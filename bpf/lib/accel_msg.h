@@ -52,7 +52,7 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 	struct skiff_sock_state *st;
 	struct skiff_sock_key peer;
 	struct bpf_sock *sk = msg->sk;
-	__u64 *addr;
+	struct skiff_sock_ref *ref;
 
 	/* without its per-socket state a socket could not remember a fall-back: TCP throughout */
 	if (!sk)
@@ -60,10 +60,10 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
 	if (!st || (st->flags & SKIFF_SOCK_F_TCP) || peer_key_of_msg(msg, &peer))
 		return SK_PASS;
-	addr = bpf_map_lookup_elem(&skiff_sk_addr, &peer);
-	if (!addr)
+	ref = bpf_map_lookup_elem(&skiff_sk_addr, &peer);
+	if (!ref)
 		return SK_PASS; /* the peer is not accelerated (or has closed) */
-	if (peer_unread(*addr) + msg->size > accel_queue_cap) {
+	if (peer_unread(ref->kaddr) + msg->size > accel_queue_cap) {
 		/* once on TCP, always on TCP: the reader drains the redirected bytes first */
 		st->flags |= SKIFF_SOCK_F_TCP; /* sk_msg runs under the socket lock */
 		return SK_PASS;

@@ -27,9 +27,12 @@ static __always_inline struct skiff_pod *accel_pod_of(const union skiff_addr *a,
 static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_sock_key *key,
 					 struct skiff_sock_state *st)
 {
-	__u64 addr = (__u64)(long)ctx->sk;
+	struct skiff_sock_ref ref = {
+		.kaddr = (__u64)(long)ctx->sk,
+		.cookie = bpf_get_socket_cookie(ctx),
+	};
 
-	if (!addr || bpf_map_update_elem(&skiff_sk_addr, key, &addr, BPF_ANY))
+	if (!ref.kaddr || bpf_map_update_elem(&skiff_sk_addr, key, &ref, BPF_ANY))
 		return; /* map full: this connection stays on TCP */
 	if (bpf_sock_hash_update(ctx, &skiff_sockhash, key, BPF_ANY)) {
 		bpf_map_delete_elem(&skiff_sk_addr, key);
@@ -114,6 +117,7 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 		else
 			d.bytes_received = rcvd;
 	}
+	d.tcp_fallbacks = !!(st->flags & SKIFF_SOCK_F_TCP);
 	if (client || !(st->flags & SKIFF_SOCK_F_BOTH_LOCAL)) {
 		d.conns_closed = 1;
 		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;

@@ -27,6 +27,7 @@ static __always_inline void l4_stats_add(const struct skiff_l4_key *k,
 	__sync_fetch_and_add(&s->bytes_received, d->bytes_received);
 	__sync_fetch_and_add(&s->bytes_sent, d->bytes_sent);
 	__sync_fetch_and_add(&s->duration_ns, d->duration_ns);
+	__sync_fetch_and_add(&s->tcp_fallbacks, d->tcp_fallbacks);
 }
 
 static __always_inline void l4_stats_opened(const struct skiff_l4_key *k)

@@ -42,7 +42,7 @@
 #define SKIFF_MAP_POD_IPS  "skiff_pod_ips"  /* struct skiff_pod_ip_key -> struct skiff_pod */
 #define SKIFF_MAP_L4_STATS "skiff_l4_stats" /* struct skiff_l4_key -> struct skiff_l4_stats */
 #define SKIFF_MAP_SK_ACCEL "skiff_sk_accel" /* struct skiff_sock_state per socket */
-#define SKIFF_MAP_SK_ADDR  "skiff_sk_addr"  /* struct skiff_sock_key -> __u64 struct sock address */
+#define SKIFF_MAP_SK_ADDR  "skiff_sk_addr"  /* struct skiff_sock_key -> struct skiff_sock_ref */
 
 /* The sockops and sk_msg programs, as named in links/ and in bpftool prog show. */
 #define SKIFF_PROG_SOCKOPS "accel_sockops"
@@ -94,8 +94,9 @@ struct skiff_l4_stats {
 	__u64 bytes_received;
 	__u64 bytes_sent;
 	__u64 duration_ns; /* sum of the closed connections' lifetimes */
+	__u64 tcp_fallbacks; /* sockets moved off the fast path because their peer stopped reading */
 };
-_Static_assert(sizeof(struct skiff_l4_stats) == 40, "skiff_l4_stats layout");
+_Static_assert(sizeof(struct skiff_l4_stats) == 48, "skiff_l4_stats layout");
 
 #define SKIFF_SOCK_F_CLIENT	1u /* the active opener (the source workload) */
 #define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here: it reports its own bytes */
@@ -113,5 +114,17 @@ struct skiff_sock_state {
 	__u32 pad;
 };
 _Static_assert(sizeof(struct skiff_sock_state) == 48, "skiff_sock_state layout");
+
+/*
+ * skiff_sk_addr value, keyed by an accelerated socket's own struct skiff_sock_key: the socket's
+ * kernel address, which sk_msg reads its peer's unread byte count through, and its cookie. With
+ * BTF, `bpftool map dump` of skiff_sk_addr lists the fast-path sockets with named fields (the
+ * sockhash itself cannot carry BTF). Written at established, removed at close.
+ */
+struct skiff_sock_ref {
+	__u64 kaddr;
+	__u64 cookie;
+};
+_Static_assert(sizeof(struct skiff_sock_ref) == 16, "skiff_sock_ref layout");
 
 #endif /* SKIFF_ACCEL_H */

@@ -294,8 +294,14 @@ sockhash_while_open() {
 	echo "$n"
 }
 
+# Sockets moved from the fast path to TCP so far (skiff_l4_stats.tcp_fallbacks, all CPUs).
+tcp_fallbacks() {
+	bpftool map dump pinned "$PIN/skiff_l4_stats" 2>/dev/null |
+		grep -o '"tcp_fallbacks": *[0-9]*' | awk -F: '{s += $2} END {printf "%.0f\n", s}'
+}
+
 skiff_lb() {
-	local n e
+	local n e f
 	for n in $SK_COUNTS; do
 		skiff_services "$n"
 		if has_accel; then
@@ -305,7 +311,11 @@ skiff_lb() {
 			[ "$1" != skiff-accel ] || [ "$e" -ge 2 ] ||
 				say "WARNING: skiff-accel $n: the fast path is not taken (sockhash empty)"
 		fi
+		f=$(tcp_fallbacks)
 		measure "$1" "$n" "$VIP"
+		[ "$1" != skiff-accel ] ||
+			echo "- $1, $n services: $(($(tcp_fallbacks) - f)) sockets fell back from the fast" \
+				"path to TCP during the rounds (a reader that fell behind by the cap)" >>"$CHECKS"
 	done
 }
 
@@ -331,7 +341,7 @@ main() {
 	if has_accel; then
 		agent_restart_with --no-accel
 		skiff_lb skiff-lb
-		# The fast path by its flag when skiffd has one (off by default), else by default.
+		# The fast path by its flag when skiffd has one (it is also the default), else by default.
 		if "$BUILD/bin/skiffd" --help 2>&1 | grep -q -- '--accel '; then
 			agent_restart_with --accel
 		else
