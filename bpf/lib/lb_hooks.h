@@ -10,8 +10,9 @@
 #include "lib/addr.h"
 #include "lib/lb_origin.h"
 #include "lib/lb_select.h"
+#include "lib/punt.h"
 
-/* connect(): TCP and connected UDP. */
+/* connect(): TCP and connected UDP. TCP to an enrolled pod on another node goes to skiffd. */
 static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 {
 	struct skiff_sock_origin vip, be;
@@ -23,12 +24,20 @@ static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 	ep_read(ctx, &vip, is6);
 	switch (lb_select(&vip, proto, lb_active_gen(), &be)) {
 	case LB_PASS:
-		origin_forget(sk);
+		/* not a service; a pod on another node is still punted (getpeername: the pod) */
+		if (proto == IPPROTO_TCP && punt_connect(ctx, sk, &vip, is6))
+			origin_remember(sk, &vip);
+		else
+			origin_forget(sk);
 		return 1;
 	case LB_REFUSE:
 		return lb_refuse();
 	default:
 		break;
+	}
+	if (proto == IPPROTO_TCP && punt_connect(ctx, sk, &be, is6)) {
+		origin_remember(sk, &vip);
+		return 1;
 	}
 	if (ep_write(ctx, &be, is6))
 		return lb_refuse();

@@ -985,6 +985,37 @@ static void test_enrolled_pod_addresses(void **state)
 	assert_int_equal(f->v.pod_ips[1].val.workload_id, f->v.pods[1].val.workload_id);
 }
 
+/* Mesh pods on other nodes, by address, numbered by node: TCP to them is punted to skiffd. */
+static void test_remote_pods(void **state)
+{
+	struct fx *f = *state;
+	const struct cv_remote_pod *r;
+	bool warned = false;
+
+	y_ns(&f->y, "shop", "skiff.io/mesh: enabled");
+	y_pod(&f->y, "shop", "web-0", "node-a", "198.18.1.10", "app=web");
+	y_pod(&f->y, "shop", "web-2", "node-c", "198.18.3.12,fd00::3:12", "app=web");
+	y_pod(&f->y, "shop", "web-1", "node-b", "198.18.2.11", "app=web");
+	y_pod(&f->y, "shop", "off", "node-b", "198.18.2.13", "skiff.io/mesh=disabled");
+	y_pod(&f->y, "shop", "stale-a", "node-b", "198.18.2.20", "app=web");
+	y_pod(&f->y, "shop", "stale-b", "node-c", "198.18.2.20", "app=web");
+	fx_compile_ok(f);
+	/* web-1, web-2 twice (dual stack); not web-0 (here), not off, not the shared address */
+	assert_int_equal(f->v.nremote_pods, 3);
+	r = f->v.remote_pods; /* sorted by key: family 4 before 6, then address */
+	assert_int_equal(r[0].key.family, SKIFF_AF_INET);
+	assert_v4(&r[0].key.addr, "198.18.2.11");
+	assert_int_equal(r[0].val.node_id, 1); /* node-b */
+	assert_v4(&r[1].key.addr, "198.18.3.12");
+	assert_int_equal(r[1].val.node_id, 2); /* node-c */
+	assert_int_equal(r[2].key.family, SKIFF_AF_INET6);
+	assert_v6(&r[2].key.addr, "fd00::3:12");
+	assert_int_equal(r[2].val.node_id, 2);
+	for (size_t i = 0; i < f->d.n; i++)
+		warned |= strstr(f->d.v[i].msg, "claim address 198.18.2.20") != NULL;
+	assert_true(warned);
+}
+
 static void test_namespace_label_variants(void **state)
 {
 	struct fx *f = *state;
@@ -1213,6 +1244,7 @@ int main(void)
 	    T(test_svc_id_order),
 	    T(test_enrolled_pods_this_node),
 	    T(test_enrolled_pod_addresses),
+	    T(test_remote_pods),
 	    T(test_namespace_label_variants),
 	    T(test_pod_opt_out),
 	    T(test_pending_cgroup_counted),

@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "skiff/accel.h"
 #include "skiff/lb.h"
+#include "skiff/punt.h"
 
 /* One service port (VIP:port/proto) and, for people, which Service it is. */
 struct cv_service {
@@ -42,6 +43,13 @@ struct cv_pod_ip {
 	struct skiff_pod val; /* the pod's skiff_enrolled value */
 };
 
+/* One address of an enrolled pod on another node (skiff_remote_pods): TCP to it is punted to
+ * skiffd, which carries it to that node. */
+struct cv_remote_pod {
+	struct skiff_pod_ip_key key;
+	struct skiff_remote_pod val;
+};
+
 struct node_view {
 	struct cv_service *services;
 	size_t nservices;
@@ -52,6 +60,8 @@ struct node_view {
 	size_t pods_pending; /* local mesh pods whose cgroup does not exist yet */
 	struct cv_pod_ip *pod_ips; /* addresses of the pods in pods[], in the same order */
 	size_t npod_ips;
+	struct cv_remote_pod *remote_pods; /* addresses of mesh pods on other nodes */
+	size_t nremote_pods;
 };
 
 /* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */
@@ -66,7 +76,9 @@ typedef int (*compile_cgroup_fn)(void *ctx, const struct m_pod *pod, uint64_t *i
  *    destination host, route weight split evenly over the subset's ready endpoints; without a
  *    VirtualService every ready endpoint has equal weight;
  *  - enrolled pods: pods with spec.nodeName == node_name that are in the mesh, and their
- *    addresses (status.podIPs).
+ *    addresses (status.podIPs);
+ *  - remote pods: the addresses of mesh pods on other nodes, with a node number (the position
+ *    of their node's name in sorted order, from 1).
  * Problems that make a route unusable (a missing subset) are errors in `d` and return -EINVAL.
  */
 int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,

@@ -139,6 +139,10 @@ int compile_endpoints(const struct cc_index *ix, const struct m_service *svc,
  */
 int compile_weights_normalize(struct cc_slot *s, size_t n);
 
+/* Mesh pods on other nodes, by address (compile_remote.c). */
+int compile_remote_pods(const struct model *m, const char *node_name, struct node_view *out,
+			struct diag *d);
+
 /* Enrolled local pods (compile_pods.c). */
 int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
 		 void *ctx, struct node_view *out, struct diag *d);

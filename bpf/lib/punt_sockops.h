@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * sockops half of the punt path: when a punted connection is established, the client's port is
+ * known at last. File the destination connect4/6 remembered under the client's address and port,
+ * which is what skiffd's accepted socket reports as its peer.
+ */
+#ifndef SKIFF_BPF_PUNT_SOCKOPS_H
+#define SKIFF_BPF_PUNT_SOCKOPS_H
+
+#include "lib/accel_key.h"
+#include "lib/punt.h"
+
+static __always_inline void punt_established(struct bpf_sock_ops *ctx)
+{
+	struct skiff_sock_origin *dst;
+	struct skiff_sock_key k;
+	struct skiff_punt_key pk;
+	struct bpf_sock *sk = ctx->sk;
+
+	if (!sk)
+		return;
+	dst = bpf_sk_storage_get(&skiff_sk_punt, sk, 0, 0);
+	if (!dst || key_of_sockops(ctx, &k))
+		return;
+	__builtin_memset(&pk, 0, sizeof(pk));
+	pk.addr = k.local;
+	pk.port = bpf_htons(k.local_port);
+	pk.family = k.family;
+	bpf_map_update_elem(&skiff_punt_orig, &pk, dst, BPF_ANY);
+	bpf_sk_storage_delete(&skiff_sk_punt, sk);
+}
+
+#endif
