@@ -26,7 +26,11 @@ static void usage(FILE *f)
 		"  --rescan-ms N        pod cgroup rescan period (default 200)\n"
 		"  --accel              the default: same-node pod-to-pod TCP goes socket to socket\n"
 		"                       (sockmap, sk_msg redirect) instead of through the TCP/IP stack\n"
-		"  --no-accel           keep same-node TCP on the stack; the L4 counters still count\n");
+		"  --no-accel           keep same-node TCP on the stack; the L4 counters still count\n"
+		"  --outbound-addr A[,A6]  this node's IPv4 and/or IPv6 address: skiffd listens there\n"
+		"                       on 15001 and the kernel punts TCP from mesh pods to mesh pods\n"
+		"                       on other nodes to it (in Kubernetes: status.hostIPs)\n"
+		"  --no-punt            the default: no outbound listener, cross-node TCP goes direct\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -54,7 +58,9 @@ int main(int argc, char **argv)
 		{ "bpffs", required_argument, 0, 'b' },	    { "cgroup-root", required_argument, 0, 'g' },
 		{ "admin-addr", required_argument, 0, 'a' }, { "admin-port", required_argument, 0, 'p' },
 		{ "ready-port", required_argument, 0, 'r' }, { "rescan-ms", required_argument, 0, 's' },
-		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },	    { "help", no_argument, 0, 'h' },
+		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },
+		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
+		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -83,6 +89,8 @@ int main(int argc, char **argv)
 		case 's': o.rescan_ms = atoi(optarg); break;
 		case 'A': o.no_accel = true; break;
 		case 'C': o.no_accel = false; break;
+		case 'o': o.outbound_addrs = optarg; break;
+		case 'P': o.outbound_addrs = NULL; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

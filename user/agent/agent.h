@@ -19,6 +19,7 @@ struct agent_opts {
 	int ready_port;		 /* 15021; 0 disables */
 	int rescan_ms;		 /* pod cgroup rescan period */
 	bool no_accel;		 /* --no-accel: same-node pod pairs stay on TCP */
+	const char *outbound_addrs; /* "IPv4[,IPv6]" of this node: punt cross-node mesh TCP */
 };
 
 /* Run until SIGINT/SIGTERM. Returns a process exit code. */

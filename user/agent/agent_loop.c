@@ -67,6 +67,9 @@ static int agent_start(struct agent *a)
 			  a->o->bpffs, a->o->cgroup_root, strerror(-err));
 		return err;
 	}
+	err = agent_punt_start(a);
+	if (err)
+		return err;
 	err = config_watch_open(a->o->config_dir, &a->watch);
 	if (err) {
 		agent_log("error", "cannot watch config dir %s: %s (create it, or pass --config-dir)",
@@ -85,6 +88,7 @@ static int agent_start(struct agent *a)
 
 static void agent_stop(struct agent *a)
 {
+	agent_punt_stop(a);
 	admin_close(&a->admin);
 	if (a->watch)
 		config_watch_close(a->watch);

@@ -48,6 +48,25 @@ static void dump_services(struct strbuf *b, const struct node_view *v)
 	sb_printf(b, "]");
 }
 
+/* The outbound proxy's counters; null when punting is off. */
+static void dump_punt(struct strbuf *b, const struct agent *a)
+{
+	struct proxy_stats s;
+
+	if (!a->proxy) {
+		sb_printf(b, "\"outbound\":null,");
+		return;
+	}
+	proxy_stats_read(a->proxy, &s);
+	sb_printf(b,
+		  "\"outbound\":{\"accepted\":%llu,\"no_orig\":%llu,\"upstream_failed\":%llu,"
+		  "\"relayed\":%llu,\"active\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu},",
+		  (unsigned long long)s.accepted, (unsigned long long)s.no_orig,
+		  (unsigned long long)s.upstream_failed, (unsigned long long)s.relayed,
+		  (unsigned long long)s.active, (unsigned long long)s.bytes_out,
+		  (unsigned long long)s.bytes_in);
+}
+
 static char *config_dump(const struct agent *a)
 {
 	struct strbuf b = { 0 };
@@ -63,7 +82,9 @@ static char *config_dump(const struct agent *a)
 		sb_printf(&b, "%s", i ? "," : "");
 		sb_json_str(&b, a->view.pods[i].name);
 	}
-	sb_printf(&b, "],\"pods_pending\":%zu,", a->view.pods_pending);
+	sb_printf(&b, "],\"pods_pending\":%zu,\"remote_pod_addrs\":%zu,", a->view.pods_pending,
+		  a->view.nremote_pods);
+	dump_punt(&b, a);
 	dump_services(&b, &a->view);
 	sb_printf(&b, "}\n");
 	return sb_take(&b);

@@ -12,12 +12,14 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
 #include "model/model.h"
+#include "proxy/proxy.h"
 
 struct agent {
 	const struct agent_opts *o;
 	struct dataplane *dp;
 	struct config_watch *watch;
 	struct admin_server admin;
+	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 
 	struct model model;	/* last good snapshot (valid when have_model) */
 	bool have_model;
@@ -39,6 +41,9 @@ void agent_reload(struct agent *a);
 void agent_rescan(struct agent *a);
 /* Warn once per resource field that is parsed but not enforced yet. */
 void agent_warn_unenforced(struct agent *a);
+/* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
+int agent_punt_start(struct agent *a);
+void agent_punt_stop(struct agent *a);
 /* Admin handler: /config_dump and /healthz/ready. */
 int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype);
 

@@ -29,6 +29,12 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out);
 /* Write `v` as generation active+1, switch, then delete the old generation. Enrolled pods are
  * updated by difference. On error the previous generation stays active. */
 int dp_apply(struct dataplane *dp, const struct node_view *v);
+/* The punt path: skiffd's outbound listener as pods reach it (flags 0: punting off). */
+int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
+/* Where the punted connection whose client end is `k` was going; the entry is consumed.
+ * -ENOENT when the kernel filed nothing under `k`. */
+int dp_punt_orig_take(struct dataplane *dp, const struct skiff_punt_key *k,
+		      struct skiff_sock_origin *dst);
 /* Generation now in force (0 before the first apply). */
 unsigned int dp_generation(const struct dataplane *dp);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */

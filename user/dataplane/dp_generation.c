@@ -203,6 +203,8 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	if (!err)
 		err = dp_pod_ips_sync(dp, v);
 	if (!err)
+		err = dp_remote_pods_sync(dp, v);
+	if (!err)
 		err = gen_switch(dp, gen);
 	if (err) {
 		sweep_both(dp, gen, false);

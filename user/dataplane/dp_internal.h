@@ -63,6 +63,9 @@ int dp_gen_read(struct dataplane *dp);
 int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v);
 int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
 
+/* dp_punt.c */
+int dp_remote_pods_sync(struct dataplane *dp, const struct node_view *v);
+
 #define SKIFF_STR_(x) #x
 #define SKIFF_STR(x) SKIFF_STR_(x)
 

@@ -65,6 +65,10 @@ int lab_agent_start(struct lab *lab, int node)
 	lab_argv_add(a, LAB_BPFFS_ROOT "/node-%d", node);
 	lab_argv_add(a, "--cgroup-root");
 	lab_argv_add(a, LAB_CGROUP_ROOT "/node-%d/kubepods", node);
+	/* the node's addresses on the fabric (lab_topology.c), as a DaemonSet passes status.hostIPs;
+	 * $SKIFF_LAB_AGENT_ARGS comes after, so --no-punt there wins */
+	lab_argv_add(a, "--outbound-addr");
+	lab_argv_add(a, "198.18.0.%d,2001:db8::%x", node, node);
 	agent_env_args(a);
 	s.argv = a->v;
 	err = lab_cgroup_create(cg);

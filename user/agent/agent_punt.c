@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The punt path, agent side: start the outbound proxy on the node's addresses (--outbound-addr)
+ * and tell the kernel where it listens. Without addresses, punting is switched off in the kernel,
+ * so a restart without the flag does not leave pods dialling a listener that is gone.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_state.h"
+
+/* "198.18.0.1,2001:db8::1" (either may be missing) -> the two addresses, as text and binary. */
+static int split_addrs(const char *list, char *v4, char *v6, struct skiff_punt_cfg *cfg)
+{
+	char copy[2 * INET6_ADDRSTRLEN + 2], *tok, *save = NULL;
+
+	if (strlen(list) >= sizeof(copy))
+		return -EINVAL;
+	strcpy(copy, list);
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (!v4[0] && inet_pton(AF_INET, tok, &cfg->addr4) == 1)
+			strcpy(v4, tok);
+		else if (!v6[0] && inet_pton(AF_INET6, tok, cfg->addr6) == 1)
+			strcpy(v6, tok);
+		else
+			return -EINVAL;
+	}
+	return v4[0] || v6[0] ? 0 : -EINVAL;
+}
+
+static int orig_dst(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)
+{
+	return dp_punt_orig_take(ctx, k, dst);
+}
+
+int agent_punt_start(struct agent *a)
+{
+	char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
+	struct skiff_punt_cfg cfg = {0};
+	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst, .ctx = a->dp};
+	int err;
+
+	if (!a->o->outbound_addrs || !a->o->outbound_addrs[0])
+		return dp_punt_configure(a->dp, &cfg); /* off */
+	if (split_addrs(a->o->outbound_addrs, v4, v6, &cfg)) {
+		agent_log("error",
+			  "--outbound-addr %s: want this node's IPv4 and/or IPv6 address, comma "
+			  "separated (e.g. 10.0.0.5,fd00::5)",
+			  a->o->outbound_addrs);
+		return -EINVAL;
+	}
+	po.addr4 = v4[0] ? v4 : NULL;
+	po.addr6 = v6[0] ? v6 : NULL;
+	err = proxy_start(&po, &a->proxy);
+	if (err)
+		return err;
+	cfg.port = htons(SKIFF_OUTBOUND_PORT);
+	cfg.flags = SKIFF_PUNT_F_ON;
+	err = dp_punt_configure(a->dp, &cfg);
+	if (!err)
+		agent_log("info", "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it",
+			  v4, v4[0] && v6[0] ? "," : "", v6, SKIFF_OUTBOUND_PORT);
+	return err;
+}
+
+void agent_punt_stop(struct agent *a)
+{
+	/* the kernel keeps punting: new connections are refused until an agent listens again,
+	 * rather than leaving the node in plaintext */
+	proxy_stop(a->proxy);
+	a->proxy = NULL;
+}

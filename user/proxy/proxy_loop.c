@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The proxy thread: listeners on the outbound port, an eventfd to stop, and the relays, all on one
+ * epoll instance. Accepting a connection means learning where it was going from the kernel's
+ * record (proxy_opts.orig_dst) and starting a relay there; a connection the kernel filed nothing
+ * for did not come through the punt path and is reset.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/proxy_internal.h"
+
+#define PROXY_BACKLOG 1024
+
+/* The accepted socket's peer as the kernel filed it: IPv4-mapped IPv6 counts as IPv4. */
+static int peer_key(int fd, struct skiff_punt_key *k)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	memset(k, 0, sizeof(*k));
+	if (getpeername(fd, (struct sockaddr *)&ss, &len))
+		return -errno;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+
+		k->addr.v4 = sin->sin_addr.s_addr;
+		k->port = sin->sin_port;
+		k->family = SKIFF_AF_INET;
+		return 0;
+	}
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+	k->port = sin6->sin6_port;
+	if (!memcmp(&sin6->sin6_addr, v4mapped, sizeof(v4mapped))) {
+		memcpy(&k->addr.v4, sin6->sin6_addr.s6_addr + 12, 4);
+		k->family = SKIFF_AF_INET;
+	} else {
+		memcpy(k->addr.v6, &sin6->sin6_addr, 16);
+		k->family = SKIFF_AF_INET6;
+	}
+	return 0;
+}
+
+static void accept_all(struct proxy *p, int lfd)
+{
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+	struct skiff_sock_origin dst;
+	struct skiff_punt_key k;
+	int fd;
+
+	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		p->stats.accepted++;
+		if (peer_key(fd, &k) || p->o.orig_dst(p->o.ctx, &k, &dst)) {
+			p->stats.no_orig++;
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+			close(fd);
+			continue;
+		}
+		relay_open(p, fd, &dst);
+	}
+}
+
+static void *proxy_main(void *arg)
+{
+	struct proxy *p = arg;
+	struct epoll_event evs[64];
+
+	for (;;) {
+		int n = epoll_wait(p->epfd, evs, 64, -1);
+
+		if (n < 0 && errno != EINTR)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct proxy_ev *ev = evs[i].data.ptr;
+
+			if (ev->kind == EV_WAKE)
+				return NULL;
+			if (ev->kind == EV_LISTENER)
+				accept_all(p, ev->fd);
+			else
+				relay_event(p, ev, evs[i].events);
+		}
+	}
+	return NULL;
+}
+
+static int listen_on(struct proxy *p, int family, const char *addr)
+{
+	struct sockaddr_storage ss = {0};
+	struct proxy_ev *l = &p->listeners[p->nlisteners];
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = l};
+	socklen_t len;
+	int one = 1, fd, err;
+
+	if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(p->o.port);
+		err = inet_pton(AF_INET, addr, &sin->sin_addr) == 1 ? 0 : -EINVAL;
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(p->o.port);
+		err = inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1 ? 0 : -EINVAL;
+		len = sizeof(*sin6);
+	}
+	if (err) {
+		fprintf(stderr, "proxy: '%s' is not an IPv%d address\n", addr,
+			family == AF_INET ? 4 : 6);
+		return err;
+	}
+	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, PROXY_BACKLOG) ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+		err = -errno;
+		fprintf(stderr,
+			"proxy: cannot listen on %s port %u: %s (is the address on this node, and "
+			"the port free?)\n",
+			addr, p->o.port, strerror(-err));
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	*l = (struct proxy_ev){.kind = EV_LISTENER, .fd = fd};
+	p->nlisteners++;
+	return 0;
+}
+
+int proxy_start(const struct proxy_opts *o, struct proxy **out)
+{
+	struct proxy *p = calloc(1, sizeof(*p));
+	struct epoll_event ev;
+	int err = 0;
+
+	*out = NULL;
+	if (!p)
+		return -ENOMEM;
+	p->o = *o;
+	p->wakefd = -1;
+	p->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (p->epfd < 0 || (p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+		err = -errno;
+	p->wake = (struct proxy_ev){.kind = EV_WAKE, .fd = p->wakefd};
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &p->wake};
+	if (!err && epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev))
+		err = -errno;
+	if (!err && o->addr4)
+		err = listen_on(p, AF_INET, o->addr4);
+	if (!err && o->addr6)
+		err = listen_on(p, AF_INET6, o->addr6);
+	if (!err && (err = -pthread_create(&p->thread, NULL, proxy_main, p)) == 0)
+		p->started = true;
+	if (err) {
+		proxy_stop(p);
+		return err;
+	}
+	*out = p;
+	return 0;
+}
+
+void proxy_stats_read(const struct proxy *p, struct proxy_stats *s)
+{
+	*s = p->stats;
+}
+
+void proxy_stop(struct proxy *p)
+{
+	uint64_t one = 1;
+
+	if (!p)
+		return;
+	if (p->started) {
+		(void)!write(p->wakefd, &one, sizeof(one));
+		pthread_join(p->thread, NULL);
+	}
+	while (p->relays)
+		relay_close(p, p->relays, true);
+	for (size_t i = 0; i < p->nlisteners; i++)
+		close(p->listeners[i].fd);
+	if (p->wakefd >= 0)
+		close(p->wakefd);
+	if (p->epfd >= 0)
+		close(p->epfd);
+	free(p);
+}
