@@ -48,6 +48,8 @@ static const char cluster_yaml[] = "apiVersion: v1\n"
 				   "      protocol: UDP\n"
 				   "status:\n"
 				   "  phase: Running\n"
+				   "  hostIP: 198.18.0.1\n"
+				   "  hostIPs: [{ip: 198.18.0.1}, {ip: \"2001:db8::1\"}]\n"
 				   "  podIP: 198.18.0.10\n"
 				   "  podIPs:\n"
 				   "  - ip: 198.18.0.10\n"
@@ -166,6 +168,9 @@ static void test_cluster_kinds(void **state)
 	assert_int_equal(p->nips, 2);
 	assert_string_equal(p->ips[0], "198.18.0.10");
 	assert_string_equal(p->ips[1], "2001:db8::10");
+	assert_int_equal(p->nhost_ips, 2);
+	assert_string_equal(p->host_ips[0], "198.18.0.1");
+	assert_string_equal(p->host_ips[1], "2001:db8::1");
 	assert_false(p->ready);
 	assert_int_equal(p->nports, 2);
 	assert_int_equal(p->ports[0].port, 8080);
@@ -366,6 +371,11 @@ static void test_bad_ips(void **state)
 	    "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
 	    "status:\n  podIPs:\n  - ip: 10.0.0.1\n  - ip: 10.0.0.2\n",
 	    "bad.yaml:7: Pod default/p: status.podIPs[1].ip 10.0.0.2: a pod has at most "
+	    "one IPv4 address");
+	expect_load_error(
+	    "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\n"
+	    "status:\n  hostIPs:\n  - ip: 10.0.0.1\n  - ip: 10.0.0.2\n",
+	    "bad.yaml:7: Pod default/p: status.hostIPs[1].ip 10.0.0.2: its node has at most "
 	    "one IPv4 address");
 	expect_load_error(
 	    "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n"

@@ -230,11 +230,13 @@ static void pod_doc(struct strbuf *b, const struct lab *lab, const struct lab_po
 	lab_labels_free(&l);
 	pod_spec(b, p, d);
 	sb_printf(b,
-		  "status:\n  phase: Running\n  hostIP: \"198.18.0.%d\"\n  podIP: \"%s\"\n"
+		  "status:\n  phase: Running\n  hostIP: \"198.18.0.%d\"\n"
+		  "  hostIPs:\n  - ip: \"198.18.0.%d\"\n  - ip: \"2001:db8::%x\"\n"
+		  "  podIP: \"%s\"\n"
 		  "  podIPs:\n  - ip: \"%s\"\n  - ip: \"%s\"\n  conditions:\n  - type: Ready\n"
 		  "    status: \"True\"\n"
 		  "  - type: ContainersReady\n    status: \"True\"\n",
-		  p->node, p->ip4, p->ip4, p->ip6);
+		  p->node, p->node, p->node, p->ip4, p->ip4, p->ip6);
 }
 
 static int write_pods(const struct lab *lab)

@@ -57,6 +57,8 @@ struct m_pod {
 	char *service_account; /* spec.serviceAccountName, "default" when absent */
 	char *ips[2];	       /* status.podIPs (IPv4 and/or IPv6 text), NULL when absent */
 	size_t nips;
+	char *host_ips[2]; /* status.hostIPs: its node's addresses, where that node's skiffd is */
+	size_t nhost_ips;
 	bool ready; /* status.conditions Ready=True, or no conditions at all */
 	struct m_container_port *ports;
 	size_t nports;

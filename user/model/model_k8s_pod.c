@@ -130,44 +130,50 @@ static void pod_spec(struct pctx *c, struct m_pod *p)
 	pod_containers(c, p, spec);
 }
 
-/* Record one address; one per family, as in Kubernetes' dual-stack rules. */
-static void pod_add_ip(struct pctx *c, struct m_pod *p, const struct ynode *at, const char *path)
+/* Record one address in `ips` (room for two); one per family, as in Kubernetes' dual-stack
+ * rules. `who` names the owner in errors ("a pod", "its node"). */
+static void add_ip(struct pctx *c, char **ips, size_t *n, const struct ynode *at, const char *path,
+		   const char *who)
 {
 	int fam = pip(c, at, 0, path);
 
 	if (fam < 0)
 		return;
-	for (size_t i = 0; i < p->nips; i++) {
-		if (!strcmp(p->ips[i], at->scalar))
+	for (size_t i = 0; i < *n; i++) {
+		if (!strcmp(ips[i], at->scalar))
 			return;
-		if ((strchr(p->ips[i], ':') ? 6 : 4) == fam) {
-			perr(c, at,
-			     "%s %s: a pod has at most one IPv%d address (%s is already set)", path,
-			     at->scalar, fam, p->ips[i]);
+		if ((strchr(ips[i], ':') ? 6 : 4) == fam) {
+			perr(c, at, "%s %s: %s has at most one IPv%d address (%s is already set)",
+			     path, at->scalar, who, fam, ips[i]);
 			return;
 		}
 	}
-	p->ips[p->nips++] = strdup(at->scalar);
+	ips[(*n)++] = strdup(at->scalar);
 }
 
-static void pod_ips(struct pctx *c, struct m_pod *p, const struct ynode *status)
+/* status.<one> and status.<list>[].ip (podIP/podIPs, hostIP/hostIPs) into `ips`. */
+static void ip_list(struct pctx *c, const struct ynode *status, const char *one, const char *list,
+		    char **ips, size_t *n, const char *who)
 {
-	const struct ynode *ip = pget(c, status, "podIP", YNODE_SCALAR, false, "status.podIP");
-	const struct ynode *ips = pget(c, status, "podIPs", YNODE_SEQ, false, "status.podIPs");
-	char path[64];
+	char path[64], lpath[64];
+	const struct ynode *ip, *seq;
 
+	snprintf(path, sizeof(path), "status.%s", one);
+	snprintf(lpath, sizeof(lpath), "status.%s", list);
+	ip = pget(c, status, one, YNODE_SCALAR, false, path);
+	seq = pget(c, status, list, YNODE_SEQ, false, lpath);
 	if (ip)
-		pod_add_ip(c, p, ip, "status.podIP");
-	for (size_t i = 0; ips && i < ips->n; i++) {
-		snprintf(path, sizeof(path), "status.podIPs[%zu].ip", i);
-		if (ips->items[i]->kind != YNODE_MAP) {
-			perr(c, ips->items[i], "status.podIPs[%zu] must be a mapping, not a %s", i,
-			     ynode_kind_name(ips->items[i]->kind));
+		add_ip(c, ips, n, ip, path, who);
+	for (size_t i = 0; seq && i < seq->n; i++) {
+		snprintf(path, sizeof(path), "status.%s[%zu].ip", list, i);
+		if (seq->items[i]->kind != YNODE_MAP) {
+			perr(c, seq->items[i], "status.%s[%zu] must be a mapping, not a %s", list, i,
+			     ynode_kind_name(seq->items[i]->kind));
 			continue;
 		}
-		ip = pget(c, ips->items[i], "ip", YNODE_SCALAR, true, path);
+		ip = pget(c, seq->items[i], "ip", YNODE_SCALAR, true, path);
 		if (ip)
-			pod_add_ip(c, p, ip, path);
+			add_ip(c, ips, n, ip, path, who);
 	}
 }
 
@@ -204,7 +210,8 @@ int parse_pod(struct pctx *c)
 	if (!p.service_account)
 		abort();
 	status = pget(c, c->doc, "status", YNODE_MAP, false, NULL);
-	pod_ips(c, &p, status);
+	ip_list(c, status, "podIP", "podIPs", p.ips, &p.nips, "a pod");
+	ip_list(c, status, "hostIP", "hostIPs", p.host_ips, &p.nhost_ips, "its node");
 	pod_ready(c, &p, status);
 	if (c->errors > before) {
 		k8s_pod_free(&p);
@@ -221,6 +228,8 @@ void k8s_pod_free(struct m_pod *p)
 	free(p->service_account);
 	for (size_t i = 0; i < p->nips; i++)
 		free(p->ips[i]);
+	for (size_t i = 0; i < p->nhost_ips; i++)
+		free(p->host_ips[i]);
 	for (size_t i = 0; i < p->nports; i++)
 		free(p->ports[i].name);
 	free(p->ports);
