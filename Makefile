@@ -20,7 +20,7 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(BUILD)/skel
 CFLAGS   ?=
-LDLIBS   := -lbpf -lelf -lz -lyaml -lssl -lcrypto -lmnl -lm
+LDLIBS   := -lbpf -lelf -lz -lyaml -lssl -lcrypto -lmnl -lnghttp2 -lm
 SAN      ?=
 ifeq ($(SAN),1)
 CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -O1

@@ -89,6 +89,7 @@ static int agent_start(struct agent *a)
 static void agent_stop(struct agent *a)
 {
 	agent_punt_stop(a);
+	agent_routes_free(a);
 	admin_close(&a->admin);
 	if (a->watch)
 		config_watch_close(a->watch);

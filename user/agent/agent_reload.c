@@ -117,6 +117,7 @@ void agent_reload(struct agent *a)
 	a->model = m;
 	memset(&m, 0, sizeof(m));
 	a->have_model = true;
+	agent_routes_update(a);
 	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
 		  "(%zu waiting for their cgroup)", dp_generation(a->dp), a->view.nservices,
 		  a->view.nbackends, a->view.npods, a->view.pods_pending);

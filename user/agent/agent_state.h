@@ -12,6 +12,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
 #include "model/model.h"
+#include "proxy/hbone.h"
 #include "proxy/proxy.h"
 
 struct agent {
@@ -20,6 +21,7 @@ struct agent {
 	struct config_watch *watch;
 	struct admin_server admin;
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
+	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 
 	struct model model;	/* last good snapshot (valid when have_model) */
 	bool have_model;
@@ -41,6 +43,19 @@ void agent_reload(struct agent *a);
 void agent_rescan(struct agent *a);
 /* Warn once per resource field that is parsed but not enforced yet. */
 void agent_warn_unenforced(struct agent *a);
+/* Where a punted connection goes (agent_routes.c): its source's identity and the destination
+ * pod's node, when the client is a local mesh pod and the destination a mesh pod elsewhere. */
+struct agent_route {
+	struct skiff_sock_origin node; /* the destination node's HBONE address and port */
+	char ns[64];		       /* the client pod's namespace and service account */
+	char sa[256];
+};
+struct route_table;
+void agent_routes_update(struct agent *a);
+void agent_routes_free(struct agent *a);
+int agent_routes_lookup(struct agent *a, const struct skiff_punt_key *client,
+			const struct skiff_sock_origin *dst, struct agent_route *r);
+
 /* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
 int agent_punt_start(struct agent *a);
 void agent_punt_stop(struct agent *a);

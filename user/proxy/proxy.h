@@ -11,7 +11,10 @@
 #ifndef SKIFF_PROXY_H
 #define SKIFF_PROXY_H
 
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "skiff/punt.h"
 
@@ -19,11 +22,29 @@
 typedef int (*proxy_orig_fn)(void *ctx, const struct skiff_punt_key *k,
 			     struct skiff_sock_origin *dst);
 
+/* How to carry a punted connection to its destination's node: HBONE to `node` (its skiffd's
+ * 15008) with the source workload's TLS context (its certificate, the mesh root). */
+struct proxy_route {
+	struct sockaddr_storage node;
+	socklen_t node_len;
+	SSL_CTX *ctx;	     /* referenced by the connections made with it */
+	char src_id[256];    /* the source's SPIFFE ID: connections are pooled per identity */
+};
+
+/* Route for the connection from `client` to `dst`: 0 and *r (HBONE), or -ENOENT (relay it
+ * directly: no HBONE for this destination). Called on the proxy thread. */
+typedef int (*proxy_route_fn)(void *ctx, const struct skiff_punt_key *client,
+			      const struct skiff_sock_origin *dst, struct proxy_route *r);
+/* The TLS context inbound HBONE presents (this node's agent identity) and verifies with. */
+typedef SSL_CTX *(*proxy_server_ctx_fn)(void *ctx);
+
 struct proxy_opts {
 	const char *addr4; /* IPv4 address to listen on, or NULL */
 	const char *addr6; /* IPv6 address to listen on, or NULL */
 	uint16_t port;	   /* SKIFF_OUTBOUND_PORT */
 	proxy_orig_fn orig_dst;
+	proxy_route_fn route;	       /* NULL: every punted connection is relayed directly */
+	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
 	void *ctx;
 };
 
@@ -36,6 +57,12 @@ struct proxy_stats {
 	uint64_t active;	 /* open now */
 	uint64_t bytes_out;	 /* client -> destination */
 	uint64_t bytes_in;	 /* destination -> client */
+	uint64_t hbone_out;	 /* streams opened to other nodes' skiffd */
+	uint64_t hbone_in;	 /* CONNECT streams accepted from other nodes, pod reached */
+	uint64_t hbone_refused;	 /* outbound CONNECTs the peer answered with other than 200 */
+	uint64_t hbone_bad_request; /* inbound requests answered 400 */
+	uint64_t hbone_pod_failed;  /* inbound CONNECTs answered 503 (the pod refused) */
+	uint64_t tls_failed;	 /* HBONE handshakes that failed (either direction) */
 };
 
 struct proxy;

@@ -4,6 +4,7 @@
 #define SKIFF_PROXY_INTERNAL_H
 
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -12,14 +13,27 @@
 #define PROXY_PIPE_BYTES (256 << 10) /* kernel pipe per direction: what may sit in flight */
 
 struct relay;
+struct hb_conn;
+struct hb_stream;
 
-/* What an epoll event points at: a listener, or one side of a relay. */
-enum proxy_ev_kind { EV_LISTENER, EV_CLIENT, EV_UPSTREAM, EV_WAKE };
+/* What an epoll event points at: a listener, one side of a plain relay, an HBONE connection or
+ * the local socket of an HBONE stream. */
+enum proxy_ev_kind {
+	EV_LISTENER,	  /* outbound 15001 */
+	EV_CLIENT,	  /* plain relay, client side */
+	EV_UPSTREAM,	  /* plain relay, destination side */
+	EV_WAKE,	  /* proxy_stop */
+	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
+	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
+	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
+};
 
 struct proxy_ev {
 	enum proxy_ev_kind kind;
 	int fd;
-	struct relay *r; /* EV_CLIENT and EV_UPSTREAM */
+	struct relay *r;      /* EV_CLIENT and EV_UPSTREAM */
+	struct hb_conn *conn; /* EV_HB_CONN */
+	struct hb_stream *st; /* EV_HB_LOCAL */
 };
 
 /* One direction of a relay: bytes from `src` through a pipe to `dst`. */
@@ -36,19 +50,28 @@ struct relay {
 	struct relay_dir out; /* client -> upstream */
 	struct relay_dir in;  /* upstream -> client */
 	bool connecting;      /* upstream connect() in progress */
+	bool gone;	      /* closed; freed after this batch */
 	struct relay *next, *prev;
 };
 
 struct proxy {
 	struct proxy_opts o;
 	int epfd, wakefd;
-	struct proxy_ev listeners[2], wake;
+	struct proxy_ev listeners[4], wake; /* 15001 and 15008, IPv4 and IPv6 */
 	size_t nlisteners;
 	pthread_t thread;
 	bool started;
 	struct relay *relays; /* every open relay, for proxy_stop */
+	void **graveyard;     /* closed objects, freed after the current epoll batch */
+	size_t ngrave, gravecap;
+	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
 	struct proxy_stats stats;
 };
+
+/* Free `ptr` once the current batch of events is handled: a later event of the same batch may
+ * still point at it (the owner marks itself gone first). */
+void proxy_defer_free(struct proxy *p, void *ptr);
+socklen_t proxy_sockaddr(const struct skiff_sock_origin *ep, struct sockaddr_storage *ss);
 
 /* proxy_relay.c */
 int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy/proxy_internal.h"
+#include "proxy/hbone_internal.h"
 
 #define PROXY_BACKLOG 1024
 
@@ -55,6 +55,7 @@ static void accept_all(struct proxy *p, int lfd)
 {
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
 	struct skiff_sock_origin dst;
+	struct proxy_route route;
 	struct skiff_punt_key k;
 	int fd;
 
@@ -66,7 +67,59 @@ static void accept_all(struct proxy *p, int lfd)
 			close(fd);
 			continue;
 		}
-		relay_open(p, fd, &dst);
+		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
+			hb_out_open(p, fd, &k, &dst, &route);
+		else
+			relay_open(p, fd, &dst);
+	}
+}
+
+void proxy_defer_free(struct proxy *p, void *ptr)
+{
+	if (p->ngrave == p->gravecap) {
+		size_t cap = p->gravecap ? 2 * p->gravecap : 64;
+		void **g = realloc(p->graveyard, cap * sizeof(*g));
+
+		if (!g)
+			abort(); /* cannot even remember what to free: nothing sane is left */
+		p->graveyard = g;
+		p->gravecap = cap;
+	}
+	p->graveyard[p->ngrave++] = ptr;
+}
+
+static void graveyard_empty(struct proxy *p)
+{
+	for (size_t i = 0; i < p->ngrave; i++)
+		free(p->graveyard[i]);
+	p->ngrave = 0;
+}
+
+/* One event; objects closed earlier in the same batch are skipped. */
+static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
+{
+	switch (ev->kind) {
+	case EV_LISTENER:
+		accept_all(p, ev->fd);
+		break;
+	case EV_HB_LISTENER:
+		hb_in_accept(p, ev->fd);
+		break;
+	case EV_CLIENT:
+	case EV_UPSTREAM:
+		if (!ev->r->gone)
+			relay_event(p, ev, events);
+		break;
+	case EV_HB_CONN:
+		if (!ev->conn->gone)
+			hb_conn_event(ev->conn, events);
+		break;
+	case EV_HB_LOCAL:
+		if (!ev->st->gone)
+			hb_stream_event(ev->st, events);
+		break;
+	case EV_WAKE:
+		break;
 	}
 }
 
@@ -85,16 +138,15 @@ static void *proxy_main(void *arg)
 
 			if (ev->kind == EV_WAKE)
 				return NULL;
-			if (ev->kind == EV_LISTENER)
-				accept_all(p, ev->fd);
-			else
-				relay_event(p, ev, evs[i].events);
+			dispatch(p, ev, evs[i].events);
 		}
+		graveyard_empty(p);
 	}
 	return NULL;
 }
 
-static int listen_on(struct proxy *p, int family, const char *addr)
+static int listen_on(struct proxy *p, int family, const char *addr, uint16_t port,
+		     enum proxy_ev_kind kind)
 {
 	struct sockaddr_storage ss = {0};
 	struct proxy_ev *l = &p->listeners[p->nlisteners];
@@ -106,14 +158,14 @@ static int listen_on(struct proxy *p, int family, const char *addr)
 		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
 
 		sin->sin_family = AF_INET;
-		sin->sin_port = htons(p->o.port);
+		sin->sin_port = htons(port);
 		err = inet_pton(AF_INET, addr, &sin->sin_addr) == 1 ? 0 : -EINVAL;
 		len = sizeof(*sin);
 	} else {
 		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
 
 		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(p->o.port);
+		sin6->sin6_port = htons(port);
 		err = inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1 ? 0 : -EINVAL;
 		len = sizeof(*sin6);
 	}
@@ -132,12 +184,12 @@ static int listen_on(struct proxy *p, int family, const char *addr)
 		fprintf(stderr,
 			"proxy: cannot listen on %s port %u: %s (is the address on this node, and "
 			"the port free?)\n",
-			addr, p->o.port, strerror(-err));
+			addr, port, strerror(-err));
 		if (fd >= 0)
 			close(fd);
 		return err;
 	}
-	*l = (struct proxy_ev){.kind = EV_LISTENER, .fd = fd};
+	*l = (struct proxy_ev){.kind = kind, .fd = fd};
 	p->nlisteners++;
 	return 0;
 }
@@ -161,9 +213,13 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 	if (!err && epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev))
 		err = -errno;
 	if (!err && o->addr4)
-		err = listen_on(p, AF_INET, o->addr4);
+		err = listen_on(p, AF_INET, o->addr4, o->port, EV_LISTENER);
 	if (!err && o->addr6)
-		err = listen_on(p, AF_INET6, o->addr6);
+		err = listen_on(p, AF_INET6, o->addr6, o->port, EV_LISTENER);
+	if (!err && o->addr4 && o->server_ctx)
+		err = listen_on(p, AF_INET, o->addr4, HBONE_PORT, EV_HB_LISTENER);
+	if (!err && o->addr6 && o->server_ctx)
+		err = listen_on(p, AF_INET6, o->addr6, HBONE_PORT, EV_HB_LISTENER);
 	if (!err && (err = -pthread_create(&p->thread, NULL, proxy_main, p)) == 0)
 		p->started = true;
 	if (err) {
@@ -191,6 +247,10 @@ void proxy_stop(struct proxy *p)
 	}
 	while (p->relays)
 		relay_close(p, p->relays, true);
+	while (p->hb_conns)
+		hb_conn_close(p->hb_conns);
+	graveyard_empty(p);
+	free(p->graveyard);
 	for (size_t i = 0; i < p->nlisteners; i++)
 		close(p->listeners[i].fd);
 	if (p->wakefd >= 0)

@@ -16,7 +16,7 @@
 
 #include "proxy/proxy_internal.h"
 
-static socklen_t sockaddr_of(const struct skiff_sock_origin *dst, struct sockaddr_storage *ss)
+socklen_t proxy_sockaddr(const struct skiff_sock_origin *dst, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (dst->family == SKIFF_AF_INET) {
@@ -80,7 +80,8 @@ void relay_close(struct proxy *p, struct relay *r, bool reset)
 	p->stats.active--;
 	p->stats.bytes_out += r->out.bytes;
 	p->stats.bytes_in += r->in.bytes;
-	free(r);
+	r->gone = true;
+	proxy_defer_free(p, r);
 }
 
 /* The events each side waits for now. A side with nothing left to do leaves epoll, so that a
@@ -212,7 +213,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	struct sockaddr_storage ss;
-	socklen_t len = sockaddr_of(dst, &ss);
+	socklen_t len = proxy_sockaddr(dst, &ss);
 	int err;
 
 	if (!r) {

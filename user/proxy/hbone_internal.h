@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* HBONE's private state: connections (TLS + HTTP/2) and their streams. See hbone.h. */
+#ifndef SKIFF_HBONE_INTERNAL_H
+#define SKIFF_HBONE_INTERNAL_H
+
+#include <arpa/inet.h>
+#include <nghttp2/nghttp2.h>
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/hbone.h"
+#include "proxy/proxy_internal.h"
+
+/* Bytes on their way between a stream's local socket and its DATA frames. */
+struct hb_buf {
+	unsigned char *data; /* HBONE_STREAM_WINDOW bytes */
+	size_t off, len;
+};
+
+struct hb_stream {
+	struct hb_conn *conn;
+	int32_t id;		   /* HTTP/2 stream id; -1 before the request is submitted */
+	struct proxy_ev local;	   /* EV_HB_LOCAL: the punted client, or the pod */
+	struct hb_buf up;	   /* local -> DATA frames */
+	struct hb_buf down;	   /* DATA frames -> local */
+	struct skiff_sock_origin dst; /* where the stream goes (its :authority) */
+	bool open;		   /* 200 sent or received: bytes may flow */
+	bool local_connecting;	   /* server side: connect() to the pod in progress */
+	bool local_eof;		   /* the local side said FIN */
+	bool end_sent;		   /* ... and END_STREAM went out */
+	bool remote_eof;	   /* the peer sent END_STREAM */
+	bool local_shut;	   /* ... and shutdown(SHUT_WR) was passed to the local side */
+	bool closed;		   /* nghttp2 closed the stream */
+	bool gone;		   /* freed after this batch of events */
+	bool local_reset;	   /* end the local side with RST (refused, reset, broken) */
+	bool bad_method;	   /* server: the request was not CONNECT */
+	int status;		   /* client: the response's :status */
+	char fwd[INET6_ADDRSTRLEN]; /* client: the punted client's address, for `forwarded` */
+	struct hb_stream *next;
+};
+
+struct hb_conn {
+	struct proxy *p;
+	struct proxy_ev ev; /* EV_HB_CONN */
+	SSL *ssl;
+	nghttp2_session *h2;
+	bool server;
+	bool connecting;   /* client: TCP connect() in progress */
+	bool handshaking;  /* TLS handshake in progress */
+	bool ssl_want_write; /* the last SSL call wants the socket writable */
+	bool dead;	   /* closing: no new streams */
+	bool gone;	   /* closed; freed after this batch of events */
+	bool goaway;	   /* client: idle, GOAWAY submitted */
+	struct sockaddr_storage node; /* client: the peer node's 15008 */
+	socklen_t node_len;
+	char src_id[256];  /* client: the identity it presents (pool key) */
+	unsigned char *wbuf; /* h2 output SSL_write has not taken yet */
+	size_t wlen, wcap;
+	char peer_id[256];   /* the peer's SPIFFE ID, once verified */
+	struct hb_stream *streams;
+	size_t nstreams;
+	struct hb_conn *next, *prev;
+};
+
+/* hbone_conn.c */
+struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx);
+void hb_conn_event(struct hb_conn *c, uint32_t events);
+/* Push pending h2 output into TLS and re-arm every socket of `c`; closes `c` when it is done. */
+void hb_conn_kick(struct hb_conn *c);
+void hb_conn_close(struct hb_conn *c);
+
+/* hbone_out.c */
+int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *client,
+		const struct skiff_sock_origin *dst, const struct proxy_route *r);
+/* After the handshake: submit the CONNECTs of the streams that waited for it. */
+void hb_out_submit_pending(struct hb_conn *c);
+
+/* hbone_in.c: accept on 15008 */
+void hb_in_accept(struct proxy *p, int lfd);
+
+/* hbone_session.c */
+int hb_session_init(struct hb_conn *c);
+/* Client: send CONNECT for `st` (its dst); -errno when nghttp2 refuses. */
+int hb_session_connect(struct hb_conn *c, struct hb_stream *st, const char *forwarded_for);
+/* Server: answer `st`'s CONNECT with `status` (200 opens it, anything else ends it). */
+int hb_session_respond(struct hb_conn *c, struct hb_stream *st, int status);
+
+/* hbone_stream.c */
+struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd);
+void hb_stream_event(struct hb_stream *st, uint32_t events);
+/* Bytes of a DATA frame for the local side; false when they do not fit (a protocol error). */
+bool hb_stream_down(struct hb_stream *st, const uint8_t *data, size_t len);
+/* Move what can move between the local socket and the buffers; -errno on a broken local side. */
+int hb_stream_pump(struct hb_stream *st);
+void hb_stream_rearm(struct hb_stream *st);
+void hb_stream_free(struct hb_stream *st, bool reset);
+/* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback). */
+ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+			  uint32_t *flags, nghttp2_data_source *src, void *user);
+/* Server side: connect to the pod named by the request (st->dst), non-blocking. */
+int hb_stream_dial(struct hb_stream *st);
+
+#endif

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The HTTP/2 side of HBONE, on nghttp2 with memory I/O (hbone_conn.c feeds it what TLS read and
+ * sends what it produces). A client submits one CONNECT per stream; a server checks each request
+ * (CONNECT, an :authority that is an address and port) and opens the pod connection, answering
+ * 200 once it is up, 400 for anything else, 503 when the pod refuses. Flow control is manual:
+ * a DATA frame's bytes are acknowledged (nghttp2_session_consume) only once they reached the
+ * local socket, so a slow pod slows its sender instead of filling skiffd's memory.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/hbone_internal.h"
+
+#define HB_CONN_WINDOW (16 << 20) /* connection-level window: many streams' worth */
+
+/* "10.1.2.3:8080" or "[fd00::1]:8080" -> an endpoint; -1 when it is neither. */
+static int parse_authority(const char *a, size_t n, struct skiff_sock_origin *dst)
+{
+	char host[INET6_ADDRSTRLEN + 2], *end;
+	const char *colon;
+	unsigned long port;
+
+	memset(dst, 0, sizeof(*dst));
+	colon = memrchr(a, ':', n);
+	if (!colon || (size_t)(colon - a) >= sizeof(host) || colon == a)
+		return -1;
+	memcpy(host, a, colon - a);
+	host[colon - a] = '\0';
+	port = strtoul(colon + 1, &end, 10);
+	if (end != a + n || !port || port > 65535)
+		return -1;
+	dst->port = htons((uint16_t)port);
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		host[strlen(host) - 1] = '\0';
+		dst->family = SKIFF_AF_INET6;
+		return inet_pton(AF_INET6, host + 1, dst->addr.v6) == 1 ? 0 : -1;
+	}
+	dst->family = SKIFF_AF_INET;
+	return inet_pton(AF_INET, host, &dst->addr.v4) == 1 ? 0 : -1;
+}
+
+static void format_authority(const struct skiff_sock_origin *dst, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (dst->family == SKIFF_AF_INET6) {
+		inet_ntop(AF_INET6, dst->addr.v6, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, ntohs(dst->port));
+	} else {
+		inet_ntop(AF_INET, &dst->addr.v4, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, ntohs(dst->port));
+	}
+}
+
+/* Server: a new request stream. Its local socket comes once the request is checked. */
+static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *user)
+{
+	struct hb_conn *c = user;
+	struct hb_stream *st;
+
+	if (!c->server || f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	st = hb_stream_new(c, -1);
+	if (!st)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	st->id = f->hd.stream_id;
+	nghttp2_session_set_stream_user_data(s, st->id, st);
+	return 0;
+}
+
+/* The pseudo-headers that matter; everything else (forwarded, baggage, traceparent) is kept by
+ * nobody yet. A bad :method or :authority leaves dst.family 0, answered with 400. */
+static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+		     const uint8_t *value, size_t vlen, uint8_t flags, void *user)
+{
+	struct hb_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+	struct hb_conn *c = user;
+
+	(void)flags;
+	if (!st || f->hd.type != NGHTTP2_HEADERS)
+		return 0;
+	if (c->server && nlen == 7 && !memcmp(name, ":method", 7))
+		st->bad_method = vlen != 7 || memcmp(value, "CONNECT", 7);
+	else if (c->server && nlen == 10 && !memcmp(name, ":authority", 10))
+		parse_authority((const char *)value, vlen, &st->dst);
+	else if (!c->server && nlen == 7 && !memcmp(name, ":status", 7))
+		st->status = vlen == 3 ? atoi((const char *)value) : 0;
+	return 0;
+}
+
+static void request_done(struct hb_conn *c, struct hb_stream *st)
+{
+	if (st->bad_method || !st->dst.family) {
+		c->p->stats.hbone_bad_request++;
+		hb_session_respond(c, st, 400);
+		return;
+	}
+	if (hb_stream_dial(st))
+		hb_session_respond(c, st, 503);
+}
+
+static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
+{
+	struct hb_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
+	struct hb_conn *c = user;
+
+	if (!st)
+		return 0;
+	if (f->hd.type == NGHTTP2_HEADERS && c->server && f->headers.cat == NGHTTP2_HCAT_REQUEST)
+		request_done(c, st);
+	if (f->hd.type == NGHTTP2_HEADERS && !c->server && !st->open) {
+		if (st->status == 200) {
+			st->open = true;
+		} else {
+			c->p->stats.hbone_refused++;
+			st->local_reset = true;
+		}
+	}
+	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		st->remote_eof = true;
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
+			 size_t len, void *user)
+{
+	struct hb_stream *st = nghttp2_session_get_stream_user_data(s, id);
+
+	(void)flags;
+	(void)user;
+	if (!st || !hb_stream_down(st, data, len))
+		return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR)
+			   ? NGHTTP2_ERR_CALLBACK_FAILURE
+			   : 0;
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error, void *user)
+{
+	struct hb_stream *st = nghttp2_session_get_stream_user_data(s, id);
+
+	(void)user;
+	if (!st)
+		return 0;
+	st->closed = true;
+	if (error != NGHTTP2_NO_ERROR || !st->end_sent || !st->remote_eof)
+		st->local_reset = true; /* a reset or a refusal: the local side is reset too */
+	nghttp2_session_set_stream_user_data(s, id, NULL);
+	return 0;
+}
+
+int hb_session_init(struct hb_conn *c)
+{
+	nghttp2_settings_entry iv[] = {
+		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
+		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
+	};
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	int rv;
+
+	if (nghttp2_session_callbacks_new(&cb))
+		return -ENOMEM;
+	if (nghttp2_option_new(&opt)) {
+		nghttp2_session_callbacks_del(cb);
+		return -ENOMEM;
+	}
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
+	rv = c->server ? nghttp2_session_server_new2(&c->h2, cb, c, opt)
+		       : nghttp2_session_client_new2(&c->h2, cb, c, opt);
+	nghttp2_option_del(opt);
+	nghttp2_session_callbacks_del(cb);
+	if (rv)
+		return -ENOMEM;
+	rv = nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+	if (!rv)
+		rv = nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
+							   HB_CONN_WINDOW);
+	return rv ? -EPROTO : 0;
+}
+
+int hb_session_connect(struct hb_conn *c, struct hb_stream *st, const char *forwarded_for)
+{
+	char authority[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 8];
+	nghttp2_data_provider dp = {.read_callback = hb_stream_read_cb};
+	nghttp2_nv nv[4];
+	size_t n = 0;
+	int32_t id;
+
+	format_authority(&st->dst, authority, sizeof(authority));
+	snprintf(fwd, sizeof(fwd), "for=%s", forwarded_for);
+#define NV(k, v)                                                                               \
+	(nghttp2_nv)                                                                           \
+	{                                                                                      \
+		(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE     \
+	}
+	nv[n++] = NV(":method", "CONNECT");
+	nv[n++] = NV(":authority", authority);
+	nv[n++] = NV("forwarded", fwd);
+#undef NV
+	dp.source.ptr = st;
+	id = nghttp2_submit_request(c->h2, NULL, nv, n, &dp, st);
+	if (id < 0)
+		return -EPROTO;
+	st->id = id;
+	return 0;
+}
+
+int hb_session_respond(struct hb_conn *c, struct hb_stream *st, int status)
+{
+	nghttp2_data_provider dp = {.read_callback = hb_stream_read_cb};
+	char code[4];
+	nghttp2_nv nv = {(uint8_t *)":status", (uint8_t *)code, 7, 3, NGHTTP2_NV_FLAG_NONE};
+
+	snprintf(code, sizeof(code), "%03d", status);
+	dp.source.ptr = st;
+	st->open = status == 200;
+	if (!st->open)
+		st->local_eof = true; /* the provider ends the stream at once */
+	return nghttp2_submit_response(c->h2, st->id, &nv, 1, &dp) ? -EPROTO : 0;
+}

@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * An HBONE stream and its local socket: on the sending node the punted client, on the receiving
+ * node the pod. Bytes read from the local socket wait in `up` until nghttp2 asks for them (the
+ * data provider); bytes of DATA frames wait in `down` until the local socket takes them, and only
+ * then are acknowledged to the peer. A FIN becomes END_STREAM and back; a reset either way resets
+ * the other side.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/hbone_internal.h"
+
+struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
+{
+	struct hb_stream *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->up.data = malloc(HBONE_STREAM_WINDOW);
+	st->down.data = malloc(HBONE_STREAM_WINDOW);
+	if (!st->up.data || !st->down.data) {
+		free(st->up.data);
+		free(st->down.data);
+		free(st);
+		return NULL;
+	}
+	st->conn = c;
+	st->id = -1;
+	st->local = (struct proxy_ev){.kind = EV_HB_LOCAL, .fd = local_fd, .st = st};
+	st->next = c->streams;
+	c->streams = st;
+	c->nstreams++;
+	if (local_fd >= 0) {
+		struct epoll_event ev = {.events = 0, .data.ptr = &st->local};
+
+		epoll_ctl(c->p->epfd, EPOLL_CTL_ADD, local_fd, &ev);
+	}
+	return st;
+}
+
+void hb_stream_free(struct hb_stream *st, bool reset)
+{
+	struct hb_conn *c = st->conn;
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+	for (struct hb_stream **pp = &c->streams; *pp; pp = &(*pp)->next)
+		if (*pp == st) {
+			*pp = st->next;
+			break;
+		}
+	c->nstreams--;
+	if (!st->closed && st->id >= 0 && c->h2) {
+		nghttp2_session_set_stream_user_data(c->h2, st->id, NULL);
+		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
+	}
+	if (st->local.fd >= 0) {
+		if (reset)
+			setsockopt(st->local.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+		close(st->local.fd);
+	}
+	free(st->up.data);
+	free(st->down.data);
+	st->gone = true;
+	proxy_defer_free(c->p, st);
+}
+
+bool hb_stream_down(struct hb_stream *st, const uint8_t *data, size_t len)
+{
+	struct hb_buf *b = &st->down;
+
+	if (b->off + b->len + len > HBONE_STREAM_WINDOW) {
+		memmove(b->data, b->data + b->off, b->len);
+		b->off = 0;
+	}
+	if (b->len + len > HBONE_STREAM_WINDOW)
+		return false; /* more than the window we granted */
+	memcpy(b->data + b->off + b->len, data, len);
+	b->len += len;
+	return true;
+}
+
+ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
+			  uint32_t *flags, nghttp2_data_source *src, void *user)
+{
+	struct hb_stream *st = src->ptr;
+	struct hb_buf *b = &st->up;
+	size_t n = b->len < len ? b->len : len;
+
+	(void)s;
+	(void)id;
+	(void)user;
+	memcpy(buf, b->data + b->off, n);
+	b->off += n;
+	b->len -= n;
+	if (!b->len)
+		b->off = 0;
+	if (!b->len && st->local_eof) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		st->end_sent = true;
+		return (ssize_t)n;
+	}
+	return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
+}
+
+/* local -> up: read what fits; a FIN ends the stream once `up` drains. */
+static int pump_up(struct hb_stream *st)
+{
+	struct hb_buf *b = &st->up;
+	ssize_t n;
+
+	while (st->open && !st->local_eof && b->len < HBONE_STREAM_WINDOW) {
+		if (b->off) {
+			memmove(b->data, b->data + b->off, b->len);
+			b->off = 0;
+		}
+		n = read(st->local.fd, b->data + b->len, HBONE_STREAM_WINDOW - b->len);
+		if (n > 0)
+			b->len += n;
+		else if (n == 0)
+			st->local_eof = true;
+		else if (errno == EAGAIN)
+			break;
+		else
+			return -errno;
+		nghttp2_session_resume_data(st->conn->h2, st->id);
+	}
+	return 0;
+}
+
+/* down -> local: write what the socket takes, acknowledge it to the peer. */
+static int pump_down(struct hb_stream *st)
+{
+	struct hb_buf *b = &st->down;
+	ssize_t n;
+
+	while (b->len) {
+		n = write(st->local.fd, b->data + b->off, b->len);
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		b->off += n;
+		b->len -= n;
+		if (!st->closed)
+			nghttp2_session_consume(st->conn->h2, st->id, n);
+	}
+	b->off = 0;
+	if (st->remote_eof && !st->local_shut) {
+		shutdown(st->local.fd, SHUT_WR);
+		st->local_shut = true;
+	}
+	return 0;
+}
+
+int hb_stream_pump(struct hb_stream *st)
+{
+	int err;
+
+	if (st->local.fd < 0 || st->local_connecting)
+		return 0;
+	err = pump_down(st);
+	return err ? err : pump_up(st);
+}
+
+void hb_stream_rearm(struct hb_stream *st)
+{
+	struct epoll_event ev = {.data.ptr = &st->local};
+
+	if (st->local.fd < 0)
+		return;
+	if (st->local_connecting)
+		ev.events = EPOLLOUT;
+	else {
+		if (st->open && !st->local_eof && st->up.len < HBONE_STREAM_WINDOW)
+			ev.events |= EPOLLIN;
+		if (st->down.len)
+			ev.events |= EPOLLOUT;
+	}
+	/* a local socket shut both ways reports EPOLLHUP forever: it leaves epoll instead */
+	if (st->local_eof && st->local_shut && !st->down.len)
+		epoll_ctl(st->conn->p->epfd, EPOLL_CTL_DEL, st->local.fd, NULL);
+	else
+		epoll_ctl(st->conn->p->epfd, EPOLL_CTL_MOD, st->local.fd, &ev);
+}
+
+/* Server side: the pod answered the connect() (or did not). */
+static void dial_done(struct hb_stream *st)
+{
+	struct hb_conn *c = st->conn;
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	st->local_connecting = false;
+	if (getsockopt(st->local.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		c->p->stats.hbone_pod_failed++;
+		hb_session_respond(c, st, 503);
+		return;
+	}
+	c->p->stats.hbone_in++;
+	hb_session_respond(c, st, 200);
+}
+
+void hb_stream_event(struct hb_stream *st, uint32_t events)
+{
+	(void)events;
+	if (st->local_connecting)
+		dial_done(st);
+	else if (hb_stream_pump(st))
+		st->local_reset = true;
+	hb_conn_kick(st->conn);
+}
+
+int hb_stream_dial(struct hb_stream *st)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = proxy_sockaddr(&st->dst, &ss);
+	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &st->local};
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		close(fd);
+		st->conn->p->stats.hbone_pod_failed++;
+		return -ECONNREFUSED;
+	}
+	st->local.fd = fd;
+	st->local_connecting = true;
+	epoll_ctl(st->conn->p->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
