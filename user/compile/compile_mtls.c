@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: Apache-2.0
+/* PeerAuthentication resolution for one pod; the rules are in compile_mtls.h. */
+#include <string.h>
+
+#include "compile/compile_mtls.h"
+
+enum pa_level { PA_MESH, PA_NAMESPACE, PA_WORKLOAD, PA_LEVELS };
+
+/* Which level `pa` speaks at for pod `p`, or -1 when it does not apply to it. */
+static int pa_level(const struct model *m, const struct m_peerauthentication *pa,
+		    const struct m_pod *p)
+{
+	bool root = m->root_namespace && !strcmp(pa->meta.ns, m->root_namespace);
+	bool same_ns = !strcmp(pa->meta.ns, p->meta.ns);
+
+	if (pa->has_selector && pa->selector.n)
+		return same_ns && labels_match(&pa->selector, &p->meta.labels) ? PA_WORKLOAD : -1;
+	if (same_ns && !root)
+		return PA_NAMESPACE;
+	return root ? PA_MESH : -1;
+}
+
+static void report_tie(const struct m_peerauthentication *keep,
+		       const struct m_peerauthentication *drop, const struct m_pod *p,
+		       struct diag *d)
+{
+	if (d)
+		diag_add(d, DIAG_WARN, drop->meta.file, drop->meta.line,
+			 "PeerAuthentication %s/%s is not used for pod %s/%s: %s/%s applies at the "
+			 "same level and comes first by name (Istio would take the older one)",
+			 drop->meta.ns, drop->meta.name, p->meta.ns, p->meta.name, keep->meta.ns,
+			 keep->meta.name);
+}
+
+/* Per level, the policy that wins: the first by name; the others are reported. */
+static void pick(const struct model *m, const struct m_pod *p,
+		 const struct m_peerauthentication *win[PA_LEVELS], struct diag *d)
+{
+	for (size_t i = 0; i < m->npeerauthentications; i++) {
+		const struct m_peerauthentication *pa = &m->peerauthentications[i];
+		int lvl = pa_level(m, pa, p);
+
+		if (lvl < 0)
+			continue;
+		if (!win[lvl]) {
+			win[lvl] = pa;
+		} else if (strcmp(pa->meta.name, win[lvl]->meta.name) < 0) {
+			report_tie(pa, win[lvl], p, d);
+			win[lvl] = pa;
+		} else {
+			report_tie(win[lvl], pa, p, d);
+		}
+	}
+}
+
+void compile_pod_mtls(const struct model *m, const struct m_pod *p, struct pod_mtls *out,
+		      struct diag *d)
+{
+	const struct m_peerauthentication *win[PA_LEVELS] = {0};
+	const struct m_peerauthentication *wl;
+
+	memset(out, 0, sizeof(*out));
+	out->mode = MTLS_PERMISSIVE;
+	pick(m, p, win, d);
+	for (int lvl = PA_MESH; lvl < PA_LEVELS; lvl++)
+		if (win[lvl] && win[lvl]->mode != MTLS_UNSET) {
+			out->mode = win[lvl]->mode;
+			out->from = win[lvl];
+		}
+	wl = win[PA_WORKLOAD];
+	for (size_t i = 0; wl && i < wl->nports && out->nports < MTLS_MAX_PORTS; i++) {
+		struct m_port_mtls *pm = &out->ports[out->nports++];
+
+		pm->port = wl->ports[i].port;
+		pm->mode = wl->ports[i].mode == MTLS_UNSET ? out->mode : wl->ports[i].mode;
+	}
+}
+
+enum m_mtls_mode pod_mtls_port(const struct pod_mtls *pm, uint16_t port)
+{
+	for (size_t i = 0; i < pm->nports; i++)
+		if (pm->ports[i].port == port)
+			return pm->ports[i].mode;
+	return pm->mode;
+}
