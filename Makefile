@@ -14,7 +14,7 @@ BPFTOOL  ?= bpftool
 
 # Debian packages: build, run, and test. `make deps` installs the missing ones.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libmnl-dev \
-	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 \
+	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables
 
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \

@@ -99,6 +99,7 @@ void hb_stream_free(struct hb_stream *st, bool reset);
 /* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback). */
 ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 			  uint32_t *flags, nghttp2_data_source *src, void *user);
+void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const char *what);
 /* Server side: connect to the pod named by the request (st->dst), non-blocking. */
 int hb_stream_dial(struct hb_stream *st);
 

@@ -7,6 +7,7 @@
  * the other side.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -186,6 +187,19 @@ void hb_stream_rearm(struct hb_stream *st)
 		epoll_ctl(st->conn->p->epfd, EPOLL_CTL_MOD, st->local.fd, &ev);
 }
 
+/* One line per inbound stream, like ztunnel's access log: who (the verified SPIFFE ID of the
+ * client's certificate), to where, and what happened. */
+void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const char *what)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(st->dst.family == SKIFF_AF_INET ? AF_INET : AF_INET6, &st->dst.addr, ip,
+		  sizeof(ip));
+	fprintf(stderr, "skiffd hbone: inbound src.principal=%s dst=%s%s%s:%u stream=%d %s\n",
+		c->peer_id, st->dst.family == SKIFF_AF_INET6 ? "[" : "", ip,
+		st->dst.family == SKIFF_AF_INET6 ? "]" : "", ntohs(st->dst.port), st->id, what);
+}
+
 /* Server side: the pod answered the connect() (or did not). */
 static void dial_done(struct hb_stream *st)
 {
@@ -196,10 +210,12 @@ static void dial_done(struct hb_stream *st)
 	st->local_connecting = false;
 	if (getsockopt(st->local.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
 		c->p->stats.hbone_pod_failed++;
+		hb_access_log(c, st, "pod refused");
 		hb_session_respond(c, st, 503);
 		return;
 	}
 	c->p->stats.hbone_in++;
+	hb_access_log(c, st, "connected");
 	hb_session_respond(c, st, 200);
 }
 
