@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "authz/authz.h"
 #include "compile/compile.h"
 #include "inspect/inspect.h"
 #include "model/model.h"
@@ -20,6 +21,10 @@ static void usage(FILE *f)
 	fprintf(f, "usage: skiffctl COMMAND [options]\n"
 		   "  analyze DIR [--node NAME]     validate a config dir as skiffd would, compile the\n"
 		   "                                node's view, print every problem (exit 1 on errors)\n"
+		   "  authz check DIR --to NS/POD|NS/SVC [--from spiffe://...|--from-pod NS/POD]\n"
+		   "        [--port N] [--method M] [--path P] [--header K=V]... [--tcp]\n"
+		   "                                would this request be allowed? (exit 0 ALLOW,\n"
+		   "                                1 DENY, 2 usage or config error)\n"
 		   "  status [--admin HOST:PORT]    readiness and generation of a running skiffd\n"
 		   "  config dump [--admin H:P]     skiffd's applied view as JSON (default 127.0.0.1:15000)\n"
 		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
@@ -168,6 +173,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "analyze") && argc >= 3)
 		return cmd_analyze(argv[2], opt_value(argc, argv, "--node", "node-1"));
+	if (!strcmp(argv[1], "authz") && argc >= 3 && !strcmp(argv[2], "check"))
+		return authz_cli_check(argc - 3, argv + 3, stdout, stderr);
 	if (!strcmp(argv[1], "config") && argc >= 3 && !strcmp(argv[2], "dump"))
 		return cmd_http(admin, "/config_dump", "config dump");
 	if (!strcmp(argv[1], "status")) {

@@ -114,4 +114,10 @@ void authz_evaluate(const struct authz_set *s, const struct authz_workload *wl,
  * (1 ALLOW policy applies)", ... Returns what snprintf returns. */
 int authz_decision_format(const struct authz_decision *dec, char *buf, size_t len);
 
+/*
+ * `skiffctl authz check DIR --to NS/NAME ...` (argv[0] is DIR): load DIR like skiffd, build the
+ * request, evaluate, print. Returns the exit code: 0 ALLOW, 1 DENY, 2 usage or config error.
+ */
+int authz_cli_check(int argc, char **argv, FILE *out, FILE *err);
+
 #endif
