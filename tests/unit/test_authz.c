@@ -608,6 +608,25 @@ static void test_tcp_deny_removes_http_fields(void **state)
 	fx_free(&f);
 }
 
+/* A DENY rule with only HTTP attributes refuses all TCP: allowed, but warned about (as Istio). */
+static void test_tcp_deny_http_only_warns(void **state)
+{
+	struct authz_request c = tcp(FRONTEND, 5432);
+	struct authz_request r = http(FRONTEND, "GET", "/ok");
+	struct tw t;
+	struct fx f;
+
+	(void)state;
+	fx_load(&f, "t.yaml",
+		AP("p", "ns") "  action: DENY\n  rules:\n  - to:\n    - operation:\n"
+			      "        paths: [\"/admin*\"]\n");
+	assert_true(diag_contains(&f.d, "t.yaml:9: AuthorizationPolicy ns/p: spec.rules[0] uses "
+					"only HTTP attributes"));
+	expect(f.set, tw(&t, "ns", ""), &c, DENY, "TCP: the DENY rule lost its only field");
+	expect(f.set, &t.wl, &r, ALLOW, "HTTP /ok");
+	fx_free(&f);
+}
+
 /* ---- what skiff cannot know ---- */
 
 /* No RequestAuthentication: request credentials are absent, exactly as Istio sees a request
@@ -771,6 +790,7 @@ int main(void)
 	    cmocka_unit_test(test_when_header_joined),
 	    cmocka_unit_test(test_tcp_allow_drops_http_rules),
 	    cmocka_unit_test(test_tcp_deny_removes_http_fields),
+	    cmocka_unit_test(test_tcp_deny_http_only_warns),
 	    cmocka_unit_test(test_request_auth_absent),
 	    cmocka_unit_test(test_unknowable_metadata),
 	    cmocka_unit_test(test_bad_input),

@@ -37,6 +37,7 @@ static void az_rule_note(struct az_rule *r, const struct az_field *f)
 {
 	r->has_http |= f->http_only;
 	r->has_unknowable |= f->attr == AZ_UNKNOWABLE;
+	r->has_l4 |= !f->http_only && f->attr != AZ_UNKNOWABLE;
 }
 
 /* One source or operation: every key becomes a field (ANDed). */
@@ -114,6 +115,14 @@ static int az_rule_compile(struct az_cc *c, const struct ynode *rule, size_t idx
 	if (az_section_compile(c, r, rule, false, path) < 0 ||
 	    az_section_compile(c, r, rule, true, path) < 0 || az_when_compile(c, r, rule, path) < 0)
 		return -EINVAL;
+	/* Istio's validation warns here too (SOURCE.md §3.2): such a rule is rarely meant to
+	 * refuse every TCP connection, yet that is what it does. */
+	if (c->ap->action == AUTHZ_DENY && r->has_http && !r->has_l4)
+		az_report(c, DIAG_WARN, rule,
+			  "%s uses only HTTP attributes: on TCP traffic they do not exist, so this "
+			  "DENY rule refuses every TCP connection to the workloads it selects; add "
+			  "ports (or a source) to say which traffic it is for",
+			  path);
 	return 0;
 }
 

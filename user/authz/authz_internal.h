@@ -80,6 +80,7 @@ struct az_rule {
 	size_t nwhen;
 	bool has_http;	     /* some field is HTTP-only */
 	bool has_unknowable; /* some field is AZ_UNKNOWABLE */
+	bool has_l4;	     /* some field exists for TCP traffic too */
 	int line;
 };
 
