@@ -13,6 +13,7 @@
 #include "skiff/accel.h"
 #include "lib/accel_msg.h"
 #include "lib/accel_sockops.h"
+#include "lib/guard_sockops.h"
 #include "lib/punt_sockops.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -21,6 +22,9 @@ SEC("sockops")
 int accel_sockops(struct bpf_sock_ops *ctx)
 {
 	switch (ctx->op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		guard_connect(ctx);
+		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		punt_established(ctx);
 		accel_established(ctx, true);

@@ -30,7 +30,11 @@ static void usage(FILE *f)
 		"  --outbound-addr A[,A6]  this node's IPv4 and/or IPv6 address: skiffd listens there\n"
 		"                       on 15001 and the kernel punts TCP from mesh pods to mesh pods\n"
 		"                       on other nodes to it (in Kubernetes: status.hostIPs)\n"
-		"  --no-punt            the default: no outbound listener, cross-node TCP goes direct\n");
+		"  --no-punt            the default: no outbound listener, cross-node TCP goes direct\n"
+		"  --uplink IFACE       the node's uplink: an XDP program drops plaintext SYNs from off\n"
+		"                       the node to pods whose PeerAuthentication is STRICT\n"
+		"  --kubelet-cgroup DIR kubelet's cgroup v2 directory: its health probes reach STRICT\n"
+		"                       pods (e.g. /sys/fs/cgroup/system.slice/kubelet.service)\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -60,6 +64,7 @@ int main(int argc, char **argv)
 		{ "ready-port", required_argument, 0, 'r' }, { "rescan-ms", required_argument, 0, 's' },
 		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },
 		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
+		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
@@ -91,6 +96,8 @@ int main(int argc, char **argv)
 		case 'C': o.no_accel = false; break;
 		case 'o': o.outbound_addrs = optarg; break;
 		case 'P': o.outbound_addrs = NULL; break;
+		case 'u': o.uplink = optarg; break;
+		case 'k': o.kubelet_cgroup = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

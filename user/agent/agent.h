@@ -20,6 +20,8 @@ struct agent_opts {
 	int rescan_ms;		 /* pod cgroup rescan period */
 	bool no_accel;		 /* --no-accel: same-node pod pairs stay on TCP */
 	const char *outbound_addrs; /* "IPv4[,IPv6]" of this node: punt cross-node mesh TCP */
+	const char *uplink;	 /* the node's uplink interface: XDP drops plaintext to STRICT */
+	const char *kubelet_cgroup; /* kubelet's cgroup v2 dir: its probes pass STRICT */
 };
 
 /* Run until SIGINT/SIGTERM. Returns a process exit code. */

@@ -58,7 +58,9 @@ static int agent_start(struct agent *a)
 {
 	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs,
 			       .cgroup_root = a->o->cgroup_root,
-			       .no_accel = a->o->no_accel };
+			       .no_accel = a->o->no_accel,
+			       .uplink = a->o->uplink,
+			       .kubelet_cgroup = a->o->kubelet_cgroup };
 	int err;
 
 	err = dp_open(&dpo, &a->dp);

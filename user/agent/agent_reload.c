@@ -42,6 +42,12 @@ static void set_last_error(struct agent *a, const struct diag *d, const char *wh
 	a->last_error = s;
 }
 
+/* Two arrays of plain map entries (no pointers inside) with the same contents. */
+static bool same_array(const void *x, size_t nx, const void *y, size_t ny, size_t size)
+{
+	return nx == ny && (!nx || !memcmp(x, y, nx * size));
+}
+
 /* Same map contents (names aside): writing it again would only churn a generation. */
 static bool view_equal(const struct node_view *x, const struct node_view *y)
 {
@@ -61,12 +67,10 @@ static bool view_equal(const struct node_view *x, const struct node_view *y)
 		    memcmp(&x->pods[i].val, &y->pods[i].val, sizeof(x->pods[i].val)))
 			return false;
 	/* a pod's address can arrive after its cgroup (status.podIPs is set by the CNI) */
-	if (x->npod_ips != y->npod_ips)
-		return false;
-	for (size_t i = 0; i < x->npod_ips; i++)
-		if (memcmp(&x->pod_ips[i], &y->pod_ips[i], sizeof(x->pod_ips[i])))
-			return false;
-	return true;
+	return same_array(x->pod_ips, x->npod_ips, y->pod_ips, y->npod_ips, sizeof(*x->pod_ips)) &&
+	       same_array(x->remote_pods, x->nremote_pods, y->remote_pods, y->nremote_pods,
+			  sizeof(*x->remote_pods)) &&
+	       same_array(x->mtls, x->nmtls, y->mtls, y->nmtls, sizeof(*x->mtls));
 }
 
 /* Apply `v` to the kernel; on success it becomes the agent's view. */

@@ -67,6 +67,25 @@ static void dump_punt(struct strbuf *b, const struct agent *a)
 		  (unsigned long long)s.bytes_in);
 }
 
+/* What the STRICT guard did with SYNs to local pods (enum skiff_guard_verdict). */
+static void dump_guard(struct strbuf *b, const struct agent *a)
+{
+	__u64 v[SKIFF_GUARD_VERDICTS];
+
+	if (dp_guard_stats(a->dp, v)) {
+		sb_printf(b, "\"guard\":null,");
+		return;
+	}
+	sb_printf(b,
+		  "\"guard\":{\"pass_mode\":%llu,\"pass_agent\":%llu,\"pass_flow\":%llu,"
+		  "\"pass_probe\":%llu,\"drop_tc\":%llu,\"drop_xdp\":%llu},",
+		  (unsigned long long)v[SKIFF_GUARD_PASS_MODE],
+		  (unsigned long long)v[SKIFF_GUARD_PASS_AGENT],
+		  (unsigned long long)v[SKIFF_GUARD_PASS_FLOW],
+		  (unsigned long long)v[SKIFF_GUARD_PASS_PROBE],
+		  (unsigned long long)v[SKIFF_GUARD_DROP_TC], (unsigned long long)v[SKIFF_GUARD_DROP_XDP]);
+}
+
 static char *config_dump(const struct agent *a)
 {
 	struct strbuf b = { 0 };
@@ -85,6 +104,7 @@ static char *config_dump(const struct agent *a)
 	sb_printf(&b, "],\"pods_pending\":%zu,\"remote_pod_addrs\":%zu,", a->view.pods_pending,
 		  a->view.nremote_pods);
 	dump_punt(&b, a);
+	dump_guard(&b, a);
 	dump_services(&b, &a->view);
 	sb_printf(&b, "}\n");
 	return sb_take(&b);

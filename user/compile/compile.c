@@ -230,6 +230,8 @@ int compile_node_view(const struct model *m, const char *node_name, compile_cgro
 		err = compile_pods(m, node_name, cgroup_of, ctx, out, d);
 	if (!err)
 		err = compile_remote_pods(m, node_name, out, d);
+	if (!err)
+		err = compile_mtls_view(m, node_name, out, d);
 	if (err) {
 		node_view_free(out);
 		return err;
@@ -250,5 +252,6 @@ void node_view_free(struct node_view *v)
 	free(v->pods);
 	free(v->pod_ips);
 	free(v->remote_pods);
+	free(v->mtls);
 	memset(v, 0, sizeof(*v));
 }

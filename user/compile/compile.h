@@ -15,6 +15,7 @@
 #include "model/model.h"
 #include "skiff/accel.h"
 #include "skiff/lb.h"
+#include "skiff/guard.h"
 #include "skiff/punt.h"
 
 /* One service port (VIP:port/proto) and, for people, which Service it is. */
@@ -50,6 +51,12 @@ struct cv_remote_pod {
 	struct skiff_remote_pod val;
 };
 
+/* A local mesh pod's PeerAuthentication mode for one address and port (port 0: its default). */
+struct cv_mtls {
+	struct skiff_mtls_key key;
+	struct skiff_mtls val;
+};
+
 struct node_view {
 	struct cv_service *services;
 	size_t nservices;
@@ -62,6 +69,8 @@ struct node_view {
 	size_t npod_ips;
 	struct cv_remote_pod *remote_pods; /* addresses of mesh pods on other nodes */
 	size_t nremote_pods;
+	struct cv_mtls *mtls; /* local mesh pods: PeerAuthentication per address and port */
+	size_t nmtls;
 };
 
 /* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */
@@ -77,6 +86,8 @@ typedef int (*compile_cgroup_fn)(void *ctx, const struct m_pod *pod, uint64_t *i
  *    VirtualService every ready endpoint has equal weight;
  *  - enrolled pods: pods with spec.nodeName == node_name that are in the mesh, and their
  *    addresses (status.podIPs);
+ *  - mTLS modes: each local mesh pod's PeerAuthentication (compile_mtls.h), per address, with
+ *    port-level overrides as extra entries;
  *  - remote pods: the addresses of mesh pods on other nodes, with a node number (the position
  *    of their node's name in sorted order, from 1).
  * Problems that make a route unusable (a missing subset) are errors in `d` and return -EINVAL.

@@ -139,6 +139,10 @@ int compile_endpoints(const struct cc_index *ix, const struct m_service *svc,
  */
 int compile_weights_normalize(struct cc_slot *s, size_t n);
 
+/* PeerAuthentication modes of local mesh pods (compile_mtls.c). */
+int compile_mtls_view(const struct model *m, const char *node_name, struct node_view *out,
+		      struct diag *d);
+
 /* Mesh pods on other nodes, by address (compile_remote.c). */
 int compile_remote_pods(const struct model *m, const char *node_name, struct node_view *out,
 			struct diag *d);

@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /* PeerAuthentication resolution for one pod; the rules are in compile_mtls.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "compile/compile_internal.h"
 #include "compile/compile_mtls.h"
 
 enum pa_level { PA_MESH, PA_NAMESPACE, PA_WORKLOAD, PA_LEVELS };
@@ -82,4 +86,64 @@ enum m_mtls_mode pod_mtls_port(const struct pod_mtls *pm, uint16_t port)
 		if (pm->ports[i].port == port)
 			return pm->ports[i].mode;
 	return pm->mode;
+}
+
+static __u32 kernel_mode(enum m_mtls_mode m)
+{
+	return m == MTLS_STRICT ? SKIFF_MTLS_STRICT
+	       : m == MTLS_DISABLE ? SKIFF_MTLS_DISABLE
+				   : SKIFF_MTLS_PERMISSIVE;
+}
+
+/* One address of the pod: its default mode, then one entry per port override. */
+static void add_addr(const char *ip, const struct pod_mtls *pm, struct node_view *out)
+{
+	struct skiff_mtls_key k = {0};
+	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
+
+	if (inet_pton(fam, ip, &k.addr) != 1)
+		return; /* the model validated it */
+	k.family = fam == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
+	out->mtls[out->nmtls++] = (struct cv_mtls){.key = k, .val.mode = kernel_mode(pm->mode)};
+	for (size_t i = 0; i < pm->nports; i++) {
+		k.port = htons(pm->ports[i].port);
+		out->mtls[out->nmtls++] =
+		    (struct cv_mtls){.key = k, .val.mode = kernel_mode(pm->ports[i].mode)};
+	}
+}
+
+static bool local_mesh_pod(const struct model *m, const struct m_pod *p, const char *node_name)
+{
+	return p->node_name && node_name && !strcmp(p->node_name, node_name) &&
+	       model_pod_in_mesh(m, p);
+}
+
+int compile_mtls_view(const struct model *m, const char *node_name, struct node_view *out,
+		      struct diag *d)
+{
+	size_t local = 0;
+
+	for (size_t i = 0; i < m->npods; i++)
+		local += local_mesh_pod(m, &m->pods[i], node_name);
+	/* at most two addresses per pod, each with its default and its port overrides */
+	out->mtls = calloc(local ? local * 2 * (1 + MTLS_MAX_PORTS) : 1, sizeof(*out->mtls));
+	if (!out->mtls)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->npods; i++) {
+		const struct m_pod *p = &m->pods[i];
+		struct pod_mtls pm;
+
+		if (!local_mesh_pod(m, p, node_name))
+			continue;
+		compile_pod_mtls(m, p, &pm, d);
+		for (size_t k = 0; k < p->nips && k < 2; k++)
+			add_addr(p->ips[k], &pm, out);
+	}
+	if (out->nmtls > SKIFF_MAX_MTLS_PORTS) {
+		diag_add(d, DIAG_ERROR, NULL, 0,
+			 "%zu pod address/port modes exceed the limit of %u", out->nmtls,
+			 SKIFF_MAX_MTLS_PORTS);
+		return -E2BIG;
+	}
+	return 0;
 }

@@ -9,11 +9,14 @@
 #include <stdbool.h>
 
 #include "compile/compile.h"
+#include "skiff/guard.h"
 
 struct dp_opts {
 	const char *bpffs_dir;	 /* e.g. /sys/fs/bpf/skiff; created (and bpffs mounted) if needed */
 	const char *cgroup_root; /* the node's pod cgroup root, where programs attach */
 	bool no_accel;		 /* keep same-node pairs on TCP (sockops still counts bytes) */
+	const char *uplink;	 /* the node's uplink for the XDP guard, or NULL */
+	const char *kubelet_cgroup; /* kubelet's cgroup: its probes pass the STRICT guard */
 };
 
 struct dataplane;
@@ -35,6 +38,8 @@ int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
  * -ENOENT when the kernel filed nothing under `k`. */
 int dp_punt_orig_take(struct dataplane *dp, const struct skiff_punt_key *k,
 		      struct skiff_sock_origin *dst);
+/* The STRICT guard's counters, summed over CPUs, indexed by enum skiff_guard_verdict. */
+int dp_guard_stats(struct dataplane *dp, __u64 out[SKIFF_GUARD_VERDICTS]);
 /* Generation now in force (0 before the first apply). */
 unsigned int dp_generation(const struct dataplane *dp);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */

@@ -205,6 +205,8 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	if (!err)
 		err = dp_remote_pods_sync(dp, v);
 	if (!err)
+		err = dp_mtls_sync(dp, v);
+	if (!err)
 		err = gen_switch(dp, gen);
 	if (err) {
 		sweep_both(dp, gen, false);
@@ -215,5 +217,7 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	 * failure to delete them is logged, not returned, and the next apply sweeps them again.
 	 */
 	sweep_both(dp, gen, true);
+	/* a pod whose veth cannot be guarded is reported; the rest of the node is still guarded */
+	dp_guard_attach_pods(dp, v);
 	return 0;
 }

@@ -13,12 +13,14 @@
 
 struct sock_lb;
 struct sock_accel;
+struct guard;
 struct bpf_link;
 struct bpf_object;
 
 struct dataplane {
 	struct sock_lb *skel;
 	struct sock_accel *accel;
+	struct guard *guard;
 	bool accel_on; /* same-node redirect wanted (not --no-accel) */
 	struct bpf_link *links[DP_MAX_LINKS];
 	size_t nlinks;
@@ -62,6 +64,17 @@ int dp_gen_read(struct dataplane *dp);
 /* dp_pod_maps.c: the per-pod maps, by difference through dp_map_sync */
 int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v);
 int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
+
+/* dp_guard.c */
+int dp_guard_load(struct dataplane *dp);
+void dp_guard_close(struct dataplane *dp, bool unpin);
+int dp_mtls_sync(struct dataplane *dp, const struct node_view *v);
+int dp_guard_attach_pods(struct dataplane *dp, const struct node_view *v);
+int dp_guard_attach_uplink(struct dataplane *dp, const char *ifname);
+int dp_guard_configure(struct dataplane *dp, const char *kubelet_cgroup);
+
+/* dp_route.c: the interface a route to `addr` leaves by, or -errno */
+int dp_route_oif(const union skiff_addr *addr, __u8 family);
 
 /* dp_punt.c */
 int dp_remote_pods_sync(struct dataplane *dp, const struct node_view *v);

@@ -91,6 +91,12 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out)
 	if (!err)
 		err = dp_accel_load(dp);
 	if (!err)
+		err = dp_guard_load(dp);
+	if (!err)
+		err = dp_guard_configure(dp, opts->kubelet_cgroup);
+	if (!err && opts->uplink)
+		err = dp_guard_attach_uplink(dp, opts->uplink);
+	if (!err)
 		err = dp_gen_read(dp);
 	if (!err)
 		err = dp_attach_all(dp);
@@ -129,6 +135,7 @@ void dp_close(struct dataplane *dp, bool unpin)
 		return;
 	dp_links_close(dp, unpin);
 	dp_accel_close(dp, unpin);
+	dp_guard_close(dp, unpin);
 	if (dp->skel) {
 		if (unpin)
 			dp_unpin_maps(dp, dp->skel->obj);

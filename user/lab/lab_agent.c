@@ -69,9 +69,15 @@ int lab_agent_start(struct lab *lab, int node)
 	 * $SKIFF_LAB_AGENT_ARGS comes after, so --no-punt there wins */
 	lab_argv_add(a, "--outbound-addr");
 	lab_argv_add(a, "198.18.0.%d,2001:db8::%x", node, node);
+	lab_argv_add(a, "--uplink");
+	lab_argv_add(a, "eth0");
+	lab_argv_add(a, "--kubelet-cgroup");
+	lab_argv_add(a, LAB_KUBELET_CGROUP);
 	agent_env_args(a);
 	s.argv = a->v;
-	err = lab_cgroup_create(cg);
+	err = lab_cgroup_create(LAB_KUBELET_CGROUP);
+	if (!err)
+		err = lab_cgroup_create(cg);
 	if (!err)
 		err = lab_mkdir_p(a->v[6]);
 	if (!err) {

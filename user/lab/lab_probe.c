@@ -125,6 +125,11 @@ int lab_pods_wait_ready(const struct lab *lab, int timeout_ms)
 {
 	long deadline = now_ms() + timeout_ms;
 
+	/* probe as kubelet does, from its cgroup, so that STRICT pods let the probes in; this
+	 * short-lived command stays there until it exits */
+	if (!lab_cgroup_create(LAB_KUBELET_CGROUP))
+		lab_cgroup_join(LAB_KUBELET_CGROUP, 0);
+
 	for (size_t i = 0; i < lab->npod; i++) {
 		const struct lab_pod *p = &lab->pod[i];
 		const char *why = "";

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "proxy/hbone_internal.h"
+#include "skiff/guard.h"
 
 struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 {
@@ -235,9 +236,11 @@ int hb_stream_dial(struct hb_stream *st)
 	socklen_t len = proxy_sockaddr(&st->dst, &ss);
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &st->local};
 	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	unsigned int mark = SKIFF_MARK_AGENT; /* the STRICT guard lets skiffd's SYNs in */
 
 	if (fd < 0)
 		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
 		close(fd);
 		st->conn->p->stats.hbone_pod_failed++;

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * skiff's STRICT guard: the BPF <-> userspace boundary for PeerAuthentication in the kernel.
+ *
+ * A pod whose PeerAuthentication mode is STRICT (on a port) accepts connections only from the
+ * mesh: from skiffd (which terminated mTLS for a peer on another node and marks its connection to
+ * the pod with SKIFF_MARK_AGENT), or from a same-node mesh pod whose connect() the kernel saw
+ * (sockops files the 4-tuple in skiff_auth_flows before the SYN leaves). The TC program on the
+ * pod's veth drops every other SYN to a STRICT port; PERMISSIVE and DISABLE let plaintext in.
+ * An XDP program on the node's uplink drops SYNs from off the node to STRICT ports before an skb
+ * exists (they can only be plaintext: mesh traffic between nodes arrives on HBONE, 15008).
+ *
+ * Compiled into bpf/guard.bpf.c, bpf/sock_accel.bpf.c and skiffd, carried in BTF.
+ */
+#ifndef SKIFF_GUARD_H
+#define SKIFF_GUARD_H
+
+#ifdef __BPF__
+/* vmlinux.h already provides the __u8.. types */
+#else
+#include <linux/types.h>
+#endif
+
+#include "skiff/lb.h"
+
+#define SKIFF_MARK_AGENT      0x5c1ff000u /* SO_MARK of skiffd's connections to local pods */
+#define SKIFF_MAX_MTLS_PORTS  65536	  /* skiff_mtls entries (pods x overridden ports) */
+#define SKIFF_AUTH_FLOWS      65536	  /* LRU of same-node mesh connections */
+
+#define SKIFF_MAP_MTLS	      "skiff_mtls"	 /* struct skiff_mtls_key -> struct skiff_mtls */
+#define SKIFF_MAP_AUTH_FLOWS  "skiff_auth_flows" /* struct skiff_flow_key -> __u64 (cookie) */
+#define SKIFF_MAP_GUARD_STATS "skiff_guard_stats" /* [verdict] -> per-CPU packet counts */
+#define SKIFF_MAP_GUARD_CFG   "skiff_guard_cfg"	 /* [0] -> struct skiff_guard_cfg */
+
+/* skiff_guard_cfg[0]. Kubelet's health probes come from the node itself; like Istio ambient,
+ * which lets them through STRICT, the guard lets SYNs of sockets in kubelet's cgroup in. */
+struct skiff_guard_cfg {
+	__u64 kubelet_cgroup; /* cgroup v2 id of kubelet (skiffd --kubelet-cgroup); 0: none */
+};
+_Static_assert(sizeof(struct skiff_guard_cfg) == 8, "skiff_guard_cfg layout");
+
+/* PeerAuthentication modes as the kernel sees them (user/model's enum m_mtls_mode). */
+#define SKIFF_MTLS_PERMISSIVE 0
+#define SKIFF_MTLS_STRICT     1
+#define SKIFF_MTLS_DISABLE    2
+
+/* skiff_mtls key: a local pod address and a port; port 0 is the pod's mode for other ports. */
+struct skiff_mtls_key {
+	union skiff_addr addr;
+	__be16 port; /* network order; 0: the pod's default */
+	__u8 family;
+	__u8 pad;
+};
+_Static_assert(sizeof(struct skiff_mtls_key) == 20, "skiff_mtls_key layout");
+
+struct skiff_mtls {
+	__u32 mode; /* SKIFF_MTLS_* */
+};
+_Static_assert(sizeof(struct skiff_mtls) == 4, "skiff_mtls layout");
+
+/* skiff_auth_flows key: a TCP connection's 4-tuple as its SYN carries it. */
+struct skiff_flow_key {
+	union skiff_addr saddr;
+	union skiff_addr daddr;
+	__be16 sport;
+	__be16 dport;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct skiff_flow_key) == 40, "skiff_flow_key layout");
+
+/* skiff_guard_stats index: what the guard did with a SYN to a local pod. */
+enum skiff_guard_verdict {
+	SKIFF_GUARD_PASS_MODE,	/* not STRICT on that port */
+	SKIFF_GUARD_PASS_AGENT, /* from skiffd (mark) */
+	SKIFF_GUARD_PASS_FLOW,	/* a same-node mesh connection the kernel saw */
+	SKIFF_GUARD_PASS_PROBE, /* kubelet's health probe */
+	SKIFF_GUARD_DROP_TC,	/* plaintext to STRICT, dropped on the pod's veth */
+	SKIFF_GUARD_DROP_XDP,	/* plaintext to STRICT from off the node, dropped on the uplink */
+	SKIFF_GUARD_VERDICTS,
+};
+
+#endif /* SKIFF_GUARD_H */

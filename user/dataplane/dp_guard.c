@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The STRICT guard (bpf/guard.bpf.c, include/skiff/guard.h): load it with its maps pinned next to
+ * the others, write each local mesh pod's PeerAuthentication modes, put the TC program on the
+ * node side of every enrolled pod's veth (found by route, so any CNI's naming works), and the XDP
+ * program on the uplink when skiffd is told which one it is. TC filters and XDP stay on their
+ * interfaces when skiffd exits (the kernel keeps guarding); a restart replaces them in place.
+ */
+#include <errno.h>
+#include <linux/if_link.h>
+#include <net/if.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dataplane/dp_internal.h"
+#include "guard.skel.h"
+
+int dp_guard_load(struct dataplane *dp)
+{
+	int err;
+
+	dp->guard = guard__open();
+	if (!dp->guard)
+		return -errno;
+	err = dp_pin_paths(dp, dp->guard->obj);
+	if (!err)
+		err = guard__load(dp->guard);
+	if (err)
+		fprintf(stderr, "dataplane: cannot load the STRICT guard: %s\n", strerror(-err));
+	return err;
+}
+
+void dp_guard_close(struct dataplane *dp, bool unpin)
+{
+	if (!dp->guard)
+		return;
+	if (unpin)
+		dp_unpin_maps(dp, dp->guard->obj);
+	guard__destroy(dp->guard);
+	dp->guard = NULL;
+}
+
+int dp_guard_configure(struct dataplane *dp, const char *kubelet_cgroup)
+{
+	struct skiff_guard_cfg cfg = {0};
+	struct stat st;
+	__u32 zero = 0;
+
+	if (kubelet_cgroup) {
+		/* a cgroup v2 directory's inode number is its cgroup id */
+		if (stat(kubelet_cgroup, &st) || !S_ISDIR(st.st_mode)) {
+			fprintf(stderr,
+				"dataplane: --kubelet-cgroup %s is not a cgroup directory; kubelet "
+				"probes to STRICT pods would be dropped\n",
+				kubelet_cgroup);
+			return -ENOENT;
+		}
+		cfg.kubelet_cgroup = st.st_ino;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(dp->guard->maps.skiff_guard_cfg), &zero, &cfg, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int dp_mtls_sync(struct dataplane *dp, const struct node_view *v)
+{
+	const struct dp_entries e = {
+		.base = v->mtls, .n = v->nmtls, .stride = sizeof(*v->mtls),
+		.key_off = offsetof(struct cv_mtls, key), .key_size = sizeof(struct skiff_mtls_key),
+		.val_off = offsetof(struct cv_mtls, val), .val_size = sizeof(struct skiff_mtls),
+	};
+
+	return dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_mtls), &e, SKIFF_MAP_MTLS,
+			   "more than " SKIFF_STR(SKIFF_MAX_MTLS_PORTS) " pod ports with a mode?");
+}
+
+/* The guard on the TC egress hook of interface `ifindex` (packets going into the pod). */
+static int tc_attach(struct dataplane *dp, int ifindex)
+{
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1,
+			    .prog_fd = bpf_program__fd(dp->guard->progs.guard_pod),
+			    .flags = BPF_TC_F_REPLACE);
+	int err = bpf_tc_hook_create(&hook);
+
+	if (err && err != -EEXIST)
+		return err;
+	return bpf_tc_attach(&hook, &opts);
+}
+
+int dp_guard_attach_pods(struct dataplane *dp, const struct node_view *v)
+{
+	int failed = 0;
+
+	for (size_t i = 0; i < v->npod_ips; i++) {
+		const struct skiff_pod_ip_key *k = &v->pod_ips[i].key;
+		int oif = dp_route_oif(&k->addr, k->family), err;
+
+		err = oif < 0 ? oif : tc_attach(dp, oif);
+		if (err) {
+			failed++;
+			fprintf(stderr,
+				"dataplane: cannot put the STRICT guard on the veth of a pod (address "
+				"%d of %zu, interface %d): %s\n",
+				(int)i + 1, v->npod_ips, oif, strerror(-err));
+		}
+	}
+	return failed ? -EIO : 0;
+}
+
+int dp_guard_attach_uplink(struct dataplane *dp, const char *ifname)
+{
+	int ifindex = (int)if_nametoindex(ifname);
+	int fd = bpf_program__fd(dp->guard->progs.guard_uplink);
+	int err;
+
+	if (!ifindex) {
+		fprintf(stderr, "dataplane: no interface %s for --uplink\n", ifname);
+		return -ENODEV;
+	}
+	err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_DRV_MODE, NULL);
+	if (err)
+		err = bpf_xdp_attach(ifindex, fd, XDP_FLAGS_SKB_MODE, NULL);
+	if (err)
+		fprintf(stderr, "dataplane: cannot attach XDP to %s: %s\n", ifname, strerror(-err));
+	return err;
+}
+
+int dp_guard_stats(struct dataplane *dp, __u64 out[SKIFF_GUARD_VERDICTS])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd = bpf_map__fd(dp->guard->maps.skiff_guard_stats);
+	__u64 v[ncpu > 0 ? ncpu : 1];
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	for (__u32 k = 0; k < SKIFF_GUARD_VERDICTS; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += v[c];
+	}
+	return 0;
+}
