@@ -38,6 +38,17 @@ static void warn_fields(struct agent *a, const char *kind, const struct meta *m,
 	}
 }
 
+/* Enforced, with a limit the user must know about. */
+static void warn_partial(struct agent *a, const char *kind, const struct meta *m, const char *what)
+{
+	char key[512];
+
+	snprintf(key, sizeof(key), "%s %s/%s partial", kind, m->ns, m->name);
+	if (!warned_once(a, key))
+		agent_log("warning", "%s:%d: %s %s/%s: %s", m->file, m->line, kind, m->ns, m->name,
+			  what);
+}
+
 static void warn_whole(struct agent *a, const char *kind, const struct meta *m, const char *why)
 {
 	char key[512];
@@ -59,8 +70,10 @@ void agent_warn_unenforced(struct agent *a)
 		warn_fields(a, "DestinationRule", &m->destinationrules[i].meta,
 			    m->destinationrules[i].unenforced, m->destinationrules[i].nunenforced);
 	for (size_t i = 0; i < m->npeerauthentications; i++)
-		warn_whole(a, "PeerAuthentication", &m->peerauthentications[i].meta,
-			   "mTLS modes arrive with the identity and HBONE work");
+		if (m->peerauthentications[i].mode == MTLS_STRICT)
+			warn_partial(a, "PeerAuthentication", &m->peerauthentications[i].meta,
+				     "STRICT keeps plaintext out in the kernel, but cross-node mesh "
+				     "traffic is not carried over mTLS yet, so it is refused too");
 	for (size_t i = 0; i < m->nauthorizationpolicies; i++)
 		warn_whole(a, "AuthorizationPolicy", &m->authorizationpolicies[i].meta,
 			   "authorization arrives with the authz work");
