@@ -17,6 +17,7 @@
 #ifndef SKIFF_IDENTITY_H
 #define SKIFF_IDENTITY_H
 
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -127,5 +128,66 @@ enum identity_verdict identity_verify(const struct identity_ca *ca, X509 *leaf,
 				      struct spiffe_id *out);
 /* Only the SPIFFE part: exactly one URI SAN, spiffe://td/ns/NS/sa/SA, and not a CA. */
 enum identity_verdict identity_spiffe_of_cert(X509 *cert, struct spiffe_id *out);
+
+/* ---- identity_tls.c: TLS contexts ---- */
+
+/* An SSL_CTX for either role that presents `c` and trusts only the mesh root: TLS 1.3 only,
+ * TLS_AES_128_GCM_SHA256 and TLS_AES_256_GCM_SHA384, peer certificate required and checked like
+ * identity_verify() (a peer without a valid SPIFFE leaf fails the handshake). `alpn` (e.g. "h2"
+ * for HBONE) is what clients offer and the only protocol servers accept (a client offering no
+ * ALPN at all is not refused: check SSL_get0_alpn_selected()); NULL for none. */
+SSL_CTX *identity_tls_ctx(const struct identity_ca *ca, const struct identity_cert *c,
+			  const char *alpn, struct identity_err *err);
+/* After a handshake on an SSL from identity_tls_ctx(): the peer's SPIFFE ID, or why not. After
+ * a failed handshake: why the peer's certificate was refused (ID_VERIFY_NO_CERT when none came,
+ * also when the handshake failed before it). */
+enum identity_verdict identity_tls_peer(const SSL *ssl, struct spiffe_id *out);
+
+/* ---- identity_store.c: the local workloads' credentials and their rotation ---- */
+
+/* One credential generation: a certificate and the TLS context that presents it. */
+struct identity_cred {
+	struct identity_cert cert;
+	SSL_CTX *tls; /* NULL in an empty slot */
+};
+
+/* One workload (namespace, service account). `prev` is the generation `cur` replaced: still
+ * valid (it had half its life left) and still referenced by the connections made with it
+ * (OpenSSL counts references), released at the next rotation or when it expires. */
+struct identity_workload {
+	struct identity_cred cur, prev;
+};
+
+struct identity_store_opts {
+	const char *trust_domain; /* NULL: IDENTITY_TRUST_DOMAIN_DEFAULT */
+	long ttl;		  /* 0: IDENTITY_TTL_DEFAULT */
+	const char *alpn;	  /* passed to identity_tls_ctx() */
+};
+
+struct identity_store {
+	const struct identity_ca *ca; /* borrowed: outlives the store */
+	char trust_domain[256];
+	long ttl;
+	char alpn[32];
+	struct identity_workload **v; /* each allocated once: pointers to it stay valid */
+	size_t n, cap;
+};
+
+int identity_store_init(struct identity_store *s, const struct identity_ca *ca,
+			const struct identity_store_opts *o, struct identity_err *err);
+/* The workload's credentials, minted on first use; NULL with *err on a bad name or failure.
+ * The pointer stays valid until the workload is removed; read ->cur at each use (SSL_new). */
+const struct identity_workload *identity_store_get(struct identity_store *s, const char *ns,
+						   const char *sa, time_t now,
+						   struct identity_err *err);
+/* Forget a workload that left the node (connections already made keep their references). */
+void identity_store_remove(struct identity_store *s, const char *ns, const char *sa);
+/* Re-mint every certificate at or past half its life and drop expired previous generations.
+ * Returns how many were rotated, or -errno for the first failure (a workload that failed keeps
+ * its current certificate and is tried again next call; the others are still rotated). */
+int identity_store_rotate(struct identity_store *s, time_t now, struct identity_err *err);
+/* The earliest refresh time over all workloads (when to call rotate next), 0 when empty. */
+time_t identity_store_next_refresh(const struct identity_store *s);
+void identity_store_free(struct identity_store *s);
 
 #endif
