@@ -11,6 +11,7 @@
 
 #include "authz/authz.h"
 #include "compile/compile.h"
+#include "identity/identity.h"
 #include "inspect/inspect.h"
 #include "model/model.h"
 #include "skiff/accel.h"
@@ -25,6 +26,10 @@ static void usage(FILE *f)
 		   "        [--port N] [--method M] [--path P] [--header K=V]... [--tcp]\n"
 		   "                                would this request be allowed? (exit 0 ALLOW,\n"
 		   "                                1 DENY, 2 usage or config error)\n"
+		   "  ca init DIR [--force]         create the mesh root CA (DIR/ca.crt, DIR/ca.key)\n"
+		   "  ca show DIR                   the CA's subject, SHA-256 fingerprint, validity\n"
+		   "  cert mint --ca DIR --ns NS --sa SA [--trust-domain TD] [--ttl S] --out DIR\n"
+		   "                                a workload certificate and key as PEM (tests)\n"
 		   "  status [--admin HOST:PORT]    readiness and generation of a running skiffd\n"
 		   "  config dump [--admin H:P]     skiffd's applied view as JSON (default 127.0.0.1:15000)\n"
 		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
@@ -179,6 +184,10 @@ int main(int argc, char **argv)
 		return cmd_analyze(argv[2], opt_value(argc, argv, "--node", "node-1"));
 	if (!strcmp(argv[1], "authz") && argc >= 3 && !strcmp(argv[2], "check"))
 		return authz_cli_check(argc - 3, argv + 3, stdout, stderr);
+	if (!strcmp(argv[1], "ca"))
+		return identity_cli_ca(argc - 2, argv + 2, stdout, stderr);
+	if (!strcmp(argv[1], "cert"))
+		return identity_cli_cert(argc - 2, argv + 2, stdout, stderr);
 	if (!strcmp(argv[1], "config") && argc >= 3 && !strcmp(argv[2], "dump"))
 		return cmd_http(admin, "/config_dump", "config dump");
 	if (!strcmp(argv[1], "status")) {

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <time.h>
 
 #define IDENTITY_TRUST_DOMAIN_DEFAULT "cluster.local"
@@ -189,5 +190,14 @@ int identity_store_rotate(struct identity_store *s, time_t now, struct identity_
 /* The earliest refresh time over all workloads (when to call rotate next), 0 when empty. */
 time_t identity_store_next_refresh(const struct identity_store *s);
 void identity_store_free(struct identity_store *s);
+
+/* ---- identity_cli_ca.c, identity_cli_cert.c: skiffctl ---- */
+
+/* `skiffctl ca init DIR [--force]`, `skiffctl ca show DIR`; argv[0] is "init" or "show".
+ * Exit status: 0 done, 1 failed, 2 usage. */
+int identity_cli_ca(int argc, char **argv, FILE *out, FILE *err);
+/* `skiffctl cert mint --ca DIR --ns NS --sa SA [--trust-domain TD] [--ttl S] [--backdate S]
+ * --out DIR`: a workload certificate and key as PEM files, for tests and tools. */
+int identity_cli_cert(int argc, char **argv, FILE *out, FILE *err);
 
 #endif

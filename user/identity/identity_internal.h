@@ -40,4 +40,8 @@ int id_mkdir(const char *dir, struct identity_err *err);
 /* "DIR/NAME" into buf; -ENAMETOOLONG (with err) when it does not fit. */
 int id_path(char *buf, size_t len, const char *dir, const char *name, struct identity_err *err);
 
+/* skiffctl's helpers (identity_cli_ca.c): "2026-11-26 22:27:20 UTC"; the root's details. */
+const char *id_fmt_time(time_t t, char buf[32]);
+void id_print_ca(FILE *out, const struct identity_ca *ca);
+
 #endif
