@@ -1,76 +1,123 @@
 #!/bin/bash
-# Run skiff's tests and close with one line: "N passed, N failed".
-#   tests/run.sh [BUILD_DIR] [all|unit|kernel|lab]
+# Run skiff's tests and close with one line: "N passed, N failed, N skipped".
+#   tests/run.sh [BUILD_DIR] [all|unit|kernel|lab] [NAME]
 # unit:   cmocka binaries in BUILD/tests/unit (no root needed)
 # kernel: cmocka binaries in BUILD/tests/kernel (root: real BPF programs, netns, cgroups)
 # lab:    tests/lab/test_*.sh (root: skiff-lab clusters of network namespaces + skiffd)
+# NAME (a shell pattern, e.g. test_bpf_load) runs only the binaries or scripts it matches.
 # A test binary that crashes or exits non-zero without reporting a failed case counts as one
 # failure, so a broken suite can never look green.
+#
+# Skips: a test may skip only for a kernel feature it needs and the kernel lacks, and must say
+# which and why. cmocka tests print "# skip reason: FEATURE: WHY" and then skip()
+# (tests/feature_probe.h does both); lab scripts call t_skip FEATURE WHY (tests/lab/lib.sh). Each skip
+# is listed with its reason; a skip without one counts as a failure. A feature named in
+# SKIFF_EXPECT_FEATURES (e.g. "ktls"; vmtests/guest.sh sets it for Debian's 6.1) must be there:
+# a test that would skip for it fails instead.
 set -u
 BUILD=${1:-build}
 WHAT=${2:-all}
+ONLY=${3:-*}
 PASSED=0
 FAILED=0
+SKIPPED=0
 FAILED_NAMES=()
+SKIP_LINES=()
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
-run_cmocka() {
-	local bin=$1 out rc p f
-	out=$("$bin" 2>&1)
-	rc=$?
-	printf '%s\n' "$out" | sed 's/^/    /'
-	p=$(printf '%s\n' "$out" | grep -c '^ok ')
-	f=$(printf '%s\n' "$out" | grep -c '^not ok ')
+# tap_skips: "CASE<TAB>REASON" for each skipped case of cmocka's TAP output on stdin, pairing
+# "not ok N # SKIP CASE" with the "# skip reason: ..." line printed within the same case.
+tap_skips() {
+	awk '/^# skip reason: / { r = substr($0, 16); next }
+	/^not ok [0-9]+ # SKIP/ { c = $0; sub(/^not ok [0-9]+ # SKIP */, "", c); print c "\t" r; r = ""; next }
+	/^(ok|not ok) / { r = "" }'
+}
+
+# script_skips: the same for lab scripts' "skip - CASE (reason: WHY)" lines (lib.sh's t_skip).
+script_skips() {
+	awk '/^skip - / { c = substr($0, 8); r = ""
+		if (match(c, / \(reason: .+\)$/)) { r = substr(c, RSTART + 10, RLENGTH - 11); c = substr(c, 1, RSTART - 1) }
+		print c "\t" r }'
+}
+
+# record_skips NAME: reads "CASE<TAB>REASON" lines, keeps each skip with its reason; sets S_OK
+# (skips with a reason) and S_BAD (skips without one: failures).
+record_skips() {
+	local name=$1 c r
+	S_OK=0 S_BAD=0
+	while IFS=$'\t' read -r c r; do
+		[ -n "$c" ] || continue
+		if [ -z "$r" ]; then
+			S_BAD=$((S_BAD + 1))
+			echo "  not ok - $c: skipped without naming a reason (see tests/run.sh)"
+		else
+			S_OK=$((S_OK + 1))
+			SKIP_LINES+=("skip - $name: $c (reason: $r)")
+		fi
+	done
+}
+
+# count NAME P F S RC: adds one binary's or script's results to the totals.
+count() {
+	local name=$1 p=$2 f=$3 s=$4 rc=$5
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
+	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ] && [ "$s" -eq 0 ]; then
 		f=1 # a suite that ran nothing is a broken suite
 	fi
 	PASSED=$((PASSED + p))
 	FAILED=$((FAILED + f))
-	[ "$f" -gt 0 ] && FAILED_NAMES+=("$(basename "$bin")")
-	echo "  $(basename "$bin"): $p passed, $f failed"
+	SKIPPED=$((SKIPPED + s))
+	[ "$f" -gt 0 ] && FAILED_NAMES+=("$name")
+	echo "  $name: $p passed, $f failed, $s skipped"
+}
+
+run_cmocka() {
+	local bin=$1 name out rc p f
+	name=$(basename "$bin")
+	out=$("$bin" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | sed 's/^/    /'
+	p=$(printf '%s\n' "$out" | grep -c '^ok ')
+	f=$(printf '%s\n' "$out" | grep '^not ok ' | grep -cvE '^not ok [0-9]+ # SKIP')
+	record_skips "$name" < <(printf '%s\n' "$out" | tap_skips)
+	count "$name" "$p" $((f + S_BAD)) "$S_OK" "$rc"
 }
 
 run_script() {
-	local script=$1 out rc p f line
+	local script=$1 name out rc p f line
+	name=$(basename "$script")
 	out=$(BUILD="$BUILD" bash "$script" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | sed 's/^/    /'
 	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
 	p=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(echo "$line" | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
-	p=${p:-0}
-	f=${f:-0}
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
-	if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then
-		f=1
-	fi
-	PASSED=$((PASSED + p))
-	FAILED=$((FAILED + f))
-	[ "$f" -gt 0 ] && FAILED_NAMES+=("$(basename "$script")")
-	echo "  $(basename "$script"): $p passed, $f failed"
+	record_skips "$name" < <(printf '%s\n' "$out" | script_skips)
+	count "$name" "${p:-0}" $((${f:-0} + S_BAD)) "$S_OK" "$rc"
 }
 
 suite() {
-	local kind=$1 t0=$SECONDS before=$((PASSED + FAILED))
+	local kind=$1 t0=$SECONDS before=$((PASSED + FAILED + SKIPPED)) f
 	echo "== $kind tests"
 	case $kind in
 	unit | kernel)
 		for bin in "$BUILD"/tests/"$kind"/test_*; do
-			[ -x "$bin" ] && run_cmocka "$bin"
+			f=$(basename "$bin")
+			# shellcheck disable=SC2053 # ONLY is a pattern
+			[ -x "$bin" ] && [[ $f == $ONLY ]] && run_cmocka "$bin"
 		done
 		;;
 	lab)
 		for script in tests/lab/test_*.sh; do
-			[ -f "$script" ] && run_script "$script"
+			f=$(basename "$script")
+			# shellcheck disable=SC2053
+			[ -f "$script" ] && [[ $f == $ONLY || ${f%.sh} == $ONLY ]] && run_script "$script"
 		done
 		;;
 	esac
-	if [ $((PASSED + FAILED)) -eq "$before" ]; then
+	if [ $((PASSED + FAILED + SKIPPED)) -eq "$before" ] && [ "$ONLY" = "*" ]; then
 		echo "  no $kind tests found in $BUILD (did the build run?)"
 		FAILED=$((FAILED + 1))
 		FAILED_NAMES+=("$kind: no tests")
@@ -87,6 +134,14 @@ all) suite unit; suite kernel; suite lab ;;
 unit | kernel | lab) suite "$WHAT" ;;
 *) echo "tests/run.sh: unknown suite '$WHAT' (all, unit, kernel, lab)" >&2; exit 2 ;;
 esac
+if [ "$ONLY" != "*" ] && [ $((PASSED + FAILED + SKIPPED)) -eq 0 ]; then
+	echo "  no test matched '$ONLY'"
+	FAILED=1
+	FAILED_NAMES+=("$ONLY: no such test")
+fi
 [ ${#FAILED_NAMES[@]} -gt 0 ] && echo "failed: ${FAILED_NAMES[*]}"
-echo "$PASSED passed, $FAILED failed"
+for line in "${SKIP_LINES[@]}"; do
+	echo "$line"
+done
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
 [ "$FAILED" -eq 0 ]

@@ -1,5 +1,7 @@
 # Helpers for the lab tests (source it first):
 #   t_begin NAME; t_pass [DETAIL]; t_fail MSG; t_summary (prints "N passed, N failed", fails on any)
+#   t_skip FEATURE WHY: the kernel lacks FEATURE (e.g. ktls); a failure instead when FEATURE is in
+#   SKIFF_EXPECT_FEATURES (see tests/run.sh)
 #   lab ARGS...   skiff-lab on this test's private state dir; `lab down` always runs at exit.
 # BUILD defaults to build; it is made absolute so that commands run by `lab exec` find binaries.
 set -u
@@ -8,6 +10,7 @@ BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")
 STATE=${STATE:-$(mktemp -d /tmp/skiff-lab-test.XXXXXX)}
 T_PASSED=0
 T_FAILED=0
+T_SKIPPED=0
 T_NAME=""
 
 lab() { "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
@@ -37,8 +40,24 @@ t_fail() {
 	printf '%s\n' "$1" | sed 's/^/#   /'
 }
 
+t_skip() {
+	local expected=" ${SKIFF_EXPECT_FEATURES:-} "
+	case "${expected//,/ }" in
+	*" $1 "*)
+		t_fail "$1 is expected on this kernel (SKIFF_EXPECT_FEATURES=$SKIFF_EXPECT_FEATURES): $2"
+		return
+		;;
+	esac
+	T_SKIPPED=$((T_SKIPPED + 1))
+	echo "skip - $T_NAME (reason: $1: $2)"
+}
+
 t_summary() {
-	echo "$T_PASSED passed, $T_FAILED failed"
+	if [ "$T_SKIPPED" -gt 0 ]; then
+		echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+	else
+		echo "$T_PASSED passed, $T_FAILED failed"
+	fi
 	[ "$T_FAILED" -eq 0 ]
 }
 
