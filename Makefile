@@ -41,6 +41,11 @@ BINS      := $(patsubst user/%.c,$(BUILD)/bin/%,$(subst _,-,$(MAIN_SRCS)))
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/kernel/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
+# Deliberately broken BPF (the verifier must refuse it), only for test_bpf_load's check that a
+# refused program fails the run visibly; kept out of BUILD/bpf, whose objects must all load.
+BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
+BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
+
 .PHONY: all deps test unit demo bench check clean format vmtest
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
 
@@ -61,6 +66,10 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
 	@mkdir -p $(@D)
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD) -Iinclude -Ibpf \
 		-c $< -o $@
+
+$(BUILD)/tests/kernel/broken/%.bpf.o: tests/kernel/broken/%.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BUILD) -c $< -o $@
 
 $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	@mkdir -p $(@D)
@@ -84,6 +93,9 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libskiff.a
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_COMMON) -Itests $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libskiff.a \
 		$(LDLIBS) -lcmocka
+
+# test_bpf_load runs itself on the broken object: built with it, for it alone.
+$(BUILD)/tests/kernel/test_bpf_load: $(BROKEN_OBJS)
 
 test: deps
 	$(MAKE) all
