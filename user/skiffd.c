@@ -34,7 +34,12 @@ static void usage(FILE *f)
 		"  --uplink IFACE       the node's uplink: an XDP program drops plaintext SYNs from off\n"
 		"                       the node to pods whose PeerAuthentication is STRICT\n"
 		"  --kubelet-cgroup DIR kubelet's cgroup v2 directory: its health probes reach STRICT\n"
-		"                       pods (e.g. /sys/fs/cgroup/system.slice/kubelet.service)\n");
+		"                       pods (e.g. /sys/fs/cgroup/system.slice/kubelet.service)\n"
+		"  --ca-dir DIR         the mesh root (ca.crt, ca.key from `skiffctl ca init`): skiffd\n"
+		"                       mints workload certificates and carries punted cross-node\n"
+		"                       traffic over HBONE (mTLS 1.3) to the other node's skiffd\n"
+		"  --trust-domain TD    SPIFFE trust domain (default cluster.local)\n"
+		"  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at half\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -65,6 +70,8 @@ int main(int argc, char **argv)
 		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },
 		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
 		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
+		{ "ca-dir", required_argument, 0, 'x' }, { "trust-domain", required_argument, 0, 't' },
+		{ "cert-ttl", required_argument, 0, 'T' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
@@ -98,6 +105,9 @@ int main(int argc, char **argv)
 		case 'P': o.outbound_addrs = NULL; break;
 		case 'u': o.uplink = optarg; break;
 		case 'k': o.kubelet_cgroup = optarg; break;
+		case 'x': o.ca_dir = optarg; break;
+		case 't': o.trust_domain = optarg; break;
+		case 'T': o.cert_ttl = atol(optarg); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

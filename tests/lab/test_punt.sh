@@ -1,9 +1,10 @@
 #!/bin/bash
 # The punt path: TCP from a mesh pod to a mesh pod on another node goes to the sending node's
 # skiffd (outbound listener 15001), which learns the original destination from the kernel's record
-# and carries the connection there. The server therefore sees the sending node's address as its
-# peer. Same-node traffic, non-mesh pods and the node's own connections are not punted; a
-# destination that refuses resets the client at once; skiffd --no-punt sends everything direct.
+# and carries the connection over HBONE to the destination node's skiffd, which connects to the
+# pod: the server sees its own node's address as its peer. Same-node traffic, non-mesh pods and
+# the node's own connections are not punted; a destination that refuses resets the client at
+# once; skiffd --no-punt sends everything direct. (tests/lab/test_hbone.sh checks the mTLS.)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -26,21 +27,24 @@ ECHO2=$(pod_ip echo node-2)
 ECHO2_6=$(pod_ip echo node-2 4)
 CLIENT=$(pod_ip client node-1)
 
-t_begin "IPv4: a mesh pod to a mesh pod on another node goes through its node's skiffd"
-before=$(outbound node-1 relayed)
+t_begin "IPv4: a mesh pod to a mesh pod on another node goes through both nodes' skiffd"
+before=$(outbound node-1 hbone_out)
+before2=$(outbound node-2 hbone_in)
 peer=$(in_client curl -s --max-time 3 "http://$ECHO2:8080/" | peer_of)
-after=$(outbound node-1 relayed)
-if [ "${peer%:*}" = 198.18.0.1 ] && [ "$after" = $((before + 1)) ]; then
-	t_pass "server saw $peer; relayed $before -> $after"
-else t_fail "echo2=$ECHO2 peer=$peer relayed $before -> $after"; fi
+after=$(outbound node-1 hbone_out)
+after2=$(outbound node-2 hbone_in)
+if [ "${peer%:*}" = 198.18.0.2 ] && [ "$after" = $((before + 1)) ] &&
+	[ "$after2" = $((before2 + 1)) ]; then
+	t_pass "server saw $peer; streams out $before -> $after, in $before2 -> $after2"
+else t_fail "echo2=$ECHO2 peer=$peer hbone_out $before -> $after, hbone_in $before2 -> $after2"; fi
 
 t_begin "IPv6: the same, original destination recovered for an IPv6 pod address"
-before=$(outbound node-1 relayed)
+before=$(outbound node-1 hbone_out)
 peer=$(in_client curl -s --max-time 3 "http://[$ECHO2_6]:8080/" | peer_of)
-after=$(outbound node-1 relayed)
-if [ "$peer" != "${peer#\[2001:db8::1]}" ] && [ "$after" = $((before + 1)) ]; then
+after=$(outbound node-1 hbone_out)
+if [ "$peer" != "${peer#\[2001:db8::2]}" ] && [ "$after" = $((before + 1)) ]; then
 	t_pass "server saw $peer"
-else t_fail "echo2=$ECHO2_6 peer=$peer relayed $before -> $after"; fi
+else t_fail "echo2=$ECHO2_6 peer=$peer hbone_out $before -> $after"; fi
 
 t_begin "through the VIP: every connection answered, getpeername shows the VIP, the remote share punted"
 before=$(outbound node-1 accepted)
@@ -58,21 +62,24 @@ after=$(outbound node-1 accepted)
 if [ "${peer%:*}" = "$CLIENT" ] && [ "$after" = "$before" ]; then t_pass "$peer"
 else t_fail "peer=$peer client=$CLIENT accepted $before -> $after"; fi
 
-t_begin "32 MiB each way through the relay, half-close passed on, bytes equal"
+t_begin "32 MiB each way through HBONE, half-close passed on, bytes equal"
 out=$(in_client python3 "$HERE/echo_check.py" "$ECHO2" 9000 33554432 2>&1)
 if [ "$out" = "sent 33554432 echoed 33554432 equal True" ]; then t_pass
 else t_fail "$out"; fi
 
-t_begin "a destination that refuses: the client is reset at once, skiffd counts it"
-before=$(outbound node-1 upstream_failed)
+t_begin "a destination that refuses: 503 from the other node, the client is reset at once"
+before=$(outbound node-1 hbone_refused)
+before2=$(outbound node-2 hbone_pod_failed)
 start=$(date +%s%N)
 in_client curl -s --max-time 3 "http://$ECHO2:1/" >/dev/null 2>&1
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
-after=$(outbound node-1 upstream_failed)
-if [ $rc != 0 ] && [ $rc != 28 ] && [ $ms -lt 1500 ] && [ "$after" = $((before + 1)) ]; then
+after=$(outbound node-1 hbone_refused)
+after2=$(outbound node-2 hbone_pod_failed)
+if [ $rc != 0 ] && [ $rc != 28 ] && [ $ms -lt 1500 ] && [ "$after" = $((before + 1)) ] &&
+	[ "$after2" = $((before2 + 1)) ]; then
 	t_pass "curl exit $rc after $ms ms"
-else t_fail "curl exit $rc after $ms ms; upstream_failed $before -> $after"; fi
+else t_fail "curl exit $rc after $ms ms; refused $before -> $after, pod_failed $before2 -> $after2"; fi
 
 t_begin "the node's own connections (skiffd's place) are not punted"
 before=$(outbound node-1 accepted)

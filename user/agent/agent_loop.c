@@ -69,7 +69,9 @@ static int agent_start(struct agent *a)
 			  a->o->bpffs, a->o->cgroup_root, strerror(-err));
 		return err;
 	}
-	err = agent_punt_start(a);
+	err = agent_tls_open(a);
+	if (!err)
+		err = agent_punt_start(a);
 	if (err)
 		return err;
 	err = config_watch_open(a->o->config_dir, &a->watch);
@@ -91,6 +93,7 @@ static int agent_start(struct agent *a)
 static void agent_stop(struct agent *a)
 {
 	agent_punt_stop(a);
+	agent_tls_close(a);
 	agent_routes_free(a);
 	admin_close(&a->admin);
 	if (a->watch)
@@ -132,6 +135,7 @@ static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
 
 		(void)!read(tfd, &ticks, sizeof(ticks));
 		agent_rescan(a);
+		agent_tls_rotate(a);
 	}
 	admin_serve(&a->admin, pfds + 2, n - 2);
 }

@@ -33,14 +33,14 @@ static int split_addrs(const char *list, char *v4, char *v6, struct skiff_punt_c
 
 static int orig_dst(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)
 {
-	return dp_punt_orig_take(ctx, k, dst);
+	return dp_punt_orig_take(((struct agent *)ctx)->dp, k, dst);
 }
 
 int agent_punt_start(struct agent *a)
 {
 	char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
 	struct skiff_punt_cfg cfg = {0};
-	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst, .ctx = a->dp};
+	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst, .ctx = a};
 	int err;
 
 	if (!a->o->outbound_addrs || !a->o->outbound_addrs[0])
@@ -54,6 +54,11 @@ int agent_punt_start(struct agent *a)
 	}
 	po.addr4 = v4[0] ? v4 : NULL;
 	po.addr6 = v6[0] ? v6 : NULL;
+	if (a->tls) {
+		/* cross-node mesh traffic over HBONE, and inbound HBONE on 15008 */
+		po.route = agent_tls_route;
+		po.server_ctx = agent_tls_server_ctx;
+	}
 	err = proxy_start(&po, &a->proxy);
 	if (err)
 		return err;
@@ -61,8 +66,11 @@ int agent_punt_start(struct agent *a)
 	cfg.flags = SKIFF_PUNT_F_ON;
 	err = dp_punt_configure(a->dp, &cfg);
 	if (!err)
-		agent_log("info", "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it",
-			  v4, v4[0] && v6[0] ? "," : "", v6, SKIFF_OUTBOUND_PORT);
+		agent_log("info",
+			  "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it%s",
+			  v4, v4[0] && v6[0] ? "," : "", v6, SKIFF_OUTBOUND_PORT,
+			  a->tls ? " and carried over HBONE (mTLS); inbound HBONE on 15008"
+				 : " and relayed in plaintext (no --ca-dir)");
 	return err;
 }
 

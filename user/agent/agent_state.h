@@ -22,6 +22,7 @@ struct agent {
 	struct admin_server admin;
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
+	struct agent_tls *tls;	    /* identities, with --ca-dir */
 
 	struct model model;	/* last good snapshot (valid when have_model) */
 	bool have_model;
@@ -55,6 +56,15 @@ void agent_routes_update(struct agent *a);
 void agent_routes_free(struct agent *a);
 int agent_routes_lookup(struct agent *a, const struct skiff_punt_key *client,
 			const struct skiff_sock_origin *dst, struct agent_route *r);
+
+/* Identities and TLS (agent_tls.c); all no-ops without --ca-dir. */
+struct agent_tls;
+int agent_tls_open(struct agent *a);
+void agent_tls_close(struct agent *a);
+void agent_tls_rotate(struct agent *a);
+SSL_CTX *agent_tls_server_ctx(void *agent);
+int agent_tls_route(void *agent, const struct skiff_punt_key *client,
+		    const struct skiff_sock_origin *dst, struct proxy_route *r);
 
 /* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
 int agent_punt_start(struct agent *a);

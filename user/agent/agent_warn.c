@@ -70,10 +70,11 @@ void agent_warn_unenforced(struct agent *a)
 		warn_fields(a, "DestinationRule", &m->destinationrules[i].meta,
 			    m->destinationrules[i].unenforced, m->destinationrules[i].nunenforced);
 	for (size_t i = 0; i < m->npeerauthentications; i++)
-		if (m->peerauthentications[i].mode == MTLS_STRICT)
+		if (m->peerauthentications[i].mode == MTLS_STRICT && !a->tls)
 			warn_partial(a, "PeerAuthentication", &m->peerauthentications[i].meta,
-				     "STRICT keeps plaintext out in the kernel, but cross-node mesh "
-				     "traffic is not carried over mTLS yet, so it is refused too");
+				     "STRICT keeps plaintext out in the kernel, but this skiffd has "
+				     "no --ca-dir, so it cannot carry cross-node mesh traffic over "
+				     "mTLS: that traffic is refused too");
 	for (size_t i = 0; i < m->nauthorizationpolicies; i++)
 		warn_whole(a, "AuthorizationPolicy", &m->authorizationpolicies[i].meta,
 			   "authorization arrives with the authz work");

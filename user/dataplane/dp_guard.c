@@ -86,8 +86,13 @@ static int tc_attach(struct dataplane *dp, int ifindex)
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1,
 			    .prog_fd = bpf_program__fd(dp->guard->progs.guard_pod),
 			    .flags = BPF_TC_F_REPLACE);
-	int err = bpf_tc_hook_create(&hook);
+	int err = bpf_tc_attach(&hook, &opts);
 
+	if (!err)
+		return 0;
+	/* no clsact qdisc on the veth yet (a new pod): make it, then attach (creating it first
+	 * every time would make the kernel log "Exclusivity flag on" at each reload) */
+	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST)
 		return err;
 	return bpf_tc_attach(&hook, &opts);

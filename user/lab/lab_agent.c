@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "identity/identity.h"
 #include "lab/lab_proc.h"
 
 static struct lab_agent *agent_of(struct lab *lab, int node)
@@ -34,8 +36,29 @@ static void agent_env_args(struct lab_argv *a)
 	free(copy);
 }
 
+/* The lab's mesh root, made once per lab (as `skiffctl ca init` would) and shared by every
+ * node's skiffd, like a Secret mounted into the DaemonSet. */
+static int lab_ca(const struct lab *lab, char *dir, size_t len)
+{
+	struct identity_err err = {{0}};
+	struct identity_ca ca = {0};
+	int rc;
+
+	lab_fmt(dir, len, "%s/ca", lab->state_dir);
+	if (access(dir, F_OK) == 0)
+		return 0;
+	rc = identity_ca_create(time(NULL), IDENTITY_CA_TTL, &ca, &err);
+	if (!rc)
+		rc = identity_ca_save(&ca, dir, false, &err);
+	identity_ca_free(&ca);
+	if (rc)
+		fprintf(stderr, "skiff-lab: cannot make the mesh CA in %s: %s\n", dir, err.msg);
+	return rc;
+}
+
 int lab_agent_start(struct lab *lab, int node)
 {
+	char ca[PATH_MAX];
 	char bin[PATH_MAX], cg[PATH_MAX], log[PATH_MAX], netns[32];
 	struct lab_spawn s = {.cgroup = cg, .netns = netns, .log = log};
 	struct lab_argv *a = calloc(1, sizeof(*a));
@@ -73,6 +96,10 @@ int lab_agent_start(struct lab *lab, int node)
 	lab_argv_add(a, "eth0");
 	lab_argv_add(a, "--kubelet-cgroup");
 	lab_argv_add(a, LAB_KUBELET_CGROUP);
+	if (lab_ca(lab, ca, sizeof(ca)) == 0) {
+		lab_argv_add(a, "--ca-dir");
+		lab_argv_add(a, "%s", ca);
+	}
 	agent_env_args(a);
 	s.argv = a->v;
 	err = lab_cgroup_create(LAB_KUBELET_CGROUP);

@@ -67,6 +67,9 @@ struct proxy_stats {
 
 struct proxy;
 
+/* An endpoint as a socket address (for connect(), or a route's node). */
+socklen_t proxy_sockaddr(const struct skiff_sock_origin *ep, struct sockaddr_storage *ss);
+
 /* Bind the listeners and start the thread. Errors name the address and the fix. */
 int proxy_start(const struct proxy_opts *o, struct proxy **out);
 void proxy_stats_read(const struct proxy *p, struct proxy_stats *s);

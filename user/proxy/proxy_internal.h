@@ -71,7 +71,6 @@ struct proxy {
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first). */
 void proxy_defer_free(struct proxy *p, void *ptr);
-socklen_t proxy_sockaddr(const struct skiff_sock_origin *ep, struct sockaddr_storage *ss);
 
 /* proxy_relay.c */
 int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);
