@@ -39,7 +39,9 @@ static void usage(FILE *f)
 		"                       mints workload certificates and carries punted cross-node\n"
 		"                       traffic over HBONE (mTLS 1.3) to the other node's skiffd\n"
 		"  --trust-domain TD    SPIFFE trust domain (default cluster.local)\n"
-		"  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at half\n");
+		"  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at half\n"
+		"  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
+		"                       too, instead of the kernel fast path (needs --ca-dir)\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -71,7 +73,7 @@ int main(int argc, char **argv)
 		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
 		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
 		{ "ca-dir", required_argument, 0, 'x' }, { "trust-domain", required_argument, 0, 't' },
-		{ "cert-ttl", required_argument, 0, 'T' },
+		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
@@ -108,6 +110,7 @@ int main(int argc, char **argv)
 		case 'x': o.ca_dir = optarg; break;
 		case 't': o.trust_domain = optarg; break;
 		case 'T': o.cert_ttl = atol(optarg); break;
+		case 'S': o.same_node_mtls = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -133,4 +133,16 @@ t_begin "after rotation, new connections are made with the new certificates"
 out=$(lab exec -n shop deploy/client -- curl -s --max-time 3 "http://$ECHO2:8080/")
 if echo "$out" | grep -q '"pod":"echo-'; then t_pass; else t_fail "$out"; fi
 
+t_begin "--same-node-mtls: two pods of one node talk through HBONE too, not the fast path"
+SKIFF_LAB_AGENT_ARGS=--same-node-mtls lab restart-agent node-1 >"$LOG" 2>&1
+sleep 1
+ECHO1=$(pod_ip echo node-1)
+before=$(outbound node-1 hbone_in)
+peer=$(lab exec -n shop deploy/client -- curl -s --max-time 3 "http://$ECHO1:8080/" |
+	sed -nE 's/.*"peer":"([^"]*)".*/\1/p')
+after=$(outbound node-1 hbone_in)
+if [ "${peer%:*}" = 198.18.0.1 ] && [ "$after" = $((before + 1)) ]; then
+	t_pass "server saw $peer"
+else t_fail "peer=$peer hbone_in $before -> $after $(tail -3 "$LOG")"; fi
+
 t_summary

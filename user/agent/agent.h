@@ -25,6 +25,7 @@ struct agent_opts {
 	const char *ca_dir;	 /* the mesh root (ca.crt, ca.key): mTLS between nodes */
 	const char *trust_domain; /* NULL: cluster.local */
 	long cert_ttl;		 /* workload certificate lifetime in seconds; 0: 24 h */
+	bool same_node_mtls;	 /* punt same-node mesh traffic too: HBONE (TLS) on the node */
 };
 
 /* Run until SIGINT/SIGTERM. Returns a process exit code. */

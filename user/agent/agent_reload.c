@@ -42,6 +42,37 @@ static void set_last_error(struct agent *a, const struct diag *d, const char *wh
 	a->last_error = s;
 }
 
+/*
+ * --same-node-mtls: this node's mesh pods are punted like remote ones (skiffd then carries the
+ * connection over HBONE to itself), so that traffic between two pods of the node is TLS too.
+ * Their addresses join skiff_remote_pods with node 0, after the compiler's entries.
+ */
+static int add_local_as_remote(struct node_view *v)
+{
+	struct cv_remote_pod *r;
+
+	if (!v->npod_ips)
+		return 0;
+	r = realloc(v->remote_pods, (v->nremote_pods + v->npod_ips) * sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	v->remote_pods = r;
+	for (size_t i = 0; i < v->npod_ips; i++)
+		v->remote_pods[v->nremote_pods++] =
+		    (struct cv_remote_pod){.key = v->pod_ips[i].key, .val.node_id = 0};
+	return 0;
+}
+
+static int node_compile(struct agent *a, const struct model *m, struct node_view *v,
+			struct diag *d)
+{
+	int err = compile_node_view(m, a->o->node, cgroup_of, a, v, d);
+
+	if (!err && a->o->same_node_mtls && (err = add_local_as_remote(v)))
+		node_view_free(v);
+	return err;
+}
+
 /* Two arrays of plain map entries (no pointers inside) with the same contents. */
 static bool same_array(const void *x, size_t nx, const void *y, size_t ny, size_t size)
 {
@@ -100,7 +131,7 @@ void agent_reload(struct agent *a)
 	a->reloads++;
 	err = model_load_dir(a->o->config_dir, &m, &d);
 	if (!err)
-		err = compile_node_view(&m, a->o->node, cgroup_of, a, &v, &d);
+		err = node_compile(a, &m, &v, &d);
 	diag_print(&d);
 	if (err) {
 		a->rejected++;
@@ -175,7 +206,7 @@ void agent_rescan(struct agent *a)
 	a->cgroups = t;
 	if (!a->have_model)
 		return;
-	if (compile_node_view(&a->model, a->o->node, cgroup_of, a, &v, &d) == 0 &&
+	if (node_compile(a, &a->model, &v, &d) == 0 &&
 	    !pods_equal(&v, &a->view)) {
 		size_t before = a->view.npods;
 

@@ -66,8 +66,8 @@ static void entry_fill(struct route_entry *e, const struct m_pod *p, bool local,
 		*strings = stpcpy(*strings, p->meta.ns) + 1;
 		e->sa = *strings;
 		*strings = stpcpy(*strings, p->service_account) + 1;
-		return;
 	}
+	/* a local pod's node is this one: HBONE to ourselves with --same-node-mtls */
 	for (size_t h = 0; h < p->nhost_ips; h++)
 		if (!addr_key(p->host_ips[h], NULL, HBONE_PORT, &e->host[e->nhost]))
 			e->nhost++;
@@ -170,7 +170,7 @@ int agent_routes_lookup(struct agent *a, const struct skiff_punt_key *client,
 	pthread_rwlock_rdlock(&routes_lock);
 	src = find(a->routes, &client->addr, client->family);
 	to = find(a->routes, &dst->addr, dst->family);
-	if (src && src->local && to && !to->local && to->nhost) {
+	if (src && src->local && to && (!to->local || a->o->same_node_mtls) && to->nhost) {
 		/* the node address of the destination's family, else the other one */
 		r->node = to->host[0];
 		for (size_t i = 0; i < to->nhost; i++)
