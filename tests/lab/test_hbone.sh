@@ -66,9 +66,11 @@ if [ "$(cat "$WORK/echoed")" = $((${#marker} * 2000)) ] && [ "$to15008" -gt 10 ]
 	t_pass "$to15008 packets to 15008, none to the pod port, no plaintext"
 else t_fail "echoed=$(cat "$WORK/echoed") to15008=$to15008 to9000=$to9000 marker in capture: $(grep -c "$marker" "$WORK/wire.pcap")"; fi
 
-t_begin "the receiving skiffd logs the client's SPIFFE principal"
-if grep -q "inbound src.principal=spiffe://cluster.local/ns/shop/sa/default dst=$ECHO2:9000" \
-	"$STATE/logs/skiffd-node-2.log"; then t_pass
+t_begin "the receiving skiffd logs the client's SPIFFE principal, baggage and traceparent"
+line=$(grep "inbound src.principal=spiffe://cluster.local/ns/shop/sa/default dst=$ECHO2:9000" \
+	"$STATE/logs/skiffd-node-2.log" | tail -1)
+if echo "$line" | grep -q 'baggage=k8s.cluster.name=Kubernetes,k8s.namespace.name=shop,k8s.pod.name=client-[^,]*,service.name=client,service.version=latest' &&
+	echo "$line" | grep -qE 'traceparent=00-[0-9a-f]{32}-[0-9a-f]{16}-01'; then t_pass
 else t_fail "$(grep 'skiffd hbone' "$STATE/logs/skiffd-node-2.log" | tail -3)"; fi
 
 t_begin "15008 takes a mesh certificate (control: the handshake itself works)"

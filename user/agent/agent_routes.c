@@ -16,7 +16,8 @@
 
 struct route_entry {
 	struct skiff_pod_ip_key key;
-	const char *ns, *sa;	      /* local pods (pointers into the table's model copy) */
+	const char *ns, *sa;	      /* local pods (pointers into the table's strings) */
+	const char *pod, *app, *version; /* local pods: for the CONNECT's baggage */
 	struct skiff_sock_origin host[2]; /* remote pods: their node's addresses, port HBONE_PORT */
 	size_t nhost;
 	bool local;
@@ -58,6 +59,29 @@ static int addr_key(const char *text, struct skiff_pod_ip_key *k, uint16_t port,
 	return 0;
 }
 
+/* Istio's canonical service name and revision of a workload, from its labels. */
+static const char *canonical_name(const struct m_pod *p)
+{
+	const char *v = labels_get(&p->meta.labels, "service.istio.io/canonical-name");
+
+	if (!v)
+		v = labels_get(&p->meta.labels, "app.kubernetes.io/name");
+	if (!v)
+		v = labels_get(&p->meta.labels, "app");
+	return v ? v : p->meta.name;
+}
+
+static const char *canonical_version(const struct m_pod *p)
+{
+	const char *v = labels_get(&p->meta.labels, "service.istio.io/canonical-revision");
+
+	if (!v)
+		v = labels_get(&p->meta.labels, "app.kubernetes.io/version");
+	if (!v)
+		v = labels_get(&p->meta.labels, "version");
+	return v ? v : "latest";
+}
+
 static void entry_fill(struct route_entry *e, const struct m_pod *p, bool local, char **strings)
 {
 	e->local = local;
@@ -66,6 +90,12 @@ static void entry_fill(struct route_entry *e, const struct m_pod *p, bool local,
 		*strings = stpcpy(*strings, p->meta.ns) + 1;
 		e->sa = *strings;
 		*strings = stpcpy(*strings, p->service_account) + 1;
+		e->pod = *strings;
+		*strings = stpcpy(*strings, p->meta.name) + 1;
+		e->app = *strings;
+		*strings = stpcpy(*strings, canonical_name(p)) + 1;
+		e->version = *strings;
+		*strings = stpcpy(*strings, canonical_version(p)) + 1;
 	}
 	/* a local pod's node is this one: HBONE to ourselves with --same-node-mtls */
 	for (size_t h = 0; h < p->nhost_ips; h++)
@@ -78,7 +108,9 @@ static size_t strings_size(const struct model *m)
 	size_t n = 1;
 
 	for (size_t i = 0; i < m->npods; i++)
-		n += 2 * (strlen(m->pods[i].meta.ns) + strlen(m->pods[i].service_account) + 2);
+		n += 2 * (strlen(m->pods[i].meta.ns) + strlen(m->pods[i].service_account) +
+			  strlen(m->pods[i].meta.name) + strlen(canonical_name(&m->pods[i])) +
+			  strlen(canonical_version(&m->pods[i])) + 5);
 	return n;
 }
 
@@ -178,6 +210,11 @@ int agent_routes_lookup(struct agent *a, const struct skiff_punt_key *client,
 				r->node = to->host[i];
 		snprintf(r->ns, sizeof(r->ns), "%s", src->ns);
 		snprintf(r->sa, sizeof(r->sa), "%s", src->sa);
+		/* the keys ztunnel puts in its CONNECT's baggage, for the receiver's telemetry */
+		snprintf(r->baggage, sizeof(r->baggage),
+			 "k8s.cluster.name=Kubernetes,k8s.namespace.name=%s,k8s.pod.name=%s,"
+			 "service.name=%s,service.version=%s",
+			 src->ns, src->pod, src->app, src->version);
 		err = 0;
 	}
 	pthread_rwlock_unlock(&routes_lock);

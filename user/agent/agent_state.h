@@ -50,6 +50,7 @@ struct agent_route {
 	struct skiff_sock_origin node; /* the destination node's HBONE address and port */
 	char ns[64];		       /* the client pod's namespace and service account */
 	char sa[256];
+	char baggage[512]; /* the client's workload, as ztunnel describes it in `baggage` */
 };
 struct route_table;
 void agent_routes_update(struct agent *a);

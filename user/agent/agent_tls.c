@@ -128,5 +128,6 @@ int agent_tls_route(void *ctx, const struct skiff_punt_key *client,
 	if (!r->ctx)
 		return -ENOENT;
 	r->node_len = proxy_sockaddr(&ar.node, &r->node);
+	snprintf(r->baggage, sizeof(r->baggage), "%s", ar.baggage);
 	return 0;
 }

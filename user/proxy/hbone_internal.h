@@ -38,6 +38,8 @@ struct hb_stream {
 	bool bad_method;	   /* server: the request was not CONNECT */
 	int status;		   /* client: the response's :status */
 	char fwd[INET6_ADDRSTRLEN]; /* client: the punted client's address, for `forwarded` */
+	char baggage[512];	    /* the source workload, as `baggage` says (sent, or received) */
+	char trace[64];		    /* server: the request's `traceparent` */
 	struct hb_stream *next;
 };
 
@@ -83,7 +85,7 @@ void hb_in_accept(struct proxy *p, int lfd);
 /* hbone_session.c */
 int hb_session_init(struct hb_conn *c);
 /* Client: send CONNECT for `st` (its dst); -errno when nghttp2 refuses. */
-int hb_session_connect(struct hb_conn *c, struct hb_stream *st, const char *forwarded_for);
+int hb_session_connect(struct hb_conn *c, struct hb_stream *st);
 /* Server: answer `st`'s CONNECT with `status` (200 opens it, anything else ends it). */
 int hb_session_respond(struct hb_conn *c, struct hb_stream *st, int status);
 

@@ -48,7 +48,7 @@ static struct hb_conn *pool_open(struct proxy *p, const struct proxy_route *r)
 void hb_out_submit_pending(struct hb_conn *c)
 {
 	for (struct hb_stream *st = c->streams; st; st = st->next)
-		if (st->id < 0 && hb_session_connect(c, st, st->fwd))
+		if (st->id < 0 && hb_session_connect(c, st))
 			st->local_reset = true;
 }
 
@@ -72,8 +72,9 @@ int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *cli
 	st->dst = *dst;
 	inet_ntop(client->family == SKIFF_AF_INET ? AF_INET : AF_INET6, &client->addr, st->fwd,
 		  sizeof(st->fwd));
+	snprintf(st->baggage, sizeof(st->baggage), "%s", r->baggage);
 	p->stats.hbone_out++;
-	if (!c->handshaking && !c->connecting && hb_session_connect(c, st, st->fwd))
+	if (!c->handshaking && !c->connecting && hb_session_connect(c, st))
 		st->local_reset = true;
 	if (!c->handshaking && !c->connecting)
 		hb_conn_kick(c);

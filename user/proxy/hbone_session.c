@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -74,8 +75,8 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *us
 	return 0;
 }
 
-/* The pseudo-headers that matter; everything else (forwarded, baggage, traceparent) is kept by
- * nobody yet. A bad :method or :authority leaves dst.family 0, answered with 400. */
+/* The pseudo-headers that matter, and on a server the client's baggage and traceparent (for the
+ * access log). A bad :method or :authority leaves dst.family 0, answered with 400. */
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
 		     const uint8_t *value, size_t vlen, uint8_t flags, void *user)
 {
@@ -89,6 +90,10 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 		st->bad_method = vlen != 7 || memcmp(value, "CONNECT", 7);
 	else if (c->server && nlen == 10 && !memcmp(name, ":authority", 10))
 		parse_authority((const char *)value, vlen, &st->dst);
+	else if (c->server && nlen == 7 && !memcmp(name, "baggage", 7))
+		snprintf(st->baggage, sizeof(st->baggage), "%.*s", (int)vlen, value);
+	else if (c->server && nlen == 11 && !memcmp(name, "traceparent", 11))
+		snprintf(st->trace, sizeof(st->trace), "%.*s", (int)vlen, value);
 	else if (!c->server && nlen == 7 && !memcmp(name, ":status", 7))
 		st->status = vlen == 3 ? atoi((const char *)value) : 0;
 	return 0;
@@ -191,16 +196,30 @@ int hb_session_init(struct hb_conn *c)
 	return rv ? -EPROTO : 0;
 }
 
-int hb_session_connect(struct hb_conn *c, struct hb_stream *st, const char *forwarded_for)
+/* A W3C traceparent for a new trace: version 00, random trace and span ids, sampled. */
+static void traceparent(char *out, size_t len)
 {
-	char authority[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 8];
+	unsigned char id[24];
+	char hex[49];
+
+	if (getrandom(id, sizeof(id), 0) != sizeof(id))
+		memset(id, 0x5c, sizeof(id));
+	for (size_t i = 0; i < sizeof(id); i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	snprintf(out, len, "00-%.32s-%.16s-01", hex, hex + 32);
+}
+
+int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
+{
+	char authority[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 8], trace[64];
 	nghttp2_data_provider dp = {.read_callback = hb_stream_read_cb};
-	nghttp2_nv nv[4];
+	nghttp2_nv nv[5];
 	size_t n = 0;
 	int32_t id;
 
 	format_authority(&st->dst, authority, sizeof(authority));
-	snprintf(fwd, sizeof(fwd), "for=%s", forwarded_for);
+	snprintf(fwd, sizeof(fwd), "for=%s", st->fwd);
+	traceparent(trace, sizeof(trace));
 #define NV(k, v)                                                                               \
 	(nghttp2_nv)                                                                           \
 	{                                                                                      \
@@ -209,6 +228,9 @@ int hb_session_connect(struct hb_conn *c, struct hb_stream *st, const char *forw
 	nv[n++] = NV(":method", "CONNECT");
 	nv[n++] = NV(":authority", authority);
 	nv[n++] = NV("forwarded", fwd);
+	nv[n++] = NV("traceparent", trace);
+	if (st->baggage[0])
+		nv[n++] = NV("baggage", st->baggage);
 #undef NV
 	dp.source.ptr = st;
 	id = nghttp2_submit_request(c->h2, NULL, nv, n, &dp, st);

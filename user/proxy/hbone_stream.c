@@ -196,9 +196,12 @@ void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const ch
 
 	inet_ntop(st->dst.family == SKIFF_AF_INET ? AF_INET : AF_INET6, &st->dst.addr, ip,
 		  sizeof(ip));
-	fprintf(stderr, "skiffd hbone: inbound src.principal=%s dst=%s%s%s:%u stream=%d %s\n",
+	fprintf(stderr,
+		"skiffd hbone: inbound src.principal=%s dst=%s%s%s:%u stream=%d %s baggage=%s "
+		"traceparent=%s\n",
 		c->peer_id, st->dst.family == SKIFF_AF_INET6 ? "[" : "", ip,
-		st->dst.family == SKIFF_AF_INET6 ? "]" : "", ntohs(st->dst.port), st->id, what);
+		st->dst.family == SKIFF_AF_INET6 ? "]" : "", ntohs(st->dst.port), st->id, what,
+		st->baggage[0] ? st->baggage : "-", st->trace[0] ? st->trace : "-");
 }
 
 /* Server side: the pod answered the connect() (or did not). */

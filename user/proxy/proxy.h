@@ -29,6 +29,7 @@ struct proxy_route {
 	socklen_t node_len;
 	SSL_CTX *ctx;	     /* referenced by the connections made with it */
 	char src_id[256];    /* the source's SPIFFE ID: connections are pooled per identity */
+	char baggage[512];   /* `baggage` of each CONNECT (the source workload), or "" */
 };
 
 /* Route for the connection from `client` to `dst`: 0 and *r (HBONE), or -ENOENT (relay it
