@@ -112,10 +112,13 @@ demo: deps
 	$(MAKE) all
 	examples/payments/demo.sh $(BUILD)
 
-# The same suites inside Debian's 6.1 kernel under QEMU (KERNEL=path boots another kernel).
+# The same suites inside Debian's 6.1 kernel under QEMU (KERNEL=path boots another kernel), then
+# the bench in its --tiny mode in the same boot, then the check that a program the verifier
+# refuses fails a vmtest with the verifier's message.
 vmtest: deps
 	$(MAKE) all
 	vmtests/run.sh $(BUILD) $(if $(KERNEL),--kernel $(KERNEL))
+	vmtests/selftest_broken.sh $(BUILD)
 
 bench: deps
 	$(MAKE) all

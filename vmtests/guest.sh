@@ -62,30 +62,56 @@ setup_node() {
 	fi
 }
 
+# seconds_since T0: guest uptime minus T0, one decimal
+seconds_since() {
+	awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f\n", b - a }'
+}
+
 run_job() {
-	local rc t0 t1
+	local rc t0
 	cd "$REPO" || return 97
 	t0=$(cut -d' ' -f1 /proc/uptime)
 	echo "$t0" >"$RES/boot_seconds"
-	log "kernel $(uname -r), booted in ${t0}s, running ${CMD:-tests/run.sh $BUILD $SUITE}"
+	log "kernel $(uname -r), booted in ${t0}s, running ${CMD:-tests/run.sh $BUILD $SUITE $ONLY}"
+	log "expected features: ${SKIFF_EXPECT_FEATURES:-none}${SKIFF_EXTRA_BPF:+, SKIFF_EXTRA_BPF=$SKIFF_EXTRA_BPF}"
 	# Output goes to the results share and, for live progress on the host, to the console.
 	if [ -n "$CMD" ]; then
 		bash -c "$CMD" </dev/null 2>&1 | tee "$RES/output.log" >&3
 	else
-		tests/run.sh "$BUILD" "$SUITE" </dev/null 2>&1 | tee "$RES/output.log" >&3
+		tests/run.sh "$BUILD" "$SUITE" ${ONLY:+"$ONLY"} </dev/null 2>&1 |
+			tee "$RES/output.log" >&3
 	fi
 	rc=${PIPESTATUS[0]}
-	t1=$(cut -d' ' -f1 /proc/uptime)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f\n", b - a }' >"$RES/run_seconds"
+	seconds_since "$t0" >"$RES/run_seconds"
 	return "$rc"
 }
 
-# job.env sets BUILD, SUITE and CMD (CMD non-empty replaces the suites)
+# The benchmarks in a short mode, after the suites, in the same boot: they must run to the end
+# (a crash is a defect) but TCG timings prove function, not speed. Results in $RES/bench.
+run_bench() {
+	local t0 flag=--$BENCH
+	[ "$BENCH" = full ] && flag=
+	cd "$REPO" || return 97
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	log "bench: tests/bench/run.sh $BUILD $flag --strict --out $RES/bench"
+	# shellcheck disable=SC2086 # flag is empty or one word
+	tests/bench/run.sh "$BUILD" $flag --strict --out "$RES/bench" </dev/null 2>&1 | tee -a "$RES/bench-output.log" >&3
+	echo "${PIPESTATUS[0]}" >"$RES/bench_rc"
+	seconds_since "$t0" >"$RES/bench_seconds"
+	log "bench: exit code $(cat "$RES/bench_rc") after $(cat "$RES/bench_seconds") s"
+}
+
+# job.env sets BUILD, SUITE, CMD (non-empty: replaces the suites), ONLY (run only the tests of
+# that name), EXTRA_BPF, BENCH (none, tiny, quick or full) and EXPECT_FEATURES.
 # shellcheck source=/dev/null
 . "$RES/job.env"
+# Features this kernel is known to have: a test that would skip for one of them fails instead.
+export SKIFF_EXPECT_FEATURES=$EXPECT_FEATURES
+[ -n "$EXTRA_BPF" ] && export SKIFF_EXTRA_BPF=$EXTRA_BPF
 setup_node >>"$RES/guest.log" 2>&1
 uname -r >"$RES/kernel"
 run_job
 echo $? >"$RES/rc.tmp" && mv "$RES/rc.tmp" "$RES/rc"
 log "done, exit code $(cat "$RES/rc")"
+[ "$BENCH" != none ] && run_bench
 power_off

@@ -2,11 +2,14 @@
 # Run skiff's test suites inside Debian's 6.1 kernel under QEMU (TCG), with the host's root
 # filesystem shared read-only over 9p so host-built binaries run unchanged.
 #   vmtests/run.sh BUILD_DIR [--kernel PATH] [--suite all|unit|kernel|lab] [--timeout SECONDS]
-#                            [--cmd 'SHELL COMMAND']
+#                            [--bench none|tiny|quick|full] [--broken] [--cmd 'SHELL COMMAND']
 # --kernel (or env KERNEL=) boots that bzImage or ELF vmlinux instead of Debian's; env MODULES=
 # may then name its lib/modules/<version> directory. --cmd runs a command in the repo instead of
-# the suites. Exits non-zero if a test failed, the guest panicked or oopsed, timed out, or sent
-# no result back. Everything lives in BUILD_DIR/vmtest (cache/ keeps the kernel between runs).
+# the suites. --bench runs tests/bench/run.sh in that mode after the suites (default: tiny with
+# --suite all, else none); its table lands in BUILD_DIR/vmtest/bench. --broken runs only the BPF
+# load test with the deliberately broken object (tests/kernel/broken/), which must fail.
+# Exits non-zero if a test failed, the bench failed to run, the guest panicked or oopsed, timed
+# out, or sent no result back. Everything lives in BUILD_DIR/vmtest (cache/ keeps the kernel).
 set -u -o pipefail
 export LC_ALL=C
 
@@ -18,7 +21,7 @@ INITRD_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev v
 DEBIAN_KERNEL_RE='^linux-image-6\.1\.0-[0-9]+-amd64$'
 
 usage() {
-	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -31,6 +34,8 @@ BUILD=
 SUITE=all
 TIMEOUT=900
 CMD=
+BENCH=
+BROKEN=0
 KERNEL=${KERNEL:-}
 MODULES=${MODULES:-}
 while [ $# -gt 0 ]; do
@@ -39,6 +44,8 @@ while [ $# -gt 0 ]; do
 	--suite) SUITE=${2:?--suite needs all, unit, kernel or lab}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
 	--cmd) CMD=${2:?--cmd needs a command}; shift 2 ;;
+	--bench) BENCH=${2:?--bench needs none, tiny, quick or full}; shift 2 ;;
+	--broken) BROKEN=1; shift ;;
 	-h | --help) usage ;;
 	-*) echo "vmtest: unknown option $1" >&2; usage ;;
 	*) [ -z "$BUILD" ] || usage; BUILD=$1; shift ;;
@@ -50,8 +57,25 @@ all | unit | kernel | lab) ;;
 *) die "unknown suite '$SUITE' (all, unit, kernel, lab)" ;;
 esac
 case $TIMEOUT in '' | *[!0-9]*) die "--timeout wants whole seconds, not '$TIMEOUT'" ;; esac
+if [ -z "$BENCH" ]; then
+	BENCH=none
+	[ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && BENCH=tiny
+fi
+case $BENCH in
+none | tiny | quick | full) ;;
+*) die "unknown bench mode '$BENCH' (none, tiny, quick, full)" ;;
+esac
 mkdir -p "$BUILD/vmtest/cache" || die "cannot create $BUILD/vmtest"
 BUILD=$(cd "$BUILD" && pwd)
+# --broken: the load test alone, made to load the broken object as well; it must fail.
+EXTRA_BPF=
+ONLY=
+if [ $BROKEN = 1 ]; then
+	[ -z "$CMD" ] || die "--broken and --cmd do not go together"
+	EXTRA_BPF=$(find "$BUILD/tests/kernel/broken" -name '*.bpf.o' 2>/dev/null | sort | paste -sd:)
+	[ -n "$EXTRA_BPF" ] || die "no broken BPF object in $BUILD/tests/kernel/broken (run make)"
+	SUITE=kernel ONLY=test_bpf_load BENCH=none
+fi
 VM=$BUILD/vmtest
 CACHE=${VMTEST_CACHE:-$VM/cache}
 mkdir -p "$CACHE" || die "cannot create $CACHE"
@@ -86,6 +110,10 @@ prepare_run() {
 		printf 'BUILD=%q\n' "$BUILD"
 		printf 'SUITE=%q\n' "$SUITE"
 		printf 'CMD=%q\n' "$CMD"
+		printf 'ONLY=%q\n' "$ONLY"
+		printf 'EXTRA_BPF=%q\n' "$EXTRA_BPF"
+		printf 'BENCH=%q\n' "$BENCH"
+		printf 'EXPECT_FEATURES=%q\n' "$EXPECT_FEATURES"
 	} >"$RUN/job.env"
 }
 
@@ -142,17 +170,29 @@ boot_guest() {
 	WALL=$((SECONDS - t0))
 }
 
+# Features the kernel under test must have: a test that would skip for one of them fails
+# (tests/run.sh). Debian's 6.1 has kTLS (the tls module); of another kernel nothing is assumed.
+# SKIFF_EXPECT_FEATURES in the environment, even empty, overrides either.
 if [ -n "$KERNEL" ]; then
 	use_custom_kernel
+	EXPECT_FEATURES=${SKIFF_EXPECT_FEATURES-}
 else
 	fetch_debian_kernel
+	EXPECT_FEATURES=${SKIFF_EXPECT_FEATURES-ktls}
 fi
 echo "vmtest: kernel $KDESC"
 pick_boot_image
 build_initramfs
 prepare_run
-JOB=${CMD:-tests/run.sh $BUILD $SUITE}
-echo "vmtest: booting $(basename "$BOOT") (TCG, 1 CPU, 2 GiB), job: $JOB, timeout ${TIMEOUT}s"
+JOB=${CMD:-tests/run.sh $BUILD $SUITE${ONLY:+ $ONLY}}
+[ -n "$EXTRA_BPF" ] && JOB="SKIFF_EXTRA_BPF=$EXTRA_BPF $JOB"
+if [ "$BENCH" != none ]; then
+	bench_flag=" --$BENCH"
+	[ "$BENCH" = full ] && bench_flag=
+	JOB="$JOB; tests/bench/run.sh $BUILD$bench_flag --strict"
+fi
+echo "vmtest: booting $(basename "$BOOT") (TCG, 1 CPU, 2 GiB), job: $JOB," \
+	"expected features: ${EXPECT_FEATURES:-none}, timeout ${TIMEOUT}s"
 boot_guest "$BOOT"
 if [ ! -e "$RUN/kernel" ] && [ "$BOOT" != "$KIMG" ] && grep -q 'PVH ELF Note' "$CONSOLE"; then
 	echo "vmtest: this vmlinux has no PVH entry point; booting the bzImage"
@@ -176,6 +216,20 @@ if [ -z "$rc" ]; then
 elif [ "$rc" != 0 ]; then
 	reasons+=("job exited with $rc")
 fi
+# The bench must run to the end and write its table; its numbers decide nothing (TCG timings).
+bench_rc=
+if [ "$BENCH" != none ]; then
+	rm -rf "$VM/bench"
+	[ -d "$RUN/bench" ] && cp -r "$RUN/bench" "$VM/bench"
+	[ -s "$RUN/bench_rc" ] && bench_rc=$(cat "$RUN/bench_rc")
+	if [ -z "$bench_rc" ]; then
+		[ -n "$rc" ] && reasons+=("the bench sent no result back")
+	elif [ "$bench_rc" != 0 ]; then
+		reasons+=("the bench failed (exit $bench_rc; see $VM/bench/bench.log)")
+	elif [ ! -s "$VM/bench/results.md" ] || [ ! -s "$VM/bench/results.json" ]; then
+		reasons+=("the bench wrote no results.md/results.json")
+	fi
+fi
 
 echo
 echo "== vmtest summary"
@@ -185,9 +239,18 @@ echo "boot:    $(cat "$RUN/boot_seconds" 2>/dev/null || echo '?') s to the job (
 echo "job:     $JOB: $(cat "$RUN/run_seconds" 2>/dev/null || echo '?') s, exit code ${rc:-none}"
 result=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$RUN/output.log" 2>/dev/null | tail -1)
 [ -n "$result" ] && echo "tests:   $result"
+grep -E '^(failed: |skip - )' "$RUN/output.log" 2>/dev/null | sed 's/^/tests:   /'
+# A refused BPF program: the verifier's own words (test_bpf_load prints its log).
+grep -v 'broken> ' "$RUN/output.log" 2>/dev/null | grep -A 30 'the verifier refused it; its log:' |
+	grep -E '(refused it; its log:|^ *#   \| )' | head -20 | sed 's/^ *#* */verifier: /'
 # A suite run that ran nothing proves nothing (e.g. the build dir is not visible in the guest).
-if [ -z "$CMD" ] && [ -n "$rc" ] && [ "${result:-0 passed, 0 failed}" = "0 passed, 0 failed" ]; then
+if [ -z "$CMD" ] && [ -n "$rc" ] && [[ ${result:-0 passed, 0 failed} == "0 passed, 0 failed"* ]]
+then
 	reasons+=("no tests ran in the guest (is $BUILD built?)")
+fi
+if [ "$BENCH" != none ]; then
+	echo "bench:   --$BENCH, $(cat "$RUN/bench_seconds" 2>/dev/null || echo '?') s," \
+		"exit code ${bench_rc:-none}; table $VM/bench/results.md (TCG: function, not speed)"
 fi
 echo "qemu:    ${WALL} s wall; console log $CONSOLE, job output $RUN/output.log"
 # Kernel warnings are shown but do not fail the run; panics and oopses do (above).
