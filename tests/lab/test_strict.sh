@@ -29,8 +29,8 @@ apply_wait() {
 		wait_generation_change node-2 "$g2" 30
 }
 
-t_begin "lab up: shop mesh on 2 nodes, then namespace-wide STRICT"
-if lab up --nodes 2 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1 && apply_wait "$FX/strict.yaml"
+t_begin "lab up: shop mesh on 2 nodes, skiffd --uplink eth0, then namespace-wide STRICT"
+if SKIFF_LAB_AGENT_ARGS="--uplink eth0" lab up --nodes 2 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1 && apply_wait "$FX/strict.yaml"
 then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
 
 ECHO1=$(pod_ip shop/echo node-1)

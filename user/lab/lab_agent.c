@@ -89,11 +89,10 @@ int lab_agent_start(struct lab *lab, int node)
 	lab_argv_add(a, "--cgroup-root");
 	lab_argv_add(a, LAB_CGROUP_ROOT "/node-%d/kubepods", node);
 	/* the node's addresses on the fabric (lab_topology.c), as a DaemonSet passes status.hostIPs;
-	 * $SKIFF_LAB_AGENT_ARGS comes after, so --no-punt there wins */
+	 * $SKIFF_LAB_AGENT_ARGS comes after, so --no-punt there wins. No --uplink: XDP on a veth
+	 * turns off its peer's GSO (a quarter of the throughput), so tests that want it ask for it */
 	lab_argv_add(a, "--outbound-addr");
 	lab_argv_add(a, "198.18.0.%d,2001:db8::%x", node, node);
-	lab_argv_add(a, "--uplink");
-	lab_argv_add(a, "eth0");
 	lab_argv_add(a, "--kubelet-cgroup");
 	lab_argv_add(a, LAB_KUBELET_CGROUP);
 	if (lab_ca(lab, ca, sizeof(ca)) == 0) {

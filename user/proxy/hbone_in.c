@@ -16,7 +16,10 @@ void hb_in_accept(struct proxy *p, int lfd)
 	int fd;
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct hb_conn *c = ctx ? hb_conn_new(p, fd, true, ctx) : NULL;
+		struct hb_conn *c;
+
+		proxy_nodelay(fd);
+		c = ctx ? hb_conn_new(p, fd, true, ctx) : NULL;
 
 		if (!c) {
 			p->stats.tls_failed++;

@@ -30,6 +30,7 @@ static struct hb_conn *pool_open(struct proxy *p, const struct proxy_route *r)
 
 	if (fd < 0)
 		return NULL;
+	proxy_nodelay(fd);
 	if (connect(fd, (const struct sockaddr *)&r->node, r->node_len) && errno != EINPROGRESS) {
 		close(fd);
 		return NULL;

@@ -244,6 +244,7 @@ int hb_stream_dial(struct hb_stream *st)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
+	proxy_nodelay(fd);
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
 		close(fd);
 		st->conn->p->stats.hbone_pod_failed++;

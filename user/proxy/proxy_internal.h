@@ -68,6 +68,10 @@ struct proxy {
 	struct proxy_stats stats;
 };
 
+/* TCP_NODELAY on a proxied socket: a proxy writes what it has at once, and Nagle's wait for an
+ * ACK the peer delays (40 ms) would land on every request that crosses a small write. */
+void proxy_nodelay(int fd);
+
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first). */
 void proxy_defer_free(struct proxy *p, void *ptr);

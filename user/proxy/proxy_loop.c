@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,7 @@ static void accept_all(struct proxy *p, int lfd)
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		p->stats.accepted++;
+		proxy_nodelay(fd);
 		if (peer_key(fd, &k) || p->o.orig_dst(p->o.ctx, &k, &dst)) {
 			p->stats.no_orig++;
 			setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
@@ -72,6 +74,13 @@ static void accept_all(struct proxy *p, int lfd)
 		else
 			relay_open(p, fd, &dst);
 	}
+}
+
+void proxy_nodelay(int fd)
+{
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 void proxy_defer_free(struct proxy *p, void *ptr)
