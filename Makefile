@@ -15,7 +15,8 @@ BPFTOOL  ?= bpftool
 # Debian packages: build, run, and test. `make deps` installs the missing ones.
 DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libmnl-dev \
 	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
-	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables
+	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
+	haproxy openssl python3
 
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(BUILD)/skel
@@ -123,6 +124,7 @@ vmtest: deps
 bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
+	tests/bench/mtls.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
