@@ -86,8 +86,9 @@ run_job() {
 	return "$rc"
 }
 
-# The benchmarks in a short mode, after the suites, in the same boot: they must run to the end
-# (a crash is a defect) but TCG timings prove function, not speed. Results in $RES/bench.
+# The benchmarks in a short mode (the job of the bench guest that vmtests/run.sh boots beside the
+# suites' guest): they must run to the end (a crash is a defect) but TCG timings prove function,
+# not speed. Results in $RES/bench.
 run_bench() {
 	local t0 flag=--$BENCH
 	[ "$BENCH" = full ] && flag=
@@ -101,8 +102,8 @@ run_bench() {
 	log "bench: exit code $(cat "$RES/bench_rc") after $(cat "$RES/bench_seconds") s"
 }
 
-# job.env sets BUILD, SUITE, CMD (non-empty: replaces the suites), ONLY (run only the tests of
-# that name), EXTRA_BPF, BENCH (none, tiny, quick or full) and EXPECT_FEATURES.
+# job.env sets BUILD, SUITE (none: no tests), CMD (non-empty: replaces the suites), ONLY (run only
+# the tests of that name), EXTRA_BPF, BENCH (none, tiny, quick or full) and EXPECT_FEATURES.
 # shellcheck source=/dev/null
 . "$RES/job.env"
 # Features this kernel is known to have: a test that would skip for one of them fails instead.
@@ -110,8 +111,10 @@ export SKIFF_EXPECT_FEATURES=$EXPECT_FEATURES
 [ -n "$EXTRA_BPF" ] && export SKIFF_EXTRA_BPF=$EXTRA_BPF
 setup_node >>"$RES/guest.log" 2>&1
 uname -r >"$RES/kernel"
-run_job
-echo $? >"$RES/rc.tmp" && mv "$RES/rc.tmp" "$RES/rc"
-log "done, exit code $(cat "$RES/rc")"
+if [ "$SUITE" != none ] || [ -n "$CMD" ]; then
+	run_job
+	echo $? >"$RES/rc.tmp" && mv "$RES/rc.tmp" "$RES/rc"
+	log "done, exit code $(cat "$RES/rc")"
+fi
 [ "$BENCH" != none ] && run_bench
 power_off
