@@ -174,7 +174,7 @@ qemu_kill() {
 boot_guests() {
 	local t0=$SECONDS
 	CONSOLE=$VM/console.log BCONSOLE=$VM/bench-console.log
-	TIMED_OUT=0 BENCH_TIMED_OUT=0 WALL= BENCH_WALL=
+	TIMED_OUT=0 BENCH_TIMED_OUT=0 WALL='' BENCH_WALL=''
 	qemu_start "$1" "$RUN" "$CONSOLE"
 	QEMU_PID=$QPID
 	# Stream the console live so CI shows progress.
@@ -187,14 +187,14 @@ boot_guests() {
 	while [ -n "$QEMU_PID$BENCH_PID" ]; do
 		if [ -n "$QEMU_PID" ] && ! kill -0 "$QEMU_PID" 2>/dev/null; then
 			wait "$QEMU_PID" 2>/dev/null
-			QEMU_PID= WALL=$((SECONDS - t0))
+			QEMU_PID='' WALL=$((SECONDS - t0))
 		elif [ -n "$QEMU_PID" ] && [ $((SECONDS - t0)) -ge "$TIMEOUT" ]; then
 			TIMED_OUT=1
 			qemu_kill "$QEMU_PID"
 		fi
 		if [ -n "$BENCH_PID" ] && ! kill -0 "$BENCH_PID" 2>/dev/null; then
 			wait "$BENCH_PID" 2>/dev/null
-			BENCH_PID= BENCH_WALL=$((SECONDS - t0))
+			BENCH_PID='' BENCH_WALL=$((SECONDS - t0))
 		elif [ -n "$BENCH_PID" ] && [ $((SECONDS - t0)) -ge "$BENCH_TIMEOUT" ]; then
 			BENCH_TIMED_OUT=1
 			qemu_kill "$BENCH_PID"
