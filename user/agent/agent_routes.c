@@ -40,21 +40,21 @@ static int key_cmp(const void *a, const void *b)
 static int addr_key(const char *text, struct skiff_pod_ip_key *k, uint16_t port,
 		    struct skiff_sock_origin *ep)
 {
-	int fam = strchr(text, ':') ? AF_INET6 : AF_INET;
-	union skiff_addr a = {0};
+	union skiff_addr a;
+	int fam = compile_parse_addr(text, &a);
 
-	if (inet_pton(fam, text, &a) != 1)
+	if (!fam)
 		return -EINVAL;
 	if (k) {
 		memset(k, 0, sizeof(*k));
 		k->addr = a;
-		k->family = fam == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
+		k->family = fam;
 	}
 	if (ep) {
 		memset(ep, 0, sizeof(*ep));
 		ep->addr = a;
 		ep->port = htons(port);
-		ep->family = fam == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
+		ep->family = fam;
 	}
 	return 0;
 }

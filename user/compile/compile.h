@@ -96,4 +96,7 @@ int compile_node_view(const struct model *m, const char *node_name, compile_cgro
 		      void *ctx, struct node_view *out, struct diag *d);
 void node_view_free(struct node_view *v);
 
+/* Parse an IP literal; returns SKIFF_AF_INET, SKIFF_AF_INET6, or 0 when it is not an address. */
+int compile_parse_addr(const char *text, union skiff_addr *out);
+
 #endif

@@ -68,8 +68,6 @@ struct cc_svcport {
 int compile_svcports(const struct model *m, struct cc_svcport **out, size_t *n, struct diag *d);
 /* "ns/name:80/TCP" (caller frees), NULL on OOM. */
 char *compile_svcport_name(const struct cc_svcport *sp);
-/* Parse an IP literal; returns SKIFF_AF_INET, SKIFF_AF_INET6, or 0 when it is not an address. */
-int compile_parse_addr(const char *text, union skiff_addr *out);
 
 /* A destination of the route in force, resolved once per Service. */
 struct cc_dest {

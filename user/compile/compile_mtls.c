@@ -99,11 +99,10 @@ static __u32 kernel_mode(enum m_mtls_mode m)
 static void add_addr(const char *ip, const struct pod_mtls *pm, struct node_view *out)
 {
 	struct skiff_mtls_key k = {0};
-	int fam = strchr(ip, ':') ? AF_INET6 : AF_INET;
 
-	if (inet_pton(fam, ip, &k.addr) != 1)
+	k.family = compile_parse_addr(ip, &k.addr);
+	if (!k.family)
 		return; /* the model validated it */
-	k.family = fam == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
 	out->mtls[out->nmtls++] = (struct cv_mtls){.key = k, .val.mode = kernel_mode(pm->mode)};
 	for (size_t i = 0; i < pm->nports; i++) {
 		k.port = htons(pm->ports[i].port);

@@ -61,12 +61,11 @@ static void add_pod(const struct m_pod *p, uint32_t node_id, struct node_view *o
 {
 	for (size_t i = 0; i < p->nips && i < 2; i++) {
 		struct cv_remote_pod *r = &out->remote_pods[out->nremote_pods];
-		int fam = strchr(p->ips[i], ':') ? AF_INET6 : AF_INET;
 
 		memset(r, 0, sizeof(*r));
-		if (inet_pton(fam, p->ips[i], &r->key.addr) != 1)
+		r->key.family = compile_parse_addr(p->ips[i], &r->key.addr);
+		if (!r->key.family)
 			continue; /* the model validated it */
-		r->key.family = fam == AF_INET ? SKIFF_AF_INET : SKIFF_AF_INET6;
 		r->val.node_id = node_id;
 		out->nremote_pods++;
 	}
