@@ -93,15 +93,19 @@ static SSL_CTX *ctx_of(struct agent *a, const char *ns, const char *sa, char *id
 	struct identity_err err = {{0}};
 	SSL_CTX *ctx = NULL;
 
+	size_t known;
+
 	pthread_mutex_lock(&t->lock);
+	known = t->store.n;
 	w = identity_store_get(&t->store, ns, sa, time(NULL), &err);
 	if (w) {
 		ctx = w->cur.tls;
 		if (id)
 			identity_spiffe_format(&w->cur.cert.id, id, idlen);
 	}
-	/* a workload minted now may need rotating before the next planned refresh */
-	if (w && (!t->next_refresh || identity_store_next_refresh(&t->store) < t->next_refresh))
+	/* a workload minted just now is due before the planned refresh: look again, only then
+	 * (this runs for every punted connection) */
+	if (t->store.n != known)
 		t->next_refresh = identity_store_next_refresh(&t->store);
 	pthread_mutex_unlock(&t->lock);
 	if (!w)
