@@ -26,17 +26,9 @@ PIDS=()
 T0=$SECONDS
 mkdir -p "$OUT" && : >"$LOG" && : >"$RAW"
 
-say() { echo "bench-mtls: [$((SECONDS - T0)) s] $*" | tee -a "$LOG" >&2; }
-die() {
-	say "FAILED: $*"
-	exit 1
-}
-lab() { timeout 90 "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
-in_pod() {
-	local t=$1 d=$2
-	shift 2
-	timeout "$t" "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench "deploy/$d" -- "$@"
-}
+BENCH_NAME=bench-mtls
+# shellcheck source=tests/bench/lib.sh
+. "$HERE/lib.sh"
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done

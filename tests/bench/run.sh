@@ -63,19 +63,9 @@ FAILED_RUNS=0
 CRR_PORT=7000 TPUT_PORT=5201 LAT_PORT=11111
 KP_VIP=198.19.64.1 # kube-proxy's ClusterIP for the server: a lab address skiffd never hears of
 
-say() { echo "bench: [$((SECONDS - T0)) s] $*" | tee -a "$LOG" >&2; }
-die() {
-	say "FAILED: $*"
-	exit 1
-}
-
-lab() { timeout 90 "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
-# in_pod SECONDS DEPLOY CMD...: CMD in a bench pod's cgroup and netns, killed after SECONDS.
-in_pod() {
-	local t=$1 d=$2
-	shift 2
-	timeout "$t" "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench "deploy/$d" -- "$@"
-}
+BENCH_NAME=bench
+# shellcheck source=tests/bench/lib.sh
+. "$HERE/lib.sh"
 in_node() { timeout 60 "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-1 -- "$@"; }
 
 cleanup() {
