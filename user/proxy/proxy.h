@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "proxy/l7_filter.h"
 #include "skiff/punt.h"
 
 /* Where the punted connection whose client end is `k` was going: 0 and *dst, or -ENOENT. */
@@ -39,6 +40,30 @@ typedef int (*proxy_route_fn)(void *ctx, const struct skiff_punt_key *client,
 /* The TLS context inbound HBONE presents (this node's agent identity) and verifies with. */
 typedef SSL_CTX *(*proxy_server_ctx_fn)(void *ctx);
 
+/* What AuthorizationPolicy says about a connection to a local pod. */
+enum proxy_verdict {
+	PROXY_ALLOW, /* L4 allowed, no L7 rule applies: relay bytes */
+	PROXY_DENY,  /* L4 denied: reset (punt path) or 401 (HBONE) */
+	PROXY_L7,    /* decide per HTTP request with the decider (an L7 filter on the relay) */
+};
+
+/* PROXY_L7: the per-request decider, and what to call when the connection ends. */
+struct proxy_l7 {
+	struct l7_decider d;
+	void (*release)(void *ctx); /* frees d.ctx */
+};
+
+/*
+ * Authorize a connection from `src` to the local pod `dst`. `principal`: the peer's SPIFFE ID
+ * from its certificate (HBONE inbound), "" for plaintext, or NULL when `src` is a mesh pod of
+ * this node (the punt path: the agent knows its identity by address). Fills *l7 for PROXY_L7.
+ * Called on the proxy thread.
+ */
+typedef enum proxy_verdict (*proxy_authz_fn)(void *ctx, const char *principal,
+					     const struct skiff_sock_origin *src,
+					     const struct skiff_sock_origin *dst,
+					     struct proxy_l7 *l7);
+
 struct proxy_opts {
 	const char *addr4; /* IPv4 address to listen on, or NULL */
 	const char *addr6; /* IPv6 address to listen on, or NULL */
@@ -46,6 +71,7 @@ struct proxy_opts {
 	proxy_orig_fn orig_dst;
 	proxy_route_fn route;	       /* NULL: every punted connection is relayed directly */
 	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
+	proxy_authz_fn authz;		/* NULL: every connection is allowed at L4, no L7 */
 	void *ctx;
 };
 
@@ -64,6 +90,10 @@ struct proxy_stats {
 	uint64_t hbone_bad_request; /* inbound requests answered 400 */
 	uint64_t hbone_pod_failed;  /* inbound CONNECTs answered 503 (the pod refused) */
 	uint64_t tls_failed;	 /* HBONE handshakes that failed (either direction) */
+	uint64_t authz_denied;	 /* connections or CONNECTs refused by AuthorizationPolicy */
+	uint64_t l7_conns;	 /* connections given an L7 filter */
+	uint64_t l7_requests;	 /* HTTP requests those filters saw */
+	uint64_t l7_denied;	 /* ... and answered 403 */
 };
 
 struct proxy;
