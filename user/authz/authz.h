@@ -110,6 +110,19 @@ void authz_set_free(struct authz_set *s);
 void authz_evaluate(const struct authz_set *s, const struct authz_workload *wl,
 		    const struct authz_request *rq, struct authz_decision *out);
 
+/* What a workload's policies need from the data path (authz_summary.c). */
+#define AUTHZ_INFO_MAX_PORTS 64
+struct authz_workload_info {
+	size_t npolicies; /* CUSTOM, DENY and ALLOW policies that apply (AUDIT is not counted) */
+	bool http;	  /* a rule has HTTP-only fields: HTTP traffic is decided per request */
+	bool source_ip;	  /* a rule looks at the source or remote address */
+	uint16_t ports[AUTHZ_INFO_MAX_PORTS]; /* every destination port a rule names */
+	size_t nports;
+	bool ports_overflow; /* more than AUTHZ_INFO_MAX_PORTS: decide per connection instead */
+};
+void authz_workload_info(const struct authz_set *s, const struct authz_workload *wl,
+			 struct authz_workload_info *out);
+
 /* "ALLOW: AuthorizationPolicy payments/p rules[0] (file:line)", "DENY: no ALLOW policy matched
  * (1 ALLOW policy applies)", ... Returns what snprintf returns. */
 int authz_decision_format(const struct authz_decision *dec, char *buf, size_t len);

@@ -18,7 +18,7 @@
  * Root-namespace policies apply mesh-wide (and by selector in every namespace); others only in
  * their own namespace. No selector, or an empty one, selects every workload in scope.
  */
-static bool az_applies(const struct authz_set *s, const struct m_authorizationpolicy *ap,
+bool az_applies(const struct authz_set *s, const struct m_authorizationpolicy *ap,
 		       const struct authz_workload *wl)
 {
 	const struct labels none = {0};

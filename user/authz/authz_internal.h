@@ -115,6 +115,10 @@ struct az_attrs {
 	char *path; /* normalised, query removed; NULL for TCP */
 };
 
+/* authz_eval.c: does policy `ap` apply to workload `wl` (namespace scope, selector)? */
+bool az_applies(const struct authz_set *s, const struct m_authorizationpolicy *ap,
+		const struct authz_workload *wl);
+
 /* ---- authz_value.c: values ---- */
 /* Parse an Istio string form ("abc", "abc*", "*abc", "*") into v (text owned). */
 void az_value_string(struct az_value *v, const char *s);
