@@ -101,8 +101,7 @@ static void agent_stop(struct agent *a)
 	/* Maps and links stay pinned: the kernel keeps serving while the agent is away. */
 	if (a->dp)
 		dp_close(a->dp, false);
-	if (a->have_model)
-		model_free(&a->model);
+	agent_snap_install(a, NULL);
 	node_view_free(&a->view);
 	pod_cgroup_table_free(&a->cgroups);
 	for (size_t i = 0; i < a->nwarned; i++)

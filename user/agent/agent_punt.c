@@ -40,7 +40,8 @@ int agent_punt_start(struct agent *a)
 {
 	char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
 	struct skiff_punt_cfg cfg = {0};
-	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst, .ctx = a};
+	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst,
+				.authz = agent_authz, .ctx = a};
 	int err;
 
 	if (!a->o->outbound_addrs || !a->o->outbound_addrs[0])

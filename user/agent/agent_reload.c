@@ -126,10 +126,15 @@ void agent_reload(struct agent *a)
 	struct model m = { 0 };
 	struct node_view v = { 0 };
 	struct diag d = { 0 };
+	struct authz_set *az = NULL;
+	struct agent_snap *snap = NULL;
 	int err;
 
 	a->reloads++;
 	err = model_load_dir(a->o->config_dir, &m, &d);
+	/* policies are checked before anything reaches the kernel: a bad one rejects it all */
+	if (!err)
+		err = authz_compile(&m, NULL, &az, &d);
 	if (!err)
 		err = node_compile(a, &m, &v, &d);
 	diag_print(&d);
@@ -138,24 +143,24 @@ void agent_reload(struct agent *a)
 		set_last_error(a, &d, "configuration rejected");
 		agent_log("error", "configuration in %s rejected (%zu error(s) above); generation %u "
 			  "stays in force", a->o->config_dir, d.errors, dp_generation(a->dp));
+		authz_set_free(az);
 		goto out;
 	}
-	if (agent_apply(a, &v)) {
+	snap = agent_snap_new(&m, az, a->o->node);
+	if (!snap || agent_apply(a, &v)) {
 		a->rejected++;
-		set_last_error(a, NULL, "kernel map update failed");
+		set_last_error(a, NULL, snap ? "kernel map update failed" : "out of memory");
+		agent_snap_unref(snap);
 		goto out;
 	}
 	free(a->last_error);
 	a->last_error = NULL;
-	if (a->have_model)
-		model_free(&a->model);
-	a->model = m;
-	memset(&m, 0, sizeof(m));
-	a->have_model = true;
+	agent_snap_install(a, snap);
 	agent_routes_update(a);
 	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
-		  "(%zu waiting for their cgroup)", dp_generation(a->dp), a->view.nservices,
-		  a->view.nbackends, a->view.npods, a->view.pods_pending);
+		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies", dp_generation(a->dp),
+		  a->view.nservices, a->view.nbackends, a->view.npods, a->view.pods_pending,
+		  a->snap->m.nauthorizationpolicies);
 	agent_warn_unenforced(a);
 out:
 	model_free(&m);
@@ -204,9 +209,9 @@ void agent_rescan(struct agent *a)
 	}
 	pod_cgroup_table_free(&a->cgroups);
 	a->cgroups = t;
-	if (!a->have_model)
+	if (!a->snap)
 		return;
-	if (node_compile(a, &a->model, &v, &d) == 0 &&
+	if (node_compile(a, &a->snap->m, &v, &d) == 0 &&
 	    !pods_equal(&v, &a->view)) {
 		size_t before = a->view.npods;
 

@@ -72,6 +72,23 @@ static void dump_punt(struct strbuf *b, const struct agent *a)
 		  (unsigned long long)s.tls_failed);
 }
 
+/* What AuthorizationPolicy decided in skiffd (the kernel's own denials are not counted here). */
+static void dump_authz(struct strbuf *b, const struct agent *a)
+{
+	struct proxy_stats s;
+
+	if (!a->proxy) {
+		sb_printf(b, "\"authz\":null,");
+		return;
+	}
+	proxy_stats_read(a->proxy, &s);
+	sb_printf(b,
+		  "\"authz\":{\"denied\":%llu,\"l7_conns\":%llu,\"l7_requests\":%llu,"
+		  "\"l7_denied\":%llu},",
+		  (unsigned long long)s.authz_denied, (unsigned long long)s.l7_conns,
+		  (unsigned long long)s.l7_requests, (unsigned long long)s.l7_denied);
+}
+
 /* What the STRICT guard did with SYNs to local pods (enum skiff_guard_verdict). */
 static void dump_guard(struct strbuf *b, const struct agent *a)
 {
@@ -109,6 +126,7 @@ static char *config_dump(const struct agent *a)
 	sb_printf(&b, "],\"pods_pending\":%zu,\"remote_pod_addrs\":%zu,", a->view.pods_pending,
 		  a->view.nremote_pods);
 	dump_punt(&b, a);
+	dump_authz(&b, a);
 	dump_guard(&b, a);
 	dump_services(&b, &a->view);
 	sb_printf(&b, "}\n");

@@ -160,7 +160,7 @@ static void table_free(struct route_table *t)
 
 void agent_routes_update(struct agent *a)
 {
-	struct route_table *t = table_build(&a->model, a->o->node), *old;
+	struct route_table *t = table_build(&a->snap->m, a->o->node), *old;
 
 	if (!t) {
 		agent_log("warning", "out of memory building the HBONE route table; the old one stays");

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "admin/admin_http.h"
+#include "agent/agent_snap.h"
 #include "agent/agent.h"
 #include "compile/compile.h"
 #include "config/config_watch.h"
@@ -24,8 +25,7 @@ struct agent {
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
 
-	struct model model;	/* last good snapshot (valid when have_model) */
-	bool have_model;
+	struct agent_snap *snap; /* last good snapshot, NULL before the first; see agent_snap_* */
 	struct node_view view;	/* what the kernel holds now */
 	bool applied;		/* the first configuration reached the kernel */
 	struct pod_cgroup_table cgroups;
@@ -37,6 +37,15 @@ struct agent {
 };
 
 void agent_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The current snapshot, referenced (unref it), or NULL; any thread (agent_authz.c). */
+struct agent_snap *agent_snap_current(struct agent *a);
+/* Make `s` current (the agent's reference moves into it) and drop the old one. */
+void agent_snap_install(struct agent *a, struct agent_snap *s);
+/* proxy_opts.authz: AuthorizationPolicy for connections to this node's pods (agent_authz.c). */
+enum proxy_verdict agent_authz(void *agent, const char *principal,
+			       const struct skiff_sock_origin *src,
+			       const struct skiff_sock_origin *dst, struct proxy_l7 *l7);
 
 /* Load + compile + apply a new snapshot from the config dir. */
 void agent_reload(struct agent *a);

@@ -61,7 +61,7 @@ static void warn_whole(struct agent *a, const char *kind, const struct meta *m, 
 
 void agent_warn_unenforced(struct agent *a)
 {
-	const struct model *m = &a->model;
+	const struct model *m = &a->snap->m;
 
 	for (size_t i = 0; i < m->nvirtualservices; i++)
 		warn_fields(a, "VirtualService", &m->virtualservices[i].meta,

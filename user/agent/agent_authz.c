@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * AuthorizationPolicy where skiffd decides (the proxy thread calls agent_authz): connections
+ * punted to this node's pods, and HBONE streams arriving for them. The L4 question is answered
+ * at once; when the destination's policies name HTTP attributes, the connection gets an L7
+ * decider instead, which evaluates every request with the same evaluator (user/authz) and the
+ * same snapshot the connection started with, even if a reload lands meanwhile.
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_state.h"
+
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct agent_snap *agent_snap_current(struct agent *a)
+{
+	struct agent_snap *s;
+
+	pthread_mutex_lock(&snap_lock);
+	s = agent_snap_ref(a->snap);
+	pthread_mutex_unlock(&snap_lock);
+	return s;
+}
+
+void agent_snap_install(struct agent *a, struct agent_snap *s)
+{
+	struct agent_snap *old;
+
+	pthread_mutex_lock(&snap_lock);
+	old = a->snap;
+	a->snap = s;
+	pthread_mutex_unlock(&snap_lock);
+	agent_snap_unref(old);
+}
+
+/* What one connection knows, for the evaluator: who, from where, to which workload. */
+struct authz_conn {
+	struct agent_snap *snap; /* referenced */
+	struct authz_workload wl;
+	const struct m_pod *dst_pod;
+	char principal[300]; /* "" for plaintext */
+	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
+	uint16_t dst_port;
+};
+
+static void addr_text(const struct skiff_sock_origin *ep, char *out, size_t len)
+{
+	inet_ntop(ep->family == SKIFF_AF_INET6 ? AF_INET6 : AF_INET, &ep->addr, out, len);
+}
+
+static void conn_request(const struct authz_conn *ac, struct authz_request *rq)
+{
+	rq->principal = ac->principal;
+	rq->source_ip = ac->src_ip[0] ? ac->src_ip : NULL;
+	rq->dest_ip = ac->dst_ip;
+	rq->dest_port = ac->dst_port;
+}
+
+static void log_denied(const struct authz_conn *ac, const struct authz_request *rq,
+		       const struct authz_decision *dec)
+{
+	char why[512];
+
+	authz_decision_format(dec, why, sizeof(why));
+	fprintf(stderr, "skiffd authz: src.principal=%s src.ip=%s dst=%s/%s:%u %s%s%s denied: %s\n",
+		ac->principal[0] ? ac->principal : "-", ac->src_ip[0] ? ac->src_ip : "-",
+		ac->dst_pod->meta.ns, ac->dst_pod->meta.name, ac->dst_port,
+		rq->tcp ? "tcp" : rq->method, rq->tcp ? "" : " ", rq->tcp ? "" : rq->path, why);
+}
+
+static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t whylen)
+{
+	struct authz_conn *ac = ctx;
+	struct authz_decision dec;
+
+	conn_request(ac, rq);
+	rq->tcp = false;
+	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
+	if (why)
+		authz_decision_format(&dec, why, whylen);
+	if (!dec.allow)
+		log_denied(ac, rq, &dec);
+	return dec.allow;
+}
+
+static void l7_release(void *ctx)
+{
+	struct authz_conn *ac = ctx;
+
+	agent_snap_unref(ac->snap);
+	free(ac);
+}
+
+/* The source's principal: from its certificate, or (NULL) the identity of this node's pod at
+ * that address, or none (plaintext). */
+static void source_principal(struct agent *a, const struct authz_conn *ac, const char *given,
+			     const struct skiff_sock_origin *src, char *out, size_t len)
+{
+	const struct m_pod *p;
+
+	out[0] = 0;
+	if (given) {
+		snprintf(out, len, "%s", given);
+		return;
+	}
+	p = agent_snap_local_pod(ac->snap, &src->addr, src->family);
+	if (p)
+		snprintf(out, len, "spiffe://%s/ns/%s/sa/%s",
+			 a->o->trust_domain ? a->o->trust_domain : "cluster.local", p->meta.ns,
+			 p->service_account);
+}
+
+enum proxy_verdict agent_authz(void *agent, const char *principal,
+			       const struct skiff_sock_origin *src,
+			       const struct skiff_sock_origin *dst, struct proxy_l7 *l7)
+{
+	struct agent *a = agent;
+	struct authz_workload_info info;
+	struct authz_request rq = {.tcp = true};
+	struct authz_decision dec;
+	struct authz_conn *ac = calloc(1, sizeof(*ac));
+
+	if (!ac)
+		return PROXY_DENY; /* never open on failure */
+	ac->snap = agent_snap_current(a);
+	ac->dst_pod = agent_snap_local_pod(ac->snap, &dst->addr, dst->family);
+	if (!ac->dst_pod) {
+		/* not a mesh pod of this node: its own node (or nobody) enforces its policies */
+		l7_release(ac);
+		return PROXY_ALLOW;
+	}
+	ac->wl.ns = ac->dst_pod->meta.ns;
+	ac->wl.labels = &ac->dst_pod->meta.labels;
+	authz_workload_info(ac->snap->az, &ac->wl, &info);
+	if (!info.npolicies) {
+		l7_release(ac);
+		return PROXY_ALLOW;
+	}
+	source_principal(a, ac, principal, src, ac->principal, sizeof(ac->principal));
+	if (src->family)
+		addr_text(src, ac->src_ip, sizeof(ac->src_ip));
+	addr_text(dst, ac->dst_ip, sizeof(ac->dst_ip));
+	ac->dst_port = ntohs(dst->port);
+	if (info.http) {
+		*l7 = (struct proxy_l7){.d = {.decide = l7_decide, .ctx = ac}, .release = l7_release};
+		return PROXY_L7;
+	}
+	conn_request(ac, &rq);
+	authz_evaluate(ac->snap->az, &ac->wl, &rq, &dec);
+	if (!dec.allow)
+		log_denied(ac, &rq, &dec);
+	l7_release(ac);
+	return dec.allow ? PROXY_ALLOW : PROXY_DENY;
+}
