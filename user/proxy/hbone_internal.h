@@ -26,6 +26,7 @@ struct hb_stream {
 	struct hb_buf up;	   /* local -> DATA frames */
 	struct hb_buf down;	   /* DATA frames -> local */
 	struct skiff_sock_origin dst; /* where the stream goes (its :authority) */
+	struct skiff_sock_origin src; /* the punted client (port 0): sent and read as `forwarded` */
 	bool open;		   /* 200 sent or received: bytes may flow */
 	bool local_connecting;	   /* server side: connect() to the pod in progress */
 	bool local_eof;		   /* the local side said FIN */
@@ -37,7 +38,6 @@ struct hb_stream {
 	bool local_reset;	   /* end the local side with RST (refused, reset, broken) */
 	bool bad_method;	   /* server: the request was not CONNECT */
 	int status;		   /* client: the response's :status */
-	char fwd[INET6_ADDRSTRLEN]; /* client: the punted client's address, for `forwarded` */
 	char baggage[512];	    /* the source workload, as `baggage` says (sent, or received) */
 	char trace[64];		    /* server: the request's `traceparent` */
 	struct hb_stream *next;
@@ -89,6 +89,12 @@ int hb_session_connect(struct hb_conn *c, struct hb_stream *st);
 /* Server: answer `st`'s CONNECT with `status` (200 opens it, anything else ends it). */
 int hb_session_respond(struct hb_conn *c, struct hb_stream *st, int status);
 
+/* hbone_authz.c */
+void hb_forwarded_format(const struct skiff_sock_origin *src, char *out, size_t len);
+void hb_forwarded_parse(const char *v, size_t n, struct skiff_sock_origin *src);
+/* Server: AuthorizationPolicy for st's CONNECT (proxy_opts.authz); PROXY_L7 fills *l7. */
+int hb_authorize(struct hb_conn *c, struct hb_stream *st, struct proxy_l7 *l7);
+
 /* hbone_stream.c */
 struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd);
 void hb_stream_event(struct hb_stream *st, uint32_t events);
@@ -104,5 +110,7 @@ ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t l
 void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const char *what);
 /* Server side: connect to the pod named by the request (st->dst), non-blocking. */
 int hb_stream_dial(struct hb_stream *st);
+/* Server side: join the stream to the pod through an L7 relay (socketpair); answers 200. */
+int hb_stream_attach_l7(struct hb_stream *st, const struct proxy_l7 *l7);
 
 #endif

@@ -71,8 +71,9 @@ int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *cli
 		return -ENOMEM;
 	}
 	st->dst = *dst;
-	inet_ntop(client->family == SKIFF_AF_INET ? AF_INET : AF_INET6, &client->addr, st->fwd,
-		  sizeof(st->fwd));
+	memset(&st->src, 0, sizeof(st->src));
+	st->src.addr = client->addr;
+	st->src.family = client->family;
 	snprintf(st->baggage, sizeof(st->baggage), "%s", r->baggage);
 	p->stats.hbone_out++;
 	if (!c->handshaking && !c->connecting && hb_session_connect(c, st))

@@ -2,8 +2,9 @@
 /*
  * The HTTP/2 side of HBONE, on nghttp2 with memory I/O (hbone_conn.c feeds it what TLS read and
  * sends what it produces). A client submits one CONNECT per stream; a server checks each request
- * (CONNECT, an :authority that is an address and port) and opens the pod connection, answering
- * 200 once it is up, 400 for anything else, 503 when the pod refuses. Flow control is manual:
+ * (CONNECT, an :authority that is an address and port), asks AuthorizationPolicy
+ * (hbone_authz.c) and opens the pod connection, answering 200 once it is up, 400 for anything
+ * else, 401 when policy denies, 503 when the pod refuses. Flow control is manual:
  * a DATA frame's bytes are acknowledged (nghttp2_session_consume) only once they reached the
  * local socket, so a slow pod slows its sender instead of filling skiffd's memory.
  */
@@ -92,6 +93,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 		parse_authority((const char *)value, vlen, &st->dst);
 	else if (c->server && nlen == 7 && !memcmp(name, "baggage", 7))
 		snprintf(st->baggage, sizeof(st->baggage), "%.*s", (int)vlen, value);
+	else if (c->server && nlen == 9 && !memcmp(name, "forwarded", 9))
+		hb_forwarded_parse((const char *)value, vlen, &st->src);
 	else if (c->server && nlen == 11 && !memcmp(name, "traceparent", 11))
 		snprintf(st->trace, sizeof(st->trace), "%.*s", (int)vlen, value);
 	else if (!c->server && nlen == 7 && !memcmp(name, ":status", 7))
@@ -101,10 +104,23 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 
 static void request_done(struct hb_conn *c, struct hb_stream *st)
 {
+	struct proxy_l7 l7;
+
 	if (st->bad_method || !st->dst.family) {
 		c->p->stats.hbone_bad_request++;
 		hb_session_respond(c, st, 400);
 		return;
+	}
+	switch (hb_authorize(c, st, &l7)) {
+	case PROXY_DENY:
+		hb_session_respond(c, st, 401);
+		return;
+	case PROXY_L7:
+		if (hb_stream_attach_l7(st, &l7))
+			hb_session_respond(c, st, 503);
+		return;
+	default:
+		break;
 	}
 	if (hb_stream_dial(st))
 		hb_session_respond(c, st, 503);
@@ -211,14 +227,14 @@ static void traceparent(char *out, size_t len)
 
 int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
 {
-	char authority[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 8], trace[64];
+	char authority[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 16], trace[64];
 	nghttp2_data_provider dp = {.read_callback = hb_stream_read_cb};
 	nghttp2_nv nv[5];
 	size_t n = 0;
 	int32_t id;
 
 	format_authority(&st->dst, authority, sizeof(authority));
-	snprintf(fwd, sizeof(fwd), "for=%s", st->fwd);
+	hb_forwarded_format(&st->src, fwd, sizeof(fwd));
 	traceparent(trace, sizeof(trace));
 #define NV(k, v)                                                                               \
 	(nghttp2_nv)                                                                           \
