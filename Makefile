@@ -125,6 +125,7 @@ bench: deps
 	$(MAKE) all
 	tests/bench/run.sh $(BUILD)
 	tests/bench/mtls.sh $(BUILD)
+	tests/bench/authz.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
