@@ -49,16 +49,6 @@ static void warn_partial(struct agent *a, const char *kind, const struct meta *m
 			  what);
 }
 
-static void warn_whole(struct agent *a, const char *kind, const struct meta *m, const char *why)
-{
-	char key[512];
-
-	snprintf(key, sizeof(key), "%s %s/%s", kind, m->ns, m->name);
-	if (!warned_once(a, key))
-		agent_log("warning", "%s:%d: %s %s/%s is accepted but not enforced yet (%s)",
-			  m->file, m->line, kind, m->ns, m->name, why);
-}
-
 void agent_warn_unenforced(struct agent *a)
 {
 	const struct model *m = &a->snap->m;
@@ -75,7 +65,16 @@ void agent_warn_unenforced(struct agent *a)
 				     "STRICT keeps plaintext out in the kernel, but this skiffd has "
 				     "no --ca-dir, so it cannot carry cross-node mesh traffic over "
 				     "mTLS: that traffic is refused too");
-	for (size_t i = 0; i < m->nauthorizationpolicies; i++)
-		warn_whole(a, "AuthorizationPolicy", &m->authorizationpolicies[i].meta,
-			   "authorization arrives with the authz work");
+	for (size_t i = 0; i < m->nauthorizationpolicies; i++) {
+		const struct m_authorizationpolicy *ap = &m->authorizationpolicies[i];
+
+		if (ap->action == AUTHZ_CUSTOM)
+			warn_partial(a, "AuthorizationPolicy", &ap->meta,
+				     "CUSTOM: skiff has no ext-authz client, so the requests its "
+				     "rules match are denied (never allowed)");
+		if (!a->proxy)
+			warn_partial(a, "AuthorizationPolicy", &ap->meta,
+				     "this skiffd has no --outbound-addr, so connections that need it "
+				     "(HTTP rules, other nodes) are refused rather than let through");
+	}
 }
