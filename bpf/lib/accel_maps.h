@@ -8,6 +8,7 @@
 #define SKIFF_BPF_ACCEL_MAPS_H
 
 #include "skiff/accel.h"
+#include "lib/pod_ips.h" /* skiff_pod_ips */
 
 /* Set by skiffd before load: 0 (skiffd --no-accel) keeps the counters but inserts no socket. */
 const volatile __u32 accel_redirect_on = 1;
@@ -25,16 +26,6 @@ struct {
 	__type(value, __u64); /* 8 bytes: a userspace lookup answers the socket cookie */
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_sockhash SEC(".maps");
-
-/* Address of an enrolled pod of this node -> the pod. Written by skiffd. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 2 * SKIFF_MAX_PODS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct skiff_pod_ip_key);
-	__type(value, struct skiff_pod);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} skiff_pod_ips SEC(".maps");
 
 /* (client workload, server workload) -> per-CPU connection and byte counters. Written by
  * sockops at established and close; read (and some day aged) by skiffd. */

@@ -2,7 +2,7 @@
 /*
  * The socket load balancer's hooks, written once for both families (`is6` is a constant at each
  * call site). Every hook returns what its program returns: 1 lets the syscall go on, 0 (after
- * lb_refuse) fails it. Sockets of pods that are not enrolled are never touched.
+ * lb_refuse or policy_refuse) fails it. Sockets of pods that are not enrolled are never touched.
  */
 #ifndef SKIFF_BPF_LB_HOOKS_H
 #define SKIFF_BPF_LB_HOOKS_H
@@ -10,41 +10,75 @@
 #include "lib/addr.h"
 #include "lib/lb_origin.h"
 #include "lib/lb_select.h"
+#include "lib/policy.h"
 #include "lib/punt.h"
+
+/*
+ * TCP to `dst` (the backend, or the address dialled when it is no service): the same-node
+ * policy verdict first, then skiffd for a destination that needs it (a pod on another node, or
+ * one whose policies need HTTP), else direct. `rewrite`: `dst` is a backend, not what was dialled.
+ */
+static __always_inline int lb_connect_tcp(struct bpf_sock_addr *ctx, struct bpf_sock *sk,
+					  __u32 self, const struct skiff_sock_origin *vip,
+					  const struct skiff_sock_origin *dst, bool rewrite,
+					  const bool is6)
+{
+	enum policy_verdict pv = policy_check(self, dst);
+
+	if (pv == POLICY_DENY)
+		return policy_refuse();
+	if (punt_connect(ctx, sk, dst, pv == POLICY_L7, is6)) {
+		origin_remember(sk, vip); /* getpeername: what was dialled, not skiffd */
+		return 1;
+	}
+	if (pv == POLICY_L7)
+		return policy_refuse(); /* skiffd decides each request: never direct */
+	if (!rewrite) {
+		origin_forget(sk);
+		return 1;
+	}
+	if (ep_write(ctx, dst, is6))
+		return lb_refuse();
+	origin_remember(sk, vip);
+	return 1;
+}
 
 /* connect(): TCP and connected UDP. TCP to an enrolled pod on another node goes to skiffd. */
 static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 {
-	struct skiff_sock_origin vip, be;
+	struct skiff_sock_origin vip, be, *dst = &be;
 	struct bpf_sock *sk = ctx->sk;
 	__u8 proto = lb_proto(ctx);
+	struct skiff_pod *caller;
+	__u32 self;
 
-	if (!proto || !sk || !lb_enrolled())
+	if (!proto || !sk)
 		return 1;
+	caller = policy_caller();
+	if (!caller)
+		return 1;
+	self = caller->workload_id;
 	ep_read(ctx, &vip, is6);
 	switch (lb_select(&vip, proto, lb_active_gen(), &be)) {
 	case LB_PASS:
-		/* not a service; a pod on another node is still punted (getpeername: the pod) */
-		if (proto == IPPROTO_TCP && punt_connect(ctx, sk, &vip, is6))
-			origin_remember(sk, &vip);
-		else
+		if (proto != IPPROTO_TCP) {
 			origin_forget(sk);
-		return 1;
+			return 1;
+		}
+		dst = &vip; /* not a service: a pod is still checked and maybe punted */
+		break;
 	case LB_REFUSE:
 		return lb_refuse();
 	default:
-		break;
-	}
-	if (proto == IPPROTO_TCP && punt_connect(ctx, sk, &be, is6)) {
+		if (proto == IPPROTO_TCP)
+			break;
+		if (ep_write(ctx, &be, is6))
+			return lb_refuse();
 		origin_remember(sk, &vip);
+		udp_rev_put(bpf_get_socket_cookie(ctx), &be, &vip, false);
 		return 1;
 	}
-	if (ep_write(ctx, &be, is6))
-		return lb_refuse();
-	origin_remember(sk, &vip);
-	if (proto == IPPROTO_UDP)
-		udp_rev_put(bpf_get_socket_cookie(ctx), &be, &vip, false);
-	return 1;
+	return lb_connect_tcp(ctx, sk, self, &vip, dst, dst == &be, is6);
 }
 
 /* sendmsg() with a destination: unconnected UDP. One flow (socket, VIP) sticks to one backend. */

@@ -84,15 +84,17 @@ static __always_inline bool punt_remote_pod(const struct skiff_sock_origin *dst)
 
 /*
  * connect() of a TCP socket of an enrolled pod to `dst` (the backend already chosen): when `dst`
- * is an enrolled pod on another node, dial skiffd instead. Returns true when rewritten. A socket
- * that cannot carry the memory of its destination is left to go direct.
+ * is an enrolled pod on another node, or `always` (a local pod whose policies need HTTP), dial
+ * skiffd instead. Returns true when rewritten. Otherwise (not punted, punting off, or a socket
+ * that cannot carry the memory of its destination) the caller decides whether it may go direct.
  */
 static __always_inline bool punt_connect(struct bpf_sock_addr *ctx, struct bpf_sock *sk,
-					 const struct skiff_sock_origin *dst, const bool is6)
+					 const struct skiff_sock_origin *dst, bool always,
+					 const bool is6)
 {
 	struct skiff_sock_origin l, *st;
 
-	if (!punt_remote_pod(dst) || !punt_listener(dst, &l)) {
+	if (!(always || punt_remote_pod(dst)) || !punt_listener(dst, &l)) {
 		bpf_sk_storage_delete(&skiff_sk_punt, sk); /* a socket that connects again */
 		return false;
 	}

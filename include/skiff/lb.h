@@ -98,6 +98,11 @@ struct skiff_backend {
 _Static_assert(sizeof(struct skiff_backend) == 24, "skiff_backend layout");
 
 #define SKIFF_POD_F_ENROLLED 1u
+/* Connections to this pod are checked in skiff_policy (policy.h) at connect(). */
+#define SKIFF_POD_F_AUTHZ 2u
+/* Its AuthorizationPolicies need HTTP: connections to it are punted to skiffd, which decides
+ * each request (policy.h). */
+#define SKIFF_POD_F_L7 4u
 
 /* skiff_enrolled: cgroup id of a local pod -> its mesh state. Present means in the mesh. */
 struct skiff_pod {
