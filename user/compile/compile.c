@@ -219,8 +219,9 @@ static int compile_services(const struct model *m, struct node_view *out, struct
 	return err ? err : failed;
 }
 
-int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
-		      void *ctx, struct node_view *out, struct diag *d)
+int compile_node_view_opts(const struct model *m, const char *node_name,
+			   compile_cgroup_fn cgroup_of, void *ctx, const struct compile_opts *o,
+			   struct node_view *out, struct diag *d)
 {
 	int err;
 
@@ -232,11 +233,19 @@ int compile_node_view(const struct model *m, const char *node_name, compile_cgro
 		err = compile_remote_pods(m, node_name, out, d);
 	if (!err)
 		err = compile_mtls_view(m, node_name, out, d);
+	if (!err)
+		err = compile_policy_view(m, node_name, o, out, d);
 	if (err) {
 		node_view_free(out);
 		return err;
 	}
 	return 0;
+}
+
+int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
+		      void *ctx, struct node_view *out, struct diag *d)
+{
+	return compile_node_view_opts(m, node_name, cgroup_of, ctx, NULL, out, d);
 }
 
 void node_view_free(struct node_view *v)
@@ -253,5 +262,6 @@ void node_view_free(struct node_view *v)
 	free(v->pod_ips);
 	free(v->remote_pods);
 	free(v->mtls);
+	free(v->policy);
 	memset(v, 0, sizeof(*v));
 }

@@ -16,6 +16,7 @@
 #include "skiff/accel.h"
 #include "skiff/lb.h"
 #include "skiff/guard.h"
+#include "skiff/policy.h"
 #include "skiff/punt.h"
 
 /* One service port (VIP:port/proto) and, for people, which Service it is. */
@@ -57,6 +58,13 @@ struct cv_mtls {
 	struct skiff_mtls val;
 };
 
+/* A same-node L4 AuthorizationPolicy verdict (skiff_policy): source pod -> destination pod on
+ * one port (0: any port no rule names) and family. */
+struct cv_policy {
+	struct skiff_policy_key key;
+	struct skiff_policy val;
+};
+
 struct node_view {
 	struct cv_service *services;
 	size_t nservices;
@@ -71,6 +79,14 @@ struct node_view {
 	size_t nremote_pods;
 	struct cv_mtls *mtls; /* local mesh pods: PeerAuthentication per address and port */
 	size_t nmtls;
+	struct cv_policy *policy; /* verdicts between enrolled local pods (compile_policy.c) */
+	size_t npolicy;
+};
+
+/* What a compile needs beyond the model; NULL or zeroed fields take the defaults. */
+struct compile_opts {
+	const char *trust_domain; /* SPIFFE trust domain of the mesh (skiffd --trust-domain);
+				   * NULL: cluster.local */
 };
 
 /* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */
@@ -89,11 +105,20 @@ typedef int (*compile_cgroup_fn)(void *ctx, const struct m_pod *pod, uint64_t *i
  *  - mTLS modes: each local mesh pod's PeerAuthentication (compile_mtls.h), per address, with
  *    port-level overrides as extra entries;
  *  - remote pods: the addresses of mesh pods on other nodes, with a node number (the position
- *    of their node's name in sorted order, from 1).
+ *    of their node's name in sorted order, from 1);
+ *  - AuthorizationPolicy (compile_policy.c): per enrolled destination pod with policies, the
+ *    SKIFF_POD_F_AUTHZ flag and a verdict for every enrolled source pod, port and family, or
+ *    the SKIFF_POD_F_L7 flag when its policies need HTTP; and its addresses/ports made STRICT
+ *    for the guard where the policies would deny a plaintext client. A policy the evaluator
+ *    rejects is an error.
  * Problems that make a route unusable (a missing subset) are errors in `d` and return -EINVAL.
  */
 int compile_node_view(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
 		      void *ctx, struct node_view *out, struct diag *d);
+/* The same with options (`o` NULL: the defaults). */
+int compile_node_view_opts(const struct model *m, const char *node_name,
+			   compile_cgroup_fn cgroup_of, void *ctx, const struct compile_opts *o,
+			   struct node_view *out, struct diag *d);
 void node_view_free(struct node_view *v);
 
 /* Parse an IP literal; returns SKIFF_AF_INET, SKIFF_AF_INET6, or 0 when it is not an address. */

@@ -145,6 +145,18 @@ int compile_mtls_view(const struct model *m, const char *node_name, struct node_
 int compile_remote_pods(const struct model *m, const char *node_name, struct node_view *out,
 			struct diag *d);
 
+/* AuthorizationPolicy verdicts and pod flags for the kernel, and the plaintext guard
+ * (compile_policy.c). Runs after compile_pods and compile_mtls_view: it sets flags on their
+ * pods and makes some of their skiff_mtls entries STRICT. */
+int compile_policy_view(const struct model *m, const char *node_name,
+			const struct compile_opts *o, struct node_view *out, struct diag *d);
+
+struct authz_set;
+/* Where the policies of a local mesh pod would deny a client outside the mesh (no principal) on
+ * an address and port, or depend on its address, make out->mtls STRICT (compile_policy_plain.c). */
+int compile_policy_plaintext(const struct model *m, const char *node_name,
+			     const struct authz_set *az, struct node_view *out, struct diag *d);
+
 /* Enrolled local pods (compile_pods.c). */
 int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
 		 void *ctx, struct node_view *out, struct diag *d);
