@@ -101,7 +101,8 @@ static bool view_equal(const struct node_view *x, const struct node_view *y)
 	return same_array(x->pod_ips, x->npod_ips, y->pod_ips, y->npod_ips, sizeof(*x->pod_ips)) &&
 	       same_array(x->remote_pods, x->nremote_pods, y->remote_pods, y->nremote_pods,
 			  sizeof(*x->remote_pods)) &&
-	       same_array(x->mtls, x->nmtls, y->mtls, y->nmtls, sizeof(*x->mtls));
+	       same_array(x->mtls, x->nmtls, y->mtls, y->nmtls, sizeof(*x->mtls)) &&
+	       same_array(x->policy, x->npolicy, y->policy, y->npolicy, sizeof(*x->policy));
 }
 
 /* Apply `v` to the kernel; on success it becomes the agent's view. */

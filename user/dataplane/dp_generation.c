@@ -198,10 +198,15 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	err = sweep_both(dp, gen, false);
 	if (!err)
 		err = view_write(dp, v, gen);
+	/* verdicts before the pod flags and ids that lead to them, departed ones after */
+	if (!err)
+		err = dp_policy_add(dp, v);
 	if (!err)
 		err = dp_enrolled_sync(dp, v);
 	if (!err)
 		err = dp_pod_ips_sync(dp, v);
+	if (!err)
+		err = dp_policy_prune(dp, v);
 	if (!err)
 		err = dp_remote_pods_sync(dp, v);
 	if (!err)

@@ -53,6 +53,10 @@ struct dp_entries {
 };
 
 int dp_map_sync(int fd, const struct dp_entries *e, const char *map_name, const char *hint);
+/* Its two halves, for a map whose new entries must be in before other maps point at them and
+ * whose departed ones may only go after (skiff_policy): write, or delete what is not in `e`. */
+int dp_map_upsert(int fd, const struct dp_entries *e, const char *map_name, const char *hint);
+int dp_map_prune(int fd, const struct dp_entries *e, const char *map_name);
 
 /* dp_attach.c */
 int dp_attach_all(struct dataplane *dp);
@@ -78,6 +82,10 @@ int dp_route_oif(const union skiff_addr *addr, __u8 family);
 
 /* dp_punt.c */
 int dp_remote_pods_sync(struct dataplane *dp, const struct node_view *v);
+
+/* dp_policy.c: skiff_policy, in two steps around the pod maps that point into it */
+int dp_policy_add(struct dataplane *dp, const struct node_view *v);
+int dp_policy_prune(struct dataplane *dp, const struct node_view *v);
 
 #define SKIFF_STR_(x) #x
 #define SKIFF_STR(x) SKIFF_STR_(x)

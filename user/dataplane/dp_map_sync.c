@@ -106,7 +106,7 @@ static int map_upsert(int fd, const struct dp_entries *e, const char *map_name, 
 	return err;
 }
 
-int dp_map_sync(int fd, const struct dp_entries *e, const char *map_name, const char *hint)
+int dp_map_prune(int fd, const struct dp_entries *e, const char *map_name)
 {
 	const void **want = calloc(e->n ? e->n : 1, sizeof(*want));
 	size_t ks = e->key_size;
@@ -119,10 +119,20 @@ int dp_map_sync(int fd, const struct dp_entries *e, const char *map_name, const 
 	qsort_r(want, e->n, sizeof(*want), key_cmp, &ks);
 	err = map_prune(fd, e, want);
 	free(want);
-	if (err) {
+	if (err)
 		fprintf(stderr, "dataplane: cannot remove departed entries from %s: %s\n", map_name,
 			strerror(-err));
-		return err;
-	}
+	return err;
+}
+
+int dp_map_upsert(int fd, const struct dp_entries *e, const char *map_name, const char *hint)
+{
 	return map_upsert(fd, e, map_name, hint);
+}
+
+int dp_map_sync(int fd, const struct dp_entries *e, const char *map_name, const char *hint)
+{
+	int err = dp_map_prune(fd, e, map_name);
+
+	return err ? err : map_upsert(fd, e, map_name, hint);
 }
