@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The HTTP/2 (prior-knowledge h2c) filter's insides, shared by its files:
+ *   l7_h2.c           the l7_filter_ops: open, close, counters
+ *   l7_h2_frame.c     frame headers, reassembly, the frames the filter writes itself
+ *   l7_h2_hpack.c     header blocks: decoding the client's, re-encoding them, the 403's
+ *   l7_h2_request.c   a request's header block is complete: check, decide, forward or deny
+ *   l7_h2_deny.c      denied streams: their answer, flow control toward the client, when to write
+ *   l7_h2_client.c    client -> pod frames
+ *   l7_h2_upstream.c  pod -> client frames
+ *
+ * Client -> pod, everything passes byte for byte except request header blocks: the filter decodes
+ * them with the client's HPACK state, decides, and re-encodes allowed ones with a deflater whose
+ * dynamic table is empty (so it never has state to keep in sync with the pod). Pod -> client,
+ * everything passes untouched; what the filter says itself (403s, WINDOW_UPDATEs for dropped
+ * DATA) goes in only between whole frames, never inside a header block.
+ */
+#ifndef SKIFF_L7_H2_H
+#define SKIFF_L7_H2_H
+
+#include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proxy/l7_filter.h"
+
+#define H2_HD_LEN	   9	      /* a frame header */
+#define H2_MIN_FRAME	   16384      /* SETTINGS_MAX_FRAME_SIZE's default and floor */
+#define H2_MAX_WINDOW	   0x7fffffff /* largest WINDOW_UPDATE increment */
+#define H2_MAX_FIELDS	   (1 << 20)  /* decoded header list bytes a request may carry */
+#define H2_MAX_DENIED	   1024	      /* denied streams still owed an answer */
+#define H2_MAX_RESET_KEPT  128	      /* streams reset by the filter, remembered for stragglers */
+#define H2_MAX_UNACKED_SET 64	      /* pod SETTINGS the client has not acknowledged yet */
+
+/* A frame header, decoded. */
+struct h2_hd {
+	uint32_t len;
+	uint8_t type, flags;
+	uint32_t sid;
+};
+
+/* What to do with a frame's payload once its header is read. */
+enum h2_mode {
+	H2_PASS,   /* copy header and payload to the output as they arrive */
+	H2_DROP,   /* swallow */
+	H2_BUFFER, /* collect, then hand the whole payload to the end callback */
+};
+
+/* Reassembles one direction's frames from bytes that may arrive one at a time. */
+struct h2_reader {
+	uint8_t raw[H2_HD_LEN];
+	size_t raw_got;
+	struct h2_hd hd;
+	bool in_frame; /* header read, payload under way */
+	enum h2_mode mode;
+	size_t got; /* payload bytes so far */
+	uint8_t *buf;
+	size_t cap;
+	uint32_t max_len; /* longest frame the receiver allowed (largest it ever advertised) */
+};
+
+struct l7_filter;
+
+struct h2_frame_cb {
+	/* A frame header was read: returns an h2_mode, or -EPROTO. */
+	int (*start)(struct l7_filter *f, const struct h2_hd *hd);
+	/* The whole frame went by; `payload` is set only for H2_BUFFER. 0 or -errno. */
+	int (*end)(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *payload);
+};
+
+/* A decoded header list; names and values NUL-terminated in one arena (offsets: it moves). */
+struct h2_field {
+	size_t name, namelen, value, valuelen;
+	uint8_t flags; /* NGHTTP2_NV_FLAG_NO_INDEX when the client sent it never-indexed */
+};
+
+struct h2_fields {
+	char *arena;
+	size_t len, cap;
+	struct h2_field *v;
+	size_t n, vcap;
+};
+
+/* What a client header block is, decided at its HEADERS frame. */
+enum h2_block_kind {
+	H2_BLOCK_REQUEST,  /* a new stream: decide */
+	H2_BLOCK_TRAILERS, /* on a forwarded stream: re-encode and forward */
+	H2_BLOCK_DROP,	   /* on a denied stream: decode (HPACK state), forward nothing */
+};
+
+/* The client header block under way (HEADERS, then CONTINUATIONs until END_HEADERS). */
+struct h2_block {
+	bool open;
+	uint32_t sid;
+	enum h2_block_kind kind;
+	uint8_t flags;	 /* NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_PRIORITY of its HEADERS */
+	uint8_t prio[5]; /* the HEADERS priority fields, when PRIORITY */
+	struct h2_fields fields;
+};
+
+/* A stream the filter answers itself: 403 (denied) or RST_STREAM (malformed request). */
+struct h2_denied {
+	uint32_t sid;
+	bool malformed;	   /* answer RST_STREAM(PROTOCOL_ERROR) instead of a 403 */
+	bool head_sent;	   /* the 403 HEADERS went out */
+	size_t body_sent;  /* bytes of L7_DENY_BODY sent */
+	bool answered;	   /* our side is closed (END_STREAM or RST_STREAM sent) */
+	bool reset;	   /* we sent RST_STREAM: the client may still have frames in flight */
+	bool client_done;  /* the client ended its side (END_STREAM) or reset the stream */
+	int64_t win_extra; /* the client's WINDOW_UPDATEs on this stream */
+};
+
+/* A pod SETTINGS with HEADER_TABLE_SIZE, waiting for the client's ACK to take effect. */
+struct h2_tbl_change {
+	int64_t min, last; /* smallest and final value in the frame; -1: the frame had none */
+};
+
+struct l7_filter {
+	struct l7_decider dec;
+	struct l7_counts counts;
+	bool failed; /* a protocol error: nothing more passes */
+
+	size_t preface_got;	 /* bytes of the client preface seen */
+	struct h2_reader cl, up; /* client -> pod, pod -> client */
+	struct l7_buf *out_up, *out_cl; /* the outputs of the call under way */
+
+	struct h2_block blk;
+	nghttp2_hd_inflater *inflater; /* the client's HPACK encoder, mirrored */
+	nghttp2_hd_deflater *deflater; /* ours toward the pod: no dynamic table */
+	uint32_t last_request_id;      /* highest client stream that started a request */
+	uint32_t last_forwarded_id;    /* highest such stream the pod has seen */
+	uint32_t up_max_frame;	       /* the pod's SETTINGS_MAX_FRAME_SIZE, latest */
+	struct h2_tbl_change *tbl;     /* pod SETTINGS the client has not acknowledged, oldest first */
+	size_t ntbl;
+
+	bool up_in_block; /* the pod's header block is under way: nothing may go in between */
+	/* Flow control toward the client, for the 403 bodies the filter adds to the pod's DATA. */
+	int64_t cl_conn_win;  /* the client's connection receive window */
+	int64_t cl_init_win;  /* its SETTINGS_INITIAL_WINDOW_SIZE */
+	uint64_t owed;	      /* 403 body bytes the client's WINDOW_UPDATEs will count, not the pod's */
+	uint64_t give_back;   /* dropped client DATA bytes to return with a WINDOW_UPDATE */
+	struct h2_denied *den; /* in stream order */
+	size_t nden, dencap;
+	bool cl_drop; /* the client frame under way is on a stream the pod never sees */
+	bool goaway;  /* the client broke the protocol: GOAWAY pending */
+};
+
+/* l7_h2_frame.c */
+void h2_hd_parse(const uint8_t *p, struct h2_hd *hd);
+uint32_t h2_u32(const uint8_t *p);
+int h2_read(struct h2_reader *r, const uint8_t *in, size_t len, struct l7_buf *out,
+	    const struct h2_frame_cb *cb, struct l7_filter *f);
+bool h2_reader_at_boundary(const struct h2_reader *r);
+void h2_reader_free(struct h2_reader *r);
+int h2_put_hd(struct l7_buf *b, uint32_t len, uint8_t type, uint8_t flags, uint32_t sid);
+int h2_put_u32_frame(struct l7_buf *b, uint8_t type, uint32_t sid, uint32_t v);
+int h2_put_goaway(struct l7_buf *b, uint32_t last_sid, uint32_t code);
+int h2_put_header_block(struct l7_buf *b, uint32_t sid, uint8_t flags, const uint8_t *prio,
+			const uint8_t *block, size_t len, uint32_t max_frame);
+
+/* l7_h2_hpack.c */
+int h2_hpack_open(struct l7_filter *f);
+void h2_hpack_close(struct l7_filter *f);
+int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool final);
+int h2_hpack_forward(struct l7_filter *f, struct l7_buf *to_up);
+int h2_hpack_table_size(struct l7_filter *f, const struct h2_tbl_change *c);
+size_t h2_hpack_403(uint8_t *out, size_t len);
+void h2_fields_reset(struct h2_fields *fl);
+void h2_fields_free(struct h2_fields *fl);
+const char *h2_field_name(const struct h2_fields *fl, size_t i);
+const char *h2_field_value(const struct h2_fields *fl, size_t i);
+
+/* l7_h2_request.c */
+int h2_request_done(struct l7_filter *f);
+
+/* l7_h2_deny.c */
+struct h2_denied *h2_denied_find(struct l7_filter *f, uint32_t sid);
+int h2_denied_add(struct l7_filter *f, uint32_t sid, bool malformed, bool client_done);
+void h2_denied_client_done(struct l7_filter *f, struct h2_denied *d, bool reset);
+int h2_flush(struct l7_filter *f, struct l7_buf *to_client);
+
+/* l7_h2_client.c, l7_h2_upstream.c */
+extern const struct h2_frame_cb h2_client_cb;
+extern const struct h2_frame_cb h2_upstream_cb;
+
+#endif

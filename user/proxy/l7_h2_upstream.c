@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Pod -> client frames of the h2c filter: all pass untouched. The filter only watches them for
+ * where it may add its own frames (between whole frames, never inside a header block), for the
+ * pod's SETTINGS (its frame size bounds the re-encoded header blocks; its header table size
+ * bounds the client's encoder once the client acknowledges it) and for the DATA bytes that use
+ * up the client's connection window, which the 403 bodies share.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy/l7_h2.h"
+
+static int up_start(struct l7_filter *f, const struct h2_hd *hd)
+{
+	if (f->up_in_block != (hd->type == NGHTTP2_CONTINUATION))
+		return -EPROTO; /* a CONTINUATION out of place, or a frame inside a header block */
+	switch (hd->type) {
+	case NGHTTP2_DATA:
+		f->cl_conn_win -= hd->len;
+		return H2_PASS;
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_PUSH_PROMISE:
+	case NGHTTP2_CONTINUATION:
+		f->up_in_block = !(hd->flags & NGHTTP2_FLAG_END_HEADERS);
+		return H2_PASS;
+	case NGHTTP2_SETTINGS:
+		return hd->len % 6 || hd->sid ? -EPROTO : H2_BUFFER;
+	default:
+		return H2_PASS;
+	}
+}
+
+/* Each of the pod's SETTINGS is acknowledged by the client in order; the header table size it
+ * sets holds for the client's encoder from that ACK on (l7_h2_client.c). */
+static int settings_read(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
+{
+	struct h2_tbl_change c = {-1, -1}, *t;
+	size_t i;
+
+	for (i = 0; i < hd->len; i += 6) {
+		uint16_t id = (uint16_t)(p[i] << 8 | p[i + 1]);
+		uint32_t v = h2_u32(p + i + 2);
+
+		if (id == NGHTTP2_SETTINGS_HEADER_TABLE_SIZE) {
+			c.min = c.min < 0 || v < c.min ? v : c.min;
+			c.last = v;
+		}
+		if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && v >= H2_MIN_FRAME && v < 1u << 24) {
+			f->up_max_frame = v;
+			if (v > f->cl.max_len)
+				f->cl.max_len = v;
+		}
+	}
+	if (f->ntbl >= H2_MAX_UNACKED_SET)
+		return -EPROTO;
+	t = realloc(f->tbl, (f->ntbl + 1) * sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	f->tbl = t;
+	f->tbl[f->ntbl++] = c;
+	return 0;
+}
+
+static int up_end(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
+{
+	int rc;
+
+	if (hd->type == NGHTTP2_SETTINGS) {
+		if (!(hd->flags & NGHTTP2_FLAG_ACK) && (rc = settings_read(f, hd, p)))
+			return rc;
+		if (h2_put_hd(f->out_cl, hd->len, hd->type, hd->flags, hd->sid) ||
+		    l7_buf_put(f->out_cl, p, hd->len))
+			return -ENOMEM;
+	}
+	return h2_flush(f, f->out_cl);
+}
+
+const struct h2_frame_cb h2_upstream_cb = {.start = up_start, .end = up_end};
