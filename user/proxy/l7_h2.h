@@ -99,10 +99,17 @@ struct h2_block {
 	struct h2_fields fields;
 };
 
-/* A stream the filter answers itself: 403 (denied) or RST_STREAM (malformed request). */
+/* How the filter answers a stream it does not forward. */
+enum h2_answer {
+	H2_ANSWER_403,	    /* denied: 403 and L7_DENY_BODY */
+	H2_ANSWER_403_HEAD, /* denied HEAD: the 403's header block alone (a HEAD answer has no body) */
+	H2_ANSWER_RESET,    /* malformed: RST_STREAM(PROTOCOL_ERROR) */
+};
+
+/* A stream the filter answers itself. */
 struct h2_denied {
 	uint32_t sid;
-	bool malformed;	   /* answer RST_STREAM(PROTOCOL_ERROR) instead of a 403 */
+	enum h2_answer answer;
 	bool head_sent;	   /* the 403 HEADERS went out */
 	size_t body_sent;  /* bytes of L7_DENY_BODY sent */
 	bool answered;	   /* our side is closed (END_STREAM or RST_STREAM sent) */
@@ -176,7 +183,7 @@ int h2_request_done(struct l7_filter *f);
 
 /* l7_h2_deny.c */
 struct h2_denied *h2_denied_find(struct l7_filter *f, uint32_t sid);
-int h2_denied_add(struct l7_filter *f, uint32_t sid, bool malformed, bool client_done);
+int h2_denied_add(struct l7_filter *f, uint32_t sid, enum h2_answer answer, bool client_done);
 void h2_denied_client_done(struct l7_filter *f, struct h2_denied *d, bool reset);
 int h2_flush(struct l7_filter *f, struct l7_buf *to_client);
 

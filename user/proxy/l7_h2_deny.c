@@ -2,7 +2,8 @@
 /*
  * Streams the h2c filter answers itself, and when it may write toward the client.
  *
- * A denied stream gets HEADERS 403 and DATA "RBAC: access denied" with END_STREAM; if the client
+ * A denied stream gets HEADERS 403 and DATA "RBAC: access denied" with END_STREAM (a HEAD request,
+ * the HEADERS alone with END_STREAM: its answer has no body); if the client
  * had not ended its side, RST_STREAM(NO_ERROR) follows so it stops sending a body nobody reads
  * (as Envoy does). A malformed request gets RST_STREAM(PROTOCOL_ERROR). The pod never hears of
  * either stream, so the client's frames on them are dropped (l7_h2_client.c) and every dropped
@@ -55,7 +56,7 @@ static bool evict_oldest_reset(struct l7_filter *f)
 	return false;
 }
 
-int h2_denied_add(struct l7_filter *f, uint32_t sid, bool malformed, bool client_done)
+int h2_denied_add(struct l7_filter *f, uint32_t sid, enum h2_answer answer, bool client_done)
 {
 	if (f->nden == f->dencap) {
 		size_t cap = f->dencap ? f->dencap * 2 : 8;
@@ -72,7 +73,7 @@ int h2_denied_add(struct l7_filter *f, uint32_t sid, bool malformed, bool client
 		}
 	}
 	f->den[f->nden++] = (struct h2_denied){
-		.sid = sid, .malformed = malformed, .client_done = client_done};
+		.sid = sid, .answer = answer, .client_done = client_done};
 	return 0;
 }
 
@@ -115,17 +116,21 @@ static int answer(struct l7_filter *f, struct h2_denied *d, struct l7_buf *out)
 
 	if (d->answered)
 		return 0;
-	if (d->malformed) {
+	if (d->answer == H2_ANSWER_RESET) {
 		d->answered = d->reset = true;
 		return h2_put_u32_frame(out, NGHTTP2_RST_STREAM, d->sid, NGHTTP2_PROTOCOL_ERROR);
 	}
 	if (!d->head_sent) {
+		bool head = d->answer == H2_ANSWER_403_HEAD;
+
 		n = h2_hpack_403(block, sizeof(block));
-		if (h2_put_header_block(out, d->sid, 0, NULL, block, n, H2_MIN_FRAME))
+		if (h2_put_header_block(out, d->sid, head ? NGHTTP2_FLAG_END_STREAM : 0, NULL, block,
+					n, H2_MIN_FRAME))
 			return -ENOMEM;
 		d->head_sent = true;
+		d->answered = head;
 	}
-	if (put_body(f, d, out))
+	if (!d->answered && put_body(f, d, out))
 		return -ENOMEM;
 	if (!d->answered || d->client_done)
 		return 0;

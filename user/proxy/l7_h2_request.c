@@ -40,6 +40,13 @@ static bool name_ok(const char *name, size_t len)
 	return true;
 }
 
+/* NUL, CR and LF are never part of a value (RFC 9113 8.2.1); a NUL would also cut what the
+ * decider compares short of what the pod reads. */
+static bool value_ok(const char *value, size_t len)
+{
+	return !memchr(value, '\0', len) && !memchr(value, '\r', len) && !memchr(value, '\n', len);
+}
+
 /* A pseudo-header into its slot; false when unknown or repeated. */
 static bool pseudo_set(struct h2_req *r, const char *name, const char *value)
 {
@@ -87,7 +94,7 @@ static int req_parse(const struct h2_fields *fl, struct h2_req *r)
 	for (i = 0; i < fl->n; i++) {
 		const char *name = h2_field_name(fl, i), *value = h2_field_value(fl, i);
 
-		if (!name_ok(name, fl->v[i].namelen))
+		if (!name_ok(name, fl->v[i].namelen) || !value_ok(value, fl->v[i].valuelen))
 			return 1;
 		if (name[0] == ':') {
 			if (regular || !pseudo_set(r, name, value))
@@ -145,12 +152,14 @@ int h2_request_done(struct l7_filter *f)
 	rc = req_parse(&f->blk.fields, &r);
 	if (rc == 1) {
 		f->counts.bad++;
-		rc = h2_denied_add(f, f->blk.sid, true, end_stream);
+		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_RESET, end_stream);
 	} else if (!rc && req_decide(f, &r)) {
 		rc = h2_hpack_forward(f, f->out_up);
 	} else if (!rc) {
 		f->counts.denied++;
-		rc = h2_denied_add(f, f->blk.sid, false, end_stream);
+		rc = h2_denied_add(f, f->blk.sid,
+				   strcmp(r.method, "HEAD") ? H2_ANSWER_403 : H2_ANSWER_403_HEAD,
+				   end_stream);
 	}
 	free(r.headers);
 	free(r.cookie);
