@@ -77,8 +77,7 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	struct authz_conn *ac = ctx;
 	struct authz_decision dec;
 
-	conn_request(ac, rq);
-	rq->tcp = false;
+	conn_request(ac, rq); /* rq->tcp: the relay found no HTTP on the connection */
 	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
 	if (why)
 		authz_decision_format(&dec, why, whylen);
