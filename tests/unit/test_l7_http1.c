@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The HTTP/1.1 L7 filter alone (l7_http1_ops), as a byte transform: what it passes to the pod,
+ * what it answers the client, and in which order. The decider used here denies every request
+ * whose path contains "deny" and records what it was shown. Responses are played by the test.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "proxy/l7_filter.h"
+
+#define DENIED                                                                                     \
+	"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n\r\n"         \
+	"RBAC: access denied"
+#define DENIED_CLOSE                                                                               \
+	"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"             \
+	"connection: close\r\n\r\nRBAC: access denied"
+#define BAD_REQUEST_STATUS "HTTP/1.1 400 Bad Request\r\n"
+
+#define GET(path)  "GET " path " HTTP/1.1\r\nHost: pay.example\r\n\r\n"
+#define OK(body)   "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n" body
+
+/* What the decider saw last. */
+struct seen {
+	int calls;
+	char method[16], path[256], host[128];
+	char headers[1024]; /* "name=value\n" each */
+};
+
+struct fx {
+	struct l7_filter *f;
+	struct l7_buf up, cl;
+	struct seen seen;
+	char out[1 << 17]; /* take() copies here */
+};
+
+static bool decide(void *ctx, struct authz_request *rq, char *why, size_t whylen)
+{
+	struct seen *s = ctx;
+	size_t n = 0;
+
+	assert_false(rq->tcp);
+	s->calls++;
+	snprintf(s->method, sizeof(s->method), "%s", rq->method ? rq->method : "(null)");
+	snprintf(s->path, sizeof(s->path), "%s", rq->path ? rq->path : "(null)");
+	snprintf(s->host, sizeof(s->host), "%s", rq->host ? rq->host : "(null)");
+	s->headers[0] = '\0';
+	for (size_t i = 0; i < rq->nheaders && n < sizeof(s->headers); i++)
+		n += snprintf(s->headers + n, sizeof(s->headers) - n, "%s=%s\n", rq->headers[i].name,
+			      rq->headers[i].value);
+	if (why)
+		snprintf(why, whylen, "test");
+	return !rq->path || !strstr(rq->path, "deny");
+}
+
+static int setup(void **state)
+{
+	struct fx *x = calloc(1, sizeof(*x));
+	struct l7_decider d = {.decide = decide};
+
+	assert_non_null(x);
+	d.ctx = &x->seen;
+	x->f = l7_http1_ops.open(&d);
+	assert_non_null(x->f);
+	*state = x;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *x = *state;
+
+	l7_http1_ops.close(x->f);
+	l7_buf_free(&x->up);
+	l7_buf_free(&x->cl);
+	free(x);
+	return 0;
+}
+
+static int client_n(struct fx *x, const char *s, size_t n)
+{
+	return l7_http1_ops.from_client(x->f, (const uint8_t *)s, n, &x->up, &x->cl);
+}
+
+static int pod_n(struct fx *x, const char *s, size_t n)
+{
+	return l7_http1_ops.from_upstream(x->f, (const uint8_t *)s, n, &x->cl, &x->up);
+}
+
+#define client(x, s) assert_int_equal(client_n(x, s, strlen(s)), 0)
+#define pod(x, s)    assert_int_equal(pod_n(x, s, strlen(s)), 0)
+#define pod_rc(x, s) pod_n(x, s, strlen(s))
+
+/* What the filter wrote to `b` since the last take, as a string. */
+static const char *take(struct fx *x, struct l7_buf *b)
+{
+	size_t n = l7_buf_unread(b);
+
+	assert_true(n < sizeof(x->out));
+	memcpy(x->out, b->data + b->off, n);
+	x->out[n] = '\0';
+	l7_buf_consume(b, n);
+	return x->out;
+}
+
+#define to_pod(x)    take(x, &(x)->up)
+#define to_client(x) take(x, &(x)->cl)
+
+static const struct l7_counts *counts(struct fx *x)
+{
+	return l7_http1_ops.counts(x->f);
+}
+
+/* ---- requests decided ---- */
+
+static void test_get_allowed(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, GET("/api/ok?x=1"));
+	assert_string_equal(to_pod(x), GET("/api/ok?x=1"));
+	assert_string_equal(to_client(x), "");
+	pod(x, OK("hi"));
+	assert_string_equal(to_client(x), OK("hi"));
+	assert_int_equal(counts(x)->requests, 1);
+	assert_int_equal(counts(x)->denied, 0);
+	assert_false(l7_http1_ops.done(x->f));
+}
+
+static void test_get_denied_then_next_works(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, GET("/deny"));
+	assert_string_equal(to_pod(x), "");
+	assert_string_equal(to_client(x), DENIED);
+	assert_false(l7_http1_ops.done(x->f));
+	client(x, GET("/ok"));
+	assert_string_equal(to_pod(x), GET("/ok"));
+	pod(x, OK("hi"));
+	assert_string_equal(to_client(x), OK("hi"));
+	assert_int_equal(counts(x)->requests, 2);
+	assert_int_equal(counts(x)->denied, 1);
+}
+
+/* The 403 waits for the response to the request before it, and does not hold up the one after. */
+static void test_pipelined_in_order(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, GET("/a") GET("/deny") GET("/c"));
+	assert_string_equal(to_pod(x), GET("/a") GET("/c"));
+	assert_string_equal(to_client(x), "");
+	pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n");
+	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n");
+	pod(x, "a");
+	assert_string_equal(to_client(x), "a");
+	pod(x, "A");
+	assert_string_equal(to_client(x), "A" DENIED);
+	pod(x, OK("cc"));
+	assert_string_equal(to_client(x), OK("cc"));
+	assert_int_equal(counts(x)->requests, 3);
+	assert_int_equal(counts(x)->denied, 1);
+}
+
+static void test_denied_bodies_discarded(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\nGET /x HTTP");
+	assert_string_equal(to_client(x), DENIED);
+	client(x, GET("/after-cl"));
+	assert_string_equal(to_pod(x), GET("/after-cl"));
+	pod(x, OK("ok"));
+	assert_string_equal(to_client(x), OK("ok"));
+
+	client(x, "POST /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+		  "5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: t\r\n\r\n" GET(
+			  "/after-chunked"));
+	assert_string_equal(to_pod(x), GET("/after-chunked"));
+	assert_string_equal(to_client(x), DENIED);
+	assert_string_equal(x->seen.path, "/after-chunked");
+	assert_int_equal(counts(x)->requests, 4);
+	assert_int_equal(counts(x)->denied, 2);
+}
+
+static void test_allowed_chunked_body_exact(void **state)
+{
+	struct fx *x = *state;
+#define CHUNKED_RQ                                                                                 \
+	"POST /up HTTP/1.1\r\nHost: a\r\ntransfer-encoding: gzip, Chunked\r\n\r\n"                \
+	"3;a=b;c\r\nabc\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nChecksum: 1\r\nMore: 2\r\n\r\n"
+
+	client(x, CHUNKED_RQ GET("/next"));
+	assert_string_equal(to_pod(x), CHUNKED_RQ GET("/next"));
+	assert_int_equal(counts(x)->requests, 2);
+	client(x, "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nxyz");
+	assert_string_equal(to_pod(x), "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nxyz");
+}
+
+/* ---- responses: where each one ends ---- */
+
+static void test_response_framing(void **state)
+{
+	struct fx *x = *state;
+	const char *head = "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n";
+	const char *chunked = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+			      "4\r\nwxyz\r\n0\r\nT: 1\r\n\r\n";
+
+	/* HEAD, 204, 304, 100 + final, chunked: each ends where the next 403 can follow */
+	client(x, "HEAD /h HTTP/1.1\r\nHost: a\r\n\r\n" GET("/deny"));
+	pod(x, head);
+	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n" DENIED);
+	client(x, GET("/n") GET("/deny"));
+	pod(x, "HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n");
+	assert_string_equal(to_client(x),
+			    "HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n" DENIED);
+	client(x, GET("/m") GET("/deny"));
+	pod(x, "HTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n");
+	assert_string_equal(to_client(x), "HTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n" DENIED);
+	client(x, GET("/i") GET("/deny"));
+	pod(x, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\n");
+	assert_string_equal(to_client(x),
+			    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\n");
+	pod(x, OK("ii"));
+	assert_string_equal(to_client(x), OK("ii") DENIED);
+	client(x, GET("/c") GET("/deny"));
+	pod(x, chunked);
+	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
+					  "4\r\nwxyz\r\n0\r\nT: 1\r\n\r\n" DENIED);
+	assert_false(l7_http1_ops.done(x->f));
+}
+
+/* No length: the body runs until the pod closes, so nothing after it is answered. */
+static void test_response_until_close(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, GET("/stream") GET("/deny"));
+	pod(x, "HTTP/1.1 200 OK\r\n\r\nsome");
+	pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nxx");
+	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\n\r\nsome"
+					  "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nxx");
+}
+
+static void test_response_close_ends(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, GET("/a") GET("/deny"));
+	pod(x, "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\nz");
+	assert_string_equal(to_client(x),
+			    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\nz");
+	assert_true(l7_http1_ops.done(x->f));
+}
+
+static void test_bad_responses(void **state)
+{
+	struct fx *x = *state;
+
+	assert_int_equal(pod_rc(x, "HTTP/1.1 408 Timeout\r\n\r\n"), -EPROTO); /* unasked */
+	teardown(state);
+	setup(state);
+	x = *state;
+	client(x, GET("/a"));
+	assert_int_equal(pod_rc(x, "HTTP/1.1 2x0 OK\r\n\r\n"), -EPROTO);
+	teardown(state);
+	setup(state);
+	x = *state;
+	client(x, GET("/a"));
+	assert_int_equal(pod_rc(x, "HTTP/1.1 101 Switching\r\n\r\n"), -EPROTO); /* no Upgrade */
+	teardown(state);
+	setup(state);
+	x = *state;
+	client(x, GET("/a"));
+	assert_int_equal(pod_rc(x, "HTTP/1.1 200 OK\r\ncontent-length: 1\r\n x\r\n\r\n"), -EPROTO);
+}
+
+/* ---- malformed requests ---- */
+
+static void expect_400(void **state, const char *before, const char *bad)
+{
+	struct fx *x;
+
+	teardown(state);
+	setup(state);
+	x = *state;
+	client(x, before);
+	client(x, bad);
+	assert_string_equal(to_pod(x), before);
+	if (before[0]) { /* the 400 waits its turn */
+		assert_string_equal(to_client(x), "");
+		pod(x, OK("ok"));
+		assert_memory_equal(to_client(x), OK("ok"), strlen(OK("ok")));
+		assert_memory_equal(x->out + strlen(OK("ok")), BAD_REQUEST_STATUS,
+				    strlen(BAD_REQUEST_STATUS));
+	} else {
+		assert_memory_equal(to_client(x), BAD_REQUEST_STATUS, strlen(BAD_REQUEST_STATUS));
+	}
+	assert_non_null(strstr(x->out, "connection: close\r\n"));
+	assert_true(l7_http1_ops.done(x->f));
+	assert_int_equal(counts(x)->bad, 1);
+	client(x, GET("/ignored"));
+	assert_string_equal(to_pod(x), "");
+}
+
+static void test_smuggling_refused(void **state)
+{
+	expect_400(state, GET("/first"),
+		   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
+		   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 5\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -4\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\nHost: a\n\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
+	expect_400(state, "", "GET nopath HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+/* A broken chunk in a body being discarded: the 403 stands, then 400 and the end. */
+static void test_broken_chunk_in_denied_body(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "POST /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+	assert_memory_equal(to_client(x), DENIED BAD_REQUEST_STATUS,
+			    strlen(DENIED BAD_REQUEST_STATUS));
+	assert_true(l7_http1_ops.done(x->f));
+	assert_int_equal(counts(x)->denied, 1);
+	assert_int_equal(counts(x)->bad, 1);
+}
+
+static void test_broken_chunk_in_forwarded_body(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nab");
+	assert_int_equal(client_n(x, "XX", 2), -EPROTO); /* the pod has half a body: close */
+}
+
+static void test_header_too_large(void **state)
+{
+	struct fx *x = *state;
+	size_t n = 70 << 10;
+	char *big = malloc(n + 1);
+
+	assert_non_null(big);
+	memset(big, 'a', n);
+	big[n] = '\0';
+	memcpy(big, "GET / HTTP/1.1\r\nHost: a\r\nX: ", strlen("GET / HTTP/1.1\r\nHost: a\r\nX: "));
+	client(x, big);
+	free(big);
+	assert_string_equal(to_pod(x), "");
+	assert_memory_equal(to_client(x), "HTTP/1.1 431 ", 13);
+	assert_non_null(strstr(x->out, "connection: close\r\n"));
+	assert_true(l7_http1_ops.done(x->f));
+}
+
+/* ---- the connection's end ---- */
+
+static void test_denied_close(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "GET /deny HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" GET("/more"));
+	assert_string_equal(to_client(x), DENIED_CLOSE);
+	assert_string_equal(to_pod(x), "");
+	assert_true(l7_http1_ops.done(x->f));
+
+	teardown(state); /* HTTP/1.0 without keep-alive closes too; with it, it does not */
+	setup(state);
+	x = *state;
+	client(x, "GET /deny HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	assert_non_null(strstr(to_client(x), "connection: keep-alive\r\n"));
+	assert_false(l7_http1_ops.done(x->f));
+	client(x, "GET /deny HTTP/1.0\r\n\r\n");
+	assert_string_equal(to_client(x), DENIED_CLOSE);
+	assert_true(l7_http1_ops.done(x->f));
+}
+
+static void test_denied_expect_continue(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "PUT /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n"
+		  "Expect: 100-continue\r\n\r\n");
+	assert_string_equal(to_client(x), DENIED_CLOSE);
+	assert_true(l7_http1_ops.done(x->f));
+}
+
+static void test_denied_head_has_no_body(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "HEAD /deny HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_string_equal(to_client(x), "HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\n"
+					  "content-type: text/plain\r\n\r\n");
+}
+
+/* ---- switching protocols ---- */
+
+static void test_upgrade_tunnel(void **state)
+{
+	struct fx *x = *state;
+	const char *rq = "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+
+	client(x, rq);
+	client(x, "early GET /deny HTTP/1.1\r\n");
+	assert_string_equal(to_pod(x), rq); /* the rest is held until the pod answers */
+	pod(x, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nframes");
+	assert_string_equal(to_client(x),
+			    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nframes");
+	assert_string_equal(to_pod(x), "early GET /deny HTTP/1.1\r\n");
+	client(x, GET("/deny"));
+	assert_string_equal(to_pod(x), GET("/deny"));
+	pod(x, "HTTP/1.1 garbage");
+	assert_string_equal(to_client(x), "HTTP/1.1 garbage");
+	assert_int_equal(counts(x)->requests, 1);
+}
+
+static void test_upgrade_refused_resumes(void **state)
+{
+	struct fx *x = *state;
+	const char *rq = "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n";
+
+	client(x, rq);
+	client(x, GET("/deny") GET("/b"));
+	assert_string_equal(to_pod(x), rq);
+	pod(x, OK("no"));
+	assert_string_equal(to_client(x), OK("no") DENIED);
+	assert_string_equal(to_pod(x), GET("/b"));
+}
+
+static void test_connect_tunnel(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\nhello");
+	assert_string_equal(x->seen.method, "CONNECT");
+	assert_string_equal(x->seen.host, "db:5432");
+	assert_string_equal(x->seen.path, "(null)");
+	assert_string_equal(to_pod(x), "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n");
+	pod(x, "HTTP/1.1 200 OK\r\n\r\nworld");
+	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\n\r\nworld");
+	assert_string_equal(to_pod(x), "hello");
+}
+
+/* An h2c upgrade would carry HTTP/2 past the filter: the pod never sees the offer. */
+static void test_h2c_upgrade_stripped(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+		  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nAccept: */*\r\n\r\n");
+	assert_string_equal(to_pod(x), "GET / HTTP/1.1\r\nHost: a\r\n"
+				       "Connection: Upgrade, HTTP2-Settings\r\nAccept: */*\r\n\r\n");
+	assert_int_equal(pod_rc(x, "HTTP/1.1 101 Switching Protocols\r\n\r\n"), -EPROTO);
+}
+
+/* ---- what the decider sees ---- */
+
+static void test_decider_inputs(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "POST /api/payments/x?y=%2F HTTP/1.1\r\nhOsT: pay.example:8080\r\n"
+		  "X-Token:  abc  \r\nAccept: */*\r\ncontent-length: 0\r\n\r\n");
+	assert_int_equal(x->seen.calls, 1);
+	assert_string_equal(x->seen.method, "POST");
+	assert_string_equal(x->seen.path, "/api/payments/x?y=%2F");
+	assert_string_equal(x->seen.host, "pay.example:8080");
+	assert_string_equal(x->seen.headers, "hOsT=pay.example:8080\nX-Token=abc\nAccept=*/*\n"
+					     "content-length=0\n");
+	/* absolute-form: path and host from the target */
+	client(x, "GET http://other.example:81?q=1 HTTP/1.1\r\nHost: ignored\r\n\r\n");
+	assert_string_equal(x->seen.path, "/?q=1");
+	assert_string_equal(x->seen.host, "other.example:81");
+	client(x, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_string_equal(x->seen.path, "*");
+	/* leading blank lines are skipped, not passed on */
+	to_pod(x);
+	client(x, "\r\n\r\n" GET("/after-blank"));
+	assert_string_equal(x->seen.path, "/after-blank");
+	assert_string_equal(to_pod(x), GET("/after-blank"));
+	assert_int_equal(x->seen.calls, 4);
+}
+
+/* ---- bytes one at a time ---- */
+
+struct step {
+	bool pod;
+	const char *bytes;
+};
+
+static const struct step conversation[] = {
+    {false, "\r\nPOST /a HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "4;x\r\nabcd\r\n0\r\nT: v\r\n\r\n"},
+    {false, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"},
+    {false, "HEAD /c HTTP/1.1\r\nHost: a\r\n\r\n"},
+    {false, "GET /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nq\r\n0\r\n\r\n"},
+    {true, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	   "3\r\nabc\r\n0\r\n\r\n"},
+    {true, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"},
+    {false, "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: x\r\n\r\nheld"},
+    {true, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\ntunnel"},
+    {false, "after"},
+};
+
+static void play(bool bytewise, char *up, char *cl, size_t cap)
+{
+	struct fx *x;
+	void *st = NULL;
+
+	setup(&st);
+	x = st;
+	for (size_t i = 0; i < sizeof(conversation) / sizeof(conversation[0]); i++) {
+		const struct step *s = &conversation[i];
+		size_t n = strlen(s->bytes), step = bytewise ? 1 : n;
+
+		for (size_t at = 0; at < n; at += step)
+			assert_int_equal(s->pod ? pod_n(x, s->bytes + at, step)
+						: client_n(x, s->bytes + at, step),
+					 0);
+	}
+	assert_true(l7_buf_unread(&x->up) < cap && l7_buf_unread(&x->cl) < cap);
+	snprintf(up, cap, "%s", take(x, &x->up));
+	snprintf(cl, cap, "%s", take(x, &x->cl));
+	assert_int_equal(counts(x)->requests, 5);
+	assert_int_equal(counts(x)->denied, 2);
+	teardown(&st);
+}
+
+static void test_one_byte_at_a_time(void **state)
+{
+	char up1[2048], cl1[2048], up2[2048], cl2[2048];
+
+	(void)state;
+	play(false, up1, cl1, sizeof(up1));
+	play(true, up2, cl2, sizeof(up2));
+	assert_string_equal(up1, up2);
+	assert_string_equal(cl1, cl2);
+	assert_non_null(strstr(cl1, "0\r\n\r\n" DENIED "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n"
+					     "\r\n" DENIED "HTTP/1.1 101"));
+	assert_non_null(strstr(up1, "abcd\r\n0\r\nT: v\r\n\r\nHEAD /c"));
+	assert_non_null(strstr(up1, "\r\n\r\nheldafter"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_get_allowed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_get_denied_then_next_works, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_denied_bodies_discarded, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_allowed_chunked_body_exact, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_response_framing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_response_until_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_response_close_ends, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_responses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_forwarded_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_denied_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_header_too_large, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_denied_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_denied_expect_continue, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_denied_head_has_no_body, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upgrade_tunnel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_upgrade_refused_resumes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_tunnel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2c_upgrade_stripped, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_decider_inputs, setup, teardown),
+	    cmocka_unit_test(test_one_byte_at_a_time),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
