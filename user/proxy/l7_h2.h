@@ -118,9 +118,11 @@ struct h2_denied {
 	int64_t win_extra; /* the client's WINDOW_UPDATEs on this stream */
 };
 
-/* A pod SETTINGS with HEADER_TABLE_SIZE, waiting for the client's ACK to take effect. */
-struct h2_tbl_change {
-	int64_t min, last; /* smallest and final value in the frame; -1: the frame had none */
+/* What a pod SETTINGS changes for the filter, from the client's ACK on: only then does the pod
+ * rely on it (an nghttp2 pod enforces a larger frame size only once acknowledged). */
+struct h2_pod_settings {
+	int64_t tbl_min, tbl_last; /* smallest and final HEADER_TABLE_SIZE; -1: none in the frame */
+	uint32_t max_frame;	   /* MAX_FRAME_SIZE; 0: none in the frame */
 };
 
 struct l7_filter {
@@ -137,10 +139,11 @@ struct l7_filter {
 	nghttp2_hd_deflater *deflater; /* ours toward the pod: no dynamic table */
 	uint32_t last_request_id;      /* highest client stream that started a request */
 	uint32_t last_forwarded_id;    /* highest such stream the pod has seen */
-	uint32_t up_max_frame;	       /* the pod's SETTINGS_MAX_FRAME_SIZE, latest */
-	struct h2_tbl_change *tbl;     /* pod SETTINGS the client has not acknowledged, oldest first */
-	size_t ntbl;
+	uint32_t up_max_frame;	       /* the pod's SETTINGS_MAX_FRAME_SIZE, acknowledged */
+	struct h2_pod_settings *pending; /* pod SETTINGS the client has not acknowledged, in order */
+	size_t npending;
 
+	bool up_started;  /* the pod's preface (its first SETTINGS) went by: the client's first frame */
 	bool up_in_block; /* the pod's header block is under way: nothing may go in between */
 	/* Flow control toward the client, for the 403 bodies the filter adds to the pod's DATA. */
 	int64_t cl_conn_win;  /* the client's connection receive window */
@@ -171,7 +174,7 @@ int h2_hpack_open(struct l7_filter *f);
 void h2_hpack_close(struct l7_filter *f);
 int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool final);
 int h2_hpack_forward(struct l7_filter *f, struct l7_buf *to_up);
-int h2_hpack_table_size(struct l7_filter *f, const struct h2_tbl_change *c);
+int h2_hpack_table_size(struct l7_filter *f, const struct h2_pod_settings *c);
 size_t h2_hpack_403(uint8_t *out, size_t len);
 void h2_fields_reset(struct h2_fields *fl);
 void h2_fields_free(struct h2_fields *fl);

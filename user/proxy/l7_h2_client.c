@@ -124,16 +124,21 @@ static int pass_whole(struct l7_filter *f, const struct h2_hd *hd, const uint8_t
 }
 
 /* The client's SETTINGS: what it allows the pod (and so the filter) to send; its ACK of the
- * pod's SETTINGS is when the pod's header table size binds the client's encoder. */
+ * pod's SETTINGS is when the pod's header table size binds the client's encoder, and when the
+ * pod's frame size may be used. */
 static int settings_end(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
 {
 	size_t i;
 	int rc;
 
 	if (hd->flags & NGHTTP2_FLAG_ACK) {
-		if (f->ntbl) {
-			rc = h2_hpack_table_size(f, &f->tbl[0]);
-			memmove(f->tbl, f->tbl + 1, --f->ntbl * sizeof(*f->tbl));
+		if (f->npending) {
+			struct h2_pod_settings s = f->pending[0];
+
+			memmove(f->pending, f->pending + 1, --f->npending * sizeof(s));
+			if (s.max_frame)
+				f->up_max_frame = s.max_frame;
+			rc = h2_hpack_table_size(f, &s);
 			if (rc)
 				return rc;
 		}

@@ -14,8 +14,9 @@
  * far as those windows allow, and the client's connection WINDOW_UPDATEs that pay for it are
  * kept from the pod (`owed`), or the pod would be credited bytes it never sent.
  *
- * Everything here is written between the pod's frames only: h2_flush() does nothing while a pod
- * frame or header block is half way through to the client.
+ * Everything here is written between the pod's frames only: h2_flush() does nothing before the
+ * pod's SETTINGS (the first frame the client must see) or while a pod frame or header block is
+ * half way through to the client.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -158,7 +159,7 @@ int h2_flush(struct l7_filter *f, struct l7_buf *to_client)
 {
 	size_t i;
 
-	if (!h2_reader_at_boundary(&f->up) || f->up_in_block)
+	if (!f->up_started || !h2_reader_at_boundary(&f->up) || f->up_in_block)
 		return 0;
 	while (f->give_back) {
 		uint32_t n = f->give_back > H2_MAX_WINDOW ? H2_MAX_WINDOW : f->give_back;

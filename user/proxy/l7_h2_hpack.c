@@ -135,14 +135,14 @@ int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool fin
 }
 
 /* The pod's SETTINGS_HEADER_TABLE_SIZE takes effect: the client acknowledged it. */
-int h2_hpack_table_size(struct l7_filter *f, const struct h2_tbl_change *c)
+int h2_hpack_table_size(struct l7_filter *f, const struct h2_pod_settings *c)
 {
 	/* The smallest value first, so the inflater demands the update the encoder must send
 	 * (RFC 7541 4.2), then the final one as the bound. */
-	if (c->min < 0)
+	if (c->tbl_min < 0)
 		return 0;
-	if (nghttp2_hd_inflate_change_table_size(f->inflater, c->min) ||
-	    nghttp2_hd_inflate_change_table_size(f->inflater, c->last))
+	if (nghttp2_hd_inflate_change_table_size(f->inflater, c->tbl_min) ||
+	    nghttp2_hd_inflate_change_table_size(f->inflater, c->tbl_last))
 		return -EPROTO;
 	return 0;
 }

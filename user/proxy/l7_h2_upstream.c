@@ -16,6 +16,8 @@ static int up_start(struct l7_filter *f, const struct h2_hd *hd)
 {
 	if (f->up_in_block != (hd->type == NGHTTP2_CONTINUATION))
 		return -EPROTO; /* a CONTINUATION out of place, or a frame inside a header block */
+	if (!f->up_started && (hd->type != NGHTTP2_SETTINGS || (hd->flags & NGHTTP2_FLAG_ACK)))
+		return -EPROTO; /* the server's preface is a SETTINGS frame */
 	switch (hd->type) {
 	case NGHTTP2_DATA:
 		f->cl_conn_win -= hd->len;
@@ -32,11 +34,12 @@ static int up_start(struct l7_filter *f, const struct h2_hd *hd)
 	}
 }
 
-/* Each of the pod's SETTINGS is acknowledged by the client in order; the header table size it
- * sets holds for the client's encoder from that ACK on (l7_h2_client.c). */
+/* Each of the pod's SETTINGS is acknowledged by the client in order; what it sets for the filter
+ * holds from that ACK on (l7_h2_client.c). A larger frame size lets the client's frames grow at
+ * once, though: the client may use it as soon as it reads it. */
 static int settings_read(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
 {
-	struct h2_tbl_change c = {-1, -1}, *t;
+	struct h2_pod_settings c = {-1, -1, 0}, *t;
 	size_t i;
 
 	for (i = 0; i < hd->len; i += 6) {
@@ -44,22 +47,22 @@ static int settings_read(struct l7_filter *f, const struct h2_hd *hd, const uint
 		uint32_t v = h2_u32(p + i + 2);
 
 		if (id == NGHTTP2_SETTINGS_HEADER_TABLE_SIZE) {
-			c.min = c.min < 0 || v < c.min ? v : c.min;
-			c.last = v;
+			c.tbl_min = c.tbl_min < 0 || v < c.tbl_min ? v : c.tbl_min;
+			c.tbl_last = v;
 		}
 		if (id == NGHTTP2_SETTINGS_MAX_FRAME_SIZE && v >= H2_MIN_FRAME && v < 1u << 24) {
-			f->up_max_frame = v;
+			c.max_frame = v;
 			if (v > f->cl.max_len)
 				f->cl.max_len = v;
 		}
 	}
-	if (f->ntbl >= H2_MAX_UNACKED_SET)
+	if (f->npending >= H2_MAX_UNACKED_SET)
 		return -EPROTO;
-	t = realloc(f->tbl, (f->ntbl + 1) * sizeof(*t));
+	t = realloc(f->pending, (f->npending + 1) * sizeof(*t));
 	if (!t)
 		return -ENOMEM;
-	f->tbl = t;
-	f->tbl[f->ntbl++] = c;
+	f->pending = t;
+	f->pending[f->npending++] = c;
 	return 0;
 }
 
@@ -73,6 +76,7 @@ static int up_end(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
 		if (h2_put_hd(f->out_cl, hd->len, hd->type, hd->flags, hd->sid) ||
 		    l7_buf_put(f->out_cl, p, hd->len))
 			return -ENOMEM;
+		f->up_started = true;
 	}
 	return h2_flush(f, f->out_cl);
 }
