@@ -1,0 +1,928 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The h2c authorization filter (l7_h2_ops) between two real nghttp2 sessions in memory: a client
+ * session's bytes go through from_client to a server session, the server's through from_upstream
+ * back. Whatever the filter does, both sessions must stay error-free: a broken frame, a header
+ * block the server cannot decode or a flow-control mistake would show up as a session error or
+ * a request that never completes. Most cases run twice: with whole writes, and with both
+ * directions fed one byte at a time, alternating, so the filter's answers must find their way in
+ * between the pod's frames.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <nghttp2/nghttp2.h>
+
+#include "proxy/l7_filter.h"
+
+#define MAXS	    512
+#define WHOLE	    ((size_t)1 << 20) /* feed the filter everything at once */
+#define AUTHORITY   "pod.test:8080"
+#define DENY_HEADER "x-deny"
+
+struct cstream { /* the client's view of one request */
+	int32_t id;
+	int status;
+	char ctype[32], clen[16];
+	char body[256];
+	size_t blen;
+	bool closed;
+	uint32_t err;
+	/* what it sends */
+	size_t send_len, sent;
+	bool trailers;
+};
+
+struct sstream { /* the server's view */
+	int32_t id;
+	char method[16], path[128], xcustom[64], trailer[64];
+	size_t data, big_len;
+	bool big_ok;
+	char *resp;
+	size_t resp_len, resp_off;
+};
+
+struct bytes {
+	uint8_t *p;
+	size_t len, off;
+};
+
+struct rig {
+	nghttp2_session *cli, *srv;
+	struct l7_filter *f;
+	struct l7_buf to_up, to_client;
+	struct bytes pc, ps; /* produced by the client / server, not yet fed to the filter */
+	size_t chunk;
+	int frc;	       /* the filter's first error */
+	int cli_err, srv_err;  /* the sessions' first error */
+	int goaways;	       /* GOAWAYs the client received */
+	struct cstream cs[MAXS];
+	size_t ncs;
+	struct sstream ss[MAXS];
+	size_t nss;
+	const char *big_expect; /* the x-big value the server must see */
+	size_t resp_body;	/* server: body bytes of each response (0: "ok PATH") */
+	size_t resp_header;	/* server: an x-resp header of this many bytes */
+	/* the decider */
+	size_t ndecided;
+	char seen_method[16], seen_path[256], seen_host[128], seen_headers[2048];
+	bool seen_tcp;
+};
+
+/* ---- the decider: denies /deny* and anything with x-deny ---- */
+
+static bool decide(void *ctx, struct authz_request *rq, char *why, size_t len)
+{
+	struct rig *r = ctx;
+	bool deny = rq->path && !strncmp(rq->path, "/deny", 5);
+	size_t i, n = 0;
+
+	r->ndecided++;
+	r->seen_tcp = rq->tcp;
+	snprintf(r->seen_method, sizeof(r->seen_method), "%s", rq->method ? rq->method : "");
+	snprintf(r->seen_path, sizeof(r->seen_path), "%s", rq->path ? rq->path : "");
+	snprintf(r->seen_host, sizeof(r->seen_host), "%s", rq->host ? rq->host : "");
+	r->seen_headers[0] = '\0';
+	for (i = 0; i < rq->nheaders; i++) {
+		const struct authz_header *h = &rq->headers[i];
+
+		if (!strcmp(h->name, DENY_HEADER))
+			deny = true;
+		if (strlen(h->value) < 100 && n < sizeof(r->seen_headers))
+			n += snprintf(r->seen_headers + n, sizeof(r->seen_headers) - n, "%s=%s\n",
+				      h->name, h->value);
+	}
+	snprintf(why, len, "%s", deny ? "test: denied" : "test: allowed");
+	return !deny;
+}
+
+/* ---- the server: answers every complete request 200 ---- */
+
+static struct sstream *srv_stream(struct rig *r, int32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nss; i++)
+		if (r->ss[i].id == id)
+			return &r->ss[i];
+	return NULL;
+}
+
+static int srv_begin_headers(nghttp2_session *s, const nghttp2_frame *fr, void *user)
+{
+	struct rig *r = user;
+
+	(void)s;
+	if (fr->hd.type == NGHTTP2_HEADERS && fr->headers.cat == NGHTTP2_HCAT_REQUEST &&
+	    r->nss < MAXS)
+		r->ss[r->nss++] = (struct sstream){.id = fr->hd.stream_id};
+	return 0;
+}
+
+static void copy(char *dst, size_t len, const uint8_t *v, size_t vlen)
+{
+	snprintf(dst, len, "%.*s", (int)vlen, (const char *)v);
+}
+
+static int srv_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t *name,
+		      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		      void *user)
+{
+	struct sstream *st = srv_stream(user, fr->hd.stream_id);
+	struct rig *r = user;
+	const char *n = (const char *)name;
+
+	(void)s;
+	(void)flags;
+	(void)namelen;
+	if (!st)
+		return 0;
+	if (fr->headers.cat == NGHTTP2_HCAT_HEADERS) {
+		if (!strcmp(n, "x-checksum"))
+			copy(st->trailer, sizeof(st->trailer), value, valuelen);
+		return 0;
+	}
+	if (!strcmp(n, ":method"))
+		copy(st->method, sizeof(st->method), value, valuelen);
+	else if (!strcmp(n, ":path"))
+		copy(st->path, sizeof(st->path), value, valuelen);
+	else if (!strcmp(n, "x-custom"))
+		copy(st->xcustom, sizeof(st->xcustom), value, valuelen);
+	else if (!strcmp(n, "x-big")) {
+		st->big_len = valuelen;
+		st->big_ok = r->big_expect && strlen(r->big_expect) == valuelen &&
+			     !memcmp(r->big_expect, value, valuelen);
+	}
+	return 0;
+}
+
+static int srv_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
+		    size_t len, void *user)
+{
+	struct sstream *st = srv_stream(user, id);
+
+	(void)s;
+	(void)flags;
+	(void)data;
+	if (st)
+		st->data += len;
+	return 0;
+}
+
+static ssize_t srv_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl,
+			nghttp2_data_source *src, void *user)
+{
+	struct sstream *st = src->ptr;
+	size_t n = st->resp_len - st->resp_off;
+
+	(void)s;
+	(void)id;
+	(void)user;
+	if (n > len)
+		n = len;
+	memcpy(buf, st->resp + st->resp_off, n);
+	st->resp_off += n;
+	if (st->resp_off == st->resp_len)
+		*fl |= NGHTTP2_DATA_FLAG_EOF;
+	return n;
+}
+
+static int srv_respond(struct rig *r, struct sstream *st)
+{
+	nghttp2_data_provider dp = {.source.ptr = st, .read_callback = srv_read};
+	char *big = NULL;
+	nghttp2_nv nv[2] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0}};
+	size_t n = 1;
+	int rc;
+
+	if (r->resp_body) {
+		st->resp_len = r->resp_body;
+		st->resp = malloc(st->resp_len);
+		memset(st->resp, 'z', st->resp_len);
+	} else {
+		st->resp_len = (size_t)asprintf(&st->resp, "ok %s %zu", st->path, st->data);
+	}
+	if (r->resp_header) {
+		big = malloc(r->resp_header);
+		for (size_t i = 0; i < r->resp_header; i++)
+			big[i] = 'a' + (char)(i * 7 % 26);
+		nv[n++] = (nghttp2_nv){(uint8_t *)"x-resp", (uint8_t *)big, 6, r->resp_header, 0};
+	}
+	rc = nghttp2_submit_response(r->srv, st->id, nv, n, &dp);
+	free(big);
+	return rc;
+}
+
+static int srv_frame(nghttp2_session *s, const nghttp2_frame *fr, void *user)
+{
+	struct sstream *st = srv_stream(user, fr->hd.stream_id);
+
+	(void)s;
+	if (st && (fr->hd.type == NGHTTP2_HEADERS || fr->hd.type == NGHTTP2_DATA) &&
+	    (fr->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return srv_respond(user, st);
+	return 0;
+}
+
+/* ---- the client ---- */
+
+static struct cstream *cli_stream(struct rig *r, int32_t id)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncs; i++)
+		if (r->cs[i].id == id)
+			return &r->cs[i];
+	return NULL;
+}
+
+static int cli_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t *name,
+		      size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
+		      void *user)
+{
+	struct cstream *c = cli_stream(user, fr->hd.stream_id);
+	const char *n = (const char *)name;
+
+	(void)s;
+	(void)flags;
+	(void)namelen;
+	if (!c)
+		return 0;
+	if (!strcmp(n, ":status"))
+		c->status = atoi((const char *)value);
+	else if (!strcmp(n, "content-type"))
+		copy(c->ctype, sizeof(c->ctype), value, valuelen);
+	else if (!strcmp(n, "content-length"))
+		copy(c->clen, sizeof(c->clen), value, valuelen);
+	return 0;
+}
+
+static int cli_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
+		    size_t len, void *user)
+{
+	struct cstream *c = cli_stream(user, id);
+	size_t room;
+
+	(void)s;
+	(void)flags;
+	if (!c)
+		return 0;
+	room = sizeof(c->body) - 1 - c->blen;
+	memcpy(c->body + c->blen, data, len < room ? len : room);
+	c->blen += len < room ? len : room;
+	c->body[c->blen] = '\0';
+	return 0;
+}
+
+static int cli_close(nghttp2_session *s, int32_t id, uint32_t err, void *user)
+{
+	struct cstream *c = cli_stream(user, id);
+
+	(void)s;
+	if (c) {
+		c->closed = true;
+		c->err = err;
+	}
+	return 0;
+}
+
+/* A GOAWAY means the pod (or the filter) failed the connection: no case expects one. */
+static int cli_frame(nghttp2_session *s, const nghttp2_frame *fr, void *user)
+{
+	struct rig *r = user;
+
+	(void)s;
+	if (fr->hd.type == NGHTTP2_GOAWAY) {
+		fprintf(stderr, "# client: GOAWAY %u %.*s\n", fr->goaway.error_code,
+			(int)fr->goaway.opaque_data_len, (const char *)fr->goaway.opaque_data);
+		r->goaways++;
+	}
+	return 0;
+}
+
+static ssize_t cli_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl,
+			nghttp2_data_source *src, void *user)
+{
+	struct cstream *c = src->ptr;
+	size_t n = c->send_len - c->sent;
+	char sum[32];
+	nghttp2_nv tr = {(uint8_t *)"x-checksum", (uint8_t *)sum, 10, 0, 0};
+
+	(void)user;
+	/* a value per stream: each trailer block adds an entry to the client's dynamic table */
+	tr.valuelen = (size_t)snprintf(sum, sizeof(sum), "sum-%d", id);
+	if (n > len)
+		n = len;
+	memset(buf, 'p', n);
+	c->sent += n;
+	if (c->sent == c->send_len) {
+		*fl |= NGHTTP2_DATA_FLAG_EOF;
+		if (c->trailers) {
+			*fl |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+			if (nghttp2_submit_trailer(s, id, &tr, 1))
+				return NGHTTP2_ERR_CALLBACK_FAILURE;
+		}
+	}
+	return n;
+}
+
+/* ---- the rig ---- */
+/* A session found the other side broke the protocol: the filter's fault, by construction. */
+static int session_error(nghttp2_session *s, int code, const char *msg, size_t len, void *user)
+{
+	struct rig *r = user;
+
+	(void)code;
+	fprintf(stderr, "# %s: %.*s\n", s == r->srv ? "pod" : "client", (int)len, msg);
+	if (s == r->srv)
+		r->srv_err = r->srv_err ? r->srv_err : -EPROTO;
+	else
+		r->cli_err = r->cli_err ? r->cli_err : -EPROTO;
+	return 0;
+}
+
+static nghttp2_session *session_new(struct rig *r, bool server)
+{
+	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
+	nghttp2_session *s;
+
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	nghttp2_session_callbacks_set_error_callback2(cb, session_error);
+	if (server) {
+		nghttp2_session_callbacks_set_on_begin_headers_callback(cb, srv_begin_headers);
+		nghttp2_session_callbacks_set_on_header_callback(cb, srv_header);
+		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, srv_data);
+		nghttp2_session_callbacks_set_on_frame_recv_callback(cb, srv_frame);
+		assert_int_equal(nghttp2_session_server_new(&s, cb, r), 0);
+	} else {
+		nghttp2_session_callbacks_set_on_header_callback(cb, cli_header);
+		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, cli_data);
+		nghttp2_session_callbacks_set_on_stream_close_callback(cb, cli_close);
+		nghttp2_session_callbacks_set_on_frame_recv_callback(cb, cli_frame);
+		/* an encoder that takes all the table the pod offers, beyond the default 4096 */
+		assert_int_equal(nghttp2_option_new(&opt), 0);
+		nghttp2_option_set_max_deflate_dynamic_table_size(opt, 65536);
+		assert_int_equal(nghttp2_session_client_new2(&s, cb, r, opt), 0);
+		nghttp2_option_del(opt);
+	}
+	nghttp2_session_callbacks_del(cb);
+	return s;
+}
+
+/* `srv_iv`: the pod's SETTINGS (its header table size, frame size...). */
+static struct rig *rig_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	struct l7_decider d = {.decide = decide, .ctx = r};
+
+	assert_non_null(r);
+	r->chunk = chunk;
+	r->cli = session_new(r, false);
+	r->srv = session_new(r, true);
+	assert_int_equal(nghttp2_submit_settings(r->cli, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	assert_int_equal(nghttp2_submit_settings(r->srv, NGHTTP2_FLAG_NONE, srv_iv, srv_niv), 0);
+	r->f = l7_h2_ops.open(&d);
+	assert_non_null(r->f);
+	return r;
+}
+
+static void rig_close(struct rig *r)
+{
+	size_t i;
+
+	nghttp2_session_del(r->cli);
+	nghttp2_session_del(r->srv);
+	l7_h2_ops.close(r->f);
+	l7_buf_free(&r->to_up);
+	l7_buf_free(&r->to_client);
+	free(r->pc.p);
+	free(r->ps.p);
+	for (i = 0; i < r->nss; i++)
+		free(r->ss[i].resp);
+	free(r);
+}
+
+static void bytes_add(struct bytes *b, const uint8_t *p, size_t n)
+{
+	if (b->off == b->len)
+		b->off = b->len = 0;
+	b->p = realloc(b->p, b->len + n);
+	assert_non_null(b->p);
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+/* Everything a session wants to send, queued for the filter. */
+static bool collect(nghttp2_session *s, struct bytes *b)
+{
+	const uint8_t *data;
+	ssize_t n;
+	bool any = false;
+
+	while ((n = nghttp2_session_mem_send(s, &data)) > 0) {
+		bytes_add(b, data, n);
+		any = true;
+	}
+	assert_true(n == 0);
+	return any;
+}
+
+/* What the filter wrote, to the session it is for. */
+static void deliver(struct l7_buf *b, nghttp2_session *s, int *err)
+{
+	size_t n = l7_buf_unread(b);
+	ssize_t rc;
+
+	if (!n)
+		return;
+	rc = nghttp2_session_mem_recv(s, b->data + b->off, n);
+	if (rc < 0 && !*err)
+		*err = (int)rc;
+	l7_buf_consume(b, n);
+}
+
+/* Feed up to `chunk` bytes of one direction to the filter and deliver its outputs. */
+static bool feed(struct rig *r, bool from_client)
+{
+	struct bytes *b = from_client ? &r->pc : &r->ps;
+	size_t n = b->len - b->off < r->chunk ? b->len - b->off : r->chunk;
+	int rc;
+
+	if (!n || r->frc)
+		return false;
+	if (from_client)
+		rc = l7_h2_ops.from_client(r->f, b->p + b->off, n, &r->to_up, &r->to_client);
+	else
+		rc = l7_h2_ops.from_upstream(r->f, b->p + b->off, n, &r->to_client, &r->to_up);
+	b->off += n;
+	if (rc)
+		r->frc = rc;
+	deliver(&r->to_up, r->srv, &r->srv_err);
+	deliver(&r->to_client, r->cli, &r->cli_err);
+	return true;
+}
+
+/* Run both sessions through the filter until nothing moves. */
+static void pump(struct rig *r)
+{
+	int rounds;
+
+	for (rounds = 0; rounds < 1000000; rounds++) {
+		bool moved = collect(r->cli, &r->pc) | collect(r->srv, &r->ps);
+
+		moved |= feed(r, true);
+		moved |= feed(r, false);
+		if (!moved)
+			break;
+	}
+	assert_int_equal(r->frc, 0);
+	assert_int_equal(r->cli_err, 0);
+	assert_int_equal(r->srv_err, 0);
+	assert_int_equal(r->goaways, 0);
+}
+
+/* Submit a request; `extra` is NULL-terminated name, value pairs. */
+static struct cstream *request(struct rig *r, const char *method, const char *path,
+			       size_t body, bool trailers, const char *const *extra)
+{
+	nghttp2_nv nv[32];
+	nghttp2_data_provider dp;
+	struct cstream *c = &r->cs[r->ncs++];
+	size_t n = 0;
+
+#define NV(k, v) (nghttp2_nv){(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), 0}
+	nv[n++] = NV(":method", method);
+	nv[n++] = NV(":scheme", "http");
+	nv[n++] = NV(":authority", AUTHORITY);
+	nv[n++] = NV(":path", path);
+	for (; extra && extra[0]; extra += 2)
+		nv[n++] = NV(extra[0], extra[1]);
+#undef NV
+	*c = (struct cstream){.send_len = body, .trailers = trailers};
+	dp = (nghttp2_data_provider){.source.ptr = c, .read_callback = cli_read};
+	c->id = nghttp2_submit_request(r->cli, NULL, nv, n, body || trailers ? &dp : NULL, c);
+	assert_true(c->id > 0);
+	return c;
+}
+
+static void expect_ok(const struct cstream *c)
+{
+	assert_true(c->closed);
+	assert_int_equal(c->err, NGHTTP2_NO_ERROR);
+	assert_int_equal(c->status, 200);
+}
+
+static void expect_denied(const struct cstream *c)
+{
+	assert_true(c->closed);
+	assert_int_equal(c->status, 403);
+	assert_string_equal(c->body, L7_DENY_BODY);
+	assert_string_equal(c->ctype, "text/plain");
+	assert_string_equal(c->clen, "19");
+	assert_int_equal(c->err, NGHTTP2_NO_ERROR);
+}
+
+static size_t state_chunk(void **state)
+{
+	return *state ? *(size_t *)*state : WHOLE;
+}
+
+static size_t one = 1;
+
+/* ---- the cases ---- */
+
+static void test_allowed_get(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	struct cstream *c = request(r, "GET", "/hello", 0, false, NULL);
+
+	pump(r);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /hello 0");
+	assert_int_equal(r->nss, 1);
+	assert_string_equal(r->ss[0].method, "GET");
+	assert_int_equal(l7_h2_ops.counts(r->f)->requests, 1);
+	assert_int_equal(l7_h2_ops.counts(r->f)->denied, 0);
+	assert_false(l7_h2_ops.done(r->f));
+	rig_close(r);
+}
+
+/* Denied and allowed streams interleaved on one connection; it stays usable afterwards. */
+static void test_denied_get_interleaved(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	static const char *const deny_hdr[] = {DENY_HEADER, "1", NULL};
+	struct cstream *a = request(r, "GET", "/a", 0, false, NULL);
+	struct cstream *d1 = request(r, "GET", "/deny/me", 0, false, NULL);
+	struct cstream *b = request(r, "GET", "/b", 0, false, NULL);
+	struct cstream *d2 = request(r, "GET", "/c", 0, false, deny_hdr);
+	struct cstream *h = request(r, "HEAD", "/deny/head", 0, false, NULL);
+	struct cstream *c;
+
+	pump(r);
+	expect_ok(a);
+	expect_denied(d1);
+	expect_ok(b);
+	expect_denied(d2);
+	/* a HEAD answer has no body: one DATA byte and the client would reset the stream */
+	assert_true(h->closed);
+	assert_int_equal(h->err, NGHTTP2_NO_ERROR);
+	assert_int_equal(h->status, 403);
+	assert_int_equal(h->blen, 0);
+	assert_string_equal(b->body, "ok /b 0");
+	c = request(r, "GET", "/after", 0, false, NULL);
+	pump(r);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /after 0");
+	assert_int_equal(r->nss, 3); /* the pod never saw the denied ones */
+	assert_string_equal(r->ss[0].path, "/a");
+	assert_string_equal(r->ss[1].path, "/b");
+	assert_string_equal(r->ss[2].path, "/after");
+	assert_int_equal(l7_h2_ops.counts(r->f)->requests, 6);
+	assert_int_equal(l7_h2_ops.counts(r->f)->denied, 3);
+	rig_close(r);
+}
+
+/* Many requests with repeated custom headers: the client's encoder indexes them, and blocks the
+ * filter drops still updated its table. `tbl` is the pod's SETTINGS_HEADER_TABLE_SIZE. */
+static void dynamic_table_run(size_t chunk, uint32_t tbl)
+{
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, tbl};
+	struct rig *r = rig_open(chunk, &iv, 1);
+	size_t i, total = chunk == 1 ? 60 : 300, nok = 0;
+	char val[32], path[32], user[32];
+
+	for (i = 0; i < total; i++) {
+		const char *extra[] = {"x-custom", val, "x-user", user, "user-agent", "rig/1", NULL};
+
+		snprintf(val, sizeof(val), "value-%zu", i % 7);
+		snprintf(user, sizeof(user), "user-%zu", i % 3);
+		snprintf(path, sizeof(path), i % 3 == 1 ? "/deny/%zu" : "/ok/%zu", i);
+		request(r, "GET", path, 0, false, extra);
+		if (i % 10 == 9)
+			pump(r); /* some in batches, so the table is used across round trips */
+	}
+	pump(r);
+	for (i = 0; i < total; i++) {
+		if (i % 3 == 1) {
+			expect_denied(&r->cs[i]);
+			continue;
+		}
+		expect_ok(&r->cs[i]);
+		snprintf(val, sizeof(val), "value-%zu", i % 7);
+		snprintf(path, sizeof(path), "/ok/%zu", i);
+		assert_string_equal(r->ss[nok].path, path);
+		assert_string_equal(r->ss[nok].xcustom, val);
+		nok++;
+	}
+	assert_int_equal(r->nss, nok);
+	rig_close(r);
+}
+
+static void test_hpack_dynamic_table(void **state)
+{
+	dynamic_table_run(state_chunk(state), 4096);
+	dynamic_table_run(state_chunk(state), 256);   /* the pod shrinks the client's table */
+	dynamic_table_run(state_chunk(state), 16384); /* and lets it grow */
+	dynamic_table_run(state_chunk(state), 0);     /* or allows none */
+}
+
+/* A header block far above 16 KiB comes as HEADERS + CONTINUATIONs and must be re-split under
+ * the pod's SETTINGS_MAX_FRAME_SIZE (or the pod fails the connection: FRAME_SIZE_ERROR). */
+static void test_large_header_block(void **state)
+{
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 20000};
+	size_t len = 50000, i, pass;
+	char *big = malloc(len + 1);
+
+	for (i = 0; i < len; i++)
+		big[i] = 'A' + (char)((i * 31 + i / 7) % 58);
+	big[len] = '\0';
+	for (pass = 0; pass < 2; pass++) {
+		struct rig *r = rig_open(state_chunk(state), pass ? &iv : NULL, pass);
+		const char *extra[] = {"x-big", big, NULL};
+		const char *extra_deny[] = {"x-big", big, DENY_HEADER, "1", NULL};
+		struct cstream *a, *d, *b;
+
+		r->big_expect = big;
+		a = request(r, "GET", "/big", 0, false, extra);
+		d = request(r, "GET", "/big", 0, false, extra_deny);
+		b = request(r, "POST", "/big", 100, false, extra);
+		pump(r);
+		expect_ok(a);
+		expect_denied(d);
+		expect_ok(b);
+		assert_int_equal(r->nss, 2);
+		assert_int_equal(r->ss[0].big_len, len);
+		assert_true(r->ss[0].big_ok);
+		assert_true(r->ss[1].big_ok);
+		assert_string_equal(b->body, "ok /big 100");
+		rig_close(r);
+	}
+	free(big);
+}
+
+/* Denied POSTs carry more DATA than the connection window: unless the filter gives the dropped
+ * bytes back, the client stalls and the allowed POST after them never completes. */
+static void test_denied_posts_return_window(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	struct cstream *d[3], *ok;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		d[i] = request(r, "POST", "/deny/upload", 40000, false, NULL);
+		pump(r);
+		expect_denied(d[i]);
+	}
+	ok = request(r, "POST", "/upload", 100000, false, NULL);
+	pump(r);
+	expect_ok(ok);
+	assert_string_equal(ok->body, "ok /upload 100000");
+	assert_int_equal(r->nss, 1);
+	assert_int_equal(r->ss[0].data, 100000);
+	/* and all at once: denied bodies and an allowed one competing for the window */
+	d[0] = request(r, "POST", "/deny/a", 70000, false, NULL);
+	ok = request(r, "POST", "/upload2", 70000, false, NULL);
+	d[1] = request(r, "POST", "/deny/b", 70000, false, NULL);
+	pump(r);
+	expect_denied(d[0]);
+	expect_denied(d[1]);
+	expect_ok(ok);
+	assert_string_equal(ok->body, "ok /upload2 70000");
+	rig_close(r);
+}
+
+/* Trailers of an allowed stream are re-encoded and reach the pod; those of a denied one are
+ * decoded (they add to the client's table, which later blocks refer to) and dropped. */
+static void test_trailers(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	static const char *const extra[] = {"x-custom", "t1", NULL};
+	struct cstream *a, *d, *b;
+
+	a = request(r, "POST", "/upload", 1000, true, extra);
+	d = request(r, "POST", "/deny/upload", 1000, true, extra);
+	pump(r);
+	expect_ok(a);
+	expect_denied(d);
+	assert_string_equal(a->body, "ok /upload 1000");
+	b = request(r, "POST", "/upload", 10, true, extra);
+	pump(r);
+	expect_ok(b);
+	assert_int_equal(r->nss, 2);
+	assert_string_equal(r->ss[0].trailer, "sum-1");
+	assert_string_equal(r->ss[1].trailer, "sum-5");
+	assert_string_equal(r->ss[1].xcustom, "t1");
+	rig_close(r);
+}
+
+/* The decider gets :method, :path and :authority as fields, the rest as lower-case headers
+ * (cookie crumbs joined), nothing of HTTP/2's pseudo-headers among them. */
+static void test_decider_sees_request(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	static const char *const extra[] = {"x-user", "bob", "cookie", "a=1", "cookie", "b=2",
+					    NULL};
+	struct cstream *c = request(r, "PUT", "/api/v1/items?x=1", 0, false, extra);
+
+	pump(r);
+	expect_ok(c);
+	assert_int_equal(r->ndecided, 1);
+	assert_false(r->seen_tcp);
+	assert_string_equal(r->seen_method, "PUT");
+	assert_string_equal(r->seen_path, "/api/v1/items?x=1");
+	assert_string_equal(r->seen_host, AUTHORITY);
+	assert_non_null(strstr(r->seen_headers, "x-user=bob\n"));
+	assert_non_null(strstr(r->seen_headers, "cookie=a=1; b=2\n"));
+	assert_null(strstr(r->seen_headers, ":"));
+	rig_close(r);
+}
+
+/* Two :path fields: the filter and the pod could read different requests, so it is refused
+ * (RST_STREAM PROTOCOL_ERROR), counted as bad, and the connection goes on. */
+static void test_malformed_request_refused(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	static const char *const extra[] = {":path", "/admin", NULL};
+	struct cstream *m = request(r, "GET", "/public", 0, false, extra);
+	struct cstream *c = request(r, "GET", "/fine", 0, false, NULL);
+
+	pump(r);
+	assert_true(m->closed);
+	assert_int_equal(m->err, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(m->status, 0);
+	expect_ok(c);
+	assert_int_equal(r->nss, 1);
+	assert_int_equal(r->ndecided, 1);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 1);
+	rig_close(r);
+}
+
+/* The pod's response carries a header block with CONTINUATIONs and large DATA, fed a byte at a
+ * time alongside denied requests: every 403 must land between the pod's frames. */
+static void test_answers_between_pod_frames(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	struct cstream *c[8];
+	size_t i;
+
+	r->resp_header = 30000;
+	r->resp_body = 50000;
+	for (i = 0; i < 8; i++)
+		c[i] = request(r, "GET", i % 2 ? "/deny/x" : "/big", 0, false, NULL);
+	pump(r);
+	for (i = 0; i < 8; i++) {
+		if (i % 2) {
+			expect_denied(c[i]);
+			continue;
+		}
+		expect_ok(c[i]);
+		assert_int_equal(c[i]->blen, sizeof(c[i]->body) - 1); /* 50000 'z', clipped */
+	}
+	rig_close(r);
+}
+
+/* ---- what is not HTTP/2 ---- */
+
+static const uint8_t settings0[] = {0, 0, 0, NGHTTP2_SETTINGS, 0, 0, 0, 0, 0};
+
+/* Feed `frames` after the preface (and an empty SETTINGS), in `chunk` pieces; return the rc. */
+static int feed_raw(const uint8_t *frames, size_t len, size_t chunk, struct l7_buf *to_client)
+{
+	struct l7_filter *f = l7_h2_ops.open(&(struct l7_decider){0});
+	struct l7_buf up = {0}, *cl = to_client;
+	uint8_t in[256];
+	size_t n = 0, off;
+	int rc = 0;
+
+	/* the pod's preface first: nothing may reach the client before it */
+	assert_int_equal(l7_h2_ops.from_upstream(f, settings0, sizeof(settings0), cl, &up), 0);
+	assert_int_equal(l7_buf_unread(cl), sizeof(settings0));
+
+	memcpy(in, L7_H2_PREFACE, L7_H2_PREFACE_LEN);
+	n += L7_H2_PREFACE_LEN;
+	memcpy(in + n, settings0, sizeof(settings0));
+	n += sizeof(settings0);
+	if (len)
+		memcpy(in + n, frames, len);
+	n += len;
+	for (off = 0; off < n && !rc; off += chunk)
+		rc = l7_h2_ops.from_client(f, in + off, n - off < chunk ? n - off : chunk, &up, cl);
+	if (rc) {
+		assert_true(l7_h2_ops.done(f));
+		assert_int_equal(l7_h2_ops.counts(f)->bad, 1);
+	}
+	l7_h2_ops.close(f);
+	l7_buf_free(&up);
+	return rc;
+}
+
+/* The last frame the client got is a GOAWAY(PROTOCOL_ERROR). */
+static void expect_goaway(struct l7_buf *b)
+{
+	size_t n = l7_buf_unread(b);
+	const uint8_t *p = b->data + b->off;
+
+	assert_true(n >= 17);
+	p += n - 17;
+	assert_int_equal(p[3], NGHTTP2_GOAWAY);
+	assert_int_equal(p[16], NGHTTP2_PROTOCOL_ERROR);
+	l7_buf_free(b);
+}
+
+static void test_garbage_is_eproto(void **state)
+{
+	static const uint8_t continuation[] = {0, 0, 1, NGHTTP2_CONTINUATION, 4, 0, 0, 0, 1, 0x82};
+	/* index 62 is the dynamic table's first entry, and the table is empty */
+	static const uint8_t bad_hpack[] = {0, 0, 1, NGHTTP2_HEADERS, 5, 0, 0, 0, 1, 0xbe};
+	static const uint8_t too_long[] = {0, 0x40, 1, NGHTTP2_DATA, 0, 0, 0, 0, 1}; /* 16385 */
+	static const uint8_t headers_then_ping[] = {0, 0, 1, NGHTTP2_HEADERS, 0, 0, 0, 0, 1, 0x82,
+						    0, 0, 8, NGHTTP2_PING, 0, 0, 0, 0, 0,
+						    0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t even_stream[] = {0, 0, 1, NGHTTP2_HEADERS, 5, 0, 0, 0, 2, 0x82};
+	const char *http1 = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct l7_filter *f = l7_h2_ops.open(NULL);
+	struct l7_buf up = {0}, cl = {0};
+	size_t chunk = state_chunk(state);
+
+	assert_int_equal(l7_h2_ops.from_client(f, (const uint8_t *)http1, strlen(http1), &up, &cl),
+			 -EPROTO);
+	assert_int_equal(l7_buf_unread(&up), 0);
+	assert_true(l7_h2_ops.done(f));
+	l7_h2_ops.close(f);
+	l7_buf_free(&up);
+	l7_buf_free(&cl);
+	assert_int_equal(feed_raw(continuation, sizeof(continuation), chunk, &cl), -EPROTO);
+	expect_goaway(&cl);
+	assert_int_equal(feed_raw(bad_hpack, sizeof(bad_hpack), chunk, &cl), -EPROTO);
+	expect_goaway(&cl);
+	assert_int_equal(feed_raw(too_long, sizeof(too_long), chunk, &cl), -EPROTO);
+	expect_goaway(&cl);
+	assert_int_equal(feed_raw(headers_then_ping, sizeof(headers_then_ping), chunk, &cl),
+			 -EPROTO);
+	expect_goaway(&cl);
+	assert_int_equal(feed_raw(even_stream, sizeof(even_stream), chunk, &cl), -EPROTO);
+	expect_goaway(&cl);
+	/* and what is well-formed passes */
+	assert_int_equal(feed_raw(NULL, 0, chunk, &cl), 0);
+	l7_buf_free(&cl);
+}
+
+/* The pod breaking the protocol is -EPROTO too: a CONTINUATION nobody started (after its
+ * preface, and a first frame that is not its preface). */
+static void test_pod_garbage_is_eproto(void **state)
+{
+	static const uint8_t continuation[] = {0, 0, 1, NGHTTP2_CONTINUATION, 4, 0, 0, 0, 1, 0x88};
+	struct l7_filter *f = l7_h2_ops.open(NULL);
+	struct l7_buf up = {0}, cl = {0};
+	size_t chunk = state_chunk(state), off;
+	int rc = 0;
+
+	assert_int_equal(l7_h2_ops.from_upstream(f, settings0, sizeof(settings0), &cl, &up), 0);
+	for (off = 0; off < sizeof(continuation) && !rc; off += chunk)
+		rc = l7_h2_ops.from_upstream(f, continuation + off,
+					     sizeof(continuation) - off < chunk
+						     ? sizeof(continuation) - off
+						     : chunk,
+					     &cl, &up);
+	assert_int_equal(rc, -EPROTO);
+	assert_true(l7_h2_ops.done(f));
+	l7_h2_ops.close(f);
+	f = l7_h2_ops.open(NULL);
+	assert_int_equal(l7_h2_ops.from_upstream(f, continuation, sizeof(continuation), &cl, &up),
+			 -EPROTO);
+	l7_h2_ops.close(f);
+	l7_buf_free(&up);
+	l7_buf_free(&cl);
+}
+
+/* Each case whole, then one byte at a time. */
+#define BOTH(fn) cmocka_unit_test(fn), {#fn "_bytewise", fn, NULL, NULL, &one}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    BOTH(test_allowed_get),
+	    BOTH(test_denied_get_interleaved),
+	    BOTH(test_hpack_dynamic_table),
+	    BOTH(test_large_header_block),
+	    BOTH(test_denied_posts_return_window),
+	    BOTH(test_trailers),
+	    BOTH(test_decider_sees_request),
+	    BOTH(test_malformed_request_refused),
+	    BOTH(test_answers_between_pod_frames),
+	    BOTH(test_garbage_is_eproto),
+	    BOTH(test_pod_garbage_is_eproto),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
