@@ -60,9 +60,9 @@ struct rig {
 	struct l7_buf to_up, to_client;
 	struct bytes pc, ps; /* produced by the client / server, not yet fed to the filter */
 	size_t chunk;
-	int frc;	       /* the filter's first error */
-	int cli_err, srv_err;  /* the sessions' first error */
-	int goaways;	       /* GOAWAYs the client received */
+	int frc;	      /* the filter's first error */
+	int cli_err, srv_err; /* the sessions' first error */
+	int goaways;	      /* GOAWAYs the client received */
 	struct cstream cs[MAXS];
 	size_t ncs;
 	struct sstream ss[MAXS];
@@ -163,8 +163,8 @@ static int srv_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t
 	return 0;
 }
 
-static int srv_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
-		    size_t len, void *user)
+static int srv_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+		    void *user)
 {
 	struct sstream *st = srv_stream(user, id);
 
@@ -264,8 +264,8 @@ static int cli_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t
 	return 0;
 }
 
-static int cli_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data,
-		    size_t len, void *user)
+static int cli_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *data, size_t len,
+		    void *user)
 {
 	struct cstream *c = cli_stream(user, id);
 	size_t room;
@@ -490,8 +490,8 @@ static void pump(struct rig *r)
 }
 
 /* Submit a request; `extra` is NULL-terminated name, value pairs. */
-static struct cstream *request(struct rig *r, const char *method, const char *path,
-			       size_t body, bool trailers, const char *const *extra)
+static struct cstream *request(struct rig *r, const char *method, const char *path, size_t body,
+			       bool trailers, const char *const *extra)
 {
 	nghttp2_nv nv[32];
 	nghttp2_data_provider dp;
@@ -601,7 +601,8 @@ static void dynamic_table_run(size_t chunk, uint32_t tbl)
 	char val[32], path[32], user[32];
 
 	for (i = 0; i < total; i++) {
-		const char *extra[] = {"x-custom", val, "x-user", user, "user-agent", "rig/1", NULL};
+		const char *extra[] = {"x-custom",   val,     "x-user", user,
+				       "user-agent", "rig/1", NULL};
 
 		snprintf(val, sizeof(val), "value-%zu", i % 7);
 		snprintf(user, sizeof(user), "user-%zu", i % 3);
@@ -730,8 +731,8 @@ static void test_trailers(void **state)
 static void test_decider_sees_request(void **state)
 {
 	struct rig *r = rig_open(state_chunk(state), NULL, 0);
-	static const char *const extra[] = {"x-user", "bob", "cookie", "a=1", "cookie", "b=2",
-					    NULL};
+	static const char *const extra[] = {"x-user", "bob", "cookie", "a=1",
+					    "cookie", "b=2", NULL};
 	struct cstream *c = request(r, "PUT", "/api/v1/items?x=1", 0, false, extra);
 
 	pump(r);
@@ -845,9 +846,20 @@ static void test_garbage_is_eproto(void **state)
 	/* index 62 is the dynamic table's first entry, and the table is empty */
 	static const uint8_t bad_hpack[] = {0, 0, 1, NGHTTP2_HEADERS, 5, 0, 0, 0, 1, 0xbe};
 	static const uint8_t too_long[] = {0, 0x40, 1, NGHTTP2_DATA, 0, 0, 0, 0, 1}; /* 16385 */
-	static const uint8_t headers_then_ping[] = {0, 0, 1, NGHTTP2_HEADERS, 0, 0, 0, 0, 1, 0x82,
-						    0, 0, 8, NGHTTP2_PING, 0, 0, 0, 0, 0,
-						    0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t headers_then_ping[] = {0, 0,
+						    1, NGHTTP2_HEADERS,
+						    0, 0,
+						    0, 0,
+						    1, 0x82,
+						    0, 0,
+						    8, NGHTTP2_PING,
+						    0, 0,
+						    0, 0,
+						    0, 0,
+						    0, 0,
+						    0, 0,
+						    0, 0,
+						    0};
 	static const uint8_t even_stream[] = {0, 0, 1, NGHTTP2_HEADERS, 5, 0, 0, 0, 2, 0x82};
 	const char *http1 = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct l7_filter *f = l7_h2_ops.open(NULL);
@@ -889,11 +901,10 @@ static void test_pod_garbage_is_eproto(void **state)
 
 	assert_int_equal(l7_h2_ops.from_upstream(f, settings0, sizeof(settings0), &cl, &up), 0);
 	for (off = 0; off < sizeof(continuation) && !rc; off += chunk)
-		rc = l7_h2_ops.from_upstream(f, continuation + off,
-					     sizeof(continuation) - off < chunk
-						     ? sizeof(continuation) - off
-						     : chunk,
-					     &cl, &up);
+		rc = l7_h2_ops.from_upstream(
+		    f, continuation + off,
+		    sizeof(continuation) - off < chunk ? sizeof(continuation) - off : chunk, &cl,
+		    &up);
 	assert_int_equal(rc, -EPROTO);
 	assert_true(l7_h2_ops.done(f));
 	l7_h2_ops.close(f);
@@ -906,7 +917,11 @@ static void test_pod_garbage_is_eproto(void **state)
 }
 
 /* Each case whole, then one byte at a time. */
-#define BOTH(fn) cmocka_unit_test(fn), {#fn "_bytewise", fn, NULL, NULL, &one}
+#define BOTH(fn)                                                                                   \
+	cmocka_unit_test(fn),                                                                      \
+	{                                                                                          \
+#fn "_bytewise", fn, NULL, NULL, &one                                              \
+	}
 
 int main(void)
 {

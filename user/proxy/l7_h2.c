@@ -72,8 +72,8 @@ static int preface(struct l7_filter *f, const uint8_t **in, size_t *len)
 	return 0;
 }
 
-static int h2_from_client(struct l7_filter *f, const uint8_t *in, size_t len,
-			  struct l7_buf *to_up, struct l7_buf *to_client)
+static int h2_from_client(struct l7_filter *f, const uint8_t *in, size_t len, struct l7_buf *to_up,
+			  struct l7_buf *to_client)
 {
 	int rc = 0;
 

@@ -102,7 +102,7 @@ struct h2_block {
 /* How the filter answers a stream it does not forward. */
 enum h2_answer {
 	H2_ANSWER_403,	    /* denied: 403 and L7_DENY_BODY */
-	H2_ANSWER_403_HEAD, /* denied HEAD: the 403's header block alone (a HEAD answer has no body) */
+	H2_ANSWER_403_HEAD, /* denied HEAD: the 403's headers alone (a HEAD answer has no body) */
 	H2_ANSWER_RESET,    /* malformed: RST_STREAM(PROTOCOL_ERROR) */
 };
 
@@ -130,26 +130,26 @@ struct l7_filter {
 	struct l7_counts counts;
 	bool failed; /* a protocol error: nothing more passes */
 
-	size_t preface_got;	 /* bytes of the client preface seen */
-	struct h2_reader cl, up; /* client -> pod, pod -> client */
+	size_t preface_got;		/* bytes of the client preface seen */
+	struct h2_reader cl, up;	/* client -> pod, pod -> client */
 	struct l7_buf *out_up, *out_cl; /* the outputs of the call under way */
 
 	struct h2_block blk;
-	nghttp2_hd_inflater *inflater; /* the client's HPACK encoder, mirrored */
-	nghttp2_hd_deflater *deflater; /* ours toward the pod: no dynamic table */
-	uint32_t last_request_id;      /* highest client stream that started a request */
-	uint32_t last_forwarded_id;    /* highest such stream the pod has seen */
-	uint32_t up_max_frame;	       /* the pod's SETTINGS_MAX_FRAME_SIZE, acknowledged */
-	struct h2_pod_settings *pending; /* pod SETTINGS the client has not acknowledged, in order */
+	nghttp2_hd_inflater *inflater;	 /* the client's HPACK encoder, mirrored */
+	nghttp2_hd_deflater *deflater;	 /* ours toward the pod: no dynamic table */
+	uint32_t last_request_id;	 /* highest client stream that started a request */
+	uint32_t last_forwarded_id;	 /* highest such stream the pod has seen */
+	uint32_t up_max_frame;		 /* the pod's SETTINGS_MAX_FRAME_SIZE, acknowledged */
+	struct h2_pod_settings *pending; /* pod SETTINGS the client has not acknowledged */
 	size_t npending;
 
-	bool up_started;  /* the pod's preface (its first SETTINGS) went by: the client's first frame */
+	bool up_started; /* the pod's preface (its first SETTINGS, the client's first frame) went */
 	bool up_in_block; /* the pod's header block is under way: nothing may go in between */
 	/* Flow control toward the client, for the 403 bodies the filter adds to the pod's DATA. */
-	int64_t cl_conn_win;  /* the client's connection receive window */
-	int64_t cl_init_win;  /* its SETTINGS_INITIAL_WINDOW_SIZE */
-	uint64_t owed;	      /* 403 body bytes the client's WINDOW_UPDATEs will count, not the pod's */
-	uint64_t give_back;   /* dropped client DATA bytes to return with a WINDOW_UPDATE */
+	int64_t cl_conn_win; /* the client's connection receive window */
+	int64_t cl_init_win; /* its SETTINGS_INITIAL_WINDOW_SIZE */
+	uint64_t owed;	     /* 403 body bytes the client's WINDOW_UPDATEs pay for, not the pod's */
+	uint64_t give_back;  /* dropped client DATA bytes to return with a WINDOW_UPDATE */
 	struct h2_denied *den; /* in stream order */
 	size_t nden, dencap;
 	bool cl_drop; /* the client frame under way is on a stream the pod never sees */

@@ -73,8 +73,8 @@ int h2_denied_add(struct l7_filter *f, uint32_t sid, enum h2_answer answer, bool
 			f->dencap = cap;
 		}
 	}
-	f->den[f->nden++] = (struct h2_denied){
-		.sid = sid, .answer = answer, .client_done = client_done};
+	f->den[f->nden++] =
+	    (struct h2_denied){.sid = sid, .answer = answer, .client_done = client_done};
 	return 0;
 }
 
@@ -125,8 +125,8 @@ static int answer(struct l7_filter *f, struct h2_denied *d, struct l7_buf *out)
 		bool head = d->answer == H2_ANSWER_403_HEAD;
 
 		n = h2_hpack_403(block, sizeof(block));
-		if (h2_put_header_block(out, d->sid, head ? NGHTTP2_FLAG_END_STREAM : 0, NULL, block,
-					n, H2_MIN_FRAME))
+		if (h2_put_header_block(out, d->sid, head ? NGHTTP2_FLAG_END_STREAM : 0, NULL,
+					block, n, H2_MIN_FRAME))
 			return -ENOMEM;
 		d->head_sent = true;
 		d->answered = head;

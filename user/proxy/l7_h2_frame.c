@@ -119,8 +119,8 @@ int h2_read(struct h2_reader *r, const uint8_t *in, size_t len, struct l7_buf *o
 
 int h2_put_hd(struct l7_buf *b, uint32_t len, uint8_t type, uint8_t flags, uint32_t sid)
 {
-	uint8_t p[H2_HD_LEN] = {len >> 16, len >> 8, len, type, flags, sid >> 24 & 0x7f, sid >> 16,
-				sid >> 8, sid};
+	uint8_t p[H2_HD_LEN] = {len >> 16,	  len >> 8,  len,      type, flags,
+				sid >> 24 & 0x7f, sid >> 16, sid >> 8, sid};
 
 	return l7_buf_put(b, p, sizeof(p));
 }
@@ -170,8 +170,8 @@ int h2_put_header_block(struct l7_buf *b, uint32_t sid, uint8_t flags, const uin
 	for (;;) {
 		uint8_t fl = n == len ? flags | NGHTTP2_FLAG_END_HEADERS : flags;
 
-		if (h2_put_hd(b, n + extra, type, fl, sid) || (extra && l7_buf_put(b, prio, extra)) ||
-		    l7_buf_put(b, block, n))
+		if (h2_put_hd(b, n + extra, type, fl, sid) ||
+		    (extra && l7_buf_put(b, prio, extra)) || l7_buf_put(b, block, n))
 			return -ENOMEM;
 		block += n;
 		len -= n;

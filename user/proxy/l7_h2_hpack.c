@@ -123,7 +123,8 @@ int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool fin
 			return n == NGHTTP2_ERR_NOMEM ? -ENOMEM : -EPROTO;
 		frag += n;
 		len -= n;
-		if ((flags & NGHTTP2_HD_INFLATE_EMIT) && keep && (rc = fields_add(&f->blk.fields, &nv)))
+		if ((flags & NGHTTP2_HD_INFLATE_EMIT) && keep &&
+		    (rc = fields_add(&f->blk.fields, &nv)))
 			return rc;
 		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
 			nghttp2_hd_inflate_end_headers(f->inflater);

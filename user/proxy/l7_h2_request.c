@@ -124,12 +124,12 @@ static int req_parse(const struct h2_fields *fl, struct h2_req *r)
 static bool req_decide(struct l7_filter *f, const struct h2_req *r)
 {
 	struct authz_request rq = {
-		.tcp = false,
-		.host = r->authority,
-		.method = r->method,
-		.path = r->path,
-		.headers = r->headers,
-		.nheaders = r->nheaders,
+	    .tcp = false,
+	    .host = r->authority,
+	    .method = r->method,
+	    .path = r->path,
+	    .headers = r->headers,
+	    .nheaders = r->nheaders,
 	};
 	char why[160] = "";
 	size_t i;
