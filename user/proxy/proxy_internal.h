@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The proxy's private state, shared by its loop (proxy_loop.c) and its relay (proxy_relay.c). */
+/* The proxy's private state, shared by its loop (proxy_loop.c) and its relays (proxy_relay.c, the
+ * plain one; l7_relay.c, the one with an L7 filter). */
 #ifndef SKIFF_PROXY_INTERNAL_H
 #define SKIFF_PROXY_INTERNAL_H
 
@@ -13,11 +14,12 @@
 #define PROXY_PIPE_BYTES (256 << 10) /* kernel pipe per direction: what may sit in flight */
 
 struct relay;
+struct l7_relay;
 struct hb_conn;
 struct hb_stream;
 
-/* What an epoll event points at: a listener, one side of a plain relay, an HBONE connection or
- * the local socket of an HBONE stream. */
+/* What an epoll event points at: a listener, one side of a plain or L7 relay, an HBONE
+ * connection or the local socket of an HBONE stream. */
 enum proxy_ev_kind {
 	EV_LISTENER,	  /* outbound 15001 */
 	EV_CLIENT,	  /* plain relay, client side */
@@ -26,12 +28,15 @@ enum proxy_ev_kind {
 	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
 	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
 	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
+	EV_L7_CLIENT,	  /* L7 relay, client side (an accepted socket, or an HBONE socketpair end) */
+	EV_L7_UPSTREAM,	  /* L7 relay, destination side */
 };
 
 struct proxy_ev {
 	enum proxy_ev_kind kind;
 	int fd;
 	struct relay *r;      /* EV_CLIENT and EV_UPSTREAM */
+	struct l7_relay *l7;  /* EV_L7_CLIENT and EV_L7_UPSTREAM */
 	struct hb_conn *conn; /* EV_HB_CONN */
 	struct hb_stream *st; /* EV_HB_LOCAL */
 };
@@ -54,6 +59,33 @@ struct relay {
 	struct relay *next, *prev;
 };
 
+/* One side of an L7 relay. */
+struct l7_side {
+	struct proxy_ev ev;
+	uint32_t armed; /* the events epoll waits for on it; 0: not in epoll */
+	bool eof;	/* it said FIN */
+	bool shut;	/* FIN passed on to it */
+	uint64_t bytes; /* written to it */
+};
+
+/* A connection whose HTTP requests are decided one by one: bytes are read into skiffd, pass
+ * through an L7 filter (l7_filter.h) and are written from its output buffers (l7_relay.c). */
+struct l7_relay {
+	struct l7_side client, upstream;
+	const struct l7_filter_ops *ops; /* NULL until the client's first bytes choose one */
+	struct l7_filter *f;
+	struct proxy_l7 l7;
+	struct l7_buf to_up, to_client;
+	uint8_t sniff[L7_H2_PREFACE_LEN]; /* the client's first bytes, while they may be a preface */
+	size_t nsniff;
+	bool connecting; /* upstream connect() in progress */
+	bool ending;	 /* the filter said its last word (or gave up): close once it is out */
+	bool gone;	 /* closed; freed after this batch */
+	size_t lingered; /* client bytes dropped after the last word */
+	uint64_t seen_requests, seen_denied; /* filter counts already in the proxy's stats */
+	struct l7_relay *next, *prev;
+};
+
 struct proxy {
 	struct proxy_opts o;
 	int epfd, wakefd;
@@ -62,6 +94,7 @@ struct proxy {
 	pthread_t thread;
 	bool started;
 	struct relay *relays; /* every open relay, for proxy_stop */
+	struct l7_relay *l7_relays; /* every open L7 relay, likewise */
 	void **graveyard;     /* closed objects, freed after the current epoll batch */
 	size_t ngrave, gravecap;
 	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
@@ -81,5 +114,16 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 /* An epoll event on one side of a relay; closes the relay when it is done or broken. */
 void relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
 void relay_close(struct proxy *p, struct relay *r, bool reset);
+
+/* l7_relay.c */
+/*
+ * Relay `client_fd` (non-blocking: an accepted TCP socket or a socketpair end) to `dst` through
+ * an L7 filter deciding with `l7->d`. Both are the relay's from here on, also when this fails
+ * (the client is then reset and l7->release called).
+ */
+int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
+		  const struct proxy_l7 *l7);
+void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
+void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset);
 
 #endif

@@ -3,7 +3,9 @@
  * The proxy thread: listeners on the outbound port, an eventfd to stop, and the relays, all on one
  * epoll instance. Accepting a connection means learning where it was going from the kernel's
  * record (proxy_opts.orig_dst) and starting a relay there; a connection the kernel filed nothing
- * for did not come through the punt path and is reset.
+ * for did not come through the punt path and is reset. A connection to a pod of this node is
+ * authorized first (proxy_opts.authz): refused, relayed as bytes, or relayed through an L7 filter
+ * that decides each HTTP request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,9 +54,44 @@ static int peer_key(int fd, struct skiff_punt_key *k)
 	return 0;
 }
 
-static void accept_all(struct proxy *p, int lfd)
+/* Close with SO_LINGER 0: the client sees a reset, as from a port nobody listens on. */
+static void close_reset(int fd)
 {
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	close(fd);
+}
+
+/* Relay a connection with no HBONE route (its destination is a pod of this node, or outside the
+ * mesh) as AuthorizationPolicy says. The source is the client as the kernel filed it: the agent
+ * knows a local pod's identity by its address (principal NULL). */
+static void accept_authorized(struct proxy *p, int fd, const struct skiff_punt_key *k,
+			      const struct skiff_sock_origin *dst)
+{
+	struct skiff_sock_origin src = {.addr = k->addr, .port = k->port, .family = k->family};
+	struct proxy_l7 l7 = {0};
+
+	if (!p->o.authz) {
+		relay_open(p, fd, dst);
+		return;
+	}
+	switch (p->o.authz(p->o.ctx, NULL, &src, dst, &l7)) {
+	case PROXY_ALLOW:
+		relay_open(p, fd, dst);
+		break;
+	case PROXY_L7:
+		l7_relay_open(p, fd, dst, &l7);
+		break;
+	default:
+		p->stats.authz_denied++;
+		close_reset(fd);
+		break;
+	}
+}
+
+static void accept_all(struct proxy *p, int lfd)
+{
 	struct skiff_sock_origin dst;
 	struct proxy_route route;
 	struct skiff_punt_key k;
@@ -65,14 +102,14 @@ static void accept_all(struct proxy *p, int lfd)
 		proxy_nodelay(fd);
 		if (peer_key(fd, &k) || p->o.orig_dst(p->o.ctx, &k, &dst)) {
 			p->stats.no_orig++;
-			setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-			close(fd);
+			close_reset(fd);
 			continue;
 		}
+		/* across nodes, the destination's node decides (hbone_authz.c) */
 		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
 			hb_out_open(p, fd, &k, &dst, &route);
 		else
-			relay_open(p, fd, &dst);
+			accept_authorized(p, fd, &k, &dst);
 	}
 }
 
@@ -118,6 +155,11 @@ static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 	case EV_UPSTREAM:
 		if (!ev->r->gone)
 			relay_event(p, ev, events);
+		break;
+	case EV_L7_CLIENT:
+	case EV_L7_UPSTREAM:
+		if (!ev->l7->gone)
+			l7_relay_event(p, ev, events);
 		break;
 	case EV_HB_CONN:
 		if (!ev->conn->gone)
@@ -256,6 +298,8 @@ void proxy_stop(struct proxy *p)
 	}
 	while (p->relays)
 		relay_close(p, p->relays, true);
+	while (p->l7_relays)
+		l7_relay_close(p, p->l7_relays, true);
 	while (p->hb_conns)
 		hb_conn_close(p->hb_conns);
 	graveyard_empty(p);

@@ -1,0 +1,645 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 relay on real sockets (127.0.0.1, no root): skiffd's proxy started with proxy_start, its
+ * orig_dst pointing at a small HTTP/1.1 keep-alive server run by the test, its authz hook saying
+ * what each case needs. Driven by real curl (several URLs on one connection), by a raw socket
+ * for pipelining, and with the real evaluator deciding the Istio guide's payments policy.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "authz/authz.h"
+#include "model/model.h"
+#include "proxy/proxy_internal.h" /* the listener's port, when bound to port 0 */
+
+#define DENIED                                                                                     \
+	"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n\r\n"         \
+	"RBAC: access denied"
+#define FRONTEND "spiffe://cluster.local/ns/payments/sa/frontend-sa"
+
+/* ---- the pod: answers every request "200" with "METHOD PATH\n", keeping the connection ---- */
+
+#define SRV_CONNS 16
+
+struct srv_conn {
+	int fd;
+	char buf[16384];
+	size_t len;
+};
+
+struct srv {
+	int lfd, stop[2];
+	uint16_t port;
+	pthread_t th;
+	bool running;
+	pthread_mutex_t mu;
+	int accepts;
+	char seen[4096]; /* "METHOD PATH\n" per request served */
+	struct srv_conn c[SRV_CONNS];
+};
+
+/* A chunked body's length if it is all in (the test sends no trailers), else SIZE_MAX. */
+static size_t chunked_len(const char *b, size_t n)
+{
+	const char *end;
+
+	if (n >= 5 && !memcmp(b, "0\r\n\r\n", 5))
+		return 5;
+	end = memmem(b, n, "\r\n0\r\n\r\n", 7);
+	return end ? (size_t)(end + 7 - b) : SIZE_MAX;
+}
+
+/* Answer the complete requests in c->buf; false when the connection should close. */
+static bool srv_answer(struct srv *s, struct srv_conn *c)
+{
+	char *end, method[16], path[256], rsp[512], body[300], *cl;
+	size_t head, blen = 0;
+	bool close_it;
+
+	while ((end = memmem(c->buf, c->len, "\r\n\r\n", 4))) {
+		head = end + 4 - c->buf;
+		*end = '\0';
+		cl = strcasestr(c->buf, "\r\ncontent-length:");
+		blen = cl ? strtoul(cl + 17, NULL, 10) : 0;
+		if (strcasestr(c->buf, "\r\ntransfer-encoding: chunked")) /* no trailers here */
+			blen = chunked_len(c->buf + head, c->len - head);
+		if (blen > c->len - head) {
+			*end = '\r';
+			return true; /* the body is not all here yet */
+		}
+		if (sscanf(c->buf, "%15s %255s", method, path) != 2)
+			return false;
+		close_it = strcasestr(c->buf, "\r\nconnection: close") != NULL;
+		snprintf(body, sizeof(body), "%s %s\n", method, path);
+		snprintf(rsp, sizeof(rsp), "HTTP/1.1 200 OK\r\ncontent-length: %zu\r\n\r\n%s",
+			 strlen(body), strcmp(method, "HEAD") ? body : "");
+		pthread_mutex_lock(&s->mu);
+		strncat(s->seen, body, sizeof(s->seen) - strlen(s->seen) - 1);
+		pthread_mutex_unlock(&s->mu);
+		if (write(c->fd, rsp, strlen(rsp)) < 0 || close_it)
+			return false;
+		memmove(c->buf, c->buf + head + blen, c->len - head - blen);
+		c->len -= head + blen;
+	}
+	return c->len < sizeof(c->buf);
+}
+
+static void srv_accept(struct srv *s)
+{
+	int fd = accept(s->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->accepts++;
+	pthread_mutex_unlock(&s->mu);
+	for (int i = 0; i < SRV_CONNS; i++)
+		if (s->c[i].fd < 0) {
+			s->c[i].fd = fd;
+			s->c[i].len = 0;
+			return;
+		}
+	close(fd);
+}
+
+static void *srv_main(void *arg)
+{
+	struct srv *s = arg;
+	struct pollfd pf[SRV_CONNS + 2];
+
+	for (;;) {
+		pf[0] = (struct pollfd){.fd = s->stop[0], .events = POLLIN};
+		pf[1] = (struct pollfd){.fd = s->lfd, .events = POLLIN};
+		for (int i = 0; i < SRV_CONNS; i++)
+			pf[i + 2] = (struct pollfd){.fd = s->c[i].fd, .events = POLLIN};
+		if (poll(pf, SRV_CONNS + 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pf[0].revents)
+			break;
+		if (pf[1].revents)
+			srv_accept(s);
+		for (int i = 0; i < SRV_CONNS; i++) {
+			struct srv_conn *c = &s->c[i];
+			ssize_t n;
+
+			if (c->fd < 0 || !pf[i + 2].revents)
+				continue;
+			n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+			if (n > 0)
+				c->len += n;
+			if (n <= 0 || !srv_answer(s, c)) {
+				close(c->fd);
+				c->fd = -1;
+			}
+		}
+	}
+	return NULL;
+}
+
+static uint16_t bound_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
+
+static void srv_start(struct srv *s)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < SRV_CONNS; i++)
+		s->c[i].fd = -1;
+	pthread_mutex_init(&s->mu, NULL);
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(s->lfd >= 0);
+	assert_int_equal(bind(s->lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(s->lfd, 16), 0);
+	s->port = bound_port(s->lfd);
+	assert_int_equal(pipe(s->stop), 0);
+	assert_int_equal(pthread_create(&s->th, NULL, srv_main, s), 0);
+	s->running = true;
+}
+
+static void srv_stop(struct srv *s)
+{
+	if (!s->running)
+		return;
+	(void)!write(s->stop[1], "x", 1);
+	pthread_join(s->th, NULL);
+	for (int i = 0; i < SRV_CONNS; i++)
+		if (s->c[i].fd >= 0)
+			close(s->c[i].fd);
+	close(s->lfd);
+	close(s->stop[0]);
+	close(s->stop[1]);
+	pthread_mutex_destroy(&s->mu);
+	s->running = false;
+}
+
+static void srv_seen(struct srv *s, char *out, size_t cap, int *accepts)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = strnlen(s->seen, cap - 1);
+	memcpy(out, s->seen, n);
+	out[n] = '\0';
+	s->seen[0] = '\0';
+	if (accepts)
+		*accepts = s->accepts;
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- the proxy and its hooks ---- */
+
+static atomic_int releases; /* proxy_l7.release calls */
+
+struct rt {
+	struct srv srv;
+	struct proxy *p;
+	uint16_t port;	       /* the proxy's outbound listener */
+	uint16_t dst_port;     /* where orig_dst sends connections */
+	enum proxy_verdict verdict;
+	struct l7_decider dec; /* for PROXY_L7 */
+	struct skiff_sock_origin src; /* what authz was given, last */
+	bool authz_principal_null;
+};
+
+static int orig_dst(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)
+{
+	struct rt *t = ctx;
+
+	(void)k;
+	*dst = (struct skiff_sock_origin){.family = SKIFF_AF_INET, .port = htons(t->dst_port)};
+	dst->addr.v4 = htonl(INADDR_LOOPBACK);
+	return 0;
+}
+
+static void release(void *ctx)
+{
+	(void)ctx;
+	atomic_fetch_add(&releases, 1);
+}
+
+static enum proxy_verdict authz(void *ctx, const char *principal,
+				const struct skiff_sock_origin *src,
+				const struct skiff_sock_origin *dst, struct proxy_l7 *l7)
+{
+	struct rt *t = ctx;
+
+	(void)dst;
+	t->src = *src;
+	t->authz_principal_null = principal == NULL;
+	if (t->verdict == PROXY_L7)
+		*l7 = (struct proxy_l7){.d = t->dec, .release = release};
+	return t->verdict;
+}
+
+/* Denies every request whose path contains "deny". */
+static bool deny_word(void *ctx, struct authz_request *rq, char *why, size_t len)
+{
+	(void)ctx;
+	(void)why;
+	(void)len;
+	return !rq->path || !strstr(rq->path, "deny");
+}
+
+static int setup(void **state)
+{
+	struct rt *t = calloc(1, sizeof(*t));
+	struct proxy_opts o = {.addr4 = "127.0.0.1", .orig_dst = orig_dst, .authz = authz};
+
+	assert_non_null(t);
+	*state = t;
+	srv_start(&t->srv);
+	t->dst_port = t->srv.port;
+	t->verdict = PROXY_L7;
+	t->dec = (struct l7_decider){.decide = deny_word};
+	o.ctx = t;
+	assert_int_equal(proxy_start(&o, &t->p), 0);
+	t->port = bound_port(t->p->listeners[0].fd);
+	atomic_store(&releases, 0);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct rt *t = *state;
+
+	proxy_stop(t->p);
+	srv_stop(&t->srv);
+	free(t);
+	return 0;
+}
+
+static struct proxy_stats stats(struct rt *t)
+{
+	struct proxy_stats s;
+
+	proxy_stats_read(t->p, &s);
+	return s;
+}
+
+/* Wait up to 5 s for *v to reach `want` (the proxy thread closes relays on its own time). */
+static bool wait_for(atomic_int *v, int want)
+{
+	for (int i = 0; i < 500 && atomic_load(v) != want; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	return atomic_load(v) == want;
+}
+
+/* ---- clients ---- */
+
+/* Run curl with `args` (NULL-terminated, after "curl"); its stdout into `out`. Exit status. */
+static int curl(char *out, size_t cap, const char *const *args)
+{
+	const char *argv[64] = {"curl"};
+	int pfd[2], status;
+	size_t n = 1, got = 0;
+	ssize_t r;
+	pid_t pid;
+
+	while (args[n - 1] && n < 63) {
+		argv[n] = args[n - 1];
+		n++;
+	}
+	argv[n] = NULL;
+	assert_int_equal(pipe(pfd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		close(pfd[1]);
+		execvp("curl", (char *const *)argv);
+		_exit(127);
+	}
+	close(pfd[1]);
+	while (got + 1 < cap && (r = read(pfd[0], out + got, cap - 1 - got)) > 0)
+		got += r;
+	out[got] = '\0';
+	close(pfd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void url(char *buf, size_t cap, struct rt *t, const char *path)
+{
+	snprintf(buf, cap, "http://127.0.0.1:%u%s", t->port, path);
+}
+
+static int raw_connect(struct rt *t)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Read exactly strlen(want) bytes (or until EOF or 5 s) and compare. */
+static void raw_expect(int fd, const char *want)
+{
+	size_t n = strlen(want), got = 0;
+	char *buf = calloc(1, n + 1);
+	ssize_t r;
+
+	assert_non_null(buf);
+	while (got < n && (r = recv(fd, buf + got, n - got, 0)) > 0)
+		got += r;
+	if (got != n || memcmp(buf, want, n)) {
+		fprintf(stderr, "got %zu bytes:\n%s\nwanted:\n%s\n", got, buf, want);
+		free(buf);
+		fail_msg("the client did not get what it should");
+	}
+	free(buf);
+}
+
+static void raw_send(int fd, const char *s)
+{
+	assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
+}
+
+#define OK_FOR(line) "HTTP/1.1 200 OK\r\ncontent-length: " #line "\r\n\r\n"
+
+/* ---- cases ---- */
+
+/* curl's three URLs share one connection: allowed, denied, allowed. */
+static void test_curl_one_connection(void **state)
+{
+	struct rt *t = *state;
+	char u1[128], u2[128], u3[128], out[256], seen[512];
+	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-o",
+			      "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
+			      u1, u2, u3, NULL};
+	struct proxy_stats s;
+	int accepts;
+
+	url(u1, sizeof(u1), t, "/ok");
+	url(u2, sizeof(u2), t, "/deny/this");
+	url(u3, sizeof(u3), t, "/ok/again");
+	assert_int_equal(curl(out, sizeof(out), args), 0);
+	assert_string_equal(out, "200 1\n403 0\n200 0\n");
+	srv_seen(&t->srv, seen, sizeof(seen), &accepts);
+	assert_string_equal(seen, "GET /ok\nGET /ok/again\n"); /* the denied one never reached it */
+	assert_int_equal(accepts, 1);
+	assert_true(wait_for(&releases, 1)); /* the relay ended when curl closed, and let go */
+	s = stats(t);
+	assert_int_equal(s.accepted, 1);
+	assert_int_equal(s.l7_conns, 1);
+	assert_int_equal(s.l7_requests, 3);
+	assert_int_equal(s.l7_denied, 1);
+	assert_int_equal(s.authz_denied, 0);
+	assert_int_equal(s.relayed, 1);
+	assert_int_equal(s.active, 0);
+	/* the hook saw the client as the kernel filed it: address and port, no principal */
+	assert_true(t->authz_principal_null);
+	assert_int_equal(t->src.family, SKIFF_AF_INET);
+	assert_int_equal(t->src.addr.v4, htonl(INADDR_LOOPBACK));
+	assert_int_not_equal(t->src.port, 0);
+}
+
+/* Pipelined on a raw socket: answers in request order, denied bodies dropped. */
+static void test_pipelined_raw(void **state)
+{
+	struct rt *t = *state;
+	char seen[512];
+	int fd = raw_connect(t);
+
+	raw_send(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+		     "GET /deny HTTP/1.1\r\nHost: x\r\n\r\n"
+		     "GET /c HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, OK_FOR(7) "GET /a\n" DENIED OK_FOR(7) "GET /c\n");
+	raw_send(fd, "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+		     "POST /d HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+		     "3\r\nabc\r\n0\r\n\r\n"
+		     "GET /e HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	raw_expect(fd, DENIED OK_FOR(8) "POST /d\n" OK_FOR(7) "GET /e\n");
+	close(fd);
+	srv_seen(&t->srv, seen, sizeof(seen), NULL);
+	assert_string_equal(seen, "GET /a\nGET /c\nPOST /d\nGET /e\n");
+	assert_int_equal(stats(t).l7_requests, 6);
+	assert_int_equal(stats(t).l7_denied, 2);
+}
+
+/* A malformed request is answered 400 and the connection closed cleanly (not reset). */
+static void test_bad_request_closes(void **state)
+{
+	struct rt *t = *state;
+	char buf[512];
+	size_t got = 0;
+	ssize_t r;
+	int fd = raw_connect(t);
+
+	raw_send(fd, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	while (got < sizeof(buf) - 1 && (r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0)) > 0)
+		got += r;
+	buf[got] = '\0';
+	assert_int_equal(r, 0); /* FIN after the answer */
+	assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request\r\n"));
+	close(fd);
+	assert_true(wait_for(&releases, 1));
+}
+
+struct eval_ctx {
+	struct authz_set *set;
+	struct authz_workload wl;
+	const char *principal;
+};
+
+/* The agent's decider in small: what the connection knows, then the evaluator. */
+static bool eval_decide(void *ctx, struct authz_request *rq, char *why, size_t len)
+{
+	struct eval_ctx *e = ctx;
+	struct authz_decision dec;
+
+	rq->principal = e->principal;
+	rq->source_ip = "127.0.0.1";
+	rq->dest_ip = "127.0.0.1";
+	rq->dest_port = 8080;
+	authz_evaluate(e->set, &e->wl, rq, &dec);
+	authz_decision_format(&dec, why, len);
+	return dec.allow;
+}
+
+static void curl_methods(struct rt *t, const char *const methods[4], const char *const paths[4],
+			 char *out, size_t cap)
+{
+	char u[4][128];
+	const char *args[64];
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		url(u[i], sizeof(u[i]), t, paths[i]);
+		if (i)
+			args[n++] = "--next";
+		args[n++] = "-s";
+		args[n++] = "--noproxy";
+		args[n++] = "*";
+		args[n++] = "--max-time";
+		args[n++] = "10";
+		args[n++] = "-o";
+		args[n++] = "/dev/null";
+		args[n++] = "-w";
+		args[n++] = "%{http_code}\n";
+		args[n++] = "-X";
+		args[n++] = methods[i];
+		args[n++] = u[i];
+	}
+	args[n] = NULL;
+	assert_int_equal(curl(out, cap, args), 0);
+}
+
+/* The Istio guide's payments-api-policy, decided by the real evaluator. */
+static void test_payments_policy(void **state)
+{
+	static const char *const methods[4] = {"GET", "POST", "DELETE", "GET"};
+	static const char *const paths[4] = {"/api/payments/x", "/api/payments/x",
+					     "/api/payments/x", "/admin"};
+	struct kv app = {"app", "payments-api"};
+	struct eval_ctx e = {.wl = {.ns = "payments"}, .principal = FRONTEND};
+	struct labels labels = {.v = &app, .n = 1};
+	struct rt *t = *state;
+	struct model m = {0};
+	struct diag d = {0};
+	char out[128], seen[512];
+
+	if (model_load_dir("tests/unit/fixtures/l7", &m, &d) ||
+	    authz_compile(&m, NULL, &e.set, &d)) {
+		diag_print(&d);
+		fail_msg("tests/unit/fixtures/l7: the payments policy did not load");
+	}
+	e.wl.labels = &labels;
+	t->dec = (struct l7_decider){.decide = eval_decide, .ctx = &e};
+	curl_methods(t, methods, paths, out, sizeof(out));
+	assert_string_equal(out, "200\n200\n403\n403\n");
+	srv_seen(&t->srv, seen, sizeof(seen), NULL);
+	assert_string_equal(seen, "GET /api/payments/x\nPOST /api/payments/x\n");
+	/* another identity gets nothing; prometheus only its metrics */
+	e.principal = "spiffe://cluster.local/ns/monitoring/sa/prometheus";
+	curl_methods(t, methods, (const char *const[4]){"/api/payments/x", "/metrics", "/metrics",
+							"/metrics"},
+		     out, sizeof(out));
+	assert_string_equal(out, "403\n403\n403\n200\n");
+	proxy_stop(t->p); /* the relays point at `e`: end them before it goes */
+	t->p = NULL;
+	authz_set_free(e.set);
+	model_free(&m);
+	diag_free(&d);
+}
+
+/* L4: a denied connection is reset before anything reaches the pod. */
+static void test_l4_deny_resets(void **state)
+{
+	struct rt *t = *state;
+	char u[128], out[64];
+	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-w",
+			      "%{http_code}", u, NULL};
+	int accepts;
+
+	t->verdict = PROXY_DENY;
+	url(u, sizeof(u), t, "/ok");
+	assert_int_not_equal(curl(out, sizeof(out), args), 0);
+	assert_string_equal(out, "000");
+	srv_seen(&t->srv, out, sizeof(out), &accepts);
+	assert_int_equal(accepts, 0);
+	assert_int_equal(stats(t).authz_denied, 1);
+	assert_int_equal(stats(t).l7_conns, 0);
+	assert_int_equal(atomic_load(&releases), 0);
+}
+
+/* L4 allowed with no L7 rule: the plain relay carries it. */
+static void test_l4_allow_plain(void **state)
+{
+	struct rt *t = *state;
+	char u[128], out[64];
+	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-w",
+			      "%{http_code}", u, NULL};
+
+	t->verdict = PROXY_ALLOW;
+	url(u, sizeof(u), t, "/deny");
+	assert_int_equal(curl(out, sizeof(out), args), 0);
+	assert_string_equal(out, "200");
+	assert_int_equal(stats(t).l7_conns, 0);
+	assert_int_equal(stats(t).authz_denied, 0);
+}
+
+/* A pod that refuses: the client is reset, the decider released. */
+static void test_pod_refuses(void **state)
+{
+	struct rt *t = *state;
+	char u[128], out[64];
+	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-w",
+			      "%{http_code}", u, NULL};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+
+	/* a port bound but not listening: connect() is refused */
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	t->dst_port = bound_port(fd);
+	url(u, sizeof(u), t, "/ok");
+	assert_int_not_equal(curl(out, sizeof(out), args), 0);
+	close(fd);
+	assert_string_equal(out, "000");
+	assert_true(wait_for(&releases, 1));
+	assert_int_equal(stats(t).upstream_failed, 1);
+	assert_int_equal(stats(t).l7_conns, 1);
+}
+
+/* proxy_stop ends open L7 relays and releases their deciders. */
+static void test_stop_closes(void **state)
+{
+	struct rt *t = *state;
+	int fd = raw_connect(t);
+	char c;
+
+	raw_send(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, OK_FOR(7) "GET /a\n");
+	assert_int_equal(atomic_load(&releases), 0);
+	proxy_stop(t->p);
+	t->p = NULL;
+	assert_int_equal(atomic_load(&releases), 1);
+	assert_true(recv(fd, &c, 1, 0) <= 0); /* reset */
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_curl_one_connection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pipelined_raw, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_request_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_payments_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_l4_deny_resets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_l4_allow_plain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_pod_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_closes, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

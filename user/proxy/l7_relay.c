@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 relay: a connection to a local pod whose AuthorizationPolicy decides per HTTP request.
+ * Unlike the plain relay (proxy_relay.c, splice), bytes come up into skiffd: what the client
+ * sends goes through an L7 filter (l7_filter.h), which passes allowed requests on and answers
+ * denied ones itself; what the pod sends goes back through it too, so its answers land between
+ * responses. The filter is chosen by the client's first bytes: the HTTP/2 preface means h2c,
+ * anything else HTTP/1.1.
+ *
+ * Back-pressure: a side is not read while the buffer toward the other holds more than
+ * L7_BACKLOG. Half-close passes both ways once the buffers are drained. When the filter has said
+ * its last word (a 403 that closes, a 400, a pod that broke HTTP), the relay writes what is left
+ * to the client, shuts it, closes the pod's side, and reads the client to its FIN so that the
+ * answer is not lost to a reset.
+ */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "proxy/proxy_internal.h"
+#include "skiff/guard.h"
+
+#define L7_BACKLOG    (1 << 20)	/* bytes waiting for a side before the other is not read */
+#define L7_READ_BYTES (32 << 10) /* one read */
+#define L7_ROUNDS     16	/* reads per side and event: other connections get their turn */
+#define L7_LINGER_MAX (1 << 20) /* client bytes read and dropped after the last word */
+
+static void fd_close(int fd, bool reset)
+{
+	struct linger l = {.l_onoff = 1, .l_linger = 0};
+
+	if (fd < 0)
+		return;
+	if (reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(fd);
+}
+
+/* Add what the filter counted since last time to the proxy's counters. */
+static void counts_update(struct proxy *p, struct l7_relay *r)
+{
+	const struct l7_counts *c;
+
+	if (!r->f)
+		return;
+	c = r->ops->counts(r->f);
+	p->stats.l7_requests += c->requests - r->seen_requests;
+	p->stats.l7_denied += c->denied - r->seen_denied;
+	r->seen_requests = c->requests;
+	r->seen_denied = c->denied;
+}
+
+void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
+{
+	fd_close(r->client.ev.fd, reset);
+	fd_close(r->upstream.ev.fd, reset);
+	if (r->f) {
+		counts_update(p, r);
+		r->ops->close(r->f);
+	}
+	l7_buf_free(&r->to_up);
+	l7_buf_free(&r->to_client);
+	if (r->l7.release)
+		r->l7.release(r->l7.d.ctx);
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		p->l7_relays = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	p->stats.active--;
+	p->stats.bytes_out += r->upstream.bytes;
+	p->stats.bytes_in += r->client.bytes;
+	r->gone = true;
+	proxy_defer_free(p, r);
+}
+
+/* ---- the filter ---- */
+
+/* After a filter call: -EPROTO or a done filter end the relay gracefully, other errors reset. */
+static int filter_result(struct proxy *p, struct l7_relay *r, int rc)
+{
+	counts_update(p, r);
+	if (rc == -EPROTO || (!rc && r->ops->done(r->f)))
+		r->ending = true;
+	return rc == -EPROTO ? 0 : rc;
+}
+
+static int filter_open(struct l7_relay *r, const struct l7_filter_ops *ops)
+{
+	r->ops = ops;
+	r->f = ops->open(&r->l7.d);
+	return r->f ? 0 : -ENOMEM;
+}
+
+static int filter_client(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
+{
+	if (!n || r->ending)
+		return 0;
+	return filter_result(p, r, r->ops->from_client(r->f, in, n, &r->to_up, &r->to_client));
+}
+
+/* The client's first bytes: the whole HTTP/2 preface means h2c; anything else, HTTP/1.1, as
+ * soon as it cannot be the preface any more (or the client stops sending). */
+static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n, bool eof)
+{
+	size_t k = L7_H2_PREFACE_LEN - r->nsniff;
+	bool prefix;
+	int rc;
+
+	if (k > n)
+		k = n;
+	memcpy(r->sniff + r->nsniff, in, k);
+	r->nsniff += k;
+	prefix = !memcmp(r->sniff, L7_H2_PREFACE, r->nsniff);
+	if (prefix && r->nsniff < L7_H2_PREFACE_LEN && !eof)
+		return 0; /* not decided yet */
+	if (filter_open(r, prefix && r->nsniff == L7_H2_PREFACE_LEN ? &l7_h2_ops : &l7_http1_ops))
+		return -ENOMEM;
+	rc = filter_client(p, r, r->sniff, r->nsniff);
+	return rc ? rc : filter_client(p, r, in + k, n - k);
+}
+
+static int from_client(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
+{
+	if (r->ending) { /* after the last word: read only to see the client's FIN */
+		r->lingered += n;
+		return r->lingered > L7_LINGER_MAX ? -EMSGSIZE : 0;
+	}
+	if (!r->ops)
+		return sniff(p, r, in, n, false);
+	return filter_client(p, r, in, n);
+}
+
+static int from_upstream(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
+{
+	int rc;
+
+	if (!r->ops && filter_open(r, &l7_http1_ops)) /* the pod spoke first: not HTTP */
+		return -ENOMEM;
+	rc = r->ops->from_upstream(r->f, in, n, &r->to_client, &r->to_up);
+	return filter_result(p, r, rc);
+}
+
+/* ---- sockets ---- */
+
+static bool client_wanted(const struct l7_relay *r)
+{
+	if (r->connecting || r->client.eof)
+		return false;
+	return r->ending || (l7_buf_unread(&r->to_up) <= L7_BACKLOG &&
+			     l7_buf_unread(&r->to_client) <= L7_BACKLOG);
+}
+
+static bool upstream_wanted(const struct l7_relay *r)
+{
+	return !r->connecting && !r->upstream.eof && !r->ending &&
+	       l7_buf_unread(&r->to_client) <= L7_BACKLOG;
+}
+
+/* One read from a side: 1 when something happened (bytes or FIN), 0, or -errno. */
+static int side_read(struct proxy *p, struct l7_relay *r, struct l7_side *s)
+{
+	uint8_t buf[L7_READ_BYTES];
+	ssize_t n = recv(s->ev.fd, buf, sizeof(buf), 0);
+	int rc;
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0) {
+		s->eof = true;
+		if (s == &r->client && !r->ops && !r->ending)
+			rc = sniff(p, r, buf, 0, true); /* what it sent is all it sends */
+		else
+			rc = 0;
+	} else {
+		rc = s == &r->client ? from_client(p, r, buf, n) : from_upstream(p, r, buf, n);
+	}
+	return rc < 0 ? rc : 1;
+}
+
+/* Write what `b` holds to `s`: 1 when bytes went, 0, or -errno. */
+static int side_write(struct l7_side *s, struct l7_buf *b)
+{
+	bool moved = false;
+
+	while (l7_buf_unread(b)) {
+		ssize_t n = send(s->ev.fd, b->data + b->off, l7_buf_unread(b), MSG_NOSIGNAL);
+
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? moved : -errno;
+		l7_buf_consume(b, n);
+		s->bytes += n;
+		moved = true;
+	}
+	return moved;
+}
+
+/* The last word is out: shut the client, let the pod go, wait for the client's FIN. */
+static void last_word(struct l7_relay *r)
+{
+	l7_buf_consume(&r->to_up, l7_buf_unread(&r->to_up));
+	if (!r->client.shut) {
+		shutdown(r->client.ev.fd, SHUT_WR);
+		r->client.shut = true;
+	}
+	fd_close(r->upstream.ev.fd, false); /* closing takes it out of epoll too */
+	r->upstream.ev.fd = -1;
+	r->upstream.armed = 0;
+	r->upstream.eof = r->upstream.shut = true;
+}
+
+/* A FIN from one side goes on to the other once everything before it has. */
+static void half_close(struct l7_relay *r)
+{
+	if (r->ending) {
+		if (!l7_buf_unread(&r->to_client) && r->upstream.ev.fd >= 0)
+			last_word(r);
+		return;
+	}
+	if (r->client.eof && !r->upstream.shut && !l7_buf_unread(&r->to_up)) {
+		shutdown(r->upstream.ev.fd, SHUT_WR);
+		r->upstream.shut = true;
+	}
+	if (r->upstream.eof && !r->client.shut && !l7_buf_unread(&r->to_client)) {
+		shutdown(r->client.ev.fd, SHUT_WR);
+		r->client.shut = true;
+	}
+}
+
+/* Bytes for a side that was already shut cannot go anywhere (a filter may still write some,
+ * e.g. an HTTP/2 acknowledgement after the client's FIN): drop them rather than fail. */
+static int side_flush(struct l7_side *s, struct l7_buf *b)
+{
+	if (s->shut || s->ev.fd < 0) {
+		l7_buf_consume(b, l7_buf_unread(b));
+		return 0;
+	}
+	return side_write(s, b);
+}
+
+/* Read each side once, write what there is: 1 when something moved, 0, or -errno. */
+static int relay_round(struct proxy *p, struct l7_relay *r)
+{
+	int moved = 0, rc;
+
+	if (client_wanted(r)) {
+		rc = side_read(p, r, &r->client);
+		if (rc < 0)
+			return rc;
+		moved |= rc;
+	}
+	if (upstream_wanted(r)) {
+		rc = side_read(p, r, &r->upstream);
+		if (rc < 0)
+			return rc;
+		moved |= rc;
+	}
+	if (!r->connecting) {
+		rc = side_flush(&r->upstream, &r->to_up);
+		if (rc < 0)
+			return rc;
+		moved |= rc;
+	}
+	rc = side_flush(&r->client, &r->to_client);
+	if (rc < 0)
+		return rc;
+	half_close(r);
+	return moved | rc;
+}
+
+/* Move what can move, a bounded number of rounds. 0, or -errno: reset. */
+static int relay_step(struct proxy *p, struct l7_relay *r)
+{
+	int rc = 1;
+
+	for (int round = 0; round < L7_ROUNDS && rc > 0; round++)
+		rc = relay_round(p, r);
+	return rc < 0 ? rc : 0;
+}
+
+static int side_arm(struct proxy *p, struct l7_side *s, uint32_t want)
+{
+	struct epoll_event ev = {.events = want, .data.ptr = &s->ev};
+	int op = !want ? EPOLL_CTL_DEL : !s->armed ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+
+	if (s->ev.fd < 0 || want == s->armed)
+		return 0;
+	if (epoll_ctl(p->epfd, op, s->ev.fd, &ev))
+		return -errno;
+	s->armed = want;
+	return 0;
+}
+
+/* The events each side waits for now. A side with nothing to wait for leaves epoll, so that a
+ * peer that hung up cannot spin the loop with EPOLLHUP. */
+static int rearm(struct proxy *p, struct l7_relay *r)
+{
+	uint32_t ce = 0, ue = 0;
+	int rc;
+
+	if (client_wanted(r))
+		ce |= EPOLLIN;
+	if (l7_buf_unread(&r->to_client))
+		ce |= EPOLLOUT;
+	if (r->connecting)
+		ue = EPOLLOUT;
+	if (upstream_wanted(r))
+		ue |= EPOLLIN;
+	if (!r->connecting && l7_buf_unread(&r->to_up))
+		ue |= EPOLLOUT;
+	rc = side_arm(p, &r->client, ce);
+	return rc ? rc : side_arm(p, &r->upstream, ue);
+}
+
+static bool connect_done(struct proxy *p, struct l7_relay *r)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(r->upstream.ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		p->stats.upstream_failed++;
+		return false;
+	}
+	r->connecting = false;
+	return true;
+}
+
+void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
+{
+	struct l7_relay *r = ev->l7;
+
+	(void)events; /* level-triggered: reading and writing find out what the event meant */
+	if (r->connecting) {
+		if (ev->kind != EV_L7_UPSTREAM)
+			return;
+		if (!connect_done(p, r)) { /* the pod refused: the client sees a reset, as without us */
+			l7_relay_close(p, r, true);
+			return;
+		}
+	}
+	if (relay_step(p, r)) {
+		l7_relay_close(p, r, true);
+		return;
+	}
+	if (r->client.eof && r->client.shut && r->upstream.eof && r->upstream.shut) {
+		p->stats.relayed++;
+		l7_relay_close(p, r, false);
+		return;
+	}
+	if (rearm(p, r))
+		l7_relay_close(p, r, true);
+}
+
+/* A non-blocking connect() to the pod, marked so the kernel's STRICT guard lets skiffd in. */
+static int dial(struct proxy *p, struct l7_relay *r, const struct skiff_sock_origin *dst)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = proxy_sockaddr(dst, &ss);
+	unsigned int mark = SKIFF_MARK_AGENT;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	r->upstream.ev.fd = fd;
+	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)); /* needs CAP_NET_ADMIN */
+	proxy_nodelay(fd);
+	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		p->stats.upstream_failed++;
+		return -errno;
+	}
+	return 0;
+}
+
+int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
+		  const struct proxy_l7 *l7)
+{
+	struct l7_relay *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r) {
+		fd_close(client_fd, true);
+		if (l7->release)
+			l7->release(l7->d.ctx);
+		return -ENOMEM;
+	}
+	*r = (struct l7_relay){
+		.client.ev = {.kind = EV_L7_CLIENT, .fd = client_fd, .l7 = r},
+		.upstream.ev = {.kind = EV_L7_UPSTREAM, .fd = -1, .l7 = r},
+		.l7 = *l7,
+		.connecting = true,
+		.next = p->l7_relays,
+	};
+	if (p->l7_relays)
+		p->l7_relays->prev = r;
+	p->l7_relays = r;
+	p->stats.active++;
+	p->stats.l7_conns++;
+	err = dial(p, r, dst);
+	if (!err)
+		err = rearm(p, r);
+	if (err)
+		l7_relay_close(p, r, true);
+	return err;
+}
