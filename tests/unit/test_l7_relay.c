@@ -51,9 +51,40 @@ struct srv {
 	bool running;
 	pthread_mutex_t mu;
 	int accepts;
+	bool big_sent;	 /* the whole /big body was written */
 	char seen[4096]; /* "METHOD PATH\n" per request served */
 	struct srv_conn c[SRV_CONNS];
 };
+
+#define BIG_BYTES   (64 << 20)   /* far more than every socket buffer on the way can hold */
+#define PATTERN_LEN (251 * 256) /* byte i of the body is i % 251 */
+
+/* GET /big: BIG_BYTES of a known pattern, written as fast as the connection takes them. */
+static bool srv_big(struct srv *s, int fd)
+{
+	static uint8_t chunk[PATTERN_LEN];
+	char head[128];
+	size_t sent = 0;
+
+	for (size_t i = 0; i < sizeof(chunk); i++)
+		chunk[i] = i % 251;
+	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n", BIG_BYTES);
+	if (send(fd, head, strlen(head), MSG_NOSIGNAL) < 0)
+		return false;
+	while (sent < BIG_BYTES) {
+		size_t off = sent % PATTERN_LEN, n = PATTERN_LEN - off;
+		ssize_t w = send(fd, chunk + off, n < BIG_BYTES - sent ? n : BIG_BYTES - sent,
+				 MSG_NOSIGNAL);
+
+		if (w <= 0)
+			return false;
+		sent += w;
+	}
+	pthread_mutex_lock(&s->mu);
+	s->big_sent = true;
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
 
 /* A chunked body's length if it is all in (the test sends no trailers), else SIZE_MAX. */
 static size_t chunked_len(const char *b, size_t n)
@@ -93,7 +124,13 @@ static bool srv_answer(struct srv *s, struct srv_conn *c)
 		pthread_mutex_lock(&s->mu);
 		strncat(s->seen, body, sizeof(s->seen) - strlen(s->seen) - 1);
 		pthread_mutex_unlock(&s->mu);
-		if (write(c->fd, rsp, strlen(rsp)) < 0 || close_it)
+		if (!strcmp(path, "/big")) {
+			if (!srv_big(s, c->fd))
+				return false;
+		} else if (send(c->fd, rsp, strlen(rsp), MSG_NOSIGNAL) < 0) {
+			return false;
+		}
+		if (close_it)
 			return false;
 		memmove(c->buf, c->buf + head + blen, c->len - head - blen);
 		c->len -= head + blen;
@@ -446,6 +483,68 @@ static void test_pipelined_raw(void **state)
 	assert_int_equal(stats(t).l7_denied, 2);
 }
 
+static bool big_sent(struct srv *s)
+{
+	bool sent;
+
+	pthread_mutex_lock(&s->mu);
+	sent = s->big_sent;
+	pthread_mutex_unlock(&s->mu);
+	return sent;
+}
+
+/*
+ * Back-pressure: while the client reads nothing, the relay stops reading the pod once it holds
+ * a mebibyte for the client, so the pod cannot finish writing 64 MiB. Then every byte arrives,
+ * in order. A denied request's 4 MiB body is read and dropped on the way.
+ */
+static void test_big_bodies(void **state)
+{
+	struct rt *t = *state;
+	static char body[4 << 20];
+	char buf[65536], head[128];
+	size_t got = 0;
+	int fd = raw_connect(t);
+	ssize_t r;
+
+	snprintf(head, sizeof(head), "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
+		 sizeof(body));
+	raw_send(fd, head);
+	memset(body, 'b', sizeof(body));
+	assert_int_equal(send(fd, body, sizeof(body), MSG_NOSIGNAL), (ssize_t)sizeof(body));
+	raw_send(fd, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, DENIED);
+	nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
+	assert_false(big_sent(&t->srv));
+	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n", BIG_BYTES);
+	raw_expect(fd, head);
+	while (got < BIG_BYTES && (r = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			if ((uint8_t)buf[i] != (got + i) % 251)
+				fail_msg("byte %zu of the body is %u", got + i, (uint8_t)buf[i]);
+		got += r;
+	}
+	assert_int_equal(got, BIG_BYTES);
+	assert_true(big_sent(&t->srv));
+	close(fd);
+}
+
+/* A client that half-closes after its request still gets the answer, then FIN. */
+static void test_half_close(void **state)
+{
+	struct rt *t = *state;
+	char c;
+	int fd = raw_connect(t);
+
+	raw_send(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /deny HTTP/1.1\r\nHost: x\r\n\r\n");
+	shutdown(fd, SHUT_WR);
+	raw_expect(fd, OK_FOR(7) "GET /a\n" DENIED);
+	assert_int_equal(recv(fd, &c, 1, 0), 0);
+	close(fd);
+	assert_true(wait_for(&releases, 1));
+	assert_int_equal(stats(t).relayed, 1);
+}
+
 /* A malformed request is answered 400 and the connection closed cleanly (not reset). */
 static void test_bad_request_closes(void **state)
 {
@@ -633,6 +732,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_curl_one_connection, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_raw, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_big_bodies, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_request_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_payments_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_deny_resets, setup, teardown),
