@@ -63,6 +63,7 @@ struct rig {
 	int frc;	      /* the filter's first error */
 	int cli_err, srv_err; /* the sessions' first error */
 	int goaways;	      /* GOAWAYs the client received */
+	int srv_priorities;   /* PRIORITY frames the server received */
 	struct cstream cs[MAXS];
 	size_t ncs;
 	struct sstream ss[MAXS];
@@ -225,6 +226,8 @@ static int srv_frame(nghttp2_session *s, const nghttp2_frame *fr, void *user)
 	struct sstream *st = srv_stream(user, fr->hd.stream_id);
 
 	(void)s;
+	if (fr->hd.type == NGHTTP2_PRIORITY)
+		((struct rig *)user)->srv_priorities++;
 	if (st && (fr->hd.type == NGHTTP2_HEADERS || fr->hd.type == NGHTTP2_DATA) &&
 	    (fr->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return srv_respond(user, st);
@@ -748,6 +751,32 @@ static void test_decider_sees_request(void **state)
 	rig_close(r);
 }
 
+/* Clients build priority trees on streams they have not opened (nghttp, Firefox): PRIORITY on
+ * such an idle stream reaches the pod, and a request may depend on it. */
+static void test_priority_on_idle_stream(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	nghttp2_priority_spec anchor, dep;
+	nghttp2_nv nv[] = {
+	    {(uint8_t *)":method", (uint8_t *)"GET", 7, 3, 0},
+	    {(uint8_t *)":scheme", (uint8_t *)"http", 7, 4, 0},
+	    {(uint8_t *)":authority", (uint8_t *)AUTHORITY, 10, strlen(AUTHORITY), 0},
+	    {(uint8_t *)":path", (uint8_t *)"/prio", 5, 5, 0},
+	};
+	struct cstream *c = &r->cs[r->ncs++];
+
+	nghttp2_priority_spec_init(&anchor, 0, 201, 0);
+	assert_int_equal(nghttp2_submit_priority(r->cli, NGHTTP2_FLAG_NONE, 11, &anchor), 0);
+	nghttp2_priority_spec_init(&dep, 11, 16, 0);
+	c->id = nghttp2_submit_request(r->cli, &dep, nv, 4, NULL, c);
+	assert_true(c->id > 0);
+	pump(r);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /prio 0");
+	assert_int_equal(r->srv_priorities, 1);
+	rig_close(r);
+}
+
 /* Two :path fields: the filter and the pod could read different requests, so it is refused
  * (RST_STREAM PROTOCOL_ERROR), counted as bad, and the connection goes on. */
 static void test_malformed_request_refused(void **state)
@@ -934,6 +963,7 @@ int main(void)
 	    BOTH(test_trailers),
 	    BOTH(test_decider_sees_request),
 	    BOTH(test_malformed_request_refused),
+	    BOTH(test_priority_on_idle_stream),
 	    BOTH(test_answers_between_pod_frames),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),

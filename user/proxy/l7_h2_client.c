@@ -23,6 +23,13 @@ static bool dropped_stream(struct l7_filter *f, uint32_t sid)
 	return h2_denied_find(f, sid) || ((sid & 1) && sid > f->last_forwarded_id);
 }
 
+/* PRIORITY may name streams not opened yet (clients build their priority tree on idle streams,
+ * RFC 7540 5.3.4): those pass; on streams the filter answered or skipped, it is dropped. */
+static bool dropped_priority(struct l7_filter *f, uint32_t sid)
+{
+	return sid <= f->last_request_id && dropped_stream(f, sid);
+}
+
 static int headers_start(struct l7_filter *f, const struct h2_hd *hd)
 {
 	struct h2_block *b = &f->blk;
@@ -60,8 +67,10 @@ static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
 		return hd->len != 4 ? -EPROTO : H2_BUFFER;
 	case NGHTTP2_DATA:
 	case NGHTTP2_RST_STREAM:
-	case NGHTTP2_PRIORITY:
 		f->cl_drop = dropped_stream(f, hd->sid);
+		return f->cl_drop ? H2_DROP : H2_PASS;
+	case NGHTTP2_PRIORITY:
+		f->cl_drop = dropped_priority(f, hd->sid);
 		return f->cl_drop ? H2_DROP : H2_PASS;
 	default:
 		return H2_PASS; /* PING, GOAWAY, extensions */
