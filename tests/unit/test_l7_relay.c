@@ -7,7 +7,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -260,6 +262,8 @@ struct rt {
 	struct l7_decider dec; /* for PROXY_L7 */
 	struct skiff_sock_origin src; /* what authz was given, last */
 	bool authz_principal_null;
+	bool via_socketpair; /* authz hands the relay a socketpair end instead (as HBONE does) */
+	atomic_int pair_fd;  /* ... and the test gets the other end here */
 };
 
 static int orig_dst(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)
@@ -287,6 +291,19 @@ static enum proxy_verdict authz(void *ctx, const char *principal,
 	(void)dst;
 	t->src = *src;
 	t->authz_principal_null = principal == NULL;
+	if (t->via_socketpair) { /* on the proxy thread, as hb_stream_attach_l7 runs */
+		struct proxy_l7 pl7 = {.d = t->dec, .release = release};
+		int sp[2];
+
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp))
+			return PROXY_DENY;
+		if (l7_relay_open(t->p, sp[1], dst, &pl7)) {
+			close(sp[0]);
+			return PROXY_DENY;
+		}
+		atomic_store(&t->pair_fd, sp[0]);
+		return PROXY_DENY; /* the TCP connection only served to get here */
+	}
 	if (t->verdict == PROXY_L7)
 		*l7 = (struct proxy_l7){.d = t->dec, .release = release};
 	return t->verdict;
@@ -312,6 +329,7 @@ static int setup(void **state)
 	t->dst_port = t->srv.port;
 	t->verdict = PROXY_L7;
 	t->dec = (struct l7_decider){.decide = deny_word};
+	atomic_store(&t->pair_fd, -1);
 	o.ctx = t;
 	assert_int_equal(proxy_start(&o, &t->p), 0);
 	t->port = bound_port(t->p->listeners[0].fd);
@@ -325,6 +343,8 @@ static int teardown(void **state)
 
 	proxy_stop(t->p);
 	srv_stop(&t->srv);
+	if (atomic_load(&t->pair_fd) >= 0)
+		close(atomic_load(&t->pair_fd));
 	free(t);
 	return 0;
 }
@@ -545,6 +565,83 @@ static void test_half_close(void **state)
 	assert_int_equal(stats(t).relayed, 1);
 }
 
+/* The client's first bytes choose the filter: the HTTP/2 preface, even sent a byte at a time,
+ * goes to the h2c filter (which passes it to the pod as it is); a line that only starts like it
+ * is HTTP/1.1, where "HTTP/2.0" is a bad request. */
+static void test_sniff_preface(void **state)
+{
+	struct rt *t = *state;
+	const char *preface = L7_H2_PREFACE;
+	char seen[512], buf[256];
+	int fd = raw_connect(t), one = 1;
+	ssize_t r;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for (int i = 0; i < L7_H2_PREFACE_LEN; i++) {
+		assert_int_equal(send(fd, preface + i, 1, MSG_NOSIGNAL), 1);
+		nanosleep(&(struct timespec){.tv_nsec = 2 * 1000 * 1000}, NULL);
+	}
+	for (int i = 0; i < 500; i++) {
+		srv_seen(&t->srv, seen, sizeof(seen), NULL);
+		if (seen[0])
+			break;
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	}
+	/* our HTTP/1.1 pod took the preface for a request "PRI *": the h2c filter passed it */
+	assert_string_equal(seen, "PRI *\n");
+	close(fd);
+
+	fd = raw_connect(t);
+	raw_send(fd, "PRI * HTTP/2.0\r\nHost: x\r\n\r\n");
+	r = recv(fd, buf, sizeof(buf) - 1, 0);
+	assert_true(r > 0);
+	buf[r] = '\0';
+	assert_non_null(strstr(buf, "HTTP/1.1 400 Bad Request\r\n"));
+	close(fd);
+	srv_seen(&t->srv, seen, sizeof(seen), NULL);
+	assert_string_equal(seen, "");
+	assert_int_equal(stats(t).l7_conns, 2);
+}
+
+/* The client end may be a socketpair (HBONE hands the relay one): same answers, half-close
+ * both ways, and a peer that goes away entirely ends the relay. */
+static void test_socketpair_client(void **state)
+{
+	struct rt *t = *state;
+	struct timeval tv = {.tv_sec = 5};
+	int fd, sp;
+	char c;
+
+	t->via_socketpair = true;
+	fd = raw_connect(t);
+	for (int i = 0; i < 500 && atomic_load(&t->pair_fd) < 0; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	close(fd);
+	sp = atomic_exchange(&t->pair_fd, -1);
+	assert_true(sp >= 0);
+	fcntl(sp, F_SETFL, 0);
+	setsockopt(sp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	raw_send(sp, "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /deny HTTP/1.1\r\nHost: x\r\n\r\n");
+	shutdown(sp, SHUT_WR);
+	raw_expect(sp, OK_FOR(7) "GET /a\n" DENIED);
+	assert_int_equal(recv(sp, &c, 1, 0), 0);
+	close(sp);
+	assert_true(wait_for(&releases, 1));
+	assert_int_equal(stats(t).relayed, 1);
+
+	/* the peer closes with a request in flight: the relay cannot answer, and ends */
+	fd = raw_connect(t);
+	for (int i = 0; i < 500 && atomic_load(&t->pair_fd) < 0; i++)
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+	close(fd);
+	sp = atomic_exchange(&t->pair_fd, -1);
+	assert_true(sp >= 0);
+	raw_send(sp, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+	close(sp);
+	assert_true(wait_for(&releases, 2));
+	assert_int_equal(stats(t).active, 0);
+}
+
 /* A malformed request is answered 400 and the connection closed cleanly (not reset). */
 static void test_bad_request_closes(void **state)
 {
@@ -734,6 +831,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_pipelined_raw, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_big_bodies, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_sniff_preface, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_socketpair_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_request_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_payments_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_deny_resets, setup, teardown),
