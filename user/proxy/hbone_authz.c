@@ -75,10 +75,6 @@ int hb_authorize(struct hb_conn *c, struct hb_stream *st, struct proxy_l7 *l7)
 	}
 }
 
-/* TEMPORARY until l7_relay.c lands (then declared in proxy_internal.h). */
-int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
-		  const struct proxy_l7 *l7) __attribute__((weak));
-
 /* The pod is reached through the L7 relay: the stream's local side is one end of a socketpair,
  * the relay holds the other and dials the pod itself. The stream answers 200 at once; a pod that
  * refuses ends the stream with a reset instead of a 503. */
@@ -91,12 +87,6 @@ int hb_stream_attach_l7(struct hb_stream *st, const struct proxy_l7 *l7)
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp)) {
 		l7->release(l7->d.ctx);
 		return -errno;
-	}
-	if (!l7_relay_open) {
-		close(sp[0]);
-		close(sp[1]);
-		l7->release(l7->d.ctx);
-		return -ENOSYS;
 	}
 	if (l7_relay_open(p, sp[1], &st->dst, l7)) {
 		close(sp[0]);
