@@ -259,6 +259,17 @@ static void test_response_close_ends(void **state)
 	assert_string_equal(to_client(x),
 			    "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 1\r\n\r\nz");
 	assert_true(l7_http1_ops.done(x->f));
+
+	teardown(state); /* the client's Connection: close ends it the same way */
+	setup(state);
+	x = *state;
+	client(x, "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" GET("/b"));
+	assert_string_equal(to_pod(x), "GET /a HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+	pod(x, "HTTP/1.1 200 OK\r\n");
+	assert_false(l7_http1_ops.done(x->f));
+	pod(x, "content-length: 2\r\n\r\nok");
+	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+	assert_true(l7_http1_ops.done(x->f));
 }
 
 static void test_bad_responses(void **state)

@@ -50,11 +50,13 @@ int h1_answers_flush(struct l7_filter *f, struct l7_buf *to_client)
 static int response_end(struct l7_filter *f, struct l7_buf *to_client, struct l7_buf *to_up)
 {
 	struct l7_buf held = f->held;
+	bool last = h1_queue_head(f)->close;
 
 	f->up = H1_UP_HEAD;
 	h1_queue_pop(f);
-	if (f->rs_close) {
-		f->done = true; /* the pod closes now; what the client sent after is not answered */
+	if (f->rs_close || last) {
+		/* either side said this was the last exchange: nothing after it is answered */
+		f->done = true;
 		return 0;
 	}
 	if (f->cl != H1_CL_HOLD || f->qlen)
