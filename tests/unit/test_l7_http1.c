@@ -24,8 +24,8 @@
 	"connection: close\r\n\r\nRBAC: access denied"
 #define BAD_REQUEST_STATUS "HTTP/1.1 400 Bad Request\r\n"
 
-#define GET(path)  "GET " path " HTTP/1.1\r\nHost: pay.example\r\n\r\n"
-#define OK(body)   "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n" body
+#define GET(path) "GET " path " HTTP/1.1\r\nHost: pay.example\r\n\r\n"
+#define OK(body)  "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n" body
 
 /* What the decider saw last. */
 struct seen {
@@ -53,8 +53,8 @@ static bool decide(void *ctx, struct authz_request *rq, char *why, size_t whylen
 	snprintf(s->host, sizeof(s->host), "%s", rq->host ? rq->host : "(null)");
 	s->headers[0] = '\0';
 	for (size_t i = 0; i < rq->nheaders && n < sizeof(s->headers); i++)
-		n += snprintf(s->headers + n, sizeof(s->headers) - n, "%s=%s\n", rq->headers[i].name,
-			      rq->headers[i].value);
+		n += snprintf(s->headers + n, sizeof(s->headers) - n, "%s=%s\n",
+			      rq->headers[i].name, rq->headers[i].value);
 	if (why)
 		snprintf(why, whylen, "test");
 	return !rq->path || !strstr(rq->path, "deny");
@@ -181,9 +181,11 @@ static void test_denied_bodies_discarded(void **state)
 	pod(x, OK("ok"));
 	assert_string_equal(to_client(x), OK("ok"));
 
-	client(x, "POST /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-		  "5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: t\r\n\r\n" GET(
-			  "/after-chunked"));
+#define DENIED_CHUNKED                                                                             \
+	"POST /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"                     \
+	"5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nX-Trailer: t\r\n\r\n"
+
+	client(x, DENIED_CHUNKED GET("/after-chunked"));
 	assert_string_equal(to_pod(x), GET("/after-chunked"));
 	assert_string_equal(to_client(x), DENIED);
 	assert_string_equal(x->seen.path, "/after-chunked");
@@ -195,14 +197,16 @@ static void test_allowed_chunked_body_exact(void **state)
 {
 	struct fx *x = *state;
 #define CHUNKED_RQ                                                                                 \
-	"POST /up HTTP/1.1\r\nHost: a\r\ntransfer-encoding: gzip, Chunked\r\n\r\n"                \
-	"3;a=b;c\r\nabc\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nChecksum: 1\r\nMore: 2\r\n\r\n"
+	"POST /up HTTP/1.1\r\nHost: a\r\ntransfer-encoding: gzip, Chunked\r\n\r\n"                 \
+	"3;a=b;c\r\nabc\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n"                                   \
+	"0\r\nChecksum: 1\r\nMore: 2\r\n\r\n"
 
 	client(x, CHUNKED_RQ GET("/next"));
 	assert_string_equal(to_pod(x), CHUNKED_RQ GET("/next"));
 	assert_int_equal(counts(x)->requests, 2);
 	client(x, "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nxyz");
-	assert_string_equal(to_pod(x), "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nxyz");
+	assert_string_equal(to_pod(x),
+			    "PUT /cl HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nxyz");
 }
 
 /* ---- responses: where each one ends ---- */
@@ -227,8 +231,9 @@ static void test_response_framing(void **state)
 	assert_string_equal(to_client(x), "HTTP/1.1 304 Not Modified\r\netag: x\r\n\r\n" DENIED);
 	client(x, GET("/i") GET("/deny"));
 	pod(x, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\n");
-	assert_string_equal(to_client(x),
-			    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\n");
+	assert_string_equal(
+	    to_client(x),
+	    "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: x\r\n\r\n");
 	pod(x, OK("ii"));
 	assert_string_equal(to_client(x), OK("ii") DENIED);
 	client(x, GET("/c") GET("/deny"));
@@ -327,11 +332,13 @@ static void test_smuggling_refused(void **state)
 	expect_400(state, GET("/first"),
 		   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n"
 		   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
-	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n");
+	expect_400(state, "",
+		   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\n");
 	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4, 5\r\n\r\n");
 	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -4\r\n\r\n");
 	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
-	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
+	expect_400(state, "",
+		   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n");
 	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n");
 	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n folded\r\n\r\n");
 	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\rX: 1\r\n\r\n");
@@ -427,7 +434,8 @@ static void test_denied_head_has_no_body(void **state)
 static void test_upgrade_tunnel(void **state)
 {
 	struct fx *x = *state;
-	const char *rq = "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
+	const char *rq =
+	    "GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n";
 
 	client(x, rq);
 	client(x, "early GET /deny HTTP/1.1\r\n");
@@ -475,10 +483,12 @@ static void test_h2c_upgrade_stripped(void **state)
 {
 	struct fx *x = *state;
 
-	client(x, "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-		  "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nAccept: */*\r\n\r\n");
-	assert_string_equal(to_pod(x), "GET / HTTP/1.1\r\nHost: a\r\n"
-				       "Connection: Upgrade, HTTP2-Settings\r\nAccept: */*\r\n\r\n");
+	client(x,
+	       "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+	       "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nAccept: */*\r\n\r\n");
+	assert_string_equal(to_pod(x),
+			    "GET / HTTP/1.1\r\nHost: a\r\n"
+			    "Connection: Upgrade, HTTP2-Settings\r\nAccept: */*\r\n\r\n");
 	assert_int_equal(pod_rc(x, "HTTP/1.1 101 Switching Protocols\r\n\r\n"), -EPROTO);
 }
 
@@ -522,7 +532,8 @@ static const struct step conversation[] = {
 	    "4;x\r\nabcd\r\n0\r\nT: v\r\n\r\n"},
     {false, "POST /deny HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nxyz"},
     {false, "HEAD /c HTTP/1.1\r\nHost: a\r\n\r\n"},
-    {false, "GET /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nq\r\n0\r\n\r\n"},
+    {false,
+     "GET /deny HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nq\r\n0\r\n\r\n"},
     {true, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 	   "3\r\nabc\r\n0\r\n\r\n"},
     {true, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n"},
@@ -565,7 +576,7 @@ static void test_one_byte_at_a_time(void **state)
 	assert_string_equal(up1, up2);
 	assert_string_equal(cl1, cl2);
 	assert_non_null(strstr(cl1, "0\r\n\r\n" DENIED "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n"
-					     "\r\n" DENIED "HTTP/1.1 101"));
+				    "\r\n" DENIED "HTTP/1.1 101"));
 	assert_non_null(strstr(up1, "abcd\r\n0\r\nT: v\r\n\r\nHEAD /c"));
 	assert_non_null(strstr(up1, "\r\n\r\nheldafter"));
 }

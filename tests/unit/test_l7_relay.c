@@ -58,7 +58,7 @@ struct srv {
 	struct srv_conn c[SRV_CONNS];
 };
 
-#define BIG_BYTES   (64 << 20)   /* far more than every socket buffer on the way can hold */
+#define BIG_BYTES   (64 << 20)	/* far more than every socket buffer on the way can hold */
 #define PATTERN_LEN (251 * 256) /* byte i of the body is i % 251 */
 
 /* GET /big: BIG_BYTES of a known pattern, written as fast as the connection takes them. */
@@ -256,10 +256,10 @@ static atomic_int releases; /* proxy_l7.release calls */
 struct rt {
 	struct srv srv;
 	struct proxy *p;
-	uint16_t port;	       /* the proxy's outbound listener */
-	uint16_t dst_port;     /* where orig_dst sends connections */
+	uint16_t port;	   /* the proxy's outbound listener */
+	uint16_t dst_port; /* where orig_dst sends connections */
 	enum proxy_verdict verdict;
-	struct l7_decider dec; /* for PROXY_L7 */
+	struct l7_decider dec;	      /* for PROXY_L7 */
 	struct skiff_sock_origin src; /* what authz was given, last */
 	bool authz_principal_null;
 	bool via_socketpair; /* authz hands the relay a socketpair end instead (as HBONE does) */
@@ -407,7 +407,8 @@ static void url(char *buf, size_t cap, struct rt *t, const char *path)
 
 static int raw_connect(struct rt *t)
 {
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(t->port),
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_port = htons(t->port),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct timeval tv = {.tv_sec = 5};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -450,9 +451,23 @@ static void test_curl_one_connection(void **state)
 {
 	struct rt *t = *state;
 	char u1[128], u2[128], u3[128], out[256], seen[512];
-	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-o",
-			      "/dev/null", "-o", "/dev/null", "-w", "%{http_code} %{num_connects}\n",
-			      u1, u2, u3, NULL};
+	const char *args[] = {"-s",
+			      "--noproxy",
+			      "*",
+			      "--max-time",
+			      "10",
+			      "-o",
+			      "/dev/null",
+			      "-o",
+			      "/dev/null",
+			      "-o",
+			      "/dev/null",
+			      "-w",
+			      "%{http_code} %{num_connects}\n",
+			      u1,
+			      u2,
+			      u3,
+			      NULL};
 	struct proxy_stats s;
 	int accepts;
 
@@ -527,8 +542,8 @@ static void test_big_bodies(void **state)
 	int fd = raw_connect(t);
 	ssize_t r;
 
-	snprintf(head, sizeof(head), "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n",
-		 sizeof(body));
+	snprintf(head, sizeof(head),
+		 "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", sizeof(body));
 	raw_send(fd, head);
 	memset(body, 'b', sizeof(body));
 	assert_int_equal(send(fd, body, sizeof(body), MSG_NOSIGNAL), (ssize_t)sizeof(body));
@@ -738,8 +753,8 @@ static void test_payments_policy(void **state)
 	assert_string_equal(seen, "GET /api/payments/x\nPOST /api/payments/x\n");
 	/* another identity gets nothing; prometheus only its metrics */
 	e.principal = "spiffe://cluster.local/ns/monitoring/sa/prometheus";
-	curl_methods(t, methods, (const char *const[4]){"/api/payments/x", "/metrics", "/metrics",
-							"/metrics"},
+	curl_methods(t, methods,
+		     (const char *const[4]){"/api/payments/x", "/metrics", "/metrics", "/metrics"},
 		     out, sizeof(out));
 	assert_string_equal(out, "403\n403\n403\n200\n");
 	proxy_stop(t->p); /* the relays point at `e`: end them before it goes */
@@ -754,8 +769,8 @@ static void test_l4_deny_resets(void **state)
 {
 	struct rt *t = *state;
 	char u[128], out[64];
-	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-w",
-			      "%{http_code}", u, NULL};
+	const char *args[] = {"-s", "--noproxy",    "*", "--max-time", "10", "-o", "/dev/null",
+			      "-w", "%{http_code}", u,	 NULL};
 	int accepts;
 
 	t->verdict = PROXY_DENY;
@@ -774,8 +789,8 @@ static void test_l4_allow_plain(void **state)
 {
 	struct rt *t = *state;
 	char u[128], out[64];
-	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-w",
-			      "%{http_code}", u, NULL};
+	const char *args[] = {"-s", "--noproxy",    "*", "--max-time", "10", "-o", "/dev/null",
+			      "-w", "%{http_code}", u,	 NULL};
 
 	t->verdict = PROXY_ALLOW;
 	url(u, sizeof(u), t, "/deny");
@@ -790,8 +805,8 @@ static void test_pod_refuses(void **state)
 {
 	struct rt *t = *state;
 	char u[128], out[64];
-	const char *args[] = {"-s", "--noproxy", "*", "--max-time", "10", "-o", "/dev/null", "-w",
-			      "%{http_code}", u, NULL};
+	const char *args[] = {"-s", "--noproxy",    "*", "--max-time", "10", "-o", "/dev/null",
+			      "-w", "%{http_code}", u,	 NULL};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 

@@ -72,12 +72,12 @@ static bool framing_bad(const struct h1_msg *m)
 static bool request_decide(struct l7_filter *f, const struct h1_msg *m)
 {
 	struct authz_request rq = {
-		.tcp = false,
-		.host = m->host,
-		.method = m->method,
-		.path = m->path,
-		.headers = m->fields,
-		.nheaders = m->nfields,
+	    .tcp = false,
+	    .host = m->host,
+	    .method = m->method,
+	    .path = m->path,
+	    .headers = m->fields,
+	    .nheaders = m->nfields,
 	};
 	char why[160] = "";
 
@@ -218,8 +218,9 @@ int h1_client_feed(struct l7_filter *f, const uint8_t *in, size_t len, struct l7
 			rc = client_body(f, in, len, &used, to_up);
 			break;
 		case H1_CL_HOLD:
-			rc = l7_buf_unread(&f->held) + len > H1_HOLD_MAX ? -EPROTO
-									  : l7_buf_put(&f->held, in, len);
+			rc = l7_buf_unread(&f->held) + len > H1_HOLD_MAX
+				 ? -EPROTO
+				 : l7_buf_put(&f->held, in, len);
 			break;
 		case H1_CL_TUNNEL:
 			rc = l7_buf_put(to_up, in, len);
@@ -244,8 +245,8 @@ static struct l7_filter *h1_open(const struct l7_decider *d)
 	return f;
 }
 
-static int h1_from_client(struct l7_filter *f, const uint8_t *in, size_t len,
-			  struct l7_buf *to_up, struct l7_buf *to_client)
+static int h1_from_client(struct l7_filter *f, const uint8_t *in, size_t len, struct l7_buf *to_up,
+			  struct l7_buf *to_client)
 {
 	return h1_client_feed(f, in, len, to_up, to_client);
 }
@@ -278,11 +279,11 @@ static void h1_close(struct l7_filter *f)
 }
 
 const struct l7_filter_ops l7_http1_ops = {
-	.name = "http/1.1",
-	.open = h1_open,
-	.from_client = h1_from_client,
-	.from_upstream = h1_from_upstream,
-	.done = h1_done,
-	.counts = h1_counts,
-	.close = h1_close,
+    .name = "http/1.1",
+    .open = h1_open,
+    .from_client = h1_from_client,
+    .from_upstream = h1_from_upstream,
+    .done = h1_done,
+    .counts = h1_counts,
+    .close = h1_close,
 };

@@ -24,10 +24,10 @@
 
 #include "proxy/l7_filter.h"
 
-#define H1_HEAD_MAX   (64 << 10) /* a message head, start line to blank line */
-#define H1_LINE_MAX   4096	 /* a chunk-size line, extensions included */
-#define H1_QUEUE_MAX  65536	 /* requests in flight; more is abuse: the connection ends */
-#define H1_HOLD_MAX   (64 << 10) /* client bytes held while an upgrade awaits its answer */
+#define H1_HEAD_MAX  (64 << 10) /* a message head, start line to blank line */
+#define H1_LINE_MAX  4096	/* a chunk-size line, extensions included */
+#define H1_QUEUE_MAX 65536	/* requests in flight; more is abuse: the connection ends */
+#define H1_HOLD_MAX  (64 << 10) /* client bytes held while an upgrade awaits its answer */
 
 /* A message head being collected: bytes up to and including the blank line. */
 struct h1_head {
@@ -55,18 +55,18 @@ enum h1_body_kind {
 /* A parsed head. Strings point into `buf`, a NUL-separated copy of the raw head. */
 struct h1_msg {
 	char *buf;
-	char *path_buf;			 /* path made up from an absolute-form target */
-	const char *method, *target;	 /* request */
-	const char *path, *host;	 /* request: what the decider sees (host may be NULL) */
-	int status;			 /* response */
-	int minor;			 /* HTTP/1.<minor> */
+	char *path_buf;		     /* path made up from an absolute-form target */
+	const char *method, *target; /* request */
+	const char *path, *host;     /* request: what the decider sees (host may be NULL) */
+	int status;		     /* response */
+	int minor;		     /* HTTP/1.<minor> */
 	struct authz_header *fields;
-	size_t *field_line;		 /* offset of each field's line in the raw head */
+	size_t *field_line; /* offset of each field's line in the raw head */
 	size_t nfields, cap;
-	size_t nhost;			 /* Host fields */
+	size_t nhost; /* Host fields */
 	bool has_cl, has_te;
-	bool te_chunked;		 /* the last transfer coding is chunked, and only it */
-	bool te_bad;			 /* chunked other than last, or more than once */
+	bool te_chunked; /* the last transfer coding is chunked, and only it */
+	bool te_bad;	 /* chunked other than last, or more than once */
 	uint64_t cl;
 	bool conn_close, conn_keepalive; /* Connection options */
 	bool upgrade;			 /* an Upgrade field */
@@ -84,9 +84,9 @@ bool h1_msg_closes(const struct h1_msg *m);
 /* Where a body ends. Chunked bodies are parsed to their last byte (trailers included). */
 struct h1_body {
 	enum h1_body_kind kind;
-	uint64_t left;	/* LENGTH: bytes to go; CHUNKED: of the current chunk's data */
-	int st;		/* CHUNKED: where in the grammar (l7_http1_body.c) */
-	size_t line;	/* CHUNKED: bytes of the size line or of the trailer section so far */
+	uint64_t left;	 /* LENGTH: bytes to go; CHUNKED: of the current chunk's data */
+	int st;		 /* CHUNKED: where in the grammar (l7_http1_body.c) */
+	size_t line;	 /* CHUNKED: bytes of the size line or of the trailer section so far */
 	unsigned digits; /* CHUNKED: hex digits of the chunk size so far */
 };
 

@@ -12,16 +12,16 @@
 #include "proxy/l7_http1.h"
 
 enum chunk_state {
-	CK_SIZE,	/* hex digits of the size */
-	CK_EXT,		/* ";name=value" after the size, ignored */
-	CK_SIZE_LF,	/* the size line's LF */
-	CK_DATA,	/* `left` bytes of data */
-	CK_DATA_CR,	/* the CRLF after the data */
+	CK_SIZE,    /* hex digits of the size */
+	CK_EXT,	    /* ";name=value" after the size, ignored */
+	CK_SIZE_LF, /* the size line's LF */
+	CK_DATA,    /* `left` bytes of data */
+	CK_DATA_CR, /* the CRLF after the data */
 	CK_DATA_LF,
-	CK_TRAILER,	/* at the start of a trailer line, or of the final blank line */
-	CK_TRAILER_IN,	/* inside a trailer line */
-	CK_TRAILER_LF,	/* a trailer line's LF */
-	CK_END_LF,	/* the final LF */
+	CK_TRAILER,    /* at the start of a trailer line, or of the final blank line */
+	CK_TRAILER_IN, /* inside a trailer line */
+	CK_TRAILER_LF, /* a trailer line's LF */
+	CK_END_LF,     /* the final LF */
 };
 
 void h1_body_start(struct h1_body *b, enum h1_body_kind kind, uint64_t len)

@@ -13,15 +13,15 @@
 static const struct {
 	const char *status, *body;
 } answers[] = {
-	[H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY},
-	[H1_ANSWER_400] = {"400 Bad Request", "Bad Request"},
-	[H1_ANSWER_431] = {"431 Request Header Fields Too Large", "Request Header Fields Too Large"},
+    [H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY},
+    [H1_ANSWER_400] = {"400 Bad Request", "Bad Request"},
+    [H1_ANSWER_431] = {"431 Request Header Fields Too Large", "Request Header Fields Too Large"},
 };
 
 static int answer_write(const struct h1_pending *e, struct l7_buf *to_client)
 {
 	const char *body = answers[e->answer].body;
-	const char *conn = e->close	       ? "connection: close\r\n"
+	const char *conn = e->close	   ? "connection: close\r\n"
 			   : e->keep_alive ? "connection: keep-alive\r\n"
 					   : "";
 

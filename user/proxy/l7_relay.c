@@ -24,10 +24,10 @@
 #include "proxy/proxy_internal.h"
 #include "skiff/guard.h"
 
-#define L7_BACKLOG    (1 << 20)	/* bytes waiting for a side before the other is not read */
+#define L7_BACKLOG    (1 << 20)	 /* bytes waiting for a side before the other is not read */
 #define L7_READ_BYTES (32 << 10) /* one read */
-#define L7_ROUNDS     16	/* reads per side and event: other connections get their turn */
-#define L7_LINGER_MAX (1 << 20) /* client bytes read and dropped after the last word */
+#define L7_ROUNDS     16	 /* reads per side and event: other connections get their turn */
+#define L7_LINGER_MAX (1 << 20)	 /* client bytes read and dropped after the last word */
 
 static void fd_close(int fd, bool reset)
 {
@@ -338,7 +338,8 @@ void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 	if (r->connecting) {
 		if (ev->kind != EV_L7_UPSTREAM)
 			return;
-		if (!connect_done(p, r)) { /* the pod refused: the client sees a reset, as without us */
+		if (!connect_done(p, r)) {
+			/* the pod refused: the client sees a reset, as it would without us */
 			l7_relay_close(p, r, true);
 			return;
 		}
@@ -389,11 +390,11 @@ int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin
 		return -ENOMEM;
 	}
 	*r = (struct l7_relay){
-		.client.ev = {.kind = EV_L7_CLIENT, .fd = client_fd, .l7 = r},
-		.upstream.ev = {.kind = EV_L7_UPSTREAM, .fd = -1, .l7 = r},
-		.l7 = *l7,
-		.connecting = true,
-		.next = p->l7_relays,
+	    .client.ev = {.kind = EV_L7_CLIENT, .fd = client_fd, .l7 = r},
+	    .upstream.ev = {.kind = EV_L7_UPSTREAM, .fd = -1, .l7 = r},
+	    .l7 = *l7,
+	    .connecting = true,
+	    .next = p->l7_relays,
 	};
 	if (p->l7_relays)
 		p->l7_relays->prev = r;
