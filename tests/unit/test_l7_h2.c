@@ -35,6 +35,7 @@ struct cstream { /* the client's view of one request */
 	size_t blen;
 	bool closed;
 	uint32_t err;
+	size_t received, unconsumed; /* body bytes; those not yet given back (manual window) */
 	/* what it sends */
 	size_t send_len, sent;
 	bool trailers;
@@ -71,6 +72,7 @@ struct rig {
 	const char *big_expect; /* the x-big value the server must see */
 	size_t resp_body;	/* server: body bytes of each response (0: "ok PATH") */
 	size_t resp_header;	/* server: an x-resp header of this many bytes */
+	bool manual_window;	/* the client reads its DATA only when the case says so */
 	/* the decider */
 	size_t ndecided;
 	char seen_method[16], seen_path[256], seen_host[128], seen_headers[2048];
@@ -273,10 +275,14 @@ static int cli_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t
 	struct cstream *c = cli_stream(user, id);
 	size_t room;
 
-	(void)s;
 	(void)flags;
 	if (!c)
 		return 0;
+	c->received += len;
+	if (((struct rig *)user)->manual_window)
+		c->unconsumed += len;
+	else if (nghttp2_session_consume(s, id, len)) /* what auto WINDOW_UPDATE does */
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	room = sizeof(c->body) - 1 - c->blen;
 	memcpy(c->body + c->blen, data, len < room ? len : room);
 	c->blen += len < room ? len : room;
@@ -373,6 +379,8 @@ static nghttp2_session *session_new(struct rig *r, bool server)
 		/* an encoder that takes all the table the pod offers, beyond the default 4096 */
 		assert_int_equal(nghttp2_option_new(&opt), 0);
 		nghttp2_option_set_max_deflate_dynamic_table_size(opt, 65536);
+		/* WINDOW_UPDATEs when cli_data consumes, or when the case does (manual_window) */
+		nghttp2_option_set_no_auto_window_update(opt, 1);
 		assert_int_equal(nghttp2_session_client_new2(&s, cb, r, opt), 0);
 		nghttp2_option_del(opt);
 	}
@@ -381,13 +389,15 @@ static nghttp2_session *session_new(struct rig *r, bool server)
 }
 
 /* `srv_iv`: the pod's SETTINGS (its header table size, frame size...). */
-static struct rig *rig_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
+static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *srv_iv,
+				   size_t srv_niv, bool manual_window)
 {
 	struct rig *r = calloc(1, sizeof(*r));
 	struct l7_decider d = {.decide = decide, .ctx = r};
 
 	assert_non_null(r);
 	r->chunk = chunk;
+	r->manual_window = manual_window;
 	r->cli = session_new(r, false);
 	r->srv = session_new(r, true);
 	assert_int_equal(nghttp2_submit_settings(r->cli, NGHTTP2_FLAG_NONE, NULL, 0), 0);
@@ -395,6 +405,11 @@ static struct rig *rig_open(size_t chunk, const nghttp2_settings_entry *srv_iv, 
 	r->f = l7_h2_ops.open(&d);
 	assert_non_null(r->f);
 	return r;
+}
+
+static struct rig *rig_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
+{
+	return rig_open_manual(chunk, srv_iv, srv_niv, false);
 }
 
 static void rig_close(struct rig *r)
@@ -777,6 +792,44 @@ static void test_priority_on_idle_stream(void **state)
 	rig_close(r);
 }
 
+/* The client reads its DATA (and sends WINDOW_UPDATEs) now. */
+static void client_reads(struct rig *r)
+{
+	size_t i, total = 0;
+
+	for (i = 0; i < r->ncs; i++) {
+		total += r->cs[i].unconsumed;
+		if (!r->cs[i].closed && r->cs[i].unconsumed)
+			assert_int_equal(nghttp2_session_consume_stream(r->cli, r->cs[i].id,
+									r->cs[i].unconsumed),
+					 0);
+		r->cs[i].unconsumed = 0;
+	}
+	assert_int_equal(nghttp2_session_consume_connection(r->cli, total), 0);
+}
+
+/* A 403 body shares the client's connection window with the pod's DATA, and the pod does not
+ * know: a response that fills the whole window must wait for the client's WINDOW_UPDATE rather
+ * than overrun it (the client would fail the connection: FLOW_CONTROL_ERROR). */
+static void test_pod_data_waits_for_client_window(void **state)
+{
+	struct rig *r = rig_open_manual(state_chunk(state), NULL, 0, true);
+	struct cstream *big, *d;
+
+	r->resp_body = NGHTTP2_INITIAL_WINDOW_SIZE; /* the client's whole connection window */
+	big = request(r, "GET", "/big", 0, false, NULL);
+	d = request(r, "GET", "/deny/x", 0, false, NULL);
+	pump(r);
+	expect_denied(d);
+	assert_false(big->closed);
+	assert_true(big->received <= NGHTTP2_INITIAL_WINDOW_SIZE - sizeof(L7_DENY_BODY) + 1);
+	client_reads(r);
+	pump(r);
+	expect_ok(big);
+	assert_int_equal(big->received, NGHTTP2_INITIAL_WINDOW_SIZE);
+	rig_close(r);
+}
+
 /* Two :path fields: the filter and the pod could read different requests, so it is refused
  * (RST_STREAM PROTOCOL_ERROR), counted as bad, and the connection goes on. */
 static void test_malformed_request_refused(void **state)
@@ -964,6 +1017,7 @@ int main(void)
 	    BOTH(test_decider_sees_request),
 	    BOTH(test_malformed_request_refused),
 	    BOTH(test_priority_on_idle_stream),
+	    BOTH(test_pod_data_waits_for_client_window),
 	    BOTH(test_answers_between_pod_frames),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),

@@ -85,8 +85,13 @@ static int h2_from_client(struct l7_filter *f, const uint8_t *in, size_t len, st
 		rc = preface(f, &in, &len);
 	if (!rc && len)
 		rc = h2_read(&f->cl, in, len, to_up, &h2_client_cb, f);
-	if (!rc)
-		rc = h2_flush(f, to_client);
+	if (rc)
+		return h2_fail(f, rc, true);
+	/* a WINDOW_UPDATE may have opened the window a pod DATA frame waits for */
+	rc = h2_resume(&f->up, to_client, &h2_upstream_cb, f);
+	if (rc)
+		return h2_fail(f, rc, false);
+	rc = h2_flush(f, to_client);
 	return rc ? h2_fail(f, rc, true) : 0;
 }
 

@@ -32,6 +32,7 @@
 #define H2_MAX_DENIED	   1024	      /* denied streams still owed an answer */
 #define H2_MAX_RESET_KEPT  128	      /* streams reset by the filter, remembered for stragglers */
 #define H2_MAX_UNACKED_SET 64	      /* pod SETTINGS the client has not acknowledged yet */
+#define H2_MAX_HELD	   (1 << 20) /* pod bytes held while its DATA waits for the client's window */
 
 /* A frame header, decoded. */
 struct h2_hd {
@@ -45,6 +46,7 @@ enum h2_mode {
 	H2_PASS,   /* copy header and payload to the output as they arrive */
 	H2_DROP,   /* swallow */
 	H2_BUFFER, /* collect, then hand the whole payload to the end callback */
+	H2_WAIT,   /* not yet: hold this frame and all after it until h2_resume() */
 };
 
 /* Reassembles one direction's frames from bytes that may arrive one at a time. */
@@ -58,6 +60,8 @@ struct h2_reader {
 	uint8_t *buf;
 	size_t cap;
 	uint32_t max_len; /* longest frame the receiver allowed (largest it ever advertised) */
+	bool waiting;	  /* a frame's start said H2_WAIT: its header is in raw, the rest in held */
+	struct l7_buf held;
 };
 
 struct l7_filter;
@@ -161,6 +165,8 @@ void h2_hd_parse(const uint8_t *p, struct h2_hd *hd);
 uint32_t h2_u32(const uint8_t *p);
 int h2_read(struct h2_reader *r, const uint8_t *in, size_t len, struct l7_buf *out,
 	    const struct h2_frame_cb *cb, struct l7_filter *f);
+int h2_resume(struct h2_reader *r, struct l7_buf *out, const struct h2_frame_cb *cb,
+	      struct l7_filter *f);
 bool h2_reader_at_boundary(const struct h2_reader *r);
 void h2_reader_free(struct h2_reader *r);
 int h2_put_hd(struct l7_buf *b, uint32_t len, uint8_t type, uint8_t flags, uint32_t sid);

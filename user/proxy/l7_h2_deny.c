@@ -12,7 +12,9 @@
  *
  * The 403 body shares the client's receive windows with the pod's DATA, so it is sent only as
  * far as those windows allow, and the client's connection WINDOW_UPDATEs that pay for it are
- * kept from the pod (`owed`), or the pod would be credited bytes it never sent.
+ * kept from the pod (`owed`), or the pod would be credited bytes it never sent. Until they come,
+ * the pod may think the client's window `owed` bytes larger than it is: l7_h2_upstream.c holds
+ * the pod's DATA that would not fit.
  *
  * Everything here is written between the pod's frames only: h2_flush() does nothing before the
  * pod's SETTINGS (the first frame the client must see) or while a pod frame or header block is

@@ -31,11 +31,17 @@ bool h2_reader_at_boundary(const struct h2_reader *r)
 	return !r->in_frame && r->raw_got == 0;
 }
 
-void h2_reader_free(struct h2_reader *r)
+static void buf_drop(struct h2_reader *r)
 {
 	free(r->buf);
 	r->buf = NULL;
 	r->cap = 0;
+}
+
+void h2_reader_free(struct h2_reader *r)
+{
+	buf_drop(r);
+	l7_buf_free(&r->held);
 }
 
 static int frame_end(struct h2_reader *r, const struct h2_frame_cb *cb, struct l7_filter *f)
@@ -50,7 +56,7 @@ static int frame_end(struct h2_reader *r, const struct h2_frame_cb *cb, struct l
 		payload = r->buf ? r->buf : (const uint8_t *)"";
 	rc = cb->end(f, &hd, payload);
 	if (r->cap > H2_KEEP_BUF)
-		h2_reader_free(r);
+		buf_drop(r);
 	return rc;
 }
 
@@ -65,6 +71,10 @@ static int frame_start(struct h2_reader *r, struct l7_buf *out, const struct h2_
 	mode = cb->start(f, &r->hd);
 	if (mode < 0)
 		return mode;
+	if (mode == H2_WAIT) {
+		r->waiting = true;
+		return 0;
+	}
 	r->mode = mode;
 	if (mode == H2_PASS && l7_buf_put(out, r->raw, H2_HD_LEN))
 		return -ENOMEM;
@@ -93,6 +103,11 @@ int h2_read(struct h2_reader *r, const uint8_t *in, size_t len, struct l7_buf *o
 	int rc;
 
 	while (len) {
+		if (r->waiting) {
+			if (l7_buf_unread(&r->held) + len > H2_MAX_HELD)
+				return -EPROTO;
+			return l7_buf_put(&r->held, in, len);
+		}
 		if (!r->in_frame) {
 			n = H2_HD_LEN - r->raw_got < len ? H2_HD_LEN - r->raw_got : len;
 			memcpy(r->raw + r->raw_got, in, n);
@@ -115,6 +130,26 @@ int h2_read(struct h2_reader *r, const uint8_t *in, size_t len, struct l7_buf *o
 			return rc;
 	}
 	return 0;
+}
+
+/* Try again the frame that said H2_WAIT, then what came after it. */
+int h2_resume(struct h2_reader *r, struct l7_buf *out, const struct h2_frame_cb *cb,
+	      struct l7_filter *f)
+{
+	struct l7_buf held;
+	int rc;
+
+	if (!r->waiting)
+		return 0;
+	r->waiting = false;
+	rc = frame_start(r, out, cb, f);
+	if (rc || r->waiting)
+		return rc;
+	held = r->held; /* h2_read may hold again what is left: start from an empty buffer */
+	memset(&r->held, 0, sizeof(r->held));
+	rc = h2_read(r, held.data + held.off, l7_buf_unread(&held), out, cb, f);
+	l7_buf_free(&held);
+	return rc;
 }
 
 int h2_put_hd(struct l7_buf *b, uint32_t len, uint8_t type, uint8_t flags, uint32_t sid)

@@ -5,6 +5,12 @@
  * pod's SETTINGS (its frame size bounds the re-encoded header blocks; its header table size
  * bounds the client's encoder once the client acknowledges it) and for the DATA bytes that use
  * up the client's connection window, which the 403 bodies share.
+ *
+ * Sharing it means the pod, which never saw the 403 bodies, may believe the client has more
+ * window than it has, until the client's WINDOW_UPDATEs pay for them (l7_h2_deny.c). A pod DATA
+ * frame that would overrun the client's real window is held, with everything after it, until
+ * the client opens it (h2_resume() from l7_h2.c): a few dozen bytes' worth, never a
+ * FLOW_CONTROL_ERROR at the client.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -20,6 +26,8 @@ static int up_start(struct l7_filter *f, const struct h2_hd *hd)
 		return -EPROTO; /* the server's preface is a SETTINGS frame */
 	switch (hd->type) {
 	case NGHTTP2_DATA:
+		if (hd->len && f->cl_conn_win < hd->len)
+			return H2_WAIT; /* see below */
 		f->cl_conn_win -= hd->len;
 		return H2_PASS;
 	case NGHTTP2_HEADERS:
