@@ -6,21 +6,31 @@
  * block the server cannot decode or a flow-control mistake would show up as a session error or
  * a request that never completes. Most cases run twice: with whole writes, and with both
  * directions fed one byte at a time, alternating, so the filter's answers must find their way in
- * between the pod's frames.
+ * between the pod's frames. Last, skiffd's relay between real sockets: an nghttp2 client and curl
+ * through the proxy to nghttpd.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
 #include "proxy/l7_filter.h"
+#include "proxy/proxy.h"
 
 #define MAXS	    512
 #define WHOLE	    ((size_t)1 << 20) /* feed the filter everything at once */
@@ -998,6 +1008,278 @@ static void test_pod_garbage_is_eproto(void **state)
 	l7_buf_free(&cl);
 }
 
+/* ---- through real sockets: skiffd's relay, curl and nghttpd ---- */
+
+/* An nghttpd (h2c, serving a directory) and skiffd's proxy in front of it, deciding with an L7
+ * filter for every connection. */
+struct sock_rig {
+	char dir[64];
+	pid_t nghttpd;
+	struct proxy *proxy;
+	struct sockaddr_in pod;
+	uint16_t proxy_port;
+	int ndecided;
+};
+
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* Every connection goes to the pod, as the kernel would have filed it. */
+static int sock_orig(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)
+{
+	struct sock_rig *s = ctx;
+
+	(void)k;
+	*dst = (struct skiff_sock_origin){.port = s->pod.sin_port, .family = SKIFF_AF_INET};
+	dst->addr.v4 = s->pod.sin_addr.s_addr;
+	return 0;
+}
+
+static bool sock_decide(void *ctx, struct authz_request *rq, char *why, size_t len)
+{
+	struct sock_rig *s = ctx;
+
+	(void)why;
+	(void)len;
+	__atomic_add_fetch(&s->ndecided, 1, __ATOMIC_SEQ_CST);
+	return !rq->path || strncmp(rq->path, "/deny", 5);
+}
+
+static enum proxy_verdict sock_authz(void *ctx, const char *principal,
+				     const struct skiff_sock_origin *src,
+				     const struct skiff_sock_origin *dst, struct proxy_l7 *l7)
+{
+	(void)principal;
+	(void)src;
+	(void)dst;
+	*l7 = (struct proxy_l7){.d = {.decide = sock_decide, .ctx = ctx}};
+	return PROXY_L7;
+}
+
+static bool port_open(const struct sockaddr_in *sin)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0), rc;
+
+	rc = connect(fd, (const struct sockaddr *)sin, sizeof(*sin));
+	close(fd);
+	return rc == 0;
+}
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* nghttpd (nghttp2-server, `make deps`) on the pod's port: false when it does not listen. */
+static bool nghttpd_start(struct sock_rig *s)
+{
+	char port[8];
+	int i;
+
+	snprintf(port, sizeof(port), "%u", ntohs(s->pod.sin_port));
+	s->nghttpd = fork();
+	if (s->nghttpd < 0)
+		return false;
+	if (!s->nghttpd) {
+		int null = open("/dev/null", O_RDWR);
+
+		dup2(null, 1);
+		dup2(null, 2);
+		execlp("nghttpd", "nghttpd", "--no-tls", "-a", "127.0.0.1", "-d", s->dir, port,
+		       (char *)NULL);
+		_exit(127);
+	}
+	for (i = 0; i < 500 && !port_open(&s->pod); i++)
+		usleep(10000);
+	return port_open(&s->pod);
+}
+
+static const char *const sock_files[] = {"a", "b", "deny", "curl-out"};
+
+static int sock_teardown(void **state)
+{
+	struct sock_rig *s = *state;
+	char path[128];
+	size_t i;
+
+	if (!s)
+		return 0;
+	if (s->proxy)
+		proxy_stop(s->proxy);
+	if (s->nghttpd > 0) {
+		kill(s->nghttpd, SIGTERM);
+		waitpid(s->nghttpd, NULL, 0);
+	}
+	for (i = 0; s->dir[0] && i < sizeof(sock_files) / sizeof(*sock_files); i++) {
+		snprintf(path, sizeof(path), "%s/%s", s->dir, sock_files[i]);
+		unlink(path);
+	}
+	if (s->dir[0])
+		rmdir(s->dir);
+	free(s);
+	*state = NULL;
+	return 0;
+}
+
+/* Whatever fails here is cleaned up here: cmocka skips the teardown of a failed setup. */
+static int sock_setup(void **state)
+{
+	struct sock_rig *s = calloc(1, sizeof(*s));
+	struct proxy_opts o = {.addr4 = "127.0.0.1", .orig_dst = sock_orig, .authz = sock_authz};
+	char dir[] = "/tmp/skiff-l7h2.XXXXXX";
+
+	if (!s)
+		return -1;
+	*state = s;
+	if (!mkdtemp(dir))
+		goto fail;
+	snprintf(s->dir, sizeof(s->dir), "%s", dir);
+	write_file(s->dir, "a", "page a\n");
+	write_file(s->dir, "b", "page b\n");
+	write_file(s->dir, "deny", "secret\n");
+	s->pod = (struct sockaddr_in){.sin_family = AF_INET,
+				      .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				      .sin_port = htons(free_port())};
+	if (!nghttpd_start(s)) {
+		fprintf(stderr, "# nghttpd --no-tls does not listen (is nghttp2-server installed? "
+				"make deps)\n");
+		goto fail;
+	}
+	o.port = s->proxy_port = free_port();
+	o.ctx = s;
+	if (proxy_start(&o, &s->proxy))
+		goto fail;
+	return 0;
+fail:
+	sock_teardown(state);
+	return -1;
+}
+
+static char *slurp_dir(const struct sock_rig *s, const char *name)
+{
+	static char buf[256];
+	char path[128];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "%s/%s", s->dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static int sock_connect(uint16_t port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				  .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	return fd;
+}
+
+/* Run the client session over `fd` until stream `c` is closed; the connection must stay up. */
+static void sock_exchange(struct rig *r, int fd, struct cstream *c)
+{
+	time_t end = time(NULL) + 10;
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	const uint8_t *data;
+	uint8_t buf[16384];
+	ssize_t n;
+
+	while (!c->closed && time(NULL) < end) {
+		while ((n = nghttp2_session_mem_send(r->cli, &data)) > 0)
+			assert_int_equal(send(fd, data, n, MSG_NOSIGNAL), n);
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		assert_true(n > 0); /* skiffd kept the connection open */
+		assert_int_equal(nghttp2_session_mem_recv(r->cli, buf, n), n);
+	}
+	assert_true(c->closed);
+	assert_int_equal(r->cli_err, 0);
+	assert_int_equal(r->goaways, 0);
+}
+
+/* curl, one request per connection: curl 7.88 (Debian 12) cannot reuse a prior-knowledge
+ * connection at all (curl/curl#10634), so one connection is the test's own client's job. */
+static void curl_get(struct sock_rig *s, const char *path, const char *want)
+{
+	char cmd[512], out[64], file[128];
+	FILE *p;
+	size_t n;
+
+	snprintf(file, sizeof(file), "%s/curl-out", s->dir);
+	snprintf(cmd, sizeof(cmd),
+		 "curl -sS --http2-prior-knowledge --max-time 10 -o %s "
+		 "-w '%%{http_code} %%{http_version}' http://127.0.0.1:%u/%s",
+		 file, s->proxy_port, path);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, sizeof(out) - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+	assert_string_equal(out, want);
+}
+
+/* skiffd's relay between real sockets picks the h2c filter from the preface: 200, 403 and 200
+ * again on one connection (an nghttp2 client), and curl's prior-knowledge requests. */
+static void test_relay_one_connection(void **state)
+{
+	struct sock_rig *s = *state;
+	struct rig *r = calloc(1, sizeof(*r));
+	struct cstream *a, *d, *b;
+	int fd;
+
+	assert_non_null(r);
+	r->cli = session_new(r, false);
+	assert_int_equal(nghttp2_submit_settings(r->cli, NGHTTP2_FLAG_NONE, NULL, 0), 0);
+	fd = sock_connect(s->proxy_port);
+	a = request(r, "GET", "/a", 0, false, NULL);
+	sock_exchange(r, fd, a);
+	d = request(r, "GET", "/deny", 0, false, NULL);
+	sock_exchange(r, fd, d);
+	b = request(r, "GET", "/b", 0, false, NULL);
+	sock_exchange(r, fd, b);
+	expect_ok(a);
+	assert_string_equal(a->body, "page a\n");
+	expect_denied(d);
+	expect_ok(b);
+	assert_string_equal(b->body, "page b\n");
+	assert_int_equal(__atomic_load_n(&s->ndecided, __ATOMIC_SEQ_CST), 3);
+	close(fd);
+	nghttp2_session_del(r->cli);
+	free(r);
+
+	curl_get(s, "a", "200 2");
+	assert_string_equal(slurp_dir(s, "curl-out"), "page a\n");
+	curl_get(s, "deny", "403 2");
+	assert_string_equal(slurp_dir(s, "curl-out"), L7_DENY_BODY);
+	assert_int_equal(__atomic_load_n(&s->ndecided, __ATOMIC_SEQ_CST), 5);
+}
+
 /* Each case whole, then one byte at a time. */
 #define BOTH(fn)                                                                                   \
 	cmocka_unit_test(fn),                                                                      \
@@ -1021,6 +1303,7 @@ int main(void)
 	    BOTH(test_answers_between_pod_frames),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),
+	    cmocka_unit_test_setup_teardown(test_relay_one_connection, sock_setup, sock_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
