@@ -9,11 +9,13 @@
  *   l7_h2_client.c    client -> pod frames
  *   l7_h2_upstream.c  pod -> client frames
  *
- * Client -> pod, everything passes byte for byte except request header blocks: the filter decodes
- * them with the client's HPACK state, decides, and re-encodes allowed ones with a deflater whose
- * dynamic table is empty (so it never has state to keep in sync with the pod). Pod -> client,
+ * Client -> pod, everything passes byte for byte except header blocks and what belongs to streams
+ * the pod never sees (l7_h2_client.c): the filter decodes every header block with the client's
+ * HPACK state, decides requests, and re-encodes what it forwards with a deflater whose dynamic
+ * table is empty (so it never has state to keep in sync with the pod). Pod -> client,
  * everything passes untouched; what the filter says itself (403s, WINDOW_UPDATEs for dropped
- * DATA) goes in only between whole frames, never inside a header block.
+ * DATA) goes in only between whole frames, never inside a header block. Pod DATA may wait, though,
+ * when a 403 body took the part of the client's window it was meant for (l7_h2_upstream.c).
  */
 #ifndef SKIFF_L7_H2_H
 #define SKIFF_L7_H2_H
