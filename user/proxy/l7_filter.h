@@ -7,8 +7,9 @@
  *
  * A filter is a pure byte transform (no sockets, no clock): the relay (l7_relay.c) feeds it what
  * each side sent and writes what it appends to the output buffers. One implementation per
- * protocol: HTTP/1.1 (l7_http1.c) and HTTP/2 with prior knowledge (l7_h2.c); the relay picks one
- * from the client's first bytes (the HTTP/2 connection preface, or not).
+ * protocol: HTTP/1.1 (l7_http1.c) and HTTP/2 with prior knowledge (l7_h2.c), and l7_tcp.c for
+ * connections that are not HTTP at all; the relay picks one from the client's first bytes (the
+ * HTTP/2 connection preface, an HTTP/1.x method, anything else) or the pod's, if it speaks first.
  */
 #ifndef SKIFF_L7_FILTER_H
 #define SKIFF_L7_FILTER_H
@@ -72,6 +73,7 @@ struct l7_filter_ops {
 
 extern const struct l7_filter_ops l7_http1_ops;
 extern const struct l7_filter_ops l7_h2_ops;
+extern const struct l7_filter_ops l7_tcp_ops; /* not HTTP: one L4 decision, then bytes */
 
 #define L7_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define L7_H2_PREFACE_LEN 24

@@ -104,22 +104,44 @@ static int filter_client(struct proxy *p, struct l7_relay *r, const uint8_t *in,
 	return filter_result(p, r, r->ops->from_client(r->f, in, n, &r->to_up, &r->to_client));
 }
 
-/* The client's first bytes: the whole HTTP/2 preface means h2c; anything else, HTTP/1.1, as
- * soon as it cannot be the preface any more (or the client stops sending). */
+/* Could these first bytes begin an HTTP/1.x request line? A method is a token of capitals (in
+ * practice), then a space; anything else is not HTTP. 0: yes, 1: no, -1: cannot tell yet. */
+static int not_http1(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n && i < 24; i++) {
+		if (b[i] == ' ')
+			return i ? 0 : 1;
+		if (!((b[i] >= 'A' && b[i] <= 'Z') || b[i] == '-' || b[i] == '_'))
+			return 1;
+	}
+	return n >= 24 ? 1 : -1;
+}
+
+/*
+ * The client's first bytes: the whole HTTP/2 preface means h2c; an HTTP/1.x method means
+ * HTTP/1.1; anything else is not HTTP (decided once at L4, then passed through), as soon as the
+ * bytes tell (or the client stops sending: what it sent is then judged as it stands).
+ */
 static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n, bool eof)
 {
 	size_t k = L7_H2_PREFACE_LEN - r->nsniff;
+	const struct l7_filter_ops *ops = &l7_http1_ops;
 	bool prefix;
-	int rc;
+	int rc, h1;
 
 	if (k > n)
 		k = n;
 	memcpy(r->sniff + r->nsniff, in, k);
 	r->nsniff += k;
 	prefix = !memcmp(r->sniff, L7_H2_PREFACE, r->nsniff);
-	if (prefix && r->nsniff < L7_H2_PREFACE_LEN && !eof)
+	h1 = not_http1(r->sniff, r->nsniff);
+	if ((prefix || h1 < 0) && r->nsniff < L7_H2_PREFACE_LEN && !eof)
 		return 0; /* not decided yet */
-	if (filter_open(r, prefix && r->nsniff == L7_H2_PREFACE_LEN ? &l7_h2_ops : &l7_http1_ops))
+	if (prefix && r->nsniff == L7_H2_PREFACE_LEN)
+		ops = &l7_h2_ops;
+	else if (h1 == 1)
+		ops = &l7_tcp_ops;
+	if (filter_open(r, ops))
 		return -ENOMEM;
 	rc = filter_client(p, r, r->sniff, r->nsniff);
 	return rc ? rc : filter_client(p, r, in + k, n - k);
@@ -140,7 +162,7 @@ static int from_upstream(struct proxy *p, struct l7_relay *r, const uint8_t *in,
 {
 	int rc;
 
-	if (!r->ops && filter_open(r, &l7_http1_ops)) /* the pod spoke first: not HTTP */
+	if (!r->ops && filter_open(r, &l7_tcp_ops)) /* the pod spoke first: not HTTP */
 		return -ENOMEM;
 	rc = r->ops->from_upstream(r->f, in, n, &r->to_client, &r->to_up);
 	return filter_result(p, r, rc);
