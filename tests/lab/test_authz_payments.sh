@@ -46,9 +46,9 @@ ask frontend/intruder "GET|$P|/api/payments/x->403" "GET|$P|/metrics->403"
 
 t_begin "a 403 keeps the connection: 200, 403, 200 over one connection (curl reuses it)"
 ip=$(lab status | awk 'index($1, "payments/payments-api-") == 1 { print $3; exit }')
-got=$(lab exec -n frontend deploy/frontend -- curl -s -o /dev/null \
-	-w '%{http_code}/%{num_connects} ' "http://$ip:$P/api/payments/1" "http://$ip:$P/admin" \
-	"http://$ip:$P/api/payments/2" 2>>"$LOG")
+got=$(lab exec -n frontend deploy/frontend -- curl -s -w '%{http_code}/%{num_connects} ' \
+	-o /dev/null "http://$ip:$P/api/payments/1" -o /dev/null "http://$ip:$P/admin" \
+	-o /dev/null "http://$ip:$P/api/payments/2" 2>>"$LOG")
 if [ "$got" = "200/1 403/0 200/0 " ]; then t_pass "$got"; else t_fail "got: $got"; fi
 
 t_begin "the denial is logged with the caller's principal and the policy's verdict"
