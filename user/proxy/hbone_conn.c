@@ -17,8 +17,6 @@
 
 #include "proxy/hbone_internal.h"
 
-#define HB_READ_CHUNK (16 << 10)
-
 struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 {
 	struct hb_conn *c = calloc(1, sizeof(*c));
@@ -35,13 +33,14 @@ struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 		free(c);
 		return NULL;
 	}
-	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	hb_tls_setup(c);
 	if (server)
 		SSL_set_accept_state(c->ssl);
 	else
 		SSL_set_connect_state(c->ssl);
 	c->handshaking = true;
 	c->connecting = !server;
+	c->ev_mask = ev.events;
 	ev.data.ptr = &c->ev;
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
 	c->next = p->hb_conns;
@@ -103,21 +102,6 @@ static bool peer_identity(struct hb_conn *c)
 	return ok;
 }
 
-/* Record why an SSL call stopped; -1 for a real failure. */
-static int ssl_wants(struct hb_conn *c, int rv)
-{
-	switch (SSL_get_error(c->ssl, rv)) {
-	case SSL_ERROR_WANT_READ:
-		c->ssl_want_write = false;
-		return 0;
-	case SSL_ERROR_WANT_WRITE:
-		c->ssl_want_write = true;
-		return 0;
-	default:
-		return -1;
-	}
-}
-
 static int handshake(struct hb_conn *c)
 {
 	const unsigned char *alpn = NULL;
@@ -125,9 +109,10 @@ static int handshake(struct hb_conn *c)
 	int rv = SSL_do_handshake(c->ssl);
 
 	if (rv != 1)
-		return ssl_wants(c, rv);
+		return hb_tls_wants(c, rv);
 	c->handshaking = false;
 	c->ssl_want_write = false;
+	hb_tls_established(c);
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len != 2 || memcmp(alpn, HBONE_ALPN, 2) || !peer_identity(c))
 		return -1;
@@ -138,73 +123,16 @@ static int handshake(struct hb_conn *c)
 	return 0;
 }
 
-/* TLS -> nghttp2 until TLS has nothing more. */
-static int tls_read(struct hb_conn *c)
-{
-	unsigned char buf[HB_READ_CHUNK];
-
-	for (;;) {
-		int n = SSL_read(c->ssl, buf, sizeof(buf));
-
-		if (n <= 0)
-			return SSL_get_error(c->ssl, n) == SSL_ERROR_ZERO_RETURN ? -1
-										: ssl_wants(c, n);
-		if (nghttp2_session_mem_recv(c->h2, buf, n) < 0)
-			return -1;
-	}
-}
-
-static int wbuf_add(struct hb_conn *c, const uint8_t *data, size_t len)
-{
-	if (c->wlen + len > c->wcap) {
-		size_t cap = c->wcap ? c->wcap : 64 << 10;
-		unsigned char *nb;
-
-		while (cap < c->wlen + len)
-			cap *= 2;
-		nb = realloc(c->wbuf, cap);
-		if (!nb)
-			return -1;
-		c->wbuf = nb;
-		c->wcap = cap;
-	}
-	memcpy(c->wbuf + c->wlen, data, len);
-	c->wlen += len;
-	return 0;
-}
-
-/* nghttp2 -> TLS: what SSL_write does not take now waits in wbuf (bounded by the windows). */
-static int tls_flush(struct hb_conn *c)
-{
-	while (c->wlen || nghttp2_session_want_write(c->h2)) {
-		const uint8_t *data;
-		ssize_t n;
-		int w;
-
-		if (!c->wlen) {
-			n = nghttp2_session_mem_send(c->h2, &data);
-			if (n < 0)
-				return -1;
-			if (n == 0)
-				break;
-			if (wbuf_add(c, data, n))
-				return -1;
-		}
-		w = SSL_write(c->ssl, c->wbuf, (int)c->wlen);
-		if (w <= 0)
-			return ssl_wants(c, w);
-		memmove(c->wbuf, c->wbuf + w, c->wlen - w);
-		c->wlen -= w;
-	}
-	return 0;
-}
-
+/* The socket's epoll interest, changed only when it differs from what is armed. */
 static void conn_rearm(struct hb_conn *c)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &c->ev};
 
 	if (c->connecting || c->ssl_want_write || c->wlen)
 		ev.events |= EPOLLOUT;
+	if (ev.events == c->ev_mask)
+		return;
+	c->ev_mask = ev.events;
 	epoll_ctl(c->p->epfd, EPOLL_CTL_MOD, c->ev.fd, &ev);
 }
 
@@ -212,7 +140,7 @@ void hb_conn_kick(struct hb_conn *c)
 {
 	struct hb_stream *st, *next;
 
-	if (!c->dead && !c->handshaking && tls_flush(c))
+	if (!c->dead && !c->handshaking && hb_tls_flush(c))
 		c->dead = true;
 	for (st = c->streams; st; st = next) {
 		next = st->next;
@@ -229,7 +157,7 @@ void hb_conn_kick(struct hb_conn *c)
 		c->goaway = true;
 		nghttp2_session_terminate_session(c->h2, NGHTTP2_NO_ERROR);
 	}
-	if (!c->dead && !c->handshaking && tls_flush(c))
+	if (!c->dead && !c->handshaking && hb_tls_flush(c))
 		c->dead = true;
 	if (c->dead || (!c->handshaking && !nghttp2_session_want_read(c->h2) &&
 			!nghttp2_session_want_write(c->h2) && !c->wlen)) {
@@ -241,6 +169,8 @@ void hb_conn_kick(struct hb_conn *c)
 
 void hb_conn_event(struct hb_conn *c, uint32_t events)
 {
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		c->rx_more = true; /* until a read() comes back short */
 	if (c->connecting) {
 		int err = 0;
 		socklen_t len = sizeof(err);
@@ -257,7 +187,7 @@ void hb_conn_event(struct hb_conn *c, uint32_t events)
 		c->p->stats.tls_failed++;
 		c->dead = true;
 	}
-	if (!c->dead && !c->handshaking && tls_read(c))
+	if (!c->dead && !c->handshaking && hb_tls_read(c))
 		c->dead = true;
 	hb_conn_kick(c);
 }

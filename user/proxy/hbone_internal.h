@@ -13,6 +13,8 @@
 #include "proxy/hbone.h"
 #include "proxy/proxy_internal.h"
 
+#define HB_EV_GONE (~0u) /* hb_stream.ev_mask: the local socket has left epoll */
+
 /* Bytes on their way between a stream's local socket and its DATA frames. */
 struct hb_buf {
 	unsigned char *data; /* HBONE_STREAM_WINDOW bytes */
@@ -37,6 +39,9 @@ struct hb_stream {
 	bool gone;		   /* freed after this batch of events */
 	bool local_reset;	   /* end the local side with RST (refused, reset, broken) */
 	bool bad_method;	   /* server: the request was not CONNECT */
+	bool in_ready;		   /* the local socket may have bytes to read (epoll said so) */
+	bool out_ready;		   /* ... and room to write (until a write() comes back short) */
+	uint32_t ev_mask;	   /* the local socket's armed epoll events; HB_EV_GONE: left it */
 	int status;		   /* client: the response's :status */
 	char baggage[512];	    /* the source workload, as `baggage` says (sent, or received) */
 	char trace[64];		    /* server: the request's `traceparent` */
@@ -55,11 +60,14 @@ struct hb_conn {
 	bool dead;	   /* closing: no new streams */
 	bool gone;	   /* closed; freed after this batch of events */
 	bool goaway;	   /* client: idle, GOAWAY submitted */
+	bool rx_more;	   /* the socket may hold more records (the last read() was not short) */
+	bool ktls_tx;	   /* the kernel encrypts what is written (kTLS): write() plaintext */
+	uint32_t ev_mask;  /* the socket's armed epoll events */
 	struct sockaddr_storage node; /* client: the peer node's 15008 */
 	socklen_t node_len;
 	char src_id[256];  /* client: the identity it presents (pool key) */
-	unsigned char *wbuf; /* h2 output SSL_write has not taken yet */
-	size_t wlen, wcap;
+	unsigned char *wbuf; /* h2 output TLS has not taken yet: bytes woff..wlen */
+	size_t woff, wlen, wcap;
 	char peer_id[256];   /* the peer's SPIFFE ID, once verified */
 	struct hb_stream *streams;
 	size_t nstreams;
@@ -72,6 +80,20 @@ void hb_conn_event(struct hb_conn *c, uint32_t events);
 /* Push pending h2 output into TLS and re-arm every socket of `c`; closes `c` when it is done. */
 void hb_conn_kick(struct hb_conn *c);
 void hb_conn_close(struct hb_conn *c);
+
+/* hbone_tls.c: the bytes between nghttp2 and the socket, through TLS */
+void hb_tls_setup(struct hb_conn *c);
+/* After the handshake: is the kernel doing the records (kTLS)? Counted in proxy_stats. */
+void hb_tls_established(struct hb_conn *c);
+/* Why an SSL call stopped (WANT_READ/WANT_WRITE: 0, with ssl_want_write set); -1: failed. */
+int hb_tls_wants(struct hb_conn *c, int rv);
+/* TLS -> nghttp2 until the socket is drained; -1 when the connection is broken or closed. */
+int hb_tls_read(struct hb_conn *c);
+/* nghttp2 -> TLS until nghttp2 has nothing or the socket is full; -1 when broken. */
+int hb_tls_flush(struct hb_conn *c);
+/* nghttp2_send_data_callback: a DATA frame's header and payload, straight into the output. */
+int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, size_t len,
+		     nghttp2_data_source *src, void *user);
 
 /* hbone_out.c */
 int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *client,
@@ -104,7 +126,10 @@ bool hb_stream_down(struct hb_stream *st, const uint8_t *data, size_t len);
 int hb_stream_pump(struct hb_stream *st);
 void hb_stream_rearm(struct hb_stream *st);
 void hb_stream_free(struct hb_stream *st, bool reset);
-/* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback). */
+/* Move `len` bytes of the stream's `up` buffer (what its provider offered) to `out`. */
+void hb_stream_take_up(struct hb_stream *st, uint8_t *out, size_t len);
+/* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback): offers what
+ * `up` holds without copying it (NGHTTP2_DATA_FLAG_NO_COPY); hb_tls_send_data takes it. */
 ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 			  uint32_t *flags, nghttp2_data_source *src, void *user);
 void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const char *what);

@@ -33,6 +33,7 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 	}
 	st->conn = c;
 	st->id = -1;
+	st->out_ready = true; /* a new socket has room; a short write() says otherwise */
 	st->local = (struct proxy_ev){.kind = EV_HB_LOCAL, .fd = local_fd, .st = st};
 	st->next = c->streams;
 	c->streams = st;
@@ -86,22 +87,28 @@ bool hb_stream_down(struct hb_stream *st, const uint8_t *data, size_t len)
 	return true;
 }
 
+void hb_stream_take_up(struct hb_stream *st, uint8_t *out, size_t len)
+{
+	struct hb_buf *b = &st->up;
+
+	memcpy(out, b->data + b->off, len);
+	b->off += len;
+	b->len -= len;
+	if (!b->len)
+		b->off = 0;
+}
+
 ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
 			  uint32_t *flags, nghttp2_data_source *src, void *user)
 {
 	struct hb_stream *st = src->ptr;
-	struct hb_buf *b = &st->up;
-	size_t n = b->len < len ? b->len : len;
+	size_t n = st->up.len < len ? st->up.len : len;
 
 	(void)s;
 	(void)id;
 	(void)user;
-	memcpy(buf, b->data + b->off, n);
-	b->off += n;
-	b->len -= n;
-	if (!b->len)
-		b->off = 0;
-	if (!b->len && st->local_eof) {
+	hb_stream_take_up(st, buf, n);
+	if (!st->up.len && st->local_eof) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		st->end_sent = true;
 		return (ssize_t)n;
@@ -109,26 +116,32 @@ ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t l
 	return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
 }
 
-/* local -> up: read what fits; a FIN ends the stream once `up` drains. */
+/* local -> up: read what fits while the socket has bytes (a short read() drains it); a FIN ends
+ * the stream once `up` drains. */
 static int pump_up(struct hb_stream *st)
 {
 	struct hb_buf *b = &st->up;
+	size_t room;
 	ssize_t n;
 
-	while (st->open && !st->local_eof && b->len < HBONE_STREAM_WINDOW) {
+	while (st->open && !st->local_eof && st->in_ready && b->len < HBONE_STREAM_WINDOW) {
 		if (b->off) {
 			memmove(b->data, b->data + b->off, b->len);
 			b->off = 0;
 		}
-		n = read(st->local.fd, b->data + b->len, HBONE_STREAM_WINDOW - b->len);
-		if (n > 0)
+		room = HBONE_STREAM_WINDOW - b->len;
+		n = read(st->local.fd, b->data + b->len, room);
+		if (n > 0) {
 			b->len += n;
-		else if (n == 0)
+			st->in_ready = (size_t)n == room;
+		} else if (n == 0) {
 			st->local_eof = true;
-		else if (errno == EAGAIN)
+		} else if (errno == EAGAIN) {
+			st->in_ready = false;
 			break;
-		else
+		} else {
 			return -errno;
+		}
 		nghttp2_session_resume_data(st->conn->h2, st->id);
 	}
 	return 0;
@@ -140,15 +153,22 @@ static int pump_down(struct hb_stream *st)
 	struct hb_buf *b = &st->down;
 	ssize_t n;
 
-	while (b->len) {
+	while (b->len && st->out_ready) {
 		n = write(st->local.fd, b->data + b->off, b->len);
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -errno;
+		if (n < 0) {
+			if (errno != EAGAIN)
+				return -errno;
+			st->out_ready = false;
+			break;
+		}
+		st->out_ready = (size_t)n == b->len;
 		b->off += n;
 		b->len -= n;
 		if (!st->closed)
 			nghttp2_session_consume(st->conn->h2, st->id, n);
 	}
+	if (b->len)
+		return 0;
 	b->off = 0;
 	if (st->remote_eof && !st->local_shut) {
 		shutdown(st->local.fd, SHUT_WR);
@@ -167,25 +187,32 @@ int hb_stream_pump(struct hb_stream *st)
 	return err ? err : pump_up(st);
 }
 
+/* The local socket's epoll interest, changed only when it differs from what is armed. */
 void hb_stream_rearm(struct hb_stream *st)
 {
 	struct epoll_event ev = {.data.ptr = &st->local};
+	int epfd = st->conn->p->epfd;
 
-	if (st->local.fd < 0)
+	if (st->local.fd < 0 || st->ev_mask == HB_EV_GONE)
 		return;
+	/* a local socket shut both ways reports EPOLLHUP forever: it leaves epoll instead */
+	if (st->local_eof && st->local_shut && !st->down.len) {
+		epoll_ctl(epfd, EPOLL_CTL_DEL, st->local.fd, NULL);
+		st->ev_mask = HB_EV_GONE;
+		return;
+	}
 	if (st->local_connecting)
 		ev.events = EPOLLOUT;
 	else {
 		if (st->open && !st->local_eof && st->up.len < HBONE_STREAM_WINDOW)
 			ev.events |= EPOLLIN;
-		if (st->down.len)
+		if (st->down.len && !st->out_ready)
 			ev.events |= EPOLLOUT;
 	}
-	/* a local socket shut both ways reports EPOLLHUP forever: it leaves epoll instead */
-	if (st->local_eof && st->local_shut && !st->down.len)
-		epoll_ctl(st->conn->p->epfd, EPOLL_CTL_DEL, st->local.fd, NULL);
-	else
-		epoll_ctl(st->conn->p->epfd, EPOLL_CTL_MOD, st->local.fd, &ev);
+	if (ev.events == st->ev_mask)
+		return;
+	st->ev_mask = ev.events;
+	epoll_ctl(epfd, EPOLL_CTL_MOD, st->local.fd, &ev);
 }
 
 /* One line per inbound stream, like ztunnel's access log: who (the verified SPIFFE ID of the
@@ -212,6 +239,7 @@ static void dial_done(struct hb_stream *st)
 	int err = 0;
 
 	st->local_connecting = false;
+	st->out_ready = true;
 	if (getsockopt(st->local.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
 		c->p->stats.hbone_pod_failed++;
 		hb_access_log(c, st, "pod refused");
@@ -225,7 +253,10 @@ static void dial_done(struct hb_stream *st)
 
 void hb_stream_event(struct hb_stream *st, uint32_t events)
 {
-	(void)events;
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		st->in_ready = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		st->out_ready = true;
 	if (st->local_connecting)
 		dial_done(st);
 	else if (hb_stream_pump(st))

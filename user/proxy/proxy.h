@@ -13,6 +13,7 @@
 
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
@@ -72,6 +73,7 @@ struct proxy_opts {
 	proxy_route_fn route;	       /* NULL: every punted connection is relayed directly */
 	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
 	proxy_authz_fn authz;		/* NULL: every connection is allowed at L4, no L7 */
+	bool hbone_ktls_off;		/* keep TLS records in userspace even where kTLS exists */
 	void *ctx;
 };
 
@@ -90,6 +92,8 @@ struct proxy_stats {
 	uint64_t hbone_bad_request; /* inbound requests answered 400 */
 	uint64_t hbone_pod_failed;  /* inbound CONNECTs answered 503 (the pod refused) */
 	uint64_t tls_failed;	 /* HBONE handshakes that failed (either direction) */
+	uint64_t hbone_ktls_tx;	 /* HBONE connections whose TLS send the kernel does (kTLS) */
+	uint64_t hbone_ktls_rx;	 /* ... and whose TLS receive (OpenSSL 3.0: TLS 1.2 only, so 0) */
 	uint64_t authz_denied;	 /* connections or CONNECTs refused by AuthorizationPolicy */
 	uint64_t l7_conns;	 /* connections given an L7 filter */
 	uint64_t l7_requests;	 /* HTTP requests those filters saw */

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The bytes of an HBONE connection between nghttp2 and the socket, through TLS, with as few
+ * system calls and copies as the record layer allows:
+ *
+ *   - Reading: OpenSSL reads ahead into a large buffer (many 16 KiB records per read()), and a
+ *     callback on the socket BIO notes when a read came back short: the socket is drained, so the
+ *     loop stops without the read() that would only say EAGAIN.
+ *   - Writing: every frame nghttp2 has (DATA frames straight from the stream's buffer, see
+ *     hb_tls_send_data) is gathered into one plaintext buffer first, so TLS records are full
+ *     16 KiB ones and a frame header never becomes a record of its own.
+ *   - kTLS: where the kernel has the tls ULP, OpenSSL hands it the send keys after the handshake
+ *     (SSL_OP_ENABLE_KTLS; OpenSSL 3.0 offloads TLS 1.3 send only). The gathered plaintext then
+ *     goes to the socket with one write(): the kernel cuts it into records and encrypts. Without
+ *     the ULP OpenSSL silently keeps the record layer, and SSL_write_ex encrypts here.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "proxy/hbone_internal.h"
+
+#define HB_TLS_READ_AHEAD (128 << 10) /* OpenSSL's read buffer: eight full records per read() */
+#define HB_READ_CHUNK	  (16 << 10)  /* one record's plaintext per SSL_read */
+#define HB_WBUF_BATCH	  (256 << 10) /* plaintext gathered before it is handed to TLS */
+
+/* After each read() of the socket BIO: a short one (or EAGAIN) means the socket is drained. */
+static long bio_watch(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
+		      int ret, size_t *processed)
+{
+	struct hb_conn *c = (struct hb_conn *)BIO_get_callback_arg(b);
+
+	(void)argp;
+	(void)argi;
+	(void)argl;
+	if (oper == (BIO_CB_READ | BIO_CB_RETURN) && c)
+		c->rx_more = ret > 0 && processed && *processed == len;
+	return ret;
+}
+
+void hb_tls_setup(struct hb_conn *c)
+{
+	BIO *b = SSL_get_rbio(c->ssl);
+
+	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_read_ahead(c->ssl, 1);
+	SSL_set_default_read_buffer_len(c->ssl, HB_TLS_READ_AHEAD);
+	if (!c->p->o.hbone_ktls_off)
+		SSL_set_options(c->ssl, SSL_OP_ENABLE_KTLS);
+	/* nothing resumes an HBONE session: tickets would only cost a signature-free record pair */
+	if (c->server)
+		SSL_set_num_tickets(c->ssl, 0);
+	BIO_set_callback_arg(b, (char *)c);
+	BIO_set_callback_ex(b, bio_watch);
+}
+
+void hb_tls_established(struct hb_conn *c)
+{
+	c->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
+	if (c->ktls_tx)
+		c->p->stats.hbone_ktls_tx++;
+	if (BIO_get_ktls_recv(SSL_get_rbio(c->ssl)))
+		c->p->stats.hbone_ktls_rx++;
+}
+
+/* Record why an SSL call stopped; -1 for a real failure. */
+int hb_tls_wants(struct hb_conn *c, int rv)
+{
+	switch (SSL_get_error(c->ssl, rv)) {
+	case SSL_ERROR_WANT_READ:
+		c->ssl_want_write = false;
+		return 0;
+	case SSL_ERROR_WANT_WRITE:
+		c->ssl_want_write = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int hb_tls_read(struct hb_conn *c)
+{
+	unsigned char buf[HB_READ_CHUNK];
+	size_t n;
+
+	while (c->rx_more || SSL_has_pending(c->ssl)) {
+		int rv = SSL_read_ex(c->ssl, buf, sizeof(buf), &n);
+
+		if (rv <= 0)
+			return SSL_get_error(c->ssl, rv) == SSL_ERROR_ZERO_RETURN ? -1
+										  : hb_tls_wants(c, rv);
+		if (nghttp2_session_mem_recv(c->h2, buf, n) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Room for `len` more bytes at the end of wbuf (what is sent is dropped from the front). */
+static int wbuf_reserve(struct hb_conn *c, size_t len)
+{
+	size_t cap = c->wcap ? c->wcap : HB_WBUF_BATCH;
+	unsigned char *nb;
+
+	if (c->woff && c->wlen + len > c->wcap) {
+		memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+		c->wlen -= c->woff;
+		c->woff = 0;
+	}
+	if (c->wlen + len <= c->wcap)
+		return 0;
+	while (cap < c->wlen + len)
+		cap *= 2;
+	nb = realloc(c->wbuf, cap);
+	if (!nb)
+		return -1;
+	c->wbuf = nb;
+	c->wcap = cap;
+	return 0;
+}
+
+static int wbuf_add(struct hb_conn *c, const void *data, size_t len)
+{
+	if (wbuf_reserve(c, len))
+		return -1;
+	memcpy(c->wbuf + c->wlen, data, len);
+	c->wlen += len;
+	return 0;
+}
+
+int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, size_t len,
+		     nghttp2_data_source *src, void *user)
+{
+	struct hb_conn *c = user;
+
+	(void)s;
+	(void)f; /* no padding is ever asked for */
+	if (wbuf_reserve(c, 9 + len))
+		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	memcpy(c->wbuf + c->wlen, hd, 9);
+	hb_stream_take_up(src->ptr, c->wbuf + c->wlen + 9, len);
+	c->wlen += 9 + len;
+	return 0;
+}
+
+/* wbuf -> the socket: through SSL_write_ex, or straight to a kTLS socket. */
+static int wbuf_send(struct hb_conn *c)
+{
+	while (c->woff < c->wlen) {
+		size_t w;
+
+		if (c->ktls_tx) {
+			ssize_t n = write(c->ev.fd, c->wbuf + c->woff, c->wlen - c->woff);
+
+			if (n < 0) {
+				c->ssl_want_write = errno == EAGAIN;
+				return errno == EAGAIN ? 0 : -1;
+			}
+			w = (size_t)n;
+		} else {
+			int rv = SSL_write_ex(c->ssl, c->wbuf + c->woff, c->wlen - c->woff, &w);
+
+			if (rv <= 0)
+				return hb_tls_wants(c, rv);
+		}
+		c->ssl_want_write = false;
+		c->woff += w;
+	}
+	c->woff = c->wlen = 0;
+	return 0;
+}
+
+int hb_tls_flush(struct hb_conn *c)
+{
+	for (;;) {
+		while (c->wlen - c->woff < HB_WBUF_BATCH && nghttp2_session_want_write(c->h2)) {
+			const uint8_t *data;
+			ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+
+			if (n < 0)
+				return -1;
+			if (n == 0)
+				break;
+			if (wbuf_add(c, data, n))
+				return -1;
+		}
+		if (c->woff == c->wlen)
+			return 0;
+		if (wbuf_send(c))
+			return -1;
+		if (c->wlen) /* the socket is full */
+			return 0;
+	}
+}
