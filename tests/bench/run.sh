@@ -1,6 +1,6 @@
 #!/bin/bash
 # make bench: one lab, one run, every scenario; results in BUILD/bench/results.md and results.json.
-#   tests/bench/run.sh BUILD_DIR [--quick|--tiny] [--out DIR] [--strict]
+#   tests/bench/run.sh BUILD_DIR [--quick|--tiny] [--out DIR] [--strict] [--only SCENARIO,...]
 # One node, so client and server pods share it (where the sockmap fast path applies). Scenarios:
 #   direct       client pod -> server pod IP, no skiffd running, no iptables rules (the baseline)
 #   kube-proxy   client pod -> ClusterIP through kube-proxy-style iptables DNAT in the node netns
@@ -8,31 +8,43 @@
 #   skiff-lb     client pod (in the mesh) -> ClusterIP translated by skiffd's connect hooks,
 #                10 / 1,000 / 10,000 services (tests/bench/skiff_services.sh)
 #   skiff-accel  as skiff-lb with the sockops/sk_msg fast path, when this skiffd has it
+#   skiff-authz-l4  connect rate only: client -> ClusterIP with 10,000 same-node AuthorizationPolicy
+#                verdicts in skiff_policy (25 pods, one namespace-wide ALLOW naming 7 ports, compiled
+#                by skiffd; 400 with --tiny), rounds interleaved with the same lab and skiffd without
+#                the policy (skiff-authz-off): the ratio of the two is the cost of the kernel's verdict
 # Metrics, each repeated (5 times, 2 with --quick and --tiny) and reported as median [min-max] and
 # as a ratio to direct: 64-byte request/response round trip p50/p90/p99 (sockperf ping-pong
 # --full-rtt), single-stream throughput (iperf3), connect rate (skiff-perf crr: connect, 64 B each
 # way, close). --quick measures 10 and 10,000 services, 1 s per run; --tiny 10 and 1,000 (what
 # `make vmtest` runs inside QEMU, where TCG makes everything ~15x slower). --out writes the results
 # elsewhere than BUILD/bench; --strict also fails the run when any measurement failed (a path that
-# does not work), not only when the lab does.
+# does not work), not only when the lab does. --only runs just the named scenarios (e.g.
+# --only skiff-authz-l4); the second block of direct runs only with kube-proxy.
 # Every command is bounded by a timeout; the lab (with any iptables rules, which live only in its
 # node netns) is torn down on any exit. With SKIFF_VMTEST=1 (set in the vmtest guest) waits are
 # longer and the report says its timings come from TCG.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-USAGE="usage: tests/bench/run.sh BUILD_DIR [--quick|--tiny] [--out DIR] [--strict]"
+USAGE="usage: tests/bench/run.sh BUILD_DIR [--quick|--tiny] [--out DIR] [--strict] [--only SCENARIO,...]"
 BUILD=$(cd "${1:?$USAGE}" && pwd) || exit 2
 shift
-MODE=full STRICT=0 OUT=$BUILD/bench
+MODE=full STRICT=0 OUT=$BUILD/bench ONLY=""
+SCENARIOS="direct kube-proxy skiff-lb skiff-accel skiff-authz-l4"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) MODE=quick; shift ;;
 	--tiny) MODE=tiny; shift ;;
 	--strict) STRICT=1; shift ;;
 	--out) OUT=${2:?--out needs a directory}; shift 2 ;;
+	--only) ONLY=${2:?--only needs scenario names}; shift 2 ;;
 	*) echo "$USAGE" >&2; exit 2 ;;
 	esac
 done
+for s in ${ONLY//,/ }; do
+	[[ " $SCENARIOS " == *" $s "* ]] || { echo "--only: no scenario '$s' ($SCENARIOS)" >&2; exit 2; }
+done
+# wanted SCENARIO: selected by --only, or no --only at all
+wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
 QUICK=0
 [ $MODE = full ] || QUICK=1
 STATE=$(mktemp -d /tmp/skiff-bench.XXXXXX)
@@ -70,6 +82,7 @@ in_node() { timeout 60 "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-
 
 cleanup() {
 	local p
+	bpf_stats_restore
 	for p in "${SERVER_PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
@@ -344,8 +357,195 @@ skiff_lb() {
 	done
 }
 
+skiff_lb_and_accel() {
+	local n counts_rev=""
+	if has_accel; then
+		if wanted skiff-lb; then
+			agent_restart_with --no-accel
+			skiff_lb skiff-lb
+		fi
+		wanted skiff-accel || return 0
+		# The fast path by its flag when skiffd has one (it is also the default), else by default.
+		if "$BUILD/bin/skiffd" --help 2>&1 | grep -q -- '--accel '; then
+			agent_restart_with --accel
+		else
+			agent_start_lab
+		fi
+		for n in $SK_COUNTS; do counts_rev="$n $counts_rev"; done
+		SK_COUNTS=$counts_rev skiff_lb skiff-accel
+	else
+		agent_start_lab
+		! wanted skiff-lb || skiff_lb skiff-lb
+		wanted skiff-accel || return 0
+		for n in $SK_COUNTS; do
+			unavailable skiff-accel "$n" "not available in this build (skiffd has no --accel)"
+		done
+	fi
+}
+
+# --- skiff-authz-l4: the kernel's same-node AuthorizationPolicy verdict on the connect path -------
+
+AUTHZ_FILL=23 # idle pods next to client and server: 25 pods on the node, 10,000 entries
+[ $MODE = tiny ] && AUTHZ_FILL=3 # under TCG: 5 pods, 400 entries (function, not speed)
+AUTHZ_PORTS='"7000", "5201", "11111", "7001", "7002", "7003", "7004"' # the 7 ports the rule names
+AUTHZ_DENIED_PORT=7005 # a port no rule names: its port-0 verdict is DENY
+AUTHZ_FILE=authz-l4-policy.yaml
+
+# What skiffd's compiler must write: 25 sources x 25 destinations (all dual-stack) x 2 families x
+# (7 named ports + port 0).
+authz_entries_want() { echo $(((AUTHZ_FILL + 2) * (AUTHZ_FILL + 2) * 2 * 8)); }
+
+# skiff_policy entries on node-1 now (a field of the key, named once per entry by its BTF).
+authz_entries() {
+	bpftool -j map dump pinned "$PIN/skiff_policy" 2>/dev/null | grep -o '"src_workload"' | wc -l
+}
+
+# The filler pods (skiff/client idles), enrolled by skiffd before anything is measured.
+authz_fill() {
+	local f=$OUT/work/authz-l4-fill.yaml n
+	cat >"$f" <<-YAML
+	# skiff-authz-l4 (tests/bench/run.sh): pods that only make the node's policy table bigger.
+	apiVersion: apps/v1
+	kind: Deployment
+	metadata:
+	  name: authz-fill
+	  namespace: bench
+	spec:
+	  replicas: $AUTHZ_FILL
+	  selector:
+	    matchLabels:
+	      app: authz-fill
+	  template:
+	    metadata:
+	      labels:
+	        app: authz-fill
+	    spec:
+	      containers:
+	      - name: fill
+	        image: skiff/client
+	YAML
+	say "skiff-authz-l4: $AUTHZ_FILL filler pods"
+	lab apply "$f" >>"$LOG" 2>&1 || die "lab apply of the filler pods; see $LOG"
+	for _ in $(seq $((WAIT_STEPS * 3))); do
+		n=$(config_dump | grep -o '"bench/authz-fill-[^"]*"' | wc -l)
+		[ "$n" -ge $AUTHZ_FILL ] && return 0
+		sleep 0.2
+	done
+	die "skiffd enrolled $n of $AUTHZ_FILL filler pods"
+}
+
+# authz_policy on|off: the namespace-wide ALLOW in force or not, applied (and its entries there).
+authz_policy() {
+	local gen f=$OUT/work/$AUTHZ_FILE want=0
+	gen=$(generation)
+	if [ "$1" = on ]; then
+		want=$(authz_entries_want)
+		cat >"$f" <<-YAML
+		apiVersion: security.istio.io/v1
+		kind: AuthorizationPolicy
+		metadata:
+		  name: bench-l4
+		  namespace: bench
+		spec:
+		  action: ALLOW
+		  rules:
+		  - from:
+		    - source:
+		        namespaces: ["bench"]
+		    to:
+		    - operation:
+		        ports: [$AUTHZ_PORTS]
+		YAML
+		lab apply "$f" >>"$LOG" 2>&1 || die "lab apply of the bench policy; see $LOG"
+	else
+		[ -f "$f" ] || return 0
+		lab delete "$f" >>"$LOG" 2>&1 || die "lab delete of the bench policy; see $LOG"
+		rm -f "$f"
+	fi
+	for _ in $(seq $WAIT_STEPS); do
+		[ "$(generation)" != "$gen" ] && [ "$(authz_entries)" = "$want" ] && return 0
+		sleep 0.2
+	done
+	die "policy $1: skiff_policy holds $(authz_entries) entries, want $want"
+}
+
+# The connect4 program's own cost, which a connect rate on a busy 2-core machine shows only
+# through its noise: with kernel.bpf_stats_enabled the kernel times every run of a program.
+# Switched on for this scenario only, and back off at exit if it was off.
+BPF_STATS_WAS=""
+bpf_stats_on() {
+	BPF_STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled 2>/dev/null) || return 0
+	[ "$BPF_STATS_WAS" = 1 ] || sysctl -q -w kernel.bpf_stats_enabled=1
+}
+bpf_stats_restore() {
+	[ "$BPF_STATS_WAS" != 0 ] || sysctl -q -w kernel.bpf_stats_enabled=0
+}
+# "run_time_ns run_cnt" of node-1's connect4 program (found by its pinned link).
+connect4_stats() {
+	local id
+	id=$(bpftool -j link show pinned "$PIN/links/sock_connect4" 2>/dev/null |
+		grep -o '"prog_id": *[0-9]*' | grep -o '[0-9]*$')
+	[ -n "$id" ] && bpftool -j prog show id "$id" 2>/dev/null | awk '{
+		if (match($0, /"run_time_ns": *[0-9]+/)) { t = substr($0, RSTART, RLENGTH); sub(/.*: */, "", t) }
+		if (match($0, /"run_cnt": *[0-9]+/)) { c = substr($0, RSTART, RLENGTH); sub(/.*: */, "", c) }
+	} END { if (c != "") print t, c }'
+}
+
+# One connect-rate run, recorded as round $2 of scenario $1, with connect4's mean time per run.
+measure_crr() {
+	local v s0 s1 ns
+	CUR=$1 CUR_N=""
+	lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
+	s0=$(connect4_stats)
+	v=$(run_crr "$VIP")
+	s1=$(connect4_stats)
+	if [ -n "$v" ]; then
+		record crr_per_s "$2" "$v"
+	else
+		FAILED_RUNS=$((FAILED_RUNS + 1))
+		say "$1 round $2: the connect-rate run failed"
+	fi
+	ns=$(echo "$s0 $s1" | awk 'NF == 4 && $4 > $2 { printf "%.0f\n", ($3 - $1) / ($4 - $2) }')
+	[ -z "$ns" ] || record connect4_ns "$2" "$ns"
+}
+
+# Proof that the verdict is the kernel's: the server is checked, and a port no rule names is
+# refused at connect() with EPERM (without the policy it would be ECONNREFUSED: nobody listens).
+authz_checks() {
+	local flags out
+	flags=$(bpftool -j map dump pinned "$PIN/skiff_pod_ips" 2>/dev/null |
+		grep -o '"flags": *[0-9]*' | awk -F: '{ print $2 + 0 }' | sort -u | tr '\n' ' ')
+	out=$(in_pod 10 client "$BUILD/bin/skiff-perf" crr "$SERVER_IP:$AUTHZ_DENIED_PORT" \
+		--seconds 0.2 --timeout-ms 300 2>&1)
+	echo "$out" | grep -q '^error EPERM' ||
+		die "skiff-authz-l4: a connect to port $AUTHZ_DENIED_PORT was not refused with EPERM: $out"
+	echo "- skiff-authz-l4: $(authz_entries) entries in skiff_policy (want $(authz_entries_want))," \
+		"skiff_pod_ips flags in use: ${flags% } (3 = enrolled + checked at connect); the client's" \
+		"connect to port $AUTHZ_DENIED_PORT, which no rule names, failed with EPERM; skiff-authz-off" \
+		"rounds had 0 entries" >>"$CHECKS"
+}
+
+skiff_authz_l4() {
+	local r rounds=$((4 * REPS))
+	[ -n "$(agent_pid)" ] || agent_start_lab
+	bpf_stats_on
+	printf 'skiff-authz-off\t\tok\tonly crr_per_s\n' >>"$SCEN"
+	printf 'skiff-authz-l4\t\tok\tonly crr_per_s\n' >>"$SCEN"
+	authz_fill
+	for r in $(seq "$rounds"); do
+		say "skiff-authz-l4 round $r of $rounds (without, then with the policy)"
+		authz_policy off
+		measure_crr skiff-authz-off "$r"
+		authz_policy on
+		measure_crr skiff-authz-l4 "$r"
+	done
+	authz_checks
+	authz_policy off
+	bpf_stats_restore
+}
+
 main() {
-	local start=$SECONDS counts_rev=""
+	local start=$SECONDS
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, cgroups, bpffs, iptables)"
 	for t in iperf3 sockperf iptables-nft-restore nft bpftool timeout flock; do
 		command -v $t >/dev/null || die "$t not installed (make deps)"
@@ -357,30 +557,17 @@ main() {
 	BUSY_BEFORE=$(cpu_busy)
 	say "machine busy before the run: $BUSY_BEFORE% CPU"
 	lab_up
-	measure direct "" "$SERVER_IP"
-	kube_proxy
+	! wanted direct || measure direct "" "$SERVER_IP"
+	! wanted kube-proxy || kube_proxy
 	# The baseline again, minutes later: its rounds join the first block's, and the report
 	# shows how far the two blocks drifted apart (this machine's noise, to read ratios by).
-	[ $QUICK = 1 ] || measure direct "" "$SERVER_IP" $((REPS + 1))
-	vip_dead_without_skiffd
-	if has_accel; then
-		agent_restart_with --no-accel
-		skiff_lb skiff-lb
-		# The fast path by its flag when skiffd has one (it is also the default), else by default.
-		if "$BUILD/bin/skiffd" --help 2>&1 | grep -q -- '--accel '; then
-			agent_restart_with --accel
-		else
-			agent_start_lab
-		fi
-		for n in $SK_COUNTS; do counts_rev="$n $counts_rev"; done
-		SK_COUNTS=$counts_rev skiff_lb skiff-accel
-	else
-		agent_start_lab
-		skiff_lb skiff-lb
-		for n in $SK_COUNTS; do
-			unavailable skiff-accel "$n" "not available in this build (skiffd has no --accel)"
-		done
+	[ $QUICK = 1 ] || ! wanted direct || ! wanted kube-proxy ||
+		measure direct "" "$SERVER_IP" $((REPS + 1))
+	if wanted skiff-lb || wanted skiff-accel; then
+		vip_dead_without_skiffd
+		skiff_lb_and_accel
 	fi
+	! wanted skiff-authz-l4 || skiff_authz_l4
 	BUSY_AFTER=$(cpu_busy)
 	"$HERE/report.sh" "$OUT" "$REPS" "$T_LAT" "$T_TPUT" "$T_CRR" $((SECONDS - start)) \
 		"$MODE" "$BUSY_BEFORE" "$BUSY_AFTER" || die "report"
