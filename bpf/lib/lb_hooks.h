@@ -43,7 +43,8 @@ static __always_inline int lb_connect_tcp(struct bpf_sock_addr *ctx, struct bpf_
 	return 1;
 }
 
-/* connect(): TCP and connected UDP. TCP to an enrolled pod on another node goes to skiffd. */
+/* connect(): TCP and connected UDP. TCP is held to the same-node policy verdict, and goes to
+ * skiffd when aimed at an enrolled pod on another node (lb_connect_tcp). */
 static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 {
 	struct skiff_sock_origin vip, be, *dst = &be;
