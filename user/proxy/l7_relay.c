@@ -28,6 +28,7 @@
 #define L7_READ_BYTES (32 << 10) /* one read */
 #define L7_ROUNDS     16	 /* reads per side and event: other connections get their turn */
 #define L7_LINGER_MAX (1 << 20)	 /* client bytes read and dropped after the last word */
+#define L7_HELD_MAX   (64 << 10) /* pod bytes held until the client's first bytes choose */
 
 static void fd_close(int fd, bool reset)
 {
@@ -64,6 +65,7 @@ void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
 	}
 	l7_buf_free(&r->to_up);
 	l7_buf_free(&r->to_client);
+	l7_buf_free(&r->held);
 	if (r->l7.release)
 		r->l7.release(r->l7.d.ctx);
 	if (r->prev)
@@ -102,6 +104,36 @@ static int filter_client(struct proxy *p, struct l7_relay *r, const uint8_t *in,
 	if (!n || r->ending)
 		return 0;
 	return filter_result(p, r, r->ops->from_client(r->f, in, n, &r->to_up, &r->to_client));
+}
+
+/*
+ * Could the pod's first bytes be an HTTP/2 server's SETTINGS frame (9-byte header: length a
+ * multiple of 6, type 4, no flags, stream 0)? An h2c server sends it as soon as the connection
+ * opens, before the client's preface may have arrived; other protocols that speak first (SMTP,
+ * MySQL, SSH greetings) do not start like that.
+ */
+static bool maybe_h2_settings(const uint8_t *b, size_t n)
+{
+	static const uint8_t want[9] = {0, 0, 0, 4, 0, 0, 0, 0, 0};
+	static const uint8_t mask[9] = {0, 0, 0, 0xff, 0xff, 0x7f, 0xff, 0xff, 0xff};
+
+	for (size_t i = 0; i < n && i < 9; i++)
+		if ((b[i] & mask[i]) != want[i])
+			return false;
+	return n < 3 || ((b[0] << 16 | b[1] << 8 | b[2]) % 6 == 0);
+}
+
+/* The pod's bytes held while the filter was not chosen go to it now. */
+static int feed_held(struct proxy *p, struct l7_relay *r)
+{
+	size_t n = l7_buf_unread(&r->held);
+	int rc;
+
+	if (!n)
+		return 0;
+	rc = r->ops->from_upstream(r->f, r->held.data + r->held.off, n, &r->to_client, &r->to_up);
+	l7_buf_consume(&r->held, n);
+	return filter_result(p, r, rc);
 }
 
 /* Could these first bytes begin an HTTP/1.x request line? A method is a token of capitals (in
@@ -144,7 +176,8 @@ static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t 
 	if (filter_open(r, ops))
 		return -ENOMEM;
 	rc = filter_client(p, r, r->sniff, r->nsniff);
-	return rc ? rc : filter_client(p, r, in + k, n - k);
+	rc = rc ? rc : filter_client(p, r, in + k, n - k);
+	return rc ? rc : feed_held(p, r);
 }
 
 static int from_client(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
@@ -162,8 +195,16 @@ static int from_upstream(struct proxy *p, struct l7_relay *r, const uint8_t *in,
 {
 	int rc;
 
-	if (!r->ops && filter_open(r, &l7_tcp_ops)) /* the pod spoke first: not HTTP */
-		return -ENOMEM;
+	if (!r->ops) {
+		if (l7_buf_put(&r->held, in, n))
+			return -ENOMEM;
+		if (l7_buf_unread(&r->held) <= L7_HELD_MAX &&
+		    maybe_h2_settings(r->held.data + r->held.off, l7_buf_unread(&r->held)))
+			return 0; /* an h2c pod greets first: wait for the client's preface */
+		if (filter_open(r, &l7_tcp_ops)) /* a server-first protocol: not HTTP */
+			return -ENOMEM;
+		return feed_held(p, r);
+	}
 	rc = r->ops->from_upstream(r->f, in, n, &r->to_client, &r->to_up);
 	return filter_result(p, r, rc);
 }

@@ -77,6 +77,7 @@ struct l7_relay {
 	struct proxy_l7 l7;
 	struct l7_buf to_up, to_client;
 	uint8_t sniff[L7_H2_PREFACE_LEN]; /* the client's first bytes, while they may be a preface */
+	struct l7_buf held; /* the pod's first bytes, while they may be an h2c server's SETTINGS */
 	size_t nsniff;
 	bool connecting; /* upstream connect() in progress */
 	bool ending;	 /* the filter said its last word (or gave up): close once it is out */
