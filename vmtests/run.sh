@@ -33,8 +33,9 @@ die() {
 BUILD=
 SUITE=all
 TIMEOUT=1200
-# The bench guest's own bound (VMTEST_BENCH_TIMEOUT): --tiny takes ~4 minutes under TCG.
-BENCH_TIMEOUT=${VMTEST_BENCH_TIMEOUT:-600}
+# The bench guest's own bound (VMTEST_BENCH_TIMEOUT): --tiny takes ~4 minutes under TCG, and the
+# lab tests it runs beside it (BESIDE_BENCH) about as long again.
+BENCH_TIMEOUT=${VMTEST_BENCH_TIMEOUT:-1200}
 CMD=
 BENCH=
 BROKEN=0
@@ -62,6 +63,12 @@ case $TIMEOUT$BENCH_TIMEOUT in '' | *[!0-9]*) die "timeouts are whole seconds, n
 if [ -z "$BENCH" ]; then
 	BENCH=none
 	[ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && BENCH=tiny
+fi
+# Lab tests the bench guest runs after the bench (a pattern for tests/run.sh), with the whole
+# suite only; VMTEST_BESIDE_BENCH= (empty) runs everything in the suites guest.
+BESIDE_BENCH=
+if [ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && [ "$BENCH" != none ]; then
+	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_bad_config|test_authz_conformance|test_authz_payments)}
 fi
 case $BENCH in
 none | tiny | quick | full) ;;
@@ -105,8 +112,8 @@ flock -n 9 || die "another vmtest is running on $BUILD (lock $VM/lock)"
 # shellcheck source=vmtests/initramfs.sh
 . "$VMTESTS/initramfs.sh"
 
-# prepare_run DIR SUITE CMD BENCH: an empty results share holding a guest's job (SUITE none and
-# no CMD: no tests, only the bench)
+# prepare_run DIR SUITE CMD BENCH [ONLY [ELSEWHERE]]: an empty results share holding a guest's
+# job (SUITE none and no CMD: no tests, only the bench)
 prepare_run() {
 	rm -rf "$1"
 	mkdir -p "$1"
@@ -114,17 +121,25 @@ prepare_run() {
 		printf 'BUILD=%q\n' "$BUILD"
 		printf 'SUITE=%q\n' "$2"
 		printf 'CMD=%q\n' "$3"
-		printf 'ONLY=%q\n' "$ONLY"
+		printf 'ONLY=%q\n' "${5-$ONLY}"
+		printf 'ELSEWHERE=%q\n' "${6:-}"
 		printf 'EXTRA_BPF=%q\n' "$EXTRA_BPF"
 		printf 'BENCH=%q\n' "$4"
 		printf 'EXPECT_FEATURES=%q\n' "$EXPECT_FEATURES"
 	} >"$1/job.env"
 }
 
-# prepare_runs: the suites guest's share, and the bench guest's when there is a bench
+# prepare_runs: the suites guest's share, and the bench guest's when there is a bench. With the
+# whole suite, the lab tests named in BESIDE_BENCH run in the bench guest before the bench, so
+# both cores work to the end (TCG runs one guest per core; the bench alone is ~4 minutes).
 prepare_runs() {
-	prepare_run "$RUN" "$SUITE" "$CMD" none
 	rm -rf "$BRUN"
+	if [ "$BENCH" != none ] && [ -n "$BESIDE_BENCH" ]; then
+		prepare_run "$RUN" "$SUITE" "$CMD" none "$ONLY" "$BESIDE_BENCH"
+		prepare_run "$BRUN" lab "" "$BENCH" "$BESIDE_BENCH"
+		return
+	fi
+	prepare_run "$RUN" "$SUITE" "$CMD" none
 	[ "$BENCH" = none ] || prepare_run "$BRUN" none "" "$BENCH"
 }
 
@@ -228,7 +243,8 @@ if [ "$BENCH" != none ]; then
 	bench_flag=" --$BENCH"
 	[ "$BENCH" = full ] && bench_flag=
 	BENCH_JOB="tests/bench/run.sh $BUILD$bench_flag --strict"
-	echo "vmtest: and a second guest beside it for the bench: $BENCH_JOB," \
+	echo "vmtest: and a second guest beside it for ${BESIDE_BENCH:+lab $BESIDE_BENCH and }the" \
+		"bench: $BENCH_JOB," \
 		"timeout ${BENCH_TIMEOUT}s (its output is shown when it is done)"
 fi
 boot_guests "$BOOT"
@@ -268,6 +284,10 @@ if [ "$BENCH" != none ]; then
 	[ "$BENCH_TIMED_OUT" -eq 1 ] && reasons+=("the bench guest timed out after ${BENCH_TIMEOUT}s")
 	grep -qE "${KMSG}(Kernel panic|Oops|BUG:|general protection fault)" "$BCONSOLE" &&
 		reasons+=("the bench guest's kernel panicked or oopsed")
+	if [ -n "$BESIDE_BENCH" ]; then
+		brc=$(cat "$BRUN/rc" 2>/dev/null)
+		[ "$brc" = 0 ] || reasons+=("the lab tests in the bench guest exited with ${brc:-nothing}")
+	fi
 	if [ -z "$bench_rc" ]; then
 		reasons+=("the bench sent no result back")
 	elif [ "$bench_rc" != 0 ]; then
@@ -293,6 +313,12 @@ grep -v 'broken> ' "$RUN/output.log" 2>/dev/null | grep -A 30 'the verifier refu
 if [ -z "$CMD" ] && [ -n "$rc" ] && [[ ${result:-0 passed, 0 failed} == "0 passed, 0 failed"* ]]
 then
 	reasons+=("no tests ran in the guest (is $BUILD built?)")
+fi
+if [ -n "$BESIDE_BENCH" ]; then
+	bresult=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$BRUN/output.log" 2>/dev/null | tail -1)
+	echo "tests:   ${bresult:-no result} in the bench guest: lab $BESIDE_BENCH," \
+		"$(cat "$BRUN/run_seconds" 2>/dev/null || echo '?') s"
+	grep -E '^(failed: |skip - )' "$BRUN/output.log" 2>/dev/null | sed 's/^/tests:   /'
 fi
 if [ "$BENCH" != none ]; then
 	echo "bench:   $BENCH_JOB: $(cat "$BRUN/bench_seconds" 2>/dev/null || echo '?') s, exit code" \
