@@ -160,7 +160,7 @@ void hb_conn_kick(struct hb_conn *c)
 	if (!c->dead && !c->handshaking && hb_tls_flush(c))
 		c->dead = true;
 	if (c->dead || (!c->handshaking && !nghttp2_session_want_read(c->h2) &&
-			!nghttp2_session_want_write(c->h2) && !c->wlen)) {
+			!nghttp2_session_want_write(c->h2) && hb_tls_idle(c))) {
 		hb_conn_close(c);
 		return;
 	}

@@ -91,6 +91,8 @@ int hb_tls_wants(struct hb_conn *c, int rv);
 int hb_tls_read(struct hb_conn *c);
 /* nghttp2 -> TLS until nghttp2 has nothing or the socket is full; -1 when broken. */
 int hb_tls_flush(struct hb_conn *c);
+/* Nothing written waits in skiffd (neither frames nor records). */
+bool hb_tls_idle(const struct hb_conn *c);
 /* nghttp2_send_data_callback: a DATA frame's header and payload, straight into the output. */
 int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, size_t len,
 		     nghttp2_data_source *src, void *user);
