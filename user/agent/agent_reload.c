@@ -63,10 +63,12 @@ static int add_local_as_remote(struct node_view *v)
 	return 0;
 }
 
-static int node_compile(struct agent *a, const struct model *m, struct node_view *v,
-			struct diag *d)
+/* `az`: the policies agent_reload compiled from `m` (the compiler need not do it again) */
+static int node_compile(struct agent *a, const struct model *m, const struct authz_set *az,
+			struct node_view *v, struct diag *d)
 {
-	int err = compile_node_view(m, a->o->node, cgroup_of, a, v, d);
+	struct compile_opts o = {.trust_domain = a->o->trust_domain, .authz = az};
+	int err = compile_node_view_opts(m, a->o->node, cgroup_of, a, &o, v, d);
 
 	if (!err && a->o->same_node_mtls && (err = add_local_as_remote(v)))
 		node_view_free(v);
@@ -137,7 +139,7 @@ void agent_reload(struct agent *a)
 	if (!err)
 		err = authz_compile(&m, NULL, &az, &d);
 	if (!err)
-		err = node_compile(a, &m, &v, &d);
+		err = node_compile(a, &m, az, &v, &d);
 	diag_print(&d);
 	if (err) {
 		a->rejected++;
@@ -212,7 +214,7 @@ void agent_rescan(struct agent *a)
 	a->cgroups = t;
 	if (!a->snap)
 		return;
-	if (node_compile(a, &a->snap->m, &v, &d) == 0 &&
+	if (node_compile(a, &a->snap->m, a->snap->az, &v, &d) == 0 &&
 	    !pods_equal(&v, &a->view)) {
 		size_t before = a->view.npods;
 

@@ -84,9 +84,12 @@ struct node_view {
 };
 
 /* What a compile needs beyond the model; NULL or zeroed fields take the defaults. */
+struct authz_set;
 struct compile_opts {
 	const char *trust_domain; /* SPIFFE trust domain of the mesh (skiffd --trust-domain);
 				   * NULL: cluster.local */
+	const struct authz_set *authz; /* the model's policies, already compiled by the caller
+					* (authz_compile); NULL: compiled here */
 };
 
 /* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */

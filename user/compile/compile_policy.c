@@ -243,16 +243,20 @@ int compile_policy_view(const struct model *m, const char *node_name,
 	int err;
 
 	/* a policy the evaluator refuses rejects the whole snapshot: the previous one stays */
-	err = authz_compile(m, NULL, &az, d);
-	if (err)
-		return err;
-	c.az = az;
+	if (o && o->authz) {
+		c.az = o->authz;
+	} else {
+		err = authz_compile(m, NULL, &az, d);
+		if (err)
+			return err;
+		c.az = az;
+	}
 	err = pl_pods_build(m, td, &c);
 	for (size_t i = 0; i < c.npods && !err; i++)
 		err = pl_dest(&c, &c.pods[i]);
 	if (!err) {
 		pl_flags_apply(&c, out);
-		err = compile_policy_plaintext(m, node_name, az, out, d);
+		err = compile_policy_plaintext(m, node_name, c.az, out, d);
 	}
 	pl_ctx_free(&c);
 	authz_set_free(az);
