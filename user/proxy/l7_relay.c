@@ -30,17 +30,6 @@
 #define L7_LINGER_MAX (1 << 20)	 /* client bytes read and dropped after the last word */
 #define L7_HELD_MAX   (64 << 10) /* pod bytes held until the client's first bytes choose */
 
-static void fd_close(int fd, bool reset)
-{
-	struct linger l = {.l_onoff = 1, .l_linger = 0};
-
-	if (fd < 0)
-		return;
-	if (reset)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 /* Add what the filter counted since last time to the proxy's counters. */
 static void counts_update(struct proxy *p, struct l7_relay *r)
 {
@@ -57,8 +46,8 @@ static void counts_update(struct proxy *p, struct l7_relay *r)
 
 void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
 {
-	fd_close(r->client.ev.fd, reset);
-	fd_close(r->upstream.ev.fd, reset);
+	proxy_close(r->client.ev.fd, reset);
+	proxy_close(r->upstream.ev.fd, reset);
 	if (r->f) {
 		counts_update(p, r);
 		r->ops->close(r->f);
@@ -271,7 +260,7 @@ static void last_word(struct l7_relay *r)
 		shutdown(r->client.ev.fd, SHUT_WR);
 		r->client.shut = true;
 	}
-	fd_close(r->upstream.ev.fd, false); /* closing takes it out of epoll too */
+	proxy_close(r->upstream.ev.fd, false); /* closing takes it out of epoll too */
 	r->upstream.ev.fd = -1;
 	r->upstream.armed = 0;
 	r->upstream.eof = r->upstream.shut = true;
@@ -447,7 +436,7 @@ int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin
 	int err;
 
 	if (!r) {
-		fd_close(client_fd, true);
+		proxy_close(client_fd, true);
 		if (l7->release)
 			l7->release(l7->d.ctx);
 		return -ENOMEM;

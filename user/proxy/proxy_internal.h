@@ -105,6 +105,9 @@ struct proxy {
 /* TCP_NODELAY on a proxied socket: a proxy writes what it has at once, and Nagle's wait for an
  * ACK the peer delays (40 ms) would land on every request that crosses a small write. */
 void proxy_nodelay(int fd);
+/* Close `fd` (if >= 0); with `reset`, SO_LINGER 0 first: the peer sees RST, its connection
+ * fails as from a port nobody listens on. */
+void proxy_close(int fd, bool reset);
 
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first). */

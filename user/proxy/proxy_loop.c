@@ -54,15 +54,6 @@ static int peer_key(int fd, struct skiff_punt_key *k)
 	return 0;
 }
 
-/* Close with SO_LINGER 0: the client sees a reset, as from a port nobody listens on. */
-static void close_reset(int fd)
-{
-	struct linger rst = {.l_onoff = 1, .l_linger = 0};
-
-	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-	close(fd);
-}
-
 /* Relay a connection with no HBONE route (its destination is a pod of this node, or outside the
  * mesh) as AuthorizationPolicy says. The source is the client as the kernel filed it: the agent
  * knows a local pod's identity by its address (principal NULL). */
@@ -85,7 +76,7 @@ static void accept_authorized(struct proxy *p, int fd, const struct skiff_punt_k
 		break;
 	default:
 		p->stats.authz_denied++;
-		close_reset(fd);
+		proxy_close(fd, true);
 		break;
 	}
 }
@@ -102,7 +93,7 @@ static void accept_all(struct proxy *p, int lfd)
 		proxy_nodelay(fd);
 		if (peer_key(fd, &k) || p->o.orig_dst(p->o.ctx, &k, &dst)) {
 			p->stats.no_orig++;
-			close_reset(fd);
+			proxy_close(fd, true);
 			continue;
 		}
 		/* across nodes, the destination's node decides (hbone_authz.c) */
@@ -111,6 +102,17 @@ static void accept_all(struct proxy *p, int lfd)
 		else
 			accept_authorized(p, fd, &k, &dst);
 	}
+}
+
+void proxy_close(int fd, bool reset)
+{
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+	if (fd < 0)
+		return;
+	if (reset)
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	close(fd);
 }
 
 void proxy_nodelay(int fd)

@@ -53,22 +53,10 @@ static void dir_close(struct relay_dir *d)
 		close(d->pipe[1]);
 }
 
-/* A closed socket with SO_LINGER 0 sends RST: the application sees its connection fail. */
-static void close_reset(int fd, bool reset)
-{
-	struct linger l = {.l_onoff = 1, .l_linger = 0};
-
-	if (fd < 0)
-		return;
-	if (reset)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
-	close(fd);
-}
-
 void relay_close(struct proxy *p, struct relay *r, bool reset)
 {
-	close_reset(r->client.fd, reset);
-	close_reset(r->upstream.fd, reset);
+	proxy_close(r->client.fd, reset);
+	proxy_close(r->upstream.fd, reset);
 	dir_close(&r->out);
 	dir_close(&r->in);
 	if (r->prev)
@@ -217,7 +205,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 	int err;
 
 	if (!r) {
-		close_reset(client_fd, true);
+		proxy_close(client_fd, true);
 		return -ENOMEM;
 	}
 	*r = (struct relay){
