@@ -113,6 +113,13 @@ expect deny-principal $D "TCP|$T->x" "GET|$H|/deny->403" "GET|$H|/deny?param=val
 	"GET|$H|/global-deny/allow->200"
 expect deny-principal $A "TCP|$T->ok" "GET|$H|/deny->200" "GET|$H2|/global-deny?param=value->403"
 
+t_begin "deny-namespace + deny-global (root namespace) + mtls applied"
+if policy mtls deny-namespace deny-global@istio-system; then t_pass
+else t_fail "$(tail -5 "$LOG")"; fi
+expect deny-namespace $D "TCP|$T->x" "GET|$H|/deny->403" "GET|$H|/deny/allow->200" \
+	"GET|$H|/global-deny->403"
+expect deny-namespace $A "TCP|$T->ok" "GET|$H|/deny->200" "GET|$H|/global-deny/allow->200"
+
 t_begin "not-namespace + mtls applied (an L4 policy: the kernel or HBONE refuses)"
 if policy mtls not-namespace; then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
 expect not-namespace $A "TCP|$T->ok" "GET|$H|/x->200"
