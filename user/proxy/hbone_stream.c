@@ -106,14 +106,17 @@ ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t l
 
 	(void)s;
 	(void)id;
+	(void)buf;
 	(void)user;
-	hb_stream_take_up(st, buf, n);
-	if (!st->up.len && st->local_eof) {
+	if (n == st->up.len && st->local_eof) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		st->end_sent = true;
-		return (ssize_t)n;
+	} else if (!n) {
+		return NGHTTP2_ERR_DEFERRED;
 	}
-	return n ? (ssize_t)n : NGHTTP2_ERR_DEFERRED;
+	/* hb_tls_send_data writes the frame, its bytes taken from `up` there */
+	*flags |= NGHTTP2_DATA_FLAG_NO_COPY;
+	return (ssize_t)n;
 }
 
 /* local -> up: read what fits while the socket has bytes (a short read() drains it); a FIN ends
