@@ -15,7 +15,7 @@
 
 #define HBONE_PORT	    15008
 #define HBONE_ALPN	    "h2"
-#define HBONE_STREAM_WINDOW (256 << 10) /* per-stream flow-control window and buffer */
+#define HBONE_STREAM_WINDOW (1 << 20)	 /* per-stream flow-control window and buffer */
 #define HBONE_MAX_STREAMS   100		/* concurrent streams per connection, as ztunnel */
 
 #endif

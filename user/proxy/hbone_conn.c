@@ -146,11 +146,8 @@ void hb_conn_kick(struct hb_conn *c)
 		next = st->next;
 		if (!st->local_reset && hb_stream_pump(st))
 			st->local_reset = true;
-		if (st->local_reset || (st->closed && !st->down.len && st->local_shut)) {
+		if (st->local_reset || (st->closed && !st->down.len && st->local_shut))
 			hb_stream_free(st, st->local_reset);
-			continue;
-		}
-		hb_stream_rearm(st);
 	}
 	/* a client connection left without streams is released */
 	if (!c->server && !c->dead && !c->handshaking && !c->nstreams && !c->goaway) {
@@ -164,6 +161,10 @@ void hb_conn_kick(struct hb_conn *c)
 		hb_conn_close(c);
 		return;
 	}
+	/* after the last flush: it may have taken a stream's buffered bytes, and that stream must
+	 * then read again (nothing else would wake it: the peer owes no WINDOW_UPDATE yet) */
+	for (st = c->streams; st; st = st->next)
+		hb_stream_rearm(st);
 	conn_rearm(c);
 }
 

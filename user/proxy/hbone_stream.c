@@ -23,7 +23,7 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 
 	if (!st)
 		return NULL;
-	st->up.data = malloc(HBONE_STREAM_WINDOW);
+	st->up.data = malloc(HB_UP_BUF);
 	st->down.data = malloc(HBONE_STREAM_WINDOW);
 	if (!st->up.data || !st->down.data) {
 		free(st->up.data);
@@ -127,13 +127,14 @@ static int pump_up(struct hb_stream *st)
 	size_t room;
 	ssize_t n;
 
-	while (st->open && !st->local_eof && st->in_ready && b->len < HBONE_STREAM_WINDOW) {
-		if (b->off) {
+	while (st->open && !st->local_eof && st->in_ready && b->len < HB_UP_BUF) {
+		/* nghttp2 takes from the front as the windows allow: compact when the tail is short */
+		if (b->off && HB_UP_BUF - b->off - b->len < HB_UP_BUF / 4) {
 			memmove(b->data, b->data + b->off, b->len);
 			b->off = 0;
 		}
-		room = HBONE_STREAM_WINDOW - b->len;
-		n = read(st->local.fd, b->data + b->len, room);
+		room = HB_UP_BUF - b->off - b->len;
+		n = read(st->local.fd, b->data + b->off + b->len, room);
 		if (n > 0) {
 			b->len += n;
 			st->in_ready = (size_t)n == room;
@@ -207,7 +208,7 @@ void hb_stream_rearm(struct hb_stream *st)
 	if (st->local_connecting)
 		ev.events = EPOLLOUT;
 	else {
-		if (st->open && !st->local_eof && st->up.len < HBONE_STREAM_WINDOW)
+		if (st->open && !st->local_eof && st->up.len < HB_UP_BUF)
 			ev.events |= EPOLLIN;
 		if (st->down.len && !st->out_ready)
 			ev.events |= EPOLLOUT;
