@@ -41,7 +41,9 @@ static void usage(FILE *f)
 		"  --trust-domain TD    SPIFFE trust domain (default cluster.local)\n"
 		"  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at half\n"
 		"  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
-		"                       too, instead of the kernel fast path (needs --ca-dir)\n");
+		"                       too, instead of the kernel fast path (needs --ca-dir)\n"
+		"  --hbone-ktls MODE    auto (default): the kernel encrypts what HBONE sends where it\n"
+		"                       has kTLS (the tls module), OpenSSL elsewhere; off: OpenSSL\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -74,7 +76,7 @@ int main(int argc, char **argv)
 		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
 		{ "ca-dir", required_argument, 0, 'x' }, { "trust-domain", required_argument, 0, 't' },
 		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
-		{ "help", no_argument, 0, 'h' },
+		{ "hbone-ktls", required_argument, 0, 'K' }, { "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -111,6 +113,13 @@ int main(int argc, char **argv)
 		case 't': o.trust_domain = optarg; break;
 		case 'T': o.cert_ttl = atol(optarg); break;
 		case 'S': o.same_node_mtls = true; break;
+		case 'K':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
+				fprintf(stderr, "skiffd: --hbone-ktls=%s: want auto or off\n", optarg);
+				return 2;
+			}
+			o.hbone_ktls_off = !strcmp(optarg, "off");
+			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

@@ -59,6 +59,7 @@ int agent_punt_start(struct agent *a)
 		/* cross-node mesh traffic over HBONE, and inbound HBONE on 15008 */
 		po.route = agent_tls_route;
 		po.server_ctx = agent_tls_server_ctx;
+		po.hbone_ktls_off = a->o->hbone_ktls_off;
 	}
 	err = proxy_start(&po, &a->proxy);
 	if (err)
