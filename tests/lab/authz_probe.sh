@@ -11,11 +11,11 @@ out=()
 for spec in "$@"; do
 	IFS='|' read -r method port path header <<<"$spec"
 	if [ "$method" = TCP ]; then
-		if timeout 5 python3 "$here/echo_check.py" "$ip" "$port" 64 2>/dev/null |
+		if timeout 20 python3 "$here/echo_check.py" "$ip" "$port" 64 2>/dev/null |
 			grep -q 'equal True'; then out+=(ok); else out+=(x); fi
 		continue
 	fi
-	args=(-s -o /dev/null -w '%{http_code}' --max-time 5 --path-as-is -X "$method")
+	args=(-s -o /dev/null -w '%{http_code}' --max-time 15 --path-as-is -X "$method")
 	[ -n "$header" ] && args+=(-H "$header")
 	code=$(curl "${args[@]}" "http://$ip:$port$path" 2>/dev/null)
 	[ "$code" = 000 ] || [ -z "$code" ] && code=x
