@@ -51,7 +51,7 @@ void hb_tls_setup(struct hb_conn *c)
 	SSL_set_default_read_buffer_len(c->ssl, HB_TLS_READ_AHEAD);
 	if (!c->p->o.hbone_ktls_off)
 		SSL_set_options(c->ssl, SSL_OP_ENABLE_KTLS);
-	/* nothing resumes an HBONE session: tickets would only cost a signature-free record pair */
+	/* nothing resumes an HBONE session: tickets would only cost two records per connection */
 	if (c->server)
 		SSL_set_num_tickets(c->ssl, 0);
 	BIO_set_callback_arg(b, (char *)c);
