@@ -3,8 +3,8 @@
  * skiff same-node accelerator: sockops puts both sockets of a connection between two enrolled
  * pods of this node into a sockhash, and sk_msg hands each message to the peer socket, so bytes
  * skip the TCP/IP stack. sockops also counts connections and bytes per workload pair at close.
- * Attached once at the node's pod cgroup root (sockops) and on the sockhash (sk_msg). The logic
- * lives in lib/accel_*.h.
+ * Attached at the node's pod cgroup root and at skiffd's own cgroup (sockops: the punt hops, see
+ * lib/accel_agent.h) and on the sockhash (sk_msg). The logic lives in lib/accel_*.h.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -26,11 +26,10 @@ int accel_sockops(struct bpf_sock_ops *ctx)
 		guard_connect(ctx);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		punt_established(ctx);
-		accel_established(ctx, true);
+		accel_established(ctx, true, punt_established(ctx));
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		accel_established(ctx, false);
+		accel_established(ctx, false, false);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (ctx->args[1] == BPF_TCP_CLOSE)

@@ -58,11 +58,16 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 	if (!sk)
 		return SK_PASS;
 	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
-	if (!st || (st->flags & SKIFF_SOCK_F_TCP) || peer_key_of_msg(msg, &peer))
+	if (!st || (st->flags & (SKIFF_SOCK_F_TCP | SKIFF_SOCK_F_NO_PEER)) ||
+	    peer_key_of_msg(msg, &peer))
 		return SK_PASS;
 	ref = bpf_map_lookup_elem(&skiff_sk_addr, &peer);
-	if (!ref)
-		return SK_PASS; /* the peer is not accelerated (or has closed) */
+	if (!ref) {
+		/* the peer is not in (yet, or any more): these bytes go over TCP, and so must every
+		 * later byte, or a redirect could overtake them in the peer's receive queue */
+		st->flags |= SKIFF_SOCK_F_NO_PEER;
+		return SK_PASS;
+	}
 	if (peer_unread(ref->kaddr) + msg->size > accel_queue_cap) {
 		/* once on TCP, always on TCP: the reader drains the redirected bytes first */
 		st->flags |= SKIFF_SOCK_F_TCP; /* sk_msg runs under the socket lock */

@@ -2,46 +2,22 @@
 /*
  * sockops: at established, a socket whose local address is an enrolled pod of this node gets a
  * per-socket state (start time, workload pair) and asks for state callbacks; when its peer is
- * an enrolled pod here too, it goes into the sockhash. At close, its bytes and lifetime go to
- * skiff_l4_stats. Nothing here can fail a connection: a socket that cannot be inserted (map
+ * an enrolled pod here too, or skiffd (the punt hops, lib/accel_agent.h), it goes into the
+ * sockhash. At close, its bytes and lifetime go to skiff_l4_stats. Nothing here can fail a connection: a socket that cannot be inserted (map
  * full, a socket type sockmap refuses) simply stays on TCP.
  */
 #ifndef SKIFF_BPF_ACCEL_SOCKOPS_H
 #define SKIFF_BPF_ACCEL_SOCKOPS_H
 
+#include "lib/accel_agent.h"
 #include "lib/accel_key.h"
 #include "lib/accel_maps.h"
+#include "lib/accel_sock.h"
 #include "lib/accel_stats.h"
 
-static __always_inline struct skiff_pod *accel_pod_of(const union skiff_addr *a, __u8 family)
-{
-	struct skiff_pod_ip_key k;
-
-	__builtin_memset(&k, 0, sizeof(k));
-	k.addr = *a;
-	k.family = family;
-	return bpf_map_lookup_elem(&skiff_pod_ips, &k);
-}
-
-/* Into the sockhash, with its address in skiff_sk_addr: neither or both. */
-static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_sock_key *key,
-					 struct skiff_sock_state *st)
-{
-	struct skiff_sock_ref ref = {
-		.kaddr = (__u64)(long)ctx->sk,
-		.cookie = bpf_get_socket_cookie(ctx),
-	};
-
-	if (!ref.kaddr || bpf_map_update_elem(&skiff_sk_addr, key, &ref, BPF_ANY))
-		return; /* map full: this connection stays on TCP */
-	if (bpf_sock_hash_update(ctx, &skiff_sockhash, key, BPF_ANY)) {
-		bpf_map_delete_elem(&skiff_sk_addr, key);
-		return;
-	}
-	st->flags |= SKIFF_SOCK_F_ACCEL;
-}
-
-static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client)
+/* `punted`: a client that connect4/6 sent to skiffd, on its way to a pod on another node (see
+ * punt_established): it joins the sockhash for the hop to skiffd's listener. */
+static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client, bool punted)
 {
 	struct skiff_pod *me, *peer;
 	struct skiff_sock_state *st;
@@ -52,8 +28,10 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 	if (!sk || key_of_sockops(ctx, &key))
 		return;
 	me = accel_pod_of(&key.local, key.family);
-	if (!me)
-		return; /* not a socket of a mesh pod here */
+	if (!me) {
+		agent_established(ctx, &key, client); /* skiffd's end of a hop, or nothing */
+		return;
+	}
 	my_wl = me->workload_id;
 	peer = accel_pod_of(&key.remote, key.family);
 	if (peer)
@@ -61,22 +39,18 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 
 	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {
-		st->start_ns = bpf_ktime_get_ns();
-		st->redirected = 0;
-		st->acked0 = ctx->bytes_acked;
-		st->received0 = ctx->bytes_received;
-		st->pair.src_workload = client ? my_wl : peer_wl;
-		st->pair.dst_workload = client ? peer_wl : my_wl;
-		st->flags = (client ? SKIFF_SOCK_F_CLIENT : 0) | (peer ? SKIFF_SOCK_F_BOTH_LOCAL : 0);
-		bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags |
-						   BPF_SOCK_OPS_STATE_CB_FLAG);
+		accel_state_init(ctx, st, client ? my_wl : peer_wl, client ? peer_wl : my_wl,
+				 (client ? SKIFF_SOCK_F_CLIENT : 0) |
+					 (peer ? SKIFF_SOCK_F_BOTH_LOCAL : 0));
 		/* a connection with both ends here is counted once, by its client */
 		if (client || !peer)
 			l4_stats_opened(&st->pair);
 	}
-	if (!peer || !accel_redirect_on || !st)
+	if (!accel_redirect_on || !st)
 		return;
-	accel_insert(ctx, &key, st);
+	/* a pod of this node, a punted client, or a pod that skiffd dialled (its end is in) */
+	if (peer || punted || accel_peer_inserted(&key))
+		accel_insert(ctx, &key, st);
 }
 
 /* A graceful close counted each FIN as one sequence number in bytes_acked and bytes_received. */
@@ -95,7 +69,7 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 	struct skiff_sock_state *st;
 	struct bpf_sock *sk = ctx->sk;
 	__u64 sent, rcvd;
-	bool client;
+	bool client, agent;
 
 	if (!sk)
 		return;
@@ -103,22 +77,26 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 	if (!st)
 		return;
 	client = st->flags & SKIFF_SOCK_F_CLIENT;
-	sent = accel_minus_fin(ctx->bytes_acked - st->acked0, old_state) + st->redirected;
+	agent = st->flags & SKIFF_SOCK_F_AGENT;
+	/* skiffd's end adds only what it redirected: what went over TCP, its pod's end counted */
+	sent = st->redirected;
+	if (!agent)
+		sent += accel_minus_fin(ctx->bytes_acked - st->acked0, old_state);
 	rcvd = accel_minus_fin(ctx->bytes_received - st->received0, old_state);
 	/* what this socket sent is the request when it is the client, the response otherwise */
 	if (client)
 		d.bytes_received = sent;
 	else
 		d.bytes_sent = sent;
-	/* a peer that is not here reports nothing: this socket counts what it received too */
-	if (!(st->flags & SKIFF_SOCK_F_BOTH_LOCAL)) {
+	/* a peer that is not a pod here reports nothing: this socket counts what it received too */
+	if (!(st->flags & (SKIFF_SOCK_F_BOTH_LOCAL | SKIFF_SOCK_F_AGENT))) {
 		if (client)
 			d.bytes_sent = rcvd;
 		else
 			d.bytes_received = rcvd;
 	}
 	d.tcp_fallbacks = !!(st->flags & SKIFF_SOCK_F_TCP);
-	if (client || !(st->flags & SKIFF_SOCK_F_BOTH_LOCAL)) {
+	if (!agent && (client || !(st->flags & SKIFF_SOCK_F_BOTH_LOCAL))) {
 		d.conns_closed = 1;
 		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;
 	}

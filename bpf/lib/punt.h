@@ -49,12 +49,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_sk_punt SEC(".maps");
 
+static __always_inline const struct skiff_punt_cfg *punt_cfg(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&skiff_punt_cfg, &zero);
+}
+
 /* skiffd's listener in the family of `dst`; false when punting is off for that family. */
 static __always_inline bool punt_listener(const struct skiff_sock_origin *dst,
 					  struct skiff_sock_origin *l)
 {
-	__u32 zero = 0;
-	struct skiff_punt_cfg *cfg = bpf_map_lookup_elem(&skiff_punt_cfg, &zero);
+	const struct skiff_punt_cfg *cfg = punt_cfg();
 
 	if (!cfg || !(cfg->flags & SKIFF_PUNT_F_ON))
 		return false;

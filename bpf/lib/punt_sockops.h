@@ -2,32 +2,42 @@
 /*
  * sockops half of the punt path: when a punted connection is established, the client's port is
  * known at last. File the destination connect4/6 remembered under the client's address and port,
- * which is what skiffd's accepted socket reports as its peer.
+ * which is what skiffd's accepted socket reports as its peer. A client bound for another node
+ * (HBONE) also takes the fast path to skiffd when skiffd's sockets run sockops too
+ * (SKIFF_PUNT_F_ACCEL): filed with SKIFF_ORIGIN_F_FAST, and true returned, for accel_established
+ * to insert it.
  */
 #ifndef SKIFF_BPF_PUNT_SOCKOPS_H
 #define SKIFF_BPF_PUNT_SOCKOPS_H
 
 #include "lib/accel_key.h"
+#include "lib/accel_maps.h"
 #include "lib/punt.h"
 
-static __always_inline void punt_established(struct bpf_sock_ops *ctx)
+static __always_inline bool punt_established(struct bpf_sock_ops *ctx)
 {
-	struct skiff_sock_origin *dst;
+	const struct skiff_punt_cfg *cfg = punt_cfg();
+	struct skiff_sock_origin *dst, o;
 	struct skiff_sock_key k;
 	struct skiff_punt_key pk;
 	struct bpf_sock *sk = ctx->sk;
+	bool fast;
 
 	if (!sk)
-		return;
+		return false;
 	dst = bpf_sk_storage_get(&skiff_sk_punt, sk, 0, 0);
 	if (!dst || key_of_sockops(ctx, &k))
-		return;
+		return false;
+	o = *dst;
+	fast = accel_redirect_on && cfg && (cfg->flags & SKIFF_PUNT_F_ACCEL) && punt_remote_pod(&o);
+	o.pad = fast ? SKIFF_ORIGIN_F_FAST : 0;
 	__builtin_memset(&pk, 0, sizeof(pk));
 	pk.addr = k.local;
 	pk.port = bpf_htons(k.local_port);
 	pk.family = k.family;
-	bpf_map_update_elem(&skiff_punt_orig, &pk, dst, BPF_ANY);
+	bpf_map_update_elem(&skiff_punt_orig, &pk, &o, BPF_ANY);
 	bpf_sk_storage_delete(&skiff_sk_punt, sk);
+	return fast;
 }
 
 #endif

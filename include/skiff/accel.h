@@ -102,6 +102,8 @@ _Static_assert(sizeof(struct skiff_l4_stats) == 48, "skiff_l4_stats layout");
 #define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here: it reports its own bytes */
 #define SKIFF_SOCK_F_ACCEL	4u /* inserted into skiff_sockhash */
 #define SKIFF_SOCK_F_TCP	8u /* its peer stopped reading: this socket sends over TCP for good */
+#define SKIFF_SOCK_F_NO_PEER	16u /* it sent while its peer was not in the sockhash: TCP for good */
+#define SKIFF_SOCK_F_AGENT	32u /* skiffd's end of a punted connection (see skiff/punt.h) */
 
 /* Per socket (sk_storage), from established to close. Written by sockops and sk_msg. */
 struct skiff_sock_state {

@@ -11,6 +11,15 @@
  * SO_ORIGINAL_DST answers for iptables REDIRECT. skiffd runs outside the pod cgroup root, so
  * its own connections are never punted.
  *
+ * The hops between a pod and skiffd on one node skip TCP/IP like same-node pod traffic does
+ * (skiff/accel.h) when skiffd attached sockops to its own cgroup too (SKIFF_PUNT_F_ACCEL):
+ *   - a punted client bound for a pod on another node (HBONE) joins the sockhash, and skiffd's
+ *     accepted end joins it when it is established (its local end is the listener below);
+ *   - skiffd's connection to a local pod (SO_MARK SKIFF_MARK_AGENT) joins it, and the pod's
+ *     accepted end joins it because its peer is already there.
+ * A punted client on that fast path is filed with SKIFF_ORIGIN_F_FAST: its bytes reach skiffd
+ * by sk_msg redirect, which read() returns but splice() does not see.
+ *
  * Compiled into bpf/sock_lb.bpf.c, bpf/sock_accel.bpf.c and skiffd, carried in BTF.
  */
 #ifndef SKIFF_PUNT_H
@@ -34,7 +43,11 @@
 #define SKIFF_MAP_PUNT_ORIG   "skiff_punt_orig"	/* struct skiff_punt_key -> skiff_sock_origin */
 #define SKIFF_MAP_SK_PUNT     "skiff_sk_punt"	/* struct skiff_sock_origin per punted socket */
 
-#define SKIFF_PUNT_F_ON 1u /* punting enabled: skiffd listens on the addresses below */
+#define SKIFF_PUNT_F_ON	   1u /* punting enabled: skiffd listens on the addresses below */
+#define SKIFF_PUNT_F_ACCEL 2u /* skiffd's own sockets run sockops: punt hops join the sockhash */
+
+/* skiff_punt_orig value's `pad`: the client socket is on the fast path (see above). */
+#define SKIFF_ORIGIN_F_FAST 1u
 
 /* skiff_punt_cfg[0]: where skiffd's outbound listener is, as pods reach it. Written by skiffd. */
 struct skiff_punt_cfg {

@@ -60,7 +60,8 @@ static int agent_start(struct agent *a)
 			       .cgroup_root = a->o->cgroup_root,
 			       .no_accel = a->o->no_accel,
 			       .uplink = a->o->uplink,
-			       .kubelet_cgroup = a->o->kubelet_cgroup };
+			       .kubelet_cgroup = a->o->kubelet_cgroup,
+			       .agent_sockops = true };
 	int err;
 
 	err = dp_open(&dpo, &a->dp);

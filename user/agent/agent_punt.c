@@ -66,13 +66,20 @@ int agent_punt_start(struct agent *a)
 		return err;
 	cfg.port = htons(SKIFF_OUTBOUND_PORT);
 	cfg.flags = SKIFF_PUNT_F_ON;
+	/* the hops to and from skiffd skip TCP/IP only where skiffd read()s: HBONE, the L7 relay
+	 * (the plaintext relay without --ca-dir splices) */
+	if (a->tls && dp_punt_hops_fast(a->dp))
+		cfg.flags |= SKIFF_PUNT_F_ACCEL;
 	err = dp_punt_configure(a->dp, &cfg);
 	if (!err)
 		agent_log("info",
-			  "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it%s",
+			  "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it%s%s",
 			  v4, v4[0] && v6[0] ? "," : "", v6, SKIFF_OUTBOUND_PORT,
 			  a->tls ? " and carried over HBONE (mTLS); inbound HBONE on 15008"
-				 : " and relayed in plaintext (no --ca-dir)");
+				 : " and relayed in plaintext (no --ca-dir)",
+			  cfg.flags & SKIFF_PUNT_F_ACCEL
+				  ? "; the hops between pods and skiffd skip TCP/IP (sockhash)"
+				  : "");
 	return err;
 }
 

@@ -17,6 +17,7 @@ struct dp_opts {
 	bool no_accel;		 /* keep same-node pairs on TCP (sockops still counts bytes) */
 	const char *uplink;	 /* the node's uplink for the XDP guard, or NULL */
 	const char *kubelet_cgroup; /* kubelet's cgroup: its probes pass the STRICT guard */
+	bool agent_sockops; /* sockops on the caller's own cgroup too (skiffd: the punt hops) */
 };
 
 struct dataplane;
@@ -34,8 +35,11 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out);
 int dp_apply(struct dataplane *dp, const struct node_view *v);
 /* The punt path: skiffd's outbound listener as pods reach it (flags 0: punting off). */
 int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
+/* Can the hops between pods and skiffd join the sockhash (sockops runs on skiffd's cgroup)? */
+bool dp_punt_hops_fast(const struct dataplane *dp);
 /* Where the punted connection whose client end is `k` was going; the entry is consumed.
- * -ENOENT when the kernel filed nothing under `k`. */
+ * -ENOENT when the kernel filed nothing under `k`; 1 when the client is on the fast path
+ * (SKIFF_ORIGIN_F_FAST: its bytes must be read(), splice() would not see them), else 0. */
 int dp_punt_orig_take(struct dataplane *dp, const struct skiff_punt_key *k,
 		      struct skiff_sock_origin *dst);
 /* The STRICT guard's counters, summed over CPUs, indexed by enum skiff_guard_verdict. */

@@ -18,12 +18,13 @@
 #include "sock_accel.skel.h"
 #include "sock_lb.skel.h"
 
+/* <dir>/links/<program><suffix>: one pinned link per (program, cgroup) */
 static int link_path(char *buf, size_t size, const struct dataplane *dp,
-		     const struct bpf_program *prog)
+		     const struct bpf_program *prog, const char *suffix)
 {
 	char rel[NAME_MAX];
 
-	snprintf(rel, sizeof(rel), "links/%s", bpf_program__name(prog));
+	snprintf(rel, sizeof(rel), "links/%s%s", bpf_program__name(prog), suffix);
 	return dp_path(buf, size, dp->dir, rel);
 }
 
@@ -102,8 +103,8 @@ static int link_create(struct bpf_program *prog, int cgfd, const char *path, str
 	return 0;
 }
 
-static int attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
-		      unsigned long long cgid)
+int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
+		  unsigned long long cgid, const char *suffix)
 {
 	struct bpf_link *link = NULL;
 	char path[PATH_MAX];
@@ -111,7 +112,7 @@ static int attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
 
 	if (dp->nlinks >= DP_MAX_LINKS)
 		return -E2BIG;
-	err = link_path(path, sizeof(path), dp, prog);
+	err = link_path(path, sizeof(path), dp, prog, suffix);
 	if (err)
 		return err;
 	err = link_adopt(prog, path, cgid, &link);
@@ -142,14 +143,16 @@ int dp_attach_all(struct dataplane *dp)
 	}
 	bpf_object__for_each_program(prog, dp->skel->obj)
 	{
-		err = attach_one(dp, prog, cgfd, st.st_ino);
+		err = dp_attach_one(dp, prog, cgfd, st.st_ino, "");
 		if (err)
 			break;
 	}
 	/* sockops runs even with --no-accel: it keeps the L4 counters */
 	if (!err)
-		err = attach_one(dp, dp->accel->progs.accel_sockops, cgfd, st.st_ino);
+		err = dp_attach_one(dp, dp->accel->progs.accel_sockops, cgfd, st.st_ino, "");
 	close(cgfd);
+	if (!err && dp->accel_on && dp->agent_sockops)
+		dp_attach_agent(dp); /* without it the punt hops stay on TCP: slower, not wrong */
 	return err;
 }
 

@@ -15,6 +15,7 @@ struct sock_lb;
 struct sock_accel;
 struct guard;
 struct bpf_link;
+struct bpf_program;
 struct bpf_object;
 
 struct dataplane {
@@ -22,6 +23,8 @@ struct dataplane {
 	struct sock_accel *accel;
 	struct guard *guard;
 	bool accel_on; /* same-node redirect wanted (not --no-accel) */
+	bool agent_sockops; /* attach sockops to our own cgroup too (dp_opts.agent_sockops) */
+	bool agent_accel;   /* ... and it is attached: punt hops can join the sockhash */
 	struct bpf_link *links[DP_MAX_LINKS];
 	size_t nlinks;
 	unsigned int gen; /* skiff_config.active_gen as we last wrote or read it */
@@ -60,6 +63,13 @@ int dp_map_prune(int fd, const struct dp_entries *e, const char *map_name);
 
 /* dp_attach.c */
 int dp_attach_all(struct dataplane *dp);
+/* Attach `prog` to the cgroup `cgfd` (inode `cgid`) through the link pinned at
+ * links/<program><suffix>, adopting one an earlier agent pinned there. */
+int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
+		  unsigned long long cgid, const char *suffix);
+
+/* dp_agent_cgroup.c: sockops on skiffd's own cgroup, for the punt hops (sets agent_accel) */
+void dp_attach_agent(struct dataplane *dp);
 void dp_links_close(struct dataplane *dp, bool unpin);
 
 /* dp_generation.c */

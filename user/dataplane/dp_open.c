@@ -80,6 +80,7 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out)
 	if (!dp)
 		return -ENOMEM;
 	dp->accel_on = !opts->no_accel;
+	dp->agent_sockops = opts->agent_sockops;
 	err = copy_opt(dp->dir, sizeof(dp->dir), opts->bpffs_dir, "bpffs directory");
 	if (!err)
 		err = copy_opt(dp->cgroup_root, sizeof(dp->cgroup_root), opts->cgroup_root,

@@ -47,13 +47,15 @@ int dp_punt_orig_take(struct dataplane *dp, const struct skiff_punt_key *k,
 		      struct skiff_sock_origin *dst)
 {
 	int fd = bpf_map__fd(dp->skel->maps.skiff_punt_orig);
+	bool fast;
 
-	if (bpf_map_lookup_and_delete_elem(fd, k, dst) == 0)
-		return 0;
-	/* LRU hash maps gained lookup-and-delete in 5.14; older kernels take two calls */
-	if (errno != ENOENT && bpf_map_lookup_elem(fd, k, dst) == 0) {
+	if (bpf_map_lookup_and_delete_elem(fd, k, dst)) {
+		/* LRU hash maps gained lookup-and-delete in 5.14; older kernels take two calls */
+		if (errno == ENOENT || bpf_map_lookup_elem(fd, k, dst))
+			return -ENOENT;
 		bpf_map_delete_elem(fd, k);
-		return 0;
 	}
-	return -ENOENT;
+	fast = dst->pad & SKIFF_ORIGIN_F_FAST;
+	dst->pad = 0;
+	return fast;
 }

@@ -20,7 +20,9 @@
 #include "proxy/l7_filter.h"
 #include "skiff/punt.h"
 
-/* Where the punted connection whose client end is `k` was going: 0 and *dst, or -ENOENT. */
+/* Where the punted connection whose client end is `k` was going: *dst and 0, or 1 when the client
+ * reaches skiffd by sk_msg redirect (its bytes must be read(); splice() would not see them);
+ * -ENOENT when nothing was filed. */
 typedef int (*proxy_orig_fn)(void *ctx, const struct skiff_punt_key *k,
 			     struct skiff_sock_origin *dst);
 
@@ -81,6 +83,8 @@ struct proxy_opts {
 struct proxy_stats {
 	uint64_t accepted;	 /* connections accepted on the outbound listener */
 	uint64_t no_orig;	 /* accepted with no destination filed: reset */
+	uint64_t fast;		 /* accepted clients that reach skiffd by sk_msg redirect */
+	uint64_t fast_no_route;	 /* ... with no HBONE route (it changed meanwhile): reset */
 	uint64_t upstream_failed; /* the destination refused or was unreachable: reset */
 	uint64_t relayed;	 /* connections relayed to their end */
 	uint64_t active;	 /* open now */

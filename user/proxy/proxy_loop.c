@@ -86,21 +86,29 @@ static void accept_all(struct proxy *p, int lfd)
 	struct skiff_sock_origin dst;
 	struct proxy_route route;
 	struct skiff_punt_key k;
-	int fd;
+	int fd, fast;
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		p->stats.accepted++;
 		proxy_nodelay(fd);
-		if (peer_key(fd, &k) || p->o.orig_dst(p->o.ctx, &k, &dst)) {
+		fast = peer_key(fd, &k) ? -1 : p->o.orig_dst(p->o.ctx, &k, &dst);
+		if (fast < 0) {
 			p->stats.no_orig++;
 			proxy_close(fd, true);
 			continue;
 		}
+		p->stats.fast += fast;
 		/* across nodes, the destination's node decides (hbone_authz.c) */
-		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
+		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route)) {
 			hb_out_open(p, fd, &k, &dst, &route);
-		else
+		} else if (fast) {
+			/* the kernel saw a pod on another node, the routes no longer do: the relay
+			 * below splices, which cannot see redirected bytes */
+			p->stats.fast_no_route++;
+			proxy_close(fd, true);
+		} else {
 			accept_authorized(p, fd, &k, &dst);
+		}
 	}
 }
 
