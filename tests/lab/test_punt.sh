@@ -4,7 +4,9 @@
 # and carries the connection over HBONE to the destination node's skiffd, which connects to the
 # pod: the server sees its own node's address as its peer. Same-node traffic, non-mesh pods and
 # the node's own connections are not punted; a destination that refuses resets the client at
-# once; skiffd --no-punt sends everything direct. (tests/lab/test_hbone.sh checks the mTLS.)
+# once; skiffd --no-punt sends everything direct. The hops between a pod and skiffd on each node
+# skip TCP/IP (both ends in the node's sockhash) and the L4 counters stay exact; skiffd
+# --no-accel keeps them on TCP. (tests/lab/test_hbone.sh checks the mTLS.)
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -14,6 +16,27 @@ in_client() { lab exec -n shop deploy/client -- "$@"; }
 pod_ip() { lab status | awk -v d="shop/$1-" -v n="$2" -v c="${3:-3}" 'index($1, d) == 1 && $2 == n { print $c; exit }'; }
 # The "peer" the echo server saw for one HTTP request to $1 (host:port or [v6]:port).
 peer_of() { sed -nE 's/.*"peer":"([^"]*)".*/\1/p'; }
+# The sockets of node $1's sockhash, as skiffctl prints them ("ipv4 A:P -> B:Q cookie N").
+fast_socks() { "$BUILD/bin/skiffctl" sockets --bpffs "/sys/fs/bpf/skiff-lab/$1" 2>&1 | grep '^ipv'; }
+# Hold a connection from the client to $1 port 9000 (echo) open for $2 seconds, in the background.
+hold_conn() {
+	in_client python3 -c "import socket, time
+s = socket.create_connection(('$1', 9000)); s.sendall(b'x'); s.recv(1); time.sleep($2)" &
+	sleep 1
+}
+# skiff_l4_stats of node $1 summed over CPUs and over the pairs whose $2 (src or dst) workload is
+# 0 (the end that is skiffd, not a pod): "closed received sent".
+l4_to_agent() {
+	bpftool map dump pinned "/sys/fs/bpf/skiff-lab/$1/skiff_l4_stats" 2>/dev/null | python3 -c "
+import json, sys
+t = [0, 0, 0]
+for e in json.load(sys.stdin):
+    if e['key']['$2_workload'] == 0:
+        for v in e['values']:
+            for i, f in enumerate(('conns_closed', 'bytes_received', 'bytes_sent')):
+                t[i] += v['value'][f]
+print(*t)"
+}
 # One counter of a node's outbound proxy from its config dump.
 outbound() { config_dump "$1" | sed -nE "s/.*\"outbound\":\\{[^}]*\"$2\":([0-9]+).*/\\1/p"; }
 
@@ -94,6 +117,59 @@ peer=$(lab exec -n shop deploy/optout -- curl -s --max-time 3 "http://$ECHO1:808
 after=$(outbound node-2 accepted)
 if [ "${peer%:*}" = "$(pod_ip optout node-2)" ] && [ "$after" = "$before" ]; then t_pass
 else t_fail "peer=$peer accepted $before -> $after"; fi
+
+t_begin "the hops to and from skiffd skip TCP/IP: a live connection's pod and skiffd ends are in each node's sockhash"
+ok=1 got=""
+before=$(outbound node-1 fast)
+for dst in "$ECHO2" "$ECHO2_6"; do
+	hold_conn "$dst" 3
+	s1=$(fast_socks node-1)
+	s2=$(fast_socks node-2)
+	wait
+	if [ "$dst" = "$ECHO2" ]; then
+		c="198\.18\.1\.[0-9]+:[0-9]+" n1="198\.18\.0\.1" n2="198\.18\.0\.2" e="198\.18\.2\.2"
+	else
+		c="\[2001:db8:1::[0-9a-f]+\]:[0-9]+" n1="\[2001:db8::1\]" n2="\[2001:db8::2\]"
+		e="\[2001:db8:2::2\]"
+	fi
+	# node-1: the client and skiffd's accepted end; node-2: skiffd's dial and the echo pod's end
+	echo "$s1" | grep -qE "^ipv. $c -> $n1:15001 " && echo "$s1" | grep -qE "^ipv. $n1:15001 -> $c " &&
+		echo "$s2" | grep -qE "^ipv. $n2:[0-9]+ -> $e:9000 " &&
+		echo "$s2" | grep -qE "^ipv. $e:9000 -> $n2:[0-9]+ " || ok=0
+	got="$got | node-1: $(echo $s1) node-2: $(echo $s2)"
+done
+after=$(outbound node-1 fast)
+if [ $ok = 1 ] && [ "$after" = $((before + 2)) ]; then t_pass "outbound.fast $before -> $after"
+else t_fail "fast $before -> $after$got"; fi
+
+t_begin "L4 counters of a punted connection stay exact with the fast hops (both nodes, both ways)"
+b1=($(l4_to_agent node-1 dst))
+b2=($(l4_to_agent node-2 src))
+out=$(in_client python3 "$HERE/echo_check.py" "$ECHO2" 9000 3000000 2>&1)
+ok=0
+for _ in $(seq 30); do
+	a1=($(l4_to_agent node-1 dst))
+	a2=($(l4_to_agent node-2 src))
+	d1="$((a1[0] - b1[0])) $((a1[1] - b1[1])) $((a1[2] - b1[2]))"
+	d2="$((a2[0] - b2[0])) $((a2[1] - b2[1])) $((a2[2] - b2[2]))"
+	[ "$d1" = "1 3000000 3000000" ] && [ "$d2" = "1 3000000 3000000" ] && { ok=1; break; }
+	sleep 0.1
+done
+if [ "$out" = "sent 3000000 echoed 3000000 equal True" ] && [ $ok = 1 ]; then
+	t_pass "closed, received, sent: node-1 $d1; node-2 $d2"
+else t_fail "$out; node-1 $d1, node-2 $d2 (want 1 3000000 3000000 on both)"; fi
+
+t_begin "skiffd --no-accel: the hops stay on TCP, nothing in the sockhashes, bytes still equal"
+for n in node-1 node-2; do SKIFF_LAB_AGENT_ARGS=--no-accel lab restart-agent $n >"$LOG" 2>&1; done
+sleep 1
+hold_conn "$ECHO2" 2
+s1=$(fast_socks node-1)
+s2=$(fast_socks node-2)
+wait
+out=$(in_client python3 "$HERE/echo_check.py" "$ECHO2" 9000 1000000 2>&1)
+if [ -z "$s1$s2" ] && [ "$(outbound node-1 fast)" = 0 ] &&
+	[ "$out" = "sent 1000000 echoed 1000000 equal True" ]; then t_pass
+else t_fail "node-1: $s1 node-2: $s2 fast=$(outbound node-1 fast) $out"; fi
 
 t_begin "skiffd --no-punt: cross-node goes direct again, the server sees the client pod"
 SKIFF_LAB_AGENT_ARGS=--no-punt lab restart-agent node-1 >"$LOG" 2>&1

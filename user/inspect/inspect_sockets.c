@@ -59,6 +59,6 @@ int inspect_sockets(FILE *out, const char *bpffs)
 		n++;
 	}
 	close(fd);
-	fprintf(out, "%d accelerated socket(s) (two per same-node connection)\n", n);
+	fprintf(out, "%d accelerated socket(s) (two per connection on the fast path: pod to pod, or pod to skiffd)\n", n);
 	return n;
 }
