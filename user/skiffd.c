@@ -35,6 +35,10 @@ static void usage(FILE *f)
 		"                       the node to pods whose PeerAuthentication is STRICT\n"
 		"  --kubelet-cgroup DIR kubelet's cgroup v2 directory: its health probes reach STRICT\n"
 		"                       pods (e.g. /sys/fs/cgroup/system.slice/kubelet.service)\n"
+		"  --agent-cgroup DIR   skiffd's own cgroup v2 directory (default: from\n"
+		"                       /proc/self/cgroup; give it where skiffd runs in a private cgroup\n"
+		"                       namespace): sockops there lets the hops between pods and skiffd\n"
+		"                       skip TCP/IP like same-node pod traffic\n"
 		"  --ca-dir DIR         the mesh root (ca.crt, ca.key from `skiffctl ca init`): skiffd\n"
 		"                       mints workload certificates and carries punted cross-node\n"
 		"                       traffic over HBONE (mTLS 1.3) to the other node's skiffd\n"
@@ -74,6 +78,7 @@ int main(int argc, char **argv)
 		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },
 		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
 		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
+		{ "agent-cgroup", required_argument, 0, 'G' },
 		{ "ca-dir", required_argument, 0, 'x' }, { "trust-domain", required_argument, 0, 't' },
 		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
 		{ "hbone-ktls", required_argument, 0, 'K' }, { "help", no_argument, 0, 'h' },
@@ -109,6 +114,7 @@ int main(int argc, char **argv)
 		case 'P': o.outbound_addrs = NULL; break;
 		case 'u': o.uplink = optarg; break;
 		case 'k': o.kubelet_cgroup = optarg; break;
+		case 'G': o.agent_cgroup = optarg; break;
 		case 'x': o.ca_dir = optarg; break;
 		case 't': o.trust_domain = optarg; break;
 		case 'T': o.cert_ttl = atol(optarg); break;

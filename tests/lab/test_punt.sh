@@ -159,6 +159,25 @@ if [ "$out" = "sent 3000000 echoed 3000000 equal True" ] && [ $ok = 1 ]; then
 	t_pass "closed, received, sent: node-1 $d1; node-2 $d2"
 else t_fail "$out; node-1 $d1, node-2 $d2 (want 1 3000000 3000000 on both)"; fi
 
+t_begin "--agent-cgroup: skiffd's cgroup given by hand works; one that cannot be used leaves the hops on TCP"
+CG=$(awk -F: '$1 == "0" { print $3 }' "/proc/$(lab status | awk '$1 == "node-1" { print $5; exit }')/cgroup")
+MNT=$(awk '/ - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
+SKIFF_LAB_AGENT_ARGS="--agent-cgroup $MNT$CG" lab restart-agent node-1 >"$LOG" 2>&1
+sleep 1
+hold_conn "$ECHO2" 2
+good=$(fast_socks node-1 | grep -c ':15001 ')
+wait
+SKIFF_LAB_AGENT_ARGS="--agent-cgroup /nonexistent" lab restart-agent node-1 >"$LOG" 2>&1
+sleep 1
+hold_conn "$ECHO2" 2
+bad=$(fast_socks node-1 | grep -c ':15001 ')
+wait
+out=$(in_client python3 "$HERE/echo_check.py" "$ECHO2" 9000 1000000 2>&1)
+said=$(grep -c 'cannot tell skiffd.s own cgroup v2 directory /nonexistent' "$STATE/logs/skiffd-node-1.log")
+if [ "$good" = 2 ] && [ "$bad" = 0 ] && [ "$said" -ge 1 ] &&
+	[ "$out" = "sent 1000000 echoed 1000000 equal True" ]; then t_pass "$MNT$CG"
+else t_fail "cgroup $MNT$CG: $good fast ends; /nonexistent: $bad fast ends, said $said; $out"; fi
+
 t_begin "skiffd --no-accel: the hops stay on TCP, nothing in the sockhashes, bytes still equal"
 for n in node-1 node-2; do SKIFF_LAB_AGENT_ARGS=--no-accel lab restart-agent $n >"$LOG" 2>&1; done
 sleep 1

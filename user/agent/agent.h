@@ -22,6 +22,7 @@ struct agent_opts {
 	const char *outbound_addrs; /* "IPv4[,IPv6]" of this node: punt cross-node mesh TCP */
 	const char *uplink;	 /* the node's uplink interface: XDP drops plaintext to STRICT */
 	const char *kubelet_cgroup; /* kubelet's cgroup v2 dir: its probes pass STRICT */
+	const char *agent_cgroup;   /* skiffd's own cgroup v2 dir; NULL: from /proc/self/cgroup */
 	const char *ca_dir;	 /* the mesh root (ca.crt, ca.key): mTLS between nodes */
 	const char *trust_domain; /* NULL: cluster.local */
 	long cert_ttl;		 /* workload certificate lifetime in seconds; 0: 24 h */

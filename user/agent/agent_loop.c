@@ -61,7 +61,8 @@ static int agent_start(struct agent *a)
 			       .no_accel = a->o->no_accel,
 			       .uplink = a->o->uplink,
 			       .kubelet_cgroup = a->o->kubelet_cgroup,
-			       .agent_sockops = true };
+			       .agent_sockops = true,
+			       .agent_cgroup = a->o->agent_cgroup };
 	int err;
 
 	err = dp_open(&dpo, &a->dp);

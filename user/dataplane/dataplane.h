@@ -18,6 +18,7 @@ struct dp_opts {
 	const char *uplink;	 /* the node's uplink for the XDP guard, or NULL */
 	const char *kubelet_cgroup; /* kubelet's cgroup: its probes pass the STRICT guard */
 	bool agent_sockops; /* sockops on the caller's own cgroup too (skiffd: the punt hops) */
+	const char *agent_cgroup; /* that cgroup's directory; NULL: from /proc/self/cgroup */
 };
 
 struct dataplane;

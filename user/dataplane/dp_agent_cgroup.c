@@ -3,8 +3,8 @@
  * sockops on skiffd's own cgroup. The hops between a pod and skiffd on one node (a punted client
  * to the outbound listener, skiffd to a pod it serves) join the sockhash like same-node pod
  * traffic, but only if sockops also sees skiffd's end of them (bpf/lib/accel_agent.h). skiffd's
- * cgroup is read from /proc/self/cgroup and found under the cgroup2 mount of the pod cgroup
- * root. It is refused when it is the hierarchy's root (every process on the node would run the
+ * cgroup is --agent-cgroup, else read from /proc/self/cgroup and found under the cgroup2 mount of
+ * the pod cgroup root. The latter is refused when it is the hierarchy's root (every process on the node would run the
  * program; in a private cgroup namespace that is also what skiffd sees) or when it contains the
  * pod cgroup root or lies inside it (pod sockets would run sockops twice, or skiffd's would be
  * taken for a pod's). Refused or failed, the hops simply stay on TCP.
@@ -86,18 +86,27 @@ void dp_attach_agent(struct dataplane *dp)
 	struct stat st;
 	int fd, err;
 
-	if (!realpath(dp->cgroup_root, root) || own_cgroup(rel, sizeof(rel)) ||
-	    cgroup2_mount_of(root, mnt, sizeof(mnt))) {
-		fprintf(stderr, "dataplane: cannot tell skiffd's own cgroup v2 directory; the hops "
-				"between pods and skiffd stay on TCP\n");
+	if (!realpath(dp->cgroup_root, root) ||
+	    (dp->agent_cgroup[0] ? !realpath(dp->agent_cgroup, dir)
+				 : own_cgroup(rel, sizeof(rel)) || cgroup2_mount_of(root, mnt, sizeof(mnt)))) {
+		fprintf(stderr, "dataplane: cannot tell skiffd's own cgroup v2 directory%s%s; the "
+				"hops between pods and skiffd stay on TCP (give it with --agent-cgroup)\n",
+			dp->agent_cgroup[0] ? " " : "", dp->agent_cgroup);
 		return;
 	}
-	snprintf(dir, sizeof(dir), "%s%s", mnt, strcmp(rel, "/") ? rel : "");
-	if (!strcmp(rel, "/") || nested(dir, root)) {
-		fprintf(stderr,
-			"dataplane: skiffd's cgroup %s is %s; the hops between pods and skiffd stay "
-			"on TCP (run skiffd in a cgroup of its own, beside the pod cgroup root)\n",
-			dir, !strcmp(rel, "/") ? "the root of the hierarchy" : "nested with the pod cgroup root");
+	if (!dp->agent_cgroup[0]) {
+		if (!strcmp(rel, "/")) {
+			fprintf(stderr, "dataplane: skiffd's cgroup is the root of its hierarchy (or of a "
+					"private cgroup namespace); the hops between pods and skiffd stay "
+					"on TCP (run skiffd in a cgroup of its own, or give --agent-cgroup)\n");
+			return;
+		}
+		snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
+	}
+	if (nested(dir, root)) {
+		fprintf(stderr, "dataplane: skiffd's cgroup %s is nested with the pod cgroup root %s; "
+				"the hops between pods and skiffd stay on TCP (run skiffd in a cgroup "
+				"beside the pod cgroup root)\n", dir, root);
 		return;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -25,6 +25,7 @@ struct dataplane {
 	bool accel_on; /* same-node redirect wanted (not --no-accel) */
 	bool agent_sockops; /* attach sockops to our own cgroup too (dp_opts.agent_sockops) */
 	bool agent_accel;   /* ... and it is attached: punt hops can join the sockhash */
+	char agent_cgroup[PATH_MAX]; /* dp_opts.agent_cgroup, or "" */
 	struct bpf_link *links[DP_MAX_LINKS];
 	size_t nlinks;
 	unsigned int gen; /* skiff_config.active_gen as we last wrote or read it */

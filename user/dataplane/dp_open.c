@@ -81,6 +81,8 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out)
 		return -ENOMEM;
 	dp->accel_on = !opts->no_accel;
 	dp->agent_sockops = opts->agent_sockops;
+	if (opts->agent_cgroup)
+		snprintf(dp->agent_cgroup, sizeof(dp->agent_cgroup), "%s", opts->agent_cgroup);
 	err = copy_opt(dp->dir, sizeof(dp->dir), opts->bpffs_dir, "bpffs directory");
 	if (!err)
 		err = copy_opt(dp->cgroup_root, sizeof(dp->cgroup_root), opts->cgroup_root,
