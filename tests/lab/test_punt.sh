@@ -178,7 +178,7 @@ if [ "$good" = 2 ] && [ "$bad" = 0 ] && [ "$said" -ge 1 ] &&
 	[ "$out" = "sent 1000000 echoed 1000000 equal True" ]; then t_pass "$MNT$CG"
 else t_fail "cgroup $MNT$CG: $good fast ends; /nonexistent: $bad fast ends, said $said; $out"; fi
 
-t_begin "skiffd --no-accel: the hops stay on TCP, nothing in the sockhashes, bytes still equal"
+t_begin "skiffd --no-accel: the hops stay on TCP (the agent cgroup's link is gone), nothing in the sockhashes, bytes still equal"
 for n in node-1 node-2; do SKIFF_LAB_AGENT_ARGS=--no-accel lab restart-agent $n >"$LOG" 2>&1; done
 sleep 1
 hold_conn "$ECHO2" 2
@@ -186,9 +186,10 @@ s1=$(fast_socks node-1)
 s2=$(fast_socks node-2)
 wait
 out=$(in_client python3 "$HERE/echo_check.py" "$ECHO2" 9000 1000000 2>&1)
-if [ -z "$s1$s2" ] && [ "$(outbound node-1 fast)" = 0 ] &&
+links=$(ls /sys/fs/bpf/skiff-lab/node-*/links/ | grep -c accel_sockops_agent)
+if [ -z "$s1$s2" ] && [ "$(outbound node-1 fast)" = 0 ] && [ "$links" = 0 ] &&
 	[ "$out" = "sent 1000000 echoed 1000000 equal True" ]; then t_pass
-else t_fail "node-1: $s1 node-2: $s2 fast=$(outbound node-1 fast) $out"; fi
+else t_fail "node-1: $s1 node-2: $s2 fast=$(outbound node-1 fast) agent links=$links $out"; fi
 
 t_begin "skiffd --no-punt: cross-node goes direct again, the server sees the client pod"
 SKIFF_LAB_AGENT_ARGS=--no-punt lab restart-agent node-1 >"$LOG" 2>&1

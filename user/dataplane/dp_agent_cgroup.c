@@ -122,6 +122,16 @@ void dp_attach_agent(struct dataplane *dp)
 	dp->agent_accel = !err;
 }
 
+void dp_detach_agent(struct dataplane *dp)
+{
+	char path[PATH_MAX];
+
+	/* the pinned file holds the link: removing it detaches the program */
+	if (!dp_path(path, sizeof(path), dp->dir, "links/accel_sockops_agent") && unlink(path) &&
+	    errno != ENOENT)
+		fprintf(stderr, "dataplane: cannot remove %s: %s\n", path, strerror(errno));
+}
+
 bool dp_punt_hops_fast(const struct dataplane *dp)
 {
 	return dp->agent_accel;

@@ -153,6 +153,8 @@ int dp_attach_all(struct dataplane *dp)
 	close(cgfd);
 	if (!err && dp->accel_on && dp->agent_sockops)
 		dp_attach_agent(dp); /* without it the punt hops stay on TCP: slower, not wrong */
+	else if (!err)
+		dp_detach_agent(dp);
 	return err;
 }
 

@@ -71,6 +71,8 @@ int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
 
 /* dp_agent_cgroup.c: sockops on skiffd's own cgroup, for the punt hops (sets agent_accel) */
 void dp_attach_agent(struct dataplane *dp);
+/* An earlier agent's link there (it ran with the fast path, this one without) is removed. */
+void dp_detach_agent(struct dataplane *dp);
 void dp_links_close(struct dataplane *dp, bool unpin);
 
 /* dp_generation.c */
