@@ -2,7 +2,10 @@
 # kTLS on HBONE: where the kernel has the tls ULP, both nodes' skiffd hand TLS sends to the kernel
 # after the handshake (OpenSSL 3.0 offloads TLS 1.3 send only) and count it in config_dump
 # (hbone_ktls_tx); a cross-node transfer then comes back intact, the kernel's own tls_stat of each
-# node counts the sessions, and the wire still carries only TLS. --hbone-ktls=off keeps OpenSSL.
+# node counts the sessions, and the wire still carries only TLS. With the hops between pods and
+# skiffd on TCP (--no-accel) DATA payloads move by splice(), never copied into skiffd; on the
+# fast path they are read() (splice() does not see redirected bytes). --hbone-ktls=off keeps
+# OpenSSL.
 # Where the kernel has no tls ULP (this machine's 6.18) the kTLS cases skip with that reason, and
 # the fallback is checked instead: the same transfer over userspace TLS, hbone_ktls_tx 0.
 # `make vmtest` runs this in Debian's 6.1 with SKIFF_EXPECT_FEATURES=ktls: a skip fails there.
@@ -60,14 +63,15 @@ if [ "$KTLS" = present ]; then
 	out=$(transfer)
 	if [ "$out" = "$TRANSFER_OK" ]; then t_pass; else t_fail "$out"; fi
 
-	t_begin "kTLS: both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat)"
+	t_begin "kTLS: both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat); fast hops: read(), not splice()"
 	k1=$(outbound node-1 hbone_ktls_tx) k2=$(outbound node-2 hbone_ktls_tx)
 	tx1=$(tls_stat node-1 TlsTxSw) tx1b=$(tls_stat node-2 TlsTxSw)
+	sp="$(outbound node-1 hbone_spliced) $(outbound node-2 hbone_spliced)"
 	if [ "${k1:-0}" -ge 1 ] && [ "${k2:-0}" -ge 1 ] && [ "$tx1" -gt "$tx0" ] &&
-		[ "$tx1b" -gt "$tx0b" ]; then
+		[ "$tx1b" -gt "$tx0b" ] && [ "$sp" = "0 0" ]; then
 		t_pass "hbone_ktls_tx node-1 $k1, node-2 $k2; TlsTxSw $tx0 -> $tx1, $tx0b -> $tx1b"
 	else
-		t_fail "hbone_ktls_tx node-1 '$k1' node-2 '$k2'; TlsTxSw node-1 $tx0 -> $tx1, node-2 $tx0b -> $tx1b
+		t_fail "hbone_ktls_tx node-1 '$k1' node-2 '$k2'; TlsTxSw node-1 $tx0 -> $tx1, node-2 $tx0b -> $tx1b; spliced $sp
 $(config_dump node-1 | grep -o '"outbound":{[^}]*}')"
 	fi
 
@@ -96,6 +100,16 @@ print(n)" 2>&1)
 		t_pass "$pkts packets on 15008, no plaintext"
 	else t_fail "echoed=$n packets=$pkts marker in capture: $(grep -c "$marker" "$WORK/wire.pcap")"; fi
 
+	t_begin "kTLS: with the hops on TCP (--no-accel): each side's 8 MiB leave by splice(), bytes equal"
+	for n in node-1 node-2; do
+		SKIFF_LAB_AGENT_ARGS="--no-accel" lab restart-agent "$n" >>"$LOG" 2>&1
+	done
+	out=$(transfer)
+	s1=$(outbound node-1 hbone_spliced) s2=$(outbound node-2 hbone_spliced)
+	if [ "$out" = "$TRANSFER_OK" ] && [ "$s1" = 8388608 ] && [ "$s2" = 8388608 ]; then
+		t_pass "hbone_spliced node-1 $s1, node-2 $s2"
+	else t_fail "$out; hbone_spliced node-1 '$s1' node-2 '$s2'"; fi
+
 	t_begin "--hbone-ktls=off: OpenSSL does the records again, bytes still equal"
 	for n in node-1 node-2; do
 		SKIFF_LAB_AGENT_ARGS="--hbone-ktls=off" lab restart-agent "$n" >>"$LOG" 2>&1
@@ -107,8 +121,9 @@ print(n)" 2>&1)
 	else t_fail "$out; hbone_ktls_tx node-1 '$k1' node-2 '$k2'"; fi
 else
 	for c in "8 MiB each way through HBONE, bytes equal" \
-		"both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat)" \
+		"both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat); fast hops: read(), not splice()" \
 		"the wire between the nodes still carries only TLS, never the payload" \
+		"with the hops on TCP (--no-accel): each side's 8 MiB leave by splice(), bytes equal" \
 		"--hbone-ktls=off: OpenSSL does the records again, bytes still equal"; do
 		t_begin "kTLS: $c"
 		t_skip ktls "$KTLS_WHY"

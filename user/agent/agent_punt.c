@@ -60,6 +60,7 @@ int agent_punt_start(struct agent *a)
 		po.route = agent_tls_route;
 		po.server_ctx = agent_tls_server_ctx;
 		po.hbone_ktls_off = a->o->hbone_ktls_off;
+		po.fast_hops = dp_punt_hops_fast(a->dp);
 	}
 	err = proxy_start(&po, &a->proxy);
 	if (err)
@@ -68,7 +69,7 @@ int agent_punt_start(struct agent *a)
 	cfg.flags = SKIFF_PUNT_F_ON;
 	/* the hops to and from skiffd skip TCP/IP only where skiffd read()s: HBONE, the L7 relay
 	 * (the plaintext relay without --ca-dir splices) */
-	if (a->tls && dp_punt_hops_fast(a->dp))
+	if (po.fast_hops)
 		cfg.flags |= SKIFF_PUNT_F_ACCEL;
 	err = dp_punt_configure(a->dp, &cfg);
 	if (!err)

@@ -66,6 +66,7 @@ void hb_conn_close(struct hb_conn *c)
 	SSL_free(c->ssl);
 	close(c->ev.fd);
 	free(c->wbuf);
+	hb_splice_drop(c);
 	c->gone = true;
 	proxy_defer_free(p, c);
 }

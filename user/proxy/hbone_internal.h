@@ -21,6 +21,25 @@
  * stream at ~3 Gbit/s there, 1 MiB did not. */
 #define HB_UP_BUF (256 << 10)
 
+/* With kTLS send, a stream's bytes go local socket -> pipe -> TLS socket by splice(), never
+ * through skiffd's memory (hbone_splice.c). The stream and every DATA frame queued from the pipe
+ * hold a reference: the pipe must outlive a stream whose last frames are still being sent. */
+struct hb_pipe {
+	int fd[2];
+	size_t len;	   /* bytes in it (claimed by queued frames or not) */
+	unsigned int refs;
+	bool stalled;	   /* it took nothing (an empty socket, or no slot left): the stream reads
+			    * again once bytes leave it, not on EPOLLIN */
+};
+
+/* A queued DATA frame's payload: once the connection's plaintext has been written up to `at`
+ * (an offset in wbuf), `len` more bytes come from `pipe`. */
+struct hb_seg {
+	size_t at;
+	size_t len;
+	struct hb_pipe *pipe;
+};
+
 /* Bytes on their way between a stream's local socket and its DATA frames. */
 struct hb_buf {
 	unsigned char *data; /* up: HB_UP_BUF bytes; down: HBONE_STREAM_WINDOW */
@@ -31,7 +50,10 @@ struct hb_stream {
 	struct hb_conn *conn;
 	int32_t id;		   /* HTTP/2 stream id; -1 before the request is submitted */
 	struct proxy_ev local;	   /* EV_HB_LOCAL: the punted client, or the pod */
-	struct hb_buf up;	   /* local -> DATA frames */
+	struct hb_buf up;	   /* local -> DATA frames (with `pipe`: up.len counts its unclaimed bytes) */
+	struct hb_pipe *pipe;	   /* kTLS send: local -> pipe -> socket (hbone_splice.c); else NULL */
+	bool local_fast;	   /* the local socket may be in the sockhash: read() it (splice() does
+				    * not see redirected bytes) */
 	struct hb_buf down;	   /* DATA frames -> local */
 	struct skiff_sock_origin dst; /* where the stream goes (its :authority) */
 	struct skiff_sock_origin src; /* the punted client (port 0): sent and read as `forwarded` */
@@ -74,6 +96,8 @@ struct hb_conn {
 	char src_id[256];  /* client: the identity it presents (pool key) */
 	unsigned char *wbuf; /* h2 output TLS has not taken yet: bytes woff..wlen */
 	size_t woff, wlen, wcap;
+	struct hb_seg *segs; /* kTLS: DATA payloads spliced between wbuf's bytes, in order */
+	size_t seg0, nseg, segcap; /* the pending ones: segs[seg0 .. seg0 + nseg) */
 	char peer_id[256];   /* the peer's SPIFFE ID, once verified */
 	struct hb_stream *streams;
 	size_t nstreams;
@@ -97,14 +121,29 @@ int hb_tls_wants(struct hb_conn *c, int rv);
 int hb_tls_read(struct hb_conn *c);
 /* nghttp2 -> TLS until nghttp2 has nothing or the socket is full; -1 when broken. */
 int hb_tls_flush(struct hb_conn *c);
+/* Append to the connection's plaintext output (wbuf). */
+int hb_tls_wbuf_add(struct hb_conn *c, const void *data, size_t len);
 /* Nothing written waits in skiffd (neither frames nor records). */
 bool hb_tls_idle(const struct hb_conn *c);
 /* nghttp2_send_data_callback: a DATA frame's header and payload, straight into the output. */
 int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, size_t len,
 		     nghttp2_data_source *src, void *user);
 
+/* hbone_splice.c: with kTLS send, DATA payloads move by splice() (see struct hb_pipe) */
+/* local -> pipe while there is room; -errno on a broken local side. */
+int hb_splice_up(struct hb_stream *st);
+/* Queue a DATA frame: its header into wbuf, `len` bytes of st's pipe after it. */
+int hb_splice_queue(struct hb_conn *c, struct hb_stream *st, const uint8_t *hd, size_t len);
+/* wbuf and the queued payloads -> the kTLS socket, in order, until done or the socket is full. */
+int hb_splice_send(struct hb_conn *c);
+/* wbuf dropped its first `n` bytes: the queued payloads' offsets follow. */
+void hb_splice_shift(struct hb_conn *c, size_t n);
+void hb_pipe_put(struct hb_pipe *pp);
+/* Drop every queued payload (the connection is closing). */
+void hb_splice_drop(struct hb_conn *c);
+
 /* hbone_out.c */
-int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *client,
+int hb_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_punt_key *client,
 		const struct skiff_sock_origin *dst, const struct proxy_route *r);
 /* After the handshake: submit the CONNECTs of the streams that waited for it. */
 void hb_out_submit_pending(struct hb_conn *c);

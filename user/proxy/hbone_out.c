@@ -53,7 +53,7 @@ void hb_out_submit_pending(struct hb_conn *c)
 			st->local_reset = true;
 }
 
-int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *client,
+int hb_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_punt_key *client,
 		const struct skiff_sock_origin *dst, const struct proxy_route *r)
 {
 	struct hb_conn *c = pool_find(p, r);
@@ -70,6 +70,7 @@ int hb_out_open(struct proxy *p, int client_fd, const struct skiff_punt_key *cli
 		p->stats.upstream_failed++;
 		return -ENOMEM;
 	}
+	st->local_fast = fast;
 	st->dst = *dst;
 	memset(&st->src, 0, sizeof(st->src));
 	st->src.addr = client->addr;

@@ -68,6 +68,7 @@ void hb_stream_free(struct hb_stream *st, bool reset)
 	}
 	free(st->up.data);
 	free(st->down.data);
+	hb_pipe_put(st->pipe); /* frames still queued from it hold their own reference */
 	st->gone = true;
 	proxy_defer_free(c->p, st);
 }
@@ -188,7 +189,9 @@ int hb_stream_pump(struct hb_stream *st)
 	if (st->local.fd < 0 || st->local_connecting)
 		return 0;
 	err = pump_down(st);
-	return err ? err : pump_up(st);
+	if (err)
+		return err;
+	return st->conn->ktls_tx && !st->local_fast ? hb_splice_up(st) : pump_up(st);
 }
 
 /* The local socket's epoll interest, changed only when it differs from what is armed. */
@@ -208,7 +211,9 @@ void hb_stream_rearm(struct hb_stream *st)
 	if (st->local_connecting)
 		ev.events = EPOLLOUT;
 	else {
-		if (st->open && !st->local_eof && st->up.len < HB_UP_BUF)
+		if (st->open && !st->local_eof &&
+		    (st->pipe ? !st->pipe->stalled && st->pipe->len < HB_UP_BUF
+			      : st->up.len < HB_UP_BUF))
 			ev.events |= EPOLLIN;
 		if (st->down.len && !st->out_ready)
 			ev.events |= EPOLLOUT;
@@ -287,6 +292,7 @@ int hb_stream_dial(struct hb_stream *st)
 	}
 	st->local.fd = fd;
 	st->local_connecting = true;
+	st->local_fast = st->conn->p->o.fast_hops; /* marked: the kernel may accelerate it */
 	epoll_ctl(st->conn->p->epfd, EPOLL_CTL_ADD, fd, &ev);
 	return 0;
 }

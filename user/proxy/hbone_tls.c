@@ -13,7 +13,8 @@
  *     segments instead of one 16 KiB push per record).
  *   - kTLS: where the kernel has the tls ULP, OpenSSL hands it the send keys after the handshake
  *     (SSL_OP_ENABLE_KTLS; OpenSSL 3.0 offloads TLS 1.3 send only). The gathered plaintext then
- *     goes to the socket with one write(): the kernel cuts it into records and encrypts. Without
+ *     goes to the socket with send(), DATA payloads by splice() from the streams' pipes in
+ *     between (hbone_splice.c): the kernel cuts it into records and encrypts. Without
  *     the ULP OpenSSL silently keeps the record layer, and SSL_write_ex encrypts here.
  */
 #include <errno.h>
@@ -84,7 +85,7 @@ void hb_tls_established(struct hb_conn *c)
 
 bool hb_tls_idle(const struct hb_conn *c)
 {
-	return c->woff == c->wlen && BIO_wpending(SSL_get_wbio(c->ssl)) <= 0;
+	return c->woff == c->wlen && !c->nseg && BIO_wpending(SSL_get_wbio(c->ssl)) <= 0;
 }
 
 /* Record why an SSL call stopped; -1 for a real failure. */
@@ -127,6 +128,7 @@ static int wbuf_reserve(struct hb_conn *c, size_t len)
 
 	if (c->woff && c->wlen + len > c->wcap) {
 		memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
+		hb_splice_shift(c, c->woff);
 		c->wlen -= c->woff;
 		c->woff = 0;
 	}
@@ -142,7 +144,7 @@ static int wbuf_reserve(struct hb_conn *c, size_t len)
 	return 0;
 }
 
-static int wbuf_add(struct hb_conn *c, const void *data, size_t len)
+int hb_tls_wbuf_add(struct hb_conn *c, const void *data, size_t len)
 {
 	if (wbuf_reserve(c, len))
 		return -1;
@@ -158,6 +160,8 @@ int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, si
 
 	(void)s;
 	(void)f; /* no padding is ever asked for */
+	if (((struct hb_stream *)src->ptr)->pipe)
+		return hb_splice_queue(c, src->ptr, hd, len) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 	if (wbuf_reserve(c, 9 + len))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
 	memcpy(c->wbuf + c->wlen, hd, 9);
@@ -166,26 +170,18 @@ int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, si
 	return 0;
 }
 
-/* wbuf -> the socket: through SSL_write_ex, or straight to a kTLS socket. */
+/* wbuf -> the socket: through SSL_write_ex, or straight to a kTLS socket with the spliced
+ * payloads between its bytes (hbone_splice.c). */
 static int wbuf_send(struct hb_conn *c)
 {
+	if (c->ktls_tx)
+		return hb_splice_send(c);
 	while (c->woff < c->wlen) {
 		size_t w;
+		int rv = SSL_write_ex(c->ssl, c->wbuf + c->woff, c->wlen - c->woff, &w);
 
-		if (c->ktls_tx) {
-			ssize_t n = write(c->ev.fd, c->wbuf + c->woff, c->wlen - c->woff);
-
-			if (n < 0) {
-				c->ssl_want_write = errno == EAGAIN;
-				return errno == EAGAIN ? 0 : -1;
-			}
-			w = (size_t)n;
-		} else {
-			int rv = SSL_write_ex(c->ssl, c->wbuf + c->woff, c->wlen - c->woff, &w);
-
-			if (rv <= 0)
-				return hb_tls_wants(c, rv);
-		}
+		if (rv <= 0)
+			return hb_tls_wants(c, rv);
 		c->ssl_want_write = false;
 		c->woff += w;
 	}
@@ -221,14 +217,14 @@ int hb_tls_flush(struct hb_conn *c)
 				return -1;
 			if (n == 0)
 				break;
-			if (wbuf_add(c, data, n))
+			if (hb_tls_wbuf_add(c, data, n))
 				return -1;
 		}
-		if (c->woff == c->wlen)
+		if (c->woff == c->wlen && !c->nseg)
 			break;
 		if (wbuf_send(c))
 			return -1;
-		if (c->wlen) /* the socket is full */
+		if (c->wlen || c->nseg) /* the socket is full */
 			break;
 	}
 	return records_push(c);

@@ -100,7 +100,7 @@ static void accept_all(struct proxy *p, int lfd)
 		p->stats.fast += fast;
 		/* across nodes, the destination's node decides (hbone_authz.c) */
 		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route)) {
-			hb_out_open(p, fd, &k, &dst, &route);
+			hb_out_open(p, fd, fast, &k, &dst, &route);
 		} else if (fast) {
 			/* the kernel saw a pod on another node, the routes no longer do: the relay
 			 * below splices, which cannot see redirected bytes */
