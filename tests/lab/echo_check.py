@@ -9,7 +9,9 @@ import threading
 
 host, port, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 data = os.urandom(size)
-sock = socket.create_connection((host, port), timeout=20)
+# a guard against a hang, not a speed limit: 32 MiB under QEMU TCG with two guests running
+# can take well over 20 s
+sock = socket.create_connection((host, port), timeout=90)
 
 
 def send():

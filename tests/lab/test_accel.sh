@@ -10,11 +10,18 @@ PIN=/sys/fs/bpf/skiff-lab/node-1
 
 hit() { lab exec -n shop deploy/client -- "$BUILD/bin/skiff-hit" "$@"; }
 
-# Hold one TCP connection from the client to the echo VIP (IPv4) open for $1 seconds.
+# Hold one TCP connection from the client to the echo VIP (IPv4) open for $1 seconds, and return
+# once it is established (under QEMU's TCG starting the shell in the pod can take a second).
 hold_conn() {
+	local up
+	up=$(mktemp -u /tmp/skiff-accel-held.XXXXXX)
 	lab exec -n shop deploy/client -- bash -c \
-		"exec 3<>/dev/tcp/$(vip4)/80 || exit 2; sleep $1" >/dev/null 2>&1 &
-	sleep 0.5
+		"exec 3<>/dev/tcp/$(vip4)/80 || exit 2; : >$up; sleep $1" >/dev/null 2>&1 &
+	for _ in $(seq $(($1 * 10))); do
+		[ -e "$up" ] && break
+		sleep 0.1
+	done
+	rm -f "$up"
 }
 vip4() { lab exec -n shop deploy/client -- getent ahostsv4 echo.shop | awk '{print $1; exit}'; }
 
@@ -61,7 +68,7 @@ else t_fail "n=$n ends=$(echo $ends) $d"; fi
 wait
 
 t_begin "skiffctl sockets decodes the sockhash: both ends of the live connection, by address"
-hold_conn 2
+hold_conn 3
 out=$("$BUILD/bin/skiffctl" sockets --bpffs "$PIN" 2>&1)
 wait
 if echo "$out" | grep -qE '^ipv4 198\.18\.[0-9.]+:8080 -> 198\.18\.[0-9.]+:[0-9]+ cookie [0-9]+$' &&

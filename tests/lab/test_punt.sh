@@ -10,6 +10,8 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
+WORK=$(mktemp -d /tmp/skiff-punt.XXXXXX)
+trap 't_cleanup; rm -rf "$WORK"' EXIT
 
 in_client() { lab exec -n shop deploy/client -- "$@"; }
 # The address of the pod of deployment $1 on node $2 (column 3: IPv4, 4: IPv6).
@@ -18,11 +20,18 @@ pod_ip() { lab status | awk -v d="shop/$1-" -v n="$2" -v c="${3:-3}" 'index($1, 
 peer_of() { sed -nE 's/.*"peer":"([^"]*)".*/\1/p'; }
 # The sockets of node $1's sockhash, as skiffctl prints them ("ipv4 A:P -> B:Q cookie N").
 fast_socks() { "$BUILD/bin/skiffctl" sockets --bpffs "/sys/fs/bpf/skiff-lab/$1" 2>&1 | grep '^ipv'; }
-# Hold a connection from the client to $1 port 9000 (echo) open for $2 seconds, in the background.
+# Hold a connection from the client to $1 port 9000 (echo) open for $2 seconds, in the background,
+# and return once its echo came back (or after $2 seconds): under QEMU's TCG starting python alone
+# can take seconds.
 hold_conn() {
+	local up=$WORK/held.$RANDOM
 	in_client python3 -c "import socket, time
-s = socket.create_connection(('$1', 9000)); s.sendall(b'x'); s.recv(1); time.sleep($2)" &
-	sleep 1
+s = socket.create_connection(('$1', 9000)); s.sendall(b'x'); s.recv(1)
+open('$up', 'w').close(); time.sleep($2)" &
+	for _ in $(seq $(($2 * 10))); do
+		[ -e "$up" ] && return
+		sleep 0.1
+	done
 }
 # skiff_l4_stats of node $1 summed over CPUs and over the pairs whose $2 (src or dst) workload is
 # 0 (the end that is skiffd, not a pod): "closed received sent".
@@ -122,7 +131,7 @@ t_begin "the hops to and from skiffd skip TCP/IP: a live connection's pod and sk
 ok=1 got=""
 before=$(outbound node-1 fast)
 for dst in "$ECHO2" "$ECHO2_6"; do
-	hold_conn "$dst" 3
+	hold_conn "$dst" 5
 	s1=$(fast_socks node-1)
 	s2=$(fast_socks node-2)
 	wait
@@ -164,12 +173,12 @@ CG=$(awk -F: '$1 == "0" { print $3 }' "/proc/$(lab status | awk '$1 == "node-1" 
 MNT=$(awk '/ - cgroup2 / { print $5; exit }' /proc/self/mountinfo)
 SKIFF_LAB_AGENT_ARGS="--agent-cgroup $MNT$CG" lab restart-agent node-1 >"$LOG" 2>&1
 sleep 1
-hold_conn "$ECHO2" 2
+hold_conn "$ECHO2" 4
 good=$(fast_socks node-1 | grep -c ':15001 ')
 wait
 SKIFF_LAB_AGENT_ARGS="--agent-cgroup /nonexistent" lab restart-agent node-1 >"$LOG" 2>&1
 sleep 1
-hold_conn "$ECHO2" 2
+hold_conn "$ECHO2" 4
 bad=$(fast_socks node-1 | grep -c ':15001 ')
 wait
 out=$(in_client python3 "$HERE/echo_check.py" "$ECHO2" 9000 1000000 2>&1)
@@ -181,7 +190,7 @@ else t_fail "cgroup $MNT$CG: $good fast ends; /nonexistent: $bad fast ends, said
 t_begin "skiffd --no-accel: the hops stay on TCP (the agent cgroup's link is gone), nothing in the sockhashes, bytes still equal"
 for n in node-1 node-2; do SKIFF_LAB_AGENT_ARGS=--no-accel lab restart-agent $n >"$LOG" 2>&1; done
 sleep 1
-hold_conn "$ECHO2" 2
+hold_conn "$ECHO2" 4
 s1=$(fast_socks node-1)
 s2=$(fast_socks node-2)
 wait
