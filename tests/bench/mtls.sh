@@ -7,7 +7,8 @@
 #                 same mesh certificates (skiffctl cert mint), client -> local HAProxy -> remote
 #                 HAProxy -> pod
 # Round trip: sockperf ping-pong, 1 KiB messages, one connection (keep-alive); throughput: iperf3,
-# one stream. Agent CPU: utime+stime of both skiffd (or both HAProxy) during the round-trip run, per
+# one stream; the three paths take turns in every round. Agent CPU: utime+stime of both skiffd
+# (or both HAProxy) during the round-trip run, per
 # 1000 round trips; RSS of the agents after the runs.
 #   tests/bench/mtls.sh BUILD_DIR [--quick]
 # Writes BUILD_DIR/bench/mtls.md (and mtls.tsv: scenario metric round value).
@@ -15,7 +16,7 @@ set -u
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: tests/bench/mtls.sh BUILD_DIR [--quick]}" && pwd) || exit 2
-REPS=3 T=2
+REPS=5 T=2
 [ "${2:-}" = --quick ] && REPS=1 T=1
 OUT=$BUILD/bench
 LOG=$OUT/mtls.log
@@ -78,33 +79,31 @@ rss_mb() {
 }
 record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }
 
-# measure NAME LAT_ADDR LAT_PORT TPUT_ADDR TPUT_PORT PIDS...: REPS rounds of each metric.
+# measure NAME ROUND LAT_ADDR LAT_PORT TPUT_ADDR TPUT_PORT PIDS...: one round of each metric.
 measure() {
-	local name=$1 la=$2 lp=$3 ta=$4 tp=$5 r out c0 c1 n p50 p99 g
-	shift 5
-	for r in $(seq "$REPS"); do
-		say "$name round $r"
-		c0=$(cpu_of "$@")
-		out=$(in_pod $((T + 15)) client sockperf pp --tcp -i "$la" -p "$lp" -t "$T" -m 1024 \
-			--full-rtt 2>&1)
-		c1=$(cpu_of "$@")
-		p50=$(echo "$out" | awk '/percentile 50\.000 =/ { print $NF }')
-		p99=$(echo "$out" | awk '/percentile 99\.000 =/ { print $NF }')
-		n=$(echo "$out" | sed -nE 's/.*ReceivedMessages=([0-9]+).*/\1/p' | head -1)
-		[ -n "$p99" ] && [ -n "$n" ] && [ "$n" -gt 0 ] || {
-			echo "$out" >>"$LOG"
-			die "$name: sockperf gave no result; see $LOG"
-		}
-		record "$name" p50_us "$r" "$p50"
-		record "$name" p99_us "$r" "$p99"
-		[ $# = 0 ] ||
-			record "$name" cpu_ms_per_1k "$r" "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.2f\n", (b - a) * 1000 * 1000 / n }')"
-		g=$(in_pod $((T + 15)) client iperf3 -c "$ta" -p "$tp" -t "$T" -f m 2>&1 |
-			awk '/receiver$/ { printf "%.3f\n", $(NF - 2) / 1000 }')
-		[ -n "$g" ] || die "$name: iperf3 gave no result"
-		record "$name" tput_gbps "$r" "$g"
-	done
-	[ $# = 0 ] || record "$name" rss_mb 1 "$(rss_mb "$@")"
+	local name=$1 r=$2 la=$3 lp=$4 ta=$5 tp=$6 out c0 c1 n p50 p99 g
+	shift 6
+	say "$name round $r"
+	c0=$(cpu_of "$@")
+	out=$(in_pod $((T + 15)) client sockperf pp --tcp -i "$la" -p "$lp" -t "$T" -m 1024 \
+		--full-rtt 2>&1)
+	c1=$(cpu_of "$@")
+	p50=$(echo "$out" | awk '/percentile 50\.000 =/ { print $NF }')
+	p99=$(echo "$out" | awk '/percentile 99\.000 =/ { print $NF }')
+	n=$(echo "$out" | sed -nE 's/.*ReceivedMessages=([0-9]+).*/\1/p' | head -1)
+	[ -n "$p99" ] && [ -n "$n" ] && [ "$n" -gt 0 ] || {
+		echo "$out" >>"$LOG"
+		die "$name: sockperf gave no result; see $LOG"
+	}
+	record "$name" p50_us "$r" "$p50"
+	record "$name" p99_us "$r" "$p99"
+	[ $# = 0 ] ||
+		record "$name" cpu_ms_per_1k "$r" "$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN { printf "%.2f\n", (b - a) * 1000 * 1000 / n }')"
+	g=$(in_pod $((T + 15)) client iperf3 -c "$ta" -p "$tp" -t "$T" -f m 2>&1 |
+		awk '/receiver$/ { printf "%.3f\n", $(NF - 2) / 1000 }')
+	[ -n "$g" ] || die "$name: iperf3 gave no result"
+	record "$name" tput_gbps "$r" "$g"
+	[ $# = 0 ] || record "$name" rss_mb "$r" "$(rss_mb "$@")"
 }
 
 restart_agents() {
@@ -120,22 +119,7 @@ hbone_out() {
 		sed -nE 's/.*"hbone_out":([0-9]+).*/\1/p'
 }
 
-say "direct (skiffd --no-punt: nothing on the path)"
-restart_agents --no-punt
-measure direct "$SERVER_IP" 11111 "$SERVER_IP" 5201
-
-say "skiff-mtls (both skiffd, HBONE)"
-restart_agents
-before=$(hbone_out)
-# shellcheck disable=SC2046
-measure skiff-mtls "$SERVER_IP" 11111 "$SERVER_IP" 5201 $(agent_pids)
-after=$(hbone_out)
-[ "${after:-0}" -gt "${before:-0}" ] || die "skiff-mtls: no HBONE stream was opened (hbone_out $before -> $after)"
-echo "- skiff-mtls: $((after - before)) HBONE streams opened by node-2's skiffd during the rounds" \
-	>"$OUT/mtls-checks.md"
-
-say "haproxy-mtls (one HAProxy per node, TLS 1.3 with mesh certificates)"
-restart_agents --no-punt
+say "haproxy-mtls: one HAProxy per node, TLS 1.3 with mesh certificates"
 CA=$STATE/ca
 "$BUILD/bin/skiffctl" cert mint --ca "$CA" --ns bench --sa client --out "$WORK/c" >>"$LOG" 2>&1 &&
 	"$BUILD/bin/skiffctl" cert mint --ca "$CA" --ns bench --sa server --out "$WORK/s" >>"$LOG" 2>&1 ||
@@ -151,7 +135,26 @@ spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-2 -- haproxy -db 
 HA2=$!
 sleep 1
 kill -0 $HA1 $HA2 2>/dev/null || die "haproxy did not start; see $LOG"
-measure haproxy-mtls 198.18.0.2 16001 198.18.0.2 16201 $HA1 $HA2
+
+# The scenarios take turns in every round, so a burst of the machine's noise lands on one round
+# of each rather than on every round of one. direct and haproxy-mtls run beside skiffd --no-punt
+# (nothing on their path), skiff-mtls beside skiffd's defaults (punt, HBONE, fast hops).
+streams=0
+for r in $(seq "$REPS"); do
+	restart_agents --no-punt
+	measure direct "$r" "$SERVER_IP" 11111 "$SERVER_IP" 5201
+	measure haproxy-mtls "$r" 198.18.0.2 16001 198.18.0.2 16201 $HA1 $HA2
+	restart_agents
+	before=$(hbone_out)
+	# shellcheck disable=SC2046
+	measure skiff-mtls "$r" "$SERVER_IP" 11111 "$SERVER_IP" 5201 $(agent_pids)
+	after=$(hbone_out)
+	[ "${after:-0}" -gt "${before:-0}" ] ||
+		die "skiff-mtls: no HBONE stream was opened (hbone_out $before -> $after)"
+	streams=$((streams + after - before))
+done
+echo "- skiff-mtls: $streams HBONE streams opened by node-2's skiffd during the rounds" \
+	>"$OUT/mtls-checks.md"
 
 "$HERE/mtls_report.sh" "$OUT" "$REPS" "$T" $((SECONDS - T0)) || die "report"
 say "done in $((SECONDS - T0)) s: $OUT/mtls.md"

@@ -18,7 +18,7 @@ END {
 	split("direct skiff-mtls haproxy-mtls", sc, " ")
 	split("p50_us p99_us tput_gbps cpu_ms_per_1k rss_mb", me, " ")
 	for (i = 1; i <= 3; i++) for (j = 1; j <= 5; j++) { k = sc[i] SUBSEP me[j]; if (cnt[k]) m[k] = med(k) }
-	printf "# skiff mTLS benchmark\n\nMachine: %s, kernel %s. %d rounds of %d s per metric, %d s in all.\n\n", cpu, kernel, reps, t, run
+	printf "# skiff mTLS benchmark\n\nMachine: %s, kernel %s. %d rounds of %d s per metric, the paths in turn, %d s in all.\n\n", cpu, kernel, reps, t, run
 	printf "Two nodes (network namespaces), client pod on node-2, server pod on node-1. Round trip: sockperf\n"
 	printf "ping-pong, 1 KiB, one connection. Throughput: iperf3, one stream. Agent CPU: both agents,\n"
 	printf "during the round-trip rounds, per 1000 round trips. Median (min-max); ratios to direct / to haproxy-mtls.\n\n"
