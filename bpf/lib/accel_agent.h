@@ -42,7 +42,7 @@ static __always_inline void agent_established(struct bpf_sock_ops *ctx, struct s
 
 	if (!accel_redirect_on || !sk || !cfg || !(cfg->flags & SKIFF_PUNT_F_ACCEL))
 		return;
-	pod = accel_pod_of(&k->remote, k->family);
+	pod = pod_ips_lookup(&k->remote, k->family);
 	if (!pod)
 		return; /* only hops to and from pods of this node */
 	if (client ? sk->mark != SKIFF_MARK_AGENT

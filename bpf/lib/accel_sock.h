@@ -1,24 +1,15 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * What sockops does to put one socket on the fast path, shared by the pod side
- * (lib/accel_sockops.h) and skiffd's side (lib/accel_agent.h): look up a pod by address, start
- * the socket's state, insert it into the sockhash, ask whether its peer is already there.
+ * (lib/accel_sockops.h) and skiffd's side (lib/accel_agent.h): start the socket's state, insert
+ * it into the sockhash, ask whether its peer is already there. Pods are looked up with
+ * pod_ips_lookup (lib/pod_ips.h).
  */
 #ifndef SKIFF_BPF_ACCEL_SOCK_H
 #define SKIFF_BPF_ACCEL_SOCK_H
 
 #include "lib/accel_key.h"
 #include "lib/accel_maps.h"
-
-static __always_inline struct skiff_pod *accel_pod_of(const union skiff_addr *a, __u8 family)
-{
-	struct skiff_pod_ip_key k;
-
-	__builtin_memset(&k, 0, sizeof(k));
-	k.addr = *a;
-	k.family = family;
-	return bpf_map_lookup_elem(&skiff_pod_ips, &k);
-}
 
 /* Into the sockhash, with its address in skiff_sk_addr: neither or both. */
 static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_sock_key *key,

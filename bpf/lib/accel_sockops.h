@@ -27,13 +27,13 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 
 	if (!sk || key_of_sockops(ctx, &key))
 		return;
-	me = accel_pod_of(&key.local, key.family);
+	me = pod_ips_lookup(&key.local, key.family);
 	if (!me) {
 		agent_established(ctx, &key, client); /* skiffd's end of a hop, or nothing */
 		return;
 	}
 	my_wl = me->workload_id;
-	peer = accel_pod_of(&key.remote, key.family);
+	peer = pod_ips_lookup(&key.remote, key.family);
 	if (peer)
 		peer_wl = peer->workload_id;
 

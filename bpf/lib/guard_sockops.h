@@ -17,7 +17,7 @@ static __always_inline void guard_connect(struct bpf_sock_ops *ctx)
 	struct skiff_flow_key f;
 	__u64 cookie;
 
-	if (key_of_sockops(ctx, &k) || !accel_pod_of(&k.local, k.family))
+	if (key_of_sockops(ctx, &k) || !pod_ips_lookup(&k.local, k.family))
 		return;
 	__builtin_memset(&f, 0, sizeof(f));
 	f.saddr = k.local;
