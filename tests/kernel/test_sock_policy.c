@@ -37,6 +37,8 @@
 
 #include <cmocka.h>
 
+#include "kernel/kernel_env.h"
+
 #include <bpf/bpf.h>
 
 #include "dataplane/dataplane.h"
@@ -76,53 +78,6 @@ struct topo {
 
 static struct topo T = {.netns_fd = -1, .self_ns_fd = -1, .stop = {-1, -1},
 			.srv_fds = {-1, -1, -1, -1}, .punt_fds = {-1, -1}};
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int mkcg(const char *path, uint64_t *id)
-{
-	struct stat st;
-
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
-	if (id) {
-		if (stat(path, &st))
-			return -errno;
-		*id = st.st_ino;
-	}
-	return 0;
-}
-
-static void rmcg(const char *path)
-{
-	char kill[300];
-
-	snprintf(kill, sizeof(kill), "%s/cgroup.kill", path);
-	write_file(kill, "1");
-	for (int i = 0; i < 100 && rmdir(path) && errno == EBUSY; i++)
-		usleep(10000);
-}
 
 static double now_s(void)
 {
@@ -485,11 +440,11 @@ static int teardown(void **state)
 	if (T.self_ns_fd >= 0)
 		setns(T.self_ns_fd, CLONE_NEWNET);
 	nftw(T.bpffs, rm_pin, 8, FTW_DEPTH | FTW_PHYS); /* whatever a failed open left */
-	rmcg(T.cg_a);
-	rmcg(T.cg_b);
-	rmcg(T.cg_c);
-	rmcg(T.cg_root);
-	rmcg(T.cg_base);
+	rmcg_kill(T.cg_a);
+	rmcg_kill(T.cg_b);
+	rmcg_kill(T.cg_c);
+	rmcg_kill(T.cg_root);
+	rmcg_kill(T.cg_base);
 	if (T.netns_fd >= 0)
 		close(T.netns_fd);
 	if (T.self_ns_fd >= 0)

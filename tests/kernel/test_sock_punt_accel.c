@@ -41,6 +41,8 @@
 
 #include <cmocka.h>
 
+#include "kernel/kernel_env.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -99,84 +101,6 @@ static struct topo T = {.netns_fd = -1,
 			.addr_fd = -1,
 			.sk_state_fd = -1,
 			.case_fds = {-1, -1, -1, -1}};
-
-/* ---------- small helpers ---------- */
-
-static int sh(const char *fmt, ...)
-{
-	char cmd[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		err = -errno;
-	close(fd);
-	return err;
-}
-
-static int mkcg(const char *path, uint64_t *id)
-{
-	struct stat st;
-
-	if (mkdir(path, 0755) && errno != EEXIST)
-		return -errno;
-	if (id) {
-		if (stat(path, &st))
-			return -errno;
-		*id = st.st_ino;
-	}
-	return 0;
-}
-
-static void rmcg(const char *path)
-{
-	for (int i = 0; i < 100 && rmdir(path) && errno == EBUSY; i++)
-		usleep(10000);
-}
-
-/* Move this whole process into cgroup directory `cg`. */
-static int cg_move(const char *cg)
-{
-	char procs[600];
-
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg);
-	return write_file(procs, "0");
-}
-
-static void cg_enter(const char *cg)
-{
-	assert_int_equal(cg_move(cg), 0);
-}
-
-static int cg_home(char *buf, size_t size)
-{
-	char line[200];
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	int err = -ENOENT;
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3))
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		snprintf(buf, size, "/sys/fs/cgroup/unified%s", line + 3);
-		err = 0;
-	}
-	fclose(f);
-	return err;
-}
 
 /* ---------- addresses ---------- */
 
