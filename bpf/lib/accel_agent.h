@@ -4,7 +4,7 @@
  * SKIFF_PUNT_F_ACCEL): the hops between a pod and skiffd on one node join the sockhash, so a
  * punted request reaches skiffd, and skiffd's bytes reach the pod, without TCP/IP or the veth.
  *   - passive: skiffd accepted on its outbound listener a client that is already in (a punted
- *     client bound for another node, lib/punt_sockops.h);
+ *     client, lib/punt_sockops.h);
  *   - active: skiffd dialled a pod of this node (SO_MARK SKIFF_MARK_AGENT: the HBONE server side
  *     and the L7 relay); the pod's accepted end follows because this one is in.
  * skiffd's other sockets (HBONE between nodes, the admin port) are left alone. Its ends count

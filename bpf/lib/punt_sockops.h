@@ -2,10 +2,9 @@
 /*
  * sockops half of the punt path: when a punted connection is established, the client's port is
  * known at last. File the destination connect4/6 remembered under the client's address and port,
- * which is what skiffd's accepted socket reports as its peer. A client bound for another node
- * (HBONE) also takes the fast path to skiffd when skiffd's sockets run sockops too
- * (SKIFF_PUNT_F_ACCEL): filed with SKIFF_ORIGIN_F_FAST, and true returned, for accel_established
- * to insert it.
+ * which is what skiffd's accepted socket reports as its peer. The client also takes the fast path
+ * to skiffd when skiffd's sockets run sockops too (SKIFF_PUNT_F_ACCEL): filed with
+ * SKIFF_ORIGIN_F_FAST, and true returned, for accel_established to insert it.
  */
 #ifndef SKIFF_BPF_PUNT_SOCKOPS_H
 #define SKIFF_BPF_PUNT_SOCKOPS_H
@@ -29,7 +28,7 @@ static __always_inline bool punt_established(struct bpf_sock_ops *ctx)
 	if (!dst || key_of_sockops(ctx, &k))
 		return false;
 	o = *dst;
-	fast = accel_redirect_on && cfg && (cfg->flags & SKIFF_PUNT_F_ACCEL) && punt_remote_pod(&o);
+	fast = accel_redirect_on && cfg && (cfg->flags & SKIFF_PUNT_F_ACCEL);
 	o.pad = fast ? SKIFF_ORIGIN_F_FAST : 0;
 	__builtin_memset(&pk, 0, sizeof(pk));
 	pk.addr = k.local;

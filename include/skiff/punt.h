@@ -13,12 +13,12 @@
  *
  * The hops between a pod and skiffd on one node skip TCP/IP like same-node pod traffic does
  * (skiff/accel.h) when skiffd attached sockops to its own cgroup too (SKIFF_PUNT_F_ACCEL):
- *   - a punted client bound for a pod on another node (HBONE) joins the sockhash, and skiffd's
- *     accepted end joins it when it is established (its local end is the listener below);
+ *   - a punted client joins the sockhash, and skiffd's accepted end joins it when it is
+ *     established (its local end is the listener below);
  *   - skiffd's connection to a local pod (SO_MARK SKIFF_MARK_AGENT) joins it, and the pod's
  *     accepted end joins it because its peer is already there.
  * A punted client on that fast path is filed with SKIFF_ORIGIN_F_FAST: its bytes reach skiffd
- * by sk_msg redirect, which read() returns but splice() does not see.
+ * by sk_msg redirect, which read() returns but splice() does not see, so skiffd read()s it.
  *
  * Compiled into bpf/sock_lb.bpf.c, bpf/sock_accel.bpf.c and skiffd, carried in BTF.
  */

@@ -51,6 +51,25 @@ got=$(lab exec -n frontend deploy/frontend -- curl -s -w '%{http_code}/%{num_con
 	-o /dev/null "http://$ip:$P/api/payments/2" 2>>"$LOG")
 if [ "$got" = "200/1 403/0 200/0 " ]; then t_pass "$got"; else t_fail "got: $got"; fi
 
+t_begin "on the frontend's node both hops of an HTTP-checked connection skip TCP/IP (in the sockhash)"
+fe=$(lab status | awk 'index($1, "frontend/frontend-") == 1 { print $1; exit }')
+n=$(node_of "$fe")
+ip=$(lab status | awk -v n="$n" 'index($1, "payments/payments-api-") == 1 && $2 == n { print $3; exit }')
+up=$(mktemp -u /tmp/skiff-authz-held.XXXXXX)
+lab exec -n frontend deploy/frontend -- python3 -c "import socket, time
+s = socket.create_connection(('$ip', $P), timeout=30)
+s.sendall(b'GET /api/payments/1 HTTP/1.1\r\nHost: x\r\n\r\n'); s.recv(65536)
+open('$up', 'w').close(); time.sleep(6)" 2>>"$LOG" &
+for _ in $(seq 60); do [ -e "$up" ] && break; sleep 0.1; done
+socks=$("$BUILD/bin/skiffctl" sockets --bpffs "/sys/fs/bpf/skiff-lab/$n" 2>&1)
+wait
+rm -f "$up"
+if [ -n "$ip" ] && echo "$socks" | grep -qE ":15001 -> [0-9.]+:[0-9]+ cookie" &&
+	echo "$socks" | grep -qE " -> $ip:$P cookie" && echo "$socks" | grep -qE "^ipv4 $ip:$P -> "; then
+	t_pass "$n, payments-api $ip"
+else t_fail "node $n, payments-api '$ip':
+$socks"; fi
+
 t_begin "the denial is logged with the caller's principal and the policy's verdict"
 if grep -qh 'skiffd authz: src.principal=spiffe://cluster.local/ns/frontend/sa/frontend-sa .* DELETE /api/payments/x denied: DENY: no ALLOW policy matched' \
 	"$STATE"/logs/skiffd-node-*.log; then t_pass

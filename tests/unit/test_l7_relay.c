@@ -263,6 +263,7 @@ struct rt {
 	struct skiff_sock_origin src; /* what authz was given, last */
 	bool authz_principal_null;
 	bool via_socketpair; /* authz hands the relay a socketpair end instead (as HBONE does) */
+	bool fast;	     /* orig_dst says the client is on the fast path (sk_msg redirect) */
 	atomic_int pair_fd;  /* ... and the test gets the other end here */
 };
 
@@ -273,7 +274,7 @@ static int orig_dst(void *ctx, const struct skiff_punt_key *k, struct skiff_sock
 	(void)k;
 	*dst = (struct skiff_sock_origin){.family = SKIFF_AF_INET, .port = htons(t->dst_port)};
 	dst->addr.v4 = htonl(INADDR_LOOPBACK);
-	return 0;
+	return t->fast;
 }
 
 static void release(void *ctx)
@@ -814,6 +815,43 @@ static void test_l4_allow_plain(void **state)
 	assert_int_equal(stats(t).authz_denied, 0);
 }
 
+/*
+ * Allowed at L4, with the client on the fast path: not spliced (splice() would not see
+ * redirected bytes) but read and written, untouched. A request the HTTP/1.1 filter would answer
+ * 400 (Content-Length and chunked at once) reaches the pod as sent, the 64 MiB answer comes back
+ * in order, and nothing counts as an L7 connection or request.
+ */
+static void test_l4_allow_fast_client(void **state)
+{
+	struct rt *t = *state;
+	char buf[65536], head[128];
+	size_t got = 0;
+	int fd;
+	ssize_t r;
+
+	t->verdict = PROXY_ALLOW;
+	t->fast = true;
+	fd = raw_connect(t);
+	raw_send(fd, "GET /big HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+		     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n", BIG_BYTES);
+	raw_expect(fd, head);
+	/* the relay carrying it is a read/write one, not the splice relay (read while it is open) */
+	assert_null(__atomic_load_n(&t->p->relays, __ATOMIC_ACQUIRE));
+	assert_non_null(__atomic_load_n(&t->p->l7_relays, __ATOMIC_ACQUIRE));
+	while (got < BIG_BYTES && (r = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			if ((uint8_t)buf[i] != (got + i) % 251)
+				fail_msg("byte %zu of the body is %u", got + i, (uint8_t)buf[i]);
+		got += r;
+	}
+	assert_int_equal(got, BIG_BYTES);
+	close(fd);
+	assert_int_equal(stats(t).fast, 1);
+	assert_int_equal(stats(t).l7_conns, 0);
+	assert_int_equal(stats(t).l7_requests, 0);
+}
+
 /* A pod that refuses: the client is reset, the decider released. */
 static void test_pod_refuses(void **state)
 {
@@ -866,6 +904,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_payments_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_deny_resets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_allow_plain, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_l4_allow_fast_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pod_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_closes, setup, teardown),
 	};

@@ -53,6 +53,9 @@ int agent_punt_start(struct agent *a)
 			  a->o->outbound_addrs);
 		return -EINVAL;
 	}
+	/* the hops between pods and skiffd skip TCP/IP where skiffd's sockets run sockops: skiffd
+	 * then read()s those clients (splice() would not see their bytes) */
+	po.fast_hops = dp_punt_hops_fast(a->dp);
 	po.addr4 = v4[0] ? v4 : NULL;
 	po.addr6 = v6[0] ? v6 : NULL;
 	if (a->tls) {
@@ -60,15 +63,12 @@ int agent_punt_start(struct agent *a)
 		po.route = agent_tls_route;
 		po.server_ctx = agent_tls_server_ctx;
 		po.hbone_ktls_off = a->o->hbone_ktls_off;
-		po.fast_hops = dp_punt_hops_fast(a->dp);
 	}
 	err = proxy_start(&po, &a->proxy);
 	if (err)
 		return err;
 	cfg.port = htons(SKIFF_OUTBOUND_PORT);
 	cfg.flags = SKIFF_PUNT_F_ON;
-	/* the hops to and from skiffd skip TCP/IP only where skiffd read()s: HBONE, the L7 relay
-	 * (the plaintext relay without --ca-dir splices) */
 	if (po.fast_hops)
 		cfg.flags |= SKIFF_PUNT_F_ACCEL;
 	err = dp_punt_configure(a->dp, &cfg);

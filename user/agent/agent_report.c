@@ -60,13 +60,13 @@ static void dump_punt(struct strbuf *b, const struct agent *a)
 	proxy_stats_read(a->proxy, &s);
 	sb_printf(b,
 		  "\"outbound\":{\"accepted\":%llu,\"no_orig\":%llu,\"fast\":%llu,"
-		  "\"fast_no_route\":%llu,\"upstream_failed\":%llu,"
+		  "\"upstream_failed\":%llu,"
 		  "\"relayed\":%llu,\"active\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu,"
 		  "\"hbone_out\":%llu,\"hbone_in\":%llu,\"hbone_refused\":%llu,"
 		  "\"hbone_bad_request\":%llu,\"hbone_pod_failed\":%llu,\"tls_failed\":%llu,"
 		  "\"hbone_ktls_tx\":%llu,\"hbone_ktls_rx\":%llu,\"hbone_spliced\":%llu},",
 		  (unsigned long long)s.accepted, (unsigned long long)s.no_orig,
-		  (unsigned long long)s.fast, (unsigned long long)s.fast_no_route,
+		  (unsigned long long)s.fast,
 		  (unsigned long long)s.upstream_failed, (unsigned long long)s.relayed,
 		  (unsigned long long)s.active, (unsigned long long)s.bytes_out,
 		  (unsigned long long)s.bytes_in, (unsigned long long)s.hbone_out,

@@ -35,7 +35,7 @@ static void counts_update(struct proxy *p, struct l7_relay *r)
 {
 	const struct l7_counts *c;
 
-	if (!r->f)
+	if (!r->f || r->pass)
 		return;
 	c = r->ops->counts(r->f);
 	p->stats.l7_requests += c->requests - r->seen_requests;
@@ -429,8 +429,9 @@ static int dial(struct proxy *p, struct l7_relay *r, const struct skiff_sock_ori
 	return 0;
 }
 
-int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
-		  const struct proxy_l7 *l7)
+/* A relay with `ops` chosen at once (NULL: by the first bytes). */
+static int relay_start(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
+		       const struct proxy_l7 *l7, const struct l7_filter_ops *ops)
 {
 	struct l7_relay *r = calloc(1, sizeof(*r));
 	int err;
@@ -452,11 +453,37 @@ int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin
 		p->l7_relays->prev = r;
 	p->l7_relays = r;
 	p->stats.active++;
-	p->stats.l7_conns++;
-	err = dial(p, r, dst);
+	r->pass = ops != NULL;
+	p->stats.l7_conns += !r->pass;
+	err = ops ? filter_open(r, ops) : 0;
+	if (!err)
+		err = dial(p, r, dst);
 	if (!err)
 		err = rearm(p, r);
 	if (err)
 		l7_relay_close(p, r, true);
 	return err;
+}
+
+int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
+		  const struct proxy_l7 *l7)
+{
+	return relay_start(p, client_fd, dst, l7, NULL);
+}
+
+static bool allow_all(void *ctx, struct authz_request *rq, char *why, size_t whylen)
+{
+	(void)ctx;
+	(void)rq;
+	(void)why;
+	(void)whylen;
+	return true;
+}
+
+int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst)
+{
+	const struct proxy_l7 pass = {.d = {.decide = allow_all}};
+
+	/* l7_tcp's filter, allowed once: bytes pass untouched both ways */
+	return relay_start(p, client_fd, dst, &pass, &l7_tcp_ops);
 }

@@ -85,7 +85,6 @@ struct proxy_stats {
 	uint64_t accepted;	 /* connections accepted on the outbound listener */
 	uint64_t no_orig;	 /* accepted with no destination filed: reset */
 	uint64_t fast;		 /* accepted clients that reach skiffd by sk_msg redirect */
-	uint64_t fast_no_route;	 /* ... with no HBONE route (it changed meanwhile): reset */
 	uint64_t upstream_failed; /* the destination refused or was unreachable: reset */
 	uint64_t relayed;	 /* connections relayed to their end */
 	uint64_t active;	 /* open now */

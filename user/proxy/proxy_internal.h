@@ -80,6 +80,7 @@ struct l7_relay {
 	struct l7_buf held; /* the pod's first bytes, while they may be an h2c server's SETTINGS */
 	size_t nsniff;
 	bool connecting; /* upstream connect() in progress */
+	bool pass;	 /* l7_relay_pass: allowed at L4, no HTTP decisions to count */
 	bool ending;	 /* the filter said its last word (or gave up): close once it is out */
 	bool gone;	 /* closed; freed after this batch */
 	size_t lingered; /* client bytes dropped after the last word */
@@ -127,6 +128,10 @@ void relay_close(struct proxy *p, struct relay *r, bool reset);
  */
 int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
 		  const struct proxy_l7 *l7);
+/* A connection allowed at L4 whose client reaches skiffd by sk_msg redirect (the plain relay
+ * splices, and splice() does not see redirected bytes): relayed through read() and write(), bytes
+ * untouched, the pod dialled as the L7 relay does (its hop joins the fast path too). */
+int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);
 void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
 void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset);
 

@@ -54,22 +54,32 @@ static int peer_key(int fd, struct skiff_punt_key *k)
 	return 0;
 }
 
+/* Relay an allowed connection: spliced, or read and written when its client is on the fast path
+ * (splice() does not see sk_msg-redirected bytes). */
+static void relay_allowed(struct proxy *p, int fd, bool fast, const struct skiff_sock_origin *dst)
+{
+	if (fast)
+		l7_relay_pass(p, fd, dst);
+	else
+		relay_open(p, fd, dst);
+}
+
 /* Relay a connection with no HBONE route (its destination is a pod of this node, or outside the
  * mesh) as AuthorizationPolicy says. The source is the client as the kernel filed it: the agent
  * knows a local pod's identity by its address (principal NULL). */
-static void accept_authorized(struct proxy *p, int fd, const struct skiff_punt_key *k,
+static void accept_authorized(struct proxy *p, int fd, bool fast, const struct skiff_punt_key *k,
 			      const struct skiff_sock_origin *dst)
 {
 	struct skiff_sock_origin src = {.addr = k->addr, .port = k->port, .family = k->family};
 	struct proxy_l7 l7 = {0};
 
 	if (!p->o.authz) {
-		relay_open(p, fd, dst);
+		relay_allowed(p, fd, fast, dst);
 		return;
 	}
 	switch (p->o.authz(p->o.ctx, NULL, &src, dst, &l7)) {
 	case PROXY_ALLOW:
-		relay_open(p, fd, dst);
+		relay_allowed(p, fd, fast, dst);
 		break;
 	case PROXY_L7:
 		l7_relay_open(p, fd, dst, &l7);
@@ -99,16 +109,10 @@ static void accept_all(struct proxy *p, int lfd)
 		}
 		p->stats.fast += fast;
 		/* across nodes, the destination's node decides (hbone_authz.c) */
-		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route)) {
+		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
 			hb_out_open(p, fd, fast, &k, &dst, &route);
-		} else if (fast) {
-			/* the kernel saw a pod on another node, the routes no longer do: the relay
-			 * below splices, which cannot see redirected bytes */
-			p->stats.fast_no_route++;
-			proxy_close(fd, true);
-		} else {
-			accept_authorized(p, fd, &k, &dst);
-		}
+		else
+			accept_authorized(p, fd, fast, &k, &dst);
 	}
 }
 
@@ -188,6 +192,7 @@ static void *proxy_main(void *arg)
 {
 	struct proxy *p = arg;
 	struct epoll_event evs[64];
+
 
 	for (;;) {
 		int n = epoll_wait(p->epfd, evs, 64, -1);
