@@ -110,6 +110,17 @@ print(n)" 2>&1)
 		t_pass "hbone_spliced node-1 $s1, node-2 $s2"
 	else t_fail "$out; hbone_spliced node-1 '$s1' node-2 '$s2'"; fi
 
+	t_begin "kTLS: with the hops on TCP, an end of stream after the last bytes (an empty DATA frame) still arrives"
+	# echo, wait for it, then half-close: the pod's FIN comes alone, after its bytes went out
+	out=$(in_client python3 -c "
+import socket
+s = socket.create_connection(('$ECHO2', 9000), timeout=20)
+s.sendall(b'x' * 100); got = b''
+while len(got) < 100: got += s.recv(100)
+s.shutdown(socket.SHUT_WR)
+print(len(got), repr(s.recv(100)))" 2>&1)
+	if [ "$out" = "100 b''" ]; then t_pass; else t_fail "$out"; fi
+
 	t_begin "--hbone-ktls=off: OpenSSL does the records again, bytes still equal"
 	for n in node-1 node-2; do
 		SKIFF_LAB_AGENT_ARGS="--hbone-ktls=off" lab restart-agent "$n" >>"$LOG" 2>&1
@@ -124,6 +135,7 @@ else
 		"both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat); fast hops: read(), not splice()" \
 		"the wire between the nodes still carries only TLS, never the payload" \
 		"with the hops on TCP (--no-accel): each side's 8 MiB leave by splice(), bytes equal" \
+		"with the hops on TCP, an end of stream after the last bytes (an empty DATA frame) still arrives" \
 		"--hbone-ktls=off: OpenSSL does the records again, bytes still equal"; do
 		t_begin "kTLS: $c"
 		t_skip ktls "$KTLS_WHY"

@@ -104,6 +104,10 @@ int hb_splice_queue(struct hb_conn *c, struct hb_stream *st, const uint8_t *hd, 
 
 	if (hb_tls_wbuf_add(c, hd, 9))
 		return -ENOMEM;
+	/* an empty frame (END_STREAM alone) has no payload: a segment of nothing would leave its
+	 * header sent with MSG_MORE and the record open, waiting for bytes that never come */
+	if (!len)
+		return 0;
 	if (seg_push(c, st->pipe, len)) {
 		c->wlen = wlen;
 		return -ENOMEM;
