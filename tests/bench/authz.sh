@@ -13,27 +13,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: tests/bench/authz.sh BUILD_DIR [--quick]}" && pwd) || exit 2
 REPS=3 T=3
 [ "${2:-}" = --quick ] && REPS=1 T=1
-OUT=$BUILD/bench
-LOG=$OUT/authz.log
-RAW=$OUT/authz.tsv
-WORK=$(mktemp -d /tmp/skiff-authz.XXXXXX)
-STATE=$WORK/lab
-T0=$SECONDS
-mkdir -p "$OUT" && : >"$LOG" && : >"$RAW"
-
-BENCH_NAME=bench-authz
 # shellcheck source=tests/bench/lib.sh
 . "$HERE/lib.sh"
-cleanup() {
-	[ ! -e "$STATE/lab.state" ] && [ ! -d "$STATE/config" ] || lab down >>"$LOG" 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-command -v wrk >/dev/null || die "wrk not installed (make deps)"
-exec 9>/run/skiff-lab.lock
-flock -w 300 9 || die "another run held /run/skiff-lab.lock for 5 minutes"
-[ ! -e /run/netns/skl-fabric ] || die "another skiff-lab is running on this machine"
+bench_lab_start authz wrk
 
 say "lab up: 1 node, an HTTP echo server and a client"
 lab up --nodes 1 "$HERE/authz.yaml" >>"$LOG" 2>&1 || die "lab up; see $LOG"

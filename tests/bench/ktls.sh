@@ -15,35 +15,14 @@ export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: tests/bench/ktls.sh BUILD_DIR [ROUNDS] [SECONDS]}" && pwd) || exit 2
 REPS=${2:-3} T=${3:-5}
-OUT=$BUILD/bench
-LOG=$OUT/ktls.log
-RAW=$OUT/ktls.tsv
-WORK=$(mktemp -d /tmp/skiff-ktls.XXXXXX)
-STATE=$WORK/lab
-PIDS=()
-T0=$SECONDS
-mkdir -p "$OUT" && : >"$LOG" && : >"$RAW"
-
-BENCH_NAME=bench-ktls
 # shellcheck source=tests/bench/lib.sh
 . "$HERE/lib.sh"
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	[ ! -e "$STATE/lab.state" ] && [ ! -d "$STATE/config" ] || lab down >>"$LOG" 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-command -v iperf3 >/dev/null || die "iperf3 not installed (make deps)"
-exec 9>/run/skiff-lab.lock
-flock -w 300 9 || die "another run held /run/skiff-lab.lock for 5 minutes"
+bench_lab_start ktls iperf3
 
 say "lab up: 2 nodes, server on node-1, client on node-2"
 lab up --nodes 2 "$HERE/bench.yaml" >>"$LOG" 2>&1 || die "lab up; see $LOG"
 SERVER_IP=$(lab status | awk '$1 ~ /^bench\/server-/ { print $3 }')
-"$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- iperf3 -s -p 5201 >>"$LOG" 2>&1 &
-PIDS+=($!)
+spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- iperf3 -s -p 5201
 sleep 1
 
 dump() { lab exec --node "$1" -- curl -s --max-time 5 127.0.0.1:15000/config_dump; }

@@ -18,38 +18,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=$(cd "${1:?usage: tests/bench/mtls.sh BUILD_DIR [--quick]}" && pwd) || exit 2
 REPS=5 T=2
 [ "${2:-}" = --quick ] && REPS=1 T=1
-OUT=$BUILD/bench
-LOG=$OUT/mtls.log
-RAW=$OUT/mtls.tsv
-WORK=$(mktemp -d /tmp/skiff-mtls.XXXXXX)
-STATE=$WORK/lab
-PIDS=()
-T0=$SECONDS
-mkdir -p "$OUT" && : >"$LOG" && : >"$RAW"
-
-BENCH_NAME=bench-mtls
 # shellcheck source=tests/bench/lib.sh
 . "$HERE/lib.sh"
-cleanup() {
-	local p
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-	[ ! -e "$STATE/lab.state" ] && [ ! -d "$STATE/config" ] || lab down >>"$LOG" 2>&1
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# A process for the whole run (servers, HAProxy), killed by pid at exit.
-spawn() {
-	"$@" >>"$LOG" 2>&1 &
-	PIDS+=($!)
-}
-
-for t in sockperf iperf3 haproxy; do
-	command -v $t >/dev/null || die "$t not installed (make deps)"
-done
-exec 9>/run/skiff-lab.lock
-flock -w 300 9 || die "another run held /run/skiff-lab.lock for 5 minutes"
-[ ! -e /run/netns/skl-fabric ] || die "another skiff-lab is running on this machine"
+bench_lab_start mtls sockperf iperf3 haproxy
 
 say "lab up: 2 nodes, server on node-1, client on node-2"
 lab up --nodes 2 "$HERE/bench.yaml" >>"$LOG" 2>&1 || die "lab up; see $LOG"
