@@ -7,7 +7,12 @@
 set -u
 BUILD=${BUILD:-build}
 BUILD=$(cd "$BUILD" 2>/dev/null && pwd || echo "$BUILD")
-STATE=${STATE:-$(mktemp -d /tmp/skiff-lab-test.XXXXXX)}
+# T_OWN: what this file created (the state dir, and mesh.sh's log), removed at exit
+T_OWN=()
+if [ -z "${STATE:-}" ]; then
+	STATE=$(mktemp -d /tmp/skiff-lab-test.XXXXXX)
+	T_OWN+=("$STATE")
+fi
 T_PASSED=0
 T_FAILED=0
 T_SKIPPED=0
@@ -24,7 +29,10 @@ if ! flock -w 900 9; then
 	exit 1
 fi
 
-t_cleanup() { lab down >/dev/null 2>&1 || true; }
+t_cleanup() {
+	lab down >/dev/null 2>&1 || true
+	[ ${#T_OWN[@]} = 0 ] || rm -rf "${T_OWN[@]}"
+}
 trap t_cleanup EXIT
 
 t_begin() { T_NAME=$1; }

@@ -1,5 +1,8 @@
 # Helpers for lab tests that check the mesh (source after lib.sh).
-LOG=${LOG:-$(mktemp /tmp/skiff-test.XXXXXX)}
+if [ -z "${LOG:-}" ]; then
+	LOG=$(mktemp /tmp/skiff-test.XXXXXX)
+	T_OWN+=("$LOG")
+fi
 
 # Count of hits per version from skiff-hit output on stdin: prints "v1 v2 errors total".
 hits_by_version() {
