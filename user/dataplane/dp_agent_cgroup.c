@@ -4,10 +4,11 @@
  * to the outbound listener, skiffd to a pod it serves) join the sockhash like same-node pod
  * traffic, but only if sockops also sees skiffd's end of them (bpf/lib/accel_agent.h). skiffd's
  * cgroup is --agent-cgroup, else read from /proc/self/cgroup and found under the cgroup2 mount of
- * the pod cgroup root. The latter is refused when it is the hierarchy's root (every process on the node would run the
- * program; in a private cgroup namespace that is also what skiffd sees) or when it contains the
- * pod cgroup root or lies inside it (pod sockets would run sockops twice, or skiffd's would be
- * taken for a pod's). Refused or failed, the hops simply stay on TCP.
+ * the pod cgroup root. The latter is refused when it is the hierarchy's root (every process on
+ * the node would run the program; in a private cgroup namespace that is also what skiffd sees).
+ * Either is refused when it contains the pod cgroup root or lies inside it (pod sockets would run
+ * sockops twice, or skiffd's would be taken for a pod's). Refused or failed, the hops simply stay
+ * on TCP.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,28 +81,39 @@ static bool nested(const char *a, const char *b)
 	return !strncmp(a, b, n) && (a[n] == '/' || !a[n]) && (b[n] == '/' || !b[n]);
 }
 
+/* skiffd's cgroup directory into `dir` (PATH_MAX): --agent-cgroup, else /proc/self/cgroup under
+ * the cgroup2 mount of the pod cgroup root `root`. -EPERM: it is the hierarchy's root. */
+static int agent_dir(const struct dataplane *dp, const char *root, char *dir)
+{
+	char rel[PATH_MAX], mnt[PATH_MAX];
+
+	if (dp->agent_cgroup[0])
+		return realpath(dp->agent_cgroup, dir) ? 0 : -errno;
+	if (own_cgroup(rel, sizeof(rel)) || cgroup2_mount_of(root, mnt, sizeof(mnt)))
+		return -ENOENT;
+	if (!strcmp(rel, "/"))
+		return -EPERM;
+	return snprintf(dir, PATH_MAX, "%s%s", mnt, rel) < PATH_MAX ? 0 : -ENAMETOOLONG;
+}
+
 void dp_attach_agent(struct dataplane *dp)
 {
-	char rel[PATH_MAX], mnt[PATH_MAX], dir[2 * PATH_MAX], root[PATH_MAX];
+	char dir[PATH_MAX], root[PATH_MAX];
 	struct stat st;
 	int fd, err;
 
-	if (!realpath(dp->cgroup_root, root) ||
-	    (dp->agent_cgroup[0] ? !realpath(dp->agent_cgroup, dir)
-				 : own_cgroup(rel, sizeof(rel)) || cgroup2_mount_of(root, mnt, sizeof(mnt)))) {
-		fprintf(stderr, "dataplane: cannot tell skiffd's own cgroup v2 directory%s%s; the "
-				"hops between pods and skiffd stay on TCP (give it with --agent-cgroup)\n",
-			dp->agent_cgroup[0] ? " " : "", dp->agent_cgroup);
+	err = realpath(dp->cgroup_root, root) ? agent_dir(dp, root, dir) : -errno;
+	if (err == -EPERM) {
+		fprintf(stderr, "dataplane: skiffd's cgroup is the root of its hierarchy (or of a "
+				"private cgroup namespace); the hops between pods and skiffd stay on TCP "
+				"(run skiffd in a cgroup of its own, or give --agent-cgroup)\n");
 		return;
 	}
-	if (!dp->agent_cgroup[0]) {
-		if (!strcmp(rel, "/")) {
-			fprintf(stderr, "dataplane: skiffd's cgroup is the root of its hierarchy (or of a "
-					"private cgroup namespace); the hops between pods and skiffd stay "
-					"on TCP (run skiffd in a cgroup of its own, or give --agent-cgroup)\n");
-			return;
-		}
-		snprintf(dir, sizeof(dir), "%s%s", mnt, rel);
+	if (err) {
+		fprintf(stderr, "dataplane: cannot tell skiffd's own cgroup v2 directory%s%s: %s; the "
+				"hops between pods and skiffd stay on TCP (give it with --agent-cgroup)\n",
+			dp->agent_cgroup[0] ? " " : "", dp->agent_cgroup, strerror(-err));
+		return;
 	}
 	if (nested(dir, root)) {
 		fprintf(stderr, "dataplane: skiffd's cgroup %s is nested with the pod cgroup root %s; "
