@@ -63,10 +63,7 @@ int hb_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_pu
 		c = pool_open(p, r);
 	st = c ? hb_stream_new(c, client_fd) : NULL;
 	if (!st) {
-		struct linger rst = {.l_onoff = 1, .l_linger = 0};
-
-		setsockopt(client_fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-		close(client_fd);
+		proxy_close(client_fd, true);
 		p->stats.upstream_failed++;
 		return -ENOMEM;
 	}

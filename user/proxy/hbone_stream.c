@@ -49,7 +49,6 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 void hb_stream_free(struct hb_stream *st, bool reset)
 {
 	struct hb_conn *c = st->conn;
-	struct linger rst = {.l_onoff = 1, .l_linger = 0};
 
 	for (struct hb_stream **pp = &c->streams; *pp; pp = &(*pp)->next)
 		if (*pp == st) {
@@ -61,11 +60,7 @@ void hb_stream_free(struct hb_stream *st, bool reset)
 		nghttp2_session_set_stream_user_data(c->h2, st->id, NULL);
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
 	}
-	if (st->local.fd >= 0) {
-		if (reset)
-			setsockopt(st->local.fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
-		close(st->local.fd);
-	}
+	proxy_close(st->local.fd, reset);
 	free(st->up.data);
 	free(st->down.data);
 	hb_pipe_put(st->pipe); /* frames still queued from it hold their own reference */
