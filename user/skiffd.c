@@ -47,7 +47,10 @@ static void usage(FILE *f)
 		"  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
 		"                       too, instead of the kernel fast path (needs --ca-dir)\n"
 		"  --hbone-ktls MODE    auto (default): the kernel encrypts what HBONE sends where it\n"
-		"                       has kTLS (the tls module), OpenSSL elsewhere; off: OpenSSL\n");
+		"                       has kTLS (the tls module), OpenSSL elsewhere; off: OpenSSL\n"
+		"  --hbone-records WHO  skiffd (default): where kTLS does not, skiffd's own TLS 1.3\n"
+		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
+		"                       handshake; openssl: libssl does (slower per record)\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -81,7 +84,8 @@ int main(int argc, char **argv)
 		{ "agent-cgroup", required_argument, 0, 'G' },
 		{ "ca-dir", required_argument, 0, 'x' }, { "trust-domain", required_argument, 0, 't' },
 		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
-		{ "hbone-ktls", required_argument, 0, 'K' }, { "help", no_argument, 0, 'h' },
+		{ "hbone-ktls", required_argument, 0, 'K' },
+		{ "hbone-records", required_argument, 0, 'R' }, { "help", no_argument, 0, 'h' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -125,6 +129,14 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			o.hbone_ktls_off = !strcmp(optarg, "off");
+			break;
+		case 'R':
+			if (strcmp(optarg, "skiffd") && strcmp(optarg, "openssl")) {
+				fprintf(stderr, "skiffd: --hbone-records=%s: want skiffd or openssl\n",
+					optarg);
+				return 2;
+			}
+			o.hbone_openssl_records = !strcmp(optarg, "openssl");
 			break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;

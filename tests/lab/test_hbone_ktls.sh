@@ -4,8 +4,9 @@
 # (hbone_ktls_tx); a cross-node transfer then comes back intact, the kernel's own tls_stat of each
 # node counts the sessions, and the wire still carries only TLS. With the hops between pods and
 # skiffd on TCP (--no-accel) DATA payloads move by splice(), never copied into skiffd; on the
-# fast path they are read() (splice() does not see redirected bytes). --hbone-ktls=off keeps
-# OpenSSL.
+# fast path they are read() (splice() does not see redirected bytes). The records the kernel
+# sends are opened by skiffd's own record layer on the other side (hbone_records). With
+# --hbone-ktls=off skiffd seals the records itself again.
 # Where the kernel has no tls ULP (this machine's 6.18) the kTLS cases skip with that reason, and
 # the fallback is checked instead: the same transfer over userspace TLS, hbone_ktls_tx 0.
 # `make vmtest` runs this in Debian's 6.1 with SKIFF_EXPECT_FEATURES=ktls: a skip fails there.
@@ -63,15 +64,17 @@ if [ "$KTLS" = present ]; then
 	out=$(transfer)
 	if [ "$out" = "$TRANSFER_OK" ]; then t_pass; else t_fail "$out"; fi
 
-	t_begin "kTLS: both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat); fast hops: read(), not splice()"
+	t_begin "kTLS: both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat) and open what they receive themselves; fast hops: read(), not splice()"
 	k1=$(outbound node-1 hbone_ktls_tx) k2=$(outbound node-2 hbone_ktls_tx)
 	tx1=$(tls_stat node-1 TlsTxSw) tx1b=$(tls_stat node-2 TlsTxSw)
 	sp="$(outbound node-1 hbone_spliced) $(outbound node-2 hbone_spliced)"
+	rec="$(outbound node-1 hbone_records) $(outbound node-2 hbone_records)"
 	if [ "${k1:-0}" -ge 1 ] && [ "${k2:-0}" -ge 1 ] && [ "$tx1" -gt "$tx0" ] &&
-		[ "$tx1b" -gt "$tx0b" ] && [ "$sp" = "0 0" ]; then
-		t_pass "hbone_ktls_tx node-1 $k1, node-2 $k2; TlsTxSw $tx0 -> $tx1, $tx0b -> $tx1b"
+		[ "$tx1b" -gt "$tx0b" ] && [ "$sp" = "0 0" ] && [ "${rec% *}" -ge 1 ] &&
+		[ "${rec#* }" -ge 1 ]; then
+		t_pass "hbone_ktls_tx node-1 $k1, node-2 $k2; TlsTxSw $tx0 -> $tx1, $tx0b -> $tx1b; hbone_records $rec"
 	else
-		t_fail "hbone_ktls_tx node-1 '$k1' node-2 '$k2'; TlsTxSw node-1 $tx0 -> $tx1, node-2 $tx0b -> $tx1b; spliced $sp
+		t_fail "hbone_ktls_tx node-1 '$k1' node-2 '$k2'; TlsTxSw node-1 $tx0 -> $tx1, node-2 $tx0b -> $tx1b; spliced $sp; hbone_records $rec
 $(config_dump node-1 | grep -o '"outbound":{[^}]*}')"
 	fi
 
@@ -121,32 +124,36 @@ s.shutdown(socket.SHUT_WR)
 print(len(got), repr(s.recv(100)))" 2>&1)
 	if [ "$out" = "100 b''" ]; then t_pass; else t_fail "$out"; fi
 
-	t_begin "--hbone-ktls=off: OpenSSL does the records again, bytes still equal"
+	t_begin "--hbone-ktls=off: skiffd seals the records again, bytes still equal"
 	for n in node-1 node-2; do
 		SKIFF_LAB_AGENT_ARGS="--hbone-ktls=off" lab restart-agent "$n" >>"$LOG" 2>&1
 	done
 	out=$(transfer)
 	k1=$(outbound node-1 hbone_ktls_tx) k2=$(outbound node-2 hbone_ktls_tx)
+	rec="$(outbound node-1 hbone_records) $(outbound node-2 hbone_records)"
 	if [ "$out" = "$TRANSFER_OK" ] && [ "$k1" = 0 ] && [ "$k2" = 0 ] &&
-		[ "$(outbound node-1 hbone_out)" -ge 1 ]; then t_pass
-	else t_fail "$out; hbone_ktls_tx node-1 '$k1' node-2 '$k2'"; fi
+		[ "$(outbound node-1 hbone_out)" -ge 1 ] && [ "$rec" != "0 0" ]; then
+		t_pass "hbone_records $rec"
+	else t_fail "$out; hbone_ktls_tx node-1 '$k1' node-2 '$k2'; hbone_records $rec"; fi
 else
 	for c in "8 MiB each way through HBONE, bytes equal" \
 		"both skiffd hand TLS sends to the kernel (config_dump and the kernel's tls_stat); fast hops: read(), not splice()" \
 		"the wire between the nodes still carries only TLS, never the payload" \
 		"with the hops on TCP (--no-accel): each side's 8 MiB leave by splice(), bytes equal" \
 		"with the hops on TCP, an end of stream after the last bytes (an empty DATA frame) still arrives" \
-		"--hbone-ktls=off: OpenSSL does the records again, bytes still equal"; do
+		"--hbone-ktls=off: skiffd seals the records again, bytes still equal"; do
 		t_begin "kTLS: $c"
 		t_skip ktls "$KTLS_WHY"
 	done
 	# Only where kTLS is absent: on a kernel that has it the cases above check the same transfer.
-	t_begin "no kTLS: HBONE falls back to TLS in OpenSSL, 8 MiB each way equal, hbone_ktls_tx 0"
+	t_begin "no kTLS: HBONE's records are sealed and opened by skiffd, 8 MiB each way equal, hbone_ktls_tx 0"
 	out=$(transfer)
 	k1=$(outbound node-1 hbone_ktls_tx) k2=$(outbound node-2 hbone_ktls_tx)
+	rec="$(outbound node-1 hbone_records) $(outbound node-2 hbone_records)"
 	if [ "$out" = "$TRANSFER_OK" ] && [ "$k1" = 0 ] && [ "$k2" = 0 ] &&
-		[ "$(outbound node-1 hbone_out)" -ge 1 ]; then t_pass "$KTLS_WHY"
-	else t_fail "$out; hbone_ktls_tx node-1 '$k1' node-2 '$k2' ($KTLS $KTLS_WHY)"; fi
+		[ "$(outbound node-1 hbone_out)" -ge 1 ] && [ "${rec% *}" -ge 1 ] &&
+		[ "${rec#* }" -ge 1 ]; then t_pass "$KTLS_WHY; hbone_records $rec"
+	else t_fail "$out; hbone_ktls_tx node-1 '$k1' node-2 '$k2'; hbone_records $rec ($KTLS $KTLS_WHY)"; fi
 fi
 
 t_summary

@@ -28,6 +28,7 @@ struct agent_opts {
 	long cert_ttl;		 /* workload certificate lifetime in seconds; 0: 24 h */
 	bool same_node_mtls;	 /* punt same-node mesh traffic too: HBONE (TLS) on the node */
 	bool hbone_ktls_off;	 /* --hbone-ktls=off: HBONE's TLS stays in OpenSSL, never kTLS */
+	bool hbone_openssl_records; /* --hbone-records=openssl: libssl seals HBONE's records */
 };
 
 /* Run until SIGINT/SIGTERM. Returns a process exit code. */

@@ -63,6 +63,7 @@ int agent_punt_start(struct agent *a)
 		po.route = agent_tls_route;
 		po.server_ctx = agent_tls_server_ctx;
 		po.hbone_ktls_off = a->o->hbone_ktls_off;
+		po.hbone_openssl_records = a->o->hbone_openssl_records;
 	}
 	err = proxy_start(&po, &a->proxy);
 	if (err)

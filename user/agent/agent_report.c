@@ -64,7 +64,8 @@ static void dump_punt(struct strbuf *b, const struct agent *a)
 		  "\"relayed\":%llu,\"active\":%llu,\"bytes_out\":%llu,\"bytes_in\":%llu,"
 		  "\"hbone_out\":%llu,\"hbone_in\":%llu,\"hbone_refused\":%llu,"
 		  "\"hbone_bad_request\":%llu,\"hbone_pod_failed\":%llu,\"tls_failed\":%llu,"
-		  "\"hbone_ktls_tx\":%llu,\"hbone_ktls_rx\":%llu,\"hbone_spliced\":%llu},",
+		  "\"hbone_ktls_tx\":%llu,\"hbone_ktls_rx\":%llu,\"hbone_spliced\":%llu,"
+		  "\"hbone_records\":%llu},",
 		  (unsigned long long)s.accepted, (unsigned long long)s.no_orig,
 		  (unsigned long long)s.fast,
 		  (unsigned long long)s.upstream_failed, (unsigned long long)s.relayed,
@@ -73,7 +74,8 @@ static void dump_punt(struct strbuf *b, const struct agent *a)
 		  (unsigned long long)s.hbone_in, (unsigned long long)s.hbone_refused,
 		  (unsigned long long)s.hbone_bad_request, (unsigned long long)s.hbone_pod_failed,
 		  (unsigned long long)s.tls_failed, (unsigned long long)s.hbone_ktls_tx,
-		  (unsigned long long)s.hbone_ktls_rx, (unsigned long long)s.hbone_spliced);
+		  (unsigned long long)s.hbone_ktls_rx, (unsigned long long)s.hbone_spliced,
+		  (unsigned long long)s.hbone_records);
 }
 
 /* What AuthorizationPolicy decided in skiffd (the kernel's own denials are not counted here). */

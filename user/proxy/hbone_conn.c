@@ -64,6 +64,7 @@ void hb_conn_close(struct hb_conn *c)
 		c->next->prev = c->prev;
 	nghttp2_session_del(c->h2);
 	SSL_free(c->ssl);
+	hb_rec_free(c);
 	close(c->ev.fd);
 	free(c->wbuf);
 	hb_splice_drop(c);

@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
+
+#include "proxy/tls_records.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -90,6 +92,12 @@ struct hb_conn {
 	bool goaway;	   /* client: idle, GOAWAY submitted */
 	bool rx_more;	   /* the socket may hold more records (the last read() was not short) */
 	bool ktls_tx;	   /* the kernel encrypts what is written (kTLS): write() plaintext */
+	struct tls_rec *rec; /* skiffd's own record layer after the handshake; NULL: OpenSSL's */
+	unsigned char secret[2][TLS_REC_SECRET_MAX]; /* handshake: client, server traffic secret */
+	size_t secret_len;
+	unsigned secret_got; /* bit 0: the client's, bit 1: the server's */
+	unsigned char *rbuf, *obuf; /* rec: records read, not yet whole; records to write */
+	size_t rlen, ooff, olen;
 	uint32_t ev_mask;  /* the socket's armed epoll events */
 	struct sockaddr_storage node; /* client: the peer node's 15008 */
 	socklen_t node_len;
@@ -128,6 +136,19 @@ bool hb_tls_idle(const struct hb_conn *c);
 /* nghttp2_send_data_callback: a DATA frame's header and payload, straight into the output. */
 int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, size_t len,
 		     nghttp2_data_source *src, void *user);
+
+/* hbone_records.c: HBONE's bytes through tls_records.c, where the kernel has no kTLS */
+/* Where the SSL_CTX hands HBONE connections their traffic secrets (the keylog callback). */
+void hb_rec_watch(struct hb_conn *c, SSL_CTX *ctx);
+/* After the handshake: take the records over from OpenSSL; false: OpenSSL keeps them. */
+bool hb_rec_start(struct hb_conn *c);
+/* Records -> nghttp2 until the socket is drained; -1: broken, forged or closed. */
+int hb_rec_read(struct hb_conn *c);
+/* wbuf -> records -> the socket, until done or the socket is full; -1: broken. */
+int hb_rec_send(struct hb_conn *c);
+/* Records (or a KeyUpdate) are owed to the socket. */
+bool hb_rec_owed(const struct hb_conn *c);
+void hb_rec_free(struct hb_conn *c);
 
 /* hbone_splice.c: with kTLS send, DATA payloads move by splice() (see struct hb_pipe) */
 /* local -> pipe while there is room; -errno on a broken local side. */

@@ -14,8 +14,10 @@
  *   - kTLS: where the kernel has the tls ULP, OpenSSL hands it the send keys after the handshake
  *     (SSL_OP_ENABLE_KTLS; OpenSSL 3.0 offloads TLS 1.3 send only). The gathered plaintext then
  *     goes to the socket with send(), DATA payloads by splice() from the streams' pipes in
- *     between (hbone_splice.c): the kernel cuts it into records and encrypts. Without
- *     the ULP OpenSSL silently keeps the record layer, and SSL_write_ex encrypts here.
+ *     between (hbone_splice.c): the kernel cuts it into records and encrypts.
+ *   - What the kernel does not do, skiffd's own record layer does after the handshake
+ *     (hbone_records.c): both directions without the ULP, the received records with it;
+ *     --hbone-records=openssl leaves them to libssl (SSL_read_ex / SSL_write_ex below).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -48,7 +50,9 @@ void hb_tls_setup(struct hb_conn *c)
 	BIO *b = SSL_get_rbio(c->ssl);
 
 	SSL_set_mode(c->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_set_read_ahead(c->ssl, 1);
+	/* no read-ahead until the handshake is done: a record of the peer's read with its last
+	 * flight would be in OpenSSL's buffer when skiffd's record layer takes over */
+	SSL_set_read_ahead(c->ssl, 0);
 	SSL_set_default_read_buffer_len(c->ssl, HB_TLS_READ_AHEAD);
 	if (!c->p->o.hbone_ktls_off)
 		SSL_set_options(c->ssl, SSL_OP_ENABLE_KTLS);
@@ -57,6 +61,7 @@ void hb_tls_setup(struct hb_conn *c)
 		SSL_set_num_tickets(c->ssl, 0);
 	BIO_set_callback_arg(b, (char *)c);
 	BIO_set_callback_ex(b, bio_watch);
+	hb_rec_watch(c, SSL_get_SSL_CTX(c->ssl));
 }
 
 /* Records gather in a buffering BIO on top of the socket (after the handshake: OpenSSL buffers
@@ -75,6 +80,12 @@ static void buffer_records(struct hb_conn *c)
 void hb_tls_established(struct hb_conn *c)
 {
 	c->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
+	/* skiffd's records: both ways, or only received ones where the kernel sends (OpenSSL 3.0
+	 * offloads TLS 1.3 send only) */
+	if (hb_rec_start(c) && !c->ktls_tx)
+		return;
+	if (!c->rec)
+		SSL_set_read_ahead(c->ssl, 1);
 	if (c->ktls_tx)
 		c->p->stats.hbone_ktls_tx++;
 	else
@@ -85,6 +96,8 @@ void hb_tls_established(struct hb_conn *c)
 
 bool hb_tls_idle(const struct hb_conn *c)
 {
+	if (c->rec && !c->ktls_tx)
+		return c->woff == c->wlen && !hb_rec_owed(c);
 	return c->woff == c->wlen && !c->nseg && BIO_wpending(SSL_get_wbio(c->ssl)) <= 0;
 }
 
@@ -108,6 +121,8 @@ int hb_tls_read(struct hb_conn *c)
 	unsigned char buf[HB_READ_CHUNK];
 	size_t n;
 
+	if (c->rec)
+		return hb_rec_read(c);
 	while (c->rx_more || SSL_has_pending(c->ssl)) {
 		int rv = SSL_read_ex(c->ssl, buf, sizeof(buf), &n);
 
@@ -176,6 +191,8 @@ static int wbuf_send(struct hb_conn *c)
 {
 	if (c->ktls_tx)
 		return hb_splice_send(c);
+	if (c->rec)
+		return hb_rec_send(c);
 	while (c->woff < c->wlen) {
 		size_t w;
 		int rv = SSL_write_ex(c->ssl, c->wbuf + c->woff, c->wlen - c->woff, &w);
@@ -194,7 +211,7 @@ static int records_push(struct hb_conn *c)
 {
 	BIO *b = SSL_get_wbio(c->ssl);
 
-	if (c->wlen || BIO_wpending(b) <= 0)
+	if (c->rec || c->wlen || BIO_wpending(b) <= 0)
 		return 0;
 	if (BIO_flush(b) > 0) {
 		c->ssl_want_write = false;
@@ -220,7 +237,7 @@ int hb_tls_flush(struct hb_conn *c)
 			if (hb_tls_wbuf_add(c, data, n))
 				return -1;
 		}
-		if (c->woff == c->wlen && !c->nseg)
+		if (c->woff == c->wlen && !c->nseg && !hb_rec_owed(c))
 			break;
 		if (wbuf_send(c))
 			return -1;

@@ -76,6 +76,7 @@ struct proxy_opts {
 	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
 	proxy_authz_fn authz;		/* NULL: every connection is allowed at L4, no L7 */
 	bool hbone_ktls_off;		/* keep TLS records in userspace even where kTLS exists */
+	bool hbone_openssl_records;	/* userspace records by libssl, not tls_records.c */
 	bool fast_hops; /* the kernel puts skiffd's dials to local pods in the sockhash */
 	void *ctx;
 };
@@ -98,6 +99,7 @@ struct proxy_stats {
 	uint64_t tls_failed;	 /* HBONE handshakes that failed (either direction) */
 	uint64_t hbone_ktls_tx;	 /* HBONE connections whose TLS send the kernel does (kTLS) */
 	uint64_t hbone_ktls_rx;	 /* ... and whose TLS receive (OpenSSL 3.0: TLS 1.2 only, so 0) */
+	uint64_t hbone_records;	 /* HBONE connections whose records skiffd opens (and seals, w/o kTLS) */
 	uint64_t hbone_spliced;	 /* bytes kTLS connections sent by splice() (never copied here) */
 	uint64_t authz_denied;	 /* connections or CONNECTs refused by AuthorizationPolicy */
 	uint64_t l7_conns;	 /* connections given an L7 filter */
