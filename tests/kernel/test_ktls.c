@@ -42,46 +42,11 @@
 #include <openssl/x509v3.h>
 
 #include "feature_probe.h"
+#include "tls_test_cert.h"
 
 #define PAYLOAD	   (4u << 20)
 #define CHUNK	   (64u << 10)
-#define SERVER_DNS "skiff-ktls.test"
-
-static EVP_PKEY *key;
-static X509 *cert;
-
-/* ---------- a self-signed certificate, made in memory ---------- */
-
-static X509 *self_signed(EVP_PKEY *pkey)
-{
-	X509V3_CTX v3;
-	X509_EXTENSION *san;
-	X509_NAME *name;
-	X509 *x = X509_new();
-
-	if (!x)
-		return NULL;
-	name = X509_get_subject_name(x);
-	if (!X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), 3600) || !X509_set_pubkey(x, pkey) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (unsigned char *)SERVER_DNS, -1,
-					-1, 0) ||
-	    !X509_set_issuer_name(x, name))
-		goto fail;
-	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-	san = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, "DNS:" SERVER_DNS);
-	if (!san)
-		goto fail;
-	X509_add_ext(x, san, -1);
-	X509_EXTENSION_free(san);
-	if (!X509_sign(x, pkey, EVP_sha256()))
-		goto fail;
-	return x;
-fail:
-	X509_free(x);
-	return NULL;
-}
+#define SERVER_DNS TLS_TEST_DNS /* the shared certificate's name (tls_test_cert.h) */
 
 /* ---------- one session: two ends on a loopback TCP pair ---------- */
 
@@ -116,11 +81,12 @@ static SSL_CTX *ctx_new(bool server, int version)
 	else
 		SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256");
 	if (server) {
-		if (SSL_CTX_use_certificate(ctx, cert) != 1 || SSL_CTX_use_PrivateKey(ctx, key) != 1)
+		if (SSL_CTX_use_certificate(ctx, tls_test_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey(ctx, tls_test_key) != 1)
 			goto fail;
 	} else {
 		/* The client trusts exactly this certificate and checks the name in it. */
-		if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), cert) != 1)
+		if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), tls_test_cert) != 1)
 			goto fail;
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
 	}
@@ -455,26 +421,6 @@ static int netns_private(void)
 	return err;
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	key = EVP_EC_gen("P-256");
-	cert = key ? self_signed(key) : NULL;
-	if (!cert) {
-		ERR_print_errors_fp(stderr);
-		return -1;
-	}
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	X509_free(cert);
-	EVP_PKEY_free(key);
-	return 0;
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,5 +438,5 @@ int main(void)
 			strerror(errno));
 		return 1;
 	}
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tls_test_cert_setup, tls_test_cert_teardown);
 }

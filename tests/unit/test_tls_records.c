@@ -36,6 +36,7 @@
 #include <openssl/x509.h>
 
 #include "proxy/tls_records.h"
+#include "tls_test_cert.h"
 
 #define AES128	    "TLS_AES_128_GCM_SHA256"
 #define AES256	    "TLS_AES_256_GCM_SHA384"
@@ -43,38 +44,6 @@
 #define KU_WIRE	    (5 + 4 + 1 + 1 + 16) /* a KeyUpdate record: header, message, type, tag */
 #define GOT_MAX	    (256 * 1024)
 #define BIG_PAYLOAD 100000
-
-static EVP_PKEY *key;
-static X509 *cert;
-
-/* One throwaway self-signed P-256 certificate for every server here (clients verify nothing). */
-static int setup(void **state)
-{
-	X509_NAME *name;
-
-	(void)state;
-	key = EVP_EC_gen("P-256");
-	cert = X509_new();
-	if (!key || !cert)
-		return -1;
-	name = X509_get_subject_name(cert);
-	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"tls-rec", -1,
-				   -1, 0);
-	if (!X509_set_version(cert, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(cert), 1) ||
-	    !X509_gmtime_adj(X509_getm_notBefore(cert), -60) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(cert), 3600) || !X509_set_pubkey(cert, key) ||
-	    !X509_set_issuer_name(cert, name) || !X509_sign(cert, key, EVP_sha256()))
-		return -1;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	X509_free(cert);
-	EVP_PKEY_free(key);
-	return 0;
-}
 
 /* A recognisable pattern: where a byte lands tells which byte it was, `seed` which message. */
 static void pattern(unsigned char *p, size_t len, unsigned seed)
@@ -272,8 +241,8 @@ static SSL_CTX *ctx_new(bool server, const char *suite, bool skiff)
 	assert_int_equal(SSL_CTX_set_ciphersuites(ctx, suite), 1);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
 	if (server) {
-		assert_int_equal(SSL_CTX_use_certificate(ctx, cert), 1);
-		assert_int_equal(SSL_CTX_use_PrivateKey(ctx, key), 1);
+		assert_int_equal(SSL_CTX_use_certificate(ctx, tls_test_cert), 1);
+		assert_int_equal(SSL_CTX_use_PrivateKey(ctx, tls_test_key), 1);
 	}
 	if (skiff)
 		SSL_CTX_set_keylog_callback(ctx, keylog);
@@ -1213,5 +1182,5 @@ int main(void)
 	    cmocka_unit_test(test_init_and_free),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, tls_test_cert_setup, tls_test_cert_teardown);
 }
