@@ -1,9 +1,10 @@
 #!/bin/bash
-# The four ways HBONE can send bulk bytes, measured against each other in one run: TLS records by
-# the kernel (kTLS) or by OpenSSL, and the pod's hop to skiffd on the fast path (skiffd read()s
-# it) or on TCP (`--no-accel`: with kTLS, payloads then move by splice() and never enter
-# skiffd). One iperf3 stream from the client pod (node-2) to the server pod (node-1) through both
-# agents; config_dump proves which path each round took (hbone_ktls_tx, hbone_spliced). Agent CPU:
+# The ways HBONE can send bulk bytes, measured against each other in one run: TLS records sealed
+# by the kernel (kTLS) or in userspace (skiffd's record layer, or libssl's with
+# --hbone-records=openssl), and the pod's hop to skiffd on the fast path (skiffd read()s it) or on
+# TCP (`--no-accel`: with kTLS, payloads then move by splice() and never enter skiffd). One iperf3
+# stream from the client pod (node-2) to the server pod (node-1) through both agents; config_dump
+# proves which path each round took (hbone_ktls_tx, hbone_spliced, hbone_records). Agent CPU:
 # utime+stime of both skiffd per GiB moved.
 # Needs a kernel with kTLS (the tls ULP): this machine's 6.18 has none, so it runs in Debian's 6.1
 # under QEMU: vmtests/run.sh BUILD --cmd 'tests/bench/ktls.sh BUILD'. There AES is emulated
@@ -38,8 +39,8 @@ cpu_ticks() {
 
 # scenario NAME WANT_KTLS WANT_SPLICE SKIFFD_ARGS...: one round, recorded in $RAW.
 scenario() {
-	local name=$1 want_ktls=$2 want_splice=$3 n c0 c1 g k s
-	shift 3
+	local name=$1 want_ktls=$2 want_splice=$3 want_rec=$4 n c0 c1 g k s rec
+	shift 4
 	for n in node-1 node-2; do
 		SKIFF_LAB_AGENT_ARGS="$*" lab restart-agent "$n" >>"$LOG" 2>&1 || die "restart-agent $n"
 	done
@@ -50,10 +51,12 @@ scenario() {
 	c1=$(cpu_ticks)
 	[ -n "$g" ] || die "$name: iperf3 gave no result"
 	k=$(counter node-2 hbone_ktls_tx) s=$(counter node-2 hbone_spliced)
-	# the path must be the one named: kTLS or not, spliced or not
+	rec=$(counter node-2 hbone_records)
+	# the path must be the one named: kTLS or not, spliced or not, skiffd's records or libssl's
 	[ "$([ "${k:-0}" -gt 0 ] && echo 1 || echo 0)" = "$want_ktls" ] &&
-		[ "$([ "${s:-0}" -gt 0 ] && echo 1 || echo 0)" = "$want_splice" ] ||
-		die "$name: took another path (hbone_ktls_tx $k, hbone_spliced $s)"
+		[ "$([ "${s:-0}" -gt 0 ] && echo 1 || echo 0)" = "$want_splice" ] &&
+		[ "$([ "${rec:-0}" -gt 0 ] && echo 1 || echo 0)" = "$want_rec" ] ||
+		die "$name: took another path (hbone_ktls_tx $k, hbone_spliced $s, hbone_records $rec)"
 	# Mbit/s, and agent CPU seconds per GiB moved (T seconds at g Mbit/s)
 	printf '%s\t%s\t%s\n' "$name" "$g" "$(awk -v a="$c0" -v b="$c1" -v g="$g" -v t="$T" \
 		-v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", (b - a) / hz / (g * t / 8 / 1024) }')" >>"$RAW"
@@ -67,14 +70,16 @@ in_pod 30 client iperf3 -c "$SERVER_IP" -p 5201 -t 1 >>"$LOG" 2>&1 || die "iperf
 		"vmtests/run.sh $BUILD --cmd 'tests/bench/ktls.sh $BUILD'"
 for r in $(seq "$REPS"); do
 	say "round $r"
-	scenario "kTLS + splice (hops on TCP)" 1 1 --no-accel
-	scenario "OpenSSL (hops on TCP)" 0 0 --no-accel --hbone-ktls=off
-	scenario "kTLS + read (fast hops)" 1 0
-	scenario "OpenSSL (fast hops)" 0 0 --hbone-ktls=off
+	# with kTLS, skiffd's record layer opens what is received (OpenSSL 3.0: send offload only)
+	scenario "kTLS + splice (hops on TCP)" 1 1 1 --no-accel
+	scenario "skiffd records (hops on TCP)" 0 0 1 --no-accel --hbone-ktls=off
+	scenario "kTLS + read (fast hops)" 1 0 1
+	scenario "skiffd records (fast hops)" 0 0 1 --hbone-ktls=off
+	scenario "libssl records (fast hops)" 0 0 0 --hbone-ktls=off --hbone-records=openssl
 done
 
 {
-	echo "# HBONE send paths (kTLS or OpenSSL; splice or read)"
+	echo "# HBONE send paths (kTLS, skiffd's or libssl's records; splice or read)"
 	echo
 	echo "Kernel $(uname -r). $REPS rounds of $T s, one iperf3 stream" \
 		"node-2 -> node-1 through both skiffd, interleaved. Median (min-max)."
