@@ -81,9 +81,11 @@ bool hb_rec_start(struct hb_conn *c)
 
 	OPENSSL_cleanse(c->secret, sizeof(c->secret));
 	c->secret_got = 0;
-	if (ok)
-		c->p->stats.hbone_records++;
-	return ok;
+	if (!ok)
+		return false;
+	c->p->stats.hbone_records++;
+	SSL_free_buffers(c->ssl); /* libssl reads and writes nothing more: its 128 KiB go back */
+	return true;
 }
 
 void hb_rec_free(struct hb_conn *c)
