@@ -47,8 +47,10 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
 BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
 
-.PHONY: all deps test unit demo bench check clean format vmtest
+.PHONY: all tests deps test unit demo bench check clean format vmtest
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
+# the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
+tests: $(TEST_BINS)
 
 deps:
 	@missing=""; for p in $(DEPS_PKGS); do \
