@@ -65,7 +65,7 @@ void hb_conn_close(struct hb_conn *c)
 	nghttp2_session_del(c->h2);
 	SSL_free(c->ssl);
 	hb_rec_free(c);
-	close(c->ev.fd);
+	proxy_close(p, c->ev.fd, false);
 	free(c->wbuf);
 	hb_splice_drop(c);
 	c->gone = true;

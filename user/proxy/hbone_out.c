@@ -63,7 +63,7 @@ int hb_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_pu
 		c = pool_open(p, r);
 	st = c ? hb_stream_new(c, client_fd) : NULL;
 	if (!st) {
-		proxy_close(client_fd, true);
+		proxy_close(p, client_fd, true);
 		p->stats.upstream_failed++;
 		return -ENOMEM;
 	}

@@ -60,7 +60,7 @@ void hb_stream_free(struct hb_stream *st, bool reset)
 		nghttp2_session_set_stream_user_data(c->h2, st->id, NULL);
 		nghttp2_submit_rst_stream(c->h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
 	}
-	proxy_close(st->local.fd, reset);
+	proxy_close(c->p, st->local.fd, reset);
 	free(st->up.data);
 	free(st->down.data);
 	hb_pipe_put(st->pipe); /* frames still queued from it hold their own reference */

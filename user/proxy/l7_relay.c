@@ -46,8 +46,8 @@ static void counts_update(struct proxy *p, struct l7_relay *r)
 
 void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
 {
-	proxy_close(r->client.ev.fd, reset);
-	proxy_close(r->upstream.ev.fd, reset);
+	proxy_close(p, r->client.ev.fd, reset);
+	proxy_close(p, r->upstream.ev.fd, reset);
 	if (r->f) {
 		counts_update(p, r);
 		r->ops->close(r->f);
@@ -253,25 +253,25 @@ static int side_write(struct l7_side *s, struct l7_buf *b)
 }
 
 /* The last word is out: shut the client, let the pod go, wait for the client's FIN. */
-static void last_word(struct l7_relay *r)
+static void last_word(struct proxy *p, struct l7_relay *r)
 {
 	l7_buf_consume(&r->to_up, l7_buf_unread(&r->to_up));
 	if (!r->client.shut) {
 		shutdown(r->client.ev.fd, SHUT_WR);
 		r->client.shut = true;
 	}
-	proxy_close(r->upstream.ev.fd, false); /* closing takes it out of epoll too */
+	proxy_close(p, r->upstream.ev.fd, false);
 	r->upstream.ev.fd = -1;
 	r->upstream.armed = 0;
 	r->upstream.eof = r->upstream.shut = true;
 }
 
 /* A FIN from one side goes on to the other once everything before it has. */
-static void half_close(struct l7_relay *r)
+static void half_close(struct proxy *p, struct l7_relay *r)
 {
 	if (r->ending) {
 		if (!l7_buf_unread(&r->to_client) && r->upstream.ev.fd >= 0)
-			last_word(r);
+			last_word(p, r);
 		return;
 	}
 	if (r->client.eof && !r->upstream.shut && !l7_buf_unread(&r->to_up)) {
@@ -321,7 +321,7 @@ static int relay_round(struct proxy *p, struct l7_relay *r)
 	rc = side_flush(&r->client, &r->to_client);
 	if (rc < 0)
 		return rc;
-	half_close(r);
+	half_close(p, r);
 	return moved | rc;
 }
 
@@ -437,7 +437,7 @@ static int relay_start(struct proxy *p, int client_fd, const struct skiff_sock_o
 	int err;
 
 	if (!r) {
-		proxy_close(client_fd, true);
+		proxy_close(p, client_fd, true);
 		if (l7->release)
 			l7->release(l7->d.ctx);
 		return -ENOMEM;

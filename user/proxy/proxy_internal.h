@@ -107,8 +107,10 @@ struct proxy {
  * ACK the peer delays (40 ms) would land on every request that crosses a small write. */
 void proxy_nodelay(int fd);
 /* Close `fd` (if >= 0); with `reset`, SO_LINGER 0 first: the peer sees RST, its connection
- * fails as from a port nobody listens on. */
-void proxy_close(int fd, bool reset);
+ * fails as from a port nobody listens on. It leaves p's epoll first: close() alone does that
+ * only with the last reference to the file, and a copy held elsewhere (a child between fork
+ * and exec) would keep delivering events that point at freed memory. */
+void proxy_close(struct proxy *p, int fd, bool reset);
 
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first). */

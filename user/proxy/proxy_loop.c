@@ -86,7 +86,7 @@ static void accept_authorized(struct proxy *p, int fd, bool fast, const struct s
 		break;
 	default:
 		p->stats.authz_denied++;
-		proxy_close(fd, true);
+		proxy_close(p, fd, true);
 		break;
 	}
 }
@@ -104,7 +104,7 @@ static void accept_all(struct proxy *p, int lfd)
 		fast = peer_key(fd, &k) ? -1 : p->o.orig_dst(p->o.ctx, &k, &dst);
 		if (fast < 0) {
 			p->stats.no_orig++;
-			proxy_close(fd, true);
+			proxy_close(p, fd, true);
 			continue;
 		}
 		p->stats.fast += fast;
@@ -116,12 +116,13 @@ static void accept_all(struct proxy *p, int lfd)
 	}
 }
 
-void proxy_close(int fd, bool reset)
+void proxy_close(struct proxy *p, int fd, bool reset)
 {
 	struct linger rst = {.l_onoff = 1, .l_linger = 0};
 
 	if (fd < 0)
 		return;
+	epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT when it never joined: fine */
 	if (reset)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 	close(fd);

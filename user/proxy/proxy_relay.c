@@ -55,8 +55,8 @@ static void dir_close(struct relay_dir *d)
 
 void relay_close(struct proxy *p, struct relay *r, bool reset)
 {
-	proxy_close(r->client.fd, reset);
-	proxy_close(r->upstream.fd, reset);
+	proxy_close(p, r->client.fd, reset);
+	proxy_close(p, r->upstream.fd, reset);
 	dir_close(&r->out);
 	dir_close(&r->in);
 	if (r->prev)
@@ -205,7 +205,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 	int err;
 
 	if (!r) {
-		proxy_close(client_fd, true);
+		proxy_close(p, client_fd, true);
 		return -ENOMEM;
 	}
 	*r = (struct relay){
