@@ -79,7 +79,12 @@ static void pa(struct fx *f, const char *ns, const char *name, const char *selec
 
 static const struct m_pod *load_pod(struct fx *f, const char *ns, const char *name)
 {
-	int err = model_load_string("t.yaml", f->y.s ? f->y.s : "", &f->m, &f->d);
+	int err;
+
+	if (f->loaded) /* a case may ask twice: the model is loaded afresh each time */
+		model_free(&f->m);
+	f->loaded = false;
+	err = model_load_string("t.yaml", f->y.s ? f->y.s : "", &f->m, &f->d);
 
 	if (err) {
 		diag_print(&f->d);

@@ -104,7 +104,8 @@ static const char *take(struct fx *x, struct l7_buf *b)
 	size_t n = l7_buf_unread(b);
 
 	assert_true(n < sizeof(x->out));
-	memcpy(x->out, b->data + b->off, n);
+	if (n) /* an empty buffer may have no storage at all */
+		memcpy(x->out, b->data + b->off, n);
 	x->out[n] = '\0';
 	l7_buf_consume(b, n);
 	return x->out;
