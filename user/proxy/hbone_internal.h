@@ -6,14 +6,13 @@
 #include <arpa/inet.h>
 #include <nghttp2/nghttp2.h>
 #include <openssl/ssl.h>
-
-#include "proxy/tls_records.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "proxy/hbone.h"
 #include "proxy/proxy_internal.h"
+#include "proxy/tls_records.h"
 
 #define HB_EV_GONE (~0u) /* hb_stream.ev_mask: the local socket has left epoll */
 
