@@ -96,7 +96,7 @@ struct hb_conn {
 	size_t secret_len;
 	unsigned secret_got; /* bit 0: the client's, bit 1: the server's */
 	unsigned char *rbuf, *obuf; /* rec: records read, not yet whole; records to write */
-	size_t rlen, ooff, olen;
+	size_t rlen, rcap, ooff, olen, ocap; /* both grow with the traffic, never shrink */
 	uint32_t ev_mask;  /* the socket's armed epoll events */
 	struct sockaddr_storage node; /* client: the peer node's 15008 */
 	socklen_t node_len;

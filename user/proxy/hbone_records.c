@@ -20,8 +20,11 @@
 
 #include "proxy/hbone_internal.h"
 
-#define HB_REC_RBUF  (128 << 10) /* records read per read(): up to eight full ones */
-#define HB_REC_BATCH (256 << 10) /* plaintext sealed before one write() */
+#define HB_REC_RBUF  (128 << 10) /* records read per read(), at most: eight full ones */
+#define HB_REC_BATCH (256 << 10) /* plaintext sealed before one write(), at most */
+/* The buffers start small (a request/response connection never needs more: one record's room
+ * to read, a few KiB to write) and double up to the limits above as bulk traffic fills them:
+ * a pool of mostly idle connections does not hold 384 KiB each. */
 
 static int conn_slot = -1; /* SSL ex_data: the hb_conn an SSL belongs to */
 
@@ -64,10 +67,9 @@ static bool rec_take(struct hb_conn *c)
 	    SSL_version(c->ssl) != TLS1_3_VERSION || !suite)
 		return false;
 	c->rec = calloc(1, sizeof(*c->rec));
-	c->rbuf = malloc(HB_REC_RBUF);
-	if (!c->ktls_tx) /* with kTLS, the kernel seals */
-		c->obuf = malloc(tls_rec_seal_bound(HB_REC_BATCH));
-	if (!c->rec || !c->rbuf || (!c->ktls_tx && !c->obuf) ||
+	c->rcap = TLS_REC_MAX_WIRE;
+	c->rbuf = malloc(c->rcap);
+	if (!c->rec || !c->rbuf ||
 	    tls_rec_init(c->rec, suite, c->secret[me], c->secret[!me], c->secret_len)) {
 		hb_rec_free(c);
 		return false;
@@ -97,7 +99,7 @@ void hb_rec_free(struct hb_conn *c)
 	free(c->obuf);
 	c->rec = NULL;
 	c->rbuf = c->obuf = NULL;
-	c->rlen = c->ooff = c->olen = 0;
+	c->rlen = c->rcap = c->ooff = c->olen = c->ocap = 0;
 	OPENSSL_cleanse(c->secret, sizeof(c->secret));
 }
 
@@ -128,10 +130,22 @@ static int rec_drain(struct hb_conn *c)
 	return 0;
 }
 
+/* A read() that filled rbuf: the next may want more room (bulk), up to HB_REC_RBUF. */
+static void rbuf_grow(struct hb_conn *c)
+{
+	size_t cap = c->rcap * 2 < HB_REC_RBUF ? c->rcap * 2 : HB_REC_RBUF;
+	unsigned char *nb = cap > c->rcap ? realloc(c->rbuf, cap) : NULL;
+
+	if (nb) { /* else it stays as it is: smaller reads, not wrong */
+		c->rbuf = nb;
+		c->rcap = cap;
+	}
+}
+
 int hb_rec_read(struct hb_conn *c)
 {
 	for (;;) {
-		size_t room = HB_REC_RBUF - c->rlen;
+		size_t room = c->rcap - c->rlen; /* a partial record is shorter than rcap */
 		ssize_t n;
 
 		if (!c->rx_more)
@@ -149,6 +163,8 @@ int hb_rec_read(struct hb_conn *c)
 		c->rlen += n;
 		if (rec_drain(c))
 			return -1;
+		if (c->rx_more)
+			rbuf_grow(c);
 	}
 }
 
@@ -179,6 +195,25 @@ bool hb_rec_owed(const struct hb_conn *c)
 	return c->rec && !c->ktls_tx && (c->ooff < c->olen || tls_rec_pending(c->rec));
 }
 
+/* Room for `need` bytes of records in obuf (empty now): doubling, so bulk settles quickly. */
+static int obuf_reserve(struct hb_conn *c, size_t need)
+{
+	size_t cap = c->ocap ? c->ocap : 4096, most = tls_rec_seal_bound(HB_REC_BATCH);
+	unsigned char *nb;
+
+	if (need <= c->ocap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	cap = cap < most ? cap : most; /* need is never more than that */
+	nb = realloc(c->obuf, cap);
+	if (!nb)
+		return -1;
+	c->obuf = nb;
+	c->ocap = cap;
+	return 0;
+}
+
 int hb_rec_send(struct hb_conn *c)
 {
 	for (;;) {
@@ -189,6 +224,8 @@ int hb_rec_send(struct hb_conn *c)
 			if (!n && !tls_rec_pending(c->rec))
 				break;
 			n = n < HB_REC_BATCH ? n : HB_REC_BATCH;
+			if (obuf_reserve(c, tls_rec_seal_bound(n)))
+				return -1;
 			k = tls_rec_seal(c->rec, n ? c->wbuf + c->woff : NULL, n, c->obuf);
 			if (k < 0)
 				return -1;

@@ -135,10 +135,12 @@ int hb_tls_read(struct hb_conn *c)
 	return 0;
 }
 
-/* Room for `len` more bytes at the end of wbuf (what is sent is dropped from the front). */
+/* Room for `len` more bytes at the end of wbuf (what is sent is dropped from the front). It
+ * starts at 4 KiB and doubles as bulk traffic needs (a request/response connection stays
+ * small). */
 static int wbuf_reserve(struct hb_conn *c, size_t len)
 {
-	size_t cap = c->wcap ? c->wcap : HB_WBUF_BATCH;
+	size_t cap = c->wcap ? c->wcap : 4096;
 	unsigned char *nb;
 
 	if (c->woff && c->wlen + len > c->wcap) {
