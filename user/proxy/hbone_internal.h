@@ -96,7 +96,7 @@ struct hb_conn {
 	size_t secret_len;
 	unsigned secret_got; /* bit 0: the client's, bit 1: the server's */
 	unsigned char *rbuf, *obuf; /* rec: records read, not yet whole; records to write */
-	size_t rlen, rcap, ooff, olen, ocap; /* both grow with the traffic, never shrink */
+	size_t rlen, rcap, ooff, olen, ocap; /* both grow with bulk traffic (hb_buf_grow) */
 	uint32_t ev_mask;  /* the socket's armed epoll events */
 	struct sockaddr_storage node; /* client: the peer node's 15008 */
 	socklen_t node_len;
@@ -128,6 +128,11 @@ int hb_tls_wants(struct hb_conn *c, int rv);
 int hb_tls_read(struct hb_conn *c);
 /* nghttp2 -> TLS until nghttp2 has nothing or the socket is full; -1 when broken. */
 int hb_tls_flush(struct hb_conn *c);
+/* Make *buf (of *cap bytes) hold `need`: from 4 KiB, doubling, at most `most` (0: no limit)
+ * unless `need` is more. The connection's buffers start small and grow only with bulk traffic:
+ * a pool of request/response connections does not hold hundreds of KiB each. 0 or -1 (ENOMEM,
+ * *buf unchanged). */
+int hb_buf_grow(unsigned char **buf, size_t *cap, size_t need, size_t most);
 /* Append to the connection's plaintext output (wbuf). */
 int hb_tls_wbuf_add(struct hb_conn *c, const void *data, size_t len);
 /* Nothing written waits in skiffd (neither frames nor records). */

@@ -135,30 +135,35 @@ int hb_tls_read(struct hb_conn *c)
 	return 0;
 }
 
-/* Room for `len` more bytes at the end of wbuf (what is sent is dropped from the front). It
- * starts at 4 KiB and doubles as bulk traffic needs (a request/response connection stays
- * small). */
-static int wbuf_reserve(struct hb_conn *c, size_t len)
+int hb_buf_grow(unsigned char **buf, size_t *cap, size_t need, size_t most)
 {
-	size_t cap = c->wcap ? c->wcap : 4096;
+	size_t n = *cap ? *cap : 4096;
 	unsigned char *nb;
 
+	if (need <= *cap)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (most && n > most)
+		n = most > need ? most : need;
+	nb = realloc(*buf, n);
+	if (!nb)
+		return -1;
+	*buf = nb;
+	*cap = n;
+	return 0;
+}
+
+/* Room for `len` more bytes at the end of wbuf (what is sent is dropped from the front). */
+static int wbuf_reserve(struct hb_conn *c, size_t len)
+{
 	if (c->woff && c->wlen + len > c->wcap) {
 		memmove(c->wbuf, c->wbuf + c->woff, c->wlen - c->woff);
 		hb_splice_shift(c, c->woff);
 		c->wlen -= c->woff;
 		c->woff = 0;
 	}
-	if (c->wlen + len <= c->wcap)
-		return 0;
-	while (cap < c->wlen + len)
-		cap *= 2;
-	nb = realloc(c->wbuf, cap);
-	if (!nb)
-		return -1;
-	c->wbuf = nb;
-	c->wcap = cap;
-	return 0;
+	return hb_buf_grow(&c->wbuf, &c->wcap, c->wlen + len, 0);
 }
 
 int hb_tls_wbuf_add(struct hb_conn *c, const void *data, size_t len)
