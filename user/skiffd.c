@@ -47,7 +47,8 @@ static void usage(FILE *f)
 		"  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
 		"                       too, instead of the kernel fast path (needs --ca-dir)\n"
 		"  --hbone-ktls MODE    auto (default): the kernel encrypts what HBONE sends where it\n"
-		"                       has kTLS (the tls module), OpenSSL elsewhere; off: OpenSSL\n"
+		"                       has kTLS (the tls module), userspace elsewhere; off: always\n"
+		"                       userspace (see --hbone-records)\n"
 		"  --hbone-records WHO  skiffd (default): where kTLS does not, skiffd's own TLS 1.3\n"
 		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
 		"                       handshake; openssl: libssl does (slower per record)\n");

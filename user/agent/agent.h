@@ -27,7 +27,7 @@ struct agent_opts {
 	const char *trust_domain; /* NULL: cluster.local */
 	long cert_ttl;		 /* workload certificate lifetime in seconds; 0: 24 h */
 	bool same_node_mtls;	 /* punt same-node mesh traffic too: HBONE (TLS) on the node */
-	bool hbone_ktls_off;	 /* --hbone-ktls=off: HBONE's TLS stays in OpenSSL, never kTLS */
+	bool hbone_ktls_off;	 /* --hbone-ktls=off: HBONE's records stay in userspace, never kTLS */
 	bool hbone_openssl_records; /* --hbone-records=openssl: libssl seals HBONE's records */
 };
 

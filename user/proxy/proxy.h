@@ -99,7 +99,8 @@ struct proxy_stats {
 	uint64_t tls_failed;	 /* HBONE handshakes that failed (either direction) */
 	uint64_t hbone_ktls_tx;	 /* HBONE connections whose TLS send the kernel does (kTLS) */
 	uint64_t hbone_ktls_rx;	 /* ... and whose TLS receive (OpenSSL 3.0: TLS 1.2 only, so 0) */
-	uint64_t hbone_records;	 /* HBONE connections whose records skiffd opens (and seals, w/o kTLS) */
+	uint64_t hbone_records;	 /* HBONE connections whose records skiffd opens (and seals where
+				  * the kernel does not: kTLS) */
 	uint64_t hbone_spliced;	 /* bytes kTLS connections sent by splice() (never copied here) */
 	uint64_t authz_denied;	 /* connections or CONNECTs refused by AuthorizationPolicy */
 	uint64_t l7_conns;	 /* connections given an L7 filter */

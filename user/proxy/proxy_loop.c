@@ -194,7 +194,6 @@ static void *proxy_main(void *arg)
 	struct proxy *p = arg;
 	struct epoll_event evs[64];
 
-
 	for (;;) {
 		int n = epoll_wait(p->epfd, evs, 64, -1);
 
