@@ -549,6 +549,22 @@ static bool big_sent(struct srv *s)
 	return sent;
 }
 
+/* GET /big's body from fd: exactly BIG_BYTES, each byte where the pattern puts it. */
+static void expect_big_body(int fd)
+{
+	char buf[65536];
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < BIG_BYTES && (r = recv(fd, buf, sizeof(buf), 0)) > 0) {
+		for (ssize_t i = 0; i < r; i++)
+			if ((uint8_t)buf[i] != (got + i) % 251)
+				fail_msg("byte %zu of the body is %u", got + i, (uint8_t)buf[i]);
+		got += r;
+	}
+	assert_int_equal(got, BIG_BYTES);
+}
+
 /*
  * Back-pressure: while the client reads nothing, the relay stops reading the pod once it holds
  * a mebibyte for the client, so the pod cannot finish writing 64 MiB. Then every byte arrives,
@@ -558,10 +574,8 @@ static void test_big_bodies(void **state)
 {
 	struct rt *t = *state;
 	static char body[4 << 20];
-	char buf[65536], head[128];
-	size_t got = 0;
+	char head[128];
 	int fd = raw_connect(t);
-	ssize_t r;
 
 	snprintf(head, sizeof(head),
 		 "POST /deny HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n", sizeof(body));
@@ -574,13 +588,7 @@ static void test_big_bodies(void **state)
 	assert_false(big_sent(&t->srv));
 	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n", BIG_BYTES);
 	raw_expect(fd, head);
-	while (got < BIG_BYTES && (r = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		for (ssize_t i = 0; i < r; i++)
-			if ((uint8_t)buf[i] != (got + i) % 251)
-				fail_msg("byte %zu of the body is %u", got + i, (uint8_t)buf[i]);
-		got += r;
-	}
-	assert_int_equal(got, BIG_BYTES);
+	expect_big_body(fd);
 	assert_true(big_sent(&t->srv));
 	close(fd);
 }
@@ -824,10 +832,8 @@ static void test_l4_allow_plain(void **state)
 static void test_l4_allow_fast_client(void **state)
 {
 	struct rt *t = *state;
-	char buf[65536], head[128];
-	size_t got = 0;
+	char head[128];
 	int fd;
-	ssize_t r;
 
 	t->verdict = PROXY_ALLOW;
 	t->fast = true;
@@ -839,13 +845,7 @@ static void test_l4_allow_fast_client(void **state)
 	/* the relay carrying it is a read/write one, not the splice relay (read while it is open) */
 	assert_null(__atomic_load_n(&t->p->relays, __ATOMIC_ACQUIRE));
 	assert_non_null(__atomic_load_n(&t->p->l7_relays, __ATOMIC_ACQUIRE));
-	while (got < BIG_BYTES && (r = recv(fd, buf, sizeof(buf), 0)) > 0) {
-		for (ssize_t i = 0; i < r; i++)
-			if ((uint8_t)buf[i] != (got + i) % 251)
-				fail_msg("byte %zu of the body is %u", got + i, (uint8_t)buf[i]);
-		got += r;
-	}
-	assert_int_equal(got, BIG_BYTES);
+	expect_big_body(fd);
 	close(fd);
 	assert_int_equal(stats(t).fast, 1);
 	assert_int_equal(stats(t).l7_conns, 0);
