@@ -145,7 +145,12 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 	addr_text(dst, ac->dst_ip, sizeof(ac->dst_ip));
 	ac->dst_port = ntohs(dst->port);
 	if (info.http) {
-		*l7 = (struct proxy_l7){.d = {.decide = l7_decide, .ctx = ac}, .release = l7_release};
+		*l7 = (struct proxy_l7){
+		    .d = {.decide = l7_decide,
+			  .ctx = ac,
+			  .path_norm = authz_set_path_norm(ac->snap->az)},
+		    .release = l7_release,
+		};
 		return PROXY_L7;
 	}
 	conn_request(ac, &rq);

@@ -104,6 +104,16 @@ struct authz_decision {
 int authz_compile(const struct model *m, const struct authz_options *opt, struct authz_set **out,
 		  struct diag *d);
 void authz_set_free(struct authz_set *s);
+enum authz_path_norm authz_set_path_norm(const struct authz_set *s);
+
+/*
+ * The request target a decided request is forwarded with: the path exactly as the evaluator
+ * matched it (normalised by `norm`), then the query string as sent. The pod must see what the
+ * policy approved, not the raw `/public/../admin`, as Envoy forwards the normalised path under
+ * Istio's default. NULL when `raw` is not an origin-form path ('/' first) or carries a fragment
+ * ('#'), which Envoy refuses. Caller frees.
+ */
+char *authz_path_forward(const char *raw, enum authz_path_norm norm);
 
 /* Decide one request for workload `wl`. Never fails: a request it cannot parse (a bad IP text)
  * simply does not match the attributes it lacks. */

@@ -194,3 +194,8 @@ void authz_set_free(struct authz_set *s)
 	free(s->v);
 	free(s);
 }
+
+enum authz_path_norm authz_set_path_norm(const struct authz_set *s)
+{
+	return s ? s->path_norm : AUTHZ_PATH_BASE;
+}

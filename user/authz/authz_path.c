@@ -9,6 +9,7 @@
  * segment, `{**}` zero or more characters including '/', both only of RFC 3986 pchars.
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,6 +114,22 @@ char *az_path_normalize(const char *raw, enum authz_path_norm norm)
 		strcpy(out, "/");
 	if (norm == AUTHZ_PATH_MERGE_SLASHES)
 		az_merge_slashes(out);
+	return out;
+}
+
+char *authz_path_forward(const char *raw, enum authz_path_norm norm)
+{
+	const char *query = strchr(raw, '?');
+	char *path, *out;
+
+	if (raw[0] != '/' || strchr(raw, '#'))
+		return NULL;
+	path = az_path_normalize(raw, norm);
+	if (!query)
+		return path;
+	if (asprintf(&out, "%s%s", path, query) < 0)
+		abort();
+	free(path);
 	return out;
 }
 

@@ -40,6 +40,9 @@ void l7_buf_free(struct l7_buf *b);
 struct l7_decider {
 	bool (*decide)(void *ctx, struct authz_request *rq, char *why, size_t whylen);
 	void *ctx;
+	/* How the filter normalises a request's path before deciding, and forwards it after: the
+	 * policy set's (authz_set_path_norm); zero is Istio's default, BASE. */
+	enum authz_path_norm path_norm;
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */
