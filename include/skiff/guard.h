@@ -10,6 +10,11 @@
  * An XDP program on the node's uplink drops SYNs from off the node to STRICT ports before an skb
  * exists (they can only be plaintext: mesh traffic between nodes arrives on HBONE, 15008).
  *
+ * Both parse what the receiving kernel parses (bpf/lib/pkt.h): IPv4 options and fragments, IPv6
+ * extension header chains. For a pod that is STRICT on any port, TCP fragments and packets the
+ * guard cannot walk do not enter. On the veth, the pod is known by the interface
+ * (skiff_guard_ifaces), so every address of the pod (link-local included) carries its mode.
+ *
  * Compiled into bpf/guard.bpf.c, bpf/sock_accel.bpf.c and skiffd, carried in BTF.
  */
 #ifndef SKIFF_GUARD_H
@@ -31,6 +36,8 @@
 #define SKIFF_MAP_AUTH_FLOWS  "skiff_auth_flows" /* struct skiff_flow_key -> __u64 (cookie) */
 #define SKIFF_MAP_GUARD_STATS "skiff_guard_stats" /* [verdict] -> per-CPU packet counts */
 #define SKIFF_MAP_GUARD_CFG   "skiff_guard_cfg"	 /* [0] -> struct skiff_guard_cfg */
+#define SKIFF_MAP_GUARD_IFACES "skiff_guard_ifaces" /* __u32 ifindex -> struct skiff_guard_iface */
+#define SKIFF_MAX_GUARD_IFACES 16384		    /* local mesh pods' veths */
 
 /* skiff_guard_cfg[0]. Kubelet's health probes come from the node itself; like Istio ambient,
  * which lets them through STRICT, the guard lets SYNs of sockets in kubelet's cgroup in. */
@@ -53,10 +60,23 @@ struct skiff_mtls_key {
 };
 _Static_assert(sizeof(struct skiff_mtls_key) == 20, "skiff_mtls_key layout");
 
+/* skiff_mtls flags, on a pod's port-0 entry. */
+#define SKIFF_MTLS_F_STRICT_ANY 0x1 /* STRICT on some port: what the guard cannot place, drops */
+
 struct skiff_mtls {
-	__u32 mode; /* SKIFF_MTLS_* */
+	__u16 mode;  /* SKIFF_MTLS_* */
+	__u16 flags; /* SKIFF_MTLS_F_*, port-0 entries only */
 };
 _Static_assert(sizeof(struct skiff_mtls) == 4, "skiff_mtls layout");
+
+/* skiff_guard_ifaces value: the pod behind a veth (node side), by one of its addresses in
+ * skiff_mtls. The TC guard decides by this pod whatever address a packet names. */
+struct skiff_guard_iface {
+	union skiff_addr addr;
+	__u8 family;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct skiff_guard_iface) == 20, "skiff_guard_iface layout");
 
 /* skiff_auth_flows key: a TCP connection's 4-tuple as its SYN carries it. */
 struct skiff_flow_key {
@@ -77,6 +97,14 @@ enum skiff_guard_verdict {
 	SKIFF_GUARD_PASS_PROBE, /* kubelet's health probe */
 	SKIFF_GUARD_DROP_TC,	/* plaintext to STRICT, dropped on the pod's veth */
 	SKIFF_GUARD_DROP_XDP,	/* plaintext to STRICT from off the node, dropped on the uplink */
+	/* To a pod STRICT on some port: any TCP fragment (TCP on Linux never fragments: DF and
+	 * path MTU discovery), on the veth and on the uplink. */
+	SKIFF_GUARD_DROP_TC_FRAG,
+	SKIFF_GUARD_DROP_XDP_FRAG,
+	/* To a pod STRICT on some port: what the guard cannot walk (truncated headers, an IPv6
+	 * chain over PKT_MAX_EXT headers, ESP, tunnels, unknown protocols or ethertypes). */
+	SKIFF_GUARD_DROP_TC_UNPARSED,
+	SKIFF_GUARD_DROP_XDP_UNPARSED,
 	SKIFF_GUARD_VERDICTS,
 };
 

@@ -95,7 +95,20 @@ static void dump_authz(struct strbuf *b, const struct agent *a)
 		  (unsigned long long)s.l7_requests, (unsigned long long)s.l7_denied);
 }
 
-/* What the STRICT guard did with SYNs to local pods (enum skiff_guard_verdict). */
+/* What the STRICT guard did with packets to local pods, by enum skiff_guard_verdict. */
+static const char *const guard_names[SKIFF_GUARD_VERDICTS] = {
+	[SKIFF_GUARD_PASS_MODE] = "pass_mode",
+	[SKIFF_GUARD_PASS_AGENT] = "pass_agent",
+	[SKIFF_GUARD_PASS_FLOW] = "pass_flow",
+	[SKIFF_GUARD_PASS_PROBE] = "pass_probe",
+	[SKIFF_GUARD_DROP_TC] = "drop_tc",
+	[SKIFF_GUARD_DROP_XDP] = "drop_xdp",
+	[SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
+	[SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
+	[SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
+	[SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
+};
+
 static void dump_guard(struct strbuf *b, const struct agent *a)
 {
 	__u64 v[SKIFF_GUARD_VERDICTS];
@@ -104,14 +117,11 @@ static void dump_guard(struct strbuf *b, const struct agent *a)
 		sb_printf(b, "\"guard\":null,");
 		return;
 	}
-	sb_printf(b,
-		  "\"guard\":{\"pass_mode\":%llu,\"pass_agent\":%llu,\"pass_flow\":%llu,"
-		  "\"pass_probe\":%llu,\"drop_tc\":%llu,\"drop_xdp\":%llu},",
-		  (unsigned long long)v[SKIFF_GUARD_PASS_MODE],
-		  (unsigned long long)v[SKIFF_GUARD_PASS_AGENT],
-		  (unsigned long long)v[SKIFF_GUARD_PASS_FLOW],
-		  (unsigned long long)v[SKIFF_GUARD_PASS_PROBE],
-		  (unsigned long long)v[SKIFF_GUARD_DROP_TC], (unsigned long long)v[SKIFF_GUARD_DROP_XDP]);
+	sb_printf(b, "\"guard\":{");
+	for (int i = 0; i < SKIFF_GUARD_VERDICTS; i++)
+		sb_printf(b, "%s\"%s\":%llu", i ? "," : "", guard_names[i],
+			  (unsigned long long)v[i]);
+	sb_printf(b, "},");
 }
 
 static char *config_dump(const struct agent *a)

@@ -235,6 +235,8 @@ int compile_node_view_opts(const struct model *m, const char *node_name,
 		err = compile_mtls_view(m, node_name, out, d);
 	if (!err)
 		err = compile_policy_view(m, node_name, o, out, d);
+	if (!err)
+		compile_mtls_mark_strict_any(out);
 	if (err) {
 		node_view_free(out);
 		return err;

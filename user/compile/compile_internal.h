@@ -141,6 +141,9 @@ int compile_weights_normalize(struct cc_slot *s, size_t n);
 int compile_mtls_view(const struct model *m, const char *node_name, struct node_view *out,
 		      struct diag *d);
 
+/* Flags the port-0 entry of every address STRICT on some port (compile_mtls.c); runs last. */
+void compile_mtls_mark_strict_any(struct node_view *out);
+
 /* Mesh pods on other nodes, by address (compile_remote.c). */
 int compile_remote_pods(const struct model *m, const char *node_name, struct node_view *out,
 			struct diag *d);

@@ -88,7 +88,7 @@ enum m_mtls_mode pod_mtls_port(const struct pod_mtls *pm, uint16_t port)
 	return pm->mode;
 }
 
-static __u32 kernel_mode(enum m_mtls_mode m)
+static __u16 kernel_mode(enum m_mtls_mode m)
 {
 	return m == MTLS_STRICT ? SKIFF_MTLS_STRICT
 	       : m == MTLS_DISABLE ? SKIFF_MTLS_DISABLE
@@ -145,4 +145,28 @@ int compile_mtls_view(const struct model *m, const char *node_name, struct node_
 		return -E2BIG;
 	}
 	return 0;
+}
+
+static bool mtls_same_addr(const struct cv_mtls *a, const struct cv_mtls *b)
+{
+	return a->key.family == b->key.family &&
+	       !memcmp(&a->key.addr, &b->key.addr, sizeof(a->key.addr));
+}
+
+/* Flag each address that is STRICT on some port on its port-0 entry: the guard drops there
+ * what it cannot place on a port (fragments, headers it cannot walk). Entries of one address
+ * are adjacent (compile_mtls_view, compile_policy_plaintext). */
+void compile_mtls_mark_strict_any(struct node_view *out)
+{
+	size_t j;
+
+	for (size_t i = 0; i < out->nmtls; i = j) {
+		bool strict = false;
+
+		for (j = i; j < out->nmtls && mtls_same_addr(&out->mtls[i], &out->mtls[j]); j++)
+			strict |= out->mtls[j].val.mode == SKIFF_MTLS_STRICT;
+		for (size_t k = i; k < j; k++)
+			if (!out->mtls[k].key.port && strict)
+				out->mtls[k].val.flags |= SKIFF_MTLS_F_STRICT_ANY;
+	}
 }

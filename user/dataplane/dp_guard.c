@@ -11,6 +11,7 @@
 #include <net/if.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -67,6 +68,50 @@ int dp_guard_configure(struct dataplane *dp, const char *kubelet_cgroup)
 	return 0;
 }
 
+/* skiff_guard_ifaces: one entry per veth that leads to a local pod with a mode. */
+struct guard_iface_entry {
+	__u32 ifindex;
+	struct skiff_guard_iface pod;
+};
+
+/* The veth of each address's pod, found by route as the TC attach does. An address without a
+ * route is left out: the TC guard then decides that pod's packets by their address. */
+static int ifaces_sync(struct dataplane *dp, const struct node_view *v)
+{
+	struct guard_iface_entry *t = calloc(v->nmtls ? v->nmtls : 1, sizeof(*t));
+	size_t n = 0;
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < v->nmtls; i++) {
+		const struct skiff_mtls_key *k = &v->mtls[i].key;
+		int oif = k->port ? -1 : dp_route_oif(&k->addr, k->family);
+		bool seen = false;
+
+		for (size_t j = 0; oif > 0 && j < n; j++)
+			seen |= t[j].ifindex == (__u32)oif; /* the pod's other address */
+		if (oif <= 0 || seen)
+			continue;
+		t[n++] = (struct guard_iface_entry){
+		    .ifindex = (__u32)oif,
+		    .pod = {.addr = k->addr, .family = k->family},
+		};
+	}
+	err = dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_guard_ifaces),
+			  &(struct dp_entries){
+			      .base = t, .n = n, .stride = sizeof(*t),
+			      .key_off = offsetof(struct guard_iface_entry, ifindex),
+			      .key_size = sizeof(__u32),
+			      .val_off = offsetof(struct guard_iface_entry, pod),
+			      .val_size = sizeof(struct skiff_guard_iface),
+			  },
+			  SKIFF_MAP_GUARD_IFACES,
+			  "more than " SKIFF_STR(SKIFF_MAX_GUARD_IFACES) " local mesh pods?");
+	free(t);
+	return err;
+}
+
 int dp_mtls_sync(struct dataplane *dp, const struct node_view *v)
 {
 	const struct dp_entries e = {
@@ -74,9 +119,11 @@ int dp_mtls_sync(struct dataplane *dp, const struct node_view *v)
 		.key_off = offsetof(struct cv_mtls, key), .key_size = sizeof(struct skiff_mtls_key),
 		.val_off = offsetof(struct cv_mtls, val), .val_size = sizeof(struct skiff_mtls),
 	};
+	int err;
 
-	return dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_mtls), &e, SKIFF_MAP_MTLS,
-			   "more than " SKIFF_STR(SKIFF_MAX_MTLS_PORTS) " pod ports with a mode?");
+	err = dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_mtls), &e, SKIFF_MAP_MTLS,
+			  "more than " SKIFF_STR(SKIFF_MAX_MTLS_PORTS) " pod ports with a mode?");
+	return err ? err : ifaces_sync(dp, v);
 }
 
 /* The guard on the TC egress hook of interface `ifindex` (packets going into the pod). */
