@@ -223,6 +223,23 @@ static __u32 guard_mode(const struct fx *f, const char *ip, uint16_t port)
 	return (__u32)hit0;
 }
 
+/* The flags of `ip`'s port-0 entry (SKIFF_MTLS_F_*). */
+static __u16 guard_flags(const struct fx *f, const char *ip)
+{
+	struct skiff_mtls_key k = {0};
+
+	k.family = (__u8)compile_parse_addr(ip, &k.addr);
+	for (size_t i = 0; i < f->v.nmtls; i++) {
+		const struct cv_mtls *e = &f->v.mtls[i];
+
+		if (e->key.family == k.family && !memcmp(&e->key.addr, &k.addr, sizeof(k.addr)) &&
+		    !e->key.port)
+			return e->val.flags;
+	}
+	fail_msg("no skiff_mtls port-0 entry for %s", ip);
+	return 0;
+}
+
 /* ---------- cases ---------- */
 
 static void test_no_policy_no_flag(void **state)
@@ -418,6 +435,37 @@ static void test_plaintext_guard(void **state)
 	assert_int_equal(guard_mode(f, "10.0.0.2", 8081), SKIFF_MTLS_STRICT);
 }
 
+/* A pod STRICT on one port only is flagged STRICT_ANY on both addresses, so the guard drops what
+ * it cannot place on a port (fragments, unwalkable headers); a PERMISSIVE pod is not. */
+static void test_strict_any_flag(void **state)
+{
+	struct fx *f = *state;
+
+	mesh(f);
+	sb_printf(&f->y, "---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+			 "metadata: {name: api, namespace: shop}\nspec:\n"
+			 "  selector: {matchLabels: {app: api}}\n  mtls: {mode: PERMISSIVE}\n"
+			 "  portLevelMtls:\n    8080: {mode: STRICT}\n");
+	fx_compile_ok(f);
+	assert_int_equal(guard_mode(f, "10.0.0.2", 80), SKIFF_MTLS_PERMISSIVE);
+	assert_int_equal(guard_flags(f, "10.0.0.2"), SKIFF_MTLS_F_STRICT_ANY);
+	assert_int_equal(guard_flags(f, "fd00::2"), SKIFF_MTLS_F_STRICT_ANY);
+	assert_int_equal(guard_flags(f, "10.0.0.1"), 0);
+	assert_int_equal(guard_flags(f, "fd00::1"), 0);
+	node_view_free(&f->v);
+	model_free(&f->m);
+	f->loaded = false;
+	sb_free(&f->y);
+
+	/* made STRICT by an AuthorizationPolicy that plaintext clients would fail */
+	mesh(f);
+	policy(f, "shop", "api", "api",
+	       "  rules:\n  - from:\n    - source:\n        principals: [\"*\"]\n");
+	fx_compile_ok(f);
+	assert_int_equal(guard_flags(f, "10.0.0.2"), SKIFF_MTLS_F_STRICT_ANY);
+	assert_int_equal(guard_flags(f, "10.0.0.1"), 0);
+}
+
 /* A policy on the source address: verdicts per source pod (same principal, other answers) and
  * the guard STRICT on every port (it cannot tell plaintext clients apart by address). */
 static void test_source_ip(void **state)
@@ -485,7 +533,7 @@ int main(void)
 	    T(test_no_policy_no_flag),	 T(test_allow_principal),     T(test_trust_domain),
 	    T(test_deny_namespace),	 T(test_ports_and_not_ports), T(test_http_fields_make_l7),
 	    T(test_ports_overflow_l7),	 T(test_plaintext_guard),     T(test_source_ip),
-	    T(test_pending_and_remote), T(test_bad_policy_fails_compile),
+	    T(test_pending_and_remote), T(test_bad_policy_fails_compile), T(test_strict_any_flag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
