@@ -207,7 +207,7 @@ static __u32 guard_mode(const struct fx *f, const char *ip, uint16_t port)
 	struct skiff_mtls_key k = {0};
 	int hit0 = -1;
 
-	k.family = (__u8)compile_parse_addr(ip, &k.addr);
+	k.family = (__u8)addr_parse(ip, &k.addr);
 	for (size_t i = 0; i < f->v.nmtls; i++) {
 		const struct cv_mtls *e = &f->v.mtls[i];
 
@@ -228,7 +228,7 @@ static __u16 guard_flags(const struct fx *f, const char *ip)
 {
 	struct skiff_mtls_key k = {0};
 
-	k.family = (__u8)compile_parse_addr(ip, &k.addr);
+	k.family = (__u8)addr_parse(ip, &k.addr);
 	for (size_t i = 0; i < f->v.nmtls; i++) {
 		const struct cv_mtls *e = &f->v.mtls[i];
 

@@ -11,36 +11,25 @@
 #include <unistd.h>
 
 #include "admin/admin_http.h"
+#include "common/addr.h"
 
 static int admin_listen(const char *addr, int port)
 {
 	struct sockaddr_storage ss = { 0 };
-	socklen_t len;
-	int fd, one = 1;
+	int fd, len, one = 1;
 
 	if (port <= 0)
 		return -1;
-	if (inet_pton(AF_INET, addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		len = sizeof(*sin6);
-	} else {
-		fprintf(stderr, "skiffd: admin address '%s' is not an IP address\n", addr);
+	if (port > 65535 || (len = addr_sockaddr(addr, (uint16_t)port, &ss)) < 0) {
+		fprintf(stderr, "skiffd: admin address '%s' port %d is not an IP address and port\n",
+			addr, port);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, len) || listen(fd, 64)) {
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) || listen(fd, 64)) {
 		int err = -errno;
 
 		fprintf(stderr, "skiffd: cannot listen on %s:%d: %s (is another skiffd running?)\n",

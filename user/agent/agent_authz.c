@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/agent_state.h"
+#include "common/addr.h"
 
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -46,11 +47,6 @@ struct authz_conn {
 	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
 	uint16_t dst_port;
 };
-
-static void addr_text(const struct skiff_sock_origin *ep, char *out, size_t len)
-{
-	inet_ntop(ep->family == SKIFF_AF_INET6 ? AF_INET6 : AF_INET, &ep->addr, out, len);
-}
 
 static void conn_request(const struct authz_conn *ac, struct authz_request *rq)
 {
@@ -141,8 +137,8 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 	}
 	source_principal(a, ac, principal, src, ac->principal, sizeof(ac->principal));
 	if (src->family)
-		addr_text(src, ac->src_ip, sizeof(ac->src_ip));
-	addr_text(dst, ac->dst_ip, sizeof(ac->dst_ip));
+		addr_text(&src->addr, src->family, ac->src_ip, sizeof(ac->src_ip));
+	addr_text(&dst->addr, dst->family, ac->dst_ip, sizeof(ac->dst_ip));
 	ac->dst_port = ntohs(dst->port);
 	if (info.http) {
 		*l7 = (struct proxy_l7){

@@ -6,17 +6,9 @@
 #include <string.h>
 
 #include "agent/agent_state.h"
+#include "common/addr.h"
 #include "common/strbuf.h"
 
-static void addr_text(const union skiff_addr *a, int family, char *out, size_t len)
-{
-	if (family == SKIFF_AF_INET6)
-		inet_ntop(AF_INET6, a->v6, out, len);
-	else if (family == SKIFF_AF_INET)
-		inet_ntop(AF_INET, &a->v4, out, len);
-	else
-		snprintf(out, len, "none");
-}
 
 static void dump_services(struct strbuf *b, const struct node_view *v)
 {

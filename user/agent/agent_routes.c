@@ -41,7 +41,7 @@ static int addr_key(const char *text, struct skiff_pod_ip_key *k, uint16_t port,
 		    struct skiff_sock_origin *ep)
 {
 	union skiff_addr a;
-	int fam = compile_parse_addr(text, &a);
+	int fam = addr_parse(text, &a);
 
 	if (!fam)
 		return -EINVAL;

@@ -30,7 +30,7 @@ static int index_local(struct agent_snap *s, const char *node)
 		for (size_t k = 0; k < p->nips; k++) {
 			struct snap_pod *e = &s->local[s->nlocal];
 			union skiff_addr a;
-			int fam = compile_parse_addr(p->ips[k], &a);
+			int fam = addr_parse(p->ips[k], &a);
 
 			if (!fam)
 				continue;

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "authz/authz_internal.h"
+#include "common/addr.h"
 
 static char *az_strndup(const char *s, size_t n)
 {
@@ -54,15 +55,14 @@ static void az_ip_unmap(struct az_ip *ip)
 
 bool az_ip_parse(const char *s, struct az_ip *out)
 {
+	union skiff_addr a;
+	int family = addr_parse(s, &a);
+
 	memset(out, 0, sizeof(*out));
-	if (!s)
+	if (!family)
 		return false;
-	if (inet_pton(AF_INET, s, out->addr) == 1)
-		out->family = 4;
-	else if (inet_pton(AF_INET6, s, out->addr) == 1)
-		out->family = 6;
-	else
-		return false;
+	out->family = family; /* SKIFF_AF_* are 4 and 6 */
+	memcpy(out->addr, &a, family == SKIFF_AF_INET6 ? 16 : 4);
 	az_ip_unmap(out);
 	out->ok = true;
 	return true;

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/addr.h" /* addr_parse: IP literals of the model */
 #include "common/diag.h"
 #include "model/model.h"
 #include "skiff/accel.h"
@@ -123,8 +124,5 @@ int compile_node_view_opts(const struct model *m, const char *node_name,
 			   compile_cgroup_fn cgroup_of, void *ctx, const struct compile_opts *o,
 			   struct node_view *out, struct diag *d);
 void node_view_free(struct node_view *v);
-
-/* Parse an IP literal; returns SKIFF_AF_INET, SKIFF_AF_INET6, or 0 when it is not an address. */
-int compile_parse_addr(const char *text, union skiff_addr *out);
 
 #endif

@@ -99,7 +99,7 @@ static int add_slice(const struct cc_index *ix, const struct m_endpointslice *es
 		 */
 		if (!ep->ready || !ep->naddresses)
 			continue;
-		if (compile_parse_addr(ep->addresses[0], &a) != es->family)
+		if (addr_parse(ep->addresses[0], &a) != es->family)
 			continue;
 		if (!in_subset(ix, es, ep, &a, es->family, subset))
 			continue;

@@ -163,7 +163,7 @@ static int index_pods(const struct model *m, struct cc_index *ix)
 		for (size_t k = 0; k < m->pods[i].nips && k < 2; k++) {
 			struct cc_pod_addr *pa = &ix->pods[ix->npods];
 
-			pa->family = compile_parse_addr(m->pods[i].ips[k], &pa->addr);
+			pa->family = addr_parse(m->pods[i].ips[k], &pa->addr);
 			pa->pod = &m->pods[i];
 			if (pa->family)
 				ix->npods++;

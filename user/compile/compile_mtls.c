@@ -100,7 +100,7 @@ static void add_addr(const char *ip, const struct pod_mtls *pm, struct node_view
 {
 	struct skiff_mtls_key k = {0};
 
-	k.family = compile_parse_addr(ip, &k.addr);
+	k.family = addr_parse(ip, &k.addr);
 	if (!k.family)
 		return; /* the model validated it */
 	out->mtls[out->nmtls++] = (struct cv_mtls){.key = k, .val.mode = kernel_mode(pm->mode)};

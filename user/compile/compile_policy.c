@@ -64,7 +64,7 @@ static const char *pl_model_ip(const struct m_pod *p, int family)
 	union skiff_addr a;
 
 	for (size_t k = 0; k < p->nips && k < 2; k++)
-		if (compile_parse_addr(p->ips[k], &a) == family)
+		if (addr_parse(p->ips[k], &a) == family)
 			return p->ips[k];
 	return NULL;
 }

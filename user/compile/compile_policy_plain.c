@@ -87,7 +87,7 @@ static int pg_pod(const struct authz_set *az, const struct m_pod *p, struct pg_g
 
 		if (!g)
 			return -ENOMEM;
-		g->key.family = (__u8)compile_parse_addr(p->ips[k], &g->key.addr);
+		g->key.family = (__u8)addr_parse(p->ips[k], &g->key.addr);
 		if (!g->key.family) {
 			gs->n--; /* the model validated it */
 			continue;

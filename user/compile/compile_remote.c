@@ -63,7 +63,7 @@ static void add_pod(const struct m_pod *p, uint32_t node_id, struct node_view *o
 		struct cv_remote_pod *r = &out->remote_pods[out->nremote_pods];
 
 		memset(r, 0, sizeof(*r));
-		r->key.family = compile_parse_addr(p->ips[i], &r->key.addr);
+		r->key.family = addr_parse(p->ips[i], &r->key.addr);
 		if (!r->key.family)
 			continue; /* the model validated it */
 		r->val.node_id = node_id;

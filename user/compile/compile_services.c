@@ -12,19 +12,6 @@
 
 #include "compile/compile_internal.h"
 
-int compile_parse_addr(const char *text, union skiff_addr *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (!text)
-		return 0;
-	if (inet_pton(AF_INET, text, &out->v4) == 1)
-		return SKIFF_AF_INET;
-	if (inet_pton(AF_INET6, text, out->v6) == 1)
-		return SKIFF_AF_INET6;
-	memset(out, 0, sizeof(*out));
-	return 0;
-}
-
 static const char *proto_name(uint8_t proto)
 {
 	switch (proto) {
@@ -76,7 +63,7 @@ static size_t svc_addrs(const struct m_service *svc, union skiff_addr addr[2], u
 
 	for (size_t i = 0; i < svc->nips && i < 2; i++) {
 		union skiff_addr a;
-		int f = compile_parse_addr(svc->cluster_ips[i], &a);
+		int f = addr_parse(svc->cluster_ips[i], &a);
 
 		if (!f) {
 			diag_add(d, DIAG_WARN, svc->meta.file, svc->meta.line,

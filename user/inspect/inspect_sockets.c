@@ -8,20 +8,15 @@
 
 #include <bpf/bpf.h>
 
+#include "common/addr.h"
 #include "inspect/inspect.h"
 #include "skiff/accel.h"
 
 static void print_end(FILE *out, const union skiff_addr *a, __u16 port, __u8 family)
 {
-	char buf[INET6_ADDRSTRLEN];
+	char buf[ADDR_ENDPOINT_MAX];
 
-	if (family == SKIFF_AF_INET6) {
-		inet_ntop(AF_INET6, a->v6, buf, sizeof(buf));
-		fprintf(out, "[%s]:%u", buf, port);
-	} else {
-		inet_ntop(AF_INET, &a->v4, buf, sizeof(buf));
-		fprintf(out, "%s:%u", buf, port);
-	}
+	fputs(addr_endpoint(a, family, port, buf, sizeof(buf)), out);
 }
 
 static void print_socket(FILE *out, const struct skiff_sock_key *k, __u64 cookie)

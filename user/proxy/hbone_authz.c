@@ -15,13 +15,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "proxy/hbone_internal.h"
 
 void hb_forwarded_format(const struct skiff_sock_origin *src, char *out, size_t len)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char ip[ADDR_TEXT_MAX];
 
-	inet_ntop(src->family == SKIFF_AF_INET6 ? AF_INET6 : AF_INET, &src->addr, ip, sizeof(ip));
+	addr_text(&src->addr, src->family, ip, sizeof(ip));
 	/* RFC 7239: an IPv6 node is quoted and bracketed */
 	if (src->family == SKIFF_AF_INET6)
 		snprintf(out, len, "for=\"[%s]\"", ip);
@@ -49,12 +50,16 @@ void hb_forwarded_parse(const char *v, size_t n, struct skiff_sock_origin *src)
 	}
 	if (*s == '[' && (end = strchr(s, ']'))) {
 		*end = '\0';
-		if (inet_pton(AF_INET6, s + 1, src->addr.v6) == 1)
+		if (addr_parse(s + 1, &src->addr) == SKIFF_AF_INET6)
 			src->family = SKIFF_AF_INET6;
+		else
+			memset(&src->addr, 0, sizeof(src->addr));
 		return;
 	}
-	if (inet_pton(AF_INET, s, &src->addr.v4) == 1)
+	if (addr_parse(s, &src->addr) == SKIFF_AF_INET)
 		src->family = SKIFF_AF_INET;
+	else
+		memset(&src->addr, 0, sizeof(src->addr));
 }
 
 int hb_authorize(struct hb_conn *c, struct hb_stream *st, struct proxy_l7 *l7)

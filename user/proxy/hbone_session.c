@@ -17,48 +17,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "proxy/hbone_internal.h"
 
 #define HB_CONN_WINDOW (16 << 20) /* connection-level window: many streams' worth */
 #define HB_MAX_FRAME   (1 << 20)  /* DATA frames we accept: one per window's worth, not 16 KiB */
 
-/* "10.1.2.3:8080" or "[fd00::1]:8080" -> an endpoint; -1 when it is neither. */
-static int parse_authority(const char *a, size_t n, struct skiff_sock_origin *dst)
+/* "10.1.2.3:8080" or "[fd00::1]:8080" -> an endpoint; family 0 when it is neither. */
+static void parse_authority(const char *a, size_t n, struct skiff_sock_origin *dst)
 {
-	char host[INET6_ADDRSTRLEN + 2], *end;
-	const char *colon;
-	unsigned long port;
-
 	memset(dst, 0, sizeof(*dst));
-	colon = memrchr(a, ':', n);
-	if (!colon || (size_t)(colon - a) >= sizeof(host) || colon == a)
-		return -1;
-	memcpy(host, a, colon - a);
-	host[colon - a] = '\0';
-	port = strtoul(colon + 1, &end, 10);
-	if (end != a + n || !port || port > 65535)
-		return -1;
-	dst->port = htons((uint16_t)port);
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		host[strlen(host) - 1] = '\0';
-		dst->family = SKIFF_AF_INET6;
-		return inet_pton(AF_INET6, host + 1, dst->addr.v6) == 1 ? 0 : -1;
-	}
-	dst->family = SKIFF_AF_INET;
-	return inet_pton(AF_INET, host, &dst->addr.v4) == 1 ? 0 : -1;
-}
-
-static void format_authority(const struct skiff_sock_origin *dst, char *out, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (dst->family == SKIFF_AF_INET6) {
-		inet_ntop(AF_INET6, dst->addr.v6, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, ntohs(dst->port));
-	} else {
-		inet_ntop(AF_INET, &dst->addr.v4, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, ntohs(dst->port));
-	}
+	dst->family = (__u8)addr_parse_endpoint(a, n, &dst->addr, &dst->port);
 }
 
 /* Server: a new request stream. Its local socket comes once the request is checked. */
@@ -247,13 +216,14 @@ static void traceparent(char *out, size_t len)
 
 int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
 {
-	char authority[INET6_ADDRSTRLEN + 8], fwd[INET6_ADDRSTRLEN + 16], trace[64];
+	char authority[ADDR_ENDPOINT_MAX], fwd[INET6_ADDRSTRLEN + 16], trace[64];
 	nghttp2_data_provider dp = {.read_callback = hb_stream_read_cb};
 	nghttp2_nv nv[5];
 	size_t n = 0;
 	int32_t id;
 
-	format_authority(&st->dst, authority, sizeof(authority));
+	addr_endpoint(&st->dst.addr, st->dst.family, ntohs(st->dst.port), authority,
+		      sizeof(authority));
 	hb_forwarded_format(&st->src, fwd, sizeof(fwd));
 	traceparent(trace, sizeof(trace));
 #define NV(k, v)                                                                               \

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "proxy/hbone_internal.h"
 #include "skiff/guard.h"
 
@@ -223,15 +224,13 @@ void hb_stream_rearm(struct hb_stream *st)
  * client's certificate), to where, and what happened. */
 void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const char *what)
 {
-	char ip[INET6_ADDRSTRLEN];
+	char dst[ADDR_ENDPOINT_MAX];
 
-	inet_ntop(st->dst.family == SKIFF_AF_INET ? AF_INET : AF_INET6, &st->dst.addr, ip,
-		  sizeof(ip));
+	addr_endpoint(&st->dst.addr, st->dst.family, ntohs(st->dst.port), dst, sizeof(dst));
 	fprintf(stderr,
-		"skiffd hbone: inbound src.principal=%s dst=%s%s%s:%u stream=%d %s baggage=%s "
+		"skiffd hbone: inbound src.principal=%s dst=%s stream=%d %s baggage=%s "
 		"traceparent=%s\n",
-		c->peer_id, st->dst.family == SKIFF_AF_INET6 ? "[" : "", ip,
-		st->dst.family == SKIFF_AF_INET6 ? "]" : "", ntohs(st->dst.port), st->id, what,
+		c->peer_id, dst, st->id, what,
 		st->baggage[0] ? st->baggage : "-", st->trace[0] ? st->trace : "-");
 }
 

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "proxy/hbone_internal.h"
 
 #define PROXY_BACKLOG 1024
@@ -28,30 +29,12 @@ static int peer_key(int fd, struct skiff_punt_key *k)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
-	static const unsigned char v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
 
 	memset(k, 0, sizeof(*k));
 	if (getpeername(fd, (struct sockaddr *)&ss, &len))
 		return -errno;
-	if (ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
-
-		k->addr.v4 = sin->sin_addr.s_addr;
-		k->port = sin->sin_port;
-		k->family = SKIFF_AF_INET;
-		return 0;
-	}
-	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
-
-	k->port = sin6->sin6_port;
-	if (!memcmp(&sin6->sin6_addr, v4mapped, sizeof(v4mapped))) {
-		memcpy(&k->addr.v4, sin6->sin6_addr.s6_addr + 12, 4);
-		k->family = SKIFF_AF_INET;
-	} else {
-		memcpy(k->addr.v6, &sin6->sin6_addr, 16);
-		k->family = SKIFF_AF_INET6;
-	}
-	return 0;
+	k->family = (__u8)addr_from_sockaddr(&ss, &k->addr, &k->port);
+	return k->family ? 0 : -EAFNOSUPPORT;
 }
 
 /* Relay an allowed connection: spliced, or read and written when its client is on the fast path
@@ -220,26 +203,13 @@ static int listen_on(struct proxy *p, int family, const char *addr, uint16_t por
 	socklen_t len;
 	int one = 1, fd, err;
 
-	if (family == AF_INET) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		err = inet_pton(AF_INET, addr, &sin->sin_addr) == 1 ? 0 : -EINVAL;
-		len = sizeof(*sin);
-	} else {
-		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		err = inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1 ? 0 : -EINVAL;
-		len = sizeof(*sin6);
-	}
-	if (err) {
+	err = addr_sockaddr(addr, port, &ss);
+	if (err < 0 || ss.ss_family != family) {
 		fprintf(stderr, "proxy: '%s' is not an IPv%d address\n", addr,
 			family == AF_INET ? 4 : 6);
-		return err;
+		return -EINVAL;
 	}
+	len = (socklen_t)err;
 	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
