@@ -19,6 +19,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/addr.h"
+
 /* A shell command, printf-style; 0 when it exited 0. */
 static inline int sh(const char *fmt, ...)
 {
@@ -107,6 +109,29 @@ static inline int cg_home(char *buf, size_t size)
 	}
 	fclose(f);
 	return err;
+}
+
+/* ---- socket addresses from literals (user/common/addr.h does the work) ---- */
+
+static inline int family_of(const char *ip)
+{
+	return strchr(ip, ':') ? AF_INET6 : AF_INET;
+}
+
+/* `ip`:`port` as a socket address; returns its length (0 for a bad literal, which bind and
+ * connect then refuse visibly). */
+static inline socklen_t sa_make(const char *ip, int port, struct sockaddr_storage *ss)
+{
+	int n = addr_sockaddr(ip, (uint16_t)port, ss);
+
+	return n < 0 ? 0 : (socklen_t)n;
+}
+
+/* A socket address as skiff's endpoint (address, port, family; network order). */
+static inline void sa_endpoint(const struct sockaddr_storage *ss, struct skiff_sock_origin *ep)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->family = (__u8)addr_from_sockaddr(ss, &ep->addr, &ep->port);
 }
 
 #endif

@@ -98,25 +98,6 @@ static double cpu_s(void)
 
 /* ---------- sockets ---------- */
 
-static socklen_t sa_make(int family, const char *ip, int port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		inet_pton(AF_INET, ip, &s->sin_addr);
-		return sizeof(*s);
-	}
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	s6->sin6_family = AF_INET6;
-	s6->sin6_port = htons(port);
-	inet_pton(AF_INET6, ip, &s6->sin6_addr);
-	return sizeof(*s6);
-}
-
 struct pair {
 	int cli, srv;
 };
@@ -134,7 +115,7 @@ static struct pair pair_open(int family, const char *ccg, const char *cip, const
 	lfd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(lfd >= 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(family, sip, 0, &ss)), 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(sip, 0, &ss)), 0);
 	assert_int_equal(listen(lfd, 16), 0);
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
 
@@ -144,7 +125,7 @@ static struct pair pair_open(int family, const char *ccg, const char *cip, const
 	{
 		struct sockaddr_storage cs;
 
-		assert_int_equal(bind(p.cli, (struct sockaddr *)&cs, sa_make(family, cip, 0, &cs)),
+		assert_int_equal(bind(p.cli, (struct sockaddr *)&cs, sa_make(cip, 0, &cs)),
 				 0);
 	}
 	assert_int_equal(connect(p.cli, (struct sockaddr *)&ss, len), 0);
@@ -895,7 +876,7 @@ static void test_many_short_connections(void **state)
 	cg_enter(T.cg_b);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(AF_INET, POD_B4, 0, &ss)), 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(POD_B4, 0, &ss)), 0);
 	assert_int_equal(listen(lfd, 64), 0);
 	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
 	cg_enter(T.cg_a);
@@ -906,7 +887,7 @@ static void test_many_short_connections(void **state)
 		assert_true(c >= 0);
 		/* the port is picked at connect(): bind(ip, 0) scans every port in TIME_WAIT */
 		setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		assert_int_equal(bind(c, (struct sockaddr *)&cs, sa_make(AF_INET, POD_A4, 0, &cs)),
+		assert_int_equal(bind(c, (struct sockaddr *)&cs, sa_make(POD_A4, 0, &cs)),
 				 0);
 		assert_int_equal(connect(c, (struct sockaddr *)&ss, len), 0);
 		s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

@@ -104,49 +104,6 @@ static struct topo T = {.netns_fd = -1,
 
 /* ---------- addresses ---------- */
 
-static int family_of(const char *ip)
-{
-	return strchr(ip, ':') ? AF_INET6 : AF_INET;
-}
-
-static socklen_t sa_make(const char *ip, int port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family_of(ip) == AF_INET) {
-		struct sockaddr_in *s = (struct sockaddr_in *)ss;
-
-		s->sin_family = AF_INET;
-		s->sin_port = htons(port);
-		inet_pton(AF_INET, ip, &s->sin_addr);
-		return sizeof(*s);
-	}
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
-
-	s6->sin6_family = AF_INET6;
-	s6->sin6_port = htons(port);
-	inet_pton(AF_INET6, ip, &s6->sin6_addr);
-	return sizeof(*s6);
-}
-
-/* A socket address as skiff's endpoint (address, port, family; network order). */
-static void sa_endpoint(const struct sockaddr_storage *ss, struct skiff_sock_origin *ep)
-{
-	memset(ep, 0, sizeof(*ep));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s = (const struct sockaddr_in *)ss;
-
-		ep->addr.v4 = s->sin_addr.s_addr;
-		ep->port = s->sin_port;
-		ep->family = SKIFF_AF_INET;
-	} else {
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-		memcpy(&ep->addr, &s6->sin6_addr, 16);
-		ep->port = s6->sin6_port;
-		ep->family = SKIFF_AF_INET6;
-	}
-}
-
 static struct skiff_sock_origin endpoint(const char *ip, int port)
 {
 	struct sockaddr_storage ss;
