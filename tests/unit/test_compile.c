@@ -19,6 +19,7 @@
 #include "common/strbuf.h"
 #include "compile/compile.h"
 #include "compile/compile_internal.h"
+#include "compile_test.h"
 #include "model/model.h"
 
 /* ---------- YAML builders ---------- */
@@ -207,93 +208,6 @@ static void y_canary(struct strbuf *b, int n1, int n2)
 	y_slice(b, "shop", "echo-abcde", "echo", 4, "http:8080", eps.len ? eps.s : "");
 	y_dr(b, "shop", "echo", "echo");
 	sb_free(&eps);
-}
-
-/* ---------- fixture ---------- */
-
-struct fx {
-	struct strbuf y;
-	struct model m;
-	struct diag d;
-	struct node_view v;
-	bool loaded;
-};
-
-static int fx_setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	*state = f;
-	return f ? 0 : -1;
-}
-
-static int fx_teardown(void **state)
-{
-	struct fx *f = *state;
-
-	node_view_free(&f->v);
-	if (f->loaded)
-		model_free(&f->m);
-	diag_free(&f->d);
-	sb_free(&f->y);
-	free(f);
-	return 0;
-}
-
-/* A cgroup id for every pod, derived from its name; pods named pending-* have no cgroup yet,
- * broken-* fail with EACCES. */
-static uint64_t fake_cgroup_id(const char *ns, const char *name)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	for (const char *s = ns; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	h = (h ^ '/') * 1099511628211ull;
-	for (const char *s = name; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static int fake_cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
-{
-	int *calls = ctx;
-
-	if (calls)
-		(*calls)++;
-	if (!strncmp(pod->meta.name, "pending-", 8))
-		return -ENOENT;
-	if (!strncmp(pod->meta.name, "broken-", 7))
-		return -EACCES;
-	*id = fake_cgroup_id(pod->meta.ns, pod->meta.name);
-	return 0;
-}
-
-static void fx_load(struct fx *f)
-{
-	int err = model_load_string("test.yaml", f->y.s ? f->y.s : "", &f->m, &f->d);
-
-	if (err) {
-		diag_print(&f->d);
-		fprintf(stderr, "--- yaml ---\n%s\n", f->y.s);
-	}
-	assert_int_equal(err, 0);
-	f->loaded = true;
-}
-
-/* Load and compile for node-a; returns compile_node_view's result. */
-static int fx_compile(struct fx *f)
-{
-	fx_load(f);
-	return compile_node_view(&f->m, "node-a", fake_cgroup_of, NULL, &f->v, &f->d);
-}
-
-static void fx_compile_ok(struct fx *f)
-{
-	int err = fx_compile(f);
-
-	if (err)
-		diag_print(&f->d);
-	assert_int_equal(err, 0);
 }
 
 /* ---------- view accessors ---------- */

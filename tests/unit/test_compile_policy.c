@@ -23,37 +23,9 @@
 #include "authz/authz.h"
 #include "common/strbuf.h"
 #include "compile/compile.h"
+#include "compile_test.h"
 
 #define NONE (-1) /* no entry in the view */
-
-struct fx {
-	struct strbuf y;
-	struct model m;
-	struct diag d;
-	struct node_view v;
-	bool loaded;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	*state = f;
-	return f ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	node_view_free(&f->v);
-	if (f->loaded)
-		model_free(&f->m);
-	diag_free(&f->d);
-	sb_free(&f->y);
-	free(f);
-	return 0;
-}
 
 /* ---------- the model ---------- */
 
@@ -102,46 +74,11 @@ static void policy(struct fx *f, const char *nsname, const char *name, const cha
 	sb_printf(&f->y, "%s", spec);
 }
 
-static int fake_cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	(void)ctx;
-	if (!strncmp(pod->meta.name, "pending-", 8))
-		return -ENOENT;
-	for (const char *s = pod->meta.name; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	*id = h;
-	return 0;
-}
-
-static void fx_load(struct fx *f)
-{
-	int err = model_load_string("t.yaml", f->y.s ? f->y.s : "", &f->m, &f->d);
-
-	if (err) {
-		diag_print(&f->d);
-		fail_msg("the model rejected the YAML:\n%s", f->y.s);
-	}
-	f->loaded = true;
-}
-
 static int fx_compile_td(struct fx *f, const char *trust_domain)
 {
 	struct compile_opts o = {.trust_domain = trust_domain};
 
 	return compile_node_view_opts(&f->m, "node-a", fake_cgroup_of, NULL, &o, &f->v, &f->d);
-}
-
-static void fx_compile_ok(struct fx *f)
-{
-	int err;
-
-	fx_load(f);
-	err = compile_node_view(&f->m, "node-a", fake_cgroup_of, NULL, &f->v, &f->d);
-	if (err)
-		diag_print(&f->d);
-	assert_int_equal(err, 0);
 }
 
 /* ---------- view accessors ---------- */
@@ -525,7 +462,7 @@ static void test_bad_policy_fails_compile(void **state)
 	assert_null(f->v.policy);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
 {
