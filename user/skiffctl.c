@@ -15,6 +15,7 @@
 #include "inspect/inspect.h"
 #include "model/model.h"
 #include "skiff/accel.h"
+#include "skiff/guard.h"
 #include "skiff/lb.h"
 
 static void usage(FILE *f)
@@ -140,7 +141,9 @@ static int cmd_maps(const char *bpffs)
 	static const char *const maps[] = { SKIFF_MAP_CONFIG,	SKIFF_MAP_SERVICES,
 					    SKIFF_MAP_BACKENDS, SKIFF_MAP_ENROLLED,
 					    SKIFF_MAP_POD_IPS,	SKIFF_MAP_SOCKHASH,
-					    SKIFF_MAP_L4_STATS, NULL };
+					    SKIFF_MAP_L4_STATS, SKIFF_MAP_MTLS,
+					    SKIFF_MAP_GUARD_IFACES, SKIFF_MAP_GUARD_STATS,
+					    NULL };
 	int rc = 0;
 
 	for (int i = 0; maps[i]; i++) {
@@ -172,44 +175,101 @@ static const char *opt_value(int argc, char **argv, const char *name, const char
 	return def;
 }
 
+/* Each command gets argv from the word after its own name(s). */
+static int run_analyze(int argc, char **argv)
+{
+	if (argc < 1)
+		return -1;
+	return cmd_analyze(argv[0], opt_value(argc, argv, "--node", "node-1"));
+}
+
+static int run_authz_check(int argc, char **argv)
+{
+	return authz_cli_check(argc, argv, stdout, stderr);
+}
+
+static int run_ca(int argc, char **argv)
+{
+	return identity_cli_ca(argc, argv, stdout, stderr);
+}
+
+static int run_cert(int argc, char **argv)
+{
+	return identity_cli_cert(argc, argv, stdout, stderr);
+}
+
+static const char *admin_of(int argc, char **argv)
+{
+	return opt_value(argc, argv, "--admin", "127.0.0.1:15000");
+}
+
+static int run_config_dump(int argc, char **argv)
+{
+	return cmd_http(admin_of(argc, argv), "/config_dump", "config dump");
+}
+
+/* Readiness on the admin host's 15021, then the config dump. */
+static int run_status(int argc, char **argv)
+{
+	const char *admin = admin_of(argc, argv), *colon = strrchr(admin, ':');
+	char ready[64];
+
+	snprintf(ready, sizeof(ready), "%.*s:15021", colon ? (int)(colon - admin) : 9,
+		 colon ? admin : "127.0.0.1");
+	if (cmd_http(ready, "/healthz/ready", "readiness"))
+		return 1;
+	return cmd_http(admin, "/config_dump", "config dump");
+}
+
+static int run_maps(int argc, char **argv)
+{
+	return cmd_maps(opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff"));
+}
+
+static int run_sockets(int argc, char **argv)
+{
+	return inspect_sockets(stdout, opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff")) < 0;
+}
+
+static int run_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+static const struct command {
+	const char *name, *sub; /* sub: a second word the command needs ("authz check") */
+	int (*run)(int argc, char **argv); /* -1: usage error */
+} commands[] = {
+	{"analyze", NULL, run_analyze},
+	{"authz", "check", run_authz_check},
+	{"ca", NULL, run_ca},
+	{"cert", NULL, run_cert},
+	{"config", "dump", run_config_dump},
+	{"status", NULL, run_status},
+	{"maps", NULL, run_maps},
+	{"sockets", NULL, run_sockets},
+	{"-h", NULL, run_help},
+	{"--help", NULL, run_help},
+};
+
 int main(int argc, char **argv)
 {
-	const char *admin = opt_value(argc, argv, "--admin", "127.0.0.1:15000");
+	for (size_t i = 0; argc >= 2 && i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *c = &commands[i];
+		int skip = c->sub ? 3 : 2, rc;
 
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
+		if (strcmp(argv[1], c->name) || (c->sub && (argc < 3 || strcmp(argv[2], c->sub))))
+			continue;
+		rc = c->run(argc - skip, argv + skip);
+		if (rc >= 0)
+			return rc;
+		break;
 	}
-	if (!strcmp(argv[1], "analyze") && argc >= 3)
-		return cmd_analyze(argv[2], opt_value(argc, argv, "--node", "node-1"));
-	if (!strcmp(argv[1], "authz") && argc >= 3 && !strcmp(argv[2], "check"))
-		return authz_cli_check(argc - 3, argv + 3, stdout, stderr);
-	if (!strcmp(argv[1], "ca"))
-		return identity_cli_ca(argc - 2, argv + 2, stdout, stderr);
-	if (!strcmp(argv[1], "cert"))
-		return identity_cli_cert(argc - 2, argv + 2, stdout, stderr);
-	if (!strcmp(argv[1], "config") && argc >= 3 && !strcmp(argv[2], "dump"))
-		return cmd_http(admin, "/config_dump", "config dump");
-	if (!strcmp(argv[1], "status")) {
-		char ready[64];
-		const char *colon = strrchr(admin, ':');
-
-		snprintf(ready, sizeof(ready), "%.*s:15021", colon ? (int)(colon - admin) : 9,
-			 colon ? admin : "127.0.0.1");
-		if (cmd_http(ready, "/healthz/ready", "readiness"))
-			return 1;
-		return cmd_http(admin, "/config_dump", "config dump");
-	}
-	if (!strcmp(argv[1], "maps"))
-		return cmd_maps(opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff"));
-	if (!strcmp(argv[1], "sockets"))
-		return inspect_sockets(stdout, opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff")) <
-		       0;
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(stdout);
-		return 0;
-	}
-	fprintf(stderr, "skiffctl: unknown command '%s'\n", argv[1]);
+	if (argc >= 2)
+		fprintf(stderr, "skiffctl: unknown command or missing arguments: '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;
 }
