@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Istio's own authorization cases (conformance SOURCE.md §3.3) on the evaluator: the policies are
- * the real `.yaml.tmpl` files of Istio's integration test, read from the shared conformance folder
- * and instantiated here by plain substitution of their placeholders with the test's workloads:
+ * the real `.yaml.tmpl` files of Istio's integration test, read from tests/conformance/istio and
+ * instantiated here by plain substitution of their placeholders with the test's workloads:
  *
  *   Allowed = a in ns1 (10.1.0.1), Denied = a in ns2 (10.2.0.1), To = b in ns1 or ns2 (10.x.0.2),
  *   workload ports http 18080, http2 18085, grpc 17070, tcp 19090; trust domain cluster.local.
@@ -153,7 +153,7 @@ static void load_templates(struct fx *f, const struct tmpl *t, size_t n)
 			 t[i].file);
 		text = read_text(path);
 		if (!text)
-			fail_msg("cannot read %s (SKIFF_CONFORMANCE_DIR sets the folder)", path);
+			fail_msg("cannot read %s (not run from the repository root?)", path);
 		sub = substitute(path, text, &t[i].ctx);
 		full = with_namespace(sub, t[i].ctx.ns);
 		fprintf(buf, "%s\n---\n", full);
