@@ -1,9 +1,9 @@
 #!/bin/bash
 # Istio's own AuthorizationPolicy test inputs (tests/conformance/istio/.../testdata/authz/
 # *.yaml.tmpl), filled with lab workloads by authz_render.py and checked end to end with curl and
-# a TCP echo, against the outcomes SOURCE.md §3.3 lists. Every request is made twice: to b's pod
-# on the client's node (the kernel and the local skiffd decide) and to b's pod on the other node
-# (the destination's skiffd decides, on the HBONE stream).
+# a TCP echo, against the outcomes of Istio's tests/integration/security/authz_test.go. Every
+# request is made twice: to b's pod on the client's node (the kernel and the local skiffd decide)
+# and to b's pod on the other node (the destination's skiffd decides, on the HBONE stream).
 #
 # Where skiff differs from the harness, the case says so: there is no gRPC echo (the grpc port
 # rules are applied but not exercised), the "http2" port serves HTTP/1.1 (HTTP/2 is covered by

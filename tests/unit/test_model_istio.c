@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Istio kinds in the model: VirtualService, DestinationRule, PeerAuthentication and
- * AuthorizationPolicy parse and validate as SOURCE.md §4 says. Each invalid case checks that the
- * error names the field path and its file:line. Istio's own files, kept unchanged in
- * tests/conformance/istio, are loaded in place (env SKIFF_CONFORMANCE_DIR overrides the folder).
+ * AuthorizationPolicy parse and validate as Istio's pkg/config/validation does. Each invalid case
+ * checks that the error names the field path and its file:line. Istio's own files, kept
+ * unchanged in tests/conformance/istio, are loaded in place (env SKIFF_CONFORMANCE_DIR overrides
+ * the folder).
  */
 #include <errno.h>
 #include <glob.h>
