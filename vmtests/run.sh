@@ -15,7 +15,7 @@ export LC_ALL=C
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VMTESTS=$REPO/vmtests
-# Inserted by the guest's /init in this order (dependencies first); see KERNEL-NOTES.md.
+# Inserted by the guest's /init in this order, dependencies first: insmod does not resolve them.
 INITRD_MODULES="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci 9pnet
 	9pnet_virtio netfs fscache 9p overlay"
 DEBIAN_KERNEL_RE='^linux-image-6\.1\.0-[0-9]+-amd64$'

@@ -6,8 +6,9 @@
  * Identity on the node is kernel-attested: connect4/6 know the calling pod by its cgroup
  * (skiff_enrolled) and the destination pod by its address (skiff_pod_ips). skiffd evaluates
  * every (source pod, destination pod, port, family) of this node with the authz evaluator (L4
- * semantics, SOURCE.md §3.2) and writes the verdicts into skiff_policy; a connect then costs one
- * or two hash lookups. Destinations are marked in their struct skiff_pod (lb.h):
+ * semantics: HTTP fields treated as Istio treats them on TCP) and writes the verdicts into
+ * skiff_policy; a connect then costs one or two hash lookups. Destinations are marked in their
+ * struct skiff_pod (lb.h):
  *   SKIFF_POD_F_AUTHZ  look the connection up in skiff_policy: an ALLOW entry lets it go on;
  *                      a DENY entry or none at all fails connect() with EPERM (fail closed);
  *   SKIFF_POD_F_L7     its policies need HTTP: the connection is punted to skiffd (punt.h),

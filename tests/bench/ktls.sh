@@ -8,7 +8,7 @@
 # utime+stime of both skiffd per GiB moved.
 # Needs a kernel with kTLS (the tls ULP): this machine's 6.18 has none, so it runs in Debian's 6.1
 # under QEMU: vmtests/run.sh BUILD --cmd 'tests/bench/ktls.sh BUILD'. There AES is emulated
-# (~100x slower, KERNEL-NOTES.md): the ratios compare the paths in that guest, not on hardware.
+# (~100x slower under TCG): the ratios compare the paths in that guest, not on hardware.
 #   tests/bench/ktls.sh BUILD_DIR [ROUNDS] [SECONDS]
 # Writes BUILD_DIR/bench/ktls.md.
 set -u

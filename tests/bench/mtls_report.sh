@@ -1,6 +1,6 @@
 #!/bin/bash
 # The mTLS benchmark's table (tests/bench/mtls.sh): medians (min-max) per scenario and metric,
-# with ratios to direct and to haproxy-mtls, and the targets of issue 5.
+# with ratios to direct and to haproxy-mtls, and how they compare with the mTLS targets.
 #   mtls_report.sh OUT_DIR REPS SECONDS RUN_SECONDS
 set -u
 OUT=$1 REPS=$2 T=$3 RUN=$4
@@ -37,7 +37,7 @@ END {
 		printf " |\n"
 	}
 	sm = "skiff-mtls"; hp = "haproxy-mtls"
-	printf "\n## Targets (issue 5)\n"
+	printf "\n## Targets\n"
 	tgt("throughput vs haproxy-mtls", m[sm SUBSEP "tput_gbps"] / m[hp SUBSEP "tput_gbps"], ">=", 1.2, "×")
 	tgt("p99 vs haproxy-mtls", m[sm SUBSEP "p99_us"] / m[hp SUBSEP "p99_us"], "<=", 0.8, "×")
 	tgt("p99 added by the two agents over direct (ms)", (m[sm SUBSEP "p99_us"] - m["direct" SUBSEP "p99_us"]) / 1000, "<", 0.20, " ms")

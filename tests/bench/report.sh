@@ -132,7 +132,7 @@ END {
 		}
 		print "\nRatios closer to 1.00 than this drift are within this machine’s noise." > md
 	}
-	print "\n## Targets (issue 3), ratios to direct" > md
+	print "\n## Targets, ratios to direct" > md
 	if (vm)
 		print "Not judged under TCG: its timings prove function, not speed." > md
 	else {

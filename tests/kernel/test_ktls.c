@@ -355,7 +355,7 @@ static int ktls_tx_keys(int fd)
 }
 
 /*
- * A socket cannot be kTLS and in a sockhash at once (KERNEL-NOTES.md), either way round:
+ * A socket cannot be kTLS and in a sockhash at once (current stable kernels), either way round:
  *   - adding a kTLS socket to a sockhash gives EINVAL; a plain established socket goes into the
  *     same map, so the map is not the reason;
  *   - a socket in a sockhash cannot be given kTLS keys: on 6.1 the tls ULP attaches, and TLS_TX

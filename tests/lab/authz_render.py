@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Instantiate one of Istio's authz test templates (Go text/template, ../shared/conformance/istio/
+"""Instantiate one of Istio's authz test templates (Go text/template, tests/conformance/istio/
 tests/integration/security/testdata/authz/*.yaml.tmpl) with the lab's workloads, the way Istio's
-harness fills them (SOURCE.md: Allowed = a in namespace 1, Denied = a in namespace 2, To = b in
+harness fills them (Allowed = a in namespace 1, Denied = a in namespace 2, To = b in
 namespace 1), and give every object without a namespace the one the harness applies it to.
 
   authz_render.py TEMPLATE NAMESPACE KEY=VALUE... > out.yaml

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Istio's own AuthorizationPolicy test inputs (../shared/conformance/istio/.../testdata/authz/
+# Istio's own AuthorizationPolicy test inputs (tests/conformance/istio/.../testdata/authz/
 # *.yaml.tmpl), filled with lab workloads by authz_render.py and checked end to end with curl and
-# a TCP echo, against the outcomes SOURCE.md §3.3 lists. Every request is made twice: to b's pod
-# on the client's node (the kernel and the local skiffd decide) and to b's pod on the other node
-# (the destination's skiffd decides, on the HBONE stream).
+# a TCP echo, against the outcomes of Istio's tests/integration/security/authz_test.go. Every
+# request is made twice: to b's pod on the client's node (the kernel and the local skiffd decide)
+# and to b's pod on the other node (the destination's skiffd decides, on the HBONE stream).
 #
 # Where skiff differs from the harness, the case says so: there is no gRPC echo (the grpc port
 # rules are applied but not exercised), the "http2" port serves HTTP/1.1 (HTTP/2 is covered by
@@ -12,8 +12,10 @@
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
-TMPL=$(cd "$HERE/../../../shared/conformance/istio/tests/integration/security/testdata/authz" \
-	2>/dev/null && pwd)
+# Istio's templates, kept in the repository at their upstream path (SKIFF_CONFORMANCE_DIR points
+# at another copy, as for the unit tests).
+CONF=${SKIFF_CONFORMANCE_DIR:-$(cd "$HERE/../conformance/istio" && pwd)}
+TMPL=$CONF/tests/integration/security/testdata/authz
 CASE_FILE="$STATE/authz-case.yaml"
 
 pod_ip() { lab status | awk -v p="$1" 'index($1, p) == 1 { print $3; exit }'; }
@@ -73,9 +75,10 @@ requests: ${specs[*]}"; fi
 A=authz-1/a D=authz-2/a PLAIN=authz-plain/plain
 H=18080 H2=18085 T=19090
 
-t_begin "conformance templates are there ($TMPL)"
-if [ -n "$TMPL" ] && [ -f "$TMPL/allow-principal.yaml.tmpl" ]; then t_pass
-else t_fail "../shared/conformance/istio missing beside the checkout"; t_summary; fi
+t_begin "Istio's templates are there ($TMPL)"
+if [ -f "$TMPL/allow-principal.yaml.tmpl" ]; then t_pass
+else t_fail "no allow-principal.yaml.tmpl there (tests/conformance/istio is in the repository)"
+	t_summary; exit 1; fi
 
 t_begin "lab up: a and b in authz-1, a in authz-2, a plaintext client; b on both nodes"
 if lab up --nodes 2 "$HERE/fixtures/authz/workloads.yaml" >"$LOG" 2>&1; then t_pass

@@ -132,12 +132,18 @@ static inline char *read_text(const char *path)
 	return buf;
 }
 
-/* The shared Istio conformance folder (env SKIFF_CONFORMANCE_DIR overrides, as elsewhere). */
+/*
+ * Istio's own test inputs, kept in the repository at their upstream paths; relative to the
+ * repository root, which tests/run.sh runs the tests from (like FIXTURES). The environment
+ * variable SKIFF_CONFORMANCE_DIR points at another copy, e.g. a full Istio checkout.
+ */
+#define CONFORMANCE_DIR "tests/conformance/istio"
+
 static inline const char *conformance_dir(void)
 {
 	const char *e = getenv("SKIFF_CONFORMANCE_DIR");
 
-	return e && e[0] ? e : "../shared/conformance/istio";
+	return e && e[0] ? e : CONFORMANCE_DIR;
 }
 
 #endif

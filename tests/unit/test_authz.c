@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The AuthorizationPolicy evaluator against the rules of conformance SOURCE.md §3.1 (which
- * policies apply, CUSTOM -> DENY -> ALLOW, empty rules, OR/AND, every notX, string forms,
- * identity fields, IPs, hosts, ports, paths, `when` keys) and §3.2 (HTTP-only fields on TCP),
+ * The AuthorizationPolicy evaluator against Istio's rules (its API and pilot/pkg/security/authz:
+ * which policies apply, CUSTOM -> DENY -> ALLOW, empty rules, OR/AND, every notX, string forms,
+ * identity fields, IPs, hosts, ports, paths, `when` keys, and HTTP-only fields on TCP),
  * plus what skiff does where it cannot do what Istio does (CUSTOM, JWT attributes) and bad input.
  * Every policy goes through the real model loader and authz_compile(): the YAML is in
  * tests/unit/fixtures/authz/, short single policies inline (their line numbers are checked).
@@ -38,7 +38,7 @@ static struct authz_request tcp(const char *from, uint16_t port)
 				      .tcp = true};
 }
 
-/* ---- §3.1 which policies apply, and the order ---- */
+/* ---- which policies apply, and the order ---- */
 
 static void test_no_policy_allows(void **state)
 {
@@ -201,7 +201,7 @@ static void test_scope_and_selectors(void **state)
 	fx_free(&f);
 }
 
-/* ---- §3.1 structure of a match ---- */
+/* ---- structure of a match ---- */
 
 static void test_or_and(void **state)
 {
@@ -271,7 +271,7 @@ static void test_not_fields(void **state)
 	fx_free(&f);
 }
 
-/* ---- §3.1 identity fields ---- */
+/* ---- identity fields ---- */
 
 static void test_identity_fields(void **state)
 {
@@ -502,7 +502,7 @@ static void test_path_template_matcher(void **state)
 				 cases[i].match ? "match" : "no match");
 }
 
-/* ---- §3.1 `when` ---- */
+/* ---- `when` ---- */
 
 static void test_when_keys(void **state)
 {
@@ -559,7 +559,7 @@ static void test_when_header_joined(void **state)
 	fx_free(&f);
 }
 
-/* ---- §3.2 HTTP-only fields on TCP ---- */
+/* ---- HTTP-only fields on TCP ---- */
 
 static void test_tcp_allow_drops_http_rules(void **state)
 {

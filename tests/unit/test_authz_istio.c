@@ -1,18 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Istio's own authorization cases (conformance SOURCE.md §3.3) on the evaluator: the policies are
- * the real `.yaml.tmpl` files of Istio's integration test, read from the shared conformance folder
- * and instantiated here by plain substitution of their placeholders with the test's workloads:
+ * Istio's own authorization cases on the evaluator: the policies are the real `.yaml.tmpl` files
+ * of Istio's integration test, read from tests/conformance/istio and instantiated here by plain
+ * substitution of their placeholders with the test's workloads:
  *
  *   Allowed = a in ns1 (10.1.0.1), Denied = a in ns2 (10.2.0.1), To = b in ns1 or ns2 (10.x.0.2),
  *   workload ports http 18080, http2 18085, grpc 17070, tcp 19090; trust domain cluster.local.
  *
- * Each §3.3 row becomes request -> ALLOW/DENY pairs. Then §3.2 on the builder test data (the
- * Envoy filters Istio generates for TCP), rule by rule.
+ * Each case of that test (Istio's tests/integration/security/authz_test.go) becomes
+ * request -> ALLOW/DENY pairs. Then Istio's builder test data (the Envoy filters it generates
+ * for TCP) shows what HTTP-only fields do on TCP, rule by rule.
  */
 #include "unit/authz_test.h"
 
-#include "authz/authz_internal.h" /* rule-level checks of the §3.2 builder data */
+#include "authz/authz_internal.h" /* rule-level checks of the builder data */
 
 #define TMPL_DIR "tests/integration/security/testdata/authz/"
 #define A_ID	 "spiffe://cluster.local/ns/ns1/sa/a"
@@ -153,7 +154,7 @@ static void load_templates(struct fx *f, const struct tmpl *t, size_t n)
 			 t[i].file);
 		text = read_text(path);
 		if (!text)
-			fail_msg("cannot read %s (SKIFF_CONFORMANCE_DIR sets the folder)", path);
+			fail_msg("cannot read %s (not run from the repository root?)", path);
 		sub = substitute(path, text, &t[i].ctx);
 		full = with_namespace(sub, t[i].ctx.ns);
 		fprintf(buf, "%s\n---\n", full);
@@ -231,7 +232,7 @@ static void run_cases(const struct fx *f, const char *to_ns, const char *labels,
 #define RUN(f, ns, labels, cases, policy)                                                          \
 	run_cases(f, ns, labels, cases, sizeof(cases) / sizeof(cases[0]), policy)
 
-/* ---- §3.3 ---- */
+/* ---- the cases of Istio's authz_test.go ---- */
 
 /* allow-principal and allow-serviceaccount: the same matrix. */
 static const struct xcase allow_source_cases[] = {
@@ -666,7 +667,7 @@ static void test_ingress_gateway(void **state)
 }
 
 /* jwt: skiff reads no RequestAuthentication, so every request is one without a token. The
- * token-carrying rows of §3.3 need JWT validation, which skiff does not have. */
+ * token-carrying cases need JWT validation, which skiff does not have. */
 static void test_jwt_without_token(void **state)
 {
 	static const struct xcase cases[] = {
@@ -703,7 +704,7 @@ static void test_custom_provider(void **state)
 	fx_free(&f);
 }
 
-/* ---- §3.2 on Istio's builder test data (the TCP filters it generates) ---- */
+/* ---- HTTP-only fields on TCP: Istio's builder test data (the TCP filters it generates) ---- */
 
 static void load_builder(struct fx *f, const char *rel)
 {

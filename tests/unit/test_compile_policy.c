@@ -192,7 +192,7 @@ static void test_no_policy_no_flag(void **state)
 	assert_int_equal(guard_mode(f, "10.0.0.2", 80), SKIFF_MTLS_PERMISSIVE);
 }
 
-/* SOURCE.md §3.3 allow-principal, at L4: only web may connect to api. */
+/* Istio's allow-principal case, at L4: only web may connect to api. */
 static void test_allow_principal(void **state)
 {
 	struct fx *f = *state;
@@ -237,7 +237,7 @@ static void test_trust_domain(void **state)
 	assert_int_equal(verdict(f, "shop/web-0", "shop/api-0", 0, SKIFF_AF_INET), 0);
 }
 
-/* SOURCE.md §3.3 deny-namespace at L4: no ALLOW policy, so everyone else is allowed. */
+/* Istio's deny-namespace case at L4: no ALLOW policy, so everyone else is allowed. */
 static void test_deny_namespace(void **state)
 {
 	struct fx *f = *state;
@@ -284,7 +284,7 @@ static void test_ports_and_not_ports(void **state)
 	assert_int_equal(guard_mode(f, "fd00::4", 9091), SKIFF_MTLS_PERMISSIVE);
 }
 
-/* HTTP fields (SOURCE.md §3.2/§3.4: dropped from ALLOW, widened in DENY on TCP) need skiffd. */
+/* HTTP fields (on TCP dropped from ALLOW, widened in DENY, as in Istio) need skiffd. */
 static void test_http_fields_make_l7(void **state)
 {
 	struct fx *f = *state;

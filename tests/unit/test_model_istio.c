@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Istio kinds in the model: VirtualService, DestinationRule, PeerAuthentication and
- * AuthorizationPolicy parse and validate as SOURCE.md §4 says. Each invalid case checks that the
- * error names the field path and its file:line. The real Istio files under the shared
- * conformance folder are loaded in place (env SKIFF_CONFORMANCE_DIR overrides the base dir).
+ * AuthorizationPolicy parse and validate as Istio's pkg/config/validation does. Each invalid case
+ * checks that the error names the field path and its file:line. Istio's own files, kept
+ * unchanged in tests/conformance/istio, are loaded in place (env SKIFF_CONFORMANCE_DIR overrides
+ * the folder).
  */
 #include <errno.h>
 #include <glob.h>
@@ -112,11 +113,13 @@ static bool has_unenforced(const struct m_unenforced *u, size_t n, const char *f
 	return false;
 }
 
+/* Istio's files in tests/conformance/istio, relative to the repository root (tests/run.sh runs
+ * from there); env SKIFF_CONFORMANCE_DIR points at another copy, e.g. a full Istio checkout. */
 static const char *conformance_dir(void)
 {
 	const char *e = getenv("SKIFF_CONFORMANCE_DIR");
 
-	return e && e[0] ? e : "../shared/conformance/istio";
+	return e && e[0] ? e : "tests/conformance/istio";
 }
 
 /* ---- the product guide, unchanged ---- */
@@ -1008,7 +1011,7 @@ static size_t load_all_ok(const char *pattern, const char *skip)
 
 	snprintf(pat, sizeof(pat), "%s/%s", conformance_dir(), pattern);
 	if (glob(pat, 0, NULL, &g) != 0)
-		fail_msg("no files match %s (set SKIFF_CONFORMANCE_DIR)", pat);
+		fail_msg("no files match %s (not run from the repository root?)", pat);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		struct diag d = {0};
 		struct model m;
@@ -1093,7 +1096,7 @@ static size_t load_each_doc(const char *rel, size_t *errors, size_t max, struct 
 
 	snprintf(path, sizeof(path), "%s/%s", conformance_dir(), rel);
 	if (yaml_parse_file(&set, path, d) < 0)
-		fail_msg("cannot read %s (set SKIFF_CONFORMANCE_DIR)", path);
+		fail_msg("cannot read %s (not run from the repository root?)", path);
 	for (n = 0; n < set.n && n < max; n++) {
 		struct model m = {0};
 		size_t before = d->errors;

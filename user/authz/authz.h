@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * AuthorizationPolicy evaluation with Istio's semantics (conformance SOURCE.md §3): one evaluator
- * for every place skiff decides (kernel map compiler, skiffd per request, `skiffctl authz check`).
+ * AuthorizationPolicy evaluation with Istio's semantics (its API and pilot/pkg/security/authz):
+ * one evaluator for every place skiff decides (kernel map compiler, skiffd per request,
+ * `skiffctl authz check`).
  *
  * authz_compile() turns the model's policies (rules validated by the model, kept as YAML trees)
  * into matchers once; authz_evaluate() answers one request. A set points into the model it was
@@ -60,7 +61,7 @@ struct authz_request {
 	const char *dest_ip;   /* the workload's address */
 	uint16_t dest_port;    /* the workload (target) port, not the Service port */
 	const char *sni;       /* connection.sni; NULL when the client sent none */
-	bool tcp;	       /* L4 only: HTTP attributes do not exist (SOURCE.md §3.2) */
+	bool tcp;	       /* L4 only: HTTP attributes do not exist */
 	/* HTTP only (ignored when tcp) */
 	const char *host;   /* Host / :authority as sent */
 	const char *method; /* "GET" */

@@ -115,7 +115,7 @@ static int az_rule_compile(struct az_cc *c, const struct ynode *rule, size_t idx
 	if (az_section_compile(c, r, rule, false, path) < 0 ||
 	    az_section_compile(c, r, rule, true, path) < 0 || az_when_compile(c, r, rule, path) < 0)
 		return -EINVAL;
-	/* Istio's validation warns here too (SOURCE.md §3.2): such a rule is rarely meant to
+	/* Istio's validation warns here too: such a rule is rarely meant to
 	 * refuse every TCP connection, yet that is what it does. */
 	if (c->ap->action == AUTHZ_DENY && r->has_http && !r->has_l4)
 		az_report(c, DIAG_WARN, rule,

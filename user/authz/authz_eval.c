@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The decision for one request (SOURCE.md §3.1): which policies apply to the workload, then
- * CUSTOM -> DENY -> ALLOW. AUDIT is evaluated and reported but never changes the answer.
+ * The decision for one request, as Istio's API defines it: which policies apply to the
+ * workload, then CUSTOM -> DENY -> ALLOW. AUDIT is evaluated and reported but never changes the
+ * answer.
  *
  *   1. a matching CUSTOM rule denies (skiff has no ext-authz provider to ask, see authz.h);
  *   2. a matching DENY rule denies;

@@ -103,8 +103,8 @@ void *az_push(void *arr, size_t *n, size_t elem)
 	return v + (*n)++ * elem;
 }
 
-/* HTTP-only attributes (SOURCE.md §3.2): methods, paths, hosts, requestPrincipals, request.*
- * and remote.ip / remoteIpBlocks. */
+/* HTTP-only attributes, as Istio's authz builder sorts them: methods, paths, hosts,
+ * requestPrincipals, request.* and remote.ip / remoteIpBlocks. */
 static bool az_attr_http_only(enum az_attr a)
 {
 	return a == AZ_HOST || a == AZ_METHOD || a == AZ_PATH || a == AZ_HEADER ||

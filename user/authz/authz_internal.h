@@ -65,7 +65,7 @@ struct az_field {
 	char *key; /* AZ_HEADER: header name */
 	struct az_value *in, *out;
 	size_t nin, nout;
-	bool http_only; /* does not exist for TCP traffic (SOURCE.md §3.2) */
+	bool http_only; /* does not exist for TCP traffic */
 };
 
 struct az_entry {

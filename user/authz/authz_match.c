@@ -3,9 +3,9 @@
  * One rule against one request, under its policy's action.
  *
  * A rule matches when some `from` entry, some `to` entry and every `when` condition match; a
- * missing section matches. Fields the request cannot have (HTTP attributes on TCP traffic,
- * SOURCE.md §3.2; Envoy metadata skiff never has) are treated so that the answer can only get
- * stricter, never looser:
+ * missing section matches. Fields the request cannot have (HTTP attributes on TCP traffic, as
+ * Istio's builder treats them for TCP; Envoy metadata skiff never has) are treated so that the
+ * answer can only get stricter, never looser:
  *   - ALLOW: the whole rule is dropped (it matches nothing), so less is allowed;
  *   - DENY, CUSTOM (denied in skiff) and AUDIT: those fields are removed and the rest of the rule
  *     stays, so an entry left with nothing matches everything and more is denied.

@@ -2,7 +2,7 @@
 /*
  * Clients outside the mesh, against AuthorizationPolicy. A pod that is not enrolled, or the node
  * itself, never passes connect4/6 as a mesh source, and it has no identity: its connection is
- * plaintext, with no principal (SOURCE.md §3.1). Where the policies of a local mesh pod would
+ * plaintext, with no principal (as in Istio). Where the policies of a local mesh pod would
  * deny such a client on a port, or where their answer depends on the client's address (which
  * skiff_mtls cannot express), that address and port become STRICT for the guard (guard.h): it
  * then lets in only skiffd and the same-node mesh connections the kernel authorised at connect.

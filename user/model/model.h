@@ -248,7 +248,7 @@ bool labels_match(const struct labels *sel, const struct labels *l);
  */
 const struct m_service *model_resolve_host(const struct model *m, const char *ns, const char *host);
 
-/* Mesh membership (DESIGN §3, issue 2 item 5): namespace label skiff.io/mesh=enabled or
+/* Mesh membership: namespace label skiff.io/mesh=enabled or
  * istio.io/dataplane-mode=ambient, unless the pod opts out with skiff.io/mesh=disabled or
  * istio.io/dataplane-mode=none. */
 bool model_pod_in_mesh(const struct model *m, const struct m_pod *p);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * AuthorizationPolicy: selector, action, provider, and Istio's validation of rules
- * (SOURCE.md §3.1, §4.3). The rules stay in the YAML tree (ap->rules) for the authz module to
+ * AuthorizationPolicy: selector, action, provider, and Istio's validation of rules (its
+ * pkg/config/validation). The rules stay in the YAML tree (ap->rules) for the authz module to
  * compile; here we only make sure they are well formed, so that module can trust them.
  *
  * Policies annotated istio.io/dry-run: "true" are validated and then left out of the model:

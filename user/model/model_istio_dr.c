@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * DestinationRule: host, subsets (name + labels), workloadSelector, and Istio's validation of
- * trafficPolicy (SOURCE.md §4.2). Subsets drive weighted routing in the kernel; every
- * trafficPolicy field is valid-but-not-enforced and recorded in dr->unenforced.
+ * trafficPolicy (its pkg/config/validation). Subsets drive weighted routing in the kernel;
+ * every trafficPolicy field is valid-but-not-enforced and recorded in dr->unenforced.
  */
 #include <errno.h>
 #include <stdlib.h>

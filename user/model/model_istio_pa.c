@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * PeerAuthentication: selector, mtls.mode and portLevelMtls, with Istio's validation
- * (SOURCE.md §4.3). An absent mode is UNSET (inherit from the namespace / mesh policy).
+ * PeerAuthentication: selector, mtls.mode and portLevelMtls, with Istio's validation (its
+ * pkg/config/validation). An absent mode is UNSET (inherit from the namespace / mesh policy).
  */
 #include <ctype.h>
 #include <errno.h>

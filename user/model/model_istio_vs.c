@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * VirtualService: parse spec.hosts/gateways and the http, tcp and tls routes, and apply Istio's
- * validation rules (SOURCE.md §4.1). The kernel enforces weighted destinations only; everything
- * else that is valid (matches, retries, faults, ...) is recorded in vs->unenforced so that skiffd
- * warns about it instead of silently ignoring it.
+ * validation rules (its pkg/config/validation). The kernel enforces weighted destinations only;
+ * everything else that is valid (matches, retries, faults, ...) is recorded in vs->unenforced so
+ * that skiffd warns about it instead of silently ignoring it.
  */
 #include <errno.h>
 #include <stdarg.h>

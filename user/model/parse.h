@@ -46,7 +46,7 @@ int pint(struct pctx *c, const struct ynode *map, const char *key, int64_t min, 
 /* true/false. Same return contract as pint. */
 int pbool(struct pctx *c, const struct ynode *map, const char *key, bool *out, const char *path);
 /* Istio duration ("2s", "150ms", "1.5s", "1m", "1h"): must be >= 1ms with ms precision
- * (SOURCE.md §4.1). Same return contract as pint; *ms in milliseconds. */
+ * (as Istio validates durations). Same return contract as pint; *ms in milliseconds. */
 int pduration(struct pctx *c, const struct ynode *map, const char *key, int64_t *ms,
 	      const char *path);
 /* A map of string -> string (labels, selectors). Absent -> empty, returns 0; error -> -1. */
