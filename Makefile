@@ -100,6 +100,9 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libskiff.a
 # test_bpf_load runs itself on the broken object: built with it, for it alone.
 $(BUILD)/tests/kernel/test_bpf_load: $(BROKEN_OBJS)
 
+# test_guard runs the guard's skeleton itself; named here, the header is also kept after a build.
+$(BUILD)/tests/kernel/test_guard: $(BUILD)/skel/guard.skel.h
+
 test: deps
 	$(MAKE) all
 	tests/run.sh $(BUILD)
