@@ -23,6 +23,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TC_ACT_OK   0
 #define TC_ACT_SHOT 2
 
+/* Headers the TC guard makes linear when a packet's first part holds too little to classify:
+ * Ethernet, IPv6 and a chain of extension headers as long as legitimate traffic carries. */
+#define GUARD_PULL_MAX 1024
+
 /* A SYN of a socket of this node in kubelet's cgroup (a forwarded packet has no socket: 0). */
 static __always_inline bool from_kubelet(struct __sk_buff *skb)
 {
@@ -70,6 +74,12 @@ int guard_pod(struct __sk_buff *skb)
 	int c;
 
 	c = pkt_classify((void *)(long)skb->data, (void *)(long)skb->data_end, &f, &flags);
+	if (c == PKT_UNPARSED && skb->data_end - skb->data < skb->len) {
+		/* a driver or a decapsulation left headers in the paged part: make them linear
+		 * and read again, rather than drop an established connection's segment */
+		bpf_skb_pull_data(skb, skb->len < GUARD_PULL_MAX ? skb->len : GUARD_PULL_MAX);
+		c = pkt_classify((void *)(long)skb->data, (void *)(long)skb->data_end, &f, &flags);
+	}
 	if (c == PKT_OTHER)
 		return TC_ACT_OK;
 	guard_pod_by_iface(skb->ifindex, &f, &pod);
