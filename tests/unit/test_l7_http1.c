@@ -465,18 +465,52 @@ static void test_upgrade_refused_resumes(void **state)
 	assert_string_equal(to_pod(x), GET("/b"));
 }
 
-static void test_connect_tunnel(void **state)
+#define NO_TUNNEL                                                                                  \
+	"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\ncontent-type: text/plain\r\n"              \
+	"connection: close\r\n\r\n"
+
+/* No CONNECT is configured: refused in its turn without asking the decider, whatever its
+ * target, and what follows (meant for the tunnel) is not read as requests. */
+static void test_connect_refused(void **state)
+{
+	static const char *const rqs[] = {
+	    "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	    "CONNECT /admin HTTP/1.1\r\nHost: a\r\n\r\nhello",
+	    "CONNECT db:5432 HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
+	};
+	struct fx *x = *state;
+
+	for (size_t i = 0; i < sizeof(rqs) / sizeof(rqs[0]); i++) {
+		teardown(state);
+		setup(state);
+		x = *state;
+		client(x, GET("/a"));
+		client(x, rqs[i]);
+		assert_string_equal(to_pod(x), GET("/a"));
+		assert_int_equal(x->seen.calls, 1);
+		/* a 2xx opens no tunnel: it answers /a, then the refusal, then the end */
+		pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+		assert_string_equal(to_client(x),
+				    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok" NO_TUNNEL);
+		assert_true(l7_http1_ops.done(x->f));
+		assert_int_equal(counts(x)->requests, 2);
+		assert_int_equal(counts(x)->denied, 1);
+		assert_int_equal(counts(x)->bad, 0);
+		client(x, GET("/more"));
+		assert_string_equal(to_pod(x), "");
+	}
+}
+
+/* Only a 101 to an upgrade that was allowed and forwarded opens a tunnel. */
+static void test_denied_upgrade_no_tunnel(void **state)
 {
 	struct fx *x = *state;
 
-	client(x, "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\nhello");
-	assert_string_equal(x->seen.method, "CONNECT");
-	assert_string_equal(x->seen.host, "db:5432");
-	assert_string_equal(x->seen.path, "(null)");
-	assert_string_equal(to_pod(x), "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n");
-	pod(x, "HTTP/1.1 200 OK\r\n\r\nworld");
-	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\n\r\nworld");
-	assert_string_equal(to_pod(x), "hello");
+	client(x, "GET /deny HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+		  "\r\n" GET("/b"));
+	assert_string_equal(to_client(x), DENIED);
+	assert_string_equal(to_pod(x), GET("/b")); /* read as a request, not held */
+	assert_int_equal(pod_rc(x, "HTTP/1.1 101 Switching Protocols\r\n\r\n"), -EPROTO);
 }
 
 /* An h2c upgrade would carry HTTP/2 past the filter: the pod never sees the offer. */
@@ -603,7 +637,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_denied_head_has_no_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_tunnel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_refused_resumes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_connect_tunnel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_denied_upgrade_no_tunnel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2c_upgrade_stripped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_decider_inputs, setup, teardown),
 	    cmocka_unit_test(test_one_byte_at_a_time),

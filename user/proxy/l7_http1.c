@@ -119,7 +119,36 @@ static void request_end(struct l7_filter *f)
 		f->cl = H1_CL_HEAD; /* the pod already answered, and not by switching protocols */
 }
 
-/* A complete head in f->rq_head: decide, forward or queue a 403, set up the body. */
+/*
+ * A parsed request: refused, denied, or forwarded (its head now in to_up). CONNECT never
+ * reaches the decider: skiff configures no tunnels, so a CONNECT would open one the filter
+ * could not look into. It is answered as Envoy answers an upgrade its listener has no
+ * configuration for (CONNECT is one to Envoy): 403 — not 405, which would owe the client an
+ * Allow field listing the pod's methods. What the client sends after it was meant for the
+ * tunnel, not a request: the connection ends.
+ */
+static int request_route(struct l7_filter *f, const struct h1_msg *m, bool body,
+			 struct h1_pending *e, struct l7_buf *to_up)
+{
+	f->counts.requests++;
+	if (!strcmp(m->method, "CONNECT")) {
+		f->counts.denied++;
+		e->answer = H1_ANSWER_NO_TUNNEL;
+		e->close = true;
+		return 0;
+	}
+	if (!request_decide(f, m)) {
+		f->counts.denied++;
+		e->answer = H1_ANSWER_403;
+		/* the client waits for 100 before its body: it will not send it now */
+		e->close |= m->expect_continue && body;
+		return 0;
+	}
+	e->upgrade = m->upgrade && !m->upgrade_h2c;
+	return head_forward(&f->rq_head.raw, m, to_up);
+}
+
+/* A complete head in f->rq_head: decide, forward or queue an answer, set up the body. */
 static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 {
 	struct h1_pending e = {0};
@@ -136,21 +165,10 @@ static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 	kind = m.te_chunked ? H1_BODY_CHUNKED : m.cl ? H1_BODY_LENGTH : H1_BODY_NONE;
 	cl = m.cl;
 	e.head = m.method && !strcmp(m.method, "HEAD");
-	e.connect = m.method && !strcmp(m.method, "CONNECT");
 	e.close = h1_msg_closes(&m);
 	e.keep_alive = m.minor == 0 && !e.close;
-	if (!rc) {
-		f->counts.requests++;
-		if (request_decide(f, &m)) {
-			e.upgrade = m.upgrade && !m.upgrade_h2c;
-			rc = head_forward(&f->rq_head.raw, &m, to_up);
-		} else {
-			f->counts.denied++;
-			e.answer = H1_ANSWER_403;
-			/* the client waits for 100 before its body: it will not send it now */
-			e.close |= m.expect_continue && kind != H1_BODY_NONE;
-		}
-	}
+	if (!rc)
+		rc = request_route(f, &m, kind != H1_BODY_NONE, &e, to_up);
 	h1_msg_free(&m);
 	if (!rc)
 		rc = queue_push(f, &e);
@@ -160,9 +178,9 @@ static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 	if (e.close)
 		f->cl_after = H1_CL_DRAIN;
 	else
-		f->cl_after = f->rq_forward && (e.upgrade || e.connect) ? H1_CL_HOLD : H1_CL_HEAD;
+		f->cl_after = f->rq_forward && e.upgrade ? H1_CL_HOLD : H1_CL_HEAD;
 	if (e.close && !f->rq_forward) {
-		f->cl = H1_CL_DRAIN; /* its 403 is our last word: the body does not matter */
+		f->cl = H1_CL_DRAIN; /* its answer is our last word: the body does not matter */
 		return 0;
 	}
 	h1_body_start(&f->rq_body, kind, cl);

@@ -100,13 +100,13 @@ enum h1_answer {
 	H1_ANSWER_403,
 	H1_ANSWER_400,
 	H1_ANSWER_431,
+	H1_ANSWER_NO_TUNNEL, /* CONNECT: 403, as Envoy answers an unconfigured upgrade */
 };
 
 struct h1_pending {
 	uint8_t answer;	 /* enum h1_answer */
 	bool head;	 /* HEAD: the response has no body */
-	bool connect;	 /* CONNECT: a 2xx turns the connection into a tunnel */
-	bool upgrade;	 /* asked to switch protocols: a 101 turns it into a tunnel */
+	bool upgrade;	 /* allowed to switch protocols: a 101 turns it into a tunnel */
 	bool close;	 /* the last request on the connection */
 	bool keep_alive; /* HTTP/1.0 with keep-alive: our answer says so */
 };
@@ -114,7 +114,7 @@ struct h1_pending {
 enum h1_client_state {
 	H1_CL_HEAD,   /* reading a request head */
 	H1_CL_BODY,   /* a request body: forwarded, or discarded when denied */
-	H1_CL_HOLD,   /* an upgrade or CONNECT went to the pod: hold bytes until it answers */
+	H1_CL_HOLD,   /* an upgrade went to the pod: hold bytes until it answers */
 	H1_CL_TUNNEL, /* switched protocols: bytes pass untouched */
 	H1_CL_DRAIN,  /* the client's last request is in: what follows is ignored */
 };

@@ -267,8 +267,7 @@ static int target_parse(struct h1_msg *m)
 
 	m->path = t;
 	if (!strcmp(m->method, "CONNECT")) {
-		m->host = t;
-		m->path = NULL; /* as in Envoy: a CONNECT has no :path */
+		m->path = NULL; /* refused whatever its target names (l7_http1.c) */
 		return 0;
 	}
 	if (t[0] == '/')
