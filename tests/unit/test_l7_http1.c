@@ -84,6 +84,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The filter again, with a decider that normalises paths by `norm`. */
+static void reopen(struct fx *x, enum authz_path_norm norm)
+{
+	struct l7_decider d = {.decide = decide, .ctx = &x->seen, .path_norm = norm};
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	assert_non_null(x->f);
+}
+
 static int client_n(struct fx *x, const char *s, size_t n)
 {
 	return l7_http1_ops.from_client(x->f, (const uint8_t *)s, n, &x->up, &x->cl);
@@ -302,7 +312,8 @@ static void test_bad_responses(void **state)
 
 /* ---- malformed requests ---- */
 
-static void expect_400(void **state, const char *before, const char *bad)
+static void expect_answer_n(void **state, const char *before, const char *bad, size_t n,
+			    const char *status)
 {
 	struct fx *x;
 
@@ -310,22 +321,27 @@ static void expect_400(void **state, const char *before, const char *bad)
 	setup(state);
 	x = *state;
 	client(x, before);
-	client(x, bad);
+	assert_int_equal(client_n(x, bad, n), 0);
 	assert_string_equal(to_pod(x), before);
 	if (before[0]) { /* the 400 waits its turn */
 		assert_string_equal(to_client(x), "");
 		pod(x, OK("ok"));
 		assert_memory_equal(to_client(x), OK("ok"), strlen(OK("ok")));
-		assert_memory_equal(x->out + strlen(OK("ok")), BAD_REQUEST_STATUS,
-				    strlen(BAD_REQUEST_STATUS));
+		assert_memory_equal(x->out + strlen(OK("ok")), status, strlen(status));
 	} else {
-		assert_memory_equal(to_client(x), BAD_REQUEST_STATUS, strlen(BAD_REQUEST_STATUS));
+		assert_memory_equal(to_client(x), status, strlen(status));
 	}
 	assert_non_null(strstr(x->out, "connection: close\r\n"));
 	assert_true(l7_http1_ops.done(x->f));
 	assert_int_equal(counts(x)->bad, 1);
 	client(x, GET("/ignored"));
 	assert_string_equal(to_pod(x), "");
+}
+
+/* `bad` is answered 400 in its turn (after `before`'s response), reaches nothing, and ends it. */
+static void expect_400(void **state, const char *before, const char *bad)
+{
+	expect_answer_n(state, before, bad, strlen(bad), BAD_REQUEST_STATUS);
 }
 
 static void test_smuggling_refused(void **state)
@@ -387,6 +403,159 @@ static void test_header_too_large(void **state)
 	assert_memory_equal(to_client(x), "HTTP/1.1 431 ", 13);
 	assert_non_null(strstr(x->out, "connection: close\r\n"));
 	assert_true(l7_http1_ops.done(x->f));
+}
+
+/* ---- the request the pod receives is the one decided ---- */
+
+/* `rq` reaches the pod as `want`, decided on path `decided`. */
+static void expect_forward(struct fx *x, const char *rq, const char *want, const char *decided)
+{
+	client(x, rq);
+	assert_string_equal(x->seen.path, decided);
+	assert_string_equal(to_pod(x), want);
+	pod(x, OK("ok"));
+	assert_string_equal(to_client(x), OK("ok"));
+}
+
+static void test_forward_normalised_path(void **state)
+{
+	struct fx *x = *state;
+
+	expect_forward(x, GET("/accounts/export-all/../../health"), GET("/health"), "/health");
+	expect_forward(x, GET("/%61dmin"), GET("/admin"), "/admin");
+	expect_forward(x, GET("/a/./b/%7Euser/%2e%2E/c?x=/../y&z=%61"), GET("/a/b/c?x=/../y&z=%61"),
+		       "/a/b/c?x=/../y&z=%61");
+	expect_forward(x, GET("/a%2fb/%2e/c"), GET("/a%2Fb/c"), "/a%2Fb/c"); /* '/' stays escaped */
+	expect_forward(x, GET("/deny/../ok"), GET("/ok"), "/ok");
+	expect_forward(x, GET("//store//cart/.."), GET("//store//"), "//store//");
+#define RQ10(target)                                                                               \
+	"POST " target " HTTP/1.0\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi"
+	expect_forward(x, RQ10("/x/.."), RQ10("/"), "/");
+	expect_forward(x, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+		       "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "*");
+	/* what it turns into is what is decided: each of these is /deny */
+	client(x, GET("/ok/../deny") GET("/x/%2E%2E/deny") GET("/%64eny"));
+	assert_string_equal(to_pod(x), "");
+	assert_string_equal(to_client(x), DENIED DENIED DENIED);
+	assert_int_equal(counts(x)->denied, 3);
+	assert_int_equal(counts(x)->bad, 0);
+	/* the policy set's normalisation: MERGE_SLASHES joins what BASE keeps */
+	reopen(x, AUTHZ_PATH_MERGE_SLASHES);
+	expect_forward(x, GET("//store//cart/..?q=//"), GET("/store/?q=//"), "/store/?q=//");
+}
+
+/* RFC 9112 §3.2.2: an absolute-form target's authority is the one that counts, so it is decided
+ * and it is the Host the pod receives, with the target in origin-form. */
+static void test_absolute_form_one_authority(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "GET http://public.example/x/../y HTTP/1.1\r\nHost: admin.internal\r\n"
+		  "Accept: */*\r\n\r\n");
+	assert_string_equal(x->seen.host, "public.example");
+	assert_string_equal(x->seen.path, "/y");
+	assert_string_equal(x->seen.headers, "Host=public.example\nAccept=*/*\n");
+	assert_string_equal(to_pod(x),
+			    "GET /y HTTP/1.1\r\nHost: public.example\r\nAccept: */*\r\n\r\n");
+	client(x, "GET HTTPS://a.example:8443?q=1 HTTP/1.1\r\nX: 1\r\nhOsT:  b  \r\n\r\n");
+	assert_string_equal(x->seen.host, "a.example:8443");
+	assert_string_equal(to_pod(x),
+			    "GET /?q=1 HTTP/1.1\r\nX: 1\r\nhOsT: a.example:8443\r\n\r\n");
+	/* HTTP/1.0 may go without Host: the decided one is added */
+	client(x, "GET http://[::1]:81/z HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	assert_string_equal(x->seen.host, "[::1]:81");
+	assert_string_equal(to_pod(x), "GET /z HTTP/1.0\r\nhost: [::1]:81\r\n"
+				       "Connection: keep-alive\r\n\r\n");
+	client(x, "GET http://ok.example/deny HTTP/1.1\r\nHost: ok.example\r\n\r\n");
+	assert_string_equal(to_pod(x), "");
+	assert_int_equal(counts(x)->denied, 1);
+}
+
+/* Targets Envoy refuses, and targets that are no form at all. */
+static void test_bad_targets(void **state)
+{
+	static const char *const targets[] = {
+	    "/public#/../admin",
+	    "/a?b#c",
+	    "http://a/x#f",
+	    "http://a#f",
+	    "ftp://a/x",
+	    "http:///x",
+	    "http://",
+	    "http://user@a/x",
+	    "http://a\\b/x",
+	    "http://a%20b c/x",
+	    "//a b",
+	    "*",
+	    "a/b",
+	    "/a\tb",
+	    "/a\x01"
+	    "b",
+	    "/a\x7f",
+	    "/\xc3\xa9",
+	    "",
+	    "http:/a/x",
+	};
+	struct fx *x = *state;
+
+	client(x, "GET HTTP://a/x/./ HTTP/1.1\r\nHost: a\r\n\r\n"); /* a scheme in any case */
+	assert_string_equal(to_pod(x), "GET /x/ HTTP/1.1\r\nHost: a\r\n\r\n");
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char rq[256];
+
+		snprintf(rq, sizeof(rq), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", targets[i]);
+		expect_400(state, GET("/first"), rq);
+	}
+	expect_400(state, "", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n");
+	expect_400(state, "", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+/* RFC 9112 §3.2: one Host, with a valid authority; empty is valid (no authority). */
+static void test_host_rules(void **state)
+{
+	static const char *const bad[] = {
+	    "a b", "a/b", "a\\b", "user@a", "a\tb", "a?b", "a\"b", "a<b>", "\xc3\xa9.example",
+	};
+	struct fx *x = *state;
+
+	client(x, "GET / HTTP/1.1\r\nHost:\r\n\r\nGET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+	assert_string_equal(to_pod(x), "GET / HTTP/1.1\r\nHost:\r\n\r\n"
+				       "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+	assert_string_equal(x->seen.host, "[::1]:8080");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char rq[256];
+
+		snprintf(rq, sizeof(rq), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+		expect_400(state, "", rq);
+	}
+	expect_400(state, "", "GET / HTTP/1.1\r\nX: 1\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n");
+	expect_400(state, "", "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+	expect_400(state, "", "GET http://a/ HTTP/1.1\r\nHost: a/b\r\n\r\n");
+}
+
+/* RFC 9110 §5.1, §5.5: names are tokens; values hold no CTL but HTAB (obs-text is allowed). */
+static void test_field_rules(void **state)
+{
+	static const char *const bad[] = {
+	    "Bad Name: x", "X@: y",	 "(x): y",     ": y",	   "X\x7f: y",
+	    "X\xc3: y",	   "X: a\x01 b", "X: \x1b[0m", "X: a\x7f", "X: a\x0b",
+	};
+	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
+	struct fx *x = *state;
+
+	client(x, "GET / HTTP/1.1\r\nHost: a\r\nX-Tab: a\tb\r\nX-Obs: caf\xc3\xa9\xff\r\n"
+		  "X-Tok: !#$%&'*+-.^_`|~\r\n\r\n");
+	assert_string_equal(to_pod(x), "GET / HTTP/1.1\r\nHost: a\r\nX-Tab: a\tb\r\n"
+				       "X-Obs: caf\xc3\xa9\xff\r\nX-Tok: !#$%&'*+-.^_`|~\r\n\r\n");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char rq[256];
+
+		snprintf(rq, sizeof(rq), "GET / HTTP/1.1\r\nHost: a\r\n%s\r\n\r\n", bad[i]);
+		expect_400(state, GET("/first"), rq);
+	}
+	expect_answer_n(state, "", nul, sizeof(nul) - 1, BAD_REQUEST_STATUS);
 }
 
 /* ---- the connection's end ---- */
@@ -628,6 +797,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_response_until_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_close_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_responses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_normalised_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_absolute_form_one_authority, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_targets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_field_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_forwarded_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_denied_body, setup, teardown),
