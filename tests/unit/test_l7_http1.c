@@ -558,6 +558,22 @@ static void test_field_rules(void **state)
 	expect_answer_n(state, "", nul, sizeof(nul) - 1, BAD_REQUEST_STATUS);
 }
 
+/* Envoy's default max_headers_count: 100 fields pass, one more is 431. */
+static void test_too_many_fields(void **state)
+{
+	char rq[4096];
+	struct fx *x = *state;
+	size_t n = snprintf(rq, sizeof(rq), "GET / HTTP/1.1\r\nHost: a\r\n");
+
+	for (int i = 1; i < 100; i++)
+		n += snprintf(rq + n, sizeof(rq) - n, "X: %d\r\n", i);
+	snprintf(rq + n, sizeof(rq) - n, "\r\n");
+	client(x, rq);
+	assert_string_equal(to_pod(x), rq);
+	snprintf(rq + n, sizeof(rq) - n, "X: 100\r\n\r\n");
+	expect_answer_n(state, GET("/first"), rq, strlen(rq), "HTTP/1.1 431 ");
+}
+
 /* ---- the connection's end ---- */
 
 static void test_denied_close(void **state)
@@ -802,6 +818,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_bad_targets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_host_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_field_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_many_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_forwarded_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_denied_body, setup, teardown),

@@ -184,9 +184,9 @@ static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 	int rc;
 
 	rc = h1_parse_request(&f->rq_head.raw, f->dec.path_norm, &m);
-	if (rc == -EPROTO || (!rc && framing_bad(&m))) {
+	if (rc == -EPROTO || rc == -E2BIG || (!rc && framing_bad(&m))) {
 		h1_msg_free(&m);
-		return bad_request(f, H1_ANSWER_400);
+		return bad_request(f, rc == -E2BIG ? H1_ANSWER_431 : H1_ANSWER_400);
 	}
 	kind = m.te_chunked ? H1_BODY_CHUNKED : m.cl ? H1_BODY_LENGTH : H1_BODY_NONE;
 	cl = m.cl;

@@ -31,6 +31,8 @@
 #define H1_LINE_MAX  4096	/* a chunk-size line, extensions included */
 #define H1_QUEUE_MAX 65536	/* requests in flight; more is abuse: the connection ends */
 #define H1_HOLD_MAX  (64 << 10) /* client bytes held while an upgrade awaits its answer */
+/* Fields in a request head: Envoy's default max_headers_count, beyond which it answers 431. */
+#define H1_FIELDS_MAX 100
 
 static inline bool h1_is_alnum(uint8_t c)
 {
@@ -100,8 +102,9 @@ struct h1_msg {
 };
 
 /*
- * Parse a complete head (from h1_head_feed): 0, -EPROTO or -ENOMEM. A request's path is
- * normalised by `norm`. Free with h1_msg_free either way.
+ * Parse a complete head (from h1_head_feed): 0, -EPROTO, -E2BIG (a request with more than
+ * H1_FIELDS_MAX fields) or -ENOMEM. A request's path is normalised by `norm`. Free with
+ * h1_msg_free either way.
  */
 int h1_parse_request(const struct l7_buf *raw, enum authz_path_norm norm, struct h1_msg *m);
 int h1_parse_response(const struct l7_buf *raw, struct h1_msg *m);

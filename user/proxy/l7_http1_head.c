@@ -355,6 +355,8 @@ int h1_parse_request(const struct l7_buf *raw, enum authz_path_norm norm, struct
 		rc = request_line_parse(line, m);
 	if (rc)
 		return rc;
+	if (m->nfields > H1_FIELDS_MAX)
+		return -E2BIG;
 	if (m->nhost > 1 || (m->minor == 1 && !m->nhost))
 		return -EPROTO; /* RFC 9112 §3.2: exactly one Host in HTTP/1.1 */
 	if (m->nhost && !authority_valid(m->host, strlen(m->host)))
