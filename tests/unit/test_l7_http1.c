@@ -379,6 +379,121 @@ static void test_broken_chunk_in_denied_body(void **state)
 	assert_int_equal(counts(x)->bad, 1);
 }
 
+#define CHUNKED_HEAD(path) "POST " path " HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* A chunked body whose first chunk (5 bytes) has `size_line` and whose trailer section is
+ * `trailers`, fed one byte at a time to an allowed request: the filter's return for the byte
+ * where it stopped, and what reached the pod. */
+static int chunked_bytewise(void **state, const char *size_line, const char *trailers, char *pod,
+			    size_t cap)
+{
+	char rq[512];
+	struct fx *x;
+	int rc = 0;
+
+	teardown(state);
+	setup(state);
+	x = *state;
+	snprintf(rq, sizeof(rq), CHUNKED_HEAD("/up") "%s\r\nhello\r\n0\r\n%s\r\n", size_line,
+		 trailers);
+	for (size_t i = 0; rq[i] && !rc; i++)
+		rc = client_n(x, rq + i, 1);
+	snprintf(pod, cap, "%s", to_pod(x));
+	return rc;
+}
+
+/* RFC 9112 §7.1.1: 1*HEXDIG, then extensions ";" name [= token / quoted-string] with blanks
+ * around ';' and '=' only. Anything else ends the connection (the pod has part of a request). */
+static void test_chunk_size_line_strict(void **state)
+{
+	static const char *const good[] = {"5",
+					   "05",
+					   "5;a",
+					   "5 ;a",
+					   "5\t; a = b ;c=d",
+					   "5;n=\"\"",
+					   "5;n=\"x;y\\\"z\"",
+					   "5;n=\" \\\t\"",
+					   "5;a;b;c=\"\xc3\"",
+					   "0000000000000005"};
+	static const char *const bad[] = {
+	    "5 junk",
+	    "5 ",
+	    "5;",
+	    "5;=b",
+	    "5;a=",
+	    "5;a=b c",
+	    "5;a b",
+	    "5;a ",
+	    "5;a=\"x",
+	    "5;a=\"x\"y",
+	    "5;a\x01",
+	    "5;a=\"\x7f\"",
+	    ";a",
+	    "0x5",
+	    "-5",
+	    "+5",
+	    "5,a",
+	    "5;a=b;",
+	    "5;a=(b)",
+	    " 5",
+	    "5 5",
+	    "0000000000000000005",
+	    "10000000000000005",
+	};
+	size_t head = strlen(CHUNKED_HEAD("/up"));
+	char pod[1024], want[1024];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int rc = chunked_bytewise(state, good[i], "", pod, sizeof(pod));
+
+		if (rc || (snprintf(want, sizeof(want),
+				    CHUNKED_HEAD("/up") "%s\r\nhello\r\n0\r\n\r\n", good[i]),
+			   strcmp(pod, want)))
+			fail_msg("chunk size line \"%s\": rc %d, the pod got\n%s", good[i], rc,
+				 pod);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = chunked_bytewise(state, bad[i], "", pod, sizeof(pod));
+
+		/* bytes pass as they are read: the pod has the line's start, never its end */
+		if (rc != -EPROTO || strncmp(pod, CHUNKED_HEAD("/up"), head) ||
+		    strchr(pod + head, '\n'))
+			fail_msg("chunk size line \"%s\": rc %d, the pod got\n%s", bad[i], rc, pod);
+	}
+}
+
+/* Trailer fields follow the head's field rules. */
+static void test_trailer_fields_strict(void **state)
+{
+	static const char *const good[] = {"X: 1\r\n", "X:\r\n", "X: a\tb\xff\r\nY: 2\r\n",
+					   "!#$%&'*+-.^_`|~: v\r\n"};
+	static const char *const bad[] = {
+	    "X : 1\r\n",    " X: 1\r\n",    "\tX: 1\r\n",   ": 1\r\n",	 "X 1\r\n",
+	    "X\x01: 1\r\n", "X: a\x01\r\n", "X: a\x7f\r\n", "X(: 1\r\n", "X: 1\r\n folded\r\n"};
+	char pod[1024];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (chunked_bytewise(state, "5", good[i], pod, sizeof(pod)))
+			fail_msg("trailer \"%s\" refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (chunked_bytewise(state, "5", bad[i], pod, sizeof(pod)) != -EPROTO)
+			fail_msg("trailer \"%s\" let through", bad[i]);
+}
+
+/* A denied request's body is not forwarded: a bad size line there is answered 400. */
+static void test_chunk_junk_in_denied_body(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, CHUNKED_HEAD("/deny") "5 junk\r\nhello\r\n0\r\n\r\n");
+	assert_string_equal(to_pod(x), "");
+	assert_memory_equal(to_client(x), DENIED BAD_REQUEST_STATUS,
+			    strlen(DENIED BAD_REQUEST_STATUS));
+	assert_true(l7_http1_ops.done(x->f));
+	assert_int_equal(counts(x)->bad, 1);
+}
+
 static void test_broken_chunk_in_forwarded_body(void **state)
 {
 	struct fx *x = *state;
@@ -820,6 +935,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_field_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_many_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_size_line_strict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trailer_fields_strict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_junk_in_denied_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_forwarded_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_denied_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_header_too_large, setup, teardown),
