@@ -7,6 +7,8 @@
  * Every policy goes through the real model loader and authz_compile(): the YAML is in
  * tests/unit/fixtures/authz/, short single policies inline (their line numbers are checked).
  */
+#include <time.h>
+
 #include "unit/authz_test.h"
 
 #include "authz/authz_internal.h" /* the path normaliser and template matcher */
@@ -559,6 +561,34 @@ static void test_when_header_joined(void **state)
 	fx_free(&f);
 }
 
+/* A client decides how many copies it sends: 200k of them are joined (one allocation, not a
+ * copy of the whole string per copy) and the join is still exact. */
+static void test_when_header_many_copies(void **state)
+{
+	enum { COPIES = 200000 };
+	struct authz_header *h = calloc(COPIES, sizeof(*h));
+	struct authz_request r = http(NULL, "GET", "/");
+	struct tw t;
+	struct fx f;
+
+	(void)state;
+	assert_non_null(h);
+	for (size_t i = 0; i < COPIES; i++)
+		h[i] = (struct authz_header){i % 2 ? "X-Id" : "x-id", "a"};
+	h[COPIES - 1].value = "z";
+	fx_load(&f, "t.yaml",
+		AP("p", "ns") "  rules:\n  - when:\n    - key: request.headers[x-id]\n"
+			      "      values: [\"a,a,a*\"]\n    - key: request.headers[x-id]\n"
+			      "      values: [\"*a,a,z\"]\n");
+	r.headers = h;
+	r.nheaders = COPIES;
+	expect(f.set, tw(&t, "ns", ""), &r, ALLOW, "200000 copies of x-id, the last one z");
+	h[COPIES - 2].value = "b";
+	expect(f.set, &t.wl, &r, DENY, "the copy before the last one is b");
+	fx_free(&f);
+	free(h);
+}
+
 /* ---- HTTP-only fields on TCP ---- */
 
 static void test_tcp_allow_drops_http_rules(void **state)
@@ -788,6 +818,7 @@ int main(void)
 	    cmocka_unit_test(test_path_template_matcher),
 	    cmocka_unit_test(test_when_keys),
 	    cmocka_unit_test(test_when_header_joined),
+	    cmocka_unit_test(test_when_header_many_copies),
 	    cmocka_unit_test(test_tcp_allow_drops_http_rules),
 	    cmocka_unit_test(test_tcp_deny_removes_http_fields),
 	    cmocka_unit_test(test_tcp_deny_http_only_warns),

@@ -84,6 +84,16 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The filter again, with a decider that normalises paths by `norm`. */
+static void reopen(struct fx *x, enum authz_path_norm norm)
+{
+	struct l7_decider d = {.decide = decide, .ctx = &x->seen, .path_norm = norm};
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	assert_non_null(x->f);
+}
+
 static int client_n(struct fx *x, const char *s, size_t n)
 {
 	return l7_http1_ops.from_client(x->f, (const uint8_t *)s, n, &x->up, &x->cl);
@@ -302,7 +312,8 @@ static void test_bad_responses(void **state)
 
 /* ---- malformed requests ---- */
 
-static void expect_400(void **state, const char *before, const char *bad)
+static void expect_answer_n(void **state, const char *before, const char *bad, size_t n,
+			    const char *status)
 {
 	struct fx *x;
 
@@ -310,22 +321,27 @@ static void expect_400(void **state, const char *before, const char *bad)
 	setup(state);
 	x = *state;
 	client(x, before);
-	client(x, bad);
+	assert_int_equal(client_n(x, bad, n), 0);
 	assert_string_equal(to_pod(x), before);
 	if (before[0]) { /* the 400 waits its turn */
 		assert_string_equal(to_client(x), "");
 		pod(x, OK("ok"));
 		assert_memory_equal(to_client(x), OK("ok"), strlen(OK("ok")));
-		assert_memory_equal(x->out + strlen(OK("ok")), BAD_REQUEST_STATUS,
-				    strlen(BAD_REQUEST_STATUS));
+		assert_memory_equal(x->out + strlen(OK("ok")), status, strlen(status));
 	} else {
-		assert_memory_equal(to_client(x), BAD_REQUEST_STATUS, strlen(BAD_REQUEST_STATUS));
+		assert_memory_equal(to_client(x), status, strlen(status));
 	}
 	assert_non_null(strstr(x->out, "connection: close\r\n"));
 	assert_true(l7_http1_ops.done(x->f));
 	assert_int_equal(counts(x)->bad, 1);
 	client(x, GET("/ignored"));
 	assert_string_equal(to_pod(x), "");
+}
+
+/* `bad` is answered 400 in its turn (after `before`'s response), reaches nothing, and ends it. */
+static void expect_400(void **state, const char *before, const char *bad)
+{
+	expect_answer_n(state, before, bad, strlen(bad), BAD_REQUEST_STATUS);
 }
 
 static void test_smuggling_refused(void **state)
@@ -363,6 +379,121 @@ static void test_broken_chunk_in_denied_body(void **state)
 	assert_int_equal(counts(x)->bad, 1);
 }
 
+#define CHUNKED_HEAD(path) "POST " path " HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+/* A chunked body whose first chunk (5 bytes) has `size_line` and whose trailer section is
+ * `trailers`, fed one byte at a time to an allowed request: the filter's return for the byte
+ * where it stopped, and what reached the pod. */
+static int chunked_bytewise(void **state, const char *size_line, const char *trailers, char *pod,
+			    size_t cap)
+{
+	char rq[512];
+	struct fx *x;
+	int rc = 0;
+
+	teardown(state);
+	setup(state);
+	x = *state;
+	snprintf(rq, sizeof(rq), CHUNKED_HEAD("/up") "%s\r\nhello\r\n0\r\n%s\r\n", size_line,
+		 trailers);
+	for (size_t i = 0; rq[i] && !rc; i++)
+		rc = client_n(x, rq + i, 1);
+	snprintf(pod, cap, "%s", to_pod(x));
+	return rc;
+}
+
+/* RFC 9112 §7.1.1: 1*HEXDIG, then extensions ";" name [= token / quoted-string] with blanks
+ * around ';' and '=' only. Anything else ends the connection (the pod has part of a request). */
+static void test_chunk_size_line_strict(void **state)
+{
+	static const char *const good[] = {"5",
+					   "05",
+					   "5;a",
+					   "5 ;a",
+					   "5\t; a = b ;c=d",
+					   "5;n=\"\"",
+					   "5;n=\"x;y\\\"z\"",
+					   "5;n=\" \\\t\"",
+					   "5;a;b;c=\"\xc3\"",
+					   "0000000000000005"};
+	static const char *const bad[] = {
+	    "5 junk",
+	    "5 ",
+	    "5;",
+	    "5;=b",
+	    "5;a=",
+	    "5;a=b c",
+	    "5;a b",
+	    "5;a ",
+	    "5;a=\"x",
+	    "5;a=\"x\"y",
+	    "5;a\x01",
+	    "5;a=\"\x7f\"",
+	    ";a",
+	    "0x5",
+	    "-5",
+	    "+5",
+	    "5,a",
+	    "5;a=b;",
+	    "5;a=(b)",
+	    " 5",
+	    "5 5",
+	    "0000000000000000005",
+	    "10000000000000005",
+	};
+	size_t head = strlen(CHUNKED_HEAD("/up"));
+	char pod[1024], want[1024];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		int rc = chunked_bytewise(state, good[i], "", pod, sizeof(pod));
+
+		if (rc || (snprintf(want, sizeof(want),
+				    CHUNKED_HEAD("/up") "%s\r\nhello\r\n0\r\n\r\n", good[i]),
+			   strcmp(pod, want)))
+			fail_msg("chunk size line \"%s\": rc %d, the pod got\n%s", good[i], rc,
+				 pod);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = chunked_bytewise(state, bad[i], "", pod, sizeof(pod));
+
+		/* bytes pass as they are read: the pod has the line's start, never its end */
+		if (rc != -EPROTO || strncmp(pod, CHUNKED_HEAD("/up"), head) ||
+		    strchr(pod + head, '\n'))
+			fail_msg("chunk size line \"%s\": rc %d, the pod got\n%s", bad[i], rc, pod);
+	}
+}
+
+/* Trailer fields follow the head's field rules. */
+static void test_trailer_fields_strict(void **state)
+{
+	static const char *const good[] = {"X: 1\r\n", "X:\r\n", "X: a\tb\xff\r\nY: 2\r\n",
+					   "!#$%&'*+-.^_`|~: v\r\n"};
+	static const char *const bad[] = {
+	    "X : 1\r\n",    " X: 1\r\n",    "\tX: 1\r\n",   ": 1\r\n",	 "X 1\r\n",
+	    "X\x01: 1\r\n", "X: a\x01\r\n", "X: a\x7f\r\n", "X(: 1\r\n", "X: 1\r\n folded\r\n"};
+	char pod[1024];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (chunked_bytewise(state, "5", good[i], pod, sizeof(pod)))
+			fail_msg("trailer \"%s\" refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (chunked_bytewise(state, "5", bad[i], pod, sizeof(pod)) != -EPROTO)
+			fail_msg("trailer \"%s\" let through", bad[i]);
+}
+
+/* A denied request's body is not forwarded: a bad size line there is answered 400. */
+static void test_chunk_junk_in_denied_body(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, CHUNKED_HEAD("/deny") "5 junk\r\nhello\r\n0\r\n\r\n");
+	assert_string_equal(to_pod(x), "");
+	assert_memory_equal(to_client(x), DENIED BAD_REQUEST_STATUS,
+			    strlen(DENIED BAD_REQUEST_STATUS));
+	assert_true(l7_http1_ops.done(x->f));
+	assert_int_equal(counts(x)->bad, 1);
+}
+
 static void test_broken_chunk_in_forwarded_body(void **state)
 {
 	struct fx *x = *state;
@@ -387,6 +518,175 @@ static void test_header_too_large(void **state)
 	assert_memory_equal(to_client(x), "HTTP/1.1 431 ", 13);
 	assert_non_null(strstr(x->out, "connection: close\r\n"));
 	assert_true(l7_http1_ops.done(x->f));
+}
+
+/* ---- the request the pod receives is the one decided ---- */
+
+/* `rq` reaches the pod as `want`, decided on path `decided`. */
+static void expect_forward(struct fx *x, const char *rq, const char *want, const char *decided)
+{
+	client(x, rq);
+	assert_string_equal(x->seen.path, decided);
+	assert_string_equal(to_pod(x), want);
+	pod(x, OK("ok"));
+	assert_string_equal(to_client(x), OK("ok"));
+}
+
+static void test_forward_normalised_path(void **state)
+{
+	struct fx *x = *state;
+
+	expect_forward(x, GET("/accounts/export-all/../../health"), GET("/health"), "/health");
+	expect_forward(x, GET("/%61dmin"), GET("/admin"), "/admin");
+	expect_forward(x, GET("/a/./b/%7Euser/%2e%2E/c?x=/../y&z=%61"), GET("/a/b/c?x=/../y&z=%61"),
+		       "/a/b/c?x=/../y&z=%61");
+	expect_forward(x, GET("/a%2fb/%2e/c"), GET("/a%2Fb/c"), "/a%2Fb/c"); /* '/' stays escaped */
+	expect_forward(x, GET("/deny/../ok"), GET("/ok"), "/ok");
+	expect_forward(x, GET("//store//cart/.."), GET("//store//"), "//store//");
+#define RQ10(target)                                                                               \
+	"POST " target " HTTP/1.0\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nhi"
+	expect_forward(x, RQ10("/x/.."), RQ10("/"), "/");
+	expect_forward(x, "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+		       "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "*");
+	/* what it turns into is what is decided: each of these is /deny */
+	client(x, GET("/ok/../deny") GET("/x/%2E%2E/deny") GET("/%64eny"));
+	assert_string_equal(to_pod(x), "");
+	assert_string_equal(to_client(x), DENIED DENIED DENIED);
+	assert_int_equal(counts(x)->denied, 3);
+	assert_int_equal(counts(x)->bad, 0);
+	/* the policy set's normalisation: MERGE_SLASHES joins what BASE keeps */
+	reopen(x, AUTHZ_PATH_MERGE_SLASHES);
+	expect_forward(x, GET("//store//cart/..?q=//"), GET("/store/?q=//"), "/store/?q=//");
+}
+
+/* RFC 9112 §3.2.2: an absolute-form target's authority is the one that counts, so it is decided
+ * and it is the Host the pod receives, with the target in origin-form. */
+static void test_absolute_form_one_authority(void **state)
+{
+	struct fx *x = *state;
+
+	client(x, "GET http://public.example/x/../y HTTP/1.1\r\nHost: admin.internal\r\n"
+		  "Accept: */*\r\n\r\n");
+	assert_string_equal(x->seen.host, "public.example");
+	assert_string_equal(x->seen.path, "/y");
+	assert_string_equal(x->seen.headers, "Host=public.example\nAccept=*/*\n");
+	assert_string_equal(to_pod(x),
+			    "GET /y HTTP/1.1\r\nHost: public.example\r\nAccept: */*\r\n\r\n");
+	client(x, "GET HTTPS://a.example:8443?q=1 HTTP/1.1\r\nX: 1\r\nhOsT:  b  \r\n\r\n");
+	assert_string_equal(x->seen.host, "a.example:8443");
+	assert_string_equal(to_pod(x),
+			    "GET /?q=1 HTTP/1.1\r\nX: 1\r\nhOsT: a.example:8443\r\n\r\n");
+	/* HTTP/1.0 may go without Host: the decided one is added */
+	client(x, "GET http://[::1]:81/z HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	assert_string_equal(x->seen.host, "[::1]:81");
+	assert_string_equal(to_pod(x), "GET /z HTTP/1.0\r\nhost: [::1]:81\r\n"
+				       "Connection: keep-alive\r\n\r\n");
+	client(x, "GET http://ok.example/deny HTTP/1.1\r\nHost: ok.example\r\n\r\n");
+	assert_string_equal(to_pod(x), "");
+	assert_int_equal(counts(x)->denied, 1);
+}
+
+/* Targets Envoy refuses, and targets that are no form at all. */
+static void test_bad_targets(void **state)
+{
+	static const char *const targets[] = {
+	    "/public#/../admin",
+	    "/a?b#c",
+	    "http://a/x#f",
+	    "http://a#f",
+	    "ftp://a/x",
+	    "http:///x",
+	    "http://",
+	    "http://user@a/x",
+	    "http://a\\b/x",
+	    "http://a%20b c/x",
+	    "//a b",
+	    "*",
+	    "a/b",
+	    "/a\tb",
+	    "/a\x01"
+	    "b",
+	    "/a\x7f",
+	    "/\xc3\xa9",
+	    "",
+	    "http:/a/x",
+	};
+	struct fx *x = *state;
+
+	client(x, "GET HTTP://a/x/./ HTTP/1.1\r\nHost: a\r\n\r\n"); /* a scheme in any case */
+	assert_string_equal(to_pod(x), "GET /x/ HTTP/1.1\r\nHost: a\r\n\r\n");
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char rq[256];
+
+		snprintf(rq, sizeof(rq), "GET %s HTTP/1.1\r\nHost: a\r\n\r\n", targets[i]);
+		expect_400(state, GET("/first"), rq);
+	}
+	expect_400(state, "", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n");
+	expect_400(state, "", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n");
+}
+
+/* RFC 9112 §3.2: one Host, with a valid authority; empty is valid (no authority). */
+static void test_host_rules(void **state)
+{
+	static const char *const bad[] = {
+	    "a b", "a/b", "a\\b", "user@a", "a\tb", "a?b", "a\"b", "a<b>", "\xc3\xa9.example",
+	};
+	struct fx *x = *state;
+
+	client(x, "GET / HTTP/1.1\r\nHost:\r\n\r\nGET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+	assert_string_equal(to_pod(x), "GET / HTTP/1.1\r\nHost:\r\n\r\n"
+				       "GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n");
+	assert_string_equal(x->seen.host, "[::1]:8080");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char rq[256];
+
+		snprintf(rq, sizeof(rq), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", bad[i]);
+		expect_400(state, "", rq);
+	}
+	expect_400(state, "", "GET / HTTP/1.1\r\nX: 1\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n");
+	expect_400(state, "", "GET http://a/ HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+	expect_400(state, "", "GET http://a/ HTTP/1.1\r\nHost: a/b\r\n\r\n");
+}
+
+/* RFC 9110 §5.1, §5.5: names are tokens; values hold no CTL but HTAB (obs-text is allowed). */
+static void test_field_rules(void **state)
+{
+	static const char *const bad[] = {
+	    "Bad Name: x", "X@: y",	 "(x): y",     ": y",	   "X\x7f: y",
+	    "X\xc3: y",	   "X: a\x01 b", "X: \x1b[0m", "X: a\x7f", "X: a\x0b",
+	};
+	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\nX: a\0b\r\n\r\n";
+	struct fx *x = *state;
+
+	client(x, "GET / HTTP/1.1\r\nHost: a\r\nX-Tab: a\tb\r\nX-Obs: caf\xc3\xa9\xff\r\n"
+		  "X-Tok: !#$%&'*+-.^_`|~\r\n\r\n");
+	assert_string_equal(to_pod(x), "GET / HTTP/1.1\r\nHost: a\r\nX-Tab: a\tb\r\n"
+				       "X-Obs: caf\xc3\xa9\xff\r\nX-Tok: !#$%&'*+-.^_`|~\r\n\r\n");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char rq[256];
+
+		snprintf(rq, sizeof(rq), "GET / HTTP/1.1\r\nHost: a\r\n%s\r\n\r\n", bad[i]);
+		expect_400(state, GET("/first"), rq);
+	}
+	expect_answer_n(state, "", nul, sizeof(nul) - 1, BAD_REQUEST_STATUS);
+}
+
+/* Envoy's default max_headers_count: 100 fields pass, one more is 431. */
+static void test_too_many_fields(void **state)
+{
+	char rq[4096];
+	struct fx *x = *state;
+	size_t n = snprintf(rq, sizeof(rq), "GET / HTTP/1.1\r\nHost: a\r\n");
+
+	for (int i = 1; i < 100; i++)
+		n += snprintf(rq + n, sizeof(rq) - n, "X: %d\r\n", i);
+	snprintf(rq + n, sizeof(rq) - n, "\r\n");
+	client(x, rq);
+	assert_string_equal(to_pod(x), rq);
+	snprintf(rq + n, sizeof(rq) - n, "X: 100\r\n\r\n");
+	expect_answer_n(state, GET("/first"), rq, strlen(rq), "HTTP/1.1 431 ");
 }
 
 /* ---- the connection's end ---- */
@@ -465,18 +765,52 @@ static void test_upgrade_refused_resumes(void **state)
 	assert_string_equal(to_pod(x), GET("/b"));
 }
 
-static void test_connect_tunnel(void **state)
+#define NO_TUNNEL                                                                                  \
+	"HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\ncontent-type: text/plain\r\n"              \
+	"connection: close\r\n\r\n"
+
+/* No CONNECT is configured: refused in its turn without asking the decider, whatever its
+ * target, and what follows (meant for the tunnel) is not read as requests. */
+static void test_connect_refused(void **state)
+{
+	static const char *const rqs[] = {
+	    "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\nGET /x HTTP/1.1\r\nHost: a\r\n\r\n",
+	    "CONNECT /admin HTTP/1.1\r\nHost: a\r\n\r\nhello",
+	    "CONNECT db:5432 HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc",
+	};
+	struct fx *x = *state;
+
+	for (size_t i = 0; i < sizeof(rqs) / sizeof(rqs[0]); i++) {
+		teardown(state);
+		setup(state);
+		x = *state;
+		client(x, GET("/a"));
+		client(x, rqs[i]);
+		assert_string_equal(to_pod(x), GET("/a"));
+		assert_int_equal(x->seen.calls, 1);
+		/* a 2xx opens no tunnel: it answers /a, then the refusal, then the end */
+		pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+		assert_string_equal(to_client(x),
+				    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok" NO_TUNNEL);
+		assert_true(l7_http1_ops.done(x->f));
+		assert_int_equal(counts(x)->requests, 2);
+		assert_int_equal(counts(x)->denied, 1);
+		assert_int_equal(counts(x)->bad, 0);
+		client(x, GET("/more"));
+		assert_string_equal(to_pod(x), "");
+	}
+}
+
+/* Only a 101 to an upgrade that was allowed and forwarded opens a tunnel. */
+static void test_denied_upgrade_no_tunnel(void **state)
 {
 	struct fx *x = *state;
 
-	client(x, "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\nhello");
-	assert_string_equal(x->seen.method, "CONNECT");
-	assert_string_equal(x->seen.host, "db:5432");
-	assert_string_equal(x->seen.path, "(null)");
-	assert_string_equal(to_pod(x), "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n");
-	pod(x, "HTTP/1.1 200 OK\r\n\r\nworld");
-	assert_string_equal(to_client(x), "HTTP/1.1 200 OK\r\n\r\nworld");
-	assert_string_equal(to_pod(x), "hello");
+	client(x, "GET /deny HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+		  "\r\n" GET("/b"));
+	assert_string_equal(to_client(x), DENIED);
+	assert_string_equal(to_pod(x), GET("/b")); /* read as a request, not held */
+	assert_int_equal(pod_rc(x, "HTTP/1.1 101 Switching Protocols\r\n\r\n"), -EPROTO);
 }
 
 /* An h2c upgrade would carry HTTP/2 past the filter: the pod never sees the offer. */
@@ -594,7 +928,16 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_response_until_close, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_close_ends, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_responses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forward_normalised_path, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_absolute_form_one_authority, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_targets, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_host_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_field_rules, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_many_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_size_line_strict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_trailer_fields_strict, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunk_junk_in_denied_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_forwarded_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_broken_chunk_in_denied_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_header_too_large, setup, teardown),
@@ -603,7 +946,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_denied_head_has_no_body, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_tunnel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_upgrade_refused_resumes, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_connect_tunnel, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_denied_upgrade_no_tunnel, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_h2c_upgrade_stripped, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_decider_inputs, setup, teardown),
 	    cmocka_unit_test(test_one_byte_at_a_time),

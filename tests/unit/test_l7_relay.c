@@ -37,6 +37,7 @@
 #define FRONTEND "spiffe://cluster.local/ns/payments/sa/frontend-sa"
 
 /* ---- the pod: answers every request "200" with "METHOD PATH\n", keeping the connection ---- */
+/* (and notes each request's Host value apart, in srv.hosts) */
 
 #define SRV_CONNS 16
 
@@ -53,8 +54,9 @@ struct srv {
 	bool running;
 	pthread_mutex_t mu;
 	int accepts;
-	bool big_sent;	 /* the whole /big body was written */
-	char seen[4096]; /* "METHOD PATH\n" per request served */
+	bool big_sent;	  /* the whole /big body was written */
+	char seen[4096];  /* "METHOD PATH\n" per request served */
+	char hosts[1024]; /* "HOST\n" per request served: its Host value */
 	struct srv_conn c[SRV_CONNS];
 };
 
@@ -99,6 +101,23 @@ static size_t chunked_len(const char *b, size_t n)
 	return end ? (size_t)(end + 7 - b) : SIZE_MAX;
 }
 
+/* Note the Host value of the head in `h` (NUL-terminated, "-" when it has none). */
+static void srv_note_host(struct srv *s, const char *h)
+{
+	const char *v = strcasestr(h, "\r\nhost:");
+	int n = 1;
+
+	if (v) {
+		v += 7;
+		v += strspn(v, " \t");
+		n = strcspn(v, "\r");
+	}
+	pthread_mutex_lock(&s->mu);
+	snprintf(s->hosts + strlen(s->hosts), sizeof(s->hosts) - strlen(s->hosts), "%.*s\n", n,
+		 v ? v : "-");
+	pthread_mutex_unlock(&s->mu);
+}
+
 /* Answer the complete requests in c->buf; false when the connection should close. */
 static bool srv_answer(struct srv *s, struct srv_conn *c)
 {
@@ -126,6 +145,7 @@ static bool srv_answer(struct srv *s, struct srv_conn *c)
 		pthread_mutex_lock(&s->mu);
 		strncat(s->seen, body, sizeof(s->seen) - strlen(s->seen) - 1);
 		pthread_mutex_unlock(&s->mu);
+		srv_note_host(s, c->buf);
 		if (!strcmp(path, "/big")) {
 			if (!srv_big(s, c->fd))
 				return false;
@@ -233,6 +253,19 @@ static void srv_stop(struct srv *s)
 	close(s->stop[1]);
 	pthread_mutex_destroy(&s->mu);
 	s->running = false;
+}
+
+/* The Host values the pod was sent since the last call. */
+static void srv_hosts(struct srv *s, char *out, size_t cap)
+{
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	n = strnlen(s->hosts, cap - 1);
+	memcpy(out, s->hosts, n);
+	out[n] = '\0';
+	s->hosts[0] = '\0';
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void srv_seen(struct srv *s, char *out, size_t cap, int *accepts)
@@ -700,6 +733,100 @@ static void test_bad_request_closes(void **state)
 	assert_true(wait_for(&releases, 1));
 }
 
+/* Everything the client gets until the relay closes (at most cap - 1 bytes). */
+static void raw_read_all(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t r;
+
+	while (got < cap - 1 && (r = recv(fd, buf + got, cap - 1 - got, 0)) > 0)
+		got += r;
+	buf[got] = '\0';
+}
+
+/* curl (with --path-as-is: it sends the dots) fetches `paths` on one connection, "CODE\n" each. */
+static void curl_paths(struct rt *t, const char *const *paths, int n, char *out, size_t cap)
+{
+	const char *args[64] = {"-s",	      "--path-as-is", "--noproxy", "*",
+				"--max-time", "10",	      "-w",	   "%{http_code}\n"};
+	char u[8][128];
+	int k = 8;
+
+	assert_true(n <= 8);
+	for (int i = 0; i < n; i++) {
+		url(u[i], sizeof(u[i]), t, paths[i]);
+		args[k++] = "-o";
+		args[k++] = "/dev/null";
+	}
+	for (int i = 0; i < n; i++)
+		args[k++] = u[i];
+	args[k] = NULL;
+	assert_int_equal(curl(out, cap, args), 0);
+}
+
+/* The pod receives the path and the Host that were decided, not the client's spelling. */
+static void test_forwarded_as_decided(void **state)
+{
+	static const char *const paths[] = {"/a/./b/../c", "/%7euser/%61%2fb?q=/../%61",
+					    "/x/%2E%2E/deny/../ok"};
+	struct rt *t = *state;
+	char out[64], seen[512], hosts[512];
+	int fd;
+
+	curl_paths(t, paths, 3, out, sizeof(out));
+	assert_string_equal(out, "200\n200\n200\n");
+	srv_seen(&t->srv, seen, sizeof(seen), NULL);
+	assert_string_equal(seen, "GET /a/c\nGET /~user/a%2Fb?q=/../%61\nGET /ok\n");
+	srv_hosts(&t->srv, hosts, sizeof(hosts));
+	/* an absolute-form target's authority beats Host: it is decided and it is sent */
+	fd = raw_connect(t);
+	raw_send(fd, "GET http://public.example/x/../y HTTP/1.1\r\nHost: admin.internal\r\n\r\n"
+		     "GET /deny/../z HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n");
+	raw_expect(fd, OK_FOR(7) "GET /y\n" OK_FOR(7) "GET /z\n");
+	close(fd);
+	srv_seen(&t->srv, seen, sizeof(seen), NULL);
+	assert_string_equal(seen, "GET /y\nGET /z\n");
+	srv_hosts(&t->srv, hosts, sizeof(hosts));
+	assert_string_equal(hosts, "public.example\na.example\n");
+}
+
+/* CONNECT, a fragment, a chunk-size line with junk: refused, and nothing reaches the pod. */
+static void test_refused_never_reach_pod(void **state)
+{
+	static const char *const rqs[] = {
+	    "CONNECT pay.example:443 HTTP/1.1\r\nHost: pay.example:443\r\n\r\nGET /x HTTP/1.1\r\n",
+	    "CONNECT /admin HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "GET /public#/../admin HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5 junk\r\nhello\r\n0\r\n\r\n",
+	    "POST /deny HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5 junk\r\nhello\r\n0\r\n\r\n",
+	};
+	static const char *const answers[] = {
+	    "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n",
+	    "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n",
+	    "HTTP/1.1 400 Bad Request\r\n",
+	    "", /* the head went on: only closing helps */
+	    DENIED "HTTP/1.1 400 Bad Request\r\n",
+	};
+	struct rt *t = *state;
+	char buf[1024], seen[512];
+
+	for (size_t i = 0; i < sizeof(rqs) / sizeof(rqs[0]); i++) {
+		int fd = raw_connect(t);
+
+		raw_send(fd, rqs[i]);
+		raw_read_all(fd, buf, sizeof(buf));
+		close(fd);
+		if (strncmp(buf, answers[i], strlen(answers[i])) || (!answers[i][0] && buf[0]))
+			fail_msg("request %zu: the client got\n%s", i, buf);
+		srv_seen(&t->srv, seen, sizeof(seen), NULL);
+		assert_string_equal(seen, "");
+	}
+	assert_true(wait_for(&releases, sizeof(rqs) / sizeof(rqs[0])));
+	assert_int_equal(stats(t).l7_denied, 3); /* two CONNECTs, one /deny */
+}
+
 struct eval_ctx {
 	struct authz_set *set;
 	struct authz_workload wl;
@@ -787,6 +914,49 @@ static void test_payments_policy(void **state)
 	diag_free(&d);
 }
 
+/*
+ * A DENY on /admin through the real evaluator: every spelling of /admin is denied (dot
+ * segments, an encoded 'a', an absolute-form target), and an allowed path reaches the pod in
+ * the form it was decided in.
+ */
+static void test_deny_admin_policy(void **state)
+{
+	static const char *const paths[] = {"/public/../admin", "/%61dmin", "/public/./x",
+					    "/admin/./../%61dmin/x"};
+	struct kv app = {"app", "payments-api"};
+	struct eval_ctx e = {.wl = {.ns = "payments"}, .principal = FRONTEND};
+	struct labels labels = {.v = &app, .n = 1};
+	struct rt *t = *state;
+	struct model m = {0};
+	struct diag d = {0};
+	char out[128], seen[512];
+	int fd;
+
+	if (model_load_dir("tests/unit/fixtures/l7-admin", &m, &d) ||
+	    authz_compile(&m, NULL, &e.set, &d)) {
+		diag_print(&d);
+		fail_msg("tests/unit/fixtures/l7-admin: the policy did not load");
+	}
+	e.wl.labels = &labels;
+	t->dec = (struct l7_decider){
+	    .decide = eval_decide, .ctx = &e, .path_norm = authz_set_path_norm(e.set)};
+	curl_paths(t, paths, 4, out, sizeof(out));
+	assert_string_equal(out, "403\n403\n200\n403\n");
+	fd = raw_connect(t);
+	raw_send(fd, "GET http://x/admin HTTP/1.1\r\nHost: y\r\n\r\n"
+		     "GET HTTP://x/public/%2e%2e/admin?q HTTP/1.1\r\nHost: y\r\n\r\n"
+		     "GET /public/ok HTTP/1.1\r\nHost: y\r\nConnection: close\r\n\r\n");
+	raw_expect(fd, DENIED DENIED OK_FOR(15) "GET /public/ok\n");
+	close(fd);
+	srv_seen(&t->srv, seen, sizeof(seen), NULL);
+	assert_string_equal(seen, "GET /public/x\nGET /public/ok\n");
+	proxy_stop(t->p); /* the relays point at `e`: end them before it goes */
+	t->p = NULL;
+	authz_set_free(e.set);
+	model_free(&m);
+	diag_free(&d);
+}
+
 /* L4: a denied connection is reset before anything reaches the pod. */
 static void test_l4_deny_resets(void **state)
 {
@@ -842,7 +1012,8 @@ static void test_l4_allow_fast_client(void **state)
 		     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
 	snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n", BIG_BYTES);
 	raw_expect(fd, head);
-	/* the relay carrying it is a read/write one, not the splice relay (read while it is open) */
+	/* the relay carrying it is a read/write one, not the splice relay (read while it is open)
+	 */
 	assert_null(__atomic_load_n(&t->p->relays, __ATOMIC_ACQUIRE));
 	assert_non_null(__atomic_load_n(&t->p->l7_relays, __ATOMIC_ACQUIRE));
 	expect_big_body(fd);
@@ -901,7 +1072,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_sniff_preface, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_socketpair_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bad_request_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forwarded_as_decided, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_never_reach_pod, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_payments_policy, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_deny_admin_policy, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_deny_resets, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_allow_plain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_allow_fast_client, setup, teardown),

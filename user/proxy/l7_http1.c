@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The HTTP/1.1 L7 filter (l7_http1_ops), client side: each request head is parsed, decided and
- * either passed to the pod byte for byte with its body, or answered 403 by the filter with its
- * body dropped. Every request takes a place in the queue of requests in flight, whatever its
- * fate, so the answers reach the client in request order (l7_http1_upstream.c writes them).
- * How the pieces fit is in l7_http1.h.
+ * either passed to the pod with its body (the head as it was decided: head_forward), or answered
+ * 403 by the filter with its body dropped. Every request takes a place in the queue of requests
+ * in flight, whatever its fate, so the answers reach the client in request order
+ * (l7_http1_upstream.c writes them). How the pieces fit is in l7_http1.h.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -86,27 +86,53 @@ static bool request_decide(struct l7_filter *f, const struct h1_msg *m)
 	return f->dec.decide(f->dec.ctx, &rq, why, sizeof(why));
 }
 
+/* The Host field whose value an absolute-form target's authority replaces. */
+static bool field_is_replaced_host(const struct h1_msg *m, size_t i)
+{
+	return m->authority && m->nhost && i == m->host_field;
+}
+
+/* A field line the pod must not see as sent: dropped, or (Host) given another value. */
+static bool field_rewritten(const struct h1_msg *m, size_t i)
+{
+	const char *name = m->fields[i].name;
+
+	if (field_is_replaced_host(m, i))
+		return true;
+	return m->upgrade_h2c &&
+	       (!strcasecmp(name, "upgrade") || !strcasecmp(name, "http2-settings"));
+}
+
 /*
- * The head as the client sent it. One exception: an offer to upgrade to h2c would carry HTTP/2
- * past this filter, its requests undecided; without Upgrade and HTTP2-Settings the pod answers in
- * HTTP/1.1, as if the client had not asked, which RFC 9113 §3.1 allows.
+ * The head the pod receives: the request it was decided as, the client's bytes otherwise.
+ *   - The request line carries the normalised target (origin-form), so the pod serves the path
+ *     the policy approved: `/public/../admin` reaches it as `/admin`, which was decided.
+ *   - An absolute-form target's authority replaces the Host value (RFC 9112 §3.2.2 makes it the
+ *     one that counts, and it was the one decided), or is added as Host when there was none.
+ *   - An offer to upgrade to h2c would carry HTTP/2 past this filter, its requests undecided;
+ *     without Upgrade and HTTP2-Settings the pod answers in HTTP/1.1, as if the client had not
+ *     asked, which RFC 9113 §3.1 allows.
  */
 static int head_forward(const struct l7_buf *raw, const struct h1_msg *m, struct l7_buf *to_up)
 {
-	const uint8_t *h = raw->data + raw->off;
-	size_t len = l7_buf_unread(raw), from = 0;
+	const char *h = (const char *)raw->data + raw->off;
+	size_t len = l7_buf_unread(raw), from = (const char *)memchr(h, '\n', len) - h + 1;
 
-	if (!m->upgrade_h2c)
-		return l7_buf_put(to_up, h, len);
+	if (l7_buf_printf(to_up, "%s %s HTTP/1.%d\r\n", m->method, m->path, m->minor))
+		return -ENOMEM;
+	if (m->authority && !m->nhost && l7_buf_printf(to_up, "host: %s\r\n", m->host))
+		return -ENOMEM;
 	for (size_t i = 0; i < m->nfields; i++) {
-		const char *name = m->fields[i].name;
 		size_t at = m->field_line[i];
 
-		if (strcasecmp(name, "upgrade") && strcasecmp(name, "http2-settings"))
+		if (!field_rewritten(m, i))
 			continue;
 		if (l7_buf_put(to_up, h + from, at - from))
 			return -ENOMEM;
-		from = (const uint8_t *)memchr(h + at, '\n', len - at) - h + 1;
+		if (field_is_replaced_host(m, i) &&
+		    l7_buf_printf(to_up, "%s: %s\r\n", m->fields[i].name, m->host))
+			return -ENOMEM;
+		from = (const char *)memchr(h + at, '\n', len - at) - h + 1;
 	}
 	return l7_buf_put(to_up, h + from, len - from);
 }
@@ -119,7 +145,36 @@ static void request_end(struct l7_filter *f)
 		f->cl = H1_CL_HEAD; /* the pod already answered, and not by switching protocols */
 }
 
-/* A complete head in f->rq_head: decide, forward or queue a 403, set up the body. */
+/*
+ * A parsed request: refused, denied, or forwarded (its head now in to_up). CONNECT never
+ * reaches the decider: skiff configures no tunnels, so a CONNECT would open one the filter
+ * could not look into. It is answered as Envoy answers an upgrade its listener has no
+ * configuration for (CONNECT is one to Envoy): 403 — not 405, which would owe the client an
+ * Allow field listing the pod's methods. What the client sends after it was meant for the
+ * tunnel, not a request: the connection ends.
+ */
+static int request_route(struct l7_filter *f, const struct h1_msg *m, bool body,
+			 struct h1_pending *e, struct l7_buf *to_up)
+{
+	f->counts.requests++;
+	if (!strcmp(m->method, "CONNECT")) {
+		f->counts.denied++;
+		e->answer = H1_ANSWER_NO_TUNNEL;
+		e->close = true;
+		return 0;
+	}
+	if (!request_decide(f, m)) {
+		f->counts.denied++;
+		e->answer = H1_ANSWER_403;
+		/* the client waits for 100 before its body: it will not send it now */
+		e->close |= m->expect_continue && body;
+		return 0;
+	}
+	e->upgrade = m->upgrade && !m->upgrade_h2c;
+	return head_forward(&f->rq_head.raw, m, to_up);
+}
+
+/* A complete head in f->rq_head: decide, forward or queue an answer, set up the body. */
 static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 {
 	struct h1_pending e = {0};
@@ -128,29 +183,18 @@ static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 	uint64_t cl;
 	int rc;
 
-	rc = h1_parse_request(&f->rq_head.raw, &m);
-	if (rc == -EPROTO || (!rc && framing_bad(&m))) {
+	rc = h1_parse_request(&f->rq_head.raw, f->dec.path_norm, &m);
+	if (rc == -EPROTO || rc == -E2BIG || (!rc && framing_bad(&m))) {
 		h1_msg_free(&m);
-		return bad_request(f, H1_ANSWER_400);
+		return bad_request(f, rc == -E2BIG ? H1_ANSWER_431 : H1_ANSWER_400);
 	}
 	kind = m.te_chunked ? H1_BODY_CHUNKED : m.cl ? H1_BODY_LENGTH : H1_BODY_NONE;
 	cl = m.cl;
 	e.head = m.method && !strcmp(m.method, "HEAD");
-	e.connect = m.method && !strcmp(m.method, "CONNECT");
 	e.close = h1_msg_closes(&m);
 	e.keep_alive = m.minor == 0 && !e.close;
-	if (!rc) {
-		f->counts.requests++;
-		if (request_decide(f, &m)) {
-			e.upgrade = m.upgrade && !m.upgrade_h2c;
-			rc = head_forward(&f->rq_head.raw, &m, to_up);
-		} else {
-			f->counts.denied++;
-			e.answer = H1_ANSWER_403;
-			/* the client waits for 100 before its body: it will not send it now */
-			e.close |= m.expect_continue && kind != H1_BODY_NONE;
-		}
-	}
+	if (!rc)
+		rc = request_route(f, &m, kind != H1_BODY_NONE, &e, to_up);
 	h1_msg_free(&m);
 	if (!rc)
 		rc = queue_push(f, &e);
@@ -160,9 +204,9 @@ static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 	if (e.close)
 		f->cl_after = H1_CL_DRAIN;
 	else
-		f->cl_after = f->rq_forward && (e.upgrade || e.connect) ? H1_CL_HOLD : H1_CL_HEAD;
+		f->cl_after = f->rq_forward && e.upgrade ? H1_CL_HOLD : H1_CL_HEAD;
 	if (e.close && !f->rq_forward) {
-		f->cl = H1_CL_DRAIN; /* its 403 is our last word: the body does not matter */
+		f->cl = H1_CL_DRAIN; /* its answer is our last word: the body does not matter */
 		return 0;
 	}
 	h1_body_start(&f->rq_body, kind, cl);

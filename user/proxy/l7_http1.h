@@ -6,10 +6,12 @@
  *   l7_http1_head.c      collecting a message head, parsing it (start line, fields, framing)
  *   l7_http1_body.c      where a body ends: Content-Length, chunked (with trailers)
  *
- * Requests pass to the pod byte for byte; responses pass back untouched. The filter keeps a queue
- * of the requests in flight so that what it answers itself (403, 400, 431) lands between the
- * pod's responses in the order the client sent its requests: the client sees one ordinary
- * HTTP/1.1 connection, whatever was decided.
+ * Requests pass to the pod as they were decided: the request line with the normalised target the
+ * decider saw, the Host an absolute-form target named, every other byte as the client sent it
+ * (bodies included). Responses pass back untouched. The filter keeps a queue of the requests in
+ * flight so that what it answers itself (403, 400, 431) lands between the pod's responses in the
+ * order the client sent its requests: the client sees one ordinary HTTP/1.1 connection, whatever
+ * was decided.
  *
  * Framing is read strictly, because the filter and the pod must agree on where each request
  * ends (request smuggling): CR and LF only as CRLF, no obs-fold, no whitespace before a field's
@@ -21,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "proxy/l7_filter.h"
 
@@ -28,6 +31,25 @@
 #define H1_LINE_MAX  4096	/* a chunk-size line, extensions included */
 #define H1_QUEUE_MAX 65536	/* requests in flight; more is abuse: the connection ends */
 #define H1_HOLD_MAX  (64 << 10) /* client bytes held while an upgrade awaits its answer */
+/* Fields in a request head: Envoy's default max_headers_count, beyond which it answers 431. */
+#define H1_FIELDS_MAX 100
+
+static inline bool h1_is_alnum(uint8_t c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* RFC 9110 §5.6.2: the characters of a token (a method, a field name, a chunk extension). */
+static inline bool h1_is_tchar(uint8_t c)
+{
+	return h1_is_alnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* RFC 9110 §5.5: what a field value may hold (VCHAR, SP, HTAB, obs-text); no other CTL. */
+static inline bool h1_is_field_char(uint8_t c)
+{
+	return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
 
 /* A message head being collected: bytes up to and including the blank line. */
 struct h1_head {
@@ -52,18 +74,23 @@ enum h1_body_kind {
 	H1_BODY_CLOSE,	 /* a response read until the pod closes */
 };
 
-/* A parsed head. Strings point into `buf`, a NUL-separated copy of the raw head. */
+/* A parsed head. Strings point into `buf`, a NUL-separated copy of the raw head, or into the
+ * two strings made up from the target. */
 struct h1_msg {
 	char *buf;
-	char *path_buf;		     /* path made up from an absolute-form target */
-	const char *method, *target; /* request */
-	const char *path, *host;     /* request: what the decider sees (host may be NULL) */
-	int status;		     /* response */
-	int minor;		     /* HTTP/1.<minor> */
+	char *path_buf;		     /* request: the target normalised (authz_path_forward) */
+	char *authority;	     /* request: an absolute-form target's authority */
+	const char *method, *target; /* request; target as sent */
+	/* request: what is decided and what the pod receives: `path` in the request line (NULL for
+	 * CONNECT), `host` as the Host value (the authority of an absolute-form target if any) */
+	const char *path, *host;
+	int status; /* response */
+	int minor;  /* HTTP/1.<minor> */
 	struct authz_header *fields;
 	size_t *field_line; /* offset of each field's line in the raw head */
 	size_t nfields, cap;
-	size_t nhost; /* Host fields */
+	size_t nhost;	   /* Host fields */
+	size_t host_field; /* the (last) Host field's index, when nhost */
 	bool has_cl, has_te;
 	bool te_chunked; /* the last transfer coding is chunked, and only it */
 	bool te_bad;	 /* chunked other than last, or more than once */
@@ -74,8 +101,12 @@ struct h1_msg {
 	bool expect_continue;		 /* Expect: 100-continue */
 };
 
-/* Parse a complete head (from h1_head_feed): 0 or -EPROTO. Free with h1_msg_free either way. */
-int h1_parse_request(const struct l7_buf *raw, struct h1_msg *m);
+/*
+ * Parse a complete head (from h1_head_feed): 0, -EPROTO, -E2BIG (a request with more than
+ * H1_FIELDS_MAX fields) or -ENOMEM. A request's path is normalised by `norm`. Free with
+ * h1_msg_free either way.
+ */
+int h1_parse_request(const struct l7_buf *raw, enum authz_path_norm norm, struct h1_msg *m);
 int h1_parse_response(const struct l7_buf *raw, struct h1_msg *m);
 void h1_msg_free(struct h1_msg *m);
 /* The sender wants the connection closed after this message (HTTP/1.0 unless keep-alive). */
@@ -100,13 +131,13 @@ enum h1_answer {
 	H1_ANSWER_403,
 	H1_ANSWER_400,
 	H1_ANSWER_431,
+	H1_ANSWER_NO_TUNNEL, /* CONNECT: 403, as Envoy answers an unconfigured upgrade */
 };
 
 struct h1_pending {
 	uint8_t answer;	 /* enum h1_answer */
 	bool head;	 /* HEAD: the response has no body */
-	bool connect;	 /* CONNECT: a 2xx turns the connection into a tunnel */
-	bool upgrade;	 /* asked to switch protocols: a 101 turns it into a tunnel */
+	bool upgrade;	 /* allowed to switch protocols: a 101 turns it into a tunnel */
 	bool close;	 /* the last request on the connection */
 	bool keep_alive; /* HTTP/1.0 with keep-alive: our answer says so */
 };
@@ -114,7 +145,7 @@ struct h1_pending {
 enum h1_client_state {
 	H1_CL_HEAD,   /* reading a request head */
 	H1_CL_BODY,   /* a request body: forwarded, or discarded when denied */
-	H1_CL_HOLD,   /* an upgrade or CONNECT went to the pod: hold bytes until it answers */
+	H1_CL_HOLD,   /* an upgrade went to the pod: hold bytes until it answers */
 	H1_CL_TUNNEL, /* switched protocols: bytes pass untouched */
 	H1_CL_DRAIN,  /* the client's last request is in: what follows is ignored */
 };

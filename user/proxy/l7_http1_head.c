@@ -6,6 +6,7 @@
  * from us is refused rather than guessed at: that is where request smuggling lives.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -55,18 +56,10 @@ int h1_head_feed(struct h1_head *h, const uint8_t *in, size_t len, size_t *used)
 	return l7_buf_put(&h->raw, in + from, len - from) ? -ENOMEM : 0;
 }
 
-/* RFC 9110 §5.6.2 token characters. */
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c);
-}
-
 static bool is_token(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (!is_tchar((unsigned char)s[i]))
+		if (!h1_is_tchar((unsigned char)s[i]))
 			return false;
 	return n > 0;
 }
@@ -167,6 +160,7 @@ static int fields_interpret(struct h1_msg *m)
 		} else if (!strcasecmp(name, "transfer-encoding")) {
 			field_te(m, v);
 		} else if (!strcasecmp(name, "host")) {
+			m->host_field = i;
 			m->nhost++;
 			m->host = v;
 		} else {
@@ -209,7 +203,7 @@ static int field_parse(struct h1_msg *m, char *s)
 	for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
 		;
 	for (e = v; *e; e++)
-		if (((unsigned char)*e < 0x20 && *e != '\t') || *e == 0x7f)
+		if (!h1_is_field_char((unsigned char)*e))
 			return -EPROTO;
 	while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 		e--;
@@ -258,68 +252,116 @@ static int version_parse(const char *v, struct h1_msg *m)
 	return 0;
 }
 
-/* Where the decider's path and host come from (RFC 9112 §3.2): origin-form with Host, the
- * authority of an absolute-form target, CONNECT's authority-form, OPTIONS's asterisk. */
-static int target_parse(struct h1_msg *m)
+/*
+ * An authority as a Host value or in an absolute-form target: uri-host [":" port] (RFC 9110
+ * §7.2), so only the characters of RFC 3986's reg-name, IP-literal and port. Refused besides
+ * CTLs and whitespace: '/', '\' and '?', which end an authority early for some parsers, and '@'
+ * (userinfo), which is no part of a Host and which parsers split differently: the pod must
+ * route on the very name that was decided.
+ */
+static bool authority_valid(const char *s, size_t n)
 {
-	const char *t = m->target, *auth, *rest, *at;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if (!h1_is_alnum(c) && !(c && strchr("-._~!$&'()*+,;=:[]%", c)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * "http://authority[/path][?query]" (https too, any case): the authority becomes the host the
+ * request is decided and forwarded with (RFC 9112 §3.2.2: it wins over the Host field), *origin
+ * the origin-form target it stands for (caller frees). Other schemes, an empty or unusual
+ * authority: -EPROTO.
+ */
+static int target_absolute(struct h1_msg *m, char **origin)
+{
+	const char *t = m->target, *auth, *rest;
 	size_t n = !strncasecmp(t, "http://", 7) ? 7 : !strncasecmp(t, "https://", 8) ? 8 : 0;
 
-	m->path = t;
-	if (!strcmp(m->method, "CONNECT")) {
-		m->host = t;
-		m->path = NULL; /* as in Envoy: a CONNECT has no :path */
-		return 0;
-	}
-	if (t[0] == '/')
-		return 0;
-	if (!strcmp(t, "*"))
-		return strcmp(m->method, "OPTIONS") ? -EPROTO : 0;
 	if (!n)
 		return -EPROTO;
 	auth = t + n;
 	rest = auth + strcspn(auth, "/?#");
-	at = memchr(auth, '@', rest - auth);
-	if (at)
-		auth = at + 1; /* userinfo is no part of the host */
-	if (rest == auth)
+	if (rest == auth || !authority_valid(auth, rest - auth))
 		return -EPROTO;
-	m->path_buf = malloc(strlen(rest) + (rest - auth) + 3);
-	if (!m->path_buf)
+	m->authority = strndup(auth, rest - auth);
+	if (!m->authority || asprintf(origin, "%s%s", rest[0] == '/' ? "" : "/", rest) < 0)
 		return -ENOMEM;
-	memcpy(m->path_buf, auth, rest - auth);
-	m->path_buf[rest - auth] = '\0';
-	m->host = m->path_buf;
-	m->path = m->path_buf + (rest - auth) + 1;
-	strcpy(m->path_buf + (rest - auth) + 1, rest[0] == '/' ? "" : "/");
-	strcat(m->path_buf + (rest - auth) + 1, rest);
+	m->host = m->authority;
+	if (m->nhost)
+		m->fields[m->host_field].value = m->authority; /* what the pod will be sent */
 	return 0;
 }
 
-int h1_parse_request(const struct l7_buf *raw, struct h1_msg *m)
+/*
+ * The request target (RFC 9112 §3.2): origin-form, absolute-form or OPTIONS's asterisk. The
+ * path the decider sees and the pod receives is the normalised one (authz_path_forward); a
+ * target it refuses (a fragment) is a bad request. CONNECT's target is not looked at: CONNECT
+ * is refused whatever it names (l7_http1.c).
+ */
+static int target_parse(struct h1_msg *m, enum authz_path_norm norm)
 {
-	char *line, *sp1, *sp2;
+	char *origin = NULL;
 	int rc;
 
-	memset(m, 0, sizeof(*m));
-	rc = head_split(raw, m, &line);
-	if (rc)
-		return rc;
-	sp1 = strchr(line, ' ');
-	sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+	if (!strcmp(m->method, "CONNECT"))
+		return 0;
+	if (!strcmp(m->target, "*")) {
+		m->path = m->target;
+		return strcmp(m->method, "OPTIONS") ? -EPROTO : 0;
+	}
+	if (m->target[0] != '/') {
+		rc = target_absolute(m, &origin);
+		if (rc) {
+			free(origin);
+			return rc;
+		}
+	}
+	m->path_buf = authz_path_forward(origin ? origin : m->target, norm);
+	free(origin);
+	m->path = m->path_buf;
+	return m->path ? 0 : -EPROTO;
+}
+
+/* "METHOD SP request-target SP HTTP-version", the target visible ASCII only. */
+static int request_line_parse(char *line, struct h1_msg *m)
+{
+	char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+
 	if (!sp2 || !is_token(line, sp1 - line) || sp2 == sp1 + 1)
 		return -EPROTO;
 	*sp1 = *sp2 = '\0';
 	for (const unsigned char *c = (unsigned char *)sp1 + 1; *c; c++)
-		if (*c <= 0x20 || *c >= 0x7f) /* visible ASCII only */
+		if (*c <= 0x20 || *c >= 0x7f)
 			return -EPROTO;
 	m->method = line;
 	m->target = sp1 + 1;
 	if (version_parse(sp2 + 1, m) || sp2[9])
 		return -EPROTO;
+	return 0;
+}
+
+int h1_parse_request(const struct l7_buf *raw, enum authz_path_norm norm, struct h1_msg *m)
+{
+	char *line;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	rc = head_split(raw, m, &line);
+	if (!rc)
+		rc = request_line_parse(line, m);
+	if (rc)
+		return rc;
+	if (m->nfields > H1_FIELDS_MAX)
+		return -E2BIG;
 	if (m->nhost > 1 || (m->minor == 1 && !m->nhost))
 		return -EPROTO; /* RFC 9112 §3.2: exactly one Host in HTTP/1.1 */
-	return target_parse(m);
+	if (m->nhost && !authority_valid(m->host, strlen(m->host)))
+		return -EPROTO; /* ... with a valid value (an empty one is valid) */
+	return target_parse(m, norm);
 }
 
 int h1_parse_response(const struct l7_buf *raw, struct h1_msg *m)
@@ -341,7 +383,7 @@ int h1_parse_response(const struct l7_buf *raw, struct h1_msg *m)
 	if (line[12] && line[12] != ' ')
 		return -EPROTO;
 	for (const char *c = line + 12; *c; c++)
-		if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+		if (!h1_is_field_char((unsigned char)*c))
 			return -EPROTO;
 	return m->status < 100 ? -EPROTO : 0;
 }
@@ -350,6 +392,7 @@ void h1_msg_free(struct h1_msg *m)
 {
 	free(m->buf);
 	free(m->path_buf);
+	free(m->authority);
 	free(m->fields);
 	free(m->field_line);
 	memset(m, 0, sizeof(*m));

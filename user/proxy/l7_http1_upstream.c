@@ -3,7 +3,8 @@
  * The HTTP/1.1 filter, pod side: responses pass to the client untouched, but are parsed to know
  * where each one ends (RFC 9112 §6.3), because that is when the next request in the queue is
  * answered — by the pod, or here when the filter decided it (403) or could not read it (400).
- * A 101 to an upgrade, or a 2xx to CONNECT, ends HTTP: bytes pass both ways from then on.
+ * Only a 101 to an allowed upgrade ends HTTP (bytes pass both ways from then on); CONNECT never
+ * reaches the pod (l7_http1.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -16,6 +17,7 @@ static const struct {
     [H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY},
     [H1_ANSWER_400] = {"400 Bad Request", "Bad Request"},
     [H1_ANSWER_431] = {"431 Request Header Fields Too Large", "Request Header Fields Too Large"},
+    [H1_ANSWER_NO_TUNNEL] = {"403 Forbidden", ""},
 };
 
 static int answer_write(const struct h1_pending *e, struct l7_buf *to_client)
@@ -101,11 +103,11 @@ static int response_start(struct l7_filter *f, const struct h1_msg *m, struct l7
 			  struct l7_buf *to_up)
 {
 	const struct h1_pending *e = h1_queue_head(f);
-	bool tunnel = m->status == 101 || (e->connect && m->status / 100 == 2);
+	bool tunnel = m->status == 101;
 	const struct l7_buf *raw = &f->rs_head.raw;
 	int kind;
 
-	if (tunnel && (f->cl != H1_CL_HOLD || (m->status == 101 && !e->upgrade)))
+	if (tunnel && (f->cl != H1_CL_HOLD || !e->upgrade))
 		return -EPROTO; /* switching protocols nobody asked to switch to */
 	if (l7_buf_put(to_client, raw->data + raw->off, l7_buf_unread(raw)))
 		return -ENOMEM;
