@@ -8,13 +8,16 @@
  * reassemble or parse them, and a SYN could be inside. Everything else passes untouched: packets
  * of established connections, UDP and ICMP (outside STRICT, as in Istio), ARP.
  *
- * The TC program is the barrier: every packet into a pod crosses its veth, whatever its origin.
- * The XDP program only drops early, by destination address, what the TC program would drop.
+ * The TC program is the barrier for what the node forwards or sends: the XDP program only drops
+ * early, by destination address, what the TC program would drop. A frame the node writes onto the
+ * veth past its qdisc (PACKET_QDISC_BYPASS, AF_XDP) skips TC, though: the cgroup program below
+ * catches its SYN where the pod's kernel hands it to a listener.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "lib/enrolled.h"
 #include "lib/guard.h"
 #include "lib/pkt.h"
 
@@ -26,6 +29,9 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Headers the TC guard makes linear when a packet's first part holds too little to classify:
  * Ethernet, IPv6 and a chain of extension headers as long as legitimate traffic carries. */
 #define GUARD_PULL_MAX 1024
+
+#define LOOPBACK_IFINDEX 1 /* lo's ifindex in every network namespace */
+#define BPF_TCP_LISTEN_STATE 10
 
 /* A SYN of a socket of this node in kubelet's cgroup (a forwarded packet has no socket: 0). */
 static __always_inline bool from_kubelet(struct __sk_buff *skb)
@@ -41,28 +47,37 @@ static __always_inline bool tcp_opens(__u8 flags)
 	return (flags & (PKT_TCP_SYN | PKT_TCP_ACK)) == PKT_TCP_SYN;
 }
 
-/* A SYN into a pod, to a STRICT port: from skiffd, a same-node mesh pod, or kubelet only. */
-static __always_inline int syn_verdict(struct __sk_buff *skb, const struct skiff_flow_key *f,
-				       const struct skiff_guard_iface *pod)
+/* Which way a SYN into a pod may pass; SKIFF_GUARD_DROP_TC when none. A SYN to a STRICT port
+ * must come from skiffd, a same-node mesh pod or kubelet. */
+static __always_inline __u32 syn_verdict(struct __sk_buff *skb, const struct skiff_flow_key *f,
+					 const struct skiff_guard_iface *pod)
 {
-	if (guard_mode(pod, f->dport) != SKIFF_MTLS_STRICT) {
-		guard_count(SKIFF_GUARD_PASS_MODE);
-		return TC_ACT_OK;
+	if (guard_mode(pod, f->dport) != SKIFF_MTLS_STRICT)
+		return SKIFF_GUARD_PASS_MODE;
+	if (skb->mark == SKIFF_MARK_AGENT)
+		return SKIFF_GUARD_PASS_AGENT;
+	if (bpf_map_lookup_elem(&skiff_auth_flows, f))
+		return SKIFF_GUARD_PASS_FLOW;
+	if (from_kubelet(skb))
+		return SKIFF_GUARD_PASS_PROBE;
+	return SKIFF_GUARD_DROP_TC;
+}
+
+static __always_inline int syn_decide(struct __sk_buff *skb, const struct skiff_flow_key *f,
+				      const struct skiff_guard_iface *pod)
+{
+	__u32 v = syn_verdict(skb, f, pod);
+	__u64 now;
+
+	guard_count(v);
+	if (v == SKIFF_GUARD_DROP_TC)
+		return TC_ACT_SHOT;
+	if (guard_strict_any(pod)) {
+		/* the pod's socket check asks for this SYN by its 4-tuple */
+		now = bpf_ktime_get_ns();
+		bpf_map_update_elem(&skiff_guard_seen, f, &now, BPF_ANY);
 	}
-	if (skb->mark == SKIFF_MARK_AGENT) {
-		guard_count(SKIFF_GUARD_PASS_AGENT);
-		return TC_ACT_OK;
-	}
-	if (bpf_map_lookup_elem(&skiff_auth_flows, f)) {
-		guard_count(SKIFF_GUARD_PASS_FLOW);
-		return TC_ACT_OK;
-	}
-	if (from_kubelet(skb)) {
-		guard_count(SKIFF_GUARD_PASS_PROBE);
-		return TC_ACT_OK;
-	}
-	guard_count(SKIFF_GUARD_DROP_TC);
-	return TC_ACT_SHOT;
+	return TC_ACT_OK;
 }
 
 SEC("tc")
@@ -84,7 +99,7 @@ int guard_pod(struct __sk_buff *skb)
 		return TC_ACT_OK;
 	guard_pod_by_iface(skb->ifindex, &f, &pod);
 	if (c == PKT_TCP)
-		return tcp_opens(flags) ? syn_verdict(skb, &f, &pod) : TC_ACT_OK;
+		return tcp_opens(flags) ? syn_decide(skb, &f, &pod) : TC_ACT_OK;
 	if (!guard_strict_any(&pod))
 		return TC_ACT_OK;
 	guard_count(c == PKT_FRAG ? SKIFF_GUARD_DROP_TC_FRAG : SKIFF_GUARD_DROP_TC_UNPARSED);
@@ -115,4 +130,61 @@ int guard_uplink(struct xdp_md *ctx)
 		return XDP_PASS;
 	guard_count(c == PKT_FRAG ? SKIFF_GUARD_DROP_XDP_FRAG : SKIFF_GUARD_DROP_XDP_UNPARSED);
 	return XDP_DROP;
+}
+
+/* The 4-tuple and TCP flags of a packet at a socket: the network header first, reassembled. */
+static __always_inline int sock_classify(struct __sk_buff *skb, struct skiff_flow_key *f,
+					 __u8 *flags)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+
+	__builtin_memset(f, 0, sizeof(*f));
+	*flags = 0;
+	if (skb->protocol == bpf_htons(PKT_ETH_P_IP))
+		return pkt_ipv4(data, end, f, flags);
+	if (skb->protocol == bpf_htons(PKT_ETH_P_IPV6))
+		return pkt_ipv6(data, end, f, flags);
+	return PKT_UNPARSED;
+}
+
+/* Only a listener can be opened by a SYN: every other socket costs one look at its state. */
+static __always_inline bool to_listener(struct __sk_buff *skb)
+{
+	struct bpf_sock *sk = skb->sk;
+
+	if (!sk)
+		return false;
+	sk = bpf_sk_fullsock(sk);
+	return sk && sk->state == BPF_TCP_LISTEN_STATE;
+}
+
+/*
+ * At the pods' cgroup ingress (1: deliver, 0: drop). A SYN that reaches a listener of a pod STRICT
+ * on some port must have been let through by guard_pod on the pod's veth; one that came from the
+ * pod itself (loopback) never crossed it and needs not.
+ */
+SEC("cgroup_skb/ingress")
+int guard_sock(struct __sk_buff *skb)
+{
+	struct skiff_flow_key f;
+	struct skiff_pod *pod;
+	__u64 cgid;
+	__u8 flags;
+	int c;
+
+	if (skb->ingress_ifindex == LOOPBACK_IFINDEX || !to_listener(skb))
+		return 1;
+	cgid = bpf_skb_cgroup_id(skb);
+	pod = bpf_map_lookup_elem(&skiff_enrolled, &cgid);
+	if (!pod || !(pod->flags & SKIFF_POD_F_STRICT))
+		return 1;
+	c = sock_classify(skb, &f, &flags);
+	if (c == PKT_TCP && !tcp_opens(flags))
+		return 1; /* the ACK of a handshake, or a reset: nothing opens */
+	if (c == PKT_TCP && bpf_map_lookup_elem(&skiff_guard_seen, &f)) {
+		bpf_map_delete_elem(&skiff_guard_seen, &f);
+		return 1;
+	}
+	guard_count(SKIFF_GUARD_DROP_SOCK);
+	return 0;
 }

@@ -28,6 +28,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_auth_flows SEC(".maps");
 
+/* SYNs the TC guard let into a pod STRICT on some port, until the pod's socket check takes
+ * them: a SYN at such a pod's listener that is not here did not cross the TC guard. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SKIFF_GUARD_SEEN);
+	__type(key, struct skiff_flow_key);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_guard_seen SEC(".maps");
+
 /* skiff_guard_cfg[0]. Written by skiffd. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -7,6 +7,7 @@
 #define SKIFF_BPF_LB_MAPS_H
 
 #include "skiff/lb.h"
+#include "lib/enrolled.h"
 
 /* skiff_config[0]: the active generation. Written by skiffd, read by every program. */
 struct {
@@ -36,16 +37,6 @@ struct {
 	__type(value, struct skiff_backend);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_backends SEC(".maps");
-
-/* cgroup id of a local pod -> its mesh state; presence means the pod is in the mesh. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, SKIFF_MAX_PODS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64);
-	__type(value, struct skiff_pod);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} skiff_enrolled SEC(".maps");
 
 /* Per socket: the VIP it connected to, for getpeername. Written by connect4/6. */
 struct {

@@ -15,6 +15,11 @@
  * guard cannot walk do not enter. On the veth, the pod is known by the interface
  * (skiff_guard_ifaces), so every address of the pod (link-local included) carries its mode.
  *
+ * A frame the node writes onto the veth past its qdisc skips TC. So a third program, at the pods'
+ * cgroup ingress (where the pod's kernel hands a reassembled SYN to a listener), lets a SYN into
+ * a pod STRICT on some port (SKIFF_POD_F_STRICT) only if the TC guard filed its 4-tuple in
+ * skiff_guard_seen on the way in, or if it came from inside the pod (loopback).
+ *
  * Compiled into bpf/guard.bpf.c, bpf/sock_accel.bpf.c and skiffd, carried in BTF.
  */
 #ifndef SKIFF_GUARD_H
@@ -38,6 +43,8 @@
 #define SKIFF_MAP_GUARD_CFG   "skiff_guard_cfg"	 /* [0] -> struct skiff_guard_cfg */
 #define SKIFF_MAP_GUARD_IFACES "skiff_guard_ifaces" /* __u32 ifindex -> struct skiff_guard_iface */
 #define SKIFF_MAX_GUARD_IFACES 16384		    /* local mesh pods' veths */
+#define SKIFF_MAP_GUARD_SEEN   "skiff_guard_seen"   /* struct skiff_flow_key -> __u64 (ktime) */
+#define SKIFF_GUARD_SEEN       16384		    /* LRU of SYNs on their way from veth to socket */
 
 /* skiff_guard_cfg[0]. Kubelet's health probes come from the node itself; like Istio ambient,
  * which lets them through STRICT, the guard lets SYNs of sockets in kubelet's cgroup in. */
@@ -105,6 +112,9 @@ enum skiff_guard_verdict {
 	 * chain over PKT_MAX_EXT headers, ESP, tunnels, unknown protocols or ethertypes). */
 	SKIFF_GUARD_DROP_TC_UNPARSED,
 	SKIFF_GUARD_DROP_XDP_UNPARSED,
+	/* A SYN at a listener of a pod STRICT on some port that the TC guard never let through:
+	 * written onto the veth past its qdisc (PACKET_QDISC_BYPASS, AF_XDP) on the node. */
+	SKIFF_GUARD_DROP_SOCK,
 	SKIFF_GUARD_VERDICTS,
 };
 

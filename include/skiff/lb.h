@@ -103,6 +103,9 @@ _Static_assert(sizeof(struct skiff_backend) == 24, "skiff_backend layout");
 /* Its AuthorizationPolicies need HTTP: connections to it are punted to skiffd, which decides
  * each request (policy.h). */
 #define SKIFF_POD_F_L7 4u
+/* STRICT on some port (guard.h): a SYN reaches its listeners only after the TC guard on its veth
+ * let it through (skiff_guard_seen), whatever way it was written onto the veth. */
+#define SKIFF_POD_F_STRICT 8u
 
 /* skiff_enrolled: cgroup id of a local pod -> its mesh state. Present means in the mesh. */
 struct skiff_pod {

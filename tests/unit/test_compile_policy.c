@@ -202,7 +202,7 @@ static void test_allow_principal(void **state)
 	       "  action: ALLOW\n  rules:\n  - from:\n    - source:\n"
 	       "        principals: [\"cluster.local/ns/shop/sa/web\"]\n");
 	fx_compile_ok(f);
-	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_AUTHZ);
+	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_AUTHZ | SKIFF_POD_F_STRICT);
 	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED);
 	assert_int_equal(verdict(f, "shop/web-0", "shop/api-0", 0, SKIFF_AF_INET), 1);
 	assert_int_equal(verdict(f, "shop/web-1", "shop/api-0", 0, SKIFF_AF_INET6), 1);
@@ -297,8 +297,8 @@ static void test_http_fields_make_l7(void **state)
 	       "  action: DENY\n  rules:\n  - to:\n    - operation:\n"
 	       "        paths: [\"/admin\"]\n        ports: [\"8080\"]\n");
 	fx_compile_ok(f);
-	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7);
-	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7);
+	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
+	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
 	assert_int_equal(flags_of(f, "bad/intruder-0"), SKIFF_POD_F_ENROLLED);
 	assert_int_equal(f->v.npolicy, 0); /* skiffd decides per request: no kernel verdicts */
 	/*
@@ -326,7 +326,7 @@ static void test_ports_overflow_l7(void **state)
 		  ports.s);
 	sb_free(&ports);
 	fx_compile_ok(f);
-	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7);
+	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
 	assert_int_equal(f->v.npolicy, 0);
 	assert_int_equal(guard_mode(f, "10.0.0.2", 9000), SKIFF_MTLS_STRICT);
 	assert_int_equal(guard_mode(f, "10.0.0.2", 1), SKIFF_MTLS_STRICT);
@@ -389,6 +389,9 @@ static void test_strict_any_flag(void **state)
 	assert_int_equal(guard_flags(f, "fd00::2"), SKIFF_MTLS_F_STRICT_ANY);
 	assert_int_equal(guard_flags(f, "10.0.0.1"), 0);
 	assert_int_equal(guard_flags(f, "fd00::1"), 0);
+	/* and the pod, found by cgroup at its sockets */
+	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_STRICT);
+	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED);
 	node_view_free(&f->v);
 	model_free(&f->m);
 	f->loaded = false;

@@ -99,6 +99,7 @@ static const char *const guard_names[SKIFF_GUARD_VERDICTS] = {
 	[SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
 	[SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
 	[SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
+	[SKIFF_GUARD_DROP_SOCK] = "drop_sock",
 };
 
 static void dump_guard(struct strbuf *b, const struct agent *a)

@@ -153,9 +153,42 @@ static bool mtls_same_addr(const struct cv_mtls *a, const struct cv_mtls *b)
 	       !memcmp(&a->key.addr, &b->key.addr, sizeof(a->key.addr));
 }
 
+/* The pod (workload id) an address of an enrolled local pod belongs to; 0 when none is. */
+static __u32 pod_of_addr(const struct node_view *out, const struct skiff_mtls_key *k)
+{
+	for (size_t i = 0; i < out->npod_ips; i++) {
+		const struct skiff_pod_ip_key *p = &out->pod_ips[i].key;
+
+		if (p->family == k->family && !memcmp(&p->addr, &k->addr, sizeof(p->addr)))
+			return out->pod_ips[i].val.workload_id;
+	}
+	return 0;
+}
+
+/* SKIFF_POD_F_STRICT on the pod of every STRICT_ANY address, in both maps of pod flags: the
+ * guard's socket check finds the pod by cgroup, not by address. */
+static void mark_strict_pods(struct node_view *out)
+{
+	for (size_t i = 0; i < out->nmtls; i++) {
+		const struct cv_mtls *e = &out->mtls[i];
+		__u32 wid;
+
+		if (e->key.port || !(e->val.flags & SKIFF_MTLS_F_STRICT_ANY))
+			continue;
+		wid = pod_of_addr(out, &e->key);
+		for (size_t j = 0; wid && j < out->npods; j++)
+			if (out->pods[j].val.workload_id == wid)
+				out->pods[j].val.flags |= SKIFF_POD_F_STRICT;
+		for (size_t j = 0; wid && j < out->npod_ips; j++)
+			if (out->pod_ips[j].val.workload_id == wid)
+				out->pod_ips[j].val.flags |= SKIFF_POD_F_STRICT;
+	}
+}
+
 /* Flag each address that is STRICT on some port on its port-0 entry: the guard drops there
- * what it cannot place on a port (fragments, headers it cannot walk). Entries of one address
- * are adjacent (compile_mtls_view, compile_policy_plaintext). */
+ * what it cannot place on a port (fragments, headers it cannot walk), and its pod: SYNs reach
+ * that pod's listeners only through the guard. Entries of one address are adjacent
+ * (compile_mtls_view, compile_policy_plaintext). */
 void compile_mtls_mark_strict_any(struct node_view *out)
 {
 	size_t j;
@@ -169,4 +202,5 @@ void compile_mtls_mark_strict_any(struct node_view *out)
 			if (!out->mtls[k].key.port && strict)
 				out->mtls[k].val.flags |= SKIFF_MTLS_F_STRICT_ANY;
 	}
+	mark_strict_pods(out);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Attach sock_lb's programs and sock_accel's sockops at the pod cgroup root through bpf_links pinned under
- * <bpffs_dir>/links/<program>. A link pinned by an earlier agent is adopted and switched to the
+ * Attach sock_lb's programs, sock_accel's sockops and the STRICT guard's socket check at the pod
+ * cgroup root through bpf_links pinned under <bpffs_dir>/links/<program>. A link pinned by an earlier agent is adopted and switched to the
  * newly loaded program in one step (BPF_LINK_UPDATE), so a restart never leaves pods untranslated.
  */
 #include <errno.h>
@@ -15,6 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane/dp_internal.h"
+#include "guard.skel.h"
 #include "sock_accel.skel.h"
 #include "sock_lb.skel.h"
 
@@ -150,6 +151,9 @@ int dp_attach_all(struct dataplane *dp)
 	/* sockops runs even with --no-accel: it keeps the L4 counters */
 	if (!err)
 		err = dp_attach_one(dp, dp->accel->progs.accel_sockops, cgfd, st.st_ino, "");
+	/* the STRICT guard's last word, at the pods' sockets (guard.h) */
+	if (!err)
+		err = dp_attach_one(dp, dp->guard->progs.guard_sock, cgfd, st.st_ino, "");
 	close(cgfd);
 	if (!err && dp->accel_on && dp->agent_sockops)
 		dp_attach_agent(dp); /* without it the punt hops stay on TCP: slower, not wrong */
