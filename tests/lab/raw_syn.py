@@ -13,6 +13,10 @@ ROUTE:
               of its options
   v6-chain    a hand-built IPv6 SYN behind V6_CHAIN destination-options headers, one more than
               the guard walks (PKT_MAX_EXT in bpf/lib/pkt.h)
+  v4-qdisc-bypass
+              a hand-built IPv4 SYN in an Ethernet frame that an AF_PACKET socket with
+              PACKET_QDISC_BYPASS writes on IFNAME (ADDR is IP%IFNAME): the driver gets it
+              directly, past the interface's qdisc and its TC egress hook
 exit: 0 the listener accepted (a SYN-ACK came back, or connect() succeeded); 1 nothing came
 back within the timeout (or the route failed on the way); 3 the target's kernel answered with a
 RST (the SYN got there, no listener); 2 usage or setup error.
@@ -35,6 +39,8 @@ PADN_HEADER = bytes([0, 0, 1, 4, 0, 0, 0, 0])
 IPV6_DSTOPTS = getattr(socket, "IPV6_DSTOPTS", 59)
 IPV6_HOPOPTS = getattr(socket, "IPV6_HOPOPTS", 54)
 IPPROTO_FRAGMENT, IPPROTO_DSTOPTS = 44, 60
+SOL_PACKET, PACKET_QDISC_BYPASS = 263, 20
+ETH_P_IP = 0x0800
 
 
 class SetupError(Exception):
@@ -71,16 +77,19 @@ def source_for(family, addr, port):
         return s.getsockname()[0]
 
 
+def ipv4_header(src, dst, payload_len, ident, frag_off):
+    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + payload_len, ident, frag_off, 64,
+                      socket.IPPROTO_TCP, 0, src, dst)
+    return hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
+
+
 def ipv4_fragments(src, dst, seg, ident):
-    """seg split into 8-byte fragments, each with its own IPv4 header and checksum."""
+    """seg split into 8-byte fragments, each with its own IPv4 header."""
     out = []
     for off in range(0, len(seg), 8):
         part = seg[off:off + 8]
         more = 0x2000 if off + 8 < len(seg) else 0
-        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(part), ident, more | (off // 8),
-                          64, socket.IPPROTO_TCP, 0, src, dst)
-        hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
-        out.append(hdr + part)
+        out.append(ipv4_header(src, dst, len(part), ident, more | (off // 8)) + part)
     return out
 
 
@@ -104,6 +113,35 @@ def ipv6_chain(src, dst, seg, n):
         nexthdr = socket.IPPROTO_TCP if i == n - 1 else IPPROTO_DSTOPTS
         chain += bytes([nexthdr]) + PADN_HEADER[1:]
     return ipv6_header(src, dst, IPPROTO_DSTOPTS, len(chain) + len(seg)) + chain + seg
+
+
+def neighbour_mac(addr, ifname):
+    """addr's MAC on ifname, from this netns's ARP table; a datagram to addr (its discard port:
+    at most an ICMP error comes back) makes the kernel resolve it first."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(b"", (addr, 9))
+    deadline = time.monotonic() + 1
+    while time.monotonic() < deadline:
+        with open("/proc/net/arp") as f:  # columns: IP, type, flags, MAC, mask, device
+            for line in f.readlines()[1:]:
+                ip, _, flags, mac, _, dev = line.split()[:6]
+                if ip == addr and dev == ifname and int(flags, 16) & 0x2:
+                    return bytes.fromhex(mac.replace(":", ""))
+        time.sleep(0.05)
+    raise SetupError("no neighbour entry for %s on %s" % (addr, ifname))
+
+
+def send_past_qdisc(ifname, addr, packet):
+    """packet in an Ethernet frame to addr's MAC on ifname, past the qdisc and TC egress."""
+    dmac = neighbour_mac(addr, ifname)
+    try:
+        s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+        s.bind((ifname, 0))
+        s.setsockopt(SOL_PACKET, PACKET_QDISC_BYPASS, 1)
+    except OSError as e:
+        raise SetupError("packet socket on %s: %s" % (ifname, e)) from e
+    with s:
+        s.send(dmac + s.getsockname()[4] + struct.pack("!H", ETH_P_IP) + packet)
 
 
 def wait_answer(rx, family, addr, port, sport, isn, timeout):
@@ -134,7 +172,8 @@ def wait_answer(rx, family, addr, port, sport, isn, timeout):
 
 
 def hand_built(route, addr, port, timeout):
-    family = socket.AF_INET if route == "v4-frag" else socket.AF_INET6
+    family = socket.AF_INET if route.startswith("v4-") else socket.AF_INET6
+    addr, _, ifname = addr.partition("%")
     sport = 20000 + int.from_bytes(os.urandom(2), "big") % 40000
     isn = int.from_bytes(os.urandom(4), "big")
     ident = int.from_bytes(os.urandom(2), "big") | 1
@@ -148,6 +187,9 @@ def hand_built(route, addr, port, timeout):
     with rx, tx:
         if route == "v4-frag":
             packets = ipv4_fragments(src, dst, tcp_syn(src, dst, sport, port, isn), ident)
+        elif route == "v4-qdisc-bypass":
+            seg = tcp_syn(src, dst, sport, port, isn)
+            packets = [ipv4_header(src, dst, len(seg), ident, 0x4000) + seg]  # DF, as TCP sends
         else:
             # MSS, NOP, NOP, SACK permitted: a 28-byte header, so a 24-byte first fragment
             opts = struct.pack("!BBHBBBB", 2, 4, 1440, 1, 1, 4, 2)
@@ -158,7 +200,10 @@ def hand_built(route, addr, port, timeout):
                 packets = [ipv6_chain(src, dst, seg, V6_CHAIN)]
         for p in packets:
             try:
-                tx.sendto(p, (addr, 0))
+                if ifname:
+                    send_past_qdisc(ifname, addr, p)
+                else:
+                    tx.sendto(p, (addr, 0))
             except OSError as e:
                 print("%s: send to %s: %s" % (route, addr, e), file=sys.stderr)
                 return NOTHING
@@ -190,9 +235,21 @@ def connects(route, addr, port, timeout):
         return ACCEPTED
 
 
+SOCKET_ROUTES = ("plain", "v6-dstopts", "v6-hopopts")
+HAND_BUILT_ROUTES = ("v4-frag", "v6-frag", "v6-chain", "v4-qdisc-bypass")
+
+
+def address_fits(route, addr):
+    """A v6- route needs an IPv6 address, a v4- one an IPv4 one; %IFNAME goes with plain (a
+    link-local address) and v4-qdisc-bypass (which needs it)."""
+    if route == "plain":
+        return True
+    ip, scoped = addr.partition("%")[0], "%" in addr
+    return scoped == (route == "v4-qdisc-bypass") and (":" in ip) == route.startswith("v6-")
+
+
 def main(argv):
-    routes = ("plain", "v6-dstopts", "v6-hopopts", "v4-frag", "v6-frag", "v6-chain")
-    if len(argv) not in (4, 5) or argv[1] not in routes:
+    if len(argv) not in (4, 5) or argv[1] not in SOCKET_ROUTES + HAND_BUILT_ROUTES:
         print(__doc__, file=sys.stderr)
         return SETUP
     route, addr = argv[1], argv[2]
@@ -202,12 +259,12 @@ def main(argv):
     except ValueError:
         print(__doc__, file=sys.stderr)
         return SETUP
-    if route.startswith("v6-") and ":" not in addr or route == "v4-frag" and ":" in addr:
-        print("raw_syn.py: %s needs an IPv%s address, not %s" % (route, route[1], addr),
-              file=sys.stderr)
+    if not address_fits(route, addr):
+        print("raw_syn.py: route %s does not take the address %s (usage: no arguments)"
+              % (route, addr), file=sys.stderr)
         return SETUP
     try:
-        if route.endswith(("frag", "chain")):
+        if route in HAND_BUILT_ROUTES:
             return hand_built(route, addr, port, timeout)
         return connects(route, addr, port, timeout)
     except SetupError as e:
