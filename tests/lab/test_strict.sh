@@ -6,7 +6,8 @@
 # one port. skiffd's config dump counts what the guard did.
 # An attacker with CAP_NET_RAW (raw_syn.py) tries the ways a SYN-only guard would miss: a SYN behind
 # IPv6 extension headers, a SYN in fragments, a chain longer than the guard walks, the pod's
-# link-local address; with STRICT nothing opens, with PERMISSIVE each way does (the controls).
+# link-local address, a frame written on the veth past its qdisc; with STRICT nothing opens, with
+# PERMISSIVE each way does (the controls).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -113,6 +114,13 @@ before=$(guard node-1 pass_flow)
 if from_client "$ECHO1" 8080 && [ "$(guard node-1 pass_flow)" -gt "$before" ]; then t_pass
 else t_fail "echo1=$ECHO1 pass_flow $before -> $(guard node-1 pass_flow)"; fi
 
+t_begin "STRICT: the pod reaches its own port over loopback and by its own address"
+before=$(guard node-1 drop_sock)
+if lab exec -n shop "${ECHO1_POD#shop/}" -- timeout 1.5 bash -c \
+	"exec 3<>/dev/tcp/127.0.0.1/8080 && exec 4<>/dev/tcp/$ECHO1/8080" >/dev/null 2>&1 &&
+	[ "$(guard node-1 drop_sock)" = "$before" ]; then t_pass
+else t_fail "drop_sock $before -> $(guard node-1 drop_sock)"; fi
+
 t_begin "STRICT, same node: a pod outside the mesh is dropped on the veth"
 before=$(guard node-1 drop_tc)
 if ! from_stranger "$ECHO1" 8080 && [ "$(guard node-1 drop_tc)" -gt "$before" ]; then t_pass
@@ -142,10 +150,10 @@ t_begin "STRICT, from the node to the pod's link-local address ($ECHO1_LL): noth
 blocked "$NODE1" drop_tc plain "$ECHO1_LL" 8080
 
 # AF_PACKET with PACKET_QDISC_BYPASS hands a frame to the veth's driver without the TC egress
-# hook (CAP_NET_RAW on the node is enough; a hostNetwork pod has it by default); which drop
-# counter a guard that stops it uses is its own affair.
+# hook (CAP_NET_RAW on the node is enough; a hostNetwork pod has it by default): the guard's
+# socket check stops its SYN at the pod's listener.
 t_begin "STRICT, raw SYN written on the pod's veth by the node past its qdisc: nothing opens"
-blocked "$NODE1" "drop_*" v4-qdisc-bypass "$ECHO1%$ECHO1_VETH" 8080
+blocked "$NODE1" drop_sock v4-qdisc-bypass "$ECHO1%$ECHO1_VETH" 8080
 
 t_begin "STRICT, raw v4-frag from a mesh pod (no connect() for the kernel to see): nothing opens"
 blocked "$CLIENT" drop_tc_frag v4-frag "$ECHO1" 8080
