@@ -6,8 +6,10 @@
  * block the server cannot decode or a flow-control mistake would show up as a session error or
  * a request that never completes. Most cases run twice: with whole writes, and with both
  * directions fed one byte at a time, alternating, so the filter's answers must find their way in
- * between the pod's frames. Last, skiffd's relay between real sockets: an nghttp2 client and curl
- * through the proxy to nghttpd.
+ * between the pod's frames. What no well-behaved client sends (HPACK written to amplify) comes
+ * from a raw client whose frames are written by
+ * hand, with the same real server behind the filter. Last, skiffd's relay between real sockets:
+ * an nghttp2 client and curl through the proxy to nghttpd.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,7 +56,7 @@ struct cstream { /* the client's view of one request */
 struct sstream { /* the server's view */
 	int32_t id;
 	char method[16], path[128], xcustom[64], trailer[64];
-	size_t data, big_len;
+	size_t data, big_len, nbig;
 	bool big_ok;
 	char *resp;
 	size_t resp_len, resp_off;
@@ -63,6 +65,27 @@ struct sstream { /* the server's view */
 struct bytes {
 	uint8_t *p;
 	size_t len, off;
+};
+
+/* A client written by hand (raw frames): what it saw of each stream, from the filter's output. */
+struct rstream {
+	uint32_t id;
+	int status;
+	bool ended, reset;
+	uint32_t rst; /* the RST_STREAM code, when reset */
+	size_t data;
+};
+
+struct rawcli {
+	struct bytes in;	  /* the filter's bytes toward the client, not parsed yet */
+	nghttp2_hd_inflater *inf; /* the pod's (and the filter's) header blocks */
+	nghttp2_hd_deflater *enc; /* its own requests' (no dynamic table) */
+	struct bytes block;	  /* a header block under way */
+	uint32_t block_id;
+	bool block_end_stream;
+	struct rstream st[MAXS];
+	size_t n;
+	int goaway; /* the GOAWAY code; -1: none */
 };
 
 struct rig {
@@ -83,6 +106,9 @@ struct rig {
 	size_t resp_body;	/* server: body bytes of each response (0: "ok PATH") */
 	size_t resp_header;	/* server: an x-resp header of this many bytes */
 	bool manual_window;	/* the client reads its DATA only when the case says so */
+	bool raw;		/* the client is `rc`, frames by hand, not the nghttp2 session */
+	struct rawcli rc;
+	size_t cl_bytes, up_bytes; /* fed from the client; delivered to the pod */
 	/* the decider */
 	size_t ndecided;
 	char seen_method[16], seen_path[256], seen_host[128], seen_headers[2048];
@@ -170,7 +196,8 @@ static int srv_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t
 		copy(st->xcustom, sizeof(st->xcustom), value, valuelen);
 	else if (!strcmp(n, "x-big")) {
 		st->big_len = valuelen;
-		st->big_ok = r->big_expect && strlen(r->big_expect) == valuelen &&
+		st->big_ok = (!st->nbig++ || st->big_ok) && r->big_expect &&
+			     strlen(r->big_expect) == valuelen &&
 			     !memcmp(r->big_expect, value, valuelen);
 	}
 	return 0;
@@ -428,6 +455,12 @@ static void rig_close(struct rig *r)
 
 	nghttp2_session_del(r->cli);
 	nghttp2_session_del(r->srv);
+	if (r->rc.inf)
+		nghttp2_hd_inflate_del(r->rc.inf);
+	if (r->rc.enc)
+		nghttp2_hd_deflate_del(r->rc.enc);
+	free(r->rc.in.p);
+	free(r->rc.block.p);
 	l7_h2_ops.close(r->f);
 	l7_buf_free(&r->to_up);
 	l7_buf_free(&r->to_client);
@@ -440,6 +473,8 @@ static void rig_close(struct rig *r)
 
 static void bytes_add(struct bytes *b, const uint8_t *p, size_t n)
 {
+	if (!n)
+		return;
 	if (b->off == b->len)
 		b->off = b->len = 0;
 	b->p = realloc(b->p, b->len + n);
@@ -477,6 +512,150 @@ static void deliver(struct l7_buf *b, nghttp2_session *s, int *err)
 	l7_buf_consume(b, n);
 }
 
+/* ---- the raw client: frames by hand, for what no well-behaved client sends ---- */
+
+static void pump_any(struct rig *r);
+
+static void raw_frame(struct rig *r, uint8_t type, uint8_t flags, uint32_t id, const void *p,
+		      size_t len)
+{
+	uint8_t hd[9] = {len >> 16, len >> 8, len, type, flags, id >> 24, id >> 16, id >> 8, id};
+
+	bytes_add(&r->pc, hd, sizeof(hd));
+	if (len)
+		bytes_add(&r->pc, p, len);
+}
+
+static void raw_window_update(struct rig *r, uint32_t id, uint32_t n)
+{
+	uint8_t v[4] = {n >> 24, n >> 16, n >> 8, n};
+
+	raw_frame(r, NGHTTP2_WINDOW_UPDATE, 0, id, v, sizeof(v));
+}
+
+static struct rstream *raw_stream(struct rig *r, uint32_t id)
+{
+	struct rawcli *c = &r->rc;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->st[i].id == id)
+			return &c->st[i];
+	assert_true(c->n < MAXS);
+	c->st[c->n] = (struct rstream){.id = id};
+	return &c->st[c->n++];
+}
+
+/* A complete header block from the pod or the filter: its :status. */
+static void raw_block(struct rig *r)
+{
+	struct rawcli *c = &r->rc;
+	struct rstream *st = raw_stream(r, c->block_id);
+	uint8_t *in = c->block.p;
+	size_t len = c->block.len;
+
+	for (;;) {
+		nghttp2_nv nv;
+		int fl = 0;
+		ssize_t n = nghttp2_hd_inflate_hd2(c->inf, &nv, &fl, in, len, 1);
+
+		assert_true(n >= 0);
+		in += n;
+		len -= n;
+		if ((fl & NGHTTP2_HD_INFLATE_EMIT) && nv.namelen == 7 &&
+		    !memcmp(nv.name, ":status", 7))
+			st->status = atoi((const char *)nv.value);
+		if (fl & NGHTTP2_HD_INFLATE_FINAL)
+			break;
+	}
+	nghttp2_hd_inflate_end_headers(c->inf);
+	st->ended |= c->block_end_stream;
+	c->block.len = c->block.off = 0;
+}
+
+/* One whole frame toward the client: record it, acknowledge SETTINGS, give DATA back. */
+static void raw_client_frame(struct rig *r, const uint8_t *h, const uint8_t *p)
+{
+	struct rawcli *c = &r->rc;
+	uint32_t len = h[0] << 16 | h[1] << 8 | h[2],
+		 id = (h[5] & 0x7f) << 24 | h[6] << 16 | h[7] << 8 | h[8];
+	uint8_t type = h[3], flags = h[4];
+
+	switch (type) {
+	case NGHTTP2_SETTINGS:
+		if (!(flags & NGHTTP2_FLAG_ACK))
+			raw_frame(r, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);
+		break;
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_CONTINUATION:
+		if (type == NGHTTP2_HEADERS) {
+			c->block_id = id;
+			c->block_end_stream = flags & NGHTTP2_FLAG_END_STREAM;
+		}
+		bytes_add(&c->block, p, len); /* the pod sends neither padding nor priority */
+		if (flags & NGHTTP2_FLAG_END_HEADERS)
+			raw_block(r);
+		break;
+	case NGHTTP2_DATA:
+		raw_stream(r, id)->data += len;
+		raw_stream(r, id)->ended |= flags & NGHTTP2_FLAG_END_STREAM;
+		if (len) {
+			raw_window_update(r, 0, len);
+			raw_window_update(r, id, len);
+		}
+		break;
+	case NGHTTP2_RST_STREAM:
+		raw_stream(r, id)->reset = true;
+		raw_stream(r, id)->rst = p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+		break;
+	case NGHTTP2_GOAWAY:
+		c->goaway = p[4] << 24 | p[5] << 16 | p[6] << 8 | p[7];
+		break;
+	}
+}
+
+/* What the filter wrote toward the raw client, frame by frame. */
+static void raw_read(struct rig *r)
+{
+	struct rawcli *c = &r->rc;
+	size_t n = l7_buf_unread(&r->to_client);
+
+	bytes_add(&c->in, r->to_client.data + r->to_client.off, n);
+	l7_buf_consume(&r->to_client, n);
+	while (c->in.len - c->in.off >= 9) {
+		const uint8_t *h = c->in.p + c->in.off;
+		uint32_t len = h[0] << 16 | h[1] << 8 | h[2];
+
+		if (c->in.len - c->in.off < 9 + len)
+			break;
+		raw_client_frame(r, h, h + 9);
+		c->in.off += 9 + len;
+	}
+}
+
+/* A rig whose client is raw: its preface and an empty SETTINGS went, and the pod's SETTINGS
+ * came back (so that the filter may answer at once). */
+static struct rig *raw_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	struct l7_decider d = {.decide = decide, .ctx = r};
+
+	assert_non_null(r);
+	r->chunk = chunk;
+	r->raw = true;
+	r->rc.goaway = -1;
+	r->srv = session_new(r, true);
+	assert_int_equal(nghttp2_submit_settings(r->srv, NGHTTP2_FLAG_NONE, srv_iv, srv_niv), 0);
+	assert_int_equal(nghttp2_hd_inflate_new(&r->rc.inf), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&r->rc.enc, 0), 0);
+	r->f = l7_h2_ops.open(&d);
+	assert_non_null(r->f);
+	bytes_add(&r->pc, (const uint8_t *)L7_H2_PREFACE, L7_H2_PREFACE_LEN);
+	raw_frame(r, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	pump_any(r);
+	return r;
+}
+
 /* Feed up to `chunk` bytes of one direction to the filter and deliver its outputs. */
 static bool feed(struct rig *r, bool from_client)
 {
@@ -493,25 +672,38 @@ static bool feed(struct rig *r, bool from_client)
 	b->off += n;
 	if (rc)
 		r->frc = rc;
+	r->cl_bytes += from_client ? n : 0;
+	r->up_bytes += l7_buf_unread(&r->to_up);
 	deliver(&r->to_up, r->srv, &r->srv_err);
-	deliver(&r->to_client, r->cli, &r->cli_err);
+	if (r->raw)
+		raw_read(r);
+	else
+		deliver(&r->to_client, r->cli, &r->cli_err);
 	return true;
 }
 
-/* Run both sessions through the filter until nothing moves. */
-static void pump(struct rig *r)
+/* Run both sides through the filter until nothing moves, or the filter fails. */
+static void pump_any(struct rig *r)
 {
 	int rounds;
 
 	for (rounds = 0; rounds < 1000000; rounds++) {
-		bool moved = collect(r->cli, &r->pc) | collect(r->srv, &r->ps);
+		bool moved = (r->cli && collect(r->cli, &r->pc)) | collect(r->srv, &r->ps);
 
 		moved |= feed(r, true);
 		moved |= feed(r, false);
 		if (!moved)
 			break;
 	}
+}
+
+/* Likewise, and nothing went wrong anywhere. */
+static void pump(struct rig *r)
+{
+	pump_any(r);
 	assert_int_equal(r->frc, 0);
+	if (r->raw)
+		assert_int_equal(r->rc.goaway, -1);
 	assert_int_equal(r->cli_err, 0);
 	assert_int_equal(r->srv_err, 0);
 	assert_int_equal(r->goaways, 0);
@@ -881,6 +1073,191 @@ static void test_answers_between_pod_frames(void **state)
 		expect_ok(c[i]);
 		assert_int_equal(c[i]->blen, sizeof(c[i]->body) - 1); /* 50000 'z', clipped */
 	}
+	rig_close(r);
+}
+
+/* ---- what reaches the pod is what was decided ---- */
+
+/* The filter ended the connection with GOAWAY(code). Fed a byte at a time, the pod's frame in
+ * flight may keep the GOAWAY from going (the filter writes only between the pod's frames): the
+ * connection still ends. */
+static void expect_goaway_code(struct rig *r, int code)
+{
+	assert_int_equal(r->frc, -EPROTO);
+	assert_true(l7_h2_ops.done(r->f));
+	if (r->rc.goaway != -1 || r->chunk != 1)
+		assert_int_equal(r->rc.goaway, code);
+}
+
+/* ---- bounds ---- */
+
+/* An HPACK integer and a plain string literal, for header blocks written by hand. */
+static size_t hp_int(uint8_t *p, uint32_t v, int prefix, uint8_t first)
+{
+	uint32_t max = (1u << prefix) - 1;
+	size_t n = 0;
+
+	if (v < max) {
+		p[n++] = first | v;
+		return n;
+	}
+	p[n++] = first | max;
+	for (v -= max; v >= 128; v >>= 7)
+		p[n++] = 0x80 | (v & 0x7f);
+	p[n++] = v;
+	return n;
+}
+
+static size_t hp_str(uint8_t *p, const char *s, size_t len)
+{
+	size_t n = hp_int(p, len, 7, 0);
+
+	memcpy(p + n, s, len);
+	return n + len;
+}
+
+/* A literal the client adds to its table (RFC 7541 6.2.1, new name). */
+static size_t hp_add(uint8_t *p, const char *name, const char *value)
+{
+	size_t n = 0;
+
+	p[n++] = 0x40;
+	n += hp_str(p + n, name, strlen(name));
+	return n + hp_str(p + n, value, strlen(value));
+}
+
+#define HP_GET_HTTP 0x82, 0x86		    /* :method GET, :scheme http (static table) */
+#define HP_SLASH    0x84		    /* :path / */
+#define HP_REF(i)   ((uint8_t)(0x80 | (i))) /* a table reference, index < 127 */
+
+static char *big_value(size_t len)
+{
+	char *v = malloc(len + 1);
+
+	assert_non_null(v);
+	for (size_t i = 0; i < len; i++)
+		v[i] = 'a' + (char)(i * 7 % 26);
+	v[len] = '\0';
+	return v;
+}
+
+/* GET / whose block adds :authority, then a 4000-byte x-big, to the client's table: from then
+ * on 62 is x-big and 63 :authority. `path` (NULL: "/") lets the request be denied. */
+static void raw_add_big(struct rig *r, uint32_t id, const char *big, const char *path)
+{
+	uint8_t *b = malloc(8192);
+	size_t n = 0;
+
+	assert_non_null(b);
+	b[n++] = 0x82;
+	b[n++] = 0x86;
+	if (path) {
+		b[n++] = 0x04; /* without indexing, name :path */
+		n += hp_str(b + n, path, strlen(path));
+	} else {
+		b[n++] = HP_SLASH;
+	}
+	n += hp_add(b + n, ":authority", AUTHORITY);
+	n += hp_add(b + n, "x-big", big);
+	raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, b, n);
+	free(b);
+}
+
+/* GET / with :authority and `nbig` x-big, each a one-byte reference. */
+static void raw_refs(struct rig *r, uint32_t id, size_t nbig)
+{
+	uint8_t b[64] = {HP_GET_HTTP, HP_SLASH, HP_REF(63)};
+	size_t n = 4;
+
+	assert_true(nbig <= sizeof(b) - n);
+	memset(b + n, HP_REF(62), nbig);
+	n += nbig;
+	raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, b, n);
+}
+
+/* HPACK amplification: the client adds a 4000-byte field to its table once and refers to it
+ * with one byte in request after request. Each reaches the pod whole, and the bytes toward the
+ * pod stay about what the client sent, since the filter's encoder keeps its own reference (a
+ * table-less re-encoder wrote 4000 bytes per request). Also when the block that added it was
+ * denied, so the pod never saw it. */
+static void test_hpack_amplification(void **state)
+{
+	size_t chunk = state_chunk(state), nreq = chunk == 1 ? 60 : 400, i, pass;
+	char *big = big_value(4000);
+
+	for (pass = 0; pass < 2; pass++) {
+		struct rig *r = raw_open(chunk, NULL, 0);
+
+		r->big_expect = big;
+		raw_add_big(r, 1, big, pass ? "/deny" : NULL);
+		for (i = 0; i < nreq; i++)
+			raw_refs(r, 3 + 2 * i, 1);
+		pump(r);
+		assert_int_equal(r->nss, nreq + !pass);
+		for (i = 0; i < r->nss; i++) {
+			assert_int_equal(r->ss[i].nbig, 1);
+			assert_true(r->ss[i].big_ok);
+			assert_int_equal(raw_stream(r, r->ss[i].id)->status, 200);
+		}
+		fprintf(stderr, "# %zu requests: %zu bytes from the client, %zu to the pod\n",
+			nreq + 1, r->cl_bytes, r->up_bytes);
+		assert_true(r->up_bytes <= 2 * r->cl_bytes + 1024);
+		rig_close(r);
+	}
+	free(big);
+}
+
+/* What no table can keep: a never-indexed field whose 4000-byte name the client took from an
+ * entry it added in a denied block. That name can only go out literally, so skiffd ends the
+ * connection (ENHANCE_YOUR_CALM) before the bytes toward the pod outgrow the client's by more
+ * than twice plus 64 KiB. */
+static void test_hpack_budget(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	char *name = big_value(4000);
+	uint8_t b[8192];
+	size_t n = 0, i;
+
+	b[n++] = 0x82;
+	b[n++] = 0x86;
+	b[n++] = 0x04; /* :path /deny, without indexing */
+	n += hp_str(b + n, "/deny", 5);
+	n += hp_add(b + n, ":authority", AUTHORITY);
+	n += hp_add(b + n, name, "v");
+	raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, b, n);
+	for (i = 0; i < 200; i++) {
+		n = 0;
+		b[n++] = 0x82;
+		b[n++] = 0x86;
+		b[n++] = HP_SLASH;
+		b[n++] = HP_REF(63);
+		n += hp_int(b + n, 62, 4, 0x10); /* never indexed, name 62 */
+		n += hp_str(b + n, "x", 1);
+		raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+			  3 + 2 * i, b, n);
+	}
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_true(r->nss > 0 && r->nss < 200);
+	fprintf(stderr, "# %zu bytes from the client, %zu to the pod, %zu requests passed\n",
+		r->cl_bytes, r->up_bytes, r->nss);
+	assert_true(r->up_bytes <= 2 * r->cl_bytes + (64 << 10) + 1024);
+	rig_close(r);
+	free(name);
+}
+
+/* The pod may offer a table larger than H2_TABLE_MAX: the client is told 4096, the most skiffd
+ * mirrors, and requests still work both ways. */
+static void test_pod_table_size_capped(void **state)
+{
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 65536};
+	struct rig *r = rig_open(state_chunk(state), &iv, 1);
+	struct cstream *c = request(r, "GET", "/a", 0, false, NULL);
+
+	pump(r);
+	expect_ok(c);
+	assert_int_equal(
+	    nghttp2_session_get_remote_settings(r->cli, NGHTTP2_SETTINGS_HEADER_TABLE_SIZE), 4096);
 	rig_close(r);
 }
 
@@ -1305,6 +1682,9 @@ int main(void)
 	    BOTH(test_priority_on_idle_stream),
 	    BOTH(test_pod_data_waits_for_client_window),
 	    BOTH(test_answers_between_pod_frames),
+	    BOTH(test_hpack_amplification),
+	    BOTH(test_hpack_budget),
+	    BOTH(test_pod_table_size_capped),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),
 	    cmocka_unit_test_setup_teardown(test_relay_one_connection, sock_setup, sock_teardown),

@@ -10,6 +10,7 @@
  *   - connection WINDOW_UPDATEs, less the 403 body bytes they pay for (l7_h2_deny.c).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "proxy/l7_h2.h"
@@ -30,14 +31,19 @@ static bool dropped_priority(struct l7_filter *f, uint32_t sid)
 	return sid <= f->last_request_id && dropped_stream(f, sid);
 }
 
+/* A block's frame: counted toward what the pod may get back (l7_h2_hpack.c). */
+static int block_frame(struct l7_filter *f, const struct h2_hd *hd)
+{
+	f->hb_in += hd->len;
+	return H2_BUFFER;
+}
+
 static int headers_start(struct l7_filter *f, const struct h2_hd *hd)
 {
 	struct h2_block *b = &f->blk;
 
 	if (!hd->sid || !(hd->sid & 1))
 		return -EPROTO; /* clients open odd streams only, and cannot answer pushes */
-	b->open = true;
-	b->sid = hd->sid;
 	if (hd->sid > f->last_request_id) {
 		f->last_request_id = hd->sid;
 		b->kind = H2_BLOCK_REQUEST;
@@ -46,8 +52,18 @@ static int headers_start(struct l7_filter *f, const struct h2_hd *hd)
 	} else {
 		b->kind = H2_BLOCK_TRAILERS;
 	}
+	b->open = true;
+	b->sid = hd->sid;
+	b->scan = H2_SCAN_START;
 	h2_fields_reset(&b->fields);
-	return H2_BUFFER;
+	return block_frame(f, hd);
+}
+
+static int continuation_start(struct l7_filter *f, const struct h2_hd *hd)
+{
+	if (!f->blk.open || hd->sid != f->blk.sid)
+		return -EPROTO;
+	return block_frame(f, hd);
 }
 
 static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
@@ -58,7 +74,7 @@ static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
 	case NGHTTP2_HEADERS:
 		return headers_start(f, hd);
 	case NGHTTP2_CONTINUATION:
-		return f->blk.open && hd->sid == f->blk.sid ? H2_BUFFER : -EPROTO;
+		return continuation_start(f, hd);
 	case NGHTTP2_PUSH_PROMISE:
 		return -EPROTO;
 	case NGHTTP2_SETTINGS:
@@ -91,7 +107,7 @@ static int block_fragment(struct l7_filter *f, const uint8_t *p, size_t len, uin
 	case H2_BLOCK_REQUEST:
 		return h2_request_done(f);
 	case H2_BLOCK_TRAILERS:
-		return h2_hpack_forward(f, f->out_up);
+		return h2_hpack_forward(f, NULL, SIZE_MAX, SIZE_MAX);
 	case H2_BLOCK_DROP:
 		d = h2_denied_find(f, f->blk.sid);
 		if (d && (f->blk.flags & NGHTTP2_FLAG_END_STREAM))

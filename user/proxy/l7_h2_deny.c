@@ -176,7 +176,7 @@ int h2_flush(struct l7_filter *f, struct l7_buf *to_client)
 	sweep(f);
 	if (f->goaway) {
 		f->goaway = false;
-		return h2_put_goaway(to_client, f->last_request_id, NGHTTP2_PROTOCOL_ERROR);
+		return h2_put_goaway(to_client, f->last_request_id, f->goaway_code);
 	}
 	return 0;
 }

@@ -9,6 +9,7 @@
  * be about the wrong one.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,7 +155,7 @@ int h2_request_done(struct l7_filter *f)
 		f->counts.bad++;
 		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_RESET, end_stream);
 	} else if (!rc && req_decide(f, &r)) {
-		rc = h2_hpack_forward(f, f->out_up);
+		rc = h2_hpack_forward(f, NULL, SIZE_MAX, SIZE_MAX);
 	} else if (!rc) {
 		f->counts.denied++;
 		rc = h2_denied_add(f, f->blk.sid,
