@@ -6,8 +6,8 @@
  * block the server cannot decode or a flow-control mistake would show up as a session error or
  * a request that never completes. Most cases run twice: with whole writes, and with both
  * directions fed one byte at a time, alternating, so the filter's answers must find their way in
- * between the pod's frames. What no well-behaved client sends (HPACK written to amplify) comes
- * from a raw client whose frames are written by
+ * between the pod's frames. What no well-behaved client sends (HPACK written to amplify, header
+ * blocks that never end) comes from a raw client whose frames are written by
  * hand, with the same real server behind the filter. Last, skiffd's relay between real sockets:
  * an nghttp2 client and curl through the proxy to nghttpd.
  */
@@ -1207,6 +1207,60 @@ static void test_hpack_amplification(void **state)
 	free(big);
 }
 
+/* A decoded header list over 60 KiB (RFC 9113 accounting: name + value + 32 a field) is refused
+ * with 431 and never reaches the pod, however few bytes encoded it; one under passes, still as
+ * references. A client that keeps at it loses the connection (ENHANCE_YOUR_CALM). */
+static void test_header_list_limit(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	char *big = big_value(4000);
+	size_t i;
+
+	r->big_expect = big;
+	raw_add_big(r, 1, big, NULL);
+	raw_refs(r, 3, 16); /* 16 * 4037 and the rest: 64770 bytes */
+	raw_refs(r, 5, 15); /* 60733, under 61440 */
+	pump(r);
+	assert_int_equal(raw_stream(r, 3)->status, 431);
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 2);
+	assert_int_equal(r->ss[1].nbig, 15);
+	assert_true(r->ss[1].big_ok);
+	assert_true(r->up_bytes <= 2 * r->cl_bytes + 1024);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 1);
+	for (i = 0; i < 7; i++) { /* 431s up to H2_MAX_OVERSIZED (8) */
+		raw_refs(r, 7 + 2 * i, 20);
+		pump(r);
+		assert_int_equal(raw_stream(r, 7 + 2 * i)->status, 431);
+	}
+	raw_refs(r, 21, 20);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(r->nss, 2);
+	rig_close(r);
+	free(big);
+}
+
+/* The pod's SETTINGS_MAX_HEADER_LIST_SIZE, when below 60 KiB, is the limit. */
+static void test_pod_max_header_list(void **state)
+{
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 8192};
+	struct rig *r = raw_open(state_chunk(state), &iv, 1);
+	char *big = big_value(4000);
+
+	r->big_expect = big;
+	raw_add_big(r, 1, big, NULL); /* 4.2 KB */
+	raw_refs(r, 3, 2);	      /* 8.2 KB */
+	raw_refs(r, 5, 1);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 200);
+	assert_int_equal(raw_stream(r, 3)->status, 431);
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 2);
+	rig_close(r);
+	free(big);
+}
+
 /* What no table can keep: a never-indexed field whose 4000-byte name the client took from an
  * entry it added in a denied block. That name can only go out literally, so skiffd ends the
  * connection (ENHANCE_YOUR_CALM) before the bytes toward the pod outgrow the client's by more
@@ -1244,6 +1298,35 @@ static void test_hpack_budget(void **state)
 	assert_true(r->up_bytes <= 2 * r->cl_bytes + (64 << 10) + 1024);
 	rig_close(r);
 	free(name);
+}
+
+/* A header block is at most 64 CONTINUATIONs and 256 KiB: decoding one that never ends would
+ * cost skiffd without end, even for a block it drops. */
+static void test_continuation_bounds(void **state)
+{
+	static const uint8_t get = 0x82;
+	uint8_t *gets = malloc(16384);
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	int i;
+
+	raw_frame(r, NGHTTP2_HEADERS, 0, 1, &get, 1);
+	for (i = 0; i < 65; i++)
+		raw_frame(r, NGHTTP2_CONTINUATION, 0, 1, NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	rig_close(r);
+
+	assert_non_null(gets);
+	memset(gets, 0x82, 16384); /* valid fields: the list is over its limit long before */
+	r = raw_open(state_chunk(state), NULL, 0);
+	raw_frame(r, NGHTTP2_HEADERS, 0, 1, gets, 16384);
+	for (i = 0; i < 16; i++)
+		raw_frame(r, NGHTTP2_CONTINUATION, 0, 1, gets, 16384);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(r->nss, 0);
+	rig_close(r);
+	free(gets);
 }
 
 /* The pod may offer a table larger than H2_TABLE_MAX: the client is told 4096, the most skiffd
@@ -1683,7 +1766,10 @@ int main(void)
 	    BOTH(test_pod_data_waits_for_client_window),
 	    BOTH(test_answers_between_pod_frames),
 	    BOTH(test_hpack_amplification),
+	    BOTH(test_header_list_limit),
+	    BOTH(test_pod_max_header_list),
 	    BOTH(test_hpack_budget),
+	    BOTH(test_continuation_bounds),
 	    BOTH(test_pod_table_size_capped),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),

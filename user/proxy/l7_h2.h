@@ -20,9 +20,11 @@
  * between whole frames, never inside a header block. Pod DATA may wait, though, when a 403 body
  * took the part of the client's window it was meant for (l7_h2_upstream.c).
  *
- * So that what a client sends costs the pod about what it would cost it without skiffd, header
- * blocks toward the pod never outgrow the client's by more than H2_ENC_RATIO times plus
- * H2_ENC_SLACK bytes.
+ * Bounds, so that what a client sends costs skiffd and the pod about what it would cost the pod
+ * alone: a decoded header list holds at most H2_MAX_LIST bytes (Envoy's default, counted as RFC
+ * 9113 6.5.2 does) and no more than the pod's SETTINGS_MAX_HEADER_LIST_SIZE; a header block at
+ * most H2_MAX_BLOCK bytes in H2_MAX_CONTINUATION CONTINUATIONs; header blocks toward the pod
+ * never outgrow the client's by more than H2_ENC_RATIO times plus H2_ENC_SLACK bytes.
  */
 #ifndef SKIFF_L7_H2_H
 #define SKIFF_L7_H2_H
@@ -37,16 +39,19 @@
 #define H2_HD_LEN	   9	      /* a frame header */
 #define H2_MIN_FRAME	   16384      /* SETTINGS_MAX_FRAME_SIZE's default and floor */
 #define H2_MAX_WINDOW	   0x7fffffff /* largest WINDOW_UPDATE increment */
-#define H2_MAX_FIELDS	   (1 << 20)  /* decoded header list bytes a request may carry */
 #define H2_MAX_DENIED	   1024	      /* denied streams still owed an answer */
 #define H2_MAX_RESET_KEPT  128	      /* streams reset by the filter, remembered for stragglers */
 #define H2_MAX_UNACKED_SET 64	      /* pod SETTINGS the client has not acknowledged yet */
 #define H2_MAX_HELD	   (1 << 20) /* pod bytes held while its DATA waits for the client's window */
 
-#define H2_FIELD_OVERHEAD 32	     /* a field's cost to an HPACK table (RFC 7541 4.1) */
-#define H2_TABLE_MAX	  4096	     /* HPACK dynamic table, client -> pod both */
-#define H2_ENC_RATIO	  2	     /* header bytes toward the pod per client byte */
-#define H2_ENC_SLACK	  (64 << 10) /* plus this much */
+#define H2_MAX_LIST	    (60 << 10)	/* a decoded header list: Envoy's default */
+#define H2_FIELD_OVERHEAD   32		/* a field's cost to a list (RFC 9113 6.5.2) */
+#define H2_MAX_BLOCK	    (256 << 10) /* a header block's frames: 4x a full list */
+#define H2_MAX_CONTINUATION 64		/* CONTINUATION frames in one header block */
+#define H2_MAX_OVERSIZED    8		/* lists refused for size, then GOAWAY */
+#define H2_TABLE_MAX	    4096	/* HPACK dynamic table, client -> pod both */
+#define H2_ENC_RATIO	    2		/* header bytes toward the pod per client byte */
+#define H2_ENC_SLACK	    (64 << 10)	/* plus this much */
 
 /* A frame header, decoded. */
 struct h2_hd {
@@ -107,6 +112,8 @@ struct h2_fields {
 	size_t len, cap;
 	struct h2_field *v;
 	size_t n, vcap;
+	size_t size;	/* the list's size as RFC 9113 counts it, fields not kept included */
+	bool oversized; /* over the limit: the fields after it were decoded, not kept */
 };
 
 /* One field as the encoder toward the pod takes it. */
@@ -139,6 +146,8 @@ struct h2_block {
 	enum h2_block_kind kind;
 	uint8_t flags;	 /* NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_PRIORITY of its HEADERS */
 	uint8_t prio[5]; /* the HEADERS priority fields, when PRIORITY */
+	size_t wire;	 /* its frames' bytes so far */
+	uint32_t ncont;	 /* its CONTINUATIONs so far */
 	enum h2_scan scan;
 	enum h2_rep rep; /* the field under way's */
 	struct h2_fields fields;
@@ -148,6 +157,7 @@ struct h2_block {
 enum h2_answer {
 	H2_ANSWER_403,	    /* denied: 403 and L7_DENY_BODY */
 	H2_ANSWER_403_HEAD, /* denied HEAD: the 403's headers alone (a HEAD answer has no body) */
+	H2_ANSWER_431,	    /* a header list over the limit */
 	H2_ANSWER_RESET,    /* malformed: RST_STREAM(PROTOCOL_ERROR) */
 };
 
@@ -184,9 +194,11 @@ struct l7_filter {
 	nghttp2_hd_inflater *inflater;	 /* the client's HPACK encoder, mirrored */
 	struct h2_enc *enc;		 /* ours toward the pod (l7_h2_encode.c) */
 	uint64_t hb_in, hb_out;		 /* header block bytes from the client, toward the pod */
+	uint32_t oversized;		 /* header lists refused for their size */
 	uint32_t last_request_id;	 /* highest client stream that started a request */
 	uint32_t last_forwarded_id;	 /* highest such stream the pod has seen */
 	uint32_t up_max_frame;		 /* the pod's SETTINGS_MAX_FRAME_SIZE, acknowledged */
+	uint32_t up_max_list;		 /* its SETTINGS_MAX_HEADER_LIST_SIZE; 0: none said */
 	struct h2_pod_settings *pending; /* pod SETTINGS the client has not acknowledged */
 	size_t npending;
 
@@ -228,7 +240,8 @@ void h2_hpack_close(struct l7_filter *f);
 int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool final);
 int h2_hpack_forward(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i);
 int h2_hpack_table_size(struct l7_filter *f, const struct h2_pod_settings *c);
-size_t h2_hpack_403(uint8_t *out, size_t len);
+size_t h2_hpack_reply(uint8_t *out, size_t len, enum h2_answer a);
+size_t h2_list_limit(const struct l7_filter *f);
 void h2_fields_reset(struct h2_fields *fl);
 void h2_fields_free(struct h2_fields *fl);
 const char *h2_field_name(const struct h2_fields *fl, size_t i);

@@ -8,6 +8,9 @@
  *   - SETTINGS, read for what the filter must know (the client's windows and frame size; its
  *     ACK is when the pod's HEADER_TABLE_SIZE binds the client's encoder);
  *   - connection WINDOW_UPDATEs, less the 403 body bytes they pay for (l7_h2_deny.c).
+ * A header block is at most H2_MAX_BLOCK bytes in H2_MAX_CONTINUATION CONTINUATIONs, or the
+ * connection ends with ENHANCE_YOUR_CALM: decoding a block the client never finishes would cost
+ * skiffd without end, even for a block it drops.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -31,10 +34,15 @@ static bool dropped_priority(struct l7_filter *f, uint32_t sid)
 	return sid <= f->last_request_id && dropped_stream(f, sid);
 }
 
-/* A block's frame: counted toward what the pod may get back (l7_h2_hpack.c). */
+/* A block's frame: within the bounds, and counted toward what the pod may get back. */
 static int block_frame(struct l7_filter *f, const struct h2_hd *hd)
 {
+	struct h2_block *b = &f->blk;
+
+	b->wire += H2_HD_LEN + hd->len;
 	f->hb_in += hd->len;
+	if (b->wire > H2_MAX_BLOCK || b->ncont > H2_MAX_CONTINUATION)
+		return h2_calm(f);
 	return H2_BUFFER;
 }
 
@@ -54,6 +62,8 @@ static int headers_start(struct l7_filter *f, const struct h2_hd *hd)
 	}
 	b->open = true;
 	b->sid = hd->sid;
+	b->wire = 0;
+	b->ncont = 0;
 	b->scan = H2_SCAN_START;
 	h2_fields_reset(&b->fields);
 	return block_frame(f, hd);
@@ -63,6 +73,7 @@ static int continuation_start(struct l7_filter *f, const struct h2_hd *hd)
 {
 	if (!f->blk.open || hd->sid != f->blk.sid)
 		return -EPROTO;
+	f->blk.ncont++;
 	return block_frame(f, hd);
 }
 
@@ -107,6 +118,9 @@ static int block_fragment(struct l7_filter *f, const uint8_t *p, size_t len, uin
 	case H2_BLOCK_REQUEST:
 		return h2_request_done(f);
 	case H2_BLOCK_TRAILERS:
+		/* too large for the pod, and too late for a 431: the request went on already */
+		if (f->blk.fields.oversized)
+			return h2_calm(f);
 		return h2_hpack_forward(f, NULL, SIZE_MAX, SIZE_MAX);
 	case H2_BLOCK_DROP:
 		d = h2_denied_find(f, f->blk.sid);

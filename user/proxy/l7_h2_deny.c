@@ -3,12 +3,12 @@
  * Streams the h2c filter answers itself, and when it may write toward the client.
  *
  * A denied stream gets HEADERS 403 and DATA "RBAC: access denied" with END_STREAM (a HEAD request,
- * the HEADERS alone with END_STREAM: its answer has no body); if the client
- * had not ended its side, RST_STREAM(NO_ERROR) follows so it stops sending a body nobody reads
- * (as Envoy does). A malformed request gets RST_STREAM(PROTOCOL_ERROR). The pod never hears of
- * either stream, so the client's frames on them are dropped (l7_h2_client.c) and every dropped
- * DATA byte is given back with a connection-level WINDOW_UPDATE: the pod, which never saw them,
- * would never replenish them.
+ * the HEADERS alone with END_STREAM: its answer has no body); an oversized header list gets 431,
+ * without a body. If the client had not ended its side, RST_STREAM(NO_ERROR) follows so it stops
+ * sending a body nobody reads (as Envoy does). A malformed request gets RST_STREAM(PROTOCOL_ERROR).
+ * The pod never hears of these streams, so the client's frames on them are dropped
+ * (l7_h2_client.c) and every dropped DATA byte is given back with a connection-level
+ * WINDOW_UPDATE: the pod, which never saw them, would never replenish them.
  *
  * The 403 body shares the client's receive windows with the pod's DATA, so it is sent only as
  * far as those windows allow, and the client's connection WINDOW_UPDATEs that pay for it are
@@ -124,9 +124,9 @@ static int answer(struct l7_filter *f, struct h2_denied *d, struct l7_buf *out)
 		return h2_put_u32_frame(out, NGHTTP2_RST_STREAM, d->sid, NGHTTP2_PROTOCOL_ERROR);
 	}
 	if (!d->head_sent) {
-		bool head = d->answer == H2_ANSWER_403_HEAD;
+		bool head = d->answer != H2_ANSWER_403; /* the others have no body */
 
-		n = h2_hpack_403(block, sizeof(block));
+		n = h2_hpack_reply(block, sizeof(block), d->answer);
 		if (h2_put_header_block(out, d->sid, head ? NGHTTP2_FLAG_END_STREAM : 0, NULL,
 					block, n, H2_MIN_FRAME))
 			return -ENOMEM;

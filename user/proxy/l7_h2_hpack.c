@@ -6,10 +6,12 @@
  * encoder, even the ones the filter drops, or the next block would refer to table entries the
  * inflater never saw. Along the way each field's representation is read off the bytes the
  * inflater consumed for it (did the client index it, refer to an entry, or neither), so that the
- * encoder toward the pod (l7_h2_encode.c) can keep its table as the client keeps its own.
+ * encoder toward the pod (l7_h2_encode.c) can keep its table as the client keeps its own. A list
+ * is kept up to its limit (h2_list_limit); beyond, it is still decoded, for the table's sake, and
+ * marked oversized.
  *
- * Filter -> client: the pod's encoder owns the client's decoder state, so the 403's header block
- * is written by hand from static-table names and literals "without indexing", which leave the
+ * Filter -> client: the pod's encoder owns the client's decoder state, so the filter's answers
+ * are written by hand from static-table names and literals "without indexing", which leave the
  * client's dynamic table as the pod's encoder believes it is.
  */
 #include <errno.h>
@@ -40,10 +42,20 @@ void h2_hpack_close(struct l7_filter *f)
 	h2_fields_free(&f->blk.fields);
 }
 
+/* The largest header list a request may carry: Envoy's default, or less if the pod says so. */
+size_t h2_list_limit(const struct l7_filter *f)
+{
+	if (f->up_max_list && f->up_max_list < H2_MAX_LIST)
+		return f->up_max_list;
+	return H2_MAX_LIST;
+}
+
 void h2_fields_reset(struct h2_fields *fl)
 {
 	fl->len = 0;
 	fl->n = 0;
+	fl->size = 0;
+	fl->oversized = false;
 }
 
 void h2_fields_free(struct h2_fields *fl)
@@ -80,14 +92,17 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* A header list larger than H2_MAX_FIELDS ends the connection: it is an attack, not a request. */
-static int fields_add(struct h2_fields *fl, const nghttp2_nv *nv, enum h2_rep rep)
+/* A decoded field joins the list, unless the list has outgrown `limit`: it is then only counted,
+ * so that what a client can make skiffd hold stays bounded whatever it sends. */
+static int fields_add(struct h2_fields *fl, const nghttp2_nv *nv, enum h2_rep rep, size_t limit)
 {
 	size_t need = nv->namelen + nv->valuelen + 2;
 	struct h2_field *e;
 
-	if (fl->len + need > H2_MAX_FIELDS)
-		return -EPROTO;
+	fl->size += nv->namelen + nv->valuelen + H2_FIELD_OVERHEAD;
+	fl->oversized |= fl->size > limit;
+	if (fl->oversized)
+		return 0;
 	if (grow((void **)&fl->arena, &fl->cap, fl->len + need, 1) ||
 	    grow((void **)&fl->v, &fl->vcap, fl->n + 1, sizeof(*fl->v)))
 		return -ENOMEM;
@@ -138,6 +153,7 @@ static void scan(struct h2_block *b, const uint8_t *p, size_t n)
 int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool final)
 {
 	bool keep = f->blk.kind != H2_BLOCK_DROP;
+	size_t limit = h2_list_limit(f);
 
 	for (;;) {
 		nghttp2_nv nv;
@@ -150,7 +166,7 @@ int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool fin
 		frag += n;
 		len -= n;
 		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
-			rc = keep ? fields_add(&f->blk.fields, &nv, f->blk.rep) : 0;
+			rc = keep ? fields_add(&f->blk.fields, &nv, f->blk.rep, limit) : 0;
 			if (rc)
 				return rc;
 			f->blk.scan = H2_SCAN_START;
@@ -242,15 +258,20 @@ static size_t put_literal(uint8_t *p, uint32_t name_index, const char *value)
 	return n + len;
 }
 
-/* The 403's header block (static table: 8 ":status", 31 "content-type", 28 "content-length").
- * Returns its length; `len` must be at least 64. */
-size_t h2_hpack_403(uint8_t *out, size_t len)
+/* The header block of the filter's answer `a` (static table: 8 ":status", 31 "content-type",
+ * 28 "content-length"). Returns its length; `len` must be at least 64. */
+size_t h2_hpack_reply(uint8_t *out, size_t len, enum h2_answer a)
 {
 	char clen[8];
 	size_t n = 0;
 
 	if (len < 64)
 		return 0;
+	if (a == H2_ANSWER_431) {
+		n += put_literal(out + n, 8, "431");
+		n += put_literal(out + n, 28, "0");
+		return n;
+	}
 	snprintf(clen, sizeof(clen), "%zu", sizeof(L7_DENY_BODY) - 1);
 	n += put_literal(out + n, 8, "403");
 	n += put_literal(out + n, 31, "text/plain");

@@ -6,7 +6,8 @@
  * A request the pod would have to reject as malformed (RFC 9113 8.1.1, 8.2, 8.3) is refused here
  * with RST_STREAM(PROTOCOL_ERROR) instead of being decided: with two :path fields or a :path after
  * a regular field, the filter and the pod could read different requests, and the decision would
- * be about the wrong one.
+ * be about the wrong one. A header list over h2_list_limit() is refused with 431 (counted as bad),
+ * and after H2_MAX_OVERSIZED of them the connection ends with GOAWAY(ENHANCE_YOUR_CALM).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -143,6 +144,15 @@ static bool req_decide(struct l7_filter *f, const struct h2_req *r)
 	return f->dec.decide(f->dec.ctx, &rq, why, sizeof(why));
 }
 
+/* A list over the limit: 431, until the client has done it too often. */
+static int refuse_oversized(struct l7_filter *f, bool end_stream)
+{
+	if (++f->oversized > H2_MAX_OVERSIZED)
+		return h2_calm(f);
+	f->counts.bad++;
+	return h2_denied_add(f, f->blk.sid, H2_ANSWER_431, end_stream);
+}
+
 int h2_request_done(struct l7_filter *f)
 {
 	bool end_stream = f->blk.flags & NGHTTP2_FLAG_END_STREAM;
@@ -150,6 +160,8 @@ int h2_request_done(struct l7_filter *f)
 	int rc;
 
 	f->counts.requests++;
+	if (f->blk.fields.oversized)
+		return refuse_oversized(f, end_stream);
 	rc = req_parse(&f->blk.fields, &r);
 	if (rc == 1) {
 		f->counts.bad++;

@@ -3,8 +3,9 @@
  * Pod -> client frames of the h2c filter: all pass untouched but one value. The filter watches
  * them for where it may add its own frames (between whole frames, never inside a header block),
  * for the pod's SETTINGS (its frame size bounds the re-encoded header blocks; its header table
- * size bounds the client's encoder once the client acknowledges it, and ours), and for the DATA
- * bytes that use up the client's connection window, which the 403 bodies share.
+ * size bounds the client's encoder once the client acknowledges it, and ours; its header list
+ * size bounds the lists the filter forwards), and for the DATA bytes that use up the client's
+ * connection window, which the 403 bodies share.
  *
  * The one value changed: a SETTINGS_HEADER_TABLE_SIZE above H2_TABLE_MAX reaches the client as
  * H2_TABLE_MAX. The client's table is what the filter mirrors (its memory), and what the encoder
@@ -68,6 +69,9 @@ static void setting_read(struct l7_filter *f, uint8_t *p, struct h2_pod_settings
 			if (v > f->cl.max_len)
 				f->cl.max_len = v;
 		}
+		break;
+	case NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE:
+		f->up_max_list = v ? v : 1; /* advisory, and the pod's own limit: at once */
 		break;
 	}
 }
