@@ -6,8 +6,8 @@
  * block the server cannot decode or a flow-control mistake would show up as a session error or
  * a request that never completes. Most cases run twice: with whole writes, and with both
  * directions fed one byte at a time, alternating, so the filter's answers must find their way in
- * between the pod's frames. What no well-behaved client sends (HPACK written to amplify, header
- * blocks that never end) comes from a raw client whose frames are written by
+ * between the pod's frames. What no well-behaved client sends (malformed requests, HPACK written
+ * to amplify, streams that are not open) comes from a raw client whose frames are written by
  * hand, with the same real server behind the filter. Last, skiffd's relay between real sockets:
  * an nghttp2 client and curl through the proxy to nghttpd.
  */
@@ -55,7 +55,7 @@ struct cstream { /* the client's view of one request */
 
 struct sstream { /* the server's view */
 	int32_t id;
-	char method[16], path[128], xcustom[64], trailer[64];
+	char method[16], path[128], xcustom[64], trailer[64], authority[64], host[64];
 	size_t data, big_len, nbig;
 	bool big_ok;
 	char *resp;
@@ -192,6 +192,10 @@ static int srv_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t
 		copy(st->method, sizeof(st->method), value, valuelen);
 	else if (!strcmp(n, ":path"))
 		copy(st->path, sizeof(st->path), value, valuelen);
+	else if (!strcmp(n, ":authority"))
+		copy(st->authority, sizeof(st->authority), value, valuelen);
+	else if (!strcmp(n, "host"))
+		copy(st->host, sizeof(st->host), value, valuelen);
 	else if (!strcmp(n, "x-custom"))
 		copy(st->xcustom, sizeof(st->xcustom), value, valuelen);
 	else if (!strcmp(n, "x-big")) {
@@ -426,11 +430,11 @@ static nghttp2_session *session_new(struct rig *r, bool server)
 }
 
 /* `srv_iv`: the pod's SETTINGS (its header table size, frame size...). */
-static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *srv_iv,
-				   size_t srv_niv, bool manual_window)
+static struct rig *rig_open_norm(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv,
+				 bool manual_window, enum authz_path_norm norm)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	struct l7_decider d = {.decide = decide, .ctx = r};
+	struct l7_decider d = {.decide = decide, .ctx = r, .path_norm = norm};
 
 	assert_non_null(r);
 	r->chunk = chunk;
@@ -442,6 +446,12 @@ static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *s
 	r->f = l7_h2_ops.open(&d);
 	assert_non_null(r->f);
 	return r;
+}
+
+static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *srv_iv,
+				   size_t srv_niv, bool manual_window)
+{
+	return rig_open_norm(chunk, srv_iv, srv_niv, manual_window, AUTHZ_PATH_BASE);
 }
 
 static struct rig *rig_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
@@ -654,6 +664,38 @@ static struct rig *raw_open(size_t chunk, const nghttp2_settings_entry *srv_iv, 
 	raw_frame(r, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
 	pump_any(r);
 	return r;
+}
+
+/* HEADERS with `nv` encoded by the raw client's encoder (no dynamic table: literals and static
+ * references only, so that blocks the filter drops change nothing for the next ones). */
+static void raw_headers(struct rig *r, uint32_t id, uint8_t flags, const nghttp2_nv *nv, size_t n)
+{
+	uint8_t block[4096];
+	ssize_t len = nghttp2_hd_deflate_hd(r->rc.enc, block, sizeof(block), nv, n);
+
+	assert_true(len > 0);
+	raw_frame(r, NGHTTP2_HEADERS, flags | NGHTTP2_FLAG_END_HEADERS, id, block, len);
+}
+
+/* A field of string literals (which may hold NULs), for nghttp2_nv arrays and as a value. */
+#define KV(k, v)                                                                                   \
+	{                                                                                          \
+		(uint8_t *)(k), (uint8_t *)(v), sizeof(k) - 1, sizeof(v) - 1, 0                    \
+	}
+#define NVS(k, v) ((nghttp2_nv)KV(k, v))
+
+/* GET `path` with :scheme and :authority, then `extra`; END_STREAM. */
+static void raw_get(struct rig *r, uint32_t id, const char *path, const nghttp2_nv *extra,
+		    size_t nextra)
+{
+	nghttp2_nv nv[40] = {NVS(":method", "GET"), NVS(":scheme", "http"),
+			     NVS(":authority", AUTHORITY)};
+	size_t n = 3;
+
+	nv[n++] = (nghttp2_nv){(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0};
+	for (size_t i = 0; i < nextra; i++)
+		nv[n++] = extra[i];
+	raw_headers(r, id, NGHTTP2_FLAG_END_STREAM, nv, n);
 }
 
 /* Feed up to `chunk` bytes of one direction to the filter and deliver its outputs. */
@@ -1078,6 +1120,50 @@ static void test_answers_between_pod_frames(void **state)
 
 /* ---- what reaches the pod is what was decided ---- */
 
+/* The :path is decided and forwarded normalised (Istio's BASE: dot segments removed, escaped
+ * unreserved characters decoded), the query as sent: `/ok/../deny/x` is denied as /deny/x, and
+ * `/public/../admin` reaches the pod as /admin. */
+static void test_path_normalised(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	struct cstream *a = request(r, "GET", "/public/../admin", 0, false, NULL);
+	struct cstream *b = request(r, "GET", "/%61dmin/./x?q=%61/../b", 0, false, NULL);
+	struct cstream *d = request(r, "GET", "/ok/../deny/x", 0, false, NULL);
+	struct cstream *c = request(r, "GET", "/deny/%2e%2e/ok//x", 0, false, NULL);
+
+	pump(r);
+	expect_ok(a);
+	assert_string_equal(a->body, "ok /admin 0");
+	expect_ok(b);
+	assert_string_equal(b->body, "ok /admin/x?q=%61/../b 0");
+	expect_denied(d);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /ok//x 0");
+	assert_int_equal(r->nss, 3);
+	assert_string_equal(r->ss[0].path, "/admin");
+	assert_string_equal(r->seen_path, "/ok//x");
+	rig_close(r);
+
+	/* the policy set's normalisation is the decider's: MERGE_SLASHES merges them too */
+	r = rig_open_norm(state_chunk(state), NULL, 0, false, AUTHZ_PATH_MERGE_SLASHES);
+	c = request(r, "GET", "/a//b/../c?x=//", 0, false, NULL);
+	pump(r);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /a/c?x=// 0");
+	assert_string_equal(r->seen_path, "/a/c?x=//");
+	rig_close(r);
+}
+
+static void expect_reset(struct rig *r, uint32_t id, uint32_t code, const char *what)
+{
+	struct rstream *st = raw_stream(r, id);
+
+	if (!st->reset || st->rst != code || st->status)
+		fail_msg("%s: stream %u: want RST_STREAM %u and no answer, got %s %u, status %d",
+			 what, id, code, st->reset ? "RST_STREAM" : "no RST_STREAM", st->rst,
+			 st->status);
+}
+
 /* The filter ended the connection with GOAWAY(code). Fed a byte at a time, the pod's frame in
  * flight may keep the GOAWAY from going (the filter writes only between the pod's frames): the
  * connection still ends. */
@@ -1087,6 +1173,168 @@ static void expect_goaway_code(struct rig *r, int code)
 	assert_true(l7_h2_ops.done(r->f));
 	if (r->rc.goaway != -1 || r->chunk != 1)
 		assert_int_equal(r->rc.goaway, code);
+}
+
+#define GET_HTTP KV(":method", "GET"), KV(":scheme", "http")
+
+/* One authority: :authority and a Host naming another host is malformed; the same host (in any
+ * case) goes on as :authority alone; Host alone is decided on and forwarded as it is. */
+static void test_one_authority(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv differ[] = {GET_HTTP, KV(":authority", "pod.test"), KV(":path", "/a"),
+			       KV("host", "admin.test")};
+	nghttp2_nv same[] = {GET_HTTP, KV(":authority", "Pod.Test:8080"), KV(":path", "/b"),
+			     KV("host", "pod.test:8080")};
+	nghttp2_nv host_only[] = {GET_HTTP, KV(":path", "/c"), KV("host", "pod.test:8080")};
+	nghttp2_nv none[] = {GET_HTTP, KV(":path", "/d")};
+	nghttp2_nv two_hosts[] = {GET_HTTP, KV(":path", "/e"), KV("host", "a.test"),
+				  KV("host", "a.test")};
+	nghttp2_nv userinfo[] = {GET_HTTP, KV(":authority", "pod.test@admin.test"),
+				 KV(":path", "/f")};
+
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, differ, 5);
+	raw_headers(r, 3, NGHTTP2_FLAG_END_STREAM, same, 5);
+	pump(r);
+	assert_string_equal(r->seen_host, "Pod.Test:8080");
+	raw_headers(r, 5, NGHTTP2_FLAG_END_STREAM, host_only, 4);
+	pump(r);
+	assert_string_equal(r->seen_host, "pod.test:8080");
+	raw_headers(r, 7, NGHTTP2_FLAG_END_STREAM, none, 3);
+	raw_headers(r, 9, NGHTTP2_FLAG_END_STREAM, two_hosts, 5);
+	raw_headers(r, 11, NGHTTP2_FLAG_END_STREAM, userinfo, 4);
+	pump(r);
+	expect_reset(r, 1, NGHTTP2_PROTOCOL_ERROR, "a host that differs");
+	expect_reset(r, 7, NGHTTP2_PROTOCOL_ERROR, "no authority");
+	expect_reset(r, 9, NGHTTP2_PROTOCOL_ERROR, "two hosts");
+	expect_reset(r, 11, NGHTTP2_PROTOCOL_ERROR, "userinfo");
+	assert_int_equal(raw_stream(r, 3)->status, 200);
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 2);
+	assert_string_equal(r->ss[0].authority, "Pod.Test:8080");
+	assert_string_equal(r->ss[0].host, "");
+	assert_string_equal(r->ss[1].authority, "");
+	assert_string_equal(r->ss[1].host, "pod.test:8080");
+	assert_int_equal(r->ndecided, 2);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 4);
+	rig_close(r);
+}
+
+/* CONNECT, plain or extended (RFC 8441), is refused with 405 like any local answer: nothing of
+ * the stream, its DATA included, ever reaches the pod, and the connection goes on. */
+static void test_connect_refused(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv plain[] = {KV(":method", "CONNECT"), KV(":authority", "db.test:5432")};
+	nghttp2_nv ext[] = {KV(":method", "CONNECT"), KV(":protocol", "websocket"),
+			    KV(":scheme", "http"), KV(":authority", AUTHORITY),
+			    KV(":path", "/chat")};
+	nghttp2_nv odd[] = {KV(":method", "CONNECT"), KV(":scheme", "http"),
+			    KV(":authority", AUTHORITY), KV(":path", "/x")};
+
+	raw_headers(r, 1, 0, plain, 2);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "tunnel bytes", 12);
+	raw_headers(r, 3, 0, ext, 5);
+	raw_frame(r, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 3, "ws", 2);
+	raw_headers(r, 5, NGHTTP2_FLAG_END_STREAM, odd, 4);
+	raw_get(r, 7, "/after", NULL, 0);
+	pump(r);
+	for (uint32_t id = 1; id <= 5; id += 2) {
+		assert_int_equal(raw_stream(r, id)->status, 405);
+		assert_true(raw_stream(r, id)->ended);
+	}
+	/* the client had not ended stream 1: it is told to stop sending (as after a 403) */
+	assert_true(raw_stream(r, 1)->reset);
+	assert_int_equal(raw_stream(r, 1)->rst, NGHTTP2_NO_ERROR);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "more tunnel bytes", 17);
+	pump(r);
+	assert_int_equal(raw_stream(r, 7)->status, 200);
+	assert_int_equal(r->nss, 1);
+	assert_string_equal(r->ss[0].path, "/after");
+	assert_int_equal(r->ss[0].data, 0);
+	assert_int_equal(r->ndecided, 1);
+	assert_int_equal(l7_h2_ops.counts(r->f)->denied, 3);
+	rig_close(r);
+}
+
+struct bad_case {
+	const char *what;
+	nghttp2_nv nv[8];
+	size_t n;
+};
+
+#define REQ_HTTP GET_HTTP, KV(":authority", AUTHORITY)
+
+/* Requests RFC 9113 8.2 and 8.3 call malformed are refused (RST_STREAM PROTOCOL_ERROR) before a
+ * decision, and the connection goes on; the legal oddities (OPTIONS *, TE: trailers) pass. */
+static void test_malformed_refused(void **state)
+{
+	const struct bad_case cases[] = {
+	    {"no leading /", {REQ_HTTP, KV(":path", "admin")}, 4},
+	    {"* with GET", {REQ_HTTP, KV(":path", "*")}, 4},
+	    {"fragment", {REQ_HTTP, KV(":path", "/a#b")}, 4},
+	    {"empty :path", {REQ_HTTP, KV(":path", "")}, 4},
+	    {"space in :path", {REQ_HTTP, KV(":path", "/a b")}, 4},
+	    {"no :method", {KV(":scheme", "http"), KV(":authority", "a"), KV(":path", "/")}, 3},
+	    {"no :scheme", {KV(":method", "GET"), KV(":authority", "a"), KV(":path", "/")}, 3},
+	    {"no :path", {REQ_HTTP}, 3},
+	    {"pseudo after regular", {REQ_HTTP, KV("x-a", "1"), KV(":path", "/")}, 5},
+	    {"two :method", {REQ_HTTP, KV(":method", "GET"), KV(":path", "/")}, 5},
+	    {"two :path", {REQ_HTTP, KV(":path", "/"), KV(":path", "/admin")}, 5},
+	    {"unknown pseudo", {REQ_HTTP, KV(":path", "/"), KV(":foo", "x")}, 5},
+	    {":status in a request", {REQ_HTTP, KV(":path", "/"), KV(":status", "200")}, 5},
+	    {":protocol without CONNECT", {REQ_HTTP, KV(":path", "/"), KV(":protocol", "ws")}, 5},
+	    {"bad :method", {KV(":method", "G(T"), KV(":scheme", "http"), KV(":path", "/")}, 3},
+	    {"bad :scheme", {KV(":method", "GET"), KV(":scheme", "h tp"), KV(":path", "/")}, 3},
+	    {"upper case name", {REQ_HTTP, KV(":path", "/"), KV("X-Foo", "1")}, 5},
+	    {"space in name", {REQ_HTTP, KV(":path", "/"), KV("x foo", "1")}, 5},
+	    {"colon in name", {REQ_HTTP, KV(":path", "/"), KV("x:foo", "1")}, 5},
+	    {"CR in name", {REQ_HTTP, KV(":path", "/"), KV("x\rfoo", "1")}, 5},
+	    {"LF in name", {REQ_HTTP, KV(":path", "/"), KV("x\nfoo", "1")}, 5},
+	    {"NUL in name", {REQ_HTTP, KV(":path", "/"), KV("x\0foo", "1")}, 5},
+	    {"non-token name", {REQ_HTTP, KV(":path", "/"), KV("x(y)", "1")}, 5},
+	    {"empty name", {REQ_HTTP, KV(":path", "/"), KV("", "1")}, 5},
+	    {"CR in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\rb")}, 5},
+	    {"LF in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\nx-admin: 1")}, 5},
+	    {"NUL in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\0b")}, 5},
+	    {"control in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\x01")}, 5},
+	    {"leading space", {REQ_HTTP, KV(":path", "/"), KV("x-a", " a")}, 5},
+	    {"trailing tab", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\t")}, 5},
+	    {"connection", {REQ_HTTP, KV(":path", "/"), KV("connection", "close")}, 5},
+	    {"keep-alive", {REQ_HTTP, KV(":path", "/"), KV("keep-alive", "5")}, 5},
+	    {"proxy-connection", {REQ_HTTP, KV(":path", "/"), KV("proxy-connection", "x")}, 5},
+	    {"transfer-encoding",
+	     {REQ_HTTP, KV(":path", "/"), KV("transfer-encoding", "chunked")},
+	     5},
+	    {"upgrade", {REQ_HTTP, KV(":path", "/"), KV("upgrade", "h2c")}, 5},
+	    {"te: gzip", {REQ_HTTP, KV(":path", "/"), KV("te", "gzip")}, 5},
+	    {"content-length 1a", {REQ_HTTP, KV(":path", "/"), KV("content-length", "1a")}, 5},
+	    {"two content-length",
+	     {REQ_HTTP, KV(":path", "/"), KV("content-length", "0"), KV("content-length", "0")},
+	     6},
+	};
+	nghttp2_nv options[] = {KV(":method", "OPTIONS"), KV(":scheme", "http"),
+				KV(":authority", AUTHORITY), KV(":path", "*")};
+	nghttp2_nv te[] = {REQ_HTTP, KV(":path", "/te"), KV("te", "trailers")};
+	size_t n = sizeof(cases) / sizeof(*cases), i;
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+
+	for (i = 0; i < n; i++) {
+		raw_headers(r, 2 * i + 1, NGHTTP2_FLAG_END_STREAM, cases[i].nv, cases[i].n);
+		pump(r);
+		expect_reset(r, 2 * i + 1, NGHTTP2_PROTOCOL_ERROR, cases[i].what);
+	}
+	assert_int_equal(r->ndecided, 0);
+	assert_int_equal(r->nss, 0);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, n);
+	raw_headers(r, 2 * n + 1, NGHTTP2_FLAG_END_STREAM, options, 4);
+	raw_headers(r, 2 * n + 3, NGHTTP2_FLAG_END_STREAM, te, 5);
+	pump(r);
+	assert_int_equal(raw_stream(r, 2 * n + 1)->status, 200);
+	assert_int_equal(raw_stream(r, 2 * n + 3)->status, 200);
+	assert_string_equal(r->ss[0].path, "*");
+	assert_string_equal(r->ss[1].path, "/te");
+	rig_close(r);
 }
 
 /* ---- bounds ---- */
@@ -1765,6 +2013,10 @@ int main(void)
 	    BOTH(test_priority_on_idle_stream),
 	    BOTH(test_pod_data_waits_for_client_window),
 	    BOTH(test_answers_between_pod_frames),
+	    BOTH(test_path_normalised),
+	    BOTH(test_one_authority),
+	    BOTH(test_connect_refused),
+	    BOTH(test_malformed_refused),
 	    BOTH(test_hpack_amplification),
 	    BOTH(test_header_list_limit),
 	    BOTH(test_pod_max_header_list),

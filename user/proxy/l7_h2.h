@@ -5,6 +5,7 @@
  *   l7_h2_frame.c     frame headers, reassembly, the frames the filter writes itself
  *   l7_h2_hpack.c     header blocks: decoding the client's, forwarding them, the filter's answers
  *   l7_h2_encode.c    the HPACK encoder toward the pod
+ *   l7_h2_check.c     what makes a field malformed (RFC 9113 8.2, 8.3)
  *   l7_h2_request.c   a request's header block is complete: check, decide, forward or deny
  *   l7_h2_deny.c      denied streams: their answer, flow control toward the client, when to write
  *   l7_h2_client.c    client -> pod frames
@@ -157,6 +158,7 @@ struct h2_block {
 enum h2_answer {
 	H2_ANSWER_403,	    /* denied: 403 and L7_DENY_BODY */
 	H2_ANSWER_403_HEAD, /* denied HEAD: the 403's headers alone (a HEAD answer has no body) */
+	H2_ANSWER_405,	    /* CONNECT: no tunnel is configured, so the method is not allowed */
 	H2_ANSWER_431,	    /* a header list over the limit */
 	H2_ANSWER_RESET,    /* malformed: RST_STREAM(PROTOCOL_ERROR) */
 };
@@ -255,6 +257,17 @@ void h2_enc_close(struct h2_enc *e);
 void h2_enc_table_size(struct h2_enc *e, uint32_t min, uint32_t last);
 int h2_enc_begin(struct h2_enc *e, struct l7_buf *out);
 int h2_enc_field(struct h2_enc *e, const struct h2_nv *nv, struct l7_buf *out);
+
+/* l7_h2_check.c */
+enum h2_name_kind {
+	H2_NAME_BAD,	 /* the field makes its block malformed */
+	H2_NAME_PSEUDO,	 /* ':' and a token: which ones may appear is the caller's to say */
+	H2_NAME_REGULAR, /* any other well-formed field */
+};
+enum h2_name_kind h2_field_check(const struct h2_fields *fl, size_t i);
+bool h2_scheme_ok(const char *s);
+bool h2_authority_ok(const char *s);
+bool h2_content_length_ok(const char *s);
 
 /* l7_h2_request.c */
 int h2_request_done(struct l7_filter *f);

@@ -3,12 +3,12 @@
  * Streams the h2c filter answers itself, and when it may write toward the client.
  *
  * A denied stream gets HEADERS 403 and DATA "RBAC: access denied" with END_STREAM (a HEAD request,
- * the HEADERS alone with END_STREAM: its answer has no body); an oversized header list gets 431,
- * without a body. If the client had not ended its side, RST_STREAM(NO_ERROR) follows so it stops
- * sending a body nobody reads (as Envoy does). A malformed request gets RST_STREAM(PROTOCOL_ERROR).
- * The pod never hears of these streams, so the client's frames on them are dropped
- * (l7_h2_client.c) and every dropped DATA byte is given back with a connection-level
- * WINDOW_UPDATE: the pod, which never saw them, would never replenish them.
+ * the HEADERS alone with END_STREAM: its answer has no body); a CONNECT gets 405 and an oversized
+ * header list 431, both without a body. If the client had not ended its side, RST_STREAM(NO_ERROR)
+ * follows so it stops sending a body nobody reads (as Envoy does). A malformed request gets
+ * RST_STREAM(PROTOCOL_ERROR). The pod never hears of these streams, so the client's frames on
+ * them are dropped (l7_h2_client.c) and every dropped DATA byte is given back with a
+ * connection-level WINDOW_UPDATE: the pod, which never saw them, would never replenish them.
  *
  * The 403 body shares the client's receive windows with the pod's DATA, so it is sent only as
  * far as those windows allow, and the client's connection WINDOW_UPDATEs that pay for it are
