@@ -58,6 +58,8 @@ struct sstream { /* the server's view */
 	char method[16], path[128], xcustom[64], trailer[64], authority[64], host[64];
 	size_t data, big_len, nbig;
 	bool big_ok;
+	uint32_t closed_err; /* how the stream closed (RST_STREAM code), once closed */
+	bool closed;
 	char *resp;
 	size_t resp_len, resp_off;
 };
@@ -106,6 +108,7 @@ struct rig {
 	size_t resp_body;	/* server: body bytes of each response (0: "ok PATH") */
 	size_t resp_header;	/* server: an x-resp header of this many bytes */
 	bool manual_window;	/* the client reads its DATA only when the case says so */
+	const char *reset_path; /* server: answers a request for this path with RST_STREAM */
 	bool raw;		/* the client is `rc`, frames by hand, not the nghttp2 session */
 	struct rawcli rc;
 	size_t cl_bytes, up_bytes; /* fed from the client; delivered to the pod */
@@ -271,9 +274,24 @@ static int srv_frame(nghttp2_session *s, const nghttp2_frame *fr, void *user)
 	(void)s;
 	if (fr->hd.type == NGHTTP2_PRIORITY)
 		((struct rig *)user)->srv_priorities++;
+	if (st && fr->hd.type == NGHTTP2_HEADERS && ((struct rig *)user)->reset_path &&
+	    !strcmp(st->path, ((struct rig *)user)->reset_path))
+		return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
 	if (st && (fr->hd.type == NGHTTP2_HEADERS || fr->hd.type == NGHTTP2_DATA) &&
 	    (fr->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return srv_respond(user, st);
+	return 0;
+}
+
+static int srv_close(nghttp2_session *s, int32_t id, uint32_t err, void *user)
+{
+	struct sstream *st = srv_stream(user, id);
+
+	(void)s;
+	if (st) {
+		st->closed = true;
+		st->closed_err = err;
+	}
 	return 0;
 }
 
@@ -411,6 +429,7 @@ static nghttp2_session *session_new(struct rig *r, bool server)
 		nghttp2_session_callbacks_set_on_header_callback(cb, srv_header);
 		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, srv_data);
 		nghttp2_session_callbacks_set_on_frame_recv_callback(cb, srv_frame);
+		nghttp2_session_callbacks_set_on_stream_close_callback(cb, srv_close);
 		assert_int_equal(nghttp2_session_server_new(&s, cb, r), 0);
 	} else {
 		nghttp2_session_callbacks_set_on_header_callback(cb, cli_header);
@@ -1337,6 +1356,111 @@ static void test_malformed_refused(void **state)
 	rig_close(r);
 }
 
+static const nghttp2_nv forged[] = {KV("x-checksum", "forged")};
+
+/* A HEADERS frame on a stream the pod does not have open is never forwarded as trailers: on a
+ * stream the pod answered, one the filter denied and forgot, or an id the client skipped, it is
+ * a connection error (RFC 9113 5.1), so nothing undecided reaches the pod. */
+static void test_headers_on_closed_streams(void **state)
+{
+	size_t chunk = state_chunk(state);
+	struct rig *r = raw_open(chunk, NULL, 0);
+
+	raw_get(r, 1, "/a", NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 200);
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, forged, 1);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(r->nss, 1);
+	assert_string_equal(r->ss[0].trailer, "");
+	assert_int_equal(r->srv_err, 0);
+	rig_close(r);
+
+	r = raw_open(chunk, NULL, 0); /* denied, answered, forgotten: then its id as a request */
+	raw_get(r, 1, "/deny", NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 403);
+	raw_get(r, 1, "/admin", NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(r->nss, 0);
+	assert_int_equal(r->ndecided, 1);
+	rig_close(r);
+
+	r = raw_open(chunk, NULL, 0); /* an id below the highest opened, never opened */
+	raw_get(r, 5, "/a", NULL, 0);
+	pump(r);
+	raw_get(r, 3, "/b", NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(r->nss, 1);
+	rig_close(r);
+}
+
+#define POST(path)                                                                                 \
+	KV(":method", "POST"), KV(":scheme", "http"), KV(":authority", AUTHORITY), KV(":path", path)
+
+/* A stream the pod reset takes no more from the client: its DATA and trailers still in flight
+ * are dropped (the pod would fail the connection on trailers for a closed stream). */
+static void test_pod_reset_stream(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv post[] = {POST("/reset")};
+	size_t up;
+
+	r->reset_path = "/reset";
+	raw_headers(r, 1, 0, post, 4);
+	pump(r);
+	assert_true(raw_stream(r, 1)->reset);
+	assert_int_equal(raw_stream(r, 1)->rst, NGHTTP2_CANCEL);
+	up = r->up_bytes;
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "late", 4);
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, forged, 1);
+	pump(r);
+	assert_int_equal(r->up_bytes, up); /* not a byte of it */
+	raw_get(r, 3, "/after", NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 3)->status, 200);
+	assert_int_equal(r->nss, 2);
+	assert_int_equal(r->ss[0].data, 0);
+	assert_string_equal(r->ss[0].trailer, "");
+	rig_close(r);
+}
+
+/* Trailers with a pseudo-header, or that do not end the stream, are malformed: the client's
+ * stream is reset (PROTOCOL_ERROR) and the pod, which has the request, hears RST_STREAM(CANCEL)
+ * instead of a forged :path. Good trailers pass. */
+static void test_trailers_checked(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv p1[] = {POST("/up1")}, p2[] = {POST("/up2")}, p3[] = {POST("/up3")};
+	static const nghttp2_nv pseudo[] = {KV(":path", "/admin")};
+	static const nghttp2_nv good[] = {KV("x-checksum", "fine")};
+
+	raw_headers(r, 1, 0, p1, 4);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "body", 4);
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, pseudo, 1);
+	raw_headers(r, 3, 0, p2, 4);
+	raw_headers(r, 3, 0, good, 1);
+	raw_headers(r, 5, 0, p3, 4);
+	raw_frame(r, NGHTTP2_DATA, 0, 5, "x", 1);
+	raw_headers(r, 5, NGHTTP2_FLAG_END_STREAM, good, 1);
+	pump(r);
+	expect_reset(r, 1, NGHTTP2_PROTOCOL_ERROR, "pseudo-header in trailers");
+	expect_reset(r, 3, NGHTTP2_PROTOCOL_ERROR, "trailers without END_STREAM");
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 3);
+	assert_string_equal(r->ss[0].path, "/up1");
+	assert_true(r->ss[0].closed);
+	assert_int_equal(r->ss[0].closed_err, NGHTTP2_CANCEL);
+	assert_true(r->ss[1].closed);
+	assert_int_equal(r->ss[1].closed_err, NGHTTP2_CANCEL);
+	assert_string_equal(r->ss[2].trailer, "fine");
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 2);
+	rig_close(r);
+}
+
 /* ---- bounds ---- */
 
 /* An HPACK integer and a plain string literal, for header blocks written by hand. */
@@ -2017,6 +2141,9 @@ int main(void)
 	    BOTH(test_one_authority),
 	    BOTH(test_connect_refused),
 	    BOTH(test_malformed_refused),
+	    BOTH(test_headers_on_closed_streams),
+	    BOTH(test_pod_reset_stream),
+	    BOTH(test_trailers_checked),
 	    BOTH(test_hpack_amplification),
 	    BOTH(test_header_list_limit),
 	    BOTH(test_pod_max_header_list),

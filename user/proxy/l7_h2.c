@@ -37,6 +37,7 @@ static void h2_close(struct l7_filter *f)
 	h2_hpack_close(f);
 	h2_reader_free(&f->cl);
 	h2_reader_free(&f->up);
+	free(f->open);
 	free(f->pending);
 	free(f->den);
 	free(f);

@@ -7,6 +7,7 @@
  *   l7_h2_encode.c    the HPACK encoder toward the pod
  *   l7_h2_check.c     what makes a field malformed (RFC 9113 8.2, 8.3)
  *   l7_h2_request.c   a request's header block is complete: check, decide, forward or deny
+ *   l7_h2_streams.c   the forwarded streams the client may still send trailers on
  *   l7_h2_deny.c      denied streams: their answer, flow control toward the client, when to write
  *   l7_h2_client.c    client -> pod frames
  *   l7_h2_upstream.c  pod -> client frames
@@ -44,6 +45,7 @@
 #define H2_MAX_RESET_KEPT  128	      /* streams reset by the filter, remembered for stragglers */
 #define H2_MAX_UNACKED_SET 64	      /* pod SETTINGS the client has not acknowledged yet */
 #define H2_MAX_HELD	   (1 << 20) /* pod bytes held while its DATA waits for the client's window */
+#define H2_MAX_OPEN	   1024	     /* forwarded streams the client has not ended */
 
 #define H2_MAX_LIST	    (60 << 10)	/* a decoded header list: Envoy's default */
 #define H2_FIELD_OVERHEAD   32		/* a field's cost to a list (RFC 9113 6.5.2) */
@@ -128,7 +130,7 @@ struct h2_nv {
 /* What a client header block is, decided at its HEADERS frame. */
 enum h2_block_kind {
 	H2_BLOCK_REQUEST,  /* a new stream: decide */
-	H2_BLOCK_TRAILERS, /* on a forwarded stream: re-encode and forward */
+	H2_BLOCK_TRAILERS, /* on a forwarded stream the client has not ended: check and forward */
 	H2_BLOCK_DROP,	   /* on a denied stream: decode (HPACK state), forward nothing */
 };
 
@@ -161,6 +163,8 @@ enum h2_answer {
 	H2_ANSWER_405,	    /* CONNECT: no tunnel is configured, so the method is not allowed */
 	H2_ANSWER_431,	    /* a header list over the limit */
 	H2_ANSWER_RESET,    /* malformed: RST_STREAM(PROTOCOL_ERROR) */
+	H2_ANSWER_REFUSED,  /* H2_MAX_OPEN streams open already: RST_STREAM(REFUSED_STREAM) */
+	H2_ANSWER_NONE,	    /* the pod reset a stream: nothing to say, its stragglers to drop */
 };
 
 /* A stream the filter answers itself. */
@@ -193,12 +197,14 @@ struct l7_filter {
 	struct l7_buf *out_up, *out_cl; /* the outputs of the call under way */
 
 	struct h2_block blk;
-	nghttp2_hd_inflater *inflater;	 /* the client's HPACK encoder, mirrored */
-	struct h2_enc *enc;		 /* ours toward the pod (l7_h2_encode.c) */
-	uint64_t hb_in, hb_out;		 /* header block bytes from the client, toward the pod */
-	uint32_t oversized;		 /* header lists refused for their size */
-	uint32_t last_request_id;	 /* highest client stream that started a request */
-	uint32_t last_forwarded_id;	 /* highest such stream the pod has seen */
+	nghttp2_hd_inflater *inflater; /* the client's HPACK encoder, mirrored */
+	struct h2_enc *enc;	       /* ours toward the pod (l7_h2_encode.c) */
+	uint64_t hb_in, hb_out;	       /* header block bytes from the client, toward the pod */
+	uint32_t oversized;	       /* header lists refused for their size */
+	uint32_t last_request_id;      /* highest client stream that started a request */
+	uint32_t last_forwarded_id;    /* highest such stream the pod has seen */
+	uint32_t *open;		       /* forwarded streams the client has not ended, ascending */
+	size_t nopen, opencap;
 	uint32_t up_max_frame;		 /* the pod's SETTINGS_MAX_FRAME_SIZE, acknowledged */
 	uint32_t up_max_list;		 /* its SETTINGS_MAX_HEADER_LIST_SIZE; 0: none said */
 	struct h2_pod_settings *pending; /* pod SETTINGS the client has not acknowledged */
@@ -271,6 +277,12 @@ bool h2_content_length_ok(const char *s);
 
 /* l7_h2_request.c */
 int h2_request_done(struct l7_filter *f);
+int h2_trailers_done(struct l7_filter *f);
+
+/* l7_h2_streams.c: the forwarded streams the client has not ended */
+int h2_open_add(struct l7_filter *f, uint32_t sid);
+bool h2_open_has(const struct l7_filter *f, uint32_t sid);
+bool h2_open_remove(struct l7_filter *f, uint32_t sid);
 
 /* l7_h2_deny.c */
 struct h2_denied *h2_denied_find(struct l7_filter *f, uint32_t sid);

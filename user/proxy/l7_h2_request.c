@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * A client's request header block is complete: check it, ask the decider, then forward it
- * re-encoded or answer it (l7_h2_deny.c).
+ * A client's header block is complete: a request's is checked, decided and forwarded or answered
+ * (l7_h2_deny.c); trailers are checked and forwarded.
  *
  * What the pod receives is what was decided. The :path is decided and forwarded normalised
  * (authz_path_forward: `/public/../admin` reaches the pod as `/admin`, as Envoy forwards it under
@@ -15,6 +15,8 @@
  *     nothing of the stream reaches the pod;
  *   - header lists over h2_list_limit(): 431, counted as bad, and after H2_MAX_OVERSIZED of them
  *     GOAWAY(ENHANCE_YOUR_CALM).
+ * Malformed or oversized trailers reset the stream both ways: the pod, which has the request
+ * already, hears RST_STREAM(CANCEL).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -195,14 +197,20 @@ static int req_decide_forward(struct l7_filter *f, const struct h2_req *r, bool 
 {
 	uint32_t sid = f->blk.sid;
 	size_t drop = r->authority && r->host ? r->host_i : SIZE_MAX;
+	int rc;
 
+	if (!end_stream && f->nopen == H2_MAX_OPEN)
+		return h2_denied_add(f, sid, H2_ANSWER_REFUSED, false);
 	if (!req_decide(f, r)) {
 		f->counts.denied++;
 		return h2_denied_add(f, sid,
 				     strcmp(r->method, "HEAD") ? H2_ANSWER_403 : H2_ANSWER_403_HEAD,
 				     end_stream);
 	}
-	return h2_hpack_forward(f, r->target, r->path_i, drop);
+	rc = h2_hpack_forward(f, r->target, r->path_i, drop);
+	if (!rc && !end_stream)
+		rc = h2_open_add(f, sid);
+	return rc;
 }
 
 /* A list over the limit: 431, until the client has done it too often. */
@@ -237,4 +245,33 @@ int h2_request_done(struct l7_filter *f)
 	free(r.cookie);
 	free(r.target);
 	return rc;
+}
+
+/* Trailers carry regular fields only (RFC 9113 8.1) and end the stream. */
+static bool trailers_ok(const struct l7_filter *f)
+{
+	const struct h2_fields *fl = &f->blk.fields;
+
+	if (fl->oversized || !(f->blk.flags & NGHTTP2_FLAG_END_STREAM))
+		return false;
+	for (size_t i = 0; i < fl->n; i++)
+		if (h2_field_check(fl, i) != H2_NAME_REGULAR)
+			return false;
+	return true;
+}
+
+int h2_trailers_done(struct l7_filter *f)
+{
+	bool end_stream = f->blk.flags & NGHTTP2_FLAG_END_STREAM;
+	uint32_t sid = f->blk.sid;
+	int rc;
+
+	h2_open_remove(f, sid); /* ended by these trailers, or reset below */
+	if (trailers_ok(f))
+		return h2_hpack_forward(f, NULL, SIZE_MAX, SIZE_MAX);
+	if (f->blk.fields.oversized && ++f->oversized > H2_MAX_OVERSIZED)
+		return h2_calm(f);
+	f->counts.bad++;
+	rc = h2_put_u32_frame(f->out_up, NGHTTP2_RST_STREAM, sid, NGHTTP2_CANCEL);
+	return rc ? rc : h2_denied_add(f, sid, H2_ANSWER_RESET, end_stream);
 }

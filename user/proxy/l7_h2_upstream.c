@@ -4,8 +4,9 @@
  * them for where it may add its own frames (between whole frames, never inside a header block),
  * for the pod's SETTINGS (its frame size bounds the re-encoded header blocks; its header table
  * size bounds the client's encoder once the client acknowledges it, and ours; its header list
- * size bounds the lists the filter forwards), and for the DATA bytes that use up the client's
- * connection window, which the 403 bodies share.
+ * size bounds the lists the filter forwards), for the pod's RST_STREAMs (a stream the pod reset
+ * takes no trailers), and for the DATA bytes that use up the client's connection window, which
+ * the 403 bodies share.
  *
  * The one value changed: a SETTINGS_HEADER_TABLE_SIZE above H2_TABLE_MAX reaches the client as
  * H2_TABLE_MAX. The client's table is what the filter mirrors (its memory), and what the encoder
@@ -23,6 +24,17 @@
 #include <string.h>
 
 #include "proxy/l7_h2.h"
+
+/* The pod reset a stream the client may still be sending on: what the client sends on it from
+ * now on is dropped as for a denied stream (its DATA given back), not forwarded. */
+static int pod_reset(struct l7_filter *f, uint32_t sid)
+{
+	int rc = 0;
+
+	if (h2_open_remove(f, sid))
+		rc = h2_denied_add(f, sid, H2_ANSWER_NONE, false);
+	return rc ? rc : H2_PASS;
+}
 
 static int up_start(struct l7_filter *f, const struct h2_hd *hd)
 {
@@ -43,6 +55,8 @@ static int up_start(struct l7_filter *f, const struct h2_hd *hd)
 		return H2_PASS;
 	case NGHTTP2_SETTINGS:
 		return hd->len % 6 || hd->sid ? -EPROTO : H2_BUFFER;
+	case NGHTTP2_RST_STREAM:
+		return pod_reset(f, hd->sid);
 	default:
 		return H2_PASS;
 	}
