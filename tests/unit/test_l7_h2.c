@@ -6,8 +6,10 @@
  * block the server cannot decode or a flow-control mistake would show up as a session error or
  * a request that never completes. Most cases run twice: with whole writes, and with both
  * directions fed one byte at a time, alternating, so the filter's answers must find their way in
- * between the pod's frames. Last, skiffd's relay between real sockets: an nghttp2 client and curl
- * through the proxy to nghttpd.
+ * between the pod's frames. What no well-behaved client sends (malformed requests, HPACK written
+ * to amplify, streams that are not open) comes from a raw client whose frames are written by
+ * hand, with the same real server behind the filter. Last, skiffd's relay between real sockets:
+ * an nghttp2 client and curl through the proxy to nghttpd.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,9 +55,11 @@ struct cstream { /* the client's view of one request */
 
 struct sstream { /* the server's view */
 	int32_t id;
-	char method[16], path[128], xcustom[64], trailer[64];
-	size_t data, big_len;
+	char method[16], path[128], xcustom[64], trailer[64], authority[64], host[64];
+	size_t data, big_len, nbig;
 	bool big_ok;
+	uint32_t closed_err; /* how the stream closed (RST_STREAM code), once closed */
+	bool closed;
 	char *resp;
 	size_t resp_len, resp_off;
 };
@@ -63,6 +67,27 @@ struct sstream { /* the server's view */
 struct bytes {
 	uint8_t *p;
 	size_t len, off;
+};
+
+/* A client written by hand (raw frames): what it saw of each stream, from the filter's output. */
+struct rstream {
+	uint32_t id;
+	int status;
+	bool ended, reset;
+	uint32_t rst; /* the RST_STREAM code, when reset */
+	size_t data;
+};
+
+struct rawcli {
+	struct bytes in;	  /* the filter's bytes toward the client, not parsed yet */
+	nghttp2_hd_inflater *inf; /* the pod's (and the filter's) header blocks */
+	nghttp2_hd_deflater *enc; /* its own requests' (no dynamic table) */
+	struct bytes block;	  /* a header block under way */
+	uint32_t block_id;
+	bool block_end_stream;
+	struct rstream st[MAXS];
+	size_t n;
+	int goaway; /* the GOAWAY code; -1: none */
 };
 
 struct rig {
@@ -83,6 +108,10 @@ struct rig {
 	size_t resp_body;	/* server: body bytes of each response (0: "ok PATH") */
 	size_t resp_header;	/* server: an x-resp header of this many bytes */
 	bool manual_window;	/* the client reads its DATA only when the case says so */
+	const char *reset_path; /* server: answers a request for this path with RST_STREAM */
+	bool raw;		/* the client is `rc`, frames by hand, not the nghttp2 session */
+	struct rawcli rc;
+	size_t cl_bytes, up_bytes; /* fed from the client; delivered to the pod */
 	/* the decider */
 	size_t ndecided;
 	char seen_method[16], seen_path[256], seen_host[128], seen_headers[2048];
@@ -166,11 +195,16 @@ static int srv_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t
 		copy(st->method, sizeof(st->method), value, valuelen);
 	else if (!strcmp(n, ":path"))
 		copy(st->path, sizeof(st->path), value, valuelen);
+	else if (!strcmp(n, ":authority"))
+		copy(st->authority, sizeof(st->authority), value, valuelen);
+	else if (!strcmp(n, "host"))
+		copy(st->host, sizeof(st->host), value, valuelen);
 	else if (!strcmp(n, "x-custom"))
 		copy(st->xcustom, sizeof(st->xcustom), value, valuelen);
 	else if (!strcmp(n, "x-big")) {
 		st->big_len = valuelen;
-		st->big_ok = r->big_expect && strlen(r->big_expect) == valuelen &&
+		st->big_ok = (!st->nbig++ || st->big_ok) && r->big_expect &&
+			     strlen(r->big_expect) == valuelen &&
 			     !memcmp(r->big_expect, value, valuelen);
 	}
 	return 0;
@@ -240,9 +274,24 @@ static int srv_frame(nghttp2_session *s, const nghttp2_frame *fr, void *user)
 	(void)s;
 	if (fr->hd.type == NGHTTP2_PRIORITY)
 		((struct rig *)user)->srv_priorities++;
+	if (st && fr->hd.type == NGHTTP2_HEADERS && ((struct rig *)user)->reset_path &&
+	    !strcmp(st->path, ((struct rig *)user)->reset_path))
+		return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_CANCEL);
 	if (st && (fr->hd.type == NGHTTP2_HEADERS || fr->hd.type == NGHTTP2_DATA) &&
 	    (fr->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return srv_respond(user, st);
+	return 0;
+}
+
+static int srv_close(nghttp2_session *s, int32_t id, uint32_t err, void *user)
+{
+	struct sstream *st = srv_stream(user, id);
+
+	(void)s;
+	if (st) {
+		st->closed = true;
+		st->closed_err = err;
+	}
 	return 0;
 }
 
@@ -380,6 +429,7 @@ static nghttp2_session *session_new(struct rig *r, bool server)
 		nghttp2_session_callbacks_set_on_header_callback(cb, srv_header);
 		nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, srv_data);
 		nghttp2_session_callbacks_set_on_frame_recv_callback(cb, srv_frame);
+		nghttp2_session_callbacks_set_on_stream_close_callback(cb, srv_close);
 		assert_int_equal(nghttp2_session_server_new(&s, cb, r), 0);
 	} else {
 		nghttp2_session_callbacks_set_on_header_callback(cb, cli_header);
@@ -399,11 +449,11 @@ static nghttp2_session *session_new(struct rig *r, bool server)
 }
 
 /* `srv_iv`: the pod's SETTINGS (its header table size, frame size...). */
-static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *srv_iv,
-				   size_t srv_niv, bool manual_window)
+static struct rig *rig_open_norm(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv,
+				 bool manual_window, enum authz_path_norm norm)
 {
 	struct rig *r = calloc(1, sizeof(*r));
-	struct l7_decider d = {.decide = decide, .ctx = r};
+	struct l7_decider d = {.decide = decide, .ctx = r, .path_norm = norm};
 
 	assert_non_null(r);
 	r->chunk = chunk;
@@ -417,6 +467,12 @@ static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *s
 	return r;
 }
 
+static struct rig *rig_open_manual(size_t chunk, const nghttp2_settings_entry *srv_iv,
+				   size_t srv_niv, bool manual_window)
+{
+	return rig_open_norm(chunk, srv_iv, srv_niv, manual_window, AUTHZ_PATH_BASE);
+}
+
 static struct rig *rig_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
 {
 	return rig_open_manual(chunk, srv_iv, srv_niv, false);
@@ -428,6 +484,12 @@ static void rig_close(struct rig *r)
 
 	nghttp2_session_del(r->cli);
 	nghttp2_session_del(r->srv);
+	if (r->rc.inf)
+		nghttp2_hd_inflate_del(r->rc.inf);
+	if (r->rc.enc)
+		nghttp2_hd_deflate_del(r->rc.enc);
+	free(r->rc.in.p);
+	free(r->rc.block.p);
 	l7_h2_ops.close(r->f);
 	l7_buf_free(&r->to_up);
 	l7_buf_free(&r->to_client);
@@ -440,6 +502,8 @@ static void rig_close(struct rig *r)
 
 static void bytes_add(struct bytes *b, const uint8_t *p, size_t n)
 {
+	if (!n)
+		return;
 	if (b->off == b->len)
 		b->off = b->len = 0;
 	b->p = realloc(b->p, b->len + n);
@@ -477,6 +541,182 @@ static void deliver(struct l7_buf *b, nghttp2_session *s, int *err)
 	l7_buf_consume(b, n);
 }
 
+/* ---- the raw client: frames by hand, for what no well-behaved client sends ---- */
+
+static void pump_any(struct rig *r);
+
+static void raw_frame(struct rig *r, uint8_t type, uint8_t flags, uint32_t id, const void *p,
+		      size_t len)
+{
+	uint8_t hd[9] = {len >> 16, len >> 8, len, type, flags, id >> 24, id >> 16, id >> 8, id};
+
+	bytes_add(&r->pc, hd, sizeof(hd));
+	if (len)
+		bytes_add(&r->pc, p, len);
+}
+
+static void raw_window_update(struct rig *r, uint32_t id, uint32_t n)
+{
+	uint8_t v[4] = {n >> 24, n >> 16, n >> 8, n};
+
+	raw_frame(r, NGHTTP2_WINDOW_UPDATE, 0, id, v, sizeof(v));
+}
+
+static struct rstream *raw_stream(struct rig *r, uint32_t id)
+{
+	struct rawcli *c = &r->rc;
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->st[i].id == id)
+			return &c->st[i];
+	assert_true(c->n < MAXS);
+	c->st[c->n] = (struct rstream){.id = id};
+	return &c->st[c->n++];
+}
+
+/* A complete header block from the pod or the filter: its :status. */
+static void raw_block(struct rig *r)
+{
+	struct rawcli *c = &r->rc;
+	struct rstream *st = raw_stream(r, c->block_id);
+	uint8_t *in = c->block.p;
+	size_t len = c->block.len;
+
+	for (;;) {
+		nghttp2_nv nv;
+		int fl = 0;
+		ssize_t n = nghttp2_hd_inflate_hd2(c->inf, &nv, &fl, in, len, 1);
+
+		assert_true(n >= 0);
+		in += n;
+		len -= n;
+		if ((fl & NGHTTP2_HD_INFLATE_EMIT) && nv.namelen == 7 &&
+		    !memcmp(nv.name, ":status", 7))
+			st->status = atoi((const char *)nv.value);
+		if (fl & NGHTTP2_HD_INFLATE_FINAL)
+			break;
+	}
+	nghttp2_hd_inflate_end_headers(c->inf);
+	st->ended |= c->block_end_stream;
+	c->block.len = c->block.off = 0;
+}
+
+/* One whole frame toward the client: record it, acknowledge SETTINGS, give DATA back. */
+static void raw_client_frame(struct rig *r, const uint8_t *h, const uint8_t *p)
+{
+	struct rawcli *c = &r->rc;
+	uint32_t len = h[0] << 16 | h[1] << 8 | h[2],
+		 id = (h[5] & 0x7f) << 24 | h[6] << 16 | h[7] << 8 | h[8];
+	uint8_t type = h[3], flags = h[4];
+
+	switch (type) {
+	case NGHTTP2_SETTINGS:
+		if (!(flags & NGHTTP2_FLAG_ACK))
+			raw_frame(r, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, NULL, 0);
+		break;
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_CONTINUATION:
+		if (type == NGHTTP2_HEADERS) {
+			c->block_id = id;
+			c->block_end_stream = flags & NGHTTP2_FLAG_END_STREAM;
+		}
+		bytes_add(&c->block, p, len); /* the pod sends neither padding nor priority */
+		if (flags & NGHTTP2_FLAG_END_HEADERS)
+			raw_block(r);
+		break;
+	case NGHTTP2_DATA:
+		raw_stream(r, id)->data += len;
+		raw_stream(r, id)->ended |= flags & NGHTTP2_FLAG_END_STREAM;
+		if (len) {
+			raw_window_update(r, 0, len);
+			raw_window_update(r, id, len);
+		}
+		break;
+	case NGHTTP2_RST_STREAM:
+		raw_stream(r, id)->reset = true;
+		raw_stream(r, id)->rst = p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+		break;
+	case NGHTTP2_GOAWAY:
+		c->goaway = p[4] << 24 | p[5] << 16 | p[6] << 8 | p[7];
+		break;
+	}
+}
+
+/* What the filter wrote toward the raw client, frame by frame. */
+static void raw_read(struct rig *r)
+{
+	struct rawcli *c = &r->rc;
+	size_t n = l7_buf_unread(&r->to_client);
+
+	bytes_add(&c->in, r->to_client.data + r->to_client.off, n);
+	l7_buf_consume(&r->to_client, n);
+	while (c->in.len - c->in.off >= 9) {
+		const uint8_t *h = c->in.p + c->in.off;
+		uint32_t len = h[0] << 16 | h[1] << 8 | h[2];
+
+		if (c->in.len - c->in.off < 9 + len)
+			break;
+		raw_client_frame(r, h, h + 9);
+		c->in.off += 9 + len;
+	}
+}
+
+/* A rig whose client is raw: its preface and an empty SETTINGS went, and the pod's SETTINGS
+ * came back (so that the filter may answer at once). */
+static struct rig *raw_open(size_t chunk, const nghttp2_settings_entry *srv_iv, size_t srv_niv)
+{
+	struct rig *r = calloc(1, sizeof(*r));
+	struct l7_decider d = {.decide = decide, .ctx = r};
+
+	assert_non_null(r);
+	r->chunk = chunk;
+	r->raw = true;
+	r->rc.goaway = -1;
+	r->srv = session_new(r, true);
+	assert_int_equal(nghttp2_submit_settings(r->srv, NGHTTP2_FLAG_NONE, srv_iv, srv_niv), 0);
+	assert_int_equal(nghttp2_hd_inflate_new(&r->rc.inf), 0);
+	assert_int_equal(nghttp2_hd_deflate_new(&r->rc.enc, 0), 0);
+	r->f = l7_h2_ops.open(&d);
+	assert_non_null(r->f);
+	bytes_add(&r->pc, (const uint8_t *)L7_H2_PREFACE, L7_H2_PREFACE_LEN);
+	raw_frame(r, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	pump_any(r);
+	return r;
+}
+
+/* HEADERS with `nv` encoded by the raw client's encoder (no dynamic table: literals and static
+ * references only, so that blocks the filter drops change nothing for the next ones). */
+static void raw_headers(struct rig *r, uint32_t id, uint8_t flags, const nghttp2_nv *nv, size_t n)
+{
+	uint8_t block[4096];
+	ssize_t len = nghttp2_hd_deflate_hd(r->rc.enc, block, sizeof(block), nv, n);
+
+	assert_true(len > 0);
+	raw_frame(r, NGHTTP2_HEADERS, flags | NGHTTP2_FLAG_END_HEADERS, id, block, len);
+}
+
+/* A field of string literals (which may hold NULs), for nghttp2_nv arrays and as a value. */
+#define KV(k, v)                                                                                   \
+	{                                                                                          \
+		(uint8_t *)(k), (uint8_t *)(v), sizeof(k) - 1, sizeof(v) - 1, 0                    \
+	}
+#define NVS(k, v) ((nghttp2_nv)KV(k, v))
+
+/* GET `path` with :scheme and :authority, then `extra`; END_STREAM. */
+static void raw_get(struct rig *r, uint32_t id, const char *path, const nghttp2_nv *extra,
+		    size_t nextra)
+{
+	nghttp2_nv nv[40] = {NVS(":method", "GET"), NVS(":scheme", "http"),
+			     NVS(":authority", AUTHORITY)};
+	size_t n = 3;
+
+	nv[n++] = (nghttp2_nv){(uint8_t *)":path", (uint8_t *)path, 5, strlen(path), 0};
+	for (size_t i = 0; i < nextra; i++)
+		nv[n++] = extra[i];
+	raw_headers(r, id, NGHTTP2_FLAG_END_STREAM, nv, n);
+}
+
 /* Feed up to `chunk` bytes of one direction to the filter and deliver its outputs. */
 static bool feed(struct rig *r, bool from_client)
 {
@@ -493,25 +733,38 @@ static bool feed(struct rig *r, bool from_client)
 	b->off += n;
 	if (rc)
 		r->frc = rc;
+	r->cl_bytes += from_client ? n : 0;
+	r->up_bytes += l7_buf_unread(&r->to_up);
 	deliver(&r->to_up, r->srv, &r->srv_err);
-	deliver(&r->to_client, r->cli, &r->cli_err);
+	if (r->raw)
+		raw_read(r);
+	else
+		deliver(&r->to_client, r->cli, &r->cli_err);
 	return true;
 }
 
-/* Run both sessions through the filter until nothing moves. */
-static void pump(struct rig *r)
+/* Run both sides through the filter until nothing moves, or the filter fails. */
+static void pump_any(struct rig *r)
 {
 	int rounds;
 
 	for (rounds = 0; rounds < 1000000; rounds++) {
-		bool moved = collect(r->cli, &r->pc) | collect(r->srv, &r->ps);
+		bool moved = (r->cli && collect(r->cli, &r->pc)) | collect(r->srv, &r->ps);
 
 		moved |= feed(r, true);
 		moved |= feed(r, false);
 		if (!moved)
 			break;
 	}
+}
+
+/* Likewise, and nothing went wrong anywhere. */
+static void pump(struct rig *r)
+{
+	pump_any(r);
 	assert_int_equal(r->frc, 0);
+	if (r->raw)
+		assert_int_equal(r->rc.goaway, -1);
 	assert_int_equal(r->cli_err, 0);
 	assert_int_equal(r->srv_err, 0);
 	assert_int_equal(r->goaways, 0);
@@ -881,6 +1134,585 @@ static void test_answers_between_pod_frames(void **state)
 		expect_ok(c[i]);
 		assert_int_equal(c[i]->blen, sizeof(c[i]->body) - 1); /* 50000 'z', clipped */
 	}
+	rig_close(r);
+}
+
+/* ---- what reaches the pod is what was decided ---- */
+
+/* The :path is decided and forwarded normalised (Istio's BASE: dot segments removed, escaped
+ * unreserved characters decoded), the query as sent: `/ok/../deny/x` is denied as /deny/x, and
+ * `/public/../admin` reaches the pod as /admin. */
+static void test_path_normalised(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	struct cstream *a = request(r, "GET", "/public/../admin", 0, false, NULL);
+	struct cstream *b = request(r, "GET", "/%61dmin/./x?q=%61/../b", 0, false, NULL);
+	struct cstream *d = request(r, "GET", "/ok/../deny/x", 0, false, NULL);
+	struct cstream *c = request(r, "GET", "/deny/%2e%2e/ok//x", 0, false, NULL);
+
+	pump(r);
+	expect_ok(a);
+	assert_string_equal(a->body, "ok /admin 0");
+	expect_ok(b);
+	assert_string_equal(b->body, "ok /admin/x?q=%61/../b 0");
+	expect_denied(d);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /ok//x 0");
+	assert_int_equal(r->nss, 3);
+	assert_string_equal(r->ss[0].path, "/admin");
+	assert_string_equal(r->seen_path, "/ok//x");
+	rig_close(r);
+
+	/* the policy set's normalisation is the decider's: MERGE_SLASHES merges them too */
+	r = rig_open_norm(state_chunk(state), NULL, 0, false, AUTHZ_PATH_MERGE_SLASHES);
+	c = request(r, "GET", "/a//b/../c?x=//", 0, false, NULL);
+	pump(r);
+	expect_ok(c);
+	assert_string_equal(c->body, "ok /a/c?x=// 0");
+	assert_string_equal(r->seen_path, "/a/c?x=//");
+	rig_close(r);
+}
+
+static void expect_reset(struct rig *r, uint32_t id, uint32_t code, const char *what)
+{
+	struct rstream *st = raw_stream(r, id);
+
+	if (!st->reset || st->rst != code || st->status)
+		fail_msg("%s: stream %u: want RST_STREAM %u and no answer, got %s %u, status %d",
+			 what, id, code, st->reset ? "RST_STREAM" : "no RST_STREAM", st->rst,
+			 st->status);
+}
+
+/* The filter ended the connection with GOAWAY(code). Fed a byte at a time, the pod's frame in
+ * flight may keep the GOAWAY from going (the filter writes only between the pod's frames): the
+ * connection still ends. */
+static void expect_goaway_code(struct rig *r, int code)
+{
+	assert_int_equal(r->frc, -EPROTO);
+	assert_true(l7_h2_ops.done(r->f));
+	if (r->rc.goaway != -1 || r->chunk != 1)
+		assert_int_equal(r->rc.goaway, code);
+}
+
+#define GET_HTTP KV(":method", "GET"), KV(":scheme", "http")
+
+/* One authority: :authority and a Host naming another host is malformed; the same host (in any
+ * case) goes on as :authority alone; Host alone is decided on and forwarded as it is. */
+static void test_one_authority(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv differ[] = {GET_HTTP, KV(":authority", "pod.test"), KV(":path", "/a"),
+			       KV("host", "admin.test")};
+	nghttp2_nv same[] = {GET_HTTP, KV(":authority", "Pod.Test:8080"), KV(":path", "/b"),
+			     KV("host", "pod.test:8080")};
+	nghttp2_nv host_only[] = {GET_HTTP, KV(":path", "/c"), KV("host", "pod.test:8080")};
+	nghttp2_nv none[] = {GET_HTTP, KV(":path", "/d")};
+	nghttp2_nv two_hosts[] = {GET_HTTP, KV(":path", "/e"), KV("host", "a.test"),
+				  KV("host", "a.test")};
+	nghttp2_nv userinfo[] = {GET_HTTP, KV(":authority", "pod.test@admin.test"),
+				 KV(":path", "/f")};
+
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, differ, 5);
+	raw_headers(r, 3, NGHTTP2_FLAG_END_STREAM, same, 5);
+	pump(r);
+	assert_string_equal(r->seen_host, "Pod.Test:8080");
+	raw_headers(r, 5, NGHTTP2_FLAG_END_STREAM, host_only, 4);
+	pump(r);
+	assert_string_equal(r->seen_host, "pod.test:8080");
+	raw_headers(r, 7, NGHTTP2_FLAG_END_STREAM, none, 3);
+	raw_headers(r, 9, NGHTTP2_FLAG_END_STREAM, two_hosts, 5);
+	raw_headers(r, 11, NGHTTP2_FLAG_END_STREAM, userinfo, 4);
+	pump(r);
+	expect_reset(r, 1, NGHTTP2_PROTOCOL_ERROR, "a host that differs");
+	expect_reset(r, 7, NGHTTP2_PROTOCOL_ERROR, "no authority");
+	expect_reset(r, 9, NGHTTP2_PROTOCOL_ERROR, "two hosts");
+	expect_reset(r, 11, NGHTTP2_PROTOCOL_ERROR, "userinfo");
+	assert_int_equal(raw_stream(r, 3)->status, 200);
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 2);
+	assert_string_equal(r->ss[0].authority, "Pod.Test:8080");
+	assert_string_equal(r->ss[0].host, "");
+	assert_string_equal(r->ss[1].authority, "");
+	assert_string_equal(r->ss[1].host, "pod.test:8080");
+	assert_int_equal(r->ndecided, 2);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 4);
+	rig_close(r);
+}
+
+/* CONNECT, plain or extended (RFC 8441), is refused with 405 like any local answer: nothing of
+ * the stream, its DATA included, ever reaches the pod, and the connection goes on. */
+static void test_connect_refused(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv plain[] = {KV(":method", "CONNECT"), KV(":authority", "db.test:5432")};
+	nghttp2_nv ext[] = {KV(":method", "CONNECT"), KV(":protocol", "websocket"),
+			    KV(":scheme", "http"), KV(":authority", AUTHORITY),
+			    KV(":path", "/chat")};
+	nghttp2_nv odd[] = {KV(":method", "CONNECT"), KV(":scheme", "http"),
+			    KV(":authority", AUTHORITY), KV(":path", "/x")};
+
+	raw_headers(r, 1, 0, plain, 2);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "tunnel bytes", 12);
+	raw_headers(r, 3, 0, ext, 5);
+	raw_frame(r, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 3, "ws", 2);
+	raw_headers(r, 5, NGHTTP2_FLAG_END_STREAM, odd, 4);
+	raw_get(r, 7, "/after", NULL, 0);
+	pump(r);
+	for (uint32_t id = 1; id <= 5; id += 2) {
+		assert_int_equal(raw_stream(r, id)->status, 405);
+		assert_true(raw_stream(r, id)->ended);
+	}
+	/* the client had not ended stream 1: it is told to stop sending (as after a 403) */
+	assert_true(raw_stream(r, 1)->reset);
+	assert_int_equal(raw_stream(r, 1)->rst, NGHTTP2_NO_ERROR);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "more tunnel bytes", 17);
+	pump(r);
+	assert_int_equal(raw_stream(r, 7)->status, 200);
+	assert_int_equal(r->nss, 1);
+	assert_string_equal(r->ss[0].path, "/after");
+	assert_int_equal(r->ss[0].data, 0);
+	assert_int_equal(r->ndecided, 1);
+	assert_int_equal(l7_h2_ops.counts(r->f)->denied, 3);
+	rig_close(r);
+}
+
+struct bad_case {
+	const char *what;
+	nghttp2_nv nv[8];
+	size_t n;
+};
+
+#define REQ_HTTP GET_HTTP, KV(":authority", AUTHORITY)
+
+/* Requests RFC 9113 8.2 and 8.3 call malformed are refused (RST_STREAM PROTOCOL_ERROR) before a
+ * decision, and the connection goes on; the legal oddities (OPTIONS *, TE: trailers) pass. */
+static void test_malformed_refused(void **state)
+{
+	const struct bad_case cases[] = {
+	    {"no leading /", {REQ_HTTP, KV(":path", "admin")}, 4},
+	    {"* with GET", {REQ_HTTP, KV(":path", "*")}, 4},
+	    {"fragment", {REQ_HTTP, KV(":path", "/a#b")}, 4},
+	    {"empty :path", {REQ_HTTP, KV(":path", "")}, 4},
+	    {"space in :path", {REQ_HTTP, KV(":path", "/a b")}, 4},
+	    {"no :method", {KV(":scheme", "http"), KV(":authority", "a"), KV(":path", "/")}, 3},
+	    {"no :scheme", {KV(":method", "GET"), KV(":authority", "a"), KV(":path", "/")}, 3},
+	    {"no :path", {REQ_HTTP}, 3},
+	    {"pseudo after regular", {REQ_HTTP, KV("x-a", "1"), KV(":path", "/")}, 5},
+	    {"two :method", {REQ_HTTP, KV(":method", "GET"), KV(":path", "/")}, 5},
+	    {"two :path", {REQ_HTTP, KV(":path", "/"), KV(":path", "/admin")}, 5},
+	    {"unknown pseudo", {REQ_HTTP, KV(":path", "/"), KV(":foo", "x")}, 5},
+	    {":status in a request", {REQ_HTTP, KV(":path", "/"), KV(":status", "200")}, 5},
+	    {":protocol without CONNECT", {REQ_HTTP, KV(":path", "/"), KV(":protocol", "ws")}, 5},
+	    {"bad :method", {KV(":method", "G(T"), KV(":scheme", "http"), KV(":path", "/")}, 3},
+	    {"bad :scheme", {KV(":method", "GET"), KV(":scheme", "h tp"), KV(":path", "/")}, 3},
+	    {"upper case name", {REQ_HTTP, KV(":path", "/"), KV("X-Foo", "1")}, 5},
+	    {"space in name", {REQ_HTTP, KV(":path", "/"), KV("x foo", "1")}, 5},
+	    {"colon in name", {REQ_HTTP, KV(":path", "/"), KV("x:foo", "1")}, 5},
+	    {"CR in name", {REQ_HTTP, KV(":path", "/"), KV("x\rfoo", "1")}, 5},
+	    {"LF in name", {REQ_HTTP, KV(":path", "/"), KV("x\nfoo", "1")}, 5},
+	    {"NUL in name", {REQ_HTTP, KV(":path", "/"), KV("x\0foo", "1")}, 5},
+	    {"non-token name", {REQ_HTTP, KV(":path", "/"), KV("x(y)", "1")}, 5},
+	    {"empty name", {REQ_HTTP, KV(":path", "/"), KV("", "1")}, 5},
+	    {"CR in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\rb")}, 5},
+	    {"LF in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\nx-admin: 1")}, 5},
+	    {"NUL in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\0b")}, 5},
+	    {"control in value", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\x01")}, 5},
+	    {"leading space", {REQ_HTTP, KV(":path", "/"), KV("x-a", " a")}, 5},
+	    {"trailing tab", {REQ_HTTP, KV(":path", "/"), KV("x-a", "a\t")}, 5},
+	    {"connection", {REQ_HTTP, KV(":path", "/"), KV("connection", "close")}, 5},
+	    {"keep-alive", {REQ_HTTP, KV(":path", "/"), KV("keep-alive", "5")}, 5},
+	    {"proxy-connection", {REQ_HTTP, KV(":path", "/"), KV("proxy-connection", "x")}, 5},
+	    {"transfer-encoding",
+	     {REQ_HTTP, KV(":path", "/"), KV("transfer-encoding", "chunked")},
+	     5},
+	    {"upgrade", {REQ_HTTP, KV(":path", "/"), KV("upgrade", "h2c")}, 5},
+	    {"te: gzip", {REQ_HTTP, KV(":path", "/"), KV("te", "gzip")}, 5},
+	    {"content-length 1a", {REQ_HTTP, KV(":path", "/"), KV("content-length", "1a")}, 5},
+	    {"two content-length",
+	     {REQ_HTTP, KV(":path", "/"), KV("content-length", "0"), KV("content-length", "0")},
+	     6},
+	};
+	nghttp2_nv options[] = {KV(":method", "OPTIONS"), KV(":scheme", "http"),
+				KV(":authority", AUTHORITY), KV(":path", "*")};
+	nghttp2_nv te[] = {REQ_HTTP, KV(":path", "/te"), KV("te", "trailers")};
+	size_t n = sizeof(cases) / sizeof(*cases), i;
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+
+	for (i = 0; i < n; i++) {
+		raw_headers(r, 2 * i + 1, NGHTTP2_FLAG_END_STREAM, cases[i].nv, cases[i].n);
+		pump(r);
+		expect_reset(r, 2 * i + 1, NGHTTP2_PROTOCOL_ERROR, cases[i].what);
+	}
+	assert_int_equal(r->ndecided, 0);
+	assert_int_equal(r->nss, 0);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, n);
+	raw_headers(r, 2 * n + 1, NGHTTP2_FLAG_END_STREAM, options, 4);
+	raw_headers(r, 2 * n + 3, NGHTTP2_FLAG_END_STREAM, te, 5);
+	pump(r);
+	assert_int_equal(raw_stream(r, 2 * n + 1)->status, 200);
+	assert_int_equal(raw_stream(r, 2 * n + 3)->status, 200);
+	assert_string_equal(r->ss[0].path, "*");
+	assert_string_equal(r->ss[1].path, "/te");
+	rig_close(r);
+}
+
+static const nghttp2_nv forged[] = {KV("x-checksum", "forged")};
+
+/* A HEADERS frame on a stream the pod does not have open is never forwarded as trailers: on a
+ * stream the pod answered, one the filter denied and forgot, or an id the client skipped, it is
+ * a connection error (RFC 9113 5.1), so nothing undecided reaches the pod. */
+static void test_headers_on_closed_streams(void **state)
+{
+	size_t chunk = state_chunk(state);
+	struct rig *r = raw_open(chunk, NULL, 0);
+
+	raw_get(r, 1, "/a", NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 200);
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, forged, 1);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(r->nss, 1);
+	assert_string_equal(r->ss[0].trailer, "");
+	assert_int_equal(r->srv_err, 0);
+	rig_close(r);
+
+	r = raw_open(chunk, NULL, 0); /* denied, answered, forgotten: then its id as a request */
+	raw_get(r, 1, "/deny", NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 403);
+	raw_get(r, 1, "/admin", NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(r->nss, 0);
+	assert_int_equal(r->ndecided, 1);
+	rig_close(r);
+
+	r = raw_open(chunk, NULL, 0); /* an id below the highest opened, never opened */
+	raw_get(r, 5, "/a", NULL, 0);
+	pump(r);
+	raw_get(r, 3, "/b", NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_PROTOCOL_ERROR);
+	assert_int_equal(r->nss, 1);
+	rig_close(r);
+}
+
+#define POST(path)                                                                                 \
+	KV(":method", "POST"), KV(":scheme", "http"), KV(":authority", AUTHORITY), KV(":path", path)
+
+/* A stream the pod reset takes no more from the client: its DATA and trailers still in flight
+ * are dropped (the pod would fail the connection on trailers for a closed stream). */
+static void test_pod_reset_stream(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv post[] = {POST("/reset")};
+	size_t up;
+
+	r->reset_path = "/reset";
+	raw_headers(r, 1, 0, post, 4);
+	pump(r);
+	assert_true(raw_stream(r, 1)->reset);
+	assert_int_equal(raw_stream(r, 1)->rst, NGHTTP2_CANCEL);
+	up = r->up_bytes;
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "late", 4);
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, forged, 1);
+	pump(r);
+	assert_int_equal(r->up_bytes, up); /* not a byte of it */
+	raw_get(r, 3, "/after", NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 3)->status, 200);
+	assert_int_equal(r->nss, 2);
+	assert_int_equal(r->ss[0].data, 0);
+	assert_string_equal(r->ss[0].trailer, "");
+	rig_close(r);
+}
+
+/* Trailers with a pseudo-header, or that do not end the stream, are malformed: the client's
+ * stream is reset (PROTOCOL_ERROR) and the pod, which has the request, hears RST_STREAM(CANCEL)
+ * instead of a forged :path. Good trailers pass. */
+static void test_trailers_checked(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	nghttp2_nv p1[] = {POST("/up1")}, p2[] = {POST("/up2")}, p3[] = {POST("/up3")};
+	static const nghttp2_nv pseudo[] = {KV(":path", "/admin")};
+	static const nghttp2_nv good[] = {KV("x-checksum", "fine")};
+
+	raw_headers(r, 1, 0, p1, 4);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "body", 4);
+	raw_headers(r, 1, NGHTTP2_FLAG_END_STREAM, pseudo, 1);
+	raw_headers(r, 3, 0, p2, 4);
+	raw_headers(r, 3, 0, good, 1);
+	raw_headers(r, 5, 0, p3, 4);
+	raw_frame(r, NGHTTP2_DATA, 0, 5, "x", 1);
+	raw_headers(r, 5, NGHTTP2_FLAG_END_STREAM, good, 1);
+	pump(r);
+	expect_reset(r, 1, NGHTTP2_PROTOCOL_ERROR, "pseudo-header in trailers");
+	expect_reset(r, 3, NGHTTP2_PROTOCOL_ERROR, "trailers without END_STREAM");
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 3);
+	assert_string_equal(r->ss[0].path, "/up1");
+	assert_true(r->ss[0].closed);
+	assert_int_equal(r->ss[0].closed_err, NGHTTP2_CANCEL);
+	assert_true(r->ss[1].closed);
+	assert_int_equal(r->ss[1].closed_err, NGHTTP2_CANCEL);
+	assert_string_equal(r->ss[2].trailer, "fine");
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 2);
+	rig_close(r);
+}
+
+/* ---- bounds ---- */
+
+/* An HPACK integer and a plain string literal, for header blocks written by hand. */
+static size_t hp_int(uint8_t *p, uint32_t v, int prefix, uint8_t first)
+{
+	uint32_t max = (1u << prefix) - 1;
+	size_t n = 0;
+
+	if (v < max) {
+		p[n++] = first | v;
+		return n;
+	}
+	p[n++] = first | max;
+	for (v -= max; v >= 128; v >>= 7)
+		p[n++] = 0x80 | (v & 0x7f);
+	p[n++] = v;
+	return n;
+}
+
+static size_t hp_str(uint8_t *p, const char *s, size_t len)
+{
+	size_t n = hp_int(p, len, 7, 0);
+
+	memcpy(p + n, s, len);
+	return n + len;
+}
+
+/* A literal the client adds to its table (RFC 7541 6.2.1, new name). */
+static size_t hp_add(uint8_t *p, const char *name, const char *value)
+{
+	size_t n = 0;
+
+	p[n++] = 0x40;
+	n += hp_str(p + n, name, strlen(name));
+	return n + hp_str(p + n, value, strlen(value));
+}
+
+#define HP_GET_HTTP 0x82, 0x86		    /* :method GET, :scheme http (static table) */
+#define HP_SLASH    0x84		    /* :path / */
+#define HP_REF(i)   ((uint8_t)(0x80 | (i))) /* a table reference, index < 127 */
+
+static char *big_value(size_t len)
+{
+	char *v = malloc(len + 1);
+
+	assert_non_null(v);
+	for (size_t i = 0; i < len; i++)
+		v[i] = 'a' + (char)(i * 7 % 26);
+	v[len] = '\0';
+	return v;
+}
+
+/* GET / whose block adds :authority, then a 4000-byte x-big, to the client's table: from then
+ * on 62 is x-big and 63 :authority. `path` (NULL: "/") lets the request be denied. */
+static void raw_add_big(struct rig *r, uint32_t id, const char *big, const char *path)
+{
+	uint8_t *b = malloc(8192);
+	size_t n = 0;
+
+	assert_non_null(b);
+	b[n++] = 0x82;
+	b[n++] = 0x86;
+	if (path) {
+		b[n++] = 0x04; /* without indexing, name :path */
+		n += hp_str(b + n, path, strlen(path));
+	} else {
+		b[n++] = HP_SLASH;
+	}
+	n += hp_add(b + n, ":authority", AUTHORITY);
+	n += hp_add(b + n, "x-big", big);
+	raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, b, n);
+	free(b);
+}
+
+/* GET / with :authority and `nbig` x-big, each a one-byte reference. */
+static void raw_refs(struct rig *r, uint32_t id, size_t nbig)
+{
+	uint8_t b[64] = {HP_GET_HTTP, HP_SLASH, HP_REF(63)};
+	size_t n = 4;
+
+	assert_true(nbig <= sizeof(b) - n);
+	memset(b + n, HP_REF(62), nbig);
+	n += nbig;
+	raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, b, n);
+}
+
+/* HPACK amplification: the client adds a 4000-byte field to its table once and refers to it
+ * with one byte in request after request. Each reaches the pod whole, and the bytes toward the
+ * pod stay about what the client sent, since the filter's encoder keeps its own reference (a
+ * table-less re-encoder wrote 4000 bytes per request). Also when the block that added it was
+ * denied, so the pod never saw it. */
+static void test_hpack_amplification(void **state)
+{
+	size_t chunk = state_chunk(state), nreq = chunk == 1 ? 60 : 400, i, pass;
+	char *big = big_value(4000);
+
+	for (pass = 0; pass < 2; pass++) {
+		struct rig *r = raw_open(chunk, NULL, 0);
+
+		r->big_expect = big;
+		raw_add_big(r, 1, big, pass ? "/deny" : NULL);
+		for (i = 0; i < nreq; i++)
+			raw_refs(r, 3 + 2 * i, 1);
+		pump(r);
+		assert_int_equal(r->nss, nreq + !pass);
+		for (i = 0; i < r->nss; i++) {
+			assert_int_equal(r->ss[i].nbig, 1);
+			assert_true(r->ss[i].big_ok);
+			assert_int_equal(raw_stream(r, r->ss[i].id)->status, 200);
+		}
+		fprintf(stderr, "# %zu requests: %zu bytes from the client, %zu to the pod\n",
+			nreq + 1, r->cl_bytes, r->up_bytes);
+		assert_true(r->up_bytes <= 2 * r->cl_bytes + 1024);
+		rig_close(r);
+	}
+	free(big);
+}
+
+/* A decoded header list over 60 KiB (RFC 9113 accounting: name + value + 32 a field) is refused
+ * with 431 and never reaches the pod, however few bytes encoded it; one under passes, still as
+ * references. A client that keeps at it loses the connection (ENHANCE_YOUR_CALM). */
+static void test_header_list_limit(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	char *big = big_value(4000);
+	size_t i;
+
+	r->big_expect = big;
+	raw_add_big(r, 1, big, NULL);
+	raw_refs(r, 3, 16); /* 16 * 4037 and the rest: 64770 bytes */
+	raw_refs(r, 5, 15); /* 60733, under 61440 */
+	pump(r);
+	assert_int_equal(raw_stream(r, 3)->status, 431);
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 2);
+	assert_int_equal(r->ss[1].nbig, 15);
+	assert_true(r->ss[1].big_ok);
+	assert_true(r->up_bytes <= 2 * r->cl_bytes + 1024);
+	assert_int_equal(l7_h2_ops.counts(r->f)->bad, 1);
+	for (i = 0; i < 7; i++) { /* 431s up to H2_MAX_OVERSIZED (8) */
+		raw_refs(r, 7 + 2 * i, 20);
+		pump(r);
+		assert_int_equal(raw_stream(r, 7 + 2 * i)->status, 431);
+	}
+	raw_refs(r, 21, 20);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(r->nss, 2);
+	rig_close(r);
+	free(big);
+}
+
+/* The pod's SETTINGS_MAX_HEADER_LIST_SIZE, when below 60 KiB, is the limit. */
+static void test_pod_max_header_list(void **state)
+{
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 8192};
+	struct rig *r = raw_open(state_chunk(state), &iv, 1);
+	char *big = big_value(4000);
+
+	r->big_expect = big;
+	raw_add_big(r, 1, big, NULL); /* 4.2 KB */
+	raw_refs(r, 3, 2);	      /* 8.2 KB */
+	raw_refs(r, 5, 1);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 200);
+	assert_int_equal(raw_stream(r, 3)->status, 431);
+	assert_int_equal(raw_stream(r, 5)->status, 200);
+	assert_int_equal(r->nss, 2);
+	rig_close(r);
+	free(big);
+}
+
+/* What no table can keep: a never-indexed field whose 4000-byte name the client took from an
+ * entry it added in a denied block. That name can only go out literally, so skiffd ends the
+ * connection (ENHANCE_YOUR_CALM) before the bytes toward the pod outgrow the client's by more
+ * than twice plus 64 KiB. */
+static void test_hpack_budget(void **state)
+{
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	char *name = big_value(4000);
+	uint8_t b[8192];
+	size_t n = 0, i;
+
+	b[n++] = 0x82;
+	b[n++] = 0x86;
+	b[n++] = 0x04; /* :path /deny, without indexing */
+	n += hp_str(b + n, "/deny", 5);
+	n += hp_add(b + n, ":authority", AUTHORITY);
+	n += hp_add(b + n, name, "v");
+	raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, b, n);
+	for (i = 0; i < 200; i++) {
+		n = 0;
+		b[n++] = 0x82;
+		b[n++] = 0x86;
+		b[n++] = HP_SLASH;
+		b[n++] = HP_REF(63);
+		n += hp_int(b + n, 62, 4, 0x10); /* never indexed, name 62 */
+		n += hp_str(b + n, "x", 1);
+		raw_frame(r, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+			  3 + 2 * i, b, n);
+	}
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_true(r->nss > 0 && r->nss < 200);
+	fprintf(stderr, "# %zu bytes from the client, %zu to the pod, %zu requests passed\n",
+		r->cl_bytes, r->up_bytes, r->nss);
+	assert_true(r->up_bytes <= 2 * r->cl_bytes + (64 << 10) + 1024);
+	rig_close(r);
+	free(name);
+}
+
+/* A header block is at most 64 CONTINUATIONs and 256 KiB: decoding one that never ends would
+ * cost skiffd without end, even for a block it drops. */
+static void test_continuation_bounds(void **state)
+{
+	static const uint8_t get = 0x82;
+	uint8_t *gets = malloc(16384);
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	int i;
+
+	raw_frame(r, NGHTTP2_HEADERS, 0, 1, &get, 1);
+	for (i = 0; i < 65; i++)
+		raw_frame(r, NGHTTP2_CONTINUATION, 0, 1, NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	rig_close(r);
+
+	assert_non_null(gets);
+	memset(gets, 0x82, 16384); /* valid fields: the list is over its limit long before */
+	r = raw_open(state_chunk(state), NULL, 0);
+	raw_frame(r, NGHTTP2_HEADERS, 0, 1, gets, 16384);
+	for (i = 0; i < 16; i++)
+		raw_frame(r, NGHTTP2_CONTINUATION, 0, 1, gets, 16384);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_int_equal(r->nss, 0);
+	rig_close(r);
+	free(gets);
+}
+
+/* The pod may offer a table larger than H2_TABLE_MAX: the client is told 4096, the most skiffd
+ * mirrors, and requests still work both ways. */
+static void test_pod_table_size_capped(void **state)
+{
+	nghttp2_settings_entry iv = {NGHTTP2_SETTINGS_HEADER_TABLE_SIZE, 65536};
+	struct rig *r = rig_open(state_chunk(state), &iv, 1);
+	struct cstream *c = request(r, "GET", "/a", 0, false, NULL);
+
+	pump(r);
+	expect_ok(c);
+	assert_int_equal(
+	    nghttp2_session_get_remote_settings(r->cli, NGHTTP2_SETTINGS_HEADER_TABLE_SIZE), 4096);
 	rig_close(r);
 }
 
@@ -1305,6 +2137,19 @@ int main(void)
 	    BOTH(test_priority_on_idle_stream),
 	    BOTH(test_pod_data_waits_for_client_window),
 	    BOTH(test_answers_between_pod_frames),
+	    BOTH(test_path_normalised),
+	    BOTH(test_one_authority),
+	    BOTH(test_connect_refused),
+	    BOTH(test_malformed_refused),
+	    BOTH(test_headers_on_closed_streams),
+	    BOTH(test_pod_reset_stream),
+	    BOTH(test_trailers_checked),
+	    BOTH(test_hpack_amplification),
+	    BOTH(test_header_list_limit),
+	    BOTH(test_pod_max_header_list),
+	    BOTH(test_hpack_budget),
+	    BOTH(test_continuation_bounds),
+	    BOTH(test_pod_table_size_capped),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),
 	    cmocka_unit_test_setup_teardown(test_relay_one_connection, sock_setup, sock_teardown),

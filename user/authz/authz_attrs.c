@@ -157,12 +157,10 @@ static const char *az_attr_string(const struct az_field *f, const struct az_attr
 	}
 }
 
+/* One value against the request; `s` is the attribute's string (az_attr_string). */
 static bool az_value_match(const struct az_field *f, const struct az_value *v,
-			   const struct az_attrs *a)
+			   const struct az_attrs *a, const char *s)
 {
-	char *joined = NULL;
-	bool hit;
-
 	switch (f->attr) {
 	case AZ_SOURCE_IP:
 		return az_cidr_match(&v->cidr, &a->src);
@@ -180,19 +178,22 @@ static bool az_value_match(const struct az_field *f, const struct az_value *v,
 	case AZ_UNKNOWABLE:
 		return false; /* never present (see authz.h) */
 	default:
-		hit = az_string_match(v, az_attr_string(f, a, &joined), f->attr == AZ_HOST);
-		free(joined);
-		return hit;
+		return az_string_match(v, s, f->attr == AZ_HOST);
 	}
 }
 
+/* The attribute is read once per list, not once per value: a joined header costs one join. */
 static bool az_any(const struct az_field *f, const struct az_value *v, size_t n,
 		   const struct az_attrs *a)
 {
-	for (size_t i = 0; i < n; i++)
-		if (az_value_match(f, &v[i], a))
-			return true;
-	return false;
+	char *joined = NULL;
+	const char *s = az_attr_string(f, a, &joined);
+	bool hit = false;
+
+	for (size_t i = 0; i < n && !hit; i++)
+		hit = az_value_match(f, &v[i], a, s);
+	free(joined);
+	return hit;
 }
 
 bool az_field_match(const struct az_field *f, const struct az_attrs *a)

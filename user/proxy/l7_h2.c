@@ -37,9 +37,18 @@ static void h2_close(struct l7_filter *f)
 	h2_hpack_close(f);
 	h2_reader_free(&f->cl);
 	h2_reader_free(&f->up);
+	free(f->open);
 	free(f->pending);
 	free(f->den);
 	free(f);
+}
+
+/* The client is making skiffd work for nothing (RFC 9113 10.5): end the connection with
+ * ENHANCE_YOUR_CALM rather than PROTOCOL_ERROR. Returns -EPROTO, for the caller to pass on. */
+int h2_calm(struct l7_filter *f)
+{
+	f->goaway_code = NGHTTP2_ENHANCE_YOUR_CALM;
+	return -EPROTO;
 }
 
 /* A call ended in an error: nothing passes from now on. */
@@ -48,6 +57,8 @@ static int h2_fail(struct l7_filter *f, int rc, bool client)
 	f->failed = true;
 	if (rc == -EPROTO)
 		f->counts.bad++;
+	if (!f->goaway_code)
+		f->goaway_code = NGHTTP2_PROTOCOL_ERROR;
 	if (client && rc == -EPROTO) {
 		f->goaway = true; /* tell the client why, if the pod's bytes allow it now */
 		h2_flush(f, f->out_cl);

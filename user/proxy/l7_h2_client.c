@@ -2,12 +2,16 @@
 /*
  * Client -> pod frames of the h2c filter. Everything passes as it arrives except:
  *   - header blocks (HEADERS + CONTINUATION), collected and decoded: a request's is decided
- *     (l7_h2_request.c), trailers of a forwarded stream re-encoded, trailers of a denied one
- *     dropped;
+ *     (l7_h2_request.c), trailers of a stream the pod has open checked and re-encoded, blocks on
+ *     a denied stream dropped; a HEADERS frame on any other stream the client opened before is a
+ *     connection error (RFC 9113 5.1), never trailers nobody decided;
  *   - frames on streams the pod never saw (denied, malformed): dropped, DATA given back;
  *   - SETTINGS, read for what the filter must know (the client's windows and frame size; its
  *     ACK is when the pod's HEADER_TABLE_SIZE binds the client's encoder);
  *   - connection WINDOW_UPDATEs, less the 403 body bytes they pay for (l7_h2_deny.c).
+ * A header block is at most H2_MAX_BLOCK bytes in H2_MAX_CONTINUATION CONTINUATIONs, or the
+ * connection ends with ENHANCE_YOUR_CALM: decoding a block the client never finishes would cost
+ * skiffd without end, even for a block it drops.
  */
 #include <errno.h>
 #include <string.h>
@@ -30,24 +34,49 @@ static bool dropped_priority(struct l7_filter *f, uint32_t sid)
 	return sid <= f->last_request_id && dropped_stream(f, sid);
 }
 
+/* A block's frame: within the bounds, and counted toward what the pod may get back. */
+static int block_frame(struct l7_filter *f, const struct h2_hd *hd)
+{
+	struct h2_block *b = &f->blk;
+
+	b->wire += H2_HD_LEN + hd->len;
+	f->hb_in += hd->len;
+	if (b->wire > H2_MAX_BLOCK || b->ncont > H2_MAX_CONTINUATION)
+		return h2_calm(f);
+	return H2_BUFFER;
+}
+
 static int headers_start(struct l7_filter *f, const struct h2_hd *hd)
 {
 	struct h2_block *b = &f->blk;
 
 	if (!hd->sid || !(hd->sid & 1))
 		return -EPROTO; /* clients open odd streams only, and cannot answer pushes */
-	b->open = true;
-	b->sid = hd->sid;
 	if (hd->sid > f->last_request_id) {
 		f->last_request_id = hd->sid;
 		b->kind = H2_BLOCK_REQUEST;
-	} else if (dropped_stream(f, hd->sid)) {
+	} else if (h2_open_has(f, hd->sid)) {
+		b->kind = H2_BLOCK_TRAILERS;
+	} else if (h2_denied_find(f, hd->sid)) {
 		b->kind = H2_BLOCK_DROP;
 	} else {
-		b->kind = H2_BLOCK_TRAILERS;
+		return -EPROTO; /* closed, or never opened (RFC 9113 5.1, 5.1.1) */
 	}
+	b->open = true;
+	b->sid = hd->sid;
+	b->wire = 0;
+	b->ncont = 0;
+	b->scan = H2_SCAN_START;
 	h2_fields_reset(&b->fields);
-	return H2_BUFFER;
+	return block_frame(f, hd);
+}
+
+static int continuation_start(struct l7_filter *f, const struct h2_hd *hd)
+{
+	if (!f->blk.open || hd->sid != f->blk.sid)
+		return -EPROTO;
+	f->blk.ncont++;
+	return block_frame(f, hd);
 }
 
 static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
@@ -58,7 +87,7 @@ static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
 	case NGHTTP2_HEADERS:
 		return headers_start(f, hd);
 	case NGHTTP2_CONTINUATION:
-		return f->blk.open && hd->sid == f->blk.sid ? H2_BUFFER : -EPROTO;
+		return continuation_start(f, hd);
 	case NGHTTP2_PUSH_PROMISE:
 		return -EPROTO;
 	case NGHTTP2_SETTINGS:
@@ -91,7 +120,7 @@ static int block_fragment(struct l7_filter *f, const uint8_t *p, size_t len, uin
 	case H2_BLOCK_REQUEST:
 		return h2_request_done(f);
 	case H2_BLOCK_TRAILERS:
-		return h2_hpack_forward(f, f->out_up);
+		return h2_trailers_done(f);
 	case H2_BLOCK_DROP:
 		d = h2_denied_find(f, f->blk.sid);
 		if (d && (f->blk.flags & NGHTTP2_FLAG_END_STREAM))
@@ -186,20 +215,23 @@ static int window_update_end(struct l7_filter *f, const struct h2_hd *hd, const 
 	return h2_put_u32_frame(f->out_up, NGHTTP2_WINDOW_UPDATE, 0, inc - repay);
 }
 
-/* A frame that streamed through (or was dropped) is complete. */
+/* A frame that streamed through (or was dropped) is complete: did it end its stream? */
 static int streamed_end(struct l7_filter *f, const struct h2_hd *hd)
 {
+	bool reset = hd->type == NGHTTP2_RST_STREAM;
+	bool ended = reset || (hd->type == NGHTTP2_DATA && (hd->flags & NGHTTP2_FLAG_END_STREAM));
 	struct h2_denied *d;
 
-	if (!f->cl_drop)
+	if (!f->cl_drop) {
+		if (ended)
+			h2_open_remove(f, hd->sid);
 		return 0;
+	}
 	if (hd->type == NGHTTP2_DATA)
 		f->give_back += hd->len;
 	d = h2_denied_find(f, hd->sid);
-	if (d && hd->type == NGHTTP2_RST_STREAM)
-		h2_denied_client_done(f, d, true);
-	else if (d && hd->type == NGHTTP2_DATA && (hd->flags & NGHTTP2_FLAG_END_STREAM))
-		h2_denied_client_done(f, d, false);
+	if (d && ended)
+		h2_denied_client_done(f, d, reset);
 	return 0;
 }
 

@@ -3,12 +3,14 @@
  * Streams the h2c filter answers itself, and when it may write toward the client.
  *
  * A denied stream gets HEADERS 403 and DATA "RBAC: access denied" with END_STREAM (a HEAD request,
- * the HEADERS alone with END_STREAM: its answer has no body); if the client
- * had not ended its side, RST_STREAM(NO_ERROR) follows so it stops sending a body nobody reads
- * (as Envoy does). A malformed request gets RST_STREAM(PROTOCOL_ERROR). The pod never hears of
- * either stream, so the client's frames on them are dropped (l7_h2_client.c) and every dropped
- * DATA byte is given back with a connection-level WINDOW_UPDATE: the pod, which never saw them,
- * would never replenish them.
+ * the HEADERS alone with END_STREAM: its answer has no body); a CONNECT gets 405 and an oversized
+ * header list 431, both without a body. If the client had not ended its side, RST_STREAM(NO_ERROR)
+ * follows so it stops sending a body nobody reads (as Envoy does). A malformed request gets
+ * RST_STREAM(PROTOCOL_ERROR), one over H2_MAX_OPEN open streams RST_STREAM(REFUSED_STREAM). The
+ * pod never hears of these streams, so the client's frames on them are dropped (l7_h2_client.c)
+ * and every dropped DATA byte is given back with a connection-level WINDOW_UPDATE: the pod, which
+ * never saw them, would never replenish them. A stream the pod reset is kept the same way, with
+ * nothing to answer, so that what the client still sends on it is dropped too.
  *
  * The 403 body shares the client's receive windows with the pod's DATA, so it is sent only as
  * far as those windows allow, and the client's connection WINDOW_UPDATEs that pay for it are
@@ -75,8 +77,13 @@ int h2_denied_add(struct l7_filter *f, uint32_t sid, enum h2_answer answer, bool
 			f->dencap = cap;
 		}
 	}
-	f->den[f->nden++] =
-	    (struct h2_denied){.sid = sid, .answer = answer, .client_done = client_done};
+	f->den[f->nden++] = (struct h2_denied){
+	    .sid = sid,
+	    .answer = answer,
+	    .client_done = client_done,
+	    .answered = answer == H2_ANSWER_NONE,
+	    .reset = answer == H2_ANSWER_NONE,
+	};
 	return 0;
 }
 
@@ -119,14 +126,16 @@ static int answer(struct l7_filter *f, struct h2_denied *d, struct l7_buf *out)
 
 	if (d->answered)
 		return 0;
-	if (d->answer == H2_ANSWER_RESET) {
+	if (d->answer == H2_ANSWER_RESET || d->answer == H2_ANSWER_REFUSED) {
 		d->answered = d->reset = true;
-		return h2_put_u32_frame(out, NGHTTP2_RST_STREAM, d->sid, NGHTTP2_PROTOCOL_ERROR);
+		return h2_put_u32_frame(out, NGHTTP2_RST_STREAM, d->sid,
+					d->answer == H2_ANSWER_RESET ? NGHTTP2_PROTOCOL_ERROR
+								     : NGHTTP2_REFUSED_STREAM);
 	}
 	if (!d->head_sent) {
-		bool head = d->answer == H2_ANSWER_403_HEAD;
+		bool head = d->answer != H2_ANSWER_403; /* the others have no body */
 
-		n = h2_hpack_403(block, sizeof(block));
+		n = h2_hpack_reply(block, sizeof(block), d->answer);
 		if (h2_put_header_block(out, d->sid, head ? NGHTTP2_FLAG_END_STREAM : 0, NULL,
 					block, n, H2_MIN_FRAME))
 			return -ENOMEM;
@@ -176,7 +185,7 @@ int h2_flush(struct l7_filter *f, struct l7_buf *to_client)
 	sweep(f);
 	if (f->goaway) {
 		f->goaway = false;
-		return h2_put_goaway(to_client, f->last_request_id, NGHTTP2_PROTOCOL_ERROR);
+		return h2_put_goaway(to_client, f->last_request_id, f->goaway_code);
 	}
 	return 0;
 }

@@ -8,7 +8,10 @@
  * anything else HTTP/1.1.
  *
  * Back-pressure: a side is not read while the buffer toward the other holds more than
- * L7_BACKLOG. Half-close passes both ways once the buffers are drained. When the filter has said
+ * L7_BACKLOG. The client's bytes go to the filter L7_FEED_STEP at a time and stop there too, so
+ * a read that a filter expands (an h2c header block re-encoded for the pod) cannot run far past
+ * the backlog: the rest waits in `pending`, and the client is not read until it is filtered.
+ * Half-close passes both ways once the buffers are drained. When the filter has said
  * its last word (a 403 that closes, a 400, a pod that broke HTTP), the relay writes what is left
  * to the client, shuts it, closes the pod's side, and reads the client to its FIN so that the
  * answer is not lost to a reset.
@@ -25,6 +28,7 @@
 #include "skiff/guard.h"
 
 #define L7_BACKLOG    (1 << 20)	 /* bytes waiting for a side before the other is not read */
+#define L7_FEED_STEP  (4 << 10)	 /* client bytes filtered between two looks at the backlog */
 #define L7_READ_BYTES (32 << 10) /* one read */
 #define L7_ROUNDS     16	 /* reads per side and event: other connections get their turn */
 #define L7_LINGER_MAX (1 << 20)	 /* client bytes read and dropped after the last word */
@@ -55,6 +59,7 @@ void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
 	l7_buf_free(&r->to_up);
 	l7_buf_free(&r->to_client);
 	l7_buf_free(&r->held);
+	l7_buf_free(&r->pending);
 	if (r->l7.release)
 		r->l7.release(r->l7.d.ctx);
 	if (r->prev)
@@ -93,6 +98,50 @@ static int filter_client(struct proxy *p, struct l7_relay *r, const uint8_t *in,
 	if (!n || r->ending)
 		return 0;
 	return filter_result(p, r, r->ops->from_client(r->f, in, n, &r->to_up, &r->to_client));
+}
+
+static bool backlogged(const struct l7_relay *r)
+{
+	return l7_buf_unread(&r->to_up) > L7_BACKLOG || l7_buf_unread(&r->to_client) > L7_BACKLOG;
+}
+
+/* Client bytes to the filter a step at a time, while the backlog allows; the rest is kept. */
+static int feed_client(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
+{
+	while (n && !r->ending) {
+		size_t k = n < L7_FEED_STEP ? n : L7_FEED_STEP;
+		int rc;
+
+		if (backlogged(r))
+			return l7_buf_put(&r->pending, in, n);
+		rc = filter_client(p, r, in, k);
+		if (rc)
+			return rc;
+		in += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* What the backlog held back, now that it may have drained: 1 when some went, 0, or -errno. */
+static int feed_pending(struct proxy *p, struct l7_relay *r)
+{
+	bool moved = false;
+
+	while (l7_buf_unread(&r->pending) && !backlogged(r) && !r->ending) {
+		size_t k = l7_buf_unread(&r->pending);
+		int rc;
+
+		k = k < L7_FEED_STEP ? k : L7_FEED_STEP;
+		rc = filter_client(p, r, r->pending.data + r->pending.off, k);
+		l7_buf_consume(&r->pending, k);
+		if (rc)
+			return rc;
+		moved = true;
+	}
+	if (r->ending)
+		l7_buf_consume(&r->pending, l7_buf_unread(&r->pending));
+	return moved;
 }
 
 /*
@@ -164,8 +213,8 @@ static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t 
 		ops = &l7_tcp_ops;
 	if (filter_open(r, ops))
 		return -ENOMEM;
-	rc = filter_client(p, r, r->sniff, r->nsniff);
-	rc = rc ? rc : filter_client(p, r, in + k, n - k);
+	rc = feed_client(p, r, r->sniff, r->nsniff);
+	rc = rc ? rc : feed_client(p, r, in + k, n - k);
 	return rc ? rc : feed_held(p, r);
 }
 
@@ -177,7 +226,7 @@ static int from_client(struct proxy *p, struct l7_relay *r, const uint8_t *in, s
 	}
 	if (!r->ops)
 		return sniff(p, r, in, n, false);
-	return filter_client(p, r, in, n);
+	return feed_client(p, r, in, n);
 }
 
 static int from_upstream(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
@@ -204,8 +253,7 @@ static bool client_wanted(const struct l7_relay *r)
 {
 	if (r->connecting || r->client.eof)
 		return false;
-	return r->ending || (l7_buf_unread(&r->to_up) <= L7_BACKLOG &&
-			     l7_buf_unread(&r->to_client) <= L7_BACKLOG);
+	return r->ending || (!l7_buf_unread(&r->pending) && !backlogged(r));
 }
 
 static bool upstream_wanted(const struct l7_relay *r)
@@ -274,7 +322,8 @@ static void half_close(struct proxy *p, struct l7_relay *r)
 			last_word(p, r);
 		return;
 	}
-	if (r->client.eof && !r->upstream.shut && !l7_buf_unread(&r->to_up)) {
+	if (r->client.eof && !r->upstream.shut && !l7_buf_unread(&r->to_up) &&
+	    !l7_buf_unread(&r->pending)) {
 		shutdown(r->upstream.ev.fd, SHUT_WR);
 		r->upstream.shut = true;
 	}
@@ -298,8 +347,11 @@ static int side_flush(struct l7_side *s, struct l7_buf *b)
 /* Read each side once, write what there is: 1 when something moved, 0, or -errno. */
 static int relay_round(struct proxy *p, struct l7_relay *r)
 {
-	int moved = 0, rc;
+	int moved, rc;
 
+	moved = feed_pending(p, r);
+	if (moved < 0)
+		return moved;
 	if (client_wanted(r)) {
 		rc = side_read(p, r, &r->client);
 		if (rc < 0)
@@ -363,7 +415,8 @@ static int rearm(struct proxy *p, struct l7_relay *r)
 		ue = EPOLLOUT;
 	if (upstream_wanted(r))
 		ue |= EPOLLIN;
-	if (!r->connecting && l7_buf_unread(&r->to_up))
+	/* held-back client bytes wait for to_up to drain: writable is when to feed them */
+	if (!r->connecting && (l7_buf_unread(&r->to_up) || l7_buf_unread(&r->pending)))
 		ue |= EPOLLOUT;
 	rc = side_arm(p, &r->client, ce);
 	return rc ? rc : side_arm(p, &r->upstream, ue);

@@ -78,6 +78,7 @@ struct l7_relay {
 	struct l7_buf to_up, to_client;
 	uint8_t sniff[L7_H2_PREFACE_LEN]; /* the client's first bytes, while they may be a preface */
 	struct l7_buf held; /* the pod's first bytes, while they may be an h2c server's SETTINGS */
+	struct l7_buf pending; /* client bytes read but not yet filtered: the backlog was full */
 	size_t nsniff;
 	bool connecting; /* upstream connect() in progress */
 	bool pass;	 /* l7_relay_pass: allowed at L4, no HTTP decisions to count */
