@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The fixture the compiler's tests share: YAML built in a strbuf, loaded into a model, compiled
- * for node-a with a fake cgroup lookup. Included by one test file each (static functions).
+ * for node-a with a fake cgroup lookup.
  */
 #ifndef SKIFF_TESTS_COMPILE_TEST_H
 #define SKIFF_TESTS_COMPILE_TEST_H
@@ -24,7 +24,7 @@ struct fx {
 	bool loaded;
 };
 
-static int fx_setup(void **state)
+static inline int fx_setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
@@ -32,7 +32,7 @@ static int fx_setup(void **state)
 	return f ? 0 : -1;
 }
 
-static int fx_teardown(void **state)
+static inline int fx_teardown(void **state)
 {
 	struct fx *f = *state;
 
@@ -46,7 +46,7 @@ static int fx_teardown(void **state)
 }
 
 /* A cgroup id for every pod, derived from its namespace and name. */
-static uint64_t fake_cgroup_id(const char *ns, const char *name)
+static inline uint64_t fake_cgroup_id(const char *ns, const char *name)
 {
 	uint64_t h = 1469598103934665603ull;
 
@@ -60,7 +60,7 @@ static uint64_t fake_cgroup_id(const char *ns, const char *name)
 
 /* Pods named pending-* have no cgroup yet, broken-* fail with EACCES; `ctx`, when not NULL, is
  * an int counting the calls. */
-static int fake_cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
+static inline int fake_cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
 {
 	int *calls = ctx;
 
@@ -74,7 +74,7 @@ static int fake_cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
 	return 0;
 }
 
-static void fx_load(struct fx *f)
+static inline void fx_load(struct fx *f)
 {
 	int err = model_load_string("test.yaml", f->y.s ? f->y.s : "", &f->m, &f->d);
 
@@ -86,13 +86,13 @@ static void fx_load(struct fx *f)
 }
 
 /* Load and compile for node-a; returns compile_node_view's result. */
-static int fx_compile(struct fx *f)
+static inline int fx_compile(struct fx *f)
 {
 	fx_load(f);
 	return compile_node_view(&f->m, "node-a", fake_cgroup_of, NULL, &f->v, &f->d);
 }
 
-static void fx_compile_ok(struct fx *f)
+static inline void fx_compile_ok(struct fx *f)
 {
 	int err = fx_compile(f);
 

@@ -15,33 +15,7 @@
 
 #include "common/strbuf.h"
 #include "compile/compile_mtls.h"
-
-struct fx {
-	struct strbuf y;
-	struct model m;
-	struct diag d;
-	bool loaded;
-};
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-
-	*state = f;
-	return f ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-
-	if (f->loaded)
-		model_free(&f->m);
-	diag_free(&f->d);
-	sb_free(&f->y);
-	free(f);
-	return 0;
-}
+#include "compile_test.h"
 
 static void pod(struct fx *f, const char *ns, const char *name, const char *app)
 {
@@ -79,18 +53,10 @@ static void pa(struct fx *f, const char *ns, const char *name, const char *selec
 
 static const struct m_pod *load_pod(struct fx *f, const char *ns, const char *name)
 {
-	int err;
-
 	if (f->loaded) /* a case may ask twice: the model is loaded afresh each time */
 		model_free(&f->m);
 	f->loaded = false;
-	err = model_load_string("t.yaml", f->y.s ? f->y.s : "", &f->m, &f->d);
-
-	if (err) {
-		diag_print(&f->d);
-		fail_msg("yaml:\n%s", f->y.s);
-	}
-	f->loaded = true;
+	fx_load(f);
 	for (size_t i = 0; i < f->m.npods; i++)
 		if (!strcmp(f->m.pods[i].meta.ns, ns) && !strcmp(f->m.pods[i].meta.name, name))
 			return &f->m.pods[i];
@@ -210,7 +176,7 @@ static void test_tie_first_by_name_reported(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 	    T(test_default_permissive),		T(test_mesh_strict),
 	    T(test_namespace_overrides_mesh),	T(test_unset_inherits),
 	    T(test_workload_overrides_namespace), T(test_port_level),
