@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 #include "skiff/punt.h"
 
 /* Where the punted connection whose client end is `k` was going: *dst and 0, or 1 when the client

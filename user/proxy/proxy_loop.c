@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 #define PROXY_BACKLOG 1024
 

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 static struct hb_conn *pool_find(struct proxy *p, const struct proxy_route *r)
 {

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 #define BODY_LEN (sizeof(L7_DENY_BODY) - 1)
 

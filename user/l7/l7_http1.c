@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/l7_http1.h"
+#include "l7/l7_http1.h"
 
 /* ---- the queue of requests in flight ---- */
 

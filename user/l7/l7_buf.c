@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 
 #define L7_BUF_MIN 4096
 

@@ -12,7 +12,7 @@
 #include <openssl/kdf.h>
 #include <string.h>
 
-#include "proxy/tls_records.h"
+#include "hbone/tls_records.h"
 
 #define REC_APPDATA   23
 #define REC_HANDSHAKE 22

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/l7_http1.h"
+#include "l7/l7_http1.h"
 
 void h1_head_reset(struct h1_head *h)
 {

@@ -24,7 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 #define HB_TLS_READ_AHEAD (128 << 10) /* OpenSSL's read buffer: eight full records per read() */
 #define HB_READ_CHUNK	  (16 << 10)  /* one record's plaintext per SSL_read */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 /* Fields that describe one hop's connection, which HTTP/2 does without (RFC 9113 8.2.2). */
 static const char *const connection_specific[] = {"connection", "proxy-connection", "keep-alive",

@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 /* rbuf starts with one record's room, obuf small (hb_buf_grow); bulk traffic grows them to: */
 #define HB_REC_RBUF  (128 << 10) /* records read per read(), at most: eight full ones */

@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 
 #define H1_HEAD_MAX  (64 << 10) /* a message head, start line to blank line */
 #define H1_LINE_MAX  4096	/* a chunk-size line, extensions included */

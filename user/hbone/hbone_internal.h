@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/hbone.h"
+#include "hbone/hbone.h"
 #include "proxy/proxy_internal.h"
-#include "proxy/tls_records.h"
+#include "hbone/tls_records.h"
 
 #define HB_EV_GONE (~0u) /* hb_stream.ev_mask: the local socket has left epoll */
 

@@ -36,7 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 
 #define H2_HD_LEN	   9	      /* a frame header */
 #define H2_MIN_FRAME	   16384      /* SETTINGS_MAX_FRAME_SIZE's default and floor */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 #define H2_KEEP_BUF 65536 /* a reader's buffer larger than this is freed after its frame */
 

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 /* Where sid is, or would go. */
 static size_t slot(const struct l7_filter *f, uint32_t sid)

@@ -15,7 +15,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 {

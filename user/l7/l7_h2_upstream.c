@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 /* The pod reset a stream the client may still be sending on: what the client sends on it from
  * now on is dropped as for a denied stream (its DATA given back), not forwarded. */

@@ -9,7 +9,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "proxy/l7_http1.h"
+#include "l7/l7_http1.h"
 
 static const struct {
 	const char *status, *body;

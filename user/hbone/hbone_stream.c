@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 #include "skiff/guard.h"
 
 struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)

@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 /* A stream the pod must not hear about: answered by the filter, or never forwarded (a denied
  * stream already forgotten, or one the client has not opened: frames on it would be errors). */

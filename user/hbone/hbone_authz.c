@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 void hb_forwarded_format(const struct skiff_sock_origin *src, char *out, size_t len)
 {

@@ -15,7 +15,7 @@
  */
 #include <errno.h>
 
-#include "proxy/l7_http1.h"
+#include "l7/l7_http1.h"
 
 enum chunk_state {
 	CK_SIZE,	 /* hex digits of the size */

@@ -8,7 +8,7 @@
  */
 #include <stdlib.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 
 struct l7_filter {
 	bool allowed;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone_internal.h"
 
 #define HB_CONN_WINDOW (16 << 20) /* connection-level window: many streams' worth */
 #define HB_MAX_FRAME   (1 << 20)  /* DATA frames we accept: one per window's worth, not 16 KiB */

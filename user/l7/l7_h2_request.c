@@ -24,7 +24,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 /* What the decider sees of one request. */
 struct h2_req {

@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy/l7_h2.h"
+#include "l7/l7_h2.h"
 
 #define ENC_ENTRIES (H2_TABLE_MAX / H2_FIELD_OVERHEAD) /* the most a full table holds */
 #define STATIC_LEN  61				       /* entries in HPACK's static table */
