@@ -17,6 +17,7 @@
 
 #include "common/addr.h"
 #include "hbone/hbone_internal.h"
+#include "l7/l7_filter.h"
 
 void hb_forwarded_format(const struct skiff_sock_origin *src, char *out, size_t len)
 {

@@ -50,7 +50,7 @@ struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 	return c;
 }
 
-void hb_conn_close(struct hb_conn *c)
+void hbone_conn_close(struct hb_conn *c)
 {
 	struct proxy *p = c->p;
 
@@ -160,7 +160,7 @@ void hb_conn_kick(struct hb_conn *c)
 		c->dead = true;
 	if (c->dead || (!c->handshaking && !nghttp2_session_want_read(c->h2) &&
 			!nghttp2_session_want_write(c->h2) && hb_tls_idle(c))) {
-		hb_conn_close(c);
+		hbone_conn_close(c);
 		return;
 	}
 	/* after the last flush: it may have taken a stream's buffered bytes, and that stream must
@@ -170,8 +170,10 @@ void hb_conn_kick(struct hb_conn *c)
 	conn_rearm(c);
 }
 
-void hb_conn_event(struct hb_conn *c, uint32_t events)
+void hbone_conn_event(struct hb_conn *c, uint32_t events)
 {
+	if (c->gone) /* closed earlier in this batch of events */
+		return;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		c->rx_more = true; /* until a read() comes back short */
 	if (c->connecting) {

@@ -10,7 +10,7 @@
 
 #include "hbone/hbone_internal.h"
 
-void hb_in_accept(struct proxy *p, int lfd)
+void hbone_in_accept(struct proxy *p, int lfd)
 {
 	SSL_CTX *ctx = p->o.server_ctx(p->o.ctx);
 	int fd;

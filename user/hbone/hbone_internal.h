@@ -11,8 +11,11 @@
 #include <stdint.h>
 
 #include "hbone/hbone.h"
-#include "proxy/proxy_internal.h"
 #include "hbone/tls_records.h"
+#include "proxy/proxy.h"
+
+#define HBONE_STREAM_WINDOW (1 << 20)	 /* per-stream flow-control window and buffer */
+#define HBONE_MAX_STREAMS   100		/* concurrent streams per connection, as ztunnel */
 
 #define HB_EV_GONE (~0u) /* hb_stream.ev_mask: the local socket has left epoll */
 
@@ -113,10 +116,8 @@ struct hb_conn {
 
 /* hbone_conn.c */
 struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx);
-void hb_conn_event(struct hb_conn *c, uint32_t events);
 /* Push pending h2 output into TLS and re-arm every socket of `c`; closes `c` when it is done. */
 void hb_conn_kick(struct hb_conn *c);
-void hb_conn_close(struct hb_conn *c);
 
 /* hbone_tls.c: the bytes between nghttp2 and the socket, through TLS */
 void hb_tls_setup(struct hb_conn *c);
@@ -168,13 +169,8 @@ void hb_pipe_put(struct hb_pipe *pp);
 void hb_splice_drop(struct hb_conn *c);
 
 /* hbone_out.c */
-int hb_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_punt_key *client,
-		const struct skiff_sock_origin *dst, const struct proxy_route *r);
 /* After the handshake: submit the CONNECTs of the streams that waited for it. */
 void hb_out_submit_pending(struct hb_conn *c);
-
-/* hbone_in.c: accept on 15008 */
-void hb_in_accept(struct proxy *p, int lfd);
 
 /* hbone_session.c */
 int hb_session_init(struct hb_conn *c);
@@ -191,7 +187,6 @@ int hb_authorize(struct hb_conn *c, struct hb_stream *st, struct proxy_l7 *l7);
 
 /* hbone_stream.c */
 struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd);
-void hb_stream_event(struct hb_stream *st, uint32_t events);
 /* Bytes of a DATA frame for the local side; false when they do not fit (a protocol error). */
 bool hb_stream_down(struct hb_stream *st, const uint8_t *data, size_t len);
 /* Move what can move between the local socket and the buffers; -errno on a broken local side. */

@@ -53,8 +53,8 @@ void hb_out_submit_pending(struct hb_conn *c)
 			st->local_reset = true;
 }
 
-int hb_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_punt_key *client,
-		const struct skiff_sock_origin *dst, const struct proxy_route *r)
+int hbone_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff_punt_key *client,
+		   const struct skiff_sock_origin *dst, const struct proxy_route *r)
 {
 	struct hb_conn *c = pool_find(p, r);
 	struct hb_stream *st;

@@ -254,8 +254,10 @@ static void dial_done(struct hb_stream *st)
 	hb_session_respond(c, st, 200);
 }
 
-void hb_stream_event(struct hb_stream *st, uint32_t events)
+void hbone_stream_event(struct hb_stream *st, uint32_t events)
 {
+	if (st->gone) /* closed earlier in this batch of events */
+		return;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		st->in_ready = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))

@@ -84,4 +84,30 @@ extern const struct l7_filter_ops l7_tcp_ops; /* not HTTP: one L4 decision, then
 /* The body Istio's proxies answer a denied request with. */
 #define L7_DENY_BODY "RBAC: access denied"
 
+/*
+ * The L7 relay (l7_relay.c): connections on the proxy thread (proxy/proxy.h) whose bytes come up
+ * into skiffd and pass through a filter.
+ */
+struct proxy;
+struct proxy_ev;
+struct proxy_l7;
+struct l7_relay;
+struct skiff_sock_origin;
+
+/*
+ * Relay `client_fd` (non-blocking: an accepted TCP socket or a socketpair end) to `dst` through
+ * an L7 filter deciding with `l7->d`. Both are the relay's from here on, also when this fails
+ * (the client is then reset and l7->release called).
+ */
+int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
+		  const struct proxy_l7 *l7);
+/* A connection allowed at L4 whose client reaches skiffd by sk_msg redirect (the plain relay
+ * splices, and splice() does not see redirected bytes): relayed through read() and write(), bytes
+ * untouched, the pod dialled as the L7 relay does (its hop joins the fast path too). */
+int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);
+/* An epoll event on one side of an L7 relay (EV_L7_CLIENT, EV_L7_UPSTREAM); a relay closed
+ * earlier in the same batch is skipped. */
+void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
+void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset);
+
 #endif

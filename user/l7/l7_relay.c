@@ -24,7 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "proxy/proxy_internal.h"
+#include "l7/l7_filter.h"
+#include "proxy/proxy.h"
 #include "skiff/guard.h"
 
 #define L7_BACKLOG    (1 << 20)	 /* bytes waiting for a side before the other is not read */
@@ -33,6 +34,36 @@
 #define L7_ROUNDS     16	 /* reads per side and event: other connections get their turn */
 #define L7_LINGER_MAX (1 << 20)	 /* client bytes read and dropped after the last word */
 #define L7_HELD_MAX   (64 << 10) /* pod bytes held until the client's first bytes choose */
+
+/* One side of an L7 relay. */
+struct l7_side {
+	struct proxy_ev ev;
+	uint32_t armed; /* the events epoll waits for on it; 0: not in epoll */
+	bool eof;	/* it said FIN */
+	bool shut;	/* FIN passed on to it */
+	uint64_t bytes; /* written to it */
+};
+
+/* A connection whose HTTP requests are decided one by one: bytes are read into skiffd, pass
+ * through an L7 filter (l7_filter.h) and are written from its output buffers. */
+struct l7_relay {
+	struct l7_side client, upstream;
+	const struct l7_filter_ops *ops; /* NULL until the client's first bytes choose one */
+	struct l7_filter *f;
+	struct proxy_l7 l7;
+	struct l7_buf to_up, to_client;
+	uint8_t sniff[L7_H2_PREFACE_LEN]; /* the client's first bytes, while they may be a preface */
+	struct l7_buf held; /* the pod's first bytes, while they may be an h2c server's SETTINGS */
+	struct l7_buf pending; /* client bytes read but not yet filtered: the backlog was full */
+	size_t nsniff;
+	bool connecting; /* upstream connect() in progress */
+	bool pass;	 /* l7_relay_pass: allowed at L4, no HTTP decisions to count */
+	bool ending;	 /* the filter said its last word (or gave up): close once it is out */
+	bool gone;	 /* closed; freed after this batch */
+	size_t lingered; /* client bytes dropped after the last word */
+	uint64_t seen_requests, seen_denied; /* filter counts already in the proxy's stats */
+	struct l7_relay *next, *prev;
+};
 
 /* Add what the filter counted since last time to the proxy's counters. */
 static void counts_update(struct proxy *p, struct l7_relay *r)
@@ -440,6 +471,8 @@ void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 	struct l7_relay *r = ev->l7;
 
 	(void)events; /* level-triggered: reading and writing find out what the event meant */
+	if (r->gone) /* closed earlier in this batch of events */
+		return;
 	if (r->connecting) {
 		if (ev->kind != EV_L7_UPSTREAM)
 			return;
