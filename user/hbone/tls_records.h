@@ -12,8 +12,8 @@
  * updates its own key before a key has sealed 2^24 records (RFC 8446 §5.5 bounds AES-GCM at
  * 2^24.5). Handshake messages must not be split across records (no TLS stack here does that).
  */
-#ifndef SKIFF_PROXY_TLS_RECORDS_H
-#define SKIFF_PROXY_TLS_RECORDS_H
+#ifndef SKIFF_HBONE_TLS_RECORDS_H
+#define SKIFF_HBONE_TLS_RECORDS_H
 
 #include <openssl/evp.h>
 #include <stdbool.h>

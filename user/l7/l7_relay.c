@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The L7 relay: a connection to a local pod whose AuthorizationPolicy decides per HTTP request.
- * Unlike the plain relay (proxy_relay.c, splice), bytes come up into skiffd: what the client
+ * Unlike the plain relay (proxy/proxy_relay.c, splice), bytes come up into skiffd: what the client
  * sends goes through an L7 filter (l7_filter.h), which passes allowed requests on and answers
  * denied ones itself; what the pod sends goes back through it too, so its answers land between
  * responses. The filter is chosen by the client's first bytes: the HTTP/2 preface means h2c,

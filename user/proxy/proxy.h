@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * skiffd's proxy: the outbound listener (15001) that the kernel punts cross-node TCP to. For each
- * accepted connection it asks where the client was really going (the kernel filed it under the
- * client's address and port, include/skiff/punt.h), connects there, and relays bytes both ways
- * with splice(). Today the relay is plaintext, from this node to the destination pod; the HBONE
- * tunnel to the destination node's skiffd (mTLS) takes its place in a later step.
+ * skiffd's proxy: the outbound listener (15001) that the kernel punts TCP to. For each accepted
+ * connection it asks where the client was really going (the kernel filed it under the client's
+ * address and port, include/skiff/punt.h). A destination the agent routes (proxy_opts.route) is
+ * reached through HBONE, mTLS to its node's skiffd (hbone/hbone.h), whose inbound listener
+ * (15008) is here too. Any other is authorized (proxy_opts.authz) and then refused, relayed with
+ * splice() (the plain relay), or relayed through an L7 filter that decides each HTTP request
+ * (l7/l7_filter.h).
  *
  * It runs on its own thread with its own epoll loop, so a config reload never stalls traffic.
  */

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The proxy thread: listeners on the outbound port, an eventfd to stop, and the relays, all on one
- * epoll instance. Accepting a connection means learning where it was going from the kernel's
- * record (proxy_opts.orig_dst) and starting a relay there; a connection the kernel filed nothing
- * for did not come through the punt path and is reset. A connection to a pod of this node is
- * authorized first (proxy_opts.authz): refused, relayed as bytes, or relayed through an L7 filter
- * that decides each HTTP request.
+ * The proxy thread: listeners on the outbound port and on HBONE's inbound one, an eventfd to stop,
+ * the relays and HBONE's connections, all on one epoll instance. Accepting a connection means
+ * learning where it was going from the kernel's record (proxy_opts.orig_dst) and starting a relay
+ * or an HBONE stream there; a connection the kernel filed nothing for did not come through the
+ * punt path and is reset. A connection to a pod of this node is authorized first
+ * (proxy_opts.authz): refused, relayed as bytes, or relayed through an L7 filter that decides
+ * each HTTP request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -93,7 +94,7 @@ static void accept_all(struct proxy *p, int lfd)
 			continue;
 		}
 		p->stats.fast += fast;
-		/* across nodes, the destination's node decides (hbone_authz.c) */
+		/* across nodes, the destination's node decides (hbone/hbone_authz.c) */
 		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
 			hbone_out_open(p, fd, fast, &k, &dst, &route);
 		else
