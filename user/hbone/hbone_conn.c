@@ -159,7 +159,7 @@ void hb_conn_kick(struct hb_conn *c)
 	if (!c->dead && !c->handshaking && hb_tls_flush(c))
 		c->dead = true;
 	if (c->dead || (!c->handshaking && !nghttp2_session_want_read(c->h2) &&
-			!nghttp2_session_want_write(c->h2) && hb_tls_idle(c))) {
+			!nghttp2_session_want_write(c->h2) && c->ops->flushed(c))) {
 		hbone_conn_close(c);
 		return;
 	}
@@ -192,7 +192,7 @@ void hbone_conn_event(struct hb_conn *c, uint32_t events)
 		c->p->stats.tls_failed++;
 		c->dead = true;
 	}
-	if (!c->dead && !c->handshaking && hb_tls_read(c))
+	if (!c->dead && !c->handshaking && c->ops->read(c))
 		c->dead = true;
 	hb_conn_kick(c);
 }

@@ -80,6 +80,27 @@ struct hb_stream {
 	struct hb_stream *next;
 };
 
+/*
+ * How a connection's bytes cross TLS once the handshake is done: one of four record paths
+ * (hbone_tls.c), chosen by hb_tls_established and then called by the data path, which never asks
+ * again who seals or opens the records.
+ */
+struct hb_rec_ops {
+	/* Records -> nghttp2 until the socket is drained; -1: broken, forged or closed. */
+	int (*read)(struct hb_conn *c);
+	/* wbuf -> the socket until done or the socket is full (ssl_want_write); -1: broken. */
+	int (*send)(struct hb_conn *c);
+	/* send() has bytes for the socket even with wbuf empty: records or a KeyUpdate (skiffd's
+	 * records), payloads queued in pipes (kTLS). */
+	bool (*owed)(const struct hb_conn *c);
+	/* After the sends of a flush: records the path gathered below wbuf -> the socket. NULL:
+	 * it gathers none. */
+	int (*push)(struct hb_conn *c);
+	/* Nothing written waits in skiffd: neither plaintext, nor records, nor queued payloads. */
+	bool (*flushed)(const struct hb_conn *c);
+	bool splice; /* the kernel seals: DATA payloads may move by splice() (hbone_splice.c) */
+};
+
 struct hb_conn {
 	struct proxy *p;
 	struct proxy_ev ev; /* EV_HB_CONN */
@@ -93,8 +114,9 @@ struct hb_conn {
 	bool gone;	   /* closed; freed after this batch of events */
 	bool goaway;	   /* client: idle, GOAWAY submitted */
 	bool rx_more;	   /* the socket may hold more records (the last read() was not short) */
-	bool ktls_tx;	   /* the kernel encrypts what is written (kTLS): write() plaintext */
-	struct tls_rec *rec; /* skiffd's own record layer after the handshake; NULL: OpenSSL's */
+	const struct hb_rec_ops *ops; /* the record path; NULL until the handshake is done */
+	struct tls_rec *rec; /* skiffd's record layer after the handshake (both ways, or receive
+			      * only where the kernel sends); NULL: OpenSSL's */
 	unsigned char secret[2][TLS_REC_SECRET_MAX]; /* handshake: client, server traffic secret */
 	size_t secret_len;
 	unsigned secret_got; /* bit 0: the client's, bit 1: the server's */
@@ -121,12 +143,11 @@ void hb_conn_kick(struct hb_conn *c);
 
 /* hbone_tls.c: the bytes between nghttp2 and the socket, through TLS */
 void hb_tls_setup(struct hb_conn *c);
-/* After the handshake: is the kernel doing the records (kTLS)? Counted in proxy_stats. */
+/* After the handshake: choose the record path (c->ops) from what the kernel and OpenSSL offer;
+ * counted in proxy_stats. */
 void hb_tls_established(struct hb_conn *c);
 /* Why an SSL call stopped (WANT_READ/WANT_WRITE: 0, with ssl_want_write set); -1: failed. */
 int hb_tls_wants(struct hb_conn *c, int rv);
-/* TLS -> nghttp2 until the socket is drained; -1 when the connection is broken or closed. */
-int hb_tls_read(struct hb_conn *c);
 /* nghttp2 -> TLS until nghttp2 has nothing or the socket is full; -1 when broken. */
 int hb_tls_flush(struct hb_conn *c);
 /* Make *buf (of *cap bytes) hold `need`: from 4 KiB, doubling, at most `most` (0: no limit)
@@ -136,19 +157,20 @@ int hb_tls_flush(struct hb_conn *c);
 int hb_buf_grow(unsigned char **buf, size_t *cap, size_t need, size_t most);
 /* Append to the connection's plaintext output (wbuf). */
 int hb_tls_wbuf_add(struct hb_conn *c, const void *data, size_t len);
-/* Nothing written waits in skiffd (neither frames nor records). */
-bool hb_tls_idle(const struct hb_conn *c);
 /* nghttp2_send_data_callback: a DATA frame's header and payload, straight into the output. */
 int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, size_t len,
 		     nghttp2_data_source *src, void *user);
 
-/* hbone_records.c: HBONE's bytes through tls_records.c, where the kernel has no kTLS */
+/* hbone_records.c: HBONE's records through tls_records.c, where the kernel does not do them */
 /* Where the SSL_CTX hands HBONE connections their traffic secrets (the keylog callback). */
 void hb_rec_watch(struct hb_conn *c, SSL_CTX *ctx);
 /* After the handshake: take the records over from OpenSSL; false: OpenSSL keeps them. */
 bool hb_rec_start(struct hb_conn *c);
 /* Records -> nghttp2 until the socket is drained; -1: broken, forged or closed. */
 int hb_rec_read(struct hb_conn *c);
+/* The same where the kernel seals what is sent (kTLS): its send key cannot be renewed, so a
+ * peer that asks for a KeyUpdate ends the connection. */
+int hb_rec_read_ktls(struct hb_conn *c);
 /* wbuf -> records -> the socket, until done or the socket is full; -1: broken. */
 int hb_rec_send(struct hb_conn *c);
 /* Records (or a KeyUpdate) are owed to the socket. */

@@ -106,7 +106,7 @@ void hb_rec_free(struct hb_conn *c)
 }
 
 /* Open every whole record in rbuf into nghttp2; a partial one moves to the front. */
-static int rec_drain(struct hb_conn *c)
+static int rec_drain(struct hb_conn *c, bool kernel_seals)
 {
 	size_t pos = 0, used, off, plen;
 
@@ -118,7 +118,7 @@ static int rec_drain(struct hb_conn *c)
 			break;
 		if (r == TLS_REC_ERR || r == TLS_REC_CLOSE)
 			return -1;
-		if (c->ktls_tx && tls_rec_pending(c->rec))
+		if (kernel_seals && tls_rec_pending(c->rec))
 			return -1; /* the peer wants new send keys: the kernel's cannot be renewed */
 		if (r == TLS_REC_DATA && plen &&
 		    nghttp2_session_mem_recv(c->h2, c->rbuf + pos + off, plen) < 0)
@@ -132,7 +132,7 @@ static int rec_drain(struct hb_conn *c)
 	return 0;
 }
 
-int hb_rec_read(struct hb_conn *c)
+static int rec_read(struct hb_conn *c, bool kernel_seals)
 {
 	for (;;) {
 		size_t room = c->rcap - c->rlen; /* a partial record is shorter than rcap */
@@ -151,7 +151,7 @@ int hb_rec_read(struct hb_conn *c)
 			return -1;
 		c->rx_more = (size_t)n == room; /* a short read: the socket is drained */
 		c->rlen += n;
-		if (rec_drain(c))
+		if (rec_drain(c, kernel_seals))
 			return -1;
 		/* a read() that filled rbuf: bulk, the next gets twice the room (failing that, the
 		 * same room: smaller reads, not wrong) */
@@ -159,6 +159,16 @@ int hb_rec_read(struct hb_conn *c)
 			hb_buf_grow(&c->rbuf, &c->rcap,
 				    2 * c->rcap < HB_REC_RBUF ? 2 * c->rcap : HB_REC_RBUF, HB_REC_RBUF);
 	}
+}
+
+int hb_rec_read(struct hb_conn *c)
+{
+	return rec_read(c, false);
+}
+
+int hb_rec_read_ktls(struct hb_conn *c)
+{
+	return rec_read(c, true);
 }
 
 /* obuf -> the socket; a short write means it is full (ssl_want_write: wait for EPOLLOUT). */
@@ -185,7 +195,7 @@ static int rec_write(struct hb_conn *c)
 
 bool hb_rec_owed(const struct hb_conn *c)
 {
-	return c->rec && !c->ktls_tx && (c->ooff < c->olen || tls_rec_pending(c->rec));
+	return c->ooff < c->olen || tls_rec_pending(c->rec);
 }
 
 int hb_rec_send(struct hb_conn *c)

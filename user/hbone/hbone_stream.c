@@ -180,6 +180,7 @@ static int pump_down(struct hb_stream *st)
 
 int hb_stream_pump(struct hb_stream *st)
 {
+	const struct hb_rec_ops *ops = st->conn->ops; /* NULL while the handshake runs */
 	int err;
 
 	if (st->local.fd < 0 || st->local_connecting)
@@ -187,7 +188,8 @@ int hb_stream_pump(struct hb_stream *st)
 	err = pump_down(st);
 	if (err)
 		return err;
-	return st->conn->ktls_tx && !st->local_fast ? hb_splice_up(st) : pump_up(st);
+	/* splice() where the kernel seals, unless sk_msg may redirect into the local socket */
+	return ops && ops->splice && !st->local_fast ? hb_splice_up(st) : pump_up(st);
 }
 
 /* The local socket's epoll interest, changed only when it differs from what is armed. */

@@ -18,6 +18,19 @@
  *   - What the kernel does not do, skiffd's own record layer does after the handshake
  *     (hbone_records.c): both directions without the ULP, the received records with it;
  *     --hbone-records=openssl leaves them to libssl (SSL_read_ex / SSL_write_ex below).
+ *
+ * So a connection takes one of four record paths, chosen once when the handshake is done
+ * (hb_tls_established) and followed through c->ops from then on:
+ *
+ *   path            sends                                    receives
+ *   records         skiffd seals (hb_rec_send)               skiffd opens (hb_rec_read)
+ *   ktls_records    the kernel seals; payloads by splice()   skiffd opens; a KeyUpdate request
+ *                   (hb_splice_send)                         ends the connection
+ *   ktls            the kernel, as above                     libssl
+ *   libssl          libssl, through a buffering BIO          libssl
+ *
+ * ktls and libssl are what --hbone-records=openssl gives, and what a connection whose records
+ * skiffd cannot take over falls back to (hb_rec_start).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,43 +77,6 @@ void hb_tls_setup(struct hb_conn *c)
 	hb_rec_watch(c, SSL_get_SSL_CTX(c->ssl));
 }
 
-/* Records gather in a buffering BIO on top of the socket (after the handshake: OpenSSL buffers
- * its handshake flights itself, and a kTLS socket is written directly). */
-static void buffer_records(struct hb_conn *c)
-{
-	BIO *sock = SSL_get_wbio(c->ssl), *buf = BIO_new(BIO_f_buffer());
-
-	if (!buf || !BIO_set_write_buffer_size(buf, HB_TLS_WBATCH) || !BIO_up_ref(sock)) {
-		BIO_free(buf);
-		return; /* records are then written one by one: slower, not wrong */
-	}
-	SSL_set0_wbio(c->ssl, BIO_push(buf, sock));
-}
-
-void hb_tls_established(struct hb_conn *c)
-{
-	c->ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
-	/* skiffd's records: both ways, or only received ones where the kernel sends (OpenSSL 3.0
-	 * offloads TLS 1.3 send only) */
-	if (hb_rec_start(c) && !c->ktls_tx)
-		return;
-	if (!c->rec)
-		SSL_set_read_ahead(c->ssl, 1);
-	if (c->ktls_tx)
-		c->p->stats.hbone_ktls_tx++;
-	else
-		buffer_records(c);
-	if (BIO_get_ktls_recv(SSL_get_rbio(c->ssl)))
-		c->p->stats.hbone_ktls_rx++;
-}
-
-bool hb_tls_idle(const struct hb_conn *c)
-{
-	if (c->rec && !c->ktls_tx)
-		return c->woff == c->wlen && !hb_rec_owed(c);
-	return c->woff == c->wlen && !c->nseg && BIO_wpending(SSL_get_wbio(c->ssl)) <= 0;
-}
-
 /* Record why an SSL call stopped; -1 for a real failure. */
 int hb_tls_wants(struct hb_conn *c, int rv)
 {
@@ -116,13 +92,12 @@ int hb_tls_wants(struct hb_conn *c, int rv)
 	}
 }
 
-int hb_tls_read(struct hb_conn *c)
+/* libssl's records -> nghttp2. */
+static int ssl_read(struct hb_conn *c)
 {
 	unsigned char buf[HB_READ_CHUNK];
 	size_t n;
 
-	if (c->rec)
-		return hb_rec_read(c);
 	while (c->rx_more || SSL_has_pending(c->ssl)) {
 		int rv = SSL_read_ex(c->ssl, buf, sizeof(buf), &n);
 
@@ -192,14 +167,9 @@ int hb_tls_send_data(nghttp2_session *s, nghttp2_frame *f, const uint8_t *hd, si
 	return 0;
 }
 
-/* wbuf -> the socket: through SSL_write_ex, or straight to a kTLS socket with the spliced
- * payloads between its bytes (hbone_splice.c). */
-static int wbuf_send(struct hb_conn *c)
+/* wbuf -> libssl's records (SSL_write_ex), gathered in the buffering BIO. */
+static int ssl_send(struct hb_conn *c)
 {
-	if (c->ktls_tx)
-		return hb_splice_send(c);
-	if (c->rec)
-		return hb_rec_send(c);
 	while (c->woff < c->wlen) {
 		size_t w;
 		int rv = SSL_write_ex(c->ssl, c->wbuf + c->woff, c->wlen - c->woff, &w);
@@ -214,11 +184,11 @@ static int wbuf_send(struct hb_conn *c)
 }
 
 /* Records waiting in the buffering BIO -> the socket. */
-static int records_push(struct hb_conn *c)
+static int ssl_push(struct hb_conn *c)
 {
 	BIO *b = SSL_get_wbio(c->ssl);
 
-	if (c->rec || c->wlen || BIO_wpending(b) <= 0)
+	if (c->wlen || BIO_wpending(b) <= 0)
 		return 0;
 	if (BIO_flush(b) > 0) {
 		c->ssl_want_write = false;
@@ -244,12 +214,108 @@ int hb_tls_flush(struct hb_conn *c)
 			if (hb_tls_wbuf_add(c, data, n))
 				return -1;
 		}
-		if (c->woff == c->wlen && !c->nseg && !hb_rec_owed(c))
+		if (c->woff == c->wlen && !c->ops->owed(c))
 			break;
-		if (wbuf_send(c))
+		if (c->ops->send(c))
 			return -1;
 		if (c->wlen || c->nseg) /* the socket is full */
 			break;
 	}
-	return records_push(c);
+	return c->ops->push ? c->ops->push(c) : 0;
+}
+
+/* ---- the four record paths, as the table at the top of this file lays them out ---- */
+
+static bool ssl_flushed(const struct hb_conn *c)
+{
+	return c->woff == c->wlen && BIO_wpending(SSL_get_wbio(c->ssl)) <= 0;
+}
+
+static bool none_owed(const struct hb_conn *c)
+{
+	(void)c;
+	return false;
+}
+
+/* Payloads queued in pipes, between wbuf's bytes. */
+static bool payloads_owed(const struct hb_conn *c)
+{
+	return c->nseg;
+}
+
+static bool ktls_flushed(const struct hb_conn *c)
+{
+	return c->woff == c->wlen && !c->nseg;
+}
+
+static bool records_flushed(const struct hb_conn *c)
+{
+	return c->woff == c->wlen && !hb_rec_owed(c);
+}
+
+static const struct hb_rec_ops path_records = {
+	.read = hb_rec_read,
+	.send = hb_rec_send,
+	.owed = hb_rec_owed,
+	.flushed = records_flushed,
+};
+
+static const struct hb_rec_ops path_ktls_records = {
+	.read = hb_rec_read_ktls,
+	.send = hb_splice_send,
+	.owed = payloads_owed,
+	.flushed = ktls_flushed,
+	.splice = true,
+};
+
+static const struct hb_rec_ops path_ktls = {
+	.read = ssl_read,
+	.send = hb_splice_send,
+	.owed = payloads_owed,
+	.flushed = ktls_flushed,
+	.splice = true,
+};
+
+static const struct hb_rec_ops path_libssl = {
+	.read = ssl_read,
+	.send = ssl_send,
+	.owed = none_owed,
+	.push = ssl_push,
+	.flushed = ssl_flushed,
+};
+
+/* Records gather in a buffering BIO on top of the socket (after the handshake: OpenSSL buffers
+ * its handshake flights itself, and a kTLS socket is written directly). */
+static void buffer_records(struct hb_conn *c)
+{
+	BIO *sock = SSL_get_wbio(c->ssl), *buf = BIO_new(BIO_f_buffer());
+
+	if (!buf || !BIO_set_write_buffer_size(buf, HB_TLS_WBATCH) || !BIO_up_ref(sock)) {
+		BIO_free(buf);
+		return; /* records are then written one by one: slower, not wrong */
+	}
+	SSL_set0_wbio(c->ssl, BIO_push(buf, sock));
+}
+
+void hb_tls_established(struct hb_conn *c)
+{
+	bool ktls_tx = BIO_get_ktls_send(SSL_get_wbio(c->ssl));
+	/* skiffd's records: both ways, or only received ones where the kernel sends (OpenSSL 3.0
+	 * offloads TLS 1.3 send only) */
+	bool rec = hb_rec_start(c);
+
+	if (ktls_tx)
+		c->ops = rec ? &path_ktls_records : &path_ktls;
+	else
+		c->ops = rec ? &path_records : &path_libssl;
+	if (rec && !ktls_tx)
+		return; /* libssl reads and writes no more records of this connection */
+	if (!rec)
+		SSL_set_read_ahead(c->ssl, 1);
+	if (ktls_tx)
+		c->p->stats.hbone_ktls_tx++;
+	else
+		buffer_records(c);
+	if (BIO_get_ktls_recv(SSL_get_rbio(c->ssl)))
+		c->p->stats.hbone_ktls_rx++;
 }
