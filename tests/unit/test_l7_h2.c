@@ -31,7 +31,7 @@
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 #include "proxy/proxy.h"
 
 #define MAXS	    512

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 
 #define DENIED                                                                                     \
 	"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n\r\n"         \

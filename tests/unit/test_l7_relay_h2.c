@@ -27,7 +27,7 @@
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 #include "proxy/proxy.h"
 
 /* ---- the pod: an h2c server that says what it received ---- */

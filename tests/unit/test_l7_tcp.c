@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 
 struct verdict {
 	bool allow;

@@ -35,7 +35,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include "proxy/tls_records.h"
+#include "hbone/tls_records.h"
 #include "tls_test_cert.h"
 
 #define AES128	    "TLS_AES_128_GCM_SHA256"

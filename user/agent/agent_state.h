@@ -13,7 +13,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
 #include "model/model.h"
-#include "proxy/hbone.h"
+#include "hbone/hbone.h"
 #include "proxy/proxy.h"
 
 struct agent {

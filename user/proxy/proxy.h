@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * skiffd's proxy: the outbound listener (15001) that the kernel punts cross-node TCP to. For each
- * accepted connection it asks where the client was really going (the kernel filed it under the
- * client's address and port, include/skiff/punt.h), connects there, and relays bytes both ways
- * with splice(). Today the relay is plaintext, from this node to the destination pod; the HBONE
- * tunnel to the destination node's skiffd (mTLS) takes its place in a later step.
+ * skiffd's proxy: the outbound listener (15001) that the kernel punts TCP to. For each accepted
+ * connection it asks where the client was really going (the kernel filed it under the client's
+ * address and port, include/skiff/punt.h). A destination the agent routes (proxy_opts.route) is
+ * reached through HBONE, mTLS to its node's skiffd (hbone/hbone.h), whose inbound listener
+ * (15008) is here too. Any other is authorized (proxy_opts.authz) and then refused, relayed with
+ * splice() (the plain relay), or relayed through an L7 filter that decides each HTTP request
+ * (l7/l7_filter.h).
  *
  * It runs on its own thread with its own epoll loop, so a config reload never stalls traffic.
  */
@@ -13,11 +15,13 @@
 
 #include <netinet/in.h>
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "proxy/l7_filter.h"
+#include "l7/l7_filter.h"
 #include "skiff/punt.h"
 
 /* Where the punted connection whose client end is `k` was going: *dst and 0, or 1 when the client
@@ -118,5 +122,68 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out);
 void proxy_stats_read(const struct proxy *p, struct proxy_stats *s);
 /* Stop the thread and close every connection and listener. */
 void proxy_stop(struct proxy *p);
+
+/*
+ * The loop, for what runs on the proxy thread beside the plain relays: HBONE (hbone/hbone.h) and
+ * the L7 relay (l7/l7_filter.h). Every socket in its epoll points at a proxy_ev; the loop hands
+ * each event to the subsystem its kind names.
+ */
+
+struct relay;
+struct l7_relay;
+struct hb_conn;
+struct hb_stream;
+
+/* What an epoll event points at: a listener, one side of a plain or L7 relay, an HBONE
+ * connection or the local socket of an HBONE stream. */
+enum proxy_ev_kind {
+	EV_LISTENER,	  /* outbound 15001 */
+	EV_CLIENT,	  /* plain relay, client side */
+	EV_UPSTREAM,	  /* plain relay, destination side */
+	EV_WAKE,	  /* proxy_stop */
+	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
+	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
+	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
+	EV_L7_CLIENT,	  /* L7 relay, client side (an accepted socket, or an HBONE socketpair end) */
+	EV_L7_UPSTREAM,	  /* L7 relay, destination side */
+};
+
+struct proxy_ev {
+	enum proxy_ev_kind kind;
+	int fd;
+	struct relay *r;      /* EV_CLIENT and EV_UPSTREAM */
+	struct l7_relay *l7;  /* EV_L7_CLIENT and EV_L7_UPSTREAM */
+	struct hb_conn *conn; /* EV_HB_CONN */
+	struct hb_stream *st; /* EV_HB_LOCAL */
+};
+
+/* The proxy thread's state. Each subsystem keeps its open objects on its own list here, so that
+ * proxy_stop can close them all. */
+struct proxy {
+	struct proxy_opts o;
+	int epfd, wakefd;
+	struct proxy_ev listeners[4], wake; /* 15001 and 15008, IPv4 and IPv6 */
+	size_t nlisteners;
+	pthread_t thread;
+	bool started;
+	struct relay *relays; /* every open relay, for proxy_stop */
+	struct l7_relay *l7_relays; /* every open L7 relay, likewise */
+	void **graveyard;     /* closed objects, freed after the current epoll batch */
+	size_t ngrave, gravecap;
+	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
+	struct proxy_stats stats;
+};
+
+/* TCP_NODELAY on a proxied socket: a proxy writes what it has at once, and Nagle's wait for an
+ * ACK the peer delays (40 ms) would land on every request that crosses a small write. */
+void proxy_nodelay(int fd);
+/* Close `fd` (if >= 0); with `reset`, SO_LINGER 0 first: the peer sees RST, its connection
+ * fails as from a port nobody listens on. It leaves p's epoll first: close() alone does that
+ * only with the last reference to the file, and a copy held elsewhere (a child between fork
+ * and exec) would keep delivering events that point at freed memory. */
+void proxy_close(struct proxy *p, int fd, bool reset);
+/* Free `ptr` once the current batch of events is handled: a later event of the same batch may
+ * still point at it (the owner marks itself gone first, and its event handler skips it). */
+void proxy_defer_free(struct proxy *p, void *ptr);
 
 #endif

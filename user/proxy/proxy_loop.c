@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The proxy thread: listeners on the outbound port, an eventfd to stop, and the relays, all on one
- * epoll instance. Accepting a connection means learning where it was going from the kernel's
- * record (proxy_opts.orig_dst) and starting a relay there; a connection the kernel filed nothing
- * for did not come through the punt path and is reset. A connection to a pod of this node is
- * authorized first (proxy_opts.authz): refused, relayed as bytes, or relayed through an L7 filter
- * that decides each HTTP request.
+ * The proxy thread: listeners on the outbound port and on HBONE's inbound one, an eventfd to stop,
+ * the relays and HBONE's connections, all on one epoll instance. Accepting a connection means
+ * learning where it was going from the kernel's record (proxy_opts.orig_dst) and starting a relay
+ * or an HBONE stream there; a connection the kernel filed nothing for did not come through the
+ * punt path and is reset. A connection to a pod of this node is authorized first
+ * (proxy_opts.authz): refused, relayed as bytes, or relayed through an L7 filter that decides
+ * each HTTP request.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include "common/addr.h"
-#include "proxy/hbone_internal.h"
+#include "hbone/hbone.h"
+#include "l7/l7_filter.h"
+#include "proxy/proxy_internal.h"
 
 #define PROXY_BACKLOG 1024
 
@@ -91,9 +94,9 @@ static void accept_all(struct proxy *p, int lfd)
 			continue;
 		}
 		p->stats.fast += fast;
-		/* across nodes, the destination's node decides (hbone_authz.c) */
+		/* across nodes, the destination's node decides (hbone/hbone_authz.c) */
 		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
-			hb_out_open(p, fd, fast, &k, &dst, &route);
+			hbone_out_open(p, fd, fast, &k, &dst, &route);
 		else
 			accept_authorized(p, fd, fast, &k, &dst);
 	}
@@ -139,7 +142,8 @@ static void graveyard_empty(struct proxy *p)
 	p->ngrave = 0;
 }
 
-/* One event; objects closed earlier in the same batch are skipped. */
+/* One event; objects closed earlier in the same batch are skipped (the L7 relay's and HBONE's
+ * handlers skip theirs). */
 static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 {
 	switch (ev->kind) {
@@ -147,7 +151,7 @@ static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 		accept_all(p, ev->fd);
 		break;
 	case EV_HB_LISTENER:
-		hb_in_accept(p, ev->fd);
+		hbone_in_accept(p, ev->fd);
 		break;
 	case EV_CLIENT:
 	case EV_UPSTREAM:
@@ -156,16 +160,13 @@ static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 		break;
 	case EV_L7_CLIENT:
 	case EV_L7_UPSTREAM:
-		if (!ev->l7->gone)
-			l7_relay_event(p, ev, events);
+		l7_relay_event(p, ev, events);
 		break;
 	case EV_HB_CONN:
-		if (!ev->conn->gone)
-			hb_conn_event(ev->conn, events);
+		hbone_conn_event(ev->conn, events);
 		break;
 	case EV_HB_LOCAL:
-		if (!ev->st->gone)
-			hb_stream_event(ev->st, events);
+		hbone_stream_event(ev->st, events);
 		break;
 	case EV_WAKE:
 		break;
@@ -286,7 +287,7 @@ void proxy_stop(struct proxy *p)
 	while (p->l7_relays)
 		l7_relay_close(p, p->l7_relays, true);
 	while (p->hb_conns)
-		hb_conn_close(p->hb_conns);
+		hbone_conn_close(p->hb_conns);
 	graveyard_empty(p);
 	free(p->graveyard);
 	for (size_t i = 0; i < p->nlisteners; i++)
