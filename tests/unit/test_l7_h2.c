@@ -1239,7 +1239,7 @@ static void test_one_authority(void **state)
 	rig_close(r);
 }
 
-/* CONNECT, plain or extended (RFC 8441), is refused with 405 like any local answer: nothing of
+/* CONNECT, plain or extended (RFC 8441), is refused with a bodiless 403 as in HTTP/1.1: nothing of
  * the stream, its DATA included, ever reaches the pod, and the connection goes on. */
 static void test_connect_refused(void **state)
 {
@@ -1259,7 +1259,7 @@ static void test_connect_refused(void **state)
 	raw_get(r, 7, "/after", NULL, 0);
 	pump(r);
 	for (uint32_t id = 1; id <= 5; id += 2) {
-		assert_int_equal(raw_stream(r, id)->status, 405);
+		assert_int_equal(raw_stream(r, id)->status, 403);
 		assert_true(raw_stream(r, id)->ended);
 	}
 	/* the client had not ended stream 1: it is told to stop sending (as after a 403) */

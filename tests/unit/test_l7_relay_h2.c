@@ -573,7 +573,7 @@ static void test_conflicting_host_refused(void **state)
 	assert_string_equal(c.body, "path=/b authority=pod.test host=\n");
 }
 
-/* CONNECT is refused with 405, and neither it nor the bytes sent on its stream reach the pod. */
+/* CONNECT is refused with 403, and neither it nor the bytes sent on its stream reach the pod. */
 static void test_connect_refused(void **state)
 {
 	struct rig *r = *state;
@@ -581,7 +581,7 @@ static void test_connect_refused(void **state)
 	struct cli c = {.send = "tunnelled bytes"};
 
 	cli_request(r, &c, nv, 2);
-	assert_int_equal(c.status, 405);
+	assert_int_equal(c.status, 403);
 	assert_int_equal(pod_get(&r->pod, &r->pod.requests), 0);
 	/* the pod saw a preface and SETTINGS (and their ACK), no more */
 	assert_true(pod_get(&r->pod, &r->pod.received) < 64);

@@ -160,7 +160,7 @@ struct h2_block {
 enum h2_answer {
 	H2_ANSWER_403,	    /* denied: 403 and L7_DENY_BODY */
 	H2_ANSWER_403_HEAD, /* denied HEAD: the 403's headers alone (a HEAD answer has no body) */
-	H2_ANSWER_405,	    /* CONNECT: no tunnel is configured, so the method is not allowed */
+	H2_ANSWER_CONNECT,  /* CONNECT: no tunnel is configured; 403 without a body, as HTTP/1.1 */
 	H2_ANSWER_431,	    /* a header list over the limit */
 	H2_ANSWER_RESET,    /* malformed: RST_STREAM(PROTOCOL_ERROR) */
 	H2_ANSWER_REFUSED,  /* H2_MAX_OPEN streams open already: RST_STREAM(REFUSED_STREAM) */

@@ -3,7 +3,7 @@
  * Streams the h2c filter answers itself, and when it may write toward the client.
  *
  * A denied stream gets HEADERS 403 and DATA "RBAC: access denied" with END_STREAM (a HEAD request,
- * the HEADERS alone with END_STREAM: its answer has no body); a CONNECT gets 405 and an oversized
+ * the HEADERS alone with END_STREAM: its answer has no body); a CONNECT gets 403 and an oversized
  * header list 431, both without a body. If the client had not ended its side, RST_STREAM(NO_ERROR)
  * follows so it stops sending a body nobody reads (as Envoy does). A malformed request gets
  * RST_STREAM(PROTOCOL_ERROR), one over H2_MAX_OPEN open streams RST_STREAM(REFUSED_STREAM). The

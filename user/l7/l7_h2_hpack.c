@@ -267,8 +267,8 @@ size_t h2_hpack_reply(uint8_t *out, size_t len, enum h2_answer a)
 
 	if (len < 64)
 		return 0;
-	if (a == H2_ANSWER_405 || a == H2_ANSWER_431) {
-		n += put_literal(out + n, 8, a == H2_ANSWER_405 ? "405" : "431");
+	if (a == H2_ANSWER_CONNECT || a == H2_ANSWER_431) {
+		n += put_literal(out + n, 8, a == H2_ANSWER_CONNECT ? "403" : "431");
 		n += put_literal(out + n, 28, "0");
 		return n;
 	}

@@ -11,8 +11,8 @@
  * Refused without a decision:
  *   - malformed requests (RFC 9113 8.1.1, 8.2, 8.3): RST_STREAM(PROTOCOL_ERROR), like the pod
  *     would, counted as bad;
- *   - CONNECT, extended or not: no tunnel is configured, so 405 like any local answer, and
- *     nothing of the stream reaches the pod;
+ *   - CONNECT, extended or not: no tunnel is configured, so 403 without a body (as the
+ *     HTTP/1.1 filter answers it), and nothing of the stream reaches the pod;
  *   - header lists over h2_list_limit(): 431, counted as bad, and after H2_MAX_OVERSIZED of them
  *     GOAWAY(ENHANCE_YOUR_CALM).
  * Malformed or oversized trailers reset the stream both ways: the pod, which has the request
@@ -237,7 +237,7 @@ int h2_request_done(struct l7_filter *f)
 		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_RESET, end_stream);
 	} else if (rc == REQ_CONNECT) {
 		f->counts.denied++;
-		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_405, end_stream);
+		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_CONNECT, end_stream);
 	} else if (rc == REQ_OK) {
 		rc = req_decide_forward(f, &r, end_stream);
 	}
