@@ -218,7 +218,9 @@ int hb_tls_flush(struct hb_conn *c)
 			break;
 		if (c->ops->send(c))
 			return -1;
-		if (c->wlen || c->nseg) /* the socket is full */
+		/* the socket is full; a record still owed with wbuf empty (a KeyUpdate alone) counts
+		 * too, or the loop would retry it until the kernel makes room */
+		if (c->wlen || c->nseg || c->ops->owed(c))
 			break;
 	}
 	return c->ops->push ? c->ops->push(c) : 0;
