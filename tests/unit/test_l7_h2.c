@@ -32,6 +32,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "l7/l7_filter.h"
+#include "l7_test.h"
 #include "proxy/proxy.h"
 
 #define MAXS	    512
@@ -1463,41 +1464,6 @@ static void test_trailers_checked(void **state)
 
 /* ---- bounds ---- */
 
-/* An HPACK integer and a plain string literal, for header blocks written by hand. */
-static size_t hp_int(uint8_t *p, uint32_t v, int prefix, uint8_t first)
-{
-	uint32_t max = (1u << prefix) - 1;
-	size_t n = 0;
-
-	if (v < max) {
-		p[n++] = first | v;
-		return n;
-	}
-	p[n++] = first | max;
-	for (v -= max; v >= 128; v >>= 7)
-		p[n++] = 0x80 | (v & 0x7f);
-	p[n++] = v;
-	return n;
-}
-
-static size_t hp_str(uint8_t *p, const char *s, size_t len)
-{
-	size_t n = hp_int(p, len, 7, 0);
-
-	memcpy(p + n, s, len);
-	return n + len;
-}
-
-/* A literal the client adds to its table (RFC 7541 6.2.1, new name). */
-static size_t hp_add(uint8_t *p, const char *name, const char *value)
-{
-	size_t n = 0;
-
-	p[n++] = 0x40;
-	n += hp_str(p + n, name, strlen(name));
-	return n + hp_str(p + n, value, strlen(value));
-}
-
 #define HP_GET_HTTP 0x82, 0x86		    /* :method GET, :scheme http (static table) */
 #define HP_SLASH    0x84		    /* :path / */
 #define HP_REF(i)   ((uint8_t)(0x80 | (i))) /* a table reference, index < 127 */
@@ -1852,19 +1818,6 @@ struct sock_rig {
 	uint16_t proxy_port;
 	int ndecided;
 };
-
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
-}
 
 /* Every connection goes to the pod, as the kernel would have filed it. */
 static int sock_orig(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)

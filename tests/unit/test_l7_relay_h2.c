@@ -28,6 +28,7 @@
 #include <nghttp2/nghttp2.h>
 
 #include "l7/l7_filter.h"
+#include "l7_test.h"
 #include "proxy/proxy.h"
 
 /* ---- the pod: an h2c server that says what it received ---- */
@@ -309,19 +310,6 @@ static enum proxy_verdict authz(void *ctx, const char *principal,
 	return PROXY_L7;
 }
 
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	close(fd);
-	return ntohs(sin.sin_port);
-}
-
 static int pod_listen(struct pod *pod)
 {
 	socklen_t len = sizeof(pod->addr);
@@ -589,36 +577,6 @@ static void test_connect_refused(void **state)
 }
 
 /* ---- HPACK amplification, frames by hand ---- */
-
-static size_t hp_int(uint8_t *p, uint32_t v, int prefix, uint8_t first)
-{
-	uint32_t max = (1u << prefix) - 1;
-	size_t n = 0;
-
-	if (v < max) {
-		p[n++] = first | v;
-		return n;
-	}
-	p[n++] = first | max;
-	for (v -= max; v >= 128; v >>= 7)
-		p[n++] = 0x80 | (v & 0x7f);
-	p[n++] = v;
-	return n;
-}
-
-static size_t hp_add(uint8_t *p, const char *name, const char *value)
-{
-	size_t n = 0, len = strlen(name);
-
-	p[n++] = 0x40; /* a literal the client adds to its table, new name */
-	n += hp_int(p + n, len, 7, 0);
-	memcpy(p + n, name, len);
-	n += len;
-	len = strlen(value);
-	n += hp_int(p + n, len, 7, 0);
-	memcpy(p + n, value, len);
-	return n + len;
-}
 
 struct out {
 	uint8_t *p;
