@@ -36,6 +36,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -388,6 +389,8 @@ def main():
             shutil.rmtree(workdir, ignore_errors=True)
             os._exit(0)
         threading.Thread(target=on_stdin_eof, daemon=True).start()
+        signal.signal(signal.SIGTERM, lambda *_: (shutil.rmtree(workdir, ignore_errors=True),
+                                                  os._exit(0)))
         srv.serve_forever()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
