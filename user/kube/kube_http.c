@@ -122,7 +122,8 @@ int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube
 		msg[0] = '\0';
 	snprintf(url, sizeof(url), "%s%s", w->ks->conn.server, path);
 	r.h = curl_easy_init();
-	r.tok = json_tokener_new();
+	/* an event wraps its object two levels down; 64 leaves room for deeply nested CRDs */
+	r.tok = json_tokener_new_ex(64);
 	if (!r.h || !r.tok) {
 		rc = -ENOMEM;
 		goto out;

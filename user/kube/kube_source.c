@@ -133,35 +133,62 @@ static int ks_list(struct kube_watcher *w)
 	return rc;
 }
 
+static long ks_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One step of a kind's life: list when there is no resourceVersion to resume from, else
+ * watch. 0 when the next step may follow at once, > 0 (an HTTP status) or < 0 when it failed. */
+static int ks_step(struct kube_watcher *w)
+{
+	long started;
+	int rc;
+
+	if (!w->rv[0] || w->gone) {
+		rc = ks_list(w);
+		if (rc == 0)
+			w->backoff_ms = 0;
+		return rc;
+	}
+	started = ks_now_ms();
+	rc = kube_watch(w);
+	if (rc == 410 || rc == 404)
+		w->rv[0] = '\0'; /* compacted away, or the CRD went: list again */
+	if (rc == 410)
+		return 0;
+	/* the server ended the watch (timeoutSeconds): resume at once, unless it keeps ending
+	 * them as soon as they start */
+	if (rc == 0 && ks_now_ms() - started >= 1000)
+		w->backoff_ms = 0;
+	return rc ? rc : w->backoff_ms ? -EAGAIN : 0;
+}
+
 static void *ks_watcher_main(void *arg)
 {
 	struct kube_watcher *w = arg;
 	struct kube_source *ks = w->ks;
 	unsigned int seed = (unsigned int)time(NULL) ^ (unsigned int)(uintptr_t)w;
-	int rc, delay;
+	int rc;
 
 	for (;;) {
-		if (!w->rv[0] || w->gone) {
-			rc = ks_list(w);
-			if (rc == 404) {
-				ks_mark_missing(w);
-				if (!ks_sleep(ks, ks->o.missing_retry_ms))
-					break;
-				continue;
-			}
-		} else {
-			rc = kube_watch(w);
-			if (rc == 410 || rc == 404)
-				w->rv[0] = '\0'; /* compacted away, or the CRD went: list again */
-			if (rc == 410)
-				continue;
-		}
+		rc = ks_step(w);
 		if (rc == -ECANCELED)
 			break;
-		if (rc != 0)
+		if (rc == 404 && !w->rv[0]) {
+			ks_mark_missing(w);
+			if (!ks_sleep(ks, ks->o.missing_retry_ms))
+				break;
+			continue;
+		}
+		if (rc == 0)
+			continue;
+		if (rc != -EAGAIN)
 			ks_count_failure(ks);
-		delay = ks_backoff(w, &seed);
-		if (!ks_sleep(ks, delay))
+		if (!ks_sleep(ks, ks_backoff(w, &seed)))
 			break;
 	}
 	return NULL;
