@@ -6,7 +6,7 @@ It speaks the parts of the real protocol skiffd uses: LIST (limit/continue pagin
 list's metadata.resourceVersion), WATCH from a resourceVersion as a chunked stream of JSON
 events one per line (ADDED, MODIFIED, DELETED, BOOKMARK, ERROR 410), fieldSelector
 spec.nodeName=, HTTPS with a throwaway CA made at start with the openssl CLI, bearer tokens
-(401 without). Objects come from *.json files (--objects DIR: an object or a v1 List each; the
+(401 without) or a client certificate the CA signed. Objects come from *.json files (--objects DIR: an object or a v1 List each; the
 standard library has no YAML) or from the control endpoint, and are stored with what a real
 server adds: uid, resourceVersion, creationTimestamp, generation; LIST items carry no
 apiVersion/kind, as a real server's do not.
@@ -27,6 +27,7 @@ POST /_control (no token needed) takes one JSON operation:
       resourceVersion), auth failures
 
 Starts with: READY port=<port> ca=<ca.crt> other_ca=<a CA that did not sign the server>
+  client_cert=<PEM> client_key=<PEM> (a client certificate user the CA signed)
 """
 import argparse
 import base64
@@ -217,7 +218,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         st = self.st
         if st.slow_ms:
             time.sleep(st.slow_ms / 1000.0)
-        if self.headers.get("Authorization") != "Bearer " + st.token:
+        if self.connection.getpeercert():
+            with st.cond:
+                st.stats["cert_users"] = st.stats.get("cert_users", 0) + 1
+        elif self.headers.get("Authorization") != "Bearer " + st.token:
             with st.cond:
                 st.stats["auth_failures"] += 1
             return self.send_json(401, status(401, "Unauthorized", "Unauthorized"))
@@ -350,6 +354,11 @@ def make_certs(d):
         "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "ext.cnf")
     run("req", "-x509", *ec, "-keyout", "other-ca.key", "-out", "other-ca.crt", "-days", "2",
         "-subj", "/CN=fake-apiserver-ca")
+    # a client certificate user, as kubeadm makes for admins: signed by the cluster CA
+    run("req", *ec, "-keyout", "client.key", "-out", "client.csr", "-subj",
+        "/O=system:nodes/CN=skiffd")
+    run("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "client.crt", "-days", "2")
 
 
 def load_objects(state, d):
@@ -380,9 +389,14 @@ def main():
         srv.state, srv.verbose = state, args.verbose
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(os.path.join(workdir, "server.crt"), os.path.join(workdir, "server.key"))
+        # a client certificate is asked for, not required: token users send none
+        ctx.load_verify_locations(os.path.join(workdir, "ca.crt"))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
-        print("READY port=%d ca=%s other_ca=%s" % (srv.server_address[1],
-              os.path.join(workdir, "ca.crt"), os.path.join(workdir, "other-ca.crt")), flush=True)
+        print("READY port=%d ca=%s other_ca=%s client_cert=%s client_key=%s" % (
+              srv.server_address[1], os.path.join(workdir, "ca.crt"),
+              os.path.join(workdir, "other-ca.crt"), os.path.join(workdir, "client.crt"),
+              os.path.join(workdir, "client.key")), flush=True)
         # the test that started us closes our stdin when it is done, or dies: we go too
         def on_stdin_eof():
             sys.stdin.read()

@@ -28,6 +28,7 @@
 #include "compile/compile.h"
 #include "compile_test.h"
 #include "config/yaml_tree.h"
+#include "kube/kube_config.h"
 #include "kube/kube_json.h"
 #include "kube/kube_source.h"
 #include "model/model.h"
@@ -37,6 +38,7 @@ struct fake_api {
 	int stdin_fd; /* closing it stops the server */
 	int port;
 	char ca[PATH_MAX], other_ca[PATH_MAX];
+	char client_cert[PATH_MAX], client_key[PATH_MAX];
 	char dir[64]; /* kubeconfig, token file, service account dir */
 	char kubeconfig[128];
 };
@@ -101,9 +103,11 @@ static void fake_start(struct fake_api *fa, bool mesh)
 	assert_non_null(f);
 	assert_non_null(fgets(line, sizeof(line), f));
 	fclose(f);
-	assert_int_equal(sscanf(line, "READY port=%d ca=%4095s other_ca=%4095s", &fa->port, fa->ca,
-				fa->other_ca),
-			 3);
+	assert_int_equal(sscanf(line,
+				"READY port=%d ca=%4095s other_ca=%4095s client_cert=%4095s "
+				"client_key=%4095s",
+				&fa->port, fa->ca, fa->other_ca, fa->client_cert, fa->client_key),
+			 5);
 }
 
 static void fake_stop(struct fake_api *fa)
@@ -160,7 +164,21 @@ static void control(struct fake_api *fa, const char *json)
 	free(fake_control(fa, "%s", json));
 }
 
-enum auth { AUTH_TOKEN, AUTH_TOKEN_FILE };
+enum auth { AUTH_TOKEN, AUTH_TOKEN_FILE, AUTH_CERT };
+
+/* "KEY: <base64 of FILE>" into `f`, as kubectl writes *-data fields. */
+static void write_pem_data(FILE *f, const char *key, const char *file)
+{
+	unsigned char pem[8192], b64[12000];
+	FILE *c = fopen(file, "r");
+	size_t n;
+
+	assert_non_null(c);
+	n = fread(pem, 1, sizeof(pem), c);
+	fclose(c);
+	EVP_EncodeBlock(b64, pem, (int)n);
+	fprintf(f, "%s: %s\n", key, b64);
+}
 
 /* A kubeconfig as kubectl writes it; ca_data: the CA inline (certificate-authority-data). */
 static void write_kubeconfig(struct fake_api *fa, const char *ca, bool ca_data, enum auth auth,
@@ -178,22 +196,17 @@ static void write_kubeconfig(struct fake_api *fa, const char *ca, bool ca_data, 
 		"  cluster:\n    server: https://127.0.0.1:%d/\n",
 		fa->port);
 	if (ca_data) {
-		unsigned char pem[8192], b64[12000];
-		FILE *c = fopen(ca, "r");
-		size_t n;
-
-		assert_non_null(c);
-		n = fread(pem, 1, sizeof(pem), c);
-		fclose(c);
-		EVP_EncodeBlock(b64, pem, (int)n);
-		fprintf(f, "    certificate-authority-data: %s\n", b64);
+		write_pem_data(f, "    certificate-authority-data", ca);
 	} else {
 		fprintf(f, "    certificate-authority: %s\n", ca);
 	}
 	fprintf(f, "users:\n- name: skiffd\n  user:\n");
 	if (auth == AUTH_TOKEN)
 		fprintf(f, "    token: %s\n", token);
-	else
+	else if (auth == AUTH_CERT) {
+		write_pem_data(f, "    client-certificate-data", fa->client_cert);
+		write_pem_data(f, "    client-key-data", fa->client_key);
+	} else
 		fprintf(f, "    tokenFile: token\n"); /* relative: to the kubeconfig's directory */
 	fprintf(f, "contexts:\n- name: test\n  context:\n    cluster: fake\n    user: skiffd\n");
 	fclose(f);
@@ -291,7 +304,7 @@ static bool none_missing(struct kube_source *ks, const struct kube_source_stats 
 
 static bool has_ledger(struct kube_source *ks, const struct kube_source_stats *st, const void *a)
 {
-	struct diag d = { 0 };
+	struct diag d = {0};
 	struct model m;
 	bool found;
 
@@ -590,6 +603,80 @@ static void test_bad_certificate_refused(void **state)
 	fake_stop(&fa);
 }
 
+/* A client certificate user (kubeconfig *-data fields) and no token. */
+static void test_client_certificate(void **state)
+{
+	struct fake_api fa;
+	struct kube_source *ks;
+	struct model m;
+	char *stats;
+
+	(void)state;
+	fake_start(&fa, true);
+	write_kubeconfig(&fa, fa.ca, true, AUTH_CERT, NULL);
+	ks = source_open(&fa);
+	assert_true(wait_until(ks, is_synced, NULL));
+	snapshot_ok(ks, &m);
+	assert_int_equal(m.npods, 3);
+	model_free(&m);
+	kube_source_close(ks);
+	stats = fake_control(&fa, "{\"op\":\"stats\"}");
+	assert_non_null(strstr(stats, "\"auth_failures\": 0"));
+	assert_non_null(strstr(stats, "\"cert_users\""));
+	free(stats);
+	fake_stop(&fa);
+}
+
+/* A kubeconfig is refused, naming the file and the field, when it cannot be used safely. */
+static void test_kubeconfig_errors(void **state)
+{
+	struct kube_conn c;
+	struct diag d = {0};
+	char dir[] = "/tmp/skiff-test-kubeconfig-XXXXXX", path[64], cmd[128];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config", dir);
+	f = fopen(path, "w");
+	fputs("current-context: c\nclusters:\n- name: k\n  cluster:\n    server: "
+	      "https://10.0.0.1:6443\n"
+	      "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+	      "users:\n- name: u\n  user: {tokenFile: sa/token}\n",
+	      f);
+	fclose(f);
+	assert_int_equal(kube_config_load(path, &c, &d), -EINVAL);
+	assert_true(diag_contains(&d, "no certificate-authority(-data)"));
+	assert_true(diag_contains(&d, path));
+	diag_free(&d);
+	memset(&d, 0, sizeof(d));
+
+	f = fopen(path, "w");
+	fputs("current-context: c\nclusters:\n- name: k\n  cluster:\n    server: "
+	      "https://10.0.0.1:6443\n"
+	      "    certificate-authority: ca.crt\n"
+	      "contexts:\n- name: c\n  context: {cluster: k, user: u}\n"
+	      "users:\n- name: u\n  user: {tokenFile: sa/token}\n",
+	      f);
+	fclose(f);
+	assert_int_equal(kube_config_load(path, &c, &d), 0);
+	assert_string_equal(c.server, "https://10.0.0.1:6443");
+	snprintf(cmd, sizeof(cmd), "%s/ca.crt", dir); /* relative to the kubeconfig's directory */
+	assert_string_equal(c.ca.file, cmd);
+	snprintf(cmd, sizeof(cmd), "%s/sa/token", dir);
+	assert_string_equal(c.token_file, cmd);
+	kube_conn_free(&c);
+
+	f = fopen(path, "w");
+	fputs("current-context: elsewhere\ncontexts: []\n", f);
+	fclose(f);
+	assert_int_equal(kube_config_load(path, &c, &d), -EINVAL);
+	assert_true(diag_contains(&d, "current-context elsewhere not found"));
+	diag_free(&d);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)!system(cmd);
+}
+
 /* An object Istio's rules refuse makes the snapshot fail, named "api: Kind ns/name: field";
  * taking it out makes the next snapshot good again. */
 static void test_invalid_object_named(void **state)
@@ -812,6 +899,8 @@ int main(void)
 	    cmocka_unit_test(test_crd_missing_then_installed),
 	    cmocka_unit_test(test_token_rotates),
 	    cmocka_unit_test(test_bad_certificate_refused),
+	    cmocka_unit_test(test_client_certificate),
+	    cmocka_unit_test(test_kubeconfig_errors),
 	    cmocka_unit_test(test_invalid_object_named),
 	    cmocka_unit_test(test_paged_slow_list),
 	    cmocka_unit_test(test_same_view_from_file_and_api),
