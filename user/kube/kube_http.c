@@ -109,6 +109,15 @@ static void kh_setup(struct kh_req *r, const char *url, long timeout_s)
 	curl_easy_setopt(r->h, CURLOPT_PROTOCOLS_STR, "https");
 }
 
+const char *kube_failure_text(int rc, long status, const char *msg, char *buf, size_t len)
+{
+	if (rc < 0)
+		snprintf(buf, len, "%s%s%s", strerror(-rc), msg[0] ? ": " : "", msg);
+	else
+		snprintf(buf, len, "HTTP %ld%s%s", status, msg[0] ? ": " : "", msg);
+	return buf;
+}
+
 int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube_obj_fn fn,
 		  void *ctx, long *status, char *msg, size_t msglen)
 {

@@ -64,6 +64,9 @@ typedef int (*kube_obj_fn)(struct kube_watcher *w, void *ctx, struct json_object
 int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube_obj_fn fn,
 		  void *ctx, long *status, char *msg, size_t msglen);
 
+/* "HTTP 401: Unauthorized" or "Input/output error: <curl's reason>", for log lines. */
+const char *kube_failure_text(int rc, long status, const char *msg, char *buf, size_t len);
+
 /* List the kind into a fresh store (all pages). 0, or the HTTP status when not 200, or -errno. */
 int kube_list(struct kube_watcher *w);
 /* Watch from w->rv until the stream ends. 0 or the HTTP status when not 200, or -errno. */

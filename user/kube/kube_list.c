@@ -92,7 +92,7 @@ static void kl_install(struct kube_watcher *w, struct kl_page *pg)
 int kube_list(struct kube_watcher *w)
 {
 	struct kl_page pg = {.objs = json_object_new_object()};
-	char path[2048], msg[256];
+	char path[2048], msg[256], why[320];
 	long status = 0;
 	int rc;
 
@@ -103,9 +103,8 @@ int kube_list(struct kube_watcher *w)
 		rc = kube_http_get(w, path, 120, kl_list_object, &pg, &status, msg, sizeof(msg));
 		if (rc < 0 || status != 200) {
 			if (status != 404 && status != 410)
-				kube_log(w->ks, "%s: list %s failed: %s%s%ld %s", w->k->kind, path,
-					 rc < 0 ? strerror(-rc) : "", rc < 0 ? ": " : "HTTP ",
-					 status, msg);
+				kube_log(w->ks, "%s: list %s failed: %s", w->k->kind, path,
+					 kube_failure_text(rc, status, msg, why, sizeof(why)));
 			json_object_put(pg.objs);
 			return rc < 0 ? rc : (int)status;
 		}

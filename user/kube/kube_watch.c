@@ -87,7 +87,7 @@ static int kw_event(struct kube_watcher *w, void *ctx, struct json_object *ev)
 int kube_watch(struct kube_watcher *w)
 {
 	struct kube_source *ks = w->ks;
-	char base[512], path[1024], msg[256];
+	char base[512], path[1024], msg[256], why[320];
 	int timeout = ks->o.watch_timeout_s;
 	long status = 0;
 	int rc;
@@ -109,9 +109,8 @@ int kube_watch(struct kube_watcher *w)
 	}
 	if (rc < 0 || status != 200) {
 		if (rc != -ECANCELED)
-			kube_log(ks, "%s: watch from resourceVersion %s failed: %s%s%ld %s",
-				 w->k->kind, w->rv, rc < 0 ? strerror(-rc) : "",
-				 rc < 0 ? ": " : "HTTP ", status, msg);
+			kube_log(ks, "%s: watch from resourceVersion %s failed: %s", w->k->kind,
+				 w->rv, kube_failure_text(rc, status, msg, why, sizeof(why)));
 		return rc < 0 ? rc : (int)status;
 	}
 	return 0;
