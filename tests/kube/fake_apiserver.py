@@ -13,6 +13,7 @@ apiVersion/kind, as a real server's do not.
 
 POST /_control (no token needed) takes one JSON operation:
   {"op": "apply", "object": {...}}          create or replace (ADDED or MODIFIED)
+  {"op": "apply", "objects": [...]}         the same for many, in one burst
   {"op": "delete", "kind": K, "namespace": N, "name": X}
   {"op": "bookmark"}                         every open watch that asked for them gets one
   {"op": "drop"}                             close every open watch abruptly
@@ -169,7 +170,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def control(self, req):
         st, op = self.st, req["op"]
         if op == "apply":
-            st.apply(req["object"])
+            for obj in req.get("objects", [req.get("object")]):
+                st.apply(obj)
         elif op == "delete":
             return {"deleted": st.delete(req["kind"], req.get("namespace", ""), req["name"])}
         elif op in ("bookmark", "drop", "token", "compact", "fault"):

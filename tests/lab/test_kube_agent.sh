@@ -2,7 +2,7 @@
 # skiffd with its config from the Kubernetes API (tests/kube/fake_apiserver.py on loopback):
 # nothing is applied before every kind is listed, then a generation; an invalid VirtualService is
 # refused naming "api: VirtualService ns/name: field" while the last good generation stays; a
-# good change after it is applied. No network namespaces, so no skiff-lab and not its lock: the
+# good change after it is applied; a burst of changes is one snapshot. No network namespaces, so no skiff-lab and not its lock: the
 # agent runs on a private bpffs directory and an empty cgroup of its own.
 set -u
 BUILD=${BUILD:-build}
@@ -102,6 +102,20 @@ if wait_for last_error null && wait_for generation "!($GEN)" &&
 	dump | grep -q '10.96.0.30'; then
 	t_pass
 else t_fail "$(dump; tail -5 "$TMP/skiffd.log")"; fi
+
+t_begin "a burst of 20 Services becomes one or two generations, not 20"
+REL=$(field reloads)
+objs=""
+for i in $(seq 1 20); do
+	objs+="${objs:+,}{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"burst-$i\","
+	objs+="\"namespace\":\"payments\"},\"spec\":{\"clusterIP\":\"10.96.2.$i\",\"ports\":[{\"port\":80}]}}"
+done
+control "{\"op\":\"apply\",\"objects\":[$objs]}"
+for _ in $(seq 100); do dump | grep -q '10.96.2.20' && break; sleep 0.1; done
+sleep 0.3 # a reload still to come would show now
+if dump | grep -q '10.96.2.20' && [ $(($(field reloads) - REL)) -le 2 ]; then
+	t_pass
+else t_fail "reloads $REL -> $(field reloads); $(tail -5 "$TMP/skiffd.log")"; fi
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
