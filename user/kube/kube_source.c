@@ -23,13 +23,20 @@
 #include "kube/kube_internal.h"
 #include "kube/kube_json.h"
 
+/* Lines shaped like the agent's own (agent_log), so one grep reads both. */
 void kube_log(struct kube_source *ks, const char *fmt, ...)
 {
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
 	va_list ap;
 
 	if (ks->o.quiet)
 		return;
-	fputs("skiffd kube: ", stderr);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ld skiffd info: kube: ", when, ts.tv_nsec / 1000000);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
