@@ -45,6 +45,12 @@ struct fake_api {
 
 static char repo[PATH_MAX]; /* where tests/kube lives */
 
+/* What a test has running, so that the teardown stops it when an assertion ends the test
+ * early: the server (a copy: the test's own struct is gone with its stack) and the source. */
+static struct fake_api live_fa;
+static bool live_fa_running;
+static struct kube_source *live_ks;
+
 /* The repository: the working directory when run from it (tests/run.sh), else found upwards
  * from the binary (build/tests/unit/ or build/san/tests/unit/). */
 static void find_repo(void)
@@ -99,6 +105,8 @@ static void fake_start(struct fake_api *fa, bool mesh)
 	close(in[0]);
 	close(out[1]);
 	fa->stdin_fd = in[1];
+	live_fa = *fa;
+	live_fa_running = true;
 	f = fdopen(out[0], "r");
 	assert_non_null(f);
 	assert_non_null(fgets(line, sizeof(line), f));
@@ -108,6 +116,7 @@ static void fake_start(struct fake_api *fa, bool mesh)
 				"client_key=%4095s",
 				&fa->port, fa->ca, fa->other_ca, fa->client_cert, fa->client_key),
 			 5);
+	live_fa = *fa;
 }
 
 static void fake_stop(struct fake_api *fa)
@@ -124,6 +133,25 @@ static void fake_stop(struct fake_api *fa)
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", fa->dir);
 	(void)!system(cmd);
+	live_fa_running = false;
+}
+
+static void source_close(struct kube_source *ks)
+{
+	kube_source_close(ks);
+	live_ks = NULL;
+}
+
+static int kt_teardown(void **state)
+{
+	(void)state;
+	if (live_ks)
+		source_close(live_ks);
+	if (live_fa_running)
+		fake_stop(&live_fa);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("KUBERNETES_SERVICE_PORT");
+	return 0;
 }
 
 static size_t keep_body(char *p, size_t size, size_t n, void *ctx)
@@ -232,6 +260,7 @@ static struct kube_source *source_open(struct fake_api *fa)
 		fail_msg("kube_source_open failed");
 	}
 	diag_free(&d);
+	live_ks = ks;
 	return ks;
 }
 
@@ -404,7 +433,7 @@ static void test_list_then_watch(void **state)
 	assert_int_equal(st.events, 3);
 	assert_int_equal(st.duplicates, 0);
 	assert_int_equal(st.lists, 8);
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -445,7 +474,7 @@ static void test_watch_dropped_resumes(void **state)
 	assert_non_null(strstr(stats, "[\"services\", \"111\"]"));
 	assert_non_null(strstr(stats, "[\"services\", \"113\"]"));
 	free(stats);
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -483,7 +512,7 @@ static void test_gone_relists(void **state)
 	two = 2 + 7;
 	assert_true(wait_until(ks, relists_at_least, &two));
 	assert_true(wait_until(ks, has_ledger, NULL));
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -515,7 +544,7 @@ static void test_crd_missing_then_installed(void **state)
 	snapshot_ok(ks, &m);
 	assert_int_equal(m.nvirtualservices, 1);
 	model_free(&m);
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -543,6 +572,7 @@ static void test_token_rotates(void **state)
 	setenv("KUBERNETES_SERVICE_PORT", port, 1);
 	o.sa_dir = sa;
 	assert_int_equal(kube_source_open(&o, &ks, &d), 0);
+	live_ks = ks;
 	assert_true(wait_until(ks, is_synced, NULL));
 
 	/* kubelet writes the new token beside the old and renames it into place */
@@ -562,7 +592,7 @@ static void test_token_rotates(void **state)
 	stats = fake_control(&fa, "{\"op\":\"stats\"}");
 	assert_non_null(strstr(stats, "\"auth_failures\": 0"));
 	free(stats);
-	kube_source_close(ks);
+	source_close(ks);
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	unsetenv("KUBERNETES_SERVICE_PORT");
 	diag_free(&d);
@@ -586,7 +616,7 @@ static void test_bad_certificate_refused(void **state)
 	assert_true(wait_until(ks, failed_once, NULL));
 	assert_false(kube_source_synced(ks));
 	assert_int_equal(kube_source_snapshot(ks, &m, &d), -EAGAIN);
-	kube_source_close(ks);
+	source_close(ks);
 	stats = fake_control(&fa, "{\"op\":\"stats\"}");
 	assert_non_null(strstr(stats, "\"lists\": {}")); /* no request got through TLS */
 	free(stats);
@@ -595,7 +625,7 @@ static void test_bad_certificate_refused(void **state)
 	ks = source_open(&fa);
 	assert_true(wait_until(ks, failed_once, NULL));
 	assert_false(kube_source_synced(ks));
-	kube_source_close(ks);
+	source_close(ks);
 	stats = fake_control(&fa, "{\"op\":\"stats\"}");
 	assert_null(strstr(stats, "\"auth_failures\": 0"));
 	free(stats);
@@ -619,7 +649,7 @@ static void test_client_certificate(void **state)
 	snapshot_ok(ks, &m);
 	assert_int_equal(m.npods, 3);
 	model_free(&m);
-	kube_source_close(ks);
+	source_close(ks);
 	stats = fake_control(&fa, "{\"op\":\"stats\"}");
 	assert_non_null(strstr(stats, "\"auth_failures\": 0"));
 	assert_non_null(strstr(stats, "\"cert_users\""));
@@ -707,7 +737,7 @@ static void test_invalid_object_named(void **state)
 	wait_events(ks, 2);
 	snapshot_ok(ks, &m);
 	model_free(&m);
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -732,7 +762,7 @@ static void test_paged_slow_list(void **state)
 	stats = fake_control(&fa, "{\"op\":\"stats\"}");
 	assert_non_null(strstr(stats, "\"pods\": 2")); /* two pages */
 	free(stats);
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -851,7 +881,7 @@ static void test_same_view_from_file_and_api(void **state)
 	model_free(&mf);
 	model_free(&mk);
 	diag_free(&d);
-	kube_source_close(ks);
+	source_close(ks);
 	fake_stop(&fa);
 }
 
@@ -892,18 +922,18 @@ static int group_setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_json_scalars),
-	    cmocka_unit_test(test_list_then_watch),
-	    cmocka_unit_test(test_watch_dropped_resumes),
-	    cmocka_unit_test(test_gone_relists),
-	    cmocka_unit_test(test_crd_missing_then_installed),
-	    cmocka_unit_test(test_token_rotates),
-	    cmocka_unit_test(test_bad_certificate_refused),
-	    cmocka_unit_test(test_client_certificate),
-	    cmocka_unit_test(test_kubeconfig_errors),
-	    cmocka_unit_test(test_invalid_object_named),
-	    cmocka_unit_test(test_paged_slow_list),
-	    cmocka_unit_test(test_same_view_from_file_and_api),
+	    cmocka_unit_test_teardown(test_json_scalars, kt_teardown),
+	    cmocka_unit_test_teardown(test_list_then_watch, kt_teardown),
+	    cmocka_unit_test_teardown(test_watch_dropped_resumes, kt_teardown),
+	    cmocka_unit_test_teardown(test_gone_relists, kt_teardown),
+	    cmocka_unit_test_teardown(test_crd_missing_then_installed, kt_teardown),
+	    cmocka_unit_test_teardown(test_token_rotates, kt_teardown),
+	    cmocka_unit_test_teardown(test_bad_certificate_refused, kt_teardown),
+	    cmocka_unit_test_teardown(test_client_certificate, kt_teardown),
+	    cmocka_unit_test_teardown(test_kubeconfig_errors, kt_teardown),
+	    cmocka_unit_test_teardown(test_invalid_object_named, kt_teardown),
+	    cmocka_unit_test_teardown(test_paged_slow_list, kt_teardown),
+	    cmocka_unit_test_teardown(test_same_view_from_file_and_api, kt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
