@@ -6,9 +6,12 @@
  * server's compaction window and need a full re-list on its next resume.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "kube/kube_internal.h"
 
@@ -93,8 +96,12 @@ int kube_watch(struct kube_watcher *w)
 	int rc;
 
 	/* like client-go, spread the watches' ends so they do not all reconnect at once */
-	if (!timeout)
-		timeout = 300 + rand() % 300;
+	if (!timeout) {
+		/* seeded per process and kind: unseeded, every node would draw the same */
+		unsigned int seed = (unsigned int)(time(NULL) ^ getpid() ^ (uintptr_t)w);
+
+		timeout = 300 + (int)(rand_r(&seed) % 300);
+	}
 	kube_kind_path(w, base, sizeof(base));
 	snprintf(path, sizeof(path),
 		 "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d", base,
