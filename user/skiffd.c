@@ -16,7 +16,11 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: skiffd [options]\n"
 		"  --node NAME          this node's name (default: $NODE_NAME, else the hostname)\n"
-		"  --config-dir DIR     directory of Kubernetes/Istio YAML (default /etc/skiff/config)\n"
+		"  --config-dir DIR     directory of Kubernetes/Istio YAML (default /etc/skiff/config;\n"
+		"                       in a pod, without this flag, the Kubernetes API is read)\n"
+		"  --kube               read the config from the Kubernetes API: in-cluster (service\n"
+		"                       account token and CA), or with --kubeconfig\n"
+		"  --kubeconfig FILE    the API server and credentials from a kubeconfig (implies --kube)\n"
 		"  --bpffs DIR          where maps and links are pinned (default /sys/fs/bpf/skiff)\n"
 		"  --cgroup-root DIR    the node's pod cgroup root (default: kubelet's, under the\n"
 		"                       cgroup v2 hierarchy: .../kubepods.slice or .../kubepods)\n"
@@ -87,6 +91,7 @@ int main(int argc, char **argv)
 		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
 		{ "hbone-ktls", required_argument, 0, 'K' },
 		{ "hbone-records", required_argument, 0, 'R' }, { "help", no_argument, 0, 'h' },
+		{ "kube", no_argument, 0, 'U' }, { "kubeconfig", required_argument, 0, 'F' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -101,12 +106,16 @@ int main(int argc, char **argv)
 		 * so the fast path has TCP's back-pressure. */
 		.no_accel = false,
 	};
+	const char *in_cluster = getenv("KUBERNETES_SERVICE_HOST");
+	bool config_dir_given = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n': o.node = optarg; break;
-		case 'c': o.config_dir = optarg; break;
+		case 'c': o.config_dir = optarg; config_dir_given = true; break;
+		case 'U': o.kube = true; break;
+		case 'F': o.kube = true; o.kubeconfig = optarg; break;
 		case 'b': o.bpffs = optarg; break;
 		case 'g': o.cgroup_root = optarg; break;
 		case 'a': o.admin_addr = optarg; break;
@@ -148,6 +157,13 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (o.kube && config_dir_given) {
+		fprintf(stderr, "skiffd: --config-dir and --kube/--kubeconfig: pick one source\n");
+		return 2;
+	}
+	/* in a pod (the DaemonSet) the API is the config unless a directory is asked for */
+	if (!config_dir_given && in_cluster && *in_cluster)
+		o.kube = true;
 	if (!o.node || !*o.node) {
 		gethostname(host, sizeof(host) - 1);
 		o.node = host;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The agent loop: watch the config directory, load a whole snapshot, compile this node's view,
+ * The agent loop: watch the config directory or the Kubernetes API, load a whole snapshot, compile this node's view,
  * write it to the kernel as one generation; rescan pod cgroups; serve the admin ports.
  * A snapshot that fails to load or compile is logged and refused: the last good one stays.
  */
@@ -11,7 +11,9 @@
 
 struct agent_opts {
 	const char *node;	 /* this node's name (spec.nodeName of its pods) */
-	const char *config_dir;	 /* directory of YAML manifests */
+	const char *config_dir;	 /* directory of YAML manifests, when not kube */
+	bool kube;		 /* config from the Kubernetes API instead (user/kube) */
+	const char *kubeconfig;	 /* with kube: this kubeconfig; NULL: in-cluster */
 	const char *bpffs;	 /* where maps and links are pinned */
 	const char *cgroup_root; /* the node's pod cgroup root */
 	const char *admin_addr;	 /* address of the admin listeners */

@@ -12,8 +12,9 @@
 
 #include "agent/agent_state.h"
 
-/* Wait this long after the last inotify event before reloading, so that `kubectl apply` of many
- * files (or an editor's save dance) becomes one generation, not several. */
+/* Wait this long after the last inotify event or API change before reloading, so that `kubectl
+ * apply` of many files (or an editor's save dance, or a rollout's burst of pod events) becomes
+ * one generation, not several. */
 #define RELOAD_DEBOUNCE_MS 50
 
 static volatile sig_atomic_t stop_requested;
@@ -54,6 +55,46 @@ static int timer_open(int period_ms)
 	return fd;
 }
 
+const char *agent_config_source(const struct agent *a)
+{
+	return a->o->kube ? "the Kubernetes API" : a->o->config_dir;
+}
+
+/* The config source: inotify on the directory, or the API's watchers (their own threads), each
+ * an fd the loop polls. */
+static int agent_config_open(struct agent *a)
+{
+	struct kube_source_opts ko = { .kubeconfig = a->o->kubeconfig };
+	struct diag d = { 0 };
+	int err;
+
+	if (!a->o->kube) {
+		err = config_watch_open(a->o->config_dir, &a->watch);
+		if (err)
+			agent_log("error", "cannot watch config dir %s: %s (create it, or pass "
+				  "--config-dir)", a->o->config_dir, strerror(-err));
+		return err;
+	}
+	err = kube_source_open(&ko, &a->kube, &d);
+	diag_print(&d);
+	if (err)
+		agent_log("error", "cannot read config from the Kubernetes API (%s): %s",
+			  a->o->kubeconfig ? a->o->kubeconfig : "in-cluster", strerror(-err));
+	diag_free(&d);
+	return err;
+}
+
+static int agent_config_fd(const struct agent *a)
+{
+	return a->kube ? kube_source_fd(a->kube) : config_watch_fd(a->watch);
+}
+
+/* True when the config changed and a reload is due (after the debounce). */
+static bool agent_config_drain(struct agent *a)
+{
+	return a->kube ? kube_source_drain(a->kube) : config_watch_drain(a->watch);
+}
+
 static int agent_start(struct agent *a)
 {
 	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs,
@@ -76,18 +117,15 @@ static int agent_start(struct agent *a)
 		err = agent_punt_start(a);
 	if (err)
 		return err;
-	err = config_watch_open(a->o->config_dir, &a->watch);
-	if (err) {
-		agent_log("error", "cannot watch config dir %s: %s (create it, or pass --config-dir)",
-			  a->o->config_dir, strerror(-err));
+	err = agent_config_open(a);
+	if (err)
 		return err;
-	}
 	err = admin_open(&a->admin, a->o->admin_addr, a->o->admin_port, a->o->ready_port,
 			 agent_admin_handler, a);
 	if (err)
 		return err;
 	agent_log("info", "node %s: bpffs %s, cgroup root %s, config %s, generation %u adopted",
-		  a->o->node, a->o->bpffs, a->o->cgroup_root, a->o->config_dir,
+		  a->o->node, a->o->bpffs, a->o->cgroup_root, agent_config_source(a),
 		  dp_generation(a->dp));
 	return 0;
 }
@@ -100,6 +138,7 @@ static void agent_stop(struct agent *a)
 	admin_close(&a->admin);
 	if (a->watch)
 		config_watch_close(a->watch);
+	kube_source_close(a->kube);
 	/* Maps and links stay pinned: the kernel keeps serving while the agent is away. */
 	if (a->dp)
 		dp_close(a->dp, false);
@@ -118,7 +157,7 @@ static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
 	size_t n = 0;
 	int r;
 
-	pfds[n++] = (struct pollfd){ .fd = config_watch_fd(a->watch), .events = POLLIN };
+	pfds[n++] = (struct pollfd){ .fd = agent_config_fd(a), .events = POLLIN };
 	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
 	r = poll(pfds, n, *debounce_ms);
@@ -129,7 +168,7 @@ static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
 		agent_reload(a);
 		return;
 	}
-	if ((pfds[0].revents & POLLIN) && config_watch_drain(a->watch))
+	if ((pfds[0].revents & POLLIN) && agent_config_drain(a))
 		*debounce_ms = RELOAD_DEBOUNCE_MS;
 	if (pfds[1].revents & POLLIN) {
 		unsigned long long ticks;
@@ -159,7 +198,8 @@ int agent_run(const struct agent_opts *o)
 	if (tfd < 0)
 		goto out;
 	pod_cgroup_scan(o->cgroup_root, &a.cgroups);
-	agent_reload(&a);
+	if (!a.kube) /* the API's first snapshot comes when every kind has been listed */
+		agent_reload(&a);
 	while (!stop_requested)
 		agent_poll_once(&a, tfd, &debounce_ms);
 	agent_log("info", "stopping; maps and programs stay pinned under %s", o->bpffs);

@@ -124,6 +124,14 @@ static int agent_apply(struct agent *a, struct node_view *v)
 	return 0;
 }
 
+/* A whole snapshot from wherever the config comes from. */
+static int agent_config_load(struct agent *a, struct model *m, struct diag *d)
+{
+	if (a->kube)
+		return kube_source_snapshot(a->kube, m, d);
+	return model_load_dir(a->o->config_dir, m, d);
+}
+
 void agent_reload(struct agent *a)
 {
 	struct model m = { 0 };
@@ -133,8 +141,10 @@ void agent_reload(struct agent *a)
 	struct agent_snap *snap = NULL;
 	int err;
 
+	err = agent_config_load(a, &m, &d);
+	if (err == -EAGAIN)
+		return; /* the API has not been listed whole yet: nothing to apply, nothing wrong */
 	a->reloads++;
-	err = model_load_dir(a->o->config_dir, &m, &d);
 	/* policies are checked before anything reaches the kernel: a bad one rejects it all */
 	if (!err)
 		err = authz_compile(&m, NULL, &az, &d);
@@ -144,8 +154,8 @@ void agent_reload(struct agent *a)
 	if (err) {
 		a->rejected++;
 		set_last_error(a, &d, "configuration rejected");
-		agent_log("error", "configuration in %s rejected (%zu error(s) above); generation %u "
-			  "stays in force", a->o->config_dir, d.errors, dp_generation(a->dp));
+		agent_log("error", "configuration from %s rejected (%zu error(s) above); generation "
+			  "%u stays in force", agent_config_source(a), d.errors, dp_generation(a->dp));
 		authz_set_free(az);
 		goto out;
 	}

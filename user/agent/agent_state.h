@@ -12,6 +12,7 @@
 #include "config/config_watch.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
+#include "kube/kube_source.h"
 #include "model/model.h"
 #include "hbone/hbone.h"
 #include "proxy/proxy.h"
@@ -19,7 +20,8 @@
 struct agent {
 	const struct agent_opts *o;
 	struct dataplane *dp;
-	struct config_watch *watch;
+	struct config_watch *watch; /* the config directory, or */
+	struct kube_source *kube;   /* the Kubernetes API (--kube) */
 	struct admin_server admin;
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
@@ -47,7 +49,9 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 			       const struct skiff_sock_origin *src,
 			       const struct skiff_sock_origin *dst, struct proxy_l7 *l7);
 
-/* Load + compile + apply a new snapshot from the config dir. */
+/* Where the config comes from, for messages: the directory, or "the Kubernetes API". */
+const char *agent_config_source(const struct agent *a);
+/* Load + compile + apply a new snapshot from the config dir or the API. */
 void agent_reload(struct agent *a);
 /* Rescan pod cgroups; re-apply when enrolled pods changed. */
 void agent_rescan(struct agent *a);

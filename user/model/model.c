@@ -187,6 +187,16 @@ int model_load_string(const char *name, const char *yaml, struct model *out, str
 	return model_finish(out, errors_before, 0, d);
 }
 
+int model_load_set(struct ydoc_set *docs, struct model *out, struct diag *d)
+{
+	size_t errors_before = d->errors;
+
+	model_init(out);
+	out->src = *docs;
+	memset(docs, 0, sizeof(*docs));
+	return model_finish(out, errors_before, 0, d);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -228,6 +228,9 @@ int model_load_dir(const char *dir, struct model *out, struct diag *d);
 int model_load_files(const char *const *paths, size_t n, struct model *out, struct diag *d);
 /* Same, from one YAML buffer (tests); `name` stands for the file name in messages. */
 int model_load_string(const char *name, const char *yaml, struct model *out, struct diag *d);
+/* Same, from documents built elsewhere (the Kubernetes API source turns JSON objects into the
+ * trees the YAML loader builds); the model takes `docs` over and leaves it empty. */
+int model_load_set(struct ydoc_set *docs, struct model *out, struct diag *d);
 /* Add one parsed document to a model under construction (the loaders use it). */
 int model_add_doc(struct model *m, const struct ynode *doc, struct diag *d);
 /* Cross-resource checks after all documents are in (duplicate names, VS subset references...). */

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The API source's state, shared by its files (kinds, http, list/watch, source). Private. */
+#ifndef SKIFF_KUBE_INTERNAL_H
+#define SKIFF_KUBE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "kube/kube_config.h"
+#include "kube/kube_source.h"
+
+/* One kind skiffd reads, and where the API serves it. */
+struct kube_kind {
+	const char *kind;
+	const char *group;	     /* "" for the core group */
+	const char *const *versions; /* preferred first; the next is tried on 404 */
+	const char *resource;	     /* plural, lower case, as in the URL */
+};
+
+extern const struct kube_kind kube_kinds[];
+extern const size_t kube_nkinds;
+
+/* A kind's watcher: its thread, what it has seen, and the objects it holds. */
+struct kube_watcher {
+	const struct kube_kind *k;
+	struct kube_source *ks;
+	pthread_t thread;
+	bool started;
+	size_t version; /* index into k->versions that answered */
+	char rv[128];	/* resourceVersion to resume from; "" means list first */
+	bool listed;	/* first list done (or the kind is known not to be served) */
+	bool missing;	/* the API answered 404 for every version */
+	bool gone;	/* the watch said 410: list again */
+	int backoff_ms;
+	struct json_object *objs; /* "namespace/name" -> object; under ks->lock */
+};
+
+struct kube_source {
+	struct kube_source_opts o;
+	struct kube_conn conn;
+	pthread_mutex_t lock; /* objs, stats, stopping */
+	pthread_cond_t wake;  /* stopping was set */
+	bool stopping;
+	int efd;
+	bool changed; /* something changed since the last drain */
+	struct kube_source_stats st;
+	struct kube_watcher *w;
+	size_t nw;
+};
+
+/* The path of a kind's collection at its current version: "/apis/g/v/res". */
+void kube_kind_path(const struct kube_watcher *w, char *buf, size_t len);
+/* "group/version" or "version". */
+void kube_kind_api_version(const struct kube_watcher *w, char *buf, size_t len);
+
+/* GET `url` (a path under the server), feeding each top-level JSON object of the body to `fn`
+ * as it arrives (a watch is one object per line). Returns 0 when the response ended, with its
+ * status in *status; -ECANCELED when the source stops, -EIO for transport failures, -EPROTO for
+ * a body that is not JSON, or what `fn` returned (< 0 ends the transfer). For a status other
+ * than 200 the objects are not given to `fn`; the Status message goes to `msg`. */
+typedef int (*kube_obj_fn)(struct kube_watcher *w, void *ctx, struct json_object *o);
+int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube_obj_fn fn,
+		  void *ctx, long *status, char *msg, size_t msglen);
+
+/* "HTTP 401: Unauthorized" or "Input/output error: <curl's reason>", for log lines. */
+const char *kube_failure_text(int rc, long status, const char *msg, char *buf, size_t len);
+
+/* List the kind into a fresh store (all pages). 0, or the HTTP status when not 200, or -errno. */
+int kube_list(struct kube_watcher *w);
+/* Watch from w->rv until the stream ends. 0 or the HTTP status when not 200, or -errno. */
+int kube_watch(struct kube_watcher *w);
+
+/* The kind's object from an API object or event: apiVersion and kind set (a LIST's items carry
+ * neither), managedFields dropped (bulky and never read). */
+void kube_obj_normalise(struct kube_watcher *w, struct json_object *o);
+/* "namespace/name" (or "name") and metadata.resourceVersion of `o`; NULL when unnamed. */
+const char *kube_obj_key(struct json_object *o, char *buf, size_t len);
+const char *kube_obj_rv(struct json_object *o);
+
+/* Something changed: wake the agent. Call with ks->lock held. */
+void kube_source_notify(struct kube_source *ks);
+void kube_log(struct kube_source *ks, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The kinds skiffd reads from the API and how their objects are named. All pods are watched, not
+ * only this node's: the compiler needs the addresses of mesh pods on other nodes and their nodes'
+ * addresses (compile_remote.c) to punt cross-node traffic to the right skiffd.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "kube/kube_internal.h"
+
+static const char *const v_core[] = {"v1", NULL};
+static const char *const v_istio_net[] = {"v1", "v1beta1", "v1alpha3", NULL};
+static const char *const v_istio_sec[] = {"v1", "v1beta1", NULL};
+
+const struct kube_kind kube_kinds[] = {
+    {"Namespace", "", v_core, "namespaces"},
+    {"Pod", "", v_core, "pods"},
+    {"Service", "", v_core, "services"},
+    {"EndpointSlice", "discovery.k8s.io", v_core, "endpointslices"},
+    {"VirtualService", "networking.istio.io", v_istio_net, "virtualservices"},
+    {"DestinationRule", "networking.istio.io", v_istio_net, "destinationrules"},
+    {"PeerAuthentication", "security.istio.io", v_istio_sec, "peerauthentications"},
+    {"AuthorizationPolicy", "security.istio.io", v_istio_sec, "authorizationpolicies"},
+};
+const size_t kube_nkinds = sizeof(kube_kinds) / sizeof(kube_kinds[0]);
+
+void kube_kind_path(const struct kube_watcher *w, char *buf, size_t len)
+{
+	const struct kube_kind *k = w->k;
+
+	if (k->group[0])
+		snprintf(buf, len, "/apis/%s/%s/%s", k->group, k->versions[w->version],
+			 k->resource);
+	else
+		snprintf(buf, len, "/api/%s/%s", k->versions[w->version], k->resource);
+}
+
+void kube_kind_api_version(const struct kube_watcher *w, char *buf, size_t len)
+{
+	const struct kube_kind *k = w->k;
+
+	snprintf(buf, len, "%s%s%s", k->group, k->group[0] ? "/" : "", k->versions[w->version]);
+}
+
+void kube_obj_normalise(struct kube_watcher *w, struct json_object *o)
+{
+	struct json_object *md;
+	char api[128];
+
+	kube_kind_api_version(w, api, sizeof(api));
+	if (!json_object_object_get_ex(o, "apiVersion", NULL))
+		json_object_object_add(o, "apiVersion", json_object_new_string(api));
+	if (!json_object_object_get_ex(o, "kind", NULL))
+		json_object_object_add(o, "kind", json_object_new_string(w->k->kind));
+	if (json_object_object_get_ex(o, "metadata", &md))
+		json_object_object_del(md, "managedFields");
+}
+
+static const char *meta_str(struct json_object *o, const char *key)
+{
+	struct json_object *md, *v;
+
+	if (!json_object_object_get_ex(o, "metadata", &md) ||
+	    !json_object_object_get_ex(md, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+const char *kube_obj_key(struct json_object *o, char *buf, size_t len)
+{
+	const char *name = meta_str(o, "name"), *ns = meta_str(o, "namespace");
+
+	if (!name)
+		return NULL;
+	snprintf(buf, len, "%s%s%s", ns ? ns : "", ns ? "/" : "", name);
+	return buf;
+}
+
+const char *kube_obj_rv(struct json_object *o)
+{
+	return meta_str(o, "resourceVersion");
+}

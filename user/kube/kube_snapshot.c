@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The agent's side of the API source: the wake-up fd, whether every kind has been listed, and
+ * whole snapshots of the objects the watchers hold, built through the model loader.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kube/kube_internal.h"
+#include "kube/kube_json.h"
+
+int kube_source_fd(const struct kube_source *ks)
+{
+	return ks->efd;
+}
+
+static bool ks_synced_locked(struct kube_source *ks)
+{
+	for (size_t i = 0; i < ks->nw; i++)
+		if (!ks->w[i].listed)
+			return false;
+	return true;
+}
+
+bool kube_source_synced(struct kube_source *ks)
+{
+	bool r;
+
+	pthread_mutex_lock(&ks->lock);
+	r = ks_synced_locked(ks);
+	pthread_mutex_unlock(&ks->lock);
+	return r;
+}
+
+bool kube_source_drain(struct kube_source *ks)
+{
+	uint64_t n;
+	bool r;
+
+	(void)!read(ks->efd, &n, sizeof(n));
+	pthread_mutex_lock(&ks->lock);
+	r = ks->changed && ks_synced_locked(ks);
+	if (r)
+		ks->changed = false;
+	pthread_mutex_unlock(&ks->lock);
+	return r;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* One kind's objects into `set`, sorted by namespace/name so that a snapshot does not depend on
+ * the order events came in. */
+static void ks_add_kind(struct kube_watcher *w, struct ydoc_set *set)
+{
+	size_t n = (size_t)json_object_object_length(w->objs), i = 0;
+	const char **keys = calloc(n + 1, sizeof(*keys));
+
+	if (!keys)
+		abort();
+	json_object_object_foreach(w->objs, key, val)
+	{
+		(void)val;
+		keys[i++] = key;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_key);
+	for (i = 0; i < n; i++) {
+		struct json_object *o;
+
+		json_object_object_get_ex(w->objs, keys[i], &o);
+		kube_json_add_doc(set, o);
+	}
+	free(keys);
+}
+
+int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag *d)
+{
+	struct ydoc_set set = {0};
+
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&ks->lock);
+	if (!ks_synced_locked(ks)) {
+		pthread_mutex_unlock(&ks->lock);
+		return -EAGAIN;
+	}
+	for (size_t i = 0; i < ks->nw; i++)
+		ks_add_kind(&ks->w[i], &set);
+	pthread_mutex_unlock(&ks->lock);
+	return model_load_set(&set, out, d);
+}
+
+void kube_source_stats(struct kube_source *ks, struct kube_source_stats *st)
+{
+	pthread_mutex_lock(&ks->lock);
+	*st = ks->st;
+	pthread_mutex_unlock(&ks->lock);
+}
