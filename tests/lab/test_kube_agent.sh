@@ -2,8 +2,9 @@
 # skiffd with its config from the Kubernetes API (tests/kube/fake_apiserver.py on loopback):
 # nothing is applied before every kind is listed, then a generation; an invalid VirtualService is
 # refused naming "api: VirtualService ns/name: field" while the last good generation stays; a
-# good change after it is applied; a burst of changes is one snapshot. No network namespaces, so no skiff-lab and not its lock: the
-# agent runs on a private bpffs directory and an empty cgroup of its own.
+# good change after it is applied; a burst of changes is one snapshot. No network namespaces, so
+# no skiff-lab and not its lock: the agent runs on a private bpffs directory and an empty cgroup
+# of its own, with its admin port on loopback.
 set -u
 BUILD=${BUILD:-build}
 BUILD=$(cd "$BUILD" && pwd)
