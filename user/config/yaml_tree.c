@@ -55,17 +55,30 @@ static void yconv_fail(struct yconv *y, int line, const char *what, const char *
 	y->err = -EINVAL;
 }
 
-static struct ynode *ynode_new(struct yconv *y, enum ynode_kind k, const yaml_node_t *src)
+struct ynode *ynode_alloc(enum ynode_kind k, const char *file, int line)
 {
 	struct ynode *n = yzalloc(sizeof(*n));
 
 	n->kind = k;
-	n->file = y->file;
-	n->line = (int)src->start_mark.line + 1;
+	n->file = file;
+	n->line = line;
 	return n;
 }
 
-static void ymap_append(struct ynode *m, char *key, int key_line, struct ynode *val)
+static struct ynode *ynode_new(struct yconv *y, enum ynode_kind k, const yaml_node_t *src)
+{
+	return ynode_alloc(k, y->file, (int)src->start_mark.line + 1);
+}
+
+void ynode_seq_append(struct ynode *s, struct ynode *val)
+{
+	s->items = realloc(s->items, (s->n + 1) * sizeof(*s->items));
+	if (!s->items)
+		abort();
+	s->items[s->n++] = val;
+}
+
+void ynode_map_append(struct ynode *m, char *key, int key_line, struct ynode *val)
 {
 	m->keys = realloc(m->keys, (m->n + 1) * sizeof(*m->keys));
 	m->key_lines = realloc(m->key_lines, (m->n + 1) * sizeof(*m->key_lines));
@@ -102,7 +115,7 @@ static void yconv_merge(struct yconv *y, struct ynode *m, const struct ynode *fr
 	}
 	for (size_t i = 0; i < from->n; i++)
 		if (!ymap_has(m, from->keys[i]))
-			ymap_append(m, ystrdup(from->keys[i]), from->key_lines[i],
+			ynode_map_append(m, ystrdup(from->keys[i]), from->key_lines[i],
 				    ynode_clone(from->items[i]));
 }
 
@@ -136,7 +149,7 @@ static void yconv_pair(struct yconv *y, struct ynode *m, yaml_node_pair_t *p, in
 		yconv_fail(y, kline, "duplicate key ", key);
 		return;
 	}
-	ymap_append(m, ystrdup(key), kline, val);
+	ynode_map_append(m, ystrdup(key), kline, val);
 }
 
 static struct ynode *yconv_map(struct yconv *y, yaml_node_t *src, int depth)
@@ -234,7 +247,7 @@ static void yaml_report_error(const yaml_parser_t *p, const char *name, const ch
 			 p->problem ? p->problem : "cannot parse");
 }
 
-static const char *ydoc_set_add_file(struct ydoc_set *set, const char *name)
+const char *ydoc_set_add_file(struct ydoc_set *set, const char *name)
 {
 	set->files = realloc(set->files, (set->nfiles + 1) * sizeof(*set->files));
 	if (!set->files)
@@ -243,7 +256,7 @@ static const char *ydoc_set_add_file(struct ydoc_set *set, const char *name)
 	return set->files[set->nfiles++];
 }
 
-static void ydoc_set_push(struct ydoc_set *set, struct ynode *doc)
+void ydoc_set_push(struct ydoc_set *set, struct ynode *doc)
 {
 	set->docs = realloc(set->docs, (set->n + 1) * sizeof(*set->docs));
 	if (!set->docs)

@@ -51,6 +51,16 @@ const char *ynode_str(const struct ynode *n); /* scalar text or NULL */
 int ynode_key_line(const struct ynode *map, const char *key); /* line of the key, or map's line */
 const char *ynode_kind_name(enum ynode_kind k);		      /* "scalar", "mapping", "sequence" */
 
+/* Building trees from another source (the Kubernetes API's JSON): a node of kind `k`; a map
+ * entry (the map takes `key`, which must be malloc'ed, and `val`); a sequence item; a file name
+ * the nodes can point at (copied into the set); a document (the set takes it). Allocation
+ * failure aborts, as in the parser. */
+struct ynode *ynode_alloc(enum ynode_kind k, const char *file, int line);
+void ynode_map_append(struct ynode *m, char *key, int key_line, struct ynode *val);
+void ynode_seq_append(struct ynode *s, struct ynode *val);
+const char *ydoc_set_add_file(struct ydoc_set *set, const char *name);
+void ydoc_set_push(struct ydoc_set *set, struct ynode *doc);
+
 /* Deep copy (owner frees with ynode_free). `file` pointers stay shared. */
 struct ynode *ynode_clone(const struct ynode *n);
 void ynode_free(struct ynode *n);
