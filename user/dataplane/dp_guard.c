@@ -68,48 +68,25 @@ int dp_guard_configure(struct dataplane *dp, const char *kubelet_cgroup)
 	return 0;
 }
 
-/* skiff_guard_ifaces: one entry per veth that leads to a local pod with a mode. */
+/* skiff_guard_ifaces: one entry per veth that leads to an enrolled local pod. */
 struct guard_iface_entry {
 	__u32 ifindex;
 	struct skiff_guard_iface pod;
 };
 
-/* The veth of each address's pod, found by route as the TC attach does. An address without a
- * route is left out: the TC guard then decides that pod's packets by their address. */
-static int ifaces_sync(struct dataplane *dp, const struct node_view *v)
+/* skiff_guard_ifaces from the veths found by dp_guard_attach_pods. */
+static int ifaces_sync(struct dataplane *dp, const struct guard_iface_entry *t, size_t n)
 {
-	struct guard_iface_entry *t = calloc(v->nmtls ? v->nmtls : 1, sizeof(*t));
-	size_t n = 0;
-	int err;
+	const struct dp_entries e = {
+		.base = t, .n = n, .stride = sizeof(*t),
+		.key_off = offsetof(struct guard_iface_entry, ifindex), .key_size = sizeof(__u32),
+		.val_off = offsetof(struct guard_iface_entry, pod),
+		.val_size = sizeof(struct skiff_guard_iface),
+	};
 
-	if (!t)
-		return -ENOMEM;
-	for (size_t i = 0; i < v->nmtls; i++) {
-		const struct skiff_mtls_key *k = &v->mtls[i].key;
-		int oif = k->port ? -1 : dp_route_oif(&k->addr, k->family);
-		bool seen = false;
-
-		for (size_t j = 0; oif > 0 && j < n; j++)
-			seen |= t[j].ifindex == (__u32)oif; /* the pod's other address */
-		if (oif <= 0 || seen)
-			continue;
-		t[n++] = (struct guard_iface_entry){
-		    .ifindex = (__u32)oif,
-		    .pod = {.addr = k->addr, .family = k->family},
-		};
-	}
-	err = dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_guard_ifaces),
-			  &(struct dp_entries){
-			      .base = t, .n = n, .stride = sizeof(*t),
-			      .key_off = offsetof(struct guard_iface_entry, ifindex),
-			      .key_size = sizeof(__u32),
-			      .val_off = offsetof(struct guard_iface_entry, pod),
-			      .val_size = sizeof(struct skiff_guard_iface),
-			  },
-			  SKIFF_MAP_GUARD_IFACES,
-			  "more than " SKIFF_STR(SKIFF_MAX_GUARD_IFACES) " local mesh pods?");
-	free(t);
-	return err;
+	return dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_guard_ifaces), &e,
+			   SKIFF_MAP_GUARD_IFACES,
+			   "more than " SKIFF_STR(SKIFF_MAX_GUARD_IFACES) " local mesh pods?");
 }
 
 int dp_mtls_sync(struct dataplane *dp, const struct node_view *v)
@@ -119,11 +96,9 @@ int dp_mtls_sync(struct dataplane *dp, const struct node_view *v)
 		.key_off = offsetof(struct cv_mtls, key), .key_size = sizeof(struct skiff_mtls_key),
 		.val_off = offsetof(struct cv_mtls, val), .val_size = sizeof(struct skiff_mtls),
 	};
-	int err;
 
-	err = dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_mtls), &e, SKIFF_MAP_MTLS,
-			  "more than " SKIFF_STR(SKIFF_MAX_MTLS_PORTS) " pod ports with a mode?");
-	return err ? err : ifaces_sync(dp, v);
+	return dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_mtls), &e, SKIFF_MAP_MTLS,
+			   "more than " SKIFF_STR(SKIFF_MAX_MTLS_PORTS) " pod ports with a mode?");
 }
 
 /* The guard on the TC egress hook of interface `ifindex` (packets going into the pod). */
@@ -145,14 +120,34 @@ static int tc_attach(struct dataplane *dp, int ifindex)
 	return bpf_tc_attach(&hook, &opts);
 }
 
+/* Has veth `oif` been met already (the pod's other address)? */
+static bool iface_listed(const struct guard_iface_entry *t, size_t n, int oif)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].ifindex == (__u32)oif)
+			return true;
+	return false;
+}
+
+/*
+ * Each enrolled pod's veth, found once by route: the TC guard goes on it, and skiff_guard_ifaces
+ * names the pod behind it (one of its addresses, all of which carry the same modes). A veth that
+ * cannot be found or guarded is reported; the rest of the node is still guarded.
+ */
 int dp_guard_attach_pods(struct dataplane *dp, const struct node_view *v)
 {
-	int failed = 0;
+	struct guard_iface_entry *t = calloc(v->npod_ips ? v->npod_ips : 1, sizeof(*t));
+	size_t n = 0;
+	int failed = 0, err;
 
+	if (!t)
+		return -ENOMEM;
 	for (size_t i = 0; i < v->npod_ips; i++) {
 		const struct skiff_pod_ip_key *k = &v->pod_ips[i].key;
-		int oif = dp_route_oif(&k->addr, k->family), err;
+		int oif = dp_route_oif(&k->addr, k->family);
 
+		if (oif > 0 && iface_listed(t, n, oif))
+			continue;
 		err = oif < 0 ? oif : tc_attach(dp, oif);
 		if (err) {
 			failed++;
@@ -160,9 +155,16 @@ int dp_guard_attach_pods(struct dataplane *dp, const struct node_view *v)
 				"dataplane: cannot put the STRICT guard on the veth of a pod (address "
 				"%d of %zu, interface %d): %s\n",
 				(int)i + 1, v->npod_ips, oif, strerror(-err));
+			continue;
 		}
+		t[n++] = (struct guard_iface_entry){
+		    .ifindex = (__u32)oif,
+		    .pod = {.addr = k->addr, .family = k->family},
+		};
 	}
-	return failed ? -EIO : 0;
+	err = ifaces_sync(dp, t, n);
+	free(t);
+	return err ? err : failed ? -EIO : 0;
 }
 
 int dp_guard_attach_uplink(struct dataplane *dp, const char *ifname)
