@@ -45,6 +45,16 @@ static inline int fx_teardown(void **state)
 	return 0;
 }
 
+/* Start a case over within one test: no view, no model, no YAML. */
+static inline void fx_reset(struct fx *f)
+{
+	node_view_free(&f->v);
+	if (f->loaded)
+		model_free(&f->m);
+	f->loaded = false;
+	sb_free(&f->y);
+}
+
 /* A cgroup id for every pod, derived from its namespace and name. */
 static inline uint64_t fake_cgroup_id(const char *ns, const char *name)
 {

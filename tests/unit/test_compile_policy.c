@@ -356,10 +356,7 @@ static void test_plaintext_guard(void **state)
 	/* any mesh pod may connect anywhere */
 	assert_int_equal(verdict(f, "bad/intruder-0", "shop/api-0", 0, SKIFF_AF_INET), 1);
 	assert_int_equal(verdict(f, "bad/intruder-0", "shop/api-0", 8080, SKIFF_AF_INET), 1);
-	node_view_free(&f->v);
-	model_free(&f->m);
-	f->loaded = false;
-	sb_free(&f->y);
+	fx_reset(f);
 
 	/* without the PA: 8080 lets plaintext in (PERMISSIVE), the rest of api is STRICT */
 	mesh(f);
@@ -392,10 +389,7 @@ static void test_strict_any_flag(void **state)
 	/* and the pod, found by cgroup at its sockets */
 	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_STRICT);
 	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED);
-	node_view_free(&f->v);
-	model_free(&f->m);
-	f->loaded = false;
-	sb_free(&f->y);
+	fx_reset(f);
 
 	/* made STRICT by an AuthorizationPolicy that plaintext clients would fail */
 	mesh(f);
