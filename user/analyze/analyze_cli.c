@@ -34,7 +34,8 @@ static int no_cgroup(void *ctx, const struct m_pod *pod, uint64_t *id)
 }
 
 /* What skiffd would also refuse or warn about when compiling this node's view (limits, pods
- * without ready endpoints, JWT attributes): only for a configuration with no schema error. */
+ * without ready endpoints, JWT attributes): only for a configuration the analyzers found no
+ * Error in, since the compiler needs a valid model. */
 static void compile_check(struct model *m, const char *node, struct an_result *r)
 {
 	struct node_view v = {0};
@@ -49,10 +50,10 @@ static void compile_check(struct model *m, const char *node, struct an_result *r
 	diag_free(&d);
 }
 
-static bool has_code(const struct an_result *r, enum an_code c)
+static bool has_errors(const struct an_result *r)
 {
 	for (size_t i = 0; i < r->n; i++)
-		if (r->v[i].code == c)
+		if (analyze_code(r->v[i].code)->level == AN_ERROR)
 			return true;
 	return false;
 }
@@ -156,7 +157,8 @@ static int run(const struct an_args *a, struct an_result *r, FILE *err)
 		return 1;
 	}
 	analyze_run(&m, only, r);
-	if (!only && !has_code(r, IST0106))
+	/* after an Error the compiler would only repeat it in its own words */
+	if (!only && !has_errors(r))
 		compile_check(&m, a->node ? a->node : "node-1", r);
 	model_free(&m);
 	return 0;
