@@ -30,7 +30,8 @@ static const char *conformance_dir(void)
 
 struct istio_case {
 	const char *file, *analyzer;
-	const char *want[16]; /* "CODE Kind ns/name" as Istio's table writes them, NULL-ended */
+	const char *file2;    /* a second input read with the first, or NULL */
+	const char *want[20]; /* "CODE Kind ns/name" as Istio's table writes them, NULL-ended */
 };
 
 /*
@@ -40,61 +41,103 @@ struct istio_case {
  * is its own). Every other case compares every message.
  */
 static const struct istio_case cases[] = {
-	{"authorizationpolicies.yaml", "authz.AuthorizationPoliciesAnalyzer",
-	 {"IST0127 AuthorizationPolicy istio-system/meshwide-httpbin-v1",
-	  "IST0127 AuthorizationPolicy httpbin-empty/httpbin-empty-namespace-wide",
-	  "IST0127 AuthorizationPolicy httpbin/httpbin-nopods",
-	  "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-ns",
-	  "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-ns",
-	  "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-not-ns",
-	  "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-not-ns",
-	  "IST0127 AuthorizationPolicy test-ambient/no-workload"}},
-	{"injection.yaml", "injection.Analyzer",
-	 {"IST0102 Namespace bar", "IST0123 Namespace busted", "IST0123 Namespace multi-ns-1",
-	  "IST0123 Namespace multi-ns-2", "IST0123 Namespace multi-ns-3"}},
-	{"service-no-port-name.yaml", "service.PortNameAnalyzer",
-	 {"IST0118 Service my-namespace1/my-service1", "IST0118 Service my-namespace1/my-service1",
-	  "IST0118 Service my-namespace2/my-service2"}},
-	{"service-port-name.yaml", "service.PortNameAnalyzer", {NULL}},
-	{"service-no-port-name-system-namespace.yaml", "service.PortNameAnalyzer", {NULL}},
-	{"deployment-multi-service.yaml", "deployment.ServiceAssociationAnalyzer",
-	 {"IST0116 Deployment bookinfo/multiple-svc-multiple-prot",
-	  "IST0116 Deployment bookinfo/multiple-without-port",
-	  "IST0137 Deployment bookinfo/conflicting-ports"}},
-	{"deployment-multi-service-different-ns.yaml", "deployment.ServiceAssociationAnalyzer",
-	 {NULL}},
-	{"deployment-service-no-selector.yaml", "deployment.ServiceAssociationAnalyzer", {NULL}},
-	{"virtualservice_conflictingmeshgatewayhosts.yaml",
-	 "virtualservice.ConflictingMeshGatewayHostsAnalyzer",
-	 {"IST0109 VirtualService team3/ratings", "IST0109 VirtualService team4/ratings",
-	  "IST0109 VirtualService foo/ratings", "IST0109 VirtualService bar/ratings",
-	  "IST0109 VirtualService foo/productpage", "IST0109 VirtualService foo/bogus-productpage",
-	  "IST0109 VirtualService team2/ratings"}},
-	{"virtualservice_conflictingmeshgatewayhosts_with_exportto.yaml",
-	 "virtualservice.ConflictingMeshGatewayHostsAnalyzer",
-	 {"IST0109 VirtualService foo/productpage", "IST0109 VirtualService bar/productpage",
-	  "IST0109 VirtualService foo/productpage-c", "IST0109 VirtualService bar/productpage-c",
-	  "IST0109 VirtualService foo/productpage-d", "IST0109 VirtualService bar/productpage-d"}},
-	{"virtualservice_destinationhosts.yaml", "virtualservice.DestinationHostAnalyzer",
-	 {"IST0101 VirtualService default/reviews-bogushost",
-	  "IST0101 VirtualService default/reviews-bogushost",
-	  "IST0101 VirtualService default/reviews-bookinfo-other",
-	  "IST0101 VirtualService default/reviews-mirror-bogushost",
-	  "IST0101 VirtualService default/reviews-bogusport",
-	  "IST0112 VirtualService default/reviews-2port-missing",
-	  "IST0101 VirtualService istio-system/cross-namespace-details",
-	  "IST0101 VirtualService hello/hello-export-to-bogus"}},
-	{"virtualservice_destinationrules.yaml", "virtualservice.DestinationRuleAnalyzer",
-	 {"IST0101 VirtualService default/reviews-bogussubset",
-	  "IST0101 VirtualService default/reviews-mirror-bogussubset"}},
-	{"destinationrule-with-fake-host.yaml", "destinationrule.PodNotSelectedAnalyzer",
-	 {"IST0174 DestinationRule default/fake-host"}},
-	{"destinationrule-subsets-not-select-pods.yaml", "destinationrule.PodNotSelectedAnalyzer",
-	 {"IST0173 DestinationRule default/subsets-not-select-pods"}},
-	{"destinationrule-subsets-with-topology-labels.yaml",
-	 "destinationrule.PodNotSelectedAnalyzer", {NULL}},
-	{"destinationrule-empty-topology-labels.yaml", "destinationrule.PodNotSelectedAnalyzer",
-	 {"IST0173 DestinationRule default/empty-topology-labels"}},
+    {"authorizationpolicies.yaml",
+     "authz.AuthorizationPoliciesAnalyzer",
+     NULL,
+     {"IST0127 AuthorizationPolicy istio-system/meshwide-httpbin-v1",
+      "IST0127 AuthorizationPolicy httpbin-empty/httpbin-empty-namespace-wide",
+      "IST0127 AuthorizationPolicy httpbin/httpbin-nopods",
+      "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-ns",
+      "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-ns",
+      "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-not-ns",
+      "IST0101 AuthorizationPolicy httpbin/httpbin-bogus-not-ns",
+      "IST0127 AuthorizationPolicy test-ambient/no-workload"}},
+    {"injection.yaml",
+     "injection.Analyzer",
+     NULL,
+     {"IST0102 Namespace bar", "IST0123 Namespace busted", "IST0123 Namespace multi-ns-1",
+      "IST0123 Namespace multi-ns-2", "IST0123 Namespace multi-ns-3"}},
+    {"service-no-port-name.yaml",
+     "service.PortNameAnalyzer",
+     NULL,
+     {"IST0118 Service my-namespace1/my-service1", "IST0118 Service my-namespace1/my-service1",
+      "IST0118 Service my-namespace2/my-service2"}},
+    {"service-port-name.yaml", "service.PortNameAnalyzer", NULL, {NULL}},
+    {"service-no-port-name-system-namespace.yaml", "service.PortNameAnalyzer", NULL, {NULL}},
+    {"deployment-multi-service.yaml",
+     "deployment.ServiceAssociationAnalyzer",
+     NULL,
+     {"IST0116 Deployment bookinfo/multiple-svc-multiple-prot",
+      "IST0116 Deployment bookinfo/multiple-without-port",
+      "IST0137 Deployment bookinfo/conflicting-ports"}},
+    {"deployment-multi-service-different-ns.yaml",
+     "deployment.ServiceAssociationAnalyzer",
+     NULL,
+     {NULL}},
+    {"deployment-service-no-selector.yaml", "deployment.ServiceAssociationAnalyzer", NULL, {NULL}},
+    {"virtualservice_conflictingmeshgatewayhosts.yaml",
+     "virtualservice.ConflictingMeshGatewayHostsAnalyzer",
+     NULL,
+     {"IST0109 VirtualService team3/ratings", "IST0109 VirtualService team4/ratings",
+      "IST0109 VirtualService foo/ratings", "IST0109 VirtualService bar/ratings",
+      "IST0109 VirtualService foo/productpage", "IST0109 VirtualService foo/bogus-productpage",
+      "IST0109 VirtualService team2/ratings"}},
+    {"virtualservice_conflictingmeshgatewayhosts_with_exportto.yaml",
+     "virtualservice.ConflictingMeshGatewayHostsAnalyzer",
+     NULL,
+     {"IST0109 VirtualService foo/productpage", "IST0109 VirtualService bar/productpage",
+      "IST0109 VirtualService foo/productpage-c", "IST0109 VirtualService bar/productpage-c",
+      "IST0109 VirtualService foo/productpage-d", "IST0109 VirtualService bar/productpage-d"}},
+    {"virtualservice_destinationhosts.yaml",
+     "virtualservice.DestinationHostAnalyzer",
+     NULL,
+     {"IST0101 VirtualService default/reviews-bogushost",
+      "IST0101 VirtualService default/reviews-bogushost",
+      "IST0101 VirtualService default/reviews-bookinfo-other",
+      "IST0101 VirtualService default/reviews-mirror-bogushost",
+      "IST0101 VirtualService default/reviews-bogusport",
+      "IST0112 VirtualService default/reviews-2port-missing",
+      "IST0101 VirtualService istio-system/cross-namespace-details",
+      "IST0101 VirtualService hello/hello-export-to-bogus"}},
+    {"virtualservice_destinationrules.yaml",
+     "virtualservice.DestinationRuleAnalyzer",
+     NULL,
+     {"IST0101 VirtualService default/reviews-bogussubset",
+      "IST0101 VirtualService default/reviews-mirror-bogussubset"}},
+    {"destinationrule-with-fake-host.yaml",
+     "destinationrule.PodNotSelectedAnalyzer",
+     NULL,
+     {"IST0174 DestinationRule default/fake-host"}},
+    {"destinationrule-subsets-not-select-pods.yaml",
+     "destinationrule.PodNotSelectedAnalyzer",
+     NULL,
+     {"IST0173 DestinationRule default/subsets-not-select-pods"}},
+    {"destinationrule-subsets-with-topology-labels.yaml",
+     "destinationrule.PodNotSelectedAnalyzer",
+     NULL,
+     {NULL}},
+    {"destinationrule-empty-topology-labels.yaml",
+     "destinationrule.PodNotSelectedAnalyzer",
+     NULL,
+     {"IST0173 DestinationRule default/empty-topology-labels"}},
+    /* Istio runs its VirtualService schema validation on both files together */
+    {"virtualservice_dupmatches.yaml",
+     "schema.VirtualServiceRulesAnalyzer",
+     "virtualservice_overlappingmatches.yaml",
+     {"IST0130 VirtualService default/duplicate-match",
+      "IST0130 VirtualService foo/sample-foo-cluster01",
+      "IST0131 VirtualService default/almost-duplicate-match",
+      "IST0131 VirtualService default/duplicate-match",
+      "IST0130 VirtualService default/duplicate-tcp-match",
+      "IST0130 VirtualService default/duplicate-empty-tcp",
+      "IST0131 VirtualService default/almost-duplicate-tcp-match",
+      "IST0131 VirtualService default/duplicate-tcp-match",
+      "IST0130 VirtualService none/tls-routing",
+      "IST0131 VirtualService none/tls-routing-almostmatch",
+      "IST0131 VirtualService none/tls-routing", "IST0131 VirtualService default/non-method-get",
+      "IST0131 VirtualService default/overlapping-in-single-match",
+      "IST0131 VirtualService default/overlapping-in-two-matches",
+      "IST0131 VirtualService default/overlapping-mathes-with-different-methods"}},
 };
 
 static void msg_key(const struct an_msg *m, char *buf, size_t len)
@@ -108,20 +151,22 @@ static void msg_key(const struct an_msg *m, char *buf, size_t len)
 
 static void run_case(const struct istio_case *c)
 {
-	char path[1024], key[600];
-	const char *paths[1] = {path};
+	char path[1024], path2[1024], key[600];
+	const char *paths[2] = {path, path2};
 	struct an_result load = {0}, got = {0};
 	struct diag d = {0};
 	struct model m;
-	bool used[16] = {false};
+	bool used[20] = {false};
 	size_t nwant = 0, ngot = 0;
 	const struct analyzer *a = analyze_find(c->analyzer);
 
 	snprintf(path, sizeof(path), "%s/" TESTDATA "%s", conformance_dir(), c->file);
 	assert_non_null(a);
-	assert_int_equal(analyze_load(paths, 1, NULL, &m, &load, &d), 0);
+	snprintf(path2, sizeof(path2), "%s/" TESTDATA "%s", conformance_dir(),
+		 c->file2 ? c->file2 : "");
+	assert_int_equal(analyze_load(paths, c->file2 ? 2 : 1, NULL, &m, &load, &d), 0);
 	analyze_run(&m, a, &got);
-	while (nwant < 16 && c->want[nwant])
+	while (nwant < 20 && c->want[nwant])
 		nwant++;
 	for (size_t i = 0; i < got.n; i++) {
 		bool found = false;
@@ -184,8 +229,8 @@ static void test_guide_namespace_not_labelled(void **state)
 	/* Info only: shown by default, and no failure (istioctl's failure threshold is Error) */
 	assert_int_equal(cli(&out, "-n", "payments", "-f", FIX "ns-unlabelled", NULL), 0);
 	assert_non_null(strstr(out, "Info [IST0102] (Namespace payments " FIX
-					 "ns-unlabelled/payments.yaml:4) The namespace is not in "
-					 "the mesh"));
+				    "ns-unlabelled/payments.yaml:4) The namespace is not in "
+				    "the mesh"));
 	assert_non_null(strstr(out, "    fix: kubectl label namespace payments "
 				    "istio.io/dataplane-mode=ambient\n"));
 	free(out);
@@ -204,8 +249,8 @@ static void test_guide_vs_host_typo(void **state)
 	(void)state;
 	assert_int_equal(cli(&out, FIX "vs-host-typo", NULL), 79);
 	assert_non_null(strstr(out, "Error [IST0101] (VirtualService payments/payments-api " FIX
-					 "vs-host-typo/payments.yaml:54) Referenced host not found: "
-					 "\"payments-apii\"\n    fix: "));
+				    "vs-host-typo/payments.yaml:54) Referenced host not found: "
+				    "\"payments-apii\"\n    fix: "));
 	/* the compiler's own words for the same mistake are not repeated */
 	assert_null(strstr(out, "SKF0008"));
 	free(out);
@@ -243,8 +288,8 @@ static void test_json_shape(void **state)
 	assert_true(json_object_object_get_ex(o, "fix", &v));
 	json_object_put(arr);
 	free(out);
-	assert_int_equal(cli(&out, "-o", "json", FIX "ns-unlabelled", "--output-threshold",
-			     "Error", NULL), 0);
+	assert_int_equal(
+	    cli(&out, "-o", "json", FIX "ns-unlabelled", "--output-threshold", "Error", NULL), 0);
 	assert_string_equal(out, "[\n]\n");
 	free(out);
 }
@@ -256,8 +301,10 @@ static void test_schema_error_and_usage(void **state)
 	(void)state;
 	/* skiff's validator refuses these Services (no port names, protocol HTTP): IST0106 each,
 	 * and the rest of the file is still analyzed */
-	assert_int_equal(cli(&out, "-f", "tests/conformance/istio/" TESTDATA
-			     "deployment-multi-service.yaml", NULL), 79);
+	assert_int_equal(cli(&out, "-f",
+			     "tests/conformance/istio/" TESTDATA "deployment-multi-service.yaml",
+			     NULL),
+			 79);
 	assert_non_null(strstr(out, "Error [IST0106] (Service bookinfo/details-http-v1 "));
 	assert_non_null(strstr(out, "Schema validation error: spec.ports[0].protocol HTTP must be "
 				    "TCP, UDP or SCTP"));

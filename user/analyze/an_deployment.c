@@ -13,8 +13,8 @@
 static bool deployment_skipped(const struct an_obj *d)
 {
 	const char *inj = labels_get(&d->labels, "sidecar.istio.io/inject");
-	const char *ann = ynode_str(ynode_get(ynode_path(d->doc, "spec.template.metadata.annotations"),
-					      "sidecar.istio.io/inject"));
+	const char *ann = ynode_str(ynode_get(
+	    ynode_path(d->doc, "spec.template.metadata.annotations"), "sidecar.istio.io/inject"));
 	const struct ynode *own = ynode_path(d->doc, "metadata.labels");
 
 	if (an_system_namespace(d->ns) || ynode_get(own, "gateway.istio.io/managed"))
@@ -31,7 +31,8 @@ static size_t services_of(const struct an_index *x, const struct an_obj *d,
 	for (size_t i = 0; i < x->nservices && n < max; i++) {
 		const struct an_svc *s = &x->services[i];
 
-		if (!strcmp(s->o.ns, d->ns) && s->selector.n && labels_match(&s->selector, &d->labels))
+		if (!strcmp(s->o.ns, d->ns) && s->selector.n &&
+		    labels_match(&s->selector, &d->labels))
 			out[n++] = s;
 	}
 	return n;
@@ -78,7 +79,8 @@ static void check_protocols(const struct an_obj *d, const struct an_svc **s, siz
 			    r, IST0116, "Deployment", d->ns, d->name, d->file, d->line,
 			    "give the port one protocol in every Service that selects these pods, "
 			    "or use different ports",
-			    "This deployment %s is associated with multiple services using port %ld "
+			    "This deployment %s is associated with multiple services using port "
+			    "%ld "
 			    "but different protocols: [%s]",
 			    d->name, p->port, names);
 		}
@@ -108,25 +110,27 @@ static void check_targets(const struct an_obj *d, const struct an_svc **s, size_
 			for (size_t j = i + 1; j < n; j++)
 				for (size_t pj = 0; pj < s[j]->nports; pj++) {
 					target_text(&s[j]->ports[pj], t2, sizeof(t2));
-					if (strcmp(t1, t2) || s[j]->ports[pj].port ==
-								  s[i]->ports[pi].port)
+					if (strcmp(t1, t2) ||
+					    s[j]->ports[pj].port == s[i]->ports[pi].port)
 						continue;
 					clash = true;
 					if (on < sizeof(names))
-						on += snprintf(names + on, sizeof(names) - on, " %s",
-							       s[j]->o.name);
+						on += snprintf(names + on, sizeof(names) - on,
+							       " %s", s[j]->o.name);
 					if (op < sizeof(ports))
-						op += snprintf(ports + op, sizeof(ports) - op, " %ld",
-							       s[j]->ports[pj].port);
+						op += snprintf(ports + op, sizeof(ports) - op,
+							       " %ld", s[j]->ports[pj].port);
 				}
 			if (clash)
-				analyze_report_at(
-				    r, IST0137, "Deployment", d->ns, d->name, d->file, d->line,
-				    "make every Service that selects these pods use the same port for "
-				    "this targetPort",
-				    "This deployment %s is associated with multiple services [%s] using "
-				    "targetPort \"%s\" but different ports: [%s].",
-				    d->name, names, t1, ports);
+				analyze_report_at(r, IST0137, "Deployment", d->ns, d->name, d->file,
+						  d->line,
+						  "make every Service that selects these pods use "
+						  "the same port for "
+						  "this targetPort",
+						  "This deployment %s is associated with multiple "
+						  "services [%s] using "
+						  "targetPort \"%s\" but different ports: [%s].",
+						  d->name, names, t1, ports);
 		}
 }
 

@@ -53,12 +53,13 @@ static void check_subsets(const struct m_destinationrule *dr, const struct an_in
 			      labels_match(&s->selector, &x->pods[p].labels) &&
 			      subset_selects(x, &x->pods[p], &sub->labels);
 		if (!any)
-			analyze_report(r, IST0173, "DestinationRule", &dr->meta, sub->line,
-				       "fix the subset's labels to match the pods' labels (kubectl "
-				       "get pods --show-labels), or deploy that version",
-				       "The Subset %s defined in the DestinationRule does not select "
-				       "any pods. Which may lead to 503 UH (NoHealthyUpstream).",
-				       sub->name ? sub->name : "");
+			analyze_report(
+			    r, IST0173, "DestinationRule", &dr->meta, sub->line,
+			    "fix the subset's labels to match the pods' labels (kubectl "
+			    "get pods --show-labels), or deploy that version",
+			    "The Subset %s defined in the DestinationRule does not select "
+			    "any pods. Which may lead to 503 UH (NoHealthyUpstream).",
+			    sub->name ? sub->name : "");
 	}
 }
 
@@ -73,12 +74,13 @@ AN_FN(an_dr_pods)
 		s = an_service_for_host(x, dr->meta.ns, dr->meta.ns, dr->host);
 		if (!s) {
 			if (!an_serviceentry_for_host(x, dr->meta.ns, dr->meta.ns, dr->host))
-				analyze_report(r, IST0174, "DestinationRule", &dr->meta, 0,
-					       "write the host of an existing Service (name or "
-					       "name.namespace.svc.cluster.local)",
-					       "The host %s defined in the DestinationRule does not "
-					       "match any services in the mesh.",
-					       dr->host);
+				analyze_report(
+				    r, IST0174, "DestinationRule", &dr->meta, 0,
+				    "write the host of an existing Service (name or "
+				    "name.namespace.svc.cluster.local)",
+				    "The host %s defined in the DestinationRule does not "
+				    "match any services in the mesh.",
+				    dr->host);
 			continue;
 		}
 		check_subsets(dr, x, s, r);

@@ -146,7 +146,7 @@ void an_index_free(struct an_index *x)
 
 bool an_system_namespace(const char *ns)
 {
-	static const char *const sys[] = {"kube-system", "kube-public", "kube-node-lease",
+	static const char *const sys[] = {"kube-system",	"kube-public",	"kube-node-lease",
 					  "local-path-storage", "istio-system", NULL};
 
 	for (size_t i = 0; sys[i]; i++)
@@ -172,7 +172,8 @@ static bool svc_visible(const struct an_svc *s, const char *from)
 		return true;
 	snprintf(buf, sizeof(buf), "%s", s->export_to);
 	for (char *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-		if (!strcmp(t, "*") || !strcmp(t, from) || (!strcmp(t, ".") && !strcmp(s->o.ns, from)))
+		if (!strcmp(t, "*") || !strcmp(t, from) ||
+		    (!strcmp(t, ".") && !strcmp(s->o.ns, from)))
 			return true;
 	return false;
 }
@@ -205,8 +206,8 @@ bool an_hosts_overlap(const char *a, const char *b)
 	if (!strcmp(a, b))
 		return true;
 	if (a[0] == '*' && b[0] == '*')
-		return wildcard_covers(a, b + 1) || wildcard_covers(b, a + 1) ||
-		       strlen(a) == 1 || strlen(b) == 1;
+		return wildcard_covers(a, b + 1) || wildcard_covers(b, a + 1) || strlen(a) == 1 ||
+		       strlen(b) == 1;
 	return wildcard_covers(a, b) || wildcard_covers(b, a);
 }
 
@@ -255,7 +256,8 @@ bool an_exported_to(const struct ynode *export_to, const char *own, const char *
 	for (size_t i = 0; i < export_to->n; i++) {
 		const char *t = ynode_str(export_to->items[i]);
 
-		if (t && (!strcmp(t, "*") || !strcmp(t, ns) || (!strcmp(t, ".") && !strcmp(own, ns))))
+		if (t &&
+		    (!strcmp(t, "*") || !strcmp(t, ns) || (!strcmp(t, ".") && !strcmp(own, ns))))
 			return true;
 	}
 	return false;

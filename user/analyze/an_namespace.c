@@ -24,14 +24,18 @@ AN_FN(an_injection)
 
 		if (an_system_namespace(ns->name))
 			continue;
-		snprintf(fix, sizeof(fix), "kubectl label namespace %s "
-			 "istio.io/dataplane-mode=ambient", ns->name);
+		snprintf(fix, sizeof(fix),
+			 "kubectl label namespace %s "
+			 "istio.io/dataplane-mode=ambient",
+			 ns->name);
 		if (!inj && !rev && !mode && !mesh) {
 			analyze_report_at(
 			    r, IST0102, "Namespace", "", ns->name, ns->file, ns->line, fix,
 			    "The namespace is not in the mesh: its pods get no mTLS, policy or "
-			    "routing. Run 'kubectl label namespace %s istio.io/dataplane-mode=ambient' "
-			    "to add it, or 'kubectl label namespace %s istio.io/dataplane-mode=none' to "
+			    "routing. Run 'kubectl label namespace %s "
+			    "istio.io/dataplane-mode=ambient' "
+			    "to add it, or 'kubectl label namespace %s "
+			    "istio.io/dataplane-mode=none' to "
 			    "explicitly mark it as not needing it.",
 			    ns->name, ns->name);
 			continue;
@@ -47,16 +51,19 @@ AN_FN(an_injection)
 			    r, IST0123, "Namespace", "", ns->name, ns->file, ns->line,
 			    "keep istio.io/dataplane-mode=ambient (skiff's label) and remove the "
 			    "others",
-			    "The namespace has more than one type of injection labels [%s], which may "
-			    "lead to undefined behavior. Make sure only one injection label exists.",
+			    "The namespace has more than one type of injection labels [%s], which "
+			    "may "
+			    "lead to undefined behavior. Make sure only one injection label "
+			    "exists.",
 			    list);
 		} else if (!ambient && !(mesh && !strcmp(mesh, "enabled")) &&
 			   ((inj && !strcmp(inj, "enabled")) || rev)) {
-			analyze_report_at(
-			    r, SKF0006, "Namespace", "", ns->name, ns->file, ns->line, fix,
-			    "The namespace asks for sidecar injection (%s), which skiff does not do: "
-			    "its pods are not in skiff's mesh",
-			    inj ? "istio-injection=enabled" : "istio.io/rev");
+			analyze_report_at(r, SKF0006, "Namespace", "", ns->name, ns->file, ns->line,
+					  fix,
+					  "The namespace asks for sidecar injection (%s), which "
+					  "skiff does not do: "
+					  "its pods are not in skiff's mesh",
+					  inj ? "istio-injection=enabled" : "istio.io/rev");
 		}
 	}
 }

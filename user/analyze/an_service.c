@@ -12,9 +12,9 @@
 
 bool an_port_protocol_known(const char *name, const char *app_protocol)
 {
-	static const char *const protos[] = {"http", "http2", "https", "grpc", "grpc-web", "tcp",
-					     "tls", "mongo", "mysql", "redis", "udp", "h2c",
-					     "thrift", "hbone", NULL};
+	static const char *const protos[] = {"http", "http2", "https",	"grpc",	 "grpc-web",
+					     "tcp",  "tls",   "mongo",	"mysql", "redis",
+					     "udp",  "h2c",   "thrift", "hbone", NULL};
 	size_t len;
 
 	if (app_protocol && app_protocol[0])

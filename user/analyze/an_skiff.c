@@ -24,8 +24,8 @@ static void unenforced(const char *kind, const struct meta *meta, const struct m
 
 static bool has_http_attr(const struct ynode *rule)
 {
-	static const char *const ops[] = {"methods", "notMethods", "paths", "notPaths", "hosts",
-					  "notHosts", NULL};
+	static const char *const ops[] = {"methods", "notMethods", "paths", "notPaths",
+					  "hosts",   "notHosts",   NULL};
 	const struct ynode *to = ynode_get(rule, "to"), *when = ynode_get(rule, "when");
 
 	for (size_t i = 0; to && to->kind == YNODE_SEQ && i < to->n; i++) {
@@ -68,14 +68,15 @@ static void l7_ports(const struct model *m, const struct m_authorizationpolicy *
 		for (size_t p = 0; p < s->nports; p++) {
 			if (an_port_protocol_known(s->ports[p].name, s->ports[p].app_protocol))
 				continue;
-			analyze_report(r, SKF0003, "AuthorizationPolicy", &ap->meta, 0,
-				       "name the port http[-suffix] (or set appProtocol), or limit "
-				       "the HTTP rules to HTTP ports with to.operation.ports",
-				       "HTTP rules apply to port %ld of Service %s/%s, whose protocol "
-				       "is not declared: skiff sniffs HTTP from the first bytes, so a "
-				       "non-HTTP protocol whose first line looks like a request is "
-				       "answered 400",
-				       s->ports[p].port, s->o.ns, s->o.name);
+			analyze_report(
+			    r, SKF0003, "AuthorizationPolicy", &ap->meta, 0,
+			    "name the port http[-suffix] (or set appProtocol), or limit "
+			    "the HTTP rules to HTTP ports with to.operation.ports",
+			    "HTTP rules apply to port %ld of Service %s/%s, whose protocol "
+			    "is not declared: skiff sniffs HTTP from the first bytes, so a "
+			    "non-HTTP protocol whose first line looks like a request is "
+			    "answered 400",
+			    s->ports[p].port, s->o.ns, s->o.name);
 		}
 	}
 }
@@ -127,8 +128,10 @@ static void policy_effect(const char *kind, const struct meta *meta, const struc
 	if (selected && !enrolled) {
 		char fix[512];
 
-		snprintf(fix, sizeof(fix), "kubectl label namespace %s "
-			 "istio.io/dataplane-mode=ambient", meta->ns);
+		snprintf(fix, sizeof(fix),
+			 "kubectl label namespace %s "
+			 "istio.io/dataplane-mode=ambient",
+			 meta->ns);
 		analyze_report(r, IST0167, kind, meta, 0, fix,
 			       "The policy has no impact: none of the %zu pods it selects is in a "
 			       "namespace enrolled in the mesh (istio.io/dataplane-mode=ambient).",

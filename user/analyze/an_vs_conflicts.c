@@ -69,8 +69,8 @@ static void report(const struct model *m, size_t i, struct an_result *r)
 	for (size_t j = 0; j < m->nvirtualservices; j++) {
 		const struct m_virtualservice *b = &m->virtualservices[j];
 
-		if (j == i || !b->meta.name || !bound_to_mesh(b) || !vs_conflict(a, b, host,
-									     sizeof(host)))
+		if (j == i || !b->meta.name || !bound_to_mesh(b) ||
+		    !vs_conflict(a, b, host, sizeof(host)))
 			continue;
 		if (!first[0])
 			snprintf(first, sizeof(first), "%s", host);
@@ -80,13 +80,14 @@ static void report(const struct model *m, size_t i, struct an_result *r)
 	}
 	if (!first[0])
 		return;
-	analyze_report(r, IST0109, "VirtualService", &a->meta, 0,
-		       "merge the VirtualServices into one per host, or narrow exportTo so they "
-		       "do not meet",
-		       "The VirtualServices %s associated with mesh gateway define the same host %s "
-		       "which can lead to undefined behavior. This can be fixed by merging the "
-		       "conflicting VirtualServices into a single resource.",
-		       names, first);
+	analyze_report(
+	    r, IST0109, "VirtualService", &a->meta, 0,
+	    "merge the VirtualServices into one per host, or narrow exportTo so they "
+	    "do not meet",
+	    "The VirtualServices %s associated with mesh gateway define the same host %s "
+	    "which can lead to undefined behavior. This can be fixed by merging the "
+	    "conflicting VirtualServices into a single resource.",
+	    names, first);
 }
 
 AN_FN(an_vs_mesh_conflicts)

@@ -12,8 +12,8 @@
 #include "analyze/an_internal.h"
 
 static const char fix_host[] =
-	"write the name of a Service (name, name.namespace.svc.cluster.local) or of a "
-	"ServiceEntry host, as `kubectl get svc -A` lists them";
+    "write the name of a Service (name, name.namespace.svc.cluster.local) or of a "
+    "ServiceEntry host, as `kubectl get svc -A` lists them";
 
 /* Checks from each namespace the VirtualService is exported to; reports the first miss. */
 static void check_host(const struct m_virtualservice *vs, const struct an_index *x,
@@ -63,12 +63,13 @@ static void check_host(const struct m_virtualservice *vs, const struct an_index 
 		for (size_t i = 0; i < s->nports && off < sizeof(ports); i++)
 			off += snprintf(ports + off, sizeof(ports) - off, "%s%ld", i ? " " : "",
 					s->ports[i].port);
-		analyze_report(r, IST0112, "VirtualService", &vs->meta, line,
-			       "add destination.port.number with one of the Service's ports",
-			       "This VirtualService routes to a service \"%s\" that exposes multiple "
-			       "ports [%s]. Specifying a port in the destination is required to "
-			       "disambiguate.",
-			       host, ports);
+		analyze_report(
+		    r, IST0112, "VirtualService", &vs->meta, line,
+		    "add destination.port.number with one of the Service's ports",
+		    "This VirtualService routes to a service \"%s\" that exposes multiple "
+		    "ports [%s]. Specifying a port in the destination is required to "
+		    "disambiguate.",
+		    host, ports);
 	}
 }
 
@@ -115,8 +116,7 @@ struct dest_walk {
 	bool subsets; /* DestinationRuleAnalyzer, else DestinationHostAnalyzer */
 };
 
-static void on_dest(const struct m_virtualservice *vs, const struct ynode *dst, int line,
-		    void *arg)
+static void on_dest(const struct m_virtualservice *vs, const struct ynode *dst, int line, void *arg)
 {
 	struct dest_walk *w = arg;
 
@@ -126,8 +126,7 @@ static void on_dest(const struct m_virtualservice *vs, const struct ynode *dst, 
 		check_host(vs, w->x, dst, line, w->r);
 }
 
-static void run(const struct model *m, const struct an_index *x, struct an_result *r,
-		bool subsets)
+static void run(const struct model *m, const struct an_index *x, struct an_result *r, bool subsets)
 {
 	struct dest_walk w = {.m = m, .x = x, .r = r, .subsets = subsets};
 

@@ -74,7 +74,7 @@ struct an_result {
 /* Where an analyzer reports. `line` 0 means the resource's own line. */
 void analyze_report(struct an_result *r, enum an_code code, const char *kind,
 		    const struct meta *origin, int line, const char *fix, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
+    __attribute__((format(printf, 7, 8)));
 /* The same with an explicit origin (files, namespaces named only by their objects). */
 void analyze_report_at(struct an_result *r, enum an_code code, const char *kind, const char *ns,
 		       const char *name, const char *file, int line, const char *fix,
@@ -96,8 +96,8 @@ int analyze_load(const char *const *paths, size_t n, struct ydoc_set *live, stru
 
 /* Turn diagnostics d->v[from..] ("file:line: Kind ns/name: text") into messages of the two
  * codes (SKF0007 warnings saying a kind is skipped become SKF0005). */
-void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code,
-		       enum an_code warn_code, struct an_result *r);
+void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code, enum an_code warn_code,
+		       struct an_result *r);
 /* skiffctl analyze (usage in analyze_cli.c). Returns the exit code. */
 int analyze_cli(int argc, char **argv, FILE *out, FILE *err);
 

@@ -15,7 +15,7 @@
 #include "compile/compile.h"
 
 #define ANALYZE_EXIT_ISSUES 79
-#define MAX_PATHS 64
+#define MAX_PATHS	    64
 
 struct an_args {
 	const char *paths[MAX_PATHS];
@@ -77,12 +77,13 @@ static void filter_namespace(struct an_result *r, const char *ns)
 
 static int usage(FILE *err, const char *why)
 {
-	fprintf(err,
-		"skiffctl analyze: %s\n"
-		"usage: skiffctl analyze [-n NS | -A] [-f FILE|DIR]... [DIR] [-o text|json|yaml]\n"
-		"         [--output-threshold Info|Warning|Error]\n"
-		"         [--failure-threshold Info|Warning|Error] [--node NAME] [--analyzer NAME]\n",
-		why);
+	fprintf(
+	    err,
+	    "skiffctl analyze: %s\n"
+	    "usage: skiffctl analyze [-n NS | -A] [-f FILE|DIR]... [DIR] [-o text|json|yaml]\n"
+	    "         [--output-threshold Info|Warning|Error]\n"
+	    "         [--failure-threshold Info|Warning|Error] [--node NAME] [--analyzer NAME]\n",
+	    why);
 	return 2;
 }
 

@@ -47,8 +47,8 @@ static void diag_split(char *msg, struct diag_parts *p)
 	if (sscanf(s, "%63[A-Za-z] %253[^/: ]/%253[^: ]: ", p->kind, p->ns, p->name) == 3 ||
 	    (p->ns[0] = '\0', sscanf(s, "%63[A-Za-z] %253[^/: ]: ", p->kind, p->name) == 2)) {
 		colon = strstr(s, ": ");
-		if (colon && (size_t)(colon - s) <= strlen(p->kind) + strlen(p->ns) +
-							  strlen(p->name) + 2) {
+		if (colon &&
+		    (size_t)(colon - s) <= strlen(p->kind) + strlen(p->ns) + strlen(p->name) + 2) {
 			p->body = colon + 2;
 			return;
 		}
@@ -56,8 +56,8 @@ static void diag_split(char *msg, struct diag_parts *p)
 	p->kind[0] = p->ns[0] = p->name[0] = '\0';
 }
 
-void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code,
-		       enum an_code warn_code, struct an_result *r)
+void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code, enum an_code warn_code,
+		       struct an_result *r)
 {
 	for (size_t i = from; i < d->n; i++) {
 		struct diag_parts p;

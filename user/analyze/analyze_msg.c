@@ -13,29 +13,29 @@
 #include "analyze/analyze.h"
 
 static const struct an_code_def codes[AN_NCODES] = {
-	[IST0101] = {"IST0101", "ReferencedResourceNotFound", AN_ERROR},
-	[IST0102] = {"IST0102", "NamespaceNotInjected", AN_INFO},
-	[IST0106] = {"IST0106", "SchemaValidationError", AN_ERROR},
-	[IST0109] = {"IST0109", "ConflictingMeshGatewayVirtualServiceHosts", AN_ERROR},
-	[IST0112] = {"IST0112", "VirtualServiceDestinationPortSelectorRequired", AN_ERROR},
-	[IST0116] = {"IST0116", "DeploymentAssociatedToMultipleServices", AN_WARNING},
-	[IST0118] = {"IST0118", "PortNameIsNotUnderNamingConvention", AN_INFO},
-	[IST0123] = {"IST0123", "NamespaceMultipleInjectionLabels", AN_WARNING},
-	[IST0127] = {"IST0127", "NoMatchingWorkloadsFound", AN_WARNING},
-	[IST0130] = {"IST0130", "VirtualServiceUnreachableRule", AN_WARNING},
-	[IST0131] = {"IST0131", "VirtualServiceIneffectiveMatch", AN_INFO},
-	[IST0137] = {"IST0137", "DeploymentConflictingPorts", AN_WARNING},
-	[IST0167] = {"IST0167", "IneffectivePolicy", AN_WARNING},
-	[IST0173] = {"IST0173", "DestinationRuleSubsetNotSelectPods", AN_ERROR},
-	[IST0174] = {"IST0174", "UnknownDestinationRuleHost", AN_WARNING},
-	[SKF0001] = {"SKF0001", "FieldNotEnforced", AN_WARNING},
-	[SKF0002] = {"SKF0002", "CustomActionDenies", AN_WARNING},
-	[SKF0003] = {"SKF0003", "L7RuleOnUndeclaredProtocol", AN_WARNING},
-	[SKF0005] = {"SKF0005", "KindNotUsed", AN_INFO},
-	[SKF0006] = {"SKF0006", "SidecarInjectionNotEnrolled", AN_WARNING},
-	[SKF0007] = {"SKF0007", "ValidationWarning", AN_WARNING},
-	[SKF0008] = {"SKF0008", "CompileError", AN_ERROR},
-	[SKF0009] = {"SKF0009", "CompileWarning", AN_WARNING},
+    [IST0101] = {"IST0101", "ReferencedResourceNotFound", AN_ERROR},
+    [IST0102] = {"IST0102", "NamespaceNotInjected", AN_INFO},
+    [IST0106] = {"IST0106", "SchemaValidationError", AN_ERROR},
+    [IST0109] = {"IST0109", "ConflictingMeshGatewayVirtualServiceHosts", AN_ERROR},
+    [IST0112] = {"IST0112", "VirtualServiceDestinationPortSelectorRequired", AN_ERROR},
+    [IST0116] = {"IST0116", "DeploymentAssociatedToMultipleServices", AN_WARNING},
+    [IST0118] = {"IST0118", "PortNameIsNotUnderNamingConvention", AN_INFO},
+    [IST0123] = {"IST0123", "NamespaceMultipleInjectionLabels", AN_WARNING},
+    [IST0127] = {"IST0127", "NoMatchingWorkloadsFound", AN_WARNING},
+    [IST0130] = {"IST0130", "VirtualServiceUnreachableRule", AN_WARNING},
+    [IST0131] = {"IST0131", "VirtualServiceIneffectiveMatch", AN_INFO},
+    [IST0137] = {"IST0137", "DeploymentConflictingPorts", AN_WARNING},
+    [IST0167] = {"IST0167", "IneffectivePolicy", AN_WARNING},
+    [IST0173] = {"IST0173", "DestinationRuleSubsetNotSelectPods", AN_ERROR},
+    [IST0174] = {"IST0174", "UnknownDestinationRuleHost", AN_WARNING},
+    [SKF0001] = {"SKF0001", "FieldNotEnforced", AN_WARNING},
+    [SKF0002] = {"SKF0002", "CustomActionDenies", AN_WARNING},
+    [SKF0003] = {"SKF0003", "L7RuleOnUndeclaredProtocol", AN_WARNING},
+    [SKF0005] = {"SKF0005", "KindNotUsed", AN_INFO},
+    [SKF0006] = {"SKF0006", "SidecarInjectionNotEnrolled", AN_WARNING},
+    [SKF0007] = {"SKF0007", "ValidationWarning", AN_WARNING},
+    [SKF0008] = {"SKF0008", "CompileError", AN_ERROR},
+    [SKF0009] = {"SKF0009", "CompileWarning", AN_WARNING},
 };
 
 static const char *const level_names[] = {"Info", "Warning", "Error"};
@@ -70,8 +70,8 @@ static char *xstrdup(const char *s)
 }
 
 static void report_v(struct an_result *r, enum an_code code, const char *kind, const char *ns,
-		     const char *name, const char *file, int line, const char *fix,
-		     const char *fmt, va_list ap)
+		     const char *name, const char *file, int line, const char *fix, const char *fmt,
+		     va_list ap)
 {
 	struct an_msg *m;
 

@@ -98,8 +98,9 @@ int analyze_print_json(FILE *f, const struct an_result *r, enum an_level min)
 			json_object_object_add(o, "fix", json_object_new_string(m->fix));
 		json_object_array_add(arr, o);
 	}
-	fprintf(f, "%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-							   JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(f, "%s\n",
+		json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
 	return 0;
 }

@@ -5,16 +5,18 @@
 #include "analyze/an_internal.h"
 
 const struct analyzer analyze_analyzers[] = {
-	{"authz.AuthorizationPoliciesAnalyzer", an_authz},
-	{"deployment.ServiceAssociationAnalyzer", an_deployment_services},
-	{"destinationrule.PodNotSelectedAnalyzer", an_dr_pods},
-	{"injection.Analyzer", an_injection},
-	{"service.PortNameAnalyzer", an_service_port_names},
-	{"virtualservice.ConflictingMeshGatewayHostsAnalyzer", an_vs_mesh_conflicts},
-	{"virtualservice.DestinationHostAnalyzer", an_vs_dest_hosts},
-	{"virtualservice.DestinationRuleAnalyzer", an_vs_dest_subsets},
-	{"skiff.EnforcementAnalyzer", an_skiff_enforcement},
-	{"skiff.PolicyEffectAnalyzer", an_policy_effect},
+    {"authz.AuthorizationPoliciesAnalyzer", an_authz},
+    {"deployment.ServiceAssociationAnalyzer", an_deployment_services},
+    {"destinationrule.PodNotSelectedAnalyzer", an_dr_pods},
+    {"injection.Analyzer", an_injection},
+    {"service.PortNameAnalyzer", an_service_port_names},
+    {"virtualservice.ConflictingMeshGatewayHostsAnalyzer", an_vs_mesh_conflicts},
+    {"virtualservice.DestinationHostAnalyzer", an_vs_dest_hosts},
+    {"virtualservice.DestinationRuleAnalyzer", an_vs_dest_subsets},
+    /* Istio reports rule shadowing from its VirtualService schema validation */
+    {"schema.VirtualServiceRulesAnalyzer", an_vs_matches},
+    {"skiff.EnforcementAnalyzer", an_skiff_enforcement},
+    {"skiff.PolicyEffectAnalyzer", an_policy_effect},
 };
 
 const size_t analyze_nanalyzers = sizeof(analyze_analyzers) / sizeof(analyze_analyzers[0]);
