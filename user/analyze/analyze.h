@@ -2,7 +2,7 @@
 /*
  * `skiffctl analyze`: Istio's analyzers (istioctl analyze) over skiff's model, with Istio's message
  * codes, names, levels and wording, plus skiff's own SKF codes for what only skiff knows (fields
- * parsed but not enforced, CUSTOM denies, HTTP rules on undeclared protocols...).
+ * parsed but not enforced, CUSTOM denies, pods whose cgroup skiffd cannot find...).
  *
  * The input is loaded leniently (analyze_load.c): a document skiff's validator refuses becomes an
  * IST0106 message and the rest of the configuration is still analyzed, as istioctl does. Every
@@ -38,6 +38,7 @@ enum an_code {
 	SKF0001, /* FieldNotEnforced */
 	SKF0002, /* CustomActionDenies */
 	SKF0003, /* L7RuleOnUndeclaredProtocol */
+	SKF0004, /* PodCgroupNotFound (--live only) */
 	SKF0005, /* KindNotUsed */
 	SKF0006, /* SidecarInjectionNotEnrolled */
 	SKF0007, /* ValidationWarning */

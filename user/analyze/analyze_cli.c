@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * skiffctl analyze [-n NS | -A] [-f FILE|DIR ...] [DIR] [-o text|json|yaml]
+ * skiffctl analyze [-n NS | -A] [-f FILE|DIR ...] [DIR] [--live [ADDR]] [-o text|json|yaml]
  *                  [--output-threshold L] [--failure-threshold L] [--node NAME] [--analyzer A]
+ *
+ * --live analyzes the objects the running skiffd holds (its admin endpoint, 127.0.0.1:15000 by
+ * default), with the files given applied on top: a file's object replaces skiffd's object of
+ * the same kind, namespace and name, as `kubectl apply` would before skiffd saw it.
  *
  * Exit codes follow istioctl: 79 when a message at or above the failure threshold (default
  * Error) is found, 0 otherwise; 2 for a usage error, 1 when an input cannot be read.
@@ -11,6 +15,7 @@
 #include <string.h>
 
 #include "analyze/analyze.h"
+#include "analyze/analyze_live.h"
 #include "authz/authz.h"
 #include "compile/compile.h"
 
@@ -20,7 +25,8 @@
 struct an_args {
 	const char *paths[MAX_PATHS];
 	size_t npaths;
-	const char *ns; /* NULL: every namespace */
+	const char *ns;	  /* NULL: every namespace */
+	const char *live; /* skiffd's admin HOST:PORT, NULL: files only */
 	const char *output, *node, *analyzer;
 	enum an_level out_min, fail_min;
 };
@@ -80,8 +86,8 @@ static int usage(FILE *err, const char *why)
 	fprintf(
 	    err,
 	    "skiffctl analyze: %s\n"
-	    "usage: skiffctl analyze [-n NS | -A] [-f FILE|DIR]... [DIR] [-o text|json|yaml]\n"
-	    "         [--output-threshold Info|Warning|Error]\n"
+	    "usage: skiffctl analyze [-n NS | -A] [-f FILE|DIR]... [DIR] [--live [ADDR]]\n"
+	    "         [-o text|json|yaml] [--output-threshold Info|Warning|Error]\n"
 	    "         [--failure-threshold Info|Warning|Error] [--node NAME] [--analyzer NAME]\n",
 	    why);
 	return 2;
@@ -108,6 +114,9 @@ static int parse_args(int argc, char **argv, struct an_args *a, FILE *err)
 
 		if (!strcmp(o, "-A") || !strcmp(o, "--all-namespaces")) {
 			a->ns = NULL;
+		} else if (!strcmp(o, "--live")) {
+			a->live =
+			    v && v[0] != '-' && strchr(v, ':') ? argv[++i] : "127.0.0.1:15000";
 		} else if (o[0] == '-' && !v) {
 			return usage(err, "option needs a value"), -1;
 		} else if (!strcmp(o, "-n") || !strcmp(o, "--namespace")) {
@@ -136,33 +145,41 @@ static int parse_args(int argc, char **argv, struct an_args *a, FILE *err)
 	}
 	if (strcmp(a->output, "text") && strcmp(a->output, "json") && strcmp(a->output, "yaml"))
 		return usage(err, "-o takes text, json or yaml"), -1;
-	if (!a->npaths)
-		return usage(err, "nothing to analyze: give -f FILE|DIR"), -1;
+	if (!a->npaths && !a->live)
+		return usage(err, "nothing to analyze: give -f FILE|DIR and/or --live"), -1;
 	return 0;
 }
 
 static int run(const struct an_args *a, struct an_result *r, FILE *err)
 {
 	const struct analyzer *only = NULL;
+	struct ydoc_set live_docs = {0};
+	struct an_live live = {0};
 	struct model m;
 	struct diag d = {0};
 	int rc;
 
 	if (a->analyzer && !(only = analyze_find(a->analyzer)))
 		return fprintf(err, "skiffctl analyze: no analyzer \"%s\"\n", a->analyzer), 2;
-	rc = analyze_load(a->paths, a->npaths, NULL, &m, r, &d);
-	if (rc < 0) {
-		diag_print(&d);
-		diag_free(&d);
-		model_free(&m);
+	if (a->live && analyze_live_fetch(a->live, &live_docs, &live, err) < 0) {
+		ydoc_set_free(&live_docs);
 		return 1;
 	}
-	analyze_run(&m, only, r);
-	/* after an Error the compiler would only repeat it in its own words */
-	if (!only && !has_errors(r))
-		compile_check(&m, a->node ? a->node : "node-1", r);
+	rc = analyze_load(a->paths, a->npaths, a->live ? &live_docs : NULL, &m, r, &d);
+	for (size_t i = 0; i < d.n; i++)
+		fprintf(err, "skiffctl analyze: %s\n", d.v[i].msg);
+	diag_free(&d);
+	if (rc >= 0) {
+		analyze_run(&m, only, r);
+		if (a->live && !only)
+			analyze_live_pods(&m, &live, r);
+		/* after an Error the compiler would only repeat it in its own words */
+		if (!only && !has_errors(r))
+			compile_check(&m, a->node ? a->node : live.node ? live.node : "node-1", r);
+	}
 	model_free(&m);
-	return 0;
+	analyze_live_free(&live);
+	return rc < 0 ? 1 : 0;
 }
 
 int analyze_cli(int argc, char **argv, FILE *out, FILE *err)

@@ -31,6 +31,7 @@ static const struct an_code_def codes[AN_NCODES] = {
     [SKF0001] = {"SKF0001", "FieldNotEnforced", AN_WARNING},
     [SKF0002] = {"SKF0002", "CustomActionDenies", AN_WARNING},
     [SKF0003] = {"SKF0003", "L7RuleOnUndeclaredProtocol", AN_WARNING},
+    [SKF0004] = {"SKF0004", "PodCgroupNotFound", AN_WARNING},
     [SKF0005] = {"SKF0005", "KindNotUsed", AN_INFO},
     [SKF0006] = {"SKF0006", "SidecarInjectionNotEnrolled", AN_WARNING},
     [SKF0007] = {"SKF0007", "ValidationWarning", AN_WARNING},
