@@ -294,6 +294,41 @@ static void test_json_shape(void **state)
 	free(out);
 }
 
+/* skiff's own codes, and IST0167 as skiff means it (not in the mesh): exactly these, in order. */
+static void test_skiff_codes(void **state)
+{
+	static const char *const want[][3] = {
+	    {"SKF0006", "Namespace legacy", FIX "skiff-codes/config.yaml:11"},
+	    {"IST0118", "Service shop/web", FIX "skiff-codes/config.yaml:26"},
+	    {"SKF0001", "VirtualService shop/web", FIX "skiff-codes/config.yaml:65"},
+	    {"SKF0003", "AuthorizationPolicy shop/web-get", FIX "skiff-codes/config.yaml:69"},
+	    {"SKF0002", "AuthorizationPolicy shop/web-ext", FIX "skiff-codes/config.yaml:83"},
+	    {"IST0167", "AuthorizationPolicy legacy/old-deny", FIX "skiff-codes/config.yaml:100"},
+	};
+	size_t n = sizeof(want) / sizeof(want[0]);
+	char *out = NULL;
+	json_object *arr, *v;
+
+	(void)state;
+	assert_int_equal(cli(&out, "-o", "json", FIX "skiff-codes", NULL), 0);
+	arr = json_tokener_parse(out);
+	assert_non_null(arr);
+	assert_int_equal(json_object_array_length(arr), n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+
+		assert_true(json_object_object_get_ex(o, "code", &v));
+		assert_string_equal(json_object_get_string(v), want[i][0]);
+		assert_true(json_object_object_get_ex(o, "origin", &v));
+		assert_string_equal(json_object_get_string(v), want[i][1]);
+		assert_true(json_object_object_get_ex(o, "reference", &v));
+		assert_string_equal(json_object_get_string(v), want[i][2]);
+		assert_true(json_object_object_get_ex(o, "fix", &v));
+	}
+	json_object_put(arr);
+	free(out);
+}
+
 static void test_schema_error_and_usage(void **state)
 {
 	char *out = NULL;
@@ -328,6 +363,7 @@ int main(void)
 	    cmocka_unit_test(test_guide_namespace_not_labelled),
 	    cmocka_unit_test(test_guide_vs_host_typo),
 	    cmocka_unit_test(test_json_shape),
+	    cmocka_unit_test(test_skiff_codes),
 	    cmocka_unit_test(test_schema_error_and_usage),
 	};
 

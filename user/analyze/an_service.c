@@ -45,7 +45,11 @@ AN_FN(an_service_port_names)
 
 			if (an_port_protocol_known(port->name, port->app_protocol))
 				continue;
-			snprintf(target, sizeof(target), "%s", port->target ? port->target : "");
+			/* Kubernetes defaults targetPort to the port */
+			if (port->target)
+				snprintf(target, sizeof(target), "%s", port->target);
+			else
+				snprintf(target, sizeof(target), "%ld", port->port);
 			analyze_report_at(
 			    r, IST0118, "Service", s->o.ns, s->o.name, s->o.file, port->line,
 			    "name the port <protocol>[-suffix] (http-api, grpc, tcp-db) or set "

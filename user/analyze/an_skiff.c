@@ -133,8 +133,8 @@ static void policy_effect(const char *kind, const struct meta *meta, const struc
 			 "istio.io/dataplane-mode=ambient",
 			 meta->ns);
 		analyze_report(r, IST0167, kind, meta, 0, fix,
-			       "The policy has no impact: none of the %zu pods it selects is in a "
-			       "namespace enrolled in the mesh (istio.io/dataplane-mode=ambient).",
+			       "The policy has no impact: the pods it selects (%zu) are all in "
+			       "namespaces outside the mesh (no istio.io/dataplane-mode=ambient).",
 			       selected);
 	}
 }

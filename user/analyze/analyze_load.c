@@ -56,14 +56,31 @@ static void diag_split(char *msg, struct diag_parts *p)
 	p->kind[0] = p->ns[0] = p->name[0] = '\0';
 }
 
-void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code, enum an_code warn_code,
-		       struct an_result *r)
+/* A message that names no object ("kind Deployment is not used") is about the document `doc`. */
+static void origin_of_doc(const struct ynode *doc, struct diag_parts *p)
+{
+	const struct ynode *md = ynode_get(doc, "metadata");
+	const char *kind = ynode_str(ynode_get(doc, "kind"));
+	const char *ns = ynode_str(ynode_get(md, "namespace"));
+	const char *name = ynode_str(ynode_get(md, "name"));
+
+	if (p->kind[0] || !kind || !name)
+		return;
+	snprintf(p->kind, sizeof(p->kind), "%s", kind);
+	snprintf(p->ns, sizeof(p->ns), "%s", ns ? ns : "");
+	snprintf(p->name, sizeof(p->name), "%s", name);
+}
+
+static void from_diag(struct diag *d, size_t from, enum an_code err_code, enum an_code warn_code,
+		      const struct ynode *doc, struct an_result *r)
 {
 	for (size_t i = from; i < d->n; i++) {
 		struct diag_parts p;
 		enum an_code code = d->v[i].level == DIAG_ERROR ? err_code : warn_code;
 
 		diag_split(d->v[i].msg, &p);
+		if (doc)
+			origin_of_doc(doc, &p);
 		if (code == SKF0007 && strstr(p.body, "is not used by skiffd"))
 			code = SKF0005;
 		analyze_report_at(r, code, p.kind, p.ns, p.name, p.file, p.line,
@@ -73,6 +90,12 @@ void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code, enum 
 						  : NULL,
 				  code == IST0106 ? "Schema validation error: %s" : "%s", p.body);
 	}
+}
+
+void analyze_from_diag(struct diag *d, size_t from, enum an_code err_code, enum an_code warn_code,
+		       struct an_result *r)
+{
+	from_diag(d, from, err_code, warn_code, NULL, r);
 }
 
 static void diag_to_msgs(struct diag *d, size_t from, struct an_result *r)
@@ -177,7 +200,7 @@ static void add_docs(struct model *m, size_t live_n, struct an_result *r)
 		if (i < live_n && replaced(&m->src, live_n, doc))
 			continue;
 		model_add_doc(m, doc, &d);
-		diag_to_msgs(&d, 0, r);
+		from_diag(&d, 0, IST0106, SKF0007, doc, r);
 		diag_free(&d);
 	}
 }
