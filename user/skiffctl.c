@@ -22,11 +22,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: skiffctl COMMAND [options]\n"
-		   "  analyze [-n NS|-A] [-f FILE|DIR]... [DIR] [-o text|json|yaml]\n"
+		   "  analyze [-n NS|-A] [-f FILE|DIR]... [DIR] [--live [ADDR]] [-o text|json|yaml]\n"
 		   "        [--output-threshold L] [--failure-threshold L] [--node NAME]\n"
 		   "                                istioctl analyze for skiff: Istio's IST codes and\n"
 		   "                                skiff's SKF codes, file:line and a fix for each\n"
-		   "                                (exit 79 when an Error is found, else 0)\n"
+		   "                                (exit 79 when an Error is found, else 0); --live:\n"
+		   "                                what the running skiffd holds, files on top\n"
 		   "  authz check DIR --to NS/POD|NS/SVC [--from spiffe://...|--from-pod NS/POD]\n"
 		   "        [--port N] [--method M] [--path P] [--header K=V]... [--tcp]\n"
 		   "                                would this request be allowed? (exit 0 ALLOW,\n"
