@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "analyze/analyze.h"
 #include "authz/authz.h"
 #include "compile/compile.h"
 #include "identity/identity.h"
@@ -21,8 +22,12 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: skiffctl COMMAND [options]\n"
-		   "  analyze DIR [--node NAME]     validate a config dir as skiffd would, compile the\n"
-		   "                                node's view, print every problem (exit 1 on errors)\n"
+		   "  analyze [-n NS|-A] [-f FILE|DIR]... [DIR] [--live [ADDR]] [-o text|json|yaml]\n"
+		   "        [--output-threshold L] [--failure-threshold L] [--node NAME]\n"
+		   "                                istioctl analyze for skiff: Istio's IST codes and\n"
+		   "                                skiff's SKF codes, file:line and a fix for each\n"
+		   "                                (exit 79 when an Error is found, else 0); --live:\n"
+		   "                                what the running skiffd holds, files on top\n"
 		   "  authz check DIR --to NS/POD|NS/SVC [--from spiffe://...|--from-pod NS/POD]\n"
 		   "        [--port N] [--method M] [--path P] [--header K=V]... [--tcp]\n"
 		   "                                would this request be allowed? (exit 0 ALLOW,\n"
@@ -37,41 +42,6 @@ static void usage(FILE *f)
 		   "                                /sys/fs/bpf/skiff)\n"
 		   "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
 		   "                                from skiff_sockhash (bpftool can only show hex)\n");
-}
-
-static int no_cgroup(void *ctx, const struct m_pod *pod, uint64_t *id)
-{
-	(void)ctx;
-	(void)pod;
-	(void)id;
-	return -ENOENT;
-}
-
-static int cmd_analyze(const char *dir, const char *node)
-{
-	struct model m = { 0 };
-	struct node_view v = { 0 };
-	struct diag d = { 0 };
-	struct authz_set *authz = NULL;
-	int err;
-
-	err = model_load_dir(dir, &m, &d);
-	if (!err) /* says what skiff treats differently from Istio: CUSTOM, JWT attributes */
-		err = authz_compile(&m, NULL, &authz, &d);
-	if (!err)
-		err = compile_node_view(&m, node, no_cgroup, NULL, &v, &d);
-	diag_print(&d);
-	if (!err)
-		printf("%s: valid; %zu service ports, %zu backend slots for node %s\n", dir,
-		       v.nservices, v.nbackends, node);
-	else
-		printf("%s: %zu error(s); skiffd would keep its previous configuration\n", dir,
-		       d.errors);
-	node_view_free(&v);
-	authz_set_free(authz);
-	model_free(&m);
-	diag_free(&d);
-	return err ? 1 : 0;
 }
 
 /* GET http://host:port/path; prints the body to stdout. Returns the HTTP status or -errno. */
@@ -178,9 +148,7 @@ static const char *opt_value(int argc, char **argv, const char *name, const char
 /* Each command gets argv from the word after its own name(s). */
 static int run_analyze(int argc, char **argv)
 {
-	if (argc < 1)
-		return -1;
-	return cmd_analyze(argv[0], opt_value(argc, argv, "--node", "node-1"));
+	return analyze_cli(argc, argv, stdout, stderr);
 }
 
 static int run_authz_check(int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "admin/admin_http.h"
@@ -107,6 +108,37 @@ static const char *status_text(int code)
 	}
 }
 
+/*
+ * Send all of a body larger than the socket takes at once (/config_objects of a big snapshot):
+ * the rest goes out blocking, at most ADMIN_SEND_TIMEOUT_S per write, so a client that stops
+ * reading holds the agent loop that long and gets a truncated answer (its Content-Length says so).
+ */
+#define ADMIN_SEND_TIMEOUT_S 2
+
+static void admin_send_all(int fd, const char *p, size_t len)
+{
+	struct timeval tv = {.tv_sec = ADMIN_SEND_TIMEOUT_S};
+	ssize_t w = write(fd, p, len);
+	int fl;
+
+	if (w < 0 && errno != EAGAIN)
+		return;
+	if (w > 0) {
+		p += w;
+		len -= (size_t)w;
+	}
+	if (!len)
+		return;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return;
+	while (len && (w = write(fd, p, len)) > 0) {
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
 /* Answer one complete request head and close: admin clients are curl and skiffctl. */
 static void admin_respond(struct admin_server *s, struct admin_conn *c)
 {
@@ -131,9 +163,8 @@ static void admin_respond(struct admin_server *s, struct admin_conn *c)
 			"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
 			"Connection: close\r\n\r\n",
 			code, status_text(code), ctype, strlen(body));
-	/* Best effort: a client that does not read a few KiB is not worth blocking the agent. */
 	if (write(c->fd, head, hlen) == hlen && body[0])
-		(void)!write(c->fd, body, strlen(body));
+		admin_send_all(c->fd, body, strlen(body));
 	free(body);
 	close(c->fd);
 	c->fd = -1;

@@ -155,6 +155,11 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = config_dump(a);
 		return 200;
 	}
-	*body = strdup("not found; try /config_dump or /healthz/ready\n");
+	if (!strcmp(path, "/config_objects")) {
+		*ctype = "application/json";
+		*body = agent_config_objects(a);
+		return 200;
+	}
+	*body = strdup("not found; try /config_dump, /config_objects or /healthz/ready\n");
 	return 404;
 }

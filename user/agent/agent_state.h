@@ -49,6 +49,9 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 			       const struct skiff_sock_origin *src,
 			       const struct skiff_sock_origin *dst, struct proxy_l7 *l7);
 
+/* /config_objects: the node, its enrolled pods and every object of the snapshot in force, with
+ * the file:line each was read from (JSON; agent_objects.c). */
+char *agent_config_objects(struct agent *a);
 /* Where the config comes from, for messages: the directory, or "the Kubernetes API". */
 const char *agent_config_source(const struct agent *a);
 /* Load + compile + apply a new snapshot from the config dir or the API. */

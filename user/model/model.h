@@ -35,6 +35,8 @@ struct meta {
 	struct labels labels;
 	const char *file; /* points into model->src */
 	int line;	  /* line of the document's `kind:` */
+	const struct ynode *doc; /* the whole document, in model->src (analyzers read fields the
+				  * typed structs leave out: mirrors, matches, exportTo) */
 };
 
 struct m_namespace {

@@ -515,6 +515,7 @@ int pmeta(struct pctx *c, struct meta *out, bool namespaced)
 	memset(out, 0, sizeof(*out));
 	out->file = c->doc->file;
 	out->line = ynode_key_line(c->doc, "kind");
+	out->doc = c->doc;
 	md = pget(c, c->doc, "metadata", YNODE_MAP, true, NULL);
 	if (!md)
 		return -EINVAL;
