@@ -140,6 +140,7 @@ static int load_path(struct ydoc_set *set, const char *path, struct diag *d)
 	struct dirent *e;
 	char **names = NULL;
 	size_t n = 0;
+	int dir_len = (int)strlen(path);
 	DIR *dh;
 
 	if (stat(path, &st) < 0)
@@ -152,10 +153,13 @@ static int load_path(struct ydoc_set *set, const char *path, struct diag *d)
 	dh = opendir(path);
 	if (!dh)
 		return -errno;
+	/* "dir/" names its files "dir/x.yaml", as the user would write them */
+	while (dir_len > 1 && path[dir_len - 1] == '/')
+		dir_len--;
 	while ((e = readdir(dh)))
 		if (config_is_manifest_name(e->d_name)) {
 			names = realloc(names, (n + 1) * sizeof(*names));
-			if (!names || asprintf(&names[n++], "%s/%s", path, e->d_name) < 0)
+			if (!names || asprintf(&names[n++], "%.*s/%s", dir_len, path, e->d_name) < 0)
 				abort();
 		}
 	closedir(dh);
