@@ -134,6 +134,12 @@ static int index_slices(const struct model *m, struct cc_index *ix)
 	return 0;
 }
 
+void compile_index_sort_slices(struct cc_index *ix)
+{
+	if (ix->nslices > 1)
+		qsort(ix->slices, ix->nslices, sizeof(*ix->slices), slice_cmp);
+}
+
 static int pod_addr_key_cmp(const void *pa, const void *pb)
 {
 	const struct cc_pod_addr *a = pa, *b = pb;
