@@ -45,6 +45,11 @@ struct kube_source {
 	bool stopping;
 	int efd;
 	bool changed; /* something changed since the last drain */
+	/* What changed since the last snapshot or slice delta (kube_source_slice_delta): the keys of
+	 * changed EndpointSlices, or `full` when anything else changed or a kind was listed. */
+	bool full;
+	char **dirty;
+	size_t ndirty, dirty_cap;
 	struct kube_source_stats st;
 	struct kube_watcher *w;
 	size_t nw;
@@ -81,6 +86,11 @@ const char *kube_obj_rv(struct json_object *o);
 
 /* Something changed: wake the agent. Call with ks->lock held. */
 void kube_source_notify(struct kube_source *ks);
+/* Object `key` of w's kind changed (an event): the same, noting an EndpointSlice's key so that
+ * the agent can compile just that change. Call with ks->lock held. */
+void kube_source_notify_obj(struct kube_watcher *w, const char *key);
+/* Forget what changed (a snapshot took everything). Call with ks->lock held. */
+void kube_source_dirty_clear(struct kube_source *ks);
 void kube_log(struct kube_source *ks, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -43,7 +43,7 @@ static void kw_apply(struct kube_watcher *w, const char *type, struct json_objec
 		if (json_object_object_get_ex(w->objs, key, NULL)) {
 			json_object_object_del(w->objs, key);
 			ks->st.events++;
-			kube_source_notify(ks);
+			kube_source_notify_obj(w, key);
 		} else {
 			ks->st.duplicates++;
 		}
@@ -57,7 +57,7 @@ static void kw_apply(struct kube_watcher *w, const char *type, struct json_objec
 	kube_obj_normalise(w, o);
 	json_object_object_add(w->objs, key, json_object_get(o));
 	ks->st.events++;
-	kube_source_notify(ks);
+	kube_source_notify_obj(w, key);
 }
 
 static int kw_event(struct kube_watcher *w, void *ctx, struct json_object *ev)
