@@ -70,10 +70,14 @@ static void ks_add_kind(struct kube_watcher *w, struct ydoc_set *set)
 	}
 	qsort(keys, n, sizeof(*keys), cmp_key);
 	for (i = 0; i < n; i++) {
-		struct json_object *o;
+		struct json_object *o, *packed;
 
-		json_object_object_get_ex(w->objs, keys[i], &o);
+		json_object_object_get_ex(w->objs, keys[i], &packed);
+		o = kube_obj_unpack(packed);
+		if (!o)
+			abort(); /* we wrote it; only OOM can make it unreadable */
 		kube_json_add_doc(set, o);
+		json_object_put(o);
 	}
 	free(keys);
 }
@@ -120,12 +124,15 @@ int kube_source_slice_delta(struct kube_source *ks, struct ydoc_set *present, ch
 	/* a slice changed twice since the last look is taken once, as it is now */
 	qsort(ks->dirty, ks->ndirty, sizeof(*ks->dirty), cmp_key);
 	for (size_t i = 0; i < ks->ndirty; i++) {
-		struct json_object *o;
+		struct json_object *packed, *o;
 
 		if (i && !strcmp(ks->dirty[i - 1], ks->dirty[i]))
 			continue;
-		if (json_object_object_get_ex(w->objs, ks->dirty[i], &o)) {
+		if (json_object_object_get_ex(w->objs, ks->dirty[i], &packed)) {
+			if (!(o = kube_obj_unpack(packed)))
+				abort(); /* as in ks_add_kind */
 			kube_json_add_doc(present, o);
+			json_object_put(o);
 		} else {
 			(*gone)[n++] = ks->dirty[i];
 			ks->dirty[i] = NULL;
