@@ -46,9 +46,12 @@ struct cc_index {
 
 int compile_index_build(const struct model *m, struct cc_index *ix);
 void compile_index_free(struct cc_index *ix);
-/* Sort ix->slices again after slices were swapped in or out (compile_live.c). The order among
- * the slices of one Service does not matter: endpoints are sorted by address and slice name. */
-void compile_index_sort_slices(struct cc_index *ix);
+/* A slice into ix->slices at its sorted place (the array has room for *cap, grown as needed),
+ * and slice i out of it (compile_live.c). Ties among one Service's slices are ordered by address
+ * here and by model position in a full build: the order does not matter, as endpoints are
+ * sorted by address and slice name. */
+int compile_index_slice_add(struct cc_index *ix, const struct m_endpointslice *es, size_t *cap);
+void compile_index_slice_del(struct cc_index *ix, size_t i);
 /* The pairs of `v` for Service `svc`: returns the first and sets *n (0: NULL). */
 const struct cc_pair *compile_index_pairs(const struct cc_pair *v, size_t nv,
 					  const struct cc_index *ix, const struct m_service *svc,

@@ -165,7 +165,7 @@ static int slice_out(struct compile_live *cl, const char *ns, const char *name, 
 		if (strcmp(es->meta.name, name) || strcmp(es->meta.ns, ns))
 			continue;
 		err = affect(cl, es->meta.ns, es->service_name, aff, naff, cap);
-		cl->ix.slices[i] = cl->ix.slices[--cl->ix.nslices];
+		compile_index_slice_del(&cl->ix, i);
 		slice_release(cl, es);
 		return err;
 	}
@@ -212,7 +212,7 @@ static int slices_in(struct compile_live *cl, struct model *in, size_t **aff, si
 
 		if (!es->service_name)
 			continue; /* a slice no Service owns: the full compile skips it too */
-		err = push(&cl->ix.slices, &cl->ix.nslices, &cl->slices_cap, &es, sizeof(es));
+		err = compile_index_slice_add(&cl->ix, es, &cl->slices_cap);
 		if (!err)
 			ov->held++;
 		if (!err)
@@ -396,10 +396,8 @@ int compile_live_slices(struct compile_live *cl, struct model *slices, const cha
 		err = slices_in(cl, slices, &aff, &naff, &cap);
 	else
 		model_free(slices);
-	if (!err) {
-		compile_index_sort_slices(&cl->ix);
+	if (!err)
 		err = affected_close(cl, &aff, &naff, &cap);
-	}
 	if (!err)
 		err = live_compile(cl, aff, naff, &ln, d);
 	if (!err)
