@@ -139,6 +139,9 @@ def node_match(selector, obj):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body leave in separate writes: with Nagle, the body waited for the client's
+    # delayed ACK, 40 ms on every answer and on any watch event sent right after another
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
