@@ -3,16 +3,16 @@
 """skiffd at cluster scale: event-to-map latency, CPU per change, memory.
 
 Usage: tests/bench/kube_scale.py BUILD [--services N] [--endpoints N] [--changes N]
-                                 [--stream N] [--out DIR]
+                                 [--full-changes N] [--stream N] [--out DIR]
 
 A cluster made by kube_scale_gen.py (10,000 Services and 50,000 endpoints by default) is served
 by tests/kube/fake_apiserver.py on loopback; one skiffd reads it (--kubeconfig) with a private
 bpffs directory and an empty cgroup, as tests/lab/test_kube_agent.sh runs it. Then:
 
-  latency  --changes single changes, spaced out, each one object through the server's control
-           endpoint: an endpoint removed from, added back to, made not ready in, made ready again
-           in its Service's EndpointSlice; a Service given a port and losing it again; a
-           VirtualService's weights moved. The clock starts before the control request and stops
+  latency  --changes single endpoint changes, spaced out, each one object through the server's
+           control endpoint: an endpoint removed from, added back to, made not ready in, made
+           ready again in its Service's EndpointSlice; then --full-changes others: a Service
+           given a port and losing it again, a VirtualService's weights moved. The clock starts before the control request and stops
            when a bpf(BPF_MAP_LOOKUP_ELEM) of the pinned skiff_services / skiff_backends, under
            the generation skiff_config names, shows the change: what a connect() would see.
   cpu      --stream endpoint changes sent back to back, then waited for until the last one shows
@@ -140,6 +140,10 @@ class Bench:
         self.rng = random.Random(7)
 
     def cleanup(self):
+        # a second SIGTERM (timeout(1) sends one to us and one to our group) must not cut the
+        # cleanup short and leave skiffd, its pins or its cgroup behind
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         if self.agent and self.agent.poll() is None:
             self.agent.send_signal(signal.SIGTERM)
             try:
@@ -289,10 +293,9 @@ class Bench:
         self.control({"op": "apply", "object": o})
         return lambda: self.maps.service(svc["vip"], 80) not in (before, None)
 
-    def one_change(self, i):
+    def one_change(self, kind):
         svcs = self.cluster["services"]
         plain = [s for s in svcs if not s["vs"]]
-        kind = ("remove", "add", "notready", "ready", "service", "vs")[i % 6]
         if kind == "service":
             svc = self.rng.choice(plain)
             return kind, svc, lambda: self.service_change(svc)
@@ -312,8 +315,12 @@ class Bench:
 
     def latency(self):
         self.lat = {}
-        for i in range(self.args.changes):
-            kind, svc, do = self.one_change(i)
+        # endpoint changes (the target is about them), then a few of the kinds that take a
+        # whole reload
+        kinds = [("remove", "add", "notready", "ready")[i % 4] for i in range(self.args.changes)]
+        kinds += [("service", "vs")[i % 2] for i in range(self.args.full_changes)]
+        for kind in kinds:
+            kind, svc, do = self.one_change(kind)
             t0 = time.monotonic()
             cond = do()
             ctl = time.monotonic() - t0
@@ -413,7 +420,9 @@ def main():
     ap.add_argument("build")
     ap.add_argument("--services", type=int, default=10000)
     ap.add_argument("--endpoints", type=int, default=50000)
-    ap.add_argument("--changes", type=int, default=300)
+    ap.add_argument("--changes", type=int, default=300, help="single endpoint changes")
+    ap.add_argument("--full-changes", type=int, default=10,
+                    help="single Service and VirtualService changes")
     ap.add_argument("--spacing", type=float, default=0.1, help="seconds between changes")
     ap.add_argument("--stream", type=int, default=1000)
     ap.add_argument("--out")
