@@ -12,9 +12,10 @@ bpffs directory and an empty cgroup, as tests/lab/test_kube_agent.sh runs it. Th
   latency  --changes single endpoint changes, spaced out, each one object through the server's
            control endpoint: an endpoint removed from, added back to, made not ready in, made
            ready again in its Service's EndpointSlice; then --full-changes others: a Service
-           given a port and losing it again, a VirtualService's weights moved. The clock starts before the control request and stops
-           when a bpf(BPF_MAP_LOOKUP_ELEM) of the pinned skiff_services / skiff_backends, under
-           the generation skiff_config names, shows the change: what a connect() would see.
+           given a port and losing it again, a VirtualService's weights moved. The clock starts
+           before the control request and stops when a bpf(BPF_MAP_LOOKUP_ELEM) of the pinned
+           skiff_services / skiff_backends, under the generation skiff_config names, shows the
+           change: what a connect() would see.
   cpu      --stream endpoint changes sent back to back, then waited for until the last one shows
            in the maps; skiffd's utime+stime (/proc/PID/stat) over them, per 1,000.
   memory   VmRSS and VmHWM of skiffd (/proc/PID/status) once everything is loaded, and at the
