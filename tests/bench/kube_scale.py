@@ -352,7 +352,8 @@ class Bench:
 
     def report(self):
         mem_end = proc_mem(self.agent.pid)
-        rows, tsv = [], ["kind\tn\tp50_ms\tp99_ms\tmax_ms\tcontrol_p50_ms"]
+        rows, tsv = [], ["kind\tn\tp50_ms\tp99_ms\tmax_ms\tcontrol_p50_ms\tafter_p50_ms\t"
+                         "after_p99_ms"]
         every = []
 
         def pct(v, p):
@@ -364,13 +365,16 @@ class Bench:
         for kind in ("remove", "add", "notready", "ready", "service", "vs"):
             v = [x[0] for x in self.lat.get(kind, [])]
             c = [x[1] for x in self.lat.get(kind, [])]
+            a = [max(0.0, x[0] - x[1]) for x in self.lat.get(kind, [])]
             if not v:
                 continue
             every += v
-            rows.append("| %s | %d | %.1f | %.1f | %.1f | %.1f |" % (
-                names[kind], len(v), pct(v, 50), pct(v, 99), max(v), pct(c, 50)))
-            tsv.append("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f" % (kind, len(v), pct(v, 50),
-                                                          pct(v, 99), max(v), pct(c, 50)))
+            rows.append("| %s | %d | %.1f | %.1f | %.1f | %.1f | %.1f | %.1f |" % (
+                names[kind], len(v), pct(v, 50), pct(v, 99), max(v), pct(c, 50), pct(a, 50),
+                pct(a, 99)))
+            tsv.append("%s\t%d\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f" % (
+                kind, len(v), pct(v, 50), pct(v, 99), max(v), pct(c, 50), pct(a, 50),
+                pct(a, 99)))
         ep = [x[0] for k in ("remove", "add", "notready", "ready") for x in self.lat.get(k, [])]
         p99_ep = pct(ep, 99)
         cpu_k = self.stream_cpu * 1000.0 / self.args.stream
@@ -394,8 +398,14 @@ class Bench:
                   self.load_s, self.cpu_load), "",
               "Single changes, spaced %.0f ms apart: control request sent -> visible in the "
               "pinned maps (ms):" % (self.args.spacing * 1000), "",
-              "| change | n | p50 | p99 | max | control request p50 |",
-              "| --- | --- | --- | --- | --- | --- |"] + rows + [
+              "| change | n | p50 | p99 | max | control request p50 | after its answer p50 "
+              "| after its answer p99 |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"] + rows + [
+              "", "The clock starts before the control request to the fake API server (Python, "
+              "a new TLS connection each time) and stops when a lookup of the pinned maps "
+              "shows the change. The server sends the watch event before it answers, so the "
+              "time after its answer is a lower bound of skiffd's share, and the whole time an "
+              "upper bound.",
               "", "| target | measured | |", "| --- | --- | --- |",
               "| one endpoint change applied, p99 <= %.0f ms | %.1f ms (p50 %.1f) | %s |" % (
                   TARGET_P99_MS, p99_ep, pct(ep, 50), ok(p99_ep <= TARGET_P99_MS)),

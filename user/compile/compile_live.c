@@ -154,22 +154,42 @@ static int affect(struct compile_live *cl, const char *ns, const char *svc_name,
 	return push(aff, naff, cap, &idx, sizeof(idx));
 }
 
-/* Take slice ns/name out of the table, noting its Service. */
-static int slice_out(struct compile_live *cl, const char *ns, const char *name, size_t **aff,
-		     size_t *naff, size_t *cap)
+/* Where slice ns/name is in the table: among the slices of Service `svc` when it is given (a
+ * changed slice usually keeps its Service: a binary search), else anywhere. */
+static size_t slice_find(const struct compile_live *cl, const char *ns, const char *name,
+			 const char *svc)
 {
-	for (size_t i = 0; i < cl->ix.nslices; i++) {
-		const struct m_endpointslice *es = cl->ix.slices[i];
-		int err;
+	size_t from = 0, to = cl->ix.nslices;
 
-		if (strcmp(es->meta.name, name) || strcmp(es->meta.ns, ns))
-			continue;
-		err = affect(cl, es->meta.ns, es->service_name, aff, naff, cap);
-		compile_index_slice_del(&cl->ix, i);
-		slice_release(cl, es);
-		return err;
+	if (svc) {
+		struct m_service probe = {.meta = {.ns = (char *)ns, .name = (char *)svc}};
+		const struct m_endpointslice *const *v = compile_index_slices(&cl->ix, &probe, &to);
+
+		from = v ? (size_t)(v - cl->ix.slices) : 0;
+		to += from;
 	}
-	return 0;
+	for (size_t i = from; i < to; i++)
+		if (!strcmp(cl->ix.slices[i]->meta.name, name) &&
+		    !strcmp(cl->ix.slices[i]->meta.ns, ns))
+			return i;
+	return svc ? slice_find(cl, ns, name, NULL) : SIZE_MAX;
+}
+
+/* Take slice ns/name out of the table, noting its Service. */
+static int slice_out(struct compile_live *cl, const char *ns, const char *name, const char *svc,
+		     size_t **aff, size_t *naff, size_t *cap)
+{
+	size_t i = slice_find(cl, ns, name, svc);
+	const struct m_endpointslice *es;
+	int err;
+
+	if (i == SIZE_MAX)
+		return 0;
+	es = cl->ix.slices[i];
+	err = affect(cl, es->meta.ns, es->service_name, aff, naff, cap);
+	compile_index_slice_del(&cl->ix, i);
+	slice_release(cl, es);
+	return err;
 }
 
 static int slices_out(struct compile_live *cl, const struct model *in, const char *const *gone,
@@ -185,11 +205,13 @@ static int slices_out(struct compile_live *cl, const struct model *in, const cha
 			continue;
 		memcpy(ns, gone[i], (size_t)(slash - gone[i]));
 		ns[slash - gone[i]] = '\0';
-		err = slice_out(cl, ns, slash + 1, aff, naff, cap);
+		err = slice_out(cl, ns, slash + 1, NULL, aff, naff, cap);
 	}
-	for (size_t i = 0; i < in->nendpointslices && !err; i++)
-		err = slice_out(cl, in->endpointslices[i].meta.ns, in->endpointslices[i].meta.name,
-				aff, naff, cap);
+	for (size_t i = 0; i < in->nendpointslices && !err; i++) {
+		const struct m_endpointslice *es = &in->endpointslices[i];
+
+		err = slice_out(cl, es->meta.ns, es->meta.name, es->service_name, aff, naff, cap);
+	}
 	return err;
 }
 
@@ -332,48 +354,67 @@ static int live_compile(struct compile_live *cl, size_t *aff, size_t naff, struc
 	return err;
 }
 
-static bool id_changed(const struct live_new *ln, uint32_t id)
+/* Slots of svc_id `id` in v[0..n) (sorted by svc_id): [*from, return). */
+static size_t slots_of(const struct cv_backend *v, size_t n, uint32_t id, size_t *from)
 {
-	size_t lo = 0, hi = ln->n;
+	size_t lo = 0, hi = n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (ln->ids[mid] == id)
-			return true;
-		if (ln->ids[mid] < id)
+		if (v[mid].key.svc_id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return false;
+	*from = lo;
+	while (hi < n && v[hi].key.svc_id == id)
+		hi++;
+	return hi;
 }
 
-/* The new entries and slots in place of the old ones; both lists are in svc_id order. */
+/* The slots of svc_id `id` in the view become `nv` new ones (moved in): in place when the count
+ * is the same, else the rest of the array moves. */
+static int splice_one(struct node_view *view, uint32_t id, struct cv_backend *nv, size_t m)
+{
+	size_t from, to = slots_of(view->backends, view->nbackends, id, &from), old = to - from;
+
+	for (size_t i = from; i < to; i++) {
+		free(view->backends[i].pod);
+		view->backends[i].pod = NULL;
+	}
+	if (m > old) {
+		struct cv_backend *b = realloc(view->backends,
+					       (view->nbackends + m - old) * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		view->backends = b;
+	}
+	if (m != old)
+		memmove(&view->backends[from + m], &view->backends[to],
+			(view->nbackends - to) * sizeof(*view->backends));
+	memcpy(&view->backends[from], nv, m * sizeof(*nv));
+	view->nbackends = view->nbackends - old + m;
+	return 0;
+}
+
+/* The new entries and slots in place of the old ones. */
 static int live_splice(struct live_new *ln, struct node_view *view)
 {
-	size_t n = 0, j = 0, cap = view->nbackends + ln->bk.nbackends;
-	struct cv_backend *nb = malloc((cap ? cap : 1) * sizeof(*nb));
+	size_t j = 0;
 
-	if (!nb)
-		return -ENOMEM;
-	for (size_t i = 0; i < view->nbackends; i++) {
-		struct cv_backend *b = &view->backends[i];
-
-		while (j < ln->bk.nbackends && ln->bk.backends[j].key.svc_id < b->key.svc_id)
-			nb[n++] = ln->bk.backends[j++];
-		if (id_changed(ln, b->key.svc_id))
-			free(b->pod);
-		else
-			nb[n++] = *b;
-	}
-	while (j < ln->bk.nbackends)
-		nb[n++] = ln->bk.backends[j++];
-	free(view->backends);
-	view->backends = nb;
-	view->nbackends = n;
-	ln->bk.nbackends = 0; /* their pod names moved */
 	for (size_t i = 0; i < ln->n; i++) {
+		size_t k = j;
+		int err;
+
+		while (k < ln->bk.nbackends && ln->bk.backends[k].key.svc_id == ln->ids[i])
+			k++;
+		err = splice_one(view, ln->ids[i], &ln->bk.backends[j], k - j);
+		if (err) /* the slots not moved yet are still ln's to free */
+			return err;
+		for (; j < k; j++)
+			ln->bk.backends[j].pod = NULL; /* moved */
 		free(view->services[ln->ids[i]].name);
 		view->services[ln->ids[i]] = ln->cs[i];
 		ln->cs[i].name = NULL;
