@@ -58,7 +58,7 @@ static void static_yaml(struct strbuf *b)
 		if (s % 3 == 0)
 			sb_printf(b, "  - {name: grpc, port: 9090, targetPort: 9091}\n");
 		for (int p = 0; p < NPOD; p++) {
-			char v6[32];
+			char v6[48];
 
 			snprintf(v6, sizeof(v6), ", {ip: 'fd01::%d:%d'}", s, p);
 			sb_printf(b, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: s%d-p%d\n"
@@ -264,7 +264,7 @@ static void run_sequence(unsigned seed)
 		struct strbuf b = {0};
 		uint32_t *changed = NULL;
 		size_t nchanged = 0;
-		char gone[64];
+		char gone[80];
 		const char *gonev[1] = {gone};
 		bool deleted;
 		int s, k;

@@ -36,6 +36,10 @@ int agent_reload_slices(struct agent *a)
 	if (err)
 		return err;
 	nset = set.n;
+	if (!nset && !ngone) {
+		free(gone);
+		return 0; /* a wake-up whose changes a whole reload already took */
+	}
 	err = model_load_set(&set, &m, &d); /* a slice that does not validate: the whole reload
 					       * refuses the snapshot and says why */
 	if (!err)
