@@ -331,9 +331,19 @@ class Bench:
         n = sum(len(v) for v in self.lat.values())
         log("latency: %d single changes measured" % n)
 
+    def settle(self):
+        """Wait until skiffd is idle: a whole reload goes on after its maps show the change
+        (the snapshot installed, tables built, memory trimmed), and is not the stream's."""
+        for _ in range(120):
+            c = proc_cpu(self.agent.pid)
+            time.sleep(0.5)
+            if proc_cpu(self.agent.pid) - c < 0.02:
+                return
+
     def stream(self):
         plain = [s for s in self.cluster["services"] if not s["vs"] and
                  len(self.slices[s["name"]]["endpoints"]) > 1]
+        self.settle()
         cpu0, t0 = proc_cpu(self.agent.pid), time.monotonic()
         last = None
         for i in range(self.args.stream):
