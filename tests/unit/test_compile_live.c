@@ -7,6 +7,7 @@
  * ports, subsets, and a dual-stack one. After every change: the incremental view equals the full
  * one entry for entry, and every service port whose entry or slots changed is in the list the
  * dataplane rewrites.
+ * And the limit a whole view must stay within: SKIFF_MAX_BACKENDS slots.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "compile_test.h"
+#include "compile/compile_internal.h" /* compile_backends_check */
 #include "compile/compile_live.h"
 
 #define NSVC  10
@@ -339,11 +341,29 @@ static void live_rewrites_routing_services(void **state)
 	sb_free(&b);
 }
 
+/* More backend slots than skiff_backends holds for a generation is an error naming the limit,
+ * not a map write that fails half way (or a truncated table). */
+static void backends_over_the_map_limit_are_an_error(void **state)
+{
+	struct node_view v = {.nbackends = SKIFF_MAX_BACKENDS};
+	struct diag d = {0};
+
+	(void)state;
+	assert_int_equal(compile_backends_check(&v, &d), 0);
+	v.nbackends++;
+	assert_int_equal(compile_backends_check(&v, &d), -E2BIG);
+	assert_int_equal(d.errors, 1);
+	assert_non_null(strstr(d.v[0].msg, "262145 backend slots"));
+	assert_non_null(strstr(d.v[0].msg, "SKIFF_MAX_BACKENDS"));
+	diag_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(live_matches_full_compile),
 		cmocka_unit_test(live_rewrites_routing_services),
+		cmocka_unit_test(backends_over_the_map_limit_are_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
