@@ -2,7 +2,7 @@
 #   make          build everything into build/
 #   make test     deps + build + every test (unit, kernel, lab); needs root
 #   make demo     deps + build + the payments canary demo; needs root
-#   make bench    deps + build + benchmarks (build/bench/results.md)
+#   make bench    deps + build + benchmarks (build/bench/results.md, mtls.md, authz.md, kube_scale.md)
 #   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
 #   make check    unit tests under ASan/UBSan
 #   make deps     install the Debian packages skiff needs (apt-get, only what is missing)
@@ -132,6 +132,7 @@ bench: deps
 	tests/bench/run.sh $(BUILD)
 	tests/bench/mtls.sh $(BUILD)
 	tests/bench/authz.sh $(BUILD)
+	tests/bench/kube_scale.py $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -64,7 +64,13 @@ _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
 
 #define SKIFF_SVC_F_NO_BACKENDS 1u /* connect fails with ECONNREFUSED, like kube-proxy's REJECT */
 
-/* skiff_services value: where this service port's backends are and how much weight they hold. */
+/*
+ * skiff_services value: where this service port's backends are and how much weight they hold.
+ * svc_id is the port's index in skiffd's view, or that + SKIFF_SVC_ID_ALT: a port whose backends
+ * skiffd rewrites in place (an endpoint change) gets its new slots under the other of the two,
+ * and this entry switches to them in one update.
+ */
+#define SKIFF_SVC_ID_ALT SKIFF_MAX_SERVICES
 struct skiff_svc {
 	__u32 svc_id;	     /* key of its backend slots in skiff_backends */
 	__u32 count;	     /* backend slots 0..count-1 */

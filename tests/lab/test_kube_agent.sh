@@ -2,7 +2,8 @@
 # skiffd with its config from the Kubernetes API (tests/kube/fake_apiserver.py on loopback):
 # nothing is applied before every kind is listed, then a generation; an invalid VirtualService is
 # refused naming "api: VirtualService ns/name: field" while the last good generation stays; a
-# good change after it is applied; a burst of changes is one snapshot. No network namespaces, so
+# good change after it is applied; a burst of changes is one snapshot; an endpoint change is
+# rewritten in place in the kernel's maps. No network namespaces, so
 # no skiff-lab and not its lock: the agent runs on a private bpffs directory and an empty cgroup
 # of its own, with its admin port on loopback.
 set -u
@@ -117,6 +118,48 @@ sleep 0.3 # a reload still to come would show now
 if dump | grep -q '10.96.2.20' && [ $(($(field reloads) - REL)) -le 2 ]; then
 	t_pass
 else t_fail "reloads $REL -> $(field reloads); $(tail -5 "$TMP/skiffd.log")"; fi
+
+t_begin "an endpoint change is rewritten in place: same generation, in the kernel's map at once"
+control '{"op":"apply","objects":[{"apiVersion":"v1","kind":"Service","metadata":{"name":"echo",
+ "namespace":"payments"},"spec":{"clusterIP":"10.96.0.40","ports":[{"name":"http","port":80}]}},
+ {"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice","metadata":{"name":"echo-1",
+ "namespace":"payments","labels":{"kubernetes.io/service-name":"echo"}},"addressType":"IPv4",
+ "ports":[{"name":"http","port":8080}],"endpoints":[{"addresses":["10.1.0.41"]}]}]}'
+for _ in $(seq 100); do dump | grep -q '10.1.0.41' && break; sleep 0.1; done
+GEN=$(field generation)
+control '{"op":"apply","object":{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+ "metadata":{"name":"echo-1","namespace":"payments","labels":{"kubernetes.io/service-name":
+ "echo"}},"addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[
+ {"addresses":["10.1.0.41"]},{"addresses":["10.1.0.42"]}]}}'
+for _ in $(seq 100); do dump | grep -q '10.1.0.42' && break; sleep 0.1; done
+# the kernel's view: a slot holding 10.1.0.42 (as bpftool prints a __be32) in the active
+# generation, under the svc_id the service entry names
+inmap() {
+	bpftool -j map dump pinned "$BPFFS/skiff_services" >"$TMP/svc.json" &&
+		bpftool -j map dump pinned "$BPFFS/skiff_backends" >"$TMP/be.json" &&
+		python3 - "$TMP/svc.json" "$TMP/be.json" "$1" <<'PY'
+import ipaddress, json, struct, sys
+# with BTF, bpftool -j gives the raw bytes and, under "formatted", the named fields
+svcs = [e.get("formatted", e) for e in json.load(open(sys.argv[1]))]
+bes = [e.get("formatted", e) for e in json.load(open(sys.argv[2]))]
+v4 = lambda ip: struct.unpack("<I", ipaddress.ip_address(ip).packed)[0]
+gen = int(sys.argv[3])
+ent = [e["value"] for e in svcs
+       if e["key"]["gen"] == gen and e["key"]["addr"]["v4"] == v4("10.96.0.40")]
+ids = {e["svc_id"] for e in ent}
+got = sorted(b["value"]["addr"]["v4"] for b in bes if b["key"]["gen"] == gen and
+             b["key"]["svc_id"] in ids and b["key"]["slot"] < ent[0]["count"])
+if len(ent) == 1 and got == sorted([v4("10.1.0.41"), v4("10.1.0.42")]):
+    sys.exit(0)
+print("entries", ent, "slots", got)
+sys.exit(1)
+PY
+}
+MAPS=$(inmap "$GEN" 2>&1)
+if dump | grep -q '10.1.0.42' && [ "$(field generation)" = "$GEN" ] && [ -z "$MAPS" ] &&
+	grep -q 'EndpointSlice change(s), 1 service port(s) rewritten in place' "$TMP/skiffd.log"; then
+	t_pass
+else t_fail "generation $GEN -> $(field generation); $MAPS; $(tail -3 "$TMP/skiffd.log")"; fi
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -12,10 +12,16 @@
 
 #include "agent/agent_state.h"
 
-/* Wait this long after the last inotify event or API change before reloading, so that `kubectl
- * apply` of many files (or an editor's save dance, or a rollout's burst of pod events) becomes
- * one generation, not several. */
+/* Config directory: wait this long after the last inotify event before reloading, so that
+ * `kubectl apply` of many files (or an editor's save dance) becomes one generation, not several. */
 #define RELOAD_DEBOUNCE_MS 50
+/*
+ * API source: an event finds the agent idle, it is applied at once (an endpoint change must reach
+ * the kernel in milliseconds, and a watch delivers whole objects, never half a save). What
+ * arrives while an apply runs, or this soon after it ends, waits and goes in one apply: a
+ * rollout's burst of events costs a few applies, not one per event.
+ */
+#define RELOAD_HOLDOFF_MS 10
 
 static volatile sig_atomic_t stop_requested;
 
@@ -142,6 +148,8 @@ static void agent_stop(struct agent *a)
 	/* Maps and links stay pinned: the kernel keeps serving while the agent is away. */
 	if (a->dp)
 		dp_close(a->dp, false);
+	compile_live_free(a->live); /* before the snapshot it points into */
+	a->live = NULL;
 	agent_snap_install(a, NULL);
 	node_view_free(&a->view);
 	pod_cgroup_table_free(&a->cgroups);
@@ -151,25 +159,54 @@ static void agent_stop(struct agent *a)
 	free(a->last_error);
 }
 
-static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* When to reload: -1 none pending; else a CLOCK_MONOTONIC time in ms. */
+struct reload_clock {
+	long due;
+	long last_end; /* when the last reload finished */
+};
+
+/* A change arrived: when does it go to the kernel? */
+static void reload_schedule(const struct agent *a, struct reload_clock *c)
+{
+	long now = now_ms();
+
+	if (!a->kube)
+		c->due = now + RELOAD_DEBOUNCE_MS; /* every event moves it on */
+	else if (c->due < 0)
+		c->due = c->last_end + RELOAD_HOLDOFF_MS > now ? c->last_end + RELOAD_HOLDOFF_MS
+							       : now;
+}
+
+static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 {
 	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS];
 	size_t n = 0;
+	long now = now_ms();
 	int r;
 
 	pfds[n++] = (struct pollfd){ .fd = agent_config_fd(a), .events = POLLIN };
 	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
-	r = poll(pfds, n, *debounce_ms);
+	r = poll(pfds, n, c->due < 0 ? -1 : c->due > now ? (int)(c->due - now) : 0);
 	if (r < 0)
 		return;
-	if (r == 0 && *debounce_ms >= 0) {
-		*debounce_ms = -1;
-		agent_reload(a);
-		return;
-	}
 	if ((pfds[0].revents & POLLIN) && agent_config_drain(a))
-		*debounce_ms = RELOAD_DEBOUNCE_MS;
+		reload_schedule(a, c);
+	/* due is a deadline, not a quiet period: a steady stream of API events cannot hold a
+	 * reload off for ever */
+	if (c->due >= 0 && now_ms() >= c->due) {
+		c->due = -1;
+		agent_reload(a);
+		c->last_end = now_ms();
+	}
 	if (pfds[1].revents & POLLIN) {
 		unsigned long long ticks;
 
@@ -184,7 +221,8 @@ int agent_run(const struct agent_opts *o)
 {
 	struct agent a = { .o = o };
 	struct sigaction sa = { .sa_handler = on_signal };
-	int tfd = -1, debounce_ms = -1, rc = 1;
+	struct reload_clock clock = { .due = -1, .last_end = 0 };
+	int tfd = -1, rc = 1;
 
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -201,7 +239,7 @@ int agent_run(const struct agent_opts *o)
 	if (!a.kube) /* the API's first snapshot comes when every kind has been listed */
 		agent_reload(&a);
 	while (!stop_requested)
-		agent_poll_once(&a, tfd, &debounce_ms);
+		agent_poll_once(&a, tfd, &clock);
 	agent_log("info", "stopping; maps and programs stay pinned under %s", o->bpffs);
 	rc = 0;
 out:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* From a config snapshot to the kernel: load, compile, apply — all or nothing. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,7 +111,8 @@ static bool view_equal(const struct node_view *x, const struct node_view *y)
 /* Apply `v` to the kernel; on success it becomes the agent's view. */
 static int agent_apply(struct agent *a, struct node_view *v)
 {
-	int err = a->applied && view_equal(v, &a->view) ? 0 : dp_apply(a->dp, v);
+	int err = a->applied && !a->view_unsynced && view_equal(v, &a->view) ? 0
+									    : dp_apply(a->dp, v);
 
 	if (err) {
 		agent_log("error", "writing generation to the kernel failed: %s; previous "
@@ -121,7 +123,22 @@ static int agent_apply(struct agent *a, struct node_view *v)
 	a->view = *v;
 	memset(v, 0, sizeof(*v));
 	a->applied = true;
+	a->view_unsynced = false;
 	return 0;
+}
+
+/* The API source keeps the new snapshot's compile tables for the EndpointSlice changes that
+ * follow (agent_slices.c). Without them every change is a whole reload, which is only slower. */
+static void agent_live_reset(struct agent *a, bool keep)
+{
+	struct diag d = {0};
+
+	compile_live_free(a->live);
+	a->live = NULL;
+	a->live_applied = false;
+	if (keep && a->kube && a->snap && compile_live_new(&a->snap->m, &a->live, &d))
+		a->live = NULL;
+	diag_free(&d);
 }
 
 /* A whole snapshot from wherever the config comes from. */
@@ -132,7 +149,7 @@ static int agent_config_load(struct agent *a, struct model *m, struct diag *d)
 	return model_load_dir(a->o->config_dir, m, d);
 }
 
-void agent_reload(struct agent *a)
+static void agent_reload_full(struct agent *a)
 {
 	struct model m = { 0 };
 	struct node_view v = { 0 };
@@ -157,6 +174,8 @@ void agent_reload(struct agent *a)
 		agent_log("error", "configuration from %s rejected (%zu error(s) above); generation "
 			  "%u stays in force", agent_config_source(a), d.errors, dp_generation(a->dp));
 		authz_set_free(az);
+		/* what comes next is checked whole too, as long as this snapshot is refused */
+		agent_live_reset(a, false);
 		goto out;
 	}
 	snap = agent_snap_new(&m, az, a->o->node);
@@ -168,7 +187,9 @@ void agent_reload(struct agent *a)
 	}
 	free(a->last_error);
 	a->last_error = NULL;
+	agent_live_reset(a, false); /* its tables point into the snapshot installed next */
 	agent_snap_install(a, snap);
+	agent_live_reset(a, true);
 	agent_routes_update(a);
 	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
 		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies", dp_generation(a->dp),
@@ -179,6 +200,16 @@ out:
 	model_free(&m);
 	node_view_free(&v);
 	diag_free(&d);
+	/* a whole snapshot of a big cluster is hundreds of MB of small blocks, freed by now: give
+	 * the pages back instead of keeping the peak as resident memory */
+	malloc_trim(0);
+}
+
+void agent_reload(struct agent *a)
+{
+	if (agent_reload_slices(a) == 0)
+		return;
+	agent_reload_full(a);
 }
 
 static bool pods_equal(const struct node_view *x, const struct node_view *y)
@@ -224,6 +255,11 @@ void agent_rescan(struct agent *a)
 	a->cgroups = t;
 	if (!a->snap)
 		return;
+	if (a->live_applied) {
+		/* the snapshot's slices are older than the maps': compile from the source again */
+		agent_reload_full(a);
+		return;
+	}
 	if (node_compile(a, &a->snap->m, a->snap->az, &v, &d) == 0 &&
 	    !pods_equal(&v, &a->view)) {
 		size_t before = a->view.npods;

@@ -9,6 +9,7 @@
 #include "agent/agent_snap.h"
 #include "agent/agent.h"
 #include "compile/compile.h"
+#include "compile/compile_live.h"
 #include "config/config_watch.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
@@ -30,6 +31,11 @@ struct agent {
 	struct agent_snap *snap; /* last good snapshot, NULL before the first; see agent_snap_* */
 	struct node_view view;	/* what the kernel holds now */
 	bool applied;		/* the first configuration reached the kernel */
+	bool view_unsynced;	/* an in-place update failed half way: write the next view whole */
+	/* API source: the last full compile's tables, for EndpointSlice changes (agent_slices.c),
+	 * and whether any were applied since (snap's model then has older slices than the maps) */
+	struct compile_live *live;
+	bool live_applied;
 	struct pod_cgroup_table cgroups;
 
 	unsigned long reloads, rejected;
@@ -56,6 +62,10 @@ char *agent_config_objects(struct agent *a);
 const char *agent_config_source(const struct agent *a);
 /* Load + compile + apply a new snapshot from the config dir or the API. */
 void agent_reload(struct agent *a);
+/* Only EndpointSlices changed (API source): compile and rewrite just their Services. -EAGAIN
+ * when a whole reload is needed instead (anything else changed, or this one failed: the whole
+ * reload then reports the error and rewrites the maps). */
+int agent_reload_slices(struct agent *a);
 /* Rescan pod cgroups; re-apply when enrolled pods changed. */
 void agent_rescan(struct agent *a);
 /* Warn once per resource field that is parsed but not enforced yet. */

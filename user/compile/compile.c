@@ -118,12 +118,11 @@ static int emit_backends(const struct cc_slots *slots, uint32_t svc_id, struct n
 	return 0;
 }
 
-/* One skiff_services entry (out->services[svc_id]) and its backend slots. */
+/* One skiff_services entry (*cs, for svc_id) and its backend slots (appended to out). */
 static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
-			   const struct cc_svcport *sp, uint32_t svc_id, struct node_view *out,
-			   size_t *cap, struct diag *d)
+			   const struct cc_svcport *sp, uint32_t svc_id, struct cv_service *cs,
+			   struct node_view *out, size_t *cap, struct diag *d)
 {
-	struct cv_service *cs = &out->services[svc_id];
 	struct cc_slots slots = {0};
 	int err;
 
@@ -172,9 +171,9 @@ static bool config_error(int err)
 	return err == -EINVAL || err == -E2BIG;
 }
 
-/* Every port x family of one Service: sps[from..to). */
-static int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from,
-			   size_t to, struct node_view *out, size_t *cap, struct diag *d)
+int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from,
+		    size_t to, struct cv_service *cs, struct node_view *out, size_t *cap,
+		    struct diag *d)
 {
 	struct cc_route r;
 	int err;
@@ -183,9 +182,20 @@ static int compile_service(const struct cc_index *ix, const struct cc_svcport *s
 	if (err)
 		return err;
 	for (size_t k = from; k < to && !err; k++)
-		err = compile_svcport(ix, &r, &sps[k], (uint32_t)k, out, cap, d);
+		err = compile_svcport(ix, &r, &sps[k], (uint32_t)k, &cs[k - from], out, cap, d);
 	compile_route_free(&r);
 	return err;
+}
+
+int compile_backends_check(const struct node_view *out, struct diag *d)
+{
+	if (out->nbackends <= SKIFF_MAX_BACKENDS)
+		return 0;
+	diag_add(d, DIAG_ERROR, NULL, 0,
+		 "%zu backend slots (ready endpoints x service ports, over every Service) exceed "
+		 "the limit of %u per node (SKIFF_MAX_BACKENDS in include/skiff/lb.h)",
+		 out->nbackends, SKIFF_MAX_BACKENDS);
+	return -E2BIG;
 }
 
 static int compile_services(const struct model *m, struct node_view *out, struct diag *d)
@@ -208,7 +218,7 @@ static int compile_services(const struct model *m, struct node_view *out, struct
 	for (; i < nsps && !err; i = j) {
 		for (j = i; j < nsps && sps[j].svc == sps[i].svc; j++)
 			;
-		err = compile_service(&ix, sps, i, j, out, &cap, d);
+		err = compile_service(&ix, sps, i, j, &out->services[i], out, &cap, d);
 		if (config_error(err)) {
 			failed = err;
 			err = 0;
@@ -216,6 +226,8 @@ static int compile_services(const struct model *m, struct node_view *out, struct
 	}
 	compile_index_free(&ix);
 	free(sps);
+	if (!err && !failed)
+		failed = compile_backends_check(out, d);
 	return err ? err : failed;
 }
 

@@ -134,6 +134,39 @@ static int index_slices(const struct model *m, struct cc_index *ix)
 	return 0;
 }
 
+int compile_index_slice_add(struct cc_index *ix, const struct m_endpointslice *es, size_t *cap)
+{
+	size_t lo = 0, hi = ix->nslices;
+
+	if (ix->nslices == *cap) {
+		size_t ncap = *cap ? 2 * *cap : 16;
+		const struct m_endpointslice **v = realloc(ix->slices, ncap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		ix->slices = v;
+		*cap = ncap;
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (slice_cmp(&ix->slices[mid], &es) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	memmove(&ix->slices[lo + 1], &ix->slices[lo], (ix->nslices - lo) * sizeof(*ix->slices));
+	ix->slices[lo] = es;
+	ix->nslices++;
+	return 0;
+}
+
+void compile_index_slice_del(struct cc_index *ix, size_t i)
+{
+	memmove(&ix->slices[i], &ix->slices[i + 1], (ix->nslices - i - 1) * sizeof(*ix->slices));
+	ix->nslices--;
+}
+
 static int pod_addr_key_cmp(const void *pa, const void *pb)
 {
 	const struct cc_pod_addr *a = pa, *b = pb;

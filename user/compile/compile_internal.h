@@ -46,6 +46,12 @@ struct cc_index {
 
 int compile_index_build(const struct model *m, struct cc_index *ix);
 void compile_index_free(struct cc_index *ix);
+/* A slice into ix->slices at its sorted place (the array has room for *cap, grown as needed),
+ * and slice i out of it (compile_live.c). Ties among one Service's slices are ordered by address
+ * here and by model position in a full build: the order does not matter, as endpoints are
+ * sorted by address and slice name. */
+int compile_index_slice_add(struct cc_index *ix, const struct m_endpointslice *es, size_t *cap);
+void compile_index_slice_del(struct cc_index *ix, size_t i);
 /* The pairs of `v` for Service `svc`: returns the first and sets *n (0: NULL). */
 const struct cc_pair *compile_index_pairs(const struct cc_pair *v, size_t nv,
 					  const struct cc_index *ix, const struct m_service *svc,
@@ -68,6 +74,15 @@ struct cc_svcport {
 int compile_svcports(const struct model *m, struct cc_svcport **out, size_t *n, struct diag *d);
 /* "ns/name:80/TCP" (caller frees), NULL on OOM. */
 char *compile_svcport_name(const struct cc_svcport *sp);
+
+/* Every port x family of one Service, sps[from..to): their entries into cs[0..to-from) (svc_id
+ * k for sps[k]) and their backend slots appended to out (backends array of capacity *cap).
+ * -EINVAL / -E2BIG for config errors (in d), -ENOMEM. */
+int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from,
+		    size_t to, struct cv_service *cs, struct node_view *out, size_t *cap,
+		    struct diag *d);
+/* More backend slots than skiff_backends holds for one generation: an error naming the limit. */
+int compile_backends_check(const struct node_view *out, struct diag *d);
 
 /* A destination of the route in force, resolved once per Service. */
 struct cc_dest {

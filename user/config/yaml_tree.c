@@ -258,9 +258,14 @@ const char *ydoc_set_add_file(struct ydoc_set *set, const char *name)
 
 void ydoc_set_push(struct ydoc_set *set, struct ynode *doc)
 {
-	set->docs = realloc(set->docs, (set->n + 1) * sizeof(*set->docs));
-	if (!set->docs)
-		abort();
+	/* doubling: growing by one copied the array per document, which was a third of a whole
+	 * API snapshot's time with 70,000 objects */
+	if (set->n == set->cap) {
+		set->cap = set->cap ? 2 * set->cap : 64;
+		set->docs = realloc(set->docs, set->cap * sizeof(*set->docs));
+		if (!set->docs)
+			abort();
+	}
 	set->docs[set->n++] = doc;
 }
 

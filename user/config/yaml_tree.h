@@ -30,7 +30,7 @@ struct ynode {
 /* All documents of one or more files. Empty documents (`---` alone) are skipped. */
 struct ydoc_set {
 	struct ynode **docs;
-	size_t n;
+	size_t n, cap;
 	char **files; /* owned copies of file names the nodes point at */
 	size_t nfiles;
 };

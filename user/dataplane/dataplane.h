@@ -34,6 +34,17 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out);
 /* Write `v` as generation active+1, switch, then delete the old generation. Enrolled pods are
  * updated by difference. On error the previous generation stays active. */
 int dp_apply(struct dataplane *dp, const struct node_view *v);
+/*
+ * Rewrite only service ports ids[0..n) of `v` (ascending svc_ids, as compile_live lists them), in
+ * the generation in force, one at a time: each port's new slots go under a svc_id its old ones
+ * do not use, then its skiff_services entry switches to them in one element update, then the
+ * old slots go. A connect sees a port's old slots or its new ones, never a mix; other ports are
+ * not touched. The rest of `v` must be what is in the maps already. -EAGAIN when this cannot be
+ * done in place (nothing applied yet, or a UDP port: its flows stick to a backend until the
+ * generation changes): apply the whole view with dp_apply instead.
+ */
+int dp_apply_services(struct dataplane *dp, const struct node_view *v, const uint32_t *ids,
+		      size_t n);
 /* The punt path: skiffd's outbound listener as pods reach it (flags 0: punting off). */
 int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
 /* Can the hops between pods and skiffd join the sockhash (sockops runs on skiffd's cgroup)? */

@@ -34,7 +34,7 @@ struct kube_watcher {
 	bool missing;	/* the API answered 404 for every version */
 	bool gone;	/* the watch said 410: list again */
 	int backoff_ms;
-	struct json_object *objs; /* "namespace/name" -> object; under ks->lock */
+	struct json_object *objs; /* "namespace/name" -> object (kube_obj_pack); under ks->lock */
 };
 
 struct kube_source {
@@ -45,6 +45,11 @@ struct kube_source {
 	bool stopping;
 	int efd;
 	bool changed; /* something changed since the last drain */
+	/* What changed since the last snapshot or slice delta (kube_source_slice_delta): the keys of
+	 * changed EndpointSlices, or `full` when anything else changed or a kind was listed. */
+	bool full;
+	char **dirty;
+	size_t ndirty, dirty_cap;
 	struct kube_source_stats st;
 	struct kube_watcher *w;
 	size_t nw;
@@ -75,12 +80,22 @@ int kube_watch(struct kube_watcher *w);
 /* The kind's object from an API object or event: apiVersion and kind set (a LIST's items carry
  * neither), managedFields dropped (bulky and never read). */
 void kube_obj_normalise(struct kube_watcher *w, struct json_object *o);
+/* The store's form of an object (kube_kinds.c): a new reference, NULL on OOM; whether it holds
+ * resourceVersion `rv`; the object parsed again (a new reference, NULL if unreadable). */
+struct json_object *kube_obj_pack(struct json_object *o);
+bool kube_packed_rv_is(struct json_object *packed, const char *rv);
+struct json_object *kube_obj_unpack(struct json_object *packed);
 /* "namespace/name" (or "name") and metadata.resourceVersion of `o`; NULL when unnamed. */
 const char *kube_obj_key(struct json_object *o, char *buf, size_t len);
 const char *kube_obj_rv(struct json_object *o);
 
 /* Something changed: wake the agent. Call with ks->lock held. */
 void kube_source_notify(struct kube_source *ks);
+/* Object `key` of w's kind changed (an event): the same, noting an EndpointSlice's key so that
+ * the agent can compile just that change. Call with ks->lock held. */
+void kube_source_notify_obj(struct kube_watcher *w, const char *key);
+/* Forget what changed (a snapshot took everything). Call with ks->lock held. */
+void kube_source_dirty_clear(struct kube_source *ks);
 void kube_log(struct kube_source *ks, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -45,12 +45,14 @@ static int kl_list_object(struct kube_watcher *w, void *ctx, struct json_object 
 	if (!json_object_is_type(items, json_type_array))
 		return -EPROTO;
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
-		struct json_object *o = json_object_array_get_idx(items, i);
+		struct json_object *o = json_object_array_get_idx(items, i), *packed;
 
 		if (!kube_obj_key(o, key, sizeof(key)))
 			continue;
 		kube_obj_normalise(w, o);
-		json_object_object_add(pg->objs, key, json_object_get(o));
+		if (!(packed = kube_obj_pack(o)))
+			return -ENOMEM;
+		json_object_object_add(pg->objs, key, packed);
 	}
 	return 0;
 }

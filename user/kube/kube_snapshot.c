@@ -70,10 +70,14 @@ static void ks_add_kind(struct kube_watcher *w, struct ydoc_set *set)
 	}
 	qsort(keys, n, sizeof(*keys), cmp_key);
 	for (i = 0; i < n; i++) {
-		struct json_object *o;
+		struct json_object *o, *packed;
 
-		json_object_object_get_ex(w->objs, keys[i], &o);
+		json_object_object_get_ex(w->objs, keys[i], &packed);
+		o = kube_obj_unpack(packed);
+		if (!o)
+			abort(); /* we wrote it; only OOM can make it unreadable */
 		kube_json_add_doc(set, o);
+		json_object_put(o);
 	}
 	free(keys);
 }
@@ -90,8 +94,54 @@ int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag 
 	}
 	for (size_t i = 0; i < ks->nw; i++)
 		ks_add_kind(&ks->w[i], &set);
+	kube_source_dirty_clear(ks);
 	pthread_mutex_unlock(&ks->lock);
 	return model_load_set(&set, out, d);
+}
+
+static struct kube_watcher *ks_slices(struct kube_source *ks)
+{
+	for (size_t i = 0; i < ks->nw; i++)
+		if (!strcmp(ks->w[i].k->kind, "EndpointSlice"))
+			return &ks->w[i];
+	return NULL;
+}
+
+int kube_source_slice_delta(struct kube_source *ks, struct ydoc_set *present, char ***gone,
+			    size_t *ngone)
+{
+	struct kube_watcher *w = ks_slices(ks);
+	size_t n = 0;
+
+	*gone = NULL;
+	*ngone = 0;
+	pthread_mutex_lock(&ks->lock);
+	if (!w || ks->full || !ks_synced_locked(ks) ||
+	    !(*gone = calloc(ks->ndirty + 1, sizeof(**gone)))) {
+		pthread_mutex_unlock(&ks->lock);
+		return -EAGAIN;
+	}
+	/* a slice changed twice since the last look is taken once, as it is now */
+	qsort(ks->dirty, ks->ndirty, sizeof(*ks->dirty), cmp_key);
+	for (size_t i = 0; i < ks->ndirty; i++) {
+		struct json_object *packed, *o;
+
+		if (i && !strcmp(ks->dirty[i - 1], ks->dirty[i]))
+			continue;
+		if (json_object_object_get_ex(w->objs, ks->dirty[i], &packed)) {
+			if (!(o = kube_obj_unpack(packed)))
+				abort(); /* as in ks_add_kind */
+			kube_json_add_doc(present, o);
+			json_object_put(o);
+		} else {
+			(*gone)[n++] = ks->dirty[i];
+			ks->dirty[i] = NULL;
+		}
+	}
+	kube_source_dirty_clear(ks);
+	pthread_mutex_unlock(&ks->lock);
+	*ngone = n;
+	return 0;
 }
 
 void kube_source_stats(struct kube_source *ks, struct kube_source_stats *st)

@@ -42,12 +42,56 @@ void kube_log(struct kube_source *ks, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-void kube_source_notify(struct kube_source *ks)
+static void ks_wake(struct kube_source *ks)
 {
 	uint64_t one = 1;
 
 	ks->changed = true;
 	(void)!write(ks->efd, &one, sizeof(one));
+}
+
+void kube_source_dirty_clear(struct kube_source *ks)
+{
+	for (size_t i = 0; i < ks->ndirty; i++)
+		free(ks->dirty[i]);
+	ks->ndirty = 0;
+	ks->full = false;
+}
+
+void kube_source_notify(struct kube_source *ks)
+{
+	kube_source_dirty_clear(ks);
+	ks->full = true;
+	ks_wake(ks);
+}
+
+/* Past this many slice keys a whole snapshot is as cheap, and the list stops growing. */
+#define KS_DIRTY_MAX 4096
+
+void kube_source_notify_obj(struct kube_watcher *w, const char *key)
+{
+	struct kube_source *ks = w->ks;
+	char *k;
+
+	if (ks->full || strcmp(w->k->kind, "EndpointSlice") || ks->ndirty >= KS_DIRTY_MAX ||
+	    !(k = strdup(key))) {
+		kube_source_notify(ks);
+		return;
+	}
+	if (ks->ndirty == ks->dirty_cap) {
+		size_t ncap = ks->dirty_cap ? 2 * ks->dirty_cap : 64;
+		char **nd = realloc(ks->dirty, ncap * sizeof(*nd));
+
+		if (!nd) {
+			free(k);
+			kube_source_notify(ks);
+			return;
+		}
+		ks->dirty = nd;
+		ks->dirty_cap = ncap;
+	}
+	ks->dirty[ks->ndirty++] = k;
+	ks_wake(ks);
 }
 
 /* Sleep `ms` unless the source stops first; false when it did. */
@@ -291,6 +335,8 @@ void kube_source_close(struct kube_source *ks)
 			json_object_put(ks->w[i].objs);
 		}
 		free(ks->w);
+		kube_source_dirty_clear(ks);
+		free(ks->dirty);
 		pthread_cond_destroy(&ks->wake);
 		pthread_mutex_destroy(&ks->lock);
 	}

@@ -54,6 +54,14 @@ bool kube_source_synced(struct kube_source *ks);
 /* Build and validate a model from the objects held now; like model_load_dir(), all or nothing:
  * -EINVAL with the errors in `d` (each naming "api: Kind ns/name: field"). -EAGAIN before sync. */
 int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag *d);
+/*
+ * What changed since the last snapshot or delta, when only EndpointSlices did (the churn of a
+ * running cluster): a document per changed slice as it is now into `present`, and the
+ * "namespace/name" of deleted ones in *gone (caller frees each and the array). -EAGAIN when
+ * anything else changed, or a kind was listed again: take a whole snapshot.
+ */
+int kube_source_slice_delta(struct kube_source *ks, struct ydoc_set *present, char ***gone,
+			    size_t *ngone);
 void kube_source_stats(struct kube_source *ks, struct kube_source_stats *st);
 /* Stop the threads (in-flight requests are aborted) and free everything. */
 void kube_source_close(struct kube_source *ks);

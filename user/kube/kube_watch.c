@@ -33,8 +33,8 @@ static int kw_error(struct kube_watcher *w, struct json_object *st)
 static void kw_apply(struct kube_watcher *w, const char *type, struct json_object *o)
 {
 	struct kube_source *ks = w->ks;
-	struct json_object *old;
-	const char *rv = kube_obj_rv(o), *old_rv;
+	struct json_object *old, *packed;
+	const char *rv = kube_obj_rv(o);
 	char key[512];
 
 	if (!kube_obj_key(o, key, sizeof(key)))
@@ -43,21 +43,24 @@ static void kw_apply(struct kube_watcher *w, const char *type, struct json_objec
 		if (json_object_object_get_ex(w->objs, key, NULL)) {
 			json_object_object_del(w->objs, key);
 			ks->st.events++;
-			kube_source_notify(ks);
+			kube_source_notify_obj(w, key);
 		} else {
 			ks->st.duplicates++;
 		}
 		return;
 	}
-	if (json_object_object_get_ex(w->objs, key, &old) && (old_rv = kube_obj_rv(old)) && rv &&
-	    !strcmp(old_rv, rv)) {
+	if (json_object_object_get_ex(w->objs, key, &old) && kube_packed_rv_is(old, rv)) {
 		ks->st.duplicates++;
 		return;
 	}
 	kube_obj_normalise(w, o);
-	json_object_object_add(w->objs, key, json_object_get(o));
+	packed = kube_obj_pack(o);
+	if (!packed) /* out of memory: the object goes, and a snapshot must not miss that */
+		json_object_object_del(w->objs, key);
+	else
+		json_object_object_add(w->objs, key, packed);
 	ks->st.events++;
-	kube_source_notify(ks);
+	kube_source_notify_obj(w, key);
 }
 
 static int kw_event(struct kube_watcher *w, void *ctx, struct json_object *ev)

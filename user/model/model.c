@@ -152,14 +152,36 @@ static void model_init(struct model *m)
 		abort();
 }
 
+/*
+ * Every resource has been read into the model's own fields, except an AuthorizationPolicy's
+ * rules (m_authorizationpolicy.rules points into its document). The other trees go: a cluster's
+ * 50,000 pods would otherwise be held twice, as resources and as parse trees.
+ */
+static void model_drop_trees(struct model *m)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->src.n; i++) {
+		const char *kind = ynode_str(ynode_get(m->src.docs[i], "kind"));
+
+		if (kind && !strcmp(kind, "AuthorizationPolicy"))
+			m->src.docs[k++] = m->src.docs[i];
+		else
+			ynode_free(m->src.docs[i]);
+	}
+	m->src.n = k;
+}
+
 /* Parse is done; turn documents into resources, validate, and keep or drop the whole model. */
 static int model_finish(struct model *m, size_t errors_before, int io_err, struct diag *d)
 {
 	for (size_t i = 0; i < m->src.n; i++)
 		model_add_doc(m, m->src.docs[i], d);
 	model_validate(m, d);
-	if (d->errors == errors_before && !io_err)
+	if (d->errors == errors_before && !io_err) {
+		model_drop_trees(m);
 		return 0;
+	}
 	model_free(m);
 	return io_err ? io_err : -EINVAL;
 }
