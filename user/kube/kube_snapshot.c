@@ -99,6 +99,19 @@ int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag 
 	return model_load_set(&set, out, d);
 }
 
+int kube_source_docs(struct kube_source *ks, struct ydoc_set *out)
+{
+	pthread_mutex_lock(&ks->lock);
+	if (!ks_synced_locked(ks)) {
+		pthread_mutex_unlock(&ks->lock);
+		return -EAGAIN;
+	}
+	for (size_t i = 0; i < ks->nw; i++)
+		ks_add_kind(&ks->w[i], out);
+	pthread_mutex_unlock(&ks->lock);
+	return 0;
+}
+
 static struct kube_watcher *ks_slices(struct kube_source *ks)
 {
 	for (size_t i = 0; i < ks->nw; i++)

@@ -54,6 +54,9 @@ bool kube_source_synced(struct kube_source *ks);
 /* Build and validate a model from the objects held now; like model_load_dir(), all or nothing:
  * -EINVAL with the errors in `d` (each naming "api: Kind ns/name: field"). -EAGAIN before sync. */
 int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag *d);
+/* Every object held now, as documents in `out` (no model, no validation; the change tracking of
+ * snapshots is left alone). -EAGAIN before every kind's first list. */
+int kube_source_docs(struct kube_source *ks, struct ydoc_set *out);
 /*
  * What changed since the last snapshot or delta, when only EndpointSlices did (the churn of a
  * running cluster): a document per changed slice as it is now into `present`, and the

@@ -157,9 +157,31 @@ static void model_init(struct model *m)
  * rules (m_authorizationpolicy.rules points into its document). The other trees go: a cluster's
  * 50,000 pods would otherwise be held twice, as resources and as parse trees.
  */
+static void forget_docs(struct meta *first, size_t n, size_t stride)
+{
+	for (size_t i = 0; i < n; i++)
+		((struct meta *)((char *)first + i * stride))->doc = NULL;
+}
+
+#define FORGET_DOCS(arr, n) \
+	do { \
+		if (n) \
+			forget_docs(&(arr)[0].meta, (n), sizeof((arr)[0])); \
+	} while (0)
+
 static void model_drop_trees(struct model *m)
 {
 	size_t k = 0;
+
+	/* meta.doc of what goes must not point at freed trees */
+	FORGET_DOCS(m->namespaces, m->nnamespaces);
+	FORGET_DOCS(m->serviceaccounts, m->nserviceaccounts);
+	FORGET_DOCS(m->pods, m->npods);
+	FORGET_DOCS(m->services, m->nservices);
+	FORGET_DOCS(m->endpointslices, m->nendpointslices);
+	FORGET_DOCS(m->virtualservices, m->nvirtualservices);
+	FORGET_DOCS(m->destinationrules, m->ndestinationrules);
+	FORGET_DOCS(m->peerauthentications, m->npeerauthentications);
 
 	for (size_t i = 0; i < m->src.n; i++) {
 		const char *kind = ynode_str(ynode_get(m->src.docs[i], "kind"));
@@ -259,6 +281,23 @@ static int model_list_dir(const char *dir, char ***out, size_t *n)
 	closedir(dh);
 	if (*n)
 		qsort(*out, *n, sizeof(**out), cmp_str);
+	return 0;
+}
+
+int model_read_dir_docs(const char *dir, struct ydoc_set *set, struct diag *d)
+{
+	char **paths;
+	size_t n;
+	int rc;
+
+	rc = model_list_dir(dir, &paths, &n);
+	if (rc < 0) {
+		diag_add(d, DIAG_ERROR, dir, 0, "cannot read config directory: %s", strerror(-rc));
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		yaml_parse_file(set, paths[i], d);
+	free_strs(paths, n);
 	return 0;
 }
 

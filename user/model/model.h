@@ -35,8 +35,10 @@ struct meta {
 	struct labels labels;
 	const char *file; /* points into model->src */
 	int line;	  /* line of the document's `kind:` */
-	const struct ynode *doc; /* the whole document, in model->src (analyzers read fields the
-				  * typed structs leave out: mirrors, matches, exportTo) */
+	/* the whole document, in model->src, for analyzers that read fields the typed structs
+	 * leave out (mirrors, matches, exportTo); NULL in a loaded model, which keeps only the
+	 * trees AuthorizationPolicy rules point into */
+	const struct ynode *doc;
 };
 
 struct m_namespace {
@@ -226,6 +228,9 @@ struct model {
  * zeroed: nothing half-applied), or another negative errno for I/O failures.
  */
 int model_load_dir(const char *dir, struct model *out, struct diag *d);
+/* The documents of those files, parsed but not loaded into a model (what the directory says now,
+ * for `/config_objects`); a file that does not parse is reported in `d` and left out. */
+int model_read_dir_docs(const char *dir, struct ydoc_set *set, struct diag *d);
 /* Same, from explicit files (skiff-lab and tests). */
 int model_load_files(const char *const *paths, size_t n, struct model *out, struct diag *d);
 /* Same, from one YAML buffer (tests); `name` stands for the file name in messages. */
