@@ -2,9 +2,10 @@
 # What each of skiff's BPF programs costs per connection, from the kernel's own accounting
 # (kernel.bpf_stats_enabled: run_time_ns and run_cnt of every program). A connect rate on a busy
 # 2-core machine moves by ±20 % between runs; a program's time per run hardly does.
-#   tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [-- SKIFFD_FLAGS...]
+#   tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [-- 'FLAGS' 'FLAGS'...]
 # One node, client and server pods in the mesh (tests/bench/bench.yaml). For each skiffd
-# configuration (by default `--no-accel` and `--accel`; after `--`, one given set of flags), N
+# configuration (by default `--no-accel`, `--accel` and `--accel --accel-join=always`; after `--`,
+# one argument per configuration, its skiffd flags), N
 # rounds (default 3) of S seconds (default 3) of `skiff-perf crr` to the ClusterIP, then a table
 # per configuration: for every program of node-1's skiffd, its runs per connection, ns per run
 # and ns per connection (median over the rounds). Writes BUILD_DIR/bench/hook_cost.md.
@@ -12,15 +13,15 @@
 set -u
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
-USAGE="usage: tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [-- SKIFFD_FLAGS...]"
+USAGE="usage: tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [-- 'FLAGS'...]"
 BUILD=$(cd "${1:?$USAGE}" && pwd) || exit 2
 shift
-SECS=3 ROUNDS=3 CONFIGS=("--no-accel" "--accel")
+SECS=3 ROUNDS=3 CONFIGS=("--no-accel" "--accel" "--accel --accel-join=always")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECS=${2:?$USAGE}; shift 2 ;;
 	--rounds) ROUNDS=${2:?$USAGE}; shift 2 ;;
-	--) shift; CONFIGS=("$*"); break ;;
+	--) shift; CONFIGS=("$@"); break ;;
 	*) echo "$USAGE" >&2; exit 2 ;;
 	esac
 done
