@@ -163,7 +163,7 @@ END {
 			if (worst == "" || r < worst) { worst = r; wm = m }
 		}
 		if (worst != "")
-			printf "- skiff-accel vs skiff-lb, %s services, worst workload (%s): %.2f× of skiff-lb (target ≥ 0.97×) — **%s**\n", ssvc[k], wm, worst, worst >= 0.97 ? "met" : "MISSED" > md
+			printf "- skiff-accel vs skiff-lb, %s services, worst workload (%s): %.2f× of skiff-lb (target ≥ 0.97×) — **%s**\n", ssvc[k], wm, worst, (worst >= 0.97 ? "met" : "MISSED") > md
 	}
 	if (has("skiff-lb|10", "crr_per_s") && has("skiff-lb|10000", "crr_per_s"))
 		printf "- skiff-lb connect rate, 10,000 vs 10 services: %.2f× (flat is 1.00×)\n", med["skiff-lb|10000", "crr_per_s"] / med["skiff-lb|10", "crr_per_s"] > md
