@@ -5,8 +5,8 @@
 #   tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [-- 'FLAGS' 'FLAGS'...]
 # One node, client and server pods in the mesh (tests/bench/bench.yaml). For each skiffd
 # configuration (by default `--no-accel`, `--accel` and `--accel --accel-join=always`; after `--`,
-# one argument per configuration, its skiffd flags), N
-# rounds (default 3) of S seconds (default 3) of `skiff-perf crr` to the ClusterIP, then a table
+# one argument per configuration, its skiffd flags), N rounds (default 3, the configurations
+# taking turns) of S seconds (default 3) of `skiff-perf crr` to the ClusterIP, then a table
 # per configuration: for every program of node-1's skiffd, its runs per connection, ns per run
 # and ns per connection (median over the rounds). Writes BUILD_DIR/bench/hook_cost.md.
 # Only node-1's programs are counted: those that use a map pinned under its bpffs directory.
@@ -77,13 +77,15 @@ round() {
 }
 
 sysctl -q -w kernel.bpf_stats_enabled=1 || die "kernel.bpf_stats_enabled cannot be set"
-for cfg in "${CONFIGS[@]}"; do
-	say "skiffd $cfg"
-	SKIFF_LAB_AGENT_ARGS="$cfg" lab restart-agent node-1 >>"$LOG" 2>&1 || die "restart-agent"
-	for _ in $(seq 150); do ready && break; sleep 0.2; done
-	ready || die "skiffd $cfg never applied its config"
-	for r in $(seq "$ROUNDS"); do
-		say "skiffd $cfg: round $r of $ROUNDS"
+# The configurations take turns in every round, so a burst of other work on the machine lands
+# on one round of each rather than on all rounds of one.
+for r in $(seq "$ROUNDS"); do
+	for cfg in "${CONFIGS[@]}"; do
+		say "round $r of $ROUNDS: skiffd $cfg"
+		SKIFF_LAB_AGENT_ARGS="$cfg" lab restart-agent node-1 >>"$LOG" 2>&1 ||
+			die "restart-agent"
+		for _ in $(seq 150); do ready && break; sleep 0.2; done
+		ready || die "skiffd $cfg never applied its config"
 		round "$cfg" "$r"
 	done
 done
