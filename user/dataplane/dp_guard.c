@@ -120,13 +120,19 @@ static int tc_attach(struct dataplane *dp, int ifindex)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-/* The guard off interface `ifindex`: gone already, or never there, is as good. */
-static void tc_detach(int ifindex)
+/* The guard off interface `ifindex` if it was guarded: skiff_guard_ifaces still lists the veths
+ * guarded until this apply, by this agent or an earlier one (asking the kernel of every other
+ * veth would log a netlink error for each one without a clsact qdisc). */
+static void tc_detach_if_guarded(struct dataplane *dp, int ifindex)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = 1, .priority = 1);
+	struct skiff_guard_iface pod;
+	__u32 key = (__u32)ifindex;
 
-	bpf_tc_detach(&hook, &opts);
+	if (bpf_map_lookup_elem(bpf_map__fd(dp->guard->maps.skiff_guard_ifaces), &key, &pod))
+		return;
+	bpf_tc_detach(&hook, &opts); /* gone already is as good */
 }
 
 /* Has veth `oif` been met already (the pod's other address)? */
@@ -161,7 +167,7 @@ int dp_guard_attach_pods(struct dataplane *dp, const struct node_view *v)
 		if (oif > 0 && iface_listed(t, n, oif))
 			continue;
 		if (oif > 0 && !(v->pod_ips[i].val.flags & SKIFF_POD_F_STRICT)) {
-			tc_detach(oif);
+			tc_detach_if_guarded(dp, oif);
 			continue;
 		}
 		err = oif < 0 ? oif : tc_attach(dp, oif);
