@@ -285,7 +285,7 @@ kube_proxy() {
 	for n in $KP_COUNTS; do
 		say "kube-proxy: installing $n services"
 		"$HERE/kube_proxy_rules.sh" "$n" $KP_VIP "$SERVER_IP" $CRR_PORT $TPUT_PORT $LAT_PORT \
-			>"$rules" || die "kube_proxy_rules.sh $n"
+			$HTTP_PORT >"$rules" || die "kube_proxy_rules.sh $n"
 		in_node iptables-nft-restore <"$rules" >>"$LOG" 2>&1 || die "iptables-restore ($n)"
 		measure kube-proxy "$n" $KP_VIP
 		# Proof the DNAT path was taken: the measured service's KUBE-SERVICES rule counted.
