@@ -194,9 +194,14 @@ lab_up() {
 	SERVER_NETNS=skl-$(lab status | awk '$1 ~ /^bench\/server-/ { sub(/^bench\//, "", $1); print $1 }')
 	VIP=$(lab status | awk '$1 == "bench/server" { split($2, a, ","); print a[1] }')
 	[ -n "$SERVER_IP" ] && [ -n "$VIP" ] || die "no server pod IP or ClusterIP in lab status"
-	# The client closes first (TIME_WAIT on its side): reuse ports for back-to-back crr runs.
-	in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 \
+	# Closed connections keep no TIME_WAIT in either pod. With it, every crr and HTTP run left
+	# tens of thousands behind for 60 s, connect()'s port search slowed with each, and the
+	# scenarios measured later (skiff's) ran 25-30 % slower than direct, measured first, on an
+	# empty table: a bias of the bench, not of the path. Wide port range for back-to-back runs.
+	in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
 		net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "client sysctls"
+	in_pod 10 server sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
+		die "server sysctls"
 	start_server "$BUILD/bin/skiff-perf" serve $CRR_PORT
 	start_server iperf3 -s -p $TPUT_PORT
 	start_server sockperf sr --tcp -p $LAT_PORT
