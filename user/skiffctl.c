@@ -111,7 +111,8 @@ static int cmd_maps(const char *bpffs)
 	static const char *const maps[] = { SKIFF_MAP_CONFIG,	SKIFF_MAP_SERVICES,
 					    SKIFF_MAP_BACKENDS, SKIFF_MAP_ENROLLED,
 					    SKIFF_MAP_POD_IPS,	SKIFF_MAP_SOCKHASH,
-					    SKIFF_MAP_L4_STATS, SKIFF_MAP_MTLS,
+					    SKIFF_MAP_L4_STATS, SKIFF_MAP_JOIN_HIST,
+					    SKIFF_MAP_MTLS,
 					    SKIFF_MAP_GUARD_IFACES, SKIFF_MAP_GUARD_STATS,
 					    NULL };
 	int rc = 0;

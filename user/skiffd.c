@@ -31,6 +31,11 @@ static void usage(FILE *f)
 		"  --accel              the default: same-node pod-to-pod TCP goes socket to socket\n"
 		"                       (sockmap, sk_msg redirect) instead of through the TCP/IP stack\n"
 		"  --no-accel           keep same-node TCP on the stack; the L4 counters still count\n"
+		"  --accel-join WHICH   learn (default): a same-node connection takes the fast path\n"
+		"                       unless its server's recent connections carried fewer than 4\n"
+		"                       messages each (one request and its answer: the fast path's\n"
+		"                       fixed cost per connection outweighs what it saves); always:\n"
+		"                       every same-node connection takes it\n"
 		"  --outbound-addr A[,A6]  this node's IPv4 and/or IPv6 address: skiffd listens there\n"
 		"                       on 15001 and the kernel punts TCP from mesh pods to mesh pods\n"
 		"                       on other nodes to it (in Kubernetes: status.hostIPs)\n"
@@ -84,6 +89,7 @@ int main(int argc, char **argv)
 		{ "admin-addr", required_argument, 0, 'a' }, { "admin-port", required_argument, 0, 'p' },
 		{ "ready-port", required_argument, 0, 'r' }, { "rescan-ms", required_argument, 0, 's' },
 		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },
+		{ "accel-join", required_argument, 0, 'J' },
 		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
 		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
 		{ "agent-cgroup", required_argument, 0, 'G' },
@@ -124,6 +130,14 @@ int main(int argc, char **argv)
 		case 's': o.rescan_ms = atoi(optarg); break;
 		case 'A': o.no_accel = true; break;
 		case 'C': o.no_accel = false; break;
+		case 'J':
+			if (strcmp(optarg, "learn") && strcmp(optarg, "always")) {
+				fprintf(stderr, "skiffd: --accel-join=%s: want learn or always\n",
+					optarg);
+				return 2;
+			}
+			o.accel_join_all = !strcmp(optarg, "always");
+			break;
 		case 'o': o.outbound_addrs = optarg; break;
 		case 'P': o.outbound_addrs = NULL; break;
 		case 'u': o.uplink = optarg; break;

@@ -77,6 +77,7 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 		return SK_PASS;
 	/* these bytes bypass TCP: bytes_acked at close will not count them */
 	__sync_fetch_and_add(&st->redirected, msg->size);
+	st->msgs++; /* under the socket lock, like the flags */
 	return SK_PASS;
 }
 

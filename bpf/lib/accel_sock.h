@@ -54,6 +54,7 @@ static __always_inline void accel_state_init(struct bpf_sock_ops *ctx, struct sk
 	st->pair.src_workload = src_wl;
 	st->pair.dst_workload = dst_wl;
 	st->flags = flags;
+	st->msgs = 0;
 	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 }
 

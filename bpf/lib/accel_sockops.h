@@ -1,22 +1,40 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
  * sockops: at established, a socket whose local address is an enrolled pod of this node gets a
- * per-socket state (start time, workload pair) and asks for state callbacks; when its peer is
- * an enrolled pod here too, or skiffd (the punt hops, lib/accel_agent.h), it goes into the
- * sockhash. At close, its bytes and lifetime go to skiff_l4_stats. Nothing here can fail a connection: a socket that cannot be inserted (map
- * full, a socket type sockmap refuses) simply stays on TCP.
+ * per-socket state (start time, workload pair) and asks for state callbacks. When its peer is an
+ * enrolled pod here too it may go into the sockhash: the client's end when the server's history
+ * says the fast path pays (lib/accel_join.h), the server's end when the client's is in. A punted
+ * client always goes in (the hop to skiffd, lib/accel_agent.h). At close, its bytes and lifetime
+ * go to skiff_l4_stats, and its messages to the server's history. A server end whose client
+ * stayed on TCP keeps no state: the client sees every byte both ways and counts them. Nothing
+ * here can fail a connection: a socket that cannot be inserted (map full, a socket type sockmap
+ * refuses) simply stays on TCP.
  */
 #ifndef SKIFF_BPF_ACCEL_SOCKOPS_H
 #define SKIFF_BPF_ACCEL_SOCKOPS_H
 
 #include "lib/accel_agent.h"
+#include "lib/accel_join.h"
 #include "lib/accel_key.h"
 #include "lib/accel_maps.h"
 #include "lib/accel_sock.h"
 #include "lib/accel_stats.h"
 
-/* `punted`: a client that connect4/6 sent to skiffd, on its way to a pod on another node (see
- * punt_established): it joins the sockhash for the hop to skiffd's listener. */
+/* Does this socket join the sockhash? `punted`: a client that connect4/6 sent to skiffd, on its
+ * way to a pod on another node (see punt_established): it joins for the hop to skiffd. */
+static __always_inline bool accel_join(const struct skiff_sock_key *key, bool client, bool punted,
+				       const struct skiff_pod *peer)
+{
+	if (!accel_redirect_on)
+		return false;
+	if (punted)
+		return true;
+	if (peer && client)
+		return accel_join_wanted(peer->workload_id, key->remote_port);
+	/* the server end of a local pair, or a pod that skiffd dialled: it follows the client */
+	return accel_peer_inserted(key);
+}
+
 static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client, bool punted)
 {
 	struct skiff_pod *me, *peer;
@@ -24,6 +42,7 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 	struct skiff_sock_key key;
 	struct bpf_sock *sk = ctx->sk;
 	__u32 my_wl, peer_wl = 0;
+	bool join;
 
 	if (!sk || key_of_sockops(ctx, &key))
 		return;
@@ -36,21 +55,24 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 	peer = pod_ips_lookup(&key.remote, key.family);
 	if (peer)
 		peer_wl = peer->workload_id;
+	join = accel_join(&key, client, punted, peer);
+	if (peer && !client && !join)
+		return; /* its client stayed on TCP and counts this connection, both ways */
 
 	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (st) {
-		accel_state_init(ctx, st, client ? my_wl : peer_wl, client ? peer_wl : my_wl,
-				 (client ? SKIFF_SOCK_F_CLIENT : 0) |
-					 (peer ? SKIFF_SOCK_F_BOTH_LOCAL : 0));
-		/* a connection with both ends here is counted once, by its client */
-		if (client || !peer)
-			l4_stats_opened(&st->pair);
-	}
-	if (!accel_redirect_on || !st)
+	if (!st)
 		return;
-	/* a pod of this node, a punted client, or a pod that skiffd dialled (its end is in) */
-	if (peer || punted || accel_peer_inserted(&key))
-		accel_insert(ctx, &key, st);
+	accel_state_init(ctx, st, client ? my_wl : peer_wl, client ? peer_wl : my_wl,
+			 client ? SKIFF_SOCK_F_CLIENT : (peer ? SKIFF_SOCK_F_BOTH_LOCAL : 0));
+	/* a connection with both ends here is counted once, by its client */
+	if (client || !peer)
+		l4_stats_opened(&st->pair);
+	if (!join)
+		return;
+	accel_insert(ctx, &key, st);
+	/* the server end follows a client that is in, and reports its own bytes */
+	if (peer && client && (st->flags & SKIFF_SOCK_F_ACCEL))
+		st->flags |= SKIFF_SOCK_F_BOTH_LOCAL;
 }
 
 /* A graceful close counted each FIN as one sequence number in bytes_acked and bytes_received. */
@@ -60,6 +82,21 @@ static __always_inline __u64 accel_minus_fin(__u64 bytes, __u32 old_state)
 		   old_state == BPF_TCP_CLOSING || old_state == BPF_TCP_TIME_WAIT;
 
 	return fin && bytes ? bytes - 1 : bytes;
+}
+
+/* The messages a same-node connection carried, into its server's history: the client's end
+ * adds the connection, what it sent and what reached it over TCP; the server's end, when it was
+ * on the fast path, what it redirected. */
+static __always_inline void accel_closed_learn(struct bpf_sock_ops *ctx,
+					       const struct skiff_sock_state *st, bool client)
+{
+	if (!accel_redirect_on || (st->flags & SKIFF_SOCK_F_AGENT) || !st->pair.dst_workload)
+		return;
+	if (client)
+		accel_join_record(st->pair.dst_workload, (__u16)bpf_ntohl(ctx->remote_port),
+				  (__u64)st->msgs + ctx->data_segs_out + ctx->data_segs_in, 1);
+	else if (st->flags & SKIFF_SOCK_F_BOTH_LOCAL)
+		accel_join_record(st->pair.dst_workload, (__u16)ctx->local_port, st->msgs, 0);
 }
 
 static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_state)
@@ -101,6 +138,7 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;
 	}
 	l4_stats_add(&st->pair, &d);
+	accel_closed_learn(ctx, st, client);
 	if ((st->flags & SKIFF_SOCK_F_ACCEL) && !key_of_sockops(ctx, &key))
 		bpf_map_delete_elem(&skiff_sk_addr, &key);
 	bpf_sk_storage_delete(&skiff_sk_accel, sk); /* a second CLOSE must not count again */

@@ -43,6 +43,7 @@
 #define SKIFF_MAP_L4_STATS "skiff_l4_stats" /* struct skiff_l4_key -> struct skiff_l4_stats */
 #define SKIFF_MAP_SK_ACCEL "skiff_sk_accel" /* struct skiff_sock_state per socket */
 #define SKIFF_MAP_SK_ADDR  "skiff_sk_addr"  /* struct skiff_sock_key -> struct skiff_sock_ref */
+#define SKIFF_MAP_JOIN_HIST "skiff_join_hist" /* struct skiff_join_key -> struct skiff_join_hist */
 
 /* The sockops and sk_msg programs, as named in links/ and in bpftool prog show. */
 #define SKIFF_PROG_SOCKOPS "accel_sockops"
@@ -99,7 +100,8 @@ struct skiff_l4_stats {
 _Static_assert(sizeof(struct skiff_l4_stats) == 48, "skiff_l4_stats layout");
 
 #define SKIFF_SOCK_F_CLIENT	1u /* the active opener (the source workload) */
-#define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here: it reports its own bytes */
+#define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here and on the fast path: it
+				     * reports its own bytes */
 #define SKIFF_SOCK_F_ACCEL	4u /* inserted into skiff_sockhash */
 #define SKIFF_SOCK_F_TCP	8u /* its peer stopped reading: this socket sends over TCP for good */
 #define SKIFF_SOCK_F_NO_PEER	16u /* it sent while its peer was not in the sockhash: TCP for good */
@@ -113,7 +115,7 @@ struct skiff_sock_state {
 	__u64 received0;   /* bytes_received at established */
 	struct skiff_l4_key pair;
 	__u32 flags;	   /* SKIFF_SOCK_F_* */
-	__u32 pad;
+	__u32 msgs;	   /* messages this socket sent through sk_msg redirect */
 };
 _Static_assert(sizeof(struct skiff_sock_state) == 48, "skiff_sock_state layout");
 
@@ -128,5 +130,36 @@ struct skiff_sock_ref {
 	__u64 cookie;
 };
 _Static_assert(sizeof(struct skiff_sock_ref) == 16, "skiff_sock_ref layout");
+
+/*
+ * Which same-node connections join the sockhash (bpf/lib/accel_join.h). Joining has a fixed
+ * cost per connection (a psock made and torn down for each socket, two map entries each) and
+ * pays back per message, so a connection that carries one request and one answer is slower on
+ * the fast path than on TCP. sockops keeps, per server (workload, port), how many connections
+ * closed lately and how many messages they carried; a new client joins when there is no such
+ * history yet or when those connections carried SKIFF_JOIN_MIN_MSGS messages each on average.
+ * Its server end joins exactly when the client's did. skiffd --accel-join=always turns this off.
+ */
+#define SKIFF_MAX_JOIN_HIST  16384 /* (server workload, port) entries, least recently used go */
+#define SKIFF_JOIN_MIN_CONNS 8	   /* connections seen before a destination may be kept on TCP */
+#define SKIFF_JOIN_MIN_MSGS  4	   /* messages per connection, both ways, for the fast path */
+#define SKIFF_JOIN_WINDOW    64	   /* at this many connections the history is halved */
+#define SKIFF_JOIN_MSGS_CAP  64	   /* one connection counts at most this many messages */
+
+/* skiff_join_hist key: the server end of same-node connections. */
+struct skiff_join_key {
+	__u32 workload; /* the server pod's skiff_pod.workload_id */
+	__u16 port;	/* its port, host byte order */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct skiff_join_key) == 8, "skiff_join_key layout");
+
+/* skiff_join_hist value: recent connections to that server and the messages they carried
+ * (TCP data segments plus redirected messages, each way, capped per connection). */
+struct skiff_join_hist {
+	__u32 conns;
+	__u32 msgs;
+};
+_Static_assert(sizeof(struct skiff_join_hist) == 8, "skiff_join_hist layout");
 
 #endif /* SKIFF_ACCEL_H */

@@ -7,7 +7,11 @@
 #                (tests/bench/kube_proxy_rules.sh), 10 / 1,000 / 10,000 services, no skiffd
 #   skiff-lb     client pod (in the mesh) -> ClusterIP translated by skiffd's connect hooks,
 #                10 / 1,000 / 10,000 services (tests/bench/skiff_services.sh)
-#   skiff-accel  as skiff-lb with the sockops/sk_msg fast path, when this skiffd has it
+#   skiff-accel  as skiff-lb with the sockops/sk_msg fast path, when this skiffd has it (skiffd's
+#                default: a connection joins it when its server's recent connections carried
+#                enough messages, see bpf/lib/accel_join.h)
+#   skiff-accel-always  as skiff-accel with every connection on the fast path (--accel-join=always);
+#                only with --only, e.g. --only direct,skiff-lb,skiff-accel,skiff-accel-always
 #   skiff-authz-l4  connect rate only: client -> ClusterIP with 10,000 same-node AuthorizationPolicy
 #                verdicts in skiff_policy (25 pods, one namespace-wide ALLOW naming 7 ports, compiled
 #                by skiffd; 400 with --tiny), rounds interleaved with the same lab and skiffd without
@@ -15,7 +19,9 @@
 # Metrics, each repeated (5 times, 2 with --quick and --tiny) and reported as median [min-max] and
 # as a ratio to direct: 64-byte request/response round trip p50/p90/p99 (sockperf ping-pong
 # --full-rtt), single-stream throughput (iperf3), connect rate (skiff-perf crr: connect, 64 B each
-# way, close). --quick measures 10 and 10,000 services, 1 s per run; --tiny 10 and 1,000 (what
+# way, close), HTTP requests per second with a new connection for each (wrk -H 'Connection: close'
+# against skiff-echo: the short-connection workload) and on one keep-alive connection (wrk: the
+# long-connection one). --quick measures 10 and 10,000 services, 1 s per run; --tiny 10 and 1,000 (what
 # `make vmtest` runs inside QEMU, where TCG makes everything ~15x slower). --out writes the results
 # elsewhere than BUILD/bench; --strict also fails the run when any measurement failed (a path that
 # does not work), not only when the lab does. --only runs just the named scenarios (e.g.
@@ -30,6 +36,7 @@ BUILD=$(cd "${1:?$USAGE}" && pwd) || exit 2
 shift
 MODE=full STRICT=0 OUT=$BUILD/bench ONLY=""
 SCENARIOS="direct kube-proxy skiff-lb skiff-accel skiff-authz-l4"
+EXTRA_SCENARIOS="skiff-accel-always" # run only when --only names them
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) MODE=quick; shift ;;
@@ -41,10 +48,13 @@ while [ $# -gt 0 ]; do
 	esac
 done
 for s in ${ONLY//,/ }; do
-	[[ " $SCENARIOS " == *" $s "* ]] || { echo "--only: no scenario '$s' ($SCENARIOS)" >&2; exit 2; }
+	[[ " $SCENARIOS $EXTRA_SCENARIOS " == *" $s "* ]] ||
+		{ echo "--only: no scenario '$s' ($SCENARIOS $EXTRA_SCENARIOS)" >&2; exit 2; }
 done
-# wanted SCENARIO: selected by --only, or no --only at all
-wanted() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+# wanted SCENARIO: selected by --only, or no --only at all (and not an extra one)
+wanted() {
+	if [ -z "$ONLY" ]; then [[ " $EXTRA_SCENARIOS " != *" $1 "* ]]; else [[ ",$ONLY," == *",$1,"* ]]; fi
+}
 QUICK=0
 [ $MODE = full ] || QUICK=1
 STATE=$(mktemp -d /tmp/skiff-bench.XXXXXX)
@@ -61,9 +71,9 @@ mkdir -p "$OUT" || exit 1
 : >"$LOG"
 
 case $MODE in
-tiny) REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 KP_COUNTS="10 1000" SK_COUNTS="10 1000" ;;
-quick) REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 KP_COUNTS="10 10000" SK_COUNTS="10 10000" ;;
-*) REPS=5 T_LAT=2 T_TPUT=2 T_CRR=1 KP_COUNTS="10 1000 10000" SK_COUNTS="10 1000 10000" ;;
+tiny) REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 T_HTTP=1 KP_COUNTS="10 1000" SK_COUNTS="10 1000" ;;
+quick) REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 T_HTTP=1 KP_COUNTS="10 10000" SK_COUNTS="10 10000" ;;
+*) REPS=5 T_LAT=2 T_TPUT=2 T_CRR=1 T_HTTP=1 KP_COUNTS="10 1000 10000" SK_COUNTS="10 1000 10000" ;;
 esac
 # Under TCG (the vmtest guest) skiffd compiles and answers several times slower: wait longer.
 if [ "${SKIFF_VMTEST:-0}" = 1 ]; then
@@ -72,7 +82,7 @@ else
 	WAIT_STEPS=100 PEEK_S=0.5 HOLD_S=1
 fi
 FAILED_RUNS=0
-CRR_PORT=7000 TPUT_PORT=5201 LAT_PORT=11111
+CRR_PORT=7000 TPUT_PORT=5201 LAT_PORT=11111 HTTP_PORT=8080
 KP_VIP=198.19.64.1 # kube-proxy's ClusterIP for the server: a lab address skiffd never hears of
 
 BENCH_NAME=bench
@@ -161,7 +171,7 @@ wait_listening() {
 		local l
 		l=$(in_pod 5 server ss -ltnH)
 		echo "$l" | grep -q ":$CRR_PORT " && echo "$l" | grep -q ":$TPUT_PORT " &&
-			echo "$l" | grep -q ":$LAT_PORT " && return 0
+			echo "$l" | grep -q ":$LAT_PORT " && echo "$l" | grep -q ":$HTTP_PORT " && return 0
 		sleep 0.1
 	done
 	die "servers not listening in the server pod; see $LOG"
@@ -184,12 +194,18 @@ lab_up() {
 	SERVER_NETNS=skl-$(lab status | awk '$1 ~ /^bench\/server-/ { sub(/^bench\//, "", $1); print $1 }')
 	VIP=$(lab status | awk '$1 == "bench/server" { split($2, a, ","); print a[1] }')
 	[ -n "$SERVER_IP" ] && [ -n "$VIP" ] || die "no server pod IP or ClusterIP in lab status"
-	# The client closes first (TIME_WAIT on its side): reuse ports for back-to-back crr runs.
-	in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 \
+	# Closed connections keep no TIME_WAIT in either pod. With it, every crr and HTTP run left
+	# tens of thousands behind for 60 s, connect()'s port search slowed with each, and the
+	# scenarios measured later (skiff's) ran 25-30 % slower than direct, measured first, on an
+	# empty table: a bias of the bench, not of the path. Wide port range for back-to-back runs.
+	in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
 		net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "client sysctls"
+	in_pod 10 server sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
+		die "server sysctls"
 	start_server "$BUILD/bin/skiff-perf" serve $CRR_PORT
 	start_server iperf3 -s -p $TPUT_PORT
 	start_server sockperf sr --tcp -p $LAT_PORT
+	start_server "$BUILD/bin/skiff-echo" --pod server --namespace bench --http $HTTP_PORT
 	wait_listening
 }
 
@@ -213,14 +229,31 @@ run_crr() {
 		$1 == "rate" { r = $2 } END { if (!bad && r != "") print r }'
 }
 
+# run_http ADDRESS close|keepalive: wrk's requests per second against skiff-echo, one connection
+# at a time; with `close`, a new connection for each request (HTTP/1.0 style).
+run_http() {
+	local hdr=()
+	[ "$2" = close ] && hdr=(-H 'Connection: close')
+	in_pod $((T_HTTP + 15)) client wrk -t1 -c1 -d"${T_HTTP}s" "${hdr[@]}" \
+		"http://$1:$HTTP_PORT/bench" 2>&1 | awk '/Non-2xx|Socket errors/ { bad = 1 }
+		/^Requests\/sec:/ { r = $2 } END { if (!bad && r != "") print r }'
+}
+
 record() { printf '%s\t%s\t%s\t%s\t%s\n' "$CUR" "$CUR_N" "$1" "$2" "$3" >>"$RAW"; }
 
 # measure SCENARIO SERVICES ADDRESS [FIRST_ROUND]: REPS rounds of latency, throughput, connect
 # rate, numbered from FIRST_ROUND (a second block of a scenario adds to its rounds).
 measure() {
-	local v r p50 p90 p99 missing=0 first=${4:-1}
+	local v r p50 p90 p99 missing=0 first=${4:-1} http=1
 	CUR=$1 CUR_N=$2
-	printf '%s\t%s\tok\t\n' "$CUR" "$CUR_N" >>"$SCEN"
+	# --quick and --tiny keep their minute: kube-proxy's HTTP is left to full runs
+	if [ $QUICK = 1 ] && [ "$CUR" = kube-proxy ]; then
+		http=0
+		printf '%s\t%s\tok\tonly rtt_p50_us rtt_p90_us rtt_p99_us tput_gbps crr_per_s\n' \
+			"$CUR" "$CUR_N" >>"$SCEN"
+	else
+		printf '%s\t%s\tok\t\n' "$CUR" "$CUR_N" >>"$SCEN"
+	fi
 	for r in $(seq "$first" $((first + REPS - 1))); do
 		say "$CUR ${CUR_N:+$CUR_N services }round $r"
 		lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
@@ -235,6 +268,11 @@ measure() {
 		if [ -n "$v" ]; then record tput_gbps "$r" "$v"; else missing=$((missing + 1)); fi
 		v=$(run_crr "$3")
 		if [ -n "$v" ]; then record crr_per_s "$r" "$v"; else missing=$((missing + 1)); fi
+		[ $http = 1 ] || continue
+		v=$(run_http "$3" close)
+		if [ -n "$v" ]; then record http_close_per_s "$r" "$v"; else missing=$((missing + 1)); fi
+		v=$(run_http "$3" keepalive)
+		if [ -n "$v" ]; then record http_ka_per_s "$r" "$v"; else missing=$((missing + 1)); fi
 	done
 	lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
 	[ $missing = 0 ] || say "$CUR $CUR_N: $missing failed runs (left out of the results)"
@@ -260,7 +298,7 @@ kube_proxy() {
 	for n in $KP_COUNTS; do
 		say "kube-proxy: installing $n services"
 		"$HERE/kube_proxy_rules.sh" "$n" $KP_VIP "$SERVER_IP" $CRR_PORT $TPUT_PORT $LAT_PORT \
-			>"$rules" || die "kube_proxy_rules.sh $n"
+			$HTTP_PORT >"$rules" || die "kube_proxy_rules.sh $n"
 		in_node iptables-nft-restore <"$rules" >>"$LOG" 2>&1 || die "iptables-restore ($n)"
 		measure kube-proxy "$n" $KP_VIP
 		# Proof the DNAT path was taken: the measured service's KUBE-SERVICES rule counted.
@@ -311,11 +349,13 @@ skiff_services() {
 		die "skiffd shows fewer than $n services"
 }
 
-# sockhash_while_open: entries in node-1's sockhash while one client connection to the VIP is
-# open (the most seen while it is held: under TCG the connection may take seconds to appear).
+# sockhash_while_open: entries in node-1's sockhash while one client connection to the VIP's
+# round-trip port is open (the most seen while it is held: under TCG the connection may take
+# seconds to appear). That port's connections are long, so skiffd's default joins them; the
+# connect-rate port's are learnt short and stay on TCP (join_history).
 sockhash_while_open() {
 	local p n max=0 dump
-	in_pod $((${HOLD_S%.*} + 5)) client bash -c "exec 3<>/dev/tcp/$VIP/$CRR_PORT && sleep $HOLD_S" \
+	in_pod $((${HOLD_S%.*} + 5)) client bash -c "exec 3<>/dev/tcp/$VIP/$LAT_PORT && sleep $HOLD_S" \
 		>/dev/null 2>&1 &
 	p=$!
 	sleep $PEEK_S
@@ -327,7 +367,7 @@ sockhash_while_open() {
 		sleep 0.5
 	done
 	# What the map held, for the log (a fast path not taken is investigated from there).
-	echo "sockhash while one connection to $VIP:$CRR_PORT was open: $dump" >>"$LOG"
+	echo "sockhash while one connection to $VIP:$LAT_PORT was open: $dump" >>"$LOG"
 	wait $p
 	echo "$max"
 }
@@ -338,22 +378,38 @@ tcp_fallbacks() {
 		grep -o '"tcp_fallbacks": *[0-9]*' | awk -F: '{s += $2} END {printf "%.0f\n", s}'
 }
 
+# join_history: what skiffd's sockops learnt of each server port (skiff_join_hist, the server
+# pod's workload): connections and messages, and whether a new client joins the fast path.
+join_history() {
+	bpftool -j map dump pinned "$PIN/skiff_join_hist" 2>/dev/null | python3 -c 'import json, sys
+out = []
+for e in json.load(sys.stdin):
+    k, v = e.get("formatted", e)["key"], e.get("formatted", e)["value"]
+    joins = v["conns"] < 8 or v["msgs"] >= 4 * v["conns"]
+    out.append("port %d: %d connections, %d messages (%s)" % (k["port"], v["conns"], v["msgs"],
+               "joins" if joins else "stays on TCP"))
+print("; ".join(sorted(out)) or "empty")' 2>/dev/null
+}
+
 skiff_lb() {
 	local n e f
 	for n in $SK_COUNTS; do
 		skiff_services "$n"
 		if has_accel; then
 			e=$(sockhash_while_open)
-			echo "- $1, $n services: $e sockhash entries while one client connection was open" \
-				"(fast path: 2 expected; without: 0)" >>"$CHECKS"
-			[ "$1" != skiff-accel ] || [ "$e" -ge 2 ] ||
-				say "WARNING: skiff-accel $n: the fast path is not taken (sockhash empty)"
+			echo "- $1, $n services: $e sockhash entries while one client connection to the" \
+				"round-trip port was open (fast path: 2 expected; without: 0)" >>"$CHECKS"
+			[[ "$1" != skiff-accel* ]] || [ "$e" -ge 2 ] ||
+				say "WARNING: $1 $n: the fast path is not taken (sockhash empty)"
 		fi
 		f=$(tcp_fallbacks)
 		measure "$1" "$n" "$VIP"
+		[[ "$1" != skiff-accel* ]] && continue
+		echo "- $1, $n services: $(($(tcp_fallbacks) - f)) sockets fell back from the fast" \
+			"path to TCP during the rounds (a reader that fell behind by the cap)" >>"$CHECKS"
 		[ "$1" != skiff-accel ] ||
-			echo "- $1, $n services: $(($(tcp_fallbacks) - f)) sockets fell back from the fast" \
-				"path to TCP during the rounds (a reader that fell behind by the cap)" >>"$CHECKS"
+			echo "- $1, $n services, after the rounds, skiff_join_hist: $(join_history)" \
+				>>"$CHECKS"
 	done
 }
 
@@ -364,7 +420,7 @@ skiff_lb_and_accel() {
 			agent_restart_with --no-accel
 			skiff_lb skiff-lb
 		fi
-		wanted skiff-accel || return 0
+		wanted skiff-accel || wanted skiff-accel-always || return 0
 		# The fast path by its flag when skiffd has one (it is also the default), else by default.
 		if "$BUILD/bin/skiffd" --help 2>&1 | grep -q -- '--accel '; then
 			agent_restart_with --accel
@@ -372,7 +428,13 @@ skiff_lb_and_accel() {
 			agent_start_lab
 		fi
 		for n in $SK_COUNTS; do counts_rev="$n $counts_rev"; done
-		SK_COUNTS=$counts_rev skiff_lb skiff-accel
+		if wanted skiff-accel; then
+			SK_COUNTS=$counts_rev skiff_lb skiff-accel
+			counts_rev=$SK_COUNTS # the last count is installed now: start from it
+		fi
+		wanted skiff-accel-always || return 0
+		agent_restart_with --accel --accel-join=always
+		SK_COUNTS=$counts_rev skiff_lb skiff-accel-always
 	else
 		agent_start_lab
 		! wanted skiff-lb || skiff_lb skiff-lb
@@ -548,7 +610,7 @@ skiff_authz_l4() {
 main() {
 	local start=$SECONDS
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces, cgroups, bpffs, iptables)"
-	for t in iperf3 sockperf iptables-nft-restore nft bpftool timeout flock; do
+	for t in iperf3 sockperf wrk iptables-nft-restore nft bpftool timeout flock; do
 		command -v $t >/dev/null || die "$t not installed (make deps)"
 	done
 	rm -f "$OUT/results.md" "$OUT/results.json"
@@ -571,7 +633,7 @@ main() {
 	! wanted skiff-authz-l4 || skiff_authz_l4
 	BUSY_AFTER=$(cpu_busy)
 	"$HERE/report.sh" "$OUT" "$REPS" "$T_LAT" "$T_TPUT" "$T_CRR" $((SECONDS - start)) \
-		"$MODE" "$BUSY_BEFORE" "$BUSY_AFTER" || die "report"
+		"$MODE" "$BUSY_BEFORE" "$BUSY_AFTER" "$T_HTTP" || die "report"
 	say "done in $((SECONDS - start)) s: $OUT/results.md"
 	[ $STRICT = 0 ] || [ $FAILED_RUNS = 0 ] ||
 		die "--strict: $FAILED_RUNS measurements failed (see $LOG and the table's 'failed' cells)"

@@ -70,13 +70,13 @@ struct topo {
 	char cg_home[512]; /* where this process was, to go back before removing the cgroups */
 	uint64_t id_a, id_b;
 	int netns_fd, self_ns_fd;
-	int sockhash_fd, stats_fd, addr_fd, sk_state_fd;
+	int sockhash_fd, stats_fd, addr_fd, sk_state_fd, join_fd;
 	unsigned char *pat;
 	struct dataplane *dp;
 };
 
 static struct topo T = {.netns_fd = -1, .self_ns_fd = -1, .sockhash_fd = -1, .stats_fd = -1,
-			 .addr_fd = -1, .sk_state_fd = -1};
+			 .addr_fd = -1, .sk_state_fd = -1, .join_fd = -1};
 
 /* ---------- small helpers ---------- */
 
@@ -546,9 +546,11 @@ static int open_pin(const char *name)
 	return bpf_obj_get(path);
 }
 
-static int dp_up(bool no_accel)
+/* `join_all`: skiffd --accel-join=always (every same-node pair joins, no history kept). */
+static int dp_up(bool no_accel, bool join_all)
 {
-	struct dp_opts o = {.bpffs_dir = T.bpffs, .cgroup_root = T.cg_root, .no_accel = no_accel};
+	struct dp_opts o = {.bpffs_dir = T.bpffs, .cgroup_root = T.cg_root, .no_accel = no_accel,
+			    .accel_join_all = join_all};
 	struct view_buf vb;
 
 	if (dp_open(&o, &T.dp))
@@ -583,6 +585,8 @@ static int teardown(void **state)
 		close(T.addr_fd);
 	if (T.sk_state_fd >= 0)
 		close(T.sk_state_fd);
+	if (T.join_fd >= 0)
+		close(T.join_fd);
 	dp_close(T.dp, true);
 	T.dp = NULL;
 	nftw(T.bpffs, rm_pin, 8, FTW_DEPTH | FTW_PHYS);
@@ -623,13 +627,15 @@ static int setup(void **state)
 		s ^= s << 13, s ^= s >> 7, s ^= s << 17;
 		T.pat[i] = (unsigned char)s;
 	}
-	if (cgroups_up() || netns_up() || dp_up(false))
+	if (cgroups_up() || netns_up() || dp_up(false, false))
 		goto out_fail;
 	T.sockhash_fd = open_pin(SKIFF_MAP_SOCKHASH);
 	T.stats_fd = open_pin(SKIFF_MAP_L4_STATS);
 	T.addr_fd = open_pin(SKIFF_MAP_SK_ADDR);
 	T.sk_state_fd = open_pin(SKIFF_MAP_SK_ACCEL);
-	if (T.sockhash_fd < 0 || T.stats_fd < 0 || T.addr_fd < 0 || T.sk_state_fd < 0)
+	T.join_fd = open_pin(SKIFF_MAP_JOIN_HIST);
+	if (T.sockhash_fd < 0 || T.stats_fd < 0 || T.addr_fd < 0 || T.sk_state_fd < 0 ||
+	    T.join_fd < 0)
 		goto out_fail;
 	return 0;
 
@@ -863,50 +869,203 @@ static void test_sendfile_and_splice(void **state)
 	pair_close(&p);
 }
 
-/* 10,000 short connections (connect, request, answer, close) leave no sockhash entry. */
-static void test_many_short_connections(void **state)
-{
-	const int n = 10000;
-	struct sockaddr_storage ss, cs;
-	socklen_t len = sizeof(ss);
-	int one = 1, lfd, redirected = 0;
-	double t = now_s();
+/* ---------- which connections join (bpf/lib/accel_join.h) ---------- */
 
-	(void)state;
+/* A listener of pod B at POD_B4 on a port of its own (so a history of its own); its address in
+ * `ss`/`len`. */
+static int listen_b(struct sockaddr_storage *ss, socklen_t *len)
+{
+	int one = 1, lfd;
+
+	*len = sizeof(*ss);
 	cg_enter(T.cg_b);
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(lfd, (struct sockaddr *)&ss, sa_make(POD_B4, 0, &ss)), 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)ss, sa_make(POD_B4, 0, ss)), 0);
 	assert_int_equal(listen(lfd, 64), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&ss, &len), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)ss, len), 0);
+	return lfd;
+}
+
+/* Does socket `fd` have the accelerator's per-socket state? */
+static bool has_sk_state(int fd)
+{
+	struct skiff_sock_state st;
+
+	return !bpf_map_lookup_elem(T.sk_state_fd, &fd, &st);
+}
+
+enum conn_seen { CONN_TCP, CONN_JOINED }; /* both ends out of the sockhash, or both in */
+
+/*
+ * One connection from pod A to the listener: `rounds` requests of 64 bytes, each answered, every
+ * byte checked (`seed` numbers the pattern), then the client closes first. Returns whether both
+ * ends joined; fails on a pair that is half in. A server end that stayed on TCP keeps no state.
+ */
+static enum conn_seen conn_rounds(int lfd, const struct sockaddr_storage *ss, socklen_t len,
+				  int rounds, size_t seed)
+{
+	struct sockaddr_storage cs;
+	int one = 1, c, s;
+	bool cin, sin;
+
 	cg_enter(T.cg_a);
-	for (int i = 0; i < n; i++) {
-		int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	/* the port is picked at connect(): bind(ip, 0) scans every port in TIME_WAIT */
+	setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	assert_int_equal(bind(c, (struct sockaddr *)&cs, sa_make(POD_A4, 0, &cs)), 0);
+	assert_int_equal(connect(c, (const struct sockaddr *)ss, len), 0);
+	s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(s >= 0);
+	cin = in_sockhash(c);
+	sin = in_sockhash(s);
+	assert_int_equal(cin, sin);
+	assert_true(has_sk_state(c));
+	assert_int_equal(has_sk_state(s), sin);
+	for (int r = 0; r < rounds; r++) {
 		char q[64], a[64];
 
-		assert_true(c >= 0);
-		/* the port is picked at connect(): bind(ip, 0) scans every port in TIME_WAIT */
-		setsockopt(c, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		assert_int_equal(bind(c, (struct sockaddr *)&cs, sa_make(POD_A4, 0, &cs)),
-				 0);
-		assert_int_equal(connect(c, (struct sockaddr *)&ss, len), 0);
-		s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		assert_true(s >= 0);
-		if (i % 1000 == 0)
-			redirected += in_sockhash(c) && in_sockhash(s);
-		pat_copy((unsigned char *)q, i, sizeof(q));
+		pat_copy((unsigned char *)q, seed + r, sizeof(q));
 		assert_int_equal(write(c, q, sizeof(q)), sizeof(q));
 		assert_int_equal(read(s, a, sizeof(a)), sizeof(a));
 		assert_memory_equal(q, a, sizeof(q));
 		assert_int_equal(write(s, a, sizeof(a)), sizeof(a));
 		assert_int_equal(read(c, q, sizeof(q)), sizeof(q));
-		close(c);
-		close(s);
+		assert_true(pat_equal((unsigned char *)q, seed + r, sizeof(q)));
+	}
+	close(c);
+	close(s);
+	return cin ? CONN_JOINED : CONN_TCP;
+}
+
+/* skiff_join_hist of pod B's port in `ss`; zeros when absent. */
+static struct skiff_join_hist join_hist(const struct sockaddr_storage *ss)
+{
+	struct skiff_join_key k = {
+		.workload = WL_B,
+		.port = ntohs(((const struct sockaddr_in *)ss)->sin_port),
+	};
+	struct skiff_join_hist h = {0};
+
+	bpf_map_lookup_elem(T.join_fd, &k, &h);
+	return h;
+}
+
+/*
+ * 10,000 short connections (connect, request, answer, close): the first SKIFF_JOIN_MIN_CONNS
+ * join the sockhash (no history yet), the rest stay on TCP, with no per-socket state on the
+ * server end. Every byte arrives, the L4 counters count every connection and its bytes both ways
+ * once (the client's end alone), and nothing is left in the sockhash.
+ */
+static void test_many_short_connections(void **state)
+{
+	const int n = 10000;
+	struct skiff_l4_stats b0 = l4_read(WL_A, WL_B), b1;
+	struct sockaddr_storage ss;
+	struct skiff_join_hist h;
+	int lfd, joined = 0, joined_late = 0;
+	socklen_t len;
+	double t = now_s();
+
+	(void)state;
+	lfd = listen_b(&ss, &len);
+	for (int i = 0; i < n; i++) {
+		bool in = conn_rounds(lfd, &ss, len, 1, i) == CONN_JOINED;
+
+		joined += in;
+		joined_late += in && i >= SKIFF_JOIN_MIN_CONNS;
 	}
 	cg_enter(T.cg_home);
 	close(lfd);
-	printf("# %d connections in %.2f s\n", n, now_s() - t);
-	assert_int_equal(redirected, n / 1000);
+	h = join_hist(&ss);
+	printf("# %d connections in %.2f s, %d joined; history: %u connections, %u messages\n", n,
+	       now_s() - t, joined, h.conns, h.msgs);
+	assert_int_equal(joined, SKIFF_JOIN_MIN_CONNS);
+	assert_int_equal(joined_late, 0);
+	assert_true(h.conns >= SKIFF_JOIN_MIN_CONNS && h.conns <= SKIFF_JOIN_WINDOW);
+	assert_true(h.msgs < h.conns * SKIFF_JOIN_MIN_MSGS);
+	assert_int_equal(sockhash_settle(), 0);
+	usleep(50000); /* the last state change of the last client */
+	b1 = l4_read(WL_A, WL_B);
+	assert_int_equal(b1.conns_opened - b0.conns_opened, n);
+	assert_int_equal(b1.conns_closed - b0.conns_closed, n);
+	assert_int_equal(b1.bytes_received - b0.bytes_received, 64ull * n);
+	assert_int_equal(b1.bytes_sent - b0.bytes_sent, 64ull * n);
+}
+
+/* Connections that exchange several messages keep joining, and their history says why. */
+static void test_join_long_connections(void **state)
+{
+	const int n = 40, rounds = 6;
+	struct sockaddr_storage ss;
+	struct skiff_join_hist h;
+	socklen_t len;
+	int lfd;
+
+	(void)state;
+	lfd = listen_b(&ss, &len);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(conn_rounds(lfd, &ss, len, rounds, i * rounds), CONN_JOINED);
+	cg_enter(T.cg_home);
+	close(lfd);
+	assert_int_equal(sockhash_settle(), 0);
+	h = join_hist(&ss);
+	printf("# history of %d connections of %d round trips: %u connections, %u messages\n", n,
+	       rounds, h.conns, h.msgs);
+	/* every message was redirected: each end counts what it sent */
+	assert_int_equal(h.conns, n);
+	assert_int_equal(h.msgs, n * 2 * rounds);
+}
+
+/* A destination learnt short that starts to carry long connections joins again: the
+ * connections kept on TCP still count their messages (TCP data segments). */
+static void test_join_relearns(void **state)
+{
+	const int rounds = 16;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd, i;
+
+	(void)state;
+	lfd = listen_b(&ss, &len);
+	for (i = 0; i < 3 * SKIFF_JOIN_MIN_CONNS; i++)
+		conn_rounds(lfd, &ss, len, 1, i);
+	assert_int_equal(conn_rounds(lfd, &ss, len, 1, i), CONN_TCP);
+	for (i = 0; i < 8; i++)
+		if (conn_rounds(lfd, &ss, len, rounds, i * rounds) == CONN_JOINED)
+			break;
+	cg_enter(T.cg_home);
+	close(lfd);
+	printf("# joined again after %d long connections on TCP\n", i);
+	assert_true(i >= 1 && i < 8);
+	assert_int_equal(sockhash_settle(), 0);
+}
+
+/* --accel-join=always: every same-node pair joins, whatever the history says. */
+static void test_join_always(void **state)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int lfd;
+
+	(void)state;
+	lfd = listen_b(&ss, &len);
+	for (int i = 0; i < 3 * SKIFF_JOIN_MIN_CONNS; i++)
+		conn_rounds(lfd, &ss, len, 1, i);
+	assert_int_equal(conn_rounds(lfd, &ss, len, 1, 0), CONN_TCP);
+	cg_enter(T.cg_home);
+	dp_close(T.dp, false);
+	T.dp = NULL;
+	assert_int_equal(dp_up(false, true), 0);
+	for (int i = 0; i < 3 * SKIFF_JOIN_MIN_CONNS; i++)
+		assert_int_equal(conn_rounds(lfd, &ss, len, 1, i), CONN_JOINED);
+	cg_enter(T.cg_home);
+	close(lfd);
+	dp_close(T.dp, false);
+	T.dp = NULL;
+	assert_int_equal(dp_up(false, false), 0);
 	assert_int_equal(sockhash_settle(), 0);
 }
 
@@ -984,7 +1143,7 @@ static void test_no_accel_restart(void **state)
 	(void)state;
 	dp_close(T.dp, false);
 	T.dp = NULL;
-	assert_int_equal(dp_up(true), 0);
+	assert_int_equal(dp_up(true, false), 0);
 	p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
 	assert_false(in_sockhash(p.cli));
 	assert_false(in_sockhash(p.srv));
@@ -993,7 +1152,7 @@ static void test_no_accel_restart(void **state)
 
 	dp_close(T.dp, false);
 	T.dp = NULL;
-	assert_int_equal(dp_up(false), 0);
+	assert_int_equal(dp_up(false, false), 0);
 	p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
 	assert_true(in_sockhash(p.cli));
 	assert_true(in_sockhash(p.srv));
@@ -1022,6 +1181,9 @@ int main(void)
 	    cmocka_unit_test(test_unenrolled_not_redirected),
 	    cmocka_unit_test(test_sendfile_and_splice),
 	    cmocka_unit_test(test_many_short_connections),
+	    cmocka_unit_test(test_join_long_connections),
+	    cmocka_unit_test(test_join_relearns),
+	    cmocka_unit_test(test_join_always),
 	    cmocka_unit_test(test_l4_stats),
 	    cmocka_unit_test(test_l4_duration),
 	    cmocka_unit_test(test_no_accel_restart),

@@ -21,6 +21,7 @@ struct agent_opts {
 	int ready_port;		 /* 15021; 0 disables */
 	int rescan_ms;		 /* pod cgroup rescan period */
 	bool no_accel;		 /* --no-accel: same-node pod pairs stay on TCP */
+	bool accel_join_all;	 /* --accel-join=always: every same-node pair takes the fast path */
 	const char *outbound_addrs; /* "IPv4[,IPv6]" of this node: punt cross-node mesh TCP */
 	const char *uplink;	 /* the node's uplink interface: XDP drops plaintext to STRICT */
 	const char *kubelet_cgroup; /* kubelet's cgroup v2 dir: its probes pass STRICT */

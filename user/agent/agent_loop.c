@@ -106,6 +106,7 @@ static int agent_start(struct agent *a)
 	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs,
 			       .cgroup_root = a->o->cgroup_root,
 			       .no_accel = a->o->no_accel,
+			       .accel_join_all = a->o->accel_join_all,
 			       .uplink = a->o->uplink,
 			       .kubelet_cgroup = a->o->kubelet_cgroup,
 			       .agent_sockops = true,

@@ -15,6 +15,8 @@ struct dp_opts {
 	const char *bpffs_dir;	 /* e.g. /sys/fs/bpf/skiff; created (and bpffs mounted) if needed */
 	const char *cgroup_root; /* the node's pod cgroup root, where programs attach */
 	bool no_accel;		 /* keep same-node pairs on TCP (sockops still counts bytes) */
+	bool accel_join_all;	 /* every same-node pair joins the sockhash, not only those whose
+				  * server's recent connections carried enough messages */
 	const char *uplink;	 /* the node's uplink for the XDP guard, or NULL */
 	const char *kubelet_cgroup; /* kubelet's cgroup: its probes pass the STRICT guard */
 	bool agent_sockops; /* sockops on the caller's own cgroup too (skiffd: the punt hops) */

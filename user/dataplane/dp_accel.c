@@ -45,6 +45,7 @@ int dp_accel_load(struct dataplane *dp)
 		return err;
 	}
 	dp->accel->rodata->accel_redirect_on = dp->accel_on;
+	dp->accel->rodata->accel_join_learn = !dp->accel_join_all;
 	dp->accel->rodata->accel_queue_cap = queue_cap();
 	err = dp_pin_paths(dp, dp->accel->obj);
 	if (err)

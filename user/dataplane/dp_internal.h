@@ -23,6 +23,7 @@ struct dataplane {
 	struct sock_accel *accel;
 	struct guard *guard;
 	bool accel_on; /* same-node redirect wanted (not --no-accel) */
+	bool accel_join_all; /* dp_opts.accel_join_all */
 	bool agent_sockops; /* attach sockops to our own cgroup too (dp_opts.agent_sockops) */
 	bool agent_accel;   /* ... and it is attached: punt hops can join the sockhash */
 	char agent_cgroup[PATH_MAX]; /* dp_opts.agent_cgroup, or "" */

@@ -80,6 +80,7 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out)
 	if (!dp)
 		return -ENOMEM;
 	dp->accel_on = !opts->no_accel;
+	dp->accel_join_all = opts->accel_join_all;
 	dp->agent_sockops = opts->agent_sockops;
 	if (opts->agent_cgroup)
 		snprintf(dp->agent_cgroup, sizeof(dp->agent_cgroup), "%s", opts->agent_cgroup);
