@@ -36,7 +36,8 @@ static void usage(FILE *f)
 		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
 		   "                                /sys/fs/bpf/skiff)\n"
 		   "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
-		   "                                from skiff_sockhash (bpftool can only show hex)\n");
+		   "                                from skiff_sockhash (bpftool can only show hex)\n"
+		   "  --version                     print skiffctl's version\n");
 }
 
 static int no_cgroup(void *ctx, const struct m_pod *pod, uint64_t *id)
@@ -239,6 +240,14 @@ static int run_help(int argc, char **argv)
 	return 0;
 }
 
+static int run_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("skiffctl %s\n", SKIFF_VERSION);
+	return 0;
+}
+
 static const struct command {
 	const char *name, *sub; /* sub: a second word the command needs ("authz check") */
 	int (*run)(int argc, char **argv); /* -1: usage error */
@@ -253,6 +262,7 @@ static const struct command {
 	{"sockets", NULL, run_sockets},
 	{"-h", NULL, run_help},
 	{"--help", NULL, run_help},
+	{"--version", NULL, run_version},
 };
 
 int main(int argc, char **argv)

@@ -150,11 +150,17 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = strdup(a->applied ? "ready\n" : "not ready: no configuration applied yet\n");
 		return a->applied ? 200 : 503;
 	}
+	/* the liveness probe: answered by the loop that also applies snapshots, so a stuck loop
+	 * fails it; unlike readiness it holds while no configuration could be applied yet */
+	if (!strcmp(path, "/healthz/live")) {
+		*body = strdup("alive\n");
+		return 200;
+	}
 	if (!strcmp(path, "/config_dump")) {
 		*ctype = "application/json";
 		*body = config_dump(a);
 		return 200;
 	}
-	*body = strdup("not found; try /config_dump or /healthz/ready\n");
+	*body = strdup("not found; try /config_dump, /healthz/ready or /healthz/live\n");
 	return 404;
 }
