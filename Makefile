@@ -72,10 +72,7 @@ deps:
 		echo "make deps: installing$$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "make deps: all packages present"; fi
-	@cd tests/deploy && if [ -d node_modules ] && \
-		cmp -s package-lock.json node_modules/.package-lock.json; then \
-		echo "make deps: tests/deploy node_modules up to date"; \
-	else npm ci --no-audit --no-fund; fi
+	@tests/deploy/npm_deps.sh
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(@D)

@@ -29,7 +29,7 @@ done
 
 # The libraries and the loader, as ldd resolves them here ("name => /path (addr)" or
 # "/path (addr)"; the vDSO has no file).
-ldd "${BINS[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+ldd "${BINS[@]}" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// && $1 !~ /:$/ { print $1 }' |
 	sort -u >"$WORK/libs"
 [ -s "$WORK/libs" ] || { echo "build.sh: ldd named no libraries for ${BINS[*]}" >&2; exit 1; }
 while read -r lib; do
