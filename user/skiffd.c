@@ -57,8 +57,8 @@ static void usage(FILE *f)
 		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
 		"                       handshake; openssl: libssl does (slower per record)\n"
 		"  --version            print skiffd's version and exit\n"
-		"An empty value (--uplink=) leaves a flag's feature off, as if it were not given: a\n"
-		"DaemonSet can pass every flag from a ConfigMap key that may be empty.\n");
+		"An empty value (--uplink=) leaves a flag's feature off, as if not given: a\n"
+		"DaemonSet can pass each flag from a ConfigMap key that may be empty.\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
