@@ -5,7 +5,9 @@
 #   make bench    deps + build + benchmarks (build/bench/results.md, mtls.md, authz.md, kube_scale.md)
 #   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
 #   make check    unit tests under ASan/UBSan
-#   make deps     install the Debian packages skiff needs (apt-get, only what is missing)
+#   make deps     install the Debian packages skiff needs (apt-get, only what is missing), and
+#                 the manifest validator's npm packages (npm ci in tests/deploy)
+#   make image    build/skiff-image.oci.tar: skiffd + skiffctl as an OCI image from scratch
 
 BUILD    ?= build
 CC       ?= gcc
@@ -17,7 +19,11 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libcurl4-openssl-dev libjson-c-dev \
 	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
-	haproxy openssl python3 nghttp2-client nghttp2-server wrk
+	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm
+
+# One version for the binaries (--version) and the image tag; from this file, never from the
+# clock or git, so the same tree builds the same bytes.
+VERSION  := $(shell cat VERSION)
 
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(BUILD)/skel
@@ -48,19 +54,25 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
 BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
 
-.PHONY: all tests deps test unit demo bench check clean format vmtest
+.PHONY: all tests deps test unit demo bench check clean format vmtest image
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
 # the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
 tests: $(TEST_BINS)
 
+# A package counts as present when installed or provided by an installed one (a nodejs that
+# bundles npm provides npm and conflicts with Debian's).
 deps:
-	@missing=""; for p in $(DEPS_PKGS); do \
-		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	@provided=$$(dpkg-query -W -f='$${Status}|$${Provides}\n' 2>/dev/null | \
+		sed -n 's/^install ok installed|//p' | tr ',' '\n' | sed 's/ *(.*//; s/^ *//'); \
+	missing=""; for p in $(DEPS_PKGS); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || \
+		printf '%s\n' $$provided | grep -qx "$$p" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		echo "make deps: installing$$missing"; \
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
 	else echo "make deps: all packages present"; fi
+	@tests/deploy/npm_deps.sh
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(@D)
@@ -91,7 +103,11 @@ $(BUILD)/libskiff.a: $(LIB_OBJS)
 .SECONDEXPANSION:
 $(BUILD)/bin/%: user/$$(subst -,_,$$*).c $(BUILD)/libskiff.a
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libskiff.a $(LDLIBS)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) -DSKIFF_VERSION='"$(VERSION)"' $(LDFLAGS) $< -o $@ \
+		$(BUILD)/libskiff.a $(LDLIBS)
+
+# the binaries that print it are rebuilt when VERSION changes
+$(BUILD)/bin/skiffd $(BUILD)/bin/skiffctl: VERSION
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libskiff.a
 	@mkdir -p $(@D)
@@ -103,6 +119,10 @@ $(BUILD)/tests/kernel/test_bpf_load: $(BROKEN_OBJS)
 
 # test_guard runs the guard's skeleton itself; named here, the header is also kept after a build.
 $(BUILD)/tests/kernel/test_guard: $(BUILD)/skel/guard.skel.h
+
+# The OCI image archive (deploy/image/build.sh says what goes in and how it stays reproducible).
+image: $(BUILD)/bin/skiffd $(BUILD)/bin/skiffctl
+	deploy/image/build.sh $(BUILD) $(VERSION) $(BUILD)/skiff-image.oci.tar
 
 test: deps
 	$(MAKE) all

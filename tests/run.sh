@@ -1,7 +1,10 @@
 #!/bin/bash
 # Run skiff's tests and close with one line: "N passed, N failed, N skipped".
-#   tests/run.sh [BUILD_DIR] [all|unit|kernel|lab] [NAME]
+#   tests/run.sh [BUILD_DIR] [all|unit|deploy|kernel|lab] [NAME]
 # unit:   cmocka binaries in BUILD/tests/unit (no root needed)
+# deploy: tests/deploy/test_*.sh (root: chroot): deploy/'s manifests against the Kubernetes
+#         schemas and skiffd's code, and the image from `make image`. They do not depend on the
+#         kernel, so `all` leaves them out inside a vmtest guest (SKIFF_VMTEST set).
 # kernel: cmocka binaries in BUILD/tests/kernel (root: real BPF programs, netns, cgroups)
 # lab:    tests/lab/test_*.sh (root: skiff-lab clusters of network namespaces + skiffd)
 # NAME (a shell pattern, e.g. test_bpf_load) runs only the binaries or scripts it matches.
@@ -118,6 +121,14 @@ suite() {
 			[ -x "$bin" ] && [[ $f == $ONLY ]] && run_cmocka "$bin"
 		done
 		;;
+	deploy)
+		for script in tests/deploy/test_*.sh; do
+			f=$(basename "$script")
+			# shellcheck disable=SC2053
+			[ -f "$script" ] && [[ $f == $ONLY || ${f%.sh} == $ONLY ]] &&
+				run_script "$script"
+		done
+		;;
 	lab)
 		for script in tests/lab/test_*.sh; do
 			f=$(basename "$script")
@@ -140,9 +151,15 @@ if [ "$WHAT" != unit ] && [ "$(id -u)" -ne 0 ]; then
 	exit 2
 fi
 case $WHAT in
-all) suite unit; suite kernel; suite lab ;;
-unit | kernel | lab) suite "$WHAT" ;;
-*) echo "tests/run.sh: unknown suite '$WHAT' (all, unit, kernel, lab)" >&2; exit 2 ;;
+all)
+	suite unit
+	# the deploy suite does not depend on the kernel: the host's run covers it
+	if [ -z "${SKIFF_VMTEST:-}" ]; then suite deploy; else echo "== deploy tests: host only"; fi
+	suite kernel
+	suite lab
+	;;
+unit | deploy | kernel | lab) suite "$WHAT" ;;
+*) echo "tests/run.sh: unknown suite '$WHAT' (all, unit, deploy, kernel, lab)" >&2; exit 2 ;;
 esac
 if [ "$ONLY" != "*" ] && [ $((PASSED + FAILED + SKIPPED)) -eq 0 ]; then
 	echo "  no test matched '$ONLY'"

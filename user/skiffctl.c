@@ -41,7 +41,8 @@ static void usage(FILE *f)
 		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
 		   "                                /sys/fs/bpf/skiff)\n"
 		   "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
-		   "                                from skiff_sockhash (bpftool can only show hex)\n");
+		   "                                from skiff_sockhash (bpftool can only show hex)\n"
+		   "  --version                     print skiffctl's version\n");
 }
 
 /* GET http://host:port/path; prints the body to stdout. Returns the HTTP status or -errno. */
@@ -208,6 +209,14 @@ static int run_help(int argc, char **argv)
 	return 0;
 }
 
+static int run_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("skiffctl %s\n", SKIFF_VERSION);
+	return 0;
+}
+
 static const struct command {
 	const char *name, *sub; /* sub: a second word the command needs ("authz check") */
 	int (*run)(int argc, char **argv); /* -1: usage error */
@@ -222,6 +231,7 @@ static const struct command {
 	{"sockets", NULL, run_sockets},
 	{"-h", NULL, run_help},
 	{"--help", NULL, run_help},
+	{"--version", NULL, run_version},
 };
 
 int main(int argc, char **argv)

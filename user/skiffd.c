@@ -60,7 +60,10 @@ static void usage(FILE *f)
 		"                       userspace (see --hbone-records)\n"
 		"  --hbone-records WHO  skiffd (default): where kTLS does not, skiffd's own TLS 1.3\n"
 		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
-		"                       handshake; openssl: libssl does (slower per record)\n");
+		"                       handshake; openssl: libssl does (slower per record)\n"
+		"  --version            print skiffd's version and exit\n"
+		"An empty value (--uplink=) leaves a flag's feature off, as if not given: a\n"
+		"DaemonSet can pass each flag from a ConfigMap key that may be empty.\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -78,6 +81,12 @@ static const char *default_cgroup_root(void)
 		return path;
 	snprintf(path, sizeof(path), "%s/kubepods", base);
 	return path;
+}
+
+/* A flag given an empty value ("--uplink=") is as if it were not given. */
+static const char *opt_value(const char *v)
+{
+	return *v ? v : NULL;
 }
 
 int main(int argc, char **argv)
@@ -98,6 +107,7 @@ int main(int argc, char **argv)
 		{ "hbone-ktls", required_argument, 0, 'K' },
 		{ "hbone-records", required_argument, 0, 'R' }, { "help", no_argument, 0, 'h' },
 		{ "kube", no_argument, 0, 'U' }, { "kubeconfig", required_argument, 0, 'F' },
+		{ "version", no_argument, 0, 'V' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -138,13 +148,13 @@ int main(int argc, char **argv)
 			}
 			o.accel_join_all = !strcmp(optarg, "always");
 			break;
-		case 'o': o.outbound_addrs = optarg; break;
+		case 'o': o.outbound_addrs = opt_value(optarg); break;
 		case 'P': o.outbound_addrs = NULL; break;
-		case 'u': o.uplink = optarg; break;
-		case 'k': o.kubelet_cgroup = optarg; break;
-		case 'G': o.agent_cgroup = optarg; break;
-		case 'x': o.ca_dir = optarg; break;
-		case 't': o.trust_domain = optarg; break;
+		case 'u': o.uplink = opt_value(optarg); break;
+		case 'k': o.kubelet_cgroup = opt_value(optarg); break;
+		case 'G': o.agent_cgroup = opt_value(optarg); break;
+		case 'x': o.ca_dir = opt_value(optarg); break;
+		case 't': o.trust_domain = opt_value(optarg); break;
 		case 'T': o.cert_ttl = atol(optarg); break;
 		case 'S': o.same_node_mtls = true; break;
 		case 'K':
@@ -163,6 +173,7 @@ int main(int argc, char **argv)
 			o.hbone_openssl_records = !strcmp(optarg, "openssl");
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V': printf("skiffd %s\n", SKIFF_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

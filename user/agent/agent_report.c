@@ -150,6 +150,12 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = strdup(a->applied ? "ready\n" : "not ready: no configuration applied yet\n");
 		return a->applied ? 200 : 503;
 	}
+	/* the liveness probe: answered by the loop that also applies snapshots, so a stuck loop
+	 * fails it; unlike readiness it holds while no configuration could be applied yet */
+	if (!strcmp(path, "/healthz/live")) {
+		*body = strdup("alive\n");
+		return 200;
+	}
 	if (!strcmp(path, "/config_dump")) {
 		*ctype = "application/json";
 		*body = config_dump(a);
@@ -160,6 +166,7 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = agent_config_objects(a);
 		return 200;
 	}
-	*body = strdup("not found; try /config_dump, /config_objects or /healthz/ready\n");
+	*body = strdup("not found; try /config_dump, /config_objects, /healthz/ready or "
+		       "/healthz/live\n");
 	return 404;
 }
