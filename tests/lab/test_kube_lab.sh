@@ -18,18 +18,19 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 EX="$HERE/../../examples/payments"
 N=1000
 
-if ! command -v kubectl >/dev/null; then
+# $KUBECTL picks another client (Debian's 1.20 kubectl, extracted, for instance)
+KUBECTL=${KUBECTL:-kubectl}
+if ! command -v "$KUBECTL" >/dev/null; then
 	t_begin "kubectl on PATH"
-	t_fail "kubectl not found: run make deps (kubernetes-client)"
+	t_fail "$KUBECTL not found: run make deps (kubernetes-client)"
 	t_summary
 	exit 1
 fi
 
-# A kubectl of the guide, on the lab's kubeconfig; its discovery cache private to this run.
-export KUBECACHEDIR="$STATE/kube-cache"
-k() { kubectl --cache-dir "$KUBECACHEDIR" "$@"; }
+# The guide's kubectl, on the lab's kubeconfig, with a discovery cache private to this run.
+k() { "$KUBECTL" --cache-dir "$STATE/kube-cache" "$@"; }
 
-# wait_gen_from_api NODE OLD: the node's skiffd applied a generation past OLD (10 s at most)
+# wait_gen NODE OLD: the node's skiffd applied a generation past OLD (10 s at most)
 wait_gen() { wait_generation_change "$1" "$2" 100; }
 
 hit() {
@@ -54,7 +55,7 @@ t_begin "lab up --api: payments on 2 nodes, skiffd on each reading the API serve
 if lab up --api --nodes 2 "$EX"/0*.yaml "$EX"/[1-9]*.yaml "$HERE/fixtures/outsiders.yaml" \
 	>"$LOG" 2>&1 && export KUBECONFIG=$(lab kubeconfig) && [ -s "$KUBECONFIG" ] &&
 	grep -q -- "--kubeconfig" "/proc/$(lab status | awk '$1 == "node-1" { print $5 }')/cmdline"
-then t_pass "$KUBECONFIG"
+then t_pass "$("$KUBECTL" version --client 2>/dev/null | head -1)"
 else t_fail "$(tail -5 "$LOG")"; t_summary; exit 1; fi
 
 t_begin "the API is on 127.0.0.1 in the root netns and in each node netns, no root-netns route"

@@ -150,6 +150,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             doc = resources.core_versions()
         elif path == "/apis":
             doc = resources.group_list()
+        elif path == "/openapi/v2" and "protobuf" in self.headers.get("Accept", ""):
+            body = openapi.v2_protobuf()
+            self.send_response(200)
+            self.send_header("Content-Type", openapi.V2_PROTO_TYPE)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return True
         elif path.startswith("/openapi/"):
             doc = openapi.document(path)
             if doc is None:

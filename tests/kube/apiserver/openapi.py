@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The least OpenAPI v3 that lets `kubectl apply|create|replace` run with its default
---validate=strict: kubectl reads /openapi/v3 and the group-version document of the kind, finds
-the kind's PATCH operation (by x-kubernetes-group-version-kind) and, when that operation takes
-the `fieldValidation` query parameter, leaves validation to the server instead of downloading
-/openapi/v2 to validate on the client. No schemas are served: like a cluster without Istio's
-validating webhook, this server accepts any spec, and skiffd is the one that validates."""
+"""The least OpenAPI that lets `kubectl apply|create|replace` run with default validation.
+
+kubectl 1.27 and later (--validate=strict) read /openapi/v3 and the group-version document of
+the kind, find the kind's PATCH operation (by x-kubernetes-group-version-kind) and, when that
+operation takes the `fieldValidation` query parameter, leave validation to the server.
+kubectl 1.20 (Debian's kubernetes-client, --validate=true) validates on the client against
+/openapi/v2, asked for as protobuf, and skips a kind the document does not define.
+
+So /openapi/v3 lists the PATCH operations with that parameter, and /openapi/v2 is a document
+without definitions. No schemas are served: like a cluster without Istio's validating webhook,
+this server accepts any spec, and skiffd is the one that validates."""
 import hashlib
 import json
 
@@ -47,10 +52,27 @@ def _root():
     return {"paths": paths}
 
 
+V2_JSON = {"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
+           "paths": {}, "definitions": {}}
+V2_PROTO_TYPE = "application/octet-stream"  # what a real server labels it (Go cannot parse the @)
+
+
+def _pb_bytes(field, data):
+    """One length-delimited protobuf field (lengths here are below 128: one byte)."""
+    return bytes([field << 3 | 2, len(data)]) + data
+
+
+def v2_protobuf():
+    """gnostic's openapi_v2.Document with swagger (1) and info (2: title 1, version 2) only."""
+    info = _pb_bytes(1, b"Kubernetes") + _pb_bytes(2, b"v1.32.0")
+    return _pb_bytes(1, b"2.0") + _pb_bytes(2, info)
+
+
 def document(path):
-    """The document at /openapi/v3[/api/V | /apis/G/V]; None elsewhere (/openapi/v2 is 404,
-    which kubectl takes as "no v2" once v3 has answered)."""
+    """The JSON document at /openapi/v2 or /openapi/v3[/api/V | /apis/G/V]; None elsewhere."""
     parts = path.strip("/").split("/")
+    if parts == ["openapi", "v2"]:
+        return V2_JSON
     if parts[:2] != ["openapi", "v3"]:
         return None
     rest = parts[2:]

@@ -9,6 +9,7 @@ Res = collections.namedtuple("Res", "kind group versions namespaced singular sho
 RESOURCES = {
     "namespaces": Res("Namespace", "", ["v1"], False, "namespace", ["ns"]),
     "pods": Res("Pod", "", ["v1"], True, "pod", ["po"]),
+    "serviceaccounts": Res("ServiceAccount", "", ["v1"], True, "serviceaccount", ["sa"]),
     "services": Res("Service", "", ["v1"], True, "service", ["svc"]),
     "endpointslices": Res("EndpointSlice", "discovery.k8s.io", ["v1"], True, "endpointslice", []),
     "virtualservices": Res("VirtualService", "networking.istio.io", ["v1", "v1beta1", "v1alpha3"],
