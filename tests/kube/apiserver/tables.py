@@ -44,12 +44,15 @@ def _spec(o, *path):
     return cur if cur != {} else None
 
 
-# resource -> [(column, function of the object)]; NAME first and AGE last are added
+# resource -> [(column, function of the object[, priority])]; NAME first and AGE last are added.
+# Priority 1 columns are the ones `kubectl get -o wide` adds.
 COLUMNS = {
     "namespaces": [("Status", lambda o: o.get("status", {}).get("phase", "Active"))],
     "pods": [("Ready", _pod_ready),
              ("Status", lambda o: o.get("status", {}).get("phase", "Unknown")),
-             ("Restarts", lambda o: "0")],
+             ("Restarts", lambda o: "0"),
+             ("IP", lambda o: o.get("status", {}).get("podIP") or "<none>", 1),
+             ("Node", lambda o: _spec(o, "nodeName") or "<none>", 1)],
     "services": [("Type", lambda o: _spec(o, "type") or "ClusterIP"),
                  ("Cluster-IP", lambda o: _spec(o, "clusterIP") or "<none>"),
                  ("External-IP", lambda o: "<none>"),
@@ -73,12 +76,15 @@ def wants_table(accept):
 
 def table(res, objs, list_meta, version):
     cols = [("Name", lambda o: o["metadata"]["name"])] + COLUMNS.get(res, []) + [("Age", _age)]
-    defs = [{"name": c, "type": "string", "format": "name" if c == "Name" else "",
-             "description": "", "priority": 0} for c, _ in cols]
+    # a real server sends AGE before the wide columns
+    cols = ([c for c in cols if len(c) == 2 and c[0] != "Age"] + [cols[-1]] +
+            [c for c in cols if len(c) == 3])
+    defs = [{"name": c[0], "type": "string", "format": "name" if c[0] == "Name" else "",
+             "description": "", "priority": c[2] if len(c) == 3 else 0} for c in cols]
     rows = []
     for o in objs:
         md = {k: v for k, v in o.get("metadata", {}).items() if k != "managedFields"}
-        rows.append({"cells": [fn(o) for _, fn in cols],
+        rows.append({"cells": [c[1](o) for c in cols],
                      "object": {"kind": "PartialObjectMetadata",
                                 "apiVersion": "meta.k8s.io/" + version, "metadata": md}})
     return {"kind": "Table", "apiVersion": "meta.k8s.io/" + version, "metadata": list_meta,
