@@ -66,7 +66,8 @@ else t_fail "node-2 cannot reach the server, or the root netns has a lab route";
 
 t_begin "kubectl get: namespaces, pods (IPs, nodes), services (ClusterIP) as the lab made them"
 ns=$(k get namespaces -o name 2>&1)
-pods=$(k get pods -A -o jsonpath='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.nodeName} {.status.podIP}{"\n"}{end}' 2>&1)
+fmt='{range .items[*]}{.metadata.namespace}/{.metadata.name} {.spec.nodeName} {.status.podIP}'
+pods=$(k get pods -A -o jsonpath="$fmt{\"\\n\"}{end}" 2>&1)
 lab_pods=$(lab status | awk '$1 ~ /\// && $2 ~ /^node-/ { print $1, $2, $3 }' | sort)
 svc=$(k get svc payments-api -n payments -o jsonpath='{.spec.clusterIP}' 2>&1)
 lab_svc=$(lab status | awk '$1 == "payments/payments-api" { print $2 }')
@@ -123,7 +124,8 @@ err_line=$(grep 'api: VirtualService payments/payments-api: spec.http\[0\]' \
 if grep -q configured <<<"$applied" && [ "$(rejected node-1)" -gt "$r1" ] && [ -n "$err_line" ] &&
 	grep -q weight <<<"$err_line" && [ "$(generation node-1)" = "$g1" ]; then
 	t_pass "$(sed 's/.*skiffd //' <<<"$err_line")"
-else t_fail "kubectl: $applied; rejected $r1 -> $(rejected node-1); generation $g1 -> $(generation node-1)
+else t_fail "kubectl: $applied; rejected $r1 -> $(rejected node-1)
+generation $g1 -> $(generation node-1)
 $(grep -E 'error|rejected' "$STATE/logs/skiffd-node-1.log" | tail -3)"; fi
 
 t_begin "after the refusal: kubectl get vs works, and traffic keeps the last good 50/50"
@@ -161,7 +163,8 @@ k label namespace outside istio.io/dataplane-mode=ambient >"$LOG" 2>&1
 wait_gen node-1 "$g1" && wait_gen node-2 "$g2"
 read -r v1 v2 _ err total < <(hit outside stranger-1 200 | hits_by_version)
 read -r _ _ _ err2 total2 < <(hit outside stranger-2 200 | hits_by_version)
-if enrolled node-1 | grep -q '"outside/stranger-1' && enrolled node-2 | grep -q '"outside/stranger-2' &&
+if enrolled node-1 | grep -q '"outside/stranger-1' &&
+	enrolled node-2 | grep -q '"outside/stranger-2' &&
 	[ "$err" = 0 ] && [ "$total" = 200 ] && [ "$err2" = 0 ] && [ "$total2" = 200 ]; then
 	t_pass "stranger-1 v1=$v1 v2=$v2"
 else t_fail "$(cat "$LOG"); errors $err/$total and $err2/$total2; $(enrolled node-1)"; fi

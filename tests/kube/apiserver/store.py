@@ -117,7 +117,8 @@ class State:
     def create(self, key, obj):
         with self.cond:
             if key in self.objects:
-                raise ApiError(409, "AlreadyExists", '%s "%s" already exists' % (qualified(key[0]), key[2]),
+                raise ApiError(409, "AlreadyExists",
+                               '%s "%s" already exists' % (qualified(key[0]), key[2]),
                                {"name": key[2], "group": RESOURCES[key[0]].group,
                                 "kind": key[0]})
             if key[1] and ("namespaces", "", key[1]) not in self.objects:
