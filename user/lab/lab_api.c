@@ -38,8 +38,13 @@ static int find_server(const struct lab *lab, char *out, size_t len)
 {
 	const char *env = getenv("SKIFF_LAB_APISERVER");
 
-	if (env && *env)
-		return lab_fmt(out, len, "%s", env) ?: (access(out, R_OK) ? -errno : 0);
+	if (env && *env) {
+		if (lab_fmt(out, len, "%s", env) == 0 && access(out, R_OK) == 0)
+			return 0;
+		fprintf(stderr, "skiff-lab: --api: SKIFF_LAB_APISERVER=%s is not a readable file\n",
+			env);
+		return -ENOENT;
+	}
 	lab_fmt(out, len, "%s/../../tests/kube/" SERVER_SCRIPT, lab->bin_dir);
 	if (access(out, R_OK) == 0)
 		return 0;
@@ -202,8 +207,8 @@ static bool is_server(int pid)
 		return false;
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
+	buf[n] = 0;
 	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
-		buf[n] = 0;
 		if (strstr(buf + i, SERVER_SCRIPT))
 			return true;
 	}
