@@ -44,6 +44,8 @@ Starts with: READY port=<port> ca=<ca.crt> other_ca=<a CA that did not sign the 
 import os
 import sys
 
+# no __pycache__ in the source tree: the server is started from it by tests and the lab
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from apiserver.main import main  # noqa: E402
 
