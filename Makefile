@@ -20,6 +20,10 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
 	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm
+# kubectl for the lab's API mode (make demo, test_kube_lab): Debian's kubernetes-client, only when
+# no kubectl is on PATH, since another kubectl package (a cloud SDK's) may own /usr/bin/kubectl
+# and the two conflict.
+DEPS_PKGS += $(if $(shell command -v kubectl 2>/dev/null),,kubernetes-client)
 
 # One version for the binaries (--version) and the image tag; from this file, never from the
 # clock or git, so the same tree builds the same bytes.

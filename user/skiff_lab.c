@@ -11,7 +11,11 @@
 
 static const char usage[] =
     "usage: skiff-lab [--state DIR] COMMAND ...\n"
-    "  up [--nodes N] [--no-agent] FILE...     build the lab from Kubernetes/Istio YAML\n"
+    "  up [--nodes N] [--no-agent] [--api] FILE...\n"
+    "                                           build the lab from Kubernetes/Istio YAML;\n"
+    "                                           --api: objects in an API server, skiffd and\n"
+    "                                           kubectl read it (see `kubeconfig`)\n"
+    "  kubeconfig                               print the path of the --api lab's kubeconfig\n"
     "  apply FILE...                            add or change objects\n"
     "  delete FILE...                           remove the objects the files name\n"
     "  label namespace NAME key=value|key-      set or remove a namespace label\n"
@@ -44,7 +48,7 @@ static void find_bin_dir(struct lab *lab)
 static int cmd_up(struct lab *lab, int argc, char **argv)
 {
 	int nodes = 1, i = 1;
-	bool no_agent = false;
+	bool no_agent = false, api = false;
 
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		if (!strcmp(argv[i], "--nodes") && i + 1 < argc)
@@ -53,12 +57,14 @@ static int cmd_up(struct lab *lab, int argc, char **argv)
 			nodes = atoi(argv[i] + 8);
 		else if (!strcmp(argv[i], "--no-agent"))
 			no_agent = true;
+		else if (!strcmp(argv[i], "--api"))
+			api = true;
 		else
 			return bad_usage("up: unknown option");
 	}
 	if (i >= argc)
 		return bad_usage("up: no files");
-	return lab_cmd_up(lab, nodes, no_agent, argv + i, argc - i) ? 1 : 0;
+	return lab_cmd_up(lab, nodes, no_agent, api, argv + i, argc - i) ? 1 : 0;
 }
 
 static int cmd_exec(struct lab *lab, int argc, char **argv)
@@ -105,6 +111,8 @@ static int dispatch(struct lab *lab, int argc, char **argv)
 		return cmd_exec(lab, argc, argv);
 	if (!strcmp(cmd, "restart-agent") && argc == 2)
 		return lab_cmd_restart_agent(lab, argv[1]) ? 1 : 0;
+	if (!strcmp(cmd, "kubeconfig") && argc == 1)
+		return lab_cmd_kubeconfig(lab) ? 1 : 0;
 	if (!strcmp(cmd, "status"))
 		return lab_cmd_status(lab) ? 1 : 0;
 	if (!strcmp(cmd, "down"))

@@ -575,13 +575,16 @@ static void test_token_rotates(void **state)
 	live_ks = ks;
 	assert_true(wait_until(ks, is_synced, NULL));
 
-	/* kubelet writes the new token beside the old and renames it into place */
+	/* kubelet writes the new token beside the old and renames it into place; the old one
+	 * stays valid for a while, as a projected token does until it expires */
+	control(&fa, "{\"op\":\"token\",\"tokens\":[\"tok-1\",\"tok-2\"]}");
 	snprintf(path, sizeof(path), "%s/.token.new", sa);
 	f = fopen(path, "w");
 	fputs("tok-2\n", f);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd), "%s/token", sa);
 	assert_int_equal(rename(path, cmd), 0);
+	/* then only the new one is valid: every request from now on must carry it */
 	control(&fa, "{\"op\":\"token\",\"token\":\"tok-2\"}");
 	control(&fa, "{\"op\":\"drop\"}");
 	apply_service(&fa, "ledger", "10.96.0.30");

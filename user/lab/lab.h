@@ -110,6 +110,13 @@ struct lab_agent {
 	int pid;
 };
 
+/* `up --api`: the test API server that holds the lab's objects, and that every skiffd reads. */
+struct lab_api {
+	int port;	/* 127.0.0.1:port in the root netns and in every node's netns; 0: no API */
+	int pid;	/* the server process (python3 .../fake_apiserver.py) */
+	char token[33]; /* bearer token in the kubeconfig */
+};
+
 /* The whole lab: what the user asked for plus what the lab made. */
 struct lab {
 	char state_dir[PATH_MAX];
@@ -130,6 +137,7 @@ struct lab {
 	size_t npod;
 	struct lab_agent *agent;
 	size_t nagent;
+	struct lab_api api;
 };
 
 /* What a set of input files asks for (the Kubernetes part). */
@@ -218,8 +226,24 @@ int lab_agent_start(struct lab *lab, int node);
 /* node 0: every node's skiffd */
 int lab_agents_wait_ready(const struct lab *lab, int node, int timeout_ms);
 
+/* --- the API server (lab_api.c, lab_api_objects.c) --- */
+#define LAB_API_CGROUP LAB_CGROUP_ROOT "/apiserver"
+int lab_api_start(struct lab *lab);
+void lab_api_stop(const struct lab *lab);
+void lab_api_kubeconfig_path(char *out, const struct lab *lab);
+/* POST one JSON operation to the server's /_control; the answer (caller frees) or NULL. */
+char *lab_api_control(const struct lab *lab, const char *json);
+/* Publish what the lab's controllers derived (<state>/config/lab-*.yaml) as the server's
+ * objects of the "skiff-lab" owner. */
+int lab_api_publish(const struct lab *lab);
+/* Take namespace labels as the API server holds them (kubectl label changes them there). */
+int lab_api_pull_namespaces(struct lab *lab);
+int lab_api_istio_apply(const struct lab *lab, const char *file);
+int lab_api_istio_delete(const struct lab *lab, const char *file);
+
 /* --- commands (lab_cmd_*.c) --- */
-int lab_cmd_up(struct lab *lab, int nodes, bool no_agent, char **files, int nfiles);
+int lab_cmd_up(struct lab *lab, int nodes, bool no_agent, bool api, char **files, int nfiles);
+int lab_cmd_kubeconfig(struct lab *lab);
 int lab_cmd_apply(struct lab *lab, char **files, int nfiles);
 int lab_cmd_delete(struct lab *lab, char **files, int nfiles);
 int lab_cmd_label(struct lab *lab, const char *ns, const char *change);

@@ -82,8 +82,13 @@ int lab_agent_start(struct lab *lab, int node)
 	lab_argv_add(a, "%s", bin);
 	lab_argv_add(a, "--node");
 	lab_argv_add(a, "node-%d", node);
-	lab_argv_add(a, "--config-dir");
-	lab_argv_add(a, "%s/config", lab->state_dir);
+	if (lab->api.port) {
+		lab_argv_add(a, "--kubeconfig");
+		lab_argv_add(a, "%s/kubeconfig", lab->state_dir);
+	} else {
+		lab_argv_add(a, "--config-dir");
+		lab_argv_add(a, "%s/config", lab->state_dir);
+	}
 	lab_argv_add(a, "--bpffs");
 	lab_argv_add(a, LAB_BPFFS_ROOT "/node-%d", node);
 	lab_argv_add(a, "--cgroup-root");

@@ -54,7 +54,7 @@ static void del_all_netns(const struct lab *lab)
 /* Only what the lab put in the state dir: the dir may be one the user also uses. */
 static int remove_state_dir(const struct lab *lab)
 {
-	static const char *const sub[] = {"config", "logs", "hosts", "state"};
+	static const char *const sub[] = {"config", "logs", "hosts", "api", "kubeconfig", "state"};
 	char path[PATH_MAX];
 	int err = 0;
 
@@ -78,6 +78,7 @@ int lab_cmd_down(struct lab *lab)
 	if (err && err != -ENOENT)
 		return err;
 	kill_recorded(lab);
+	lab_api_stop(lab);
 	err = lab_cgroup_remove_tree(LAB_CGROUP_ROOT) < 0 ? -EBUSY : 0;
 	del_all_netns(lab);
 	if (access(LAB_BPFFS_ROOT, F_OK) == 0 && lab_rm_rf(LAB_BPFFS_ROOT) < 0) {

@@ -19,6 +19,23 @@ static int load_existing(struct lab *lab)
 	return err;
 }
 
+int lab_cmd_kubeconfig(struct lab *lab)
+{
+	char path[PATH_MAX];
+	int err = load_existing(lab);
+
+	if (err)
+		return err;
+	if (!lab->api.port) {
+		fprintf(stderr, "skiff-lab: the lab in %s has no API server (it was made without "
+			"`up --api`)\n", lab->state_dir);
+		return -ENOENT;
+	}
+	lab_api_kubeconfig_path(path, lab);
+	printf("%s\n", path);
+	return 0;
+}
+
 static void status_services(const struct lab *lab)
 {
 	printf("\nSERVICE\tCLUSTER-IPS\tPORTS\n");
@@ -54,6 +71,10 @@ int lab_cmd_status(struct lab *lab)
 		else
 			printf("%s\n", lab->no_agent ? "none (--no-agent)" : "not started");
 	}
+	if (lab->api.port)
+		printf("\nAPI\thttps://127.0.0.1:%d (root and node netns), pid %d %s\n",
+		       lab->api.port, lab->api.pid, lab->api.pid > 0 && kill(lab->api.pid, 0) == 0
+		       ? "alive" : "dead");
 	printf("\nPOD\tNODE\tIP\tIPv6\tPID\tALIVE\n");
 	for (size_t i = 0; i < lab->npod; i++) {
 		const struct lab_pod *p = &lab->pod[i];
@@ -72,6 +93,8 @@ int lab_cmd_label(struct lab *lab, const char *ns, const char *change)
 	const char *eq = strchr(change, '=');
 	int err = load_existing(lab);
 
+	if (!err && lab->api.port)
+		err = lab_api_pull_namespaces(lab);
 	if (err)
 		return err;
 	if (!eq && len > 1 && change[len - 1] == '-') {

@@ -88,7 +88,8 @@ static int reconcile(struct lab *lab, char **files, int nfiles)
 
 	err = err ?: lab_state_save(lab);
 	for (int i = 0; !err && i < nfiles; i++)
-		err = lab_istio_apply(lab, files[i]);
+		err = lab->api.port ? lab_api_istio_apply(lab, files[i])
+				    : lab_istio_apply(lab, files[i]);
 	err = err ?: lab_pods_reconcile(lab);
 	err = err ?: lab_hosts_write(lab);
 	err = err ?: lab_config_write(lab);
@@ -140,7 +141,7 @@ static int cgroups_up(const struct lab *lab)
 	return 0;
 }
 
-static int build(struct lab *lab, struct lab_spec *spec, char **files, int nfiles)
+static int build(struct lab *lab, bool api, struct lab_spec *spec, char **files, int nfiles)
 {
 	int err;
 
@@ -149,6 +150,8 @@ static int build(struct lab *lab, struct lab_spec *spec, char **files, int nfile
 	err = err ?: cgroups_up(lab);
 	if (!err && lab_topology_up(lab))
 		err = -EIO;
+	if (!err && api)
+		err = lab_api_start(lab);
 	if (err)
 		return err;
 	merge(lab, spec);
@@ -161,7 +164,7 @@ static int build(struct lab *lab, struct lab_spec *spec, char **files, int nfile
 	return err;
 }
 
-int lab_cmd_up(struct lab *lab, int nodes, bool no_agent, char **files, int nfiles)
+int lab_cmd_up(struct lab *lab, int nodes, bool no_agent, bool api, char **files, int nfiles)
 {
 	struct lab_spec spec = {0};
 	int err;
@@ -189,7 +192,7 @@ int lab_cmd_up(struct lab *lab, int nodes, bool no_agent, char **files, int nfil
 	lab->no_agent = no_agent;
 	err = state_dirs(lab);
 	err = err ?: (no_agent ? 0 : bpffs_ready());
-	err = err ?: build(lab, &spec, files, nfiles);
+	err = err ?: build(lab, api, &spec, files, nfiles);
 	if (err)
 		fprintf(stderr,
 			"skiff-lab: up failed; the lab is left as it is for inspection "
@@ -203,6 +206,8 @@ out:
 	return err;
 }
 
+/* The lab as recorded; in API mode with namespace labels as the server has them (kubectl
+ * label may have changed them there since). */
 static int load_existing(struct lab *lab)
 {
 	int err = lab_state_load(lab);
@@ -210,6 +215,8 @@ static int load_existing(struct lab *lab)
 	if (err == -ENOENT)
 		fprintf(stderr, "skiff-lab: no lab in %s; run `skiff-lab up` first\n",
 			lab->state_dir);
+	if (!err && lab->api.port)
+		err = lab_api_pull_namespaces(lab);
 	return err;
 }
 
@@ -306,7 +313,8 @@ int lab_cmd_delete(struct lab *lab, char **files, int nfiles)
 	}
 	unmerge(lab, &spec);
 	for (int i = 0; !err && i < nfiles; i++)
-		err = lab_istio_delete(lab, files[i]);
+		err = lab->api.port ? lab_api_istio_delete(lab, files[i])
+				    : lab_istio_delete(lab, files[i]);
 	err = err ?: lab_state_save(lab);
 	err = err ?: lab_pods_reconcile(lab);
 	err = err ?: lab_hosts_write(lab);

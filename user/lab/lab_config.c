@@ -351,5 +351,7 @@ int lab_config_write(const struct lab *lab)
 	err = err ?: write_services(lab);
 	err = err ?: write_pods(lab);
 	err = err ?: write_endpointslices(lab);
+	if (!err && lab->api.port)
+		err = lab_api_publish(lab);
 	return err;
 }

@@ -74,6 +74,8 @@ static void child(const struct lab_spawn *s, int report)
 	/* Pods and skiffd outlive this command: they must not keep the caller's descriptors open
 	 * (a test's lock file, a pipe someone waits on for EOF). */
 	close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	for (int i = 0; i < s->nkeep_fds; i++)
+		fcntl(s->keep_fds[i], F_SETFD, 0);
 	err = lab_enter(s->cgroup, s->netns, s->hosts);
 	if (!err) {
 		execv(s->argv[0], s->argv);

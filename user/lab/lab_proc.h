@@ -22,6 +22,8 @@ struct lab_spawn {
 	const char *hosts;  /* then a private mount ns with this file on /etc/hosts; NULL: none */
 	const char *log;    /* stdout and stderr; the process also gets its own session */
 	char **argv;
+	const int *keep_fds; /* descriptors the process inherits (all others close on exec) */
+	int nkeep_fds;
 };
 
 /* Start a detached process; its pid, or a negative errno (reported) when it could not exec. */

@@ -15,6 +15,7 @@
  *     sport NAME PORT TARGET PROTO
  *   pod NAME NS DEPLOY HASH NODE HOST UID IP4 IP6 NETNS CGROUP VETH CMD PID
  *   agent NODE PID
+ *   api PORT PID TOKEN
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,6 +93,8 @@ int lab_state_save(const struct lab *lab)
 		put_pod(&b, &lab->pod[i]);
 	for (size_t i = 0; i < lab->nagent; i++)
 		sb_printf(&b, "agent %d %d\n", lab->agent[i].node, lab->agent[i].pid);
+	if (lab->api.port)
+		sb_printf(&b, "api %d %d %s\n", lab->api.port, lab->api.pid, w(lab->api.token));
 	lab_path(path, lab, "state");
 	err = lab_write_atomic(path, b.s, b.len);
 	sb_free(&b);
@@ -235,6 +238,10 @@ static void parse_line(struct lab *lab, char *line)
 
 		a->node = geti(v, n, 1);
 		a->pid = geti(v, n, 2);
+	} else if (!strcmp(v[0], "api")) {
+		lab->api.port = geti(v, n, 1);
+		lab->api.pid = geti(v, n, 2);
+		GET(lab->api.token, 3);
 	} else {
 		parse_child(lab, v[0], v, n);
 	}
