@@ -23,6 +23,7 @@ void kube_json_add_doc(struct ydoc_set *set, struct json_object *obj);
 /* A response body's JSON values as its bytes arrive (kube_stream.c). */
 struct kube_stream {
 	json_tokener *tok;
+	bool mid; /* a value is under way: every byte, spaces included, goes to the tokener */
 };
 
 /* Called with each complete value (the caller of kube_stream_feed keeps no reference to it
@@ -30,9 +31,9 @@ struct kube_stream {
 typedef int (*kube_stream_fn)(void *ctx, struct json_object *o);
 
 void kube_stream_init(struct kube_stream *s, json_tokener *tok);
-/* Take `len` more bytes of the body, handing each value completed to `fn`. 0 when all were
- * taken (the last value may still be under way), -EPROTO for bytes that are not JSON, or what
- * `fn` returned. Pure: no I/O, so it is fuzzed alone (tests/fuzz/fuzz_kube_stream.c). */
+/* Take `len` more bytes of the body, handing each object completed to `fn`. 0 when all were
+ * taken (the last object may still be under way), -EPROTO for bytes that are not JSON objects,
+ * or what `fn` returned. Pure: no I/O, so it is fuzzed alone (tests/fuzz/fuzz_kube_stream.c). */
 int kube_stream_feed(struct kube_stream *s, const char *p, size_t len, kube_stream_fn fn,
 		     void *ctx);
 
