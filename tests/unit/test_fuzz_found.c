@@ -16,6 +16,7 @@
 
 #include "authz/authz.h"
 #include "kube/kube_json.h"
+#include "l7/l7_filter.h"
 
 /* ---- kube_stream_feed (user/kube/kube_stream.c), from fuzz_kube_stream ---- */
 
@@ -177,6 +178,43 @@ static void test_path_bare_percent_dot_segment(void **state)
 	assert_fixed_point("/100%", "/100%");
 }
 
+/* ---- the HTTP/1.1 filter (user/l7/l7_http1*.c), from fuzz_l7_http1 ---- */
+
+static bool allow(void *ctx, struct authz_request *rq, char *why, size_t whylen)
+{
+	(void)ctx, (void)rq, (void)why, (void)whylen;
+	return true;
+}
+
+/* An upgrade the pod refused, with no client bytes held after it: the filter fed the empty hold
+ * buffer back to itself as (NULL + 0, 0), arithmetic on a null pointer (UBSan). Its head is now
+ * never NULL; the pod's answer reaches the client and the connection goes on. */
+static void test_http1_refused_upgrade_nothing_held(void **state)
+{
+	static const char client[] = "GET / HTTP/1.1\r\nHost: shop.example.com\r\n"
+				     "Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h5c\r\n"
+				     "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+	static const char pod[] = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+	struct l7_decider d = {.decide = allow};
+	struct l7_buf to_up = {0}, to_cl = {0}, empty = {0};
+	struct l7_filter *f = l7_http1_ops.open(&d);
+
+	(void)state;
+	assert_non_null(f);
+	assert_non_null(l7_buf_head(&empty));
+	assert_int_equal(l7_http1_ops.from_client(f, (const uint8_t *)client, sizeof(client) - 1,
+						  &to_up, &to_cl), 0);
+	assert_int_equal(l7_buf_unread(&to_up), sizeof(client) - 1);
+	assert_int_equal(l7_http1_ops.from_upstream(f, (const uint8_t *)pod, sizeof(pod) - 1,
+						    &to_cl, &to_up), 0);
+	assert_int_equal(l7_buf_unread(&to_cl), sizeof(pod) - 1);
+	assert_memory_equal(l7_buf_head(&to_cl), pod, sizeof(pod) - 1);
+	assert_false(l7_http1_ops.done(f));
+	l7_http1_ops.close(f);
+	l7_buf_free(&to_up);
+	l7_buf_free(&to_cl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -186,6 +224,7 @@ int main(void)
 	    cmocka_unit_test(test_kube_comment_after_object),
 	    cmocka_unit_test(test_path_bare_percent_found),
 	    cmocka_unit_test(test_path_bare_percent_dot_segment),
+	    cmocka_unit_test(test_http1_refused_upgrade_nothing_held),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
