@@ -5,8 +5,10 @@
  * and the CA directory skiffd loads with --ca-dir (ca.crt and ca.key, PEM), here both files
  * holding the input, each read for its own kind of block.
  *
- * Checked beyond not crashing: a certificate accepted as an identity has an ID that formats and
- * parses back to itself.
+ * The mesh root is the one that signed the identity seeds (fuzz_identity_ca.h, written with
+ * them by make_seeds.py), and the time one within their life: mutations start from certificates
+ * that verify. Checked beyond not crashing: a certificate accepted as an identity has an ID that
+ * formats and parses back to itself.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,10 +20,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "fuzz/fuzz_identity_ca.h"
 #include "fuzz/fuzz_util.h"
 #include "identity/identity.h"
 
-#define NOW 1790000000L /* 2026-09: within the test CA's life */
+#define NOW FZ_ID_NOW
 
 static struct identity_ca ca;
 static char dir[] = "/tmp/skiff-fuzz-identity.XXXXXX";
@@ -39,10 +42,16 @@ static void cleanup(void)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	struct identity_err err = {0};
+	BIO *crt = BIO_new_mem_buf(FZ_ID_CA_CRT, -1), *key = BIO_new_mem_buf(FZ_ID_CA_KEY, -1);
 
 	(void)argc, (void)argv;
-	if (identity_ca_create(NOW - 3600, IDENTITY_CA_TTL, &ca, &err) || !mkdtemp(dir))
+	if (!crt || !key)
+		abort();
+	ca.cert = PEM_read_bio_X509(crt, NULL, NULL, NULL);
+	ca.key = PEM_read_bio_PrivateKey(key, NULL, NULL, NULL);
+	BIO_free(crt);
+	BIO_free(key);
+	if (!ca.cert || !ca.key || !mkdtemp(dir))
 		abort();
 	atexit(cleanup);
 	return 0;
