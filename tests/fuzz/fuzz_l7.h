@@ -32,7 +32,8 @@ static const char fz_l7_policy[] =
 	"metadata: {name: allow-shop, namespace: shop}\n"
 	"spec:\n  action: ALLOW\n  rules:\n"
 	"  - to:\n    - operation:\n        methods: [GET, HEAD, POST, PUT]\n"
-	"        notPaths: [\"/private/{**}\"]\n        hosts: [\"shop.example.com\", \"*.local\", \"*\"]\n"
+	"        notPaths: [\"/private/{**}\"]\n"
+	"        hosts: [\"shop.example.com\", \"*.local\", \"*\"]\n"
 	"  - to:\n    - operation: {methods: [DELETE], paths: [\"/items/*\"]}\n"
 	"    when:\n    - key: request.headers[authorization]\n      values: [\"Bearer *\"]\n";
 

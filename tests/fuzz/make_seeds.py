@@ -265,7 +265,8 @@ def seeds_hbone():
                                                                             fwd)) +
         frame(DATA, 0, 1, b"hello") + frame(DATA, END_STREAM, 1, b""),
         "server-connect6": b"\0" + c + frame(HEADERS, END_HEADERS, 1, connect(
-            "[fd00::9]:8080", [("forwarded", 'for="[fd00::7]"')])) + frame(RST, 0, 1, b"\0\0\0\x08"),
+            "[fd00::9]:8080", [("forwarded", 'for="[fd00::7]"')])) +
+        frame(RST, 0, 1, b"\0\0\0\x08"),
         "server-bad-method": b"\0" + c + frame(HEADERS, END_STREAM | END_HEADERS, 1,
                                                 req("GET", "/")),
         "server-bad-authority": b"\0" + c + frame(HEADERS, END_HEADERS, 1, connect("pod:80")),

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Run each libFuzzer target for SECONDS from its seeds, and close with "N passed, N failed, 0 skipped".
+# Run each libFuzzer target for SECONDS from its seeds; close with "N passed, N failed, 0 skipped".
 #   tests/fuzz/run.sh [BUILD_DIR] [SECONDS] [NAME]
 # Targets are BUILD/fuzz/bin/fuzz_* (make fuzz-build); NAME, a shell pattern, picks some. Seeds come
 # from tests/fuzz/corpus/TARGET (read only); what the fuzzer adds goes to BUILD/fuzz/corpus/TARGET,
