@@ -78,7 +78,7 @@ static void seen_free(struct seen *s)
 	ydoc_set_free(&s->set);
 }
 
-/* Feed data[0..size) in pieces (max 0: whole); 0, -EPROTO or -E2BIG, as kube_http_get ends. */
+/* Feed data[0..size) in pieces (max 0: whole), then end the body; 0 or -errno. */
 static int feed(const uint8_t *data, size_t size, struct seen *s, size_t max)
 {
 	json_tokener *tok = json_tokener_new_ex(64); /* the depth kube_http_get allows */
@@ -96,6 +96,9 @@ static int feed(const uint8_t *data, size_t size, struct seen *s, size_t max)
 		rc = kube_stream_feed(&ks, (const char *)data + off, n, on_value, s);
 		off += n;
 	}
+	if (!rc)
+		rc = kube_stream_end(&ks, on_value, s);
+	kube_stream_free(&ks);
 	json_tokener_free(tok);
 	return rc;
 }

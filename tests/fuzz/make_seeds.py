@@ -355,9 +355,17 @@ def seeds_identity():
     put("fuzz_identity", "spiffe-bad", "spiffe://Cluster.local/ns/-x/sa/a/b")
 
 
+def seeds_found():
+    # inputs the fuzzers found bugs with, too long to spell out here (test_fuzz_found.c reads them)
+    for f in sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "found", "*", "*"))):
+        with open(f, "rb") as src:
+            put(os.path.basename(os.path.dirname(f)), "found-" + os.path.basename(f), src.read())
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
+    seeds_found()
     seeds_yaml_model()
     seeds_kube_stream()
     seeds_authz_path()

@@ -134,9 +134,11 @@ int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube
 	else if (cc != CURLE_OK) {
 		snprintf(msg, msglen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		rc = -EIO;
-	} else
-		rc = 0;
+	} else {
+		rc = kube_stream_end(&r.body, kh_object, &r); /* a body without a last newline */
+	}
 out:
+	kube_stream_free(&r.body);
 	curl_slist_free_all(hdrs);
 	if (r.tok)
 		json_tokener_free(r.tok);
