@@ -8,6 +8,7 @@
 #   make deps     install the Debian packages skiff needs (apt-get, only what is missing), and
 #                 the manifest validator's npm packages (npm ci in tests/deploy)
 #   make image    build/skiff-image.oci.tar: skiffd + skiffctl as an OCI image from scratch
+#   make fuzz     build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 
 BUILD    ?= build
 CC       ?= gcc
@@ -19,7 +20,7 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libcurl4-openssl-dev libjson-c-dev \
 	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
-	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm
+	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev
 # kubectl for the lab's API mode (make demo, test_kube_lab): Debian's kubernetes-client, only when
 # no kubectl is on PATH, since another kubectl package (a cloud SDK's) may own /usr/bin/kubectl
 # and the two conflict.
@@ -58,7 +59,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
 BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
 
-.PHONY: all tests deps test unit demo bench check clean format vmtest image
+.PHONY: all tests deps test unit demo bench check clean format vmtest image fuzz fuzz-build
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
 # the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
 tests: $(TEST_BINS)
@@ -128,9 +129,45 @@ $(BUILD)/tests/kernel/test_guard: $(BUILD)/skel/guard.skel.h
 image: $(BUILD)/bin/skiffd $(BUILD)/bin/skiffctl
 	deploy/image/build.sh $(BUILD) $(VERSION) $(BUILD)/skiff-image.oci.tar
 
+# libFuzzer targets (tests/fuzz/): the library again, built by clang with ASan and UBSan and the
+# fuzzer's coverage instrumentation into FUZZ_BUILD, apart from the gcc objects.
+FUZZ_BUILD   := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS    := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS    := $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/bin/%,$(FUZZ_SRCS))
+FUZZ_OBJS    := $(patsubst user/%.c,$(FUZZ_BUILD)/obj/%.o,$(LIB_SRCS))
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# Two warnings only clang has, for idioms the code uses on purpose: argv loops that take an
+# option's value (for-loop-analysis), an offset into a string literal (string-plus-int).
+FUZZ_CFLAGS  := $(filter-out -O2,$(CFLAGS_COMMON)) -O1 $(FUZZ_SAN) -Wno-for-loop-analysis \
+	-Wno-string-plus-int
+
+# Kept between builds: the gcc and the clang objects both include them, and a skeleton made again
+# for one would make the other's objects out of date.
+.SECONDARY: $(BPF_SKELS)
+
+$(FUZZ_BUILD)/obj/%.o: user/%.c $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libskiff.a: $(FUZZ_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(wildcard tests/fuzz/*.h) $(FUZZ_BUILD)/libskiff.a
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) -Itests -fsanitize=fuzzer $< -o $@ $(FUZZ_BUILD)/libskiff.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target FUZZ_SECONDS from its seeds; any crash fails, its input kept in FUZZ_BUILD/crashes.
+fuzz: deps
+	$(MAKE) fuzz-build
+	tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
+
 test: deps
-	$(MAKE) all
-	tests/run.sh $(BUILD)
+	$(MAKE) all fuzz-build
+	tests/run.sh $(BUILD) all,fuzz
 
 unit: all
 	tests/run.sh $(BUILD) unit
@@ -164,4 +201,4 @@ format:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

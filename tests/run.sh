@@ -1,12 +1,15 @@
 #!/bin/bash
 # Run skiff's tests and close with one line: "N passed, N failed, N skipped".
-#   tests/run.sh [BUILD_DIR] [all|unit|deploy|kernel|lab] [NAME]
+#   tests/run.sh [BUILD_DIR] [all|unit|deploy|kernel|lab|fuzz|SUITE,SUITE...] [NAME]
 # unit:   cmocka binaries in BUILD/tests/unit (no root needed)
 # deploy: tests/deploy/test_*.sh (root: chroot): deploy/'s manifests against the Kubernetes
 #         schemas and skiffd's code, and the image from `make image`. They do not depend on the
 #         kernel, so `all` leaves them out inside a vmtest guest (SKIFF_VMTEST set).
 # kernel: cmocka binaries in BUILD/tests/kernel (root: real BPF programs, netns, cgroups)
 # lab:    tests/lab/test_*.sh (root: skiff-lab clusters of network namespaces + skiffd)
+# fuzz:   each libFuzzer target of BUILD/fuzz/bin (make fuzz-build) for SKIFF_FUZZ_SECONDS
+#         (default 5) through tests/fuzz/run.sh; any crash fails. Not in `all` (what make vmtest
+#         runs in its guest): make test asks for all,fuzz.
 # NAME (a shell pattern, e.g. test_bpf_load) runs only the binaries or scripts it matches.
 # SKIFF_TESTS_ELSEWHERE (a pattern, extglob allowed) leaves out the lab tests it matches: they run
 # in another place (make vmtest runs some lab tests in its second guest).
@@ -104,6 +107,22 @@ run_script() {
 	count "$name" "${p:-0}" $((${f:-0} + S_BAD)) "$S_OK" "$rc"
 }
 
+# The fuzz targets, a few seconds each: one count per target (a crash is its failure).
+run_fuzz() {
+	local out rc p f bin any=
+	for bin in "$BUILD"/fuzz/bin/fuzz_*; do
+		# shellcheck disable=SC2053 # ONLY is a pattern
+		[ -x "$bin" ] && [[ $(basename "$bin") == $ONLY ]] && any=1
+	done
+	[ -z "$any" ] && [ "$ONLY" != "*" ] && return # NAME picked tests of other suites
+	out=$(tests/fuzz/run.sh "$BUILD" "${SKIFF_FUZZ_SECONDS:-5}" "$ONLY" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | sed 's/^/    /'
+	p=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^([0-9]+) passed.*/\1/p')
+	f=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
+	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc"
+}
+
 # elsewhere NAME: SKIFF_TESTS_ELSEWHERE matches it (with or without .sh)
 elsewhere() {
 	# shellcheck disable=SC2053 # a pattern
@@ -129,6 +148,9 @@ suite() {
 				run_script "$script"
 		done
 		;;
+	fuzz)
+		run_fuzz
+		;;
 	lab)
 		for script in tests/lab/test_*.sh; do
 			f=$(basename "$script")
@@ -146,21 +168,26 @@ suite() {
 	echo "== $kind tests took $((SECONDS - t0)) s"
 }
 
-if [ "$WHAT" != unit ] && [ "$(id -u)" -ne 0 ]; then
+if [[ ,$WHAT, == *,@(all|kernel|lab),* ]] && [ "$(id -u)" -ne 0 ]; then
 	echo "tests/run.sh: kernel and lab tests need root (BPF, netns, cgroups); run as root" >&2
 	exit 2
 fi
-case $WHAT in
-all)
-	suite unit
-	# the deploy suite does not depend on the kernel: the host's run covers it
-	if [ -z "${SKIFF_VMTEST:-}" ]; then suite deploy; else echo "== deploy tests: host only"; fi
-	suite kernel
-	suite lab
-	;;
-unit | deploy | kernel | lab) suite "$WHAT" ;;
-*) echo "tests/run.sh: unknown suite '$WHAT' (all, unit, deploy, kernel, lab)" >&2; exit 2 ;;
-esac
+SUITES=()
+for s in ${WHAT//,/ }; do
+	case $s in
+	all)
+		SUITES+=(unit)
+		# the deploy suite does not depend on the kernel: the host's run covers it
+		if [ -z "${SKIFF_VMTEST:-}" ]; then SUITES+=(deploy); else echo "== deploy tests: host only"; fi
+		SUITES+=(kernel lab)
+		;;
+	unit | deploy | kernel | lab | fuzz) SUITES+=("$s") ;;
+	*) echo "tests/run.sh: unknown suite '$s' (all, unit, deploy, kernel, lab, fuzz)" >&2; exit 2 ;;
+	esac
+done
+for s in "${SUITES[@]}"; do
+	suite "$s"
+done
 if [ "$ONLY" != "*" ] && [ $((PASSED + FAILED + SKIPPED)) -eq 0 ]; then
 	echo "  no test matched '$ONLY'"
 	FAILED=1

@@ -2,8 +2,9 @@
 /*
  * Request paths as Istio matches them: without the query string, normalised the way Envoy does
  * for Istio's default pathNormalization BASE (RFC 3986 §6.2.2: percent-encoded unreserved
- * characters decoded, other escapes upper-cased, `.` and `..` segments removed). Matching the
- * normalised path is what stops `/public/%2E%2E/private` from slipping past `paths: ["/public*"]`.
+ * characters decoded, other escapes upper-cased, `.` and `..` segments removed; a '%' that starts
+ * no escape is kept, as %25 where it would start one after decoding). Matching the normalised path
+ * is what stops `/public/%2E%2E/private` from slipping past `paths: ["/public*"]`.
  *
  * Templates (Envoy's uri_template, what Istio turns `{*}` and `{**}` into): `{*}` is one non-empty
  * segment, `{**}` zero or more characters including '/', both only of RFC 3986 pchars.
@@ -28,27 +29,50 @@ static int az_hex(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
-/* %41 -> A, %2e -> '.', %2f -> %2F (a reserved character keeps its escape: `/` vs `%2F`). */
-static void az_percent_normalize(char *s)
+/* The character the normaliser writes first for the input at `r` (a decoded unreserved
+ * character, '%' for an escape kept, else the character itself), and how many bytes it took. */
+static char az_out_char(const char *r, size_t *used)
 {
-	char *w = s;
+	int hi = r[0] == '%' ? az_hex((unsigned char)r[1]) : -1;
+	int lo = hi >= 0 ? az_hex((unsigned char)r[2]) : -1;
 
-	for (const char *r = s; *r;) {
-		int hi = r[0] == '%' ? az_hex((unsigned char)r[1]) : -1;
-		int lo = hi >= 0 ? az_hex((unsigned char)r[2]) : -1;
+	*used = lo >= 0 ? 3 : 1;
+	return lo >= 0 && az_unreserved(hi * 16 + lo) ? (char)(hi * 16 + lo) : r[0];
+}
 
-		if (lo < 0) {
-			*w++ = *r++;
-			continue;
+/*
+ * %41 -> A, %2e -> '.', %2f -> %2F (a reserved character keeps its escape: `/` vs `%2F`). A '%'
+ * that starts no escape stays as it is, unless what the normaliser writes after it would make it
+ * one: "%%32%65" must not become "%2e", which the pod would decode once more, into the '.' of a
+ * dot segment the policy never saw. That '%' becomes %25: "%252e", which decodes to the text the
+ * client sent, and normalises to itself. `out` holds 3 * strlen(in) + 1 bytes.
+ */
+static void az_percent_normalize(const char *in, char *out)
+{
+	char *w = out;
+
+	for (const char *r = in; *r;) {
+		size_t n, n1, n2;
+		char c = az_out_char(r, &n), c1, c2;
+
+		if (r[0] == '%' && n == 1 && r[1]) {
+			c1 = az_out_char(r + 1, &n1);
+			c2 = r[1 + n1] ? az_out_char(r + 1 + n1, &n2) : '\0';
+			if (az_hex((unsigned char)c1) >= 0 && az_hex((unsigned char)c2) >= 0) {
+				memcpy(w, "%25", 3);
+				w += 3;
+				r++;
+				continue;
+			}
 		}
-		if (az_unreserved(hi * 16 + lo)) {
-			*w++ = (char)(hi * 16 + lo);
-		} else {
+		if (n == 3 && c == '%') {
 			*w++ = '%';
 			*w++ = (char)toupper((unsigned char)r[1]);
 			*w++ = (char)toupper((unsigned char)r[2]);
+		} else {
+			*w++ = c;
 		}
-		r += 3;
+		r += n;
 	}
 	*w = '\0';
 }
@@ -103,11 +127,12 @@ static void az_merge_slashes(char *s)
 char *az_path_normalize(const char *raw, enum authz_path_norm norm)
 {
 	size_t len = strcspn(raw, "?#");
-	char *s = strndup(raw, len), *out = malloc(len + 2);
+	char *path = strndup(raw, len), *s = malloc(3 * len + 1), *out = malloc(3 * len + 2);
 
-	if (!s || !out)
+	if (!path || !s || !out)
 		abort();
-	az_percent_normalize(s);
+	az_percent_normalize(path, s);
+	free(path);
 	az_remove_dots(s, out);
 	free(s);
 	if (!out[0])

@@ -12,11 +12,13 @@
 #include <curl/curl.h>
 
 #include "kube/kube_internal.h"
+#include "kube/kube_json.h"
 
 struct kh_req {
 	struct kube_watcher *w;
 	CURL *h;
 	json_tokener *tok;
+	struct kube_stream body;
 	kube_obj_fn fn;
 	void *ctx;
 	long status;
@@ -33,8 +35,10 @@ static void kh_status_message(struct kh_req *r, struct json_object *o)
 		snprintf(r->msg, r->msglen, "%s", json_object_get_string(m));
 }
 
-static int kh_object(struct kh_req *r, struct json_object *o)
+static int kh_object(void *ctx, struct json_object *o)
 {
+	struct kh_req *r = ctx;
+
 	if (r->status != 200) {
 		kh_status_message(r, o);
 		return 0;
@@ -45,39 +49,12 @@ static int kh_object(struct kh_req *r, struct json_object *o)
 static size_t kh_write(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct kh_req *r = ctx;
-	size_t len = size * nmemb, left = len;
+	size_t len = size * nmemb;
 
 	if (!r->status)
 		curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
-	while (left) {
-		struct json_object *o;
-		enum json_tokener_error e;
-		size_t used;
-
-		/* the events' separating newlines: nothing for the tokener to start on */
-		if (*p == '\n' || *p == '\r' || *p == ' ') {
-			p++;
-			left--;
-			continue;
-		}
-		o = json_tokener_parse_ex(r->tok, p, (int)left);
-		e = json_tokener_get_error(r->tok);
-		if (e == json_tokener_continue)
-			break; /* the rest of this object comes in the next chunk */
-		if (e != json_tokener_success) {
-			r->err = -EPROTO;
-			return 0;
-		}
-		used = json_tokener_get_parse_end(r->tok);
-		json_tokener_reset(r->tok);
-		r->err = kh_object(r, o);
-		json_object_put(o);
-		if (r->err < 0)
-			return 0; /* ends the transfer */
-		p += used;
-		left -= used;
-	}
-	return len;
+	r->err = kube_stream_feed(&r->body, p, len, kh_object, r);
+	return r->err < 0 ? 0 : len; /* 0 ends the transfer */
 }
 
 /* Called by libcurl about once a second even on an idle watch: the way a close gets in. */
@@ -137,6 +114,7 @@ int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube
 		rc = -ENOMEM;
 		goto out;
 	}
+	kube_stream_init(&r.body, r.tok);
 	kh_setup(&r, url, timeout_s);
 	curl_easy_setopt(r.h, CURLOPT_ERRORBUFFER, errbuf);
 	rc = kube_conn_apply(&w->ks->conn, r.h, &hdrs);
@@ -156,9 +134,11 @@ int kube_http_get(struct kube_watcher *w, const char *path, long timeout_s, kube
 	else if (cc != CURLE_OK) {
 		snprintf(msg, msglen, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 		rc = -EIO;
-	} else
-		rc = 0;
+	} else {
+		rc = kube_stream_end(&r.body, kh_object, &r); /* a body without a last newline */
+	}
 out:
+	kube_stream_free(&r.body);
 	curl_slist_free_all(hdrs);
 	if (r.tok)
 		json_tokener_free(r.tok);

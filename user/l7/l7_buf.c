@@ -81,6 +81,13 @@ size_t l7_buf_unread(const struct l7_buf *b)
 	return b->len - b->off;
 }
 
+const uint8_t *l7_buf_head(const struct l7_buf *b)
+{
+	static const uint8_t none;
+
+	return b->data ? b->data + b->off : &none;
+}
+
 void l7_buf_consume(struct l7_buf *b, size_t n)
 {
 	if (n > b->len - b->off)

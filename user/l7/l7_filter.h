@@ -29,6 +29,9 @@ struct l7_buf {
 int l7_buf_put(struct l7_buf *b, const void *p, size_t n); /* 0 or -ENOMEM */
 int l7_buf_printf(struct l7_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 size_t l7_buf_unread(const struct l7_buf *b);
+/* The first unread byte; never NULL, so that an empty buffer that never held anything can be
+ * passed on as (l7_buf_head, 0) without arithmetic on a null pointer. */
+const uint8_t *l7_buf_head(const struct l7_buf *b);
 void l7_buf_consume(struct l7_buf *b, size_t n);
 void l7_buf_free(struct l7_buf *b);
 

@@ -147,7 +147,7 @@ int h2_resume(struct h2_reader *r, struct l7_buf *out, const struct h2_frame_cb 
 		return rc;
 	held = r->held; /* h2_read may hold again what is left: start from an empty buffer */
 	memset(&r->held, 0, sizeof(r->held));
-	rc = h2_read(r, held.data + held.off, l7_buf_unread(&held), out, cb, f);
+	rc = h2_read(r, l7_buf_head(&held), l7_buf_unread(&held), out, cb, f);
 	l7_buf_free(&held);
 	return rc;
 }

@@ -66,7 +66,7 @@ static int response_end(struct l7_filter *f, struct l7_buf *to_client, struct l7
 	/* the upgrade was refused: what the client sent after it are requests after all */
 	f->cl = H1_CL_HEAD;
 	f->held = (struct l7_buf){0};
-	int rc = h1_client_feed(f, held.data + held.off, l7_buf_unread(&held), to_up, to_client);
+	int rc = h1_client_feed(f, l7_buf_head(&held), l7_buf_unread(&held), to_up, to_client);
 
 	l7_buf_free(&held);
 	return rc;
@@ -75,7 +75,7 @@ static int response_end(struct l7_filter *f, struct l7_buf *to_client, struct l7
 /* Switched protocols: the held client bytes go first, then everything passes. */
 static int tunnel_open(struct l7_filter *f, struct l7_buf *to_up)
 {
-	int rc = l7_buf_put(to_up, f->held.data + f->held.off, l7_buf_unread(&f->held));
+	int rc = l7_buf_put(to_up, l7_buf_head(&f->held), l7_buf_unread(&f->held));
 
 	l7_buf_free(&f->held);
 	h1_queue_pop(f);

@@ -65,8 +65,7 @@ static bool az_pchar_segment(const char *s, size_t n)
 	return true;
 }
 
-/* Path templates: {*} and {**} only as whole segments, nothing templated after {**}. */
-static const char *az_path(const char *v)
+const char *istio_authz_path_problem(const char *v)
 {
 	bool tmpl = strstr(v, "{*}") || strstr(v, "{**}"), any = false;
 	const char *s = v, *e;
@@ -183,7 +182,8 @@ static void az_operation(struct azctx *x, const struct ynode *op, const char *pa
 					    "notPorts", "methods",  "notMethods",
 					    "paths",	"notPaths", NULL};
 	static const char *(*const checks[])(const char *) = {
-	    NULL, NULL, az_port, az_port, NULL, NULL, az_path, az_path,
+	    NULL, NULL, az_port, az_port, NULL, NULL, istio_authz_path_problem,
+	    istio_authz_path_problem,
 	};
 	int total = 0;
 

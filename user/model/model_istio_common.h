@@ -42,6 +42,10 @@ bool istio_check_export_to(struct pctx *c, const struct ynode *spec, const char 
 
 /* Regex check. Istio requires RE2; this approximates with POSIX ERE (see the .c file). */
 bool istio_regex_valid(const char *re);
+/* An AuthorizationPolicy `paths` value: NULL when valid, else what is wrong. Templates: {*} and
+ * {**} only as whole segments, nothing templated after {**} (the authz fuzz target matches only
+ * the templates this accepts, as skiffd does). */
+const char *istio_authz_path_problem(const char *v);
 /* HTTP header name: RFC 7230 token characters (a leading ':' for pseudo-headers allowed). */
 bool istio_header_name_valid(const char *name);
 /* IPv4/IPv6 address or CIDR ("10.0.0.0/8", "2001:db8::/32"), prefix within the family. */
