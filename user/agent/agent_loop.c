@@ -124,6 +124,11 @@ static int agent_start(struct agent *a)
 			 agent_admin_handler, a);
 	if (err)
 		return err;
+	/* Metrics are not worth refusing to run for: the data plane works without them. */
+	if (metrics_server_open(&a->metrics, a->o->metrics_addr ? a->o->metrics_addr
+								 : a->o->admin_addr,
+				a->o->metrics_port, agent_metrics_render, a))
+		agent_log("error", "metrics are not served; skiffd runs without them");
 	agent_log("info", "node %s: bpffs %s, cgroup root %s, config %s, generation %u adopted",
 		  a->o->node, a->o->bpffs, a->o->cgroup_root, agent_config_source(a),
 		  dp_generation(a->dp));
@@ -136,6 +141,7 @@ static void agent_stop(struct agent *a)
 	agent_tls_close(a);
 	agent_routes_free(a);
 	admin_close(&a->admin);
+	metrics_server_close(&a->metrics);
 	if (a->watch)
 		config_watch_close(a->watch);
 	kube_source_close(a->kube);
@@ -153,13 +159,15 @@ static void agent_stop(struct agent *a)
 
 static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
 {
-	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS];
-	size_t n = 0;
+	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS + 1 + METRICS_MAX_CONNS];
+	size_t n = 0, nadmin;
 	int r;
 
 	pfds[n++] = (struct pollfd){ .fd = agent_config_fd(a), .events = POLLIN };
 	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
+	nadmin = n - 2;
+	n += metrics_server_pollfds(&a->metrics, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
 	r = poll(pfds, n, *debounce_ms);
 	if (r < 0)
 		return;
@@ -177,7 +185,8 @@ static void agent_poll_once(struct agent *a, int tfd, int *debounce_ms)
 		agent_rescan(a);
 		agent_tls_rotate(a);
 	}
-	admin_serve(&a->admin, pfds + 2, n - 2);
+	admin_serve(&a->admin, pfds + 2, nadmin);
+	metrics_server_serve(&a->metrics, pfds + 2 + nadmin, n - 2 - nadmin);
 }
 
 int agent_run(const struct agent_opts *o)
@@ -192,6 +201,9 @@ int agent_run(const struct agent_opts *o)
 	a.admin.listen_fd[0] = a.admin.listen_fd[1] = -1;
 	for (int i = 0; i < ADMIN_MAX_CONNS; i++)
 		a.admin.conns[i].fd = -1;
+	a.metrics.listen_fd = -1;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++)
+		a.metrics.conns[i].fd = -1;
 	if (agent_start(&a))
 		goto out;
 	tfd = timer_open(o->rescan_ms);

@@ -13,6 +13,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
 #include "kube/kube_source.h"
+#include "metrics/metrics_http.h"
 #include "model/model.h"
 #include "hbone/hbone.h"
 #include "proxy/proxy.h"
@@ -23,6 +24,7 @@ struct agent {
 	struct config_watch *watch; /* the config directory, or */
 	struct kube_source *kube;   /* the Kubernetes API (--kube) */
 	struct admin_server admin;
+	struct metrics_server metrics; /* :15020/metrics */
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
@@ -86,6 +88,8 @@ int agent_tls_route(void *agent, const struct skiff_punt_key *client,
 /* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
 int agent_punt_start(struct agent *a);
 void agent_punt_stop(struct agent *a);
+/* :15020/metrics: Istio's metrics and skiffd's own (agent_metrics.c). */
+void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
 /* Admin handler: /config_dump and /healthz/ready. */
 int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype);
 
