@@ -209,6 +209,9 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 			 guard_names, g, SKIFF_GUARD_VERDICTS);
 	}
 	render_proxy(a, f, b);
+	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
+		 "Pages served on :15020/metrics (this one included), by exposition format.",
+		 "format", (const char *const[]){ "text", "openmetrics" }, a->metrics.scrapes, 2);
 	gauge(b, f, "skiff_metrics_series", "Istio series on this page.",
 	      (double)metrics_table_len(c->t));
 	gauge(b, f, "skiff_metrics_series_dropped",

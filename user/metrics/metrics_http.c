@@ -92,7 +92,8 @@ static char *plain_answer(int code, const char *reason, const char *body, size_t
 	return n > 0 ? r : NULL;
 }
 
-char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len)
+char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
+			   uint64_t scrapes[2])
 {
 	char method[8] = "", path[256] = "", accept[512], enc[256], hdr[256];
 	struct strbuf b = { 0 };
@@ -110,6 +111,8 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 	header_value(head, "Accept", accept, sizeof(accept));
 	header_value(head, "Accept-Encoding", enc, sizeof(enc));
 	f = metrics_negotiate(accept);
+	if (scrapes)
+		scrapes[f]++;
 	render(ctx, f, &b);
 	metrics_end(&b, f);
 	body = b.s ? b.s : "";
@@ -213,7 +216,7 @@ static void conn_read(struct metrics_server *s, struct metrics_conn *c)
 	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") &&
 	    c->len < sizeof(c->buf) - 1)
 		return;
-	resp = metrics_http_respond(c->buf, s->render, s->ctx, &len);
+	resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
 	if (resp)
 		send_all(c->fd, resp, len);
 	free(resp);

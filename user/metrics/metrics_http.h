@@ -9,6 +9,7 @@
 
 #include <poll.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "metrics/metrics.h"
 
@@ -27,6 +28,7 @@ struct metrics_server {
 	struct metrics_conn conns[METRICS_MAX_CONNS];
 	metrics_render_fn render;
 	void *ctx;
+	uint64_t scrapes[2]; /* answered, by enum metrics_fmt */
 };
 
 /* Listen on addr:port (port 0: off). Returns 0 or a negative errno (the message is printed). */
@@ -37,8 +39,10 @@ void metrics_server_serve(struct metrics_server *s, const struct pollfd *pfds, s
 void metrics_server_close(struct metrics_server *s);
 
 /* The response to one request head (status line, headers, body), for the server and tests.
- * Returns the malloc'd response and its length in *len. */
-char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len);
+ * Returns the malloc'd response and its length in *len; counts a served page in scrapes[fmt]
+ * when `scrapes` is not NULL. */
+char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
+			   uint64_t scrapes[2]);
 /* gzip `in` (RFC 1952); NULL when zlib fails. */
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len);
 

@@ -1,0 +1,191 @@
+#!/bin/bash
+# Istio's metrics on :15020/metrics, scraped by a real Prometheus (Debian's 2.42, which asks for
+# OpenMetrics first). Prometheus runs in node-1's netns on loopback with its own storage dir,
+# scraping both nodes' skiffd every second; the test sends known TCP traffic (same node: the
+# kernel path; across nodes: punted to skiffd, HBONE) and checks Prometheus' answers against it:
+# connections exactly, bytes within 1%, with Istio's label values; Kiali's TCP graph query shape
+# returns the edge; many distinct HTTP paths add no series.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/mesh.sh"
+WORK=$(mktemp -d /tmp/skiff-metrics.XXXXXX)
+PROM_PID=""
+stop_prom() {
+	[ -n "$PROM_PID" ] && kill "$PROM_PID" 2>/dev/null && wait "$PROM_PID" 2>/dev/null
+	PROM_PID=""
+}
+trap 'stop_prom; t_cleanup; rm -rf "$WORK"' EXIT
+PROM_PORT=19090
+export SKIFF_LAB_AGENT_ARGS="${SKIFF_LAB_AGENT_ARGS:-} --metrics-addr 0.0.0.0"
+
+node1() { lab exec --node node-1 -- "$@"; }
+in_client() { lab exec -n shop deploy/client -- "$@"; }
+pod_ip() { lab status | awk -v d="shop/$1-" -v n="$2" 'index($1, d) == 1 && $2 == n { print $3; exit }'; }
+
+# query PROMQL: Prometheus' answer, one "labels value" line per series (JSON flattened by python)
+query() {
+	node1 curl -s --max-time 5 -G "127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
+		python3 -c '
+import json, sys
+try:
+    r = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)  # not up yet
+if r.get("status") != "success":
+    print("error", r.get("error")); sys.exit(0)
+for s in r["data"]["result"]:
+    m = ",".join("%s=%s" % kv for kv in sorted(s["metric"].items()))
+    print(m, s["value"][1])'
+}
+# value PROMQL: the single number a scalar-like query returns ("0" when there is no series)
+value() {
+	local v
+	v=$(query "$1" | awk 'NR == 1 { print $NF }')
+	echo "${v:-0}"
+}
+# Wait until Prometheus has scraped both nodes after now (two scrape intervals, plus slack).
+settle() {
+	local t0
+	t0=$(date +%s)
+	for _ in $(seq 50); do
+		[ "$(value "min(timestamp(up{job=\"skiffd\"}))" | cut -d. -f1)" -gt $((t0 + 1)) ] &&
+			return 0
+		sleep 0.2
+	done
+	return 1
+}
+# echo_conns HOST N BYTES: N TCP connections to HOST:9000, each sends BYTES and reads the echo
+echo_conns() {
+	in_client python3 -c "
+import socket
+got = 0
+for i in range($2):
+    s = socket.create_connection(('$1', 9000), timeout=5)
+    s.sendall(b'm' * $3); s.shutdown(socket.SHUT_WR)
+    while True:
+        b = s.recv(65536)
+        if not b: break
+        got += len(b)
+    s.close()
+print(got)"
+}
+within1pct() { awk -v a="$1" -v e="$2" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e / 100) }'; }
+
+t_begin "lab up: shop mesh on 2 nodes, skiffd serving :15020 on the node address"
+if lab up --nodes 2 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1; then t_pass
+else t_fail "$(tail -5 "$LOG")"; fi
+ECHO1=$(pod_ip echo node-1)
+ECHO2=$(pod_ip echo node-2)
+
+t_begin "skiffd answers Prometheus' Accept with OpenMetrics, gzip'd, and a plain GET with text 0.0.4"
+om=$(node1 curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' -H \
+	'Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1' \
+	198.18.0.2:15020/metrics)
+txt=$(node1 curl -s -D - 198.18.0.2:15020/metrics)
+if grep -qi '^Content-Type: application/openmetrics-text; version=1.0.0' <<<"$om" &&
+	grep -qi '^Content-Encoding: gzip' <<<"$om" &&
+	grep -qi '^Content-Type: text/plain; version=0.0.4' <<<"$txt" &&
+	grep -q '^# TYPE istio_tcp_connections_opened_total counter' <<<"$txt"; then t_pass
+else t_fail "$om $(head -12 <<<"$txt")"; fi
+
+cat >"$WORK/prometheus.yml" <<EOF2
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+scrape_configs:
+- job_name: skiffd
+  scrape_interval: 1s
+  static_configs:
+  - targets: ['198.18.0.1:15020', '198.18.0.2:15020']
+EOF2
+t_begin "Prometheus scrapes both nodes' skiffd (up == 1, OpenMetrics negotiated)"
+node1 bash -c "echo \$\$ >$WORK/prom.pid; exec prometheus --config.file=$WORK/prometheus.yml \
+	--storage.tsdb.path=$WORK/data --web.listen-address=127.0.0.1:$PROM_PORT" \
+	>"$WORK/prom.log" 2>&1 &
+for _ in $(seq 100); do
+	[ -s "$WORK/prom.pid" ] && PROM_PID=$(cat "$WORK/prom.pid")
+	[ "$(value 'sum(up{job="skiffd"})')" = 2 ] && break
+	sleep 0.2
+done
+samples=$(value 'min(scrape_samples_scraped{job="skiffd"})')
+om=$(value 'min(skiff_metrics_scrapes_total{format="openmetrics"})')
+if [ "$(value 'sum(up{job="skiffd"})')" = 2 ] && [ "${samples%.*}" -gt 10 ] && [ "$om" -gt 0 ] &&
+	[ "$(value 'sum(skiff_metrics_scrapes_total{format="text"})')" -le 2 ]; then
+	t_pass "$samples samples per scrape; $om OpenMetrics pages"
+else t_fail "up: $(query 'up') $(tail -5 "$WORK/prom.log")"; fi
+
+SEL='source_workload="client",source_workload_namespace="shop",destination_workload="echo",destination_workload_namespace="shop"'
+N1=20 B1=30000 N2=7 B2=50000
+before_same=$(value "sum(istio_tcp_connections_opened_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+before_rx=$(value "sum(istio_tcp_received_bytes_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+before_tx=$(value "sum(istio_tcp_sent_bytes_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+DST2='instance="198.18.0.2:15020",reporter="destination",destination_workload="echo",source_workload="unknown"'
+SRC1='instance="198.18.0.1:15020",reporter="source",source_workload="client",destination_workload="unknown"'
+before_d2=$(value "sum(istio_tcp_connections_opened_total{$DST2})")
+before_d2rx=$(value "sum(istio_tcp_received_bytes_total{$DST2})")
+before_s1=$(value "sum(istio_tcp_connections_opened_total{$SRC1})")
+before_s1tx=$(value "sum(istio_tcp_sent_bytes_total{$SRC1})")
+
+t_begin "known traffic: $N1 same-node connections of $B1 bytes each way, $N2 cross-node of $B2"
+got1=$(echo_conns "$ECHO1" $N1 $B1)
+got2=$(echo_conns "$ECHO2" $N2 $B2)
+if [ "$got1" = $((N1 * B1)) ] && [ "$got2" = $((N2 * B2)) ] && settle; then t_pass
+else t_fail "echoed $got1 and $got2"; fi
+
+t_begin "same node: istio_tcp_connections_opened_total (reporter=destination) counts exactly $N1"
+d=$(value "sum(istio_tcp_connections_opened_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+closed=$(value "sum(istio_tcp_connections_closed_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+if [ $((d - before_same)) = $N1 ] && [ "$closed" = "$d" ]; then t_pass "opened $d, closed $closed"
+else t_fail "opened $before_same -> $d, closed $closed"; fi
+
+t_begin "same node: istio_tcp_received_bytes_total and _sent_bytes_total within 1% of what was sent"
+rx=$(value "sum(istio_tcp_received_bytes_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+tx=$(value "sum(istio_tcp_sent_bytes_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
+if within1pct $((rx - before_rx)) $((N1 * B1)) && within1pct $((tx - before_tx)) $((N1 * B1)); then
+	t_pass "received +$((rx - before_rx)), sent +$((tx - before_tx)) of $((N1 * B1))"
+else t_fail "received $before_rx -> $rx, sent $before_tx -> $tx, expected +$((N1 * B1))"; fi
+
+t_begin "same node: Istio's label values (stats_test.go's facts for a TCP edge)"
+series=$(query "istio_tcp_connections_opened_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL}")
+want=(destination_app=echo destination_canonical_revision=latest destination_canonical_service=echo
+	destination_cluster=Kubernetes destination_service=echo.shop.svc.cluster.local
+	destination_service_name=echo destination_service_namespace=shop
+	destination_principal=spiffe://cluster.local/ns/shop/sa/default source_app=client
+	source_canonical_service=client source_cluster=Kubernetes request_protocol=tcp
+	connection_security_policy=none response_flags=-
+	source_principal=spiffe://cluster.local/ns/shop/sa/default)
+miss=""
+for w in "${want[@]}"; do grep -q "\(^\|,\)$w\(,\| \)" <<<"$series" || miss="$miss $w"; done
+if [ "$(grep -c . <<<"$series")" = 1 ] && [ -z "$miss" ]; then t_pass
+else t_fail "missing:$miss in: $series"; fi
+
+t_begin "cross node: node-2 reports $N2 connections in (destination), node-1 $N2 out (source)"
+d2=$(value "sum(istio_tcp_connections_opened_total{$DST2})")
+s1=$(value "sum(istio_tcp_connections_opened_total{$SRC1})")
+d2rx=$(value "sum(istio_tcp_received_bytes_total{$DST2})")
+s1tx=$(value "sum(istio_tcp_sent_bytes_total{$SRC1})")
+if [ $((d2 - before_d2)) = $N2 ] && [ $((s1 - before_s1)) = $N2 ] &&
+	within1pct $((d2rx - before_d2rx)) $((N2 * B2)) && within1pct $((s1tx - before_s1tx)) $((N2 * B2)); then
+	t_pass "bytes in at node-2 +$((d2rx - before_d2rx)), back at node-1 +$((s1tx - before_s1tx))"
+else t_fail "node-2 opened $before_d2 -> $d2 rx $before_d2rx -> $d2rx; node-1 opened $before_s1 -> $s1 tx $before_s1tx -> $s1tx"; fi
+
+t_begin "Kiali's TCP graph query returns the client -> echo edge"
+edges=$(query 'sum(rate(istio_tcp_sent_bytes_total{reporter="destination"}[1m])) by (source_workload, source_workload_namespace, destination_service, destination_workload)')
+if grep -q 'destination_service=echo.shop.svc.cluster.local,destination_workload=echo,source_workload=client,source_workload_namespace=shop ' <<<"$edges"; then
+	t_pass
+else t_fail "$edges"; fi
+
+t_begin "10000 distinct HTTP paths add no series"
+s0=$(value 'sum(skiff_metrics_series)')
+in_client python3 -c "
+import http.client
+for i in range(10000):
+    c = http.client.HTTPConnection('$ECHO1', 8080, timeout=5)
+    c.request('GET', '/p/%d' % i); c.getresponse().read(); c.close()" >"$WORK/paths.log" 2>&1
+settle
+s1=$(value 'sum(skiff_metrics_series)')
+drop=$(value 'sum(skiff_metrics_series_dropped)')
+if [ "$s1" = "$s0" ] && [ "$drop" = 0 ] && ! grep -q Error "$WORK/paths.log"; then
+	t_pass "$s1 series before and after"
+else t_fail "series $s0 -> $s1, dropped $drop; $(tail -3 "$WORK/paths.log")"; fi
+
+stop_prom
+t_summary
