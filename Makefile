@@ -132,6 +132,7 @@ bench: deps
 	tests/bench/run.sh $(BUILD)
 	tests/bench/mtls.sh $(BUILD)
 	tests/bench/authz.sh $(BUILD)
+	tests/bench/metrics.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

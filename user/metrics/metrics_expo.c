@@ -5,6 +5,7 @@
  * (the samples keep it), the body ends with "# EOF", and the content type.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,30 +41,54 @@ void metrics_family(struct strbuf *b, enum metrics_fmt f, const char *name, cons
 	sb_printf(b, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)n, name, help, (int)n, name, type);
 }
 
-void metrics_label(struct strbuf *b, const char *name, const char *value)
+static void put_str(struct strbuf *b, const char *s)
 {
-	const char *p;
-
-	sb_printf(b, "%s%s=\"", b->len ? "," : "", name);
-	for (p = value ? value : ""; *p; p++) {
-		if (*p == '\\')
-			sb_printf(b, "\\\\");
-		else if (*p == '"')
-			sb_printf(b, "\\\"");
-		else if (*p == '\n')
-			sb_printf(b, "\\n");
-		else
-			sb_printf(b, "%c", *p);
-	}
-	sb_printf(b, "\"");
+	sb_put(b, s, strlen(s));
 }
 
+void metrics_label(struct strbuf *b, const char *name, const char *value)
+{
+	const char *p = value ? value : "";
+
+	if (b->len)
+		sb_put(b, ",", 1);
+	put_str(b, name);
+	sb_put(b, "=\"", 2);
+	while (*p) {
+		size_t run = strcspn(p, "\\\"\n");
+
+		sb_put(b, p, run);
+		p += run;
+		if (!*p)
+			break;
+		sb_put(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n", 2);
+		p++;
+	}
+	sb_put(b, "\"", 1);
+}
+
+/* A page of 10,000 series is tens of MB: samples are appended without printf. */
 static void sample_head(struct strbuf *b, const char *name, const char *labels)
 {
-	if (labels && *labels)
-		sb_printf(b, "%s{%s} ", name, labels);
-	else
-		sb_printf(b, "%s ", name);
+	put_str(b, name);
+	if (labels && *labels) {
+		sb_put(b, "{", 1);
+		put_str(b, labels);
+		sb_put(b, "}", 1);
+	}
+	sb_put(b, " ", 1);
+}
+
+static void put_u64(struct strbuf *b, uint64_t v)
+{
+	char d[24];
+	int i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_put(b, d + i, sizeof(d) - (size_t)i);
 }
 
 /* Shortest form that reads back as the same double; integers without an exponent. */
@@ -75,8 +100,17 @@ static void put_double(struct strbuf *b, double v)
 		sb_printf(b, v > 0 ? "+Inf" : "-Inf");
 	else if (v == floor(v) && fabs(v) < 1e15)
 		sb_printf(b, "%.0f", v);
-	else
-		sb_printf(b, "%.17g", v);
+	else {
+		/* the shortest text that reads back as the same double */
+		char t[32];
+
+		for (int p = 15; p <= 17; p++) {
+			snprintf(t, sizeof(t), "%.*g", p, v);
+			if (strtod(t, NULL) == v)
+				break;
+		}
+		put_str(b, t);
+	}
 }
 
 void metrics_sample(struct strbuf *b, const char *name, const char *labels, double v)
@@ -89,7 +123,8 @@ void metrics_sample(struct strbuf *b, const char *name, const char *labels, doub
 void metrics_sample_u64(struct strbuf *b, const char *name, const char *labels, uint64_t v)
 {
 	sample_head(b, name, labels);
-	sb_printf(b, "%llu\n", (unsigned long long)v);
+	put_u64(b, v);
+	sb_put(b, "\n", 1);
 }
 
 void metrics_hist_render(struct strbuf *b, const char *name, const char *labels,
@@ -100,9 +135,15 @@ void metrics_hist_render(struct strbuf *b, const char *name, const char *labels,
 
 	for (int i = 0; i < METRICS_NBUCKETS; i++) {
 		cum += h->b[i];
-		sb_printf(b, "%s_bucket{%s%sle=\"", name, labels ? labels : "", sep);
+		put_str(b, name);
+		sb_put(b, "_bucket{", 8);
+		put_str(b, labels ? labels : "");
+		put_str(b, sep);
+		sb_put(b, "le=\"", 4);
 		put_double(b, metrics_buckets[i]);
-		sb_printf(b, "\"} %llu\n", (unsigned long long)cum);
+		sb_put(b, "\"} ", 3);
+		put_u64(b, cum);
+		sb_put(b, "\n", 1);
 	}
 	sb_printf(b, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels ? labels : "", sep,
 		  (unsigned long long)h->count);

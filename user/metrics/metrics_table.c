@@ -229,8 +229,20 @@ static void render_http(const struct metrics_table *t, enum metrics_fmt f, struc
 	}
 }
 
+/* The page's size, near enough: each TCP series is 4 samples, each HTTP series 1 + 3 histograms
+ * of 22 lines, each sample its name (< 48 bytes), labels and a number. */
+static size_t page_estimate(const struct metrics_table *t)
+{
+	size_t n = 4096;
+
+	for (size_t i = 0; i < t->n; i++)
+		n += (t->s[i].http ? 67 : 4) * (strlen(t->s[i].labels) + 80);
+	return n;
+}
+
 void metrics_table_render(const struct metrics_table *t, enum metrics_fmt f, struct strbuf *b)
 {
+	sb_grow(b, page_estimate(t));
 	render_http(t, f, b);
 	for (size_t k = 0; k < sizeof(tcp_families) / sizeof(tcp_families[0]); k++) {
 		metrics_family(b, f, tcp_families[k].name, "counter", tcp_families[k].help);
