@@ -1,10 +1,11 @@
 #!/bin/bash
 # Istio's metrics on :15020/metrics, scraped by a real Prometheus (Debian's 2.42, which asks for
 # OpenMetrics first). Prometheus runs in node-1's netns on loopback with its own storage dir,
-# scraping both nodes' skiffd every second; the test sends known TCP traffic (same node: the
-# kernel path; across nodes: punted to skiffd, HBONE) and checks Prometheus' answers against it:
-# connections exactly, bytes within 1%, with Istio's label values; Kiali's TCP graph query shape
-# returns the edge; many distinct HTTP paths add no series.
+# scraping both nodes' skiffd every second. The test sends known traffic (fixtures/metrics.yaml):
+# TCP on the kernel path (same node) and punted across nodes (HBONE), and HTTP requests through
+# skiffd's L7 relay on each node; then it checks Prometheus' answers against what it sent:
+# connections and requests exactly, bytes within 1%, with Istio's label values (stats_test.go);
+# Kiali's graph queries return the edges; 10,000 distinct paths add no series.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -19,8 +20,8 @@ PROM_PORT=19090
 export SKIFF_LAB_AGENT_ARGS="${SKIFF_LAB_AGENT_ARGS:-} --metrics-addr 0.0.0.0"
 
 node1() { lab exec --node node-1 -- "$@"; }
-in_client() { lab exec -n shop deploy/client -- "$@"; }
-pod_ip() { lab status | awk -v d="shop/$1-" -v n="$2" 'index($1, d) == 1 && $2 == n { print $3; exit }'; }
+in_client() { lab exec -n metrics deploy/a-v1 -- "$@"; }
+pod_ip() { lab status | awk -v d="metrics/$1-" -v n="$2" 'index($1, d) == 1 && $2 == n { print $3; exit }'; }
 
 # query PROMQL: Prometheus' answer, one "labels value" line per series (JSON flattened by python)
 query() {
@@ -71,11 +72,13 @@ print(got)"
 }
 within1pct() { awk -v a="$1" -v e="$2" 'BEGIN { d = a - e; if (d < 0) d = -d; exit !(d <= e / 100) }'; }
 
-t_begin "lab up: shop mesh on 2 nodes, skiffd serving :15020 on the node address"
-if lab up --nodes 2 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1; then t_pass
+t_begin "lab up: 2 nodes, skiffd serving :15020 on the node address"
+if lab up --nodes 2 "$HERE/fixtures/metrics.yaml" >"$LOG" 2>&1; then t_pass
 else t_fail "$(tail -5 "$LOG")"; fi
-ECHO1=$(pod_ip echo node-1)
-ECHO2=$(pod_ip echo node-2)
+ECHO1=$(pod_ip t-v1 node-1)
+ECHO2=$(pod_ip t-v1 node-2)
+HTTP1=$(pod_ip b-v1 node-1)
+HTTP2=$(pod_ip b-v1 node-2)
 
 t_begin "skiffd answers Prometheus' Accept with OpenMetrics, gzip'd, and a plain GET with text 0.0.4"
 om=$(node1 curl -s -D - -o /dev/null -H 'Accept-Encoding: gzip' -H \
@@ -112,13 +115,13 @@ if [ "$(value 'sum(up{job="skiffd"})')" = 2 ] && [ "${samples%.*}" -gt 10 ] && [
 	t_pass "$samples samples per scrape; $om OpenMetrics pages"
 else t_fail "up: $(query 'up') $(tail -5 "$WORK/prom.log")"; fi
 
-SEL='source_workload="client",source_workload_namespace="shop",destination_workload="echo",destination_workload_namespace="shop"'
+SEL='source_workload="a-v1",source_workload_namespace="metrics",destination_workload="t-v1",destination_workload_namespace="metrics"'
 N1=20 B1=30000 N2=7 B2=50000
 before_same=$(value "sum(istio_tcp_connections_opened_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
 before_rx=$(value "sum(istio_tcp_received_bytes_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
 before_tx=$(value "sum(istio_tcp_sent_bytes_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL})")
-DST2='instance="198.18.0.2:15020",reporter="destination",destination_workload="echo",source_workload="unknown"'
-SRC1='instance="198.18.0.1:15020",reporter="source",source_workload="client",destination_workload="unknown"'
+DST2='instance="198.18.0.2:15020",reporter="destination",destination_workload="t-v1",source_workload="unknown"'
+SRC1='instance="198.18.0.1:15020",reporter="source",source_workload="a-v1",destination_workload="unknown"'
 before_d2=$(value "sum(istio_tcp_connections_opened_total{$DST2})")
 before_d2rx=$(value "sum(istio_tcp_received_bytes_total{$DST2})")
 before_s1=$(value "sum(istio_tcp_connections_opened_total{$SRC1})")
@@ -145,15 +148,21 @@ else t_fail "received $before_rx -> $rx, sent $before_tx -> $tx, expected +$((N1
 
 t_begin "same node: Istio's label values (stats_test.go's facts for a TCP edge)"
 series=$(query "istio_tcp_connections_opened_total{instance=\"198.18.0.1:15020\",reporter=\"destination\",$SEL}")
-want=(destination_app=echo destination_canonical_revision=latest destination_canonical_service=echo
-	destination_cluster=Kubernetes destination_service=echo.shop.svc.cluster.local
-	destination_service_name=echo destination_service_namespace=shop
-	destination_principal=spiffe://cluster.local/ns/shop/sa/default source_app=client
-	source_canonical_service=client source_cluster=Kubernetes request_protocol=tcp
-	connection_security_policy=none response_flags=-
-	source_principal=spiffe://cluster.local/ns/shop/sa/default)
-miss=""
-for w in "${want[@]}"; do grep -q "\(^\|,\)$w\(,\| \)" <<<"$series" || miss="$miss $w"; done
+# has_labels SERIES LABEL=VALUE...: the labels missing from the one series given
+has_labels() {
+	local series=$1 w miss=""
+	shift
+	for w in "$@"; do grep -q "\(^\|,\)$w\(,\| \)" <<<"$series" || miss="$miss $w"; done
+	echo "$miss"
+}
+miss=$(has_labels "$series" destination_app=t destination_version=v1 \
+	destination_canonical_revision=v1 destination_canonical_service=t \
+	destination_cluster=Kubernetes destination_service=t.metrics.svc.cluster.local \
+	destination_service_name=t destination_service_namespace=metrics \
+	destination_principal=spiffe://cluster.local/ns/metrics/sa/default source_app=a \
+	source_version=v1 source_canonical_service=a source_canonical_revision=v1 \
+	source_cluster=Kubernetes request_protocol=tcp connection_security_policy=none \
+	response_flags=- source_principal=spiffe://cluster.local/ns/metrics/sa/a)
 if [ "$(grep -c . <<<"$series")" = 1 ] && [ -z "$miss" ]; then t_pass
 else t_fail "missing:$miss in: $series"; fi
 
@@ -167,25 +176,78 @@ if [ $((d2 - before_d2)) = $N2 ] && [ $((s1 - before_s1)) = $N2 ] &&
 	t_pass "bytes in at node-2 +$((d2rx - before_d2rx)), back at node-1 +$((s1tx - before_s1tx))"
 else t_fail "node-2 opened $before_d2 -> $d2 rx $before_d2rx -> $d2rx; node-1 opened $before_s1 -> $s1 tx $before_s1tx -> $s1tx"; fi
 
-t_begin "Kiali's TCP graph query returns the client -> echo edge"
+t_begin "Kiali's TCP graph query returns the a-v1 -> t edge"
 edges=$(query 'sum(rate(istio_tcp_sent_bytes_total{reporter="destination"}[1m])) by (source_workload, source_workload_namespace, destination_service, destination_workload)')
-if grep -q 'destination_service=echo.shop.svc.cluster.local,destination_workload=echo,source_workload=client,source_workload_namespace=shop ' <<<"$edges"; then
+if grep -q 'destination_service=t.metrics.svc.cluster.local,destination_workload=t-v1,source_workload=a-v1,source_workload_namespace=metrics ' <<<"$edges"; then
 	t_pass
 else t_fail "$edges"; fi
 
-t_begin "10000 distinct HTTP paths add no series"
+# http_gets HOST PATH N: N GETs of PATH on one keep-alive connection; prints the status counts
+http_gets() {
+	in_client python3 -c "
+import collections, http.client
+c = http.client.HTTPConnection('$1', 8080, timeout=5)
+n = collections.Counter()
+for i in range($3):
+    c.request('GET', '$2'.replace('{i}', str(i))); r = c.getresponse(); r.read()
+    n[r.status] += 1
+print(' '.join('%d:%d' % kv for kv in sorted(n.items())))"
+}
+REQ='reporter="destination",source_workload="a-v1",destination_workload="b-v1"'
+req() { value "sum(istio_requests_total{instance=\"198.18.0.$1:15020\",$REQ,response_code=\"$2\"})"; }
+b1_200=$(req 1 200) b1_503=$(req 1 503) b1_403=$(req 1 403) b2_200=$(req 2 200)
+
+t_begin "HTTP through the L7 relays: 25 x 200, 3 x 503, 4 x 403 (denied) on node-1; 6 x 200 across"
+r1=$(http_gets "$HTTP1" /ok 25) r2=$(http_gets "$HTTP1" /status/503 3)
+r3=$(http_gets "$HTTP1" /forbidden 4) r4=$(http_gets "$HTTP2" /ok 6)
+if [ "$r1 $r2 $r3 $r4" = "200:25 503:3 403:4 200:6" ] && settle; then t_pass
+else t_fail "statuses: $r1 / $r2 / $r3 / $r4"; fi
+
+t_begin "istio_requests_total counts each code exactly (reporter=destination)"
+d200=$(($(req 1 200) - b1_200)) d503=$(($(req 1 503) - b1_503)) d403=$(($(req 1 403) - b1_403))
+x200=$(($(req 2 200) - b2_200))
+if [ "$d200 $d503 $d403 $x200" = "25 3 4 6" ]; then t_pass
+else t_fail "node-1: 200 +$d200, 503 +$d503, 403 +$d403; node-2: 200 +$x200 $(query "istio_requests_total")"; fi
+
+t_begin "request labels: stats_test.go's facts; mutual_tls across nodes, none on the node"
+s1=$(query "istio_requests_total{instance=\"198.18.0.1:15020\",$REQ,response_code=\"200\"}")
+s2=$(query "istio_requests_total{instance=\"198.18.0.2:15020\",$REQ,response_code=\"200\"}")
+facts=(request_protocol=http response_code=200 destination_app=b destination_version=v1
+	destination_service=b.metrics.svc.cluster.local destination_service_name=b
+	destination_workload_namespace=metrics destination_service_namespace=metrics source_app=a
+	source_version=v1 source_workload=a-v1 source_workload_namespace=metrics
+	source_cluster=Kubernetes source_principal=spiffe://cluster.local/ns/metrics/sa/a
+	destination_principal=spiffe://cluster.local/ns/metrics/sa/b)
+m1=$(has_labels "$s1" "${facts[@]}" connection_security_policy=none)
+m2=$(has_labels "$s2" "${facts[@]}" connection_security_policy=mutual_tls)
+if [ "$(grep -c . <<<"$s1")" = 1 ] && [ "$(grep -c . <<<"$s2")" = 1 ] && [ -z "$m1$m2" ]; then
+	t_pass
+else t_fail "node-1 missing:$m1 in: $s1; node-2 missing:$m2 in: $s2"; fi
+
+t_begin "istio_request_duration_milliseconds: _count equals the requests, le=\"+Inf\" too"
+c=$(value "sum(istio_request_duration_milliseconds_count{instance=\"198.18.0.1:15020\",$REQ})")
+inf=$(value "sum(istio_request_duration_milliseconds_bucket{instance=\"198.18.0.1:15020\",$REQ,le=\"+Inf\"})")
+n=$(value "sum(istio_requests_total{instance=\"198.18.0.1:15020\",$REQ})")
+if [ "$c" = "$n" ] && [ "$inf" = "$n" ] && [ "$n" -ge 32 ]; then t_pass "$n requests"
+else t_fail "count $c, +Inf $inf, requests $n"; fi
+
+t_begin "Kiali's HTTP graph query returns the a-v1 -> b edge with its codes"
+edges=$(query 'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (source_workload, source_workload_namespace, destination_service, destination_workload, response_code)')
+if grep -q 'destination_service=b.metrics.svc.cluster.local,destination_workload=b-v1,response_code=200,source_workload=a-v1,source_workload_namespace=metrics ' <<<"$edges" &&
+	grep -q 'response_code=403,source_workload=a-v1' <<<"$edges"; then t_pass
+else t_fail "$edges"; fi
+
+t_begin "10000 distinct paths add no series (and are all counted)"
 s0=$(value 'sum(skiff_metrics_series)')
-in_client python3 -c "
-import http.client
-for i in range(10000):
-    c = http.client.HTTPConnection('$ECHO1', 8080, timeout=5)
-    c.request('GET', '/p/%d' % i); c.getresponse().read(); c.close()" >"$WORK/paths.log" 2>&1
+n0=$(req 1 200)
+r=$(http_gets "$HTTP1" '/p/{i}' 10000)
 settle
 s1=$(value 'sum(skiff_metrics_series)')
+n1=$(req 1 200)
 drop=$(value 'sum(skiff_metrics_series_dropped)')
-if [ "$s1" = "$s0" ] && [ "$drop" = 0 ] && ! grep -q Error "$WORK/paths.log"; then
+if [ "$r" = "200:10000" ] && [ "$s1" = "$s0" ] && [ "$drop" = 0 ] && [ $((n1 - n0)) = 10000 ]; then
 	t_pass "$s1 series before and after"
-else t_fail "series $s0 -> $s1, dropped $drop; $(tail -3 "$WORK/paths.log")"; fi
+else t_fail "$r; series $s0 -> $s1, dropped $drop, requests +$((n1 - n0))"; fi
 
 stop_prom
 t_summary

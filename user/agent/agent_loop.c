@@ -142,6 +142,8 @@ static void agent_stop(struct agent *a)
 	agent_routes_free(a);
 	admin_close(&a->admin);
 	metrics_server_close(&a->metrics);
+	metrics_table_free(a->l7_metrics); /* the proxy thread is stopped: nobody adds now */
+	a->l7_metrics = NULL;
 	if (a->watch)
 		config_watch_close(a->watch);
 	kube_source_close(a->kube);
@@ -201,6 +203,7 @@ int agent_run(const struct agent_opts *o)
 	a.admin.listen_fd[0] = a.admin.listen_fd[1] = -1;
 	for (int i = 0; i < ADMIN_MAX_CONNS; i++)
 		a.admin.conns[i].fd = -1;
+	pthread_mutex_init(&a.l7_metrics_lock, NULL);
 	a.metrics.listen_fd = -1;
 	for (int i = 0; i < METRICS_MAX_CONNS; i++)
 		a.metrics.conns[i].fd = -1;

@@ -19,6 +19,7 @@ struct l4_ctx {
 	struct metrics_table *t;
 	size_t pairs;
 	uint64_t fallbacks;
+	uint64_t l7_dropped;
 };
 
 static const struct m_pod *pod_of(const struct l4_ctx *c, __u32 wl)
@@ -217,6 +218,23 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 	gauge(b, f, "skiff_metrics_series_dropped",
 	      "Istio series left off this page by the series cap.",
 	      (double)metrics_table_dropped(c->t));
+	counter(b, f, "skiff_metrics_requests_dropped_total",
+		"Relayed requests not counted because the request series table was full.",
+		c->l7_dropped);
+}
+
+/* Series the relays could not add (the request table is full): counted, never lost silently. */
+static uint64_t l7_dropped;
+
+void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
+			  const struct metrics_http *h)
+{
+	pthread_mutex_lock(&a->l7_metrics_lock);
+	if (!a->l7_metrics)
+		a->l7_metrics = metrics_table_new(METRICS_DEFAULT_CAP / 2);
+	if (a->l7_metrics && metrics_table_add_http(a->l7_metrics, k, h))
+		l7_dropped++;
+	pthread_mutex_unlock(&a->l7_metrics_lock);
 }
 
 void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
@@ -230,6 +248,11 @@ void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
 		return;
 	index_workloads(&c);
 	walked = dp_l4_stats_each(a->dp, l4_pair, &c);
+	pthread_mutex_lock(&a->l7_metrics_lock);
+	if (a->l7_metrics)
+		metrics_table_merge(c.t, a->l7_metrics);
+	c.l7_dropped = l7_dropped;
+	pthread_mutex_unlock(&a->l7_metrics_lock);
 	metrics_table_render(c.t, f, b);
 	render_own(a, &c, walked, f, b);
 	free(c.by_wl);

@@ -74,6 +74,8 @@ int metrics_table_add_tcp(struct metrics_table *t, const struct metrics_key *k,
 			  const struct metrics_tcp *v);
 int metrics_table_add_http(struct metrics_table *t, const struct metrics_key *k,
 			   const struct metrics_http *v);
+/* Add every series of `from` to `t` (the relays' request counters into a scrape's table). */
+void metrics_table_merge(struct metrics_table *t, const struct metrics_table *from);
 size_t metrics_table_len(const struct metrics_table *t);
 uint64_t metrics_table_dropped(const struct metrics_table *t);
 /* Render every Istio family of the table. */

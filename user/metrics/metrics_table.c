@@ -102,9 +102,9 @@ static uint64_t hash(const char *s, bool http)
 	return h;
 }
 
-static struct series *find_or_add(struct metrics_table *t, const struct metrics_key *k, bool http)
+/* The series with these labels (taken over), created when new; NULL when the table is full. */
+static struct series *find_or_add_labels(struct metrics_table *t, char *labels, bool http)
 {
-	char *labels = render_labels(k, http);
 	size_t slot = hash(labels, http) & (t->nslots - 1);
 
 	for (; t->idx[slot]; slot = (slot + 1) & (t->nslots - 1)) {
@@ -125,6 +125,19 @@ static struct series *find_or_add(struct metrics_table *t, const struct metrics_
 	return &t->s[t->n - 1];
 }
 
+static struct series *find_or_add(struct metrics_table *t, const struct metrics_key *k, bool http)
+{
+	return find_or_add_labels(t, render_labels(k, http), http);
+}
+
+static void hist_add(struct metrics_hist *a, const struct metrics_hist *b)
+{
+	for (int i = 0; i < METRICS_NBUCKETS; i++)
+		a->b[i] += b->b[i];
+	a->count += b->count;
+	a->sum += b->sum;
+}
+
 int metrics_table_add_tcp(struct metrics_table *t, const struct metrics_key *k,
 			  const struct metrics_tcp *v)
 {
@@ -139,14 +152,6 @@ int metrics_table_add_tcp(struct metrics_table *t, const struct metrics_key *k,
 	return 0;
 }
 
-static void hist_add(struct metrics_hist *a, const struct metrics_hist *b)
-{
-	for (int i = 0; i < METRICS_NBUCKETS; i++)
-		a->b[i] += b->b[i];
-	a->count += b->count;
-	a->sum += b->sum;
-}
-
 int metrics_table_add_http(struct metrics_table *t, const struct metrics_key *k,
 			   const struct metrics_http *v)
 {
@@ -159,6 +164,29 @@ int metrics_table_add_http(struct metrics_table *t, const struct metrics_key *k,
 	hist_add(&s->req.request_bytes, &v->request_bytes);
 	hist_add(&s->req.response_bytes, &v->response_bytes);
 	return 0;
+}
+
+void metrics_table_merge(struct metrics_table *t, const struct metrics_table *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		const struct series *f = &from->s[i];
+		char *labels = strdup(f->labels);
+		struct series *s = labels ? find_or_add_labels(t, labels, f->http) : NULL;
+
+		if (!s)
+			continue;
+		if (f->http) {
+			s->req.requests += f->req.requests;
+			hist_add(&s->req.duration_ms, &f->req.duration_ms);
+			hist_add(&s->req.request_bytes, &f->req.request_bytes);
+			hist_add(&s->req.response_bytes, &f->req.response_bytes);
+		} else {
+			s->tcp.opened += f->tcp.opened;
+			s->tcp.closed += f->tcp.closed;
+			s->tcp.sent += f->tcp.sent;
+			s->tcp.received += f->tcp.received;
+		}
+	}
 }
 
 size_t metrics_table_len(const struct metrics_table *t)
@@ -220,12 +248,14 @@ static void render_http(const struct metrics_table *t, enum metrics_fmt f, struc
 					   t->s[i].req.requests);
 	for (size_t h = 0; h < sizeof(hists) / sizeof(hists[0]); h++) {
 		metrics_family(b, f, hists[h].name, "histogram", hists[h].help);
-		for (size_t i = 0; i < t->n; i++)
-			if (t->s[i].http)
-				metrics_hist_render(
-					b, hists[h].name, t->s[i].labels,
-					(const struct metrics_hist *)((const char *)&t->s[i].req +
-								      hists[h].off));
+		for (size_t i = 0; i < t->n; i++) {
+			const struct metrics_hist *v =
+				(const void *)((const char *)&t->s[i].req + hists[h].off);
+
+			/* sizes nobody measured are left out, not shown as zero requests */
+			if (t->s[i].http && v->count)
+				metrics_hist_render(b, hists[h].name, t->s[i].labels, v);
+		}
 	}
 }
 
