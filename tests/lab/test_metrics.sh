@@ -231,6 +231,13 @@ n=$(value "sum(istio_requests_total{instance=\"198.18.0.1:15020\",$REQ})")
 if [ "$c" = "$n" ] && [ "$inf" = "$n" ] && [ "$n" -ge 32 ]; then t_pass "$n requests"
 else t_fail "count $c, +Inf $inf, requests $n"; fi
 
+t_begin "promtool check metrics finds nothing to say about the text page (with histograms)"
+page=$(node1 curl -s 127.0.0.1:15020/metrics)
+lint=$(promtool check metrics <<<"$page" 2>&1)
+rc=$?
+if [ $rc = 0 ] && grep -q '^istio_request_duration_milliseconds_bucket{' <<<"$page"; then t_pass
+else t_fail "rc $rc: $lint"; fi
+
 t_begin "Kiali's HTTP graph query returns the a-v1 -> b edge with its codes"
 edges=$(query 'sum(rate(istio_requests_total{reporter="destination"}[1m])) by (source_workload, source_workload_namespace, destination_service, destination_workload, response_code)')
 if grep -q 'destination_service=b.metrics.svc.cluster.local,destination_workload=b-v1,response_code=200,source_workload=a-v1,source_workload_namespace=metrics ' <<<"$edges" &&
