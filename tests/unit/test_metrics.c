@@ -22,7 +22,7 @@
 
 static void test_escaping(void **state)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 
 	(void)state;
 	metrics_label(&b, "a", "plain");
@@ -34,7 +34,7 @@ static void test_escaping(void **state)
 
 static void test_families(void **state)
 {
-	struct strbuf t = { 0 }, o = { 0 };
+	struct strbuf t = {0}, o = {0};
 
 	(void)state;
 	metrics_family(&t, METRICS_TEXT, "istio_requests_total", "counter", "HTTP requests.");
@@ -46,7 +46,8 @@ static void test_families(void **state)
 				 "istio_requests_total{reporter=\"source\"} 3\n"
 				 "skiff_config_generation 2\n");
 	/* OpenMetrics: the counter family has no _total, its samples keep it; "# EOF" ends */
-	metrics_family(&o, METRICS_OPENMETRICS, "istio_requests_total", "counter", "HTTP requests.");
+	metrics_family(&o, METRICS_OPENMETRICS, "istio_requests_total", "counter",
+		       "HTTP requests.");
 	metrics_sample_u64(&o, "istio_requests_total", NULL, 3);
 	metrics_family(&o, METRICS_OPENMETRICS, "skiff_x_total", "gauge", "a gauge keeps its name");
 	metrics_end(&o, METRICS_OPENMETRICS);
@@ -62,8 +63,8 @@ static void test_families(void **state)
 
 static void test_histogram(void **state)
 {
-	struct metrics_hist h = { 0 };
-	struct strbuf b = { 0 };
+	struct metrics_hist h = {0};
+	struct strbuf b = {0};
 
 	(void)state;
 	metrics_hist_observe(&h, 0.3);	   /* le 0.5 */
@@ -71,14 +72,16 @@ static void test_histogram(void **state)
 	metrics_hist_observe(&h, 10);	   /* le 10: bounds are inclusive */
 	metrics_hist_observe(&h, 4000000); /* above the last bound: +Inf only */
 	metrics_hist_render(&b, "istio_request_duration_milliseconds", "r=\"d\"", &h);
-	assert_non_null(strstr(b.s, "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"0.5\"} 1\n"
-				    "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"1\"} 1\n"
-				    "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"5\"} 1\n"
-				    "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"10\"} 3\n"));
-	assert_non_null(strstr(b.s, "_bucket{r=\"d\",le=\"3600000\"} 3\n"
-				    "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"+Inf\"} 4\n"
-				    "istio_request_duration_milliseconds_sum{r=\"d\"} 4000017.3\n"
-				    "istio_request_duration_milliseconds_count{r=\"d\"} 4\n"));
+	assert_non_null(
+	    strstr(b.s, "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"0.5\"} 1\n"
+			"istio_request_duration_milliseconds_bucket{r=\"d\",le=\"1\"} 1\n"
+			"istio_request_duration_milliseconds_bucket{r=\"d\",le=\"5\"} 1\n"
+			"istio_request_duration_milliseconds_bucket{r=\"d\",le=\"10\"} 3\n"));
+	assert_non_null(strstr(b.s,
+			       "_bucket{r=\"d\",le=\"3600000\"} 3\n"
+			       "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"+Inf\"} 4\n"
+			       "istio_request_duration_milliseconds_sum{r=\"d\"} 4000017.3\n"
+			       "istio_request_duration_milliseconds_count{r=\"d\"} 4\n"));
 	/* Istio's 19 bounds, +Inf, sum, count */
 	int lines = 0;
 	for (const char *p = b.s; (p = strchr(p, '\n')); p++)
@@ -119,7 +122,7 @@ static void render_two(void *ctx, enum metrics_fmt f, struct strbuf *b)
 
 static char *inflate_all(const unsigned char *in, size_t n)
 {
-	z_stream z = { 0 };
+	z_stream z = {0};
 	size_t cap = 1 << 20;
 	char *out = calloc(1, cap);
 
@@ -142,7 +145,8 @@ static void test_http(void **state)
 	(void)state;
 	plain = metrics_http_respond("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", render_two, NULL,
 				     &plen, NULL);
-	assert_non_null(strstr(plain, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_non_null(
+	    strstr(plain, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
 	assert_null(strstr(plain, "Content-Encoding"));
 	assert_null(strstr(plain, "# EOF"));
 	txt = strstr(plain, "\r\n\r\n") + 4;
@@ -191,10 +195,10 @@ static void fill_key(struct metrics_key *k, const char *src, int code)
 static void test_table(void **state)
 {
 	struct metrics_table *t = metrics_table_new(3);
-	struct metrics_tcp tcp = { .opened = 1, .closed = 1, .sent = 10, .received = 20 };
-	struct metrics_http h = { .requests = 1 };
+	struct metrics_tcp tcp = {.opened = 1, .closed = 1, .sent = 10, .received = 20};
+	struct metrics_http h = {.requests = 1};
 	struct metrics_key k;
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 
 	(void)state;
 	fill_key(&k, "a", 0);
@@ -217,8 +221,9 @@ static void test_table(void **state)
 	assert_non_null(strstr(b.s, ",request_protocol=\"tcp\",response_flags=\"-\","
 				    "connection_security_policy=\"none\"} 3\n"));
 	assert_non_null(strstr(b.s, "istio_tcp_sent_bytes_total{"));
-	assert_non_null(strstr(b.s, ",request_protocol=\"http\",response_code=\"200\","
-				    "response_flags=\"-\",connection_security_policy=\"none\"} 1\n"));
+	assert_non_null(strstr(b.s,
+			       ",request_protocol=\"http\",response_code=\"200\","
+			       "response_flags=\"-\",connection_security_policy=\"none\"} 1\n"));
 	assert_non_null(strstr(b.s, "istio_request_duration_milliseconds_bucket{reporter="));
 	assert_non_null(strstr(b.s, "# TYPE istio_response_bytes histogram\n"));
 	assert_null(strstr(b.s, "source_workload=\"c\""));
@@ -233,31 +238,31 @@ static void test_table(void **state)
 }
 
 static const char pods_yaml[] =
-	"apiVersion: v1\nkind: Pod\n"
-	"metadata:\n  name: reviews-v1-5f8d7c9b6d-x2x4z\n  namespace: bookinfo\n"
-	"  labels: {app: reviews, version: v1, pod-template-hash: 5f8d7c9b6d}\n"
-	"spec:\n  serviceAccountName: bookinfo-reviews\n  containers: [{name: c, image: x}]\n"
-	"---\napiVersion: v1\nkind: Pod\n"
-	"metadata:\n  name: db-2\n  namespace: bookinfo\n"
-	"  labels: {app.kubernetes.io/name: mysql, app.kubernetes.io/version: '8.0',\n"
-	"           service.istio.io/canonical-name: database,\n"
-	"           service.istio.io/canonical-revision: r7,\n"
-	"           controller-revision-hash: db-6b9f, statefulset.kubernetes.io/pod-name: db-2}\n"
-	"spec:\n  containers: [{name: c, image: x}]\n"
-	"---\napiVersion: v1\nkind: Pod\n"
-	"metadata:\n  name: migrate-abcde\n  namespace: bookinfo\n"
-	"  labels: {job-name: migrate}\n"
-	"spec:\n  containers: [{name: c, image: x}]\n"
-	"---\napiVersion: v1\nkind: Pod\n"
-	"metadata:\n  name: bare\n  namespace: bookinfo\n"
-	"spec:\n  containers: [{name: c, image: x}]\n"
-	"---\napiVersion: v1\nkind: Service\n"
-	"metadata: {name: reviews, namespace: bookinfo}\n"
-	"spec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n";
+    "apiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: reviews-v1-5f8d7c9b6d-x2x4z\n  namespace: bookinfo\n"
+    "  labels: {app: reviews, version: v1, pod-template-hash: 5f8d7c9b6d}\n"
+    "spec:\n  serviceAccountName: bookinfo-reviews\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: db-2\n  namespace: bookinfo\n"
+    "  labels: {app.kubernetes.io/name: mysql, app.kubernetes.io/version: '8.0',\n"
+    "           service.istio.io/canonical-name: database,\n"
+    "           service.istio.io/canonical-revision: r7,\n"
+    "           controller-revision-hash: db-6b9f, statefulset.kubernetes.io/pod-name: db-2}\n"
+    "spec:\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: migrate-abcde\n  namespace: bookinfo\n"
+    "  labels: {job-name: migrate}\n"
+    "spec:\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: bare\n  namespace: bookinfo\n"
+    "spec:\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Service\n"
+    "metadata: {name: reviews, namespace: bookinfo}\n"
+    "spec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n";
 
 static void test_labels(void **state)
 {
-	struct diag d = { 0 };
+	struct diag d = {0};
 	struct model m;
 	struct metrics_peer e;
 	struct metrics_key k;
@@ -298,8 +303,8 @@ static void test_labels(void **state)
 	assert_string_equal(e.canonical_revision, "unknown");
 	assert_string_equal(e.cluster, "Kubernetes");
 	/* the destination service: the Service whose selector picks the pod */
-	metrics_key_service(&k, metrics_pod_service(&m, model_pod(&m, "bookinfo",
-								  "reviews-v1-5f8d7c9b6d-x2x4z")));
+	metrics_key_service(
+	    &k, metrics_pod_service(&m, model_pod(&m, "bookinfo", "reviews-v1-5f8d7c9b6d-x2x4z")));
 	assert_string_equal(k.dst_service, "reviews.bookinfo.svc.cluster.local");
 	assert_string_equal(k.dst_service_name, "reviews");
 	assert_string_equal(k.dst_service_ns, "bookinfo");
@@ -313,13 +318,13 @@ static void test_labels(void **state)
  * (labels rendered once per series) and render the page, in each format. */
 static int bench(void)
 {
-	struct metrics_tcp tcp = { .opened = 12, .closed = 11, .sent = 123456, .received = 654321 };
+	struct metrics_tcp tcp = {.opened = 12, .closed = 11, .sent = 123456, .received = 654321};
 	struct metrics_key k;
 	char name[32];
 
 	for (int f = 0; f < 2; f++) {
 		struct metrics_table *t;
-		struct strbuf page = { 0 };
+		struct strbuf page = {0};
 		struct timespec a, b;
 		size_t n;
 
@@ -334,8 +339,8 @@ static int bench(void)
 		metrics_end(&page, (enum metrics_fmt)f);
 		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
 		n = metrics_table_len(t);
-		printf("metrics scrape, %zu series (%zu samples), %s: %.1f ms CPU, %zu kB page\n", n,
-		       n * 4, f ? "OpenMetrics" : "text 0.0.4",
+		printf("metrics scrape, %zu series (%zu samples), %s: %.1f ms CPU, %zu kB page\n",
+		       n, n * 4, f ? "OpenMetrics" : "text 0.0.4",
 		       (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
 		       page.len / 1024);
 		sb_free(&page);
@@ -347,10 +352,10 @@ static int bench(void)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_escaping),  cmocka_unit_test(test_families),
-		cmocka_unit_test(test_histogram), cmocka_unit_test(test_negotiate),
-		cmocka_unit_test(test_http),	  cmocka_unit_test(test_table),
-		cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_escaping),  cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram), cmocka_unit_test(test_negotiate),
+	    cmocka_unit_test(test_http),      cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_labels),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--bench"))

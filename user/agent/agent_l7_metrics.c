@@ -85,7 +85,7 @@ void l7_timing_request(void *ctx)
 void l7_timing_response(void *ctx, int status)
 {
 	struct l7_timing *t = ctx;
-	struct metrics_http h = { .requests = 1 };
+	struct metrics_http h = {.requests = 1};
 	double ms = 0;
 
 	if (t->n) {

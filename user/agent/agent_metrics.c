@@ -37,8 +37,10 @@ static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_
 	struct l4_ctx *c = ctx;
 	const struct m_pod *src = pod_of(c, k->src_workload), *dst = pod_of(c, k->dst_workload);
 	const struct model *m = c->a->snap ? &c->a->snap->m : NULL;
-	struct metrics_tcp tcp = { .opened = v->conns_opened, .closed = v->conns_closed,
-				   .sent = v->bytes_sent, .received = v->bytes_received };
+	struct metrics_tcp tcp = {.opened = v->conns_opened,
+				  .closed = v->conns_closed,
+				  .sent = v->bytes_sent,
+				  .received = v->bytes_received};
 	static struct metrics_key key; /* 2 kB: kept off the stack of the loop */
 	const char *td = c->a->o->trust_domain;
 
@@ -108,7 +110,7 @@ static void labelled(struct strbuf *b, enum metrics_fmt f, const char *name, con
 {
 	metrics_family(b, f, name, type, help);
 	for (size_t i = 0; i < n; i++) {
-		struct strbuf l = { 0 };
+		struct strbuf l = {0};
 
 		if (!vals[i])
 			continue;
@@ -119,27 +121,27 @@ static void labelled(struct strbuf *b, enum metrics_fmt f, const char *name, con
 }
 
 static const char *const guard_names[SKIFF_GUARD_VERDICTS] = {
-	[SKIFF_GUARD_PASS_MODE] = "pass_mode",
-	[SKIFF_GUARD_PASS_AGENT] = "pass_agent",
-	[SKIFF_GUARD_PASS_FLOW] = "pass_flow",
-	[SKIFF_GUARD_PASS_PROBE] = "pass_probe",
-	[SKIFF_GUARD_DROP_TC] = "drop_tc",
-	[SKIFF_GUARD_DROP_XDP] = "drop_xdp",
-	[SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
-	[SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
-	[SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
-	[SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
-	[SKIFF_GUARD_DROP_SOCK] = "drop_sock",
+    [SKIFF_GUARD_PASS_MODE] = "pass_mode",
+    [SKIFF_GUARD_PASS_AGENT] = "pass_agent",
+    [SKIFF_GUARD_PASS_FLOW] = "pass_flow",
+    [SKIFF_GUARD_PASS_PROBE] = "pass_probe",
+    [SKIFF_GUARD_DROP_TC] = "drop_tc",
+    [SKIFF_GUARD_DROP_XDP] = "drop_xdp",
+    [SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
+    [SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
+    [SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
+    [SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
+    [SKIFF_GUARD_DROP_SOCK] = "drop_sock",
 };
 
 static void render_config(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
-	const char *const maps[] = { "skiff_services", "skiff_backends", "skiff_enrolled",
-				     "skiff_pod_ips", "skiff_remote_pods", "skiff_mtls",
-				     "skiff_policy" };
-	const uint64_t n[] = { a->view.nservices, a->view.nbackends, a->view.npods,
-			       a->view.npod_ips, a->view.nremote_pods, a->view.nmtls,
-			       a->view.npolicy };
+	const char *const maps[] = {"skiff_services", "skiff_backends",	   "skiff_enrolled",
+				    "skiff_pod_ips",  "skiff_remote_pods", "skiff_mtls",
+				    "skiff_policy"};
+	const uint64_t n[] = {a->view.nservices, a->view.nbackends,    a->view.npods,
+			      a->view.npod_ips,	 a->view.nremote_pods, a->view.nmtls,
+			      a->view.npolicy};
 
 	gauge(b, f, "skiff_config_generation", "Generation of the configuration in the kernel.",
 	      dp_generation(a->dp));
@@ -159,23 +161,23 @@ static void render_config(const struct agent *a, enum metrics_fmt f, struct strb
 static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
 	struct proxy_stats s;
-	const char *const ev[] = { "accepted", "no_orig", "fast", "upstream_failed", "relayed" };
-	const char *const hb[] = { "out", "in", "refused", "bad_request", "pod_failed" };
-	const char *const az[] = { "connection", "http_request" };
+	const char *const ev[] = {"accepted", "no_orig", "fast", "upstream_failed", "relayed"};
+	const char *const hb[] = {"out", "in", "refused", "bad_request", "pod_failed"};
+	const char *const az[] = {"connection", "http_request"};
 
 	if (!a->proxy)
 		return;
 	proxy_stats_read(a->proxy, &s);
 	labelled(b, f, "skiff_outbound_connections_total", "counter",
 		 "Punted connections on skiffd's 15001, by what became of them.", "event", ev,
-		 (const uint64_t[]){ s.accepted, s.no_orig, s.fast, s.upstream_failed, s.relayed },
+		 (const uint64_t[]){s.accepted, s.no_orig, s.fast, s.upstream_failed, s.relayed},
 		 5);
 	gauge(b, f, "skiff_proxy_active_connections", "Connections skiffd relays now.",
 	      (double)s.active);
 	labelled(b, f, "skiff_hbone_streams_total", "counter",
 		 "HBONE CONNECT streams, by direction and outcome.", "event", hb,
-		 (const uint64_t[]){ s.hbone_out, s.hbone_in, s.hbone_refused, s.hbone_bad_request,
-				     s.hbone_pod_failed },
+		 (const uint64_t[]){s.hbone_out, s.hbone_in, s.hbone_refused, s.hbone_bad_request,
+				    s.hbone_pod_failed},
 		 5);
 	counter(b, f, "skiff_tls_handshake_failures_total", "HBONE TLS handshakes that failed.",
 		s.tls_failed);
@@ -184,7 +186,7 @@ static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbu
 	labelled(b, f, "skiff_authz_denied_total", "counter",
 		 "What skiffd's AuthorizationPolicy evaluation refused (the kernel's same-node "
 		 "denials are not counted).",
-		 "scope", az, (const uint64_t[]){ s.authz_denied, s.l7_denied }, 2);
+		 "scope", az, (const uint64_t[]){s.authz_denied, s.l7_denied}, 2);
 	counter(b, f, "skiff_l7_requests_total", "HTTP requests skiffd's L7 relays saw.",
 		s.l7_requests);
 }
@@ -196,7 +198,8 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 	uint64_t g[SKIFF_GUARD_VERDICTS];
 
 	render_config(a, f, b);
-	gauge(b, f, "skiff_l4_pairs", "Workload pairs in skiff_l4_stats.", walked < 0 ? 0 : c->pairs);
+	gauge(b, f, "skiff_l4_pairs", "Workload pairs in skiff_l4_stats.",
+	      walked < 0 ? 0 : c->pairs);
 	gauge(b, f, "skiff_l4_pairs_capacity", "The most pairs skiff_l4_stats can hold.",
 	      SKIFF_MAX_L4_PAIRS);
 	counter(b, f, "skiff_l4_tcp_fallbacks_total",
@@ -212,7 +215,7 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 	render_proxy(a, f, b);
 	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
 		 "Pages served on :15020/metrics (this one included), by exposition format.",
-		 "format", (const char *const[]){ "text", "openmetrics" }, a->metrics.scrapes, 2);
+		 "format", (const char *const[]){"text", "openmetrics"}, a->metrics.scrapes, 2);
 	gauge(b, f, "skiff_metrics_series", "Istio series on this page.",
 	      (double)metrics_table_len(c->t));
 	gauge(b, f, "skiff_metrics_series_dropped",
@@ -240,7 +243,7 @@ void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
 {
 	struct agent *a = ctx;
-	struct l4_ctx c = { .a = a };
+	struct l4_ctx c = {.a = a};
 	int walked;
 
 	c.t = metrics_table_new(METRICS_DEFAULT_CAP);

@@ -24,7 +24,7 @@ int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx)
 	/* The map may change under the walk (a new pair appears): each key is read once, as the
 	 * kernel has it at that moment; counters only grow, so a scrape never goes backwards. */
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		struct skiff_l4_stats sum = { 0 };
+		struct skiff_l4_stats sum = {0};
 
 		k = next;
 		prev = &k;

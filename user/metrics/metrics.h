@@ -35,8 +35,8 @@ struct metrics_key {
 	const char *reporter; /* "source" or "destination" */
 	struct metrics_peer src, dst;
 	char dst_service[300], dst_service_name[64], dst_service_ns[64];
-	const char *protocol; /* "tcp", "http", "grpc" */
-	int response_code;    /* HTTP status; unused for TCP series */
+	const char *protocol;	    /* "tcp", "http", "grpc" */
+	int response_code;	    /* HTTP status; unused for TCP series */
 	const char *response_flags; /* Envoy's, "-" for none */
 	const char *security;	    /* "mutual_tls" or "none" */
 };
@@ -106,8 +106,7 @@ const char *metrics_canonical_service(const struct labels *l, const char *worklo
 /* service.istio.io/canonical-revision, app.kubernetes.io/version, version, else "latest". */
 const char *metrics_canonical_revision(const struct labels *l);
 /* Fill one end from a pod of the model; `p` NULL: every field "unknown". */
-void metrics_peer_from_pod(struct metrics_peer *e, const struct m_pod *p,
-			   const char *trust_domain);
+void metrics_peer_from_pod(struct metrics_peer *e, const struct m_pod *p, const char *trust_domain);
 /* The first Service of the pod's namespace whose selector picks the pod (NULL when none). */
 const struct m_service *metrics_pod_service(const struct model *m, const struct m_pod *p);
 /* The destination_service* labels of `svc` (NULL: "unknown"). */

@@ -14,8 +14,8 @@
 
 /* Envoy's default histogram bounds, which Istio's standard metrics use unchanged. */
 const double metrics_buckets[METRICS_NBUCKETS] = {
-	0.5,   1,     5,      10,     25,     50,      100,     250,     500,    1000,
-	2500,  5000,  10000,  30000,  60000,  300000,  600000,  1800000, 3600000,
+    0.5,  1,	5,     10,    25,    50,     100,    250,     500,     1000,
+    2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
 };
 
 void metrics_hist_observe(struct metrics_hist *h, double v)
@@ -167,8 +167,9 @@ void metrics_end(struct strbuf *b, enum metrics_fmt f)
 
 const char *metrics_content_type(enum metrics_fmt f)
 {
-	return f == METRICS_OPENMETRICS ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-					: "text/plain; version=0.0.4; charset=utf-8";
+	return f == METRICS_OPENMETRICS
+		   ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+		   : "text/plain; version=0.0.4; charset=utf-8";
 }
 
 /* q of one media range ("type/sub;a=b;q=0.5"); -1 when its version is not one skiffd writes. */

@@ -16,7 +16,7 @@
 
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len)
 {
-	z_stream z = { 0 };
+	z_stream z = {0};
 	unsigned char *out;
 	uLong cap;
 
@@ -96,7 +96,7 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 			   uint64_t scrapes[2])
 {
 	char method[8] = "", path[256] = "", accept[512], enc[256], hdr[256];
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 	enum metrics_fmt f;
 	unsigned char *gz = NULL;
 	const char *body;
@@ -121,11 +121,11 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 		body = (const char *)gz;
 	else
 		blen = b.len;
-	hlen = (size_t)snprintf(hdr, sizeof(hdr),
-				"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
-				"Connection: close\r\n\r\n",
-				metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "",
-				blen);
+	hlen =
+	    (size_t)snprintf(hdr, sizeof(hdr),
+			     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
+			     "Connection: close\r\n\r\n",
+			     metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "", blen);
 	out = malloc(hlen + blen);
 	if (out) {
 		memcpy(out, hdr, hlen);
@@ -140,7 +140,7 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 int metrics_server_open(struct metrics_server *s, const char *addr, int port,
 			metrics_render_fn render, void *ctx)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	int fd, len, one = 1;
 
 	s->listen_fd = -1;
@@ -151,8 +151,9 @@ int metrics_server_open(struct metrics_server *s, const char *addr, int port,
 	if (port <= 0)
 		return 0;
 	if (port > 65535 || (len = addr_sockaddr(addr, (uint16_t)port, &ss)) < 0) {
-		fprintf(stderr, "skiffd: --metrics-addr '%s' port %d is not an IP address and port\n",
-			addr, port);
+		fprintf(stderr,
+			"skiffd: --metrics-addr '%s' port %d is not an IP address and port\n", addr,
+			port);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -162,8 +163,10 @@ int metrics_server_open(struct metrics_server *s, const char *addr, int port,
 	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) || listen(fd, 16)) {
 		int err = -errno;
 
-		fprintf(stderr, "skiffd: cannot serve metrics on %s:%d: %s (another skiffd? "
-			"--metrics-port 0 turns them off)\n", addr, port, strerror(-err));
+		fprintf(stderr,
+			"skiffd: cannot serve metrics on %s:%d: %s (another skiffd? "
+			"--metrics-port 0 turns them off)\n",
+			addr, port, strerror(-err));
 		close(fd);
 		return err;
 	}
@@ -176,10 +179,10 @@ size_t metrics_server_pollfds(const struct metrics_server *s, struct pollfd *pfd
 	size_t n = 0;
 
 	if (s->listen_fd >= 0 && n < max)
-		pfds[n++] = (struct pollfd){ .fd = s->listen_fd, .events = POLLIN };
+		pfds[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
 	for (int i = 0; i < METRICS_MAX_CONNS && n < max; i++)
 		if (s->conns[i].fd >= 0)
-			pfds[n++] = (struct pollfd){ .fd = s->conns[i].fd, .events = POLLIN };
+			pfds[n++] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
 	return n;
 }
 
@@ -187,7 +190,7 @@ size_t metrics_server_pollfds(const struct metrics_server *s, struct pollfd *pfd
  * with a 2 s send timeout, so a scraper that stops reading cannot hold the agent loop longer. */
 static void send_all(int fd, const char *p, size_t len)
 {
-	struct timeval tv = { .tv_sec = 2 };
+	struct timeval tv = {.tv_sec = 2};
 	int fl = fcntl(fd, F_GETFL);
 	ssize_t w;
 
@@ -213,8 +216,7 @@ static void conn_read(struct metrics_server *s, struct metrics_conn *c)
 	}
 	c->len += (size_t)r;
 	c->buf[c->len] = '\0';
-	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") &&
-	    c->len < sizeof(c->buf) - 1)
+	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") && c->len < sizeof(c->buf) - 1)
 		return;
 	resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
 	if (resp)

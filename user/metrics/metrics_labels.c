@@ -73,8 +73,8 @@ static const char *first_label(const struct labels *l, const char *const *keys, 
 
 const char *metrics_canonical_service(const struct labels *l, const char *workload)
 {
-	static const char *const keys[] = { "service.istio.io/canonical-name",
-					    "app.kubernetes.io/name", "app" };
+	static const char *const keys[] = {"service.istio.io/canonical-name",
+					   "app.kubernetes.io/name", "app"};
 	const char *v = first_label(l, keys, 3);
 
 	return v ? v : workload;
@@ -82,8 +82,8 @@ const char *metrics_canonical_service(const struct labels *l, const char *worklo
 
 const char *metrics_canonical_revision(const struct labels *l)
 {
-	static const char *const keys[] = { "service.istio.io/canonical-revision",
-					    "app.kubernetes.io/version", "version" };
+	static const char *const keys[] = {"service.istio.io/canonical-revision",
+					   "app.kubernetes.io/version", "version"};
 	const char *v = first_label(l, keys, 3);
 
 	return v ? v : "latest";
@@ -94,11 +94,10 @@ static void set(char *out, size_t len, const char *v)
 	copy(out, len, v && *v ? v : "unknown", strlen(v && *v ? v : "unknown"));
 }
 
-void metrics_peer_from_pod(struct metrics_peer *e, const struct m_pod *p,
-			   const char *trust_domain)
+void metrics_peer_from_pod(struct metrics_peer *e, const struct m_pod *p, const char *trust_domain)
 {
-	static const char *const app_keys[] = { "app", "app.kubernetes.io/name" };
-	static const char *const version_keys[] = { "version", "app.kubernetes.io/version" };
+	static const char *const app_keys[] = {"app", "app.kubernetes.io/name"};
+	static const char *const version_keys[] = {"version", "app.kubernetes.io/version"};
 	const struct labels *l;
 
 	set(e->cluster, sizeof(e->cluster), METRICS_CLUSTER);
@@ -147,8 +146,8 @@ void metrics_key_service(struct metrics_key *k, const struct m_service *svc)
 		set(k->dst_service_ns, sizeof(k->dst_service_ns), NULL);
 		return;
 	}
-	snprintf(k->dst_service, sizeof(k->dst_service), "%s.%s.svc.cluster.local",
-		 svc->meta.name, svc->meta.ns);
+	snprintf(k->dst_service, sizeof(k->dst_service), "%s.%s.svc.cluster.local", svc->meta.name,
+		 svc->meta.ns);
 	set(k->dst_service_name, sizeof(k->dst_service_name), svc->meta.name);
 	set(k->dst_service_ns, sizeof(k->dst_service_ns), svc->meta.ns);
 }

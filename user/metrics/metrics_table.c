@@ -58,11 +58,17 @@ void metrics_table_free(struct metrics_table *t)
 
 static void peer_labels(struct strbuf *b, const char *side, const struct metrics_peer *e)
 {
-	static const char *const names[] = { "workload", "workload_namespace", "principal", "app",
-					     "version", "canonical_service", "canonical_revision",
-					     "cluster" };
-	const char *vals[] = { e->workload, e->ns, e->principal, e->app, e->version,
-			       e->canonical_service, e->canonical_revision, e->cluster };
+	static const char *const names[] = {
+	    "workload", "workload_namespace", "principal",	    "app",
+	    "version",	"canonical_service",  "canonical_revision", "cluster"};
+	const char *vals[] = {e->workload,
+			      e->ns,
+			      e->principal,
+			      e->app,
+			      e->version,
+			      e->canonical_service,
+			      e->canonical_revision,
+			      e->cluster};
 	char name[64];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -74,7 +80,7 @@ static void peer_labels(struct strbuf *b, const char *side, const struct metrics
 /* Istio's label set; TCP series have no response_code. */
 static char *render_labels(const struct metrics_key *k, bool http)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 	char code[16];
 
 	metrics_label(&b, "reporter", k->reporter);
@@ -120,7 +126,7 @@ static struct series *find_or_add_labels(struct metrics_table *t, char *labels, 
 		t->dropped++;
 		return NULL;
 	}
-	t->s[t->n] = (struct series){ .labels = labels, .http = http };
+	t->s[t->n] = (struct series){.labels = labels, .http = http};
 	t->idx[slot] = ++t->n;
 	return &t->s[t->n - 1];
 }
@@ -218,13 +224,13 @@ static uint64_t tcp_value(const struct metrics_tcp *v, enum tcp_field f)
 static const struct {
 	const char *name, *help;
 } tcp_families[] = {
-	[TCP_SENT] = { "istio_tcp_sent_bytes_total",
-		       "Bytes sent by the destination during TCP connections (the response)." },
-	[TCP_RECEIVED] = { "istio_tcp_received_bytes_total",
-			   "Bytes received by the destination during TCP connections (the "
-			   "request)." },
-	[TCP_OPENED] = { "istio_tcp_connections_opened_total", "TCP connections opened." },
-	[TCP_CLOSED] = { "istio_tcp_connections_closed_total", "TCP connections closed." },
+    [TCP_SENT] = {"istio_tcp_sent_bytes_total",
+		  "Bytes sent by the destination during TCP connections (the response)."},
+    [TCP_RECEIVED] = {"istio_tcp_received_bytes_total",
+		      "Bytes received by the destination during TCP connections (the "
+		      "request)."},
+    [TCP_OPENED] = {"istio_tcp_connections_opened_total", "TCP connections opened."},
+    [TCP_CLOSED] = {"istio_tcp_connections_closed_total", "TCP connections closed."},
 };
 
 static void render_http(const struct metrics_table *t, enum metrics_fmt f, struct strbuf *b)
@@ -233,12 +239,12 @@ static void render_http(const struct metrics_table *t, enum metrics_fmt f, struc
 		const char *name, *help;
 		size_t off;
 	} hists[] = {
-		{ "istio_request_duration_milliseconds", "Request duration in milliseconds.",
-		  offsetof(struct metrics_http, duration_ms) },
-		{ "istio_request_bytes", "HTTP request body sizes in bytes.",
-		  offsetof(struct metrics_http, request_bytes) },
-		{ "istio_response_bytes", "HTTP response body sizes in bytes.",
-		  offsetof(struct metrics_http, response_bytes) },
+	    {"istio_request_duration_milliseconds", "Request duration in milliseconds.",
+	     offsetof(struct metrics_http, duration_ms)},
+	    {"istio_request_bytes", "HTTP request body sizes in bytes.",
+	     offsetof(struct metrics_http, request_bytes)},
+	    {"istio_response_bytes", "HTTP response body sizes in bytes.",
+	     offsetof(struct metrics_http, response_bytes)},
 	};
 
 	metrics_family(b, f, "istio_requests_total", "counter", "HTTP requests.");
@@ -250,7 +256,7 @@ static void render_http(const struct metrics_table *t, enum metrics_fmt f, struc
 		metrics_family(b, f, hists[h].name, "histogram", hists[h].help);
 		for (size_t i = 0; i < t->n; i++) {
 			const struct metrics_hist *v =
-				(const void *)((const char *)&t->s[i].req + hists[h].off);
+			    (const void *)((const char *)&t->s[i].req + hists[h].off);
 
 			/* sizes nobody measured are left out, not shown as zero requests */
 			if (t->s[i].http && v->count)
