@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * What :15020/metrics says: Istio's TCP metrics from the kernel's skiff_l4_stats, and skiffd's
- * own skiff_* counters. Everything is read at scrape time, on the agent thread, from what the
- * kernel and the proxy thread already count: a scrape costs one map walk and one render, and
- * traffic costs nothing in userspace.
+ * What :15020/metrics says: Istio's TCP metrics from the kernel's skiff_l4_stats, the L7 relays'
+ * request counters (agent_l7_metrics.c), and skiffd's own skiff_* counters. Everything is read at
+ * scrape time, on the agent thread, from what the kernel and the proxy thread already count: a
+ * scrape costs one map walk, one merge and one render; TCP traffic costs nothing in userspace.
  */
 #include <stdio.h>
 #include <stdlib.h>
