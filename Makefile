@@ -20,7 +20,7 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libcurl4-openssl-dev libjson-c-dev \
 	libyaml-dev libnghttp2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
-	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev
+	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev prometheus
 # kubectl for the lab's API mode (make demo, test_kube_lab): Debian's kubernetes-client, only when
 # no kubectl is on PATH, since another kubectl package (a cloud SDK's) may own /usr/bin/kubectl
 # and the two conflict.
@@ -194,6 +194,7 @@ bench: deps
 	tests/bench/mtls.sh $(BUILD)
 	tests/bench/authz.sh $(BUILD)
 	tests/bench/kube_scale.py $(BUILD)
+	tests/bench/metrics.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

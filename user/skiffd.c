@@ -27,6 +27,9 @@ static void usage(FILE *f)
 		"  --admin-addr ADDR    address of the admin ports (default 127.0.0.1)\n"
 		"  --admin-port N       config dump port (default 15000, 0 = off)\n"
 		"  --ready-port N       readiness port (default 15021, 0 = off)\n"
+		"  --metrics-addr ADDR  address of the Prometheus endpoint (default: --admin-addr;\n"
+		"                       0.0.0.0 or the node's address lets Prometheus scrape it)\n"
+		"  --metrics-port N     :N/metrics, Istio's metrics and skiffd's (default 15020, 0 = off)\n"
 		"  --rescan-ms N        pod cgroup rescan period (default 200)\n"
 		"  --accel              the default: same-node pod-to-pod TCP goes socket to socket\n"
 		"                       (sockmap, sk_msg redirect) instead of through the TCP/IP stack\n"
@@ -106,6 +109,8 @@ int main(int argc, char **argv)
 		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
 		{ "hbone-ktls", required_argument, 0, 'K' },
 		{ "hbone-records", required_argument, 0, 'R' }, { "help", no_argument, 0, 'h' },
+		{ "metrics-addr", required_argument, 0, 'm' },
+		{ "metrics-port", required_argument, 0, 'M' },
 		{ "kube", no_argument, 0, 'U' }, { "kubeconfig", required_argument, 0, 'F' },
 		{ "version", no_argument, 0, 'V' },
 		{ 0 }
@@ -117,6 +122,7 @@ int main(int argc, char **argv)
 		.admin_addr = "127.0.0.1",
 		.admin_port = 15000,
 		.ready_port = 15021,
+		.metrics_port = 15020,
 		.rescan_ms = 200,
 		/* On: sk_msg falls back to TCP when a reader stops reading (bpf/lib/accel_msg.h),
 		 * so the fast path has TCP's back-pressure. */
@@ -137,6 +143,8 @@ int main(int argc, char **argv)
 		case 'a': o.admin_addr = optarg; break;
 		case 'p': o.admin_port = atoi(optarg); break;
 		case 'r': o.ready_port = atoi(optarg); break;
+		case 'm': o.metrics_addr = optarg; break;
+		case 'M': o.metrics_port = atoi(optarg); break;
 		case 's': o.rescan_ms = atoi(optarg); break;
 		case 'A': o.no_accel = true; break;
 		case 'C': o.no_accel = false; break;

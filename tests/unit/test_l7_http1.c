@@ -32,6 +32,7 @@ struct seen {
 	int calls;
 	char method[16], path[256], host[128];
 	char headers[1024]; /* "name=value\n" each */
+	char events[256];   /* the metrics hooks' calls: "q" per request, the status per answer */
 };
 
 struct fx {
@@ -58,6 +59,22 @@ static bool decide(void *ctx, struct authz_request *rq, char *why, size_t whylen
 	if (why)
 		snprintf(why, whylen, "test");
 	return !rq->path || !strstr(rq->path, "deny");
+}
+
+static void on_request(void *ctx)
+{
+	struct seen *s = ctx;
+
+	strncat(s->events, "q ", sizeof(s->events) - strlen(s->events) - 1);
+}
+
+static void on_response(void *ctx, int status)
+{
+	struct seen *s = ctx;
+	char b[16];
+
+	snprintf(b, sizeof(b), "%d ", status);
+	strncat(s->events, b, sizeof(s->events) - strlen(s->events) - 1);
 }
 
 static int setup(void **state)
@@ -179,6 +196,26 @@ static void test_pipelined_in_order(void **state)
 	assert_string_equal(to_client(x), OK("cc"));
 	assert_int_equal(counts(x)->requests, 3);
 	assert_int_equal(counts(x)->denied, 1);
+}
+
+/* The request-metrics hooks: one call per request as it joins the queue, then one per answer in
+ * the client's order, with the pod's final status (not an interim 100) or the filter's own 403. */
+static void test_metrics_hooks_in_order(void **state)
+{
+	struct fx *x = *state;
+	struct l7_decider d = {.decide = decide, .ctx = &x->seen, .request = on_request,
+			       .response = on_response};
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	client(x, GET("/a") GET("/deny") GET("/c"));
+	assert_string_equal(x->seen.events, "q q q ");
+	pod(x, "HTTP/1.1 100 Continue\r\n\r\n");
+	assert_string_equal(x->seen.events, "q q q ");
+	pod(x, OK("aa"));
+	assert_string_equal(x->seen.events, "q q q 200 403 ");
+	pod(x, "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+	assert_string_equal(x->seen.events, "q q q 200 403 503 ");
 }
 
 static void test_denied_bodies_discarded(void **state)
@@ -922,6 +959,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_get_allowed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_get_denied_then_next_works, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_hooks_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_denied_bodies_discarded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allowed_chunked_body_exact, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_framing, setup, teardown),

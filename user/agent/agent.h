@@ -19,6 +19,8 @@ struct agent_opts {
 	const char *admin_addr;	 /* address of the admin listeners */
 	int admin_port;		 /* 15000; 0 disables */
 	int ready_port;		 /* 15021; 0 disables */
+	const char *metrics_addr; /* address of the metrics listener; NULL: admin_addr */
+	int metrics_port;	 /* 15020; 0 disables */
 	int rescan_ms;		 /* pod cgroup rescan period */
 	bool no_accel;		 /* --no-accel: same-node pod pairs stay on TCP */
 	bool accel_join_all;	 /* --accel-join=always: every same-node pair takes the fast path */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/agent_l7_metrics.h"
 #include "agent/agent_state.h"
 #include "common/addr.h"
 
@@ -46,6 +47,7 @@ struct authz_conn {
 	char principal[300]; /* "" for plaintext */
 	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
 	uint16_t dst_port;
+	struct l7_timing *timing; /* request metrics; NULL when out of memory */
 };
 
 static void conn_request(const struct authz_conn *ac, struct authz_request *rq)
@@ -82,10 +84,27 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	return dec.allow;
 }
 
+static void l7_request(void *ctx)
+{
+	struct authz_conn *ac = ctx;
+
+	if (ac->timing)
+		l7_timing_request(ac->timing);
+}
+
+static void l7_response(void *ctx, int status)
+{
+	struct authz_conn *ac = ctx;
+
+	if (ac->timing)
+		l7_timing_response(ac->timing, status);
+}
+
 static void l7_release(void *ctx)
 {
 	struct authz_conn *ac = ctx;
 
+	l7_timing_free(ac->timing);
 	agent_snap_unref(ac->snap);
 	free(ac);
 }
@@ -144,9 +163,13 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 		*l7 = (struct proxy_l7){
 		    .d = {.decide = l7_decide,
 			  .ctx = ac,
-			  .path_norm = authz_set_path_norm(ac->snap->az)},
+			  .path_norm = authz_set_path_norm(ac->snap->az),
+			  .request = l7_request,
+			  .response = l7_response},
 		    .release = l7_release,
 		};
+		ac->timing = l7_timing_new(a, &ac->snap->m, ac->dst_pod, ac->principal,
+					   principal != NULL, ac->src_ip);
 		return PROXY_L7;
 	}
 	conn_request(ac, &rq);

@@ -131,6 +131,11 @@ static int agent_start(struct agent *a)
 			 agent_admin_handler, a);
 	if (err)
 		return err;
+	/* Metrics are not worth refusing to run for: the data plane works without them. */
+	if (metrics_server_open(&a->metrics, a->o->metrics_addr ? a->o->metrics_addr
+								 : a->o->admin_addr,
+				a->o->metrics_port, agent_metrics_render, a))
+		agent_log("error", "metrics are not served; skiffd runs without them");
 	agent_log("info", "node %s: bpffs %s, cgroup root %s, config %s, generation %u adopted",
 		  a->o->node, a->o->bpffs, a->o->cgroup_root, agent_config_source(a),
 		  dp_generation(a->dp));
@@ -143,6 +148,9 @@ static void agent_stop(struct agent *a)
 	agent_tls_close(a);
 	agent_routes_free(a);
 	admin_close(&a->admin);
+	metrics_server_close(&a->metrics);
+	metrics_table_free(a->l7_metrics); /* the proxy thread is stopped: nobody adds now */
+	a->l7_metrics = NULL;
 	if (a->watch)
 		config_watch_close(a->watch);
 	kube_source_close(a->kube);
@@ -188,14 +196,16 @@ static void reload_schedule(const struct agent *a, struct reload_clock *c)
 
 static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 {
-	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS];
-	size_t n = 0;
+	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS + 1 + METRICS_MAX_CONNS];
+	size_t n = 0, nadmin;
 	long now = now_ms();
 	int r;
 
 	pfds[n++] = (struct pollfd){ .fd = agent_config_fd(a), .events = POLLIN };
 	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
+	nadmin = n - 2;
+	n += metrics_server_pollfds(&a->metrics, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
 	r = poll(pfds, n, c->due < 0 ? -1 : c->due > now ? (int)(c->due - now) : 0);
 	if (r < 0)
 		return;
@@ -215,7 +225,8 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 		agent_rescan(a);
 		agent_tls_rotate(a);
 	}
-	admin_serve(&a->admin, pfds + 2, n - 2);
+	admin_serve(&a->admin, pfds + 2, nadmin);
+	metrics_server_serve(&a->metrics, pfds + 2 + nadmin, n - 2 - nadmin);
 }
 
 int agent_run(const struct agent_opts *o)
@@ -231,6 +242,10 @@ int agent_run(const struct agent_opts *o)
 	a.admin.listen_fd[0] = a.admin.listen_fd[1] = -1;
 	for (int i = 0; i < ADMIN_MAX_CONNS; i++)
 		a.admin.conns[i].fd = -1;
+	pthread_mutex_init(&a.l7_metrics_lock, NULL);
+	a.metrics.listen_fd = -1;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++)
+		a.metrics.conns[i].fd = -1;
 	if (agent_start(&a))
 		goto out;
 	tfd = timer_open(o->rescan_ms);

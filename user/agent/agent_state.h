@@ -3,6 +3,7 @@
 #ifndef SKIFF_AGENT_STATE_H
 #define SKIFF_AGENT_STATE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 
 #include "admin/admin_http.h"
@@ -14,6 +15,7 @@
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
 #include "kube/kube_source.h"
+#include "metrics/metrics_http.h"
 #include "model/model.h"
 #include "hbone/hbone.h"
 #include "proxy/proxy.h"
@@ -24,6 +26,9 @@ struct agent {
 	struct config_watch *watch; /* the config directory, or */
 	struct kube_source *kube;   /* the Kubernetes API (--kube) */
 	struct admin_server admin;
+	struct metrics_server metrics; /* :15020/metrics */
+	struct metrics_table *l7_metrics; /* the L7 relays' request counters (proxy thread) */
+	pthread_mutex_t l7_metrics_lock;
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
@@ -96,6 +101,11 @@ int agent_tls_route(void *agent, const struct skiff_punt_key *client,
 /* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
 int agent_punt_start(struct agent *a);
 void agent_punt_stop(struct agent *a);
+/* :15020/metrics: Istio's metrics and skiffd's own (agent_metrics.c). */
+void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
+/* Count one relayed request (any thread; agent_metrics.c). */
+void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
+			  const struct metrics_http *h);
 /* Admin handler: /config_dump and /healthz/ready. */
 int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype);
 

@@ -33,6 +33,19 @@ void sb_printf(struct strbuf *b, const char *fmt, ...)
 	b->len += n;
 }
 
+void sb_grow(struct strbuf *b, size_t extra)
+{
+	sb_reserve(b, extra);
+}
+
+void sb_put(struct strbuf *b, const char *s, size_t n)
+{
+	sb_reserve(b, n);
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
 void sb_json_str(struct strbuf *b, const char *s)
 {
 	if (!s) {

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "compile/compile.h"
+#include "skiff/accel.h"
 #include "skiff/guard.h"
 
 struct dp_opts {
@@ -58,6 +59,11 @@ int dp_punt_orig_take(struct dataplane *dp, const struct skiff_punt_key *k,
 		      struct skiff_sock_origin *dst);
 /* The STRICT guard's counters, summed over CPUs, indexed by enum skiff_guard_verdict. */
 int dp_guard_stats(struct dataplane *dp, __u64 out[SKIFF_GUARD_VERDICTS]);
+/* Every (source, destination) workload pair of skiff_l4_stats, summed over CPUs. Returns how
+ * many pairs were passed to `fn`, or -ENOENT without the accelerator's maps. */
+typedef void (*dp_l4_stats_fn)(void *ctx, const struct skiff_l4_key *k,
+			       const struct skiff_l4_stats *v);
+int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx);
 /* Generation now in force (0 before the first apply). */
 unsigned int dp_generation(const struct dataplane *dp);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */

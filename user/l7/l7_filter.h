@@ -46,6 +46,12 @@ struct l7_decider {
 	/* How the filter normalises a request's path before deciding, and forwards it after: the
 	 * policy set's (authz_set_path_norm); zero is Istio's default, BASE. */
 	enum authz_path_norm path_norm;
+	/* Optional, for the request metrics: `request` when a request joins the queue of those in
+	 * flight, `response` with the status of the answer that ends its turn (the pod's final
+	 * response head, or the filter's own 403/400/431), in the same order. The filter has no
+	 * clock: the decider's side times them. */
+	void (*request)(void *ctx);
+	void (*response)(void *ctx, int status);
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */

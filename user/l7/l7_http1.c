@@ -33,6 +33,8 @@ static int queue_push(struct l7_filter *f, const struct h1_pending *e)
 		f->qhead = 0;
 	}
 	f->q[(f->qhead + f->qlen++) % f->qcap] = *e;
+	if (f->dec.request)
+		f->dec.request(f->dec.ctx);
 	return 0;
 }
 

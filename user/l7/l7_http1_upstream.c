@@ -13,11 +13,13 @@
 
 static const struct {
 	const char *status, *body;
+	int code;
 } answers[] = {
-    [H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY},
-    [H1_ANSWER_400] = {"400 Bad Request", "Bad Request"},
-    [H1_ANSWER_431] = {"431 Request Header Fields Too Large", "Request Header Fields Too Large"},
-    [H1_ANSWER_NO_TUNNEL] = {"403 Forbidden", ""},
+    [H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY, 403},
+    [H1_ANSWER_400] = {"400 Bad Request", "Bad Request", 400},
+    [H1_ANSWER_431] = {"431 Request Header Fields Too Large", "Request Header Fields Too Large",
+		       431},
+    [H1_ANSWER_NO_TUNNEL] = {"403 Forbidden", "", 403},
 };
 
 static int answer_write(const struct h1_pending *e, struct l7_buf *to_client)
@@ -42,6 +44,8 @@ int h1_answers_flush(struct l7_filter *f, struct l7_buf *to_client)
 
 		if (rc)
 			return rc;
+		if (f->dec.response)
+			f->dec.response(f->dec.ctx, answers[e->answer].code);
 		f->done = e->close;
 		h1_queue_pop(f);
 	}
@@ -111,6 +115,8 @@ static int response_start(struct l7_filter *f, const struct h1_msg *m, struct l7
 		return -EPROTO; /* switching protocols nobody asked to switch to */
 	if (l7_buf_put(to_client, raw->data + raw->off, l7_buf_unread(raw)))
 		return -ENOMEM;
+	if (f->dec.response && (tunnel || m->status >= 200))
+		f->dec.response(f->dec.ctx, m->status);
 	if (tunnel)
 		return tunnel_open(f, to_up);
 	if (m->status < 200)

@@ -1,0 +1,364 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * skiffd's metrics (user/metrics): the exposition formats (text 0.0.4 and OpenMetrics 1.0: family
+ * names, escaping, histograms with cumulative buckets and le="+Inf"), Accept negotiation, gzip,
+ * the series table (merging, the cap and its dropped count) and Istio's label rules.
+ * `test_metrics --bench` instead prints the CPU time of one scrape of 10,000 series (make bench).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "metrics/metrics.h"
+#include "metrics/metrics_http.h"
+
+static void test_escaping(void **state)
+{
+	struct strbuf b = {0};
+
+	(void)state;
+	metrics_label(&b, "a", "plain");
+	metrics_label(&b, "b", "q\"uote\\back\nline");
+	metrics_label(&b, "c", NULL);
+	assert_string_equal(b.s, "a=\"plain\",b=\"q\\\"uote\\\\back\\nline\",c=\"\"");
+	sb_free(&b);
+}
+
+static void test_families(void **state)
+{
+	struct strbuf t = {0}, o = {0};
+
+	(void)state;
+	metrics_family(&t, METRICS_TEXT, "istio_requests_total", "counter", "HTTP requests.");
+	metrics_sample_u64(&t, "istio_requests_total", "reporter=\"source\"", 3);
+	metrics_sample(&t, "skiff_config_generation", NULL, 2);
+	metrics_end(&t, METRICS_TEXT);
+	assert_string_equal(t.s, "# HELP istio_requests_total HTTP requests.\n"
+				 "# TYPE istio_requests_total counter\n"
+				 "istio_requests_total{reporter=\"source\"} 3\n"
+				 "skiff_config_generation 2\n");
+	/* OpenMetrics: the counter family has no _total, its samples keep it; "# EOF" ends */
+	metrics_family(&o, METRICS_OPENMETRICS, "istio_requests_total", "counter",
+		       "HTTP requests.");
+	metrics_sample_u64(&o, "istio_requests_total", NULL, 3);
+	metrics_family(&o, METRICS_OPENMETRICS, "skiff_x_total", "gauge", "a gauge keeps its name");
+	metrics_end(&o, METRICS_OPENMETRICS);
+	assert_string_equal(o.s, "# HELP istio_requests HTTP requests.\n"
+				 "# TYPE istio_requests counter\n"
+				 "istio_requests_total 3\n"
+				 "# HELP skiff_x_total a gauge keeps its name\n"
+				 "# TYPE skiff_x_total gauge\n"
+				 "# EOF\n");
+	sb_free(&t);
+	sb_free(&o);
+}
+
+static void test_histogram(void **state)
+{
+	struct metrics_hist h = {0};
+	struct strbuf b = {0};
+
+	(void)state;
+	metrics_hist_observe(&h, 0.3);	   /* le 0.5 */
+	metrics_hist_observe(&h, 7);	   /* le 10 */
+	metrics_hist_observe(&h, 10);	   /* le 10: bounds are inclusive */
+	metrics_hist_observe(&h, 4000000); /* above the last bound: +Inf only */
+	metrics_hist_render(&b, "istio_request_duration_milliseconds", "r=\"d\"", &h);
+	assert_non_null(
+	    strstr(b.s, "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"0.5\"} 1\n"
+			"istio_request_duration_milliseconds_bucket{r=\"d\",le=\"1\"} 1\n"
+			"istio_request_duration_milliseconds_bucket{r=\"d\",le=\"5\"} 1\n"
+			"istio_request_duration_milliseconds_bucket{r=\"d\",le=\"10\"} 3\n"));
+	assert_non_null(strstr(b.s,
+			       "_bucket{r=\"d\",le=\"3600000\"} 3\n"
+			       "istio_request_duration_milliseconds_bucket{r=\"d\",le=\"+Inf\"} 4\n"
+			       "istio_request_duration_milliseconds_sum{r=\"d\"} 4000017.3\n"
+			       "istio_request_duration_milliseconds_count{r=\"d\"} 4\n"));
+	/* Istio's 19 bounds, +Inf, sum, count */
+	int lines = 0;
+	for (const char *p = b.s; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(lines, 19 + 1 + 2);
+	sb_free(&b);
+}
+
+static void test_negotiate(void **state)
+{
+	(void)state;
+	/* what Prometheus 2.42 sends */
+	assert_int_equal(metrics_negotiate("application/openmetrics-text;version=1.0.0,"
+					   "application/openmetrics-text;version=0.0.1;q=0.75,"
+					   "text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
+			 METRICS_OPENMETRICS);
+	/* Prometheus with OpenMetrics turned off, curl, and nothing at all */
+	assert_int_equal(metrics_negotiate("text/plain;version=0.0.4;q=1,*/*;q=0.1"), METRICS_TEXT);
+	assert_int_equal(metrics_negotiate("*/*"), METRICS_TEXT);
+	assert_int_equal(metrics_negotiate(NULL), METRICS_TEXT);
+	assert_int_equal(metrics_negotiate(""), METRICS_TEXT);
+	/* a version skiffd does not write is not chosen; a preference by q is kept */
+	assert_int_equal(metrics_negotiate("application/openmetrics-text;version=2.0.0"),
+			 METRICS_TEXT);
+	assert_int_equal(metrics_negotiate("text/plain;q=0.9, application/openmetrics-text;q=0.2"),
+			 METRICS_TEXT);
+	assert_int_equal(metrics_negotiate("text/plain;q=0.2, application/openmetrics-text"),
+			 METRICS_OPENMETRICS);
+}
+
+static void render_two(void *ctx, enum metrics_fmt f, struct strbuf *b)
+{
+	(void)ctx;
+	metrics_family(b, f, "skiff_a_total", "counter", "a.");
+	for (int i = 0; i < 500; i++)
+		metrics_sample_u64(b, "skiff_a_total", "k=\"v\"", (uint64_t)i);
+}
+
+static char *inflate_all(const unsigned char *in, size_t n)
+{
+	z_stream z = {0};
+	size_t cap = 1 << 20;
+	char *out = calloc(1, cap);
+
+	assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = (Bytef *)out;
+	z.avail_out = (uInt)cap - 1;
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	inflateEnd(&z);
+	return out;
+}
+
+static void test_http(void **state)
+{
+	size_t len, plen;
+	char *plain, *gz, *body, *txt;
+	const char *gzbody;
+
+	(void)state;
+	plain = metrics_http_respond("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", render_two, NULL,
+				     &plen, NULL);
+	assert_non_null(
+	    strstr(plain, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
+	assert_null(strstr(plain, "Content-Encoding"));
+	assert_null(strstr(plain, "# EOF"));
+	txt = strstr(plain, "\r\n\r\n") + 4;
+	gz = metrics_http_respond("GET /metrics HTTP/1.1\r\naccept-encoding: gzip, deflate\r\n"
+				  "Accept: application/openmetrics-text;version=1.0.0\r\n\r\n",
+				  render_two, NULL, &len, NULL);
+	assert_non_null(strstr(gz, "Content-Type: application/openmetrics-text; version=1.0.0"));
+	assert_non_null(strstr(gz, "Content-Encoding: gzip\r\n"));
+	gzbody = strstr(gz, "\r\n\r\n") + 4;
+	body = inflate_all((const unsigned char *)gzbody, len - (size_t)(gzbody - gz));
+	assert_non_null(strstr(body, "# TYPE skiff_a counter\n"));
+	assert_non_null(strstr(body, "skiff_a_total{k=\"v\"} 499\n# EOF\n"));
+	/* the same samples as the plain text page */
+	assert_non_null(strstr(txt, "skiff_a_total{k=\"v\"} 499\n"));
+	assert_true(len < plen);
+	free(body);
+	free(gz);
+	free(plain);
+	/* gzip;q=0 means no gzip */
+	gz = metrics_http_respond("GET /metrics HTTP/1.1\r\nAccept-Encoding: gzip;q=0\r\n\r\n",
+				  render_two, NULL, &len, NULL);
+	assert_null(strstr(gz, "Content-Encoding"));
+	free(gz);
+	gz = metrics_http_respond("GET /other HTTP/1.1\r\n\r\n", render_two, NULL, &len, NULL);
+	assert_memory_equal(gz, "HTTP/1.1 404", 12);
+	free(gz);
+	gz = metrics_http_respond("POST /metrics HTTP/1.1\r\n\r\n", render_two, NULL, &len, NULL);
+	assert_memory_equal(gz, "HTTP/1.1 405", 12);
+	free(gz);
+}
+
+static void fill_key(struct metrics_key *k, const char *src, int code)
+{
+	memset(k, 0, sizeof(*k));
+	metrics_peer_from_pod(&k->src, NULL, NULL);
+	metrics_peer_from_pod(&k->dst, NULL, NULL);
+	snprintf(k->src.workload, sizeof(k->src.workload), "%s", src);
+	metrics_key_service(k, NULL);
+	k->reporter = "destination";
+	k->protocol = code ? "http" : "tcp";
+	k->response_code = code;
+	k->response_flags = "-";
+	k->security = "none";
+}
+
+static void test_table(void **state)
+{
+	struct metrics_table *t = metrics_table_new(3);
+	struct metrics_tcp tcp = {.opened = 1, .closed = 1, .sent = 10, .received = 20};
+	struct metrics_http h = {.requests = 1};
+	struct metrics_key k;
+	struct strbuf b = {0};
+
+	(void)state;
+	fill_key(&k, "a", 0);
+	assert_int_equal(metrics_table_add_tcp(t, &k, &tcp), 0);
+	assert_int_equal(metrics_table_add_tcp(t, &k, &tcp), 0); /* same labels: one series */
+	fill_key(&k, "a", 200);
+	metrics_hist_observe(&h.duration_ms, 3);
+	assert_int_equal(metrics_table_add_http(t, &k, &h), 0);
+	fill_key(&k, "b", 0);
+	assert_int_equal(metrics_table_add_tcp(t, &k, &tcp), 0);
+	assert_int_equal(metrics_table_len(t), 3);
+	fill_key(&k, "c", 0); /* over the cap: dropped and counted */
+	assert_int_equal(metrics_table_add_tcp(t, &k, &tcp), -ENOSPC);
+	fill_key(&k, "a", 0); /* an existing series still counts */
+	assert_int_equal(metrics_table_add_tcp(t, &k, &tcp), 0);
+	assert_int_equal(metrics_table_dropped(t), 1);
+	metrics_table_render(t, METRICS_TEXT, &b);
+	assert_non_null(strstr(b.s, "istio_tcp_connections_opened_total{reporter=\"destination\","
+				    "source_workload=\"a\","));
+	assert_non_null(strstr(b.s, ",request_protocol=\"tcp\",response_flags=\"-\","
+				    "connection_security_policy=\"none\"} 3\n"));
+	assert_non_null(strstr(b.s, "istio_tcp_sent_bytes_total{"));
+	assert_non_null(strstr(b.s,
+			       ",request_protocol=\"http\",response_code=\"200\","
+			       "response_flags=\"-\",connection_security_policy=\"none\"} 1\n"));
+	assert_non_null(strstr(b.s, "istio_request_duration_milliseconds_bucket{reporter="));
+	assert_non_null(strstr(b.s, "# TYPE istio_response_bytes histogram\n"));
+	assert_null(strstr(b.s, "source_workload=\"c\""));
+	/* TCP series carry no response_code (Istio's TCP metrics have none) */
+	for (const char *p = b.s; (p = strstr(p, "istio_tcp_")); p++) {
+		const char *eol = strchr(p, '\n');
+
+		assert_true(!strstr(p, "response_code") || strstr(p, "response_code") > eol);
+	}
+	sb_free(&b);
+	metrics_table_free(t);
+}
+
+static const char pods_yaml[] =
+    "apiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: reviews-v1-5f8d7c9b6d-x2x4z\n  namespace: bookinfo\n"
+    "  labels: {app: reviews, version: v1, pod-template-hash: 5f8d7c9b6d}\n"
+    "spec:\n  serviceAccountName: bookinfo-reviews\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: db-2\n  namespace: bookinfo\n"
+    "  labels: {app.kubernetes.io/name: mysql, app.kubernetes.io/version: '8.0',\n"
+    "           service.istio.io/canonical-name: database,\n"
+    "           service.istio.io/canonical-revision: r7,\n"
+    "           controller-revision-hash: db-6b9f, statefulset.kubernetes.io/pod-name: db-2}\n"
+    "spec:\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: migrate-abcde\n  namespace: bookinfo\n"
+    "  labels: {job-name: migrate}\n"
+    "spec:\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Pod\n"
+    "metadata:\n  name: bare\n  namespace: bookinfo\n"
+    "spec:\n  containers: [{name: c, image: x}]\n"
+    "---\napiVersion: v1\nkind: Service\n"
+    "metadata: {name: reviews, namespace: bookinfo}\n"
+    "spec:\n  selector: {app: reviews}\n  ports: [{port: 9080}]\n";
+
+static void test_labels(void **state)
+{
+	struct diag d = {0};
+	struct model m;
+	struct metrics_peer e;
+	struct metrics_key k;
+
+	(void)state;
+	assert_int_equal(model_load_string("t.yaml", pods_yaml, &m, &d), 0);
+	/* a Deployment's pod: the Deployment's name, app/version labels, SPIFFE principal */
+	metrics_peer_from_pod(&e, model_pod(&m, "bookinfo", "reviews-v1-5f8d7c9b6d-x2x4z"), NULL);
+	assert_string_equal(e.workload, "reviews-v1");
+	assert_string_equal(e.ns, "bookinfo");
+	assert_string_equal(e.app, "reviews");
+	assert_string_equal(e.version, "v1");
+	assert_string_equal(e.canonical_service, "reviews");
+	assert_string_equal(e.canonical_revision, "v1");
+	assert_string_equal(e.principal, "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-reviews");
+	assert_string_equal(e.cluster, "Kubernetes");
+	/* a StatefulSet's pod; the canonical labels win over the app.kubernetes.io ones */
+	metrics_peer_from_pod(&e, model_pod(&m, "bookinfo", "db-2"), "example.org");
+	assert_string_equal(e.workload, "db");
+	assert_string_equal(e.canonical_service, "database");
+	assert_string_equal(e.canonical_revision, "r7");
+	assert_string_equal(e.app, "mysql");
+	assert_string_equal(e.version, "8.0");
+	assert_string_equal(e.principal, "spiffe://example.org/ns/bookinfo/sa/default");
+	/* a Job's pod */
+	metrics_peer_from_pod(&e, model_pod(&m, "bookinfo", "migrate-abcde"), NULL);
+	assert_string_equal(e.workload, "migrate");
+	/* no labels at all: the pod's name, canonical service from it, revision "latest" */
+	metrics_peer_from_pod(&e, model_pod(&m, "bookinfo", "bare"), NULL);
+	assert_string_equal(e.workload, "bare");
+	assert_string_equal(e.canonical_service, "bare");
+	assert_string_equal(e.canonical_revision, "latest");
+	assert_string_equal(e.app, "unknown");
+	assert_string_equal(e.version, "unknown");
+	/* no pod: unknown everywhere but the cluster */
+	metrics_peer_from_pod(&e, NULL, NULL);
+	assert_string_equal(e.workload, "unknown");
+	assert_string_equal(e.canonical_revision, "unknown");
+	assert_string_equal(e.cluster, "Kubernetes");
+	/* the destination service: the Service whose selector picks the pod */
+	metrics_key_service(
+	    &k, metrics_pod_service(&m, model_pod(&m, "bookinfo", "reviews-v1-5f8d7c9b6d-x2x4z")));
+	assert_string_equal(k.dst_service, "reviews.bookinfo.svc.cluster.local");
+	assert_string_equal(k.dst_service_name, "reviews");
+	assert_string_equal(k.dst_service_ns, "bookinfo");
+	metrics_key_service(&k, metrics_pod_service(&m, model_pod(&m, "bookinfo", "bare")));
+	assert_string_equal(k.dst_service, "unknown");
+	model_free(&m);
+	diag_free(&d);
+}
+
+/* make bench: CPU time of one scrape of 10,000 series, as skiffd does it: build the table
+ * (labels rendered once per series) and render the page, in each format. */
+static int bench(void)
+{
+	struct metrics_tcp tcp = {.opened = 12, .closed = 11, .sent = 123456, .received = 654321};
+	struct metrics_key k;
+	char name[32];
+
+	for (int f = 0; f < 2; f++) {
+		struct metrics_table *t;
+		struct strbuf page = {0};
+		struct timespec a, b;
+		size_t n;
+
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
+		t = metrics_table_new(METRICS_DEFAULT_CAP);
+		for (int i = 0; i < 10000; i++) {
+			snprintf(name, sizeof(name), "workload-%d", i);
+			fill_key(&k, name, 0);
+			metrics_table_add_tcp(t, &k, &tcp);
+		}
+		metrics_table_render(t, (enum metrics_fmt)f, &page);
+		metrics_end(&page, (enum metrics_fmt)f);
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
+		n = metrics_table_len(t);
+		printf("metrics scrape, %zu series (%zu samples), %s: %.1f ms CPU, %zu kB page\n",
+		       n, n * 4, f ? "OpenMetrics" : "text 0.0.4",
+		       (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6,
+		       page.len / 1024);
+		sb_free(&page);
+		metrics_table_free(t);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_escaping),  cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram), cmocka_unit_test(test_negotiate),
+	    cmocka_unit_test(test_http),      cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_labels),
+	};
+
+	if (argc > 1 && !strcmp(argv[1], "--bench"))
+		return bench();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

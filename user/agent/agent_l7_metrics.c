@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Request metrics of the L7 relays (istio_requests_total, istio_request_duration_milliseconds):
+ * the relay's filter says when a request joins its queue and which status answers it; this file
+ * times the pair and adds it, on the proxy thread, to the agent's request table, which a scrape
+ * merges into its page. The relay runs where the destination pod is, so skiffd reports as
+ * Istio's reporter="destination". Series per (source, destination, code) only: the path or any
+ * other request field never becomes a label.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "agent/agent_l7_metrics.h"
+#include "common/addr.h"
+
+/* The mesh pod with this address on any node, from the snapshot (NULL when none). */
+static const struct m_pod *pod_by_ip(const struct model *m, const char *ip)
+{
+	for (size_t i = 0; i < m->npods; i++)
+		for (size_t k = 0; k < m->pods[i].nips; k++)
+			if (m->pods[i].ips[k] && !strcmp(m->pods[i].ips[k], ip))
+				return &m->pods[i];
+	return NULL;
+}
+
+struct l7_timing *l7_timing_new(struct agent *a, const struct model *m, const struct m_pod *dst,
+				const char *principal, bool from_cert, const char *src_ip)
+{
+	struct l7_timing *t = calloc(1, sizeof(*t));
+	const char *td = a->o->trust_domain;
+
+	if (!t)
+		return NULL;
+	t->a = a;
+	metrics_peer_from_pod(&t->key.src, src_ip && *src_ip ? pod_by_ip(m, src_ip) : NULL, td);
+	if (principal && *principal)
+		snprintf(t->key.src.principal, sizeof(t->key.src.principal), "%s", principal);
+	metrics_peer_from_pod(&t->key.dst, dst, td);
+	metrics_key_service(&t->key, metrics_pod_service(m, dst));
+	t->key.reporter = "destination";
+	t->key.protocol = "http";
+	t->key.response_flags = "-";
+	/* a certificate-authenticated peer came over HBONE; a local pod's hop is plaintext */
+	t->key.security = from_cert && principal && *principal ? "mutual_tls" : "none";
+	return t;
+}
+
+void l7_timing_free(struct l7_timing *t)
+{
+	if (!t)
+		return;
+	free(t->start);
+	free(t);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+void l7_timing_request(void *ctx)
+{
+	struct l7_timing *t = ctx;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 8;
+		double *s = malloc(cap * sizeof(*s));
+
+		if (!s)
+			return; /* its response then counts with duration 0 */
+		for (size_t i = 0; i < t->n; i++)
+			s[i] = t->start[(t->head + i) % t->cap];
+		free(t->start);
+		t->start = s;
+		t->cap = cap;
+		t->head = 0;
+	}
+	t->start[(t->head + t->n++) % t->cap] = now_ms();
+}
+
+void l7_timing_response(void *ctx, int status)
+{
+	struct l7_timing *t = ctx;
+	struct metrics_http h = {.requests = 1};
+	double ms = 0;
+
+	if (t->n) {
+		ms = now_ms() - t->start[t->head];
+		t->head = (t->head + 1) % t->cap;
+		t->n--;
+	}
+	metrics_hist_observe(&h.duration_ms, ms);
+	t->key.response_code = status;
+	agent_l7_metrics_add(t->a, &t->key, &h);
+}

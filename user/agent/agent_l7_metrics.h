@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The L7 relays' request metrics, per connection (agent_l7_metrics.c). Private to user/agent. */
+#ifndef SKIFF_AGENT_L7_METRICS_H
+#define SKIFF_AGENT_L7_METRICS_H
+
+#include "agent/agent_state.h"
+
+struct l7_timing {
+	struct agent *a;
+	struct metrics_key key; /* the connection's labels; response_code set per response */
+	double *start;		/* when each request in flight joined the queue (ms) */
+	size_t head, n, cap;
+};
+
+/* The labels of one relayed connection to the local pod `dst`: the source by its address in the
+ * snapshot (a mesh pod on any node), its principal when it has one; `from_cert`: the principal
+ * came from an HBONE certificate (connection_security_policy mutual_tls). */
+struct l7_timing *l7_timing_new(struct agent *a, const struct model *m, const struct m_pod *dst,
+				const char *principal, bool from_cert, const char *src_ip);
+void l7_timing_free(struct l7_timing *t);
+/* The l7_decider hooks (ctx: the l7_timing). */
+void l7_timing_request(void *ctx);
+void l7_timing_response(void *ctx, int status);
+
+#endif

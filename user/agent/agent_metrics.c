@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * What :15020/metrics says: Istio's TCP metrics from the kernel's skiff_l4_stats, the L7 relays'
+ * request counters (agent_l7_metrics.c), and skiffd's own skiff_* counters. Everything is read at
+ * scrape time, on the agent thread, from what the kernel and the proxy thread already count: a
+ * scrape costs one map walk, one merge and one render; TCP traffic costs nothing in userspace.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/agent_state.h"
+#include "metrics/metrics.h"
+
+struct l4_ctx {
+	const struct agent *a;
+	const struct m_pod **by_wl; /* workload_id -> pod of the snapshot */
+	size_t nwl;
+	struct metrics_table *t;
+	size_t pairs;
+	uint64_t fallbacks;
+	uint64_t l7_dropped;
+};
+
+static const struct m_pod *pod_of(const struct l4_ctx *c, __u32 wl)
+{
+	return wl && wl < c->nwl ? c->by_wl[wl] : NULL;
+}
+
+/*
+ * Istio's reporter: a pair with both ends on this node is reported by both, as ztunnel reports
+ * a connection at each end; a pair with one end elsewhere (the punt and dial hops of cross-node
+ * traffic, or a peer outside the mesh) only by the end this node has.
+ */
+static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_l4_stats *v)
+{
+	struct l4_ctx *c = ctx;
+	const struct m_pod *src = pod_of(c, k->src_workload), *dst = pod_of(c, k->dst_workload);
+	const struct model *m = c->a->snap ? &c->a->snap->m : NULL;
+	struct metrics_tcp tcp = {.opened = v->conns_opened,
+				  .closed = v->conns_closed,
+				  .sent = v->bytes_sent,
+				  .received = v->bytes_received};
+	static struct metrics_key key; /* 2 kB: kept off the stack of the loop */
+	const char *td = c->a->o->trust_domain;
+
+	c->pairs++;
+	c->fallbacks += v->tcp_fallbacks;
+	memset(&key, 0, sizeof(key));
+	metrics_peer_from_pod(&key.src, src, td);
+	metrics_peer_from_pod(&key.dst, dst, td);
+	metrics_key_service(&key, metrics_pod_service(m, dst));
+	key.protocol = "tcp";
+	key.response_flags = "-";
+	/* same node: the kernel path, not encrypted; one end only: the hop cannot tell */
+	key.security = src && dst ? "none" : "unknown";
+	if (dst) {
+		key.reporter = "destination";
+		metrics_table_add_tcp(c->t, &key, &tcp);
+	}
+	if (src) {
+		key.reporter = "source";
+		metrics_table_add_tcp(c->t, &key, &tcp);
+	}
+}
+
+/* workload_id -> pod, from the view in force and the snapshot it was compiled from. */
+static void index_workloads(struct l4_ctx *c)
+{
+	const struct agent *a = c->a;
+
+	for (size_t i = 0; i < a->view.npods; i++)
+		if (a->view.pods[i].val.workload_id >= c->nwl)
+			c->nwl = a->view.pods[i].val.workload_id + 1;
+	c->by_wl = calloc(c->nwl ? c->nwl : 1, sizeof(*c->by_wl));
+	if (!c->by_wl || !a->snap) {
+		c->nwl = c->by_wl ? c->nwl : 0;
+		return;
+	}
+	for (size_t i = 0; i < a->view.npods; i++) {
+		char ns[64];
+		const char *name = a->view.pods[i].name, *slash = strchr(name, '/');
+
+		if (!slash || (size_t)(slash - name) >= sizeof(ns))
+			continue;
+		memcpy(ns, name, (size_t)(slash - name));
+		ns[slash - name] = '\0';
+		c->by_wl[a->view.pods[i].val.workload_id] = model_pod(&a->snap->m, ns, slash + 1);
+	}
+}
+
+static void gauge(struct strbuf *b, enum metrics_fmt f, const char *name, const char *help,
+		  double v)
+{
+	metrics_family(b, f, name, "gauge", help);
+	metrics_sample(b, name, NULL, v);
+}
+
+static void counter(struct strbuf *b, enum metrics_fmt f, const char *name, const char *help,
+		    uint64_t v)
+{
+	metrics_family(b, f, name, "counter", help);
+	metrics_sample_u64(b, name, NULL, v);
+}
+
+/* One family with one label, a sample per (value, count). */
+static void labelled(struct strbuf *b, enum metrics_fmt f, const char *name, const char *type,
+		     const char *help, const char *label, const char *const *vals,
+		     const uint64_t *v, size_t n)
+{
+	metrics_family(b, f, name, type, help);
+	for (size_t i = 0; i < n; i++) {
+		struct strbuf l = {0};
+
+		if (!vals[i])
+			continue;
+		metrics_label(&l, label, vals[i]);
+		metrics_sample_u64(b, name, l.s, v[i]);
+		sb_free(&l);
+	}
+}
+
+static const char *const guard_names[SKIFF_GUARD_VERDICTS] = {
+    [SKIFF_GUARD_PASS_MODE] = "pass_mode",
+    [SKIFF_GUARD_PASS_AGENT] = "pass_agent",
+    [SKIFF_GUARD_PASS_FLOW] = "pass_flow",
+    [SKIFF_GUARD_PASS_PROBE] = "pass_probe",
+    [SKIFF_GUARD_DROP_TC] = "drop_tc",
+    [SKIFF_GUARD_DROP_XDP] = "drop_xdp",
+    [SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
+    [SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
+    [SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
+    [SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
+    [SKIFF_GUARD_DROP_SOCK] = "drop_sock",
+};
+
+static void render_config(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
+{
+	const char *const maps[] = {"skiff_services", "skiff_backends",	   "skiff_enrolled",
+				    "skiff_pod_ips",  "skiff_remote_pods", "skiff_mtls",
+				    "skiff_policy"};
+	const uint64_t n[] = {a->view.nservices, a->view.nbackends,    a->view.npods,
+			      a->view.npod_ips,	 a->view.nremote_pods, a->view.nmtls,
+			      a->view.npolicy};
+
+	gauge(b, f, "skiff_config_generation", "Generation of the configuration in the kernel.",
+	      dp_generation(a->dp));
+	gauge(b, f, "skiff_config_applied", "1 once a configuration reached the kernel.",
+	      a->applied);
+	counter(b, f, "skiff_config_reloads_total", "Configuration snapshots loaded.", a->reloads);
+	counter(b, f, "skiff_config_rejected_total",
+		"Snapshots refused (the previous generation stayed in force).", a->rejected);
+	gauge(b, f, "skiff_pods_enrolled", "Local mesh pods in the kernel's maps.", a->view.npods);
+	gauge(b, f, "skiff_pods_pending", "Local mesh pods whose cgroup does not exist yet.",
+	      (double)a->view.pods_pending);
+	labelled(b, f, "skiff_map_entries", "gauge",
+		 "Entries of each map this node's configuration writes (one generation).", "map",
+		 maps, n, sizeof(n) / sizeof(n[0]));
+}
+
+static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
+{
+	struct proxy_stats s;
+	const char *const ev[] = {"accepted", "no_orig", "fast", "upstream_failed", "relayed"};
+	const char *const hb[] = {"out", "in", "refused", "bad_request", "pod_failed"};
+	const char *const az[] = {"connection", "http_request"};
+
+	if (!a->proxy)
+		return;
+	proxy_stats_read(a->proxy, &s);
+	labelled(b, f, "skiff_outbound_connections_total", "counter",
+		 "Punted connections on skiffd's 15001, by what became of them.", "event", ev,
+		 (const uint64_t[]){s.accepted, s.no_orig, s.fast, s.upstream_failed, s.relayed},
+		 5);
+	gauge(b, f, "skiff_proxy_active_connections", "Connections skiffd relays now.",
+	      (double)s.active);
+	labelled(b, f, "skiff_hbone_streams_total", "counter",
+		 "HBONE CONNECT streams, by direction and outcome.", "event", hb,
+		 (const uint64_t[]){s.hbone_out, s.hbone_in, s.hbone_refused, s.hbone_bad_request,
+				    s.hbone_pod_failed},
+		 5);
+	counter(b, f, "skiff_tls_handshake_failures_total", "HBONE TLS handshakes that failed.",
+		s.tls_failed);
+	counter(b, f, "skiff_hbone_ktls_total", "HBONE connections whose TLS send is kTLS.",
+		s.hbone_ktls_tx);
+	labelled(b, f, "skiff_authz_denied_total", "counter",
+		 "What skiffd's AuthorizationPolicy evaluation refused (the kernel's same-node "
+		 "denials are not counted).",
+		 "scope", az, (const uint64_t[]){s.authz_denied, s.l7_denied}, 2);
+	counter(b, f, "skiff_l7_requests_total", "HTTP requests skiffd's L7 relays saw.",
+		s.l7_requests);
+}
+
+static void render_own(const struct agent *a, const struct l4_ctx *c, int walked,
+		       enum metrics_fmt f, struct strbuf *b)
+{
+	__u64 v[SKIFF_GUARD_VERDICTS];
+	uint64_t g[SKIFF_GUARD_VERDICTS];
+
+	render_config(a, f, b);
+	gauge(b, f, "skiff_l4_pairs", "Workload pairs in skiff_l4_stats.",
+	      walked < 0 ? 0 : c->pairs);
+	gauge(b, f, "skiff_l4_pairs_capacity", "The most pairs skiff_l4_stats can hold.",
+	      SKIFF_MAX_L4_PAIRS);
+	counter(b, f, "skiff_l4_tcp_fallbacks_total",
+		"Fast-path sockets moved back to TCP because their peer stopped reading.",
+		c->fallbacks);
+	if (!dp_guard_stats(a->dp, v)) {
+		for (int i = 0; i < SKIFF_GUARD_VERDICTS; i++)
+			g[i] = v[i];
+		labelled(b, f, "skiff_guard_verdicts_total", "counter",
+			 "What the STRICT guard did with packets to local pods.", "verdict",
+			 guard_names, g, SKIFF_GUARD_VERDICTS);
+	}
+	render_proxy(a, f, b);
+	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
+		 "Pages served on :15020/metrics (this one included), by exposition format.",
+		 "format", (const char *const[]){"text", "openmetrics"}, a->metrics.scrapes, 2);
+	gauge(b, f, "skiff_metrics_series", "Istio series on this page.",
+	      (double)metrics_table_len(c->t));
+	gauge(b, f, "skiff_metrics_series_dropped",
+	      "Istio series left off this page by the series cap.",
+	      (double)metrics_table_dropped(c->t));
+	counter(b, f, "skiff_metrics_requests_dropped_total",
+		"Relayed requests not counted because the request series table was full.",
+		c->l7_dropped);
+}
+
+/* Series the relays could not add (the request table is full): counted, never lost silently. */
+static uint64_t l7_dropped;
+
+void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
+			  const struct metrics_http *h)
+{
+	pthread_mutex_lock(&a->l7_metrics_lock);
+	if (!a->l7_metrics)
+		a->l7_metrics = metrics_table_new(METRICS_DEFAULT_CAP / 2);
+	if (a->l7_metrics && metrics_table_add_http(a->l7_metrics, k, h))
+		l7_dropped++;
+	pthread_mutex_unlock(&a->l7_metrics_lock);
+}
+
+void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
+{
+	struct agent *a = ctx;
+	struct l4_ctx c = {.a = a};
+	int walked;
+
+	c.t = metrics_table_new(METRICS_DEFAULT_CAP);
+	if (!c.t)
+		return;
+	index_workloads(&c);
+	walked = dp_l4_stats_each(a->dp, l4_pair, &c);
+	pthread_mutex_lock(&a->l7_metrics_lock);
+	if (a->l7_metrics)
+		metrics_table_merge(c.t, a->l7_metrics);
+	c.l7_dropped = l7_dropped;
+	pthread_mutex_unlock(&a->l7_metrics_lock);
+	metrics_table_render(c.t, f, b);
+	render_own(a, &c, walked, f, b);
+	free(c.by_wl);
+	metrics_table_free(c.t);
+}

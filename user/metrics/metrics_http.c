@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: Apache-2.0
+/* The :15020 listener: one request per connection, the answer written before the next poll. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "common/addr.h"
+#include "metrics/metrics_http.h"
+
+unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len)
+{
+	z_stream z = {0};
+	unsigned char *out;
+	uLong cap;
+
+	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
+	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return NULL;
+	cap = deflateBound(&z, (uLong)n);
+	out = malloc(cap);
+	if (!out) {
+		deflateEnd(&z);
+		return NULL;
+	}
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
+		deflateEnd(&z);
+		free(out);
+		return NULL;
+	}
+	*out_len = z.total_out;
+	deflateEnd(&z);
+	return out;
+}
+
+/* The value of header `name` in a request head, copied into out ("" when absent). */
+static void header_value(const char *head, const char *name, char *out, size_t len)
+{
+	size_t n = strlen(name);
+	const char *p = strchr(head, '\n');
+
+	out[0] = '\0';
+	for (; p; p = strchr(p, '\n')) {
+		p++;
+		if (!strncasecmp(p, name, n) && p[n] == ':') {
+			const char *v = p + n + 1, *e;
+
+			while (*v == ' ' || *v == '\t')
+				v++;
+			e = v + strcspn(v, "\r\n");
+			n = (size_t)(e - v) < len - 1 ? (size_t)(e - v) : len - 1;
+			memcpy(out, v, n);
+			out[n] = '\0';
+			return;
+		}
+	}
+}
+
+/* gzip allowed unless its q is 0 ("gzip;q=0"). */
+static bool wants_gzip(const char *enc)
+{
+	const char *g = strcasestr(enc, "gzip");
+	const char *q;
+
+	if (!g)
+		return false;
+	q = strstr(g, "q=");
+	if (q && (!strchr(g, ',') || q < strchr(g, ',')))
+		return atof(q + 2) > 0;
+	return true;
+}
+
+static char *plain_answer(int code, const char *reason, const char *body, size_t *len)
+{
+	char *r = NULL;
+	int n = asprintf(&r,
+			 "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 code, reason, strlen(body), body);
+
+	*len = n > 0 ? (size_t)n : 0;
+	return n > 0 ? r : NULL;
+}
+
+char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
+			   uint64_t scrapes[2])
+{
+	char method[8] = "", path[256] = "", accept[512], enc[256], hdr[256];
+	struct strbuf b = {0};
+	enum metrics_fmt f;
+	unsigned char *gz = NULL;
+	const char *body;
+	size_t blen, hlen;
+	char *out;
+
+	if (sscanf(head, "%7s %255s", method, path) != 2 || strcmp(method, "GET"))
+		return plain_answer(405, "Method Not Allowed", "only GET is served here\n", len);
+	path[strcspn(path, "?")] = '\0';
+	if (strcmp(path, "/metrics") && strcmp(path, "/stats/prometheus"))
+		return plain_answer(404, "Not Found", "not found; try /metrics\n", len);
+	header_value(head, "Accept", accept, sizeof(accept));
+	header_value(head, "Accept-Encoding", enc, sizeof(enc));
+	f = metrics_negotiate(accept);
+	if (scrapes)
+		scrapes[f]++;
+	render(ctx, f, &b);
+	metrics_end(&b, f);
+	body = b.s ? b.s : "";
+	blen = b.len;
+	if (wants_gzip(enc) && (gz = metrics_gzip(body, blen, &blen)))
+		body = (const char *)gz;
+	else
+		blen = b.len;
+	hlen =
+	    (size_t)snprintf(hdr, sizeof(hdr),
+			     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
+			     "Connection: close\r\n\r\n",
+			     metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "", blen);
+	out = malloc(hlen + blen);
+	if (out) {
+		memcpy(out, hdr, hlen);
+		memcpy(out + hlen, body, blen);
+		*len = hlen + blen;
+	}
+	free(gz);
+	sb_free(&b);
+	return out;
+}
+
+int metrics_server_open(struct metrics_server *s, const char *addr, int port,
+			metrics_render_fn render, void *ctx)
+{
+	struct sockaddr_storage ss = {0};
+	int fd, len, one = 1;
+
+	s->listen_fd = -1;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++)
+		s->conns[i].fd = -1;
+	s->render = render;
+	s->ctx = ctx;
+	if (port <= 0)
+		return 0;
+	if (port > 65535 || (len = addr_sockaddr(addr, (uint16_t)port, &ss)) < 0) {
+		fprintf(stderr,
+			"skiffd: --metrics-addr '%s' port %d is not an IP address and port\n", addr,
+			port);
+		return -EINVAL;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, (socklen_t)len) || listen(fd, 16)) {
+		int err = -errno;
+
+		fprintf(stderr,
+			"skiffd: cannot serve metrics on %s:%d: %s (another skiffd? "
+			"--metrics-port 0 turns them off)\n",
+			addr, port, strerror(-err));
+		close(fd);
+		return err;
+	}
+	s->listen_fd = fd;
+	return 0;
+}
+
+size_t metrics_server_pollfds(const struct metrics_server *s, struct pollfd *pfds, size_t max)
+{
+	size_t n = 0;
+
+	if (s->listen_fd >= 0 && n < max)
+		pfds[n++] = (struct pollfd){.fd = s->listen_fd, .events = POLLIN};
+	for (int i = 0; i < METRICS_MAX_CONNS && n < max; i++)
+		if (s->conns[i].fd >= 0)
+			pfds[n++] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
+	return n;
+}
+
+/* Write all of the answer: a scrape is a few hundred kB at most, so the rest goes out blocking
+ * with a 2 s send timeout, so a scraper that stops reading cannot hold the agent loop longer. */
+static void send_all(int fd, const char *p, size_t len)
+{
+	struct timeval tv = {.tv_sec = 2};
+	int fl = fcntl(fd, F_GETFL);
+	ssize_t w;
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (len && (w = write(fd, p, len)) > 0) {
+		p += w;
+		len -= (size_t)w;
+	}
+}
+
+static void conn_read(struct metrics_server *s, struct metrics_conn *c)
+{
+	ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
+	size_t len = 0;
+	char *resp;
+
+	if (r <= 0) {
+		if (r < 0 && errno == EAGAIN)
+			return;
+		goto done;
+	}
+	c->len += (size_t)r;
+	c->buf[c->len] = '\0';
+	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") && c->len < sizeof(c->buf) - 1)
+		return;
+	resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
+	if (resp)
+		send_all(c->fd, resp, len);
+	free(resp);
+done:
+	close(c->fd);
+	c->fd = -1;
+	c->len = 0;
+}
+
+void metrics_server_serve(struct metrics_server *s, const struct pollfd *pfds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		if (pfds[i].fd == s->listen_fd) {
+			int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			int k;
+
+			if (fd < 0)
+				continue;
+			for (k = 0; k < METRICS_MAX_CONNS && s->conns[k].fd >= 0; k++)
+				;
+			if (k == METRICS_MAX_CONNS) {
+				close(fd); /* too many scrapers at once: shed the newest */
+				continue;
+			}
+			s->conns[k].fd = fd;
+			s->conns[k].len = 0;
+			continue;
+		}
+		for (int k = 0; k < METRICS_MAX_CONNS; k++)
+			if (s->conns[k].fd == pfds[i].fd)
+				conn_read(s, &s->conns[k]);
+	}
+}
+
+void metrics_server_close(struct metrics_server *s)
+{
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	s->listen_fd = -1;
+	for (int i = 0; i < METRICS_MAX_CONNS; i++)
+		if (s->conns[i].fd >= 0)
+			close(s->conns[i].fd);
+}

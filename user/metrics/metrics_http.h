@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * skiffd's :15020 listener, served from the agent's poll loop like the admin ports: GET /metrics
+ * answers with the page `render` builds, in the format the scraper's Accept header prefers, gzip'd
+ * when its Accept-Encoding allows. Connections close after each answer.
+ */
+#ifndef SKIFF_METRICS_HTTP_H
+#define SKIFF_METRICS_HTTP_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "metrics/metrics.h"
+
+typedef void (*metrics_render_fn)(void *ctx, enum metrics_fmt f, struct strbuf *b);
+
+#define METRICS_MAX_CONNS 8
+
+struct metrics_conn {
+	int fd;
+	size_t len;
+	char buf[4096];
+};
+
+struct metrics_server {
+	int listen_fd; /* -1 when not listening */
+	struct metrics_conn conns[METRICS_MAX_CONNS];
+	metrics_render_fn render;
+	void *ctx;
+	uint64_t scrapes[2]; /* answered, by enum metrics_fmt */
+};
+
+/* Listen on addr:port (port 0: off). Returns 0 or a negative errno (the message is printed). */
+int metrics_server_open(struct metrics_server *s, const char *addr, int port,
+			metrics_render_fn render, void *ctx);
+size_t metrics_server_pollfds(const struct metrics_server *s, struct pollfd *pfds, size_t max);
+void metrics_server_serve(struct metrics_server *s, const struct pollfd *pfds, size_t n);
+void metrics_server_close(struct metrics_server *s);
+
+/* The response to one request head (status line, headers, body), for the server and tests.
+ * Returns the malloc'd response and its length in *len; counts a served page in scrapes[fmt]
+ * when `scrapes` is not NULL. */
+char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
+			   uint64_t scrapes[2]);
+/* gzip `in` (RFC 1952); NULL when zlib fails. */
+unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len);
+
+#endif

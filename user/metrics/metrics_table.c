@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The series of one scrape: each Istio label set once, its label text rendered when the series is
+ * created, so rendering the page is copying. An open-addressing index over an array that keeps
+ * insertion order; at most `cap` series, the rest counted as dropped.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics/metrics.h"
+
+struct series {
+	char *labels; /* rendered, without braces */
+	bool http;
+	struct metrics_tcp tcp;
+	struct metrics_http req;
+};
+
+struct metrics_table {
+	struct series *s;
+	size_t n, cap;
+	size_t *idx; /* slot -> series index + 1; 0 = empty */
+	size_t nslots;
+	uint64_t dropped;
+};
+
+struct metrics_table *metrics_table_new(size_t cap)
+{
+	struct metrics_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->cap = cap ? cap : METRICS_DEFAULT_CAP;
+	for (t->nslots = 64; t->nslots < 2 * t->cap; t->nslots *= 2)
+		;
+	t->s = calloc(t->cap, sizeof(*t->s));
+	t->idx = calloc(t->nslots, sizeof(*t->idx));
+	if (!t->s || !t->idx) {
+		metrics_table_free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void metrics_table_free(struct metrics_table *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->s[i].labels);
+	free(t->s);
+	free(t->idx);
+	free(t);
+}
+
+static void peer_labels(struct strbuf *b, const char *side, const struct metrics_peer *e)
+{
+	static const char *const names[] = {
+	    "workload", "workload_namespace", "principal",	    "app",
+	    "version",	"canonical_service",  "canonical_revision", "cluster"};
+	const char *vals[] = {e->workload,
+			      e->ns,
+			      e->principal,
+			      e->app,
+			      e->version,
+			      e->canonical_service,
+			      e->canonical_revision,
+			      e->cluster};
+	char name[64];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(name, sizeof(name), "%s_%s", side, names[i]);
+		metrics_label(b, name, vals[i]);
+	}
+}
+
+/* Istio's label set; TCP series have no response_code. */
+static char *render_labels(const struct metrics_key *k, bool http)
+{
+	struct strbuf b = {0};
+	char code[16];
+
+	metrics_label(&b, "reporter", k->reporter);
+	peer_labels(&b, "source", &k->src);
+	peer_labels(&b, "destination", &k->dst);
+	metrics_label(&b, "destination_service", k->dst_service);
+	metrics_label(&b, "destination_service_name", k->dst_service_name);
+	metrics_label(&b, "destination_service_namespace", k->dst_service_ns);
+	metrics_label(&b, "request_protocol", k->protocol);
+	if (http) {
+		snprintf(code, sizeof(code), "%d", k->response_code);
+		metrics_label(&b, "response_code", code);
+	}
+	metrics_label(&b, "response_flags", k->response_flags ? k->response_flags : "-");
+	metrics_label(&b, "connection_security_policy", k->security);
+	return sb_take(&b);
+}
+
+static uint64_t hash(const char *s, bool http)
+{
+	uint64_t h = http ? 0x9e3779b97f4a7c15ull : 1469598103934665603ull;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The series with these labels (taken over), created when new; NULL when the table is full. */
+static struct series *find_or_add_labels(struct metrics_table *t, char *labels, bool http)
+{
+	size_t slot = hash(labels, http) & (t->nslots - 1);
+
+	for (; t->idx[slot]; slot = (slot + 1) & (t->nslots - 1)) {
+		struct series *s = &t->s[t->idx[slot] - 1];
+
+		if (s->http == http && !strcmp(s->labels, labels)) {
+			free(labels);
+			return s;
+		}
+	}
+	if (t->n == t->cap) {
+		free(labels);
+		t->dropped++;
+		return NULL;
+	}
+	t->s[t->n] = (struct series){.labels = labels, .http = http};
+	t->idx[slot] = ++t->n;
+	return &t->s[t->n - 1];
+}
+
+static struct series *find_or_add(struct metrics_table *t, const struct metrics_key *k, bool http)
+{
+	return find_or_add_labels(t, render_labels(k, http), http);
+}
+
+static void hist_add(struct metrics_hist *a, const struct metrics_hist *b)
+{
+	for (int i = 0; i < METRICS_NBUCKETS; i++)
+		a->b[i] += b->b[i];
+	a->count += b->count;
+	a->sum += b->sum;
+}
+
+int metrics_table_add_tcp(struct metrics_table *t, const struct metrics_key *k,
+			  const struct metrics_tcp *v)
+{
+	struct series *s = find_or_add(t, k, false);
+
+	if (!s)
+		return -ENOSPC;
+	s->tcp.opened += v->opened;
+	s->tcp.closed += v->closed;
+	s->tcp.sent += v->sent;
+	s->tcp.received += v->received;
+	return 0;
+}
+
+int metrics_table_add_http(struct metrics_table *t, const struct metrics_key *k,
+			   const struct metrics_http *v)
+{
+	struct series *s = find_or_add(t, k, true);
+
+	if (!s)
+		return -ENOSPC;
+	s->req.requests += v->requests;
+	hist_add(&s->req.duration_ms, &v->duration_ms);
+	hist_add(&s->req.request_bytes, &v->request_bytes);
+	hist_add(&s->req.response_bytes, &v->response_bytes);
+	return 0;
+}
+
+void metrics_table_merge(struct metrics_table *t, const struct metrics_table *from)
+{
+	for (size_t i = 0; i < from->n; i++) {
+		const struct series *f = &from->s[i];
+		char *labels = strdup(f->labels);
+		struct series *s = labels ? find_or_add_labels(t, labels, f->http) : NULL;
+
+		if (!s)
+			continue;
+		if (f->http) {
+			s->req.requests += f->req.requests;
+			hist_add(&s->req.duration_ms, &f->req.duration_ms);
+			hist_add(&s->req.request_bytes, &f->req.request_bytes);
+			hist_add(&s->req.response_bytes, &f->req.response_bytes);
+		} else {
+			s->tcp.opened += f->tcp.opened;
+			s->tcp.closed += f->tcp.closed;
+			s->tcp.sent += f->tcp.sent;
+			s->tcp.received += f->tcp.received;
+		}
+	}
+}
+
+size_t metrics_table_len(const struct metrics_table *t)
+{
+	return t->n;
+}
+
+uint64_t metrics_table_dropped(const struct metrics_table *t)
+{
+	return t->dropped;
+}
+
+enum tcp_field { TCP_SENT, TCP_RECEIVED, TCP_OPENED, TCP_CLOSED };
+
+static uint64_t tcp_value(const struct metrics_tcp *v, enum tcp_field f)
+{
+	switch (f) {
+	case TCP_SENT:
+		return v->sent;
+	case TCP_RECEIVED:
+		return v->received;
+	case TCP_OPENED:
+		return v->opened;
+	default:
+		return v->closed;
+	}
+}
+
+static const struct {
+	const char *name, *help;
+} tcp_families[] = {
+    [TCP_SENT] = {"istio_tcp_sent_bytes_total",
+		  "Bytes sent by the destination during TCP connections (the response)."},
+    [TCP_RECEIVED] = {"istio_tcp_received_bytes_total",
+		      "Bytes received by the destination during TCP connections (the "
+		      "request)."},
+    [TCP_OPENED] = {"istio_tcp_connections_opened_total", "TCP connections opened."},
+    [TCP_CLOSED] = {"istio_tcp_connections_closed_total", "TCP connections closed."},
+};
+
+static void render_http(const struct metrics_table *t, enum metrics_fmt f, struct strbuf *b)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} hists[] = {
+	    {"istio_request_duration_milliseconds", "Request duration in milliseconds.",
+	     offsetof(struct metrics_http, duration_ms)},
+	    {"istio_request_bytes", "HTTP request body sizes in bytes.",
+	     offsetof(struct metrics_http, request_bytes)},
+	    {"istio_response_bytes", "HTTP response body sizes in bytes.",
+	     offsetof(struct metrics_http, response_bytes)},
+	};
+
+	metrics_family(b, f, "istio_requests_total", "counter", "HTTP requests.");
+	for (size_t i = 0; i < t->n; i++)
+		if (t->s[i].http)
+			metrics_sample_u64(b, "istio_requests_total", t->s[i].labels,
+					   t->s[i].req.requests);
+	for (size_t h = 0; h < sizeof(hists) / sizeof(hists[0]); h++) {
+		metrics_family(b, f, hists[h].name, "histogram", hists[h].help);
+		for (size_t i = 0; i < t->n; i++) {
+			const struct metrics_hist *v =
+			    (const void *)((const char *)&t->s[i].req + hists[h].off);
+
+			/* sizes nobody measured are left out, not shown as zero requests */
+			if (t->s[i].http && v->count)
+				metrics_hist_render(b, hists[h].name, t->s[i].labels, v);
+		}
+	}
+}
+
+/* The page's size, near enough: each TCP series is 4 samples, each HTTP series 1 + 3 histograms
+ * of 22 lines, each sample its name (< 48 bytes), labels and a number. */
+static size_t page_estimate(const struct metrics_table *t)
+{
+	size_t n = 4096;
+
+	for (size_t i = 0; i < t->n; i++)
+		n += (t->s[i].http ? 67 : 4) * (strlen(t->s[i].labels) + 80);
+	return n;
+}
+
+void metrics_table_render(const struct metrics_table *t, enum metrics_fmt f, struct strbuf *b)
+{
+	sb_grow(b, page_estimate(t));
+	render_http(t, f, b);
+	for (size_t k = 0; k < sizeof(tcp_families) / sizeof(tcp_families[0]); k++) {
+		metrics_family(b, f, tcp_families[k].name, "counter", tcp_families[k].help);
+		for (size_t i = 0; i < t->n; i++)
+			if (!t->s[i].http)
+				metrics_sample_u64(b, tcp_families[k].name, t->s[i].labels,
+						   tcp_value(&t->s[i].tcp, (enum tcp_field)k));
+	}
+}
