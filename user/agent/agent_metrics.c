@@ -120,20 +120,6 @@ static void labelled(struct strbuf *b, enum metrics_fmt f, const char *name, con
 	}
 }
 
-static const char *const guard_names[SKIFF_GUARD_VERDICTS] = {
-    [SKIFF_GUARD_PASS_MODE] = "pass_mode",
-    [SKIFF_GUARD_PASS_AGENT] = "pass_agent",
-    [SKIFF_GUARD_PASS_FLOW] = "pass_flow",
-    [SKIFF_GUARD_PASS_PROBE] = "pass_probe",
-    [SKIFF_GUARD_DROP_TC] = "drop_tc",
-    [SKIFF_GUARD_DROP_XDP] = "drop_xdp",
-    [SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
-    [SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
-    [SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
-    [SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
-    [SKIFF_GUARD_DROP_SOCK] = "drop_sock",
-};
-
 static void render_config(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
 	const char *const maps[] = {"skiff_services", "skiff_backends",	   "skiff_enrolled",
@@ -210,7 +196,7 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 			g[i] = v[i];
 		labelled(b, f, "skiff_guard_verdicts_total", "counter",
 			 "What the STRICT guard did with packets to local pods.", "verdict",
-			 guard_names, g, SKIFF_GUARD_VERDICTS);
+			 agent_guard_names, g, SKIFF_GUARD_VERDICTS);
 	}
 	render_proxy(a, f, b);
 	labelled(b, f, "skiff_metrics_scrapes_total", "counter",

@@ -12,44 +12,8 @@
 
 #include "agent/agent_state.h"
 #include "common/strbuf.h"
+#include "config/yaml_json.h"
 #include "kube/kube_source.h"
-
-/* A plain scalar YAML reads as a number, boolean or null stays one in JSON. */
-static bool json_literal(const struct ynode *n)
-{
-	const char *s = n->scalar;
-	char *end;
-
-	if (!n->plain || !s || !s[0])
-		return false;
-	if (!strcmp(s, "true") || !strcmp(s, "false") || !strcmp(s, "null"))
-		return true;
-	if (!(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')))
-		return false;
-	strtod(s, &end);
-	return *end == '\0';
-}
-
-static void node_json(struct strbuf *b, const struct ynode *n)
-{
-	if (n->kind == YNODE_SCALAR) {
-		if (json_literal(n))
-			sb_printf(b, "%s", n->scalar);
-		else
-			sb_json_str(b, n->scalar ? n->scalar : "");
-		return;
-	}
-	sb_printf(b, "%s", n->kind == YNODE_MAP ? "{" : "[");
-	for (size_t i = 0; i < n->n; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		if (n->kind == YNODE_MAP) {
-			sb_json_str(b, n->keys[i]);
-			sb_printf(b, ":");
-		}
-		node_json(b, n->items[i]);
-	}
-	sb_printf(b, "%s", n->kind == YNODE_MAP ? "}" : "]");
-}
 
 static void objects_json(struct strbuf *b, const struct ydoc_set *set)
 {
@@ -62,7 +26,7 @@ static void objects_json(struct strbuf *b, const struct ydoc_set *set)
 		sb_printf(b, "%s{\"file\":", first ? "" : ",");
 		sb_json_str(b, doc->file ? doc->file : "");
 		sb_printf(b, ",\"line\":%d,\"object\":", ynode_key_line(doc, "kind"));
-		node_json(b, doc);
+		ynode_json(b, doc);
 		sb_printf(b, "}");
 		first = 0;
 	}

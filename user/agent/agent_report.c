@@ -88,7 +88,7 @@ static void dump_authz(struct strbuf *b, const struct agent *a)
 }
 
 /* What the STRICT guard did with packets to local pods, by enum skiff_guard_verdict. */
-static const char *const guard_names[SKIFF_GUARD_VERDICTS] = {
+const char *const agent_guard_names[SKIFF_GUARD_VERDICTS] = {
 	[SKIFF_GUARD_PASS_MODE] = "pass_mode",
 	[SKIFF_GUARD_PASS_AGENT] = "pass_agent",
 	[SKIFF_GUARD_PASS_FLOW] = "pass_flow",
@@ -112,7 +112,7 @@ static void dump_guard(struct strbuf *b, const struct agent *a)
 	}
 	sb_printf(b, "\"guard\":{");
 	for (int i = 0; i < SKIFF_GUARD_VERDICTS; i++)
-		sb_printf(b, "%s\"%s\":%llu", i ? "," : "", guard_names[i],
+		sb_printf(b, "%s\"%s\":%llu", i ? "," : "", agent_guard_names[i],
 			  (unsigned long long)v[i]);
 	sb_printf(b, "},");
 }

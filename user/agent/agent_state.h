@@ -63,6 +63,9 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 /* /config_objects: the node, its enrolled pods and every object of the snapshot in force, with
  * the file:line each was read from (JSON; agent_objects.c). */
 char *agent_config_objects(struct agent *a);
+/* What the STRICT guard did with packets to local pods, by enum skiff_guard_verdict: the names
+ * /config_dump and the skiff_guard_verdicts_total metric both use. */
+extern const char *const agent_guard_names[SKIFF_GUARD_VERDICTS];
 /* Where the config comes from, for messages: the directory, or "the Kubernetes API". */
 const char *agent_config_source(const struct agent *a);
 /* Load + compile + apply a new snapshot from the config dir or the API. */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "common/strbuf.h"
-#include "config/yaml_tree.h"
+#include "config/yaml_json.h"
 #include "lab/lab.h"
 
 #define LAST_APPLIED "kubectl.kubernetes.io/last-applied-configuration"
@@ -23,53 +23,6 @@ static const char *const derived_files[] = {
     "lab-namespaces.yaml", "lab-serviceaccounts.yaml", "lab-services.yaml",
     "lab-pods.yaml",	   "lab-endpointslices.yaml",
 };
-
-/* A plain YAML scalar as JSON reads it: null, a boolean, a number, else a string. */
-static void scalar_json(struct strbuf *b, const struct ynode *n)
-{
-	const char *s = n->scalar ?: "";
-	char *end;
-
-	if (!n->plain) {
-		sb_json_str(b, s);
-		return;
-	}
-	if (!*s || !strcmp(s, "~") || !strcmp(s, "null")) {
-		sb_printf(b, "null");
-		return;
-	}
-	if (!strcmp(s, "true") || !strcmp(s, "false")) {
-		sb_printf(b, "%s", s);
-		return;
-	}
-	strtod(s, &end);
-	if (!*end && strspn(s, "+-0123456789.eE") == strlen(s))
-		sb_printf(b, "%s", s);
-	else
-		sb_json_str(b, s);
-}
-
-static void node_json(struct strbuf *b, const struct ynode *n)
-{
-	if (!n) {
-		sb_printf(b, "null");
-		return;
-	}
-	if (n->kind == YNODE_SCALAR) {
-		scalar_json(b, n);
-		return;
-	}
-	sb_printf(b, "%s", n->kind == YNODE_MAP ? "{" : "[");
-	for (size_t i = 0; i < n->n; i++) {
-		sb_printf(b, "%s", i ? "," : "");
-		if (n->kind == YNODE_MAP) {
-			sb_json_str(b, n->keys[i]);
-			sb_printf(b, ":");
-		}
-		node_json(b, n->items[i]);
-	}
-	sb_printf(b, "%s", n->kind == YNODE_MAP ? "}" : "]");
-}
 
 /* metadata with annotations[LAST_APPLIED] = `applied` added. */
 static void metadata_json(struct strbuf *b, const struct ynode *md, const char *applied)
@@ -84,13 +37,13 @@ static void metadata_json(struct strbuf *b, const struct ynode *md, const char *
 		sb_printf(b, "%s", k++ ? "," : "");
 		sb_json_str(b, md->keys[i]);
 		sb_printf(b, ":");
-		node_json(b, md->items[i]);
+		ynode_json(b, md->items[i]);
 	}
 	sb_printf(b, "%s\"annotations\":{", k ? "," : "");
 	for (size_t i = 0; ann && ann->kind == YNODE_MAP && i < ann->n; i++) {
 		sb_json_str(b, ann->keys[i]);
 		sb_printf(b, ":");
-		node_json(b, ann->items[i]);
+		ynode_json(b, ann->items[i]);
 		sb_printf(b, ",");
 	}
 	sb_json_str(b, LAST_APPLIED);
@@ -103,7 +56,7 @@ static void applied_json(struct strbuf *b, const struct ynode *doc)
 {
 	struct strbuf applied = {0};
 
-	node_json(&applied, doc);
+	ynode_json(&applied, doc);
 	sb_printf(&applied, "\n");
 	sb_printf(b, "{");
 	for (size_t i = 0; i < doc->n; i++) {
@@ -113,7 +66,7 @@ static void applied_json(struct strbuf *b, const struct ynode *doc)
 		if (!strcmp(doc->keys[i], "metadata"))
 			metadata_json(b, doc->items[i], applied.s);
 		else
-			node_json(b, doc->items[i]);
+			ynode_json(b, doc->items[i]);
 	}
 	sb_printf(b, "}");
 	sb_free(&applied);
@@ -143,7 +96,7 @@ int lab_api_publish(const struct lab *lab)
 		err = yaml_parse_file(&set, path, &d);
 		for (size_t i = 0; !err && i < set.n; i++) {
 			sb_printf(&b, "%s", k++ ? "," : "");
-			node_json(&b, set.docs[i]);
+			ynode_json(&b, set.docs[i]);
 		}
 		if (err)
 			fprintf(stderr, "skiff-lab: cannot read %s to publish it\n", path);
