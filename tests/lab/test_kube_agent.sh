@@ -2,7 +2,7 @@
 # skiffd with its config from the Kubernetes API (tests/kube/fake_apiserver.py on loopback):
 # nothing is applied before every kind is listed, then a generation; an invalid VirtualService is
 # refused naming "api: VirtualService ns/name: field" while the last good generation stays; a
-# good change after it is applied; a burst of changes is one snapshot; an endpoint change is
+# good change after it is applied; a burst of changes is a few snapshots; an endpoint change is
 # rewritten in place in the kernel's maps. No network namespaces, so
 # no skiff-lab and not its lock: the agent runs on a private bpffs directory and an empty cgroup
 # of its own, with its admin port on loopback.
@@ -105,7 +105,10 @@ if wait_for last_error null && wait_for generation "!($GEN)" &&
 	t_pass
 else t_fail "$(dump; tail -5 "$TMP/skiffd.log")"; fi
 
-t_begin "a burst of 20 Services becomes one or two generations, not 20"
+# The first event finds skiffd idle and is applied at once; what arrives during that apply (and
+# 10 ms after it) is applied together. The server writes the 20 events one by one, so on a slow
+# kernel (an emulated guest) they may span a few applies: a handful, never one per event.
+t_begin "a burst of 20 Services becomes a few generations (at most 4), not 20"
 REL=$(field reloads)
 objs=""
 for i in $(seq 1 20); do
@@ -115,7 +118,7 @@ done
 control "{\"op\":\"apply\",\"objects\":[$objs]}"
 for _ in $(seq 100); do dump | grep -q '10.96.2.20' && break; sleep 0.1; done
 sleep 0.3 # a reload still to come would show now
-if dump | grep -q '10.96.2.20' && [ $(($(field reloads) - REL)) -le 2 ]; then
+if dump | grep -q '10.96.2.20' && [ $(($(field reloads) - REL)) -le 4 ]; then
 	t_pass
 else t_fail "reloads $REL -> $(field reloads); $(tail -5 "$TMP/skiffd.log")"; fi
 
