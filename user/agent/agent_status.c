@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * /status: what `skiffctl status` shows for this node. Whether the configuration in force is the
+ * newest one skiffd has seen, what is attached in the kernel and where, how full each map is,
+ * and which pods of enrolled namespaces are in the mesh and which are not, with the reason.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent/agent_state.h"
+#include "common/strbuf.h"
+#include "inspect/inspect_bpf.h"
+
+/* SYNCED: the newest configuration is in force. STALE: a newer one was refused, an older one
+ * is in force. ERROR: none is in force. */
+static void status_sync(struct strbuf *b, const struct agent *a)
+{
+	const char *state = !a->applied ? "ERROR" : a->last_error ? "STALE" : "SYNCED";
+	const char *reason = a->last_error;
+
+	if (!a->applied && !reason)
+		reason = "no configuration applied yet: waiting for the first whole snapshot";
+	sb_printf(b, "\"sync\":{\"state\":\"%s\",\"generation\":%u,\"applied_config\":%lu,"
+		  "\"newest_config\":%lu,\"rejected\":%lu,\"source\":",
+		  state, dp_generation(a->dp), a->applied_reload, a->reloads, a->rejected);
+	sb_json_str(b, agent_config_source(a));
+	sb_printf(b, ",\"reason\":");
+	sb_json_str(b, reason);
+	sb_printf(b, "},");
+}
+
+struct prog_ctx {
+	struct strbuf *b;
+	const struct agent *a;
+	int n;
+};
+
+/* The directory of a cgroup skiffd knows by id: the pod cgroup root or its own. */
+static const char *cgroup_dir(const struct agent *a, unsigned long long id)
+{
+	const char *dirs[] = {a->o->cgroup_root, a->o->agent_cgroup, a->o->kubelet_cgroup};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
+		if (dirs[i] && !stat(dirs[i], &st) && st.st_ino == id)
+			return dirs[i];
+	return NULL;
+}
+
+static void one_prog(void *ctx, const struct inspect_prog *p)
+{
+	struct prog_ctx *c = ctx;
+
+	sb_printf(c->b, "%s{\"hook\":\"%s\",\"program\":", c->n++ ? "," : "", p->hook);
+	sb_json_str(c->b, p->prog);
+	sb_printf(c->b, ",\"id\":%u", p->prog_id);
+	if (p->iface[0]) {
+		sb_printf(c->b, ",\"interface\":");
+		sb_json_str(c->b, p->iface);
+	} else {
+		sb_printf(c->b, ",\"cgroup_id\":%llu,\"cgroup\":", (unsigned long long)p->cgroup_id);
+		sb_json_str(c->b, cgroup_dir(c->a, p->cgroup_id));
+	}
+	sb_printf(c->b, "}");
+}
+
+static void one_map(void *ctx, const struct inspect_map *m)
+{
+	struct prog_ctx *c = ctx;
+
+	sb_printf(c->b, "%s{\"name\":", c->n++ ? "," : "");
+	sb_json_str(c->b, m->name);
+	sb_printf(c->b, ",\"type\":\"%s\",\"entries\":%ld,\"max_entries\":%u}", m->type, m->entries,
+		  m->max_entries);
+}
+
+static void status_kernel(struct strbuf *b, const struct agent *a)
+{
+	struct prog_ctx c = {.b = b, .a = a};
+
+	sb_printf(b, "\"programs\":[");
+	inspect_programs(a->o->bpffs, a->o->uplink, one_prog, &c);
+	sb_printf(b, "],\"maps\":[");
+	c.n = 0;
+	inspect_maps(a->o->bpffs, one_map, &c);
+	sb_printf(b, "],");
+}
+
+static bool view_has_pod(const struct node_view *v, const char *name)
+{
+	for (size_t i = 0; i < v->npods; i++)
+		if (v->pods[i].name && !strcmp(v->pods[i].name, name))
+			return true;
+	return false;
+}
+
+/* This node's pods of enrolled namespaces that skiffd does not enrol, and why. */
+static void status_outside(struct strbuf *b, const struct agent *a)
+{
+	const struct model *m = a->snap ? &a->snap->m : NULL;
+	char name[512];
+	int n = 0;
+
+	sb_printf(b, "\"pods_not_in_mesh\":[");
+	for (size_t i = 0; m && i < m->npods; i++) {
+		const struct m_pod *p = &m->pods[i];
+		const char *why;
+
+		if (!p->node_name || strcmp(p->node_name, a->o->node) ||
+		    !model_namespace_enrolled(m, p->meta.ns))
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", p->meta.ns, p->meta.name);
+		why = model_pod_opt_out(m, p);
+		if (!why && view_has_pod(&a->view, name))
+			continue;
+		if (!why)
+			why = "no cgroup found yet (skiffd looks again at every rescan)";
+		sb_printf(b, "%s{\"pod\":", n++ ? "," : "");
+		sb_json_str(b, name);
+		sb_printf(b, ",\"reason\":");
+		sb_json_str(b, why);
+		sb_printf(b, "}");
+	}
+	sb_printf(b, "]");
+}
+
+char *agent_status(const struct agent *a)
+{
+	struct strbuf b = {0};
+
+	sb_printf(&b, "{\"node\":");
+	sb_json_str(&b, a->o->node);
+	sb_printf(&b, ",");
+	status_sync(&b, a);
+	status_kernel(&b, a);
+	sb_printf(&b, "\"enrolled_pods\":[");
+	for (size_t i = 0; i < a->view.npods; i++) {
+		sb_printf(&b, "%s", i ? "," : "");
+		sb_json_str(&b, a->view.pods[i].name);
+	}
+	sb_printf(&b, "],");
+	status_outside(&b, a);
+	sb_printf(&b, "}\n");
+	return sb_take(&b);
+}
