@@ -37,8 +37,36 @@ struct prog_ctx {
 	int n;
 };
 
-/* The directory of a cgroup skiffd knows by id: the pod cgroup root or its own. */
-static const char *cgroup_dir(const struct agent *a, unsigned long long id)
+/* skiffd's own cgroup directory when --agent-cgroup does not name it: the cgroup2 mount point
+ * (mountinfo) joined with its path in /proc/self/cgroup. "" when either is missing. */
+static void own_cgroup(char *buf, size_t len)
+{
+	char line[4096], mnt[2048] = "", path[2048] = "", fstype[64];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	buf[0] = '\0';
+	while (f && fgets(line, sizeof(line), f)) {
+		const char *sep = strstr(line, " - ");
+
+		if (sep && sscanf(sep, " - %63s", fstype) == 1 && !strcmp(fstype, "cgroup2") &&
+		    sscanf(line, "%*s %*s %*s %*s %2047s", mnt) == 1)
+			break;
+		mnt[0] = '\0';
+	}
+	if (f)
+		fclose(f);
+	f = fopen("/proc/self/cgroup", "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "0::", 3) && sscanf(line + 3, "%2047s", path) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (mnt[0] && path[0])
+		snprintf(buf, len, "%s%s", mnt, strcmp(path, "/") ? path : "");
+}
+
+/* The directory of a cgroup skiffd knows by id: the pod cgroup root, its own, kubelet's. */
+static const char *cgroup_dir(const struct agent *a, unsigned long long id, char *own, size_t len)
 {
 	const char *dirs[] = {a->o->cgroup_root, a->o->agent_cgroup, a->o->kubelet_cgroup};
 	struct stat st;
@@ -46,12 +74,14 @@ static const char *cgroup_dir(const struct agent *a, unsigned long long id)
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		if (dirs[i] && !stat(dirs[i], &st) && st.st_ino == id)
 			return dirs[i];
-	return NULL;
+	own_cgroup(own, len);
+	return own[0] && !stat(own, &st) && st.st_ino == id ? own : NULL;
 }
 
 static void one_prog(void *ctx, const struct inspect_prog *p)
 {
 	struct prog_ctx *c = ctx;
+	char own[4096];
 
 	sb_printf(c->b, "%s{\"hook\":\"%s\",\"program\":", c->n++ ? "," : "", p->hook);
 	sb_json_str(c->b, p->prog);
@@ -61,7 +91,7 @@ static void one_prog(void *ctx, const struct inspect_prog *p)
 		sb_json_str(c->b, p->iface);
 	} else {
 		sb_printf(c->b, ",\"cgroup_id\":%llu,\"cgroup\":", (unsigned long long)p->cgroup_id);
-		sb_json_str(c->b, cgroup_dir(c->a, p->cgroup_id));
+		sb_json_str(c->b, cgroup_dir(c->a, p->cgroup_id, own, sizeof(own)));
 	}
 	sb_printf(c->b, "}");
 }

@@ -61,9 +61,12 @@ static void print_service(FILE *out, json_object *s)
 	for (size_t i = 0; i < n; i++) {
 		json_object *o = json_object_array_get_idx(bes, i);
 
+		const char *addr = str(o, "addr") ? str(o, "addr") : "none";
+
 		ctl_fmt_share(share, sizeof(share), be[i].weight, total);
-		fprintf(out, "      %-7s %s:%s  %s%s%s%s\n", share, str(o, "addr"),
-			json_object_get_string(get(o, "port")), str(o, "pod") ? str(o, "pod") : "",
+		fprintf(out, "      %-7s %s%s%s:%s  %s%s%s%s\n", share, strchr(addr, ':') ? "[" : "",
+			addr, strchr(addr, ':') ? "]" : "", json_object_get_string(get(o, "port")),
+			str(o, "pod") ? str(o, "pod") : "",
 			str(o, "version") ? " (version " : "",
 			str(o, "version") ? str(o, "version") : "", str(o, "version") ? ")" : "");
 	}

@@ -186,7 +186,7 @@ int ctl_parse_targets(const char *list, struct ctl_target *out, size_t *n, size_
 		bool v6_bare = colon && strchr(tok, ':') != colon && tok[0] != '[';
 
 		if (*n >= max) {
-			snprintf(err, errlen, "more than %zu nodes", max);
+			snprintf(err, errlen, "more than %zu node addresses", max);
 			rc = -1;
 			break;
 		}

@@ -289,7 +289,10 @@ int ctl_maps(int argc, char **argv, FILE *out, FILE *err)
 		if (!json) {
 			if (!kind)
 				fprintf(out, "== %s\n", kinds[k]);
-			print_kind(out, kinds[k], v);
+			if (json_object_is_type(v, json_type_array) && !json_object_array_length(v))
+				fprintf(out, "(no entries)\n");
+			else
+				print_kind(out, kinds[k], v);
 		}
 		json_object_object_add(all, kinds[k], v);
 	}

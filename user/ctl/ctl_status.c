@@ -123,7 +123,11 @@ static void print_maps(FILE *out, json_object *st)
 		const char *t = str(m, "type", "?");
 		char fill[96];
 
-		ctl_fmt_fill(fill, sizeof(fill), e, (uint32_t)max);
+		/* an array has all its slots from the start: no fill level to watch */
+		if (strstr(t, "array"))
+			snprintf(fill, sizeof(fill), "%ld slots", max);
+		else
+			ctl_fmt_fill(fill, sizeof(fill), e, (uint32_t)max);
 		fprintf(out, "    %-20s %-14s %s%s\n", str(m, "name", "?"), t, fill,
 			!strstr(t, "array") && ctl_fill_low(e, (uint32_t)max) ? "  LOW HEADROOM"
 									     : "");
