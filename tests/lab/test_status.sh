@@ -240,6 +240,14 @@ t_begin "maps --raw: bpftool's dump of the pins, as before"
 if grep -q "== $PIN/skiff_services" "$OUT" && grep -q '"weight_total"' "$OUT"; then t_pass
 else t_fail "$(head -20 "$OUT")"; fi
 
+t_begin "--node-addr: the status port (metrics listener, :15020) serves the same /status"
+on_node1 status --node-addr 127.0.0.1 --json
+if jcheck "len(d['nodes']) == 1 and d['nodes'][0]['node'] == 'node-1' and
+	d['nodes'][0]['address'] == '127.0.0.1:15020' and d['nodes'][0]['sync']['state'] == 'SYNCED'" &&
+	lab exec --node node-1 -- curl -s --max-time 2 127.0.0.1:15020/metrics | grep -q '^skiff_'; then
+	t_pass
+else t_fail "$(head -c 1500 "$OUT")"; fi
+
 t_begin "no skiffd at the address: status says so and exits 1"
 "$CTL" status --node-addr 127.0.0.1:1 >"$OUT" 2>&1
 rc=$?

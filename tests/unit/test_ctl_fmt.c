@@ -100,10 +100,10 @@ static void test_targets(void **state)
 					   &n, 4, err, sizeof(err)),
 			 0);
 	assert_int_equal(n, 4);
-	assert_string_equal(t[0].addr, "10.0.0.1:15000");
+	assert_string_equal(t[0].addr, "10.0.0.1:15020"); /* the status port on the node */
 	assert_string_equal(t[1].addr, "10.0.0.2:16000");
 	assert_string_equal(t[2].addr, "[fd00::1]:15000");
-	assert_string_equal(t[3].addr, "[fd00::2]:15000");
+	assert_string_equal(t[3].addr, "[fd00::2]:15020");
 	assert_string_equal(t[0].netns, "");
 	n = 0;
 	assert_int_equal(ctl_parse_targets("node-1.example", t, &n, 4, err, sizeof(err)), -1);

@@ -112,6 +112,8 @@ void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 			  const struct metrics_http *h);
 /* /status: sync state, programs, map fill levels, pods in and out of the mesh (agent_status.c). */
 char *agent_status(const struct agent *a);
+/* The same for the metrics listener on the node's address (metrics_server.status). */
+char *agent_status_page(void *agent);
 /* Admin handler: /config_dump, /status, /config_objects and the health checks. */
 int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype);
 

@@ -175,3 +175,8 @@ char *agent_status(const struct agent *a)
 	sb_printf(&b, "}\n");
 	return sb_take(&b);
 }
+
+char *agent_status_page(void *agent)
+{
+	return agent_status(agent);
+}

@@ -191,9 +191,10 @@ int ctl_parse_targets(const char *list, struct ctl_target *out, size_t *n, size_
 			break;
 		}
 		memset(t, 0, sizeof(*t));
-		/* no port given: the admin port; a bare IPv6 address has colons but no brackets */
+		/* no port given: the status port; a bare IPv6 address has colons, no brackets */
 		if (!colon || v6_bare || (close && colon < close))
-			snprintf(t->addr, sizeof(t->addr), v6_bare ? "[%s]:15000" : "%s:15000", tok);
+			snprintf(t->addr, sizeof(t->addr), v6_bare ? "[%s]:%d" : "%s:%d", tok,
+				 CTL_STATUS_PORT);
 		else
 			snprintf(t->addr, sizeof(t->addr), "%s", tok);
 		snprintf(t->name, sizeof(t->name), "%s", t->addr);

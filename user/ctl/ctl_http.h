@@ -22,8 +22,12 @@ char *ctl_http_get(const struct ctl_target *t, const char *path, char *err, size
  * skiffd's admin port. Returns how many (0: no lab on this machine). */
 size_t ctl_lab_targets(struct ctl_target *out, size_t max);
 
-/* Targets from a comma-separated list of HOST[:PORT] (PORT defaults to 15000) appended to
- * out[*n..max). Returns 0, or -1 after naming the bad entry in `err`. */
+/* skiffd's status port: /status on the metrics listener, which (unlike the admin port, on
+ * 127.0.0.1) listens on the node's address in the DaemonSet. */
+#define CTL_STATUS_PORT 15020
+
+/* Targets from a comma-separated list of HOST[:PORT] (PORT defaults to CTL_STATUS_PORT)
+ * appended to out[*n..max). Returns 0, or -1 after naming the bad entry in `err`. */
 int ctl_parse_targets(const char *list, struct ctl_target *out, size_t *n, size_t max, char *err,
 		      size_t errlen);
 
