@@ -55,8 +55,7 @@ static void test_fill(void **state)
 	assert_false(ctl_fill_low(0, 16));
 }
 
-static char *service_line(const char *name, const struct ctl_backend *be, size_t n,
-			  uint32_t total)
+static char *service_line(const char *name, const struct ctl_backend *be, size_t n, uint32_t total)
 {
 	struct strbuf b = {0};
 
@@ -96,8 +95,8 @@ static void test_targets(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(ctl_parse_targets("10.0.0.1,10.0.0.2:16000,[fd00::1]:15000,fd00::2", t,
-					   &n, 4, err, sizeof(err)),
+	assert_int_equal(ctl_parse_targets("10.0.0.1,10.0.0.2:16000,[fd00::1]:15000,fd00::2", t, &n,
+					   4, err, sizeof(err)),
 			 0);
 	assert_int_equal(n, 4);
 	assert_string_equal(t[0].addr, "10.0.0.1:15020"); /* the status port on the node */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "agent/agent_state.h"
 #include "common/strbuf.h"
@@ -22,7 +23,8 @@ static void status_sync(struct strbuf *b, const struct agent *a)
 
 	if (!a->applied && !reason)
 		reason = "no configuration applied yet: waiting for the first whole snapshot";
-	sb_printf(b, "\"sync\":{\"state\":\"%s\",\"generation\":%u,\"applied_config\":%lu,"
+	sb_printf(b,
+		  "\"sync\":{\"state\":\"%s\",\"generation\":%u,\"applied_config\":%lu,"
 		  "\"newest_config\":%lu,\"rejected\":%lu,\"source\":",
 		  state, dp_generation(a->dp), a->applied_reload, a->reloads, a->rejected);
 	sb_json_str(b, agent_config_source(a));
@@ -90,7 +92,8 @@ static void one_prog(void *ctx, const struct inspect_prog *p)
 		sb_printf(c->b, ",\"interface\":");
 		sb_json_str(c->b, p->iface);
 	} else {
-		sb_printf(c->b, ",\"cgroup_id\":%llu,\"cgroup\":", (unsigned long long)p->cgroup_id);
+		sb_printf(c->b,
+			  ",\"cgroup_id\":%llu,\"cgroup\":", (unsigned long long)p->cgroup_id);
 		sb_json_str(c->b, cgroup_dir(c->a, p->cgroup_id, own, sizeof(own)));
 	}
 	sb_printf(c->b, "}");
@@ -106,30 +109,74 @@ static void one_map(void *ctx, const struct inspect_map *m)
 		  m->max_entries);
 }
 
+/*
+ * Counting a map's entries is one syscall per entry: a full skiff_backends is half a million,
+ * a quarter of a second of the agent loop. /status is also served on the node's address, so
+ * the counts are kept for STATUS_MAPS_TTL_MS: a client asking in a loop cannot stall the loop.
+ * One agent per process, on one thread: the cache is this file's.
+ */
+#define STATUS_MAPS_TTL_MS 5000
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *maps_json(const struct agent *a)
+{
+	static char *cached;
+	static long long at;
+	struct strbuf mb = {0};
+	struct prog_ctx c = {.b = &mb, .a = a};
+
+	if (cached && now_ms() - at < STATUS_MAPS_TTL_MS)
+		return cached;
+	inspect_maps(a->o->bpffs, one_map, &c);
+	free(cached);
+	cached = sb_take(&mb);
+	at = now_ms();
+	return cached ? cached : "";
+}
+
 static void status_kernel(struct strbuf *b, const struct agent *a)
 {
 	struct prog_ctx c = {.b = b, .a = a};
 
 	sb_printf(b, "\"programs\":[");
 	inspect_programs(a->o->bpffs, a->o->uplink, one_prog, &c);
-	sb_printf(b, "],\"maps\":[");
-	c.n = 0;
-	inspect_maps(a->o->bpffs, one_map, &c);
-	sb_printf(b, "],");
+	sb_printf(b, "],\"maps\":[%s],", maps_json(a));
 }
 
-static bool view_has_pod(const struct node_view *v, const char *name)
+static int cmp_name(const void *x, const void *y)
 {
+	return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+/* The enrolled pods' names, sorted, for bsearch (a node may hold thousands of pods). */
+static const char **enrolled_sorted(const struct node_view *v, size_t *n)
+{
+	const char **names = calloc(v->npods ? v->npods : 1, sizeof(*names));
+
+	*n = 0;
+	if (!names)
+		return NULL;
 	for (size_t i = 0; i < v->npods; i++)
-		if (v->pods[i].name && !strcmp(v->pods[i].name, name))
-			return true;
-	return false;
+		if (v->pods[i].name)
+			names[(*n)++] = v->pods[i].name;
+	qsort(names, *n, sizeof(*names), cmp_name);
+	return names;
 }
 
 /* This node's pods of enrolled namespaces that skiffd does not enrol, and why. */
 static void status_outside(struct strbuf *b, const struct agent *a)
 {
 	const struct model *m = a->snap ? &a->snap->m : NULL;
+	size_t nenrolled;
+	const char **enrolled = enrolled_sorted(&a->view, &nenrolled);
+	const char *key = NULL;
 	char name[512];
 	int n = 0;
 
@@ -143,7 +190,9 @@ static void status_outside(struct strbuf *b, const struct agent *a)
 			continue;
 		snprintf(name, sizeof(name), "%s/%s", p->meta.ns, p->meta.name);
 		why = model_pod_opt_out(m, p);
-		if (!why && view_has_pod(&a->view, name))
+		key = name;
+		if (!why && enrolled &&
+		    bsearch(&key, enrolled, nenrolled, sizeof(*enrolled), cmp_name))
 			continue;
 		if (!why)
 			why = "no cgroup found yet (skiffd looks again at every rescan)";
@@ -154,6 +203,7 @@ static void status_outside(struct strbuf *b, const struct agent *a)
 		sb_printf(b, "}");
 	}
 	sb_printf(b, "]");
+	free(enrolled);
 }
 
 char *agent_status(const struct agent *a)

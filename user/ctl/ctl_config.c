@@ -50,9 +50,9 @@ static void print_service(FILE *out, json_object *s)
 
 		be[i].weight = (uint32_t)json_object_get_int64(get(o, "weight"));
 		be[i].label = !addr || !strcmp(addr, "none") ? NULL
-			      : str(o, "version")	      ? str(o, "version")
-			      : str(o, "pod")		      ? str(o, "pod")
-							      : addr;
+			      : str(o, "version")	     ? str(o, "version")
+			      : str(o, "pod")		     ? str(o, "pod")
+							     : addr;
 		total += be[i].weight;
 	}
 	ctl_fmt_service(&b, str(s, "name") ? str(s, "name") : "?", be, n, total);
@@ -64,9 +64,9 @@ static void print_service(FILE *out, json_object *s)
 		const char *addr = str(o, "addr") ? str(o, "addr") : "none";
 
 		ctl_fmt_share(share, sizeof(share), be[i].weight, total);
-		fprintf(out, "      %-7s %s%s%s:%s  %s%s%s%s\n", share, strchr(addr, ':') ? "[" : "",
-			addr, strchr(addr, ':') ? "]" : "", json_object_get_string(get(o, "port")),
-			str(o, "pod") ? str(o, "pod") : "",
+		fprintf(out, "      %-7s %s%s%s:%s  %s%s%s%s\n", share,
+			strchr(addr, ':') ? "[" : "", addr, strchr(addr, ':') ? "]" : "",
+			json_object_get_string(get(o, "port")), str(o, "pod") ? str(o, "pod") : "",
 			str(o, "version") ? " (version " : "",
 			str(o, "version") ? str(o, "version") : "", str(o, "version") ? ")" : "");
 	}
@@ -84,8 +84,7 @@ static void print_counters(FILE *out, json_object *d, const char *key, const cha
 		return;
 	}
 	fprintf(out, "%s:", title);
-	json_object_object_foreach(o, k, v)
-		fprintf(out, " %s %s", k, json_object_get_string(v));
+	json_object_object_foreach(o, k, v) fprintf(out, " %s %s", k, json_object_get_string(v));
 	fprintf(out, "\n");
 }
 
@@ -97,7 +96,8 @@ static void print_dump(FILE *out, json_object *d)
 	fprintf(out, "node %s: generation %s, %s; %s reloads, %s refused\n", str(d, "node"),
 		json_object_get_string(get(d, "generation")),
 		json_object_get_boolean(get(d, "applied")) ? "applied" : "NOTHING APPLIED YET",
-		json_object_get_string(get(d, "reloads")), json_object_get_string(get(d, "rejected")));
+		json_object_get_string(get(d, "reloads")),
+		json_object_get_string(get(d, "rejected")));
 	if (err)
 		fprintf(out, "newest configuration refused (the previous one stays): %s\n", err);
 	fprintf(out, "services (%zu service ports):\n", alen(svcs));
@@ -134,8 +134,10 @@ int ctl_config_dump(int argc, char **argv, FILE *out, FILE *err)
 	}
 	body = ctl_http_get(&t, "/config_dump", why, sizeof(why));
 	if (!body) {
-		fprintf(err, "skiffctl config dump: %s (is skiffd running on this node? pass "
-			     "--admin HOST:PORT)\n", why);
+		fprintf(err,
+			"skiffctl config dump: %s (is skiffd running on this node? pass "
+			"--admin HOST:PORT)\n",
+			why);
 		return 1;
 	}
 	d = json_tokener_parse(body);

@@ -36,8 +36,9 @@ void ctl_fmt_fill(char *buf, size_t len, long entries, uint32_t max)
 
 int ctl_fill_low(long entries, uint32_t max)
 {
-	return entries >= 0 && max && (uint64_t)(max - (entries > max ? max : entries)) * 100 <
-					       (uint64_t)max * CTL_FILL_WARN_PCT;
+	return entries >= 0 && max &&
+	       (uint64_t)(max - (entries > max ? max : entries)) * 100 <
+		   (uint64_t)max * CTL_FILL_WARN_PCT;
 }
 
 void ctl_fmt_service_name(char *buf, size_t len, const char *name)

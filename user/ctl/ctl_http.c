@@ -199,8 +199,10 @@ int ctl_parse_targets(const char *list, struct ctl_target *out, size_t *n, size_
 			snprintf(t->addr, sizeof(t->addr), "%s", tok);
 		snprintf(t->name, sizeof(t->name), "%s", t->addr);
 		if (target_sockaddr(t->addr, &ss) < 0) {
-			snprintf(err, errlen, "--node-addr '%s' is not an IP address with an optional "
-				 ":PORT", tok);
+			snprintf(err, errlen,
+				 "--node-addr '%s' is not an IP address with an optional "
+				 ":PORT",
+				 tok);
 			rc = -1;
 			break;
 		}

@@ -34,8 +34,10 @@ static int open_pin(const char *dir, const char *name, FILE *err)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
-		fprintf(err, "skiffctl maps: cannot open %s: %s (is skiffd running with --bpffs %s? "
-			     "pass --pin-dir)\n", path, strerror(errno), dir);
+		fprintf(err,
+			"skiffctl maps: cannot open %s: %s (is skiffd running with --bpffs %s? "
+			"pass --pin-dir)\n",
+			path, strerror(errno), dir);
 	return fd;
 }
 
@@ -81,8 +83,8 @@ static void one_service(void *ctx, const void *kp, const void *vp)
 	addr_endpoint(&k->addr, k->family, ntohs(k->port), vip, sizeof(vip));
 	s = json_object_new_object();
 	bes = json_object_new_array();
-	json_object_object_add(s, "name", json_object_new_string(
-					      ctl_names_service(c->names, vip, k->proto)));
+	json_object_object_add(s, "name",
+			       json_object_new_string(ctl_names_service(c->names, vip, k->proto)));
 	json_object_object_add(s, "vip", json_object_new_string(vip));
 	json_object_object_add(s, "proto", json_object_new_string(k->proto == 17 ? "UDP" : "TCP"));
 	json_object_object_add(s, "weight_total", json_object_new_int64(v->weight_total));
@@ -136,8 +138,8 @@ static json_object *read_services(const char *dir, struct ctl_names *names, FILE
 	sfd = open_pin(dir, SKIFF_MAP_SERVICES, err);
 	c.backends_fd = open_pin(dir, SKIFF_MAP_BACKENDS, err);
 	if (sfd >= 0 && c.backends_fd >= 0)
-		ctl_map_each(sfd, sizeof(struct skiff_svc_key), sizeof(struct skiff_svc), one_service,
-			     &c);
+		ctl_map_each(sfd, sizeof(struct skiff_svc_key), sizeof(struct skiff_svc),
+			     one_service, &c);
 	if (sfd >= 0)
 		close(sfd);
 	if (c.backends_fd >= 0)
@@ -171,8 +173,9 @@ static const char *backend_label(json_object *b)
 {
 	if (!jstr(b, "addr"))
 		return NULL;
-	return jstr(b, "version") ? jstr(b, "version") : jstr(b, "pod") ? jstr(b, "pod")
-									 : jstr(b, "addr");
+	return jstr(b, "version") ? jstr(b, "version")
+	       : jstr(b, "pod")	  ? jstr(b, "pod")
+				  : jstr(b, "addr");
 }
 
 static void print_services(FILE *out, json_object *svcs)
@@ -189,7 +192,8 @@ static void print_services(FILE *out, json_object *svcs)
 		for (size_t k = 0; k < nb && n < sizeof(be) / sizeof(be[0]); k++) {
 			json_object *o = json_object_array_get_idx(bes, k);
 
-			be[n++] = (struct ctl_backend){backend_label(o), (uint32_t)jnum(o, "weight")};
+			be[n++] =
+			    (struct ctl_backend){backend_label(o), (uint32_t)jnum(o, "weight")};
 		}
 		ctl_fmt_service(&b, jstr(s, "name"), be, n, (uint32_t)jnum(s, "weight_total"));
 		line = sb_take(&b);
@@ -222,11 +226,10 @@ static void print_backends(FILE *out, json_object *svcs)
 	}
 }
 
-static const char *const kinds[] = {"services", "backends", "enrolled", "policy", "mtls",
-				    "stats", NULL};
+static const char *const kinds[] = {"services", "backends", "enrolled", "policy",
+				    "mtls",	"stats",    NULL};
 
-static json_object *read_kind(const char *kind, const char *dir, struct ctl_names *names,
-			      FILE *err)
+static json_object *read_kind(const char *kind, const char *dir, struct ctl_names *names, FILE *err)
 {
 	if (!strcmp(kind, "services") || !strcmp(kind, "backends"))
 		return read_services(dir, names, err);
@@ -245,8 +248,9 @@ static void print_kind(FILE *out, const char *kind, json_object *v)
 
 static int maps_usage(FILE *err)
 {
-	fprintf(err, "usage: skiffctl maps [services|backends|enrolled|policy|mtls|stats] [--json]\n"
-		     "        [--pin-dir DIR] [--admin HOST:PORT] [--raw]\n");
+	fprintf(err,
+		"usage: skiffctl maps [services|backends|enrolled|policy|mtls|stats] [--json]\n"
+		"        [--pin-dir DIR] [--admin HOST:PORT] [--raw]\n");
 	return 2;
 }
 
@@ -297,9 +301,9 @@ int ctl_maps(int argc, char **argv, FILE *out, FILE *err)
 		json_object_object_add(all, kinds[k], v);
 	}
 	if (json)
-		fprintf(out, "%s\n", json_object_to_json_string_ext(
-					     all, JSON_C_TO_STRING_PRETTY |
-						      JSON_C_TO_STRING_NOSLASHESCAPE));
+		fprintf(out, "%s\n",
+			json_object_to_json_string_ext(all, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(all);
 	ctl_names_free(names);
 	return rc;

@@ -155,13 +155,12 @@ static const struct pod_map {
 	ctl_entry_fn fn;
 	int percpu;
 } pod_maps[] = {
-	{"enrolled", SKIFF_MAP_ENROLLED, sizeof(__u64), sizeof(struct skiff_pod), one_enrolled, 0},
-	{"policy", SKIFF_MAP_POLICY, sizeof(struct skiff_policy_key), sizeof(struct skiff_policy),
-	 one_policy, 0},
-	{"mtls", SKIFF_MAP_MTLS, sizeof(struct skiff_mtls_key), sizeof(struct skiff_mtls), one_mtls,
-	 0},
-	{"stats", SKIFF_MAP_L4_STATS, sizeof(struct skiff_l4_key), sizeof(struct skiff_l4_stats),
-	 one_l4, 1},
+    {"enrolled", SKIFF_MAP_ENROLLED, sizeof(__u64), sizeof(struct skiff_pod), one_enrolled, 0},
+    {"policy", SKIFF_MAP_POLICY, sizeof(struct skiff_policy_key), sizeof(struct skiff_policy),
+     one_policy, 0},
+    {"mtls", SKIFF_MAP_MTLS, sizeof(struct skiff_mtls_key), sizeof(struct skiff_mtls), one_mtls, 0},
+    {"stats", SKIFF_MAP_L4_STATS, sizeof(struct skiff_l4_key), sizeof(struct skiff_l4_stats),
+     one_l4, 1},
 };
 
 json_object *ctl_maps_read_pods(const char *kind, const char *dir, struct ctl_names *names,
@@ -231,12 +230,13 @@ void ctl_maps_print_pods(FILE *out, const char *kind, json_object *v)
 		else
 			fprintf(out, "%-40s -> %-40s opened %s closed %s bytes in %s out %s\n",
 				js(o, "from"), js(o, "to"), js(o, "conns_opened"),
-				js(o, "conns_closed"), js(o, "bytes_received"), js(o, "bytes_sent"));
+				js(o, "conns_closed"), js(o, "bytes_received"),
+				js(o, "bytes_sent"));
 	}
 	if (!strcmp(kind, "stats") && json_object_object_get_ex(v, "guard", &g)) {
 		fprintf(out, "STRICT guard:");
 		json_object_object_foreach(g, key, val)
-			fprintf(out, " %s %s", key, json_object_get_string(val));
+		    fprintf(out, " %s %s", key, json_object_get_string(val));
 		fprintf(out, "\n");
 	}
 }

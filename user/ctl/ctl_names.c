@@ -16,8 +16,10 @@ struct ctl_names *ctl_names_fetch(const struct ctl_target *admin, FILE *err)
 	struct ctl_names *n;
 
 	if (!body) {
-		fprintf(err, "skiffctl: no names from skiffd (%s): showing addresses and ids; pass "
-			     "--admin HOST:PORT\n", why);
+		fprintf(err,
+			"skiffctl: no names from skiffd (%s): showing addresses and ids; pass "
+			"--admin HOST:PORT\n",
+			why);
 		return NULL;
 	}
 	n = calloc(1, sizeof(*n));
@@ -74,8 +76,7 @@ static json_object *service_at(struct ctl_names *n, const char *vip, int proto)
 		if (!name || !addr || !json_object_object_get_ex(sv, "port", &port))
 			continue;
 		endpoint(ep, sizeof(ep), addr, json_object_get_int(port));
-		if (!strcmp(ep, vip) && strlen(name) > 4 &&
-		    !strcmp(name + strlen(name) - 4, want))
+		if (!strcmp(ep, vip) && strlen(name) > 4 && !strcmp(name + strlen(name) - 4, want))
 			return sv;
 	}
 	return NULL;

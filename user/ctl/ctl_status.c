@@ -107,8 +107,8 @@ static void print_programs(FILE *out, json_object *st)
 		if (get(p, "interface"))
 			snprintf(where, sizeof(where), "interface %s", str(p, "interface", "?"));
 		else
-			snprintf(where, sizeof(where), "cgroup %s (id %ld)",
-				 str(p, "cgroup", "?"), num(p, "cgroup_id"));
+			snprintf(where, sizeof(where), "cgroup %s (id %ld)", str(p, "cgroup", "?"),
+				 num(p, "cgroup_id"));
 		fprintf(out, "    %-20s %-22s id %-6ld %s\n", str(p, "hook", "?"),
 			str(p, "program", "?"), num(p, "id"), where);
 	}
@@ -130,7 +130,7 @@ static void print_maps(FILE *out, json_object *st)
 			ctl_fmt_fill(fill, sizeof(fill), e, (uint32_t)max);
 		fprintf(out, "    %-20s %-14s %s%s\n", str(m, "name", "?"), t, fill,
 			!strstr(t, "array") && ctl_fill_low(e, (uint32_t)max) ? "  LOW HEADROOM"
-									     : "");
+									      : "");
 	}
 }
 
@@ -153,7 +153,8 @@ static void print_node(FILE *out, const struct node_status *ns)
 {
 	json_object *st = ns->st, *sync = get(st, "sync");
 
-	fprintf(out, "\n%s: %s, generation %ld, configuration %ld of %ld seen (%ld refused), from %s\n",
+	fprintf(out,
+		"\n%s: %s, generation %ld, configuration %ld of %ld seen (%ld refused), from %s\n",
 		str(st, "node", "?"), str(sync, "state", "?"), num(sync, "generation"),
 		num(sync, "applied_config"), num(sync, "newest_config"), num(sync, "rejected"),
 		str(sync, "source", "?"));
@@ -180,8 +181,9 @@ static void print_json(FILE *out, struct node_status *ns, size_t n)
 		json_object_array_add(nodes, o);
 	}
 	json_object_object_add(root, "nodes", nodes);
-	fprintf(out, "%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_NOSLASHESCAPE));
+	fprintf(out, "%s\n",
+		json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							 JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
 }
 
@@ -243,8 +245,8 @@ int ctl_status(int argc, char **argv, FILE *out, FILE *err)
 			snprintf(ns[i].err, sizeof(ns[i].err), "skiffd at %s answered no JSON",
 				 t[i].addr);
 		free(body);
-		all_synced &= ns[i].st && !strcmp(str(get(ns[i].st, "sync"), "state", ""),
-						  "SYNCED");
+		all_synced &=
+		    ns[i].st && !strcmp(str(get(ns[i].st, "sync"), "state", ""), "SYNCED");
 	}
 	if (!rc && json) {
 		print_json(out, ns, n);

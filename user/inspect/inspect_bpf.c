@@ -25,21 +25,21 @@ static const char *hook_name(enum bpf_attach_type t)
 		enum bpf_attach_type t;
 		const char *name;
 	} names[] = {
-		{BPF_CGROUP_INET4_CONNECT, "cgroup/connect4"},
-		{BPF_CGROUP_INET6_CONNECT, "cgroup/connect6"},
-		{BPF_CGROUP_UDP4_SENDMSG, "cgroup/sendmsg4"},
-		{BPF_CGROUP_UDP6_SENDMSG, "cgroup/sendmsg6"},
-		{BPF_CGROUP_UDP4_RECVMSG, "cgroup/recvmsg4"},
-		{BPF_CGROUP_UDP6_RECVMSG, "cgroup/recvmsg6"},
-		{BPF_CGROUP_INET4_GETPEERNAME, "cgroup/getpeername4"},
-		{BPF_CGROUP_INET6_GETPEERNAME, "cgroup/getpeername6"},
-		{BPF_CGROUP_INET_SOCK_CREATE, "cgroup/sock_create"},
-		{BPF_CGROUP_INET_SOCK_RELEASE, "cgroup/sock_release"},
-		{BPF_CGROUP_INET4_POST_BIND, "cgroup/post_bind4"},
-		{BPF_CGROUP_INET6_POST_BIND, "cgroup/post_bind6"},
-		{BPF_CGROUP_SOCK_OPS, "sockops"},
-		{BPF_CGROUP_INET_INGRESS, "cgroup_skb/ingress"},
-		{BPF_CGROUP_INET_EGRESS, "cgroup_skb/egress"},
+	    {BPF_CGROUP_INET4_CONNECT, "cgroup/connect4"},
+	    {BPF_CGROUP_INET6_CONNECT, "cgroup/connect6"},
+	    {BPF_CGROUP_UDP4_SENDMSG, "cgroup/sendmsg4"},
+	    {BPF_CGROUP_UDP6_SENDMSG, "cgroup/sendmsg6"},
+	    {BPF_CGROUP_UDP4_RECVMSG, "cgroup/recvmsg4"},
+	    {BPF_CGROUP_UDP6_RECVMSG, "cgroup/recvmsg6"},
+	    {BPF_CGROUP_INET4_GETPEERNAME, "cgroup/getpeername4"},
+	    {BPF_CGROUP_INET6_GETPEERNAME, "cgroup/getpeername6"},
+	    {BPF_CGROUP_INET_SOCK_CREATE, "cgroup/sock_create"},
+	    {BPF_CGROUP_INET_SOCK_RELEASE, "cgroup/sock_release"},
+	    {BPF_CGROUP_INET4_POST_BIND, "cgroup/post_bind4"},
+	    {BPF_CGROUP_INET6_POST_BIND, "cgroup/post_bind6"},
+	    {BPF_CGROUP_SOCK_OPS, "sockops"},
+	    {BPF_CGROUP_INET_INGRESS, "cgroup_skb/ingress"},
+	    {BPF_CGROUP_INET_EGRESS, "cgroup_skb/egress"},
 	};
 	const char *s;
 

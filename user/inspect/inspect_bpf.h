@@ -10,11 +10,11 @@
 #include <stdint.h>
 
 struct inspect_prog {
-	const char *hook;     /* "cgroup/connect4", "tc/egress", "xdp", ... */
-	char prog[64];	      /* the program's name as the kernel knows it */
-	uint32_t prog_id;     /* bpftool prog show id N */
-	uint64_t cgroup_id;   /* cgroup hooks: the cgroup's id (its directory's inode) */
-	char iface[32];	      /* tc and xdp: the interface */
+	const char *hook;   /* "cgroup/connect4", "tc/egress", "xdp", ... */
+	char prog[64];	    /* the program's name as the kernel knows it */
+	uint32_t prog_id;   /* bpftool prog show id N */
+	uint64_t cgroup_id; /* cgroup hooks: the cgroup's id (its directory's inode) */
+	char iface[32];	    /* tc and xdp: the interface */
 };
 
 typedef void (*inspect_prog_fn)(void *ctx, const struct inspect_prog *p);
@@ -26,9 +26,9 @@ typedef void (*inspect_prog_fn)(void *ctx, const struct inspect_prog *p);
 int inspect_programs(const char *pin_dir, const char *uplink, inspect_prog_fn fn, void *ctx);
 
 struct inspect_map {
-	char name[256];	   /* the pin's file name */
-	const char *type;  /* "hash", "array", "lru_hash", ... */
-	long entries;	   /* -1: the map type cannot be walked (socket storage) */
+	char name[256];	  /* the pin's file name */
+	const char *type; /* "hash", "array", "lru_hash", ... */
+	long entries;	  /* -1: the map type cannot be walked (socket storage) */
 	uint32_t max_entries;
 };
 
