@@ -81,7 +81,7 @@ if jcheck "all(not set(n['enrolled_pods']) & {p['pod'] for p in n['pods_not_in_m
 	t_pass
 else t_fail "$(head -c 2000 "$OUT")"; fi
 
-t_begin "a mesh pod whose cgroup does not exist: 'no cgroup found yet'"
+t_begin "a mesh pod whose cgroup does not exist: 'no cgroup found yet'; a host-network pod"
 rel=$(reloads node-1)
 config_put zz-ghost.yaml <<'YAML'
 apiVersion: v1
@@ -96,6 +96,20 @@ spec:
   containers: [{name: ghost, image: skiff/echo}]
 status:
   podIP: 198.18.0.251
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hostnet-0
+  namespace: payments
+  uid: 00000000-0000-0000-0000-00000000cafe
+  labels: {app: hostnet}
+spec:
+  nodeName: node-1
+  hostNetwork: true
+  containers: [{name: agent, image: skiff/echo}]
+status:
+  podIP: 198.18.0.1
 YAML
 wait_reload node-1 "$rel" >/dev/null
 for _ in $(seq 30); do
@@ -103,7 +117,8 @@ for _ in $(seq 30); do
 	sleep 0.1
 done
 status
-if grep -qE '^ +payments/ghost-0: no cgroup found yet' "$OUT"; then t_pass
+if grep -qE '^ +payments/ghost-0: no cgroup found yet' "$OUT" &&
+	grep -qE '^ +payments/hostnet-0: host network$' "$OUT"; then t_pass
 else t_fail "$(cat "$OUT")"; fi
 rel=$(reloads node-1)
 rm -f "$STATE/config/zz-ghost.yaml"

@@ -41,16 +41,23 @@ static int open_pin(const char *dir, const char *name, FILE *err)
 	return fd;
 }
 
-/* Call fn for every entry; values of per-CPU maps are summed by the caller (ncpu copies). */
+/* Call fn for every entry; values of per-CPU maps are summed by the caller (ncpu copies). A key
+ * deleted under the walk restarts it from the first: a busy LRU map could keep it going, so it
+ * stops after the map's max_entries. */
 int ctl_map_each(int fd, size_t ksz, size_t vsz, ctl_entry_fn fn, void *ctx)
 {
 	unsigned char cur[64], next[64], *val = malloc(vsz);
+	struct bpf_map_info info;
+	__u32 ilen = sizeof(info);
 	bool first = true;
+	long steps = 0, max;
 	int n = 0;
 
 	if (!val || ksz > sizeof(cur))
 		abort();
-	while (!bpf_map_get_next_key(fd, first ? NULL : cur, next)) {
+	memset(&info, 0, sizeof(info));
+	max = bpf_obj_get_info_by_fd(fd, &info, &ilen) ? 1L << 22 : (long)info.max_entries;
+	while (steps++ < max && !bpf_map_get_next_key(fd, first ? NULL : cur, next)) {
 		first = false;
 		memcpy(cur, next, ksz);
 		if (bpf_map_lookup_elem(fd, cur, val))

@@ -175,10 +175,11 @@ static long count_entries(int fd, const struct bpf_map_info *info)
 		return -1;
 	if (bpf_map_get_next_key(fd, NULL, next))
 		return errno == ENOENT ? 0 : -1;
+	/* a key deleted under the walk restarts it from the first: stop at the map's size */
 	do {
 		memcpy(cur, next, info->key_size);
 		n++;
-	} while (!bpf_map_get_next_key(fd, cur, next));
+	} while (n < (long)info->max_entries && !bpf_map_get_next_key(fd, cur, next));
 	return n;
 }
 
