@@ -199,23 +199,26 @@ static int status_usage(FILE *err)
 static int status_targets(int argc, char **argv, struct ctl_target *t, size_t *n, bool *json,
 			  FILE *err)
 {
+	bool lab = false;
 	char why[256];
 
 	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (!strcmp(argv[i], "--json")) {
 			*json = true;
-		else if (!strcmp(argv[i], "--lab"))
+		} else if (!strcmp(argv[i], "--lab")) {
+			lab = true;
 			*n += ctl_lab_targets(t + *n, CTL_MAX_NODES - *n);
-		else if ((!strcmp(argv[i], "--node-addr") || !strcmp(argv[i], "--admin")) &&
-			 i + 1 < argc) {
+		} else if ((!strcmp(argv[i], "--node-addr") || !strcmp(argv[i], "--admin")) &&
+			   i + 1 < argc) {
 			if (ctl_parse_targets(argv[++i], t, n, CTL_MAX_NODES, why, sizeof(why))) {
 				fprintf(err, "skiffctl status: %s\n", why);
 				return 2;
 			}
-		} else
+		} else {
 			return status_usage(err);
+		}
 	}
-	if (*n == 0 && argc && !strcmp(argv[argc - 1], "--lab")) {
+	if (*n == 0 && lab) {
 		fprintf(err, "skiffctl status: --lab: no skiff-lab node on this machine "
 			     "(/run/netns/skl-node-*); is a lab up?\n");
 		return 1;
