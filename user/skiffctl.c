@@ -12,6 +12,7 @@
 #include "analyze/analyze.h"
 #include "authz/authz.h"
 #include "compile/compile.h"
+#include "ctl/ctl.h"
 #include "identity/identity.h"
 #include "inspect/inspect.h"
 #include "model/model.h"
@@ -36,75 +37,20 @@ static void usage(FILE *f)
 		   "  ca show DIR                   the CA's subject, SHA-256 fingerprint, validity\n"
 		   "  cert mint --ca DIR --ns NS --sa SA [--trust-domain TD] [--ttl S] --out DIR\n"
 		   "                                a workload certificate and key as PEM (tests)\n"
-		   "  status [--admin HOST:PORT]    readiness and generation of a running skiffd\n"
-		   "  config dump [--admin H:P]     skiffd's applied view as JSON (default 127.0.0.1:15000)\n"
-		   "  maps [--bpffs DIR]            bpftool map dump of every skiff map (default\n"
-		   "                                /sys/fs/bpf/skiff)\n"
+		   "  status [--json] [--node-addr HOST[:PORT],...]... [--lab]\n"
+		   "                                every node's skiffd: SYNCED, STALE or ERROR (with\n"
+		   "                                the reason), programs attached, map fill levels,\n"
+		   "                                pods in and out of the mesh (default: this node,\n"
+		   "                                127.0.0.1:15000; exit 1 unless all are SYNCED)\n"
+		   "  config dump [--json] [--admin H:P]\n"
+		   "                                skiffd's applied view: services with backends and\n"
+		   "                                shares, enrolled pods, counters\n"
+		   "  maps [services|backends|enrolled|policy|mtls|stats] [--json] [--pin-dir DIR]\n"
+		   "        [--admin H:P] [--raw]   the pinned maps decoded, named by skiffd (default\n"
+		   "                                /sys/fs/bpf/skiff); --raw: bpftool map dump\n"
 		   "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
 		   "                                from skiff_sockhash (bpftool can only show hex)\n"
 		   "  --version                     print skiffctl's version\n");
-}
-
-/* GET http://host:port/path; prints the body to stdout. Returns the HTTP status or -errno. */
-static int http_get(const char *hostport, const char *path, int print)
-{
-	char host[64], buf[8192];
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	const char *colon = strrchr(hostport, ':');
-	int fd, status = -EPROTO, hdr_done = 0;
-	ssize_t r;
-
-	if (!colon || (size_t)(colon - hostport) >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, hostport, colon - hostport);
-	host[colon - hostport] = '\0';
-	sin.sin_port = htons(atoi(colon + 1));
-	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
-		return -EINVAL;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
-		int err = -errno;
-
-		if (fd >= 0)
-			close(fd);
-		return err;
-	}
-	r = snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, hostport);
-	if (write(fd, buf, r) != r) {
-		close(fd);
-		return -EIO;
-	}
-	while ((r = read(fd, buf, sizeof(buf) - 1)) > 0) {
-		char *body = buf;
-
-		buf[r] = '\0';
-		if (!hdr_done) {
-			sscanf(buf, "HTTP/1.%*d %d", &status);
-			body = strstr(buf, "\r\n\r\n");
-			if (!body)
-				continue;
-			body += 4;
-			hdr_done = 1;
-		}
-		if (print)
-			fputs(body, stdout);
-	}
-	close(fd);
-	return status;
-}
-
-static int cmd_http(const char *admin, const char *path, const char *what)
-{
-	int st = http_get(admin, path, 1);
-
-	if (st < 0) {
-		fprintf(stderr, "skiffctl: cannot reach skiffd at %s: %s (is skiffd running on this "
-				"node? pass --admin HOST:PORT)\n", admin, strerror(-st));
-		return 1;
-	}
-	if (st != 200)
-		fprintf(stderr, "skiffctl: %s: skiffd answered %d\n", what, st);
-	return st == 200 ? 0 : 1;
 }
 
 static int cmd_maps(const char *bpffs)
@@ -168,32 +114,25 @@ static int run_cert(int argc, char **argv)
 	return identity_cli_cert(argc, argv, stdout, stderr);
 }
 
-static const char *admin_of(int argc, char **argv)
-{
-	return opt_value(argc, argv, "--admin", "127.0.0.1:15000");
-}
-
 static int run_config_dump(int argc, char **argv)
 {
-	return cmd_http(admin_of(argc, argv), "/config_dump", "config dump");
+	return ctl_config_dump(argc, argv, stdout, stderr);
 }
 
-/* Readiness on the admin host's 15021, then the config dump. */
 static int run_status(int argc, char **argv)
 {
-	const char *admin = admin_of(argc, argv), *colon = strrchr(admin, ':');
-	char ready[64];
-
-	snprintf(ready, sizeof(ready), "%.*s:15021", colon ? (int)(colon - admin) : 9,
-		 colon ? admin : "127.0.0.1");
-	if (cmd_http(ready, "/healthz/ready", "readiness"))
-		return 1;
-	return cmd_http(admin, "/config_dump", "config dump");
+	return ctl_status(argc, argv, stdout, stderr);
 }
 
+/* Decoded by default; --raw keeps bpftool's dump of every map (named fields from BTF). */
 static int run_maps(int argc, char **argv)
 {
-	return cmd_maps(opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff"));
+	for (int i = 0; i < argc; i++)
+		if (!strcmp(argv[i], "--raw"))
+			return cmd_maps(opt_value(argc, argv, "--pin-dir",
+						  opt_value(argc, argv, "--bpffs",
+							    "/sys/fs/bpf/skiff")));
+	return ctl_maps(argc, argv, stdout, stderr);
 }
 
 static int run_sockets(int argc, char **argv)

@@ -110,7 +110,7 @@ if echo "$d" | grep -q '"src_workload"' && [ "$(l4_sum conns_closed)" -ge 50 ] &
 else t_fail "$d"; fi
 
 t_begin "skiffctl maps lists the accelerator's maps"
-out=$("$BUILD/bin/skiffctl" maps --bpffs "$PIN" 2>&1)
+out=$("$BUILD/bin/skiffctl" maps --raw --bpffs "$PIN" 2>&1)
 if echo "$out" | grep -q "== $PIN/skiff_sockhash" && echo "$out" | grep -q "== $PIN/skiff_l4_stats" &&
 	echo "$out" | grep -q "== $PIN/skiff_pod_ips"; then t_pass; else t_fail "$out"; fi
 

@@ -564,7 +564,10 @@ static const char mesh_yaml[] =
     "---\n"
     "apiVersion: v1\nkind: Pod\nmetadata: {name: p5, namespace: plain}\n"
     "---\n"
-    "apiVersion: v1\nkind: Pod\nmetadata: {name: p6, namespace: ghost}\n";
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: p6, namespace: ghost}\n"
+    "---\n"
+    "apiVersion: v1\nkind: Pod\nmetadata: {name: p7, namespace: amb}\n"
+    "spec: {hostNetwork: true, containers: [{name: c, image: i}]}\n";
 
 static void test_pod_in_mesh(void **state)
 {
@@ -579,6 +582,20 @@ static void test_pod_in_mesh(void **state)
 	assert_false(model_pod_in_mesh(&m, model_pod(&m, "amb", "p4")));
 	assert_false(model_pod_in_mesh(&m, model_pod(&m, "plain", "p5")));
 	assert_false(model_pod_in_mesh(&m, model_pod(&m, "ghost", "p6")));
+	/* the node's own sockets: never enrolled, whatever its namespace says */
+	assert_true(model_pod(&m, "amb", "p7")->host_network);
+	assert_false(model_pod_in_mesh(&m, model_pod(&m, "amb", "p7")));
+	/* why each pod of an enrolled namespace is out; none for the others */
+	assert_string_equal(model_pod_opt_out(&m, model_pod(&m, "amb", "p7")), "host network");
+	assert_string_equal(model_pod_opt_out(&m, model_pod(&m, "skiff", "p3")),
+			    "opted out by label skiff.io/mesh=disabled");
+	assert_string_equal(model_pod_opt_out(&m, model_pod(&m, "amb", "p4")),
+			    "opted out by label istio.io/dataplane-mode=none");
+	assert_null(model_pod_opt_out(&m, model_pod(&m, "skiff", "p1")));
+	assert_null(model_pod_opt_out(&m, model_pod(&m, "plain", "p5")));
+	assert_true(model_namespace_enrolled(&m, "skiff"));
+	assert_false(model_namespace_enrolled(&m, "plain"));
+	assert_false(model_namespace_enrolled(&m, "ghost"));
 	assert_non_null(model_namespace(&m, "amb"));
 	assert_null(model_namespace(&m, "ghost"));
 	model_free(&m);

@@ -136,6 +136,7 @@ static int agent_start(struct agent *a)
 								 : a->o->admin_addr,
 				a->o->metrics_port, agent_metrics_render, a))
 		agent_log("error", "metrics are not served; skiffd runs without them");
+	a->metrics.status = agent_status_page; /* skiffctl status from off the node */
 	agent_log("info", "node %s: bpffs %s, cgroup root %s, config %s, generation %u adopted",
 		  a->o->node, a->o->bpffs, a->o->cgroup_root, agent_config_source(a),
 		  dp_generation(a->dp));

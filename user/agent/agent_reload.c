@@ -187,6 +187,7 @@ static void agent_reload_full(struct agent *a)
 	}
 	free(a->last_error);
 	a->last_error = NULL;
+	a->applied_reload = a->reloads;
 	agent_live_reset(a, false); /* its tables point into the snapshot installed next */
 	agent_snap_install(a, snap);
 	agent_live_reset(a, true);

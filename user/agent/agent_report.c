@@ -10,7 +10,21 @@
 #include "common/strbuf.h"
 
 
-static void dump_services(struct strbuf *b, const struct node_view *v)
+/* The backend pod's `version` label (Istio's convention for subsets), or NULL. */
+static const char *pod_version(const struct model *m, const char *pod)
+{
+	const char *slash = pod ? strchr(pod, '/') : NULL;
+	const struct m_pod *p;
+	char ns[256];
+
+	if (!m || !slash || (size_t)(slash - pod) >= sizeof(ns))
+		return NULL;
+	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - pod), pod);
+	p = model_pod(m, ns, slash + 1);
+	return p ? labels_get(&p->meta.labels, "version") : NULL;
+}
+
+static void dump_services(struct strbuf *b, const struct node_view *v, const struct model *m)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -32,12 +46,40 @@ static void dump_services(struct strbuf *b, const struct node_view *v)
 			sb_printf(b, "%s{\"addr\":\"%s\",\"port\":%u,\"weight\":%u,\"pod\":",
 				  first ? "" : ",", ip, ntohs(be->val.port), be->val.weight_end - prev);
 			sb_json_str(b, be->pod);
+			sb_printf(b, ",\"version\":");
+			sb_json_str(b, pod_version(m, be->pod));
 			sb_printf(b, "}");
 			first = 0;
 		}
 		sb_printf(b, "]}");
 	}
 	sb_printf(b, "]");
+}
+
+/* Each enrolled pod with the keys the kernel knows it by: skiff_enrolled's cgroup id, the
+ * workload id skiff_policy and skiff_l4_stats use, and its addresses (skiff_pod_ips). */
+static void dump_enrolled(struct strbuf *b, const struct node_view *v)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	sb_printf(b, "\"enrolled\":[");
+	for (size_t i = 0; i < v->npods; i++) {
+		const struct cv_pod *p = &v->pods[i];
+		int n = 0;
+
+		sb_printf(b, "%s{\"pod\":", i ? "," : "");
+		sb_json_str(b, p->name);
+		sb_printf(b, ",\"cgroup_id\":%llu,\"workload_id\":%u,\"flags\":%u,\"addrs\":[",
+			  (unsigned long long)p->cgroup_id, p->val.workload_id, p->val.flags);
+		for (size_t k = 0; k < v->npod_ips; k++) {
+			if (v->pod_ips[k].val.workload_id != p->val.workload_id)
+				continue;
+			addr_text(&v->pod_ips[k].key.addr, v->pod_ips[k].key.family, ip, sizeof(ip));
+			sb_printf(b, "%s\"%s\"", n++ ? "," : "", ip);
+		}
+		sb_printf(b, "]}");
+	}
+	sb_printf(b, "],");
 }
 
 /* The outbound proxy's counters; null when punting is off. */
@@ -134,10 +176,11 @@ static char *config_dump(const struct agent *a)
 	}
 	sb_printf(&b, "],\"pods_pending\":%zu,\"remote_pod_addrs\":%zu,", a->view.pods_pending,
 		  a->view.nremote_pods);
+	dump_enrolled(&b, &a->view);
 	dump_punt(&b, a);
 	dump_authz(&b, a);
 	dump_guard(&b, a);
-	dump_services(&b, &a->view);
+	dump_services(&b, &a->view, a->snap ? &a->snap->m : NULL);
 	sb_printf(&b, "}\n");
 	return sb_take(&b);
 }
@@ -161,12 +204,17 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = config_dump(a);
 		return 200;
 	}
+	if (!strcmp(path, "/status")) {
+		*ctype = "application/json";
+		*body = agent_status(a);
+		return 200;
+	}
 	if (!strcmp(path, "/config_objects")) {
 		*ctype = "application/json";
 		*body = agent_config_objects(a);
 		return 200;
 	}
-	*body = strdup("not found; try /config_dump, /config_objects, /healthz/ready or "
+	*body = strdup("not found; try /status, /config_dump, /config_objects, /healthz/ready or "
 		       "/healthz/live\n");
 	return 404;
 }

@@ -61,6 +61,7 @@ int agent_reload_slices(struct agent *a)
 	diag_print(&d);
 	diag_free(&d);
 	a->reloads++;
+	a->applied_reload = a->reloads;
 	a->live_applied = true;
 	agent_log("info", "generation %u: %zu EndpointSlice change(s), %zu service port(s) "
 		  "rewritten in place; %zu backends", dp_generation(a->dp), nset + ngone, n,

@@ -44,6 +44,7 @@ struct agent {
 	struct pod_cgroup_table cgroups;
 
 	unsigned long reloads, rejected;
+	unsigned long applied_reload; /* which of the `reloads` snapshots is in force */
 	char *last_error;	/* why the newest snapshot was refused, or NULL */
 	char **warned;		/* "kind ns/name field" already warned about */
 	size_t nwarned;
@@ -109,7 +110,11 @@ void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
 /* Count one relayed request (any thread; agent_metrics.c). */
 void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 			  const struct metrics_http *h);
-/* Admin handler: /config_dump and /healthz/ready. */
+/* /status: sync state, programs, map fill levels, pods in and out of the mesh (agent_status.c). */
+char *agent_status(const struct agent *a);
+/* The same for the metrics listener on the node's address (metrics_server.status). */
+char *agent_status_page(void *agent);
+/* Admin handler: /config_dump, /status, /config_objects and the health checks. */
 int agent_admin_handler(void *ctx, const char *path, char **body, const char **ctype);
 
 #endif

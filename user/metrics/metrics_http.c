@@ -203,6 +203,26 @@ static void send_all(int fd, const char *p, size_t len)
 	}
 }
 
+/* GET /status (and /status?...): the page s->status builds; NULL for any other request. */
+static char *status_answer(struct metrics_server *s, const char *head, size_t *len)
+{
+	char *body, *r = NULL;
+	int n;
+
+	if (!s->status || (strncmp(head, "GET /status ", 12) && strncmp(head, "GET /status?", 12)))
+		return NULL;
+	body = s->status(s->ctx);
+	if (!body)
+		return NULL;
+	n = asprintf(&r,
+		     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		     strlen(body), body);
+	free(body);
+	*len = n > 0 ? (size_t)n : 0;
+	return n > 0 ? r : NULL;
+}
+
 static void conn_read(struct metrics_server *s, struct metrics_conn *c)
 {
 	ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len);
@@ -218,7 +238,9 @@ static void conn_read(struct metrics_server *s, struct metrics_conn *c)
 	c->buf[c->len] = '\0';
 	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") && c->len < sizeof(c->buf) - 1)
 		return;
-	resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
+	resp = status_answer(s, c->buf, &len);
+	if (!resp)
+		resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
 	if (resp)
 		send_all(c->fd, resp, len);
 	free(resp);

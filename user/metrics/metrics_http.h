@@ -2,7 +2,8 @@
 /*
  * skiffd's :15020 listener, served from the agent's poll loop like the admin ports: GET /metrics
  * answers with the page `render` builds, in the format the scraper's Accept header prefers, gzip'd
- * when its Accept-Encoding allows. Connections close after each answer.
+ * when its Accept-Encoding allows; GET /status the node's status as JSON when `status` is set.
+ * Connections close after each answer.
  */
 #ifndef SKIFF_METRICS_HTTP_H
 #define SKIFF_METRICS_HTTP_H
@@ -29,6 +30,9 @@ struct metrics_server {
 	metrics_render_fn render;
 	void *ctx;
 	uint64_t scrapes[2]; /* answered, by enum metrics_fmt */
+	/* GET /status: a JSON page (malloc'd) served beside the metrics, because this listener is
+	 * the one on the node's address (skiffctl status --node-addr); NULL: not served */
+	char *(*status)(void *ctx);
 };
 
 /* Listen on addr:port (port 0: off). Returns 0 or a negative errno (the message is printed). */

@@ -64,6 +64,7 @@ struct m_pod {
 	char *host_ips[2]; /* status.hostIPs: its node's addresses, where that node's skiffd is */
 	size_t nhost_ips;
 	bool ready; /* status.conditions Ready=True, or no conditions at all */
+	bool host_network; /* spec.hostNetwork: the node's netns, never a mesh pod */
 	struct m_container_port *ports;
 	size_t nports;
 };
@@ -262,5 +263,10 @@ const struct m_service *model_resolve_host(const struct model *m, const char *ns
  * istio.io/dataplane-mode=ambient, unless the pod opts out with skiff.io/mesh=disabled or
  * istio.io/dataplane-mode=none. */
 bool model_pod_in_mesh(const struct model *m, const struct m_pod *p);
+/* The namespace carries one of the two enrolment labels. */
+bool model_namespace_enrolled(const struct model *m, const char *ns);
+/* Why a pod of an enrolled namespace is not a mesh pod ("host network", "opted out by label
+ * skiff.io/mesh=disabled"), or NULL when it is one (or its namespace is not enrolled). */
+const char *model_pod_opt_out(const struct model *m, const struct m_pod *p);
 
 #endif

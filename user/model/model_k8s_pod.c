@@ -127,6 +127,7 @@ static void pod_spec(struct pctx *c, struct m_pod *p)
 		p->service_account = pstr(c, spec, "serviceAccount", false, "spec.serviceAccount");
 	if (!p->service_account)
 		p->service_account = strdup("default");
+	pbool(c, spec, "hostNetwork", &p->host_network, "spec.hostNetwork");
 	pod_containers(c, p, spec);
 }
 

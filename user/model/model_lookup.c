@@ -196,16 +196,31 @@ static bool label_is(const struct labels *l, const char *key, const char *val)
 	return v && !strcmp(v, val);
 }
 
-bool model_pod_in_mesh(const struct model *m, const struct m_pod *p)
+bool model_namespace_enrolled(const struct model *m, const char *name)
 {
-	const struct m_namespace *ns = model_namespace(m, p->meta.ns);
+	const struct m_namespace *ns = model_namespace(m, name);
+
+	return ns && (label_is(&ns->meta.labels, "skiff.io/mesh", "enabled") ||
+		      label_is(&ns->meta.labels, "istio.io/dataplane-mode", "ambient"));
+}
+
+const char *model_pod_opt_out(const struct model *m, const struct m_pod *p)
+{
 	const struct labels *pl = &p->meta.labels;
 
-	if (!ns)
-		return false;
-	if (label_is(pl, "skiff.io/mesh", "disabled") ||
-	    label_is(pl, "istio.io/dataplane-mode", "none"))
-		return false;
-	return label_is(&ns->meta.labels, "skiff.io/mesh", "enabled") ||
-	       label_is(&ns->meta.labels, "istio.io/dataplane-mode", "ambient");
+	if (!model_namespace_enrolled(m, p->meta.ns))
+		return NULL;
+	/* a host-network pod's sockets are the node's (Istio's ambient mode leaves it out too) */
+	if (p->host_network)
+		return "host network";
+	if (label_is(pl, "skiff.io/mesh", "disabled"))
+		return "opted out by label skiff.io/mesh=disabled";
+	if (label_is(pl, "istio.io/dataplane-mode", "none"))
+		return "opted out by label istio.io/dataplane-mode=none";
+	return NULL;
+}
+
+bool model_pod_in_mesh(const struct model *m, const struct m_pod *p)
+{
+	return model_namespace_enrolled(m, p->meta.ns) && !model_pod_opt_out(m, p);
 }
