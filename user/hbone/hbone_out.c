@@ -16,7 +16,8 @@
 static struct hb_conn *pool_find(struct proxy *p, const struct proxy_route *r)
 {
 	for (struct hb_conn *c = p->hb_conns; c; c = c->next)
-		if (!c->server && !c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
+		if (!c->server && !c->dead && !c->goaway && !c->retiring &&
+		    c->nstreams < HBONE_MAX_STREAMS &&
 		    c->node_len == r->node_len && !memcmp(&c->node, &r->node, r->node_len) &&
 		    !strcmp(c->src_id, r->src_id))
 			return c;

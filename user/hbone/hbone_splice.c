@@ -147,6 +147,7 @@ static int seg_send(struct hb_conn *c, bool more)
 				return 0;
 			return -1; /* the pipe holds what was queued: 0 would be a bug, not an EOF */
 		}
+		hb_tls_ktls_sent(c, n);
 		sg->len -= n;
 		sg->pipe->len -= n;
 		sg->pipe->stalled = false;
@@ -174,6 +175,7 @@ int hb_splice_send(struct hb_conn *c)
 				c->ssl_want_write = errno == EAGAIN;
 				return errno == EAGAIN ? 0 : -1;
 			}
+			hb_tls_ktls_sent(c, n);
 			c->woff += n;
 			continue;
 		}
