@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hbone/hbone_internal.h"
+#include "identity/identity.h"
 
 static struct hb_conn *pool_find(struct proxy *p, const struct proxy_route *r)
 {
@@ -39,6 +40,11 @@ static struct hb_conn *pool_open(struct proxy *p, const struct proxy_route *r)
 	c = hb_conn_new(p, fd, false, r->ctx);
 	if (!c) {
 		close(fd);
+		return NULL;
+	}
+	/* the destination node's skiffd, and nobody else the mesh root vouches for, answers */
+	if (identity_tls_pin(c->ssl, IDENTITY_AGENT_NS, IDENTITY_AGENT_SA)) {
+		hbone_conn_close(c); /* closes fd */
 		return NULL;
 	}
 	c->node = r->node;
