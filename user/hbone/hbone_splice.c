@@ -152,6 +152,8 @@ static int seg_send(struct hb_conn *c, bool more)
 		sg->pipe->len -= n;
 		sg->pipe->stalled = false;
 		c->p->stats.hbone_spliced += n;
+		if (c->dead) /* the kernel's key has sealed all it may */
+			return -1;
 	}
 	hb_pipe_put(sg->pipe);
 	c->seg0++;
@@ -177,6 +179,8 @@ int hb_splice_send(struct hb_conn *c)
 			}
 			hb_tls_ktls_sent(c, n);
 			c->woff += n;
+			if (c->dead) /* the kernel's key has sealed all it may */
+				return -1;
 			continue;
 		}
 		rv = seg_send(c, c->nseg > 1 || c->woff < c->wlen);

@@ -351,18 +351,22 @@ void hb_tls_goodbye(struct hb_conn *c)
 	int desc = c->alert;
 
 	c->alert = -1; /* once */
-	if (desc < 0 || c->handshaking || !c->ops)
+	if (c->handshaking || !c->ops)
 		return;
-	if (c->ops->splice) { /* the kernel seals: payloads queued in pipes are dropped */
-		ktls_alert(c->ev.fd, desc);
-	} else if (c->rec) {
-		hb_rec_alert(c, desc);
-	} else if (c->ssl) {
-		/* libssl: a fatal alert it owed is already in its write BIO; else close_notify */
-		if (desc == TLS_ALERT_CLOSE_NOTIFY)
-			SSL_shutdown(c->ssl);
-		BIO_flush(SSL_get_wbio(c->ssl));
+	if (c->rec) { /* skiffd opens the records: it knows which alert is owed */
+		if (desc < 0)
+			return;
+		if (c->ops->splice) /* the kernel seals: payloads queued in pipes are dropped */
+			ktls_alert(c->ev.fd, desc);
+		else
+			hb_rec_alert(c, desc);
+		return;
 	}
+	/* libssl opens them: a fatal alert it owed, it wrote itself; else this is close_notify,
+	 * through the buffering BIO or the kernel */
+	SSL_shutdown(c->ssl);
+	if (!c->ops->splice)
+		BIO_flush(SSL_get_wbio(c->ssl));
 }
 
 void hb_tls_ktls_sent(struct hb_conn *c, size_t len)
@@ -370,8 +374,10 @@ void hb_tls_ktls_sent(struct hb_conn *c, size_t len)
 	/* a write of len bytes closes at most len / 16 KiB full records, the one left open
 	 * before it, and its own last one */
 	c->ktls_recs += len / TLS_REC_MAX_PLAIN + 2;
-	if (c->ktls_recs >= (1ULL << 24) - 2 * TLS_REC_NODATA_MAX) {
-		c->dead = true; /* GOAWAY was not enough: the key must not seal one more */
+	/* GOAWAY was not enough (its streams went on): end it while a write (at most a pipe's or
+	 * a batch's worth, some 70 records) and the closing alert still fit under 2^24 */
+	if (c->ktls_recs >= TLS_REC_KTLS_END) {
+		c->dead = true;
 		return;
 	}
 	if (c->ktls_recs < TLS_REC_KTLS_RETIRE || c->retiring)

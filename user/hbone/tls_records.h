@@ -37,6 +37,7 @@
  * runs on): the connection is retired (GOAWAY) once it may have sealed this many records, far
  * below AES-GCM's 2^24.5. */
 #define TLS_REC_KTLS_RETIRE (1ULL << 23)
+#define TLS_REC_KTLS_END    ((1ULL << 24) - (1ULL << 20)) /* ... and ended, streams or not */
 
 /* Alert descriptions (RFC 8446 §6) skiffd sends. */
 enum tls_alert {
