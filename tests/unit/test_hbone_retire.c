@@ -108,8 +108,8 @@ static void retire(bool server)
 	hb_tls_ktls_sent(c, 1);
 	assert_false(goaway_sent(c)); /* once */
 	/* the streams went on sending: it must end before the key's last record */
-	hb_tls_ktls_sent(c,
-			 (size_t)(TLS_REC_KTLS_END - TLS_REC_KTLS_RETIRE - 200) * TLS_REC_MAX_PLAIN);
+	hb_tls_ktls_sent(c, (size_t)(TLS_REC_KTLS_END - TLS_REC_KTLS_RETIRE - 200) *
+				TLS_REC_MAX_PLAIN);
 	assert_false(c->dead);
 	while (!c->dead)
 		hb_tls_ktls_sent(c, TLS_REC_MAX_PLAIN);

@@ -24,11 +24,11 @@
 
 #include "unit/identity_test.h"
 
-#define SKIFFD_URI "URI:spiffe://cluster.local/ns/skiff-system/sa/skiffd"
+#define SKIFFD_URI   "URI:spiffe://cluster.local/ns/skiff-system/sa/skiffd"
 #define WORKLOAD_URI "URI:spiffe://cluster.local/ns/frontend/sa/web"
-#define GOOD_BC	 "critical,CA:FALSE"
-#define GOOD_KU	 "critical,digitalSignature,keyEncipherment"
-#define GOOD_EKU "serverAuth,clientAuth"
+#define GOOD_BC	     "critical,CA:FALSE"
+#define GOOD_KU	     "critical,digitalSignature,keyEncipherment"
+#define GOOD_EKU     "serverAuth,clientAuth"
 
 static char dir[64];
 static struct identity_ca ca, other;
@@ -52,9 +52,8 @@ static void write_pem(const char *name, const char *ext, X509 *x, EVP_PKEY *key)
 	snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext);
 	f = fopen(path, "w");
 	assert_non_null(f);
-	assert_int_equal(x ? PEM_write_X509(f, x)
-			   : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL),
-			 1);
+	assert_int_equal(
+	    x ? PEM_write_X509(f, x) : PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
 	fclose(f);
 }
 
@@ -298,9 +297,10 @@ static void against_client(const char *leaf, const char *version, struct result 
 static void expect(const struct result *r, bool ok, enum identity_verdict v, const char *what)
 {
 	if (r->ok != ok || r->v != v)
-		fail_msg("%s: handshake %s, verdict \"%s\"; want %s, \"%s\"\nopenssl said:\n%.2000s",
-			 what, r->ok ? "done" : "failed", identity_verdict_str(r->v),
-			 ok ? "done" : "failed", identity_verdict_str(v), r->peer.text);
+		fail_msg(
+		    "%s: handshake %s, verdict \"%s\"; want %s, \"%s\"\nopenssl said:\n%.2000s",
+		    what, r->ok ? "done" : "failed", identity_verdict_str(r->v),
+		    ok ? "done" : "failed", identity_verdict_str(v), r->peer.text);
 }
 
 /* The certificates of the cases below (valid for a day from a minute ago unless stated). */

@@ -1190,7 +1190,8 @@ static void test_key_update_flood(void **state)
 		round_trip_in(c, "first", "D"); /* a client has skipped two tickets: count from 0 */
 		for (int round = 0; round < 2; round++) {
 			for (int k = 0; k < TLS_REC_NODATA_MAX - 1; k++) {
-				assert_int_equal(SSL_key_update(c->peer, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+				assert_int_equal(
+				    SSL_key_update(c->peer, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
 				assert_int_equal(SSL_do_handshake(c->peer), 1);
 			}
 			memset(want, 'S', TLS_REC_NODATA_MAX - 1);
@@ -1242,9 +1243,9 @@ static void test_empty_record_flood(void **state)
 		bool data = k % TLS_REC_NODATA_MAX == TLS_REC_NODATA_MAX - 1;
 
 		ref_seal(&ref, (const unsigned char *)(data ? "x\x17" : "\x17"), data ? 2 : 1, rec);
-		assert_int_equal(open_copy(&c->r, rec, data ? sizeof(rec) + 1 : sizeof(rec), NULL,
-					   &plen, &used),
-				 TLS_REC_DATA);
+		assert_int_equal(
+		    open_copy(&c->r, rec, data ? sizeof(rec) + 1 : sizeof(rec), NULL, &plen, &used),
+		    TLS_REC_DATA);
 	}
 	conn_close(c);
 }

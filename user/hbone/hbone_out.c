@@ -20,9 +20,8 @@ static struct hb_conn *pool_find(struct proxy *p, const struct proxy_route *r)
 		/* not one the peer said GOAWAY on: it would refuse the request */
 		if (!c->server && !c->dead && !c->goaway && !c->retiring &&
 		    (!c->h2 || nghttp2_session_check_request_allowed(c->h2)) &&
-		    c->nstreams < HBONE_MAX_STREAMS &&
-		    c->node_len == r->node_len && !memcmp(&c->node, &r->node, r->node_len) &&
-		    !strcmp(c->src_id, r->src_id))
+		    c->nstreams < HBONE_MAX_STREAMS && c->node_len == r->node_len &&
+		    !memcmp(&c->node, &r->node, r->node_len) && !strcmp(c->src_id, r->src_id))
 			return c;
 	return NULL;
 }

@@ -309,7 +309,7 @@ void hb_tls_established(struct hb_conn *c)
 	bool rec = hb_rec_start(c);
 
 	c->alert = TLS_ALERT_CLOSE_NOTIFY; /* from now on every end is said (RFC 8446 §6.1) */
-	/* the kernel seals from sequence 0 under the same key: a seal here would reuse its nonces */
+	/* the kernel seals from sequence 0 with this key: a seal here would reuse its nonces */
 	if (ktls_tx && rec)
 		tls_rec_drop_tx(c->rec);
 	if (ktls_tx)
@@ -334,8 +334,8 @@ static void ktls_alert(int fd, int desc)
 	unsigned char msg[2] = {desc == TLS_ALERT_CLOSE_NOTIFY ? 1 : 2, (unsigned char)desc};
 	char cbuf[CMSG_SPACE(1)] = {0};
 	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
-			    .msg_controllen = sizeof(cbuf)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
 
 	cm->cmsg_level = SOL_TLS;

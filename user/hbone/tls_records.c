@@ -351,8 +351,7 @@ enum tls_rec_result tls_rec_open(struct tls_rec *r, unsigned char *buf, size_t l
 	res = inner_type(r, buf, n);
 	if (res == TLS_REC_DATA && *plen) {
 		r->nodata = 0;
-	} else if (res != TLS_REC_ERR && res != TLS_REC_CLOSE &&
-		   ++r->nodata > TLS_REC_NODATA_MAX) {
+	} else if (res != TLS_REC_ERR && res != TLS_REC_CLOSE && ++r->nodata > TLS_REC_NODATA_MAX) {
 		/* KeyUpdates, tickets, empty records: each costs a decryption and says nothing */
 		return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
 	}

@@ -123,9 +123,9 @@ enum identity_verdict {
 	ID_VERIFY_NOT_SPIFFE,	     /* the URI is not spiffe:// */
 	ID_VERIFY_BAD_SPIFFE_ID,     /* spiffe:// but not spiffe://td/ns/NS/sa/SA */
 	ID_VERIFY_OTHER_TRUST_DOMAIN, /* a SPIFFE ID of another trust domain than ours */
-	ID_VERIFY_KEY_USAGE,	     /* keyUsage without digitalSignature, or extendedKeyUsage
-				      * without the peer's role (serverAuth / clientAuth) */
-	ID_VERIFY_WRONG_PEER,	     /* a valid identity, but not the one this connection expects */
+	ID_VERIFY_KEY_USAGE,	      /* keyUsage without digitalSignature, or extendedKeyUsage
+				       * without the peer's role (serverAuth / clientAuth) */
+	ID_VERIFY_WRONG_PEER, /* a valid identity, but not the one this connection expects */
 };
 #define ID_VERIFY_LAST ID_VERIFY_WRONG_PEER
 

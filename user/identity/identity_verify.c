@@ -38,7 +38,8 @@ const char *identity_verdict_str(enum identity_verdict v)
 	case ID_VERIFY_OTHER_TRUST_DOMAIN:
 		return "SPIFFE ID of another trust domain";
 	case ID_VERIFY_KEY_USAGE:
-		return "key usage does not allow this TLS role (digitalSignature, serverAuth/clientAuth)";
+		return "key usage does not allow this TLS role (digitalSignature, "
+		       "serverAuth/clientAuth)";
 	case ID_VERIFY_WRONG_PEER:
 		return "not the identity this connection expects";
 	}
