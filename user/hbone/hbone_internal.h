@@ -181,7 +181,8 @@ bool hb_rec_start(struct hb_conn *c);
 /* Records -> nghttp2 until the socket is drained; -1: broken, forged or closed. */
 int hb_rec_read(struct hb_conn *c);
 /* The same where the kernel seals what is sent (kTLS): its send key cannot be renewed, so a
- * peer that asks for a KeyUpdate ends the connection. */
+ * peer that asks for a KeyUpdate ends the connection (with close_notify: no data may precede
+ * the KeyUpdate TLS wants in answer). */
 int hb_rec_read_ktls(struct hb_conn *c);
 /* Seal one alert and write it now (after records already owed), best effort. */
 void hb_rec_alert(struct hb_conn *c, int desc);

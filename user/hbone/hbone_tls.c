@@ -25,7 +25,7 @@
  *   path            sends                                    receives
  *   records         skiffd seals (hb_rec_send)               skiffd opens (hb_rec_read)
  *   ktls_records    the kernel seals; payloads by splice()   skiffd opens; a KeyUpdate request
- *                   (hb_splice_send)                         ends the connection
+ *                   (hb_splice_send)                         ends the connection (close_notify)
  *   ktls            the kernel, as above                     libssl
  *   libssl          libssl, through a buffering BIO          libssl
  *
