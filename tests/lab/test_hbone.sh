@@ -119,7 +119,7 @@ out=$(node1 bash -c "(printf 'K\n'; sleep 0.5; printf 'hello\n'; sleep 1) | time
 ku=$(grep -c '^<<< TLS 1.3, Handshake \[length 0005\], KeyUpdate' <<<"$out")
 cn=$(grep -c '^<<< TLS 1.3, Alert \[length 0002\], warning close_notify' <<<"$out")
 if grep -q 'KEYUPDATE' <<<"$out" && [ "$cn" = 1 ] &&
-	{ [ "$k2" -ge 1 ] && [ "$ku" = 0 ] || [ "$k2" = 0 ] && [ "$ku" = 1 ]; }; then
+	{ { [ "$k2" -ge 1 ] && [ "$ku" = 0 ]; } || { [ "$k2" = 0 ] && [ "$ku" = 1 ]; }; }; then
 	t_pass "kTLS send on node-2: $k2; KeyUpdates back: $ku; close_notify: $cn"
 else t_fail "kTLS $k2, KeyUpdates back $ku, close_notify $cn: $(grep -E '<<<|KEYUPDATE' <<<"$out" | tail -6)"; fi
 
