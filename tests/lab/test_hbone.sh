@@ -109,6 +109,20 @@ code=$(node1 curl -sk --http2 --max-time 5 -o /dev/null -w '%{http_code}' \
 	--cert "$WORK/good/cert-chain.pem" --key "$WORK/good/key.pem" https://198.18.0.2:15008/)
 if [ "$code" = 400 ]; then t_pass; else t_fail "HTTP $code"; fi
 
+t_begin "a client's KeyUpdate request is honoured, and skiffd ends the connection with close_notify"
+# s_client's K: a KeyUpdate asking for ours; then bytes that are no HTTP/2 preface, which end
+# the connection. Where the kernel seals skiffd's records (kTLS) its key cannot move on: the
+# request itself ends the connection, with close_notify and no data after it.
+out=$(node1 bash -c "(printf 'K\n'; sleep 0.5; printf 'hello\n'; sleep 1) | timeout 5 \
+	openssl s_client -connect 198.18.0.2:15008 -tls1_3 -alpn h2 -msg \
+	-cert $WORK/good/cert-chain.pem -key $WORK/good/key.pem -CAfile $STATE/ca/ca.crt" 2>&1)
+ku=$(grep -c '^<<< TLS 1.3, Handshake \[length 0005\], KeyUpdate' <<<"$out")
+cn=$(grep -c '^<<< TLS 1.3, Alert \[length 0002\], warning close_notify' <<<"$out")
+if grep -q 'KEYUPDATE' <<<"$out" && [ "$cn" = 1 ] &&
+	{ { [ "$k2" -ge 1 ] && [ "$ku" = 0 ]; } || { [ "$k2" = 0 ] && [ "$ku" = 1 ]; }; }; then
+	t_pass "kTLS send on node-2: $k2; KeyUpdates back: $ku; close_notify: $cn"
+else t_fail "kTLS $k2, KeyUpdates back $ku, close_notify $cn: $(grep -E '<<<|KEYUPDATE' <<<"$out" | tail -6)"; fi
+
 t_begin "STRICT on the destination: cross-node mesh traffic still gets in, over HBONE"
 g1=$(generation node-1) g2=$(generation node-2)
 before=$(guard node-2 pass_agent)

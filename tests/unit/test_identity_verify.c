@@ -129,8 +129,8 @@ static void test_ca_as_leaf_and_nothing(void **state)
 static void test_verdict_strings_distinct(void **state)
 {
 	(void)state;
-	for (int a = ID_VERIFY_OK; a <= ID_VERIFY_BAD_SPIFFE_ID; a++)
-		for (int b = a + 1; b <= ID_VERIFY_BAD_SPIFFE_ID; b++)
+	for (int a = ID_VERIFY_OK; a <= ID_VERIFY_LAST; a++)
+		for (int b = a + 1; b <= ID_VERIFY_LAST; b++)
 			assert_string_not_equal(identity_verdict_str(a), identity_verdict_str(b));
 	assert_string_equal(identity_verdict_str(99), "unknown verdict");
 }

@@ -10,6 +10,9 @@
  * our own KeyUpdate at the per-key record limit, NewSessionTicket, close_notify, tampered and
  * malformed records, inner plaintexts libssl never sends (forged by a small independent record
  * layer written here, itself checked against libssl), unsupported suites and double free.
+ * Limits and alerts: 200 KeyUpdates in a row refused after 32, 100 empty records refused after
+ * 32, a NewSessionTicket sent to a server refused with an unexpected_message alert that libssl
+ * reads off the wire, close_notify sealed on close, a dropped send key sealing nothing.
  *
  * What it proves: bytes sealed by tls_rec are read by OpenSSL exactly, and bytes OpenSSL writes
  * are opened by tls_rec exactly, across record splits, sequence numbers and KeyUpdates in both
@@ -292,6 +295,7 @@ static void rec_reset(struct conn *c)
 {
 	tls_rec_free(&c->r);
 	assert_int_equal(tls_rec_init(&c->r, c->suite, c->tx, c->rx, c->slen), 0);
+	tls_rec_set_server(&c->r, !c->skiff_client);
 }
 
 static void got_reset(struct got *g)
@@ -445,6 +449,19 @@ static ssize_t skiff_seal(struct conn *c, const void *in, size_t len)
 	assert_non_null(c->out);
 	n = tls_rec_seal(&c->r, in, len, c->out + c->out_len);
 	assert_true(n >= 0 && (size_t)n <= bound);
+	c->out_len += (size_t)n;
+	return n;
+}
+
+/* Seal an alert into the send queue; what seal wrote. */
+static ssize_t skiff_seal_alert(struct conn *c, int desc)
+{
+	ssize_t n;
+
+	c->out = realloc(c->out, c->out_len + TLS_REC_ALERT_WIRE);
+	assert_non_null(c->out);
+	n = tls_rec_seal_alert(&c->r, (enum tls_alert)desc, c->out + c->out_len);
+	assert_true(n > 0);
 	c->out_len += (size_t)n;
 	return n;
 }
@@ -951,11 +968,13 @@ static void test_tampered_records(void **state)
 	expect_open(c, rec, n, TLS_REC_DATA, "the record as sent");
 	expect_tampered(c, rec, n, 7, 0x10, 0, TLS_REC_ERR, "a ciphertext bit flipped");
 	expect_tampered(c, rec, n, n - 1, 0x01, 0, TLS_REC_ERR, "a tag bit flipped");
+	assert_int_equal(tls_rec_alert(&c->r), TLS_ALERT_BAD_RECORD_MAC);
 	/* the header says 22 bytes follow; 21 makes the tag check fail, 23 waits for one more */
 	expect_tampered(c, rec, n, 4, 22 ^ 21, 0, TLS_REC_ERR, "length 21, 22 bytes there");
 	expect_tampered(c, rec, n, 4, 22 ^ 23, 0, TLS_REC_MORE, "length 23, 22 bytes there");
 	expect_tampered(c, rec, n, 4, 22 ^ 23, 1, TLS_REC_ERR, "length 23, 23 bytes there");
 	expect_tampered(c, rec, n, 0, 23 ^ 22, 0, TLS_REC_ERR, "outer type handshake");
+	assert_int_equal(tls_rec_alert(&c->r), TLS_ALERT_UNEXPECTED_MESSAGE);
 	expect_tampered(c, rec, n, 0, 23 ^ 21, 0, TLS_REC_ERR, "outer type alert");
 	expect_tampered(c, rec, n, 0, 23 ^ 20, 0, TLS_REC_ERR, "outer type change_cipher_spec");
 	expect_tampered(c, rec, n, 2, 3 ^ 1, 0, TLS_REC_ERR, "legacy version 0x0301");
@@ -1099,6 +1118,7 @@ static void test_forged_messages(void **state)
 	expect_forged(c, "\x01\x00\x15", 3, TLS_REC_CLOSE, "close_notify");
 	expect_forged(c, "\x01\x5a\x15", 3, TLS_REC_SKIP, "user_canceled");
 	expect_forged(c, "\x02\x28\x15", 3, TLS_REC_ERR, "a fatal alert");
+	assert_int_equal(tls_rec_alert(&c->r), -1); /* a fatal alert is not answered */
 	expect_forged(c, "\x01\x00\x00\x15", 4, TLS_REC_ERR, "a 3-byte alert");
 	expect_forged(c, "\x01\x14", 2, TLS_REC_ERR, "inner type change_cipher_spec");
 	expect_forged(c, "\x01\x18", 2, TLS_REC_ERR, "inner type 24");
@@ -1107,22 +1127,25 @@ static void test_forged_messages(void **state)
 	expect_forged(c, "\x04\x00\x00\x64\x00\x16", 6, TLS_REC_ERR, "a ticket split in two");
 	expect_forged(c, "\x04\x00\x00\x16", 4, TLS_REC_ERR, "a cut handshake header");
 	expect_forged(c, "\x18\x00\x00\x01\x02\x16", 6, TLS_REC_ERR, "KeyUpdate, request 2");
+	assert_int_equal(tls_rec_alert(&c->r), TLS_ALERT_ILLEGAL_PARAMETER);
 	expect_forged(c, "\x18\x00\x00\x02\x00\x00\x16", 7, TLS_REC_ERR, "KeyUpdate, 2 bytes");
 	expect_forged(c, "\x18\x00\x00\x01\x00\x04\x00\x00\x00\x16", 10, TLS_REC_ERR,
 		      "a ticket after a KeyUpdate in its record");
 	conn_close(c);
 }
 
-/* 8e. A ticket and a KeyUpdate coalesced in one record: both honoured, the key moves on. */
+/* 8e. A ticket and a KeyUpdate coalesced in one record (to a client): both honoured, the key
+ * moves on. */
 static void test_forged_coalesced(void **state)
 {
 	static const unsigned char two[] = {4, 0, 0, 2, 0xaa, 0xbb, 24, 0, 0, 1, 1, 22};
 	unsigned char rec[64], plain[16];
-	struct conn *c = conn_open(AES128, false);
+	struct conn *c = conn_open(AES128, true);
 	size_t n, plen, used;
 	struct ref ref;
 
 	(void)state;
+	rec_reset(c); /* sequence 0 again: the reference starts there */
 	ref_init(&ref, c->suite, c->rx);
 	n = ref_seal(&ref, two, sizeof(two), rec);
 	assert_int_equal(open_copy(&c->r, rec, n, NULL, &plen, &used), TLS_REC_SKIP);
@@ -1132,6 +1155,160 @@ static void test_forged_coalesced(void **state)
 	assert_int_equal(open_copy(&c->r, rec, n, plain, &plen, &used), TLS_REC_DATA);
 	assert_int_equal(plen, 3);
 	assert_memory_equal(plain, "new", 3);
+	conn_close(c);
+}
+
+/* The peer's libssl reads one alert skiff sealed: SSL_read fails with `reason` (an alert received:
+ * SSL_AD_REASON_OFFSET + its description), or returns 0 for close_notify. */
+static void peer_reads_alert(struct conn *c, int desc)
+{
+	unsigned char b[16];
+	int n;
+
+	pump_out(c);
+	ERR_clear_error();
+	n = SSL_read(c->peer, b, sizeof(b));
+	assert_true(n <= 0);
+	if (desc == TLS_ALERT_CLOSE_NOTIFY) {
+		assert_int_equal(SSL_get_error(c->peer, n), SSL_ERROR_ZERO_RETURN);
+		return;
+	}
+	assert_int_equal(SSL_get_error(c->peer, n), SSL_ERROR_SSL);
+	assert_int_equal(ERR_GET_REASON(ERR_peek_error()), SSL_AD_REASON_OFFSET + desc);
+	ERR_clear_error();
+}
+
+/* 10. KeyUpdates in a row: 32 are honoured, the 33rd is refused with unexpected_message (libssl's
+ * limit); data in between starts the count again. */
+static void test_key_update_flood(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_CFGS; i++) {
+		struct conn *c = conn_cfg(i);
+		char want[80];
+
+		round_trip_in(c, "first", "D"); /* a client has skipped two tickets: count from 0 */
+		for (int round = 0; round < 2; round++) {
+			for (int k = 0; k < TLS_REC_NODATA_MAX - 1; k++) {
+				assert_int_equal(
+				    SSL_key_update(c->peer, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+				assert_int_equal(SSL_do_handshake(c->peer), 1);
+			}
+			memset(want, 'S', TLS_REC_NODATA_MAX - 1);
+			strcpy(want + TLS_REC_NODATA_MAX - 1, "D");
+			round_trip_in(c, "data between", want);
+		}
+		got_reset(&c->got);
+		for (int k = 0; k < 200; k++) {
+			assert_int_equal(SSL_key_update(c->peer, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+			assert_int_equal(SSL_do_handshake(c->peer), 1);
+		}
+		skiff_drain(c); /* 200 records of 27 bytes: all in the socket's buffer */
+		memset(want, 'S', TLS_REC_NODATA_MAX);
+		strcpy(want + TLS_REC_NODATA_MAX, "E");
+		assert_string_equal(c->got.trail, want); /* the first error ends the drain */
+		assert_int_equal(tls_rec_alert(&c->r), TLS_ALERT_UNEXPECTED_MESSAGE);
+		assert_int_equal(skiff_seal_alert(c, tls_rec_alert(&c->r)), TLS_REC_ALERT_WIRE);
+		peer_reads_alert(c, TLS_ALERT_UNEXPECTED_MESSAGE);
+		conn_close(c);
+	}
+}
+
+/* 11. 100 empty records (forged: libssl never sends one): 32 pass as empty data, then refused. */
+static void test_empty_record_flood(void **state)
+{
+	unsigned char rec[64];
+	struct conn *c = conn_open(AES128, false);
+	struct ref ref;
+	size_t k, n, plen, used;
+
+	(void)state;
+	rec_reset(c);
+	ref_init(&ref, c->suite, c->rx);
+	for (k = 0; k < 100; k++) {
+		enum tls_rec_result res;
+
+		n = ref_seal(&ref, (const unsigned char *)"\x17", 1, rec);
+		assert_int_equal(n, 5 + 1 + 16);
+		res = open_copy(&c->r, rec, n, NULL, &plen, &used);
+		if (res != TLS_REC_DATA)
+			break;
+		assert_int_equal(plen, 0);
+	}
+	assert_int_equal(k, TLS_REC_NODATA_MAX);
+	assert_int_equal(tls_rec_alert(&c->r), TLS_ALERT_UNEXPECTED_MESSAGE);
+	/* a byte of data in between starts the count again */
+	rec_reset(c);
+	ref_init(&ref, c->suite, c->rx);
+	for (k = 0; k < 100; k++) {
+		bool data = k % TLS_REC_NODATA_MAX == TLS_REC_NODATA_MAX - 1;
+
+		n = ref_seal(&ref, (const unsigned char *)(data ? "x\x17" : "\x17"), data ? 2 : 1,
+			     rec);
+		assert_int_equal(open_copy(&c->r, rec, n, NULL, &plen, &used), TLS_REC_DATA);
+		assert_int_equal(plen, data ? 1 : 0);
+	}
+	conn_close(c);
+}
+
+/* 12. A NewSessionTicket sent to a server: refused, and the unexpected_message alert skiff seals
+ * for it is on the wire, read by the reference layer and by the peer's libssl. */
+static void test_ticket_to_server(void **state)
+{
+	static const unsigned char ticket[] = {4, 0, 0, 1, 0, 22};
+	unsigned char rec[64], inner[64];
+	struct conn *c = conn_open(AES256, false);
+	struct ref out;
+	size_t n;
+
+	(void)state;
+	expect_forged(c, ticket, sizeof(ticket), TLS_REC_ERR, "a ticket to the server");
+	assert_int_equal(tls_rec_alert(&c->r), TLS_ALERT_UNEXPECTED_MESSAGE);
+	assert_int_equal(tls_rec_seal_alert(&c->r, TLS_ALERT_UNEXPECTED_MESSAGE, rec),
+			 TLS_REC_ALERT_WIRE);
+	ref_init(&out, c->suite, c->tx);
+	n = ref_open(&out, rec, inner);
+	assert_int_equal(n, 3);
+	assert_memory_equal(inner, "\x02\x0a\x15", 3); /* fatal, unexpected_message, alert */
+	/* and the same bytes reach libssl, which reports the alert */
+	assert_int_equal(write(c->skiff_fd, rec, TLS_REC_ALERT_WIRE), TLS_REC_ALERT_WIRE);
+	peer_reads_alert(c, TLS_ALERT_UNEXPECTED_MESSAGE);
+	conn_close(c);
+}
+
+/* 13. close_notify sealed by skiff: libssl sees the orderly end (SSL_ERROR_ZERO_RETURN). */
+static void test_close_notify_sent(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < N_CFGS; i++) {
+		struct conn *c = conn_cfg(i);
+
+		round_trip_out(c, "bye", 5 + 4 + 16);
+		assert_int_equal(skiff_seal_alert(c, TLS_ALERT_CLOSE_NOTIFY), TLS_REC_ALERT_WIRE);
+		peer_reads_alert(c, TLS_ALERT_CLOSE_NOTIFY);
+		conn_close(c);
+	}
+}
+
+/* 14. The send key dropped (the kernel sends): nothing more is sealed, the secret is gone, and
+ * the receive side still works. */
+static void test_drop_tx(void **state)
+{
+	static const unsigned char zero[TLS_REC_SECRET_MAX];
+	unsigned char out[256];
+	struct conn *c = conn_open(AES128, false);
+
+	(void)state;
+	tls_rec_drop_tx(&c->r);
+	assert_null(c->r.tx.ctx);
+	assert_memory_equal(c->r.tx.secret, zero, sizeof(zero));
+	assert_int_equal(tls_rec_seal(&c->r, "x", 1, out), -1);
+	assert_int_equal(tls_rec_seal(&c->r, NULL, 0, out), -1);
+	assert_int_equal(tls_rec_seal_alert(&c->r, TLS_ALERT_CLOSE_NOTIFY, out), -1);
+	round_trip_in(c, "still received", "D");
+	/* a peer asking for our KeyUpdate: noted, though nothing here can send it */
+	assert_int_equal(SSL_key_update(c->peer, SSL_KEY_UPDATE_REQUESTED), 1);
+	round_trip_in(c, "after", "SD");
 	conn_close(c);
 }
 
@@ -1180,6 +1357,11 @@ int main(void)
 	    cmocka_unit_test(test_forged_messages),
 	    cmocka_unit_test(test_forged_coalesced),
 	    cmocka_unit_test(test_init_and_free),
+	    cmocka_unit_test(test_key_update_flood),
+	    cmocka_unit_test(test_empty_record_flood),
+	    cmocka_unit_test(test_ticket_to_server),
+	    cmocka_unit_test(test_close_notify_sent),
+	    cmocka_unit_test(test_drop_tx),
 	};
 
 	return cmocka_run_group_tests(tests, tls_test_cert_setup, tls_test_cert_teardown);

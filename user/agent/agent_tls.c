@@ -16,8 +16,8 @@
 #include "agent/agent_state.h"
 #include "identity/identity.h"
 
-#define AGENT_NS "skiff-system"
-#define AGENT_SA "skiffd"
+#define AGENT_NS IDENTITY_AGENT_NS
+#define AGENT_SA IDENTITY_AGENT_SA
 
 struct agent_tls {
 	struct identity_ca ca;

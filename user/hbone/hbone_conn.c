@@ -27,6 +27,7 @@ struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 	c->p = p;
 	c->server = server;
 	c->ev = (struct proxy_ev){.kind = EV_HB_CONN, .fd = fd, .conn = c};
+	c->alert = -1;
 	c->ssl = SSL_new(ctx);
 	if (!c->ssl || !SSL_set_fd(c->ssl, fd)) {
 		SSL_free(c->ssl);
@@ -63,6 +64,7 @@ void hbone_conn_close(struct hb_conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	nghttp2_session_del(c->h2);
+	hb_tls_goodbye(c);
 	SSL_free(c->ssl);
 	hb_rec_free(c);
 	proxy_close(p, c->ev.fd, false);
@@ -118,6 +120,12 @@ static int handshake(struct hb_conn *c)
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len != 2 || memcmp(alpn, HBONE_ALPN, 2) || !peer_identity(c))
 		return -1;
+	/* skiffd's records (and the kernel) carry everything from here: libssl still holds the
+	 * handshake's secrets (the first traffic secrets, the resumption secret) until freed */
+	if (c->rec) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
 	if (hb_session_init(c))
 		return -1;
 	if (!c->server)

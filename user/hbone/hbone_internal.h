@@ -113,6 +113,12 @@ struct hb_conn {
 	bool dead;	   /* closing: no new streams */
 	bool gone;	   /* closed; freed after this batch of events */
 	bool goaway;	   /* client: idle, GOAWAY submitted */
+	bool retiring;	   /* GOAWAY sent: no new streams on it (the kernel's send key is near its
+			    * record limit); it closes once its streams are done */
+	int alert;	   /* what TLS says to send when the connection closes: close_notify, or
+			    * the fatal alert for what the peer sent; -1: nothing (no handshake yet,
+			    * or the peer's own fatal alert) */
+	uint64_t ktls_recs; /* kTLS send: records the kernel may have sealed (an upper bound) */
 	bool rx_more;	   /* the socket may hold more records (the last read() was not short) */
 	const struct hb_rec_ops *ops; /* the record path; NULL until the handshake is done */
 	struct tls_rec *rec; /* skiffd's record layer after the handshake (both ways, or receive
@@ -150,6 +156,12 @@ void hb_tls_established(struct hb_conn *c);
 int hb_tls_wants(struct hb_conn *c, int rv);
 /* nghttp2 -> TLS until nghttp2 has nothing or the socket is full; -1 when broken. */
 int hb_tls_flush(struct hb_conn *c);
+/* Before the socket closes: the alert c->alert names (close_notify, or a fatal one), best
+ * effort and without blocking, by whichever sealed the connection's records. */
+void hb_tls_goodbye(struct hb_conn *c);
+/* kTLS send: count the records of a write of `len` bytes; retire the connection (GOAWAY) well
+ * before the kernel's key reaches AES-GCM's record limit, end it just before. */
+void hb_tls_ktls_sent(struct hb_conn *c, size_t len);
 /* Make *buf (of *cap bytes) hold `need`: from 4 KiB, doubling, at most `most` (0: no limit)
  * unless `need` is more. The connection's buffers start small and grow only with bulk traffic:
  * a pool of request/response connections does not hold hundreds of KiB each. 0 or -1 (ENOMEM,
@@ -169,8 +181,11 @@ bool hb_rec_start(struct hb_conn *c);
 /* Records -> nghttp2 until the socket is drained; -1: broken, forged or closed. */
 int hb_rec_read(struct hb_conn *c);
 /* The same where the kernel seals what is sent (kTLS): its send key cannot be renewed, so a
- * peer that asks for a KeyUpdate ends the connection. */
+ * peer that asks for a KeyUpdate ends the connection (with close_notify: no data may precede
+ * the KeyUpdate TLS wants in answer). */
 int hb_rec_read_ktls(struct hb_conn *c);
+/* Seal one alert and write it now (after records already owed), best effort. */
+void hb_rec_alert(struct hb_conn *c, int desc);
 /* wbuf -> records -> the socket, until done or the socket is full; -1: broken. */
 int hb_rec_send(struct hb_conn *c);
 /* Records (or a KeyUpdate) are owed to the socket. */

@@ -12,13 +12,16 @@
 #include <unistd.h>
 
 #include "hbone/hbone_internal.h"
+#include "identity/identity.h"
 
 static struct hb_conn *pool_find(struct proxy *p, const struct proxy_route *r)
 {
 	for (struct hb_conn *c = p->hb_conns; c; c = c->next)
-		if (!c->server && !c->dead && !c->goaway && c->nstreams < HBONE_MAX_STREAMS &&
-		    c->node_len == r->node_len && !memcmp(&c->node, &r->node, r->node_len) &&
-		    !strcmp(c->src_id, r->src_id))
+		/* not one the peer said GOAWAY on: it would refuse the request */
+		if (!c->server && !c->dead && !c->goaway && !c->retiring &&
+		    (!c->h2 || nghttp2_session_check_request_allowed(c->h2)) &&
+		    c->nstreams < HBONE_MAX_STREAMS && c->node_len == r->node_len &&
+		    !memcmp(&c->node, &r->node, r->node_len) && !strcmp(c->src_id, r->src_id))
 			return c;
 	return NULL;
 }
@@ -38,6 +41,11 @@ static struct hb_conn *pool_open(struct proxy *p, const struct proxy_route *r)
 	c = hb_conn_new(p, fd, false, r->ctx);
 	if (!c) {
 		close(fd);
+		return NULL;
+	}
+	/* the destination node's skiffd, and nobody else the mesh root vouches for, answers */
+	if (identity_tls_pin(c->ssl, IDENTITY_AGENT_NS, IDENTITY_AGENT_SA)) {
+		hbone_conn_close(c); /* closes fd */
 		return NULL;
 	}
 	c->node = r->node;

@@ -65,8 +65,11 @@ static bool rec_take(struct hb_conn *c)
 	const char *suite = SSL_CIPHER_get_name(SSL_get_current_cipher(c->ssl));
 	int me = c->server ? 1 : 0;
 
+	/* OpenSSL 3.2 and later may have given the receive keys to the kernel (kTLS receive):
+	 * the records then arrive decrypted, and opening them here would fail on every one */
 	if (c->secret_got != 3 || SSL_has_pending(c->ssl) ||
-	    SSL_version(c->ssl) != TLS1_3_VERSION || !suite)
+	    SSL_version(c->ssl) != TLS1_3_VERSION || !suite ||
+	    BIO_get_ktls_recv(SSL_get_rbio(c->ssl)))
 		return false;
 	c->rec = calloc(1, sizeof(*c->rec));
 	c->rcap = TLS_REC_MAX_WIRE;
@@ -76,6 +79,7 @@ static bool rec_take(struct hb_conn *c)
 		hb_rec_free(c);
 		return false;
 	}
+	tls_rec_set_server(c->rec, c->server);
 	return true;
 }
 
@@ -116,10 +120,15 @@ static int rec_drain(struct hb_conn *c, bool kernel_seals)
 
 		if (r == TLS_REC_MORE)
 			break;
+		if (r == TLS_REC_ERR)
+			c->alert = tls_rec_alert(c->rec);
 		if (r == TLS_REC_ERR || r == TLS_REC_CLOSE)
 			return -1;
+		/* the peer wants new send keys, and the kernel's cannot be renewed: TLS allows no
+		 * more application data (not even a GOAWAY) before our KeyUpdate, so the
+		 * connection ends with close_notify, which it does allow */
 		if (kernel_seals && tls_rec_pending(c->rec))
-			return -1; /* the peer wants new send keys: the kernel's cannot be renewed */
+			return -1;
 		if (r == TLS_REC_DATA && plen &&
 		    nghttp2_session_mem_recv(c->h2, c->rbuf + pos + off, plen) < 0)
 			return -1;
@@ -191,6 +200,19 @@ static int rec_write(struct hb_conn *c)
 	c->ssl_want_write = false;
 	c->ooff = c->olen = 0;
 	return 0;
+}
+
+void hb_rec_alert(struct hb_conn *c, int desc)
+{
+	unsigned char rec[TLS_REC_ALERT_WIRE];
+	ssize_t n;
+
+	/* records already half written go first, or the alert would land inside one */
+	if (c->ooff < c->olen && (rec_write(c) || c->ooff < c->olen))
+		return;
+	n = tls_rec_seal_alert(c->rec, (enum tls_alert)desc, rec);
+	if (n > 0 && send(c->ev.fd, rec, n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return; /* a full or broken socket: the close says the rest */
 }
 
 bool hb_rec_owed(const struct hb_conn *c)

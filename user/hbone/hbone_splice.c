@@ -147,10 +147,13 @@ static int seg_send(struct hb_conn *c, bool more)
 				return 0;
 			return -1; /* the pipe holds what was queued: 0 would be a bug, not an EOF */
 		}
+		hb_tls_ktls_sent(c, n);
 		sg->len -= n;
 		sg->pipe->len -= n;
 		sg->pipe->stalled = false;
 		c->p->stats.hbone_spliced += n;
+		if (c->dead) /* the kernel's key has sealed all it may */
+			return -1;
 	}
 	hb_pipe_put(sg->pipe);
 	c->seg0++;
@@ -174,7 +177,10 @@ int hb_splice_send(struct hb_conn *c)
 				c->ssl_want_write = errno == EAGAIN;
 				return errno == EAGAIN ? 0 : -1;
 			}
+			hb_tls_ktls_sent(c, n);
 			c->woff += n;
+			if (c->dead) /* the kernel's key has sealed all it may */
+				return -1;
 			continue;
 		}
 		rv = seg_send(c, c->nseg > 1 || c->woff < c->wlen);

@@ -25,7 +25,7 @@
  *   path            sends                                    receives
  *   records         skiffd seals (hb_rec_send)               skiffd opens (hb_rec_read)
  *   ktls_records    the kernel seals; payloads by splice()   skiffd opens; a KeyUpdate request
- *                   (hb_splice_send)                         ends the connection
+ *                   (hb_splice_send)                         ends the connection (close_notify)
  *   ktls            the kernel, as above                     libssl
  *   libssl          libssl, through a buffering BIO          libssl
  *
@@ -33,8 +33,10 @@
  * skiffd cannot take over falls back to (hb_rec_start).
  */
 #include <errno.h>
+#include <linux/tls.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "hbone/hbone_internal.h"
@@ -306,6 +308,10 @@ void hb_tls_established(struct hb_conn *c)
 	 * offloads TLS 1.3 send only) */
 	bool rec = hb_rec_start(c);
 
+	c->alert = TLS_ALERT_CLOSE_NOTIFY; /* from now on every end is said (RFC 8446 §6.1) */
+	/* the kernel seals from sequence 0 with this key: a seal here would reuse its nonces */
+	if (ktls_tx && rec)
+		tls_rec_drop_tx(c->rec);
 	if (ktls_tx)
 		c->ops = rec ? &path_ktls_records : &path_ktls;
 	else
@@ -320,4 +326,64 @@ void hb_tls_established(struct hb_conn *c)
 		buffer_records(c);
 	if (BIO_get_ktls_recv(SSL_get_rbio(c->ssl)))
 		c->p->stats.hbone_ktls_rx++;
+}
+
+/* An alert through kTLS: the kernel seals a record of the type the control message names. */
+static void ktls_alert(int fd, int desc)
+{
+	unsigned char msg[2] = {desc == TLS_ALERT_CLOSE_NOTIFY ? 1 : 2, (unsigned char)desc};
+	char cbuf[CMSG_SPACE(1)] = {0};
+	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	cm->cmsg_level = SOL_TLS;
+	cm->cmsg_type = TLS_SET_RECORD_TYPE;
+	cm->cmsg_len = CMSG_LEN(1);
+	*CMSG_DATA(cm) = 21; /* alert */
+	if (sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		return; /* a full or broken socket: the close says the rest */
+}
+
+void hb_tls_goodbye(struct hb_conn *c)
+{
+	int desc = c->alert;
+
+	c->alert = -1; /* once */
+	if (c->handshaking || !c->ops)
+		return;
+	if (c->rec) { /* skiffd opens the records: it knows which alert is owed */
+		if (desc < 0)
+			return;
+		if (c->ops->splice) /* the kernel seals: payloads queued in pipes are dropped */
+			ktls_alert(c->ev.fd, desc);
+		else
+			hb_rec_alert(c, desc);
+		return;
+	}
+	/* libssl opens them: a fatal alert it owed, it wrote itself; else this is close_notify,
+	 * through the buffering BIO or the kernel */
+	SSL_shutdown(c->ssl);
+	if (!c->ops->splice)
+		BIO_flush(SSL_get_wbio(c->ssl));
+}
+
+void hb_tls_ktls_sent(struct hb_conn *c, size_t len)
+{
+	/* a write of len bytes closes at most len / 16 KiB full records, the one left open
+	 * before it, and its own last one */
+	c->ktls_recs += len / TLS_REC_MAX_PLAIN + 2;
+	/* GOAWAY was not enough (its streams went on): end it while a write (at most a pipe's or
+	 * a batch's worth, some 70 records) and the closing alert still fit under 2^24 */
+	if (c->ktls_recs >= TLS_REC_KTLS_END) {
+		c->dead = true;
+		return;
+	}
+	if (c->ktls_recs < TLS_REC_KTLS_RETIRE || c->retiring)
+		return;
+	c->retiring = true;
+	nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+			      nghttp2_session_get_last_proc_stream_id(c->h2), NGHTTP2_NO_ERROR,
+			      NULL, 0);
 }

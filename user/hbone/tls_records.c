@@ -109,6 +109,7 @@ int tls_rec_init(struct tls_rec *r, const char *suite, const unsigned char *tx_s
 	r->cipher = EVP_CIPHER_fetch(NULL, cipher, NULL);
 	if (!r->cipher)
 		return -EOPNOTSUPP;
+	r->alert = -1;
 	memcpy(r->tx.secret, tx_secret, secret_len);
 	memcpy(r->rx.secret, rx_secret, secret_len);
 	err = dir_rekey(r, &r->tx, 1);
@@ -117,6 +118,14 @@ int tls_rec_init(struct tls_rec *r, const char *suite, const unsigned char *tx_s
 	if (err)
 		tls_rec_free(r);
 	return err;
+}
+
+void tls_rec_drop_tx(struct tls_rec *r)
+{
+	EVP_CIPHER_CTX_free(r->tx.ctx);
+	OPENSSL_cleanse(&r->tx, sizeof(r->tx));
+	r->tx_update = r->peer_ask = false;
+	r->tx_off = true;
 }
 
 void tls_rec_free(struct tls_rec *r)
@@ -179,11 +188,24 @@ size_t tls_rec_seal_bound(size_t len)
 	return len + (len / TLS_REC_MAX_PLAIN + 1) * TLS_REC_OVERHEAD + KEY_UPDATE_WIRE;
 }
 
+ssize_t tls_rec_seal_alert(struct tls_rec *r, enum tls_alert desc, unsigned char *out)
+{
+	/* TLS 1.3 (§6): every alert is fatal but close_notify and user_canceled; the level byte
+	 * is ignored by receivers but still set as TLS 1.2 peers would read it */
+	unsigned char msg[2] = {desc == TLS_ALERT_CLOSE_NOTIFY ? 1 : 2, desc};
+
+	if (r->tx_off)
+		return -1;
+	return seal_one(r, REC_ALERT, msg, sizeof(msg), out);
+}
+
 ssize_t tls_rec_seal(struct tls_rec *r, const void *in, size_t len, unsigned char *out)
 {
 	const unsigned char *p = in;
 	size_t w = 0;
 
+	if (r->tx_off)
+		return -1;
 	for (;;) {
 		size_t n = len < TLS_REC_MAX_PLAIN ? len : TLS_REC_MAX_PLAIN;
 		ssize_t k;
@@ -206,27 +228,41 @@ ssize_t tls_rec_seal(struct tls_rec *r, const void *in, size_t len, unsigned cha
 	}
 }
 
-/* Handshake messages after the handshake: tickets are skipped, KeyUpdate is honoured. */
+/* Refuse the record, with the alert TLS answers it with. */
+static enum tls_rec_result refuse(struct tls_rec *r, int alert)
+{
+	r->alert = alert;
+	return TLS_REC_ERR;
+}
+
+/* Handshake messages after the handshake: tickets are skipped (a client's side), KeyUpdate is
+ * honoured. The alerts are §4.6.3's, §5.1's and §6.2's. */
 static enum tls_rec_result post_handshake(struct tls_rec *r, const unsigned char *m, size_t len)
 {
 	if (!len)
-		return TLS_REC_ERR; /* an empty handshake record (§5.1) */
+		return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE); /* an empty handshake record */
 	while (len) {
 		size_t body;
 
 		if (len < 4)
-			return TLS_REC_ERR;
+			return refuse(r, TLS_ALERT_DECODE_ERROR);
 		body = (size_t)m[1] << 16 | m[2] << 8 | m[3];
 		if (len - 4 < body)
-			return TLS_REC_ERR; /* split across records */
+			return refuse(r, TLS_ALERT_DECODE_ERROR); /* split across records */
 		if (m[0] == HS_KEY_UPDATE) {
 			/* the last message under the old key (§5.1), body: update_requested or not */
-			if (body != 1 || m[4] > 1 || len != 5 || dir_update(r, &r->rx, 0))
-				return TLS_REC_ERR;
+			if (body != 1)
+				return refuse(r, TLS_ALERT_DECODE_ERROR);
+			if (m[4] > 1)
+				return refuse(r, TLS_ALERT_ILLEGAL_PARAMETER);
+			if (len != 5)
+				return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
+			if (dir_update(r, &r->rx, 0))
+				return refuse(r, -1);
 			if (m[4] && !r->tx_update)
 				r->tx_update = r->peer_ask = true;
-		} else if (m[0] != HS_NEW_TICKET) {
-			return TLS_REC_ERR;
+		} else if (m[0] != HS_NEW_TICKET || r->server) {
+			return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
 		}
 		m += 4 + body;
 		len -= 4 + body;
@@ -253,40 +289,71 @@ static ssize_t open_body(struct tls_rec *r, unsigned char *rec, size_t clen)
 	return len;
 }
 
-enum tls_rec_result tls_rec_open(struct tls_rec *r, unsigned char *buf, size_t len, size_t *used,
-				 size_t *off, size_t *plen)
+/* The record's header: whether it can be a protected TLS 1.3 record at all (§5.1, §5.2). */
+static enum tls_rec_result check_header(struct tls_rec *r, const unsigned char *buf, size_t clen)
 {
-	size_t clen;
-	ssize_t n;
-	unsigned char type;
+	/* after the handshake every record is application_data, legacy version 1.2 */
+	if (buf[0] != REC_APPDATA || buf[1] != 3 || buf[2] != 3)
+		return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
+	if (5 + clen > TLS_REC_MAX_WIRE)
+		return refuse(r, TLS_ALERT_RECORD_OVERFLOW);
+	if (clen < 1 + TAG_LEN)
+		return refuse(r, TLS_ALERT_DECODE_ERROR);
+	return TLS_REC_MORE;
+}
 
-	if (len < 5)
-		return TLS_REC_MORE;
-	clen = (size_t)buf[3] << 8 | buf[4];
-	/* after the handshake every record is application_data, legacy version 1.2 (§5.1) */
-	if (buf[0] != REC_APPDATA || buf[1] != 3 || buf[2] != 3 || clen < 1 + TAG_LEN ||
-	    5 + clen > TLS_REC_MAX_WIRE)
-		return TLS_REC_ERR;
-	if (len < 5 + clen)
-		return TLS_REC_MORE;
-	n = open_body(r, buf, clen);
-	if (n > TLS_REC_MAX_PLAIN + 1) /* the inner plaintext, padding included (§5.4) */
-		return TLS_REC_ERR;
-	while (n > 0 && !buf[5 + n - 1]) /* zero padding, then the real content type */
-		n--;
-	if (n <= 0)
-		return TLS_REC_ERR;
-	type = buf[5 + n - 1];
-	*used = 5 + clen;
-	*off = 5;
-	*plen = n - 1;
+/* What the inner plaintext buf[5 .. 5 + n) (content, type, no padding) is. */
+static enum tls_rec_result inner_type(struct tls_rec *r, unsigned char *buf, size_t n)
+{
+	unsigned char type = buf[5 + n - 1];
+
 	if (type == REC_APPDATA)
 		return TLS_REC_DATA;
 	if (type == REC_HANDSHAKE)
 		return post_handshake(r, buf + 5, n - 1);
-	if (type == REC_ALERT && n - 1 == 2 && buf[6] == ALERT_CLOSE)
+	if (type != REC_ALERT)
+		return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
+	if (n - 1 != 2)
+		return refuse(r, TLS_ALERT_DECODE_ERROR);
+	if (buf[6] == ALERT_CLOSE)
 		return TLS_REC_CLOSE;
-	if (type == REC_ALERT && n - 1 == 2 && buf[6] == ALERT_CANCEL)
+	if (buf[6] == ALERT_CANCEL)
 		return TLS_REC_SKIP;
-	return TLS_REC_ERR;
+	return refuse(r, -1); /* the peer's fatal alert: nothing is answered to it */
+}
+
+enum tls_rec_result tls_rec_open(struct tls_rec *r, unsigned char *buf, size_t len, size_t *used,
+				 size_t *off, size_t *plen)
+{
+	enum tls_rec_result res;
+	size_t clen;
+	ssize_t n;
+
+	if (len < 5)
+		return TLS_REC_MORE;
+	clen = (size_t)buf[3] << 8 | buf[4];
+	if (check_header(r, buf, clen) == TLS_REC_ERR)
+		return TLS_REC_ERR;
+	if (len < 5 + clen)
+		return TLS_REC_MORE;
+	n = open_body(r, buf, clen);
+	if (n < 0)
+		return refuse(r, TLS_ALERT_BAD_RECORD_MAC);
+	if (n > TLS_REC_MAX_PLAIN + 1) /* the inner plaintext, padding included (§5.4) */
+		return refuse(r, TLS_ALERT_RECORD_OVERFLOW);
+	while (n > 0 && !buf[5 + n - 1]) /* zero padding, then the real content type */
+		n--;
+	if (n <= 0)
+		return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
+	*used = 5 + clen;
+	*off = 5;
+	*plen = n - 1;
+	res = inner_type(r, buf, n);
+	if (res == TLS_REC_DATA && *plen) {
+		r->nodata = 0;
+	} else if (res != TLS_REC_ERR && res != TLS_REC_CLOSE && ++r->nodata > TLS_REC_NODATA_MAX) {
+		/* KeyUpdates, tickets, empty records: each costs a decryption and says nothing */
+		return refuse(r, TLS_ALERT_UNEXPECTED_MESSAGE);
+	}
+	return res;
 }

@@ -30,6 +30,10 @@
 #define IDENTITY_CLOCK_SKEW	      60 /* notBefore is backdated this much: peers' clocks differ */
 #define IDENTITY_CA_CERT_FILE	      "ca.crt"
 #define IDENTITY_CA_KEY_FILE	      "ca.key"
+/* skiffd's own identity (what inbound HBONE presents, and what outbound HBONE expects of the
+ * destination node): spiffe://<trust-domain>/ns/skiff-system/sa/skiffd */
+#define IDENTITY_AGENT_NS "skiff-system"
+#define IDENTITY_AGENT_SA "skiffd"
 
 struct identity_err {
 	char msg[512];
@@ -118,7 +122,12 @@ enum identity_verdict {
 	ID_VERIFY_MULTIPLE_URI_SANS, /* more than one URI: SPIFFE allows exactly one */
 	ID_VERIFY_NOT_SPIFFE,	     /* the URI is not spiffe:// */
 	ID_VERIFY_BAD_SPIFFE_ID,     /* spiffe:// but not spiffe://td/ns/NS/sa/SA */
+	ID_VERIFY_OTHER_TRUST_DOMAIN, /* a SPIFFE ID of another trust domain than ours */
+	ID_VERIFY_KEY_USAGE,	      /* keyUsage without digitalSignature, or extendedKeyUsage
+				       * without the peer's role (serverAuth / clientAuth) */
+	ID_VERIFY_WRONG_PEER, /* a valid identity, but not the one this connection expects */
 };
+#define ID_VERIFY_LAST ID_VERIFY_WRONG_PEER
 
 /* A short phrase for logs and errors: "certificate expired", "not issued by the mesh root". */
 const char *identity_verdict_str(enum identity_verdict v);
@@ -129,16 +138,25 @@ enum identity_verdict identity_verify(const struct identity_ca *ca, X509 *leaf,
 				      struct spiffe_id *out);
 /* Only the SPIFFE part: exactly one URI SAN, spiffe://td/ns/NS/sa/SA, and not a CA. */
 enum identity_verdict identity_spiffe_of_cert(X509 *cert, struct spiffe_id *out);
+/* What a TLS 1.3 peer's leaf may be used for: keyUsage present with digitalSignature (it signs
+ * the handshake), extendedKeyUsage present with serverAuth (`server`) or clientAuth. */
+enum identity_verdict identity_check_usage(X509 *cert, bool server);
 
 /* ---- identity_tls.c: TLS contexts ---- */
 
-/* An SSL_CTX for either role that presents `c` and trusts only the mesh root: TLS 1.3 only,
- * TLS_AES_128_GCM_SHA256 and TLS_AES_256_GCM_SHA384, peer certificate required and checked like
- * identity_verify() (a peer without a valid SPIFFE leaf fails the handshake). `alpn` (e.g. "h2"
+/* An SSL_CTX for either role that presents `c` and trusts only the mesh root: TLS 1.3 only (so
+ * no renegotiation), no session tickets, TLS_AES_128_GCM_SHA256 and TLS_AES_256_GCM_SHA384, peer
+ * certificate required and checked like identity_verify(), plus: the peer's SPIFFE ID is of c's
+ * trust domain, and its key usage fits its role (identity_check_usage). A peer that fails any of
+ * it fails the handshake. `alpn` (e.g. "h2"
  * for HBONE) is what clients offer and the only protocol servers accept (a client offering no
  * ALPN at all is not refused: check SSL_get0_alpn_selected()); NULL for none. */
 SSL_CTX *identity_tls_ctx(const struct identity_ca *ca, const struct identity_cert *c,
 			  const char *alpn, struct identity_err *err);
+/* Pin the peer of `ssl` (a client's, before its handshake) to spiffe://<td>/ns/NS/sa/SA, td the
+ * trust domain of its context's identity: any other peer fails the handshake with
+ * ID_VERIFY_WRONG_PEER. 0, or -ENOMEM / -EINVAL (not a context from identity_tls_ctx). */
+int identity_tls_pin(SSL *ssl, const char *ns, const char *sa);
 /* After a handshake on an SSL from identity_tls_ctx(): the peer's SPIFFE ID, or why not. After
  * a failed handshake: why the peer's certificate was refused (ID_VERIFY_NO_CERT when none came,
  * also when the handshake failed before it). */

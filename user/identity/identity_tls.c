@@ -22,8 +22,10 @@
 #define ID_TLS_GROUPS "X25519:P-256"
 
 /* ex_data slots: on each SSL the verdict on its peer's certificate (stored as verdict + 1, so
- * 0 means none yet); on each SSL_CTX the ALPN protocol in wire format, for the server side. */
-static int verdict_slot = -1, alpn_slot = -1;
+ * 0 means none yet) and the identity its peer must have, if pinned; on each SSL_CTX the ALPN
+ * protocol in wire format (for the server side) and its own identity (the trust domain every
+ * peer must share). */
+static int verdict_slot = -1, alpn_slot = -1, pin_slot = -1, self_slot = -1;
 static pthread_once_t slots_once = PTHREAD_ONCE_INIT;
 
 static void alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl, void *argp)
@@ -39,19 +41,44 @@ static void alpn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long
 static void slots_init(void)
 {
 	verdict_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	pin_slot = SSL_get_ex_new_index(0, NULL, NULL, NULL, alpn_free);
 	alpn_slot = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, alpn_free);
+	self_slot = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL, alpn_free);
+}
+
+static bool same_id(const struct spiffe_id *a, const struct spiffe_id *b)
+{
+	return !strcmp(a->trust_domain, b->trust_domain) && !strcmp(a->ns, b->ns) &&
+	       !strcmp(a->sa, b->sa);
+}
+
+/* The peer's leaf, past the chain checks: a SPIFFE ID of our trust domain, a key usage that fits
+ * its role, and the pinned identity if there is one. */
+static enum identity_verdict check_leaf(SSL *ssl, X509 *leaf)
+{
+	const struct spiffe_id *self = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), self_slot);
+	const struct spiffe_id *pin = SSL_get_ex_data(ssl, pin_slot);
+	struct spiffe_id id;
+	enum identity_verdict v = identity_spiffe_of_cert(leaf, &id);
+
+	if (v == ID_VERIFY_OK && self && strcmp(id.trust_domain, self->trust_domain))
+		v = ID_VERIFY_OTHER_TRUST_DOMAIN;
+	if (v == ID_VERIFY_OK)
+		v = identity_check_usage(leaf, !SSL_is_server(ssl)); /* the peer's role */
+	if (v == ID_VERIFY_OK && pin && !same_id(&id, pin))
+		v = ID_VERIFY_WRONG_PEER;
+	return v;
 }
 
 static int verify_cb(int ok, X509_STORE_CTX *xs)
 {
 	SSL *ssl = X509_STORE_CTX_get_ex_data(xs, SSL_get_ex_data_X509_STORE_CTX_idx());
 	enum identity_verdict v = ID_VERIFY_OK;
-	struct spiffe_id id;
 
 	if (!ok)
 		v = id_verdict_of_x509(X509_STORE_CTX_get_error(xs));
 	else if (X509_STORE_CTX_get_error_depth(xs) == 0)
-		v = identity_spiffe_of_cert(X509_STORE_CTX_get_current_cert(xs), &id);
+		v = ssl ? check_leaf(ssl, X509_STORE_CTX_get_current_cert(xs)) : ID_VERIFY_NO_CERT;
 	if (v == ID_VERIFY_OK)
 		return 1;
 	/* the first reason is the one to report: later calls only see its consequences */
@@ -102,12 +129,21 @@ static int set_protocol(SSL_CTX *ctx)
 		return -1;
 	/* the peer has the root already: send the leaf alone, not a chain built from the store */
 	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
-	return 0;
+	/* TLS 1.3 has no renegotiation; the option keeps it so should the version range widen.
+	 * Nothing resumes a mesh session: no tickets, so no resumption secret handed out */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
+	return SSL_CTX_set_num_tickets(ctx, 0) ? 0 : -1;
 }
 
 /* Our certificate and key, the mesh root as the only anchor, and the peer required. */
 static int set_identity(SSL_CTX *ctx, const struct identity_ca *ca, const struct identity_cert *c)
 {
+	struct spiffe_id *self = OPENSSL_memdup(&c->id, sizeof(c->id));
+
+	if (!self || !SSL_CTX_set_ex_data(ctx, self_slot, self)) {
+		OPENSSL_free(self);
+		return -1;
+	}
 	/* SSL_CTX_new() loads no default CA paths; the store starts empty and gets the root only */
 	if (!SSL_CTX_use_certificate(ctx, c->cert) || !SSL_CTX_use_PrivateKey(ctx, c->key) ||
 	    !SSL_CTX_check_private_key(ctx) ||
@@ -125,7 +161,7 @@ SSL_CTX *identity_tls_ctx(const struct identity_ca *ca, const struct identity_ce
 
 	pthread_once(&slots_once, slots_init);
 	identity_spiffe_format(&c->id, uri, sizeof(uri));
-	if (verdict_slot < 0 || alpn_slot < 0) {
+	if (verdict_slot < 0 || alpn_slot < 0 || pin_slot < 0 || self_slot < 0) {
 		id_fail_ssl(err, -ENOMEM, "%s: no OpenSSL ex_data slot", uri);
 		return NULL;
 	}
@@ -137,6 +173,22 @@ SSL_CTX *identity_tls_ctx(const struct identity_ca *ca, const struct identity_ce
 		return NULL;
 	}
 	return ctx;
+}
+
+int identity_tls_pin(SSL *ssl, const char *ns, const char *sa)
+{
+	const struct spiffe_id *self =
+	    self_slot < 0 ? NULL : SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), self_slot);
+	struct spiffe_id want, *pin;
+
+	if (!self || identity_spiffe_make(self->trust_domain, ns, sa, &want, NULL))
+		return -EINVAL;
+	pin = OPENSSL_memdup(&want, sizeof(want));
+	if (!pin || !SSL_set_ex_data(ssl, pin_slot, pin)) {
+		OPENSSL_free(pin);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 enum identity_verdict identity_tls_peer(const SSL *ssl, struct spiffe_id *out)

@@ -35,6 +35,13 @@ const char *identity_verdict_str(enum identity_verdict v)
 		return "URI subjectAltName is not a spiffe:// ID";
 	case ID_VERIFY_BAD_SPIFFE_ID:
 		return "SPIFFE ID is not spiffe://TD/ns/NS/sa/SA";
+	case ID_VERIFY_OTHER_TRUST_DOMAIN:
+		return "SPIFFE ID of another trust domain";
+	case ID_VERIFY_KEY_USAGE:
+		return "key usage does not allow this TLS role (digitalSignature, "
+		       "serverAuth/clientAuth)";
+	case ID_VERIFY_WRONG_PEER:
+		return "not the identity this connection expects";
 	}
 	return "unknown verdict";
 }
@@ -84,6 +91,18 @@ enum identity_verdict identity_spiffe_of_cert(X509 *cert, struct spiffe_id *out)
 	}
 	GENERAL_NAMES_free(names);
 	return v;
+}
+
+enum identity_verdict identity_check_usage(X509 *cert, bool server)
+{
+	uint32_t flags = X509_get_extension_flags(cert); /* also caches the extensions */
+	uint32_t want = server ? XKU_SSL_SERVER : XKU_SSL_CLIENT;
+
+	/* a leaf without the extensions may be used for anything: a mesh leaf says what for */
+	if (!(flags & EXFLAG_KUSAGE) || !(X509_get_key_usage(cert) & KU_DIGITAL_SIGNATURE) ||
+	    !(flags & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage(cert) & want))
+		return ID_VERIFY_KEY_USAGE;
+	return ID_VERIFY_OK;
 }
 
 enum identity_verdict identity_verify(const struct identity_ca *ca, X509 *leaf,

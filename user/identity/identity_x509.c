@@ -86,6 +86,8 @@ enum identity_verdict id_verdict_of_x509(int x509_err)
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
 	case X509_V_ERR_CERT_SIGNATURE_FAILURE:
 		return ID_VERIFY_UNTRUSTED;
+	case X509_V_ERR_INVALID_PURPOSE: /* libssl's own usage check for the peer's role */
+		return ID_VERIFY_KEY_USAGE;
 	default:
 		return ID_VERIFY_BAD_CHAIN;
 	}
