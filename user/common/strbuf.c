@@ -21,15 +21,24 @@ static void sb_reserve(struct strbuf *b, size_t extra)
 void sb_printf(struct strbuf *b, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
+	/* Print into the room there is, and again once if it was too small. (Not a measuring
+	 * vsnprintf(NULL, 0): gcc's format checks reject a null buffer under the sanitizers.) */
+	sb_reserve(b, 0);
+	room = b->cap - b->len;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->s + b->len, room, fmt, ap);
 	va_end(ap);
-	sb_reserve(b, n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, n + 1, fmt, ap);
-	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= room) {
+		sb_reserve(b, n);
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->len, n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += n;
 }
 
