@@ -15,6 +15,10 @@
 /* Produce the body for a path. Return the HTTP status; *body is malloc'd (caller frees). */
 typedef int (*admin_handler_fn)(void *ctx, const char *path, char **body, const char **ctype);
 
+/* Take over a request's connection instead (a streamed answer): return 1 when `fd` is now the
+ * callee's, 0 to let the handler answer. `path` still has its query. */
+typedef int (*admin_stream_fn)(void *ctx, const char *path, int fd);
+
 #define ADMIN_MAX_CONNS 16
 
 struct admin_conn {
@@ -27,6 +31,7 @@ struct admin_server {
 	int listen_fd[2]; /* admin port and readiness port; -1 when not listening */
 	struct admin_conn conns[ADMIN_MAX_CONNS];
 	admin_handler_fn handler;
+	admin_stream_fn stream; /* optional; set after admin_open */
 	void *ctx;
 };
 
