@@ -10,6 +10,7 @@
 
 #include "skiff/events.h"
 #include "skiff/guard.h" /* struct skiff_flow_key */
+#include "lib/lb_config.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -43,10 +44,22 @@ static __always_inline void ev_count(__u32 stat)
 		__sync_fetch_and_add(n, 1); /* softirq may interrupt a process-context run */
 }
 
+/* skiffd --flow-events=off: no event is written (and none counted as lost). */
+static __always_inline bool ev_off(void)
+{
+	__u32 zero = 0;
+	struct skiff_config *c = bpf_map_lookup_elem(&skiff_config, &zero);
+
+	return c && (c->flags & SKIFF_CFG_F_NO_EVENTS);
+}
+
 static __always_inline struct skiff_event *ev_reserve(__u8 kind)
 {
-	struct skiff_event *e = bpf_ringbuf_reserve(&skiff_events, sizeof(*e), 0);
+	struct skiff_event *e;
 
+	if (ev_off())
+		return NULL;
+	e = bpf_ringbuf_reserve(&skiff_events, sizeof(*e), 0);
 	if (!e) {
 		ev_count(SKIFF_EV_STAT_LOST);
 		return NULL;
@@ -95,7 +108,7 @@ static __always_inline void ev_dropped(const struct skiff_flow_key *f, __u32 ver
 {
 	struct skiff_event *e;
 
-	if (!ev_drop_allowed())
+	if (ev_off() || !ev_drop_allowed())
 		return;
 	e = ev_reserve(SKIFF_EV_DROPPED);
 	if (!e)

@@ -11,6 +11,14 @@ void agent_flows_start(struct agent *a)
 {
 	int fd = dp_events_fd(a->dp), err;
 
+	err = dp_events_enable(a->dp, !a->o->flow_events_off);
+	if (err || a->o->flow_events_off) {
+		if (err)
+			agent_log("error", "cannot switch flow events %s in %s: %s",
+				  a->o->flow_events_off ? "off" : "on", SKIFF_MAP_CONFIG,
+				  strerror(-err));
+		return;
+	}
 	err = fd < 0 ? fd : flows_open(fd, a->o->node, &a->flows);
 	if (err)
 		agent_log("error", "flow events are off (cannot read the kernel's ring "

@@ -67,6 +67,8 @@ typedef void (*dp_l4_stats_fn)(void *ctx, const struct skiff_l4_key *k,
 int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx);
 /* The flow events' ring buffer (skiff_events), for a ring_buffer reader; -ENOENT when none. */
 int dp_events_fd(struct dataplane *dp);
+/* Flow events on or off for every program (skiff_config.flags; the generation is kept). */
+int dp_events_enable(struct dataplane *dp, bool on);
 /* Events the kernel could not write, by enum skiff_ev_stat, summed over CPUs. */
 int dp_events_stats(struct dataplane *dp, __u64 out[SKIFF_EV_STATS]);
 /* Generation now in force (0 before the first apply). */

@@ -363,7 +363,8 @@ void flows_serve(struct flows *f, int fd, const char *query)
 
 	if (!f)
 		return answer_close(fd, "503 Service Unavailable",
-				    "flow events are off: skiffd could not read the kernel's ring\n");
+				    "flow events are off (skiffd --flow-events=off, or its ring "
+				    "could not be read)\n");
 	if (flows_filter_parse(query, &c.ft, err, sizeof(err))) {
 		snprintf(msg, sizeof(msg), "/flows: %s\n", err);
 		return answer_close(fd, "400 Bad Request", msg);
