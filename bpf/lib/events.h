@@ -91,8 +91,8 @@ static __always_inline bool ev_drop_allowed(void)
 	now = bpf_ktime_get_ns();
 	add = (now - b->last_ns) / ns_per_token;
 	if (add) {
-		b->tokens = b->tokens + add > SKIFF_EV_DROP_BURST ? SKIFF_EV_DROP_BURST
-								 : b->tokens + add;
+		b->tokens =
+		    b->tokens + add > SKIFF_EV_DROP_BURST ? SKIFF_EV_DROP_BURST : b->tokens + add;
 		b->last_ns = now;
 	}
 	if (!b->tokens) {

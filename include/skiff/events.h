@@ -35,8 +35,8 @@
 
 #include "skiff/lb.h"
 
-#define SKIFF_MAP_EVENTS    "skiff_events"   /* BPF_MAP_TYPE_RINGBUF of struct skiff_event */
-#define SKIFF_MAP_EV_STATS  "skiff_ev_stats" /* [enum skiff_ev_stat] -> per-CPU counts */
+#define SKIFF_MAP_EVENTS    "skiff_events"    /* BPF_MAP_TYPE_RINGBUF of struct skiff_event */
+#define SKIFF_MAP_EV_STATS  "skiff_ev_stats"  /* [enum skiff_ev_stat] -> per-CPU counts */
 #define SKIFF_MAP_EV_BUCKET "skiff_ev_bucket" /* [0] -> per-CPU struct skiff_ev_bucket */
 #define SKIFF_EVENTS_BYTES  (1u << 20)	      /* ring size: about 10,000 events */
 
@@ -69,23 +69,23 @@ enum skiff_ev_kind {
  * directions: received = request bytes (client -> server), sent = response bytes.
  */
 struct skiff_event {
-	__u64 ts_ns;	     /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 ts_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
 	union skiff_addr saddr;
 	union skiff_addr daddr;
 	__be16 sport;
 	__be16 dport;
-	__u8 kind;	     /* enum skiff_ev_kind */
-	__u8 family;	     /* SKIFF_AF_INET or SKIFF_AF_INET6; 0: unknown (unparsed packet) */
-	__u8 reason;	     /* DENIED: SKIFF_EV_DENY_*; DROPPED: enum skiff_guard_verdict */
-	__u8 flags;	     /* SKIFF_EV_F_* */
+	__u8 kind;   /* enum skiff_ev_kind */
+	__u8 family; /* SKIFF_AF_INET or SKIFF_AF_INET6; 0: unknown (unparsed packet) */
+	__u8 reason; /* DENIED: SKIFF_EV_DENY_*; DROPPED: enum skiff_guard_verdict */
+	__u8 flags;  /* SKIFF_EV_F_* */
 	__u32 src_workload;
 	__u32 dst_workload;
-	__u32 policy_id;     /* DENIED: index + 1 of the AuthorizationPolicy that decided; 0 none */
+	__u32 policy_id; /* DENIED: index + 1 of the AuthorizationPolicy that decided; 0 none */
 	__u32 pad;
-	__u64 cgroup_id;     /* DENIED, PUNTED: the calling pod's cgroup */
+	__u64 cgroup_id; /* DENIED, PUNTED: the calling pod's cgroup */
 	__u64 bytes_received;
 	__u64 bytes_sent;
-	__u64 duration_ns;   /* CLOSED primary: established to close */
+	__u64 duration_ns; /* CLOSED primary: established to close */
 };
 _Static_assert(sizeof(struct skiff_event) == 96, "skiff_event layout");
 

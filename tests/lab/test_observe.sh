@@ -102,10 +102,15 @@ for l in sys.stdin:
 	[ -n "$closed" ] && break
 	sleep 0.1
 done
-opened=$(observe "$NODE" --pod "$CLIENT" --since 1m | grep -c "$CLIENT -> $ECHO:9000 FORWARDED (opened)")
-if [ "$ok" = 0 ] && [ "$closed" = "1000 1000 ${CLIENT#shop/} ${ECHO#shop/}" ] && [ "$opened" -ge 1 ]; then
+opened=$(observe "$NODE" --pod "$CLIENT" --since 1m |
+	grep -c "$CLIENT -> $ECHO:9000 FORWARDED (opened)")
+if [ "$ok" = 0 ] && [ "$closed" = "1000 1000 ${CLIENT#shop/} ${ECHO#shop/}" ] &&
+	[ "$opened" -ge 1 ]; then
 	t_pass "$closed"
-else t_fail "client exit $ok $(cat "$LOG"); closed '$closed', opened $opened: $(observe "$NODE" --since 1m)"; fi
+else
+	t_fail "client exit $ok $(cat "$LOG"); closed '$closed', opened $opened:
+$(observe "$NODE" --since 1m)"
+fi
 
 t_begin "filters: --verdict denied shows denials only, --verdict dropped drops only"
 observe "$NODE" --verdict denied >"$OUT" 2>&1
@@ -114,7 +119,8 @@ den_other=$(grep -vc "DENIED" "$OUT")
 observe "$NODE" --verdict dropped >"$OUT" 2>&1
 drop_ok=$(grep -c "DROPPED" "$OUT")
 drop_other=$(grep -vc "DROPPED" "$OUT")
-if [ "$den_ok" -ge 1 ] && [ "$den_other" = 0 ] && [ "$drop_ok" -ge 1 ] && [ "$drop_other" = 0 ]; then
+if [ "$den_ok" -ge 1 ] && [ "$den_other" = 0 ] && [ "$drop_ok" -ge 1 ] &&
+	[ "$drop_other" = 0 ]; then
 	t_pass "$den_ok denied, $drop_ok dropped"
 else t_fail "denied $den_ok (+$den_other other), dropped $drop_ok (+$drop_other other)"; fi
 

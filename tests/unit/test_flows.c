@@ -37,8 +37,7 @@ static struct flows_names *names(void)
 	return n;
 }
 
-static void ev_addrs(struct skiff_event *e, const char *src, int sport, const char *dst,
-		     int dport)
+static void ev_addrs(struct skiff_event *e, const char *src, int sport, const char *dst, int dport)
 {
 	e->family = (__u8)addr_parse(dst, &e->daddr);
 	if (src)
@@ -80,8 +79,11 @@ static json_object *jget(json_object *o, const char *path)
 
 static void test_denied_record(void **state)
 {
-	struct skiff_event e = {.kind = SKIFF_EV_DENIED, .reason = SKIFF_EV_DENY_POLICY,
-				.src_workload = 3, .dst_workload = 4, .policy_id = 2};
+	struct skiff_event e = {.kind = SKIFF_EV_DENIED,
+				.reason = SKIFF_EV_DENY_POLICY,
+				.src_workload = 3,
+				.dst_workload = 4,
+				.policy_id = 2};
 	struct flows_names *n = names();
 	struct flows_rec r;
 	json_object *j;
@@ -113,9 +115,13 @@ static void test_denied_record(void **state)
 static void test_dropped_and_closed_records(void **state)
 {
 	struct skiff_event d = {.kind = SKIFF_EV_DROPPED, .reason = SKIFF_GUARD_DROP_XDP};
-	struct skiff_event c = {.kind = SKIFF_EV_CLOSED, .src_workload = 3, .dst_workload = 4,
-				.bytes_received = 1000, .bytes_sent = 2000,
-				.duration_ns = 3500000, .flags = SKIFF_EV_F_FAST};
+	struct skiff_event c = {.kind = SKIFF_EV_CLOSED,
+				.src_workload = 3,
+				.dst_workload = 4,
+				.bytes_received = 1000,
+				.bytes_sent = 2000,
+				.duration_ns = 3500000,
+				.flags = SKIFF_EV_F_FAST};
 	struct flows_names *n = names();
 	struct flows_rec r;
 	json_object *j;

@@ -21,8 +21,10 @@ void agent_flows_start(struct agent *a)
 	}
 	err = fd < 0 ? fd : flows_open(fd, a->o->node, &a->flows);
 	if (err)
-		agent_log("error", "flow events are off (cannot read the kernel's ring "
-			  "skiff_events: %s); skiffd runs without them", strerror(-err));
+		agent_log("error",
+			  "flow events are off (cannot read the kernel's ring "
+			  "skiff_events: %s); skiffd runs without them",
+			  strerror(-err));
 }
 
 /* The names of the view in force: local pods by workload id, every pod of the snapshot by

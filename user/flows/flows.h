@@ -20,7 +20,7 @@
 
 #include "skiff/events.h"
 
-#define FLOWS_HISTORY 10000
+#define FLOWS_HISTORY	    10000
 #define FLOWS_MAX_FOLLOWERS 16
 
 struct flows;

@@ -31,7 +31,8 @@ static int usage(FILE *err, const char *why)
 {
 	fprintf(err,
 		"skiffctl observe: %s\n"
-		"usage: skiffctl observe [-n NS] [--pod [NS/]POD] [--verdict forwarded|denied|dropped]\n"
+		"usage: skiffctl observe [-n NS] [--pod [NS/]POD] [--verdict "
+		"forwarded|denied|dropped]\n"
 		"                        [--since DURATION (30s, 5m, 1h)] [--json] [--follow]\n"
 		"                        [--admin HOST:PORT (default 127.0.0.1:15000)]\n",
 		why);
@@ -87,11 +88,17 @@ static int parse(int argc, char **argv, struct observe_opts *o, FILE *err)
 	}
 	if (o->verdict && strcmp(o->verdict, "forwarded") && strcmp(o->verdict, "denied") &&
 	    strcmp(o->verdict, "dropped"))
-		return fprintf(err, "skiffctl observe: --verdict %s: use forwarded, denied or "
-			       "dropped\n", o->verdict), -1;
+		return fprintf(err,
+			       "skiffctl observe: --verdict %s: use forwarded, denied or "
+			       "dropped\n",
+			       o->verdict),
+		       -1;
 	if (o->since && duration_s(o->since) < 0)
-		return fprintf(err, "skiffctl observe: --since %s: a duration such as 30s, 5m or "
-			       "1h\n", o->since), -1;
+		return fprintf(err,
+			       "skiffctl observe: --since %s: a duration such as 30s, 5m or "
+			       "1h\n",
+			       o->since),
+		       -1;
 	return 0;
 }
 
@@ -139,11 +146,14 @@ static int dial(const char *hostport, FILE *err)
 	sin.sin_port = htons((uint16_t)atoi(colon + 1));
 	if (inet_pton(AF_INET, host, &sin.sin_addr) != 1)
 		return fprintf(err, "skiffctl observe: --admin %s: not an IPv4 address\n",
-			       hostport), -1;
+			       hostport),
+		       -1;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin))) {
-		fprintf(err, "skiffctl observe: cannot reach skiffd at %s: %s (is skiffd running "
-			"on this node? pass --admin HOST:PORT)\n", hostport, strerror(errno));
+		fprintf(err,
+			"skiffctl observe: cannot reach skiffd at %s: %s (is skiffd running "
+			"on this node? pass --admin HOST:PORT)\n",
+			hostport, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -156,8 +166,8 @@ static const char *jstr(json_object *o, const char *k)
 	json_object *v;
 
 	return json_object_object_get_ex(o, k, &v) && !json_object_is_type(v, json_type_null)
-		       ? json_object_get_string(v)
-		       : NULL;
+		   ? json_object_get_string(v)
+		   : NULL;
 }
 
 /* "ns/pod:port", or "ip:port" for an end that is no known pod. */

@@ -65,7 +65,8 @@ static int param(const char *k, size_t kl, const char *v, struct flows_filter *f
 	else if (kl == 7 && !strncmp(k, "verdict", 7)) {
 		if (strcmp(val, "forwarded") && strcmp(val, "denied") && strcmp(val, "dropped"))
 			return snprintf(err, errlen, "verdict=%s: use forwarded, denied or dropped",
-					val), -1;
+					val),
+			       -1;
 		strcpy(ft->verdict, val);
 	} else if (kl == 5 && !strncmp(k, "since", 5)) {
 		s = strtol(val, &end, 10);
@@ -76,8 +77,11 @@ static int param(const char *k, size_t kl, const char *v, struct flows_filter *f
 	} else if (kl == 6 && !strncmp(k, "follow", 6)) {
 		ft->follow = !strcmp(val, "1") || !strcmp(val, "true");
 	} else {
-		return snprintf(err, errlen, "unknown parameter %.*s (ns, pod, verdict, since, "
-			"follow)", (int)kl, k), -1;
+		return snprintf(err, errlen,
+				"unknown parameter %.*s (ns, pod, verdict, since, "
+				"follow)",
+				(int)kl, k),
+		       -1;
 	}
 	return 0;
 }

@@ -21,10 +21,10 @@
 
 #include "flows/flows_internal.h"
 
-#define FLOWS_TICK_MS	 100  /* how often pending CLOSED parts are looked at */
-#define FLOWS_PARTNER_MS 1000 /* how long a CLOSED part waits for the other end's */
-#define FLOWS_PENDING	 1024
-#define FLOWS_QUEUE	 8    /* clients handed over, not yet answered */
+#define FLOWS_TICK_MS	     100  /* how often pending CLOSED parts are looked at */
+#define FLOWS_PARTNER_MS     1000 /* how long a CLOSED part waits for the other end's */
+#define FLOWS_PENDING	     1024
+#define FLOWS_QUEUE	     8 /* clients handed over, not yet answered */
 #define FLOWS_SEND_TIMEOUT_S 1
 
 struct flows_pend {
@@ -241,8 +241,7 @@ static void client_start(struct flows *f, struct flows_client *c)
 			sb_put(&b, r->json, strlen(r->json));
 	}
 	pthread_mutex_unlock(&f->lock);
-	if (!send_all(c->fd, b.s, b.len) || !c->ft.follow ||
-	    f->nfollowers == FLOWS_MAX_FOLLOWERS) {
+	if (!send_all(c->fd, b.s, b.len) || !c->ft.follow || f->nfollowers == FLOWS_MAX_FOLLOWERS) {
 		shutdown(c->fd, SHUT_WR);
 		close(c->fd);
 	} else {

@@ -10,9 +10,8 @@
 #include "skiff/guard.h"
 
 static const char *const kind_names[SKIFF_EV_KINDS] = {
-	[SKIFF_EV_OPENED] = "opened", [SKIFF_EV_CLOSED] = "closed",
-	[SKIFF_EV_DENIED] = "denied", [SKIFF_EV_DROPPED] = "dropped",
-	[SKIFF_EV_PUNTED] = "punted",
+    [SKIFF_EV_OPENED] = "opened",   [SKIFF_EV_CLOSED] = "closed", [SKIFF_EV_DENIED] = "denied",
+    [SKIFF_EV_DROPPED] = "dropped", [SKIFF_EV_PUNTED] = "punted",
 };
 
 /* Hubble's verdicts: what became of the connection. */
@@ -82,8 +81,8 @@ static void end_name(const struct flows_names *n, uint32_t wl, const union skiff
 	snprintf(out, len, "%s", s ? s : "");
 }
 
-static void json_end(struct strbuf *b, const char *key, const char *name,
-		     const union skiff_addr *a, __u8 family, __be16 port)
+static void json_end(struct strbuf *b, const char *key, const char *name, const union skiff_addr *a,
+		     __u8 family, __be16 port)
 {
 	const char *slash = strchr(name, '/');
 	char ip[INET6_ADDRSTRLEN] = "";
@@ -139,7 +138,8 @@ void flows_rec_build(struct flows_rec *r, const struct skiff_event *e, int64_t m
 	if (e->kind == SKIFF_EV_DENIED)
 		sb_printf(&b, ",\"policy_id\":%u", e->policy_id);
 	if (e->kind == SKIFF_EV_CLOSED)
-		sb_printf(&b, ",\"bytes_received\":%llu,\"bytes_sent\":%llu,\"duration_ms\":%.3f,"
+		sb_printf(&b,
+			  ",\"bytes_received\":%llu,\"bytes_sent\":%llu,\"duration_ms\":%.3f,"
 			  "\"fast_path\":%s",
 			  (unsigned long long)e->bytes_received, (unsigned long long)e->bytes_sent,
 			  e->duration_ns / 1e6, e->flags & SKIFF_EV_F_FAST ? "true" : "false");
