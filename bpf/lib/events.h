@@ -70,9 +70,19 @@ static __always_inline struct skiff_event *ev_reserve(__u8 kind)
 	return e;
 }
 
+/*
+ * Send `e`. A wakeup of skiffd is an irq_work (a self-IPI, a VM exit under a hypervisor): it
+ * doubled sockops' cost per connection when every opened and closed event asked for one. So
+ * connection events are sent quietly and skiffd drains the ring on a short timer; denials and
+ * drops, rare and rate-limited, wake it at once.
+ */
 static __always_inline void ev_submit(struct skiff_event *e)
 {
-	bpf_ringbuf_submit(e, 0);
+	bool urgent = e->kind == SKIFF_EV_DENIED || e->kind == SKIFF_EV_DROPPED;
+
+	/* forced: quiet events before it may sit unread, and then the kernel's own "wake only if
+	 * the reader has caught up" would not wake it */
+	bpf_ringbuf_submit(e, urgent ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 /* May this CPU write one more guard drop event now? Tokens grow at SKIFF_EV_DROP_RATE a second

@@ -21,7 +21,9 @@
 
 #include "flows/flows_internal.h"
 
-#define FLOWS_TICK_MS	     100  /* how often pending CLOSED parts are looked at */
+/* How often the ring is drained whether or not the kernel woke us: connection events are
+ * written without a wakeup (bpf/lib/events.h), so this is how late they can be shown. */
+#define FLOWS_TICK_MS	     50
 #define FLOWS_PARTNER_MS     1000 /* how long a CLOSED part waits for the other end's */
 #define FLOWS_PENDING	     1024
 #define FLOWS_QUEUE	     8 /* clients handed over, not yet answered */
@@ -274,12 +276,10 @@ static void *flows_thread(void *arg)
 	while (!f->stop) {
 		int n = epoll_wait(f->epfd, ev, 4, FLOWS_TICK_MS);
 
-		for (int i = 0; i < n; i++) {
+		for (int i = 0; i < n; i++)
 			if (ev[i].data.fd == f->efd)
 				take_clients(f);
-			else
-				ring_buffer__consume(f->rb);
-		}
+		ring_buffer__consume(f->rb);
 		pend_expire(f);
 	}
 	return NULL;
