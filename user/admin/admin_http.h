@@ -3,6 +3,7 @@
  * skiffd's admin endpoints, served from the agent's own poll loop (no threads):
  *   15000  /config_dump      JSON: node, generation, counts, last error
  *   15000  /config_objects   JSON: the objects of the snapshot in force, each with file:line
+ *   15000  /flows            JSON lines: flow events (handed to `stream`, which may keep it open)
  *   15021  /healthz/ready    200 once the first configuration is in the kernel, else 503
  * Requests are tiny and answered in one write; connections close after each answer.
  */
