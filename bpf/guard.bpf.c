@@ -18,6 +18,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "lib/enrolled.h"
+#include "lib/events.h"
 #include "lib/guard.h"
 #include "lib/pkt.h"
 
@@ -40,6 +41,13 @@ static __always_inline bool from_kubelet(struct __sk_buff *skb)
 	struct skiff_guard_cfg *cfg = bpf_map_lookup_elem(&skiff_guard_cfg, &zero);
 
 	return cfg && cfg->kubelet_cgroup && bpf_skb_cgroup_id(skb) == cfg->kubelet_cgroup;
+}
+
+/* Count a drop and tell skiffd (rate-limited per CPU: a flood is one counter, not an event each). */
+static __always_inline void guard_drop(const struct skiff_flow_key *f, __u32 verdict)
+{
+	guard_count(verdict);
+	ev_dropped(f, verdict);
 }
 
 static __always_inline bool tcp_opens(__u8 flags)
@@ -70,8 +78,10 @@ static __always_inline int syn_decide(struct __sk_buff *skb, const struct skiff_
 	__u64 now;
 
 	guard_count(v);
-	if (v == SKIFF_GUARD_DROP_TC)
+	if (v == SKIFF_GUARD_DROP_TC) {
+		ev_dropped(f, v);
 		return TC_ACT_SHOT;
+	}
 	if (guard_strict_any(pod)) {
 		/* the pod's socket check asks for this SYN by its 4-tuple */
 		now = bpf_ktime_get_ns();
@@ -102,7 +112,7 @@ int guard_pod(struct __sk_buff *skb)
 		return tcp_opens(flags) ? syn_decide(skb, &f, &pod) : TC_ACT_OK;
 	if (!guard_strict_any(&pod))
 		return TC_ACT_OK;
-	guard_count(c == PKT_FRAG ? SKIFF_GUARD_DROP_TC_FRAG : SKIFF_GUARD_DROP_TC_UNPARSED);
+	guard_drop(&f, c == PKT_FRAG ? SKIFF_GUARD_DROP_TC_FRAG : SKIFF_GUARD_DROP_TC_UNPARSED);
 	return TC_ACT_SHOT;
 }
 
@@ -123,12 +133,12 @@ int guard_uplink(struct xdp_md *ctx)
 	if (c == PKT_TCP) {
 		if (!tcp_opens(flags) || guard_mode(&pod, f.dport) != SKIFF_MTLS_STRICT)
 			return XDP_PASS;
-		guard_count(SKIFF_GUARD_DROP_XDP);
+		guard_drop(&f, SKIFF_GUARD_DROP_XDP);
 		return XDP_DROP;
 	}
 	if (!guard_strict_any(&pod))
 		return XDP_PASS;
-	guard_count(c == PKT_FRAG ? SKIFF_GUARD_DROP_XDP_FRAG : SKIFF_GUARD_DROP_XDP_UNPARSED);
+	guard_drop(&f, c == PKT_FRAG ? SKIFF_GUARD_DROP_XDP_FRAG : SKIFF_GUARD_DROP_XDP_UNPARSED);
 	return XDP_DROP;
 }
 
@@ -185,6 +195,6 @@ int guard_sock(struct __sk_buff *skb)
 		bpf_map_delete_elem(&skiff_guard_seen, &f);
 		return 1;
 	}
-	guard_count(SKIFF_GUARD_DROP_SOCK);
+	guard_drop(&f, SKIFF_GUARD_DROP_SOCK);
 	return 0;
 }

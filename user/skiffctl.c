@@ -13,6 +13,7 @@
 #include "authz/authz.h"
 #include "compile/compile.h"
 #include "ctl/ctl.h"
+#include "flows/flows.h"
 #include "identity/identity.h"
 #include "inspect/inspect.h"
 #include "model/model.h"
@@ -37,6 +38,10 @@ static void usage(FILE *f)
 		   "  ca show DIR                   the CA's subject, SHA-256 fingerprint, validity\n"
 		   "  cert mint --ca DIR --ns NS --sa SA [--trust-domain TD] [--ttl S] --out DIR\n"
 		   "                                a workload certificate and key as PEM (tests)\n"
+		   "  observe [-n NS] [--pod [NS/]POD] [--verdict forwarded|denied|dropped]\n"
+		   "        [--since 5m] [--json] [--follow] [--admin HOST:PORT]\n"
+		   "                                the node's flow events, like hubble observe:\n"
+		   "                                opened, closed, denied, dropped, punted\n"
 		   "  status [--json] [--node-addr HOST[:PORT],...]... [--lab]\n"
 		   "                                every node's skiffd: SYNCED, STALE or ERROR (with\n"
 		   "                                the reason), programs attached, map fill levels,\n"
@@ -140,6 +145,11 @@ static int run_sockets(int argc, char **argv)
 	return inspect_sockets(stdout, opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff")) < 0;
 }
 
+static int run_observe(int argc, char **argv)
+{
+	return flows_cli_observe(argc, argv, stdout, stderr);
+}
+
 static int run_help(int argc, char **argv)
 {
 	(void)argc;
@@ -167,6 +177,7 @@ static const struct command {
 	{"config", "dump", run_config_dump},
 	{"status", NULL, run_status},
 	{"maps", NULL, run_maps},
+	{"observe", NULL, run_observe},
 	{"sockets", NULL, run_sockets},
 	{"-h", NULL, run_help},
 	{"--help", NULL, run_help},

@@ -56,6 +56,8 @@ static void usage(FILE *f)
 		"                       traffic over HBONE (mTLS 1.3) to the other node's skiffd\n"
 		"  --trust-domain TD    SPIFFE trust domain (default cluster.local)\n"
 		"  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at half\n"
+		"  --flow-events on|off on (default): the kernel reports connections opened, closed,\n"
+		"                       denied, dropped and punted; skiffctl observe shows them\n"
 		"  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
 		"                       too, instead of the kernel fast path (needs --ca-dir)\n"
 		"  --hbone-ktls MODE    auto (default): the kernel encrypts what HBONE sends where it\n"
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
 		{ "metrics-port", required_argument, 0, 'M' },
 		{ "kube", no_argument, 0, 'U' }, { "kubeconfig", required_argument, 0, 'F' },
 		{ "version", no_argument, 0, 'V' },
+		{ "flow-events", required_argument, 0, 'E' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -165,6 +168,13 @@ int main(int argc, char **argv)
 		case 't': o.trust_domain = opt_value(optarg); break;
 		case 'T': o.cert_ttl = atol(optarg); break;
 		case 'S': o.same_node_mtls = true; break;
+		case 'E':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "skiffd: --flow-events=%s: want on or off\n", optarg);
+				return 2;
+			}
+			o.flow_events_off = !strcmp(optarg, "off");
+			break;
 		case 'K':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
 				fprintf(stderr, "skiffd: --hbone-ktls=%s: want auto or off\n", optarg);

@@ -19,6 +19,58 @@
 #include "lib/accel_maps.h"
 #include "lib/accel_sock.h"
 #include "lib/accel_stats.h"
+#include "lib/events.h"
+
+/* A flow event of this socket's connection, oriented client -> server. */
+static __always_inline struct skiff_event *ev_sock(__u8 kind, const struct skiff_sock_key *k,
+						   const struct skiff_l4_key *pair, bool client)
+{
+	struct skiff_event *e = ev_reserve(kind);
+
+	if (!e)
+		return NULL;
+	e->saddr = client ? k->local : k->remote;
+	e->daddr = client ? k->remote : k->local;
+	e->sport = bpf_htons(client ? k->local_port : k->remote_port);
+	e->dport = bpf_htons(client ? k->remote_port : k->local_port);
+	e->family = k->family;
+	e->src_workload = pair->src_workload;
+	e->dst_workload = pair->dst_workload;
+	return e;
+}
+
+static __always_inline void ev_opened(const struct skiff_sock_key *k,
+				      const struct skiff_l4_key *pair, bool client)
+{
+	struct skiff_event *e = ev_sock(SKIFF_EV_OPENED, k, pair, client);
+
+	if (e)
+		ev_submit(e);
+}
+
+/* This socket's part of its connection's CLOSED event (skiff/events.h: the merge rule). */
+static __always_inline void ev_closed(struct bpf_sock_ops *ctx, const struct skiff_sock_state *st,
+				      const struct skiff_l4_stats *d)
+{
+	struct skiff_sock_key k;
+	struct skiff_event *e;
+	__u8 flags = 0;
+
+	if (key_of_sockops(ctx, &k))
+		return;
+	e = ev_sock(SKIFF_EV_CLOSED, &k, &st->pair, st->flags & SKIFF_SOCK_F_CLIENT);
+	if (!e)
+		return;
+	if (st->flags & SKIFF_SOCK_F_ACCEL)
+		flags |= SKIFF_EV_F_FAST;
+	if (d->conns_closed) /* a fast-path peer knows what it sent: it writes its part too */
+		flags |= SKIFF_EV_F_PRIMARY | (st->flags & SKIFF_SOCK_F_ACCEL ? SKIFF_EV_F_PARTNER : 0);
+	e->flags = flags;
+	e->bytes_received = d->bytes_received;
+	e->bytes_sent = d->bytes_sent;
+	e->duration_ns = d->duration_ns;
+	ev_submit(e);
+}
 
 /* Does this socket join the sockhash? `punted`: a client that connect4/6 sent to skiffd, on its
  * way to a pod on another node (see punt_established): it joins for the hop to skiffd. */
@@ -65,8 +117,10 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 	accel_state_init(ctx, st, client ? my_wl : peer_wl, client ? peer_wl : my_wl,
 			 client ? SKIFF_SOCK_F_CLIENT : (peer ? SKIFF_SOCK_F_BOTH_LOCAL : 0));
 	/* a connection with both ends here is counted once, by its client */
-	if (client || !peer)
+	if (client || !peer) {
 		l4_stats_opened(&st->pair);
+		ev_opened(&key, &st->pair, client);
+	}
 	if (!join)
 		return;
 	accel_insert(ctx, &key, st);
@@ -138,6 +192,7 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;
 	}
 	l4_stats_add(&st->pair, &d);
+	ev_closed(ctx, st, &d);
 	accel_closed_learn(ctx, st, client);
 	if ((st->flags & SKIFF_SOCK_F_ACCEL) && !key_of_sockops(ctx, &key))
 		bpf_map_delete_elem(&skiff_sk_addr, &key);

@@ -8,10 +8,31 @@
 #define SKIFF_BPF_LB_HOOKS_H
 
 #include "lib/addr.h"
+#include "lib/events.h"
 #include "lib/lb_origin.h"
 #include "lib/lb_select.h"
 #include "lib/policy.h"
 #include "lib/punt.h"
+
+/* A flow event of a connect() from workload `self` to `dst`: refused, or sent to skiffd. */
+static __always_inline void ev_connect(__u8 kind, __u8 reason, __u32 self,
+				       const struct skiff_sock_origin *dst,
+				       const struct policy_hit *hit)
+{
+	struct skiff_event *e = ev_reserve(kind);
+
+	if (!e)
+		return;
+	e->daddr = dst->addr;
+	e->dport = dst->port;
+	e->family = dst->family;
+	e->reason = reason;
+	e->src_workload = self;
+	e->dst_workload = hit->dst_workload;
+	e->policy_id = hit->policy_id;
+	e->cgroup_id = bpf_get_current_cgroup_id();
+	ev_submit(e);
+}
 
 /*
  * TCP to `dst` (the backend, or the address dialled when it is no service): the same-node
@@ -23,16 +44,22 @@ static __always_inline int lb_connect_tcp(struct bpf_sock_addr *ctx, struct bpf_
 					  const struct skiff_sock_origin *dst, bool rewrite,
 					  const bool is6)
 {
-	enum policy_verdict pv = policy_check(self, dst);
+	struct policy_hit hit = {};
+	enum policy_verdict pv = policy_check(self, dst, &hit);
 
-	if (pv == POLICY_DENY)
+	if (pv == POLICY_DENY) {
+		ev_connect(SKIFF_EV_DENIED, SKIFF_EV_DENY_POLICY, self, dst, &hit);
 		return policy_refuse();
+	}
 	if (punt_connect(ctx, sk, dst, pv == POLICY_L7, is6)) {
 		origin_remember(sk, vip); /* getpeername: what was dialled, not skiffd */
+		ev_connect(SKIFF_EV_PUNTED, 0, self, dst, &hit);
 		return 1;
 	}
-	if (pv == POLICY_L7)
+	if (pv == POLICY_L7) {
+		ev_connect(SKIFF_EV_DENIED, SKIFF_EV_DENY_L7, self, dst, &hit);
 		return policy_refuse(); /* skiffd decides each request: never direct */
+	}
 	if (!rewrite) {
 		origin_forget(sk);
 		return 1;

@@ -8,15 +8,7 @@
 
 #include "skiff/lb.h"
 #include "lib/enrolled.h"
-
-/* skiff_config[0]: the active generation. Written by skiffd, read by every program. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct skiff_config);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} skiff_config SEC(".maps");
+#include "lib/lb_config.h"
 
 /* VIP:port/proto of one generation -> service. Written by skiffd; room for two generations. */
 struct {

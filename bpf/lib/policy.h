@@ -42,9 +42,16 @@ static __always_inline struct skiff_pod *policy_caller(void)
 	return bpf_map_lookup_elem(&skiff_enrolled, &cgid);
 }
 
+/* What decided, for the DENIED flow event: the destination pod and the policy's id. */
+struct policy_hit {
+	__u32 dst_workload;
+	__u32 policy_id;
+};
+
 /* The verdict for a TCP connect of workload `src` to `dst` (the backend already chosen). */
 static __always_inline enum policy_verdict policy_check(__u32 src,
-							const struct skiff_sock_origin *dst)
+							const struct skiff_sock_origin *dst,
+							struct policy_hit *hit)
 {
 	struct skiff_policy_key k;
 	struct skiff_policy *v;
@@ -55,6 +62,7 @@ static __always_inline enum policy_verdict policy_check(__u32 src,
 	if (!pod)
 		return POLICY_PASS; /* not a mesh pod of this node: its own node decides */
 	flags = pod->flags;
+	hit->dst_workload = pod->workload_id;
 	if (flags & SKIFF_POD_F_L7)
 		return POLICY_L7;
 	if (!(flags & SKIFF_POD_F_AUTHZ))
@@ -69,7 +77,11 @@ static __always_inline enum policy_verdict policy_check(__u32 src,
 		k.port = 0; /* a port no rule names */
 		v = bpf_map_lookup_elem(&skiff_policy, &k);
 	}
-	return v && v->verdict == SKIFF_POLICY_ALLOW ? POLICY_PASS : POLICY_DENY;
+	if (v && v->verdict == SKIFF_POLICY_ALLOW)
+		return POLICY_PASS;
+	if (v)
+		hit->policy_id = v->policy_id;
+	return POLICY_DENY;
 }
 
 /* Fail the connect with EPERM: the policy said no, or it cannot be enforced (never fail open). */

@@ -45,6 +45,9 @@ union skiff_addr {
 	__be32 v6[4];
 };
 
+/* skiff_config.flags */
+#define SKIFF_CFG_F_NO_EVENTS 1u /* flow events off (skiffd --flow-events=off, skiff/events.h) */
+
 /* skiff_config[0]: written by skiffd only; read by every program. */
 struct skiff_config {
 	__u32 active_gen; /* generation the data path uses now */

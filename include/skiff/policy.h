@@ -54,10 +54,13 @@ enum skiff_policy_verdict {
 	SKIFF_POLICY_ALLOW = 1,
 };
 
-/* skiff_policy value. Written by skiffd only. */
+/* skiff_policy value. Written by skiffd only. policy_id names the AuthorizationPolicy that
+ * decided a DENY (its index in skiffd's snapshot + 1; 0: no ALLOW policy matched), for the flow
+ * event of a refused connect (skiff/events.h). */
 struct skiff_policy {
 	enum skiff_policy_verdict verdict;
+	__u32 policy_id;
 };
-_Static_assert(sizeof(struct skiff_policy) == 4, "skiff_policy layout");
+_Static_assert(sizeof(struct skiff_policy) == 8, "skiff_policy layout");
 
 #endif /* SKIFF_POLICY_H */

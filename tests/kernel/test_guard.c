@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -44,6 +45,7 @@
 #include "compile/compile_internal.h"
 #include "kernel/kernel_env.h"
 #include "kernel/pkt_build.h"
+#include "skiff/events.h"
 #include "skiff/guard.h"
 
 #include "guard.skel.h"
@@ -990,6 +992,143 @@ static void test_by_iface(void **state)
 
 /* ---------- kubelet's probes ---------- */
 
+/* ---------- flow events (include/skiff/events.h) ---------- */
+
+#define EV_MAX 4096
+
+static struct {
+	struct skiff_event ev[EV_MAX];
+	size_t n;
+} E;
+
+static int ev_collect(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size >= sizeof(struct skiff_event) && E.n < EV_MAX)
+		memcpy(&E.ev[E.n++], data, sizeof(struct skiff_event));
+	return 0;
+}
+
+/* Everything the guard wrote into its ring since the last drain, into E. */
+static void ev_drain(void)
+{
+	struct ring_buffer *rb =
+	    ring_buffer__new(bpf_map__fd(G.skel->maps.skiff_events), ev_collect, NULL, NULL);
+
+	assert_non_null(rb);
+	E.n = 0;
+	assert_true(ring_buffer__consume(rb) >= 0);
+	ring_buffer__free(rb);
+}
+
+static uint64_t ev_stat(uint32_t k)
+{
+	uint64_t sum = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(G.skel->maps.skiff_ev_stats), &k,
+					     G.percpu), 0);
+	for (int c = 0; c < G.ncpu; c++)
+		sum += G.percpu[c];
+	return sum;
+}
+
+/* A SYN from C4:SPORT to `dst`:`port` through one program (TC: on veth `via`); what it did. */
+static uint32_t syn_run(bool tc, enum via via, const char *dst, uint16_t port, uint32_t repeat)
+{
+	struct pkt p = {SYN(dst, port), .src = C4, .sport = SPORT};
+	struct __sk_buff skb = {.ifindex = (uint32_t)G.ifindex[via]};
+	uint8_t frame[PKT_B_MAX];
+	size_t len = pkt_build(&p, frame);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = (uint32_t)len,
+		    .repeat = repeat);
+
+	if (tc) {
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(tc ? G.skel->progs.guard_pod
+								  : G.skel->progs.guard_uplink),
+						&o),
+			 0);
+	return o.retval;
+}
+
+/* The bucket refills at SKIFF_EV_DROP_RATE a second: after this long it is full again. */
+static void ev_bucket_refill(void)
+{
+	usleep(1000000 / SKIFF_EV_DROP_RATE * SKIFF_EV_DROP_BURST + 50000);
+}
+
+static struct skiff_sock_origin endpoint_of(const char *ip, int port)
+{
+	struct sockaddr_storage ss;
+	struct skiff_sock_origin ep;
+
+	sa_make(ip, port, &ss);
+	sa_endpoint(&ss, &ep);
+	return ep;
+}
+
+static void assert_drop_event(const struct skiff_event *e, uint8_t verdict)
+{
+	struct skiff_sock_origin c = endpoint_of(C4, SPORT), s = endpoint_of(S4, 80);
+
+	assert_int_equal(e->kind, SKIFF_EV_DROPPED);
+	assert_int_equal(e->reason, verdict);
+	assert_int_equal(e->family, SKIFF_AF_INET);
+	assert_memory_equal(&e->saddr, &c.addr, sizeof(c.addr));
+	assert_memory_equal(&e->daddr, &s.addr, sizeof(s.addr));
+	assert_int_equal(e->sport, c.port);
+	assert_int_equal(e->dport, s.port);
+	assert_true(e->ts_ns > 0);
+}
+
+/* One event per drop, with the guard's verdict as its reason; a packet let through writes none. */
+static void test_drop_events(void **state)
+{
+	(void)state;
+	ev_bucket_refill();
+	ev_drain();
+	assert_int_equal(syn_run(true, VIA_S, S4, 80, 1), TC_ACT_SHOT);
+	assert_int_equal(syn_run(false, VIA_LO, S4, 80, 1), XDP_DROP);
+	assert_int_equal(syn_run(true, VIA_P, P4, 80, 1), TC_ACT_OK);
+	assert_int_equal(syn_run(false, VIA_LO, P4, 80, 1), XDP_PASS);
+	ev_drain();
+	assert_int_equal(E.n, 2);
+	assert_drop_event(&E.ev[0], SKIFF_GUARD_DROP_TC);
+	assert_drop_event(&E.ev[1], SKIFF_GUARD_DROP_XDP);
+}
+
+/* A flood of drops writes at most a burst of events (plus what the rate adds meanwhile); the
+ * rest are counted as suppressed, and every drop is still counted by the guard. */
+static void test_drop_flood_rate_limited(void **state)
+{
+	const uint32_t flood = 20000;
+	uint64_t sup0, sup1, lost0, lost1;
+	struct timespec t0, t1;
+	double ms;
+
+	(void)state;
+	ev_bucket_refill();
+	ev_drain();
+	sup0 = ev_stat(SKIFF_EV_STAT_SUPPRESSED);
+	lost0 = ev_stat(SKIFF_EV_STAT_LOST);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(syn_run(true, VIA_S, S4, 80, flood), TC_ACT_SHOT);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ev_drain();
+	sup1 = ev_stat(SKIFF_EV_STAT_SUPPRESSED);
+	lost1 = ev_stat(SKIFF_EV_STAT_LOST);
+	ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	printf("#   %u drops in %.1f ms: %zu events, %llu suppressed, %llu lost\n", flood, ms, E.n,
+	       (unsigned long long)(sup1 - sup0), (unsigned long long)(lost1 - lost0));
+	assert_true(E.n >= SKIFF_EV_DROP_BURST);
+	assert_true(E.n <= SKIFF_EV_DROP_BURST + (size_t)(ms * SKIFF_EV_DROP_RATE / 1000) + 1);
+	assert_int_equal(E.n + (sup1 - sup0) + (lost1 - lost0), flood);
+	for (size_t i = 0; i < E.n; i++)
+		assert_int_equal(E.ev[i].reason, SKIFF_GUARD_DROP_TC);
+}
+
 static int kubelet_cgroup_set(uint64_t id)
 {
 	struct skiff_guard_cfg cfg = {.kubelet_cgroup = id};
@@ -1215,6 +1354,7 @@ int main(void)
 	    cmocka_unit_test(test_ipv4_fragments), cmocka_unit_test(test_ipv6_chain),
 	    cmocka_unit_test(test_ipv6_fragments), cmocka_unit_test(test_not_ip),
 	    cmocka_unit_test(test_by_iface),	   cmocka_unit_test(test_kubelet_probe),
+	    cmocka_unit_test(test_drop_events),	   cmocka_unit_test(test_drop_flood_rate_limited),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -12,6 +12,10 @@
  *             and the node's 198.18.0.1 / 2001:db8::1, where "skiffd" (this test) listens on
  *             15001 for punted connections; B listens on 8080 and 9090 and answers one byte
  *   service   198.19.0.1:80 -> B:8080 (a backend chosen before the verdict)
+ *
+ * The flow events the same programs write (include/skiff/events.h) are read from the pinned
+ * ring as skiffd reads them: a denial with its policy's id, a punt, and an allowed connection's
+ * opened and closed events with the bytes it carried.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +46,9 @@
 #include <bpf/bpf.h>
 
 #include "dataplane/dataplane.h"
+#include <bpf/libbpf.h>
+
+#include "skiff/events.h"
 #include "skiff/policy.h"
 #include "skiff/punt.h"
 
@@ -253,6 +260,10 @@ struct result {
 	struct sockaddr_storage local, peer; /* getsockname(), getpeername() */
 };
 
+/* The address clients bind before connect(), or NULL: the kernel picks one (on this lo, the
+ * destination's own address, which makes the client look like B to sockops). */
+static const char *client_bind;
+
 static void client_child(const char *cg, const char *ip, int port, bool read_answer,
 			 struct result *r)
 {
@@ -267,6 +278,13 @@ static void client_child(const char *cg, const char *ip, int port, bool read_ans
 	if (write_file(procs, "0") || setns(T.netns_fd, CLONE_NEWNET))
 		_exit(1);
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (client_bind) {
+		struct sockaddr_storage src;
+		socklen_t sl = sa_make(client_bind, 0, &src);
+
+		if (bind(fd, (struct sockaddr *)&src, sl))
+			_exit(1);
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	t0 = now_s();
@@ -334,6 +352,15 @@ static void assert_denied(const char *ip, int port)
 	assert_int_equal(accepted(), before);
 }
 
+/* Flow events read back from the ring (the cases at the end). */
+#define EV_MAX 256
+
+static struct {
+	struct skiff_event ev[EV_MAX];
+	size_t n;
+	struct ring_buffer *rb;
+} E;
+
 /* ---------- setup and teardown ---------- */
 
 static int netns_up(void)
@@ -381,6 +408,8 @@ static int rm_pin(const char *path, const struct stat *st, int flag, struct FTW 
 static int teardown(void **state)
 {
 	(void)state;
+	ring_buffer__free(E.rb);
+	E.rb = NULL;
 	if (T.srv_running) {
 		if (write(T.stop[1], "x", 1) != 1)
 			perror("test: stop server");
@@ -633,6 +662,180 @@ static void test_policy_removed(void **state)
 	close(fd);
 }
 
+/* ---------- flow events ---------- */
+
+static int ev_collect(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size >= sizeof(struct skiff_event) && E.n < EV_MAX)
+		memcpy(&E.ev[E.n++], data, sizeof(struct skiff_event));
+	return 0;
+}
+
+/* Forget what the ring holds: the next events are this case's. */
+static void ev_reset(void)
+{
+	if (!E.rb)
+		E.rb = ring_buffer__new(dp_events_fd(T.dp), ev_collect, NULL, NULL);
+	assert_non_null(E.rb);
+	ring_buffer__consume(E.rb);
+	E.n = 0;
+}
+
+/* The first event of `kind` to `dst`, waiting up to a second for it. */
+static const struct skiff_event *ev_find(__u8 kind, const struct skiff_sock_origin *dst,
+					 __u8 flags)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		ring_buffer__consume(E.rb);
+		for (size_t i = 0; i < E.n; i++) {
+			const struct skiff_event *e = &E.ev[i];
+
+			if (e->kind == kind && e->family == dst->family && e->dport == dst->port &&
+			    !memcmp(&e->daddr, &dst->addr, sizeof(dst->addr)) &&
+			    (e->flags & flags) == flags)
+				return e;
+		}
+		usleep(10000);
+	}
+	fail_msg("no event of kind %u to port %u", kind, ntohs(dst->port));
+	return NULL;
+}
+
+/* A refused connect writes DENIED with the deciding policy's id and both workloads. */
+static void test_events_denied(void **state)
+{
+	struct skiff_sock_origin b = endpoint(B4, 8080);
+	const struct skiff_event *e;
+	struct view_buf vb;
+
+	(void)state;
+	view_init(&vb, SKIFF_POD_F_AUTHZ);
+	view_verdict(&vb, 0, 0, false);
+	for (size_t i = 0; i < vb.v.npolicy; i++)
+		vb.pol[i].val.policy_id = 7;
+	apply(&vb);
+	ev_reset();
+	assert_denied(B4, 8080);
+	e = ev_find(SKIFF_EV_DENIED, &b, 0);
+	assert_int_equal(e->reason, SKIFF_EV_DENY_POLICY);
+	assert_int_equal(e->policy_id, 7);
+	assert_int_equal(e->src_workload, WL_A);
+	assert_int_equal(e->dst_workload, WL_B);
+	assert_int_equal(e->cgroup_id, T.id_a);
+	assert_int_equal(e->sport, 0); /* connect() has not bound a port yet */
+
+	view_init(&vb, SKIFF_POD_F_L7); /* HTTP rules with punting off: refused, said why */
+	apply(&vb);
+	punt(false);
+	ev_reset();
+	assert_denied(B4, 8080);
+	e = ev_find(SKIFF_EV_DENIED, &b, 0);
+	assert_int_equal(e->reason, SKIFF_EV_DENY_L7);
+	assert_int_equal(e->policy_id, 0);
+}
+
+/* A connect sent to skiffd writes PUNTED with where it was going. */
+static void test_events_punted(void **state)
+{
+	struct skiff_sock_origin b = endpoint(B4, 8080);
+	const struct skiff_event *e;
+	struct view_buf vb;
+
+	(void)state;
+	view_init(&vb, SKIFF_POD_F_L7);
+	apply(&vb);
+	punt(true);
+	ev_reset();
+	check_punted(B4, 8080, 0);
+	e = ev_find(SKIFF_EV_PUNTED, &b, 0);
+	assert_int_equal(e->src_workload, WL_A);
+	assert_int_equal(e->dst_workload, WL_B);
+	assert_int_equal(e->cgroup_id, T.id_a);
+	punt(false);
+}
+
+/* B as a pod runs it: a process in B's cgroup (so sockops sees its end too) that accepts one
+ * connection on B4:`port`, answers one byte and closes. Returns its pid once it listens. */
+static pid_t pod_b_server(int port)
+{
+	int ready[2], fd, c;
+	char x;
+	pid_t pid;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char procs[300];
+
+		snprintf(procs, sizeof(procs), "%s/cgroup.procs", T.cg_b);
+		if (write_file(procs, "0") || setns(T.netns_fd, CLONE_NEWNET))
+			_exit(1);
+		fd = listen_on(B4, port);
+		if (fd < 0 || write(ready[1], "r", 1) != 1)
+			_exit(1);
+		c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0 || write(c, "b", 1) != 1)
+			_exit(1);
+		close(c);
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &x, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+/* An allowed connection between two pods: OPENED by its client with the 4-tuple, then CLOSED
+ * parts that add up to what it carried (B answers one byte; A sends none), one the primary. */
+static void test_events_opened_closed(void **state)
+{
+	struct skiff_sock_origin b = endpoint(B4, 9191), a;
+	const struct skiff_event *e, *primary;
+	__u64 sent = 0, received = 0;
+	struct view_buf vb;
+	struct result r;
+	int status;
+	pid_t srv;
+
+	(void)state;
+	view_init(&vb, SKIFF_POD_F_AUTHZ);
+	view_verdict(&vb, 0, 0, true);
+	apply(&vb);
+	ev_reset();
+	srv = pod_b_server(9191);
+	client_bind = A4; /* A's own address, as in a pod */
+	r = connect_from(T.cg_a, B4, 9191, true);
+	client_bind = NULL;
+	assert_int_equal(waitpid(srv, &status, 0), srv);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.answer, 'b');
+	sa_endpoint(&r.local, &a);
+	e = ev_find(SKIFF_EV_OPENED, &b, 0);
+	assert_memory_equal(&e->saddr, &a.addr, sizeof(a.addr));
+	assert_int_equal(e->sport, a.port);
+	assert_int_equal(e->src_workload, WL_A);
+	assert_int_equal(e->dst_workload, WL_B);
+	primary = ev_find(SKIFF_EV_CLOSED, &b, SKIFF_EV_F_PRIMARY);
+	assert_int_equal(primary->sport, a.port);
+	assert_true(primary->duration_ns > 0);
+	if (primary->flags & SKIFF_EV_F_PARTNER)
+		usleep(100000); /* the server end's part */
+	ring_buffer__consume(E.rb);
+	for (size_t i = 0; i < E.n; i++) {
+		if (E.ev[i].kind != SKIFF_EV_CLOSED || E.ev[i].sport != a.port)
+			continue;
+		sent += E.ev[i].bytes_sent;
+		received += E.ev[i].bytes_received;
+		printf("#   closed part: flags %#x, sent %llu, received %llu\n", E.ev[i].flags,
+		       (unsigned long long)E.ev[i].bytes_sent,
+		       (unsigned long long)E.ev[i].bytes_received);
+	}
+	assert_int_equal(sent, 1);
+	assert_int_equal(received, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -644,6 +847,9 @@ int main(void)
 	    cmocka_unit_test(test_l7_punted),
 	    cmocka_unit_test(test_l7_without_punting_refused),
 	    cmocka_unit_test(test_policy_removed),
+	    cmocka_unit_test(test_events_denied),
+	    cmocka_unit_test(test_events_punted),
+	    cmocka_unit_test(test_events_opened_closed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

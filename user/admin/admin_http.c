@@ -150,6 +150,9 @@ static void admin_respond(struct admin_server *s, struct admin_conn *c)
 	if (sscanf(c->buf, "%7s %255s", method, path) != 2 || strcmp(method, "GET")) {
 		code = 405;
 		body = strdup("only GET is served here\n");
+	} else if (s->stream && s->stream(s->ctx, path, c->fd)) {
+		c->fd = -1; /* the stream's now */
+		return;
 	} else {
 		char *q = strchr(path, '?');
 

@@ -34,6 +34,7 @@ struct agent_opts {
 	bool same_node_mtls;	 /* punt same-node mesh traffic too: HBONE (TLS) on the node */
 	bool hbone_ktls_off;	 /* --hbone-ktls=off: HBONE's records stay in userspace, never kTLS */
 	bool hbone_openssl_records; /* --hbone-records=openssl: libssl seals HBONE's records */
+	bool flow_events_off;	 /* --flow-events=off: the kernel writes no flow events */
 };
 
 /* Run until SIGINT/SIGTERM. Returns a process exit code. */

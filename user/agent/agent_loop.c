@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "agent/agent_state.h"
+#include "flows/flows.h"
 
 /* Config directory: wait this long after the last inotify event before reloading, so that
  * `kubectl apply` of many files (or an editor's save dance) becomes one generation, not several. */
@@ -119,6 +120,7 @@ static int agent_start(struct agent *a)
 			  a->o->bpffs, a->o->cgroup_root, strerror(-err));
 		return err;
 	}
+	agent_flows_start(a);
 	err = agent_tls_open(a);
 	if (!err)
 		err = agent_punt_start(a);
@@ -131,6 +133,7 @@ static int agent_start(struct agent *a)
 			 agent_admin_handler, a);
 	if (err)
 		return err;
+	a->admin.stream = agent_flows_stream;
 	/* Metrics are not worth refusing to run for: the data plane works without them. */
 	if (metrics_server_open(&a->metrics, a->o->metrics_addr ? a->o->metrics_addr
 								 : a->o->admin_addr,
@@ -149,6 +152,8 @@ static void agent_stop(struct agent *a)
 	agent_tls_close(a);
 	agent_routes_free(a);
 	admin_close(&a->admin);
+	flows_close(a->flows);
+	a->flows = NULL;
 	metrics_server_close(&a->metrics);
 	metrics_table_free(a->l7_metrics); /* the proxy thread is stopped: nobody adds now */
 	a->l7_metrics = NULL;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "agent/agent_state.h"
+#include "flows/flows.h"
 #include "metrics/metrics.h"
 
 struct l4_ctx {
@@ -177,6 +178,35 @@ static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbu
 		s.l7_requests);
 }
 
+/* Flow events: what skiffd showed, by kind, and what the kernel could not write. */
+static void render_flows(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
+{
+	static const char *const kinds[SKIFF_EV_KINDS] = {
+		[SKIFF_EV_OPENED] = "opened", [SKIFF_EV_CLOSED] = "closed",
+		[SKIFF_EV_DENIED] = "denied", [SKIFF_EV_DROPPED] = "dropped",
+		[SKIFF_EV_PUNTED] = "punted"};
+	uint64_t k[SKIFF_EV_KINDS], orphans;
+	__u64 st[SKIFF_EV_STATS];
+
+	if (!a->flows)
+		return;
+	flows_counts(a->flows, k, &orphans);
+	labelled(b, f, "skiff_flow_events_total", "counter",
+		 "Flow events from the kernel that skiffd keeps and streams, by kind.", "kind",
+		 kinds, k, SKIFF_EV_KINDS);
+	counter(b, f, "skiff_flow_close_parts_unmatched_total",
+		"Fast-path CLOSED parts whose connection's other part never came (dropped).",
+		orphans);
+	if (dp_events_stats(a->dp, st))
+		return;
+	counter(b, f, "skiff_flow_events_lost_total",
+		"Flow events the kernel could not write: skiff_events was full.",
+		st[SKIFF_EV_STAT_LOST]);
+	counter(b, f, "skiff_flow_events_suppressed_total",
+		"STRICT guard drop events over their per-CPU rate limit (the drops are counted in "
+		"skiff_guard_verdicts_total).", st[SKIFF_EV_STAT_SUPPRESSED]);
+}
+
 static void render_own(const struct agent *a, const struct l4_ctx *c, int walked,
 		       enum metrics_fmt f, struct strbuf *b)
 {
@@ -199,6 +229,7 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 			 agent_guard_names, g, SKIFF_GUARD_VERDICTS);
 	}
 	render_proxy(a, f, b);
+	render_flows(a, f, b);
 	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
 		 "Pages served on :15020/metrics (this one included), by exposition format.",
 		 "format", (const char *const[]){"text", "openmetrics"}, a->metrics.scrapes, 2);

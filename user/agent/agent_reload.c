@@ -192,6 +192,7 @@ static void agent_reload_full(struct agent *a)
 	agent_snap_install(a, snap);
 	agent_live_reset(a, true);
 	agent_routes_update(a);
+	agent_flows_names(a);
 	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
 		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies", dp_generation(a->dp),
 		  a->view.nservices, a->view.nbackends, a->view.npods, a->view.pods_pending,
@@ -265,10 +266,12 @@ void agent_rescan(struct agent *a)
 	    !pods_equal(&v, &a->view)) {
 		size_t before = a->view.npods;
 
-		if (agent_apply(a, &v) == 0)
+		if (agent_apply(a, &v) == 0) {
+			agent_flows_names(a); /* workload ids may have moved */
 			agent_log("info", "generation %u: pod cgroups changed, enrolled pods %zu -> "
 				  "%zu (%zu waiting)", dp_generation(a->dp), before,
 				  a->view.npods, a->view.pods_pending);
+		}
 	}
 	node_view_free(&v);
 	diag_free(&d);

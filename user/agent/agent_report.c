@@ -214,7 +214,7 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = agent_config_objects(a);
 		return 200;
 	}
-	*body = strdup("not found; try /status, /config_dump, /config_objects, /healthz/ready or "
+	*body = strdup("not found; try /status, /config_dump, /config_objects, /flows, /healthz/ready or "
 		       "/healthz/live\n");
 	return 404;
 }

@@ -32,6 +32,7 @@ struct agent {
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
+	struct flows *flows;	    /* the kernel's flow events; NULL when they are off */
 
 	struct agent_snap *snap; /* last good snapshot, NULL before the first; see agent_snap_* */
 	struct node_view view;	/* what the kernel holds now */
@@ -110,6 +111,11 @@ void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
 /* Count one relayed request (any thread; agent_metrics.c). */
 void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 			  const struct metrics_http *h);
+/* Flow events (agent_flows.c): the reader, its names after each apply, GET /flows. */
+struct flows;
+void agent_flows_start(struct agent *a);
+void agent_flows_names(struct agent *a);
+int agent_flows_stream(void *ctx, const char *path, int fd);
 /* /status: sync state, programs, map fill levels, pods in and out of the mesh (agent_status.c). */
 char *agent_status(const struct agent *a);
 /* The same for the metrics listener on the node's address (metrics_server.status). */

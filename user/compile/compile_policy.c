@@ -34,6 +34,7 @@ struct pl_pod {
 };
 
 struct pl_ctx {
+	const struct model *m; /* policy ids are indexes into its AuthorizationPolicies, + 1 */
 	const struct authz_set *az;
 	struct pl_pod *pods; /* sorted by principal, then workload id */
 	size_t npods;
@@ -138,10 +139,20 @@ static int pl_push(struct pl_ctx *c, const struct cv_policy *e)
 	return 0;
 }
 
+/* The id the kernel files with a verdict for flow events: the deciding policy's index + 1. */
+static uint32_t pl_policy_id(const struct pl_ctx *c, const struct authz_decision *dec)
+{
+	const struct m_authorizationpolicy *p = dec->policy, *base = c->m->authorizationpolicies;
+
+	if (!p || p < base || p >= base + c->m->nauthorizationpolicies)
+		return 0;
+	return (uint32_t)(p - base) + 1;
+}
+
 /* v[0]: the verdict for ports no rule names (0); v[1 + k]: for info->ports[k]. */
 static void pl_verdicts(const struct pl_ctx *c, const struct authz_workload *wl,
 			const struct authz_workload_info *info, const struct pl_pod *src,
-			const char *sip, const char *dip, bool *v)
+			const char *sip, const char *dip, struct skiff_policy *v)
 {
 	struct authz_request rq = {
 	    .principal = src->principal, .source_ip = sip, .dest_ip = dip, .tcp = true};
@@ -150,12 +161,13 @@ static void pl_verdicts(const struct pl_ctx *c, const struct authz_workload *wl,
 	for (size_t k = 0; k <= info->nports; k++) {
 		rq.dest_port = k ? info->ports[k - 1] : 0;
 		authz_evaluate(c->az, wl, &rq, &dec);
-		v[k] = dec.allow;
+		v[k].verdict = dec.allow ? SKIFF_POLICY_ALLOW : SKIFF_POLICY_DENY;
+		v[k].policy_id = dec.allow ? 0 : pl_policy_id(c, &dec);
 	}
 }
 
 static int pl_emit(struct pl_ctx *c, uint32_t src, uint32_t dst, int family,
-		   const struct authz_workload_info *info, const bool *v)
+		   const struct authz_workload_info *info, const struct skiff_policy *v)
 {
 	struct cv_policy e;
 	int err = 0;
@@ -166,7 +178,7 @@ static int pl_emit(struct pl_ctx *c, uint32_t src, uint32_t dst, int family,
 		e.key.dst_workload = dst;
 		e.key.port = htons(k ? info->ports[k - 1] : 0);
 		e.key.family = (__u8)family;
-		e.val.verdict = v[k] ? SKIFF_POLICY_ALLOW : SKIFF_POLICY_DENY;
+		e.val = v[k];
 		err = pl_push(c, &e);
 	}
 	return err;
@@ -178,7 +190,7 @@ static int pl_dest_family(struct pl_ctx *c, const struct pl_pod *dst,
 			  int family)
 {
 	const char *dip = pl_ip(dst, family), *prev = NULL;
-	bool v[AUTHZ_INFO_MAX_PORTS + 1];
+	struct skiff_policy v[AUTHZ_INFO_MAX_PORTS + 1];
 	int err = 0;
 
 	for (size_t i = 0; dip && i < c->npods && !err; i++) {
@@ -239,7 +251,7 @@ int compile_policy_view(const struct model *m, const char *node_name,
 {
 	const char *td = o && o->trust_domain ? o->trust_domain : PL_TRUST_DOMAIN;
 	struct authz_set *az = NULL;
-	struct pl_ctx c = {.node = node_name, .out = out, .d = d};
+	struct pl_ctx c = {.m = m, .node = node_name, .out = out, .d = d};
 	int err;
 
 	/* a policy the evaluator refuses rejects the whole snapshot: the previous one stays */

@@ -10,6 +10,7 @@
 
 #include "compile/compile.h"
 #include "skiff/accel.h"
+#include "skiff/events.h"
 #include "skiff/guard.h"
 
 struct dp_opts {
@@ -64,6 +65,12 @@ int dp_guard_stats(struct dataplane *dp, __u64 out[SKIFF_GUARD_VERDICTS]);
 typedef void (*dp_l4_stats_fn)(void *ctx, const struct skiff_l4_key *k,
 			       const struct skiff_l4_stats *v);
 int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx);
+/* The flow events' ring buffer (skiff_events), for a ring_buffer reader; -ENOENT when none. */
+int dp_events_fd(struct dataplane *dp);
+/* Flow events on or off for every program (skiff_config.flags; the generation is kept). */
+int dp_events_enable(struct dataplane *dp, bool on);
+/* Events the kernel could not write, by enum skiff_ev_stat, summed over CPUs. */
+int dp_events_stats(struct dataplane *dp, __u64 out[SKIFF_EV_STATS]);
 /* Generation now in force (0 before the first apply). */
 unsigned int dp_generation(const struct dataplane *dp);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */

@@ -35,6 +35,18 @@ int dp_gen_read(struct dataplane *dp)
 	return 0;
 }
 
+int dp_events_enable(struct dataplane *dp, bool on)
+{
+	struct skiff_config cfg = {0};
+	__u32 zero = 0;
+	int fd = bpf_map__fd(dp->skel->maps.skiff_config);
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	cfg.flags = on ? cfg.flags & ~SKIFF_CFG_F_NO_EVENTS : cfg.flags | SKIFF_CFG_F_NO_EVENTS;
+	return bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
 static int gen_switch(struct dataplane *dp, unsigned int gen)
 {
 	struct skiff_config cfg = {0};

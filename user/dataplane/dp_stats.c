@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Reading the kernel's L4 counters for the metrics endpoint: read-only, summed over CPUs. */
+/* Reading the kernel's L4 and flow event counters for the metrics endpoint: read-only, summed
+ * over CPUs; and the flow events' ring. */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "dataplane/dp_internal.h"
 #include "sock_accel.skel.h"
+#include "sock_lb.skel.h"
 
 int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx)
 {
@@ -43,4 +46,31 @@ int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx)
 	}
 	free(v);
 	return n;
+}
+
+int dp_events_fd(struct dataplane *dp)
+{
+	return dp && dp->skel ? bpf_map__fd(dp->skel->maps.skiff_events) : -ENOENT;
+}
+
+int dp_events_stats(struct dataplane *dp, __u64 out[SKIFF_EV_STATS])
+{
+	int ncpu = libbpf_num_possible_cpus(), fd;
+	__u64 *v;
+
+	memset(out, 0, SKIFF_EV_STATS * sizeof(*out));
+	if (!dp || !dp->skel || ncpu <= 0)
+		return -ENOENT;
+	fd = bpf_map__fd(dp->skel->maps.skiff_ev_stats);
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (__u32 k = 0; k < SKIFF_EV_STATS; k++) {
+		if (bpf_map_lookup_elem(fd, &k, v))
+			continue;
+		for (int c = 0; c < ncpu; c++)
+			out[k] += v[c];
+	}
+	free(v);
+	return 0;
 }
