@@ -11,6 +11,11 @@
 #   make fuzz     build the libFuzzer targets and run each FUZZ_SECONDS (default 60)
 
 BUILD    ?= build
+SAN      ?=
+# The sanitizer build keeps its own objects and skeletons (set before the flags name them).
+ifeq ($(SAN),1)
+BUILD    := build/san
+endif
 CC       ?= gcc
 CLANG    ?= clang
 BPFTOOL  ?= bpftool
@@ -34,11 +39,9 @@ CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(BUILD)/skel
 CFLAGS   ?=
 LDLIBS   := -lbpf -lelf -lz -lyaml -lssl -lcrypto -lmnl -lnghttp2 -lcurl -ljson-c -lpthread -lm
-SAN      ?=
 ifeq ($(SAN),1)
 CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS  += -fsanitize=address,undefined
-BUILD    := build/san
 endif
 
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
