@@ -63,6 +63,15 @@ struct skiff_svc_key {
 _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
 
 #define SKIFF_SVC_F_NO_BACKENDS 1u /* connect fails with ECONNREFUSED, like kube-proxy's REJECT */
+/*
+ * DestinationRule consistentHash.useSourceIp: the port's slots are a Maglev lookup table of
+ * SKIFF_MAGLEV_SIZE entries (count), each a copy of the backend that owns it, and a connect takes
+ * slot skiff_hash_addr(client address) % count. The same client always lands on the same backend,
+ * and a backend leaving moves only the clients it had. skiffd builds the table
+ * (user/l7/upstream_maglev.c), so the kernel and the per-request proxy agree.
+ */
+#define SKIFF_SVC_F_MAGLEV 2u
+#define SKIFF_MAGLEV_SIZE 4093 /* a prime, within SKIFF_MAX_BACKEND_SLOTS */
 
 /*
  * skiff_services value: where this service port's backends are and how much weight they hold.
@@ -163,5 +172,31 @@ struct skiff_udp_rev_key {
 	__u8 pad[5];
 };
 _Static_assert(sizeof(struct skiff_udp_rev_key) == 32, "skiff_udp_rev_key layout");
+
+/* 64-bit finaliser of MurmurHash3: every input bit moves every output bit. */
+static inline __u64 skiff_mix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The hash of a client address (network byte order words, IPv4 in v6[0]) that picks its Maglev
+ * slot; written once here so BPF and skiffd compute the same value. */
+static inline __u64 skiff_hash_addr(const union skiff_addr *a, __u8 family)
+{
+	__u64 h = skiff_mix64(family);
+
+	h = skiff_mix64(h ^ a->v6[0]);
+	if (family == SKIFF_AF_INET6) {
+		h = skiff_mix64(h ^ a->v6[1]);
+		h = skiff_mix64(h ^ a->v6[2]);
+		h = skiff_mix64(h ^ a->v6[3]);
+	}
+	return h;
+}
 
 #endif /* SKIFF_LB_H */
