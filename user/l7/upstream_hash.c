@@ -89,11 +89,12 @@ static int ring_cmp(const void *pa, const void *pb)
 	return a->ep < b->ep ? -1 : (a->ep > b->ep);
 }
 
-/* The ring over s->cand: each candidate gets ceil(minimumRingSize / candidates) points, placed
- * by its key and the point's number, so a candidate leaving takes only its own points away. */
+/* The ring over s->cand: each endpoint gets ceil(minimumRingSize / endpoints) points, placed
+ * by its key and the point's number. The count is over all endpoints, not the candidates, so an
+ * ejection takes only the ejected endpoint's points away and moves no other key. */
 int up_ring_build(struct up_set *s)
 {
-	uint64_t per = (s->pol.lb.ring_min + s->ncand - 1) / (s->ncand ? s->ncand : 1);
+	uint64_t per = (s->pol.lb.ring_min + s->n - 1) / (s->n ? s->n : 1);
 	struct up_ring_entry *r;
 	size_t k = 0;
 
