@@ -38,6 +38,7 @@
 #define SKIFF_MAP_UDP_FLOWS	"skiff_udp_flows"
 #define SKIFF_MAP_UDP_REV	"skiff_udp_rev"
 #define SKIFF_MAP_SOCK_ORIGIN	"skiff_sk_origin" /* struct skiff_sock_origin per socket */
+#define SKIFF_MAP_POD_ADDR	"skiff_pod_addr"
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
 union skiff_addr {
@@ -128,6 +129,20 @@ struct skiff_pod {
 	__u32 flags;	   /* SKIFF_POD_F_* */
 };
 _Static_assert(sizeof(struct skiff_pod) == 8, "skiff_pod layout");
+
+/*
+ * skiff_pod_addr: cgroup id of a local enrolled pod -> its addresses (status.podIPs), family 0
+ * where it has none. A Maglev port hashes the client's address; a socket not bound yet has
+ * none at connect(), and the pod's address is what its packets will carry.
+ */
+struct skiff_pod_addr {
+	union skiff_addr v4;
+	union skiff_addr v6;
+	__u8 has4;
+	__u8 has6;
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct skiff_pod_addr) == 40, "skiff_pod_addr layout");
 
 /* Per-socket (sk_storage) memory of the VIP a TCP or connected UDP socket dialled. */
 struct skiff_sock_origin {

@@ -13,7 +13,7 @@
 
 #include "compile/compile_internal.h"
 
-static int backends_reserve(struct node_view *out, size_t *cap, size_t more)
+int compile_backends_reserve(struct node_view *out, size_t *cap, size_t more)
 {
 	size_t ncap = *cap ? *cap : 64;
 	struct cv_backend *nv;
@@ -95,7 +95,7 @@ static int emit_backends(const struct cc_slots *slots, uint32_t svc_id, struct n
 			 size_t *cap, uint32_t *total)
 {
 	uint32_t end = 0;
-	int err = backends_reserve(out, cap, slots->n);
+	int err = compile_backends_reserve(out, cap, slots->n);
 
 	if (err)
 		return err;
@@ -153,6 +153,10 @@ static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
 				  "at once with ECONNREFUSED (check its selector and its pods' "
 				  "readiness)",
 				  sp->svc->meta.ns, sp->svc->meta.name);
+		goto out;
+	}
+	if (slots.n < SKIFF_MAGLEV_SIZE && compile_maglev_wanted(ix, r, sp, d)) {
+		err = compile_emit_maglev(&slots, svc_id, out, cap, cs);
 		goto out;
 	}
 	err = compile_weights_normalize(slots.v, slots.n);

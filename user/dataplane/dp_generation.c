@@ -201,6 +201,9 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	/* verdicts before the pod flags and ids that lead to them, departed ones after */
 	if (!err)
 		err = dp_policy_add(dp, v);
+	/* a pod's addresses before its enrolment: its first connect to a Maglev port hashes them */
+	if (!err)
+		err = dp_pod_addr_sync(dp, v);
 	if (!err)
 		err = dp_enrolled_sync(dp, v);
 	if (!err)
@@ -222,6 +225,7 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	 * failure to delete them is logged, not returned, and the next apply sweeps them again.
 	 */
 	sweep_both(dp, gen, true);
+	dp_ejections_impose(dp);
 	/* a pod whose veth cannot be guarded is reported; the rest of the node is still guarded */
 	dp_guard_attach_pods(dp, v);
 	return 0;

@@ -18,6 +18,13 @@ struct bpf_link;
 struct bpf_program;
 struct bpf_object;
 
+/* An endpoint taken out of a service port's slots (dp_eject.c). */
+struct dp_ejection {
+	struct skiff_svc_key key; /* gen 0 */
+	struct skiff_sock_origin ep;
+	__u32 weight; /* its weight in the slots when it left */
+};
+
 struct dataplane {
 	struct sock_lb *skel;
 	struct sock_accel *accel;
@@ -32,6 +39,8 @@ struct dataplane {
 	unsigned int gen; /* skiff_config.active_gen as we last wrote or read it */
 	char dir[PATH_MAX];
 	char cgroup_root[PATH_MAX];
+	struct dp_ejection *ejections;
+	size_t nejections;
 };
 
 /* dp_bpffs.c */
@@ -76,11 +85,15 @@ void dp_attach_agent(struct dataplane *dp);
 void dp_detach_agent(struct dataplane *dp);
 void dp_links_close(struct dataplane *dp, bool unpin);
 
+/* dp_eject.c: take the ejected endpoints out again after an apply wrote them back */
+void dp_ejections_impose(struct dataplane *dp);
+
 /* dp_generation.c */
 int dp_gen_read(struct dataplane *dp);
 
 /* dp_pod_maps.c: the per-pod maps, by difference through dp_map_sync */
 int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v);
+int dp_pod_addr_sync(struct dataplane *dp, const struct node_view *v);
 int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
 
 /* dp_guard.c */
