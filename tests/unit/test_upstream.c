@@ -229,6 +229,53 @@ static void test_maglev_table_balance(void **state)
 	assert_int_equal(up_maglev_build(keys, N, N, table), -EINVAL);
 }
 
+/* The table is a function of the key set: any order gives the same owner per entry. And a set
+ * hashing on the client address picks what the kernel's table (compile_maglev.c: the ready
+ * endpoints, SKIFF_MAGLEV_SIZE entries, slot hash % size) holds for that client. */
+static void test_maglev_matches_kernel(void **state)
+{
+	enum { N = 5 };
+	static uint32_t a[SKIFF_MAGLEV_SIZE], b[SKIFF_MAGLEV_SIZE];
+	static const int order[N] = {3, 0, 4, 2, 1};
+	uint64_t keys[N], shuffled[N];
+	struct up_addr eps[N];
+	struct m_tp_settings p;
+	struct up_set s;
+
+	(void)state;
+	eps_init();
+	for (int i = 0; i < N; i++)
+		keys[i] = up_endpoint_key(&EPS[i]);
+	for (int i = 0; i < N; i++) {
+		shuffled[i] = keys[order[i]];
+		eps[i] = EPS[order[i]];
+	}
+	assert_int_equal(up_maglev_build(keys, N, SKIFF_MAGLEV_SIZE, a), 0);
+	assert_int_equal(up_maglev_build(shuffled, N, SKIFF_MAGLEV_SIZE, b), 0);
+	for (int e = 0; e < SKIFF_MAGLEV_SIZE; e++)
+		assert_int_equal(a[e], (uint32_t)order[b[e]]);
+
+	memset(&p, 0, sizeof(p));
+	p.lb.set = true;
+	p.lb.simple = M_LB_CONSISTENT_HASH;
+	p.lb.hash_on = M_HASH_SOURCE_IP; /* ring hash by default: the kernel's Maglev instead */
+	assert_int_equal(up_set_init(&s, &p, eps, N, 1, 0), 0);
+	for (uint32_t c = 0; c < 500; c++) {
+		struct up_addr client = {.family = SKIFF_AF_INET};
+		uint64_t h;
+		int got;
+
+		client.addr.v4 = htonl(0xc6120100u + c); /* 198.18.1.0 + c */
+		h = up_hash_source(&client);
+		got = up_pick(&s, &h, -1);
+		assert_memory_equal(&s.ep[got].addr,
+				    &EPS[a[skiff_hash_addr(&client.addr, SKIFF_AF_INET) %
+					   SKIFF_MAGLEV_SIZE]],
+				    sizeof(EPS[0]));
+	}
+	up_set_free(&s);
+}
+
 /* A retry avoids the endpoint that failed, with every picker, when there is another. */
 static void test_exclude(void **state)
 {
@@ -573,6 +620,7 @@ int main(void)
 	    cmocka_unit_test(test_ring_hash),
 	    cmocka_unit_test(test_maglev),
 	    cmocka_unit_test(test_maglev_table_balance),
+	    cmocka_unit_test(test_maglev_matches_kernel),
 	    cmocka_unit_test(test_exclude),
 	    cmocka_unit_test(test_pool_limits),
 	    cmocka_unit_test(test_ejection_timeline),

@@ -116,7 +116,9 @@ uint64_t up_endpoint_key(const struct up_addr *a);
 /*
  * Maglev lookup table: table[0..m) filled with indexes into keys[0..n), each key owning about
  * m/n entries; a key leaving moves only the entries it owned (and few others). m must be a prime
- * above n. 0, -EINVAL or -ENOMEM. The kernel's table (SKIFF_SVC_F_MAGLEV) is built with it.
+ * above n. The table depends on the set of keys, not on their order. 0, -EINVAL or -ENOMEM.
+ * The kernel's table (SKIFF_SVC_F_MAGLEV) is built with it, and a set hashing on the client
+ * address uses the kernel's size, so both paths send one client to the same endpoint.
  */
 int up_maglev_build(const uint64_t *keys, size_t n, uint32_t m, uint32_t *table);
 

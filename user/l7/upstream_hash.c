@@ -35,14 +35,24 @@ uint64_t up_endpoint_key(const struct up_addr *a)
 	return skiff_mix64(skiff_hash_addr(&a->addr, a->family) ^ a->port);
 }
 
+static int key_order(const void *pa, const void *pb, void *keys)
+{
+	const uint64_t *k = keys;
+	uint64_t a = k[*(const uint32_t *)pa], b = k[*(const uint32_t *)pb];
+
+	return a < b ? -1 : a > b;
+}
+
 /*
  * Maglev (Eisenbud et al., NSDI 2016): each key walks its own permutation of the table,
  * offset + j * skip (mod m), and the keys take turns claiming the next free entry of theirs
- * until the table is full. m prime makes every permutation visit every entry.
+ * until the table is full. m prime makes every permutation visit every entry. The turns go in
+ * key order, not in the caller's order, so the same endpoints give the same table whoever
+ * lists them (the compiler for the kernel, a proxy's endpoint set).
  */
 int up_maglev_build(const uint64_t *keys, size_t n, uint32_t m, uint32_t *table)
 {
-	uint32_t *next, *offset, *skip;
+	uint32_t *next, *offset, *skip, *turn;
 	size_t filled = 0;
 
 	if (!n || m < 2 || n >= m)
@@ -50,33 +60,38 @@ int up_maglev_build(const uint64_t *keys, size_t n, uint32_t m, uint32_t *table)
 	next = calloc(n, sizeof(*next));
 	offset = calloc(n, sizeof(*offset));
 	skip = calloc(n, sizeof(*skip));
-	if (!next || !offset || !skip) {
+	turn = calloc(n, sizeof(*turn));
+	if (!next || !offset || !skip || !turn) {
 		free(next);
 		free(offset);
 		free(skip);
+		free(turn);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
 		offset[i] = (uint32_t)(skiff_mix64(keys[i] ^ MAGLEV_SALT_OFFSET) % m);
 		skip[i] = (uint32_t)(skiff_mix64(keys[i] ^ MAGLEV_SALT_SKIP) % (m - 1) + 1);
+		turn[i] = (uint32_t)i;
 	}
+	qsort_r(turn, n, sizeof(*turn), key_order, (void *)keys);
 	for (uint32_t e = 0; e < m; e++)
 		table[e] = UINT32_MAX;
 	while (filled < m) {
-		for (size_t i = 0; i < n && filled < m; i++) {
-			uint32_t c;
+		for (size_t t = 0; t < n && filled < m; t++) {
+			uint32_t i = turn[t], c;
 
 			do {
 				c = (uint32_t)((offset[i] + (uint64_t)next[i] * skip[i]) % m);
 				next[i]++;
 			} while (table[c] != UINT32_MAX);
-			table[c] = (uint32_t)i;
+			table[c] = i;
 			filled++;
 		}
 	}
 	free(next);
 	free(offset);
 	free(skip);
+	free(turn);
 	return 0;
 }
 

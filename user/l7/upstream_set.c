@@ -57,6 +57,12 @@ int up_set_init(struct up_set *s, const struct m_tp_settings *pol, const struct 
 	s->pol.lb.hash_name = NULL;
 	s->pol.lb.cookie_path = NULL;
 	model_policy_defaults(&s->pol);
+	/* a client address hashes as in the kernel (SKIFF_SVC_F_MAGLEV): same table, same pod,
+	 * whichever path a connection takes */
+	if (s->pol.lb.hash_on == M_HASH_SOURCE_IP) {
+		s->pol.lb.algo = M_HASH_MAGLEV;
+		s->pol.lb.maglev_size = SKIFF_MAGLEV_SIZE;
+	}
 	s->rng = seed;
 	s->ep = calloc(n ? n : 1, sizeof(*s->ep));
 	if (!s->ep)
