@@ -8,8 +8,10 @@
  *
  * The slots are rebuilt from what the maps hold: a weighted port loses the endpoint's slots (its
  * weight is remembered for the return), a Maglev port gets a new table over the endpoints left,
- * which moves only the ejected endpoint's clients. Ejections are remembered and imposed again
- * after every apply, so a config change during an ejection does not bring the endpoint back.
+ * which moves only the ejected endpoint's clients. Ejections are remembered and imposed on every
+ * new generation before it is switched to, so a config change during an ejection does not bring
+ * the endpoint back. An in-place rewrite (dp_apply_services) imposes them right after its
+ * switch: for that moment a connect may still pick the endpoint.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,8 +45,9 @@ static bool same_ep(const struct skiff_backend *b, const struct skiff_sock_origi
 	       !memcmp(&b->addr, &ep->addr, sizeof(b->addr));
 }
 
-/* The port's slots as the maps hold them now; a Maglev table reads as its distinct backends. */
-static int port_read(struct dataplane *dp, const struct skiff_svc_key *key, struct port_state *ps)
+/* The port's slots in generation `gen`; a Maglev table reads as its distinct backends. */
+static int port_read(struct dataplane *dp, unsigned int gen, const struct skiff_svc_key *key,
+		     struct port_state *ps)
 {
 	int sfd = bpf_map__fd(dp->skel->maps.skiff_services);
 	int bfd = bpf_map__fd(dp->skel->maps.skiff_backends);
@@ -53,7 +56,7 @@ static int port_read(struct dataplane *dp, const struct skiff_svc_key *key, stru
 
 	memset(ps, 0, sizeof(*ps));
 	ps->key = *key;
-	ps->key.gen = dp->gen;
+	ps->key.gen = gen;
 	if (bpf_map_lookup_elem(sfd, &ps->key, &ps->svc))
 		return -ENOENT;
 	maglev = ps->svc.flags & SKIFF_SVC_F_MAGLEV;
@@ -61,7 +64,7 @@ static int port_read(struct dataplane *dp, const struct skiff_svc_key *key, stru
 	if (!ps->v)
 		return -ENOMEM;
 	for (__u32 s = 0; s < ps->svc.count; s++) {
-		struct skiff_backend_key bk = {.gen = dp->gen, .svc_id = ps->svc.svc_id, .slot = s};
+		struct skiff_backend_key bk = {.gen = gen, .svc_id = ps->svc.svc_id, .slot = s};
 		struct skiff_backend b;
 		bool seen = false;
 
@@ -139,7 +142,7 @@ static int port_switch(struct dataplane *dp, struct port_state *ps,
 	val.weight_total = n ? slots[n - 1].weight_end : 0;
 	val.flags = n ? val.flags & ~SKIFF_SVC_F_NO_BACKENDS : val.flags | SKIFF_SVC_F_NO_BACKENDS;
 	for (__u32 s = 0; s < n; s++) {
-		struct skiff_backend_key bk = {.gen = dp->gen, .svc_id = val.svc_id, .slot = s};
+		struct skiff_backend_key bk = {.gen = ps->key.gen, .svc_id = val.svc_id, .slot = s};
 
 		if (bpf_map_update_elem(bfd, &bk, &slots[s], BPF_ANY))
 			return -errno;
@@ -147,23 +150,24 @@ static int port_switch(struct dataplane *dp, struct port_state *ps,
 	if (bpf_map_update_elem(sfd, &ps->key, &val, BPF_ANY))
 		return -errno;
 	for (__u32 s = 0; s < ps->svc.count; s++) {
-		struct skiff_backend_key bk = {.gen = dp->gen, .svc_id = ps->svc.svc_id, .slot = s};
+		struct skiff_backend_key bk = {.gen = ps->key.gen, .svc_id = ps->svc.svc_id, .slot = s};
 
 		bpf_map_delete_elem(bfd, &bk);
 	}
 	return 0;
 }
 
-/* Take `ep` out of (out) or put it back into (!out) the port's slots; *weight is what it held
- * when taken out, and what it gets back. 0 when there was nothing to change. */
-static int port_edit(struct dataplane *dp, const struct skiff_svc_key *key,
+/* Take `ep` out of (out) or put it back into (!out) the port's slots in generation `gen`;
+ * *weight is what it held when taken out, and what it gets back. 0 when there was nothing to
+ * change. */
+static int port_edit(struct dataplane *dp, unsigned int gen, const struct skiff_svc_key *key,
 		     const struct skiff_sock_origin *ep, bool out, __u32 *weight)
 {
 	struct skiff_backend *slots = NULL;
 	struct port_state ps;
 	size_t k = 0, before;
 	__u32 n = 0;
-	int err = port_read(dp, key, &ps);
+	int err = port_read(dp, gen, key, &ps);
 
 	if (err)
 		goto done;
@@ -233,7 +237,7 @@ int dp_backend_eject(struct dataplane *dp, const struct skiff_svc_key *svc,
 		e->key = *svc;
 		e->key.gen = 0;
 		e->ep = *ep;
-		err = port_edit(dp, svc, ep, true, &e->weight);
+		err = port_edit(dp, dp->gen, svc, ep, true, &e->weight);
 		if (!err)
 			dp->nejections++;
 		return err;
@@ -242,15 +246,15 @@ int dp_backend_eject(struct dataplane *dp, const struct skiff_svc_key *svc,
 		return 0;
 	if (e)
 		*e = dp->ejections[--dp->nejections];
-	return port_edit(dp, svc, ep, false, &weight);
+	return port_edit(dp, dp->gen, svc, ep, false, &weight);
 }
 
-void dp_ejections_impose(struct dataplane *dp)
+void dp_ejections_impose(struct dataplane *dp, unsigned int gen)
 {
 	for (size_t i = 0; i < dp->nejections; i++) {
 		struct dp_ejection *e = &dp->ejections[i];
 		__u32 w = 0;
-		int err = port_edit(dp, &e->key, &e->ep, true, &w);
+		int err = port_edit(dp, gen, &e->key, &e->ep, true, &w);
 
 		if (err && err != -ENOENT)
 			fprintf(stderr, "dataplane: cannot keep an ejected endpoint out of its "

@@ -198,6 +198,9 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	err = sweep_both(dp, gen, false);
 	if (!err)
 		err = view_write(dp, v, gen);
+	/* the endpoints outlier detection took out stay out in the new table, from its start */
+	if (!err)
+		dp_ejections_impose(dp, gen);
 	/* verdicts before the pod flags and ids that lead to them, departed ones after */
 	if (!err)
 		err = dp_policy_add(dp, v);
@@ -225,7 +228,6 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	 * failure to delete them is logged, not returned, and the next apply sweeps them again.
 	 */
 	sweep_both(dp, gen, true);
-	dp_ejections_impose(dp);
 	/* a pod whose veth cannot be guarded is reported; the rest of the node is still guarded */
 	dp_guard_attach_pods(dp, v);
 	return 0;

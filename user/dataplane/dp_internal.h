@@ -85,8 +85,9 @@ void dp_attach_agent(struct dataplane *dp);
 void dp_detach_agent(struct dataplane *dp);
 void dp_links_close(struct dataplane *dp, bool unpin);
 
-/* dp_eject.c: take the ejected endpoints out again after an apply wrote them back */
-void dp_ejections_impose(struct dataplane *dp);
+/* dp_eject.c: take the ejected endpoints out of generation `gen`, which an apply has just
+ * written with every ready endpoint */
+void dp_ejections_impose(struct dataplane *dp, unsigned int gen);
 
 /* dp_generation.c */
 int dp_gen_read(struct dataplane *dp);
