@@ -108,7 +108,8 @@ struct skiff_backend {
 	union skiff_addr addr;
 	__be16 port;
 	__u8 family;
-	__u8 pad;
+	__u8 group; /* the route destination it serves (index, at most 255); BPF does not read it:
+		     * skiffd gives an ejected endpoint's share to its group's other endpoints */
 	__u32 weight_end;
 };
 _Static_assert(sizeof(struct skiff_backend) == 24, "skiff_backend layout");

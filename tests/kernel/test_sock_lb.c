@@ -1155,6 +1155,60 @@ static void test_eject_weighted(void **state)
 	assert_int_equal(dp_backend_eject(T.dp, &key, &b1, true), -ENOENT);
 }
 
+/* A 90/10 split whose v1 has two endpoints (45 each, group 0) and v2 one (group 1): ejecting a
+ * v1 endpoint gives its share to the other v1 endpoint, not to v2; ejecting v2's only endpoint
+ * refuses its 10 % (Envoy: 503 for a cluster with no healthy host); returns restore 45/45/10. */
+static void split_view(struct view_buf *vb)
+{
+	struct ep b[NBACKENDS];
+	__u32 id;
+
+	view_init(vb, true);
+	id = view_service(vb, EP(AF_INET, VIP4, 80), IPPROTO_TCP, 0);
+	for (int i = 0; i < NBACKENDS; i++) {
+		b[i] = EP(AF_INET, backend_ip(AF_INET, i), TCP_PORT);
+		view_backend(vb, id, &b[i], i < 2 ? 9 : 2);
+		vb->b[vb->v.nbackends - 1].val.group = i < 2 ? 0 : 1;
+	}
+}
+
+static void assert_share(const struct result *r, int n, int i, double p)
+{
+	double bound = 3.29 * sqrt(n * p * (1 - p)) + 0.5;
+
+	if (fabs(r->hits[i] - n * p) > bound)
+		fail_msg("backend %d: %d of %d, want %.0f +- %.1f", i, r->hits[i], n, n * p, bound);
+}
+
+static void test_eject_keeps_route_weights(void **state)
+{
+	struct skiff_sock_origin b0 = backend_ep(0), b2 = backend_ep(2);
+	const int n = 1000;
+	struct view_buf vb;
+	struct result r;
+
+	(void)state;
+	split_view(&vb);
+	apply(&vb);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b0, true), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), n);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.hits[0], 0);
+	assert_share(&r, n, 1, 0.9);
+	assert_share(&r, n, 2, 0.1);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b2, true), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 200); /* stops at the first refusal */
+	assert_int_equal(r.err, -ECONNREFUSED);
+	assert_int_equal(r.hits[0] + r.hits[2], 0);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b2, false), 0);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b0, false), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), n);
+	assert_int_equal(r.err, 0);
+	assert_share(&r, n, 0, 0.45);
+	assert_share(&r, n, 1, 0.45);
+	assert_share(&r, n, 2, 0.1);
+}
+
 /* A Maglev port: the ejected backend's clients move as if it had left, and come back. */
 static void test_eject_maglev(void **state)
 {
@@ -1192,6 +1246,7 @@ int main(void)
 	    cmocka_unit_test(test_reopen_adopts),
 	    cmocka_unit_test(test_maglev_source_sticky),
 	    cmocka_unit_test(test_eject_weighted),
+	    cmocka_unit_test(test_eject_keeps_route_weights),
 	    cmocka_unit_test(test_eject_maglev),
 	};
 

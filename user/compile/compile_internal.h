@@ -125,6 +125,7 @@ struct cc_slot {
 	uint64_t num;			     /* ideal weight = num / den */
 	uint32_t den;
 	uint32_t weight; /* integer weight, filled by compile_weights_normalize */
+	uint8_t group;	 /* index of its route destination (255 for any beyond) */
 };
 
 struct cc_slots {

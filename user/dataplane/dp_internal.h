@@ -22,7 +22,6 @@ struct bpf_object;
 struct dp_ejection {
 	struct skiff_svc_key key; /* gen 0 */
 	struct skiff_sock_origin ep;
-	__u32 weight; /* its weight in the slots when it left */
 };
 
 struct dataplane {
@@ -88,6 +87,18 @@ void dp_links_close(struct dataplane *dp, bool unpin);
 /* dp_eject.c: take the ejected endpoints out of generation `gen`, which an apply has just
  * written with every ready endpoint */
 void dp_ejections_impose(struct dataplane *dp, unsigned int gen);
+
+/* dp_eject_slots.c: one service port's slots as read from the maps (room for one more in v),
+ * edited for an ejection (out) or a return. 1 when ps->v changed and must be switched to, 0 when
+ * there was nothing to do, -ENOENT when `ep` is not a backend of the port, other -errno. */
+struct dp_port_slots {
+	struct skiff_svc_key key; /* with its generation */
+	struct skiff_svc svc;
+	struct skiff_backend *v;
+	size_t n;
+};
+int dp_eject_weighted(struct dp_port_slots *ps, const struct skiff_sock_origin *ep, bool out);
+int dp_eject_maglev(struct dp_port_slots *ps, const struct skiff_sock_origin *ep, bool out);
 
 /* dp_generation.c */
 int dp_gen_read(struct dataplane *dp);

@@ -109,12 +109,12 @@ static void dr_cookie(struct pctx *c, const struct ynode *ck, const char *path,
 	}
 }
 
-/* Which request attribute the hash reads; the parser already refused more than one. */
-static void dr_hash_key(struct pctx *c, const struct ynode *h, const char *path,
+/* Which request attribute the hash reads (`source_ip`: useSourceIp's value, already checked);
+ * the caller already refused more than one. */
+static void dr_hash_key(struct pctx *c, const struct ynode *h, const char *path, bool source_ip,
 			struct m_lb_policy *out)
 {
 	char p[PLEN];
-	bool b = false;
 
 	if (ynode_get(h, "httpHeaderName")) {
 		out->hash_on = M_HASH_HEADER;
@@ -129,9 +129,7 @@ static void dr_hash_key(struct pctx *c, const struct ynode *h, const char *path,
 				      pathf(p, sizeof(p), "%s.httpQueryParameterName", path));
 	} else if (ynode_get(h, "httpCookie")) {
 		out->hash_on = M_HASH_COOKIE;
-	} else if (pbool(c, h, "useSourceIp", &b, pathf(p, sizeof(p), "%s.useSourceIp", path)) ==
-			   1 &&
-		   b) {
+	} else if (source_ip) {
 		out->hash_on = M_HASH_SOURCE_IP;
 	}
 }
@@ -160,9 +158,10 @@ static void dr_consistent_hash(struct pctx *c, const struct ynode *h, const char
 	n = pget(c, h, "httpCookie", YNODE_MAP, false, pathf(p, sizeof(p), "%s.httpCookie", path));
 	if (n)
 		dr_cookie(c, n, p, out);
-	pbool(c, h, "useSourceIp", &b, pathf(p, sizeof(p), "%s.useSourceIp", path));
+	if (pbool(c, h, "useSourceIp", &b, pathf(p, sizeof(p), "%s.useSourceIp", path)) != 1)
+		b = false;
 	if (keys <= 1)
-		dr_hash_key(c, h, path, out);
+		dr_hash_key(c, h, path, b, out);
 	n = pget(c, h, "ringHash", YNODE_MAP, false, pathf(p, sizeof(p), "%s.ringHash", path));
 	/* Envoy refuses a ring above 8M entries (its maximum_ring_size) */
 	if (n && pint(c, n, "minimumRingSize", 0, 8388608, &v,
