@@ -126,7 +126,7 @@ void model_policy_defaults(struct m_tp_settings *s)
 	struct m_lb_policy *lb = &s->lb;
 
 	if (lb->simple == M_LB_UNSET)
-		lb->simple = M_LB_LEAST_REQUEST; /* Istio's default since 1.14 */
+		lb->simple = M_LB_LEAST_REQUEST; /* what Istio configures when nothing is set */
 	if (lb->simple == M_LB_CONSISTENT_HASH) {
 		if (!lb->ring_min)
 			lb->ring_min = DEFAULT_RING_MIN;
