@@ -87,7 +87,7 @@ static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 		return 1;
 	self = caller->workload_id;
 	ep_read(ctx, &vip, is6);
-	switch (lb_select(&vip, proto, lb_active_gen(), &be)) {
+	switch (lb_select(ctx, &vip, proto, lb_active_gen(), &be)) {
 	case LB_PASS:
 		if (proto != IPPROTO_TCP) {
 			origin_forget(sk);
@@ -126,7 +126,7 @@ static __always_inline int lb_sendmsg(struct bpf_sock_addr *ctx, const bool is6)
 		udp_rev_put(cookie, &be, &vip, true);
 		return ep_write(ctx, &be, is6) ? lb_refuse() : 1;
 	}
-	switch (lb_select(&vip, proto, gen, &be)) {
+	switch (lb_select(ctx, &vip, proto, gen, &be)) {
 	case LB_PASS:
 		return 1;
 	case LB_REFUSE:

@@ -30,6 +30,17 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_backends SEC(".maps");
 
+/* Enrolled pod's cgroup id -> its addresses, for a Maglev port's client hash. Written by
+ * skiffd with skiff_enrolled. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SKIFF_MAX_PODS);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct skiff_pod_addr);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_pod_addr SEC(".maps");
+
 /* Per socket: the VIP it connected to, for getpeername. Written by connect4/6. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

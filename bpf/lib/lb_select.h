@@ -102,7 +102,49 @@ static __always_inline struct skiff_backend *backend_pick_weighted(const struct 
 	return at_hi ? at_hi : backend_slot(gen, svc_id, lo);
 }
 
-static __always_inline enum lb_verdict lb_select(const struct skiff_sock_origin *vip, __u8 proto,
+/*
+ * The client's address for a Maglev port: the socket's own source when it is bound, else the
+ * address of the caller's pod (skiff_pod_addr), which is what an unbound socket of the pod will
+ * send from. Zero when neither is known: every such client then shares one slot.
+ */
+static __always_inline __u64 lb_client_hash(struct bpf_sock_addr *ctx, __u8 family)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct skiff_pod_addr *pa;
+	union skiff_addr a;
+	__u64 cgid;
+
+	__builtin_memset(&a, 0, sizeof(a));
+	if (sk && family == SKIFF_AF_INET) {
+		a.v4 = sk->src_ip4;
+	} else if (sk) {
+		a.v6[0] = sk->src_ip6[0];
+		a.v6[1] = sk->src_ip6[1];
+		a.v6[2] = sk->src_ip6[2];
+		a.v6[3] = sk->src_ip6[3];
+	}
+	if (a.v6[0] | a.v6[1] | a.v6[2] | a.v6[3])
+		return skiff_hash_addr(&a, family);
+	cgid = bpf_get_current_cgroup_id();
+	pa = bpf_map_lookup_elem(&skiff_pod_addr, &cgid);
+	if (pa && family == SKIFF_AF_INET && pa->has4)
+		a = pa->v4;
+	else if (pa && family == SKIFF_AF_INET6 && pa->has6)
+		a = pa->v6;
+	return skiff_hash_addr(&a, family);
+}
+
+/* consistentHash.useSourceIp: the slots are the Maglev table, the client's hash picks one. */
+static __always_inline struct skiff_backend *backend_pick_maglev(const struct skiff_svc *svc,
+								  __u32 gen,
+								  struct bpf_sock_addr *ctx,
+								  __u8 family)
+{
+	return backend_slot(gen, svc->svc_id, (__u32)(lb_client_hash(ctx, family) % svc->count));
+}
+
+static __always_inline enum lb_verdict lb_select(struct bpf_sock_addr *ctx,
+						 const struct skiff_sock_origin *vip, __u8 proto,
 						 __u32 gen, struct skiff_sock_origin *out)
 {
 	struct skiff_backend *be;
@@ -114,7 +156,10 @@ static __always_inline enum lb_verdict lb_select(const struct skiff_sock_origin 
 	if ((svc->flags & SKIFF_SVC_F_NO_BACKENDS) || !svc->count || !svc->weight_total ||
 	    svc->count > SKIFF_MAX_BACKEND_SLOTS)
 		return LB_REFUSE;
-	be = backend_pick_weighted(svc, gen);
+	if (svc->flags & SKIFF_SVC_F_MAGLEV)
+		be = backend_pick_maglev(svc, gen, ctx, vip->family);
+	else
+		be = backend_pick_weighted(svc, gen);
 	if (!be || be->family != vip->family)
 		return LB_REFUSE; /* family 0: the share of a subset with no ready endpoint */
 	ep_clear(out);

@@ -38,6 +38,7 @@
 #define SKIFF_MAP_UDP_FLOWS	"skiff_udp_flows"
 #define SKIFF_MAP_UDP_REV	"skiff_udp_rev"
 #define SKIFF_MAP_SOCK_ORIGIN	"skiff_sk_origin" /* struct skiff_sock_origin per socket */
+#define SKIFF_MAP_POD_ADDR	"skiff_pod_addr"
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
 union skiff_addr {
@@ -66,6 +67,15 @@ struct skiff_svc_key {
 _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
 
 #define SKIFF_SVC_F_NO_BACKENDS 1u /* connect fails with ECONNREFUSED, like kube-proxy's REJECT */
+/*
+ * DestinationRule consistentHash.useSourceIp: the port's slots are a Maglev lookup table of
+ * SKIFF_MAGLEV_SIZE entries (count), each a copy of the backend that owns it, and a connect takes
+ * slot skiff_hash_addr(client address) % count. The same client always lands on the same backend,
+ * and a backend leaving moves only the clients it had. skiffd builds the table
+ * (user/l7/upstream_maglev.c), so the kernel and the per-request proxy agree.
+ */
+#define SKIFF_SVC_F_MAGLEV 2u
+#define SKIFF_MAGLEV_SIZE 4093 /* a prime, within SKIFF_MAX_BACKEND_SLOTS */
 
 /*
  * skiff_services value: where this service port's backends are and how much weight they hold.
@@ -101,7 +111,8 @@ struct skiff_backend {
 	union skiff_addr addr;
 	__be16 port;
 	__u8 family;
-	__u8 pad;
+	__u8 group; /* the route destination it serves (index, at most 255); BPF does not read it:
+		     * skiffd gives an ejected endpoint's share to its group's other endpoints */
 	__u32 weight_end;
 };
 _Static_assert(sizeof(struct skiff_backend) == 24, "skiff_backend layout");
@@ -122,6 +133,20 @@ struct skiff_pod {
 	__u32 flags;	   /* SKIFF_POD_F_* */
 };
 _Static_assert(sizeof(struct skiff_pod) == 8, "skiff_pod layout");
+
+/*
+ * skiff_pod_addr: cgroup id of a local enrolled pod -> its addresses (status.podIPs), family 0
+ * where it has none. A Maglev port hashes the client's address; a socket not bound yet has
+ * none at connect(), and the pod's address is what its packets will carry.
+ */
+struct skiff_pod_addr {
+	union skiff_addr v4;
+	union skiff_addr v6;
+	__u8 has4;
+	__u8 has6;
+	__u8 pad[6];
+};
+_Static_assert(sizeof(struct skiff_pod_addr) == 40, "skiff_pod_addr layout");
 
 /* Per-socket (sk_storage) memory of the VIP a TCP or connected UDP socket dialled. */
 struct skiff_sock_origin {
@@ -166,5 +191,31 @@ struct skiff_udp_rev_key {
 	__u8 pad[5];
 };
 _Static_assert(sizeof(struct skiff_udp_rev_key) == 32, "skiff_udp_rev_key layout");
+
+/* 64-bit finaliser of MurmurHash3: every input bit moves every output bit. */
+static inline __u64 skiff_mix64(__u64 x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+/* The hash of a client address (network byte order words, IPv4 in v6[0]) that picks its Maglev
+ * slot; written once here so BPF and skiffd compute the same value. */
+static inline __u64 skiff_hash_addr(const union skiff_addr *a, __u8 family)
+{
+	__u64 h = skiff_mix64(family);
+
+	h = skiff_mix64(h ^ a->v6[0]);
+	if (family == SKIFF_AF_INET6) {
+		h = skiff_mix64(h ^ a->v6[1]);
+		h = skiff_mix64(h ^ a->v6[2]);
+		h = skiff_mix64(h ^ a->v6[3]);
+	}
+	return h;
+}
 
 #endif /* SKIFF_LB_H */

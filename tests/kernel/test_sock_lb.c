@@ -10,6 +10,7 @@
  *   netns       skt-<pid>: lo up, backends 198.18.0.10..12 and 2001:db8::10..12,
  *               TCP :8080 and UDP :5353 on each; every backend answers with its index byte.
  *   VIPs        198.19.0.1 and 2001:db8:1::1 (no route: only a rewrite can reach a backend)
+ *   clients     198.18.1.0/24 on lo: a client binds one of them to be a distinct source
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,6 +42,7 @@
 #include <bpf/bpf.h>
 
 #include "dataplane/dataplane.h"
+#include "l7/upstream.h"
 #include "skiff/lb.h"
 
 #define NBACKENDS 3
@@ -53,6 +55,8 @@
 #define VIP4_NOBE "198.19.0.2"
 #define VIP4_HOLE "198.19.0.3"
 #define VIP6	  "2001:db8:1::1"
+#define NSOURCES  120 /* clients 198.18.1.1 .. 198.18.1.120 */
+#define POD_SRC	  "198.18.1.200" /* the pod's own address, for unbound sockets */
 
 /* ---------- topology ---------- */
 
@@ -320,7 +324,7 @@ static void view_full(struct view_buf *vb)
 
 /* ---------- clients: run in a pod's cgroup and netns, in a child process ---------- */
 
-enum job_kind { JOB_TCP, JOB_UDP, JOB_UDP_CONNECTED };
+enum job_kind { JOB_TCP, JOB_UDP, JOB_UDP_CONNECTED, JOB_TCP_SOURCES };
 
 struct job {
 	enum job_kind kind;
@@ -334,6 +338,7 @@ struct result {
 	int done;	     /* operations that completed */
 	int hits[NBACKENDS]; /* which backend answered */
 	struct ep peer;	     /* getpeername() or recvfrom() source of the last operation */
+	int src_be[NSOURCES]; /* JOB_TCP_SOURCES: the backend each source reached, -1: several */
 };
 
 static void timeouts(int fd)
@@ -383,6 +388,56 @@ static int tcp_once(const struct job *j, struct result *r)
 		err = answer(fd, r);
 	close(fd);
 	return err;
+}
+
+static void source_ip(int i, char *buf, size_t n)
+{
+	snprintf(buf, n, "198.18.1.%d", i + 1);
+}
+
+/* One connect from source address `src` (bound first): the backend index that answered. */
+static int tcp_from(const struct job *j, const char *src, struct result *r)
+{
+	struct sockaddr_storage ss, local;
+	socklen_t len = ep_sockaddr(&j->dst, &ss);
+	struct ep from = EP(AF_INET, src, 0);
+	socklen_t llen = ep_sockaddr(&from, &local);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err, before[NBACKENDS];
+
+	if (fd < 0)
+		return -errno;
+	timeouts(fd);
+	memcpy(before, r->hits, sizeof(before));
+	err = bind(fd, (struct sockaddr *)&local, llen) ? -errno : 0;
+	if (!err)
+		err = connect(fd, (struct sockaddr *)&ss, len) ? -errno : 0;
+	if (!err)
+		err = answer(fd, r);
+	close(fd);
+	for (int b = 0; !err && b < NBACKENDS; b++)
+		if (r->hits[b] != before[b])
+			return b;
+	return err;
+}
+
+/* j->n connects from each of NSOURCES source addresses. */
+static int tcp_sources(const struct job *j, struct result *r)
+{
+	for (int s = 0; s < NSOURCES; s++) {
+		char src[32];
+
+		source_ip(s, src, sizeof(src));
+		r->src_be[s] = -2;
+		for (int k = 0; k < j->n; k++) {
+			int b = tcp_from(j, src, r);
+
+			if (b < 0)
+				return b;
+			r->src_be[s] = r->src_be[s] == -2 || r->src_be[s] == b ? b : -1;
+			r->done++;
+		}
+	}
+	return 0;
 }
 
 static int udp_exchange(int fd, const struct job *j, struct result *r, bool connected)
@@ -445,7 +500,9 @@ static void job_child(const char *cg, const struct job *j, struct result *r)
 	err = write_file(procs, "0");
 	if (!err && setns(T.netns_fd, CLONE_NEWNET))
 		err = -errno;
-	if (!err && j->kind != JOB_TCP) {
+	if (!err && j->kind == JOB_TCP_SOURCES) {
+		err = tcp_sources(j, r);
+	} else if (!err && j->kind != JOB_TCP) {
 		err = udp_run(j, r);
 	} else {
 		for (int i = 0; !err && i < j->n; i++) {
@@ -514,6 +571,9 @@ static int netns_up(void)
 		if (sh("ip -n %s addr add %s/32 dev lo", T.netns, backend_ip(AF_INET, i)) ||
 		    sh("ip -n %s addr add %s/128 dev lo nodad", T.netns, backend_ip(AF_INET6, i)))
 			return -1;
+	/* on lo a prefix is local as a whole: every client address can be bound */
+	if (sh("ip -n %s addr add 198.18.1.1/24 dev lo", T.netns))
+		return -1;
 	snprintf(path, sizeof(path), "/run/netns/%s", T.netns);
 	T.netns_fd = open(path, O_RDONLY | O_CLOEXEC);
 	T.self_ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -895,6 +955,280 @@ static void test_reopen_adopts(void **state)
 	assert_int_equal(r.hits[0], 5);
 }
 
+/* ---------- consistentHash.useSourceIp (Maglev) and outlier ejection ---------- */
+
+struct maglev_view {
+	struct node_view v;
+	struct cv_service s;
+	struct cv_backend *b;
+	struct cv_pod p;
+	uint32_t table[SKIFF_MAGLEV_SIZE]; /* entry -> backend index */
+};
+
+static union skiff_addr v4addr(const char *ip)
+{
+	union skiff_addr a;
+
+	memset(&a, 0, sizeof(a));
+	inet_pton(AF_INET, ip, &a.v4);
+	return a;
+}
+
+/* VIP4:80 as a Maglev port over the backends in `use` (bit i: backend i), built as the compiler
+ * builds it (user/compile/compile_maglev.c): endpoints in address order, up_maglev_build. */
+static void maglev_view(struct maglev_view *mv, unsigned int use)
+{
+	uint64_t keys[NBACKENDS];
+	int idx[NBACKENDS], n = 0;
+
+	memset(&mv->v, 0, sizeof(mv->v));
+	memset(&mv->s, 0, sizeof(mv->s));
+	memset(&mv->p, 0, sizeof(mv->p));
+	for (int i = 0; i < NBACKENDS; i++) {
+		struct up_addr a = {.addr = v4addr(backend_ip(AF_INET, i)),
+				    .port = TCP_PORT,
+				    .family = SKIFF_AF_INET};
+
+		if (use & (1u << i)) {
+			idx[n] = i;
+			keys[n++] = up_endpoint_key(&a);
+		}
+	}
+	assert_int_equal(up_maglev_build(keys, (size_t)n, SKIFF_MAGLEV_SIZE, mv->table), 0);
+	mv->s.key.addr = v4addr(VIP4);
+	mv->s.key.port = htons(80);
+	mv->s.key.proto = IPPROTO_TCP;
+	mv->s.key.family = SKIFF_AF_INET;
+	mv->s.val = (struct skiff_svc){.svc_id = 100, .count = SKIFF_MAGLEV_SIZE,
+				       .weight_total = SKIFF_MAGLEV_SIZE,
+				       .flags = SKIFF_SVC_F_MAGLEV};
+	for (uint32_t e = 0; e < SKIFF_MAGLEV_SIZE; e++) {
+		struct cv_backend *b = &mv->b[e];
+
+		mv->table[e] = (uint32_t)idx[mv->table[e]];
+		memset(b, 0, sizeof(*b));
+		b->key = (struct skiff_backend_key){.svc_id = 100, .slot = e};
+		b->val.addr = v4addr(backend_ip(AF_INET, (int)mv->table[e]));
+		b->val.port = htons(TCP_PORT);
+		b->val.family = SKIFF_AF_INET;
+		b->val.weight_end = e + 1;
+	}
+	mv->p = (struct cv_pod){.cgroup_id = T.pod_id,
+				.val = {.workload_id = 7, .flags = SKIFF_POD_F_ENROLLED}};
+	mv->p.src.v4 = v4addr(POD_SRC);
+	mv->p.src.has4 = 1;
+	mv->v.services = &mv->s;
+	mv->v.nservices = 1;
+	mv->v.backends = mv->b;
+	mv->v.nbackends = SKIFF_MAGLEV_SIZE;
+	mv->v.pods = &mv->p;
+	mv->v.npods = 1;
+}
+
+static struct maglev_view *maglev_new(unsigned int use)
+{
+	struct maglev_view *mv = calloc(1, sizeof(*mv));
+
+	assert_non_null(mv);
+	mv->b = calloc(SKIFF_MAGLEV_SIZE, sizeof(*mv->b));
+	assert_non_null(mv->b);
+	maglev_view(mv, use);
+	return mv;
+}
+
+static void maglev_free(struct maglev_view *mv)
+{
+	free(mv->b);
+	free(mv);
+}
+
+/* The backend the table gives client address `ip`: what BPF must pick. */
+static int predicted(const struct maglev_view *mv, const char *ip)
+{
+	union skiff_addr a = v4addr(ip);
+
+	return (int)mv->table[skiff_hash_addr(&a, SKIFF_AF_INET) % SKIFF_MAGLEV_SIZE];
+}
+
+/* Every source reached its predicted backend on every connect; returns the run. */
+static struct result sources_on(const struct maglev_view *mv)
+{
+	struct result r = pod_job(JOB_TCP_SOURCES, EP(AF_INET, VIP4, 80), 3);
+
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.done, 3 * NSOURCES);
+	for (int s = 0; s < NSOURCES; s++) {
+		char ip[32];
+
+		source_ip(s, ip, sizeof(ip));
+		if (r.src_be[s] != predicted(mv, ip))
+			fail_msg("source %s reached backend %d, the table says %d", ip,
+				 r.src_be[s], predicted(mv, ip));
+	}
+	return r;
+}
+
+static void test_maglev_source_sticky(void **state)
+{
+	struct maglev_view *all = maglev_new(7), *less = maglev_new(5);
+	struct result before, after;
+	int moved = 0, others = 0;
+	struct result r;
+
+	(void)state;
+	assert_int_equal(dp_apply(T.dp, &all->v), 0);
+	before = sources_on(all);
+	for (int b = 0; b < NBACKENDS; b++)
+		assert_true(before.hits[b] >= 3 * NSOURCES / NBACKENDS / 2);
+	/* an unbound socket hashes its pod's address (skiff_pod_addr) */
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 10);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.hits[predicted(all, POD_SRC)], 10);
+	/* backend 1 leaves: its clients move, nearly everyone else stays */
+	assert_int_equal(dp_apply(T.dp, &less->v), 0);
+	after = sources_on(less);
+	assert_int_equal(after.hits[1], 0);
+	for (int s = 0; s < NSOURCES; s++) {
+		if (before.src_be[s] == 1)
+			continue;
+		others++;
+		moved += after.src_be[s] != before.src_be[s];
+	}
+	printf("# maglev: backend 1 leaves, %d of %d other clients moved\n", moved, others);
+	assert_true(moved * 20 <= others);
+	maglev_free(all);
+	maglev_free(less);
+}
+
+static struct skiff_sock_origin backend_ep(int i)
+{
+	struct skiff_sock_origin ep;
+
+	memset(&ep, 0, sizeof(ep));
+	ep.addr = v4addr(backend_ip(AF_INET, i));
+	ep.port = htons(TCP_PORT);
+	ep.family = SKIFF_AF_INET;
+	return ep;
+}
+
+static void test_eject_weighted(void **state)
+{
+	struct skiff_sock_origin b1 = backend_ep(1), b[NBACKENDS];
+	struct skiff_svc_key key;
+	struct view_buf vb;
+	struct result r;
+
+	(void)state;
+	view_full(&vb);
+	apply(&vb);
+	key = vb.s[0].key;
+	assert_int_equal(dp_backend_eject(T.dp, &key, &b1, true), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 60);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.hits[1], 0);
+	assert_true(r.hits[0] > 0 && r.hits[2] > 0);
+	/* a new config does not bring it back while the ejection lasts */
+	view_full(&vb);
+	apply(&vb);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 60);
+	assert_int_equal(r.hits[1], 0);
+	/* the ejection ends: new connections reach it again (P(miss) = (2/3)^60) */
+	assert_int_equal(dp_backend_eject(T.dp, &key, &b1, false), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 60);
+	assert_int_equal(r.err, 0);
+	assert_true(r.hits[1] > 0);
+	/* everything out: refused, as Envoy answers 503 UH; one back: it takes everything */
+	for (int i = 0; i < NBACKENDS; i++) {
+		b[i] = backend_ep(i);
+		assert_int_equal(dp_backend_eject(T.dp, &key, &b[i], true), 0);
+	}
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 1);
+	assert_int_equal(r.err, -ECONNREFUSED);
+	assert_int_equal(dp_backend_eject(T.dp, &key, &b[2], false), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 10);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.hits[2], 10);
+	assert_int_equal(dp_backend_eject(T.dp, &key, &b[0], false), 0);
+	assert_int_equal(dp_backend_eject(T.dp, &key, &b[1], false), 0);
+	/* not a backend of the port */
+	b1.port = htons(9999);
+	assert_int_equal(dp_backend_eject(T.dp, &key, &b1, true), -ENOENT);
+}
+
+/* A 90/10 split whose v1 has two endpoints (45 each, group 0) and v2 one (group 1): ejecting a
+ * v1 endpoint gives its share to the other v1 endpoint, not to v2; ejecting v2's only endpoint
+ * refuses its 10 % (Envoy: 503 for a cluster with no healthy host); returns restore 45/45/10. */
+static void split_view(struct view_buf *vb)
+{
+	struct ep b[NBACKENDS];
+	__u32 id;
+
+	view_init(vb, true);
+	id = view_service(vb, EP(AF_INET, VIP4, 80), IPPROTO_TCP, 0);
+	for (int i = 0; i < NBACKENDS; i++) {
+		b[i] = EP(AF_INET, backend_ip(AF_INET, i), TCP_PORT);
+		view_backend(vb, id, &b[i], i < 2 ? 9 : 2);
+		vb->b[vb->v.nbackends - 1].val.group = i < 2 ? 0 : 1;
+	}
+}
+
+static void assert_share(const struct result *r, int n, int i, double p)
+{
+	double bound = 3.29 * sqrt(n * p * (1 - p)) + 0.5;
+
+	if (fabs(r->hits[i] - n * p) > bound)
+		fail_msg("backend %d: %d of %d, want %.0f +- %.1f", i, r->hits[i], n, n * p, bound);
+}
+
+static void test_eject_keeps_route_weights(void **state)
+{
+	struct skiff_sock_origin b0 = backend_ep(0), b2 = backend_ep(2);
+	const int n = 1000;
+	struct view_buf vb;
+	struct result r;
+
+	(void)state;
+	split_view(&vb);
+	apply(&vb);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b0, true), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), n);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.hits[0], 0);
+	assert_share(&r, n, 1, 0.9);
+	assert_share(&r, n, 2, 0.1);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b2, true), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), 200); /* stops at the first refusal */
+	assert_int_equal(r.err, -ECONNREFUSED);
+	assert_int_equal(r.hits[0] + r.hits[2], 0);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b2, false), 0);
+	assert_int_equal(dp_backend_eject(T.dp, &vb.s[0].key, &b0, false), 0);
+	r = pod_job(JOB_TCP, EP(AF_INET, VIP4, 80), n);
+	assert_int_equal(r.err, 0);
+	assert_share(&r, n, 0, 0.45);
+	assert_share(&r, n, 1, 0.45);
+	assert_share(&r, n, 2, 0.1);
+}
+
+/* A Maglev port: the ejected backend's clients move as if it had left, and come back. */
+static void test_eject_maglev(void **state)
+{
+	struct maglev_view *all = maglev_new(7), *without0 = maglev_new(6);
+	struct skiff_sock_origin b0 = backend_ep(0);
+	struct result r;
+
+	(void)state;
+	assert_int_equal(dp_apply(T.dp, &all->v), 0);
+	sources_on(all);
+	assert_int_equal(dp_backend_eject(T.dp, &all->s.key, &b0, true), 0);
+	r = sources_on(without0);
+	assert_int_equal(r.hits[0], 0);
+	assert_int_equal(dp_backend_eject(T.dp, &all->s.key, &b0, false), 0);
+	r = sources_on(all);
+	assert_true(r.hits[0] > 0);
+	maglev_free(all);
+	maglev_free(without0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -910,6 +1244,10 @@ int main(void)
 	    cmocka_unit_test(test_generation_swap),
 	    cmocka_unit_test(test_unenroll_by_apply),
 	    cmocka_unit_test(test_reopen_adopts),
+	    cmocka_unit_test(test_maglev_source_sticky),
+	    cmocka_unit_test(test_eject_weighted),
+	    cmocka_unit_test(test_eject_keeps_route_weights),
+	    cmocka_unit_test(test_eject_maglev),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bad input is refused whole with a precise message, and the last good configuration stays in
-# force: malformed YAML, a route to an undefined subset, an invalid weight.
+# force: malformed YAML, a route to an undefined subset, an invalid weight, a DestinationRule
+# load balancer with two hash keys.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -79,6 +80,22 @@ spec:
       weight: -5
     - destination: {host: payments-api, subset: v2}
       weight: 10
+YAML
+
+t_begin "DestinationRule hashing on two keys is refused with file:line, previous config in force"
+refused zz-dr.yaml "zz-dr.yaml:11: DestinationRule payments/payments-api-hash" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: payments-api-hash
+  namespace: payments
+spec:
+  host: payments-api
+  trafficPolicy:
+    loadBalancer:
+      consistentHash:
+        httpHeaderName: x-user
+        useSourceIp: true
 YAML
 
 t_begin "after the bad files are removed, a good change still applies"

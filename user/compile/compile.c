@@ -13,7 +13,7 @@
 
 #include "compile/compile_internal.h"
 
-static int backends_reserve(struct node_view *out, size_t *cap, size_t more)
+int compile_backends_reserve(struct node_view *out, size_t *cap, size_t more)
 {
 	size_t ncap = *cap ? *cap : 64;
 	struct cv_backend *nv;
@@ -33,7 +33,7 @@ static int backends_reserve(struct node_view *out, size_t *cap, size_t more)
 /* The slots of one destination: its ready endpoints (in its subset), each holding an equal part
  * of the route weight, or one "no healthy upstream" slot holding the whole share. */
 static int dest_slots(const struct cc_index *ix, const struct cc_route *r,
-		      const struct cc_dest *dest, const struct cc_svcport *sp,
+		      const struct cc_dest *dest, uint8_t group, const struct cc_svcport *sp,
 		      struct cc_slots *slots, struct diag *d)
 {
 	const struct m_service_port *tp;
@@ -53,11 +53,13 @@ static int dest_slots(const struct cc_index *ix, const struct cc_route *r,
 			return -ENOMEM;
 		s->num = dest->weight;
 		s->den = 1;
+		s->group = group;
 		return 0;
 	}
 	for (size_t i = first; i < slots->n; i++) {
 		slots->v[i].num = dest->weight;
 		slots->v[i].den = (uint32_t)cnt;
+		slots->v[i].group = group;
 	}
 	return 0;
 }
@@ -76,7 +78,7 @@ static int svcport_slots(const struct cc_index *ix, const struct cc_route *r,
 		return 0;
 	}
 	for (size_t i = 0; i < r->ndests; i++) {
-		err = dest_slots(ix, r, &r->dests[i], sp, slots, d);
+		err = dest_slots(ix, r, &r->dests[i], (uint8_t)(i < 255 ? i : 255), sp, slots, d);
 		if (err)
 			return err;
 	}
@@ -95,7 +97,7 @@ static int emit_backends(const struct cc_slots *slots, uint32_t svc_id, struct n
 			 size_t *cap, uint32_t *total)
 {
 	uint32_t end = 0;
-	int err = backends_reserve(out, cap, slots->n);
+	int err = compile_backends_reserve(out, cap, slots->n);
 
 	if (err)
 		return err;
@@ -109,6 +111,7 @@ static int emit_backends(const struct cc_slots *slots, uint32_t svc_id, struct n
 		b->val.addr = s->addr;
 		b->val.port = htons(s->port);
 		b->val.family = s->family;
+		b->val.group = s->group;
 		b->val.weight_end = end;
 		if (s->pod_name && asprintf(&b->pod, "%s/%s", s->slice->meta.ns, s->pod_name) < 0)
 			return -ENOMEM;
@@ -153,6 +156,10 @@ static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
 				  "at once with ECONNREFUSED (check its selector and its pods' "
 				  "readiness)",
 				  sp->svc->meta.ns, sp->svc->meta.name);
+		goto out;
+	}
+	if (slots.n < SKIFF_MAGLEV_SIZE && compile_maglev_wanted(ix, r, sp, d)) {
+		err = compile_emit_maglev(&slots, svc_id, out, cap, cs);
 		goto out;
 	}
 	err = compile_weights_normalize(slots.v, slots.n);

@@ -37,6 +37,7 @@ struct cv_pod {
 	uint64_t cgroup_id;
 	struct skiff_pod val;
 	char *name; /* "ns/pod" */
+	struct skiff_pod_addr src; /* its addresses, for Maglev ports (skiff_pod_addr) */
 };
 
 /* One address of an enrolled local pod (skiff_pod_ips): same-node acceleration decides by address

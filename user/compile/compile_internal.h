@@ -125,6 +125,7 @@ struct cc_slot {
 	uint64_t num;			     /* ideal weight = num / den */
 	uint32_t den;
 	uint32_t weight; /* integer weight, filled by compile_weights_normalize */
+	uint8_t group;	 /* index of its route destination (255 for any beyond) */
 };
 
 struct cc_slots {
@@ -151,6 +152,17 @@ int compile_endpoints(const struct cc_index *ix, const struct m_service *svc,
  * keeps every slot >= 1. Returns 0, or -EINVAL when n is 0 or n > SKIFF_MAX_BACKEND_SLOTS.
  */
 int compile_weights_normalize(struct cc_slot *s, size_t n);
+
+/* Room for `more` backends in out->backends (capacity *cap). 0 or -ENOMEM. */
+int compile_backends_reserve(struct node_view *out, size_t *cap, size_t more);
+
+/* compile_maglev.c: does the DestinationRule in force for this port's one destination hash on
+ * the client's address? Then its slots are a Maglev table of SKIFF_MAGLEV_SIZE entries over the
+ * ready endpoints in `slots` (all with an address), and *cs is flagged SKIFF_SVC_F_MAGLEV. */
+bool compile_maglev_wanted(const struct cc_index *ix, const struct cc_route *r,
+			   const struct cc_svcport *sp, struct diag *d);
+int compile_emit_maglev(const struct cc_slots *slots, uint32_t svc_id, struct node_view *out,
+			size_t *cap, struct cv_service *cs);
 
 /* PeerAuthentication modes of local mesh pods (compile_mtls.c). */
 int compile_mtls_view(const struct model *m, const char *node_name, struct node_view *out,

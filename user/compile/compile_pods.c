@@ -85,6 +85,24 @@ static void enroll_ips(const struct m_pod *p, const struct cv_pod *cp, struct no
 	}
 }
 
+/* The pod's first address of each family: what its unbound sockets send from. */
+static void pod_src(const struct m_pod *p, struct skiff_pod_addr *src)
+{
+	memset(src, 0, sizeof(*src));
+	for (size_t i = 0; i < p->nips && i < 2; i++) {
+		union skiff_addr a;
+		int fam = addr_parse(p->ips[i], &a);
+
+		if (fam == SKIFF_AF_INET && !src->has4) {
+			src->v4 = a;
+			src->has4 = 1;
+		} else if (fam == SKIFF_AF_INET6 && !src->has6) {
+			src->v6 = a;
+			src->has6 = 1;
+		}
+	}
+}
+
 /* Look up one pod's cgroup and append it. 0 on success or a skipped pod, -ENOMEM. */
 static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn cgroup_of,
 		  void *ctx, struct node_view *out, struct diag *d)
@@ -121,6 +139,7 @@ static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn
 	cp->val.flags = SKIFF_POD_F_ENROLLED;
 	out->npods++;
 	enroll_ips(p, cp, out, d);
+	pod_src(p, &cp->src);
 	return 0;
 }
 

@@ -49,6 +49,20 @@ int dp_apply(struct dataplane *dp, const struct node_view *v);
  */
 int dp_apply_services(struct dataplane *dp, const struct node_view *v, const uint32_t *ids,
 		      size_t n);
+/*
+ * Outlier ejection in the kernel path: take endpoint `ep` (address, port, family as in
+ * skiff_backends) out of the backend slots of service port `svc` (its skiff_services key; gen is
+ * ignored), or put it back (`out` false), each as one switch of the port's entry. On a
+ * weighted port its share goes to the other endpoints of its route destination (a destination
+ * left with none refuses its share: ECONNREFUSED, as Envoy answers 503 UH); a Maglev port gets a
+ * new table that moves only the ejected endpoint's clients. The ejection outlives later applies until it is ended (a new generation is written
+ * without the endpoint; dp_apply_services takes it out just after its switch). New connections
+ * only: open
+ * ones, and UDP flows already stuck to it, are not moved. -ENOENT: no such port or endpoint;
+ * -EAGAIN before the first apply.
+ */
+int dp_backend_eject(struct dataplane *dp, const struct skiff_svc_key *svc,
+		     const struct skiff_sock_origin *ep, bool out);
 /* The punt path: skiffd's outbound listener as pods reach it (flags 0: punting off). */
 int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
 /* Can the hops between pods and skiffd join the sockhash (sockops runs on skiffd's cgroup)? */

@@ -210,9 +210,15 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	err = sweep_both(dp, gen, false);
 	if (!err)
 		err = view_write(dp, v, gen);
+	/* the endpoints outlier detection took out stay out in the new table, from its start */
+	if (!err)
+		dp_ejections_impose(dp, gen);
 	/* verdicts before the pod flags and ids that lead to them, departed ones after */
 	if (!err)
 		err = dp_policy_add(dp, v);
+	/* a pod's addresses before its enrolment: its first connect to a Maglev port hashes them */
+	if (!err)
+		err = dp_pod_addr_sync(dp, v);
 	if (!err)
 		err = dp_enrolled_sync(dp, v);
 	if (!err)

@@ -18,6 +18,12 @@ struct bpf_link;
 struct bpf_program;
 struct bpf_object;
 
+/* An endpoint taken out of a service port's slots (dp_eject.c). */
+struct dp_ejection {
+	struct skiff_svc_key key; /* gen 0 */
+	struct skiff_sock_origin ep;
+};
+
 struct dataplane {
 	struct sock_lb *skel;
 	struct sock_accel *accel;
@@ -32,6 +38,8 @@ struct dataplane {
 	unsigned int gen; /* skiff_config.active_gen as we last wrote or read it */
 	char dir[PATH_MAX];
 	char cgroup_root[PATH_MAX];
+	struct dp_ejection *ejections;
+	size_t nejections;
 };
 
 /* dp_bpffs.c */
@@ -76,11 +84,28 @@ void dp_attach_agent(struct dataplane *dp);
 void dp_detach_agent(struct dataplane *dp);
 void dp_links_close(struct dataplane *dp, bool unpin);
 
+/* dp_eject.c: take the ejected endpoints out of generation `gen`, which an apply has just
+ * written with every ready endpoint */
+void dp_ejections_impose(struct dataplane *dp, unsigned int gen);
+
+/* dp_eject_slots.c: one service port's slots as read from the maps (room for one more in v),
+ * edited for an ejection (out) or a return. 1 when ps->v changed and must be switched to, 0 when
+ * there was nothing to do, -ENOENT when `ep` is not a backend of the port, other -errno. */
+struct dp_port_slots {
+	struct skiff_svc_key key; /* with its generation */
+	struct skiff_svc svc;
+	struct skiff_backend *v;
+	size_t n;
+};
+int dp_eject_weighted(struct dp_port_slots *ps, const struct skiff_sock_origin *ep, bool out);
+int dp_eject_maglev(struct dp_port_slots *ps, const struct skiff_sock_origin *ep, bool out);
+
 /* dp_generation.c */
 int dp_gen_read(struct dataplane *dp);
 
 /* dp_pod_maps.c: the per-pod maps, by difference through dp_map_sync */
 int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v);
+int dp_pod_addr_sync(struct dataplane *dp, const struct node_view *v);
 int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v);
 
 /* dp_guard.c */

@@ -147,5 +147,6 @@ void dp_close(struct dataplane *dp, bool unpin)
 	}
 	if (unpin)
 		dp_bpffs_remove(dp->dir);
+	free(dp->ejections);
 	free(dp);
 }

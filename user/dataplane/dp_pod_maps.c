@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The per-pod maps, written by difference (dp_map_sync): skiff_enrolled (cgroup id -> pod) and
- * skiff_pod_ips (pod address -> pod). A connection made while its pod's entry is absent is simply
+ * The per-pod maps, written by difference (dp_map_sync): skiff_enrolled (cgroup id -> pod),
+ * skiff_pod_addr (cgroup id -> its addresses) and skiff_pod_ips (pod address -> pod). A connection made while its pod's entry is absent is simply
  * not translated, or stays on TCP: a pod enrolled a moment before or after the route switch is
  * as correct as one enrolled with it.
  */
@@ -22,6 +22,18 @@ int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v)
 	};
 
 	return dp_map_sync(bpf_map__fd(dp->skel->maps.skiff_enrolled), &e, SKIFF_MAP_ENROLLED,
+			   "more than " SKIFF_STR(SKIFF_MAX_PODS) " pods on this node?");
+}
+
+int dp_pod_addr_sync(struct dataplane *dp, const struct node_view *v)
+{
+	const struct dp_entries e = {
+		.base = v->pods, .n = v->npods, .stride = sizeof(*v->pods),
+		.key_off = offsetof(struct cv_pod, cgroup_id), .key_size = sizeof(__u64),
+		.val_off = offsetof(struct cv_pod, src), .val_size = sizeof(struct skiff_pod_addr),
+	};
+
+	return dp_map_sync(bpf_map__fd(dp->skel->maps.skiff_pod_addr), &e, SKIFF_MAP_POD_ADDR,
 			   "more than " SKIFF_STR(SKIFF_MAX_PODS) " pods on this node?");
 }
 

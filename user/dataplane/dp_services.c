@@ -104,5 +104,6 @@ int dp_apply_services(struct dataplane *dp, const struct node_view *v, const uin
 		if (err)
 			return err;
 	}
+	dp_ejections_impose(dp, dp->gen); /* the new slots hold every ready endpoint */
 	return 0;
 }

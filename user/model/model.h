@@ -146,15 +146,99 @@ struct m_virtualservice {
 	size_t nunenforced;
 };
 
+/*
+ * DestinationRule trafficPolicy, typed. A field left out is 0 / false / NULL, as proto3 reads it;
+ * model_policy_defaults() turns an effective policy into the values Istio gives Envoy.
+ */
+enum m_lb_simple {
+	M_LB_UNSET = 0,
+	M_LB_ROUND_ROBIN,
+	M_LB_LEAST_REQUEST, /* LEAST_CONN is Istio's deprecated name for it */
+	M_LB_RANDOM,
+	M_LB_PASSTHROUGH,
+	M_LB_CONSISTENT_HASH, /* consistentHash set instead of simple */
+};
+
+enum m_hash_on { M_HASH_NONE = 0, M_HASH_HEADER, M_HASH_COOKIE, M_HASH_SOURCE_IP, M_HASH_QUERY };
+enum m_hash_algo { M_HASH_RING = 0, M_HASH_MAGLEV };
+
+struct m_lb_policy {
+	bool set;
+	enum m_lb_simple simple;
+	enum m_hash_on hash_on;
+	char *hash_name;	/* header, cookie or query parameter name */
+	char *cookie_path;	/* httpCookie.path, NULL when absent */
+	int64_t cookie_ttl_ms;	/* httpCookie.ttl; 0: a session cookie */
+	enum m_hash_algo algo;	/* maglev when `maglev:` is set, ring hash otherwise */
+	uint64_t ring_min;	/* ringHash.minimumRingSize (or the deprecated top-level field) */
+	uint64_t maglev_size;	/* maglev.tableSize */
+	int line;
+};
+
+struct m_pool_policy {
+	bool set;
+	uint32_t max_connections;	/* tcp.maxConnections */
+	int64_t connect_timeout_ms;	/* tcp.connectTimeout */
+	bool keepalive;			/* tcp.tcpKeepalive present */
+	uint32_t keepalive_probes;
+	int64_t keepalive_time_ms;
+	int64_t keepalive_interval_ms;
+	uint32_t http1_max_pending;	/* http.http1MaxPendingRequests */
+	uint32_t http2_max_requests;	/* http.http2MaxRequests */
+	uint32_t max_requests_per_conn; /* http.maxRequestsPerConnection */
+	uint32_t max_retries;		/* http.maxRetries */
+	int64_t idle_timeout_ms;	/* http.idleTimeout */
+	int line;
+};
+
+/* consecutive* are wrapper types in Istio: present-with-0 (disabled) differs from absent. */
+struct m_outlier_policy {
+	bool set;
+	bool has_5xx, has_gateway, has_local;
+	uint32_t consecutive_5xx;
+	uint32_t consecutive_gateway;
+	uint32_t consecutive_local;
+	bool split_local; /* splitExternalLocalOriginErrors */
+	int64_t interval_ms;
+	int64_t base_ejection_ms;
+	uint32_t max_ejection_pct; /* 0: absent */
+	uint32_t min_health_pct;
+	int line;
+};
+
+/* The four settings a port level or subset may override, each as a whole block. */
+struct m_tp_settings {
+	struct m_lb_policy lb;
+	struct m_pool_policy pool;
+	struct m_outlier_policy od;
+	bool tls_set;
+};
+
+struct m_port_policy {
+	uint32_t port;
+	struct m_tp_settings s;
+	int line;
+};
+
+struct m_traffic_policy {
+	bool set;
+	struct m_tp_settings s;
+	struct m_port_policy *ports; /* portLevelSettings */
+	size_t nports;
+	int line;
+};
+
 struct m_subset {
 	char *name;
 	struct labels labels;
+	struct m_traffic_policy tp;
 	int line;
 };
 
 struct m_destinationrule {
 	struct meta meta;
 	char *host;
+	struct m_traffic_policy tp; /* spec.trafficPolicy */
 	struct m_subset *subsets;
 	size_t nsubsets;
 	struct labels workload_selector;
@@ -258,6 +342,27 @@ bool labels_match(const struct labels *sel, const struct labels *l);
  * "name.ns", "name.ns.svc", "name.ns.svc.cluster.local". NULL when no such Service.
  */
 const struct m_service *model_resolve_host(const struct model *m, const char *ns, const char *host);
+
+/*
+ * The DestinationRule for Service `svc` as seen from namespace `client_ns` (NULL: none): Istio's
+ * lookup order, the client's namespace, then the Service's, then the root namespace; the first
+ * rule (in load order) in the first namespace that has one. NULL when no rule names the Service.
+ */
+const struct m_destinationrule *model_dr_for(const struct model *m, const struct m_service *svc,
+					     const char *client_ns);
+/*
+ * The policy in force for traffic to (rule `dr`, subset `subset` or NULL, Service port `port`),
+ * merged as Istio merges (docs/traffic-policy.md): a matching portLevelSettings entry replaces
+ * its level's four settings whole; then each setting the subset level gives (or every one, when
+ * the subset matched a port level) replaces the top level's. Strings point into `dr`. Returns
+ * -ENOENT when `subset` is not in `dr` (out is then the top level's policy).
+ */
+int model_traffic_policy(const struct m_destinationrule *dr, const char *subset, uint16_t port,
+			 struct m_tp_settings *out);
+/* Istio's and Envoy's defaults for every field an effective policy leaves out
+ * (docs/traffic-policy.md lists them). */
+void model_policy_defaults(struct m_tp_settings *s);
+void model_traffic_policy_free(struct m_traffic_policy *tp);
 
 /* Mesh membership: namespace label skiff.io/mesh=enabled or
  * istio.io/dataplane-mode=ambient, unless the pod opts out with skiff.io/mesh=disabled or

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * DestinationRule: host, subsets (name + labels), workloadSelector, and Istio's validation of
- * trafficPolicy (its pkg/config/validation). Subsets drive weighted routing in the kernel;
- * every trafficPolicy field is valid-but-not-enforced and recorded in dr->unenforced.
+ * trafficPolicy (its pkg/config/validation). Subsets drive weighted routing in the kernel.
+ * loadBalancer, connectionPool and outlierDetection are typed into struct m_traffic_policy for
+ * the upstream library (user/l7/upstream.h) and the compiler; until the per-request proxy uses
+ * them they are still recorded in dr->unenforced, except consistentHash.useSourceIp, which the
+ * kernel enforces (Maglev on the client's address). tls, tunnel, proxyProtocol, retryBudget and
+ * exportTo are valid-but-not-enforced.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,20 +28,29 @@ static void dr_unenforced(struct drctx *x, const struct ynode *at, const char *p
 	punenforced(x->c, &x->dr->unenforced, &x->dr->nunenforced, at, path);
 }
 
-/* Non-negative integer counters of connection pools and outlier detection. */
+/* Non-negative integer counters of connection pools and outlier detection; out[i] (when
+ * non-NULL) receives keys[i]'s value, has[i] whether it was set. */
 static void dr_counters(struct pctx *c, const struct ynode *m, const char *const *keys,
-			const char *path)
+			uint32_t *const *out, bool *const *has, const char *path)
 {
 	char p[PLEN];
 	int64_t v;
 
-	for (int i = 0; keys[i]; i++)
-		pint(c, m, keys[i], 0, UINT32_MAX, &v, pathf(p, sizeof(p), "%s.%s", path, keys[i]));
+	for (int i = 0; keys[i]; i++) {
+		if (pint(c, m, keys[i], 0, UINT32_MAX, &v,
+			 pathf(p, sizeof(p), "%s.%s", path, keys[i])) != 1)
+			continue;
+		if (out && out[i])
+			*out[i] = (uint32_t)v;
+		if (has && has[i])
+			*has[i] = true;
+	}
 }
 
-/* Durations of `keys` (>= 1ms); "0s" also accepted where zero means "disabled". */
+/* Durations of `keys` (>= 1ms) into out[i] (when non-NULL); "0s" also accepted where zero
+ * means "disabled" (then out[i] stays 0). */
 static void dr_durations(struct pctx *c, const struct ynode *m, const char *const *keys,
-			 const char *zero_ok, const char *path)
+			 int64_t *const *out, const char *zero_ok, const char *path)
 {
 	char p[PLEN];
 	int64_t ms;
@@ -48,7 +61,9 @@ static void dr_durations(struct pctx *c, const struct ynode *m, const char *cons
 		if (zero_ok && !strcmp(keys[i], zero_ok) && n && n->kind == YNODE_SCALAR &&
 		    (!strcmp(n->scalar, "0s") || !strcmp(n->scalar, "0")))
 			continue;
-		pduration(c, m, keys[i], &ms, pathf(p, sizeof(p), "%s.%s", path, keys[i]));
+		if (pduration(c, m, keys[i], &ms, pathf(p, sizeof(p), "%s.%s", path, keys[i])) == 1 &&
+		    out && out[i])
+			*out[i] = ms;
 	}
 }
 
@@ -64,15 +79,18 @@ static bool is_prime(int64_t n)
 	return true;
 }
 
-static void dr_cookie(struct pctx *c, const struct ynode *ck, const char *path)
+static void dr_cookie(struct pctx *c, const struct ynode *ck, const char *path,
+		      struct m_lb_policy *out)
 {
 	static const char *const known[] = {"name", "path", "ttl", "attributes", NULL};
 	const struct ynode *attrs;
 	char p[PLEN];
 
 	punknown(c, ck, known, path);
-	free(pstr(c, ck, "name", true, pathf(p, sizeof(p), "%s.name", path)));
-	dr_durations(c, ck, (const char *const[]){"ttl", NULL}, "ttl", path);
+	out->hash_name = pstr(c, ck, "name", true, pathf(p, sizeof(p), "%s.name", path));
+	out->cookie_path = pstr(c, ck, "path", false, pathf(p, sizeof(p), "%s.path", path));
+	dr_durations(c, ck, (const char *const[]){"ttl", NULL},
+		     (int64_t *const[]){&out->cookie_ttl_ms}, "ttl", path);
 	attrs =
 	    pget(c, ck, "attributes", YNODE_SEQ, false, pathf(p, sizeof(p), "%s.attributes", path));
 	for (size_t i = 0; attrs && i < attrs->n; i++) {
@@ -91,7 +109,33 @@ static void dr_cookie(struct pctx *c, const struct ynode *ck, const char *path)
 	}
 }
 
-static void dr_consistent_hash(struct pctx *c, const struct ynode *h, const char *path)
+/* Which request attribute the hash reads (`source_ip`: useSourceIp's value, already checked);
+ * the caller already refused more than one. */
+static void dr_hash_key(struct pctx *c, const struct ynode *h, const char *path, bool source_ip,
+			struct m_lb_policy *out)
+{
+	char p[PLEN];
+
+	if (ynode_get(h, "httpHeaderName")) {
+		out->hash_on = M_HASH_HEADER;
+		out->hash_name = pstr(c, h, "httpHeaderName", true,
+				      pathf(p, sizeof(p), "%s.httpHeaderName", path));
+		if (out->hash_name && !istio_header_name_valid(out->hash_name))
+			perr(c, ynode_get(h, "httpHeaderName"),
+			     "%s \"%s\" is not a valid HTTP header name", p, out->hash_name);
+	} else if (ynode_get(h, "httpQueryParameterName")) {
+		out->hash_on = M_HASH_QUERY;
+		out->hash_name = pstr(c, h, "httpQueryParameterName", true,
+				      pathf(p, sizeof(p), "%s.httpQueryParameterName", path));
+	} else if (ynode_get(h, "httpCookie")) {
+		out->hash_on = M_HASH_COOKIE;
+	} else if (source_ip) {
+		out->hash_on = M_HASH_SOURCE_IP;
+	}
+}
+
+static void dr_consistent_hash(struct pctx *c, const struct ynode *h, const char *path,
+			       struct m_lb_policy *out)
 {
 	static const char *const known[] = {"httpHeaderName",	      "httpCookie", "useSourceIp",
 					    "httpQueryParameterName", "ringHash",   "maglev",
@@ -110,25 +154,36 @@ static void dr_consistent_hash(struct pctx *c, const struct ynode *h, const char
 		     "%s: set only one of httpHeaderName, httpCookie, useSourceIp or "
 		     "httpQueryParameterName",
 		     path);
+	out->simple = M_LB_CONSISTENT_HASH;
 	n = pget(c, h, "httpCookie", YNODE_MAP, false, pathf(p, sizeof(p), "%s.httpCookie", path));
 	if (n)
-		dr_cookie(c, n, p);
-	pbool(c, h, "useSourceIp", &b, pathf(p, sizeof(p), "%s.useSourceIp", path));
+		dr_cookie(c, n, p, out);
+	if (pbool(c, h, "useSourceIp", &b, pathf(p, sizeof(p), "%s.useSourceIp", path)) != 1)
+		b = false;
+	if (keys <= 1)
+		dr_hash_key(c, h, path, b, out);
 	n = pget(c, h, "ringHash", YNODE_MAP, false, pathf(p, sizeof(p), "%s.ringHash", path));
-	if (n)
-		pint(c, n, "minimumRingSize", 0, INT64_MAX, &v,
-		     pathf(p, sizeof(p), "%s.ringHash.minimumRingSize", path));
+	/* Envoy refuses a ring above 8M entries (its maximum_ring_size) */
+	if (n && pint(c, n, "minimumRingSize", 0, 8388608, &v,
+		      pathf(p, sizeof(p), "%s.ringHash.minimumRingSize", path)) == 1)
+		out->ring_min = (uint64_t)v;
 	n = pget(c, h, "maglev", YNODE_MAP, false, pathf(p, sizeof(p), "%s.maglev", path));
+	if (n)
+		out->algo = M_HASH_MAGLEV;
 	if (n &&
 	    pint(c, n, "tableSize", 0, INT64_MAX, &v,
-		 pathf(p, sizeof(p), "%s.maglev.tableSize", path)) == 1 &&
-	    (v >= 5000011 || !is_prime(v)))
-		perr(c, ynode_get(n, "tableSize"), "%s %lld must be a prime number below 5000011",
-		     p, (long long)v);
+		 pathf(p, sizeof(p), "%s.maglev.tableSize", path)) == 1) {
+		if (v >= 5000011 || !is_prime(v))
+			perr(c, ynode_get(n, "tableSize"),
+			     "%s %lld must be a prime number below 5000011", p, (long long)v);
+		else
+			out->maglev_size = (uint64_t)v;
+	}
 	if (ynode_get(h, "ringHash") && ynode_get(h, "maglev"))
 		perr(c, h, "%s: set only one of ringHash or maglev", path);
-	if (pint(c, h, "minimumRingSize", 0, INT64_MAX, &v,
+	if (pint(c, h, "minimumRingSize", 0, 8388608, &v,
 		 pathf(p, sizeof(p), "%s.minimumRingSize", path)) == 1) {
+		out->ring_min = (uint64_t)v;
 		pwarn(c, ynode_get(h, "minimumRingSize"),
 		      "%s is deprecated; use "
 		      "ringHash.minimumRingSize",
@@ -160,7 +215,8 @@ static void dr_warmup(struct pctx *c, const struct ynode *w, const char *path)
 		perr(c, ynode_get(w, "aggression"), "%s %g must be > 0", p, v);
 }
 
-static void dr_load_balancer(struct pctx *c, const struct ynode *lb, const char *path)
+static void dr_load_balancer(struct pctx *c, const struct ynode *lb, const char *path,
+			     struct m_lb_policy *out)
 {
 	static const char *const known[] = {"simple",
 					    "consistentHash",
@@ -172,22 +228,31 @@ static void dr_load_balancer(struct pctx *c, const struct ynode *lb, const char 
 	static const char *const simple[] = {"UNSPECIFIED", "RANDOM",	     "PASSTHROUGH",
 					     "ROUND_ROBIN", "LEAST_REQUEST", "LEAST_CONN",
 					     NULL};
+	/* the enum above, in order, as the model's values */
+	static const enum m_lb_simple typed[] = {M_LB_UNSET,	     M_LB_RANDOM,
+						 M_LB_PASSTHROUGH,   M_LB_ROUND_ROBIN,
+						 M_LB_LEAST_REQUEST, M_LB_LEAST_REQUEST};
 	const struct ynode *n;
 	char p[PLEN];
+	int k;
 
+	out->set = true;
+	out->line = lb->line;
 	punknown(c, lb, known, path);
-	istio_check_enum(c, lb, "simple", simple, pathf(p, sizeof(p), "%s.simple", path));
+	k = istio_check_enum(c, lb, "simple", simple, pathf(p, sizeof(p), "%s.simple", path));
+	if (k >= 0)
+		out->simple = typed[k];
 	n = pget(c, lb, "consistentHash", YNODE_MAP, false,
 		 pathf(p, sizeof(p), "%s.consistentHash", path));
 	if (n)
-		dr_consistent_hash(c, n, p);
+		dr_consistent_hash(c, n, p, out);
 	if (ynode_get(lb, "simple") && ynode_get(lb, "consistentHash"))
 		perr(c, lb, "%s: set only one of simple or consistentHash", path);
 	if (ynode_get(lb, "localityLbSetting") && ynode_get(lb, "zoneAwareLbSetting"))
 		perr(c, lb, "%s: set only one of localityLbSetting or zoneAwareLbSetting", path);
 	pget(c, lb, "localityLbSetting", YNODE_MAP, false,
 	     pathf(p, sizeof(p), "%s.localityLbSetting", path));
-	dr_durations(c, lb, (const char *const[]){"warmupDurationSecs", NULL}, NULL, path);
+	dr_durations(c, lb, (const char *const[]){"warmupDurationSecs", NULL}, NULL, NULL, path);
 	n = pget(c, lb, "warmup", YNODE_MAP, false, pathf(p, sizeof(p), "%s.warmup", path));
 	if (n)
 		dr_warmup(c, n, p);
@@ -195,7 +260,8 @@ static void dr_load_balancer(struct pctx *c, const struct ynode *lb, const char 
 
 /* ---- connectionPool, outlierDetection, tls ---- */
 
-static void dr_pool_tcp(struct pctx *c, const struct ynode *t, const char *path)
+static void dr_pool_tcp(struct pctx *c, const struct ynode *t, const char *path,
+			struct m_pool_policy *out)
 {
 	static const char *const known[] = {"maxConnections", "connectTimeout",
 					    "tcpKeepalive",   "maxConnectionDuration",
@@ -205,21 +271,27 @@ static void dr_pool_tcp(struct pctx *c, const struct ynode *t, const char *path)
 	char p[PLEN];
 
 	punknown(c, t, known, path);
-	dr_counters(c, t, (const char *const[]){"maxConnections", NULL}, path);
+	dr_counters(c, t, (const char *const[]){"maxConnections", NULL},
+		    (uint32_t *const[]){&out->max_connections}, NULL, path);
 	dr_durations(
 	    c, t,
 	    (const char *const[]){"connectTimeout", "maxConnectionDuration", "idleTimeout", NULL},
-	    "idleTimeout", path);
+	    (int64_t *const[]){&out->connect_timeout_ms, NULL, NULL}, "idleTimeout", path);
 	n = pget(c, t, "tcpKeepalive", YNODE_MAP, false,
 		 pathf(p, sizeof(p), "%s.tcpKeepalive", path));
 	if (n) {
+		out->keepalive = true;
 		punknown(c, n, ka, p);
-		dr_counters(c, n, (const char *const[]){"probes", NULL}, p);
-		dr_durations(c, n, (const char *const[]){"time", "interval", NULL}, NULL, p);
+		dr_counters(c, n, (const char *const[]){"probes", NULL},
+			    (uint32_t *const[]){&out->keepalive_probes}, NULL, p);
+		dr_durations(c, n, (const char *const[]){"time", "interval", NULL},
+			     (int64_t *const[]){&out->keepalive_time_ms, &out->keepalive_interval_ms},
+			     NULL, p);
 	}
 }
 
-static void dr_pool_http(struct pctx *c, const struct ynode *h, const char *path)
+static void dr_pool_http(struct pctx *c, const struct ynode *h, const char *path,
+			 struct m_pool_policy *out)
 {
 	static const char *const known[] = {"http1MaxPendingRequests",
 					    "http2MaxRequests",
@@ -241,8 +313,11 @@ static void dr_pool_http(struct pctx *c, const struct ynode *h, const char *path
 		    (const char *const[]){"http1MaxPendingRequests", "http2MaxRequests",
 					  "maxRequestsPerConnection", "maxRetries",
 					  "maxConcurrentStreams", NULL},
-		    path);
-	dr_durations(c, h, (const char *const[]){"idleTimeout", NULL}, NULL, path);
+		    (uint32_t *const[]){&out->http1_max_pending, &out->http2_max_requests,
+					&out->max_requests_per_conn, &out->max_retries, NULL},
+		    NULL, path);
+	dr_durations(c, h, (const char *const[]){"idleTimeout", NULL},
+		     (int64_t *const[]){&out->idle_timeout_ms}, NULL, path);
 	pbool(c, h, "useClientProtocol", &client,
 	      pathf(p, sizeof(p), "%s.useClientProtocol", path));
 	if (istio_check_enum(c, h, "h2UpgradePolicy", upgrade,
@@ -256,28 +331,33 @@ static void dr_pool_http(struct pctx *c, const struct ynode *h, const char *path
 		punknown(c, ka, (const char *const[]){"interval", "timeout", NULL}, p);
 		if (!ynode_get(ka, "interval") || !ynode_get(ka, "timeout"))
 			perr(c, ka, "%s needs both interval and timeout", p);
-		dr_durations(c, ka, (const char *const[]){"interval", "timeout", NULL}, NULL, p);
+		dr_durations(c, ka, (const char *const[]){"interval", "timeout", NULL}, NULL, NULL,
+			     p);
 	}
 }
 
-static void dr_pool(struct pctx *c, const struct ynode *cp, const char *path)
+static void dr_pool(struct pctx *c, const struct ynode *cp, const char *path,
+		    struct m_pool_policy *out)
 {
 	static const char *const known[] = {"tcp", "http", NULL};
 	const struct ynode *n;
 	char p[PLEN];
 
+	out->set = true;
+	out->line = cp->line;
 	punknown(c, cp, known, path);
 	if (!ynode_get(cp, "tcp") && !ynode_get(cp, "http"))
 		perr(c, cp, "%s needs at least one of tcp or http", path);
 	n = pget(c, cp, "tcp", YNODE_MAP, false, pathf(p, sizeof(p), "%s.tcp", path));
 	if (n)
-		dr_pool_tcp(c, n, p);
+		dr_pool_tcp(c, n, p, out);
 	n = pget(c, cp, "http", YNODE_MAP, false, pathf(p, sizeof(p), "%s.http", path));
 	if (n)
-		dr_pool_http(c, n, p);
+		dr_pool_http(c, n, p, out);
 }
 
-static void dr_outlier(struct pctx *c, const struct ynode *o, const char *path)
+static void dr_outlier(struct pctx *c, const struct ynode *o, const char *path,
+		       struct m_outlier_policy *out)
 {
 	static const char *const known[] = {"splitExternalLocalOriginErrors",
 					    "consecutiveLocalOriginFailures",
@@ -293,19 +373,29 @@ static void dr_outlier(struct pctx *c, const struct ynode *o, const char *path)
 	int64_t v;
 	bool split = false;
 
+	out->set = true;
+	out->line = o->line;
 	punknown(c, o, known, path);
+	/* the deprecated consecutiveErrors fills consecutive5xxErrors when that is absent */
 	dr_counters(c, o,
-		    (const char *const[]){"consecutiveLocalOriginFailures",
-					  "consecutiveGatewayErrors", "consecutive5xxErrors",
-					  "consecutiveErrors", NULL},
+		    (const char *const[]){"consecutiveErrors", "consecutiveLocalOriginFailures",
+					  "consecutiveGatewayErrors", "consecutive5xxErrors", NULL},
+		    (uint32_t *const[]){&out->consecutive_5xx, &out->consecutive_local,
+					&out->consecutive_gateway, &out->consecutive_5xx},
+		    (bool *const[]){&out->has_5xx, &out->has_local, &out->has_gateway,
+				    &out->has_5xx},
 		    path);
-	dr_durations(c, o, (const char *const[]){"interval", "baseEjectionTime", NULL}, NULL, path);
-	pint(c, o, "maxEjectionPercent", 0, 100, &v,
-	     pathf(p, sizeof(p), "%s.maxEjectionPercent", path));
-	pint(c, o, "minHealthPercent", 0, 100, &v,
-	     pathf(p, sizeof(p), "%s.minHealthPercent", path));
+	dr_durations(c, o, (const char *const[]){"interval", "baseEjectionTime", NULL},
+		     (int64_t *const[]){&out->interval_ms, &out->base_ejection_ms}, NULL, path);
+	if (pint(c, o, "maxEjectionPercent", 0, 100, &v,
+		 pathf(p, sizeof(p), "%s.maxEjectionPercent", path)) == 1)
+		out->max_ejection_pct = (uint32_t)v;
+	if (pint(c, o, "minHealthPercent", 0, 100, &v,
+		 pathf(p, sizeof(p), "%s.minHealthPercent", path)) == 1)
+		out->min_health_pct = (uint32_t)v;
 	pbool(c, o, "splitExternalLocalOriginErrors", &split,
 	      pathf(p, sizeof(p), "%s.splitExternalLocalOriginErrors", path));
+	out->split_local = split;
 	if (ynode_get(o, "consecutiveLocalOriginFailures") && !split)
 		perr(c, ynode_get(o, "consecutiveLocalOriginFailures"),
 		     "%s.consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true",
@@ -358,33 +448,45 @@ static void dr_tls(struct pctx *c, const struct ynode *t, const char *path)
 /* ---- trafficPolicy ---- */
 
 /* loadBalancer, connectionPool, outlierDetection and tls: shared by policy and port level. */
-static int dr_settings(struct drctx *x, const struct ynode *tp, const char *path)
+static int dr_settings(struct drctx *x, const struct ynode *tp, const char *path,
+		       struct m_tp_settings *out)
 {
-	static const struct {
-		const char *key;
-		void (*check)(struct pctx *, const struct ynode *, const char *);
-	} settings[] = {{"loadBalancer", dr_load_balancer},
-			{"connectionPool", dr_pool},
-			{"outlierDetection", dr_outlier},
-			{"tls", dr_tls}};
+	static const char *const keys[] = {"loadBalancer", "connectionPool", "outlierDetection",
+					   "tls"};
 	char p[PLEN];
 	int found = 0;
 
-	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		const struct ynode *n;
 
-		n = pget(x->c, tp, settings[i].key, YNODE_MAP, false,
-			 pathf(p, sizeof(p), "%s.%s", path, settings[i].key));
+		n = pget(x->c, tp, keys[i], YNODE_MAP, false,
+			 pathf(p, sizeof(p), "%s.%s", path, keys[i]));
 		if (!n)
 			continue;
 		found++;
-		settings[i].check(x->c, n, p);
-		dr_unenforced(x, n, p);
+		switch (i) {
+		case 0:
+			dr_load_balancer(x->c, n, p, &out->lb);
+			break;
+		case 1:
+			dr_pool(x->c, n, p, &out->pool);
+			break;
+		case 2:
+			dr_outlier(x->c, n, p, &out->od);
+			break;
+		default:
+			dr_tls(x->c, n, p);
+			out->tls_set = true;
+		}
+		/* the kernel enforces a source-address hash on its own (Maglev at connect) */
+		if (i != 0 || out->lb.hash_on != M_HASH_SOURCE_IP)
+			dr_unenforced(x, n, p);
 	}
 	return found;
 }
 
-static void dr_port_level(struct drctx *x, const struct ynode *seq, const char *path)
+static void dr_port_level(struct drctx *x, const struct ynode *seq, const char *path,
+			  struct m_traffic_policy *tp)
 {
 	static const char *const known[] = {
 	    "port", "loadBalancer", "connectionPool", "outlierDetection", "tls", NULL};
@@ -395,18 +497,27 @@ static void dr_port_level(struct drctx *x, const struct ynode *seq, const char *
 
 	for (size_t i = 0; i < seq->n; i++) {
 		const struct ynode *it = seq->items[i];
+		struct m_port_policy *pp;
 
 		pathf(p, sizeof(p), "%s[%zu]", path, i);
 		if (it->kind != YNODE_MAP) {
 			perr(c, it, "%s must be a mapping", p);
 			continue;
 		}
+		pp = PUSH(tp->ports, tp->nports);
+		pp->line = it->line;
 		punknown(c, it, known, p);
 		port = pget(c, it, "port", YNODE_MAP, true, pathf(q, sizeof(q), "%s.port", p));
+		v = 0;
 		if (port && pint(c, port, "number", 1, 65535, &v,
 				 pathf(q, sizeof(q), "%s.port.number", p)) == 0)
 			perr(c, port, "%s is required", q);
-		if (dr_settings(x, it, p) == 0)
+		pp->port = (uint32_t)v;
+		for (size_t j = 0; v && j + 1 < tp->nports; j++)
+			if (tp->ports[j].port == pp->port)
+				perr(c, port, "%s %u is already set at line %d; a port may appear once",
+				     q, pp->port, tp->ports[j].line);
+		if (dr_settings(x, it, p, &pp->s) == 0)
 			perr(c, it,
 			     "%s needs at least one of loadBalancer, connectionPool, "
 			     "outlierDetection or tls",
@@ -428,7 +539,8 @@ static void dr_tunnel(struct pctx *c, const struct ynode *t, const char *path)
 		perr(c, t, "%s is required", p);
 }
 
-static void dr_traffic_policy(struct drctx *x, const struct ynode *tp, const char *path)
+static void dr_traffic_policy(struct drctx *x, const struct ynode *tp, const char *path,
+			      struct m_traffic_policy *out)
 {
 	static const char *const known[] = {
 	    "loadBalancer", "connectionPool", "outlierDetection", "tls", "portLevelSettings",
@@ -439,12 +551,14 @@ static void dr_traffic_policy(struct drctx *x, const struct ynode *tp, const cha
 	char p[PLEN];
 	int found;
 
+	out->set = true;
+	out->line = tp->line;
 	punknown(c, tp, known, path);
-	found = dr_settings(x, tp, path);
+	found = dr_settings(x, tp, path, &out->s);
 	n = pget(c, tp, "portLevelSettings", YNODE_SEQ, false,
 		 pathf(p, sizeof(p), "%s.portLevelSettings", path));
 	if (n)
-		dr_port_level(x, n, p);
+		dr_port_level(x, n, p, out);
 	n = pget(c, tp, "tunnel", YNODE_MAP, false, pathf(p, sizeof(p), "%s.tunnel", path));
 	if (n) {
 		dr_tunnel(c, n, p);
@@ -523,7 +637,7 @@ static void dr_subset(struct drctx *x, const struct ynode *it, const char *path)
 	tp = pget(c, it, "trafficPolicy", YNODE_MAP, false,
 		  pathf(p, sizeof(p), "%s.trafficPolicy", path));
 	if (tp)
-		dr_traffic_policy(x, tp, p);
+		dr_traffic_policy(x, tp, p, &s->tp);
 }
 
 static void dr_workload_selector(struct drctx *x, const struct ynode *spec)
@@ -567,7 +681,7 @@ int parse_destinationrule(struct pctx *c)
 		dr_unenforced(&x, ynode_get(spec, "exportTo"), "spec.exportTo");
 	n = pget(c, spec, "trafficPolicy", YNODE_MAP, false, "spec.trafficPolicy");
 	if (n)
-		dr_traffic_policy(&x, n, "spec.trafficPolicy");
+		dr_traffic_policy(&x, n, "spec.trafficPolicy", &x.dr->tp);
 	n = pget(c, spec, "subsets", YNODE_SEQ, false, "spec.subsets");
 	for (size_t i = 0; n && i < n->n; i++)
 		dr_subset(&x, n->items[i], pathf(p, sizeof(p), "spec.subsets[%zu]", i));

@@ -96,9 +96,11 @@ static void dr_free(struct m_destinationrule *dr)
 {
 	meta_free(&dr->meta);
 	free(dr->host);
+	model_traffic_policy_free(&dr->tp);
 	for (size_t i = 0; i < dr->nsubsets; i++) {
 		free(dr->subsets[i].name);
 		labels_free(&dr->subsets[i].labels);
+		model_traffic_policy_free(&dr->subsets[i].tp);
 	}
 	free(dr->subsets);
 	labels_free(&dr->workload_selector);
