@@ -34,9 +34,16 @@ struct agent_opts {
 	bool same_node_mtls;	 /* punt same-node mesh traffic too: HBONE (TLS) on the node */
 	bool hbone_ktls_off;	 /* --hbone-ktls=off: HBONE's records stay in userspace, never kTLS */
 	bool hbone_openssl_records; /* --hbone-records=openssl: libssl seals HBONE's records */
+	const char *run_dir;	 /* handoff.sock and skiffd.pid (user/handoff/handoff.h) */
+	bool takeover;		 /* --takeover: a running skiffd must hand its listeners over */
+	int drain_seconds;	 /* how long a replaced or SIGTERMed skiffd keeps its relays */
 };
 
-/* Run until SIGINT/SIGTERM. Returns a process exit code. */
+/*
+ * Run until SIGINT (stop now) or until drained: SIGTERM, or a new skiffd that took the
+ * listeners over, makes it stop accepting and exit once its open connections are closed or
+ * drain_seconds have passed. Returns a process exit code.
+ */
 int agent_run(const struct agent_opts *o);
 
 #endif

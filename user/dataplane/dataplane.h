@@ -66,6 +66,10 @@ typedef void (*dp_l4_stats_fn)(void *ctx, const struct skiff_l4_key *k,
 int dp_l4_stats_each(struct dataplane *dp, dp_l4_stats_fn fn, void *ctx);
 /* Generation now in force (0 before the first apply). */
 unsigned int dp_generation(const struct dataplane *dp);
+/* Take skiff off the node with no skiffd running: the TC guard off the pod veths, XDP off
+ * `uplink` (NULL: none) when it is skiff's, every link and map pinned in `bpffs_dir`, and the
+ * directory. Programs and maps are freed with their last pin. */
+int dp_uninstall(const char *bpffs_dir, const char *uplink);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */
 void dp_close(struct dataplane *dp, bool unpin);
 
