@@ -93,13 +93,9 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop)
 	proxy_drain(a->proxy);
 	admin_close(&a->admin);
 	metrics_server_close(&a->metrics);
-	if (handed_over)
-		handoff_server_done(&a->handoff); /* the new process owns handoff.sock now */
-	else
-		handoff_server_close(&a->handoff, true);
 	/* nothing here writes the kernel any more: the maps and links are the new process's (or
 	 * stay as they are), and the programs this process loaded are released now, not when the
-	 * last relay closes */
+	 * last relay closes: by the time the new process serves, no program is held twice */
 	if (a->watch)
 		config_watch_close(a->watch);
 	a->watch = NULL;
@@ -107,6 +103,10 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop)
 	a->kube = NULL;
 	dp_close(a->dp, false);
 	a->dp = NULL;
+	if (handed_over)
+		handoff_server_done(&a->handoff); /* the new process owns handoff.sock now */
+	else
+		handoff_server_close(&a->handoff, true);
 	if (a->proxy)
 		proxy_stats_read(a->proxy, &st);
 	agent_log("info", "%s: accepting nothing; %lu connections open, exiting when they close "
