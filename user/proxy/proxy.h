@@ -204,6 +204,11 @@ void proxy_nodelay(int fd);
  * only with the last reference to the file, and a copy held elsewhere (a child between fork
  * and exec) would keep delivering events that point at freed memory. */
 void proxy_close(struct proxy *p, int fd, bool reset);
+/* SO_LINGER 0 on a relayed socket from the start: when skiffd dies (kill -9, a crash) the
+ * kernel's close of its sockets resets the pods' connections, which then fail at once instead
+ * of reading an end of stream that looks like a clean one. proxy_close(reset = false) still
+ * ends it with FIN. */
+void proxy_reset_on_exit(int fd);
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first, and its event handler skips it). */
 void proxy_defer_free(struct proxy *p, void *ptr);

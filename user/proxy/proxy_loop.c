@@ -89,6 +89,7 @@ static void accept_all(struct proxy *p, int lfd)
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		p->stats.accepted++;
 		proxy_nodelay(fd);
+		proxy_reset_on_exit(fd);
 		fast = peer_key(fd, &k) ? -1 : p->o.orig_dst(p->o.ctx, &k, &dst);
 		if (fast < 0) {
 			p->stats.no_orig++;
@@ -106,14 +107,21 @@ static void accept_all(struct proxy *p, int lfd)
 
 void proxy_close(struct proxy *p, int fd, bool reset)
 {
-	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+	struct linger l = {.l_onoff = reset, .l_linger = 0};
 
 	if (fd < 0)
 		return;
 	epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT when it never joined: fine */
-	if (reset)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	/* a graceful close undoes proxy_reset_on_exit */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
+}
+
+void proxy_reset_on_exit(int fd)
+{
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 }
 
 void proxy_nodelay(int fd)
