@@ -74,6 +74,9 @@ static void usage(FILE *f)
 		"  --drain-seconds N    a skiffd replaced, or sent SIGTERM, stops accepting and exits\n"
 		"                       once its connections close or N seconds pass (default 600);\n"
 		"                       SIGINT stops at once\n"
+		"  --hold-after-drain   replaced and drained, wait for SIGTERM before exiting: in a\n"
+		"                       DaemonSet, kubelet would restart an old skiffd that exits\n"
+		"                       before its pod is deleted, and it would take over again\n"
 		"  --uninstall          with no skiffd running: remove every program, map and pin\n"
 		"                       skiff put on this node (--bpffs, --uplink, --run-dir) and exit\n"
 		"  --version            print skiffd's version and exit\n"
@@ -148,6 +151,7 @@ int main(int argc, char **argv)
 		{ "run-dir", required_argument, 0, 'D' }, { "takeover", no_argument, 0, 'O' },
 		{ "drain-seconds", required_argument, 0, 'W' },
 		{ "uninstall", no_argument, 0, 'X' },
+		{ "hold-after-drain", no_argument, 0, 'H' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -229,6 +233,7 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'X': uninstall = true; break;
+		case 'H': o.hold_after_drain = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("skiffd %s\n", SKIFF_VERSION); return 0;
 		default: usage(stderr); return 2;

@@ -37,6 +37,7 @@ struct agent_opts {
 	const char *run_dir;	 /* handoff.sock and skiffd.pid (user/handoff/handoff.h) */
 	bool takeover;		 /* --takeover: a running skiffd must hand its listeners over */
 	int drain_seconds;	 /* how long a replaced or SIGTERMed skiffd keeps its relays */
+	bool hold_after_drain;	 /* replaced and drained: wait for SIGTERM before exiting */
 };
 
 /*

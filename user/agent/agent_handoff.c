@@ -85,7 +85,8 @@ static long mono_s(void)
 	return ts.tv_sec;
 }
 
-void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop)
+void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
+		 volatile sig_atomic_t *term)
 {
 	long deadline = mono_s() + a->o->drain_seconds;
 	struct proxy_stats st = {0};
@@ -118,4 +119,11 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop)
 		agent_log("info", "drained: every connection closed");
 	else if (!*stop)
 		agent_log("info", "drain deadline: resetting what is still open");
+	if (!handed_over || !a->o->hold_after_drain || *stop || *term)
+		return;
+	/* in a pod, exiting now would have kubelet start this old version again, and it would
+	 * take the listeners back: it waits for its pod's deletion (SIGTERM) holding nothing */
+	agent_log("info", "holding until SIGTERM (--hold-after-drain)");
+	while (!*stop && !*term)
+		poll(NULL, 0, 1000);
 }

@@ -267,7 +267,7 @@ int agent_run(const struct agent_opts *o)
 	while (!stop_requested && !drain_requested && !a.handed_over)
 		agent_poll_once(&a, tfd, &clock);
 	if (!stop_requested)
-		agent_drain(&a, a.handed_over, &stop_requested);
+		agent_drain(&a, a.handed_over, &stop_requested, &drain_requested);
 	else
 		handoff_server_close(&a.handoff, true);
 	agent_log("info", "stopping; maps and programs stay pinned under %s", o->bpffs);

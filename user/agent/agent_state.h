@@ -119,8 +119,9 @@ void agent_handoff_tick(struct agent *a);
 /* handoff.sock readable: true when a new skiffd is ready (this one must drain). */
 bool agent_handoff_event(struct agent *a);
 /* Stop accepting and writing the kernel, then wait until every connection closed, the drain
- * deadline passed, or *stop is set. */
-void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop);
+ * deadline passed, or *stop is set; then, replaced with --hold-after-drain, until *term. */
+void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
+		 volatile sig_atomic_t *term);
 /* :15020/metrics: Istio's metrics and skiffd's own (agent_metrics.c). */
 void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
 /* Count one relayed request (any thread; agent_metrics.c). */
