@@ -67,7 +67,8 @@ static void usage(FILE *f)
 		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
 		"                       handshake; openssl: libssl does (slower per record)\n"
 		"  --run-dir DIR        where skiffd serves the listener hand-off (DIR/handoff.sock)\n"
-		"                       and writes its pid (DIR/skiffd.pid); default /run/skiff. A\n"
+		"                       and writes its pid (DIR/skiffd.pid); default /run/skiff, or\n"
+		"                       with another --bpffs /run/skiff/bpffs-<its path, / as ->. A\n"
 		"                       skiffd started while another serves DIR takes its listeners\n"
 		"                       over: no SYN is refused, and the other drains\n"
 		"  --takeover           require that hand-off: fail when no skiffd serves DIR\n"
@@ -118,7 +119,27 @@ static int skiffd_uninstall(const struct agent_opts *o)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/%s", o->run_dir, HANDOFF_PIDFILE);
 	unlink(path);
+	rmdir(o->run_dir); /* when empty */
 	return 0;
+}
+
+/*
+ * The run dir when --run-dir is not given: /run/skiff for the default --bpffs, else one of its
+ * own per pin directory, so that two skiffd on one host with their own pins (tests, a second
+ * instance) never take each other's listeners.
+ */
+static const char *default_run_dir(const char *bpffs)
+{
+	static char dir[200];
+	size_t n;
+
+	if (!strcmp(bpffs, "/sys/fs/bpf/skiff"))
+		return HANDOFF_DEFAULT_RUN_DIR;
+	n = (size_t)snprintf(dir, sizeof(dir), HANDOFF_DEFAULT_RUN_DIR "/bpffs");
+	for (const char *p = bpffs; *p && n + 1 < sizeof(dir); p++)
+		dir[n++] = *p == '/' ? '-' : *p;
+	dir[n] = '\0';
+	return dir;
 }
 
 /* A flag given an empty value ("--uplink=") is as if it were not given. */
@@ -166,7 +187,7 @@ int main(int argc, char **argv)
 		/* On: sk_msg falls back to TCP when a reader stops reading (bpf/lib/accel_msg.h),
 		 * so the fast path has TCP's back-pressure. */
 		.no_accel = false,
-		.run_dir = HANDOFF_DEFAULT_RUN_DIR,
+		.run_dir = NULL, /* from --bpffs: default_run_dir */
 		.drain_seconds = 600,
 	};
 	bool uninstall = false;
@@ -244,6 +265,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!o.run_dir || !*o.run_dir)
+		o.run_dir = default_run_dir(o.bpffs);
 	if (uninstall)
 		return skiffd_uninstall(&o);
 	if (o.kube && config_dir_given) {

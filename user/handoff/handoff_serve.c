@@ -180,6 +180,11 @@ void handoff_server_close(struct handoff_server *s, bool unlink_path)
 	if (slash && (size_t)(slash - pid) + 1 + strlen(HANDOFF_PIDFILE) < sizeof(pid)) {
 		strcpy(slash + 1, HANDOFF_PIDFILE);
 		unlink(pid);
+		*slash = '\0';
+		/* when empty: the last skiffd of these pins leaves nothing behind */
+		if (!rmdir(pid) && !strncmp(pid, HANDOFF_DEFAULT_RUN_DIR "/bpffs",
+					    strlen(HANDOFF_DEFAULT_RUN_DIR "/bpffs")))
+			rmdir(HANDOFF_DEFAULT_RUN_DIR);
 	}
 }
 
