@@ -98,6 +98,19 @@ done
 if [ -z "$failed" ]; then t_pass "$(grep -c 'took over' "$WORK/restarts") hand-offs"
 else t_fail "$failed"; fi
 
+t_begin "under the load, replaced skiffd exit as their clients move on (HBONE GOAWAY)"
+# Left per node: the one serving, and the first, which holds the long-lived connection. Without
+# GOAWAY, the skiffd on node-1 would keep opening streams on its pooled HBONE connection to a
+# replaced skiffd on node-2, which would never drain.
+for _ in $(seq 150); do
+	[ "$(agent_procs node-1 | wc -l)" -le 2 ] && [ "$(agent_procs node-2 | wc -l)" -le 2 ] && break
+	sleep 0.1
+done
+n1=$(agent_procs node-1 | wc -l)
+n2=$(agent_procs node-2 | wc -l)
+if [ "$n1" -le 2 ] && [ "$n2" -le 2 ]; then t_pass "node-1: $n1 skiffd, node-2: $n2"
+else t_fail "node-1: $n1 skiffd, node-2: $n2 after 15 s"; fi
+
 t_begin "zero failed requests, zero resets, the long-lived connection carries bytes after the last"
 touch "$WORK/load/mark"
 sleep 1
