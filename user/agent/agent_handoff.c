@@ -110,8 +110,10 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 		handoff_server_close(&a->handoff, true);
 	if (a->proxy)
 		proxy_stats_read(a->proxy, &st);
-	agent_log("info", "%s: accepting nothing; %lu connections open, exiting when they close "
-		  "or in %d s (--drain-seconds)", handed_over ? "replaced by a new skiffd" : "SIGTERM",
+	agent_log("info", "%s: accepting nothing; %lu relays open, exiting when they and the HBONE "
+		  "streams close "
+		  "or in %d s (--drain-seconds)",
+		  handed_over ? "replaced by a new skiffd" : "SIGTERM",
 		  (unsigned long)st.active, a->o->drain_seconds);
 	while (!*stop && !proxy_drained(a->proxy) && mono_s() < deadline)
 		poll(NULL, 0, 100);

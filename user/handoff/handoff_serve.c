@@ -107,7 +107,8 @@ static int send_fds(int conn, const int *fds, int nfds)
 		char buf[CMSG_SPACE(HANDOFF_MAX_FDS * sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = (void *)HANDOFF_MSG_FDS, .iov_len = strlen(HANDOFF_MSG_FDS)};
+	struct iovec iov = {.iov_base = (void *)HANDOFF_MSG_FDS,
+			    .iov_len = strlen(HANDOFF_MSG_FDS)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *c;
 

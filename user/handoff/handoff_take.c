@@ -38,7 +38,8 @@ static int recv_fds(int conn)
 	n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
 	if (n < 0)
 		return -errno;
-	if (n < (ssize_t)strlen(HANDOFF_MSG_FDS) || memcmp(msg, HANDOFF_MSG_FDS, strlen(HANDOFF_MSG_FDS)))
+	if (n < (ssize_t)strlen(HANDOFF_MSG_FDS) ||
+	    memcmp(msg, HANDOFF_MSG_FDS, strlen(HANDOFF_MSG_FDS)))
 		return -EPROTO;
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t k;
