@@ -111,8 +111,7 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 	if (a->proxy)
 		proxy_stats_read(a->proxy, &st);
 	agent_log("info", "%s: accepting nothing; %lu relays open, exiting when they and the HBONE "
-		  "streams close "
-		  "or in %d s (--drain-seconds)",
+		  "streams close or in %d s (--drain-seconds)",
 		  handed_over ? "replaced by a new skiffd" : "SIGTERM",
 		  (unsigned long)st.active, a->o->drain_seconds);
 	while (!*stop && !proxy_drained(a->proxy) && mono_s() < deadline)
