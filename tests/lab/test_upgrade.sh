@@ -99,9 +99,10 @@ if [ -z "$failed" ]; then t_pass "$(grep -c 'took over' "$WORK/restarts") hand-o
 else t_fail "$failed"; fi
 
 t_begin "under the load, replaced skiffd exit as their clients move on (HBONE GOAWAY)"
-# Left per node: the one serving, and the first, which holds the long-lived connection. Without
-# GOAWAY, the skiffd on node-1 would keep opening streams on its pooled HBONE connection to a
-# replaced skiffd on node-2, which would never drain.
+# Left per node: the one serving, and the first, which holds the long-lived connection. The others
+# exit while the load goes on: the HBONE clients left their connections on GOAWAY. (A skiffd that
+# ignored GOAWAY would open streams on a connection its peer then closes: requests of the next
+# case fail with resets, as they did when this was tried.)
 for _ in $(seq 150); do
 	[ "$(agent_procs node-1 | wc -l)" -le 2 ] && [ "$(agent_procs node-2 | wc -l)" -le 2 ] && break
 	sleep 0.1
