@@ -102,7 +102,7 @@ t_begin "under the load, replaced skiffd exit as their clients move on (HBONE GO
 # Left per node: the one serving, and the first, which holds the long-lived connection. The others
 # exit while the load goes on: the HBONE clients left their connections on GOAWAY. (A skiffd that
 # ignored GOAWAY would open streams on a connection its peer then closes: requests of the next
-# case fail with resets, as they did when this was tried.)
+# case fail with resets.)
 for _ in $(seq 150); do
 	[ "$(agent_procs node-1 | wc -l)" -le 2 ] && [ "$(agent_procs node-2 | wc -l)" -le 2 ] && break
 	sleep 0.1
