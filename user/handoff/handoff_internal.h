@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The hand-off's messages and helpers, shared by its two sides. */
+/* The hand-off's messages and path function, shared by its two sides. */
 #ifndef SKIFF_HANDOFF_INTERNAL_H
 #define SKIFF_HANDOFF_INTERNAL_H
 
