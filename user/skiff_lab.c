@@ -21,7 +21,8 @@ static const char usage[] =
     "  label namespace NAME key=value|key-      set or remove a namespace label\n"
     "  exec [-n NS] deploy/NAME|POD -- CMD...   run CMD in a pod (cgroup, netns, /etc/hosts)\n"
     "  exec --node node-K -- CMD...             run CMD in a node's netns\n"
-    "  restart-agent node-K                     restart that node's skiffd\n"
+    "  restart-agent node-K                     replace that node's skiffd: the new one takes\n"
+    "                                           the listeners, the old one drains\n"
     "  status                                   nodes, pods, services\n"
     "  down                                     remove everything the lab made\n"
     "State dir: --state, else $SKIFF_LAB_STATE, else /run/skiff-lab.\n";

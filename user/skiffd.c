@@ -10,6 +10,8 @@
 #include <linux/magic.h>
 
 #include "agent/agent.h"
+#include "dataplane/dataplane.h"
+#include "handoff/handoff.h"
 
 static void usage(FILE *f)
 {
@@ -66,6 +68,20 @@ static void usage(FILE *f)
 		"  --hbone-records WHO  skiffd (default): where kTLS does not, skiffd's own TLS 1.3\n"
 		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
 		"                       handshake; openssl: libssl does (slower per record)\n"
+		"  --run-dir DIR        where skiffd serves the listener hand-off (DIR/handoff.sock)\n"
+		"                       and writes its pid (DIR/skiffd.pid); default /run/skiff, or\n"
+		"                       with another --bpffs /run/skiff/bpffs-<its path, / as ->. A\n"
+		"                       skiffd started while another serves DIR takes its listeners\n"
+		"                       over: no SYN is refused, and the other drains\n"
+		"  --takeover           require that hand-off: fail when no skiffd serves DIR\n"
+		"  --drain-seconds N    a skiffd replaced, or sent SIGTERM, stops accepting and exits\n"
+		"                       once its connections close or N seconds pass (default 600);\n"
+		"                       SIGINT stops at once\n"
+		"  --hold-after-drain   replaced and drained, wait for SIGTERM before exiting: in a\n"
+		"                       DaemonSet, kubelet would restart an old skiffd that exits\n"
+		"                       before its pod is deleted, and it would take over again\n"
+		"  --uninstall          with no skiffd running: remove every program, map and pin\n"
+		"                       skiff put on this node (--bpffs, --uplink, --run-dir) and exit\n"
 		"  --version            print skiffd's version and exit\n"
 		"An empty value (--uplink=) leaves a flag's feature off, as if not given: a\n"
 		"DaemonSet can pass each flag from a ConfigMap key that may be empty.\n");
@@ -86,6 +102,46 @@ static const char *default_cgroup_root(void)
 		return path;
 	snprintf(path, sizeof(path), "%s/kubepods", base);
 	return path;
+}
+
+/* --uninstall: refused while a skiffd serves the node (its links would keep the programs). */
+static int skiffd_uninstall(const struct agent_opts *o)
+{
+	int pid = handoff_running_pid(o->run_dir);
+	char path[300];
+
+	if (pid) {
+		fprintf(stderr, "skiffd: --uninstall: skiffd %d still runs (%s/%s): stop it first "
+			"(SIGINT, or delete the DaemonSet)\n", pid, o->run_dir, HANDOFF_PIDFILE);
+		return 1;
+	}
+	if (dp_uninstall(o->bpffs, o->uplink))
+		return 1;
+	snprintf(path, sizeof(path), "%s/%s", o->run_dir, HANDOFF_SOCK);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%s", o->run_dir, HANDOFF_PIDFILE);
+	unlink(path);
+	rmdir(o->run_dir); /* when empty */
+	return 0;
+}
+
+/*
+ * The run dir when --run-dir is not given: /run/skiff for the default --bpffs, else one of its
+ * own per pin directory, so that two skiffd on one host with their own pins (tests, a second
+ * instance) never take each other's listeners.
+ */
+static const char *default_run_dir(const char *bpffs)
+{
+	static char dir[200];
+	size_t n;
+
+	if (!strcmp(bpffs, "/sys/fs/bpf/skiff"))
+		return HANDOFF_DEFAULT_RUN_DIR;
+	n = (size_t)snprintf(dir, sizeof(dir), HANDOFF_DEFAULT_RUN_DIR "/bpffs");
+	for (const char *p = bpffs; *p && n + 1 < sizeof(dir); p++)
+		dir[n++] = *p == '/' ? '-' : *p;
+	dir[n] = '\0';
+	return dir;
 }
 
 /* A flag given an empty value ("--uplink=") is as if it were not given. */
@@ -116,6 +172,10 @@ int main(int argc, char **argv)
 		{ "kube", no_argument, 0, 'U' }, { "kubeconfig", required_argument, 0, 'F' },
 		{ "version", no_argument, 0, 'V' },
 		{ "flow-events", required_argument, 0, 'E' },
+		{ "run-dir", required_argument, 0, 'D' }, { "takeover", no_argument, 0, 'O' },
+		{ "drain-seconds", required_argument, 0, 'W' },
+		{ "uninstall", no_argument, 0, 'X' },
+		{ "hold-after-drain", no_argument, 0, 'H' },
 		{ 0 }
 	};
 	struct agent_opts o = {
@@ -130,7 +190,10 @@ int main(int argc, char **argv)
 		/* On: sk_msg falls back to TCP when a reader stops reading (bpf/lib/accel_msg.h),
 		 * so the fast path has TCP's back-pressure. */
 		.no_accel = false,
+		.run_dir = NULL, /* from --bpffs: default_run_dir */
+		.drain_seconds = 600,
 	};
+	bool uninstall = false;
 	const char *in_cluster = getenv("KUBERNETES_SERVICE_HOST");
 	bool config_dir_given = false;
 	int c;
@@ -190,6 +253,18 @@ int main(int argc, char **argv)
 			}
 			o.hbone_openssl_records = !strcmp(optarg, "openssl");
 			break;
+		case 'D': o.run_dir = optarg; break;
+		case 'O': o.takeover = true; break;
+		case 'W':
+			o.drain_seconds = atoi(optarg);
+			if (o.drain_seconds < 0 || !*optarg) {
+				fprintf(stderr, "skiffd: --drain-seconds=%s: want a number of seconds "
+					"(0: exit at once)\n", optarg);
+				return 2;
+			}
+			break;
+		case 'X': uninstall = true; break;
+		case 'H': o.hold_after_drain = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("skiffd %s\n", SKIFF_VERSION); return 0;
 		default: usage(stderr); return 2;
@@ -200,6 +275,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (!o.run_dir || !*o.run_dir)
+		o.run_dir = default_run_dir(o.bpffs);
+	if (uninstall)
+		return skiffd_uninstall(&o);
 	if (o.kube && config_dir_given) {
 		fprintf(stderr, "skiffd: --config-dir and --kube/--kubeconfig: pick one source\n");
 		return 2;

@@ -65,14 +65,16 @@ check("the binding ties the ClusterRole to the DaemonSet's ServiceAccount", [
 
 const sc = ctr.securityContext ?? {};
 const tol = pod.tolerations ?? [];
-check("DaemonSet: host network, no host PID, DNS, priority, every node, one node at a time", [
+check("DaemonSet: host network, no host PID, DNS, priority, every node, one node at a time (surge)", [
 	...(pod.hostNetwork === true ? [] : ["hostNetwork is not true"]),
 	...(pod.hostPID ? ["hostPID is set (skiffd needs no other process's /proc)"] : []),
 	...(pod.dnsPolicy === "ClusterFirstWithHostNet" ? [] : [`dnsPolicy ${pod.dnsPolicy}`]),
 	...(pod.priorityClassName === "system-node-critical" ? [] : [`priorityClassName ${pod.priorityClassName}`]),
 	...(tol.some((t) => t.operator === "Exists" && !t.key && !t.effect) ? [] : ["no toleration {operator: Exists}"]),
-	...(ds?.spec?.updateStrategy?.type === "RollingUpdate" && ds?.spec?.updateStrategy?.rollingUpdate?.maxUnavailable === 1
-		? [] : ["updateStrategy is not RollingUpdate with maxUnavailable 1"]),
+	...(ds?.spec?.updateStrategy?.type === "RollingUpdate" && ds?.spec?.updateStrategy?.rollingUpdate?.maxSurge === 1 &&
+		ds?.spec?.updateStrategy?.rollingUpdate?.maxUnavailable === 0
+		? [] : ["updateStrategy is not RollingUpdate with maxSurge 1, maxUnavailable 0 (the listener hand-off needs both pods)"]),
+	...((ctr.ports ?? []).length ? ["ports declared: with hostNetwork they are hostPorts, and the update's new pod cannot be placed"] : []),
 ]);
 check("DaemonSet: not privileged, capabilities drop ALL and add some", [
 	...(sc.privileged ? ["privileged"] : []),
@@ -117,5 +119,13 @@ check("DaemonSet: /sys/fs/bpf, the cgroup v2 tree and the CA Secret at --ca-dir 
 	...["/sys/fs/bpf", "/sys/fs/cgroup"].filter((p) => !hostVol(p) || mounts[hostVol(p).name]?.mountPath !== p)
 		.map((p) => `hostPath ${p} not mounted at ${p}`),
 	...(caVol && caArg && mounts[caVol.name]?.mountPath === caArg ? [] : [`Secret skiff-ca not mounted at --ca-dir (${caArg})`]),
+]);
+const argOf = (f) => (args.find((a) => a.startsWith(`${f}=`)) ?? "").split("=")[1];
+const runDir = argOf("--run-dir");
+const drain = Number(argOf("--drain-seconds") ?? 600);
+check("DaemonSet: the hand-off: --run-dir a hostPath, the grace period longer than the drain", [
+	...(runDir && hostVol(runDir) && mounts[hostVol(runDir).name]?.mountPath === runDir ? [] : [`--run-dir (${runDir}) is not a hostPath mounted there`]),
+	...((pod.terminationGracePeriodSeconds ?? 30) > drain ? [] : [`terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} <= --drain-seconds ${drain}`]),
+	...(args.includes("--hold-after-drain") ? [] : ["no --hold-after-drain: kubelet restarts a drained old skiffd, which takes over again"]),
 ]);
 process.exit(failed ? 1 : 0);

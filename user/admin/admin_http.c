@@ -13,6 +13,7 @@
 
 #include "admin/admin_http.h"
 #include "common/addr.h"
+#include "handoff/handoff.h"
 
 static int admin_listen(const char *addr, int port)
 {
@@ -26,6 +27,9 @@ static int admin_listen(const char *addr, int port)
 			addr, port);
 		return -EINVAL;
 	}
+	fd = handoff_listener((struct sockaddr *)&ss, (socklen_t)len); /* a running skiffd's */
+	if (fd >= 0)
+		return fd;
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -208,10 +212,14 @@ void admin_serve(struct admin_server *s, const struct pollfd *pfds, size_t n)
 
 void admin_close(struct admin_server *s)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 2; i++) {
 		if (s->listen_fd[i] >= 0)
 			close(s->listen_fd[i]);
-	for (int i = 0; i < ADMIN_MAX_CONNS; i++)
+		s->listen_fd[i] = -1;
+	}
+	for (int i = 0; i < ADMIN_MAX_CONNS; i++) {
 		if (s->conns[i].fd >= 0)
 			close(s->conns[i].fd);
+		s->conns[i].fd = -1;
+	}
 }

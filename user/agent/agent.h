@@ -35,9 +35,17 @@ struct agent_opts {
 	bool hbone_ktls_off;	 /* --hbone-ktls=off: HBONE's records stay in userspace, never kTLS */
 	bool hbone_openssl_records; /* --hbone-records=openssl: libssl seals HBONE's records */
 	bool flow_events_off;	 /* --flow-events=off: the kernel writes no flow events */
+	const char *run_dir;	 /* handoff.sock and skiffd.pid (user/handoff/handoff.h) */
+	bool takeover;		 /* --takeover: a running skiffd must hand its listeners over */
+	int drain_seconds;	 /* how long a replaced or SIGTERMed skiffd keeps its relays */
+	bool hold_after_drain;	 /* replaced and drained: wait for SIGTERM before exiting */
 };
 
-/* Run until SIGINT/SIGTERM. Returns a process exit code. */
+/*
+ * Run until SIGINT (stop now) or until drained: SIGTERM, or a new skiffd that took the
+ * listeners over, makes it stop accepting and exit once its open connections are closed or
+ * drain_seconds have passed. Returns a process exit code.
+ */
 int agent_run(const struct agent_opts *o);
 
 #endif

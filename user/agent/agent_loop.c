@@ -24,12 +24,15 @@
  */
 #define RELOAD_HOLDOFF_MS 10
 
-static volatile sig_atomic_t stop_requested;
+/* SIGINT: stop now. SIGTERM (what kubelet sends): drain, then stop. */
+static volatile sig_atomic_t stop_requested, drain_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGTERM)
+		drain_requested = 1;
+	else
+		stop_requested = 1;
 }
 
 void agent_log(const char *level, const char *fmt, ...)
@@ -202,15 +205,16 @@ static void reload_schedule(const struct agent *a, struct reload_clock *c)
 
 static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 {
-	struct pollfd pfds[2 + 2 + ADMIN_MAX_CONNS + 1 + METRICS_MAX_CONNS];
+	struct pollfd pfds[3 + 2 + ADMIN_MAX_CONNS + 1 + METRICS_MAX_CONNS];
 	size_t n = 0, nadmin;
 	long now = now_ms();
 	int r;
 
 	pfds[n++] = (struct pollfd){ .fd = agent_config_fd(a), .events = POLLIN };
 	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
+	pfds[n++] = (struct pollfd){ .fd = handoff_server_fd(&a->handoff), .events = POLLIN };
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
-	nadmin = n - 2;
+	nadmin = n - 3;
 	n += metrics_server_pollfds(&a->metrics, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
 	r = poll(pfds, n, c->due < 0 ? -1 : c->due > now ? (int)(c->due - now) : 0);
 	if (r < 0)
@@ -231,13 +235,18 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 		agent_rescan(a);
 		agent_tls_rotate(a);
 	}
-	admin_serve(&a->admin, pfds + 2, nadmin);
-	metrics_server_serve(&a->metrics, pfds + 2 + nadmin, n - 2 - nadmin);
+	agent_handoff_tick(a);
+	admin_serve(&a->admin, pfds + 3, nadmin);
+	metrics_server_serve(&a->metrics, pfds + 3 + nadmin, n - 3 - nadmin);
+	/* last: a new skiffd that said READY ends this loop (the fds above are closed then) */
+	if ((pfds[2].revents & (POLLIN | POLLHUP)) && agent_handoff_event(a))
+		a->handed_over = true;
 }
 
 int agent_run(const struct agent_opts *o)
 {
-	struct agent a = { .o = o };
+	struct agent a = { .o = o, .takeover_conn = -1,
+			   .handoff = { .listen_fd = -1, .conn = -1 } };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct reload_clock clock = { .due = -1, .last_end = 0 };
 	int tfd = -1, rc = 1;
@@ -252,21 +261,29 @@ int agent_run(const struct agent_opts *o)
 	a.metrics.listen_fd = -1;
 	for (int i = 0; i < METRICS_MAX_CONNS; i++)
 		a.metrics.conns[i].fd = -1;
-	if (agent_start(&a))
+	if (agent_handoff_begin(&a) || agent_start(&a))
 		goto out;
+	agent_handoff_started(&a);
 	tfd = timer_open(o->rescan_ms);
 	if (tfd < 0)
 		goto out;
 	pod_cgroup_scan(o->cgroup_root, &a.cgroups);
 	if (!a.kube) /* the API's first snapshot comes when every kind has been listed */
 		agent_reload(&a);
-	while (!stop_requested)
+	while (!stop_requested && !drain_requested && !a.handed_over)
 		agent_poll_once(&a, tfd, &clock);
+	if (!stop_requested)
+		agent_drain(&a, a.handed_over, &stop_requested, &drain_requested);
+	else
+		handoff_server_close(&a.handoff, true);
 	agent_log("info", "stopping; maps and programs stay pinned under %s", o->bpffs);
 	rc = 0;
 out:
 	if (tfd >= 0)
 		close(tfd);
+	if (a.takeover_conn >= 0)
+		close(a.takeover_conn); /* the old skiffd keeps serving */
+	handoff_server_close(&a.handoff, false);
 	agent_stop(&a);
 	return rc;
 }

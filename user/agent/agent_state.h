@@ -4,6 +4,7 @@
 #define SKIFF_AGENT_STATE_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 
 #include "admin/admin_http.h"
@@ -14,6 +15,7 @@
 #include "config/config_watch.h"
 #include "dataplane/dataplane.h"
 #include "dataplane/pod_cgroup.h"
+#include "handoff/handoff.h"
 #include "kube/kube_source.h"
 #include "metrics/metrics_http.h"
 #include "model/model.h"
@@ -33,6 +35,9 @@ struct agent {
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
 	struct flows *flows;	    /* the kernel's flow events; NULL when they are off */
+	struct handoff_server handoff; /* handoff.sock: a new skiffd asks for the listeners */
+	int takeover_conn;	    /* taking over: the channel to the old skiffd, else -1 */
+	bool handed_over;	    /* a new skiffd took the listeners: drain and exit */
 
 	struct agent_snap *snap; /* last good snapshot, NULL before the first; see agent_snap_* */
 	struct node_view view;	/* what the kernel holds now */
@@ -106,6 +111,19 @@ int agent_tls_route(void *agent, const struct skiff_punt_key *client,
 /* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
 int agent_punt_start(struct agent *a);
 void agent_punt_stop(struct agent *a);
+/* Hand-off and drain (agent_handoff.c). */
+/* Before agent_start: take a running skiffd's listeners if one serves the run dir. */
+int agent_handoff_begin(struct agent *a);
+/* After agent_start: drop inherited listeners nobody took; serve handoff.sock (first start). */
+void agent_handoff_started(struct agent *a);
+/* Each loop: taking over and the first configuration applied: accept, and tell the old one. */
+void agent_handoff_tick(struct agent *a);
+/* handoff.sock readable: true when a new skiffd is ready (this one must drain). */
+bool agent_handoff_event(struct agent *a);
+/* Stop accepting and writing the kernel, then wait until every connection closed, the drain
+ * deadline passed, or *stop is set; then, replaced with --hold-after-drain, until *term. */
+void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
+		 volatile sig_atomic_t *term);
 /* :15020/metrics: Istio's metrics and skiffd's own (agent_metrics.c). */
 void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
 /* Count one relayed request (any thread; agent_metrics.c). */

@@ -87,6 +87,10 @@ int dp_events_enable(struct dataplane *dp, bool on);
 int dp_events_stats(struct dataplane *dp, __u64 out[SKIFF_EV_STATS]);
 /* Generation now in force (0 before the first apply). */
 unsigned int dp_generation(const struct dataplane *dp);
+/* Take skiff off the node with no skiffd running: the TC guard off the pod veths, XDP off
+ * `uplink` (NULL: none) when it is skiff's, every link and map pinned in `bpffs_dir`, and the
+ * directory. Programs and maps are freed with their last pin. */
+int dp_uninstall(const char *bpffs_dir, const char *uplink);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */
 void dp_close(struct dataplane *dp, bool unpin);
 

@@ -43,5 +43,13 @@ void hbone_conn_event(struct hb_conn *c, uint32_t events);
 void hbone_stream_event(struct hb_stream *st, uint32_t events);
 /* Close `c` now and reset its streams (proxy_stop closes every one of p->hb_conns). */
 void hbone_conn_close(struct hb_conn *c);
+/*
+ * The proxy drains: every inbound connection says GOAWAY, in two steps as RFC 9113 6.8 advises.
+ * `final` false: a GOAWAY naming the highest stream id, so the peer opens its next streams
+ * elsewhere while any CONNECT already on the wire is still served. `final` true (a round trip
+ * later): the GOAWAY naming the last stream processed; the connection closes with its last
+ * stream. Outbound connections need nothing: no new stream joins them once nothing is accepted.
+ */
+void hbone_drain(struct proxy *p, bool final);
 
 #endif

@@ -74,6 +74,24 @@ void hbone_conn_close(struct hb_conn *c)
 	proxy_defer_free(p, c);
 }
 
+void hbone_drain(struct proxy *p, bool final)
+{
+	struct hb_conn *c, *next;
+
+	for (c = p->hb_conns; c; c = next) {
+		next = c->next;
+		if (!c->server || c->dead || c->handshaking || !c->h2)
+			continue;
+		if (final)
+			nghttp2_submit_goaway(c->h2, NGHTTP2_FLAG_NONE,
+					      nghttp2_session_get_last_proc_stream_id(c->h2),
+					      NGHTTP2_NO_ERROR, NULL, 0);
+		else
+			nghttp2_submit_shutdown_notice(c->h2);
+		hb_conn_kick(c); /* may close c: it had no stream left */
+	}
+}
+
 /* The peer's SPIFFE ID (its certificate's one URI SAN), verified by the handshake. */
 static bool peer_identity(struct hb_conn *c)
 {

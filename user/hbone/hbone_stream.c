@@ -283,6 +283,7 @@ int hb_stream_dial(struct hb_stream *st)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 	proxy_nodelay(fd);
+	proxy_reset_on_exit(fd);
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
 		close(fd);
 		st->conn->p->stats.hbone_pod_failed++;

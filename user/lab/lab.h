@@ -223,6 +223,10 @@ int lab_hosts_write(const struct lab *lab);
 int lab_config_write(const struct lab *lab);
 int lab_agents_start(struct lab *lab);
 int lab_agent_start(struct lab *lab, int node);
+/* A new skiffd on `node` that takes the running one's listeners over (skiffd --takeover). */
+int lab_agent_takeover(struct lab *lab, int node);
+/* The node's skiffd run dir (--run-dir): handoff.sock and skiffd.pid. */
+void lab_agent_run_dir(char *out, size_t len, const struct lab *lab, int node);
 /* node 0: every node's skiffd */
 int lab_agents_wait_ready(const struct lab *lab, int node, int timeout_ms);
 

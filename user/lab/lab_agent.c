@@ -56,9 +56,15 @@ static int lab_ca(const struct lab *lab, char *dir, size_t len)
 	return rc;
 }
 
-int lab_agent_start(struct lab *lab, int node)
+void lab_agent_run_dir(char *out, size_t len, const struct lab *lab, int node)
 {
-	char ca[PATH_MAX];
+	lab_fmt(out, len, "%s/run/node-%d", lab->state_dir, node);
+}
+
+/* `takeover`: the node's running skiffd hands its listeners over to the new one (--takeover). */
+static int agent_spawn(struct lab *lab, int node, bool takeover)
+{
+	char ca[PATH_MAX], run[PATH_MAX];
 	char bin[PATH_MAX], cg[PATH_MAX], log[PATH_MAX], netns[32];
 	struct lab_spawn s = {.cgroup = cg, .netns = netns, .log = log};
 	struct lab_argv *a = calloc(1, sizeof(*a));
@@ -104,6 +110,11 @@ int lab_agent_start(struct lab *lab, int node)
 		lab_argv_add(a, "--ca-dir");
 		lab_argv_add(a, "%s", ca);
 	}
+	lab_argv_add(a, "--run-dir");
+	lab_agent_run_dir(run, sizeof(run), lab, node);
+	lab_argv_add(a, "%s", run);
+	if (takeover)
+		lab_argv_add(a, "--takeover");
 	agent_env_args(a);
 	s.argv = a->v;
 	err = lab_cgroup_create(LAB_KUBELET_CGROUP);
@@ -121,6 +132,16 @@ int lab_agent_start(struct lab *lab, int node)
 	}
 	free(a);
 	return err;
+}
+
+int lab_agent_start(struct lab *lab, int node)
+{
+	return agent_spawn(lab, node, false);
+}
+
+int lab_agent_takeover(struct lab *lab, int node)
+{
+	return agent_spawn(lab, node, true);
 }
 
 int lab_agents_start(struct lab *lab)

@@ -54,7 +54,8 @@ static void del_all_netns(const struct lab *lab)
 /* Only what the lab put in the state dir: the dir may be one the user also uses. */
 static int remove_state_dir(const struct lab *lab)
 {
-	static const char *const sub[] = {"config", "logs", "hosts", "api", "kubeconfig", "state"};
+	static const char *const sub[] = {"config", "logs", "hosts", "api",
+					  "kubeconfig", "state", "run"};
 	char path[PATH_MAX];
 	int err = 0;
 

@@ -176,10 +176,31 @@ int lab_cmd_exec_node(struct lab *lab, const char *node, char **argv)
 	exit(127);
 }
 
-/* Kill this node's skiffd (if alive) and start a new one: what a DaemonSet rollout does. */
+/* The pid <run-dir>/skiffd.pid names, 0 when none. */
+static int serving_pid(const struct lab *lab, int node)
+{
+	char path[PATH_MAX];
+	int pid = 0;
+	FILE *f;
+
+	lab_agent_run_dir(path, sizeof(path), lab, node);
+	lab_fmt(path + strlen(path), sizeof(path) - strlen(path), "/skiffd.pid");
+	f = fopen(path, "re");
+	if (f && fscanf(f, "%d", &pid) != 1)
+		pid = 0;
+	if (f)
+		fclose(f);
+	return pid;
+}
+
+/*
+ * Replace this node's skiffd as a DaemonSet rollout does: the new one takes the running one's
+ * listeners (no SYN refused) and the old one drains, keeping its open connections. With no
+ * skiffd alive (killed), a new one starts from the pins alone.
+ */
 int lab_cmd_restart_agent(struct lab *lab, const char *node)
 {
-	int err = load_existing(lab), k;
+	int err = load_existing(lab), k, old = 0, pid = 0;
 
 	if (err)
 		return err;
@@ -187,17 +208,30 @@ int lab_cmd_restart_agent(struct lab *lab, const char *node)
 		fprintf(stderr, "skiff-lab: restart-agent: no node %s\n", node);
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < lab->nagent; i++) {
-		struct lab_agent *a = &lab->agent[i];
-
-		if (a->node != k || !lab_pid_matches(a->pid, "skiffd"))
-			continue;
-		kill(a->pid, SIGTERM);
-		for (int t = 0; t < 100 && lab_pid_matches(a->pid, "skiffd"); t++)
-			usleep(20000);
-		if (lab_pid_matches(a->pid, "skiffd"))
-			kill(a->pid, SIGKILL);
+	for (size_t i = 0; i < lab->nagent; i++)
+		if (lab->agent[i].node == k && lab_pid_matches(lab->agent[i].pid, "skiffd"))
+			old = lab->agent[i].pid;
+	err = old ? lab_agent_takeover(lab, k) : lab_agent_start(lab, k);
+	if (err || !old)
+		return err ?: lab_agents_wait_ready(lab, k, 30000);
+	/* served by the new one once it writes its pid: the old one accepts nothing then */
+	for (size_t i = 0; i < lab->nagent; i++)
+		if (lab->agent[i].node == k)
+			pid = lab->agent[i].pid;
+	for (int t = 0; t < 3000 && serving_pid(lab, k) != pid; t++) {
+		if (!lab_pid_matches(pid, "skiffd")) {
+			fprintf(stderr, "skiff-lab: restart-agent: the new skiffd on %s exited (see "
+				"%s/logs/skiffd-%s.log); the old one (%d) keeps serving\n", node,
+				lab->state_dir, node, old);
+			return -ESRCH;
+		}
+		usleep(10000);
 	}
-	err = lab_agent_start(lab, k);
-	return err ?: lab_agents_wait_ready(lab, k, 30000);
+	if (serving_pid(lab, k) != pid) {
+		fprintf(stderr, "skiff-lab: restart-agent: skiffd %d on %s did not take over in "
+			"30 s\n", pid, node);
+		return -ETIMEDOUT;
+	}
+	printf("%s: skiffd %d took over from %d, which drains\n", node, pid, old);
+	return lab_agents_wait_ready(lab, k, 30000);
 }

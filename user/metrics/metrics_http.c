@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "common/addr.h"
+#include "handoff/handoff.h"
 #include "metrics/metrics_http.h"
 
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len)
@@ -155,6 +156,11 @@ int metrics_server_open(struct metrics_server *s, const char *addr, int port,
 			"skiffd: --metrics-addr '%s' port %d is not an IP address and port\n", addr,
 			port);
 		return -EINVAL;
+	}
+	fd = handoff_listener((struct sockaddr *)&ss, (socklen_t)len); /* a running skiffd's */
+	if (fd >= 0) {
+		s->listen_fd = fd;
+		return 0;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -82,6 +82,8 @@ struct proxy_opts {
 	bool hbone_ktls_off;		/* keep TLS records in userspace even where kTLS exists */
 	bool hbone_openssl_records;	/* userspace records by libssl, not tls_records.c */
 	bool fast_hops; /* the kernel puts skiffd's dials to local pods in the sockhash */
+	bool paused;	/* listen (or take the listeners a running skiffd hands over) but accept
+			 * nothing until proxy_resume: the old process serves meanwhile */
 	void *ctx;
 };
 
@@ -122,6 +124,18 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out);
 void proxy_stats_read(const struct proxy *p, struct proxy_stats *s);
 /* Stop the thread and close every connection and listener. */
 void proxy_stop(struct proxy *p);
+/* Start accepting on the listeners of a proxy started paused (any thread). */
+void proxy_resume(struct proxy *p);
+/* The listening sockets, for a new skiffd to take over: how many were put in fds[0..max). */
+int proxy_listener_fds(const struct proxy *p, int *fds, int max);
+/*
+ * Drain: stop accepting (the listeners are closed; a new skiffd holds them now, or nobody),
+ * tell HBONE peers GOAWAY so their next streams go to the new process, and keep every open
+ * relay and stream running. Returns once no connection will be accepted any more.
+ */
+void proxy_drain(struct proxy *p);
+/* Draining, and nothing open any longer: the process may exit. */
+bool proxy_drained(const struct proxy *p);
 
 /*
  * The loop, for what runs on the proxy thread beside the plain relays: HBONE (hbone/hbone.h) and
@@ -141,6 +155,7 @@ enum proxy_ev_kind {
 	EV_CLIENT,	  /* plain relay, client side */
 	EV_UPSTREAM,	  /* plain relay, destination side */
 	EV_WAKE,	  /* proxy_stop */
+	EV_DRAIN,	  /* proxy_drain */
 	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
 	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
 	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
@@ -166,6 +181,13 @@ struct proxy {
 	size_t nlisteners;
 	pthread_t thread;
 	bool started;
+	/* proxy_drain: its eventfd, and the thread's answer once the listeners are closed */
+	struct proxy_ev drain;
+	pthread_mutex_t drain_lock;
+	pthread_cond_t drain_cond;
+	bool draining;	  /* listeners closed: no new connection is accepted */
+	long goaway_at;	  /* draining: when HBONE's final GOAWAY goes (CLOCK_MONOTONIC ms), or 0 */
+	bool drained;	  /* draining and nothing is open (read by the agent thread) */
 	struct relay *relays; /* every open relay, for proxy_stop */
 	struct l7_relay *l7_relays; /* every open L7 relay, likewise */
 	void **graveyard;     /* closed objects, freed after the current epoll batch */
@@ -182,6 +204,11 @@ void proxy_nodelay(int fd);
  * only with the last reference to the file, and a copy held elsewhere (a child between fork
  * and exec) would keep delivering events that point at freed memory. */
 void proxy_close(struct proxy *p, int fd, bool reset);
+/* SO_LINGER 0 on a relayed socket from the start: when skiffd dies (kill -9, a crash) the
+ * kernel's close of its sockets resets the pods' connections, which then fail at once instead
+ * of reading an end of stream that looks like a clean one. proxy_close(reset = false) still
+ * ends it with FIN. */
+void proxy_reset_on_exit(int fd);
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first, and its event handler skips it). */
 void proxy_defer_free(struct proxy *p, void *ptr);

@@ -18,9 +18,11 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "handoff/handoff.h"
 #include "hbone/hbone.h"
 #include "l7/l7_filter.h"
 #include "proxy/proxy_internal.h"
@@ -87,6 +89,7 @@ static void accept_all(struct proxy *p, int lfd)
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		p->stats.accepted++;
 		proxy_nodelay(fd);
+		proxy_reset_on_exit(fd);
 		fast = peer_key(fd, &k) ? -1 : p->o.orig_dst(p->o.ctx, &k, &dst);
 		if (fast < 0) {
 			p->stats.no_orig++;
@@ -104,14 +107,21 @@ static void accept_all(struct proxy *p, int lfd)
 
 void proxy_close(struct proxy *p, int fd, bool reset)
 {
-	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+	struct linger l = {.l_onoff = reset, .l_linger = 0};
 
 	if (fd < 0)
 		return;
 	epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT when it never joined: fine */
-	if (reset)
-		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+	/* a graceful close undoes proxy_reset_on_exit */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
+}
+
+void proxy_reset_on_exit(int fd)
+{
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 }
 
 void proxy_nodelay(int fd)
@@ -169,17 +179,62 @@ static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 		hbone_stream_event(ev->st, events);
 		break;
 	case EV_WAKE:
+	case EV_DRAIN:
 		break;
 	}
+}
+
+static long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* How long a peer has to see the first GOAWAY before the final one: the CONNECTs it sent
+ * before seeing it are in by then (a round trip on a node's network is far less). */
+#define DRAIN_GOAWAY_MS 1000
+
+/* On the proxy thread (no accept can be running): close the listeners, then answer. */
+static void drain_start(struct proxy *p)
+{
+	uint64_t v;
+
+	(void)!read(p->drain.fd, &v, sizeof(v));
+	for (size_t i = 0; i < p->nlisteners; i++)
+		proxy_close(p, p->listeners[i].fd, false);
+	p->nlisteners = 0;
+	hbone_drain(p, false);
+	p->goaway_at = mono_ms() + DRAIN_GOAWAY_MS;
+	pthread_mutex_lock(&p->drain_lock);
+	p->draining = true;
+	pthread_cond_broadcast(&p->drain_cond);
+	pthread_mutex_unlock(&p->drain_lock);
+}
+
+/* Draining: the final GOAWAY when due, and whether anything is still open. */
+static int drain_tick(struct proxy *p)
+{
+	if (p->goaway_at && mono_ms() >= p->goaway_at) {
+		p->goaway_at = 0;
+		hbone_drain(p, true);
+	}
+	__atomic_store_n(&p->drained, !p->relays && !p->l7_relays && !p->hb_conns,
+			 __ATOMIC_RELEASE);
+	if (p->goaway_at)
+		return (int)(p->goaway_at - mono_ms()) > 0 ? (int)(p->goaway_at - mono_ms()) : 0;
+	return -1;
 }
 
 static void *proxy_main(void *arg)
 {
 	struct proxy *p = arg;
 	struct epoll_event evs[64];
+	int timeout = -1;
 
 	for (;;) {
-		int n = epoll_wait(p->epfd, evs, 64, -1);
+		int n = epoll_wait(p->epfd, evs, 64, timeout);
 
 		if (n < 0 && errno != EINTR)
 			break;
@@ -188,9 +243,14 @@ static void *proxy_main(void *arg)
 
 			if (ev->kind == EV_WAKE)
 				return NULL;
-			dispatch(p, ev, evs[i].events);
+			if (ev->kind == EV_DRAIN)
+				drain_start(p);
+			else
+				dispatch(p, ev, evs[i].events);
 		}
 		graveyard_empty(p);
+		if (p->draining)
+			timeout = drain_tick(p);
 	}
 	return NULL;
 }
@@ -211,12 +271,19 @@ static int listen_on(struct proxy *p, int family, const char *addr, uint16_t por
 		return -EINVAL;
 	}
 	len = (socklen_t)err;
-	fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&ss, len) || listen(fd, PROXY_BACKLOG) ||
-	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev)) {
+	/* the running skiffd's socket when it hands over: SYNs queue on it meanwhile */
+	fd = handoff_listener((struct sockaddr *)&ss, len);
+	if (fd < 0) {
+		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+		if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+				bind(fd, (struct sockaddr *)&ss, len) || listen(fd, PROXY_BACKLOG))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	if (fd < 0 || (!p->o.paused && epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev))) {
 		err = -errno;
 		fprintf(stderr,
 			"proxy: cannot listen on %s port %u: %s (is the address on this node, and "
@@ -249,6 +316,13 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &p->wake};
 	if (!err && epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev))
 		err = -errno;
+	pthread_mutex_init(&p->drain_lock, NULL);
+	pthread_cond_init(&p->drain_cond, NULL);
+	p->drain = (struct proxy_ev){.kind = EV_DRAIN,
+				     .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &p->drain};
+	if (!err && (p->drain.fd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->drain.fd, &ev)))
+		err = -errno;
 	if (!err && o->addr4)
 		err = listen_on(p, AF_INET, o->addr4, o->port, EV_LISTENER);
 	if (!err && o->addr6)
@@ -270,6 +344,46 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 void proxy_stats_read(const struct proxy *p, struct proxy_stats *s)
 {
 	*s = p->stats;
+}
+
+void proxy_resume(struct proxy *p)
+{
+	if (!p || !p->o.paused)
+		return;
+	p->o.paused = false;
+	for (size_t i = 0; i < p->nlisteners; i++) {
+		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->listeners[i]};
+
+		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->listeners[i].fd, &ev))
+			fprintf(stderr, "proxy: cannot accept on a listener: %s\n", strerror(errno));
+	}
+}
+
+int proxy_listener_fds(const struct proxy *p, int *fds, int max)
+{
+	int n = 0;
+
+	for (size_t i = 0; p && !p->draining && i < p->nlisteners && n < max; i++)
+		fds[n++] = p->listeners[i].fd;
+	return n;
+}
+
+void proxy_drain(struct proxy *p)
+{
+	uint64_t one = 1;
+
+	if (!p || !p->started)
+		return;
+	(void)!write(p->drain.fd, &one, sizeof(one));
+	pthread_mutex_lock(&p->drain_lock);
+	while (!p->draining)
+		pthread_cond_wait(&p->drain_cond, &p->drain_lock);
+	pthread_mutex_unlock(&p->drain_lock);
+}
+
+bool proxy_drained(const struct proxy *p)
+{
+	return !p || __atomic_load_n(&p->drained, __ATOMIC_ACQUIRE);
 }
 
 void proxy_stop(struct proxy *p)
@@ -294,6 +408,10 @@ void proxy_stop(struct proxy *p)
 		close(p->listeners[i].fd);
 	if (p->wakefd >= 0)
 		close(p->wakefd);
+	if (p->drain.fd >= 0)
+		close(p->drain.fd);
+	pthread_mutex_destroy(&p->drain_lock);
+	pthread_cond_destroy(&p->drain_cond);
 	if (p->epfd >= 0)
 		close(p->epfd);
 	free(p);

@@ -222,8 +222,10 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 	p->stats.active++;
 	r->upstream.fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	err = r->upstream.fd < 0 ? -errno : dir_open(&r->out);
-	if (r->upstream.fd >= 0)
+	if (r->upstream.fd >= 0) {
 		proxy_nodelay(r->upstream.fd);
+		proxy_reset_on_exit(r->upstream.fd);
+	}
 	if (!err)
 		err = dir_open(&r->in);
 	if (!err && connect(r->upstream.fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
