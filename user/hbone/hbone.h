@@ -43,5 +43,8 @@ void hbone_conn_event(struct hb_conn *c, uint32_t events);
 void hbone_stream_event(struct hb_stream *st, uint32_t events);
 /* Close `c` now and reset its streams (proxy_stop closes every one of p->hb_conns). */
 void hbone_conn_close(struct hb_conn *c);
+/* Close what outstayed p->lim: streams idle for idle_ms (reset both ways), dials and
+ * handshakes longer than connect_ms, inbound connections left without streams for idle_ms. */
+void hbone_sweep(struct proxy *p);
 
 #endif

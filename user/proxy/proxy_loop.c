@@ -86,6 +86,10 @@ static void accept_all(struct proxy *p, int lfd)
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		p->stats.accepted++;
+		if (proxy_src_charge(p, fd)) { /* its source holds too many: refused at once */
+			proxy_close(p, fd, true);
+			continue;
+		}
 		proxy_nodelay(fd);
 		fast = peer_key(fd, &k) ? -1 : p->o.orig_dst(p->o.ctx, &k, &dst);
 		if (fast < 0) {
@@ -109,6 +113,7 @@ void proxy_close(struct proxy *p, int fd, bool reset)
 	if (fd < 0)
 		return;
 	epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT when it never joined: fine */
+	proxy_src_release(p, fd);
 	if (reset)
 		setsockopt(fd, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
 	close(fd);
@@ -179,10 +184,11 @@ static void *proxy_main(void *arg)
 	struct epoll_event evs[64];
 
 	for (;;) {
-		int n = epoll_wait(p->epfd, evs, 64, -1);
+		int n = epoll_wait(p->epfd, evs, 64, proxy_wait_ms(p));
 
 		if (n < 0 && errno != EINTR)
 			break;
+		p->now_ms = proxy_clock_ms();
 		for (int i = 0; i < n; i++) {
 			struct proxy_ev *ev = evs[i].data.ptr;
 
@@ -190,6 +196,7 @@ static void *proxy_main(void *arg)
 				return NULL;
 			dispatch(p, ev, evs[i].events);
 		}
+		proxy_sweep(p);
 		graveyard_empty(p);
 	}
 	return NULL;
@@ -242,6 +249,7 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 		return -ENOMEM;
 	p->o = *o;
 	p->wakefd = -1;
+	proxy_limits_fill(p);
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->epfd < 0 || (p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		err = -errno;
@@ -290,6 +298,7 @@ void proxy_stop(struct proxy *p)
 		hbone_conn_close(p->hb_conns);
 	graveyard_empty(p);
 	free(p->graveyard);
+	proxy_src_free(p);
 	for (size_t i = 0; i < p->nlisteners; i++)
 		close(p->listeners[i].fd);
 	if (p->wakefd >= 0)
