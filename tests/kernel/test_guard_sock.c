@@ -88,9 +88,8 @@ static void pod_enroll(bool enrolled, uint32_t flags)
 
 static struct skiff_flow_key flow_key(uint16_t sport)
 {
-	struct skiff_flow_key k = {.family = SKIFF_AF_INET,
-				   .sport = htons(sport),
-				   .dport = htons(POD_PORT)};
+	struct skiff_flow_key k = {
+	    .family = SKIFF_AF_INET, .sport = htons(sport), .dport = htons(POD_PORT)};
 
 	inet_pton(AF_INET, PEER_IP, &k.saddr);
 	inet_pton(AF_INET, POD_IP, &k.daddr);
@@ -127,9 +126,8 @@ static int client_start(bool peer, uint16_t sport)
 		assert_int_equal(setns(S.self_ns, CLONE_NEWNET), 0);
 	assert_true(fd >= 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	assert_int_equal(bind(fd, (struct sockaddr *)&ss,
-			      sa_make(peer ? PEER_IP : POD_IP, sport, &ss)),
-			 0);
+	assert_int_equal(
+	    bind(fd, (struct sockaddr *)&ss, sa_make(peer ? PEER_IP : POD_IP, sport, &ss)), 0);
 	assert_true(connect(fd, (struct sockaddr *)&ss, sa_make(POD_IP, POD_PORT, &ss)) == 0 ||
 		    errno == EINPROGRESS);
 	return fd;

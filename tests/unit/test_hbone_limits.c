@@ -41,7 +41,7 @@ struct hrig {
 	struct identity_cert cc, sc;
 	SSL_CTX *cctx, *sctx;
 	struct proxy *a, *b;
-	char node[32];	  /* B's address: 127.77.x.y */
+	char node[32]; /* B's address: 127.77.x.y */
 	int pod_lfd;
 	uint16_t pod_port, a_port;
 };
@@ -124,10 +124,9 @@ static int setup(void **state)
 	struct sockaddr_in pod = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	struct identity_err err = {{0}};
 	struct hrig *h = calloc(1, sizeof(*h));
-	struct proxy_opts oa = {.addr4 = "127.0.0.1", .orig_dst = orig_dst, .route = route,
-				.limits = lim},
-			  ob = {.orig_dst = orig_dst, .server_ctx = server_ctx, .authz = allow,
-				.limits = lim};
+	struct proxy_opts
+	    oa = {.addr4 = "127.0.0.1", .orig_dst = orig_dst, .route = route, .limits = lim},
+	    ob = {.orig_dst = orig_dst, .server_ctx = server_ctx, .authz = allow, .limits = lim};
 
 	assert_non_null(h);
 	*state = h;

@@ -57,8 +57,8 @@ void proxy_limits_fill(struct proxy *p)
  * it (tests set them in milliseconds). */
 uint32_t proxy_tick_ms(const struct proxy *p)
 {
-	uint32_t t = PROXY_TICK_MS, l[] = {p->lim.idle_ms, p->lim.sniff_ms, p->lim.head_ms,
-					    p->lim.connect_ms};
+	uint32_t t = PROXY_TICK_MS,
+		 l[] = {p->lim.idle_ms, p->lim.sniff_ms, p->lim.head_ms, p->lim.connect_ms};
 
 	for (size_t i = 0; i < sizeof(l) / sizeof(l[0]); i++)
 		if (l[i] / 4 < t)
