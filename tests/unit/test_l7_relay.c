@@ -1157,7 +1157,9 @@ static bool deny_tcp(void *ctx, struct authz_request *rq, char *why, size_t len)
 /*
  * A client whose first bytes could still start an HTTP method, and then stops: after sniff_ms
  * they are judged at L4 (here a policy that needs HTTP: the connection is refused and closed),
- * and nothing reached the pod. Before, the relay would have waited for ever.
+ * and nothing reached the pod. Before, the relay would have waited for ever. A client that sends
+ * nothing at first (a pool's connection opened ahead of its request) is not sniffing: its
+ * request, past sniff_ms, is still HTTP.
  */
 static void test_sniff_timeout(void **state)
 {
@@ -1168,6 +1170,12 @@ static void test_sniff_timeout(void **state)
 
 	t->dec.decide = deny_tcp;
 	fd = raw_connect(t);
+	nap_ms(T_SNIFF_MS * 3 / 2); /* past the sniffing limit, not the idle one */
+	raw_send(fd, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, OK_FOR(10) "GET /late\n");
+	close(fd);
+	assert_int_equal(stats(t).sniff_timeouts, 0);
+	fd = raw_connect(t);
 	raw_send(fd, "GE");
 	t0 = now_ms();
 	expect_closed(fd, t0, T_SNIFF_MS / 2);
@@ -1175,7 +1183,7 @@ static void test_sniff_timeout(void **state)
 	assert_int_equal(stats(t).sniff_timeouts, 1);
 	assert_int_equal(stats(t).idle_closed, 0);
 	srv_seen(&t->srv, seen, sizeof(seen), &accepts);
-	assert_string_equal(seen, "");
+	assert_string_equal(seen, "GET /late\n");
 }
 
 /*

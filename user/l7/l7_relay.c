@@ -17,8 +17,10 @@
  * answer is not lost to a reset.
  *
  * Time (l7_relay_sweep): a relay with no event for proxy_limits.idle_ms is reset; a client whose
- * first bytes have not chosen a protocol within sniff_ms is decided as TCP (as Envoy does when
- * its listener filters time out: the L4 decision, which refuses where a rule needs HTTP); a
+ * first bytes have not chosen a protocol within sniff_ms of the first one is decided as TCP (as
+ * Envoy does when its listener filters time out: the L4 decision, which refuses where a rule
+ * needs HTTP). A client that has sent nothing is only idle: pools open connections ahead of
+ * their requests, and those must stay HTTP. A
  * request head, or h2 header block, under way for longer than head_ms closes the connection
  * (slowloris): nothing of it was forwarded.
  */
@@ -68,6 +70,7 @@ struct l7_relay {
 	bool gone;	 /* closed; freed after this batch */
 	size_t lingered; /* client bytes dropped after the last word */
 	uint64_t born_ms, active_ms; /* proxy.now_ms at its start, and at its last event */
+	uint64_t first_ms;	     /* ... when the client's first byte came */
 	uint64_t head_ms;	     /* ... when the request head under way began; 0: none */
 	uint64_t seen_requests, seen_denied; /* filter counts already in the proxy's stats */
 	struct l7_relay *next, *prev;
@@ -240,6 +243,8 @@ static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t 
 
 	if (k > n)
 		k = n;
+	if (!r->nsniff && k)
+		r->first_ms = p->now_ms;
 	memcpy(r->sniff + r->nsniff, in, k);
 	r->nsniff += k;
 	prefix = !memcmp(r->sniff, L7_H2_PREFACE, r->nsniff);
@@ -619,7 +624,7 @@ static bool relay_expired(struct proxy *p, struct l7_relay *r)
 		p->stats.idle_closed++;
 	} else if (r->head_ms && p->now_ms - r->head_ms >= l->head_ms) {
 		p->stats.head_timeouts++;
-	} else if (!r->ops && !r->connecting && p->now_ms - r->born_ms >= l->sniff_ms) {
+	} else if (!r->ops && r->nsniff && p->now_ms - r->first_ms >= l->sniff_ms) {
 		/* decided: what the L4 decision lets through (or its refusal) goes now */
 		if (sniff_expired(p, r) || relay_step(p, r)) {
 			l7_relay_close(p, r, true);
