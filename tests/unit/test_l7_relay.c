@@ -396,6 +396,14 @@ static int setup_bounded(void **state)
 	return setup_with(state, &lim);
 }
 
+/* A long idle limit and a short linger: which of the two ended a relay shows. */
+static int setup_linger(void **state)
+{
+	const struct proxy_limits lim = {.idle_ms = 5000, .linger_ms = 200};
+
+	return setup_with(state, &lim);
+}
+
 static int teardown(void **state)
 {
 	struct rt *t = *state;
@@ -1249,6 +1257,25 @@ static void test_connect_timeout(void **state)
 	close(lfd);
 }
 
+/* After its last word (a 400 that closes), the relay waits for the client's FIN linger_ms, not
+ * the idle limit: a client that keeps the connection open is reset well before 5 s of idle. */
+static void test_linger_after_last_word(void **state)
+{
+	struct rt *t = *state;
+	char c;
+	int fd = raw_connect(t);
+
+	raw_send(fd, "GET / HTTP/1.1\r\n\r\n"); /* no Host: 400, and the end */
+	raw_expect(fd, "HTTP/1.1 400 Bad Request\r\n");
+	while (recv(fd, &c, 1, 0) > 0) /* the rest of the answer, then the relay's FIN */
+		;
+	for (int i = 0; i < 300 && stats(t).active; i++)
+		nap_ms(10);
+	assert_int_equal(stats(t).active, 0);
+	assert_int_equal(stats(t).idle_closed, 1);
+	close(fd);
+}
+
 /* One source holds at most per_source connections: the next is reset at once, and served again
  * once one of the others has closed. */
 static void test_per_source(void **state)
@@ -1301,6 +1328,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_slow_head, setup_bounded, teardown),
 	    cmocka_unit_test_setup_teardown(test_connect_timeout, setup_bounded, teardown),
 	    cmocka_unit_test_setup_teardown(test_per_source, setup_bounded, teardown),
+	    cmocka_unit_test_setup_teardown(test_linger_after_last_word, setup_linger, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,7 +22,8 @@
  * needs HTTP). A client that has sent nothing is only idle: pools open connections ahead of
  * their requests, and those must stay HTTP. A
  * request head, or h2 header block, under way for longer than head_ms closes the connection
- * (slowloris): nothing of it was forwarded.
+ * (slowloris): nothing of it was forwarded. After the last word, the client's FIN is awaited
+ * linger_ms at most (Envoy's delayed close): a client that never closes holds nothing long.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -620,7 +621,7 @@ static bool relay_expired(struct proxy *p, struct l7_relay *r)
 
 	if (r->connecting && p->now_ms - r->born_ms >= l->connect_ms) {
 		p->stats.connect_timeouts++;
-	} else if (p->now_ms - r->active_ms >= l->idle_ms) {
+	} else if (p->now_ms - r->active_ms >= (r->ending ? l->linger_ms : l->idle_ms)) {
 		p->stats.idle_closed++;
 	} else if (r->head_ms && p->now_ms - r->head_ms >= l->head_ms) {
 		p->stats.head_timeouts++;

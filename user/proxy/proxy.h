@@ -81,6 +81,7 @@ struct proxy_limits {
 	uint32_t sniff_ms;     /* the client's first bytes have not chosen a protocol: TCP */
 	uint32_t head_ms;      /* an HTTP request head (h2: header block) under way: closed */
 	uint32_t connect_ms;   /* a dial to a pod or node, and an HBONE TLS handshake */
+	uint32_t linger_ms;    /* after an L7 relay's last word: the client's FIN awaited */
 	uint32_t per_source;   /* connections open from one address on 15001 or 15008 */
 };
 
@@ -88,6 +89,7 @@ struct proxy_limits {
 #define PROXY_SNIFF_MS	   (15u * 1000)	  /* Envoy's listener_filters_timeout */
 #define PROXY_HEAD_MS	   (10u * 1000)	  /* HAProxy's documented `timeout http-request` */
 #define PROXY_CONNECT_MS   (10u * 1000)	  /* Istio's connectTimeout */
+#define PROXY_LINGER_MS	   1000u	  /* Envoy's delayed_close_timeout */
 #define PROXY_PER_SOURCE   1024u
 
 struct proxy_opts {

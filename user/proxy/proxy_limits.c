@@ -48,6 +48,7 @@ void proxy_limits_fill(struct proxy *p)
 	p->lim.sniff_ms = or_default(o->sniff_ms, PROXY_SNIFF_MS);
 	p->lim.head_ms = or_default(o->head_ms, PROXY_HEAD_MS);
 	p->lim.connect_ms = or_default(o->connect_ms, PROXY_CONNECT_MS);
+	p->lim.linger_ms = or_default(o->linger_ms, PROXY_LINGER_MS);
 	p->lim.per_source = or_default(o->per_source, PROXY_PER_SOURCE);
 	p->now_ms = proxy_clock_ms();
 	p->next_sweep_ms = p->now_ms + proxy_tick_ms(p);
