@@ -63,7 +63,7 @@ static struct {
 	uint64_t *percpu;
 } S = {.self_ns = -1, .peer_ns = -1};
 
-/* ---------- helpers ---------- */
+/* ---------- maps and sockets ---------- */
 
 static uint64_t drops(void)
 {

@@ -1710,7 +1710,7 @@ static void control_flood(size_t chunk, uint8_t type, size_t len)
 	static const uint8_t payload[8] = {1, 2, 3, 4, 5, 6, 7, 8};
 	struct rig *r = raw_open(chunk, NULL, 0);
 
-	/* pumped every 100: the pod's nghttp2 ends a session owing it 1000 answers */
+	/* pumped every 100: the pod's nghttp2 gives up on a peer owed 1000 answers */
 	for (int i = 0; i < H2_MAX_CONTROL_RUN - 1; i++) { /* the client's SETTINGS was one */
 		raw_frame(r, type, 0, 0, payload, len);
 		if (i % 100 == 99)
