@@ -125,8 +125,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libskiff.a
 # test_bpf_load runs itself on the broken object: built with it, for it alone.
 $(BUILD)/tests/kernel/test_bpf_load: $(BROKEN_OBJS)
 
-# test_guard runs the guard's skeleton itself; named here, the header is also kept after a build.
-$(BUILD)/tests/kernel/test_guard: $(BUILD)/skel/guard.skel.h
+# test_guard and test_guard_sock run the guard's skeleton themselves; named here, the header is also kept after a build.
+$(BUILD)/tests/kernel/test_guard $(BUILD)/tests/kernel/test_guard_sock: $(BUILD)/skel/guard.skel.h
 
 # The OCI image archive (deploy/image/build.sh says what goes in and how it stays reproducible).
 image: $(BUILD)/bin/skiffd $(BUILD)/bin/skiffctl

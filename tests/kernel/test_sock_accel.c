@@ -851,6 +851,171 @@ static void test_unenrolled_not_redirected(void **state)
 	pair_close(&p);
 }
 
+/*
+ * Zero-length writes on redirected sockets, both ways and by every call that can make one
+ * (send, write, sendmsg with no iovec and with an empty one): each returns 0, nothing arrives (in
+ * particular no end of stream), and the bytes after them arrive in order. The sockets stay in
+ * the sockhash.
+ */
+static void test_zero_length_writes(void **state)
+{
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	struct iovec iov = {.iov_base = "x", .iov_len = 0};
+	char buf[16];
+
+	(void)state;
+	timeouts(p.cli, 5);
+	timeouts(p.srv, 5);
+	assert_true(in_sockhash(p.cli));
+	assert_true(in_sockhash(p.srv));
+	for (int d = 0; d < 2; d++) {
+		int w = d ? p.srv : p.cli, r = d ? p.cli : p.srv;
+		struct msghdr none = {0}, empty = {.msg_iov = &iov, .msg_iovlen = 1};
+
+		assert_int_equal(send(w, "", 0, MSG_NOSIGNAL), 0);
+		assert_int_equal(write(w, "", 0), 0);
+		assert_int_equal(sendmsg(w, &none, MSG_NOSIGNAL), 0);
+		assert_int_equal(sendmsg(w, &empty, MSG_NOSIGNAL), 0);
+		assert_int_equal(recv(r, buf, sizeof(buf), MSG_DONTWAIT), -1);
+		assert_int_equal(errno, EAGAIN);
+		assert_int_equal(send(w, "abc", 3, MSG_NOSIGNAL), 3);
+		assert_int_equal(send(w, "", 0, MSG_NOSIGNAL), 0);
+		assert_int_equal(send(w, "de", 2, MSG_NOSIGNAL), 2);
+		assert_int_equal(recv(r, buf, 3, MSG_WAITALL), 3);
+		assert_int_equal(recv(r, buf + 3, 2, MSG_WAITALL), 2);
+		assert_memory_equal(buf, "abcde", 5);
+	}
+	assert_true(in_sockhash(p.cli));
+	assert_true(in_sockhash(p.srv));
+	pair_close(&p);
+	assert_int_equal(sockhash_settle(), 0);
+}
+
+/*
+ * The reader closes while the writer is redirecting into it, with unread bytes queued (the
+ * kernel then resets), and once more with SO_LINGER 0: the writer's next writes fail with EPIPE
+ * or ECONNRESET within seconds instead of hanging or redirecting into a closed socket, its reads
+ * see the end, and no sockhash entry is left once it closes too.
+ */
+static void test_peer_closes_mid_redirect(void **state)
+{
+	static unsigned char chunk[65536];
+	struct linger rst = {.l_onoff = 1, .l_linger = 0};
+
+	(void)state;
+	for (int hard = 0; hard < 2; hard++) {
+		struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+		struct pollfd pfd = {.fd = p.cli, .events = POLLOUT};
+		ssize_t n = 0;
+		int i;
+
+		assert_true(in_sockhash(p.cli));
+		assert_int_equal(fcntl(p.cli, F_SETFL, O_NONBLOCK), 0);
+		for (i = 0; i < 64 && send(p.cli, chunk, sizeof(chunk), MSG_NOSIGNAL) > 0; i++)
+			;
+		assert_true(recv(p.srv, chunk, 4096, 0) > 0); /* some read, more left unread */
+		if (hard)
+			setsockopt(p.srv, SOL_SOCKET, SO_LINGER, &rst, sizeof(rst));
+		close(p.srv);
+		for (i = 0; i < 1000; i++) {
+			if (poll(&pfd, 1, 5000) != 1)
+				fail_msg("the writer hangs after its peer closed");
+			n = send(p.cli, chunk, sizeof(chunk), MSG_NOSIGNAL);
+			if (n < 0 && errno != EAGAIN)
+				break;
+		}
+		assert_true(n < 0);
+		if (errno != EPIPE && errno != ECONNRESET)
+			fail_msg("the writer failed with %s, not EPIPE or ECONNRESET", strerror(errno));
+		n = recv(p.cli, chunk, sizeof(chunk), 0);
+		assert_true(n <= 0);
+		close(p.cli);
+		assert_int_equal(sockhash_settle(), 0);
+	}
+}
+
+/* One UDP exchange between a socket of pod cgroup `ccg` at `cip` and one of `scg` at `sip`, by
+ * connect() + send() and by sendto(): every address each side sees (getpeername, recvfrom) is
+ * the other's own: nothing rewrites datagrams between pods that are not service addresses. */
+static void udp_untouched(int family, const char *ccg, const char *cip, const char *scg,
+			  const char *sip)
+{
+	struct sockaddr_storage sa, ca, from, peer;
+	struct skiff_sock_origin want, got;
+	socklen_t slen = sizeof(sa), clen = sizeof(ca), flen, plen = sizeof(peer);
+	char buf[8];
+	int s, c;
+
+	cg_enter(scg);
+	s = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sa_make(sip, 0, &sa)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &slen), 0);
+	cg_enter(ccg);
+	c = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(c, (struct sockaddr *)&ca, sa_make(cip, 0, &ca)), 0);
+	assert_int_equal(getsockname(c, (struct sockaddr *)&ca, &clen), 0);
+	cg_enter(T.cg_home);
+	timeouts(s, 5);
+	timeouts(c, 5);
+
+	assert_int_equal(sendto(c, "to", 2, 0, (struct sockaddr *)&sa, slen), 2);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, slen), 0);
+	assert_int_equal(getpeername(c, (struct sockaddr *)&peer, &plen), 0);
+	sa_endpoint(&sa, &want);
+	sa_endpoint(&peer, &got);
+	assert_memory_equal(&got, &want, sizeof(got));
+	assert_int_equal(send(c, "cn", 2, 0), 2);
+	sa_endpoint(&ca, &want);
+	for (int i = 0; i < 2; i++) {
+		flen = sizeof(from);
+		assert_int_equal(recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen),
+				 2);
+		assert_memory_equal(buf, i ? "cn" : "to", 2);
+		sa_endpoint(&from, &got);
+		assert_memory_equal(&got, &want, sizeof(got));
+	}
+	assert_int_equal(sendto(s, "bk", 2, 0, (struct sockaddr *)&ca, clen), 2);
+	flen = sizeof(from);
+	assert_int_equal(recvfrom(c, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen), 2);
+	sa_endpoint(&sa, &want);
+	sa_endpoint(&from, &got);
+	assert_memory_equal(&got, &want, sizeof(got));
+	close(s);
+	close(c);
+}
+
+/*
+ * What the socket programs must pass untouched, from an enrolled pod's cgroup with every program
+ * attached: UDP over IPv4 and IPv6 between pods (connect, sendmsg, recvmsg and getpeername
+ * hooks), unix stream and datagram sockets; none of them joins the sockhash.
+ */
+static void test_other_families_untouched(void **state)
+{
+	char buf[8];
+	int sp[2];
+
+	(void)state;
+	assert_int_equal(sockhash_count(), 0);
+	udp_untouched(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	udp_untouched(AF_INET6, T.cg_a, POD_A6, T.cg_b, POD_B6);
+	for (int type = 0; type < 2; type++) {
+		cg_enter(T.cg_a);
+		assert_int_equal(socketpair(AF_UNIX, (type ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+					    0, sp),
+				 0);
+		cg_enter(T.cg_home);
+		assert_int_equal(write(sp[0], "unix", 4), 4);
+		assert_int_equal(read(sp[1], buf, sizeof(buf)), 4);
+		assert_memory_equal(buf, "unix", 4);
+		assert_int_equal(write(sp[1], "", 0), 0);
+		assert_int_equal(write(sp[1], "back", 4), 4);
+		assert_int_equal(read(sp[0], buf, sizeof(buf)), type ? 0 : 4); /* a dgram may be empty */
+		close(sp[0]);
+		close(sp[1]);
+	}
+	assert_int_equal(sockhash_count(), 0);
+}
+
 static void test_sendfile_and_splice(void **state)
 {
 	const size_t len = 24 << 20;
@@ -1179,6 +1344,9 @@ int main(void)
 	    cmocka_unit_test(test_msg_peek),
 	    cmocka_unit_test(test_backpressure),
 	    cmocka_unit_test(test_unenrolled_not_redirected),
+	    cmocka_unit_test(test_zero_length_writes),
+	    cmocka_unit_test(test_peer_closes_mid_redirect),
+	    cmocka_unit_test(test_other_families_untouched),
 	    cmocka_unit_test(test_sendfile_and_splice),
 	    cmocka_unit_test(test_many_short_connections),
 	    cmocka_unit_test(test_join_long_connections),

@@ -32,10 +32,11 @@
 #include <nghttp2/nghttp2.h>
 
 #include "l7/l7_filter.h"
+#include "l7/l7_h2.h" /* its bounds */
 #include "l7_test.h"
 #include "proxy/proxy.h"
 
-#define MAXS	    512
+#define MAXS	    1024
 #define WHOLE	    ((size_t)1 << 20) /* feed the filter everything at once */
 #define AUTHORITY   "pod.test:8080"
 #define DENY_HEADER "x-deny"
@@ -1648,8 +1649,8 @@ static void test_continuation_bounds(void **state)
 	int i;
 
 	raw_frame(r, NGHTTP2_HEADERS, 0, 1, &get, 1);
-	for (i = 0; i < 65; i++)
-		raw_frame(r, NGHTTP2_CONTINUATION, 0, 1, NULL, 0);
+	for (i = 0; i < 65; i++) /* not empty: empty ones are a flood of their own, sooner */
+		raw_frame(r, NGHTTP2_CONTINUATION, 0, 1, &get, 1);
 	pump_any(r);
 	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
 	rig_close(r);
@@ -1665,6 +1666,98 @@ static void test_continuation_bounds(void **state)
 	assert_int_equal(r->nss, 0);
 	rig_close(r);
 	free(gets);
+}
+
+/*
+ * Rapid reset (CVE-2023-44487): requests the client opens and resets at once cost the pod a
+ * request each and the client nothing. Once 500 requests have started, more than half of them
+ * reset ends the connection with ENHANCE_YOUR_CALM; 600 requests that are answered do not.
+ */
+static void test_rapid_reset(void **state)
+{
+	static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+	uint32_t i;
+
+	for (i = 0; i < 600 && !r->frc; i++) {
+		raw_get(r, 2 * i + 1, "/a", NULL, 0);
+		raw_frame(r, NGHTTP2_RST_STREAM, 0, 2 * i + 1, cancel, 4);
+		if (i % 50 == 49)
+			pump_any(r);
+	}
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_true(l7_h2_ops.counts(r->f)->requests >= H2_RESET_MIN_STREAMS);
+	assert_true(l7_h2_ops.counts(r->f)->requests <= H2_RESET_MIN_STREAMS + 1);
+	rig_close(r);
+
+	r = raw_open(state_chunk(state), NULL, 0);
+	for (i = 0; i < 600; i++) {
+		raw_get(r, 2 * i + 1, "/a", NULL, 0);
+		if (i % 50 == 49)
+			pump(r);
+	}
+	pump(r);
+	assert_int_equal(raw_stream(r, 1199)->status, 200);
+	rig_close(r);
+}
+
+/* PING and SETTINGS floods: each asks the pod for an answer. 1000 in a row pass; the 1001st with
+ * no request or DATA in between ends the connection. A request in between starts the count
+ * again. */
+static void control_flood(size_t chunk, uint8_t type, size_t len)
+{
+	static const uint8_t payload[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+	struct rig *r = raw_open(chunk, NULL, 0);
+
+	/* pumped every 100: the pod's nghttp2 gives up on a peer owed 1000 answers */
+	for (int i = 0; i < H2_MAX_CONTROL_RUN - 1; i++) { /* the client's SETTINGS was one */
+		raw_frame(r, type, 0, 0, payload, len);
+		if (i % 100 == 99)
+			pump(r);
+	}
+	raw_get(r, 1, "/a", NULL, 0);
+	for (int i = 0; i < H2_MAX_CONTROL_RUN; i++) {
+		raw_frame(r, type, 0, 0, payload, len);
+		if (i % 100 == 99)
+			pump(r);
+	}
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 200);
+	raw_frame(r, type, 0, 0, payload, len);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	rig_close(r);
+}
+
+static void test_ping_settings_floods(void **state)
+{
+	control_flood(state_chunk(state), NGHTTP2_PING, 8);
+	control_flood(state_chunk(state), NGHTTP2_SETTINGS, 0);
+}
+
+/* Frames that carry nothing and end nothing: one passes, two in a row end the connection, as
+ * Envoy's max_consecutive_inbound_frames_with_empty_payload (1) does. An empty DATA that ends
+ * its stream is a request's end, not a flood. */
+static void test_empty_frames(void **state)
+{
+	nghttp2_nv post[] = {NVS(":method", "POST"), NVS(":scheme", "http"),
+			     NVS(":authority", AUTHORITY), NVS(":path", "/a")};
+	struct rig *r = raw_open(state_chunk(state), NULL, 0);
+
+	raw_headers(r, 1, 0, post, 4);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, NULL, 0);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, "x", 1);
+	raw_frame(r, NGHTTP2_DATA, 0, 1, NULL, 0);
+	raw_frame(r, NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, NULL, 0);
+	pump(r);
+	assert_int_equal(raw_stream(r, 1)->status, 200);
+	raw_headers(r, 3, 0, post, 4);
+	raw_frame(r, NGHTTP2_DATA, 0, 3, NULL, 0);
+	raw_frame(r, NGHTTP2_DATA, 0, 3, NULL, 0);
+	pump_any(r);
+	expect_goaway_code(r, NGHTTP2_ENHANCE_YOUR_CALM);
+	rig_close(r);
 }
 
 /* The pod may offer a table larger than H2_TABLE_MAX: the client is told 4096, the most skiffd
@@ -2102,6 +2195,9 @@ int main(void)
 	    BOTH(test_pod_max_header_list),
 	    BOTH(test_hpack_budget),
 	    BOTH(test_continuation_bounds),
+	    BOTH(test_rapid_reset),
+	    BOTH(test_ping_settings_floods),
+	    BOTH(test_empty_frames),
 	    BOTH(test_pod_table_size_capped),
 	    BOTH(test_garbage_is_eproto),
 	    BOTH(test_pod_garbage_is_eproto),

@@ -401,6 +401,42 @@ static void test_smuggling_refused(void **state)
 	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
 	expect_400(state, "", "GET / HTTP/2.0\r\nHost: a\r\n\r\n");
 	expect_400(state, "", "GET nopath HTTP/1.1\r\nHost: a\r\n\r\n");
+	/* the same, in the other orders and spellings servers have disagreed on */
+	expect_400(state, GET("/first"),
+		   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		   "Content-Length: 4\r\n\r\n0\r\n\r\n");
+	expect_400(state, "",
+		   "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+		   "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +4\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4 4\r\n\r\n");
+	expect_400(state, "", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x4\r\n\r\n");
+	expect_400(state, "",
+		   "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\tfolded\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n");
+	expect_400(state, "", "GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n\n");
+	static const char nul[] = "GET / HTTP/1.1\r\nHost: a\r\n\x00X: 1\r\n\r\n";
+
+	expect_answer_n(state, "", nul, sizeof(nul) - 1, BAD_REQUEST_STATUS);
+}
+
+/* Where a request head is under way, the relay bounds how long it may take (slowloris): from its
+ * first byte to its blank line, and not between requests or in a body. */
+static void test_in_head(void **state)
+{
+	struct fx *x = *state;
+
+	assert_false(l7_http1_ops.in_head(x->f));
+	client(x, "GET /a HT");
+	assert_true(l7_http1_ops.in_head(x->f));
+	client(x, "TP/1.1\r\nHost: a\r\n\r\n");
+	assert_false(l7_http1_ops.in_head(x->f));
+	client(x, "POST /b HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\nab");
+	assert_false(l7_http1_ops.in_head(x->f));
+	client(x, "cdG");
+	assert_true(l7_http1_ops.in_head(x->f));
 }
 
 /* A broken chunk in a body being discarded: the 403 stands, then 400 and the end. */
@@ -973,6 +1009,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_field_rules, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_many_fields, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_smuggling_refused, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_in_head, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunk_size_line_strict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_trailer_fields_strict, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_chunk_junk_in_denied_body, setup, teardown),

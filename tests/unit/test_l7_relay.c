@@ -352,7 +352,14 @@ static bool deny_word(void *ctx, struct authz_request *rq, char *why, size_t len
 	return !rq->path || !strstr(rq->path, "deny");
 }
 
-static int setup(void **state)
+/* The limits the bound cases run with: milliseconds instead of Envoy's hour. */
+#define T_IDLE_MS    600
+#define T_SNIFF_MS   300
+#define T_HEAD_MS    300
+#define T_CONNECT_MS 300
+#define T_PER_SOURCE 4
+
+static int setup_with(void **state, const struct proxy_limits *lim)
 {
 	struct rt *t = calloc(1, sizeof(*t));
 	struct proxy_opts o = {.addr4 = "127.0.0.1", .orig_dst = orig_dst, .authz = authz};
@@ -365,10 +372,36 @@ static int setup(void **state)
 	t->dec = (struct l7_decider){.decide = deny_word};
 	atomic_store(&t->pair_fd, -1);
 	o.ctx = t;
+	if (lim)
+		o.limits = *lim;
 	assert_int_equal(proxy_start(&o, &t->p), 0);
 	t->port = bound_port(t->p->listeners[0].fd);
 	atomic_store(&releases, 0);
 	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, NULL);
+}
+
+static int setup_bounded(void **state)
+{
+	const struct proxy_limits lim = {.idle_ms = T_IDLE_MS,
+					 .sniff_ms = T_SNIFF_MS,
+					 .head_ms = T_HEAD_MS,
+					 .connect_ms = T_CONNECT_MS,
+					 .per_source = T_PER_SOURCE};
+
+	return setup_with(state, &lim);
+}
+
+/* A long idle limit and a short linger: which of the two ended a relay shows. */
+static int setup_linger(void **state)
+{
+	const struct proxy_limits lim = {.idle_ms = 5000, .linger_ms = 200};
+
+	return setup_with(state, &lim);
 }
 
 static int teardown(void **state)
@@ -1062,6 +1095,215 @@ static void test_stop_closes(void **state)
 	close(fd);
 }
 
+/* ---- bounds: what a client may hold, and for how long ---- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The proxy ends the connection (FIN or RST) within 5 s, and not before `min_ms` from `since`:
+ * a limit is kept, and not cut short. */
+static void expect_closed(int fd, uint64_t since, uint64_t min_ms)
+{
+	char c;
+	ssize_t n = recv(fd, &c, 1, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		fail_msg("the connection is still open after 5 s");
+	assert_true(n <= 0);
+	if (now_ms() - since < min_ms)
+		fail_msg("closed after %llu ms, before its %llu ms limit",
+			 (unsigned long long)(now_ms() - since), (unsigned long long)min_ms);
+}
+
+static void nap_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000}, NULL);
+}
+
+/* A connection with no byte either way for idle_ms is closed, on the L7 relay and on the plain
+ * one; one that keeps sending requests outlives it many times over. */
+static void test_idle_timeout(void **state)
+{
+	struct rt *t = *state;
+	uint64_t t0;
+	int fd;
+
+	for (int plain = 0; plain < 2; plain++) {
+		t->verdict = plain ? PROXY_ALLOW : PROXY_L7;
+		fd = raw_connect(t);
+		raw_send(fd, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+		raw_expect(fd, OK_FOR(7) "GET /a\n");
+		t0 = now_ms();
+		expect_closed(fd, t0, T_IDLE_MS / 2);
+		close(fd);
+		assert_int_equal(stats(t).idle_closed, plain + 1);
+	}
+	t->verdict = PROXY_L7;
+	fd = raw_connect(t);
+	for (int i = 0; i < 8; i++) { /* 8 x 200 ms: well past the idle limit */
+		raw_send(fd, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+		raw_expect(fd, OK_FOR(7) "GET /b\n");
+		nap_ms(T_IDLE_MS / 3);
+	}
+	close(fd);
+	assert_int_equal(stats(t).idle_closed, 2);
+}
+
+static bool deny_tcp(void *ctx, struct authz_request *rq, char *why, size_t len)
+{
+	(void)ctx;
+	(void)why;
+	(void)len;
+	return !rq->tcp;
+}
+
+/*
+ * A client whose first bytes could still start an HTTP method, and then stops: after sniff_ms
+ * they are judged at L4 (here a policy that needs HTTP: the connection is refused and closed),
+ * and nothing reached the pod. Before, the relay would have waited for ever. A client that sends
+ * nothing at first (a pool's connection opened ahead of its request) is not sniffing: its
+ * request, past sniff_ms, is still HTTP.
+ */
+static void test_sniff_timeout(void **state)
+{
+	struct rt *t = *state;
+	char seen[64];
+	int accepts, fd;
+	uint64_t t0;
+
+	t->dec.decide = deny_tcp;
+	fd = raw_connect(t);
+	nap_ms(T_SNIFF_MS * 3 / 2); /* past the sniffing limit, not the idle one */
+	raw_send(fd, "GET /late HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, OK_FOR(10) "GET /late\n");
+	close(fd);
+	assert_int_equal(stats(t).sniff_timeouts, 0);
+	fd = raw_connect(t);
+	raw_send(fd, "GE");
+	t0 = now_ms();
+	expect_closed(fd, t0, T_SNIFF_MS / 2);
+	close(fd);
+	assert_int_equal(stats(t).sniff_timeouts, 1);
+	assert_int_equal(stats(t).idle_closed, 0);
+	srv_seen(&t->srv, seen, sizeof(seen), &accepts);
+	assert_string_equal(seen, "GET /late\n");
+}
+
+/*
+ * Slowloris: a request head that trickles in a byte every 100 ms never leaves the relay idle,
+ * but must be whole within head_ms of its first byte: the connection is closed, and nothing of
+ * the head reached the pod. A head sent at once on the same terms passes.
+ */
+static void test_slow_head(void **state)
+{
+	static const char head[] = "GET /slow HTTP/1.1\r\nHost: x\r\nx-a: 1\r\nx-b: 2\r\n"
+				   "x-c: 3\r\nx-d: 4\r\nx-e: 5\r\n\r\n";
+	struct rt *t = *state;
+	char seen[64];
+	int accepts, fd = raw_connect(t);
+	uint64_t t0 = now_ms();
+	size_t i;
+
+	raw_send(fd, "GET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, OK_FOR(10) "GET /fast\n");
+	t0 = now_ms();
+	for (i = 0; i < sizeof(head) - 1; i++) {
+		if (send(fd, head + i, 1, MSG_NOSIGNAL) != 1)
+			break; /* closed under our feet: what the case wants */
+		nap_ms(100);
+	}
+	assert_true(i < sizeof(head) - 1);
+	expect_closed(fd, t0, T_HEAD_MS / 2);
+	close(fd);
+	assert_int_equal(stats(t).head_timeouts, 1);
+	assert_int_equal(stats(t).idle_closed, 0);
+	srv_seen(&t->srv, seen, sizeof(seen), &accepts);
+	assert_string_equal(seen, "GET /fast\n");
+}
+
+/* A pod that never answers the dial (its listener's queue is full: the SYN is dropped): the
+ * client is reset after connect_ms, on the L7 relay and on the plain one. */
+static void test_connect_timeout(void **state)
+{
+	struct rt *t = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fill[4], fd;
+	uint64_t t0;
+
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	sin.sin_port = htons(bound_port(lfd));
+	for (int i = 0; i < 4; i++) { /* fill the accept queue; the rest wait in SYN_SENT */
+		fill[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		connect(fill[i], (struct sockaddr *)&sin, sizeof(sin));
+	}
+	nap_ms(100);
+	t->dst_port = ntohs(sin.sin_port);
+	for (int plain = 0; plain < 2; plain++) {
+		t->verdict = plain ? PROXY_ALLOW : PROXY_L7;
+		fd = raw_connect(t);
+		t0 = now_ms();
+		expect_closed(fd, t0, T_CONNECT_MS / 2);
+		close(fd);
+		assert_int_equal(stats(t).connect_timeouts, plain + 1);
+	}
+	for (int i = 0; i < 4; i++)
+		close(fill[i]);
+	close(lfd);
+}
+
+/* After its last word (a 400 that closes), the relay waits for the client's FIN linger_ms, not
+ * the idle limit: a client that keeps the connection open is reset well before 5 s of idle. */
+static void test_linger_after_last_word(void **state)
+{
+	struct rt *t = *state;
+	char c;
+	int fd = raw_connect(t);
+
+	raw_send(fd, "GET / HTTP/1.1\r\n\r\n"); /* no Host: 400, and the end */
+	raw_expect(fd, "HTTP/1.1 400 Bad Request\r\n");
+	while (recv(fd, &c, 1, 0) > 0) /* the rest of the answer, then the relay's FIN */
+		;
+	for (int i = 0; i < 300 && stats(t).active; i++)
+		nap_ms(10);
+	assert_int_equal(stats(t).active, 0);
+	assert_int_equal(stats(t).idle_closed, 1);
+	close(fd);
+}
+
+/* One source holds at most per_source connections: the next is reset at once, and served again
+ * once one of the others has closed. */
+static void test_per_source(void **state)
+{
+	struct rt *t = *state;
+	int fds[T_PER_SOURCE], fd;
+
+	for (int i = 0; i < T_PER_SOURCE; i++) {
+		fds[i] = raw_connect(t);
+		raw_send(fds[i], "GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+		raw_expect(fds[i], OK_FOR(7) "GET /a\n");
+	}
+	fd = raw_connect(t);
+	expect_closed(fd, now_ms(), 0);
+	close(fd);
+	assert_int_equal(stats(t).source_refused, 1);
+	close(fds[0]);
+	for (int i = 0; i < 500 && stats(t).active >= T_PER_SOURCE; i++)
+		nap_ms(10);
+	fd = raw_connect(t);
+	raw_send(fd, "GET /b HTTP/1.1\r\nHost: x\r\n\r\n");
+	raw_expect(fd, OK_FOR(7) "GET /b\n");
+	close(fd);
+	for (int i = 1; i < T_PER_SOURCE; i++)
+		close(fds[i]);
+	assert_int_equal(stats(t).source_refused, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1081,6 +1323,12 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_l4_allow_fast_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pod_refuses, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_closes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_idle_timeout, setup_bounded, teardown),
+	    cmocka_unit_test_setup_teardown(test_sniff_timeout, setup_bounded, teardown),
+	    cmocka_unit_test_setup_teardown(test_slow_head, setup_bounded, teardown),
+	    cmocka_unit_test_setup_teardown(test_connect_timeout, setup_bounded, teardown),
+	    cmocka_unit_test_setup_teardown(test_per_source, setup_bounded, teardown),
+	    cmocka_unit_test_setup_teardown(test_linger_after_last_word, setup_linger, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

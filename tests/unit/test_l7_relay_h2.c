@@ -736,6 +736,135 @@ static void test_amplification_ends_connection(void **state)
 	assert_true(pod_bytes <= 2 * o.len + (64 << 10) + 8192);
 }
 
+/* ---- floods through the relay ---- */
+
+/* Send `o`, keep what comes back, until skiffd closes or 20 s pass. The first `greet` bytes go
+ * alone, and the rest once the pod's greeting (its SETTINGS, 9 bytes or more) is back, as a
+ * client that reads the server's preface first does (0: all at once). True when closed. */
+static bool flood_run(struct rig *r, const struct out *o, size_t greet, struct out *in)
+{
+	time_t end = time(NULL) + 20;
+	int fd = sock_connect(r->port);
+	size_t sent = 0;
+	uint8_t buf[65536];
+	bool closed = false;
+
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	while (time(NULL) < end && !closed) {
+		size_t upto = greet && in->len < 9 ? greet : o->len;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN | (sent < upto ? POLLOUT : 0)};
+		ssize_t k;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (pfd.revents & POLLOUT) {
+			k = send(fd, o->p + sent, upto - sent, MSG_NOSIGNAL);
+			sent += k > 0 ? k : 0;
+		}
+		while ((k = recv(fd, buf, sizeof(buf), 0)) > 0)
+			out_put(in, buf, k);
+		closed = k == 0 || (k < 0 && errno != EAGAIN);
+	}
+	close(fd);
+	return closed;
+}
+
+/* The error code of the first GOAWAY among the frames in `in`, or -1. */
+static long goaway_code(const struct out *in)
+{
+	for (size_t off = 0; off + 9 <= in->len;) {
+		const uint8_t *h = in->p + off;
+		size_t len = (size_t)h[0] << 16 | h[1] << 8 | h[2];
+
+		if (off + 9 + len > in->len)
+			break;
+		if (h[3] == NGHTTP2_GOAWAY && len >= 8)
+			return (long)h[13] << 24 | h[14] << 16 | h[15] << 8 | h[16];
+		off += 9 + len;
+	}
+	return -1;
+}
+
+/* A rapid reset attack's bytes: preface, SETTINGS (and the ACK of the pod's), then 1000
+ * requests each reset at once. *greet: the bytes before the requests. */
+static void rapid_reset_bytes(struct out *o, size_t *greet)
+{
+	static const uint8_t settings_ack[9] = {0, 0, 0, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK};
+	static const uint8_t get[] = {0x82, 0x86, 0x84, 0x01, 8, 'p', 'o', 'd', '.', 't', 'e', 's', 't'};
+	static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
+
+	out_put(o, L7_H2_PREFACE, L7_H2_PREFACE_LEN);
+	out_frame(o, NGHTTP2_SETTINGS, 0, 0, NULL, 0);
+	*greet = o->len;
+	out_put(o, settings_ack, sizeof(settings_ack));
+	for (uint32_t i = 0; i < 1000; i++) {
+		out_frame(o, NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+			  1 + 2 * i, get, sizeof(get));
+		out_frame(o, NGHTTP2_RST_STREAM, 0, 1 + 2 * i, cancel, sizeof(cancel));
+	}
+}
+
+/*
+ * Rapid reset (CVE-2023-44487) through the relay: a client that has read the pod's greeting
+ * sends 1000 requests, each reset at once, in one burst. skiffd ends the connection with
+ * GOAWAY(ENHANCE_YOUR_CALM) once 500 requests have started with more than half of them reset;
+ * the pod saw at most those. Sent before the pod has greeted, the same bytes end the connection
+ * too (with a bare FIN: nothing may reach the client before the pod's SETTINGS).
+ */
+/* The pod's request count once it has stopped moving (the pod may still be reading what skiffd
+ * wrote before it closed). */
+static size_t pod_requests_settled(struct rig *r)
+{
+	size_t n = pod_get(&r->pod, &r->pod.requests), prev;
+
+	do {
+		prev = n;
+		nanosleep(&(struct timespec){.tv_nsec = 300 * 1000 * 1000}, NULL);
+		n = pod_get(&r->pod, &r->pod.requests);
+	} while (n != prev);
+	return n;
+}
+
+static void test_rapid_reset(void **state)
+{
+	struct rig *r = *state;
+	struct out o = {0}, in = {0};
+	size_t greet, seen;
+
+	rapid_reset_bytes(&o, &greet);
+	assert_true(flood_run(r, &o, greet, &in));
+	seen = pod_requests_settled(r);
+	fprintf(stderr, "# the pod saw %zu of 1000 reset requests\n", seen);
+	assert_int_equal(goaway_code(&in), NGHTTP2_ENHANCE_YOUR_CALM);
+	assert_true(seen <= 501);
+	free(in.p);
+	in = (struct out){0};
+	assert_true(flood_run(r, &o, 0, &in));
+	assert_true(pod_requests_settled(r) - seen <= 501);
+	free(o.p);
+	free(in.p);
+}
+
+/* The same rule does not touch a client that lets its requests finish: h2load's 2000 requests,
+ * 10 at a time on one connection, all succeed. */
+static void test_h2load_not_cut(void **state)
+{
+	struct rig *r = *state;
+	char cmd[256], line[256];
+	bool ok = false;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "h2load -n 2000 -c 1 -m 10 http://127.0.0.1:%u/ok 2>&1",
+		 r->port);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p))
+		ok |= strstr(line, "2000 done, 2000 succeeded") != NULL;
+	assert_int_equal(pclose(p), 0);
+	assert_true(ok);
+	assert_true(pod_get(&r->pod, &r->pod.requests) >= 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -744,6 +873,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_amplification_bounded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_amplification_ends_connection, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rapid_reset, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_h2load_not_cut, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,6 +151,7 @@ static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbu
 	const char *const ev[] = {"accepted", "no_orig", "fast", "upstream_failed", "relayed"};
 	const char *const hb[] = {"out", "in", "refused", "bad_request", "pod_failed"};
 	const char *const az[] = {"connection", "http_request"};
+	const char *const lim[] = {"idle", "connect", "sniff", "head", "per_source"};
 
 	if (!a->proxy)
 		return;
@@ -176,6 +177,13 @@ static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbu
 		 "scope", az, (const uint64_t[]){s.authz_denied, s.l7_denied}, 2);
 	counter(b, f, "skiff_l7_requests_total", "HTTP requests skiffd's L7 relays saw.",
 		s.l7_requests);
+	labelled(b, f, "skiff_proxy_limited_total", "counter",
+		 "Connections and streams skiffd ended or refused at one of its limits "
+		 "(docs/security.md#limits).",
+		 "limit", lim,
+		 (const uint64_t[]){s.idle_closed, s.connect_timeouts, s.sniff_timeouts,
+				    s.head_timeouts, s.source_refused},
+		 5);
 }
 
 /* Flow events: what skiffd showed, by kind, and what the kernel could not write. */

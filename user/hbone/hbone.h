@@ -51,5 +51,8 @@ void hbone_conn_close(struct hb_conn *c);
  * stream. Outbound connections need nothing: no new stream joins them once nothing is accepted.
  */
 void hbone_drain(struct proxy *p, bool final);
+/* Close what outstayed p->lim: streams idle for idle_ms (reset both ways), dials and
+ * handshakes longer than connect_ms, inbound connections left without streams for idle_ms. */
+void hbone_sweep(struct proxy *p);
 
 #endif

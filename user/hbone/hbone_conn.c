@@ -41,6 +41,7 @@ struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 		SSL_set_connect_state(c->ssl);
 	c->handshaking = true;
 	c->connecting = !server;
+	c->born_ms = c->active_ms = p->now_ms;
 	c->ev_mask = ev.events;
 	ev.data.ptr = &c->ev;
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);

@@ -18,12 +18,15 @@ void hbone_in_accept(struct proxy *p, int lfd)
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		struct hb_conn *c;
 
+		if (proxy_src_charge(p, fd)) { /* that node holds too many connections */
+			proxy_close(p, fd, true);
+			continue;
+		}
 		proxy_nodelay(fd);
 		c = ctx ? hb_conn_new(p, fd, true, ctx) : NULL;
-
 		if (!c) {
 			p->stats.tls_failed++;
-			close(fd);
+			proxy_close(p, fd, true);
 		}
 	}
 }

@@ -75,6 +75,7 @@ struct hb_stream {
 	bool out_ready;		   /* ... and room to write (until a write() comes back short) */
 	uint32_t ev_mask;	   /* the local socket's armed epoll events; HB_EV_GONE: left it */
 	int status;		   /* client: the response's :status */
+	uint64_t active_ms;	   /* proxy.now_ms at its last byte either way (or its start) */
 	char baggage[512];	    /* the source workload, as `baggage` says (sent, or received) */
 	char trace[64];		    /* server: the request's `traceparent` */
 	struct hb_stream *next;
@@ -139,6 +140,8 @@ struct hb_conn {
 	char peer_id[256];   /* the peer's SPIFFE ID, once verified */
 	struct hb_stream *streams;
 	size_t nstreams;
+	uint64_t born_ms;   /* proxy.now_ms when it opened (the handshake's deadline counts from it) */
+	uint64_t active_ms; /* ... when it last had a stream */
 	struct hb_conn *next, *prev;
 };
 

@@ -131,6 +131,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 
 	(void)flags;
 	(void)user;
+	if (st)
+		st->active_ms = st->conn->p->now_ms;
 	if (!st || !hb_stream_down(st, data, len))
 		return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR)
 			   ? NGHTTP2_ERR_CALLBACK_FAILURE

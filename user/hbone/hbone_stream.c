@@ -34,6 +34,7 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 	}
 	st->conn = c;
 	st->id = -1;
+	st->active_ms = c->p->now_ms;
 	st->out_ready = true; /* a new socket has room; a short write() says otherwise */
 	st->local = (struct proxy_ev){.kind = EV_HB_LOCAL, .fd = local_fd, .st = st};
 	st->next = c->streams;
@@ -260,6 +261,7 @@ void hbone_stream_event(struct hb_stream *st, uint32_t events)
 {
 	if (st->gone) /* closed earlier in this batch of events */
 		return;
+	st->active_ms = st->conn->p->now_ms;
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		st->in_ready = true;
 	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))

@@ -81,6 +81,9 @@ struct l7_filter_ops {
 	bool (*done)(const struct l7_filter *f);
 	const struct l7_counts *(*counts)(const struct l7_filter *f);
 	void (*close)(struct l7_filter *f);
+	/* True while a request head (h2: a header block) has begun and not ended: the relay
+	 * bounds how long that may take (slowloris). NULL: never. */
+	bool (*in_head)(const struct l7_filter *f);
 };
 
 extern const struct l7_filter_ops l7_http1_ops;
@@ -118,5 +121,8 @@ int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin
  * earlier in the same batch is skipped. */
 void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
 void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset);
+/* Close the L7 relays that outstayed p->lim (idle, a head under way too long), and decide as
+ * TCP those whose first bytes took longer than sniff_ms to choose a protocol. */
+void l7_relay_sweep(struct proxy *p);
 
 #endif

@@ -126,6 +126,12 @@ static bool h2_done(const struct l7_filter *f)
 	return f->failed;
 }
 
+/* A header block (HEADERS without END_HEADERS yet) is open: nothing else may pass meanwhile. */
+static bool h2_in_head(const struct l7_filter *f)
+{
+	return !f->failed && f->blk.open;
+}
+
 static const struct l7_counts *h2_counts(const struct l7_filter *f)
 {
 	return &f->counts;
@@ -139,4 +145,5 @@ const struct l7_filter_ops l7_h2_ops = {
 	.done = h2_done,
 	.counts = h2_counts,
 	.close = h2_close,
+	.in_head = h2_in_head,
 };

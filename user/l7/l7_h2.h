@@ -52,6 +52,17 @@
 #define H2_MAX_BLOCK	    (256 << 10) /* a header block's frames: 4x a full list */
 #define H2_MAX_CONTINUATION 64		/* CONTINUATION frames in one header block */
 #define H2_MAX_OVERSIZED    8		/* lists refused for size, then GOAWAY */
+/* Floods (RFC 9113 10.5), each ending the connection with GOAWAY(ENHANCE_YOUR_CALM):
+ *   - rapid reset: once a connection has started H2_RESET_MIN_STREAMS requests, more than half of
+ *     them reset by the client (or malformed, which the filter resets): Envoy's rule, without
+ *     its one-second lifetime (the filter has no clock: every reset counts);
+ *   - PING and SETTINGS frames that ask for an answer, more than H2_MAX_CONTROL_RUN of them
+ *     with no request and no DATA in between (Envoy bounds the answers queued, at 1000);
+ *   - frames that carry nothing and end nothing (empty DATA, HEADERS or CONTINUATION without
+ *     END_STREAM or END_HEADERS), more than H2_MAX_EMPTY_RUN in a row: Envoy's default, 1. */
+#define H2_RESET_MIN_STREAMS 500
+#define H2_MAX_CONTROL_RUN   1000
+#define H2_MAX_EMPTY_RUN     1
 #define H2_TABLE_MAX	    4096	/* HPACK dynamic table, client -> pod both */
 #define H2_ENC_RATIO	    2		/* header bytes toward the pod per client byte */
 #define H2_ENC_SLACK	    (64 << 10)	/* plus this much */
@@ -220,9 +231,17 @@ struct l7_filter {
 	struct h2_denied *den; /* in stream order */
 	size_t nden, dencap;
 	bool cl_drop; /* the client frame under way is on a stream the pod never sees */
+	uint64_t resets;     /* requests reset by the client, or malformed (rapid reset) */
+	uint32_t ctl_run;    /* PING and SETTINGS asking for an answer since a request or DATA */
+	uint32_t empty_run;  /* frames in a row that carried nothing and ended nothing */
 	bool goaway;  /* the client broke the protocol: GOAWAY(goaway_code) pending */
 	uint32_t goaway_code;
 };
+
+/* l7_h2_client.c */
+/* A request was reset (by the client, or by the filter as malformed): 0, or -EPROTO with
+ * ENHANCE_YOUR_CALM when resets are more than half of H2_RESET_MIN_STREAMS requests or more. */
+int h2_reset_counted(struct l7_filter *f);
 
 /* l7_h2_frame.c */
 void h2_hd_parse(const uint8_t *p, struct h2_hd *hd);

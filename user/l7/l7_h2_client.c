@@ -11,7 +11,8 @@
  *   - connection WINDOW_UPDATEs, less the 403 body bytes they pay for (l7_h2_deny.c).
  * A header block is at most H2_MAX_BLOCK bytes in H2_MAX_CONTINUATION CONTINUATIONs, or the
  * connection ends with ENHANCE_YOUR_CALM: decoding a block the client never finishes would cost
- * skiffd without end, even for a block it drops.
+ * skiffd without end, even for a block it drops. So do the floods l7_h2.h lists (rapid reset,
+ * PING and SETTINGS, empty frames): they cost the pod, or skiffd, work for no request.
  */
 #include <errno.h>
 #include <string.h>
@@ -79,8 +80,50 @@ static int continuation_start(struct l7_filter *f, const struct h2_hd *hd)
 	return block_frame(f, hd);
 }
 
+int h2_reset_counted(struct l7_filter *f)
+{
+	f->resets++;
+	if (f->counts.requests >= H2_RESET_MIN_STREAMS && 2 * f->resets > f->counts.requests)
+		return h2_calm(f);
+	return 0;
+}
+
+/* A frame that ends nothing and carries nothing. */
+static bool empty_frame(const struct h2_hd *hd)
+{
+	switch (hd->type) {
+	case NGHTTP2_DATA:
+		return !hd->len && !(hd->flags & NGHTTP2_FLAG_END_STREAM);
+	case NGHTTP2_HEADERS:
+		return !hd->len && !(hd->flags & (NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS));
+	case NGHTTP2_CONTINUATION:
+		return !hd->len && !(hd->flags & NGHTTP2_FLAG_END_HEADERS);
+	default:
+		return false;
+	}
+}
+
+/* The floods that are counted by frame: 0, or -EPROTO with ENHANCE_YOUR_CALM. */
+static int flood_check(struct l7_filter *f, const struct h2_hd *hd)
+{
+	bool ask = (hd->type == NGHTTP2_PING || hd->type == NGHTTP2_SETTINGS) &&
+		   !(hd->flags & NGHTTP2_FLAG_ACK);
+
+	if (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_DATA)
+		f->ctl_run = 0;
+	if (ask && ++f->ctl_run > H2_MAX_CONTROL_RUN)
+		return h2_calm(f);
+	if (!empty_frame(hd))
+		f->empty_run = 0;
+	else if (++f->empty_run > H2_MAX_EMPTY_RUN)
+		return h2_calm(f);
+	return 0;
+}
+
 static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
 {
+	if (flood_check(f, hd))
+		return -EPROTO;
 	if (f->blk.open && hd->type != NGHTTP2_CONTINUATION)
 		return -EPROTO; /* nothing may come between a HEADERS and its CONTINUATIONs */
 	switch (hd->type) {
@@ -225,7 +268,7 @@ static int streamed_end(struct l7_filter *f, const struct h2_hd *hd)
 	if (!f->cl_drop) {
 		if (ended)
 			h2_open_remove(f, hd->sid);
-		return 0;
+		return reset ? h2_reset_counted(f) : 0;
 	}
 	if (hd->type == NGHTTP2_DATA)
 		f->give_back += hd->len;

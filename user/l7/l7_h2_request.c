@@ -234,7 +234,9 @@ int h2_request_done(struct l7_filter *f)
 	rc = req_parse(f, &r);
 	if (rc == REQ_MALFORMED) {
 		f->counts.bad++;
-		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_RESET, end_stream);
+		rc = h2_reset_counted(f);
+		if (!rc)
+			rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_RESET, end_stream);
 	} else if (rc == REQ_CONNECT) {
 		f->counts.denied++;
 		rc = h2_denied_add(f, f->blk.sid, H2_ANSWER_CONNECT, end_stream);

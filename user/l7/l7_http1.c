@@ -313,6 +313,12 @@ static const struct l7_counts *h1_counts(const struct l7_filter *f)
 	return &f->counts;
 }
 
+/* A request head has begun (its first byte came) and not ended. */
+static bool h1_in_head(const struct l7_filter *f)
+{
+	return !f->done && f->cl == H1_CL_HEAD && f->rq_head.size;
+}
+
 static void h1_close(struct l7_filter *f)
 {
 	if (!f)
@@ -332,4 +338,5 @@ const struct l7_filter_ops l7_http1_ops = {
     .done = h1_done,
     .counts = h1_counts,
     .close = h1_close,
+    .in_head = h1_in_head,
 };

@@ -15,6 +15,15 @@
  * its last word (a 403 that closes, a 400, a pod that broke HTTP), the relay writes what is left
  * to the client, shuts it, closes the pod's side, and reads the client to its FIN so that the
  * answer is not lost to a reset.
+ *
+ * Time (l7_relay_sweep): a relay with no event for proxy_limits.idle_ms is reset; a client whose
+ * first bytes have not chosen a protocol within sniff_ms of the first one is decided as TCP (as
+ * Envoy does when its listener filters time out: the L4 decision, which refuses where a rule
+ * needs HTTP). A client that has sent nothing is only idle: pools open connections ahead of
+ * their requests, and those must stay HTTP. A
+ * request head, or h2 header block, under way for longer than head_ms closes the connection
+ * (slowloris): nothing of it was forwarded. After the last word, the client's FIN is awaited
+ * linger_ms at most (Envoy's delayed close): a client that never closes holds nothing long.
  */
 #include <errno.h>
 #include <netinet/in.h>
@@ -61,6 +70,9 @@ struct l7_relay {
 	bool ending;	 /* the filter said its last word (or gave up): close once it is out */
 	bool gone;	 /* closed; freed after this batch */
 	size_t lingered; /* client bytes dropped after the last word */
+	uint64_t born_ms, active_ms; /* proxy.now_ms at its start, and at its last event */
+	uint64_t first_ms;	     /* ... when the client's first byte came */
+	uint64_t head_ms;	     /* ... when the request head under way began; 0: none */
 	uint64_t seen_requests, seen_denied; /* filter counts already in the proxy's stats */
 	struct l7_relay *next, *prev;
 };
@@ -232,6 +244,8 @@ static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t 
 
 	if (k > n)
 		k = n;
+	if (!r->nsniff && k)
+		r->first_ms = p->now_ms;
 	memcpy(r->sniff + r->nsniff, in, k);
 	r->nsniff += k;
 	prefix = !memcmp(r->sniff, L7_H2_PREFACE, r->nsniff);
@@ -247,6 +261,15 @@ static int sniff(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t 
 	rc = feed_client(p, r, r->sniff, r->nsniff);
 	rc = rc ? rc : feed_client(p, r, in + k, n - k);
 	return rc ? rc : feed_held(p, r);
+}
+
+/* The client's first bytes took too long to choose: what they are is judged at L4, once. */
+static int sniff_expired(struct proxy *p, struct l7_relay *r)
+{
+	if (filter_open(r, &l7_tcp_ops))
+		return -ENOMEM;
+	p->stats.sniff_timeouts++;
+	return feed_client(p, r, r->sniff, r->nsniff) ?: feed_held(p, r);
 }
 
 static int from_client(struct proxy *p, struct l7_relay *r, const uint8_t *in, size_t n)
@@ -466,6 +489,8 @@ static bool connect_done(struct proxy *p, struct l7_relay *r)
 	return true;
 }
 
+static void relay_settle(struct proxy *p, struct l7_relay *r);
+
 void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 {
 	struct l7_relay *r = ev->l7;
@@ -482,9 +507,22 @@ void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 			return;
 		}
 	}
+	r->active_ms = p->now_ms;
 	if (relay_step(p, r)) {
 		l7_relay_close(p, r, true);
 		return;
+	}
+	relay_settle(p, r);
+}
+
+/* After bytes moved: close when both sides are done, else wait for what comes next. */
+static void relay_settle(struct proxy *p, struct l7_relay *r)
+{
+	if (r->f && !r->ending && r->ops->in_head && r->ops->in_head(r->f)) {
+		if (!r->head_ms)
+			r->head_ms = p->now_ms;
+	} else {
+		r->head_ms = 0;
 	}
 	if (r->client.eof && r->client.shut && r->upstream.eof && r->upstream.shut) {
 		p->stats.relayed++;
@@ -533,6 +571,8 @@ static int relay_start(struct proxy *p, int client_fd, const struct skiff_sock_o
 	    .upstream.ev = {.kind = EV_L7_UPSTREAM, .fd = -1, .l7 = r},
 	    .l7 = *l7,
 	    .connecting = true,
+	    .born_ms = p->now_ms,
+	    .active_ms = p->now_ms,
 	    .next = p->l7_relays,
 	};
 	if (p->l7_relays)
@@ -572,4 +612,40 @@ int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin
 
 	/* l7_tcp's filter, allowed once: bytes pass untouched both ways */
 	return relay_start(p, client_fd, dst, &pass, &l7_tcp_ops);
+}
+
+/* One relay against the clock: 1 when it was closed. */
+static bool relay_expired(struct proxy *p, struct l7_relay *r)
+{
+	const struct proxy_limits *l = &p->lim;
+
+	if (r->connecting && p->now_ms - r->born_ms >= l->connect_ms) {
+		p->stats.connect_timeouts++;
+	} else if (p->now_ms - r->active_ms >= (r->ending ? l->linger_ms : l->idle_ms)) {
+		p->stats.idle_closed++;
+	} else if (r->head_ms && p->now_ms - r->head_ms >= l->head_ms) {
+		p->stats.head_timeouts++;
+	} else if (!r->ops && r->nsniff && p->now_ms - r->first_ms >= l->sniff_ms) {
+		/* decided: what the L4 decision lets through (or its refusal) goes now */
+		if (sniff_expired(p, r) || relay_step(p, r)) {
+			l7_relay_close(p, r, true);
+			return true;
+		}
+		relay_settle(p, r);
+		return r->gone;
+	} else {
+		return false;
+	}
+	l7_relay_close(p, r, true);
+	return true;
+}
+
+void l7_relay_sweep(struct proxy *p)
+{
+	struct l7_relay *r, *next;
+
+	for (r = p->l7_relays; r; r = next) {
+		next = r->next;
+		relay_expired(p, r);
+	}
 }

@@ -71,6 +71,27 @@ typedef enum proxy_verdict (*proxy_authz_fn)(void *ctx, const char *principal,
 					     const struct skiff_sock_origin *dst,
 					     struct proxy_l7 *l7);
 
+/*
+ * How long a connection may sit, and how many one source may hold. Zero fields take the defaults
+ * (PROXY_*_MS below); tests set them short. docs/security.md compares each with Envoy's and
+ * HAProxy's.
+ */
+struct proxy_limits {
+	uint32_t idle_ms;      /* no byte either way on a relay or an HBONE stream: closed */
+	uint32_t sniff_ms;     /* the client's first bytes have not chosen a protocol: TCP */
+	uint32_t head_ms;      /* an HTTP request head (h2: header block) under way: closed */
+	uint32_t connect_ms;   /* a dial to a pod or node, and an HBONE TLS handshake */
+	uint32_t linger_ms;    /* after an L7 relay's last word: the client's FIN awaited */
+	uint32_t per_source;   /* connections open from one address on 15001 or 15008 */
+};
+
+#define PROXY_IDLE_MS	   (3600u * 1000) /* Envoy's tcp_proxy and HTTP idle_timeout, as Istio */
+#define PROXY_SNIFF_MS	   (15u * 1000)	  /* Envoy's listener_filters_timeout */
+#define PROXY_HEAD_MS	   (10u * 1000)	  /* HAProxy's documented `timeout http-request` */
+#define PROXY_CONNECT_MS   (10u * 1000)	  /* Istio's connectTimeout */
+#define PROXY_LINGER_MS	   1000u	  /* Envoy's delayed_close_timeout */
+#define PROXY_PER_SOURCE   1024u
+
 struct proxy_opts {
 	const char *addr4; /* IPv4 address to listen on, or NULL */
 	const char *addr6; /* IPv6 address to listen on, or NULL */
@@ -84,6 +105,7 @@ struct proxy_opts {
 	bool fast_hops; /* the kernel puts skiffd's dials to local pods in the sockhash */
 	bool paused;	/* listen (or take the listeners a running skiffd hands over) but accept
 			 * nothing until proxy_resume: the old process serves meanwhile */
+	struct proxy_limits limits; /* zero fields: the defaults */
 	void *ctx;
 };
 
@@ -112,6 +134,11 @@ struct proxy_stats {
 	uint64_t l7_conns;	 /* connections given an L7 filter */
 	uint64_t l7_requests;	 /* HTTP requests those filters saw */
 	uint64_t l7_denied;	 /* ... and answered 403 */
+	uint64_t idle_closed;	 /* relays and HBONE streams closed for idleness */
+	uint64_t sniff_timeouts; /* connections whose first bytes took too long: decided as TCP */
+	uint64_t head_timeouts;	 /* HTTP request heads that took too long: connection closed */
+	uint64_t connect_timeouts; /* dials and HBONE handshakes that took too long */
+	uint64_t source_refused; /* connections refused: their source held too many */
 };
 
 struct proxy;
@@ -163,6 +190,9 @@ enum proxy_ev_kind {
 	EV_L7_UPSTREAM,	  /* L7 relay, destination side */
 };
 
+struct proxy_src;
+#define PROXY_SRC_BUCKETS 256
+
 struct proxy_ev {
 	enum proxy_ev_kind kind;
 	int fd;
@@ -194,6 +224,12 @@ struct proxy {
 	size_t ngrave, gravecap;
 	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
 	struct proxy_stats stats;
+	struct proxy_limits lim;  /* o.limits with the defaults filled in */
+	uint64_t now_ms;	  /* CLOCK_MONOTONIC at the current batch of events */
+	uint64_t next_sweep_ms;	  /* when proxy_sweep looks at every relay's clock again */
+	struct proxy_src *srcs[PROXY_SRC_BUCKETS]; /* connections per source (proxy_limits.c) */
+	struct proxy_src **fd_src; /* the source each counted socket was charged to, by fd */
+	size_t nfd_src;
 };
 
 /* TCP_NODELAY on a proxied socket: a proxy writes what it has at once, and Nagle's wait for an
@@ -212,5 +248,25 @@ void proxy_reset_on_exit(int fd);
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first, and its event handler skips it). */
 void proxy_defer_free(struct proxy *p, void *ptr);
+
+/*
+ * proxy_limits.c: the clocks and the per-source counts. Each relay notes proxy.now_ms when its
+ * bytes move; the loop wakes at least every PROXY_TICK_MS and, past next_sweep_ms, asks each
+ * subsystem to close what outstayed its limit (relay_sweep, l7_relay_sweep, hbone_sweep).
+ */
+#define PROXY_TICK_MS 1000u
+uint64_t proxy_clock_ms(void);
+uint32_t proxy_tick_ms(const struct proxy *p);
+void proxy_limits_fill(struct proxy *p);
+/* epoll_wait's timeout until the next sweep. */
+int proxy_wait_ms(const struct proxy *p);
+void proxy_sweep(struct proxy *p);
+/* Charge the accepted socket `fd` to its peer's address: 0, or -EMFILE when that address holds
+ * proxy_limits.per_source connections already (nothing charged: the caller resets `fd`). The
+ * charge is returned when proxy_close closes `fd`. */
+int proxy_src_charge(struct proxy *p, int fd);
+/* proxy_close: return fd's charge, if it has one. */
+void proxy_src_release(struct proxy *p, int fd);
+void proxy_src_free(struct proxy *p);
 
 #endif

@@ -27,6 +27,7 @@ struct relay {
 	struct relay_dir in;  /* upstream -> client */
 	bool connecting;      /* upstream connect() in progress */
 	bool gone;	      /* closed; freed after this batch */
+	uint64_t active_ms;   /* proxy.now_ms when it last had an event */
 	struct relay *next, *prev;
 };
 
@@ -35,5 +36,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 /* An epoll event on one side of a relay; closes the relay when it is done or broken. */
 void relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
 void relay_close(struct proxy *p, struct relay *r, bool reset);
+/* Reset the relays with no event for p->lim.idle_ms. */
+void relay_sweep(struct proxy *p);
 
 #endif

@@ -88,6 +88,10 @@ static void accept_all(struct proxy *p, int lfd)
 
 	while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
 		p->stats.accepted++;
+		if (proxy_src_charge(p, fd)) { /* its source holds too many: refused at once */
+			proxy_close(p, fd, true);
+			continue;
+		}
 		proxy_nodelay(fd);
 		proxy_reset_on_exit(fd);
 		fast = peer_key(fd, &k) ? -1 : p->o.orig_dst(p->o.ctx, &k, &dst);
@@ -112,6 +116,7 @@ void proxy_close(struct proxy *p, int fd, bool reset)
 	if (fd < 0)
 		return;
 	epoll_ctl(p->epfd, EPOLL_CTL_DEL, fd, NULL); /* ENOENT when it never joined: fine */
+	proxy_src_release(p, fd);
 	/* a graceful close undoes proxy_reset_on_exit */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
 	close(fd);
@@ -234,10 +239,15 @@ static void *proxy_main(void *arg)
 	int timeout = -1;
 
 	for (;;) {
-		int n = epoll_wait(p->epfd, evs, 64, timeout);
+		int wait = proxy_wait_ms(p); /* the next limit sweep */
+
+		if (timeout >= 0 && timeout < wait)
+			wait = timeout; /* a drain step is due first */
+		int n = epoll_wait(p->epfd, evs, 64, wait);
 
 		if (n < 0 && errno != EINTR)
 			break;
+		p->now_ms = proxy_clock_ms();
 		for (int i = 0; i < n; i++) {
 			struct proxy_ev *ev = evs[i].data.ptr;
 
@@ -248,6 +258,7 @@ static void *proxy_main(void *arg)
 			else
 				dispatch(p, ev, evs[i].events);
 		}
+		proxy_sweep(p);
 		graveyard_empty(p);
 		if (p->draining)
 			timeout = drain_tick(p);
@@ -309,6 +320,7 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 		return -ENOMEM;
 	p->o = *o;
 	p->wakefd = -1;
+	proxy_limits_fill(p);
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->epfd < 0 || (p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		err = -errno;
@@ -404,6 +416,7 @@ void proxy_stop(struct proxy *p)
 		hbone_conn_close(p->hb_conns);
 	graveyard_empty(p);
 	free(p->graveyard);
+	proxy_src_free(p);
 	for (size_t i = 0; i < p->nlisteners; i++)
 		close(p->listeners[i].fd);
 	if (p->wakefd >= 0)

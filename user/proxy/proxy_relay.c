@@ -159,6 +159,7 @@ void relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 {
 	struct relay *r = ev->r;
 
+	r->active_ms = p->now_ms;
 	if (r->connecting) {
 		if (ev->kind == EV_CLIENT) {
 			if (events & (EPOLLERR | EPOLLHUP))
@@ -214,6 +215,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 		.out.pipe = {-1, -1},
 		.in.pipe = {-1, -1},
 		.connecting = true,
+		.active_ms = p->now_ms,
 		.next = p->relays,
 	};
 	if (p->relays)
@@ -237,4 +239,22 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 	if (err)
 		relay_close(p, r, true);
 	return err;
+}
+
+void relay_sweep(struct proxy *p)
+{
+	struct relay *r, *next;
+
+	for (r = p->relays; r; r = next) {
+		uint64_t limit = r->connecting ? p->lim.connect_ms : p->lim.idle_ms;
+
+		next = r->next;
+		if (p->now_ms - r->active_ms < limit)
+			continue;
+		if (r->connecting)
+			p->stats.connect_timeouts++;
+		else
+			p->stats.idle_closed++;
+		relay_close(p, r, true);
+	}
 }

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * HBONE against the clock (proxy_limits.c calls hbone_sweep): a stream with no byte either way
+ * for idle_ms is reset on both sides (RST_STREAM CANCEL to the peer, RST to the local socket), as
+ * a relay would be; a dial to the pod, a TCP connect to a node or a TLS handshake that takes
+ * longer than connect_ms ends; an inbound connection that has carried no stream for idle_ms is
+ * closed (a client connection already goes away with its last stream). PINGs do not keep a
+ * connection: only streams do, as with Envoy's idle_timeout.
+ */
+#include "hbone/hbone_internal.h"
+
+/* Mark the streams of `c` that outstayed their limits: true when one was. */
+static bool streams_expired(struct hb_conn *c)
+{
+	struct proxy *p = c->p;
+	bool any = false;
+
+	for (struct hb_stream *st = c->streams; st; st = st->next) {
+		uint64_t quiet = p->now_ms - st->active_ms;
+
+		if (st->local_reset)
+			continue;
+		if (st->local_connecting && quiet >= p->lim.connect_ms)
+			p->stats.connect_timeouts++;
+		else if (quiet >= p->lim.idle_ms)
+			p->stats.idle_closed++;
+		else
+			continue;
+		st->local_reset = true;
+		any = true;
+	}
+	return any;
+}
+
+/* The connection itself: a handshake too long, or an inbound connection idle. */
+static bool conn_expired(struct hb_conn *c)
+{
+	struct proxy *p = c->p;
+
+	if (c->nstreams)
+		c->active_ms = p->now_ms;
+	if ((c->connecting || c->handshaking) && p->now_ms - c->born_ms >= p->lim.connect_ms) {
+		p->stats.connect_timeouts++;
+		return true;
+	}
+	if (c->server && !c->nstreams && p->now_ms - c->active_ms >= p->lim.idle_ms) {
+		p->stats.idle_closed++;
+		return true;
+	}
+	return false;
+}
+
+void hbone_sweep(struct proxy *p)
+{
+	struct hb_conn *c, *next;
+
+	for (c = p->hb_conns; c; c = next) {
+		next = c->next;
+		if (c->dead || c->gone)
+			continue;
+		if (conn_expired(c)) {
+			hbone_conn_close(c);
+			continue;
+		}
+		if (streams_expired(c))
+			hb_conn_kick(c); /* frees them, and sends the RST_STREAMs */
+	}
+}
