@@ -114,6 +114,8 @@ struct m_unenforced {
 	int line;
 };
 
+struct m_headers;
+
 struct m_destination {
 	char *host;   /* as written: short name, name.ns, FQDN */
 	char *subset; /* may be NULL */
@@ -121,13 +123,17 @@ struct m_destination {
 	int64_t weight; /* 0 when not set; validation guarantees >= 0 */
 	bool weight_set;
 	int line;
+	struct m_headers *headers; /* http route[].headers, NULL when none */
 };
 
+struct m_http_route;
+
 struct m_route {
-	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel yet */
+	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel */
 	struct m_destination *dests;
 	size_t ndests;
 	int line;
+	struct m_http_route *h; /* http routes: matches and actions (model_http.h); NULL for tcp */
 };
 
 struct m_virtualservice {
@@ -262,5 +268,7 @@ const struct m_service *model_resolve_host(const struct model *m, const char *ns
  * istio.io/dataplane-mode=ambient, unless the pod opts out with skiff.io/mesh=disabled or
  * istio.io/dataplane-mode=none. */
 bool model_pod_in_mesh(const struct model *m, const struct m_pod *p);
+
+#include "model/model_http.h"
 
 #endif
