@@ -102,13 +102,13 @@ static __always_inline struct skiff_backend *backend_pick_weighted(const struct 
 	return at_hi ? at_hi : backend_slot(gen, svc_id, lo);
 }
 
-static __always_inline enum lb_verdict lb_select(const struct skiff_sock_origin *vip, __u8 proto,
-						 __u32 gen, struct skiff_sock_origin *out)
+/* lb_select() for a service already looked up (svc NULL: not a service). */
+static __always_inline enum lb_verdict lb_pick(const struct skiff_svc *svc,
+					       const struct skiff_sock_origin *vip, __u32 gen,
+					       struct skiff_sock_origin *out)
 {
 	struct skiff_backend *be;
-	struct skiff_svc *svc;
 
-	svc = svc_lookup(vip, proto, gen);
 	if (!svc)
 		return LB_PASS;
 	if ((svc->flags & SKIFF_SVC_F_NO_BACKENDS) || !svc->count || !svc->weight_total ||
@@ -122,6 +122,12 @@ static __always_inline enum lb_verdict lb_select(const struct skiff_sock_origin 
 	out->port = be->port;
 	out->family = be->family;
 	return LB_REWRITE;
+}
+
+static __always_inline enum lb_verdict lb_select(const struct skiff_sock_origin *vip, __u8 proto,
+						 __u32 gen, struct skiff_sock_origin *out)
+{
+	return lb_pick(svc_lookup(vip, proto, gen), vip, gen, out);
 }
 
 /* Fail the syscall with ECONNREFUSED, as kube-proxy's REJECT rule does for a service with no

@@ -63,6 +63,11 @@ struct skiff_svc_key {
 _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
 
 #define SKIFF_SVC_F_NO_BACKENDS 1u /* connect fails with ECONNREFUSED, like kube-proxy's REJECT */
+/* HTTP rules beyond weights (a VirtualService match, retries, fault...): a TCP connect() from a
+ * mesh pod goes to skiffd's outbound listener with this VIP:port as its original destination
+ * (skiff/punt.h), and skiffd routes each request. The backend slots stay filled: they are the
+ * connection's path while punting is off. */
+#define SKIFF_SVC_F_L7 2u
 
 /*
  * skiff_services value: where this service port's backends are and how much weight they hold.

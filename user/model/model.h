@@ -73,6 +73,7 @@ struct m_service_port {
 	uint16_t port;
 	uint8_t proto;
 	char *target_port; /* number or port name as written; NULL means same as port */
+	char *app_protocol; /* spec.ports[].appProtocol, NULL when absent */
 };
 
 struct m_service {
