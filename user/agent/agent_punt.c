@@ -41,7 +41,7 @@ int agent_punt_start(struct agent *a)
 	char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
 	struct skiff_punt_cfg cfg = {0};
 	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst,
-				.authz = agent_authz, .ctx = a};
+				.authz = agent_authz, .l7route = agent_l7route_take, .ctx = a};
 	int err;
 
 	if (!a->o->outbound_addrs || !a->o->outbound_addrs[0])
@@ -65,7 +65,9 @@ int agent_punt_start(struct agent *a)
 		po.hbone_ktls_off = a->o->hbone_ktls_off;
 		po.hbone_openssl_records = a->o->hbone_openssl_records;
 	}
-	err = proxy_start(&po, &a->proxy);
+	err = agent_l7route_start(a);
+	if (!err)
+		err = proxy_start(&po, &a->proxy);
 	if (err)
 		return err;
 	cfg.port = htons(SKIFF_OUTBOUND_PORT);
@@ -91,4 +93,5 @@ void agent_punt_stop(struct agent *a)
 	 * rather than leaving the node in plaintext */
 	proxy_stop(a->proxy);
 	a->proxy = NULL;
+	agent_l7route_stop(a);
 }

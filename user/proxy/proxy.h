@@ -79,6 +79,10 @@ struct proxy_opts {
 	proxy_route_fn route;	       /* NULL: every punted connection is relayed directly */
 	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
 	proxy_authz_fn authz;		/* NULL: every connection is allowed at L4, no L7 */
+	/* A connection to a Service port with HTTP rules (its destination is the VIP): true when
+	 * the L7 router took `fd` (l7route/l7route.h). NULL: no router. */
+	bool (*l7route)(void *ctx, int fd, const struct skiff_punt_key *client,
+			const struct skiff_sock_origin *dst);
 	bool hbone_ktls_off;		/* keep TLS records in userspace even where kTLS exists */
 	bool hbone_openssl_records;	/* userspace records by libssl, not tls_records.c */
 	bool fast_hops; /* the kernel puts skiffd's dials to local pods in the sockhash */
@@ -110,6 +114,7 @@ struct proxy_stats {
 	uint64_t l7_conns;	 /* connections given an L7 filter */
 	uint64_t l7_requests;	 /* HTTP requests those filters saw */
 	uint64_t l7_denied;	 /* ... and answered 403 */
+	uint64_t l7_routed;	 /* connections handed to the L7 router */
 };
 
 struct proxy;

@@ -94,6 +94,11 @@ static void accept_all(struct proxy *p, int lfd)
 			continue;
 		}
 		p->stats.fast += fast;
+		/* a Service port with HTTP rules: the router picks an endpoint per request */
+		if (p->o.l7route && p->o.l7route(p->o.ctx, fd, &k, &dst)) {
+			p->stats.l7_routed++;
+			continue;
+		}
 		/* across nodes, the destination's node decides (hbone/hbone_authz.c) */
 		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
 			hbone_out_open(p, fd, fast, &k, &dst, &route);
