@@ -4,6 +4,7 @@
  * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, and records each
  * request in the L7 metrics.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -42,11 +43,21 @@ static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_reco
 		rec->upstream[0] ? rec->upstream : "-", (double)rec->duration_ns / 1e6);
 }
 
+/* Pods on other nodes over HBONE, through the outbound proxy's connections (no --ca-dir:
+ * dialled directly, as the proxy relays cross-node connections then). */
+static int tunnel(void *ctx, const struct skiff_punt_key *client,
+		  const struct skiff_sock_origin *ep)
+{
+	struct agent *a = ctx;
+
+	return a->tls ? proxy_tunnel(a->proxy, client, ep) : -ENOENT;
+}
+
 int agent_l7route_start(struct agent *a)
 {
 	struct l7route_opts o = {.acquire = acquire, .release = release,
 				 .client_pod = client_pod, .authz = agent_authz,
-				 .record = record, .ctx = a};
+				 .tunnel = tunnel, .record = record, .ctx = a};
 
 	return l7route_start(&o, &a->l7route);
 }

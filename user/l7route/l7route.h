@@ -35,6 +35,11 @@ struct l7route_opts {
 	const struct m_pod *(*client_pod)(void *ref, const struct skiff_punt_key *client);
 	/* AuthorizationPolicy of the destination pod, as the proxy applies it (may be NULL). */
 	proxy_authz_fn authz;
+	/* A connection to `ep`, a pod on another node, over HBONE with the identity of `client`: an
+	 * fd, -ENOENT to dial it directly (the mesh carries no mTLS: no --ca-dir), or < 0 (failed).
+	 * NULL: endpoints on other nodes are dialled directly. */
+	int (*tunnel)(void *ctx, const struct skiff_punt_key *client,
+		      const struct skiff_sock_origin *ep);
 	/* What happened to each request (may be NULL). */
 	void (*record)(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec);
 	void *ctx;

@@ -32,6 +32,7 @@ enum outcome {
 struct attempt {
 	const struct l7_endpoint *ep;
 	int fd;
+	bool tunnel; /* an HBONE stream for this client: never pooled */
 	struct h1_head head;
 	struct h1_msg rs;
 	struct l7_buf rest; /* upstream bytes after the response head */
@@ -111,6 +112,14 @@ static enum outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attem
 	bool reused, any = false;
 	enum outcome o;
 
+	a->tunnel = false;
+	if (!a->ep->local && c->rt->o.tunnel) {
+		a->fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &a->ep->addr);
+		if (a->fd != -ENOENT) {
+			a->tunnel = true;
+			return a->fd < 0 ? OUT_CONNECT_FAIL : exchange(c, q, a, head, dl, &any);
+		}
+	}
 	a->fd = l7r_pool_get(c->rt->pool, &a->ep->addr);
 	reused = a->fd >= 0;
 	for (;;) {
@@ -261,7 +270,7 @@ static int respond(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uin
 	l7_buf_free(&out);
 	if (!err)
 		err = relay_body(c, q, a, dl, &reusable);
-	if (!err && reusable && !l7_buf_unread(&a->rest)) {
+	if (!err && reusable && !a->tunnel && !l7_buf_unread(&a->rest)) {
 		l7r_pool_put(c->rt->pool, &a->ep->addr, a->fd);
 		a->fd = -1;
 	}

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Weighted destinations per request, and the endpoint choice (route_pick.h). Endpoints on other
- * nodes are left out until the router reaches them over HBONE: dialling them here would cross
- * the network in plaintext.
+ * Weighted destinations per request, and the endpoint choice (route_pick.h): every ready
+ * endpoint, on this node or another (reached over HBONE), is equally likely.
  */
 #include <stdlib.h>
 #include <sys/random.h>
@@ -64,8 +63,6 @@ const struct l7_endpoint *l7r_pick_endpoint(const struct l7_dest *d,
 	size_t fresh = 0, any = 0;
 
 	for (size_t i = 0; i < d->neps; i++) {
-		if (!d->eps[i].local)
-			continue;
 		any++;
 		fresh += !was_tried(&d->eps[i], tried, ntried);
 	}
@@ -73,7 +70,7 @@ const struct l7_endpoint *l7r_pick_endpoint(const struct l7_dest *d,
 		return NULL;
 	/* the k-th eligible endpoint, among the untried ones when there are some */
 	for (size_t i = 0, k = rnd % (fresh ? fresh : any); i < d->neps; i++) {
-		if (!d->eps[i].local || (fresh && was_tried(&d->eps[i], tried, ntried)))
+		if (fresh && was_tried(&d->eps[i], tried, ntried))
 			continue;
 		if (k-- == 0)
 			return &d->eps[i];

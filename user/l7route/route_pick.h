@@ -14,8 +14,8 @@ const struct l7_dest *l7r_pick_dest(const struct l7_route *r, double rnd);
 
 /*
  * The one place an endpoint of a destination is chosen, so that DestinationRule load-balancing
- * policies can replace it: today uniformly at random among the ready endpoints this node can
- * dial, preferring one not in `tried` (a retry goes to another endpoint where one exists). NULL
+ * policies can replace it: today uniformly at random among the ready endpoints, preferring one
+ * not in `tried` (a retry goes to another endpoint where one exists). NULL
  * when there is none (no healthy upstream).
  */
 const struct l7_endpoint *l7r_pick_endpoint(const struct l7_dest *d,

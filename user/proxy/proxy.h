@@ -146,6 +146,7 @@ enum proxy_ev_kind {
 	EV_CLIENT,	  /* plain relay, client side */
 	EV_UPSTREAM,	  /* plain relay, destination side */
 	EV_WAKE,	  /* proxy_stop */
+	EV_TUNNEL,	  /* proxy_tunnel: streams other threads asked for */
 	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
 	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
 	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
@@ -176,8 +177,26 @@ struct proxy {
 	void **graveyard;     /* closed objects, freed after the current epoll batch */
 	size_t ngrave, gravecap;
 	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
+	/* proxy_tunnel's queue, filled by other threads (proxy_tunnel.c) */
+	pthread_mutex_t tunnel_lock;
+	struct proxy_tunnel_rq *tunnels;
+	int tunnelfd;
+	struct proxy_ev tunnel_ev;
 	struct proxy_stats stats;
 };
+
+/*
+ * An HBONE stream to `dst` (a mesh pod on another node) on behalf of the local mesh pod `client`
+ * (its identity, as for a punted connection), for another thread: returns the caller's end of a
+ * socket pair whose other end the proxy thread carries over the stream; -ENOENT when the agent
+ * has no HBONE route for it (no --ca-dir, or not a mesh pod elsewhere). Any thread.
+ */
+int proxy_tunnel(struct proxy *p, const struct skiff_punt_key *client,
+		 const struct skiff_sock_origin *dst);
+/* proxy_tunnel.c, on the proxy thread: set up its queue, serve it, drop what is left. */
+int proxy_tunnel_init(struct proxy *p);
+void proxy_tunnel_event(struct proxy *p);
+void proxy_tunnel_fini(struct proxy *p);
 
 /* TCP_NODELAY on a proxied socket: a proxy writes what it has at once, and Nagle's wait for an
  * ACK the peer delays (40 ms) would land on every request that crosses a small write. */

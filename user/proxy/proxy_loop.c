@@ -173,6 +173,9 @@ static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 	case EV_HB_LOCAL:
 		hbone_stream_event(ev->st, events);
 		break;
+	case EV_TUNNEL:
+		proxy_tunnel_event(p);
+		break;
 	case EV_WAKE:
 		break;
 	}
@@ -247,6 +250,7 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 		return -ENOMEM;
 	p->o = *o;
 	p->wakefd = -1;
+	p->tunnelfd = -1;
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->epfd < 0 || (p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		err = -errno;
@@ -254,6 +258,8 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &p->wake};
 	if (!err && epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev))
 		err = -errno;
+	if (!err)
+		err = proxy_tunnel_init(p);
 	if (!err && o->addr4)
 		err = listen_on(p, AF_INET, o->addr4, o->port, EV_LISTENER);
 	if (!err && o->addr6)
@@ -291,6 +297,7 @@ void proxy_stop(struct proxy *p)
 		relay_close(p, p->relays, true);
 	while (p->l7_relays)
 		l7_relay_close(p, p->l7_relays, true);
+	proxy_tunnel_fini(p);
 	while (p->hb_conns)
 		hbone_conn_close(p->hb_conns);
 	graveyard_empty(p);
