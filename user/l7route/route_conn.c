@@ -265,6 +265,10 @@ static void req_free(struct l7r_req *q)
 
 void l7r_conn_serve(struct l7r_conn *c)
 {
+	if (l7r_is_h2(c)) {
+		l7r_passthrough(c);
+		return;
+	}
 	for (;;) {
 		struct l7r_req q;
 		int rc;

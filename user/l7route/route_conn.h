@@ -55,6 +55,11 @@ struct l7r_req {
 	struct l7r_record rec;
 };
 
+/* route_passthrough.c: does the connection open with the HTTP/2 preface? Then carry it as
+ * bytes to one endpoint, per connection. */
+bool l7r_is_h2(struct l7r_conn *c);
+void l7r_passthrough(struct l7r_conn *c);
+
 /* route_conn.c: serve the connection's requests until either side closes. */
 void l7r_conn_serve(struct l7r_conn *c);
 /* Send a response the router makes itself, and record it. */

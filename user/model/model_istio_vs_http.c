@@ -108,6 +108,7 @@ static void fault_abort(struct vsctx *v, const struct ynode *a, const char *path
 			perr(c, g, "%s: \"%s\" is not a gRPC status name (e.g. UNAVAILABLE, NOT_FOUND)",
 			     p, g->scalar);
 		f->abort_grpc = strdup(g->scalar);
+		vs_unenforced(v, g, p); /* the router speaks HTTP/1.1 only: no gRPC status to set */
 	}
 	if (kinds == 0)
 		pwarn(c, a, "%s has no httpStatus or grpcStatus: it aborts nothing", path);
@@ -400,14 +401,13 @@ void vs_http_actions_combine(struct vsctx *v, const struct ynode *h, const char 
 }
 
 /*
- * The http features the router does not enforce yet: skiffd lists them as parsed but not
- * enforced. A field leaves this list when the router really does what it says.
+ * The http features the L7 router does not enforce yet: skiffd lists them as parsed but not
+ * enforced. Matches, retries, timeout, fault, rewrite, headers, redirect and directResponse are
+ * the router's (l7route/); mirrors are not yet.
  */
 static void not_enforced_yet(struct vsctx *v, const struct ynode *n, const char *path)
 {
-	static const char *const keys[] = {"match",	   "redirect", "directResponse", "rewrite",
-					    "retries", "fault",    "headers",	      "timeout",
-					    "mirror",  "mirrors",  NULL};
+	static const char *const keys[] = {"mirror", "mirrors", NULL};
 	char p[PATH_MAX_LEN];
 
 	for (int i = 0; keys[i]; i++)
