@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/agent_state.h"
+#include "l7route/l7route.h"
 
 /* "198.18.0.1,2001:db8::1" (either may be missing) -> the two addresses, as text and binary. */
 static int split_addrs(const char *list, char *v4, char *v6, struct skiff_punt_cfg *cfg)
@@ -91,6 +92,9 @@ void agent_punt_stop(struct agent *a)
 {
 	/* the kernel keeps punting: new connections are refused until an agent listens again,
 	 * rather than leaving the node in plaintext */
+	/* the router's threads may still open HBONE streams through the proxy: end them first;
+	 * the proxy may still hand the router connections meanwhile (refused), not after */
+	l7route_quiesce(a->l7route);
 	proxy_stop(a->proxy);
 	a->proxy = NULL;
 	agent_l7route_stop(a);

@@ -2,7 +2,8 @@
 /*
  * The router's connections (l7route.h): each taken connection gets a thread that serves it to
  * the end (route_conn.c) with the table in force when it arrived, so a reload never changes the
- * rules under a request. l7route_stop shuts every client socket down and waits for the threads.
+ * rules under a request. l7route_stop shuts every client socket down and waits for the threads
+ * (5 s at most: one waiting on a silent endpoint is left to finish on its own).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "l7route/route_conn.h"
@@ -125,17 +127,36 @@ bool l7route_take(struct l7route *r, int fd, const struct skiff_punt_key *client
 	return true;
 }
 
-void l7route_stop(struct l7route *r)
+/* Refuse new connections, end the open ones and wait for their threads; true when all ended. */
+bool l7route_quiesce(struct l7route *r)
 {
+	struct timespec until;
+	bool done;
+
 	if (!r)
-		return;
+		return true;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = true;
 	for (struct l7r_conn *c = r->conns; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
-	while (r->nconns)
-		pthread_cond_wait(&r->idle, &r->lock);
+	while (r->nconns && pthread_cond_timedwait(&r->idle, &r->lock, &until) == 0)
+		;
+	done = r->nconns == 0;
+	if (!done)
+		fprintf(stderr, "skiffd l7route: %zu connection(s) still waiting on endpoints at stop\n",
+			r->nconns);
 	pthread_mutex_unlock(&r->lock);
+	return done;
+}
+
+void l7route_stop(struct l7route *r)
+{
+	/* a thread still waits on an endpoint that never answers (no route timeout): the router
+	 * stays allocated for it rather than freed under it */
+	if (!r || !l7route_quiesce(r))
+		return;
 	l7r_pool_free(r->pool);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->idle);

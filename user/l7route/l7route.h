@@ -52,7 +52,10 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out);
  * port (the router owns `fd` from then on), false when it is not one (the caller keeps fd). */
 bool l7route_take(struct l7route *r, int fd, const struct skiff_punt_key *client,
 		  const struct skiff_sock_origin *dst);
-/* End every connection and wait for their threads. */
+/* Refuse new connections, end every open one and wait (5 s at most) for their threads; the
+ * caller may still be handing connections over meanwhile. True when all ended. */
+bool l7route_quiesce(struct l7route *r);
+/* Quiesce, then free (unless a thread still runs: then the router is left to it). */
 void l7route_stop(struct l7route *r);
 
 #endif
