@@ -166,6 +166,17 @@ refused() {
 	wait_reload node-1 "$rel" >/dev/null
 }
 
+t_begin "mirror: reviews requests are copied to ratings, fire and forget"
+# ratings counts /fail/ requests: its first one answers 503, later ones 200 (/fail/1/1000)
+if applied "$FX/reviews-mirror.yaml"; then
+	a=$(keepalive reviews /fail/1/1000 5)
+	sleep 0.5
+	b=$(keepalive ratings /fail/1/1000 1)
+	if [ "$(echo "$a" | field pod reviews-v1)" = 5 ] && [ "$(echo "$b" | field code 200)" = 1 ]
+	then t_pass
+	else t_fail "reviews: $a / ratings after the copies: $b"; fi
+else t_fail "not applied"; fi
+
 applied "$NET/virtual-service-ratings-test-abort.yaml"
 t_begin "an invalid regex (a backreference) is refused at file:line, previous config kept"
 refused "$FX/bad-regex.yaml" "zz-bad-regex.yaml:12: VirtualService default/reviews-bad: spec.http[0].match[0].uri.regex: \"/(a)\\1\" is not a valid regular expression: backreference"

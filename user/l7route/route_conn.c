@@ -253,6 +253,7 @@ static int serve_one(struct l7r_conn *c, struct l7r_req *q)
 		if (err)
 			return err < 0 ? err : l7r_body_rest(c, q, -1, l7r_deadline(60000));
 	}
+	l7r_mirror(c, q);
 	return l7r_forward(c, q);
 }
 

@@ -68,6 +68,9 @@ int l7r_answer(struct l7r_conn *c, struct l7r_req *q, int status, const char *ct
 /* The client's remaining body bytes (beyond what is buffered) to `up_fd`, or discarded. */
 int l7r_body_rest(struct l7r_conn *c, struct l7r_req *q, int up_fd, uint64_t deadline);
 
+/* route_mirror.c: the route's mirrors, each drawn with its percentage, fire and forget. */
+void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
+
 /* route_forward.c: the request to an endpoint of q->dest, with retries; the response back. */
 int l7r_forward(struct l7r_conn *c, struct l7r_req *q);
 

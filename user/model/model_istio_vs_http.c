@@ -400,22 +400,6 @@ void vs_http_actions_combine(struct vsctx *v, const struct ynode *h, const char 
 		     path);
 }
 
-/*
- * The http features the L7 router does not enforce yet: skiffd lists them as parsed but not
- * enforced. Matches, retries, timeout, fault, rewrite, headers, redirect and directResponse are
- * the router's (l7route/); mirrors are not yet.
- */
-static void not_enforced_yet(struct vsctx *v, const struct ynode *n, const char *path)
-{
-	static const char *const keys[] = {"mirror", "mirrors", NULL};
-	char p[PATH_MAX_LEN];
-
-	for (int i = 0; keys[i]; i++)
-		if (ynode_get(n, keys[i]))
-			vs_unenforced(v, ynode_get(n, keys[i]),
-				      pathf(p, sizeof(p), "%s.%s", path, keys[i]));
-}
-
 /* An optional map-valued action at h[key]: validate it into a new *out. */
 #define VS_ACTION(v, node, key, path, fn, out)                                                   \
 	do {                                                                                     \
@@ -470,5 +454,4 @@ void vs_http_one(struct vsctx *v, const struct ynode *n, const char *path, struc
 	if (ynode_get(n, "delegate"))
 		vs_unenforced(v, ynode_get(n, "delegate"), pathf(p, sizeof(p), "%s.delegate", path));
 	mirrors(v, n, path, h);
-	not_enforced_yet(v, n, path);
 }
