@@ -3,6 +3,8 @@
  * skiff-echo: the lab's `image: skiff/echo`. HTTP/1.1 (keep-alive) that answers every request with
  * JSON naming the pod, TCP echo, UDP echo; `whoami` over TCP or UDP answers the pod name. IPv4 and
  * IPv6 (one socket each). A thread per connection: this is a test peer, not a server to admire.
+ * Paths: /status/CODE answers CODE, /delay/MS answers after MS ms, /fail/N/M answers 503 to N of
+ * every M requests on that path prefix (the first N), 200 to the others.
  *
  *   skiff-echo --pod NAME --namespace NS [--label k=v]... [--http PORT]... [--tcp PORT]...
  *              [--udp PORT]...
@@ -12,6 +14,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +113,18 @@ static void json_labels(struct strbuf *b)
 	sb_printf(b, "}");
 }
 
+/* "/fail/N/M...": N of every M such requests to this pod answer 503 (the first N of each M),
+ * the others 200; a flaky pod whose failures retries should hide. */
+static int fail_code(const char *nm)
+{
+	static atomic_uint hits;
+	int n = 0, m = 0;
+
+	if (sscanf(nm, "%d/%d", &n, &m) != 2 || m <= 0)
+		return 400;
+	return (int)(atomic_fetch_add(&hits, 1) % (unsigned)m) < n ? 503 : 200;
+}
+
 /* Answer one request (head = request line + headers, NUL-terminated); -1 to close. */
 static int http_answer(struct conn *c, char *head, bool *close_after)
 {
@@ -157,6 +172,8 @@ static int http_answer(struct conn *c, char *head, bool *close_after)
 		code = atoi(path + 8) ?: 200;
 	if (!strncmp(path, "/delay/", 7))
 		usleep((useconds_t)atoi(path + 7) * 1000);
+	if (!strncmp(path, "/fail/", 6))
+		code = fail_code(path + 6);
 	sb_printf(&resp,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu"
 		  "\r\nX-Pod: %s\r\n%s\r\n",

@@ -70,15 +70,35 @@ static __always_inline int lb_connect_tcp(struct bpf_sock_addr *ctx, struct bpf_
 	return 1;
 }
 
+/*
+ * TCP to a service port whose HTTP rules skiffd applies (SKIFF_SVC_F_L7): skiffd's router gets
+ * the connection with the VIP itself as the original destination, and picks a route and an
+ * endpoint per request. The same-node policy is the router's to apply, per endpoint it dials.
+ * False when punting is off: the connection then takes the kernel's weighted pick.
+ */
+static __always_inline bool lb_connect_l7(struct bpf_sock_addr *ctx, struct bpf_sock *sk,
+					  const struct skiff_svc *svc, __u8 proto,
+					  const struct skiff_sock_origin *vip, const bool is6)
+{
+	if (!svc || proto != IPPROTO_TCP || !(svc->flags & SKIFF_SVC_F_L7))
+		return false;
+	if (!punt_connect(ctx, sk, vip, true, is6))
+		return false;
+	origin_remember(sk, vip);
+	return true;
+}
+
 /* connect(): TCP and connected UDP. TCP is held to the same-node policy verdict, and goes to
- * skiffd when aimed at an enrolled pod on another node (lb_connect_tcp). */
+ * skiffd when aimed at an enrolled pod on another node (lb_connect_tcp) or at a service port
+ * with HTTP rules (lb_connect_l7). */
 static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 {
 	struct skiff_sock_origin vip, be, *dst = &be;
 	struct bpf_sock *sk = ctx->sk;
 	__u8 proto = lb_proto(ctx);
 	struct skiff_pod *caller;
-	__u32 self;
+	struct skiff_svc *svc;
+	__u32 self, gen;
 
 	if (!proto || !sk)
 		return 1;
@@ -87,7 +107,11 @@ static __always_inline int lb_connect(struct bpf_sock_addr *ctx, const bool is6)
 		return 1;
 	self = caller->workload_id;
 	ep_read(ctx, &vip, is6);
-	switch (lb_select(ctx, &vip, proto, lb_active_gen(), &be)) {
+	gen = lb_active_gen();
+	svc = svc_lookup(&vip, proto, gen);
+	if (lb_connect_l7(ctx, sk, svc, proto, &vip, is6))
+		return 1;
+	switch (lb_pick(ctx, svc, &vip, gen, &be)) {
 	case LB_PASS:
 		if (proto != IPPROTO_TCP) {
 			origin_forget(sk);

@@ -143,14 +143,14 @@ static __always_inline struct skiff_backend *backend_pick_maglev(const struct sk
 	return backend_slot(gen, svc->svc_id, (__u32)(lb_client_hash(ctx, family) % svc->count));
 }
 
-static __always_inline enum lb_verdict lb_select(struct bpf_sock_addr *ctx,
-						 const struct skiff_sock_origin *vip, __u8 proto,
-						 __u32 gen, struct skiff_sock_origin *out)
+/* lb_select() for a service already looked up (svc NULL: not a service). */
+static __always_inline enum lb_verdict lb_pick(struct bpf_sock_addr *ctx,
+					       const struct skiff_svc *svc,
+					       const struct skiff_sock_origin *vip, __u32 gen,
+					       struct skiff_sock_origin *out)
 {
 	struct skiff_backend *be;
-	struct skiff_svc *svc;
 
-	svc = svc_lookup(vip, proto, gen);
 	if (!svc)
 		return LB_PASS;
 	if ((svc->flags & SKIFF_SVC_F_NO_BACKENDS) || !svc->count || !svc->weight_total ||
@@ -167,6 +167,13 @@ static __always_inline enum lb_verdict lb_select(struct bpf_sock_addr *ctx,
 	out->port = be->port;
 	out->family = be->family;
 	return LB_REWRITE;
+}
+
+static __always_inline enum lb_verdict lb_select(struct bpf_sock_addr *ctx,
+						 const struct skiff_sock_origin *vip, __u8 proto,
+						 __u32 gen, struct skiff_sock_origin *out)
+{
+	return lb_pick(ctx, svc_lookup(vip, proto, gen), vip, gen, out);
 }
 
 /* Fail the syscall with ECONNREFUSED, as kube-proxy's REJECT rule does for a service with no

@@ -76,6 +76,11 @@ _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
  */
 #define SKIFF_SVC_F_MAGLEV 2u
 #define SKIFF_MAGLEV_SIZE 4093 /* a prime, within SKIFF_MAX_BACKEND_SLOTS */
+/* HTTP rules beyond weights (a VirtualService match, retries, fault...): a TCP connect() from a
+ * mesh pod goes to skiffd's outbound listener with this VIP:port as its original destination
+ * (skiff/punt.h), and skiffd routes each request. The backend slots stay filled: they are the
+ * connection's path while punting is off. */
+#define SKIFF_SVC_F_L7 4u
 
 /*
  * skiff_services value: where this service port's backends are and how much weight they hold.

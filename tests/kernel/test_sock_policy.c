@@ -11,7 +11,8 @@
  *   netns     skp-<pid>: lo up with A 198.18.0.20 / 2001:db8::20, B 198.18.0.21 / 2001:db8::21,
  *             and the node's 198.18.0.1 / 2001:db8::1, where "skiffd" (this test) listens on
  *             15001 for punted connections; B listens on 8080 and 9090 and answers one byte
- *   service   198.19.0.1:80 -> B:8080 (a backend chosen before the verdict)
+ *   service   198.19.0.1:80 -> B:8080 (a backend chosen before the verdict), or to skiffd with
+ *             the VIP as destination when flagged SKIFF_SVC_F_L7
  *
  * The flow events the same programs write (include/skiff/events.h) are read from the pinned
  * ring as skiffd reads them: a denial with its policy's id, a punt, and an allowed connection's
@@ -639,6 +640,44 @@ static void test_l7_without_punting_refused(void **state)
 	assert_denied(VIP4, 80);
 }
 
+/*
+ * A service port with HTTP rules (SKIFF_SVC_F_L7): the connection goes to skiffd's listener with
+ * the VIP itself as its destination (the router picks an endpoint per request), B sees nothing,
+ * and the client's getpeername shows the VIP.
+ */
+static void test_l7_service_punted_with_vip(void **state)
+{
+	struct view_buf vb;
+	int before = accepted();
+
+	(void)state;
+	view_init(&vb, 0);
+	vb.s[0].val.flags = SKIFF_SVC_F_L7;
+	apply(&vb);
+	punt(true);
+	check_punted(VIP4, 80, 0);
+	punt(false);
+	usleep(20000);
+	assert_int_equal(accepted(), before);
+}
+
+/* Without the flag the same service stays in the kernel even with punting on; with the flag and
+ * punting off, the kernel's weighted pick carries the connection instead of refusing it. */
+static void test_l7_service_kernel_paths(void **state)
+{
+	struct view_buf vb;
+
+	(void)state;
+	view_init(&vb, 0);
+	apply(&vb);
+	punt(true);
+	assert_allowed(VIP4, 80);
+	punt(false);
+	vb.s[0].val.flags = SKIFF_SVC_F_L7;
+	apply(&vb);
+	assert_allowed(VIP4, 80);
+}
+
 /* The verdicts follow the view: a policy that goes away leaves no entry and no check behind. */
 static void test_policy_removed(void **state)
 {
@@ -846,6 +885,8 @@ int main(void)
 	    cmocka_unit_test(test_unchecked),
 	    cmocka_unit_test(test_l7_punted),
 	    cmocka_unit_test(test_l7_without_punting_refused),
+	    cmocka_unit_test(test_l7_service_punted_with_vip),
+	    cmocka_unit_test(test_l7_service_kernel_paths),
 	    cmocka_unit_test(test_policy_removed),
 	    cmocka_unit_test(test_events_denied),
 	    cmocka_unit_test(test_events_punted),

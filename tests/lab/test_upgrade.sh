@@ -1,7 +1,8 @@
 #!/bin/bash
 # Upgrades that drop nothing: under continuous load (a kernel-path client, punted cross-node
 # clients over HBONE with one connection held open throughout, and an HTTP keep-alive client
-# through the destination node's L7 filter), skiffd is replaced on both nodes ten times by the
+# through the destination node's L7 filter, and one through the client node's L7 router),
+# skiffd is replaced on both nodes ten times by the
 # listener hand-off (`skiff-lab restart-agent`): no request fails, no connection is reset, the
 # long-lived connection still carries bytes after the last upgrade, the programs, maps and pins
 # the lab's skiffd hold do not grow, and every replaced skiffd exits once its connections have
@@ -77,7 +78,7 @@ ECHO1=$(pod_ip echo node-1)
 ECHO2=$(pod_ip echo node-2)
 WEB2=$(pod_ip web node-2)
 
-t_begin "load running: kernel path, punted HBONE (one long-lived connection), L7 keep-alive"
+t_begin "load running: kernel path, punted HBONE (one long-lived connection), L7 keep-alive, L7 router"
 if start_load "$WORK/load"; then t_pass; else t_fail "$(cat "$WORK/load/out")"; fi
 read -r progs0 maps0 pins0 < <(bpf_owned)
 global0=$(bpftool_counts)

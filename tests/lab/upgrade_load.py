@@ -10,6 +10,10 @@ connect, a short or wrong answer):
   l7       HTTP/1.1 keep-alive to the web pod on the other node, whose skiffd relays every
            request through its L7 filter (AuthorizationPolicy on HTTP fields); a new
            connection every 50 requests
+  routed   HTTP/1.1 keep-alive to the `routed` Service, whose VirtualService (retries) makes
+           this node's skiffd route each request (its L7 router); a draining skiffd ends the
+           connection with `Connection: close` after a response, which the client honours as
+           any HTTP/1.1 client does
 Writes DIR/started once every client has succeeded once, and DIR/result.json at the end.
 """
 import json
@@ -22,7 +26,7 @@ import time
 D = sys.argv[1]
 ECHO1, ECHO2, WEB2 = sys.argv[2:5]
 TIMEOUT = 5.0
-stats = {k: {"ok": 0, "fail": 0, "errors": []} for k in ("kernel", "punt", "long", "l7")}
+stats = {k: {"ok": 0, "fail": 0, "errors": []} for k in ("kernel", "punt", "long", "l7", "routed")}
 stats["long"]["bytes_after_mark"] = 0
 lock = threading.Lock()
 
@@ -42,8 +46,8 @@ def record(kind, ok, err=None):
                 s["errors"].append("%.3f %s" % (time.time(), err))
 
 
-def read_response(f):
-    """One HTTP/1.1 response from file f: (status, body)."""
+def read_response(f, fields=None):
+    """One HTTP/1.1 response from file f: (status, body); its fields into `fields` if given."""
     line = f.readline()
     if not line:
         raise EOFError("connection closed before a response")
@@ -56,6 +60,8 @@ def read_response(f):
         if h in (b"\r\n", b"\n"):
             break
         k, _, v = h.decode().partition(":")
+        if fields is not None:
+            fields[k.strip().lower()] = v.strip().lower()
         if k.strip().lower() == "content-length":
             length = int(v)
     body = f.read(length) if length else b""
@@ -124,10 +130,31 @@ def keep_alive(addr):
             time.sleep(0.01)
 
 
+def routed(name):
+    while not done():
+        try:
+            with socket.create_connection((name, 80), timeout=TIMEOUT) as s:
+                f = s.makefile("rb")
+                for _ in range(50):
+                    if done():
+                        break
+                    s.sendall(b"GET /routed HTTP/1.1\r\nHost: routed\r\n\r\n")
+                    fields = {}
+                    status, _ = read_response(f, fields)
+                    record("routed", status == 200, "status %d" % status)
+                    if fields.get("connection") == "close":
+                        break
+                    time.sleep(0.01)
+        except Exception as e:
+            record("routed", False, repr(e))
+            time.sleep(0.01)
+
+
 threads = [threading.Thread(target=one_shot, args=("kernel", ECHO1, 8080)),
            threading.Thread(target=one_shot, args=("punt", ECHO2, 8080)),
            threading.Thread(target=long_lived, args=(ECHO2,)),
-           threading.Thread(target=keep_alive, args=(WEB2,))]
+           threading.Thread(target=keep_alive, args=(WEB2,)),
+           threading.Thread(target=routed, args=("routed",))]
 for t in threads:
     t.start()
 while not done():

@@ -19,6 +19,7 @@
 #include "common/strbuf.h"
 #include "compile/compile.h"
 #include "compile/compile_internal.h"
+#include "compile/compile_l7.h"
 #include "compile_test.h"
 #include "model/model.h"
 
@@ -282,7 +283,8 @@ static void assert_slots(const struct node_view *v, const struct cv_service *s, 
 		assert_int_equal(b[i].val.weight_end, total);
 	}
 	assert_int_equal(s->val.weight_total, total);
-	assert_int_equal(s->val.flags, 0);
+	/* an L7 port (SKIFF_SVC_F_L7) keeps its slots: they carry it while punting is off */
+	assert_int_equal(s->val.flags & SKIFF_SVC_F_NO_BACKENDS, 0);
 }
 
 /* ---------- services and endpoints ---------- */
@@ -622,8 +624,8 @@ static void test_mesh_gateway_vs_used(void **state)
 	assert_slots(&f->v, svc_find(&f->v, "shop/echo:80/TCP", 4), 1, addrs, w, 8080);
 }
 
-/* http[0] matches a header (L7, not in the kernel yet); http[1] is the catch-all the kernel uses.
- */
+/* http[0] matches a header (L7: skiffd's router); http[1] is the catch-all the kernel's slots
+ * carry when punting is off. */
 static void test_matched_route_skipped(void **state)
 {
 	struct fx *f = *state;
@@ -639,6 +641,102 @@ static void test_matched_route_skipped(void **state)
 		  "  - route:\n    - destination:\n        host: echo\n        subset: v1\n");
 	fx_compile_ok(f);
 	assert_slots(&f->v, svc_find(&f->v, "shop/echo:80/TCP", 4), 1, addrs, w, 8080);
+}
+
+/* A header match makes the port L7: the kernel punts it to skiffd (SKIFF_SVC_F_L7), and the
+ * router's table holds both routes in order, each destination with its subset's endpoints. */
+static void test_l7_port_marked_and_tabled(void **state)
+{
+	struct fx *f = *state;
+	const struct l7_svcport *sp;
+	struct skiff_sock_origin vip = {0};
+	struct l7_table t;
+
+	y_canary(&f->y, 1, 2);
+	sb_printf(&f->y,
+		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		  "metadata:\n  name: echo\n  namespace: shop\nspec:\n  hosts: [echo]\n"
+		  "  http:\n  - match:\n    - headers:\n        end-user:\n          exact: jason\n"
+		  "    route:\n    - destination:\n        host: echo\n        subset: v2\n"
+		  "  - route:\n    - destination:\n        host: echo\n        subset: v1\n"
+		  "      weight: 70\n    - destination:\n        host: echo\n        subset: v2\n"
+		  "      weight: 30\n");
+	fx_compile_ok(f);
+	assert_int_equal(svc_find(&f->v, "shop/echo:80/TCP", 4)->val.flags, SKIFF_SVC_F_L7);
+	assert_int_equal(compile_l7_table(&f->m, "node-a", &t, &f->d), 0);
+	assert_int_equal(t.n, 1);
+	inet_pton(AF_INET, "10.96.0.10", &vip.addr.v4);
+	vip.port = htons(80);
+	vip.family = SKIFF_AF_INET;
+	sp = l7_table_find(&t, &vip);
+	assert_non_null(sp);
+	assert_int_equal(sp->nroutes, 2);
+	assert_int_equal(sp->routes[0].ndests, 1);
+	assert_int_equal(sp->routes[0].dests[0].neps, 2); /* v2: two pods */
+	assert_true(sp->routes[0].dests[0].eps[0].local);
+	assert_int_equal(ntohs(sp->routes[0].dests[0].eps[0].addr.port), 8080);
+	assert_int_equal(sp->routes[1].ndests, 2);
+	assert_int_equal(sp->routes[1].total, 100);
+	assert_int_equal(sp->routes[1].dests[0].neps, 1);
+	assert_string_equal(sp->routes[1].dests[0].dst->subset, "v1");
+	vip.port = htons(81);
+	assert_null(l7_table_find(&t, &vip));
+	l7_table_free(&t);
+}
+
+/* Weights alone stay in the kernel; HTTP rules on a port named tcp-* are a warning and stay there
+ * too. */
+static void test_l7_not_for_weights_or_tcp(void **state)
+{
+	struct fx *f = *state;
+	struct l7_table t;
+
+	y_canary(&f->y, 1, 1);
+	sb_printf(&f->y,
+		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		  "metadata:\n  name: echo\n  namespace: shop\nspec:\n  hosts: [echo]\n"
+		  "  http:\n  - route:\n    - destination:\n        host: echo\n        subset: v1\n"
+		  "      weight: 90\n    - destination:\n        host: echo\n        subset: v2\n"
+		  "      weight: 10\n");
+	fx_compile_ok(f);
+	assert_int_equal(svc_find(&f->v, "shop/echo:80/TCP", 4)->val.flags, 0);
+	assert_int_equal(compile_l7_table(&f->m, "node-a", &t, &f->d), 0);
+	assert_int_equal(t.n, 0);
+	l7_table_free(&t);
+
+	fx_reset(f);
+	y_ns(&f->y, "shop", "skiff.io/mesh: enabled");
+	y_svc(&f->y, "shop", "db", "10.96.0.11", "tcp-db:80:8080");
+	sb_printf(&f->y,
+		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		  "metadata:\n  name: db\n  namespace: shop\nspec:\n  hosts: [db]\n"
+		  "  http:\n  - route:\n    - destination:\n        host: db\n"
+		  "    timeout: 1s\n");
+	fx_compile_ok(f);
+	assert_int_equal(svc_find(&f->v, "shop/db:80/TCP", 4)->val.flags & SKIFF_SVC_F_L7, 0);
+	assert_true(diag_contains(&f->d, "whose protocol (tcp-db) is not HTTP"));
+}
+
+static void test_port_protocols(void **state)
+{
+	struct m_service_port p = {0};
+
+	(void)state;
+	p.name = "http-web";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_HTTP);
+	p.name = "grpc-web";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_HTTP2);
+	p.name = "grpc";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_HTTP2);
+	p.name = "tcp-x";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_OTHER);
+	p.name = "web";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_UNSET);
+	p.app_protocol = "kubernetes.io/h2c";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_HTTP2);
+	p.name = "tcp";
+	p.app_protocol = "http";
+	assert_int_equal(compile_port_proto(&p), PORT_PROTO_HTTP); /* appProtocol first */
 }
 
 static void test_only_matched_routes_warns(void **state)
@@ -1146,6 +1244,9 @@ int main(void)
 	    T(test_gateway_only_vs_ignored),
 	    T(test_mesh_gateway_vs_used),
 	    T(test_matched_route_skipped),
+	    T(test_l7_port_marked_and_tabled),
+	    T(test_l7_not_for_weights_or_tcp),
+	    cmocka_unit_test(test_port_protocols),
 	    T(test_only_matched_routes_warns),
 	    T(test_tcp_route),
 	    T(test_two_virtualservices),

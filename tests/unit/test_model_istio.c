@@ -187,7 +187,8 @@ static void test_guide_payments(void **state)
 	assert_int_equal(vs->http[0].dests[0].line, 26);
 	assert_string_equal(vs->http[0].dests[1].subset, "v2");
 	assert_int_equal(vs->http[0].dests[1].weight, 10);
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].retries"));
+	/* the L7 router enforces retries on HTTP ports */
+	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].retries"));
 	dr = &m.destinationrules[0];
 	assert_string_equal(dr->host, "payments-api");
 	assert_int_equal(dr->nsubsets, 2);
@@ -292,7 +293,7 @@ static void test_vs_redirect_combinations(void **state)
 		   "spec.http[0].redirect must set at least one of uri");
 }
 
-static void test_vs_redirect_ok_unenforced(void **state)
+static void test_vs_redirect_ok_enforced(void **state)
 {
 	struct diag d = {0};
 	struct model m;
@@ -304,7 +305,8 @@ static void test_vs_redirect_ok_unenforced(void **state)
 		  &m, &d);
 	vs = &m.virtualservices[0];
 	assert_int_equal(vs->http[0].ndests, 0);
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].redirect"));
+	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].redirect"));
+	assert_int_equal(vs->http[0].h->redirect->code, 308);
 	model_free(&m);
 	diag_free(&d);
 }
@@ -527,7 +529,7 @@ static void test_vs_match_fields(void **state)
 		   12, "JWT claim routing is only allowed");
 }
 
-static void test_vs_match_unenforced(void **state)
+static void test_vs_match_enforced_cors_not(void **state)
 {
 	struct diag d = {0};
 	struct model m;
@@ -548,11 +550,12 @@ static void test_vs_match_unenforced(void **state)
 	vs = &m.virtualservices[0];
 	assert_true(vs->http[0].has_match);
 	assert_false(vs->http[1].has_match);
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].match"));
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].timeout"));
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].headers"));
+	/* the L7 router enforces matches, timeout, headers and rewrite; not CORS */
+	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].match"));
+	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].timeout"));
+	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].headers"));
 	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].corsPolicy"));
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].rewrite"));
+	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[0].rewrite"));
 	assert_false(has_unenforced(vs->unenforced, vs->nunenforced, "http[1].match"));
 	model_free(&m);
 	diag_free(&d);
@@ -1193,7 +1196,7 @@ int main(void)
 	    cmocka_unit_test(test_vs_needs_routes),
 	    cmocka_unit_test(test_vs_http_needs_action),
 	    cmocka_unit_test(test_vs_redirect_combinations),
-	    cmocka_unit_test(test_vs_redirect_ok_unenforced),
+	    cmocka_unit_test(test_vs_redirect_ok_enforced),
 	    cmocka_unit_test(test_vs_mirror_and_mirrors),
 	    cmocka_unit_test(test_vs_weight_negative),
 	    cmocka_unit_test(test_vs_weight_quoted),
@@ -1208,7 +1211,7 @@ int main(void)
 	    cmocka_unit_test(test_vs_fault_delay),
 	    cmocka_unit_test(test_vs_match_string_match),
 	    cmocka_unit_test(test_vs_match_fields),
-	    cmocka_unit_test(test_vs_match_unenforced),
+	    cmocka_unit_test(test_vs_match_enforced_cors_not),
 	    cmocka_unit_test(test_vs_unknown_field_warns),
 	    cmocka_unit_test(test_vs_tcp),
 	    cmocka_unit_test(test_vs_tls),

@@ -13,6 +13,7 @@
 
 #include "agent/agent_state.h"
 #include "flows/flows.h"
+#include "l7route/l7route.h"
 
 int agent_handoff_begin(struct agent *a)
 {
@@ -86,6 +87,12 @@ static long mono_s(void)
 	return ts.tv_sec;
 }
 
+/* Relays, HBONE streams and the L7 router's client connections all closed. */
+static bool agent_drained(struct agent *a)
+{
+	return proxy_drained(a->proxy) && !l7route_open(a->l7route);
+}
+
 void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 		 volatile sig_atomic_t *term)
 {
@@ -93,6 +100,7 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 	struct proxy_stats st = {0};
 
 	proxy_drain(a->proxy);
+	l7route_drain(a->l7route);
 	admin_close(&a->admin);
 	/* a ring buffer has one reader: the new process's, from now on */
 	flows_close(a->flows);
@@ -118,9 +126,9 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 		  "streams close or in %d s (--drain-seconds)",
 		  handed_over ? "replaced by a new skiffd" : "SIGTERM",
 		  (unsigned long)st.active, a->o->drain_seconds);
-	while (!*stop && !proxy_drained(a->proxy) && mono_s() < deadline)
+	while (!*stop && !agent_drained(a) && mono_s() < deadline)
 		poll(NULL, 0, 100);
-	if (proxy_drained(a->proxy))
+	if (agent_drained(a))
 		agent_log("info", "drained: every connection closed");
 	else if (!*stop)
 		agent_log("info", "drain deadline: resetting what is still open");

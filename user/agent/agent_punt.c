@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "agent/agent_state.h"
+#include "l7route/l7route.h"
 
 /* "198.18.0.1,2001:db8::1" (either may be missing) -> the two addresses, as text and binary. */
 static int split_addrs(const char *list, char *v4, char *v6, struct skiff_punt_cfg *cfg)
@@ -41,7 +42,7 @@ int agent_punt_start(struct agent *a)
 	char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
 	struct skiff_punt_cfg cfg = {0};
 	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst,
-				.authz = agent_authz, .ctx = a};
+				.authz = agent_authz, .l7route = agent_l7route_take, .ctx = a};
 	int err;
 
 	if (!a->o->outbound_addrs || !a->o->outbound_addrs[0])
@@ -67,7 +68,9 @@ int agent_punt_start(struct agent *a)
 		po.hbone_ktls_off = a->o->hbone_ktls_off;
 		po.hbone_openssl_records = a->o->hbone_openssl_records;
 	}
-	err = proxy_start(&po, &a->proxy);
+	err = agent_l7route_start(a);
+	if (!err)
+		err = proxy_start(&po, &a->proxy);
 	if (err)
 		return err;
 	cfg.port = htons(SKIFF_OUTBOUND_PORT);
@@ -91,6 +94,10 @@ void agent_punt_stop(struct agent *a)
 {
 	/* the kernel keeps punting: new connections are refused until an agent listens again,
 	 * rather than leaving the node in plaintext */
+	/* the router's threads may still open HBONE streams through the proxy: end them first;
+	 * the proxy may still hand the router connections meanwhile (refused), not after */
+	l7route_quiesce(a->l7route);
 	proxy_stop(a->proxy);
 	a->proxy = NULL;
+	agent_l7route_stop(a);
 }

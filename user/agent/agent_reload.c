@@ -156,6 +156,7 @@ static void agent_reload_full(struct agent *a)
 	struct diag d = { 0 };
 	struct authz_set *az = NULL;
 	struct agent_snap *snap = NULL;
+	struct l7_table l7 = { 0 };
 	int err;
 
 	err = agent_config_load(a, &m, &d);
@@ -167,6 +168,8 @@ static void agent_reload_full(struct agent *a)
 		err = authz_compile(&m, NULL, &az, &d);
 	if (!err)
 		err = node_compile(a, &m, az, &v, &d);
+	if (!err)
+		err = compile_l7_table(&m, a->o->node, &l7, &d);
 	diag_print(&d);
 	if (err) {
 		a->rejected++;
@@ -178,7 +181,7 @@ static void agent_reload_full(struct agent *a)
 		agent_live_reset(a, false);
 		goto out;
 	}
-	snap = agent_snap_new(&m, az, a->o->node);
+	snap = agent_snap_new(&m, az, &l7, a->o->node);
 	if (!snap || agent_apply(a, &v)) {
 		a->rejected++;
 		set_last_error(a, NULL, snap ? "kernel map update failed" : "out of memory");
@@ -199,6 +202,7 @@ static void agent_reload_full(struct agent *a)
 		  a->snap->m.nauthorizationpolicies);
 	agent_warn_unenforced(a);
 out:
+	l7_table_free(&l7);
 	model_free(&m);
 	node_view_free(&v);
 	diag_free(&d);

@@ -32,6 +32,10 @@ int agent_reload_slices(struct agent *a)
 
 	if (!a->kube || !a->live || !a->applied || a->view_unsynced)
 		return -EAGAIN;
+	/* the L7 router's endpoints live in the snapshot, which only a whole reload rebuilds: with
+	 * L7 service ports, endpoint changes take that path so the router never dials stale pods */
+	if (a->snap && a->snap->l7.n)
+		return -EAGAIN;
 	err = kube_source_slice_delta(a->kube, &set, &gone, &ngone);
 	if (err)
 		return err;

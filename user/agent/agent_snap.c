@@ -45,11 +45,13 @@ static int index_local(struct agent_snap *s, const char *node)
 	return 0;
 }
 
-struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, const char *node)
+struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, struct l7_table *l7,
+				  const char *node)
 {
 	struct agent_snap *s = calloc(1, sizeof(*s));
 
 	if (!s) {
+		l7_table_free(l7);
 		model_free(m);
 		authz_set_free(az);
 		return NULL;
@@ -58,6 +60,10 @@ struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, const c
 	s->m = *m;
 	memset(m, 0, sizeof(*m));
 	s->az = az;
+	if (l7) {
+		s->l7 = *l7;
+		memset(l7, 0, sizeof(*l7));
+	}
 	if (index_local(s, node)) {
 		agent_snap_unref(s);
 		return NULL;
@@ -77,6 +83,7 @@ void agent_snap_unref(struct agent_snap *s)
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
 	authz_set_free(s->az); /* before the model it points into */
+	l7_table_free(&s->l7);
 	model_free(&s->m);
 	free(s->local);
 	free(s);

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "authz/authz.h"
+#include "compile/compile_l7.h"
 #include "model/model.h"
 #include "skiff/accel.h"
 
@@ -25,11 +26,13 @@ struct agent_snap {
 	struct authz_set *az;
 	struct snap_pod *local; /* this node's mesh pods, sorted by key */
 	size_t nlocal;
+	struct l7_table l7; /* the L7 router's service ports (points into m) */
 };
 
-/* Take ownership of *m (zeroed) and `az`; index the pods of `node`. NULL when out of memory
- * (then *m and az are freed). */
-struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, const char *node);
+/* Take ownership of *m (zeroed), `az` and *l7 (zeroed; may be NULL); index the pods of `node`.
+ * NULL when out of memory (then all three are freed). */
+struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, struct l7_table *l7,
+				  const char *node);
 struct agent_snap *agent_snap_ref(struct agent_snap *s);
 void agent_snap_unref(struct agent_snap *s);
 /* This node's mesh pod with address `addr`, or NULL. */

@@ -32,6 +32,7 @@ struct agent {
 	struct metrics_table *l7_metrics; /* the L7 relays' request counters (proxy thread) */
 	pthread_mutex_t l7_metrics_lock;
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
+	struct l7route *l7route; /* the L7 router behind it (agent_l7route.c) */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
 	struct flows *flows;	    /* the kernel's flow events; NULL when they are off */
@@ -108,6 +109,12 @@ SSL_CTX *agent_tls_server_ctx(void *agent);
 int agent_tls_route(void *agent, const struct skiff_punt_key *client,
 		    const struct skiff_sock_origin *dst, struct proxy_route *r);
 
+/* The L7 router (agent_l7route.c): started with the outbound proxy, fed from the snapshot. */
+struct l7route;
+int agent_l7route_start(struct agent *a);
+void agent_l7route_stop(struct agent *a);
+bool agent_l7route_take(void *agent, int fd, const struct skiff_punt_key *client,
+			const struct skiff_sock_origin *dst);
 /* The punt path (agent_punt.c): outbound proxy + kernel config; off without --outbound-addr. */
 int agent_punt_start(struct agent *a);
 void agent_punt_stop(struct agent *a);

@@ -18,7 +18,7 @@ static void unenforced(const char *kind, const struct meta *meta, const struct m
 	for (size_t i = 0; i < n; i++)
 		analyze_report(r, SKF0001, kind, meta, u[i].line,
 			       "remove the field, or expect Istio's behaviour only where Istio "
-			       "runs: skiff applies route weights and subsets only",
+			       "runs: skiff applies weights, subsets and HTTP/1.1 route rules only",
 			       "%s is accepted but not enforced by skiff", u[i].field);
 }
 

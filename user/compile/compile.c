@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "compile/compile_internal.h"
+#include "compile/compile_l7.h"
 
 int compile_backends_reserve(struct node_view *out, size_t *cap, size_t more)
 {
@@ -185,11 +186,17 @@ int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, siz
 	struct cc_route r;
 	int err;
 
+	const struct m_virtualservice *vs;
+
 	err = compile_route_for(ix, sps[from].svc, &r, d);
 	if (err)
 		return err;
-	for (size_t k = from; k < to && !err; k++)
+	vs = compile_find_vs(ix, sps[from].svc, d);
+	for (size_t k = from; k < to && !err; k++) {
 		err = compile_svcport(ix, &r, &sps[k], (uint32_t)k, &cs[k - from], out, cap, d);
+		if (vs && compile_l7_port(vs, sps[k].svc, sps[k].port, d))
+			cs[k - from].val.flags |= SKIFF_SVC_F_L7;
+	}
 	compile_route_free(&r);
 	return err;
 }

@@ -107,6 +107,12 @@ struct cc_route {
 int compile_route_for(const struct cc_index *ix, const struct m_service *svc, struct cc_route *r,
 		      struct diag *d);
 void compile_route_free(struct cc_route *r);
+/* The VirtualService that routes `svc` (NULL: none); others for it are warned about. */
+const struct m_virtualservice *compile_find_vs(const struct cc_index *ix,
+					       const struct m_service *svc, struct diag *d);
+/* The destinations of route `rt` of `vs`, resolved (weight-0 ones left out). */
+int compile_resolve_route(const struct cc_index *ix, const struct m_virtualservice *vs,
+			  const struct m_route *rt, struct cc_route *r, struct diag *d);
 /* Check that every destination of every mesh VirtualService resolves (errors in `d`). */
 int compile_check_destinations(const struct cc_index *ix, struct diag *d);
 /* The port of `dest->target` that a connection to port `port` of the dialled Service goes to.

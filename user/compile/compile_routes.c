@@ -88,8 +88,9 @@ static const struct m_route *pick_route(const struct m_virtualservice *vs, struc
 			return &vs->tcp[i];
 	compile_diag_once(
 	    d, DIAG_WARN, vs->meta.file, vs->meta.line,
-	    "VirtualService %s/%s: only matched routes; the kernel uses equal weights "
-	    "until L7 routing lands (add a route without match to set weights)",
+	    "VirtualService %s/%s: only matched routes; connections the kernel keeps (a "
+	    "non-HTTP port, or no outbound listener) get equal weights (add a route without "
+	    "match to set weights)",
 	    vs->meta.ns, vs->meta.name);
 	return NULL;
 }
@@ -202,6 +203,25 @@ static int resolve_route(const struct cc_index *ix, const struct m_virtualservic
 		if (w)
 			r->dests[r->ndests++] = cd;
 	}
+	return err;
+}
+
+const struct m_virtualservice *compile_find_vs(const struct cc_index *ix,
+					       const struct m_service *svc, struct diag *d)
+{
+	return find_vs(ix, svc, d);
+}
+
+int compile_resolve_route(const struct cc_index *ix, const struct m_virtualservice *vs,
+			  const struct m_route *rt, struct cc_route *r, struct diag *d)
+{
+	int err;
+
+	memset(r, 0, sizeof(*r));
+	r->vs = vs;
+	err = resolve_route(ix, vs, rt, r, d);
+	if (err)
+		compile_route_free(r);
 	return err;
 }
 

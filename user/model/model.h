@@ -74,6 +74,7 @@ struct m_service_port {
 	uint16_t port;
 	uint8_t proto;
 	char *target_port; /* number or port name as written; NULL means same as port */
+	char *app_protocol; /* spec.ports[].appProtocol, NULL when absent */
 };
 
 struct m_service {
@@ -115,6 +116,8 @@ struct m_unenforced {
 	int line;
 };
 
+struct m_headers;
+
 struct m_destination {
 	char *host;   /* as written: short name, name.ns, FQDN */
 	char *subset; /* may be NULL */
@@ -122,13 +125,17 @@ struct m_destination {
 	int64_t weight; /* 0 when not set; validation guarantees >= 0 */
 	bool weight_set;
 	int line;
+	struct m_headers *headers; /* http route[].headers, NULL when none */
 };
 
+struct m_http_route;
+
 struct m_route {
-	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel yet */
+	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel */
 	struct m_destination *dests;
 	size_t ndests;
 	int line;
+	struct m_http_route *h; /* http routes: matches and actions (model_http.h); NULL for tcp */
 };
 
 struct m_virtualservice {
@@ -373,5 +380,7 @@ bool model_namespace_enrolled(const struct model *m, const char *ns);
 /* Why a pod of an enrolled namespace is not a mesh pod ("host network", "opted out by label
  * skiff.io/mesh=disabled"), or NULL when it is one (or its namespace is not enrolled). */
 const char *model_pod_opt_out(const struct model *m, const struct m_pod *p);
+
+#include "model/model_http.h"
 
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "model/model_istio_common.h"
+#include "model/model_regex.h"
 
 /* Wildcard first label: "*", "*foo", "*-foo" or a plain DNS-1123 label (Istio's rule). */
 static bool wildcard_label(const char *l, size_t n)
@@ -151,64 +152,12 @@ bool istio_check_export_to(struct pctx *c, const struct ynode *spec, const char 
 	return restricts;
 }
 
-/*
- * Rewrite RE2-only group syntax to POSIX groups in `out`: "(?:x)", "(?P<n>x)", "(?<n>x)" and
- * "(?i:x)" become "(x)"; a bare flag group "(?i)" is dropped. Returns false on a malformed "(?".
- */
-static bool re2_groups_to_posix(const char *re, char *out)
-{
-	while (*re) {
-		if (re[0] == '\\' && re[1]) {
-			*out++ = *re++;
-			*out++ = *re++;
-			continue;
-		}
-		if (re[0] != '(' || re[1] != '?') {
-			*out++ = *re++;
-			continue;
-		}
-		re += 2;
-		if (*re == 'P')
-			re++;
-		if (*re == '<') {
-			re = strchr(re, '>');
-			if (!re)
-				return false;
-			re++;
-			*out++ = '(';
-			continue;
-		}
-		re += strspn(re, "imsU-");
-		if (*re == ':')
-			*out++ = '(';
-		else if (*re != ')')
-			return false;
-		re++;
-	}
-	*out = '\0';
-	return true;
-}
-
-/*
- * Istio validates regexes as RE2. There is no RE2 in C here, so we compile with POSIX ERE
- * (regcomp REG_EXTENDED) as an approximation, after turning RE2's "(?...)" group forms into
- * plain groups. glibc accepts \d, \w, \s, \b and lazy quantifiers; a few patterns RE2 rejects
- * (an unmatched ')', backreferences) pass here. The data path never relies on this check.
- */
+/* Istio validates regexes as RE2: model_regex.c checks RE2's syntax and compiles with PCRE2. */
 bool istio_regex_valid(const char *re)
 {
-	char *posix = malloc(strlen(re) + 1);
-	regex_t rx;
-	int rc = -1;
+	char buf[160];
 
-	if (!posix)
-		abort();
-	if (re2_groups_to_posix(re, posix))
-		rc = regcomp(&rx, posix, REG_EXTENDED | REG_NOSUB);
-	if (rc == 0)
-		regfree(&rx);
-	free(posix);
-	return rc == 0;
+	return m_regex_problem(re, buf, sizeof(buf)) == NULL;
 }
 
 bool istio_header_name_valid(const char *name)

@@ -40,7 +40,7 @@ void istio_check_gateway_name(struct pctx *c, const struct ynode *at, const char
  * absent or ["*"]), which skiff does not enforce yet. */
 bool istio_check_export_to(struct pctx *c, const struct ynode *spec, const char *path);
 
-/* Regex check. Istio requires RE2; this approximates with POSIX ERE (see the .c file). */
+/* Regex check: RE2 syntax, as Istio requires (model_regex.h gives the reason when not). */
 bool istio_regex_valid(const char *re);
 /* An AuthorizationPolicy `paths` value: NULL when valid, else what is wrong. Templates: {*} and
  * {**} only as whole segments, nothing templated after {**} (the authz fuzz target matches only

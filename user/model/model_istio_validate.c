@@ -3,9 +3,10 @@
  * Istio checks that need the whole model, and freeing of the Istio resources.
  *
  * Subset references (VirtualService -> DestinationRule) are checked by the compiler, which knows
- * which Service a host resolves to. What is left here only warns: configurations Istio accepts
- * but resolves at run time in a way users rarely intend.
+ * which Service a host resolves to. What is left here: a mirror must name a Service (an error),
+ * and configurations Istio accepts but resolves at run time in a way users rarely intend (warnings).
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,10 +51,43 @@ static void warn_custom_providers(struct model *m, struct diag *d)
 	}
 }
 
+/*
+ * A mirror copies requests to a Service of the mesh; one that names no Service would copy them
+ * nowhere, which is a typo rather than a choice, so the whole config is refused.
+ */
+static int check_mirror_hosts(const struct model *m, const struct m_virtualservice *vs,
+			      struct diag *d)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < vs->nhttp; i++) {
+		const struct m_http_route *h = vs->http[i].h;
+
+		for (size_t k = 0; h && k < h->nmirrors; k++) {
+			const struct m_destination *dst = &h->mirrors[k].dest;
+
+			if (!dst->host || model_resolve_host(m, vs->meta.ns, dst->host))
+				continue;
+			diag_add(d, DIAG_ERROR, vs->meta.file, h->mirrors[k].line,
+				 "VirtualService %s/%s: spec.http[%zu] mirrors to \"%s\", which is "
+				 "no Service of the mesh; name an existing Service (name, name.ns or "
+				 "its FQDN)",
+				 vs->meta.ns, vs->meta.name, i, dst->host);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
 int validate_istio(struct model *m, struct diag *d)
 {
+	int rc = 0;
+
 	warn_custom_providers(m, d);
-	return 0;
+	for (size_t i = 0; i < m->nvirtualservices; i++)
+		if (check_mirror_hosts(m, &m->virtualservices[i], d) < 0)
+			rc = -EINVAL;
+	return rc;
 }
 
 static void strlist_free(char **v, size_t n)
@@ -76,8 +110,10 @@ static void routes_free(struct m_route *r, size_t n)
 		for (size_t j = 0; j < r[i].ndests; j++) {
 			free(r[i].dests[j].host);
 			free(r[i].dests[j].subset);
+			m_headers_free(r[i].dests[j].headers);
 		}
 		free(r[i].dests);
+		m_http_route_free(r[i].h);
 	}
 	free(r);
 }

@@ -141,6 +141,8 @@ static void svc_port(struct pctx *c, struct m_service *s, const struct ynode *pt
 			     sp.name);
 	snprintf(fpath, sizeof(fpath), "%s.targetPort", path);
 	svc_target_port(c, &sp, pt, fpath);
+	snprintf(fpath, sizeof(fpath), "%s.appProtocol", path);
+	sp.app_protocol = pstr(c, pt, "appProtocol", false, fpath);
 	*PUSH(s->ports, s->nports) = sp;
 }
 
@@ -197,6 +199,7 @@ void k8s_service_free(struct m_service *s)
 	for (size_t i = 0; i < s->nports; i++) {
 		free(s->ports[i].name);
 		free(s->ports[i].target_port);
+		free(s->ports[i].app_protocol);
 	}
 	free(s->ports);
 	memset(s, 0, sizeof(*s));

@@ -100,6 +100,10 @@ struct proxy_opts {
 	proxy_route_fn route;	       /* NULL: every punted connection is relayed directly */
 	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
 	proxy_authz_fn authz;		/* NULL: every connection is allowed at L4, no L7 */
+	/* A connection to a Service port with HTTP rules (its destination is the VIP): true when
+	 * the L7 router took `fd` (l7route/l7route.h). NULL: no router. */
+	bool (*l7route)(void *ctx, int fd, const struct skiff_punt_key *client,
+			const struct skiff_sock_origin *dst);
 	bool hbone_ktls_off;		/* keep TLS records in userspace even where kTLS exists */
 	bool hbone_openssl_records;	/* userspace records by libssl, not tls_records.c */
 	bool fast_hops; /* the kernel puts skiffd's dials to local pods in the sockhash */
@@ -139,6 +143,7 @@ struct proxy_stats {
 	uint64_t head_timeouts;	 /* HTTP request heads that took too long: connection closed */
 	uint64_t connect_timeouts; /* dials and HBONE handshakes that took too long */
 	uint64_t source_refused; /* connections refused: their source held too many */
+	uint64_t l7_routed;	 /* connections handed to the L7 router */
 };
 
 struct proxy;
@@ -183,6 +188,7 @@ enum proxy_ev_kind {
 	EV_UPSTREAM,	  /* plain relay, destination side */
 	EV_WAKE,	  /* proxy_stop */
 	EV_DRAIN,	  /* proxy_drain */
+	EV_TUNNEL,	  /* proxy_tunnel: streams other threads asked for */
 	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
 	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
 	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
@@ -223,6 +229,11 @@ struct proxy {
 	void **graveyard;     /* closed objects, freed after the current epoll batch */
 	size_t ngrave, gravecap;
 	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
+	/* proxy_tunnel's queue, filled by other threads (proxy_tunnel.c) */
+	pthread_mutex_t tunnel_lock;
+	struct proxy_tunnel_rq *tunnels;
+	int tunnelfd;
+	struct proxy_ev tunnel_ev;
 	struct proxy_stats stats;
 	struct proxy_limits lim;  /* o.limits with the defaults filled in */
 	uint64_t now_ms;	  /* CLOCK_MONOTONIC at the current batch of events */
@@ -231,6 +242,19 @@ struct proxy {
 	struct proxy_src **fd_src; /* the source each counted socket was charged to, by fd */
 	size_t nfd_src;
 };
+
+/*
+ * An HBONE stream to `dst` (a mesh pod on another node) on behalf of the local mesh pod `client`
+ * (its identity, as for a punted connection), for another thread: returns the caller's end of a
+ * socket pair whose other end the proxy thread carries over the stream; -ENOENT when the agent
+ * has no HBONE route for it (no --ca-dir, or not a mesh pod elsewhere). Any thread.
+ */
+int proxy_tunnel(struct proxy *p, const struct skiff_punt_key *client,
+		 const struct skiff_sock_origin *dst);
+/* proxy_tunnel.c, on the proxy thread: set up its queue, serve it, drop what is left. */
+int proxy_tunnel_init(struct proxy *p);
+void proxy_tunnel_event(struct proxy *p);
+void proxy_tunnel_fini(struct proxy *p);
 
 /* TCP_NODELAY on a proxied socket: a proxy writes what it has at once, and Nagle's wait for an
  * ACK the peer delays (40 ms) would land on every request that crosses a small write. */

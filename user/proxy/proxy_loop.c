@@ -101,6 +101,11 @@ static void accept_all(struct proxy *p, int lfd)
 			continue;
 		}
 		p->stats.fast += fast;
+		/* a Service port with HTTP rules: the router picks an endpoint per request */
+		if (p->o.l7route && p->o.l7route(p->o.ctx, fd, &k, &dst)) {
+			p->stats.l7_routed++;
+			continue;
+		}
 		/* across nodes, the destination's node decides (hbone/hbone_authz.c) */
 		if (p->o.route && !p->o.route(p->o.ctx, &k, &dst, &route))
 			hbone_out_open(p, fd, fast, &k, &dst, &route);
@@ -182,6 +187,9 @@ static void dispatch(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 		break;
 	case EV_HB_LOCAL:
 		hbone_stream_event(ev->st, events);
+		break;
+	case EV_TUNNEL:
+		proxy_tunnel_event(p);
 		break;
 	case EV_WAKE:
 	case EV_DRAIN:
@@ -321,6 +329,7 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 	p->o = *o;
 	p->wakefd = -1;
 	proxy_limits_fill(p);
+	p->tunnelfd = -1;
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->epfd < 0 || (p->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
 		err = -errno;
@@ -335,6 +344,8 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &p->drain};
 	if (!err && (p->drain.fd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->drain.fd, &ev)))
 		err = -errno;
+	if (!err)
+		err = proxy_tunnel_init(p);
 	if (!err && o->addr4)
 		err = listen_on(p, AF_INET, o->addr4, o->port, EV_LISTENER);
 	if (!err && o->addr6)
@@ -412,6 +423,7 @@ void proxy_stop(struct proxy *p)
 		relay_close(p, p->relays, true);
 	while (p->l7_relays)
 		l7_relay_close(p, p->l7_relays, true);
+	proxy_tunnel_fini(p);
 	while (p->hb_conns)
 		hbone_conn_close(p->hb_conns);
 	graveyard_empty(p);

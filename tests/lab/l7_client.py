@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+# The L7 router's lab client: N requests on ONE keep-alive HTTP/1.1 connection (a new one only if
+# the server closes it), then a tally: "code C N", "pod P N", "connects N", "secs S" (wall time of
+# the whole run), "max_secs S" (the slowest request).
+#   l7_client.py HOST PORT PATH N [Header:value]...
+import http.client
+import json
+import sys
+import time
+
+host, port, path, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+headers = dict(h.split(":", 1) for h in sys.argv[5:])
+codes, pods, connects, slowest = {}, {}, 0, 0.0
+conn = None
+start = time.monotonic()
+for i in range(n):
+    if conn is None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        connects += 1
+    t0 = time.monotonic()
+    try:
+        conn.request("GET", path, headers=headers)
+        r = conn.getresponse()
+        body = r.read()
+        code = r.status
+        if r.getheader("connection", "").lower() == "close":
+            conn.close()
+            conn = None
+    except (OSError, http.client.HTTPException) as e:
+        code = "error:" + type(e).__name__
+        conn.close()
+        conn = None
+        body = b""
+    slowest = max(slowest, time.monotonic() - t0)
+    codes[code] = codes.get(code, 0) + 1
+    try:
+        pod = json.loads(body)["pod"]
+        pods[pod] = pods.get(pod, 0) + 1
+    except (ValueError, KeyError, TypeError):
+        pass
+for c, k in sorted(codes.items(), key=str):
+    print("code", c, k)
+for p, k in sorted(pods.items()):
+    print("pod", p, k)
+print("connects", connects)
+print("secs %.3f" % (time.monotonic() - start))
+print("max_secs %.3f" % slowest)

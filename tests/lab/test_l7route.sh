@@ -1,0 +1,200 @@
+#!/bin/bash
+# skiffd's L7 router on the client node: Istio's bookinfo routing samples applied unchanged to a
+# bookinfo of echo pods, per-request weighted splits on one keep-alive connection, the guide's
+# retries against a flaky pod, per-try and route timeouts, connect-failure retried to a live
+# endpoint, fault abort and delay, and bad input refused with file:line. Real curl and Python
+# http.client from a mesh pod; one lab (one node) for every case.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/mesh.sh"
+NET="$HERE/../conformance/istio/samples/bookinfo/networking"
+FX="$HERE/fixtures/l7route"
+CLIENT="$HERE/l7_client.py"
+
+# run N requests to HOST:9080 PATH on one keep-alive connection from productpage
+keepalive() { # HOST PATH N [Header:value]...
+	local host=$1 path=$2 n=$3
+	shift 3
+	lab exec -n default deploy/productpage-v1 -- python3 "$CLIENT" "$host" 9080 "$path" "$n" "$@"
+}
+field() { awk -v k="$1" -v v="$2" '$1 == k && $2 ~ v { s += $3 } END { print s + 0 }'; }
+one() { awk -v k="$1" '$1 == k { print $2 }'; }
+
+applied() { # FILE...: apply and wait for skiffd to reload (routes alone may leave the kernel
+	# maps, and so the generation, as they were)
+	local rel
+	rel=$(reloads node-1)
+	lab apply "$@" >>"$LOG" 2>&1 && wait_reload node-1 "$rel" && sleep 0.2
+}
+
+t_begin "lab up: bookinfo of echo pods, destination-rule-all, virtual-service-reviews-jason-v2-v3"
+if lab up --nodes 1 "$FX/bookinfo.yaml" "$NET/destination-rule-all.yaml" \
+	"$NET/virtual-service-reviews-jason-v2-v3.yaml" >"$LOG" 2>&1; then t_pass
+else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "jason-v2-v3: end-user jason gets v2, everyone else v3, per request on one connection"
+a=$(keepalive reviews /r 50 end-user:jason)
+b=$(keepalive reviews /r 50)
+if [ "$(echo "$a" | field pod reviews-v2)" = 50 ] && [ "$(echo "$b" | field pod reviews-v3)" = 50 ] &&
+	[ "$(echo "$a" | one connects)" = 1 ] && [ "$(echo "$b" | one connects)" = 1 ]; then t_pass
+else t_fail "jason: $a / other: $b"; fi
+
+t_begin "curl: one connection, the route chosen per request (jason then not jason)"
+got=$(lab exec -n default deploy/productpage-v1 -- curl -s -w 'C%{num_connects}\n' \
+	-H 'end-user: jason' http://reviews:9080/a --next -s -w 'C%{num_connects}\n' http://reviews:9080/b 2>>"$LOG" |
+	grep -oE 'reviews-v[0-9]|^C[0-9]+' | tr '\n' ' ')
+if [ "$got" = "reviews-v2 C1 reviews-v3 C0 " ]; then t_pass "$got"; else t_fail "got: $got"; fi
+
+t_begin "weights alone (virtual-service-reviews-50-v3) stay in the kernel: 50/50 per connection"
+if applied "$NET/virtual-service-reviews-50-v3.yaml"; then
+	read -r v1 _ v3 err total < <(lab exec -n default deploy/productpage-v1 -- \
+		"$BUILD/bin/skiff-hit" -n 1000 reviews:9080 | hits_by_version)
+	flags=$(bpftool map dump pinned /sys/fs/bpf/skiff-lab/node-1/skiff_services 2>>"$LOG" |
+		grep -c '"flags": 2')
+	if [ "$err" = 0 ] && [ $((v1 + v3)) = 1000 ] && within_binomial "$v3" 1000 0.5 &&
+		[ "$flags" = 0 ]; then t_pass "v1=$v1 v3=$v3"
+	else t_fail "v1=$v1 v3=$v3 errors=$err L7-flagged=$flags"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+
+t_begin "virtual-service-reviews-90-10: 90/10 per connection, in the kernel"
+if applied "$NET/virtual-service-reviews-90-10.yaml"; then
+	read -r v1 v2 _ err total < <(lab exec -n default deploy/productpage-v1 -- \
+		"$BUILD/bin/skiff-hit" -n 1000 reviews:9080 | hits_by_version)
+	if [ "$err" = 0 ] && [ $((v1 + v2)) = 1000 ] && within_binomial "$v2" 1000 0.1; then
+		t_pass "v1=$v1 v2=$v2"
+	else t_fail "v1=$v1 v2=$v2 errors=$err"; fi
+else t_fail "not applied"; fi
+
+t_begin "80/20 with the guide's retries (an L7 port): per request on ONE connection, binomial bound"
+if applied "$FX/reviews-80-20-retries.yaml"; then
+	out=$(keepalive reviews /split 1000)
+	v1=$(echo "$out" | field pod reviews-v1) v2=$(echo "$out" | field pod reviews-v2)
+	if [ "$(echo "$out" | one connects)" = 1 ] && [ $((v1 + v2)) = 1000 ] &&
+		within_binomial "$v2" 1000 0.2; then t_pass "v1=$v1 v2=$v2 on 1 connection"
+	else t_fail "$out"; fi
+else t_fail "not applied"; fi
+
+t_begin "the guide's retries (attempts 3) hide a v2 that fails 2 requests in 3"
+if applied "$FX/reviews-v2-guide-retries.yaml"; then
+	out=$(keepalive reviews /fail/2/3 60)
+	if [ "$(echo "$out" | field code 200)" = 60 ]; then t_pass; else t_fail "$out"; fi
+else t_fail "not applied"; fi
+
+t_begin "with attempts 1 the failures show: 503s reach the client"
+if applied "$FX/reviews-v2-attempts-1.yaml"; then
+	out=$(keepalive reviews /fail/2/3 60)
+	n503=$(echo "$out" | field code 503)
+	if [ "$n503" -ge 10 ] && [ "$(echo "$out" | field code 200)" -ge 10 ]; then
+		t_pass "503 x $n503"
+	else t_fail "$out"; fi
+else t_fail "not applied"; fi
+
+t_begin "perTryTimeout 1s with one retry against a 1.5 s response: 504 after about 2 s"
+if applied "$FX/reviews-per-try-timeout.yaml"; then
+	out=$(keepalive reviews /delay/1500 1)
+	fast=$(keepalive reviews /delay/200 1)
+	secs=$(echo "$out" | one secs)
+	if [ "$(echo "$out" | field code 504)" = 1 ] &&
+		awk -v s="$secs" 'BEGIN { exit !(s >= 1.9 && s <= 2.6) }' &&
+		[ "$(echo "$fast" | field code 200)" = 1 ]; then t_pass "${secs}s"
+	else t_fail "slow: $out / fast: $fast"; fi
+else t_fail "not applied"; fi
+
+t_begin "timeout 1s against a 3 s response: 504 in 1 s +-10%"
+if applied "$FX/reviews-timeout-1s.yaml"; then
+	out=$(keepalive reviews /delay/3000 3)
+	secs=$(echo "$out" | one max_secs)
+	if [ "$(echo "$out" | field code 504)" = 3 ] &&
+		awk -v s="$secs" 'BEGIN { exit !(s >= 0.9 && s <= 1.1) }'; then t_pass "slowest ${secs}s"
+	else t_fail "$out"; fi
+else t_fail "not applied"; fi
+
+t_begin "fault-injection-details-v1: every details request is aborted with 555"
+if applied "$NET/fault-injection-details-v1.yaml"; then
+	out=$(keepalive details /d 20)
+	if [ "$(echo "$out" | field code 555)" = 20 ]; then t_pass; else t_fail "$out"; fi
+else t_fail "not applied"; fi
+
+t_begin "fault abort 50 % of 2,000 requests, within the binomial bound"
+if applied "$FX/details-abort-50.yaml"; then
+	out=$(keepalive details /d 2000)
+	n503=$(echo "$out" | field code 503)
+	if [ "$(echo "$out" | one connects)" = 1 ] && [ $((n503 + $(echo "$out" | field code 200))) = 2000 ] &&
+		within_binomial "$n503" 2000 0.5; then t_pass "503 x $n503"
+	else t_fail "$out"; fi
+else t_fail "not applied"; fi
+
+t_begin "virtual-service-ratings-test-abort: jason gets 500, others 200"
+if applied "$NET/virtual-service-ratings-test-abort.yaml"; then
+	a=$(keepalive ratings /r 10 end-user:jason)
+	b=$(keepalive ratings /r 10)
+	if [ "$(echo "$a" | field code 500)" = 10 ] && [ "$(echo "$b" | field code 200)" = 10 ]; then
+		t_pass
+	else t_fail "jason: $a / other: $b"; fi
+else t_fail "not applied"; fi
+
+t_begin "virtual-service-ratings-test-delay: jason waits 7 s, others do not"
+if applied "$NET/virtual-service-ratings-test-delay.yaml"; then
+	a=$(keepalive ratings /r 1 end-user:jason)
+	b=$(keepalive ratings /r 5)
+	sa=$(echo "$a" | one secs) sb=$(echo "$b" | one max_secs)
+	if [ "$(echo "$a" | field code 200)" = 1 ] && awk -v s="$sa" -v t="$sb" \
+		'BEGIN { exit !(s >= 7 && s <= 7.7 && t < 1) }'; then t_pass "jason ${sa}s, other ${sb}s"
+	else t_fail "jason: $a / other: $b"; fi
+else t_fail "not applied"; fi
+
+# refused FILE TEXT: a bad file dropped into the config dir is refused with TEXT (file:line), the
+# generation stays, and the previous rules still route (ratings abort for jason).
+refused() {
+	local f=$1 expect=$2 gen rej now a
+	gen=$(generation node-1)
+	rej=$(rejected node-1)
+	config_put "zz-$(basename "$f")" <"$f"
+	for _ in $(seq 100); do
+		[ "$(rejected node-1)" != "$rej" ] && break
+		sleep 0.1
+	done
+	now=$(generation node-1)
+	rm -f "$STATE/config/zz-$(basename "$f")"
+	a=$(keepalive ratings /r 3 end-user:jason)
+	if [ "$now" != "$gen" ]; then t_fail "generation moved $gen -> $now"
+	elif ! grep -qF -- "$expect" "$STATE/logs/skiffd-node-1.log"; then
+		t_fail "no '$expect' in skiffd's log: $(grep error "$STATE/logs/skiffd-node-1.log" | tail -3)"
+	elif [ "$(echo "$a" | field code 500)" != 3 ]; then t_fail "previous rules gone: $a"
+	else t_pass; fi
+	rel=$(reloads node-1)
+	wait_reload node-1 "$rel" >/dev/null
+}
+
+t_begin "mirror: reviews requests are copied to ratings, fire and forget"
+# ratings counts /fail/ requests: its first one answers 503, later ones 200 (/fail/1/1000)
+if applied "$FX/reviews-mirror.yaml"; then
+	a=$(keepalive reviews /fail/1/1000 5)
+	sleep 0.5
+	b=$(keepalive ratings /fail/1/1000 1)
+	if [ "$(echo "$a" | field pod reviews-v1)" = 5 ] && [ "$(echo "$b" | field code 200)" = 1 ]
+	then t_pass
+	else t_fail "reviews: $a / ratings after the copies: $b"; fi
+else t_fail "not applied"; fi
+
+applied "$NET/virtual-service-ratings-test-abort.yaml"
+t_begin "an invalid regex (a backreference) is refused at file:line, previous config kept"
+refused "$FX/bad-regex.yaml" "zz-bad-regex.yaml:12: VirtualService default/reviews-bad: spec.http[0].match[0].uri.regex: \"/(a)\\1\" is not a valid regular expression: backreference"
+t_begin "a retryOn value Istio rejects is refused at file:line, previous config kept"
+refused "$FX/bad-retry-on.yaml" "zz-bad-retry-on.yaml:15: VirtualService default/reviews-bad: spec.http[0].retries.retryOn: \"sometimes\" is not a retry condition"
+t_begin "a percentage over 100 is refused at file:line, previous config kept"
+refused "$FX/bad-percentage.yaml" "zz-bad-percentage.yaml:14: VirtualService default/details-bad: spec.http[0].fault.abort.percentage.value: 150 must be 0 or between 0.0001 and 100"
+t_begin "a mirror to an unknown host is refused at file:line, previous config kept"
+refused "$FX/bad-mirror.yaml" "mirrors to \"reviewz\", which is no Service of the mesh"
+
+t_begin "connect-failure to a dead endpoint is retried to a live one"
+dead=$(lab status | awk 'index($1, "default/reviews-v1-") == 1 { print $5; exit }')
+if applied "$FX/reviews-all-retries.yaml" && [ -n "$dead" ] && kill "$dead"; then
+	sleep 0.3
+	out=$(keepalive reviews /c 60)
+	if [ "$(echo "$out" | field code 200)" = 60 ] && [ "$(echo "$out" | field pod reviews-v1)" = 0 ]; then
+		t_pass
+	else t_fail "$out"; fi
+else t_fail "not applied, or no reviews-v1 pid ($dead)"; fi
+
+t_summary

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 router's decisions without sockets: which route a request takes (every match field, first
+ * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
+ * path rewrites, and Envoy's flag names.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+
+#include "l7route/route_conn.h"
+#include "l7route/route_pick.h"
+#include "l7route/route_request.h"
+
+static const char *const YAML =
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {skiff.io/mesh: enabled}\n"
+    "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+    "spec:\n  clusterIP: 10.96.0.5\n  selector: {app: web}\n  ports:\n  - {name: http, port: 80, "
+    "targetPort: 8080}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web, "
+    "version: v1}}\nspec: {nodeName: n1}\nstatus: {podIP: 10.0.0.1}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-2, namespace: shop, labels: {app: web, "
+    "version: v2}}\nspec: {nodeName: n2}\nstatus: {podIP: 10.0.0.2}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: shop, labels: {app: "
+    "front}}\nspec: {nodeName: n1}\nstatus: {podIP: 10.0.0.9}\n"
+    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-a\n"
+    "  namespace: shop\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\n"
+    "ports: [{name: http, port: 8080}]\nendpoints:\n"
+    "- addresses: [10.0.0.1]\n  targetRef: {kind: Pod, name: web-1}\n"
+    "- addresses: [10.0.0.2]\n  targetRef: {kind: Pod, name: web-2}\n"
+    "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, "
+    "namespace: shop}\nspec:\n  host: web\n  subsets:\n  - {name: v1, labels: {version: v1}}\n"
+    "  - {name: v2, labels: {version: v2}}\n"
+    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, "
+    "namespace: shop}\nspec:\n  hosts: [web]\n  http:\n"
+    "  - match:\n    - headers: {end-user: {exact: jason}}\n      uri: {prefix: /api}\n"
+    "      ignoreUriCase: true\n"
+    "    - queryParams: {debug: {exact: '1'}}\n"
+    "    rewrite: {uri: /v2}\n"
+    "    route: [{destination: {host: web, subset: v2}}]\n"
+    "  - match:\n    - sourceLabels: {app: front}\n      method: {exact: POST}\n"
+    "      withoutHeaders: {x-skip: {}}\n"
+    "    route: [{destination: {host: web, subset: v1}}]\n"
+    "  - match:\n    - uri: {regex: '/r/[0-9]+'}\n    directResponse: {status: 204}\n"
+    "  - route:\n    - {destination: {host: web, subset: v1}, weight: 75}\n"
+    "    - {destination: {host: web, subset: v2}, weight: 25}\n";
+
+struct fx {
+	struct model m;
+	struct l7_table t;
+	const struct l7_svcport *sp;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct skiff_sock_origin vip = {0};
+	struct diag d = {0};
+
+	if (model_load_string("t.yaml", YAML, &f->m, &d) ||
+	    compile_l7_table(&f->m, "n1", &f->t, &d)) {
+		diag_print(&d);
+		return -1;
+	}
+	diag_free(&d);
+	inet_pton(AF_INET, "10.96.0.5", &vip.addr.v4);
+	vip.port = htons(80);
+	vip.family = SKIFF_AF_INET;
+	f->sp = l7_table_find(&f->t, &vip);
+	*state = f;
+	return f->sp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	l7_table_free(&f->t);
+	model_free(&f->m);
+	free(f);
+	return 0;
+}
+
+static int route_of(const struct fx *f, const char *method, const char *path,
+		    const struct authz_header *h, size_t nh, bool from_client)
+{
+	struct l7r_request rq = {.method = method, .path = path, .authority = "web",
+				 .scheme = "http", .headers = h, .nheaders = nh, .port = 80};
+
+	rq.src_pod = from_client ? model_pod(&f->m, "shop", "client") : NULL;
+	return l7r_route_match(f->sp, &rq);
+}
+
+static void test_first_match_wins(void **state)
+{
+	const struct fx *f = *state;
+	const struct authz_header jason[] = {{"End-User", "jason"}};
+	const struct authz_header skip[] = {{"x-skip", "1"}};
+
+	assert_int_equal(route_of(f, "GET", "/api/x", jason, 1, false), 0);
+	assert_int_equal(route_of(f, "GET", "/API/x?y=1", jason, 1, false), 0); /* ignoreUriCase */
+	assert_int_equal(route_of(f, "GET", "/other", jason, 1, false), 3);
+	assert_int_equal(route_of(f, "GET", "/x?a=2&debug=1", NULL, 0, false), 0); /* 2nd match */
+	assert_int_equal(route_of(f, "GET", "/x?debug=10", NULL, 0, false), 3);
+	assert_int_equal(route_of(f, "POST", "/x", NULL, 0, true), 1);	  /* sourceLabels */
+	assert_int_equal(route_of(f, "POST", "/x", NULL, 0, false), 3);	  /* unknown source */
+	assert_int_equal(route_of(f, "POST", "/x", skip, 1, true), 3);	  /* withoutHeaders */
+	assert_int_equal(route_of(f, "GET", "/r/42", NULL, 0, false), 2);	  /* regex, whole */
+	assert_int_equal(route_of(f, "GET", "/r/42/x", NULL, 0, false), 3);
+	assert_int_equal(route_of(f, "GET", "/r/42?q=1", NULL, 0, false), 2); /* without query */
+}
+
+static void test_weighted_dest(void **state)
+{
+	const struct fx *f = *state;
+	const struct l7_route *r = &f->sp->routes[3];
+
+	assert_int_equal(r->total, 100);
+	assert_string_equal(l7r_pick_dest(r, 0.0)->dst->subset, "v1");
+	assert_string_equal(l7r_pick_dest(r, 0.7499)->dst->subset, "v1");
+	assert_string_equal(l7r_pick_dest(r, 0.75)->dst->subset, "v2");
+	assert_string_equal(l7r_pick_dest(r, 0.9999)->dst->subset, "v2");
+}
+
+static void test_endpoint_retry_elsewhere(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_dest two = f->sp->routes[3].dests[0];
+	struct l7_endpoint eps[2];
+	const struct l7_endpoint *tried[1];
+
+	assert_int_equal(f->sp->routes[3].dests[0].neps, 1);
+	assert_true(f->sp->routes[3].dests[0].eps[0].local); /* web-1 is on n1 */
+	assert_false(f->sp->routes[3].dests[1].eps[0].local);
+	eps[0] = f->sp->routes[3].dests[0].eps[0];
+	eps[1] = f->sp->routes[3].dests[1].eps[0];
+	two.eps = eps;
+	two.neps = 2;
+	for (uint32_t r = 0; r < 8; r++) {
+		tried[0] = &eps[r % 2];
+		assert_ptr_equal(l7r_pick_endpoint(&two, tried, 1, r), &eps[(r + 1) % 2]);
+	}
+	tried[0] = &eps[0];
+	two.neps = 1; /* the only endpoint was tried: it is tried again */
+	assert_ptr_equal(l7r_pick_endpoint(&two, tried, 1, 5), &eps[0]);
+	two.neps = 0;
+	assert_null(l7r_pick_endpoint(&two, NULL, 0, 5));
+}
+
+static void test_prefix_rewrite(void **state)
+{
+	const struct fx *f = *state;
+	struct l7r_req q = {0};
+	char *p;
+
+	q.route = &f->sp->routes[0];
+	q.matched = &q.route->r->h->matches[0];
+	q.rq.path = "/api/items?x=1";
+	p = l7r_rewritten_path(&q);
+	assert_string_equal(p, "/v2/items?x=1");
+	free(p);
+	q.matched = &q.route->r->h->matches[1]; /* not a uri prefix: the whole path */
+	p = l7r_rewritten_path(&q);
+	assert_string_equal(p, "/v2?x=1");
+	free(p);
+}
+
+static void test_flags(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	assert_string_equal(l7r_flags_str(0, buf, sizeof(buf)), "-");
+	assert_string_equal(l7r_flags_str(L7R_F_UF | L7R_F_URX, buf, sizeof(buf)), "UF,URX");
+	assert_string_equal(l7r_flags_str(L7R_F_UT, buf, sizeof(buf)), "UT");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_first_match_wins),
+	    cmocka_unit_test(test_weighted_dest),
+	    cmocka_unit_test(test_endpoint_retry_elsewhere),
+	    cmocka_unit_test(test_prefix_rewrite),
+	    cmocka_unit_test(test_flags),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

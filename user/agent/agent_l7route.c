@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 router, agent side: it reads the snapshot in force (its L7 table, the client pods), asks
+ * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, and records each
+ * request in the L7 metrics.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "agent/agent_state.h"
+#include "l7route/l7route.h"
+
+static const struct l7_table *acquire(void *ctx, void **ref)
+{
+	struct agent_snap *s = agent_snap_current(ctx);
+
+	*ref = s;
+	return s && s->l7.n ? &s->l7 : NULL;
+}
+
+static void release(void *ref)
+{
+	agent_snap_unref(ref);
+}
+
+static const struct m_pod *client_pod(void *ref, const struct skiff_punt_key *client)
+{
+	return agent_snap_local_pod(ref, &client->addr, client->family);
+}
+
+static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec)
+{
+	char flags[64];
+
+	(void)ctx;
+	if (!getenv("SKIFF_L7_ACCESS_LOG"))
+		return;
+	fprintf(stderr, "skiffd l7route: %s/%s:%u route=%d code=%d flags=%s attempts=%u "
+		"upstream=%s duration_ms=%.1f\n",
+		sp->svc->meta.ns, sp->svc->meta.name, sp->port->port, rec->route, rec->code,
+		l7r_flags_str(rec->flags, flags, sizeof(flags)), rec->attempts,
+		rec->upstream[0] ? rec->upstream : "-", (double)rec->duration_ns / 1e6);
+}
+
+/* Pods on other nodes over HBONE, through the outbound proxy's connections (no --ca-dir:
+ * dialled directly, as the proxy relays cross-node connections then). */
+static int tunnel(void *ctx, const struct skiff_punt_key *client,
+		  const struct skiff_sock_origin *ep)
+{
+	struct agent *a = ctx;
+
+	return a->tls ? proxy_tunnel(a->proxy, client, ep) : -ENOENT;
+}
+
+int agent_l7route_start(struct agent *a)
+{
+	struct l7route_opts o = {.acquire = acquire, .release = release,
+				 .client_pod = client_pod, .authz = agent_authz,
+				 .tunnel = tunnel, .record = record, .ctx = a};
+
+	return l7route_start(&o, &a->l7route);
+}
+
+void agent_l7route_stop(struct agent *a)
+{
+	l7route_stop(a->l7route);
+	a->l7route = NULL;
+}
+
+bool agent_l7route_take(void *agent, int fd, const struct skiff_punt_key *client,
+			const struct skiff_sock_origin *dst)
+{
+	struct agent *a = agent;
+
+	return a->l7route && l7route_take(a->l7route, fd, client, dst);
+}

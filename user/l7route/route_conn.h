@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * One client connection of the router and the request under way. Private to user/l7route:
+ *   route_conn.c     the connection's thread: read each request, match, answer locally or forward
+ *   route_forward.c  tries upstream: endpoint, timeouts, retries, the response back
+ *   route_head.c     heads as sent: rewrite and header operations, hop-by-hop fields dropped
+ */
+#ifndef SKIFF_L7ROUTE_CONN_H
+#define SKIFF_L7ROUTE_CONN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "l7/l7_filter.h"
+#include "l7/l7_http1.h"
+#include "l7route/l7route.h"
+#include "l7route/route_io.h"
+
+struct l7route {
+	struct l7route_opts o;
+	struct l7r_pool *pool;
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	struct l7r_conn *conns; /* every open connection, for l7route_stop */
+	size_t nconns;
+	bool stopping;
+	bool draining; /* l7route_drain: each response says Connection: close (atomic) */
+};
+
+struct l7r_conn {
+	struct l7route *rt;
+	int fd;
+	struct skiff_punt_key client;
+	struct skiff_sock_origin vip;
+	const struct l7_table *t;
+	void *ref; /* keeps t and its model alive */
+	const struct l7_svcport *sp;
+	const struct m_pod *src_pod;
+	struct l7_buf in; /* client bytes read, not yet used */
+	bool close;	  /* close after the response under way */
+	int up_fd;	  /* the upstream connection in use, -1 when none */
+	struct l7r_conn *next, *prev;
+};
+
+struct l7r_req {
+	struct h1_head head;
+	struct h1_msg msg;
+	struct l7r_request rq;
+	struct l7_buf body;	  /* raw body bytes, framing included */
+	struct h1_body bstate;
+	bool body_done;		  /* all of it is in `body`: the request may be retried */
+	const struct l7_route *route;
+	const struct m_http_match *matched; /* the match that chose the route, NULL: none */
+	const struct l7_dest *dest;
+	struct l7r_record rec;
+};
+
+/* route_passthrough.c: does the connection open with the HTTP/2 preface? Then carry it as
+ * bytes to one endpoint, per connection. */
+bool l7r_is_h2(struct l7r_conn *c);
+void l7r_passthrough(struct l7r_conn *c);
+
+/* route_conn.c: serve the connection's requests until either side closes. */
+void l7r_conn_serve(struct l7r_conn *c);
+/* Send a response the router makes itself, and record it. */
+int l7r_answer(struct l7r_conn *c, struct l7r_req *q, int status, const char *ctype,
+	       const char *body, size_t len, const char *extra_fields);
+/* The client's remaining body bytes (beyond what is buffered) to `up_fd`, or discarded. */
+int l7r_body_rest(struct l7r_conn *c, struct l7r_req *q, int up_fd, uint64_t deadline);
+
+/* route_mirror.c: the route's mirrors, each drawn with its percentage, fire and forget. */
+void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
+
+/* route_forward.c: the request to an endpoint of q->dest, with retries; the response back. */
+int l7r_forward(struct l7r_conn *c, struct l7r_req *q);
+
+/* route_head.c */
+int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out);
+int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
+		      const struct h1_msg *rs, struct l7_buf *out);
+/* The path the upstream sees after rewrite (malloc'd). */
+char *l7r_rewritten_path(const struct l7r_req *q);
+
+#endif

@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Forwarding a request: tries to endpoints of the chosen destination until one gives an answer
+ * the retry policy accepts or the policy is spent (Istio's default when the route sets none).
+ * A retry goes to another endpoint where one exists. The route timeout bounds the whole exchange
+ * (504, UT); a per-try timeout bounds each try and is retried. A pooled connection the endpoint
+ * closed before it answered is redialled once without counting as a try: that is keep-alive's
+ * race, not the endpoint's failure.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "common/addr.h"
+#include "l7route/route_conn.h"
+#include "l7route/route_pick.h"
+
+enum outcome {
+	OUT_RESPONSE,	  /* a response head arrived */
+	OUT_CONNECT_FAIL, /* UF */
+	OUT_RESET,	  /* UC: closed or reset before a response head */
+	OUT_TRY_TIMEOUT,  /* the per-try timeout passed */
+	OUT_TIMEOUT,	  /* the route timeout passed: UT, never retried */
+	OUT_CLIENT_GONE,
+};
+
+struct attempt {
+	const struct l7_endpoint *ep;
+	int fd;
+	bool tunnel; /* an HBONE stream for this client: never pooled */
+	struct h1_head head;
+	struct h1_msg rs;
+	struct l7_buf rest; /* upstream bytes after the response head */
+};
+
+static void attempt_reset(struct attempt *a, bool close_fd)
+{
+	if (close_fd && a->fd >= 0)
+		close(a->fd);
+	a->fd = -1;
+	h1_msg_free(&a->rs);
+	memset(&a->rs, 0, sizeof(a->rs));
+	l7_buf_free(&a->head.raw);
+	memset(&a->head, 0, sizeof(a->head));
+	l7_buf_free(&a->rest);
+}
+
+/* The response head from a->fd; 1xx interim responses are skipped. */
+static enum outcome read_response(struct l7r_req *q, struct attempt *a, uint64_t dl, bool *any)
+{
+	uint8_t buf[16384];
+
+	for (;;) {
+		ssize_t n = l7r_read(a->fd, buf, sizeof(buf), dl);
+		size_t used = 0, off = 0;
+		int rc;
+
+		if (n == -ETIMEDOUT)
+			return OUT_TRY_TIMEOUT;
+		if (n <= 0)
+			return OUT_RESET;
+		*any = true;
+		while (off < (size_t)n) {
+			rc = h1_head_feed(&a->head, buf + off, (size_t)n - off, &used);
+			off += used;
+			if (rc < 0)
+				return OUT_RESET;
+			if (rc == 0)
+				break;
+			if (h1_parse_response(&a->head.raw, &a->rs))
+				return OUT_RESET;
+			if (a->rs.status >= 200 || a->rs.status == 101) {
+				q->rec.upstream_ns = l7r_now_ns() - q->rec.upstream_ns;
+				return l7_buf_put(&a->rest, buf + off, (size_t)n - off) ? OUT_RESET
+										   : OUT_RESPONSE;
+			}
+			h1_msg_free(&a->rs); /* 1xx: the final one follows */
+			memset(&a->rs, 0, sizeof(a->rs));
+			l7_buf_free(&a->head.raw);
+			memset(&a->head, 0, sizeof(a->head));
+		}
+	}
+}
+
+/* Send the request on a->fd and read the response head. */
+static enum outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
+			     const struct l7_buf *head, uint64_t dl, bool *any)
+{
+	int err;
+
+	q->rec.upstream_ns = l7r_now_ns();
+	err = l7r_write_all(a->fd, l7_buf_head(head), l7_buf_unread(head), dl);
+	if (!err && q->body.len)
+		err = l7r_write_all(a->fd, q->body.data, q->body.len, dl);
+	if (!err && !q->body_done)
+		err = l7r_body_rest(c, q, a->fd, dl);
+	if (err == -ETIMEDOUT)
+		return OUT_TRY_TIMEOUT;
+	if (err)
+		return OUT_RESET;
+	return read_response(q, a, dl, any);
+}
+
+static enum outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
+			     const struct l7_buf *head, uint64_t dl)
+{
+	bool reused, any = false;
+	enum outcome o;
+
+	a->tunnel = false;
+	if (!a->ep->local && c->rt->o.tunnel) {
+		a->fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &a->ep->addr);
+		if (a->fd != -ENOENT) {
+			a->tunnel = true;
+			return a->fd < 0 ? OUT_CONNECT_FAIL : exchange(c, q, a, head, dl, &any);
+		}
+	}
+	a->fd = l7r_pool_get(c->rt->pool, &a->ep->addr);
+	reused = a->fd >= 0;
+	for (;;) {
+		if (a->fd < 0)
+			a->fd = l7r_dial(&a->ep->addr, dl < l7r_deadline(L7R_CONNECT_MS)
+							       ? dl
+							       : l7r_deadline(L7R_CONNECT_MS));
+		if (a->fd == -ETIMEDOUT && dl != L7R_NO_DEADLINE && l7r_now_ns() >= dl)
+			return OUT_TRY_TIMEOUT;
+		if (a->fd < 0)
+			return OUT_CONNECT_FAIL;
+		o = exchange(c, q, a, head, dl, &any);
+		if (o != OUT_RESET || !reused || any || !q->body_done)
+			return o;
+		attempt_reset(a, true); /* keep-alive race: the idle connection was closing */
+		reused = false;
+	}
+}
+
+static bool has_code(const struct m_retries *r, int status)
+{
+	for (size_t i = 0; i < r->ncodes; i++)
+		if (r->codes[i] == status)
+			return true;
+	return false;
+}
+
+/* gRPC status names Istio's retryOn accepts, from the grpc-status field. */
+static bool grpc_retriable(const struct m_retries *r, const struct h1_msg *rs)
+{
+	const char *g = NULL;
+	int code;
+
+	for (size_t i = 0; i < rs->nfields && !g; i++)
+		if (!strcasecmp(rs->fields[i].name, "grpc-status"))
+			g = rs->fields[i].value;
+	if (!g)
+		return false;
+	code = atoi(g);
+	return (code == 1 && (r->on & M_RETRY_CANCELLED)) ||
+	       (code == 4 && (r->on & M_RETRY_DEADLINE_EXCEEDED)) ||
+	       (code == 8 && (r->on & M_RETRY_RESOURCE_EXHAUSTED)) ||
+	       (code == 13 && (r->on & M_RETRY_INTERNAL)) ||
+	       (code == 14 && (r->on & M_RETRY_UNAVAILABLE));
+}
+
+static bool header_is(const struct h1_msg *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->nfields; i++)
+		if (!strcasecmp(rs->fields[i].name, name))
+			return true;
+	return false;
+}
+
+/* Does the policy retry this outcome (and status)? Envoy's meaning of each condition. */
+static bool retriable(const struct m_retries *r, enum outcome o, const struct h1_msg *rs)
+{
+	uint32_t on = r->on;
+	int st = rs->status;
+
+	switch (o) {
+	case OUT_CONNECT_FAIL:
+		return on & (M_RETRY_CONNECT_FAILURE | M_RETRY_5XX | M_RETRY_GATEWAY_ERROR |
+			     M_RETRY_RESET | M_RETRY_RESET_BEFORE_REQUEST);
+	case OUT_RESET:
+		return on & (M_RETRY_RESET | M_RETRY_5XX | M_RETRY_GATEWAY_ERROR);
+	case OUT_TRY_TIMEOUT:
+		return on & (M_RETRY_5XX | M_RETRY_GATEWAY_ERROR | M_RETRY_RESET);
+	case OUT_RESPONSE:
+		return ((on & M_RETRY_5XX) && st >= 500 && st <= 599) ||
+		       ((on & M_RETRY_GATEWAY_ERROR) && st >= 502 && st <= 504) ||
+		       ((on & M_RETRY_RETRIABLE_4XX) && st == 409) ||
+		       ((on & M_RETRY_STATUS_CODES) && has_code(r, st)) ||
+		       ((on & M_RETRY_ENVOY_RATELIMITED) &&
+			header_is(rs, "x-envoy-ratelimited")) ||
+		       grpc_retriable(r, rs);
+	default:
+		return false;
+	}
+}
+
+/* The response's body from a->rest and a->fd to the client. 0, or < 0 (the connection ends). */
+static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uint64_t dl,
+		      bool *reusable)
+{
+	struct h1_body b;
+	uint8_t buf[16384];
+	int rc = 0;
+
+	*reusable = !h1_msg_closes(&a->rs);
+	if (!strcmp(q->msg.method, "HEAD") || a->rs.status == 204 || a->rs.status == 304)
+		h1_body_start(&b, H1_BODY_NONE, 0);
+	else if (a->rs.te_chunked)
+		h1_body_start(&b, H1_BODY_CHUNKED, 0);
+	else if (a->rs.has_cl)
+		h1_body_start(&b, a->rs.cl ? H1_BODY_LENGTH : H1_BODY_NONE, a->rs.cl);
+	else {
+		h1_body_start(&b, H1_BODY_CLOSE, 0);
+		*reusable = false;
+		c->close = true; /* the client learns the end by our close */
+	}
+	if (b.kind == H1_BODY_NONE)
+		return 0;
+	for (;;) {
+		size_t used = 0, have = l7_buf_unread(&a->rest);
+		ssize_t n;
+
+		if (have) {
+			rc = b.kind == H1_BODY_CLOSE ? 0
+						     : h1_body_feed(&b, l7_buf_head(&a->rest), have,
+								    &used);
+			if (b.kind == H1_BODY_CLOSE)
+				used = have;
+			if (rc < 0 || l7r_write_all(c->fd, l7_buf_head(&a->rest), used,
+						    l7r_deadline(30000)))
+				return -ECONNRESET;
+			q->rec.response_bytes += used;
+			l7_buf_consume(&a->rest, used);
+			if (rc == 1)
+				return 0;
+			continue;
+		}
+		n = l7r_read(a->fd, buf, sizeof(buf), dl);
+		if (n == 0 && b.kind == H1_BODY_CLOSE)
+			return 0;
+		if (n == -ETIMEDOUT)
+			q->rec.flags |= L7R_F_UT;
+		if (n <= 0)
+			return -ECONNRESET;
+		if (l7_buf_put(&a->rest, buf, (size_t)n))
+			return -ENOMEM;
+	}
+}
+
+/* The response of a->fd to the client; its connection back to the pool when it may be reused. */
+static int respond(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uint64_t dl)
+{
+	struct l7_buf out = {0};
+	bool reusable = false;
+	int err;
+
+	err = l7r_response_head(c, q, &a->rs, &out);
+	if (!err)
+		err = l7r_write_all(c->fd, l7_buf_head(&out), l7_buf_unread(&out),
+				    l7r_deadline(30000));
+	q->rec.code = a->rs.status;
+	q->rec.response_bytes += l7_buf_unread(&out);
+	l7_buf_free(&out);
+	if (!err)
+		err = relay_body(c, q, a, dl, &reusable);
+	if (!err && reusable && !a->tunnel && !l7_buf_unread(&a->rest)) {
+		l7r_pool_put(c->rt->pool, &a->ep->addr, a->fd);
+		a->fd = -1;
+	}
+	return err;
+}
+
+static int fail(struct l7r_conn *c, struct l7r_req *q, enum outcome o)
+{
+	static const char uf[] =
+	    "upstream connect error or disconnect/reset before headers. reset reason: "
+	    "connection failure";
+	static const char uc[] =
+	    "upstream connect error or disconnect/reset before headers. reset reason: "
+	    "connection termination";
+	static const char ut[] = "upstream request timeout";
+
+	switch (o) {
+	case OUT_CONNECT_FAIL:
+		q->rec.flags |= L7R_F_UF;
+		return l7r_answer(c, q, 503, "text/plain", uf, sizeof(uf) - 1, NULL);
+	case OUT_TIMEOUT:
+	case OUT_TRY_TIMEOUT:
+		q->rec.flags |= L7R_F_UT;
+		return l7r_answer(c, q, 504, "text/plain", ut, sizeof(ut) - 1, NULL);
+	case OUT_CLIENT_GONE:
+		q->rec.flags |= L7R_F_DC;
+		return -ECONNRESET;
+	default:
+		q->rec.flags |= L7R_F_UC;
+		return l7r_answer(c, q, 503, "text/plain", uc, sizeof(uc) - 1, NULL);
+	}
+}
+
+/* The same-node AuthorizationPolicy for the client -> this endpoint: true when allowed. */
+static bool authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_endpoint *ep)
+{
+	struct skiff_sock_origin src = {.addr = c->client.addr, .port = c->client.port,
+					.family = c->client.family};
+	char src_ip[64] = "", dst_ip[64] = "";
+	struct authz_request rq = {0};
+	struct proxy_l7 l7 = {0};
+	bool ok;
+
+	if (!c->rt->o.authz)
+		return true;
+	switch (c->rt->o.authz(c->rt->o.ctx, NULL, &src, &ep->addr, &l7)) {
+	case PROXY_ALLOW:
+		return true;
+	case PROXY_DENY:
+		return false;
+	default:
+		break;
+	}
+	addr_text(&src.addr, src.family, src_ip, sizeof(src_ip));
+	addr_text(&ep->addr.addr, ep->addr.family, dst_ip, sizeof(dst_ip));
+	rq.source_ip = src_ip;
+	rq.dest_ip = dst_ip;
+	rq.dest_port = ntohs(ep->addr.port);
+	rq.host = q->rq.authority;
+	rq.method = q->rq.method;
+	rq.path = q->rq.path;
+	rq.headers = q->rq.headers;
+	rq.nheaders = q->rq.nheaders;
+	ok = l7.d.decide(l7.d.ctx, &rq, NULL, 0);
+	if (l7.release)
+		l7.release(l7.d.ctx);
+	return ok;
+}
+
+static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
+{
+	static const char body[] = "no healthy upstream";
+
+	q->rec.flags |= L7R_F_UH;
+	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
+}
+
+int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
+{
+	const struct m_http_route *h = q->route->r->h;
+	const struct l7_endpoint *tried[16];
+	struct m_retries def, *rp;
+	struct l7_buf head = {0};
+	struct attempt a = {.fd = -1};
+	enum outcome o = OUT_CONNECT_FAIL;
+	uint64_t route_dl, dl;
+	unsigned tries;
+	int err = 0;
+
+	m_retries_default(&def);
+	rp = h && h->retries ? h->retries : &def;
+	tries = 1 + (q->body_done ? rp->attempts : 0);
+	route_dl = l7r_deadline(h ? (uint64_t)h->timeout_ms : 0);
+	q->dest = l7r_pick_dest(q->route, l7r_rand01());
+	if (!q->dest)
+		return no_upstream(c, q);
+	if (l7r_request_head(c, q, &head)) {
+		l7_buf_free(&head);
+		return -ENOMEM;
+	}
+	for (unsigned t = 0; t < tries; t++) {
+		a.ep = l7r_pick_endpoint(q->dest, tried, t < 16 ? t : 16, l7r_rand32());
+		if (!a.ep) {
+			err = t ? fail(c, q, o) : no_upstream(c, q);
+			goto out;
+		}
+		if (t < 16)
+			tried[t] = a.ep;
+		addr_endpoint(&a.ep->addr.addr, a.ep->addr.family, ntohs(a.ep->addr.port),
+			      q->rec.upstream, sizeof(q->rec.upstream));
+		if (!authorized(c, q, a.ep)) {
+			err = l7r_answer(c, q, 403, "text/plain", L7_DENY_BODY,
+					 strlen(L7_DENY_BODY), NULL);
+			goto out;
+		}
+		q->rec.attempts++;
+		dl = l7r_deadline((uint64_t)rp->per_try_timeout_ms);
+		dl = dl < route_dl ? dl : route_dl;
+		o = try_once(c, q, &a, &head, dl);
+		if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
+			o = OUT_TIMEOUT;
+		if (o == OUT_RESPONSE && (t + 1 == tries || !retriable(rp, o, &a.rs)))
+			break;
+		if (o == OUT_TIMEOUT || t + 1 == tries || !retriable(rp, o, &a.rs))
+			break;
+		attempt_reset(&a, true);
+	}
+	if (q->rec.attempts > 1 && o == OUT_RESPONSE && retriable(rp, o, &a.rs))
+		q->rec.flags |= L7R_F_URX;
+	err = o == OUT_RESPONSE ? respond(c, q, &a, route_dl) : fail(c, q, o);
+out:
+	attempt_reset(&a, true);
+	l7_buf_free(&head);
+	return err;
+}

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * mirror / mirrors: a copy of the request to an endpoint of each mirror destination, drawn with
+ * its percentage, fire and forget: the copy goes on its own thread, its response is read and
+ * dropped, and nothing about it reaches the client or delays its response. The copy's Host gets
+ * "-shadow" after its host part, as Envoy marks shadowed traffic. Only requests whose body is
+ * buffered whole are copied.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "l7route/route_conn.h"
+#include "l7route/route_pick.h"
+
+struct mirror_job {
+	struct l7route *rt;
+	struct skiff_punt_key client;
+	struct l7_endpoint ep;
+	struct l7_buf req; /* head and body */
+};
+
+static void *mirror_main(void *arg)
+{
+	struct mirror_job *j = arg;
+	uint64_t dl = l7r_deadline(L7R_CONNECT_MS);
+	int fd = -ENOENT;
+	uint8_t buf[4096];
+
+	if (!j->ep.local && j->rt->o.tunnel)
+		fd = j->rt->o.tunnel(j->rt->o.ctx, &j->client, &j->ep.addr);
+	if (fd == -ENOENT)
+		fd = l7r_dial(&j->ep.addr, dl);
+	if (fd >= 0 && !l7r_write_all(fd, l7_buf_head(&j->req), l7_buf_unread(&j->req), dl))
+		while (l7r_read(fd, buf, sizeof(buf), dl) > 0)
+			; /* the response is dropped; the copy ends when the endpoint closes */
+	if (fd >= 0)
+		close(fd);
+	l7_buf_free(&j->req);
+	free(j);
+	return NULL;
+}
+
+/* "reviews:9080" -> "reviews-shadow:9080" */
+static void shadow_host(const char *host, char *out, size_t len)
+{
+	const char *colon = strrchr(host, ':');
+
+	if (colon && !strchr(colon, ']'))
+		snprintf(out, len, "%.*s-shadow%s", (int)(colon - host), host, colon);
+	else
+		snprintf(out, len, "%s-shadow", host);
+}
+
+static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_dest *d)
+{
+	const struct l7_endpoint *ep = l7r_pick_endpoint(d, NULL, 0, l7r_rand32());
+	struct mirror_job *j;
+	char host[512];
+	pthread_attr_t at;
+	pthread_t th;
+	char *path;
+	int err;
+
+	if (!ep || !(j = calloc(1, sizeof(*j))))
+		return;
+	j->rt = c->rt;
+	j->client = c->client;
+	j->ep = *ep;
+	shadow_host(q->rq.authority ? q->rq.authority : d->target->meta.name, host, sizeof(host));
+	path = l7r_rewritten_path(q);
+	err = !path || l7_buf_printf(&j->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", q->msg.method,
+				     path, host);
+	for (size_t i = 0; !err && i < q->msg.nfields; i++)
+		if (strcasecmp(q->msg.fields[i].name, "host") &&
+		    strcasecmp(q->msg.fields[i].name, "connection"))
+			err = l7_buf_printf(&j->req, "%s: %s\r\n", q->msg.fields[i].name,
+					    q->msg.fields[i].value);
+	if (!err)
+		err = l7_buf_printf(&j->req, "Connection: close\r\n\r\n") ||
+		      l7_buf_put(&j->req, q->body.data, q->body.len);
+	free(path);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 128 << 10);
+	if (err || pthread_create(&th, &at, mirror_main, j)) {
+		l7_buf_free(&j->req);
+		free(j);
+	}
+	pthread_attr_destroy(&at);
+}
+
+void l7r_mirror(struct l7r_conn *c, struct l7r_req *q)
+{
+	const struct m_http_route *h = q->route->r->h;
+
+	if (!h || !q->body_done)
+		return;
+	for (size_t i = 0; i < q->route->nmirrors && i < h->nmirrors; i++)
+		if (q->route->mirrors[i].neps && l7r_rand01() * 100.0 < h->mirrors[i].pct)
+			mirror_one(c, q, &q->route->mirrors[i]);
+}
