@@ -6,18 +6,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/hex.h"
 #include "flows/flows.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Percent-decode `n` bytes of `s` into out; false when it does not fit. */
 static bool unescape(const char *s, size_t n, char *out, size_t len)
@@ -27,8 +17,8 @@ static bool unescape(const char *s, size_t n, char *out, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 
-		if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+		if (c == '%' && i + 2 < n && hex_digit(s[i + 1]) >= 0 && hex_digit(s[i + 2]) >= 0) {
+			c = (char)(hex_digit(s[i + 1]) * 16 + hex_digit(s[i + 2]));
 			i += 2;
 		} else if (c == '+') {
 			c = ' ';

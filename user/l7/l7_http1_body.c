@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 
+#include "common/hex.h"
 #include "l7/l7_http1.h"
 
 enum chunk_state {
@@ -42,17 +43,6 @@ enum chunk_state {
 void h1_body_start(struct h1_body *b, enum h1_body_kind kind, uint64_t len)
 {
 	*b = (struct h1_body){.kind = kind, .left = len, .st = CK_SIZE};
-}
-
-static int hex(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Where the size line goes from `st` (outside a quoted string) on byte c; -1: malformed. */
@@ -101,10 +91,10 @@ static int size_byte(struct h1_body *b, uint8_t c)
 
 	if (++b->line > H1_LINE_MAX)
 		return -EPROTO;
-	if (b->st == CK_SIZE && hex(c) >= 0) {
+	if (b->st == CK_SIZE && hex_digit(c) >= 0) {
 		if (++b->digits > 16) /* more would not fit 64 bits, or only say 0 at length */
 			return -EPROTO;
-		b->left = b->left * 16 + hex(c);
+		b->left = b->left * 16 + hex_digit(c);
 		return 0;
 	}
 	if (!b->digits)
