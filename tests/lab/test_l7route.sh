@@ -2,8 +2,9 @@
 # skiffd's L7 router on the client node: Istio's bookinfo routing samples applied unchanged to a
 # bookinfo of echo pods, per-request weighted splits on one keep-alive connection, the guide's
 # retries against a flaky pod, per-try and route timeouts, connect-failure retried to a live
-# endpoint, fault abort and delay, and bad input refused with file:line. Real curl and Python
-# http.client from a mesh pod; one lab (one node) for every case.
+# endpoint, fault abort and delay, bad input refused with file:line, and each routed request in
+# Istio's request metrics as the source reporter (skiffd's own :15020/metrics page). Real curl
+# and Python http.client from a mesh pod; one lab (one node) for every case.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -19,6 +20,26 @@ keepalive() { # HOST PATH N [Header:value]...
 }
 field() { awk -v k="$1" -v v="$2" '$1 == k && $2 ~ v { s += $3 } END { print s + 0 }'; }
 one() { awk -v k="$1" '$1 == k { print $2 }'; }
+
+# scraped NAME LABEL=VALUE...: the sum of node-1's samples of NAME with every one of the labels
+scraped() {
+	local name=$1
+	shift
+	lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics 2>>"$LOG" |
+		awk -v n="$name" -v want="$*" 'BEGIN { k = split(want, w, " ") }
+		index($0, n "{") == 1 {
+			for (i = 1; i <= k; i++) {
+				eq = index(w[i], "=")
+				p = substr(w[i], 1, eq - 1) "=\"" substr(w[i], eq + 1) "\""
+				if (!index($0, "{" p) && !index($0, "," p))
+					next
+			}
+			s += $NF
+		}
+		END { printf "%d\n", s }'
+}
+SRC='reporter=source source_workload=productpage-v1 source_app=productpage
+source_workload_namespace=default request_protocol=http connection_security_policy=unknown'
 
 applied() { # FILE...: apply and wait for skiffd to reload (routes alone may leave the kernel
 	# maps, and so the generation, as they were)
@@ -141,6 +162,52 @@ if applied "$NET/virtual-service-ratings-test-delay.yaml"; then
 	if [ "$(echo "$a" | field code 200)" = 1 ] && awk -v s="$sa" -v t="$sb" \
 		'BEGIN { exit !(s >= 7 && s <= 7.7 && t < 1) }'; then t_pass "jason ${sa}s, other ${sb}s"
 	else t_fail "jason: $a / other: $b"; fi
+else t_fail "not applied"; fi
+
+t_begin "metrics: 40 routed requests are 40 in istio_requests_total, reporter=source, v3 reached"
+REV="$SRC destination_service=reviews.default.svc.cluster.local destination_service_name=reviews"
+V3="$REV destination_workload=reviews-v3 destination_app=reviews destination_version=v3"
+if applied "$NET/virtual-service-reviews-jason-v2-v3.yaml"; then
+	all0=$(scraped istio_requests_total reporter=source \
+		destination_service=reviews.default.svc.cluster.local)
+	ok0=$(scraped istio_requests_total $V3 response_code=200 response_flags=-)
+	dur0=$(scraped istio_request_duration_milliseconds_count $V3)
+	rq0=$(scraped istio_request_bytes_count $V3) rs0=$(scraped istio_response_bytes_count $V3)
+	out=$(keepalive reviews /m 40)
+	sleep 0.5 # each request is counted just after its last byte reached the client
+	all=$(($(scraped istio_requests_total reporter=source \
+		destination_service=reviews.default.svc.cluster.local) - all0))
+	ok=$(($(scraped istio_requests_total $V3 response_code=200 response_flags=-) - ok0))
+	dur=$(($(scraped istio_request_duration_milliseconds_count $V3) - dur0))
+	rq=$(($(scraped istio_request_bytes_count $V3) - rq0))
+	rs=$(($(scraped istio_response_bytes_count $V3) - rs0))
+	if [ "$(echo "$out" | field pod reviews-v3)" = 40 ] && [ "$all $ok $dur $rq $rs" = "40 40 40 40 40" ]
+	then t_pass
+	else t_fail "client: $out; source series +$all, labelled +$ok, duration/request/response counts +$dur/+$rq/+$rs
+$(lab exec --node node-1 -- curl -s 127.0.0.1:15020/metrics | grep '^istio_requests_total{reporter="source"')"
+	fi
+else t_fail "not applied"; fi
+
+t_begin "metrics: a fault abort is response_code 555, response_flags FI, no destination workload"
+DET="$SRC destination_service_name=details destination_workload=unknown response_code=555"
+if applied "$NET/fault-injection-details-v1.yaml"; then
+	b=$(scraped istio_requests_total $DET response_flags=FI)
+	out=$(keepalive details /d 12)
+	sleep 0.5
+	d=$(($(scraped istio_requests_total $DET response_flags=FI) - b))
+	if [ "$(echo "$out" | field code 555)" = 12 ] && [ "$d" = 12 ]; then t_pass
+	else t_fail "client: $out; FI series +$d"; fi
+else t_fail "not applied"; fi
+
+t_begin "metrics: a route timeout is response_code 504, response_flags UT, reviews-v1 tried"
+UT="$REV destination_workload=reviews-v1 response_code=504 response_flags=UT"
+if applied "$FX/reviews-timeout-1s.yaml"; then
+	b=$(scraped istio_requests_total $UT)
+	out=$(keepalive reviews /delay/3000 2)
+	sleep 0.5
+	d=$(($(scraped istio_requests_total $UT) - b))
+	if [ "$(echo "$out" | field code 504)" = 2 ] && [ "$d" = 2 ]; then t_pass
+	else t_fail "client: $out; UT series +$d"; fi
 else t_fail "not applied"; fi
 
 # refused FILE TEXT: a bad file dropped into the config dir is refused with TEXT (file:line), the

@@ -2,7 +2,7 @@
 /*
  * The L7 router's decisions without sockets: which route a request takes (every match field, first
  * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
- * path rewrites, and Envoy's flag names.
+ * path rewrites, Envoy's flag names, and a request's labels in Istio's metrics (source side).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 
+#include "l7route/l7route.h"
 #include "l7route/route_conn.h"
 #include "l7route/route_pick.h"
 #include "l7route/route_request.h"
@@ -182,6 +183,79 @@ static void test_flags(void **state)
 	assert_string_equal(l7r_flags_str(L7R_F_UT, buf, sizeof(buf)), "UT");
 }
 
+/* A request over HBONE to web-2: the client's workload, the endpoint's pod, the Service, mTLS
+ * with both principals; its duration and sizes in the histograms. */
+static void test_metrics_reached(void **state)
+{
+	const struct fx *f = *state;
+	struct l7r_record rec = {.code = 200, .flags = 0, .duration_ns = 3500000,
+				 .request_bytes = 120, .response_bytes = 700, .hbone = true};
+	struct metrics_key k;
+	struct metrics_http h;
+	char flags[64];
+
+	rec.src_pod = model_pod(&f->m, "shop", "client");
+	rec.dst_pod = model_pod(&f->m, "shop", "web-2");
+	rec.dst_svc = f->sp->svc;
+	l7r_metrics(&rec, "example.org", &k, &h, flags, sizeof(flags));
+	assert_string_equal(k.reporter, "source");
+	assert_string_equal(k.src.workload, "client");
+	assert_string_equal(k.src.app, "front");
+	assert_string_equal(k.src.principal, "spiffe://example.org/ns/shop/sa/default");
+	assert_string_equal(k.dst.workload, "web-2");
+	assert_string_equal(k.dst.version, "v2");
+	assert_string_equal(k.dst.principal, "spiffe://example.org/ns/shop/sa/default");
+	assert_string_equal(k.dst_service, "web.shop.svc.cluster.local");
+	assert_string_equal(k.dst_service_name, "web");
+	assert_string_equal(k.dst_service_ns, "shop");
+	assert_string_equal(k.protocol, "http");
+	assert_int_equal(k.response_code, 200);
+	assert_string_equal(k.response_flags, "-");
+	assert_string_equal(k.security, "mutual_tls");
+	assert_int_equal(h.requests, 1);
+	assert_int_equal(h.duration_ms.count, 1);
+	assert_true(h.duration_ms.sum > 3.49 && h.duration_ms.sum < 3.51);
+	assert_int_equal(h.request_bytes.count, 1);
+	assert_true(h.request_bytes.sum == 120.0);
+	assert_true(h.response_bytes.sum == 700.0);
+}
+
+/* A fault abort answered by the router: no pod reached, the Service still named, Envoy's flag;
+ * a plaintext hop proves no identity, so both principals and the policy are "unknown". */
+static void test_metrics_abort(void **state)
+{
+	const struct fx *f = *state;
+	struct l7r_record rec = {.code = 503, .flags = L7R_F_FI, .attempts = 0};
+	struct metrics_table *t = metrics_table_new(16);
+	struct metrics_key k;
+	struct metrics_http h;
+	struct strbuf b = {0};
+	char flags[64];
+
+	assert_non_null(t);
+	rec.src_pod = model_pod(&f->m, "shop", "client");
+	rec.dst_svc = f->sp->svc;
+	l7r_metrics(&rec, NULL, &k, &h, flags, sizeof(flags));
+	assert_string_equal(k.dst.workload, "unknown");
+	assert_string_equal(k.dst_service_name, "web");
+	assert_string_equal(k.src.principal, "unknown");
+	assert_string_equal(k.dst.principal, "unknown");
+	assert_string_equal(k.security, "unknown");
+	assert_int_equal(metrics_table_add_http(t, &k, &h), 0);
+	rec.flags = L7R_F_UT;
+	rec.code = 504;
+	l7r_metrics(&rec, NULL, &k, &h, flags, sizeof(flags));
+	assert_int_equal(metrics_table_add_http(t, &k, &h), 0);
+	metrics_table_render(t, METRICS_TEXT, &b);
+	assert_non_null(strstr(b.s, "response_code=\"503\",response_flags=\"FI\","
+				    "connection_security_policy=\"unknown\"} 1\n"));
+	assert_non_null(strstr(b.s, "response_code=\"504\",response_flags=\"UT\""));
+	assert_non_null(strstr(b.s, "istio_requests_total{reporter=\"source\",source_workload="
+				    "\"client\""));
+	sb_free(&b);
+	metrics_table_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +264,8 @@ int main(void)
 	    cmocka_unit_test(test_endpoint_retry_elsewhere),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
+	    cmocka_unit_test(test_metrics_reached),
+	    cmocka_unit_test(test_metrics_abort),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

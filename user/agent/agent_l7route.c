@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The L7 router, agent side: it reads the snapshot in force (its L7 table, the client pods), asks
- * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, and records each
- * request in the L7 metrics.
+ * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, and counts each
+ * request in Istio's request metrics as the client side reports them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,18 +29,24 @@ static const struct m_pod *client_pod(void *ref, const struct skiff_punt_key *cl
 	return agent_snap_local_pod(ref, &client->addr, client->family);
 }
 
+/* Every request in Istio's request metrics (reporter="source"); the access log line too when
+ * SKIFF_L7_ACCESS_LOG is set. Runs on the connection's thread, the snapshot still held. */
 static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec)
 {
+	struct agent *a = ctx;
+	struct metrics_key k;
+	struct metrics_http h;
 	char flags[64];
 
-	(void)ctx;
+	l7r_metrics(rec, a->o->trust_domain, &k, &h, flags, sizeof(flags));
+	agent_l7_metrics_add(a, &k, &h);
 	if (!getenv("SKIFF_L7_ACCESS_LOG"))
 		return;
 	fprintf(stderr, "skiffd l7route: %s/%s:%u route=%d code=%d flags=%s attempts=%u "
 		"upstream=%s duration_ms=%.1f\n",
 		sp->svc->meta.ns, sp->svc->meta.name, sp->port->port, rec->route, rec->code,
-		l7r_flags_str(rec->flags, flags, sizeof(flags)), rec->attempts,
-		rec->upstream[0] ? rec->upstream : "-", (double)rec->duration_ns / 1e6);
+		flags, rec->attempts, rec->upstream[0] ? rec->upstream : "-",
+		(double)rec->duration_ns / 1e6);
 }
 
 /* Pods on other nodes over HBONE, through the outbound proxy's connections (no --ca-dir:

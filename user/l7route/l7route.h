@@ -19,6 +19,7 @@
 
 #include "compile/compile_l7.h"
 #include "l7route/route_request.h"
+#include "metrics/metrics.h"
 #include "proxy/proxy.h"
 #include "skiff/punt.h"
 
@@ -64,5 +65,12 @@ size_t l7route_open(struct l7route *r);
 bool l7route_quiesce(struct l7route *r);
 /* Quiesce, then free (unless a thread still runs: then the router is left to it). */
 void l7route_stop(struct l7route *r);
+
+/* One routed request as Istio's client-side proxy reports it (route_metrics.c): reporter
+ * "source", the client pod's workload, the endpoint reached and its Service, the status and
+ * Envoy's flags (in `flags`, which k->response_flags then points at), and its duration and
+ * sizes in `h`. */
+void l7r_metrics(const struct l7r_record *rec, const char *trust_domain, struct metrics_key *k,
+		 struct metrics_http *h, char *flags, size_t len);
 
 #endif

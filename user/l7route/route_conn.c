@@ -288,6 +288,10 @@ void l7r_conn_serve(struct l7r_conn *c)
 			if (rc && !q.rec.code)
 				q.rec.flags |= L7R_F_DC;
 			q.rec.duration_ns = l7r_now_ns() - q.rec.start_ns;
+			/* the head and the buffered body; l7r_body_rest counted the rest */
+			q.rec.request_bytes += q.head.size + q.body.len;
+			q.rec.src_pod = c->src_pod;
+			q.rec.dst_svc = q.dest && q.dest->target ? q.dest->target : c->sp->svc;
 			if (c->rt->o.record)
 				c->rt->o.record(c->rt->o.ctx, c->sp, &q.rec);
 		}

@@ -381,6 +381,8 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 			tried[t] = a.ep;
 		addr_endpoint(&a.ep->addr.addr, a.ep->addr.family, ntohs(a.ep->addr.port),
 			      q->rec.upstream, sizeof(q->rec.upstream));
+		q->rec.dst_pod = a.ep->pod;
+		q->rec.hbone = false;
 		if (!authorized(c, q, a.ep)) {
 			err = l7r_answer(c, q, 403, "text/plain", L7_DENY_BODY,
 					 strlen(L7_DENY_BODY), NULL);
@@ -390,6 +392,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		dl = l7r_deadline((uint64_t)rp->per_try_timeout_ms);
 		dl = dl < route_dl ? dl : route_dl;
 		o = try_once(c, q, &a, &head, dl);
+		q->rec.hbone = a.tunnel;
 		if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
 			o = OUT_TIMEOUT;
 		if (o == OUT_RESPONSE && (t + 1 == tries || !retriable(rp, o, &a.rs)))

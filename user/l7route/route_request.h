@@ -63,6 +63,12 @@ struct l7r_record {
 	uint64_t duration_ns;	/* to the last byte of the response sent */
 	uint64_t upstream_ns;	/* the last try: request sent to response head */
 	uint64_t request_bytes, response_bytes;
+	/* Who talked to whom, for the metrics (valid only during the record callback: they
+	 * point into the snapshot the connection holds). */
+	const struct m_pod *src_pod;	   /* the client pod, NULL when unknown */
+	const struct m_pod *dst_pod;	   /* the pod of the last try's endpoint, NULL: none */
+	const struct m_service *dst_svc; /* the route destination's Service, else the one dialled */
+	bool hbone;			   /* the last try went over an HBONE stream (mTLS) */
 };
 
 #endif
