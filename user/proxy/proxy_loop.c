@@ -103,6 +103,9 @@ static void accept_all(struct proxy *p, int lfd)
 		p->stats.fast += fast;
 		/* a Service port with HTTP rules: the router picks an endpoint per request */
 		if (p->o.l7route && p->o.l7route(p->o.ctx, fd, &k, &dst)) {
+			/* the router's threads own fd now and close it themselves, so its source is
+			 * uncharged here (the router bounds its own connections: L7R_MAX_CONNS) */
+			proxy_src_release(p, fd);
 			p->stats.l7_routed++;
 			continue;
 		}
