@@ -2,7 +2,7 @@
 /*
  * The L7 router's decisions without sockets: which route a request takes (every match field, first
  * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
- * path rewrites, and Envoy's flag names.
+ * DestinationRule load balancing and request hashes, path rewrites, and Envoy's flag names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,7 +15,9 @@
 
 #include <arpa/inet.h>
 
+#include "l7/upstream.h"
 #include "l7route/route_conn.h"
+#include "l7route/route_lb.h"
 #include "l7route/route_pick.h"
 #include "l7route/route_request.h"
 
@@ -36,7 +38,9 @@ static const char *const YAML =
     "- addresses: [10.0.0.1]\n  targetRef: {kind: Pod, name: web-1}\n"
     "- addresses: [10.0.0.2]\n  targetRef: {kind: Pod, name: web-2}\n"
     "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, "
-    "namespace: shop}\nspec:\n  host: web\n  subsets:\n  - {name: v1, labels: {version: v1}}\n"
+    "namespace: shop}\nspec:\n  host: web\n"
+    "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n"
+    "  subsets:\n  - {name: v1, labels: {version: v1}}\n"
     "  - {name: v2, labels: {version: v2}}\n"
     "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, "
     "namespace: shop}\nspec:\n  hosts: [web]\n  http:\n"
@@ -154,6 +158,99 @@ static void test_endpoint_retry_elsewhere(void **state)
 	assert_null(l7r_pick_endpoint(&two, NULL, 0, 5));
 }
 
+/* Both pods of web behind one destination, as a subset-less route would have them. */
+static struct l7_dest both_pods(const struct fx *f, struct l7_endpoint eps[2])
+{
+	struct l7_dest two = f->sp->routes[3].dests[0];
+
+	eps[0] = f->sp->routes[3].dests[0].eps[0];
+	eps[1] = f->sp->routes[3].dests[1].eps[0];
+	two.eps = eps;
+	two.neps = 2;
+	return two;
+}
+
+/* consistentHash.httpHeaderName: one value, one pod; many values reach both; a retry moves. */
+static void test_lb_header_hash(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2];
+	struct l7_dest two = both_pods(f, eps);
+	struct l7r_lbs *b = l7r_lbs_new();
+	struct authz_header h = {.name = "X-User", .value = "alice"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	const struct l7_endpoint *first, *e;
+	struct l7r_lb_pick p;
+	char val[16];
+	unsigned hits[2] = {0};
+
+	assert_non_null(b);
+	first = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p);
+	assert_non_null(first);
+	l7r_lb_end(&p);
+	for (int i = 0; i < 50; i++) {
+		assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p), first);
+		l7r_lb_end(&p);
+	}
+	e = l7r_lb_pick(b, &f->m, &two, &rq, &client, first, &p); /* a retry: elsewhere */
+	assert_ptr_equal(e, &eps[first == &eps[0]]);
+	l7r_lb_end(&p);
+	h.value = val;
+	for (int i = 0; i < 64; i++) {
+		snprintf(val, sizeof(val), "user-%d", i);
+		e = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p);
+		assert_non_null(e);
+		hits[e - eps]++;
+		assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p), e);
+		l7r_lb_end(&p);
+	}
+	assert_true(hits[0] > 0 && hits[1] > 0);
+	two.neps = 0;
+	assert_null(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p));
+	l7r_lbs_free(b);
+}
+
+/* Which request attribute each hash reads, and that a missing one is reported as missing. */
+static void test_lb_hash_attrs(void **state)
+{
+	struct authz_header h[2] = {{.name = "cookie", .value = "a=1; sid=xyz; b=2"},
+				    {.name = "x-user", .value = "bob"}};
+	struct l7r_request rq = {.path = "/p?x=1&uid=42&y", .headers = h, .nheaders = 2};
+	struct skiff_punt_key c1 = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	struct skiff_punt_key c2 = c1;
+	struct m_lb_policy lb = {.simple = M_LB_CONSISTENT_HASH};
+	uint64_t v, w;
+
+	(void)state;
+	lb.hash_on = M_HASH_COOKIE;
+	lb.hash_name = "sid";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(v == up_hash_bytes("xyz", 3));
+	lb.hash_name = "si";
+	assert_false(l7r_lb_hash(&lb, &rq, &c1, &v));
+	lb.hash_on = M_HASH_QUERY;
+	lb.hash_name = "uid";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(v == up_hash_bytes("42", 2));
+	lb.hash_name = "y";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	lb.hash_name = "id";
+	assert_false(l7r_lb_hash(&lb, &rq, &c1, &v));
+	lb.hash_on = M_HASH_HEADER;
+	lb.hash_name = "X-USER";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(v == up_hash_bytes("bob", 3));
+	lb.hash_on = M_HASH_SOURCE_IP;
+	c2.port = htons(999); /* the port is no part of it */
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(l7r_lb_hash(&lb, &rq, &c2, &w));
+	assert_true(v == w);
+	c2.addr.v4 = htonl(0x0a00000a);
+	assert_true(l7r_lb_hash(&lb, &rq, &c2, &w));
+	assert_true(v != w);
+}
+
 static void test_prefix_rewrite(void **state)
 {
 	const struct fx *f = *state;
@@ -188,6 +285,8 @@ int main(void)
 	    cmocka_unit_test(test_first_match_wins),
 	    cmocka_unit_test(test_weighted_dest),
 	    cmocka_unit_test(test_endpoint_retry_elsewhere),
+	    cmocka_unit_test(test_lb_header_hash),
+	    cmocka_unit_test(test_lb_hash_attrs),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
 	};

@@ -70,6 +70,7 @@ struct l7_svcport {
 struct l7_table {
 	struct l7_svcport *v; /* sorted by vip */
 	size_t n;
+	const struct model *m; /* built from: the DestinationRules the router applies per request */
 };
 
 /* Does `vs` make port `p` of `svc` L7? A rule on a port that is not HTTP is a warning in `d`

@@ -26,7 +26,11 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out)
 		return -ENOMEM;
 	r->o = *o;
 	r->pool = l7r_pool_new();
-	if (!r->pool) {
+	r->lbs = l7r_lbs_new();
+	if (!r->pool || !r->lbs) {
+		if (r->pool)
+			l7r_pool_free(r->pool);
+		l7r_lbs_free(r->lbs);
 		free(r);
 		return -ENOMEM;
 	}
@@ -176,6 +180,7 @@ void l7route_stop(struct l7route *r)
 	if (!r || !l7route_quiesce(r))
 		return;
 	l7r_pool_free(r->pool);
+	l7r_lbs_free(r->lbs);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->idle);
 	free(r);

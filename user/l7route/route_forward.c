@@ -351,10 +351,11 @@ static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 {
 	const struct m_http_route *h = q->route->r->h;
-	const struct l7_endpoint *tried[16];
+	const struct l7_endpoint *last = NULL; /* a retry goes elsewhere when it can */
 	struct m_retries def, *rp;
 	struct l7_buf head = {0};
 	struct attempt a = {.fd = -1};
+	struct l7r_lb_pick lp = {0};
 	enum outcome o = OUT_CONNECT_FAIL;
 	uint64_t route_dl, dl;
 	unsigned tries;
@@ -372,13 +373,13 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		return -ENOMEM;
 	}
 	for (unsigned t = 0; t < tries; t++) {
-		a.ep = l7r_pick_endpoint(q->dest, tried, t < 16 ? t : 16, l7r_rand32());
+		l7r_lb_end(&lp);
+		a.ep = l7r_lb_pick(c->rt->lbs, c->t->m, q->dest, &q->rq, &c->client, last, &lp);
 		if (!a.ep) {
 			err = t ? fail(c, q, o) : no_upstream(c, q);
 			goto out;
 		}
-		if (t < 16)
-			tried[t] = a.ep;
+		last = a.ep;
 		addr_endpoint(&a.ep->addr.addr, a.ep->addr.family, ntohs(a.ep->addr.port),
 			      q->rec.upstream, sizeof(q->rec.upstream));
 		if (!authorized(c, q, a.ep)) {
@@ -402,6 +403,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		q->rec.flags |= L7R_F_URX;
 	err = o == OUT_RESPONSE ? respond(c, q, &a, route_dl) : fail(c, q, o);
 out:
+	l7r_lb_end(&lp); /* in flight until its response is relayed (LEAST_REQUEST) */
 	attempt_reset(&a, true);
 	l7_buf_free(&head);
 	return err;
