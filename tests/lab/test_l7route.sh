@@ -2,8 +2,9 @@
 # skiffd's L7 router on the client node: Istio's bookinfo routing samples applied unchanged to a
 # bookinfo of echo pods, per-request weighted splits on one keep-alive connection, the guide's
 # retries against a flaky pod, per-try and route timeouts, connect-failure retried to a live
-# endpoint, fault abort and delay, and bad input refused with file:line. Real curl and Python
-# http.client from a mesh pod; one lab (one node) for every case.
+# endpoint, fault abort and delay, DestinationRule consistent hash on a header and outlier
+# detection (router and kernel), and bad input refused with file:line. Real curl and Python http.client from a mesh pod; one lab (one node) for
+# every case.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -186,6 +187,44 @@ t_begin "a percentage over 100 is refused at file:line, previous config kept"
 refused "$FX/bad-percentage.yaml" "zz-bad-percentage.yaml:14: VirtualService default/details-bad: spec.http[0].fault.abort.percentage.value: 150 must be 0 or between 0.0001 and 100"
 t_begin "a mirror to an unknown host is refused at file:line, previous config kept"
 refused "$FX/bad-mirror.yaml" "mirrors to \"reviewz\", which is no Service of the mesh"
+
+t_begin "consistentHash on x-user: one user always reaches one pod, many users spread"
+if applied "$FX/reviews-hash-header.yaml"; then
+	a=$(keepalive reviews /h 30 x-user:alice)
+	b=$(keepalive reviews /h 30 x-user:alice) # another connection, the same pod
+	pa=$(echo "$a" | awk '$1 == "pod" && $3 == 30 { print $2 }')
+	pb=$(echo "$b" | awk '$1 == "pod" && $3 == 30 { print $2 }')
+	spread=""
+	for u in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		spread+="$(keepalive reviews /h 3 "x-user:user-$u" | awk '$1 == "pod" && $3 == 3 { print $2 }') "
+	done
+	nspread=$(echo "$spread" | tr ' ' '\n' | grep -c .)
+	ndistinct=$(echo "$spread" | tr ' ' '\n' | grep . | sort -u | wc -l)
+	if [ -n "$pa" ] && [ "$pa" = "$pb" ] && [ "$nspread" = 12 ] && [ "$ndistinct" -ge 2 ]; then
+		t_pass "alice -> $pa; 12 users on $ndistinct pods"
+	else t_fail "alice: $a / again: $b / users: $spread"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+t_begin "outlier detection: 3 x 503 eject the pod from the router and the kernel, back after 3 s"
+SKLOG="$STATE/logs/skiffd-node-1.log"
+pinned() { awk '$1 == "pod" && $3 == '"$2"' { print $2 }' <<<"$1"; }
+if applied "$FX/reviews-outlier.yaml"; then
+	p=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
+	nej=$(grep -c "outlier detection: ejected" "$SKLOG")
+	f=$(keepalive reviews /status/503 3 x-user:alice)
+	sleep 0.3
+	b=$(keepalive reviews /h 10 x-user:alice)
+	q=$(pinned "$b" 10)
+	ej=$(grep -c "outlier detection: ejected" "$SKLOG")
+	sleep 4.5 # baseEjectionTime 3 s, returns checked each 1 s interval
+	c=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
+	if [ -n "$p" ] && [ "$(echo "$f" | field code 503)" = 3 ] && [ -n "$q" ] && [ "$q" != "$p" ] &&
+		[ "$ej" = $((nej + 1)) ] && [ "$c" = "$p" ] &&
+		grep -q "outlier detection: returned" "$SKLOG" &&
+		! grep -q "outlier detection: .* in the kernel failed" "$SKLOG"; then
+		t_pass "$p out, alice on $q, then back; $(grep "outlier detection: ejected" "$SKLOG" | tail -1 | sed 's/.*ejected/ejected/')"
+	else t_fail "pinned $p / failing: $f / while out: $b / after: $c / log: $(grep 'outlier' "$SKLOG" | tail -3)"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+applied "$NET/destination-rule-all.yaml"
 
 t_begin "connect-failure to a dead endpoint is retried to a live one"
 dead=$(lab status | awk 'index($1, "default/reviews-v1-") == 1 { print $5; exit }')

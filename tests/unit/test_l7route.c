@@ -176,7 +176,7 @@ static void test_lb_header_hash(void **state)
 	const struct fx *f = *state;
 	struct l7_endpoint eps[2];
 	struct l7_dest two = both_pods(f, eps);
-	struct l7r_lbs *b = l7r_lbs_new();
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
 	struct authz_header h = {.name = "X-User", .value = "alice"};
 	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
 	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};

@@ -2,7 +2,7 @@
 /*
  * The L7 router, agent side: it reads the snapshot in force (its L7 table, the client pods), asks
  * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, and records each
- * request in the L7 metrics.
+ * request in the L7 metrics; its outlier ejections go to the agent loop (agent_eject.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,7 +57,8 @@ int agent_l7route_start(struct agent *a)
 {
 	struct l7route_opts o = {.acquire = acquire, .release = release,
 				 .client_pod = client_pod, .authz = agent_authz,
-				 .tunnel = tunnel, .record = record, .ctx = a};
+				 .tunnel = tunnel, .record = record, .eject = agent_eject_push,
+				 .ctx = a};
 
 	return l7route_start(&o, &a->l7route);
 }

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "common/addr.h"
+#include "l7/upstream.h"
 #include "l7route/route_conn.h"
 #include "l7route/route_pick.h"
 
@@ -340,6 +341,22 @@ static bool authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_en
 	return ok;
 }
 
+/* A try's outcome as outlier detection counts it; -1: not the endpoint's doing. */
+static int up_outcome(enum outcome o, const struct attempt *a)
+{
+	switch (o) {
+	case OUT_RESPONSE:
+		return up_outcome_of_status(a->rs.status);
+	case OUT_CONNECT_FAIL:
+	case OUT_RESET:
+	case OUT_TRY_TIMEOUT:
+	case OUT_TIMEOUT:
+		return UP_LOCAL_FAILURE;
+	default:
+		return -1;
+	}
+}
+
 static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 {
 	static const char body[] = "no healthy upstream";
@@ -393,6 +410,8 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		o = try_once(c, q, &a, &head, dl);
 		if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
 			o = OUT_TIMEOUT;
+		if (up_outcome(o, &a) >= 0)
+			l7r_lb_report(&lp, up_outcome(o, &a));
 		if (o == OUT_RESPONSE && (t + 1 == tries || !retriable(rp, o, &a.rs)))
 			break;
 		if (o == OUT_TIMEOUT || t + 1 == tries || !retriable(rp, o, &a.rs))

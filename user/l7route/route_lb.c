@@ -6,6 +6,12 @@
  * every request (the endpoint list in order, the merged policy field by field): the table is
  * rebuilt with each snapshot, and an index the set returns must name the same endpoint of the
  * destination.
+ *
+ * Outlier detection ejects from inside a set, under its lock; the set's callback hands the
+ * event to the owner (the agent, which takes the endpoint out of the kernel's backends for the
+ * Service's VIP and port). An ejected endpoint that leaves a set (its pod went, or the policy
+ * changed and the set is rebuilt) is handed back first, so the kernel never keeps it out for a
+ * set that no longer remembers it.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,14 +21,17 @@
 #include <time.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "l7/upstream.h"
 #include "l7route/route_lb.h"
 #include "l7route/route_pick.h"
 
 struct l7r_lb {
-	struct l7r_lb *next;
+	struct l7r_lb *next; /* set once, before the entry is visible: the list is walked unlocked */
+	struct l7r_lbs *owner;
 	char *key;
+	struct skiff_svc_key svc; /* the kernel's service port: target VIP, port, TCP */
 	pthread_mutex_t lock;
 	bool ready;		  /* set holds a built set */
 	struct m_tp_settings pol; /* as merged, before defaults; strings are ours */
@@ -32,6 +41,8 @@ struct l7r_lb {
 struct l7r_lbs {
 	pthread_mutex_t lock;
 	struct l7r_lb *head;
+	l7r_eject_fn eject;
+	void *ctx;
 };
 
 static uint64_t now_ms(void)
@@ -42,12 +53,15 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-struct l7r_lbs *l7r_lbs_new(void)
+struct l7r_lbs *l7r_lbs_new(l7r_eject_fn eject, void *ctx)
 {
 	struct l7r_lbs *b = calloc(1, sizeof(*b));
 
-	if (b)
-		pthread_mutex_init(&b->lock, NULL);
+	if (!b)
+		return NULL;
+	pthread_mutex_init(&b->lock, NULL);
+	b->eject = eject;
+	b->ctx = ctx;
 	return b;
 }
 
@@ -93,6 +107,7 @@ static struct l7r_lb *lb_get(struct l7r_lbs *b, const char *key)
 			lb = NULL;
 		}
 		if (lb) {
+			lb->owner = b;
 			pthread_mutex_init(&lb->lock, NULL);
 			lb->next = b->head;
 			b->head = lb;
@@ -143,6 +158,62 @@ static void to_up_addr(const struct skiff_sock_origin *o, struct up_addr *a)
 	a->family = o->family;
 }
 
+static void to_origin(const struct up_addr *a, struct skiff_sock_origin *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->addr = a->addr;
+	o->port = htons(a->port);
+	o->family = a->family;
+}
+
+/* up_eject_fn: an ejection or return of the set, on to the owner for the kernel */
+static void on_eject(void *ctx, const struct up_set *s, const struct up_endpoint *ep, bool out)
+{
+	struct l7r_lb *lb = ctx;
+	struct skiff_sock_origin o;
+
+	(void)s;
+	if (!lb->owner->eject || !lb->svc.family)
+		return;
+	to_origin(&ep->addr, &o);
+	lb->owner->eject(lb->owner->ctx, &lb->svc, &o, out);
+}
+
+/* The kernel's key for the target Service's VIP of the endpoints' family (family 0: none). */
+static void svc_key_of(const struct l7_dest *d, uint8_t family, struct skiff_svc_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	for (size_t i = 0; i < d->target->nips; i++) {
+		int af = family == SKIFF_AF_INET ? AF_INET : AF_INET6;
+
+		if (inet_pton(af, d->target->cluster_ips[i], &k->addr) == 1) {
+			k->port = htons(d->port);
+			k->proto = IPPROTO_TCP;
+			k->family = family;
+			return;
+		}
+	}
+}
+
+/* Ejected endpoints of lb's set that are not in d (all of them when `all`) are handed back. */
+static void release_ejected(struct l7r_lb *lb, const struct l7_dest *d, bool all)
+{
+	for (size_t i = 0; lb->ready && i < lb->set.n; i++) {
+		const struct up_endpoint *e = &lb->set.ep[i];
+		struct skiff_sock_origin o;
+		bool stays = false;
+
+		if (!e->ejected)
+			continue;
+		to_origin(&e->addr, &o);
+		for (size_t j = 0; !all && j < d->neps && !stays; j++)
+			stays = d->eps[j].addr.family == o.family && d->eps[j].addr.port == o.port &&
+				!memcmp(&d->eps[j].addr.addr, &o.addr, sizeof(o.addr));
+		if (!stays)
+			on_eject(lb, &lb->set, e, false);
+	}
+}
+
 /* Does the set hold d's endpoints, in d's order? */
 static bool eps_same(const struct up_set *s, const struct l7_dest *d)
 {
@@ -173,9 +244,12 @@ static int lb_sync(struct l7r_lb *lb, const struct m_tp_settings *pol, const str
 		return -ENOMEM;
 	for (size_t i = 0; i < d->neps; i++)
 		to_up_addr(&d->eps[i].addr, &eps[i]);
+	svc_key_of(d, d->neps ? d->eps[0].addr.family : 0, &lb->svc);
 	if (lb->ready && pol_same(&lb->pol, pol)) {
+		release_ejected(lb, d, false);
 		err = up_set_update(&lb->set, eps, d->neps, now_ms());
 	} else {
+		release_ejected(lb, d, true);
 		if (lb->ready)
 			up_set_free(&lb->set);
 		pol_strings_free(&lb->pol);
@@ -186,6 +260,8 @@ static int lb_sync(struct l7r_lb *lb, const struct m_tp_settings *pol, const str
 		err = up_set_init(&lb->set, pol, eps, d->neps,
 				  ((uint64_t)l7r_rand32() << 32) | l7r_rand32(), now_ms());
 		lb->ready = !err;
+		if (!err)
+			up_set_on_eject(&lb->set, on_eject, lb);
 	}
 	free(eps);
 	return err;
@@ -238,6 +314,7 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 		up_request_begin(&lb->set, i);
 		p->lb = lb;
 		p->idx = i;
+		p->ep = d->eps[i].addr;
 	}
 	pthread_mutex_unlock(&lb->lock);
 	if (i == UP_PASSTHROUGH)
@@ -245,12 +322,53 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 	return i >= 0 && (size_t)i < d->neps ? &d->eps[i] : NULL;
 }
 
+/* Is p's index still its endpoint (a reload may have updated the set)? lb locked. */
+static bool pick_valid(const struct l7r_lb_pick *p)
+{
+	const struct up_endpoint *e;
+	struct up_addr a;
+
+	if (!p->lb->ready || p->idx < 0 || (size_t)p->idx >= p->lb->set.n)
+		return false;
+	e = &p->lb->set.ep[p->idx];
+	to_up_addr(&p->ep, &a);
+	return e->addr.family == a.family && e->addr.port == a.port &&
+	       !memcmp(&e->addr.addr, &a.addr, sizeof(a.addr));
+}
+
 void l7r_lb_end(struct l7r_lb_pick *p)
 {
 	if (!p->lb)
 		return;
 	pthread_mutex_lock(&p->lb->lock);
-	up_request_end(&p->lb->set, p->idx);
+	if (pick_valid(p))
+		up_request_end(&p->lb->set, p->idx);
 	pthread_mutex_unlock(&p->lb->lock);
 	p->lb = NULL;
+}
+
+void l7r_lb_report(struct l7r_lb_pick *p, int outcome)
+{
+	if (!p->lb)
+		return;
+	pthread_mutex_lock(&p->lb->lock);
+	if (pick_valid(p))
+		up_report(&p->lb->set, p->idx, (enum up_outcome)outcome, now_ms());
+	pthread_mutex_unlock(&p->lb->lock);
+}
+
+void l7r_lbs_tick(struct l7r_lbs *b)
+{
+	struct l7r_lb *lb;
+	uint64_t now = now_ms();
+
+	pthread_mutex_lock(&b->lock);
+	lb = b->head; /* entries are only ever added at the head, and never freed before b */
+	pthread_mutex_unlock(&b->lock);
+	for (; lb; lb = lb->next) {
+		pthread_mutex_lock(&lb->lock);
+		if (lb->ready && lb->set.pol.od.set && now >= up_next_tick(&lb->set))
+			up_tick(&lb->set, now);
+		pthread_mutex_unlock(&lb->lock);
+	}
 }

@@ -17,13 +17,20 @@
 struct l7r_lbs;
 struct l7r_lb;
 
-/* What l7r_lb_pick chose: hand it back to l7r_lb_end when the request to it is over. */
+/* What l7r_lb_pick chose: its outcome goes to l7r_lb_report, and l7r_lb_end when the request
+ * to it is over. */
 struct l7r_lb_pick {
-	struct l7r_lb *lb; /* NULL: nothing to end */
+	struct l7r_lb *lb; /* NULL: nothing to report or end */
 	int idx;
+	struct skiff_sock_origin ep; /* the set may be updated meanwhile: idx must still be it */
 };
 
-struct l7r_lbs *l7r_lbs_new(void);
+/* An ejection (`out`) or a return, for the kernel's copy of service port `svc`. Called with a
+ * set's lock held, on any router thread: it must only hand the event on. */
+typedef void (*l7r_eject_fn)(void *ctx, const struct skiff_svc_key *svc,
+			     const struct skiff_sock_origin *ep, bool out);
+
+struct l7r_lbs *l7r_lbs_new(l7r_eject_fn eject, void *ctx);
 void l7r_lbs_free(struct l7r_lbs *b);
 
 /*
@@ -39,6 +46,10 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 				      const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
 /* The request to p's endpoint ended (LEAST_REQUEST's count). */
 void l7r_lb_end(struct l7r_lb_pick *p);
+/* What one try to p's endpoint gave (outlier detection); may eject it. */
+void l7r_lb_report(struct l7r_lb_pick *p, int outcome /* enum up_outcome */);
+/* Outlier detection's interval timer for every set: ejections that are over end. */
+void l7r_lbs_tick(struct l7r_lbs *b);
 
 /* The request's hash for a consistent-hash policy `lb`: false when the request lacks the
  * attribute (a header, cookie or query parameter). */
