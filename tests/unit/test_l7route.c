@@ -2,7 +2,7 @@
 /*
  * The L7 router's decisions without sockets: which route a request takes (every match field, first
  * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
- * DestinationRule load balancing and request hashes, path rewrites, and Envoy's flag names.
+ * DestinationRule load balancing, request hashes and outlier ejections, path rewrites, and Envoy's flag names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -40,6 +41,7 @@ static const char *const YAML =
     "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, "
     "namespace: shop}\nspec:\n  host: web\n"
     "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n"
+    "    outlierDetection: {consecutive5xxErrors: 3, interval: 1ms, baseEjectionTime: 20ms}\n"
     "  subsets:\n  - {name: v1, labels: {version: v1}}\n"
     "  - {name: v2, labels: {version: v2}}\n"
     "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, "
@@ -211,6 +213,78 @@ static void test_lb_header_hash(void **state)
 	l7r_lbs_free(b);
 }
 
+struct ejections {
+	struct skiff_svc_key svc;
+	struct skiff_sock_origin ep;
+	int out, back;
+};
+
+static void record_eject(void *ctx, const struct skiff_svc_key *svc,
+			 const struct skiff_sock_origin *ep, bool out)
+{
+	struct ejections *e = ctx;
+
+	e->svc = *svc;
+	e->ep = *ep;
+	if (out)
+		e->out++;
+	else
+		e->back++;
+}
+
+/* Three 503s in a row eject the endpoint: the owner hears of it with the Service's VIP and port,
+ * picks avoid it, and the timer brings it back; one that leaves the set while out is returned. */
+static void test_lb_outlier(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2];
+	struct l7_dest two = both_pods(f, eps);
+	struct ejections ev = {0};
+	struct l7r_lbs *b = l7r_lbs_new(record_eject, &ev);
+	struct authz_header h = {.name = "x-user", .value = "alice"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET};
+	const struct l7_endpoint *p, *e;
+	struct l7r_lb_pick lp;
+	struct timespec ms30 = {0, 30 * 1000000L};
+	struct skiff_sock_origin was;
+
+	p = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp);
+	assert_non_null(p);
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp), p);
+		l7r_lb_report(&lp, UP_HTTP_GATEWAY);
+		l7r_lb_end(&lp);
+	}
+	assert_int_equal(ev.out, 1);
+	assert_memory_equal(&ev.ep, &p->addr, sizeof(ev.ep));
+	assert_int_equal(ev.svc.addr.v4, htonl(0x0a600005)); /* web's VIP 10.96.0.5, port 80 */
+	assert_int_equal(ntohs(ev.svc.port), 80);
+	assert_int_equal(ev.svc.proto, IPPROTO_TCP);
+	e = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp);
+	assert_ptr_not_equal(e, p);
+	l7r_lb_end(&lp);
+	nanosleep(&ms30, NULL);
+	l7r_lbs_tick(b);
+	assert_int_equal(ev.back, 1);
+	assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp), p);
+	l7r_lb_end(&lp);
+	for (int i = 0; i < 3; i++) { /* out again; then its pod leaves the destination */
+		l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp);
+		l7r_lb_report(&lp, UP_HTTP_5XX);
+		l7r_lb_end(&lp);
+	}
+	assert_int_equal(ev.out, 2);
+	was = p->addr;
+	eps[0] = *e;
+	two.neps = 1;
+	assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp), &eps[0]);
+	l7r_lb_end(&lp);
+	assert_int_equal(ev.back, 2);
+	assert_memory_equal(&ev.ep, &was, sizeof(ev.ep));
+	l7r_lbs_free(b);
+}
+
 /* Which request attribute each hash reads, and that a missing one is reported as missing. */
 static void test_lb_hash_attrs(void **state)
 {
@@ -287,6 +361,7 @@ int main(void)
 	    cmocka_unit_test(test_endpoint_retry_elsewhere),
 	    cmocka_unit_test(test_lb_header_hash),
 	    cmocka_unit_test(test_lb_hash_attrs),
+	    cmocka_unit_test(test_lb_outlier),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
 	};
