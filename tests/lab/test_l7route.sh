@@ -3,7 +3,7 @@
 # bookinfo of echo pods, per-request weighted splits on one keep-alive connection, the guide's
 # retries against a flaky pod, per-try and route timeouts, connect-failure retried to a live
 # endpoint, fault abort and delay, DestinationRule consistent hash on a header and outlier
-# detection (router and kernel), and bad input refused with file:line. Real curl and Python http.client from a mesh pod; one lab (one node) for
+# detection (router and kernel) and connection pools, and bad input refused with file:line. Real curl and Python http.client from a mesh pod; one lab (one node) for
 # every case.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -223,6 +223,16 @@ if applied "$FX/reviews-outlier.yaml"; then
 		! grep -q "outlier detection: .* in the kernel failed" "$SKLOG"; then
 		t_pass "$p out, alice on $q, then back; $(grep "outlier detection: ejected" "$SKLOG" | tail -1 | sed 's/.*ejected/ejected/')"
 	else t_fail "pinned $p / failing: $f / while out: $b / after: $c / log: $(grep 'outlier' "$SKLOG" | tail -3)"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+t_begin "connectionPool maxConnections 1, http1MaxPendingRequests 1: of 4 at once, 2 are 503"
+if applied "$FX/reviews-pool.yaml"; then
+	for i in 1 2 3 4; do keepalive reviews /delay/1500 1 >"$STATE/pool.$i" & done
+	wait
+	ok=$(cat "$STATE"/pool.? | field code 200) over=$(cat "$STATE"/pool.? | field code 503)
+	after=$(keepalive reviews /h 3)
+	if [ "$ok" = 2 ] && [ "$over" = 2 ] && [ "$(echo "$after" | field code 200)" = 3 ]; then
+		t_pass "200 x $ok, 503 x $over, then 3 x 200 one by one"
+	else t_fail "200 x $ok, 503 x $over: $(cat "$STATE"/pool.?) / after: $after"; fi
 else t_fail "not applied: $(tail -3 "$LOG")"; fi
 applied "$NET/destination-rule-all.yaml"
 

@@ -2,13 +2,16 @@
 /*
  * The L7 router's decisions without sockets: which route a request takes (every match field, first
  * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
- * DestinationRule load balancing, request hashes and outlier ejections, path rewrites, and Envoy's flag names.
+ * DestinationRule load balancing, request hashes, outlier ejections and connection pools, path
+ * rewrites, and Envoy's flag names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -42,6 +45,7 @@ static const char *const YAML =
     "namespace: shop}\nspec:\n  host: web\n"
     "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n"
     "    outlierDetection: {consecutive5xxErrors: 3, interval: 1ms, baseEjectionTime: 20ms}\n"
+    "    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}\n"
     "  subsets:\n  - {name: v1, labels: {version: v1}}\n"
     "  - {name: v2, labels: {version: v2}}\n"
     "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, "
@@ -285,6 +289,60 @@ static void test_lb_outlier(void **state)
 	l7r_lbs_free(b);
 }
 
+struct waiter {
+	struct l7r_lbs *b;
+	const struct fx *f;
+	struct l7_dest *d;
+	int rc;
+};
+
+static void *admit_waiting(void *arg)
+{
+	struct waiter *w = arg;
+	struct l7r_request rq = {.method = "GET", .path = "/"};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET};
+	struct l7r_lb_pick lp;
+
+	l7r_lb_pick(w->b, &w->f->m, w->d, &rq, &client, NULL, &lp);
+	w->rc = l7r_lb_admit(&lp, l7r_now_ns() + 10000000000ull); /* 10 s: a generous bound */
+	l7r_lb_end(&lp);
+	return NULL;
+}
+
+/* maxConnections 1 and http1MaxPendingRequests 1: one request under way, one waiting for its
+ * connection, a third refused at once; a wait that reaches its deadline is refused too. */
+static void test_lb_pool(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2];
+	struct l7_dest two = both_pods(f, eps);
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
+	struct l7r_request rq = {.method = "GET", .path = "/"};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET};
+	struct waiter w = {.b = b, .f = f, .d = &two, .rc = 1};
+	struct timespec ms50 = {0, 50 * 1000000L};
+	struct l7r_lb_pick first, other;
+	pthread_t th;
+
+	assert_non_null(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &first));
+	assert_int_equal(l7r_lb_admit(&first, L7R_NO_DEADLINE), 0);
+	l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &other);
+	assert_int_equal(l7r_lb_admit(&other, l7r_now_ns() + 20000000ull), -EBUSY); /* waited */
+	l7r_lb_end(&other);
+	assert_int_equal(pthread_create(&th, NULL, admit_waiting, &w), 0);
+	nanosleep(&ms50, NULL); /* a generous bound for the thread to start waiting */
+	l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &other);
+	assert_int_equal(l7r_lb_admit(&other, L7R_NO_DEADLINE), -EBUSY); /* the queue is full */
+	l7r_lb_end(&other);
+	l7r_lb_end(&first); /* its connection goes to the waiting one */
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 0);
+	l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &other);
+	assert_int_equal(l7r_lb_admit(&other, L7R_NO_DEADLINE), 0);
+	l7r_lb_end(&other);
+	l7r_lbs_free(b);
+}
+
 /* Which request attribute each hash reads, and that a missing one is reported as missing. */
 static void test_lb_hash_attrs(void **state)
 {
@@ -362,6 +420,7 @@ int main(void)
 	    cmocka_unit_test(test_lb_header_hash),
 	    cmocka_unit_test(test_lb_hash_attrs),
 	    cmocka_unit_test(test_lb_outlier),
+	    cmocka_unit_test(test_lb_pool),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
 	};

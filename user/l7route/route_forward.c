@@ -357,6 +357,16 @@ static int up_outcome(enum outcome o, const struct attempt *a)
 	}
 }
 
+/* connectionPool refused the try (Envoy's circuit breaker) */
+static int overflow(struct l7r_conn *c, struct l7r_req *q)
+{
+	static const char body[] = "upstream connect error or disconnect/reset before headers. "
+				   "reset reason: overflow";
+
+	q->rec.flags |= L7R_F_UO;
+	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
+}
+
 static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 {
 	static const char body[] = "no healthy upstream";
@@ -402,6 +412,10 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		if (!authorized(c, q, a.ep)) {
 			err = l7r_answer(c, q, 403, "text/plain", L7_DENY_BODY,
 					 strlen(L7_DENY_BODY), NULL);
+			goto out;
+		}
+		if (l7r_lb_admit(&lp, route_dl)) {
+			err = overflow(c, q);
 			goto out;
 		}
 		q->rec.attempts++;

@@ -27,12 +27,15 @@
 #include "l7route/route_lb.h"
 #include "l7route/route_pick.h"
 
+#define L7R_POOL_WAIT_MS 10000 /* a pending request waits at most the connect timeout */
+
 struct l7r_lb {
 	struct l7r_lb *next; /* set once, before the entry is visible: the list is walked unlocked */
 	struct l7r_lbs *owner;
 	char *key;
 	struct skiff_svc_key svc; /* the kernel's service port: target VIP, port, TCP */
 	pthread_mutex_t lock;
+	pthread_cond_t freed;	  /* a pooled connection was given back (CLOCK_MONOTONIC) */
 	bool ready;		  /* set holds a built set */
 	struct m_tp_settings pol; /* as merged, before defaults; strings are ours */
 	struct up_set set;
@@ -84,6 +87,7 @@ void l7r_lbs_free(struct l7r_lbs *b)
 			up_set_free(&lb->set);
 		pol_strings_free(&lb->pol);
 		pthread_mutex_destroy(&lb->lock);
+		pthread_cond_destroy(&lb->freed);
 		free(lb->key);
 		free(lb);
 	}
@@ -107,6 +111,12 @@ static struct l7r_lb *lb_get(struct l7r_lbs *b, const char *key)
 			lb = NULL;
 		}
 		if (lb) {
+			pthread_condattr_t ca;
+
+			pthread_condattr_init(&ca);
+			pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+			pthread_cond_init(&lb->freed, &ca);
+			pthread_condattr_destroy(&ca);
 			lb->owner = b;
 			pthread_mutex_init(&lb->lock, NULL);
 			lb->next = b->head;
@@ -297,6 +307,7 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 
 	p->lb = NULL;
 	p->idx = -1;
+	p->admitted = false;
 	if (!d->neps)
 		return NULL;
 	policy_of(m, d, rq, &pol, key, sizeof(key));
@@ -336,11 +347,63 @@ static bool pick_valid(const struct l7r_lb_pick *p)
 	       !memcmp(&e->addr.addr, &a.addr, sizeof(a.addr));
 }
 
+/* Wait (lb locked) for a connection of the pool to be given back: false at the deadline. */
+static bool wait_freed(struct l7r_lb *lb, uint64_t deadline_ns)
+{
+	struct timespec at = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
+			      .tv_nsec = (long)(deadline_ns % 1000000000ull)};
+
+	return pthread_cond_timedwait(&lb->freed, &lb->lock, &at) != ETIMEDOUT;
+}
+
+int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns)
+{
+	uint64_t connect_dl = now_ms() * 1000000ull + (uint64_t)L7R_POOL_WAIT_MS * 1000000ull;
+	struct l7r_lb *lb = p->lb;
+	struct up_set *s;
+	bool ok = true;
+
+	if (!lb)
+		return 0;
+	if (deadline_ns > connect_dl)
+		deadline_ns = connect_dl;
+	pthread_mutex_lock(&lb->lock);
+	s = &lb->set;
+	if (!lb->ready || !up_pool_try_request(s)) {
+		pthread_mutex_unlock(&lb->lock);
+		return lb->ready ? -EBUSY : 0;
+	}
+	if (s->pool.conns >= s->pol.pool.max_connections) {
+		bool queued = up_pool_try_pending(s); /* false: counted as an overflow */
+
+		ok = queued;
+		while (ok && s->pool.conns >= s->pol.pool.max_connections)
+			ok = wait_freed(lb, deadline_ns);
+		if (queued)
+			up_pool_pending_done(s);
+		if (queued && !ok)
+			s->pool.overflows++;
+	}
+	if (ok)
+		ok = up_pool_try_connect(s);
+	if (!ok)
+		up_pool_request_done(s);
+	p->admitted = ok;
+	pthread_mutex_unlock(&lb->lock);
+	return ok ? 0 : -EBUSY;
+}
+
 void l7r_lb_end(struct l7r_lb_pick *p)
 {
 	if (!p->lb)
 		return;
 	pthread_mutex_lock(&p->lb->lock);
+	if (p->admitted && p->lb->ready) {
+		up_pool_conn_done(&p->lb->set);
+		up_pool_request_done(&p->lb->set);
+		pthread_cond_signal(&p->lb->freed);
+	}
+	p->admitted = false;
 	if (pick_valid(p))
 		up_request_end(&p->lb->set, p->idx);
 	pthread_mutex_unlock(&p->lb->lock);

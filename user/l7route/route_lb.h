@@ -23,6 +23,7 @@ struct l7r_lb_pick {
 	struct l7r_lb *lb; /* NULL: nothing to report or end */
 	int idx;
 	struct skiff_sock_origin ep; /* the set may be updated meanwhile: idx must still be it */
+	bool admitted;		     /* holds a request and a connection of the set's pool */
 };
 
 /* An ejection (`out`) or a return, for the kernel's copy of service port `svc`. Called with a
@@ -46,6 +47,14 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 				      const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
 /* The request to p's endpoint ended (LEAST_REQUEST's count). */
 void l7r_lb_end(struct l7r_lb_pick *p);
+/*
+ * connectionPool for one try to p's endpoint (HTTP/1.1: the request holds one upstream
+ * connection while it is under way). Over http2MaxRequests, or with maxConnections in use and
+ * http1MaxPendingRequests already waiting: -EBUSY, answer 503 with flag UO. Otherwise it waits
+ * for a connection when it must (until `deadline_ns`, CLOCK_MONOTONIC, or the connect timeout;
+ * a wait that times out is an overflow too). 0: admitted, released by l7r_lb_end.
+ */
+int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns);
 /* What one try to p's endpoint gave (outlier detection); may eject it. */
 void l7r_lb_report(struct l7r_lb_pick *p, int outcome /* enum up_outcome */);
 /* Outlier detection's interval timer for every set: ejections that are over end. */
