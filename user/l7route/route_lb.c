@@ -24,31 +24,11 @@
 #include <netinet/in.h>
 
 #include "l7/upstream.h"
-#include "l7route/route_lb.h"
+#include "l7route/route_lb_internal.h"
 #include "l7route/route_pick.h"
 
-#define L7R_POOL_WAIT_MS 10000 /* a pending request waits at most the connect timeout */
 
-struct l7r_lb {
-	struct l7r_lb *next; /* set once, before the entry is visible: the list is walked unlocked */
-	struct l7r_lbs *owner;
-	char *key;
-	struct skiff_svc_key svc; /* the kernel's service port: target VIP, port, TCP */
-	pthread_mutex_t lock;
-	pthread_cond_t freed;	  /* a pooled connection was given back (CLOCK_MONOTONIC) */
-	bool ready;		  /* set holds a built set */
-	struct m_tp_settings pol; /* as merged, before defaults; strings are ours */
-	struct up_set set;
-};
-
-struct l7r_lbs {
-	pthread_mutex_t lock;
-	struct l7r_lb *head;
-	l7r_eject_fn eject;
-	void *ctx;
-};
-
-static uint64_t now_ms(void)
+uint64_t l7r_lb_now_ms(void)
 {
 	struct timespec ts;
 
@@ -257,7 +237,7 @@ static int lb_sync(struct l7r_lb *lb, const struct m_tp_settings *pol, const str
 	svc_key_of(d, d->neps ? d->eps[0].addr.family : 0, &lb->svc);
 	if (lb->ready && pol_same(&lb->pol, pol)) {
 		release_ejected(lb, d, false);
-		err = up_set_update(&lb->set, eps, d->neps, now_ms());
+		err = up_set_update(&lb->set, eps, d->neps, l7r_lb_now_ms());
 	} else {
 		release_ejected(lb, d, true);
 		if (lb->ready)
@@ -268,7 +248,7 @@ static int lb_sync(struct l7r_lb *lb, const struct m_tp_settings *pol, const str
 		lb->pol.lb.hash_name = pol->lb.hash_name ? strdup(pol->lb.hash_name) : NULL;
 		lb->pol.lb.cookie_path = pol->lb.cookie_path ? strdup(pol->lb.cookie_path) : NULL;
 		err = up_set_init(&lb->set, pol, eps, d->neps,
-				  ((uint64_t)l7r_rand32() << 32) | l7r_rand32(), now_ms());
+				  ((uint64_t)l7r_rand32() << 32) | l7r_rand32(), l7r_lb_now_ms());
 		lb->ready = !err;
 		if (!err)
 			up_set_on_eject(&lb->set, on_eject, lb);
@@ -308,10 +288,10 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 	p->lb = NULL;
 	p->idx = -1;
 	p->admitted = false;
-	if (!d->neps)
-		return NULL;
 	policy_of(m, d, rq, &pol, key, sizeof(key));
 	lb = lb_get(b, key);
+	if (!lb && !d->neps)
+		return NULL;
 	if (!lb)
 		return l7r_pick_endpoint(d, avoid ? &avoid : NULL, avoid ? 1 : 0, l7r_rand32());
 	hashed = pol.lb.simple == M_LB_CONSISTENT_HASH && l7r_lb_hash(&pol.lb, rq, client, &h);
@@ -347,62 +327,13 @@ static bool pick_valid(const struct l7r_lb_pick *p)
 	       !memcmp(&e->addr.addr, &a.addr, sizeof(a.addr));
 }
 
-/* Wait (lb locked) for a connection of the pool to be given back: false at the deadline. */
-static bool wait_freed(struct l7r_lb *lb, uint64_t deadline_ns)
-{
-	struct timespec at = {.tv_sec = (time_t)(deadline_ns / 1000000000ull),
-			      .tv_nsec = (long)(deadline_ns % 1000000000ull)};
-
-	return pthread_cond_timedwait(&lb->freed, &lb->lock, &at) != ETIMEDOUT;
-}
-
-int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns)
-{
-	uint64_t connect_dl = now_ms() * 1000000ull + (uint64_t)L7R_POOL_WAIT_MS * 1000000ull;
-	struct l7r_lb *lb = p->lb;
-	struct up_set *s;
-	bool ok = true;
-
-	if (!lb)
-		return 0;
-	if (deadline_ns > connect_dl)
-		deadline_ns = connect_dl;
-	pthread_mutex_lock(&lb->lock);
-	s = &lb->set;
-	if (!lb->ready || !up_pool_try_request(s)) {
-		pthread_mutex_unlock(&lb->lock);
-		return lb->ready ? -EBUSY : 0;
-	}
-	if (s->pool.conns >= s->pol.pool.max_connections) {
-		bool queued = up_pool_try_pending(s); /* false: counted as an overflow */
-
-		ok = queued;
-		while (ok && s->pool.conns >= s->pol.pool.max_connections)
-			ok = wait_freed(lb, deadline_ns);
-		if (queued)
-			up_pool_pending_done(s);
-		if (queued && !ok)
-			s->pool.overflows++;
-	}
-	if (ok)
-		ok = up_pool_try_connect(s);
-	if (!ok)
-		up_pool_request_done(s);
-	p->admitted = ok;
-	pthread_mutex_unlock(&lb->lock);
-	return ok ? 0 : -EBUSY;
-}
-
 void l7r_lb_end(struct l7r_lb_pick *p)
 {
 	if (!p->lb)
 		return;
 	pthread_mutex_lock(&p->lb->lock);
-	if (p->admitted && p->lb->ready) {
-		up_pool_conn_done(&p->lb->set);
-		up_pool_request_done(&p->lb->set);
-		pthread_cond_signal(&p->lb->freed);
-	}
+	if (p->admitted)
+		l7r_lb_pool_release(p->lb);
 	p->admitted = false;
 	if (pick_valid(p))
 		up_request_end(&p->lb->set, p->idx);
@@ -416,14 +347,14 @@ void l7r_lb_report(struct l7r_lb_pick *p, int outcome)
 		return;
 	pthread_mutex_lock(&p->lb->lock);
 	if (pick_valid(p))
-		up_report(&p->lb->set, p->idx, (enum up_outcome)outcome, now_ms());
+		up_report(&p->lb->set, p->idx, (enum up_outcome)outcome, l7r_lb_now_ms());
 	pthread_mutex_unlock(&p->lb->lock);
 }
 
 void l7r_lbs_tick(struct l7r_lbs *b)
 {
 	struct l7r_lb *lb;
-	uint64_t now = now_ms();
+	uint64_t now = l7r_lb_now_ms();
 
 	pthread_mutex_lock(&b->lock);
 	lb = b->head; /* entries are only ever added at the head, and never freed before b */
