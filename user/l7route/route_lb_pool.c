@@ -23,10 +23,10 @@ static bool wait_freed(struct l7r_lb *lb, uint64_t deadline_ns)
 
 int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns)
 {
-	uint64_t connect_dl = l7r_lb_now_ms() * 1000000ull + (uint64_t)L7R_POOL_WAIT_MS * 1000000ull;
+	uint64_t connect_dl = (l7r_lb_now_ms() + L7R_POOL_WAIT_MS) * 1000000ull;
 	struct l7r_lb *lb = p->lb;
 	struct up_set *s;
-	bool ok = true;
+	bool ok = true, ready;
 
 	if (!lb)
 		return 0;
@@ -34,9 +34,10 @@ int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns)
 		deadline_ns = connect_dl;
 	pthread_mutex_lock(&lb->lock);
 	s = &lb->set;
-	if (!lb->ready || !up_pool_try_request(s)) {
+	ready = lb->ready;
+	if (!ready || !up_pool_try_request(s)) {
 		pthread_mutex_unlock(&lb->lock);
-		return lb->ready ? -EBUSY : 0;
+		return ready ? -EBUSY : 0; /* no set (out of memory): no limits either */
 	}
 	if (s->pool.conns >= s->pol.pool.max_connections) {
 		bool queued = up_pool_try_pending(s); /* false: counted as an overflow */
