@@ -2,9 +2,9 @@
 # skiffd's L7 router on the client node: Istio's bookinfo routing samples applied unchanged to a
 # bookinfo of echo pods, per-request weighted splits on one keep-alive connection, the guide's
 # retries against a flaky pod, per-try and route timeouts, connect-failure retried to a live
-# endpoint, fault abort and delay, DestinationRule consistent hash on a header and outlier
-# detection (router and kernel) and connection pools, and bad input refused with file:line. Real curl and Python http.client from a mesh pod; one lab (one node) for
-# every case.
+# endpoint, fault abort and delay, DestinationRule consistent hash on a header, outlier
+# detection (router and kernel) and connection pools, and bad input refused with file:line. Real
+# curl and Python http.client from a mesh pod; one lab (one node) for every case.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -207,6 +207,7 @@ else t_fail "not applied: $(tail -3 "$LOG")"; fi
 t_begin "outlier detection: 3 x 503 eject the pod from the router and the kernel, back after 3 s"
 SKLOG="$STATE/logs/skiffd-node-1.log"
 pinned() { awk '$1 == "pod" && $3 == '"$2"' { print $2 }' <<<"$1"; }
+slots() { "$HERE/backend_slots.py" /sys/fs/bpf/skiff-lab/node-1 "$1" 9080 2>>"$LOG" | sort | tr '\n' ' '; }
 if applied "$FX/reviews-outlier.yaml"; then
 	p=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
 	nej=$(grep -c "outlier detection: ejected" "$SKLOG")
@@ -215,15 +216,28 @@ if applied "$FX/reviews-outlier.yaml"; then
 	b=$(keepalive reviews /h 10 x-user:alice)
 	q=$(pinned "$b" 10)
 	ej=$(grep -c "outlier detection: ejected" "$SKLOG")
+	# "... ejected 198.18.1.5:8080 for service 198.19.0.4:9080": the kernel's slots of that VIP
+	line=$(grep "outlier detection: ejected" "$SKLOG" | tail -1)
+	pip=$(sed -E 's/.*ejected ([0-9.]+):.*/\1/' <<<"$line")
+	vip=$(sed -E 's/.*for service ([0-9.]+):.*/\1/' <<<"$line")
+	during=$(slots "$vip")
 	sleep 4.5 # baseEjectionTime 3 s, returns checked each 1 s interval
 	c=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
+	after=$(slots "$vip")
 	if [ -n "$p" ] && [ "$(echo "$f" | field code 503)" = 3 ] && [ -n "$q" ] && [ "$q" != "$p" ] &&
 		[ "$ej" = $((nej + 1)) ] && [ "$c" = "$p" ] &&
+		[[ "$during" == *"$pip:8080 out"* ]] && [ "$(grep -o ' in' <<<" $during" | wc -l)" = 2 ] &&
+		[[ "$after" == *"$pip:8080 in"* ]] && [[ "$after" != *out* ]] &&
 		grep -q "outlier detection: returned" "$SKLOG" &&
 		! grep -q "outlier detection: .* in the kernel failed" "$SKLOG"; then
-		t_pass "$p out, alice on $q, then back; $(grep "outlier detection: ejected" "$SKLOG" | tail -1 | sed 's/.*ejected/ejected/')"
-	else t_fail "pinned $p / failing: $f / while out: $b / after: $c / log: $(grep 'outlier' "$SKLOG" | tail -3)"; fi
+		t_pass "$p out (kernel: $during), alice on $q, then back (kernel: $after)"
+	else
+		t_fail "pinned $p / failing: $f / while out: $b / kernel: $during / after: $c /
+kernel: $after / log: $(grep 'outlier' "$SKLOG" | tail -3)"
+	fi
 else t_fail "not applied: $(tail -3 "$LOG")"; fi
+applied "$NET/destination-rule-all.yaml"
+
 t_begin "connectionPool maxConnections 1, http1MaxPendingRequests 1: of 4 at once, 2 are 503"
 if applied "$FX/reviews-pool.yaml"; then
 	for i in 1 2 3 4; do keepalive reviews /delay/1500 1 >"$STATE/pool.$i" & done
