@@ -2,9 +2,10 @@
 # skiffd's L7 router on the client node: Istio's bookinfo routing samples applied unchanged to a
 # bookinfo of echo pods, per-request weighted splits on one keep-alive connection, the guide's
 # retries against a flaky pod, per-try and route timeouts, connect-failure retried to a live
-# endpoint, fault abort and delay, bad input refused with file:line, and each routed request in
-# Istio's request metrics as the source reporter (skiffd's own :15020/metrics page). Real curl
-# and Python http.client from a mesh pod; one lab (one node) for every case.
+# endpoint, fault abort and delay, DestinationRule consistent hash on a header, outlier
+# detection (router and kernel) and connection pools, bad input refused with file:line, and each
+# routed request in Istio's request metrics as the source reporter (skiffd's own :15020/metrics
+# page). Real curl and Python http.client from a mesh pod; one lab (one node) for every case.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -253,6 +254,68 @@ t_begin "a percentage over 100 is refused at file:line, previous config kept"
 refused "$FX/bad-percentage.yaml" "zz-bad-percentage.yaml:14: VirtualService default/details-bad: spec.http[0].fault.abort.percentage.value: 150 must be 0 or between 0.0001 and 100"
 t_begin "a mirror to an unknown host is refused at file:line, previous config kept"
 refused "$FX/bad-mirror.yaml" "mirrors to \"reviewz\", which is no Service of the mesh"
+
+t_begin "consistentHash on x-user: one user always reaches one pod, many users spread"
+if applied "$FX/reviews-hash-header.yaml"; then
+	a=$(keepalive reviews /h 30 x-user:alice)
+	b=$(keepalive reviews /h 30 x-user:alice) # another connection, the same pod
+	pa=$(echo "$a" | awk '$1 == "pod" && $3 == 30 { print $2 }')
+	pb=$(echo "$b" | awk '$1 == "pod" && $3 == 30 { print $2 }')
+	spread=""
+	for u in 1 2 3 4 5 6 7 8 9 10 11 12; do
+		spread+="$(keepalive reviews /h 3 "x-user:user-$u" | awk '$1 == "pod" && $3 == 3 { print $2 }') "
+	done
+	nspread=$(echo "$spread" | tr ' ' '\n' | grep -c .)
+	ndistinct=$(echo "$spread" | tr ' ' '\n' | grep . | sort -u | wc -l)
+	if [ -n "$pa" ] && [ "$pa" = "$pb" ] && [ "$nspread" = 12 ] && [ "$ndistinct" -ge 2 ]; then
+		t_pass "alice -> $pa; 12 users on $ndistinct pods"
+	else t_fail "alice: $a / again: $b / users: $spread"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+t_begin "outlier detection: 3 x 503 eject the pod from the router and the kernel, back after 3 s"
+SKLOG="$STATE/logs/skiffd-node-1.log"
+pinned() { awk '$1 == "pod" && $3 == '"$2"' { print $2 }' <<<"$1"; }
+slots() { "$HERE/backend_slots.py" /sys/fs/bpf/skiff-lab/node-1 "$1" 9080 2>>"$LOG" | sort | tr '\n' ' '; }
+if applied "$FX/reviews-outlier.yaml"; then
+	p=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
+	nej=$(grep -c "outlier detection: ejected" "$SKLOG")
+	f=$(keepalive reviews /status/503 3 x-user:alice)
+	sleep 0.3
+	b=$(keepalive reviews /h 10 x-user:alice)
+	q=$(pinned "$b" 10)
+	ej=$(grep -c "outlier detection: ejected" "$SKLOG")
+	# "... ejected 198.18.1.5:8080 for service 198.19.0.4:9080": the kernel's slots of that VIP
+	line=$(grep "outlier detection: ejected" "$SKLOG" | tail -1)
+	pip=$(sed -E 's/.*ejected ([0-9.]+):.*/\1/' <<<"$line")
+	vip=$(sed -E 's/.*for service ([0-9.]+):.*/\1/' <<<"$line")
+	during=$(slots "$vip")
+	sleep 4.5 # baseEjectionTime 3 s, returns checked each 1 s interval
+	c=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
+	after=$(slots "$vip")
+	if [ -n "$p" ] && [ "$(echo "$f" | field code 503)" = 3 ] && [ -n "$q" ] && [ "$q" != "$p" ] &&
+		[ "$ej" = $((nej + 1)) ] && [ "$c" = "$p" ] &&
+		[[ "$during" == *"$pip:8080 out"* ]] && [ "$(grep -o ' in' <<<" $during" | wc -l)" = 2 ] &&
+		[[ "$after" == *"$pip:8080 in"* ]] && [[ "$after" != *out* ]] &&
+		grep -q "outlier detection: returned" "$SKLOG" &&
+		! grep -q "outlier detection: .* in the kernel failed" "$SKLOG"; then
+		t_pass "$p out (kernel: $during), alice on $q, then back (kernel: $after)"
+	else
+		t_fail "pinned $p / failing: $f / while out: $b / kernel: $during / after: $c /
+kernel: $after / log: $(grep 'outlier' "$SKLOG" | tail -3)"
+	fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+applied "$NET/destination-rule-all.yaml"
+
+t_begin "connectionPool maxConnections 1, http1MaxPendingRequests 1: of 4 at once, 2 are 503"
+if applied "$FX/reviews-pool.yaml"; then
+	for i in 1 2 3 4; do keepalive reviews /delay/1500 1 >"$STATE/pool.$i" & done
+	wait
+	ok=$(cat "$STATE"/pool.? | field code 200) over=$(cat "$STATE"/pool.? | field code 503)
+	after=$(keepalive reviews /h 3)
+	if [ "$ok" = 2 ] && [ "$over" = 2 ] && [ "$(echo "$after" | field code 200)" = 3 ]; then
+		t_pass "200 x $ok, 503 x $over, then 3 x 200 one by one"
+	else t_fail "200 x $ok, 503 x $over: $(cat "$STATE"/pool.?) / after: $after"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
+applied "$NET/destination-rule-all.yaml"
 
 t_begin "connect-failure to a dead endpoint is retried to a live one"
 dead=$(lab status | awk 'index($1, "default/reviews-v1-") == 1 { print $5; exit }')

@@ -2,21 +2,27 @@
 /*
  * The L7 router's decisions without sockets: which route a request takes (every match field, first
  * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
- * path rewrites, Envoy's flag names, and a request's labels in Istio's metrics (source side).
+ * DestinationRule load balancing, request hashes, outlier ejections and connection pools, path
+ * rewrites, Envoy's flag names, and a request's labels in Istio's metrics (source side).
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
 #include <arpa/inet.h>
 
+#include "l7/upstream.h"
 #include "l7route/l7route.h"
 #include "l7route/route_conn.h"
+#include "l7route/route_lb.h"
 #include "l7route/route_pick.h"
 #include "l7route/route_request.h"
 
@@ -37,7 +43,11 @@ static const char *const YAML =
     "- addresses: [10.0.0.1]\n  targetRef: {kind: Pod, name: web-1}\n"
     "- addresses: [10.0.0.2]\n  targetRef: {kind: Pod, name: web-2}\n"
     "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: web, "
-    "namespace: shop}\nspec:\n  host: web\n  subsets:\n  - {name: v1, labels: {version: v1}}\n"
+    "namespace: shop}\nspec:\n  host: web\n"
+    "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n"
+    "    outlierDetection: {consecutive5xxErrors: 3, interval: 1ms, baseEjectionTime: 20ms}\n"
+    "    connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}\n"
+    "  subsets:\n  - {name: v1, labels: {version: v1}}\n"
     "  - {name: v2, labels: {version: v2}}\n"
     "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, "
     "namespace: shop}\nspec:\n  hosts: [web]\n  http:\n"
@@ -155,6 +165,225 @@ static void test_endpoint_retry_elsewhere(void **state)
 	assert_null(l7r_pick_endpoint(&two, NULL, 0, 5));
 }
 
+/* Both pods of web behind one destination, as a subset-less route would have them. */
+static struct l7_dest both_pods(const struct fx *f, struct l7_endpoint eps[2])
+{
+	struct l7_dest two = f->sp->routes[3].dests[0];
+
+	eps[0] = f->sp->routes[3].dests[0].eps[0];
+	eps[1] = f->sp->routes[3].dests[1].eps[0];
+	two.eps = eps;
+	two.neps = 2;
+	return two;
+}
+
+/* consistentHash.httpHeaderName: one value, one pod; many values reach both; a retry moves. */
+static void test_lb_header_hash(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2];
+	struct l7_dest two = both_pods(f, eps);
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
+	struct authz_header h = {.name = "X-User", .value = "alice"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	const struct l7_endpoint *first, *e;
+	struct l7r_lb_pick p;
+	char val[16];
+	unsigned hits[2] = {0};
+
+	assert_non_null(b);
+	first = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p);
+	assert_non_null(first);
+	l7r_lb_end(&p);
+	for (int i = 0; i < 50; i++) {
+		assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p), first);
+		l7r_lb_end(&p);
+	}
+	e = l7r_lb_pick(b, &f->m, &two, &rq, &client, first, &p); /* a retry: elsewhere */
+	assert_ptr_equal(e, &eps[first == &eps[0]]);
+	l7r_lb_end(&p);
+	h.value = val;
+	for (int i = 0; i < 64; i++) {
+		snprintf(val, sizeof(val), "user-%d", i);
+		e = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p);
+		assert_non_null(e);
+		hits[e - eps]++;
+		assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p), e);
+		l7r_lb_end(&p);
+	}
+	assert_true(hits[0] > 0 && hits[1] > 0);
+	two.neps = 0;
+	assert_null(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p));
+	l7r_lbs_free(b);
+}
+
+struct ejections {
+	struct skiff_svc_key svc;
+	struct skiff_sock_origin ep;
+	int out, back;
+};
+
+static void record_eject(void *ctx, const struct skiff_svc_key *svc,
+			 const struct skiff_sock_origin *ep, bool out)
+{
+	struct ejections *e = ctx;
+
+	e->svc = *svc;
+	e->ep = *ep;
+	if (out)
+		e->out++;
+	else
+		e->back++;
+}
+
+/* Three 503s in a row eject the endpoint: the owner hears of it with the Service's VIP and port,
+ * picks avoid it, and the timer brings it back; one that leaves the set while out is returned. */
+static void test_lb_outlier(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2];
+	struct l7_dest two = both_pods(f, eps);
+	struct ejections ev = {0};
+	struct l7r_lbs *b = l7r_lbs_new(record_eject, &ev);
+	struct authz_header h = {.name = "x-user", .value = "alice"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET};
+	const struct l7_endpoint *p, *e;
+	struct l7r_lb_pick lp;
+	struct timespec ms30 = {0, 30 * 1000000L};
+	struct skiff_sock_origin was;
+
+	p = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp);
+	assert_non_null(p);
+	for (int i = 0; i < 3; i++) {
+		assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp), p);
+		l7r_lb_report(&lp, UP_HTTP_GATEWAY);
+		l7r_lb_end(&lp);
+	}
+	assert_int_equal(ev.out, 1);
+	assert_memory_equal(&ev.ep, &p->addr, sizeof(ev.ep));
+	assert_int_equal(ev.svc.addr.v4, htonl(0x0a600005)); /* web's VIP 10.96.0.5, port 80 */
+	assert_int_equal(ntohs(ev.svc.port), 80);
+	assert_int_equal(ev.svc.proto, IPPROTO_TCP);
+	e = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp);
+	assert_ptr_not_equal(e, p);
+	l7r_lb_end(&lp);
+	nanosleep(&ms30, NULL);
+	l7r_lbs_tick(b);
+	assert_int_equal(ev.back, 1);
+	assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp), p);
+	l7r_lb_end(&lp);
+	for (int i = 0; i < 3; i++) { /* out again; then its pod leaves the destination */
+		l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp);
+		l7r_lb_report(&lp, UP_HTTP_5XX);
+		l7r_lb_end(&lp);
+	}
+	assert_int_equal(ev.out, 2);
+	was = p->addr;
+	eps[0] = *e;
+	two.neps = 1;
+	assert_ptr_equal(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &lp), &eps[0]);
+	l7r_lb_end(&lp);
+	assert_int_equal(ev.back, 2);
+	assert_memory_equal(&ev.ep, &was, sizeof(ev.ep));
+	l7r_lbs_free(b);
+}
+
+struct waiter {
+	struct l7r_lbs *b;
+	const struct fx *f;
+	struct l7_dest *d;
+	int rc;
+};
+
+static void *admit_waiting(void *arg)
+{
+	struct waiter *w = arg;
+	struct l7r_request rq = {.method = "GET", .path = "/"};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET};
+	struct l7r_lb_pick lp;
+
+	l7r_lb_pick(w->b, &w->f->m, w->d, &rq, &client, NULL, &lp);
+	w->rc = l7r_lb_admit(&lp, l7r_now_ns() + 10000000000ull); /* 10 s: a generous bound */
+	l7r_lb_end(&lp);
+	return NULL;
+}
+
+/* maxConnections 1 and http1MaxPendingRequests 1: one request under way, one waiting for its
+ * connection, a third refused at once; a wait that reaches its deadline is refused too. */
+static void test_lb_pool(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2];
+	struct l7_dest two = both_pods(f, eps);
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
+	struct l7r_request rq = {.method = "GET", .path = "/"};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET};
+	struct waiter w = {.b = b, .f = f, .d = &two, .rc = 1};
+	struct timespec ms50 = {0, 50 * 1000000L};
+	struct l7r_lb_pick first, other;
+	pthread_t th;
+
+	assert_non_null(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &first));
+	assert_int_equal(l7r_lb_admit(&first, L7R_NO_DEADLINE), 0);
+	l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &other);
+	assert_int_equal(l7r_lb_admit(&other, l7r_now_ns() + 20000000ull), -EBUSY); /* waited */
+	l7r_lb_end(&other);
+	assert_int_equal(pthread_create(&th, NULL, admit_waiting, &w), 0);
+	nanosleep(&ms50, NULL); /* a generous bound for the thread to start waiting */
+	l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &other);
+	assert_int_equal(l7r_lb_admit(&other, L7R_NO_DEADLINE), -EBUSY); /* the queue is full */
+	l7r_lb_end(&other);
+	l7r_lb_end(&first); /* its connection goes to the waiting one */
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, 0);
+	l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &other);
+	assert_int_equal(l7r_lb_admit(&other, L7R_NO_DEADLINE), 0);
+	l7r_lb_end(&other);
+	l7r_lbs_free(b);
+}
+
+/* Which request attribute each hash reads, and that a missing one is reported as missing. */
+static void test_lb_hash_attrs(void **state)
+{
+	struct authz_header h[2] = {{.name = "cookie", .value = "a=1; sid=xyz; b=2"},
+				    {.name = "x-user", .value = "bob"}};
+	struct l7r_request rq = {.path = "/p?x=1&uid=42&y", .headers = h, .nheaders = 2};
+	struct skiff_punt_key c1 = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	struct skiff_punt_key c2 = c1;
+	struct m_lb_policy lb = {.simple = M_LB_CONSISTENT_HASH};
+	uint64_t v, w;
+
+	(void)state;
+	lb.hash_on = M_HASH_COOKIE;
+	lb.hash_name = "sid";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(v == up_hash_bytes("xyz", 3));
+	lb.hash_name = "si";
+	assert_false(l7r_lb_hash(&lb, &rq, &c1, &v));
+	lb.hash_on = M_HASH_QUERY;
+	lb.hash_name = "uid";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(v == up_hash_bytes("42", 2));
+	lb.hash_name = "y";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	lb.hash_name = "id";
+	assert_false(l7r_lb_hash(&lb, &rq, &c1, &v));
+	lb.hash_on = M_HASH_HEADER;
+	lb.hash_name = "X-USER";
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(v == up_hash_bytes("bob", 3));
+	lb.hash_on = M_HASH_SOURCE_IP;
+	c2.port = htons(999); /* the port is no part of it */
+	assert_true(l7r_lb_hash(&lb, &rq, &c1, &v));
+	assert_true(l7r_lb_hash(&lb, &rq, &c2, &w));
+	assert_true(v == w);
+	c2.addr.v4 = htonl(0x0a00000a);
+	assert_true(l7r_lb_hash(&lb, &rq, &c2, &w));
+	assert_true(v != w);
+}
+
 static void test_prefix_rewrite(void **state)
 {
 	const struct fx *f = *state;
@@ -262,6 +491,10 @@ int main(void)
 	    cmocka_unit_test(test_first_match_wins),
 	    cmocka_unit_test(test_weighted_dest),
 	    cmocka_unit_test(test_endpoint_retry_elsewhere),
+	    cmocka_unit_test(test_lb_header_hash),
+	    cmocka_unit_test(test_lb_hash_attrs),
+	    cmocka_unit_test(test_lb_outlier),
+	    cmocka_unit_test(test_lb_pool),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_metrics_reached),

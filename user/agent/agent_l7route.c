@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The L7 router, agent side: it reads the snapshot in force (its L7 table, the client pods), asks
- * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, and counts each
- * request in Istio's request metrics as the client side reports them.
+ * AuthorizationPolicy as the proxy does for the endpoints it dials on this node, counts each
+ * request in Istio's request metrics as the client side reports them, and hands its outlier
+ * ejections to the agent loop (agent_eject.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -63,7 +64,8 @@ int agent_l7route_start(struct agent *a)
 {
 	struct l7route_opts o = {.acquire = acquire, .release = release,
 				 .client_pod = client_pod, .authz = agent_authz,
-				 .tunnel = tunnel, .record = record, .ctx = a};
+				 .tunnel = tunnel, .record = record, .eject = agent_eject_push,
+				 .ctx = a};
 
 	return l7route_start(&o, &a->l7route);
 }

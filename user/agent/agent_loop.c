@@ -126,6 +126,8 @@ static int agent_start(struct agent *a)
 	agent_flows_start(a);
 	err = agent_tls_open(a);
 	if (!err)
+		err = agent_eject_open(a); /* before the router that pushes to it */
+	if (!err)
 		err = agent_punt_start(a);
 	if (err)
 		return err;
@@ -152,6 +154,7 @@ static int agent_start(struct agent *a)
 static void agent_stop(struct agent *a)
 {
 	agent_punt_stop(a);
+	agent_eject_close(a); /* the router is gone: nothing pushes any more */
 	agent_tls_close(a);
 	agent_routes_free(a);
 	admin_close(&a->admin);
@@ -205,8 +208,8 @@ static void reload_schedule(const struct agent *a, struct reload_clock *c)
 
 static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 {
-	struct pollfd pfds[3 + 2 + ADMIN_MAX_CONNS + 1 + METRICS_MAX_CONNS];
-	size_t n = 0, nadmin;
+	struct pollfd pfds[3 + 2 + ADMIN_MAX_CONNS + 1 + METRICS_MAX_CONNS + 1];
+	size_t n = 0, nadmin, nej;
 	long now = now_ms();
 	int r;
 
@@ -215,7 +218,9 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 	pfds[n++] = (struct pollfd){ .fd = handoff_server_fd(&a->handoff), .events = POLLIN };
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
 	nadmin = n - 3;
-	n += metrics_server_pollfds(&a->metrics, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
+	n += metrics_server_pollfds(&a->metrics, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n - 1);
+	nej = n;
+	pfds[n++] = (struct pollfd){ .fd = agent_eject_fd(a), .events = POLLIN };
 	r = poll(pfds, n, c->due < 0 ? -1 : c->due > now ? (int)(c->due - now) : 0);
 	if (r < 0)
 		return;
@@ -237,7 +242,9 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 	}
 	agent_handoff_tick(a);
 	admin_serve(&a->admin, pfds + 3, nadmin);
-	metrics_server_serve(&a->metrics, pfds + 3 + nadmin, n - 3 - nadmin);
+	metrics_server_serve(&a->metrics, pfds + 3 + nadmin, nej - 3 - nadmin);
+	if (pfds[nej].revents & POLLIN)
+		agent_eject_drain(a);
 	/* last: a new skiffd that said READY ends this loop (the fds above are closed then) */
 	if ((pfds[2].revents & (POLLIN | POLLHUP)) && agent_handoff_event(a))
 		a->handed_over = true;

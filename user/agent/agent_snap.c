@@ -62,6 +62,7 @@ struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, struct 
 	s->az = az;
 	if (l7) {
 		s->l7 = *l7;
+		s->l7.m = &s->m; /* the model moved in here: the router reads its rules */
 		memset(l7, 0, sizeof(*l7));
 	}
 	if (index_local(s, node)) {

@@ -33,6 +33,7 @@ struct agent {
 	pthread_mutex_t l7_metrics_lock;
 	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
 	struct l7route *l7route; /* the L7 router behind it (agent_l7route.c) */
+	struct agent_eject *eject; /* the router's outlier ejections, for the loop (agent_eject.c) */
 	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
 	struct agent_tls *tls;	    /* identities, with --ca-dir */
 	struct flows *flows;	    /* the kernel's flow events; NULL when they are off */
@@ -108,6 +109,16 @@ void agent_tls_rotate(struct agent *a);
 SSL_CTX *agent_tls_server_ctx(void *agent);
 int agent_tls_route(void *agent, const struct skiff_punt_key *client,
 		    const struct skiff_sock_origin *dst, struct proxy_route *r);
+
+/* Outlier ejections (agent_eject.c): the router's threads push, the agent loop applies them to
+ * the kernel's backends when agent_eject_fd is readable. */
+struct agent_eject;
+int agent_eject_open(struct agent *a);
+void agent_eject_close(struct agent *a);
+int agent_eject_fd(const struct agent *a);
+void agent_eject_push(void *ctx, const struct skiff_svc_key *svc,
+		      const struct skiff_sock_origin *ep, bool out);
+void agent_eject_drain(struct agent *a);
 
 /* The L7 router (agent_l7route.c): started with the outbound proxy, fed from the snapshot. */
 struct l7route;

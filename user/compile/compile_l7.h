@@ -70,6 +70,9 @@ struct l7_svcport {
 struct l7_table {
 	struct l7_svcport *v; /* sorted by vip */
 	size_t n;
+	/* the model it was built from, for the DestinationRules the router applies; whoever moves
+	 * the model (into a snapshot) points this at the new place */
+	const struct model *m;
 };
 
 /* Does `vs` make port `p` of `svc` L7? A rule on a port that is not HTTP is a warning in `d`

@@ -143,6 +143,7 @@ int compile_l7_table(const struct model *m, const char *node, struct l7_table *t
 	int err;
 
 	memset(t, 0, sizeof(*t));
+	t->m = m;
 	err = compile_svcports(m, &sps, &nsps, d);
 	if (err)
 		return err;

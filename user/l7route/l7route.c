@@ -17,6 +17,31 @@
 
 #include "l7route/route_conn.h"
 
+/* Ejections end on outlier detection's timer, requests or not: every 100 ms, each set whose
+ * interval is up is ticked (cheap: a compare per set otherwise). */
+static void *ticker_main(void *arg)
+{
+	struct l7route *r = arg;
+	struct timespec at;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping) {
+		pthread_mutex_unlock(&r->lock);
+		l7r_lbs_tick(r->lbs);
+		pthread_mutex_lock(&r->lock);
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_nsec += 100 * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		if (!r->stopping)
+			pthread_cond_timedwait(&r->tick_stop, &r->lock, &at);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
 int l7route_start(const struct l7route_opts *o, struct l7route **out)
 {
 	struct l7route *r = calloc(1, sizeof(*r));
@@ -26,12 +51,21 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out)
 		return -ENOMEM;
 	r->o = *o;
 	r->pool = l7r_pool_new();
-	if (!r->pool) {
+	r->lbs = l7r_lbs_new(o->eject, o->ctx);
+	if (!r->pool || !r->lbs) {
+		if (r->pool)
+			l7r_pool_free(r->pool);
+		l7r_lbs_free(r->lbs);
 		free(r);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->idle, NULL);
+	pthread_cond_init(&r->tick_stop, NULL);
+	r->ticker_on = !pthread_create(&r->ticker, NULL, ticker_main, r);
+	if (!r->ticker_on)
+		fprintf(stderr, "skiffd l7route: no outlier detection timer (no thread): ejections "
+			"end only with new requests\n");
 	*out = r;
 	return 0;
 }
@@ -157,6 +191,7 @@ bool l7route_quiesce(struct l7route *r)
 	until.tv_sec += 5;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = true;
+	pthread_cond_broadcast(&r->tick_stop);
 	for (struct l7r_conn *c = r->conns; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
 	while (r->nconns && pthread_cond_timedwait(&r->idle, &r->lock, &until) == 0)
@@ -175,8 +210,12 @@ void l7route_stop(struct l7route *r)
 	 * stays allocated for it rather than freed under it */
 	if (!r || !l7route_quiesce(r))
 		return;
+	if (r->ticker_on)
+		pthread_join(r->ticker, NULL);
 	l7r_pool_free(r->pool);
+	l7r_lbs_free(r->lbs);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->idle);
+	pthread_cond_destroy(&r->tick_stop);
 	free(r);
 }

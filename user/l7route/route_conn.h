@@ -16,10 +16,15 @@
 #include "l7/l7_http1.h"
 #include "l7route/l7route.h"
 #include "l7route/route_io.h"
+#include "l7route/route_lb.h"
 
 struct l7route {
 	struct l7route_opts o;
 	struct l7r_pool *pool;
+	struct l7r_lbs *lbs; /* DestinationRule balancers, kept across reloads (route_lb.h) */
+	pthread_t ticker;    /* outlier detection's interval timer over lbs */
+	bool ticker_on;
+	pthread_cond_t tick_stop; /* with lock: `stopping` ends the ticker */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
 	struct l7r_conn *conns; /* every open connection, for l7route_stop */

@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include "common/addr.h"
+#include "l7/upstream.h"
 #include "l7route/route_conn.h"
 #include "l7route/route_pick.h"
 
@@ -340,6 +341,32 @@ static bool authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_en
 	return ok;
 }
 
+/* A try's outcome as outlier detection counts it; -1: not the endpoint's doing. */
+static int up_outcome(enum outcome o, const struct attempt *a)
+{
+	switch (o) {
+	case OUT_RESPONSE:
+		return up_outcome_of_status(a->rs.status);
+	case OUT_CONNECT_FAIL:
+	case OUT_RESET:
+	case OUT_TRY_TIMEOUT:
+	case OUT_TIMEOUT:
+		return UP_LOCAL_FAILURE;
+	default:
+		return -1;
+	}
+}
+
+/* connectionPool refused the try (Envoy's circuit breaker) */
+static int overflow(struct l7r_conn *c, struct l7r_req *q)
+{
+	static const char body[] = "upstream connect error or disconnect/reset before headers. "
+				   "reset reason: overflow";
+
+	q->rec.flags |= L7R_F_UO;
+	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
+}
+
 static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 {
 	static const char body[] = "no healthy upstream";
@@ -351,10 +378,11 @@ static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 {
 	const struct m_http_route *h = q->route->r->h;
-	const struct l7_endpoint *tried[16];
+	const struct l7_endpoint *last = NULL; /* a retry goes elsewhere when it can */
 	struct m_retries def, *rp;
 	struct l7_buf head = {0};
 	struct attempt a = {.fd = -1};
+	struct l7r_lb_pick lp = {0};
 	enum outcome o = OUT_CONNECT_FAIL;
 	uint64_t route_dl, dl;
 	unsigned tries;
@@ -372,13 +400,13 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		return -ENOMEM;
 	}
 	for (unsigned t = 0; t < tries; t++) {
-		a.ep = l7r_pick_endpoint(q->dest, tried, t < 16 ? t : 16, l7r_rand32());
+		l7r_lb_end(&lp);
+		a.ep = l7r_lb_pick(c->rt->lbs, c->t->m, q->dest, &q->rq, &c->client, last, &lp);
 		if (!a.ep) {
 			err = t ? fail(c, q, o) : no_upstream(c, q);
 			goto out;
 		}
-		if (t < 16)
-			tried[t] = a.ep;
+		last = a.ep;
 		addr_endpoint(&a.ep->addr.addr, a.ep->addr.family, ntohs(a.ep->addr.port),
 			      q->rec.upstream, sizeof(q->rec.upstream));
 		q->rec.dst_pod = a.ep->pod;
@@ -388,6 +416,10 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 					 strlen(L7_DENY_BODY), NULL);
 			goto out;
 		}
+		if (l7r_lb_admit(&lp, route_dl)) {
+			err = overflow(c, q);
+			goto out;
+		}
 		q->rec.attempts++;
 		dl = l7r_deadline((uint64_t)rp->per_try_timeout_ms);
 		dl = dl < route_dl ? dl : route_dl;
@@ -395,6 +427,8 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		q->rec.hbone = a.tunnel;
 		if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
 			o = OUT_TIMEOUT;
+		if (up_outcome(o, &a) >= 0)
+			l7r_lb_report(&lp, up_outcome(o, &a));
 		if (o == OUT_RESPONSE && (t + 1 == tries || !retriable(rp, o, &a.rs)))
 			break;
 		if (o == OUT_TIMEOUT || t + 1 == tries || !retriable(rp, o, &a.rs))
@@ -405,6 +439,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		q->rec.flags |= L7R_F_URX;
 	err = o == OUT_RESPONSE ? respond(c, q, &a, route_dl) : fail(c, q, o);
 out:
+	l7r_lb_end(&lp); /* in flight until its response is relayed (LEAST_REQUEST) */
 	attempt_reset(&a, true);
 	l7_buf_free(&head);
 	return err;

@@ -3,9 +3,10 @@
  * DestinationRule: host, subsets (name + labels), workloadSelector, and Istio's validation of
  * trafficPolicy (its pkg/config/validation). Subsets drive weighted routing in the kernel.
  * loadBalancer, connectionPool and outlierDetection are typed into struct m_traffic_policy for
- * the upstream library (user/l7/upstream.h) and the compiler; until the per-request proxy uses
- * them they are still recorded in dr->unenforced, except consistentHash.useSourceIp, which the
- * kernel enforces (Maglev on the client's address). tls, tunnel, proxyProtocol, retryBudget and
+ * the upstream library (user/l7/upstream.h) and the compiler. The L7 router applies them only on
+ * the ports it serves, so they are still recorded in dr->unenforced (the warning holds for every
+ * other port), except consistentHash.useSourceIp, which the kernel enforces everywhere (Maglev
+ * on the client's address). tls, tunnel, proxyProtocol, retryBudget and
  * exportTo are valid-but-not-enforced.
  */
 #include <errno.h>

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DestinationRule load balancing for the router's requests. Private to user/l7route.
+ *
+ * Each (Service, subset, port, DestinationRule) the router sends to has one upstream set
+ * (user/l7/upstream.h) that outlives table reloads: round-robin position, requests in flight and
+ * the hash tables carry over, and a reload that changes the endpoints or the policy updates or
+ * rebuilds the set the next time a request needs it.
+ */
+#ifndef SKIFF_L7ROUTE_LB_H
+#define SKIFF_L7ROUTE_LB_H
+
+#include "compile/compile_l7.h"
+#include "l7route/route_request.h"
+#include "skiff/punt.h"
+
+struct l7r_lbs;
+struct l7r_lb;
+
+/* What l7r_lb_pick chose: its outcome goes to l7r_lb_report, and l7r_lb_end when the request
+ * to it is over. */
+struct l7r_lb_pick {
+	struct l7r_lb *lb; /* NULL: nothing to report or end */
+	int idx;
+	struct skiff_sock_origin ep; /* the set may be updated meanwhile: idx must still be it */
+	bool admitted;		     /* holds a request and a connection of the set's pool */
+};
+
+/* An ejection (`out`) or a return, for the kernel's copy of service port `svc`. Called with a
+ * set's lock held, on any router thread: it must only hand the event on. */
+typedef void (*l7r_eject_fn)(void *ctx, const struct skiff_svc_key *svc,
+			     const struct skiff_sock_origin *ep, bool out);
+
+struct l7r_lbs *l7r_lbs_new(l7r_eject_fn eject, void *ctx);
+void l7r_lbs_free(struct l7r_lbs *b);
+
+/*
+ * The endpoint of `d` for request `rq` from `client`, by the policy in force for the destination
+ * (the rule seen from the client's namespace, else the Service's, else the root namespace; no
+ * rule: Istio's default, LEAST_REQUEST). `avoid`: an endpoint of d to keep away from (a retry),
+ * or NULL. NULL when none is healthy (503 UH). PASSTHROUGH has no destination of its own here:
+ * the endpoint is then chosen uniformly.
+ */
+const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
+				      const struct l7_dest *d, const struct l7r_request *rq,
+				      const struct skiff_punt_key *client,
+				      const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
+/* The request to p's endpoint ended (LEAST_REQUEST's count). */
+void l7r_lb_end(struct l7r_lb_pick *p);
+/*
+ * connectionPool for one try to p's endpoint (HTTP/1.1: the request holds one upstream
+ * connection while it is under way). Over http2MaxRequests, or with maxConnections in use and
+ * http1MaxPendingRequests already waiting: -EBUSY, answer 503 with flag UO. Otherwise it waits
+ * for a connection when it must (until `deadline_ns`, CLOCK_MONOTONIC, or the connect timeout;
+ * a wait that times out is an overflow too). 0: admitted, released by l7r_lb_end.
+ */
+int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns);
+/* What one try to p's endpoint gave (outlier detection); may eject it. */
+void l7r_lb_report(struct l7r_lb_pick *p, int outcome /* enum up_outcome */);
+/* Outlier detection's interval timer for every set: ejections that are over end. */
+void l7r_lbs_tick(struct l7r_lbs *b);
+
+/* The request's hash for a consistent-hash policy `lb`: false when the request lacks the
+ * attribute (a header, cookie or query parameter). */
+bool l7r_lb_hash(const struct m_lb_policy *lb, const struct l7r_request *rq,
+		 const struct skiff_punt_key *client, uint64_t *out);
+
+#endif
