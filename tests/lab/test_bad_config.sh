@@ -7,10 +7,12 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/mesh.sh"
 EX="$HERE/../../examples/payments"
 
-split_ok() { # the 90/10 split still holds
-	local v1 v2 err total
-	read -r v1 v2 _ err total < <(lab exec -n frontend deploy/frontend -- \
-		"$BUILD/bin/skiff-hit" -n 500 payments-api.payments:80 | hits_by_version)
+split_ok() { # the 90/10 split still holds; SPLIT says what was seen
+	local out v1 v2 err total
+	out=$(lab exec -n frontend deploy/frontend -- "$BUILD/bin/skiff-hit" -n 500 \
+		payments-api.payments:80)
+	read -r v1 v2 _ err total < <(hits_by_version <<<"$out")
+	SPLIT="v1=$v1 v2=$v2 errors=$err: $(grep -v '^pod ' <<<"$out" | tr '\n' ' ')"
 	[ "$err" = 0 ] && within_binomial "$v2" 500 0.1
 }
 
@@ -34,7 +36,7 @@ refused() {
 	elif ! echo "$dump" | grep -qF -- "$expect"; then
 		t_fail "last_error lacks '$expect': $dump"
 	elif ! split_ok; then
-		t_fail "the previous 90/10 configuration is no longer in force"
+		t_fail "the previous 90/10 configuration is no longer in force ($SPLIT)"
 	else t_pass; fi
 	rel=$(reloads node-1)
 	wait_reload node-1 "$rel" >/dev/null
