@@ -69,7 +69,7 @@ fi
 # suite only; VMTEST_BESIDE_BENCH= (empty) runs everything in the suites guest.
 BESIDE_BENCH=
 if [ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && [ "$BENCH" != none ]; then
-	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_bad_config|test_authz_conformance|test_authz_payments|test_kube_lab)}
+	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_bad_config|test_authz_conformance|test_authz_payments|test_kube_lab|test_upgrade)}
 fi
 case $BENCH in
 none | tiny | quick | full) ;;

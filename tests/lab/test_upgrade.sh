@@ -53,7 +53,7 @@ start_load() {
 	lab exec -n up deploy/client -- python3 "$HERE/upgrade_load.py" "$1" "$ECHO1" "$ECHO2" \
 		"$WEB2" >"$1/out" 2>&1 &
 	LOAD=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 600); do # 60 s: the first HBONE handshakes are slow in a TCG guest
 		[ -e "$1/started" ] && return 0
 		sleep 0.1
 	done
