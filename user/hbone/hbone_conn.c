@@ -135,6 +135,13 @@ static int handshake(struct hb_conn *c)
 		return hb_tls_wants(c, rv);
 	c->handshaking = false;
 	c->ssl_want_write = false;
+	/* the idle clocks start now, not at this batch of events: a handshake is slow (an
+	 * emulated CPU, a loaded node), and must not count against the connection, the streams
+	 * that waited for it, or one its first records open (connect_ms bounds the handshake) */
+	c->p->now_ms = proxy_clock_ms();
+	c->active_ms = c->p->now_ms;
+	for (struct hb_stream *st = c->streams; st; st = st->next)
+		st->active_ms = c->active_ms;
 	hb_tls_established(c);
 	SSL_get0_alpn_selected(c->ssl, &alpn, &alpn_len);
 	if (alpn_len != 2 || memcmp(alpn, HBONE_ALPN, 2) || !peer_identity(c))

@@ -62,6 +62,8 @@ void hbone_sweep(struct proxy *p)
 			hbone_conn_close(c);
 			continue;
 		}
+		if (c->connecting || c->handshaking)
+			continue; /* its streams wait for it, under its connect_ms */
 		if (streams_expired(c))
 			hb_conn_kick(c); /* frees them, and sends the RST_STREAMs */
 	}
