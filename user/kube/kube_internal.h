@@ -80,6 +80,8 @@ int kube_watch(struct kube_watcher *w);
 /* The kind's object from an API object or event: apiVersion and kind set (a LIST's items carry
  * neither), managedFields dropped (bulky and never read). */
 void kube_obj_normalise(struct kube_watcher *w, struct json_object *o);
+/* Drop what the model never reads from an object of w's kind (kube_trim.c; Pods only). */
+void kube_obj_trim(struct kube_watcher *w, struct json_object *o);
 /* The store's form of an object (kube_kinds.c): a new reference, NULL on OOM; whether it holds
  * resourceVersion `rv`; the object parsed again (a new reference, NULL if unreadable). */
 struct json_object *kube_obj_pack(struct json_object *o);

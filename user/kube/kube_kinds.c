@@ -56,6 +56,7 @@ void kube_obj_normalise(struct kube_watcher *w, struct json_object *o)
 		json_object_object_add(o, "kind", json_object_new_string(w->k->kind));
 	if (json_object_object_get_ex(o, "metadata", &md))
 		json_object_object_del(md, "managedFields");
+	kube_obj_trim(w, o);
 }
 
 static const char *meta_str(struct json_object *o, const char *key)
