@@ -7,7 +7,7 @@
  * 50,000 of them are hundreds of MB; trimmed, a few hundred bytes each.
  *
  * What is dropped is only what the Pod parser ignores, so a trimmed pod gives the same model as
- * the whole one (tests/unit/test_kube_model.c compares them). Unknown spec fields, which the
+ * the whole one (tests/unit/test_kube_trim.c compares them). Unknown spec fields, which the
  * parser would warn about, cannot come from an API server: it refuses them.
  */
 #include <string.h>
