@@ -27,6 +27,18 @@ static int slices_failed(struct agent *a)
  * keep the table they hold until they end. Only the maps are written first: a failure here
  * makes the whole reload that follows rewrite both.
  */
+/* Endpoints over every route's destinations: what the log line reports. */
+static size_t l7_table_endpoints(const struct l7_table *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t r = 0; r < t->v[i].nroutes; r++)
+			for (size_t k = 0; k < t->v[i].routes[r].ndests; k++)
+				n += t->v[i].routes[r].dests[k].neps;
+	return n;
+}
+
 static int slices_l7(struct agent *a)
 {
 	struct l7_table t;
@@ -45,6 +57,8 @@ static int slices_l7(struct agent *a)
 	if (!s)
 		return -ENOMEM;
 	agent_snap_install(a, s);
+	agent_log("info", "L7 router: %zu service port(s), %zu endpoint(s) in their routes, from "
+		  "the live tables", s->l7.n, l7_table_endpoints(&s->l7));
 	return 0;
 }
 
