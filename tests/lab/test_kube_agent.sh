@@ -3,7 +3,8 @@
 # nothing is applied before every kind is listed, then a generation; an invalid VirtualService is
 # refused naming "api: VirtualService ns/name: field" while the last good generation stays; a
 # good change after it is applied; a burst of changes is a few snapshots; an endpoint change is
-# rewritten in place in the kernel's maps. No network namespaces, so
+# rewritten in place in the kernel's maps, also while an L7 port exists (the router's table is
+# rebuilt from the live tables: its log line counts the endpoints). No network namespaces, so
 # no skiff-lab and not its lock: the agent runs on a private bpffs directory and an empty cgroup
 # of its own, with its admin port on loopback.
 set -u
@@ -163,6 +164,25 @@ if dump | grep -q '10.1.0.42' && [ "$(field generation)" = "$GEN" ] && [ -z "$MA
 	grep -q 'EndpointSlice change(s), 1 service port(s) rewritten in place' "$TMP/skiffd.log"; then
 	t_pass
 else t_fail "generation $GEN -> $(field generation); $MAPS; $(tail -3 "$TMP/skiffd.log")"; fi
+
+t_begin "with an L7 port, an endpoint change is in place too and the router's table follows"
+control '{"op":"apply","object":{"apiVersion":"networking.istio.io/v1","kind":"VirtualService",
+ "metadata":{"name":"echo","namespace":"payments"},"spec":{"hosts":["echo"],"http":[{"match":[
+ {"headers":{"x-canary":{"exact":"1"}}}],"route":[{"destination":{"host":"echo"}}]}]}}}'
+for _ in $(seq 100); do [ "$(field generation)" != "$GEN" ] && break; sleep 0.1; done
+GEN=$(field generation)
+control '{"op":"apply","object":{"apiVersion":"discovery.k8s.io/v1","kind":"EndpointSlice",
+ "metadata":{"name":"echo-1","namespace":"payments","labels":{"kubernetes.io/service-name":
+ "echo"}},"addressType":"IPv4","ports":[{"name":"http","port":8080}],"endpoints":[
+ {"addresses":["10.1.0.41"]},{"addresses":["10.1.0.42"]},{"addresses":["10.1.0.43"]}]}}'
+for _ in $(seq 100); do
+	grep -q 'L7 router: 1 service port(s), 3 endpoint(s)' "$TMP/skiffd.log" && break
+	sleep 0.1
+done
+if dump | grep -q '10.1.0.43' && [ "$(field generation)" = "$GEN" ] &&
+	grep -q 'L7 router: 1 service port(s), 3 endpoint(s) in their routes' "$TMP/skiffd.log"; then
+	t_pass
+else t_fail "generation $GEN -> $(field generation); $(tail -3 "$TMP/skiffd.log")"; fi
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

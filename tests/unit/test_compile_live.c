@@ -6,7 +6,8 @@
  * Service) over Services with and without VirtualServices, one routing to another Service, two
  * ports, subsets, and a dual-stack one. After every change: the incremental view equals the full
  * one entry for entry, and every service port whose entry or slots changed is in the list the
- * dataplane rewrites.
+ * dataplane rewrites, and the L7 router's table built from the live tables equals the one a full
+ * compile builds (endpoints, their pods, which are local).
  * And the limit a whole view must stay within: SKIFF_MAX_BACKENDS slots.
  */
 #include <setjmp.h>
@@ -17,6 +18,7 @@
 
 #include "compile_test.h"
 #include "compile/compile_internal.h" /* compile_backends_check */
+#include "compile/compile_l7.h"
 #include "compile/compile_live.h"
 
 #define NSVC  10
@@ -87,6 +89,13 @@ static void static_yaml(struct strbuf *b)
 		     "  name: s5\n  namespace: b\nspec:\n  hosts: [s5]\n  http:\n  - route:\n"
 		     "    - {destination: {host: s5}, weight: 70}\n"
 		     "    - {destination: {host: s6.a.svc.cluster.local}, weight: 30}\n");
+	/* s7: L7 (a header match), to s8 or itself, mirrored to s2 */
+	sb_printf(b, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+		     "  name: s7\n  namespace: b\nspec:\n  hosts: [s7]\n  http:\n"
+		     "  - match: [{headers: {x-canary: {exact: '1'}}}]\n"
+		     "    route: [{destination: {host: s8.a.svc.cluster.local}}]\n"
+		     "    mirror: {host: s2.a.svc.cluster.local}\n"
+		     "  - route: [{destination: {host: s7}}]\n");
 }
 
 static void slice_yaml(struct strbuf *b, int s, int k, const struct slice_state *st)
@@ -249,6 +258,53 @@ static void copy_view_services(const struct node_view *v, struct node_view *out)
 		out->backends[i] = (struct cv_backend){v->backends[i].key, v->backends[i].val, NULL};
 }
 
+static void assert_same_dests(const struct l7_dest *x, const struct l7_dest *y, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(x[i].weight, y[i].weight);
+		assert_int_equal(x[i].port, y[i].port);
+		assert_int_equal(x[i].neps, y[i].neps);
+		for (size_t k = 0; k < x[i].neps; k++) {
+			const struct l7_endpoint *a = &x[i].eps[k], *b = &y[i].eps[k];
+
+			assert_memory_equal(&a->addr, &b->addr, sizeof(a->addr));
+			assert_int_equal(a->local, b->local);
+			assert_int_equal(!a->pod, !b->pod);
+			if (a->pod)
+				assert_string_equal(a->pod->meta.name, b->pod->meta.name);
+		}
+	}
+}
+
+/* The live L7 table against a full compile's: same ports, routes, destinations, endpoints. */
+static void assert_same_l7(const struct compile_live *cl, const struct model *full)
+{
+	struct l7_table x = {0}, y = {0};
+	struct diag d = {0};
+
+	assert_int_equal(compile_live_l7_table(cl, "node-a", &x, &d), 0);
+	assert_int_equal(compile_l7_table(full, "node-a", &y, &d), 0);
+	assert_int_equal(x.n, y.n);
+	assert_true(x.n > 0);
+	for (size_t i = 0; i < x.n; i++) {
+		assert_memory_equal(&x.v[i].vip, &y.v[i].vip, sizeof(x.v[i].vip));
+		assert_string_equal(x.v[i].svc->meta.name, y.v[i].svc->meta.name);
+		assert_int_equal(x.v[i].nroutes, y.v[i].nroutes);
+		for (size_t r = 0; r < x.v[i].nroutes; r++) {
+			const struct l7_route *a = &x.v[i].routes[r], *b = &y.v[i].routes[r];
+
+			assert_int_equal(a->ndests, b->ndests);
+			assert_int_equal(a->total, b->total);
+			assert_int_equal(a->nmirrors, b->nmirrors);
+			assert_same_dests(a->dests, b->dests, a->ndests);
+			assert_same_dests(a->mirrors, b->mirrors, a->nmirrors);
+		}
+	}
+	l7_table_free(&x);
+	l7_table_free(&y);
+	diag_free(&d);
+}
+
 static void run_sequence(unsigned seed)
 {
 	struct world w;
@@ -283,6 +339,7 @@ static void run_sequence(unsigned seed)
 		full_view(&w, &full_m, &full);
 		assert_same_view(&live, &full);
 		assert_changes_listed(&before, &full, changed, nchanged);
+		assert_same_l7(cl, &full_m);
 		for (size_t i = 1; i < nchanged; i++)
 			assert_true(changed[i - 1] < changed[i]);
 		free(changed);

@@ -20,6 +20,48 @@ static int slices_failed(struct agent *a)
 	return -EAGAIN;
 }
 
+/*
+ * The L7 router dials the endpoints of its table, not the kernel's slots: with L7 service ports
+ * the table is built again from the live lookup tables and installed as a snapshot beside the
+ * model in force, so the router never dials a pod that is gone. Connections that started before
+ * keep the table they hold until they end. Only the maps are written first: a failure here
+ * makes the whole reload that follows rewrite both.
+ */
+/* Endpoints over every route's destinations: what the log line reports. */
+static size_t l7_table_endpoints(const struct l7_table *t)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		for (size_t r = 0; r < t->v[i].nroutes; r++)
+			for (size_t k = 0; k < t->v[i].routes[r].ndests; k++)
+				n += t->v[i].routes[r].dests[k].neps;
+	return n;
+}
+
+static int slices_l7(struct agent *a)
+{
+	struct l7_table t;
+	struct agent_snap *s;
+	struct diag d = {0};
+	int err;
+
+	if (!a->snap || !a->snap->l7.n)
+		return 0;
+	/* its warnings were given by the whole reload; the same model gives the same ones */
+	err = compile_live_l7_table(a->live, a->o->node, &t, &d);
+	diag_free(&d);
+	if (err)
+		return err;
+	s = agent_snap_with_l7(a->snap, &t);
+	if (!s)
+		return -ENOMEM;
+	agent_snap_install(a, s);
+	agent_log("info", "L7 router: %zu service port(s), %zu endpoint(s) in their routes, from "
+		  "the live tables", s->l7.n, l7_table_endpoints(&s->l7));
+	return 0;
+}
+
 int agent_reload_slices(struct agent *a)
 {
 	struct ydoc_set set = {0};
@@ -31,10 +73,6 @@ int agent_reload_slices(struct agent *a)
 	int err;
 
 	if (!a->kube || !a->live || !a->applied || a->view_unsynced)
-		return -EAGAIN;
-	/* the L7 router's endpoints live in the snapshot, which only a whole reload rebuilds: with
-	 * L7 service ports, endpoint changes take that path so the router never dials stale pods */
-	if (a->snap && a->snap->l7.n)
 		return -EAGAIN;
 	err = kube_source_slice_delta(a->kube, &set, &gone, &ngone);
 	if (err)
@@ -54,6 +92,8 @@ int agent_reload_slices(struct agent *a)
 		if (err == -EAGAIN) /* a UDP port: the compiled view as a new generation */
 			err = dp_apply(a->dp, &a->view);
 	}
+	if (!err && n)
+		err = slices_l7(a);
 	for (size_t i = 0; i < ngone; i++)
 		free(gone[i]);
 	free(gone);

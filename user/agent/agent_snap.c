@@ -72,6 +72,26 @@ struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, struct 
 	return s;
 }
 
+struct agent_snap *agent_snap_with_l7(struct agent_snap *s, struct l7_table *l7)
+{
+	struct agent_snap *root = s->base ? s->base : s, *n = calloc(1, sizeof(*n));
+
+	if (!n) {
+		l7_table_free(l7);
+		return NULL;
+	}
+	atomic_init(&n->refs, 1);
+	n->base = agent_snap_ref(root);
+	n->m = root->m;
+	n->az = root->az;
+	n->local = root->local;
+	n->nlocal = root->nlocal;
+	n->l7 = *l7;
+	n->l7.m = &root->m;
+	memset(l7, 0, sizeof(*l7));
+	return n;
+}
+
 struct agent_snap *agent_snap_ref(struct agent_snap *s)
 {
 	if (s)
@@ -83,6 +103,12 @@ void agent_snap_unref(struct agent_snap *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	if (s->base) { /* everything but the table is the base's */
+		l7_table_free(&s->l7);
+		agent_snap_unref(s->base);
+		free(s);
+		return;
+	}
 	authz_set_free(s->az); /* before the model it points into */
 	l7_table_free(&s->l7);
 	model_free(&s->m);

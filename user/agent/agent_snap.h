@@ -22,6 +22,9 @@ struct snap_pod {
 
 struct agent_snap {
 	atomic_int refs;
+	/* Set in a snapshot made by agent_snap_with_l7: m, az and local are base's (a shallow copy,
+	 * read only), kept alive by the reference; only l7 is its own. */
+	struct agent_snap *base;
 	struct model m;
 	struct authz_set *az;
 	struct snap_pod *local; /* this node's mesh pods, sorted by key */
@@ -33,6 +36,10 @@ struct agent_snap {
  * NULL when out of memory (then all three are freed). */
 struct agent_snap *agent_snap_new(struct model *m, struct authz_set *az, struct l7_table *l7,
 				  const char *node);
+/* The same snapshot with the router's table `*l7` (taken over, zeroed) in place of its own: the
+ * L7 router's endpoints after EndpointSlice changes applied in place, while connections that
+ * started before keep the table they hold. NULL when out of memory (*l7 is freed). */
+struct agent_snap *agent_snap_with_l7(struct agent_snap *s, struct l7_table *l7);
 struct agent_snap *agent_snap_ref(struct agent_snap *s);
 void agent_snap_unref(struct agent_snap *s);
 /* This node's mesh pod with address `addr`, or NULL. */

@@ -205,4 +205,11 @@ void compile_svc_fqdn(const struct m_service *svc, char *buf, size_t len);
 void compile_diag_once(struct diag *d, enum diag_level lvl, const char *file, int line,
 		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The L7 router's table from lookup tables already built (compile_l7_table.c): the full
+ * compile's, or compile_live's after EndpointSlice changes. */
+struct l7_table;
+int compile_l7_table_ix(const struct model *m, const struct cc_index *ix,
+			const struct cc_svcport *sps, size_t nsps, const char *node,
+			struct l7_table *t, struct diag *d);
+
 #endif

@@ -134,6 +134,37 @@ static int vip_cmp(const void *a, const void *b)
 		      sizeof(struct skiff_sock_origin));
 }
 
+/* The table from lookup tables already built: a full compile's, or compile_live's with the
+ * EndpointSlices changed since. */
+int compile_l7_table_ix(const struct model *m, const struct cc_index *ix,
+			const struct cc_svcport *sps, size_t nsps, const char *node,
+			struct l7_table *t, struct diag *d)
+{
+	int err = 0;
+
+	memset(t, 0, sizeof(*t));
+	t->m = m;
+	t->v = calloc(nsps ? nsps : 1, sizeof(*t->v));
+	if (!t->v)
+		err = -ENOMEM;
+	for (size_t i = 0; i < nsps && err != -ENOMEM; i++) {
+		const struct m_virtualservice *vs = compile_find_vs(ix, sps[i].svc, d);
+		int e;
+
+		if (!vs || !compile_l7_port(vs, sps[i].svc, sps[i].port, d))
+			continue;
+		e = one_svcport(ix, vs, &sps[i], node, &t->v[t->n++], d);
+		if (e)
+			err = e;
+	}
+	if (err) {
+		l7_table_free(t);
+		return err;
+	}
+	qsort(t->v, t->n, sizeof(*t->v), vip_cmp);
+	return 0;
+}
+
 int compile_l7_table(const struct model *m, const char *node, struct l7_table *t,
 		     struct diag *d)
 {
@@ -151,27 +182,10 @@ int compile_l7_table(const struct model *m, const char *node, struct l7_table *t
 		free(sps);
 		return -ENOMEM;
 	}
-	t->v = calloc(nsps ? nsps : 1, sizeof(*t->v));
-	if (!t->v)
-		err = -ENOMEM;
-	for (size_t i = 0; i < nsps && err != -ENOMEM; i++) {
-		const struct m_virtualservice *vs = compile_find_vs(&ix, sps[i].svc, d);
-		int e;
-
-		if (!vs || !compile_l7_port(vs, sps[i].svc, sps[i].port, d))
-			continue;
-		e = one_svcport(&ix, vs, &sps[i], node, &t->v[t->n++], d);
-		if (e)
-			err = e;
-	}
+	err = compile_l7_table_ix(m, &ix, sps, nsps, node, t, d);
 	compile_index_free(&ix);
 	free(sps);
-	if (err) {
-		l7_table_free(t);
-		return err;
-	}
-	qsort(t->v, t->n, sizeof(*t->v), vip_cmp);
-	return 0;
+	return err;
 }
 
 const struct l7_svcport *l7_table_find(const struct l7_table *t,

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "compile/compile_internal.h"
+#include "compile/compile_l7.h"
 #include "compile/compile_live.h"
 
 /* The slices swapped in by one change, with how many of them the slice table still holds. */
@@ -453,6 +454,12 @@ int compile_live_slices(struct compile_live *cl, struct model *slices, const cha
 	live_new_free(&ln);
 	free(aff);
 	return err;
+}
+
+int compile_live_l7_table(const struct compile_live *cl, const char *node, struct l7_table *t,
+			  struct diag *d)
+{
+	return compile_l7_table_ix(cl->m, &cl->ix, cl->sps, cl->nsps, node, t, d);
 }
 
 void compile_live_free(struct compile_live *cl)

@@ -39,6 +39,15 @@ int compile_live_slices(struct compile_live *cl, struct model *slices, const cha
 			size_t ngone, struct node_view *view, uint32_t **changed, size_t *nchanged,
 			struct diag *d);
 
+/*
+ * The L7 router's table (compile_l7.h) for the model with the EndpointSlice changes applied so
+ * far: what compile_l7_table gives for that model. It points into the model `cl` was made from.
+ * 0, -EINVAL (errors in d) or -ENOMEM.
+ */
+struct l7_table;
+int compile_live_l7_table(const struct compile_live *cl, const char *node, struct l7_table *t,
+			  struct diag *d);
+
 void compile_live_free(struct compile_live *cl);
 
 #endif

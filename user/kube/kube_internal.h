@@ -80,11 +80,15 @@ int kube_watch(struct kube_watcher *w);
 /* The kind's object from an API object or event: apiVersion and kind set (a LIST's items carry
  * neither), managedFields dropped (bulky and never read). */
 void kube_obj_normalise(struct kube_watcher *w, struct json_object *o);
-/* The store's form of an object (kube_kinds.c): a new reference, NULL on OOM; whether it holds
+/* Drop what the model never reads from an object of w's kind (kube_trim.c; Pods only). */
+void kube_obj_trim(struct kube_watcher *w, struct json_object *o);
+/* The store's form of an object (kube_pack.c): a new reference, NULL on OOM; whether it holds
  * resourceVersion `rv`; the object parsed again (a new reference, NULL if unreadable). */
 struct json_object *kube_obj_pack(struct json_object *o);
 bool kube_packed_rv_is(struct json_object *packed, const char *rv);
 struct json_object *kube_obj_unpack(struct json_object *packed);
+/* Free the calling thread's compression state (kube_pack.c), before it ends. */
+void kube_pack_thread_end(void);
 /* "namespace/name" (or "name") and metadata.resourceVersion of `o`; NULL when unnamed. */
 const char *kube_obj_key(struct json_object *o, char *buf, size_t len);
 const char *kube_obj_rv(struct json_object *o);

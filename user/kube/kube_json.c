@@ -58,5 +58,10 @@ static const char *kj_origin(struct ydoc_set *set)
 
 void kube_json_add_doc(struct ydoc_set *set, struct json_object *obj)
 {
-	ydoc_set_push(set, kj_convert(obj, kj_origin(set)));
+	ydoc_set_push(set, kube_json_tree(set, obj));
+}
+
+struct ynode *kube_json_tree(struct ydoc_set *set, struct json_object *obj)
+{
+	return kj_convert(obj, kj_origin(set));
 }

@@ -19,6 +19,8 @@
 /* Append `obj` to `set` as one document (a deep copy: `obj` stays the caller's). Strings become
  * quoted scalars; numbers, booleans and null plain ones, as YAML would read the same JSON. */
 void kube_json_add_doc(struct ydoc_set *set, struct json_object *obj);
+/* The same tree, not added: its `file` is the origin name held in `set`. */
+struct ynode *kube_json_tree(struct ydoc_set *set, struct json_object *obj);
 
 /* A response body's JSON objects as its bytes arrive (kube_stream.c). */
 #define KUBE_STREAM_LINE_MAX (128u << 20) /* a line (a compact LIST page is one) at most */

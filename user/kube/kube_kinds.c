@@ -56,6 +56,7 @@ void kube_obj_normalise(struct kube_watcher *w, struct json_object *o)
 		json_object_object_add(o, "kind", json_object_new_string(w->k->kind));
 	if (json_object_object_get_ex(o, "metadata", &md))
 		json_object_object_del(md, "managedFields");
+	kube_obj_trim(w, o);
 }
 
 static const char *meta_str(struct json_object *o, const char *key)
@@ -81,39 +82,4 @@ const char *kube_obj_key(struct json_object *o, char *buf, size_t len)
 const char *kube_obj_rv(struct json_object *o)
 {
 	return meta_str(o, "resourceVersion");
-}
-
-/*
- * The store holds each object as "<resourceVersion>\n<compact JSON>", one json-c string, not as
- * a json-c tree: a tree costs a hash table per JSON object, about 10 KB per pod, and 50,000 pods
- * then took 500 MB. Objects are parsed again only when a snapshot reads them.
- */
-struct json_object *kube_obj_pack(struct json_object *o)
-{
-	const char *rv = kube_obj_rv(o), *text;
-	struct json_object *packed;
-	char *buf;
-
-	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text || asprintf(&buf, "%s\n%s", rv ? rv : "", text) < 0)
-		return NULL;
-	packed = json_object_new_string(buf);
-	free(buf);
-	return packed;
-}
-
-bool kube_packed_rv_is(struct json_object *packed, const char *rv)
-{
-	const char *s = json_object_get_string(packed), *nl = s ? strchr(s, '\n') : NULL;
-	size_t n = nl ? (size_t)(nl - s) : 0;
-
-	return rv && nl && n && strlen(rv) == n && !strncmp(s, rv, n);
-}
-
-struct json_object *kube_obj_unpack(struct json_object *packed)
-{
-	const char *s = json_object_get_string(packed), *nl = s ? strchr(s, '\n') : NULL;
-
-	return nl ? json_tokener_parse(nl + 1) : NULL;
 }

@@ -241,6 +241,7 @@ static void *ks_watcher_main(void *arg)
 		if (!ks_sleep(ks, ks_backoff(w, &seed)))
 			break;
 	}
+	kube_pack_thread_end();
 	return NULL;
 }
 

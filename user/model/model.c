@@ -194,11 +194,9 @@ static void model_drop_trees(struct model *m)
 	m->src.n = k;
 }
 
-/* Parse is done; turn documents into resources, validate, and keep or drop the whole model. */
-static int model_finish(struct model *m, size_t errors_before, int io_err, struct diag *d)
+/* Every document is in: validate, and keep or drop the whole model. */
+static int model_validated(struct model *m, size_t errors_before, int io_err, struct diag *d)
 {
-	for (size_t i = 0; i < m->src.n; i++)
-		model_add_doc(m, m->src.docs[i], d);
 	model_validate(m, d);
 	if (d->errors == errors_before && !io_err) {
 		model_drop_trees(m);
@@ -206,6 +204,38 @@ static int model_finish(struct model *m, size_t errors_before, int io_err, struc
 	}
 	model_free(m);
 	return io_err ? io_err : -EINVAL;
+}
+
+/* Parse is done; turn documents into resources, validate, and keep or drop the whole model. */
+static int model_finish(struct model *m, size_t errors_before, int io_err, struct diag *d)
+{
+	for (size_t i = 0; i < m->src.n; i++)
+		model_add_doc(m, m->src.docs[i], d);
+	return model_validated(m, errors_before, io_err, d);
+}
+
+void model_load_start(struct model *m)
+{
+	model_init(m);
+}
+
+/* The tree goes as soon as it is read: the model keeps none but AuthorizationPolicy's (and a
+ * List's, which may hold one). Resources keep meta.doc pointing at it until model_drop_trees
+ * forgets them all; nothing reads meta.doc before that. */
+void model_load_one(struct model *m, struct ynode *doc, struct diag *d)
+{
+	const char *kind = ynode_str(ynode_get(doc, "kind"));
+
+	model_add_doc(m, doc, d);
+	if (kind && (!strcmp(kind, "AuthorizationPolicy") || !strcmp(kind, "List")))
+		ydoc_set_push(&m->src, doc);
+	else
+		ynode_free(doc);
+}
+
+int model_load_end(struct model *m, size_t errors_before, struct diag *d)
+{
+	return model_validated(m, errors_before, 0, d);
 }
 
 int model_load_files(const char *const *paths, size_t n, struct model *out, struct diag *d)

@@ -330,6 +330,16 @@ int model_load_string(const char *name, const char *yaml, struct model *out, str
 /* Same, from documents built elsewhere (the Kubernetes API source turns JSON objects into the
  * trees the YAML loader builds); the model takes `docs` over and leaves it empty. */
 int model_load_set(struct ydoc_set *docs, struct model *out, struct diag *d);
+/*
+ * Same, one document at a time, each tree freed once read: what the Kubernetes API source does
+ * with a whole cluster, whose trees all at once took hundreds of MB. model_load_start(out); then
+ * model_load_one(out, doc, d) for each tree (taken over; its `file` from ydoc_set_add_file on
+ * out->src); then model_load_end(out, errors before the first, d), which returns like
+ * model_load_set.
+ */
+void model_load_start(struct model *out);
+void model_load_one(struct model *m, struct ynode *doc, struct diag *d);
+int model_load_end(struct model *m, size_t errors_before, struct diag *d);
 /* Add one parsed document to a model under construction (the loaders use it). */
 int model_add_doc(struct model *m, const struct ynode *doc, struct diag *d);
 /* Cross-resource checks after all documents are in (duplicate names, VS subset references...). */
