@@ -62,7 +62,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
 BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
 
-.PHONY: all tests deps test unit demo bench check clean format vmtest image fuzz fuzz-build
+.PHONY: all tests deps test unit demo bench check clean format vmtest image fuzz fuzz-build soak
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
 # the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
 tests: $(TEST_BINS)
@@ -198,6 +198,14 @@ bench: deps
 	tests/bench/authz.sh $(BUILD)
 	tests/bench/kube_scale.py $(BUILD)
 	tests/bench/metrics.sh $(BUILD)
+
+# skiffd under mixed traffic and pod/config churn for SOAK_MINUTES; RSS, fds, threads and map
+# entries sampled (SOAK_SAMPLE_SECONDS) and required flat after the warm-up; the table goes to
+# $(BUILD)/soak/report.md.
+SOAK_MINUTES ?= 30
+soak: deps
+	$(MAKE) all
+	BUILD=$(BUILD) SOAK_MINUTES=$(SOAK_MINUTES) tests/lab/test_soak.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
