@@ -19,6 +19,7 @@
 
 #include "common/addr.h"
 #include "hbone/hbone_internal.h"
+#include "tracing/tracing.h"
 
 #define HB_CONN_WINDOW (16 << 20) /* connection-level window: many streams' worth */
 #define HB_MAX_FRAME   (1 << 20)  /* DATA frames we accept: one per window's worth, not 16 KiB */
@@ -208,17 +209,21 @@ int hb_session_init(struct hb_conn *c)
 	return rv ? -EPROTO : 0;
 }
 
-/* A W3C traceparent for a new trace: version 00, random trace and span ids, sampled. */
-static void traceparent(char *out, size_t len)
+/* The stream's traceparent: the one its opener gave (the L7 router: the request's span), else a
+ * new trace, sampled as this node samples requests, so that the destination's span follows the
+ * mesh's sampling rate rather than tracing every punted connection. */
+static void traceparent(const struct hb_stream *st, char *out, size_t len)
 {
-	unsigned char id[24];
-	char hex[49];
+	struct trace_ids ids;
+	char tp[TRACE_PARENT_LEN];
 
-	if (getrandom(id, sizeof(id), 0) != sizeof(id))
-		memset(id, 0x5c, sizeof(id));
-	for (size_t i = 0; i < sizeof(id); i++)
-		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-	snprintf(out, len, "00-%.32s-%.16s-01", hex, hex + 32);
+	if (st->trace[0]) {
+		snprintf(out, len, "%s", st->trace);
+		return;
+	}
+	trace_child(NULL, tracing_sample(NULL), &ids);
+	trace_format_traceparent(&ids, tp);
+	snprintf(out, len, "%s", tp);
 }
 
 int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
@@ -232,7 +237,7 @@ int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
 	addr_endpoint(&st->dst.addr, st->dst.family, ntohs(st->dst.port), authority,
 		      sizeof(authority));
 	hb_forwarded_format(&st->src, fwd, sizeof(fwd));
-	traceparent(trace, sizeof(trace));
+	traceparent(st, trace, sizeof(trace));
 #define NV(k, v)                                                                               \
 	(nghttp2_nv)                                                                           \
 	{                                                                                      \

@@ -92,6 +92,9 @@ int parse_virtualservice(struct pctx *c);
 int parse_destinationrule(struct pctx *c);
 int parse_peerauthentication(struct pctx *c);
 int parse_authorizationpolicy(struct pctx *c);
+int parse_istiooperator(struct pctx *c);
+void model_mesh_tracing_init(struct m_mesh_tracing *t);
+void model_mesh_tracing_free(struct m_mesh_tracing *t);
 
 /* Parse metadata into `out` (name required; namespace defaults to "default" when namespaced). */
 int pmeta(struct pctx *c, struct meta *out, bool namespaced);
