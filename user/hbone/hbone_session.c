@@ -75,7 +75,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 
 static void request_done(struct hb_conn *c, struct hb_stream *st)
 {
-	struct proxy_l7 l7;
+	struct proxy_l7 l7 = {0};
 
 	if (st->bad_method || !st->dst.family) {
 		c->p->stats.hbone_bad_request++;
@@ -87,6 +87,8 @@ static void request_done(struct hb_conn *c, struct hb_stream *st)
 		hb_session_respond(c, st, 401);
 		return;
 	case PROXY_L7:
+		if (l7.connect_trace && st->trace[0])
+			l7.connect_trace(l7.d.ctx, st->trace);
 		if (hb_stream_attach_l7(st, &l7))
 			hb_session_respond(c, st, 503);
 		return;

@@ -59,6 +59,9 @@ enum proxy_verdict {
 struct proxy_l7 {
 	struct l7_decider d;
 	void (*release)(void *ctx); /* frees d.ctx */
+	/* The `traceparent` of the HBONE CONNECT that brought the connection (may be NULL): the
+	 * parent of the spans of requests that carry no trace of their own. */
+	void (*connect_trace)(void *ctx, const char *traceparent);
 };
 
 /*
