@@ -4,7 +4,9 @@
 # A Zipkin-format test collector (zipkin_collector.py, a Python http.server in node-1's netns)
 # stores what both skiffd POST to /api/v2/spans. The test checks: one trace id across both hops,
 # the SERVER span a child of the CLIENT span, the ids the echo pod received matching the SERVER
-# span, x-request-id generated (UUID v4) or kept, an incoming B3 trace continued, sampling 100 %
+# span, the HBONE CONNECT carrying the CLIENT span, a request without the router parented on the
+# CONNECT's traceparent, x-request-id generated (UUID v4) or kept, an incoming B3 trace continued,
+# sampling 100 %
 # exporting every request and 0 % none, and skiffd's skiff_tracing_spans_total. One lab.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -109,6 +111,35 @@ echo1=$(in_client curl -s --max-time 10 http://b/hello 2>>"$LOG")
 spans_settle
 got=$(check_trace "$echo1" 2>&1)
 if [[ $got == ok* ]]; then t_pass "$got"; else t_fail "$got | echo: $echo1"; fi
+
+t_begin "the HBONE CONNECT that carried it names the CLIENT span (node-2's log)"
+read -r _ tid _ cid _ _ <<<"$got"
+if [ -n "${cid:-}" ] && grep -q "skiffd hbone: inbound .* traceparent=00-$tid-$cid-01" \
+	"$STATE/logs/skiffd-node-2.log"; then t_pass
+else t_fail "$(grep 'skiffd hbone: inbound' "$STATE/logs/skiffd-node-2.log" | tail -3)"; fi
+
+t_begin "no router (Service c): the relay's SERVER span is the child of the CONNECT's traceparent"
+: >"$SPANS"
+echo0=$(in_client curl -s --max-time 10 http://c/connect 2>>"$LOG")
+spans_settle
+got=$(python3 - "$SPANS" "$echo0" "$STATE/logs/skiffd-node-2.log" <<'PY'
+import json, re, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+h = {k.lower(): v for k, v in json.loads(sys.argv[2])["headers"].items()}
+log = open(sys.argv[3]).read()
+if len(spans) != 1 or spans[0]["kind"] != "SERVER":
+    print("spans: %s" % [(s["kind"], s["traceId"]) for s in spans]); sys.exit()
+s = spans[0]
+tp = "traceparent=00-%s-%s-01" % (s["traceId"], s.get("parentId"))
+if tp not in log:
+    print("no CONNECT with %s" % tp)
+elif h.get("x-b3-traceid") != s["traceId"] or h.get("x-b3-spanid") != s["id"]:
+    print("pod got %s/%s" % (h.get("x-b3-traceid"), h.get("x-b3-spanid")))
+else:
+    print("ok %s" % tp)
+PY
+)
+if [[ $got == ok* ]]; then t_pass "$got"; else t_fail "$got | echo: $echo0"; fi
 
 t_begin "x-request-id: generated as a UUID v4 when absent, kept when the client sent one"
 rid=$(header "$echo1" x-request-id)
