@@ -427,23 +427,45 @@ static void read_request(int fd, char *buf, size_t cap)
 	}
 }
 
-static void test_export_zipkin(void **s)
+static int listen_loopback(uint16_t *port)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t sl = sizeof(sa);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return lfd;
+}
+
+/* One POST on lfd: its request into req, answered `status`. */
+static void serve_one(int lfd, char *req, size_t cap, const char *status)
+{
+	char resp[128];
+	int fd = accept(lfd, NULL, NULL);
+	int n = snprintf(resp, sizeof(resp), "HTTP/1.1 %s\r\ncontent-length: 0\r\n\r\n", status);
+
+	assert_true(fd >= 0);
+	read_request(fd, req, cap);
+	assert_true(write(fd, resp, (size_t)n) == n);
+	close(fd);
+}
+
+static void test_export(void **s)
+{
 	struct tracing_config c = {.proto = TRACE_PROTO_ZIPKIN, .sampling = 100};
 	struct tracing_stats st;
 	struct trace_span sp;
 	static char req[1 << 20];
-	struct json_object *root;
-	int lfd, fd;
+	struct json_object *root, *rs;
+	uint16_t port;
+	int lfd;
 
 	(void)s;
-	lfd = socket(AF_INET, SOCK_STREAM, 0);
-	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(lfd, 4), 0);
-	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
-	snprintf(c.url, sizeof(c.url), "http://127.0.0.1:%u/api/v2/spans", ntohs(sa.sin_port));
+	lfd = listen_loopback(&port);
+	snprintf(c.url, sizeof(c.url), "http://127.0.0.1:%u/api/v2/spans", port);
 	tracing_configure(&c);
 	/* no exporter yet: dropped, counted */
 	make_span(&sp, TRACE_CLIENT, true);
@@ -453,23 +475,39 @@ static void test_export_zipkin(void **s)
 	assert_int_equal(tracing_start(), 0);
 	for (int i = 0; i < 3; i++)
 		tracing_submit(&sp);
-	fd = accept(lfd, NULL, NULL);
-	assert_true(fd >= 0);
-	read_request(fd, req, sizeof(req));
+	serve_one(lfd, req, sizeof(req), "202 Accepted");
 	assert_non_null(strstr(req, "POST /api/v2/spans HTTP/1.1\r\n"));
 	assert_non_null(strcasestr(req, "content-type: application/json"));
 	root = json_tokener_parse(strstr(req, "\r\n\r\n") + 4);
 	assert_non_null(root);
 	assert_int_equal(json_object_array_length(root), 3);
 	json_object_put(root);
-	assert_true(write(fd, "HTTP/1.1 202 Accepted\r\ncontent-length: 0\r\n\r\n", 44) == 44);
-	close(fd);
+
+	/* the same exporter, reconfigured: OTLP/HTTP, and a collector that refuses */
+	c.proto = TRACE_PROTO_OTLP;
+	snprintf(c.url, sizeof(c.url), "http://127.0.0.1:%u/v1/traces", port);
+	tracing_configure(&c);
+	tracing_submit(&sp);
+	serve_one(lfd, req, sizeof(req), "503 Service Unavailable");
+	assert_non_null(strstr(req, "POST /v1/traces HTTP/1.1\r\n"));
+	root = json_tokener_parse(strstr(req, "\r\n\r\n") + 4);
+	assert_true(json_object_object_get_ex(root, "resourceSpans", &rs));
+	assert_int_equal(json_object_array_length(rs), 1);
+	json_object_put(root);
 	tracing_stop();
 	close(lfd);
 	tracing_stats(&st);
-	assert_int_equal(st.spans, 4);
+	assert_int_equal(st.spans, 5);
 	assert_int_equal(st.exported, 3);
+	assert_int_equal(st.failed, 1);
 	assert_int_equal(st.dropped, 1);
+
+	/* no collector configured: nothing is queued or counted */
+	c.proto = TRACE_PROTO_NONE;
+	tracing_configure(&c);
+	tracing_submit(&sp);
+	tracing_stats(&st);
+	assert_int_equal(st.spans, 5);
 }
 
 static void test_sampling(void **s)
@@ -548,7 +586,7 @@ int main(void)
 	    cmocka_unit_test(test_otlp_json),
 	    cmocka_unit_test(test_mesh_config),
 	    cmocka_unit_test(test_mesh_config_errors),
-	    cmocka_unit_test(test_export_zipkin),
+	    cmocka_unit_test(test_export),
 	    cmocka_unit_test(test_sampling),
 	    cmocka_unit_test(test_filter_fields),
 	};

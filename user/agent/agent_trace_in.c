@@ -58,8 +58,11 @@ void trace_in_free(struct trace_in_conn *t)
 
 void trace_in_connect(struct trace_in_conn *t, const char *traceparent)
 {
-	if (t && trace_parse_traceparent(traceparent, &t->parent))
-		memset(&t->parent, 0, sizeof(t->parent)), t->parent.sampled = -1;
+	struct trace_in in;
+
+	/* a malformed one is no parent at all: the request's own trace or a new one decides */
+	if (t && !trace_parse_traceparent(traceparent, &in))
+		t->parent = in;
 }
 
 static const char *field(const struct authz_request *rq, const char *name)

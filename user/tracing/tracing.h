@@ -91,7 +91,7 @@ bool tracing_enabled(void);
 int tracing_start(void);
 void tracing_stop(void);
 /* Hand a finished span over (copied); never blocks. Dropped and counted when the queue is full
- * or no exporter runs. */
+ * or no exporter runs; ignored when no collector is configured. */
 void tracing_submit(const struct trace_span *s);
 
 struct tracing_stats {

@@ -88,6 +88,10 @@ void tracing_submit(const struct trace_span *s)
 	struct trace_span *copy = NULL;
 
 	pthread_mutex_lock(&X.lock);
+	if (X.cfg.proto == TRACE_PROTO_NONE) { /* nowhere to send it: not a loss */
+		pthread_mutex_unlock(&X.lock);
+		return;
+	}
 	X.st.spans++;
 	if (X.running && !X.stopping && X.len < TRACE_QUEUE_MAX)
 		copy = malloc(sizeof(*copy));
