@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * meshConfig's tracing settings, from an IstioOperator (spec.meshConfig), the form Istio's
- * install guide shows:
+ * meshConfig's tracing settings (the `spec.meshConfig` of an IstioOperator, model_istio_mesh.c):
  *   enableTracing                           (default true)
  *   defaultConfig.tracing.sampling          percent, 0..100 (Istio's default: 1)
  *   defaultConfig.tracing.zipkin.address    "host:port" of a Zipkin v2 collector
@@ -122,28 +121,15 @@ static void providers(struct pctx *c, struct m_mesh_tracing *t, const struct yno
 		     t->default_provider);
 }
 
-int parse_istiooperator(struct pctx *c)
+void parse_mesh_tracing(struct pctx *c, const struct ynode *mc)
 {
-	const struct ynode *mc = ynode_path(c->doc, "spec.meshConfig");
 	struct m_mesh_tracing *t = &c->m->tracing;
 	bool on;
 
-	if (!mc)
-		return 0;
-	if (mc->kind != YNODE_MAP) {
-		perr(c, mc, "spec.meshConfig must be a mapping");
-		return -1;
-	}
-	if (t->file) {
-		perr(c, mc, "a second meshConfig: the first is at %s:%d (keep one IstioOperator)",
-		     t->file, t->line);
-		return -1;
-	}
 	t->file = strdup(mc->file ? mc->file : "?");
 	t->line = mc->line;
 	if (pbool(c, mc, "enableTracing", &on, "spec.meshConfig.enableTracing") == 1)
 		t->enabled = on;
 	default_config(c, t, mc);
 	providers(c, t, mc);
-	return c->errors ? -1 : 0;
 }
