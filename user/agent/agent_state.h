@@ -21,9 +21,12 @@
 #include "model/model.h"
 #include "hbone/hbone.h"
 #include "proxy/proxy.h"
+#include "tracing/tracing.h"
 
 struct agent {
 	const struct agent_opts *o;
+	struct tracing_config tracing_logged; /* the span exporter's settings last logged */
+	bool tracing_said;
 	struct dataplane *dp;
 	struct config_watch *watch; /* the config directory, or */
 	struct kube_source *kube;   /* the Kubernetes API (--kube) */

@@ -78,11 +78,12 @@ static void from_provider(const struct model *m, const struct m_trace_provider *
 void agent_tracing_apply(struct agent *a, const struct model *m)
 {
 	const struct m_mesh_tracing *t = &m->tracing;
-	struct tracing_config c = {.sampling = t->sampling >= 0 ? t->sampling
-								: TRACE_DEFAULT_SAMPLING};
+	struct tracing_config c;
 	char host[256];
 	const char *colon;
 
+	memset(&c, 0, sizeof(c)); /* compared whole, padding included */
+	c.sampling = t->sampling >= 0 ? t->sampling : TRACE_DEFAULT_SAMPLING;
 	snprintf(c.node, sizeof(c.node), "skiffd~%s", a->o->node ? a->o->node : "-");
 	for (size_t i = 0; t->enabled && t->default_provider && i < t->nproviders; i++)
 		if (t->providers[i].name && !strcmp(t->providers[i].name, t->default_provider))
@@ -96,7 +97,16 @@ void agent_tracing_apply(struct agent *a, const struct model *m)
 			      sizeof(c.url));
 	}
 	tracing_configure(&c);
-	if (c.proto != TRACE_PROTO_NONE)
-		agent_log("info", "tracing: %s spans to %s, sampling %g %%",
-			  c.proto == TRACE_PROTO_OTLP ? "OTLP" : "Zipkin", c.url, c.sampling);
+	/* said once per change, not on every reload (EndpointSlices churn) */
+	if (!a->tracing_said || memcmp(&c, &a->tracing_logged, sizeof(c))) {
+		if (c.proto != TRACE_PROTO_NONE)
+			agent_log("info", "tracing: %s spans to %s, sampling %g %%",
+				  c.proto == TRACE_PROTO_OTLP ? "OTLP" : "Zipkin", c.url,
+				  c.sampling);
+		else
+			agent_log("info", "tracing: no collector configured; requests get ids and "
+					  "trace headers, no span is exported");
+		memcpy(&a->tracing_logged, &c, sizeof(c));
+		a->tracing_said = true;
+	}
 }
