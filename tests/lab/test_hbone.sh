@@ -79,7 +79,7 @@ t_begin "the receiving skiffd logs the client's SPIFFE principal, baggage and tr
 line=$(grep "inbound src.principal=spiffe://cluster.local/ns/shop/sa/default dst=$ECHO2:9000" \
 	"$STATE/logs/skiffd-node-2.log" | tail -1)
 if echo "$line" | grep -q 'baggage=k8s.cluster.name=Kubernetes,k8s.namespace.name=shop,k8s.pod.name=client-[^,]*,service.name=client,service.version=latest' &&
-	echo "$line" | grep -qE 'traceparent=00-[0-9a-f]{32}-[0-9a-f]{16}-01'; then t_pass
+	echo "$line" | grep -qE 'traceparent=00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]'; then t_pass
 else t_fail "$(grep 'skiffd hbone' "$STATE/logs/skiffd-node-2.log" | tail -3)"; fi
 
 t_begin "15008 takes a mesh certificate (control: the handshake itself works)"

@@ -14,6 +14,7 @@
 
 #include "agent/agent_l7_metrics.h"
 #include "agent/agent_state.h"
+#include "agent/agent_trace_in.h"
 #include "common/addr.h"
 
 static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -48,6 +49,7 @@ struct authz_conn {
 	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
 	uint16_t dst_port;
 	struct l7_timing *timing; /* request metrics; NULL when out of memory */
+	struct trace_in_conn *trace; /* SERVER spans; NULL when out of memory */
 };
 
 static void conn_request(const struct authz_conn *ac, struct authz_request *rq)
@@ -79,8 +81,10 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
 	if (why)
 		authz_decision_format(&dec, why, whylen);
-	if (!dec.allow)
+	if (!dec.allow) {
 		log_denied(ac, rq, &dec);
+		trace_in_denied(ac->trace);
+	}
 	return dec.allow;
 }
 
@@ -90,6 +94,7 @@ static void l7_request(void *ctx)
 
 	if (ac->timing)
 		l7_timing_request(ac->timing);
+	trace_in_queued(ac->trace);
 }
 
 static void l7_response(void *ctx, int status)
@@ -98,6 +103,21 @@ static void l7_response(void *ctx, int status)
 
 	if (ac->timing)
 		l7_timing_response(ac->timing, status);
+	trace_in_end(ac->trace, status);
+}
+
+static int l7_trace(void *ctx, const struct authz_request *rq, struct l7_buf *fields)
+{
+	struct authz_conn *ac = ctx;
+
+	return ac->trace ? trace_in_begin(ac->trace, rq, fields) : 0;
+}
+
+static void l7_connect_trace(void *ctx, const char *traceparent)
+{
+	struct authz_conn *ac = ctx;
+
+	trace_in_connect(ac->trace, traceparent);
 }
 
 static void l7_release(void *ctx)
@@ -105,6 +125,7 @@ static void l7_release(void *ctx)
 	struct authz_conn *ac = ctx;
 
 	l7_timing_free(ac->timing);
+	trace_in_free(ac->trace);
 	agent_snap_unref(ac->snap);
 	free(ac);
 }
@@ -165,9 +186,12 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 			  .ctx = ac,
 			  .path_norm = authz_set_path_norm(ac->snap->az),
 			  .request = l7_request,
-			  .response = l7_response},
+			  .response = l7_response,
+			  .trace = l7_trace},
 		    .release = l7_release,
+		    .connect_trace = l7_connect_trace,
 		};
+		ac->trace = trace_in_new(ac->dst_pod, ac->src_ip, ac->dst_port);
 		ac->timing = l7_timing_new(a, &ac->snap->m, ac->dst_pod, ac->principal,
 					   principal != NULL, ac->src_ip);
 		return PROXY_L7;

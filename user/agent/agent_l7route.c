@@ -53,11 +53,11 @@ static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_reco
 /* Pods on other nodes over HBONE, through the outbound proxy's connections (no --ca-dir:
  * dialled directly, as the proxy relays cross-node connections then). */
 static int tunnel(void *ctx, const struct skiff_punt_key *client,
-		  const struct skiff_sock_origin *ep)
+		  const struct skiff_sock_origin *ep, const char *traceparent)
 {
 	struct agent *a = ctx;
 
-	return a->tls ? proxy_tunnel(a->proxy, client, ep) : -ENOENT;
+	return a->tls ? proxy_tunnel(a->proxy, client, ep, traceparent) : -ENOENT;
 }
 
 int agent_l7route_start(struct agent *a)

@@ -12,6 +12,7 @@
 
 #include "agent/agent_state.h"
 #include "flows/flows.h"
+#include "tracing/tracing.h"
 
 /* Config directory: wait this long after the last inotify event before reloading, so that
  * `kubectl apply` of many files (or an editor's save dance) becomes one generation, not several. */
@@ -124,6 +125,9 @@ static int agent_start(struct agent *a)
 		return err;
 	}
 	agent_flows_start(a);
+	/* spans are not worth refusing to run for either */
+	if (tracing_start())
+		agent_log("error", "the span exporter did not start; requests are not traced");
 	err = agent_tls_open(a);
 	if (!err)
 		err = agent_eject_open(a); /* before the router that pushes to it */
@@ -155,6 +159,7 @@ static void agent_stop(struct agent *a)
 {
 	agent_punt_stop(a);
 	agent_eject_close(a); /* the router is gone: nothing pushes any more */
+	tracing_stop();	      /* nor spans: the queue is flushed */
 	agent_tls_close(a);
 	agent_routes_free(a);
 	admin_close(&a->admin);

@@ -12,6 +12,7 @@
 #include "agent/agent_state.h"
 #include "flows/flows.h"
 #include "metrics/metrics.h"
+#include "tracing/tracing.h"
 
 struct l4_ctx {
 	const struct agent *a;
@@ -215,6 +216,18 @@ static void render_flows(const struct agent *a, enum metrics_fmt f, struct strbu
 		"skiff_guard_verdicts_total).", st[SKIFF_EV_STAT_SUPPRESSED]);
 }
 
+static void render_tracing(enum metrics_fmt f, struct strbuf *b)
+{
+	static const char *const ev[] = {"sampled", "dropped", "exported", "failed"};
+	struct tracing_stats s;
+
+	tracing_stats(&s);
+	labelled(b, f, "skiff_tracing_spans_total", "counter",
+		 "Spans of sampled requests: made, dropped because the export queue was full, "
+		 "accepted by the collector, lost to a collector that refused or was unreachable.",
+		 "event", ev, (const uint64_t[]){s.spans, s.dropped, s.exported, s.failed}, 4);
+}
+
 static void render_own(const struct agent *a, const struct l4_ctx *c, int walked,
 		       enum metrics_fmt f, struct strbuf *b)
 {
@@ -238,6 +251,7 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 	}
 	render_proxy(a, f, b);
 	render_flows(a, f, b);
+	render_tracing(f, b);
 	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
 		 "Pages served on :15020/metrics (this one included), by exposition format.",
 		 "format", (const char *const[]){"text", "openmetrics"}, a->metrics.scrapes, 2);

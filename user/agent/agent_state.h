@@ -21,9 +21,12 @@
 #include "model/model.h"
 #include "hbone/hbone.h"
 #include "proxy/proxy.h"
+#include "tracing/tracing.h"
 
 struct agent {
 	const struct agent_opts *o;
+	struct tracing_config tracing_logged; /* the span exporter's settings last logged */
+	bool tracing_said;
 	struct dataplane *dp;
 	struct config_watch *watch; /* the config directory, or */
 	struct kube_source *kube;   /* the Kubernetes API (--kube) */
@@ -151,6 +154,8 @@ void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 struct flows;
 void agent_flows_start(struct agent *a);
 void agent_flows_names(struct agent *a);
+/* agent_tracing.c: meshConfig's tracing settings into the span exporter, per snapshot. */
+void agent_tracing_apply(struct agent *a, const struct model *m);
 int agent_flows_stream(void *ctx, const char *path, int fd);
 /* /status: sync state, programs, map fill levels, pods in and out of the mesh (agent_status.c). */
 char *agent_status(const struct agent *a);

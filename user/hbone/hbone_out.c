@@ -81,6 +81,7 @@ int hbone_out_open(struct proxy *p, int client_fd, bool fast, const struct skiff
 	st->src.addr = client->addr;
 	st->src.family = client->family;
 	snprintf(st->baggage, sizeof(st->baggage), "%s", r->baggage);
+	snprintf(st->trace, sizeof(st->trace), "%s", r->trace);
 	p->stats.hbone_out++;
 	if (!c->handshaking && !c->connecting && hb_session_connect(c, st))
 		st->local_reset = true;

@@ -13,12 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/addr.h"
 #include "hbone/hbone_internal.h"
+#include "tracing/tracing.h"
 
 #define HB_CONN_WINDOW (16 << 20) /* connection-level window: many streams' worth */
 #define HB_MAX_FRAME   (1 << 20)  /* DATA frames we accept: one per window's worth, not 16 KiB */
@@ -74,7 +74,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
 
 static void request_done(struct hb_conn *c, struct hb_stream *st)
 {
-	struct proxy_l7 l7;
+	struct proxy_l7 l7 = {0};
 
 	if (st->bad_method || !st->dst.family) {
 		c->p->stats.hbone_bad_request++;
@@ -86,6 +86,8 @@ static void request_done(struct hb_conn *c, struct hb_stream *st)
 		hb_session_respond(c, st, 401);
 		return;
 	case PROXY_L7:
+		if (l7.connect_trace && st->trace[0])
+			l7.connect_trace(l7.d.ctx, st->trace);
 		if (hb_stream_attach_l7(st, &l7))
 			hb_session_respond(c, st, 503);
 		return;
@@ -208,17 +210,21 @@ int hb_session_init(struct hb_conn *c)
 	return rv ? -EPROTO : 0;
 }
 
-/* A W3C traceparent for a new trace: version 00, random trace and span ids, sampled. */
-static void traceparent(char *out, size_t len)
+/* The stream's traceparent: the one its opener gave (the L7 router: the request's span), else a
+ * new trace, sampled as this node samples requests, so that the destination's span follows the
+ * mesh's sampling rate rather than tracing every punted connection. */
+static void traceparent(const struct hb_stream *st, char *out, size_t len)
 {
-	unsigned char id[24];
-	char hex[49];
+	struct trace_ids ids;
+	char tp[TRACE_PARENT_LEN];
 
-	if (getrandom(id, sizeof(id), 0) != sizeof(id))
-		memset(id, 0x5c, sizeof(id));
-	for (size_t i = 0; i < sizeof(id); i++)
-		snprintf(hex + 2 * i, 3, "%02x", id[i]);
-	snprintf(out, len, "00-%.32s-%.16s-01", hex, hex + 32);
+	if (st->trace[0]) {
+		snprintf(out, len, "%s", st->trace);
+		return;
+	}
+	trace_child(NULL, tracing_sample(NULL), &ids);
+	trace_format_traceparent(&ids, tp);
+	snprintf(out, len, "%s", tp);
 }
 
 int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
@@ -232,7 +238,7 @@ int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
 	addr_endpoint(&st->dst.addr, st->dst.family, ntohs(st->dst.port), authority,
 		      sizeof(authority));
 	hb_forwarded_format(&st->src, fwd, sizeof(fwd));
-	traceparent(trace, sizeof(trace));
+	traceparent(st, trace, sizeof(trace));
 #define NV(k, v)                                                                               \
 	(nghttp2_nv)                                                                           \
 	{                                                                                      \

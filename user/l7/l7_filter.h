@@ -52,6 +52,10 @@ struct l7_decider {
 	 * clock: the decider's side times them. */
 	void (*request)(void *ctx);
 	void (*response)(void *ctx, int status);
+	/* Optional, for tracing (HTTP/1.1): called with each request about to be decided, before
+	 * `request`; appends to `fields` the header lines the pod gets in place of the request's
+	 * propagation fields (trace_field_replaced), which the filter then leaves out. */
+	int (*trace)(void *ctx, const struct authz_request *rq, struct l7_buf *fields);
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */

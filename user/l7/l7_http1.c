@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "l7/l7_http1.h"
+#include "tracing/trace_ctx.h"
 
 /* ---- the queue of requests in flight ---- */
 
@@ -71,9 +72,10 @@ static bool framing_bad(const struct h1_msg *m)
 	return m->has_cl || !m->te_chunked || m->te_bad || m->minor == 0;
 }
 
-static bool request_decide(struct l7_filter *f, const struct h1_msg *m)
+/* The request as the decider sees it (no connection facts: the decider adds them). */
+static struct authz_request request_of(const struct h1_msg *m)
 {
-	struct authz_request rq = {
+	return (struct authz_request){
 	    .tcp = false,
 	    .host = m->host,
 	    .method = m->method,
@@ -81,6 +83,11 @@ static bool request_decide(struct l7_filter *f, const struct h1_msg *m)
 	    .headers = m->fields,
 	    .nheaders = m->nfields,
 	};
+}
+
+static bool request_decide(struct l7_filter *f, const struct h1_msg *m)
+{
+	struct authz_request rq = request_of(m);
 	char why[160] = "";
 
 	if (!f->dec.decide)
@@ -94,12 +101,13 @@ static bool field_is_replaced_host(const struct h1_msg *m, size_t i)
 	return m->authority && m->nhost && i == m->host_field;
 }
 
-/* A field line the pod must not see as sent: dropped, or (Host) given another value. */
-static bool field_rewritten(const struct h1_msg *m, size_t i)
+/* A field line the pod must not see as sent: dropped, or (Host) given another value. With
+ * `traced`, the propagation fields too: the relay's span writes its own. */
+static bool field_rewritten(const struct h1_msg *m, size_t i, bool traced)
 {
 	const char *name = m->fields[i].name;
 
-	if (field_is_replaced_host(m, i))
+	if (field_is_replaced_host(m, i) || (traced && trace_field_replaced(name)))
 		return true;
 	return m->upgrade_h2c &&
 	       (!strcasecmp(name, "upgrade") || !strcasecmp(name, "http2-settings"));
@@ -114,11 +122,16 @@ static bool field_rewritten(const struct h1_msg *m, size_t i)
  *   - An offer to upgrade to h2c would carry HTTP/2 past this filter, its requests undecided;
  *     without Upgrade and HTTP2-Settings the pod answers in HTTP/1.1, as if the client had not
  *     asked, which RFC 9113 §3.1 allows.
+ *   - `trace` (the tracing fields of this hop, may be empty) goes before the blank line that ends
+ *     the head, the request's own propagation fields left out.
  */
-static int head_forward(const struct l7_buf *raw, const struct h1_msg *m, struct l7_buf *to_up)
+static int head_forward(const struct l7_buf *raw, const struct h1_msg *m,
+			const struct l7_buf *trace, struct l7_buf *to_up)
 {
 	const char *h = (const char *)raw->data + raw->off;
 	size_t len = l7_buf_unread(raw), from = (const char *)memchr(h, '\n', len) - h + 1;
+	bool traced = l7_buf_unread(trace) > 0;
+	size_t eol = len >= 2 && h[len - 2] == '\r' ? 2 : 1; /* the blank line */
 
 	if (l7_buf_printf(to_up, "%s %s HTTP/1.%d\r\n", m->method, m->path, m->minor))
 		return -ENOMEM;
@@ -127,7 +140,7 @@ static int head_forward(const struct l7_buf *raw, const struct h1_msg *m, struct
 	for (size_t i = 0; i < m->nfields; i++) {
 		size_t at = m->field_line[i];
 
-		if (!field_rewritten(m, i))
+		if (!field_rewritten(m, i, traced))
 			continue;
 		if (l7_buf_put(to_up, h + from, at - from))
 			return -ENOMEM;
@@ -136,7 +149,10 @@ static int head_forward(const struct l7_buf *raw, const struct h1_msg *m, struct
 			return -ENOMEM;
 		from = (const char *)memchr(h + at, '\n', len - at) - h + 1;
 	}
-	return l7_buf_put(to_up, h + from, len - from);
+	if (l7_buf_put(to_up, h + from, len - from - eol) ||
+	    l7_buf_put(to_up, l7_buf_head(trace), l7_buf_unread(trace)))
+		return -ENOMEM;
+	return l7_buf_put(to_up, h + len - eol, eol);
 }
 
 /* The request's body is in (or it had none): what comes next from the client. */
@@ -158,6 +174,9 @@ static void request_end(struct l7_filter *f)
 static int request_route(struct l7_filter *f, const struct h1_msg *m, bool body,
 			 struct h1_pending *e, struct l7_buf *to_up)
 {
+	struct l7_buf trace = {0};
+	int err;
+
 	f->counts.requests++;
 	if (!strcmp(m->method, "CONNECT")) {
 		f->counts.denied++;
@@ -165,7 +184,16 @@ static int request_route(struct l7_filter *f, const struct h1_msg *m, bool body,
 		e->close = true;
 		return 0;
 	}
+	if (f->dec.trace) {
+		struct authz_request rq = request_of(m);
+
+		if (f->dec.trace(f->dec.ctx, &rq, &trace)) {
+			l7_buf_free(&trace);
+			return -ENOMEM;
+		}
+	}
 	if (!request_decide(f, m)) {
+		l7_buf_free(&trace);
 		f->counts.denied++;
 		e->answer = H1_ANSWER_403;
 		/* the client waits for 100 before its body: it will not send it now */
@@ -173,7 +201,9 @@ static int request_route(struct l7_filter *f, const struct h1_msg *m, bool body,
 		return 0;
 	}
 	e->upgrade = m->upgrade && !m->upgrade_h2c;
-	return head_forward(&f->rq_head.raw, m, to_up);
+	err = head_forward(&f->rq_head.raw, m, &trace, to_up);
+	l7_buf_free(&trace);
+	return err;
 }
 
 /* A complete head in f->rq_head: decide, forward or queue an answer, set up the body. */

@@ -39,9 +39,10 @@ struct l7route_opts {
 	proxy_authz_fn authz;
 	/* A connection to `ep`, a pod on another node, over HBONE with the identity of `client`: an
 	 * fd, -ENOENT to dial it directly (the mesh carries no mTLS: no --ca-dir), or < 0 (failed).
-	 * NULL: endpoints on other nodes are dialled directly. */
+	 * NULL: endpoints on other nodes are dialled directly. `traceparent`: the CONNECT's (the
+	 * request's span, the destination's parent), NULL for a new one. */
 	int (*tunnel)(void *ctx, const struct skiff_punt_key *client,
-		      const struct skiff_sock_origin *ep);
+		      const struct skiff_sock_origin *ep, const char *traceparent);
 	/* Outlier detection ejected endpoint `ep` of the Service port `svc` (its VIP, port, TCP), or
 	 * its ejection ended (`out` false): the kernel's backends should follow (may be NULL). Called
 	 * on the router's threads, with a balancer's lock held: hand it on, do not block. */

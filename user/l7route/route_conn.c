@@ -228,6 +228,7 @@ static int serve_one(struct l7r_conn *c, struct l7r_req *q)
 	int idx, err;
 
 	request_view(c, q);
+	l7r_trace_begin(c, q);
 	if (q->msg.expect_continue && q->bstate.kind != H1_BODY_NONE &&
 	    l7r_write_all(c->fd, "HTTP/1.1 100 Continue\r\n\r\n", 25, l7r_deadline(10000)))
 		return -ECONNRESET;
@@ -294,6 +295,7 @@ void l7r_conn_serve(struct l7r_conn *c)
 			q.rec.dst_svc = q.dest && q.dest->target ? q.dest->target : c->sp->svc;
 			if (c->rt->o.record)
 				c->rt->o.record(c->rt->o.ctx, c->sp, &q.rec);
+			l7r_trace_end(c, &q);
 		}
 		req_free(&q);
 		if (rc != 1 && rc != 0)

@@ -17,6 +17,7 @@
 #include "l7route/l7route.h"
 #include "l7route/route_io.h"
 #include "l7route/route_lb.h"
+#include "tracing/trace_ctx.h"
 
 struct l7route {
 	struct l7route_opts o;
@@ -59,6 +60,11 @@ struct l7r_req {
 	const struct m_http_match *matched; /* the match that chose the route, NULL: none */
 	const struct l7_dest *dest;
 	struct l7r_record rec;
+	/* tracing (route_trace.c): this hop's CLIENT span, propagated to the endpoint */
+	struct trace_ids trace;
+	char request_id[TRACE_REQID_LEN];
+	bool request_id_new; /* the client sent none: the router's goes upstream */
+	uint64_t trace_start_us;
 };
 
 /* route_passthrough.c: does the connection open with the HTTP/2 preface? Then carry it as
@@ -79,6 +85,10 @@ void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
 
 /* route_forward.c: the request to an endpoint of q->dest, with retries; the response back. */
 int l7r_forward(struct l7r_conn *c, struct l7r_req *q);
+
+/* route_trace.c: the request's trace context and x-request-id, then its span once answered. */
+void l7r_trace_begin(struct l7r_conn *c, struct l7r_req *q);
+void l7r_trace_end(struct l7r_conn *c, struct l7r_req *q);
 
 /* route_head.c */
 int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out);

@@ -115,7 +115,11 @@ static enum outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attem
 
 	a->tunnel = false;
 	if (!a->ep->local && c->rt->o.tunnel) {
-		a->fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &a->ep->addr);
+		char tp[TRACE_PARENT_LEN];
+
+		/* the stream's CONNECT names this request's span: the destination's parent */
+		trace_format_traceparent(&q->trace, tp);
+		a->fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &a->ep->addr, tp);
 		if (a->fd != -ENOENT) {
 			a->tunnel = true;
 			return a->fd < 0 ? OUT_CONNECT_FAIL : exchange(c, q, a, head, dl, &any);

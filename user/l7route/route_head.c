@@ -13,6 +13,7 @@
 
 #include "l7route/route_conn.h"
 #include "model/model_regex.h"
+#include "tracing/tracing.h"
 
 static bool hop_by_hop(const char *name)
 {
@@ -51,7 +52,7 @@ static int fields_out(const struct h1_msg *m, const struct m_header_ops *a,
 	for (size_t i = 0; i < m->nfields && !err; i++) {
 		const char *n = m->fields[i].name;
 
-		if (hop_by_hop(n) || removed(a, n) || removed(b, n) ||
+		if (hop_by_hop(n) || trace_field_replaced(n) || removed(a, n) || removed(b, n) ||
 		    (a && in_labels(&a->set, n)) || (b && in_labels(&b->set, n)))
 			continue;
 		err = l7_buf_printf(out, "%s: %s\r\n", n, m->fields[i].value);
@@ -114,6 +115,8 @@ int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l
 	if (!err)
 		err = fields_out(&q->msg, h && h->headers ? &h->headers->request : NULL,
 				 dh ? &dh->request : NULL, out);
+	if (!err)
+		err = trace_inject(&q->trace, q->request_id_new ? q->request_id : NULL, out);
 	if (!err)
 		err = l7_buf_printf(out, "\r\n");
 	free(path);

@@ -32,7 +32,7 @@ static void *mirror_main(void *arg)
 	uint8_t buf[4096];
 
 	if (!j->ep.local && j->rt->o.tunnel)
-		fd = j->rt->o.tunnel(j->rt->o.ctx, &j->client, &j->ep.addr);
+		fd = j->rt->o.tunnel(j->rt->o.ctx, &j->client, &j->ep.addr, NULL);
 	if (fd == -ENOENT)
 		fd = l7r_dial(&j->ep.addr, dl);
 	if (fd >= 0 && !l7r_write_all(fd, l7_buf_head(&j->req), l7_buf_unread(&j->req), dl))

@@ -60,7 +60,7 @@ void l7r_passthrough(struct l7r_conn *c)
 	if (!ep)
 		return;
 	if (!ep->local && c->rt->o.tunnel)
-		up = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &ep->addr);
+		up = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &ep->addr, NULL);
 	if (up == -ENOENT)
 		up = l7r_dial(&ep->addr, l7r_deadline(L7R_CONNECT_MS));
 	if (up < 0)

@@ -252,7 +252,8 @@ static bool is_istio(const char *api)
 {
 	return api && (!strncmp(api, "networking.istio.io/", 20) ||
 		       !strncmp(api, "security.istio.io/", 18) ||
-		       !strncmp(api, "telemetry.istio.io/", 19));
+		       !strncmp(api, "telemetry.istio.io/", 19) ||
+		       !strncmp(api, "install.istio.io/", 17)); /* IstioOperator: meshConfig */
 }
 
 static void parse_doc(struct ctx *c, struct lab_spec *s, const struct ynode *doc)

@@ -25,6 +25,7 @@ struct kind_def {
 static const char *const v_core[] = {"v1", NULL};
 static const char *const v_istio_net[] = {"v1", "v1beta1", "v1alpha3", NULL};
 static const char *const v_istio_sec[] = {"v1", "v1beta1", NULL};
+static const char *const v_istio_install[] = {"v1alpha1", NULL};
 
 static const struct kind_def kinds[] = {
     {"Namespace", "", v_core, false, parse_namespace},
@@ -36,6 +37,7 @@ static const struct kind_def kinds[] = {
     {"DestinationRule", "networking.istio.io", v_istio_net, true, parse_destinationrule},
     {"PeerAuthentication", "security.istio.io", v_istio_sec, true, parse_peerauthentication},
     {"AuthorizationPolicy", "security.istio.io", v_istio_sec, true, parse_authorizationpolicy},
+    {"IstioOperator", "install.istio.io", v_istio_install, true, parse_istiooperator},
 };
 
 static const struct kind_def *kind_find(const char *kind)
@@ -150,6 +152,7 @@ static void model_init(struct model *m)
 	m->root_namespace = strdup("istio-system");
 	if (!m->root_namespace)
 		abort();
+	model_mesh_tracing_init(&m->tracing);
 }
 
 /*
@@ -354,6 +357,7 @@ void model_free(struct model *m)
 	free_istio_resources(m);
 	model_index_free(m);
 	free(m->root_namespace);
+	model_mesh_tracing_free(&m->tracing);
 	ydoc_set_free(&m->src);
 	memset(m, 0, sizeof(*m));
 }

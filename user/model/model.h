@@ -281,6 +281,29 @@ struct m_authorizationpolicy {
 	bool has_rules;		   /* `rules:` key present (even empty) */
 };
 
+/* Tracing as meshConfig sets it (IstioOperator spec.meshConfig, the form Istio's install
+ * guide shows): model_mesh_tracing.c. */
+enum m_trace_proto { M_TRACE_NONE, M_TRACE_ZIPKIN, M_TRACE_OTLP };
+
+struct m_trace_provider {
+	char *name;
+	enum m_trace_proto proto;
+	char *service; /* host: a Service's FQDN, "name.ns", or an address */
+	uint16_t port;
+	char *path; /* opentelemetry http.path; NULL: the protocol's default */
+};
+
+struct m_mesh_tracing {
+	bool enabled;		/* meshConfig.enableTracing (default true) */
+	double sampling;	/* defaultConfig.tracing.sampling, percent; < 0: unset (1 %) */
+	char *zipkin_address;	/* defaultConfig.tracing.zipkin.address, "host:port" */
+	struct m_trace_provider *providers; /* extensionProviders of kind zipkin/opentelemetry */
+	size_t nproviders;
+	char *default_provider; /* defaultProviders.tracing[0] */
+	char *file;		/* where it was set, for messages; NULL: nowhere */
+	int line;
+};
+
 struct model {
 	struct m_namespace *namespaces;
 	size_t nnamespaces;
@@ -302,6 +325,7 @@ struct model {
 	size_t nauthorizationpolicies;
 
 	char *root_namespace; /* Istio's root namespace, "istio-system" by default */
+	struct m_mesh_tracing tracing;
 	struct ydoc_set src;  /* the parsed YAML every pointer above may refer into */
 
 	/* Lookup indexes (positions in services[] / pods[] sorted by namespace, name), built by

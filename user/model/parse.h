@@ -92,6 +92,12 @@ int parse_virtualservice(struct pctx *c);
 int parse_destinationrule(struct pctx *c);
 int parse_peerauthentication(struct pctx *c);
 int parse_authorizationpolicy(struct pctx *c);
+int parse_istiooperator(struct pctx *c);
+/* model_mesh_tracing.c: the tracing part of a meshConfig mapping (the IstioOperator's reader
+ * calls it once it has checked there is a single meshConfig). */
+void parse_mesh_tracing(struct pctx *c, const struct ynode *meshconfig);
+void model_mesh_tracing_init(struct m_mesh_tracing *t);
+void model_mesh_tracing_free(struct m_mesh_tracing *t);
 
 /* Parse metadata into `out` (name required; namespace defaults to "default" when namespaced). */
 int pmeta(struct pctx *c, struct meta *out, bool namespaced);

@@ -38,6 +38,7 @@ struct proxy_route {
 	SSL_CTX *ctx;	     /* referenced by the connections made with it */
 	char src_id[256];    /* the source's SPIFFE ID: connections are pooled per identity */
 	char baggage[512];   /* `baggage` of each CONNECT (the source workload), or "" */
+	char trace[64];	     /* `traceparent` of the CONNECT, "" for a new one */
 };
 
 /* Route for the connection from `client` to `dst`: 0 and *r (HBONE), or -ENOENT (relay it
@@ -58,6 +59,9 @@ enum proxy_verdict {
 struct proxy_l7 {
 	struct l7_decider d;
 	void (*release)(void *ctx); /* frees d.ctx */
+	/* The `traceparent` of the HBONE CONNECT that brought the connection (may be NULL): the
+	 * parent of the spans of requests that carry no trace of their own. */
+	void (*connect_trace)(void *ctx, const char *traceparent);
 };
 
 /*
@@ -247,10 +251,11 @@ struct proxy {
  * An HBONE stream to `dst` (a mesh pod on another node) on behalf of the local mesh pod `client`
  * (its identity, as for a punted connection), for another thread: returns the caller's end of a
  * socket pair whose other end the proxy thread carries over the stream; -ENOENT when the agent
- * has no HBONE route for it (no --ca-dir, or not a mesh pod elsewhere). Any thread.
+ * has no HBONE route for it (no --ca-dir, or not a mesh pod elsewhere). `traceparent` (may be
+ * NULL) goes in the CONNECT, so that the destination's span is a child of the caller's. Any thread.
  */
 int proxy_tunnel(struct proxy *p, const struct skiff_punt_key *client,
-		 const struct skiff_sock_origin *dst);
+		 const struct skiff_sock_origin *dst, const char *traceparent);
 /* proxy_tunnel.c, on the proxy thread: set up its queue, serve it, drop what is left. */
 int proxy_tunnel_init(struct proxy *p);
 void proxy_tunnel_event(struct proxy *p);

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -39,7 +40,7 @@ int proxy_tunnel_init(struct proxy *p)
 }
 
 int proxy_tunnel(struct proxy *p, const struct skiff_punt_key *client,
-		 const struct skiff_sock_origin *dst)
+		 const struct skiff_sock_origin *dst, const char *traceparent)
 {
 	struct proxy_tunnel_rq *rq;
 	uint64_t one = 1;
@@ -65,6 +66,8 @@ int proxy_tunnel(struct proxy *p, const struct skiff_punt_key *client,
 	rq->fd = sv[1];
 	rq->client = *client;
 	rq->dst = *dst;
+	if (traceparent)
+		snprintf(rq->route.trace, sizeof(rq->route.trace), "%s", traceparent);
 	pthread_mutex_lock(&p->tunnel_lock);
 	rq->next = p->tunnels;
 	p->tunnels = rq;

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Building a span: tags, the clock, the pod's Istio tags, and the propagation fields written for
+ * the next hop.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "metrics/metrics.h"
+#include "model/model.h"
+#include "tracing/tracing.h"
+
+void trace_tag(struct trace_span *s, const char *key, const char *fmt, ...)
+{
+	struct trace_tag *t;
+	va_list ap;
+
+	if (s->ntags == TRACE_MAX_TAGS)
+		return;
+	t = &s->tags[s->ntags++];
+	snprintf(t->key, sizeof(t->key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(t->val, sizeof(t->val), fmt, ap);
+	va_end(ap);
+}
+
+uint64_t trace_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void trace_pod_tags(struct trace_span *s, const struct m_pod *p)
+{
+	char wl[128];
+	const char *svc, *rev;
+
+	if (!p) {
+		snprintf(s->service, sizeof(s->service), "unknown");
+		return;
+	}
+	metrics_workload_name(p, wl, sizeof(wl));
+	svc = metrics_canonical_service(&p->meta.labels, wl);
+	rev = metrics_canonical_revision(&p->meta.labels);
+	snprintf(s->service, sizeof(s->service), "%s.%s", svc, p->meta.ns);
+	trace_tag(s, "istio.canonical_service", "%s", svc);
+	trace_tag(s, "istio.canonical_revision", "%s", rev);
+	trace_tag(s, "istio.namespace", "%s", p->meta.ns);
+	trace_tag(s, "istio.workload", "%s", wl);
+}
+
+int trace_inject(const struct trace_ids *ids, const char *request_id, struct l7_buf *out)
+{
+	char t[33], sp[17], par[17], tp[TRACE_PARENT_LEN];
+	int err;
+
+	trace_hex(ids->trace_id, TRACE_ID_LEN, t);
+	trace_hex(ids->span_id, TRACE_SPAN_LEN, sp);
+	trace_format_traceparent(ids, tp);
+	err = l7_buf_printf(out, "x-b3-traceid: %s\r\nx-b3-spanid: %s\r\n", t, sp);
+	if (!err && ids->has_parent) {
+		trace_hex(ids->parent_id, TRACE_SPAN_LEN, par);
+		err = l7_buf_printf(out, "x-b3-parentspanid: %s\r\n", par);
+	}
+	if (!err)
+		err = l7_buf_printf(out, "x-b3-sampled: %d\r\ntraceparent: %s\r\n",
+				    ids->sampled ? 1 : 0, tp);
+	if (!err && request_id)
+		err = l7_buf_printf(out, "x-request-id: %s\r\n", request_id);
+	return err;
+}
