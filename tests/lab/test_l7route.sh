@@ -287,7 +287,12 @@ if applied "$FX/reviews-outlier.yaml"; then
 	line=$(grep "outlier detection: ejected" "$SKLOG" | tail -1)
 	pip=$(sed -E 's/.*ejected ([0-9.]+):.*/\1/' <<<"$line")
 	vip=$(sed -E 's/.*for service ([0-9.]+):.*/\1/' <<<"$line")
-	during=$(slots "$vip")
+	# the router ejects at once; the agent takes the pod out of the kernel's slots on its loop
+	for _ in $(seq 20); do
+		during=$(slots "$vip")
+		[[ "$during" == *" out"* ]] && break
+		sleep 0.1
+	done
 	sleep 4.5 # baseEjectionTime 3 s, returns checked each 1 s interval
 	c=$(pinned "$(keepalive reviews /h 10 x-user:alice)" 10)
 	after=$(slots "$vip")
