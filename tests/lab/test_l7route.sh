@@ -290,7 +290,7 @@ if applied "$FX/reviews-outlier.yaml"; then
 	# the router ejects at once; the agent takes the pod out of the kernel's slots on its loop
 	for _ in $(seq 20); do
 		during=$(slots "$vip")
-		[[ "$during" == *" out"* ]] && break
+		[[ "$during" == *out* ]] && break
 		sleep 0.1
 	done
 	sleep 4.5 # baseEjectionTime 3 s, returns checked each 1 s interval
