@@ -166,19 +166,22 @@ static int on_close(nghttp2_session *ss, int32_t sid, uint32_t code, void *arg)
 	return 0;
 }
 
+/* What the session has to send, in one write: frames in several would meet Nagle and the
+ * peer's delayed ACK (40 ms). */
 static int flush(nghttp2_session *ss, int fd)
 {
+	struct strbuf b = {0};
 	const uint8_t *out;
-	ssize_t n;
+	ssize_t n, w = 0;
 
 	while ((n = nghttp2_session_mem_send(ss, &out)) > 0)
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = send(fd, out + off, (size_t)(n - off), MSG_NOSIGNAL);
-
-			if (w <= 0)
-				return -1;
-			off += w;
-		}
+		sb_put(&b, (const char *)out, (size_t)n);
+	for (size_t off = 0; n >= 0 && off < b.len; off += (size_t)w) {
+		w = send(fd, b.s + off, b.len - off, MSG_NOSIGNAL);
+		if (w <= 0)
+			n = -1;
+	}
+	sb_free(&b);
 	return n < 0 ? -1 : 0;
 }
 

@@ -9,7 +9,7 @@
  *   route_h2_stream.c  a stream's thread: match, local answers, fault, tries with retries
  *   route_h2_up.c      one try: the request over HTTP/2 to the endpoint (pooled per endpoint,
  *                      HBONE for remote ones), the whole response back
- *   route_h2_fields.c  header lists as both sides keep them
+ *   route_h2_fields.c  header lists as both sides keep them; a session's frames for one write
  *
  * A stream's request is read whole (up to L7R_H2_BODY_MAX) before it is routed, and its response
  * is read whole before it is answered: the tries, the retry decision (which may read grpc-status
@@ -44,6 +44,9 @@ void l7r_h2_fields_free(struct l7r_h2_fields *f);
 const char *l7r_h2_field(const struct l7r_h2_fields *f, const char *name);
 /* nghttp2's view of one field (pointers into the strings, not copies). */
 nghttp2_nv l7r_h2_nv(const char *name, const char *value);
+
+/* Everything session `s` has to send, appended to `out`: 0, -ENOMEM, -EPROTO. */
+int l7r_h2_collect(nghttp2_session *s, struct l7_buf *out);
 
 /* A response as the router relays it. */
 struct l7r_h2_resp {

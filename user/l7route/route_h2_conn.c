@@ -327,13 +327,13 @@ static int session_new(struct l7r_h2 *h)
 /* Everything the session has to say, to the client. */
 static int flush(struct l7r_h2 *h)
 {
-	const uint8_t *out;
-	ssize_t n;
+	struct l7_buf b = {0};
+	int err = l7r_h2_collect(h->s, &b);
 
-	while ((n = nghttp2_session_mem_send(h->s, &out)) > 0)
-		if (l7r_write_all(h->c->fd, out, (size_t)n, l7r_deadline(30000)))
-			return -ECONNRESET;
-	return n < 0 ? -EPROTO : 0;
+	if (!err && b.len)
+		err = l7r_write_all(h->c->fd, b.data, b.len, l7r_deadline(30000));
+	l7_buf_free(&b);
+	return err;
 }
 
 /* Read what the client sent (and what the stream threads finished) and answer, until the

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Header lists of the router's HTTP/2 side: what a client stream sent, what an endpoint
- * answered. Kept as struct authz_header so that route matching, AuthorizationPolicy and the
+ * answered; and the frames a session has to send, gathered for one write (frames written one by
+ * one would meet Nagle and the peer's delayed ACK, 40 ms). Kept as struct authz_header so that route matching, AuthorizationPolicy and the
  * header operations of the HTTP/1.1 path read them unchanged.
  */
 #include <errno.h>
@@ -68,4 +69,15 @@ void l7r_h2_resp_free(struct l7r_h2_resp *rs)
 	l7r_h2_fields_free(&rs->trailers);
 	l7_buf_free(&rs->body);
 	rs->status = 0;
+}
+
+int l7r_h2_collect(nghttp2_session *s, struct l7_buf *out)
+{
+	const uint8_t *p;
+	ssize_t n;
+
+	while ((n = nghttp2_session_mem_send(s, &p)) > 0)
+		if (l7_buf_put(out, p, (size_t)n))
+			return -ENOMEM;
+	return n < 0 ? -EPROTO : 0;
 }

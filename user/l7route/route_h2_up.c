@@ -258,18 +258,16 @@ static enum l7r_outcome exchange(struct h2_up *u, uint64_t dl, const int *cancel
 	uint8_t buf[16384];
 
 	for (;;) {
-		const uint8_t *out;
-		ssize_t n;
+		struct l7_buf b = {0};
 		uint64_t until;
+		ssize_t n;
+		int err = l7r_h2_collect(u->s, &b);
 
-		while ((n = nghttp2_session_mem_send(u->s, &out)) > 0) {
-			int err = l7r_write_all(u->fd, out, (size_t)n, dl);
-
-			if (err)
-				return err == -ETIMEDOUT ? OUT_TRY_TIMEOUT : OUT_RESET;
-		}
-		if (n < 0)
-			return OUT_RESET;
+		if (!err && b.len)
+			err = l7r_write_all(u->fd, b.data, b.len, dl);
+		l7_buf_free(&b);
+		if (err)
+			return err == -ETIMEDOUT ? OUT_TRY_TIMEOUT : OUT_RESET;
 		if (u->done)
 			break;
 		if (!nghttp2_session_want_read(u->s))
