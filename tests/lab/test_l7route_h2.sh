@@ -18,7 +18,7 @@ nghttp_n() {
 	shift 3
 	local urls=()
 	for i in $(seq "$n"); do urls+=("http://$host:9080$path/$i"); done
-	lab exec -n default deploy/productpage-v1 -- nghttp -v -t 30 "$@" "${urls[@]}" 2>>"$LOG"
+	lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 "$@" "${urls[@]}" 2>>"$LOG"
 }
 count() { grep -cE "$1" || true; } # lines of stdin matching ERE $1
 # h2load HOST PATH N [M]: N requests, M (16) at once, on one connection; "2xx 5xx succeeded"

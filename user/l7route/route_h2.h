@@ -105,6 +105,18 @@ int l7r_h2_reset_counted(struct l7r_h2 *h);
 /* route_h2_stream.c: the stream's thread (arg: the stream); it ends by handing the stream to
  * the connection's ready list. */
 void *l7r_h2_stream_main(void *arg);
+/* The request as matching reads it (s->q.rq), from the stream's pseudo-headers and fields. */
+void l7r_h2_view(struct l7r_h2s *s);
+/* The request head toward the endpoint (s->q.route and s->q.dest chosen): pseudo-headers with
+ * path and authority rewritten, the client's fields with the header operations applied, names
+ * lower-case; `path` is the rewritten path the head points at (the caller frees both). */
+int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **path);
+/* Does retry policy `r` retry this try? The response's head and trailers are read as one list
+ * (a gRPC status comes in the trailers, or in a trailers-only head). */
+bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs);
+/* A gRPC status code by its name (fault.abort.grpcStatus), or a number as written; UNKNOWN (2)
+ * for anything else. */
+int l7r_grpc_code(const char *name);
 
 /* route_h2_up.c: HTTP/2 connections to endpoints. */
 struct l7r_h2_pool;

@@ -31,7 +31,7 @@ static bool is_grpc(const struct l7r_h2s *s)
 	return ct && !strncasecmp(ct, "application/grpc", 16);
 }
 
-static void view(struct l7r_h2s *s)
+void l7r_h2_view(struct l7r_h2s *s)
 {
 	struct l7r_conn *c = s->h->c;
 	struct l7r_req *q = &s->q;
@@ -83,8 +83,7 @@ static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *
 	return 0;
 }
 
-/* gRPC status codes by the names fault.abort.grpcStatus takes. */
-static int grpc_code(const char *name)
+int l7r_grpc_code(const char *name)
 {
 	static const char *const names[] = {
 	    "OK",		 "CANCELLED",	      "UNKNOWN",	    "INVALID_ARGUMENT",
@@ -132,14 +131,13 @@ static int fault(struct l7r_h2s *s, const struct m_fault *f)
 	if (!f->abort_grpc || !is_grpc(s))
 		return 0;
 	s->q.rec.flags |= L7R_F_FI;
-	snprintf(code, sizeof(code), "%d", grpc_code(f->abort_grpc));
+	snprintf(code, sizeof(code), "%d", l7r_grpc_code(f->abort_grpc));
 	answer(s, 200, "application/grpc", "", 0, "grpc-status", code);
 	emit(&s->rs.fields, "grpc-message", L7R_BODY_FI);
 	return 1;
 }
 
-/* The request head toward the endpoint: pseudo-headers rewritten, header operations applied. */
-static int request_nv(struct l7r_h2s *s, struct l7r_h2_fields *out, char **path)
+int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **path)
 {
 	const struct m_header_ops *a, *b;
 	const char *auth = l7r_rewritten_authority(&s->q), *te;
@@ -170,8 +168,7 @@ static nghttp2_nv *nv_of(const struct l7r_h2_fields *f)
 	return nv;
 }
 
-/* Whether the policy retries this try: the response's head and trailers read as one list. */
-static bool retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs)
+bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs)
 {
 	struct h1_msg m = {.status = rs->status};
 	struct authz_header *all = NULL;
@@ -289,7 +286,7 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 	s->q.dest = l7r_pick_dest(s->q.route, l7r_rand01());
 	if (!s->q.dest)
 		goto no_upstream;
-	if (request_nv(s, &head, &path) || !(nv = nv_of(&head))) {
+	if (l7r_h2_request_head(s, &head, &path) || !(nv = nv_of(&head))) {
 		fail(s, OUT_RESET);
 		goto out;
 	}
@@ -309,10 +306,10 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 			goto out;
 		o = (enum l7r_outcome)rc;
 		if (o == OUT_TIMEOUT || o == OUT_CLIENT_GONE || t + 1 == tries ||
-		    !retriable(rp, o, &s->rs))
+		    !l7r_h2_retriable(rp, o, &s->rs))
 			break;
 	}
-	if (s->q.rec.attempts > 1 && o == OUT_RESPONSE && retriable(rp, o, &s->rs))
+	if (s->q.rec.attempts > 1 && o == OUT_RESPONSE && l7r_h2_retriable(rp, o, &s->rs))
 		s->q.rec.flags |= L7R_F_URX;
 	if (o == OUT_RESPONSE)
 		respond(s);
@@ -336,7 +333,7 @@ static int decide(struct l7r_h2s *s)
 	char loc[2048];
 	int idx;
 
-	view(s);
+	l7r_h2_view(s);
 	if (s->oversized)
 		return answer(s, 431, NULL, "", 0, NULL, NULL);
 	if (s->too_large)
