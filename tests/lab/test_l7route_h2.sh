@@ -3,8 +3,9 @@
 # connection is routed as a request of its own. Real nghttp and h2load from a mesh pod against a
 # bookinfo of echo pods (skiff-echo answers HTTP/2 and gRPC on its HTTP ports): header match,
 # an 80/20 split per request on ONE connection, a fault abort percentage, retries hiding a flaky
-# pod (streams one at a time there), gRPC retried on grpc-status UNAVAILABLE (and not without it), and Istio's request metrics
-# with request_protocol "grpc". One lab (one node) for every case.
+# pod (streams one at a time there), gRPC retried on grpc-status UNAVAILABLE (and not without it),
+# a grpcStatus fault abort, and Istio's request metrics with request_protocol "grpc". One lab (one
+# node) for every case.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -56,7 +57,6 @@ GRPC_BODY="$STATE/grpc-msg"
 # grpc_n N: N gRPC-shaped POSTs to reviews /fail/2/3, one after the other (the pod fails 2 of
 # every 3 it sees: requests at once would share its count); nghttp's frames
 grpc_n() {
-	printf '\x00\x00\x00\x00\x02hi' >"$GRPC_BODY"
 	for _ in $(seq "$1"); do
 		nghttp_n reviews 1 /fail/2/3 -d "$GRPC_BODY" -H 'content-type: application/grpc' \
 			-H 'te: trailers'
@@ -66,6 +66,7 @@ grpc_n() {
 t_begin "lab up: bookinfo of echo pods, destination-rule-all, virtual-service-reviews-jason-v2-v3"
 if lab up --nodes 1 "$FX/bookinfo.yaml" "$NET/destination-rule-all.yaml" \
 	"$NET/virtual-service-reviews-jason-v2-v3.yaml" >"$LOG" 2>&1; then t_pass
+	printf '\x00\x00\x00\x00\x02hi' >"$GRPC_BODY" # one gRPC message: uncompressed, 2 bytes
 else t_fail "$(tail -5 "$LOG")"; fi
 
 t_begin "h2 jason-v2-v3: streams with end-user jason reach v2, the others v3, one connection each"
@@ -130,6 +131,20 @@ if applied "$FX/reviews-v2-attempts-1.yaml"; then
 	g0=$(count 'grpc-status: 0' <<<"$out") g14=$(count 'grpc-status: 14' <<<"$out")
 	if [ "$g14" -ge 10 ] && [ $((g0 + g14)) = 30 ]; then t_pass "grpc-status 14 x $g14"
 	else t_fail "grpc-status 0 x $g0, 14 x $g14"; fi
+else t_fail "not applied"; fi
+
+t_begin "gRPC: a fault abort with grpcStatus UNAVAILABLE answers grpc-status 14, flag FI"
+FI="reporter=source request_protocol=grpc destination_service_name=details response_flags=FI"
+if applied "$FX/details-grpc-abort.yaml"; then
+	m0=$(scraped istio_requests_total $FI)
+	out=$(lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$GRPC_BODY" \
+		-H 'content-type: application/grpc' -H 'te: trailers' http://details:9080/pkg.Details/Get \
+		http://details:9080/pkg.Details/Get 2>>"$LOG")
+	sleep 0.5
+	m=$(($(scraped istio_requests_total $FI) - m0))
+	g14=$(count 'grpc-status: 14' <<<"$out") msg=$(count 'grpc-message: fault filter abort' <<<"$out")
+	if [ "$g14" = 2 ] && [ "$msg" = 2 ] && [ "$m" = 2 ]; then t_pass
+	else t_fail "grpc-status 14 x $g14, grpc-message x $msg, FI series +$m"; fi
 else t_fail "not applied"; fi
 
 t_begin "metrics: plain HTTP/2 requests are request_protocol http, reporter source"

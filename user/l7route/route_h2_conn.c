@@ -256,10 +256,9 @@ static void submit(struct l7r_h2 *h, struct l7r_h2s *s)
 	struct l7r_h2_resp *rs = &s->rs;
 	size_t n = 0;
 
-	if (!rs->status) /* the stream thread gave up (the client left): nothing to say */
-		return;
-	s->nva = calloc(rs->fields.n + 1, sizeof(*s->nva));
-	if (!s->nva) {
+	if (rs->status)
+		s->nva = calloc(rs->fields.n + 1, sizeof(*s->nva));
+	if (!s->nva) { /* no answer (the thread gave up as the client left), or no memory */
 		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->sid, NGHTTP2_INTERNAL_ERROR);
 		return;
 	}
