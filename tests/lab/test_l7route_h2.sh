@@ -139,7 +139,7 @@ if applied "$FX/details-grpc-abort.yaml"; then
 	m0=$(scraped istio_requests_total $FI)
 	out=$(lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$GRPC_BODY" \
 		-H 'content-type: application/grpc' -H 'te: trailers' http://details:9080/pkg.Details/Get \
-		http://details:9080/pkg.Details/Get 2>>"$LOG")
+		http://details:9080/pkg.Details/List 2>>"$LOG")
 	sleep 0.5
 	m=$(($(scraped istio_requests_total $FI) - m0))
 	g14=$(count 'grpc-status: 14' <<<"$out") msg=$(count 'grpc-message: fault filter abort' <<<"$out")
