@@ -147,6 +147,15 @@ if applied "$FX/details-grpc-abort.yaml"; then
 	else t_fail "grpc-status 14 x $g14, grpc-message x $msg, FI series +$m"; fi
 else t_fail "not applied"; fi
 
+t_begin "a request body over 4 MiB is answered 413 by the router, the next stream still served"
+head -c $((5 << 20)) /dev/zero >"$STATE/big"
+out=$(lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$STATE/big" \
+	http://reviews:9080/big 2>>"$LOG")
+after=$(nghttp_n reviews 3 /after)
+if [ "$(count 'recv \(stream_id=[0-9]+\) :status: 413' <<<"$out")" = 1 ] &&
+	[ "$(count ':status: 200' <<<"$after")" = 3 ]; then t_pass
+else t_fail "big: $(grep -a ':status' <<<"$out") / after: $(grep -a ':status' <<<"$after")"; fi
+
 t_begin "metrics: plain HTTP/2 requests are request_protocol http, reporter source"
 H="reporter=source source_workload=productpage-v1 request_protocol=http destination_workload=reviews-v2 response_code=200"
 if applied "$FX/reviews-v2-guide-retries.yaml"; then

@@ -30,6 +30,7 @@
 #define L7R_H2_MAX_STREAMS 128	     /* SETTINGS_MAX_CONCURRENT_STREAMS to the client */
 #define L7R_H2_BODY_MAX	   (4 << 20) /* a request body (413 past it) or response body (502) */
 #define L7R_H2_IDLE_PER_HOST 16	     /* idle upstream HTTP/2 connections kept per endpoint */
+#define L7R_H2_CONN_BUFFER (16 << 20) /* request bodies held at once per connection (413 past) */
 
 /* A header list: names lower-case as HTTP/2 sends them, each name and value malloc'd. */
 struct l7r_h2_fields {
@@ -91,6 +92,7 @@ struct l7r_h2 {
 	struct l7r_h2s *ready; /* answers the stream threads finished, for the connection */
 	struct l7r_h2s *all;   /* the connection thread's alone */
 	unsigned running;      /* stream threads not finished */
+	size_t buffered; /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
 	/* the h2c filter's flood rules (l7/l7_h2.h), counted per frame (route_h2_limits.c) */
 	uint64_t requests, resets;
 	uint32_t ctl_run, empty_run, ncont;

@@ -7,8 +7,9 @@
  * and write their response, nothing else.
  *
  * Bounds: at most L7R_H2_MAX_STREAMS streams at once (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2
- * refuses more), a header list of H2_MAX_LIST, a request body of L7R_H2_BODY_MAX, and the h2c
- * filter's flood rules (route_h2_limits.c). Draining says GOAWAY and ends once the streams under
+ * refuses more), a header list of H2_MAX_LIST, a request body of L7R_H2_BODY_MAX and
+ * L7R_H2_CONN_BUFFER of bodies per connection, and the h2c filter's flood rules
+ * (route_h2_limits.c). Draining says GOAWAY and ends once the streams under
  * way are answered.
  */
 #include <errno.h>
@@ -52,6 +53,7 @@ static void stream_free(struct l7r_h2 *h, struct l7r_h2s *s)
 	free(s->scheme);
 	free(s->nva);
 	l7r_h2_fields_free(&s->fields);
+	h->buffered -= s->q.body.len;
 	l7_buf_free(&s->q.body);
 	l7r_h2_resp_free(&s->rs);
 	free(s);
@@ -149,18 +151,24 @@ static int on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t 
 static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_t *data,
 		   size_t len, void *arg)
 {
-	struct l7r_h2s *s = stream_of(arg, sid);
+	struct l7r_h2 *h = arg;
+	struct l7r_h2s *s = stream_of(h, sid);
 
 	(void)ss;
 	(void)flags;
 	if (!s || s->running || s->answered)
 		return 0;
 	s->q.rec.request_bytes += len;
-	if (s->too_large || s->q.body.len + len > L7R_H2_BODY_MAX) {
+	/* a body too large for one stream, or for what the connection may hold at once: 413 */
+	if (s->too_large || s->q.body.len + len > L7R_H2_BODY_MAX ||
+	    h->buffered + len > L7R_H2_CONN_BUFFER) {
 		s->too_large = true;
 		return 0;
 	}
-	return l7_buf_put(&s->q.body, data, len) ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+	if (l7_buf_put(&s->q.body, data, len))
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	h->buffered += len;
+	return 0;
 }
 
 /* The request is complete: its thread routes it. */
