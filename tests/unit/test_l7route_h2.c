@@ -4,7 +4,7 @@
  * matching reads them, the request head toward the endpoint (rewrite, header operations,
  * lower-case names, hop-by-hop fields dropped, gRPC's `te: trailers` kept), the retry decision
  * reading grpc-status from the trailers, REFUSED_STREAM under refused-stream, gRPC status names,
- * and request_protocol "grpc" in the metrics.
+ * request_protocol "grpc" in the metrics, and the flood rules at their bounds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +17,7 @@
 
 #include <arpa/inet.h>
 
+#include "l7/l7_h2_limits.h"
 #include "l7route/route_h2.h"
 
 static const char *const YAML =
@@ -206,12 +207,53 @@ static void test_metrics_protocol(void **state)
 	assert_string_equal(k.protocol, "http");
 }
 
+/* The h2c filter's flood rules on the router's connections: each ends the connection with
+ * GOAWAY(ENHANCE_YOUR_CALM) at its bound and not before. */
+static void test_flood_limits(void **state)
+{
+	nghttp2_session_callbacks *cb;
+	struct l7r_h2 h = {0};
+	nghttp2_frame_hd ping = {.type = NGHTTP2_PING, .length = 8};
+	nghttp2_frame_hd empty = {.type = NGHTTP2_DATA, .stream_id = 1};
+	nghttp2_frame_hd data = {.type = NGHTTP2_DATA, .stream_id = 1, .length = 1};
+	nghttp2_frame_hd hdrs = {.type = NGHTTP2_HEADERS, .stream_id = 3, .length = 100};
+	nghttp2_frame_hd cont = {.type = NGHTTP2_CONTINUATION, .stream_id = 3, .length = 10};
+
+	(void)state;
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	assert_int_equal(nghttp2_session_server_new(&h.s, cb, &h), 0);
+	for (int i = 0; i < H2_MAX_CONTROL_RUN; i++)
+		assert_int_equal(l7r_h2_frame_begin(&h, &ping), 0);
+	assert_int_equal(l7r_h2_frame_begin(&h, &data), 0); /* DATA ends the run */
+	for (int i = 0; i < H2_MAX_CONTROL_RUN; i++)
+		assert_int_equal(l7r_h2_frame_begin(&h, &ping), 0);
+	assert_int_not_equal(l7r_h2_frame_begin(&h, &ping), 0);
+
+	h.ctl_run = 0;
+	assert_int_equal(l7r_h2_frame_begin(&h, &empty), 0);
+	assert_int_not_equal(l7r_h2_frame_begin(&h, &empty), 0);
+	assert_int_equal(l7r_h2_frame_begin(&h, &data), 0);
+
+	assert_int_equal(l7r_h2_frame_begin(&h, &hdrs), 0);
+	for (int i = 0; i < H2_MAX_CONTINUATION; i++)
+		assert_int_equal(l7r_h2_frame_begin(&h, &cont), 0);
+	assert_int_not_equal(l7r_h2_frame_begin(&h, &cont), 0);
+
+	/* rapid reset: half of the first H2_RESET_MIN_STREAMS reset is allowed, one more is not */
+	h.requests = H2_RESET_MIN_STREAMS;
+	for (int i = 0; i < H2_RESET_MIN_STREAMS / 2; i++)
+		assert_int_equal(l7r_h2_reset_counted(&h), 0);
+	assert_int_not_equal(l7r_h2_reset_counted(&h), 0);
+	nghttp2_session_del(h.s);
+	nghttp2_session_callbacks_del(cb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_view_and_match), cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_retry_grpc),	    cmocka_unit_test(test_grpc_codes),
-	    cmocka_unit_test(test_metrics_protocol),
+	    cmocka_unit_test(test_metrics_protocol), cmocka_unit_test(test_flood_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
