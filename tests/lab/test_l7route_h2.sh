@@ -4,8 +4,8 @@
 # bookinfo of echo pods (skiff-echo answers HTTP/2 and gRPC on its HTTP ports): header match,
 # an 80/20 split per request on ONE connection, a fault abort percentage, retries hiding a flaky
 # pod (streams one at a time there), gRPC retried on grpc-status UNAVAILABLE (and not without it),
-# a grpcStatus fault abort, and Istio's request metrics with request_protocol "grpc". One lab (one
-# node) for every case.
+# a grpcStatus fault abort, and Istio's request metrics with request_protocol "grpc". One lab for
+# every case: two nodes, the client on node-1, pods on node-2 reached over HBONE.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -63,8 +63,8 @@ grpc_n() {
 	done
 }
 
-t_begin "lab up: bookinfo of echo pods, destination-rule-all, virtual-service-reviews-jason-v2-v3"
-if lab up --nodes 1 "$FX/bookinfo.yaml" "$NET/destination-rule-all.yaml" \
+t_begin "lab up: bookinfo of echo pods on 2 nodes, destination-rule-all, virtual-service-reviews-jason-v2-v3"
+if lab up --nodes 2 "$FX/bookinfo.yaml" "$NET/destination-rule-all.yaml" \
 	"$NET/virtual-service-reviews-jason-v2-v3.yaml" >"$LOG" 2>&1; then t_pass
 	printf '\x00\x00\x00\x00\x02hi' >"$GRPC_BODY" # one gRPC message: uncompressed, 2 bytes
 else t_fail "$(tail -5 "$LOG")"; fi
@@ -77,14 +77,26 @@ ac=$(count '] Connected' <<<"$a") bc=$(count '] Connected' <<<"$b")
 if [ "$av2" = 40 ] && [ "$bv3" = 40 ] && [ "$ac" = 1 ] && [ "$bc" = 1 ]; then t_pass
 else t_fail "jason: v2 x $av2 ($ac connections); other: v3 x $bv3 ($bc connections)"; fi
 
-t_begin "h2 80/20 with retries: per request on ONE connection (1,000 streams), binomial bound"
+# the reviews versions whose pod is on node-2 (reached over HBONE from productpage on node-1)
+remote=$(lab status | awk 'index($1, "default/reviews-v") == 1 && $2 == "node-2" {
+	sub("default/reviews-", "", $1); sub("-.*", "", $1); print $1 }' | tr '\n' ' ')
+MTLS="reporter=source source_workload=productpage-v1 destination_service_name=reviews connection_security_policy=mutual_tls"
+
+t_begin "h2 80/20 with retries: per request on ONE connection (1,000 streams), binomial bound; pods on node-2 over HBONE (mutual_tls)"
 if applied "$FX/reviews-80-20-retries.yaml"; then
+	m0=$(scraped istio_requests_total $MTLS)
 	out=$(nghttp_n reviews 1000 /split)
+	sleep 0.5
+	m=$(($(scraped istio_requests_total $MTLS) - m0))
 	v1=$(count 'x-pod: reviews-v1' <<<"$out") v2=$(count 'x-pod: reviews-v2' <<<"$out")
 	conns=$(count '] Connected' <<<"$out")
-	if [ "$conns" = 1 ] && [ $((v1 + v2)) = 1000 ] && within_binomial "$v2" 1000 0.2; then
-		t_pass "v1=$v1 v2=$v2 on 1 connection"
-	else t_fail "v1=$v1 v2=$v2 connections=$conns"; fi
+	want=0
+	[[ " $remote" == *" v1 "* ]] && want=$((want + v1))
+	[[ " $remote" == *" v2 "* ]] && want=$((want + v2))
+	if [ "$conns" = 1 ] && [ $((v1 + v2)) = 1000 ] && within_binomial "$v2" 1000 0.2 &&
+		[ "$m" = "$want" ] && [ "$want" -gt 0 ]; then
+		t_pass "v1=$v1 v2=$v2 on 1 connection; on node-2: $remote($m over HBONE)"
+	else t_fail "v1=$v1 v2=$v2 connections=$conns; on node-2: $remote; mutual_tls +$m, want $want"; fi
 else t_fail "not applied"; fi
 
 t_begin "h2load: 2,000 requests, 16 streams at once on one connection, all answered"
