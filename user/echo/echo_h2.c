@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * skiff-echo over HTTP/2: nghttp2's server session on a blocking socket. Each stream is answered
+ * skiff-echo over HTTP/2: nghttp2 as the server, on a blocking socket. Each stream is answered
  * when its request ends, in the order requests end (a /delay/ path holds the connection's other
  * streams meanwhile: a test peer, not a server). A request with a content-type of
  * application/grpc is answered as gRPC: the JSON in one length-prefixed message, and the status
@@ -166,7 +166,7 @@ static int on_close(nghttp2_session *ss, int32_t sid, uint32_t code, void *arg)
 	return 0;
 }
 
-/* What the session has to send, in one write: frames in several would meet Nagle and the
+/* What nghttp2 has to send, in one write: frames in several would meet Nagle and the
  * peer's delayed ACK (40 ms). */
 static int flush(nghttp2_session *ss, int fd)
 {

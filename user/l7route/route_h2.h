@@ -3,19 +3,19 @@
  * HTTP/2 in the router: a client connection that opens with the HTTP/2 preface (h2c prior
  * knowledge, gRPC) has each of its streams routed as a request of its own. Private to
  * user/l7route:
- *   route_h2_conn.c    the connection's thread: nghttp2's server session, the streams' answers
+ *   route_h2_conn.c    the connection's thread: nghttp2 as the server, the streams' answers
  *                      written back, the flood and size limits of the h2c filter (l7/l7_h2.h)
  *   route_h2_limits.c  those limits, counted per frame
  *   route_h2_stream.c  a stream's thread: match, local answers, fault, tries with retries
  *   route_h2_up.c      one try: the request over HTTP/2 to the endpoint (pooled per endpoint,
  *                      HBONE for remote ones), the whole response back
- *   route_h2_fields.c  header lists as both sides keep them; a session's frames for one write
+ *   route_h2_fields.c  header lists as both sides keep them; nghttp2's frames for one write
  *
  * A stream's request is read whole (up to L7R_H2_BODY_MAX) before it is routed, and its response
  * is read whole before it is answered: the tries, the retry decision (which may read grpc-status
  * in the trailers) and the timeouts are then the same straight-line code as for HTTP/1.1, on a
  * thread per stream. The connection's own thread is the only one that touches its nghttp2
- * session.
+ * state.
  */
 #ifndef SKIFF_L7ROUTE_H2_H
 #define SKIFF_L7ROUTE_H2_H
@@ -46,7 +46,7 @@ const char *l7r_h2_field(const struct l7r_h2_fields *f, const char *name);
 /* nghttp2's view of one field (pointers into the strings, not copies). */
 nghttp2_nv l7r_h2_nv(const char *name, const char *value);
 
-/* Everything session `s` has to send, appended to `out`: 0, -ENOMEM, -EPROTO. */
+/* Everything nghttp2 state `s` has to send, appended to `out`: 0, -ENOMEM, -EPROTO. */
 int l7r_h2_collect(nghttp2_session *s, struct l7_buf *out);
 
 /* A response as the router relays it. */
@@ -64,7 +64,7 @@ struct l7r_h2;
 struct l7r_h2s {
 	struct l7r_h2 *h;
 	int32_t sid;
-	struct l7r_req q; /* what matching and the HTTP/1.1 helpers read (q.msg: fields only) */
+	struct l7r_req q; /* what matching and the HTTP/1.1 functions read (q.msg: fields only) */
 	char *method, *path, *authority, *scheme;
 	struct l7r_h2_fields fields;
 	size_t list_size; /* as RFC 9113 6.5.2 counts it */

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * A client connection of the router that speaks HTTP/2, on its own thread: nghttp2's server
- * session reads the client's frames; each stream's request, once complete (END_STREAM), goes to
+ * A client connection of the router that speaks HTTP/2, on its own thread: nghttp2, as the
+ * server, reads the client's frames; each stream's request, once complete (END_STREAM), goes to
  * a thread of its own (route_h2_stream.c) that routes and tries it, and hands the response back
- * through an eventfd. Only this thread touches the session: stream threads read their request
+ * through an eventfd. Only this thread touches nghttp2's state: stream threads read their request
  * and write their response, nothing else.
  *
  * Bounds: at most L7R_H2_MAX_STREAMS streams at once (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2
@@ -306,7 +306,7 @@ static void take_ready(struct l7r_h2 *h)
 	}
 }
 
-static int session_new(struct l7r_h2 *h)
+static int h2_server_new(struct l7r_h2 *h)
 {
 	nghttp2_settings_entry set[] = {
 	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, L7R_H2_MAX_STREAMS},
@@ -331,7 +331,7 @@ static int session_new(struct l7r_h2 *h)
 	return nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, set, 3) ? -ENOMEM : 0;
 }
 
-/* Everything the session has to say, to the client. */
+/* Everything nghttp2 has to say, to the client. */
 static int flush(struct l7r_h2 *h)
 {
 	struct l7_buf b = {0};
@@ -344,7 +344,7 @@ static int flush(struct l7r_h2 *h)
 }
 
 /* Read what the client sent (and what the stream threads finished) and answer, until the
- * session is over. */
+ * connection is over. */
 static void serve(struct l7r_h2 *h)
 {
 	struct l7r_conn *c = h->c;
@@ -390,7 +390,7 @@ void l7r_h2_serve(struct l7r_conn *c)
 	h.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&h.lock, NULL);
 	pthread_cond_init(&h.idle, NULL);
-	if (h.efd >= 0 && !session_new(&h))
+	if (h.efd >= 0 && !h2_server_new(&h))
 		serve(&h);
 	/* the client left or broke the protocol: stop every stream thread, then free */
 	pthread_mutex_lock(&h.lock);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Header lists of the router's HTTP/2 side: what a client stream sent, what an endpoint
- * answered; and the frames a session has to send, gathered for one write (frames written one by
+ * answered; and the frames nghttp2 has to send, gathered for one write (frames written one by
  * one would meet Nagle and the peer's delayed ACK, 40 ms). Kept as struct authz_header so that route matching, AuthorizationPolicy and the
  * header operations of the HTTP/1.1 path read them unchanged.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * One HTTP/2 stream's request, on a thread of its own: the same decisions as an HTTP/1.1
- * request (route_conn.c, route_forward.c) with the same helpers: first matching route, redirect
+ * request (route_conn.c, route_forward.c) with the same functions: first matching route, redirect
  * and directResponse, fault delay and abort, a weighted destination and an endpoint per request,
  * connectionPool admission, the same-node AuthorizationPolicy, tries with the retry policy (or
  * Istio's default), per-try and route timeouts, header operations and rewrites. The response is

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * One try of an HTTP/2 request to an endpoint: nghttp2's client session over a blocking socket
+ * One try of an HTTP/2 request to an endpoint: nghttp2 as the client, over a blocking socket
  * with deadlines, one request at a time per connection, the whole response (head, body,
  * trailers) read before the try is judged. A connection that served its request cleanly goes
  * back to a small per-endpoint pool; anything else (a reset, a timeout, a GOAWAY) closes it, so
@@ -252,7 +252,7 @@ void l7r_h2_pool_free(struct l7r_h2_pool *p)
 	free(p);
 }
 
-/* Write what the session has to send, then read until the stream closes. */
+/* Write what nghttp2 has to send, then read until the stream closes. */
 static enum l7r_outcome exchange(struct h2_up *u, uint64_t dl, const int *cancel)
 {
 	uint8_t buf[16384];
