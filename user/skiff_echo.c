@@ -3,6 +3,7 @@
  * skiff-echo: the lab's `image: skiff/echo`. HTTP/1.1 (keep-alive) that answers every request with
  * JSON naming the pod, TCP echo, UDP echo; `whoami` over TCP or UDP answers the pod name. IPv4 and
  * IPv6 (one socket each). A thread per connection: this is a test peer, not a server to admire.
+ * HTTP/2 with prior knowledge on the same ports (echo/echo_h2.c), gRPC included.
  * Paths: /status/CODE answers CODE, /delay/MS answers after MS ms, /fail/N/M answers 503 to N of
  * every M requests on that path prefix (the first N), 200 to the others.
  *
@@ -25,6 +26,8 @@
 #include <unistd.h>
 
 #include "common/strbuf.h"
+#include "echo/echo_h2.h"
+#include "l7/l7_filter.h"
 
 enum kind { K_HTTP, K_TCP, K_UDP };
 
@@ -125,30 +128,57 @@ static int fail_code(const char *nm)
 	return (int)(atomic_fetch_add(&hits, 1) % (unsigned)m) < n ? 503 : 200;
 }
 
+/* The JSON answer to a request and its status (a /delay/ path waits here). `ctx`: the conn. */
+static int echo_answer(void *ctx, const char *method, const char *path,
+		       const struct authz_header *h, size_t n, struct strbuf *body)
+{
+	struct conn *c = ctx;
+	int code = 200;
+
+	sb_printf(body, "{\"pod\":");
+	sb_json_str(body, pod);
+	sb_printf(body, ",\"namespace\":");
+	sb_json_str(body, ns);
+	sb_printf(body, ",\"labels\":");
+	json_labels(body);
+	sb_printf(body, ",\"method\":");
+	sb_json_str(body, method);
+	sb_printf(body, ",\"path\":");
+	sb_json_str(body, path);
+	sb_printf(body, ",\"headers\":{");
+	for (size_t i = 0; i < n; i++) {
+		sb_printf(body, "%s", i ? "," : "");
+		sb_json_str(body, h[i].name);
+		sb_printf(body, ":");
+		sb_json_str(body, h[i].value);
+	}
+	sb_printf(body, "},\"peer\":");
+	sb_json_str(body, c->peer);
+	sb_printf(body, "}\n");
+	if (!strncmp(path, "/status/", 8))
+		code = atoi(path + 8) ?: 200;
+	if (!strncmp(path, "/delay/", 7))
+		usleep((useconds_t)atoi(path + 7) * 1000);
+	if (!strncmp(path, "/fail/", 6))
+		code = fail_code(path + 6);
+	return code;
+}
+
 /* Answer one request (head = request line + headers, NUL-terminated); -1 to close. */
 static int http_answer(struct conn *c, char *head, bool *close_after)
 {
 	char method[16] = "", path[2048] = "", version[16] = "";
 	struct strbuf body = {0}, resp = {0};
+	struct authz_header h[64];
 	char *line, *save = NULL;
-	int code = 200, rc;
+	size_t n = 0;
+	int code, rc;
 
 	if (sscanf(head, "%15s %2047s %15s", method, path, version) != 3)
 		return -1;
 	*close_after = !strcmp(version, "HTTP/1.0");
-	sb_printf(&body, "{\"pod\":");
-	sb_json_str(&body, pod);
-	sb_printf(&body, ",\"namespace\":");
-	sb_json_str(&body, ns);
-	sb_printf(&body, ",\"labels\":");
-	json_labels(&body);
-	sb_printf(&body, ",\"method\":");
-	sb_json_str(&body, method);
-	sb_printf(&body, ",\"path\":");
-	sb_json_str(&body, path);
-	sb_printf(&body, ",\"headers\":{");
 	strtok_r(head, "\r\n", &save);
-	for (int n = 0; (line = strtok_r(NULL, "\r\n", &save)); n++) {
+	while ((line = strtok_r(NULL, "\r\n", &save)) && n < sizeof(h) / sizeof(h[0])) {
 		char *colon = strchr(line, ':'), *v;
 
 		if (!colon)
@@ -160,20 +190,9 @@ static int http_answer(struct conn *c, char *head, bool *close_after)
 			*close_after = !strcasecmp(v, "close")	      ? true
 				       : !strcasecmp(v, "keep-alive") ? false
 								      : *close_after;
-		sb_printf(&body, "%s", n ? "," : "");
-		sb_json_str(&body, line);
-		sb_printf(&body, ":");
-		sb_json_str(&body, v);
+		h[n++] = (struct authz_header){.name = line, .value = v};
 	}
-	sb_printf(&body, "},\"peer\":");
-	sb_json_str(&body, c->peer);
-	sb_printf(&body, "}\n");
-	if (!strncmp(path, "/status/", 8))
-		code = atoi(path + 8) ?: 200;
-	if (!strncmp(path, "/delay/", 7))
-		usleep((useconds_t)atoi(path + 7) * 1000);
-	if (!strncmp(path, "/fail/", 6))
-		code = fail_code(path + 6);
+	code = echo_answer(c, method, path, h, n, &body);
 	sb_printf(&resp,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu"
 		  "\r\nX-Pod: %s\r\n%s\r\n",
@@ -207,7 +226,13 @@ static void serve_http(struct conn *c)
 		long body;
 
 		buf[len] = 0;
-		end = strstr(buf, "\r\n\r\n");
+		if (len >= L7_H2_PREFACE_LEN && !memcmp(buf, L7_H2_PREFACE, L7_H2_PREFACE_LEN)) {
+			echo_h2_serve(c->fd, (const uint8_t *)buf, len, pod, echo_answer, c);
+			break;
+		}
+		end = len < L7_H2_PREFACE_LEN && !strncmp(buf, L7_H2_PREFACE, len)
+			      ? NULL /* HTTP/2's preface, not all here yet */
+			      : strstr(buf, "\r\n\r\n");
 		if (!end) {
 			if (len == cap)
 				break; /* head too large */

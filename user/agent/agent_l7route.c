@@ -43,9 +43,10 @@ static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_reco
 	agent_l7_metrics_add(a, &k, &h);
 	if (!getenv("SKIFF_L7_ACCESS_LOG"))
 		return;
-	fprintf(stderr, "skiffd l7route: %s/%s:%u route=%d code=%d flags=%s attempts=%u "
+	fprintf(stderr, "skiffd l7route: %s/%s:%u %s route=%d code=%d flags=%s attempts=%u "
 		"upstream=%s duration_ms=%.1f\n",
-		sp->svc->meta.ns, sp->svc->meta.name, sp->port->port, rec->route, rec->code,
+		sp->svc->meta.ns, sp->svc->meta.name, sp->port->port,
+		rec->protocol ? rec->protocol : rec->h2 ? "HTTP/2" : "HTTP/1.1", rec->route, rec->code,
 		flags, rec->attempts, rec->upstream[0] ? rec->upstream : "-",
 		(double)rec->duration_ns / 1e6);
 }

@@ -37,8 +37,8 @@
 #include <stdint.h>
 
 #include "l7/l7_filter.h"
+#include "l7/l7_h2_limits.h"
 
-#define H2_HD_LEN	   9	      /* a frame header */
 #define H2_MIN_FRAME	   16384      /* SETTINGS_MAX_FRAME_SIZE's default and floor */
 #define H2_MAX_WINDOW	   0x7fffffff /* largest WINDOW_UPDATE increment */
 #define H2_MAX_DENIED	   1024	      /* denied streams still owed an answer */
@@ -47,22 +47,6 @@
 #define H2_MAX_HELD	   (1 << 20) /* pod bytes held while its DATA waits for the client's window */
 #define H2_MAX_OPEN	   1024	     /* forwarded streams the client has not ended */
 
-#define H2_MAX_LIST	    (60 << 10)	/* a decoded header list: Envoy's default */
-#define H2_FIELD_OVERHEAD   32		/* a field's cost to a list (RFC 9113 6.5.2) */
-#define H2_MAX_BLOCK	    (256 << 10) /* a header block's frames: 4x a full list */
-#define H2_MAX_CONTINUATION 64		/* CONTINUATION frames in one header block */
-#define H2_MAX_OVERSIZED    8		/* lists refused for size, then GOAWAY */
-/* Floods (RFC 9113 10.5), each ending the connection with GOAWAY(ENHANCE_YOUR_CALM):
- *   - rapid reset: once a connection has started H2_RESET_MIN_STREAMS requests, more than half of
- *     them reset by the client (or malformed, which the filter resets): Envoy's rule, without
- *     its one-second lifetime (the filter has no clock: every reset counts);
- *   - PING and SETTINGS frames that ask for an answer, more than H2_MAX_CONTROL_RUN of them
- *     with no request and no DATA in between (Envoy bounds the answers queued, at 1000);
- *   - frames that carry nothing and end nothing (empty DATA, HEADERS or CONTINUATION without
- *     END_STREAM or END_HEADERS), more than H2_MAX_EMPTY_RUN in a row: Envoy's default, 1. */
-#define H2_RESET_MIN_STREAMS 500
-#define H2_MAX_CONTROL_RUN   1000
-#define H2_MAX_EMPTY_RUN     1
 #define H2_TABLE_MAX	    4096	/* HPACK dynamic table, client -> pod both */
 #define H2_ENC_RATIO	    2		/* header bytes toward the pod per client byte */
 #define H2_ENC_SLACK	    (64 << 10)	/* plus this much */

@@ -15,7 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "l7route/route_conn.h"
+#include "l7route/route_h2.h"
 
 /* Ejections end on outlier detection's timer, requests or not: every 100 ms, each set whose
  * interval is up is ticked (cheap: a compare per set otherwise). */
@@ -51,10 +51,12 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out)
 		return -ENOMEM;
 	r->o = *o;
 	r->pool = l7r_pool_new();
+	r->h2pool = l7r_h2_pool_new();
 	r->lbs = l7r_lbs_new(o->eject, o->ctx);
-	if (!r->pool || !r->lbs) {
+	if (!r->pool || !r->h2pool || !r->lbs) {
 		if (r->pool)
 			l7r_pool_free(r->pool);
+		l7r_h2_pool_free(r->h2pool);
 		l7r_lbs_free(r->lbs);
 		free(r);
 		return -ENOMEM;
@@ -213,6 +215,7 @@ void l7route_stop(struct l7route *r)
 	if (r->ticker_on)
 		pthread_join(r->ticker, NULL);
 	l7r_pool_free(r->pool);
+	l7r_h2_pool_free(r->h2pool);
 	l7r_lbs_free(r->lbs);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->idle);

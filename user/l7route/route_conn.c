@@ -170,8 +170,7 @@ static void request_view(struct l7r_conn *c, struct l7r_req *q)
 		h1_body_start(&q->bstate, H1_BODY_NONE, 0);
 }
 
-/* The match of q->route that accepted the request (for a prefix rewrite). */
-static void note_match(struct l7r_req *q)
+void l7r_note_match(struct l7r_req *q)
 {
 	const struct m_http_route *h = q->route->r->h;
 
@@ -182,9 +181,10 @@ static void note_match(struct l7r_req *q)
 		}
 }
 
-static int redirect(struct l7r_conn *c, struct l7r_req *q, const struct m_redirect *r)
+void l7r_redirect_location(const struct l7r_req *q, const struct m_redirect *r, char *loc,
+			   size_t len)
 {
-	char loc[2048], fields[2100], port[16] = "";
+	char port[16] = "";
 	const char *host = r->authority ? r->authority : q->rq.authority ? q->rq.authority : "";
 	char hostonly[512];
 	const char *colon;
@@ -197,8 +197,15 @@ static int redirect(struct l7r_conn *c, struct l7r_req *q, const struct m_redire
 		if (r->port_mode == M_REDIRECT_PORT_SET)
 			snprintf(port, sizeof(port), ":%u", r->port);
 	}
-	snprintf(loc, sizeof(loc), "%s://%s%s%s", r->scheme ? r->scheme : "http", hostonly, port,
+	snprintf(loc, len, "%s://%s%s%s", r->scheme ? r->scheme : "http", hostonly, port,
 		 r->uri ? r->uri : q->rq.path);
+}
+
+static int redirect(struct l7r_conn *c, struct l7r_req *q, const struct m_redirect *r)
+{
+	char loc[2048], fields[2100];
+
+	l7r_redirect_location(q, r, loc, sizeof(loc));
 	snprintf(fields, sizeof(fields), "location: %s\r\n", loc);
 	return l7r_answer(c, q, r->code, NULL, "", 0, fields);
 }
@@ -206,7 +213,7 @@ static int redirect(struct l7r_conn *c, struct l7r_req *q, const struct m_redire
 /* A fault's delay (DI) and abort (FI), each drawn with its percentage. 1: aborted. */
 static int fault(struct l7r_conn *c, struct l7r_req *q, const struct m_fault *f)
 {
-	static const char body[] = "fault filter abort";
+	static const char body[] = L7R_BODY_FI;
 
 	if (f->delay && l7r_rand01() * 100.0 < f->delay_pct) {
 		q->rec.flags |= L7R_F_DI;
@@ -243,7 +250,7 @@ static int serve_one(struct l7r_conn *c, struct l7r_req *q)
 		return err ? err : l7r_body_rest(c, q, -1, l7r_deadline(60000));
 	}
 	q->route = &c->sp->routes[idx];
-	note_match(q);
+	l7r_note_match(q);
 	h = q->route->r->h;
 	if (h && h->redirect)
 		return redirect(c, q, h->redirect) ?: l7r_body_rest(c, q, -1, l7r_deadline(60000));
@@ -270,7 +277,7 @@ static void req_free(struct l7r_req *q)
 void l7r_conn_serve(struct l7r_conn *c)
 {
 	if (l7r_is_h2(c)) {
-		l7r_passthrough(c);
+		l7r_h2_serve(c);
 		return;
 	}
 	for (;;) {

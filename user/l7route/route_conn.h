@@ -22,6 +22,7 @@
 struct l7route {
 	struct l7route_opts o;
 	struct l7r_pool *pool;
+	struct l7r_h2_pool *h2pool; /* HTTP/2 connections to endpoints (route_h2_up.c) */
 	struct l7r_lbs *lbs; /* DestinationRule balancers, kept across reloads (route_lb.h) */
 	pthread_t ticker;    /* outlier detection's interval timer over lbs */
 	bool ticker_on;
@@ -67,10 +68,10 @@ struct l7r_req {
 	uint64_t trace_start_us;
 };
 
-/* route_passthrough.c: does the connection open with the HTTP/2 preface? Then carry it as
- * bytes to one endpoint, per connection. */
+/* route_h2_conn.c: does the connection open with the HTTP/2 preface? Then its streams are
+ * routed each as a request (route_h2.h). */
 bool l7r_is_h2(struct l7r_conn *c);
-void l7r_passthrough(struct l7r_conn *c);
+void l7r_h2_serve(struct l7r_conn *c);
 
 /* route_conn.c: serve the connection's requests until either side closes. */
 void l7r_conn_serve(struct l7r_conn *c);
@@ -80,17 +81,60 @@ int l7r_answer(struct l7r_conn *c, struct l7r_req *q, int status, const char *ct
 /* The client's remaining body bytes (beyond what is buffered) to `up_fd`, or discarded. */
 int l7r_body_rest(struct l7r_conn *c, struct l7r_req *q, int up_fd, uint64_t deadline);
 
+/* The first match of q->route that accepts the request (for a prefix rewrite) into q->matched. */
+void l7r_note_match(struct l7r_req *q);
+/* The Location of a redirect answer. */
+void l7r_redirect_location(const struct l7r_req *q, const struct m_redirect *r, char *loc,
+			   size_t len);
+
 /* route_mirror.c: the route's mirrors, each drawn with its percentage, fire and forget. */
 void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
 
+/* What one try upstream gave. */
+enum l7r_outcome {
+	OUT_RESPONSE,	  /* a response head arrived */
+	OUT_CONNECT_FAIL, /* UF */
+	OUT_RESET,	  /* UC: closed or reset before a response head */
+	OUT_REFUSED,	  /* HTTP/2 REFUSED_STREAM: the endpoint did not start the request */
+	OUT_TRY_TIMEOUT,  /* the per-try timeout passed */
+	OUT_TIMEOUT,	  /* the route timeout passed: UT, never retried */
+	OUT_CLIENT_GONE,
+};
+
+/* Envoy's texts for the answers the router makes when upstream fails. */
+#define L7R_BODY_RESET "upstream connect error or disconnect/reset before headers. reset reason: "
+#define L7R_BODY_UF    L7R_BODY_RESET "connection failure"
+#define L7R_BODY_UC    L7R_BODY_RESET "connection termination"
+#define L7R_BODY_UO    L7R_BODY_RESET "overflow"
+#define L7R_BODY_UT    "upstream request timeout"
+#define L7R_BODY_UH    "no healthy upstream"
+#define L7R_BODY_FI    "fault filter abort"
+
 /* route_forward.c: the request to an endpoint of q->dest, with retries; the response back. */
 int l7r_forward(struct l7r_conn *c, struct l7r_req *q);
+/* Does the retry policy retry this outcome (and response: its status and fields, grpc-status
+ * and x-envoy-ratelimited included)? Envoy's meaning of each condition. */
+bool l7r_retriable(const struct m_retries *r, enum l7r_outcome o, const struct h1_msg *rs);
+/* A try's outcome as outlier detection counts it (enum up_outcome); -1: not the endpoint's. */
+int l7r_up_outcome(enum l7r_outcome o, int status);
+/* The same-node AuthorizationPolicy for the client -> this endpoint: true when allowed. */
+bool l7r_authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_endpoint *ep);
 
 /* route_trace.c: the request's trace context and x-request-id, then its span once answered. */
 void l7r_trace_begin(struct l7r_conn *c, struct l7r_req *q);
 void l7r_trace_end(struct l7r_conn *c, struct l7r_req *q);
 
 /* route_head.c */
+typedef int (*l7r_field_fn)(void *arg, const char *name, const char *value);
+/* Fields `f` less hop-by-hop ones and those the operations remove or set, then the set and add
+ * of `route` then `dest` (either may be NULL), each to `emit`. */
+int l7r_fields(const struct authz_header *f, size_t n, const struct m_header_ops *route,
+	       const struct m_header_ops *dest, l7r_field_fn emit, void *arg);
+/* The route's and destination's header operations on the request or the response. */
+void l7r_header_ops(const struct l7r_req *q, bool response, const struct m_header_ops **route,
+		    const struct m_header_ops **dest);
+/* The authority the upstream sees after rewrite. */
+const char *l7r_rewritten_authority(const struct l7r_req *q);
 int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out);
 int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
 		      const struct h1_msg *rs, struct l7_buf *out);

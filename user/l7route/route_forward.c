@@ -21,14 +21,6 @@
 #include "l7route/route_conn.h"
 #include "l7route/route_pick.h"
 
-enum outcome {
-	OUT_RESPONSE,	  /* a response head arrived */
-	OUT_CONNECT_FAIL, /* UF */
-	OUT_RESET,	  /* UC: closed or reset before a response head */
-	OUT_TRY_TIMEOUT,  /* the per-try timeout passed */
-	OUT_TIMEOUT,	  /* the route timeout passed: UT, never retried */
-	OUT_CLIENT_GONE,
-};
 
 struct attempt {
 	const struct l7_endpoint *ep;
@@ -52,7 +44,7 @@ static void attempt_reset(struct attempt *a, bool close_fd)
 }
 
 /* The response head from a->fd; 1xx interim responses are skipped. */
-static enum outcome read_response(struct l7r_req *q, struct attempt *a, uint64_t dl, bool *any)
+static enum l7r_outcome read_response(struct l7r_req *q, struct attempt *a, uint64_t dl, bool *any)
 {
 	uint8_t buf[16384];
 
@@ -89,7 +81,7 @@ static enum outcome read_response(struct l7r_req *q, struct attempt *a, uint64_t
 }
 
 /* Send the request on a->fd and read the response head. */
-static enum outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
+static enum l7r_outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
 			     const struct l7_buf *head, uint64_t dl, bool *any)
 {
 	int err;
@@ -107,11 +99,11 @@ static enum outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct attem
 	return read_response(q, a, dl, any);
 }
 
-static enum outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
+static enum l7r_outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
 			     const struct l7_buf *head, uint64_t dl)
 {
 	bool reused, any = false;
-	enum outcome o;
+	enum l7r_outcome o;
 
 	a->tunnel = false;
 	if (!a->ep->local && c->rt->o.tunnel) {
@@ -179,8 +171,7 @@ static bool header_is(const struct h1_msg *rs, const char *name)
 	return false;
 }
 
-/* Does the policy retry this outcome (and status)? Envoy's meaning of each condition. */
-static bool retriable(const struct m_retries *r, enum outcome o, const struct h1_msg *rs)
+bool l7r_retriable(const struct m_retries *r, enum l7r_outcome o, const struct h1_msg *rs)
 {
 	uint32_t on = r->on;
 	int st = rs->status;
@@ -191,6 +182,8 @@ static bool retriable(const struct m_retries *r, enum outcome o, const struct h1
 			     M_RETRY_RESET | M_RETRY_RESET_BEFORE_REQUEST);
 	case OUT_RESET:
 		return on & (M_RETRY_RESET | M_RETRY_5XX | M_RETRY_GATEWAY_ERROR);
+	case OUT_REFUSED:
+		return on & (M_RETRY_REFUSED_STREAM | M_RETRY_RESET | M_RETRY_5XX);
 	case OUT_TRY_TIMEOUT:
 		return on & (M_RETRY_5XX | M_RETRY_GATEWAY_ERROR | M_RETRY_RESET);
 	case OUT_RESPONSE:
@@ -282,15 +275,9 @@ static int respond(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uin
 	return err;
 }
 
-static int fail(struct l7r_conn *c, struct l7r_req *q, enum outcome o)
+static int fail(struct l7r_conn *c, struct l7r_req *q, enum l7r_outcome o)
 {
-	static const char uf[] =
-	    "upstream connect error or disconnect/reset before headers. reset reason: "
-	    "connection failure";
-	static const char uc[] =
-	    "upstream connect error or disconnect/reset before headers. reset reason: "
-	    "connection termination";
-	static const char ut[] = "upstream request timeout";
+	static const char uf[] = L7R_BODY_UF, uc[] = L7R_BODY_UC, ut[] = L7R_BODY_UT;
 
 	switch (o) {
 	case OUT_CONNECT_FAIL:
@@ -309,8 +296,7 @@ static int fail(struct l7r_conn *c, struct l7r_req *q, enum outcome o)
 	}
 }
 
-/* The same-node AuthorizationPolicy for the client -> this endpoint: true when allowed. */
-static bool authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_endpoint *ep)
+bool l7r_authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_endpoint *ep)
 {
 	struct skiff_sock_origin src = {.addr = c->client.addr, .port = c->client.port,
 					.family = c->client.family};
@@ -345,14 +331,14 @@ static bool authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_en
 	return ok;
 }
 
-/* A try's outcome as outlier detection counts it; -1: not the endpoint's doing. */
-static int up_outcome(enum outcome o, const struct attempt *a)
+int l7r_up_outcome(enum l7r_outcome o, int status)
 {
 	switch (o) {
 	case OUT_RESPONSE:
-		return up_outcome_of_status(a->rs.status);
+		return up_outcome_of_status(status);
 	case OUT_CONNECT_FAIL:
 	case OUT_RESET:
+	case OUT_REFUSED:
 	case OUT_TRY_TIMEOUT:
 	case OUT_TIMEOUT:
 		return UP_LOCAL_FAILURE;
@@ -364,8 +350,7 @@ static int up_outcome(enum outcome o, const struct attempt *a)
 /* connectionPool refused the try (Envoy's circuit breaker) */
 static int overflow(struct l7r_conn *c, struct l7r_req *q)
 {
-	static const char body[] = "upstream connect error or disconnect/reset before headers. "
-				   "reset reason: overflow";
+	static const char body[] = L7R_BODY_UO;
 
 	q->rec.flags |= L7R_F_UO;
 	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
@@ -373,7 +358,7 @@ static int overflow(struct l7r_conn *c, struct l7r_req *q)
 
 static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 {
-	static const char body[] = "no healthy upstream";
+	static const char body[] = L7R_BODY_UH;
 
 	q->rec.flags |= L7R_F_UH;
 	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
@@ -387,7 +372,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 	struct l7_buf head = {0};
 	struct attempt a = {.fd = -1};
 	struct l7r_lb_pick lp = {0};
-	enum outcome o = OUT_CONNECT_FAIL;
+	enum l7r_outcome o = OUT_CONNECT_FAIL;
 	uint64_t route_dl, dl;
 	unsigned tries;
 	int err = 0;
@@ -415,7 +400,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 			      q->rec.upstream, sizeof(q->rec.upstream));
 		q->rec.dst_pod = a.ep->pod;
 		q->rec.hbone = false;
-		if (!authorized(c, q, a.ep)) {
+		if (!l7r_authorized(c, q, a.ep)) {
 			err = l7r_answer(c, q, 403, "text/plain", L7_DENY_BODY,
 					 strlen(L7_DENY_BODY), NULL);
 			goto out;
@@ -431,15 +416,15 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		q->rec.hbone = a.tunnel;
 		if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
 			o = OUT_TIMEOUT;
-		if (up_outcome(o, &a) >= 0)
-			l7r_lb_report(&lp, up_outcome(o, &a));
-		if (o == OUT_RESPONSE && (t + 1 == tries || !retriable(rp, o, &a.rs)))
+		if (l7r_up_outcome(o, a.rs.status) >= 0)
+			l7r_lb_report(&lp, l7r_up_outcome(o, a.rs.status));
+		if (o == OUT_RESPONSE && (t + 1 == tries || !l7r_retriable(rp, o, &a.rs)))
 			break;
-		if (o == OUT_TIMEOUT || t + 1 == tries || !retriable(rp, o, &a.rs))
+		if (o == OUT_TIMEOUT || t + 1 == tries || !l7r_retriable(rp, o, &a.rs))
 			break;
 		attempt_reset(&a, true);
 	}
-	if (q->rec.attempts > 1 && o == OUT_RESPONSE && retriable(rp, o, &a.rs))
+	if (q->rec.attempts > 1 && o == OUT_RESPONSE && l7r_retriable(rp, o, &a.rs))
 		q->rec.flags |= L7R_F_URX;
 	err = o == OUT_RESPONSE ? respond(c, q, &a, route_dl) : fail(c, q, o);
 out:

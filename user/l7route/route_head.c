@@ -43,31 +43,60 @@ static bool removed(const struct m_header_ops *o, const char *name)
 	return false;
 }
 
-/* Fields kept from `m`, then the set/add of the route's and destination's operations. */
-static int fields_out(const struct h1_msg *m, const struct m_header_ops *a,
-		      const struct m_header_ops *b, struct l7_buf *out)
+int l7r_fields(const struct authz_header *f, size_t n, const struct m_header_ops *a,
+	       const struct m_header_ops *b, l7r_field_fn emit, void *arg)
 {
 	int err = 0;
 
-	for (size_t i = 0; i < m->nfields && !err; i++) {
-		const char *n = m->fields[i].name;
+	for (size_t i = 0; i < n && !err; i++) {
+		const char *nm = f[i].name;
 
-		if (hop_by_hop(n) || trace_field_replaced(n) || removed(a, n) || removed(b, n) ||
-		    (a && in_labels(&a->set, n)) || (b && in_labels(&b->set, n)))
+		if (hop_by_hop(nm) || removed(a, nm) || removed(b, nm) ||
+		    (a && in_labels(&a->set, nm)) || (b && in_labels(&b->set, nm)))
 			continue;
-		err = l7_buf_printf(out, "%s: %s\r\n", n, m->fields[i].value);
+		err = emit(arg, nm, f[i].value);
 	}
 	for (int k = 0; k < 2 && !err; k++) {
 		const struct m_header_ops *o = k ? b : a;
 
 		for (size_t i = 0; o && i < o->set.n && !err; i++)
 			if (!(k == 0 && b && in_labels(&b->set, o->set.v[i].key)))
-				err = l7_buf_printf(out, "%s: %s\r\n", o->set.v[i].key,
-						    o->set.v[i].val);
+				err = emit(arg, o->set.v[i].key, o->set.v[i].val);
 		for (size_t i = 0; o && i < o->add.n && !err; i++)
-			err = l7_buf_printf(out, "%s: %s\r\n", o->add.v[i].key, o->add.v[i].val);
+			err = emit(arg, o->add.v[i].key, o->add.v[i].val);
 	}
 	return err;
+}
+
+void l7r_header_ops(const struct l7r_req *q, bool response, const struct m_header_ops **route,
+		    const struct m_header_ops **dest)
+{
+	const struct m_http_route *h = q->route ? q->route->r->h : NULL;
+	const struct m_headers *dh = q->dest ? q->dest->dst->headers : NULL;
+
+	*route = h && h->headers ? response ? &h->headers->response : &h->headers->request : NULL;
+	*dest = dh ? response ? &dh->response : &dh->request : NULL;
+}
+
+static int emit_h1(void *arg, const char *name, const char *value)
+{
+	return l7_buf_printf(arg, "%s: %s\r\n", name, value);
+}
+
+/* A request's trace fields are the router's to write (trace_inject): the client's are dropped. */
+static int emit_h1_request(void *arg, const char *name, const char *value)
+{
+	return trace_field_replaced(name) ? 0 : emit_h1(arg, name, value);
+}
+
+/* Fields kept from `m`, then the set/add of the route's and destination's operations. */
+static int fields_out(const struct h1_msg *m, const struct l7r_req *q, bool response,
+		      struct l7_buf *out)
+{
+	const struct m_header_ops *a, *b;
+
+	l7r_header_ops(q, response, &a, &b);
+	return l7r_fields(m->fields, m->nfields, a, b, response ? emit_h1 : emit_h1_request, out);
 }
 
 char *l7r_rewritten_path(const struct l7r_req *q)
@@ -97,12 +126,16 @@ char *l7r_rewritten_path(const struct l7r_req *q)
 	return out;
 }
 
-int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out)
+const char *l7r_rewritten_authority(const struct l7r_req *q)
 {
 	const struct m_http_route *h = q->route->r->h;
-	const struct m_headers *dh = q->dest ? q->dest->dst->headers : NULL;
-	const char *auth = h && h->rewrite && h->rewrite->authority ? h->rewrite->authority
-								    : q->rq.authority;
+
+	return h && h->rewrite && h->rewrite->authority ? h->rewrite->authority : q->rq.authority;
+}
+
+int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out)
+{
+	const char *auth = l7r_rewritten_authority(q);
 	char *path = l7r_rewritten_path(q);
 	int err;
 
@@ -113,8 +146,7 @@ int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l
 	if (!err && auth)
 		err = l7_buf_printf(out, "Host: %s\r\n", auth);
 	if (!err)
-		err = fields_out(&q->msg, h && h->headers ? &h->headers->request : NULL,
-				 dh ? &dh->request : NULL, out);
+		err = fields_out(&q->msg, q, false, out);
 	if (!err)
 		err = trace_inject(&q->trace, q->request_id_new ? q->request_id : NULL, out);
 	if (!err)
@@ -126,15 +158,12 @@ int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l
 int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
 		      const struct h1_msg *rs, struct l7_buf *out)
 {
-	const struct m_http_route *h = q->route->r->h;
-	const struct m_headers *dh = q->dest ? q->dest->dst->headers : NULL;
 	const char *reason = rs->status == 200 ? "OK" : "";
 	int err;
 
 	err = l7_buf_printf(out, "HTTP/1.1 %d %s\r\n", rs->status, reason);
 	if (!err)
-		err = fields_out(rs, h && h->headers ? &h->headers->response : NULL,
-				 dh ? &dh->response : NULL, out);
+		err = fields_out(rs, q, true, out);
 	if (!err && c->close)
 		err = l7_buf_printf(out, "Connection: close\r\n");
 	if (!err)

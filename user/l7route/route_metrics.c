@@ -22,7 +22,7 @@ void l7r_metrics(const struct l7r_record *rec, const char *trust_domain, struct 
 	metrics_peer_from_pod(&k->dst, rec->dst_pod, trust_domain);
 	metrics_key_service(k, rec->dst_svc);
 	k->reporter = "source";
-	k->protocol = "http";
+	k->protocol = rec->protocol ? rec->protocol : "http";
 	k->response_code = rec->code;
 	k->response_flags = l7r_flags_str(rec->flags, flags, len);
 	/* Istio's source side reports "unknown" unless it originated mTLS itself */

@@ -69,6 +69,8 @@ struct l7r_record {
 	const struct m_pod *dst_pod;	   /* the pod of the last try's endpoint, NULL: none */
 	const struct m_service *dst_svc; /* the route destination's Service, else the one dialled */
 	bool hbone;			   /* the last try went over an HBONE stream (mTLS) */
+	const char *protocol;		   /* Istio's request_protocol: NULL "http", or "grpc" */
+	bool h2;			   /* the client spoke HTTP/2 */
 };
 
 #endif

@@ -1,0 +1,181 @@
+#!/bin/bash
+# skiffd's L7 router speaking HTTP/2 (h2c prior knowledge) and gRPC: each stream of one client
+# connection is routed as a request of its own. Real nghttp and h2load from a mesh pod against a
+# bookinfo of echo pods (skiff-echo answers HTTP/2 and gRPC on its HTTP ports): header match,
+# an 80/20 split per request on ONE connection, a fault abort percentage, retries hiding a flaky
+# pod (streams one at a time there), gRPC retried on grpc-status UNAVAILABLE (and not without it),
+# a grpcStatus fault abort, and Istio's request metrics with request_protocol "grpc". One lab for
+# every case: two nodes, the client on node-1, pods on node-2 reached over HBONE.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/mesh.sh"
+NET="$HERE/../conformance/istio/samples/bookinfo/networking"
+FX="$HERE/fixtures/l7route"
+
+# nghttp HOST N PATH [nghttp options]: N requests (PATH/1 .. PATH/N) on one HTTP/2 connection,
+# frames printed (-v): "recv (stream_id=..) x-pod: ..." per response
+nghttp_n() {
+	local host=$1 n=$2 path=$3
+	shift 3
+	local urls=()
+	for i in $(seq "$n"); do urls+=("http://$host:9080$path/$i"); done
+	lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 "$@" "${urls[@]}" 2>>"$LOG"
+}
+count() { grep -cE "$1" || true; } # lines of stdin matching ERE $1
+# h2load HOST PATH N [M]: N requests, M (16) at once, on one connection; "2xx 5xx succeeded"
+h2load_n() {
+	lab exec -n default deploy/productpage-v1 -- h2load -c 1 -m "${4:-16}" -n "$3" \
+		"http://$1:9080$2" \
+		2>>"$LOG" | awk '/^requests:/ { ok = $8 } /^status codes:/ { c2 = $3; c5 = $9 }
+		END { print c2 + 0, c5 + 0, ok + 0 }'
+}
+
+scraped() { # NAME LABEL=VALUE...: the sum of node-1's samples of NAME with every label
+	local name=$1
+	shift
+	lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics 2>>"$LOG" |
+		awk -v n="$name" -v want="$*" 'BEGIN { k = split(want, w, " ") }
+		index($0, n "{") == 1 {
+			for (i = 1; i <= k; i++) {
+				eq = index(w[i], "=")
+				p = substr(w[i], 1, eq - 1) "=\"" substr(w[i], eq + 1) "\""
+				if (!index($0, "{" p) && !index($0, "," p))
+					next
+			}
+			s += $NF
+		}
+		END { printf "%d\n", s }'
+}
+
+applied() { # FILE...: apply and wait for skiffd to reload
+	local rel
+	rel=$(reloads node-1)
+	lab apply "$@" >>"$LOG" 2>&1 && wait_reload node-1 "$rel" && sleep 0.2
+}
+
+GRPC_BODY="$STATE/grpc-msg"
+# grpc_n N: N gRPC-shaped POSTs to reviews /fail/2/3, one after the other (the pod fails 2 of
+# every 3 it sees: requests at once would share its count); nghttp's frames
+grpc_n() {
+	for _ in $(seq "$1"); do
+		nghttp_n reviews 1 /fail/2/3 -d "$GRPC_BODY" -H 'content-type: application/grpc' \
+			-H 'te: trailers'
+	done
+}
+
+t_begin "lab up: bookinfo of echo pods on 2 nodes, destination-rule-all, virtual-service-reviews-jason-v2-v3"
+if lab up --nodes 2 "$FX/bookinfo.yaml" "$NET/destination-rule-all.yaml" \
+	"$NET/virtual-service-reviews-jason-v2-v3.yaml" >"$LOG" 2>&1; then t_pass
+	printf '\x00\x00\x00\x00\x02hi' >"$GRPC_BODY" # one gRPC message: uncompressed, 2 bytes
+else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "h2 jason-v2-v3: streams with end-user jason reach v2, the others v3, one connection each"
+a=$(nghttp_n reviews 40 /j -H 'end-user: jason')
+b=$(nghttp_n reviews 40 /j)
+av2=$(count 'x-pod: reviews-v2' <<<"$a") bv3=$(count 'x-pod: reviews-v3' <<<"$b")
+ac=$(count '] Connected' <<<"$a") bc=$(count '] Connected' <<<"$b")
+if [ "$av2" = 40 ] && [ "$bv3" = 40 ] && [ "$ac" = 1 ] && [ "$bc" = 1 ]; then t_pass
+else t_fail "jason: v2 x $av2 ($ac connections); other: v3 x $bv3 ($bc connections)"; fi
+
+# the reviews versions whose pod is on node-2 (reached over HBONE from productpage on node-1)
+remote=$(lab status | awk 'index($1, "default/reviews-v") == 1 && $2 == "node-2" {
+	sub("default/reviews-", "", $1); sub("-.*", "", $1); print $1 }' | tr '\n' ' ')
+MTLS="reporter=source source_workload=productpage-v1 destination_service_name=reviews connection_security_policy=mutual_tls"
+
+t_begin "h2 80/20 with retries: per request on ONE connection (1,000 streams), binomial bound; pods on node-2 over HBONE (mutual_tls)"
+if applied "$FX/reviews-80-20-retries.yaml"; then
+	m0=$(scraped istio_requests_total $MTLS)
+	out=$(nghttp_n reviews 1000 /split)
+	sleep 0.5
+	m=$(($(scraped istio_requests_total $MTLS) - m0))
+	v1=$(count 'x-pod: reviews-v1' <<<"$out") v2=$(count 'x-pod: reviews-v2' <<<"$out")
+	conns=$(count '] Connected' <<<"$out")
+	want=0
+	[[ " $remote" == *" v1 "* ]] && want=$((want + v1))
+	[[ " $remote" == *" v2 "* ]] && want=$((want + v2))
+	if [ "$conns" = 1 ] && [ $((v1 + v2)) = 1000 ] && within_binomial "$v2" 1000 0.2 &&
+		[ "$m" = "$want" ] && [ "$want" -gt 0 ]; then
+		t_pass "v1=$v1 v2=$v2 on 1 connection; on node-2: $remote($m over HBONE)"
+	else t_fail "v1=$v1 v2=$v2 connections=$conns; on node-2: $remote; mutual_tls +$m, want $want"; fi
+else t_fail "not applied"; fi
+
+t_begin "h2load: 2,000 requests, 16 streams at once on one connection, all answered"
+read -r c2 c5 ok < <(h2load_n reviews /load 2000)
+if [ "$c2" = 2000 ] && [ "$ok" = 2000 ]; then t_pass; else t_fail "2xx $c2, 5xx $c5, succeeded $ok"; fi
+
+t_begin "h2 fault abort 50 % of 2,000 streams, within the binomial bound"
+if applied "$FX/details-abort-50.yaml"; then
+	read -r c2 c5 ok < <(h2load_n details /d 2000)
+	if [ $((c2 + c5)) = 2000 ] && within_binomial "$c5" 2000 0.5; then t_pass "503 x $c5"
+	else t_fail "2xx $c2, 5xx $c5"; fi
+else t_fail "not applied"; fi
+
+t_begin "h2 retries (attempts 3) hide a v2 that fails 2 requests in 3"
+if applied "$FX/reviews-v2-guide-retries.yaml"; then
+	read -r c2 c5 ok < <(h2load_n reviews /fail/2/3 60 1)
+	if [ "$c2" = 60 ]; then t_pass; else t_fail "2xx $c2, 5xx $c5"; fi
+else t_fail "not applied"; fi
+
+t_begin "h2 with attempts 1 the failures show"
+if applied "$FX/reviews-v2-attempts-1.yaml"; then
+	read -r c2 c5 ok < <(h2load_n reviews /fail/2/3 60 1)
+	if [ "$c5" -ge 10 ] && [ "$c2" -ge 10 ]; then t_pass "503 x $c5"
+	else t_fail "2xx $c2, 5xx $c5"; fi
+else t_fail "not applied"; fi
+
+t_begin "gRPC: retryOn unavailable hides grpc-status 14 (in trailers) from a flaky v2"
+GR="reporter=source source_workload=productpage-v1 request_protocol=grpc destination_workload=reviews-v2 response_code=200"
+if applied "$FX/reviews-v2-grpc-retries.yaml"; then
+	m0=$(scraped istio_requests_total $GR)
+	out=$(grpc_n 30)
+	sleep 0.5
+	m=$(($(scraped istio_requests_total $GR) - m0))
+	g0=$(count 'grpc-status: 0' <<<"$out") g14=$(count 'grpc-status: 14' <<<"$out")
+	ct=$(count 'content-type: application/grpc' <<<"$out")
+	if [ "$g0" = 30 ] && [ "$g14" = 0 ] && [ "$ct" -ge 30 ] && [ "$m" = 30 ]; then
+		t_pass "30 x grpc-status 0, 30 in istio_requests_total{request_protocol=\"grpc\"}"
+	else t_fail "grpc-status 0 x $g0, 14 x $g14, grpc content-type x $ct, metrics +$m"; fi
+else t_fail "not applied"; fi
+
+t_begin "gRPC: retryOn without unavailable lets grpc-status 14 through"
+if applied "$FX/reviews-v2-attempts-1.yaml"; then
+	out=$(grpc_n 30)
+	g0=$(count 'grpc-status: 0' <<<"$out") g14=$(count 'grpc-status: 14' <<<"$out")
+	if [ "$g14" -ge 10 ] && [ $((g0 + g14)) = 30 ]; then t_pass "grpc-status 14 x $g14"
+	else t_fail "grpc-status 0 x $g0, 14 x $g14"; fi
+else t_fail "not applied"; fi
+
+t_begin "gRPC: a fault abort with grpcStatus UNAVAILABLE answers grpc-status 14, flag FI"
+FI="reporter=source request_protocol=grpc destination_service_name=details response_flags=FI"
+if applied "$FX/details-grpc-abort.yaml"; then
+	m0=$(scraped istio_requests_total $FI)
+	out=$(lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$GRPC_BODY" \
+		-H 'content-type: application/grpc' -H 'te: trailers' http://details:9080/pkg.Details/Get \
+		http://details:9080/pkg.Details/List 2>>"$LOG")
+	sleep 0.5
+	m=$(($(scraped istio_requests_total $FI) - m0))
+	g14=$(count 'grpc-status: 14' <<<"$out") msg=$(count 'grpc-message: fault filter abort' <<<"$out")
+	if [ "$g14" = 2 ] && [ "$msg" = 2 ] && [ "$m" = 2 ]; then t_pass
+	else t_fail "grpc-status 14 x $g14, grpc-message x $msg, FI series +$m"; fi
+else t_fail "not applied"; fi
+
+t_begin "a request body over 4 MiB is answered 413 by the router, the next stream still served"
+head -c $((5 << 20)) /dev/zero >"$STATE/big"
+out=$(lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$STATE/big" \
+	http://reviews:9080/big 2>>"$LOG")
+after=$(nghttp_n reviews 3 /after)
+if [ "$(count 'recv \(stream_id=[0-9]+\) :status: 413' <<<"$out")" = 1 ] &&
+	[ "$(count ':status: 200' <<<"$after")" = 3 ]; then t_pass
+else t_fail "big: $(grep -a ':status' <<<"$out") / after: $(grep -a ':status' <<<"$after")"; fi
+
+t_begin "metrics: plain HTTP/2 requests are request_protocol http, reporter source"
+H="reporter=source source_workload=productpage-v1 request_protocol=http destination_workload=reviews-v2 response_code=200"
+if applied "$FX/reviews-v2-guide-retries.yaml"; then
+	m0=$(scraped istio_requests_total $H)
+	read -r c2 c5 ok < <(h2load_n reviews /m 25)
+	sleep 0.5
+	m=$(($(scraped istio_requests_total $H) - m0))
+	if [ "$c2" = 25 ] && [ "$m" = 25 ]; then t_pass; else t_fail "2xx $c2; metrics +$m"; fi
+else t_fail "not applied"; fi
+
+t_summary

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The L7 router's HTTP/2 mapping without sockets: a stream's pseudo-headers and fields as route
+ * matching reads them, the request head toward the endpoint (rewrite, header operations,
+ * lower-case names, hop-by-hop fields dropped, gRPC's `te: trailers` kept), the retry decision
+ * reading grpc-status from the trailers, REFUSED_STREAM under refused-stream, gRPC status names,
+ * request_protocol "grpc" in the metrics, and the flood rules at their bounds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+
+#include "l7/l7_h2_limits.h"
+#include "l7route/route_h2.h"
+
+static const char *const YAML =
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {skiff.io/mesh: enabled}\n"
+    "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+    "spec:\n  clusterIP: 10.96.0.5\n  selector: {app: web}\n  ports:\n  - {name: grpc, port: 80, "
+    "targetPort: 8080}\n"
+    "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web-1, namespace: shop, labels: {app: web}}\n"
+    "spec: {nodeName: n1}\nstatus: {podIP: 10.0.0.1}\n"
+    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: web-a\n"
+    "  namespace: shop\n  labels: {kubernetes.io/service-name: web}\naddressType: IPv4\n"
+    "ports: [{name: grpc, port: 8080}]\nendpoints:\n"
+    "- addresses: [10.0.0.1]\n  targetRef: {kind: Pod, name: web-1}\n"
+    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: web, "
+    "namespace: shop}\nspec:\n  hosts: [web]\n  http:\n"
+    "  - match:\n    - headers: {x-canary: {exact: 'yes'}}\n      uri: {prefix: /pkg.Svc}\n"
+    "    rewrite: {uri: /pkg.SvcV2, authority: web-v2}\n"
+    "    headers:\n      request:\n        set: {X-Route: canary}\n        remove: [x-drop]\n"
+    "    route: [{destination: {host: web}}]\n"
+    "  - route: [{destination: {host: web}}]\n"
+    "    retries: {attempts: 2, retryOn: unavailable}\n";
+
+struct fx {
+	struct model m;
+	struct l7_table t;
+	struct l7r_conn c;
+	struct l7r_h2 h;
+};
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct diag d = {0};
+
+	if (model_load_string("t.yaml", YAML, &f->m, &d) ||
+	    compile_l7_table(&f->m, "n1", &f->t, &d)) {
+		diag_print(&d);
+		return -1;
+	}
+	diag_free(&d);
+	inet_pton(AF_INET, "10.96.0.5", &f->c.vip.addr.v4);
+	f->c.vip.port = htons(80);
+	f->c.vip.family = SKIFF_AF_INET;
+	f->c.sp = l7_table_find(&f->t, &f->c.vip);
+	f->c.t = &f->t;
+	f->h.c = &f->c;
+	*state = f;
+	return f->c.sp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+
+	l7_table_free(&f->t);
+	model_free(&f->m);
+	free(f);
+	return 0;
+}
+
+static void add(struct l7r_h2_fields *fl, const char *n, const char *v)
+{
+	assert_int_equal(l7r_h2_fields_add(fl, n, strlen(n), v, strlen(v)), 0);
+}
+
+static void stream(struct fx *f, struct l7r_h2s *s, const char *path)
+{
+	memset(s, 0, sizeof(*s));
+	s->h = &f->h;
+	s->method = strdup("POST");
+	s->path = strdup(path);
+	s->authority = strdup("web");
+	s->scheme = strdup("http");
+	add(&s->fields, "content-type", "application/grpc");
+	add(&s->fields, "te", "trailers");
+	add(&s->fields, "x-drop", "1");
+	add(&s->fields, "connection", "keep-alive");
+	l7r_h2_view(s);
+}
+
+static void stream_free(struct l7r_h2s *s)
+{
+	free(s->method);
+	free(s->path);
+	free(s->authority);
+	free(s->scheme);
+	l7r_h2_fields_free(&s->fields);
+}
+
+/* The first route matches on a header and a path prefix, as for HTTP/1.1; without the header,
+ * the second. The request is gRPC by its content-type. */
+static void test_view_and_match(void **state)
+{
+	struct fx *f = *state;
+	struct l7r_h2s s;
+
+	stream(f, &s, "/pkg.Svc/Get");
+	assert_string_equal(s.q.rq.authority, "web");
+	assert_int_equal(s.q.rq.port, 80);
+	assert_string_equal(s.q.rec.protocol, "grpc");
+	assert_int_equal(l7r_route_match(f->c.sp, &s.q.rq), 1);
+	add(&s.fields, "x-canary", "yes");
+	l7r_h2_view(&s);
+	assert_int_equal(l7r_route_match(f->c.sp, &s.q.rq), 0);
+	stream_free(&s);
+}
+
+/* The head toward the endpoint: path prefix and authority rewritten, the route's set and
+ * remove applied (the set name lower-cased, as HTTP/2 requires), connection dropped, te kept. */
+static void test_request_head(void **state)
+{
+	struct fx *f = *state;
+	struct l7r_h2_fields out = {0};
+	struct l7r_h2s s;
+	char *path = NULL;
+
+	stream(f, &s, "/pkg.Svc/Get");
+	add(&s.fields, "x-canary", "yes");
+	l7r_h2_view(&s);
+	s.q.route = &f->c.sp->routes[0];
+	l7r_note_match(&s.q);
+	assert_int_equal(l7r_h2_request_head(&s, &out, &path), 0);
+	assert_string_equal(l7r_h2_field(&out, ":method"), "POST");
+	assert_string_equal(l7r_h2_field(&out, ":path"), "/pkg.SvcV2/Get");
+	assert_string_equal(l7r_h2_field(&out, ":authority"), "web-v2");
+	assert_string_equal(l7r_h2_field(&out, ":scheme"), "http");
+	assert_string_equal(l7r_h2_field(&out, "x-route"), "canary");
+	assert_string_equal(l7r_h2_field(&out, "te"), "trailers");
+	assert_string_equal(l7r_h2_field(&out, "content-type"), "application/grpc");
+	assert_null(l7r_h2_field(&out, "x-drop"));
+	assert_null(l7r_h2_field(&out, "connection"));
+	assert_null(l7r_h2_field(&out, "X-Route"));
+	l7r_h2_fields_free(&out);
+	free(path);
+	stream_free(&s);
+}
+
+/* retryOn unavailable reads grpc-status 14 from the trailers of an HTTP 200; other statuses
+ * and policies without it do not retry; REFUSED_STREAM is retried under refused-stream. */
+static void test_retry_grpc(void **state)
+{
+	struct fx *f = *state;
+	const struct m_retries *r = f->c.sp->routes[1].r->h->retries;
+	struct l7r_h2_resp rs = {.status = 200};
+	struct m_retries def;
+
+	add(&rs.fields, "content-type", "application/grpc");
+	assert_false(l7r_h2_retriable(r, OUT_RESPONSE, &rs));
+	add(&rs.trailers, "grpc-status", "14");
+	assert_true(l7r_h2_retriable(r, OUT_RESPONSE, &rs));
+	l7r_h2_fields_free(&rs.trailers);
+	add(&rs.trailers, "grpc-status", "3");
+	assert_false(l7r_h2_retriable(r, OUT_RESPONSE, &rs));
+	l7r_h2_fields_free(&rs.fields);
+	add(&rs.fields, "grpc-status", "14"); /* trailers-only: the status in the head */
+	assert_true(l7r_h2_retriable(r, OUT_RESPONSE, &rs));
+	m_retries_default(&def);
+	assert_true(l7r_h2_retriable(&def, OUT_REFUSED, &rs));
+	assert_false(l7r_h2_retriable(r, OUT_REFUSED, &rs));
+	l7r_h2_resp_free(&rs);
+}
+
+static void test_grpc_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(l7r_grpc_code("OK"), 0);
+	assert_int_equal(l7r_grpc_code("unavailable"), 14);
+	assert_int_equal(l7r_grpc_code("DEADLINE_EXCEEDED"), 4);
+	assert_int_equal(l7r_grpc_code("UNAUTHENTICATED"), 16);
+	assert_int_equal(l7r_grpc_code("8"), 8);
+	assert_int_equal(l7r_grpc_code("NOPE"), 2);
+}
+
+static void test_metrics_protocol(void **state)
+{
+	struct fx *f = *state;
+	struct l7r_record rec = {.code = 200, .protocol = "grpc", .h2 = true};
+	struct metrics_key k;
+	struct metrics_http h;
+	char flags[64];
+
+	rec.dst_svc = f->c.sp->svc;
+	l7r_metrics(&rec, NULL, &k, &h, flags, sizeof(flags));
+	assert_string_equal(k.protocol, "grpc");
+	rec.protocol = NULL; /* HTTP/2 that is not gRPC: Istio's "http" */
+	l7r_metrics(&rec, NULL, &k, &h, flags, sizeof(flags));
+	assert_string_equal(k.protocol, "http");
+}
+
+/* The h2c filter's flood rules on the router's connections: each ends the connection with
+ * GOAWAY(ENHANCE_YOUR_CALM) at its bound and not before. */
+static void test_flood_limits(void **state)
+{
+	nghttp2_session_callbacks *cb;
+	struct l7r_h2 h = {0};
+	nghttp2_frame_hd ping = {.type = NGHTTP2_PING, .length = 8};
+	nghttp2_frame_hd empty = {.type = NGHTTP2_DATA, .stream_id = 1};
+	nghttp2_frame_hd data = {.type = NGHTTP2_DATA, .stream_id = 1, .length = 1};
+	nghttp2_frame_hd hdrs = {.type = NGHTTP2_HEADERS, .stream_id = 3, .length = 100};
+	nghttp2_frame_hd cont = {.type = NGHTTP2_CONTINUATION, .stream_id = 3, .length = 10};
+
+	(void)state;
+	assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
+	assert_int_equal(nghttp2_session_server_new(&h.s, cb, &h), 0);
+	for (int i = 0; i < H2_MAX_CONTROL_RUN; i++)
+		assert_int_equal(l7r_h2_frame_begin(&h, &ping), 0);
+	assert_int_equal(l7r_h2_frame_begin(&h, &data), 0); /* DATA ends the run */
+	for (int i = 0; i < H2_MAX_CONTROL_RUN; i++)
+		assert_int_equal(l7r_h2_frame_begin(&h, &ping), 0);
+	assert_int_not_equal(l7r_h2_frame_begin(&h, &ping), 0);
+
+	h.ctl_run = 0;
+	assert_int_equal(l7r_h2_frame_begin(&h, &empty), 0);
+	assert_int_not_equal(l7r_h2_frame_begin(&h, &empty), 0);
+	assert_int_equal(l7r_h2_frame_begin(&h, &data), 0);
+
+	assert_int_equal(l7r_h2_frame_begin(&h, &hdrs), 0);
+	for (int i = 0; i < H2_MAX_CONTINUATION; i++)
+		assert_int_equal(l7r_h2_frame_begin(&h, &cont), 0);
+	assert_int_not_equal(l7r_h2_frame_begin(&h, &cont), 0);
+
+	/* rapid reset: half of the first H2_RESET_MIN_STREAMS reset is allowed, one more is not */
+	h.requests = H2_RESET_MIN_STREAMS;
+	for (int i = 0; i < H2_RESET_MIN_STREAMS / 2; i++)
+		assert_int_equal(l7r_h2_reset_counted(&h), 0);
+	assert_int_not_equal(l7r_h2_reset_counted(&h), 0);
+	nghttp2_session_del(h.s);
+	nghttp2_session_callbacks_del(cb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_view_and_match), cmocka_unit_test(test_request_head),
+	    cmocka_unit_test(test_retry_grpc),	    cmocka_unit_test(test_grpc_codes),
+	    cmocka_unit_test(test_metrics_protocol), cmocka_unit_test(test_flood_limits),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * HTTP/2 in the router: a client connection that opens with the HTTP/2 preface (h2c prior
+ * knowledge, gRPC) has each of its streams routed as a request of its own. Private to
+ * user/l7route:
+ *   route_h2_conn.c    the connection's thread: nghttp2 as the server, the streams' answers
+ *                      written back, the flood and size limits of the h2c filter (l7/l7_h2.h)
+ *   route_h2_limits.c  those limits, counted per frame
+ *   route_h2_stream.c  a stream's thread: match, local answers, fault, tries with retries
+ *   route_h2_up.c      one try: the request over HTTP/2 to the endpoint (pooled per endpoint,
+ *                      HBONE for remote ones), the whole response back
+ *   route_h2_fields.c  header lists as both sides keep them; nghttp2's frames for one write
+ *
+ * A stream's request is read whole (up to L7R_H2_BODY_MAX) before it is routed, and its response
+ * is read whole before it is answered: the tries, the retry decision (which may read grpc-status
+ * in the trailers) and the timeouts are then the same straight-line code as for HTTP/1.1, on a
+ * thread per stream. The connection's own thread is the only one that touches its nghttp2
+ * state.
+ */
+#ifndef SKIFF_L7ROUTE_H2_H
+#define SKIFF_L7ROUTE_H2_H
+
+#include <nghttp2/nghttp2.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "l7route/route_conn.h"
+
+#define L7R_H2_MAX_STREAMS 128	     /* SETTINGS_MAX_CONCURRENT_STREAMS to the client */
+#define L7R_H2_BODY_MAX	   (4 << 20) /* a request body (413 past it) or response body (502) */
+#define L7R_H2_IDLE_PER_HOST 16	     /* idle upstream HTTP/2 connections kept per endpoint */
+#define L7R_H2_CONN_BUFFER (16 << 20) /* request bodies held at once per connection (413 past) */
+
+/* A header list: names lower-case as HTTP/2 sends them, each name and value malloc'd. */
+struct l7r_h2_fields {
+	struct authz_header *v;
+	size_t n, cap;
+};
+
+int l7r_h2_fields_add(struct l7r_h2_fields *f, const char *name, size_t nlen, const char *value,
+		      size_t vlen);
+void l7r_h2_fields_free(struct l7r_h2_fields *f);
+/* The value of `name` (exact, lower-case), or NULL. */
+const char *l7r_h2_field(const struct l7r_h2_fields *f, const char *name);
+/* nghttp2's view of one field (pointers into the strings, not copies). */
+nghttp2_nv l7r_h2_nv(const char *name, const char *value);
+
+/* Everything nghttp2 state `s` has to send, appended to `out`: 0, -ENOMEM, -EPROTO. */
+int l7r_h2_collect(nghttp2_session *s, struct l7_buf *out);
+
+/* A response as the router relays it. */
+struct l7r_h2_resp {
+	int status;
+	struct l7r_h2_fields fields, trailers;
+	struct l7_buf body;
+};
+
+void l7r_h2_resp_free(struct l7r_h2_resp *rs);
+
+struct l7r_h2;
+
+/* One client stream. */
+struct l7r_h2s {
+	struct l7r_h2 *h;
+	int32_t sid;
+	struct l7r_req q; /* what matching and the HTTP/1.1 functions read (q.msg: fields only) */
+	char *method, *path, *authority, *scheme;
+	struct l7r_h2_fields fields;
+	size_t list_size; /* as RFC 9113 6.5.2 counts it */
+	bool oversized;	  /* the list passed H2_MAX_LIST: 431 */
+	bool too_large;	  /* the body passed L7R_H2_BODY_MAX: 413 */
+	bool running;	  /* its thread decides and tries: the connection must not free it */
+	bool answered;	  /* the response was submitted */
+	bool closed;	  /* nghttp2 closed the stream */
+	int cancel;	  /* the client reset it or left (atomic): the thread stops early */
+	struct l7r_h2_resp rs;
+	size_t body_sent;     /* of rs.body, to the client */
+	nghttp2_nv *nva;      /* the response head as submitted (points into rs) */
+	char status[8];
+	struct l7r_h2s *next; /* on the connection's list of answers ready */
+	struct l7r_h2s *all_prev, *all_next; /* every stream the connection still holds */
+};
+
+/* The connection's streams, shared with their threads. */
+struct l7r_h2 {
+	struct l7r_conn *c;
+	nghttp2_session *s;
+	int efd; /* eventfd: an answer is ready */
+	pthread_mutex_t lock;
+	pthread_cond_t idle;
+	struct l7r_h2s *ready; /* answers the stream threads finished, for the connection */
+	struct l7r_h2s *all;   /* the connection thread's alone */
+	unsigned running;      /* stream threads not finished */
+	size_t buffered; /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
+	/* the h2c filter's flood rules (l7/l7_h2.h), counted per frame (route_h2_limits.c) */
+	uint64_t requests, resets;
+	uint32_t ctl_run, empty_run, ncont;
+	size_t block;
+};
+
+/* route_h2_limits.c: a frame begins / a client stream was reset. 0, or the connection ends
+ * with GOAWAY(ENHANCE_YOUR_CALM) (the caller returns the nghttp2 error it gives back). */
+int l7r_h2_frame_begin(struct l7r_h2 *h, const nghttp2_frame_hd *hd);
+int l7r_h2_reset_counted(struct l7r_h2 *h);
+
+/* route_h2_stream.c: the stream's thread (arg: the stream); it ends by handing the stream to
+ * the connection's ready list. */
+void *l7r_h2_stream_main(void *arg);
+/* The request as matching reads it (s->q.rq), from the stream's pseudo-headers and fields. */
+void l7r_h2_view(struct l7r_h2s *s);
+/* The request head toward the endpoint (s->q.route and s->q.dest chosen): pseudo-headers with
+ * path and authority rewritten, the client's fields with the header operations applied, names
+ * lower-case; `path` is the rewritten path the head points at (the caller frees both). */
+int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **path);
+/* Does retry policy `r` retry this try? The response's head and trailers are read as one list
+ * (a gRPC status comes in the trailers, or in a trailers-only head). */
+bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs);
+/* A gRPC status code by its name (fault.abort.grpcStatus), or a number as written; UNKNOWN (2)
+ * for anything else. */
+int l7r_grpc_code(const char *name);
+
+/* route_h2_up.c: HTTP/2 connections to endpoints. */
+struct l7r_h2_pool;
+struct l7r_h2_pool *l7r_h2_pool_new(void);
+void l7r_h2_pool_free(struct l7r_h2_pool *p);
+/* One try of request `nva` with `body` to `ep` before `dl`; the whole response into `rs`.
+ * `tunnel` says whether it went over HBONE. `cancel` (atomic) stops it: OUT_CLIENT_GONE. */
+enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep,
+			    const nghttp2_nv *nva, size_t nvlen, const struct l7_buf *body,
+			    uint64_t dl, const int *cancel, struct l7r_h2_resp *rs, bool *tunnel);
+
+#endif

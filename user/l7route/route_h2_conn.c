@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * A client connection of the router that speaks HTTP/2, on its own thread: nghttp2, as the
+ * server, reads the client's frames; each stream's request, once complete (END_STREAM), goes to
+ * a thread of its own (route_h2_stream.c) that routes and tries it, and hands the response back
+ * through an eventfd. Only this thread touches nghttp2's state: stream threads read their request
+ * and write their response, nothing else.
+ *
+ * Bounds: at most L7R_H2_MAX_STREAMS streams at once (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2
+ * refuses more), a header list of H2_MAX_LIST, a request body of L7R_H2_BODY_MAX and
+ * L7R_H2_CONN_BUFFER of bodies per connection, and the h2c filter's flood rules
+ * (route_h2_limits.c). Draining says GOAWAY and ends once the streams under
+ * way are answered.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "l7/l7_h2_limits.h"
+#include "l7route/route_h2.h"
+
+bool l7r_is_h2(struct l7r_conn *c)
+{
+	while (l7_buf_unread(&c->in) < L7_H2_PREFACE_LEN) {
+		size_t have = l7_buf_unread(&c->in);
+		uint8_t buf[4096];
+		ssize_t n;
+
+		if (memcmp(l7_buf_head(&c->in), L7_H2_PREFACE, have))
+			return false;
+		n = l7r_read(c->fd, buf, sizeof(buf), l7r_deadline(30000));
+		if (n <= 0 || l7_buf_put(&c->in, buf, (size_t)n))
+			return false;
+	}
+	return !memcmp(l7_buf_head(&c->in), L7_H2_PREFACE, L7_H2_PREFACE_LEN);
+}
+
+static void stream_free(struct l7r_h2 *h, struct l7r_h2s *s)
+{
+	if (s->all_prev)
+		s->all_prev->all_next = s->all_next;
+	else
+		h->all = s->all_next;
+	if (s->all_next)
+		s->all_next->all_prev = s->all_prev;
+	free(s->method);
+	free(s->path);
+	free(s->authority);
+	free(s->scheme);
+	free(s->nva);
+	l7r_h2_fields_free(&s->fields);
+	h->buffered -= s->q.body.len;
+	l7_buf_free(&s->q.body);
+	l7r_h2_resp_free(&s->rs);
+	free(s);
+}
+
+/* The stream is over: what happened to it, then it goes. */
+static void stream_done(struct l7r_h2 *h, struct l7r_h2s *s, bool complete)
+{
+	struct l7r_conn *c = h->c;
+	struct l7r_record *rec = &s->q.rec;
+
+	if (rec->start_ns) {
+		if (!complete || !s->answered)
+			rec->flags |= L7R_F_DC;
+		if (!s->answered)
+			rec->code = 0;
+		rec->duration_ns = l7r_now_ns() - rec->start_ns;
+		rec->src_pod = c->src_pod;
+		rec->dst_svc = s->q.dest && s->q.dest->target ? s->q.dest->target : c->sp->svc;
+		if (c->rt->o.record)
+			c->rt->o.record(c->rt->o.ctx, c->sp, rec);
+	}
+	stream_free(h, s);
+}
+
+static struct l7r_h2s *stream_of(struct l7r_h2 *h, int32_t sid)
+{
+	return nghttp2_session_get_stream_user_data(h->s, sid);
+}
+
+static int on_begin_frame(nghttp2_session *ss, const nghttp2_frame_hd *hd, void *arg)
+{
+	(void)ss;
+	return l7r_h2_frame_begin(arg, hd);
+}
+
+static int on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
+{
+	struct l7r_h2 *h = arg;
+	struct l7r_h2s *s;
+
+	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0; /* the client's trailers: not forwarded (the request was complete) */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	s->h = h;
+	s->sid = f->hd.stream_id;
+	s->q.rec.route = -1;
+	s->q.rec.h2 = true;
+	s->all_next = h->all;
+	if (h->all)
+		h->all->all_prev = s;
+	h->all = s;
+	h->requests++;
+	nghttp2_session_set_stream_user_data(ss, s->sid, s);
+	return 0;
+}
+
+static int pseudo(struct l7r_h2s *s, const char *name, const char *value, size_t vlen)
+{
+	char **to = !strcmp(name, ":method")	  ? &s->method
+		    : !strcmp(name, ":path")	  ? &s->path
+		    : !strcmp(name, ":authority") ? &s->authority
+		    : !strcmp(name, ":scheme")	  ? &s->scheme
+						  : NULL;
+
+	if (!to || *to)
+		return 0; /* nghttp2 has refused unknown and repeated pseudo-headers already */
+	*to = strndup(value, vlen);
+	return *to ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+}
+
+static int on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t *name, size_t nlen,
+		     const uint8_t *value, size_t vlen, uint8_t flags, void *arg)
+{
+	struct l7r_h2s *s = stream_of(arg, f->hd.stream_id);
+
+	(void)ss;
+	(void)flags;
+	if (!s || f->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	s->list_size += nlen + vlen + H2_FIELD_OVERHEAD;
+	if (s->list_size > H2_MAX_LIST)
+		s->oversized = true;
+	if (s->oversized)
+		return 0;
+	if (nlen && name[0] == ':')
+		return pseudo(s, (const char *)name, (const char *)value, vlen);
+	return l7r_h2_fields_add(&s->fields, (const char *)name, nlen, (const char *)value, vlen)
+		   ? NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE
+		   : 0;
+}
+
+static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_t *data,
+		   size_t len, void *arg)
+{
+	struct l7r_h2 *h = arg;
+	struct l7r_h2s *s = stream_of(h, sid);
+
+	(void)ss;
+	(void)flags;
+	if (!s || s->running || s->answered)
+		return 0;
+	s->q.rec.request_bytes += len;
+	/* a body too large for one stream, or for what the connection may hold at once: 413 */
+	if (s->too_large || s->q.body.len + len > L7R_H2_BODY_MAX ||
+	    h->buffered + len > L7R_H2_CONN_BUFFER) {
+		s->too_large = true;
+		return 0;
+	}
+	if (l7_buf_put(&s->q.body, data, len))
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	h->buffered += len;
+	return 0;
+}
+
+/* The request is complete: its thread routes it. */
+static void start(struct l7r_h2 *h, struct l7r_h2s *s)
+{
+	pthread_attr_t at;
+	pthread_t th;
+	int err;
+
+	s->q.rec.start_ns = l7r_now_ns();
+	s->q.rec.request_bytes += s->list_size;
+	s->running = true;
+	pthread_mutex_lock(&h->lock);
+	h->running++;
+	pthread_mutex_unlock(&h->lock);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&at, 256 << 10);
+	err = pthread_create(&th, &at, l7r_h2_stream_main, s);
+	pthread_attr_destroy(&at);
+	if (err) {
+		pthread_mutex_lock(&h->lock);
+		h->running--;
+		pthread_mutex_unlock(&h->lock);
+		s->running = false;
+		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->sid, NGHTTP2_REFUSED_STREAM);
+	}
+}
+
+static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
+{
+	struct l7r_h2 *h = arg;
+	struct l7r_h2s *s = stream_of(h, f->hd.stream_id);
+
+	(void)ss;
+	if (f->hd.type == NGHTTP2_RST_STREAM && s && !s->answered)
+		return l7r_h2_reset_counted(h);
+	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && s && !s->running && !s->answered &&
+	    !s->q.rec.start_ns)
+		start(h, s);
+	return 0;
+}
+
+static int on_close(nghttp2_session *ss, int32_t sid, uint32_t code, void *arg)
+{
+	struct l7r_h2 *h = arg;
+	struct l7r_h2s *s = stream_of(h, sid);
+
+	(void)ss;
+	if (!s)
+		return 0;
+	s->closed = true;
+	__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
+	if (!s->running) /* else its thread hands it back, and it ends then */
+		stream_done(h, s, code == NGHTTP2_NO_ERROR);
+	return 0;
+}
+
+static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t len,
+			 uint32_t *flags, nghttp2_data_source *src, void *arg)
+{
+	struct l7r_h2s *s = src->ptr;
+	size_t left = s->rs.body.len - s->body_sent;
+
+	(void)arg;
+	if (len > left)
+		len = left;
+	memcpy(buf, s->rs.body.data + s->body_sent, len);
+	s->body_sent += len;
+	if (s->body_sent < s->rs.body.len)
+		return (ssize_t)len;
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (s->rs.trailers.n) {
+		nghttp2_nv *t = calloc(s->rs.trailers.n, sizeof(*t));
+
+		if (!t)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		for (size_t i = 0; i < s->rs.trailers.n; i++)
+			t[i] = l7r_h2_nv(s->rs.trailers.v[i].name, s->rs.trailers.v[i].value);
+		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (nghttp2_submit_trailer(ss, sid, t, s->rs.trailers.n))
+			*flags &= ~NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		free(t);
+	}
+	return (ssize_t)len;
+}
+
+/* The stream thread's response to the client. */
+static void submit(struct l7r_h2 *h, struct l7r_h2s *s)
+{
+	nghttp2_data_provider dp = {.source.ptr = s, .read_callback = body_read};
+	struct l7r_h2_resp *rs = &s->rs;
+	size_t n = 0;
+
+	if (rs->status)
+		s->nva = calloc(rs->fields.n + 1, sizeof(*s->nva));
+	if (!s->nva) { /* no answer (the thread gave up as the client left), or no memory */
+		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->sid, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	snprintf(s->status, sizeof(s->status), "%d", rs->status);
+	s->nva[n++] = l7r_h2_nv(":status", s->status);
+	s->q.rec.response_bytes += rs->body.len;
+	for (size_t i = 0; i < rs->fields.n; i++) {
+		s->nva[n++] = l7r_h2_nv(rs->fields.v[i].name, rs->fields.v[i].value);
+		s->q.rec.response_bytes += s->nva[n - 1].namelen + s->nva[n - 1].valuelen;
+	}
+	if (nghttp2_submit_response(h->s, s->sid, s->nva, n,
+				    rs->body.len || rs->trailers.n ? &dp : NULL)) {
+		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->sid, NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	s->answered = true;
+}
+
+/* Answers the stream threads finished. */
+static void take_ready(struct l7r_h2 *h)
+{
+	struct l7r_h2s *s, *next;
+	uint64_t v;
+
+	(void)!read(h->efd, &v, sizeof(v));
+	pthread_mutex_lock(&h->lock);
+	s = h->ready;
+	h->ready = NULL;
+	pthread_mutex_unlock(&h->lock);
+	for (; s; s = next) {
+		next = s->next;
+		s->running = false;
+		if (s->closed)
+			stream_done(h, s, false);
+		else
+			submit(h, s);
+	}
+}
+
+static int h2_server_new(struct l7r_h2 *h)
+{
+	nghttp2_settings_entry set[] = {
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, L7R_H2_MAX_STREAMS},
+	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_LIST},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+	};
+	nghttp2_session_callbacks *cb;
+	int rc;
+
+	if (nghttp2_session_callbacks_new(&cb))
+		return -ENOMEM;
+	nghttp2_session_callbacks_set_on_begin_frame_callback(cb, on_begin_frame);
+	nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
+	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
+	rc = nghttp2_session_server_new(&h->s, cb, h);
+	nghttp2_session_callbacks_del(cb);
+	if (rc)
+		return -ENOMEM;
+	return nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, set, 3) ? -ENOMEM : 0;
+}
+
+/* Everything nghttp2 has to say, to the client. */
+static int flush(struct l7r_h2 *h)
+{
+	struct l7_buf b = {0};
+	int err = l7r_h2_collect(h->s, &b);
+
+	if (!err && b.len)
+		err = l7r_write_all(h->c->fd, b.data, b.len, l7r_deadline(30000));
+	l7_buf_free(&b);
+	return err;
+}
+
+/* Read what the client sent (and what the stream threads finished) and answer, until the
+ * connection is over. */
+static void serve(struct l7r_h2 *h)
+{
+	struct l7r_conn *c = h->c;
+	struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = h->efd, .events = POLLIN}};
+	bool goaway = false;
+	uint8_t buf[16384];
+
+	if (nghttp2_session_mem_recv(h->s, l7_buf_head(&c->in), l7_buf_unread(&c->in)) < 0)
+		return;
+	l7_buf_consume(&c->in, l7_buf_unread(&c->in));
+	for (;;) {
+		if (!goaway && __atomic_load_n(&c->rt->draining, __ATOMIC_RELAXED)) {
+			nghttp2_submit_goaway(h->s, NGHTTP2_FLAG_NONE,
+					      nghttp2_session_get_last_proc_stream_id(h->s),
+					      NGHTTP2_NO_ERROR, NULL, 0);
+			goaway = true;
+		}
+		if (flush(h))
+			return;
+		if (!nghttp2_session_want_read(h->s) && !nghttp2_session_want_write(h->s))
+			return;
+		if (poll(p, 2, 200) < 0 && errno != EINTR)
+			return;
+		if (p[1].revents & POLLIN)
+			take_ready(h);
+		if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			ssize_t n = read(c->fd, buf, sizeof(buf));
+
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			if (n <= 0 || nghttp2_session_mem_recv(h->s, buf, (size_t)n) < 0) {
+				flush(h); /* a GOAWAY the limits asked for */
+				return;
+			}
+		}
+	}
+}
+
+void l7r_h2_serve(struct l7r_conn *c)
+{
+	struct l7r_h2 h = {.c = c};
+
+	h.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	pthread_mutex_init(&h.lock, NULL);
+	pthread_cond_init(&h.idle, NULL);
+	if (h.efd >= 0 && !h2_server_new(&h))
+		serve(&h);
+	/* the client left or broke the protocol: stop every stream thread, then free */
+	pthread_mutex_lock(&h.lock);
+	for (struct l7r_h2s *s = h.all; s; s = s->all_next)
+		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
+	while (h.running)
+		pthread_cond_wait(&h.idle, &h.lock);
+	pthread_mutex_unlock(&h.lock);
+	while (h.all)
+		stream_done(&h, h.all, false);
+	nghttp2_session_del(h.s);
+	if (h.efd >= 0)
+		close(h.efd);
+	pthread_mutex_destroy(&h.lock);
+	pthread_cond_destroy(&h.idle);
+}

@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * One HTTP/2 stream's request, on a thread of its own: the same decisions as an HTTP/1.1
+ * request (route_conn.c, route_forward.c) with the same functions: first matching route, redirect
+ * and directResponse, fault delay and abort, a weighted destination and an endpoint per request,
+ * connectionPool admission, the same-node AuthorizationPolicy, tries with the retry policy (or
+ * Istio's default), per-try and route timeouts, header operations and rewrites. The response is
+ * left in the stream for the connection's thread to send. gRPC is HTTP/2 with a content-type of
+ * application/grpc: its grpc-status, in the trailers or a trailers-only head, is what the gRPC
+ * retryOn conditions read, and a fault's grpcStatus aborts it the gRPC way.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include "common/addr.h"
+#include "l7/upstream.h"
+#include "l7route/route_h2.h"
+#include "l7route/route_pick.h"
+
+static bool is_grpc(const struct l7r_h2s *s)
+{
+	const char *ct = l7r_h2_field(&s->fields, "content-type");
+
+	return ct && !strncasecmp(ct, "application/grpc", 16);
+}
+
+void l7r_h2_view(struct l7r_h2s *s)
+{
+	struct l7r_conn *c = s->h->c;
+	struct l7r_req *q = &s->q;
+
+	q->rq.method = s->method;
+	q->rq.path = s->path;
+	q->rq.authority = s->authority ? s->authority : l7r_h2_field(&s->fields, "host");
+	q->rq.scheme = s->scheme ? s->scheme : "http";
+	q->rq.headers = s->fields.v;
+	q->rq.nheaders = s->fields.n;
+	q->rq.port = ntohs(c->vip.port);
+	q->rq.src_pod = c->src_pod;
+	q->msg.method = s->method;
+	q->body_done = q->body.len <= L7R_BODY_BUFFER; /* kept for retries */
+	if (is_grpc(s))
+		q->rec.protocol = "grpc";
+}
+
+/* HTTP/2 names are lower-case; header operations may name them otherwise. */
+static int emit(void *arg, const char *name, const char *value)
+{
+	char low[256];
+	size_t n = strlen(name);
+
+	if (n >= sizeof(low))
+		return -E2BIG;
+	for (size_t i = 0; i <= n; i++)
+		low[i] = (char)tolower((unsigned char)name[i]);
+	return l7r_h2_fields_add(arg, low, n, value, strlen(value));
+}
+
+/* A response the router makes itself (0, for the callers' tail calls). */
+static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *body,
+		   size_t len, const char *name, const char *value)
+{
+	char cl[24];
+
+	l7r_h2_resp_free(&s->rs);
+	s->rs.status = status;
+	snprintf(cl, sizeof(cl), "%zu", len);
+	if (ctype)
+		emit(&s->rs.fields, "content-type", ctype);
+	if (name)
+		emit(&s->rs.fields, name, value);
+	emit(&s->rs.fields, "content-length", cl);
+	if (len && strcmp(s->method, "HEAD"))
+		l7_buf_put(&s->rs.body, body, len);
+	s->q.rec.code = status;
+	return 0;
+}
+
+int l7r_grpc_code(const char *name)
+{
+	static const char *const names[] = {
+	    "OK",		 "CANCELLED",	      "UNKNOWN",	    "INVALID_ARGUMENT",
+	    "DEADLINE_EXCEEDED", "NOT_FOUND",	      "ALREADY_EXISTS",	    "PERMISSION_DENIED",
+	    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",	    "OUT_OF_RANGE",
+	    "UNIMPLEMENTED",	 "INTERNAL",	      "UNAVAILABLE",	    "DATA_LOSS",
+	    "UNAUTHENTICATED"};
+
+	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
+		if (!strcasecmp(names[i], name))
+			return i;
+	return isdigit((unsigned char)name[0]) ? atoi(name) : 2;
+}
+
+/* Wait until `deadline` unless the client resets the stream: false then. */
+static bool wait_until(struct l7r_h2s *s, uint64_t deadline)
+{
+	while (l7r_now_ns() < deadline) {
+		if (__atomic_load_n(&s->cancel, __ATOMIC_RELAXED))
+			return false;
+		usleep(5000);
+	}
+	return true;
+}
+
+/* A fault's delay (DI) and abort (FI), each drawn with its percentage. 1: answered, -1: the
+ * client left meanwhile. */
+static int fault(struct l7r_h2s *s, const struct m_fault *f)
+{
+	char code[12];
+
+	if (f->delay && l7r_rand01() * 100.0 < f->delay_pct) {
+		s->q.rec.flags |= L7R_F_DI;
+		if (!wait_until(s, l7r_deadline((uint64_t)f->delay_ms)))
+			return -1;
+	}
+	if (!f->abort || l7r_rand01() * 100.0 >= f->abort_pct)
+		return 0;
+	if (f->abort_status) {
+		s->q.rec.flags |= L7R_F_FI;
+		answer(s, f->abort_status, "text/plain", L7R_BODY_FI, strlen(L7R_BODY_FI), NULL,
+		       NULL);
+		return 1;
+	}
+	if (!f->abort_grpc || !is_grpc(s))
+		return 0;
+	s->q.rec.flags |= L7R_F_FI;
+	snprintf(code, sizeof(code), "%d", l7r_grpc_code(f->abort_grpc));
+	answer(s, 200, "application/grpc", "", 0, "grpc-status", code);
+	emit(&s->rs.fields, "grpc-message", L7R_BODY_FI);
+	return 1;
+}
+
+int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **path)
+{
+	const struct m_header_ops *a, *b;
+	const char *auth = l7r_rewritten_authority(&s->q), *te;
+	int err;
+
+	*path = l7r_rewritten_path(&s->q);
+	if (!*path)
+		return -ENOMEM;
+	err = emit(out, ":method", s->method) ?: emit(out, ":scheme", s->q.rq.scheme) ?:
+	      emit(out, ":path", *path);
+	if (!err && auth)
+		err = emit(out, ":authority", auth);
+	l7r_header_ops(&s->q, false, &a, &b);
+	if (!err)
+		err = l7r_fields(s->fields.v, s->fields.n, a, b, emit, out);
+	te = l7r_h2_field(&s->fields, "te");
+	if (!err && te && !strcasecmp(te, "trailers")) /* gRPC's: the only TE HTTP/2 allows */
+		err = emit(out, "te", "trailers");
+	return err;
+}
+
+static nghttp2_nv *nv_of(const struct l7r_h2_fields *f)
+{
+	nghttp2_nv *nv = calloc(f->n ? f->n : 1, sizeof(*nv));
+
+	for (size_t i = 0; nv && i < f->n; i++)
+		nv[i] = l7r_h2_nv(f->v[i].name, f->v[i].value);
+	return nv;
+}
+
+bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs)
+{
+	struct h1_msg m = {.status = rs->status};
+	struct authz_header *all = NULL;
+	bool yes;
+
+	if (o == OUT_RESPONSE) {
+		all = calloc(rs->fields.n + rs->trailers.n + 1, sizeof(*all));
+		if (!all)
+			return false;
+		memcpy(all, rs->fields.v, rs->fields.n * sizeof(*all));
+		if (rs->trailers.n)
+			memcpy(all + rs->fields.n, rs->trailers.v, rs->trailers.n * sizeof(*all));
+		m.fields = all;
+		m.nfields = rs->fields.n + rs->trailers.n;
+	}
+	yes = l7r_retriable(r, o, &m);
+	free(all);
+	return yes;
+}
+
+/* The endpoint's response to the client, with the response header operations. */
+static void respond(struct l7r_h2s *s)
+{
+	const struct m_header_ops *a, *b;
+	struct l7r_h2_fields f = {0};
+
+	l7r_header_ops(&s->q, true, &a, &b);
+	if (l7r_fields(s->rs.fields.v, s->rs.fields.n, a, b, emit, &f)) {
+		l7r_h2_fields_free(&f);
+		answer(s, 503, "text/plain", L7R_BODY_UC, strlen(L7R_BODY_UC), NULL, NULL);
+		return;
+	}
+	l7r_h2_fields_free(&s->rs.fields);
+	s->rs.fields = f;
+	s->q.rec.code = s->rs.status;
+}
+
+static void fail(struct l7r_h2s *s, enum l7r_outcome o)
+{
+	switch (o) {
+	case OUT_CONNECT_FAIL:
+		s->q.rec.flags |= L7R_F_UF;
+		answer(s, 503, "text/plain", L7R_BODY_UF, strlen(L7R_BODY_UF), NULL, NULL);
+		break;
+	case OUT_TIMEOUT:
+	case OUT_TRY_TIMEOUT:
+		s->q.rec.flags |= L7R_F_UT;
+		answer(s, 504, "text/plain", L7R_BODY_UT, strlen(L7R_BODY_UT), NULL, NULL);
+		break;
+	case OUT_CLIENT_GONE:
+		l7r_h2_resp_free(&s->rs);
+		s->q.rec.flags |= L7R_F_DC;
+		break;
+	default:
+		s->q.rec.flags |= L7R_F_UC;
+		answer(s, 503, "text/plain", L7R_BODY_UC, strlen(L7R_BODY_UC), NULL, NULL);
+	}
+}
+
+/* One try to an endpoint of q->dest: the outcome, or -1 when the router answered itself. */
+static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp2_nv *nv,
+		   size_t n, uint64_t dl, uint64_t route_dl, struct l7r_lb_pick *lp)
+{
+	struct l7r_conn *c = s->h->c;
+	struct l7r_record *rec = &s->q.rec;
+	enum l7r_outcome o;
+	bool tunnel;
+
+	addr_endpoint(&ep->addr.addr, ep->addr.family, ntohs(ep->addr.port), rec->upstream,
+		      sizeof(rec->upstream));
+	rec->dst_pod = ep->pod;
+	rec->hbone = false;
+	if (!l7r_authorized(c, &s->q, ep)) {
+		answer(s, 403, "text/plain", L7_DENY_BODY, strlen(L7_DENY_BODY), NULL, NULL);
+		return -1;
+	}
+	if (l7r_lb_admit(lp, route_dl)) {
+		rec->flags |= L7R_F_UO;
+		answer(s, 503, "text/plain", L7R_BODY_UO, strlen(L7R_BODY_UO), NULL, NULL);
+		return -1;
+	}
+	rec->attempts++;
+	l7r_h2_resp_free(&s->rs);
+	rec->upstream_ns = l7r_now_ns();
+	o = l7r_h2_try(c, ep, nv, n, &s->q.body, dl, &s->cancel, &s->rs, &tunnel);
+	rec->upstream_ns = l7r_now_ns() - rec->upstream_ns;
+	rec->hbone = tunnel;
+	if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
+		o = OUT_TIMEOUT;
+	if (l7r_up_outcome(o, s->rs.status) >= 0)
+		l7r_lb_report(lp, l7r_up_outcome(o, s->rs.status));
+	return (int)o;
+}
+
+/* Tries to endpoints of a weighted destination until the policy is satisfied or spent. */
+static void forward(struct l7r_h2s *s, const struct m_http_route *h)
+{
+	struct l7r_conn *c = s->h->c;
+	const struct l7_endpoint *last = NULL;
+	struct l7r_h2_fields head = {0};
+	struct l7r_lb_pick lp = {0};
+	struct m_retries def;
+	const struct m_retries *rp;
+	enum l7r_outcome o = OUT_CONNECT_FAIL;
+	uint64_t route_dl, dl;
+	nghttp2_nv *nv = NULL;
+	char *path = NULL;
+	unsigned tries;
+	int rc;
+
+	m_retries_default(&def);
+	rp = h && h->retries ? h->retries : &def;
+	tries = 1 + (s->q.body_done ? rp->attempts : 0);
+	route_dl = l7r_deadline(h ? (uint64_t)h->timeout_ms : 0);
+	s->q.dest = l7r_pick_dest(s->q.route, l7r_rand01());
+	if (!s->q.dest)
+		goto no_upstream;
+	if (l7r_h2_request_head(s, &head, &path) || !(nv = nv_of(&head))) {
+		fail(s, OUT_RESET);
+		goto out;
+	}
+	for (unsigned t = 0; t < tries; t++) {
+		const struct l7_endpoint *ep;
+
+		l7r_lb_end(&lp);
+		ep = l7r_lb_pick(c->rt->lbs, c->t->m, s->q.dest, &s->q.rq, &c->client, last, &lp);
+		if (!ep && !t)
+			goto no_upstream;
+		if (!ep)
+			break;
+		last = ep;
+		dl = l7r_deadline((uint64_t)rp->per_try_timeout_ms);
+		rc = try_one(s, ep, nv, head.n, dl < route_dl ? dl : route_dl, route_dl, &lp);
+		if (rc < 0)
+			goto out;
+		o = (enum l7r_outcome)rc;
+		if (o == OUT_TIMEOUT || o == OUT_CLIENT_GONE || t + 1 == tries ||
+		    !l7r_h2_retriable(rp, o, &s->rs))
+			break;
+	}
+	if (s->q.rec.attempts > 1 && o == OUT_RESPONSE && l7r_h2_retriable(rp, o, &s->rs))
+		s->q.rec.flags |= L7R_F_URX;
+	if (o == OUT_RESPONSE)
+		respond(s);
+	else
+		fail(s, o);
+	goto out;
+no_upstream:
+	s->q.rec.flags |= L7R_F_UH;
+	answer(s, 503, "text/plain", L7R_BODY_UH, strlen(L7R_BODY_UH), NULL, NULL);
+out:
+	l7r_lb_end(&lp);
+	l7r_h2_fields_free(&head);
+	free(nv);
+	free(path);
+}
+
+static int decide(struct l7r_h2s *s)
+{
+	struct l7r_conn *c = s->h->c;
+	const struct m_http_route *h;
+	char loc[2048];
+	int idx;
+
+	l7r_h2_view(s);
+	if (s->oversized)
+		return answer(s, 431, NULL, "", 0, NULL, NULL);
+	if (s->too_large)
+		return answer(s, 413, NULL, "", 0, NULL, NULL);
+	if (!s->method || !s->path)
+		return answer(s, 400, NULL, "", 0, NULL, NULL); /* CONNECT: no tunnel here */
+	idx = l7r_route_match(c->sp, &s->q.rq);
+	s->q.rec.route = idx;
+	if (idx < 0) {
+		s->q.rec.flags |= L7R_F_NR;
+		return answer(s, 404, NULL, "", 0, NULL, NULL);
+	}
+	s->q.route = &c->sp->routes[idx];
+	l7r_note_match(&s->q);
+	h = s->q.route->r->h;
+	if (h && h->redirect) {
+		l7r_redirect_location(&s->q, h->redirect, loc, sizeof(loc));
+		return answer(s, h->redirect->code, NULL, "", 0, "location", loc);
+	}
+	if (h && h->direct)
+		return answer(s, h->direct->status, h->direct->body ? "text/plain" : NULL,
+			      h->direct->body, h->direct->body_len, NULL, NULL);
+	if (h && h->fault && fault(s, h->fault))
+		return 0;
+	forward(s, h);
+	return 0;
+}
+
+void *l7r_h2_stream_main(void *arg)
+{
+	struct l7r_h2s *s = arg;
+	struct l7r_h2 *h = s->h;
+	uint64_t one = 1;
+
+	(void)decide(s);
+	pthread_mutex_lock(&h->lock);
+	s->next = h->ready;
+	h->ready = s;
+	(void)!write(h->efd, &one, sizeof(one));
+	if (--h->running == 0)
+		pthread_cond_broadcast(&h->idle);
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
