@@ -92,6 +92,8 @@ int parse_virtualservice(struct pctx *c);
 int parse_destinationrule(struct pctx *c);
 int parse_peerauthentication(struct pctx *c);
 int parse_authorizationpolicy(struct pctx *c);
+int parse_telemetry(struct pctx *c);
+int parse_istiooperator(struct pctx *c);
 
 /* Parse metadata into `out` (name required; namespace defaults to "default" when namespaced). */
 int pmeta(struct pctx *c, struct meta *out, bool namespaced);
@@ -103,6 +105,9 @@ void model_index_free(struct model *m);
 /* Free the per-kind arrays (each kind's parser file provides its own). */
 void free_k8s_resources(struct model *m);
 void free_istio_resources(struct model *m);
+/* model_istio_telemetry.c, model_istio_mesh.c */
+void free_telemetry_resources(struct model *m);
+void free_mesh_config(struct model *m);
 /* Cross-resource validation of Istio kinds (VS hosts unique across VSs of a namespace is NOT an
  * Istio error; subset references are checked by the compiler). */
 int validate_istio(struct model *m, struct diag *d);
