@@ -22,12 +22,14 @@
 #include <string.h>
 
 #include "accesslog/accesslog.h"
+#include "metrics/metrics.h"
 
 #define AL_MAX_PROVIDERS 16
 
 struct al_pod {
 	char *key;	 /* "ns/name" */
 	char *principal; /* spiffe://td/ns/<ns>/sa/<sa> */
+	char *service;	 /* FQDN of the first Service selecting it (metrics' rule), or NULL */
 	bool on[2];	 /* by enum al_side */
 	const struct al_cel *filter[2];
 };
@@ -239,11 +241,16 @@ struct al_policy *al_policy_build(const struct model *m, const char *trust_domai
 	for (size_t i = 0; i < m->npods; i++) {
 		const struct m_pod *p = &m->pods[i];
 		struct al_pod *ap = &pol->pods[pol->npods++];
+		const struct m_service *svc;
 
 		if (asprintf(&ap->key, "%s/%s", p->meta.ns, p->meta.name) < 0 ||
 		    asprintf(&ap->principal, "spiffe://%s/ns/%s/sa/%s",
 			     trust_domain ? trust_domain : "cluster.local", p->meta.ns,
 			     p->service_account ? p->service_account : "default") < 0)
+			abort();
+		svc = metrics_pod_service(m, p);
+		if (svc && asprintf(&ap->service, "%s.%s.svc.cluster.local", svc->meta.name,
+				    svc->meta.ns) < 0)
 			abort();
 		decide_pod(m, p, ap, pol, srcs);
 	}
@@ -259,6 +266,7 @@ void al_policy_unref(struct al_policy *p)
 	for (size_t i = 0; i < p->npods; i++) {
 		free(p->pods[i].key);
 		free(p->pods[i].principal);
+		free(p->pods[i].service);
 	}
 	free(p->pods);
 	for (size_t i = 0; i < p->ncels; i++)
@@ -300,4 +308,11 @@ const char *al_policy_principal(const struct al_policy *p, const char *ns, const
 bool al_policy_text(const struct al_policy *p)
 {
 	return p && p->text;
+}
+
+const char *al_policy_service(const struct al_policy *p, const char *ns, const char *name)
+{
+	const struct al_pod *ap = p && ns && name ? find(p, ns, name) : NULL;
+
+	return ap ? ap->service : NULL;
 }

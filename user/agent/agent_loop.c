@@ -124,6 +124,10 @@ static int agent_start(struct agent *a)
 		return err;
 	}
 	agent_flows_start(a);
+	err = agent_accesslog_start(a);
+	if (err)
+		agent_log("error", "access logs are off (cannot start their writer: %s)",
+			  strerror(-err));
 	err = agent_tls_open(a);
 	if (!err)
 		err = agent_eject_open(a); /* before the router that pushes to it */

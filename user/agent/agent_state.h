@@ -151,6 +151,14 @@ void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 struct flows;
 void agent_flows_start(struct agent *a);
 void agent_flows_names(struct agent *a);
+/* Access logs (agent_accesslog.c): the writer and the L4 lines at start, the policy of the
+ * snapshot in force after each apply, the L7 router's lines. */
+int agent_accesslog_start(struct agent *a);
+void agent_accesslog_apply(struct agent *a);
+struct l7r_record;
+struct l7_svcport;
+void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
+			     const struct l7r_record *rec, const char *flags);
 int agent_flows_stream(void *ctx, const char *path, int fd);
 /* /status: sync state, programs, map fill levels, pods in and out of the mesh (agent_status.c). */
 char *agent_status(const struct agent *a);
