@@ -286,7 +286,7 @@ static struct cel_node *method_call(struct cel_parser *ps, struct cel_node *recv
 		if (!eat(ps, methods[i].name))
 			continue;
 		if (recv->type != T_STR)
-			return fail(ps, at, "%s needs a string, not a %s", methods[i].name + 1,
+			return fail(ps, at, "%s needs a string, not %s", methods[i].name + 1,
 				    type_names[recv->type]);
 		arg = parse_or(ps);
 		if (!arg)
@@ -340,8 +340,8 @@ static struct cel_node *unary(struct cel_parser *ps)
 	if (!in)
 		return NULL;
 	if (in->type != T_BOOL)
-		return cel_node_free(in), fail(ps, at, "! needs a bool, not a %s",
-					       type_names[in->type]);
+		return fail(ps, at, "! needs a bool, not %s", type_names[in->type]),
+		       cel_node_free(in), NULL;
 	n = node(N_NOT, T_BOOL);
 	n->a = in;
 	return n;
@@ -393,8 +393,9 @@ static struct cel_node *comparison(struct cel_parser *ps)
 		n->a = l;
 		n->b = r;
 		if (l->type != r->type)
-			return cel_node_free(n), fail(ps, at, "cannot compare a %s with a %s",
-						      type_names[l->type], type_names[r->type]);
+			return fail(ps, at, "cannot compare %s with %s", type_names[l->type],
+				    type_names[r->type]),
+			       cel_node_free(n), NULL;
 		if (ops[i].op >= N_LT && l->type == T_BOOL)
 			return cel_node_free(n), fail(ps, at, "%s does not order bools", ops[i].tok);
 		return n;
@@ -447,7 +448,7 @@ int al_cel_parse(const char *src, struct al_cel **out, char *err, size_t errlen)
 	if (root && *ps.p)
 		root = (cel_node_free(root), fail(&ps, ps.p, "unexpected %.10s", ps.p));
 	if (root && root->type != T_BOOL) {
-		fail(&ps, src, "a filter must be a bool, not a %s", type_names[root->type]);
+		fail(&ps, src, "a filter must be a bool, not %s", type_names[root->type]);
 		cel_node_free(root);
 		root = NULL;
 	}

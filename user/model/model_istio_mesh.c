@@ -94,7 +94,7 @@ int parse_istiooperator(struct pctx *c)
 	}
 	mc->set = true;
 	mc->file = mcn->file;
-	mc->line = mcn->line;
+	mc->line = ynode_key_line(spec, "meshConfig");
 	mesh_access_log(c, mc, mcn);
 	return c->errors > errors ? -EINVAL : 0;
 }
