@@ -48,6 +48,7 @@ struct authz_conn {
 	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
 	uint16_t dst_port;
 	struct l7_timing *timing; /* request metrics; NULL when out of memory */
+	struct agent_al_relay *al; /* access log lines; NULL when the pod logs none */
 };
 
 static void conn_request(const struct authz_conn *ac, struct authz_request *rq)
@@ -76,6 +77,7 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	struct authz_decision dec;
 
 	conn_request(ac, rq); /* rq->tcp: the relay found no HTTP on the connection */
+	agent_al_relay_decided(ac->al, rq);
 	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
 	if (why)
 		authz_decision_format(&dec, why, whylen);
@@ -90,6 +92,7 @@ static void l7_request(void *ctx)
 
 	if (ac->timing)
 		l7_timing_request(ac->timing);
+	agent_al_relay_request(ac->al);
 }
 
 static void l7_response(void *ctx, int status)
@@ -98,6 +101,7 @@ static void l7_response(void *ctx, int status)
 
 	if (ac->timing)
 		l7_timing_response(ac->timing, status);
+	agent_al_relay_response(ac->al, status);
 }
 
 static void l7_release(void *ctx)
@@ -105,6 +109,7 @@ static void l7_release(void *ctx)
 	struct authz_conn *ac = ctx;
 
 	l7_timing_free(ac->timing);
+	agent_al_relay_free(ac->al);
 	agent_snap_unref(ac->snap);
 	free(ac);
 }
@@ -170,6 +175,8 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 		};
 		ac->timing = l7_timing_new(a, &ac->snap->m, ac->dst_pod, ac->principal,
 					   principal != NULL, ac->src_ip);
+		ac->al = agent_al_relay_new(ac->dst_pod, ac->src_ip, ac->principal,
+					    principal != NULL, ac->dst_ip, ac->dst_port);
 		return PROXY_L7;
 	}
 	conn_request(ac, &rq);
