@@ -43,6 +43,16 @@ s.close()" >>"$LOG" 2>&1
 	echo "$mark"
 }
 
+# web_request PATH: one GET to web (through its node's L7 relay); the mark before it is printed
+web_request() {
+	local mark
+	mark=$(wc -l <"$SKLOG")
+	lab exec -n default deploy/client -- curl -s -o /dev/null --max-time 5 \
+		-H 'x-request-id: req-1' "http://web$1" >>"$LOG" 2>&1
+	sleep 0.5
+	echo "$mark"
+}
+
 # lines MARK: the access log lines written since MARK, checked and summarised: every line must
 # parse and carry Envoy's fields; prints "http:source=N http:destination=N tcp:source=N
 # tcp:destination=N paths=/a,/b" or "BAD ..." on the first line that does not hold.
@@ -65,12 +75,18 @@ for l in sys.stdin:
     if miss:
         print("BAD missing %s: %s" % (miss, l.strip())); sys.exit()
     kind = "http" if e["protocol"] else "tcp"
-    if kind == "http":
+    if kind == "http" and e["reporter"] == "source":
         ok = (e["method"] == "GET" and e["response_code"] == 200 and
               e["request_id"] == "req-1" and e["user_agent"] == "skiff-test/1" and
               e["authority"] == "echo" and
               e["upstream_cluster"] == "outbound|80||echo.default.svc.cluster.local" and
               e["upstream_host"].endswith(":8080") and e["bytes_sent"] > 0)
+        paths.append(e["path"])
+    elif kind == "http":
+        ok = (e["method"] == "GET" and e["response_code"] == 200 and
+              e["request_id"] == "req-1" and e["authority"] == "web" and
+              e["upstream_cluster"] == "inbound|8080||" and
+              e["destination_workload"].startswith("default/web-"))
         paths.append(e["path"])
     else:
         ok = (e["response_code"] == 0 and e["bytes_received"] == 100 and
@@ -152,6 +168,17 @@ applied "$FX/operator.yaml" "$RENDERED"
 got=$(lines "$(traffic)")
 if [ "$got" = "$ALL" ] && grep -aq "targetRef names a Gateway" "$SKLOG"; then t_pass
 else t_fail "lines: $got; warning: $(grep -a targetRef "$SKLOG" | tail -1)"; fi
+
+t_begin "the L7 relay (web's HTTP AuthorizationPolicy) writes the server side's request line"
+got=$(lines "$(web_request /relay)")
+if [ "$got" = "http:destination=1 http:source=0 tcp:destination=0 tcp:source=0 paths=/relay" ]; then
+	t_pass "$got"
+else t_fail "got: $got"; fi
+
+t_begin "mode-client.yaml again: the relay, a server side, writes nothing"
+applied "$ISTIO/mode-client.yaml"
+got=$(lines "$(web_request /relay)")
+if [ "$got" = "$NONE" ]; then t_pass; else t_fail "got: $got"; fi
 
 t_begin "skiff_access_log_lines_total counts the lines, none dropped"
 page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
