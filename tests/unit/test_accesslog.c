@@ -127,6 +127,56 @@ static void test_cel_bad_input(void **state)
 	expect_refused("1 in request.path", "`in` only as");
 }
 
+/* Every prefix of valid expressions, and each with one byte changed: refused with a message or
+ * accepted and evaluable, never a crash (valgrind / ASan see the rest). */
+static void test_cel_prefixes(void **state)
+{
+	static const char *const exprs[] = {
+		"(request.headers['x-a'] == \"b\\\"c\" || !has(request.headers.y)) && "
+		"response.code >= -1",
+		"'k' in request.headers && request.url_path.startsWith('/a') != false",
+		"source.port < destination.port || connection.mTLS == true",
+	};
+	char buf[256], err[256];
+	struct al_cel *e;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(exprs) / sizeof(exprs[0]); i++) {
+		size_t n = strlen(exprs[i]);
+
+		for (size_t k = 0; k <= n; k++)
+			for (int flip = 0; flip < 2; flip++) {
+				snprintf(buf, sizeof(buf), "%.*s", (int)k, exprs[i]);
+				if (flip && k > 0) /* a byte of the prefix, never its NUL */
+					buf[k / 2] = (char)(buf[k / 2] ^ 0x21);
+				err[0] = '\0';
+				if (al_cel_parse(buf, &e, err, sizeof(err)) == 0) {
+					al_cel_eval(e, &http_req);
+					al_cel_eval(e, &tcp_conn);
+					al_cel_free(e);
+				} else {
+					assert_non_null(strstr(err, "column "));
+				}
+			}
+		/* the whole expression with each byte changed three ways */
+		for (size_t j = 0; j < n; j++)
+			for (int x = 0; x < 3; x++) {
+				snprintf(buf, sizeof(buf), "%s", exprs[i]);
+				buf[j] = (char)(buf[j] ^ "\x01\x21\x40"[x]);
+				err[0] = '\0';
+				if (al_cel_parse(buf, &e, err, sizeof(err)) == 0) {
+					al_cel_eval(e, &http_req);
+					al_cel_eval(e, &tcp_conn);
+					al_cel_free(e);
+				} else {
+					assert_non_null(strstr(err, "column "));
+				}
+			}
+		assert_int_equal(al_cel_parse(exprs[i], &e, err, sizeof(err)), 0);
+		al_cel_free(e);
+	}
+}
+
 /* ---- lines ---- */
 
 static const struct al_entry entry = {
@@ -302,6 +352,7 @@ int main(void)
 	    cmocka_unit_test(test_cel_istio_forms),
 	    cmocka_unit_test(test_cel_absent_attributes),
 	    cmocka_unit_test(test_cel_bad_input),
+	    cmocka_unit_test(test_cel_prefixes),
 	    cmocka_unit_test(test_line_json),
 	    cmocka_unit_test(test_line_text),
 	    cmocka_unit_test(test_policy_mesh_config),

@@ -120,7 +120,7 @@ static char *string_lit(struct cel_parser *ps)
 		if (c == '\\') {
 			c = *++ps->p;
 			c = c == 'n' ? '\n' : c == 't' ? '\t' : c;
-			if (!strchr("\\'\"\n\t", c)) {
+			if (!c || !strchr("\\'\"\n\t", c)) { /* strchr finds the NUL too */
 				free(out);
 				fail(ps, ps->p, "unsupported escape \\%c in a string", *ps->p);
 				return NULL;
@@ -291,14 +291,15 @@ static struct cel_node *method_call(struct cel_parser *ps, struct cel_node *recv
 		arg = parse_or(ps);
 		if (!arg)
 			return NULL;
+		/* on failure recv stays the caller's to free; only arg is ours */
+		if (arg->type != T_STR)
+			return cel_node_free(arg), fail(ps, at, "%s takes a string argument",
+							methods[i].name + 1);
+		if (!eat(ps, ")"))
+			return cel_node_free(arg), fail(ps, ps->p, "expected ) after the argument");
 		n = node(methods[i].op, T_BOOL);
 		n->a = recv;
 		n->b = arg;
-		if (arg->type != T_STR)
-			return cel_node_free(n), fail(ps, at, "%s takes a string argument",
-						      methods[i].name + 1);
-		if (!eat(ps, ")"))
-			return cel_node_free(n), fail(ps, ps->p, "expected ) after the argument");
 		return n;
 	}
 	return fail(ps, at, "unsupported call (skiffd knows startsWith, endsWith, contains)");
