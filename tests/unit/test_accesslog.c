@@ -277,6 +277,13 @@ static void test_policy_mesh_config(void **state)
 	model_free(&m);
 	expect_sides(PODS MESH_ON, "CS CS CS");
 	expect_sides(PODS MESH_ON "    accessLogEncoding: TEXT\n", "CS CS CS");
+	/* both kinds are known now: no "not used by skiffd" (skiffctl analyze's SKF0005) */
+	assert_int_equal(model_load_string("t.yaml", PODS MESH_ON TEL("app", "  accessLogging: []\n"),
+					   &m, &d), 0);
+	assert_int_equal(m.ntelemetries, 1);
+	assert_true(m.mesh.set);
+	assert_false(diag_contains(&d, "not used by skiffd"));
+	model_free(&m);
 	diag_free(&d);
 }
 

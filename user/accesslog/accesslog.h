@@ -73,6 +73,8 @@ void al_set(struct al_policy *p);
 struct al_policy *al_get(void);
 /* Queue one line (filter already applied); never blocks. */
 void al_emit(const struct al_policy *p, const struct al_entry *e);
+/* Wait (at most timeout_ms) until every queued line is written: skiffd is stopping. */
+void al_flush(int timeout_ms);
 /* Lines written, and dropped because the queue was full (the reader of stdout is slow). */
 void al_counts(uint64_t *written, uint64_t *dropped);
 

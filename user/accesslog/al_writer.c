@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accesslog/accesslog.h"
@@ -23,12 +24,16 @@
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t more;
+	pthread_cond_t drained; /* the queue went empty (al_flush) */
 	char *buf; /* ring of AL_QUEUE_BYTES */
 	size_t head, len;
 	bool started;
+	bool writing; /* a chunk taken from the queue is being written */
 	struct al_policy *policy; /* in force; under lock */
 	atomic_uint_least64_t written, dropped;
-} al = {.lock = PTHREAD_MUTEX_INITIALIZER, .more = PTHREAD_COND_INITIALIZER};
+} al = {.lock = PTHREAD_MUTEX_INITIALIZER,
+	.more = PTHREAD_COND_INITIALIZER,
+	.drained = PTHREAD_COND_INITIALIZER};
 
 /* Up to `max` queued bytes, ending at a line end, copied out under the lock. */
 static size_t take(char *out, size_t max, uint64_t *lines)
@@ -77,9 +82,15 @@ static void *writer(void *arg)
 		while (!al.len)
 			pthread_cond_wait(&al.more, &al.lock);
 		n = take(chunk, AL_CHUNK, &lines);
+		al.writing = true;
 		pthread_mutex_unlock(&al.lock);
 		write_all(chunk, n);
 		atomic_fetch_add(&al.written, lines);
+		pthread_mutex_lock(&al.lock);
+		al.writing = false;
+		if (!al.len)
+			pthread_cond_broadcast(&al.drained);
+		pthread_mutex_unlock(&al.lock);
 	}
 	return NULL;
 }
@@ -166,4 +177,22 @@ void al_counts(uint64_t *written, uint64_t *dropped)
 {
 	*written = atomic_load(&al.written);
 	*dropped = atomic_load(&al.dropped);
+}
+
+void al_flush(int timeout_ms)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&al.lock);
+	while (al.started && (al.len || al.writing))
+		if (pthread_cond_timedwait(&al.drained, &al.lock, &until))
+			break;
+	pthread_mutex_unlock(&al.lock);
 }

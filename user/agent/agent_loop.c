@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog/accesslog.h"
 #include "agent/agent_state.h"
 #include "flows/flows.h"
 
@@ -164,6 +165,7 @@ static void agent_stop(struct agent *a)
 	admin_close(&a->admin);
 	flows_close(a->flows);
 	a->flows = NULL;
+	al_flush(1000); /* the relays and the flow reader are gone: the lines left are the last */
 	metrics_server_close(&a->metrics);
 	metrics_table_free(a->l7_metrics); /* the proxy thread is stopped: nobody adds now */
 	a->l7_metrics = NULL;
