@@ -4,13 +4,15 @@
 # from each side (client, server) and a request through the L7 router a client line, every line
 # JSON with Envoy's fields; Istio's Telemetry examples (copied unchanged) switch them on, off, by
 # mode and by filter as Istio's own test expects; a filter skiffd cannot evaluate is refused at
-# file:line and the logs keep the configuration in force. One lab, one node.
+# file:line and the logs keep the configuration in force; the L7 relay writes the server's
+# request lines, and a connection to node-2 over HBONE a line at each node. One lab, two nodes.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
 FX=$HERE/fixtures/accesslog
 ISTIO=$FX/istio
 SKLOG=$STATE/logs/skiffd-node-1.log
+SKLOG2=$STATE/logs/skiffd-node-2.log
 RENDERED=$(mktemp /tmp/skiff-accesslog.XXXXXX.yaml)
 T_OWN+=("$RENDERED")
 
@@ -24,13 +26,14 @@ applied() {
 # traffic: GET /PATH through the L7 router (echo:80) and 100 bytes each way over the kernel
 # path (echo:9000); the file's line count before it is printed, for lines_since
 traffic() {
-	local path=${1:-/hello} mark
+	local path=${1:-/hello} host=${2:-echo} mark
 	mark=$(wc -l <"$SKLOG")
+	[ "$host" = echo ] &&
 	lab exec -n default deploy/client -- curl -s -o /dev/null --max-time 5 \
 		-H 'x-request-id: req-1' -A 'skiff-test/1' "http://echo$path" >>"$LOG" 2>&1
 	lab exec -n default deploy/client -- python3 -c "
 import socket
-s = socket.create_connection(('echo', 9000), timeout=3)
+s = socket.create_connection(('$host', 9000), timeout=3)
 s.sendall(b'x' * 100)
 got = 0
 while got < 100:
@@ -53,11 +56,12 @@ web_request() {
 	echo "$mark"
 }
 
-# lines MARK: the access log lines written since MARK, checked and summarised: every line must
-# parse and carry Envoy's fields; prints "http:source=N http:destination=N tcp:source=N
-# tcp:destination=N paths=/a,/b" or "BAD ..." on the first line that does not hold.
+# lines MARK [LOG]: the access log lines written to LOG (node-1's) since MARK, checked and
+# summarised: every line must parse and carry Envoy's fields; prints "http:source=N
+# http:destination=N tcp:source=N tcp:destination=N paths=/a,/b" or "BAD ..." on the first line
+# that does not hold.
 lines() {
-	tail -n +"$(($1 + 1))" "$SKLOG" | grep -a '^{' | python3 -c '
+	tail -n +"$(($1 + 1))" "${2:-$SKLOG}" | grep -a '^{' | python3 -c '
 import json, sys
 need = ["start_time", "method", "path", "protocol", "response_code", "response_flags",
         "bytes_received", "bytes_sent", "duration", "upstream_host", "upstream_cluster",
@@ -110,7 +114,7 @@ ALL="http:destination=0 http:source=1 tcp:destination=1 tcp:source=1 paths=/hell
 NONE="http:destination=0 http:source=0 tcp:destination=0 tcp:source=0 paths="
 
 t_begin "lab up: client and echo in default, echo:80 through the L7 router, logs off"
-if lab up --nodes 1 "$FX/mesh.yaml" "$FX/operator-off.yaml" >"$LOG" 2>&1; then t_pass
+if lab up --nodes 2 "$FX/mesh.yaml" "$FX/operator-off.yaml" >"$LOG" 2>&1; then t_pass
 else t_fail "$(tail -5 "$LOG")"; fi
 
 t_begin "accessLogFile empty (Istio's default): no lines"
@@ -179,6 +183,23 @@ t_begin "mode-client.yaml again: the relay, a server side, writes nothing"
 applied "$ISTIO/mode-client.yaml"
 got=$(lines "$(web_request /relay)")
 if [ "$got" = "$NONE" ]; then t_pass; else t_fail "got: $got"; fi
+
+t_begin "over HBONE to node-2: the client's line at node-1, the server's at node-2, with principals"
+applied "$ISTIO/mode-clientserver.yaml"
+mark2=$(wc -l <"$SKLOG2")
+a=$(lines "$(traffic / far)")
+b=$(lines "$mark2" "$SKLOG2")
+far=$(tail -n +"$((mark2 + 1))" "$SKLOG2" | grep -a '^{' | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    print(e["destination_principal"], e["upstream_cluster"], e["destination_workload"][:12])')
+if [ "$a" = "http:destination=0 http:source=0 tcp:destination=0 tcp:source=1 paths=" ] &&
+	[ "$b" = "http:destination=0 http:source=0 tcp:destination=1 tcp:source=0 paths=" ] &&
+	[ "$far" = "spiffe://cluster.local/ns/default/sa/default inbound|9000|| default/far-" ]; then
+	t_pass "$far"
+else t_fail "node-1: $a
+node-2: $b ($far)"; fi
 
 t_begin "skiff_access_log_lines_total counts the lines, none dropped"
 page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)

@@ -64,6 +64,8 @@ bool al_policy_logs(const struct al_policy *p, const char *ns, const char *name,
 const char *al_policy_principal(const struct al_policy *p, const char *ns, const char *name);
 /* The FQDN of the pod's Service (the first whose selector picks it), NULL when none. */
 const char *al_policy_service(const struct al_policy *p, const char *ns, const char *name);
+/* The "ns/name" of the pod with address `ip` (text), NULL when none. */
+const char *al_policy_pod_at(const struct al_policy *p, const char *ip);
 bool al_policy_text(const struct al_policy *p);
 
 /* The process-wide log (al_writer.c). al_start once; al_set swaps the policy (takes it). */

@@ -41,6 +41,12 @@ struct al_policy {
 	size_t npods;
 	struct al_cel **cels; /* every filter the pods point at */
 	size_t ncels;
+	struct al_ip {
+		const char *ip; /* the pod's (owned by the model's copy below) */
+		char *copy;
+		const char *key; /* its pod's "ns/name" */
+	} *ips; /* sorted by ip */
+	size_t nips;
 };
 
 /* The merged state of one side: provider name -> on, filter. */
@@ -223,6 +229,50 @@ static bool anything_logs(const struct model *m)
 	return (file && file[0]) || m->mesh.ndefault_log_providers || m->ntelemetries;
 }
 
+static int ip_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct al_ip *)a)->ip, ((const struct al_ip *)b)->ip);
+}
+
+/* Pods by address, for the relays that know a peer by its address only. */
+static void ip_index(struct al_policy *pol, const struct model *m)
+{
+	pol->ips = calloc(2 * m->npods + 1, sizeof(*pol->ips));
+	if (!pol->ips)
+		abort();
+	for (size_t i = 0; i < m->npods; i++) {
+		const struct m_pod *p = &m->pods[i];
+		char key[320];
+		const struct al_pod *ap;
+		struct al_pod k = {.key = key};
+
+		snprintf(key, sizeof(key), "%s/%s", p->meta.ns, p->meta.name);
+		ap = bsearch(&k, pol->pods, pol->npods, sizeof(k), pod_cmp);
+		for (size_t j = 0; ap && j < p->nips && j < 2; j++) {
+			struct al_ip *e = &pol->ips[pol->nips++];
+
+			e->copy = strdup(p->ips[j]);
+			if (!e->copy)
+				abort();
+			e->ip = e->copy;
+			e->key = ap->key;
+		}
+	}
+	if (pol->nips)
+		qsort(pol->ips, pol->nips, sizeof(*pol->ips), ip_cmp);
+}
+
+const char *al_policy_pod_at(const struct al_policy *p, const char *ip)
+{
+	struct al_ip k = {.ip = ip};
+	const struct al_ip *e;
+
+	if (!p || !ip || !p->nips)
+		return NULL;
+	e = bsearch(&k, p->ips, p->nips, sizeof(k), ip_cmp);
+	return e ? e->key : NULL;
+}
+
 struct al_policy *al_policy_build(const struct model *m, const char *trust_domain)
 {
 	const struct m_access_logging **srcs;
@@ -256,6 +306,7 @@ struct al_policy *al_policy_build(const struct model *m, const char *trust_domai
 	}
 	free(srcs);
 	qsort(pol->pods, pol->npods, sizeof(*pol->pods), pod_cmp);
+	ip_index(pol, m);
 	return pol;
 }
 
@@ -269,6 +320,9 @@ void al_policy_unref(struct al_policy *p)
 		free(p->pods[i].service);
 	}
 	free(p->pods);
+	for (size_t i = 0; i < p->nips; i++)
+		free(p->ips[i].copy);
+	free(p->ips);
 	for (size_t i = 0; i < p->ncels; i++)
 		al_cel_free(p->cels[i]);
 	free(p->cels);

@@ -14,6 +14,7 @@
 #include "common/addr.h"
 #include "flows/flows.h"
 #include "l7route/l7route.h"
+#include "proxy/proxy.h"
 
 void agent_accesslog_apply(struct agent *a)
 {
@@ -222,4 +223,71 @@ void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 	al_emit(p, &en);
 out:
 	al_policy_unref(p);
+}
+
+/* An HBONE stream that carried a cross-node connection: the client node writes the client's
+ * line, the destination node the server's, each when its pod logs that side. */
+static void hbone_stream_end(void *ctx, const struct proxy_stream_end *se)
+{
+	char sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], dst[ADDR_ENDPOINT_MAX], cluster[400];
+	char sbuf[320], dbuf[320];
+	const char *sns = NULL, *sname = NULL, *dns = NULL, *dname = NULL, *skey, *dkey, *svc;
+	enum al_side side = se->server ? AL_SERVER : AL_CLIENT;
+	struct al_policy *p = al_get();
+	const struct al_cel *f;
+	struct l4_line l = {0};
+	struct skiff_event ev = {0};
+	struct al_entry en = {0};
+
+	(void)ctx;
+	if (!p)
+		return;
+	addr_text(&se->src->addr, se->src->family, sip, sizeof(sip));
+	addr_text(&se->dst->addr, se->dst->family, dip, sizeof(dip));
+	skey = se->src->family ? al_policy_pod_at(p, sip) : NULL;
+	dkey = al_policy_pod_at(p, dip);
+	split_pod(skey, sbuf, sizeof(sbuf), &sns, &sname);
+	split_pod(dkey, dbuf, sizeof(dbuf), &dns, &dname);
+	if (!al_policy_logs(p, se->server ? dns : sns, se->server ? dname : sname, side, &f))
+		goto out;
+	/* the filter sees what a kernel-path line shows: addresses and ports */
+	ev.sport = se->src->port;
+	ev.dport = se->dst->port;
+	l.e = &ev;
+	snprintf(l.sip, sizeof(l.sip), "%s", se->src->family ? sip : "");
+	snprintf(l.dip, sizeof(l.dip), "%s", dip);
+	if (!l4_filter_passes(f, &l))
+		goto out;
+	addr_endpoint(&se->dst->addr, se->dst->family, ntohs(se->dst->port), dst, sizeof(dst));
+	svc = al_policy_service(p, dns, dname);
+	if (se->server)
+		snprintf(cluster, sizeof(cluster), "inbound|%u||", ntohs(se->dst->port));
+	else if (svc)
+		snprintf(cluster, sizeof(cluster), "outbound|%u||%s", ntohs(se->dst->port), svc);
+	else
+		snprintf(cluster, sizeof(cluster), "PassthroughCluster");
+	en.side = side;
+	en.duration_ms = se->duration_ms;
+	en.start_ms = realtime_ms() - (int64_t)se->duration_ms;
+	en.response_flags = "-";
+	en.bytes_received = se->bytes_up;
+	en.bytes_sent = se->bytes_down;
+	en.upstream_host = dst;
+	en.upstream_cluster = cluster;
+	en.downstream_remote_address = se->src->family ? sip : NULL;
+	en.downstream_local_address = dst;
+	en.source_principal = se->src_id[0] ? se->src_id : NULL;
+	en.destination_principal = se->dst_id[0] ? se->dst_id
+						 : al_policy_principal(p, dns, dname);
+	en.source_workload = skey;
+	en.destination_workload = dkey;
+	en.connection_termination_details = se->reset ? "reset" : NULL;
+	al_emit(p, &en);
+out:
+	al_policy_unref(p);
+}
+
+void agent_accesslog_proxy_opts(struct proxy_opts *po)
+{
+	po->stream_end = hbone_stream_end;
 }

@@ -154,6 +154,9 @@ void agent_flows_names(struct agent *a);
 /* Access logs (agent_accesslog.c): the writer and the L4 lines at start, the policy of the
  * snapshot in force after each apply, the L7 router's lines. */
 int agent_accesslog_start(struct agent *a);
+/* Ask the proxy for the end of each HBONE stream (cross-node connections' lines). */
+struct proxy_opts;
+void agent_accesslog_proxy_opts(struct proxy_opts *po);
 void agent_accesslog_apply(struct agent *a);
 struct l7r_record;
 struct l7_svcport;
