@@ -287,6 +287,44 @@ static void test_policy_mesh_config(void **state)
 	diag_free(&d);
 }
 
+#define CM(ns, name, mesh)                                                                         \
+	"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: " name ", namespace: " ns "}\n"   \
+	"data:\n  mesh: |-\n" mesh
+
+/* Istio's own place for the mesh config (what Helm's --set meshConfig... writes) */
+static void test_policy_istio_configmap(void **state)
+{
+	struct diag d = {0};
+	struct model m;
+
+	(void)state;
+	expect_sides(PODS CM("istio-system", "istio", "    accessLogFile: /dev/stdout\n"
+						     "    accessLogEncoding: TEXT\n"),
+		     "CS CS CS");
+	/* another ConfigMap, or istio in another namespace, is not the mesh config */
+	assert_int_equal(model_load_string("t.yaml", PODS CM("app", "istio",
+				"    accessLogFile: /dev/stdout\n") CM("istio-system", "other",
+				"    accessLogFile: /dev/stdout\n"), &m, &d), 0);
+	assert_false(m.mesh.set);
+	assert_null(al_policy_build(&m, NULL));
+	model_free(&m);
+	/* errors in the text name the ConfigMap and the line within the text */
+	assert_int_not_equal(model_load_string("t.yaml", CM("istio-system", "istio",
+				"    accessLogFile: /dev/stdout\n    accessLogEncoding: XML\n"),
+				&m, &d), 0);
+	if (!diag_contains(&d, "t.yaml (ConfigMap istio-system/istio data.mesh):2: ConfigMap "
+			       "istio-system/istio: accessLogEncoding")) {
+		diag_print(&d);
+		fail_msg("no error at the text's line 2");
+	}
+	diag_free(&d);
+	/* two sources: refused, naming the first */
+	assert_int_not_equal(model_load_string("t.yaml", MESH_ON CM("istio-system", "istio",
+				"    accessLogFile: \"\"\n"), &m, &d), 0);
+	assert_true(diag_contains(&d, "a mesh config was already read from t.yaml:9"));
+	diag_free(&d);
+}
+
 static void test_policy_telemetry(void **state)
 {
 	(void)state;
@@ -363,6 +401,7 @@ int main(void)
 	    cmocka_unit_test(test_line_json),
 	    cmocka_unit_test(test_line_text),
 	    cmocka_unit_test(test_policy_mesh_config),
+	    cmocka_unit_test(test_policy_istio_configmap),
 	    cmocka_unit_test(test_policy_telemetry),
 	    cmocka_unit_test(test_telemetry_bad_input),
 	};

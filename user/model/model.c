@@ -40,6 +40,7 @@ static const struct kind_def kinds[] = {
     {"AuthorizationPolicy", "security.istio.io", v_istio_sec, true, parse_authorizationpolicy},
     {"Telemetry", "telemetry.istio.io", v_istio_tel, true, parse_telemetry},
     {"IstioOperator", "install.istio.io", v_istio_install, true, parse_istiooperator},
+    {"ConfigMap", "", v_core, true, parse_configmap},
 };
 
 static const struct kind_def *kind_find(const char *kind)

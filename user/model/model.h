@@ -323,6 +323,7 @@ struct m_meshconfig {
 	size_t nlog_providers;
 	const char *file; /* where it was read */
 	int line;
+	struct ydoc_set cm_src; /* the istio ConfigMap's `mesh` text, parsed (fields point in) */
 };
 
 struct model {

@@ -94,6 +94,7 @@ int parse_peerauthentication(struct pctx *c);
 int parse_authorizationpolicy(struct pctx *c);
 int parse_telemetry(struct pctx *c);
 int parse_istiooperator(struct pctx *c);
+int parse_configmap(struct pctx *c);
 
 /* Parse metadata into `out` (name required; namespace defaults to "default" when namespaced). */
 int pmeta(struct pctx *c, struct meta *out, bool namespaced);
