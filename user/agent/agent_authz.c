@@ -50,6 +50,7 @@ struct authz_conn {
 	uint16_t dst_port;
 	struct l7_timing *timing; /* request metrics; NULL when out of memory */
 	struct trace_in_conn *trace; /* SERVER spans; NULL when out of memory */
+	struct agent_al_relay *al; /* access log lines; NULL when the pod logs none */
 };
 
 static void conn_request(const struct authz_conn *ac, struct authz_request *rq)
@@ -78,6 +79,7 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	struct authz_decision dec;
 
 	conn_request(ac, rq); /* rq->tcp: the relay found no HTTP on the connection */
+	agent_al_relay_decided(ac->al, rq);
 	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
 	if (why)
 		authz_decision_format(&dec, why, whylen);
@@ -95,6 +97,7 @@ static void l7_request(void *ctx)
 	if (ac->timing)
 		l7_timing_request(ac->timing);
 	trace_in_queued(ac->trace);
+	agent_al_relay_request(ac->al);
 }
 
 static void l7_response(void *ctx, int status)
@@ -103,6 +106,7 @@ static void l7_response(void *ctx, int status)
 
 	if (ac->timing)
 		l7_timing_response(ac->timing, status);
+	agent_al_relay_response(ac->al, status);
 	trace_in_end(ac->trace, status);
 }
 
@@ -126,6 +130,7 @@ static void l7_release(void *ctx)
 
 	l7_timing_free(ac->timing);
 	trace_in_free(ac->trace);
+	agent_al_relay_free(ac->al);
 	agent_snap_unref(ac->snap);
 	free(ac);
 }
@@ -194,6 +199,8 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 		ac->trace = trace_in_new(ac->dst_pod, ac->src_ip, ac->dst_port);
 		ac->timing = l7_timing_new(a, &ac->snap->m, ac->dst_pod, ac->principal,
 					   principal != NULL, ac->src_ip);
+		ac->al = agent_al_relay_new(ac->dst_pod, ac->src_ip, ac->principal,
+					    principal != NULL, ac->dst_ip, ac->dst_port);
 		return PROXY_L7;
 	}
 	conn_request(ac, &rq);

@@ -6,8 +6,6 @@
  * ejections to the agent loop (agent_eject.c).
  */
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 #include "agent/agent_state.h"
 #include "l7route/l7route.h"
@@ -30,8 +28,8 @@ static const struct m_pod *client_pod(void *ref, const struct skiff_punt_key *cl
 	return agent_snap_local_pod(ref, &client->addr, client->family);
 }
 
-/* Every request in Istio's request metrics (reporter="source"); the access log line too when
- * SKIFF_L7_ACCESS_LOG is set. Runs on the connection's thread, the snapshot still held. */
+/* Every request in Istio's request metrics (reporter="source"), and in the access log when the
+ * client pod logs its requests. Runs on the connection's thread, the snapshot still held. */
 static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec)
 {
 	struct agent *a = ctx;
@@ -41,14 +39,7 @@ static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_reco
 
 	l7r_metrics(rec, a->o->trust_domain, &k, &h, flags, sizeof(flags));
 	agent_l7_metrics_add(a, &k, &h);
-	if (!getenv("SKIFF_L7_ACCESS_LOG"))
-		return;
-	fprintf(stderr, "skiffd l7route: %s/%s:%u %s route=%d code=%d flags=%s attempts=%u "
-		"upstream=%s duration_ms=%.1f\n",
-		sp->svc->meta.ns, sp->svc->meta.name, sp->port->port,
-		rec->protocol ? rec->protocol : rec->h2 ? "HTTP/2" : "HTTP/1.1", rec->route, rec->code,
-		flags, rec->attempts, rec->upstream[0] ? rec->upstream : "-",
-		(double)rec->duration_ns / 1e6);
+	agent_accesslog_l7route(a, sp, rec, flags);
 }
 
 /* Pods on other nodes over HBONE, through the outbound proxy's connections (no --ca-dir:

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "accesslog/accesslog.h"
 #include "agent/agent_state.h"
 #include "flows/flows.h"
 #include "tracing/tracing.h"
@@ -128,6 +129,10 @@ static int agent_start(struct agent *a)
 	/* spans are not worth refusing to run for either */
 	if (tracing_start())
 		agent_log("error", "the span exporter did not start; requests are not traced");
+	err = agent_accesslog_start(a);
+	if (err)
+		agent_log("error", "access logs are off (cannot start their writer: %s)",
+			  strerror(-err));
 	err = agent_tls_open(a);
 	if (!err)
 		err = agent_eject_open(a); /* before the router that pushes to it */
@@ -165,6 +170,7 @@ static void agent_stop(struct agent *a)
 	admin_close(&a->admin);
 	flows_close(a->flows);
 	a->flows = NULL;
+	al_flush(1000); /* the relays and the flow reader are gone: the lines left are the last */
 	metrics_server_close(&a->metrics);
 	metrics_table_free(a->l7_metrics); /* the proxy thread is stopped: nobody adds now */
 	a->l7_metrics = NULL;

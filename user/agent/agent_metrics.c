@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accesslog/accesslog.h"
 #include "agent/agent_state.h"
 #include "flows/flows.h"
 #include "metrics/metrics.h"
@@ -187,6 +188,19 @@ static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbu
 		 5);
 }
 
+/* Access log lines written to stdout, and those dropped because its reader fell behind. */
+static void render_accesslog(enum metrics_fmt f, struct strbuf *b)
+{
+	uint64_t written, dropped;
+
+	al_counts(&written, &dropped);
+	counter(b, f, "skiff_access_log_lines_total",
+		"Access log lines written to skiffd's standard output.", written);
+	counter(b, f, "skiff_access_log_dropped_total",
+		"Access log lines dropped: the queue to standard output was full (its reader is "
+		"slower than the traffic), or a line was longer than 64 KiB.", dropped);
+}
+
 /* Flow events: what skiffd showed, by kind, and what the kernel could not write. */
 static void render_flows(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
@@ -252,6 +266,7 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 	render_proxy(a, f, b);
 	render_flows(a, f, b);
 	render_tracing(f, b);
+	render_accesslog(f, b);
 	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
 		 "Pages served on :15020/metrics (this one included), by exposition format.",
 		 "format", (const char *const[]){"text", "openmetrics"}, a->metrics.scrapes, 2);

@@ -197,6 +197,7 @@ static void agent_reload_full(struct agent *a)
 	agent_routes_update(a);
 	agent_flows_names(a);
 	agent_tracing_apply(a, &a->snap->m);
+	agent_accesslog_apply(a);
 	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
 		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies", dp_generation(a->dp),
 		  a->view.nservices, a->view.nbackends, a->view.npods, a->view.pods_pending,

@@ -156,6 +156,27 @@ void agent_flows_start(struct agent *a);
 void agent_flows_names(struct agent *a);
 /* agent_tracing.c: meshConfig's tracing settings into the span exporter, per snapshot. */
 void agent_tracing_apply(struct agent *a, const struct model *m);
+/* Access logs (agent_accesslog.c): the writer and the L4 lines at start, the policy of the
+ * snapshot in force after each apply, the L7 router's lines. */
+int agent_accesslog_start(struct agent *a);
+/* Ask the proxy for the end of each HBONE stream (cross-node connections' lines). */
+struct proxy_opts;
+void agent_accesslog_proxy_opts(struct proxy_opts *po);
+void agent_accesslog_apply(struct agent *a);
+struct l7r_record;
+struct l7_svcport;
+/* The L7 relay's lines (agent_accesslog_relay.c): NULL when the pod logs no server side. */
+struct agent_al_relay;
+struct authz_request;
+struct agent_al_relay *agent_al_relay_new(const struct m_pod *dst, const char *src_ip,
+					  const char *principal, bool mtls, const char *dst_ip,
+					  uint16_t dst_port);
+void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request *rq);
+void agent_al_relay_request(struct agent_al_relay *r);
+void agent_al_relay_response(struct agent_al_relay *r, int status);
+void agent_al_relay_free(struct agent_al_relay *r);
+void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
+			     const struct l7r_record *rec, const char *flags);
 int agent_flows_stream(void *ctx, const char *path, int fd);
 /* /status: sync state, programs, map fill levels, pods in and out of the mesh (agent_status.c). */
 char *agent_status(const struct agent *a);

@@ -45,6 +45,12 @@ void flows_serve(struct flows *f, int fd, const char *query);
 /* Events published by kind (index enum skiff_ev_kind), and CLOSED parts that found no partner. */
 void flows_counts(struct flows *f, uint64_t kinds[SKIFF_EV_KINDS], uint64_t *orphans);
 void flows_close(struct flows *f);
+/* Call fn for every CLOSED event as shown (the parts of a fast-path connection joined), on
+ * the reader's thread, with both ends' "ns/pod" ("" when not a pod) and the realtime ms of
+ * the close. fn must not block: the ring fills meanwhile. */
+typedef void (*flows_closed_fn)(void *ctx, const struct skiff_event *e, int64_t ms,
+				const char *src, const char *dst);
+void flows_on_closed(struct flows *f, flows_closed_fn fn, void *ctx);
 
 /* The filter of a /flows request (flows_filter.c). */
 struct flows_filter {

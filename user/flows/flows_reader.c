@@ -48,6 +48,8 @@ struct flows {
 
 	pthread_mutex_t lock; /* names, queue, counts, hist */
 	struct flows_names *names;
+	flows_closed_fn on_closed; /* with on_closed_ctx: the access log's L4 lines */
+	void *on_closed_ctx;
 	struct flows_client queue[FLOWS_QUEUE];
 	size_t nqueue;
 	uint64_t kinds[SKIFF_EV_KINDS], orphans;
@@ -101,6 +103,8 @@ static void follower_drop(struct flows *f, size_t i)
 /* Into the history (the oldest goes), counted, and to every follower it matches. */
 static void publish(struct flows *f, const struct skiff_event *e)
 {
+	flows_closed_fn closed_fn;
+	void *closed_ctx;
 	struct flows_rec r;
 
 	pthread_mutex_lock(&f->lock);
@@ -114,7 +118,11 @@ static void publish(struct flows *f, const struct skiff_event *e)
 	}
 	if (r.kind)
 		f->kinds[r.kind]++;
+	closed_fn = f->on_closed;
+	closed_ctx = f->on_closed_ctx;
 	pthread_mutex_unlock(&f->lock);
+	if (closed_fn && e->kind == SKIFF_EV_CLOSED)
+		closed_fn(closed_ctx, e, r.ms, r.src, r.dst);
 	/* r.json stays valid: only this thread replaces history entries */
 	for (size_t i = f->nfollowers; i-- > 0;)
 		if (flows_rec_match(&r, &f->followers[i].ft) &&
@@ -408,4 +416,12 @@ void flows_close(struct flows *f)
 	flows_names_free(f->names);
 	pthread_mutex_destroy(&f->lock);
 	free(f);
+}
+
+void flows_on_closed(struct flows *f, flows_closed_fn fn, void *ctx)
+{
+	pthread_mutex_lock(&f->lock);
+	f->on_closed = fn;
+	f->on_closed_ctx = ctx;
+	pthread_mutex_unlock(&f->lock);
 }

@@ -76,6 +76,9 @@ struct hb_stream {
 	uint32_t ev_mask;	   /* the local socket's armed epoll events; HB_EV_GONE: left it */
 	int status;		   /* client: the response's :status */
 	uint64_t active_ms;	   /* proxy.now_ms at its last byte either way (or its start) */
+	uint64_t start_ms;	   /* proxy.now_ms when it was made */
+	uint64_t bytes_up;	   /* read from the local side (client or pod) */
+	uint64_t bytes_down;	   /* written to it */
 	char baggage[512];	    /* the source workload, as `baggage` says (sent, or received) */
 	char trace[64];		    /* server: the request's `traceparent` */
 	struct hb_stream *next;

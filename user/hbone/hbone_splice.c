@@ -61,6 +61,7 @@ int hb_splice_up(struct hb_stream *st)
 		if (n > 0) {
 			pp->len += n;
 			st->up.len += n;
+			st->bytes_up += (uint64_t)n;
 		} else if (n == 0) {
 			st->local_eof = true;
 		} else if (errno == EAGAIN) {

@@ -34,7 +34,7 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 	}
 	st->conn = c;
 	st->id = -1;
-	st->active_ms = c->p->now_ms;
+	st->active_ms = st->start_ms = c->p->now_ms;
 	st->out_ready = true; /* a new socket has room; a short write() says otherwise */
 	st->local = (struct proxy_ev){.kind = EV_HB_LOCAL, .fd = local_fd, .st = st};
 	st->next = c->streams;
@@ -48,9 +48,32 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 	return st;
 }
 
+/* The access log's view of a stream that carried bytes: the client's side is the local one on
+ * the client node, the peer's on the destination node. */
+static void stream_report(const struct hb_stream *st, bool reset)
+{
+	const struct hb_conn *c = st->conn;
+	struct proxy_stream_end e = {
+	    .server = c->server,
+	    .src = &st->src,
+	    .dst = &st->dst,
+	    .src_id = c->server ? c->peer_id : c->src_id,
+	    .dst_id = c->server ? "" : c->peer_id,
+	    .bytes_up = c->server ? st->bytes_down : st->bytes_up,
+	    .bytes_down = c->server ? st->bytes_up : st->bytes_down,
+	    .duration_ms = c->p->now_ms - st->start_ms,
+	    .reset = reset,
+	};
+
+	c->p->o.stream_end(c->p->o.ctx, &e);
+}
+
 void hb_stream_free(struct hb_stream *st, bool reset)
 {
 	struct hb_conn *c = st->conn;
+
+	if (st->open && c->p->o.stream_end)
+		stream_report(st, reset);
 
 	for (struct hb_stream **pp = &c->streams; *pp; pp = &(*pp)->next)
 		if (*pp == st) {
@@ -135,6 +158,7 @@ static int pump_up(struct hb_stream *st)
 		n = read(st->local.fd, b->data + b->off + b->len, room);
 		if (n > 0) {
 			b->len += n;
+			st->bytes_up += (uint64_t)n;
 			st->in_ready = (size_t)n == room;
 		} else if (n == 0) {
 			st->local_eof = true;
@@ -164,6 +188,7 @@ static int pump_down(struct hb_stream *st)
 			break;
 		}
 		st->out_ready = (size_t)n == b->len;
+		st->bytes_down += (uint64_t)n;
 		b->off += n;
 		b->len -= n;
 		if (!st->closed)

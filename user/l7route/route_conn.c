@@ -300,6 +300,11 @@ void l7r_conn_serve(struct l7r_conn *c)
 			q.rec.request_bytes += q.head.size + q.body.len;
 			q.rec.src_pod = c->src_pod;
 			q.rec.dst_svc = q.dest && q.dest->target ? q.dest->target : c->sp->svc;
+			q.rec.rq = &q.rq;
+			q.rec.client = &c->client;
+			q.rec.vip = &c->vip;
+			q.rec.subset = q.dest && q.dest->dst ? q.dest->dst->subset : NULL;
+			q.rec.dst_port = q.dest ? q.dest->port : c->sp->port->port;
 			if (c->rt->o.record)
 				c->rt->o.record(c->rt->o.ctx, c->sp, &q.rec);
 			l7r_trace_end(c, &q);

@@ -73,6 +73,11 @@ static void stream_done(struct l7r_h2 *h, struct l7r_h2s *s, bool complete)
 		rec->duration_ns = l7r_now_ns() - rec->start_ns;
 		rec->src_pod = c->src_pod;
 		rec->dst_svc = s->q.dest && s->q.dest->target ? s->q.dest->target : c->sp->svc;
+		rec->rq = &s->q.rq;
+		rec->client = &c->client;
+		rec->vip = &c->vip;
+		rec->subset = s->q.dest && s->q.dest->dst ? s->q.dest->dst->subset : NULL;
+		rec->dst_port = s->q.dest ? s->q.dest->port : c->sp->port->port;
 		if (c->rt->o.record)
 			c->rt->o.record(c->rt->o.ctx, c->sp, rec);
 	}

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #include "authz/authz.h" /* struct authz_header */
+#include "skiff/lb.h"
+#include "skiff/punt.h"
 #include "compile/compile_l7.h"
 #include "model/model.h"
 
@@ -71,6 +73,14 @@ struct l7r_record {
 	bool hbone;			   /* the last try went over an HBONE stream (mTLS) */
 	const char *protocol;		   /* Istio's request_protocol: NULL "http", or "grpc" */
 	bool h2;			   /* the client spoke HTTP/2 */
+	/* For the access log, valid during the callback only: the request as read (NULL when
+	 * none was parsed), the client's address, the VIP it dialled, the route destination's
+	 * subset (NULL: none) and port. */
+	const struct l7r_request *rq;
+	const struct skiff_punt_key *client;
+	const struct skiff_sock_origin *vip;
+	const char *subset;
+	uint16_t dst_port;
 };
 
 #endif

@@ -25,6 +25,7 @@ struct kind_def {
 static const char *const v_core[] = {"v1", NULL};
 static const char *const v_istio_net[] = {"v1", "v1beta1", "v1alpha3", NULL};
 static const char *const v_istio_sec[] = {"v1", "v1beta1", NULL};
+static const char *const v_istio_tel[] = {"v1", "v1alpha1", NULL};
 static const char *const v_istio_install[] = {"v1alpha1", NULL};
 
 static const struct kind_def kinds[] = {
@@ -37,7 +38,9 @@ static const struct kind_def kinds[] = {
     {"DestinationRule", "networking.istio.io", v_istio_net, true, parse_destinationrule},
     {"PeerAuthentication", "security.istio.io", v_istio_sec, true, parse_peerauthentication},
     {"AuthorizationPolicy", "security.istio.io", v_istio_sec, true, parse_authorizationpolicy},
+    {"Telemetry", "telemetry.istio.io", v_istio_tel, true, parse_telemetry},
     {"IstioOperator", "install.istio.io", v_istio_install, true, parse_istiooperator},
+    {"ConfigMap", "", v_core, true, parse_configmap},
 };
 
 static const struct kind_def *kind_find(const char *kind)
@@ -185,6 +188,7 @@ static void model_drop_trees(struct model *m)
 	FORGET_DOCS(m->virtualservices, m->nvirtualservices);
 	FORGET_DOCS(m->destinationrules, m->ndestinationrules);
 	FORGET_DOCS(m->peerauthentications, m->npeerauthentications);
+	FORGET_DOCS(m->telemetries, m->ntelemetries);
 
 	for (size_t i = 0; i < m->src.n; i++) {
 		const char *kind = ynode_str(ynode_get(m->src.docs[i], "kind"));
@@ -355,6 +359,8 @@ void model_free(struct model *m)
 {
 	free_k8s_resources(m);
 	free_istio_resources(m);
+	free_telemetry_resources(m);
+	free_mesh_config(m);
 	model_index_free(m);
 	free(m->root_namespace);
 	model_mesh_tracing_free(&m->tracing);

@@ -304,6 +304,51 @@ struct m_mesh_tracing {
 	int line;
 };
 
+/* Telemetry (telemetry.istio.io): only accessLogging is read; tracing and metrics would sit next
+ * to it, with the same selection (selector, namespace, root namespace). */
+enum m_log_mode { M_LOG_CLIENT_AND_SERVER = 0, M_LOG_CLIENT, M_LOG_SERVER };
+
+struct m_access_logging {
+	char **providers; /* providers[].name; none: the mesh's default providers */
+	size_t nproviders;
+	enum m_log_mode mode; /* match.mode */
+	bool disabled;
+	char *filter; /* filter.expression (CEL, checked at parse), NULL: none */
+	int line;     /* of the entry, for messages after parsing */
+};
+
+struct m_telemetry {
+	struct meta meta;
+	struct labels selector; /* spec.selector.matchLabels */
+	bool has_selector;
+	/* spec.targetRef(s): names a Gateway or waypoint skiff does not run, so the resource
+	 * applies to no pod here (a warning says so) */
+	bool has_target_ref;
+	struct m_access_logging *logging;
+	size_t nlogging;
+	bool has_logging; /* `accessLogging:` present (even empty) */
+};
+
+/* An extensionProviders entry of the mesh config that access logs may name. */
+struct m_log_provider {
+	char *name;
+	char *path; /* envoyFileAccessLog.path; NULL: another kind of provider */
+};
+
+/* The mesh config (IstioOperator spec.meshConfig), as far as skiffd applies it. */
+struct m_meshconfig {
+	bool set;		 /* an IstioOperator with meshConfig was read */
+	char *access_log_file;	 /* accessLogFile; NULL or "": off */
+	bool access_log_text;	 /* accessLogEncoding: TEXT (JSON otherwise) */
+	char **default_log_providers; /* defaultProviders.accessLogging */
+	size_t ndefault_log_providers;
+	struct m_log_provider *log_providers;
+	size_t nlog_providers;
+	const char *file; /* where it was read */
+	int line;
+	struct ydoc_set cm_src; /* the istio ConfigMap's `mesh` text, parsed (fields point in) */
+};
+
 struct model {
 	struct m_namespace *namespaces;
 	size_t nnamespaces;
@@ -323,6 +368,9 @@ struct model {
 	size_t npeerauthentications;
 	struct m_authorizationpolicy *authorizationpolicies;
 	size_t nauthorizationpolicies;
+	struct m_telemetry *telemetries;
+	size_t ntelemetries;
+	struct m_meshconfig mesh;
 
 	char *root_namespace; /* Istio's root namespace, "istio-system" by default */
 	struct m_mesh_tracing tracing;

@@ -92,12 +92,14 @@ int parse_virtualservice(struct pctx *c);
 int parse_destinationrule(struct pctx *c);
 int parse_peerauthentication(struct pctx *c);
 int parse_authorizationpolicy(struct pctx *c);
-int parse_istiooperator(struct pctx *c);
 /* model_mesh_tracing.c: the tracing part of a meshConfig mapping (the IstioOperator's reader
  * calls it once it has checked there is a single meshConfig). */
 void parse_mesh_tracing(struct pctx *c, const struct ynode *meshconfig);
 void model_mesh_tracing_init(struct m_mesh_tracing *t);
 void model_mesh_tracing_free(struct m_mesh_tracing *t);
+int parse_telemetry(struct pctx *c);
+int parse_istiooperator(struct pctx *c);
+int parse_configmap(struct pctx *c);
 
 /* Parse metadata into `out` (name required; namespace defaults to "default" when namespaced). */
 int pmeta(struct pctx *c, struct meta *out, bool namespaced);
@@ -109,6 +111,9 @@ void model_index_free(struct model *m);
 /* Free the per-kind arrays (each kind's parser file provides its own). */
 void free_k8s_resources(struct model *m);
 void free_istio_resources(struct model *m);
+/* model_istio_telemetry.c, model_istio_mesh.c */
+void free_telemetry_resources(struct model *m);
+void free_mesh_config(struct model *m);
 /* Cross-resource validation of Istio kinds (VS hosts unique across VSs of a namespace is NOT an
  * Istio error; subset references are checked by the compiler). */
 int validate_istio(struct model *m, struct diag *d);

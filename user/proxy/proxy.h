@@ -96,6 +96,17 @@ struct proxy_limits {
 #define PROXY_LINGER_MS	   1000u	  /* Envoy's delayed_close_timeout */
 #define PROXY_PER_SOURCE   1024u
 
+/* An HBONE stream that carried a connection has ended (for the access log). */
+struct proxy_stream_end {
+	bool server; /* the destination node's end (inbound CONNECT); false: the client node's */
+	const struct skiff_sock_origin *src; /* the client pod (port 0: not carried) */
+	const struct skiff_sock_origin *dst; /* the destination pod */
+	const char *src_id, *dst_id;	     /* SPIFFE IDs of each end's certificate, "" unknown */
+	uint64_t bytes_up, bytes_down;	     /* client -> server, server -> client */
+	uint64_t duration_ms;
+	bool reset; /* ended by a reset rather than both sides' FIN */
+};
+
 struct proxy_opts {
 	const char *addr4; /* IPv4 address to listen on, or NULL */
 	const char *addr6; /* IPv6 address to listen on, or NULL */
@@ -114,6 +125,9 @@ struct proxy_opts {
 	bool paused;	/* listen (or take the listeners a running skiffd hands over) but accept
 			 * nothing until proxy_resume: the old process serves meanwhile */
 	struct proxy_limits limits; /* zero fields: the defaults */
+	/* Each HBONE stream that was open, at its end; NULL: not asked. On the proxy thread: hand
+	 * it on, do not block. */
+	void (*stream_end)(void *ctx, const struct proxy_stream_end *e);
 	void *ctx;
 };
 

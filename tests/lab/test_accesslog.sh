@@ -1,0 +1,212 @@
+#!/bin/bash
+# Access logs on skiffd's standard output: the install guide's IstioOperator
+# (meshConfig.accessLogFile: /dev/stdout) turns them on; a kernel-path TCP connection gives a line
+# from each side (client, server) and a request through the L7 router a client line, every line
+# JSON with Envoy's fields; Istio's Telemetry examples (copied unchanged) switch them on, off, by
+# mode and by filter as Istio's own test expects; a filter skiffd cannot evaluate is refused at
+# file:line and the logs keep the configuration in force; the L7 relay writes the server's
+# request lines, and a connection to node-2 over HBONE a line at each node. One lab, two nodes.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
+. "$HERE/mesh.sh"
+FX=$HERE/fixtures/accesslog
+ISTIO=$FX/istio
+SKLOG=$STATE/logs/skiffd-node-1.log
+SKLOG2=$STATE/logs/skiffd-node-2.log
+RENDERED=$(mktemp /tmp/skiff-accesslog.XXXXXX.yaml)
+T_OWN+=("$RENDERED")
+
+# applied FILE...: apply and wait until skiffd has reloaded (accepted or refused)
+applied() {
+	local rel
+	rel=$(reloads node-1)
+	lab apply "$@" >>"$LOG" 2>&1 && wait_reload node-1 "$rel" && sleep 0.2
+}
+
+# traffic: GET /PATH through the L7 router (echo:80) and 100 bytes each way over the kernel
+# path (echo:9000); the file's line count before it is printed, for lines_since
+traffic() {
+	local path=${1:-/hello} host=${2:-echo} mark
+	mark=$(wc -l <"$SKLOG")
+	[ "$host" = echo ] &&
+	lab exec -n default deploy/client -- curl -s -o /dev/null --max-time 5 \
+		-H 'x-request-id: req-1' -A 'skiff-test/1' "http://echo$path" >>"$LOG" 2>&1
+	lab exec -n default deploy/client -- python3 -c "
+import socket
+s = socket.create_connection(('$host', 9000), timeout=3)
+s.sendall(b'x' * 100)
+got = 0
+while got < 100:
+    b = s.recv(4096)
+    if not b: break
+    got += len(b)
+s.close()" >>"$LOG" 2>&1
+	# flow events reach skiffd within 50 ms of the close; the fast path's two halves within 1 s
+	sleep 1.5
+	echo "$mark"
+}
+
+# web_request PATH: one GET to web (through its node's L7 relay); the mark before it is printed
+web_request() {
+	local mark
+	mark=$(wc -l <"$SKLOG")
+	lab exec -n default deploy/client -- curl -s -o /dev/null --max-time 5 \
+		-H 'x-request-id: req-1' "http://web$1" >>"$LOG" 2>&1
+	sleep 0.5
+	echo "$mark"
+}
+
+# lines MARK [LOG]: the access log lines written to LOG (node-1's) since MARK, checked and
+# summarised: every line must parse and carry Envoy's fields; prints "http:source=N
+# http:destination=N tcp:source=N tcp:destination=N paths=/a,/b" or "BAD ..." on the first line
+# that does not hold.
+lines() {
+	tail -n +"$(($1 + 1))" "${2:-$SKLOG}" | grep -a '^{' | python3 -c '
+import json, sys
+need = ["start_time", "method", "path", "protocol", "response_code", "response_flags",
+        "bytes_received", "bytes_sent", "duration", "upstream_host", "upstream_cluster",
+        "downstream_remote_address", "x_forwarded_for", "user_agent", "request_id", "authority",
+        "upstream_transport_failure_reason", "source_principal", "destination_principal",
+        "connection_termination_details"]
+n = {"http:source": 0, "http:destination": 0, "tcp:source": 0, "tcp:destination": 0}
+paths = []
+for l in sys.stdin:
+    try:
+        e = json.loads(l)
+    except ValueError as err:
+        print("BAD not JSON (%s): %s" % (err, l.strip())); sys.exit()
+    miss = [k for k in need if k not in e]
+    if miss:
+        print("BAD missing %s: %s" % (miss, l.strip())); sys.exit()
+    kind = "http" if e["protocol"] else "tcp"
+    if kind == "http" and e["reporter"] == "source":
+        ok = (e["method"] == "GET" and e["response_code"] == 200 and
+              e["request_id"] == "req-1" and e["user_agent"] == "skiff-test/1" and
+              e["authority"] == "echo" and
+              e["upstream_cluster"] == "outbound|80||echo.default.svc.cluster.local" and
+              e["upstream_host"].endswith(":8080") and e["bytes_sent"] > 0)
+        paths.append(e["path"])
+    elif kind == "http":
+        ok = (e["method"] == "GET" and e["response_code"] == 200 and
+              e["request_id"] == "req-1" and e["authority"] == "web" and
+              e["upstream_cluster"] == "inbound|8080||" and
+              e["destination_workload"].startswith("default/web-"))
+        paths.append(e["path"])
+    else:
+        ok = (e["response_code"] == 0 and e["bytes_received"] == 100 and
+              e["bytes_sent"] == 100 and e["upstream_host"].endswith(":9000") and
+              e["source_principal"] == "spiffe://cluster.local/ns/default/sa/default")
+    if not ok:
+        print("BAD fields: " + l.strip()); sys.exit()
+    n[kind + ":" + e["reporter"]] += 1
+print(" ".join("%s=%d" % kv for kv in sorted(n.items())) + " paths=" + ",".join(paths))
+'
+}
+
+# expect NAME WANT [PATH]: traffic, then the summary must be WANT
+expect() {
+	local got
+	got=$(lines "$(traffic "${3:-/hello}")")
+	if [ "$got" = "$2" ]; then t_pass "$got"; else t_fail "want: $2
+got:  $got"; fi
+}
+ALL="http:destination=0 http:source=1 tcp:destination=1 tcp:source=1 paths=/hello"
+NONE="http:destination=0 http:source=0 tcp:destination=0 tcp:source=0 paths="
+
+t_begin "lab up: client and echo in default, echo:80 through the L7 router, logs off"
+if lab up --nodes 2 "$FX/mesh.yaml" "$FX/operator-off.yaml" >"$LOG" 2>&1; then t_pass
+else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "accessLogFile empty (Istio's default): no lines"
+expect off "$NONE"
+
+t_begin "the guide's IstioOperator (accessLogFile: /dev/stdout): TCP lines from both sides, HTTP from the client's"
+applied "$FX/operator.yaml"
+expect guide "$ALL"
+
+t_begin "Telemetry disabled: true (Istio's TestAccessLogs 'disabled'): off despite accessLogFile"
+applied "$FX/disabled.yaml"
+expect disabled "$NONE"
+
+t_begin "mode-client.yaml: the client side only"
+applied "$ISTIO/mode-client.yaml"
+expect client "http:destination=0 http:source=1 tcp:destination=0 tcp:source=1 paths=/hello"
+
+t_begin "mode-server.yaml: the server side only"
+applied "$ISTIO/mode-server.yaml"
+expect server "http:destination=0 http:source=0 tcp:destination=1 tcp:source=0 paths="
+
+t_begin "mode-clientserver.yaml: both sides"
+applied "$ISTIO/mode-clientserver.yaml"
+expect both "$ALL"
+
+t_begin "filter.yaml: request.path == '/filter-test' logs that request only"
+applied "$ISTIO/filter.yaml"
+a=$(lines "$(traffic /filter-test)")
+b=$(lines "$(traffic /other)")
+if [ "$a" = "http:destination=0 http:source=1 tcp:destination=0 tcp:source=0 paths=/filter-test" ] &&
+	[ "$b" = "$NONE" ]; then t_pass "$a"
+else t_fail "/filter-test: $a
+/other: $b"; fi
+
+t_begin "a filter skiffd cannot evaluate is refused at file:line; the filter in force stays"
+rej=$(rejected node-1)
+applied "$FX/bad-filter.yaml"
+dump=$(config_dump node-1)
+a=$(lines "$(traffic /filter-test)")
+if [ "$(rejected node-1)" != "$rej" ] &&
+	grep -qE 'bad-filter.yaml:12: Telemetry default/logs: spec.accessLogging\[0\].filter.expression' <<<"$dump" &&
+	[ "$a" = "http:destination=0 http:source=1 tcp:destination=0 tcp:source=0 paths=/filter-test" ]; then
+	t_pass
+else t_fail "rejected $(rejected node-1) (was $rej); lines $a; dump: $dump"; fi
+lab delete "$FX/bad-filter.yaml" >>"$LOG" 2>&1
+
+t_begin "Telemetry enabled (disabled: false) turns logs on without accessLogFile"
+applied "$FX/operator-off.yaml" "$FX/enabled.yaml"
+expect enabled "$ALL"
+
+t_begin "targetref.yaml (rendered as Istio does) names a Gateway: applies to no pod, warned"
+sed 's/{{ .TargetGatewayName }}/ingress/; s/{{ .DisableLogs }}/true/' "$ISTIO/targetref.yaml" >"$RENDERED"
+lab delete "$FX/enabled.yaml" >>"$LOG" 2>&1
+applied "$FX/operator.yaml" "$RENDERED"
+got=$(lines "$(traffic)")
+if [ "$got" = "$ALL" ] && grep -aq "targetRef names a Gateway" "$SKLOG"; then t_pass
+else t_fail "lines: $got; warning: $(grep -a targetRef "$SKLOG" | tail -1)"; fi
+
+t_begin "the L7 relay (web's HTTP AuthorizationPolicy) writes the server side's request line"
+got=$(lines "$(web_request /relay)")
+if [ "$got" = "http:destination=1 http:source=0 tcp:destination=0 tcp:source=0 paths=/relay" ]; then
+	t_pass "$got"
+else t_fail "got: $got"; fi
+
+t_begin "mode-client.yaml again: the relay, a server side, writes nothing"
+applied "$ISTIO/mode-client.yaml"
+got=$(lines "$(web_request /relay)")
+if [ "$got" = "$NONE" ]; then t_pass; else t_fail "got: $got"; fi
+
+t_begin "over HBONE to node-2: the client's line at node-1, the server's at node-2, with principals"
+applied "$ISTIO/mode-clientserver.yaml"
+mark2=$(wc -l <"$SKLOG2")
+a=$(lines "$(traffic / far)")
+b=$(lines "$mark2" "$SKLOG2")
+far=$(tail -n +"$((mark2 + 1))" "$SKLOG2" | grep -a '^{' | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    print(e["destination_principal"], e["upstream_cluster"], e["destination_workload"][:12])')
+if [ "$a" = "http:destination=0 http:source=0 tcp:destination=0 tcp:source=1 paths=" ] &&
+	[ "$b" = "http:destination=0 http:source=0 tcp:destination=1 tcp:source=0 paths=" ] &&
+	[ "$far" = "spiffe://cluster.local/ns/default/sa/default inbound|9000|| default/far-" ]; then
+	t_pass "$far"
+else t_fail "node-1: $a
+node-2: $b ($far)"; fi
+
+t_begin "skiff_access_log_lines_total counts the lines, none dropped"
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+written=$(awk '$1 == "skiff_access_log_lines_total" { print $2 }' <<<"$page")
+dropped=$(awk '$1 == "skiff_access_log_dropped_total" { print $2 }' <<<"$page")
+logged=$(grep -ac '^{"start_time"' "$SKLOG")
+if [ "$written" = "$logged" ] && [ "$dropped" = 0 ]; then t_pass "$written lines"
+else t_fail "metric $written, file $logged, dropped $dropped"; fi
+
+t_summary
