@@ -13,6 +13,7 @@
 
 #include "config/config_watch.h"
 #include "model/parse.h"
+#include "model/model_pool.h"
 
 struct kind_def {
 	const char *kind;
@@ -355,5 +356,6 @@ void model_free(struct model *m)
 	model_index_free(m);
 	free(m->root_namespace);
 	ydoc_set_free(&m->src);
+	model_pool_free(m->pool);
 	memset(m, 0, sizeof(*m));
 }

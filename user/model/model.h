@@ -55,6 +55,9 @@ struct m_container_port {
 	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
 };
 
+/* A pod's namespace, node name, service account, host addresses, labels (keys, values and the
+ * array) and container ports (names and the array) are the model's shared copies (model_pool.h):
+ * read them, never free or change them. Its name, uid and addresses are its own. */
 struct m_pod {
 	struct meta meta;
 	char *node_name;       /* spec.nodeName */
@@ -302,6 +305,8 @@ struct model {
 	size_t nauthorizationpolicies;
 
 	char *root_namespace; /* Istio's root namespace, "istio-system" by default */
+	/* values pods share (namespace, node, service account, labels, ports): model_pool.h */
+	struct model_pool *pool;
 	struct ydoc_set src;  /* the parsed YAML every pointer above may refer into */
 
 	/* Lookup indexes (positions in services[] / pods[] sorted by namespace, name), built by
