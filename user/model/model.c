@@ -195,12 +195,32 @@ static void model_drop_trees(struct model *m)
 	m->src.n = k;
 }
 
+/* Arrays grew by doubling while loading; a cluster's 50,000 pods would keep up to half as much
+ * again of unused room for as long as the model lives. Nothing is added to a loaded model
+ * (parray_push infers the room from the count, so it must not be). */
+static void *fit(void *arr, size_t n, size_t elem)
+{
+	void *p = n ? realloc(arr, n * elem) : arr;
+
+	return p ? p : arr;
+}
+
+#define FIT(arr, n) ((arr) = fit((arr), (n), sizeof((arr)[0])))
+
+static void model_fit_arrays(struct model *m)
+{
+	FIT(m->pods, m->npods);
+	FIT(m->services, m->nservices);
+	FIT(m->endpointslices, m->nendpointslices);
+}
+
 /* Every document is in: validate, and keep or drop the whole model. */
 static int model_validated(struct model *m, size_t errors_before, int io_err, struct diag *d)
 {
 	model_validate(m, d);
 	if (d->errors == errors_before && !io_err) {
 		model_drop_trees(m);
+		model_fit_arrays(m);
 		return 0;
 	}
 	model_free(m);

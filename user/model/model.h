@@ -94,7 +94,7 @@ struct m_endpoint {
 	size_t naddresses;
 	bool ready;	  /* conditions.ready; absent means ready (Kubernetes' rule) */
 	char *pod_name;	  /* targetRef.name when targetRef.kind == Pod, else NULL */
-	char *node_name;  /* nodeName, may be NULL */
+	char *node_name;  /* nodeName, may be NULL; the model's shared copy (model_pool.h) */
 };
 
 struct m_endpoint_port {

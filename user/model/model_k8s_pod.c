@@ -217,15 +217,6 @@ static void pod_free_parsed(struct m_pod *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* The model's copy of `s`, which goes. */
-static char *pooled(struct model *m, char *s)
-{
-	char *r = (char *)model_pool_str(m, s);
-
-	free(s);
-	return r;
-}
-
 /* Labels and ports are the same in every replica: the whole array is pooled, after its strings
  * (so equal arrays hold equal pointers). */
 static void pod_pool_arrays(struct model *m, struct m_pod *p)
@@ -234,8 +225,8 @@ static void pod_pool_arrays(struct model *m, struct m_pod *p)
 	struct m_container_port *cp;
 
 	for (size_t i = 0; i < l->n; i++) {
-		l->v[i].key = pooled(m, l->v[i].key);
-		l->v[i].val = pooled(m, l->v[i].val);
+		l->v[i].key = model_pool_take(m, l->v[i].key);
+		l->v[i].val = model_pool_take(m, l->v[i].val);
 	}
 	if (l->n) {
 		struct kv *v = (struct kv *)model_pool_blob(m, l->v, l->n * sizeof(*l->v));
@@ -250,7 +241,7 @@ static void pod_pool_arrays(struct model *m, struct m_pod *p)
 	if (!cp)
 		abort();
 	for (size_t i = 0; i < p->nports; i++) {
-		cp[i].name = pooled(m, p->ports[i].name);
+		cp[i].name = model_pool_take(m, p->ports[i].name);
 		cp[i].port = p->ports[i].port;
 		cp[i].proto = p->ports[i].proto;
 	}
@@ -261,11 +252,11 @@ static void pod_pool_arrays(struct model *m, struct m_pod *p)
 
 static void pod_pool(struct model *m, struct m_pod *p)
 {
-	p->meta.ns = pooled(m, p->meta.ns);
-	p->node_name = pooled(m, p->node_name);
-	p->service_account = pooled(m, p->service_account);
+	p->meta.ns = model_pool_take(m, p->meta.ns);
+	p->node_name = model_pool_take(m, p->node_name);
+	p->service_account = model_pool_take(m, p->service_account);
 	for (size_t i = 0; i < p->nhost_ips; i++)
-		p->host_ips[i] = pooled(m, p->host_ips[i]);
+		p->host_ips[i] = model_pool_take(m, p->host_ips[i]);
 	pod_pool_arrays(m, p);
 }
 

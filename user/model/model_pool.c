@@ -96,6 +96,14 @@ const char *model_pool_str(struct model *m, const char *s)
 	return s ? model_pool_blob(m, s, strlen(s) + 1) : NULL;
 }
 
+char *model_pool_take(struct model *m, char *s)
+{
+	char *r = (char *)model_pool_str(m, s);
+
+	free(s);
+	return r;
+}
+
 size_t model_pool_count(const struct model *m, size_t *bytes)
 {
 	*bytes = m->pool ? m->pool->bytes : 0;

@@ -14,6 +14,9 @@ struct model_pool;
 
 /* The model's copy of `s` (NULL stays NULL); aborts when out of memory, like the parser. */
 const char *model_pool_str(struct model *m, const char *s);
+/* The same for a string of the caller's, which is freed; returned writable for the structs that
+ * hold owned and shared strings alike, but never to be changed or freed. */
+char *model_pool_take(struct model *m, char *s);
 /* The model's copy of `len` bytes (compared byte for byte: zero any padding first). */
 const void *model_pool_blob(struct model *m, const void *data, size_t len);
 /* Distinct values held, and their bytes (for the memory report). */
