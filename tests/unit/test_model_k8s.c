@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "model/model_pool.h"
 #include "model/parse.h"
 
 static const char cluster_yaml[] = "apiVersion: v1\n"
@@ -642,6 +643,58 @@ static void test_many_lookups(void **state)
 	free(text);
 }
 
+/* Replicas repeat their namespace, node, service account, labels and ports: the model holds
+ * one copy of each, which every pod points at, and the values still read as written. */
+static void test_pooled_values(void **state)
+{
+	size_t cap = 1 << 18, off = 0, bytes;
+	char *text = malloc(cap);
+	const struct m_pod *a, *b, *c;
+	struct diag d = {0};
+	struct model m;
+
+	(void)state;
+	assert_non_null(text);
+	for (int i = 0; i < 200; i++)
+		off += snprintf(text + off, cap - off,
+				"---\napiVersion: v1\nkind: Pod\nmetadata: {name: w%d-%d, namespace: "
+				"shop, labels: {app: w%d, version: v1}}\nspec: {nodeName: node-%d, "
+				"serviceAccountName: w%d, containers: [{name: c, ports: "
+				"[{name: http, containerPort: 8080}]}]}\nstatus: {podIP: 10.0.%d.%d, "
+				"hostIP: 192.168.0.%d}\n",
+				i % 2, i, i % 2, i % 3, i % 2, i / 200, i % 200 + 1, i % 3 + 1);
+	expect_load_ok(text, &m, &d);
+	assert_int_equal(m.npods, 200);
+	a = model_pod(&m, "shop", "w0-0");
+	b = model_pod(&m, "shop", "w0-6");
+	c = model_pod(&m, "shop", "w1-1");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	assert_ptr_equal(a->meta.ns, c->meta.ns);
+	assert_ptr_equal(a->node_name, b->node_name);
+	assert_ptr_equal(a->service_account, b->service_account);
+	assert_ptr_equal(a->meta.labels.v, b->meta.labels.v);
+	assert_ptr_equal(a->ports, b->ports);
+	assert_ptr_equal(a->ports, c->ports);
+	assert_ptr_equal(a->host_ips[0], b->host_ips[0]);
+	/* what differs stays apart */
+	assert_ptr_not_equal(a->meta.labels.v, c->meta.labels.v);
+	assert_ptr_not_equal(a->meta.name, b->meta.name);
+	assert_string_equal(labels_get(&c->meta.labels, "app"), "w1");
+	assert_string_equal(c->service_account, "w1");
+	assert_string_equal(b->node_name, "node-0");
+	assert_string_equal(a->ports[0].name, "http");
+	assert_int_equal(a->ports[0].port, 8080);
+	assert_string_equal(a->ips[0], "10.0.0.1");
+	/* "shop", 3 nodes, "w0" and "w1" (accounts and label values alike), 3 host IPs, "app",
+	 * "version", "v1", "http"; 2 label sets and one port list */
+	assert_int_equal(model_pool_count(&m, &bytes), 1 + 3 + 2 + 3 + 4 + 2 + 1);
+	model_free(&m);
+	diag_free(&d);
+	free(text);
+}
+
 static void test_parse_helpers(void **state)
 {
 	static const char *const known[] = {"a", "d1", NULL};
@@ -738,6 +791,7 @@ int main(void)
 	    cmocka_unit_test(test_labels_match),
 	    cmocka_unit_test(test_pod_in_mesh),
 	    cmocka_unit_test(test_many_lookups),
+	    cmocka_unit_test(test_pooled_values),
 	    cmocka_unit_test(test_parse_helpers),
 	};
 

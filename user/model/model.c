@@ -13,6 +13,7 @@
 
 #include "config/config_watch.h"
 #include "model/parse.h"
+#include "model/model_pool.h"
 
 struct kind_def {
 	const char *kind;
@@ -201,12 +202,32 @@ static void model_drop_trees(struct model *m)
 	m->src.n = k;
 }
 
+/* Arrays grew by doubling while loading; a cluster's 50,000 pods would keep up to half as much
+ * again of unused room for as long as the model lives. Nothing is added to a loaded model
+ * (parray_push infers the room from the count, so it must not be). */
+static void *fit(void *arr, size_t n, size_t elem)
+{
+	void *p = n ? realloc(arr, n * elem) : arr;
+
+	return p ? p : arr;
+}
+
+#define FIT(arr, n) ((arr) = fit((arr), (n), sizeof((arr)[0])))
+
+static void model_fit_arrays(struct model *m)
+{
+	FIT(m->pods, m->npods);
+	FIT(m->services, m->nservices);
+	FIT(m->endpointslices, m->nendpointslices);
+}
+
 /* Every document is in: validate, and keep or drop the whole model. */
 static int model_validated(struct model *m, size_t errors_before, int io_err, struct diag *d)
 {
 	model_validate(m, d);
 	if (d->errors == errors_before && !io_err) {
 		model_drop_trees(m);
+		model_fit_arrays(m);
 		return 0;
 	}
 	model_free(m);
@@ -365,5 +386,6 @@ void model_free(struct model *m)
 	free(m->root_namespace);
 	model_mesh_tracing_free(&m->tracing);
 	ydoc_set_free(&m->src);
+	model_pool_free(m->pool);
 	memset(m, 0, sizeof(*m));
 }

@@ -55,6 +55,9 @@ struct m_container_port {
 	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
 };
 
+/* A pod's namespace, node name, service account, host addresses, labels (keys, values and the
+ * array) and container ports (names and the array) are the model's shared copies (model_pool.h):
+ * read them, never free or change them. Its name, uid and addresses are its own. */
 struct m_pod {
 	struct meta meta;
 	char *node_name;       /* spec.nodeName */
@@ -91,7 +94,7 @@ struct m_endpoint {
 	size_t naddresses;
 	bool ready;	  /* conditions.ready; absent means ready (Kubernetes' rule) */
 	char *pod_name;	  /* targetRef.name when targetRef.kind == Pod, else NULL */
-	char *node_name;  /* nodeName, may be NULL */
+	char *node_name;  /* nodeName, may be NULL; the model's shared copy (model_pool.h) */
 };
 
 struct m_endpoint_port {
@@ -374,6 +377,8 @@ struct model {
 
 	char *root_namespace; /* Istio's root namespace, "istio-system" by default */
 	struct m_mesh_tracing tracing;
+	/* values pods share (namespace, node, service account, labels, ports): model_pool.h */
+	struct model_pool *pool;
 	struct ydoc_set src;  /* the parsed YAML every pointer above may refer into */
 
 	/* Lookup indexes (positions in services[] / pods[] sorted by namespace, name), built by

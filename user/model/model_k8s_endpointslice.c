@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "model/model_k8s.h"
+#include "model/model_pool.h"
 
 static const char *const eps_top_known[] = {"apiVersion", "kind",  "metadata", "addressType",
 					    "endpoints",  "ports", NULL};
@@ -60,7 +61,8 @@ static void eps_endpoint(struct pctx *c, struct m_endpointslice *s, const struct
 		ep.pod_name = pstr(c, ref, "name", true, fpath);
 	}
 	snprintf(fpath, sizeof(fpath), "%s.nodeName", path);
-	ep.node_name = pstr(c, e, "nodeName", false, fpath);
+	/* a hundred nodes among 50,000 endpoints: one copy each */
+	ep.node_name = model_pool_take(c->m, pstr(c, e, "nodeName", false, fpath));
 	*PUSH(s->endpoints, s->nendpoints) = ep;
 }
 
@@ -155,7 +157,6 @@ void k8s_endpointslice_free(struct m_endpointslice *s)
 			free(e->addresses[k]);
 		free(e->addresses);
 		free(e->pod_name);
-		free(e->node_name);
 	}
 	free(s->endpoints);
 	for (size_t i = 0; i < s->nports; i++)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "model/model_k8s.h"
+#include "model/model_pool.h"
 
 /* PodSpec fields as of Kubernetes 1.31: known, so not warned about, even when unused. */
 static const char *const pod_spec_known[] = {"activeDeadlineSeconds",
@@ -200,6 +201,65 @@ static void pod_ready(struct pctx *c, struct m_pod *p, const struct ynode *statu
 		p->ready = false;
 }
 
+/* Everything a pod holds, before its shared values are pooled (a pod that fails to parse). */
+static void pod_free_parsed(struct m_pod *p)
+{
+	meta_free(&p->meta);
+	free(p->node_name);
+	free(p->service_account);
+	for (size_t i = 0; i < p->nips; i++)
+		free(p->ips[i]);
+	for (size_t i = 0; i < p->nhost_ips; i++)
+		free(p->host_ips[i]);
+	for (size_t i = 0; i < p->nports; i++)
+		free(p->ports[i].name);
+	free(p->ports);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Labels and ports are the same in every replica: the whole array is pooled, after its strings
+ * (so equal arrays hold equal pointers). */
+static void pod_pool_arrays(struct model *m, struct m_pod *p)
+{
+	struct labels *l = &p->meta.labels;
+	struct m_container_port *cp;
+
+	for (size_t i = 0; i < l->n; i++) {
+		l->v[i].key = model_pool_take(m, l->v[i].key);
+		l->v[i].val = model_pool_take(m, l->v[i].val);
+	}
+	if (l->n) {
+		struct kv *v = (struct kv *)model_pool_blob(m, l->v, l->n * sizeof(*l->v));
+
+		free(l->v);
+		l->v = v;
+	}
+	if (!p->nports)
+		return;
+	/* a zeroed copy: the padding is compared too */
+	cp = calloc(p->nports, sizeof(*cp));
+	if (!cp)
+		abort();
+	for (size_t i = 0; i < p->nports; i++) {
+		cp[i].name = model_pool_take(m, p->ports[i].name);
+		cp[i].port = p->ports[i].port;
+		cp[i].proto = p->ports[i].proto;
+	}
+	free(p->ports);
+	p->ports = (struct m_container_port *)model_pool_blob(m, cp, p->nports * sizeof(*cp));
+	free(cp);
+}
+
+static void pod_pool(struct model *m, struct m_pod *p)
+{
+	p->meta.ns = model_pool_take(m, p->meta.ns);
+	p->node_name = model_pool_take(m, p->node_name);
+	p->service_account = model_pool_take(m, p->service_account);
+	for (size_t i = 0; i < p->nhost_ips; i++)
+		p->host_ips[i] = model_pool_take(m, p->host_ips[i]);
+	pod_pool_arrays(m, p);
+}
+
 int parse_pod(struct pctx *c)
 {
 	const struct ynode *status;
@@ -215,24 +275,20 @@ int parse_pod(struct pctx *c)
 	ip_list(c, status, "hostIP", "hostIPs", p.host_ips, &p.nhost_ips, "its node");
 	pod_ready(c, &p, status);
 	if (c->errors > before) {
-		k8s_pod_free(&p);
+		pod_free_parsed(&p);
 		return -EINVAL;
 	}
+	pod_pool(c->m, &p);
 	*PUSH(c->m->pods, c->m->npods) = p;
 	return 0;
 }
 
+/* What the pod owns; the pooled values go with the model. */
 void k8s_pod_free(struct m_pod *p)
 {
-	meta_free(&p->meta);
-	free(p->node_name);
-	free(p->service_account);
+	free(p->meta.name);
+	free(p->meta.uid);
 	for (size_t i = 0; i < p->nips; i++)
 		free(p->ips[i]);
-	for (size_t i = 0; i < p->nhost_ips; i++)
-		free(p->host_ips[i]);
-	for (size_t i = 0; i < p->nports; i++)
-		free(p->ports[i].name);
-	free(p->ports);
 	memset(p, 0, sizeof(*p));
 }
