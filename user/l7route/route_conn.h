@@ -59,6 +59,7 @@ struct l7r_req {
 	const struct m_http_match *matched; /* the match that chose the route, NULL: none */
 	const struct l7_dest *dest;
 	struct l7r_record rec;
+	char set_cookie[384]; /* a generated hash cookie's Set-Cookie field, "" when none */
 };
 
 /* route_passthrough.c: does the connection open with the HTTP/2 preface? Then carry it as

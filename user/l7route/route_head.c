@@ -132,6 +132,8 @@ int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
 	if (!err)
 		err = fields_out(rs, h && h->headers ? &h->headers->response : NULL,
 				 dh ? &dh->response : NULL, out);
+	if (!err && q->set_cookie[0])
+		err = l7_buf_printf(out, "%s", q->set_cookie);
 	if (!err && c->close)
 		err = l7_buf_printf(out, "Connection: close\r\n");
 	if (!err)
