@@ -122,6 +122,10 @@ uint64_t up_endpoint_key(const struct up_addr *a);
  * address uses the kernel's size, so both paths send one client to the same endpoint.
  */
 int up_maglev_build(const uint64_t *keys, size_t n, uint32_t m, uint32_t *table);
+/* The kernel's table size for a source-address hash with maglev.tableSize `table_size` (0 when
+ * unset): the size itself up to SKIFF_MAGLEV_SIZE (validation keeps larger ones away from a
+ * source-address hash), SKIFF_MAGLEV_SIZE otherwise, which is also the default. */
+uint32_t up_kernel_maglev_size(uint64_t table_size);
 
 /* ---- connection pool (connectionPool) ----
  * Each try_* returns true and counts, or false and counts an overflow: the caller answers 503
