@@ -57,9 +57,8 @@ static const char *const POOL =
     "      tcp: {connectTimeout: 250ms, tcpKeepalive: {probes: 3, time: 30s, interval: 1500ms}}\n"
     "      http: {maxRequestsPerConnection: 2, idleTimeout: 90s, maxRetries: 1}\n";
 
-static const char *const COOKIE =
-    "    loadBalancer:\n      consistentHash:\n"
-    "        httpCookie: {name: sid, path: /shop, ttl: 90s}\n";
+static const char *const COOKIE = "    loadBalancer:\n      consistentHash:\n"
+				  "        httpCookie: {name: sid, path: /shop, ttl: 90s}\n";
 
 struct fx {
 	struct model m;
@@ -259,13 +258,13 @@ static void test_idle_pool(void **state)
 	fd = l7r_pool_get(p, &ep, &served);
 	assert_int_equal(fd, a[0]);
 	assert_int_equal(served, 3);
-	l7r_pool_put(p, &ep, a[0], 4, 10);  /* 10 ms idle timeout */
+	l7r_pool_put(p, &ep, a[0], 4, 10); /* 10 ms idle timeout */
 	l7r_pool_put(p, &ep, b[0], 1, 60000);
 	nanosleep(&ms20, NULL);
 	l7r_pool_sweep(p);
 	assert_int_equal(l7r_pool_idle(p), 1);
 	assert_int_equal(read(a[1], &c, 1), 0); /* closed by the sweep */
-	close(b[1]); /* the endpoint closes the other one */
+	close(b[1]);				/* the endpoint closes the other one */
 	assert_int_equal(l7r_pool_get(p, &ep, &served), -1);
 	assert_int_equal(served, 0);
 	assert_int_equal(l7r_pool_idle(p), 0);
@@ -303,9 +302,9 @@ static void test_keepalive(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_up_opts),	     cmocka_unit_test(test_max_retries),
-	    cmocka_unit_test(test_backoff),	     cmocka_unit_test(test_generated_cookie),
-	    cmocka_unit_test(test_idle_pool),	     cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_up_opts),   cmocka_unit_test(test_max_retries),
+	    cmocka_unit_test(test_backoff),   cmocka_unit_test(test_generated_cookie),
+	    cmocka_unit_test(test_idle_pool), cmocka_unit_test(test_keepalive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -108,16 +108,16 @@ int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_
 	return fd;
 }
 
-void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd,
-		  uint32_t served, uint64_t idle_ms)
+void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd, uint32_t served,
+		  uint64_t idle_ms)
 {
 	struct pool_host *h;
 
 	pthread_mutex_lock(&p->lock);
 	h = host_of(p, ep, true);
 	if (h && h->n < L7R_IDLE_PER_HOST) {
-		h->c[h->n++] = (struct idle_conn){.fd = fd, .served = served,
-						  .until_ns = l7r_deadline(idle_ms)};
+		h->c[h->n++] = (struct idle_conn){
+		    .fd = fd, .served = served, .until_ns = l7r_deadline(idle_ms)};
 		fd = -1;
 	}
 	pthread_mutex_unlock(&p->lock);
