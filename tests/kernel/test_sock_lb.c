@@ -963,6 +963,7 @@ struct maglev_view {
 	struct cv_backend *b;
 	struct cv_pod p;
 	uint32_t table[SKIFF_MAGLEV_SIZE]; /* entry -> backend index */
+	uint32_t size;			   /* entries in use: maglev.tableSize */
 };
 
 static union skiff_addr v4addr(const char *ip)
@@ -974,12 +975,14 @@ static union skiff_addr v4addr(const char *ip)
 	return a;
 }
 
-/* VIP4:80 as a Maglev port over the backends in `use` (bit i: backend i), built as the compiler
- * builds it (user/compile/compile_maglev.c): endpoints in address order, up_maglev_build. */
+/* VIP4:80 as a Maglev port of mv->size entries over the backends in `use` (bit i: backend i),
+ * built as the compiler builds it (user/compile/compile_maglev.c): endpoints in address order,
+ * up_maglev_build. */
 static void maglev_view(struct maglev_view *mv, unsigned int use)
 {
 	uint64_t keys[NBACKENDS];
 	int idx[NBACKENDS], n = 0;
+	uint32_t size = mv->size;
 
 	memset(&mv->v, 0, sizeof(mv->v));
 	memset(&mv->s, 0, sizeof(mv->s));
@@ -994,15 +997,14 @@ static void maglev_view(struct maglev_view *mv, unsigned int use)
 			keys[n++] = up_endpoint_key(&a);
 		}
 	}
-	assert_int_equal(up_maglev_build(keys, (size_t)n, SKIFF_MAGLEV_SIZE, mv->table), 0);
+	assert_int_equal(up_maglev_build(keys, (size_t)n, size, mv->table), 0);
 	mv->s.key.addr = v4addr(VIP4);
 	mv->s.key.port = htons(80);
 	mv->s.key.proto = IPPROTO_TCP;
 	mv->s.key.family = SKIFF_AF_INET;
-	mv->s.val = (struct skiff_svc){.svc_id = 100, .count = SKIFF_MAGLEV_SIZE,
-				       .weight_total = SKIFF_MAGLEV_SIZE,
+	mv->s.val = (struct skiff_svc){.svc_id = 100, .count = size, .weight_total = size,
 				       .flags = SKIFF_SVC_F_MAGLEV};
-	for (uint32_t e = 0; e < SKIFF_MAGLEV_SIZE; e++) {
+	for (uint32_t e = 0; e < size; e++) {
 		struct cv_backend *b = &mv->b[e];
 
 		mv->table[e] = (uint32_t)idx[mv->table[e]];
@@ -1020,20 +1022,26 @@ static void maglev_view(struct maglev_view *mv, unsigned int use)
 	mv->v.services = &mv->s;
 	mv->v.nservices = 1;
 	mv->v.backends = mv->b;
-	mv->v.nbackends = SKIFF_MAGLEV_SIZE;
+	mv->v.nbackends = size;
 	mv->v.pods = &mv->p;
 	mv->v.npods = 1;
 }
 
-static struct maglev_view *maglev_new(unsigned int use)
+static struct maglev_view *maglev_sized(unsigned int use, uint32_t size)
 {
 	struct maglev_view *mv = calloc(1, sizeof(*mv));
 
 	assert_non_null(mv);
+	mv->size = size;
 	mv->b = calloc(SKIFF_MAGLEV_SIZE, sizeof(*mv->b));
 	assert_non_null(mv->b);
 	maglev_view(mv, use);
 	return mv;
+}
+
+static struct maglev_view *maglev_new(unsigned int use)
+{
+	return maglev_sized(use, SKIFF_MAGLEV_SIZE);
 }
 
 static void maglev_free(struct maglev_view *mv)
@@ -1047,7 +1055,7 @@ static int predicted(const struct maglev_view *mv, const char *ip)
 {
 	union skiff_addr a = v4addr(ip);
 
-	return (int)mv->table[skiff_hash_addr(&a, SKIFF_AF_INET) % SKIFF_MAGLEV_SIZE];
+	return (int)mv->table[skiff_hash_addr(&a, SKIFF_AF_INET) % mv->size];
 }
 
 /* Every source reached its predicted backend on every connect; returns the run. */
@@ -1229,6 +1237,26 @@ static void test_eject_maglev(void **state)
 	maglev_free(without0);
 }
 
+/* maglev.tableSize 1021: BPF takes the entry modulo the port's count, and an ejection rebuilds
+ * the table at the port's own size, so clients land where a 1021-entry table says throughout. */
+static void test_eject_maglev_sized(void **state)
+{
+	struct maglev_view *all = maglev_sized(7, 1021), *without0 = maglev_sized(6, 1021);
+	struct skiff_sock_origin b0 = backend_ep(0);
+	struct result r;
+
+	(void)state;
+	assert_int_equal(dp_apply(T.dp, &all->v), 0);
+	sources_on(all);
+	assert_int_equal(dp_backend_eject(T.dp, &all->s.key, &b0, true), 0);
+	r = sources_on(without0);
+	assert_int_equal(r.hits[0], 0);
+	assert_int_equal(dp_backend_eject(T.dp, &all->s.key, &b0, false), 0);
+	sources_on(all);
+	maglev_free(all);
+	maglev_free(without0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1248,6 +1276,7 @@ int main(void)
 	    cmocka_unit_test(test_eject_weighted),
 	    cmocka_unit_test(test_eject_keeps_route_weights),
 	    cmocka_unit_test(test_eject_maglev),
+	    cmocka_unit_test(test_eject_maglev_sized),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

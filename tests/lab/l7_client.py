@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # The L7 router's lab client: N requests on ONE keep-alive HTTP/1.1 connection (a new one only if
 # the server closes it), then a tally: "code C N", "pod P N", "connects N", "secs S" (wall time of
-# the whole run), "max_secs S" (the slowest request).
+# the whole run), "max_secs S" (the slowest request), "peers N" (how many different upstream
+# connections the pods saw: the echo body's "peer").
 #   l7_client.py HOST PORT PATH N [Header:value]...
 import http.client
 import json
@@ -11,6 +12,7 @@ import time
 host, port, path, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 headers = dict(h.split(":", 1) for h in sys.argv[5:])
 codes, pods, connects, slowest = {}, {}, 0, 0.0
+peers = set()
 conn = None
 start = time.monotonic()
 for i in range(n):
@@ -34,8 +36,10 @@ for i in range(n):
     slowest = max(slowest, time.monotonic() - t0)
     codes[code] = codes.get(code, 0) + 1
     try:
-        pod = json.loads(body)["pod"]
+        doc = json.loads(body)
+        pod = doc["pod"]
         pods[pod] = pods.get(pod, 0) + 1
+        peers.add((pod, doc.get("peer")))
     except (ValueError, KeyError, TypeError):
         pass
 for c, k in sorted(codes.items(), key=str):
@@ -45,3 +49,4 @@ for p, k in sorted(pods.items()):
 print("connects", connects)
 print("secs %.3f" % (time.monotonic() - start))
 print("max_secs %.3f" % slowest)
+print("peers", len(peers))

@@ -104,27 +104,28 @@ static const struct cv_backend *slots(const struct node_view *v, const struct cv
 	return NULL;
 }
 
-/* The port is a Maglev table over exactly `ips` (in address order), as up_maglev_build says. */
-static void assert_maglev(const struct node_view *v, uint16_t port, const char *const *ips,
-			  size_t n)
+/* The port is a Maglev table of `size` entries over exactly `ips` (in address order), as
+ * up_maglev_build says. */
+static void assert_maglev_of(const struct node_view *v, uint16_t port, const char *const *ips,
+			     size_t n, uint32_t size)
 {
 	const struct cv_service *s = port_of(v, port);
 	const struct cv_backend *b = slots(v, s);
-	uint32_t *table = calloc(SKIFF_MAGLEV_SIZE, sizeof(*table));
+	uint32_t *table = calloc(size, sizeof(*table));
 	uint64_t keys[8];
 
 	assert_non_null(table);
 	assert_int_equal(s->val.flags, SKIFF_SVC_F_MAGLEV);
-	assert_int_equal(s->val.count, SKIFF_MAGLEV_SIZE);
-	assert_int_equal(s->val.weight_total, SKIFF_MAGLEV_SIZE);
+	assert_int_equal(s->val.count, size);
+	assert_int_equal(s->val.weight_total, size);
 	for (size_t i = 0; i < n; i++) {
 		struct up_addr a = {.port = 8080, .family = SKIFF_AF_INET};
 
 		assert_int_equal(inet_pton(AF_INET, ips[i], &a.addr.v4), 1);
 		keys[i] = up_endpoint_key(&a);
 	}
-	assert_int_equal(up_maglev_build(keys, n, SKIFF_MAGLEV_SIZE, table), 0);
-	for (uint32_t e = 0; e < SKIFF_MAGLEV_SIZE; e++) {
+	assert_int_equal(up_maglev_build(keys, n, size, table), 0);
+	for (uint32_t e = 0; e < size; e++) {
 		char ip[INET_ADDRSTRLEN];
 
 		assert_int_equal(b[e].key.slot, e);
@@ -135,6 +136,45 @@ static void assert_maglev(const struct node_view *v, uint16_t port, const char *
 		assert_non_null(b[e].pod);
 	}
 	free(table);
+}
+
+static void assert_maglev(const struct node_view *v, uint16_t port, const char *const *ips,
+			  size_t n)
+{
+	assert_maglev_of(v, port, ips, n, SKIFF_MAGLEV_SIZE);
+}
+
+/* maglev.tableSize sizes the kernel's table (a prime up to 4093); 4093 when left out. */
+static void test_table_size(void **state)
+{
+	static const char *const all[] = {"198.18.1.10", "198.18.1.11", "198.18.1.12",
+					  "198.18.2.10"};
+	struct fx *f = *state;
+
+	scene(&f->y);
+	dr(&f->y,
+	   "    loadBalancer:\n      consistentHash:\n        useSourceIp: true\n"
+	   "        maglev:\n          tableSize: 1021\n",
+	   NULL);
+	fx_compile_ok(f);
+	assert_maglev_of(&f->v, 80, all, 4, 1021);
+}
+
+/* A table smaller than the endpoints cannot hash them: weighted random per connection. */
+static void test_table_too_small(void **state)
+{
+	struct fx *f = *state;
+	const struct cv_service *s;
+
+	scene(&f->y);
+	dr(&f->y,
+	   "    loadBalancer:\n      consistentHash:\n        useSourceIp: true\n"
+	   "        maglev:\n          tableSize: 3\n",
+	   NULL);
+	fx_compile_ok(f);
+	s = port_of(&f->v, 80);
+	assert_int_equal(s->val.flags & SKIFF_SVC_F_MAGLEV, 0);
+	assert_int_equal(s->val.count, 4);
 }
 
 static void test_top_level_source_ip(void **state)
@@ -221,6 +261,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_top_level_source_ip, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_table_size, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_table_too_small, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_subset_source_ip, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_port_level_source_ip, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_weighted_split_keeps_weights, fx_setup,

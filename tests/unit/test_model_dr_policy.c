@@ -243,6 +243,12 @@ static void test_errors(void **state)
 	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
 			   "        useSourceIp: true\n        maglev:\n          tableSize: 1000\n",
 		   13, "must be a prime number");
+	/* the kernel's table: a prime up to 4093 with useSourceIp, the error says which */
+	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
+			   "        useSourceIp: true\n        maglev:\n          tableSize: 65537\n",
+		   13, "maglev.tableSize 65537 is too large with useSourceIp: the client address "
+		       "is hashed in the kernel, whose table holds at most 4093 entries; use a "
+		       "prime up to 4093");
 	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
 			   "        useSourceIp: true\n        ringHash:\n"
 			   "          minimumRingSize: 9000000\n",

@@ -206,6 +206,7 @@ static void test_retries_typed(void **state)
 				"      perTryTimeout: 2s\n"
 				"      retryOn: 5xx,reset, connect-failure,503,429,unavailable\n"
 				"      retryRemoteLocalities: true\n"
+				"      backoff: 40ms\n"
 				"    timeout: 10s\n";
 	const struct m_retries *rt;
 	const struct m_route *r;
@@ -223,6 +224,8 @@ static void test_retries_typed(void **state)
 	assert_int_equal(rt->codes[0], 503);
 	assert_int_equal(rt->codes[1], 429);
 	assert_true(rt->remote_localities);
+	assert_int_equal(rt->backoff_ms, 40); /* the back-off's base, applied: not unenforced */
+	assert_int_equal(m.virtualservices[0].nunenforced, 0);
 	assert_int_equal(r->h->timeout_ms, 10000);
 	model_free(&m);
 

@@ -274,6 +274,29 @@ static void test_maglev_matches_kernel(void **state)
 				    sizeof(EPS[0]));
 	}
 	up_set_free(&s);
+
+	/* maglev.tableSize 1021: the kernel's table has 1021 entries, and so has the set's */
+	p.lb.algo = M_HASH_MAGLEV;
+	p.lb.maglev_size = 1021;
+	assert_int_equal(up_kernel_maglev_size(1021), 1021);
+	assert_int_equal(up_kernel_maglev_size(0), SKIFF_MAGLEV_SIZE);
+	assert_int_equal(up_kernel_maglev_size(65537), SKIFF_MAGLEV_SIZE);
+	assert_int_equal(up_maglev_build(keys, N, 1021, a), 0);
+	assert_int_equal(up_set_init(&s, &p, eps, N, 1, 0), 0);
+	assert_int_equal(s.maglev_size, 1021);
+	for (uint32_t c = 0; c < 500; c++) {
+		struct up_addr client = {.family = SKIFF_AF_INET};
+		uint64_t h;
+		int got;
+
+		client.addr.v4 = htonl(0xc6120100u + c);
+		h = up_hash_source(&client);
+		got = up_pick(&s, &h, -1);
+		assert_memory_equal(&s.ep[got].addr,
+				    &EPS[a[skiff_hash_addr(&client.addr, SKIFF_AF_INET) % 1021]],
+				    sizeof(EPS[0]));
+	}
+	up_set_free(&s);
 }
 
 /* A retry avoids the endpoint that failed, with every picker, when there is another. */
@@ -339,7 +362,9 @@ static void test_pool_limits(void **state)
 	assert_false(up_pool_try_retry(&s));
 	up_pool_retry_done(&s);
 	assert_true(up_pool_try_retry(&s));
-	assert_int_equal(s.pool.overflows, 4);
+	/* a refused retry is no UO overflow: Envoy counts it as upstream_rq_retry_overflow */
+	assert_int_equal(s.pool.overflows, 3);
+	assert_int_equal(s.pool.retry_overflows, 1);
 	assert_true(up_pool_conn_reusable(&s, 1));
 	assert_false(up_pool_conn_reusable(&s, 2));
 	up_set_free(&s);

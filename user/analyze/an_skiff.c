@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * What only skiff knows. SKF0001: a VirtualService or DestinationRule field skiff parses and
- * validates but does not enforce (the same list skiffd warns about once per field,
- * agent_warn.c). SKF0002: a CUSTOM policy, which skiff has no ext-authz client for, so what its
+ * validates but does not enforce everywhere (the same list skiffd warns about once per field,
+ * agent_warn.c); DestinationRule load balancing, connection pools and outlier detection are
+ * enforced on the L7 router's ports, and the report says how to get one. SKF0002: a CUSTOM policy, which skiff has no ext-authz client for, so what its
  * rules match is denied. SKF0003: HTTP rules on a Service port whose protocol is not declared;
  * skiff sniffs HTTP from the first bytes (docs/limitations.md), which a client-first non-HTTP
  * protocol can trip over.
@@ -12,14 +13,33 @@
 
 #include "analyze/an_internal.h"
 
+/* loadBalancer, connectionPool and outlierDetection work per request in skiffd's L7 router, so
+ * on the ports it serves; the kernel alone cannot apply them on the others. */
+static bool router_policy(const char *field)
+{
+	return strstr(field, "loadBalancer") || strstr(field, "connectionPool") ||
+	       strstr(field, "outlierDetection");
+}
+
 static void unenforced(const char *kind, const struct meta *meta, const struct m_unenforced *u,
 		       size_t n, struct an_result *r)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
+		if (router_policy(u[i].field)) {
+			analyze_report(r, SKF0001, kind, meta, u[i].line,
+				       "give the Service port an HTTP rule beyond weights (the "
+				       "guide's retries are enough) so that skiffd's L7 router "
+				       "serves it: the policy applies per request there",
+				       "%s is enforced only on ports skiffd's L7 router serves, "
+				       "not on ports balanced in the kernel",
+				       u[i].field);
+			continue;
+		}
 		analyze_report(r, SKF0001, kind, meta, u[i].line,
 			       "remove the field, or expect Istio's behaviour only where Istio "
 			       "runs: skiff applies weights, subsets and HTTP/1.1 route rules only",
 			       "%s is accepted but not enforced by skiff", u[i].field);
+	}
 }
 
 static bool has_http_attr(const struct ynode *rule)

@@ -128,6 +128,7 @@ static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
 			   struct node_view *out, size_t *cap, struct diag *d)
 {
 	struct cc_slots slots = {0};
+	uint32_t msize;
 	int err;
 
 	cs->name = compile_svcport_name(sp);
@@ -159,8 +160,9 @@ static int compile_svcport(const struct cc_index *ix, const struct cc_route *r,
 				  sp->svc->meta.ns, sp->svc->meta.name);
 		goto out;
 	}
-	if (slots.n < SKIFF_MAGLEV_SIZE && compile_maglev_wanted(ix, r, sp, d)) {
-		err = compile_emit_maglev(&slots, svc_id, out, cap, cs);
+	msize = compile_maglev_wanted(ix, r, sp, d);
+	if (slots.n < msize) {
+		err = compile_emit_maglev(&slots, msize, svc_id, out, cap, cs);
 		goto out;
 	}
 	err = compile_weights_normalize(slots.v, slots.n);

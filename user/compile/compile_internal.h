@@ -163,12 +163,14 @@ int compile_weights_normalize(struct cc_slot *s, size_t n);
 int compile_backends_reserve(struct node_view *out, size_t *cap, size_t more);
 
 /* compile_maglev.c: does the DestinationRule in force for this port's one destination hash on
- * the client's address? Then its slots are a Maglev table of SKIFF_MAGLEV_SIZE entries over the
- * ready endpoints in `slots` (all with an address), and *cs is flagged SKIFF_SVC_F_MAGLEV. */
-bool compile_maglev_wanted(const struct cc_index *ix, const struct cc_route *r,
-			   const struct cc_svcport *sp, struct diag *d);
-int compile_emit_maglev(const struct cc_slots *slots, uint32_t svc_id, struct node_view *out,
-			size_t *cap, struct cv_service *cs);
+ * the client's address? Then the size of its Maglev table (maglev.tableSize, a prime up to
+ * SKIFF_MAGLEV_SIZE, which is also the default), else 0. The port's slots are then a table of
+ * that many entries over the ready endpoints in `slots` (all with an address, fewer than the
+ * size), and *cs is flagged SKIFF_SVC_F_MAGLEV. */
+uint32_t compile_maglev_wanted(const struct cc_index *ix, const struct cc_route *r,
+			       const struct cc_svcport *sp, struct diag *d);
+int compile_emit_maglev(const struct cc_slots *slots, uint32_t size, uint32_t svc_id,
+			struct node_view *out, size_t *cap, struct cv_service *cs);
 
 /* PeerAuthentication modes of local mesh pods (compile_mtls.c). */
 int compile_mtls_view(const struct model *m, const char *node_name, struct node_view *out,

@@ -119,11 +119,15 @@ static size_t maglev_backends(const struct dp_port_slots *ps, struct skiff_backe
 	return nd;
 }
 
+/* The port's table keeps its size (maglev.tableSize), read back from its entry's count; a port
+ * whose every endpoint was out has none left to read, and takes the default. */
 static int maglev_fill(struct dp_port_slots *ps, const struct skiff_backend *d, size_t nd)
 {
+	uint32_t size = ps->svc.count && ps->svc.count <= SKIFF_MAGLEV_SIZE ? ps->svc.count
+									   : SKIFF_MAGLEV_SIZE;
 	uint64_t *keys = calloc(nd ? nd : 1, sizeof(*keys));
-	uint32_t *table = calloc(SKIFF_MAGLEV_SIZE, sizeof(*table));
-	struct skiff_backend *v = realloc(ps->v, SKIFF_MAGLEV_SIZE * sizeof(*v));
+	uint32_t *table = calloc(size, sizeof(*table));
+	struct skiff_backend *v = realloc(ps->v, size * sizeof(*v));
 	int err = keys && table && v ? 0 : -ENOMEM;
 
 	if (v)
@@ -134,13 +138,13 @@ static int maglev_fill(struct dp_port_slots *ps, const struct skiff_backend *d, 
 		keys[i] = up_endpoint_key(&a);
 	}
 	if (!err && nd)
-		err = up_maglev_build(keys, nd, SKIFF_MAGLEV_SIZE, table);
-	for (uint32_t e = 0; !err && nd && e < SKIFF_MAGLEV_SIZE; e++) {
+		err = up_maglev_build(keys, nd, size, table);
+	for (uint32_t e = 0; !err && nd && e < size; e++) {
 		ps->v[e] = d[table[e]];
 		ps->v[e].weight_end = e + 1;
 	}
 	if (!err)
-		ps->n = nd ? SKIFF_MAGLEV_SIZE : 0;
+		ps->n = nd ? size : 0;
 	free(keys);
 	free(table);
 	return err;
@@ -174,7 +178,8 @@ int dp_eject_maglev(struct dp_port_slots *ps, const struct skiff_sock_origin *ep
 		d[nd].port = ep->port;
 		d[nd++].family = ep->family;
 	}
-	err = nd < SKIFF_MAGLEV_SIZE ? maglev_fill(ps, d, nd) : -E2BIG;
+	err = nd < (ps->svc.count ? ps->svc.count : SKIFF_MAGLEV_SIZE) ? maglev_fill(ps, d, nd)
+									: -E2BIG;
 	free(d);
 	return err ? err : 1;
 }

@@ -50,6 +50,7 @@ struct up_pool {
 	uint32_t pending;   /* requests waiting for a connection (HTTP/1.1) */
 	uint32_t retries;   /* retries in flight */
 	uint64_t overflows; /* requests or connections refused (UO) */
+	uint64_t retry_overflows; /* retries refused by maxRetries (upstream_rq_retry_overflow) */
 };
 
 struct up_set;
@@ -121,6 +122,10 @@ uint64_t up_endpoint_key(const struct up_addr *a);
  * address uses the kernel's size, so both paths send one client to the same endpoint.
  */
 int up_maglev_build(const uint64_t *keys, size_t n, uint32_t m, uint32_t *table);
+/* The kernel's table size for a source-address hash with maglev.tableSize `table_size` (0 when
+ * unset): the size itself up to SKIFF_MAGLEV_SIZE (validation keeps larger ones away from a
+ * source-address hash), SKIFF_MAGLEV_SIZE otherwise, which is also the default. */
+uint32_t up_kernel_maglev_size(uint64_t table_size);
 
 /* ---- connection pool (connectionPool) ----
  * Each try_* returns true and counts, or false and counts an overflow: the caller answers 503
@@ -131,7 +136,9 @@ bool up_pool_try_request(struct up_set *s);	/* http.http2MaxRequests (all protoc
 void up_pool_request_done(struct up_set *s);
 bool up_pool_try_pending(struct up_set *s);	/* http.http1MaxPendingRequests */
 void up_pool_pending_done(struct up_set *s);
-bool up_pool_try_retry(struct up_set *s);	/* http.maxRetries */
+/* http.maxRetries: a refused retry is not an overflow (the request is answered with what its
+ * last try gave) but counts in retry_overflows. */
+bool up_pool_try_retry(struct up_set *s);
 void up_pool_retry_done(struct up_set *s);
 /* May a connection that has carried `served` requests carry another (maxRequestsPerConnection)? */
 bool up_pool_conn_reusable(const struct up_set *s, uint32_t served);

@@ -43,6 +43,12 @@ static int key_order(const void *pa, const void *pb, void *keys)
 	return a < b ? -1 : a > b;
 }
 
+uint32_t up_kernel_maglev_size(uint64_t table_size)
+{
+	return table_size && table_size <= SKIFF_MAGLEV_SIZE ? (uint32_t)table_size
+							     : SKIFF_MAGLEV_SIZE;
+}
+
 /*
  * Maglev (Eisenbud et al., NSDI 2016): each key walks its own permutation of the table,
  * offset + j * skip (mod m), and the keys take turns claiming the next free entry of theirs

@@ -55,7 +55,12 @@ void up_pool_pending_done(struct up_set *s)
 
 bool up_pool_try_retry(struct up_set *s)
 {
-	return try_take(s, &s->pool.retries, s->pol.pool.max_retries);
+	if (s->pool.retries >= s->pol.pool.max_retries) {
+		s->pool.retry_overflows++;
+		return false;
+	}
+	s->pool.retries++;
+	return true;
 }
 
 void up_pool_retry_done(struct up_set *s)

@@ -61,7 +61,7 @@ int up_set_init(struct up_set *s, const struct m_tp_settings *pol, const struct 
 	 * whichever path a connection takes */
 	if (s->pol.lb.hash_on == M_HASH_SOURCE_IP) {
 		s->pol.lb.algo = M_HASH_MAGLEV;
-		s->pol.lb.maglev_size = SKIFF_MAGLEV_SIZE;
+		s->pol.lb.maglev_size = up_kernel_maglev_size(pol->lb.maglev_size);
 	}
 	s->rng = seed;
 	s->ep = calloc(n ? n : 1, sizeof(*s->ep));

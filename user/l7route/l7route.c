@@ -18,7 +18,8 @@
 #include "l7route/route_h2.h"
 
 /* Ejections end on outlier detection's timer, requests or not: every 100 ms, each set whose
- * interval is up is ticked (cheap: a compare per set otherwise). */
+ * interval is up is ticked (cheap: a compare per set otherwise), and idle upstream connections
+ * past their idleTimeout are closed. */
 static void *ticker_main(void *arg)
 {
 	struct l7route *r = arg;
@@ -28,6 +29,7 @@ static void *ticker_main(void *arg)
 	while (!r->stopping) {
 		pthread_mutex_unlock(&r->lock);
 		l7r_lbs_tick(r->lbs);
+		l7r_pool_sweep(r->pool);
 		pthread_mutex_lock(&r->lock);
 		clock_gettime(CLOCK_REALTIME, &at);
 		at.tv_nsec += 100 * 1000000L;

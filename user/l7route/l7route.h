@@ -27,6 +27,7 @@
 #define L7R_BODY_BUFFER	  (64 << 10) /* request bodies up to this are kept for retries */
 #define L7R_CONNECT_MS	  10000	     /* Istio's default connectTimeout */
 #define L7R_IDLE_PER_HOST 64	     /* idle upstream connections kept per endpoint */
+#define L7R_IDLE_MS	  3600000    /* Istio's default http.idleTimeout */
 
 struct l7route_opts {
 	/* The table in force and a reference that keeps it (and its model) alive: NULL when there

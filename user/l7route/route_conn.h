@@ -66,6 +66,7 @@ struct l7r_req {
 	char request_id[TRACE_REQID_LEN];
 	bool request_id_new; /* the client sent none: the router's goes upstream */
 	uint64_t trace_start_us;
+	char set_cookie[384]; /* a generated hash cookie's Set-Cookie field, "" when none */
 };
 
 /* route_h2_conn.c: does the connection open with the HTTP/2 preface? Then its streams are

@@ -5,7 +5,10 @@
  * A retry goes to another endpoint where one exists. The route timeout bounds the whole exchange
  * (504, UT); a per-try timeout bounds each try and is retried. A pooled connection the endpoint
  * closed before it answered is redialled once without counting as a try: that is keep-alive's
- * race, not the endpoint's failure.
+ * race, not the endpoint's failure. Before each retry the router waits Envoy's jittered back-off
+ * and takes one of the destination's maxRetries (none left: no retry, the last try's answer goes
+ * to the client). The DestinationRule's connectionPool shapes each upstream connection: connect
+ * timeout, TCP keepalive, requests per connection, idle time in the pool.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +29,8 @@ struct attempt {
 	const struct l7_endpoint *ep;
 	int fd;
 	bool tunnel; /* an HBONE stream for this client: never pooled */
+	uint32_t served; /* requests the connection carried before this one */
+	struct l7r_up_opts uo;
 	struct h1_head head;
 	struct h1_msg rs;
 	struct l7_buf rest; /* upstream bytes after the response head */
@@ -117,13 +122,13 @@ static enum l7r_outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct a
 			return a->fd < 0 ? OUT_CONNECT_FAIL : exchange(c, q, a, head, dl, &any);
 		}
 	}
-	a->fd = l7r_pool_get(c->rt->pool, &a->ep->addr);
+	a->fd = l7r_pool_get(c->rt->pool, &a->ep->addr, &a->served);
 	reused = a->fd >= 0;
 	for (;;) {
+		uint64_t cdl = l7r_deadline(a->uo.connect_ms);
+
 		if (a->fd < 0)
-			a->fd = l7r_dial(&a->ep->addr, dl < l7r_deadline(L7R_CONNECT_MS)
-							       ? dl
-							       : l7r_deadline(L7R_CONNECT_MS));
+			a->fd = l7r_dial_ka(&a->ep->addr, dl < cdl ? dl : cdl, &a->uo.ka);
 		if (a->fd == -ETIMEDOUT && dl != L7R_NO_DEADLINE && l7r_now_ns() >= dl)
 			return OUT_TRY_TIMEOUT;
 		if (a->fd < 0)
@@ -132,6 +137,7 @@ static enum l7r_outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct a
 		if (o != OUT_RESET || !reused || any || !q->body_done)
 			return o;
 		attempt_reset(a, true); /* keep-alive race: the idle connection was closing */
+		a->served = 0;
 		reused = false;
 	}
 }
@@ -268,8 +274,11 @@ static int respond(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uin
 	l7_buf_free(&out);
 	if (!err)
 		err = relay_body(c, q, a, dl, &reusable);
+	a->served++;
+	if (a->uo.max_requests_per_conn && a->served >= a->uo.max_requests_per_conn)
+		reusable = false; /* maxRequestsPerConnection: closed below, a new one next time */
 	if (!err && reusable && !a->tunnel && !l7_buf_unread(&a->rest)) {
-		l7r_pool_put(c->rt->pool, &a->ep->addr, a->fd);
+		l7r_pool_put(c->rt->pool, &a->ep->addr, a->fd, a->served, a->uo.idle_ms);
 		a->fd = -1;
 	}
 	return err;
@@ -356,6 +365,34 @@ static int overflow(struct l7r_conn *c, struct l7r_req *q)
 	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
 }
 
+/*
+ * Between two tries: one of the set's maxRetries (false: over the limit, no retry), then the
+ * back-off, with the endpoint given back meanwhile. *o becomes OUT_TIMEOUT when the route's
+ * deadline comes first, OUT_CLIENT_GONE when the client leaves.
+ */
+static bool retry_wait(struct l7r_conn *c, const struct m_retries *rp, unsigned retry,
+		       uint64_t route_dl, struct l7r_lb_pick *lp, struct l7r_lb **held,
+		       enum l7r_outcome *o)
+{
+	uint64_t base = rp->backoff_ms > 0 ? (uint64_t)rp->backoff_ms : L7R_BACKOFF_BASE_MS;
+	uint64_t until = l7r_deadline(l7r_backoff_ms(base, retry, l7r_rand32()));
+
+	l7r_lb_retry_done(*held); /* the previous retry's try is over */
+	*held = NULL;
+	if (l7r_lb_retry_take(lp, held))
+		return false;
+	l7r_lb_end(lp);
+	if (until == L7R_NO_DEADLINE)
+		return true; /* a zero wait */
+	if (l7r_wait(c->fd, until < route_dl ? until : route_dl)) {
+		*o = OUT_CLIENT_GONE;
+		return true;
+	}
+	if (route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
+		*o = OUT_TIMEOUT;
+	return true;
+}
+
 static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 {
 	static const char body[] = L7R_BODY_UH;
@@ -372,6 +409,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 	struct l7_buf head = {0};
 	struct attempt a = {.fd = -1};
 	struct l7r_lb_pick lp = {0};
+	struct l7r_lb *retry_held = NULL;
 	enum l7r_outcome o = OUT_CONNECT_FAIL;
 	uint64_t route_dl, dl;
 	unsigned tries;
@@ -381,6 +419,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 	rp = h && h->retries ? h->retries : &def;
 	tries = 1 + (q->body_done ? rp->attempts : 0);
 	route_dl = l7r_deadline(h ? (uint64_t)h->timeout_ms : 0);
+	q->rq.cookie_seed = ((uint64_t)l7r_rand32() << 32) | l7r_rand32();
 	q->dest = l7r_pick_dest(q->route, l7r_rand01());
 	if (!q->dest)
 		return no_upstream(c, q);
@@ -396,6 +435,10 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 			goto out;
 		}
 		last = a.ep;
+		l7r_lb_up_opts(&lp, &a.uo);
+		if (!t)
+			l7r_lb_set_cookie(&lp, &q->rq, &c->client, q->set_cookie,
+					  sizeof(q->set_cookie));
 		addr_endpoint(&a.ep->addr.addr, a.ep->addr.family, ntohs(a.ep->addr.port),
 			      q->rec.upstream, sizeof(q->rec.upstream));
 		q->rec.dst_pod = a.ep->pod;
@@ -422,12 +465,17 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 			break;
 		if (o == OUT_TIMEOUT || t + 1 == tries || !l7r_retriable(rp, o, &a.rs))
 			break;
+		if (!retry_wait(c, rp, t + 1, route_dl, &lp, &retry_held, &o))
+			break; /* maxRetries: this try's answer stands */
 		attempt_reset(&a, true);
+		if (o == OUT_TIMEOUT || o == OUT_CLIENT_GONE)
+			break;
 	}
 	if (q->rec.attempts > 1 && o == OUT_RESPONSE && l7r_retriable(rp, o, &a.rs))
 		q->rec.flags |= L7R_F_URX;
 	err = o == OUT_RESPONSE ? respond(c, q, &a, route_dl) : fail(c, q, o);
 out:
+	l7r_lb_retry_done(retry_held);
 	l7r_lb_end(&lp); /* in flight until its response is relayed (LEAST_REQUEST) */
 	attempt_reset(&a, true);
 	l7_buf_free(&head);

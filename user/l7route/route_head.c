@@ -164,6 +164,8 @@ int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
 	err = l7_buf_printf(out, "HTTP/1.1 %d %s\r\n", rs->status, reason);
 	if (!err)
 		err = fields_out(rs, q, true, out);
+	if (!err && q->set_cookie[0])
+		err = l7_buf_printf(out, "%s", q->set_cookie);
 	if (!err && c->close)
 		err = l7_buf_printf(out, "Connection: close\r\n");
 	if (!err)

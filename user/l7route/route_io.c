@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The router's sockets: reads and writes that give up at a deadline (the route timeout, a
- * per-try timeout), and a pool of idle keep-alive connections per endpoint. A pooled connection
- * the endpoint closed while idle is noticed before reuse (it reads as EOF), and dropped.
+ * per-try timeout), and dials to an endpoint with the DestinationRule's TCP keepalive. The pool
+ * of idle upstream connections is route_pool.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -120,7 +120,34 @@ int l7r_wait(int fd, uint64_t deadline)
 	}
 }
 
+/* TCP_KEEPIDLE and TCP_KEEPINTVL take whole seconds, at least 1. */
+int l7r_set_keepalive(int fd, const struct l7r_keepalive *ka)
+{
+	int one = 1, v;
+
+	if (!ka || !ka->on)
+		return 0;
+	if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)))
+		return -errno;
+	v = (int)ka->probes;
+	if (ka->probes && setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &v, sizeof(v)))
+		return -errno;
+	v = (int)ka->time_s;
+	if (ka->time_s && setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &v, sizeof(v)))
+		return -errno;
+	v = (int)ka->interval_s;
+	if (ka->interval_s && setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &v, sizeof(v)))
+		return -errno;
+	return 0;
+}
+
 int l7r_dial(const struct skiff_sock_origin *ep, uint64_t deadline)
+{
+	return l7r_dial_ka(ep, deadline, NULL);
+}
+
+int l7r_dial_ka(const struct skiff_sock_origin *ep, uint64_t deadline,
+		const struct l7r_keepalive *ka)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = proxy_sockaddr(ep, &ss), elen = sizeof(int);
@@ -133,7 +160,8 @@ int l7r_dial(const struct skiff_sock_origin *ep, uint64_t deadline)
 	/* the STRICT guard lets skiffd's own connections to local pods in */
 	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS)
+	err = l7r_set_keepalive(fd, ka);
+	if (!err && connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS)
 		err = -errno;
 	if (!err)
 		err = wait_fd(fd, POLLOUT, deadline);
@@ -144,98 +172,4 @@ int l7r_dial(const struct skiff_sock_origin *ep, uint64_t deadline)
 		return err;
 	}
 	return fd;
-}
-
-struct pool_host {
-	struct skiff_sock_origin ep;
-	int fds[L7R_IDLE_PER_HOST];
-	size_t n;
-	struct pool_host *next;
-};
-
-struct l7r_pool {
-	pthread_mutex_t lock;
-	struct pool_host *hosts;
-};
-
-struct l7r_pool *l7r_pool_new(void)
-{
-	struct l7r_pool *p = calloc(1, sizeof(*p));
-
-	if (p)
-		pthread_mutex_init(&p->lock, NULL);
-	return p;
-}
-
-void l7r_pool_free(struct l7r_pool *p)
-{
-	if (!p)
-		return;
-	while (p->hosts) {
-		struct pool_host *h = p->hosts;
-
-		p->hosts = h->next;
-		for (size_t i = 0; i < h->n; i++)
-			close(h->fds[i]);
-		free(h);
-	}
-	pthread_mutex_destroy(&p->lock);
-	free(p);
-}
-
-static struct pool_host *host_of(struct l7r_pool *p, const struct skiff_sock_origin *ep,
-				 bool create)
-{
-	struct pool_host *h;
-
-	for (h = p->hosts; h; h = h->next)
-		if (!memcmp(&h->ep, ep, sizeof(*ep)))
-			return h;
-	if (!create || !(h = calloc(1, sizeof(*h))))
-		return NULL;
-	h->ep = *ep;
-	h->next = p->hosts;
-	p->hosts = h;
-	return h;
-}
-
-/* An idle keep-alive connection has nothing to read; EOF or stray bytes mean it is done. */
-static bool still_open(int fd)
-{
-	struct pollfd pf = {.fd = fd, .events = POLLIN | POLLRDHUP};
-
-	return poll(&pf, 1, 0) == 0;
-}
-
-int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep)
-{
-	struct pool_host *h;
-	int fd = -1;
-
-	pthread_mutex_lock(&p->lock);
-	h = host_of(p, ep, false);
-	while (h && h->n && fd < 0) {
-		fd = h->fds[--h->n];
-		if (!still_open(fd)) {
-			close(fd);
-			fd = -1;
-		}
-	}
-	pthread_mutex_unlock(&p->lock);
-	return fd;
-}
-
-void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd)
-{
-	struct pool_host *h;
-
-	pthread_mutex_lock(&p->lock);
-	h = host_of(p, ep, true);
-	if (h && h->n < L7R_IDLE_PER_HOST) {
-		h->fds[h->n++] = fd;
-		fd = -1;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (fd >= 0)
-		close(fd);
 }

@@ -29,11 +29,30 @@ int l7r_wait(int fd, uint64_t deadline);
 struct l7r_pool;
 struct l7r_pool *l7r_pool_new(void);
 void l7r_pool_free(struct l7r_pool *p);
-/* An idle connection to `ep` that is still open, or -1. */
-int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep);
-/* Keep `fd` for the next request to `ep` (closed when the pool is full). */
-void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd);
-/* A new connection to `ep` within `deadline`: fd, or -ECONNREFUSED, -ETIMEDOUT, -errno. */
+/* An idle connection to `ep` that is still open and within its idle timeout, or -1; *served
+ * says how many requests it carried already. */
+int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served);
+/* Keep `fd`, which carried `served` requests, for the next request to `ep`, for at most
+ * `idle_ms` (0: no bound) without one; closed at once when the pool is full. */
+void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd,
+		  uint32_t served, uint64_t idle_ms);
+/* Close every idle connection whose idle timeout passed (the router's timer). */
+void l7r_pool_sweep(struct l7r_pool *p);
+/* Idle connections held now, for every endpoint. */
+size_t l7r_pool_idle(struct l7r_pool *p);
+
+/* connectionPool.tcp.tcpKeepalive on a socket: 0 for a field left to the OS default. */
+struct l7r_keepalive {
+	bool on;
+	uint32_t probes;
+	uint32_t time_s, interval_s;
+};
+/* A new connection to `ep` within `deadline`: fd, or -ECONNREFUSED, -ETIMEDOUT, -errno. `ka`
+ * (may be NULL) turns TCP keepalive on with its settings. */
+int l7r_dial_ka(const struct skiff_sock_origin *ep, uint64_t deadline,
+		const struct l7r_keepalive *ka);
 int l7r_dial(const struct skiff_sock_origin *ep, uint64_t deadline);
+/* Apply `ka` to fd (exported for the tests): 0 or -errno. */
+int l7r_set_keepalive(int fd, const struct l7r_keepalive *ka);
 
 #endif

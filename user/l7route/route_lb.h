@@ -12,6 +12,7 @@
 
 #include "compile/compile_l7.h"
 #include "l7route/route_request.h"
+#include "l7route/route_io.h"
 #include "skiff/punt.h"
 
 struct l7r_lbs;
@@ -55,14 +56,48 @@ void l7r_lb_end(struct l7r_lb_pick *p);
  * a wait that times out is an overflow too). 0: admitted, released by l7r_lb_end.
  */
 int l7r_lb_admit(struct l7r_lb_pick *p, uint64_t deadline_ns);
+/* connectionPool's per-connection settings for the tries to p's endpoint (route_lb_pool.c). */
+struct l7r_up_opts {
+	uint64_t connect_ms;		/* tcp.connectTimeout */
+	struct l7r_keepalive ka;	/* tcp.tcpKeepalive */
+	uint32_t max_requests_per_conn; /* http.maxRequestsPerConnection, 0: no limit */
+	uint64_t idle_ms;		/* http.idleTimeout */
+};
+/* p's set's settings, with Istio's defaults (10 s, no keepalive, no limit, 1 h) when p has no
+ * set. */
+void l7r_lb_up_opts(const struct l7r_lb_pick *p, struct l7r_up_opts *o);
+/*
+ * http.maxRetries: the retries under way for p's set, from the retry's back-off to the end of
+ * its try. 0: the retry may go, *held names what l7r_lb_retry_done gives back (NULL: nothing);
+ * -EBUSY: over the limit, no retry (Envoy's upstream_rq_retry_overflow, counted).
+ */
+int l7r_lb_retry_take(const struct l7r_lb_pick *p, struct l7r_lb **held);
+void l7r_lb_retry_done(struct l7r_lb *held);
+/* Retries refused by maxRetries so far in p's set (upstream_rq_retry_overflow). */
+uint64_t l7r_lb_retry_overflows(const struct l7r_lb_pick *p);
+/*
+ * consistentHash.httpCookie with a ttl and a request without the cookie: the Set-Cookie field
+ * (with its CRLF) for the value the request was hashed on, into buf; "" otherwise. Envoy's form:
+ * name="value"; Max-Age=seconds; Path=path; HttpOnly.
+ */
+void l7r_lb_set_cookie(const struct l7r_lb_pick *p, const struct l7r_request *rq,
+		       const struct skiff_punt_key *client, char *buf, size_t len);
+
 /* What one try to p's endpoint gave (outlier detection); may eject it. */
 void l7r_lb_report(struct l7r_lb_pick *p, int outcome /* enum up_outcome */);
 /* Outlier detection's interval timer for every set: ejections that are over end. */
 void l7r_lbs_tick(struct l7r_lbs *b);
 
 /* The request's hash for a consistent-hash policy `lb`: false when the request lacks the
- * attribute (a header, cookie or query parameter). */
+ * attribute (a header, cookie or query parameter). A cookie policy with a ttl never lacks it:
+ * the request is hashed on the value l7r_lb_cookie_value generates for it. */
 bool l7r_lb_hash(const struct m_lb_policy *lb, const struct l7r_request *rq,
 		 const struct skiff_punt_key *client, uint64_t *out);
+/* Does the request carry cookie `name`? */
+bool l7r_lb_has_cookie(const struct l7r_request *rq, const char *name);
+/* The cookie value generated for a request without it: 16 hex digits from the client's address
+ * and the request's cookie_seed, so the pick and the Set-Cookie agree. */
+void l7r_lb_cookie_value(const struct l7r_request *rq, const struct skiff_punt_key *client,
+			 char out[17]);
 
 #endif

@@ -22,6 +22,13 @@ const struct l7_endpoint *l7r_pick_endpoint(const struct l7_dest *d,
 					    const struct l7_endpoint *const *tried, size_t ntried,
 					    uint32_t rnd);
 
+/* Envoy's retry back-off: base 25 ms unless retries.backoff says, at most ten times the base. */
+#define L7R_BACKOFF_BASE_MS    25
+#define L7R_BACKOFF_MAX_FACTOR 10
+/* The wait before retry number `retry` (1: the first retry), from a uniform `rnd`: below an
+ * interval that starts at base_ms and doubles per retry up to the maximum. */
+uint64_t l7r_backoff_ms(uint64_t base_ms, unsigned retry, uint32_t rnd);
+
 /* A uniform double in [0, 1) and a uniform 32-bit value, per thread. */
 double l7r_rand01(void);
 uint32_t l7r_rand32(void);

@@ -28,6 +28,7 @@ struct l7r_request {
 	size_t nheaders;
 	uint16_t port;		     /* the service port dialled */
 	const struct m_pod *src_pod; /* the client pod, NULL when unknown */
+	uint64_t cookie_seed;	     /* a generated hash cookie's value comes from it */
 };
 
 /* The first route whose matches accept `rq` (a route without match accepts all); -1: none. */

@@ -116,6 +116,7 @@ struct m_retries {
 	uint16_t *codes;	     /* retriable status codes */
 	size_t ncodes;
 	bool remote_localities;	     /* retryRemoteLocalities */
+	int64_t backoff_ms;	     /* backoff: the base interval; 0: Envoy's 25 ms */
 	int line;
 };
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "model/model_istio_common.h"
+#include "skiff/lb.h"
 
 #define PLEN 256
 
@@ -177,6 +178,13 @@ static void dr_consistent_hash(struct pctx *c, const struct ynode *h, const char
 		if (v >= 5000011 || !is_prime(v))
 			perr(c, ynode_get(n, "tableSize"),
 			     "%s %lld must be a prime number below 5000011", p, (long long)v);
+		else if (b && v > SKIFF_MAGLEV_SIZE)
+			perr(c, ynode_get(n, "tableSize"),
+			     "%s %lld is too large with useSourceIp: the client address is hashed "
+			     "in the kernel, whose table holds at most %d entries; use a prime up "
+			     "to %d (or leave tableSize out: %d)",
+			     p, (long long)v, SKIFF_MAGLEV_SIZE, SKIFF_MAGLEV_SIZE,
+			     SKIFF_MAGLEV_SIZE);
 		else
 			out->maglev_size = (uint64_t)v;
 	}

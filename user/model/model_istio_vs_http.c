@@ -180,7 +180,7 @@ static void retries(struct vsctx *v, const struct ynode *n, const char *path, st
 	struct pctx *c = v->c;
 	char p[PATH_MAX_LEN];
 	const struct ynode *on;
-	int64_t attempts = 0, ms;
+	int64_t attempts = 0;
 	bool b;
 
 	punknown(c, n, known, path);
@@ -189,8 +189,7 @@ static void retries(struct vsctx *v, const struct ynode *n, const char *path, st
 	r->attempts = (uint32_t)attempts;
 	pduration(c, n, "perTryTimeout", &r->per_try_timeout_ms,
 		  pathf(p, sizeof(p), "%s.perTryTimeout", path));
-	if (pduration(c, n, "backoff", &ms, pathf(p, sizeof(p), "%s.backoff", path)) == 1)
-		vs_unenforced(v, ynode_get(n, "backoff"), p);
+	pduration(c, n, "backoff", &r->backoff_ms, pathf(p, sizeof(p), "%s.backoff", path));
 	pbool(c, n, "retryRemoteLocalities", &r->remote_localities,
 	      pathf(p, sizeof(p), "%s.retryRemoteLocalities", path));
 	pbool(c, n, "retryIgnorePreviousHosts", &b,
