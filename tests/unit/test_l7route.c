@@ -218,6 +218,48 @@ static void test_lb_header_hash(void **state)
 	l7r_lbs_free(b);
 }
 
+/* Resolved once per table: the same set as a per-request resolution; requests under two tables
+ * with different endpoints each get an endpoint of their own table's destination. */
+static void test_lb_target_tables(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2], only[1];
+	struct l7_dest two = both_pods(f, eps), one = two;
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
+	struct authz_header h = {.name = "X-User", .value = "bob"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	struct l7r_lb_target old_t, new_t;
+	const struct l7_endpoint *e, *first;
+	struct l7r_lb_pick p;
+
+	assert_non_null(b);
+	only[0] = eps[1];
+	one.eps = only;
+	one.neps = 1;
+	first = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p);
+	l7r_lb_end(&p);
+	l7r_lb_resolve(b, &f->m, &two, "shop", 1, &old_t);
+	assert_non_null(old_t.lb);
+	assert_int_equal(old_t.pol.lb.simple, M_LB_CONSISTENT_HASH);
+	assert_ptr_equal(l7r_lb_pick_target(&old_t, &rq, &client, NULL, &p), first);
+	l7r_lb_end(&p);
+	l7r_lb_resolve(b, &f->m, &one, "shop", 2, &new_t);
+	assert_ptr_equal(new_t.lb, old_t.lb); /* same Service, subset, port and rule: one set */
+	for (int i = 0; i < 6; i++) {
+		const struct l7r_lb_target *tg = i % 2 ? &old_t : &new_t;
+
+		e = l7r_lb_pick_target(tg, &rq, &client, NULL, &p);
+		assert_non_null(e);
+		assert_true(e >= tg->d->eps && e < tg->d->eps + tg->d->neps);
+		assert_memory_equal(&p.ep, &e->addr, sizeof(p.ep));
+		l7r_lb_end(&p);
+	}
+	assert_ptr_equal(l7r_lb_pick_target(&new_t, &rq, &client, NULL, &p), &only[0]);
+	l7r_lb_end(&p);
+	l7r_lbs_free(b);
+}
+
 struct ejections {
 	struct skiff_svc_key svc;
 	struct skiff_sock_origin ep;
@@ -495,6 +537,7 @@ int main(void)
 	    cmocka_unit_test(test_lb_hash_attrs),
 	    cmocka_unit_test(test_lb_outlier),
 	    cmocka_unit_test(test_lb_pool),
+	    cmocka_unit_test(test_lb_target_tables),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_metrics_reached),
