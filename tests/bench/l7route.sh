@@ -215,6 +215,12 @@ vs_apply none
 
 "$HERE/l7route_report.sh" "$RAW" "$CHECKS" "$REPS" "$T" "$H2_STREAMS" "$RULES" $((SECONDS - T0)) \
 	>"$OUT/l7route.md" || die "report"
+# What choosing an endpoint costs, without the noise of the hop: the CPU of one pick with the
+# destination resolved per request (what the router did before plans) and once per table.
+{
+	printf '\n## Endpoint pick alone\n\n'
+	"$BUILD/tests/unit/test_l7route" --bench | sed 's/^/- /'
+} >>"$OUT/l7route.md" || die "test_l7route --bench"
 say "done in $((SECONDS - T0)) s: $OUT/l7route.md"
 cat "$OUT/l7route.md"
 [ $FAILED = 0 ] || die "$FAILED runs failed (left out of the table); see $LOG"
