@@ -36,7 +36,7 @@ END {
 	nr = split(rules, R, " ")
 	printf "# skiff L7 hop benchmark (%s)\n\n", day
 	printf "%d CPUs, kernel %s, load average %s at the end. %d rounds of %d s per path and protocol,\n", ncpu, kernel, load, reps, t
-	printf "the paths in turn in every round, %d s in all. The machine is shared and noisy: read the ratios,\n", run
+	printf "the paths in turn in every round, %d s of rounds. The machine is shared and noisy: read the ratios,\n", run
 	printf "which compare paths measured minutes apart in the same run.\n\n"
 	printf "One node; client pod -> one hop -> server pod. HTTP/1.1: wrk -t1 -c1 (one keep-alive connection,\n"
 	printf "one request at a time). HTTP/2: h2load -c1 -m%d (h2c prior knowledge, %d streams on one connection).\n", m, m
