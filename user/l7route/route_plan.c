@@ -7,8 +7,9 @@
  *
  * The connections on one table share its plan. The current plan holds a reference of its own to
  * the table's snapshot, so it outlives short connections and the table it points at cannot be
- * freed and another allocated in its place while the plan is compared against it. A plan whose
- * table is no longer the one in force lives until its last connection ends. Each plan has a
+ * freed and another allocated in its place while the plan is compared against it. The price: a
+ * superseded snapshot stays in memory until the next connection brings the new table. A plan
+ * whose table is no longer the one in force lives until its last connection ends. Each plan has a
  * serial that is never reused: a set remembers the serial of the table it was brought to.
  */
 #include <stdint.h>
