@@ -2,7 +2,8 @@
 #   make          build everything into build/
 #   make test     deps + build + every test (unit, kernel, lab); needs root
 #   make demo     deps + build + the payments canary demo; needs root
-#   make bench    deps + build + benchmarks (build/bench/results.md, mtls.md, authz.md, kube_scale.md)
+#   make bench    deps + build + benchmarks (build/bench/results.md, mtls.md, authz.md, l7route.md,
+#                 kube_scale.md)
 #   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
 #   make check    unit tests under ASan/UBSan
 #   make deps     install the Debian packages skiff needs (apt-get, only what is missing), and
@@ -25,7 +26,7 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libcurl4-openssl-dev libjson-c-dev \
 	libyaml-dev libnghttp2-dev libpcre2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
-	haproxy openssl python3 nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev prometheus
+	haproxy openssl python3 python3-yaml nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev prometheus
 # kubectl for the lab's API mode (make demo, test_kube_lab): Debian's kubernetes-client, only when
 # no kubectl is on PATH, since another kubectl package (a cloud SDK's) may own /usr/bin/kubectl
 # and the two conflict.
@@ -196,6 +197,7 @@ bench: deps
 	tests/bench/run.sh $(BUILD)
 	tests/bench/mtls.sh $(BUILD)
 	tests/bench/authz.sh $(BUILD)
+	tests/bench/l7route.sh $(BUILD)
 	tests/bench/kube_scale.py $(BUILD)
 	tests/bench/metrics.sh $(BUILD)
 

@@ -4,6 +4,8 @@
  * match wins), weighted destinations, the endpoint choice with retries preferring untried ones,
  * DestinationRule load balancing, request hashes, outlier ejections and connection pools, path
  * rewrites, Envoy's flag names, and a request's labels in Istio's metrics (source side).
+ * `test_l7route --bench` instead prints the CPU time of one endpoint pick, with the destination
+ * resolved per request and per table.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,6 +217,48 @@ static void test_lb_header_hash(void **state)
 	assert_true(hits[0] > 0 && hits[1] > 0);
 	two.neps = 0;
 	assert_null(l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p));
+	l7r_lbs_free(b);
+}
+
+/* Resolved once per table: the same set as a per-request resolution; requests under two tables
+ * with different endpoints each get an endpoint of their own table's destination. */
+static void test_lb_target_tables(void **state)
+{
+	const struct fx *f = *state;
+	struct l7_endpoint eps[2], only[1];
+	struct l7_dest two = both_pods(f, eps), one = two;
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
+	struct authz_header h = {.name = "X-User", .value = "bob"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	struct l7r_lb_target old_t, new_t;
+	const struct l7_endpoint *e, *first;
+	struct l7r_lb_pick p;
+
+	assert_non_null(b);
+	only[0] = eps[1];
+	one.eps = only;
+	one.neps = 1;
+	first = l7r_lb_pick(b, &f->m, &two, &rq, &client, NULL, &p);
+	l7r_lb_end(&p);
+	l7r_lb_resolve(b, &f->m, &two, "shop", 1, &old_t);
+	assert_non_null(old_t.lb);
+	assert_int_equal(old_t.pol.lb.simple, M_LB_CONSISTENT_HASH);
+	assert_ptr_equal(l7r_lb_pick_target(&old_t, &rq, &client, NULL, &p), first);
+	l7r_lb_end(&p);
+	l7r_lb_resolve(b, &f->m, &one, "shop", 2, &new_t);
+	assert_ptr_equal(new_t.lb, old_t.lb); /* same Service, subset, port and rule: one set */
+	for (int i = 0; i < 6; i++) {
+		const struct l7r_lb_target *tg = i % 2 ? &old_t : &new_t;
+
+		e = l7r_lb_pick_target(tg, &rq, &client, NULL, &p);
+		assert_non_null(e);
+		assert_true(e >= tg->d->eps && e < tg->d->eps + tg->d->neps);
+		assert_memory_equal(&p.ep, &e->addr, sizeof(p.ep));
+		l7r_lb_end(&p);
+	}
+	assert_ptr_equal(l7r_lb_pick_target(&new_t, &rq, &client, NULL, &p), &only[0]);
+	l7r_lb_end(&p);
 	l7r_lbs_free(b);
 }
 
@@ -485,7 +529,67 @@ static void test_metrics_abort(void **state)
 	metrics_table_free(t);
 }
 
-int main(void)
+static double cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* CPU per pick over `n` endpoints: resolved on every request (l7r_lb_pick) and once per table
+ * (l7r_lb_pick_target), the same set and policy (the fixture's consistent hash on a header). */
+static void bench_picks(const struct fx *f, size_t n)
+{
+	struct l7_endpoint *eps = calloc(n, sizeof(*eps));
+	struct l7_dest d = f->sp->routes[3].dests[0];
+	struct l7r_lbs *b = l7r_lbs_new(NULL, NULL);
+	struct authz_header h = {.name = "X-User", .value = "alice"};
+	struct l7r_request rq = {.method = "GET", .path = "/", .headers = &h, .nheaders = 1};
+	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
+	struct l7r_lb_target tg;
+	struct l7r_lb_pick p;
+	const int rounds = 200000;
+	double t0, t1, t2;
+
+	for (size_t i = 0; i < n; i++) {
+		eps[i] = d.eps[0];
+		eps[i].addr.port = htons((uint16_t)(8080 + i));
+	}
+	d.eps = eps;
+	d.neps = n;
+	t0 = cpu_ns();
+	for (int i = 0; i < rounds; i++) {
+		l7r_lb_pick(b, &f->m, &d, &rq, &client, NULL, &p);
+		l7r_lb_end(&p);
+	}
+	t1 = cpu_ns();
+	l7r_lb_resolve(b, &f->m, &d, "shop", 1, &tg);
+	for (int i = 0; i < rounds; i++) {
+		l7r_lb_pick_target(&tg, &rq, &client, NULL, &p);
+		l7r_lb_end(&p);
+	}
+	t2 = cpu_ns();
+	printf("endpoint pick, %zu endpoints: %.0f ns resolved per request, %.0f ns resolved per "
+	       "table\n", n, (t1 - t0) / rounds, (t2 - t1) / rounds);
+	l7r_lbs_free(b);
+	free(eps);
+}
+
+/* `test_l7route --bench`: what choosing an endpoint costs a request. */
+static int bench(void)
+{
+	void *state;
+
+	if (setup(&state))
+		return 1;
+	bench_picks(state, 2);
+	bench_picks(state, 100);
+	teardown(&state);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_first_match_wins),
@@ -495,11 +599,14 @@ int main(void)
 	    cmocka_unit_test(test_lb_hash_attrs),
 	    cmocka_unit_test(test_lb_outlier),
 	    cmocka_unit_test(test_lb_pool),
+	    cmocka_unit_test(test_lb_target_tables),
 	    cmocka_unit_test(test_prefix_rewrite),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_metrics_reached),
 	    cmocka_unit_test(test_metrics_abort),
 	};
 
+	if (argc > 1 && !strcmp(argv[1], "--bench"))
+		return bench();
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

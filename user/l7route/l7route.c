@@ -94,6 +94,8 @@ static void *conn_main(void *arg)
 	struct l7route *r = c->rt;
 
 	l7r_conn_serve(c);
+	if (c->plan)
+		l7r_plan_put(r, c->plan);
 	conn_unlink(r, c);
 	close(c->fd);
 	l7_buf_free(&c->in);
@@ -151,11 +153,14 @@ bool l7route_take(struct l7route *r, int fd, const struct skiff_punt_key *client
 	c->ref = ref;
 	c->sp = sp;
 	c->src_pod = r->o.client_pod ? r->o.client_pod(ref, client) : NULL;
+	c->plan = l7r_plan_get(r, t);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); /* reads and writes poll with deadlines */
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 256 << 10);
 	if (pthread_create(&th, &at, conn_main, c)) {
+		if (c->plan)
+			l7r_plan_put(r, c->plan);
 		conn_unlink(r, c);
 		close(fd);
 		r->o.release(ref);
@@ -216,6 +221,7 @@ void l7route_stop(struct l7route *r)
 		return;
 	if (r->ticker_on)
 		pthread_join(r->ticker, NULL);
+	l7r_plan_drop(r);
 	l7r_pool_free(r->pool);
 	l7r_h2_pool_free(r->h2pool);
 	l7r_lbs_free(r->lbs);

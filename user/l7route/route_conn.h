@@ -33,6 +33,8 @@ struct l7route {
 	size_t nconns;
 	bool stopping;
 	bool draining; /* l7route_drain: each response says Connection: close (atomic) */
+	struct l7r_plan *plan; /* of the table in force, shared by its connections (with lock) */
+	uint64_t plan_serial;  /* the last plan's (with lock) */
 };
 
 struct l7r_conn {
@@ -47,6 +49,9 @@ struct l7r_conn {
 	struct l7_buf in; /* client bytes read, not yet used */
 	bool close;	  /* close after the response under way */
 	int up_fd;	  /* the upstream connection in use, -1 when none */
+	struct l7r_plan *plan;		    /* t's, NULL: out of memory */
+	const struct l7_dest *last_d;	    /* the destination last picked from, */
+	const struct l7r_lb_target *last_tg; /* and its resolution in plan */
 	struct l7r_conn *next, *prev;
 };
 
@@ -68,6 +73,19 @@ struct l7r_req {
 	uint64_t trace_start_us;
 	char set_cookie[384]; /* a generated hash cookie's Set-Cookie field, "" when none */
 };
+
+/* route_plan.c: table t's plan, shared (one user more), NULL when out of memory; given back
+ * with l7r_plan_put. l7r_plan_drop: the router lets go of its current plan (at stop). */
+struct l7r_plan *l7r_plan_get(struct l7route *r, const struct l7_table *t);
+void l7r_plan_put(struct l7route *r, struct l7r_plan *p);
+void l7r_plan_drop(struct l7route *r);
+/* d resolved for clients in client_ns, once per plan (NULL: out of memory). */
+const struct l7r_lb_target *l7r_plan_target(struct l7route *r, struct l7r_plan *p,
+					    const struct l7_dest *d, const char *client_ns);
+/* The endpoint of d for the connection's request (l7r_lb_pick_target through the plan). */
+const struct l7_endpoint *l7r_conn_pick(struct l7r_conn *c, const struct l7_dest *d,
+					const struct l7r_request *rq,
+					const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
 
 /* route_h2_conn.c: does the connection open with the HTTP/2 preface? Then its streams are
  * routed each as a request (route_h2.h). */

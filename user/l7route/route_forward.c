@@ -429,7 +429,7 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 	}
 	for (unsigned t = 0; t < tries; t++) {
 		l7r_lb_end(&lp);
-		a.ep = l7r_lb_pick(c->rt->lbs, c->t->m, q->dest, &q->rq, &c->client, last, &lp);
+		a.ep = l7r_conn_pick(c, q->dest, &q->rq, last, &lp);
 		if (!a.ep) {
 			err = t ? fail(c, q, o) : no_upstream(c, q);
 			goto out;

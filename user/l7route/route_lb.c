@@ -2,10 +2,13 @@
 /*
  * The router's upstream sets (route_lb.h): one per (Service, subset, port, rule), found by name
  * so that it survives reloads, each behind its own lock because the router serves every client
- * connection on its own thread. A set is checked against the destination it is picked for on
- * every request (the endpoint list in order, the merged policy field by field): the table is
- * rebuilt with each snapshot, and an index the set returns must name the same endpoint of the
- * destination.
+ * connection on its own thread. Which set a destination uses and its merged policy depend only
+ * on the table and the client's namespace: the router resolves them once per table
+ * (l7r_lb_resolve, route_plan.c), which also brings the set to the destination's endpoints in
+ * order and to the policy field by field. A request then only hashes and picks; it checks the set
+ * against its destination again only when a request under another table (a connection older or
+ * newer than the last reload) used the set last, since an index the set returns must name the
+ * same endpoint of the destination.
  *
  * Outlier detection ejects from inside a set, under its lock; the set's callback hands the
  * event to the owner (the agent, which takes the endpoint out of the kernel's backends for the
@@ -257,48 +260,62 @@ static int lb_sync(struct l7r_lb *lb, const struct m_tp_settings *pol, const str
 	return err;
 }
 
-/* The merged policy for d as seen from the client, and the name of its set. */
-static void policy_of(const struct model *m, const struct l7_dest *d,
-		      const struct l7r_request *rq, struct m_tp_settings *pol, char *key,
-		      size_t keylen)
+void l7r_lb_resolve(struct l7r_lbs *b, const struct model *m, const struct l7_dest *d,
+		    const char *client_ns, uint64_t serial, struct l7r_lb_target *tg)
 {
 	const char *subset = d->dst ? d->dst->subset : NULL;
-	const struct m_destinationrule *dr =
-	    m ? model_dr_for(m, d->target, rq->src_pod ? rq->src_pod->meta.ns : NULL) : NULL;
+	const struct m_destinationrule *dr = m ? model_dr_for(m, d->target, client_ns) : NULL;
+	char key[512];
 
-	memset(pol, 0, sizeof(*pol));
+	memset(tg, 0, sizeof(*tg));
+	tg->d = d;
+	tg->client_ns = client_ns;
+	tg->serial = serial;
 	if (dr)
-		model_traffic_policy(dr, subset, d->port, pol);
-	snprintf(key, keylen, "%s/%s|%s|%u|%s/%s", d->target->meta.ns, d->target->meta.name,
+		model_traffic_policy(dr, subset, d->port, &tg->pol);
+	snprintf(key, sizeof(key), "%s/%s|%s|%u|%s/%s", d->target->meta.ns, d->target->meta.name,
 		 subset ? subset : "", d->port, dr ? dr->meta.ns : "", dr ? dr->meta.name : "");
+	tg->lb = lb_get(b, key);
+	if (!tg->lb)
+		return;
+	pthread_mutex_lock(&tg->lb->lock);
+	if (!lb_sync(tg->lb, &tg->pol, d))
+		tg->lb->serial = serial;
+	pthread_mutex_unlock(&tg->lb->lock);
 }
 
-const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
-				      const struct l7_dest *d, const struct l7r_request *rq,
-				      const struct skiff_punt_key *client,
-				      const struct l7_endpoint *avoid, struct l7r_lb_pick *p)
+static const struct l7_endpoint *pick_uniform(const struct l7_dest *d,
+					      const struct l7_endpoint *avoid)
 {
-	struct m_tp_settings pol;
-	struct l7r_lb *lb;
+	return l7r_pick_endpoint(d, avoid ? &avoid : NULL, avoid ? 1 : 0, l7r_rand32());
+}
+
+const struct l7_endpoint *l7r_lb_pick_target(const struct l7r_lb_target *tg,
+					     const struct l7r_request *rq,
+					     const struct skiff_punt_key *client,
+					     const struct l7_endpoint *avoid, struct l7r_lb_pick *p)
+{
+	const struct l7_dest *d = tg->d;
+	struct l7r_lb *lb = tg->lb;
 	uint64_t h;
 	bool hashed;
-	char key[512];
 	int i;
 
 	p->lb = NULL;
 	p->idx = -1;
 	p->admitted = false;
-	policy_of(m, d, rq, &pol, key, sizeof(key));
-	lb = lb_get(b, key);
-	if (!lb && !d->neps)
-		return NULL;
 	if (!lb)
-		return l7r_pick_endpoint(d, avoid ? &avoid : NULL, avoid ? 1 : 0, l7r_rand32());
-	hashed = pol.lb.simple == M_LB_CONSISTENT_HASH && l7r_lb_hash(&pol.lb, rq, client, &h);
+		return d->neps ? pick_uniform(d, avoid) : NULL;
+	hashed = tg->pol.lb.simple == M_LB_CONSISTENT_HASH &&
+		 l7r_lb_hash(&tg->pol.lb, rq, client, &h);
 	pthread_mutex_lock(&lb->lock);
-	if (lb_sync(lb, &pol, d)) {
-		pthread_mutex_unlock(&lb->lock);
-		return l7r_pick_endpoint(d, avoid ? &avoid : NULL, avoid ? 1 : 0, l7r_rand32());
+	/* Requests under an older or newer table may have moved the set to their endpoints */
+	if (!tg->serial || lb->serial != tg->serial) {
+		if (lb_sync(lb, &tg->pol, d)) {
+			pthread_mutex_unlock(&lb->lock);
+			return pick_uniform(d, avoid);
+		}
+		lb->serial = tg->serial;
 	}
 	i = up_pick(&lb->set, hashed ? &h : NULL, avoid ? (int)(avoid - d->eps) : -1);
 	if (i >= 0) {
@@ -309,8 +326,19 @@ const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 	}
 	pthread_mutex_unlock(&lb->lock);
 	if (i == UP_PASSTHROUGH)
-		return l7r_pick_endpoint(d, avoid ? &avoid : NULL, avoid ? 1 : 0, l7r_rand32());
+		return pick_uniform(d, avoid);
 	return i >= 0 && (size_t)i < d->neps ? &d->eps[i] : NULL;
+}
+
+const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
+				      const struct l7_dest *d, const struct l7r_request *rq,
+				      const struct skiff_punt_key *client,
+				      const struct l7_endpoint *avoid, struct l7r_lb_pick *p)
+{
+	struct l7r_lb_target tg;
+
+	l7r_lb_resolve(b, m, d, rq->src_pod ? rq->src_pod->meta.ns : NULL, 0, &tg);
+	return l7r_lb_pick_target(&tg, rq, client, avoid, p);
 }
 
 /* Is p's index still its endpoint (a reload may have updated the set)? lb locked. */

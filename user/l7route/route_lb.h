@@ -36,11 +36,36 @@ struct l7r_lbs *l7r_lbs_new(l7r_eject_fn eject, void *ctx);
 void l7r_lbs_free(struct l7r_lbs *b);
 
 /*
+ * A destination resolved for the clients of one namespace, once per table (route_plan.c): the
+ * DestinationRule that applies, its merged policy and the set it names. Picking from it costs
+ * the request's hash and the set's pick, nothing that depends only on the table.
+ */
+struct l7r_lb_target {
+	const struct l7_dest *d;
+	const char *client_ns;	 /* from the table's model; NULL: a client the model lacks */
+	struct l7r_lb *lb;	 /* NULL: no set (out of memory): endpoints picked uniformly */
+	struct m_tp_settings pol; /* merged, before defaults; strings point into the model */
+	uint64_t serial;	 /* the table's, never reused; 0: check the set on every pick */
+};
+
+/* Resolve `d` for clients in `client_ns` under table `serial`, and bring its set to d's
+ * endpoints and policy. */
+void l7r_lb_resolve(struct l7r_lbs *b, const struct model *m, const struct l7_dest *d,
+		    const char *client_ns, uint64_t serial, struct l7r_lb_target *tg);
+/* l7r_lb_pick for a resolved destination: the set is checked against d only when a request
+ * under another table used it last. */
+const struct l7_endpoint *l7r_lb_pick_target(const struct l7r_lb_target *tg,
+					     const struct l7r_request *rq,
+					     const struct skiff_punt_key *client,
+					     const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
+
+/*
  * The endpoint of `d` for request `rq` from `client`, by the policy in force for the destination
  * (the rule seen from the client's namespace, else the Service's, else the root namespace; no
  * rule: Istio's default, LEAST_REQUEST). `avoid`: an endpoint of d to keep away from (a retry),
  * or NULL. NULL when none is healthy (503 UH). PASSTHROUGH has no destination of its own here:
- * the endpoint is then chosen uniformly.
+ * the endpoint is then chosen uniformly. Resolves d on every call: the router resolves once
+ * per table and calls l7r_lb_pick_target.
  */
 const struct l7_endpoint *l7r_lb_pick(struct l7r_lbs *b, const struct model *m,
 				      const struct l7_dest *d, const struct l7r_request *rq,

@@ -17,6 +17,7 @@ struct l7r_lb {
 	pthread_mutex_t lock;
 	pthread_cond_t freed;	  /* a pooled connection was given back (CLOCK_MONOTONIC) */
 	bool ready;		  /* set holds a built set */
+	uint64_t serial;	  /* table whose destination the set was last brought to */
 	struct m_tp_settings pol; /* as merged, before defaults; strings are ours */
 	struct up_set set;
 };
