@@ -34,6 +34,35 @@ FAILED_NAMES=()
 SKIP_LINES=()
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
+# A sanitizer build (make SAN=1: skiffd linked with AddressSanitizer) writes every report of
+# AddressSanitizer, LeakSanitizer (at exit) and UndefinedBehaviorSanitizer of every program a test
+# runs (unit binaries, skiffd in the lab's nodes, skiff-lab, skiffctl) into SAN_DIR, by pid, rather
+# than to stderr, where skiffd's would land in a lab log that `lab down` deletes. After each binary
+# or script, each report is shown and counts as a failure: UBSan does not stop the program, so
+# without this a finding would pass.
+SAN_DIR=
+if ldd "$BUILD/bin/skiffd" 2>/dev/null | grep -q libasan; then
+	SAN_DIR=$(mktemp -d /tmp/skiff-san.XXXXXX)
+	trap 'rm -rf "$SAN_DIR"' EXIT
+	export ASAN_OPTIONS="log_path=$SAN_DIR/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+	export UBSAN_OPTIONS="log_path=$SAN_DIR/ubsan:print_stacktrace=1"
+fi
+
+# san_reports: prints each sanitizer report written since the last call (the first 80 lines of
+# each), removes them, and sets SAN_N to how many there were.
+san_reports() {
+	local r
+	SAN_N=0
+	[ -n "$SAN_DIR" ] || return 0
+	for r in "$SAN_DIR"/*; do
+		[ -f "$r" ] || continue
+		SAN_N=$((SAN_N + 1))
+		echo "  not ok - sanitizer report $(basename "$r"):"
+		head -80 "$r" | sed 's/^/    /'
+		rm -f "$r"
+	done
+}
+
 # tap_skips: "CASE<TAB>REASON" for each skipped case of cmocka's TAP output on stdin, pairing
 # "not ok N # SKIP CASE" with the "# skip reason: ..." line printed within the same case.
 tap_skips() {
@@ -91,7 +120,8 @@ run_cmocka() {
 	p=$(printf '%s\n' "$out" | grep -c '^ok ')
 	f=$(printf '%s\n' "$out" | grep '^not ok ' | grep -cvE '^not ok [0-9]+ # SKIP')
 	record_skips "$name" < <(printf '%s\n' "$out" | tap_skips)
-	count "$name" "$p" $((f + S_BAD)) "$S_OK" "$rc"
+	san_reports
+	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc"
 }
 
 run_script() {
@@ -104,7 +134,8 @@ run_script() {
 	p=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(echo "$line" | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
 	record_skips "$name" < <(printf '%s\n' "$out" | script_skips)
-	count "$name" "${p:-0}" $((${f:-0} + S_BAD)) "$S_OK" "$rc"
+	san_reports
+	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc"
 }
 
 # The fuzz targets, a few seconds each: one count per target (a crash is its failure).

@@ -9,15 +9,46 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lab/lab_proc.h"
 
-static void kill_recorded(const struct lab *lab)
+/* How long each skiffd gets to stop on SIGINT before SIGKILL. Under AddressSanitizer the leak
+ * check at exit runs then and needs a few seconds; a plain skiffd stops in milliseconds. */
+#define AGENT_STOP_MS 15000
+
+/* Any recorded skiffd still running. */
+static bool agents_alive(const struct lab *lab)
 {
 	for (size_t i = 0; i < lab->nagent; i++)
 		if (lab_pid_matches(lab->agent[i].pid, "skiffd"))
+			return true;
+	return false;
+}
+
+/* SIGINT first (skiffd stops at once, leaving its pins), so that it exits through its own
+ * cleanup: a sanitizer build reports leaks and errors only at a normal exit. */
+static void stop_agents(const struct lab *lab)
+{
+	struct timespec tick = {.tv_nsec = 20 * 1000 * 1000};
+
+	for (size_t i = 0; i < lab->nagent; i++)
+		if (lab_pid_matches(lab->agent[i].pid, "skiffd"))
+			kill(lab->agent[i].pid, SIGINT);
+	for (int ms = 0; ms < AGENT_STOP_MS && agents_alive(lab); ms += 20)
+		nanosleep(&tick, NULL);
+	for (size_t i = 0; i < lab->nagent; i++)
+		if (lab_pid_matches(lab->agent[i].pid, "skiffd")) {
+			fprintf(stderr, "skiff-lab: skiffd %d did not stop on SIGINT in %d s; killed\n",
+				lab->agent[i].pid, AGENT_STOP_MS / 1000);
 			kill(lab->agent[i].pid, SIGKILL);
+		}
+}
+
+static void kill_recorded(const struct lab *lab)
+{
+	stop_agents(lab);
 	for (size_t i = 0; i < lab->npod; i++)
 		if (lab_pid_matches(lab->pod[i].pid, lab->pod[i].cmd))
 			kill(lab->pod[i].pid, SIGKILL);
