@@ -394,7 +394,8 @@ static int splice_one(struct node_view *view, uint32_t id, struct cv_backend *nv
 	if (m != old)
 		memmove(&view->backends[from + m], &view->backends[to],
 			(view->nbackends - to) * sizeof(*view->backends));
-	memcpy(&view->backends[from], nv, m * sizeof(*nv));
+	if (m) /* nv is NULL when the slice has no backends left: memcpy must not see it */
+		memcpy(&view->backends[from], nv, m * sizeof(*nv));
 	view->nbackends = view->nbackends - old + m;
 	return 0;
 }
