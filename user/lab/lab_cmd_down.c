@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -82,6 +83,22 @@ static void del_all_netns(const struct lab *lab)
 	closedir(d);
 }
 
+/* $SKIFF_LAB_KEEP_LOGS=DIR: a copy of the logs (skiffd's, the pods') in a new DIR/lab.XXXXXX
+ * before they go, for whoever inspects them after the test: tests/run.sh looks there for
+ * sanitizer reports, which skiffd writes to its log as it stops. */
+static void keep_logs(const struct lab *lab)
+{
+	const char *keep = getenv("SKIFF_LAB_KEEP_LOGS");
+	char logs[PATH_MAX];
+
+	lab_path(logs, lab, "logs");
+	if (!keep || !*keep || access(logs, F_OK) < 0)
+		return;
+	if (lab_run_quiet("mkdir -p '%s' && d=$(mktemp -d '%s/lab.XXXXXX') && cp -r '%s/.' \"$d\"/",
+			  keep, keep, logs))
+		fprintf(stderr, "skiff-lab: warning: logs not kept in %s\n", keep);
+}
+
 /* Only what the lab put in the state dir: the dir may be one the user also uses. */
 static int remove_state_dir(const struct lab *lab)
 {
@@ -117,6 +134,7 @@ int lab_cmd_down(struct lab *lab)
 		fprintf(stderr, "skiff-lab: cannot remove " LAB_BPFFS_ROOT "\n");
 		err = -EIO;
 	}
+	keep_logs(lab);
 	if (remove_state_dir(lab))
 		err = -EIO;
 	return err;
