@@ -152,8 +152,11 @@ int compile_l7_table(const struct model *m, const char *node, struct l7_table *t
 		return -ENOMEM;
 	}
 	t->v = calloc(nsps ? nsps : 1, sizeof(*t->v));
-	if (!t->v)
-		err = -ENOMEM;
+	if (!t->v) {
+		compile_index_free(&ix);
+		free(sps);
+		return -ENOMEM;
+	}
 	for (size_t i = 0; i < nsps && err != -ENOMEM; i++) {
 		const struct m_virtualservice *vs = compile_find_vs(&ix, sps[i].svc, d);
 		int e;
