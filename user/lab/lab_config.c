@@ -300,7 +300,9 @@ static void slice_doc(struct strbuf *b, const struct lab *lab, const struct lab_
 		const struct lab_pod *p = pods[i];
 		const struct lab_deploy *d = lab_pod_deploy(lab, p);
 
-		if (strcmp(p->ns, s->ns) || !d || !lab_selector_matches(&s->selector, &d->labels) ||
+		/* s->ns: a Service always has one; doc_start's NULL check (for cluster-scoped
+		 * kinds) made the analyzer doubt it */
+		if (!s->ns || strcmp(p->ns, s->ns) || !d || !lab_selector_matches(&s->selector, &d->labels) ||
 		    !port_sig(lab, s, p, psig, sizeof(psig)))
 			continue;
 		if (!first) {
