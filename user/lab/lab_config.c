@@ -286,6 +286,10 @@ static void slice_doc(struct strbuf *b, const struct lab *lab, const struct lab_
 	const struct lab_pod *first = NULL;
 	size_t n = 0;
 
+	/* never NULL; doc_start's check of s->ns (its first field; NULL for cluster-scoped kinds)
+	 * made clang's analyzer assume s could be */
+	if (!s)
+		return;
 	/* The controller's names end in 5 random characters; a hash keeps ours stable. */
 	lab_fmt(name, sizeof(name), "%s/%s/%s", s->ns, s->name, v6 ? "IPv6" : "IPv4");
 	lab_fmt(name, sizeof(name), "%s-%05lx", s->name, lab_hash(name) & 0xfffff);
@@ -300,9 +304,7 @@ static void slice_doc(struct strbuf *b, const struct lab *lab, const struct lab_
 		const struct lab_pod *p = pods[i];
 		const struct lab_deploy *d = lab_pod_deploy(lab, p);
 
-		/* s->ns: a Service always has one; doc_start's NULL check (for cluster-scoped
-		 * kinds) made the analyzer doubt it */
-		if (!s->ns || strcmp(p->ns, s->ns) || !d || !lab_selector_matches(&s->selector, &d->labels) ||
+		if (strcmp(p->ns, s->ns) || !d || !lab_selector_matches(&s->selector, &d->labels) ||
 		    !port_sig(lab, s, p, psig, sizeof(psig)))
 			continue;
 		if (!first) {
