@@ -15,9 +15,10 @@ trap 'rm -rf "$out"' EXIT
 mapfile -t files < <(git ls-files 'user/*.c')
 # same defines and include paths as the Makefile's build; the analyzer's text output per file
 printf '%s\n' "${files[@]}" | xargs -P2 -I{} sh -c \
-	'clang --analyze -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -isystem "$1/skel" \
+	'clang --analyze -std=gnu11 -D_GNU_SOURCE -DSKIFF_VERSION="\"$4\"" -Iinclude -Iuser \
+		-isystem "$1/skel" \
 		-Xanalyzer -analyzer-output=text -o /dev/null "$2" > "$3/$(echo "$2" | tr / _).log" 2>&1' \
-	_ "$BUILD" {} "$out"
+	_ "$BUILD" {} "$out" "$(cat VERSION)"
 cat "$out"/*.log
 n=$(cat "$out"/*.log | grep -cE '^[^ ].*: (warning|error): ')
 echo "${#files[@]} files, $n findings"
