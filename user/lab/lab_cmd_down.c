@@ -6,6 +6,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -83,20 +84,61 @@ static void del_all_netns(const struct lab *lab)
 	closedir(d);
 }
 
+/* Copy the regular file `from` to `to`; 0 or -errno. */
+static int copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY | O_CLOEXEC), out, err = 0;
+	ssize_t n;
+
+	if (in < 0)
+		return -errno;
+	out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0) {
+		err = -errno;
+		close(in);
+		return err;
+	}
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (write(out, buf, (size_t)n) != n) {
+			err = -EIO;
+			break;
+		}
+	if (n < 0)
+		err = -errno;
+	close(in);
+	close(out);
+	return err;
+}
+
 /* $SKIFF_LAB_KEEP_LOGS=DIR: a copy of the logs (skiffd's, the pods') in a new DIR/lab.XXXXXX
  * before they go, for whoever inspects them after the test: tests/run.sh looks there for
  * sanitizer reports, which skiffd writes to its log as it stops. */
 static void keep_logs(const struct lab *lab)
 {
 	const char *keep = getenv("SKIFF_LAB_KEEP_LOGS");
-	char logs[PATH_MAX];
+	char logs[PATH_MAX], dir[PATH_MAX], from[PATH_MAX], to[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+	int err = 0;
 
 	lab_path(logs, lab, "logs");
-	if (!keep || !*keep || access(logs, F_OK) < 0)
+	if (!keep || !*keep || !(d = opendir(logs)))
 		return;
-	if (lab_run_quiet("mkdir -p '%s' && d=$(mktemp -d '%s/lab.XXXXXX') && cp -r '%s/.' \"$d\"/",
-			  keep, keep, logs))
-		fprintf(stderr, "skiff-lab: warning: logs not kept in %s\n", keep);
+	lab_fmt(dir, sizeof(dir), "%s/lab.XXXXXX", keep);
+	err = lab_mkdir_p(keep);
+	if (!err && !mkdtemp(dir))
+		err = -errno;
+	while (!err && (e = readdir(d)))
+		if (e->d_type == DT_REG) {
+			lab_fmt(from, sizeof(from), "%s/%s", logs, e->d_name);
+			lab_fmt(to, sizeof(to), "%s/%s", dir, e->d_name);
+			err = copy_file(from, to);
+		}
+	closedir(d);
+	if (err)
+		fprintf(stderr, "skiff-lab: warning: logs not kept in %s: %s\n", keep,
+			strerror(-err));
 }
 
 /* Only what the lab put in the state dir: the dir may be one the user also uses. */
