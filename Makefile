@@ -5,7 +5,10 @@
 #   make bench    deps + build + benchmarks (build/bench/results.md, mtls.md, authz.md, l7route.md,
 #                 kube_scale.md)
 #   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
-#   make check    unit tests under ASan/UBSan
+#   make check    the analyzer and format checks, then unit tests and a subset of the lab tests
+#                 with skiffd under ASan/UBSan (CHECK_LAB=all: every lab test); lab needs root
+#   make analyze  clang --analyze over user/ (zero findings)
+#   make format-check   every .c/.h against .clang-format, changing nothing
 #   make deps     install the Debian packages skiff needs (apt-get, only what is missing), and
 #                 the manifest validator's npm packages (npm ci in tests/deploy)
 #   make image    build/skiff-image.oci.tar: skiffd + skiffctl as an OCI image from scratch
@@ -26,7 +29,8 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libcurl4-openssl-dev libjson-c-dev \
 	libyaml-dev libnghttp2-dev libpcre2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
-	haproxy openssl python3 python3-yaml nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev prometheus
+	haproxy openssl python3 python3-yaml nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev \
+	prometheus clang-format
 # kubectl for the lab's API mode (make demo, test_kube_lab): Debian's kubernetes-client, only when
 # no kubectl is on PATH, since another kubectl package (a cloud SDK's) may own /usr/bin/kubectl
 # and the two conflict.
@@ -63,7 +67,8 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
 BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
 
-.PHONY: all tests deps test unit demo bench check clean format vmtest image fuzz fuzz-build soak
+.PHONY: all tests deps test unit demo bench check analyze format-check clean format vmtest image fuzz \
+	fuzz-build soak
 all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
 # the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
 tests: $(TEST_BINS)
@@ -176,9 +181,30 @@ test: deps
 unit: all
 	tests/run.sh $(BUILD) unit
 
-check:
+# The lab tests make check runs under the sanitizers: those whose traffic goes through skiffd's
+# parsers and relays (YAML, the API's JSON stream, HTTP/1.1 and h2, HBONE, the punt path, STRICT).
+# The whole lab under ASan takes an hour; CHECK_LAB=all runs it.
+CHECK_LAB ?= test_bad_config test_kube_agent test_l7route test_l7_abuse test_hbone test_punt \
+	test_strict
+CHECK_LAB_PAT := $(if $(filter all,$(CHECK_LAB)),*,@($(subst $(eval) ,|,$(strip $(CHECK_LAB)))))
+
+# Every part runs even when one fails, so one run shows all findings; any failure fails check.
+check: deps
 	$(MAKE) SAN=1 all
-	tests/run.sh build/san unit
+	@rc=0; \
+	tests/run.sh build/san unit || rc=1; \
+	tests/run.sh build/san lab '$(CHECK_LAB_PAT)' || rc=1; \
+	$(MAKE) SAN=1 analyze || rc=1; \
+	$(MAKE) format-check || rc=1; \
+	exit $$rc
+
+# The fast part of check (no root, a few minutes): CI runs it besides make test. The analyzer
+# needs only the BPF skeleton headers the sources include.
+analyze: $(BPF_SKELS)
+	tests/check/analyze.sh $(BUILD)
+
+format-check:
+	tests/check/format_check.sh
 
 demo: deps
 	$(MAKE) all

@@ -34,6 +34,45 @@ FAILED_NAMES=()
 SKIP_LINES=()
 export CMOCKA_MESSAGE_OUTPUT=TAP
 
+# A sanitizer build (make SAN=1: skiffd linked with AddressSanitizer): every report of every
+# program a test runs (unit binaries, skiffd in the lab's nodes, skiff-lab, skiffctl) counts as a
+# failure of that binary or script, and is shown. UBSan does not stop the program, so without this
+# its findings would pass. AddressSanitizer and LeakSanitizer (at exit) write to SAN_DIR by pid;
+# gcc's UBSan ignores log_path and writes to stderr: the test's own output, or the lab's logs,
+# which `lab down` copies to SAN_DIR/labs (SKIFF_LAB_KEEP_LOGS) after stopping skiffd.
+SAN_DIR=
+SAN_PAT='runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer'
+if ldd "$BUILD/bin/skiffd" 2>/dev/null | grep -q libasan; then
+	SAN_DIR=$(mktemp -d /tmp/skiff-san.XXXXXX)
+	trap 'rm -rf "$SAN_DIR"' EXIT
+	export ASAN_OPTIONS="log_path=$SAN_DIR/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
+	export UBSAN_OPTIONS="print_stacktrace=1"
+	export SKIFF_LAB_KEEP_LOGS="$SAN_DIR/labs"
+fi
+
+# san_reports OUTPUT: shows each sanitizer report written since the last call (AddressSanitizer's
+# files, lab logs and OUTPUT holding one), removes them, and sets SAN_N to how many there were.
+san_reports() {
+	local r n
+	SAN_N=0
+	[ -n "$SAN_DIR" ] || return 0
+	for r in "$SAN_DIR"/asan.*; do
+		[ -f "$r" ] || continue
+		SAN_N=$((SAN_N + 1))
+		echo "  not ok - sanitizer report $(basename "$r"):"
+		head -80 "$r" | sed 's/^/    /'
+	done
+	while IFS= read -r r; do
+		SAN_N=$((SAN_N + 1))
+		echo "  not ok - sanitizer report in ${r#"$SAN_DIR"/}:"
+		grep -E -A30 "$SAN_PAT" "$r" | head -80 | sed 's/^/    /'
+	done < <(grep -rlE "$SAN_PAT" "$SAN_DIR/labs" 2>/dev/null)
+	n=$(printf '%s\n' "$1" | grep -cE "$SAN_PAT")
+	[ "$n" -gt 0 ] && echo "  not ok - $n sanitizer report(s) in the output above"
+	SAN_N=$((SAN_N + n))
+	rm -rf "${SAN_DIR:?}"/asan.* "$SAN_DIR/labs"
+}
+
 # tap_skips: "CASE<TAB>REASON" for each skipped case of cmocka's TAP output on stdin, pairing
 # "not ok N # SKIP CASE" with the "# skip reason: ..." line printed within the same case.
 tap_skips() {
@@ -91,7 +130,8 @@ run_cmocka() {
 	p=$(printf '%s\n' "$out" | grep -c '^ok ')
 	f=$(printf '%s\n' "$out" | grep '^not ok ' | grep -cvE '^not ok [0-9]+ # SKIP')
 	record_skips "$name" < <(printf '%s\n' "$out" | tap_skips)
-	count "$name" "$p" $((f + S_BAD)) "$S_OK" "$rc"
+	san_reports "$out"
+	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc"
 }
 
 run_script() {
@@ -104,7 +144,8 @@ run_script() {
 	p=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(echo "$line" | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
 	record_skips "$name" < <(printf '%s\n' "$out" | script_skips)
-	count "$name" "${p:-0}" $((${f:-0} + S_BAD)) "$S_OK" "$rc"
+	san_reports "$out"
+	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc"
 }
 
 # The fuzz targets, a few seconds each: one count per target (a crash is its failure).

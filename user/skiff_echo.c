@@ -49,11 +49,13 @@ static void fmt_peer(const struct sockaddr_storage *ss, char *out, size_t len)
 
 		inet_ntop(AF_INET, &s->sin_addr, ip, sizeof(ip));
 		snprintf(out, len, "%s:%d", ip, ntohs(s->sin_port));
-	} else {
+	} else if (ss->ss_family == AF_INET6) {
 		const struct sockaddr_in6 *s = (const void *)ss;
 
 		inet_ntop(AF_INET6, &s->sin6_addr, ip, sizeof(ip));
 		snprintf(out, len, "[%s]:%d", ip, ntohs(s->sin6_port));
+	} else {
+		snprintf(out, len, "%s", ip); /* no other family is accepted; "?" if one were */
 	}
 }
 
@@ -321,8 +323,8 @@ static void *accept_thread(void *arg)
 	struct listener *l = arg;
 
 	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
+		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC}; /* for the analyzer: */
+		socklen_t sl = sizeof(ss); /* it does not see accept fill ss */
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 		struct conn *c;
 		pthread_t t;
@@ -356,8 +358,8 @@ static void *udp_thread(void *arg)
 	char buf[65536];
 
 	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
+		struct sockaddr_storage ss = {.ss_family = AF_UNSPEC}; /* for the analyzer: */
+		socklen_t sl = sizeof(ss); /* it does not see accept fill ss */
 		ssize_t r = recvfrom(l->fd, buf, sizeof(buf), 0, (struct sockaddr *)&ss, &sl);
 
 		if (r < 0) {

@@ -71,7 +71,7 @@ static int resolve(const char *arg)
 	else
 		snprintf(host, sizeof(host), "%.*s", (int)(colon - arg), arg);
 	err = getaddrinfo(host, colon + 1, &hints, &res);
-	if (err) {
+	if (err || !res) { /* !res: never on success, said for the analyzer */
 		fprintf(stderr, "skiff-perf: %s: %s\n", arg, gai_strerror(err));
 		return -ENOENT;
 	}

@@ -355,6 +355,37 @@ def seeds_identity():
     put("fuzz_identity", "spiffe-bad", "spiffe://Cluster.local/ns/-x/sa/a/b")
 
 
+def seeds_orig_dst():
+    # a peer's sockaddr_storage (128 bytes, as getpeername fills it), then the 20-byte record the
+    # kernel filed (skiff_sock_origin: address, port, family 4 or 6, flags in pad): the lab's
+    # pod and node addresses, IPv4-mapped peers, a family skiffd refuses, short inputs
+    import socket
+    import struct
+
+    def sin(ip, port):
+        b = struct.pack("=H", socket.AF_INET) + struct.pack("!H", port) + socket.inet_aton(ip)
+        return b.ljust(128, b"\0")
+
+    def sin6(ip, port):
+        b = struct.pack("=H", socket.AF_INET6) + struct.pack("!H", port) + b"\0" * 4
+        return (b + socket.inet_pton(socket.AF_INET6, ip) + b"\0" * 4).ljust(128, b"\0")
+
+    def rec4(ip, port, flags=0):
+        return socket.inet_aton(ip).ljust(16, b"\0") + struct.pack("!HBB", port, 4, flags)
+
+    def rec6(ip, port, flags=0):
+        return socket.inet_pton(socket.AF_INET6, ip) + struct.pack("!HBB", port, 6, flags)
+
+    put("fuzz_orig_dst", "v4-pod", sin("10.244.1.5", 41000) + rec4("10.96.0.10", 80))
+    put("fuzz_orig_dst", "v4-fast", sin("10.244.1.5", 41001) + rec4("10.244.2.7", 8080, 1))
+    put("fuzz_orig_dst", "v6-pod", sin6("fd00:10:244::5", 41002) + rec6("fd00:10:96::a", 443))
+    put("fuzz_orig_dst", "v4mapped-peer",
+        sin6("::ffff:10.244.1.5", 41003) + rec4("198.18.0.2", 15008))
+    put("fuzz_orig_dst", "v4mapped-dst", sin("10.244.1.5", 41004) + rec6("::ffff:10.96.0.1", 80))
+    put("fuzz_orig_dst", "unix-peer", struct.pack("=H", socket.AF_UNIX).ljust(128, b"\0"))
+    put("fuzz_orig_dst", "short", sin("10.244.1.5", 1)[:6])
+
+
 def seeds_found():
     # inputs the fuzzers found bugs with, too long to spell out here (test_fuzz_found.c reads them)
     for f in sorted(glob.glob(os.path.join(ROOT, "tests", "fuzz", "found", "*", "*"))):
@@ -374,6 +405,7 @@ def main():
     seeds_hbone()
     seeds_tls_records()
     seeds_identity()
+    seeds_orig_dst()
     for t in sorted(os.listdir(OUT)):
         print("%s: %d seeds" % (t, len(os.listdir(os.path.join(OUT, t)))))
 

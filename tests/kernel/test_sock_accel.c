@@ -761,6 +761,61 @@ static void test_msg_peek(void **state)
 	pair_close(&p);
 }
 
+/*
+ * MSG_PEEK while the peer keeps writing (redirected messages landing between the peeks): each
+ * peek shows the next unread bytes of the pattern, a second peek the same ones again, and the
+ * read after it exactly what was peeked; nothing is lost, repeated or reordered to EOF.
+ */
+static void test_msg_peek_while_writing(void **state)
+{
+	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
+	const size_t len = 8 << 20;
+	unsigned char *peek = malloc(65536), *again = malloc(65536), *rd = malloc(65536);
+	size_t got = 0, peeks = 0;
+	ssize_t n, m;
+	struct xfer x;
+
+	(void)state;
+	assert_true(peek && again && rd);
+	timeouts(p.srv, 10);
+	assert_true(in_sockhash(p.srv));
+	xfer_start(&x, p.cli, len, 1000, XF_WRITE); /* small writes: many messages to peek across */
+	for (;;) {
+		/* sizes that never line up with the writer's 1000-byte messages */
+		size_t want = 1 + (peeks * 7919) % 65535;
+
+		n = recv(p.srv, peek, want, MSG_PEEK);
+
+		if (n < 0 && errno == EAGAIN && spurious_eagain < 1000) {
+			spurious_eagain++; /* see the comment at spurious_eagain */
+			continue;
+		}
+		if (n <= 0)
+			break;
+		peeks++;
+		if (!pat_equal(peek, got, n))
+			fail_msg("peek %zu: the %zd bytes at offset %zu differ", peeks, n, got);
+		/* a second peek starts at the same byte; the writer may have added more behind */
+		m = recv(p.srv, again, n, MSG_PEEK);
+		assert_true(m > 0 && m <= n);
+		assert_memory_equal(again, peek, m);
+		/* consume at most what was peeked: the read returns those same bytes */
+		m = recv(p.srv, rd, (size_t)n, 0);
+		assert_true(m > 0 && m <= n);
+		assert_memory_equal(rd, peek, m);
+		got += m;
+	}
+	if (n < 0)
+		fail_msg("recv after %zu bytes: %s", got, strerror(errno));
+	xfer_join(&x);
+	assert_int_equal(got, len);
+	assert_true(peeks > 100);
+	free(peek);
+	free(again);
+	free(rd);
+	pair_close(&p);
+}
+
 /* What skiffd caps a reader's unread redirected bytes at: net.ipv4.tcp_rmem[2] (dp_accel.c). */
 static size_t accel_queue_cap(void)
 {
@@ -1342,6 +1397,7 @@ int main(void)
 	    cmocka_unit_test(test_half_close),
 	    cmocka_unit_test(test_message_larger_than_buffers),
 	    cmocka_unit_test(test_msg_peek),
+	    cmocka_unit_test(test_msg_peek_while_writing),
 	    cmocka_unit_test(test_backpressure),
 	    cmocka_unit_test(test_unenrolled_not_redirected),
 	    cmocka_unit_test(test_zero_length_writes),

@@ -71,8 +71,9 @@ static void dr(struct strbuf *b, const char *top, const char *v1)
 	if (v1) {
 		sb_printf(b, "    trafficPolicy:\n");
 		/* two more spaces: under a subset item */
-		for (const char *l = v1; *l; l = strchr(l, '\n') + 1)
-			sb_printf(b, "  %.*s\n", (int)(strchr(l, '\n') - l), l);
+		/* stops at a last line without its newline rather than reading past it */
+		for (const char *l = v1, *e; *l && (e = strchr(l, '\n')); l = e + 1)
+			sb_printf(b, "  %.*s\n", (int)(e - l), l);
 	}
 	sb_printf(b, "  - name: v2\n    labels:\n      version: v2\n");
 }

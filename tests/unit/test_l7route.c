@@ -191,7 +191,7 @@ static void test_lb_header_hash(void **state)
 	struct skiff_punt_key client = {.family = SKIFF_AF_INET, .addr.v4 = htonl(0x0a000009)};
 	const struct l7_endpoint *first, *e;
 	struct l7r_lb_pick p;
-	char val[16];
+	char val[24]; /* "user-" and any int: no truncation for the compiler to doubt */
 	unsigned hits[2] = {0};
 
 	assert_non_null(b);

@@ -85,6 +85,7 @@ static void add_deployment(struct an_index *x, const struct ynode *doc)
 
 	obj_of(doc, "Deployment", true, o);
 	free(o->labels.v); /* a Deployment's pods carry its template's labels, not its own */
+	o->labels = (struct labels){0}; /* an_labels_of clears it too; the analyzer sees it here */
 	an_labels_of(ynode_path(doc, "spec.template.metadata.labels"), &o->labels);
 }
 

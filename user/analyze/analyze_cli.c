@@ -118,6 +118,9 @@ static int parse_args(int argc, char **argv, struct an_args *a, FILE *err)
 	for (int i = 0; i < argc; i++) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
+		if (!o) /* never below argc; says so to clang's analyzer, which doubts it */
+			break;
+
 		if (!strcmp(o, "-A") || !strcmp(o, "--all-namespaces")) {
 			a->ns = NULL;
 		} else if (!strcmp(o, "--live")) {

@@ -146,7 +146,7 @@ int compile_l7_table_ix(const struct model *m, const struct cc_index *ix,
 	t->m = m;
 	t->v = calloc(nsps ? nsps : 1, sizeof(*t->v));
 	if (!t->v)
-		err = -ENOMEM;
+		return -ENOMEM;
 	for (size_t i = 0; i < nsps && err != -ENOMEM; i++) {
 		const struct m_virtualservice *vs = compile_find_vs(ix, sps[i].svc, d);
 		int e;

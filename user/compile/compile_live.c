@@ -220,10 +220,13 @@ static int slices_out(struct compile_live *cl, const struct model *in, const cha
 static int slices_in(struct compile_live *cl, struct model *in, size_t **aff, size_t *naff,
 		     size_t *cap)
 {
-	struct live_overlay *ov = calloc(1, sizeof(*ov));
-	size_t ocap = cl->novl;
+	/* the table's slot for ov first: once the index holds one of its slices, ov must be kept */
+	struct live_overlay **ovl = realloc(cl->ovl, (cl->novl + 1) * sizeof(*ovl));
+	struct live_overlay *ov = ovl ? calloc(1, sizeof(*ov)) : NULL;
 	int err = 0;
 
+	if (ovl)
+		cl->ovl = ovl;
 	if (!ov) {
 		model_free(in);
 		return -ENOMEM;
@@ -245,7 +248,9 @@ static int slices_in(struct compile_live *cl, struct model *in, size_t **aff, si
 		overlay_free(ov);
 		return err;
 	}
-	return err ? err : push(&cl->ovl, &cl->novl, &ocap, &ov, sizeof(ov));
+	/* the index points into ov->m: kept even when a later slice failed (it used to leak then) */
+	cl->ovl[cl->novl++] = ov;
+	return err;
 }
 
 static int size_cmp(const void *a, const void *b)
@@ -395,7 +400,8 @@ static int splice_one(struct node_view *view, uint32_t id, struct cv_backend *nv
 	if (m != old)
 		memmove(&view->backends[from + m], &view->backends[to],
 			(view->nbackends - to) * sizeof(*view->backends));
-	memcpy(&view->backends[from], nv, m * sizeof(*nv));
+	if (m) /* nv is NULL when the slice has no backends left: memcpy must not see it */
+		memcpy(&view->backends[from], nv, m * sizeof(*nv));
 	view->nbackends = view->nbackends - old + m;
 	return 0;
 }

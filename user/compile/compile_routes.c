@@ -66,7 +66,7 @@ static const struct m_virtualservice *find_vs(const struct cc_index *ix,
 	for (size_t i = 0; i < n; i++) {
 		const struct m_virtualservice *vs = v[i].obj;
 
-		if (vs == best)
+		if (vs == best || !vs) /* an index pair always has its object; the analyzer doubts */
 			continue;
 		compile_diag_once(d, DIAG_WARN, vs->meta.file, vs->meta.line,
 				  "VirtualService %s/%s: ignored for Service %s/%s, which "

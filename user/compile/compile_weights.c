@@ -116,6 +116,10 @@ int compile_weights_normalize(struct cc_slot *s, size_t n)
 			e[i] = (u128)s[i].num * LCM_CAP / s[i].den;
 		g = gcd128(g, e[i]);
 	}
+	if (!g) { /* every share rounded to 0 (denominators past 2^40 times the numerators) */
+		free(e);
+		return -EINVAL;
+	}
 	for (size_t i = 0; i < n; i++) {
 		e[i] /= g;
 		t += e[i];

@@ -295,6 +295,7 @@ static int yaml_load_one(yaml_parser_t *p, struct yconv *y, struct ydoc_set *set
 	y->budget = 0;
 	n = yconv_node(y, root, 0);
 	yaml_document_delete(&doc);
+	y->doc = NULL; /* the document lived on this stack frame */
 	if (y->err) {
 		ynode_free(n);
 		return y->err;

@@ -93,7 +93,7 @@ int handoff_request(const char *run_dir, int *conn)
 /* Does the listening socket `fd` have the local address `sa`? */
 static bool bound_to(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {0}; /* clang's analyzer does not know getsockname fills it */
 	socklen_t sl = sizeof(ss);
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) || sl != len)

@@ -178,6 +178,7 @@ int kube_source_slice_delta(struct kube_source *ks, struct ydoc_set *present, ch
 			    size_t *ngone)
 {
 	struct kube_watcher *w = ks_slices(ks);
+	const char *prev = NULL;
 	size_t n = 0;
 
 	*gone = NULL;
@@ -193,8 +194,10 @@ int kube_source_slice_delta(struct kube_source *ks, struct ydoc_set *present, ch
 	for (size_t i = 0; i < ks->ndirty; i++) {
 		struct json_object *packed, *o;
 
-		if (i && !strcmp(ks->dirty[i - 1], ks->dirty[i]))
+		/* prev, not dirty[i - 1]: a gone key moves to *gone and leaves NULL in its place */
+		if (prev && !strcmp(prev, ks->dirty[i]))
 			continue;
+		prev = ks->dirty[i];
 		if (json_object_object_get_ex(w->objs, ks->dirty[i], &packed)) {
 			if (!(o = kube_obj_unpack(packed)))
 				abort(); /* as in ks_add_kind */

@@ -178,6 +178,8 @@ static int request_route(struct l7_filter *f, const struct h1_msg *m, bool body,
 	int err;
 
 	f->counts.requests++;
+	if (!m->method) /* never, h1_parse_request sets it when it succeeds; for the analyzer */
+		return bad_request(f, H1_ANSWER_400);
 	if (!strcmp(m->method, "CONNECT")) {
 		f->counts.denied++;
 		e->answer = H1_ANSWER_NO_TUNNEL;

@@ -19,12 +19,15 @@ static int pick_round_robin(struct up_set *s, int exclude)
 /* A random candidate other than `exclude` (when there is another): draw among the others. */
 static int pick_random(struct up_set *s, int exclude)
 {
-	size_t skip = s->ncand, r;
+	/* n read once: up_rand changes s, and the analyzer then doubts that n is still > 0 */
+	size_t n = s->ncand, skip = n, r;
 
-	for (size_t k = 0; exclude >= 0 && s->ncand > 1 && k < s->ncand; k++)
+	for (size_t k = 0; exclude >= 0 && n > 1 && k < n; k++)
 		if ((int)s->cand[k] == exclude)
 			skip = k;
-	r = up_rand(s) % (s->ncand - (skip < s->ncand));
+	if (!n)
+		return UP_NO_HEALTHY; /* up_pick checks first; kept for any other caller */
+	r = up_rand(s) % (n - (skip < n));
 	if (r >= skip)
 		r++;
 	return (int)s->cand[r];

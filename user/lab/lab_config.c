@@ -286,6 +286,10 @@ static void slice_doc(struct strbuf *b, const struct lab *lab, const struct lab_
 	const struct lab_pod *first = NULL;
 	size_t n = 0;
 
+	/* never NULL; doc_start's check of s->ns (its first field; NULL for cluster-scoped kinds)
+	 * made clang's analyzer assume s could be */
+	if (!s)
+		return;
 	/* The controller's names end in 5 random characters; a hash keeps ours stable. */
 	lab_fmt(name, sizeof(name), "%s/%s/%s", s->ns, s->name, v6 ? "IPv6" : "IPv4");
 	lab_fmt(name, sizeof(name), "%s-%05lx", s->name, lab_hash(name) & 0xfffff);

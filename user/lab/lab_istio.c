@@ -72,7 +72,7 @@ static int pieces_read(struct pieces *ps, const char *path)
 		return -errno;
 	len = getdelim(&buf, &cap, 0, f);
 	fclose(f);
-	if (len < 0) {
+	if (len < 0 || !buf) { /* buf is set whenever len >= 0; the analyzer doubts it */
 		free(buf);
 		return 0;
 	}

@@ -54,6 +54,12 @@ static int run_line(bool quiet, const char *line)
 	for (w = strtok_r(buf, " ", &save); w && argc < 63; w = strtok_r(NULL, " ", &save))
 		argv[argc++] = w;
 	argv[argc] = NULL;
+	if (!argc) { /* a blank command: nothing to run (execvp(NULL) otherwise) */
+		close(pipefd[0]);
+		close(pipefd[1]);
+		free(buf);
+		return -EINVAL;
+	}
 	pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDWR);

@@ -127,10 +127,12 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 			     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
 			     "Connection: close\r\n\r\n",
 			     metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "", blen);
-	out = malloc(hlen + blen);
+	/* one byte more, a NUL: callers (and tests) may read the response as a C string */
+	out = malloc(hlen + blen + 1);
 	if (out) {
 		memcpy(out, hdr, hlen);
 		memcpy(out + hlen, body, blen);
+		out[hlen + blen] = 0;
 		*len = hlen + blen;
 	}
 	free(gz);

@@ -169,6 +169,11 @@ struct proxy;
 /* An endpoint as a socket address (for connect(), or a route's node). */
 socklen_t proxy_sockaddr(const struct skiff_sock_origin *ep, struct sockaddr_storage *ss);
 
+/* The key under which the kernel filed an accepted punted connection's original destination,
+ * from its peer's address: every byte set (the map hashes all 20), IPv4-mapped IPv6 as IPv4.
+ * -EAFNOSUPPORT for another family. */
+int proxy_punt_key(const struct sockaddr_storage *peer, struct skiff_punt_key *k);
+
 /* Bind the listeners and start the thread. Errors name the address and the fix. */
 int proxy_start(const struct proxy_opts *o, struct proxy **out);
 void proxy_stats_read(const struct proxy *p, struct proxy_stats *s);

@@ -38,8 +38,7 @@ static int peer_key(int fd, struct skiff_punt_key *k)
 	memset(k, 0, sizeof(*k));
 	if (getpeername(fd, (struct sockaddr *)&ss, &len))
 		return -errno;
-	k->family = (__u8)addr_from_sockaddr(&ss, &k->addr, &k->port);
-	return k->family ? 0 : -EAFNOSUPPORT;
+	return proxy_punt_key(&ss, k);
 }
 
 /* Relay an allowed connection: spliced, or read and written when its client is on the fast path

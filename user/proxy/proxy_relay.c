@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "proxy/proxy_internal.h"
 
 socklen_t proxy_sockaddr(const struct skiff_sock_origin *dst, struct sockaddr_storage *ss)
@@ -33,6 +34,13 @@ socklen_t proxy_sockaddr(const struct skiff_sock_origin *dst, struct sockaddr_st
 	sin6->sin6_port = dst->port;
 	memcpy(&sin6->sin6_addr, dst->addr.v6, 16);
 	return sizeof(*sin6);
+}
+
+int proxy_punt_key(const struct sockaddr_storage *peer, struct skiff_punt_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = (__u8)addr_from_sockaddr(peer, &k->addr, &k->port);
+	return k->family ? 0 : -EAFNOSUPPORT;
 }
 
 static int dir_open(struct relay_dir *d)
