@@ -31,7 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
  * Ethernet, IPv6 and a chain of extension headers as long as legitimate traffic carries. */
 #define GUARD_PULL_MAX 1024
 
-#define LOOPBACK_IFINDEX 1 /* lo's ifindex in every network namespace */
+#define LOOPBACK_IFINDEX     1 /* lo's ifindex in every network namespace */
 #define BPF_TCP_LISTEN_STATE 10
 
 /* A SYN of a socket of this node in kubelet's cgroup (a forwarded packet has no socket: 0). */

@@ -79,7 +79,8 @@ static inline enum feature_state feature_probe_ktls(char *why, size_t len)
 	if (!done) {
 		if (feature_tcp_pair(fds)) {
 			snprintf(cached_why, sizeof(cached_why),
-				 "cannot probe: no TCP connection on 127.0.0.1 (%s)", strerror(errno));
+				 "cannot probe: no TCP connection on 127.0.0.1 (%s)",
+				 strerror(errno));
 			cached = FEATURE_PROBE_ERROR;
 		} else {
 			if (setsockopt(fds[1], SOL_TCP, TCP_ULP, "tls", sizeof("tls")))
@@ -87,7 +88,8 @@ static inline enum feature_state feature_probe_ktls(char *why, size_t len)
 			close(fds[0]);
 			close(fds[1]);
 			if (!err) {
-				snprintf(cached_why, sizeof(cached_why), "the kernel has the tls ULP");
+				snprintf(cached_why, sizeof(cached_why),
+					 "the kernel has the tls ULP");
 				cached = FEATURE_PRESENT;
 			} else if (err == ENOENT) {
 				snprintf(cached_why, sizeof(cached_why),
@@ -96,7 +98,8 @@ static inline enum feature_state feature_probe_ktls(char *why, size_t len)
 				cached = FEATURE_ABSENT;
 			} else {
 				snprintf(cached_why, sizeof(cached_why),
-					 "cannot probe: setsockopt TCP_ULP \"tls\": %s", strerror(err));
+					 "cannot probe: setsockopt TCP_ULP \"tls\": %s",
+					 strerror(err));
 				cached = FEATURE_PROBE_ERROR;
 			}
 		}
@@ -135,8 +138,9 @@ static inline bool feature_expected(const char *name)
 		if (st_ == FEATURE_PROBE_ERROR)                                                    \
 			fail_msg("%s: %s", (name), why_);                                          \
 		if (st_ == FEATURE_ABSENT && feature_expected(name))                               \
-			fail_msg("%s is expected on this kernel (SKIFF_EXPECT_FEATURES=%s), but %s", \
-				 (name), getenv("SKIFF_EXPECT_FEATURES"), why_);                   \
+			fail_msg(                                                                  \
+			    "%s is expected on this kernel (SKIFF_EXPECT_FEATURES=%s), but %s",    \
+			    (name), getenv("SKIFF_EXPECT_FEATURES"), why_);                        \
 		if (st_ == FEATURE_ABSENT) {                                                       \
 			printf("# skip reason: %s: %s\n", (name), why_);                           \
 			fflush(stdout);                                                            \

@@ -30,8 +30,8 @@ static X509 *tls_test_self_signed(EVP_PKEY *pkey)
 	if (!X509_set_version(x, 2) || !ASN1_INTEGER_set(X509_get_serialNumber(x), 1) ||
 	    !X509_gmtime_adj(X509_getm_notBefore(x), -60) ||
 	    !X509_gmtime_adj(X509_getm_notAfter(x), 3600) || !X509_set_pubkey(x, pkey) ||
-	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (unsigned char *)TLS_TEST_DNS,
-					-1, -1, 0) ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (unsigned char *)TLS_TEST_DNS, -1,
+					-1, 0) ||
 	    !X509_set_issuer_name(x, name))
 		goto fail;
 	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);

@@ -233,8 +233,8 @@ static void serve_http(struct conn *c)
 			break;
 		}
 		end = len < L7_H2_PREFACE_LEN && !strncmp(buf, L7_H2_PREFACE, len)
-			      ? NULL /* HTTP/2's preface, not all here yet */
-			      : strstr(buf, "\r\n\r\n");
+			  ? NULL /* HTTP/2's preface, not all here yet */
+			  : strstr(buf, "\r\n\r\n");
 		if (!end) {
 			if (len == cap)
 				break; /* head too large */

@@ -23,50 +23,49 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: skiffctl COMMAND [options]\n"
-		   "  analyze [-n NS|-A] [-f FILE|DIR]... [DIR] [--live [ADDR]] [-o text|json|yaml]\n"
-		   "        [--output-threshold L] [--failure-threshold L] [--node NAME]\n"
-		   "                                istioctl analyze for skiff: Istio's IST codes and\n"
-		   "                                skiff's SKF codes, file:line and a fix for each\n"
-		   "                                (exit 79 when an Error is found, else 0); --live:\n"
-		   "                                what the running skiffd holds, files on top\n"
-		   "  authz check DIR --to NS/POD|NS/SVC [--from spiffe://...|--from-pod NS/POD]\n"
-		   "        [--port N] [--method M] [--path P] [--header K=V]... [--tcp]\n"
-		   "                                would this request be allowed? (exit 0 ALLOW,\n"
-		   "                                1 DENY, 2 usage or config error)\n"
-		   "  ca init DIR [--force]         create the mesh root CA (DIR/ca.crt, DIR/ca.key)\n"
-		   "  ca show DIR                   the CA's subject, SHA-256 fingerprint, validity\n"
-		   "  cert mint --ca DIR --ns NS --sa SA [--trust-domain TD] [--ttl S] --out DIR\n"
-		   "                                a workload certificate and key as PEM (tests)\n"
-		   "  observe [-n NS] [--pod [NS/]POD] [--verdict forwarded|denied|dropped]\n"
-		   "        [--since 5m] [--json] [--follow] [--admin HOST:PORT]\n"
-		   "                                the node's flow events, like hubble observe:\n"
-		   "                                opened, closed, denied, dropped, punted\n"
-		   "  status [--json] [--node-addr HOST[:PORT],...]... [--lab]\n"
-		   "                                every node's skiffd: SYNCED, STALE or ERROR (with\n"
-		   "                                the reason), programs attached, map fill levels,\n"
-		   "                                pods in and out of the mesh (default: this node,\n"
-		   "                                127.0.0.1:15000; exit 1 unless all are SYNCED)\n"
-		   "  config dump [--json] [--admin H:P]\n"
-		   "                                skiffd's applied view: services with backends and\n"
-		   "                                shares, enrolled pods, counters\n"
-		   "  maps [services|backends|enrolled|policy|mtls|stats] [--json] [--pin-dir DIR]\n"
-		   "        [--admin H:P] [--raw]   the pinned maps decoded, named by skiffd (default\n"
-		   "                                /sys/fs/bpf/skiff); --raw: bpftool map dump\n"
-		   "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
-		   "                                from skiff_sockhash (bpftool can only show hex)\n"
-		   "  --version                     print skiffctl's version\n");
+	fprintf(
+	    f,
+	    "usage: skiffctl COMMAND [options]\n"
+	    "  analyze [-n NS|-A] [-f FILE|DIR]... [DIR] [--live [ADDR]] [-o text|json|yaml]\n"
+	    "        [--output-threshold L] [--failure-threshold L] [--node NAME]\n"
+	    "                                istioctl analyze for skiff: Istio's IST codes and\n"
+	    "                                skiff's SKF codes, file:line and a fix for each\n"
+	    "                                (exit 79 when an Error is found, else 0); --live:\n"
+	    "                                what the running skiffd holds, files on top\n"
+	    "  authz check DIR --to NS/POD|NS/SVC [--from spiffe://...|--from-pod NS/POD]\n"
+	    "        [--port N] [--method M] [--path P] [--header K=V]... [--tcp]\n"
+	    "                                would this request be allowed? (exit 0 ALLOW,\n"
+	    "                                1 DENY, 2 usage or config error)\n"
+	    "  ca init DIR [--force]         create the mesh root CA (DIR/ca.crt, DIR/ca.key)\n"
+	    "  ca show DIR                   the CA's subject, SHA-256 fingerprint, validity\n"
+	    "  cert mint --ca DIR --ns NS --sa SA [--trust-domain TD] [--ttl S] --out DIR\n"
+	    "                                a workload certificate and key as PEM (tests)\n"
+	    "  observe [-n NS] [--pod [NS/]POD] [--verdict forwarded|denied|dropped]\n"
+	    "        [--since 5m] [--json] [--follow] [--admin HOST:PORT]\n"
+	    "                                the node's flow events, like hubble observe:\n"
+	    "                                opened, closed, denied, dropped, punted\n"
+	    "  status [--json] [--node-addr HOST[:PORT],...]... [--lab]\n"
+	    "                                every node's skiffd: SYNCED, STALE or ERROR (with\n"
+	    "                                the reason), programs attached, map fill levels,\n"
+	    "                                pods in and out of the mesh (default: this node,\n"
+	    "                                127.0.0.1:15000; exit 1 unless all are SYNCED)\n"
+	    "  config dump [--json] [--admin H:P]\n"
+	    "                                skiffd's applied view: services with backends and\n"
+	    "                                shares, enrolled pods, counters\n"
+	    "  maps [services|backends|enrolled|policy|mtls|stats] [--json] [--pin-dir DIR]\n"
+	    "        [--admin H:P] [--raw]   the pinned maps decoded, named by skiffd (default\n"
+	    "                                /sys/fs/bpf/skiff); --raw: bpftool map dump\n"
+	    "  sockets [--bpffs DIR]         the same-node connections on the fast path, decoded\n"
+	    "                                from skiff_sockhash (bpftool can only show hex)\n"
+	    "  --version                     print skiffctl's version\n");
 }
 
 static int cmd_maps(const char *bpffs)
 {
-	static const char *const maps[] = { SKIFF_MAP_CONFIG,	SKIFF_MAP_SERVICES,
-					    SKIFF_MAP_BACKENDS, SKIFF_MAP_ENROLLED,
-					    SKIFF_MAP_POD_IPS,	SKIFF_MAP_SOCKHASH,
-					    SKIFF_MAP_L4_STATS, SKIFF_MAP_JOIN_HIST,
-					    SKIFF_MAP_MTLS,
-					    SKIFF_MAP_GUARD_IFACES, SKIFF_MAP_GUARD_STATS,
-					    NULL };
+	static const char *const maps[] = {
+	    SKIFF_MAP_CONFIG,  SKIFF_MAP_SERVICES,     SKIFF_MAP_BACKENDS,    SKIFF_MAP_ENROLLED,
+	    SKIFF_MAP_POD_IPS, SKIFF_MAP_SOCKHASH,     SKIFF_MAP_L4_STATS,    SKIFF_MAP_JOIN_HIST,
+	    SKIFF_MAP_MTLS,    SKIFF_MAP_GUARD_IFACES, SKIFF_MAP_GUARD_STATS, NULL};
 	int rc = 0;
 
 	for (int i = 0; maps[i]; i++) {
@@ -134,9 +133,9 @@ static int run_maps(int argc, char **argv)
 {
 	for (int i = 0; i < argc; i++)
 		if (!strcmp(argv[i], "--raw"))
-			return cmd_maps(opt_value(argc, argv, "--pin-dir",
-						  opt_value(argc, argv, "--bpffs",
-							    "/sys/fs/bpf/skiff")));
+			return cmd_maps(
+			    opt_value(argc, argv, "--pin-dir",
+				      opt_value(argc, argv, "--bpffs", "/sys/fs/bpf/skiff")));
 	return ctl_maps(argc, argv, stdout, stderr);
 }
 
@@ -170,18 +169,18 @@ static const struct command {
 	const char *name, *sub; /* sub: a second word the command needs ("authz check") */
 	int (*run)(int argc, char **argv); /* -1: usage error */
 } commands[] = {
-	{"analyze", NULL, run_analyze},
-	{"authz", "check", run_authz_check},
-	{"ca", NULL, run_ca},
-	{"cert", NULL, run_cert},
-	{"config", "dump", run_config_dump},
-	{"status", NULL, run_status},
-	{"maps", NULL, run_maps},
-	{"observe", NULL, run_observe},
-	{"sockets", NULL, run_sockets},
-	{"-h", NULL, run_help},
-	{"--help", NULL, run_help},
-	{"--version", NULL, run_version},
+    {"analyze", NULL, run_analyze},
+    {"authz", "check", run_authz_check},
+    {"ca", NULL, run_ca},
+    {"cert", NULL, run_cert},
+    {"config", "dump", run_config_dump},
+    {"status", NULL, run_status},
+    {"maps", NULL, run_maps},
+    {"observe", NULL, run_observe},
+    {"sockets", NULL, run_sockets},
+    {"-h", NULL, run_help},
+    {"--help", NULL, run_help},
+    {"--version", NULL, run_version},
 };
 
 int main(int argc, char **argv)

@@ -16,76 +16,87 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: skiffd [options]\n"
-		"  --node NAME          this node's name (default: $NODE_NAME, else the hostname)\n"
-		"  --config-dir DIR     directory of Kubernetes/Istio YAML (default /etc/skiff/config;\n"
-		"                       in a pod, without this flag, the Kubernetes API is read)\n"
-		"  --kube               read the config from the Kubernetes API: in-cluster (service\n"
-		"                       account token and CA), or with --kubeconfig\n"
-		"  --kubeconfig FILE    the API server and credentials from a kubeconfig (implies --kube)\n"
-		"  --bpffs DIR          where maps and links are pinned (default /sys/fs/bpf/skiff)\n"
-		"  --cgroup-root DIR    the node's pod cgroup root (default: kubelet's, under the\n"
-		"                       cgroup v2 hierarchy: .../kubepods.slice or .../kubepods)\n"
-		"  --admin-addr ADDR    address of the admin ports (default 127.0.0.1)\n"
-		"  --admin-port N       config dump port (default 15000, 0 = off)\n"
-		"  --ready-port N       readiness port (default 15021, 0 = off)\n"
-		"  --metrics-addr ADDR  address of the Prometheus endpoint (default: --admin-addr;\n"
-		"                       0.0.0.0 or the node's address lets Prometheus scrape it)\n"
-		"  --metrics-port N     :N/metrics, Istio's metrics and skiffd's (default 15020, 0 = off)\n"
-		"  --rescan-ms N        pod cgroup rescan period (default 200)\n"
-		"  --accel              the default: same-node pod-to-pod TCP goes socket to socket\n"
-		"                       (sockmap, sk_msg redirect) instead of through the TCP/IP stack\n"
-		"  --no-accel           keep same-node TCP on the stack; the L4 counters still count\n"
-		"  --accel-join WHICH   learn (default): a same-node connection takes the fast path\n"
-		"                       unless its server's recent connections carried fewer than 4\n"
-		"                       messages each (one request and its answer: the fast path's\n"
-		"                       fixed cost per connection outweighs what it saves); always:\n"
-		"                       every same-node connection takes it\n"
-		"  --outbound-addr A[,A6]  this node's IPv4 and/or IPv6 address: skiffd listens there\n"
-		"                       on 15001 and the kernel punts TCP from mesh pods to mesh pods\n"
-		"                       on other nodes to it (in Kubernetes: status.hostIPs)\n"
-		"  --no-punt            the default: no outbound listener, cross-node TCP goes direct\n"
-		"  --uplink IFACE       the node's uplink: an XDP program drops plaintext SYNs from off\n"
-		"                       the node to pods whose PeerAuthentication is STRICT\n"
-		"  --kubelet-cgroup DIR kubelet's cgroup v2 directory: its health probes reach STRICT\n"
-		"                       pods (e.g. /sys/fs/cgroup/system.slice/kubelet.service)\n"
-		"  --agent-cgroup DIR   skiffd's own cgroup v2 directory (default: from\n"
-		"                       /proc/self/cgroup; give it where skiffd runs in a private cgroup\n"
-		"                       namespace): sockops there lets the hops between pods and skiffd\n"
-		"                       skip TCP/IP like same-node pod traffic\n"
-		"  --ca-dir DIR         the mesh root (ca.crt, ca.key from `skiffctl ca init`): skiffd\n"
-		"                       mints workload certificates and carries punted cross-node\n"
-		"                       traffic over HBONE (mTLS 1.3) to the other node's skiffd\n"
-		"  --trust-domain TD    SPIFFE trust domain (default cluster.local)\n"
-		"  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at half\n"
-		"  --flow-events on|off on (default): the kernel reports connections opened, closed,\n"
-		"                       denied, dropped and punted; skiffctl observe shows them\n"
-		"  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
-		"                       too, instead of the kernel fast path (needs --ca-dir)\n"
-		"  --hbone-ktls MODE    auto (default): the kernel encrypts what HBONE sends where it\n"
-		"                       has kTLS (the tls module), userspace elsewhere; off: always\n"
-		"                       userspace (see --hbone-records)\n"
-		"  --hbone-records WHO  skiffd (default): where kTLS does not, skiffd's own TLS 1.3\n"
-		"                       record layer seals and opens HBONE's records after OpenSSL's\n"
-		"                       handshake; openssl: libssl does (slower per record)\n"
-		"  --run-dir DIR        where skiffd serves the listener hand-off (DIR/handoff.sock)\n"
-		"                       and writes its pid (DIR/skiffd.pid); default /run/skiff, or\n"
-		"                       with another --bpffs /run/skiff/bpffs-<its path, / as ->. A\n"
-		"                       skiffd started while another serves DIR takes its listeners\n"
-		"                       over: no SYN is refused, and the other drains\n"
-		"  --takeover           require that hand-off: fail when no skiffd serves DIR\n"
-		"  --drain-seconds N    a skiffd replaced, or sent SIGTERM, stops accepting and exits\n"
-		"                       once its connections close or N seconds pass (default 600);\n"
-		"                       SIGINT stops at once\n"
-		"  --hold-after-drain   replaced and drained, wait for SIGTERM before exiting: in a\n"
-		"                       DaemonSet, kubelet would restart an old skiffd that exits\n"
-		"                       before its pod is deleted, and it would take over again\n"
-		"  --uninstall          with no skiffd running: remove every program, map and pin\n"
-		"                       skiff put on this node (--bpffs, --uplink, --run-dir) and exit\n"
-		"  --version            print skiffd's version and exit\n"
-		"An empty value (--uplink=) leaves a flag's feature off, as if not given: a\n"
-		"DaemonSet can pass each flag from a ConfigMap key that may be empty.\n");
+	fprintf(
+	    f,
+	    "usage: skiffd [options]\n"
+	    "  --node NAME          this node's name (default: $NODE_NAME, else the hostname)\n"
+	    "  --config-dir DIR     directory of Kubernetes/Istio YAML (default "
+	    "/etc/skiff/config;\n"
+	    "                       in a pod, without this flag, the Kubernetes API is read)\n"
+	    "  --kube               read the config from the Kubernetes API: in-cluster (service\n"
+	    "                       account token and CA), or with --kubeconfig\n"
+	    "  --kubeconfig FILE    the API server and credentials from a kubeconfig (implies "
+	    "--kube)\n"
+	    "  --bpffs DIR          where maps and links are pinned (default /sys/fs/bpf/skiff)\n"
+	    "  --cgroup-root DIR    the node's pod cgroup root (default: kubelet's, under the\n"
+	    "                       cgroup v2 hierarchy: .../kubepods.slice or .../kubepods)\n"
+	    "  --admin-addr ADDR    address of the admin ports (default 127.0.0.1)\n"
+	    "  --admin-port N       config dump port (default 15000, 0 = off)\n"
+	    "  --ready-port N       readiness port (default 15021, 0 = off)\n"
+	    "  --metrics-addr ADDR  address of the Prometheus endpoint (default: --admin-addr;\n"
+	    "                       0.0.0.0 or the node's address lets Prometheus scrape it)\n"
+	    "  --metrics-port N     :N/metrics, Istio's metrics and skiffd's (default 15020, 0 = "
+	    "off)\n"
+	    "  --rescan-ms N        pod cgroup rescan period (default 200)\n"
+	    "  --accel              the default: same-node pod-to-pod TCP goes socket to socket\n"
+	    "                       (sockmap, sk_msg redirect) instead of through the TCP/IP "
+	    "stack\n"
+	    "  --no-accel           keep same-node TCP on the stack; the L4 counters still count\n"
+	    "  --accel-join WHICH   learn (default): a same-node connection takes the fast path\n"
+	    "                       unless its server's recent connections carried fewer than 4\n"
+	    "                       messages each (one request and its answer: the fast path's\n"
+	    "                       fixed cost per connection outweighs what it saves); always:\n"
+	    "                       every same-node connection takes it\n"
+	    "  --outbound-addr A[,A6]  this node's IPv4 and/or IPv6 address: skiffd listens there\n"
+	    "                       on 15001 and the kernel punts TCP from mesh pods to mesh pods\n"
+	    "                       on other nodes to it (in Kubernetes: status.hostIPs)\n"
+	    "  --no-punt            the default: no outbound listener, cross-node TCP goes direct\n"
+	    "  --uplink IFACE       the node's uplink: an XDP program drops plaintext SYNs from "
+	    "off\n"
+	    "                       the node to pods whose PeerAuthentication is STRICT\n"
+	    "  --kubelet-cgroup DIR kubelet's cgroup v2 directory: its health probes reach STRICT\n"
+	    "                       pods (e.g. /sys/fs/cgroup/system.slice/kubelet.service)\n"
+	    "  --agent-cgroup DIR   skiffd's own cgroup v2 directory (default: from\n"
+	    "                       /proc/self/cgroup; give it where skiffd runs in a private "
+	    "cgroup\n"
+	    "                       namespace): sockops there lets the hops between pods and "
+	    "skiffd\n"
+	    "                       skip TCP/IP like same-node pod traffic\n"
+	    "  --ca-dir DIR         the mesh root (ca.crt, ca.key from `skiffctl ca init`): "
+	    "skiffd\n"
+	    "                       mints workload certificates and carries punted cross-node\n"
+	    "                       traffic over HBONE (mTLS 1.3) to the other node's skiffd\n"
+	    "  --trust-domain TD    SPIFFE trust domain (default cluster.local)\n"
+	    "  --cert-ttl SECONDS   workload certificate lifetime (default 86400); rotated at "
+	    "half\n"
+	    "  --flow-events on|off on (default): the kernel reports connections opened, closed,\n"
+	    "                       denied, dropped and punted; skiffctl observe shows them\n"
+	    "  --same-node-mtls     carry traffic between mesh pods of this node over HBONE (TLS)\n"
+	    "                       too, instead of the kernel fast path (needs --ca-dir)\n"
+	    "  --hbone-ktls MODE    auto (default): the kernel encrypts what HBONE sends where it\n"
+	    "                       has kTLS (the tls module), userspace elsewhere; off: always\n"
+	    "                       userspace (see --hbone-records)\n"
+	    "  --hbone-records WHO  skiffd (default): where kTLS does not, skiffd's own TLS 1.3\n"
+	    "                       record layer seals and opens HBONE's records after OpenSSL's\n"
+	    "                       handshake; openssl: libssl does (slower per record)\n"
+	    "  --run-dir DIR        where skiffd serves the listener hand-off (DIR/handoff.sock)\n"
+	    "                       and writes its pid (DIR/skiffd.pid); default /run/skiff, or\n"
+	    "                       with another --bpffs /run/skiff/bpffs-<its path, / as ->. A\n"
+	    "                       skiffd started while another serves DIR takes its listeners\n"
+	    "                       over: no SYN is refused, and the other drains\n"
+	    "  --takeover           require that hand-off: fail when no skiffd serves DIR\n"
+	    "  --drain-seconds N    a skiffd replaced, or sent SIGTERM, stops accepting and exits\n"
+	    "                       once its connections close or N seconds pass (default 600);\n"
+	    "                       SIGINT stops at once\n"
+	    "  --hold-after-drain   replaced and drained, wait for SIGTERM before exiting: in a\n"
+	    "                       DaemonSet, kubelet would restart an old skiffd that exits\n"
+	    "                       before its pod is deleted, and it would take over again\n"
+	    "  --uninstall          with no skiffd running: remove every program, map and pin\n"
+	    "                       skiff put on this node (--bpffs, --uplink, --run-dir) and "
+	    "exit\n"
+	    "  --version            print skiffd's version and exit\n"
+	    "An empty value (--uplink=) leaves a flag's feature off, as if not given: a\n"
+	    "DaemonSet can pass each flag from a ConfigMap key that may be empty.\n");
 }
 
 /* kubelet's pod cgroup root on the cgroup v2 hierarchy (hybrid hosts mount it at .../unified). */
@@ -112,8 +123,10 @@ static int skiffd_uninstall(const struct agent_opts *o)
 	char path[300];
 
 	if (pid) {
-		fprintf(stderr, "skiffd: --uninstall: skiffd %d still runs (%s/%s): stop it first "
-			"(SIGINT, or delete the DaemonSet)\n", pid, o->run_dir, HANDOFF_PIDFILE);
+		fprintf(stderr,
+			"skiffd: --uninstall: skiffd %d still runs (%s/%s): stop it first "
+			"(SIGINT, or delete the DaemonSet)\n",
+			pid, o->run_dir, HANDOFF_PIDFILE);
 		return 1;
 	}
 	if (dp_uninstall(o->bpffs, o->uplink))
@@ -169,45 +182,55 @@ static void malloc_arenas(void)
 int main(int argc, char **argv)
 {
 	static char host[256];
-	static const struct option opts[] = {
-		{ "node", required_argument, 0, 'n' },	    { "config-dir", required_argument, 0, 'c' },
-		{ "bpffs", required_argument, 0, 'b' },	    { "cgroup-root", required_argument, 0, 'g' },
-		{ "admin-addr", required_argument, 0, 'a' }, { "admin-port", required_argument, 0, 'p' },
-		{ "ready-port", required_argument, 0, 'r' }, { "rescan-ms", required_argument, 0, 's' },
-		{ "no-accel", no_argument, 0, 'A' },	    { "accel", no_argument, 0, 'C' },
-		{ "accel-join", required_argument, 0, 'J' },
-		{ "outbound-addr", required_argument, 0, 'o' }, { "no-punt", no_argument, 0, 'P' },
-		{ "uplink", required_argument, 0, 'u' }, { "kubelet-cgroup", required_argument, 0, 'k' },
-		{ "agent-cgroup", required_argument, 0, 'G' },
-		{ "ca-dir", required_argument, 0, 'x' }, { "trust-domain", required_argument, 0, 't' },
-		{ "cert-ttl", required_argument, 0, 'T' }, { "same-node-mtls", no_argument, 0, 'S' },
-		{ "hbone-ktls", required_argument, 0, 'K' },
-		{ "hbone-records", required_argument, 0, 'R' }, { "help", no_argument, 0, 'h' },
-		{ "metrics-addr", required_argument, 0, 'm' },
-		{ "metrics-port", required_argument, 0, 'M' },
-		{ "kube", no_argument, 0, 'U' }, { "kubeconfig", required_argument, 0, 'F' },
-		{ "version", no_argument, 0, 'V' },
-		{ "flow-events", required_argument, 0, 'E' },
-		{ "run-dir", required_argument, 0, 'D' }, { "takeover", no_argument, 0, 'O' },
-		{ "drain-seconds", required_argument, 0, 'W' },
-		{ "uninstall", no_argument, 0, 'X' },
-		{ "hold-after-drain", no_argument, 0, 'H' },
-		{ 0 }
-	};
+	static const struct option opts[] = {{"node", required_argument, 0, 'n'},
+					     {"config-dir", required_argument, 0, 'c'},
+					     {"bpffs", required_argument, 0, 'b'},
+					     {"cgroup-root", required_argument, 0, 'g'},
+					     {"admin-addr", required_argument, 0, 'a'},
+					     {"admin-port", required_argument, 0, 'p'},
+					     {"ready-port", required_argument, 0, 'r'},
+					     {"rescan-ms", required_argument, 0, 's'},
+					     {"no-accel", no_argument, 0, 'A'},
+					     {"accel", no_argument, 0, 'C'},
+					     {"accel-join", required_argument, 0, 'J'},
+					     {"outbound-addr", required_argument, 0, 'o'},
+					     {"no-punt", no_argument, 0, 'P'},
+					     {"uplink", required_argument, 0, 'u'},
+					     {"kubelet-cgroup", required_argument, 0, 'k'},
+					     {"agent-cgroup", required_argument, 0, 'G'},
+					     {"ca-dir", required_argument, 0, 'x'},
+					     {"trust-domain", required_argument, 0, 't'},
+					     {"cert-ttl", required_argument, 0, 'T'},
+					     {"same-node-mtls", no_argument, 0, 'S'},
+					     {"hbone-ktls", required_argument, 0, 'K'},
+					     {"hbone-records", required_argument, 0, 'R'},
+					     {"help", no_argument, 0, 'h'},
+					     {"metrics-addr", required_argument, 0, 'm'},
+					     {"metrics-port", required_argument, 0, 'M'},
+					     {"kube", no_argument, 0, 'U'},
+					     {"kubeconfig", required_argument, 0, 'F'},
+					     {"version", no_argument, 0, 'V'},
+					     {"flow-events", required_argument, 0, 'E'},
+					     {"run-dir", required_argument, 0, 'D'},
+					     {"takeover", no_argument, 0, 'O'},
+					     {"drain-seconds", required_argument, 0, 'W'},
+					     {"uninstall", no_argument, 0, 'X'},
+					     {"hold-after-drain", no_argument, 0, 'H'},
+					     {0}};
 	struct agent_opts o = {
-		.node = getenv("NODE_NAME"),
-		.config_dir = "/etc/skiff/config",
-		.bpffs = "/sys/fs/bpf/skiff",
-		.admin_addr = "127.0.0.1",
-		.admin_port = 15000,
-		.ready_port = 15021,
-		.metrics_port = 15020,
-		.rescan_ms = 200,
-		/* On: sk_msg falls back to TCP when a reader stops reading (bpf/lib/accel_msg.h),
+	    .node = getenv("NODE_NAME"),
+	    .config_dir = "/etc/skiff/config",
+	    .bpffs = "/sys/fs/bpf/skiff",
+	    .admin_addr = "127.0.0.1",
+	    .admin_port = 15000,
+	    .ready_port = 15021,
+	    .metrics_port = 15020,
+	    .rescan_ms = 200,
+	    /* On: sk_msg falls back to TCP when a reader stops reading (bpf/lib/accel_msg.h),
 		 * so the fast path has TCP's back-pressure. */
-		.no_accel = false,
-		.run_dir = NULL, /* from --bpffs: default_run_dir */
-		.drain_seconds = 600,
+	    .no_accel = false,
+	    .run_dir = NULL, /* from --bpffs: default_run_dir */
+	    .drain_seconds = 600,
 	};
 	bool uninstall = false;
 	const char *in_cluster = getenv("KUBERNETES_SERVICE_HOST");
@@ -217,20 +240,50 @@ int main(int argc, char **argv)
 	malloc_arenas(); /* before any thread starts */
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.node = optarg; break;
-		case 'c': o.config_dir = optarg; config_dir_given = true; break;
-		case 'U': o.kube = true; break;
-		case 'F': o.kube = true; o.kubeconfig = optarg; break;
-		case 'b': o.bpffs = optarg; break;
-		case 'g': o.cgroup_root = optarg; break;
-		case 'a': o.admin_addr = optarg; break;
-		case 'p': o.admin_port = atoi(optarg); break;
-		case 'r': o.ready_port = atoi(optarg); break;
-		case 'm': o.metrics_addr = optarg; break;
-		case 'M': o.metrics_port = atoi(optarg); break;
-		case 's': o.rescan_ms = atoi(optarg); break;
-		case 'A': o.no_accel = true; break;
-		case 'C': o.no_accel = false; break;
+		case 'n':
+			o.node = optarg;
+			break;
+		case 'c':
+			o.config_dir = optarg;
+			config_dir_given = true;
+			break;
+		case 'U':
+			o.kube = true;
+			break;
+		case 'F':
+			o.kube = true;
+			o.kubeconfig = optarg;
+			break;
+		case 'b':
+			o.bpffs = optarg;
+			break;
+		case 'g':
+			o.cgroup_root = optarg;
+			break;
+		case 'a':
+			o.admin_addr = optarg;
+			break;
+		case 'p':
+			o.admin_port = atoi(optarg);
+			break;
+		case 'r':
+			o.ready_port = atoi(optarg);
+			break;
+		case 'm':
+			o.metrics_addr = optarg;
+			break;
+		case 'M':
+			o.metrics_port = atoi(optarg);
+			break;
+		case 's':
+			o.rescan_ms = atoi(optarg);
+			break;
+		case 'A':
+			o.no_accel = true;
+			break;
+		case 'C':
+			o.no_accel = false;
+			break;
 		case 'J':
 			if (strcmp(optarg, "learn") && strcmp(optarg, "always")) {
 				fprintf(stderr, "skiffd: --accel-join=%s: want learn or always\n",
@@ -239,52 +292,89 @@ int main(int argc, char **argv)
 			}
 			o.accel_join_all = !strcmp(optarg, "always");
 			break;
-		case 'o': o.outbound_addrs = opt_value(optarg); break;
-		case 'P': o.outbound_addrs = NULL; break;
-		case 'u': o.uplink = opt_value(optarg); break;
-		case 'k': o.kubelet_cgroup = opt_value(optarg); break;
-		case 'G': o.agent_cgroup = opt_value(optarg); break;
-		case 'x': o.ca_dir = opt_value(optarg); break;
-		case 't': o.trust_domain = opt_value(optarg); break;
-		case 'T': o.cert_ttl = atol(optarg); break;
-		case 'S': o.same_node_mtls = true; break;
+		case 'o':
+			o.outbound_addrs = opt_value(optarg);
+			break;
+		case 'P':
+			o.outbound_addrs = NULL;
+			break;
+		case 'u':
+			o.uplink = opt_value(optarg);
+			break;
+		case 'k':
+			o.kubelet_cgroup = opt_value(optarg);
+			break;
+		case 'G':
+			o.agent_cgroup = opt_value(optarg);
+			break;
+		case 'x':
+			o.ca_dir = opt_value(optarg);
+			break;
+		case 't':
+			o.trust_domain = opt_value(optarg);
+			break;
+		case 'T':
+			o.cert_ttl = atol(optarg);
+			break;
+		case 'S':
+			o.same_node_mtls = true;
+			break;
 		case 'E':
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				fprintf(stderr, "skiffd: --flow-events=%s: want on or off\n", optarg);
+				fprintf(stderr, "skiffd: --flow-events=%s: want on or off\n",
+					optarg);
 				return 2;
 			}
 			o.flow_events_off = !strcmp(optarg, "off");
 			break;
 		case 'K':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
-				fprintf(stderr, "skiffd: --hbone-ktls=%s: want auto or off\n", optarg);
+				fprintf(stderr, "skiffd: --hbone-ktls=%s: want auto or off\n",
+					optarg);
 				return 2;
 			}
 			o.hbone_ktls_off = !strcmp(optarg, "off");
 			break;
 		case 'R':
 			if (strcmp(optarg, "skiffd") && strcmp(optarg, "openssl")) {
-				fprintf(stderr, "skiffd: --hbone-records=%s: want skiffd or openssl\n",
+				fprintf(stderr,
+					"skiffd: --hbone-records=%s: want skiffd or openssl\n",
 					optarg);
 				return 2;
 			}
 			o.hbone_openssl_records = !strcmp(optarg, "openssl");
 			break;
-		case 'D': o.run_dir = optarg; break;
-		case 'O': o.takeover = true; break;
+		case 'D':
+			o.run_dir = optarg;
+			break;
+		case 'O':
+			o.takeover = true;
+			break;
 		case 'W':
 			o.drain_seconds = atoi(optarg);
 			if (o.drain_seconds < 0 || !*optarg) {
-				fprintf(stderr, "skiffd: --drain-seconds=%s: want a number of seconds "
-					"(0: exit at once)\n", optarg);
+				fprintf(stderr,
+					"skiffd: --drain-seconds=%s: want a number of seconds "
+					"(0: exit at once)\n",
+					optarg);
 				return 2;
 			}
 			break;
-		case 'X': uninstall = true; break;
-		case 'H': o.hold_after_drain = true; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("skiffd %s\n", SKIFF_VERSION); return 0;
-		default: usage(stderr); return 2;
+		case 'X':
+			uninstall = true;
+			break;
+		case 'H':
+			o.hold_after_drain = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("skiffd %s\n", SKIFF_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
 		}
 	}
 	if (optind != argc) {

@@ -15,8 +15,8 @@
 
 #include "skiff/accel.h"
 
-#define ACCEL_AF_INET	      2
-#define ACCEL_AF_INET6	      10
+#define ACCEL_AF_INET	    2
+#define ACCEL_AF_INET6	    10
 #define ACCEL_V4MAPPED_WORD bpf_htonl(0x0000ffff)
 
 static __always_inline bool addr_is_v4mapped(const union skiff_addr *a)

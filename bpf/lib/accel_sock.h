@@ -16,8 +16,8 @@ static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_
 					 struct skiff_sock_state *st)
 {
 	struct skiff_sock_ref ref = {
-		.kaddr = (__u64)(long)ctx->sk,
-		.cookie = bpf_get_socket_cookie(ctx),
+	    .kaddr = (__u64)(long)ctx->sk,
+	    .cookie = bpf_get_socket_cookie(ctx),
 	};
 
 	if (!ref.kaddr || bpf_map_update_elem(&skiff_sk_addr, key, &ref, BPF_ANY))
@@ -33,11 +33,11 @@ static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_
 static __always_inline bool accel_peer_inserted(const struct skiff_sock_key *k)
 {
 	struct skiff_sock_key p = {
-		.local = k->remote,
-		.remote = k->local,
-		.local_port = k->remote_port,
-		.remote_port = k->local_port,
-		.family = k->family,
+	    .local = k->remote,
+	    .remote = k->local,
+	    .local_port = k->remote_port,
+	    .remote_port = k->local_port,
+	    .family = k->family,
 	};
 
 	return bpf_map_lookup_elem(&skiff_sk_addr, &p) != NULL;

@@ -64,7 +64,8 @@ static __always_inline void ev_closed(struct bpf_sock_ops *ctx, const struct ski
 	if (st->flags & SKIFF_SOCK_F_ACCEL)
 		flags |= SKIFF_EV_F_FAST;
 	if (d->conns_closed) /* a fast-path peer knows what it sent: it writes its part too */
-		flags |= SKIFF_EV_F_PRIMARY | (st->flags & SKIFF_SOCK_F_ACCEL ? SKIFF_EV_F_PARTNER : 0);
+		flags |=
+		    SKIFF_EV_F_PRIMARY | (st->flags & SKIFF_SOCK_F_ACCEL ? SKIFF_EV_F_PARTNER : 0);
 	e->flags = flags;
 	e->bytes_received = d->bytes_received;
 	e->bytes_sent = d->bytes_sent;

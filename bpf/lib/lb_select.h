@@ -136,9 +136,9 @@ static __always_inline __u64 lb_client_hash(struct bpf_sock_addr *ctx, __u8 fami
 
 /* consistentHash.useSourceIp: the slots are the Maglev table, the client's hash picks one. */
 static __always_inline struct skiff_backend *backend_pick_maglev(const struct skiff_svc *svc,
-								  __u32 gen,
-								  struct bpf_sock_addr *ctx,
-								  __u8 family)
+								 __u32 gen,
+								 struct bpf_sock_addr *ctx,
+								 __u8 family)
 {
 	return backend_slot(gen, svc->svc_id, (__u32)(lb_client_hash(ctx, family) % svc->count));
 }

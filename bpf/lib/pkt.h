@@ -25,8 +25,8 @@
 #define PKT_IPPROTO_HOPOPTS  0
 #define PKT_IPPROTO_ICMP     1
 #define PKT_IPPROTO_IGMP     2
-#define PKT_IPPROTO_TCP      6
-#define PKT_IPPROTO_UDP      17
+#define PKT_IPPROTO_TCP	     6
+#define PKT_IPPROTO_UDP	     17
 #define PKT_IPPROTO_ROUTING  43
 #define PKT_IPPROTO_FRAGMENT 44
 #define PKT_IPPROTO_AH	     51
@@ -46,9 +46,9 @@
 #define PKT_MAX_EXT 8
 
 enum pkt_class {
-	PKT_OTHER,    /* ARP, or IP carrying what STRICT does not cover: UDP, ICMP, IGMP, no header */
-	PKT_TCP,      /* a whole TCP header in an unfragmented packet */
-	PKT_FRAG,     /* a fragment that is, or may be, TCP: its ports and flags are not all here */
+	PKT_OTHER, /* ARP, or IP carrying what STRICT does not cover: UDP, ICMP, IGMP, no header */
+	PKT_TCP,   /* a whole TCP header in an unfragmented packet */
+	PKT_FRAG,  /* a fragment that is, or may be, TCP: its ports and flags are not all here */
 	PKT_UNPARSED, /* what the guard cannot walk: truncated, too long a chain, ESP, tunnels,
 		       * any other protocol or ethertype */
 };
@@ -149,8 +149,8 @@ short_chain:
 	return frag ? PKT_FRAG : PKT_UNPARSED;
 }
 
-static __always_inline int pkt_classify(const void *data, const void *end,
-					struct skiff_flow_key *f, __u8 *flags)
+static __always_inline int pkt_classify(const void *data, const void *end, struct skiff_flow_key *f,
+					__u8 *flags)
 {
 	const struct ethhdr *eth = data;
 

@@ -38,11 +38,11 @@
 #define SKIFF_MAX_L4_PAIRS    16384 /* (source, destination) workload pairs with counters */
 
 /* Map names as bpftool shows them (BPF object names are limited to 15 characters). */
-#define SKIFF_MAP_SOCKHASH "skiff_sockhash" /* struct skiff_sock_key -> socket (cookie) */
-#define SKIFF_MAP_POD_IPS  "skiff_pod_ips"  /* struct skiff_pod_ip_key -> struct skiff_pod */
-#define SKIFF_MAP_L4_STATS "skiff_l4_stats" /* struct skiff_l4_key -> struct skiff_l4_stats */
-#define SKIFF_MAP_SK_ACCEL "skiff_sk_accel" /* struct skiff_sock_state per socket */
-#define SKIFF_MAP_SK_ADDR  "skiff_sk_addr"  /* struct skiff_sock_key -> struct skiff_sock_ref */
+#define SKIFF_MAP_SOCKHASH  "skiff_sockhash"  /* struct skiff_sock_key -> socket (cookie) */
+#define SKIFF_MAP_POD_IPS   "skiff_pod_ips"   /* struct skiff_pod_ip_key -> struct skiff_pod */
+#define SKIFF_MAP_L4_STATS  "skiff_l4_stats"  /* struct skiff_l4_key -> struct skiff_l4_stats */
+#define SKIFF_MAP_SK_ACCEL  "skiff_sk_accel"  /* struct skiff_sock_state per socket */
+#define SKIFF_MAP_SK_ADDR   "skiff_sk_addr"   /* struct skiff_sock_key -> struct skiff_sock_ref */
 #define SKIFF_MAP_JOIN_HIST "skiff_join_hist" /* struct skiff_join_key -> struct skiff_join_hist */
 
 /* The sockops and sk_msg programs, as named in links/ and in bpftool prog show. */
@@ -95,27 +95,29 @@ struct skiff_l4_stats {
 	__u64 bytes_received;
 	__u64 bytes_sent;
 	__u64 duration_ns; /* sum of the closed connections' lifetimes */
-	__u64 tcp_fallbacks; /* sockets moved off the fast path because their peer stopped reading */
+	__u64
+	    tcp_fallbacks; /* sockets moved off the fast path because their peer stopped reading */
 };
 _Static_assert(sizeof(struct skiff_l4_stats) == 48, "skiff_l4_stats layout");
 
-#define SKIFF_SOCK_F_CLIENT	1u /* the active opener (the source workload) */
-#define SKIFF_SOCK_F_BOTH_LOCAL 2u /* the peer is an enrolled pod here and on the fast path: it
+#define SKIFF_SOCK_F_CLIENT 1u /* the active opener (the source workload) */
+#define SKIFF_SOCK_F_BOTH_LOCAL                                                                    \
+	2u			 /* the peer is an enrolled pod here and on the fast path: it
 				     * reports its own bytes */
-#define SKIFF_SOCK_F_ACCEL	4u /* inserted into skiff_sockhash */
-#define SKIFF_SOCK_F_TCP	8u /* its peer stopped reading: this socket sends over TCP for good */
-#define SKIFF_SOCK_F_NO_PEER	16u /* it sent while its peer was not in the sockhash: TCP for good */
-#define SKIFF_SOCK_F_AGENT	32u /* skiffd's end of a punted connection (see skiff/punt.h) */
+#define SKIFF_SOCK_F_ACCEL   4u	 /* inserted into skiff_sockhash */
+#define SKIFF_SOCK_F_TCP     8u	 /* its peer stopped reading: this socket sends over TCP for good */
+#define SKIFF_SOCK_F_NO_PEER 16u /* it sent while its peer was not in the sockhash: TCP for good */
+#define SKIFF_SOCK_F_AGENT   32u /* skiffd's end of a punted connection (see skiff/punt.h) */
 
 /* Per socket (sk_storage), from established to close. Written by sockops and sk_msg. */
 struct skiff_sock_state {
-	__u64 start_ns;	   /* bpf_ktime_get_ns() at established */
-	__u64 redirected;  /* bytes this socket sent through sk_msg redirect (not TCP) */
-	__u64 acked0;	   /* bytes_acked at established (the client's SYN counts one) */
-	__u64 received0;   /* bytes_received at established */
+	__u64 start_ns;	  /* bpf_ktime_get_ns() at established */
+	__u64 redirected; /* bytes this socket sent through sk_msg redirect (not TCP) */
+	__u64 acked0;	  /* bytes_acked at established (the client's SYN counts one) */
+	__u64 received0;  /* bytes_received at established */
 	struct skiff_l4_key pair;
-	__u32 flags;	   /* SKIFF_SOCK_F_* */
-	__u32 msgs;	   /* messages this socket sent through sk_msg redirect */
+	__u32 flags; /* SKIFF_SOCK_F_* */
+	__u32 msgs;  /* messages this socket sent through sk_msg redirect */
 };
 _Static_assert(sizeof(struct skiff_sock_state) == 48, "skiff_sock_state layout");
 

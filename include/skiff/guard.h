@@ -33,18 +33,18 @@
 
 #include "skiff/lb.h"
 
-#define SKIFF_MARK_AGENT      0x5c1ff000u /* SO_MARK of skiffd's connections to local pods */
-#define SKIFF_MAX_MTLS_PORTS  65536	  /* skiff_mtls entries (pods x overridden ports) */
-#define SKIFF_AUTH_FLOWS      65536	  /* LRU of same-node mesh connections */
+#define SKIFF_MARK_AGENT     0x5c1ff000u /* SO_MARK of skiffd's connections to local pods */
+#define SKIFF_MAX_MTLS_PORTS 65536	 /* skiff_mtls entries (pods x overridden ports) */
+#define SKIFF_AUTH_FLOWS     65536	 /* LRU of same-node mesh connections */
 
-#define SKIFF_MAP_MTLS	      "skiff_mtls"	 /* struct skiff_mtls_key -> struct skiff_mtls */
-#define SKIFF_MAP_AUTH_FLOWS  "skiff_auth_flows" /* struct skiff_flow_key -> __u64 (cookie) */
-#define SKIFF_MAP_GUARD_STATS "skiff_guard_stats" /* [verdict] -> per-CPU packet counts */
-#define SKIFF_MAP_GUARD_CFG   "skiff_guard_cfg"	 /* [0] -> struct skiff_guard_cfg */
+#define SKIFF_MAP_MTLS	       "skiff_mtls"	    /* struct skiff_mtls_key -> struct skiff_mtls */
+#define SKIFF_MAP_AUTH_FLOWS   "skiff_auth_flows"   /* struct skiff_flow_key -> __u64 (cookie) */
+#define SKIFF_MAP_GUARD_STATS  "skiff_guard_stats"  /* [verdict] -> per-CPU packet counts */
+#define SKIFF_MAP_GUARD_CFG    "skiff_guard_cfg"    /* [0] -> struct skiff_guard_cfg */
 #define SKIFF_MAP_GUARD_IFACES "skiff_guard_ifaces" /* __u32 ifindex -> struct skiff_guard_iface */
 #define SKIFF_MAX_GUARD_IFACES 16384		    /* local mesh pods' veths */
 #define SKIFF_MAP_GUARD_SEEN   "skiff_guard_seen"   /* struct skiff_flow_key -> __u64 (ktime) */
-#define SKIFF_GUARD_SEEN       16384		    /* LRU of SYNs on their way from veth to socket */
+#define SKIFF_GUARD_SEEN       16384 /* LRU of SYNs on their way from veth to socket */
 
 /* skiff_guard_cfg[0]. Kubelet's health probes come from the node itself; like Istio ambient,
  * which lets them through STRICT, the guard lets SYNs of sockets in kubelet's cgroup in. */

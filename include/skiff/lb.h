@@ -19,26 +19,26 @@
 #include <linux/types.h>
 #endif
 
-#define SKIFF_MAX_SERVICES	 65536	/* service ports per generation */
-#define SKIFF_MAX_BACKENDS	 262144 /* backend slots per generation */
-#define SKIFF_MAX_PODS		 16384	/* enrolled pods on one node */
-#define SKIFF_MAX_BACKEND_SLOTS	 4096	/* backends of one service port */
-#define SKIFF_BSEARCH_STEPS	 12	/* log2(SKIFF_MAX_BACKEND_SLOTS) */
-#define SKIFF_UDP_FLOWS		 65536	/* LRU size for UDP stickiness + reverse NAT */
-#define SKIFF_WEIGHT_TOTAL_MAX	 (1u << 24)
+#define SKIFF_MAX_SERVICES	65536  /* service ports per generation */
+#define SKIFF_MAX_BACKENDS	262144 /* backend slots per generation */
+#define SKIFF_MAX_PODS		16384  /* enrolled pods on one node */
+#define SKIFF_MAX_BACKEND_SLOTS 4096   /* backends of one service port */
+#define SKIFF_BSEARCH_STEPS	12     /* log2(SKIFF_MAX_BACKEND_SLOTS) */
+#define SKIFF_UDP_FLOWS		65536  /* LRU size for UDP stickiness + reverse NAT */
+#define SKIFF_WEIGHT_TOTAL_MAX	(1u << 24)
 
-#define SKIFF_AF_INET	 4
-#define SKIFF_AF_INET6	 6
+#define SKIFF_AF_INET  4
+#define SKIFF_AF_INET6 6
 
 /* Map names as bpftool shows them (BPF object names are limited to 15 characters). */
-#define SKIFF_MAP_CONFIG	"skiff_config"
-#define SKIFF_MAP_SERVICES	"skiff_services"
-#define SKIFF_MAP_BACKENDS	"skiff_backends"
-#define SKIFF_MAP_ENROLLED	"skiff_enrolled"
-#define SKIFF_MAP_UDP_FLOWS	"skiff_udp_flows"
-#define SKIFF_MAP_UDP_REV	"skiff_udp_rev"
-#define SKIFF_MAP_SOCK_ORIGIN	"skiff_sk_origin" /* struct skiff_sock_origin per socket */
-#define SKIFF_MAP_POD_ADDR	"skiff_pod_addr"
+#define SKIFF_MAP_CONFIG      "skiff_config"
+#define SKIFF_MAP_SERVICES    "skiff_services"
+#define SKIFF_MAP_BACKENDS    "skiff_backends"
+#define SKIFF_MAP_ENROLLED    "skiff_enrolled"
+#define SKIFF_MAP_UDP_FLOWS   "skiff_udp_flows"
+#define SKIFF_MAP_UDP_REV     "skiff_udp_rev"
+#define SKIFF_MAP_SOCK_ORIGIN "skiff_sk_origin" /* struct skiff_sock_origin per socket */
+#define SKIFF_MAP_POD_ADDR    "skiff_pod_addr"
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
 union skiff_addr {
@@ -75,7 +75,7 @@ _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
  * (user/l7/upstream_maglev.c), so the kernel and the per-request proxy agree.
  */
 #define SKIFF_SVC_F_MAGLEV 2u
-#define SKIFF_MAGLEV_SIZE 4093 /* a prime, within SKIFF_MAX_BACKEND_SLOTS */
+#define SKIFF_MAGLEV_SIZE  4093 /* a prime, within SKIFF_MAX_BACKEND_SLOTS */
 /* HTTP rules beyond weights (a VirtualService match, retries, fault...): a TCP connect() from a
  * mesh pod goes to skiffd's outbound listener with this VIP:port as its original destination
  * (skiff/punt.h), and skiffd routes each request. The backend slots stay filled: they are the
@@ -90,10 +90,10 @@ _Static_assert(sizeof(struct skiff_svc_key) == 24, "skiff_svc_key layout");
  */
 #define SKIFF_SVC_ID_ALT SKIFF_MAX_SERVICES
 struct skiff_svc {
-	__u32 svc_id;	     /* key of its backend slots in skiff_backends */
-	__u32 count;	     /* backend slots 0..count-1 */
-	__u32 weight_total;  /* sum of backend weights, <= SKIFF_WEIGHT_TOTAL_MAX */
-	__u32 flags;	     /* SKIFF_SVC_F_* */
+	__u32 svc_id;	    /* key of its backend slots in skiff_backends */
+	__u32 count;	    /* backend slots 0..count-1 */
+	__u32 weight_total; /* sum of backend weights, <= SKIFF_WEIGHT_TOTAL_MAX */
+	__u32 flags;	    /* SKIFF_SVC_F_* */
 };
 _Static_assert(sizeof(struct skiff_svc) == 16, "skiff_svc layout");
 

@@ -42,8 +42,8 @@
 struct skiff_policy_key {
 	__u32 src_workload; /* skiff_pod.workload_id of the calling pod */
 	__u32 dst_workload; /* skiff_pod.workload_id of the destination pod */
-	__be16 port;	    /* destination (workload) port, network order; 0: any port no rule names */
-	__u8 family;	    /* SKIFF_AF_INET or SKIFF_AF_INET6 */
+	__be16 port; /* destination (workload) port, network order; 0: any port no rule names */
+	__u8 family; /* SKIFF_AF_INET or SKIFF_AF_INET6 */
 	__u8 pad;
 };
 _Static_assert(sizeof(struct skiff_policy_key) == 12, "skiff_policy_key layout");

@@ -38,10 +38,10 @@
 #define SKIFF_PUNT_FLOWS      65536 /* LRU: accepted-but-not-yet-claimed punted connections */
 #define SKIFF_OUTBOUND_PORT   15001
 
-#define SKIFF_MAP_PUNT_CFG    "skiff_punt_cfg"	/* [0] -> struct skiff_punt_cfg */
+#define SKIFF_MAP_PUNT_CFG    "skiff_punt_cfg"	  /* [0] -> struct skiff_punt_cfg */
 #define SKIFF_MAP_REMOTE_PODS "skiff_remote_pods" /* struct skiff_pod_ip_key -> skiff_remote_pod */
-#define SKIFF_MAP_PUNT_ORIG   "skiff_punt_orig"	/* struct skiff_punt_key -> skiff_sock_origin */
-#define SKIFF_MAP_SK_PUNT     "skiff_sk_punt"	/* struct skiff_sock_origin per punted socket */
+#define SKIFF_MAP_PUNT_ORIG   "skiff_punt_orig"	  /* struct skiff_punt_key -> skiff_sock_origin */
+#define SKIFF_MAP_SK_PUNT     "skiff_sk_punt"	  /* struct skiff_sock_origin per punted socket */
 
 #define SKIFF_PUNT_F_ON	   1u /* punting enabled: skiffd listens on the addresses below */
 #define SKIFF_PUNT_F_ACCEL 2u /* skiffd's own sockets run sockops: punt hops join the sockhash */
@@ -55,7 +55,7 @@ struct skiff_punt_cfg {
 	__be32 addr6[4]; /* IPv6 address; all zero: no IPv6 punting */
 	__be16 port;	 /* network order, SKIFF_OUTBOUND_PORT by default */
 	__u16 pad;
-	__u32 flags;	 /* SKIFF_PUNT_F_* */
+	__u32 flags; /* SKIFF_PUNT_F_* */
 };
 _Static_assert(sizeof(struct skiff_punt_cfg) == 28, "skiff_punt_cfg layout");
 

@@ -27,8 +27,8 @@ static void check_idempotent(const char *raw, enum authz_path_norm norm)
 	}
 	twice = authz_path_forward(once, norm);
 	if (!twice || strcmp(once, twice)) {
-		fprintf(stderr, "normalisation %d not idempotent: %s -> %s -> %s\n", norm, raw, once,
-			twice ? twice : "(refused)");
+		fprintf(stderr, "normalisation %d not idempotent: %s -> %s -> %s\n", norm, raw,
+			once, twice ? twice : "(refused)");
 		abort();
 	}
 	free(twice);

@@ -89,7 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		st->dst.port = htons(8080);
 		if (hb_session_connect(c, st))
 			abort();
-	} else if (size < sizeof(H2_PREFACE) - 1 || memcmp(data, H2_PREFACE, sizeof(H2_PREFACE) - 1)) {
+	} else if (size < sizeof(H2_PREFACE) - 1 ||
+		   memcmp(data, H2_PREFACE, sizeof(H2_PREFACE) - 1)) {
 		if (nghttp2_session_mem_recv(c->h2, (const uint8_t *)H2_PREFACE,
 					     sizeof(H2_PREFACE) - 1) < 0)
 			abort();

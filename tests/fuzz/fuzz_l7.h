@@ -21,21 +21,21 @@
 #define FZ_L7_POD "\n--pod--\n"
 
 static const char fz_l7_policy[] =
-	"apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
-	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-	"metadata: {name: deny-admin, namespace: shop}\n"
-	"spec:\n  action: DENY\n  rules:\n"
-	"  - to:\n    - operation: {paths: [\"/admin*\", \"/api/{*}/secret\"]}\n"
-	"  - when:\n    - key: request.headers[x-block]\n      values: [\"yes\", \"a b\"]\n"
-	"---\n"
-	"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-	"metadata: {name: allow-shop, namespace: shop}\n"
-	"spec:\n  action: ALLOW\n  rules:\n"
-	"  - to:\n    - operation:\n        methods: [GET, HEAD, POST, PUT]\n"
-	"        notPaths: [\"/private/{**}\"]\n"
-	"        hosts: [\"shop.example.com\", \"*.local\", \"*\"]\n"
-	"  - to:\n    - operation: {methods: [DELETE], paths: [\"/items/*\"]}\n"
-	"    when:\n    - key: request.headers[authorization]\n      values: [\"Bearer *\"]\n";
+    "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+    "metadata: {name: deny-admin, namespace: shop}\n"
+    "spec:\n  action: DENY\n  rules:\n"
+    "  - to:\n    - operation: {paths: [\"/admin*\", \"/api/{*}/secret\"]}\n"
+    "  - when:\n    - key: request.headers[x-block]\n      values: [\"yes\", \"a b\"]\n"
+    "---\n"
+    "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+    "metadata: {name: allow-shop, namespace: shop}\n"
+    "spec:\n  action: ALLOW\n  rules:\n"
+    "  - to:\n    - operation:\n        methods: [GET, HEAD, POST, PUT]\n"
+    "        notPaths: [\"/private/{**}\"]\n"
+    "        hosts: [\"shop.example.com\", \"*.local\", \"*\"]\n"
+    "  - to:\n    - operation: {methods: [DELETE], paths: [\"/items/*\"]}\n"
+    "    when:\n    - key: request.headers[authorization]\n      values: [\"Bearer *\"]\n";
 
 struct fz_l7_policy {
 	struct model m;
@@ -79,7 +79,7 @@ static bool fz_l7_decide(void *ctx, struct authz_request *rq, char *why, size_t 
 static inline struct l7_decider fz_l7_decider(enum authz_path_norm norm)
 {
 	return (struct l7_decider){
-		.decide = fz_l7_decide, .ctx = fz_l7_policy_get(), .path_norm = norm};
+	    .decide = fz_l7_decide, .ctx = fz_l7_policy_get(), .path_norm = norm};
 }
 
 /* Split the input into the client's bytes and the pod's (after FZ_L7_POD, if any). */

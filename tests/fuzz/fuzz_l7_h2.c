@@ -25,8 +25,8 @@ struct conn {
 	bool over;
 };
 
-static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-			 uint32_t *flags, nghttp2_data_source *src, void *user)
+static ssize_t body_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+			 nghttp2_data_source *src, void *user)
 {
 	(void)s, (void)id, (void)src, (void)user;
 	if (len < 2)
@@ -65,16 +65,16 @@ static void from_client(struct conn *c, const uint8_t *in, size_t n)
 {
 	if (c->over)
 		return;
-	c->over = l7_h2_ops.from_client(c->f, in, n, &c->to_up, &c->to_cl) < 0 ||
-		  l7_h2_ops.done(c->f);
+	c->over =
+	    l7_h2_ops.from_client(c->f, in, n, &c->to_up, &c->to_cl) < 0 || l7_h2_ops.done(c->f);
 }
 
 static void from_pod(struct conn *c, const uint8_t *in, size_t n)
 {
 	if (c->over)
 		return;
-	c->over = l7_h2_ops.from_upstream(c->f, in, n, &c->to_cl, &c->to_up) < 0 ||
-		  l7_h2_ops.done(c->f);
+	c->over =
+	    l7_h2_ops.from_upstream(c->f, in, n, &c->to_cl, &c->to_up) < 0 || l7_h2_ops.done(c->f);
 }
 
 /* The real pod reads what the filter sent it and answers; its answer goes through the filter. */

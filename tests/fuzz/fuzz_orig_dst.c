@@ -70,7 +70,7 @@ static void check_dst(const struct skiff_sock_origin *rec)
 		return;
 	len = proxy_sockaddr(&dst, &ss);
 	if (len != (dst.family == SKIFF_AF_INET ? sizeof(struct sockaddr_in)
-						 : sizeof(struct sockaddr_in6)))
+						: sizeof(struct sockaddr_in6)))
 		fail("the socket address's length does not match the destination's family");
 	fam = addr_from_sockaddr(&ss, &back, &port);
 	if (port != dst.port)

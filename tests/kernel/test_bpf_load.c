@@ -119,7 +119,8 @@ static bool report_program(const char *obj, const struct bpf_program *prog, cons
 	printf("# %s %-16s %-20s %5zu insns in ELF, %5u xlated, %6u verified; verifier states "
 	       "%5u total, %4u peak, %2u max/insn; stack %s B; %llu us\n",
 	       obj, bpf_program__name(prog), bpf_program__section_name(prog),
-	       bpf_program__insn_cnt(prog), x, v, st.total_states, st.peak_states, st.max_states_per_insn, st.stack, st.usec);
+	       bpf_program__insn_cnt(prog), x, v, st.total_states, st.peak_states,
+	       st.max_states_per_insn, st.stack, st.usec);
 	if (!st.found) {
 		print_error("%s %s: no statistics in the verifier's log\n", obj,
 			    bpf_program__name(prog));

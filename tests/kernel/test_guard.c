@@ -1025,8 +1025,8 @@ static uint64_t ev_stat(uint32_t k)
 {
 	uint64_t sum = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(G.skel->maps.skiff_ev_stats), &k,
-					     G.percpu), 0);
+	assert_int_equal(
+	    bpf_map_lookup_elem(bpf_map__fd(G.skel->maps.skiff_ev_stats), &k, G.percpu), 0);
 	for (int c = 0; c < G.ncpu; c++)
 		sum += G.percpu[c];
 	return sum;
@@ -1046,10 +1046,10 @@ static uint32_t syn_run(bool tc, enum via via, const char *dst, uint16_t port, u
 		o.ctx_in = &skb;
 		o.ctx_size_in = sizeof(skb);
 	}
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(tc ? G.skel->progs.guard_pod
-								  : G.skel->progs.guard_uplink),
-						&o),
-			 0);
+	assert_int_equal(
+	    bpf_prog_test_run_opts(
+		bpf_program__fd(tc ? G.skel->progs.guard_pod : G.skel->progs.guard_uplink), &o),
+	    0);
 	return o.retval;
 }
 

@@ -150,8 +150,7 @@ static bool session_open(struct session *s, int version)
 	s->client.ssl = SSL_new(s->client.ctx);
 	s->server.ssl = SSL_new(s->server.ctx);
 	if (!s->client.ssl || !s->server.ssl || !SSL_set_fd(s->client.ssl, s->client.fd) ||
-	    !SSL_set_fd(s->server.ssl, s->server.fd) ||
-	    !SSL_set1_host(s->client.ssl, SERVER_DNS))
+	    !SSL_set_fd(s->server.ssl, s->server.fd) || !SSL_set1_host(s->client.ssl, SERVER_DNS))
 		goto fail;
 	if (pthread_create(&t, NULL, handshake, &s->server))
 		goto fail;
@@ -370,8 +369,8 @@ static void test_ktls_socket_not_in_sockhash(void **state)
 
 	(void)state;
 	FEATURE_REQUIRE("ktls", feature_probe_ktls);
-	map = bpf_map_create(BPF_MAP_TYPE_SOCKHASH, "ktls_test", sizeof(__u32), sizeof(int), 8,
-			     NULL);
+	map =
+	    bpf_map_create(BPF_MAP_TYPE_SOCKHASH, "ktls_test", sizeof(__u32), sizeof(int), 8, NULL);
 	assert_true(map >= 0);
 	assert_int_equal(feature_tcp_pair(fds), 0);
 	assert_int_equal(bpf_map_update_elem(map, &k_plain, &fds[0], BPF_ANY), 0);
@@ -387,7 +386,8 @@ static void test_ktls_socket_not_in_sockhash(void **state)
 	/* The other way round: fds[0] is in the map. */
 	ulp = setsockopt(fds[0], SOL_TCP, TCP_ULP, "tls", sizeof("tls")) ? errno : 0;
 	err = ulp ? ulp : ktls_tx_keys(fds[0]);
-	printf("# socket in a sockhash: tls ULP %s, kTLS keys %s\n", ulp ? strerror(ulp) : "attached",
+	printf("# socket in a sockhash: tls ULP %s, kTLS keys %s\n",
+	       ulp ? strerror(ulp) : "attached",
 	       ulp ? "not tried" : (err ? strerror(err) : "accepted"));
 	assert_int_equal(err, EINVAL);
 	/* ... while a socket outside any map takes the same keys. */

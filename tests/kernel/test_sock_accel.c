@@ -75,8 +75,13 @@ struct topo {
 	struct dataplane *dp;
 };
 
-static struct topo T = {.netns_fd = -1, .self_ns_fd = -1, .sockhash_fd = -1, .stats_fd = -1,
-			 .addr_fd = -1, .sk_state_fd = -1, .join_fd = -1};
+static struct topo T = {.netns_fd = -1,
+			.self_ns_fd = -1,
+			.sockhash_fd = -1,
+			.stats_fd = -1,
+			.addr_fd = -1,
+			.sk_state_fd = -1,
+			.join_fd = -1};
 
 /* ---------- small helpers ---------- */
 
@@ -125,8 +130,7 @@ static struct pair pair_open(int family, const char *ccg, const char *cip, const
 	{
 		struct sockaddr_storage cs;
 
-		assert_int_equal(bind(p.cli, (struct sockaddr *)&cs, sa_make(cip, 0, &cs)),
-				 0);
+		assert_int_equal(bind(p.cli, (struct sockaddr *)&cs, sa_make(cip, 0, &cs)), 0);
 	}
 	assert_int_equal(connect(p.cli, (struct sockaddr *)&ss, len), 0);
 	p.srv = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -549,7 +553,9 @@ static int open_pin(const char *name)
 /* `join_all`: skiffd --accel-join=always (every same-node pair joins, no history kept). */
 static int dp_up(bool no_accel, bool join_all)
 {
-	struct dp_opts o = {.bpffs_dir = T.bpffs, .cgroup_root = T.cg_root, .no_accel = no_accel,
+	struct dp_opts o = {.bpffs_dir = T.bpffs,
+			    .cgroup_root = T.cg_root,
+			    .no_accel = no_accel,
 			    .accel_join_all = join_all};
 	struct view_buf vb;
 
@@ -871,7 +877,8 @@ static void test_backpressure(void **state)
 	       sent >> 10, (unsigned long long)st.redirected >> 10, cap >> 10);
 	assert_true(stopped);
 	assert_true(st.flags & SKIFF_SOCK_F_TCP);
-	assert_true(st.redirected <= cap && st.redirected + (1 << 20) > cap); /* the cap, not chance */
+	assert_true(st.redirected <= cap &&
+		    st.redirected + (1 << 20) > cap); /* the cap, not chance */
 
 	/* a blocking writer on top: it must sleep, never spin */
 	fcntl(p.cli, F_SETFL, 0);
@@ -981,7 +988,8 @@ static void test_peer_closes_mid_redirect(void **state)
 		}
 		assert_true(n < 0);
 		if (errno != EPIPE && errno != ECONNRESET)
-			fail_msg("the writer failed with %s, not EPIPE or ECONNRESET", strerror(errno));
+			fail_msg("the writer failed with %s, not EPIPE or ECONNRESET",
+				 strerror(errno));
 		n = recv(p.cli, chunk, sizeof(chunk), 0);
 		assert_true(n <= 0);
 		close(p.cli);
@@ -1055,16 +1063,17 @@ static void test_other_families_untouched(void **state)
 	udp_untouched(AF_INET6, T.cg_a, POD_A6, T.cg_b, POD_B6);
 	for (int type = 0; type < 2; type++) {
 		cg_enter(T.cg_a);
-		assert_int_equal(socketpair(AF_UNIX, (type ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-					    0, sp),
-				 0);
+		assert_int_equal(
+		    socketpair(AF_UNIX, (type ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0, sp),
+		    0);
 		cg_enter(T.cg_home);
 		assert_int_equal(write(sp[0], "unix", 4), 4);
 		assert_int_equal(read(sp[1], buf, sizeof(buf)), 4);
 		assert_memory_equal(buf, "unix", 4);
 		assert_int_equal(write(sp[1], "", 0), 0);
 		assert_int_equal(write(sp[1], "back", 4), 4);
-		assert_int_equal(read(sp[0], buf, sizeof(buf)), type ? 0 : 4); /* a dgram may be empty */
+		assert_int_equal(read(sp[0], buf, sizeof(buf)),
+				 type ? 0 : 4); /* a dgram may be empty */
 		close(sp[0]);
 		close(sp[1]);
 	}
@@ -1164,8 +1173,8 @@ static enum conn_seen conn_rounds(int lfd, const struct sockaddr_storage *ss, so
 static struct skiff_join_hist join_hist(const struct sockaddr_storage *ss)
 {
 	struct skiff_join_key k = {
-		.workload = WL_B,
-		.port = ntohs(((const struct sockaddr_in *)ss)->sin_port),
+	    .workload = WL_B,
+	    .port = ntohs(((const struct sockaddr_in *)ss)->sin_port),
 	};
 	struct skiff_join_hist h = {0};
 

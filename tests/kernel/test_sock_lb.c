@@ -55,7 +55,7 @@
 #define VIP4_NOBE "198.19.0.2"
 #define VIP4_HOLE "198.19.0.3"
 #define VIP6	  "2001:db8:1::1"
-#define NSOURCES  120 /* clients 198.18.1.1 .. 198.18.1.120 */
+#define NSOURCES  120		 /* clients 198.18.1.1 .. 198.18.1.120 */
 #define POD_SRC	  "198.18.1.200" /* the pod's own address, for unbound sockets */
 
 /* ---------- topology ---------- */
@@ -334,10 +334,10 @@ struct job {
 
 /* Shared with the child through a MAP_SHARED page. */
 struct result {
-	int err;	     /* first failure, negative errno */
-	int done;	     /* operations that completed */
-	int hits[NBACKENDS]; /* which backend answered */
-	struct ep peer;	     /* getpeername() or recvfrom() source of the last operation */
+	int err;	      /* first failure, negative errno */
+	int done;	      /* operations that completed */
+	int hits[NBACKENDS];  /* which backend answered */
+	struct ep peer;	      /* getpeername() or recvfrom() source of the last operation */
 	int src_be[NSOURCES]; /* JOB_TCP_SOURCES: the backend each source reached, -1: several */
 };
 
@@ -1002,8 +1002,8 @@ static void maglev_view(struct maglev_view *mv, unsigned int use)
 	mv->s.key.port = htons(80);
 	mv->s.key.proto = IPPROTO_TCP;
 	mv->s.key.family = SKIFF_AF_INET;
-	mv->s.val = (struct skiff_svc){.svc_id = 100, .count = size, .weight_total = size,
-				       .flags = SKIFF_SVC_F_MAGLEV};
+	mv->s.val = (struct skiff_svc){
+	    .svc_id = 100, .count = size, .weight_total = size, .flags = SKIFF_SVC_F_MAGLEV};
 	for (uint32_t e = 0; e < size; e++) {
 		struct cv_backend *b = &mv->b[e];
 
@@ -1070,8 +1070,8 @@ static struct result sources_on(const struct maglev_view *mv)
 
 		source_ip(s, ip, sizeof(ip));
 		if (r.src_be[s] != predicted(mv, ip))
-			fail_msg("source %s reached backend %d, the table says %d", ip,
-				 r.src_be[s], predicted(mv, ip));
+			fail_msg("source %s reached backend %d, the table says %d", ip, r.src_be[s],
+				 predicted(mv, ip));
 	}
 	return r;
 }

@@ -53,15 +53,15 @@
 #include "skiff/policy.h"
 #include "skiff/punt.h"
 
-#define A4    "198.18.0.20"
-#define B4    "198.18.0.21"
-#define A6    "2001:db8::20"
-#define B6    "2001:db8::21"
-#define NODE4 "198.18.0.1"
-#define NODE6 "2001:db8::1"
-#define VIP4  "198.19.0.1"
-#define WL_A  1
-#define WL_B  2
+#define A4	  "198.18.0.20"
+#define B4	  "198.18.0.21"
+#define A6	  "2001:db8::20"
+#define B6	  "2001:db8::21"
+#define NODE4	  "198.18.0.1"
+#define NODE6	  "2001:db8::1"
+#define VIP4	  "198.19.0.1"
+#define WL_A	  1
+#define WL_B	  2
 #define PUNT_PORT 15001
 #define NSERVE	  4 /* B4:8080, B4:9090, B6:8080, B6:9090 */
 
@@ -84,8 +84,11 @@ struct topo {
 	struct dataplane *dp;
 };
 
-static struct topo T = {.netns_fd = -1, .self_ns_fd = -1, .stop = {-1, -1},
-			.srv_fds = {-1, -1, -1, -1}, .punt_fds = {-1, -1}};
+static struct topo T = {.netns_fd = -1,
+			.self_ns_fd = -1,
+			.stop = {-1, -1},
+			.srv_fds = {-1, -1, -1, -1},
+			.punt_fds = {-1, -1}};
 
 static double now_s(void)
 {
@@ -216,9 +219,15 @@ static void view_init(struct view_buf *vb, __u32 b_flags)
 	vb->b[0].key = (struct skiff_backend_key){.svc_id = 1, .slot = 0};
 	vb->b[0].val = (struct skiff_backend){
 	    .addr = be.addr, .port = be.port, .family = SKIFF_AF_INET, .weight_end = 1};
-	vb->v = (struct node_view){.pods = vb->p, .npods = 2, .pod_ips = vb->ip, .npod_ips = 4,
-				   .policy = vb->pol, .services = vb->s, .nservices = 1,
-				   .backends = vb->b, .nbackends = 1};
+	vb->v = (struct node_view){.pods = vb->p,
+				   .npods = 2,
+				   .pod_ips = vb->ip,
+				   .npod_ips = 4,
+				   .policy = vb->pol,
+				   .services = vb->s,
+				   .nservices = 1,
+				   .backends = vb->b,
+				   .nbackends = 1};
 }
 
 /* A verdict for A -> B on `port` (0: ports no rule names), for `family` (0: both). */
@@ -255,9 +264,9 @@ static void punt(bool on)
 /* ---------- clients: one connect from a pod's cgroup and netns, in a child process ---------- */
 
 struct result {
-	int err;	    /* connect(): 0 or negative errno; then the answer */
-	double secs;	    /* how long connect() took */
-	char answer;	    /* the byte B answered, 0 when none was read */
+	int err;			     /* connect(): 0 or negative errno; then the answer */
+	double secs;			     /* how long connect() took */
+	char answer;			     /* the byte B answered, 0 when none was read */
 	struct sockaddr_storage local, peer; /* getsockname(), getpeername() */
 };
 
@@ -722,8 +731,7 @@ static void ev_reset(void)
 }
 
 /* The first event of `kind` to `dst`, waiting up to a second for it. */
-static const struct skiff_event *ev_find(__u8 kind, const struct skiff_sock_origin *dst,
-					 __u8 flags)
+static const struct skiff_event *ev_find(__u8 kind, const struct skiff_sock_origin *dst, __u8 flags)
 {
 	for (int tries = 0; tries < 100; tries++) {
 		ring_buffer__consume(E.rb);

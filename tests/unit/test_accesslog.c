@@ -33,15 +33,27 @@ static const char *hdr_get(const void *ctx, const char *name)
 
 static const struct hdr hdrs[] = {{"x-debug", "true"}, {"user-agent", "curl/8"}, {NULL, NULL}};
 
-static const struct al_attrs http_req = {
-	.http = true, .method = "GET", .path = "/filter-test?q=1", .host = "echo",
-	.scheme = "http", .protocol = "HTTP/1.1", .request_id = "r1", .user_agent = "curl/8",
-	.response_code = 503, .mtls = true, .source_address = "10.0.0.1",
-	.destination_address = "10.0.0.2", .source_port = 40000, .destination_port = 80,
-	.header = hdr_get, .ctx = hdrs};
+static const struct al_attrs http_req = {.http = true,
+					 .method = "GET",
+					 .path = "/filter-test?q=1",
+					 .host = "echo",
+					 .scheme = "http",
+					 .protocol = "HTTP/1.1",
+					 .request_id = "r1",
+					 .user_agent = "curl/8",
+					 .response_code = 503,
+					 .mtls = true,
+					 .source_address = "10.0.0.1",
+					 .destination_address = "10.0.0.2",
+					 .source_port = 40000,
+					 .destination_port = 80,
+					 .header = hdr_get,
+					 .ctx = hdrs};
 
-static const struct al_attrs tcp_conn = {.response_code = -1, .source_address = "10.0.0.1",
-					 .destination_address = "10.0.0.2", .source_port = 40000,
+static const struct al_attrs tcp_conn = {.response_code = -1,
+					 .source_address = "10.0.0.1",
+					 .destination_address = "10.0.0.2",
+					 .source_port = 40000,
 					 .destination_port = 9000};
 
 static bool eval(const char *src, const struct al_attrs *a)
@@ -70,10 +82,11 @@ static void test_cel_istio_forms(void **state)
 	assert_true(eval("has(request.headers.x_missing) || connection.mTLS", &http_req));
 	assert_true(eval("!has(request.headers.foo) && connection.mtls", &http_req));
 	assert_true(eval("'x-debug' in request.headers", &http_req));
-	assert_true(eval("request.path.startsWith('/filter') && request.host.endsWith('ho')",
-			 &http_req));
+	assert_true(
+	    eval("request.path.startsWith('/filter') && request.host.endsWith('ho')", &http_req));
 	assert_true(eval("(request.method == 'POST' || request.method == 'GET') && "
-			 "!(destination.port != 80)", &http_req));
+			 "!(destination.port != 80)",
+			 &http_req));
 	assert_true(eval("request.useragent.contains('curl')", &http_req));
 }
 
@@ -132,10 +145,10 @@ static void test_cel_bad_input(void **state)
 static void test_cel_prefixes(void **state)
 {
 	static const char *const exprs[] = {
-		"(request.headers['x-a'] == \"b\\\"c\" || !has(request.headers.y)) && "
-		"response.code >= -1",
-		"'k' in request.headers && request.url_path.startsWith('/a') != false",
-		"source.port < destination.port || connection.mTLS == true",
+	    "(request.headers['x-a'] == \"b\\\"c\" || !has(request.headers.y)) && "
+	    "response.code >= -1",
+	    "'k' in request.headers && request.url_path.startsWith('/a') != false",
+	    "source.port < destination.port || connection.mTLS == true",
 	};
 	char buf[256], err[256];
 	struct al_cel *e;
@@ -179,13 +192,24 @@ static void test_cel_prefixes(void **state)
 
 /* ---- lines ---- */
 
-static const struct al_entry entry = {
-	.start_ms = 1796566218182LL, /* 2026-12-06T14:10:18.182Z */
-	.side = AL_CLIENT, .method = "GET", .path = "/a\"b\\c\n\x01\xff\xc3\xa9", .protocol = "HTTP/1.1",
-	.authority = "echo", .user_agent = "curl/8", .request_id = "r1", .response_code = 200,
-	.response_flags = "UF,URX", .bytes_received = 10, .bytes_sent = 20, .duration_ms = 3,
-	.upstream_host = "10.0.0.2:8080", .upstream_cluster = "outbound|80|v1|echo.default.svc.cluster.local",
-	.downstream_remote_address = "10.0.0.1:40000", .source_principal = "spiffe://td/ns/a/sa/b"};
+static const struct al_entry entry = {.start_ms = 1796566218182LL, /* 2026-12-06T14:10:18.182Z */
+				      .side = AL_CLIENT,
+				      .method = "GET",
+				      .path = "/a\"b\\c\n\x01\xff\xc3\xa9",
+				      .protocol = "HTTP/1.1",
+				      .authority = "echo",
+				      .user_agent = "curl/8",
+				      .request_id = "r1",
+				      .response_code = 200,
+				      .response_flags = "UF,URX",
+				      .bytes_received = 10,
+				      .bytes_sent = 20,
+				      .duration_ms = 3,
+				      .upstream_host = "10.0.0.2:8080",
+				      .upstream_cluster =
+					  "outbound|80|v1|echo.default.svc.cluster.local",
+				      .downstream_remote_address = "10.0.0.1:40000",
+				      .source_principal = "spiffe://td/ns/a/sa/b"};
 
 static void test_line_json(void **state)
 {
@@ -193,12 +217,14 @@ static void test_line_json(void **state)
 
 	(void)state;
 	al_line_json(&b, &entry);
-	assert_non_null(strstr(b.s, "{\"start_time\":\"2026-12-06T14:10:18.182Z\",\"method\":\"GET\""));
+	assert_non_null(
+	    strstr(b.s, "{\"start_time\":\"2026-12-06T14:10:18.182Z\",\"method\":\"GET\""));
 	/* quote, backslash, newline and control escaped; a stray byte becomes U+FFFD; é kept */
 	assert_non_null(strstr(b.s, "\"path\":\"/a\\\"b\\\\c\\u000a\\u0001\\ufffd\xc3\xa9\""));
 	assert_non_null(strstr(b.s, "\"response_code\":200,\"response_flags\":\"UF,URX\","
 				    "\"bytes_received\":10,\"bytes_sent\":20,\"duration\":3,"));
-	assert_non_null(strstr(b.s, "\"upstream_cluster\":\"outbound|80|v1|echo.default.svc.cluster.local\""));
+	assert_non_null(
+	    strstr(b.s, "\"upstream_cluster\":\"outbound|80|v1|echo.default.svc.cluster.local\""));
 	assert_non_null(strstr(b.s, "\"x_forwarded_for\":null"));
 	assert_non_null(strstr(b.s, "\"reporter\":\"source\"}\n"));
 	assert_int_equal(strchr(b.s, '\n') - b.s, (long)b.len - 1); /* one line */
@@ -212,8 +238,9 @@ static void test_line_text(void **state)
 	(void)state;
 	al_line_text(&b, &entry);
 	assert_non_null(strstr(b.s, "[2026-12-06T14:10:18.182Z] \"GET \"/a\\\"b\\\\c\\x0a\\x01"));
-	assert_non_null(strstr(b.s, " HTTP/1.1\" 200 UF,URX - \"-\" 10 20 3 \"-\" \"curl/8\" \"r1\" "
-				    "\"echo\" \"10.0.0.2:8080\" outbound|80|v1|"));
+	assert_non_null(strstr(b.s,
+			       " HTTP/1.1\" 200 UF,URX - \"-\" 10 20 3 \"-\" \"curl/8\" \"r1\" "
+			       "\"echo\" \"10.0.0.2:8080\" outbound|80|v1|"));
 	assert_int_equal(strchr(b.s, '\n') - b.s, (long)b.len - 1);
 	sb_free(&b);
 }
@@ -227,12 +254,12 @@ static void test_line_text(void **state)
 	"spec: {nodeName: n1}\n---\n"                                                              \
 	"apiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: other}\nspec: {nodeName: n1}\n"
 #define MESH_ON                                                                                    \
-	"---\napiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata:\n"              \
-	"  name: istio-control-plane\n  namespace: istio-system\nspec:\n  profile: default\n"       \
+	"---\napiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata:\n"             \
+	"  name: istio-control-plane\n  namespace: istio-system\nspec:\n  profile: default\n"      \
 	"  meshConfig:\n    accessLogFile: /dev/stdout\n"
 #define TEL(ns, extra)                                                                             \
-	"---\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, namespace: " \
-	ns "}\nspec:\n" extra
+	"---\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: t, "            \
+	"namespace: " ns "}\nspec:\n" extra
 
 /* "CS" letters for pods a, b, c: which sides log ('-' for none), '*' marks a filter. */
 static void expect_sides(const char *yaml, const char *want)
@@ -278,8 +305,9 @@ static void test_policy_mesh_config(void **state)
 	expect_sides(PODS MESH_ON, "CS CS CS");
 	expect_sides(PODS MESH_ON "    accessLogEncoding: TEXT\n", "CS CS CS");
 	/* both kinds are known now: no "not used by skiffd" (skiffctl analyze's SKF0005) */
-	assert_int_equal(model_load_string("t.yaml", PODS MESH_ON TEL("app", "  accessLogging: []\n"),
-					   &m, &d), 0);
+	assert_int_equal(
+	    model_load_string("t.yaml", PODS MESH_ON TEL("app", "  accessLogging: []\n"), &m, &d),
+	    0);
 	assert_int_equal(m.ntelemetries, 1);
 	assert_true(m.mesh.set);
 	assert_false(diag_contains(&d, "not used by skiffd"));
@@ -288,7 +316,7 @@ static void test_policy_mesh_config(void **state)
 }
 
 #define CM(ns, name, mesh)                                                                         \
-	"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: " name ", namespace: " ns "}\n"   \
+	"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: " name ", namespace: " ns "}\n"    \
 	"data:\n  mesh: |-\n" mesh
 
 /* Istio's own place for the mesh config (what Helm's --set meshConfig... writes) */
@@ -298,20 +326,27 @@ static void test_policy_istio_configmap(void **state)
 	struct model m;
 
 	(void)state;
-	expect_sides(PODS CM("istio-system", "istio", "    accessLogFile: /dev/stdout\n"
-						     "    accessLogEncoding: TEXT\n"),
+	expect_sides(PODS CM("istio-system", "istio",
+			     "    accessLogFile: /dev/stdout\n"
+			     "    accessLogEncoding: TEXT\n"),
 		     "CS CS CS");
 	/* another ConfigMap, or istio in another namespace, is not the mesh config */
-	assert_int_equal(model_load_string("t.yaml", PODS CM("app", "istio",
-				"    accessLogFile: /dev/stdout\n") CM("istio-system", "other",
-				"    accessLogFile: /dev/stdout\n"), &m, &d), 0);
+	assert_int_equal(
+	    model_load_string("t.yaml",
+			      PODS CM("app", "istio", "    accessLogFile: /dev/stdout\n")
+				  CM("istio-system", "other", "    accessLogFile: /dev/stdout\n"),
+			      &m, &d),
+	    0);
 	assert_false(m.mesh.set);
 	assert_null(al_policy_build(&m, NULL));
 	model_free(&m);
 	/* errors in the text name the ConfigMap and the line within the text */
-	assert_int_not_equal(model_load_string("t.yaml", CM("istio-system", "istio",
-				"    accessLogFile: /dev/stdout\n    accessLogEncoding: XML\n"),
-				&m, &d), 0);
+	assert_int_not_equal(
+	    model_load_string("t.yaml",
+			      CM("istio-system", "istio",
+				 "    accessLogFile: /dev/stdout\n    accessLogEncoding: XML\n"),
+			      &m, &d),
+	    0);
 	if (!diag_contains(&d, "t.yaml (ConfigMap istio-system/istio data.mesh):2: ConfigMap "
 			       "istio-system/istio: accessLogEncoding")) {
 		diag_print(&d);
@@ -319,8 +354,10 @@ static void test_policy_istio_configmap(void **state)
 	}
 	diag_free(&d);
 	/* two sources: refused, naming the first */
-	assert_int_not_equal(model_load_string("t.yaml", MESH_ON CM("istio-system", "istio",
-				"    accessLogFile: \"\"\n"), &m, &d), 0);
+	assert_int_not_equal(
+	    model_load_string(
+		"t.yaml", MESH_ON CM("istio-system", "istio", "    accessLogFile: \"\"\n"), &m, &d),
+	    0);
 	assert_true(diag_contains(&d, "a mesh config was already read from t.yaml:9"));
 	diag_free(&d);
 }
@@ -330,26 +367,33 @@ static void test_policy_telemetry(void **state)
 	(void)state;
 	/* Istio's examples, in namespace app */
 	expect_sides(PODS TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n"
-				     "    match: {mode: CLIENT}\n"), "C C -");
+				     "    match: {mode: CLIENT}\n"),
+		     "C C -");
 	expect_sides(PODS MESH_ON TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n"
-					     "    match: {mode: SERVER}\n"), "S S CS");
-	expect_sides(PODS TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n"
-				     "    filter: {expression: \"request.path == '/filter-test'\"}\n"),
+					     "    match: {mode: SERVER}\n"),
+		     "S S CS");
+	expect_sides(PODS TEL("app",
+			      "  accessLogging:\n  - providers: [{name: envoy}]\n"
+			      "    filter: {expression: \"request.path == '/filter-test'\"}\n"),
 		     "C*S* C*S* -");
 	expect_sides(PODS MESH_ON TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n"
-					     "    disabled: true\n"), "- - CS");
+					     "    disabled: true\n"),
+		     "- - CS");
 	/* mesh-wide (root namespace), then a workload's own turns it off for pod a only */
 	expect_sides(PODS TEL("istio-system", "  accessLogging:\n  - providers: [{name: envoy}]\n")
-		     TEL("app", "  selector: {matchLabels: {app: a}}\n  accessLogging:\n"
-			      "  - disabled: true\n"), "- CS CS");
+			 TEL("app", "  selector: {matchLabels: {app: a}}\n  accessLogging:\n"
+				    "  - disabled: true\n"),
+		     "- CS CS");
 	/* an entry without providers inherits the one before; the workload's mode narrows it */
 	expect_sides(PODS TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n")
-		     TEL("app", "  selector: {matchLabels: {app: b}}\n  accessLogging:\n"
-			      "  - match: {mode: SERVER}\n    disabled: true\n"), "CS C -");
+			 TEL("app", "  selector: {matchLabels: {app: b}}\n  accessLogging:\n"
+				    "  - match: {mode: SERVER}\n    disabled: true\n"),
+		     "CS C -");
 	/* a provider skiffd cannot write (not envoy, not a file provider) logs nothing */
 	expect_sides(PODS TEL("app", "  accessLogging:\n  - providers: [{name: otel}]\n"), "- - -");
 	/* targetRef: a Gateway's, applies to no pod */
-	expect_sides(PODS MESH_ON TEL("app", "  targetRef: {kind: Gateway, group: "
+	expect_sides(PODS MESH_ON TEL("app",
+				      "  targetRef: {kind: Gateway, group: "
 				      "gateway.networking.k8s.io, name: gw}\n  accessLogging:\n"
 				      "  - providers: [{name: envoy}]\n    disabled: true\n"),
 		     "CS CS CS");
@@ -360,20 +404,21 @@ static void test_telemetry_bad_input(void **state)
 	static const struct {
 		const char *yaml, *want;
 	} cases[] = {
-		{TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n"
-			    "    filter:\n      expression: \"response.code == '500'\"\n"),
-		 "t.yaml:9: Telemetry app/t: spec.accessLogging[0].filter.expression "
-		 "\"response.code == '500'\": column 15: cannot compare int with string"},
-		{TEL("app", "  accessLogging:\n  - match: {mode: BOTH}\n"),
-		 "spec.accessLogging[0].match.mode"},
-		{TEL("app", "  accessLogging:\n  - providers: [{nom: envoy}]\n"),
-		 "spec.accessLogging[0].providers[0].name is required"},
-		{TEL("app", "  accessLogging:\n  - disabled: maybe\n"),
-		 "spec.accessLogging[0].disabled must be true or false"},
-		{TEL("app", "  selector: {matchLabels: {app: a}}\n  targetRef: {kind: Gateway, "
-			    "name: gw}\n"), "spec.selector and spec.targetRef are exclusive"},
-		{MESH_ON MESH_ON, "a mesh config was already read from t.yaml:9"},
-		{MESH_ON "    accessLogEncoding: XML\n", "spec.meshConfig.accessLogEncoding"},
+	    {TEL("app", "  accessLogging:\n  - providers: [{name: envoy}]\n"
+			"    filter:\n      expression: \"response.code == '500'\"\n"),
+	     "t.yaml:9: Telemetry app/t: spec.accessLogging[0].filter.expression "
+	     "\"response.code == '500'\": column 15: cannot compare int with string"},
+	    {TEL("app", "  accessLogging:\n  - match: {mode: BOTH}\n"),
+	     "spec.accessLogging[0].match.mode"},
+	    {TEL("app", "  accessLogging:\n  - providers: [{nom: envoy}]\n"),
+	     "spec.accessLogging[0].providers[0].name is required"},
+	    {TEL("app", "  accessLogging:\n  - disabled: maybe\n"),
+	     "spec.accessLogging[0].disabled must be true or false"},
+	    {TEL("app", "  selector: {matchLabels: {app: a}}\n  targetRef: {kind: Gateway, "
+			"name: gw}\n"),
+	     "spec.selector and spec.targetRef are exclusive"},
+	    {MESH_ON MESH_ON, "a mesh config was already read from t.yaml:9"},
+	    {MESH_ON "    accessLogEncoding: XML\n", "spec.meshConfig.accessLogEncoding"},
 	};
 
 	(void)state;

@@ -47,12 +47,11 @@ static void test_endpoints(void **state)
 	assert_string_equal(addr_endpoint(&a, SKIFF_AF_INET6, 80, buf, sizeof(buf)),
 			    "[fd00::1]:80");
 	/* only the first n bytes count */
-	assert_int_equal(addr_parse_endpoint("10.1.2.3:80trailing", 11, &a, &port),
-			 SKIFF_AF_INET);
+	assert_int_equal(addr_parse_endpoint("10.1.2.3:80trailing", 11, &a, &port), SKIFF_AF_INET);
 	static const char *const bad[] = {
-	    "10.1.2.3",	     "10.1.2.3:",     "10.1.2.3:0", "10.1.2.3:65536", "10.1.2.3:+80",
-	    "fd00::1:80",    "[10.1.2.3]:80", "[fd00::1:80", "name:80",	      ":80",
-	    "10.1.2.3: 80",
+	    "10.1.2.3",	    "10.1.2.3:",  "10.1.2.3:0",	   "10.1.2.3:65536",
+	    "10.1.2.3:+80", "fd00::1:80", "[10.1.2.3]:80", "[fd00::1:80",
+	    "name:80",	    ":80",	  "10.1.2.3: 80",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
 		if (addr_parse_endpoint(bad[i], strlen(bad[i]), &a, &port))

@@ -692,12 +692,13 @@ static void test_l7_not_for_weights_or_tcp(void **state)
 	struct l7_table t;
 
 	y_canary(&f->y, 1, 1);
-	sb_printf(&f->y,
-		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-		  "metadata:\n  name: echo\n  namespace: shop\nspec:\n  hosts: [echo]\n"
-		  "  http:\n  - route:\n    - destination:\n        host: echo\n        subset: v1\n"
-		  "      weight: 90\n    - destination:\n        host: echo\n        subset: v2\n"
-		  "      weight: 10\n");
+	sb_printf(
+	    &f->y,
+	    "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+	    "metadata:\n  name: echo\n  namespace: shop\nspec:\n  hosts: [echo]\n"
+	    "  http:\n  - route:\n    - destination:\n        host: echo\n        subset: v1\n"
+	    "      weight: 90\n    - destination:\n        host: echo\n        subset: v2\n"
+	    "      weight: 10\n");
 	fx_compile_ok(f);
 	assert_int_equal(svc_find(&f->v, "shop/echo:80/TCP", 4)->val.flags, 0);
 	assert_int_equal(compile_l7_table(&f->m, "node-a", &t, &f->d), 0);
@@ -707,11 +708,10 @@ static void test_l7_not_for_weights_or_tcp(void **state)
 	fx_reset(f);
 	y_ns(&f->y, "shop", "skiff.io/mesh: enabled");
 	y_svc(&f->y, "shop", "db", "10.96.0.11", "tcp-db:80:8080");
-	sb_printf(&f->y,
-		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-		  "metadata:\n  name: db\n  namespace: shop\nspec:\n  hosts: [db]\n"
-		  "  http:\n  - route:\n    - destination:\n        host: db\n"
-		  "    timeout: 1s\n");
+	sb_printf(&f->y, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+			 "metadata:\n  name: db\n  namespace: shop\nspec:\n  hosts: [db]\n"
+			 "  http:\n  - route:\n    - destination:\n        host: db\n"
+			 "    timeout: 1s\n");
 	fx_compile_ok(f);
 	assert_int_equal(svc_find(&f->v, "shop/db:80/TCP", 4)->val.flags & SKIFF_SVC_F_L7, 0);
 	assert_true(diag_contains(&f->d, "whose protocol (tcp-db) is not HTTP"));

@@ -28,9 +28,9 @@
 
 struct slice_state {
 	bool present;
-	int svc;		 /* the Service it is labelled with */
-	bool v6;		 /* an IPv6 slice (service 9 is dual-stack) */
-	int ep[NPOD];		 /* per pod: 0 absent, 1 ready, 2 not ready */
+	int svc;      /* the Service it is labelled with */
+	bool v6;      /* an IPv6 slice (service 9 is dual-stack) */
+	int ep[NPOD]; /* per pod: 0 absent, 1 ready, 2 not ready */
 };
 
 struct world {
@@ -55,29 +55,32 @@ static void static_yaml(struct strbuf *b)
 		     "    istio.io/dataplane-mode: ambient\n");
 	sb_printf(b, "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n");
 	for (int s = 0; s < NSVC; s++) {
-		sb_printf(b, "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s%d\n"
-			     "  namespace: %s\nspec:\n  clusterIPs: [10.96.0.%d%s]\n  ports:\n"
-			     "  - {name: http, port: 80, targetPort: http}\n", s, ns_of(s), 10 + s,
-			  s == 9 ? ", fd00::9" : "");
+		sb_printf(b,
+			  "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: s%d\n"
+			  "  namespace: %s\nspec:\n  clusterIPs: [10.96.0.%d%s]\n  ports:\n"
+			  "  - {name: http, port: 80, targetPort: http}\n",
+			  s, ns_of(s), 10 + s, s == 9 ? ", fd00::9" : "");
 		if (s % 3 == 0)
 			sb_printf(b, "  - {name: grpc, port: 9090, targetPort: 9091}\n");
 		for (int p = 0; p < NPOD; p++) {
 			char v6[48];
 
 			snprintf(v6, sizeof(v6), ", {ip: 'fd01::%d:%d'}", s, p);
-			sb_printf(b, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: s%d-p%d\n"
-				     "  namespace: %s\n  uid: u-%d-%d\n  labels: {app: s%d, version: "
-				     "v%d}\nspec:\n  nodeName: node-%c\n  containers:\n  - name: c\n"
-				     "    ports: [{name: http, containerPort: 8080}]\nstatus:\n"
-				     "  podIPs: [{ip: 10.1.%d.%d}%s]\n",
+			sb_printf(b,
+				  "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: s%d-p%d\n"
+				  "  namespace: %s\n  uid: u-%d-%d\n  labels: {app: s%d, version: "
+				  "v%d}\nspec:\n  nodeName: node-%c\n  containers:\n  - name: c\n"
+				  "    ports: [{name: http, containerPort: 8080}]\nstatus:\n"
+				  "  podIPs: [{ip: 10.1.%d.%d}%s]\n",
 				  s, p, ns_of(s), s, p, s, p % 3 ? 1 : 2, p % 2 ? 'a' : 'b', s, p,
 				  s == 9 ? v6 : "");
 		}
 	}
 	/* s1: subsets of itself; s3: all of it to s4; s5: split between itself and s6 */
-	sb_printf(b, "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
-		     "  name: s1\n  namespace: b\nspec:\n  host: s1\n  subsets:\n"
-		     "  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n");
+	sb_printf(b,
+		  "---\napiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n"
+		  "  name: s1\n  namespace: b\nspec:\n  host: s1\n  subsets:\n"
+		  "  - {name: v1, labels: {version: v1}}\n  - {name: v2, labels: {version: v2}}\n");
 	sb_printf(b, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
 		     "  name: s1\n  namespace: b\nspec:\n  hosts: [s1]\n  http:\n  - route:\n"
 		     "    - {destination: {host: s1, subset: v1}, weight: 90}\n"
@@ -103,10 +106,11 @@ static void slice_yaml(struct strbuf *b, int s, int k, const struct slice_state 
 	int owner = st->svc;
 	bool any = false;
 
-	sb_printf(b, "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
-		     "  name: s%d-%d\n  namespace: %s\n  labels: {kubernetes.io/service-name: "
-		     "s%d}\naddressType: IPv%d\nports:\n- {name: http, port: 8080}\n"
-		     "- {name: grpc, port: 9091}\nendpoints:\n",
+	sb_printf(b,
+		  "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		  "  name: s%d-%d\n  namespace: %s\n  labels: {kubernetes.io/service-name: "
+		  "s%d}\naddressType: IPv%d\nports:\n- {name: http, port: 8080}\n"
+		  "- {name: grpc, port: 9091}\nendpoints:\n",
 		  s, k, ns_of(s), owner, st->v6 ? 6 : 4);
 	for (int p = 0; p < NPOD; p++) {
 		if (!st->ep[p])
@@ -253,9 +257,11 @@ static void copy_view_services(const struct node_view *v, struct node_view *out)
 	assert_non_null(out->services);
 	assert_non_null(out->backends);
 	for (size_t i = 0; i < v->nservices; i++)
-		out->services[i] = (struct cv_service){v->services[i].key, v->services[i].val, NULL};
+		out->services[i] =
+		    (struct cv_service){v->services[i].key, v->services[i].val, NULL};
 	for (size_t i = 0; i < v->nbackends; i++)
-		out->backends[i] = (struct cv_backend){v->backends[i].key, v->backends[i].val, NULL};
+		out->backends[i] =
+		    (struct cv_backend){v->backends[i].key, v->backends[i].val, NULL};
 }
 
 static void assert_same_dests(const struct l7_dest *x, const struct l7_dest *y, size_t n)
@@ -418,9 +424,9 @@ static void backends_over_the_map_limit_are_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(live_matches_full_compile),
-		cmocka_unit_test(live_rewrites_routing_services),
-		cmocka_unit_test(backends_over_the_map_limit_are_an_error),
+	    cmocka_unit_test(live_matches_full_compile),
+	    cmocka_unit_test(live_rewrites_routing_services),
+	    cmocka_unit_test(backends_over_the_map_limit_are_an_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -80,9 +80,10 @@ static void dr(struct strbuf *b, const char *top, const char *v1)
 
 static void vs(struct strbuf *b, const char *route)
 {
-	sb_printf(b, "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
-		     "  name: echo\n  namespace: shop\nspec:\n  hosts:\n  - echo\n  http:\n"
-		     "  - route:\n%s",
+	sb_printf(b,
+		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n"
+		  "  name: echo\n  namespace: shop\nspec:\n  hosts:\n  - echo\n  http:\n"
+		  "  - route:\n%s",
 		  route);
 }
 

@@ -169,7 +169,8 @@ static void test_tie_first_by_name_reported(void **state)
 	pod(f, "shop", "web", "web");
 	assert_int_equal(mode_of(f, "shop", "web", 0), MTLS_DISABLE);
 	for (size_t i = 0; i < f->d.n; i++)
-		warned |= strstr(f->d.v[i].msg, "shop/zz-strict is not used for pod shop/web") != NULL;
+		warned |=
+		    strstr(f->d.v[i].msg, "shop/zz-strict is not used for pod shop/web") != NULL;
 	assert_true(warned);
 }
 
@@ -177,10 +178,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
-	    T(test_default_permissive),		T(test_mesh_strict),
-	    T(test_namespace_overrides_mesh),	T(test_unset_inherits),
+	    T(test_default_permissive),		  T(test_mesh_strict),
+	    T(test_namespace_overrides_mesh),	  T(test_unset_inherits),
 	    T(test_workload_overrides_namespace), T(test_port_level),
-	    T(test_root_selector_not_mesh_wide), T(test_other_namespace_selector),
+	    T(test_root_selector_not_mesh_wide),  T(test_other_namespace_selector),
 	    T(test_tie_first_by_name_reported),
 #undef T
 	};

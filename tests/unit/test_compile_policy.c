@@ -38,8 +38,8 @@ static void ns(struct fx *f, const char *name)
 }
 
 /* A pod with its addresses (`ip6` may be NULL). */
-static void pod(struct fx *f, const char *nsname, const char *name, const char *app,
-		const char *sa, const char *node, const char *ip4, const char *ip6)
+static void pod(struct fx *f, const char *nsname, const char *name, const char *app, const char *sa,
+		const char *node, const char *ip4, const char *ip6)
 {
 	sb_printf(&f->y,
 		  "---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: %s, uid: u-%s, "
@@ -109,8 +109,7 @@ static __u32 flags_of(const struct fx *f, const char *name)
 }
 
 /* 1 ALLOW, 0 DENY, NONE without an entry. */
-static int verdict(const struct fx *f, const char *src, const char *dst, uint16_t port,
-		   int family)
+static int verdict(const struct fx *f, const char *src, const char *dst, uint16_t port, int family)
 {
 	struct skiff_policy_key k = {.src_workload = pod_of(f, src)->val.workload_id,
 				     .dst_workload = pod_of(f, dst)->val.workload_id,
@@ -202,7 +201,8 @@ static void test_allow_principal(void **state)
 	       "  action: ALLOW\n  rules:\n  - from:\n    - source:\n"
 	       "        principals: [\"cluster.local/ns/shop/sa/web\"]\n");
 	fx_compile_ok(f);
-	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_AUTHZ | SKIFF_POD_F_STRICT);
+	assert_int_equal(flags_of(f, "shop/api-0"),
+			 SKIFF_POD_F_ENROLLED | SKIFF_POD_F_AUTHZ | SKIFF_POD_F_STRICT);
 	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED);
 	assert_int_equal(verdict(f, "shop/web-0", "shop/api-0", 0, SKIFF_AF_INET), 1);
 	assert_int_equal(verdict(f, "shop/web-1", "shop/api-0", 0, SKIFF_AF_INET6), 1);
@@ -243,8 +243,9 @@ static void test_deny_namespace(void **state)
 	struct fx *f = *state;
 
 	mesh(f);
-	policy(f, "shop", "deny-bad", NULL,
-	       "  action: DENY\n  rules:\n  - from:\n    - source:\n        namespaces: [\"bad\"]\n");
+	policy(
+	    f, "shop", "deny-bad", NULL,
+	    "  action: DENY\n  rules:\n  - from:\n    - source:\n        namespaces: [\"bad\"]\n");
 	fx_compile_ok(f);
 	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_AUTHZ);
 	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_AUTHZ);
@@ -297,8 +298,10 @@ static void test_http_fields_make_l7(void **state)
 	       "  action: DENY\n  rules:\n  - to:\n    - operation:\n"
 	       "        paths: [\"/admin\"]\n        ports: [\"8080\"]\n");
 	fx_compile_ok(f);
-	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
-	assert_int_equal(flags_of(f, "shop/web-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
+	assert_int_equal(flags_of(f, "shop/api-0"),
+			 SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
+	assert_int_equal(flags_of(f, "shop/web-0"),
+			 SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
 	assert_int_equal(flags_of(f, "bad/intruder-0"), SKIFF_POD_F_ENROLLED);
 	assert_int_equal(f->v.npolicy, 0); /* skiffd decides per request: no kernel verdicts */
 	/*
@@ -326,7 +329,8 @@ static void test_ports_overflow_l7(void **state)
 		  ports.s);
 	sb_free(&ports);
 	fx_compile_ok(f);
-	assert_int_equal(flags_of(f, "shop/api-0"), SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
+	assert_int_equal(flags_of(f, "shop/api-0"),
+			 SKIFF_POD_F_ENROLLED | SKIFF_POD_F_L7 | SKIFF_POD_F_STRICT);
 	assert_int_equal(f->v.npolicy, 0);
 	assert_int_equal(guard_mode(f, "10.0.0.2", 9000), SKIFF_MTLS_STRICT);
 	assert_int_equal(guard_mode(f, "10.0.0.2", 1), SKIFF_MTLS_STRICT);
@@ -448,8 +452,7 @@ static void test_bad_policy_fails_compile(void **state)
 	       "  rules:\n  - to:\n    - operation:\n        ports: [\"8080\"]\n");
 	fx_load(f);
 	/* the model rejects a bad port itself; make one it missed (still a valid string) */
-	port = ynode_path(f->m.authorizationpolicies[0].rules->items[0],
-			  "to")->items[0];
+	port = ynode_path(f->m.authorizationpolicies[0].rules->items[0], "to")->items[0];
 	port = ynode_get(ynode_get(port, "operation"), "ports")->items[0];
 	strcpy(((struct ynode *)port)->scalar, "0");
 	assert_int_equal(fx_compile_td(f, NULL), -EINVAL);
@@ -464,10 +467,18 @@ static void test_bad_policy_fails_compile(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_no_policy_no_flag),	 T(test_allow_principal),     T(test_trust_domain),
-	    T(test_deny_namespace),	 T(test_ports_and_not_ports), T(test_http_fields_make_l7),
-	    T(test_ports_overflow_l7),	 T(test_plaintext_guard),     T(test_source_ip),
-	    T(test_pending_and_remote), T(test_bad_policy_fails_compile), T(test_strict_any_flag),
+	    T(test_no_policy_no_flag),
+	    T(test_allow_principal),
+	    T(test_trust_domain),
+	    T(test_deny_namespace),
+	    T(test_ports_and_not_ports),
+	    T(test_http_fields_make_l7),
+	    T(test_ports_overflow_l7),
+	    T(test_plaintext_guard),
+	    T(test_source_ip),
+	    T(test_pending_and_remote),
+	    T(test_bad_policy_fails_compile),
+	    T(test_strict_any_flag),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

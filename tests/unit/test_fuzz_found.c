@@ -46,8 +46,7 @@ static void values_free(struct values *vs)
 }
 
 /* Feed `in` in pieces ending at `cuts` (ascending, then `len`), as kube_http_get would. */
-static int feed_cut(const char *in, size_t len, const size_t *cuts, size_t ncuts,
-		    struct values *vs)
+static int feed_cut(const char *in, size_t len, const size_t *cuts, size_t ncuts, struct values *vs)
 {
 	json_tokener *tok = json_tokener_new_ex(64);
 	struct kube_stream ks;
@@ -112,8 +111,9 @@ static void test_kube_space_after_number(void **state)
  * lost the space ("a b" became "ab"). Not a fuzzer input, the case that matters in a cluster. */
 static void test_kube_space_in_string(void **state)
 {
-	static const char in[] = "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a b\","
-				 "\"annotations\":{\"x\":\"  two  spaces \"}}}}\n{\"type\":\"BOOKMARK\"}\n";
+	static const char in[] =
+	    "{\"type\":\"ADDED\",\"object\":{\"metadata\":{\"name\":\"a b\","
+	    "\"annotations\":{\"x\":\"  two  spaces \"}}}}\n{\"type\":\"BOOKMARK\"}\n";
 
 	(void)state;
 	same_any_cut(in, sizeof(in) - 1, 0, 2);
@@ -230,10 +230,12 @@ static void test_http1_refused_upgrade_nothing_held(void **state)
 	assert_non_null(f);
 	assert_non_null(l7_buf_head(&empty));
 	assert_int_equal(l7_http1_ops.from_client(f, (const uint8_t *)client, sizeof(client) - 1,
-						  &to_up, &to_cl), 0);
+						  &to_up, &to_cl),
+			 0);
 	assert_int_equal(l7_buf_unread(&to_up), sizeof(client) - 1);
-	assert_int_equal(l7_http1_ops.from_upstream(f, (const uint8_t *)pod, sizeof(pod) - 1,
-						    &to_cl, &to_up), 0);
+	assert_int_equal(
+	    l7_http1_ops.from_upstream(f, (const uint8_t *)pod, sizeof(pod) - 1, &to_cl, &to_up),
+	    0);
 	assert_int_equal(l7_buf_unread(&to_cl), sizeof(pod) - 1);
 	assert_memory_equal(l7_buf_head(&to_cl), pod, sizeof(pod) - 1);
 	assert_false(l7_http1_ops.done(f));

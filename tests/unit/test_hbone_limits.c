@@ -41,7 +41,7 @@
  */
 #define T_SLOW_CONNECT_MS 15000
 #define T_WAIT_S	  20 /* the most any step may take, on a loaded emulated CPU */
-#define TD	     "cluster.local"
+#define TD		  "cluster.local"
 
 struct hrig {
 	struct identity_ca ca;

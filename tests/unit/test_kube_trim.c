@@ -189,11 +189,13 @@ static void big_and_tiny_objects_read_back(void **state)
 		assert_false(kube_packed_rv_is(packed, "8"));
 		back = kube_obj_unpack(packed);
 		assert_non_null(back);
-		assert_string_equal(json_object_to_json_string(back), json_object_to_json_string(o));
+		assert_string_equal(json_object_to_json_string(back),
+				    json_object_to_json_string(o));
 		json_object_put(packed);
 		json_object_put(back);
 		for (int i = 0; i < 1000; i++) {
-			struct json_object *e = json_object_new_object(), *a = json_object_new_array();
+			struct json_object *e = json_object_new_object(),
+					   *a = json_object_new_array();
 
 			snprintf(ip, sizeof(ip), "10.%d.%d.%d", i % 7, i / 250, i % 250);
 			json_object_array_add(a, json_object_new_string(ip));

@@ -203,8 +203,8 @@ static void test_pipelined_in_order(void **state)
 static void test_metrics_hooks_in_order(void **state)
 {
 	struct fx *x = *state;
-	struct l7_decider d = {.decide = decide, .ctx = &x->seen, .request = on_request,
-			       .response = on_response};
+	struct l7_decider d = {
+	    .decide = decide, .ctx = &x->seen, .request = on_request, .response = on_response};
 
 	l7_http1_ops.close(x->f);
 	x->f = l7_http1_ops.open(&d);

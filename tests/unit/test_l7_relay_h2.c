@@ -790,7 +790,8 @@ static long goaway_code(const struct out *in)
 static void rapid_reset_bytes(struct out *o, size_t *greet)
 {
 	static const uint8_t settings_ack[9] = {0, 0, 0, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK};
-	static const uint8_t get[] = {0x82, 0x86, 0x84, 0x01, 8, 'p', 'o', 'd', '.', 't', 'e', 's', 't'};
+	static const uint8_t get[] = {0x82, 0x86, 0x84, 0x01, 8,   'p', 'o',
+				      'd',  '.',  't',	'e',  's', 't'};
 	static const uint8_t cancel[4] = {0, 0, 0, NGHTTP2_CANCEL};
 
 	out_put(o, L7_H2_PREFACE, L7_H2_PREFACE_LEN);

@@ -79,8 +79,8 @@ static void test_denied_forwards_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_allowed_passes_bytes_both_ways),
-		cmocka_unit_test(test_denied_forwards_nothing),
+	    cmocka_unit_test(test_allowed_passes_bytes_both_ways),
+	    cmocka_unit_test(test_denied_forwards_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -104,8 +104,13 @@ static int teardown(void **state)
 static int route_of(const struct fx *f, const char *method, const char *path,
 		    const struct authz_header *h, size_t nh, bool from_client)
 {
-	struct l7r_request rq = {.method = method, .path = path, .authority = "web",
-				 .scheme = "http", .headers = h, .nheaders = nh, .port = 80};
+	struct l7r_request rq = {.method = method,
+				 .path = path,
+				 .authority = "web",
+				 .scheme = "http",
+				 .headers = h,
+				 .nheaders = nh,
+				 .port = 80};
 
 	rq.src_pod = from_client ? model_pod(&f->m, "shop", "client") : NULL;
 	return l7r_route_match(f->sp, &rq);
@@ -125,7 +130,7 @@ static void test_first_match_wins(void **state)
 	assert_int_equal(route_of(f, "POST", "/x", NULL, 0, true), 1);	  /* sourceLabels */
 	assert_int_equal(route_of(f, "POST", "/x", NULL, 0, false), 3);	  /* unknown source */
 	assert_int_equal(route_of(f, "POST", "/x", skip, 1, true), 3);	  /* withoutHeaders */
-	assert_int_equal(route_of(f, "GET", "/r/42", NULL, 0, false), 2);	  /* regex, whole */
+	assert_int_equal(route_of(f, "GET", "/r/42", NULL, 0, false), 2); /* regex, whole */
 	assert_int_equal(route_of(f, "GET", "/r/42/x", NULL, 0, false), 3);
 	assert_int_equal(route_of(f, "GET", "/r/42?q=1", NULL, 0, false), 2); /* without query */
 }
@@ -461,8 +466,12 @@ static void test_flags(void **state)
 static void test_metrics_reached(void **state)
 {
 	const struct fx *f = *state;
-	struct l7r_record rec = {.code = 200, .flags = 0, .duration_ns = 3500000,
-				 .request_bytes = 120, .response_bytes = 700, .hbone = true};
+	struct l7r_record rec = {.code = 200,
+				 .flags = 0,
+				 .duration_ns = 3500000,
+				 .request_bytes = 120,
+				 .response_bytes = 700,
+				 .hbone = true};
 	struct metrics_key k;
 	struct metrics_http h;
 	char flags[64];
@@ -571,7 +580,8 @@ static void bench_picks(const struct fx *f, size_t n)
 	}
 	t2 = cpu_ns();
 	printf("endpoint pick, %zu endpoints: %.0f ns resolved per request, %.0f ns resolved per "
-	       "table\n", n, (t1 - t0) / rounds, (t2 - t1) / rounds);
+	       "table\n",
+	       n, (t1 - t0) / rounds, (t2 - t1) / rounds);
 	l7r_lbs_free(b);
 	free(eps);
 }

@@ -251,8 +251,8 @@ static void test_flood_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_view_and_match), cmocka_unit_test(test_request_head),
-	    cmocka_unit_test(test_retry_grpc),	    cmocka_unit_test(test_grpc_codes),
+	    cmocka_unit_test(test_view_and_match),   cmocka_unit_test(test_request_head),
+	    cmocka_unit_test(test_retry_grpc),	     cmocka_unit_test(test_grpc_codes),
 	    cmocka_unit_test(test_metrics_protocol), cmocka_unit_test(test_flood_limits),
 	};
 

@@ -16,8 +16,8 @@
 
 #include "model/model.h"
 
-#define DR_HEAD                                                                              \
-	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n" \
+#define DR_HEAD                                                                                    \
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: dr\n"       \
 	"  namespace: ns\nspec:\n  host: reviews\n" /* further fields from line 8 */
 
 /* Top level: ROUND_ROBIN, a pool and outlier detection. Port 9080: RANDOM only. Subset v2:
@@ -203,12 +203,12 @@ static void test_defaults(void **state)
 	assert_int_equal(s.od.min_health_pct, 0);
 }
 
-#define SVC(ns)                                                                               \
-	"apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: " ns "\n"    \
+#define SVC(ns)                                                                                    \
+	"apiVersion: v1\nkind: Service\nmetadata:\n  name: reviews\n  namespace: " ns "\n"         \
 	"spec:\n  clusterIP: 10.96.0.10\n  ports:\n  - port: 80\n---\n"
-#define DR_IN(name, ns, simple)                                                               \
-	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: " name \
-	"\n  namespace: " ns "\nspec:\n  host: reviews.bk.svc.cluster.local\n"                \
+#define DR_IN(name, ns, simple)                                                                    \
+	"apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: " name      \
+	"\n  namespace: " ns "\nspec:\n  host: reviews.bk.svc.cluster.local\n"                     \
 	"  trafficPolicy:\n    loadBalancer:\n      simple: " simple "\n---\n"
 
 static void test_rule_lookup(void **state)
@@ -240,15 +240,18 @@ static void test_errors(void **state)
 	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
 			   "        httpHeaderName: x\n        useSourceIp: true\n",
 		   11, "set only one of httpHeaderName, httpCookie, useSourceIp");
-	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
-			   "        useSourceIp: true\n        maglev:\n          tableSize: 1000\n",
+	expect_err(DR_HEAD
+		   "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
+		   "        useSourceIp: true\n        maglev:\n          tableSize: 1000\n",
 		   13, "must be a prime number");
 	/* the kernel's table: a prime up to 4093 with useSourceIp, the error says which */
-	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
-			   "        useSourceIp: true\n        maglev:\n          tableSize: 65537\n",
-		   13, "maglev.tableSize 65537 is too large with useSourceIp: the client address "
-		       "is hashed in the kernel, whose table holds at most 4093 entries; use a "
-		       "prime up to 4093");
+	expect_err(DR_HEAD
+		   "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
+		   "        useSourceIp: true\n        maglev:\n          tableSize: 65537\n",
+		   13,
+		   "maglev.tableSize 65537 is too large with useSourceIp: the client address "
+		   "is hashed in the kernel, whose table holds at most 4093 entries; use a "
+		   "prime up to 4093");
 	expect_err(DR_HEAD "  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
 			   "        useSourceIp: true\n        ringHash:\n"
 			   "          minimumRingSize: 9000000\n",

@@ -22,7 +22,7 @@
 	"apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n"        \
 	"  namespace: ns\nspec:\n  hosts: [reviews]\n  http:\n" /* routes start on line 9 */
 #define SVC(name)                                                                                  \
-	"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: " name "\n  namespace: ns\n"      \
+	"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: " name "\n  namespace: ns\n"       \
 	"spec:\n  clusterIP: 10.96.0.9\n  ports:\n  - port: 9080\n"
 
 static bool has_error(const struct diag *d, const char *loc, const char *text)
@@ -145,11 +145,12 @@ static void test_weights_only_not_l7(void **state)
 static void test_regex_re2(void **state)
 {
 	(void)state;
-	static const char *const ok[] = {"(?i)abc", "(?P<n>x)y", "(?:a|b)+", "[\\d]{2,3}?",
-					 "\\w+\\.json", "[](]x", "^/api/v[0-9]+/.*$", NULL};
-	static const char *const bad[] = {"(a)\\1", "foo(?=bar)", "foo(?!bar)", "(?<=a)b",
-					  "(?<!a)b", "(?>ab)", "a++", "a{2}+", "(?P=n)",
-					  "(?R)", "(*UTF)a", "(a", "a)", "[a", NULL};
+	static const char *const ok[] = {"(?i)abc",	      "(?P<n>x)y",   "(?:a|b)+",
+					 "[\\d]{2,3}?",	      "\\w+\\.json", "[](]x",
+					 "^/api/v[0-9]+/.*$", NULL};
+	static const char *const bad[] = {
+	    "(a)\\1", "foo(?=bar)", "foo(?!bar)", "(?<=a)b", "(?<!a)b", "(?>ab)", "a++", "a{2}+",
+	    "(?P=n)", "(?R)",	    "(*UTF)a",	  "(a",	     "a)",	"[a",	  NULL};
 	char buf[160];
 
 	for (int i = 0; ok[i]; i++) {
@@ -299,23 +300,24 @@ static void test_percentage_over_100(void **state)
 static void test_actions_typed(void **state)
 {
 	(void)state;
-	const char *y = VS_HEAD "  - match:\n    - uri: {prefix: /old}\n"
-				"    redirect: {uri: /new, authority: b.example, redirectCode: 308}\n"
-				"  - match:\n    - uri: {exact: /teapot}\n"
-				"    directResponse:\n      status: 418\n"
-				"      body: {bytes: aGVsbG8=}\n"
-				"  - rewrite: {uri: /v2, authority: ratings}\n"
-				"    headers:\n"
-				"      request:\n        set: {x-a: '1'}\n        add: {x-b: '2'}\n"
-				"        remove: [x-c]\n"
-				"      response:\n        set: {x-d: '4'}\n"
-				"    route:\n"
-				"    - destination: {host: reviews, subset: v1}\n"
-				"      headers:\n        response:\n          add: {x-sub: v1}\n"
-				"    mirrors:\n"
-				"    - destination: {host: ratings}\n      percentage: {value: 25}\n"
-				"    - destination: {host: reviews.ns.svc.cluster.local}\n" SVC("reviews")
-				    SVC("ratings");
+	const char *y =
+	    VS_HEAD "  - match:\n    - uri: {prefix: /old}\n"
+		    "    redirect: {uri: /new, authority: b.example, redirectCode: 308}\n"
+		    "  - match:\n    - uri: {exact: /teapot}\n"
+		    "    directResponse:\n      status: 418\n"
+		    "      body: {bytes: aGVsbG8=}\n"
+		    "  - rewrite: {uri: /v2, authority: ratings}\n"
+		    "    headers:\n"
+		    "      request:\n        set: {x-a: '1'}\n        add: {x-b: '2'}\n"
+		    "        remove: [x-c]\n"
+		    "      response:\n        set: {x-d: '4'}\n"
+		    "    route:\n"
+		    "    - destination: {host: reviews, subset: v1}\n"
+		    "      headers:\n        response:\n          add: {x-sub: v1}\n"
+		    "    mirrors:\n"
+		    "    - destination: {host: ratings}\n      percentage: {value: 25}\n"
+		    "    - destination: {host: reviews.ns.svc.cluster.local}\n" SVC("reviews")
+			SVC("ratings");
 	const struct m_http_route *h;
 	struct model m;
 
@@ -354,16 +356,11 @@ static void test_mirror_unknown_host(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_match_fields),
-	    cmocka_unit_test(test_weights_only_not_l7),
-	    cmocka_unit_test(test_regex_re2),
-	    cmocka_unit_test(test_regex_errors_at_line),
-	    cmocka_unit_test(test_regex_replace),
-	    cmocka_unit_test(test_retries_typed),
-	    cmocka_unit_test(test_retry_on_rejected),
-	    cmocka_unit_test(test_fault_typed),
-	    cmocka_unit_test(test_percentage_over_100),
-	    cmocka_unit_test(test_actions_typed),
+	    cmocka_unit_test(test_match_fields),	cmocka_unit_test(test_weights_only_not_l7),
+	    cmocka_unit_test(test_regex_re2),		cmocka_unit_test(test_regex_errors_at_line),
+	    cmocka_unit_test(test_regex_replace),	cmocka_unit_test(test_retries_typed),
+	    cmocka_unit_test(test_retry_on_rejected),	cmocka_unit_test(test_fault_typed),
+	    cmocka_unit_test(test_percentage_over_100), cmocka_unit_test(test_actions_typed),
 	    cmocka_unit_test(test_mirror_unknown_host),
 	};
 

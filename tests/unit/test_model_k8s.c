@@ -656,13 +656,14 @@ static void test_pooled_values(void **state)
 	(void)state;
 	assert_non_null(text);
 	for (int i = 0; i < 200; i++)
-		off += snprintf(text + off, cap - off,
-				"---\napiVersion: v1\nkind: Pod\nmetadata: {name: w%d-%d, namespace: "
-				"shop, labels: {app: w%d, version: v1}}\nspec: {nodeName: node-%d, "
-				"serviceAccountName: w%d, containers: [{name: c, ports: "
-				"[{name: http, containerPort: 8080}]}]}\nstatus: {podIP: 10.0.%d.%d, "
-				"hostIP: 192.168.0.%d}\n",
-				i % 2, i, i % 2, i % 3, i % 2, i / 200, i % 200 + 1, i % 3 + 1);
+		off +=
+		    snprintf(text + off, cap - off,
+			     "---\napiVersion: v1\nkind: Pod\nmetadata: {name: w%d-%d, namespace: "
+			     "shop, labels: {app: w%d, version: v1}}\nspec: {nodeName: node-%d, "
+			     "serviceAccountName: w%d, containers: [{name: c, ports: "
+			     "[{name: http, containerPort: 8080}]}]}\nstatus: {podIP: 10.0.%d.%d, "
+			     "hostIP: 192.168.0.%d}\n",
+			     i % 2, i, i % 2, i % 3, i % 2, i / 200, i % 200 + 1, i % 3 + 1);
 	expect_load_ok(text, &m, &d);
 	assert_int_equal(m.npods, 200);
 	a = model_pod(&m, "shop", "w0-0");

@@ -42,7 +42,7 @@ static void test_request_id(void **s)
 	trace_request_id(b);
 	assert_int_equal(strlen(a), 36);
 	assert_true(a[8] == '-' && a[13] == '-' && a[18] == '-' && a[23] == '-');
-	assert_int_equal(a[14], '4'); /* version 4 */
+	assert_int_equal(a[14], '4');		/* version 4 */
 	assert_non_null(strchr("89ab", a[19])); /* RFC 4122 variant */
 	assert_string_not_equal(a, b);
 }
@@ -57,9 +57,9 @@ static void test_traceparent_ok(void **s)
 	assert_int_equal(t.sampled, 1);
 	hex_is(t.trace_id, TRACE_ID_LEN, "4bf92f3577b34da6a3ce929d0e0e4736");
 	hex_is(t.span_id, TRACE_SPAN_LEN, "00f067aa0ba902b7");
-	assert_int_equal(trace_parse_traceparent(
-			     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", &t),
-			 0);
+	assert_int_equal(
+	    trace_parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", &t),
+	    0);
 	assert_int_equal(t.sampled, 0);
 	/* a later version is read by its first fields, whatever follows */
 	assert_int_equal(trace_parse_traceparent(
@@ -71,15 +71,15 @@ static void test_traceparent_malformed(void **s)
 {
 	static const char *const bad[] = {
 	    "",
-	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",	     /* no flags */
-	    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",   /* upper case */
-	    "00-00000000000000000000000000000000-00f067aa0ba902b7-01",   /* zero trace id */
-	    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",   /* zero span id */
-	    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* version ff */
-	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",  /* v00 with more */
-	    "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",   /* separator */
-	    "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",   /* not hex */
-	    "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",  /* later, no dash */
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",	/* no flags */
+	    "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",	/* upper case */
+	    "00-00000000000000000000000000000000-00f067aa0ba902b7-01",	/* zero trace id */
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",	/* zero span id */
+	    "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",	/* version ff */
+	    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", /* v00 with more */
+	    "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",	/* separator */
+	    "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",	/* not hex */
+	    "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", /* later, no dash */
 	    NULL};
 	struct trace_in t;
 
@@ -131,10 +131,11 @@ static void test_b3_single(void **s)
 	struct trace_in t;
 
 	(void)s;
-	assert_int_equal(trace_parse_b3_single("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-"
-					       "05e3ac9a4f6e3b90",
-					       &t),
-			 0);
+	assert_int_equal(
+	    trace_parse_b3_single("80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-"
+				  "05e3ac9a4f6e3b90",
+				  &t),
+	    0);
 	assert_true(t.has_ids);
 	assert_int_equal(t.sampled, 1);
 	hex_is(t.span_id, TRACE_SPAN_LEN, "e457b5a2e4d86bd1");
@@ -325,7 +326,7 @@ static void test_otlp_json(void **s)
 /* ---- meshConfig ---- */
 
 #define IOP_HEAD                                                                                   \
-	"apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata:\n"                 \
+	"apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata:\n"                  \
 	"  name: istio\n  namespace: istio-system\nspec:\n  meshConfig:\n"
 
 static void test_mesh_config(void **s)
@@ -335,18 +336,19 @@ static void test_mesh_config(void **s)
 
 	(void)s;
 	assert_int_equal(model_load_string("t.yaml",
-					   IOP_HEAD "    accessLogFile: /dev/stdout\n"
-						    "    defaultConfig:\n      tracing:\n"
-						    "        sampling: 100.0\n        zipkin:\n"
-						    "          address: zipkin.istio-system:9411\n"
-						    "    extensionProviders:\n"
-						    "    - name: otel\n      opentelemetry:\n"
-						    "        service: otel.istio-system.svc.cluster.local\n"
-						    "        port: 4318\n        http:\n"
-						    "          path: /v1/traces\n"
-						    "    - name: logs\n      envoyFileAccessLog:\n"
-						    "        path: /dev/stdout\n"
-						    "    defaultProviders:\n      tracing: [otel]\n",
+					   IOP_HEAD
+					   "    accessLogFile: /dev/stdout\n"
+					   "    defaultConfig:\n      tracing:\n"
+					   "        sampling: 100.0\n        zipkin:\n"
+					   "          address: zipkin.istio-system:9411\n"
+					   "    extensionProviders:\n"
+					   "    - name: otel\n      opentelemetry:\n"
+					   "        service: otel.istio-system.svc.cluster.local\n"
+					   "        port: 4318\n        http:\n"
+					   "          path: /v1/traces\n"
+					   "    - name: logs\n      envoyFileAccessLog:\n"
+					   "        path: /dev/stdout\n"
+					   "    defaultProviders:\n      tracing: [otel]\n",
 					   &m, &d),
 			 0);
 	assert_true(m.tracing.enabled);
@@ -553,8 +555,9 @@ static bool hook_allow(void *ctx, struct authz_request *rq, char *why, size_t le
 
 static void test_filter_fields(void **s)
 {
-	static const char in[] = "GET /a HTTP/1.1\r\nHost: echo\r\nX-B3-TraceId: 1111111111111111\r\n"
-				 "traceparent: junk\r\ntracestate: k=v\r\nb3: 0\r\n\r\n";
+	static const char in[] =
+	    "GET /a HTTP/1.1\r\nHost: echo\r\nX-B3-TraceId: 1111111111111111\r\n"
+	    "traceparent: junk\r\ntracestate: k=v\r\nb3: 0\r\n\r\n";
 	static const char want[] = "GET /a HTTP/1.1\r\nHost: echo\r\ntracestate: k=v\r\n"
 				   "x-b3-traceid: 0000000000000000000000000000beef\r\n\r\n";
 	struct l7_decider d = {.decide = hook_allow, .trace = hook_trace};
@@ -562,9 +565,8 @@ static void test_filter_fields(void **s)
 	struct l7_buf up = {0}, down = {0};
 
 	(void)s;
-	assert_int_equal(l7_http1_ops.from_client(f, (const uint8_t *)in, sizeof(in) - 1, &up,
-						  &down),
-			 0);
+	assert_int_equal(
+	    l7_http1_ops.from_client(f, (const uint8_t *)in, sizeof(in) - 1, &up, &down), 0);
 	assert_int_equal(l7_buf_unread(&up), sizeof(want) - 1);
 	assert_memory_equal(l7_buf_head(&up), want, sizeof(want) - 1);
 	l7_buf_free(&up);

@@ -50,7 +50,8 @@ static void assert_binomial(size_t count, size_t n, double p)
 	double sd = sqrt((double)n * p * (1 - p)), dev = fabs((double)count - (double)n * p);
 
 	if (dev > 5 * sd)
-		fprintf(stderr, "count %zu of %zu, expected %.0f +- %.0f\n", count, n, n * p, 5 * sd);
+		fprintf(stderr, "count %zu of %zu, expected %.0f +- %.0f\n", count, n, n * p,
+			5 * sd);
 	assert_true(dev <= 5 * sd);
 }
 
@@ -268,10 +269,10 @@ static void test_maglev_matches_kernel(void **state)
 		client.addr.v4 = htonl(0xc6120100u + c); /* 198.18.1.0 + c */
 		h = up_hash_source(&client);
 		got = up_pick(&s, &h, -1);
-		assert_memory_equal(&s.ep[got].addr,
-				    &EPS[a[skiff_hash_addr(&client.addr, SKIFF_AF_INET) %
-					   SKIFF_MAGLEV_SIZE]],
-				    sizeof(EPS[0]));
+		assert_memory_equal(
+		    &s.ep[got].addr,
+		    &EPS[a[skiff_hash_addr(&client.addr, SKIFF_AF_INET) % SKIFF_MAGLEV_SIZE]],
+		    sizeof(EPS[0]));
 	}
 	up_set_free(&s);
 

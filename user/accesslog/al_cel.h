@@ -21,9 +21,9 @@
 
 /* What a filter can ask about one request or connection. NULL strings are absent. */
 struct al_attrs {
-	bool http;		/* a request (false: a TCP connection) */
+	bool http; /* a request (false: a TCP connection) */
 	const char *method, *path, *host, *scheme, *protocol, *request_id, *user_agent;
-	int response_code;	/* < 0: no response (TCP, or the client left first) */
+	int response_code; /* < 0: no response (TCP, or the client left first) */
 	bool mtls;
 	const char *source_address, *destination_address; /* "ip" without the port */
 	int source_port, destination_port;

@@ -52,20 +52,34 @@ static struct cel_val attr(const struct cel_node *n, struct cel_ctx *x)
 	const struct al_attrs *a = x->a;
 
 	switch (n->attr) {
-	case A_PATH: return str_val(a->path);
-	case A_URL_PATH: return str_val(url_path(a->path, x->url_path, sizeof(x->url_path)));
-	case A_HOST: return str_val(a->host);
-	case A_METHOD: return str_val(a->method);
-	case A_SCHEME: return str_val(a->scheme);
-	case A_PROTOCOL: return str_val(a->protocol);
-	case A_ID: return str_val(a->request_id);
-	case A_UA: return str_val(a->user_agent);
-	case A_CODE: return a->response_code >= 0 ? num_val(a->response_code) : cel_err;
-	case A_MTLS: return num_val(a->mtls);
-	case A_SRC_ADDR: return str_val(a->source_address);
-	case A_SRC_PORT: return a->source_port > 0 ? num_val(a->source_port) : cel_err;
-	case A_DST_ADDR: return str_val(a->destination_address);
-	case A_DST_PORT: return a->destination_port > 0 ? num_val(a->destination_port) : cel_err;
+	case A_PATH:
+		return str_val(a->path);
+	case A_URL_PATH:
+		return str_val(url_path(a->path, x->url_path, sizeof(x->url_path)));
+	case A_HOST:
+		return str_val(a->host);
+	case A_METHOD:
+		return str_val(a->method);
+	case A_SCHEME:
+		return str_val(a->scheme);
+	case A_PROTOCOL:
+		return str_val(a->protocol);
+	case A_ID:
+		return str_val(a->request_id);
+	case A_UA:
+		return str_val(a->user_agent);
+	case A_CODE:
+		return a->response_code >= 0 ? num_val(a->response_code) : cel_err;
+	case A_MTLS:
+		return num_val(a->mtls);
+	case A_SRC_ADDR:
+		return str_val(a->source_address);
+	case A_SRC_PORT:
+		return a->source_port > 0 ? num_val(a->source_port) : cel_err;
+	case A_DST_ADDR:
+		return str_val(a->destination_address);
+	case A_DST_PORT:
+		return a->destination_port > 0 ? num_val(a->destination_port) : cel_err;
 	}
 	return cel_err;
 }
@@ -118,9 +132,12 @@ static struct cel_val eval(const struct cel_node *n, struct cel_ctx *x)
 	int c;
 
 	switch (n->op) {
-	case N_LIT: return n->type == T_STR ? str_val(n->str) : num_val(n->num);
-	case N_ATTR: return attr(n, x);
-	case N_HEADER: return str_val(header(a, n->str));
+	case N_LIT:
+		return n->type == T_STR ? str_val(n->str) : num_val(n->num);
+	case N_ATTR:
+		return attr(n, x);
+	case N_HEADER:
+		return str_val(header(a, n->str));
 	case N_HAS:
 		if (n->header)
 			return a->http ? num_val(header(a, n->str) != NULL) : cel_err;
@@ -129,8 +146,10 @@ static struct cel_val eval(const struct cel_node *n, struct cel_ctx *x)
 		l = eval(n->a, x);
 		return l.err ? l : num_val(!l.num);
 	case N_AND:
-	case N_OR: return logic(n, x);
-	default: break;
+	case N_OR:
+		return logic(n, x);
+	default:
+		break;
 	}
 	l = eval(n->a, x);
 	if (l.err)
@@ -142,12 +161,18 @@ static struct cel_val eval(const struct cel_node *n, struct cel_ctx *x)
 		return num_val(str_test(n->op, l.str, r.str));
 	c = cmp(n, l, r);
 	switch (n->op) {
-	case N_EQ: return num_val(c == 0);
-	case N_NE: return num_val(c != 0);
-	case N_LT: return num_val(c < 0);
-	case N_LE: return num_val(c <= 0);
-	case N_GT: return num_val(c > 0);
-	default: return num_val(c >= 0);
+	case N_EQ:
+		return num_val(c == 0);
+	case N_NE:
+		return num_val(c != 0);
+	case N_LT:
+		return num_val(c < 0);
+	case N_LE:
+		return num_val(c <= 0);
+	case N_GT:
+		return num_val(c > 0);
+	default:
+		return num_val(c >= 0);
 	}
 }
 

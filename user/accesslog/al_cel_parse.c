@@ -25,20 +25,28 @@ static const struct {
 	enum cel_attr attr;
 	enum cel_type type;
 } cel_attrs[] = {
-	{"request.path", A_PATH, T_STR},	{"request.url_path", A_URL_PATH, T_STR},
-	{"request.host", A_HOST, T_STR},	{"request.method", A_METHOD, T_STR},
-	{"request.scheme", A_SCHEME, T_STR},	{"request.protocol", A_PROTOCOL, T_STR},
-	{"request.id", A_ID, T_STR},		{"request.useragent", A_UA, T_STR},
-	{"response.code", A_CODE, T_INT},	{"connection.mtls", A_MTLS, T_BOOL},
-	{"connection.mTLS", A_MTLS, T_BOOL},	{"source.address", A_SRC_ADDR, T_STR},
-	{"source.port", A_SRC_PORT, T_INT},	{"destination.address", A_DST_ADDR, T_STR},
-	{"destination.port", A_DST_PORT, T_INT},
+    {"request.path", A_PATH, T_STR},
+    {"request.url_path", A_URL_PATH, T_STR},
+    {"request.host", A_HOST, T_STR},
+    {"request.method", A_METHOD, T_STR},
+    {"request.scheme", A_SCHEME, T_STR},
+    {"request.protocol", A_PROTOCOL, T_STR},
+    {"request.id", A_ID, T_STR},
+    {"request.useragent", A_UA, T_STR},
+    {"response.code", A_CODE, T_INT},
+    {"connection.mtls", A_MTLS, T_BOOL},
+    {"connection.mTLS", A_MTLS, T_BOOL},
+    {"source.address", A_SRC_ADDR, T_STR},
+    {"source.port", A_SRC_PORT, T_INT},
+    {"destination.address", A_DST_ADDR, T_STR},
+    {"destination.port", A_DST_PORT, T_INT},
 };
 
 static const char *const type_names[] = {"bool", "int", "string"};
 
-static __attribute__((format(printf, 3, 4))) struct cel_node *
-fail(struct cel_parser *ps, const char *at, const char *fmt, ...)
+static __attribute__((format(printf, 3, 4))) struct cel_node *fail(struct cel_parser *ps,
+								   const char *at, const char *fmt,
+								   ...)
 {
 	char msg[200];
 	va_list ap;
@@ -150,7 +158,8 @@ static char *header_name(struct cel_parser *ps)
 	if (eat(ps, "[")) {
 		skip_ws(ps);
 		if (*ps->p != '\'' && *ps->p != '"')
-			return (char *)fail(ps, ps->p, "a header is named by a string: headers['x']");
+			return (char *)fail(ps, ps->p,
+					    "a header is named by a string: headers['x']");
 		name = string_lit(ps);
 		if (name && !eat(ps, "]")) {
 			free(name);
@@ -159,7 +168,8 @@ static char *header_name(struct cel_parser *ps)
 	} else if (eat(ps, ".")) {
 		n = ident_len(ps->p);
 		if (!n)
-			return (char *)fail(ps, ps->p, "expected a header name after request.headers.");
+			return (char *)fail(ps, ps->p,
+					    "expected a header name after request.headers.");
 		name = strndup(ps->p, n);
 		ps->p += n;
 	} else {
@@ -277,8 +287,8 @@ static struct cel_node *method_call(struct cel_parser *ps, struct cel_node *recv
 	static const struct {
 		const char *name;
 		enum cel_op op;
-	} methods[] = {{".startsWith(", N_STARTS}, {".endsWith(", N_ENDS},
-		       {".contains(", N_CONTAINS}};
+	} methods[] = {
+	    {".startsWith(", N_STARTS}, {".endsWith(", N_ENDS}, {".contains(", N_CONTAINS}};
 	const char *at = ps->p;
 	struct cel_node *arg, *n;
 
@@ -293,8 +303,8 @@ static struct cel_node *method_call(struct cel_parser *ps, struct cel_node *recv
 			return NULL;
 		/* on failure recv stays the caller's to free; only arg is ours */
 		if (arg->type != T_STR)
-			return cel_node_free(arg), fail(ps, at, "%s takes a string argument",
-							methods[i].name + 1);
+			return cel_node_free(arg),
+			       fail(ps, at, "%s takes a string argument", methods[i].name + 1);
 		if (!eat(ps, ")"))
 			return cel_node_free(arg), fail(ps, ps->p, "expected ) after the argument");
 		n = node(methods[i].op, T_BOOL);
@@ -356,8 +366,9 @@ static struct cel_node *in_headers(struct cel_parser *ps, struct cel_node *l, co
 	skip_ws(ps);
 	if (l->op != N_LIT || l->type != T_STR || strncmp(ps->p, "request.headers", 15) ||
 	    ident_len(ps->p + 15))
-		return cel_node_free(l), fail(ps, at, "skiffd supports `in` only as "
-						      "'name' in request.headers");
+		return cel_node_free(l), fail(ps, at,
+					      "skiffd supports `in` only as "
+					      "'name' in request.headers");
 	ps->p += 15;
 	h = node(N_HAS, T_BOOL);
 	h->header = true;
@@ -374,7 +385,8 @@ static struct cel_node *comparison(struct cel_parser *ps)
 	static const struct {
 		const char *tok;
 		enum cel_op op;
-	} ops[] = {{"==", N_EQ}, {"!=", N_NE}, {"<=", N_LE}, {">=", N_GE}, {"<", N_LT}, {">", N_GT}};
+	} ops[] = {{"==", N_EQ}, {"!=", N_NE}, {"<=", N_LE},
+		   {">=", N_GE}, {"<", N_LT},  {">", N_GT}};
 	struct cel_node *l = unary(ps), *r, *n;
 	const char *at;
 
@@ -398,7 +410,8 @@ static struct cel_node *comparison(struct cel_parser *ps)
 				    type_names[r->type]),
 			       cel_node_free(n), NULL;
 		if (ops[i].op >= N_LT && l->type == T_BOOL)
-			return cel_node_free(n), fail(ps, at, "%s does not order bools", ops[i].tok);
+			return cel_node_free(n),
+			       fail(ps, at, "%s does not order bools", ops[i].tok);
 		return n;
 	}
 	return l;

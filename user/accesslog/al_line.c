@@ -25,8 +25,11 @@ void al_time(char *buf, size_t len, int64_t ms)
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when it is not one. */
 static size_t utf8_len(const unsigned char *s)
 {
-	size_t n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3
-		 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+	size_t n = s[0] < 0x80		   ? 1
+		   : (s[0] & 0xe0) == 0xc0 ? 2
+		   : (s[0] & 0xf0) == 0xe0 ? 3
+		   : (s[0] & 0xf8) == 0xf0 ? 4
+					   : 0;
 
 	/* overlong forms, UTF-16 surrogates and beyond U+10FFFF are not UTF-8 either */
 	if ((n == 2 && s[0] < 0xc2) || (s[0] == 0xe0 && s[1] < 0xa0) ||
@@ -141,8 +144,9 @@ void al_line_text(struct strbuf *b, const struct al_entry *e)
 	/* method, path and protocol share Envoy's one quoted field */
 	sb_printf(b, "%s ", dash(e->method));
 	quoted(b, e->path);
-	sb_printf(b, " %s\" %d %s %s ", dash(e->protocol), e->response_code > 0 ? e->response_code : 0,
-		  dash(e->response_flags), dash(e->connection_termination_details));
+	sb_printf(b, " %s\" %d %s %s ", dash(e->protocol),
+		  e->response_code > 0 ? e->response_code : 0, dash(e->response_flags),
+		  dash(e->connection_termination_details));
 	quoted(b, e->upstream_transport_failure_reason);
 	sb_printf(b, " %" PRIu64 " %" PRIu64 " %" PRIu64 " ", e->bytes_received, e->bytes_sent,
 		  e->duration_ms);
@@ -155,7 +159,7 @@ void al_line_text(struct strbuf *b, const struct al_entry *e)
 	quoted(b, e->authority);
 	sb_put(b, " ", 1);
 	quoted(b, e->upstream_host);
-	sb_printf(b, " %s %s %s %s\n", dash(e->upstream_cluster),
-		  dash(e->downstream_local_address), dash(e->downstream_remote_address),
+	sb_printf(b, " %s %s %s %s\n", dash(e->upstream_cluster), dash(e->downstream_local_address),
+		  dash(e->downstream_remote_address),
 		  e->side == AL_CLIENT ? "outbound" : "inbound");
 }

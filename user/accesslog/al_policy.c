@@ -45,7 +45,7 @@ struct al_policy {
 		const char *ip; /* the pod's (owned by the model's copy below) */
 		char *copy;
 		const char *key; /* its pod's "ns/name" */
-	} *ips; /* sorted by ip */
+	} * ips;		 /* sorted by ip */
 	size_t nips;
 };
 
@@ -108,8 +108,9 @@ static const struct m_telemetry *tel_level(const struct model *m, const struct m
 	return NULL;
 }
 
-static void merge_entry(const struct model *m, struct al_merge *mg, const struct m_access_logging *e,
-			char *const **parent, size_t *nparent, enum al_side s)
+static void merge_entry(const struct model *m, struct al_merge *mg,
+			const struct m_access_logging *e, char *const **parent, size_t *nparent,
+			enum al_side s)
 {
 	char *const *names = e->nproviders ? e->providers : *parent;
 	size_t n = e->nproviders ? e->nproviders : *nparent;

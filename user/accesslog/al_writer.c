@@ -18,17 +18,17 @@
 #include "accesslog/accesslog.h"
 
 #define AL_QUEUE_BYTES (1u << 20)
-#define AL_CHUNK	(64u * 1024)
-#define AL_LINE_MAX	(AL_CHUNK - 1)
+#define AL_CHUNK       (64u * 1024)
+#define AL_LINE_MAX    (AL_CHUNK - 1)
 
 static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t more;
 	pthread_cond_t drained; /* the queue went empty (al_flush) */
-	char *buf; /* ring of AL_QUEUE_BYTES */
+	char *buf;		/* ring of AL_QUEUE_BYTES */
 	size_t head, len;
 	bool started;
-	bool writing; /* a chunk taken from the queue is being written */
+	bool writing;		  /* a chunk taken from the queue is being written */
 	struct al_policy *policy; /* in force; under lock */
 	atomic_uint_least64_t written, dropped;
 } al = {.lock = PTHREAD_MUTEX_INITIALIZER,

@@ -17,14 +17,15 @@
 
 static int admin_listen(const char *addr, int port)
 {
-	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_storage ss = {0};
 	int fd, len, one = 1;
 
 	if (port <= 0)
 		return -1;
 	if (port > 65535 || (len = addr_sockaddr(addr, (uint16_t)port, &ss)) < 0) {
-		fprintf(stderr, "skiffd: admin address '%s' port %d is not an IP address and port\n",
-			addr, port);
+		fprintf(stderr,
+			"skiffd: admin address '%s' port %d is not an IP address and port\n", addr,
+			port);
 		return -EINVAL;
 	}
 	fd = handoff_listener((struct sockaddr *)&ss, (socklen_t)len); /* a running skiffd's */
@@ -73,10 +74,10 @@ size_t admin_pollfds(const struct admin_server *s, struct pollfd *pfds, size_t m
 
 	for (int i = 0; i < 2 && n < max; i++)
 		if (s->listen_fd[i] >= 0)
-			pfds[n++] = (struct pollfd){ .fd = s->listen_fd[i], .events = POLLIN };
+			pfds[n++] = (struct pollfd){.fd = s->listen_fd[i], .events = POLLIN};
 	for (int i = 0; i < ADMIN_MAX_CONNS && n < max; i++)
 		if (s->conns[i].fd >= 0)
-			pfds[n++] = (struct pollfd){ .fd = s->conns[i].fd, .events = POLLIN };
+			pfds[n++] = (struct pollfd){.fd = s->conns[i].fd, .events = POLLIN};
 	return n;
 }
 
@@ -190,8 +191,7 @@ static void admin_read(struct admin_server *s, struct admin_conn *c)
 	}
 	c->len += r;
 	c->buf[c->len] = '\0';
-	if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n") ||
-	    c->len == sizeof(c->buf) - 1)
+	if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n") || c->len == sizeof(c->buf) - 1)
 		admin_respond(s, c);
 }
 

@@ -103,12 +103,13 @@ static void l4_closed(void *ctx, const struct skiff_event *e, int64_t ms, const 
 	en.source_workload = src;
 	en.destination_workload = dst;
 	en.connection_termination_details =
-		e->flags & SKIFF_EV_F_FAST ? "same-node fast path (sk_msg)" : NULL;
+	    e->flags & SKIFF_EV_F_FAST ? "same-node fast path (sk_msg)" : NULL;
 	for (int s = AL_CLIENT; s <= AL_SERVER; s++) {
 		bool local = s == AL_CLIENT ? e->src_workload : e->dst_workload;
 
-		if (!local || !al_policy_logs(p, s == AL_CLIENT ? sns : dns,
-					      s == AL_CLIENT ? sname : dname, (enum al_side)s, &f) ||
+		if (!local ||
+		    !al_policy_logs(p, s == AL_CLIENT ? sns : dns, s == AL_CLIENT ? sname : dname,
+				    (enum al_side)s, &f) ||
 		    !l4_filter_passes(f, &l))
 			continue;
 		en.side = (enum al_side)s;
@@ -185,9 +186,8 @@ void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 		      sizeof(down));
 	addr_endpoint(&rec->vip->addr, rec->vip->family, ntohs(rec->vip->port), local,
 		      sizeof(local));
-	snprintf(cluster, sizeof(cluster), "outbound|%u|%s|%s.%s.svc.cluster.local",
-		 rec->dst_port, rec->subset ? rec->subset : "", rec->dst_svc->meta.name,
-		 rec->dst_svc->meta.ns);
+	snprintf(cluster, sizeof(cluster), "outbound|%u|%s|%s.%s.svc.cluster.local", rec->dst_port,
+		 rec->subset ? rec->subset : "", rec->dst_svc->meta.name, rec->dst_svc->meta.ns);
 	snprintf(spod, sizeof(spod), "%s/%s", src->meta.ns, src->meta.name);
 	if (dst)
 		snprintf(dpod, sizeof(dpod), "%s/%s", dst->meta.ns, dst->meta.name);
@@ -210,14 +210,13 @@ void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 	en.upstream_cluster = cluster;
 	en.downstream_remote_address = down;
 	en.downstream_local_address = local;
-	en.upstream_transport_failure_reason =
-		rec->flags & L7R_F_UF ? "connection failure" : NULL;
+	en.upstream_transport_failure_reason = rec->flags & L7R_F_UF ? "connection failure" : NULL;
 	en.connection_termination_details = rec->flags & L7R_F_DC ? "downstream closed" : NULL;
 	/* a plaintext hop proves no identity (as in the metrics): principals only over HBONE */
-	en.source_principal = rec->hbone ? al_policy_principal(p, src->meta.ns, src->meta.name)
-					 : NULL;
+	en.source_principal =
+	    rec->hbone ? al_policy_principal(p, src->meta.ns, src->meta.name) : NULL;
 	en.destination_principal =
-		rec->hbone && dst ? al_policy_principal(p, dst->meta.ns, dst->meta.name) : NULL;
+	    rec->hbone && dst ? al_policy_principal(p, dst->meta.ns, dst->meta.name) : NULL;
 	en.source_workload = spod;
 	en.destination_workload = dst ? dpod : NULL;
 	al_emit(p, &en);
@@ -277,8 +276,7 @@ static void hbone_stream_end(void *ctx, const struct proxy_stream_end *se)
 	en.downstream_remote_address = se->src->family ? sip : NULL;
 	en.downstream_local_address = dst;
 	en.source_principal = se->src_id[0] ? se->src_id : NULL;
-	en.destination_principal = se->dst_id[0] ? se->dst_id
-						 : al_policy_principal(p, dns, dname);
+	en.destination_principal = se->dst_id[0] ? se->dst_id : al_policy_principal(p, dns, dname);
 	en.source_workload = skey;
 	en.destination_workload = dkey;
 	en.connection_termination_details = se->reset ? "reset" : NULL;

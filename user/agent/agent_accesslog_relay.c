@@ -20,7 +20,7 @@ struct al_req {
 	char *method, *path, *host, *ua, *xff, *id;
 	struct hdr_copy {
 		char *name, *value;
-	} *hdrs;
+	} * hdrs;
 	size_t nhdrs;
 	int64_t start_ms;
 	bool set;
@@ -163,12 +163,21 @@ static const char *req_header(const void *ctx, const char *name)
 
 static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
 {
-	struct al_attrs at = {.http = true, .method = q->method, .path = q->path,
-			      .host = q->host, .scheme = "http", .protocol = "HTTP/1.1",
-			      .request_id = q->id, .user_agent = q->ua, .response_code = status,
-			      .mtls = r->mtls, .source_address = r->src_ip,
-			      .destination_address = r->dst_ip, .destination_port = r->dst_port,
-			      .header = req_header, .ctx = q};
+	struct al_attrs at = {.http = true,
+			      .method = q->method,
+			      .path = q->path,
+			      .host = q->host,
+			      .scheme = "http",
+			      .protocol = "HTTP/1.1",
+			      .request_id = q->id,
+			      .user_agent = q->ua,
+			      .response_code = status,
+			      .mtls = r->mtls,
+			      .source_address = r->src_ip,
+			      .destination_address = r->dst_ip,
+			      .destination_port = r->dst_port,
+			      .header = req_header,
+			      .ctx = q};
 	char local[96], cluster[64];
 	struct al_entry en = {0};
 

@@ -48,9 +48,9 @@ struct authz_conn {
 	char principal[300]; /* "" for plaintext */
 	char src_ip[INET6_ADDRSTRLEN], dst_ip[INET6_ADDRSTRLEN];
 	uint16_t dst_port;
-	struct l7_timing *timing; /* request metrics; NULL when out of memory */
+	struct l7_timing *timing;    /* request metrics; NULL when out of memory */
 	struct trace_in_conn *trace; /* SERVER spans; NULL when out of memory */
-	struct agent_al_relay *al; /* access log lines; NULL when the pod logs none */
+	struct agent_al_relay *al;   /* access log lines; NULL when the pod logs none */
 };
 
 static void conn_request(const struct authz_conn *ac, struct authz_request *rq)

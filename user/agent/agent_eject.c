@@ -97,7 +97,7 @@ void agent_eject_push(void *ctx, const struct skiff_svc_key *svc,
 		(void)!write(e->fd, &one, sizeof(one));
 	else
 		agent_log("error", "outlier ejection lost (out of memory): the kernel path keeps "
-			  "the endpoint");
+				   "the endpoint");
 }
 
 static void apply_one(struct agent *a, const struct eject_ev *ev)
@@ -111,8 +111,8 @@ static void apply_one(struct agent *a, const struct eject_ev *ev)
 		agent_log("error", "outlier detection: %s %s for %s in the kernel failed: %s",
 			  ev->out ? "ejecting" : "returning", ep, vip, strerror(-err));
 	else
-		agent_log("info", "outlier detection: %s %s for service %s", ev->out ? "ejected" :
-			  "returned", ep, vip);
+		agent_log("info", "outlier detection: %s %s for service %s",
+			  ev->out ? "ejected" : "returned", ep, vip);
 }
 
 /* The agent loop: apply what the router queued. */

@@ -23,14 +23,15 @@ int agent_handoff_begin(struct agent *a)
 	if (r < 0)
 		return r;
 	if (r == 0 && a->o->takeover) {
-		agent_log("error", "--takeover: no skiffd serves %s/%s to hand its listeners over "
-			  "(start without --takeover for a first start)", a->o->run_dir,
-			  HANDOFF_SOCK);
+		agent_log("error",
+			  "--takeover: no skiffd serves %s/%s to hand its listeners over "
+			  "(start without --takeover for a first start)",
+			  a->o->run_dir, HANDOFF_SOCK);
 		return -ENOENT;
 	}
 	if (r == 1)
 		agent_log("info", "took the listeners of the running skiffd; it serves until this "
-			  "one has applied its configuration");
+				  "one has applied its configuration");
 	return 0;
 }
 
@@ -122,10 +123,11 @@ void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 		handoff_server_close(&a->handoff, true);
 	if (a->proxy)
 		proxy_stats_read(a->proxy, &st);
-	agent_log("info", "%s: accepting nothing; %lu relays open, exiting when they and the HBONE "
+	agent_log("info",
+		  "%s: accepting nothing; %lu relays open, exiting when they and the HBONE "
 		  "streams close or in %d s (--drain-seconds)",
-		  handed_over ? "replaced by a new skiffd" : "SIGTERM",
-		  (unsigned long)st.active, a->o->drain_seconds);
+		  handed_over ? "replaced by a new skiffd" : "SIGTERM", (unsigned long)st.active,
+		  a->o->drain_seconds);
 	while (!*stop && !agent_drained(a) && mono_s() < deadline)
 		poll(NULL, 0, 100);
 	if (agent_drained(a))

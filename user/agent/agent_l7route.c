@@ -54,9 +54,13 @@ static int tunnel(void *ctx, const struct skiff_punt_key *client,
 
 int agent_l7route_start(struct agent *a)
 {
-	struct l7route_opts o = {.acquire = acquire, .release = release,
-				 .client_pod = client_pod, .authz = agent_authz,
-				 .tunnel = tunnel, .record = record, .eject = agent_eject_push,
+	struct l7route_opts o = {.acquire = acquire,
+				 .release = release,
+				 .client_pod = client_pod,
+				 .authz = agent_authz,
+				 .tunnel = tunnel,
+				 .record = record,
+				 .eject = agent_eject_push,
 				 .ctx = a};
 
 	return l7route_start(&o, &a->l7route);

@@ -57,8 +57,8 @@ void agent_log(const char *level, const char *fmt, ...)
 static int timer_open(int period_ms)
 {
 	struct itimerspec its = {
-		.it_interval = { period_ms / 1000, (period_ms % 1000) * 1000000L },
-		.it_value = { period_ms / 1000, (period_ms % 1000) * 1000000L },
+	    .it_interval = {period_ms / 1000, (period_ms % 1000) * 1000000L},
+	    .it_value = {period_ms / 1000, (period_ms % 1000) * 1000000L},
 	};
 	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 
@@ -76,15 +76,17 @@ const char *agent_config_source(const struct agent *a)
  * an fd the loop polls. */
 static int agent_config_open(struct agent *a)
 {
-	struct kube_source_opts ko = { .kubeconfig = a->o->kubeconfig };
-	struct diag d = { 0 };
+	struct kube_source_opts ko = {.kubeconfig = a->o->kubeconfig};
+	struct diag d = {0};
 	int err;
 
 	if (!a->o->kube) {
 		err = config_watch_open(a->o->config_dir, &a->watch);
 		if (err)
-			agent_log("error", "cannot watch config dir %s: %s (create it, or pass "
-				  "--config-dir)", a->o->config_dir, strerror(-err));
+			agent_log("error",
+				  "cannot watch config dir %s: %s (create it, or pass "
+				  "--config-dir)",
+				  a->o->config_dir, strerror(-err));
 		return err;
 	}
 	err = kube_source_open(&ko, &a->kube, &d);
@@ -109,14 +111,14 @@ static bool agent_config_drain(struct agent *a)
 
 static int agent_start(struct agent *a)
 {
-	struct dp_opts dpo = { .bpffs_dir = a->o->bpffs,
-			       .cgroup_root = a->o->cgroup_root,
-			       .no_accel = a->o->no_accel,
-			       .accel_join_all = a->o->accel_join_all,
-			       .uplink = a->o->uplink,
-			       .kubelet_cgroup = a->o->kubelet_cgroup,
-			       .agent_sockops = true,
-			       .agent_cgroup = a->o->agent_cgroup };
+	struct dp_opts dpo = {.bpffs_dir = a->o->bpffs,
+			      .cgroup_root = a->o->cgroup_root,
+			      .no_accel = a->o->no_accel,
+			      .accel_join_all = a->o->accel_join_all,
+			      .uplink = a->o->uplink,
+			      .kubelet_cgroup = a->o->kubelet_cgroup,
+			      .agent_sockops = true,
+			      .agent_cgroup = a->o->agent_cgroup};
 	int err;
 
 	err = dp_open(&dpo, &a->dp);
@@ -149,8 +151,8 @@ static int agent_start(struct agent *a)
 		return err;
 	a->admin.stream = agent_flows_stream;
 	/* Metrics are not worth refusing to run for: the data plane works without them. */
-	if (metrics_server_open(&a->metrics, a->o->metrics_addr ? a->o->metrics_addr
-								 : a->o->admin_addr,
+	if (metrics_server_open(&a->metrics,
+				a->o->metrics_addr ? a->o->metrics_addr : a->o->admin_addr,
 				a->o->metrics_port, agent_metrics_render, a))
 		agent_log("error", "metrics are not served; skiffd runs without them");
 	a->metrics.status = agent_status_page; /* skiffctl status from off the node */
@@ -213,8 +215,8 @@ static void reload_schedule(const struct agent *a, struct reload_clock *c)
 	if (!a->kube)
 		c->due = now + RELOAD_DEBOUNCE_MS; /* every event moves it on */
 	else if (c->due < 0)
-		c->due = c->last_end + RELOAD_HOLDOFF_MS > now ? c->last_end + RELOAD_HOLDOFF_MS
-							       : now;
+		c->due =
+		    c->last_end + RELOAD_HOLDOFF_MS > now ? c->last_end + RELOAD_HOLDOFF_MS : now;
 }
 
 static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
@@ -224,14 +226,14 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 	long now = now_ms();
 	int r;
 
-	pfds[n++] = (struct pollfd){ .fd = agent_config_fd(a), .events = POLLIN };
-	pfds[n++] = (struct pollfd){ .fd = tfd, .events = POLLIN };
-	pfds[n++] = (struct pollfd){ .fd = handoff_server_fd(&a->handoff), .events = POLLIN };
+	pfds[n++] = (struct pollfd){.fd = agent_config_fd(a), .events = POLLIN};
+	pfds[n++] = (struct pollfd){.fd = tfd, .events = POLLIN};
+	pfds[n++] = (struct pollfd){.fd = handoff_server_fd(&a->handoff), .events = POLLIN};
 	n += admin_pollfds(&a->admin, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n);
 	nadmin = n - 3;
 	n += metrics_server_pollfds(&a->metrics, pfds + n, sizeof(pfds) / sizeof(pfds[0]) - n - 1);
 	nej = n;
-	pfds[n++] = (struct pollfd){ .fd = agent_eject_fd(a), .events = POLLIN };
+	pfds[n++] = (struct pollfd){.fd = agent_eject_fd(a), .events = POLLIN};
 	r = poll(pfds, n, c->due < 0 ? -1 : c->due > now ? (int)(c->due - now) : 0);
 	if (r < 0)
 		return;
@@ -263,10 +265,9 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 
 int agent_run(const struct agent_opts *o)
 {
-	struct agent a = { .o = o, .takeover_conn = -1,
-			   .handoff = { .listen_fd = -1, .conn = -1 } };
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct reload_clock clock = { .due = -1, .last_end = 0 };
+	struct agent a = {.o = o, .takeover_conn = -1, .handoff = {.listen_fd = -1, .conn = -1}};
+	struct sigaction sa = {.sa_handler = on_signal};
+	struct reload_clock clock = {.due = -1, .last_end = 0};
 	int tfd = -1, rc = 1;
 
 	sigaction(SIGINT, &sa, NULL);

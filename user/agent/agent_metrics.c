@@ -198,16 +198,18 @@ static void render_accesslog(enum metrics_fmt f, struct strbuf *b)
 		"Access log lines written to skiffd's standard output.", written);
 	counter(b, f, "skiff_access_log_dropped_total",
 		"Access log lines dropped: the queue to standard output was full (its reader is "
-		"slower than the traffic), or a line was longer than 64 KiB.", dropped);
+		"slower than the traffic), or a line was longer than 64 KiB.",
+		dropped);
 }
 
 /* Flow events: what skiffd showed, by kind, and what the kernel could not write. */
 static void render_flows(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
-	static const char *const kinds[SKIFF_EV_KINDS] = {
-		[SKIFF_EV_OPENED] = "opened", [SKIFF_EV_CLOSED] = "closed",
-		[SKIFF_EV_DENIED] = "denied", [SKIFF_EV_DROPPED] = "dropped",
-		[SKIFF_EV_PUNTED] = "punted"};
+	static const char *const kinds[SKIFF_EV_KINDS] = {[SKIFF_EV_OPENED] = "opened",
+							  [SKIFF_EV_CLOSED] = "closed",
+							  [SKIFF_EV_DENIED] = "denied",
+							  [SKIFF_EV_DROPPED] = "dropped",
+							  [SKIFF_EV_PUNTED] = "punted"};
 	uint64_t k[SKIFF_EV_KINDS], orphans;
 	__u64 st[SKIFF_EV_STATS];
 
@@ -227,7 +229,8 @@ static void render_flows(const struct agent *a, enum metrics_fmt f, struct strbu
 		st[SKIFF_EV_STAT_LOST]);
 	counter(b, f, "skiff_flow_events_suppressed_total",
 		"STRICT guard drop events over their per-CPU rate limit (the drops are counted in "
-		"skiff_guard_verdicts_total).", st[SKIFF_EV_STAT_SUPPRESSED]);
+		"skiff_guard_verdicts_total).",
+		st[SKIFF_EV_STAT_SUPPRESSED]);
 }
 
 static void render_tracing(enum metrics_fmt f, struct strbuf *b)

@@ -41,8 +41,11 @@ int agent_punt_start(struct agent *a)
 {
 	char v4[INET6_ADDRSTRLEN] = "", v6[INET6_ADDRSTRLEN] = "";
 	struct skiff_punt_cfg cfg = {0};
-	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT, .orig_dst = orig_dst,
-				.authz = agent_authz, .l7route = agent_l7route_take, .ctx = a};
+	struct proxy_opts po = {.port = SKIFF_OUTBOUND_PORT,
+				.orig_dst = orig_dst,
+				.authz = agent_authz,
+				.l7route = agent_l7route_take,
+				.ctx = a};
 	int err;
 
 	if (!a->o->outbound_addrs || !a->o->outbound_addrs[0])
@@ -80,14 +83,15 @@ int agent_punt_start(struct agent *a)
 		cfg.flags |= SKIFF_PUNT_F_ACCEL;
 	err = dp_punt_configure(a->dp, &cfg);
 	if (!err)
-		agent_log("info",
-			  "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it%s%s",
-			  v4, v4[0] && v6[0] ? "," : "", v6, SKIFF_OUTBOUND_PORT,
-			  a->tls ? " and carried over HBONE (mTLS); inbound HBONE on 15008"
-				 : " and relayed in plaintext (no --ca-dir)",
-			  cfg.flags & SKIFF_PUNT_F_ACCEL
-				  ? "; the hops between pods and skiffd skip TCP/IP (sockhash)"
-				  : "");
+		agent_log(
+		    "info",
+		    "outbound proxy on %s%s%s port %u: cross-node mesh TCP is punted to it%s%s", v4,
+		    v4[0] && v6[0] ? "," : "", v6, SKIFF_OUTBOUND_PORT,
+		    a->tls ? " and carried over HBONE (mTLS); inbound HBONE on 15008"
+			   : " and relayed in plaintext (no --ca-dir)",
+		    cfg.flags & SKIFF_PUNT_F_ACCEL
+			? "; the hops between pods and skiffd skip TCP/IP (sockhash)"
+			: "");
 	return err;
 }
 

@@ -85,8 +85,8 @@ static bool same_array(const void *x, size_t nx, const void *y, size_t ny, size_
 /* Same map contents (names aside): writing it again would only churn a generation. */
 static bool view_equal(const struct node_view *x, const struct node_view *y)
 {
-	if (x->nservices != y->nservices || x->nbackends != y->nbackends ||
-	    x->npods != y->npods || x->pods_pending != y->pods_pending)
+	if (x->nservices != y->nservices || x->nbackends != y->nbackends || x->npods != y->npods ||
+	    x->pods_pending != y->pods_pending)
 		return false;
 	for (size_t i = 0; i < x->nservices; i++)
 		if (memcmp(&x->services[i].key, &y->services[i].key, sizeof(x->services[i].key)) ||
@@ -111,12 +111,14 @@ static bool view_equal(const struct node_view *x, const struct node_view *y)
 /* Apply `v` to the kernel; on success it becomes the agent's view. */
 static int agent_apply(struct agent *a, struct node_view *v)
 {
-	int err = a->applied && !a->view_unsynced && view_equal(v, &a->view) ? 0
-									    : dp_apply(a->dp, v);
+	int err =
+	    a->applied && !a->view_unsynced && view_equal(v, &a->view) ? 0 : dp_apply(a->dp, v);
 
 	if (err) {
-		agent_log("error", "writing generation to the kernel failed: %s; previous "
-			  "generation %u stays in force", strerror(-err), dp_generation(a->dp));
+		agent_log("error",
+			  "writing generation to the kernel failed: %s; previous "
+			  "generation %u stays in force",
+			  strerror(-err), dp_generation(a->dp));
 		return err;
 	}
 	node_view_free(&a->view);
@@ -151,12 +153,12 @@ static int agent_config_load(struct agent *a, struct model *m, struct diag *d)
 
 static void agent_reload_full(struct agent *a)
 {
-	struct model m = { 0 };
-	struct node_view v = { 0 };
-	struct diag d = { 0 };
+	struct model m = {0};
+	struct node_view v = {0};
+	struct diag d = {0};
 	struct authz_set *az = NULL;
 	struct agent_snap *snap = NULL;
-	struct l7_table l7 = { 0 };
+	struct l7_table l7 = {0};
 	int err;
 
 	err = agent_config_load(a, &m, &d);
@@ -174,8 +176,10 @@ static void agent_reload_full(struct agent *a)
 	if (err) {
 		a->rejected++;
 		set_last_error(a, &d, "configuration rejected");
-		agent_log("error", "configuration from %s rejected (%zu error(s) above); generation "
-			  "%u stays in force", agent_config_source(a), d.errors, dp_generation(a->dp));
+		agent_log("error",
+			  "configuration from %s rejected (%zu error(s) above); generation "
+			  "%u stays in force",
+			  agent_config_source(a), d.errors, dp_generation(a->dp));
 		authz_set_free(az);
 		/* what comes next is checked whole too, as long as this snapshot is refused */
 		agent_live_reset(a, false);
@@ -198,10 +202,11 @@ static void agent_reload_full(struct agent *a)
 	agent_flows_names(a);
 	agent_tracing_apply(a, &a->snap->m);
 	agent_accesslog_apply(a);
-	agent_log("info", "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
-		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies", dp_generation(a->dp),
-		  a->view.nservices, a->view.nbackends, a->view.npods, a->view.pods_pending,
-		  a->snap->m.nauthorizationpolicies);
+	agent_log("info",
+		  "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
+		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies",
+		  dp_generation(a->dp), a->view.nservices, a->view.nbackends, a->view.npods,
+		  a->view.pods_pending, a->snap->m.nauthorizationpolicies);
 	agent_warn_unenforced(a);
 out:
 	l7_table_free(&l7);
@@ -249,9 +254,9 @@ static bool cgroups_equal(const struct pod_cgroup_table *x, const struct pod_cgr
  */
 void agent_rescan(struct agent *a)
 {
-	struct pod_cgroup_table t = { 0 };
-	struct node_view v = { 0 };
-	struct diag d = { 0 };
+	struct pod_cgroup_table t = {0};
+	struct node_view v = {0};
+	struct diag d = {0};
 
 	if (pod_cgroup_scan(a->o->cgroup_root, &t))
 		return;
@@ -268,15 +273,16 @@ void agent_rescan(struct agent *a)
 		agent_reload_full(a);
 		return;
 	}
-	if (node_compile(a, &a->snap->m, a->snap->az, &v, &d) == 0 &&
-	    !pods_equal(&v, &a->view)) {
+	if (node_compile(a, &a->snap->m, a->snap->az, &v, &d) == 0 && !pods_equal(&v, &a->view)) {
 		size_t before = a->view.npods;
 
 		if (agent_apply(a, &v) == 0) {
 			agent_flows_names(a); /* workload ids may have moved */
-			agent_log("info", "generation %u: pod cgroups changed, enrolled pods %zu -> "
-				  "%zu (%zu waiting)", dp_generation(a->dp), before,
-				  a->view.npods, a->view.pods_pending);
+			agent_log("info",
+				  "generation %u: pod cgroups changed, enrolled pods %zu -> "
+				  "%zu (%zu waiting)",
+				  dp_generation(a->dp), before, a->view.npods,
+				  a->view.pods_pending);
 		}
 	}
 	node_view_free(&v);

@@ -44,7 +44,8 @@ static void dump_services(struct strbuf *b, const struct node_view *v, const str
 				continue;
 			addr_text(&be->val.addr, be->val.family, ip, sizeof(ip));
 			sb_printf(b, "%s{\"addr\":\"%s\",\"port\":%u,\"weight\":%u,\"pod\":",
-				  first ? "" : ",", ip, ntohs(be->val.port), be->val.weight_end - prev);
+				  first ? "" : ",", ip, ntohs(be->val.port),
+				  be->val.weight_end - prev);
 			sb_json_str(b, be->pod);
 			sb_printf(b, ",\"version\":");
 			sb_json_str(b, pod_version(m, be->pod));
@@ -74,7 +75,8 @@ static void dump_enrolled(struct strbuf *b, const struct node_view *v)
 		for (size_t k = 0; k < v->npod_ips; k++) {
 			if (v->pod_ips[k].val.workload_id != p->val.workload_id)
 				continue;
-			addr_text(&v->pod_ips[k].key.addr, v->pod_ips[k].key.family, ip, sizeof(ip));
+			addr_text(&v->pod_ips[k].key.addr, v->pod_ips[k].key.family, ip,
+				  sizeof(ip));
 			sb_printf(b, "%s\"%s\"", n++ ? "," : "", ip);
 		}
 		sb_printf(b, "]}");
@@ -101,15 +103,14 @@ static void dump_punt(struct strbuf *b, const struct agent *a)
 		  "\"hbone_ktls_tx\":%llu,\"hbone_ktls_rx\":%llu,\"hbone_spliced\":%llu,"
 		  "\"hbone_records\":%llu},",
 		  (unsigned long long)s.accepted, (unsigned long long)s.no_orig,
-		  (unsigned long long)s.fast,
-		  (unsigned long long)s.upstream_failed, (unsigned long long)s.relayed,
-		  (unsigned long long)s.active, (unsigned long long)s.bytes_out,
-		  (unsigned long long)s.bytes_in, (unsigned long long)s.hbone_out,
-		  (unsigned long long)s.hbone_in, (unsigned long long)s.hbone_refused,
-		  (unsigned long long)s.hbone_bad_request, (unsigned long long)s.hbone_pod_failed,
-		  (unsigned long long)s.tls_failed, (unsigned long long)s.hbone_ktls_tx,
-		  (unsigned long long)s.hbone_ktls_rx, (unsigned long long)s.hbone_spliced,
-		  (unsigned long long)s.hbone_records);
+		  (unsigned long long)s.fast, (unsigned long long)s.upstream_failed,
+		  (unsigned long long)s.relayed, (unsigned long long)s.active,
+		  (unsigned long long)s.bytes_out, (unsigned long long)s.bytes_in,
+		  (unsigned long long)s.hbone_out, (unsigned long long)s.hbone_in,
+		  (unsigned long long)s.hbone_refused, (unsigned long long)s.hbone_bad_request,
+		  (unsigned long long)s.hbone_pod_failed, (unsigned long long)s.tls_failed,
+		  (unsigned long long)s.hbone_ktls_tx, (unsigned long long)s.hbone_ktls_rx,
+		  (unsigned long long)s.hbone_spliced, (unsigned long long)s.hbone_records);
 }
 
 /* What AuthorizationPolicy decided in skiffd (the kernel's own denials are not counted here). */
@@ -131,17 +132,17 @@ static void dump_authz(struct strbuf *b, const struct agent *a)
 
 /* What the STRICT guard did with packets to local pods, by enum skiff_guard_verdict. */
 const char *const agent_guard_names[SKIFF_GUARD_VERDICTS] = {
-	[SKIFF_GUARD_PASS_MODE] = "pass_mode",
-	[SKIFF_GUARD_PASS_AGENT] = "pass_agent",
-	[SKIFF_GUARD_PASS_FLOW] = "pass_flow",
-	[SKIFF_GUARD_PASS_PROBE] = "pass_probe",
-	[SKIFF_GUARD_DROP_TC] = "drop_tc",
-	[SKIFF_GUARD_DROP_XDP] = "drop_xdp",
-	[SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
-	[SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
-	[SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
-	[SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
-	[SKIFF_GUARD_DROP_SOCK] = "drop_sock",
+    [SKIFF_GUARD_PASS_MODE] = "pass_mode",
+    [SKIFF_GUARD_PASS_AGENT] = "pass_agent",
+    [SKIFF_GUARD_PASS_FLOW] = "pass_flow",
+    [SKIFF_GUARD_PASS_PROBE] = "pass_probe",
+    [SKIFF_GUARD_DROP_TC] = "drop_tc",
+    [SKIFF_GUARD_DROP_XDP] = "drop_xdp",
+    [SKIFF_GUARD_DROP_TC_FRAG] = "drop_tc_frag",
+    [SKIFF_GUARD_DROP_XDP_FRAG] = "drop_xdp_frag",
+    [SKIFF_GUARD_DROP_TC_UNPARSED] = "drop_tc_unparsed",
+    [SKIFF_GUARD_DROP_XDP_UNPARSED] = "drop_xdp_unparsed",
+    [SKIFF_GUARD_DROP_SOCK] = "drop_sock",
 };
 
 static void dump_guard(struct strbuf *b, const struct agent *a)
@@ -161,7 +162,7 @@ static void dump_guard(struct strbuf *b, const struct agent *a)
 
 static char *config_dump(const struct agent *a)
 {
-	struct strbuf b = { 0 };
+	struct strbuf b = {0};
 
 	sb_printf(&b, "{\"node\":");
 	sb_json_str(&b, a->o->node);
@@ -190,7 +191,8 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 	struct agent *a = ctx;
 
 	if (!strcmp(path, "/healthz/ready")) {
-		*body = strdup(a->applied ? "ready\n" : "not ready: no configuration applied yet\n");
+		*body =
+		    strdup(a->applied ? "ready\n" : "not ready: no configuration applied yet\n");
 		return a->applied ? 200 : 503;
 	}
 	/* the liveness probe: answered by the loop that also applies snapshots, so a stuck loop
@@ -214,7 +216,8 @@ int agent_admin_handler(void *ctx, const char *path, char **body, const char **c
 		*body = agent_config_objects(a);
 		return 200;
 	}
-	*body = strdup("not found; try /status, /config_dump, /config_objects, /flows, /healthz/ready or "
-		       "/healthz/live\n");
+	*body = strdup(
+	    "not found; try /status, /config_dump, /config_objects, /flows, /healthz/ready or "
+	    "/healthz/live\n");
 	return 404;
 }

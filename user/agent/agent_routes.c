@@ -16,8 +16,8 @@
 
 struct route_entry {
 	struct skiff_pod_ip_key key;
-	const char *ns, *sa;	      /* local pods (pointers into the table's strings) */
-	const char *pod, *app, *version; /* local pods: for the CONNECT's baggage */
+	const char *ns, *sa;		  /* local pods (pointers into the table's strings) */
+	const char *pod, *app, *version;  /* local pods: for the CONNECT's baggage */
 	struct skiff_sock_origin host[2]; /* remote pods: their node's addresses, port HBONE_PORT */
 	size_t nhost;
 	bool local;
@@ -163,7 +163,8 @@ void agent_routes_update(struct agent *a)
 	struct route_table *t = table_build(&a->snap->m, a->o->node), *old;
 
 	if (!t) {
-		agent_log("warning", "out of memory building the HBONE route table; the old one stays");
+		agent_log("warning",
+			  "out of memory building the HBONE route table; the old one stays");
 		return;
 	}
 	pthread_rwlock_wrlock(&routes_lock);

@@ -57,8 +57,10 @@ static int slices_l7(struct agent *a)
 	if (!s)
 		return -ENOMEM;
 	agent_snap_install(a, s);
-	agent_log("info", "L7 router: %zu service port(s), %zu endpoint(s) in their routes, from "
-		  "the live tables", s->l7.n, l7_table_endpoints(&s->l7));
+	agent_log("info",
+		  "L7 router: %zu service port(s), %zu endpoint(s) in their routes, from "
+		  "the live tables",
+		  s->l7.n, l7_table_endpoints(&s->l7));
 	return 0;
 }
 
@@ -107,8 +109,9 @@ int agent_reload_slices(struct agent *a)
 	a->reloads++;
 	a->applied_reload = a->reloads;
 	a->live_applied = true;
-	agent_log("info", "generation %u: %zu EndpointSlice change(s), %zu service port(s) "
-		  "rewritten in place; %zu backends", dp_generation(a->dp), nset + ngone, n,
-		  a->view.nbackends);
+	agent_log("info",
+		  "generation %u: %zu EndpointSlice change(s), %zu service port(s) "
+		  "rewritten in place; %zu backends",
+		  dp_generation(a->dp), nset + ngone, n, a->view.nbackends);
 	return 0;
 }

@@ -31,23 +31,24 @@ struct agent {
 	struct config_watch *watch; /* the config directory, or */
 	struct kube_source *kube;   /* the Kubernetes API (--kube) */
 	struct admin_server admin;
-	struct metrics_server metrics; /* :15020/metrics */
+	struct metrics_server metrics;	  /* :15020/metrics */
 	struct metrics_table *l7_metrics; /* the L7 relays' request counters (proxy thread) */
 	pthread_mutex_t l7_metrics_lock;
-	struct proxy *proxy; /* the outbound listener, with --outbound-addr */
+	struct proxy *proxy;	 /* the outbound listener, with --outbound-addr */
 	struct l7route *l7route; /* the L7 router behind it (agent_l7route.c) */
-	struct agent_eject *eject; /* the router's outlier ejections, for the loop (agent_eject.c) */
-	struct route_table *routes; /* mesh pod addresses -> here (identity) or a node (HBONE) */
-	struct agent_tls *tls;	    /* identities, with --ca-dir */
-	struct flows *flows;	    /* the kernel's flow events; NULL when they are off */
+	struct agent_eject
+	    *eject; /* the router's outlier ejections, for the loop (agent_eject.c) */
+	struct route_table *routes;    /* mesh pod addresses -> here (identity) or a node (HBONE) */
+	struct agent_tls *tls;	       /* identities, with --ca-dir */
+	struct flows *flows;	       /* the kernel's flow events; NULL when they are off */
 	struct handoff_server handoff; /* handoff.sock: a new skiffd asks for the listeners */
-	int takeover_conn;	    /* taking over: the channel to the old skiffd, else -1 */
-	bool handed_over;	    /* a new skiffd took the listeners: drain and exit */
+	int takeover_conn;	       /* taking over: the channel to the old skiffd, else -1 */
+	bool handed_over;	       /* a new skiffd took the listeners: drain and exit */
 
 	struct agent_snap *snap; /* last good snapshot, NULL before the first; see agent_snap_* */
-	struct node_view view;	/* what the kernel holds now */
-	bool applied;		/* the first configuration reached the kernel */
-	bool view_unsynced;	/* an in-place update failed half way: write the next view whole */
+	struct node_view view;	 /* what the kernel holds now */
+	bool applied;		 /* the first configuration reached the kernel */
+	bool view_unsynced;	 /* an in-place update failed half way: write the next view whole */
 	/* API source: the last full compile's tables, for EndpointSlice changes (agent_slices.c),
 	 * and whether any were applied since (snap's model then has older slices than the maps) */
 	struct compile_live *live;
@@ -56,8 +57,8 @@ struct agent {
 
 	unsigned long reloads, rejected;
 	unsigned long applied_reload; /* which of the `reloads` snapshots is in force */
-	char *last_error;	/* why the newest snapshot was refused, or NULL */
-	char **warned;		/* "kind ns/name field" already warned about */
+	char *last_error;	      /* why the newest snapshot was refused, or NULL */
+	char **warned;		      /* "kind ns/name field" already warned about */
 	size_t nwarned;
 };
 

@@ -29,7 +29,7 @@ struct agent_tls {
 int agent_tls_open(struct agent *a)
 {
 	struct identity_store_opts so = {
-		.trust_domain = a->o->trust_domain, .ttl = a->o->cert_ttl, .alpn = HBONE_ALPN};
+	    .trust_domain = a->o->trust_domain, .ttl = a->o->cert_ttl, .alpn = HBONE_ALPN};
 	struct identity_err err = {{0}};
 	struct agent_tls *t;
 

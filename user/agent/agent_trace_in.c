@@ -32,7 +32,7 @@ struct trace_in_conn {
 	const struct m_pod *dst; /* the snapshot the connection holds keeps it */
 	char src_ip[46];
 	uint16_t port;
-	struct trace_in parent; /* the CONNECT's traceparent; has_ids false when none */
+	struct trace_in parent;	  /* the CONNECT's traceparent; has_ids false when none */
 	struct trace_in_req next; /* begun, not queued yet */
 	struct trace_in_req q[TRACE_IN_MAX];
 	size_t head, len;
@@ -93,8 +93,7 @@ int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, stru
 	r->start_us = trace_now_us();
 	snprintf(r->method, sizeof(r->method), "%s", rq->method ? rq->method : "-");
 	snprintf(r->host, sizeof(r->host), "%s", rq->host ? rq->host : "-");
-	snprintf(r->url, sizeof(r->url), "http://%s%s", r->host,
-		 rq->path ? rq->path : "");
+	snprintf(r->url, sizeof(r->url), "http://%s%s", r->host, rq->path ? rq->path : "");
 	snprintf(r->ua, sizeof(r->ua), "%s", ua ? ua : "-");
 	if (rid && rid[0])
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);

@@ -70,8 +70,9 @@ static void from_provider(const struct model *m, const struct m_trace_provider *
 {
 	c->proto = pv->proto == M_TRACE_OTLP ? TRACE_PROTO_OTLP : TRACE_PROTO_ZIPKIN;
 	collector_url(m, pv->service, pv->port,
-		      pv->path ? pv->path
-			       : c->proto == TRACE_PROTO_OTLP ? "/v1/traces" : "/api/v2/spans",
+		      pv->path			     ? pv->path
+		      : c->proto == TRACE_PROTO_OTLP ? "/v1/traces"
+						     : "/api/v2/spans",
 		      c->url, sizeof(c->url));
 }
 

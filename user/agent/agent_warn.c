@@ -32,7 +32,8 @@ static void warn_fields(struct agent *a, const char *kind, const struct meta *m,
 	for (size_t i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "%s %s/%s %s", kind, m->ns, m->name, u[i].field);
 		if (!warned_once(a, key))
-			agent_log("warning", "%s:%d: %s %s/%s: %s is accepted but not enforced yet "
+			agent_log("warning",
+				  "%s:%d: %s %s/%s: %s is accepted but not enforced yet "
 				  "(needs the L7 proxy); the kernel applies route weights only",
 				  m->file, u[i].line, kind, m->ns, m->name, u[i].field);
 	}
@@ -61,10 +62,11 @@ void agent_warn_unenforced(struct agent *a)
 			    m->destinationrules[i].unenforced, m->destinationrules[i].nunenforced);
 	for (size_t i = 0; i < m->npeerauthentications; i++)
 		if (m->peerauthentications[i].mode == MTLS_STRICT && !a->tls)
-			warn_partial(a, "PeerAuthentication", &m->peerauthentications[i].meta,
-				     "STRICT keeps plaintext out in the kernel, but this skiffd has "
-				     "no --ca-dir, so it cannot carry cross-node mesh traffic over "
-				     "mTLS: that traffic is refused too");
+			warn_partial(
+			    a, "PeerAuthentication", &m->peerauthentications[i].meta,
+			    "STRICT keeps plaintext out in the kernel, but this skiffd has "
+			    "no --ca-dir, so it cannot carry cross-node mesh traffic over "
+			    "mTLS: that traffic is refused too");
 	for (size_t i = 0; i < m->nauthorizationpolicies; i++) {
 		const struct m_authorizationpolicy *ap = &m->authorizationpolicies[i];
 
@@ -73,8 +75,9 @@ void agent_warn_unenforced(struct agent *a)
 				     "CUSTOM: skiff has no ext-authz client, so the requests its "
 				     "rules match are denied (never allowed)");
 		if (!a->proxy)
-			warn_partial(a, "AuthorizationPolicy", &ap->meta,
-				     "this skiffd has no --outbound-addr, so connections that need it "
-				     "(HTTP rules, other nodes) are refused rather than let through");
+			warn_partial(
+			    a, "AuthorizationPolicy", &ap->meta,
+			    "this skiffd has no --outbound-addr, so connections that need it "
+			    "(HTTP rules, other nodes) are refused rather than let through");
 	}
 }

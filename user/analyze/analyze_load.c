@@ -159,7 +159,8 @@ static int load_path(struct ydoc_set *set, const char *path, struct diag *d)
 	while ((e = readdir(dh)))
 		if (config_is_manifest_name(e->d_name)) {
 			names = realloc(names, (n + 1) * sizeof(*names));
-			if (!names || asprintf(&names[n++], "%.*s/%s", dir_len, path, e->d_name) < 0)
+			if (!names ||
+			    asprintf(&names[n++], "%.*s/%s", dir_len, path, e->d_name) < 0)
 				abort();
 		}
 	closedir(dh);

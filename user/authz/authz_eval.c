@@ -20,7 +20,7 @@
  * their own namespace. No selector, or an empty one, selects every workload in scope.
  */
 bool az_applies(const struct authz_set *s, const struct m_authorizationpolicy *ap,
-		       const struct authz_workload *wl)
+		const struct authz_workload *wl)
 {
 	const struct labels none = {0};
 

@@ -24,7 +24,7 @@ struct diag {
 
 /* Append "file:line: <fmt>" (file may be NULL: then no location prefix). */
 void diag_add(struct diag *d, enum diag_level lvl, const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 void diag_vadd(struct diag *d, enum diag_level lvl, const char *file, int line, const char *fmt,
 	       va_list ap);
 /* Print every entry to stderr, one per line, prefixed with "error: " or "warning: ". */

@@ -181,9 +181,8 @@ static bool config_error(int err)
 	return err == -EINVAL || err == -E2BIG;
 }
 
-int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from,
-		    size_t to, struct cv_service *cs, struct node_view *out, size_t *cap,
-		    struct diag *d)
+int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from, size_t to,
+		    struct cv_service *cs, struct node_view *out, size_t *cap, struct diag *d)
 {
 	struct cc_route r;
 	int err;

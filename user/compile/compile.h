@@ -36,7 +36,7 @@ struct cv_backend {
 struct cv_pod {
 	uint64_t cgroup_id;
 	struct skiff_pod val;
-	char *name; /* "ns/pod" */
+	char *name;		   /* "ns/pod" */
 	struct skiff_pod_addr src; /* its addresses, for Maglev ports (skiff_pod_addr) */
 };
 
@@ -74,7 +74,7 @@ struct node_view {
 	size_t nbackends;
 	struct cv_pod *pods; /* enrolled local pods whose cgroup was found */
 	size_t npods;
-	size_t pods_pending; /* local mesh pods whose cgroup does not exist yet */
+	size_t pods_pending;	   /* local mesh pods whose cgroup does not exist yet */
 	struct cv_pod_ip *pod_ips; /* addresses of the pods in pods[], in the same order */
 	size_t npod_ips;
 	struct cv_remote_pod *remote_pods; /* addresses of mesh pods on other nodes */
@@ -88,7 +88,7 @@ struct node_view {
 /* What a compile needs beyond the model; NULL or zeroed fields take the defaults. */
 struct authz_set;
 struct compile_opts {
-	const char *trust_domain; /* SPIFFE trust domain of the mesh (skiffd --trust-domain);
+	const char *trust_domain;      /* SPIFFE trust domain of the mesh (skiffd --trust-domain);
 				   * NULL: cluster.local */
 	const struct authz_set *authz; /* the model's policies, already compiled by the caller
 					* (authz_compile); NULL: compiled here */

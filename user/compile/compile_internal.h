@@ -78,9 +78,8 @@ char *compile_svcport_name(const struct cc_svcport *sp);
 /* Every port x family of one Service, sps[from..to): their entries into cs[0..to-from) (svc_id
  * k for sps[k]) and their backend slots appended to out (backends array of capacity *cap).
  * -EINVAL / -E2BIG for config errors (in d), -ENOMEM. */
-int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from,
-		    size_t to, struct cv_service *cs, struct node_view *out, size_t *cap,
-		    struct diag *d);
+int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from, size_t to,
+		    struct cv_service *cs, struct node_view *out, size_t *cap, struct diag *d);
 /* More backend slots than skiff_backends holds for one generation: an error naming the limit. */
 int compile_backends_check(const struct node_view *out, struct diag *d);
 
@@ -186,8 +185,8 @@ int compile_remote_pods(const struct model *m, const char *node_name, struct nod
 /* AuthorizationPolicy verdicts and pod flags for the kernel, and the plaintext guard
  * (compile_policy.c). Runs after compile_pods and compile_mtls_view: it sets flags on their
  * pods and makes some of their skiff_mtls entries STRICT. */
-int compile_policy_view(const struct model *m, const char *node_name,
-			const struct compile_opts *o, struct node_view *out, struct diag *d);
+int compile_policy_view(const struct model *m, const char *node_name, const struct compile_opts *o,
+			struct node_view *out, struct diag *d);
 
 struct authz_set;
 /* Where the policies of a local mesh pod would deny a client outside the mesh (no principal) on

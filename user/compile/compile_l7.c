@@ -16,13 +16,20 @@ static enum port_proto proto_of(const char *name, size_t len)
 		const char *name;
 		enum port_proto proto;
 	} names[] = {
-	    {"http", PORT_PROTO_HTTP},	    {"http2", PORT_PROTO_HTTP2},
-	    {"grpc", PORT_PROTO_HTTP2},	    {"grpc-web", PORT_PROTO_HTTP2},
-	    {"h2c", PORT_PROTO_HTTP2},	    {"kubernetes.io/h2c", PORT_PROTO_HTTP2},
-	    {"kubernetes.io/ws", PORT_PROTO_HTTP}, {"kubernetes.io/wss", PORT_PROTO_OTHER},
-	    {"tcp", PORT_PROTO_OTHER},	    {"tls", PORT_PROTO_OTHER},
-	    {"https", PORT_PROTO_OTHER},    {"udp", PORT_PROTO_OTHER},
-	    {"mongo", PORT_PROTO_OTHER},    {"redis", PORT_PROTO_OTHER},
+	    {"http", PORT_PROTO_HTTP},
+	    {"http2", PORT_PROTO_HTTP2},
+	    {"grpc", PORT_PROTO_HTTP2},
+	    {"grpc-web", PORT_PROTO_HTTP2},
+	    {"h2c", PORT_PROTO_HTTP2},
+	    {"kubernetes.io/h2c", PORT_PROTO_HTTP2},
+	    {"kubernetes.io/ws", PORT_PROTO_HTTP},
+	    {"kubernetes.io/wss", PORT_PROTO_OTHER},
+	    {"tcp", PORT_PROTO_OTHER},
+	    {"tls", PORT_PROTO_OTHER},
+	    {"https", PORT_PROTO_OTHER},
+	    {"udp", PORT_PROTO_OTHER},
+	    {"mongo", PORT_PROTO_OTHER},
+	    {"redis", PORT_PROTO_OTHER},
 	    {"mysql", PORT_PROTO_OTHER},
 	};
 

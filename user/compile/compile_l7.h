@@ -53,7 +53,7 @@ struct l7_route {
 	const struct m_route *r; /* r->h: matches and actions */
 	struct l7_dest *dests;
 	size_t ndests;
-	uint64_t total; /* sum of dests' weights */
+	uint64_t total;		 /* sum of dests' weights */
 	struct l7_dest *mirrors; /* parallel to r->h->mirrors; eps empty when unresolved */
 	size_t nmirrors;
 };
@@ -82,8 +82,7 @@ bool compile_l7_port(const struct m_virtualservice *vs, const struct m_service *
 
 /* Every L7 service port of the model, for node `node` (which endpoints are local). 0, -EINVAL
  * (errors in d) or -ENOMEM. */
-int compile_l7_table(const struct model *m, const char *node, struct l7_table *t,
-		     struct diag *d);
+int compile_l7_table(const struct model *m, const char *node, struct l7_table *t, struct diag *d);
 const struct l7_svcport *l7_table_find(const struct l7_table *t,
 				       const struct skiff_sock_origin *vip);
 void l7_table_free(struct l7_table *t);

@@ -165,8 +165,7 @@ int compile_l7_table_ix(const struct model *m, const struct cc_index *ix,
 	return 0;
 }
 
-int compile_l7_table(const struct model *m, const char *node, struct l7_table *t,
-		     struct diag *d)
+int compile_l7_table(const struct model *m, const char *node, struct l7_table *t, struct diag *d)
 {
 	struct cc_svcport *sps = NULL;
 	struct cc_index ix;

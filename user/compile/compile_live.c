@@ -25,7 +25,7 @@ struct compile_live {
 	size_t slices_cap;
 	struct cc_svcport *sps; /* every service port, as compile_services numbers them */
 	size_t nsps;
-	size_t *svc_from; /* per model Service: its first service port in sps, or SIZE_MAX */
+	size_t *svc_from;     /* per model Service: its first service port in sps, or SIZE_MAX */
 	struct cc_pair *deps; /* (Service routed to, Service whose route goes there) by the first */
 	size_t ndeps;
 	struct live_overlay **ovl;
@@ -279,8 +279,8 @@ static int affected_close(struct compile_live *cl, size_t **aff, size_t *naff, s
 				hi = mid;
 		}
 		for (; lo < cl->ndeps && cl->deps[lo].svc == key.svc && !err; lo++) {
-			size_t dep = (size_t)((const struct m_service *)cl->deps[lo].obj -
-					      cl->m->services);
+			size_t dep =
+			    (size_t)((const struct m_service *)cl->deps[lo].obj - cl->m->services);
 
 			err = push(aff, naff, cap, &dep, sizeof(dep));
 		}
@@ -353,8 +353,7 @@ static int live_compile(struct compile_live *cl, size_t *aff, size_t naff, struc
 
 		for (size_t k = from; k < to; k++)
 			ln->ids[ln->n + k - from] = (uint32_t)k;
-		err = compile_service(&cl->ix, cl->sps, from, to, &ln->cs[ln->n], &ln->bk, &cap,
-				      d);
+		err = compile_service(&cl->ix, cl->sps, from, to, &ln->cs[ln->n], &ln->bk, &cap, d);
 		ln->n += to - from;
 	}
 	return err;
@@ -390,8 +389,8 @@ static int splice_one(struct node_view *view, uint32_t id, struct cv_backend *nv
 		view->backends[i].pod = NULL;
 	}
 	if (m > old) {
-		struct cv_backend *b = realloc(view->backends,
-					       (view->nbackends + m - old) * sizeof(*b));
+		struct cv_backend *b =
+		    realloc(view->backends, (view->nbackends + m - old) * sizeof(*b));
 
 		if (!b)
 			return -ENOMEM;

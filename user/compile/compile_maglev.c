@@ -21,7 +21,7 @@
 
 /* The DestinationRule for `target`: one in its namespace, else one in the root namespace. */
 static const struct m_destinationrule *dr_of(const struct cc_index *ix,
-					      const struct m_service *target)
+					     const struct m_service *target)
 {
 	const struct m_destinationrule *root = NULL;
 	const struct cc_pair *v;
@@ -66,8 +66,8 @@ uint32_t compile_maglev_wanted(const struct cc_index *ix, const struct cc_route 
 		return tp ? hashes_source(ix, r->dests[0].target, r->dests[0].subset, tp->port) : 0;
 	}
 	for (size_t i = 0; i < r->ndests; i++)
-		any |= hashes_source(ix, r->dests[i].target, r->dests[i].subset,
-				     sp->port->port) > 0;
+		any |=
+		    hashes_source(ix, r->dests[i].target, r->dests[i].subset, sp->port->port) > 0;
 	if (any)
 		compile_diag_once(d, DIAG_WARN, r->vs->meta.file, r->vs->meta.line,
 				  "VirtualService %s/%s splits %s over %zu weighted destinations: "

@@ -90,7 +90,7 @@ enum m_mtls_mode pod_mtls_port(const struct pod_mtls *pm, uint16_t port)
 
 static __u16 kernel_mode(enum m_mtls_mode m)
 {
-	return m == MTLS_STRICT ? SKIFF_MTLS_STRICT
+	return m == MTLS_STRICT	   ? SKIFF_MTLS_STRICT
 	       : m == MTLS_DISABLE ? SKIFF_MTLS_DISABLE
 				   : SKIFF_MTLS_PERMISSIVE;
 }

@@ -20,7 +20,7 @@
 #define MTLS_MAX_PORTS 16
 
 struct pod_mtls {
-	enum m_mtls_mode mode; /* STRICT, PERMISSIVE or DISABLE: never UNSET */
+	enum m_mtls_mode mode;			  /* STRICT, PERMISSIVE or DISABLE: never UNSET */
 	struct m_port_mtls ports[MTLS_MAX_PORTS]; /* port overrides, resolved (never UNSET) */
 	size_t nports;
 	const struct m_peerauthentication *from; /* the policy that decided `mode`, or NULL */

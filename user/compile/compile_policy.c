@@ -118,12 +118,13 @@ static int pl_push(struct pl_ctx *c, const struct cv_policy *e)
 	struct node_view *out = c->out;
 
 	if (out->npolicy == SKIFF_MAX_POLICY) {
-		diag_add(c->d, DIAG_ERROR, NULL, 0,
-			 "node %s: AuthorizationPolicy verdicts between its %zu mesh pods need more "
-			 "than %u kernel entries (one per source pod, destination pod, family, and "
-			 "port the policies name, plus one); name fewer ports in the rules or select "
-			 "fewer pods with them",
-			 c->node ? c->node : "?", c->npods, SKIFF_MAX_POLICY);
+		diag_add(
+		    c->d, DIAG_ERROR, NULL, 0,
+		    "node %s: AuthorizationPolicy verdicts between its %zu mesh pods need more "
+		    "than %u kernel entries (one per source pod, destination pod, family, and "
+		    "port the policies name, plus one); name fewer ports in the rules or select "
+		    "fewer pods with them",
+		    c->node ? c->node : "?", c->npods, SKIFF_MAX_POLICY);
 		return -E2BIG;
 	}
 	if (out->npolicy == c->cap) {
@@ -246,8 +247,8 @@ static void pl_ctx_free(struct pl_ctx *c)
 	free(c->flags);
 }
 
-int compile_policy_view(const struct model *m, const char *node_name,
-			const struct compile_opts *o, struct node_view *out, struct diag *d)
+int compile_policy_view(const struct model *m, const char *node_name, const struct compile_opts *o,
+			struct node_view *out, struct diag *d)
 {
 	const char *td = o && o->trust_domain ? o->trust_domain : PL_TRUST_DOMAIN;
 	struct authz_set *az = NULL;

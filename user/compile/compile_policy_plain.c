@@ -96,7 +96,8 @@ static int pg_pod(const struct authz_set *az, const struct m_pod *p, struct pg_g
 		g->deny0 = g->all || pg_plaintext_denied(az, &wl, p->ips[k], 0);
 		for (size_t i = 0; i < info.nports && !g->all; i++) {
 			g->ports[g->nports] = info.ports[i];
-			g->deny[g->nports++] = pg_plaintext_denied(az, &wl, p->ips[k], info.ports[i]);
+			g->deny[g->nports++] =
+			    pg_plaintext_denied(az, &wl, p->ips[k], info.ports[i]);
 		}
 	}
 	return 0;
@@ -154,9 +155,9 @@ static size_t pg_merge(const struct pg_guard *g, const struct cv_mtls *pa, size_
 	dst[w++] = (struct cv_mtls){.key = g->key, .val.mode = m0};
 	for (size_t i = 0; i < n; i++)
 		if (pa[i].key.port)
-			dst[w++] = (struct cv_mtls){.key = pa[i].key,
-						    .val.mode = pg_mode(g, ntohs(pa[i].key.port),
-									pa[i].val.mode)};
+			dst[w++] = (struct cv_mtls){
+			    .key = pa[i].key,
+			    .val.mode = pg_mode(g, ntohs(pa[i].key.port), pa[i].val.mode)};
 	for (size_t k = 0; k < g->nports; k++) {
 		struct skiff_mtls_key key = g->key;
 		bool overridden = false;
@@ -174,8 +175,8 @@ static size_t pg_merge(const struct pg_guard *g, const struct cv_mtls *pa, size_
 /* Same address as the entry before it (entries of one address are adjacent, port 0 first). */
 static bool pg_same_addr(const struct cv_mtls *a, const struct cv_mtls *b)
 {
-	return a->key.family == b->key.family && !memcmp(&a->key.addr, &b->key.addr,
-							  sizeof(a->key.addr));
+	return a->key.family == b->key.family &&
+	       !memcmp(&a->key.addr, &b->key.addr, sizeof(a->key.addr));
 }
 
 static int pg_rebuild(struct node_view *out, struct pg_guards *gs)
@@ -232,10 +233,11 @@ int compile_policy_plaintext(const struct model *m, const char *node_name,
 	}
 	free(gs.v);
 	if (!err && out->nmtls > SKIFF_MAX_MTLS_PORTS) {
-		diag_add(d, DIAG_ERROR, NULL, 0,
-			 "%zu pod address/port modes (PeerAuthentication, and AuthorizationPolicy for "
-			 "clients outside the mesh) exceed the limit of %u",
-			 out->nmtls, SKIFF_MAX_MTLS_PORTS);
+		diag_add(
+		    d, DIAG_ERROR, NULL, 0,
+		    "%zu pod address/port modes (PeerAuthentication, and AuthorizationPolicy for "
+		    "clients outside the mesh) exceed the limit of %u",
+		    out->nmtls, SKIFF_MAX_MTLS_PORTS);
 		return -E2BIG;
 	}
 	return err;

@@ -87,8 +87,8 @@ static void drop_duplicates(struct node_view *out, struct diag *d)
 		} else {
 			char text[INET6_ADDRSTRLEN] = "?";
 
-			inet_ntop(r[i].key.family == SKIFF_AF_INET ? AF_INET : AF_INET6, &r[i].key.addr,
-				  text, sizeof(text));
+			inet_ntop(r[i].key.family == SKIFF_AF_INET ? AF_INET : AF_INET6,
+				  &r[i].key.addr, text, sizeof(text));
 			diag_add(d, DIAG_WARN, NULL, 0,
 				 "%zu mesh pods on other nodes claim address %s; connections to it "
 				 "are not punted to skiffd",

@@ -66,7 +66,8 @@ static const struct m_virtualservice *find_vs(const struct cc_index *ix,
 	for (size_t i = 0; i < n; i++) {
 		const struct m_virtualservice *vs = v[i].obj;
 
-		if (vs == best || !vs) /* an index pair always has its object; the analyzer doubts */
+		if (vs == best ||
+		    !vs) /* an index pair always has its object; the analyzer doubts */
 			continue;
 		compile_diag_once(d, DIAG_WARN, vs->meta.file, vs->meta.line,
 				  "VirtualService %s/%s: ignored for Service %s/%s, which "
@@ -295,7 +296,7 @@ static int check_routes(const struct cc_index *ix, const struct m_virtualservice
 
 	for (size_t r = 0; r < n; r++) {
 		for (size_t i = 0; i < routes[r].ndests; i++) {
-			struct cc_dest cd = { 0 };
+			struct cc_dest cd = {0};
 
 			if (resolve_dest(ix, vs, &routes[r].dests[i], &cd, d))
 				err = -EINVAL;

@@ -116,7 +116,7 @@ static void yconv_merge(struct yconv *y, struct ynode *m, const struct ynode *fr
 	for (size_t i = 0; i < from->n; i++)
 		if (!ymap_has(m, from->keys[i]))
 			ynode_map_append(m, ystrdup(from->keys[i]), from->key_lines[i],
-				    ynode_clone(from->items[i]));
+					 ynode_clone(from->items[i]));
 }
 
 static void yconv_pair(struct yconv *y, struct ynode *m, yaml_node_pair_t *p, int depth,

@@ -47,7 +47,7 @@ void ydoc_set_free(struct ydoc_set *set);
 const struct ynode *ynode_get(const struct ynode *map, const char *key);
 /* Dotted path through maps: ynode_path(doc, "metadata.name"). */
 const struct ynode *ynode_path(const struct ynode *n, const char *dotted);
-const char *ynode_str(const struct ynode *n); /* scalar text or NULL */
+const char *ynode_str(const struct ynode *n);		      /* scalar text or NULL */
 int ynode_key_line(const struct ynode *map, const char *key); /* line of the key, or map's line */
 const char *ynode_kind_name(enum ynode_kind k);		      /* "scalar", "mapping", "sequence" */
 

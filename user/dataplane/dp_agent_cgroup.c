@@ -104,27 +104,33 @@ void dp_attach_agent(struct dataplane *dp)
 
 	err = realpath(dp->cgroup_root, root) ? agent_dir(dp, root, dir) : -errno;
 	if (err == -EPERM) {
-		fprintf(stderr, "dataplane: skiffd's cgroup is the root of its hierarchy (or of a "
-				"private cgroup namespace); the hops between pods and skiffd stay on TCP "
-				"(run skiffd in a cgroup of its own, or give --agent-cgroup)\n");
+		fprintf(stderr,
+			"dataplane: skiffd's cgroup is the root of its hierarchy (or of a "
+			"private cgroup namespace); the hops between pods and skiffd stay on TCP "
+			"(run skiffd in a cgroup of its own, or give --agent-cgroup)\n");
 		return;
 	}
 	if (err) {
-		fprintf(stderr, "dataplane: cannot tell skiffd's own cgroup v2 directory%s%s: %s; the "
-				"hops between pods and skiffd stay on TCP (give it with --agent-cgroup)\n",
+		fprintf(stderr,
+			"dataplane: cannot tell skiffd's own cgroup v2 directory%s%s: %s; the "
+			"hops between pods and skiffd stay on TCP (give it with --agent-cgroup)\n",
 			dp->agent_cgroup[0] ? " " : "", dp->agent_cgroup, strerror(-err));
 		return;
 	}
 	if (nested(dir, root)) {
-		fprintf(stderr, "dataplane: skiffd's cgroup %s is nested with the pod cgroup root %s; "
-				"the hops between pods and skiffd stay on TCP (run skiffd in a cgroup "
-				"beside the pod cgroup root)\n", dir, root);
+		fprintf(stderr,
+			"dataplane: skiffd's cgroup %s is nested with the pod cgroup root %s; "
+			"the hops between pods and skiffd stay on TCP (run skiffd in a cgroup "
+			"beside the pod cgroup root)\n",
+			dir, root);
 		return;
 	}
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st)) {
-		fprintf(stderr, "dataplane: cannot open skiffd's cgroup %s: %s; the hops between pods "
-				"and skiffd stay on TCP\n", dir, strerror(errno));
+		fprintf(stderr,
+			"dataplane: cannot open skiffd's cgroup %s: %s; the hops between pods "
+			"and skiffd stay on TCP\n",
+			dir, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;

@@ -104,8 +104,8 @@ static int link_create(struct bpf_program *prog, int cgfd, const char *path, str
 	return 0;
 }
 
-int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
-		  unsigned long long cgid, const char *suffix)
+int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd, unsigned long long cgid,
+		  const char *suffix)
 {
 	struct bpf_link *link = NULL;
 	char path[PATH_MAX];

@@ -61,8 +61,8 @@ static int port_switch(struct dataplane *dp, const struct dp_port_slots *ps)
 	val.svc_id = ps->svc.svc_id == base ? base + SKIFF_SVC_ID_ALT : base;
 	val.count = (__u32)ps->n;
 	val.weight_total = ps->n ? ps->v[ps->n - 1].weight_end : 0;
-	val.flags = ps->n ? val.flags & ~SKIFF_SVC_F_NO_BACKENDS
-			  : val.flags | SKIFF_SVC_F_NO_BACKENDS;
+	val.flags =
+	    ps->n ? val.flags & ~SKIFF_SVC_F_NO_BACKENDS : val.flags | SKIFF_SVC_F_NO_BACKENDS;
 	for (__u32 s = 0; s < ps->n; s++) {
 		struct skiff_backend_key bk = {.gen = ps->key.gen, .svc_id = val.svc_id, .slot = s};
 
@@ -72,7 +72,8 @@ static int port_switch(struct dataplane *dp, const struct dp_port_slots *ps)
 	if (bpf_map_update_elem(sfd, &ps->key, &val, BPF_ANY))
 		return -errno;
 	for (__u32 s = 0; s < ps->svc.count; s++) {
-		struct skiff_backend_key bk = {.gen = ps->key.gen, .svc_id = ps->svc.svc_id, .slot = s};
+		struct skiff_backend_key bk = {
+		    .gen = ps->key.gen, .svc_id = ps->svc.svc_id, .slot = s};
 
 		bpf_map_delete_elem(bfd, &bk);
 	}
@@ -147,7 +148,9 @@ void dp_ejections_impose(struct dataplane *dp, unsigned int gen)
 		int err = port_edit(dp, gen, &e->key, &e->ep, true);
 
 		if (err && err != -ENOENT)
-			fprintf(stderr, "dataplane: cannot keep an ejected endpoint out of its "
-					"service's backends: %s\n", strerror(-err));
+			fprintf(stderr,
+				"dataplane: cannot keep an ejected endpoint out of its "
+				"service's backends: %s\n",
+				strerror(-err));
 	}
 }

@@ -123,8 +123,8 @@ static size_t maglev_backends(const struct dp_port_slots *ps, struct skiff_backe
  * whose every endpoint was out has none left to read, and takes the default. */
 static int maglev_fill(struct dp_port_slots *ps, const struct skiff_backend *d, size_t nd)
 {
-	uint32_t size = ps->svc.count && ps->svc.count <= SKIFF_MAGLEV_SIZE ? ps->svc.count
-									   : SKIFF_MAGLEV_SIZE;
+	uint32_t size =
+	    ps->svc.count && ps->svc.count <= SKIFF_MAGLEV_SIZE ? ps->svc.count : SKIFF_MAGLEV_SIZE;
 	uint64_t *keys = calloc(nd ? nd : 1, sizeof(*keys));
 	uint32_t *table = calloc(size, sizeof(*table));
 	struct skiff_backend *v = realloc(ps->v, size * sizeof(*v));
@@ -133,7 +133,8 @@ static int maglev_fill(struct dp_port_slots *ps, const struct skiff_backend *d, 
 	if (v)
 		ps->v = v;
 	for (size_t i = 0; !err && i < nd; i++) {
-		struct up_addr a = {.addr = d[i].addr, .port = ntohs(d[i].port), .family = d[i].family};
+		struct up_addr a = {
+		    .addr = d[i].addr, .port = ntohs(d[i].port), .family = d[i].family};
 
 		keys[i] = up_endpoint_key(&a);
 	}
@@ -179,7 +180,7 @@ int dp_eject_maglev(struct dp_port_slots *ps, const struct skiff_sock_origin *ep
 		d[nd++].family = ep->family;
 	}
 	err = nd < (ps->svc.count ? ps->svc.count : SKIFF_MAGLEV_SIZE) ? maglev_fill(ps, d, nd)
-									: -E2BIG;
+								       : -E2BIG;
 	free(d);
 	return err ? err : 1;
 }

@@ -78,10 +78,13 @@ struct guard_iface_entry {
 static int ifaces_sync(struct dataplane *dp, const struct guard_iface_entry *t, size_t n)
 {
 	const struct dp_entries e = {
-		.base = t, .n = n, .stride = sizeof(*t),
-		.key_off = offsetof(struct guard_iface_entry, ifindex), .key_size = sizeof(__u32),
-		.val_off = offsetof(struct guard_iface_entry, pod),
-		.val_size = sizeof(struct skiff_guard_iface),
+	    .base = t,
+	    .n = n,
+	    .stride = sizeof(*t),
+	    .key_off = offsetof(struct guard_iface_entry, ifindex),
+	    .key_size = sizeof(__u32),
+	    .val_off = offsetof(struct guard_iface_entry, pod),
+	    .val_size = sizeof(struct skiff_guard_iface),
 	};
 
 	return dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_guard_ifaces), &e,
@@ -92,9 +95,13 @@ static int ifaces_sync(struct dataplane *dp, const struct guard_iface_entry *t, 
 int dp_mtls_sync(struct dataplane *dp, const struct node_view *v)
 {
 	const struct dp_entries e = {
-		.base = v->mtls, .n = v->nmtls, .stride = sizeof(*v->mtls),
-		.key_off = offsetof(struct cv_mtls, key), .key_size = sizeof(struct skiff_mtls_key),
-		.val_off = offsetof(struct cv_mtls, val), .val_size = sizeof(struct skiff_mtls),
+	    .base = v->mtls,
+	    .n = v->nmtls,
+	    .stride = sizeof(*v->mtls),
+	    .key_off = offsetof(struct cv_mtls, key),
+	    .key_size = sizeof(struct skiff_mtls_key),
+	    .val_off = offsetof(struct cv_mtls, val),
+	    .val_size = sizeof(struct skiff_mtls),
 	};
 
 	return dp_map_sync(bpf_map__fd(dp->guard->maps.skiff_mtls), &e, SKIFF_MAP_MTLS,
@@ -173,10 +180,11 @@ int dp_guard_attach_pods(struct dataplane *dp, const struct node_view *v)
 		err = oif < 0 ? oif : tc_attach(dp, oif);
 		if (err) {
 			failed++;
-			fprintf(stderr,
-				"dataplane: cannot put the STRICT guard on the veth of a pod (address "
-				"%d of %zu, interface %d): %s\n",
-				(int)i + 1, v->npod_ips, oif, strerror(-err));
+			fprintf(
+			    stderr,
+			    "dataplane: cannot put the STRICT guard on the veth of a pod (address "
+			    "%d of %zu, interface %d): %s\n",
+			    (int)i + 1, v->npod_ips, oif, strerror(-err));
 			continue;
 		}
 		t[n++] = (struct guard_iface_entry){

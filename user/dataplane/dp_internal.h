@@ -28,10 +28,10 @@ struct dataplane {
 	struct sock_lb *skel;
 	struct sock_accel *accel;
 	struct guard *guard;
-	bool accel_on; /* same-node redirect wanted (not --no-accel) */
+	bool accel_on;	     /* same-node redirect wanted (not --no-accel) */
 	bool accel_join_all; /* dp_opts.accel_join_all */
-	bool agent_sockops; /* attach sockops to our own cgroup too (dp_opts.agent_sockops) */
-	bool agent_accel;   /* ... and it is attached: punt hops can join the sockhash */
+	bool agent_sockops;  /* attach sockops to our own cgroup too (dp_opts.agent_sockops) */
+	bool agent_accel;    /* ... and it is attached: punt hops can join the sockhash */
 	char agent_cgroup[PATH_MAX]; /* dp_opts.agent_cgroup, or "" */
 	struct bpf_link *links[DP_MAX_LINKS];
 	size_t nlinks;
@@ -75,8 +75,8 @@ int dp_map_prune(int fd, const struct dp_entries *e, const char *map_name);
 int dp_attach_all(struct dataplane *dp);
 /* Attach `prog` to the cgroup `cgfd` (inode `cgid`) through the link pinned at
  * links/<program><suffix>, adopting one an earlier agent pinned there. */
-int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd,
-		  unsigned long long cgid, const char *suffix);
+int dp_attach_one(struct dataplane *dp, struct bpf_program *prog, int cgfd, unsigned long long cgid,
+		  const char *suffix);
 
 /* dp_agent_cgroup.c: sockops on skiffd's own cgroup, for the punt hops (sets agent_accel) */
 void dp_attach_agent(struct dataplane *dp);
@@ -127,6 +127,6 @@ int dp_policy_add(struct dataplane *dp, const struct node_view *v);
 int dp_policy_prune(struct dataplane *dp, const struct node_view *v);
 
 #define SKIFF_STR_(x) #x
-#define SKIFF_STR(x) SKIFF_STR_(x)
+#define SKIFF_STR(x)  SKIFF_STR_(x)
 
 #endif

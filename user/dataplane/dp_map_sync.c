@@ -98,7 +98,8 @@ static int map_upsert(int fd, const struct dp_entries *e, const char *map_name, 
 			continue;
 		if (bpf_map_update_elem(fd, entry_key(e, i), entry_val(e, i), BPF_ANY)) {
 			err = -errno;
-			fprintf(stderr, "dataplane: cannot write entry %zu of %zu into %s: %s (%s)\n",
+			fprintf(stderr,
+				"dataplane: cannot write entry %zu of %zu into %s: %s (%s)\n",
 				i + 1, e->n, map_name, strerror(-err), hint);
 		}
 	}

@@ -16,9 +16,13 @@
 int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v)
 {
 	const struct dp_entries e = {
-		.base = v->pods, .n = v->npods, .stride = sizeof(*v->pods),
-		.key_off = offsetof(struct cv_pod, cgroup_id), .key_size = sizeof(__u64),
-		.val_off = offsetof(struct cv_pod, val), .val_size = sizeof(struct skiff_pod),
+	    .base = v->pods,
+	    .n = v->npods,
+	    .stride = sizeof(*v->pods),
+	    .key_off = offsetof(struct cv_pod, cgroup_id),
+	    .key_size = sizeof(__u64),
+	    .val_off = offsetof(struct cv_pod, val),
+	    .val_size = sizeof(struct skiff_pod),
 	};
 
 	return dp_map_sync(bpf_map__fd(dp->skel->maps.skiff_enrolled), &e, SKIFF_MAP_ENROLLED,
@@ -28,9 +32,13 @@ int dp_enrolled_sync(struct dataplane *dp, const struct node_view *v)
 int dp_pod_addr_sync(struct dataplane *dp, const struct node_view *v)
 {
 	const struct dp_entries e = {
-		.base = v->pods, .n = v->npods, .stride = sizeof(*v->pods),
-		.key_off = offsetof(struct cv_pod, cgroup_id), .key_size = sizeof(__u64),
-		.val_off = offsetof(struct cv_pod, src), .val_size = sizeof(struct skiff_pod_addr),
+	    .base = v->pods,
+	    .n = v->npods,
+	    .stride = sizeof(*v->pods),
+	    .key_off = offsetof(struct cv_pod, cgroup_id),
+	    .key_size = sizeof(__u64),
+	    .val_off = offsetof(struct cv_pod, src),
+	    .val_size = sizeof(struct skiff_pod_addr),
 	};
 
 	return dp_map_sync(bpf_map__fd(dp->skel->maps.skiff_pod_addr), &e, SKIFF_MAP_POD_ADDR,
@@ -40,10 +48,13 @@ int dp_pod_addr_sync(struct dataplane *dp, const struct node_view *v)
 int dp_pod_ips_sync(struct dataplane *dp, const struct node_view *v)
 {
 	const struct dp_entries e = {
-		.base = v->pod_ips, .n = v->npod_ips, .stride = sizeof(*v->pod_ips),
-		.key_off = offsetof(struct cv_pod_ip, key),
-		.key_size = sizeof(struct skiff_pod_ip_key),
-		.val_off = offsetof(struct cv_pod_ip, val), .val_size = sizeof(struct skiff_pod),
+	    .base = v->pod_ips,
+	    .n = v->npod_ips,
+	    .stride = sizeof(*v->pod_ips),
+	    .key_off = offsetof(struct cv_pod_ip, key),
+	    .key_size = sizeof(struct skiff_pod_ip_key),
+	    .val_off = offsetof(struct cv_pod_ip, val),
+	    .val_size = sizeof(struct skiff_pod),
 	};
 
 	return dp_map_sync(bpf_map__fd(dp->accel->maps.skiff_pod_ips), &e, SKIFF_MAP_POD_IPS,

@@ -18,9 +18,13 @@
 static void policy_entries(const struct node_view *v, struct dp_entries *e)
 {
 	*e = (struct dp_entries){
-	    .base = v->policy, .n = v->npolicy, .stride = sizeof(*v->policy),
-	    .key_off = offsetof(struct cv_policy, key), .key_size = sizeof(struct skiff_policy_key),
-	    .val_off = offsetof(struct cv_policy, val), .val_size = sizeof(struct skiff_policy),
+	    .base = v->policy,
+	    .n = v->npolicy,
+	    .stride = sizeof(*v->policy),
+	    .key_off = offsetof(struct cv_policy, key),
+	    .key_size = sizeof(struct skiff_policy_key),
+	    .val_off = offsetof(struct cv_policy, val),
+	    .val_size = sizeof(struct skiff_policy),
 	};
 }
 

@@ -31,15 +31,16 @@ int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg)
 int dp_remote_pods_sync(struct dataplane *dp, const struct node_view *v)
 {
 	const struct dp_entries e = {
-		.base = v->remote_pods, .n = v->nremote_pods, .stride = sizeof(*v->remote_pods),
-		.key_off = offsetof(struct cv_remote_pod, key),
-		.key_size = sizeof(struct skiff_pod_ip_key),
-		.val_off = offsetof(struct cv_remote_pod, val),
-		.val_size = sizeof(struct skiff_remote_pod),
+	    .base = v->remote_pods,
+	    .n = v->nremote_pods,
+	    .stride = sizeof(*v->remote_pods),
+	    .key_off = offsetof(struct cv_remote_pod, key),
+	    .key_size = sizeof(struct skiff_pod_ip_key),
+	    .val_off = offsetof(struct cv_remote_pod, val),
+	    .val_size = sizeof(struct skiff_remote_pod),
 	};
 
-	return dp_map_sync(bpf_map__fd(dp->skel->maps.skiff_remote_pods), &e,
-			   SKIFF_MAP_REMOTE_PODS,
+	return dp_map_sync(bpf_map__fd(dp->skel->maps.skiff_remote_pods), &e, SKIFF_MAP_REMOTE_PODS,
 			   "more than " SKIFF_STR(SKIFF_MAX_REMOTE_PODS) " mesh pod addresses?");
 }
 

@@ -126,14 +126,17 @@ static int respond(nghttp2_session *ss, struct conn *c, int32_t sid, struct stre
 	if (s->grpc) { /* one message: uncompressed, 4-byte big-endian length, the JSON */
 		struct strbuf m = {0};
 		uint32_t len = (uint32_t)s->body.len;
-		char pre[5] = {0, (char)(len >> 24), (char)(len >> 16), (char)(len >> 8), (char)len};
+		char pre[5] = {0, (char)(len >> 24), (char)(len >> 16), (char)(len >> 8),
+			       (char)len};
 
 		sb_put(&m, pre, 5);
 		sb_put(&m, s->body.s, s->body.len);
 		sb_free(&s->body);
 		s->body = m;
 		snprintf(s->grpc_status, sizeof(s->grpc_status), "%d",
-			 code == 200 ? 0 : code == 503 ? 14 : 2);
+			 code == 200   ? 0
+			 : code == 503 ? 14
+				       : 2);
 		code = 200;
 	}
 	snprintf(s->status, sizeof(s->status), "%d", code);
@@ -205,7 +208,8 @@ void echo_h2_serve(int fd, const uint8_t *pre, size_t len, const char *pod, echo
 	    nghttp2_submit_settings(ss, NGHTTP2_FLAG_NONE, &set, 1) ||
 	    nghttp2_session_mem_recv(ss, pre, len) < 0)
 		goto out;
-	while (!flush(ss, fd) && (nghttp2_session_want_read(ss) || nghttp2_session_want_write(ss))) {
+	while (!flush(ss, fd) &&
+	       (nghttp2_session_want_read(ss) || nghttp2_session_want_write(ss))) {
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0 || nghttp2_session_mem_recv(ss, buf, (size_t)n) < 0)
 			break;

@@ -48,8 +48,8 @@ void flows_close(struct flows *f);
 /* Call fn for every CLOSED event as shown (the parts of a fast-path connection joined), on
  * the reader's thread, with both ends' "ns/pod" ("" when not a pod) and the realtime ms of
  * the close. fn must not block: the ring fills meanwhile. */
-typedef void (*flows_closed_fn)(void *ctx, const struct skiff_event *e, int64_t ms,
-				const char *src, const char *dst);
+typedef void (*flows_closed_fn)(void *ctx, const struct skiff_event *e, int64_t ms, const char *src,
+				const char *dst);
 void flows_on_closed(struct flows *f, flows_closed_fn fn, void *ctx);
 
 /* The filter of a /flows request (flows_filter.c). */

@@ -19,9 +19,9 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-#define HANDOFF_SOCK	 "handoff.sock"
-#define HANDOFF_PIDFILE	 "skiffd.pid"
-#define HANDOFF_MAX_FDS	 16
+#define HANDOFF_SOCK		"handoff.sock"
+#define HANDOFF_PIDFILE		"skiffd.pid"
+#define HANDOFF_MAX_FDS		16
 #define HANDOFF_DEFAULT_RUN_DIR "/run/skiff"
 
 /* --- the new process --- */

@@ -6,9 +6,9 @@
 #include <stddef.h>
 
 /* old -> new, with the listeners as SCM_RIGHTS */
-#define HANDOFF_MSG_FDS	     "SKIFF-LISTENERS 1"
+#define HANDOFF_MSG_FDS "SKIFF-LISTENERS 1"
 /* new -> old: this process accepts now */
-#define HANDOFF_MSG_READY    "READY"
+#define HANDOFF_MSG_READY "READY"
 /* old -> new: the old one stopped accepting */
 #define HANDOFF_MSG_DRAINING "DRAINING"
 

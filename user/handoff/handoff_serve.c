@@ -89,8 +89,10 @@ int handoff_serve(struct handoff_server *s, const char *run_dir)
 	if (!err)
 		err = pidfile_write(run_dir);
 	if (err) {
-		fprintf(stderr, "skiffd: cannot serve the hand-off on %s: %s (is --run-dir "
-			"writable?)\n", s->path, strerror(-err));
+		fprintf(stderr,
+			"skiffd: cannot serve the hand-off on %s: %s (is --run-dir "
+			"writable?)\n",
+			s->path, strerror(-err));
 		handoff_server_close(s, false);
 	}
 	return err;
@@ -141,8 +143,10 @@ int handoff_server_event(struct handoff_server *s, const int *fds, int nfds)
 			s->conn = -1;
 			return 0;
 		}
-		fprintf(stderr, "skiffd: handed %d listeners to a new skiffd; serving until it is "
-			"ready\n", nfds);
+		fprintf(stderr,
+			"skiffd: handed %d listeners to a new skiffd; serving until it is "
+			"ready\n",
+			nfds);
 		return 0;
 	}
 	n = recv(s->conn, msg, sizeof(msg), 0);
@@ -151,7 +155,7 @@ int handoff_server_event(struct handoff_server *s, const int *fds, int nfds)
 	if (n == (ssize_t)strlen(HANDOFF_MSG_READY) && !memcmp(msg, HANDOFF_MSG_READY, n))
 		return 1;
 	fprintf(stderr, "skiffd: the new skiffd went away before it was ready; this one keeps "
-		"serving\n");
+			"serving\n");
 	close(s->conn);
 	s->conn = -1;
 	return 0;

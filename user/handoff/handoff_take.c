@@ -28,7 +28,9 @@ static int recv_fds(int conn)
 	} u;
 	char msg[64];
 	struct iovec iov = {.iov_base = msg, .iov_len = sizeof(msg)};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = u.buf,
 			    .msg_controllen = sizeof(u.buf)};
 	struct pollfd pfd = {.fd = conn, .events = POLLIN};
 	ssize_t n;
@@ -73,8 +75,8 @@ int handoff_request(const char *run_dir, int *conn)
 			unlink(sun.sun_path); /* its skiffd is gone (kill -9, a crash) */
 			return 0;
 		}
-		fprintf(stderr, "skiffd: cannot reach the running skiffd at %s: %s\n",
-			sun.sun_path, strerror(-err));
+		fprintf(stderr, "skiffd: cannot reach the running skiffd at %s: %s\n", sun.sun_path,
+			strerror(-err));
 		return err;
 	}
 	err = recv_fds(fd);

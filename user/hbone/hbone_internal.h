@@ -14,8 +14,8 @@
 #include "hbone/tls_records.h"
 #include "proxy/proxy.h"
 
-#define HBONE_STREAM_WINDOW (1 << 20)	 /* per-stream flow-control window and buffer */
-#define HBONE_MAX_STREAMS   100		/* concurrent streams per connection, as ztunnel */
+#define HBONE_STREAM_WINDOW (1 << 20) /* per-stream flow-control window and buffer */
+#define HBONE_MAX_STREAMS   100	      /* concurrent streams per connection, as ztunnel */
 
 #define HB_EV_GONE (~0u) /* hb_stream.ev_mask: the local socket has left epoll */
 
@@ -30,9 +30,9 @@
  * hold a reference: the pipe must outlive a stream whose last frames are still being sent. */
 struct hb_pipe {
 	int fd[2];
-	size_t len;	   /* bytes in it (claimed by queued frames or not) */
+	size_t len; /* bytes in it (claimed by queued frames or not) */
 	unsigned int refs;
-	bool stalled;	   /* it took nothing (an empty socket, or no slot left): the stream reads
+	bool stalled; /* it took nothing (an empty socket, or no slot left): the stream reads
 			    * again once bytes leave it, not on EPOLLIN */
 };
 
@@ -52,35 +52,36 @@ struct hb_buf {
 
 struct hb_stream {
 	struct hb_conn *conn;
-	int32_t id;		   /* HTTP/2 stream id; -1 before the request is submitted */
-	struct proxy_ev local;	   /* EV_HB_LOCAL: the punted client, or the pod */
-	struct hb_buf up;	   /* local -> DATA frames (with `pipe`: up.len counts its unclaimed bytes) */
-	struct hb_pipe *pipe;	   /* kTLS send: local -> pipe -> socket (hbone_splice.c); else NULL */
-	bool local_fast;	   /* the local socket may be in the sockhash: read() it (splice() does
+	int32_t id;	       /* HTTP/2 stream id; -1 before the request is submitted */
+	struct proxy_ev local; /* EV_HB_LOCAL: the punted client, or the pod */
+	struct hb_buf
+	    up; /* local -> DATA frames (with `pipe`: up.len counts its unclaimed bytes) */
+	struct hb_pipe *pipe; /* kTLS send: local -> pipe -> socket (hbone_splice.c); else NULL */
+	bool local_fast;      /* the local socket may be in the sockhash: read() it (splice() does
 				    * not see redirected bytes) */
-	struct hb_buf down;	   /* DATA frames -> local */
+	struct hb_buf down;   /* DATA frames -> local */
 	struct skiff_sock_origin dst; /* where the stream goes (its :authority) */
 	struct skiff_sock_origin src; /* the punted client (port 0): sent and read as `forwarded` */
-	bool open;		   /* 200 sent or received: bytes may flow */
-	bool local_connecting;	   /* server side: connect() to the pod in progress */
-	bool local_eof;		   /* the local side said FIN */
-	bool end_sent;		   /* ... and END_STREAM went out */
-	bool remote_eof;	   /* the peer sent END_STREAM */
-	bool local_shut;	   /* ... and shutdown(SHUT_WR) was passed to the local side */
-	bool closed;		   /* nghttp2 closed the stream */
-	bool gone;		   /* freed after this batch of events */
-	bool local_reset;	   /* end the local side with RST (refused, reset, broken) */
-	bool bad_method;	   /* server: the request was not CONNECT */
-	bool in_ready;		   /* the local socket may have bytes to read (epoll said so) */
-	bool out_ready;		   /* ... and room to write (until a write() comes back short) */
-	uint32_t ev_mask;	   /* the local socket's armed epoll events; HB_EV_GONE: left it */
-	int status;		   /* client: the response's :status */
-	uint64_t active_ms;	   /* proxy.now_ms at its last byte either way (or its start) */
-	uint64_t start_ms;	   /* proxy.now_ms when it was made */
-	uint64_t bytes_up;	   /* read from the local side (client or pod) */
-	uint64_t bytes_down;	   /* written to it */
-	char baggage[512];	    /* the source workload, as `baggage` says (sent, or received) */
-	char trace[64];		    /* server: the request's `traceparent` */
+	bool open;		      /* 200 sent or received: bytes may flow */
+	bool local_connecting;	      /* server side: connect() to the pod in progress */
+	bool local_eof;		      /* the local side said FIN */
+	bool end_sent;		      /* ... and END_STREAM went out */
+	bool remote_eof;	      /* the peer sent END_STREAM */
+	bool local_shut;	      /* ... and shutdown(SHUT_WR) was passed to the local side */
+	bool closed;		      /* nghttp2 closed the stream */
+	bool gone;		      /* freed after this batch of events */
+	bool local_reset;	      /* end the local side with RST (refused, reset, broken) */
+	bool bad_method;	      /* server: the request was not CONNECT */
+	bool in_ready;		      /* the local socket may have bytes to read (epoll said so) */
+	bool out_ready;		      /* ... and room to write (until a write() comes back short) */
+	uint32_t ev_mask;    /* the local socket's armed epoll events; HB_EV_GONE: left it */
+	int status;	     /* client: the response's :status */
+	uint64_t active_ms;  /* proxy.now_ms at its last byte either way (or its start) */
+	uint64_t start_ms;   /* proxy.now_ms when it was made */
+	uint64_t bytes_up;   /* read from the local side (client or pod) */
+	uint64_t bytes_down; /* written to it */
+	char baggage[512];   /* the source workload, as `baggage` says (sent, or received) */
+	char trace[64];	     /* server: the request's `traceparent` */
 	struct hb_stream *next;
 };
 
@@ -111,39 +112,40 @@ struct hb_conn {
 	SSL *ssl;
 	nghttp2_session *h2;
 	bool server;
-	bool connecting;   /* client: TCP connect() in progress */
-	bool handshaking;  /* TLS handshake in progress */
+	bool connecting;     /* client: TCP connect() in progress */
+	bool handshaking;    /* TLS handshake in progress */
 	bool ssl_want_write; /* the last SSL call wants the socket writable */
-	bool dead;	   /* closing: no new streams */
-	bool gone;	   /* closed; freed after this batch of events */
-	bool goaway;	   /* client: idle, GOAWAY submitted */
-	bool retiring;	   /* GOAWAY sent: no new streams on it (the kernel's send key is near its
+	bool dead;	     /* closing: no new streams */
+	bool gone;	     /* closed; freed after this batch of events */
+	bool goaway;	     /* client: idle, GOAWAY submitted */
+	bool retiring;	     /* GOAWAY sent: no new streams on it (the kernel's send key is near its
 			    * record limit); it closes once its streams are done */
-	int alert;	   /* what TLS says to send when the connection closes: close_notify, or
+	int alert;	     /* what TLS says to send when the connection closes: close_notify, or
 			    * the fatal alert for what the peer sent; -1: nothing (no handshake yet,
 			    * or the peer's own fatal alert) */
-	uint64_t ktls_recs; /* kTLS send: records the kernel may have sealed (an upper bound) */
-	bool rx_more;	   /* the socket may hold more records (the last read() was not short) */
+	uint64_t ktls_recs;  /* kTLS send: records the kernel may have sealed (an upper bound) */
+	bool rx_more;	     /* the socket may hold more records (the last read() was not short) */
 	const struct hb_rec_ops *ops; /* the record path; NULL until the handshake is done */
 	struct tls_rec *rec; /* skiffd's record layer after the handshake (both ways, or receive
 			      * only where the kernel sends); NULL: OpenSSL's */
 	unsigned char secret[2][TLS_REC_SECRET_MAX]; /* handshake: client, server traffic secret */
 	size_t secret_len;
-	unsigned secret_got; /* bit 0: the client's, bit 1: the server's */
+	unsigned secret_got;	    /* bit 0: the client's, bit 1: the server's */
 	unsigned char *rbuf, *obuf; /* rec: records read, not yet whole; records to write */
 	size_t rlen, rcap, ooff, olen, ocap; /* both grow with bulk traffic (hb_buf_grow) */
-	uint32_t ev_mask;  /* the socket's armed epoll events */
-	struct sockaddr_storage node; /* client: the peer node's 15008 */
+	uint32_t ev_mask;		     /* the socket's armed epoll events */
+	struct sockaddr_storage node;	     /* client: the peer node's 15008 */
 	socklen_t node_len;
-	char src_id[256];  /* client: the identity it presents (pool key) */
+	char src_id[256];    /* client: the identity it presents (pool key) */
 	unsigned char *wbuf; /* h2 output TLS has not taken yet: bytes woff..wlen */
 	size_t woff, wlen, wcap;
-	struct hb_seg *segs; /* kTLS: DATA payloads spliced between wbuf's bytes, in order */
+	struct hb_seg *segs;	   /* kTLS: DATA payloads spliced between wbuf's bytes, in order */
 	size_t seg0, nseg, segcap; /* the pending ones: segs[seg0 .. seg0 + nseg) */
-	char peer_id[256];   /* the peer's SPIFFE ID, once verified */
+	char peer_id[256];	   /* the peer's SPIFFE ID, once verified */
 	struct hb_stream *streams;
 	size_t nstreams;
-	uint64_t born_ms;   /* proxy.now_ms when it opened (the handshake's deadline counts from it) */
+	uint64_t
+	    born_ms; /* proxy.now_ms when it opened (the handshake's deadline counts from it) */
 	uint64_t active_ms; /* ... when it last had a stream */
 	struct hb_conn *next, *prev;
 };
@@ -240,8 +242,8 @@ void hb_stream_free(struct hb_stream *st, bool reset);
 void hb_stream_take_up(struct hb_stream *st, uint8_t *out, size_t len);
 /* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback): offers what
  * `up` holds without copying it (NGHTTP2_DATA_FLAG_NO_COPY); hb_tls_send_data takes it. */
-ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-			  uint32_t *flags, nghttp2_data_source *src, void *user);
+ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+			  nghttp2_data_source *src, void *user);
 void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const char *what);
 /* Server side: connect to the pod named by the request (st->dst), non-blocking. */
 int hb_stream_dial(struct hb_stream *st);

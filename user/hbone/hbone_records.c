@@ -41,8 +41,7 @@ static void keylog(const SSL *ssl, const char *line)
 
 	if (!c || !hex)
 		return;
-	if (!OPENSSL_hexstr2buf_ex(c->secret[who], sizeof(c->secret[who]), &n, hex + 1,
-				   '\0'))
+	if (!OPENSSL_hexstr2buf_ex(c->secret[who], sizeof(c->secret[who]), &n, hex + 1, '\0'))
 		return;
 	c->secret_len = n;
 	c->secret_got |= 1u << who;
@@ -116,7 +115,7 @@ static int rec_drain(struct hb_conn *c, bool kernel_seals)
 
 	for (;;) {
 		enum tls_rec_result r =
-			tls_rec_open(c->rec, c->rbuf + pos, c->rlen - pos, &used, &off, &plen);
+		    tls_rec_open(c->rec, c->rbuf + pos, c->rlen - pos, &used, &off, &plen);
 
 		if (r == TLS_REC_MORE)
 			break;
@@ -166,7 +165,8 @@ static int rec_read(struct hb_conn *c, bool kernel_seals)
 		 * same room: smaller reads, not wrong) */
 		if (c->rx_more && c->rcap < HB_REC_RBUF)
 			hb_buf_grow(&c->rbuf, &c->rcap,
-				    2 * c->rcap < HB_REC_RBUF ? 2 * c->rcap : HB_REC_RBUF, HB_REC_RBUF);
+				    2 * c->rcap < HB_REC_RBUF ? 2 * c->rcap : HB_REC_RBUF,
+				    HB_REC_RBUF);
 	}
 }
 

@@ -136,7 +136,8 @@ static int on_data_chunk(nghttp2_session *s, uint8_t flags, int32_t id, const ui
 	if (st)
 		st->active_ms = st->conn->p->now_ms;
 	if (!st || !hb_stream_down(st, data, len))
-		return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id, NGHTTP2_FLOW_CONTROL_ERROR)
+		return nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, id,
+						 NGHTTP2_FLOW_CONTROL_ERROR)
 			   ? NGHTTP2_ERR_CALLBACK_FAILURE
 			   : 0;
 	return 0;
@@ -175,9 +176,9 @@ static int on_stream_close(nghttp2_session *s, int32_t id, uint32_t error, void 
 int hb_session_init(struct hb_conn *c)
 {
 	nghttp2_settings_entry iv[] = {
-		{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
-		{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
-		{NGHTTP2_SETTINGS_MAX_FRAME_SIZE, HB_MAX_FRAME},
+	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, HBONE_MAX_STREAMS},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, HBONE_STREAM_WINDOW},
+	    {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, HB_MAX_FRAME},
 	};
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt;
@@ -239,11 +240,8 @@ int hb_session_connect(struct hb_conn *c, struct hb_stream *st)
 		      sizeof(authority));
 	hb_forwarded_format(&st->src, fwd, sizeof(fwd));
 	traceparent(st, trace, sizeof(trace));
-#define NV(k, v)                                                                               \
-	(nghttp2_nv)                                                                           \
-	{                                                                                      \
-		(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE     \
-	}
+#define NV(k, v)                                                                                   \
+	(nghttp2_nv){(uint8_t *)(k), (uint8_t *)(v), strlen(k), strlen(v), NGHTTP2_NV_FLAG_NONE}
 	nv[n++] = NV(":method", "CONNECT");
 	nv[n++] = NV(":authority", authority);
 	nv[n++] = NV("forwarded", fwd);

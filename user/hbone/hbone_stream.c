@@ -119,8 +119,8 @@ void hb_stream_take_up(struct hb_stream *st, uint8_t *out, size_t len)
 		b->off = 0;
 }
 
-ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-			  uint32_t *flags, nghttp2_data_source *src, void *user)
+ssize_t hb_stream_read_cb(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+			  nghttp2_data_source *src, void *user)
 {
 	struct hb_stream *st = src->ptr;
 	size_t n = st->up.len < len ? st->up.len : len;
@@ -258,8 +258,8 @@ void hb_access_log(const struct hb_conn *c, const struct hb_stream *st, const ch
 	fprintf(stderr,
 		"skiffd hbone: inbound src.principal=%s dst=%s stream=%d %s baggage=%s "
 		"traceparent=%s\n",
-		c->peer_id, dst, st->id, what,
-		st->baggage[0] ? st->baggage : "-", st->trace[0] ? st->trace : "-");
+		c->peer_id, dst, st->id, what, st->baggage[0] ? st->baggage : "-",
+		st->trace[0] ? st->trace : "-");
 }
 
 /* Server side: the pod answered the connect() (or did not). */

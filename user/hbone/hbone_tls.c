@@ -47,8 +47,8 @@
 #define HB_TLS_WBATCH	  (256 << 10) /* records gathered before they are written */
 
 /* After each read() of the socket BIO: a short one (or EAGAIN) means the socket is drained. */
-static long bio_watch(BIO *b, int oper, const char *argp, size_t len, int argi, long argl,
-		      int ret, size_t *processed)
+static long bio_watch(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+		      size_t *processed)
 {
 	struct hb_conn *c = (struct hb_conn *)BIO_get_callback_arg(b);
 
@@ -104,8 +104,9 @@ static int ssl_read(struct hb_conn *c)
 		int rv = SSL_read_ex(c->ssl, buf, sizeof(buf), &n);
 
 		if (rv <= 0)
-			return SSL_get_error(c->ssl, rv) == SSL_ERROR_ZERO_RETURN ? -1
-										  : hb_tls_wants(c, rv);
+			return SSL_get_error(c->ssl, rv) == SSL_ERROR_ZERO_RETURN
+				   ? -1
+				   : hb_tls_wants(c, rv);
 		if (nghttp2_session_mem_recv(c->h2, buf, n) < 0)
 			return -1;
 	}
@@ -258,34 +259,34 @@ static bool records_flushed(const struct hb_conn *c)
 }
 
 static const struct hb_rec_ops path_records = {
-	.read = hb_rec_read,
-	.send = hb_rec_send,
-	.owed = hb_rec_owed,
-	.flushed = records_flushed,
+    .read = hb_rec_read,
+    .send = hb_rec_send,
+    .owed = hb_rec_owed,
+    .flushed = records_flushed,
 };
 
 static const struct hb_rec_ops path_ktls_records = {
-	.read = hb_rec_read_ktls,
-	.send = hb_splice_send,
-	.owed = payloads_owed,
-	.flushed = ktls_flushed,
-	.splice = true,
+    .read = hb_rec_read_ktls,
+    .send = hb_splice_send,
+    .owed = payloads_owed,
+    .flushed = ktls_flushed,
+    .splice = true,
 };
 
 static const struct hb_rec_ops path_ktls = {
-	.read = ssl_read,
-	.send = hb_splice_send,
-	.owed = payloads_owed,
-	.flushed = ktls_flushed,
-	.splice = true,
+    .read = ssl_read,
+    .send = hb_splice_send,
+    .owed = payloads_owed,
+    .flushed = ktls_flushed,
+    .splice = true,
 };
 
 static const struct hb_rec_ops path_libssl = {
-	.read = ssl_read,
-	.send = ssl_send,
-	.owed = none_owed,
-	.push = ssl_push,
-	.flushed = ssl_flushed,
+    .read = ssl_read,
+    .send = ssl_send,
+    .owed = none_owed,
+    .push = ssl_push,
+    .flushed = ssl_flushed,
 };
 
 /* Records gather in a buffering BIO on top of the socket (after the handshake: OpenSSL buffers

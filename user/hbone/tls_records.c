@@ -14,15 +14,15 @@
 
 #include "hbone/tls_records.h"
 
-#define REC_APPDATA   23
-#define REC_HANDSHAKE 22
-#define REC_ALERT     21
-#define HS_NEW_TICKET 4
-#define HS_KEY_UPDATE 24
-#define ALERT_CLOSE   0	 /* close_notify */
-#define ALERT_CANCEL  90 /* user_canceled: a close_notify follows */
-#define TAG_LEN	      16
-#define TX_KEY_LIMIT  (1ULL << 24) /* records per send key (§5.5: AES-GCM is good to 2^24.5) */
+#define REC_APPDATA	23
+#define REC_HANDSHAKE	22
+#define REC_ALERT	21
+#define HS_NEW_TICKET	4
+#define HS_KEY_UPDATE	24
+#define ALERT_CLOSE	0  /* close_notify */
+#define ALERT_CANCEL	90 /* user_canceled: a close_notify follows */
+#define TAG_LEN		16
+#define TX_KEY_LIMIT	(1ULL << 24) /* records per send key (§5.5: AES-GCM is good to 2^24.5) */
 #define KEY_UPDATE_WIRE (5 + 5 + 1 + TAG_LEN)
 
 /* HKDF-Expand-Label(secret, label, "", len): info is length, "tls13 " + label, empty context. */
@@ -35,11 +35,11 @@ static int expand_label(const struct tls_rec *r, const unsigned char *secret, co
 	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
 	EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, &mode),
-		OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(r->md), 0),
-		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, r->secret_len),
-		OSSL_PARAM_octet_string(OSSL_KDF_PARAM_INFO, info, 0),
-		OSSL_PARAM_END,
+	    OSSL_PARAM_int(OSSL_KDF_PARAM_MODE, &mode),
+	    OSSL_PARAM_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)EVP_MD_get0_name(r->md), 0),
+	    OSSL_PARAM_octet_string(OSSL_KDF_PARAM_KEY, (void *)secret, r->secret_len),
+	    OSSL_PARAM_octet_string(OSSL_KDF_PARAM_INFO, info, 0),
+	    OSSL_PARAM_END,
 	};
 
 	info[n++] = len >> 8;
@@ -145,8 +145,8 @@ static void nonce_of(const struct tls_rec_dir *d, unsigned char nonce[12])
 
 /* One record of inner type `type` carrying in[0..len) (len <= TLS_REC_MAX_PLAIN) at `out`:
  * the inner plaintext is laid out in place, then encrypted there. */
-static ssize_t seal_one(struct tls_rec *r, unsigned char type, const unsigned char *in,
-			size_t len, unsigned char *out)
+static ssize_t seal_one(struct tls_rec *r, unsigned char type, const unsigned char *in, size_t len,
+			unsigned char *out)
 {
 	struct tls_rec_dir *d = &r->tx;
 	size_t ilen = len + 1, clen = ilen + TAG_LEN;

@@ -27,10 +27,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TLS_REC_MAX_PLAIN  16384		     /* a record's plaintext at most */
-#define TLS_REC_OVERHEAD   22			     /* header 5, inner type 1, tag 16 */
+#define TLS_REC_MAX_PLAIN  16384			 /* a record's plaintext at most */
+#define TLS_REC_OVERHEAD   22				 /* header 5, inner type 1, tag 16 */
 #define TLS_REC_MAX_WIRE   (5 + TLS_REC_MAX_PLAIN + 256) /* the largest record a peer may send */
-#define TLS_REC_SECRET_MAX 48			     /* SHA-384 */
+#define TLS_REC_SECRET_MAX 48				 /* SHA-384 */
 #define TLS_REC_NODATA_MAX 32 /* records in a row without application data (libssl's limit) */
 #define TLS_REC_ALERT_WIRE (5 + 2 + 1 + 16) /* a sealed alert record */
 /* Where the kernel seals (kTLS), its send key cannot be renewed (no rekey on the kernels skiff
@@ -62,10 +62,10 @@ struct tls_rec {
 	EVP_CIPHER *cipher;
 	size_t secret_len, key_len;
 	struct tls_rec_dir tx, rx;
-	bool tx_update; /* a KeyUpdate goes out (then the send key moves on) before more data */
-	bool peer_ask;	/* ... and it was the peer who asked (it must not ask back) */
-	bool server;	/* the server's side: a NewSessionTicket is an unexpected_message */
-	bool tx_off;	/* the send key was dropped (the kernel sends): nothing may be sealed */
+	bool tx_update;	 /* a KeyUpdate goes out (then the send key moves on) before more data */
+	bool peer_ask;	 /* ... and it was the peer who asked (it must not ask back) */
+	bool server;	 /* the server's side: a NewSessionTicket is an unexpected_message */
+	bool tx_off;	 /* the send key was dropped (the kernel sends): nothing may be sealed */
 	unsigned nodata; /* records opened in a row without application data */
 	int alert;	 /* after TLS_REC_ERR: the alert to answer with; -1: none (the peer's own
 			  * fatal alert, or nothing refused yet) */

@@ -39,8 +39,9 @@ int inspect_sockets(FILE *out, const char *bpffs)
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		err = -errno;
-		fprintf(stderr, "skiffctl: cannot open %s: %s (is skiffd running with --bpffs %s?)\n",
-			path, strerror(-err), bpffs);
+		fprintf(stderr,
+			"skiffctl: cannot open %s: %s (is skiffd running with --bpffs %s?)\n", path,
+			strerror(-err), bpffs);
 		return err;
 	}
 	while (!bpf_map_get_next_key(fd, first ? NULL : &cur, &next)) {
@@ -54,6 +55,9 @@ int inspect_sockets(FILE *out, const char *bpffs)
 		n++;
 	}
 	close(fd);
-	fprintf(out, "%d accelerated socket(s) (two per connection on the fast path: pod to pod, or pod to skiffd)\n", n);
+	fprintf(out,
+		"%d accelerated socket(s) (two per connection on the fast path: pod to pod, or pod "
+		"to skiffd)\n",
+		n);
 	return n;
 }

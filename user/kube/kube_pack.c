@@ -127,7 +127,7 @@ struct json_object *kube_obj_pack(struct json_object *o)
 	char *buf;
 
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						 JSON_C_TO_STRING_NOSLASHESCAPE);
+						     JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (!text || !pack_deflate(text, strlen(text), &z, &zlen))
 		return NULL;
 	tlen = (uint32_t)strlen(text);

@@ -93,8 +93,7 @@ static int keep(struct kube_stream *s, const char *p, size_t n)
 	return 0;
 }
 
-int kube_stream_feed(struct kube_stream *s, const char *p, size_t len, kube_stream_fn fn,
-		     void *ctx)
+int kube_stream_feed(struct kube_stream *s, const char *p, size_t len, kube_stream_fn fn, void *ctx)
 {
 	while (len) {
 		const char *nl = memchr(p, '\n', len);

@@ -15,12 +15,12 @@
 #include "kube/kube_internal.h"
 
 static const char *const pod_top[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
-static const char *const pod_meta[] = {"name", "namespace", "uid", "labels", "resourceVersion",
-				       NULL};
-static const char *const pod_spec[] = {"nodeName", "serviceAccountName", "serviceAccount",
-				       "hostNetwork", "containers", NULL};
+static const char *const pod_meta[] = {"name",	 "namespace",	    "uid",
+				       "labels", "resourceVersion", NULL};
+static const char *const pod_spec[] = {"nodeName",    "serviceAccountName", "serviceAccount",
+				       "hostNetwork", "containers",	    NULL};
 static const char *const pod_container[] = {"ports", NULL};
-static const char *const pod_status[] = {"podIP",  "podIPs", "hostIP", "hostIPs",
+static const char *const pod_status[] = {"podIP", "podIPs",	"hostIP", "hostIPs",
 					 "phase", "conditions", NULL};
 static const char *const pod_condition[] = {"type", "status", NULL};
 

@@ -94,7 +94,7 @@ extern const struct l7_filter_ops l7_http1_ops;
 extern const struct l7_filter_ops l7_h2_ops;
 extern const struct l7_filter_ops l7_tcp_ops; /* not HTTP: one L4 decision, then bytes */
 
-#define L7_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define L7_H2_PREFACE	  "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define L7_H2_PREFACE_LEN 24
 
 /* The body Istio's proxies answer a denied request with. */

@@ -138,12 +138,12 @@ static const struct l7_counts *h2_counts(const struct l7_filter *f)
 }
 
 const struct l7_filter_ops l7_h2_ops = {
-	.name = "h2c",
-	.open = h2_open,
-	.from_client = h2_from_client,
-	.from_upstream = h2_from_upstream,
-	.done = h2_done,
-	.counts = h2_counts,
-	.close = h2_close,
-	.in_head = h2_in_head,
+    .name = "h2c",
+    .open = h2_open,
+    .from_client = h2_from_client,
+    .from_upstream = h2_from_upstream,
+    .done = h2_done,
+    .counts = h2_counts,
+    .close = h2_close,
+    .in_head = h2_in_head,
 };

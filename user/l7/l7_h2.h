@@ -47,9 +47,9 @@
 #define H2_MAX_HELD	   (1 << 20) /* pod bytes held while its DATA waits for the client's window */
 #define H2_MAX_OPEN	   1024	     /* forwarded streams the client has not ended */
 
-#define H2_TABLE_MAX	    4096	/* HPACK dynamic table, client -> pod both */
-#define H2_ENC_RATIO	    2		/* header bytes toward the pod per client byte */
-#define H2_ENC_SLACK	    (64 << 10)	/* plus this much */
+#define H2_TABLE_MAX 4096	/* HPACK dynamic table, client -> pod both */
+#define H2_ENC_RATIO 2		/* header bytes toward the pod per client byte */
+#define H2_ENC_SLACK (64 << 10) /* plus this much */
 
 /* A frame header, decoded. */
 struct h2_hd {
@@ -214,11 +214,11 @@ struct l7_filter {
 	uint64_t give_back;  /* dropped client DATA bytes to return with a WINDOW_UPDATE */
 	struct h2_denied *den; /* in stream order */
 	size_t nden, dencap;
-	bool cl_drop; /* the client frame under way is on a stream the pod never sees */
-	uint64_t resets;     /* requests reset by the client, or malformed (rapid reset) */
-	uint32_t ctl_run;    /* PING and SETTINGS asking for an answer since a request or DATA */
-	uint32_t empty_run;  /* frames in a row that carried nothing and ended nothing */
-	bool goaway;  /* the client broke the protocol: GOAWAY(goaway_code) pending */
+	bool cl_drop;	    /* the client frame under way is on a stream the pod never sees */
+	uint64_t resets;    /* requests reset by the client, or malformed (rapid reset) */
+	uint32_t ctl_run;   /* PING and SETTINGS asking for an answer since a request or DATA */
+	uint32_t empty_run; /* frames in a row that carried nothing and ended nothing */
+	bool goaway;	    /* the client broke the protocol: GOAWAY(goaway_code) pending */
 	uint32_t goaway_code;
 };
 

@@ -95,7 +95,8 @@ static bool empty_frame(const struct h2_hd *hd)
 	case NGHTTP2_DATA:
 		return !hd->len && !(hd->flags & NGHTTP2_FLAG_END_STREAM);
 	case NGHTTP2_HEADERS:
-		return !hd->len && !(hd->flags & (NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS));
+		return !hd->len &&
+		       !(hd->flags & (NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS));
 	case NGHTTP2_CONTINUATION:
 		return !hd->len && !(hd->flags & NGHTTP2_FLAG_END_HEADERS);
 	default:

@@ -61,7 +61,8 @@ struct l7_relay {
 	struct l7_filter *f;
 	struct proxy_l7 l7;
 	struct l7_buf to_up, to_client;
-	uint8_t sniff[L7_H2_PREFACE_LEN]; /* the client's first bytes, while they may be a preface */
+	uint8_t
+	    sniff[L7_H2_PREFACE_LEN]; /* the client's first bytes, while they may be a preface */
 	struct l7_buf held; /* the pod's first bytes, while they may be an h2c server's SETTINGS */
 	struct l7_buf pending; /* client bytes read but not yet filtered: the backlog was full */
 	size_t nsniff;
@@ -496,7 +497,7 @@ void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events)
 	struct l7_relay *r = ev->l7;
 
 	(void)events; /* level-triggered: reading and writing find out what the event meant */
-	if (r->gone) /* closed earlier in this batch of events */
+	if (r->gone)  /* closed earlier in this batch of events */
 		return;
 	if (r->connecting) {
 		if (ev->kind != EV_L7_UPSTREAM)

@@ -28,8 +28,8 @@ static struct l7_filter *tcp_open(const struct l7_decider *d)
 	return f;
 }
 
-static int tcp_from_client(struct l7_filter *f, const uint8_t *in, size_t len,
-			   struct l7_buf *to_up, struct l7_buf *to_client)
+static int tcp_from_client(struct l7_filter *f, const uint8_t *in, size_t len, struct l7_buf *to_up,
+			   struct l7_buf *to_client)
 {
 	(void)to_client;
 	return f->allowed ? l7_buf_put(to_up, in, len) : 0;
@@ -58,11 +58,11 @@ static void tcp_close(struct l7_filter *f)
 }
 
 const struct l7_filter_ops l7_tcp_ops = {
-	.name = "tcp",
-	.open = tcp_open,
-	.from_client = tcp_from_client,
-	.from_upstream = tcp_from_upstream,
-	.done = tcp_done,
-	.counts = tcp_counts,
-	.close = tcp_close,
+    .name = "tcp",
+    .open = tcp_open,
+    .from_client = tcp_from_client,
+    .from_upstream = tcp_from_upstream,
+    .done = tcp_done,
+    .counts = tcp_counts,
+    .close = tcp_close,
 };

@@ -45,11 +45,11 @@ struct up_ring_entry {
 
 /* Connection-pool counters of one set (Envoy's circuit breakers are per cluster). */
 struct up_pool {
-	uint32_t conns;	    /* open upstream connections */
-	uint32_t active;    /* requests in flight */
-	uint32_t pending;   /* requests waiting for a connection (HTTP/1.1) */
-	uint32_t retries;   /* retries in flight */
-	uint64_t overflows; /* requests or connections refused (UO) */
+	uint32_t conns;		  /* open upstream connections */
+	uint32_t active;	  /* requests in flight */
+	uint32_t pending;	  /* requests waiting for a connection (HTTP/1.1) */
+	uint32_t retries;	  /* retries in flight */
+	uint64_t overflows;	  /* requests or connections refused (UO) */
 	uint64_t retry_overflows; /* retries refused by maxRetries (upstream_rq_retry_overflow) */
 };
 
@@ -81,7 +81,7 @@ struct up_set {
 };
 
 /* up_pick's answers besides an index into ep[] */
-#define UP_NO_HEALTHY	 (-1) /* nothing to pick: answer 503, response flag UH */
+#define UP_NO_HEALTHY  (-1) /* nothing to pick: answer 503, response flag UH */
 #define UP_PASSTHROUGH (-2) /* PASSTHROUGH: keep the connection's own destination */
 
 /*
@@ -130,11 +130,11 @@ uint32_t up_kernel_maglev_size(uint64_t table_size);
 /* ---- connection pool (connectionPool) ----
  * Each try_* returns true and counts, or false and counts an overflow: the caller answers 503
  * with response flag UO. Every successful try_* is paired with its *_done. */
-bool up_pool_try_connect(struct up_set *s);	/* tcp.maxConnections */
+bool up_pool_try_connect(struct up_set *s); /* tcp.maxConnections */
 void up_pool_conn_done(struct up_set *s);
-bool up_pool_try_request(struct up_set *s);	/* http.http2MaxRequests (all protocols) */
+bool up_pool_try_request(struct up_set *s); /* http.http2MaxRequests (all protocols) */
 void up_pool_request_done(struct up_set *s);
-bool up_pool_try_pending(struct up_set *s);	/* http.http1MaxPendingRequests */
+bool up_pool_try_pending(struct up_set *s); /* http.http1MaxPendingRequests */
 void up_pool_pending_done(struct up_set *s);
 /* http.maxRetries: a refused retry is not an overflow (the request is answered with what its
  * last try gave) but counts in retry_overflows. */

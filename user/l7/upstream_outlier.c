@@ -109,7 +109,8 @@ void up_tick(struct up_set *s, uint64_t now_ms)
 			s->nejected--;
 			changed = true;
 			notify(s, ep, false);
-		} else if (!ep->ejected && ep->ejections && ep->healthy_since_ms <= s->last_tick_ms) {
+		} else if (!ep->ejected && ep->ejections &&
+			   ep->healthy_since_ms <= s->last_tick_ms) {
 			ep->ejections--; /* healthy through the whole interval: forgive one */
 		}
 	}

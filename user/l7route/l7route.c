@@ -69,7 +69,7 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out)
 	r->ticker_on = !pthread_create(&r->ticker, NULL, ticker_main, r);
 	if (!r->ticker_on)
 		fprintf(stderr, "skiffd l7route: no outlier detection timer (no thread): ejections "
-			"end only with new requests\n");
+				"end only with new requests\n");
 	*out = r;
 	return 0;
 }
@@ -154,7 +154,8 @@ bool l7route_take(struct l7route *r, int fd, const struct skiff_punt_key *client
 	c->sp = sp;
 	c->src_pod = r->o.client_pod ? r->o.client_pod(ref, client) : NULL;
 	c->plan = l7r_plan_get(r, t);
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); /* reads and writes poll with deadlines */
+	fcntl(fd, F_SETFL,
+	      fcntl(fd, F_GETFL) | O_NONBLOCK); /* reads and writes poll with deadlines */
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 256 << 10);
@@ -207,7 +208,8 @@ bool l7route_quiesce(struct l7route *r)
 		;
 	done = r->nconns == 0;
 	if (!done)
-		fprintf(stderr, "skiffd l7route: %zu connection(s) still waiting on endpoints at stop\n",
+		fprintf(stderr,
+			"skiffd l7route: %zu connection(s) still waiting on endpoints at stop\n",
 			r->nconns);
 	pthread_mutex_unlock(&r->lock);
 	return done;

@@ -47,8 +47,8 @@ struct l7route_opts {
 	/* Outlier detection ejected endpoint `ep` of the Service port `svc` (its VIP, port, TCP), or
 	 * its ejection ended (`out` false): the kernel's backends should follow (may be NULL). Called
 	 * on the router's threads, with a balancer's lock held: hand it on, do not block. */
-	void (*eject)(void *ctx, const struct skiff_svc_key *svc, const struct skiff_sock_origin *ep,
-		      bool out);
+	void (*eject)(void *ctx, const struct skiff_svc_key *svc,
+		      const struct skiff_sock_origin *ep, bool out);
 	/* What happened to each request (may be NULL). */
 	void (*record)(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec);
 	void *ctx;

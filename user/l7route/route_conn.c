@@ -17,15 +17,24 @@
 static const char *reason(int status)
 {
 	switch (status) {
-	case 200: return "OK";
-	case 301: return "Moved Permanently";
-	case 302: return "Found";
-	case 400: return "Bad Request";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "";
+	case 200:
+		return "OK";
+	case 301:
+		return "Moved Permanently";
+	case 302:
+		return "Found";
+	case 400:
+		return "Bad Request";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 503:
+		return "Service Unavailable";
+	case 504:
+		return "Gateway Timeout";
+	default:
+		return "";
 	}
 }
 
@@ -35,9 +44,9 @@ int l7r_answer(struct l7r_conn *c, struct l7r_req *q, int status, const char *ct
 	struct l7_buf out = {0};
 	int err;
 
-	err = l7_buf_printf(&out, "HTTP/1.1 %d %s\r\ncontent-length: %zu\r\n%s%s%s%s%s\r\n",
-			    status, reason(status), len, ctype ? "content-type: " : "",
-			    ctype ? ctype : "", ctype ? "\r\n" : "", extra_fields ? extra_fields : "",
+	err = l7_buf_printf(&out, "HTTP/1.1 %d %s\r\ncontent-length: %zu\r\n%s%s%s%s%s\r\n", status,
+			    reason(status), len, ctype ? "content-type: " : "", ctype ? ctype : "",
+			    ctype ? "\r\n" : "", extra_fields ? extra_fields : "",
 			    c->close ? "connection: close\r\n" : "");
 	if (!err && len && !(q->msg.method && !strcmp(q->msg.method, "HEAD")))
 		err = l7_buf_put(&out, body, len);
@@ -131,10 +140,9 @@ static int read_head(struct l7r_conn *c, struct l7r_req *q)
 {
 	for (;;) {
 		size_t used = 0;
-		int rc = l7_buf_unread(&c->in)
-				 ? h1_head_feed(&q->head, l7_buf_head(&c->in),
-						l7_buf_unread(&c->in), &used)
-				 : 0;
+		int rc = l7_buf_unread(&c->in) ? h1_head_feed(&q->head, l7_buf_head(&c->in),
+							      l7_buf_unread(&c->in), &used)
+					       : 0;
 
 		l7_buf_consume(&c->in, used);
 		if (rc < 0)
@@ -222,8 +230,8 @@ static int fault(struct l7r_conn *c, struct l7r_req *q, const struct m_fault *f)
 	}
 	if (f->abort && f->abort_status && l7r_rand01() * 100.0 < f->abort_pct) {
 		q->rec.flags |= L7R_F_FI;
-		return l7r_answer(c, q, f->abort_status, "text/plain", body, sizeof(body) - 1,
-				  NULL) ?: 1;
+		return l7r_answer(c, q, f->abort_status, "text/plain", body, sizeof(body) - 1, NULL)
+			   ?: 1;
 	}
 	return 0;
 }
@@ -256,8 +264,8 @@ static int serve_one(struct l7r_conn *c, struct l7r_req *q)
 		return redirect(c, q, h->redirect) ?: l7r_body_rest(c, q, -1, l7r_deadline(60000));
 	if (h && h->direct)
 		return l7r_answer(c, q, h->direct->status, h->direct->body ? "text/plain" : NULL,
-				  h->direct->body, h->direct->body_len, NULL) ?:
-			   l7r_body_rest(c, q, -1, l7r_deadline(60000));
+				  h->direct->body, h->direct->body_len, NULL)
+			   ?: l7r_body_rest(c, q, -1, l7r_deadline(60000));
 	if (h && h->fault) {
 		err = fault(c, q, h->fault);
 		if (err)

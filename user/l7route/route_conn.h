@@ -32,7 +32,7 @@ struct l7route {
 	struct l7r_conn *conns; /* every open connection, for l7route_stop */
 	size_t nconns;
 	bool stopping;
-	bool draining; /* l7route_drain: each response says Connection: close (atomic) */
+	bool draining;	       /* l7route_drain: each response says Connection: close (atomic) */
 	struct l7r_plan *plan; /* of the table in force, shared by its connections (with lock) */
 	uint64_t plan_serial;  /* the last plan's (with lock) */
 };
@@ -46,11 +46,11 @@ struct l7r_conn {
 	void *ref; /* keeps t and its model alive */
 	const struct l7_svcport *sp;
 	const struct m_pod *src_pod;
-	struct l7_buf in; /* client bytes read, not yet used */
-	bool close;	  /* close after the response under way */
-	int up_fd;	  /* the upstream connection in use, -1 when none */
-	struct l7r_plan *plan;		    /* t's, NULL: out of memory */
-	const struct l7_dest *last_d;	    /* the destination last picked from, */
+	struct l7_buf in;		     /* client bytes read, not yet used */
+	bool close;			     /* close after the response under way */
+	int up_fd;			     /* the upstream connection in use, -1 when none */
+	struct l7r_plan *plan;		     /* t's, NULL: out of memory */
+	const struct l7_dest *last_d;	     /* the destination last picked from, */
 	const struct l7r_lb_target *last_tg; /* and its resolution in plan */
 	struct l7r_conn *next, *prev;
 };
@@ -59,9 +59,9 @@ struct l7r_req {
 	struct h1_head head;
 	struct h1_msg msg;
 	struct l7r_request rq;
-	struct l7_buf body;	  /* raw body bytes, framing included */
+	struct l7_buf body; /* raw body bytes, framing included */
 	struct h1_body bstate;
-	bool body_done;		  /* all of it is in `body`: the request may be retried */
+	bool body_done; /* all of it is in `body`: the request may be retried */
 	const struct l7_route *route;
 	const struct m_http_match *matched; /* the match that chose the route, NULL: none */
 	const struct l7_dest *dest;
@@ -155,8 +155,8 @@ void l7r_header_ops(const struct l7r_req *q, bool response, const struct m_heade
 /* The authority the upstream sees after rewrite. */
 const char *l7r_rewritten_authority(const struct l7r_req *q);
 int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out);
-int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
-		      const struct h1_msg *rs, struct l7_buf *out);
+int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q, const struct h1_msg *rs,
+		      struct l7_buf *out);
 /* The path the upstream sees after rewrite (malloc'd). */
 char *l7r_rewritten_path(const struct l7r_req *q);
 

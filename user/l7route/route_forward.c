@@ -28,7 +28,7 @@
 struct attempt {
 	const struct l7_endpoint *ep;
 	int fd;
-	bool tunnel; /* an HBONE stream for this client: never pooled */
+	bool tunnel;	 /* an HBONE stream for this client: never pooled */
 	uint32_t served; /* requests the connection carried before this one */
 	struct l7r_up_opts uo;
 	struct h1_head head;
@@ -74,8 +74,9 @@ static enum l7r_outcome read_response(struct l7r_req *q, struct attempt *a, uint
 				return OUT_RESET;
 			if (a->rs.status >= 200 || a->rs.status == 101) {
 				q->rec.upstream_ns = l7r_now_ns() - q->rec.upstream_ns;
-				return l7_buf_put(&a->rest, buf + off, (size_t)n - off) ? OUT_RESET
-										   : OUT_RESPONSE;
+				return l7_buf_put(&a->rest, buf + off, (size_t)n - off)
+					   ? OUT_RESET
+					   : OUT_RESPONSE;
 			}
 			h1_msg_free(&a->rs); /* 1xx: the final one follows */
 			memset(&a->rs, 0, sizeof(a->rs));
@@ -87,7 +88,7 @@ static enum l7r_outcome read_response(struct l7r_req *q, struct attempt *a, uint
 
 /* Send the request on a->fd and read the response head. */
 static enum l7r_outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
-			     const struct l7_buf *head, uint64_t dl, bool *any)
+				 const struct l7_buf *head, uint64_t dl, bool *any)
 {
 	int err;
 
@@ -105,7 +106,7 @@ static enum l7r_outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct a
 }
 
 static enum l7r_outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
-			     const struct l7_buf *head, uint64_t dl)
+				 const struct l7_buf *head, uint64_t dl)
 {
 	bool reused, any = false;
 	enum l7r_outcome o;
@@ -197,8 +198,7 @@ bool l7r_retriable(const struct m_retries *r, enum l7r_outcome o, const struct h
 		       ((on & M_RETRY_GATEWAY_ERROR) && st >= 502 && st <= 504) ||
 		       ((on & M_RETRY_RETRIABLE_4XX) && st == 409) ||
 		       ((on & M_RETRY_STATUS_CODES) && has_code(r, st)) ||
-		       ((on & M_RETRY_ENVOY_RATELIMITED) &&
-			header_is(rs, "x-envoy-ratelimited")) ||
+		       ((on & M_RETRY_ENVOY_RATELIMITED) && header_is(rs, "x-envoy-ratelimited")) ||
 		       grpc_retriable(r, rs);
 	default:
 		return false;
@@ -232,13 +232,13 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 		ssize_t n;
 
 		if (have) {
-			rc = b.kind == H1_BODY_CLOSE ? 0
-						     : h1_body_feed(&b, l7_buf_head(&a->rest), have,
-								    &used);
+			rc = b.kind == H1_BODY_CLOSE
+				 ? 0
+				 : h1_body_feed(&b, l7_buf_head(&a->rest), have, &used);
 			if (b.kind == H1_BODY_CLOSE)
 				used = have;
-			if (rc < 0 || l7r_write_all(c->fd, l7_buf_head(&a->rest), used,
-						    l7r_deadline(30000)))
+			if (rc < 0 ||
+			    l7r_write_all(c->fd, l7_buf_head(&a->rest), used, l7r_deadline(30000)))
 				return -ECONNRESET;
 			q->rec.response_bytes += used;
 			l7_buf_consume(&a->rest, used);
@@ -307,8 +307,8 @@ static int fail(struct l7r_conn *c, struct l7r_req *q, enum l7r_outcome o)
 
 bool l7r_authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_endpoint *ep)
 {
-	struct skiff_sock_origin src = {.addr = c->client.addr, .port = c->client.port,
-					.family = c->client.family};
+	struct skiff_sock_origin src = {
+	    .addr = c->client.addr, .port = c->client.port, .family = c->client.family};
 	char src_ip[64] = "", dst_ip[64] = "";
 	struct authz_request rq = {0};
 	struct proxy_l7 l7 = {0};

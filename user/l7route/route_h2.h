@@ -27,10 +27,10 @@
 
 #include "l7route/route_conn.h"
 
-#define L7R_H2_MAX_STREAMS 128	     /* SETTINGS_MAX_CONCURRENT_STREAMS to the client */
-#define L7R_H2_BODY_MAX	   (4 << 20) /* a request body (413 past it) or response body (502) */
-#define L7R_H2_IDLE_PER_HOST 16	     /* idle upstream HTTP/2 connections kept per endpoint */
-#define L7R_H2_CONN_BUFFER (16 << 20) /* request bodies held at once per connection (413 past) */
+#define L7R_H2_MAX_STREAMS   128	/* SETTINGS_MAX_CONCURRENT_STREAMS to the client */
+#define L7R_H2_BODY_MAX	     (4 << 20)	/* a request body (413 past it) or response body (502) */
+#define L7R_H2_IDLE_PER_HOST 16		/* idle upstream HTTP/2 connections kept per endpoint */
+#define L7R_H2_CONN_BUFFER   (16 << 20) /* request bodies held at once per connection (413 past) */
 
 /* A header list: names lower-case as HTTP/2 sends them, each name and value malloc'd. */
 struct l7r_h2_fields {
@@ -75,10 +75,10 @@ struct l7r_h2s {
 	bool closed;	  /* nghttp2 closed the stream */
 	int cancel;	  /* the client reset it or left (atomic): the thread stops early */
 	struct l7r_h2_resp rs;
-	size_t body_sent;     /* of rs.body, to the client */
-	nghttp2_nv *nva;      /* the response head as submitted (points into rs) */
+	size_t body_sent; /* of rs.body, to the client */
+	nghttp2_nv *nva;  /* the response head as submitted (points into rs) */
 	char status[8];
-	struct l7r_h2s *next; /* on the connection's list of answers ready */
+	struct l7r_h2s *next;		     /* on the connection's list of answers ready */
 	struct l7r_h2s *all_prev, *all_next; /* every stream the connection still holds */
 };
 
@@ -92,7 +92,7 @@ struct l7r_h2 {
 	struct l7r_h2s *ready; /* answers the stream threads finished, for the connection */
 	struct l7r_h2s *all;   /* the connection thread's alone */
 	unsigned running;      /* stream threads not finished */
-	size_t buffered; /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
+	size_t buffered;       /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
 	/* the h2c filter's flood rules (l7/l7_h2.h), counted per frame (route_h2_limits.c) */
 	uint64_t requests, resets;
 	uint32_t ctl_run, empty_run, ncont;
@@ -126,8 +126,8 @@ struct l7r_h2_pool *l7r_h2_pool_new(void);
 void l7r_h2_pool_free(struct l7r_h2_pool *p);
 /* One try of request `nva` with `body` to `ep` before `dl`; the whole response into `rs`.
  * `tunnel` says whether it went over HBONE. `cancel` (atomic) stops it: OUT_CLIENT_GONE. */
-enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep,
-			    const nghttp2_nv *nva, size_t nvlen, const struct l7_buf *body,
-			    uint64_t dl, const int *cancel, struct l7r_h2_resp *rs, bool *tunnel);
+enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, const nghttp2_nv *nva,
+			    size_t nvlen, const struct l7_buf *body, uint64_t dl, const int *cancel,
+			    struct l7r_h2_resp *rs, bool *tunnel);
 
 #endif

@@ -153,8 +153,8 @@ static int on_header(nghttp2_session *ss, const nghttp2_frame *f, const uint8_t 
 		   : 0;
 }
 
-static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_t *data,
-		   size_t len, void *arg)
+static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
+		   void *arg)
 {
 	struct l7r_h2 *h = arg;
 	struct l7r_h2s *s = stream_of(h, sid);

@@ -64,8 +64,8 @@ static int emit(void *arg, const char *name, const char *value)
 }
 
 /* A response the router makes itself (0, for the callers' tail calls). */
-static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *body,
-		   size_t len, const char *name, const char *value)
+static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *body, size_t len,
+		  const char *name, const char *value)
 {
 	char cl[24];
 
@@ -85,12 +85,23 @@ static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *
 
 int l7r_grpc_code(const char *name)
 {
-	static const char *const names[] = {
-	    "OK",		 "CANCELLED",	      "UNKNOWN",	    "INVALID_ARGUMENT",
-	    "DEADLINE_EXCEEDED", "NOT_FOUND",	      "ALREADY_EXISTS",	    "PERMISSION_DENIED",
-	    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",	    "OUT_OF_RANGE",
-	    "UNIMPLEMENTED",	 "INTERNAL",	      "UNAVAILABLE",	    "DATA_LOSS",
-	    "UNAUTHENTICATED"};
+	static const char *const names[] = {"OK",
+					    "CANCELLED",
+					    "UNKNOWN",
+					    "INVALID_ARGUMENT",
+					    "DEADLINE_EXCEEDED",
+					    "NOT_FOUND",
+					    "ALREADY_EXISTS",
+					    "PERMISSION_DENIED",
+					    "RESOURCE_EXHAUSTED",
+					    "FAILED_PRECONDITION",
+					    "ABORTED",
+					    "OUT_OF_RANGE",
+					    "UNIMPLEMENTED",
+					    "INTERNAL",
+					    "UNAVAILABLE",
+					    "DATA_LOSS",
+					    "UNAUTHENTICATED"};
 
 	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
 		if (!strcasecmp(names[i], name))
@@ -229,8 +240,8 @@ static void fail(struct l7r_h2s *s, enum l7r_outcome o)
 }
 
 /* One try to an endpoint of q->dest: the outcome, or -1 when the router answered itself. */
-static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp2_nv *nv,
-		   size_t n, uint64_t dl, uint64_t route_dl, struct l7r_lb_pick *lp)
+static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp2_nv *nv, size_t n,
+		   uint64_t dl, uint64_t route_dl, struct l7r_lb_pick *lp)
 {
 	struct l7r_conn *c = s->h->c;
 	struct l7r_record *rec = &s->q.rec;

@@ -25,11 +25,11 @@ struct h2_up {
 	struct l7r_h2_resp *rs;
 	const struct l7_buf *body;
 	size_t body_off;
-	bool any;	  /* a frame of the stream arrived */
-	bool final;	  /* the final (non-1xx) response head arrived */
-	bool done;	  /* the stream closed */
-	uint32_t code;	  /* its RST_STREAM / GOAWAY error code */
-	bool too_large;	  /* the body passed L7R_H2_BODY_MAX */
+	bool any;	/* a frame of the stream arrived */
+	bool final;	/* the final (non-1xx) response head arrived */
+	bool done;	/* the stream closed */
+	uint32_t code;	/* its RST_STREAM / GOAWAY error code */
+	bool too_large; /* the body passed L7R_H2_BODY_MAX */
 	struct h2_up *next;
 };
 
@@ -40,8 +40,8 @@ struct l7r_h2_pool {
 
 static bool same_ep(const struct skiff_sock_origin *a, const struct skiff_sock_origin *b)
 {
-	return a->family == b->family && a->port == b->port && !memcmp(&a->addr, &b->addr,
-								      sizeof(a->addr));
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(&a->addr, &b->addr, sizeof(a->addr));
 }
 
 static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *arg)
@@ -95,8 +95,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *arg)
 	return 0;
 }
 
-static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
-		   size_t len, void *arg)
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
+		   void *arg)
 {
 	struct h2_up *u = arg;
 
@@ -123,8 +123,8 @@ static int on_close(nghttp2_session *s, int32_t sid, uint32_t code, void *arg)
 	return 0;
 }
 
-static ssize_t body_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
-			 uint32_t *flags, nghttp2_data_source *src, void *arg)
+static ssize_t body_read(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *flags,
+			 nghttp2_data_source *src, void *arg)
 {
 	struct h2_up *u = arg;
 	size_t left = u->body->len - u->body_off;
@@ -313,9 +313,9 @@ static bool reusable(const struct h2_up *u)
 	return nghttp2_session_want_read(u->s) && u->sid < (1 << 30);
 }
 
-enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep,
-			    const nghttp2_nv *nva, size_t nvlen, const struct l7_buf *body,
-			    uint64_t dl, const int *cancel, struct l7r_h2_resp *rs, bool *tunnel)
+enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, const nghttp2_nv *nva,
+			    size_t nvlen, const struct l7_buf *body, uint64_t dl, const int *cancel,
+			    struct l7r_h2_resp *rs, bool *tunnel)
 {
 	uint64_t cdl = l7r_deadline(L7R_CONNECT_MS);
 	struct h2_up *u = NULL;

@@ -155,8 +155,8 @@ int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l
 	return err;
 }
 
-int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q,
-		      const struct h1_msg *rs, struct l7_buf *out)
+int l7r_response_head(const struct l7r_conn *c, const struct l7r_req *q, const struct h1_msg *rs,
+		      struct l7_buf *out)
 {
 	const char *reason = rs->status == 200 ? "OK" : "";
 	int err;

@@ -34,8 +34,8 @@ void l7r_pool_free(struct l7r_pool *p);
 int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served);
 /* Keep `fd`, which carried `served` requests, for the next request to `ep`, for at most
  * `idle_ms` (0: no bound) without one; closed at once when the pool is full. */
-void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd,
-		  uint32_t served, uint64_t idle_ms);
+void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd, uint32_t served,
+		  uint64_t idle_ms);
 /* Close every idle connection whose idle timeout passed (the router's timer). */
 void l7r_pool_sweep(struct l7r_pool *p);
 /* Idle connections held now, for every endpoint. */

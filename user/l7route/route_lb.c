@@ -125,8 +125,8 @@ static bool pol_same(const struct m_tp_settings *x, const struct m_tp_settings *
 	return a->set == b->set && a->simple == b->simple && a->hash_on == b->hash_on &&
 	       str_same(a->hash_name, b->hash_name) && str_same(a->cookie_path, b->cookie_path) &&
 	       a->cookie_ttl_ms == b->cookie_ttl_ms && a->algo == b->algo &&
-	       a->ring_min == b->ring_min && a->maglev_size == b->maglev_size &&
-	       p->set == q->set && p->max_connections == q->max_connections &&
+	       a->ring_min == b->ring_min && a->maglev_size == b->maglev_size && p->set == q->set &&
+	       p->max_connections == q->max_connections &&
 	       p->connect_timeout_ms == q->connect_timeout_ms && p->keepalive == q->keepalive &&
 	       p->keepalive_probes == q->keepalive_probes &&
 	       p->keepalive_time_ms == q->keepalive_time_ms &&
@@ -200,7 +200,8 @@ static void release_ejected(struct l7r_lb *lb, const struct l7_dest *d, bool all
 			continue;
 		to_origin(&e->addr, &o);
 		for (size_t j = 0; !all && j < d->neps && !stays; j++)
-			stays = d->eps[j].addr.family == o.family && d->eps[j].addr.port == o.port &&
+			stays = d->eps[j].addr.family == o.family &&
+				d->eps[j].addr.port == o.port &&
 				!memcmp(&d->eps[j].addr.addr, &o.addr, sizeof(o.addr));
 		if (!stays)
 			on_eject(lb, &lb->set, e, false);
@@ -306,8 +307,8 @@ const struct l7_endpoint *l7r_lb_pick_target(const struct l7r_lb_target *tg,
 	p->admitted = false;
 	if (!lb)
 		return d->neps ? pick_uniform(d, avoid) : NULL;
-	hashed = tg->pol.lb.simple == M_LB_CONSISTENT_HASH &&
-		 l7r_lb_hash(&tg->pol.lb, rq, client, &h);
+	hashed =
+	    tg->pol.lb.simple == M_LB_CONSISTENT_HASH && l7r_lb_hash(&tg->pol.lb, rq, client, &h);
 	pthread_mutex_lock(&lb->lock);
 	/* Requests under an older or newer table may have moved the set to their endpoints */
 	if (!tg->serial || lb->serial != tg->serial) {

@@ -42,10 +42,10 @@ void l7r_lbs_free(struct l7r_lbs *b);
  */
 struct l7r_lb_target {
 	const struct l7_dest *d;
-	const char *client_ns;	 /* from the table's model; NULL: a client the model lacks */
-	struct l7r_lb *lb;	 /* NULL: no set (out of memory): endpoints picked uniformly */
+	const char *client_ns;	  /* from the table's model; NULL: a client the model lacks */
+	struct l7r_lb *lb;	  /* NULL: no set (out of memory): endpoints picked uniformly */
 	struct m_tp_settings pol; /* merged, before defaults; strings point into the model */
-	uint64_t serial;	 /* the table's, never reused; 0: check the set on every pick */
+	uint64_t serial;	  /* the table's, never reused; 0: check the set on every pick */
 };
 
 /* Resolve `d` for clients in `client_ns` under table `serial`, and bring its set to d's
@@ -57,7 +57,8 @@ void l7r_lb_resolve(struct l7r_lbs *b, const struct model *m, const struct l7_de
 const struct l7_endpoint *l7r_lb_pick_target(const struct l7r_lb_target *tg,
 					     const struct l7r_request *rq,
 					     const struct skiff_punt_key *client,
-					     const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
+					     const struct l7_endpoint *avoid,
+					     struct l7r_lb_pick *p);
 
 /*
  * The endpoint of `d` for request `rq` from `client`, by the policy in force for the destination

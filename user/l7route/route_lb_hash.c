@@ -65,8 +65,7 @@ static bool query_value(const char *path, const char *name, const char **v, size
 	return false;
 }
 
-static bool cookie_of(const struct l7r_request *rq, const char *name, const char **v,
-		      size_t *len)
+static bool cookie_of(const struct l7r_request *rq, const char *name, const char **v, size_t *len)
 {
 	for (size_t i = 0; name && i < rq->nheaders; i++)
 		if (!strcasecmp(rq->headers[i].name, "cookie") &&

@@ -10,7 +10,8 @@
 #include "l7route/route_lb.h"
 
 struct l7r_lb {
-	struct l7r_lb *next; /* set once, before the entry is visible: the list is walked unlocked */
+	struct l7r_lb
+	    *next; /* set once, before the entry is visible: the list is walked unlocked */
 	struct l7r_lbs *owner;
 	char *key;
 	struct skiff_svc_key svc; /* the kernel's service port: target VIP, port, TCP */

@@ -31,10 +31,12 @@ static bool sm_match(const struct m_string_match *sm, const char *v, size_t len,
 		return true;
 	case M_SM_EXACT:
 		n = strlen(sm->value);
-		return n == len && (icase ? !strncasecmp(v, sm->value, n) : !memcmp(v, sm->value, n));
+		return n == len &&
+		       (icase ? !strncasecmp(v, sm->value, n) : !memcmp(v, sm->value, n));
 	case M_SM_PREFIX:
 		n = strlen(sm->value);
-		return n <= len && (icase ? !strncasecmp(v, sm->value, n) : !memcmp(v, sm->value, n));
+		return n <= len &&
+		       (icase ? !strncasecmp(v, sm->value, n) : !memcmp(v, sm->value, n));
 	case M_SM_REGEX:
 		return sm->re && m_regex_match(sm->re, v, len);
 	}

@@ -73,8 +73,8 @@ static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_de
 	j->ep = *ep;
 	shadow_host(q->rq.authority ? q->rq.authority : d->target->meta.name, host, sizeof(host));
 	path = l7r_rewritten_path(q);
-	err = !path || l7_buf_printf(&j->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", q->msg.method,
-				     path, host);
+	err = !path ||
+	      l7_buf_printf(&j->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", q->msg.method, path, host);
 	for (size_t i = 0; !err && i < q->msg.nfields; i++)
 		if (strcasecmp(q->msg.fields[i].name, "host") &&
 		    strcasecmp(q->msg.fields[i].name, "connection"))

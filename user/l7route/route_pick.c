@@ -47,8 +47,7 @@ const struct l7_dest *l7r_pick_dest(const struct l7_route *r, double rnd)
 	return &r->dests[r->ndests - 1];
 }
 
-static bool was_tried(const struct l7_endpoint *e, const struct l7_endpoint *const *tried,
-		      size_t n)
+static bool was_tried(const struct l7_endpoint *e, const struct l7_endpoint *const *tried, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (tried[i] == e)

@@ -24,9 +24,9 @@ struct plan_entry {
 
 struct l7r_plan {
 	const struct l7_table *t;
-	void *ref;	/* held by the plan; NULL: the connections' own references keep t */
+	void *ref; /* held by the plan; NULL: the connections' own references keep t */
 	uint64_t serial;
-	size_t users;	/* connections, + 1 while it is the router's current plan */
+	size_t users;	      /* connections, + 1 while it is the router's current plan */
 	pthread_mutex_t lock; /* the buckets */
 	struct plan_entry **bucket;
 	size_t nbuckets; /* a power of two */
@@ -147,7 +147,8 @@ void l7r_plan_drop(struct l7route *r)
 
 static size_t slot_of(const struct l7r_plan *p, const struct l7_dest *d, const char *ns)
 {
-	uint64_t h = ((uintptr_t)d ^ ((uintptr_t)ns * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	uint64_t h =
+	    ((uintptr_t)d ^ ((uintptr_t)ns * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
 
 	return (size_t)(h >> 32) & (p->nbuckets - 1);
 }

@@ -57,23 +57,23 @@ enum l7r_flag {
 const char *l7r_flags_str(uint32_t flags, char *buf, size_t len);
 
 struct l7r_record {
-	int code;	 /* status sent to the client; 0 when none was (DC) */
-	uint32_t flags;	 /* L7R_F_* */
-	unsigned attempts; /* tries upstream (0: answered by the router itself) */
-	char upstream[64]; /* "10.0.0.5:8080" of the last try, "" when none */
-	int route;	   /* index in the VirtualService's http routes, -1 for none */
-	uint64_t start_ns;	/* the request head complete */
-	uint64_t duration_ns;	/* to the last byte of the response sent */
-	uint64_t upstream_ns;	/* the last try: request sent to response head */
+	int code;	      /* status sent to the client; 0 when none was (DC) */
+	uint32_t flags;	      /* L7R_F_* */
+	unsigned attempts;    /* tries upstream (0: answered by the router itself) */
+	char upstream[64];    /* "10.0.0.5:8080" of the last try, "" when none */
+	int route;	      /* index in the VirtualService's http routes, -1 for none */
+	uint64_t start_ns;    /* the request head complete */
+	uint64_t duration_ns; /* to the last byte of the response sent */
+	uint64_t upstream_ns; /* the last try: request sent to response head */
 	uint64_t request_bytes, response_bytes;
 	/* Who talked to whom, for the metrics (valid only during the record callback: they
 	 * point into the snapshot the connection holds). */
-	const struct m_pod *src_pod;	   /* the client pod, NULL when unknown */
-	const struct m_pod *dst_pod;	   /* the pod of the last try's endpoint, NULL: none */
+	const struct m_pod *src_pod;	 /* the client pod, NULL when unknown */
+	const struct m_pod *dst_pod;	 /* the pod of the last try's endpoint, NULL: none */
 	const struct m_service *dst_svc; /* the route destination's Service, else the one dialled */
-	bool hbone;			   /* the last try went over an HBONE stream (mTLS) */
-	const char *protocol;		   /* Istio's request_protocol: NULL "http", or "grpc" */
-	bool h2;			   /* the client spoke HTTP/2 */
+	bool hbone;			 /* the last try went over an HBONE stream (mTLS) */
+	const char *protocol;		 /* Istio's request_protocol: NULL "http", or "grpc" */
+	bool h2;			 /* the client spoke HTTP/2 */
 	/* For the access log, valid during the callback only: the request as read (NULL when
 	 * none was parsed), the client's address, the VIP it dialled, the route destination's
 	 * subset (NULL: none) and port. */

@@ -38,8 +38,8 @@ static void upstream_cluster(const struct l7r_conn *c, const struct l7r_req *q, 
 	uint16_t port = q->dest ? q->dest->port : ntohs(c->vip.port);
 	const char *subset = q->dest && q->dest->dst->subset ? q->dest->dst->subset : "";
 
-	snprintf(out, len, "outbound|%u|%s|%s.%s.svc.cluster.local", port, subset,
-		 svc->meta.name, svc->meta.ns);
+	snprintf(out, len, "outbound|%u|%s|%s.%s.svc.cluster.local", port, subset, svc->meta.name,
+		 svc->meta.ns);
 }
 
 static void tags(struct l7r_conn *c, struct l7r_req *q, struct trace_span *s)
@@ -84,8 +84,8 @@ void l7r_trace_end(struct l7r_conn *c, struct l7r_req *q)
 	addr_text(&c->client.addr, c->client.family, s.local_ip, sizeof(s.local_ip));
 	colon = strrchr(q->rec.upstream, ':');
 	if (colon) {
-		snprintf(s.remote_ip, sizeof(s.remote_ip), "%.*s",
-			 (int)(colon - q->rec.upstream), q->rec.upstream);
+		snprintf(s.remote_ip, sizeof(s.remote_ip), "%.*s", (int)(colon - q->rec.upstream),
+			 q->rec.upstream);
 		s.remote_port = (uint16_t)atoi(colon + 1);
 	}
 	trace_pod_tags(&s, c->src_pod);

@@ -205,7 +205,7 @@ void lab_node_netns(char *out, size_t len, int node);
 #define LAB_CGROUP_ROOT "/sys/fs/cgroup/unified/skiff-lab"
 /* The lab's kubelet: skiff-lab probes pods from this cgroup, and skiffd lets it past STRICT. */
 #define LAB_KUBELET_CGROUP LAB_CGROUP_ROOT "/kubelet"
-#define LAB_BPFFS_ROOT	"/sys/fs/bpf/skiff-lab"
+#define LAB_BPFFS_ROOT	   "/sys/fs/bpf/skiff-lab"
 int lab_cgroup_create(const char *path);
 int lab_cgroup_join(const char *path, int pid);
 int lab_cgroup_kill(const char *path);

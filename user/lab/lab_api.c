@@ -87,7 +87,8 @@ static int open_listeners(const struct lab *lab, int *fds, int *port)
 		fds[k] = lab_netns_socket(netns, AF_INET, SOCK_STREAM);
 		err = fds[k] < 0 ? fds[k] : listen_on(fds[k], port);
 		if (err)
-			fprintf(stderr, "skiff-lab: --api: cannot listen on 127.0.0.1:%d in %s: %s\n",
+			fprintf(stderr,
+				"skiff-lab: --api: cannot listen on 127.0.0.1:%d in %s: %s\n",
 				*port, netns, strerror(-err));
 	}
 	return err;
@@ -131,8 +132,8 @@ static int write_kubeconfig(const struct lab *lab)
 static int spawn_server(struct lab *lab, const char *script, const int *fds)
 {
 	char log[PATH_MAX], certs[PATH_MAX];
-	struct lab_spawn s = {.cgroup = LAB_API_CGROUP, .log = log, .keep_fds = fds,
-			      .nkeep_fds = lab->nodes + 1};
+	struct lab_spawn s = {
+	    .cgroup = LAB_API_CGROUP, .log = log, .keep_fds = fds, .nkeep_fds = lab->nodes + 1};
 	struct lab_argv *a = calloc(1, sizeof(*a));
 	int pid;
 
@@ -255,7 +256,11 @@ char *lab_api_control(const struct lab *lab, const char *json)
 	if (rc == CURLE_OK && code == 200)
 		return b.s ? b.s : strdup("");
 	fprintf(stderr, "skiff-lab: API server at 127.0.0.1:%d: %s (see %s/logs/apiserver.log)\n",
-		lab->api.port, rc != CURLE_OK ? err_buf : b.s ? b.s : "no answer", lab->state_dir);
+		lab->api.port,
+		rc != CURLE_OK ? err_buf
+		: b.s	       ? b.s
+			       : "no answer",
+		lab->state_dir);
 	sb_free(&b);
 	return NULL;
 }

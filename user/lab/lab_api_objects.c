@@ -172,8 +172,8 @@ static void take_labels(struct lab_namespace *ns, json_object *labels)
 		return;
 	json_object_object_foreach(labels, key, val)
 	{
-		if (strcmp(key, "kubernetes.io/metadata.name") && json_object_is_type(val,
-										 json_type_string))
+		if (strcmp(key, "kubernetes.io/metadata.name") &&
+		    json_object_is_type(val, json_type_string))
 			lab_label_set(&ns->labels, key, json_object_get_string(val));
 	}
 }

@@ -42,7 +42,8 @@ static void stop_agents(const struct lab *lab)
 		nanosleep(&tick, NULL);
 	for (size_t i = 0; i < lab->nagent; i++)
 		if (lab_pid_matches(lab->agent[i].pid, "skiffd")) {
-			fprintf(stderr, "skiff-lab: skiffd %d did not stop on SIGINT in %d s; killed\n",
+			fprintf(stderr,
+				"skiff-lab: skiffd %d did not stop on SIGINT in %d s; killed\n",
 				lab->agent[i].pid, AGENT_STOP_MS / 1000);
 			kill(lab->agent[i].pid, SIGKILL);
 		}
@@ -144,7 +145,7 @@ static void keep_logs(const struct lab *lab)
 /* Only what the lab put in the state dir: the dir may be one the user also uses. */
 static int remove_state_dir(const struct lab *lab)
 {
-	static const char *const sub[] = {"config", "logs", "hosts", "api",
+	static const char *const sub[] = {"config",	"logs",	 "hosts", "api",
 					  "kubeconfig", "state", "run"};
 	char path[PATH_MAX];
 	int err = 0;

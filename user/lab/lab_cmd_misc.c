@@ -27,8 +27,10 @@ int lab_cmd_kubeconfig(struct lab *lab)
 	if (err)
 		return err;
 	if (!lab->api.port) {
-		fprintf(stderr, "skiff-lab: the lab in %s has no API server (it was made without "
-			"`up --api`)\n", lab->state_dir);
+		fprintf(stderr,
+			"skiff-lab: the lab in %s has no API server (it was made without "
+			"`up --api`)\n",
+			lab->state_dir);
 		return -ENOENT;
 	}
 	lab_api_kubeconfig_path(path, lab);
@@ -73,8 +75,8 @@ int lab_cmd_status(struct lab *lab)
 	}
 	if (lab->api.port)
 		printf("\nAPI\thttps://127.0.0.1:%d (root and node netns), pid %d %s\n",
-		       lab->api.port, lab->api.pid, lab->api.pid > 0 && kill(lab->api.pid, 0) == 0
-		       ? "alive" : "dead");
+		       lab->api.port, lab->api.pid,
+		       lab->api.pid > 0 && kill(lab->api.pid, 0) == 0 ? "alive" : "dead");
 	printf("\nPOD\tNODE\tIP\tIPv6\tPID\tALIVE\n");
 	for (size_t i = 0; i < lab->npod; i++) {
 		const struct lab_pod *p = &lab->pod[i];
@@ -220,16 +222,19 @@ int lab_cmd_restart_agent(struct lab *lab, const char *node)
 			pid = lab->agent[i].pid;
 	for (int t = 0; t < 3000 && serving_pid(lab, k) != pid; t++) {
 		if (!lab_pid_matches(pid, "skiffd")) {
-			fprintf(stderr, "skiff-lab: restart-agent: the new skiffd on %s exited (see "
-				"%s/logs/skiffd-%s.log); the old one (%d) keeps serving\n", node,
-				lab->state_dir, node, old);
+			fprintf(stderr,
+				"skiff-lab: restart-agent: the new skiffd on %s exited (see "
+				"%s/logs/skiffd-%s.log); the old one (%d) keeps serving\n",
+				node, lab->state_dir, node, old);
 			return -ESRCH;
 		}
 		usleep(10000);
 	}
 	if (serving_pid(lab, k) != pid) {
-		fprintf(stderr, "skiff-lab: restart-agent: skiffd %d on %s did not take over in "
-			"30 s\n", pid, node);
+		fprintf(stderr,
+			"skiff-lab: restart-agent: skiffd %d on %s did not take over in "
+			"30 s\n",
+			pid, node);
 		return -ETIMEDOUT;
 	}
 	printf("%s: skiffd %d took over from %d, which drains\n", node, pid, old);

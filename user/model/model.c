@@ -170,10 +170,10 @@ static void forget_docs(struct meta *first, size_t n, size_t stride)
 		((struct meta *)((char *)first + i * stride))->doc = NULL;
 }
 
-#define FORGET_DOCS(arr, n) \
-	do { \
-		if (n) \
-			forget_docs(&(arr)[0].meta, (n), sizeof((arr)[0])); \
+#define FORGET_DOCS(arr, n)                                                                        \
+	do {                                                                                       \
+		if (n)                                                                             \
+			forget_docs(&(arr)[0].meta, (n), sizeof((arr)[0]));                        \
 	} while (0)
 
 static void model_drop_trees(struct model *m)

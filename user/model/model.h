@@ -66,7 +66,7 @@ struct m_pod {
 	size_t nips;
 	char *host_ips[2]; /* status.hostIPs: its node's addresses, where that node's skiffd is */
 	size_t nhost_ips;
-	bool ready; /* status.conditions Ready=True, or no conditions at all */
+	bool ready;	   /* status.conditions Ready=True, or no conditions at all */
 	bool host_network; /* spec.hostNetwork: the node's netns, never a mesh pod */
 	struct m_container_port *ports;
 	size_t nports;
@@ -76,13 +76,14 @@ struct m_service_port {
 	char *name; /* may be NULL for a single-port service */
 	uint16_t port;
 	uint8_t proto;
-	char *target_port; /* number or port name as written; NULL means same as port */
+	char *target_port;  /* number or port name as written; NULL means same as port */
 	char *app_protocol; /* spec.ports[].appProtocol, NULL when absent */
 };
 
 struct m_service {
 	struct meta meta;
-	char *cluster_ips[2]; /* spec.clusterIPs / clusterIP; "None" (headless) is stored as 0 ips */
+	char
+	    *cluster_ips[2]; /* spec.clusterIPs / clusterIP; "None" (headless) is stored as 0 ips */
 	size_t nips;
 	struct labels selector;
 	struct m_service_port *ports;
@@ -92,9 +93,9 @@ struct m_service {
 struct m_endpoint {
 	char **addresses;
 	size_t naddresses;
-	bool ready;	  /* conditions.ready; absent means ready (Kubernetes' rule) */
-	char *pod_name;	  /* targetRef.name when targetRef.kind == Pod, else NULL */
-	char *node_name;  /* nodeName, may be NULL; the model's shared copy (model_pool.h) */
+	bool ready;	 /* conditions.ready; absent means ready (Kubernetes' rule) */
+	char *pod_name;	 /* targetRef.name when targetRef.kind == Pod, else NULL */
+	char *node_name; /* nodeName, may be NULL; the model's shared copy (model_pool.h) */
 };
 
 struct m_endpoint_port {
@@ -122,9 +123,9 @@ struct m_unenforced {
 struct m_headers;
 
 struct m_destination {
-	char *host;   /* as written: short name, name.ns, FQDN */
-	char *subset; /* may be NULL */
-	uint32_t port; /* 0 when not set */
+	char *host;	/* as written: short name, name.ns, FQDN */
+	char *subset;	/* may be NULL */
+	uint32_t port;	/* 0 when not set */
 	int64_t weight; /* 0 when not set; validation guarantees >= 0 */
 	bool weight_set;
 	int line;
@@ -134,7 +135,8 @@ struct m_destination {
 struct m_http_route;
 
 struct m_route {
-	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel */
+	bool
+	    has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel */
 	struct m_destination *dests;
 	size_t ndests;
 	int line;
@@ -176,20 +178,20 @@ struct m_lb_policy {
 	bool set;
 	enum m_lb_simple simple;
 	enum m_hash_on hash_on;
-	char *hash_name;	/* header, cookie or query parameter name */
-	char *cookie_path;	/* httpCookie.path, NULL when absent */
-	int64_t cookie_ttl_ms;	/* httpCookie.ttl; 0: a session cookie */
-	enum m_hash_algo algo;	/* maglev when `maglev:` is set, ring hash otherwise */
-	uint64_t ring_min;	/* ringHash.minimumRingSize (or the deprecated top-level field) */
-	uint64_t maglev_size;	/* maglev.tableSize */
+	char *hash_name;       /* header, cookie or query parameter name */
+	char *cookie_path;     /* httpCookie.path, NULL when absent */
+	int64_t cookie_ttl_ms; /* httpCookie.ttl; 0: a session cookie */
+	enum m_hash_algo algo; /* maglev when `maglev:` is set, ring hash otherwise */
+	uint64_t ring_min;     /* ringHash.minimumRingSize (or the deprecated top-level field) */
+	uint64_t maglev_size;  /* maglev.tableSize */
 	int line;
 };
 
 struct m_pool_policy {
 	bool set;
-	uint32_t max_connections;	/* tcp.maxConnections */
-	int64_t connect_timeout_ms;	/* tcp.connectTimeout */
-	bool keepalive;			/* tcp.tcpKeepalive present */
+	uint32_t max_connections;   /* tcp.maxConnections */
+	int64_t connect_timeout_ms; /* tcp.connectTimeout */
+	bool keepalive;		    /* tcp.tcpKeepalive present */
 	uint32_t keepalive_probes;
 	int64_t keepalive_time_ms;
 	int64_t keepalive_interval_ms;
@@ -279,7 +281,7 @@ struct m_authorizationpolicy {
 	struct labels selector;
 	bool has_selector;
 	enum m_authz_action action;
-	char *provider; /* CUSTOM only */
+	char *provider;		   /* CUSTOM only */
 	const struct ynode *rules; /* spec.rules as parsed (sequence) or NULL; validated */
 	bool has_rules;		   /* `rules:` key present (even empty) */
 };
@@ -297,9 +299,9 @@ struct m_trace_provider {
 };
 
 struct m_mesh_tracing {
-	bool enabled;		/* meshConfig.enableTracing (default true) */
-	double sampling;	/* defaultConfig.tracing.sampling, percent; < 0: unset (1 %) */
-	char *zipkin_address;	/* defaultConfig.tracing.zipkin.address, "host:port" */
+	bool enabled;	      /* meshConfig.enableTracing (default true) */
+	double sampling;      /* defaultConfig.tracing.sampling, percent; < 0: unset (1 %) */
+	char *zipkin_address; /* defaultConfig.tracing.zipkin.address, "host:port" */
 	struct m_trace_provider *providers; /* extensionProviders of kind zipkin/opentelemetry */
 	size_t nproviders;
 	char *default_provider; /* defaultProviders.tracing[0] */
@@ -340,9 +342,9 @@ struct m_log_provider {
 
 /* The mesh config (IstioOperator spec.meshConfig), as far as skiffd applies it. */
 struct m_meshconfig {
-	bool set;		 /* an IstioOperator with meshConfig was read */
-	char *access_log_file;	 /* accessLogFile; NULL or "": off */
-	bool access_log_text;	 /* accessLogEncoding: TEXT (JSON otherwise) */
+	bool set;		      /* an IstioOperator with meshConfig was read */
+	char *access_log_file;	      /* accessLogFile; NULL or "": off */
+	bool access_log_text;	      /* accessLogEncoding: TEXT (JSON otherwise) */
 	char **default_log_providers; /* defaultProviders.accessLogging */
 	size_t ndefault_log_providers;
 	struct m_log_provider *log_providers;
@@ -379,7 +381,7 @@ struct model {
 	struct m_mesh_tracing tracing;
 	/* values pods share (namespace, node, service account, labels, ports): model_pool.h */
 	struct model_pool *pool;
-	struct ydoc_set src;  /* the parsed YAML every pointer above may refer into */
+	struct ydoc_set src; /* the parsed YAML every pointer above may refer into */
 
 	/* Lookup indexes (positions in services[] / pods[] sorted by namespace, name), built by
 	 * model_validate() so that model_service()/model_pod() stay fast with 10,000 objects.

@@ -10,11 +10,11 @@
 
 #include "model/model.h"
 
-#define DEFAULT_CONNECT_TIMEOUT_MS 10000    /* Istio's mesh-wide connectTimeout */
-#define DEFAULT_IDLE_TIMEOUT_MS	   3600000  /* Envoy's upstream idle timeout */
-#define DEFAULT_RING_MIN	   1024	    /* Envoy's ring_hash minimum_ring_size */
-#define DEFAULT_MAGLEV_SIZE	   65537    /* Envoy's maglev table_size */
-#define DEFAULT_CONSECUTIVE	   5	    /* Envoy's consecutive_5xx / local-origin */
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000   /* Istio's mesh-wide connectTimeout */
+#define DEFAULT_IDLE_TIMEOUT_MS	   3600000 /* Envoy's upstream idle timeout */
+#define DEFAULT_RING_MIN	   1024	   /* Envoy's ring_hash minimum_ring_size */
+#define DEFAULT_MAGLEV_SIZE	   65537   /* Envoy's maglev table_size */
+#define DEFAULT_CONSECUTIVE	   5	   /* Envoy's consecutive_5xx / local-origin */
 #define DEFAULT_OD_INTERVAL_MS	   10000
 #define DEFAULT_OD_BASE_MS	   30000
 #define DEFAULT_MAX_EJECTION_PCT   10

@@ -64,14 +64,18 @@ struct m_headers {
 };
 
 struct m_rewrite {
-	char *uri;	 /* replaces the matched prefix (or the whole path for exact/regex) */
-	char *authority; /* replaces the Host / :authority */
+	char *uri;	       /* replaces the matched prefix (or the whole path for exact/regex) */
+	char *authority;       /* replaces the Host / :authority */
 	struct m_regex *regex; /* uriRegexRewrite.match, not anchored (every match replaced) */
 	char *regex_match, *regex_rewrite;
 };
 
-enum m_redirect_port { M_REDIRECT_PORT_KEEP = 0, M_REDIRECT_PORT_SET, M_REDIRECT_FROM_REQUEST,
-		       M_REDIRECT_FROM_PROTOCOL };
+enum m_redirect_port {
+	M_REDIRECT_PORT_KEEP = 0,
+	M_REDIRECT_PORT_SET,
+	M_REDIRECT_FROM_REQUEST,
+	M_REDIRECT_FROM_PROTOCOL
+};
 
 struct m_redirect {
 	char *uri, *authority, *scheme; /* NULL: keep the request's */
@@ -110,13 +114,13 @@ enum m_retry_on {
 uint32_t m_retry_on_bit(const char *tok);
 
 struct m_retries {
-	uint32_t attempts;	     /* retries after the first try; 0 disables */
-	int64_t per_try_timeout_ms;  /* 0: the route timeout bounds each try */
-	uint32_t on;		     /* M_RETRY_* */
-	uint16_t *codes;	     /* retriable status codes */
+	uint32_t attempts;	    /* retries after the first try; 0 disables */
+	int64_t per_try_timeout_ms; /* 0: the route timeout bounds each try */
+	uint32_t on;		    /* M_RETRY_* */
+	uint16_t *codes;	    /* retriable status codes */
 	size_t ncodes;
-	bool remote_localities;	     /* retryRemoteLocalities */
-	int64_t backoff_ms;	     /* backoff: the base interval; 0: Envoy's 25 ms */
+	bool remote_localities; /* retryRemoteLocalities */
+	int64_t backoff_ms;	/* backoff: the base interval; 0: Envoy's 25 ms */
 	int line;
 };
 

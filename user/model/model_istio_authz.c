@@ -182,7 +182,13 @@ static void az_operation(struct azctx *x, const struct ynode *op, const char *pa
 					    "notPorts", "methods",  "notMethods",
 					    "paths",	"notPaths", NULL};
 	static const char *(*const checks[])(const char *) = {
-	    NULL, NULL, az_port, az_port, NULL, NULL, istio_authz_path_problem,
+	    NULL,
+	    NULL,
+	    az_port,
+	    az_port,
+	    NULL,
+	    NULL,
+	    istio_authz_path_problem,
 	    istio_authz_path_problem,
 	};
 	int total = 0;

@@ -63,7 +63,8 @@ static void dr_durations(struct pctx *c, const struct ynode *m, const char *cons
 		if (zero_ok && !strcmp(keys[i], zero_ok) && n && n->kind == YNODE_SCALAR &&
 		    (!strcmp(n->scalar, "0s") || !strcmp(n->scalar, "0")))
 			continue;
-		if (pduration(c, m, keys[i], &ms, pathf(p, sizeof(p), "%s.%s", path, keys[i])) == 1 &&
+		if (pduration(c, m, keys[i], &ms, pathf(p, sizeof(p), "%s.%s", path, keys[i])) ==
+			1 &&
 		    out && out[i])
 			*out[i] = ms;
 	}
@@ -172,9 +173,8 @@ static void dr_consistent_hash(struct pctx *c, const struct ynode *h, const char
 	n = pget(c, h, "maglev", YNODE_MAP, false, pathf(p, sizeof(p), "%s.maglev", path));
 	if (n)
 		out->algo = M_HASH_MAGLEV;
-	if (n &&
-	    pint(c, n, "tableSize", 0, INT64_MAX, &v,
-		 pathf(p, sizeof(p), "%s.maglev.tableSize", path)) == 1) {
+	if (n && pint(c, n, "tableSize", 0, INT64_MAX, &v,
+		      pathf(p, sizeof(p), "%s.maglev.tableSize", path)) == 1) {
 		if (v >= 5000011 || !is_prime(v))
 			perr(c, ynode_get(n, "tableSize"),
 			     "%s %lld must be a prime number below 5000011", p, (long long)v);
@@ -293,9 +293,10 @@ static void dr_pool_tcp(struct pctx *c, const struct ynode *t, const char *path,
 		punknown(c, n, ka, p);
 		dr_counters(c, n, (const char *const[]){"probes", NULL},
 			    (uint32_t *const[]){&out->keepalive_probes}, NULL, p);
-		dr_durations(c, n, (const char *const[]){"time", "interval", NULL},
-			     (int64_t *const[]){&out->keepalive_time_ms, &out->keepalive_interval_ms},
-			     NULL, p);
+		dr_durations(
+		    c, n, (const char *const[]){"time", "interval", NULL},
+		    (int64_t *const[]){&out->keepalive_time_ms, &out->keepalive_interval_ms}, NULL,
+		    p);
 	}
 }
 
@@ -386,14 +387,14 @@ static void dr_outlier(struct pctx *c, const struct ynode *o, const char *path,
 	out->line = o->line;
 	punknown(c, o, known, path);
 	/* the deprecated consecutiveErrors fills consecutive5xxErrors when that is absent */
-	dr_counters(c, o,
-		    (const char *const[]){"consecutiveErrors", "consecutiveLocalOriginFailures",
-					  "consecutiveGatewayErrors", "consecutive5xxErrors", NULL},
-		    (uint32_t *const[]){&out->consecutive_5xx, &out->consecutive_local,
-					&out->consecutive_gateway, &out->consecutive_5xx},
-		    (bool *const[]){&out->has_5xx, &out->has_local, &out->has_gateway,
-				    &out->has_5xx},
-		    path);
+	dr_counters(
+	    c, o,
+	    (const char *const[]){"consecutiveErrors", "consecutiveLocalOriginFailures",
+				  "consecutiveGatewayErrors", "consecutive5xxErrors", NULL},
+	    (uint32_t *const[]){&out->consecutive_5xx, &out->consecutive_local,
+				&out->consecutive_gateway, &out->consecutive_5xx},
+	    (bool *const[]){&out->has_5xx, &out->has_local, &out->has_gateway, &out->has_5xx},
+	    path);
 	dr_durations(c, o, (const char *const[]){"interval", "baseEjectionTime", NULL},
 		     (int64_t *const[]){&out->interval_ms, &out->base_ejection_ms}, NULL, path);
 	if (pint(c, o, "maxEjectionPercent", 0, 100, &v,
@@ -524,8 +525,9 @@ static void dr_port_level(struct drctx *x, const struct ynode *seq, const char *
 		pp->port = (uint32_t)v;
 		for (size_t j = 0; v && j + 1 < tp->nports; j++)
 			if (tp->ports[j].port == pp->port)
-				perr(c, port, "%s %u is already set at line %d; a port may appear once",
-				     q, pp->port, tp->ports[j].line);
+				perr(c, port,
+				     "%s %u is already set at line %d; a port may appear once", q,
+				     pp->port, tp->ports[j].line);
 		if (dr_settings(x, it, p, &pp->s) == 0)
 			perr(c, it,
 			     "%s needs at least one of loadBalancer, connectionPool, "

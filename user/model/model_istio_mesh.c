@@ -42,10 +42,10 @@ static void mesh_providers(struct pctx *c, struct m_meshconfig *mc, const struct
 		lp->name = name;
 		f = pget(c, e, "envoyFileAccessLog", YNODE_MAP, false, NULL);
 		if (f)
-			lp->path = pstr(c, f, "path", false,
-					pathf(p, sizeof(p),
-					      "%sextensionProviders[%zu].envoyFileAccessLog.path",
-					      at, i));
+			lp->path =
+			    pstr(c, f, "path", false,
+				 pathf(p, sizeof(p),
+				       "%sextensionProviders[%zu].envoyFileAccessLog.path", at, i));
 		if (f && !lp->path)
 			lp->path = strdup("/dev/stdout");
 	}
@@ -60,20 +60,22 @@ static void mesh_access_log(struct pctx *c, struct m_meshconfig *mc, const struc
 	char p[128];
 	int enc;
 
-	mc->access_log_file = pstr(c, mcn, "accessLogFile", false,
-				   pathf(p, sizeof(p), "%saccessLogFile", at));
+	mc->access_log_file =
+	    pstr(c, mcn, "accessLogFile", false, pathf(p, sizeof(p), "%saccessLogFile", at));
 	if (mc->access_log_file && mc->access_log_file[0] &&
 	    strcmp(mc->access_log_file, "/dev/stdout"))
 		pwarn(c, ynode_get(mcn, "accessLogFile"),
 		      "%saccessLogFile %s: skiffd writes access logs to its standard output only "
-		      "(collect them from there)", at, mc->access_log_file);
+		      "(collect them from there)",
+		      at, mc->access_log_file);
 	enc = istio_check_enum(c, mcn, "accessLogEncoding", encodings,
 			       pathf(p, sizeof(p), "%saccessLogEncoding", at));
 	mc->access_log_text = enc == 0;
 	if (ynode_get(mcn, "accessLogFormat"))
 		pwarn(c, ynode_get(mcn, "accessLogFormat"),
 		      "%saccessLogFormat is not applied: skiffd writes its fixed set of Envoy "
-		      "fields", at);
+		      "fields",
+		      at);
 	dp = pget(c, mcn, "defaultProviders", YNODE_MAP, false,
 		  pathf(p, sizeof(p), "%sdefaultProviders", at));
 	if (dp)
@@ -89,8 +91,9 @@ static bool mesh_claim(struct pctx *c, const struct ynode *at, int line, const c
 	struct m_meshconfig *mc = &c->m->mesh;
 
 	if (mc->set) {
-		perr(c, at, "%s: a mesh config was already read from %s:%d; skiffd reads one: keep "
-			    "a single IstioOperator meshConfig or istio ConfigMap",
+		perr(c, at,
+		     "%s: a mesh config was already read from %s:%d; skiffd reads one: keep "
+		     "a single IstioOperator meshConfig or istio ConfigMap",
 		     what, mc->file, mc->line);
 		return false;
 	}

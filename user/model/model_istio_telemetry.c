@@ -23,8 +23,8 @@ static void tel_providers(struct pctx *c, struct m_access_logging *al, const str
 			  const char *path)
 {
 	char p[256];
-	const struct ynode *ps = pget(c, e, "providers", YNODE_SEQ, false,
-				      pathf(p, sizeof(p), "%s.providers", path));
+	const struct ynode *ps =
+	    pget(c, e, "providers", YNODE_SEQ, false, pathf(p, sizeof(p), "%s.providers", path));
 
 	for (size_t i = 0; ps && i < ps->n; i++) {
 		const struct ynode *pv = ps->items[i];
@@ -48,7 +48,8 @@ static void tel_filter(struct pctx *c, struct m_access_logging *al, const struct
 {
 	char p[256], err[256];
 	const struct ynode *f = pget(c, e, "filter", YNODE_MAP, false,
-				     pathf(p, sizeof(p), "%s.filter", path)), *x;
+				     pathf(p, sizeof(p), "%s.filter", path)),
+			   *x;
 	struct al_cel *cel;
 
 	if (!f)
@@ -60,8 +61,9 @@ static void tel_filter(struct pctx *c, struct m_access_logging *al, const struct
 		return;
 	x = ynode_get(f, "expression");
 	if (al_cel_parse(al->filter, &cel, err, sizeof(err)) < 0) {
-		perr(c, x, "%s \"%s\": %s; skiffd evaluates only the CEL forms listed in "
-			   "docs/observability.md, and refuses the rest rather than ignore them",
+		perr(c, x,
+		     "%s \"%s\": %s; skiffd evaluates only the CEL forms listed in "
+		     "docs/observability.md, and refuses the rest rather than ignore them",
 		     p, al->filter, err);
 		return;
 	}
@@ -108,16 +110,20 @@ static void tel_target(struct pctx *c, struct m_telemetry *t, const struct ynode
 	if (t->has_selector)
 		perr(c, at, "spec.selector and spec.%s are exclusive: keep one",
 		     one ? "targetRef" : "targetRefs");
-	kind = ynode_str(ynode_get(one ? one : many->kind == YNODE_SEQ && many->n
-						       ? many->items[0] : NULL, "kind"));
-	pwarn(c, at, "spec.%s names a %s, which skiff does not run: this Telemetry applies to "
-		     "no workload here", one ? "targetRef" : "targetRefs", kind ? kind : "resource");
+	kind = ynode_str(ynode_get(one					? one
+				   : many->kind == YNODE_SEQ && many->n ? many->items[0]
+									: NULL,
+				   "kind"));
+	pwarn(c, at,
+	      "spec.%s names a %s, which skiff does not run: this Telemetry applies to "
+	      "no workload here",
+	      one ? "targetRef" : "targetRefs", kind ? kind : "resource");
 }
 
 int parse_telemetry(struct pctx *c)
 {
 	static const char *const known[] = {"selector", "targetRef", "targetRefs", "accessLogging",
-					    "tracing", "metrics", NULL};
+					    "tracing",	"metrics",   NULL};
 	const struct ynode *spec, *n;
 	struct m_telemetry *t;
 	int errors = c->errors;
@@ -140,13 +146,16 @@ int parse_telemetry(struct pctx *c)
 		const char *k = i ? "metrics" : "tracing";
 
 		if (ynode_get(spec, k))
-			pwarn(c, ynode_get(spec, k), "spec.%s is not applied by skiffd yet "
-						     "(only accessLogging is)", k);
+			pwarn(c, ynode_get(spec, k),
+			      "spec.%s is not applied by skiffd yet "
+			      "(only accessLogging is)",
+			      k);
 	}
 	n = pget(c, spec, "accessLogging", YNODE_SEQ, false, "spec.accessLogging");
 	t->has_logging = n != NULL;
 	for (size_t i = 0; n && i < n->n; i++)
-		tel_logging_one(c, t, n->items[i], pathf(p, sizeof(p), "spec.accessLogging[%zu]", i));
+		tel_logging_one(c, t, n->items[i],
+				pathf(p, sizeof(p), "spec.accessLogging[%zu]", i));
 	return c->errors > errors ? -EINVAL : 0;
 }
 

@@ -68,11 +68,12 @@ static int check_mirror_hosts(const struct model *m, const struct m_virtualservi
 
 			if (!dst->host || model_resolve_host(m, vs->meta.ns, dst->host))
 				continue;
-			diag_add(d, DIAG_ERROR, vs->meta.file, h->mirrors[k].line,
-				 "VirtualService %s/%s: spec.http[%zu] mirrors to \"%s\", which is "
-				 "no Service of the mesh; name an existing Service (name, name.ns or "
-				 "its FQDN)",
-				 vs->meta.ns, vs->meta.name, i, dst->host);
+			diag_add(
+			    d, DIAG_ERROR, vs->meta.file, h->mirrors[k].line,
+			    "VirtualService %s/%s: spec.http[%zu] mirrors to \"%s\", which is "
+			    "no Service of the mesh; name an existing Service (name, name.ns or "
+			    "its FQDN)",
+			    vs->meta.ns, vs->meta.name, i, dst->host);
 			rc = -EINVAL;
 		}
 	}

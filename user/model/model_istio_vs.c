@@ -92,7 +92,7 @@ static void vs_hosts(struct vsctx *v, const struct ynode *spec)
 /* ---- destinations ---- */
 
 void vs_destination(struct vsctx *v, const struct ynode *dst, const char *path,
-			   struct m_destination *d)
+		    struct m_destination *d)
 {
 	static const char *const known[] = {"host", "subset", "port", NULL};
 	struct pctx *c = v->c;
@@ -135,8 +135,8 @@ void vs_destination_free(struct m_destination *d)
 }
 
 /* route[]: HTTPRouteDestination / RouteDestination list, into r->dests. */
-void vs_route_dests(struct vsctx *v, const struct ynode *seq, const char *path,
-			   struct m_route *r, bool http)
+void vs_route_dests(struct vsctx *v, const struct ynode *seq, const char *path, struct m_route *r,
+		    bool http)
 {
 	static const char *const known_http[] = {"destination", "weight", "headers", NULL};
 	static const char *const known_l4[] = {"destination", "weight", NULL};
@@ -262,14 +262,13 @@ void vs_percentage(struct vsctx *v, const struct ynode *parent, const char *key,
 }
 
 /* The deprecated integer `percent` of faults and mirrors: still valid, with a warning. */
-void vs_old_percent(struct vsctx *v, const struct ynode *parent, const char *key,
-		    const char *path, const char *instead, double *out)
+void vs_old_percent(struct vsctx *v, const struct ynode *parent, const char *key, const char *path,
+		    const char *instead, double *out)
 {
 	char p[PATH_MAX_LEN];
 	int64_t pct;
 
-	if (pint(v->c, parent, key, 0, 100, &pct, pathf(p, sizeof(p), "%s.%s", path, key)) ==
-	    1) {
+	if (pint(v->c, parent, key, 0, 100, &pct, pathf(p, sizeof(p), "%s.%s", path, key)) == 1) {
 		pwarn(v->c, ynode_get(parent, key), "%s is deprecated; use %s.%s instead", p, path,
 		      instead);
 		*out = (double)pct;

@@ -45,7 +45,7 @@ bool vs_matches(struct vsctx *v, const struct ynode *route, const char *path, bo
 void vs_percentage(struct vsctx *v, const struct ynode *parent, const char *key, const char *path,
 		   double *out);
 /* The deprecated integer percent fields (percent, mirrorPercent): *out set when present. */
-void vs_old_percent(struct vsctx *v, const struct ynode *parent, const char *key,
-		    const char *path, const char *instead, double *out);
+void vs_old_percent(struct vsctx *v, const struct ynode *parent, const char *key, const char *path,
+		    const char *instead, double *out);
 
 #endif

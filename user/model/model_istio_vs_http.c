@@ -53,8 +53,7 @@ void vs_headers(struct vsctx *v, const struct ynode *h, const char *path, struct
 	header_ops(v, h, "response", path, &(*out)->response);
 }
 
-static void fault_delay(struct vsctx *v, const struct ynode *d, const char *path,
-			struct m_fault *f)
+static void fault_delay(struct vsctx *v, const struct ynode *d, const char *path, struct m_fault *f)
 {
 	static const char *const known[] = {"fixedDelay", "exponentialDelay", "percentage",
 					    "percent", NULL};
@@ -74,8 +73,7 @@ static void fault_delay(struct vsctx *v, const struct ynode *d, const char *path
 	vs_old_percent(v, d, "percent", path, "percentage.value", &f->delay_pct);
 }
 
-static void fault_abort(struct vsctx *v, const struct ynode *a, const char *path,
-			struct m_fault *f)
+static void fault_abort(struct vsctx *v, const struct ynode *a, const char *path, struct m_fault *f)
 {
 	static const char *const known[] = {"httpStatus", "grpcStatus", "http2Error",
 					    "percentage", "percent",	NULL};
@@ -105,7 +103,8 @@ static void fault_abort(struct vsctx *v, const struct ynode *a, const char *path
 	if (g) {
 		kinds++;
 		if (!istio_grpc_status_valid(g->scalar))
-			perr(c, g, "%s: \"%s\" is not a gRPC status name (e.g. UNAVAILABLE, NOT_FOUND)",
+			perr(c, g,
+			     "%s: \"%s\" is not a gRPC status name (e.g. UNAVAILABLE, NOT_FOUND)",
 			     p, g->scalar);
 		f->abort_grpc = strdup(g->scalar);
 		vs_unenforced(v, g, p); /* the router speaks HTTP/1.1 only: no gRPC status to set */
@@ -152,7 +151,8 @@ static void retry_on(struct vsctx *v, const struct ynode *n, const char *path, s
 		tok = istio_trim(tok);
 		if (!istio_retry_on_valid(tok)) {
 			perr(v->c, n,
-			     "%s: \"%s\" is not a retry condition Istio accepts (5xx, gateway-error, "
+			     "%s: \"%s\" is not a retry condition Istio accepts (5xx, "
+			     "gateway-error, "
 			     "reset, reset-before-request, connect-failure, envoy-ratelimited, "
 			     "retriable-4xx, refused-stream, retriable-status-codes, "
 			     "retriable-headers, cancelled, deadline-exceeded, internal, "
@@ -213,8 +213,7 @@ static void retries(struct vsctx *v, const struct ynode *n, const char *path, st
 		     path);
 }
 
-static void redirect(struct vsctx *v, const struct ynode *n, const char *path,
-		     struct m_redirect *r)
+static void redirect(struct vsctx *v, const struct ynode *n, const char *path, struct m_redirect *r)
 {
 	static const char *const known[] = {"uri",    "authority",    "port", "derivePort",
 					    "scheme", "redirectCode", NULL};
@@ -255,8 +254,9 @@ static void body_bytes(struct vsctx *v, const struct ynode *b, const char *path,
 	int n;
 
 	r->body = zalloc(len / 4 * 3 + 4);
-	n = len % 4 ? -1 : EVP_DecodeBlock((unsigned char *)r->body,
-					   (const unsigned char *)b->scalar, (int)len);
+	n = len % 4 ? -1
+		    : EVP_DecodeBlock((unsigned char *)r->body, (const unsigned char *)b->scalar,
+				      (int)len);
 	if (n < 0) {
 		perr(v->c, b, "%s: not valid base64", path);
 		return;
@@ -298,7 +298,8 @@ static void direct_response(struct vsctx *v, const struct ynode *n, const char *
 	if (b)
 		body_bytes(v, b, q, r);
 	if (ynode_get(body, "fileName"))
-		vs_unenforced(v, ynode_get(body, "fileName"), pathf(q, sizeof(q), "%s.fileName", p));
+		vs_unenforced(v, ynode_get(body, "fileName"),
+			      pathf(q, sizeof(q), "%s.fileName", p));
 }
 
 static void rewrite(struct vsctx *v, const struct ynode *n, const char *path, struct m_rewrite *r)
@@ -323,7 +324,8 @@ static void rewrite(struct vsctx *v, const struct ynode *n, const char *path, st
 			     why);
 		else if (r->regex_match)
 			r->regex = m_regex_compile(r->regex_match, false, false);
-		r->regex_rewrite = pstr(c, rx, "rewrite", true, pathf(q, sizeof(q), "%s.rewrite", p));
+		r->regex_rewrite =
+		    pstr(c, rx, "rewrite", true, pathf(q, sizeof(q), "%s.rewrite", p));
 	}
 	if (ynode_get(n, "uri") && rx)
 		perr(c, n, "%s: set only one of uri or uriRegexRewrite", path);
@@ -400,24 +402,37 @@ void vs_http_actions_combine(struct vsctx *v, const struct ynode *h, const char 
 }
 
 /* An optional map-valued action at h[key]: validate it into a new *out. */
-#define VS_ACTION(v, node, key, path, fn, out)                                                   \
-	do {                                                                                     \
-		char ap_[PATH_MAX_LEN];                                                          \
-		const struct ynode *an_ = pget((v)->c, node, key, YNODE_MAP, false,              \
-					       pathf(ap_, sizeof(ap_), "%s.%s", path, key));     \
-		if (an_) {                                                                       \
-			(out) = zalloc(sizeof(*(out)));                                          \
-			fn(v, an_, ap_, out);                                                    \
-		}                                                                                \
+#define VS_ACTION(v, node, key, path, fn, out)                                                     \
+	do {                                                                                       \
+		char ap_[PATH_MAX_LEN];                                                            \
+		const struct ynode *an_ = pget((v)->c, node, key, YNODE_MAP, false,                \
+					       pathf(ap_, sizeof(ap_), "%s.%s", path, key));       \
+		if (an_) {                                                                         \
+			(out) = zalloc(sizeof(*(out)));                                            \
+			fn(v, an_, ap_, out);                                                      \
+		}                                                                                  \
 	} while (0)
 
 void vs_http_one(struct vsctx *v, const struct ynode *n, const char *path, struct m_route *r)
 {
-	static const char *const known[] = {
-	    "name",	      "match",	 "route",	 "redirect",	     "directResponse",
-	    "delegate",	      "rewrite", "timeout",	 "retries",	     "fault",
-	    "mirror",	      "mirrors", "mirrorPercentage", "mirrorPercent", "mirror_percent",
-	    "corsPolicy",     "headers", NULL};
+	static const char *const known[] = {"name",
+					    "match",
+					    "route",
+					    "redirect",
+					    "directResponse",
+					    "delegate",
+					    "rewrite",
+					    "timeout",
+					    "retries",
+					    "fault",
+					    "mirror",
+					    "mirrors",
+					    "mirrorPercentage",
+					    "mirrorPercent",
+					    "mirror_percent",
+					    "corsPolicy",
+					    "headers",
+					    NULL};
 	struct pctx *c = v->c;
 	struct m_http_route *h;
 	char p[PATH_MAX_LEN];
@@ -451,6 +466,7 @@ void vs_http_one(struct vsctx *v, const struct ynode *n, const char *path, struc
 		vs_headers(v, x, pathf(p, sizeof(p), "%s.headers", path), &h->headers);
 	pduration(c, n, "timeout", &h->timeout_ms, pathf(p, sizeof(p), "%s.timeout", path));
 	if (ynode_get(n, "delegate"))
-		vs_unenforced(v, ynode_get(n, "delegate"), pathf(p, sizeof(p), "%s.delegate", path));
+		vs_unenforced(v, ynode_get(n, "delegate"),
+			      pathf(p, sizeof(p), "%s.delegate", path));
 	mirrors(v, n, path, h);
 }

@@ -54,11 +54,21 @@ static void match_map(struct vsctx *v, const struct ynode *m, const char *key, c
 static void match_one(struct vsctx *v, const struct ynode *m, const char *path,
 		      struct m_http_match *hm)
 {
-	static const char *const known[] = {"name",	      "uri",	    "scheme",
-					    "method",	      "authority",  "headers",
-					    "port",	      "sourceLabels", "gateways",
-					    "queryParams",    "ignoreUriCase", "withoutHeaders",
-					    "sourceNamespace", "statPrefix", NULL};
+	static const char *const known[] = {"name",
+					    "uri",
+					    "scheme",
+					    "method",
+					    "authority",
+					    "headers",
+					    "port",
+					    "sourceLabels",
+					    "gateways",
+					    "queryParams",
+					    "ignoreUriCase",
+					    "withoutHeaders",
+					    "sourceNamespace",
+					    "statPrefix",
+					    NULL};
 	static const char *const sm_keys[] = {"uri", "scheme", "method", "authority", NULL};
 	struct m_string_match *sm[] = {&hm->uri, &hm->scheme, &hm->method, &hm->authority};
 	struct pctx *c = v->c;
@@ -82,8 +92,7 @@ static void match_one(struct vsctx *v, const struct ynode *m, const char *path,
 					i == 0, false, sm[i]);
 	}
 	match_map(v, m, "headers", path, true, &hm->headers, &hm->nheaders);
-	match_map(v, m, "withoutHeaders", path, true, &hm->without_headers,
-		  &hm->nwithout_headers);
+	match_map(v, m, "withoutHeaders", path, true, &hm->without_headers, &hm->nwithout_headers);
 	match_map(v, m, "queryParams", path, false, &hm->query_params, &hm->nquery_params);
 	if (pint(c, m, "port", 1, 65535, &port, pathf(p, sizeof(p), "%s.port", path)) == 1)
 		hm->port = (uint16_t)port;

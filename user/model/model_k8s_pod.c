@@ -169,8 +169,8 @@ static void ip_list(struct pctx *c, const struct ynode *status, const char *one,
 	for (size_t i = 0; seq && i < seq->n; i++) {
 		snprintf(path, sizeof(path), "status.%s[%zu].ip", list, i);
 		if (seq->items[i]->kind != YNODE_MAP) {
-			perr(c, seq->items[i], "status.%s[%zu] must be a mapping, not a %s", list, i,
-			     ynode_kind_name(seq->items[i]->kind));
+			perr(c, seq->items[i], "status.%s[%zu] must be a mapping, not a %s", list,
+			     i, ynode_kind_name(seq->items[i]->kind));
 			continue;
 		}
 		ip = pget(c, seq->items[i], "ip", YNODE_SCALAR, true, path);

@@ -87,10 +87,11 @@ static void provider(struct pctx *c, struct m_mesh_tracing *t, const struct ynod
 	else
 		perr(c, body, "%s: port is required (1-65535)", path);
 	if (ot && !ynode_get(ot, "http"))
-		pwarn(c, ot,
-		      "%s.opentelemetry has no http: skiffd exports OTLP over HTTP only, to port %u "
-		      "(add http: {path: /v1/traces} and the collector's HTTP port, 4318)",
-		      path, pv->port);
+		pwarn(
+		    c, ot,
+		    "%s.opentelemetry has no http: skiffd exports OTLP over HTTP only, to port %u "
+		    "(add http: {path: /v1/traces} and the collector's HTTP port, 4318)",
+		    path, pv->port);
 	if (ot && ynode_get(ot, "http"))
 		pv->path = pstr(c, ynode_get(ot, "http"), "path", false, "http.path");
 }

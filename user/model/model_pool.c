@@ -37,8 +37,8 @@ static struct pool_entry **pool_find(struct pool_entry **slot, size_t cap, const
 {
 	size_t i = (size_t)h & (cap - 1);
 
-	while (slot[i] && (slot[i]->hash != h || slot[i]->len != len ||
-			   memcmp(slot[i]->data, data, len)))
+	while (slot[i] &&
+	       (slot[i]->hash != h || slot[i]->len != len || memcmp(slot[i]->data, data, len)))
 		i = (i + 1) & (cap - 1);
 	return &slot[i];
 }

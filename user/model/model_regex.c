@@ -19,8 +19,8 @@ struct m_regex {
 /* The group opener after "(?" at `p`: NULL when RE2 has it, else its name. */
 static const char *group_problem(const char *p)
 {
-	if (p[0] == ':' || (p[0] == 'P' && p[1] == '<') || (p[0] == '<' && p[1] != '=' &&
-							       p[1] != '!'))
+	if (p[0] == ':' || (p[0] == 'P' && p[1] == '<') ||
+	    (p[0] == '<' && p[1] != '=' && p[1] != '!'))
 		return NULL;
 	if (p[0] == '=' || p[0] == '!')
 		return "lookahead (?= or (?!";
@@ -164,7 +164,8 @@ struct m_regex *m_regex_compile(const char *re, bool whole, bool icase)
 		free(r);
 		return NULL;
 	}
-	pcre2_jit_compile(r->code, PCRE2_JIT_COMPLETE); /* optional: falls back to the interpreter */
+	pcre2_jit_compile(r->code,
+			  PCRE2_JIT_COMPLETE); /* optional: falls back to the interpreter */
 	return r;
 }
 

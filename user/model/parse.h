@@ -25,9 +25,9 @@ struct pctx {
 };
 
 void perr(struct pctx *c, const struct ynode *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void pwarn(struct pctx *c, const struct ynode *at, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * Fetch map[key] and check its kind. Missing + required -> error "<key> is required";

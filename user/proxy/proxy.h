@@ -35,10 +35,10 @@ typedef int (*proxy_orig_fn)(void *ctx, const struct skiff_punt_key *k,
 struct proxy_route {
 	struct sockaddr_storage node;
 	socklen_t node_len;
-	SSL_CTX *ctx;	     /* referenced by the connections made with it */
-	char src_id[256];    /* the source's SPIFFE ID: connections are pooled per identity */
-	char baggage[512];   /* `baggage` of each CONNECT (the source workload), or "" */
-	char trace[64];	     /* `traceparent` of the CONNECT, "" for a new one */
+	SSL_CTX *ctx;	   /* referenced by the connections made with it */
+	char src_id[256];  /* the source's SPIFFE ID: connections are pooled per identity */
+	char baggage[512]; /* `baggage` of each CONNECT (the source workload), or "" */
+	char trace[64];	   /* `traceparent` of the CONNECT, "" for a new one */
 };
 
 /* Route for the connection from `client` to `dst`: 0 and *r (HBONE), or -ENOENT (relay it
@@ -81,20 +81,20 @@ typedef enum proxy_verdict (*proxy_authz_fn)(void *ctx, const char *principal,
  * HAProxy's.
  */
 struct proxy_limits {
-	uint32_t idle_ms;      /* no byte either way on a relay or an HBONE stream: closed */
-	uint32_t sniff_ms;     /* the client's first bytes have not chosen a protocol: TCP */
-	uint32_t head_ms;      /* an HTTP request head (h2: header block) under way: closed */
-	uint32_t connect_ms;   /* a dial to a pod or node, and an HBONE TLS handshake */
-	uint32_t linger_ms;    /* after an L7 relay's last word: the client's FIN awaited */
-	uint32_t per_source;   /* connections open from one address on 15001 or 15008 */
+	uint32_t idle_ms;    /* no byte either way on a relay or an HBONE stream: closed */
+	uint32_t sniff_ms;   /* the client's first bytes have not chosen a protocol: TCP */
+	uint32_t head_ms;    /* an HTTP request head (h2: header block) under way: closed */
+	uint32_t connect_ms; /* a dial to a pod or node, and an HBONE TLS handshake */
+	uint32_t linger_ms;  /* after an L7 relay's last word: the client's FIN awaited */
+	uint32_t per_source; /* connections open from one address on 15001 or 15008 */
 };
 
-#define PROXY_IDLE_MS	   (3600u * 1000) /* Envoy's tcp_proxy and HTTP idle_timeout, as Istio */
-#define PROXY_SNIFF_MS	   (15u * 1000)	  /* Envoy's listener_filters_timeout */
-#define PROXY_HEAD_MS	   (10u * 1000)	  /* HAProxy's documented `timeout http-request` */
-#define PROXY_CONNECT_MS   (10u * 1000)	  /* Istio's connectTimeout */
-#define PROXY_LINGER_MS	   1000u	  /* Envoy's delayed_close_timeout */
-#define PROXY_PER_SOURCE   1024u
+#define PROXY_IDLE_MS	 (3600u * 1000) /* Envoy's tcp_proxy and HTTP idle_timeout, as Istio */
+#define PROXY_SNIFF_MS	 (15u * 1000)	/* Envoy's listener_filters_timeout */
+#define PROXY_HEAD_MS	 (10u * 1000)	/* HAProxy's documented `timeout http-request` */
+#define PROXY_CONNECT_MS (10u * 1000)	/* Istio's connectTimeout */
+#define PROXY_LINGER_MS	 1000u		/* Envoy's delayed_close_timeout */
+#define PROXY_PER_SOURCE 1024u
 
 /* An HBONE stream that carried a connection has ended (for the access log). */
 struct proxy_stream_end {
@@ -112,15 +112,15 @@ struct proxy_opts {
 	const char *addr6; /* IPv6 address to listen on, or NULL */
 	uint16_t port;	   /* SKIFF_OUTBOUND_PORT */
 	proxy_orig_fn orig_dst;
-	proxy_route_fn route;	       /* NULL: every punted connection is relayed directly */
+	proxy_route_fn route;		/* NULL: every punted connection is relayed directly */
 	proxy_server_ctx_fn server_ctx; /* NULL: no inbound HBONE listener */
 	proxy_authz_fn authz;		/* NULL: every connection is allowed at L4, no L7 */
 	/* A connection to a Service port with HTTP rules (its destination is the VIP): true when
 	 * the L7 router took `fd` (l7route/l7route.h). NULL: no router. */
 	bool (*l7route)(void *ctx, int fd, const struct skiff_punt_key *client,
 			const struct skiff_sock_origin *dst);
-	bool hbone_ktls_off;		/* keep TLS records in userspace even where kTLS exists */
-	bool hbone_openssl_records;	/* userspace records by libssl, not tls_records.c */
+	bool hbone_ktls_off;	    /* keep TLS records in userspace even where kTLS exists */
+	bool hbone_openssl_records; /* userspace records by libssl, not tls_records.c */
 	bool fast_hops; /* the kernel puts skiffd's dials to local pods in the sockhash */
 	bool paused;	/* listen (or take the listeners a running skiffd hands over) but accept
 			 * nothing until proxy_resume: the old process serves meanwhile */
@@ -133,35 +133,35 @@ struct proxy_opts {
 
 /* Counters since start, read without locks (each is written by the proxy thread only). */
 struct proxy_stats {
-	uint64_t accepted;	 /* connections accepted on the outbound listener */
-	uint64_t no_orig;	 /* accepted with no destination filed: reset */
-	uint64_t fast;		 /* accepted clients that reach skiffd by sk_msg redirect */
-	uint64_t upstream_failed; /* the destination refused or was unreachable: reset */
-	uint64_t relayed;	 /* connections relayed to their end */
-	uint64_t active;	 /* open now */
-	uint64_t bytes_out;	 /* client -> destination */
-	uint64_t bytes_in;	 /* destination -> client */
-	uint64_t hbone_out;	 /* streams opened to other nodes' skiffd */
-	uint64_t hbone_in;	 /* CONNECT streams accepted from other nodes, pod reached */
-	uint64_t hbone_refused;	 /* outbound CONNECTs the peer answered with other than 200 */
+	uint64_t accepted;	    /* connections accepted on the outbound listener */
+	uint64_t no_orig;	    /* accepted with no destination filed: reset */
+	uint64_t fast;		    /* accepted clients that reach skiffd by sk_msg redirect */
+	uint64_t upstream_failed;   /* the destination refused or was unreachable: reset */
+	uint64_t relayed;	    /* connections relayed to their end */
+	uint64_t active;	    /* open now */
+	uint64_t bytes_out;	    /* client -> destination */
+	uint64_t bytes_in;	    /* destination -> client */
+	uint64_t hbone_out;	    /* streams opened to other nodes' skiffd */
+	uint64_t hbone_in;	    /* CONNECT streams accepted from other nodes, pod reached */
+	uint64_t hbone_refused;	    /* outbound CONNECTs the peer answered with other than 200 */
 	uint64_t hbone_bad_request; /* inbound requests answered 400 */
 	uint64_t hbone_pod_failed;  /* inbound CONNECTs answered 503 (the pod refused) */
-	uint64_t tls_failed;	 /* HBONE handshakes that failed (either direction) */
-	uint64_t hbone_ktls_tx;	 /* HBONE connections whose TLS send the kernel does (kTLS) */
-	uint64_t hbone_ktls_rx;	 /* ... and whose TLS receive (OpenSSL 3.0: TLS 1.2 only, so 0) */
-	uint64_t hbone_records;	 /* HBONE connections whose records skiffd opens (and seals where
+	uint64_t tls_failed;	    /* HBONE handshakes that failed (either direction) */
+	uint64_t hbone_ktls_tx;	    /* HBONE connections whose TLS send the kernel does (kTLS) */
+	uint64_t hbone_ktls_rx;	   /* ... and whose TLS receive (OpenSSL 3.0: TLS 1.2 only, so 0) */
+	uint64_t hbone_records;	   /* HBONE connections whose records skiffd opens (and seals where
 				  * the kernel does not: kTLS) */
-	uint64_t hbone_spliced;	 /* bytes kTLS connections sent by splice() (never copied here) */
-	uint64_t authz_denied;	 /* connections or CONNECTs refused by AuthorizationPolicy */
-	uint64_t l7_conns;	 /* connections given an L7 filter */
-	uint64_t l7_requests;	 /* HTTP requests those filters saw */
-	uint64_t l7_denied;	 /* ... and answered 403 */
-	uint64_t idle_closed;	 /* relays and HBONE streams closed for idleness */
-	uint64_t sniff_timeouts; /* connections whose first bytes took too long: decided as TCP */
-	uint64_t head_timeouts;	 /* HTTP request heads that took too long: connection closed */
+	uint64_t hbone_spliced;	   /* bytes kTLS connections sent by splice() (never copied here) */
+	uint64_t authz_denied;	   /* connections or CONNECTs refused by AuthorizationPolicy */
+	uint64_t l7_conns;	   /* connections given an L7 filter */
+	uint64_t l7_requests;	   /* HTTP requests those filters saw */
+	uint64_t l7_denied;	   /* ... and answered 403 */
+	uint64_t idle_closed;	   /* relays and HBONE streams closed for idleness */
+	uint64_t sniff_timeouts;   /* connections whose first bytes took too long: decided as TCP */
+	uint64_t head_timeouts;	   /* HTTP request heads that took too long: connection closed */
 	uint64_t connect_timeouts; /* dials and HBONE handshakes that took too long */
-	uint64_t source_refused; /* connections refused: their source held too many */
-	uint64_t l7_routed;	 /* connections handed to the L7 router */
+	uint64_t source_refused;   /* connections refused: their source held too many */
+	uint64_t l7_routed;	   /* connections handed to the L7 router */
 };
 
 struct proxy;
@@ -206,17 +206,17 @@ struct hb_stream;
 /* What an epoll event points at: a listener, one side of a plain or L7 relay, an HBONE
  * connection or the local socket of an HBONE stream. */
 enum proxy_ev_kind {
-	EV_LISTENER,	  /* outbound 15001 */
-	EV_CLIENT,	  /* plain relay, client side */
-	EV_UPSTREAM,	  /* plain relay, destination side */
-	EV_WAKE,	  /* proxy_stop */
-	EV_DRAIN,	  /* proxy_drain */
-	EV_TUNNEL,	  /* proxy_tunnel: streams other threads asked for */
-	EV_HB_LISTENER,	  /* inbound HBONE 15008 */
-	EV_HB_CONN,	  /* an HBONE (TLS + HTTP/2) connection */
-	EV_HB_LOCAL,	  /* the local socket of an HBONE stream */
-	EV_L7_CLIENT,	  /* L7 relay, client side (an accepted socket, or an HBONE socketpair end) */
-	EV_L7_UPSTREAM,	  /* L7 relay, destination side */
+	EV_LISTENER,	/* outbound 15001 */
+	EV_CLIENT,	/* plain relay, client side */
+	EV_UPSTREAM,	/* plain relay, destination side */
+	EV_WAKE,	/* proxy_stop */
+	EV_DRAIN,	/* proxy_drain */
+	EV_TUNNEL,	/* proxy_tunnel: streams other threads asked for */
+	EV_HB_LISTENER, /* inbound HBONE 15008 */
+	EV_HB_CONN,	/* an HBONE (TLS + HTTP/2) connection */
+	EV_HB_LOCAL,	/* the local socket of an HBONE stream */
+	EV_L7_CLIENT,	/* L7 relay, client side (an accepted socket, or an HBONE socketpair end) */
+	EV_L7_UPSTREAM, /* L7 relay, destination side */
 };
 
 struct proxy_src;
@@ -244,12 +244,12 @@ struct proxy {
 	struct proxy_ev drain;
 	pthread_mutex_t drain_lock;
 	pthread_cond_t drain_cond;
-	bool draining;	  /* listeners closed: no new connection is accepted */
-	long goaway_at;	  /* draining: when HBONE's final GOAWAY goes (CLOCK_MONOTONIC ms), or 0 */
-	bool drained;	  /* draining and nothing is open (read by the agent thread) */
-	struct relay *relays; /* every open relay, for proxy_stop */
+	bool draining;	/* listeners closed: no new connection is accepted */
+	long goaway_at; /* draining: when HBONE's final GOAWAY goes (CLOCK_MONOTONIC ms), or 0 */
+	bool drained;	/* draining and nothing is open (read by the agent thread) */
+	struct relay *relays;	    /* every open relay, for proxy_stop */
 	struct l7_relay *l7_relays; /* every open L7 relay, likewise */
-	void **graveyard;     /* closed objects, freed after the current epoll batch */
+	void **graveyard;	    /* closed objects, freed after the current epoll batch */
 	size_t ngrave, gravecap;
 	struct hb_conn *hb_conns; /* every HBONE connection, both directions */
 	/* proxy_tunnel's queue, filled by other threads (proxy_tunnel.c) */
@@ -258,9 +258,9 @@ struct proxy {
 	int tunnelfd;
 	struct proxy_ev tunnel_ev;
 	struct proxy_stats stats;
-	struct proxy_limits lim;  /* o.limits with the defaults filled in */
-	uint64_t now_ms;	  /* CLOCK_MONOTONIC at the current batch of events */
-	uint64_t next_sweep_ms;	  /* when proxy_sweep looks at every relay's clock again */
+	struct proxy_limits lim; /* o.limits with the defaults filled in */
+	uint64_t now_ms;	 /* CLOCK_MONOTONIC at the current batch of events */
+	uint64_t next_sweep_ms;	 /* when proxy_sweep looks at every relay's clock again */
 	struct proxy_src *srcs[PROXY_SRC_BUCKETS]; /* connections per source (proxy_limits.c) */
 	struct proxy_src **fd_src; /* the source each counted socket was charged to, by fd */
 	size_t nfd_src;

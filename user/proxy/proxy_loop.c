@@ -298,8 +298,9 @@ static int listen_on(struct proxy *p, int family, const char *addr, uint16_t por
 		fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd >= 0 && family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-		if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-				bind(fd, (struct sockaddr *)&ss, len) || listen(fd, PROXY_BACKLOG))) {
+		if (fd >= 0 &&
+		    (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+		     bind(fd, (struct sockaddr *)&ss, len) || listen(fd, PROXY_BACKLOG))) {
 			close(fd);
 			fd = -1;
 		}
@@ -341,8 +342,8 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 		err = -errno;
 	pthread_mutex_init(&p->drain_lock, NULL);
 	pthread_cond_init(&p->drain_cond, NULL);
-	p->drain = (struct proxy_ev){.kind = EV_DRAIN,
-				     .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
+	p->drain =
+	    (struct proxy_ev){.kind = EV_DRAIN, .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
 	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &p->drain};
 	if (!err && (p->drain.fd < 0 || epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->drain.fd, &ev)))
 		err = -errno;
@@ -380,7 +381,8 @@ void proxy_resume(struct proxy *p)
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &p->listeners[i]};
 
 		if (epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->listeners[i].fd, &ev))
-			fprintf(stderr, "proxy: cannot accept on a listener: %s\n", strerror(errno));
+			fprintf(stderr, "proxy: cannot accept on a listener: %s\n",
+				strerror(errno));
 	}
 }
 

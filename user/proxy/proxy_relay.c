@@ -218,13 +218,13 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 		return -ENOMEM;
 	}
 	*r = (struct relay){
-		.client = {.kind = EV_CLIENT, .fd = client_fd, .r = r},
-		.upstream = {.kind = EV_UPSTREAM, .fd = -1, .r = r},
-		.out.pipe = {-1, -1},
-		.in.pipe = {-1, -1},
-		.connecting = true,
-		.active_ms = p->now_ms,
-		.next = p->relays,
+	    .client = {.kind = EV_CLIENT, .fd = client_fd, .r = r},
+	    .upstream = {.kind = EV_UPSTREAM, .fd = -1, .r = r},
+	    .out.pipe = {-1, -1},
+	    .in.pipe = {-1, -1},
+	    .connecting = true,
+	    .active_ms = p->now_ms,
+	    .next = p->relays,
 	};
 	if (p->relays)
 		p->relays->prev = r;

@@ -122,8 +122,8 @@ static int b3_sampled(const char *s, size_t n)
 	return -1;
 }
 
-int trace_parse_b3(const char *traceid, const char *spanid, const char *sampled,
-		   const char *flags, struct trace_in *out)
+int trace_parse_b3(const char *traceid, const char *spanid, const char *sampled, const char *flags,
+		   struct trace_in *out)
 {
 	struct trace_in t = {.sampled = -1};
 

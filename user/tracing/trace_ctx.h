@@ -50,8 +50,8 @@ int trace_parse_traceparent(const char *v, struct trace_in *out);
 /* B3 multi-header: x-b3-traceid (16 or 32 hex), x-b3-spanid (16 hex), x-b3-sampled ("1", "0",
  * "true", "false"), x-b3-flags ("1": debug, sampled). Any argument may be NULL. 0, or -EINVAL
  * when an id is present and malformed (then nothing of it is used). */
-int trace_parse_b3(const char *traceid, const char *spanid, const char *sampled,
-		   const char *flags, struct trace_in *out);
+int trace_parse_b3(const char *traceid, const char *spanid, const char *sampled, const char *flags,
+		   struct trace_in *out);
 /* The single `b3` header: "{trace}-{span}[-{sampling}[-{parent}]]" or a bare "0", "1", "d". */
 int trace_parse_b3_single(const char *v, struct trace_in *out);
 /* What the request's fields say (B3 first, as Istio's Zipkin tracer reads them, then b3, then

@@ -42,15 +42,15 @@ struct trace_span {
 	char local_ip[46];
 	char remote_ip[46];
 	uint16_t remote_port;
-	uint64_t start_us;    /* wall clock, microseconds since the epoch */
+	uint64_t start_us; /* wall clock, microseconds since the epoch */
 	uint64_t duration_us;
-	bool error;	      /* 5xx or no response */
+	bool error; /* 5xx or no response */
 	struct trace_tag tags[TRACE_MAX_TAGS];
 	size_t ntags;
 };
 
 void trace_tag(struct trace_span *s, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 uint64_t trace_now_us(void);
 /* Tags every skiffd span carries about the pod it speaks for (canonical service, revision,
  * namespace, workload) and the node (node_id), and the span's localEndpoint service name. */
