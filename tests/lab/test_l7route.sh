@@ -288,8 +288,9 @@ if applied "$FX/reviews-outlier.yaml"; then
 	line=$(grep "outlier detection: ejected" "$SKLOG" | tail -1)
 	pip=$(sed -E 's/.*ejected ([0-9.]+):.*/\1/' <<<"$line")
 	vip=$(sed -E 's/.*for service ([0-9.]+):.*/\1/' <<<"$line")
-	# the router ejects at once; the agent takes the pod out of the kernel's slots on its loop
-	for _ in $(seq 20); do
+	# the router ejects at once; the agent takes the pod out of the kernel's slots on its loop,
+	# which an emulated CPU (the 6.1 guest) may reach seconds later
+	for _ in $(seq 100); do
 		during=$(slots "$vip")
 		[[ "$during" == *out* ]] && break
 		sleep 0.1
