@@ -70,52 +70,13 @@ void analyze_print_text(FILE *f, const struct an_result *r, enum an_level min)
 		fprintf(f, "\u2714 No validation issues found when analyzing the input.\n");
 }
 
-int analyze_print_json(FILE *f, const struct an_result *r, enum an_level min)
-{
-	json_object *arr = json_object_new_array();
-	char buf[600];
+/*
+ * Every shown message's machine-readable fields, in istioctl's order, handed to put(): the JSON
+ * and YAML printers differ only in how they write a field.
+ */
+typedef void (*field_fn)(void *out, const char *key, const char *val);
 
-	for (size_t i = 0; i < r->n; i++) {
-		const struct an_msg *m = &r->v[i];
-		const struct an_code_def *c = analyze_code(m->code);
-		json_object *o;
-
-		if (!shown(m, min))
-			continue;
-		o = json_object_new_object();
-		json_object_object_add(o, "code", json_object_new_string(c->id));
-		json_object_object_add(o, "name", json_object_new_string(c->name));
-		json_object_object_add(o, "level",
-				       json_object_new_string(analyze_level_name(c->level)));
-		json_object_object_add(o, "message", json_object_new_string(m->text));
-		origin_text(m, buf, sizeof(buf));
-		json_object_object_add(o, "origin", json_object_new_string(buf));
-		reference_text(m, buf, sizeof(buf));
-		json_object_object_add(o, "reference", json_object_new_string(buf));
-		doc_url(m, buf, sizeof(buf));
-		json_object_object_add(o, "documentationUrl", json_object_new_string(buf));
-		if (m->fix)
-			json_object_object_add(o, "fix", json_object_new_string(m->fix));
-		json_object_array_add(arr, o);
-	}
-	fprintf(f, "%s\n",
-		json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
-							JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(arr);
-	return 0;
-}
-
-/* YAML scalars are written as JSON strings, which YAML reads as double-quoted scalars. */
-static void yaml_field(FILE *f, const char *lead, const char *key, const char *val)
-{
-	json_object *s = json_object_new_string(val);
-
-	fprintf(f, "%s%s: %s\n", lead, key,
-		json_object_to_json_string_ext(s, JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(s);
-}
-
-void analyze_print_yaml(FILE *f, const struct an_result *r, enum an_level min)
+static size_t for_each_field(const struct an_result *r, enum an_level min, field_fn put, void *out)
 {
 	char buf[600];
 	size_t n = 0;
@@ -126,20 +87,58 @@ void analyze_print_yaml(FILE *f, const struct an_result *r, enum an_level min)
 
 		if (!shown(m, min))
 			continue;
-		n++;
-		yaml_field(f, "- ", "code", c->id);
-		yaml_field(f, "  ", "name", c->name);
-		yaml_field(f, "  ", "level", analyze_level_name(c->level));
-		yaml_field(f, "  ", "message", m->text);
+		put(out, "code", c->id);
+		put(out, "name", c->name);
+		put(out, "level", analyze_level_name(c->level));
+		put(out, "message", m->text);
 		origin_text(m, buf, sizeof(buf));
-		yaml_field(f, "  ", "origin", buf);
+		put(out, "origin", buf);
 		reference_text(m, buf, sizeof(buf));
-		yaml_field(f, "  ", "reference", buf);
+		put(out, "reference", buf);
 		doc_url(m, buf, sizeof(buf));
-		yaml_field(f, "  ", "documentationUrl", buf);
+		put(out, "documentationUrl", buf);
 		if (m->fix)
-			yaml_field(f, "  ", "fix", m->fix);
+			put(out, "fix", m->fix);
+		n++;
 	}
-	if (!n)
+	return n;
+}
+
+/* The array gets a new object when the "code" field (always the first) of a message comes. */
+static void json_put(void *out, const char *key, const char *val)
+{
+	json_object *arr = out;
+
+	if (!strcmp(key, "code"))
+		json_object_array_add(arr, json_object_new_object());
+	json_object_object_add(json_object_array_get_idx(arr, json_object_array_length(arr) - 1),
+			       key, json_object_new_string(val));
+}
+
+int analyze_print_json(FILE *f, const struct an_result *r, enum an_level min)
+{
+	json_object *arr = json_object_new_array();
+
+	for_each_field(r, min, json_put, arr);
+	fprintf(f, "%s\n",
+		json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+	return 0;
+}
+
+/* YAML scalars are written as JSON strings, which YAML reads as double-quoted scalars. */
+static void yaml_put(void *out, const char *key, const char *val)
+{
+	json_object *s = json_object_new_string(val);
+
+	fprintf(out, "%s%s: %s\n", !strcmp(key, "code") ? "- " : "  ", key,
+		json_object_to_json_string_ext(s, JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(s);
+}
+
+void analyze_print_yaml(FILE *f, const struct an_result *r, enum an_level min)
+{
+	if (!for_each_field(r, min, yaml_put, f))
 		fprintf(f, "[]\n");
 }
