@@ -196,20 +196,10 @@ int lab_api_start(struct lab *lab)
 /* The server's command line names its script: a recycled pid running something else does not. */
 static bool is_server(int pid)
 {
-	char path[64], buf[4096];
-	size_t n;
-	FILE *f;
+	char buf[4096];
+	long n = lab_proc_cmdline(pid, buf, sizeof(buf));
 
-	if (pid <= 0)
-		return false;
-	lab_fmt(path, sizeof(path), "/proc/%d/cmdline", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+	for (long i = 0; i < n; i += (long)strlen(buf + i) + 1) {
 		if (strstr(buf + i, SERVER_SCRIPT))
 			return true;
 	}

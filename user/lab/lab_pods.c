@@ -128,22 +128,13 @@ static int pod_create(struct lab *lab, size_t di)
 
 bool lab_pid_matches(int pid, const char *cmd)
 {
-	char path[64], buf[256];
+	char buf[256];
 	const char *base;
-	FILE *f;
-	size_t n;
 
-	if (pid <= 0 || !cmd || !*cmd)
+	if (!cmd || !*cmd || lab_proc_cmdline(pid, buf, sizeof(buf)) <= 0)
 		return false;
-	lab_fmt(path, sizeof(path), "/proc/%d/cmdline", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
 	base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-	return n > 0 && !strcmp(base, cmd);
+	return !strcmp(base, cmd);
 }
 
 int lab_pod_stop(struct lab *lab, struct lab_pod *p)

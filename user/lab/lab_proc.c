@@ -117,6 +117,24 @@ int lab_spawn(const struct lab_spawn *s)
 	return pid;
 }
 
+long lab_proc_cmdline(int pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	if (pid <= 0 || len == 0)
+		return -1;
+	lab_fmt(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	return (long)n;
+}
+
 void lab_pod_hosts_path(char *out, const struct lab *lab, const struct lab_pod *p)
 {
 	lab_fmt(out, PATH_MAX, "%s/hosts/%s", lab->state_dir, p->name);

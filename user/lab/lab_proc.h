@@ -37,6 +37,10 @@ void lab_proc_pod_cmd(const struct lab *lab, const struct lab_deploy *d, struct 
 int lab_proc_pod_start(struct lab *lab, const struct lab_deploy *d, struct lab_pod *p);
 void lab_pod_hosts_path(char *out, const struct lab *lab, const struct lab_pod *p);
 
+/* /proc/PID/cmdline into buf (its arguments NUL-separated, NUL-terminated): the bytes read, or
+ * -1 when the process is gone. Used to tell a lab process from a recycled pid. */
+long lab_proc_cmdline(int pid, char *buf, size_t len);
+
 /* A TCP connect from inside `netns` to addr:port; 0 when it was accepted. */
 int lab_tcp_probe(const char *netns, const char *addr, int port, int timeout_ms);
 /* GET http://127.0.0.1:<port><path> inside `netns`; the status code, or a negative errno. */
