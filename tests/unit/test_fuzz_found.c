@@ -17,6 +17,7 @@
 #include "authz/authz.h"
 #include "kube/kube_json.h"
 #include "l7/l7_filter.h"
+#include "l7/l7_h2.h"
 
 /* ---- kube_stream_feed (user/kube/kube_stream.c), from fuzz_kube_stream ---- */
 
@@ -244,6 +245,26 @@ static void test_http1_refused_upgrade_nothing_held(void **state)
 	l7_buf_free(&to_cl);
 }
 
+/* A HEADERS frame with an empty header block (trailers with no fields after HPACK) comes to the
+ * writer as (NULL, 0): it advanced the NULL block by 0 before seeing it was done (UBSan). One
+ * frame of length 0 with END_HEADERS, and the stream's flags kept. */
+static void test_h2_empty_header_block(void **state)
+{
+	struct l7_buf b = {0};
+	const uint8_t *f;
+
+	(void)state;
+	assert_int_equal(h2_put_header_block(&b, 3, NGHTTP2_FLAG_END_STREAM, NULL, NULL, 0, 16384),
+			 0);
+	assert_int_equal(l7_buf_unread(&b), 9);
+	f = l7_buf_head(&b);
+	assert_int_equal(f[0] << 16 | f[1] << 8 | f[2], 0);
+	assert_int_equal(f[3], NGHTTP2_HEADERS);
+	assert_int_equal(f[4], NGHTTP2_FLAG_END_STREAM | NGHTTP2_FLAG_END_HEADERS);
+	assert_int_equal((uint32_t)f[5] << 24 | f[6] << 16 | f[7] << 8 | f[8], 3);
+	l7_buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +276,7 @@ int main(void)
 	    cmocka_unit_test(test_path_bare_percent_found),
 	    cmocka_unit_test(test_path_bare_percent_dot_segment),
 	    cmocka_unit_test(test_http1_refused_upgrade_nothing_held),
+	    cmocka_unit_test(test_h2_empty_header_block),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -208,10 +208,10 @@ int h2_put_header_block(struct l7_buf *b, uint32_t sid, uint8_t flags, const uin
 		if (h2_put_hd(b, n + extra, type, fl, sid) ||
 		    (extra && l7_buf_put(b, prio, extra)) || l7_buf_put(b, block, n))
 			return -ENOMEM;
+		if (n == len) /* before advancing: an empty block may come as NULL */
+			return 0;
 		block += n;
 		len -= n;
-		if (!len)
-			return 0;
 		type = NGHTTP2_CONTINUATION;
 		flags = 0;
 		extra = 0;
