@@ -213,10 +213,43 @@ static void big_and_tiny_objects_read_back(void **state)
 	json_object_put(o);
 }
 
+/* A pod of another node is stored without its uid (only a local pod's cgroup is found by it);
+ * this node's pods, and every pod when the source does not know its node, keep it. */
+static void other_nodes_pods_lose_their_uid(void **state)
+{
+	const char *nodes[] = {"node-a", "node-b", NULL};
+	const bool keeps[] = {false, true, true};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct kube_source ks = {.o = {.node = nodes[i]}};
+		struct kube_watcher w = watcher_of("Pod");
+		struct json_object *o = json_tokener_parse(api_pod), *md;
+		struct model m;
+
+		w.ks = &ks;
+		kube_obj_normalise(&w, o);
+		md = json_object_object_get(o, "metadata");
+		assert_int_equal(json_object_object_get_ex(md, "uid", NULL), keeps[i]);
+		assert_true(json_object_object_get_ex(md, "name", NULL));
+		load_one(o, &m);
+		assert_int_equal(m.npods, 1);
+		assert_string_equal(m.pods[0].node_name, "node-b");
+		if (keeps[i])
+			assert_string_equal(m.pods[0].meta.uid,
+					    "6f1d2c3b-8e4a-4c1d-9b2a-0c5e7d9f1a2b");
+		else
+			assert_null(m.pods[0].meta.uid);
+		model_free(&m);
+		json_object_put(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(pod_trimmed_loads_the_same),
+	    cmocka_unit_test(other_nodes_pods_lose_their_uid),
 	    cmocka_unit_test(other_kinds_kept_whole),
 	    cmocka_unit_test(big_and_tiny_objects_read_back),
 	};
