@@ -61,6 +61,8 @@ BINS      := $(patsubst user/%.c,$(BUILD)/bin/%,$(subst _,-,$(MAIN_SRCS)))
 
 TEST_SRCS := $(wildcard tests/unit/test_*.c tests/kernel/test_*.c)
 TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
+# bench tools written in C (kube-mem: where the heap goes on a big cluster)
+BENCH_BINS := $(BUILD)/bench/kube-mem
 
 # Deliberately broken BPF (the verifier must refuse it), only for test_bpf_load's check that a
 # refused program fails the run visibly; kept out of BUILD/bpf, whose objects must all load.
@@ -69,7 +71,7 @@ BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/brok
 
 .PHONY: all tests deps test unit demo bench check analyze format-check clean format vmtest image fuzz \
 	fuzz-build soak
-all: $(BINS) $(TEST_BINS) $(BPF_OBJS)
+all: $(BINS) $(TEST_BINS) $(BENCH_BINS) $(BPF_OBJS)
 # the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
 tests: $(TEST_BINS)
 
@@ -122,6 +124,10 @@ $(BUILD)/bin/%: user/$$(subst -,_,$$*).c $(BUILD)/libskiff.a
 
 # the binaries that print it are rebuilt when VERSION changes
 $(BUILD)/bin/skiffd $(BUILD)/bin/skiffctl: VERSION
+
+$(BUILD)/bench/kube-mem: tests/bench/kube_mem.c $(BUILD)/libskiff.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_COMMON) $(CFLAGS) $(LDFLAGS) $< -o $@ $(BUILD)/libskiff.a $(LDLIBS)
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libskiff.a
 	@mkdir -p $(@D)

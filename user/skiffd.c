@@ -174,9 +174,21 @@ static void malloc_arenas(void)
 {
 	const char *t = getenv("GLIBC_TUNABLES");
 
-	if (getenv("MALLOC_ARENA_MAX") || (t && strstr(t, "arena_max")))
-		return;
-	mallopt(M_ARENA_MAX, 2);
+	if (!getenv("MALLOC_ARENA_MAX") && !(t && strstr(t, "arena_max")))
+		mallopt(M_ARENA_MAX, 2);
+	/*
+	 * Blocks of 256 KB and more always from mmap(): the model's, the node view's and the live
+	 * tables' arrays, and the store's tables, which grow by doubling. glibc's default moves
+	 * its threshold up to the size of the largest block freed (up to 32 MB), so after the first
+	 * whole reload those arrays came from the heap: each one freed or outgrown left a hole that
+	 * small blocks filled and then kept resident. From mmap(), a freed array's pages go back
+	 * at once and growing one is an mremap(). Fixing the threshold also fixes glibc's trim
+	 * threshold (the free top of the heap it returns), here at 1 MB.
+	 */
+	if (!getenv("MALLOC_MMAP_THRESHOLD_") && !(t && strstr(t, "mmap_threshold")))
+		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	if (!getenv("MALLOC_TRIM_THRESHOLD_") && !(t && strstr(t, "trim_threshold")))
+		mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 }
 
 int main(int argc, char **argv)

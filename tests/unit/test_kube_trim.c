@@ -110,7 +110,8 @@ static void assert_same_pod(const struct m_pod *a, const struct m_pod *b)
 static void pod_trimmed_loads_the_same(void **state)
 {
 	struct kube_watcher w = watcher_of("Pod");
-	struct json_object *whole = json_tokener_parse(api_pod), *trimmed, *packed, *back;
+	struct json_object *whole = json_tokener_parse(api_pod), *trimmed, *back;
+	struct kube_rec *packed;
 	struct model mw, mt;
 	size_t whole_len;
 
@@ -123,12 +124,15 @@ static void pod_trimmed_loads_the_same(void **state)
 	whole_len = strlen(json_object_to_json_string(whole));
 	trimmed = json_tokener_parse(api_pod);
 	kube_obj_normalise(&w, trimmed); /* what the watcher does before storing */
-	packed = kube_obj_pack(trimmed);
-	assert_true(kube_packed_rv_is(packed, "48213"));
+	packed = kube_obj_pack(trimmed, "default/web-0");
+	assert_non_null(packed);
+	assert_string_equal(kube_rec_key(packed), "default/web-0");
+	assert_true(kube_rec_rv_is(packed, "48213"));
+	assert_false(kube_rec_rv_is(packed, "4821"));
 	back = kube_obj_unpack(packed);
 	assert_non_null(back);
 	/* trimmed and deflated: a fraction of the whole */
-	assert_true((size_t)json_object_get_string_len(packed) * 4 < whole_len);
+	assert_true(sizeof(*packed) + packed->z_off + packed->zlen < whole_len / 4);
 	assert_null(strstr(json_object_to_json_string(back), "volumes"));
 	assert_null(strstr(json_object_to_json_string(back), "lastTransitionTime"));
 	assert_non_null(strstr(json_object_to_json_string(back), "pod-template-hash"));
@@ -143,7 +147,7 @@ static void pod_trimmed_loads_the_same(void **state)
 	model_free(&mt);
 	json_object_put(whole);
 	json_object_put(trimmed);
-	json_object_put(packed);
+	kube_rec_unref(packed);
 	json_object_put(back);
 }
 
@@ -154,19 +158,20 @@ static void other_kinds_kept_whole(void **state)
 	const char *svc = "{\"metadata\":{\"name\":\"a\",\"namespace\":\"b\",\"annotations\":{"
 			  "\"x\":\"y\"}},\"spec\":{\"ports\":[{\"port\":80}],\"type\":"
 			  "\"ClusterIP\"},\"status\":{\"loadBalancer\":{}}}";
-	struct json_object *o = json_tokener_parse(svc), *packed, *back;
+	struct json_object *o = json_tokener_parse(svc), *back;
+	struct kube_rec *packed;
 
 	(void)state;
 
 	kube_obj_normalise(&w, o);
-	packed = kube_obj_pack(o);
+	packed = kube_obj_pack(o, "default/svc");
 	back = kube_obj_unpack(packed);
 	assert_non_null(back);
 	assert_string_equal(json_object_to_json_string(back), json_object_to_json_string(o));
 	assert_non_null(strstr(json_object_to_json_string(back), "annotations"));
 	assert_non_null(strstr(json_object_to_json_string(back), "loadBalancer"));
 	json_object_put(o);
-	json_object_put(packed);
+	kube_rec_unref(packed);
 	json_object_put(back);
 }
 
@@ -178,20 +183,21 @@ static void big_and_tiny_objects_read_back(void **state)
 	struct json_object *o = json_tokener_parse("{\"metadata\":{\"name\":\"s\",\"namespace\":"
 						   "\"n\",\"resourceVersion\":\"7\"},"
 						   "\"endpoints\":[]}");
-	struct json_object *eps = json_object_object_get(o, "endpoints"), *packed, *back;
+	struct json_object *eps = json_object_object_get(o, "endpoints"), *back;
+	struct kube_rec *packed;
 	char ip[32];
 
 	(void)state;
 	kube_obj_normalise(&w, o);
 	for (int pass = 0; pass < 2; pass++) {
-		packed = kube_obj_pack(o);
-		assert_true(kube_packed_rv_is(packed, "7"));
-		assert_false(kube_packed_rv_is(packed, "8"));
+		packed = kube_obj_pack(o, "default/slice");
+		assert_true(kube_rec_rv_is(packed, "7"));
+		assert_false(kube_rec_rv_is(packed, "8"));
 		back = kube_obj_unpack(packed);
 		assert_non_null(back);
 		assert_string_equal(json_object_to_json_string(back),
 				    json_object_to_json_string(o));
-		json_object_put(packed);
+		kube_rec_unref(packed);
 		json_object_put(back);
 		for (int i = 0; i < 1000; i++) {
 			struct json_object *e = json_object_new_object(),
@@ -207,10 +213,43 @@ static void big_and_tiny_objects_read_back(void **state)
 	json_object_put(o);
 }
 
+/* A pod of another node is stored without its uid (only a local pod's cgroup is found by it);
+ * this node's pods, and every pod when the source does not know its node, keep it. */
+static void other_nodes_pods_lose_their_uid(void **state)
+{
+	const char *nodes[] = {"node-a", "node-b", NULL};
+	const bool keeps[] = {false, true, true};
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		struct kube_source ks = {.o = {.node = nodes[i]}};
+		struct kube_watcher w = watcher_of("Pod");
+		struct json_object *o = json_tokener_parse(api_pod), *md;
+		struct model m;
+
+		w.ks = &ks;
+		kube_obj_normalise(&w, o);
+		md = json_object_object_get(o, "metadata");
+		assert_int_equal(json_object_object_get_ex(md, "uid", NULL), keeps[i]);
+		assert_true(json_object_object_get_ex(md, "name", NULL));
+		load_one(o, &m);
+		assert_int_equal(m.npods, 1);
+		assert_string_equal(m.pods[0].node_name, "node-b");
+		if (keeps[i])
+			assert_string_equal(m.pods[0].meta.uid,
+					    "6f1d2c3b-8e4a-4c1d-9b2a-0c5e7d9f1a2b");
+		else
+			assert_null(m.pods[0].meta.uid);
+		model_free(&m);
+		json_object_put(o);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(pod_trimmed_loads_the_same),
+	    cmocka_unit_test(other_nodes_pods_lose_their_uid),
 	    cmocka_unit_test(other_kinds_kept_whole),
 	    cmocka_unit_test(big_and_tiny_objects_read_back),
 	};

@@ -76,7 +76,7 @@ const char *agent_config_source(const struct agent *a)
  * an fd the loop polls. */
 static int agent_config_open(struct agent *a)
 {
-	struct kube_source_opts ko = {.kubeconfig = a->o->kubeconfig};
+	struct kube_source_opts ko = {.kubeconfig = a->o->kubeconfig, .node = a->o->node};
 	struct diag d = {0};
 	int err;
 

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -22,6 +23,38 @@ struct kube_kind {
 extern const struct kube_kind kube_kinds[];
 extern const size_t kube_nkinds;
 
+/* One stored object (kube_pack.c): "namespace/name", resourceVersion and deflated JSON in one
+ * allocation. Shared by reference: a snapshot holds the records it reads while the watchers go
+ * on replacing them in the store. */
+struct kube_rec {
+	uint32_t refs;	 /* atomic */
+	uint32_t tlen;	 /* the JSON text's length */
+	uint32_t zlen;	 /* deflated, at data + z_off */
+	uint16_t rv_off; /* resourceVersion at data + rv_off; the key is at data */
+	uint16_t z_off;
+	char data[];
+};
+
+/* A kind's objects by key (kube_store.c): a flat table of records. Not locked itself. */
+struct kube_store {
+	struct kube_rec **slot;
+	size_t cap; /* a power of two, or 0 */
+	size_t n;
+};
+
+const char *kube_rec_key(const struct kube_rec *r);
+void kube_rec_ref(struct kube_rec *r);
+void kube_rec_unref(struct kube_rec *r); /* NULL is fine */
+struct kube_rec *kube_store_get(const struct kube_store *st, const char *key);
+/* Add `r` (taking its reference), replacing the record of the same key. 0 or -ENOMEM. */
+int kube_store_put(struct kube_store *st, struct kube_rec *r);
+/* Drop the record of `key`; false when there was none. */
+bool kube_store_del(struct kube_store *st, const char *key);
+/* Drop every record and the table. */
+void kube_store_clear(struct kube_store *st);
+/* Every record, sorted by key, a reference taken on each, into `out` (room for st->n). */
+size_t kube_store_take_sorted(const struct kube_store *st, struct kube_rec **out);
+
 /* A kind's watcher: its thread, what it has seen, and the objects it holds. */
 struct kube_watcher {
 	const struct kube_kind *k;
@@ -34,7 +67,7 @@ struct kube_watcher {
 	bool missing;	/* the API answered 404 for every version */
 	bool gone;	/* the watch said 410: list again */
 	int backoff_ms;
-	struct json_object *objs; /* "namespace/name" -> object (kube_obj_pack); under ks->lock */
+	struct kube_store objs; /* the kind's objects; under ks->lock */
 };
 
 struct kube_source {
@@ -82,11 +115,12 @@ int kube_watch(struct kube_watcher *w);
 void kube_obj_normalise(struct kube_watcher *w, struct json_object *o);
 /* Drop what the model never reads from an object of w's kind (kube_trim.c; Pods only). */
 void kube_obj_trim(struct kube_watcher *w, struct json_object *o);
-/* The store's form of an object (kube_pack.c): a new reference, NULL on OOM; whether it holds
- * resourceVersion `rv`; the object parsed again (a new reference, NULL if unreadable). */
-struct json_object *kube_obj_pack(struct json_object *o);
-bool kube_packed_rv_is(struct json_object *packed, const char *rv);
-struct json_object *kube_obj_unpack(struct json_object *packed);
+/* The store's form of object `o` under `key` (kube_pack.c): a record with one reference, NULL on
+ * OOM; whether it holds resourceVersion `rv`; the object parsed again (a new json-c reference,
+ * NULL if unreadable). */
+struct kube_rec *kube_obj_pack(struct json_object *o, const char *key);
+bool kube_rec_rv_is(const struct kube_rec *r, const char *rv);
+struct json_object *kube_obj_unpack(const struct kube_rec *r);
 /* Free the calling thread's compression state (kube_pack.c), before it ends. */
 void kube_pack_thread_end(void);
 /* "namespace/name" (or "name") and metadata.resourceVersion of `o`; NULL when unnamed. */

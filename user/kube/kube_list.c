@@ -14,7 +14,7 @@
 #define KUBE_LIST_LIMIT 500
 
 struct kl_page {
-	struct json_object *objs; /* the new store */
+	struct kube_store objs; /* the new store */
 	char rv[128];
 	char cont[1024]; /* metadata.continue: the next page's token, "" on the last */
 };
@@ -45,14 +45,18 @@ static int kl_list_object(struct kube_watcher *w, void *ctx, struct json_object 
 	if (!json_object_is_type(items, json_type_array))
 		return -EPROTO;
 	for (size_t i = 0; i < json_object_array_length(items); i++) {
-		struct json_object *o = json_object_array_get_idx(items, i), *packed;
+		struct json_object *o = json_object_array_get_idx(items, i);
+		struct kube_rec *packed;
 
 		if (!kube_obj_key(o, key, sizeof(key)))
 			continue;
 		kube_obj_normalise(w, o);
-		if (!(packed = kube_obj_pack(o)))
+		if (!(packed = kube_obj_pack(o, key)))
 			return -ENOMEM;
-		json_object_object_add(pg->objs, key, packed);
+		if (kube_store_put(&pg->objs, packed) < 0) {
+			kube_rec_unref(packed);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -76,9 +80,9 @@ static void kl_install(struct kube_watcher *w, struct kl_page *pg)
 	struct kube_source *ks = w->ks;
 
 	pthread_mutex_lock(&ks->lock);
-	json_object_put(w->objs);
+	kube_store_clear(&w->objs);
 	w->objs = pg->objs;
-	pg->objs = NULL;
+	memset(&pg->objs, 0, sizeof(pg->objs));
 	snprintf(w->rv, sizeof(w->rv), "%s", pg->rv);
 	w->listed = true;
 	if (w->missing) {
@@ -93,13 +97,11 @@ static void kl_install(struct kube_watcher *w, struct kl_page *pg)
 
 int kube_list(struct kube_watcher *w)
 {
-	struct kl_page pg = {.objs = json_object_new_object()};
+	struct kl_page pg = {0};
 	char path[2048], msg[256], why[320];
 	long status = 0;
 	int rc;
 
-	if (!pg.objs)
-		return -ENOMEM;
 	do {
 		kl_path(w, pg.cont, path, sizeof(path));
 		rc = kube_http_get(w, path, 120, kl_list_object, &pg, &status, msg, sizeof(msg));
@@ -107,7 +109,7 @@ int kube_list(struct kube_watcher *w)
 			if (status != 404 && status != 410)
 				kube_log(w->ks, "%s: list %s failed: %s", w->k->kind, path,
 					 kube_failure_text(rc, status, msg, why, sizeof(why)));
-			json_object_put(pg.objs);
+			kube_store_clear(&pg.objs);
 			return rc < 0 ? rc : (int)status;
 		}
 	} while (pg.cont[0]);

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The store's form of an object: "<resourceVersion>\n", the length of its compact JSON (4 bytes,
- * host order), then that JSON deflated, in one json-c string. Not a json-c tree: a tree costs a hash table per JSON object, about 10 KB per
- * pod, and 50,000 pods then took 500 MB. Deflated, because every pod and EndpointSlice of the
- * cluster is held on every node: with a preset dictionary of the words API objects repeat
- * (keys, kinds, condition types) a trimmed pod of ~480 bytes of JSON keeps ~150. Objects are
- * inflated and parsed again only when a snapshot or a slice change reads them.
+ * The store's form of an object (struct kube_rec, one allocation): its key, its resourceVersion
+ * and its compact JSON deflated. Not a json-c tree: a tree costs a hash table per JSON object,
+ * about 10 KB per pod, and 50,000 pods then took 500 MB. Deflated, because every pod and
+ * EndpointSlice of the cluster is held on every node: with a preset dictionary of the words API
+ * objects repeat (keys, kinds, condition types) a trimmed pod of ~480 bytes of JSON keeps ~150.
+ * Objects are inflated and parsed again only when a snapshot or a slice change reads them.
  *
  * zlib streams are kept per thread (watchers pack, the agent unpacks): setting one up costs
  * more than deflating a small object.
@@ -117,59 +117,46 @@ fail:
 	return NULL;
 }
 
-struct json_object *kube_obj_pack(struct json_object *o)
+struct kube_rec *kube_obj_pack(struct json_object *o, const char *key)
 {
 	const char *rv = kube_obj_rv(o), *text;
-	size_t rvlen = rv ? strlen(rv) : 0, zlen;
-	uint32_t tlen;
-	struct json_object *packed;
+	size_t rvlen = rv ? strlen(rv) : 0, klen = strlen(key), tlen, zlen;
+	struct kube_rec *r;
 	unsigned char *z;
-	char *buf;
 
 	text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
 						     JSON_C_TO_STRING_NOSLASHESCAPE);
-	if (!text || !pack_deflate(text, strlen(text), &z, &zlen))
+	if (!text || klen + rvlen + 2 > UINT16_MAX)
 		return NULL;
-	tlen = (uint32_t)strlen(text);
-	buf = malloc(rvlen + 1 + sizeof(tlen) + zlen);
-	if (!buf) {
-		free(z);
+	tlen = strlen(text);
+	if (!pack_deflate(text, tlen, &z, &zlen))
 		return NULL;
+	r = malloc(sizeof(*r) + klen + 1 + rvlen + 1 + zlen);
+	if (r) {
+		r->refs = 1;
+		r->tlen = (uint32_t)tlen;
+		r->zlen = (uint32_t)zlen;
+		r->rv_off = (uint16_t)(klen + 1);
+		r->z_off = (uint16_t)(klen + 1 + rvlen + 1);
+		memcpy(r->data, key, klen + 1);
+		memcpy(r->data + r->rv_off, rv ? rv : "", rvlen + 1);
+		memcpy(r->data + r->z_off, z, zlen);
 	}
-	memcpy(buf, rv ? rv : "", rvlen);
-	buf[rvlen] = '\n';
-	memcpy(buf + rvlen + 1, &tlen, sizeof(tlen));
-	memcpy(buf + rvlen + 1 + sizeof(tlen), z, zlen);
 	free(z);
-	packed = json_object_new_string_len(buf, (int)(rvlen + 1 + sizeof(tlen) + zlen));
-	free(buf);
-	return packed;
+	return r;
 }
 
-bool kube_packed_rv_is(struct json_object *packed, const char *rv)
+bool kube_rec_rv_is(const struct kube_rec *r, const char *rv)
 {
-	const char *s = json_object_get_string(packed);
-	size_t len = (size_t)json_object_get_string_len(packed);
-	const char *nl = s ? memchr(s, '\n', len) : NULL;
-	size_t n = nl ? (size_t)(nl - s) : 0;
-
-	return rv && nl && n && strlen(rv) == n && !strncmp(s, rv, n);
+	return rv && *rv && !strcmp(r->data + r->rv_off, rv);
 }
 
-struct json_object *kube_obj_unpack(struct json_object *packed)
+struct json_object *kube_obj_unpack(const struct kube_rec *r)
 {
-	const char *s = json_object_get_string(packed);
-	size_t len = (size_t)json_object_get_string_len(packed);
-	const char *nl = s ? memchr(s, '\n', len) : NULL;
-	const unsigned char *z = nl ? (const unsigned char *)nl + 1 + sizeof(uint32_t) : NULL;
 	struct json_object *o;
-	uint32_t tlen;
 	char *text;
 
-	if (!nl || z > (const unsigned char *)s + len)
-		return NULL;
-	memcpy(&tlen, nl + 1, sizeof(tlen));
-	text = pack_inflate(z, len - (size_t)(z - (const unsigned char *)s), tlen);
+	text = pack_inflate((const unsigned char *)r->data + r->z_off, r->zlen, r->tlen);
 	if (!text)
 		return NULL;
 	o = json_tokener_parse(text);

@@ -58,68 +58,34 @@ static int cmp_key(const void *a, const void *b)
  * the order events came in. */
 static void ks_add_kind(struct kube_watcher *w, struct ydoc_set *set)
 {
-	size_t n = (size_t)json_object_object_length(w->objs), i = 0;
-	const char **keys = calloc(n + 1, sizeof(*keys));
+	struct kube_rec **recs = calloc(w->objs.n + 1, sizeof(*recs));
+	size_t n;
 
-	if (!keys)
+	if (!recs)
 		abort();
-	json_object_object_foreach(w->objs, key, val)
-	{
-		(void)val;
-		keys[i++] = key;
-	}
-	qsort(keys, n, sizeof(*keys), cmp_key);
-	for (i = 0; i < n; i++) {
-		struct json_object *o, *packed;
+	n = kube_store_take_sorted(&w->objs, recs);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = kube_obj_unpack(recs[i]);
 
-		json_object_object_get_ex(w->objs, keys[i], &packed);
-		o = kube_obj_unpack(packed);
 		if (!o)
 			abort(); /* we wrote it; only OOM can make it unreadable */
 		kube_json_add_doc(set, o);
 		json_object_put(o);
+		kube_rec_unref(recs[i]);
 	}
-	free(keys);
-}
-
-/* Every kind's objects, as the store holds them (new references), in snapshot order. */
-struct ks_packed {
-	struct json_object **v;
-	size_t n;
-};
-
-static void ks_take_kind(struct kube_watcher *w, struct ks_packed *p)
-{
-	size_t n = (size_t)json_object_object_length(w->objs), i = 0;
-	const char **keys = calloc(n + 1, sizeof(*keys));
-
-	if (!keys)
-		abort();
-	json_object_object_foreach(w->objs, key, val)
-	{
-		(void)val;
-		keys[i++] = key;
-	}
-	qsort(keys, n, sizeof(*keys), cmp_key);
-	for (i = 0; i < n; i++) {
-		struct json_object *packed;
-
-		json_object_object_get_ex(w->objs, keys[i], &packed);
-		p->v[p->n++] = json_object_get(packed);
-	}
-	free(keys);
+	free(recs);
 }
 
 /*
- * The store's objects are referenced under the lock (the watchers go on meanwhile: an object
- * they replace stays alive until the references are dropped) and turned
- * into the model one at a time, each parse tree freed once read: all 70,000 trees of a big
- * cluster at once were the 600-700 MB peak of every whole reload.
+ * The store's records are referenced under the lock (the watchers go on meanwhile: a record
+ * they replace stays alive until the reference is dropped) and turned into the model one at a
+ * time, each parse tree freed once read: all 70,000 trees of a big cluster at once were the
+ * 600-700 MB peak of every whole reload.
  */
 int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag *d)
 {
-	struct ks_packed p = {0};
-	size_t total = 0, errors_before = d->errors;
+	struct kube_rec **recs;
+	size_t total = 0, n = 0, errors_before = d->errors;
 
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&ks->lock);
@@ -128,28 +94,25 @@ int kube_source_snapshot(struct kube_source *ks, struct model *out, struct diag 
 		return -EAGAIN;
 	}
 	for (size_t i = 0; i < ks->nw; i++)
-		total += (size_t)json_object_object_length(ks->w[i].objs);
-	if (!(p.v = calloc(total + 1, sizeof(*p.v))))
+		total += ks->w[i].objs.n;
+	if (!(recs = calloc(total + 1, sizeof(*recs))))
 		abort();
 	for (size_t i = 0; i < ks->nw; i++)
-		ks_take_kind(&ks->w[i], &p);
+		n += kube_store_take_sorted(&ks->w[i].objs, recs + n);
 	kube_source_dirty_clear(ks);
 	pthread_mutex_unlock(&ks->lock);
 	model_load_start(out);
-	for (size_t i = 0; i < p.n; i++) {
-		struct json_object *o = kube_obj_unpack(p.v[i]);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = kube_obj_unpack(recs[i]);
 
 		if (!o)
 			abort(); /* we wrote it; only OOM can make it unreadable */
 		model_load_one(out, kube_json_tree(&out->src, o), d);
 		json_object_put(o);
+		/* a record the watchers replaced meanwhile is freed here, not held to the end */
+		kube_rec_unref(recs[i]);
 	}
-	/* json-c's reference counts are not atomic: dropped where the watchers change them */
-	pthread_mutex_lock(&ks->lock);
-	for (size_t i = 0; i < p.n; i++)
-		json_object_put(p.v[i]);
-	pthread_mutex_unlock(&ks->lock);
-	free(p.v);
+	free(recs);
 	return model_load_end(out, errors_before, d);
 }
 
@@ -192,13 +155,14 @@ int kube_source_slice_delta(struct kube_source *ks, struct ydoc_set *present, ch
 	/* a slice changed twice since the last look is taken once, as it is now */
 	qsort(ks->dirty, ks->ndirty, sizeof(*ks->dirty), cmp_key);
 	for (size_t i = 0; i < ks->ndirty; i++) {
-		struct json_object *packed, *o;
+		struct kube_rec *packed;
+		struct json_object *o;
 
 		/* prev, not dirty[i - 1]: a gone key moves to *gone and leaves NULL in its place */
 		if (prev && !strcmp(prev, ks->dirty[i]))
 			continue;
 		prev = ks->dirty[i];
-		if (json_object_object_get_ex(w->objs, ks->dirty[i], &packed)) {
+		if ((packed = kube_store_get(&w->objs, ks->dirty[i]))) {
 			if (!(o = kube_obj_unpack(packed)))
 				abort(); /* as in ks_add_kind */
 			kube_json_add_doc(present, o);

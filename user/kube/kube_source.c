@@ -151,10 +151,9 @@ static void ks_mark_missing(struct kube_watcher *w)
 		ks->st.missing++;
 	}
 	w->missing = true;
-	if (!w->listed || json_object_object_length(w->objs))
+	if (!w->listed || w->objs.n)
 		kube_source_notify(ks);
-	json_object_put(w->objs);
-	w->objs = json_object_new_object();
+	kube_store_clear(&w->objs);
 	w->listed = true;
 	pthread_mutex_unlock(&ks->lock);
 }
@@ -282,8 +281,7 @@ static int ks_start(struct kube_source *ks)
 
 		w->k = &kube_kinds[i];
 		w->ks = ks;
-		w->objs = json_object_new_object();
-		if (!w->objs || pthread_create(&w->thread, NULL, ks_watcher_main, w))
+		if (pthread_create(&w->thread, NULL, ks_watcher_main, w))
 			return -ENOMEM;
 		w->started = true;
 	}
@@ -333,7 +331,7 @@ void kube_source_close(struct kube_source *ks)
 		for (size_t i = 0; i < ks->nw; i++) {
 			if (ks->w[i].started)
 				pthread_join(ks->w[i].thread, NULL);
-			json_object_put(ks->w[i].objs);
+			kube_store_clear(&ks->w[i].objs);
 		}
 		free(ks->w);
 		kube_source_dirty_clear(ks);

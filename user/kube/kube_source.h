@@ -26,6 +26,9 @@ struct kube_source_opts {
 	int missing_retry_ms;	/* ask again for a kind that was 404; 0: 60 s */
 	int watch_timeout_s;	/* the server ends each watch after this; 0: 5 to 10 min */
 	bool quiet;		/* no log lines on stderr (tests) */
+	/* this node's name (outlives the source), or NULL: pods of other nodes are then stored
+	 * without their uid, which only finds a local pod's cgroup */
+	const char *node;
 };
 
 /* What the source has done so far, for tests and skiffd's debug output. */

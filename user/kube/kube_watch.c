@@ -33,15 +33,14 @@ static int kw_error(struct kube_watcher *w, struct json_object *st)
 static void kw_apply(struct kube_watcher *w, const char *type, struct json_object *o)
 {
 	struct kube_source *ks = w->ks;
-	struct json_object *old, *packed;
+	struct kube_rec *old, *packed;
 	const char *rv = kube_obj_rv(o);
 	char key[512];
 
 	if (!kube_obj_key(o, key, sizeof(key)))
 		return;
 	if (!strcmp(type, "DELETED")) {
-		if (json_object_object_get_ex(w->objs, key, NULL)) {
-			json_object_object_del(w->objs, key);
+		if (kube_store_del(&w->objs, key)) {
 			ks->st.events++;
 			kube_source_notify_obj(w, key);
 		} else {
@@ -49,16 +48,18 @@ static void kw_apply(struct kube_watcher *w, const char *type, struct json_objec
 		}
 		return;
 	}
-	if (json_object_object_get_ex(w->objs, key, &old) && kube_packed_rv_is(old, rv)) {
+	old = kube_store_get(&w->objs, key);
+	if (old && kube_rec_rv_is(old, rv)) {
 		ks->st.duplicates++;
 		return;
 	}
 	kube_obj_normalise(w, o);
-	packed = kube_obj_pack(o);
-	if (!packed) /* out of memory: the object goes, and a snapshot must not miss that */
-		json_object_object_del(w->objs, key);
-	else
-		json_object_object_add(w->objs, key, packed);
+	packed = kube_obj_pack(o, key);
+	/* out of memory: the object goes, and a snapshot must not miss that */
+	if (!packed || kube_store_put(&w->objs, packed) < 0) {
+		kube_rec_unref(packed);
+		kube_store_del(&w->objs, key);
+	}
 	ks->st.events++;
 	kube_source_notify_obj(w, key);
 }

@@ -90,6 +90,8 @@ struct m_service {
 	size_t nports;
 };
 
+/* addresses is one allocation with the address strings and pod_name after the array: free
+ * only it (k8s_endpointslice_free). */
 struct m_endpoint {
 	char **addresses;
 	size_t naddresses;
