@@ -60,6 +60,7 @@ struct flows {
 	struct flows_client followers[FLOWS_MAX_FOLLOWERS];
 	size_t nfollowers;
 	struct flows_pend pend[FLOWS_PENDING];
+	size_t npend; /* slots in use: none, and a CLOSED part need not look through them */
 };
 
 static int64_t clock_ms(clockid_t c)
@@ -160,6 +161,7 @@ static bool pend_put(struct flows *f, const struct skiff_event *e)
 			continue;
 		f->pend[i].e = *e;
 		f->pend[i].due = clock_ms(CLOCK_MONOTONIC) + FLOWS_PARTNER_MS;
+		f->npend++;
 		return true;
 	}
 	return false;
@@ -170,13 +172,14 @@ static void closed_part(struct flows *f, struct skiff_event *e)
 {
 	bool primary = e->flags & SKIFF_EV_F_PRIMARY;
 
-	for (size_t i = 0; i < FLOWS_PENDING; i++) {
+	for (size_t i = 0; f->npend && i < FLOWS_PENDING; i++) {
 		struct flows_pend *p = &f->pend[i];
 
 		if (!p->due || !same_conn(&p->e, e) ||
 		    primary == !!(p->e.flags & SKIFF_EV_F_PRIMARY))
 			continue;
 		p->due = 0;
+		f->npend--;
 		if (primary) {
 			add_part(e, &p->e);
 			publish(f, e);
@@ -206,12 +209,13 @@ static void pend_expire(struct flows *f)
 {
 	int64_t now = clock_ms(CLOCK_MONOTONIC);
 
-	for (size_t i = 0; i < FLOWS_PENDING; i++) {
+	for (size_t i = 0; f->npend && i < FLOWS_PENDING; i++) {
 		struct flows_pend *p = &f->pend[i];
 
 		if (!p->due || p->due > now)
 			continue;
 		p->due = 0;
+		f->npend--;
 		if (p->e.flags & SKIFF_EV_F_PRIMARY) {
 			publish(f, &p->e);
 		} else {
