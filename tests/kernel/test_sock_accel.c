@@ -48,6 +48,7 @@
 #include <bpf/libbpf.h>
 
 #include "dataplane/dataplane.h"
+#include "flows/flows.h"
 #include "skiff/accel.h"
 #include "skiff/lb.h"
 
@@ -1364,6 +1365,86 @@ static void test_l4_duration(void **state)
 	assert_true(ms >= 60.0 && ms <= t * 1e3 + 50.0);
 }
 
+
+/* ---------- flow events through skiffd's reader (user/flows) ---------- */
+
+/* Read `fd` until `want` (and `want2`, when given) both appear in one line each, EOF, or
+ * `ms` milliseconds; true when found. The text read is kept in `buf` (NUL-terminated). */
+static bool read_until(int fd, char *buf, size_t size, const char *want, const char *want2, int ms)
+{
+	size_t len = 0;
+	double end = now_s() + ms / 1000.0;
+
+	buf[0] = '\0';
+	while (now_s() < end) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (strstr(buf, want) && (!want2 || strstr(buf, want2)))
+			return true;
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		if (len + 1 >= size) { /* keep the newest half: the lines wanted come last */
+			memmove(buf, buf + size / 2, len - size / 2 + 1);
+			len -= size / 2;
+		}
+		n = read(fd, buf + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	return strstr(buf, want) && (!want2 || strstr(buf, want2));
+}
+
+/* The events of one connection, as a /flows client reads them: from the history (their JSON
+ * lines written only then) and as a follower (written as they arrive). Real kernel events. */
+static void test_flow_events_read(void **state)
+{
+	static char buf[1 << 20];
+	char opened[160], closed[200];
+	struct sockaddr_storage ss;
+	struct flows *f = NULL;
+	socklen_t len;
+	int lfd, sp[2];
+
+	(void)state;
+	assert_int_equal(dp_events_enable(T.dp, true), 0);
+	assert_int_equal(flows_open(dp_events_fd(T.dp), "node-t", &f), 0);
+	lfd = listen_b(&ss, &len);
+	snprintf(opened, sizeof(opened),
+		 "\"ip\":\"" POD_B4 "\",\"port\":%u},\"reason\":null,\"policy\":null}\n",
+		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+	snprintf(closed, sizeof(closed),
+		 "\"ip\":\"" POD_B4 "\",\"port\":%u},\"reason\":null,\"policy\":null,"
+		 "\"bytes_received\":64,\"bytes_sent\":64,",
+		 ntohs(((struct sockaddr_in *)&ss)->sin_port));
+
+	/* the history: nobody read these events before */
+	conn_rounds(lfd, &ss, len, 1, 1);
+	cg_enter(T.cg_home);
+	usleep(1200000); /* the reader's tick, and a part's wait for its partner */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	flows_serve(f, sp[0], "since=5");
+	assert_true(read_until(sp[1], buf, sizeof(buf), closed, opened, 5000));
+	assert_non_null(strstr(buf, "HTTP/1.1 200 OK"));
+	assert_non_null(strstr(buf, "\"node\":\"node-t\""));
+	close(sp[1]);
+
+	/* a follower: the next connection's lines as they are read from the ring */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	flows_serve(f, sp[0], "follow=1&since=0");
+	usleep(200000); /* taken in by the reader before the connection */
+	assert_true(read_until(sp[1], buf, sizeof(buf), "HTTP/1.1 200 OK", NULL, 2000));
+	assert_null(strstr(buf, closed)); /* since=0: none of the history */
+	conn_rounds(lfd, &ss, len, 1, 2);
+	cg_enter(T.cg_home);
+	assert_true(read_until(sp[1], buf, sizeof(buf), closed, opened, 5000));
+	close(sp[1]);
+	close(lfd);
+	flows_close(f);
+}
+
 /* --no-accel after a run with it: counters stay, nothing enters the sockhash; restart adopts. */
 static void test_no_accel_restart(void **state)
 {
@@ -1419,6 +1500,7 @@ int main(void)
 	    cmocka_unit_test(test_join_always),
 	    cmocka_unit_test(test_l4_stats),
 	    cmocka_unit_test(test_l4_duration),
+	    cmocka_unit_test(test_flow_events_read),
 	    cmocka_unit_test(test_no_accel_restart),
 	};
 

@@ -91,11 +91,14 @@ static void test_denied_record(void **state)
 	(void)state;
 	ev_addrs(&e, NULL, 0, "198.18.1.2", 8080);
 	flows_rec_build(&r, &e, 1796565018182, n, "node-1");
+	flows_names_free(n); /* names replaced before anyone reads the event: its line keeps them */
+	n = NULL;
 	assert_string_equal(r.src, "shop/client-1");
 	assert_string_equal(r.dst, "shop/echo-1");
-	j = json_tokener_parse(r.json);
+	j = json_tokener_parse(flows_rec_json(&r));
 	assert_non_null(j);
 	assert_int_equal(r.json[strlen(r.json) - 1], '\n');
+	assert_ptr_equal(flows_rec_json(&r), r.json); /* written once, kept */
 	assert_string_equal(json_object_get_string(jget(j, "time")), "2026-12-06T13:50:18.182Z");
 	assert_string_equal(json_object_get_string(jget(j, "event")), "denied");
 	assert_string_equal(json_object_get_string(jget(j, "verdict")), "denied");
@@ -108,8 +111,7 @@ static void test_denied_record(void **state)
 	assert_string_equal(json_object_get_string(jget(j, "reason")),
 			    "AuthorizationPolicy shop/deny-client-http");
 	json_object_put(j);
-	free(r.json);
-	flows_names_free(n);
+	flows_rec_free(&r);
 }
 
 static void test_dropped_and_closed_records(void **state)
@@ -130,23 +132,23 @@ static void test_dropped_and_closed_records(void **state)
 	ev_addrs(&d, "198.18.2.9", 40000, "198.18.1.2", 9000);
 	flows_rec_build(&r, &d, 0, n, "node-1");
 	assert_string_equal(r.src, "outside/stranger-1"); /* by address: not a pod of this node */
-	j = json_tokener_parse(r.json);
+	j = json_tokener_parse(flows_rec_json(&r));
 	assert_string_equal(json_object_get_string(jget(j, "verdict")), "dropped");
 	assert_non_null(strstr(json_object_get_string(jget(j, "reason")), "uplink (xdp)"));
 	assert_true(json_object_is_type(jget(j, "policy"), json_type_null));
 	json_object_put(j);
-	free(r.json);
+	flows_rec_free(&r);
 
 	ev_addrs(&c, "198.18.1.7", 41000, "198.18.1.2", 9000);
 	flows_rec_build(&r, &c, 0, n, "node-1");
-	j = json_tokener_parse(r.json);
+	j = json_tokener_parse(flows_rec_json(&r));
 	assert_string_equal(json_object_get_string(jget(j, "verdict")), "forwarded");
 	assert_int_equal(json_object_get_int64(jget(j, "bytes_received")), 1000);
 	assert_int_equal(json_object_get_int64(jget(j, "bytes_sent")), 2000);
 	assert_true(json_object_get_double(jget(j, "duration_ms")) == 3.5);
 	assert_true(json_object_get_boolean(jget(j, "fast_path")));
 	json_object_put(j);
-	free(r.json);
+	flows_rec_free(&r);
 	flows_names_free(n);
 }
 
@@ -209,14 +211,34 @@ static void test_filter_match(void **state)
 	assert_true(flows_rec_match(&r, &ft));
 }
 
+/* Names go into the JSON lines as strings: plain runs copied, the rest escaped. */
+static void test_json_str(void **state)
+{
+	struct strbuf b = {0};
+	char *s;
+
+	(void)state;
+	sb_json_str(&b, "shop/echo-1");
+	sb_put(&b, " ", 1);
+	sb_json_str(&b, "a\"b\\c\nd\te");
+	sb_put(&b, " ", 1);
+	sb_json_str(&b, "");
+	sb_put(&b, " ", 1);
+	sb_json_str(&b, NULL);
+	sb_put(&b, " ", 1);
+	sb_json_str(&b, "\001end");
+	s = sb_take(&b);
+	assert_string_equal(s,
+			    "\"shop/echo-1\" \"a\\\"b\\\\c\\nd\\u0009e\" \"\" null \"\\u0001end\"");
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_names),
-	    cmocka_unit_test(test_denied_record),
-	    cmocka_unit_test(test_dropped_and_closed_records),
-	    cmocka_unit_test(test_filter_parse),
-	    cmocka_unit_test(test_filter_match),
+	    cmocka_unit_test(test_names),	  cmocka_unit_test(test_json_str),
+	    cmocka_unit_test(test_denied_record), cmocka_unit_test(test_dropped_and_closed_records),
+	    cmocka_unit_test(test_filter_parse),  cmocka_unit_test(test_filter_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

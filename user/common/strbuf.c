@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,26 +56,41 @@ void sb_put(struct strbuf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
+/* A character JSON must escape inside a string. */
+static bool json_escaped(unsigned char c)
+{
+	return c == '"' || c == '\\' || c < 0x20;
+}
+
+/* Runs of plain characters are copied as they are: a printf per character made a flow event's
+ * JSON line cost ~30 µs, on skiffd's side of every connection. */
 void sb_json_str(struct strbuf *b, const char *s)
 {
 	if (!s) {
-		sb_printf(b, "null");
+		sb_put(b, "null", 4);
 		return;
 	}
-	sb_printf(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = *s;
+	sb_put(b, "\"", 1);
+	while (*s) {
+		size_t run = 0;
+		unsigned char c;
 
+		while (s[run] && !json_escaped((unsigned char)s[run]))
+			run++;
+		if (run) {
+			sb_put(b, s, run);
+			s += run;
+			continue;
+		}
+		c = (unsigned char)*s++;
 		if (c == '"' || c == '\\')
 			sb_printf(b, "\\%c", c);
 		else if (c == '\n')
-			sb_printf(b, "\\n");
-		else if (c < 0x20)
-			sb_printf(b, "\\u%04x", c);
+			sb_put(b, "\\n", 2);
 		else
-			sb_printf(b, "%c", c);
+			sb_printf(b, "\\u%04x", c);
 	}
-	sb_printf(b, "\"");
+	sb_put(b, "\"", 1);
 }
 
 char *sb_take(struct strbuf *b)

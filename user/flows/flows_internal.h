@@ -29,17 +29,25 @@ const char *flows_name_wl(const struct flows_names *n, uint32_t wl);
 const char *flows_name_addr(const struct flows_names *n, const union skiff_addr *a, __u8 family);
 const char *flows_name_policy(const struct flows_names *n, uint32_t id);
 
-/* One event as shown: what filters look at, and its JSON line. */
+/* One event as shown: what filters look at, and what its JSON line is made of. The line is
+ * written only when a client asks for the event (flows_rec_json): most events are never read, and
+ * writing each one's line cost skiffd more CPU than the kernel spent on its connection. */
 struct flows_rec {
 	int64_t ms; /* realtime */
 	__u8 kind;
 	char src[320], dst[320]; /* "ns/pod", or "" when no pod */
-	char *json;		 /* one line, '\n' included */
+	struct skiff_event e;	 /* as the kernel wrote it (CLOSED: both parts merged) */
+	char *policy;		 /* DENIED: the policy's "ns/name" when known, else NULL */
+	const char *node;	 /* outlives the record (the reader's own copy) */
+	char *json;		 /* NULL until flows_rec_json: one line, '\n' included */
 };
 
 /* flows_record.c */
 void flows_rec_build(struct flows_rec *r, const struct skiff_event *e, int64_t ms,
 		     const struct flows_names *n, const char *node);
+/* The record's JSON line, written on first use and kept with the record. */
+const char *flows_rec_json(struct flows_rec *r);
+void flows_rec_free(struct flows_rec *r);
 const char *flows_verdict(__u8 kind);
 bool flows_rec_match(const struct flows_rec *r, const struct flows_filter *ft);
 

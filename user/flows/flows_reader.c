@@ -60,6 +60,7 @@ struct flows {
 	struct flows_client followers[FLOWS_MAX_FOLLOWERS];
 	size_t nfollowers;
 	struct flows_pend pend[FLOWS_PENDING];
+	size_t npend; /* slots in use: none, and a CLOSED part need not look through them */
 };
 
 static int64_t clock_ms(clockid_t c)
@@ -100,34 +101,42 @@ static void follower_drop(struct flows *f, size_t i)
 	f->followers[i] = f->followers[--f->nfollowers];
 }
 
-/* Into the history (the oldest goes), counted, and to every follower it matches. */
+/* Into the history (the oldest goes), counted, and to every follower it matches. Its JSON line is
+ * written here only for a follower; a /flows request writes those of the history it reads. */
 static void publish(struct flows *f, const struct skiff_event *e)
 {
 	flows_closed_fn closed_fn;
 	void *closed_ctx;
-	struct flows_rec r;
+	struct flows_rec *r;
 
 	pthread_mutex_lock(&f->lock);
-	flows_rec_build(&r, e, event_ms(e), f->names, f->node);
 	if (f->n == FLOWS_HISTORY) {
-		free(f->hist[f->head].json);
-		f->hist[f->head] = r;
+		r = &f->hist[f->head];
+		flows_rec_free(r);
 		f->head = (f->head + 1) % FLOWS_HISTORY;
 	} else {
-		f->hist[(f->head + f->n++) % FLOWS_HISTORY] = r;
+		r = &f->hist[(f->head + f->n++) % FLOWS_HISTORY];
 	}
-	if (r.kind)
-		f->kinds[r.kind]++;
+	flows_rec_build(r, e, event_ms(e), f->names, f->node);
+	if (r->kind)
+		f->kinds[r->kind]++;
 	closed_fn = f->on_closed;
 	closed_ctx = f->on_closed_ctx;
+	/* only this thread replaces history entries: r stays valid after the unlock */
 	pthread_mutex_unlock(&f->lock);
 	if (closed_fn && e->kind == SKIFF_EV_CLOSED)
-		closed_fn(closed_ctx, e, r.ms, r.src, r.dst);
-	/* r.json stays valid: only this thread replaces history entries */
-	for (size_t i = f->nfollowers; i-- > 0;)
-		if (flows_rec_match(&r, &f->followers[i].ft) &&
-		    !send_all(f->followers[i].fd, r.json, strlen(r.json)))
+		closed_fn(closed_ctx, e, r->ms, r->src, r->dst);
+	for (size_t i = f->nfollowers; i-- > 0;) {
+		const char *line;
+
+		if (!flows_rec_match(r, &f->followers[i].ft))
+			continue;
+		pthread_mutex_lock(&f->lock);
+		line = flows_rec_json(r);
+		pthread_mutex_unlock(&f->lock);
+		if (!send_all(f->followers[i].fd, line, strlen(line)))
 			follower_drop(f, i);
+	}
 }
 
 static bool same_conn(const struct skiff_event *a, const struct skiff_event *b)
@@ -152,6 +161,7 @@ static bool pend_put(struct flows *f, const struct skiff_event *e)
 			continue;
 		f->pend[i].e = *e;
 		f->pend[i].due = clock_ms(CLOCK_MONOTONIC) + FLOWS_PARTNER_MS;
+		f->npend++;
 		return true;
 	}
 	return false;
@@ -162,13 +172,14 @@ static void closed_part(struct flows *f, struct skiff_event *e)
 {
 	bool primary = e->flags & SKIFF_EV_F_PRIMARY;
 
-	for (size_t i = 0; i < FLOWS_PENDING; i++) {
+	for (size_t i = 0; f->npend && i < FLOWS_PENDING; i++) {
 		struct flows_pend *p = &f->pend[i];
 
 		if (!p->due || !same_conn(&p->e, e) ||
 		    primary == !!(p->e.flags & SKIFF_EV_F_PRIMARY))
 			continue;
 		p->due = 0;
+		f->npend--;
 		if (primary) {
 			add_part(e, &p->e);
 			publish(f, e);
@@ -198,12 +209,13 @@ static void pend_expire(struct flows *f)
 {
 	int64_t now = clock_ms(CLOCK_MONOTONIC);
 
-	for (size_t i = 0; i < FLOWS_PENDING; i++) {
+	for (size_t i = 0; f->npend && i < FLOWS_PENDING; i++) {
 		struct flows_pend *p = &f->pend[i];
 
 		if (!p->due || p->due > now)
 			continue;
 		p->due = 0;
+		f->npend--;
 		if (p->e.flags & SKIFF_EV_F_PRIMARY) {
 			publish(f, &p->e);
 		} else {
@@ -245,10 +257,10 @@ static void client_start(struct flows *f, struct flows_client *c)
 	sb_put(&b, ok_head, sizeof(ok_head) - 1);
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < f->n; i++) {
-		const struct flows_rec *r = &f->hist[(f->head + i) % FLOWS_HISTORY];
+		struct flows_rec *r = &f->hist[(f->head + i) % FLOWS_HISTORY];
 
 		if (flows_rec_match(r, &c->ft))
-			sb_put(&b, r->json, strlen(r->json));
+			sb_put(&b, flows_rec_json(r), strlen(flows_rec_json(r)));
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (!send_all(c->fd, b.s, b.len) || !c->ft.follow || f->nfollowers == FLOWS_MAX_FOLLOWERS) {
@@ -409,7 +421,7 @@ void flows_close(struct flows *f)
 	for (size_t i = 0; i < f->nqueue; i++)
 		close(f->queue[i].fd);
 	for (size_t i = 0; i < f->n; i++)
-		free(f->hist[(f->head + i) % FLOWS_HISTORY].json);
+		flows_rec_free(&f->hist[(f->head + i) % FLOWS_HISTORY]);
 	ring_buffer__free(f->rb);
 	close(f->epfd);
 	close(f->efd);

@@ -2,6 +2,7 @@
 /* One kernel event as skiffd shows it: pods and policies named, and one JSON line. */
 #include <arpa/inet.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -116,17 +117,30 @@ void flows_rec_build(struct flows_rec *r, const struct skiff_event *e, int64_t m
 		     const struct flows_names *n, const char *node)
 {
 	const char *policy = e->kind == SKIFF_EV_DENIED ? flows_name_policy(n, e->policy_id) : NULL;
-	struct strbuf b = {0};
-	char when[48], reason[160];
 
 	r->ms = ms;
 	r->kind = e->kind < SKIFF_EV_KINDS ? e->kind : 0;
+	r->e = *e;
+	r->node = node;
+	r->json = NULL;
+	r->policy = policy ? strdup(policy) : NULL; /* names may be replaced before it is read */
 	end_name(n, e->src_workload, &e->saddr, e->sport ? e->family : 0, r->src, sizeof(r->src));
 	end_name(n, e->dst_workload, &e->daddr, e->family, r->dst, sizeof(r->dst));
-	time_text(ms, when, sizeof(when));
-	reason_of(e, policy, reason, sizeof(reason));
+}
+
+const char *flows_rec_json(struct flows_rec *r)
+{
+	const struct skiff_event *e = &r->e;
+	struct strbuf b = {0};
+	char when[48], reason[160];
+
+	if (r->json)
+		return r->json;
+	sb_grow(&b, 512); /* the whole line: every sb_printf prints once */
+	time_text(r->ms, when, sizeof(when));
+	reason_of(e, r->policy, reason, sizeof(reason));
 	sb_printf(&b, "{\"time\":\"%s\",\"node\":", when);
-	sb_json_str(&b, node);
+	sb_json_str(&b, r->node);
 	sb_printf(&b, ",\"event\":\"%s\",\"verdict\":\"%s\"",
 		  kind_names[r->kind] ? kind_names[r->kind] : "unknown", flows_verdict(r->kind));
 	json_end(&b, "source", r->src, &e->saddr, e->sport ? e->family : 0, e->sport);
@@ -134,7 +148,7 @@ void flows_rec_build(struct flows_rec *r, const struct skiff_event *e, int64_t m
 	sb_printf(&b, ",\"reason\":");
 	sb_json_str(&b, reason[0] ? reason : NULL);
 	sb_printf(&b, ",\"policy\":");
-	sb_json_str(&b, policy);
+	sb_json_str(&b, r->policy);
 	if (e->kind == SKIFF_EV_DENIED)
 		sb_printf(&b, ",\"policy_id\":%u", e->policy_id);
 	if (e->kind == SKIFF_EV_CLOSED)
@@ -145,6 +159,14 @@ void flows_rec_build(struct flows_rec *r, const struct skiff_event *e, int64_t m
 			  e->duration_ns / 1e6, e->flags & SKIFF_EV_F_FAST ? "true" : "false");
 	sb_printf(&b, "}\n");
 	r->json = sb_take(&b);
+	return r->json;
+}
+
+void flows_rec_free(struct flows_rec *r)
+{
+	free(r->json);
+	free(r->policy);
+	r->json = r->policy = NULL;
 }
 
 /* -n matches either end's namespace; --pod either end's pod (NAME, or NS/NAME). */
