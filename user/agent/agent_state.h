@@ -54,6 +54,7 @@ struct agent {
 	struct compile_live *live;
 	bool live_applied;
 	struct pod_cgroup_table cgroups;
+	struct wl_ids *ids; /* workload ids of this node's pods, kept across reloads and adopted */
 
 	unsigned long reloads, rejected;
 	unsigned long applied_reload; /* which of the `reloads` snapshots is in force */
