@@ -99,8 +99,7 @@ int dp_wl_reset(struct dataplane *dp, const struct node_view *v)
 }
 
 /* The pods the maps name now (adopted from an earlier skiffd): cgroup id -> workload id. */
-int dp_enrolled_each(struct dataplane *dp, void (*fn)(void *ctx, __u64 cgroup, __u32 wl),
-		     void *ctx)
+int dp_enrolled_each(struct dataplane *dp, void (*fn)(void *ctx, __u64 cgroup, __u32 wl), void *ctx)
 {
 	int fd = bpf_map__fd(dp->skel->maps.skiff_enrolled);
 	__u64 k, next, *prev = NULL;
