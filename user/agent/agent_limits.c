@@ -50,8 +50,7 @@ static int duration_of(const struct limit_flag *f, const char *val, long long *o
 		       size_t errlen)
 {
 	static const char *const why[] = {"is not a duration (write e.g. 1s, 500ms, 90s, 1h)",
-					  "is under 1ms",
-					  "is not a whole number of milliseconds"};
+					  "is under 1ms", "is not a whole number of milliseconds"};
 	int64_t ms = 0;
 	int rc = duration_ms_parse(val, &ms);
 
