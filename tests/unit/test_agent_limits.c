@@ -9,6 +9,15 @@
 #include <cmocka.h>
 
 #include "agent/agent.h"
+#include "common/diag.h"
+#include "model/model.h"
+
+#define IOP                                                                                        \
+	"apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nmetadata:\n"                  \
+	"  name: istio-control-plane\n  namespace: istio-system\nspec:\n  meshConfig:\n"
+#define CM_MESH                                                                                    \
+	"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n"      \
+	"data:\n  mesh: |-\n"
 
 static void test_values_taken(void **state)
 {
@@ -57,11 +66,63 @@ static void test_bad_values_refused(void **state)
 	refused("max-conns", "1", "not a relay limit");
 }
 
+/* The mesh config's connectTimeout and protocolDetectionTimeout, where the flags are not given. */
+static void test_mesh_config_timeouts(void **state)
+{
+	struct diag d = {0};
+	struct model m;
+
+	(void)state;
+	assert_int_equal(model_load_string("t.yaml",
+					   IOP "    connectTimeout: 3s\n"
+					       "    protocolDetectionTimeout: 0s\n",
+					   &m, &d),
+			 0);
+	assert_int_equal(m.mesh.connect_timeout_ms, 3000);
+	assert_int_equal(m.mesh.protocol_detection_ms, 0); /* Istio's default: skiffd's own */
+	model_free(&m);
+	assert_int_equal(
+	    model_load_string("t.yaml", CM_MESH "    protocolDetectionTimeout: 250ms\n", &m, &d),
+	    0);
+	assert_int_equal(m.mesh.protocol_detection_ms, 250);
+	assert_int_equal(m.mesh.connect_timeout_ms, 0);
+	model_free(&m);
+	diag_free(&d);
+}
+
+static void test_mesh_config_bad_timeouts(void **state)
+{
+	static const struct {
+		const char *yaml, *want;
+	} cases[] = {
+	    {IOP "    connectTimeout: 5\n",
+	     "spec.meshConfig.connectTimeout \"5\" is not a duration"},
+	    {IOP "    protocolDetectionTimeout: 0.5ms\n", "must be at least 1ms"},
+	    {IOP "    connectTimeout: 2h\n", "must be at most 1h"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct diag d = {0};
+		struct model m;
+
+		if (model_load_string("t.yaml", cases[i].yaml, &m, &d) == 0)
+			fail_msg("accepted:\n%s", cases[i].yaml);
+		if (!diag_contains(&d, cases[i].want)) {
+			diag_print(&d);
+			fail_msg("no error with '%s'", cases[i].want);
+		}
+		diag_free(&d);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_values_taken),
 	    cmocka_unit_test(test_bad_values_refused),
+	    cmocka_unit_test(test_mesh_config_timeouts),
+	    cmocka_unit_test(test_mesh_config_bad_timeouts),
 	};
 
 	return cmocka_run_group_tests_name("agent_limits", tests, NULL, NULL);

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/agent.h"
+#include "agent/agent_state.h"
 #include "model/parse.h"
 
 #define HOUR_MS (3600LL * 1000)
@@ -85,4 +85,29 @@ int agent_limit_flag(struct agent_opts *o, const char *name, const char *val, ch
 	}
 	snprintf(err, errlen, "--%s: not a relay limit", name);
 	return -EINVAL;
+}
+
+/* The flag when given, else the mesh config's value when set (0: the proxy's default). */
+static uint32_t pick(uint32_t flag, int64_t mesh)
+{
+	return flag ? flag : mesh > 0 && mesh <= UINT32_MAX ? (uint32_t)mesh : 0;
+}
+
+void agent_limits_apply(struct agent *a)
+{
+	const struct m_meshconfig *mc = a->snap ? &a->snap->m.mesh : NULL;
+	struct proxy_limits l = {
+	    .idle_ms = a->o->idle_ms, .head_ms = a->o->head_ms, .per_source = a->o->per_source};
+
+	l.connect_ms = pick(a->o->connect_ms, mc ? mc->connect_timeout_ms : 0);
+	l.sniff_ms = pick(a->o->sniff_ms, mc ? mc->protocol_detection_ms : 0);
+	if (!a->proxy || !memcmp(&l, &a->limits, sizeof(l)))
+		return;
+	proxy_limits_set(a->proxy, &l);
+	a->limits = l;
+	agent_log("info",
+		  "relay limits: connect %s%ums, sniffing %s%ums (0: skiffd's default; flags "
+		  "first, then the mesh config)",
+		  a->o->connect_ms ? "--connect-timeout " : "", l.connect_ms,
+		  a->o->sniff_ms ? "--sniff-timeout " : "", l.sniff_ms);
 }

@@ -82,6 +82,7 @@ int agent_punt_start(struct agent *a)
 		err = proxy_start(&po, &a->proxy);
 	if (err)
 		return err;
+	a->limits = po.limits; /* a mesh config's timeouts replace them at its apply */
 	cfg.port = htons(SKIFF_OUTBOUND_PORT);
 	cfg.flags = SKIFF_PUNT_F_ON;
 	if (po.fast_hops)

@@ -205,6 +205,7 @@ static void agent_reload_full(struct agent *a)
 	agent_flows_names(a);
 	agent_tracing_apply(a, &a->snap->m);
 	agent_accesslog_apply(a);
+	agent_limits_apply(a);
 	agent_log("info",
 		  "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
 		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies",
