@@ -14,6 +14,8 @@
 #include "dataplane/dataplane.h"
 #include "handoff/handoff.h"
 
+#define OPT_LIMIT 1000 /* the relay limits: agent_limit_flag tells them apart by name */
+
 static void usage(FILE *f)
 {
 	fprintf(
@@ -91,6 +93,18 @@ static void usage(FILE *f)
 	    "  --hold-after-drain   replaced and drained, wait for SIGTERM before exiting: in a\n"
 	    "                       DaemonSet, kubelet would restart an old skiffd that exits\n"
 	    "                       before its pod is deleted, and it would take over again\n"
+	    "  --idle-timeout D     a relay or HBONE stream with no byte either way for D is\n"
+	    "                       closed (default 1h, as Istio's idleTimeout)\n"
+	    "  --connect-timeout D  a dial to a pod or a node, with its TLS handshake, fails\n"
+	    "                       after D (default 10s, as Istio's connectTimeout)\n"
+	    "  --sniff-timeout D    a client that has not shown HTTP or not-HTTP within D is\n"
+	    "                       relayed as TCP (default 15s)\n"
+	    "  --head-timeout D     an HTTP request head not complete within D closes the\n"
+	    "                       connection (default 10s)\n"
+	    "  --max-conns-per-source N  connections open from one address on 15001 or 15008\n"
+	    "                       (default 1024); more are closed at once\n"
+	    "                       (D: 1s, 500ms, 90s, 1h; a DestinationRule's connectionPool\n"
+	    "                       still sets connect and idle per destination)\n"
 	    "  --uninstall          with no skiffd running: remove every program, map and pin\n"
 	    "                       skiff put on this node (--bpffs, --uplink, --run-dir) and "
 	    "exit\n"
@@ -194,41 +208,47 @@ static void malloc_arenas(void)
 int main(int argc, char **argv)
 {
 	static char host[256];
-	static const struct option opts[] = {{"node", required_argument, 0, 'n'},
-					     {"config-dir", required_argument, 0, 'c'},
-					     {"bpffs", required_argument, 0, 'b'},
-					     {"cgroup-root", required_argument, 0, 'g'},
-					     {"admin-addr", required_argument, 0, 'a'},
-					     {"admin-port", required_argument, 0, 'p'},
-					     {"ready-port", required_argument, 0, 'r'},
-					     {"rescan-ms", required_argument, 0, 's'},
-					     {"no-accel", no_argument, 0, 'A'},
-					     {"accel", no_argument, 0, 'C'},
-					     {"accel-join", required_argument, 0, 'J'},
-					     {"outbound-addr", required_argument, 0, 'o'},
-					     {"no-punt", no_argument, 0, 'P'},
-					     {"uplink", required_argument, 0, 'u'},
-					     {"kubelet-cgroup", required_argument, 0, 'k'},
-					     {"agent-cgroup", required_argument, 0, 'G'},
-					     {"ca-dir", required_argument, 0, 'x'},
-					     {"trust-domain", required_argument, 0, 't'},
-					     {"cert-ttl", required_argument, 0, 'T'},
-					     {"same-node-mtls", no_argument, 0, 'S'},
-					     {"hbone-ktls", required_argument, 0, 'K'},
-					     {"hbone-records", required_argument, 0, 'R'},
-					     {"help", no_argument, 0, 'h'},
-					     {"metrics-addr", required_argument, 0, 'm'},
-					     {"metrics-port", required_argument, 0, 'M'},
-					     {"kube", no_argument, 0, 'U'},
-					     {"kubeconfig", required_argument, 0, 'F'},
-					     {"version", no_argument, 0, 'V'},
-					     {"flow-events", required_argument, 0, 'E'},
-					     {"run-dir", required_argument, 0, 'D'},
-					     {"takeover", no_argument, 0, 'O'},
-					     {"drain-seconds", required_argument, 0, 'W'},
-					     {"uninstall", no_argument, 0, 'X'},
-					     {"hold-after-drain", no_argument, 0, 'H'},
-					     {0}};
+	static const struct option opts[] = {
+	    {"node", required_argument, 0, 'n'},
+	    {"config-dir", required_argument, 0, 'c'},
+	    {"bpffs", required_argument, 0, 'b'},
+	    {"cgroup-root", required_argument, 0, 'g'},
+	    {"admin-addr", required_argument, 0, 'a'},
+	    {"admin-port", required_argument, 0, 'p'},
+	    {"ready-port", required_argument, 0, 'r'},
+	    {"rescan-ms", required_argument, 0, 's'},
+	    {"no-accel", no_argument, 0, 'A'},
+	    {"accel", no_argument, 0, 'C'},
+	    {"accel-join", required_argument, 0, 'J'},
+	    {"outbound-addr", required_argument, 0, 'o'},
+	    {"no-punt", no_argument, 0, 'P'},
+	    {"uplink", required_argument, 0, 'u'},
+	    {"kubelet-cgroup", required_argument, 0, 'k'},
+	    {"agent-cgroup", required_argument, 0, 'G'},
+	    {"ca-dir", required_argument, 0, 'x'},
+	    {"trust-domain", required_argument, 0, 't'},
+	    {"cert-ttl", required_argument, 0, 'T'},
+	    {"same-node-mtls", no_argument, 0, 'S'},
+	    {"hbone-ktls", required_argument, 0, 'K'},
+	    {"hbone-records", required_argument, 0, 'R'},
+	    {"help", no_argument, 0, 'h'},
+	    {"metrics-addr", required_argument, 0, 'm'},
+	    {"metrics-port", required_argument, 0, 'M'},
+	    {"kube", no_argument, 0, 'U'},
+	    {"kubeconfig", required_argument, 0, 'F'},
+	    {"version", no_argument, 0, 'V'},
+	    {"flow-events", required_argument, 0, 'E'},
+	    {"run-dir", required_argument, 0, 'D'},
+	    {"takeover", no_argument, 0, 'O'},
+	    {"drain-seconds", required_argument, 0, 'W'},
+	    {"uninstall", no_argument, 0, 'X'},
+	    {"hold-after-drain", no_argument, 0, 'H'},
+	    {"idle-timeout", required_argument, 0, OPT_LIMIT},
+	    {"connect-timeout", required_argument, 0, OPT_LIMIT},
+	    {"sniff-timeout", required_argument, 0, OPT_LIMIT},
+	    {"head-timeout", required_argument, 0, OPT_LIMIT},
+	    {"max-conns-per-source", required_argument, 0, OPT_LIMIT},
+	    {0}};
 	struct agent_opts o = {
 	    .node = getenv("NODE_NAME"),
 	    .config_dir = "/etc/skiff/config",
@@ -247,10 +267,10 @@ int main(int argc, char **argv)
 	bool uninstall = false;
 	const char *in_cluster = getenv("KUBERNETES_SERVICE_HOST");
 	bool config_dir_given = false;
-	int c;
+	int c, li = 0;
 
 	malloc_arenas(); /* before any thread starts */
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "h", opts, &li)) != -1) {
 		switch (c) {
 		case 'n':
 			o.node = optarg;
@@ -293,6 +313,17 @@ int main(int argc, char **argv)
 		case 'A':
 			o.no_accel = true;
 			break;
+		case OPT_LIMIT: {
+			char err[160];
+
+			/* empty: the default, as for every flag a ConfigMap key may leave empty */
+			if (*optarg &&
+			    agent_limit_flag(&o, opts[li].name, optarg, err, sizeof(err))) {
+				fprintf(stderr, "skiffd: %s\n", err);
+				return 2;
+			}
+			break;
+		}
 		case 'C':
 			o.no_accel = false;
 			break;

@@ -134,7 +134,7 @@ _Static_assert(sizeof(struct skiff_backend) == 24, "skiff_backend layout");
 
 /* skiff_enrolled: cgroup id of a local pod -> its mesh state. Present means in the mesh. */
 struct skiff_pod {
-	__u32 workload_id; /* index in skiffd's workload table (identity, later issues) */
+	__u32 workload_id; /* 1..SKIFF_MAX_PODS, the pod's for its life (user/compile/wl_ids.h) */
 	__u32 flags;	   /* SKIFF_POD_F_* */
 };
 _Static_assert(sizeof(struct skiff_pod) == 8, "skiff_pod layout");

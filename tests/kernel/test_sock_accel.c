@@ -69,7 +69,7 @@ struct topo {
 	char cg_root[160];
 	char cg_a[200], cg_b[200], cg_c[200];
 	char cg_home[512]; /* where this process was, to go back before removing the cgroups */
-	uint64_t id_a, id_b;
+	uint64_t id_a, id_b, id_c;
 	int netns_fd, self_ns_fd;
 	int sockhash_fd, stats_fd, addr_fd, sk_state_fd, join_fd;
 	unsigned char *pat;
@@ -535,7 +535,7 @@ static int cgroups_up(void)
 {
 	if (cg_home(T.cg_home, sizeof(T.cg_home)) || mkcg(T.cg_base, NULL) ||
 	    mkcg(T.cg_root, NULL) || mkcg(T.cg_a, &T.id_a) || mkcg(T.cg_b, &T.id_b) ||
-	    mkcg(T.cg_c, NULL)) {
+	    mkcg(T.cg_c, &T.id_c)) {
 		fprintf(stderr, "test: cannot create cgroups under %s: %s\n", T.cg_base,
 			strerror(errno));
 		return -1;
@@ -1343,6 +1343,77 @@ static void test_l4_stats(void **state)
 	assert_int_equal(c1.bytes_sent - c0.bytes_sent, 1234);
 }
 
+/* One short A->B connection that carries `n` bytes, counted at close. */
+static void one_conn(const char *ccg, const char *cip, size_t n)
+{
+	struct pair p = pair_open(AF_INET, ccg, cip, T.cg_b, POD_B4);
+	struct xfer x;
+
+	xfer_start(&x, p.cli, n, 65536, XF_WRITE);
+	assert_int_equal(recv_check(p.srv, 65536), n);
+	xfer_join(&x);
+	pair_close(&p);
+	usleep(50000); /* the last state change of the passive side */
+}
+
+/*
+ * A's workload id given to another pod (C, here newly enrolled) after A left: what the maps
+ * keyed by workload held of A (its counters towards B, the fast-path history of its own
+ * listeners) is gone before C's entries go in, so C's counters start at zero. B, which kept
+ * its id, keeps its history.
+ */
+static void test_reused_id_counters_reset(void **state)
+{
+	struct skiff_join_key ja = {.workload = WL_A, .port = 4242};
+	struct skiff_join_hist jh = {.conns = 3};
+	struct view_buf vb;
+	struct skiff_l4_stats s;
+
+	(void)state;
+	one_conn(T.cg_a, POD_A4, 4000);
+	assert_true(l4_read(WL_A, WL_B).conns_closed >= 1);
+	/* A as a server once: its listeners' history, as sockops files it */
+	assert_int_equal(bpf_map_update_elem(T.join_fd, &ja, &jh, BPF_ANY), 0);
+
+	/* A leaves */
+	view_ab(&vb);
+	vb.v.pods = &vb.p[1];
+	vb.v.npods = 1;
+	vb.v.pod_ips = &vb.ip[2];
+	vb.v.npod_ips = 2;
+	assert_int_equal(dp_apply(T.dp, &vb.v), 0);
+	assert_true(l4_read(WL_A, WL_B).conns_closed >= 1); /* an id at rest is not touched */
+
+	/* C joins with A's old id, given fresh */
+	view_ab(&vb);
+	vb.p[0] = (struct cv_pod){
+	    .cgroup_id = T.id_c, .val = {WL_A, SKIFF_POD_F_ENROLLED}, .id_fresh = true};
+	ip_entry(&vb.ip[0], AF_INET, POD_C4, WL_A);
+	vb.ip[1] = vb.ip[2]; /* C has no IPv6 address: B's two follow */
+	vb.ip[2] = vb.ip[3];
+	vb.v.npod_ips = 3;
+	assert_int_equal(dp_apply(T.dp, &vb.v), 0);
+	s = l4_read(WL_A, WL_B);
+	assert_int_equal(s.conns_opened + s.conns_closed + s.bytes_received, 0);
+	assert_int_not_equal(bpf_map_lookup_elem(T.join_fd, &ja, &jh), 0);
+
+	one_conn(T.cg_c, POD_C4, 777);
+	s = l4_read(WL_A, WL_B);
+	printf("# C with A's old id: %llu opened, %llu closed, %llu bytes to B\n",
+	       (unsigned long long)s.conns_opened, (unsigned long long)s.conns_closed,
+	       (unsigned long long)s.bytes_received);
+	assert_int_equal(s.conns_opened, 1);
+	assert_int_equal(s.conns_closed, 1);
+	assert_int_equal(s.bytes_received, 777);
+
+	/* A back for the cases that follow, its id fresh again (C's counters go) */
+	view_ab(&vb);
+	vb.p[0].id_fresh = true;
+	assert_int_equal(dp_apply(T.dp, &vb.v), 0);
+	s = l4_read(WL_A, WL_B);
+	assert_int_equal(s.conns_opened, 0);
+}
+
 /* A connection's lifetime runs from established until the last FIN (here: the close). */
 static void test_l4_duration(void **state)
 {
@@ -1501,6 +1572,7 @@ int main(void)
 	    cmocka_unit_test(test_l4_stats),
 	    cmocka_unit_test(test_l4_duration),
 	    cmocka_unit_test(test_flow_events_read),
+	    cmocka_unit_test(test_reused_id_counters_reset),
 	    cmocka_unit_test(test_no_accel_restart),
 	};
 

@@ -1079,8 +1079,8 @@ static void test_pending_cgroup_counted(void **state)
 	assert_int_equal(f->v.pods_pending, 1);
 	assert_int_equal(f->v.npods, 1);
 	assert_string_equal(f->v.pods[0].name, "shop/web-0");
-	/* ids count every local mesh pod (broken-0, pending-0, web-0), so web-0 keeps 3 */
-	assert_int_equal(f->v.pods[0].val.workload_id, 3);
+	/* ids go to enrolled pods only: the others hold none while no map names them */
+	assert_int_equal(f->v.pods[0].val.workload_id, 1);
 	assert_true(diag_contains(&f->d, "Pod shop/broken-0: cannot find its cgroup"));
 	assert_int_equal(f->d.errors, 0);
 }

@@ -8,6 +8,8 @@
 #define SKIFF_AGENT_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 struct agent_opts {
 	const char *node;	  /* this node's name (spec.nodeName of its pods) */
@@ -39,7 +41,17 @@ struct agent_opts {
 	bool takeover;		    /* --takeover: a running skiffd must hand its listeners over */
 	int drain_seconds;	    /* how long a replaced or SIGTERMed skiffd keeps its relays */
 	bool hold_after_drain;	    /* replaced and drained: wait for SIGTERM before exiting */
+	/* skiffd's relay limits (--idle-timeout ... --max-conns-per-source); 0: the default */
+	uint32_t idle_ms, connect_ms, sniff_ms, head_ms, per_source;
 };
+
+/*
+ * One relay limit flag (agent_limits.c): `name` is the long option without dashes
+ * (idle-timeout, connect-timeout, sniff-timeout, head-timeout, max-conns-per-source). 0 when
+ * set; -EINVAL with the reason in err, naming the flag, its value and what it wants.
+ */
+int agent_limit_flag(struct agent_opts *o, const char *name, const char *val, char *err,
+		     size_t errlen);
 
 /*
  * Run until SIGINT (stop now) or until drained: SIGTERM, or a new skiffd that took the

@@ -109,6 +109,33 @@ static bool agent_config_drain(struct agent *a)
 	return a->kube ? kube_source_drain(a->kube) : config_watch_drain(a->watch);
 }
 
+static void id_adopt(void *ctx, __u64 cgroup, __u32 wl)
+{
+	struct agent *a = ctx;
+
+	if (wl_ids_adopt(a->ids, cgroup, wl))
+		agent_log("warning",
+			  "adopted skiff_enrolled: cgroup %llu has workload id %u, out of range or "
+			  "given twice; the pod gets a new id",
+			  (unsigned long long)cgroup, wl);
+}
+
+/* The pods the adopted maps name keep their ids: connections, verdicts and counters of an
+ * earlier skiffd stay theirs across a restart or a hand-off. */
+static int agent_ids_adopt(struct agent *a)
+{
+	int n;
+
+	a->ids = wl_ids_new(SKIFF_MAX_PODS);
+	if (!a->ids)
+		return -ENOMEM;
+	n = dp_enrolled_each(a->dp, id_adopt, a);
+	if (n > 0)
+		agent_log("info", "kept the workload ids of %d enrolled pods from the adopted maps",
+			  n);
+	return 0;
+}
+
 static int agent_start(struct agent *a)
 {
 	struct dp_opts dpo = {.bpffs_dir = a->o->bpffs,
@@ -127,6 +154,9 @@ static int agent_start(struct agent *a)
 			  a->o->bpffs, a->o->cgroup_root, strerror(-err));
 		return err;
 	}
+	err = agent_ids_adopt(a);
+	if (err)
+		return err;
 	agent_flows_start(a);
 	/* spans are not worth refusing to run for either */
 	if (tracing_start())
@@ -187,6 +217,8 @@ static void agent_stop(struct agent *a)
 	agent_snap_install(a, NULL);
 	node_view_free(&a->view);
 	pod_cgroup_table_free(&a->cgroups);
+	wl_ids_free(a->ids);
+	a->ids = NULL;
 	for (size_t i = 0; i < a->nwarned; i++)
 		free(a->warned[i]);
 	free(a->warned);

@@ -45,6 +45,11 @@ int agent_punt_start(struct agent *a)
 				.orig_dst = orig_dst,
 				.authz = agent_authz,
 				.l7route = agent_l7route_take,
+				.limits = {.idle_ms = a->o->idle_ms,
+					   .sniff_ms = a->o->sniff_ms,
+					   .head_ms = a->o->head_ms,
+					   .connect_ms = a->o->connect_ms,
+					   .per_source = a->o->per_source},
 				.ctx = a};
 	int err;
 
@@ -77,6 +82,7 @@ int agent_punt_start(struct agent *a)
 		err = proxy_start(&po, &a->proxy);
 	if (err)
 		return err;
+	a->limits = po.limits; /* a mesh config's timeouts replace them at its apply */
 	cfg.port = htons(SKIFF_OUTBOUND_PORT);
 	cfg.flags = SKIFF_PUNT_F_ON;
 	if (po.fast_hops)

@@ -68,7 +68,7 @@ static int add_local_as_remote(struct node_view *v)
 static int node_compile(struct agent *a, const struct model *m, const struct authz_set *az,
 			struct node_view *v, struct diag *d)
 {
-	struct compile_opts o = {.trust_domain = a->o->trust_domain, .authz = az};
+	struct compile_opts o = {.trust_domain = a->o->trust_domain, .authz = az, .ids = a->ids};
 	int err = compile_node_view_opts(m, a->o->node, cgroup_of, a, &o, v, d);
 
 	if (!err && a->o->same_node_mtls && (err = add_local_as_remote(v)))
@@ -119,8 +119,11 @@ static int agent_apply(struct agent *a, struct node_view *v)
 			  "writing generation to the kernel failed: %s; previous "
 			  "generation %u stays in force",
 			  strerror(-err), dp_generation(a->dp));
+		/* the maps may name pods by old and new ids: neither is given to another pod */
+		wl_ids_keep(a->ids);
 		return err;
 	}
+	wl_ids_commit(a->ids);
 	node_view_free(&a->view);
 	a->view = *v;
 	memset(v, 0, sizeof(*v));
@@ -208,6 +211,7 @@ static void agent_reload_full(struct agent *a)
 	agent_flows_names(a);
 	agent_tracing_apply(a, &a->snap->m);
 	agent_accesslog_apply(a);
+	agent_limits_apply(a);
 	agent_log("info",
 		  "generation %u: %zu service ports, %zu backends, %zu enrolled pods "
 		  "(%zu waiting for their cgroup), %zu AuthorizationPolicies",
@@ -233,7 +237,8 @@ void agent_reload(struct agent *a)
 
 static bool pods_equal(const struct node_view *x, const struct node_view *y)
 {
-	if (x->npods != y->npods || x->pods_pending != y->pods_pending)
+	if (x->npods != y->npods || x->pods_pending != y->pods_pending ||
+	    x->pods_no_id != y->pods_no_id)
 		return false;
 	for (size_t i = 0; i < x->npods; i++)
 		if (x->pods[i].cgroup_id != y->pods[i].cgroup_id ||
@@ -266,7 +271,8 @@ void agent_rescan(struct agent *a)
 
 	if (pod_cgroup_scan(a->o->cgroup_root, &t))
 		return;
-	if (a->applied && cgroups_equal(&t, &a->cgroups)) {
+	/* pods waiting for a workload id get one once the apply that freed it is old enough */
+	if (a->applied && cgroups_equal(&t, &a->cgroups) && !a->view.pods_no_id) {
 		pod_cgroup_table_free(&t);
 		return;
 	}
@@ -279,7 +285,9 @@ void agent_rescan(struct agent *a)
 		agent_reload_full(a);
 		return;
 	}
-	if (node_compile(a, &a->snap->m, a->snap->az, &v, &d) == 0 && !pods_equal(&v, &a->view)) {
+	/* pods waiting for an id: applying the same view again ages the quarantine */
+	if (node_compile(a, &a->snap->m, a->snap->az, &v, &d) == 0 &&
+	    (!pods_equal(&v, &a->view) || v.pods_no_id)) {
 		size_t before = a->view.npods;
 
 		if (agent_apply(a, &v) == 0) {

@@ -54,6 +54,8 @@ struct agent {
 	struct compile_live *live;
 	bool live_applied;
 	struct pod_cgroup_table cgroups;
+	struct proxy_limits limits; /* what the proxy was last given (agent_limits.c) */
+	struct wl_ids *ids; /* workload ids of this node's pods, kept across reloads and adopted */
 
 	unsigned long reloads, rejected;
 	unsigned long applied_reload; /* which of the `reloads` snapshots is in force */
@@ -164,6 +166,9 @@ int agent_accesslog_start(struct agent *a);
 struct proxy_opts;
 void agent_accesslog_proxy_opts(struct proxy_opts *po);
 void agent_accesslog_apply(struct agent *a);
+/* The relay limits of the snapshot in force: skiffd's flags, else the mesh config's
+ * connectTimeout and protocolDetectionTimeout, else the defaults (agent_limits.c). */
+void agent_limits_apply(struct agent *a);
 struct l7r_record;
 struct l7_svcport;
 /* The L7 relay's lines (agent_accesslog_relay.c): NULL when the pod logs no server side. */

@@ -255,7 +255,7 @@ int compile_node_view_opts(const struct model *m, const char *node_name,
 	memset(out, 0, sizeof(*out));
 	err = compile_services(m, out, d);
 	if (!err)
-		err = compile_pods(m, node_name, cgroup_of, ctx, out, d);
+		err = compile_pods(m, node_name, cgroup_of, ctx, o, out, d);
 	if (!err)
 		err = compile_remote_pods(m, node_name, out, d);
 	if (!err)

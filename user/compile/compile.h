@@ -13,6 +13,7 @@
 
 #include "common/addr.h" /* addr_parse: IP literals of the model */
 #include "common/diag.h"
+#include "compile/wl_ids.h"
 #include "model/model.h"
 #include "skiff/accel.h"
 #include "skiff/lb.h"
@@ -38,6 +39,8 @@ struct cv_pod {
 	struct skiff_pod val;
 	char *name;		   /* "ns/pod" */
 	struct skiff_pod_addr src; /* its addresses, for Maglev ports (skiff_pod_addr) */
+	bool id_fresh; /* its workload id is new to it: entries an earlier holder left keyed by
+			* the id (skiff_l4_stats, skiff_join_hist) go before the pod's own */
 };
 
 /* One address of an enrolled local pod (skiff_pod_ips): same-node acceleration decides by address
@@ -74,7 +77,8 @@ struct node_view {
 	size_t nbackends;
 	struct cv_pod *pods; /* enrolled local pods whose cgroup was found */
 	size_t npods;
-	size_t pods_pending;	   /* local mesh pods whose cgroup does not exist yet */
+	size_t pods_pending; /* local mesh pods whose cgroup does not exist yet */
+	size_t pods_no_id; /* local mesh pods waiting for a workload id (all held or quarantined) */
 	struct cv_pod_ip *pod_ips; /* addresses of the pods in pods[], in the same order */
 	size_t npod_ips;
 	struct cv_remote_pod *remote_pods; /* addresses of mesh pods on other nodes */
@@ -92,6 +96,8 @@ struct compile_opts {
 				   * NULL: cluster.local */
 	const struct authz_set *authz; /* the model's policies, already compiled by the caller
 					* (authz_compile); NULL: compiled here */
+	struct wl_ids *ids; /* the node's workload ids (wl_ids.h): the caller commits them once the
+			     * view is applied; NULL: numbered 1.. in ns/name order */
 };
 
 /* Find a pod's cgroup id. Return 0 and set *id, or -ENOENT while the cgroup does not exist. */

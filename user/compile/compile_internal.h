@@ -196,7 +196,7 @@ int compile_policy_plaintext(const struct model *m, const char *node_name,
 
 /* Enrolled local pods (compile_pods.c). */
 int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
-		 void *ctx, struct node_view *out, struct diag *d);
+		 void *ctx, const struct compile_opts *o, struct node_view *out, struct diag *d);
 
 /* The FQDN of a Service: "name.ns.svc.cluster.local" into buf. */
 void compile_svc_fqdn(const struct m_service *svc, char *buf, size_t len);

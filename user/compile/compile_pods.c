@@ -103,11 +103,43 @@ static void pod_src(const struct m_pod *p, struct skiff_pod_addr *src)
 	}
 }
 
+/* The id of pod `p` in cgroup `cg`: 0 with *id set, 1 when it must wait (no id free), -errno. */
+static int pod_id(struct wl_ids *ids, const struct m_pod *p, uint64_t cg, uint32_t *id, bool *fresh,
+		  struct diag *d)
+{
+	char *key;
+	int err;
+
+	/* a pod recreated under the same name is another pod: its uid tells them apart */
+	if (asprintf(&key, "%s/%s/%s", p->meta.ns, p->meta.name, p->meta.uid ? p->meta.uid : "") <
+	    0)
+		return -ENOMEM;
+	err = wl_ids_get(ids, key, cg, id, fresh);
+	free(key);
+	if (err == -ENOSPC) {
+		diag_add(d, DIAG_WARN, p->meta.file, p->meta.line,
+			 "Pod %s/%s: no free workload id (all %u are held by pods of this node or "
+			 "quarantined until the maps no longer name their last pod); not "
+			 "enrolled yet, retried after the next apply",
+			 p->meta.ns, p->meta.name, SKIFF_MAX_PODS);
+		return 1;
+	}
+	if (err == -EEXIST) {
+		diag_add(d, DIAG_WARN, p->meta.file, p->meta.line,
+			 "Pod %s/%s: listed twice with uid %s; enrolled once", p->meta.ns,
+			 p->meta.name, p->meta.uid ? p->meta.uid : "(none)");
+		return 2;
+	}
+	return err;
+}
+
 /* Look up one pod's cgroup and append it. 0 on success or a skipped pod, -ENOMEM. */
-static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn cgroup_of,
-		  void *ctx, struct node_view *out, struct diag *d)
+static int enroll(const struct m_pod *p, struct wl_ids *ids, compile_cgroup_fn cgroup_of, void *ctx,
+		  struct node_view *out, struct diag *d)
 {
 	struct cv_pod *cp;
+	uint32_t workload_id;
+	bool fresh;
 	uint64_t id = 0;
 	int err;
 
@@ -129,6 +161,11 @@ static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn
 			 p->meta.ns, p->meta.name, (unsigned long long)id);
 		return 0;
 	}
+	err = pod_id(ids, p, id, &workload_id, &fresh, d);
+	if (err == 1)
+		out->pods_no_id++;
+	if (err)
+		return err < 0 ? err : 0;
 	cp = &out->pods[out->npods];
 	if (asprintf(&cp->name, "%s/%s", p->meta.ns, p->meta.name) < 0) {
 		cp->name = NULL;
@@ -137,6 +174,7 @@ static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn
 	cp->cgroup_id = id;
 	cp->val.workload_id = workload_id;
 	cp->val.flags = SKIFF_POD_F_ENROLLED;
+	cp->id_fresh = fresh;
 	out->npods++;
 	enroll_ips(p, cp, out, d);
 	pod_src(p, &cp->src);
@@ -144,8 +182,9 @@ static int enroll(const struct m_pod *p, uint32_t workload_id, compile_cgroup_fn
 }
 
 int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn cgroup_of,
-		 void *ctx, struct node_view *out, struct diag *d)
+		 void *ctx, const struct compile_opts *o, struct node_view *out, struct diag *d)
 {
+	struct wl_ids *ids = o ? o->ids : NULL, *own = NULL;
 	const struct m_pod **v;
 	size_t n;
 	int err;
@@ -161,13 +200,17 @@ int compile_pods(const struct model *m, const char *node_name, compile_cgroup_fn
 	}
 	out->pods = calloc(n ? n : 1, sizeof(*out->pods));
 	out->pod_ips = calloc(n ? 2 * n : 1, sizeof(*out->pod_ips));
-	if (!out->pods || !out->pod_ips) {
+	if (!ids)
+		ids = own = wl_ids_new(SKIFF_MAX_PODS); /* a view nobody applies: ids 1.. */
+	if (!out->pods || !out->pod_ips || !ids) {
 		free(v);
 		return -ENOMEM;
 	}
-	/* workload_id counts pending pods too, so a cgroup appearing does not renumber others. */
+	/* Ids are the allocator's: a pod keeps its id while it lives, whoever joins or leaves. */
+	wl_ids_begin(ids);
 	for (size_t i = 0; i < n && !err; i++)
-		err = enroll(v[i], (uint32_t)(i + 1), cgroup_of, ctx, out, d);
+		err = enroll(v[i], ids, cgroup_of, ctx, out, d);
+	wl_ids_free(own);
 	free(v);
 	return err;
 }

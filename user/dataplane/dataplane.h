@@ -38,6 +38,10 @@ int dp_open(const struct dp_opts *opts, struct dataplane **out);
 /* Write `v` as generation active+1, switch, then delete the old generation. Enrolled pods are
  * updated by difference. On error the previous generation stays active. */
 int dp_apply(struct dataplane *dp, const struct node_view *v);
+/* Call fn for every pod skiff_enrolled holds (cgroup id, workload id): the ids an adopted
+ * dataplane gave, which a new skiffd keeps (wl_ids_adopt). The number of pods. */
+int dp_enrolled_each(struct dataplane *dp, void (*fn)(void *ctx, __u64 cgroup, __u32 wl),
+		     void *ctx);
 /*
  * Rewrite only service ports ids[0..n) of `v` (ascending svc_ids, as compile_live lists them), in
  * the generation in force, one at a time: each port's new slots go under a svc_id its old ones

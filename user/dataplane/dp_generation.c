@@ -213,6 +213,9 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	/* the endpoints outlier detection took out stay out in the new table, from its start */
 	if (!err)
 		dp_ejections_impose(dp, gen);
+	/* a reused workload id starts clean: its last pod's counters go before the new pod's */
+	if (!err)
+		err = dp_wl_reset(dp, v);
 	/* verdicts before the pod flags and ids that lead to them, departed ones after */
 	if (!err)
 		err = dp_policy_add(dp, v);

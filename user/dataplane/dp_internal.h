@@ -84,6 +84,10 @@ void dp_attach_agent(struct dataplane *dp);
 void dp_detach_agent(struct dataplane *dp);
 void dp_links_close(struct dataplane *dp, bool unpin);
 
+/* dp_wl_reset.c: clear what the maps keyed by workload still hold of the earlier holders of the
+ * ids `v` gives for the first time (cv_pod.id_fresh) */
+int dp_wl_reset(struct dataplane *dp, const struct node_view *v);
+
 /* dp_eject.c: take the ejected endpoints out of generation `gen`, which an apply has just
  * written with every ready endpoint */
 void dp_ejections_impose(struct dataplane *dp, unsigned int gen);

@@ -351,7 +351,11 @@ struct m_meshconfig {
 	size_t ndefault_log_providers;
 	struct m_log_provider *log_providers;
 	size_t nlog_providers;
-	const char *file; /* where it was read */
+	/* skiffd's relay limits where no flag sets them (0: unset; protocolDetectionTimeout 0s, Istio's
+	 * default, leaves skiffd's own sniffing limit) */
+	int64_t connect_timeout_ms;    /* connectTimeout */
+	int64_t protocol_detection_ms; /* protocolDetectionTimeout */
+	const char *file;	       /* where it was read */
 	int line;
 	struct ydoc_set cm_src; /* the istio ConfigMap's `mesh` text, parsed (fields point in) */
 };

@@ -53,6 +53,34 @@ static void mesh_providers(struct pctx *c, struct m_meshconfig *mc, const struct
 
 /* The access log fields of a mesh config map; `at` prefixes field paths in messages
  * ("spec.meshConfig." or "" for the ConfigMap's own text). */
+/* A duration field where "0s" (and 0) mean unset, as Istio's defaults write them. */
+static void mesh_duration(struct pctx *c, const struct ynode *mcn, const char *key, int64_t *ms,
+			  const char *at)
+{
+	const struct ynode *n = ynode_get(mcn, key);
+	char p[128];
+
+	if (n && n->kind == YNODE_SCALAR &&
+	    (!strcmp(n->scalar, "0s") || !strcmp(n->scalar, "0") || !strcmp(n->scalar, "0ms")))
+		return;
+	if (pduration(c, mcn, key, ms, pathf(p, sizeof(p), "%s%s", at, key)) < 0)
+		*ms = 0;
+}
+
+/* connectTimeout and protocolDetectionTimeout: skiffd's relay limits where its flags are not
+ * given (the flags are the node operator's word; the mesh config the mesh's default). */
+static void mesh_timeouts(struct pctx *c, struct m_meshconfig *mc, const struct ynode *mcn,
+			  const char *at)
+{
+	mesh_duration(c, mcn, "connectTimeout", &mc->connect_timeout_ms, at);
+	mesh_duration(c, mcn, "protocolDetectionTimeout", &mc->protocol_detection_ms, at);
+	if (mc->connect_timeout_ms > 3600 * 1000 || mc->protocol_detection_ms > 3600 * 1000) {
+		perr(c, mcn, "%sconnectTimeout and %sprotocolDetectionTimeout must be at most 1h",
+		     at, at);
+		mc->connect_timeout_ms = mc->protocol_detection_ms = 0;
+	}
+}
+
 static void mesh_access_log(struct pctx *c, struct m_meshconfig *mc, const struct ynode *mcn,
 			    const char *at)
 {
@@ -118,6 +146,7 @@ int parse_istiooperator(struct pctx *c)
 	if (!mesh_claim(c, mcn, ynode_key_line(spec, "meshConfig"), "spec.meshConfig"))
 		return -EINVAL;
 	mesh_access_log(c, &c->m->mesh, mcn, "spec.meshConfig.");
+	mesh_timeouts(c, &c->m->mesh, mcn, "spec.meshConfig.");
 	parse_mesh_tracing(c, mcn);
 	return c->errors > errors ? -EINVAL : 0;
 }
@@ -160,6 +189,7 @@ int parse_configmap(struct pctx *c)
 	if (!mesh_claim(c, text, ynode_key_line(ynode_get(c->doc, "data"), "mesh"), "data.mesh"))
 		return -EINVAL;
 	mesh_access_log(c, mc, mc->cm_src.docs[before], "");
+	mesh_timeouts(c, mc, mc->cm_src.docs[before], "");
 	parse_mesh_tracing(c, mc->cm_src.docs[before]);
 	return c->errors > errors ? -EINVAL : 0;
 }

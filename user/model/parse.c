@@ -252,6 +252,22 @@ static int duration_parse(const char *s, double *ns)
 	return 0;
 }
 
+int duration_ms_parse(const char *s, int64_t *ms)
+{
+	long long msr;
+	double ns;
+
+	if (duration_parse(s, &ns) < 0)
+		return -1;
+	if (ns < 1e6)
+		return -2;
+	msr = llround(ns / 1e6);
+	if (ns > 1e21 || fabs((double)msr * 1e6 - ns) > 0.5)
+		return -3;
+	*ms = msr;
+	return 0;
+}
+
 int pduration(struct pctx *c, const struct ynode *map, const char *key, int64_t *ms,
 	      const char *path)
 {

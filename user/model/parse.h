@@ -49,6 +49,9 @@ int pbool(struct pctx *c, const struct ynode *map, const char *key, bool *out, c
  * (as Istio validates durations). Same return contract as pint; *ms in milliseconds. */
 int pduration(struct pctx *c, const struct ynode *map, const char *key, int64_t *ms,
 	      const char *path);
+/* The same rules on a plain string (a flag's value): 0 with *ms set; -1 not a duration, -2 under
+ * 1ms, -3 not a whole number of milliseconds. */
+int duration_ms_parse(const char *s, int64_t *ms);
 /* A map of string -> string (labels, selectors). Absent -> empty, returns 0; error -> -1. */
 int plabels(struct pctx *c, const struct ynode *map, const char *key, struct labels *out,
 	    const char *path);

@@ -176,6 +176,9 @@ int proxy_punt_key(const struct sockaddr_storage *peer, struct skiff_punt_key *k
 
 /* Bind the listeners and start the thread. Errors name the address and the fix. */
 int proxy_start(const struct proxy_opts *o, struct proxy **out);
+/* New limits (zero fields: the defaults), from any thread: the proxy thread takes them at its
+ * next sweep, within a second. Open relays are judged by them from then on. */
+void proxy_limits_set(struct proxy *p, const struct proxy_limits *l);
 void proxy_stats_read(const struct proxy *p, struct proxy_stats *s);
 /* Stop the thread and close every connection and listener. */
 void proxy_stop(struct proxy *p);
@@ -259,8 +262,12 @@ struct proxy {
 	struct proxy_ev tunnel_ev;
 	struct proxy_stats stats;
 	struct proxy_limits lim; /* o.limits with the defaults filled in */
-	uint64_t now_ms;	 /* CLOCK_MONOTONIC at the current batch of events */
-	uint64_t next_sweep_ms;	 /* when proxy_sweep looks at every relay's clock again */
+	/* proxy_limits_set's limits, taken by the proxy thread at its next sweep */
+	pthread_mutex_t lim_lock;
+	struct proxy_limits lim_next;
+	bool lim_pending;
+	uint64_t now_ms;	/* CLOCK_MONOTONIC at the current batch of events */
+	uint64_t next_sweep_ms; /* when proxy_sweep looks at every relay's clock again */
 	struct proxy_src *srcs[PROXY_SRC_BUCKETS]; /* connections per source (proxy_limits.c) */
 	struct proxy_src **fd_src; /* the source each counted socket was charged to, by fd */
 	size_t nfd_src;

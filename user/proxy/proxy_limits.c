@@ -40,6 +40,30 @@ static uint32_t or_default(uint32_t v, uint32_t def)
 	return v ? v : def;
 }
 
+void proxy_limits_set(struct proxy *p, const struct proxy_limits *l)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lim_lock);
+	p->lim_next = *l;
+	p->lim_pending = true;
+	pthread_mutex_unlock(&p->lim_lock);
+}
+
+/* On the proxy thread: limits proxy_limits_set left, if any. */
+static void limits_take(struct proxy *p)
+{
+	pthread_mutex_lock(&p->lim_lock);
+	if (p->lim_pending) {
+		p->o.limits = p->lim_next;
+		p->lim_pending = false;
+		pthread_mutex_unlock(&p->lim_lock);
+		proxy_limits_fill(p);
+		return;
+	}
+	pthread_mutex_unlock(&p->lim_lock);
+}
+
 void proxy_limits_fill(struct proxy *p)
 {
 	const struct proxy_limits *o = &p->o.limits;
@@ -79,6 +103,7 @@ void proxy_sweep(struct proxy *p)
 	p->now_ms = proxy_clock_ms();
 	if (p->now_ms < p->next_sweep_ms)
 		return;
+	limits_take(p);
 	p->next_sweep_ms = p->now_ms + proxy_tick_ms(p);
 	relay_sweep(p);
 	l7_relay_sweep(p);

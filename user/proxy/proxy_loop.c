@@ -341,6 +341,7 @@ int proxy_start(const struct proxy_opts *o, struct proxy **out)
 	if (!err && epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->wakefd, &ev))
 		err = -errno;
 	pthread_mutex_init(&p->drain_lock, NULL);
+	pthread_mutex_init(&p->lim_lock, NULL);
 	pthread_cond_init(&p->drain_cond, NULL);
 	p->drain =
 	    (struct proxy_ev){.kind = EV_DRAIN, .fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)};
@@ -440,6 +441,7 @@ void proxy_stop(struct proxy *p)
 	if (p->drain.fd >= 0)
 		close(p->drain.fd);
 	pthread_mutex_destroy(&p->drain_lock);
+	pthread_mutex_destroy(&p->lim_lock);
 	pthread_cond_destroy(&p->drain_cond);
 	if (p->epfd >= 0)
 		close(p->epfd);
