@@ -93,6 +93,14 @@ static char *plain_answer(int code, const char *reason, const char *body, size_t
 	return n > 0 ? r : NULL;
 }
 
+enum metrics_fmt metrics_http_format(const char *head)
+{
+	char accept[512];
+
+	header_value(head, "Accept", accept, sizeof(accept));
+	return metrics_negotiate(accept);
+}
+
 char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
 			   uint64_t scrapes[2])
 {
@@ -194,9 +202,9 @@ size_t metrics_server_pollfds(const struct metrics_server *s, struct pollfd *pfd
 	return n;
 }
 
-/* Write all of the answer: a scrape is a few hundred kB at most, so the rest goes out blocking
- * with a 2 s send timeout, so a scraper that stops reading cannot hold the agent loop longer. */
-static void send_all(int fd, const char *p, size_t len)
+/* Write all of the answer: the rest goes out blocking with a 2 s send timeout, so a scraper that
+ * stops reading cannot hold the writer longer. */
+void metrics_http_send(int fd, const char *p, size_t len)
 {
 	struct timeval tv = {.tv_sec = 2};
 	int fl = fcntl(fd, F_GETFL);
@@ -247,10 +255,15 @@ static void conn_read(struct metrics_server *s, struct metrics_conn *c)
 	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") && c->len < sizeof(c->buf) - 1)
 		return;
 	resp = status_answer(s, c->buf, &len);
+	if (!resp && s->offload && s->offload(s->ctx, c->fd, c->buf)) {
+		c->fd = -1; /* the callee's now */
+		c->len = 0;
+		return;
+	}
 	if (!resp)
 		resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
 	if (resp)
-		send_all(c->fd, resp, len);
+		metrics_http_send(c->fd, resp, len);
 	free(resp);
 done:
 	close(c->fd);
