@@ -35,6 +35,7 @@ struct agent_scrape {
 	size_t head, n;
 	bool stop;
 	uint64_t last_cpu_ns; /* under lock */
+	struct metrics_bufs bufs; /* the thread's: kept from page to page */
 };
 
 static uint64_t thread_cpu_ns(void)
@@ -56,12 +57,8 @@ static void job_free(struct scrape_job *j)
 static void serve(struct agent_scrape *s, struct scrape_job *j)
 {
 	uint64_t t0 = thread_cpu_ns();
-	size_t len = 0;
-	char *resp = metrics_http_respond(j->head, agent_scrape_page, j->src, &len, NULL);
 
-	if (resp)
-		metrics_http_send(j->fd, resp, len);
-	free(resp);
+	metrics_http_serve(j->fd, j->head, agent_scrape_page, j->src, &s->bufs);
 	job_free(j);
 	pthread_mutex_lock(&s->lock);
 	s->last_cpu_ns = thread_cpu_ns() - t0;
@@ -121,6 +118,7 @@ void agent_scrape_stop(struct agent *a)
 	pthread_join(s->thread, NULL);
 	for (; s->n; s->n--, s->head = (s->head + 1) % SCRAPE_QUEUE)
 		job_free(&s->q[s->head]);
+	metrics_bufs_free(&s->bufs);
 	a->scrape = NULL;
 	free(s);
 }

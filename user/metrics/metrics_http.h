@@ -58,6 +58,22 @@ enum metrics_fmt metrics_http_format(const char *head);
 /* Write all of `p` to fd (blocking, 2 s send timeout): a scraper that stops reading cannot hold
  * the writer longer. */
 void metrics_http_send(int fd, const char *p, size_t len);
+/* Buffers one page after another reuses (the scrape thread's): a page of tens of MB then costs
+ * no fresh memory, whose first touch (page faults) cost more than rendering into it. */
+struct metrics_bufs {
+	struct strbuf page;
+	unsigned char *gz;
+	size_t gzcap;
+	void *z; /* the deflate stream, reset per page */
+};
+/* The body of one page in `f`, gzip'd when `gzip` (and zlib works): a pointer into bufs and
+ * its length; *gzipped says which it is. */
+const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn render, void *ctx,
+			       struct metrics_bufs *bufs, size_t *len, bool *gzipped);
+/* Answer the request `head` on fd as metrics_http_respond would, the page built in bufs. */
+void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void *ctx,
+			struct metrics_bufs *bufs);
+void metrics_bufs_free(struct metrics_bufs *bufs);
 /* gzip `in` (RFC 1952); NULL when zlib fails. */
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len);
 
