@@ -3,7 +3,7 @@
 #   make test     deps + build + every test (unit, kernel, lab); needs root
 #   make demo     deps + build + the payments canary demo; needs root
 #   make bench    deps + build + benchmarks (build/bench/results.md, mtls.md, authz.md, l7route.md,
-#                 kube_scale.md)
+#                 kube_scale.md, metrics.md, telemetry.md)
 #   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
 #   make check    the analyzer and format checks, then unit tests and a subset of the lab tests
 #                 with skiffd under ASan/UBSan (CHECK_LAB=all: every lab test); lab needs root
@@ -232,6 +232,7 @@ bench: deps
 	tests/bench/l7route.sh $(BUILD)
 	tests/bench/kube_scale.py $(BUILD)
 	tests/bench/metrics.sh $(BUILD)
+	tests/bench/telemetry.sh $(BUILD)
 
 # skiffd under mixed traffic and pod/config churn for SOAK_MINUTES; RSS, fds, threads and map
 # entries sampled (SOAK_SAMPLE_SECONDS) and required flat after the warm-up; the table goes to

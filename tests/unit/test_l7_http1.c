@@ -218,6 +218,38 @@ static void test_metrics_hooks_in_order(void **state)
 	assert_string_equal(x->seen.events, "q q q 200 403 503 ");
 }
 
+static void on_sizes(void *ctx, uint64_t request, uint64_t response)
+{
+	struct seen *s = ctx;
+	char b[48];
+
+	snprintf(b, sizeof(b), "%llu/%llu ", (unsigned long long)request,
+		 (unsigned long long)response);
+	strncat(s->events, b, sizeof(s->events) - strlen(s->events) - 1);
+}
+
+/* The size hook: once an exchange ends, its request as read (head and body) and its response as
+ * sent (head and body): the pod's, or the filter's own 403, after that exchange's status. */
+static void test_metrics_sizes(void **state)
+{
+	struct fx *x = *state;
+	struct l7_decider d = {
+	    .decide = decide, .ctx = &x->seen, .response = on_response, .sizes = on_sizes};
+#define POST5 "POST /p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"
+	char want[128];
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	client(x, POST5 "he");
+	client(x, "llo" GET("/deny"));
+	pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n");
+	assert_string_equal(x->seen.events, "200 "); /* its body is still to come */
+	pod(x, "ok");
+	snprintf(want, sizeof(want), "200 %zu/%zu 403 %zu/%zu ", strlen(POST5) + 5,
+		 strlen(OK("ok")), strlen(GET("/deny")), strlen(DENIED));
+	assert_string_equal(x->seen.events, want);
+}
+
 static void test_denied_bodies_discarded(void **state)
 {
 	struct fx *x = *state;
@@ -996,6 +1028,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_get_denied_then_next_works, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics_hooks_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_sizes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_denied_bodies_discarded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allowed_chunked_body_exact, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_framing, setup, teardown),

@@ -110,6 +110,14 @@ static void l7_response(void *ctx, int status)
 	trace_in_end(ac->trace, status);
 }
 
+static void l7_sizes(void *ctx, uint64_t request, uint64_t response)
+{
+	struct authz_conn *ac = ctx;
+
+	if (ac->timing)
+		l7_timing_sizes(ac->timing, request, response);
+}
+
 static int l7_trace(void *ctx, const struct authz_request *rq, struct l7_buf *fields)
 {
 	struct authz_conn *ac = ctx;
@@ -192,6 +200,7 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 			  .path_norm = authz_set_path_norm(ac->snap->az),
 			  .request = l7_request,
 			  .response = l7_response,
+			  .sizes = l7_sizes,
 			  .trace = l7_trace},
 		    .release = l7_release,
 		    .connect_trace = l7_connect_trace,

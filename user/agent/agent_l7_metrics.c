@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Request metrics of the L7 relays (istio_requests_total, istio_request_duration_milliseconds):
- * the relay's filter says when a request joins its queue and which status answers it; this file
- * times the pair and adds it, on the proxy thread, to the agent's request table, which a scrape
+ * Request metrics of the L7 relays (istio_requests_total, istio_request_duration_milliseconds,
+ * istio_request_bytes, istio_response_bytes): the relay's filter says when a request joins its
+ * queue, which status answers it and, when the exchange ends, its sizes; this file times the
+ * pair and adds it, on the proxy thread, to the agent's request table, which a scrape
  * merges into its page. The relay runs where the destination pod is, so skiffd reports as
  * Istio's reporter="destination". Series per (source, destination, code) only: the path or any
  * other request field never becomes a label.
@@ -95,5 +96,16 @@ void l7_timing_response(void *ctx, int status)
 	}
 	metrics_hist_observe(&h.duration_ms, ms);
 	t->key.response_code = status;
+	agent_l7_metrics_add(t->a, &t->key, &h);
+}
+
+void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response)
+{
+	struct l7_timing *t = ctx;
+	struct metrics_http h = {.requests = 0};
+
+	/* same key as the response just counted: the code is still the one it set */
+	metrics_hist_observe(&h.request_bytes, (double)request);
+	metrics_hist_observe(&h.response_bytes, (double)response);
 	agent_l7_metrics_add(t->a, &t->key, &h);
 }

@@ -21,5 +21,8 @@ void l7_timing_free(struct l7_timing *t);
 /* The l7_decider hooks (ctx: the l7_timing). */
 void l7_timing_request(void *ctx);
 void l7_timing_response(void *ctx, int status);
+/* The sizes of the exchange whose response was just counted: Istio's request and response size
+ * histograms (the request already counts in istio_requests_total). */
+void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response);
 
 #endif

@@ -6,6 +6,7 @@
  * ejections to the agent loop (agent_eject.c).
  */
 #include <errno.h>
+#include <string.h>
 
 #include "agent/agent_state.h"
 #include "l7route/l7route.h"
@@ -28,6 +29,25 @@ static const struct m_pod *client_pod(void *ref, const struct skiff_punt_key *cl
 	return agent_snap_local_pod(ref, &client->addr, client->family);
 }
 
+/* A request the router took to a pod of this node never meets the destination's relay (the
+ * router decided its AuthorizationPolicy itself), so the router reports it for that end too, as
+ * the destination's sidecar would in Istio: reporter="destination", the identities of both pods,
+ * a plaintext hop ("none"). One across nodes is reported by the far node's relay. */
+static void record_destination(struct agent *a, const struct l7r_record *rec, struct metrics_key *k,
+			       const struct metrics_http *h)
+{
+	const char *td = a->o->trust_domain;
+
+	if (rec->hbone || !rec->dst_pod || !rec->dst_pod->node_name || !a->o->node ||
+	    strcmp(rec->dst_pod->node_name, a->o->node))
+		return;
+	k->reporter = "destination";
+	k->security = "none";
+	metrics_peer_from_pod(&k->src, rec->src_pod, td);
+	metrics_peer_from_pod(&k->dst, rec->dst_pod, td);
+	agent_l7_metrics_add(a, k, h);
+}
+
 /* Every request in Istio's request metrics (reporter="source"), and in the access log when the
  * client pod logs its requests. Runs on the connection's thread, the snapshot still held. */
 static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec)
@@ -40,6 +60,7 @@ static void record(void *ctx, const struct l7_svcport *sp, const struct l7r_reco
 	l7r_metrics(rec, a->o->trust_domain, &k, &h, flags, sizeof(flags));
 	agent_l7_metrics_add(a, &k, &h);
 	agent_accesslog_l7route(a, sp, rec, flags);
+	record_destination(a, rec, &k, &h);
 }
 
 /* Pods on other nodes over HBONE, through the outbound proxy's connections (no --ca-dir:

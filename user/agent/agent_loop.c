@@ -186,6 +186,8 @@ static int agent_start(struct agent *a)
 				a->o->metrics_port, agent_metrics_render, a))
 		agent_log("error", "metrics are not served; skiffd runs without them");
 	a->metrics.status = agent_status_page; /* skiffctl status from off the node */
+	if (a->metrics.listen_fd >= 0 && !agent_scrape_start(a))
+		a->metrics.offload = agent_scrape_offload; /* else pages render on this loop */
 	agent_log("info", "node %s: bpffs %s, cgroup root %s, config %s, generation %u adopted",
 		  a->o->node, a->o->bpffs, a->o->cgroup_root, agent_config_source(a),
 		  dp_generation(a->dp));
@@ -204,6 +206,7 @@ static void agent_stop(struct agent *a)
 	a->flows = NULL;
 	al_flush(1000); /* the relays and the flow reader are gone: the lines left are the last */
 	metrics_server_close(&a->metrics);
+	agent_scrape_stop(a);		   /* before the maps and the relays' table it reads */
 	metrics_table_free(a->l7_metrics); /* the proxy thread is stopped: nobody adds now */
 	a->l7_metrics = NULL;
 	if (a->watch)

@@ -2,8 +2,11 @@
 /*
  * What :15020/metrics says: Istio's TCP metrics from the kernel's skiff_l4_stats, the L7 relays'
  * request counters (agent_l7_metrics.c), and skiffd's own skiff_* counters. Everything is read at
- * scrape time, on the agent thread, from what the kernel and the proxy thread already count: a
- * scrape costs one map walk, one merge and one render; TCP traffic costs nothing in userspace.
+ * scrape time from what the kernel and the proxy thread already count: a scrape costs one map walk,
+ * one merge and one render; TCP traffic costs nothing in userspace. The agent loop only takes a
+ * scrape source (the snapshot in force, its workload index, skiffd's own few dozen counters);
+ * the map walk and the Istio series, the bulk of a page, are rendered from that source on the
+ * scrape thread (agent_scrape.c), so a reload never waits behind a scrape.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,10 +18,18 @@
 #include "metrics/metrics.h"
 #include "tracing/tracing.h"
 
-struct l4_ctx {
-	const struct agent *a;
+/* What one page is rendered from, taken on the agent loop (agent_scrape_src_new). */
+struct agent_scrape_src {
+	struct agent *a;
+	struct agent_snap *snap;    /* held: the pods by_wl points into */
 	const struct m_pod **by_wl; /* workload_id -> pod of the snapshot */
 	size_t nwl;
+	struct strbuf own; /* skiffd's own families, rendered on the agent loop */
+};
+
+struct l4_ctx {
+	const struct agent *a;
+	const struct agent_scrape_src *src;
 	struct metrics_table *t;
 	size_t pairs;
 	uint64_t fallbacks;
@@ -27,7 +38,7 @@ struct l4_ctx {
 
 static const struct m_pod *pod_of(const struct l4_ctx *c, __u32 wl)
 {
-	return wl && wl < c->nwl ? c->by_wl[wl] : NULL;
+	return wl && wl < c->src->nwl ? c->src->by_wl[wl] : NULL;
 }
 
 /*
@@ -39,12 +50,12 @@ static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_
 {
 	struct l4_ctx *c = ctx;
 	const struct m_pod *src = pod_of(c, k->src_workload), *dst = pod_of(c, k->dst_workload);
-	const struct model *m = c->a->snap ? &c->a->snap->m : NULL;
+	const struct model *m = c->src->snap ? &c->src->snap->m : NULL;
 	struct metrics_tcp tcp = {.opened = v->conns_opened,
 				  .closed = v->conns_closed,
 				  .sent = v->bytes_sent,
 				  .received = v->bytes_received};
-	static struct metrics_key key; /* 2 kB: kept off the stack of the loop */
+	static struct metrics_key key; /* 2 kB: off the stack; one scrape renders at a time */
 	const char *td = c->a->o->trust_domain;
 
 	c->pairs++;
@@ -68,15 +79,13 @@ static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_
 }
 
 /* workload_id -> pod, from the view in force and the snapshot it was compiled from. */
-static void index_workloads(struct l4_ctx *c)
+static void index_workloads(const struct agent *a, struct agent_scrape_src *c)
 {
-	const struct agent *a = c->a;
-
 	for (size_t i = 0; i < a->view.npods; i++)
 		if (a->view.pods[i].val.workload_id >= c->nwl)
 			c->nwl = a->view.pods[i].val.workload_id + 1;
 	c->by_wl = calloc(c->nwl ? c->nwl : 1, sizeof(*c->by_wl));
-	if (!c->by_wl || !a->snap) {
+	if (!c->by_wl || !c->snap) {
 		c->nwl = c->by_wl ? c->nwl : 0;
 		return;
 	}
@@ -88,7 +97,7 @@ static void index_workloads(struct l4_ctx *c)
 			continue;
 		memcpy(ns, name, (size_t)(slash - name));
 		ns[slash - name] = '\0';
-		c->by_wl[a->view.pods[i].val.workload_id] = model_pod(&a->snap->m, ns, slash + 1);
+		c->by_wl[a->view.pods[i].val.workload_id] = model_pod(&c->snap->m, ns, slash + 1);
 	}
 }
 
@@ -245,20 +254,33 @@ static void render_tracing(enum metrics_fmt f, struct strbuf *b)
 		 "event", ev, (const uint64_t[]){s.spans, s.dropped, s.exported, s.failed}, 4);
 }
 
-static void render_own(const struct agent *a, const struct l4_ctx *c, int walked,
-		       enum metrics_fmt f, struct strbuf *b)
+/* The families of the page that come from the map walk and the table (scrape thread). */
+static void render_walked(const struct l4_ctx *c, int walked, enum metrics_fmt f, struct strbuf *b)
+{
+	gauge(b, f, "skiff_l4_pairs", "Workload pairs in skiff_l4_stats.",
+	      walked < 0 ? 0 : c->pairs);
+	counter(b, f, "skiff_l4_tcp_fallbacks_total",
+		"Fast-path sockets moved back to TCP because their peer stopped reading.",
+		c->fallbacks);
+	gauge(b, f, "skiff_metrics_series", "Istio series on this page.",
+	      (double)metrics_table_len(c->t));
+	gauge(b, f, "skiff_metrics_series_dropped",
+	      "Istio series left off this page by the series cap.",
+	      (double)metrics_table_dropped(c->t));
+	counter(b, f, "skiff_metrics_requests_dropped_total",
+		"Relayed requests not counted because the request series table was full.",
+		c->l7_dropped);
+}
+
+/* skiffd's own families (agent loop): a few dozen counters read, nothing walked. */
+static void render_own(struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
 	__u64 v[SKIFF_GUARD_VERDICTS];
 	uint64_t g[SKIFF_GUARD_VERDICTS];
 
 	render_config(a, f, b);
-	gauge(b, f, "skiff_l4_pairs", "Workload pairs in skiff_l4_stats.",
-	      walked < 0 ? 0 : c->pairs);
 	gauge(b, f, "skiff_l4_pairs_capacity", "The most pairs skiff_l4_stats can hold.",
 	      SKIFF_MAX_L4_PAIRS);
-	counter(b, f, "skiff_l4_tcp_fallbacks_total",
-		"Fast-path sockets moved back to TCP because their peer stopped reading.",
-		c->fallbacks);
 	if (!dp_guard_stats(a->dp, v)) {
 		for (int i = 0; i < SKIFF_GUARD_VERDICTS; i++)
 			g[i] = v[i];
@@ -273,14 +295,9 @@ static void render_own(const struct agent *a, const struct l4_ctx *c, int walked
 	labelled(b, f, "skiff_metrics_scrapes_total", "counter",
 		 "Pages served on :15020/metrics (this one included), by exposition format.",
 		 "format", (const char *const[]){"text", "openmetrics"}, a->metrics.scrapes, 2);
-	gauge(b, f, "skiff_metrics_series", "Istio series on this page.",
-	      (double)metrics_table_len(c->t));
-	gauge(b, f, "skiff_metrics_series_dropped",
-	      "Istio series left off this page by the series cap.",
-	      (double)metrics_table_dropped(c->t));
-	counter(b, f, "skiff_metrics_requests_dropped_total",
-		"Relayed requests not counted because the request series table was full.",
-		c->l7_dropped);
+	gauge(b, f, "skiff_metrics_scrape_cpu_seconds",
+	      "CPU time of the last page the scrape thread served: map walk, render, gzip, send.",
+	      (double)agent_scrape_last_cpu_ns(a) / 1e9);
 }
 
 /* Series the relays could not add (the request table is full): counted, never lost silently. */
@@ -297,16 +314,39 @@ void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 	pthread_mutex_unlock(&a->l7_metrics_lock);
 }
 
-void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
+struct agent_scrape_src *agent_scrape_src_new(struct agent *a, enum metrics_fmt f)
 {
-	struct agent *a = ctx;
-	struct l4_ctx c = {.a = a};
+	struct agent_scrape_src *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->a = a;
+	s->snap = agent_snap_current(a);
+	index_workloads(a, s);
+	render_own(a, f, &s->own);
+	return s;
+}
+
+void agent_scrape_src_free(struct agent_scrape_src *s)
+{
+	if (!s)
+		return;
+	agent_snap_unref(s->snap);
+	free(s->by_wl);
+	sb_free(&s->own);
+	free(s);
+}
+
+void agent_scrape_page(void *ctx, enum metrics_fmt f, struct strbuf *b)
+{
+	const struct agent_scrape_src *s = ctx;
+	struct agent *a = s->a;
+	struct l4_ctx c = {.a = a, .src = s};
 	int walked;
 
 	c.t = metrics_table_new(METRICS_DEFAULT_CAP);
 	if (!c.t)
 		return;
-	index_workloads(&c);
 	walked = dp_l4_stats_each(a->dp, l4_pair, &c);
 	pthread_mutex_lock(&a->l7_metrics_lock);
 	if (a->l7_metrics)
@@ -314,7 +354,16 @@ void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
 	c.l7_dropped = l7_dropped;
 	pthread_mutex_unlock(&a->l7_metrics_lock);
 	metrics_table_render(c.t, f, b);
-	render_own(a, &c, walked, f, b);
-	free(c.by_wl);
+	render_walked(&c, walked, f, b);
+	sb_put(b, s->own.s ? s->own.s : "", s->own.len);
 	metrics_table_free(c.t);
+}
+
+void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)
+{
+	struct agent_scrape_src *s = agent_scrape_src_new(ctx, f);
+
+	if (s)
+		agent_scrape_page(s, f, b);
+	agent_scrape_src_free(s);
 }

@@ -34,8 +34,9 @@ struct agent {
 	struct metrics_server metrics;	  /* :15020/metrics */
 	struct metrics_table *l7_metrics; /* the L7 relays' request counters (proxy thread) */
 	pthread_mutex_t l7_metrics_lock;
-	struct proxy *proxy;	 /* the outbound listener, with --outbound-addr */
-	struct l7route *l7route; /* the L7 router behind it (agent_l7route.c) */
+	struct agent_scrape *scrape; /* the thread that renders /metrics pages (agent_scrape.c) */
+	struct proxy *proxy;	     /* the outbound listener, with --outbound-addr */
+	struct l7route *l7route;     /* the L7 router behind it (agent_l7route.c) */
 	struct agent_eject
 	    *eject; /* the router's outlier ejections, for the loop (agent_eject.c) */
 	struct route_table *routes;    /* mesh pod addresses -> here (identity) or a node (HBONE) */
@@ -148,8 +149,22 @@ bool agent_handoff_event(struct agent *a);
  * deadline passed, or *stop is set; then, replaced with --hold-after-drain, until *term. */
 void agent_drain(struct agent *a, bool handed_over, volatile sig_atomic_t *stop,
 		 volatile sig_atomic_t *term);
-/* :15020/metrics: Istio's metrics and skiffd's own (agent_metrics.c). */
+/* :15020/metrics: Istio's metrics and skiffd's own (agent_metrics.c), rendered in one go. */
 void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b);
+/* The same in two steps: the source (agent loop: the snapshot held, its workload index, skiffd's
+ * own counters), then the page from it (any thread; ctx is the source). */
+struct agent_scrape_src;
+struct agent_scrape_src *agent_scrape_src_new(struct agent *a, enum metrics_fmt f);
+void agent_scrape_page(void *ctx, enum metrics_fmt f, struct strbuf *b);
+void agent_scrape_src_free(struct agent_scrape_src *s);
+/* The scrape thread (agent_scrape.c): started with the listener, stopped before the maps go.
+ * agent_scrape_offload is the listener's metrics_server.offload. */
+struct agent_scrape;
+int agent_scrape_start(struct agent *a);
+void agent_scrape_stop(struct agent *a);
+bool agent_scrape_offload(void *ctx, int fd, const char *head);
+/* CPU time (thread) of the last page the scrape thread served; 0 before the first. */
+uint64_t agent_scrape_last_cpu_ns(const struct agent *a);
 /* Count one relayed request (any thread; agent_metrics.c). */
 void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 			  const struct metrics_http *h);

@@ -52,6 +52,10 @@ struct l7_decider {
 	 * clock: the decider's side times them. */
 	void (*request)(void *ctx);
 	void (*response)(void *ctx, int status);
+	/* Optional, HTTP/1.1: when an exchange ends (after its `response`), the request's size as
+	 * read from the client (head and body) and the response's as sent to it. Not called for
+	 * an exchange the connection's end cut short, nor for one that switched protocols. */
+	void (*sizes)(void *ctx, uint64_t request, uint64_t response);
 	/* Optional, for tracing (HTTP/1.1): called with each request about to be decided, before
 	 * `request`; appends to `fields` the header lines the pod gets in place of the request's
 	 * propagation fields (trace_field_replaced), which the filter then leaves out. */

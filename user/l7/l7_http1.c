@@ -44,6 +44,22 @@ struct h1_pending *h1_queue_head(struct l7_filter *f)
 	return f->qlen ? &f->q[f->qhead] : NULL;
 }
 
+void h1_exchange_sizes(struct l7_filter *f, uint64_t response_bytes)
+{
+	const struct h1_pending *e = h1_queue_head(f);
+
+	if (e && f->dec.sizes)
+		f->dec.sizes(f->dec.ctx, e->bytes, response_bytes);
+}
+
+/* The request being read is the newest in the queue while it is there (the next one is queued
+ * only once its body is in); a request answered early has left the queue and counts no more. */
+static void request_bytes(struct l7_filter *f, size_t n)
+{
+	if (f->qlen)
+		f->q[(f->qhead + f->qlen - 1) % f->qcap].bytes += n;
+}
+
 void h1_queue_pop(struct l7_filter *f)
 {
 	if (!f->qlen)
@@ -227,6 +243,7 @@ static int request_start(struct l7_filter *f, struct l7_buf *to_up)
 	e.head = m.method && !strcmp(m.method, "HEAD");
 	e.close = h1_msg_closes(&m);
 	e.keep_alive = m.minor == 0 && !e.close;
+	e.bytes = f->rq_head.size;
 	if (!rc)
 		rc = request_route(f, &m, kind != H1_BODY_NONE, &e, to_up);
 	h1_msg_free(&m);
@@ -275,6 +292,7 @@ static int client_body(struct l7_filter *f, const uint8_t *in, size_t len, size_
 		return f->rq_forward ? -EPROTO : bad_request(f, H1_ANSWER_400);
 	if (f->rq_forward && l7_buf_put(to_up, in, *used))
 		return -ENOMEM;
+	request_bytes(f, *used);
 	if (rc == 1)
 		request_end(f);
 	return 0;

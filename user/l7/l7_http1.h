@@ -140,6 +140,7 @@ struct h1_pending {
 	bool upgrade;	 /* allowed to switch protocols: a 101 turns it into a tunnel */
 	bool close;	 /* the last request on the connection */
 	bool keep_alive; /* HTTP/1.0 with keep-alive: our answer says so */
+	uint64_t bytes;	 /* the request as read from the client: head and body so far */
 };
 
 enum h1_client_state {
@@ -171,13 +172,16 @@ struct l7_filter {
 	enum h1_up_state up;
 	struct h1_head rs_head;
 	struct h1_body rs_body;
-	bool rs_close; /* the response under way ends the connection */
+	bool rs_close;	   /* the response under way ends the connection */
+	uint64_t rs_bytes; /* the response under way as sent to the client: head and body */
 	/* requests in flight, oldest first: a ring */
 	struct h1_pending *q;
 	size_t qhead, qlen, qcap;
 };
 
 /* l7_http1.c */
+/* The exchange at the head of the queue is over: its sizes to the decider (dec.sizes). */
+void h1_exchange_sizes(struct l7_filter *f, uint64_t response_bytes);
 int h1_client_feed(struct l7_filter *f, const uint8_t *in, size_t len, struct l7_buf *to_up,
 		   struct l7_buf *to_client);
 struct h1_pending *h1_queue_head(struct l7_filter *f);

@@ -40,12 +40,14 @@ int h1_answers_flush(struct l7_filter *f, struct l7_buf *to_client)
 	struct h1_pending *e;
 
 	while (!f->done && (e = h1_queue_head(f)) && e->answer != H1_FORWARDED) {
+		size_t before = l7_buf_unread(to_client);
 		int rc = answer_write(e, to_client);
 
 		if (rc)
 			return rc;
 		if (f->dec.response)
 			f->dec.response(f->dec.ctx, answers[e->answer].code);
+		h1_exchange_sizes(f, l7_buf_unread(to_client) - before);
 		f->done = e->close;
 		h1_queue_pop(f);
 	}
@@ -58,6 +60,7 @@ static int response_end(struct l7_filter *f, struct l7_buf *to_client, struct l7
 	struct l7_buf held = f->held;
 	bool last = h1_queue_head(f)->close;
 
+	h1_exchange_sizes(f, f->rs_bytes);
 	f->up = H1_UP_HEAD;
 	h1_queue_pop(f);
 	if (f->rs_close || last) {
@@ -115,6 +118,7 @@ static int response_start(struct l7_filter *f, const struct h1_msg *m, struct l7
 		return -EPROTO; /* switching protocols nobody asked to switch to */
 	if (l7_buf_put(to_client, raw->data + raw->off, l7_buf_unread(raw)))
 		return -ENOMEM;
+	f->rs_bytes = l7_buf_unread(raw);
 	if (f->dec.response && (tunnel || m->status >= 200))
 		f->dec.response(f->dec.ctx, m->status);
 	if (tunnel)
@@ -155,6 +159,7 @@ static int response_body(struct l7_filter *f, const uint8_t *in, size_t len, siz
 		return rc;
 	if (l7_buf_put(to_client, in, *used))
 		return -ENOMEM;
+	f->rs_bytes += *used;
 	return rc ? response_end(f, to_client, to_up) : 0;
 }
 

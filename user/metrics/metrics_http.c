@@ -93,6 +93,14 @@ static char *plain_answer(int code, const char *reason, const char *body, size_t
 	return n > 0 ? r : NULL;
 }
 
+enum metrics_fmt metrics_http_format(const char *head)
+{
+	char accept[512];
+
+	header_value(head, "Accept", accept, sizeof(accept));
+	return metrics_negotiate(accept);
+}
+
 char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
 			   uint64_t scrapes[2])
 {
@@ -138,6 +146,97 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 	free(gz);
 	sb_free(&b);
 	return out;
+}
+
+/* gzip into bufs->gz with the kept stream; false when zlib fails. */
+static bool gzip_into(struct metrics_bufs *bufs, const char *in, size_t n, size_t *out_len)
+{
+	z_stream *z = bufs->z;
+	uLong need;
+
+	if (!z) {
+		z = calloc(1, sizeof(*z));
+		if (!z || deflateInit2(z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+			free(z);
+			return false;
+		}
+		bufs->z = z;
+	} else if (deflateReset(z) != Z_OK) {
+		return false;
+	}
+	need = deflateBound(z, (uLong)n);
+	if (need > bufs->gzcap) {
+		unsigned char *g = realloc(bufs->gz, need);
+
+		if (!g)
+			return false;
+		bufs->gz = g;
+		bufs->gzcap = need;
+	}
+	z->next_in = (Bytef *)in;
+	z->avail_in = (uInt)n;
+	z->next_out = bufs->gz;
+	z->avail_out = (uInt)bufs->gzcap;
+	if (deflate(z, Z_FINISH) != Z_STREAM_END)
+		return false;
+	*out_len = z->total_out;
+	return true;
+}
+
+const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn render, void *ctx,
+			       struct metrics_bufs *bufs, size_t *len, bool *gzipped)
+{
+	bufs->page.len = 0;
+	if (bufs->page.s)
+		bufs->page.s[0] = '\0';
+	render(ctx, f, &bufs->page);
+	metrics_end(&bufs->page, f);
+	*gzipped = gzip && gzip_into(bufs, bufs->page.s ? bufs->page.s : "", bufs->page.len, len);
+	if (*gzipped)
+		return bufs->gz;
+	*len = bufs->page.len;
+	return bufs->page.s ? bufs->page.s : "";
+}
+
+void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void *ctx,
+			struct metrics_bufs *bufs)
+{
+	char method[8] = "", path[256] = "", enc[256], hdr[256];
+	const void *body;
+	size_t blen = 0, hlen;
+	bool gz;
+	char *resp;
+	enum metrics_fmt f;
+
+	if (sscanf(head, "%7s %255s", method, path) == 2 && !strcmp(method, "GET"))
+		path[strcspn(path, "?")] = '\0';
+	if (strcmp(method, "GET") || (strcmp(path, "/metrics") && strcmp(path, "/stats/prometheus"))) {
+		resp = metrics_http_respond(head, render, ctx, &blen, NULL); /* 404, 405 */
+		if (resp)
+			metrics_http_send(fd, resp, blen);
+		free(resp);
+		return;
+	}
+	header_value(head, "Accept-Encoding", enc, sizeof(enc));
+	f = metrics_http_format(head);
+	body = metrics_page_build(f, wants_gzip(enc), render, ctx, bufs, &blen, &gz);
+	hlen = (size_t)snprintf(hdr, sizeof(hdr),
+				"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
+				"Connection: close\r\n\r\n",
+				metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "", blen);
+	metrics_http_send(fd, hdr, hlen);
+	metrics_http_send(fd, body, blen);
+}
+
+void metrics_bufs_free(struct metrics_bufs *bufs)
+{
+	sb_free(&bufs->page);
+	free(bufs->gz);
+	if (bufs->z) {
+		deflateEnd(bufs->z);
+		free(bufs->z);
+	}
+	*bufs = (struct metrics_bufs){0};
 }
 
 int metrics_server_open(struct metrics_server *s, const char *addr, int port,
@@ -194,9 +293,9 @@ size_t metrics_server_pollfds(const struct metrics_server *s, struct pollfd *pfd
 	return n;
 }
 
-/* Write all of the answer: a scrape is a few hundred kB at most, so the rest goes out blocking
- * with a 2 s send timeout, so a scraper that stops reading cannot hold the agent loop longer. */
-static void send_all(int fd, const char *p, size_t len)
+/* Write all of the answer: the rest goes out blocking with a 2 s send timeout, so a scraper that
+ * stops reading cannot hold the writer longer. */
+void metrics_http_send(int fd, const char *p, size_t len)
 {
 	struct timeval tv = {.tv_sec = 2};
 	int fl = fcntl(fd, F_GETFL);
@@ -247,10 +346,15 @@ static void conn_read(struct metrics_server *s, struct metrics_conn *c)
 	if (!strstr(c->buf, "\r\n\r\n") && !strstr(c->buf, "\n\n") && c->len < sizeof(c->buf) - 1)
 		return;
 	resp = status_answer(s, c->buf, &len);
+	if (!resp && s->offload && s->offload(s->ctx, c->fd, c->buf)) {
+		c->fd = -1; /* the callee's now */
+		c->len = 0;
+		return;
+	}
 	if (!resp)
 		resp = metrics_http_respond(c->buf, s->render, s->ctx, &len, s->scrapes);
 	if (resp)
-		send_all(c->fd, resp, len);
+		metrics_http_send(c->fd, resp, len);
 	free(resp);
 done:
 	close(c->fd);

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * skiffd's :15020 listener, served from the agent's poll loop like the admin ports: GET /metrics
- * answers with the page `render` builds, in the format the scraper's Accept header prefers, gzip'd
- * when its Accept-Encoding allows; GET /status the node's status as JSON when `status` is set.
- * Connections close after each answer.
+ * skiffd's :15020 listener, accepted and read on the agent's poll loop like the admin ports: GET
+ * /metrics answers with the page `render` builds, in the format the scraper's Accept header
+ * prefers, gzip'd when its Accept-Encoding allows; GET /status the node's status as JSON when
+ * `status` is set. With `offload`, a complete request other than /status is handed over with its
+ * connection instead (skiffd renders pages on its own thread). Connections close after each
+ * answer.
  */
 #ifndef SKIFF_METRICS_HTTP_H
 #define SKIFF_METRICS_HTTP_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +36,9 @@ struct metrics_server {
 	/* GET /status: a JSON page (malloc'd) served beside the metrics, because this listener is
 	 * the one on the node's address (skiffctl status --node-addr); NULL: not served */
 	char *(*status)(void *ctx);
+	/* Take a complete request head and its connection (true: the callee answers and closes
+	 * fd; false: answered here as without it). NULL: every page is rendered here. */
+	bool (*offload)(void *ctx, int fd, const char *head);
 };
 
 /* Listen on addr:port (port 0: off). Returns 0 or a negative errno (the message is printed). */
@@ -47,6 +53,27 @@ void metrics_server_close(struct metrics_server *s);
  * when `scrapes` is not NULL. */
 char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx, size_t *len,
 			   uint64_t scrapes[2]);
+/* The format a request head's Accept asks for. */
+enum metrics_fmt metrics_http_format(const char *head);
+/* Write all of `p` to fd (blocking, 2 s send timeout): a scraper that stops reading cannot hold
+ * the writer longer. */
+void metrics_http_send(int fd, const char *p, size_t len);
+/* Buffers one page after another reuses (the scrape thread's): a page of tens of MB then costs
+ * no fresh memory, whose first touch (page faults) cost more than rendering into it. */
+struct metrics_bufs {
+	struct strbuf page;
+	unsigned char *gz;
+	size_t gzcap;
+	void *z; /* the deflate stream, reset per page */
+};
+/* The body of one page in `f`, gzip'd when `gzip` (and zlib works): a pointer into bufs and
+ * its length; *gzipped says which it is. */
+const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn render, void *ctx,
+			       struct metrics_bufs *bufs, size_t *len, bool *gzipped);
+/* Answer the request `head` on fd as metrics_http_respond would, the page built in bufs. */
+void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void *ctx,
+			struct metrics_bufs *bufs);
+void metrics_bufs_free(struct metrics_bufs *bufs);
 /* gzip `in` (RFC 1952); NULL when zlib fails. */
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len);
 

@@ -1,0 +1,185 @@
+#!/bin/bash
+# make bench, the cost of telemetry: the same lab and skiffd measured in three modes, taking turns
+# in every round (interleaved, so machine load drifts hit all modes alike):
+#   off      no scraper, meshConfig without access logs or tracing (sampling 0)
+#   metrics  a scraper GETs :15020/metrics every second (Prometheus' pace in the lab tests)
+#   all      metrics, plus meshConfig accessLogFile: /dev/stdout and tracing at 100 % sampling,
+#            spans exported to a Zipkin-format collector on the node
+# The kernel's per-connection counters (skiff_l4_stats, sockops) have no off switch: they are in
+# every mode, so "metrics" adds only the scrape to them. Measured from the client pod: connect rate
+# to the ClusterIP on the kernel path (skiff-perf crr), 64-byte round trip p50/p99 on the kernel
+# path (sockperf ping-pong), HTTP/1.1 requests per second through skiffd's L7 router (wrk, one
+# keep-alive connection; the Service port has a VirtualService). Reports medians and ratios to
+# off, the targets (>= 0.97x metrics, >= 0.90x all) and the load average at the start and end.
+#   tests/bench/telemetry.sh BUILD_DIR [--quick|--tiny]  -> BUILD_DIR/bench/telemetry.md
+set -u
+export LC_ALL=C
+HERE=$(cd "$(dirname "$0")" && pwd)
+USAGE="usage: tests/bench/telemetry.sh BUILD_DIR [--quick|--tiny]"
+BUILD=$(cd "${1:?$USAGE}" && pwd) || exit 2
+case ${2:-full} in
+full) REPS=5 T=2 ;;
+--quick) REPS=2 T=1 ;;
+--tiny) REPS=1 T=1 ;;
+*) echo "$USAGE" >&2; exit 2 ;;
+esac
+MODES="off metrics all"
+CRR_PORT=7000 LAT_PORT=11111 HTTP_PORT=8080
+# shellcheck source=tests/bench/lib.sh
+. "$HERE/lib.sh"
+bench_lab_start telemetry wrk sockperf python3 curl
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+say "lab up: 1 node, a client and a server pod"
+lab up --nodes 1 "$HERE/telemetry.yaml" >>"$LOG" 2>&1 || die "lab up; see $LOG"
+VIP=$(lab status | awk '$1 == "bench/server" { split($2, a, ","); print a[1] }')
+[ -n "$VIP" ] || die "no ClusterIP for bench/server in lab status"
+in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
+	net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "client sysctls"
+in_pod 10 server sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 || die "server sysctls"
+srv() { spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- "$@"; }
+srv "$BUILD/bin/skiff-perf" serve $CRR_PORT
+srv sockperf sr --tcp -p $LAT_PORT
+srv "$BUILD/bin/skiff-echo" --pod server --namespace bench --http $HTTP_PORT
+spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-1 -- \
+	python3 "$HERE/../lab/zipkin_collector.py" 127.0.0.1 9411 "$WORK/spans.jsonl"
+for _ in $(seq 100); do
+	l=$(in_pod 5 server ss -ltnH)
+	grep -q ":$HTTP_PORT " <<<"$l" && grep -q ":$LAT_PORT " <<<"$l" &&
+		grep -q ":$CRR_PORT " <<<"$l" && break
+	sleep 0.1
+done
+grep -q ":$CRR_PORT " <<<"$l" || die "servers not listening in the server pod; see $LOG"
+
+admin() { lab exec --node node-1 -- curl -s --max-time 5 "127.0.0.1:$1"; }
+reloads() { admin 15000/config_dump | sed -nE 's/.*"reloads":([0-9]+).*/\1/p'; }
+metric() { # NAME: the sum of a family's samples on node-1's page
+	admin 15020/metrics | awk -v n="$1" '$1 == n || index($0, n "{") == 1 { s += $NF }
+		END { printf "%d\n", s }'
+}
+record() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>"$RAW"; }
+
+# mesh MODE: the meshConfig of that mode in force (skiffd reloaded)
+mesh() {
+	local r log=""
+	local pct=0
+	if [ "$1" = all ]; then
+		log=/dev/stdout pct=100
+	fi
+	cat >"$WORK/mesh.yaml" <<EOF2
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+metadata: {name: istio-control-plane, namespace: istio-system}
+spec:
+  meshConfig:
+    accessLogFile: "$log"
+    defaultConfig:
+      tracing:
+        sampling: $pct
+        zipkin: {address: 127.0.0.1:9411}
+EOF2
+	r=$(reloads)
+	lab apply "$WORK/mesh.yaml" >>"$LOG" 2>&1 || die "lab apply of the meshConfig ($1)"
+	for _ in $(seq 100); do [ "$(reloads)" != "$r" ] && break; sleep 0.1; done
+	[ "$(reloads)" != "$r" ] || die "skiffd did not reload for the meshConfig ($1)"
+}
+
+# the scraper of the metrics and all modes: Prometheus' pace, one page a second
+SCRAPER=""
+scraper() {
+	if [ "$1" = off ]; then
+		[ -z "$SCRAPER" ] || kill "$SCRAPER" 2>/dev/null
+		SCRAPER=""
+		return
+	fi
+	[ -n "$SCRAPER" ] && return
+	spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-1 -- bash -c \
+		'while :; do curl -s -o /dev/null -H "Accept-Encoding: gzip" 127.0.0.1:15020/metrics; sleep 1; done'
+	SCRAPER=$!
+}
+
+run_crr() {
+	in_pod $((T + 15)) client "$BUILD/bin/skiff-perf" crr "$VIP:$CRR_PORT" --seconds "$T" |
+		awk '$1 == "errors" && $2 > 0 { bad = 1 } $1 == "rate" { r = $2 }
+		END { if (!bad && r != "") print r }'
+}
+run_lat() {
+	in_pod $((T + 15)) client sockperf pp --tcp -i "$VIP" -p $LAT_PORT -t "$T" -m 64 --full-rtt 2>&1 |
+		awk '/percentile 50\.000 =/ { p50 = $NF } /percentile 99\.000 =/ { p99 = $NF }
+		END { if (p99 != "") print p50, p99 }'
+}
+run_http() {
+	in_pod $((T + 15)) client wrk -t1 -c1 -d"${T}s" "http://$VIP:$HTTP_PORT/bench" 2>&1 |
+		awk '/Non-2xx|Socket errors/ { bad = 1 } /^Requests\/sec:/ { r = $2 }
+		END { if (!bad && r != "") print r }'
+}
+
+FAILED=0
+measure() { # MODE ROUND
+	local v p50 p99
+	v=$(run_crr) && [ -n "$v" ] && record "$1" crr_per_s "$2" "$v" || FAILED=$((FAILED + 1))
+	read -r p50 p99 <<<"$(run_lat)"
+	if [ -n "${p99:-}" ]; then
+		record "$1" rtt_p50_us "$2" "$p50"
+		record "$1" rtt_p99_us "$2" "$p99"
+	else FAILED=$((FAILED + 1)); fi
+	v=$(run_http) && [ -n "$v" ] && record "$1" l7_req_per_s "$2" "$v" || FAILED=$((FAILED + 1))
+}
+
+# the L7 port must really go through the router, and "all" must really log and trace
+r0=$(metric istio_requests_total)
+MEAS0=$SECONDS
+for r in $(seq "$REPS"); do
+	for m in $MODES; do
+		say "round $r: $m"
+		mesh "$m"
+		scraper "$m"
+		sleep 1
+		[ "$m" != all ] || { l0=$(metric skiff_access_log_lines_total)
+			s0=$(metric skiff_tracing_spans_total); }
+		measure "$m" "$r"
+		[ "$m" != all ] || { l1=$(metric skiff_access_log_lines_total)
+			s1=$(metric skiff_tracing_spans_total); }
+	done
+done
+scraper off
+mesh off
+r1=$(metric istio_requests_total)
+[ $((r1 - r0)) -gt 0 ] || die "the router counted no requests: the L7 port was not routed"
+[ $((l1 - l0)) -gt 0 ] && [ $((s1 - s0)) -gt 0 ] ||
+	die "mode all: no access log lines ($l0 -> $l1) or spans ($s0 -> $s1)"
+LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+python3 - "$RAW" "$REPS" "$T" "$((SECONDS - MEAS0))" "$LOAD0" "$LOAD1" "$((l1 - l0))" \
+	"$((s1 - s0))" >"$OUT/telemetry.md" <<'EOF2' || die "report"
+import statistics, sys, time
+raw, reps, t, secs, load0, load1, lines, spans = sys.argv[1:9]
+v = {}
+for line in open(raw):
+    mode, metric, _, x = line.split("\t")
+    v.setdefault((mode, metric), []).append(float(x))
+med = {k: statistics.median(x) for k, x in v.items()}
+print("# The cost of telemetry (%s, %s rounds of %s s per run, modes interleaved, %s s)" %
+      (time.strftime("%Y-%m-%d", time.gmtime()), reps, t, secs))
+print()
+print("Load average at start %s, at end %s (the machine is shared)." % (load0, load1))
+print("Mode all wrote %s access log lines and %s spans in its last round." % (lines, spans))
+print()
+print("| metric | off | metrics | all | metrics / off | all / off |")
+print("| --- | --- | --- | --- | --- | --- |")
+higher = {"crr_per_s": True, "l7_req_per_s": True, "rtt_p50_us": False, "rtt_p99_us": False}
+for m in ("crr_per_s", "rtt_p50_us", "rtt_p99_us", "l7_req_per_s"):
+    row = [med.get((mode, m)) for mode in ("off", "metrics", "all")]
+    if None in row:
+        print("| %s | missing runs | | | | |" % m)
+        continue
+    # a ratio of "speed": rates as they are, latencies inverted, so 1.0 = no cost, < 1 = slower
+    r = [(x / row[0]) if higher[m] else (row[0] / x) for x in row[1:]]
+    print("| %s | %.1f | %.1f | %.1f | %.3f | %.3f |" % (m, *row, *r))
+print()
+print("Ratios are speed ratios (latencies inverted): 1.000 is no cost. Targets: >= 0.97 with "
+      "metrics alone, >= 0.90 with everything on.")
+EOF2
+say "done in $((SECONDS - T0)) s: $OUT/telemetry.md"
+cat "$OUT/telemetry.md"
+[ $FAILED = 0 ] || die "$FAILED runs failed (left out of the table); see $LOG"
