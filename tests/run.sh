@@ -105,9 +105,10 @@ record_skips() {
 	done
 }
 
-# count NAME P F S RC: adds one binary's or script's results to the totals.
+# count NAME P F S RC [SECONDS]: adds one binary's or script's results to the totals; its line
+# ends with the seconds it took, so a log shows where a run's time goes.
 count() {
-	local name=$1 p=$2 f=$3 s=$4 rc=$5
+	local name=$1 p=$2 f=$3 s=$4 rc=$5 secs=${6:+ ($6 s)}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
@@ -118,11 +119,11 @@ count() {
 	FAILED=$((FAILED + f))
 	SKIPPED=$((SKIPPED + s))
 	[ "$f" -gt 0 ] && FAILED_NAMES+=("$name")
-	echo "  $name: $p passed, $f failed, $s skipped"
+	echo "  $name: $p passed, $f failed, $s skipped$secs"
 }
 
 run_cmocka() {
-	local bin=$1 name out rc p f
+	local bin=$1 name out rc p f t0=$SECONDS
 	name=$(basename "$bin")
 	out=$("$bin" 2>&1)
 	rc=$?
@@ -131,26 +132,29 @@ run_cmocka() {
 	f=$(printf '%s\n' "$out" | grep '^not ok ' | grep -cvE '^not ok [0-9]+ # SKIP')
 	record_skips "$name" < <(printf '%s\n' "$out" | tap_skips)
 	san_reports "$out"
-	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc"
+	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc" $((SECONDS - t0))
 }
 
 run_script() {
-	local script=$1 name out rc p f line
+	local script=$1 name out rc p f line t0=$SECONDS wait
 	name=$(basename "$script")
 	out=$(BUILD="$BUILD" bash "$script" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | sed 's/^/    /'
+	# the time another run held the lab lock is not this test's (tests/lab/lib.sh prints it)
+	wait=$(printf '%s\n' "$out" | sed -nE 's/^# lab lock: waited ([0-9]+) s$/\1/p' | tail -1)
 	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
 	p=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(echo "$line" | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
 	record_skips "$name" < <(printf '%s\n' "$out" | script_skips)
 	san_reports "$out"
-	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc"
+	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc" \
+		"$((SECONDS - t0 - ${wait:-0}))${wait:+ + $wait s waiting for the lab lock}"
 }
 
 # The fuzz targets, a few seconds each: one count per target (a crash is its failure).
 run_fuzz() {
-	local out rc p f bin any=
+	local out rc p f bin any='' t0=$SECONDS
 	for bin in "$BUILD"/fuzz/bin/fuzz_*; do
 		# shellcheck disable=SC2053 # ONLY is a pattern
 		[ -x "$bin" ] && [[ $(basename "$bin") == $ONLY ]] && any=1
@@ -161,7 +165,7 @@ run_fuzz() {
 	printf '%s\n' "$out" | sed 's/^/    /'
 	p=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
-	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc"
+	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc" $((SECONDS - t0))
 }
 
 # elsewhere NAME: SKIFF_TESTS_ELSEWHERE matches it (with or without .sh)
