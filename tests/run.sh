@@ -105,10 +105,10 @@ record_skips() {
 	done
 }
 
-# count NAME P F S RC [SECONDS]: adds one binary's or script's results to the totals; its line
-# ends with the seconds it took, so a log shows where a run's time goes.
+# count NAME P F S RC [TOOK]: adds one binary's or script's results to the totals; its line ends
+# with what it took ("42 s"), so a log shows where a run's time goes.
 count() {
-	local name=$1 p=$2 f=$3 s=$4 rc=$5 secs=${6:+ ($6 s)}
+	local name=$1 p=$2 f=$3 s=$4 rc=$5 took=${6:+ ($6)}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
@@ -119,7 +119,7 @@ count() {
 	FAILED=$((FAILED + f))
 	SKIPPED=$((SKIPPED + s))
 	[ "$f" -gt 0 ] && FAILED_NAMES+=("$name")
-	echo "  $name: $p passed, $f failed, $s skipped$secs"
+	echo "  $name: $p passed, $f failed, $s skipped$took"
 }
 
 run_cmocka() {
@@ -132,7 +132,7 @@ run_cmocka() {
 	f=$(printf '%s\n' "$out" | grep '^not ok ' | grep -cvE '^not ok [0-9]+ # SKIP')
 	record_skips "$name" < <(printf '%s\n' "$out" | tap_skips)
 	san_reports "$out"
-	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc" $((SECONDS - t0))
+	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc" "$((SECONDS - t0)) s"
 }
 
 run_script() {
@@ -149,7 +149,7 @@ run_script() {
 	record_skips "$name" < <(printf '%s\n' "$out" | script_skips)
 	san_reports "$out"
 	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc" \
-		"$((SECONDS - t0 - ${wait:-0}))${wait:+ + $wait s waiting for the lab lock}"
+		"$((SECONDS - t0 - ${wait:-0})) s${wait:+ + $wait s waiting for the lab lock}"
 }
 
 # The fuzz targets, a few seconds each: one count per target (a crash is its failure).
@@ -165,7 +165,7 @@ run_fuzz() {
 	printf '%s\n' "$out" | sed 's/^/    /'
 	p=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
-	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc" $((SECONDS - t0))
+	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc" "$((SECONDS - t0)) s"
 }
 
 # elsewhere NAME: SKIFF_TESTS_ELSEWHERE matches it (with or without .sh)
