@@ -12,7 +12,9 @@
 #         runs in its guest): make test asks for all,fuzz.
 # NAME (a shell pattern, e.g. test_bpf_load) runs only the binaries or scripts it matches.
 # SKIFF_TESTS_ELSEWHERE (a pattern, extglob allowed) leaves out the lab tests it matches: they run
-# in another place (make vmtest runs some lab tests in its second guest).
+# in another place (make vmtest runs some lab tests in its second guest). SKIFF_UNIT_ELSEWHERE does
+# the same for unit binaries (make vmtest leaves to the host those that use no kernel interface
+# beyond files and memory); both are listed on the suite's first line.
 # A test binary that crashes or exits non-zero without reporting a failed case counts as one
 # failure, so a broken suite can never look green.
 #
@@ -27,6 +29,7 @@ BUILD=${1:-build}
 WHAT=${2:-all}
 ONLY=${3:-*}
 ELSEWHERE=${SKIFF_TESTS_ELSEWHERE:-}
+UNIT_ELSEWHERE=${SKIFF_UNIT_ELSEWHERE:-}
 PASSED=0
 FAILED=0
 SKIPPED=0
@@ -168,10 +171,21 @@ run_fuzz() {
 	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc" "$((SECONDS - t0)) s"
 }
 
-# elsewhere NAME: SKIFF_TESTS_ELSEWHERE matches it (with or without .sh)
+# elsewhere NAME [PATTERN]: PATTERN (default SKIFF_TESTS_ELSEWHERE) matches it (with or without .sh)
 elsewhere() {
+	local pat=${2-$ELSEWHERE}
 	# shellcheck disable=SC2053 # a pattern
-	[ -n "$ELSEWHERE" ] && [[ $1 == $ELSEWHERE || ${1%.sh} == $ELSEWHERE ]]
+	[ -n "$pat" ] && [[ $1 == $pat || ${1%.sh} == $pat ]]
+}
+
+# left_out KIND PATTERN: the line naming the tests of KIND a pattern leaves to another place
+left_out() {
+	local f names=()
+	[ -n "$2" ] || return 0
+	for f in "${@:3}"; do
+		elsewhere "$(basename "$f")" "$2" && names+=("$(basename "$f")")
+	done
+	[ ${#names[@]} = 0 ] || echo "  run elsewhere (${#names[@]} $1): ${names[*]}"
 }
 
 suite() {
@@ -179,8 +193,10 @@ suite() {
 	echo "== $kind tests"
 	case $kind in
 	unit | kernel)
+		[ "$kind" = unit ] && left_out "$kind" "$UNIT_ELSEWHERE" "$BUILD"/tests/unit/test_*
 		for bin in "$BUILD"/tests/"$kind"/test_*; do
 			f=$(basename "$bin")
+			[ "$kind" = unit ] && elsewhere "$f" "$UNIT_ELSEWHERE" && continue
 			# shellcheck disable=SC2053 # ONLY is a pattern
 			[ -x "$bin" ] && [[ $f == $ONLY ]] && run_cmocka "$bin"
 		done
@@ -197,6 +213,7 @@ suite() {
 		run_fuzz
 		;;
 	lab)
+		left_out "$kind" "$ELSEWHERE" tests/lab/test_*.sh
 		for script in tests/lab/test_*.sh; do
 			f=$(basename "$script")
 			# shellcheck disable=SC2053
