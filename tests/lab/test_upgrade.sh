@@ -19,7 +19,7 @@ LAB_BPFFS=/sys/fs/bpf/skiff-lab
 # Ten upgrades on the host. In a vmtest guest three: each round costs the same kernel work
 # (programs loaded, links replaced, listeners handed over) that round one proves on 6.1, and
 # three still leave replaced skiffd that must exit while the first holds the long connection;
-# under TCG the ten took most of the test's eight minutes. SKIFF_UPGRADE_ROUNDS overrides both.
+# with ten the test took over eight minutes of a TCG guest. SKIFF_UPGRADE_ROUNDS overrides both.
 ROUNDS=${SKIFF_UPGRADE_ROUNDS:-10}
 [ -n "${SKIFF_VMTEST:-}" ] && ROUNDS=${SKIFF_UPGRADE_ROUNDS:-3}
 
