@@ -12,7 +12,9 @@
 #         runs in its guest): make test asks for all,fuzz.
 # NAME (a shell pattern, e.g. test_bpf_load) runs only the binaries or scripts it matches.
 # SKIFF_TESTS_ELSEWHERE (a pattern, extglob allowed) leaves out the lab tests it matches: they run
-# in another place (make vmtest runs some lab tests in its second guest).
+# in another place (make vmtest runs some lab tests in its second guest). SKIFF_UNIT_ELSEWHERE does
+# the same for unit binaries (make vmtest leaves to the host those that use no kernel interface
+# beyond files and memory); both are listed on the suite's first line.
 # A test binary that crashes or exits non-zero without reporting a failed case counts as one
 # failure, so a broken suite can never look green.
 #
@@ -27,6 +29,7 @@ BUILD=${1:-build}
 WHAT=${2:-all}
 ONLY=${3:-*}
 ELSEWHERE=${SKIFF_TESTS_ELSEWHERE:-}
+UNIT_ELSEWHERE=${SKIFF_UNIT_ELSEWHERE:-}
 PASSED=0
 FAILED=0
 SKIPPED=0
@@ -105,9 +108,10 @@ record_skips() {
 	done
 }
 
-# count NAME P F S RC: adds one binary's or script's results to the totals.
+# count NAME P F S RC [TOOK]: adds one binary's or script's results to the totals; its line ends
+# with what it took ("42 s"), so a log shows where a run's time goes.
 count() {
-	local name=$1 p=$2 f=$3 s=$4 rc=$5
+	local name=$1 p=$2 f=$3 s=$4 rc=$5 took=${6:+ ($6)}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1
 	fi
@@ -118,11 +122,11 @@ count() {
 	FAILED=$((FAILED + f))
 	SKIPPED=$((SKIPPED + s))
 	[ "$f" -gt 0 ] && FAILED_NAMES+=("$name")
-	echo "  $name: $p passed, $f failed, $s skipped"
+	echo "  $name: $p passed, $f failed, $s skipped$took"
 }
 
 run_cmocka() {
-	local bin=$1 name out rc p f
+	local bin=$1 name out rc p f t0=$SECONDS
 	name=$(basename "$bin")
 	out=$("$bin" 2>&1)
 	rc=$?
@@ -131,26 +135,29 @@ run_cmocka() {
 	f=$(printf '%s\n' "$out" | grep '^not ok ' | grep -cvE '^not ok [0-9]+ # SKIP')
 	record_skips "$name" < <(printf '%s\n' "$out" | tap_skips)
 	san_reports "$out"
-	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc"
+	count "$name" "$p" $((f + S_BAD + SAN_N)) "$S_OK" "$rc" "$((SECONDS - t0)) s"
 }
 
 run_script() {
-	local script=$1 name out rc p f line
+	local script=$1 name out rc p f line t0=$SECONDS wait
 	name=$(basename "$script")
 	out=$(BUILD="$BUILD" bash "$script" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | sed 's/^/    /'
+	# the time another run held the lab lock is not this test's (tests/lab/lib.sh prints it)
+	wait=$(printf '%s\n' "$out" | sed -nE 's/^# lab lock: waited ([0-9]+) s$/\1/p' | tail -1)
 	line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -1)
 	p=$(echo "$line" | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(echo "$line" | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
 	record_skips "$name" < <(printf '%s\n' "$out" | script_skips)
 	san_reports "$out"
-	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc"
+	count "$name" "${p:-0}" $((${f:-0} + S_BAD + SAN_N)) "$S_OK" "$rc" \
+		"$((SECONDS - t0 - ${wait:-0})) s${wait:+ + $wait s waiting for the lab lock}"
 }
 
 # The fuzz targets, a few seconds each: one count per target (a crash is its failure).
 run_fuzz() {
-	local out rc p f bin any=
+	local out rc p f bin any='' t0=$SECONDS
 	for bin in "$BUILD"/fuzz/bin/fuzz_*; do
 		# shellcheck disable=SC2053 # ONLY is a pattern
 		[ -x "$bin" ] && [[ $(basename "$bin") == $ONLY ]] && any=1
@@ -161,13 +168,24 @@ run_fuzz() {
 	printf '%s\n' "$out" | sed 's/^/    /'
 	p=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^([0-9]+) passed.*/\1/p')
 	f=$(printf '%s\n' "$out" | tail -1 | sed -nE 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/p')
-	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc"
+	count "fuzz targets" "${p:-0}" "${f:-0}" 0 "$rc" "$((SECONDS - t0)) s"
 }
 
-# elsewhere NAME: SKIFF_TESTS_ELSEWHERE matches it (with or without .sh)
+# elsewhere NAME [PATTERN]: PATTERN (default SKIFF_TESTS_ELSEWHERE) matches it (with or without .sh)
 elsewhere() {
+	local pat=${2-$ELSEWHERE}
 	# shellcheck disable=SC2053 # a pattern
-	[ -n "$ELSEWHERE" ] && [[ $1 == $ELSEWHERE || ${1%.sh} == $ELSEWHERE ]]
+	[ -n "$pat" ] && [[ $1 == $pat || ${1%.sh} == $pat ]]
+}
+
+# left_out KIND PATTERN: the line naming the tests of KIND a pattern leaves to another place
+left_out() {
+	local f names=()
+	[ -n "$2" ] || return 0
+	for f in "${@:3}"; do
+		elsewhere "$(basename "$f")" "$2" && names+=("$(basename "$f")")
+	done
+	[ ${#names[@]} = 0 ] || echo "  run elsewhere (${#names[@]} $1): ${names[*]}"
 }
 
 suite() {
@@ -175,8 +193,10 @@ suite() {
 	echo "== $kind tests"
 	case $kind in
 	unit | kernel)
+		[ "$kind" = unit ] && left_out "$kind" "$UNIT_ELSEWHERE" "$BUILD"/tests/unit/test_*
 		for bin in "$BUILD"/tests/"$kind"/test_*; do
 			f=$(basename "$bin")
+			[ "$kind" = unit ] && elsewhere "$f" "$UNIT_ELSEWHERE" && continue
 			# shellcheck disable=SC2053 # ONLY is a pattern
 			[ -x "$bin" ] && [[ $f == $ONLY ]] && run_cmocka "$bin"
 		done
@@ -193,6 +213,7 @@ suite() {
 		run_fuzz
 		;;
 	lab)
+		left_out "$kind" "$ELSEWHERE" tests/lab/test_*.sh
 		for script in tests/lab/test_*.sh; do
 			f=$(basename "$script")
 			# shellcheck disable=SC2053

@@ -103,13 +103,15 @@ run_bench() {
 }
 
 # job.env sets BUILD, SUITE (none: no tests), CMD (non-empty: replaces the suites), ONLY (run only
-# the tests of that name), ELSEWHERE (lab tests another guest runs), EXTRA_BPF, BENCH (none,
-# tiny, quick or full) and EXPECT_FEATURES.
+# the tests of that name), ELSEWHERE (lab tests another guest or the host runs), UNIT_ELSEWHERE
+# (unit binaries the host alone runs), EXTRA_BPF, BENCH (none, tiny, quick or full) and
+# EXPECT_FEATURES.
 # shellcheck source=/dev/null
 . "$RES/job.env"
 # Features this kernel is known to have: a test that would skip for one of them fails instead.
 export SKIFF_EXPECT_FEATURES=$EXPECT_FEATURES
 export SKIFF_TESTS_ELSEWHERE=${ELSEWHERE:-}
+export SKIFF_UNIT_ELSEWHERE=${UNIT_ELSEWHERE:-}
 [ -n "$EXTRA_BPF" ] && export SKIFF_EXTRA_BPF=$EXTRA_BPF
 setup_node >>"$RES/guest.log" 2>&1
 uname -r >"$RES/kernel"

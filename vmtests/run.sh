@@ -65,16 +65,27 @@ if [ -z "$BENCH" ]; then
 	BENCH=none
 	[ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && BENCH=tiny
 fi
-# Lab tests the bench guest runs after the bench (a pattern for tests/run.sh), with the whole
-# suite only; VMTEST_BESIDE_BENCH= (empty) runs everything in the suites guest.
+# Lab tests the bench guest runs before the bench (a pattern for tests/run.sh), with the whole
+# suite only; VMTEST_BESIDE_BENCH= (empty) runs everything in the suites guest. Chosen so that the
+# two guests end together (vmtests/README.md, "Which guest runs what"): the bench guest's ~3.5
+# minutes of bench plus these, against the suites guest's unit and kernel suites plus the rest.
 BESIDE_BENCH=
 if [ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && [ "$BENCH" != none ]; then
-	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_bad_config|test_authz_conformance|test_authz_payments|test_kube_lab|test_upgrade)}
+	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_authz_conformance|test_authz_payments|test_canary|test_deploy_caps|test_kube_lab|test_payments_strict|test_upgrade)}
 fi
 # Lab tests of userspace features whose kernel dependence the guest's other lab tests already
-# cover (the router, access logs, tracing, the analyzer, the soak): the host's run alone has them,
-# which keeps CI's two guests within their time.
-HOST_ONLY=${VMTEST_HOST_ONLY-test_accesslog|test_tracing|test_l7route_h2|test_analyze_live|test_soak}
+# cover: the host's run alone has them, which keeps CI's two guests within their time. Access
+# logs, tracing, the router's HTTP/2, the live analyzer and the soak; the relay's limits
+# (test_l7_abuse: skiffd's own timers and parsers; the punt path and HBONE it rides are
+# test_punt's and test_hbone's); refused configuration (test_bad_config: the refusal is skiffd's,
+# and the 90/10 split it checks still holds is test_canary's and test_kube_lab's in the kernel).
+HOST_ONLY=${VMTEST_HOST_ONLY-test_accesslog|test_tracing|test_l7route_h2|test_analyze_live|test_soak|test_l7_abuse|test_bad_config}
+# Unit binaries that use no kernel interface beyond files, memory, threads and processes (no
+# socket, BPF, inotify or setsockopt call: `strace -f -e trace=%network,bpf,inotify_init1` shows
+# none): the parsers, model, compiler, analyzer, authz evaluator, CEL, identity without sockets.
+# The 6.1 kernel cannot change what they do, so the host's run alone has them. Those with sockets
+# (kTLS, relays, HBONE, the API client, hand-off) and inotify stay in the guest.
+HOST_ONLY_UNIT=${VMTEST_HOST_ONLY_UNIT-@(test_accesslog|test_addr|test_analyze|test_authz|test_authz_cli|test_authz_istio|test_compile|test_compile_live|test_compile_maglev|test_compile_mtls|test_compile_policy|test_ctl_fmt|test_flows|test_fuzz_found|test_hbone_retire|test_identity_ca|test_identity_cli|test_identity_mint|test_identity_store|test_identity_verify|test_kube_trim|test_l7_http1|test_l7_tcp|test_l7route|test_l7route_h2|test_metrics|test_model_dr_policy|test_model_http|test_model_istio|test_model_k8s|test_pod_cgroup|test_upstream|test_yaml)}
 # not_here: the pattern of lab tests the suites guest leaves out (none for a --cmd or a chosen test)
 not_here() {
 	[ -z "$CMD" ] && [ "${ONLY:-*}" = "*" ] || return 0
@@ -82,6 +93,10 @@ not_here() {
 	beside=${beside%)}
 	local all=${beside}${beside:+${HOST_ONLY:+|}}${HOST_ONLY}
 	[ -z "$all" ] || echo "@($all)"
+}
+# unit_not_here: the pattern of unit binaries the suites guest leaves out
+unit_not_here() {
+	[ -z "$CMD" ] && [ "${ONLY:-*}" = "*" ] && echo "$HOST_ONLY_UNIT"
 }
 case $BENCH in
 none | tiny | quick | full) ;;
@@ -125,8 +140,8 @@ flock -n 9 || die "another vmtest is running on $BUILD (lock $VM/lock)"
 # shellcheck source=vmtests/initramfs.sh
 . "$VMTESTS/initramfs.sh"
 
-# prepare_run DIR SUITE CMD BENCH [ONLY [ELSEWHERE]]: an empty results share holding a guest's
-# job (SUITE none and no CMD: no tests, only the bench)
+# prepare_run DIR SUITE CMD BENCH [ONLY [ELSEWHERE [UNIT_ELSEWHERE]]]: an empty results share
+# holding a guest's job (SUITE none and no CMD: no tests, only the bench)
 prepare_run() {
 	rm -rf "$1"
 	mkdir -p "$1"
@@ -136,6 +151,7 @@ prepare_run() {
 		printf 'CMD=%q\n' "$3"
 		printf 'ONLY=%q\n' "${5-$ONLY}"
 		printf 'ELSEWHERE=%q\n' "${6:-}"
+		printf 'UNIT_ELSEWHERE=%q\n' "${7:-}"
 		printf 'EXTRA_BPF=%q\n' "$EXTRA_BPF"
 		printf 'BENCH=%q\n' "$4"
 		printf 'EXPECT_FEATURES=%q\n' "$EXPECT_FEATURES"
@@ -148,11 +164,11 @@ prepare_run() {
 prepare_runs() {
 	rm -rf "$BRUN"
 	if [ "$BENCH" != none ] && [ -n "$BESIDE_BENCH" ]; then
-		prepare_run "$RUN" "$SUITE" "$CMD" none "$ONLY" "$(not_here)"
+		prepare_run "$RUN" "$SUITE" "$CMD" none "$ONLY" "$(not_here)" "$(unit_not_here)"
 		prepare_run "$BRUN" lab "" "$BENCH" "$BESIDE_BENCH"
 		return
 	fi
-	prepare_run "$RUN" "$SUITE" "$CMD" none "$ONLY" "$(not_here)"
+	prepare_run "$RUN" "$SUITE" "$CMD" none "$ONLY" "$(not_here)" "$(unit_not_here)"
 	[ "$BENCH" = none ] || prepare_run "$BRUN" none "" "$BENCH"
 }
 

@@ -24,10 +24,14 @@ lab() { "$BUILD/bin/skiff-lab" --state "$STATE" "$@"; }
 # for their whole run, so a bench or a second `make test` started meanwhile waits its turn instead
 # of finding the other's lab and failing.
 exec 9>/run/skiff-lab.lock
+T_MARK=$SECONDS
 if ! flock -w 900 9; then
 	echo "another lab run held /run/skiff-lab.lock for 15 minutes" >&2
 	exit 1
 fi
+# tests/run.sh takes the wait out of the test's own time (a loaded machine shows both)
+[ $((SECONDS - T_MARK)) -gt 0 ] && echo "# lab lock: waited $((SECONDS - T_MARK)) s"
+T_MARK=$SECONDS
 
 t_cleanup() {
 	lab down >/dev/null 2>&1 || true
@@ -37,14 +41,23 @@ trap t_cleanup EXIT
 
 t_begin() { T_NAME=$1; }
 
+# t_took: T_TOOK=" [N s]", the seconds since the previous result (or the lock), setup included,
+# so a log shows which cases cost a test its time
+t_took() {
+	T_TOOK=" [$((SECONDS - T_MARK)) s]"
+	T_MARK=$SECONDS
+}
+
 t_pass() {
 	T_PASSED=$((T_PASSED + 1))
-	echo "ok - $T_NAME${1:+ ($1)}"
+	t_took
+	echo "ok - $T_NAME${1:+ ($1)}$T_TOOK"
 }
 
 t_fail() {
 	T_FAILED=$((T_FAILED + 1))
-	echo "not ok - $T_NAME"
+	t_took
+	echo "not ok - $T_NAME$T_TOOK"
 	printf '%s\n' "$1" | sed 's/^/#   /'
 }
 
@@ -57,6 +70,7 @@ t_skip() {
 		;;
 	esac
 	T_SKIPPED=$((T_SKIPPED + 1))
+	t_took
 	echo "skip - $T_NAME (reason: $1: $2)"
 }
 
