@@ -34,7 +34,7 @@ struct agent_scrape {
 	struct scrape_job q[SCRAPE_QUEUE];
 	size_t head, n;
 	bool stop;
-	uint64_t last_cpu_ns; /* under lock */
+	uint64_t last_cpu_ns;	  /* under lock */
 	struct metrics_bufs bufs; /* the thread's: kept from page to page */
 };
 

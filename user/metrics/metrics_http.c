@@ -210,7 +210,8 @@ void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void
 
 	if (sscanf(head, "%7s %255s", method, path) == 2 && !strcmp(method, "GET"))
 		path[strcspn(path, "?")] = '\0';
-	if (strcmp(method, "GET") || (strcmp(path, "/metrics") && strcmp(path, "/stats/prometheus"))) {
+	if (strcmp(method, "GET") ||
+	    (strcmp(path, "/metrics") && strcmp(path, "/stats/prometheus"))) {
 		resp = metrics_http_respond(head, render, ctx, &blen, NULL); /* 404, 405 */
 		if (resp)
 			metrics_http_send(fd, resp, blen);
@@ -220,10 +221,11 @@ void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void
 	header_value(head, "Accept-Encoding", enc, sizeof(enc));
 	f = metrics_http_format(head);
 	body = metrics_page_build(f, wants_gzip(enc), render, ctx, bufs, &blen, &gz);
-	hlen = (size_t)snprintf(hdr, sizeof(hdr),
-				"HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
-				"Connection: close\r\n\r\n",
-				metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "", blen);
+	hlen =
+	    (size_t)snprintf(hdr, sizeof(hdr),
+			     "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n%sContent-Length: %zu\r\n"
+			     "Connection: close\r\n\r\n",
+			     metrics_content_type(f), gz ? "Content-Encoding: gzip\r\n" : "", blen);
 	metrics_http_send(fd, hdr, hlen);
 	metrics_http_send(fd, body, blen);
 }
