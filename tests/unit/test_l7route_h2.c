@@ -19,6 +19,7 @@
 
 #include "l7/l7_h2_limits.h"
 #include "l7route/route_h2.h"
+#include "model/model_istio_common.h"
 
 static const char *const YAML =
     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {skiff.io/mesh: enabled}\n"
@@ -183,12 +184,14 @@ static void test_retry_grpc(void **state)
 static void test_grpc_codes(void **state)
 {
 	(void)state;
-	assert_int_equal(l7r_grpc_code("OK"), 0);
-	assert_int_equal(l7r_grpc_code("unavailable"), 14);
-	assert_int_equal(l7r_grpc_code("DEADLINE_EXCEEDED"), 4);
-	assert_int_equal(l7r_grpc_code("UNAUTHENTICATED"), 16);
-	assert_int_equal(l7r_grpc_code("8"), 8);
-	assert_int_equal(l7r_grpc_code("NOPE"), 2);
+	/* one table for the validator and the router: Istio's spelling only */
+	assert_int_equal(istio_grpc_code("OK"), 0);
+	assert_int_equal(istio_grpc_code("UNAVAILABLE"), 14);
+	assert_int_equal(istio_grpc_code("DEADLINE_EXCEEDED"), 4);
+	assert_int_equal(istio_grpc_code("UNAUTHENTICATED"), 16);
+	assert_int_equal(istio_grpc_code("unavailable"), -1);
+	assert_int_equal(istio_grpc_code("8"), -1);
+	assert_int_equal(istio_grpc_code("NOPE"), -1);
 }
 
 static void test_metrics_protocol(void **state)

@@ -116,9 +116,6 @@ int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **pat
 /* Does retry policy `r` retry this try? The response's head and trailers are read as one list
  * (a gRPC status comes in the trailers, or in a trailers-only head). */
 bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs);
-/* A gRPC status code by its name (fault.abort.grpcStatus), or a number as written; UNKNOWN (2)
- * for anything else. */
-int l7r_grpc_code(const char *name);
 
 /* route_h2_up.c: HTTP/2 connections to endpoints. */
 struct l7r_h2_pool;

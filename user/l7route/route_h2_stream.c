@@ -23,6 +23,7 @@
 #include "l7/upstream.h"
 #include "l7route/route_h2.h"
 #include "l7route/route_pick.h"
+#include "model/model_istio_common.h"
 
 static bool is_grpc(const struct l7r_h2s *s)
 {
@@ -83,32 +84,6 @@ static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *
 	return 0;
 }
 
-int l7r_grpc_code(const char *name)
-{
-	static const char *const names[] = {"OK",
-					    "CANCELLED",
-					    "UNKNOWN",
-					    "INVALID_ARGUMENT",
-					    "DEADLINE_EXCEEDED",
-					    "NOT_FOUND",
-					    "ALREADY_EXISTS",
-					    "PERMISSION_DENIED",
-					    "RESOURCE_EXHAUSTED",
-					    "FAILED_PRECONDITION",
-					    "ABORTED",
-					    "OUT_OF_RANGE",
-					    "UNIMPLEMENTED",
-					    "INTERNAL",
-					    "UNAVAILABLE",
-					    "DATA_LOSS",
-					    "UNAUTHENTICATED"};
-
-	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
-		if (!strcasecmp(names[i], name))
-			return i;
-	return isdigit((unsigned char)name[0]) ? atoi(name) : 2;
-}
-
 /* Wait until `deadline` unless the client resets the stream: false then. */
 static bool wait_until(struct l7r_h2s *s, uint64_t deadline)
 {
@@ -142,7 +117,9 @@ static int fault(struct l7r_h2s *s, const struct m_fault *f)
 	if (!f->abort_grpc || !is_grpc(s))
 		return 0;
 	s->q.rec.flags |= L7R_F_FI;
-	snprintf(code, sizeof(code), "%d", l7r_grpc_code(f->abort_grpc));
+	/* the model refused any other name: UNKNOWN only for a model built without validation */
+	snprintf(code, sizeof(code), "%d",
+		 istio_grpc_code(f->abort_grpc) >= 0 ? istio_grpc_code(f->abort_grpc) : 2);
 	answer(s, 200, "application/grpc", "", 0, "grpc-status", code);
 	emit(&s->rs.fields, "grpc-message", L7R_BODY_FI);
 	return 1;
