@@ -67,13 +67,14 @@ struct l7r_h2s {
 	struct l7r_req q; /* what matching and the HTTP/1.1 functions read (q.msg: fields only) */
 	char *method, *path, *authority, *scheme;
 	struct l7r_h2_fields fields;
-	size_t list_size; /* as RFC 9113 6.5.2 counts it */
-	bool oversized;	  /* the list passed H2_MAX_LIST: 431 */
-	bool too_large;	  /* the body passed L7R_H2_BODY_MAX: 413 */
-	bool running;	  /* its thread decides and tries: the connection must not free it */
-	bool answered;	  /* the response was submitted */
-	bool closed;	  /* nghttp2 closed the stream */
-	int cancel;	  /* the client reset it or left (atomic): the thread stops early */
+	size_t list_size;    /* as RFC 9113 6.5.2 counts it */
+	bool oversized;	     /* the list passed H2_MAX_LIST: 431 */
+	bool too_large;	     /* the body passed L7R_H2_BODY_MAX: 413 */
+	bool running;	     /* its thread decides and tries: the connection must not free it */
+	bool answered;	     /* the response was submitted */
+	bool closed;	     /* nghttp2 closed the stream */
+	int cancel;	     /* the client reset it or left (atomic; set under h->lock) */
+	pthread_cond_t wake; /* with h->lock: signalled when cancel is set (timed waits) */
 	struct l7r_h2_resp rs;
 	size_t body_sent; /* of rs.body, to the client */
 	nghttp2_nv *nva;  /* the response head as submitted (points into rs) */
@@ -89,10 +90,11 @@ struct l7r_h2 {
 	int efd; /* eventfd: an answer is ready */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	struct l7r_h2s *ready; /* answers the stream threads finished, for the connection */
-	struct l7r_h2s *all;   /* the connection thread's alone */
-	unsigned running;      /* stream threads not finished */
-	size_t buffered;       /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
+	pthread_condattr_t clock; /* the streams' wake conditions count CLOCK_MONOTONIC */
+	struct l7r_h2s *ready;	  /* answers the stream threads finished, for the connection */
+	struct l7r_h2s *all;	  /* the connection thread's alone */
+	unsigned running;	  /* stream threads not finished */
+	size_t buffered;	  /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
 	/* the h2c filter's flood rules (l7/l7_h2.h), counted per frame (route_h2_limits.c) */
 	uint64_t requests, resets;
 	uint32_t ctl_run, empty_run, ncont;
@@ -103,6 +105,13 @@ struct l7r_h2 {
  * with GOAWAY(ENHANCE_YOUR_CALM) (the caller returns the nghttp2 error it gives back). */
 int l7r_h2_frame_begin(struct l7r_h2 *h, const nghttp2_frame_hd *hd);
 int l7r_h2_reset_counted(struct l7r_h2 *h);
+
+/* route_h2_conn.c: the stream is over for the client (h->lock held): cancel is set and a
+ * thread waiting on it wakes. */
+void l7r_h2_cancel_locked(struct l7r_h2s *s);
+/* Wait until `deadline` (CLOCK_MONOTONIC ns; L7R_NO_DEADLINE: no bound) unless the stream is
+ * cancelled first: false then. */
+bool l7r_h2_wait(struct l7r_h2s *s, uint64_t deadline);
 
 /* route_h2_stream.c: the stream's thread (arg: the stream); it ends by handing the stream to
  * the connection's ready list. */

@@ -84,17 +84,6 @@ static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *
 	return 0;
 }
 
-/* Wait until `deadline` unless the client resets the stream: false then. */
-static bool wait_until(struct l7r_h2s *s, uint64_t deadline)
-{
-	while (l7r_now_ns() < deadline) {
-		if (__atomic_load_n(&s->cancel, __ATOMIC_RELAXED))
-			return false;
-		usleep(5000);
-	}
-	return true;
-}
-
 /* A fault's delay (DI) and abort (FI), each drawn with its percentage. 1: answered, -1: the
  * client left meanwhile. */
 static int fault(struct l7r_h2s *s, const struct m_fault *f)
@@ -103,7 +92,7 @@ static int fault(struct l7r_h2s *s, const struct m_fault *f)
 
 	if (f->delay && l7r_rand01() * 100.0 < f->delay_pct) {
 		s->q.rec.flags |= L7R_F_DI;
-		if (!wait_until(s, l7r_deadline((uint64_t)f->delay_ms)))
+		if (!l7r_h2_wait(s, l7r_deadline((uint64_t)f->delay_ms)))
 			return -1;
 	}
 	if (!f->abort || l7r_rand01() * 100.0 >= f->abort_pct)
