@@ -181,6 +181,52 @@ static void test_retry_grpc(void **state)
 	l7r_h2_resp_free(&rs);
 }
 
+static const struct l7_table *acquire_t(void *ctx, void **ref)
+{
+	*ref = NULL; /* the fixture owns the table */
+	return ctx;
+}
+
+/* Streams pick through the table's plan, each with a cache of its own: two streams of one
+ * connection resolve the destination once (the same planned target), and pick its endpoint. */
+static void test_stream_plan_pick(void **state)
+{
+	struct fx *f = *state;
+	struct l7route rt = {.o = {.acquire = acquire_t, .ctx = &f->t}};
+	struct l7r_lb_pick lp1 = {0}, lp2 = {0};
+	const struct l7_endpoint *e1, *e2;
+	const struct l7_dest *d;
+	struct l7r_h2s s1, s2;
+
+	pthread_mutex_init(&rt.lock, NULL);
+	rt.lbs = l7r_lbs_new(NULL, NULL);
+	assert_non_null(rt.lbs);
+	f->c.rt = &rt;
+	f->c.plan = l7r_plan_get(&rt, &f->t);
+	assert_non_null(f->c.plan);
+	stream(f, &s1, "/pkg.Svc/Get");
+	stream(f, &s2, "/pkg.Svc/Put");
+	d = &f->c.sp->routes[1].dests[0];
+	e1 = l7r_plan_pick(&f->c, &s1.pick, d, &s1.q.rq, NULL, &lp1);
+	e2 = l7r_plan_pick(&f->c, &s2.pick, d, &s2.q.rq, NULL, &lp2);
+	assert_non_null(e1);
+	assert_ptr_equal(e1, e2);
+	assert_int_equal(ntohs(e1->addr.port), 8080);
+	assert_non_null(s1.pick.tg);
+	assert_ptr_equal(s1.pick.tg, s2.pick.tg); /* one resolution per plan, not per stream */
+	assert_ptr_equal(s1.pick.tg->d, d);
+	assert_null(f->c.pick.tg); /* the connection's own cache is untouched */
+	l7r_lb_end(&lp1);
+	l7r_lb_end(&lp2);
+	stream_free(&s1);
+	stream_free(&s2);
+	l7r_plan_put(&rt, f->c.plan);
+	f->c.plan = NULL;
+	f->c.rt = NULL;
+	l7r_lbs_free(rt.lbs);
+	pthread_mutex_destroy(&rt.lock);
+}
+
 static void test_grpc_codes(void **state)
 {
 	(void)state;
@@ -257,6 +303,7 @@ int main(void)
 	    cmocka_unit_test(test_view_and_match),   cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_retry_grpc),	     cmocka_unit_test(test_grpc_codes),
 	    cmocka_unit_test(test_metrics_protocol), cmocka_unit_test(test_flood_limits),
+	    cmocka_unit_test(test_stream_plan_pick),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

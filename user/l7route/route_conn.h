@@ -37,6 +37,13 @@ struct l7route {
 	uint64_t plan_serial;  /* the last plan's (with lock) */
 };
 
+/* The last destination picked from and its resolution in the plan: one per thread that picks
+ * (a connection's, or each of an HTTP/2 connection's streams), as it is not locked. */
+struct l7r_pick_cache {
+	const struct l7_dest *d;
+	const struct l7r_lb_target *tg;
+};
+
 struct l7r_conn {
 	struct l7route *rt;
 	int fd;
@@ -46,12 +53,11 @@ struct l7r_conn {
 	void *ref; /* keeps t and its model alive */
 	const struct l7_svcport *sp;
 	const struct m_pod *src_pod;
-	struct l7_buf in;		     /* client bytes read, not yet used */
-	bool close;			     /* close after the response under way */
-	int up_fd;			     /* the upstream connection in use, -1 when none */
-	struct l7r_plan *plan;		     /* t's, NULL: out of memory */
-	const struct l7_dest *last_d;	     /* the destination last picked from, */
-	const struct l7r_lb_target *last_tg; /* and its resolution in plan */
+	struct l7_buf in;	    /* client bytes read, not yet used */
+	bool close;		    /* close after the response under way */
+	int up_fd;		    /* the upstream connection in use, -1 when none */
+	struct l7r_plan *plan;	    /* t's, NULL: out of memory */
+	struct l7r_pick_cache pick; /* the connection thread's picks */
 	struct l7r_conn *next, *prev;
 };
 
@@ -82,6 +88,11 @@ void l7r_plan_drop(struct l7route *r);
 /* d resolved for clients in client_ns, once per plan (NULL: out of memory). */
 const struct l7r_lb_target *l7r_plan_target(struct l7route *r, struct l7r_plan *p,
 					    const struct l7_dest *d, const char *client_ns);
+/* The endpoint of d for a request of c (l7r_lb_pick_target through the plan), `pc` remembering
+ * the last resolution for the calling thread. */
+const struct l7_endpoint *l7r_plan_pick(struct l7r_conn *c, struct l7r_pick_cache *pc,
+					const struct l7_dest *d, const struct l7r_request *rq,
+					const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
 /* The endpoint of d for the connection's request (l7r_lb_pick_target through the plan). */
 const struct l7_endpoint *l7r_conn_pick(struct l7r_conn *c, const struct l7_dest *d,
 					const struct l7r_request *rq,

@@ -75,6 +75,7 @@ struct l7r_h2s {
 	bool closed;	     /* nghttp2 closed the stream */
 	int cancel;	     /* the client reset it or left (atomic; set under h->lock) */
 	pthread_cond_t wake; /* with h->lock: signalled when cancel is set (timed waits) */
+	struct l7r_pick_cache pick; /* the stream thread's own: the connection's is not shared */
 	struct l7r_h2_resp rs;
 	size_t body_sent; /* of rs.body, to the client */
 	nghttp2_nv *nva;  /* the response head as submitted (points into rs) */

@@ -271,7 +271,7 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 		const struct l7_endpoint *ep;
 
 		l7r_lb_end(&lp);
-		ep = l7r_lb_pick(c->rt->lbs, c->t->m, s->q.dest, &s->q.rq, &c->client, last, &lp);
+		ep = l7r_plan_pick(c, &s->pick, s->q.dest, &s->q.rq, last, &lp);
 		if (!ep && !t)
 			goto no_upstream;
 		if (!ep)
