@@ -145,6 +145,34 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q);
 /* Does the retry policy retry this outcome (and response: its status and fields, grpc-status
  * and x-envoy-ratelimited included)? Envoy's meaning of each condition. */
 bool l7r_retriable(const struct m_retries *r, enum l7r_outcome o, const struct h1_msg *rs);
+
+/* route_retry.c: what happens between two tries, for HTTP/1.1 and HTTP/2 alike. `wait` sleeps
+ * until `until` (CLOCK_MONOTONIC ns): 0, or non-zero when the client left meanwhile. */
+typedef int (*l7r_retry_wait_fn)(void *arg, uint64_t until);
+struct l7r_retry {
+	struct m_retries def;	    /* Istio's default, when the route sets none */
+	const struct m_retries *rp; /* the policy in force */
+	unsigned tries, done;	    /* tries allowed (1 when the body is not held whole), made */
+	uint64_t route_dl;	    /* the route timeout's deadline */
+	const struct l7_endpoint *last; /* the last try's endpoint: a retry avoids it */
+	struct l7r_lb *held;		/* the maxRetries slot of the retry under way */
+	bool matched;			/* the last try's outcome matched retryOn */
+	l7r_retry_wait_fn wait;
+	void *arg;
+};
+void l7r_retry_begin(struct l7r_retry *r, const struct m_http_route *h, bool buffered,
+		     l7r_retry_wait_fn wait, void *arg);
+/* The deadline of the next try: its per-try timeout, within the route's. */
+uint64_t l7r_retry_try_deadline(const struct l7r_retry *r);
+/* After a try with outcome *o (rs: its response head and trailers, for retryOn): true when
+ * another try goes, the retry budget taken and the back-off waited (lp given back). false: *o
+ * stands, or became OUT_TIMEOUT / OUT_CLIENT_GONE during the back-off. */
+bool l7r_retry_again(struct l7r_retry *r, struct l7r_lb_pick *lp, enum l7r_outcome *o,
+		     const struct h1_msg *rs);
+/* The answer is a retried one that still matched retryOn (flag URX). */
+bool l7r_retry_urx(const struct l7r_retry *r, enum l7r_outcome o, unsigned attempts);
+/* The retry budget given back (the request is over). */
+void l7r_retry_end(struct l7r_retry *r);
 /* A try's outcome as outlier detection counts it (enum up_outcome); -1: not the endpoint's. */
 int l7r_up_outcome(enum l7r_outcome o, int status);
 /* The same-node AuthorizationPolicy for the client -> this endpoint: true when allowed. */
