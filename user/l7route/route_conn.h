@@ -119,6 +119,8 @@ void l7r_redirect_location(const struct l7r_req *q, const struct m_redirect *r, 
 
 /* route_mirror.c: the route's mirrors, each drawn with its percentage, fire and forget. */
 void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
+/* A mirror's Host, as Envoy marks shadowed traffic: "reviews:9080" -> "reviews-shadow:9080". */
+void l7r_shadow_host(const char *host, char *out, size_t len);
 
 /* What one try upstream gave. */
 enum l7r_outcome {

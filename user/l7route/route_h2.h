@@ -126,8 +126,22 @@ int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **pat
 /* Does retry policy `r` retry this try? The response's head and trailers are read as one list
  * (a gRPC status comes in the trailers, or in a trailers-only head). */
 bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs);
+/* The response's head and trailers as one HTTP/1.1-shaped message for the retry policy: the
+ * array to free (it borrows the strings), NULL when out of memory. */
+struct authz_header *l7r_h2_resp_view(const struct l7r_h2_resp *rs, struct h1_msg *m);
+
+/* route_h2_mirror.c: the route's mirrors of a stream whose body is held whole, each drawn with
+ * its percentage: `head` (the request toward the endpoint) with "-shadow" after the authority's
+ * host, over HTTP/2 on a connection of its own, fire and forget. */
+void l7r_h2_mirror(struct l7r_h2s *s, const struct l7r_h2_fields *head);
 
 /* route_h2_up.c: HTTP/2 connections to endpoints. */
+/* One request to `ep` on a connection of its own (HBONE for a remote endpoint with the client's
+ * identity, else dialled), closed after: mirrors, whose threads may outlive the pool. */
+enum l7r_outcome l7r_h2_once(struct l7route *rt, const struct skiff_punt_key *client,
+			     const struct l7_endpoint *ep, const nghttp2_nv *nva, size_t nvlen,
+			     const struct l7_buf *body, uint64_t dl, const int *cancel,
+			     struct l7r_h2_resp *rs);
 struct l7r_h2_pool;
 struct l7r_h2_pool *l7r_h2_pool_new(void);
 void l7r_h2_pool_free(struct l7r_h2_pool *p);

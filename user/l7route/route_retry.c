@@ -59,7 +59,7 @@ bool l7r_retry_again(struct l7r_retry *r, struct l7r_lb_pick *lp, enum l7r_outco
 	r->held = NULL;
 	if (l7r_lb_retry_take(lp, &r->held))
 		return false; /* maxRetries: this try's answer stands */
-	l7r_lb_end(lp); /* the endpoint is given back while the retry waits */
+	l7r_lb_end(lp);	      /* the endpoint is given back while the retry waits */
 	return backoff(r, r->done, o);
 }
 
