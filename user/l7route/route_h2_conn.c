@@ -436,8 +436,10 @@ void l7r_h2_serve(struct l7r_conn *c)
 	while (h.running)
 		pthread_cond_wait(&h.idle, &h.lock);
 	pthread_mutex_unlock(&h.lock);
-	while (h.all)
-		stream_done(&h, h.all, false);
+	for (struct l7r_h2s *s = h.all, *next; s; s = next) {
+		next = s->all_next; /* read first: stream_done frees s */
+		stream_done(&h, s, false);
+	}
 	nghttp2_session_del(h.s);
 	if (h.efd >= 0)
 		close(h.efd);

@@ -55,7 +55,9 @@ static int shadow_head(const struct l7r_h2s *s, const struct l7r_h2_fields *head
 	char host[512];
 	int err = 0;
 
-	l7r_shadow_host(auth ? auth : s->q.rq.authority ? s->q.rq.authority : d->target->meta.name,
+	l7r_shadow_host(auth		    ? auth
+			: s->q.rq.authority ? s->q.rq.authority
+					    : d->target->meta.name,
 			host, sizeof(host));
 	for (size_t i = 0; !err && i < head->n; i++) {
 		const char *n = head->v[i].name, *v = head->v[i].value;
@@ -69,8 +71,7 @@ static int shadow_head(const struct l7r_h2s *s, const struct l7r_h2_fields *head
 	return err;
 }
 
-static void mirror_one(struct l7r_h2s *s, const struct l7r_h2_fields *head,
-		       const struct l7_dest *d)
+static void mirror_one(struct l7r_h2s *s, const struct l7r_h2_fields *head, const struct l7_dest *d)
 {
 	const struct l7_endpoint *ep = l7r_pick_endpoint(d, NULL, 0, l7r_rand32());
 	struct l7r_conn *c = s->h->c;
