@@ -10,6 +10,9 @@
  *   route_h2_up.c      one try: the request over HTTP/2 to the endpoint (pooled per endpoint,
  *                      HBONE for remote ones), the whole response back
  *   route_h2_fields.c  header lists as both sides keep them; nghttp2's frames for one write
+ *   route_h2_mirror.c  mirrors of a stream, over HTTP/2
+ * Between tries a stream runs the policy HTTP/1.1 runs (route_retry.c), and it picks endpoints
+ * through the table's plan (route_plan.c) with a cache of its own.
  *
  * A stream's request is read whole (up to L7R_H2_BODY_MAX) before it is routed, and its response
  * is read whole before it is answered: the tries, the retry decision (which may read grpc-status
