@@ -4,7 +4,8 @@
 # bookinfo of echo pods (skiff-echo answers HTTP/2 and gRPC on its HTTP ports): header match,
 # an 80/20 split per request on ONE connection, a fault abort percentage, retries hiding a flaky
 # pod (streams one at a time there), gRPC retried on grpc-status UNAVAILABLE (and not without it),
-# a grpcStatus fault abort, and Istio's request metrics with request_protocol "grpc". One lab for
+# a grpcStatus fault abort, Istio's request metrics with request_protocol "grpc", Envoy's back-off
+# between retries, a generated hash cookie keeping streams on one pod, and mirrors. One lab for
 # every case: two nodes, the client on node-1, pods on node-2 reached over HBONE.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
@@ -176,6 +177,42 @@ if applied "$FX/reviews-v2-guide-retries.yaml"; then
 	sleep 0.5
 	m=$(($(scraped istio_requests_total $H) - m0))
 	if [ "$c2" = 25 ] && [ "$m" = 25 ]; then t_pass; else t_fail "2xx $c2; metrics +$m"; fi
+else t_fail "not applied"; fi
+
+t_begin "h2 retry back-off: 3 streams with 10 retries each against 503s wait Envoy's jittered back-off"
+if applied "$FX/reviews-backoff.yaml"; then
+	t0=$(date +%s.%N)
+	read -r c2 c5 ok < <(h2load_n reviews /status/503 3 1)
+	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	# each stream waits below 25+50+100+200+6x250 ms, 0.94 s on average: 2.8 s for 3; without
+	# a back-off the 33 tries take a fraction of a second
+	if [ "$c5" = 3 ] && awk -v s="$secs" 'BEGIN { exit !(s >= 1.2 && s <= 8) }'; then
+		t_pass "${secs}s"
+	else t_fail "2xx $c2, 5xx $c5 in ${secs}s"; fi
+else t_fail "not applied"; fi
+
+t_begin "h2 httpCookie with ttl: skiffd sets the cookie on a stream's response, 20 streams sending it back reach one pod"
+if applied "$FX/reviews-cookie.yaml"; then
+	first=$(nghttp_n reviews 1 /first)
+	cookie=$(grep -oE 'set-cookie: reviews-session="[0-9a-f]{16}"; Max-Age=3600; Path=/; HttpOnly' \
+		<<<"$first" | grep -oE 'reviews-session="[0-9a-f]{16}"')
+	sticky=$(nghttp_n reviews 20 /s -H "cookie: $cookie" | grep -oE 'x-pod: [^ ]+' | sort | uniq -c)
+	fresh=$(nghttp_n reviews 30 /f | grep -oE 'x-pod: [^ ]+' | sort -u | wc -l)
+	if [ -n "$cookie" ] && [ "$(wc -l <<<"$sticky")" = 1 ] &&
+		[ "$(awk '{ print $1 }' <<<"$sticky")" = 20 ] && [ "$fresh" -ge 2 ]; then
+		t_pass "$(echo $sticky); without the cookie on $fresh pods"
+	else t_fail "cookie '$cookie' / with it: $sticky / without: $fresh pods"; fi
+else t_fail "not applied"; fi
+
+t_begin "h2 mirror: reviews streams are copied to ratings over HTTP/2, fire and forget"
+# ratings counts /fail/ requests: its first one answers 503, later ones 200 (/fail/1/1000)
+if applied "$FX/reviews-mirror.yaml"; then
+	a=$(nghttp_n reviews 5 /fail/1/1000)
+	sleep 0.5
+	b=$(nghttp_n ratings 1 /fail/1/1000)
+	if [ "$(count 'x-pod: reviews-v1' <<<"$a")" = 5 ] &&
+		[ "$(count 'recv \(stream_id=[0-9]+\) :status: 200' <<<"$b")" = 1 ]; then t_pass
+	else t_fail "reviews: $(grep -a -E ':status|x-pod' <<<"$a") / ratings after the copies: $(grep -a ':status' <<<"$b")"; fi
 else t_fail "not applied"; fi
 
 t_summary

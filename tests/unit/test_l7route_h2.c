@@ -8,6 +8,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 
 #include "l7/l7_h2_limits.h"
 #include "l7route/route_h2.h"
+#include "model/model_istio_common.h"
 
 static const char *const YAML =
     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {skiff.io/mesh: enabled}\n"
@@ -180,15 +182,141 @@ static void test_retry_grpc(void **state)
 	l7r_h2_resp_free(&rs);
 }
 
+static const struct l7_table *acquire_t(void *ctx, void **ref)
+{
+	*ref = NULL; /* the fixture owns the table */
+	return ctx;
+}
+
+/* Streams pick through the table's plan, each with a cache of its own: two streams of one
+ * connection resolve the destination once (the same planned target), and pick its endpoint. */
+static void test_stream_plan_pick(void **state)
+{
+	struct fx *f = *state;
+	struct l7route rt = {.o = {.acquire = acquire_t, .ctx = &f->t}};
+	struct l7r_lb_pick lp1 = {0}, lp2 = {0};
+	const struct l7_endpoint *e1, *e2;
+	const struct l7_dest *d;
+	struct l7r_h2s s1, s2;
+
+	pthread_mutex_init(&rt.lock, NULL);
+	rt.lbs = l7r_lbs_new(NULL, NULL);
+	assert_non_null(rt.lbs);
+	f->c.rt = &rt;
+	f->c.plan = l7r_plan_get(&rt, &f->t);
+	assert_non_null(f->c.plan);
+	stream(f, &s1, "/pkg.Svc/Get");
+	stream(f, &s2, "/pkg.Svc/Put");
+	d = &f->c.sp->routes[1].dests[0];
+	e1 = l7r_plan_pick(&f->c, &s1.pick, d, &s1.q.rq, NULL, &lp1);
+	e2 = l7r_plan_pick(&f->c, &s2.pick, d, &s2.q.rq, NULL, &lp2);
+	assert_non_null(e1);
+	assert_ptr_equal(e1, e2);
+	assert_int_equal(ntohs(e1->addr.port), 8080);
+	assert_non_null(s1.pick.tg);
+	assert_ptr_equal(s1.pick.tg, s2.pick.tg); /* one resolution per plan, not per stream */
+	assert_ptr_equal(s1.pick.tg->d, d);
+	assert_null(f->c.pick.tg); /* the connection's own cache is untouched */
+	l7r_lb_end(&lp1);
+	l7r_lb_end(&lp2);
+	stream_free(&s1);
+	stream_free(&s2);
+	l7r_plan_put(&rt, f->c.plan);
+	f->c.plan = NULL;
+	f->c.rt = NULL;
+	l7r_lbs_free(rt.lbs);
+	pthread_mutex_destroy(&rt.lock);
+}
+
+struct waits {
+	unsigned n;
+	uint64_t longest_ns; /* the longest wait asked for, from the time of asking */
+	int leave_at;	     /* the wait (1-based) at which the client leaves; 0: never */
+};
+
+static int fake_wait(void *arg, uint64_t until)
+{
+	struct waits *w = arg;
+	uint64_t now = l7r_now_ns(), d = until > now ? until - now : 0;
+
+	w->n++;
+	if (d > w->longest_ns)
+		w->longest_ns = d;
+	return w->leave_at && (int)w->n == w->leave_at ? -ECONNRESET : 0;
+}
+
+/* The policy between tries both paths share: retries on what retryOn matches, each after a
+ * back-off below Envoy's interval, until the attempts are spent (the answer is then a retried
+ * one, URX); nothing retried that did not match, or when the body is not held whole; the client
+ * leaving during a back-off ends the request. */
+static void test_retry_policy(void **state)
+{
+	struct fx *f = *state;
+	const struct m_http_route *h = f->c.sp->routes[1].r->h; /* attempts 2, unavailable */
+	struct l7r_h2_resp rs = {.status = 200};
+	struct l7r_lb_pick lp = {0};
+	struct waits w = {0};
+	struct l7r_retry r;
+	enum l7r_outcome o;
+	struct h1_msg m;
+	struct authz_header *all;
+
+	add(&rs.trailers, "grpc-status", "14");
+	all = l7r_h2_resp_view(&rs, &m);
+	l7r_retry_begin(&r, h, true, fake_wait, &w);
+	assert_int_equal(r.tries, 3);
+	o = OUT_RESPONSE;
+	assert_true(l7r_retry_again(&r, &lp, &o, &m));
+	assert_true(w.longest_ns <= 25 * 1000000ull);
+	assert_true(l7r_retry_again(&r, &lp, &o, &m));
+	assert_true(w.longest_ns <= 50 * 1000000ull);
+	assert_false(l7r_retry_again(&r, &lp, &o, &m)); /* spent: this answer stands */
+	assert_int_equal(o, OUT_RESPONSE);
+	assert_true(l7r_retry_urx(&r, o, 3));
+	l7r_retry_end(&r);
+
+	l7r_retry_begin(&r, h, false, fake_wait, &w); /* a body not held whole: one try */
+	assert_int_equal(r.tries, 1);
+	assert_false(l7r_retry_again(&r, &lp, &o, &m));
+	free(all);
+
+	l7r_h2_fields_free(&rs.trailers);
+	add(&rs.trailers, "grpc-status", "3");
+	all = l7r_h2_resp_view(&rs, &m);
+	l7r_retry_begin(&r, h, true, fake_wait, &w);
+	assert_false(l7r_retry_again(&r, &lp, &o, &m)); /* not under retryOn */
+	assert_false(l7r_retry_urx(&r, o, 1));
+	free(all);
+
+	w = (struct waits){.leave_at = 1};
+	l7r_retry_begin(&r, h, true, fake_wait, &w);
+	o = OUT_REFUSED; /* not under `unavailable` alone */
+	assert_false(l7r_retry_again(&r, &lp, &o, &m));
+	/* Istio's default retries it, but the client leaves in the back-off (a draw of 0 ms has no
+	 * wait to leave in: drawn again) */
+	for (int k = 0; k < 100 && !w.n; k++) {
+		l7r_retry_begin(&r, NULL, true, fake_wait, &w);
+		assert_int_equal(r.tries, 3);
+		o = OUT_REFUSED;
+		if (!l7r_retry_again(&r, &lp, &o, &m))
+			break;
+	}
+	assert_int_equal(o, OUT_CLIENT_GONE);
+	assert_int_equal(w.n, 1);
+	l7r_h2_resp_free(&rs);
+}
+
 static void test_grpc_codes(void **state)
 {
 	(void)state;
-	assert_int_equal(l7r_grpc_code("OK"), 0);
-	assert_int_equal(l7r_grpc_code("unavailable"), 14);
-	assert_int_equal(l7r_grpc_code("DEADLINE_EXCEEDED"), 4);
-	assert_int_equal(l7r_grpc_code("UNAUTHENTICATED"), 16);
-	assert_int_equal(l7r_grpc_code("8"), 8);
-	assert_int_equal(l7r_grpc_code("NOPE"), 2);
+	/* one table for the validator and the router: Istio's spelling only */
+	assert_int_equal(istio_grpc_code("OK"), 0);
+	assert_int_equal(istio_grpc_code("UNAVAILABLE"), 14);
+	assert_int_equal(istio_grpc_code("DEADLINE_EXCEEDED"), 4);
+	assert_int_equal(istio_grpc_code("UNAUTHENTICATED"), 16);
+	assert_int_equal(istio_grpc_code("unavailable"), -1);
+	assert_int_equal(istio_grpc_code("8"), -1);
+	assert_int_equal(istio_grpc_code("NOPE"), -1);
 }
 
 static void test_metrics_protocol(void **state)
@@ -254,6 +382,7 @@ int main(void)
 	    cmocka_unit_test(test_view_and_match),   cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_retry_grpc),	     cmocka_unit_test(test_grpc_codes),
 	    cmocka_unit_test(test_metrics_protocol), cmocka_unit_test(test_flood_limits),
+	    cmocka_unit_test(test_stream_plan_pick), cmocka_unit_test(test_retry_policy),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -37,6 +37,13 @@ struct l7route {
 	uint64_t plan_serial;  /* the last plan's (with lock) */
 };
 
+/* The last destination picked from and its resolution in the plan: one per thread that picks
+ * (a connection's, or each of an HTTP/2 connection's streams), as it is not locked. */
+struct l7r_pick_cache {
+	const struct l7_dest *d;
+	const struct l7r_lb_target *tg;
+};
+
 struct l7r_conn {
 	struct l7route *rt;
 	int fd;
@@ -46,12 +53,11 @@ struct l7r_conn {
 	void *ref; /* keeps t and its model alive */
 	const struct l7_svcport *sp;
 	const struct m_pod *src_pod;
-	struct l7_buf in;		     /* client bytes read, not yet used */
-	bool close;			     /* close after the response under way */
-	int up_fd;			     /* the upstream connection in use, -1 when none */
-	struct l7r_plan *plan;		     /* t's, NULL: out of memory */
-	const struct l7_dest *last_d;	     /* the destination last picked from, */
-	const struct l7r_lb_target *last_tg; /* and its resolution in plan */
+	struct l7_buf in;	    /* client bytes read, not yet used */
+	bool close;		    /* close after the response under way */
+	int up_fd;		    /* the upstream connection in use, -1 when none */
+	struct l7r_plan *plan;	    /* t's, NULL: out of memory */
+	struct l7r_pick_cache pick; /* the connection thread's picks */
 	struct l7r_conn *next, *prev;
 };
 
@@ -82,6 +88,11 @@ void l7r_plan_drop(struct l7route *r);
 /* d resolved for clients in client_ns, once per plan (NULL: out of memory). */
 const struct l7r_lb_target *l7r_plan_target(struct l7route *r, struct l7r_plan *p,
 					    const struct l7_dest *d, const char *client_ns);
+/* The endpoint of d for a request of c (l7r_lb_pick_target through the plan), `pc` remembering
+ * the last resolution for the calling thread. */
+const struct l7_endpoint *l7r_plan_pick(struct l7r_conn *c, struct l7r_pick_cache *pc,
+					const struct l7_dest *d, const struct l7r_request *rq,
+					const struct l7_endpoint *avoid, struct l7r_lb_pick *p);
 /* The endpoint of d for the connection's request (l7r_lb_pick_target through the plan). */
 const struct l7_endpoint *l7r_conn_pick(struct l7r_conn *c, const struct l7_dest *d,
 					const struct l7r_request *rq,
@@ -108,6 +119,8 @@ void l7r_redirect_location(const struct l7r_req *q, const struct m_redirect *r, 
 
 /* route_mirror.c: the route's mirrors, each drawn with its percentage, fire and forget. */
 void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
+/* A mirror's Host, as Envoy marks shadowed traffic: "reviews:9080" -> "reviews-shadow:9080". */
+void l7r_shadow_host(const char *host, char *out, size_t len);
 
 /* What one try upstream gave. */
 enum l7r_outcome {
@@ -134,6 +147,34 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q);
 /* Does the retry policy retry this outcome (and response: its status and fields, grpc-status
  * and x-envoy-ratelimited included)? Envoy's meaning of each condition. */
 bool l7r_retriable(const struct m_retries *r, enum l7r_outcome o, const struct h1_msg *rs);
+
+/* route_retry.c: what happens between two tries, for HTTP/1.1 and HTTP/2 alike. `wait` sleeps
+ * until `until` (CLOCK_MONOTONIC ns): 0, or non-zero when the client left meanwhile. */
+typedef int (*l7r_retry_wait_fn)(void *arg, uint64_t until);
+struct l7r_retry {
+	struct m_retries def;	    /* Istio's default, when the route sets none */
+	const struct m_retries *rp; /* the policy in force */
+	unsigned tries, done;	    /* tries allowed (1 when the body is not held whole), made */
+	uint64_t route_dl;	    /* the route timeout's deadline */
+	const struct l7_endpoint *last; /* the last try's endpoint: a retry avoids it */
+	struct l7r_lb *held;		/* the maxRetries slot of the retry under way */
+	bool matched;			/* the last try's outcome matched retryOn */
+	l7r_retry_wait_fn wait;
+	void *arg;
+};
+void l7r_retry_begin(struct l7r_retry *r, const struct m_http_route *h, bool buffered,
+		     l7r_retry_wait_fn wait, void *arg);
+/* The deadline of the next try: its per-try timeout, within the route's. */
+uint64_t l7r_retry_try_deadline(const struct l7r_retry *r);
+/* After a try with outcome *o (rs: its response head and trailers, for retryOn): true when
+ * another try goes, the retry budget taken and the back-off waited (lp given back). false: *o
+ * stands, or became OUT_TIMEOUT / OUT_CLIENT_GONE during the back-off. */
+bool l7r_retry_again(struct l7r_retry *r, struct l7r_lb_pick *lp, enum l7r_outcome *o,
+		     const struct h1_msg *rs);
+/* The answer is a retried one that still matched retryOn (flag URX). */
+bool l7r_retry_urx(const struct l7r_retry *r, enum l7r_outcome o, unsigned attempts);
+/* The retry budget given back (the request is over). */
+void l7r_retry_end(struct l7r_retry *r);
 /* A try's outcome as outlier detection counts it (enum up_outcome); -1: not the endpoint's. */
 int l7r_up_outcome(enum l7r_outcome o, int status);
 /* The same-node AuthorizationPolicy for the client -> this endpoint: true when allowed. */

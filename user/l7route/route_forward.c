@@ -365,32 +365,10 @@ static int overflow(struct l7r_conn *c, struct l7r_req *q)
 	return l7r_answer(c, q, 503, "text/plain", body, sizeof(body) - 1, NULL);
 }
 
-/*
- * Between two tries: one of the set's maxRetries (false: over the limit, no retry), then the
- * back-off, with the endpoint given back meanwhile. *o becomes OUT_TIMEOUT when the route's
- * deadline comes first, OUT_CLIENT_GONE when the client leaves.
- */
-static bool retry_wait(struct l7r_conn *c, const struct m_retries *rp, unsigned retry,
-		       uint64_t route_dl, struct l7r_lb_pick *lp, struct l7r_lb **held,
-		       enum l7r_outcome *o)
+/* The back-off between tries ends early when the client closes. */
+static int wait_client(void *arg, uint64_t until)
 {
-	uint64_t base = rp->backoff_ms > 0 ? (uint64_t)rp->backoff_ms : L7R_BACKOFF_BASE_MS;
-	uint64_t until = l7r_deadline(l7r_backoff_ms(base, retry, l7r_rand32()));
-
-	l7r_lb_retry_done(*held); /* the previous retry's try is over */
-	*held = NULL;
-	if (l7r_lb_retry_take(lp, held))
-		return false;
-	l7r_lb_end(lp);
-	if (until == L7R_NO_DEADLINE)
-		return true; /* a zero wait */
-	if (l7r_wait(c->fd, until < route_dl ? until : route_dl)) {
-		*o = OUT_CLIENT_GONE;
-		return true;
-	}
-	if (route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
-		*o = OUT_TIMEOUT;
-	return true;
+	return l7r_wait(((struct l7r_conn *)arg)->fd, until);
 }
 
 static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
@@ -404,21 +382,14 @@ static int no_upstream(struct l7r_conn *c, struct l7r_req *q)
 int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 {
 	const struct m_http_route *h = q->route->r->h;
-	const struct l7_endpoint *last = NULL; /* a retry goes elsewhere when it can */
-	struct m_retries def, *rp;
 	struct l7_buf head = {0};
 	struct attempt a = {.fd = -1};
 	struct l7r_lb_pick lp = {0};
-	struct l7r_lb *retry_held = NULL;
+	struct l7r_retry rty;
 	enum l7r_outcome o = OUT_CONNECT_FAIL;
-	uint64_t route_dl, dl;
-	unsigned tries;
 	int err = 0;
 
-	m_retries_default(&def);
-	rp = h && h->retries ? h->retries : &def;
-	tries = 1 + (q->body_done ? rp->attempts : 0);
-	route_dl = l7r_deadline(h ? (uint64_t)h->timeout_ms : 0);
+	l7r_retry_begin(&rty, h, q->body_done, wait_client, c);
 	q->rq.cookie_seed = ((uint64_t)l7r_rand32() << 32) | l7r_rand32();
 	q->dest = l7r_pick_dest(q->route, l7r_rand01());
 	if (!q->dest)
@@ -427,14 +398,14 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 		l7_buf_free(&head);
 		return -ENOMEM;
 	}
-	for (unsigned t = 0; t < tries; t++) {
+	for (unsigned t = 0; t < rty.tries; t++) {
 		l7r_lb_end(&lp);
-		a.ep = l7r_conn_pick(c, q->dest, &q->rq, last, &lp);
+		a.ep = l7r_conn_pick(c, q->dest, &q->rq, rty.last, &lp);
 		if (!a.ep) {
 			err = t ? fail(c, q, o) : no_upstream(c, q);
 			goto out;
 		}
-		last = a.ep;
+		rty.last = a.ep;
 		l7r_lb_up_opts(&lp, &a.uo);
 		if (!t)
 			l7r_lb_set_cookie(&lp, &q->rq, &c->client, q->set_cookie,
@@ -448,34 +419,27 @@ int l7r_forward(struct l7r_conn *c, struct l7r_req *q)
 					 strlen(L7_DENY_BODY), NULL);
 			goto out;
 		}
-		if (l7r_lb_admit(&lp, route_dl)) {
+		if (l7r_lb_admit(&lp, rty.route_dl)) {
 			err = overflow(c, q);
 			goto out;
 		}
 		q->rec.attempts++;
-		dl = l7r_deadline((uint64_t)rp->per_try_timeout_ms);
-		dl = dl < route_dl ? dl : route_dl;
-		o = try_once(c, q, &a, &head, dl);
+		o = try_once(c, q, &a, &head, l7r_retry_try_deadline(&rty));
 		q->rec.hbone = a.tunnel;
-		if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
+		if (o == OUT_TRY_TIMEOUT && rty.route_dl != L7R_NO_DEADLINE &&
+		    l7r_now_ns() >= rty.route_dl)
 			o = OUT_TIMEOUT;
 		if (l7r_up_outcome(o, a.rs.status) >= 0)
 			l7r_lb_report(&lp, l7r_up_outcome(o, a.rs.status));
-		if (o == OUT_RESPONSE && (t + 1 == tries || !l7r_retriable(rp, o, &a.rs)))
-			break;
-		if (o == OUT_TIMEOUT || t + 1 == tries || !l7r_retriable(rp, o, &a.rs))
-			break;
-		if (!retry_wait(c, rp, t + 1, route_dl, &lp, &retry_held, &o))
-			break; /* maxRetries: this try's answer stands */
+		if (!l7r_retry_again(&rty, &lp, &o, &a.rs))
+			break; /* the answer stands, or the wait ended in a timeout or a close */
 		attempt_reset(&a, true);
-		if (o == OUT_TIMEOUT || o == OUT_CLIENT_GONE)
-			break;
 	}
-	if (q->rec.attempts > 1 && o == OUT_RESPONSE && l7r_retriable(rp, o, &a.rs))
+	if (l7r_retry_urx(&rty, o, q->rec.attempts))
 		q->rec.flags |= L7R_F_URX;
-	err = o == OUT_RESPONSE ? respond(c, q, &a, route_dl) : fail(c, q, o);
+	err = o == OUT_RESPONSE ? respond(c, q, &a, rty.route_dl) : fail(c, q, o);
 out:
-	l7r_lb_retry_done(retry_held);
+	l7r_retry_end(&rty);
 	l7r_lb_end(&lp); /* in flight until its response is relayed (LEAST_REQUEST) */
 	attempt_reset(&a, true);
 	l7_buf_free(&head);

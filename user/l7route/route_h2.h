@@ -10,6 +10,9 @@
  *   route_h2_up.c      one try: the request over HTTP/2 to the endpoint (pooled per endpoint,
  *                      HBONE for remote ones), the whole response back
  *   route_h2_fields.c  header lists as both sides keep them; nghttp2's frames for one write
+ *   route_h2_mirror.c  mirrors of a stream, over HTTP/2
+ * Between tries a stream runs the policy HTTP/1.1 runs (route_retry.c), and it picks endpoints
+ * through the table's plan (route_plan.c) with a cache of its own.
  *
  * A stream's request is read whole (up to L7R_H2_BODY_MAX) before it is routed, and its response
  * is read whole before it is answered: the tries, the retry decision (which may read grpc-status
@@ -67,13 +70,15 @@ struct l7r_h2s {
 	struct l7r_req q; /* what matching and the HTTP/1.1 functions read (q.msg: fields only) */
 	char *method, *path, *authority, *scheme;
 	struct l7r_h2_fields fields;
-	size_t list_size; /* as RFC 9113 6.5.2 counts it */
-	bool oversized;	  /* the list passed H2_MAX_LIST: 431 */
-	bool too_large;	  /* the body passed L7R_H2_BODY_MAX: 413 */
-	bool running;	  /* its thread decides and tries: the connection must not free it */
-	bool answered;	  /* the response was submitted */
-	bool closed;	  /* nghttp2 closed the stream */
-	int cancel;	  /* the client reset it or left (atomic): the thread stops early */
+	size_t list_size;    /* as RFC 9113 6.5.2 counts it */
+	bool oversized;	     /* the list passed H2_MAX_LIST: 431 */
+	bool too_large;	     /* the body passed L7R_H2_BODY_MAX: 413 */
+	bool running;	     /* its thread decides and tries: the connection must not free it */
+	bool answered;	     /* the response was submitted */
+	bool closed;	     /* nghttp2 closed the stream */
+	int cancel;	     /* the client reset it or left (atomic; set under h->lock) */
+	pthread_cond_t wake; /* with h->lock: signalled when cancel is set (timed waits) */
+	struct l7r_pick_cache pick; /* the stream thread's own: the connection's is not shared */
 	struct l7r_h2_resp rs;
 	size_t body_sent; /* of rs.body, to the client */
 	nghttp2_nv *nva;  /* the response head as submitted (points into rs) */
@@ -89,10 +94,11 @@ struct l7r_h2 {
 	int efd; /* eventfd: an answer is ready */
 	pthread_mutex_t lock;
 	pthread_cond_t idle;
-	struct l7r_h2s *ready; /* answers the stream threads finished, for the connection */
-	struct l7r_h2s *all;   /* the connection thread's alone */
-	unsigned running;      /* stream threads not finished */
-	size_t buffered;       /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
+	pthread_condattr_t clock; /* the streams' wake conditions count CLOCK_MONOTONIC */
+	struct l7r_h2s *ready;	  /* answers the stream threads finished, for the connection */
+	struct l7r_h2s *all;	  /* the connection thread's alone */
+	unsigned running;	  /* stream threads not finished */
+	size_t buffered;	  /* request body bytes its streams hold (L7R_H2_CONN_BUFFER) */
 	/* the h2c filter's flood rules (l7/l7_h2.h), counted per frame (route_h2_limits.c) */
 	uint64_t requests, resets;
 	uint32_t ctl_run, empty_run, ncont;
@@ -103,6 +109,13 @@ struct l7r_h2 {
  * with GOAWAY(ENHANCE_YOUR_CALM) (the caller returns the nghttp2 error it gives back). */
 int l7r_h2_frame_begin(struct l7r_h2 *h, const nghttp2_frame_hd *hd);
 int l7r_h2_reset_counted(struct l7r_h2 *h);
+
+/* route_h2_conn.c: the stream is over for the client (h->lock held): cancel is set and a
+ * thread waiting on it wakes. */
+void l7r_h2_cancel_locked(struct l7r_h2s *s);
+/* Wait until `deadline` (CLOCK_MONOTONIC ns; L7R_NO_DEADLINE: no bound) unless the stream is
+ * cancelled first: false then. */
+bool l7r_h2_wait(struct l7r_h2s *s, uint64_t deadline);
 
 /* route_h2_stream.c: the stream's thread (arg: the stream); it ends by handing the stream to
  * the connection's ready list. */
@@ -116,11 +129,22 @@ int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **pat
 /* Does retry policy `r` retry this try? The response's head and trailers are read as one list
  * (a gRPC status comes in the trailers, or in a trailers-only head). */
 bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs);
-/* A gRPC status code by its name (fault.abort.grpcStatus), or a number as written; UNKNOWN (2)
- * for anything else. */
-int l7r_grpc_code(const char *name);
+/* The response's head and trailers as one HTTP/1.1-shaped message for the retry policy: the
+ * array to free (it borrows the strings), NULL when out of memory. */
+struct authz_header *l7r_h2_resp_view(const struct l7r_h2_resp *rs, struct h1_msg *m);
+
+/* route_h2_mirror.c: the route's mirrors of a stream whose body is held whole, each drawn with
+ * its percentage: `head` (the request toward the endpoint) with "-shadow" after the authority's
+ * host, over HTTP/2 on a connection of its own, fire and forget. */
+void l7r_h2_mirror(struct l7r_h2s *s, const struct l7r_h2_fields *head);
 
 /* route_h2_up.c: HTTP/2 connections to endpoints. */
+/* One request to `ep` on a connection of its own (HBONE for a remote endpoint with the client's
+ * identity, else dialled), closed after: mirrors, whose threads may outlive the pool. */
+enum l7r_outcome l7r_h2_once(struct l7route *rt, const struct skiff_punt_key *client,
+			     const struct l7_endpoint *ep, const nghttp2_nv *nva, size_t nvlen,
+			     const struct l7_buf *body, uint64_t dl, const int *cancel,
+			     struct l7r_h2_resp *rs);
 struct l7r_h2_pool;
 struct l7r_h2_pool *l7r_h2_pool_new(void);
 void l7r_h2_pool_free(struct l7r_h2_pool *p);

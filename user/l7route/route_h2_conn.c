@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "l7/l7_h2_limits.h"
@@ -39,6 +40,31 @@ bool l7r_is_h2(struct l7r_conn *c)
 	return !memcmp(l7_buf_head(&c->in), L7_H2_PREFACE, L7_H2_PREFACE_LEN);
 }
 
+void l7r_h2_cancel_locked(struct l7r_h2s *s)
+{
+	__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&s->wake);
+}
+
+bool l7r_h2_wait(struct l7r_h2s *s, uint64_t deadline)
+{
+	struct l7r_h2 *h = s->h;
+	struct timespec ts = {.tv_sec = (time_t)(deadline / 1000000000ull),
+			      .tv_nsec = (long)(deadline % 1000000000ull)};
+	bool cancelled;
+
+	pthread_mutex_lock(&h->lock);
+	while (!(cancelled = __atomic_load_n(&s->cancel, __ATOMIC_RELAXED)) &&
+	       l7r_now_ns() < deadline) {
+		if (deadline == L7R_NO_DEADLINE)
+			pthread_cond_wait(&s->wake, &h->lock);
+		else
+			pthread_cond_timedwait(&s->wake, &h->lock, &ts);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return !cancelled;
+}
+
 static void stream_free(struct l7r_h2 *h, struct l7r_h2s *s)
 {
 	if (s->all_prev)
@@ -56,6 +82,7 @@ static void stream_free(struct l7r_h2 *h, struct l7r_h2s *s)
 	h->buffered -= s->q.body.len;
 	l7_buf_free(&s->q.body);
 	l7r_h2_resp_free(&s->rs);
+	pthread_cond_destroy(&s->wake);
 	free(s);
 }
 
@@ -107,6 +134,7 @@ static int on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, void *a
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	s->h = h;
 	s->sid = f->hd.stream_id;
+	pthread_cond_init(&s->wake, &h->clock); /* CLOCK_MONOTONIC, as l7r_now_ns */
 	s->q.rec.route = -1;
 	s->q.rec.h2 = true;
 	s->all_next = h->all;
@@ -227,7 +255,9 @@ static int on_close(nghttp2_session *ss, int32_t sid, uint32_t code, void *arg)
 	if (!s)
 		return 0;
 	s->closed = true;
-	__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&h->lock);
+	l7r_h2_cancel_locked(s);
+	pthread_mutex_unlock(&h->lock);
 	if (!s->running) /* else its thread hands it back, and it ends then */
 		stream_done(h, s, code == NGHTTP2_NO_ERROR);
 	return 0;
@@ -395,20 +425,25 @@ void l7r_h2_serve(struct l7r_conn *c)
 	h.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_mutex_init(&h.lock, NULL);
 	pthread_cond_init(&h.idle, NULL);
+	pthread_condattr_init(&h.clock);
+	pthread_condattr_setclock(&h.clock, CLOCK_MONOTONIC);
 	if (h.efd >= 0 && !h2_server_new(&h))
 		serve(&h);
 	/* the client left or broke the protocol: stop every stream thread, then free */
 	pthread_mutex_lock(&h.lock);
 	for (struct l7r_h2s *s = h.all; s; s = s->all_next)
-		__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
+		l7r_h2_cancel_locked(s);
 	while (h.running)
 		pthread_cond_wait(&h.idle, &h.lock);
 	pthread_mutex_unlock(&h.lock);
-	while (h.all)
-		stream_done(&h, h.all, false);
+	for (struct l7r_h2s *s = h.all, *next; s; s = next) {
+		next = s->all_next; /* read first: stream_done frees s */
+		stream_done(&h, s, false);
+	}
 	nghttp2_session_del(h.s);
 	if (h.efd >= 0)
 		close(h.efd);
 	pthread_mutex_destroy(&h.lock);
 	pthread_cond_destroy(&h.idle);
+	pthread_condattr_destroy(&h.clock);
 }

@@ -23,6 +23,7 @@
 #include "l7/upstream.h"
 #include "l7route/route_h2.h"
 #include "l7route/route_pick.h"
+#include "model/model_istio_common.h"
 
 static bool is_grpc(const struct l7r_h2s *s)
 {
@@ -83,43 +84,6 @@ static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *
 	return 0;
 }
 
-int l7r_grpc_code(const char *name)
-{
-	static const char *const names[] = {"OK",
-					    "CANCELLED",
-					    "UNKNOWN",
-					    "INVALID_ARGUMENT",
-					    "DEADLINE_EXCEEDED",
-					    "NOT_FOUND",
-					    "ALREADY_EXISTS",
-					    "PERMISSION_DENIED",
-					    "RESOURCE_EXHAUSTED",
-					    "FAILED_PRECONDITION",
-					    "ABORTED",
-					    "OUT_OF_RANGE",
-					    "UNIMPLEMENTED",
-					    "INTERNAL",
-					    "UNAVAILABLE",
-					    "DATA_LOSS",
-					    "UNAUTHENTICATED"};
-
-	for (int i = 0; i < (int)(sizeof(names) / sizeof(names[0])); i++)
-		if (!strcasecmp(names[i], name))
-			return i;
-	return isdigit((unsigned char)name[0]) ? atoi(name) : 2;
-}
-
-/* Wait until `deadline` unless the client resets the stream: false then. */
-static bool wait_until(struct l7r_h2s *s, uint64_t deadline)
-{
-	while (l7r_now_ns() < deadline) {
-		if (__atomic_load_n(&s->cancel, __ATOMIC_RELAXED))
-			return false;
-		usleep(5000);
-	}
-	return true;
-}
-
 /* A fault's delay (DI) and abort (FI), each drawn with its percentage. 1: answered, -1: the
  * client left meanwhile. */
 static int fault(struct l7r_h2s *s, const struct m_fault *f)
@@ -128,7 +92,7 @@ static int fault(struct l7r_h2s *s, const struct m_fault *f)
 
 	if (f->delay && l7r_rand01() * 100.0 < f->delay_pct) {
 		s->q.rec.flags |= L7R_F_DI;
-		if (!wait_until(s, l7r_deadline((uint64_t)f->delay_ms)))
+		if (!l7r_h2_wait(s, l7r_deadline((uint64_t)f->delay_ms)))
 			return -1;
 	}
 	if (!f->abort || l7r_rand01() * 100.0 >= f->abort_pct)
@@ -142,7 +106,9 @@ static int fault(struct l7r_h2s *s, const struct m_fault *f)
 	if (!f->abort_grpc || !is_grpc(s))
 		return 0;
 	s->q.rec.flags |= L7R_F_FI;
-	snprintf(code, sizeof(code), "%d", l7r_grpc_code(f->abort_grpc));
+	/* the model refused any other name: UNKNOWN only for a model built without validation */
+	snprintf(code, sizeof(code), "%d",
+		 istio_grpc_code(f->abort_grpc) >= 0 ? istio_grpc_code(f->abort_grpc) : 2);
 	answer(s, 200, "application/grpc", "", 0, "grpc-status", code);
 	emit(&s->rs.fields, "grpc-message", L7R_BODY_FI);
 	return 1;
@@ -179,25 +145,45 @@ static nghttp2_nv *nv_of(const struct l7r_h2_fields *f)
 	return nv;
 }
 
+struct authz_header *l7r_h2_resp_view(const struct l7r_h2_resp *rs, struct h1_msg *m)
+{
+	struct authz_header *all = calloc(rs->fields.n + rs->trailers.n + 1, sizeof(*all));
+
+	*m = (struct h1_msg){.status = rs->status};
+	if (!all)
+		return NULL;
+	if (rs->fields.n)
+		memcpy(all, rs->fields.v, rs->fields.n * sizeof(*all));
+	if (rs->trailers.n)
+		memcpy(all + rs->fields.n, rs->trailers.v, rs->trailers.n * sizeof(*all));
+	m->fields = all;
+	m->nfields = rs->fields.n + rs->trailers.n;
+	return all;
+}
+
 bool l7r_h2_retriable(const struct m_retries *r, enum l7r_outcome o, const struct l7r_h2_resp *rs)
 {
-	struct h1_msg m = {.status = rs->status};
-	struct authz_header *all = NULL;
-	bool yes;
+	struct h1_msg m;
+	struct authz_header *all = l7r_h2_resp_view(rs, &m);
+	bool yes = l7r_retriable(r, o, &m);
 
-	if (o == OUT_RESPONSE) {
-		all = calloc(rs->fields.n + rs->trailers.n + 1, sizeof(*all));
-		if (!all)
-			return false;
-		memcpy(all, rs->fields.v, rs->fields.n * sizeof(*all));
-		if (rs->trailers.n)
-			memcpy(all + rs->fields.n, rs->trailers.v, rs->trailers.n * sizeof(*all));
-		m.fields = all;
-		m.nfields = rs->fields.n + rs->trailers.n;
-	}
-	yes = l7r_retriable(r, o, &m);
 	free(all);
 	return yes;
+}
+
+/* A generated hash cookie (consistentHash.httpCookie with a ttl) goes to the client with the
+ * response, so its next requests carry it and stay on the endpoint. */
+static void set_cookie(struct l7r_h2s *s)
+{
+	static const char pre[] = "Set-Cookie: ";
+	const char *v = s->q.set_cookie;
+	size_t n = strlen(v);
+
+	if (n < sizeof(pre) + 2 || strncmp(v, pre, sizeof(pre) - 1))
+		return;
+	v += sizeof(pre) - 1;
+	n -= sizeof(pre) - 1 + 2; /* the field's CRLF */
+	l7r_h2_fields_add(&s->rs.fields, "set-cookie", 10, v, n);
 }
 
 /* The endpoint's response to the client, with the response header operations. */
@@ -215,6 +201,7 @@ static void respond(struct l7r_h2s *s)
 	l7r_h2_fields_free(&s->rs.fields);
 	s->rs.fields = f;
 	s->q.rec.code = s->rs.status;
+	set_cookie(s);
 }
 
 static void fail(struct l7r_h2s *s, enum l7r_outcome o)
@@ -274,26 +261,43 @@ static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp
 	return (int)o;
 }
 
+/* The back-off between tries ends early when the client resets the stream. */
+static int wait_stream(void *arg, uint64_t until)
+{
+	return l7r_h2_wait(arg, until) ? 0 : -ECONNRESET;
+}
+
+/* After a try: the shared policy between tries (route_retry.c) on the response as one list. */
+static bool again(struct l7r_h2s *s, struct l7r_retry *rty, struct l7r_lb_pick *lp,
+		  enum l7r_outcome *o)
+{
+	struct h1_msg m;
+	struct authz_header *all = l7r_h2_resp_view(&s->rs, &m);
+	bool yes;
+
+	if (!all) {
+		rty->matched = false;
+		return false;
+	}
+	yes = l7r_retry_again(rty, lp, o, &m);
+	free(all);
+	return yes;
+}
+
 /* Tries to endpoints of a weighted destination until the policy is satisfied or spent. */
 static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 {
 	struct l7r_conn *c = s->h->c;
-	const struct l7_endpoint *last = NULL;
 	struct l7r_h2_fields head = {0};
 	struct l7r_lb_pick lp = {0};
-	struct m_retries def;
-	const struct m_retries *rp;
+	struct l7r_retry rty;
 	enum l7r_outcome o = OUT_CONNECT_FAIL;
-	uint64_t route_dl, dl;
 	nghttp2_nv *nv = NULL;
 	char *path = NULL;
-	unsigned tries;
 	int rc;
 
-	m_retries_default(&def);
-	rp = h && h->retries ? h->retries : &def;
-	tries = 1 + (s->q.body_done ? rp->attempts : 0);
-	route_dl = l7r_deadline(h ? (uint64_t)h->timeout_ms : 0);
+	l7r_retry_begin(&rty, h, s->q.body_done, wait_stream, s);
+	s->q.rq.cookie_seed = ((uint64_t)l7r_rand32() << 32) | l7r_rand32();
 	s->q.dest = l7r_pick_dest(s->q.route, l7r_rand01());
 	if (!s->q.dest)
 		goto no_upstream;
@@ -301,26 +305,28 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 		fail(s, OUT_RESET);
 		goto out;
 	}
-	for (unsigned t = 0; t < tries; t++) {
+	l7r_h2_mirror(s, &head);
+	for (unsigned t = 0; t < rty.tries; t++) {
 		const struct l7_endpoint *ep;
 
 		l7r_lb_end(&lp);
-		ep = l7r_lb_pick(c->rt->lbs, c->t->m, s->q.dest, &s->q.rq, &c->client, last, &lp);
+		ep = l7r_plan_pick(c, &s->pick, s->q.dest, &s->q.rq, rty.last, &lp);
 		if (!ep && !t)
 			goto no_upstream;
 		if (!ep)
 			break;
-		last = ep;
-		dl = l7r_deadline((uint64_t)rp->per_try_timeout_ms);
-		rc = try_one(s, ep, nv, head.n, dl < route_dl ? dl : route_dl, route_dl, &lp);
+		rty.last = ep;
+		if (!t)
+			l7r_lb_set_cookie(&lp, &s->q.rq, &c->client, s->q.set_cookie,
+					  sizeof(s->q.set_cookie));
+		rc = try_one(s, ep, nv, head.n, l7r_retry_try_deadline(&rty), rty.route_dl, &lp);
 		if (rc < 0)
 			goto out;
 		o = (enum l7r_outcome)rc;
-		if (o == OUT_TIMEOUT || o == OUT_CLIENT_GONE || t + 1 == tries ||
-		    !l7r_h2_retriable(rp, o, &s->rs))
-			break;
+		if (!again(s, &rty, &lp, &o))
+			break; /* the answer stands, or the wait ended in a timeout or a reset */
 	}
-	if (s->q.rec.attempts > 1 && o == OUT_RESPONSE && l7r_h2_retriable(rp, o, &s->rs))
+	if (l7r_retry_urx(&rty, o, s->q.rec.attempts))
 		s->q.rec.flags |= L7R_F_URX;
 	if (o == OUT_RESPONSE)
 		respond(s);
@@ -331,6 +337,7 @@ no_upstream:
 	s->q.rec.flags |= L7R_F_UH;
 	answer(s, 503, "text/plain", L7R_BODY_UH, strlen(L7R_BODY_UH), NULL, NULL);
 out:
+	l7r_retry_end(&rty);
 	l7r_lb_end(&lp);
 	l7r_h2_fields_free(&head);
 	free(nv);

@@ -313,6 +313,27 @@ static bool reusable(const struct h2_up *u)
 	return nghttp2_session_want_read(u->s) && u->sid < (1 << 30);
 }
 
+enum l7r_outcome l7r_h2_once(struct l7route *rt, const struct skiff_punt_key *client,
+			     const struct l7_endpoint *ep, const nghttp2_nv *nva, size_t nvlen,
+			     const struct l7_buf *body, uint64_t dl, const int *cancel,
+			     struct l7r_h2_resp *rs)
+{
+	struct h2_up *u;
+	enum l7r_outcome o;
+	int fd = -ENOENT;
+
+	if (!ep->local && rt->o.tunnel)
+		fd = rt->o.tunnel(rt->o.ctx, client, &ep->addr, NULL);
+	if (fd == -ENOENT)
+		fd = l7r_dial(&ep->addr, dl);
+	u = fd < 0 ? NULL : up_new(fd, &ep->addr);
+	if (!u)
+		return OUT_CONNECT_FAIL;
+	o = request(u, nva, nvlen, body, dl, cancel, rs);
+	up_close(u);
+	return o;
+}
+
 enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, const nghttp2_nv *nva,
 			    size_t nvlen, const struct l7_buf *body, uint64_t dl, const int *cancel,
 			    struct l7r_h2_resp *rs, bool *tunnel)

@@ -45,8 +45,7 @@ static void *mirror_main(void *arg)
 	return NULL;
 }
 
-/* "reviews:9080" -> "reviews-shadow:9080" */
-static void shadow_host(const char *host, char *out, size_t len)
+void l7r_shadow_host(const char *host, char *out, size_t len)
 {
 	const char *colon = strrchr(host, ':');
 
@@ -71,7 +70,8 @@ static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_de
 	j->rt = c->rt;
 	j->client = c->client;
 	j->ep = *ep;
-	shadow_host(q->rq.authority ? q->rq.authority : d->target->meta.name, host, sizeof(host));
+	l7r_shadow_host(q->rq.authority ? q->rq.authority : d->target->meta.name, host,
+			sizeof(host));
 	path = l7r_rewritten_path(q);
 	err = !path ||
 	      l7_buf_printf(&j->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", q->msg.method, path, host);

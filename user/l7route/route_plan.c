@@ -172,17 +172,24 @@ const struct l7r_lb_target *l7r_plan_target(struct l7route *r, struct l7r_plan *
 	return e ? &e->tg : NULL;
 }
 
-const struct l7_endpoint *l7r_conn_pick(struct l7r_conn *c, const struct l7_dest *d,
-					const struct l7r_request *rq,
+const struct l7_endpoint *l7r_plan_pick(struct l7r_conn *c, struct l7r_pick_cache *pc,
+					const struct l7_dest *d, const struct l7r_request *rq,
 					const struct l7_endpoint *avoid, struct l7r_lb_pick *p)
 {
 	const char *ns = c->src_pod ? c->src_pod->meta.ns : NULL;
 
-	if (c->last_d != d || !c->last_tg) {
-		c->last_tg = c->plan ? l7r_plan_target(c->rt, c->plan, d, ns) : NULL;
-		c->last_d = d;
+	if (pc->d != d || !pc->tg) {
+		pc->tg = c->plan ? l7r_plan_target(c->rt, c->plan, d, ns) : NULL;
+		pc->d = d;
 	}
-	if (!c->last_tg) /* no plan (out of memory): resolve for this request alone */
+	if (!pc->tg) /* no plan (out of memory): resolve for this request alone */
 		return l7r_lb_pick(c->rt->lbs, c->t->m, d, rq, &c->client, avoid, p);
-	return l7r_lb_pick_target(c->last_tg, rq, &c->client, avoid, p);
+	return l7r_lb_pick_target(pc->tg, rq, &c->client, avoid, p);
+}
+
+const struct l7_endpoint *l7r_conn_pick(struct l7r_conn *c, const struct l7_dest *d,
+					const struct l7r_request *rq,
+					const struct l7_endpoint *avoid, struct l7r_lb_pick *p)
+{
+	return l7r_plan_pick(c, &c->pick, d, rq, avoid, p);
 }

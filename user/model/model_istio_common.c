@@ -198,7 +198,7 @@ bool istio_ip_or_cidr_valid(const char *s)
 	return !errno && !*end && bits >= 0 && bits <= (fam == AF_INET ? 32 : 128);
 }
 
-bool istio_grpc_status_valid(const char *name)
+int istio_grpc_code(const char *name)
 {
 	static const char *const codes[] = {
 	    "OK",
@@ -223,8 +223,8 @@ bool istio_grpc_status_valid(const char *name)
 
 	for (int i = 0; codes[i]; i++)
 		if (!strcmp(codes[i], name))
-			return true;
-	return false;
+			return i;
+	return -1;
 }
 
 bool istio_retry_on_valid(const char *tok)

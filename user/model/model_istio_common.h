@@ -50,7 +50,9 @@ const char *istio_authz_path_problem(const char *v);
 bool istio_header_name_valid(const char *name);
 /* IPv4/IPv6 address or CIDR ("10.0.0.0/8", "2001:db8::/32"), prefix within the family. */
 bool istio_ip_or_cidr_valid(const char *s);
-bool istio_grpc_status_valid(const char *name);
+/* A gRPC status by its name as Istio's grpcStatus spells it ("UNAVAILABLE": 14), -1 for any
+ * other text. The validator and the router read names through this one table. */
+int istio_grpc_code(const char *name);
 /* One retryOn token: Envoy/Istio condition names or an HTTP status code 100..599. */
 bool istio_retry_on_valid(const char *tok);
 /* Kubernetes label key (optional DNS prefix + '/' + name) and value. */

@@ -102,12 +102,12 @@ static void fault_abort(struct vsctx *v, const struct ynode *a, const char *path
 		 pathf(p, sizeof(p), "%s.grpcStatus", path));
 	if (g) {
 		kinds++;
-		if (!istio_grpc_status_valid(g->scalar))
+		if (istio_grpc_code(g->scalar) < 0)
 			perr(c, g,
 			     "%s: \"%s\" is not a gRPC status name (e.g. UNAVAILABLE, NOT_FOUND)",
 			     p, g->scalar);
 		f->abort_grpc = strdup(g->scalar);
-		vs_unenforced(v, g, p); /* the router speaks HTTP/1.1 only: no gRPC status to set */
+		vs_unenforced(v, g, p); /* HTTP/1.1 requests have no gRPC status to set */
 	}
 	if (kinds == 0)
 		pwarn(c, a, "%s has no httpStatus or grpcStatus: it aborts nothing", path);
