@@ -1,5 +1,7 @@
 #!/bin/bash
 # Faults on one two-node lab (tests/lab/fixtures/faults/):
+#  - a config file caught half-written (in place): refused with file:line, the generation in
+#    force stays and serves; once whole it applies.
 #  - a map full: skiff_services shrunk to 16 entries (SKIFF_MAP_MAX_ENTRIES) and a Service of 12
 #    ports applied: the snapshot is refused whole (generation and map as they were),
 #    skiff_map_full_total{map="skiff_services"} counts it, the log names the map, its size and the
@@ -117,6 +119,23 @@ lab delete "$F/big.yaml" >"$LOG" 2>&1
 if wait_generation_change node-1 "$gen" 50 && [ "$(http "http://$ECHO2:8080/")" = 200 ]; then
 	t_pass "generation $gen -> $(generation node-1)"
 else t_fail "generation $gen -> $(generation node-1): $(tail -3 "$STATE/logs/skiffd-node-1.log")"; fi
+
+# --- a config file caught half-written --------------------------------------------------------
+t_begin "a config file half-written in place is refused with file:line, nothing lost; whole, it applies"
+gen=$(generation node-1) rej=$(rejected node-1) r=$(reloads node-1)
+# cut inside a flow mapping: what a reader sees of a file written in place in two writes
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: late, namespace: fault}\nspec:\n  selector: {app: echo}\n  ports:\n  - {name: http, port: 80' \
+	>"$STATE/config/late.yaml"
+wait_reload node-1 "$r"
+refused_gen=$(generation node-1) refused_rej=$(rejected node-1)
+code=$(http "http://$ECHO2:8080/half")
+printf ', targetPort: 8080}\n' >>"$STATE/config/late.yaml"
+wait_generation_change node-1 "$gen" 50
+if [ "$refused_gen" = "$gen" ] && [ "$refused_rej" = $((rej + 1)) ] && [ "$code" = 200 ] &&
+	grep -q 'late.yaml:[0-9]' "$STATE/logs/skiffd-node-1.log" && [ "$(generation node-1)" != "$gen" ]; then
+	t_pass "$(grep -o 'late.yaml:[0-9].*' "$STATE/logs/skiffd-node-1.log" | head -1 | cut -c1-100); then generation $gen -> $(generation node-1)"
+else t_fail "generation $gen -> $refused_gen -> $(generation node-1), rejected $rej -> $refused_rej, HTTP $code; $(grep late "$STATE/logs/skiffd-node-1.log" | tail -2)"; fi
+rm -f "$STATE/config/late.yaml"
 
 # --- the destination node's skiffd down -------------------------------------------------------
 t_begin "destination skiffd down (SIGKILL): a cross-node connect fails at once, not at a timeout"
