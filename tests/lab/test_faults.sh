@@ -58,9 +58,14 @@ hold() {
 	done
 	return 1
 }
-# held NAME: stop it (if still running) and print its last line (called in $(...): not our child
-# there, so its line is waited for rather than the process)
+# held NAME [WAIT_DS]: stop it (if still running; after WAIT_DS tenths of a second for it to end
+# by itself) and print its last line (called in $(...): not our child there, so its line is
+# waited for rather than the process)
 held() {
+	for _ in $(seq "${2:-0}"); do
+		[ -s "$WORK/$1/out" ] && break
+		sleep 0.1
+	done
 	touch "$WORK/$1/stop"
 	for _ in $(seq 100); do
 		[ -s "$WORK/$1/out" ] && break
@@ -188,7 +193,7 @@ socks=$(sock_with node-1 skiff_sockhash "$VICTIM")
 gen=$(generation node-1)
 t0=$(date +%s.%N)
 lab delete "$F/victim.yaml" >"$LOG" 2>&1
-k=$(held kdel) h=$(held hdel)
+k=$(held kdel 100) h=$(held hdel 100) # 10 s: a peer that sees nothing fails
 kt=$(awk -v a="$t0" -v b="$(cut -d' ' -f3 <<<"$k")" 'BEGIN { printf "%.2f", b - a }')
 ht=$(awk -v a="$t0" -v b="$(cut -d' ' -f3 <<<"$h")" 'BEGIN { printf "%.2f", b - a }')
 if [ "$socks" -ge 2 ] && [[ ${k%% *} =~ ^(closed|reset)$ ]] && [[ ${h%% *} =~ ^(closed|reset)$ ]] &&
