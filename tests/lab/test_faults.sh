@@ -306,7 +306,7 @@ if [ -z "$bad" ] && [ "$s2" != "$s1" ] && [ "$code" = 200 ]; then
 	t_pass "node-2 serves $s2, valid $((a2 - $(date +%s) - 1300)) s past the jumped clock; HTTP $code"
 else t_fail "expired or none presented:$bad; HTTP $code"; fi
 
-t_begin "clock +1300 s: a peer certificate expired by that clock is refused, with the reason"
+t_begin "clock +1300 s: a peer certificate expired by that clock is refused"
 "$BUILD/bin/skiffctl" cert mint --ca "$STATE/ca" --ns fault --sa tester --ttl 600 \
 	--out "$WORK/short" >"$LOG" 2>&1
 failed0=$(tls_failed)
@@ -315,7 +315,7 @@ sleep 0.3
 failed=$(tls_failed)
 read -r _ _ vg < <(served "$WORK/good")
 if [ "$vs" = refused ] && [ "$vg" = accepted ] && [ "$failed" -gt "$failed0" ]; then
-	t_pass "node-2's failed handshakes $failed0 -> $failed; $(grep -i 'expired' "$STATE/logs/skiffd-node-2.log" | tail -1 | cut -c1-120)"
+	t_pass "node-2's failed handshakes $failed0 -> $failed"
 else t_fail "a certificate valid for 600 s by the real clock: $vs (node-2's failed handshakes $failed0 -> $failed); one of a day: $vg; $(grep -iE 'alert|error' "$WORK/served" | head -2)"; fi
 
 t_summary
