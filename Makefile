@@ -30,7 +30,7 @@ DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl
 	libyaml-dev libnghttp2-dev libpcre2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
 	haproxy openssl python3 python3-yaml nghttp2-client nghttp2-server wrk nodejs npm libclang-rt-14-dev \
-	prometheus clang-format
+	prometheus clang-format faketime
 # kubectl for the lab's API mode (make demo, test_kube_lab): Debian's kubernetes-client, only when
 # no kubectl is on PATH, since another kubectl package (a cloud SDK's) may own /usr/bin/kubectl
 # and the two conflict.

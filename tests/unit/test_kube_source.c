@@ -916,6 +916,85 @@ static void test_same_view_from_file_and_api(void **state)
 	fake_stop(&fa);
 }
 
+static void slice_apply(struct fake_api *fa, const char *name, const char *ip)
+{
+	free(fake_control(
+	    fa,
+	    "{\"op\":\"apply\",\"object\":{\"apiVersion\":\"discovery.k8s.io/v1\","
+	    "\"kind\":\"EndpointSlice\",\"metadata\":{\"name\":\"%s\",\"namespace\":\"payments\","
+	    "\"labels\":{\"kubernetes.io/"
+	    "service-name\":\"payments-api\"}},\"addressType\":\"IPv4\","
+	    "\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}],"
+	    "\"endpoints\":[{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true}}]}}",
+	    name, ip));
+}
+
+static void slice_delete(struct fake_api *fa, const char *name)
+{
+	free(
+	    fake_control(fa,
+			 "{\"op\":\"delete\",\"kind\":\"EndpointSlice\",\"namespace\":\"payments\","
+			 "\"name\":\"%s\"}",
+			 name));
+}
+
+/* The delta since the last look: how many slices are present, and the gone keys (sorted). */
+static size_t slice_delta(struct kube_source *ks, char ***gone, size_t *ngone)
+{
+	struct ydoc_set present = {0};
+	size_t n;
+
+	assert_true(kube_source_drain(ks));
+	assert_int_equal(kube_source_slice_delta(ks, &present, gone, ngone), 0);
+	n = present.n;
+	ydoc_set_free(&present);
+	return n;
+}
+
+/* Two EndpointSlices of one Service deleted between two looks: both are named gone, and a whole
+ * snapshot after still loads. (The repeat check of the delta once compared each key with the
+ * previous slot, which the first deleted key had left NULL: skiffd crashed on the second.) */
+static void test_two_slices_deleted_in_one_batch(void **state)
+{
+	struct fake_api fa;
+	struct kube_source *ks;
+	struct model m;
+	char **gone;
+	size_t ngone;
+
+	(void)state;
+	fake_start(&fa, true);
+	write_kubeconfig(&fa, fa.ca, true, AUTH_TOKEN, "test-token");
+	ks = source_open(&fa);
+	assert_true(wait_until(ks, is_synced, NULL));
+	assert_true(kube_source_drain(ks));
+	snapshot_ok(ks, &m);
+	model_free(&m);
+
+	slice_apply(&fa, "payments-api-extra1", "10.1.0.21");
+	slice_apply(&fa, "payments-api-extra2", "10.1.0.22");
+	wait_events(ks, 2);
+	assert_int_equal(slice_delta(ks, &gone, &ngone), 2);
+	assert_int_equal(ngone, 0);
+	free(gone);
+
+	slice_delete(&fa, "payments-api-extra1");
+	slice_delete(&fa, "payments-api-extra2");
+	wait_events(ks, 4);
+	assert_int_equal(slice_delta(ks, &gone, &ngone), 0);
+	assert_int_equal(ngone, 2);
+	assert_string_equal(gone[0], "payments/payments-api-extra1");
+	assert_string_equal(gone[1], "payments/payments-api-extra2");
+	free(gone[0]);
+	free(gone[1]);
+	free(gone);
+
+	snapshot_ok(ks, &m);
+	model_free(&m);
+	source_close(ks);
+	fake_stop(&fa);
+}
+
 /* JSON scalars become what YAML makes of the same text: strings quoted, the rest plain. */
 static void test_json_scalars(void **state)
 {
@@ -965,6 +1044,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_invalid_object_named, kt_teardown),
 	    cmocka_unit_test_teardown(test_paged_slow_list, kt_teardown),
 	    cmocka_unit_test_teardown(test_same_view_from_file_and_api, kt_teardown),
+	    cmocka_unit_test_teardown(test_two_slices_deleted_in_one_batch, kt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

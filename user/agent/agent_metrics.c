@@ -132,6 +132,18 @@ static void labelled(struct strbuf *b, enum metrics_fmt f, const char *name, con
 	}
 }
 
+/* Writes a full map refused (dp_map_full.c); a map appears once it has refused one. */
+static void render_map_full(struct strbuf *b, enum metrics_fmt f)
+{
+	const char *names[16];
+	uint64_t counts[16];
+	size_t n = dp_map_full_counts(names, counts, 16);
+
+	labelled(b, f, "skiff_map_full_total", "counter",
+		 "Map writes refused because the map was full (that configuration was refused).",
+		 "map", names, counts, n);
+}
+
 static void render_config(const struct agent *a, enum metrics_fmt f, struct strbuf *b)
 {
 	const char *const maps[] = {"skiff_services", "skiff_backends",	   "skiff_enrolled",
@@ -154,6 +166,7 @@ static void render_config(const struct agent *a, enum metrics_fmt f, struct strb
 	labelled(b, f, "skiff_map_entries", "gauge",
 		 "Entries of each map this node's configuration writes (one generation).", "map",
 		 maps, n, sizeof(n) / sizeof(n[0]));
+	render_map_full(b, f);
 }
 
 static void render_proxy(const struct agent *a, enum metrics_fmt f, struct strbuf *b)

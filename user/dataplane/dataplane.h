@@ -67,6 +67,9 @@ int dp_apply_services(struct dataplane *dp, const struct node_view *v, const uin
  */
 int dp_backend_eject(struct dataplane *dp, const struct skiff_svc_key *svc,
 		     const struct skiff_sock_origin *ep, bool out);
+/* Maps that refused a write for being full, and how many times (skiff_map_full_total): up to
+ * `max` names (valid for the process's life) and counts; returns how many. */
+size_t dp_map_full_counts(const char **names, uint64_t *counts, size_t max);
 /* The punt path: skiffd's outbound listener as pods reach it (flags 0: punting off). */
 int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
 /* Can the hops between pods and skiffd join the sockhash (sockops runs on skiffd's cgroup)? */

@@ -164,16 +164,17 @@ static int view_check(const struct node_view *v)
 	return 0;
 }
 
-static int write_fail(const char *what, unsigned int gen)
+static int write_fail(int fd, const char *map, const char *what, unsigned int gen)
 {
-	int err = -errno;
+	char desc[160];
 
-	fprintf(stderr,
-		"dataplane: cannot write %s into generation %u: %s (map full? the limits "
-		"are %u service ports and %u backends)\n",
-		what ? what : "an entry", gen, strerror(-err), SKIFF_MAX_SERVICES,
-		SKIFF_MAX_BACKENDS);
-	return err;
+	snprintf(desc, sizeof(desc), "%s of generation %u", what ? what : "an entry", gen);
+	return dp_map_write_failed(
+	    fd, map, desc,
+	    "it holds two generations: fewer Service ports or endpoints "
+	    "on this node, or a larger map; built for " SKIFF_STR(
+		SKIFF_MAX_SERVICES) " service ports and " SKIFF_STR(SKIFF_MAX_BACKENDS) " backend"
+											"s");
 }
 
 static int view_write(const struct dataplane *dp, const struct node_view *v, unsigned int gen)
@@ -186,14 +187,14 @@ static int view_write(const struct dataplane *dp, const struct node_view *v, uns
 
 		k.gen = gen;
 		if (bpf_map_update_elem(sfd, &k, &v->services[i].val, BPF_ANY))
-			return write_fail(v->services[i].name, gen);
+			return write_fail(sfd, SKIFF_MAP_SERVICES, v->services[i].name, gen);
 	}
 	for (size_t i = 0; i < v->nbackends; i++) {
 		struct skiff_backend_key k = v->backends[i].key;
 
 		k.gen = gen;
 		if (bpf_map_update_elem(bfd, &k, &v->backends[i].val, BPF_ANY))
-			return write_fail(v->backends[i].pod, gen);
+			return write_fail(bfd, SKIFF_MAP_BACKENDS, v->backends[i].pod, gen);
 	}
 	return 0;
 }

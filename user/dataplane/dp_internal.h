@@ -71,6 +71,12 @@ int dp_map_sync(int fd, const struct dp_entries *e, const char *map_name, const 
 int dp_map_upsert(int fd, const struct dp_entries *e, const char *map_name, const char *hint);
 int dp_map_prune(int fd, const struct dp_entries *e, const char *map_name);
 
+/* dp_map_full.c: a failed write into `map` (errno set by bpf_map_update_elem); on a full map it
+ * is counted for skiff_map_full_total and logged with the map's size and `fix`. Returns -errno. */
+int dp_map_write_failed(int fd, const char *map, const char *what, const char *fix);
+/* $SKIFF_MAP_MAX_ENTRIES: smaller maps for tests, set on `obj` before it is loaded */
+int dp_map_limits_apply(struct bpf_object *obj);
+
 /* dp_attach.c */
 int dp_attach_all(struct dataplane *dp);
 /* Attach `prog` to the cgroup `cgfd` (inode `cgid`) through the link pinned at

@@ -97,10 +97,10 @@ static int map_upsert(int fd, const struct dp_entries *e, const char *map_name, 
 		    !memcmp(cur, entry_val(e, i), e->val_size))
 			continue;
 		if (bpf_map_update_elem(fd, entry_key(e, i), entry_val(e, i), BPF_ANY)) {
-			err = -errno;
-			fprintf(stderr,
-				"dataplane: cannot write entry %zu of %zu into %s: %s (%s)\n",
-				i + 1, e->n, map_name, strerror(-err), hint);
+			char what[64];
+
+			snprintf(what, sizeof(what), "entry %zu of %zu", i + 1, e->n);
+			err = dp_map_write_failed(fd, map_name, what, hint);
 		}
 	}
 	free(cur);

@@ -58,6 +58,8 @@ static int load(struct dataplane *dp)
 		return err;
 	}
 	err = dp_pin_paths(dp, dp->skel->obj);
+	if (!err)
+		err = dp_map_limits_apply(dp->skel->obj);
 	if (err)
 		return err;
 	err = sock_lb__load(dp->skel);

@@ -40,6 +40,18 @@ static size_t slots_of(const struct node_view *v, uint32_t id, size_t *from)
 	return hi;
 }
 
+static int rewrite_fail(int fd, const char *map, const struct cv_service *cs, unsigned int gen)
+{
+	char desc[160];
+
+	snprintf(desc, sizeof(desc), "service %s in generation %u", cs->name ? cs->name : "?", gen);
+	return dp_map_write_failed(
+	    fd, map, desc,
+	    "fewer endpoints on this node, or a larger map; built for " SKIFF_STR(
+		SKIFF_MAX_SERVICES) " service ports and " SKIFF_STR(SKIFF_MAX_BACKENDS) " backend"
+											"s");
+}
+
 static int port_rewrite(struct dataplane *dp, const struct node_view *v, uint32_t id)
 {
 	int sfd = bpf_map__fd(dp->skel->maps.skiff_services);
@@ -59,10 +71,10 @@ static int port_rewrite(struct dataplane *dp, const struct node_view *v, uint32_
 		bk.gen = dp->gen;
 		bk.svc_id = val.svc_id;
 		if (bpf_map_update_elem(bfd, &bk, &v->backends[i].val, BPF_ANY))
-			goto fail;
+			return rewrite_fail(bfd, SKIFF_MAP_BACKENDS, cs, dp->gen);
 	}
 	if (bpf_map_update_elem(sfd, &key, &val, BPF_ANY))
-		goto fail;
+		return rewrite_fail(sfd, SKIFF_MAP_SERVICES, cs, dp->gen);
 	/* The entry names the new slots; the old ones are read by no new connect. A failed delete
 	 * leaves an unread slot, which the next generation's sweep removes. */
 	for (__u32 s = 0; had && s < cur.count; s++) {
@@ -71,13 +83,6 @@ static int port_rewrite(struct dataplane *dp, const struct node_view *v, uint32_
 		bpf_map_delete_elem(bfd, &bk);
 	}
 	return 0;
-fail:
-	fprintf(stderr,
-		"dataplane: cannot rewrite service %s in generation %u: %s (map full? the limits "
-		"are %u service ports and %u backends)\n",
-		cs->name ? cs->name : "?", dp->gen, strerror(errno), SKIFF_MAX_SERVICES,
-		SKIFF_MAX_BACKENDS);
-	return -errno;
 }
 
 int dp_apply_services(struct dataplane *dp, const struct node_view *v, const uint32_t *ids,
