@@ -91,13 +91,22 @@ static SSL_CTX *ctx_of(struct agent *a, const char *ns, const char *sa, char *id
 	struct agent_tls *t = a->tls;
 	const struct identity_workload *w;
 	struct identity_err err = {{0}};
+	struct identity_err rerr = {{0}};
+	time_t now = time(NULL);
 	SSL_CTX *ctx = NULL;
-
 	size_t known;
+	int rotated = 0;
 
 	pthread_mutex_lock(&t->lock);
+	/* The agent's timer renews certificates, but a wall clock that jumped (a VM resumed, NTP
+	 * stepping) can pass their refresh point, even their expiry, between two ticks: renew here
+	 * then, so no handshake presents a certificate the clock says is due. */
+	if (now >= t->next_refresh) {
+		rotated = identity_store_rotate(&t->store, now, &rerr);
+		t->next_refresh = identity_store_next_refresh(&t->store);
+	}
 	known = t->store.n;
-	w = identity_store_get(&t->store, ns, sa, time(NULL), &err);
+	w = identity_store_get(&t->store, ns, sa, now, &err);
 	if (w) {
 		ctx = w->cur.tls;
 		if (id)
@@ -108,6 +117,10 @@ static SSL_CTX *ctx_of(struct agent *a, const char *ns, const char *sa, char *id
 	if (t->store.n != known)
 		t->next_refresh = identity_store_next_refresh(&t->store);
 	pthread_mutex_unlock(&t->lock);
+	if (rotated < 0)
+		agent_log("error", "certificate rotation: %s (retried at the next tick)", rerr.msg);
+	else if (rotated > 0)
+		agent_log("info", "rotated %d workload certificate(s) at a handshake", rotated);
 	if (!w)
 		agent_log("error", "identity of %s/%s: %s", ns, sa, err.msg);
 	return ctx;
