@@ -8,7 +8,8 @@
 # CONNECT's traceparent, x-request-id generated (UUID v4) or kept, an incoming B3 trace continued,
 # HTTP/2 streams through the router (nghttp: a CLIENT span each, ids to the pod and the CONNECT)
 # and their access lines, a mirrored copy's own span, sampling 100 % exporting every request and
-# 0 % none, and skiffd's skiff_tracing_spans_total. One lab.
+# 0 % none, skiffd's skiff_tracing_spans_total, and Telemetry tracing per namespace (0 % in one,
+# 100 % with custom tags in another; a provider the mesh lacks refused). One lab.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -172,12 +173,12 @@ t_begin "HTTP/2 through the router: each stream of one nghttp connection a CLIEN
 : >"$SPANS"
 h2out=$(in_client nghttp -t 10 -H 'x-request-id: h2-kept-1' http://b/h2a http://b/h2b 2>>"$LOG")
 spans_settle
-got=$(python3 - "$SPANS" "$STATE/logs/skiffd-node-2.log" <<<"$h2out" <<'PY'
+got=$(python3 - "$SPANS" "$STATE/logs/skiffd-node-2.log" "$h2out" <<'PY'
 import json, re, sys
 spans = [json.loads(l) for l in open(sys.argv[1])]
 log = open(sys.argv[2]).read()
 # nghttp prints the two echo bodies one after the other
-dec, txt, bodies = json.JSONDecoder(), sys.stdin.read(), []
+dec, txt, bodies = json.JSONDecoder(), sys.argv[3], []
 i = txt.find("{")
 while i >= 0:
     o, end = dec.raw_decode(txt, i)
@@ -308,6 +309,50 @@ for node in node-1 node-2; do
 	detail+="$node exported=${ex:-none} dropped=${dr:-none} "
 done
 if [ $ok = 1 ]; then t_pass "$detail"; else t_fail "$detail"; fi
+
+t_begin "Telemetry tracing per namespace (mesh 50 %): tracing 0 %, tracing2 100 % with custom tags"
+r1=$(reloads node-1)
+r2=$(reloads node-2)
+if sampling 50 && lab apply "$HERE/fixtures/tracing-telemetry.yaml" >>"$LOG" 2>&1 &&
+	wait_reload node-1 "$r1" && wait_reload node-2 "$r2"; then
+	: >"$SPANS"
+	in_client bash -c "for i in \$(seq $N); do curl -s -o /dev/null --max-time 10 http://b/t0-\$i; done" \
+		2>>"$LOG"
+	lab exec -n tracing2 deploy/x-v1 -- bash -c "for i in \$(seq $N); do curl -s -o /dev/null \
+		--max-time 10 -H 'x-caller: ci' http://b.tracing/t1-\$i; done" 2>>"$LOG"
+	spans_settle
+	got=$(python3 - "$SPANS" "$N" <<'PY'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+n = int(sys.argv[2])
+t0 = [s for s in spans if "/t0-" in s["tags"].get("http.url", "")]
+t1c = [s for s in spans if "/t1-" in s["tags"].get("http.url", "") and s["kind"] == "CLIENT"]
+t1s = [s for s in spans if "/t1-" in s["tags"].get("http.url", "") and s["kind"] == "SERVER"]
+tagged = [s for s in t1c if s["tags"].get("team") == "payments" and s["tags"].get("caller") == "ci"]
+if t0 or len(t1c) != n or len(t1s) != n or len(tagged) != n:
+    print("tracing: %d spans; tracing2: %d CLIENT (%d tagged), %d SERVER" % (len(t0), len(t1c), len(tagged), len(t1s)))
+else:
+    print("ok")
+PY
+)
+	if [ "$got" = ok ]; then t_pass; else t_fail "$got"; fi
+else t_fail "Telemetry not applied: $(tail -3 "$LOG")"; fi
+
+t_begin "a Telemetry naming a provider the mesh does not define is refused at file:line, config kept"
+gen=$(generation node-1)
+rej=$(rejected node-1)
+config_put zz-bad-telemetry.yaml <"$HERE/fixtures/tracing-bad-telemetry.yaml"
+for _ in $(seq 100); do
+	[ "$(rejected node-1)" != "$rej" ] && break
+	sleep 0.1
+done
+now=$(generation node-1)
+rm -f "$STATE/config/zz-bad-telemetry.yaml"
+want='zz-bad-telemetry.yaml:7: Telemetry tracing/bad: spec.tracing[0].providers names "jaeger-nowhere"'
+if [ "$now" != "$gen" ]; then t_fail "generation moved $gen -> $now"
+elif ! grep -qF -- "$want" "$STATE/logs/skiffd-node-1.log"; then
+	t_fail "no '$want': $(grep error "$STATE/logs/skiffd-node-1.log" | tail -3)"
+else t_pass; fi
 
 stop_collector
 t_summary

@@ -54,14 +54,14 @@ static void tag_one(struct pctx *c, struct m_tel_tracing *t, const char *name,
 	key = kind == M_TAG_LITERAL ? "value" : "name";
 	g->value = pstr(c, body, key, true, pathf(q, sizeof(q), "%s.%s", p, key));
 	if (kind != M_TAG_LITERAL)
-		g->def = pstr(c, body, "defaultValue", false,
-			      pathf(q, sizeof(q), "%s.defaultValue", p));
+		g->def =
+		    pstr(c, body, "defaultValue", false, pathf(q, sizeof(q), "%s.defaultValue", p));
 }
 
 static void tags(struct pctx *c, struct m_tel_tracing *t, const struct ynode *e)
 {
-	const struct ynode *m = pget(c, e, "customTags", YNODE_MAP, false,
-				     "spec.tracing[0].customTags");
+	const struct ynode *m =
+	    pget(c, e, "customTags", YNODE_MAP, false, "spec.tracing[0].customTags");
 	char p[256];
 
 	for (size_t i = 0; m && i < m->n; i++) {
@@ -75,8 +75,8 @@ static void tags(struct pctx *c, struct m_tel_tracing *t, const struct ynode *e)
 
 static void providers(struct pctx *c, struct m_tel_tracing *t, const struct ynode *e)
 {
-	const struct ynode *ps = pget(c, e, "providers", YNODE_SEQ, false,
-				      "spec.tracing[0].providers");
+	const struct ynode *ps =
+	    pget(c, e, "providers", YNODE_SEQ, false, "spec.tracing[0].providers");
 	char p[64];
 
 	for (size_t i = 0; ps && i < ps->n; i++) {
@@ -93,8 +93,10 @@ static void providers(struct pctx *c, struct m_tel_tracing *t, const struct ynod
 		if (name)
 			*PUSH(t->providers, t->nproviders) = name;
 	}
-	if (ps)
-		t->providers_line = ps->line;
+	for (size_t i = 0; ps && i < e->n; i++)
+		if (!strcmp(e->keys[i],
+			    "providers")) /* the key's line: a block list starts below */
+			t->providers_line = e->key_lines[i];
 	if (t->nproviders > 1)
 		perr(c, ps,
 		     "spec.tracing[0].providers names %zu providers: skiffd sends a span to one "
@@ -212,7 +214,8 @@ void model_tel_tracing_for(const struct model *m, const struct m_pod *p, bool se
 		const struct m_telemetry *tel = level_of(m, p, level);
 		const struct m_tel_tracing *t = tel ? &tel->tracing : NULL;
 
-		if (!t || (t->mode == M_LOG_CLIENT && server) || (t->mode == M_LOG_SERVER && !server))
+		if (!t || (t->mode == M_LOG_CLIENT && server) ||
+		    (t->mode == M_LOG_SERVER && !server))
 			continue;
 		out->any = true;
 		if (t->nproviders)
