@@ -40,8 +40,15 @@ check("deploy/ has the ClusterRole, its binding, the DaemonSet and the ConfigMap
 		[cm, "ConfigMap skiff-config"]].filter(([d]) => !d).map(([, n]) => `no ${n}`));
 
 // {"Pod", "", v_core, "pods"} rows of kube_kinds[] -> "group/resource"
-const wanted = [...fs.readFileSync(kindsC, "utf8")
-	.matchAll(/\{"([A-Za-z]+)", "([a-z0-9.]*)", v_[a-z_]+, "([a-z]+)"\}/g)].map((m) => `${m[2]}/${m[3]}`);
+const kindRows = [...fs.readFileSync(kindsC, "utf8")
+	.matchAll(/\{"([A-Za-z]+)", "([a-z0-9.]*)", v_[a-z_]+, "([a-z]+)"\}/g)];
+// {"ConfigMap", "istio-system", "metadata.name=istio"} rows of kube_kind_scopes[]: read in one
+// namespace, by name, so granted by a Role there rather than the ClusterRole
+const scopes = [...fs.readFileSync(kindsC, "utf8")
+	.matchAll(/\{"([A-Za-z]+)", "([a-z0-9-]+)", "metadata\.name=([a-z0-9.-]+)"\}/g)]
+	.map((m) => ({kind: m[1], ns: m[2], name: m[3],
+		res: kindRows.filter((r) => r[1] === m[1]).map((r) => `${r[2]}/${r[3]}`)[0]}));
+const wanted = kindRows.filter((m) => !scopes.some((sc) => sc.kind === m[1])).map((m) => `${m[2]}/${m[3]}`);
 const rules = role?.rules ?? [];
 check("ClusterRole verbs are exactly get, list, watch", rules.flatMap((r, i) => {
 	const v = [...(r.verbs ?? [])].sort().join(",");
@@ -62,6 +69,22 @@ check("the binding ties the ClusterRole to the DaemonSet's ServiceAccount", [
 		? [] : [`no subject ServiceAccount ${ds?.metadata?.namespace}/${sa}`]),
 	...(find("ServiceAccount", sa) ? [] : [`no ServiceAccount ${sa}`]),
 ]);
+
+for (const scope of scopes) {
+	const r = docs.find((d) => d.kind === "Role" && d.metadata?.name === "skiffd" && d.metadata?.namespace === scope.ns);
+	const b = docs.find((d) => d.kind === "RoleBinding" && d.metadata?.name === "skiffd" && d.metadata?.namespace === scope.ns);
+	const rr = r?.rules ?? [];
+	const got = rr.flatMap((x) => (x.apiGroups ?? []).flatMap((g) => (x.resources ?? []).map((res) => `${g}/${res}`)));
+	check(`Role ${scope.ns}/skiffd grants get, list, watch on ${scope.res} ${scope.name} only`, [
+		...(r ? [] : [`no Role skiffd in ${scope.ns}`]),
+		...(got.length === 1 && got[0] === scope.res ? [] : [`grants [${got}], want [${scope.res}]`]),
+		...rr.flatMap((x, i) => [...(x.verbs ?? [])].sort().join(",") === "get,list,watch" ? [] : [`rules[${i}] verbs [${x.verbs}]`]),
+		...rr.flatMap((x, i) => JSON.stringify(x.resourceNames ?? []) === JSON.stringify([scope.name]) ? [] : [`rules[${i}] resourceNames [${x.resourceNames ?? ""}], want [${scope.name}]`]),
+		...(b?.roleRef?.kind === "Role" && b?.roleRef?.name === "skiffd" ? [] : [`no RoleBinding skiffd in ${scope.ns} to the Role`]),
+		...((b?.subjects ?? []).some((x) => x.kind === "ServiceAccount" && x.name === sa && x.namespace === ds?.metadata?.namespace)
+			? [] : [`RoleBinding has no subject ServiceAccount ${ds?.metadata?.namespace}/${sa}`]),
+	]);
+}
 
 const sc = ctr.securityContext ?? {};
 const tol = pod.tolerations ?? [];

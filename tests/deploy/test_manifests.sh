@@ -72,6 +72,8 @@ broken_copy "pods not granted" 's/resources: \[namespaces, pods, services\]/reso
 	10-rbac.yaml "missing /pods"
 broken_copy "secrets granted" 's/resources: \[namespaces, pods, services\]/resources: [namespaces, pods, services, secrets]/' \
 	10-rbac.yaml "extra /secrets"
+broken_copy "the mesh ConfigMap readable by any name" '/^  resourceNames: \[istio\]$/d' 10-rbac.yaml \
+	"resourceNames [], want [istio]"
 broken_copy "a flag skiffd lacks" 's/- --kube$/- --kube-api/' 30-daemonset.yaml "--kube-api unknown"
 broken_copy "a ConfigMap key nothing reads" 's/^  trust-domain: /  trust-domian: /' 20-config.yaml \
 	"key trust-domian read by nothing"

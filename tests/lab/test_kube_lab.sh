@@ -12,6 +12,8 @@
 #   enrolment by `kubectl label namespace`: the outsiders' namespace joins the mesh and is served
 #   kubectl delete -f of the PeerAuthentication: plaintext is let in again
 #   the guide's AuthorizationPolicy by kubectl apply: allowed and denied as in test_authz_payments
+#   access logs: off by default, on by kubectl apply of a mesh-wide Telemetry, off again by its
+#   kubectl delete, on by kubectl apply of the istio ConfigMap's mesh accessLogFile
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -211,6 +213,65 @@ for ip in $(pod_ips); do
 		"GET|$P|/metrics" "POST|$P|/metrics" "GET|$P|/api/payments/x" 2>>"$LOG")
 	if [ "$got" = "200 403 403" ]; then t_pass; else t_fail "got: $got"; fi
 done
+
+# Access logging changes no kernel state, so no new generation: a reload (snapshot loaded) is
+# what says skiffd applied it.
+# reloaded NODE OLD: the node loaded a snapshot past OLD (10 s at most)
+reloaded() {
+	for _ in $(seq 100); do
+		[ "$(reloads "$1")" != "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# lines NODE: the access log lines in the node's skiffd log so far
+lines() { grep -c '^{"start_time"' "$STATE/logs/skiffd-$1.log" || true; }
+# traffic: a few requests from frontend to every payments-api pod (through the relays)
+traffic() {
+	for ip in $(pod_ips); do
+		lab exec -n frontend deploy/frontend -- "$HERE/authz_probe.sh" "$ip" \
+			"GET|$P|/api/payments/x" "GET|$P|/admin" >>"$LOG" 2>&1
+	done
+	sleep 1 # the access log writer's queue
+}
+# logged_after: new lines on both nodes after traffic (0: none); sets "n1 n2" in $detail
+logged_after() {
+	local a1 a2
+	a1=$(lines node-1) a2=$(lines node-2)
+	traffic
+	detail="node-1 +$(($(lines node-1) - a1)) node-2 +$(($(lines node-2) - a2))"
+	[ "$(lines node-1)" -gt "$a1" ] || [ "$(lines node-2)" -gt "$a2" ]
+}
+
+t_begin "access logs are off by default: no lines for the payments traffic"
+if ! logged_after; then t_pass; else t_fail "$detail"; fi
+
+t_begin "kubectl apply -f a mesh-wide Telemetry with accessLogging: lines appear"
+r1=$(reloads node-1) r2=$(reloads node-2)
+if k apply -f "$HERE/fixtures/kube/telemetry-logs.yaml" >"$LOG" 2>&1 &&
+	reloaded node-1 "$r1" && reloaded node-2 "$r2"; then
+	if logged_after; then
+		line=$(grep '^{"start_time"' "$STATE/logs/skiffd-node-1.log" "$STATE/logs/skiffd-node-2.log" |
+			tail -1 | cut -d: -f2-)
+		if python3 -c 'import json,sys; l=json.loads(sys.argv[1]); assert l["reporter"] in ("source","destination")' "$line"
+		then t_pass "$detail"; else t_fail "not JSON: $line"; fi
+	else t_fail "no lines: $detail"; fi
+else t_fail "$(cat "$LOG")"; fi
+
+t_begin "kubectl delete -f the Telemetry: the lines stop"
+r1=$(reloads node-1) r2=$(reloads node-2)
+if k delete telemetry -n istio-system mesh-default >"$LOG" 2>&1 &&
+	reloaded node-1 "$r1" && reloaded node-2 "$r2"; then
+	if ! logged_after; then t_pass; else t_fail "$detail"; fi
+else t_fail "$(cat "$LOG")"; fi
+
+t_begin "kubectl apply -f the istio ConfigMap (mesh: accessLogFile /dev/stdout): lines again"
+r1=$(reloads node-1) r2=$(reloads node-2)
+if k apply -f "$HERE/fixtures/kube/istio-mesh-config.yaml" >"$LOG" 2>&1 &&
+	reloaded node-1 "$r1" && reloaded node-2 "$r2"; then
+	if logged_after; then t_pass "$detail"; else t_fail "no lines: $detail"; fi
+else t_fail "$(cat "$LOG")"; fi
+
 
 t_begin "down stops the API server and removes the kubeconfig"
 api_pid=$(sed -nE 's/^api [0-9]+ ([0-9]+) .*/\1/p' "$STATE/state")

@@ -6,8 +6,10 @@
 # the SERVER span a child of the CLIENT span, the ids the echo pod received matching the SERVER
 # span, the HBONE CONNECT carrying the CLIENT span, a request without the router parented on the
 # CONNECT's traceparent, x-request-id generated (UUID v4) or kept, an incoming B3 trace continued,
-# sampling 100 %
-# exporting every request and 0 % none, and skiffd's skiff_tracing_spans_total. One lab.
+# HTTP/2 streams through the router (nghttp: a CLIENT span each, ids to the pod and the CONNECT)
+# and their access lines, a mirrored copy's own span, sampling 100 % exporting every request and
+# 0 % none, skiffd's skiff_tracing_spans_total, and Telemetry tracing per namespace (0 % in one,
+# 100 % with custom tags in another; a provider the mesh lacks refused). One lab.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -167,6 +169,109 @@ ts=$(header "$echo4" tracestate)
 if [[ $got == ok* ]] && [ "$ts" = vendor=opaque ]; then t_pass "$got"
 else t_fail "$got | tracestate '$ts' | echo: $echo4"; fi
 
+t_begin "HTTP/2 through the router: each stream of one nghttp connection a CLIENT span, propagated"
+: >"$SPANS"
+h2out=$(in_client nghttp -t 10 -H 'x-request-id: h2-kept-1' http://b/h2a http://b/h2b 2>>"$LOG")
+spans_settle
+got=$(python3 - "$SPANS" "$STATE/logs/skiffd-node-2.log" "$h2out" <<'PY'
+import json, re, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+log = open(sys.argv[2]).read()
+# nghttp prints the two echo bodies one after the other
+dec, txt, bodies = json.JSONDecoder(), sys.argv[3], []
+i = txt.find("{")
+while i >= 0:
+    o, end = dec.raw_decode(txt, i)
+    bodies.append(o)
+    i = txt.find("{", end)
+err, ids = [], []
+if len(bodies) != 2:
+    err.append("%d bodies from nghttp" % len(bodies))
+for b in bodies:
+    h = {k.lower(): v for k, v in b["headers"].items()}
+    cl = [s for s in spans if s["kind"] == "CLIENT" and s["id"] == h.get("x-b3-spanid")]
+    if len(cl) != 1:
+        err.append("no CLIENT span %s for %s" % (h.get("x-b3-spanid"), b.get("path")))
+        continue
+    c = cl[0]
+    ids.append(c["id"])
+    tg = c["tags"]
+    if c["traceId"] != h.get("x-b3-traceid") or tg.get("http.protocol") != "HTTP/2" or \
+       tg.get("http.status_code") != "200" or tg.get("guid:x-request-id") != "h2-kept-1" or \
+       h.get("x-request-id") != "h2-kept-1" or c["localEndpoint"]["serviceName"] != "a.tracing":
+        err.append("span %s tags %s, pod got %s" % (c["id"], tg, h))
+    if h.get("traceparent") != "00-%s-%s-01" % (c["traceId"], c["id"]):
+        err.append("pod got traceparent %s" % h.get("traceparent"))
+    if "traceparent=00-%s-%s-01" % (c["traceId"], c["id"]) not in log:
+        err.append("no CONNECT at node-2 named span %s" % c["id"])
+if len(set(ids)) != 2:
+    err.append("span ids %s" % ids)
+print("; ".join(err) if err else "ok %s" % " ".join(ids))
+PY
+)
+if [[ $got == ok* ]]; then t_pass "$got"; else t_fail "$got | nghttp: $h2out"; fi
+
+t_begin "HTTP/2 router access line: protocol HTTP/2, code 200, bytes, upstream_cluster, request_id"
+got=$(python3 - "$STATE/logs/skiffd-node-1.log" <<'PY'
+import json, sys
+lines = []
+for l in open(sys.argv[1]):
+    if l.startswith("{"):
+        try:
+            lines.append(json.loads(l))
+        except ValueError:
+            pass
+mine = [l for l in lines if l.get("path") in ("/h2a", "/h2b")]
+err = []
+if len(mine) != 2:
+    err.append("%d lines for /h2a, /h2b" % len(mine))
+for l in mine:
+    if l["protocol"] != "HTTP/2" or l["response_code"] != 200 or l["reporter"] != "source" or \
+       l["upstream_cluster"] != "outbound|80||b.tracing.svc.cluster.local" or \
+       l["bytes_received"] <= 0 or l["bytes_sent"] <= 0 or l["request_id"] != "h2-kept-1" or \
+       l["method"] != "GET" or not l["upstream_host"]:
+        err.append("line %s" % l)
+print("; ".join(err) if err else "ok")
+PY
+)
+if [ "$got" = ok ]; then t_pass; else t_fail "$got"; fi
+
+t_begin "HTTP/1.1 router access line: a generated x-request-id is the one logged"
+rl=$(grep -F '"path":"/hello"' "$STATE/logs/skiffd-node-1.log" | tail -1)
+if [ -n "${rid:-}" ] && grep -qF "\"request_id\":\"$rid\"" <<<"$rl"; then t_pass
+else t_fail "want $rid: $rl"; fi
+
+t_begin "a mirrored request has a span of its own: 'mirror', the child of the request's CLIENT span"
+: >"$SPANS"
+echo6=$(in_client curl -s --max-time 10 http://m/mirrored 2>>"$LOG")
+spans_settle
+got=$(python3 - "$SPANS" "$echo6" <<'PY'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+h = {k.lower(): v for k, v in json.loads(sys.argv[2])["headers"].items()}
+t = h.get("x-b3-traceid")
+mine = [s for s in spans if s["traceId"] == t]
+cl = [s for s in mine if s["kind"] == "CLIENT" and s["name"] != "mirror"]
+mi = [s for s in mine if s["kind"] == "CLIENT" and s["name"] == "mirror"]
+sv = [s for s in mine if s["kind"] == "SERVER"]
+err = []
+if len(cl) != 1 or len(mi) != 1 or len(sv) != 2:
+    err.append("trace %s: %d CLIENT, %d mirror, %d SERVER" % (t, len(cl), len(mi), len(sv)))
+else:
+    c, m = cl[0], mi[0]
+    if m.get("parentId") != c["id"]:
+        err.append("mirror parent %s, CLIENT %s" % (m.get("parentId"), c["id"]))
+    if sorted(s.get("parentId") for s in sv) != sorted([c["id"], m["id"]]):
+        err.append("SERVER parents %s" % [s.get("parentId") for s in sv])
+    if not m["tags"].get("http.url", "").startswith("http://m-shadow/") or \
+       m["tags"].get("upstream_cluster") != "outbound|80||c.tracing.svc.cluster.local" or \
+       m["tags"].get("guid:x-request-id") != h.get("x-request-id"):
+        err.append("mirror tags %s" % m["tags"])
+print("; ".join(err) if err else "ok %s mirror %s" % (t, mi[0]["id"]))
+PY
+)
+if [[ $got == ok* ]]; then t_pass "$got"; else t_fail "$got | echo: $echo6"; fi
+
 N=25
 t_begin "sampling 100 %: each of $N requests exports its CLIENT and SERVER span"
 : >"$SPANS"
@@ -200,10 +305,54 @@ for node in node-1 node-2; do
 	m=$(lab exec --node "$node" -- curl -s --max-time 5 127.0.0.1:15020/metrics 2>>"$LOG")
 	ex=$(awk '/^skiff_tracing_spans_total\{event="exported"\}/ { print $2 }' <<<"$m")
 	dr=$(awk '/^skiff_tracing_spans_total\{event="dropped"\}/ { print $2 }' <<<"$m")
-	[ "${ex:-0}" -ge $((N + 3)) ] && [ "${dr:-1}" = 0 ] || ok=0
+	[ "${ex:-0}" -ge $((N + 4)) ] && [ "${dr:-1}" = 0 ] || ok=0
 	detail+="$node exported=${ex:-none} dropped=${dr:-none} "
 done
 if [ $ok = 1 ]; then t_pass "$detail"; else t_fail "$detail"; fi
+
+t_begin "Telemetry tracing per namespace (mesh 50 %): tracing 0 %, tracing2 100 % with custom tags"
+r1=$(reloads node-1)
+r2=$(reloads node-2)
+if sampling 50 && lab apply "$HERE/fixtures/tracing-telemetry.yaml" >>"$LOG" 2>&1 &&
+	wait_reload node-1 "$r1" && wait_reload node-2 "$r2"; then
+	: >"$SPANS"
+	in_client bash -c "for i in \$(seq $N); do curl -s -o /dev/null --max-time 10 http://b/t0-\$i; done" \
+		2>>"$LOG"
+	lab exec -n tracing2 deploy/x-v1 -- bash -c "for i in \$(seq $N); do curl -s -o /dev/null \
+		--max-time 10 -H 'x-caller: ci' http://b.tracing/t1-\$i; done" 2>>"$LOG"
+	spans_settle
+	got=$(python3 - "$SPANS" "$N" <<'PY'
+import json, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+n = int(sys.argv[2])
+t0 = [s for s in spans if "/t0-" in s["tags"].get("http.url", "")]
+t1c = [s for s in spans if "/t1-" in s["tags"].get("http.url", "") and s["kind"] == "CLIENT"]
+t1s = [s for s in spans if "/t1-" in s["tags"].get("http.url", "") and s["kind"] == "SERVER"]
+tagged = [s for s in t1c if s["tags"].get("team") == "payments" and s["tags"].get("caller") == "ci"]
+if t0 or len(t1c) != n or len(t1s) != n or len(tagged) != n:
+    print("tracing: %d spans; tracing2: %d CLIENT (%d tagged), %d SERVER" % (len(t0), len(t1c), len(tagged), len(t1s)))
+else:
+    print("ok")
+PY
+)
+	if [ "$got" = ok ]; then t_pass; else t_fail "$got"; fi
+else t_fail "Telemetry not applied: $(tail -3 "$LOG")"; fi
+
+t_begin "a Telemetry naming a provider the mesh does not define is refused at file:line, config kept"
+gen=$(generation node-1)
+rej=$(rejected node-1)
+config_put zz-bad-telemetry.yaml <"$HERE/fixtures/tracing-bad-telemetry.yaml"
+for _ in $(seq 100); do
+	[ "$(rejected node-1)" != "$rej" ] && break
+	sleep 0.1
+done
+now=$(generation node-1)
+rm -f "$STATE/config/zz-bad-telemetry.yaml"
+want='zz-bad-telemetry.yaml:7: Telemetry tracing/bad: spec.tracing[0].providers names "jaeger-nowhere"'
+if [ "$now" != "$gen" ]; then t_fail "generation moved $gen -> $now"
+elif ! grep -qF -- "$want" "$STATE/logs/skiffd-node-1.log"; then
+	t_fail "no '$want': $(grep error "$STATE/logs/skiffd-node-1.log" | tail -3)"
+else t_pass; fi
 
 stop_collector
 t_summary

@@ -409,7 +409,7 @@ static void test_list_then_watch(void **state)
 	assert_string_equal(m.pods[0].meta.uid, "0b6c1e8e-0001-4000-8000-000000000003");
 	model_free(&m);
 	kube_source_stats(ks, &st);
-	assert_int_equal(st.lists, 8);
+	assert_int_equal(st.lists, 10) /* one per watched kind */;
 	assert_int_equal(st.events, 0);
 
 	apply_service(&fa, "ledger", "10.96.0.30"); /* ADDED */
@@ -439,7 +439,7 @@ static void test_list_then_watch(void **state)
 	kube_source_stats(ks, &st);
 	assert_int_equal(st.events, 3);
 	assert_int_equal(st.duplicates, 0);
-	assert_int_equal(st.lists, 8);
+	assert_int_equal(st.lists, 10);
 	source_close(ks);
 	fake_stop(&fa);
 }
@@ -470,7 +470,7 @@ static void test_watch_dropped_resumes(void **state)
 	assert_int_equal(st.events, 5);
 	assert_int_equal(st.duplicates, 0);
 	assert_int_equal(st.relists, 0);
-	assert_int_equal(st.lists, 8);
+	assert_int_equal(st.lists, 10);
 	assert_true(st.failures >= 1); /* the cut */
 	snapshot_ok(ks, &m);
 	assert_int_equal(m.nservices, 6);
@@ -505,7 +505,7 @@ static void test_gone_relists(void **state)
 	assert_true(wait_until(ks, relists_at_least, &two));
 	kube_source_stats(ks, &st);
 	assert_int_equal(st.relists, 2);
-	assert_int_equal(st.lists, 10);
+	assert_int_equal(st.lists, 12);
 	snapshot_ok(ks, &m);
 	assert_int_equal(m.npods, 3);
 	model_free(&m);

@@ -403,6 +403,141 @@ static void test_mesh_config_errors(void **s)
 			"port is required");
 }
 
+
+/* ---- Telemetry tracing: parse, precedence, per-pod sampling, reporting and tags ---- */
+
+#define TPODS                                                                                      \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: a, namespace: app, labels: {app: a}}\n"       \
+	"spec: {nodeName: n1}\n---\n"                                                              \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: b, namespace: app, labels: {app: b}}\n"       \
+	"spec: {nodeName: n1}\n---\n"                                                              \
+	"apiVersion: v1\nkind: Pod\nmetadata: {name: c, namespace: other}\nspec: {nodeName: n1}\n"
+#define TTEL(name, ns, body)                                                                       \
+	"---\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: " name          \
+	", namespace: " ns "}\nspec:\n" body
+
+static const struct m_pod *pod_named(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->npods; i++)
+		if (!strcmp(m->pods[i].meta.name, name))
+			return &m->pods[i];
+	fail_msg("no pod %s", name);
+	return NULL;
+}
+
+static void test_telemetry_tracing(void **s)
+{
+	struct diag d = {0};
+	struct m_trace_eff e;
+	struct model m;
+
+	(void)s;
+	if (model_load_string(
+		"t.yaml",
+		TPODS TTEL("mesh", "istio-system",
+			   "  tracing:\n  - randomSamplingPercentage: 10.0\n"
+			   "    customTags:\n      team: {literal: {value: core}}\n")
+		    TTEL("ns", "app",
+			 "  tracing:\n  - randomSamplingPercentage: 0\n"
+			 "    customTags:\n      team: {literal: {value: app}}\n"
+			 "      user: {header: {name: x-user, defaultValue: anon}}\n")
+			TTEL("wl", "app",
+			     "  selector: {matchLabels: {app: b}}\n"
+			     "  tracing:\n  - match: {mode: SERVER}\n"
+			     "    randomSamplingPercentage: 100\n    disableSpanReporting: true\n"),
+		&m, &d) < 0) {
+		diag_print(&d);
+		fail_msg("model refused");
+	}
+	/* a: root 10 %, then its namespace's 0 %; tags merged by name, the namespace's win */
+	model_tel_tracing_for(&m, pod_named(&m, "a"), false, &e);
+	assert_true(e.any && e.sampling == 0 && !e.disable);
+	assert_int_equal(e.ntags, 2);
+	assert_string_equal(e.tags[0]->value, "app");
+	assert_int_equal(e.tags[1]->kind, M_TAG_HEADER);
+	/* b's SERVER side: the workload's entry on top; its CLIENT side does not see it */
+	model_tel_tracing_for(&m, pod_named(&m, "b"), true, &e);
+	assert_true(e.sampling == 100 && e.disable);
+	model_tel_tracing_for(&m, pod_named(&m, "b"), false, &e);
+	assert_true(e.sampling == 0 && !e.disable);
+	/* c: the mesh-wide one only */
+	model_tel_tracing_for(&m, pod_named(&m, "c"), false, &e);
+	assert_true(e.sampling == 10 && e.ntags == 1);
+	model_free(&m);
+	diag_free(&d);
+}
+
+static void test_workload_table(void **s)
+{
+	struct tracing_config c = {.sampling = 100};
+	struct trace_workload *v = calloc(2, sizeof(*v));
+	struct m_pod pa = {.meta = {.ns = "app", .name = "a"}};
+	struct m_pod pb = {.meta = {.ns = "app", .name = "b"}};
+	struct authz_header h[] = {{.name = "X-User", .value = "ann"}};
+	struct trace_tag out[4];
+	int n = 0;
+
+	(void)s;
+	tracing_configure(&c);
+	snprintf(v[0].pod, sizeof(v[0].pod), "app/a");
+	v[0].kind = TRACE_CLIENT;
+	v[0].sampling = 0;
+	v[0].tags = calloc(2, sizeof(*v[0].tags));
+	v[0].tags[0] = (struct trace_custom_tag){.name = strdup("user"),
+						 .value = strdup("x-user"),
+						 .def = strdup("anon"),
+						 .header = true};
+	v[0].tags[1] = (struct trace_custom_tag){.name = strdup("team"), .value = strdup("app")};
+	v[0].ntags = 2;
+	snprintf(v[1].pod, sizeof(v[1].pod), "app/a");
+	v[1].kind = TRACE_SERVER;
+	v[1].sampling = -1;
+	v[1].disable = true;
+	tracing_set_workloads(v, 2);
+	for (int i = 0; i < 500; i++)
+		n += tracing_sample(&pa, TRACE_CLIENT);
+	assert_int_equal(n, 0); /* the pod's 0 % beats the mesh's 100 % */
+	for (int i = 0; i < 500; i++)
+		n += tracing_sample(&pa, TRACE_SERVER) + tracing_sample(&pb, TRACE_CLIENT);
+	assert_int_equal(n, 1000); /* no rate of its own: the mesh's */
+	assert_true(tracing_reports(&pa, TRACE_CLIENT) && !tracing_reports(&pa, TRACE_SERVER));
+	assert_true(tracing_reports(&pb, TRACE_SERVER));
+	assert_int_equal(tracing_custom_tags(&pa, TRACE_CLIENT, h, 1, out, 4), 2);
+	assert_string_equal(out[0].key, "user");
+	assert_string_equal(out[0].val, "ann");
+	assert_string_equal(out[1].val, "app");
+	assert_int_equal(tracing_custom_tags(&pa, TRACE_CLIENT, NULL, 0, out, 4), 2);
+	assert_string_equal(out[0].val, "anon");
+	assert_int_equal(tracing_custom_tags(&pb, TRACE_CLIENT, h, 1, out, 4), 0);
+	tracing_set_workloads(NULL, 0);
+}
+
+#define expect_tel_err(body, text)                                                                 \
+	expect_mesh_err(TPODS TTEL("t", "app", "  tracing:\n" body), text)
+
+static void test_telemetry_tracing_errors(void **s)
+{
+	(void)s;
+	expect_tel_err("  - randomSamplingPercentage: 101\n",
+		       "t.yaml:21: Telemetry app/t: spec.tracing[0].randomSamplingPercentage 101 "
+		       "must be between 0 and 100");
+	expect_tel_err("  - {}\n  - {}\n", "multiple tracing entries are not supported");
+	expect_tel_err("  - customTags:\n      x: {literal: {}}\n",
+		       "customTags.x.literal.value is required");
+	expect_tel_err("  - customTags:\n      x: {cluster: {name: y}}\n", "needs one of literal");
+	expect_tel_err("  - useRequestIdForTraceSampling: false\n",
+		       "useRequestIdForTraceSampling: false is not supported");
+	expect_tel_err("  - providers: [{name: nope}]\n",
+		       "t.yaml:21: Telemetry app/t: spec.tracing[0].providers names \"nope\", "
+		       "which no meshConfig extensionProviders entry");
+	expect_mesh_err(IOP_HEAD "    extensionProviders:\n"
+				 "    - {name: z1, zipkin: {service: a, port: 9411}}\n"
+				 "    - {name: z2, zipkin: {service: b, port: 9411}}\n"
+				 "    defaultProviders: {tracing: [z1]}\n" TTEL(
+				     "t", "app", "  tracing:\n  - providers: [{name: z2}]\n"),
+			"one collector, \"z1\"");
+}
+
 /* ---- the exporter, to a socket on loopback ---- */
 
 static void read_request(int fd, char *buf, size_t cap)
@@ -520,18 +655,18 @@ static void test_sampling(void **s)
 	(void)s;
 	tracing_configure(&c);
 	for (int i = 0; i < 1000; i++)
-		n += tracing_sample(NULL);
+		n += tracing_sample(NULL, TRACE_CLIENT);
 	assert_int_equal(n, 0);
 	c.sampling = 100;
 	tracing_configure(&c);
 	for (int i = 0; i < 1000; i++)
-		n += tracing_sample(NULL);
+		n += tracing_sample(NULL, TRACE_CLIENT);
 	assert_int_equal(n, 1000);
 	c.sampling = 50;
 	tracing_configure(&c);
 	n = 0;
 	for (int i = 0; i < 10000; i++)
-		n += tracing_sample(NULL);
+		n += tracing_sample(NULL, TRACE_CLIENT);
 	assert_in_range(n, 4000, 6000); /* a generous bound on a fair coin */
 }
 
@@ -588,6 +723,9 @@ int main(void)
 	    cmocka_unit_test(test_otlp_json),
 	    cmocka_unit_test(test_mesh_config),
 	    cmocka_unit_test(test_mesh_config_errors),
+	    cmocka_unit_test(test_telemetry_tracing),
+	    cmocka_unit_test(test_telemetry_tracing_errors),
+	    cmocka_unit_test(test_workload_table),
 	    cmocka_unit_test(test_export),
 	    cmocka_unit_test(test_sampling),
 	    cmocka_unit_test(test_filter_fields),

@@ -147,7 +147,8 @@ static bool l7route_filter_passes(const struct al_cel *f, const struct l7r_recor
 			      .host = rq->authority,
 			      .scheme = rq->scheme,
 			      .protocol = rec->h2 ? "HTTP/2" : "HTTP/1.1",
-			      .request_id = l7r_header(rq, "x-request-id"),
+			      .request_id = rec->request_id ? rec->request_id
+							    : l7r_header(rq, "x-request-id"),
 			      .user_agent = l7r_header(rq, "user-agent"),
 			      .response_code = rec->code > 0 ? rec->code : -1,
 			      .mtls = rec->hbone,
@@ -200,7 +201,8 @@ void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 	en.protocol = rec->h2 ? "HTTP/2" : "HTTP/1.1";
 	en.authority = rq->authority;
 	en.user_agent = l7r_header(rq, "user-agent");
-	en.request_id = l7r_header(rq, "x-request-id");
+	/* the id the endpoint got: the client's, or the one the router generated */
+	en.request_id = rec->request_id ? rec->request_id : l7r_header(rq, "x-request-id");
 	en.x_forwarded_for = l7r_header(rq, "x-forwarded-for");
 	en.response_code = rec->code;
 	en.response_flags = flags;

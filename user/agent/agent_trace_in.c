@@ -26,6 +26,8 @@ struct trace_in_req {
 	char url[256];
 	char request_id[64];
 	char ua[128];
+	struct trace_tag ctags[6]; /* the pod's Telemetry customTags, valued from the request */
+	size_t nctags;
 };
 
 struct trace_in_conn {
@@ -88,9 +90,11 @@ int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, stru
 		if (sampled >= 0)
 			in.sampled = sampled;
 	}
-	trace_child(&in, in.sampled < 0 && tracing_sample(t->dst), &r->ids);
+	trace_child(&in, in.sampled < 0 && tracing_sample(t->dst, TRACE_SERVER), &r->ids);
 	r->used = true;
 	r->start_us = trace_now_us();
+	r->nctags = tracing_custom_tags(t->dst, TRACE_SERVER, rq->headers, rq->nheaders, r->ctags,
+					sizeof(r->ctags) / sizeof(r->ctags[0]));
 	snprintf(r->method, sizeof(r->method), "%s", rq->method ? rq->method : "-");
 	snprintf(r->host, sizeof(r->host), "%s", rq->host ? rq->host : "-");
 	snprintf(r->url, sizeof(r->url), "http://%s%s", r->host, rq->path ? rq->path : "");
@@ -146,7 +150,7 @@ void trace_in_end(struct trace_in_conn *t, int status)
 	r = t->q[t->head];
 	t->head = (t->head + 1) % TRACE_IN_MAX;
 	t->len--;
-	if (!r.used || !r.ids.sampled)
+	if (!r.used || !r.ids.sampled || !tracing_reports(t->dst, TRACE_SERVER))
 		return;
 	memset(&s, 0, sizeof(s));
 	s.ids = r.ids;
@@ -161,5 +165,7 @@ void trace_in_end(struct trace_in_conn *t, int status)
 		snprintf(s.name, sizeof(s.name), "%s:%u/*", r.host, t->port);
 	snprintf(s.remote_ip, sizeof(s.remote_ip), "%s", t->src_ip);
 	span_tags(t, &r, status, &s);
+	for (size_t i = 0; i < r.nctags && s.ntags < TRACE_MAX_TAGS; i++)
+		s.tags[s.ntags++] = r.ctags[i];
 	tracing_submit(&s);
 }

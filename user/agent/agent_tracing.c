@@ -6,6 +6,8 @@
  * ("zipkin.istio-system", its FQDN) is reached at a ready endpoint of the Service's port: skiffd
  * sits on the node, outside the pods' resolver and the VIPs their connect() is balanced on.
  * Any other host goes to libcurl as written (an address, or a name the node resolves).
+ * The Telemetry resources' per-pod settings (sampling, reporting, custom tags) are installed
+ * with it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,14 @@ static void collector_url(const struct model *m, const char *host, uint16_t port
 	snprintf(out, len, "http://%s%s", ep, path);
 }
 
+/* The collector's provider: defaultProviders.tracing, else the root namespace's Telemetry's
+ * (Istio's usual mesh-wide tracing setup); the model refused any other one. */
+static const char *t_provider(const struct model *m)
+{
+	return m->tracing.default_provider ? m->tracing.default_provider
+					   : model_tel_root_provider(m);
+}
+
 static void from_provider(const struct model *m, const struct m_trace_provider *pv,
 			  struct tracing_config *c)
 {
@@ -76,8 +86,55 @@ static void from_provider(const struct model *m, const struct m_trace_provider *
 		      c->url, sizeof(c->url));
 }
 
+/* One pod's side as the Telemetry resources set it; false when none speaks for it. An
+ * environment tag is read now, from skiffd's environment: skiffd is the pod's proxy here. */
+static bool workload_of(const struct model *m, const struct m_pod *p, enum trace_kind k,
+			struct trace_workload *w)
+{
+	struct m_trace_eff e;
+
+	model_tel_tracing_for(m, p, k == TRACE_SERVER, &e);
+	if (!e.any)
+		return false;
+	memset(w, 0, sizeof(*w));
+	snprintf(w->pod, sizeof(w->pod), "%s/%s", p->meta.ns, p->meta.name);
+	w->kind = k;
+	w->sampling = e.sampling;
+	w->disable = e.disable;
+	w->tags = calloc(e.ntags ? e.ntags : 1, sizeof(*w->tags));
+	for (size_t i = 0; w->tags && i < e.ntags; i++) {
+		const struct m_trace_tag *g = e.tags[i];
+		struct trace_custom_tag *o = &w->tags[w->ntags];
+		const char *v = g->kind == M_TAG_ENV ? getenv(g->value) : g->value;
+
+		if (g->kind == M_TAG_ENV && !v)
+			v = g->def;
+		if (!v || !g->name)
+			continue;
+		o->name = strdup(g->name);
+		o->value = strdup(v);
+		o->def = g->kind == M_TAG_HEADER && g->def ? strdup(g->def) : NULL;
+		o->header = g->kind == M_TAG_HEADER;
+		w->ntags++;
+	}
+	return true;
+}
+
+static void apply_workloads(const struct model *m)
+{
+	struct trace_workload *v = calloc(2 * m->npods + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; v && i < m->npods; i++)
+		for (int k = TRACE_CLIENT; k <= TRACE_SERVER; k++)
+			if (workload_of(m, &m->pods[i], (enum trace_kind)k, &v[n]))
+				n++;
+	tracing_set_workloads(v, n);
+}
+
 void agent_tracing_apply(struct agent *a, const struct model *m)
 {
+	const char *provider = t_provider(m);
 	const struct m_mesh_tracing *t = &m->tracing;
 	struct tracing_config c;
 	char host[256];
@@ -86,8 +143,8 @@ void agent_tracing_apply(struct agent *a, const struct model *m)
 	memset(&c, 0, sizeof(c)); /* compared whole, padding included */
 	c.sampling = t->sampling >= 0 ? t->sampling : TRACE_DEFAULT_SAMPLING;
 	snprintf(c.node, sizeof(c.node), "skiffd~%s", a->o->node ? a->o->node : "-");
-	for (size_t i = 0; t->enabled && t->default_provider && i < t->nproviders; i++)
-		if (t->providers[i].name && !strcmp(t->providers[i].name, t->default_provider))
+	for (size_t i = 0; t->enabled && provider && i < t->nproviders; i++)
+		if (t->providers[i].name && !strcmp(t->providers[i].name, provider))
 			from_provider(m, &t->providers[i], &c);
 	if (t->enabled && c.proto == TRACE_PROTO_NONE && t->zipkin_address) {
 		colon = strrchr(t->zipkin_address, ':');
@@ -98,6 +155,7 @@ void agent_tracing_apply(struct agent *a, const struct model *m)
 			      sizeof(c.url));
 	}
 	tracing_configure(&c);
+	apply_workloads(m);
 	/* said once per change, not on every reload (EndpointSlices churn) */
 	if (!a->tracing_said || memcmp(&c, &a->tracing_logged, sizeof(c))) {
 		if (c.proto != TRACE_PROTO_NONE)

@@ -223,7 +223,7 @@ static void traceparent(const struct hb_stream *st, char *out, size_t len)
 		snprintf(out, len, "%s", st->trace);
 		return;
 	}
-	trace_child(NULL, tracing_sample(NULL), &ids);
+	trace_child(NULL, tracing_sample(NULL, TRACE_CLIENT), &ids);
 	trace_format_traceparent(&ids, tp);
 	snprintf(out, len, "%s", tp);
 }

@@ -20,6 +20,14 @@ struct kube_kind {
 	const char *resource;	     /* plural, lower case, as in the URL */
 };
 
+/* A kind read in one namespace only, by name: the objects of `ns` that `field_selector` picks
+ * ("metadata.name=x"). Kinds without one are read cluster-wide, all objects. */
+struct kube_kind_scope {
+	const char *kind;
+	const char *ns;
+	const char *field_selector;
+};
+
 extern const struct kube_kind kube_kinds[];
 extern const size_t kube_nkinds;
 
@@ -90,6 +98,8 @@ struct kube_source {
 
 /* The path of a kind's collection at its current version: "/apis/g/v/res". */
 void kube_kind_path(const struct kube_watcher *w, char *buf, size_t len);
+/* "&fieldSelector=..." for the kind's list and watch URLs, or "". */
+void kube_kind_query(const struct kube_watcher *w, char *buf, size_t len);
 /* "group/version" or "version". */
 void kube_kind_api_version(const struct kube_watcher *w, char *buf, size_t len);
 

@@ -63,13 +63,14 @@ static int kl_list_object(struct kube_watcher *w, void *ctx, struct json_object 
 
 static void kl_path(struct kube_watcher *w, const char *cont, char *buf, size_t len)
 {
-	char base[512];
+	char base[512], sel[256];
 	char *esc = NULL;
 
 	kube_kind_path(w, base, sizeof(base));
+	kube_kind_query(w, sel, sizeof(sel));
 	if (cont[0])
 		esc = curl_easy_escape(NULL, cont, 0);
-	snprintf(buf, len, "%s?limit=%d%s%s", base, KUBE_LIST_LIMIT, esc ? "&continue=" : "",
+	snprintf(buf, len, "%s?limit=%d%s%s%s", base, KUBE_LIST_LIMIT, sel, esc ? "&continue=" : "",
 		 esc ? esc : "");
 	curl_free(esc);
 }

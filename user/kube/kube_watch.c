@@ -94,7 +94,7 @@ static int kw_event(struct kube_watcher *w, void *ctx, struct json_object *ev)
 int kube_watch(struct kube_watcher *w)
 {
 	struct kube_source *ks = w->ks;
-	char base[512], path[1024], msg[256], why[320];
+	char base[512], path[1024], msg[256], why[320], sel[256];
 	int timeout = ks->o.watch_timeout_s;
 	long status = 0;
 	int rc;
@@ -107,9 +107,10 @@ int kube_watch(struct kube_watcher *w)
 		timeout = 300 + (int)(rand_r(&seed) % 300);
 	}
 	kube_kind_path(w, base, sizeof(base));
+	kube_kind_query(w, sel, sizeof(sel));
 	snprintf(path, sizeof(path),
-		 "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d", base,
-		 w->rv, timeout);
+		 "%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s", base,
+		 w->rv, timeout, sel);
 	pthread_mutex_lock(&ks->lock);
 	ks->st.watches++;
 	pthread_mutex_unlock(&ks->lock);

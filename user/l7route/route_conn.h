@@ -183,6 +183,18 @@ bool l7r_authorized(struct l7r_conn *c, struct l7r_req *q, const struct l7_endpo
 /* route_trace.c: the request's trace context and x-request-id, then its span once answered. */
 void l7r_trace_begin(struct l7r_conn *c, struct l7r_req *q);
 void l7r_trace_end(struct l7r_conn *c, struct l7r_req *q);
+/* The propagation fields (and a generated x-request-id) for the endpoint, lower-case, each to
+ * `emit`; the caller leaves out the client's own (trace_field_replaced). */
+int l7r_trace_fields(const struct l7r_req *q, int (*emit)(void *, const char *, const char *),
+		     void *arg);
+struct trace_span;
+/* A mirror's copy of q to `ep` of `d`, sent with Host `host` and span `ids` (a child of q's):
+ * its span, malloc'd, NULL when not sampled; ended (submitted and freed) with the status the
+ * mirror answered, 0 for none. */
+struct trace_span *l7r_trace_mirror_begin(struct l7r_conn *c, struct l7r_req *q,
+					  const struct l7_dest *d, const struct l7_endpoint *ep,
+					  const char *host, const struct trace_ids *ids);
+void l7r_trace_mirror_end(struct trace_span *s, int status);
 
 /* route_head.c */
 typedef int (*l7r_field_fn)(void *arg, const char *name, const char *value);

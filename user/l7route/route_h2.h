@@ -149,9 +149,10 @@ struct l7r_h2_pool;
 struct l7r_h2_pool *l7r_h2_pool_new(void);
 void l7r_h2_pool_free(struct l7r_h2_pool *p);
 /* One try of request `nva` with `body` to `ep` before `dl`; the whole response into `rs`.
- * `tunnel` says whether it went over HBONE. `cancel` (atomic) stops it: OUT_CLIENT_GONE. */
+ * `tunnel` says whether it went over HBONE, whose CONNECT then carries `traceparent` (the
+ * stream's CLIENT span). `cancel` (atomic) stops it: OUT_CLIENT_GONE. */
 enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, const nghttp2_nv *nva,
 			    size_t nvlen, const struct l7_buf *body, uint64_t dl, const int *cancel,
-			    struct l7r_h2_resp *rs, bool *tunnel);
+			    struct l7r_h2_resp *rs, bool *tunnel, const char *traceparent);
 
 #endif

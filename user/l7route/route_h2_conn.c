@@ -107,6 +107,7 @@ static void stream_done(struct l7r_h2 *h, struct l7r_h2s *s, bool complete)
 		rec->dst_port = s->q.dest ? s->q.dest->port : c->sp->port->port;
 		if (c->rt->o.record)
 			c->rt->o.record(c->rt->o.ctx, c->sp, rec);
+		l7r_trace_end(c, &s->q);
 	}
 	stream_free(h, s);
 }

@@ -64,6 +64,12 @@ static int emit(void *arg, const char *name, const char *value)
 	return l7r_h2_fields_add(arg, low, n, value, strlen(value));
 }
 
+/* The client's propagation fields are the router's to replace (l7r_trace_fields). */
+static int emit_request(void *arg, const char *name, const char *value)
+{
+	return trace_field_replaced(name) ? 0 : emit(arg, name, value);
+}
+
 /* A response the router makes itself (0, for the callers' tail calls). */
 static int answer(struct l7r_h2s *s, int status, const char *ctype, const char *body, size_t len,
 		  const char *name, const char *value)
@@ -129,7 +135,9 @@ int l7r_h2_request_head(struct l7r_h2s *s, struct l7r_h2_fields *out, char **pat
 		err = emit(out, ":authority", auth);
 	l7r_header_ops(&s->q, false, &a, &b);
 	if (!err)
-		err = l7r_fields(s->fields.v, s->fields.n, a, b, emit, out);
+		err = l7r_fields(s->fields.v, s->fields.n, a, b, emit_request, out);
+	if (!err)
+		err = l7r_trace_fields(&s->q, emit, out);
 	te = l7r_h2_field(&s->fields, "te");
 	if (!err && te && !strcasecmp(te, "trailers")) /* gRPC's: the only TE HTTP/2 allows */
 		err = emit(out, "te", "trailers");
@@ -232,9 +240,11 @@ static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp
 {
 	struct l7r_conn *c = s->h->c;
 	struct l7r_record *rec = &s->q.rec;
+	char tp[TRACE_PARENT_LEN];
 	enum l7r_outcome o;
 	bool tunnel;
 
+	trace_format_traceparent(&s->q.trace, tp);
 	addr_endpoint(&ep->addr.addr, ep->addr.family, ntohs(ep->addr.port), rec->upstream,
 		      sizeof(rec->upstream));
 	rec->dst_pod = ep->pod;
@@ -251,7 +261,7 @@ static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp
 	rec->attempts++;
 	l7r_h2_resp_free(&s->rs);
 	rec->upstream_ns = l7r_now_ns();
-	o = l7r_h2_try(c, ep, nv, n, &s->q.body, dl, &s->cancel, &s->rs, &tunnel);
+	o = l7r_h2_try(c, ep, nv, n, &s->q.body, dl, &s->cancel, &s->rs, &tunnel, tp);
 	rec->upstream_ns = l7r_now_ns() - rec->upstream_ns;
 	rec->hbone = tunnel;
 	if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
@@ -352,6 +362,7 @@ static int decide(struct l7r_h2s *s)
 	int idx;
 
 	l7r_h2_view(s);
+	l7r_trace_begin(c, &s->q);
 	if (s->oversized)
 		return answer(s, 431, NULL, "", 0, NULL, NULL);
 	if (s->too_large)

@@ -336,7 +336,7 @@ enum l7r_outcome l7r_h2_once(struct l7route *rt, const struct skiff_punt_key *cl
 
 enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, const nghttp2_nv *nva,
 			    size_t nvlen, const struct l7_buf *body, uint64_t dl, const int *cancel,
-			    struct l7r_h2_resp *rs, bool *tunnel)
+			    struct l7r_h2_resp *rs, bool *tunnel, const char *traceparent)
 {
 	uint64_t cdl = l7r_deadline(L7R_CONNECT_MS);
 	struct h2_up *u = NULL;
@@ -346,8 +346,8 @@ enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, co
 
 	*tunnel = false;
 	if (!ep->local && c->rt->o.tunnel) {
-		/* no span of its own yet: the CONNECT carries no trace for HTTP/2 requests */
-		fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &ep->addr, NULL);
+		/* one CONNECT per try: it names the stream's span, the destination's parent */
+		fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &ep->addr, traceparent);
 		if (fd != -ENOENT) {
 			*tunnel = true;
 			u = fd < 0 ? NULL : up_new(fd, &ep->addr);

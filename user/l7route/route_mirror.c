@@ -4,7 +4,8 @@
  * its percentage, fire and forget: the copy goes on its own thread, its response is read and
  * dropped, and nothing about it reaches the client or delays its response. The copy's Host gets
  * "-shadow" after its host part, as Envoy marks shadowed traffic. Only requests whose body is
- * buffered whole are copied.
+ * buffered whole are copied. The copy is traced as a request of its own (route_trace.c): its
+ * span is a child of the request's, and the copy carries that span's ids, not the request's.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,30 +17,50 @@
 
 #include "l7route/route_conn.h"
 #include "l7route/route_pick.h"
+#include "tracing/tracing.h"
 
 struct mirror_job {
 	struct l7route *rt;
 	struct skiff_punt_key client;
 	struct l7_endpoint ep;
 	struct l7_buf req; /* head and body */
+	struct trace_ids ids;
+	struct trace_span *span; /* NULL: not sampled */
 };
+
+/* The status of the response whose first bytes are `p`, 0 when they are no status line. */
+static int status_of(const uint8_t *p, ssize_t n)
+{
+	char line[16];
+
+	if (n < 12)
+		return 0;
+	memcpy(line, p, 12);
+	line[12] = 0;
+	return !strncmp(line, "HTTP/1.", 7) ? atoi(line + 9) : 0;
+}
 
 static void *mirror_main(void *arg)
 {
 	struct mirror_job *j = arg;
 	uint64_t dl = l7r_deadline(L7R_CONNECT_MS);
-	int fd = -ENOENT;
+	int fd = -ENOENT, status = 0;
+	char tp[TRACE_PARENT_LEN];
 	uint8_t buf[4096];
+	ssize_t n;
 
+	trace_format_traceparent(&j->ids, tp);
 	if (!j->ep.local && j->rt->o.tunnel)
-		fd = j->rt->o.tunnel(j->rt->o.ctx, &j->client, &j->ep.addr, NULL);
+		fd = j->rt->o.tunnel(j->rt->o.ctx, &j->client, &j->ep.addr, tp);
 	if (fd == -ENOENT)
 		fd = l7r_dial(&j->ep.addr, dl);
 	if (fd >= 0 && !l7r_write_all(fd, l7_buf_head(&j->req), l7_buf_unread(&j->req), dl))
-		while (l7r_read(fd, buf, sizeof(buf), dl) > 0)
-			; /* the response is dropped; the copy ends when the endpoint closes */
+		while ((n = l7r_read(fd, buf, sizeof(buf), dl)) > 0)
+			if (!status) /* the response is dropped; it ends when the endpoint closes */
+				status = status_of(buf, n);
 	if (fd >= 0)
 		close(fd);
+	l7r_trace_mirror_end(j->span, status);
 	l7_buf_free(&j->req);
 	free(j);
 	return NULL;
@@ -77,17 +98,24 @@ static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_de
 	      l7_buf_printf(&j->req, "%s %s HTTP/1.1\r\nHost: %s\r\n", q->msg.method, path, host);
 	for (size_t i = 0; !err && i < q->msg.nfields; i++)
 		if (strcasecmp(q->msg.fields[i].name, "host") &&
-		    strcasecmp(q->msg.fields[i].name, "connection"))
+		    strcasecmp(q->msg.fields[i].name, "connection") &&
+		    !trace_field_replaced(q->msg.fields[i].name))
 			err = l7_buf_printf(&j->req, "%s: %s\r\n", q->msg.fields[i].name,
 					    q->msg.fields[i].value);
+	trace_ids_child(&q->trace, &j->ids);
+	if (!err)
+		err = trace_inject(&j->ids, q->request_id_new ? q->request_id : NULL, &j->req);
 	if (!err)
 		err = l7_buf_printf(&j->req, "Connection: close\r\n\r\n") ||
 		      l7_buf_put(&j->req, q->body.data, q->body.len);
 	free(path);
+	if (!err)
+		j->span = l7r_trace_mirror_begin(c, q, d, ep, host, &j->ids);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&at, 128 << 10);
 	if (err || pthread_create(&th, &at, mirror_main, j)) {
+		free(j->span);
 		l7_buf_free(&j->req);
 		free(j);
 	}

@@ -82,6 +82,8 @@ struct l7r_record {
 	const struct skiff_sock_origin *vip;
 	const char *subset;
 	uint16_t dst_port;
+	/* the x-request-id the endpoint got (the client's, or the router's); NULL: none */
+	const char *request_id;
 };
 
 #endif

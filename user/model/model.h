@@ -324,6 +324,28 @@ struct m_access_logging {
 	int line;     /* of the entry, for messages after parsing */
 };
 
+/* Telemetry spec.tracing's customTags entry. */
+enum m_trace_tag_kind { M_TAG_LITERAL, M_TAG_ENV, M_TAG_HEADER };
+
+struct m_trace_tag {
+	char *name;
+	enum m_trace_tag_kind kind;
+	char *value; /* literal.value, environment.name, or header.name */
+	char *def;   /* defaultValue (environment, header); NULL: none */
+};
+
+/* Telemetry spec.tracing[0] (Istio supports one entry). */
+struct m_tel_tracing {
+	char **providers; /* providers[].name; none: the level before's */
+	size_t nproviders;
+	enum m_log_mode mode; /* match.mode */
+	double sampling;      /* randomSamplingPercentage; < 0: not set */
+	int disable;	      /* disableSpanReporting: -1 not set, 0, 1 */
+	struct m_trace_tag *tags;
+	size_t ntags;
+	int line, providers_line;
+};
+
 struct m_telemetry {
 	struct meta meta;
 	struct labels selector; /* spec.selector.matchLabels */
@@ -334,7 +356,28 @@ struct m_telemetry {
 	struct m_access_logging *logging;
 	size_t nlogging;
 	bool has_logging; /* `accessLogging:` present (even empty) */
+	struct m_tel_tracing tracing;
+	bool has_tracing; /* `tracing:` with an entry */
 };
+
+struct model;
+
+/* What the Telemetry resources say about tracing for one pod and side, merged as Istio merges
+ * them (root namespace, then namespace, then workload selector; model_tel_tracing.c). Pointers
+ * into the model. */
+struct m_trace_eff {
+	bool any;	      /* some Telemetry spoke for the pod */
+	double sampling;      /* < 0: meshConfig's */
+	bool disable;	      /* disableSpanReporting */
+	const char *provider; /* NULL: the mesh's */
+	const struct m_trace_tag *tags[16];
+	size_t ntags;
+};
+
+void model_tel_tracing_for(const struct model *m, const struct m_pod *p, bool server,
+			   struct m_trace_eff *out);
+/* The provider the root namespace's selector-less Telemetry names, else NULL. */
+const char *model_tel_root_provider(const struct model *m);
 
 /* An extensionProviders entry of the mesh config that access logs may name. */
 struct m_log_provider {

@@ -79,4 +79,8 @@ bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, boo
 
 void istio_strlist_free(char **v, size_t n);
 
+/* model_tel_tracing.c: Telemetry spec.tracing into t->tracing (seq: the list, NULL: absent). */
+void parse_tel_tracing(struct pctx *c, struct m_telemetry *t, const struct ynode *seq);
+void free_tel_tracing(struct m_tel_tracing *t);
+
 #endif

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Telemetry (telemetry.istio.io v1, v1alpha1): which workloads log their connections and
- * requests. Only accessLogging is applied; tracing and metrics are read as present and warned
- * about, and belong next to accessLogging here when they are applied (same selection rules).
+ * requests, and how they are traced (model_tel_tracing.c). metrics is read as present and
+ * warned about.
  * A filter expression is parsed now, with the CEL subset skiffd evaluates (accesslog/al_cel.h):
  * one it cannot evaluate refuses the snapshot at its file:line rather than logging everything
  * or nothing.
@@ -142,15 +142,10 @@ int parse_telemetry(struct pctx *c)
 		plabels(c, n, "matchLabels", &t->selector, "spec.selector.matchLabels");
 	}
 	tel_target(c, t, spec);
-	for (size_t i = 0; i < 2; i++) {
-		const char *k = i ? "metrics" : "tracing";
-
-		if (ynode_get(spec, k))
-			pwarn(c, ynode_get(spec, k),
-			      "spec.%s is not applied by skiffd yet "
-			      "(only accessLogging is)",
-			      k);
-	}
+	if (ynode_get(spec, "metrics"))
+		pwarn(c, ynode_get(spec, "metrics"),
+		      "spec.metrics is not applied by skiffd yet (accessLogging and tracing are)");
+	parse_tel_tracing(c, t, pget(c, spec, "tracing", YNODE_SEQ, false, "spec.tracing"));
 	n = pget(c, spec, "accessLogging", YNODE_SEQ, false, "spec.accessLogging");
 	t->has_logging = n != NULL;
 	for (size_t i = 0; n && i < n->n; i++)
@@ -171,6 +166,7 @@ void free_telemetry_resources(struct model *m)
 			free(t->logging[j].filter);
 		}
 		free(t->logging);
+		free_tel_tracing(&t->tracing);
 	}
 	free(m->telemetries);
 	m->telemetries = NULL;

@@ -80,9 +80,58 @@ static int check_mirror_hosts(const struct model *m, const struct m_virtualservi
 	return rc;
 }
 
+static bool tracing_provider_known(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->tracing.nproviders; i++)
+		if (m->tracing.providers[i].name && !strcmp(m->tracing.providers[i].name, name))
+			return true;
+	return false;
+}
+
+/*
+ * Telemetry tracing providers: each must be a zipkin or opentelemetry extensionProvider, and
+ * all the same one, since one exporter per node sends every span it makes: the mesh's
+ * defaultProviders.tracing, else the one the root namespace's Telemetry names.
+ */
+static int check_tel_tracing(const struct model *m, struct diag *d)
+{
+	const char *node =
+	    m->tracing.default_provider ? m->tracing.default_provider : model_tel_root_provider(m);
+	int rc = 0;
+
+	for (size_t i = 0; i < m->ntelemetries; i++) {
+		const struct m_telemetry *t = &m->telemetries[i];
+		const char *name = t->tracing.nproviders ? t->tracing.providers[0] : NULL;
+
+		if (!name)
+			continue;
+		if (!tracing_provider_known(m, name)) {
+			diag_add(
+			    d, DIAG_ERROR, t->meta.file, t->tracing.providers_line,
+			    "Telemetry %s/%s: spec.tracing[0].providers names \"%s\", which no "
+			    "meshConfig extensionProviders entry of kind zipkin or "
+			    "opentelemetry defines",
+			    t->meta.ns, t->meta.name, name);
+			rc = -EINVAL;
+		} else if (node && strcmp(name, node)) {
+			diag_add(d, DIAG_ERROR, t->meta.file, t->tracing.providers_line,
+				 "Telemetry %s/%s: spec.tracing[0].providers names \"%s\", but "
+				 "skiffd sends every span of a node to one collector, \"%s\" (the "
+				 "mesh's defaultProviders.tracing, else the root namespace's "
+				 "Telemetry): name that one or none",
+				 t->meta.ns, t->meta.name, name, node);
+			rc = -EINVAL;
+		}
+	}
+	return rc;
+}
+
 int validate_istio(struct model *m, struct diag *d)
 {
 	int rc = 0;
+
+	if (check_tel_tracing(m, d) < 0)
+		rc = -EINVAL;
 
 	warn_custom_providers(m, d);
 	for (size_t i = 0; i < m->nvirtualservices; i++)

@@ -224,6 +224,16 @@ void trace_child(const struct trace_in *in, bool sampled, struct trace_ids *out)
 	out->sampled = in && in->sampled >= 0 ? in->sampled == 1 : sampled;
 }
 
+void trace_ids_child(const struct trace_ids *parent, struct trace_ids *out)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->trace_id, parent->trace_id, TRACE_ID_LEN);
+	memcpy(out->parent_id, parent->span_id, TRACE_SPAN_LEN);
+	out->has_parent = true;
+	trace_random(out->span_id, TRACE_SPAN_LEN);
+	out->sampled = parent->sampled;
+}
+
 void trace_format_traceparent(const struct trace_ids *ids, char out[TRACE_PARENT_LEN])
 {
 	char t[33], s[17];

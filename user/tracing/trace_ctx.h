@@ -62,6 +62,10 @@ void trace_extract(const struct authz_header *h, size_t n, struct trace_in *out)
  * applies only when the request left the decision to us. */
 void trace_child(const struct trace_in *in, bool sampled, struct trace_ids *out);
 
+/* A span of this hop's own under `parent` (same trace, same sampling decision): a request the
+ * hop sends besides the one it forwards, such as a mirror's copy. */
+void trace_ids_child(const struct trace_ids *parent, struct trace_ids *out);
+
 /* Lower-case hex of `len` bytes into out (2 * len + 1 bytes). */
 void trace_hex(const uint8_t *p, size_t len, char *out);
 /* The traceparent that makes `ids`' span the parent of the next hop. */

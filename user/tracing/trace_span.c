@@ -53,7 +53,8 @@ void trace_pod_tags(struct trace_span *s, const struct m_pod *p)
 	trace_tag(s, "istio.workload", "%s", wl);
 }
 
-int trace_inject(const struct trace_ids *ids, const char *request_id, struct l7_buf *out)
+int trace_fields(const struct trace_ids *ids, const char *request_id, trace_field_fn emit,
+		 void *arg)
 {
 	char t[33], sp[17], par[17], tp[TRACE_PARENT_LEN];
 	int err;
@@ -61,15 +62,25 @@ int trace_inject(const struct trace_ids *ids, const char *request_id, struct l7_
 	trace_hex(ids->trace_id, TRACE_ID_LEN, t);
 	trace_hex(ids->span_id, TRACE_SPAN_LEN, sp);
 	trace_format_traceparent(ids, tp);
-	err = l7_buf_printf(out, "x-b3-traceid: %s\r\nx-b3-spanid: %s\r\n", t, sp);
+	err = emit(arg, "x-b3-traceid", t) ?: emit(arg, "x-b3-spanid", sp);
 	if (!err && ids->has_parent) {
 		trace_hex(ids->parent_id, TRACE_SPAN_LEN, par);
-		err = l7_buf_printf(out, "x-b3-parentspanid: %s\r\n", par);
+		err = emit(arg, "x-b3-parentspanid", par);
 	}
 	if (!err)
-		err = l7_buf_printf(out, "x-b3-sampled: %d\r\ntraceparent: %s\r\n",
-				    ids->sampled ? 1 : 0, tp);
+		err = emit(arg, "x-b3-sampled", ids->sampled ? "1" : "0")
+			  ?: emit(arg, "traceparent", tp);
 	if (!err && request_id)
-		err = l7_buf_printf(out, "x-request-id: %s\r\n", request_id);
+		err = emit(arg, "x-request-id", request_id);
 	return err;
+}
+
+static int h1_line(void *arg, const char *name, const char *value)
+{
+	return l7_buf_printf(arg, "%s: %s\r\n", name, value);
+}
+
+int trace_inject(const struct trace_ids *ids, const char *request_id, struct l7_buf *out)
+{
+	return trace_fields(ids, request_id, h1_line, out);
 }

@@ -27,7 +27,7 @@ struct model;
 
 enum trace_kind { TRACE_CLIENT, TRACE_SERVER };
 
-#define TRACE_MAX_TAGS 20
+#define TRACE_MAX_TAGS 28 /* skiffd's own (about 18) and custom tags */
 
 struct trace_tag {
 	char key[32];
@@ -76,12 +76,41 @@ struct tracing_config {
 
 /* Install `c` (copied). Any thread. */
 void tracing_configure(const struct tracing_config *c);
-/* The sampling percentage for requests to or from pod `p` (NULL: unknown). Today the mesh-wide
- * value; the hook where a Telemetry resource's tracing.randomSamplingPercentage would override
- * it per namespace or workload. */
-double tracing_sampling_for(const struct m_pod *p);
+/* The sampling percentage for the spans of kind `k` of pod `p` (the client's for CLIENT, the
+ * server's for SERVER; NULL: unknown): the Telemetry resources' randomSamplingPercentage for
+ * the pod and side, else the mesh-wide value. */
+double tracing_sampling_for(const struct m_pod *p, enum trace_kind k);
 /* Draw the sampling decision for a request that brought none. */
-bool tracing_sample(const struct m_pod *p);
+bool tracing_sample(const struct m_pod *p, enum trace_kind k);
+
+/* What the Telemetry resources say about one pod's spans of one kind (tracing_workload.c). */
+struct trace_custom_tag {
+	char *name;
+	char *value; /* the literal (an environment tag is resolved when installed), or header */
+	char *def;   /* a header's default; NULL: none */
+	bool header;
+};
+
+struct trace_workload {
+	char pod[320]; /* "ns/name" */
+	enum trace_kind kind;
+	double sampling; /* < 0: the mesh's */
+	bool disable;	 /* disableSpanReporting: spans made and propagated, not exported */
+	struct trace_custom_tag *tags;
+	size_t ntags;
+};
+
+/* Install `v` (ownership passes; sorted here); any thread. */
+void tracing_set_workloads(struct trace_workload *v, size_t n);
+void trace_workloads_free(struct trace_workload *v, size_t n);
+/* p's own sampling for kind k into *pct; false: none set (the mesh's applies). */
+bool tracing_workload_sampling(const struct m_pod *p, enum trace_kind k, double *pct);
+/* False when p's spans of kind k are not to be exported (disableSpanReporting). */
+bool tracing_reports(const struct m_pod *p, enum trace_kind k);
+/* p's custom tags for kind k, valued from the request's fields `h` where they name a header,
+ * into out (at most max); how many. */
+size_t tracing_custom_tags(const struct m_pod *p, enum trace_kind k, const struct authz_header *h,
+			   size_t nh, struct trace_tag *out, size_t max);
 /* The node_id tag (the configured node's), like an Envoy's node id. */
 void trace_node_tag(struct trace_span *s);
 /* Whether spans go anywhere (an exporter is configured). */
@@ -108,5 +137,10 @@ void tracing_stats(struct tracing_stats *out);
  * x-request-id. The caller drops the incoming ones (trace_field_replaced).
  */
 int trace_inject(const struct trace_ids *ids, const char *request_id, struct l7_buf *out);
+/* The same fields, lower-case as HTTP/2 sends them, one call of `emit` each (0 or -errno; the
+ * first error stops). */
+typedef int (*trace_field_fn)(void *arg, const char *name, const char *value);
+int trace_fields(const struct trace_ids *ids, const char *request_id, trace_field_fn emit,
+		 void *arg);
 
 #endif

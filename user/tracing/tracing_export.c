@@ -45,15 +45,18 @@ static struct tracing_config config_now(void)
 	return c;
 }
 
-double tracing_sampling_for(const struct m_pod *p)
+double tracing_sampling_for(const struct m_pod *p, enum trace_kind k)
 {
-	(void)p; /* one mesh-wide value until a per-workload override exists */
+	double pct;
+
+	if (tracing_workload_sampling(p, k, &pct))
+		return pct;
 	return config_now().sampling;
 }
 
-bool tracing_sample(const struct m_pod *p)
+bool tracing_sample(const struct m_pod *p, enum trace_kind k)
 {
-	double pct = tracing_sampling_for(p);
+	double pct = tracing_sampling_for(p, k);
 	uint32_t r;
 
 	if (pct <= 0)

@@ -20,6 +20,9 @@ RESOURCES = {
                                True, "peerauthentication", ["pa"]),
     "authorizationpolicies": Res("AuthorizationPolicy", "security.istio.io", ["v1", "v1beta1"],
                                  True, "authorizationpolicy", ["ap"]),
+    "telemetries": Res("Telemetry", "telemetry.istio.io", ["v1", "v1alpha1"], True, "telemetry",
+                       ["telemetry"]),
+    "configmaps": Res("ConfigMap", "", ["v1"], True, "configmap", ["cm"]),
 }
 KIND_TO_RESOURCE = {v.kind: k for k, v in RESOURCES.items()}
 VERBS = ["create", "delete", "get", "list", "patch", "update", "watch"]
