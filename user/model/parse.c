@@ -354,6 +354,13 @@ int pstrlist(struct pctx *c, const struct ynode *map, const char *key, char ***o
 		}
 		*PUSH(*out, *nout) = pxstrdup(v->scalar);
 	}
+	if (rc < 0) { /* all or nothing: callers that give up on an error hold no half list */
+		for (size_t i = 0; i < *nout; i++)
+			free((*out)[i]);
+		free(*out);
+		*out = NULL;
+		*nout = 0;
+	}
 	return rc;
 }
 

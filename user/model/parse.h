@@ -55,7 +55,8 @@ int duration_ms_parse(const char *s, int64_t *ms);
 /* A map of string -> string (labels, selectors). Absent -> empty, returns 0; error -> -1. */
 int plabels(struct pctx *c, const struct ynode *map, const char *key, struct labels *out,
 	    const char *path);
-/* A sequence of scalars as owned strings. Same contract as plabels. */
+/* A sequence of scalars as owned strings. Same contract as plabels; on an error the list is
+ * empty (nothing to free). */
 int pstrlist(struct pctx *c, const struct ynode *map, const char *key, char ***out, size_t *n,
 	     const char *path);
 /* Warn once per unknown key of `map`: "<path>.<key>: unknown field, ignored". `known` ends with
