@@ -157,6 +157,9 @@ static struct cel_val eval(const struct cel_node *n, struct cel_ctx *x)
 	r = eval(n->b, x);
 	if (r.err)
 		return r;
+	/* the parser types every operand; a string without its text is an error, never a match */
+	if ((n->op >= N_STARTS || n->a->type == T_STR) && (!l.str || !r.str))
+		return cel_err;
 	if (n->op >= N_STARTS)
 		return num_val(str_test(n->op, l.str, r.str));
 	c = cmp(n, l, r);

@@ -281,7 +281,24 @@ static struct cel_node *literal_or_attr(struct cel_parser *ps)
 	return attribute(ps);
 }
 
-/* s.startsWith('x'), s.endsWith('x'), s.contains('x') after a string value. */
+/* The call's argument: a string expression and its ")"; NULL (reported) otherwise. */
+static struct cel_node *method_arg(struct cel_parser *ps, const char *at, const char *name)
+{
+	struct cel_node *arg = parse_or(ps);
+
+	if (!arg)
+		return NULL;
+	if (arg->type != T_STR)
+		return cel_node_free(arg), fail(ps, at, "%s takes a string argument", name);
+	if (!eat(ps, ")"))
+		return cel_node_free(arg), fail(ps, ps->p, "expected ) after the argument");
+	return arg;
+}
+
+/*
+ * s.startsWith('x'), s.endsWith('x'), s.contains('x') after a string value. Takes recv: it is
+ * the new node's operand, or freed when the call cannot be parsed.
+ */
 static struct cel_node *method_call(struct cel_parser *ps, struct cel_node *recv)
 {
 	static const struct {
@@ -297,22 +314,19 @@ static struct cel_node *method_call(struct cel_parser *ps, struct cel_node *recv
 			continue;
 		if (recv->type != T_STR)
 			return fail(ps, at, "%s needs a string, not %s", methods[i].name + 1,
-				    type_names[recv->type]);
-		arg = parse_or(ps);
+				    type_names[recv->type]),
+			       cel_node_free(recv), NULL;
+		arg = method_arg(ps, at, methods[i].name + 1);
 		if (!arg)
-			return NULL;
-		/* on failure recv stays the caller's to free; only arg is ours */
-		if (arg->type != T_STR)
-			return cel_node_free(arg),
-			       fail(ps, at, "%s takes a string argument", methods[i].name + 1);
-		if (!eat(ps, ")"))
-			return cel_node_free(arg), fail(ps, ps->p, "expected ) after the argument");
+			return cel_node_free(recv), NULL;
 		n = node(methods[i].op, T_BOOL);
 		n->a = recv;
 		n->b = arg;
 		return n;
 	}
-	return fail(ps, at, "unsupported call (skiffd knows startsWith, endsWith, contains)");
+	fail(ps, at, "unsupported call (skiffd knows startsWith, endsWith, contains)");
+	cel_node_free(recv);
+	return NULL;
 }
 
 static struct cel_node *primary(struct cel_parser *ps)
@@ -328,11 +342,7 @@ static struct cel_node *primary(struct cel_parser *ps)
 	}
 	skip_ws(ps);
 	while (n && ps->p[0] == '.' && isalpha((unsigned char)ps->p[1])) {
-		struct cel_node *m = method_call(ps, n);
-
-		if (!m)
-			return cel_node_free(n), NULL;
-		n = m;
+		n = method_call(ps, n);
 		skip_ws(ps);
 	}
 	return n;
