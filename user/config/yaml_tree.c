@@ -139,8 +139,11 @@ static void yconv_pair(struct yconv *y, struct ynode *m, yaml_node_pair_t *p, in
 	if (!val)
 		return;
 	if (k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !strcmp(key, "<<")) {
-		if (*merge)
+		if (*merge) {
+			ynode_free(val); /* the first one stays the map's to free */
 			yconv_fail(y, kline, "more than one merge key << in a mapping", NULL);
+			return;
+		}
 		*merge = val;
 		return;
 	}
