@@ -250,6 +250,39 @@ assert all(p['program'] == 'guard_pod' and p['interface'] in '$ifs'.split() for 
 	t_pass
 else t_fail "ifaces: $ifs; mtls: $(cat "$OUT")"; fi
 
+t_begin "maps policy: an L4 AuthorizationPolicy as named pod pairs, one row per kernel entry"
+AP=$STATE/authz-l4.yaml
+cat >"$AP" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: api-from-payments
+  namespace: payments
+spec:
+  selector:
+    matchLabels: {app: payments-api}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {namespaces: ["payments"]}
+    to:
+    - operation: {ports: ["8080"]}
+YAML
+gen=$(generation node-1)
+lab apply "$AP" >"$LOG" 2>&1
+wait_generation_change node-1 "$gen" 30
+on_node1 maps policy --pin-dir "$PIN"
+txt=$(cat "$OUT")
+on_node1 maps policy --json --pin-dir "$PIN"
+entries=$(bpftool -j map dump pinned "$PIN/skiff_policy" 2>>"$LOG" |
+	python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+if jcheck "len(d['policy']) == $entries > 0 and
+	all(r['verdict'] in ('ALLOW', 'DENY') for r in d['policy']) and
+	any(r['to'].startswith('payments/payments-api-') for r in d['policy'])" &&
+	grep -qE '^[a-z0-9./-]+ +-> payments/payments-api-[a-z0-9-]+ +port [0-9]+ ' <<<"$txt"; then
+	t_pass "$entries entries"
+else t_fail "bpftool: $entries entries; $(head -c 1500 "$OUT"); text: $(head -5 <<<"$txt")"; fi
+
 t_begin "maps --raw: bpftool's dump of the pins, as before"
 "$CTL" maps --raw --pin-dir "$PIN" >"$OUT" 2>&1
 if grep -q "== $PIN/skiff_services" "$OUT" && grep -q '"weight_total"' "$OUT"; then t_pass
