@@ -71,21 +71,26 @@ fi
 # minutes of bench plus these, against the suites guest's unit and kernel suites plus the rest.
 BESIDE_BENCH=
 if [ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && [ "$BENCH" != none ]; then
-	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_authz_conformance|test_authz_payments|test_canary|test_deploy_caps|test_kube_lab|test_payments_strict|test_upgrade)}
+	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_authz_conformance|test_canary|test_deploy_caps|test_kube_lab|test_upgrade)}
 fi
 # Lab tests of userspace features whose kernel dependence the guest's other lab tests already
 # cover: the host's run alone has them, which keeps CI's two guests within their time. Access
 # logs, tracing, the router's HTTP/2, the live analyzer and the soak; the relay's limits
 # (test_l7_abuse: skiffd's own timers and parsers; the punt path and HBONE it rides are
 # test_punt's and test_hbone's); refused configuration (test_bad_config: the refusal is skiffd's,
-# and the 90/10 split it checks still holds is test_canary's and test_kube_lab's in the kernel).
-HOST_ONLY=${VMTEST_HOST_ONLY-test_accesslog|test_tracing|test_l7route_h2|test_analyze_live|test_soak|test_l7_abuse|test_bad_config}
+# and the 90/10 split it checks still holds is test_canary's and test_kube_lab's in the kernel);
+# the HTTP/1.1 router (test_l7route: its per-connection splits are test_canary's, its kernel
+# ejection test_sock_lb's) and the metrics page (test_metrics: the L4 counters it renders are
+# test_accel's and test_observe's).
+HOST_ONLY=${VMTEST_HOST_ONLY-test_accesslog|test_tracing|test_l7route|test_l7route_h2|test_metrics|test_analyze_live|test_soak|test_l7_abuse|test_bad_config}
 # Unit binaries that use no kernel interface beyond files, memory, threads and processes (no
 # socket, BPF, inotify or setsockopt call: `strace -f -e trace=%network,bpf,inotify_init1` shows
 # none): the parsers, model, compiler, analyzer, authz evaluator, CEL, identity without sockets.
 # The 6.1 kernel cannot change what they do, so the host's run alone has them. Those with sockets
-# (kTLS, relays, HBONE, the API client, hand-off) and inotify stay in the guest.
-HOST_ONLY_UNIT=${VMTEST_HOST_ONLY_UNIT-@(test_accesslog|test_addr|test_analyze|test_authz|test_authz_cli|test_authz_istio|test_compile|test_compile_live|test_compile_maglev|test_compile_mtls|test_compile_policy|test_ctl_fmt|test_flows|test_fuzz_found|test_hbone_retire|test_identity_ca|test_identity_cli|test_identity_mint|test_identity_store|test_identity_verify|test_kube_trim|test_l7_http1|test_l7_tcp|test_l7route|test_l7route_h2|test_metrics|test_model_dr_policy|test_model_http|test_model_istio|test_model_k8s|test_pod_cgroup|test_upstream|test_yaml)}
+# (kTLS, relays, HBONE, hand-off) and inotify stay in the guest; the API client's test
+# (test_kube_source) is plain loopback TCP and HTTP/1.1 to a test server, with no option the
+# kernel can change.
+HOST_ONLY_UNIT=${VMTEST_HOST_ONLY_UNIT-@(test_accesslog|test_addr|test_analyze|test_authz|test_authz_cli|test_authz_istio|test_compile|test_compile_live|test_compile_maglev|test_compile_mtls|test_compile_policy|test_ctl_fmt|test_flows|test_fuzz_found|test_hbone_retire|test_identity_ca|test_identity_cli|test_identity_mint|test_identity_store|test_identity_verify|test_kube_source|test_kube_trim|test_l7_http1|test_l7_tcp|test_l7route|test_l7route_h2|test_metrics|test_model_dr_policy|test_model_http|test_model_istio|test_model_k8s|test_pod_cgroup|test_upstream|test_yaml)}
 # not_here: the pattern of lab tests the suites guest leaves out (none for a --cmd or a chosen test)
 not_here() {
 	[ -z "$CMD" ] && [ "${ONLY:-*}" = "*" ] || return 0
