@@ -283,9 +283,9 @@ if applied "$FX/reviews-outlier.yaml"; then
 	sleep 0.3
 	b=$(keepalive reviews /h 10 x-user:alice)
 	q=$(pinned "$b" 10)
-	# the router ejects at once; the agent takes the pod out of the kernel's slots on its loop,
-	# which may come seconds later: up to 10 s (30 s in the 6.1 guest, whose agent loop was seen
-	# to apply ejections ~10 s late) for its log line, then for the slots
+	# the router ejects on the third 503; the agent loop then takes the pod out of the kernel's
+	# slots and logs it. Wait for its log line, then for the slots: up to 10 s (30 s in the 6.1
+	# guest, where each of this test's Python clients takes seconds to start)
 	waits=$([ -n "${SKIFF_VMTEST:-}" ] && echo 300 || echo 100)
 	for _ in $(seq "$waits"); do
 		[ "$(grep -c "outlier detection: ejected" "$SKLOG")" -gt "$nej" ] && break
