@@ -65,6 +65,20 @@ void agent_tls_close(struct agent *a)
 	a->tls = NULL;
 }
 
+/* A rotation that failed (the CA could not sign) would fail the same way a moment later: it is
+ * tried again after this many seconds, not on every tick and every handshake in between, each
+ * with its log line. */
+#define ROTATE_RETRY_S 10
+
+/* Re-mint what is due and plan the next look. Under t->lock. */
+static int rotate_locked(struct agent_tls *t, time_t now, struct identity_err *err)
+{
+	int n = identity_store_rotate(&t->store, now, err);
+
+	t->next_refresh = n < 0 ? now + ROTATE_RETRY_S : identity_store_next_refresh(&t->store);
+	return n;
+}
+
 /* On the agent's tick: re-mint what is half way through its life. */
 void agent_tls_rotate(struct agent *a)
 {
@@ -76,11 +90,11 @@ void agent_tls_rotate(struct agent *a)
 	if (!t || now < t->next_refresh)
 		return;
 	pthread_mutex_lock(&t->lock);
-	n = identity_store_rotate(&t->store, now, &err);
-	t->next_refresh = identity_store_next_refresh(&t->store);
+	n = rotate_locked(t, now, &err);
 	pthread_mutex_unlock(&t->lock);
 	if (n < 0)
-		agent_log("error", "certificate rotation: %s (retried at the next tick)", err.msg);
+		agent_log("error", "certificate rotation: %s (retried in %d s)", err.msg,
+			  ROTATE_RETRY_S);
 	else if (n > 0)
 		agent_log("info", "rotated %d workload certificate(s)", n);
 }
@@ -101,10 +115,8 @@ static SSL_CTX *ctx_of(struct agent *a, const char *ns, const char *sa, char *id
 	/* The agent's timer renews certificates, but a wall clock that jumped (a VM resumed, NTP
 	 * stepping) can pass their refresh point, even their expiry, between two ticks: renew here
 	 * then, so no handshake presents a certificate the clock says is due. */
-	if (now >= t->next_refresh) {
-		rotated = identity_store_rotate(&t->store, now, &rerr);
-		t->next_refresh = identity_store_next_refresh(&t->store);
-	}
+	if (now >= t->next_refresh)
+		rotated = rotate_locked(t, now, &rerr);
 	known = t->store.n;
 	w = identity_store_get(&t->store, ns, sa, now, &err);
 	if (w) {
@@ -113,12 +125,13 @@ static SSL_CTX *ctx_of(struct agent *a, const char *ns, const char *sa, char *id
 			identity_spiffe_format(&w->cur.cert.id, id, idlen);
 	}
 	/* a workload minted just now is due before the planned refresh: look again, only then
-	 * (this runs for every punted connection) */
-	if (t->store.n != known)
+	 * (this runs for every punted connection), and not over a failed rotation's back-off */
+	if (t->store.n != known && rotated >= 0)
 		t->next_refresh = identity_store_next_refresh(&t->store);
 	pthread_mutex_unlock(&t->lock);
 	if (rotated < 0)
-		agent_log("error", "certificate rotation: %s (retried at the next tick)", rerr.msg);
+		agent_log("error", "certificate rotation: %s (retried in %d s)", rerr.msg,
+			  ROTATE_RETRY_S);
 	else if (rotated > 0)
 		agent_log("info", "rotated %d workload certificate(s) at a handshake", rotated);
 	if (!w)
