@@ -191,9 +191,15 @@ int guard_sock(struct __sk_buff *skb)
 	c = sock_classify(skb, &f, &flags);
 	if (c == PKT_TCP && !tcp_opens(flags))
 		return 1; /* the ACK of a handshake, or a reset: nothing opens */
-	if (c == PKT_TCP && bpf_map_lookup_elem(&skiff_guard_seen, &f)) {
-		bpf_map_delete_elem(&skiff_guard_seen, &f);
-		return 1;
+	if (c == PKT_TCP) {
+		__u64 *seen = bpf_map_lookup_elem(&skiff_guard_seen, &f);
+		__u64 at = seen ? *seen : 0;
+
+		if (seen) {
+			bpf_map_delete_elem(&skiff_guard_seen, &f);
+			if (bpf_ktime_get_ns() - at < SKIFF_GUARD_SEEN_NS)
+				return 1;
+		}
 	}
 	guard_drop(&f, SKIFF_GUARD_DROP_SOCK);
 	return 0;

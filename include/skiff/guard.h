@@ -45,6 +45,10 @@
 #define SKIFF_MAX_GUARD_IFACES 16384		    /* local mesh pods' veths */
 #define SKIFF_MAP_GUARD_SEEN   "skiff_guard_seen"   /* struct skiff_flow_key -> __u64 (ktime) */
 #define SKIFF_GUARD_SEEN       16384 /* LRU of SYNs on their way from veth to socket */
+/* How long a filed SYN stays good. The socket check runs microseconds after the veth's guard on
+ * the same path (milliseconds under load); an entry it never took (a SYN the pod's stack dropped
+ * on the way: no listener, a full backlog) must not let in a later SYN of the same 4-tuple. */
+#define SKIFF_GUARD_SEEN_NS    (5ULL * 1000000000ULL)
 
 /* skiff_guard_cfg[0]. Kubelet's health probes come from the node itself; like Istio ambient,
  * which lets them through STRICT, the guard lets SYNs of sockets in kubelet's cgroup in. */

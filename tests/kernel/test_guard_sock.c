@@ -16,6 +16,7 @@
  *     the client's connect() does not complete;
  *   - the same SYN filed in skiff_guard_seen (as the TC guard files one it lets through): the
  *     connection opens, bytes flow both ways, the entry is taken out;
+ *   - filed longer ago than SKIFF_GUARD_SEEN_NS: dropped, and the stale entry taken out;
  *   - over lo (the pod's own loopback): opens without an entry;
  *   - the pod enrolled without SKIFF_POD_F_STRICT, or not enrolled: opens;
  *   - a connection that is open keeps flowing (its segments are not SYNs; the listener is not
@@ -36,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -186,10 +188,19 @@ static void test_strict_unfiled_syn_dropped(void **state)
 	close(lfd);
 }
 
+/* bpf_ktime_get_ns()'s clock, as the TC guard stamps its entries */
+static uint64_t ktime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 static void test_strict_filed_syn_opens(void **state)
 {
 	struct skiff_flow_key k = flow_key(CLI_PORT);
-	uint64_t now = 1, v, d0 = drops();
+	uint64_t now = ktime_ns(), v, d0 = drops();
 	int lfd, cfd;
 
 	(void)state;
@@ -201,6 +212,26 @@ static void test_strict_filed_syn_opens(void **state)
 	exchange(lfd, cfd);
 	assert_int_equal(drops(), d0);
 	/* taken out: the same 4-tuple's next SYN is not let in by this one */
+	assert_int_not_equal(bpf_map_lookup_elem(S.seen_fd, &k, &v), 0);
+	close(cfd);
+	close(lfd);
+}
+
+/* An entry older than SKIFF_GUARD_SEEN_NS is one whose SYN never reached the socket check (the
+ * pod's stack dropped it): it lets no later SYN of the same 4-tuple in, and goes. */
+static void test_strict_stale_filing_dropped(void **state)
+{
+	struct skiff_flow_key k = flow_key(CLI_PORT + 1);
+	uint64_t then = ktime_ns() - SKIFF_GUARD_SEEN_NS - 1000000000ULL, v, d0 = drops();
+	int lfd, cfd;
+
+	(void)state;
+	pod_enroll(true, SKIFF_POD_F_STRICT);
+	assert_int_equal(bpf_map_update_elem(S.seen_fd, &k, &then, BPF_ANY), 0);
+	lfd = pod_listen();
+	cfd = client_start(true, CLI_PORT + 1);
+	assert_false(connected_within(cfd, 1500));
+	assert_true(drops() > d0);
 	assert_int_not_equal(bpf_map_lookup_elem(S.seen_fd, &k, &v), 0);
 	close(cfd);
 	close(lfd);
@@ -344,6 +375,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_strict_unfiled_syn_dropped),
 	    cmocka_unit_test(test_strict_filed_syn_opens),
+	    cmocka_unit_test(test_strict_stale_filing_dropped),
 	    cmocka_unit_test(test_strict_over_loopback),
 	    cmocka_unit_test(test_not_strict_opens),
 	};
