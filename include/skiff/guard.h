@@ -48,7 +48,7 @@
 /* How long a filed SYN stays good. The socket check runs microseconds after the veth's guard on
  * the same path (milliseconds under load); an entry it never took (a SYN the pod's stack dropped
  * on the way: no listener, a full backlog) must not let in a later SYN of the same 4-tuple. */
-#define SKIFF_GUARD_SEEN_NS    (5ULL * 1000000000ULL)
+#define SKIFF_GUARD_SEEN_NS (5ULL * 1000000000ULL)
 
 /* skiff_guard_cfg[0]. Kubelet's health probes come from the node itself; like Istio ambient,
  * which lets them through STRICT, the guard lets SYNs of sockets in kubelet's cgroup in. */
