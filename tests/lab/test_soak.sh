@@ -67,6 +67,29 @@ print(rss, fds, threads, entries)
 EOF
 }
 
+# maps NODE: "name=entries ..." of that node's hash maps (the report names the ones that moved)
+maps() {
+	"$BUILD/bin/skiffctl" status --lab --json | python3 -c '
+import json, sys
+def walk(o, out):
+    if isinstance(o, dict):
+        ms = o.get("maps")
+        for m in ms if isinstance(ms, list) else []:
+            if "array" not in str(m.get("type", "")):
+                out.append("%s=%s" % (m.get("name"), m.get("entries", 0)))
+        for v in o.values():
+            walk(v, out)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v, out)
+out = []
+try:
+    walk([n for n in json.load(sys.stdin)["nodes"] if n.get("node") == sys.argv[1]], out)
+except (ValueError, KeyError):
+    pass
+print(" ".join(out))' "$1"
+}
+
 t_begin "lab up: the upgrade test's mesh and the churn service"
 if lab up --nodes 2 "$HERE/fixtures/upgrade.yaml" "$HERE/fixtures/soak-churn-a.yaml" >"$LOG" 2>&1
 then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
@@ -113,6 +136,8 @@ while [ $SECONDS -lt $end ]; do
 		for n in node-1 node-2; do
 			echo "$((t / 60)):$(printf %02d $((t % 60))) $n $state $(sample $n)" \
 				>>"$WORK/samples"
+			echo "$((t / 60)):$(printf %02d $((t % 60))) $n $state $(maps $n)" \
+				>>"$WORK/maps"
 		done
 		next=$((next + SAMPLE))
 	fi
@@ -123,6 +148,7 @@ while [ $SECONDS -lt $end ]; do
 done
 for n in node-1 node-2; do
 	echo "end $n $state $(sample $n)" >>"$WORK/samples"
+	echo "end $n $state $(maps $n)" >>"$WORK/maps"
 done
 if [ -z "$bad_flip" ] && [ $flips -gt 0 ]; then t_pass "$flips flips"
 else t_fail "${bad_flip:-no flip}; $(tail -3 "$WORK/churn.log")"; fi
@@ -132,15 +158,16 @@ touch "$WORK/load/stop"
 wait "$LOAD"
 LOAD=""
 fails=$(python3 -c "import json; print(sum(v['fail'] for v in json.load(open('$WORK/load/result.json')).values()))" 2>/dev/null)
-oks=$(python3 -c "import json; print(' '.join('%s %d' % (k, v['ok']) for k, v in json.load(open('$WORK/load/result.json')).items()))" 2>/dev/null)
+oks=$(python3 -c "import json; print(' '.join('%s %d' % (k, v['ok']) + (' (%d failed)' % v['fail'] if v['fail'] else '') for k, v in json.load(open('$WORK/load/result.json')).items()))" 2>/dev/null)
 if [ "$fails" = 0 ]; then t_pass "$oks"
 else t_fail "${fails:-no result} failed ($oks): $(tail -5 "$WORK/load/out")"; fi
 
 # the report, and the verdict on flatness after the warm-up
-python3 - "$WORK/samples" "$OUT" "$MINUTES" "$SAMPLE" >"$WORK/verdict" <<'EOF'
+python3 - "$WORK/samples" "$OUT" "$MINUTES" "$SAMPLE" "$WORK/maps" >"$WORK/verdict" <<'EOF'
 import sys
-path, out, minutes, sample = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+path, out, minutes, sample, mpath = sys.argv[1:6]
 rows = [l.split() for l in open(path) if l.strip()]
+mrows = [l.split() for l in open(mpath) if l.strip()]
 lines = ["# skiffd soak: %s min, a sample every %s s" % (minutes, sample), ""]
 bad = []
 for node in sorted({r[1] for r in rows}):
@@ -150,6 +177,18 @@ for node in sorted({r[1] for r in rows}):
     for r in rs:
         lines.append("| %s | %s | %.1f | %s | %s | %s |" % (r[0], r[2], int(r[3]) / 1024, r[4], r[5], r[6]))
     lines.append("")
+    # each hash map's entries at the first and the last sample of each churn state, named where
+    # they differ, so that growth shows by map
+    ms = [r for r in mrows if r[1] == node]
+    changed = []
+    for st in sorted({r[2] for r in ms}):
+        r0, r1 = [r for r in ms if r[2] == st][0], [r for r in ms if r[2] == st][-1]
+        a = dict(kv.split("=", 1) for kv in r0[3:])
+        b = dict(kv.split("=", 1) for kv in r1[3:])
+        for k in sorted(set(a) | set(b)):
+            if a.get(k) != b.get(k):
+                changed.append("%s in state %s, %s at %s -> %s at %s" % (k, st, a.get(k, "-"), r0[0], b.get(k, "-"), r1[0]))
+    lines += ["Hash maps whose entries differ between the first and the last sample of one churn state: " + ("; ".join(changed) if changed else "none") + ".", ""]
     if any(r[6] == "-1" for r in rs):
         bad.append("%s: skiffctl status gave no map entries" % node)
     secs = lambda r: float("inf") if r[0] == "end" else int(r[0].split(":")[0]) * 60 + int(r[0].split(":")[1])
