@@ -59,21 +59,28 @@ ECHO_IP=$(pod_field shop/echo "$NODE" 3)
 STRANGER=$(pod_field outside/stranger "" 1)
 echo "# client $CLIENT and echo $ECHO ($ECHO_IP) on $NODE; stranger $STRANGER"
 
+# Within 1 s of the connect on the host. In the 6.1 guest, starting the client (lab exec, bash)
+# under an emulated CPU alone can take longer than that, so there the client gets 5 s to send its
+# SYN and the line 5 s to come: the guest shows the events exist on 6.1, the host their speed.
+WITHIN=1000
+TRY=1.5
+[ -n "${SKIFF_VMTEST:-}" ] && WITHIN=5000 && TRY=5
+
 t_begin "STRICT drop within 1 s: stranger -> echo:9000, dropped, with the guard's reason"
 follow "$NODE"
-lab exec -n outside "${STRANGER#outside/}" -- timeout 1.5 bash -c \
+lab exec -n outside "${STRANGER#outside/}" -- timeout "$TRY" bash -c \
 	"exec 3<>/dev/tcp/$ECHO_IP/9000" >/dev/null 2>&1 &
 want="$STRANGER -> $ECHO:9000 DROPPED \\(dropped\\) STRICT mTLS: plaintext SYN"
-if seen "$want" 1000; then t_pass "$(grep -m1 -E "$want" "$FOLLOW")"
-else t_fail "no line like '$want' in 1 s: $(cat "$FOLLOW")"; fi
+if seen "$want" "$WITHIN"; then t_pass "$(grep -m1 -E "$want" "$FOLLOW")"
+else t_fail "no line like '$want' in $WITHIN ms: $(cat "$FOLLOW")"; fi
 wait %2 2>/dev/null
 
 t_begin "policy denial within 1 s: client -> echo:8080 refused at connect(), policy named"
 want="$CLIENT -> $ECHO:8080 DENIED \\(denied\\) AuthorizationPolicy shop/deny-client-http"
-err=$(lab exec -n shop "${CLIENT#shop/}" -- timeout 1.5 bash -c \
+err=$(lab exec -n shop "${CLIENT#shop/}" -- timeout "$TRY" bash -c \
 	"exec 3<>/dev/tcp/$ECHO_IP/8080" 2>&1)
-if seen "$want" 1000 && grep -q "not permitted" <<<"$err"; then t_pass
-else t_fail "connect said '$err'; no line like '$want' in 1 s: $(cat "$FOLLOW")"; fi
+if seen "$want" "$WITHIN" && grep -q "not permitted" <<<"$err"; then t_pass
+else t_fail "connect said '$err'; no line like '$want' in $WITHIN ms: $(cat "$FOLLOW")"; fi
 stop_follower
 
 t_begin "opened and closed: 1000 bytes each way to echo:9000, counted both ways"

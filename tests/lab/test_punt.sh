@@ -102,13 +102,18 @@ else t_fail "$out"; fi
 t_begin "a destination that refuses: 503 from the other node, the client is reset at once"
 before=$(outbound node-1 hbone_refused)
 before2=$(outbound node-2 hbone_pod_failed)
+# "at once": under 1.5 s with lab exec and curl's start on the host; in the 6.1 guest those alone
+# took 2.7 s under load, so there the bound is 6 s and curl's own timeout 10 s (exit 28, a
+# hang, still fails it)
+bound=1500 maxt=3
+[ -n "${SKIFF_VMTEST:-}" ] && bound=6000 maxt=10
 start=$(date +%s%N)
-in_client curl -s --max-time 3 "http://$ECHO2:1/" >/dev/null 2>&1
+in_client curl -s --max-time $maxt "http://$ECHO2:1/" >/dev/null 2>&1
 rc=$?
 ms=$((($(date +%s%N) - start) / 1000000))
 after=$(outbound node-1 hbone_refused)
 after2=$(outbound node-2 hbone_pod_failed)
-if [ $rc != 0 ] && [ $rc != 28 ] && [ $ms -lt 1500 ] && [ "$after" = $((before + 1)) ] &&
+if [ $rc != 0 ] && [ $rc != 28 ] && [ $ms -lt $bound ] && [ "$after" = $((before + 1)) ] &&
 	[ "$after2" = $((before2 + 1)) ]; then
 	t_pass "curl exit $rc after $ms ms"
 else t_fail "curl exit $rc after $ms ms; refused $before -> $after, pod_failed $before2 -> $after2"; fi
