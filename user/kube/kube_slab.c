@@ -34,9 +34,9 @@
 #endif
 #endif
 
-#define KSLAB_SIZE (64 * 1024)
-#define KSLAB_STEP 16
-#define KSLAB_MAX 2048
+#define KSLAB_SIZE    (64 * 1024)
+#define KSLAB_STEP    16
+#define KSLAB_MAX     2048
 #define KSLAB_CLASSES (KSLAB_MAX / KSLAB_STEP)
 
 struct kslab_free {
@@ -68,8 +68,8 @@ static size_t kslab_class(size_t size)
 static struct kslab *kslab_map(void)
 {
 	size_t lead;
-	char *p = mmap(NULL, 2 * KSLAB_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		       -1, 0);
+	char *p =
+	    mmap(NULL, 2 * KSLAB_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
