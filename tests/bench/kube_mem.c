@@ -20,13 +20,16 @@
 #include "compile/compile_l7.h"
 #include "compile/compile_live.h"
 #include "kube/kube_internal.h"
+#include "kube/kube_slab.h"
 #include "model/model.h"
 
+/* malloc's blocks in use, and the store's record slabs (mapped apart from malloc) */
 static size_t in_use(void)
 {
 	struct mallinfo2 mi = mallinfo2();
+	struct kube_slab_stats st = kube_slab_stats();
 
-	return mi.uordblks + mi.hblkhd;
+	return mi.uordblks + mi.hblkhd + st.slabs * 64 * 1024;
 }
 
 static double now(void)
@@ -118,7 +121,8 @@ int main(int argc, char **argv)
 		objs += load_kind(argv[1], &ks.w[i]);
 	}
 	malloc_trim(0);
-	snprintf(note, sizeof(note), "%zu objects", objs);
+	snprintf(note, sizeof(note), "%zu objects; %zu record slabs, %.1f MB in records", objs,
+		 kube_slab_stats().slabs, (double)kube_slab_stats().bytes / 1048576.0);
 	row("the API store", &last, &t, note);
 	if (kube_source_snapshot(&ks, &m, &d))
 		fprintf(stderr, "kube-mem: the snapshot has %zu error(s)\n", d.errors);

@@ -4,11 +4,13 @@
  * Checked against a plain array kept beside it through thousands of random adds, replacements
  * and deletes (deletion moves later entries back into the gap, the part that is easy to get
  * wrong), then for sorted order, and for a record that a snapshot holds outliving its removal
- * from the store.
+ * from the store. The records' slabs (kube_slab.c): blocks of every size, freed and taken again
+ * in random order, never overlap, and every slab is unmapped once its records are gone.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,7 @@
 #include <cmocka.h>
 
 #include "kube/kube_internal.h"
+#include "kube/kube_slab.h"
 
 #define NKEYS 3000
 
@@ -117,11 +120,73 @@ static void sorted_and_held_past_removal(void **state)
 		kube_rec_unref(out[i]);
 }
 
+#define NBLOCKS 20000
+
+struct block {
+	unsigned char *p;
+	size_t size;
+	unsigned char fill;
+};
+
+static void block_take(struct block *b, size_t size, unsigned char fill)
+{
+	b->p = kube_slab_alloc(size);
+	assert_non_null(b->p);
+	assert_int_equal((uintptr_t)b->p & 15, 0);
+	b->size = size;
+	b->fill = fill;
+	memset(b->p, fill, size);
+}
+
+static void block_check(const struct block *b)
+{
+	for (size_t i = 0; i < b->size; i++)
+		if (b->p[i] != b->fill)
+			fail_msg("block of %zu bytes changed at %zu", b->size, i);
+}
+
+static void slabs_reuse_and_unmap(void **state)
+{
+	struct kube_slab_stats before = kube_slab_stats(), peak;
+	struct block *b = calloc(NBLOCKS, sizeof(*b));
+
+	(void)state;
+	assert_non_null(b);
+	srand(7);
+	/* sizes from tiny to past the largest class (2 KB), which come from malloc */
+	for (size_t i = 0; i < NBLOCKS; i++)
+		block_take(&b[i], 1 + (size_t)rand() % 2600, (unsigned char)i);
+	peak = kube_slab_stats();
+#if !defined(__SANITIZE_ADDRESS__)
+	assert_true(peak.slabs > before.slabs);
+	assert_true(peak.records > before.records + NBLOCKS / 2);
+#endif
+	for (int round = 0; round < 4; round++) {
+		for (size_t i = 0; i < NBLOCKS; i++) {
+			if (rand() % 2)
+				continue;
+			block_check(&b[i]);
+			kube_slab_free(b[i].p, b[i].size);
+			block_take(&b[i], 1 + (size_t)rand() % 2600, (unsigned char)(i + round));
+		}
+	}
+	for (size_t i = 0; i < NBLOCKS; i++) {
+		block_check(&b[i]);
+		kube_slab_free(b[i].p, b[i].size);
+	}
+	peak = kube_slab_stats();
+	assert_int_equal(peak.slabs, before.slabs);
+	assert_int_equal(peak.records, before.records);
+	assert_int_equal(peak.bytes, before.bytes);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(store_matches_reference),
 	    cmocka_unit_test(sorted_and_held_past_removal),
+	    cmocka_unit_test(slabs_reuse_and_unmap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -130,6 +130,8 @@ void kube_obj_trim(struct kube_watcher *w, struct json_object *o);
  * NULL if unreadable). */
 struct kube_rec *kube_obj_pack(struct json_object *o, const char *key);
 bool kube_rec_rv_is(const struct kube_rec *r, const char *rv);
+/* The record's bytes, as allocated (kube_slab.h). */
+size_t kube_rec_size(const struct kube_rec *r);
 struct json_object *kube_obj_unpack(const struct kube_rec *r);
 /* Free the calling thread's compression state (kube_pack.c), before it ends. */
 void kube_pack_thread_end(void);

@@ -17,6 +17,7 @@
 #include <zlib.h>
 
 #include "kube/kube_internal.h"
+#include "kube/kube_slab.h"
 
 /* What API objects repeat, the most frequent last (deflate finds near matches cheaper). */
 static const char pack_dict[] =
@@ -131,7 +132,7 @@ struct kube_rec *kube_obj_pack(struct json_object *o, const char *key)
 	tlen = strlen(text);
 	if (!pack_deflate(text, tlen, &z, &zlen))
 		return NULL;
-	r = malloc(sizeof(*r) + klen + 1 + rvlen + 1 + zlen);
+	r = kube_slab_alloc(sizeof(*r) + klen + 1 + rvlen + 1 + zlen);
 	if (r) {
 		r->refs = 1;
 		r->tlen = (uint32_t)tlen;
@@ -144,6 +145,11 @@ struct kube_rec *kube_obj_pack(struct json_object *o, const char *key)
 	}
 	free(z);
 	return r;
+}
+
+size_t kube_rec_size(const struct kube_rec *r)
+{
+	return sizeof(*r) + r->z_off + r->zlen;
 }
 
 bool kube_rec_rv_is(const struct kube_rec *r, const char *rv)

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kube/kube_internal.h"
+#include "kube/kube_slab.h"
 
 /* FNV-1a: keys are short and the table's size is a power of two */
 static size_t ksr_hash(const char *key)
@@ -40,7 +41,7 @@ void kube_rec_ref(struct kube_rec *r)
 void kube_rec_unref(struct kube_rec *r)
 {
 	if (r && !__atomic_sub_fetch(&r->refs, 1, __ATOMIC_ACQ_REL))
-		free(r);
+		kube_slab_free(r, kube_rec_size(r));
 }
 
 /* The slot holding `key`, or the empty slot where it would go. */

@@ -57,19 +57,21 @@ struct m_container_port {
 
 /* A pod's namespace, node name, service account, host addresses, labels (keys, values and the
  * array) and container ports (names and the array) are the model's shared copies (model_pool.h):
- * read them, never free or change them. Its name, uid and addresses are its own. */
+ * read them, never free or change them. Its name, uid and addresses are its own: the name and
+ * the addresses are one allocation, held by meta.name (k8s_pod_free). */
 struct m_pod {
 	struct meta meta;
 	char *node_name;       /* spec.nodeName */
 	char *service_account; /* spec.serviceAccountName, "default" when absent */
 	char *ips[2];	       /* status.podIPs (IPv4 and/or IPv6 text), NULL when absent */
-	size_t nips;
 	char *host_ips[2]; /* status.hostIPs: its node's addresses, where that node's skiffd is */
-	size_t nhost_ips;
+	struct m_container_port *ports;
+	/* the counts and flags share a word: a cluster's every pod is held on every node */
+	uint32_t nports;
+	uint8_t nips;
+	uint8_t nhost_ips;
 	bool ready;	   /* status.conditions Ready=True, or no conditions at all */
 	bool host_network; /* spec.hostNetwork: the node's netns, never a mesh pod */
-	struct m_container_port *ports;
-	size_t nports;
 };
 
 struct m_service_port {
@@ -94,7 +96,7 @@ struct m_service {
  * only it (k8s_endpointslice_free). */
 struct m_endpoint {
 	char **addresses;
-	size_t naddresses;
+	uint32_t naddresses;
 	bool ready;	 /* conditions.ready; absent means ready (Kubernetes' rule) */
 	char *pod_name;	 /* targetRef.name when targetRef.kind == Pod, else NULL */
 	char *node_name; /* nodeName, may be NULL; the model's shared copy (model_pool.h) */

@@ -164,6 +164,16 @@ static void eps_body(struct pctx *c, struct m_endpointslice *s)
 		eps_port(c, s, seq->items[i], i);
 }
 
+/* parray_push left room for up to twice the endpoints, 1 MB over 10,000 slices; nothing is added
+ * to a parsed slice (parray_push infers the room from the count, so it must not be). */
+static void eps_fit(struct m_endpointslice *s)
+{
+	struct m_endpoint *e;
+
+	if (s->nendpoints && (e = realloc(s->endpoints, s->nendpoints * sizeof(*e))))
+		s->endpoints = e;
+}
+
 int parse_endpointslice(struct pctx *c)
 {
 	struct m_endpointslice s = {0};
@@ -177,6 +187,7 @@ int parse_endpointslice(struct pctx *c)
 		k8s_endpointslice_free(&s);
 		return c->errors > before ? -EINVAL : 0;
 	}
+	eps_fit(&s);
 	*PUSH(c->m->endpointslices, c->m->nendpointslices) = s;
 	return 0;
 }
