@@ -163,6 +163,13 @@ t_begin "kubectl label namespace outside istio.io/dataplane-mode=ambient: enroll
 g1=$(generation node-1) g2=$(generation node-2)
 k label namespace outside istio.io/dataplane-mode=ambient >"$LOG" 2>&1
 wait_gen node-1 "$g1" && wait_gen node-2 "$g2"
+# the label is in force for a pod once its node lists it enrolled (a generation can come before
+# the pod's cgroup is matched; until then STRICT refuses it, as it should): wait for both
+for _ in $(seq 100); do
+	enrolled node-1 | grep -q '"outside/stranger-1' &&
+		enrolled node-2 | grep -q '"outside/stranger-2' && break
+	sleep 0.1
+done
 read -r v1 v2 _ err total < <(hit outside stranger-1 200 | hits_by_version)
 read -r _ _ _ err2 total2 < <(hit outside stranger-2 200 | hits_by_version)
 if enrolled node-1 | grep -q '"outside/stranger-1' &&
