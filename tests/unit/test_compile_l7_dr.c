@@ -104,7 +104,8 @@ static void test_which_policies(void **state)
 		const char *spec;
 		bool l7;
 	} cases[] = {
-	    {"  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n",
+	    {"  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: "
+	     "x-user}\n",
 	     true},
 	    {"  trafficPolicy:\n    loadBalancer:\n      consistentHash:\n"
 	     "        httpCookie: {name: s, ttl: 0s}\n",
@@ -153,9 +154,10 @@ static void test_table_without_virtualservice(void **state)
 	const struct l7_svcport *sp;
 	struct l7_table t;
 
-	scene(f, "shop",
-	      "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n",
-	      false);
+	scene(
+	    f, "shop",
+	    "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {httpHeaderName: x-user}\n",
+	    false);
 	fx_compile_ok(f);
 	assert_int_equal(flags_of(f, 80), SKIFF_SVC_F_L7);
 	assert_int_equal(compile_l7_table(&f->m, "node-a", &t, &f->d), 0);

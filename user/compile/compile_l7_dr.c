@@ -23,8 +23,8 @@ bool compile_policy_per_request(const struct m_tp_settings *s)
 	    (lb->hash_on == M_HASH_HEADER || lb->hash_on == M_HASH_COOKIE ||
 	     lb->hash_on == M_HASH_QUERY))
 		return true;
-	if (p->set && (p->http1_max_pending || p->http2_max_requests ||
-		       p->max_requests_per_conn || p->max_retries || p->idle_timeout_ms))
+	if (p->set && (p->http1_max_pending || p->http2_max_requests || p->max_requests_per_conn ||
+		       p->max_retries || p->idle_timeout_ms))
 		return true;
 	return s->od.set;
 }
@@ -45,8 +45,8 @@ static bool first_in_ns(const struct cc_pair *v, size_t n, const struct m_destin
 /* Does a rule for `target` ask for the router on traffic to subset `subset` (NULL: every
  * endpoint), port `port` of the target? Merged as the router merges it; a subset the rule does
  * not define takes the rule's top level, as in the router. */
-static bool dest_asks(const struct cc_index *ix, const struct m_service *target,
-		      const char *subset, uint16_t port)
+static bool dest_asks(const struct cc_index *ix, const struct m_service *target, const char *subset,
+		      uint16_t port)
 {
 	const struct cc_pair *v;
 	size_t n;
