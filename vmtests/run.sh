@@ -90,7 +90,7 @@ HOST_ONLY=${VMTEST_HOST_ONLY-test_accesslog|test_tracing|test_l7route|test_l7rou
 # (kTLS, relays, HBONE, hand-off) and inotify stay in the guest; the API client's test
 # (test_kube_source) is plain loopback TCP and HTTP/1.1 to a test server, with no option the
 # kernel can change.
-HOST_ONLY_UNIT=${VMTEST_HOST_ONLY_UNIT-@(test_accesslog|test_addr|test_analyze|test_authz|test_authz_cli|test_authz_istio|test_compile|test_compile_live|test_compile_maglev|test_compile_mtls|test_compile_policy|test_ctl_fmt|test_flows|test_fuzz_found|test_hbone_retire|test_identity_ca|test_identity_cli|test_identity_mint|test_identity_store|test_identity_verify|test_kube_source|test_kube_trim|test_l7_http1|test_l7_tcp|test_l7route|test_l7route_h2|test_metrics|test_model_dr_policy|test_model_http|test_model_istio|test_model_k8s|test_pod_cgroup|test_upstream|test_yaml)}
+HOST_ONLY_UNIT=${VMTEST_HOST_ONLY_UNIT-@(test_accesslog|test_addr|test_analyze|test_authz|test_authz_cli|test_authz_istio|test_compile|test_compile_live|test_compile_l7_dr|test_compile_maglev|test_compile_mtls|test_compile_policy|test_ctl_fmt|test_flows|test_fuzz_found|test_hbone_retire|test_identity_ca|test_identity_cli|test_identity_mint|test_identity_store|test_identity_verify|test_kube_source|test_kube_trim|test_l7_http1|test_l7_tcp|test_l7route|test_l7route_h2|test_metrics|test_model_dr_policy|test_model_http|test_model_istio|test_model_k8s|test_pod_cgroup|test_upstream|test_yaml)}
 # not_here: the pattern of lab tests the suites guest leaves out (none for a --cmd or a chosen test)
 not_here() {
 	[ -z "$CMD" ] && [ "${ONLY:-*}" = "*" ] || return 0

@@ -4,14 +4,16 @@
 # the whole run), "max_secs S" (the slowest request), "peers N" (how many different upstream
 # connections the pods saw: the echo body's "peer").
 #   l7_client.py HOST PORT PATH N [Header:value]...
+# A value with "|" in it names alternatives: request i sends alternative i mod their count, and
+# the tally adds "pick VALUE POD N" for each value and pod that answered it.
 import http.client
 import json
 import sys
 import time
 
 host, port, path, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-headers = dict(h.split(":", 1) for h in sys.argv[5:])
-codes, pods, connects, slowest = {}, {}, 0, 0.0
+fields = dict(h.split(":", 1) for h in sys.argv[5:])
+codes, pods, picks, connects, slowest = {}, {}, {}, 0, 0.0
 peers = set()
 conn = None
 start = time.monotonic()
@@ -19,6 +21,8 @@ for i in range(n):
     if conn is None:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         connects += 1
+    headers = {k: v.split("|")[i % len(v.split("|"))] for k, v in fields.items()}
+    sent = "|".join(headers[k] for k, v in fields.items() if "|" in v)
     t0 = time.monotonic()
     try:
         conn.request("GET", path, headers=headers)
@@ -39,6 +43,8 @@ for i in range(n):
         doc = json.loads(body)
         pod = doc["pod"]
         pods[pod] = pods.get(pod, 0) + 1
+        if sent:
+            picks[(sent, pod)] = picks.get((sent, pod), 0) + 1
         peers.add((pod, doc.get("peer")))
     except (ValueError, KeyError, TypeError):
         pass
@@ -46,6 +52,8 @@ for c, k in sorted(codes.items(), key=str):
     print("code", c, k)
 for p, k in sorted(pods.items()):
     print("pod", p, k)
+for (v, p), k in sorted(picks.items()):
+    print("pick", v, p, k)
 print("connects", connects)
 print("secs %.3f" % (time.monotonic() - start))
 print("max_secs %.3f" % slowest)

@@ -2,8 +2,9 @@
 # DestinationRule consistentHash.useSourceIp in the kernel: a real skiffd compiles the guide's
 # payments-api DestinationRule with a source-address hash into a Maglev table, and each client
 # pod's connections all reach one payments-api pod, run after run; without the hash they spread
-# again; maglev.tableSize sizes that table. Then the L7 router's connection settings against two
-# echo pods of Service web on the client's node (real Python http.client, curl, ss, nft):
+# again; maglev.tableSize sizes that table. Then, against two echo pods of Service web on the
+# client's node (real Python http.client, curl, ss, nft): a DestinationRule hashing on a header
+# with no VirtualService makes the port L7 on its own; the L7 router's connection settings:
 # maxRequestsPerConnection seen as new connections at the pods, tcpKeepalive on skiffd's sockets,
 # idleTimeout closing them at the pods, connectTimeout against a pod that drops SYNs, a generated
 # hash cookie keeping 50 requests on one pod, Envoy's back-off between retries, maxRetries.
@@ -82,8 +83,8 @@ else t_fail "generation stayed $gen; $(tail -3 "$LOG")"; fi
 # ---- the router's connection settings: Service web, its pods and client all on node-1 ----
 CLIENT="$HERE/l7_client.py"
 SKLOG="$STATE/logs/skiffd-node-1.log"
-# web PATH N: N requests to web:80 on one keep-alive connection from web/client
-web() { lab exec -n web deploy/client -- python3 "$CLIENT" web 80 "$1" "$2"; }
+# web PATH N [Header:value]...: N requests to web:80 on one keep-alive connection from web/client
+web() { lab exec -n web deploy/client -- python3 "$CLIENT" web 80 "$@"; }
 field() { awk -v k="$1" -v v="$2" '$1 == k && $2 ~ v { s += $3 } END { print s + 0 }'; }
 one() { awk -v k="$1" '$1 == k { print $2 }'; }
 applied() { # FILE...: apply and wait for node-1's skiffd to reload
@@ -93,6 +94,30 @@ applied() { # FILE...: apply and wait for node-1's skiffd to reload
 }
 # established TCP connections to the echo port, seen inside pod deploy/$1
 pod_conns() { lab exec -n web "deploy/$1" -- ss -tnH state established '( sport = :8080 )' | wc -l; }
+
+# 16 users, one after another, 4 times over: 64 requests on one keep-alive connection
+USERS=$(seq -f 'user-%g' 16 | paste -sd'|')
+svc_flags() { bpftool map dump pinned /sys/fs/bpf/skiff-lab/node-1/skiff_services 2>>"$LOG"; }
+
+t_begin "no rule for web: 16 users' 64 requests on one connection all reach one pod (picked per connection)"
+out=$(web /u 64 "x-user:$USERS")
+if [ "$(echo "$out" | field code 200)" = 64 ] && [ "$(echo "$out" | one connects)" = 1 ] &&
+	[ "$(echo "$out" | grep -c '^pod ')" = 1 ] && ! svc_flags | grep -q '"flags": 4'; then
+	t_pass "$(echo "$out" | grep '^pod ')"
+else t_fail "$out"; fi
+
+t_begin "a DestinationRule alone (consistentHash on x-user, no VirtualService): port L7, each user on one pod"
+if applied "$FX/web-hash-header.yaml"; then
+	out=$(web /u 64 "x-user:$USERS")
+	# each user: one "pick" line holding its 4 requests; 16 users all on one of two pods by
+	# chance: 2^-15
+	users=$(echo "$out" | awk '$1 == "pick" && $4 == 4 { print $2 }' | sort -u | wc -l)
+	if [ "$(echo "$out" | field code 200)" = 64 ] && [ "$(echo "$out" | one connects)" = 1 ] &&
+		[ "$(echo "$out" | grep -c '^pick ')" = 16 ] && [ "$users" = 16 ] &&
+		[ "$(echo "$out" | grep -c '^pod ')" = 2 ] && svc_flags | grep -q '"flags": 4'; then
+		t_pass "$(echo "$out" | grep '^pod ' | tr '\n' ' ')"
+	else t_fail "$out"; fi
+else t_fail "not applied: $(tail -3 "$LOG")"; fi
 
 t_begin "maxRequestsPerConnection 1: 20 requests on one client connection are 20 upstream connections"
 if applied "$FX/web-one-request.yaml"; then

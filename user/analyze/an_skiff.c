@@ -3,7 +3,8 @@
  * What only skiff knows. SKF0001: a VirtualService or DestinationRule field skiff parses and
  * validates but does not enforce everywhere (the same list skiffd warns about once per field,
  * agent_warn.c); DestinationRule load balancing, connection pools and outlier detection are
- * enforced on the L7 router's ports, and the report says how to get one. SKF0002: a CUSTOM policy, which skiff has no ext-authz client for, so what its
+ * enforced on the L7 router's ports, and the report says how to get one (a rule asking for a
+ * per-request policy makes a port declared HTTP one on its own). SKF0002: a CUSTOM policy, which skiff has no ext-authz client for, so what its
  * rules match is denied. SKF0003: HTTP rules on a Service port whose protocol is not declared;
  * skiff sniffs HTTP from the first bytes (docs/limitations.md), which a client-first non-HTTP
  * protocol can trip over.
@@ -27,9 +28,11 @@ static void unenforced(const char *kind, const struct meta *meta, const struct m
 	for (size_t i = 0; i < n; i++) {
 		if (router_policy(u[i].field)) {
 			analyze_report(r, SKF0001, kind, meta, u[i].line,
-				       "give the Service port an HTTP rule beyond weights (the "
-				       "guide's retries are enough) so that skiffd's L7 router "
-				       "serves it: the policy applies per request there",
+				       "declare the Service port HTTP (name it http-..., or "
+				       "appProtocol: http): LEAST_REQUEST, a header, cookie or "
+				       "query hash, HTTP pool limits and outlierDetection then "
+				       "make skiffd's L7 router serve it; other fields need an "
+				       "HTTP rule beyond weights there (the guide's retries)",
 				       "%s is enforced only on ports skiffd's L7 router serves, "
 				       "not on ports balanced in the kernel",
 				       u[i].field);

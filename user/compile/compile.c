@@ -195,7 +195,7 @@ int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, siz
 	vs = compile_find_vs(ix, sps[from].svc, d);
 	for (size_t k = from; k < to && !err; k++) {
 		err = compile_svcport(ix, &r, &sps[k], (uint32_t)k, &cs[k - from], out, cap, d);
-		if (vs && compile_l7_port(vs, sps[k].svc, sps[k].port, d))
+		if (compile_l7_port(ix, vs, sps[k].svc, sps[k].port, d))
 			cs[k - from].val.flags |= SKIFF_SVC_F_L7;
 	}
 	compile_route_free(&r);

@@ -120,6 +120,15 @@ const struct m_service_port *compile_dest_port(const struct m_virtualservice *vs
 					       const struct cc_dest *dest, uint16_t port,
 					       uint8_t proto, struct diag *d);
 
+/* Does http route `r` apply to connections on `port`? Only when every match names another port
+ * does it not (compile_l7.c). */
+bool compile_l7_route_on_port(const struct m_route *r, uint16_t port);
+/* Does a DestinationRule ask for the L7 router on port `p` of `svc`: for the Service itself when
+ * `vs` is NULL, else for every destination of the http routes of `vs` on that port, merged per
+ * subset and target port (compile_l7_dr.c)? */
+bool compile_l7_dr_asks(const struct cc_index *ix, const struct m_virtualservice *vs,
+			const struct m_service *svc, const struct m_service_port *p);
+
 /* A backend slot under construction. */
 struct cc_slot {
 	union skiff_addr addr;

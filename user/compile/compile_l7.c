@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Which Service ports need skiffd's L7 router (compile_l7.h): the port's protocol as Istio reads
- * it, and whether the VirtualService for the Service has HTTP rules that apply to that port.
+ * it, and whether the VirtualService for the Service has HTTP rules that apply to that port or a
+ * DestinationRule asks for a per-request policy (compile_l7_dr.c).
  */
 #include <netinet/in.h>
 #include <string.h>
@@ -55,9 +56,7 @@ enum port_proto compile_port_proto(const struct m_service_port *p)
 	return proto_of(p->name, dash ? (size_t)(dash - p->name) : strlen(p->name));
 }
 
-/* Does http route `r` apply to connections on `port`? Only when every match names another port
- * does it not. */
-static bool route_on_port(const struct m_route *r, uint16_t port)
+bool compile_l7_route_on_port(const struct m_route *r, uint16_t port)
 {
 	if (!r->h || !r->h->nmatches)
 		return true;
@@ -67,23 +66,42 @@ static bool route_on_port(const struct m_route *r, uint16_t port)
 	return false;
 }
 
-bool compile_l7_port(const struct m_virtualservice *vs, const struct m_service *svc,
-		     const struct m_service_port *p, struct diag *d)
+/* HTTP rules on a port that says it is not HTTP: the rules cannot apply, say so. */
+static void warn_not_http(const struct m_virtualservice *vs, const struct m_service *svc,
+			  const struct m_service_port *p, struct diag *d)
 {
-	enum port_proto proto = compile_port_proto(p);
-	bool l7 = false;
-
-	if (p->proto != IPPROTO_TCP)
-		return false;
-	for (size_t i = 0; i < vs->nhttp && !l7; i++)
-		l7 = route_on_port(&vs->http[i], p->port) && m_http_route_is_l7(&vs->http[i]);
-	if (!l7 || proto != PORT_PROTO_OTHER)
-		return l7;
 	compile_diag_once(d, DIAG_WARN, vs->meta.file, vs->meta.line,
 			  "VirtualService %s/%s: HTTP rules for Service %s/%s port %u, whose "
 			  "protocol (%s) is not HTTP; connections to it stay in the kernel with "
 			  "weights only (name the port http-..., or set appProtocol: http)",
 			  vs->meta.ns, vs->meta.name, svc->meta.ns, svc->meta.name, p->port,
 			  p->app_protocol ? p->app_protocol : p->name);
-	return false;
+}
+
+bool compile_l7_port(const struct cc_index *ix, const struct m_virtualservice *vs,
+		     const struct m_service *svc, const struct m_service_port *p, struct diag *d)
+{
+	enum port_proto proto = compile_port_proto(p);
+	bool rules = false, on_port = false;
+
+	if (p->proto != IPPROTO_TCP)
+		return false;
+	for (size_t i = 0; vs && i < vs->nhttp; i++) {
+		if (!compile_l7_route_on_port(&vs->http[i], p->port))
+			continue;
+		on_port = true;
+		rules |= m_http_route_is_l7(&vs->http[i]);
+	}
+	if (rules && proto == PORT_PROTO_OTHER)
+		warn_not_http(vs, svc, p, d);
+	if (rules)
+		return proto != PORT_PROTO_OTHER;
+	/* A rule's policy alone asks for no HTTP, so the port must say it speaks HTTP: an unnamed
+	 * port may carry anything, and the router does not sniff. With a VirtualService, the
+	 * router needs one of its http routes for the port (tcp routes keep it in the kernel). */
+	if (proto != PORT_PROTO_HTTP && proto != PORT_PROTO_HTTP2)
+		return false;
+	if (vs && !on_port)
+		return false;
+	return compile_l7_dr_asks(ix, vs, svc, p);
 }

@@ -6,8 +6,11 @@
  * beyond plain weights (match, retries, timeout, fault, rewrite, redirect, headers, mirror,
  * directResponse) and the port speaks HTTP: its appProtocol, else its name's prefix as Istio reads
  * them (http, http2, grpc, grpc-web, h2c; tcp, tls, https, mongo, redis, mysql are not). A port
- * with neither is treated as HTTP, Istio's sniffing without the sniff. The kernel punts TCP to
- * such a port to skiffd (SKIFF_SVC_F_L7); plain weights stay in the kernel, per connection.
+ * with neither is treated as HTTP, Istio's sniffing without the sniff. A port declared HTTP is L7
+ * too when a DestinationRule for a destination its traffic reaches asks for a per-request policy
+ * (compile_policy_per_request); without a VirtualService its one route is the Service itself.
+ * The kernel punts TCP to such a port to skiffd (SKIFF_SVC_F_L7); plain weights stay in the
+ * kernel, per connection.
  *
  * The table points into the model it was built from: keep that model alive as long as the table
  * (the agent keeps both in one snapshot).
@@ -62,9 +65,12 @@ struct l7_svcport {
 	struct skiff_sock_origin vip; /* VIP and service port, as the kernel files the punt */
 	const struct m_service *svc;
 	const struct m_service_port *port;
-	const struct m_virtualservice *vs;
-	struct l7_route *routes; /* vs->http in order: first match wins */
+	const struct m_virtualservice *vs; /* NULL: no VirtualService, routes[0] is self_route */
+	struct l7_route *routes;	   /* vs->http in order: first match wins */
 	size_t nroutes;
+	/* Istio's route for a Service no VirtualService routes: every request to the Service
+	 * itself, on the port dialled. Owned by the table (the model has no such route). */
+	struct m_route *self_route;
 };
 
 struct l7_table {
@@ -75,10 +81,17 @@ struct l7_table {
 	const struct model *m;
 };
 
-/* Does `vs` make port `p` of `svc` L7? A rule on a port that is not HTTP is a warning in `d`
- * (the port stays in the kernel). */
-bool compile_l7_port(const struct m_virtualservice *vs, const struct m_service *svc,
-		     const struct m_service_port *p, struct diag *d);
+struct cc_index;
+/* Is port `p` of `svc` L7, under `vs` (NULL: no VirtualService routes it) and the
+ * DestinationRules of `ix`? A rule on a port that is not HTTP is a warning in `d` (the port
+ * stays in the kernel). */
+bool compile_l7_port(const struct cc_index *ix, const struct m_virtualservice *vs,
+		     const struct m_service *svc, const struct m_service_port *p, struct diag *d);
+/* Does a merged DestinationRule policy ask for what only a per-request proxy does:
+ * LEAST_REQUEST, a hash of a header, cookie or query parameter, an HTTP connection-pool limit
+ * (http1MaxPendingRequests, http2MaxRequests, maxRequestsPerConnection, maxRetries,
+ * idleTimeout) or outlierDetection? */
+bool compile_policy_per_request(const struct m_tp_settings *s);
 
 /* Every L7 service port of the model, for node `node` (which endpoints are local). 0, -EINVAL
  * (errors in d) or -ENOMEM. */

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The L7 router's table (compile_l7.h): for every L7 service port and IP family, the
- * VirtualService's http routes in order, each destination resolved to the ready endpoints of its
- * subset in the VIP's family, and whether each endpoint is on this node.
+ * VirtualService's http routes in order (or, without one, a route to the Service itself), each
+ * destination resolved to the ready endpoints of its subset in the VIP's family, and whether each
+ * endpoint is on this node.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,20 +14,17 @@
 #include "compile/compile_internal.h"
 #include "compile/compile_l7.h"
 
-static int dest_endpoints(const struct cc_index *ix, const struct m_virtualservice *vs,
-			  const struct cc_dest *cd, const struct cc_svcport *sp, const char *node,
-			  struct l7_dest *out, struct diag *d)
+/* The ready endpoints of destination `cd` on port `tp` of its target, in the VIP's family. */
+static int endpoints_on(const struct cc_index *ix, const struct cc_dest *cd,
+			const struct m_service_port *tp, const struct cc_svcport *sp,
+			const char *node, struct l7_dest *out)
 {
-	const struct m_service_port *tp;
 	struct cc_slots slots = {0};
 	int n;
 
 	out->dst = cd->dst;
 	out->target = cd->target;
 	out->weight = cd->weight;
-	tp = compile_dest_port(vs, cd, sp->port->port, IPPROTO_TCP, d);
-	if (!tp)
-		return -EINVAL;
 	out->port = tp->port;
 	n = compile_endpoints(ix, cd->target, tp, sp->family, cd->subset, &slots);
 	if (n < 0)
@@ -49,6 +47,21 @@ static int dest_endpoints(const struct cc_index *ix, const struct m_virtualservi
 	}
 	compile_slots_free(&slots);
 	return 0;
+}
+
+static int dest_endpoints(const struct cc_index *ix, const struct m_virtualservice *vs,
+			  const struct cc_dest *cd, const struct cc_svcport *sp, const char *node,
+			  struct l7_dest *out, struct diag *d)
+{
+	const struct m_service_port *tp;
+
+	out->dst = cd->dst;
+	out->target = cd->target;
+	out->weight = cd->weight;
+	tp = compile_dest_port(vs, cd, sp->port->port, IPPROTO_TCP, d);
+	if (!tp)
+		return -EINVAL;
+	return endpoints_on(ix, cd, tp, sp, node, out);
 }
 
 /* Mirrors resolve like destinations; one that does not resolve is left without endpoints. */
@@ -104,18 +117,24 @@ static int one_route(const struct cc_index *ix, const struct m_virtualservice *v
 	return err ? err : route_mirrors(ix, vs, rt, sp, node, lr, d);
 }
 
-static int one_svcport(const struct cc_index *ix, const struct m_virtualservice *vs,
-		       const struct cc_svcport *sp, const char *node, struct l7_svcport *out,
-		       struct diag *d)
+static void svcport_head(const struct cc_svcport *sp, const struct m_virtualservice *vs,
+			 struct l7_svcport *out)
 {
-	int err = 0;
-
 	out->vip.addr = sp->addr;
 	out->vip.port = htons(sp->port->port);
 	out->vip.family = sp->family;
 	out->svc = sp->svc;
 	out->port = sp->port;
 	out->vs = vs;
+}
+
+static int one_svcport(const struct cc_index *ix, const struct m_virtualservice *vs,
+		       const struct cc_svcport *sp, const char *node, struct l7_svcport *out,
+		       struct diag *d)
+{
+	int err = 0;
+
+	svcport_head(sp, vs, out);
 	out->routes = calloc(vs->nhttp ? vs->nhttp : 1, sizeof(*out->routes));
 	if (!out->routes)
 		return -ENOMEM;
@@ -126,6 +145,43 @@ static int one_svcport(const struct cc_index *ix, const struct m_virtualservice 
 			err = e;
 	}
 	return err;
+}
+
+/* The route and destination Istio gives a Service no VirtualService routes, in one block the
+ * table owns: no match, no action, the Service itself with every endpoint on the port dialled. */
+struct self_route {
+	struct m_route r;
+	struct m_destination dst;
+};
+
+/* A port no VirtualService routes, made L7 by a DestinationRule: one route to the Service. */
+static int self_svcport(const struct cc_index *ix, const struct cc_svcport *sp, const char *node,
+			struct l7_svcport *out)
+{
+	struct self_route *sr = calloc(1, sizeof(*sr));
+	struct cc_dest cd = {.target = sp->svc, .weight = 1};
+
+	svcport_head(sp, NULL, out);
+	out->routes = calloc(1, sizeof(*out->routes));
+	if (!sr || !out->routes) {
+		free(sr);
+		return -ENOMEM;
+	}
+	sr->dst.host = sp->svc->meta.name;
+	sr->dst.line = sp->svc->meta.line;
+	sr->r.dests = &sr->dst;
+	sr->r.ndests = 1;
+	sr->r.line = sp->svc->meta.line;
+	out->self_route = &sr->r; /* first member: l7_table_free frees the block through it */
+	cd.dst = &sr->dst;
+	out->nroutes = 1;
+	out->routes[0].r = &sr->r;
+	out->routes[0].total = 1;
+	out->routes[0].dests = calloc(1, sizeof(*out->routes[0].dests));
+	if (!out->routes[0].dests)
+		return -ENOMEM;
+	out->routes[0].ndests = 1;
+	return endpoints_on(ix, &cd, sp->port, sp, node, &out->routes[0].dests[0]);
 }
 
 static int vip_cmp(const void *a, const void *b)
@@ -151,9 +207,12 @@ int compile_l7_table_ix(const struct model *m, const struct cc_index *ix,
 		const struct m_virtualservice *vs = compile_find_vs(ix, sps[i].svc, d);
 		int e;
 
-		if (!vs || !compile_l7_port(vs, sps[i].svc, sps[i].port, d))
+		if (!compile_l7_port(ix, vs, sps[i].svc, sps[i].port, d))
 			continue;
-		e = one_svcport(ix, vs, &sps[i], node, &t->v[t->n++], d);
+		if (vs)
+			e = one_svcport(ix, vs, &sps[i], node, &t->v[t->n++], d);
+		else
+			e = self_svcport(ix, &sps[i], node, &t->v[t->n++]);
 		if (e)
 			err = e;
 	}
@@ -216,6 +275,7 @@ void l7_table_free(struct l7_table *t)
 			dests_free(t->v[i].routes[k].mirrors, t->v[i].routes[k].nmirrors);
 		}
 		free(t->v[i].routes);
+		free(t->v[i].self_route);
 	}
 	if (t) {
 		free(t->v);

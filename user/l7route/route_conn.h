@@ -122,6 +122,29 @@ void l7r_mirror(struct l7r_conn *c, struct l7r_req *q);
 /* A mirror's Host, as Envoy marks shadowed traffic: "reviews:9080" -> "reviews-shadow:9080". */
 void l7r_shadow_host(const char *host, char *out, size_t len);
 
+/* What a mirror job starts with (each protocol's job embeds it first): where the copy goes and
+ * whose identity a tunnel to another node carries. */
+struct l7r_mirror {
+	struct l7route *rt;
+	struct skiff_punt_key client;
+	struct l7_endpoint ep;
+};
+
+/* How one protocol makes, runs and drops its copies. */
+struct l7r_mirror_ops {
+	size_t size;				      /* of the job, >= sizeof(struct l7r_mirror) */
+	int (*fill)(struct l7r_mirror *m, void *arg); /* the copy itself; nonzero: no copy */
+	void *(*run)(void *job);		      /* on the copy's thread; frees the job */
+	void (*drop)(struct l7r_mirror *m);	      /* frees what fill made (not the job) */
+};
+
+/* route_mirror_spawn.c: a copy to an endpoint of `d` picked uniformly: a zeroed job of
+ * ops->size with the router, the client of `c` and the endpoint, filled by ops->fill(job, arg),
+ * run by ops->run on a detached thread of its own. When the copy cannot go, ops->drop and the
+ * job is freed: a mirror never fails the request. */
+void l7r_mirror_spawn(struct l7r_conn *c, const struct l7_dest *d, const struct l7r_mirror_ops *ops,
+		      void *arg);
+
 /* What one try upstream gave. */
 enum l7r_outcome {
 	OUT_RESPONSE,	  /* a response head arrived */

@@ -7,7 +7,6 @@
  * about it reaches the client or delays its response. Only a stream whose body is held whole
  * is copied, as for HTTP/1.1.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,17 +14,22 @@
 #include "l7route/route_pick.h"
 
 struct h2_mirror {
-	struct l7route *rt;
-	struct skiff_punt_key client;
-	struct l7_endpoint ep;
+	struct l7r_mirror m; /* first: the job is spawned as one */
 	struct l7r_h2_fields head;
 	struct l7_buf body;
 };
 
-static void job_free(struct h2_mirror *j)
+static void drop(struct l7r_mirror *m)
 {
+	struct h2_mirror *j = (struct h2_mirror *)m;
+
 	l7r_h2_fields_free(&j->head);
 	l7_buf_free(&j->body);
+}
+
+static void job_free(struct h2_mirror *j)
+{
+	drop(&j->m);
 	free(j);
 }
 
@@ -39,7 +43,7 @@ static void *mirror_main(void *arg)
 	for (size_t i = 0; nv && i < j->head.n; i++)
 		nv[i] = l7r_h2_nv(j->head.v[i].name, j->head.v[i].value);
 	if (nv)
-		(void)l7r_h2_once(j->rt, &j->client, &j->ep, nv, j->head.n, &j->body,
+		(void)l7r_h2_once(j->m.rt, &j->m.client, &j->m.ep, nv, j->head.n, &j->body,
 				  l7r_deadline(L7R_CONNECT_MS), &cancel, &rs);
 	l7r_h2_resp_free(&rs);
 	free(nv);
@@ -71,28 +75,30 @@ static int shadow_head(const struct l7r_h2s *s, const struct l7r_h2_fields *head
 	return err;
 }
 
+/* The stream a copy is made of. */
+struct mirror_src {
+	const struct l7r_h2s *s;
+	const struct l7r_h2_fields *head;
+	const struct l7_dest *d;
+};
+
+static int fill(struct l7r_mirror *m, void *arg)
+{
+	struct h2_mirror *j = (struct h2_mirror *)m;
+	const struct mirror_src *src = arg;
+
+	return shadow_head(src->s, src->head, src->d, &j->head) ||
+	       l7_buf_put(&j->body, src->s->q.body.data, src->s->q.body.len);
+}
+
+static const struct l7r_mirror_ops h2_mirror = {
+    .size = sizeof(struct h2_mirror), .fill = fill, .run = mirror_main, .drop = drop};
+
 static void mirror_one(struct l7r_h2s *s, const struct l7r_h2_fields *head, const struct l7_dest *d)
 {
-	const struct l7_endpoint *ep = l7r_pick_endpoint(d, NULL, 0, l7r_rand32());
-	struct l7r_conn *c = s->h->c;
-	struct h2_mirror *j;
-	pthread_attr_t at;
-	pthread_t th;
-	int err;
+	struct mirror_src src = {.s = s, .head = head, .d = d};
 
-	if (!ep || !(j = calloc(1, sizeof(*j))))
-		return;
-	j->rt = c->rt;
-	j->client = c->client;
-	j->ep = *ep;
-	err = shadow_head(s, head, d, &j->head) ||
-	      l7_buf_put(&j->body, s->q.body.data, s->q.body.len);
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 128 << 10);
-	if (err || pthread_create(&th, &at, mirror_main, j))
-		job_free(j);
-	pthread_attr_destroy(&at);
+	l7r_mirror_spawn(s->h->c, d, &h2_mirror, &src);
 }
 
 void l7r_h2_mirror(struct l7r_h2s *s, const struct l7r_h2_fields *head)

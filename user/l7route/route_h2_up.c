@@ -290,21 +290,30 @@ static enum l7r_outcome exchange(struct h2_up *u, uint64_t dl, const int *cancel
 	return u->code == NGHTTP2_REFUSED_STREAM ? OUT_REFUSED : OUT_RESET;
 }
 
-static enum l7r_outcome request(struct h2_up *u, const nghttp2_nv *nva, size_t nvlen,
-				const struct l7_buf *body, uint64_t dl, const int *cancel,
-				struct l7r_h2_resp *rs)
+/* One request's part of a try: what goes out, until when, and where the response goes. */
+struct h2_req {
+	const nghttp2_nv *nva;
+	size_t nvlen;
+	const struct l7_buf *body;
+	uint64_t dl;
+	const int *cancel;
+	struct l7r_h2_resp *rs;
+};
+
+static enum l7r_outcome request(struct h2_up *u, const struct h2_req *r)
 {
 	nghttp2_data_provider dp = {.read_callback = body_read};
 
-	u->rs = rs;
-	u->body = body;
+	u->rs = r->rs;
+	u->body = r->body;
 	u->body_off = 0;
 	u->any = u->final = u->done = u->too_large = false;
 	u->code = 0;
-	u->sid = nghttp2_submit_request(u->s, NULL, nva, nvlen, body->len ? &dp : NULL, NULL);
+	u->sid =
+	    nghttp2_submit_request(u->s, NULL, r->nva, r->nvlen, r->body->len ? &dp : NULL, NULL);
 	if (u->sid < 0)
 		return OUT_RESET;
-	return exchange(u, dl, cancel);
+	return exchange(u, r->dl, r->cancel);
 }
 
 static bool reusable(const struct h2_up *u)
@@ -313,51 +322,60 @@ static bool reusable(const struct h2_up *u)
 	return nghttp2_session_want_read(u->s) && u->sid < (1 << 30);
 }
 
+/* The HBONE stream to `ep` with the client's identity when it is on another node and this
+ * skiffd carries HBONE; -ENOENT when the endpoint is to be dialled directly. */
+static int h2_tunnel(struct l7route *rt, const struct skiff_punt_key *client,
+		     const struct l7_endpoint *ep, const char *traceparent)
+{
+	if (ep->local || !rt->o.tunnel)
+		return -ENOENT;
+	return rt->o.tunnel(rt->o.ctx, client, &ep->addr, traceparent);
+}
+
+/* One request on a connection of its own, closed after it: `fd` from h2_tunnel, or a direct
+ * dial (bounded by `dial_dl`) when that is -ENOENT. Such a connection is never pooled. */
+static enum l7r_outcome h2_dial_request(int fd, const struct l7_endpoint *ep, uint64_t dial_dl,
+					const struct h2_req *r)
+{
+	struct h2_up *u;
+	enum l7r_outcome o;
+
+	if (fd == -ENOENT)
+		fd = l7r_dial(&ep->addr, dial_dl);
+	u = fd < 0 ? NULL : up_new(fd, &ep->addr);
+	if (!u)
+		return OUT_CONNECT_FAIL;
+	o = request(u, r);
+	up_close(u);
+	return o;
+}
+
 enum l7r_outcome l7r_h2_once(struct l7route *rt, const struct skiff_punt_key *client,
 			     const struct l7_endpoint *ep, const nghttp2_nv *nva, size_t nvlen,
 			     const struct l7_buf *body, uint64_t dl, const int *cancel,
 			     struct l7r_h2_resp *rs)
 {
-	struct h2_up *u;
-	enum l7r_outcome o;
-	int fd = -ENOENT;
+	const struct h2_req r = {nva, nvlen, body, dl, cancel, rs};
 
-	if (!ep->local && rt->o.tunnel)
-		fd = rt->o.tunnel(rt->o.ctx, client, &ep->addr, NULL);
-	if (fd == -ENOENT)
-		fd = l7r_dial(&ep->addr, dl);
-	u = fd < 0 ? NULL : up_new(fd, &ep->addr);
-	if (!u)
-		return OUT_CONNECT_FAIL;
-	o = request(u, nva, nvlen, body, dl, cancel, rs);
-	up_close(u);
-	return o;
+	return h2_dial_request(h2_tunnel(rt, client, ep, NULL), ep, dl, &r);
 }
 
 enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, const nghttp2_nv *nva,
 			    size_t nvlen, const struct l7_buf *body, uint64_t dl, const int *cancel,
 			    struct l7r_h2_resp *rs, bool *tunnel, const char *traceparent)
 {
+	const struct h2_req r = {nva, nvlen, body, dl, cancel, rs};
 	uint64_t cdl = l7r_deadline(L7R_CONNECT_MS);
 	struct h2_up *u = NULL;
 	enum l7r_outcome o;
 	bool reused, any;
 	int fd;
 
-	*tunnel = false;
-	if (!ep->local && c->rt->o.tunnel) {
-		/* one CONNECT per try: it names the stream's span, the destination's parent */
-		fd = c->rt->o.tunnel(c->rt->o.ctx, &c->client, &ep->addr, traceparent);
-		if (fd != -ENOENT) {
-			*tunnel = true;
-			u = fd < 0 ? NULL : up_new(fd, &ep->addr);
-			if (!u)
-				return OUT_CONNECT_FAIL;
-			o = request(u, nva, nvlen, body, dl, cancel, rs);
-			up_close(u);
-			return o;
-		}
-	}
+	/* one CONNECT per try: it names the stream's span, the destination's parent */
+	fd = h2_tunnel(c->rt, &c->client, ep, traceparent);
+	*tunnel = fd != -ENOENT;
+	if (*tunnel)
+		return h2_dial_request(fd, ep, dl, &r);
 	u = pool_get(c->rt->h2pool, &ep->addr);
 	reused = u != NULL;
 	for (;;) {
@@ -369,7 +387,7 @@ enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, co
 			if (!u)
 				return OUT_CONNECT_FAIL;
 		}
-		o = request(u, nva, nvlen, body, dl, cancel, rs);
+		o = request(u, &r);
 		any = u->any;
 		if (o == OUT_RESPONSE && reusable(u))
 			pool_put(c->rt->h2pool, u);

@@ -8,7 +8,6 @@
  * span is a child of the request's, and the copy carries that span's ids, not the request's.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +19,8 @@
 #include "tracing/tracing.h"
 
 struct mirror_job {
-	struct l7route *rt;
-	struct skiff_punt_key client;
-	struct l7_endpoint ep;
-	struct l7_buf req; /* head and body */
+	struct l7r_mirror m; /* first: the job is spawned as one */
+	struct l7_buf req;   /* head and body */
 	struct trace_ids ids;
 	struct trace_span *span; /* NULL: not sampled */
 };
@@ -50,10 +47,10 @@ static void *mirror_main(void *arg)
 	ssize_t n;
 
 	trace_format_traceparent(&j->ids, tp);
-	if (!j->ep.local && j->rt->o.tunnel)
-		fd = j->rt->o.tunnel(j->rt->o.ctx, &j->client, &j->ep.addr, tp);
+	if (!j->m.ep.local && j->m.rt->o.tunnel)
+		fd = j->m.rt->o.tunnel(j->m.rt->o.ctx, &j->m.client, &j->m.ep.addr, tp);
 	if (fd == -ENOENT)
-		fd = l7r_dial(&j->ep.addr, dl);
+		fd = l7r_dial(&j->m.ep.addr, dl);
 	if (fd >= 0 && !l7r_write_all(fd, l7_buf_head(&j->req), l7_buf_unread(&j->req), dl))
 		while ((n = l7r_read(fd, buf, sizeof(buf), dl)) > 0)
 			if (!status) /* the response is dropped; it ends when the endpoint closes */
@@ -76,22 +73,25 @@ void l7r_shadow_host(const char *host, char *out, size_t len)
 		snprintf(out, len, "%s-shadow", host);
 }
 
-static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_dest *d)
+/* The request a copy is made of. */
+struct mirror_src {
+	struct l7r_conn *c;
+	struct l7r_req *q;
+	const struct l7_dest *d;
+};
+
+/* The copy as HTTP/1.1 bytes: the rewritten path, the Host marked shadowed, the client's fields
+ * but for Host, Connection and the trace fields, a child span's ids, then the body. */
+static int fill(struct l7r_mirror *m, void *arg)
 {
-	const struct l7_endpoint *ep = l7r_pick_endpoint(d, NULL, 0, l7r_rand32());
-	struct mirror_job *j;
+	struct mirror_job *j = (struct mirror_job *)m;
+	const struct mirror_src *src = arg;
+	struct l7r_req *q = src->q;
 	char host[512];
-	pthread_attr_t at;
-	pthread_t th;
 	char *path;
 	int err;
 
-	if (!ep || !(j = calloc(1, sizeof(*j))))
-		return;
-	j->rt = c->rt;
-	j->client = c->client;
-	j->ep = *ep;
-	l7r_shadow_host(q->rq.authority ? q->rq.authority : d->target->meta.name, host,
+	l7r_shadow_host(q->rq.authority ? q->rq.authority : src->d->target->meta.name, host,
 			sizeof(host));
 	path = l7r_rewritten_path(q);
 	err = !path ||
@@ -110,16 +110,26 @@ static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_de
 		      l7_buf_put(&j->req, q->body.data, q->body.len);
 	free(path);
 	if (!err)
-		j->span = l7r_trace_mirror_begin(c, q, d, ep, host, &j->ids);
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 128 << 10);
-	if (err || pthread_create(&th, &at, mirror_main, j)) {
-		free(j->span);
-		l7_buf_free(&j->req);
-		free(j);
-	}
-	pthread_attr_destroy(&at);
+		j->span = l7r_trace_mirror_begin(src->c, q, src->d, &m->ep, host, &j->ids);
+	return err;
+}
+
+static void drop(struct l7r_mirror *m)
+{
+	struct mirror_job *j = (struct mirror_job *)m;
+
+	free(j->span);
+	l7_buf_free(&j->req);
+}
+
+static const struct l7r_mirror_ops h1_mirror = {
+    .size = sizeof(struct mirror_job), .fill = fill, .run = mirror_main, .drop = drop};
+
+static void mirror_one(struct l7r_conn *c, struct l7r_req *q, const struct l7_dest *d)
+{
+	struct mirror_src src = {.c = c, .q = q, .d = d};
+
+	l7r_mirror_spawn(c, d, &h1_mirror, &src);
 }
 
 void l7r_mirror(struct l7r_conn *c, struct l7r_req *q)
