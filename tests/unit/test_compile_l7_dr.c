@@ -280,6 +280,34 @@ static void test_tcp_route_stays(void **state)
 	assert_false(l7(f, 80));
 }
 
+/* Never a silent ignore: what only the router applies, on a port that stays in the kernel, is a
+ * warning naming the port; a source-address hash (the kernel's own) is not. */
+static void test_kernel_port_warned(void **state)
+{
+	struct fx *f = *state;
+
+	scene(f, "shop", "  trafficPolicy:\n    outlierDetection: {consecutive5xxErrors: 3}\n",
+	      false);
+	fx_compile_ok(f);
+	assert_true(l7(f, 80));
+	assert_false(l7(f, 82));
+	assert_true(diag_contains(&f->d, "Service shop/echo port 82 (tcp-db): a DestinationRule "
+					 "sets connection-pool limits, outlier detection"));
+	assert_false(diag_contains(&f->d, "port 80 (http)"));
+	diag_free(&f->d);
+	scene(f, "shop", "  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 5}\n",
+	      false);
+	fx_compile_ok(f);
+	assert_false(l7(f, 80));
+	assert_true(diag_contains(&f->d, "Service shop/echo port 80 (http): a DestinationRule"));
+	diag_free(&f->d);
+	scene(f, "shop",
+	      "  trafficPolicy:\n    loadBalancer:\n      consistentHash: {useSourceIp: true}\n",
+	      false);
+	fx_compile_ok(f);
+	assert_false(diag_contains(&f->d, "a DestinationRule sets connection-pool limits"));
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
 
 int main(void)
@@ -287,7 +315,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    T(test_which_policies),	    T(test_table_without_virtualservice),
 	    T(test_port_and_subset_levels), T(test_rule_namespaces),
-	    T(test_tcp_route_stays),
+	    T(test_tcp_route_stays),	    T(test_kernel_port_warned),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

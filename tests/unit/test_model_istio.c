@@ -712,13 +712,17 @@ static void test_dr_unenforced_and_selector(void **state)
 			  "  exportTo: [\".\"]\n"
 			  "  trafficPolicy:\n    tls:\n      mode: ISTIO_MUTUAL\n"
 			  "  subsets:\n  - name: v1\n    labels:\n      version: v1\n"
-			  "    trafficPolicy:\n      loadBalancer:\n        simple: RANDOM\n",
+			  "    trafficPolicy:\n      loadBalancer:\n        simple: RANDOM\n"
+			  "        warmupDurationSecs: 10s\n",
 		  &m, &d);
 	dr = &m.destinationrules[0];
 	assert_string_equal(labels_get(&dr->workload_selector, "app"), "r");
 	assert_true(has_unenforced(dr->unenforced, dr->nunenforced, "trafficPolicy.tls"));
+	/* the balancer is enforced (the kernel or the router); slow start is not */
+	assert_false(has_unenforced(dr->unenforced, dr->nunenforced,
+				    "subsets[0].trafficPolicy.loadBalancer"));
 	assert_true(has_unenforced(dr->unenforced, dr->nunenforced,
-				   "subsets[0].trafficPolicy.loadBalancer"));
+				   "subsets[0].trafficPolicy.loadBalancer.warmupDurationSecs"));
 	assert_true(has_unenforced(dr->unenforced, dr->nunenforced, "exportTo"));
 	assert_int_equal(dr->nunenforced, 3);
 	model_free(&m);

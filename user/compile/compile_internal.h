@@ -128,6 +128,11 @@ bool compile_l7_route_on_port(const struct m_route *r, uint16_t port);
  * subset and target port (compile_l7_dr.c)? */
 bool compile_l7_dr_asks(const struct cc_index *ix, const struct m_virtualservice *vs,
 			const struct m_service *svc, const struct m_service_port *p);
+/* Does a DestinationRule for `svc` set, on port `p`, what only the L7 router applies
+ * (per-request policy, connection-pool limits)? Asked of ports that stay in the kernel, to warn
+ * that those fields do nothing there (compile_l7_dr.c). */
+bool compile_l7_dr_kernel_gap(const struct cc_index *ix, const struct m_service *svc,
+			      const struct m_service_port *p);
 
 /* A backend slot under construction. */
 struct cc_slot {

@@ -78,8 +78,26 @@ static void warn_not_http(const struct m_virtualservice *vs, const struct m_serv
 			  p->app_protocol ? p->app_protocol : p->name);
 }
 
-bool compile_l7_port(const struct cc_index *ix, const struct m_virtualservice *vs,
-		     const struct m_service *svc, const struct m_service_port *p, struct diag *d)
+/* A DestinationRule's router-only fields on a port that stays in the kernel: never a silent
+ * ignore. */
+static void warn_policy_in_kernel(const struct m_service *svc, const struct m_service_port *p,
+				  struct diag *d)
+{
+	compile_diag_once(
+	    d, DIAG_WARN, svc->meta.file, svc->meta.line,
+	    "Service %s/%s port %u (%s): a DestinationRule sets connection-pool limits, "
+	    "outlier detection or a per-request balancer, which skiffd's L7 router "
+	    "applies on the ports it serves (HTTP ports whose VirtualService has HTTP "
+	    "rules or whose DestinationRule asks for a per-request policy); this port "
+	    "stays in the kernel, balanced per connection, where those fields do nothing",
+	    svc->meta.ns, svc->meta.name, p->port,
+	    p->app_protocol ? p->app_protocol
+	    : p->name	    ? p->name
+			    : "unnamed");
+}
+
+static bool l7_port(const struct cc_index *ix, const struct m_virtualservice *vs,
+		    const struct m_service *svc, const struct m_service_port *p, struct diag *d)
 {
 	enum port_proto proto = compile_port_proto(p);
 	bool rules = false, on_port = false;
@@ -104,4 +122,14 @@ bool compile_l7_port(const struct cc_index *ix, const struct m_virtualservice *v
 	if (vs && !on_port)
 		return false;
 	return compile_l7_dr_asks(ix, vs, svc, p);
+}
+
+bool compile_l7_port(const struct cc_index *ix, const struct m_virtualservice *vs,
+		     const struct m_service *svc, const struct m_service_port *p, struct diag *d)
+{
+	if (l7_port(ix, vs, svc, p, d))
+		return true;
+	if (p->proto == IPPROTO_TCP && compile_l7_dr_kernel_gap(ix, svc, p))
+		warn_policy_in_kernel(svc, p, d);
+	return false;
 }

@@ -42,11 +42,18 @@ static bool first_in_ns(const struct cc_pair *v, size_t n, const struct m_destin
 	return true;
 }
 
-/* Does a rule for `target` ask for the router on traffic to subset `subset` (NULL: every
- * endpoint), port `port` of the target? Merged as the router merges it; a subset the rule does
- * not define takes the rule's top level, as in the router. */
-static bool dest_asks(const struct cc_index *ix, const struct m_service *target, const char *subset,
-		      uint16_t port)
+/* What only the router applies: the per-request policies, and the limits on its upstream
+ * connections (the kernel neither counts nor times a pod's connections). */
+static bool needs_router(const struct m_tp_settings *s)
+{
+	return compile_policy_per_request(s) || s->pool.set;
+}
+
+/* Does a rule for `target` set, for traffic to subset `subset` (NULL: every endpoint) on port
+ * `port` of the target, what `pred` looks for? Merged as the router merges it; a subset the
+ * rule does not define takes the rule's top level, as in the router. */
+static bool dest_sets(const struct cc_index *ix, const struct m_service *target, const char *subset,
+		      uint16_t port, bool (*pred)(const struct m_tp_settings *))
 {
 	const struct cc_pair *v;
 	size_t n;
@@ -59,10 +66,22 @@ static bool dest_asks(const struct cc_index *ix, const struct m_service *target,
 		if (!dr || !first_in_ns(v, n, dr))
 			continue;
 		model_traffic_policy(dr, subset, port, &s);
-		if (compile_policy_per_request(&s))
+		if (pred(&s))
 			return true;
 	}
 	return false;
+}
+
+static bool dest_asks(const struct cc_index *ix, const struct m_service *target, const char *subset,
+		      uint16_t port)
+{
+	return dest_sets(ix, target, subset, port, compile_policy_per_request);
+}
+
+bool compile_l7_dr_kernel_gap(const struct cc_index *ix, const struct m_service *svc,
+			      const struct m_service_port *p)
+{
+	return dest_sets(ix, svc, NULL, p->port, needs_router);
 }
 
 /* Every destination of the http route `rt` on port `p`. Unresolvable ones are reported by the

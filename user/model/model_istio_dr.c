@@ -457,6 +457,18 @@ static void dr_tls(struct pctx *c, const struct ynode *t, const char *path)
 
 /* ---- trafficPolicy ---- */
 
+/* Locality-aware balancing and slow start have no equivalent in skiff. */
+static void dr_lb_unenforced(struct drctx *x, const struct ynode *lb, const char *path)
+{
+	static const char *const keys[] = {"localityLbSetting", "warmupDurationSecs", "warmup"};
+	char p[PLEN];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (ynode_get(lb, keys[i]))
+			dr_unenforced(x, ynode_get(lb, keys[i]),
+				      pathf(p, sizeof(p), "%s.%s", path, keys[i]));
+}
+
 /* loadBalancer, connectionPool, outlierDetection and tls: shared by policy and port level. */
 static int dr_settings(struct drctx *x, const struct ynode *tp, const char *path,
 		       struct m_tp_settings *out)
@@ -488,8 +500,12 @@ static int dr_settings(struct drctx *x, const struct ynode *tp, const char *path
 			dr_tls(x->c, n, p);
 			out->tls_set = true;
 		}
-		/* the kernel enforces a source-address hash on its own (Maglev at connect) */
-		if (i != 0 || out->lb.hash_on != M_HASH_SOURCE_IP)
+		/* loadBalancer, connectionPool and outlierDetection are the router's on L7 ports
+		 * (and a source-address hash the kernel's: Maglev at connect); the compiler warns
+		 * of a port that stays in the kernel. Client TLS origination is nobody's. */
+		if (i == 0)
+			dr_lb_unenforced(x, n, p);
+		else if (i == 3)
 			dr_unenforced(x, n, p);
 	}
 	return found;
