@@ -14,8 +14,8 @@
 /* A copy's thread only builds a request and reads a response into a fixed buffer. */
 #define MIRROR_STACK (128u << 10)
 
-void l7r_mirror_spawn(struct l7r_conn *c, const struct l7_dest *d,
-		      const struct l7r_mirror_ops *ops, void *arg)
+void l7r_mirror_spawn(struct l7r_conn *c, const struct l7_dest *d, const struct l7r_mirror_ops *ops,
+		      void *arg)
 {
 	const struct l7_endpoint *ep = l7r_pick_endpoint(d, NULL, 0, l7r_rand32());
 	struct l7r_mirror *m;
