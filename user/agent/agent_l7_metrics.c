@@ -15,8 +15,7 @@
 #include "agent/agent_l7_metrics.h"
 #include "common/addr.h"
 
-/* The mesh pod with this address on any node, from the snapshot (NULL when none). */
-static const struct m_pod *pod_by_ip(const struct model *m, const char *ip)
+const struct m_pod *agent_pod_by_ip(const struct model *m, const char *ip)
 {
 	for (size_t i = 0; i < m->npods; i++)
 		for (size_t k = 0; k < m->pods[i].nips; k++)
@@ -34,7 +33,8 @@ struct l7_timing *l7_timing_new(struct agent *a, const struct model *m, const st
 	if (!t)
 		return NULL;
 	t->a = a;
-	metrics_peer_from_pod(&t->key.src, src_ip && *src_ip ? pod_by_ip(m, src_ip) : NULL, td);
+	metrics_peer_from_pod(&t->key.src, src_ip && *src_ip ? agent_pod_by_ip(m, src_ip) : NULL,
+			      td);
 	if (principal && *principal)
 		snprintf(t->key.src.principal, sizeof(t->key.src.principal), "%s", principal);
 	metrics_peer_from_pod(&t->key.dst, dst, td);

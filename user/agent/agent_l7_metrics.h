@@ -24,5 +24,7 @@ void l7_timing_response(void *ctx, int status);
 /* The sizes of the exchange whose response was just counted: Istio's request and response size
  * histograms (the request already counts in istio_requests_total). */
 void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response);
+/* The mesh pod with this address on any node, from the snapshot (NULL when none). */
+const struct m_pod *agent_pod_by_ip(const struct model *m, const char *ip);
 
 #endif

@@ -124,7 +124,8 @@ int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin
 /* A connection allowed at L4 whose client reaches skiffd by sk_msg redirect (the plain relay
  * splices, and splice() does not see redirected bytes): relayed through read() and write(), bytes
  * untouched, the pod dialled as the L7 relay does (its hop joins the fast path too). */
-int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);
+int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *src,
+		  const struct skiff_sock_origin *dst);
 /* An epoll event on one side of an L7 relay (EV_L7_CLIENT, EV_L7_UPSTREAM); a relay closed
  * earlier in the same batch is skipped. */
 void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
