@@ -161,7 +161,7 @@ static const char *req_header(const void *ctx, const char *name)
 	return NULL;
 }
 
-static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
+static void emit(struct agent_al_relay *r, const struct al_req *q, int status, const char *flags)
 {
 	struct al_attrs at = {.http = true,
 			      .method = q->method,
@@ -196,7 +196,11 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
 	en.request_id = q->id;
 	en.x_forwarded_for = q->xff;
 	en.response_code = status;
-	en.response_flags = "-";
+	en.response_flags = flags ? flags : "-";
+	if (flags && !strcmp(flags, "UC"))
+		en.connection_termination_details = "upstream closed";
+	else if (flags && !strcmp(flags, "DC"))
+		en.connection_termination_details = "downstream closed";
 	en.upstream_host = local;
 	en.upstream_cluster = cluster;
 	en.downstream_remote_address = r->src_ip[0] ? r->src_ip : NULL;
@@ -207,7 +211,7 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
 	al_emit(r->pol, &en);
 }
 
-void agent_al_relay_response(struct agent_al_relay *r, int status)
+void agent_al_relay_response(struct agent_al_relay *r, int status, const char *flags)
 {
 	struct al_req q;
 
@@ -216,7 +220,7 @@ void agent_al_relay_response(struct agent_al_relay *r, int status)
 	q = r->q[r->head];
 	r->head = (r->head + 1) % r->cap;
 	r->n--;
-	emit(r, &q, status);
+	emit(r, &q, status, flags);
 	req_free(&q);
 }
 

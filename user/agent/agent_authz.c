@@ -83,10 +83,8 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
 	if (why)
 		authz_decision_format(&dec, why, whylen);
-	if (!dec.allow) {
+	if (!dec.allow)
 		log_denied(ac, rq, &dec);
-		trace_in_denied(ac->trace);
-	}
 	return dec.allow;
 }
 
@@ -100,14 +98,14 @@ static void l7_request(void *ctx)
 	agent_al_relay_request(ac->al);
 }
 
-static void l7_response(void *ctx, int status)
+static void l7_response(void *ctx, int status, const char *flags)
 {
 	struct authz_conn *ac = ctx;
 
 	if (ac->timing)
-		l7_timing_response(ac->timing, status);
-	agent_al_relay_response(ac->al, status);
-	trace_in_end(ac->trace, status);
+		l7_timing_response(ac->timing, status, flags);
+	agent_al_relay_response(ac->al, status, flags);
+	trace_in_end(ac->trace, status, flags);
 }
 
 static void l7_sizes(void *ctx, uint64_t request, uint64_t response)

@@ -83,7 +83,7 @@ void l7_timing_request(void *ctx)
 	t->start[(t->head + t->n++) % t->cap] = now_ms();
 }
 
-void l7_timing_response(void *ctx, int status)
+void l7_timing_response(void *ctx, int status, const char *flags)
 {
 	struct l7_timing *t = ctx;
 	struct metrics_http h = {.requests = 1};
@@ -96,6 +96,7 @@ void l7_timing_response(void *ctx, int status)
 	}
 	metrics_hist_observe(&h.duration_ms, ms);
 	t->key.response_code = status;
+	t->key.response_flags = flags ? flags : "-"; /* a string literal of the filter's */
 	agent_l7_metrics_add(t->a, &t->key, &h);
 }
 
@@ -104,7 +105,7 @@ void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response)
 	struct l7_timing *t = ctx;
 	struct metrics_http h = {.requests = 0};
 
-	/* same key as the response just counted: the code is still the one it set */
+	/* same key as the response just counted: the code and flags are still the ones it set */
 	metrics_hist_observe(&h.request_bytes, (double)request);
 	metrics_hist_observe(&h.response_bytes, (double)response);
 	agent_l7_metrics_add(t->a, &t->key, &h);

@@ -20,7 +20,7 @@ struct l7_timing *l7_timing_new(struct agent *a, const struct model *m, const st
 void l7_timing_free(struct l7_timing *t);
 /* The l7_decider hooks (ctx: the l7_timing). */
 void l7_timing_request(void *ctx);
-void l7_timing_response(void *ctx, int status);
+void l7_timing_response(void *ctx, int status, const char *flags);
 /* The sizes of the exchange whose response was just counted: Istio's request and response size
  * histograms (the request already counts in istio_requests_total). */
 void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response);

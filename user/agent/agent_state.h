@@ -201,7 +201,7 @@ struct agent_al_relay *agent_al_relay_new(const struct m_pod *dst, const char *s
 					  uint16_t dst_port);
 void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request *rq);
 void agent_al_relay_request(struct agent_al_relay *r);
-void agent_al_relay_response(struct agent_al_relay *r, int status);
+void agent_al_relay_response(struct agent_al_relay *r, int status, const char *flags);
 void agent_al_relay_free(struct agent_al_relay *r);
 void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 			     const struct l7r_record *rec, const char *flags);

@@ -18,8 +18,8 @@
 #include "agent/agent_state.h"
 #include "common/addr.h"
 
-static void peer_at(const struct agent *a, const struct model *m,
-		    const struct skiff_sock_origin *o, const char *id, struct metrics_peer *out)
+static void peer_at(const struct agent *a, const struct model *m, const struct skiff_sock_origin *o,
+		    const char *id, struct metrics_peer *out)
 {
 	char ip[INET6_ADDRSTRLEN];
 	const struct m_pod *pod = NULL;
@@ -71,8 +71,7 @@ static void stream_open(void *ctx, const struct proxy_stream_end *e)
 
 static void stream_end(void *ctx, const struct proxy_stream_end *e)
 {
-	const struct metrics_tcp v = {
-	    .closed = 1, .received = e->bytes_up, .sent = e->bytes_down};
+	const struct metrics_tcp v = {.closed = 1, .received = e->bytes_up, .sent = e->bytes_down};
 
 	count(ctx, e, &v);
 	agent_accesslog_stream_end(ctx, e);

@@ -18,8 +18,7 @@
 
 struct trace_in_req {
 	struct trace_ids ids;
-	bool used;   /* this entry has a span to finish (else the request was not seen by begin) */
-	bool denied; /* answered 403 by the relay's policy */
+	bool used; /* this entry has a span to finish (else the request was not seen by begin) */
 	uint64_t start_us;
 	char method[16];
 	char host[128];
@@ -106,12 +105,6 @@ int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, stru
 	return trace_inject(&r->ids, rid && rid[0] ? NULL : r->request_id, fields);
 }
 
-void trace_in_denied(struct trace_in_conn *t)
-{
-	if (t)
-		t->next.denied = true;
-}
-
 void trace_in_queued(struct trace_in_conn *t)
 {
 	if (!t)
@@ -122,7 +115,7 @@ void trace_in_queued(struct trace_in_conn *t)
 }
 
 static void span_tags(const struct trace_in_conn *t, const struct trace_in_req *r, int status,
-		      struct trace_span *s)
+		      const char *flags, struct trace_span *s)
 {
 	trace_pod_tags(s, t->dst);
 	trace_tag(s, "component", "proxy");
@@ -130,7 +123,8 @@ static void span_tags(const struct trace_in_conn *t, const struct trace_in_req *
 	trace_tag(s, "http.url", "%s", r->url);
 	trace_tag(s, "http.protocol", "HTTP/1.1");
 	trace_tag(s, "http.status_code", "%d", status);
-	trace_tag(s, "response_flags", "%s", r->denied ? "RBAC" : "-");
+	/* a policy's 403 has none, as Envoy's RBAC filter sets none (its details name the policy) */
+	trace_tag(s, "response_flags", "%s", flags ? flags : "-");
 	trace_tag(s, "upstream_cluster", "inbound|%u||", t->port);
 	trace_tag(s, "upstream_cluster.name", "inbound|%u||", t->port);
 	trace_tag(s, "guid:x-request-id", "%s", r->request_id);
@@ -140,7 +134,7 @@ static void span_tags(const struct trace_in_conn *t, const struct trace_in_req *
 	trace_node_tag(s);
 }
 
-void trace_in_end(struct trace_in_conn *t, int status)
+void trace_in_end(struct trace_in_conn *t, int status, const char *flags)
 {
 	struct trace_in_req r;
 	struct trace_span s;
@@ -164,7 +158,7 @@ void trace_in_end(struct trace_in_conn *t, int status)
 	else
 		snprintf(s.name, sizeof(s.name), "%s:%u/*", r.host, t->port);
 	snprintf(s.remote_ip, sizeof(s.remote_ip), "%s", t->src_ip);
-	span_tags(t, &r, status, &s);
+	span_tags(t, &r, status, flags, &s);
 	for (size_t i = 0; i < r.nctags && s.ntags < TRACE_MAX_TAGS; i++)
 		s.tags[s.ntags++] = r.ctags[i];
 	tracing_submit(&s);

@@ -22,9 +22,8 @@ struct trace_in_conn *trace_in_new(const struct m_pod *dst, const char *src_ip, 
 void trace_in_free(struct trace_in_conn *t);
 void trace_in_connect(struct trace_in_conn *t, const char *traceparent);
 int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, struct l7_buf *fields);
-/* The decider's verdict on the request `begin` saw last. */
-void trace_in_denied(struct trace_in_conn *t);
 void trace_in_queued(struct trace_in_conn *t);
-void trace_in_end(struct trace_in_conn *t, int status);
+/* `flags`: Envoy's response flags of its answer (l7_decider.response). */
+void trace_in_end(struct trace_in_conn *t, int status, const char *flags);
 
 #endif

@@ -48,10 +48,13 @@ struct l7_decider {
 	enum authz_path_norm path_norm;
 	/* Optional, for the request metrics: `request` when a request joins the queue of those in
 	 * flight, `response` with the status of the answer that ends its turn (the pod's final
-	 * response head, or the filter's own 403/400/431), in the same order. The filter has no
-	 * clock: the decider's side times them. */
+	 * response head, or the filter's own 403/400/431), in the same order, and Envoy's response
+	 * flags for it: "-" for the pod's answers and a policy's 403 (Envoy's RBAC filter sets no
+	 * flag either), "DPE" for a request the filter refused as malformed (400, 431); status 0
+	 * and "UC" (the pod closed or reset first) or "DC" (the client did) for a request the
+	 * connection's end left unanswered. The filter has no clock: the decider's side times them. */
 	void (*request)(void *ctx);
-	void (*response)(void *ctx, int status);
+	void (*response)(void *ctx, int status, const char *flags);
 	/* Optional, HTTP/1.1: when an exchange ends (after its `response`), the request's size as
 	 * read from the client (head and body) and the response's as sent to it. Not called for
 	 * an exchange the connection's end cut short, nor for one that switched protocols. */
@@ -92,6 +95,9 @@ struct l7_filter_ops {
 	/* True while a request head (h2: a header block) has begun and not ended: the relay
 	 * bounds how long that may take (slowloris). NULL: never. */
 	bool (*in_head)(const struct l7_filter *f);
+	/* The connection ends (before close): the requests still waiting for an answer get their
+	 * `response` (0, "UC" when `pod_gone`, else "DC"). NULL: nothing waits. */
+	void (*end)(struct l7_filter *f, bool pod_gone);
 };
 
 extern const struct l7_filter_ops l7_http1_ops;

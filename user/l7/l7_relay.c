@@ -49,6 +49,7 @@ struct l7_side {
 	struct proxy_ev ev;
 	uint32_t armed; /* the events epoll waits for on it; 0: not in epoll */
 	bool eof;	/* it said FIN */
+	bool broke;	/* a read or write on it failed (a reset) */
 	bool shut;	/* FIN passed on to it */
 	uint64_t bytes; /* written to it */
 };
@@ -102,6 +103,11 @@ void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
 	proxy_close(p, r->client.ev.fd, reset);
 	proxy_close(p, r->upstream.ev.fd, reset);
 	if (r->f) {
+		/* the pod went first (FIN or reset) unless the client already had */
+		bool pod_gone = (r->upstream.eof || r->upstream.broke) && !r->client.broke;
+
+		if (r->ops->end)
+			r->ops->end(r->f, pod_gone);
 		counts_update(p, r);
 		r->ops->close(r->f);
 	}
@@ -329,8 +335,12 @@ static int side_read(struct proxy *p, struct l7_relay *r, struct l7_side *s)
 	ssize_t n = recv(s->ev.fd, buf, sizeof(buf), 0);
 	int rc;
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		s->broke = true;
+		return -errno;
+	}
 	if (n == 0) {
 		s->eof = true;
 		if (s == &r->client && !r->ops && !r->ending)
@@ -351,8 +361,12 @@ static int side_write(struct l7_side *s, struct l7_buf *b)
 	while (l7_buf_unread(b)) {
 		ssize_t n = send(s->ev.fd, b->data + b->off, l7_buf_unread(b), MSG_NOSIGNAL);
 
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? moved : -errno;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return moved;
+			s->broke = true;
+			return -errno;
+		}
 		l7_buf_consume(b, n);
 		s->bytes += n;
 		moved = true;

@@ -17,10 +17,10 @@
 bool proxy_dial_file(struct proxy *p, int fd, const struct skiff_sock_origin *dst,
 		     struct skiff_agent_dial_key *k)
 {
-	struct sockaddr_storage ss = {.ss_family = dst->family == SKIFF_AF_INET6 ? AF_INET6
-										  : AF_INET};
-	socklen_t len = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						 : sizeof(struct sockaddr_in);
+	struct sockaddr_storage ss = {.ss_family =
+					  dst->family == SKIFF_AF_INET6 ? AF_INET6 : AF_INET};
+	socklen_t len =
+	    ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	union skiff_addr any;
 	uint16_t port;
 
@@ -28,8 +28,7 @@ bool proxy_dial_file(struct proxy *p, int fd, const struct skiff_sock_origin *ds
 	if (!p->o.dial_file || bind(fd, (struct sockaddr *)&ss, len))
 		return false;
 	len = sizeof(ss);
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
-	    !addr_from_sockaddr(&ss, &any, &port))
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) || !addr_from_sockaddr(&ss, &any, &port))
 		return false;
 	k->pod = dst->addr;
 	k->pod_port = ntohs(dst->port);
