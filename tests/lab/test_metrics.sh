@@ -141,6 +141,8 @@ SRC1+=',destination_workload="t-v1",connection_security_policy="mutual_tls"'
 before_d2=$(value "sum(istio_tcp_connections_opened_total{$DST2})")
 before_d2rx=$(value "sum(istio_tcp_received_bytes_total{$DST2})")
 before_all2rx=$(value "sum(istio_tcp_received_bytes_total{$ALL2})")
+ALL1='instance="198.18.0.1:15020",reporter="source",source_workload="a-v1"'
+before_all1tx=$(value "sum(istio_tcp_sent_bytes_total{$ALL1})")
 before_s1=$(value "sum(istio_tcp_connections_opened_total{$SRC1})")
 before_s1tx=$(value "sum(istio_tcp_sent_bytes_total{$SRC1})")
 
@@ -198,9 +200,11 @@ node-1 opened $before_s1 -> $s1 tx $before_s1tx -> $s1tx"
 fi
 
 # skiffd's hops (the punted client to skiffd, skiffd to the pod) are left to skiffd's report: the
-# bytes into t-v1 on node-2 are counted once, whatever the source label
-t_begin "cross node: each end's labels and principals; the bytes counted once at node-2"
+# bytes into t-v1 on node-2 are counted once, whatever the source label, and so are the bytes
+# back to a-v1 on node-1 (its same-node and cross-node connections), whatever the destination
+t_begin "cross node: each end's labels and principals; the bytes counted once at each node"
 all2rx=$(value "sum(istio_tcp_received_bytes_total{$ALL2})")
+all1tx=$(value "sum(istio_tcp_sent_bytes_total{$ALL1})")
 miss=""
 for sel in "$DST2" "$SRC1"; do
 	series=$(query "istio_tcp_connections_opened_total{$sel}")
@@ -210,9 +214,13 @@ for sel in "$DST2" "$SRC1"; do
 		source_canonical_service=a destination_canonical_service=t \
 		destination_service=t.metrics.svc.cluster.local request_protocol=tcp response_flags=-)
 done
-if [ -z "$miss" ] && within1pct $((all2rx - before_all2rx)) $((N2 * B2)); then
-	t_pass "+$((all2rx - before_all2rx)) bytes into t-v1 at node-2"
-else t_fail "missing:$miss; node-2 all sources $before_all2rx -> $all2rx of +$((N2 * B2))"; fi
+if [ -z "$miss" ] && within1pct $((all2rx - before_all2rx)) $((N2 * B2)) &&
+	within1pct $((all1tx - before_all1tx)) $((N1 * B1 + N2 * B2)); then
+	t_pass "+$((all2rx - before_all2rx)) bytes into t-v1 at node-2, +$((all1tx - before_all1tx)) back to a-v1 at node-1"
+else t_fail "missing:$miss; node-2 all sources $before_all2rx -> $all2rx of +$((N2 * B2));
+node-1 all destinations $before_all1tx -> $all1tx of +$((N1 * B1 + N2 * B2))
+$(query "istio_tcp_received_bytes_total{$ALL2}")
+$(query "istio_tcp_sent_bytes_total{$ALL1}")"; fi
 
 t_begin "Kiali's TCP graph query returns the a-v1 -> t edge"
 BY='source_workload, source_workload_namespace, destination_service, destination_workload'

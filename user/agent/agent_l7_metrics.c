@@ -52,6 +52,7 @@ void l7_timing_free(struct l7_timing *t)
 	if (!t)
 		return;
 	free(t->start);
+	free(t->streams);
 	free(t);
 }
 
@@ -109,4 +110,52 @@ void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response)
 	metrics_hist_observe(&h.request_bytes, (double)request);
 	metrics_hist_observe(&h.response_bytes, (double)response);
 	agent_l7_metrics_add(t->a, &t->key, &h);
+}
+
+#define L7_TIMING_STREAMS 1024 /* HTTP/2 streams timed at once (as many as the filter lets in) */
+
+void l7_timing_stream_begin(struct l7_timing *t, uint32_t sid, bool grpc)
+{
+	if (!t)
+		return;
+	if (t->nstreams == t->scap) {
+		size_t cap = t->scap ? 2 * t->scap : 8;
+		struct l7_stream_timing *s;
+
+		if (cap > L7_TIMING_STREAMS)
+			return;
+		s = realloc(t->streams, cap * sizeof(*s));
+		if (!s)
+			return;
+		t->streams = s;
+		t->scap = cap;
+	}
+	t->streams[t->nstreams++] = (struct l7_stream_timing){sid, grpc, now_ms()};
+}
+
+static void stream_count(struct l7_timing *t, const struct l7_stream_timing *st, int status,
+			 const char *flags)
+{
+	struct metrics_http h = {.requests = 1};
+
+	metrics_hist_observe(&h.duration_ms, now_ms() - st->start);
+	t->key.response_code = status;
+	t->key.response_flags = flags ? flags : "-";
+	t->key.protocol = st->grpc ? "grpc" : "http";
+	agent_l7_metrics_add(t->a, &t->key, &h);
+	t->key.protocol = "http";
+}
+
+void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags)
+{
+	if (!t)
+		return;
+	for (size_t i = t->nstreams; i-- > 0;) {
+		if (sid && t->streams[i].sid != sid)
+			continue;
+		stream_count(t, &t->streams[i], status, flags);
+		t->streams[i] = t->streams[--t->nstreams];
+		if (sid)
+			return;
+	}
 }

@@ -48,9 +48,12 @@ static void count(struct agent *a, const struct proxy_stream_end *e, const struc
 		return;
 	m = &s->m;
 	memset(&k, 0, sizeof(k));
-	/* over HBONE the certificates name both ends; in plaintext nothing proves an identity */
+	/* over HBONE the client presents its workload's certificate, so that names the source; the
+	 * destination node presents its skiffd's, so the destination pod is named by the identity
+	 * of its service account, as the node it reached serves no other. In plaintext nothing
+	 * proves an identity. */
 	peer_at(a, m, e->src, e->mtls ? e->src_id : NULL, &k.src);
-	peer_at(a, m, e->dst, e->mtls ? e->dst_id : NULL, &k.dst);
+	peer_at(a, m, e->dst, e->mtls ? "" : NULL, &k.dst);
 	addr_text(&e->dst->addr, e->dst->family, ip, sizeof(ip));
 	dst = agent_pod_by_ip(m, ip);
 	metrics_key_service(&k, metrics_pod_service(m, dst));

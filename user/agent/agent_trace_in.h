@@ -13,6 +13,7 @@
 
 #include "authz/authz.h"
 #include "l7/l7_filter.h"
+#include "tracing/tracing.h"
 
 struct m_pod;
 struct trace_in_conn;
@@ -25,5 +26,10 @@ int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, stru
 void trace_in_queued(struct trace_in_conn *t);
 /* `flags`: Envoy's response flags of its answer (l7_decider.response). */
 void trace_in_end(struct trace_in_conn *t, int status, const char *flags);
+/* HTTP/2, per stream (l7_decider's stream_begin, stream_end): `field_fn` (NULL for a denied
+ * stream) gets the propagation fields for the pod; sid 0 at the end: every stream left. */
+int trace_in_stream_begin(struct trace_in_conn *t, uint32_t sid, const struct authz_request *rq,
+			  trace_field_fn field_fn, void *arg);
+void trace_in_stream_end(struct trace_in_conn *t, uint32_t sid, int status, const char *flags);
 
 #endif

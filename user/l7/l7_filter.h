@@ -63,6 +63,17 @@ struct l7_decider {
 	 * `request`; appends to `fields` the header lines the pod gets in place of the request's
 	 * propagation fields (trace_field_replaced), which the filter then leaves out. */
 	int (*trace)(void *ctx, const struct authz_request *rq, struct l7_buf *fields);
+	/* Optional, HTTP/2, per stream (streams end in any order): `stream_begin` with each request
+	 * once decided (`allowed` or answered 403); for an allowed one, `field` is called with each
+	 * propagation field the pod gets in place of the request's (trace_field_replaced), which
+	 * the filter then leaves out. `stream_end` with the status that answers the stream and
+	 * Envoy's flags: "-" for the pod's final :status and a policy's 403; 0 and "UR" when the
+	 * pod reset the stream first, "DC" when the client did; sid 0: every stream still waiting,
+	 * at the connection's end (0, "UC" or "DC"). A stream not begun, or ended, is ignored. */
+	int (*stream_begin)(void *ctx, uint32_t sid, const struct authz_request *rq, bool allowed,
+			    int (*field)(void *arg, const char *name, const char *value),
+			    void *arg);
+	void (*stream_end)(void *ctx, uint32_t sid, int status, const char *flags);
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */
