@@ -21,15 +21,18 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("sockops")
 int accel_sockops(struct bpf_sock_ops *ctx)
 {
+	int punt;
+
 	switch (ctx->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		guard_connect(ctx);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		accel_established(ctx, true, punt_established(ctx));
+		punt = punt_established(ctx);
+		accel_established(ctx, true, punt >= 0, punt > 0);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		accel_established(ctx, false, false);
+		accel_established(ctx, false, false, false);
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (ctx->args[1] == BPF_TCP_CLOSE)

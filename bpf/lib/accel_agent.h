@@ -31,6 +31,20 @@ static __always_inline bool agent_is_listener(const struct skiff_punt_cfg *cfg,
 	       cfg->addr6[2] == k->local.v6[2] && cfg->addr6[3] == k->local.v6[3];
 }
 
+/* skiffd's dial with key `k` (its own end) was filed for an HBONE stream; the entry stays for the
+ * pod's end, which is established after this one (accel_sockops.h, agent_dialled). */
+static __always_inline bool agent_dial_filed(const struct skiff_sock_key *k)
+{
+	struct skiff_agent_dial_key d;
+
+	__builtin_memset(&d, 0, sizeof(d));
+	d.pod = k->remote;
+	d.pod_port = k->remote_port;
+	d.agent_port = k->local_port;
+	d.family = k->family;
+	return bpf_map_lookup_elem(&skiff_agent_dial, &d) != NULL;
+}
+
 static __always_inline void agent_established(struct bpf_sock_ops *ctx, struct skiff_sock_key *k,
 					      bool client)
 {
@@ -52,8 +66,10 @@ static __always_inline void agent_established(struct bpf_sock_ops *ctx, struct s
 	if (!st)
 		return;
 	wl = pod->workload_id;
-	/* the pair of the pod's end: (client pod, 0) for a punt, (0, server pod) for a dial */
-	accel_state_init(ctx, st, client ? 0 : wl, client ? wl : 0,
+	/* the pair of the pod's end: (client pod, skiffd) for a punt, (skiffd, server pod) for a
+	 * dial skiffd filed for an HBONE stream, (0, server pod) for another dial */
+	accel_state_init(ctx, st, client ? (agent_dial_filed(k) ? SKIFF_WL_AGENT : 0) : wl,
+			 client ? wl : SKIFF_WL_AGENT,
 			 SKIFF_SOCK_F_AGENT | (client ? SKIFF_SOCK_F_CLIENT : 0));
 	accel_insert(ctx, k, st);
 }

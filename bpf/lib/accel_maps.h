@@ -58,4 +58,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_sk_addr SEC(".maps");
 
+/* skiffd's dials to pods of this node for HBONE streams, before the pod's end is established.
+ * Written by skiffd, taken by sockops; LRU so that a dial that never completed cannot fill it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SKIFF_MAX_AGENT_DIALS);
+	__type(key, struct skiff_agent_dial_key);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} skiff_agent_dial SEC(".maps");
+
 #endif

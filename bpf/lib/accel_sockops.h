@@ -34,8 +34,9 @@ static __always_inline struct skiff_event *ev_sock(__u8 kind, const struct skiff
 	e->sport = bpf_htons(client ? k->local_port : k->remote_port);
 	e->dport = bpf_htons(client ? k->remote_port : k->local_port);
 	e->family = k->family;
-	e->src_workload = pair->src_workload;
-	e->dst_workload = pair->dst_workload;
+	/* flow events name skiffd's end by its address, as before it had an id */
+	e->src_workload = pair->src_workload == SKIFF_WL_AGENT ? 0 : pair->src_workload;
+	e->dst_workload = pair->dst_workload == SKIFF_WL_AGENT ? 0 : pair->dst_workload;
 	return e;
 }
 
@@ -88,7 +89,25 @@ static __always_inline bool accel_join(const struct skiff_sock_key *key, bool cl
 	return accel_peer_inserted(key);
 }
 
-static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client, bool punted)
+/* Did skiffd file this accepted connection as its dial for an HBONE stream? The entry is taken. */
+static __always_inline bool agent_dialled(const struct skiff_sock_key *k)
+{
+	struct skiff_agent_dial_key d;
+
+	__builtin_memset(&d, 0, sizeof(d));
+	d.pod = k->local;
+	d.pod_port = k->local_port;
+	d.agent_port = k->remote_port;
+	d.family = k->family;
+	if (!bpf_map_lookup_elem(&skiff_agent_dial, &d))
+		return false;
+	bpf_map_delete_elem(&skiff_agent_dial, &d);
+	return true;
+}
+
+/* `punted`: a client that connect4/6 sent to skiffd; `fast`: ... whose hop joins the sockhash. */
+static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client, bool punted,
+					      bool fast)
 {
 	struct skiff_pod *me, *peer;
 	struct skiff_sock_state *st;
@@ -108,7 +127,9 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 	peer = pod_ips_lookup(&key.remote, key.family);
 	if (peer)
 		peer_wl = peer->workload_id;
-	join = accel_join(&key, client, punted, peer);
+	else if (client ? punted : agent_dialled(&key))
+		peer_wl = SKIFF_WL_AGENT; /* skiffd's hop: skiffd reports the connection */
+	join = accel_join(&key, client, fast, peer);
 	if (peer && !client && !join)
 		return; /* its client stayed on TCP and counts this connection, both ways */
 
@@ -145,7 +166,8 @@ static __always_inline __u64 accel_minus_fin(__u64 bytes, __u32 old_state)
 static __always_inline void accel_closed_learn(struct bpf_sock_ops *ctx,
 					       const struct skiff_sock_state *st, bool client)
 {
-	if (!accel_redirect_on || (st->flags & SKIFF_SOCK_F_AGENT) || !st->pair.dst_workload)
+	if (!accel_redirect_on || (st->flags & SKIFF_SOCK_F_AGENT) || !st->pair.dst_workload ||
+	    st->pair.dst_workload == SKIFF_WL_AGENT)
 		return;
 	if (client)
 		accel_join_record(st->pair.dst_workload, (__u16)bpf_ntohl(ctx->remote_port),

@@ -4,7 +4,7 @@
  * known at last. File the destination connect4/6 remembered under the client's address and port,
  * which is what skiffd's accepted socket reports as its peer. The client also takes the fast path
  * to skiffd when skiffd's sockets run sockops too (SKIFF_PUNT_F_ACCEL): filed with
- * SKIFF_ORIGIN_F_FAST, and true returned, for accel_established to insert it.
+ * SKIFF_ORIGIN_F_FAST, and 1 returned, for accel_established to insert it.
  */
 #ifndef SKIFF_BPF_PUNT_SOCKOPS_H
 #define SKIFF_BPF_PUNT_SOCKOPS_H
@@ -13,7 +13,8 @@
 #include "lib/accel_maps.h"
 #include "lib/punt.h"
 
-static __always_inline bool punt_established(struct bpf_sock_ops *ctx)
+/* -1: not a punted client; 0: punted; 1: punted, and its hop to skiffd takes the fast path. */
+static __always_inline int punt_established(struct bpf_sock_ops *ctx)
 {
 	const struct skiff_punt_cfg *cfg = punt_cfg();
 	struct skiff_sock_origin *dst, o;
@@ -23,10 +24,10 @@ static __always_inline bool punt_established(struct bpf_sock_ops *ctx)
 	bool fast;
 
 	if (!sk)
-		return false;
+		return -1;
 	dst = bpf_sk_storage_get(&skiff_sk_punt, sk, 0, 0);
 	if (!dst || key_of_sockops(ctx, &k))
-		return false;
+		return -1;
 	o = *dst;
 	fast = accel_redirect_on && cfg && (cfg->flags & SKIFF_PUNT_F_ACCEL);
 	o.pad = fast ? SKIFF_ORIGIN_F_FAST : 0;
@@ -36,7 +37,7 @@ static __always_inline bool punt_established(struct bpf_sock_ops *ctx)
 	pk.family = k.family;
 	bpf_map_update_elem(&skiff_punt_orig, &pk, &o, BPF_ANY);
 	bpf_sk_storage_delete(&skiff_sk_punt, sk);
-	return fast;
+	return fast ? 1 : 0;
 }
 
 #endif

@@ -44,6 +44,9 @@
 #define SKIFF_MAP_SK_ACCEL  "skiff_sk_accel"  /* struct skiff_sock_state per socket */
 #define SKIFF_MAP_SK_ADDR   "skiff_sk_addr"   /* struct skiff_sock_key -> struct skiff_sock_ref */
 #define SKIFF_MAP_JOIN_HIST "skiff_join_hist" /* struct skiff_join_key -> struct skiff_join_hist */
+#define SKIFF_MAP_AGENT_DIALS                                                                      \
+	"skiff_agent_dial" /* struct skiff_agent_dial_key -> __u8, skiffd's dials to its pods */
+#define SKIFF_MAX_AGENT_DIALS 16384 /* LRU: dials whose pod end is not established yet */
 
 /* The sockops and sk_msg programs, as named in links/ and in bpftool prog show. */
 #define SKIFF_PROG_SOCKOPS "accel_sockops"
@@ -76,12 +79,33 @@ _Static_assert(sizeof(struct skiff_pod_ip_key) == 20, "skiff_pod_ip_key layout")
 /*
  * skiff_l4_stats key: client workload -> server workload (skiff_pod.workload_id; 0 for a peer
  * that is not an enrolled pod of this node). One entry per pair, whichever end reports it.
+ * SKIFF_WL_AGENT stands for skiffd at the other end of a pod's connection: a punted client's hop
+ * to skiffd, or skiffd's dial that brings an HBONE stream to its pod. skiffd reports those
+ * connections itself, with both ends and their mTLS identities (the kernel sees only the hop), so
+ * its scrape leaves such pairs out of Istio's series rather than count the bytes twice.
  */
+#define SKIFF_WL_AGENT 0xffffffffu
 struct skiff_l4_key {
 	__u32 src_workload;
 	__u32 dst_workload;
 };
 _Static_assert(sizeof(struct skiff_l4_key) == 8, "skiff_l4_key layout");
+
+/*
+ * skiff_agent_dial key: a connection skiffd is about to dial to a pod of this node for an HBONE
+ * stream, as the pod's accepted socket will see it (its own address and port, skiffd's port).
+ * skiffd binds the socket to a port first and files it here; sockops takes the entry when the
+ * pod's end is established and files that connection under (SKIFF_WL_AGENT, pod). A port bound
+ * by bind() is never shared by another socket, so the key names one connection.
+ */
+struct skiff_agent_dial_key {
+	union skiff_addr pod;
+	__u16 pod_port;	  /* host order */
+	__u16 agent_port; /* host order */
+	__u8 family;	  /* SKIFF_AF_INET or SKIFF_AF_INET6 */
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct skiff_agent_dial_key) == 24, "skiff_agent_dial_key layout");
 
 /*
  * skiff_l4_stats value, one per CPU (sum them). Byte directions follow Istio's istio_tcp_*

@@ -614,7 +614,8 @@ static int orig_take(const struct conn *c, const char *r_ip)
 
 /* skiffd (a socket of the agent cgroup, at the node's address) dials pod B's listener `lfd`,
  * with SO_MARK SKIFF_MARK_AGENT when `marked`, as skiffd's HBONE server side and L7 relay do. */
-static struct conn dial_open(int lfd, bool marked)
+/* `filed`: as skiffd files a dial for an HBONE stream (skiff_agent_dial) before connect() */
+static struct conn dial_open_filed(int lfd, bool marked, bool filed)
 {
 	__u32 mark = SKIFF_MARK_AGENT;
 	struct conn c;
@@ -623,9 +624,25 @@ static struct conn dial_open(int lfd, bool marked)
 	c.cli = socket_at(NODE4); /* lo would otherwise pick B's own address as the source */
 	if (marked)
 		assert_int_equal(setsockopt(c.cli, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)), 0);
+	if (filed) {
+		struct skiff_sock_origin pod = endpoint(B4, 0);
+		struct sockaddr_in me;
+		socklen_t len = sizeof(me);
+		struct skiff_agent_dial_key k = {.pod = pod.addr, .family = pod.family};
+
+		assert_int_equal(getsockname(c.cli, (struct sockaddr *)&me, &len), 0);
+		k.pod_port = listener_port(lfd);
+		k.agent_port = ntohs(me.sin_port);
+		dp_agent_dial(T.dp, &k, true);
+	}
 	connect_to(c.cli, B4, listener_port(lfd));
 	c.srv = accept_within(lfd, 1000);
 	return c;
+}
+
+static struct conn dial_open(int lfd, bool marked)
+{
+	return dial_open_filed(lfd, marked, false);
 }
 
 /* ---------- the dataplane's configuration ---------- */
@@ -834,12 +851,13 @@ out_fail:
 /*
  * A punted client bound for another node, with skiffd's sockets under sockops and
  * SKIFF_PUNT_F_ACCEL: both ends join the sockhash, skiffd learns the client is fast and where it
- * was going, megabytes move intact both ways, and (A, 0) counts them exactly once.
+ * was going, megabytes move intact both ways, and (A, skiffd) counts them exactly once (the
+ * scrape leaves that pair to skiffd, which reports the connection with both ends).
  */
 static void check_punt_fast(const char *a_ip, const char *r_ip, const char *node_ip)
 {
 	const size_t up = 8 << 20, down = 3 << 20;
-	struct skiff_l4_stats b0 = l4_read(WL_A, 0);
+	struct skiff_l4_stats b0 = l4_read(WL_A, SKIFF_WL_AGENT);
 	int lfd;
 	struct conn c;
 
@@ -849,13 +867,14 @@ static void check_punt_fast(const char *a_ip, const char *r_ip, const char *node
 	case_close(lfd);
 	assert_true(punted_client_in_sockhash(&c));
 	assert_true(in_sockhash(c.srv));
-	/* both count under (A, 0): the client as the pod's end, skiffd's as its redirected bytes */
-	assert_state(c.cli, SKIFF_SOCK_F_CLIENT | SKIFF_SOCK_F_ACCEL, WL_A, 0);
-	assert_state(c.srv, SKIFF_SOCK_F_AGENT | SKIFF_SOCK_F_ACCEL, WL_A, 0);
+	/* both count under (A, skiffd): the client as the pod's end, skiffd's as its redirected
+	 * bytes */
+	assert_state(c.cli, SKIFF_SOCK_F_CLIENT | SKIFF_SOCK_F_ACCEL, WL_A, SKIFF_WL_AGENT);
+	assert_state(c.srv, SKIFF_SOCK_F_AGENT | SKIFF_SOCK_F_ACCEL, WL_A, SKIFF_WL_AGENT);
 	assert_int_equal(orig_take(&c, r_ip), 1);
 	assert_true(redirected(exchange(&c, up, down)));
 	conn_close(&c);
-	assert_l4_exact(WL_A, 0, &b0, up, down);
+	assert_l4_exact(WL_A, SKIFF_WL_AGENT, &b0, up, down);
 }
 
 static void test_punt_fast_ipv4(void **state)
@@ -875,7 +894,7 @@ static void test_punt_fast_ipv6(void **state)
 static void test_punt_without_accel_flag(void **state)
 {
 	const size_t up = 4 << 20, down = 1 << 20;
-	struct skiff_l4_stats b0 = l4_read(WL_A, 0);
+	struct skiff_l4_stats b0 = l4_read(WL_A, SKIFF_WL_AGENT);
 	int lfd;
 	struct conn c;
 
@@ -886,11 +905,11 @@ static void test_punt_without_accel_flag(void **state)
 	case_close(lfd);
 	assert_false(punted_client_in_sockhash(&c));
 	assert_false(in_sockhash(c.srv));
-	assert_state(c.cli, SKIFF_SOCK_F_CLIENT, WL_A, 0); /* still counted */
+	assert_state(c.cli, SKIFF_SOCK_F_CLIENT, WL_A, SKIFF_WL_AGENT); /* still counted */
 	assert_int_equal(orig_take(&c, R4), 0);
 	assert_true(over_tcp(exchange(&c, up, down), up, down));
 	conn_close(&c);
-	assert_l4_exact(WL_A, 0, &b0, up, down);
+	assert_l4_exact(WL_A, SKIFF_WL_AGENT, &b0, up, down);
 }
 
 /* skiffd dials a pod of this node with SKIFF_MARK_AGENT: its end joins, so the pod's accepted
@@ -914,6 +933,31 @@ static void test_agent_dial_fast(void **state)
 	assert_true(redirected(exchange(&c, up, down)));
 	conn_close(&c);
 	assert_l4_exact(0, WL_B, &b0, up, down);
+}
+
+/* A dial skiffd filed for an HBONE stream: both ends count under (skiffd, B), which the scrape
+ * leaves to skiffd's report of the stream, and the pod's end took the entry. */
+static void test_agent_dial_filed(void **state)
+{
+	const size_t up = 2 << 20, down = 1 << 20;
+	struct skiff_l4_stats b0 = l4_read(SKIFF_WL_AGENT, WL_B), z0 = l4_read(0, WL_B), z1;
+	int lfd;
+	struct conn c;
+
+	(void)state;
+	punt_set(SKIFF_PUNT_F_ON | SKIFF_PUNT_F_ACCEL);
+	lfd = listener_open(T.cg_b, B4, 0);
+	c = dial_open_filed(lfd, true, true);
+	case_close(lfd);
+	assert_state(c.cli, SKIFF_SOCK_F_AGENT | SKIFF_SOCK_F_CLIENT | SKIFF_SOCK_F_ACCEL,
+		     SKIFF_WL_AGENT, WL_B);
+	assert_state(c.srv, SKIFF_SOCK_F_ACCEL, SKIFF_WL_AGENT, WL_B);
+	assert_true(redirected(exchange(&c, up, down)));
+	conn_close(&c);
+	assert_l4_exact(SKIFF_WL_AGENT, WL_B, &b0, up, down);
+	z1 = l4_read(0, WL_B); /* nothing of it under (0, B): it is not counted twice */
+	assert_true(z1.conns_opened == z0.conns_opened && z1.bytes_received == z0.bytes_received &&
+		    z1.bytes_sent == z0.bytes_sent);
 }
 
 /* Without the mark it is one of skiffd's other sockets: neither end joins; B still counts it. */
@@ -944,7 +988,7 @@ static void test_agent_dial_unmarked(void **state)
 static void test_punt_agent_end_not_in(void **state)
 {
 	const size_t head = 64 << 10, up = 4 << 20, down = 2 << 20;
-	struct skiff_l4_stats b0 = l4_read(WL_A, 0);
+	struct skiff_l4_stats b0 = l4_read(WL_A, SKIFF_WL_AGENT);
 	__u32 flags;
 	int lfd;
 	struct conn c;
@@ -961,12 +1005,12 @@ static void test_punt_agent_end_not_in(void **state)
 	send_head(c.cli, head);
 	/* before any FIN (see assert_state) */
 	flags = SKIFF_SOCK_F_CLIENT | SKIFF_SOCK_F_ACCEL | SKIFF_SOCK_F_NO_PEER;
-	assert_state(c.cli, flags, WL_A, 0);
+	assert_state(c.cli, flags, WL_A, SKIFF_WL_AGENT);
 	assert_int_equal(sock_state(c.cli).redirected, 0);
 	/* the rest follows the head over TCP, in order */
 	assert_true(over_tcp(exchange_rest(&c, head, up, down), up - head, down));
 	conn_close(&c);
-	assert_l4_exact(WL_A, 0, &b0, up, down);
+	assert_l4_exact(WL_A, SKIFF_WL_AGENT, &b0, up, down);
 }
 
 int main(void)
@@ -976,6 +1020,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_punt_fast_ipv6, case_cleanup),
 	    cmocka_unit_test_teardown(test_punt_without_accel_flag, case_cleanup),
 	    cmocka_unit_test_teardown(test_agent_dial_fast, case_cleanup),
+	    cmocka_unit_test_teardown(test_agent_dial_filed, case_cleanup),
 	    cmocka_unit_test_teardown(test_agent_dial_unmarked, case_cleanup),
 	    cmocka_unit_test_teardown(test_punt_agent_end_not_in, case_cleanup),
 	};

@@ -5,7 +5,8 @@
 # JSON with Envoy's fields; Istio's Telemetry examples (copied unchanged) switch them on, off, by
 # mode and by filter as Istio's own test expects; a filter skiffd cannot evaluate is refused at
 # file:line and the logs keep the configuration in force; the L7 relay writes the server's
-# request lines, and a connection to node-2 over HBONE a line at each node. One lab, two nodes.
+# request lines, and a connection to node-2 over HBONE a line at each node; Envoy's response
+# flags, each provoked once, on the router's and the relay's lines and series. One lab, two nodes.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -200,6 +201,76 @@ if [ "$a" = "http:destination=0 http:source=0 tcp:destination=0 tcp:source=1 pat
 	t_pass "$far"
 else t_fail "node-1: $a
 node-2: $b ($far)"; fi
+
+# flagged MARK: "reporter path code flags" of each HTTP line since MARK (node-1's log)
+flagged() {
+	tail -n +"$(($1 + 1))" "$SKLOG" | grep -a '^{' | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    if e["protocol"]:
+        print(e["reporter"], e["path"], e["response_code"], e["response_flags"],
+              str(e["connection_termination_details"]).replace(" ", "_"))'
+}
+# at_client ARGS...: curl in the client pod, the status it printed (000: none)
+at_client() {
+	lab exec -n default deploy/client -- curl -s -o /dev/null -w '%{http_code}' "$@" 2>>"$LOG"
+}
+
+t_begin "response_flags of the router's answers, Envoy's: FI, DI, UT, URX, UF, UH, NR"
+mark=$(wc -l <"$SKLOG")
+codes=""
+for c in fi di ut urx uf uh; do
+	path=/flags/$c
+	[ $c = ut ] && path=/delay/1000?c=ut
+	[ $c = urx ] && path=/status/503?c=urx
+	codes+="$c:$(at_client --max-time 5 -H "x-case: $c" "http://echo$path") "
+done
+codes+="nr:$(at_client --max-time 5 http://nr/flags/nr)"
+sleep 1
+got=$(flagged "$mark" | awk '$1 == "source" { print $2, $3, $4 }' | sort | tr '\n' ';')
+want="/delay/1000?c=ut 504 UT;/flags/di 200 DI;/flags/fi 555 FI;"
+want+="/flags/nr 404 NR;/flags/uf 503 UF,URX;/flags/uh 503 UH;/status/503?c=urx 503 URX;"
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+miss=""
+for f in UT DI FI NR UF,URX UH URX; do
+	grep -q "^istio_requests_total{reporter=\"source\".*response_flags=\"$f\"" <<<"$page" ||
+		miss="$miss $f"
+done
+if [ "$got" = "$want" ] && [ -z "$miss" ]; then t_pass "$codes"
+else t_fail "client saw $codes
+want: $want
+got:  $got
+no istio_requests_total series with:$miss"; fi
+
+t_begin "response_flags of the L7 relay: DPE for a malformed request, DC for a client that left, - for a policy's 403"
+mark=$(wc -l <"$SKLOG")
+lab exec -n default deploy/client -- python3 -c "
+import socket, struct, time
+s = socket.create_connection(('web', 80), timeout=5)
+s.sendall(b'GET /dpe HTTP/1.1\r\nHost: web\r\nbad header\r\n\r\n')
+print(s.recv(100).split(b'\r\n')[0].decode())
+s.close()
+s = socket.create_connection(('web', 80), timeout=5)
+s.sendall(b'GET /delay/1500?c=rdc HTTP/1.1\r\nHost: web\r\n\r\n')
+time.sleep(0.3)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+s.close()" >>"$LOG" 2>&1
+denied=$(at_client --max-time 5 -X POST http://web/flags/denied)
+sleep 2
+got=$(flagged "$mark" | awk '$1 == "destination" { print $3, $4, $5 }' | sort | tr '\n' ';')
+want="0 DC downstream_closed;400 DPE None;403 - None;"
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+miss=""
+for f in 'response_code="0",response_flags="DC"' 'response_code="400",response_flags="DPE"' \
+	'response_code="403",response_flags="-"'; do
+	grep -q "^istio_requests_total{reporter=\"destination\".*destination_workload=\"web\".*$f" <<<"$page" ||
+		miss="$miss [$f]"
+done
+if [ "$got" = "$want" ] && [ "$denied" = 403 ] && [ -z "$miss" ]; then t_pass "$got"
+else t_fail "want: $want
+got:  $got (POST: $denied)
+no istio_requests_total series with:$miss"; fi
 
 t_begin "skiff_access_log_lines_total counts the lines, none dropped"
 page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)

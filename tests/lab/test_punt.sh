@@ -33,14 +33,15 @@ open('$up', 'w').close(); time.sleep($2)" &
 		sleep 0.1
 	done
 }
-# skiff_l4_stats of node $1 summed over CPUs and over the pairs whose $2 (src or dst) workload is
-# 0 (the end that is skiffd, not a pod): "closed received sent".
+# skiff_l4_stats of node $1 summed over CPUs and over the pairs whose $2 (src or dst) end is
+# skiffd, not a pod: workload 0, or SKIFF_WL_AGENT for a punted client's hop and a dial skiffd
+# filed for an HBONE stream: "closed received sent".
 l4_to_agent() {
 	bpftool map dump pinned "/sys/fs/bpf/skiff-lab/$1/skiff_l4_stats" 2>/dev/null | python3 -c "
 import json, sys
 t = [0, 0, 0]
 for e in json.load(sys.stdin):
-    if e['key']['$2_workload'] == 0:
+    if e['key']['$2_workload'] in (0, 0xffffffff):
         for v in e['values']:
             for i, f in enumerate(('conns_closed', 'bytes_received', 'bytes_sent')):
                 t[i] += v['value'][f]

@@ -169,7 +169,7 @@ ts=$(header "$echo4" tracestate)
 if [[ $got == ok* ]] && [ "$ts" = vendor=opaque ]; then t_pass "$got"
 else t_fail "$got | tracestate '$ts' | echo: $echo4"; fi
 
-t_begin "HTTP/2 through the router: each stream of one nghttp connection a CLIENT span, propagated"
+t_begin "HTTP/2 through the router and node-2's relay: per stream a CLIENT span, its SERVER child, propagated"
 : >"$SPANS"
 h2out=$(in_client nghttp -t 10 -H 'x-request-id: h2-kept-1' http://b/h2a http://b/h2b 2>>"$LOG")
 spans_settle
@@ -189,18 +189,23 @@ if len(bodies) != 2:
     err.append("%d bodies from nghttp" % len(bodies))
 for b in bodies:
     h = {k.lower(): v for k, v in b["headers"].items()}
-    cl = [s for s in spans if s["kind"] == "CLIENT" and s["id"] == h.get("x-b3-spanid")]
-    if len(cl) != 1:
-        err.append("no CLIENT span %s for %s" % (h.get("x-b3-spanid"), b.get("path")))
+    # the pod got the relay's SERVER span, the child of the router's CLIENT span
+    sv = [s for s in spans if s["kind"] == "SERVER" and s["id"] == h.get("x-b3-spanid")]
+    cl = [s for s in spans if s["kind"] == "CLIENT" and sv and s["id"] == sv[0].get("parentId")]
+    if len(sv) != 1 or len(cl) != 1:
+        err.append("no SERVER span %s (with a CLIENT parent) for %s" % (h.get("x-b3-spanid"), b.get("path")))
         continue
     c = cl[0]
+    if sv[0]["tags"].get("http.protocol") != "HTTP/2" or sv[0]["traceId"] != c["traceId"] or \
+       sv[0]["tags"].get("http.status_code") != "200" or h.get("x-b3-parentspanid") != c["id"]:
+        err.append("SERVER span %s tags %s" % (sv[0]["id"], sv[0]["tags"]))
     ids.append(c["id"])
     tg = c["tags"]
     if c["traceId"] != h.get("x-b3-traceid") or tg.get("http.protocol") != "HTTP/2" or \
        tg.get("http.status_code") != "200" or tg.get("guid:x-request-id") != "h2-kept-1" or \
        h.get("x-request-id") != "h2-kept-1" or c["localEndpoint"]["serviceName"] != "a.tracing":
         err.append("span %s tags %s, pod got %s" % (c["id"], tg, h))
-    if h.get("traceparent") != "00-%s-%s-01" % (c["traceId"], c["id"]):
+    if h.get("traceparent") != "00-%s-%s-01" % (c["traceId"], sv[0]["id"]):
         err.append("pod got traceparent %s" % h.get("traceparent"))
     if "traceparent=00-%s-%s-01" % (c["traceId"], c["id"]) not in log:
         err.append("no CONNECT at node-2 named span %s" % c["id"])
@@ -235,6 +240,65 @@ print("; ".join(err) if err else "ok")
 PY
 )
 if [ "$got" = ok ]; then t_pass; else t_fail "$got"; fi
+
+t_begin "h2c straight to node-2's relay (Service c): per stream a SERVER span, child of the CONNECT's"
+: >"$SPANS"
+mark2=$(wc -l <"$STATE/logs/skiffd-node-2.log")
+page0=$(lab exec --node node-2 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+h2out=$(in_client nghttp -t 10 http://c/h2c-a http://c/h2c-b 2>>"$LOG")
+h1out=$(in_client curl -s --http2-prior-knowledge --max-time 10 http://c/h2c-curl 2>>"$LOG")
+spans_settle
+page=$(lab exec --node node-2 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+got=$(python3 - "$SPANS" "$STATE/logs/skiffd-node-2.log" "$mark2" "$h2out$h1out" "$page" "$page0" <<'PY'
+import json, re, sys
+spans = [json.loads(l) for l in open(sys.argv[1])]
+loglines = open(sys.argv[2]).read().splitlines()
+log = "\n".join(loglines)
+dec, txt, bodies = json.JSONDecoder(), sys.argv[4], []
+i = txt.find("{")
+while i >= 0:
+    o, end = dec.raw_decode(txt, i)
+    bodies.append(o)
+    i = txt.find("{", end)
+err = []
+if len(bodies) != 3:
+    err.append("%d bodies from nghttp and curl" % len(bodies))
+for b in bodies:
+    h = {k.lower(): v for k, v in b["headers"].items()}
+    sv = [s for s in spans if s["kind"] == "SERVER" and s["id"] == h.get("x-b3-spanid")]
+    if len(sv) != 1:
+        err.append("no SERVER span %s for %s" % (h.get("x-b3-spanid"), b.get("path")))
+        continue
+    s = sv[0]
+    tg = s["tags"]
+    if tg.get("http.protocol") != "HTTP/2" or tg.get("http.status_code") != "200" or \
+       tg.get("upstream_cluster") != "inbound|8080||" or tg.get("response_flags") != "-" or \
+       s["traceId"] != h.get("x-b3-traceid") or tg.get("node_id") != "skiffd~node-2":
+        err.append("span %s tags %s" % (s["id"], tg))
+    if "traceparent=00-%s-%s-01" % (s["traceId"], s.get("parentId")) not in log:
+        err.append("no CONNECT named the parent %s of %s" % (s.get("parentId"), s["id"]))
+al = []
+for l in loglines[int(sys.argv[3]):]:
+    if l.startswith("{"):
+        e = json.loads(l)
+        if e.get("path", "") and e["path"].startswith("/h2c-"):
+            al.append(e)
+if sorted(e["path"] for e in al) != ["/h2c-a", "/h2c-b", "/h2c-curl"] or \
+   any(e["protocol"] != "HTTP/2" or e["response_code"] != 200 or e["reporter"] != "destination"
+       or e["response_flags"] != "-" for e in al):
+    err.append("node-2 access lines %s" % al)
+def served(page):
+    return sum(float(l.split()[-1]) for l in page.splitlines()
+               if l.startswith("istio_requests_total{") and 'reporter="destination"' in l and
+               'destination_canonical_service="b"' in l and 'response_code="200"' in l and
+               'request_protocol="http"' in l)
+n = served(sys.argv[5]) - served(sys.argv[6])
+if n != 3:
+    err.append("istio_requests_total at node-2 +%d, want +3" % n)
+print("; ".join(err) if err else "ok %d spans, %d lines, +%d requests" % (len(bodies), len(al), n))
+PY
+)
+if [[ $got == ok* ]]; then t_pass "$got"; else t_fail "$got | nghttp: $h2out | curl: $h1out"; fi
 
 t_begin "HTTP/1.1 router access line: a generated x-request-id is the one logged"
 rl=$(grep -F '"path":"/hello"' "$STATE/logs/skiffd-node-1.log" | tail -1)

@@ -58,6 +58,8 @@ struct cstream { /* the client's view of one request */
 struct sstream { /* the server's view */
 	int32_t id;
 	char method[16], path[128], xcustom[64], trailer[64], authority[64], host[64];
+	char traceparent[64];
+	int ntraceparent;
 	size_t data, big_len, nbig;
 	bool big_ok;
 	uint32_t closed_err; /* how the stream closed (RST_STREAM code), once closed */
@@ -118,6 +120,7 @@ struct rig {
 	size_t ndecided;
 	char seen_method[16], seen_path[256], seen_host[128], seen_headers[2048];
 	bool seen_tcp;
+	char streams[512]; /* the stream hooks' calls, in order */
 };
 
 /* ---- the decider: denies /deny* and anything with x-deny ---- */
@@ -203,6 +206,8 @@ static int srv_header(nghttp2_session *s, const nghttp2_frame *fr, const uint8_t
 		copy(st->host, sizeof(st->host), value, valuelen);
 	else if (!strcmp(n, "x-custom"))
 		copy(st->xcustom, sizeof(st->xcustom), value, valuelen);
+	else if (!strcmp(n, "traceparent") && ++st->ntraceparent)
+		copy(st->traceparent, sizeof(st->traceparent), value, valuelen);
 	else if (!strcmp(n, "x-big")) {
 		st->big_len = valuelen;
 		st->big_ok = (!st->nbig++ || st->big_ok) && r->big_expect &&
@@ -1028,6 +1033,61 @@ static void test_decider_sees_request(void **state)
 	assert_non_null(strstr(r->seen_headers, "x-user=bob\n"));
 	assert_non_null(strstr(r->seen_headers, "cookie=a=1; b=2\n"));
 	assert_null(strstr(r->seen_headers, ":"));
+	rig_close(r);
+}
+
+static int on_stream_begin(void *ctx, uint32_t sid, const struct authz_request *rq, bool allowed,
+			   int (*field)(void *arg, const char *name, const char *value), void *arg)
+{
+	struct rig *r = ctx;
+	size_t n = strlen(r->streams);
+
+	snprintf(r->streams + n, sizeof(r->streams) - n, "b%u%s%s ", sid, allowed ? "" : "!",
+		 rq->path);
+	return allowed ? field(arg, "traceparent", "00-hook") : 0;
+}
+
+static void on_stream_end(void *ctx, uint32_t sid, int status, const char *flags)
+{
+	struct rig *r = ctx;
+	size_t n = strlen(r->streams);
+
+	snprintf(r->streams + n, sizeof(r->streams) - n, "e%u:%d/%s ", sid, status, flags);
+}
+
+/* The per-stream hooks: each request begins once decided, and ends with the pod's :status, the
+ * filter's 403, or 0/UR when the pod reset it; the fields the hook gives reach the pod in place
+ * of the client's propagation fields; the connection's end ends what is left (sid 0). */
+static void test_stream_hooks(void **state)
+{
+	struct rig *r = rig_open(state_chunk(state), NULL, 0);
+	struct l7_decider d = {.decide = decide,
+			       .ctx = r,
+			       .stream_begin = on_stream_begin,
+			       .stream_end = on_stream_end};
+	static const char *const tp[] = {"traceparent", "00-client", NULL};
+	struct cstream *a, *den, *rst;
+
+	l7_h2_ops.close(r->f);
+	r->f = l7_h2_ops.open(&d);
+	r->reset_path = "/reset";
+	a = request(r, "GET", "/a", 0, false, tp);
+	den = request(r, "GET", "/deny/x", 0, false, NULL);
+	rst = request(r, "GET", "/reset", 0, false, NULL);
+	pump(r);
+	expect_ok(a);
+	expect_denied(den);
+	assert_true(rst->closed);
+	assert_non_null(strstr(r->streams, "b1/a "));
+	assert_non_null(strstr(r->streams, "e1:200/- "));
+	assert_non_null(strstr(r->streams, "b3!/deny/x e3:403/- "));
+	assert_non_null(strstr(r->streams, "b5/reset "));
+	assert_non_null(strstr(r->streams, "e5:0/UR "));
+	assert_string_equal(r->ss[0].path, "/a");
+	assert_string_equal(r->ss[0].traceparent, "00-hook");
+	assert_int_equal(r->ss[0].ntraceparent, 1);
+	l7_h2_ops.end(r->f, true);
+	assert_non_null(strstr(r->streams, "e0:0/UC "));
 	rig_close(r);
 }
 
@@ -2179,6 +2239,7 @@ int main(void)
 	    BOTH(test_denied_posts_return_window),
 	    BOTH(test_trailers),
 	    BOTH(test_decider_sees_request),
+	    BOTH(test_stream_hooks),
 	    BOTH(test_malformed_request_refused),
 	    BOTH(test_priority_on_idle_stream),
 	    BOTH(test_pod_data_waits_for_client_window),

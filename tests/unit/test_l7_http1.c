@@ -68,12 +68,16 @@ static void on_request(void *ctx)
 	strncat(s->events, "q ", sizeof(s->events) - strlen(s->events) - 1);
 }
 
-static void on_response(void *ctx, int status)
+/* "200 ", or "400/DPE " when the answer carries Envoy flags */
+static void on_response(void *ctx, int status, const char *flags)
 {
 	struct seen *s = ctx;
-	char b[16];
+	char b[24];
 
-	snprintf(b, sizeof(b), "%d ", status);
+	if (strcmp(flags, "-"))
+		snprintf(b, sizeof(b), "%d/%s ", status, flags);
+	else
+		snprintf(b, sizeof(b), "%d ", status);
 	strncat(s->events, b, sizeof(s->events) - strlen(s->events) - 1);
 }
 
@@ -216,6 +220,39 @@ static void test_metrics_hooks_in_order(void **state)
 	assert_string_equal(x->seen.events, "q q q 200 403 ");
 	pod(x, "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
 	assert_string_equal(x->seen.events, "q q q 200 403 503 ");
+}
+
+/* Envoy's flags with each status: a malformed request's 400 is DPE (the pod never saw it); the
+ * requests the connection's end leaves unanswered are 0 with UC (the pod went first) or DC. */
+static void test_metrics_flags(void **state)
+{
+	struct fx *x = *state;
+	struct l7_decider d = {
+	    .decide = decide, .ctx = &x->seen, .request = on_request, .response = on_response};
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	client(x, GET("/a") GET("/b"));
+	pod(x, OK("aa"));
+	l7_http1_ops.end(x->f, true);
+	assert_string_equal(x->seen.events, "q q 200 0/UC ");
+	l7_http1_ops.end(x->f, false); /* each request is answered once */
+	assert_string_equal(x->seen.events, "q q 200 0/UC ");
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	x->seen.events[0] = 0;
+	client(x, GET("/a"));
+	l7_http1_ops.end(x->f, false);
+	assert_string_equal(x->seen.events, "q 0/DC ");
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	x->seen.events[0] = 0;
+	client(x, "GET /a HTTP/1.1\r\nHost: a\r\nbad header\r\n\r\n");
+	assert_string_equal(x->seen.events, "q 400/DPE ");
+	l7_http1_ops.end(x->f, true);
+	assert_string_equal(x->seen.events, "q 400/DPE ");
 }
 
 static void on_sizes(void *ctx, uint64_t request, uint64_t response)
@@ -1028,6 +1065,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_get_denied_then_next_works, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pipelined_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics_hooks_in_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics_sizes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_denied_bodies_discarded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allowed_chunked_body_exact, setup, teardown),

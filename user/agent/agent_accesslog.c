@@ -227,8 +227,9 @@ out:
 }
 
 /* An HBONE stream that carried a cross-node connection: the client node writes the client's
- * line, the destination node the server's, each when its pod logs that side. */
-static void hbone_stream_end(void *ctx, const struct proxy_stream_end *se)
+ * line, the destination node the server's, each when its pod logs that side. A connection
+ * relayed in plaintext writes none (not yet). */
+void agent_accesslog_stream_end(void *ctx, const struct proxy_stream_end *se)
 {
 	char sip[INET6_ADDRSTRLEN], dip[INET6_ADDRSTRLEN], dst[ADDR_ENDPOINT_MAX], cluster[400];
 	char sbuf[320], dbuf[320];
@@ -243,6 +244,8 @@ static void hbone_stream_end(void *ctx, const struct proxy_stream_end *se)
 	(void)ctx;
 	if (!p)
 		return;
+	if (!se->mtls)
+		goto out;
 	addr_text(&se->src->addr, se->src->family, sip, sizeof(sip));
 	addr_text(&se->dst->addr, se->dst->family, dip, sizeof(dip));
 	skey = se->src->family ? al_policy_pod_at(p, sip) : NULL;
@@ -285,9 +288,4 @@ static void hbone_stream_end(void *ctx, const struct proxy_stream_end *se)
 	al_emit(p, &en);
 out:
 	al_policy_unref(p);
-}
-
-void agent_accesslog_proxy_opts(struct proxy_opts *po)
-{
-	po->stream_end = hbone_stream_end;
 }

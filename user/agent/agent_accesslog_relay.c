@@ -24,7 +24,11 @@ struct al_req {
 	size_t nhdrs;
 	int64_t start_ms;
 	bool set;
+	uint32_t sid; /* HTTP/2: its stream */
 };
+
+#define AL_RELAY_STREAMS                                                                           \
+	1024 /* HTTP/2 streams awaiting their line (as many as the filter lets in) */
 
 struct agent_al_relay {
 	struct al_policy *pol; /* referenced for the connection's life, as its snapshot is */
@@ -35,6 +39,8 @@ struct agent_al_relay {
 	struct al_req pending; /* decided, not queued yet */
 	struct al_req *q;      /* queued, oldest at head */
 	size_t head, n, cap;
+	struct al_req *streams; /* HTTP/2 streams decided and not answered, in no order */
+	size_t nstreams, scap;
 };
 
 static char *dup_or_null(const char *s)
@@ -100,14 +106,8 @@ static const char *find_hdr(const struct authz_request *rq, const char *name)
 	return NULL;
 }
 
-void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request *rq)
+static void req_fill(struct al_req *p, const struct authz_request *rq)
 {
-	struct al_req *p;
-
-	if (!r || rq->tcp)
-		return;
-	p = &r->pending;
-	req_free(p);
 	p->set = true;
 	p->start_ms = realtime_ms();
 	p->method = dup_or_null(rq->method);
@@ -124,6 +124,33 @@ void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request
 			*c = (char)tolower((unsigned char)*c);
 		p->nhdrs++;
 	}
+}
+
+void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request *rq)
+{
+	if (!r || rq->tcp)
+		return;
+	req_free(&r->pending);
+	req_fill(&r->pending, rq);
+}
+
+void agent_al_relay_stream_begin(struct agent_al_relay *r, uint32_t sid,
+				 const struct authz_request *rq)
+{
+	if (!r)
+		return;
+	if (r->nstreams == r->scap) {
+		size_t cap = r->scap ? 2 * r->scap : 8;
+		struct al_req *s;
+
+		if (cap > AL_RELAY_STREAMS || !(s = realloc(r->streams, cap * sizeof(*s))))
+			return; /* no line for it */
+		r->streams = s;
+		r->scap = cap;
+	}
+	memset(&r->streams[r->nstreams], 0, sizeof(r->streams[0]));
+	req_fill(&r->streams[r->nstreams], rq);
+	r->streams[r->nstreams++].sid = sid;
 }
 
 void agent_al_relay_request(struct agent_al_relay *r)
@@ -161,14 +188,15 @@ static const char *req_header(const void *ctx, const char *name)
 	return NULL;
 }
 
-static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
+static void emit(struct agent_al_relay *r, const struct al_req *q, int status, const char *flags,
+		 const char *protocol)
 {
 	struct al_attrs at = {.http = true,
 			      .method = q->method,
 			      .path = q->path,
 			      .host = q->host,
 			      .scheme = "http",
-			      .protocol = "HTTP/1.1",
+			      .protocol = protocol,
 			      .request_id = q->id,
 			      .user_agent = q->ua,
 			      .response_code = status,
@@ -190,13 +218,17 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
 	en.duration_ms = (uint64_t)(realtime_ms() - q->start_ms);
 	en.method = q->method;
 	en.path = q->path;
-	en.protocol = "HTTP/1.1";
+	en.protocol = protocol;
 	en.authority = q->host;
 	en.user_agent = q->ua;
 	en.request_id = q->id;
 	en.x_forwarded_for = q->xff;
 	en.response_code = status;
-	en.response_flags = "-";
+	en.response_flags = flags ? flags : "-";
+	if (flags && !strcmp(flags, "UC"))
+		en.connection_termination_details = "upstream closed";
+	else if (flags && !strcmp(flags, "DC"))
+		en.connection_termination_details = "downstream closed";
 	en.upstream_host = local;
 	en.upstream_cluster = cluster;
 	en.downstream_remote_address = r->src_ip[0] ? r->src_ip : NULL;
@@ -207,7 +239,7 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status)
 	al_emit(r->pol, &en);
 }
 
-void agent_al_relay_response(struct agent_al_relay *r, int status)
+void agent_al_relay_response(struct agent_al_relay *r, int status, const char *flags)
 {
 	struct al_req q;
 
@@ -216,8 +248,24 @@ void agent_al_relay_response(struct agent_al_relay *r, int status)
 	q = r->q[r->head];
 	r->head = (r->head + 1) % r->cap;
 	r->n--;
-	emit(r, &q, status);
+	emit(r, &q, status, flags, "HTTP/1.1");
 	req_free(&q);
+}
+
+void agent_al_relay_stream_end(struct agent_al_relay *r, uint32_t sid, int status,
+			       const char *flags)
+{
+	if (!r)
+		return;
+	for (size_t i = r->nstreams; i-- > 0;) {
+		if (sid && r->streams[i].sid != sid)
+			continue;
+		emit(r, &r->streams[i], status, flags, "HTTP/2");
+		req_free(&r->streams[i]);
+		r->streams[i] = r->streams[--r->nstreams];
+		if (sid)
+			return;
+	}
 }
 
 void agent_al_relay_free(struct agent_al_relay *r)
@@ -231,6 +279,9 @@ void agent_al_relay_free(struct agent_al_relay *r)
 		r->n--;
 	}
 	free(r->q);
+	for (size_t i = 0; i < r->nstreams; i++)
+		req_free(&r->streams[i]);
+	free(r->streams);
 	al_policy_unref(r->pol);
 	free(r);
 }

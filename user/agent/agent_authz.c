@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "agent/agent_l7_metrics.h"
 #include "agent/agent_state.h"
@@ -83,10 +84,8 @@ static bool l7_decide(void *ctx, struct authz_request *rq, char *why, size_t why
 	authz_evaluate(ac->snap->az, &ac->wl, rq, &dec);
 	if (why)
 		authz_decision_format(&dec, why, whylen);
-	if (!dec.allow) {
+	if (!dec.allow)
 		log_denied(ac, rq, &dec);
-		trace_in_denied(ac->trace);
-	}
 	return dec.allow;
 }
 
@@ -100,14 +99,14 @@ static void l7_request(void *ctx)
 	agent_al_relay_request(ac->al);
 }
 
-static void l7_response(void *ctx, int status)
+static void l7_response(void *ctx, int status, const char *flags)
 {
 	struct authz_conn *ac = ctx;
 
 	if (ac->timing)
-		l7_timing_response(ac->timing, status);
-	agent_al_relay_response(ac->al, status);
-	trace_in_end(ac->trace, status);
+		l7_timing_response(ac->timing, status, flags);
+	agent_al_relay_response(ac->al, status, flags);
+	trace_in_end(ac->trace, status, flags);
 }
 
 static void l7_sizes(void *ctx, uint64_t request, uint64_t response)
@@ -123,6 +122,34 @@ static int l7_trace(void *ctx, const struct authz_request *rq, struct l7_buf *fi
 	struct authz_conn *ac = ctx;
 
 	return ac->trace ? trace_in_begin(ac->trace, rq, fields) : 0;
+}
+
+/* gRPC is told by its content type, as Istio labels request_protocol */
+static bool is_grpc(const struct authz_request *rq)
+{
+	for (size_t i = 0; i < rq->nheaders; i++)
+		if (!strcasecmp(rq->headers[i].name, "content-type"))
+			return !strncasecmp(rq->headers[i].value, "application/grpc", 16);
+	return false;
+}
+
+static int l7_stream_begin(void *ctx, uint32_t sid, const struct authz_request *rq, bool allowed,
+			   int (*field)(void *arg, const char *name, const char *value), void *arg)
+{
+	struct authz_conn *ac = ctx;
+
+	l7_timing_stream_begin(ac->timing, sid, is_grpc(rq));
+	agent_al_relay_stream_begin(ac->al, sid, rq);
+	return trace_in_stream_begin(ac->trace, sid, rq, allowed ? field : NULL, arg);
+}
+
+static void l7_stream_end(void *ctx, uint32_t sid, int status, const char *flags)
+{
+	struct authz_conn *ac = ctx;
+
+	l7_timing_stream_end(ac->timing, sid, status, flags);
+	agent_al_relay_stream_end(ac->al, sid, status, flags);
+	trace_in_stream_end(ac->trace, sid, status, flags);
 }
 
 static void l7_connect_trace(void *ctx, const char *traceparent)
@@ -201,7 +228,9 @@ enum proxy_verdict agent_authz(void *agent, const char *principal,
 			  .request = l7_request,
 			  .response = l7_response,
 			  .sizes = l7_sizes,
-			  .trace = l7_trace},
+			  .trace = l7_trace,
+			  .stream_begin = l7_stream_begin,
+			  .stream_end = l7_stream_end},
 		    .release = l7_release,
 		    .connect_trace = l7_connect_trace,
 		};

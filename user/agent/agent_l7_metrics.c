@@ -15,8 +15,7 @@
 #include "agent/agent_l7_metrics.h"
 #include "common/addr.h"
 
-/* The mesh pod with this address on any node, from the snapshot (NULL when none). */
-static const struct m_pod *pod_by_ip(const struct model *m, const char *ip)
+const struct m_pod *agent_pod_by_ip(const struct model *m, const char *ip)
 {
 	for (size_t i = 0; i < m->npods; i++)
 		for (size_t k = 0; k < m->pods[i].nips; k++)
@@ -34,7 +33,8 @@ struct l7_timing *l7_timing_new(struct agent *a, const struct model *m, const st
 	if (!t)
 		return NULL;
 	t->a = a;
-	metrics_peer_from_pod(&t->key.src, src_ip && *src_ip ? pod_by_ip(m, src_ip) : NULL, td);
+	metrics_peer_from_pod(&t->key.src, src_ip && *src_ip ? agent_pod_by_ip(m, src_ip) : NULL,
+			      td);
 	if (principal && *principal)
 		snprintf(t->key.src.principal, sizeof(t->key.src.principal), "%s", principal);
 	metrics_peer_from_pod(&t->key.dst, dst, td);
@@ -52,6 +52,7 @@ void l7_timing_free(struct l7_timing *t)
 	if (!t)
 		return;
 	free(t->start);
+	free(t->streams);
 	free(t);
 }
 
@@ -83,7 +84,7 @@ void l7_timing_request(void *ctx)
 	t->start[(t->head + t->n++) % t->cap] = now_ms();
 }
 
-void l7_timing_response(void *ctx, int status)
+void l7_timing_response(void *ctx, int status, const char *flags)
 {
 	struct l7_timing *t = ctx;
 	struct metrics_http h = {.requests = 1};
@@ -96,6 +97,7 @@ void l7_timing_response(void *ctx, int status)
 	}
 	metrics_hist_observe(&h.duration_ms, ms);
 	t->key.response_code = status;
+	t->key.response_flags = flags ? flags : "-"; /* a string literal of the filter's */
 	agent_l7_metrics_add(t->a, &t->key, &h);
 }
 
@@ -104,8 +106,56 @@ void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response)
 	struct l7_timing *t = ctx;
 	struct metrics_http h = {.requests = 0};
 
-	/* same key as the response just counted: the code is still the one it set */
+	/* same key as the response just counted: the code and flags are still the ones it set */
 	metrics_hist_observe(&h.request_bytes, (double)request);
 	metrics_hist_observe(&h.response_bytes, (double)response);
 	agent_l7_metrics_add(t->a, &t->key, &h);
+}
+
+#define L7_TIMING_STREAMS 1024 /* HTTP/2 streams timed at once (as many as the filter lets in) */
+
+void l7_timing_stream_begin(struct l7_timing *t, uint32_t sid, bool grpc)
+{
+	if (!t)
+		return;
+	if (t->nstreams == t->scap) {
+		size_t cap = t->scap ? 2 * t->scap : 8;
+		struct l7_stream_timing *s;
+
+		if (cap > L7_TIMING_STREAMS)
+			return;
+		s = realloc(t->streams, cap * sizeof(*s));
+		if (!s)
+			return;
+		t->streams = s;
+		t->scap = cap;
+	}
+	t->streams[t->nstreams++] = (struct l7_stream_timing){sid, grpc, now_ms()};
+}
+
+static void stream_count(struct l7_timing *t, const struct l7_stream_timing *st, int status,
+			 const char *flags)
+{
+	struct metrics_http h = {.requests = 1};
+
+	metrics_hist_observe(&h.duration_ms, now_ms() - st->start);
+	t->key.response_code = status;
+	t->key.response_flags = flags ? flags : "-";
+	t->key.protocol = st->grpc ? "grpc" : "http";
+	agent_l7_metrics_add(t->a, &t->key, &h);
+	t->key.protocol = "http";
+}
+
+void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags)
+{
+	if (!t)
+		return;
+	for (size_t i = t->nstreams; i-- > 0;) {
+		if (sid && t->streams[i].sid != sid)
+			continue;
+		stream_count(t, &t->streams[i], status, flags);
+		t->streams[i] = t->streams[--t->nstreams];
+		if (sid)
+			return;
+	}
 }

@@ -10,6 +10,12 @@ struct l7_timing {
 	struct metrics_key key; /* the connection's labels; response_code set per response */
 	double *start;		/* when each request in flight joined the queue (ms) */
 	size_t head, n, cap;
+	struct l7_stream_timing {
+		uint32_t sid;
+		bool grpc; /* request_protocol "grpc": content-type application/grpc */
+		double start;
+	} * streams; /* HTTP/2 streams in flight, in no order */
+	size_t nstreams, scap;
 };
 
 /* The labels of one relayed connection to the local pod `dst`: the source by its address in the
@@ -20,9 +26,14 @@ struct l7_timing *l7_timing_new(struct agent *a, const struct model *m, const st
 void l7_timing_free(struct l7_timing *t);
 /* The l7_decider hooks (ctx: the l7_timing). */
 void l7_timing_request(void *ctx);
-void l7_timing_response(void *ctx, int status);
+void l7_timing_response(void *ctx, int status, const char *flags);
 /* The sizes of the exchange whose response was just counted: Istio's request and response size
  * histograms (the request already counts in istio_requests_total). */
 void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response);
+/* HTTP/2, per stream: begun when decided, counted at its answer (sid 0: every stream left). */
+void l7_timing_stream_begin(struct l7_timing *t, uint32_t sid, bool grpc);
+void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags);
+/* The mesh pod with this address on any node, from the snapshot (NULL when none). */
+const struct m_pod *agent_pod_by_ip(const struct model *m, const char *ip);
 
 #endif

@@ -60,6 +60,9 @@ static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_
 
 	c->pairs++;
 	c->fallbacks += v->tcp_fallbacks;
+	/* skiffd's hops: the connection is reported by skiffd, with both ends (agent_tcp_metrics.c) */
+	if (k->src_workload == SKIFF_WL_AGENT || k->dst_workload == SKIFF_WL_AGENT)
+		return;
 	memset(&key, 0, sizeof(key));
 	metrics_peer_from_pod(&key.src, src, td);
 	metrics_peer_from_pod(&key.dst, dst, td);
@@ -323,6 +326,17 @@ void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 	if (!a->l7_metrics)
 		a->l7_metrics = metrics_table_new(METRICS_DEFAULT_CAP / 2);
 	if (a->l7_metrics && metrics_table_add_http(a->l7_metrics, k, h))
+		l7_dropped++;
+	pthread_mutex_unlock(&a->l7_metrics_lock);
+}
+
+void agent_tcp_metrics_add(struct agent *a, const struct metrics_key *k,
+			   const struct metrics_tcp *v)
+{
+	pthread_mutex_lock(&a->l7_metrics_lock);
+	if (!a->l7_metrics)
+		a->l7_metrics = metrics_table_new(METRICS_DEFAULT_CAP / 2);
+	if (a->l7_metrics && metrics_table_add_tcp(a->l7_metrics, k, v))
 		l7_dropped++;
 	pthread_mutex_unlock(&a->l7_metrics_lock);
 }

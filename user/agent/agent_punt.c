@@ -65,7 +65,7 @@ int agent_punt_start(struct agent *a)
 	/* the hops between pods and skiffd skip TCP/IP where skiffd's sockets run sockops: skiffd
 	 * then read()s those clients (splice() would not see their bytes) */
 	po.fast_hops = dp_punt_hops_fast(a->dp);
-	agent_accesslog_proxy_opts(&po);
+	agent_streams_proxy_opts(a, &po);
 	/* taking over: the old skiffd accepts until this one has its configuration */
 	po.paused = a->takeover_conn >= 0;
 	po.addr4 = v4[0] ? v4 : NULL;

@@ -168,6 +168,9 @@ uint64_t agent_scrape_last_cpu_ns(const struct agent *a);
 /* Count one relayed request (any thread; agent_metrics.c). */
 void agent_l7_metrics_add(struct agent *a, const struct metrics_key *k,
 			  const struct metrics_http *h);
+/* Count a connection skiffd carried (any thread; agent_metrics.c). */
+void agent_tcp_metrics_add(struct agent *a, const struct metrics_key *k,
+			   const struct metrics_tcp *v);
 /* Flow events (agent_flows.c): the reader, its names after each apply, GET /flows. */
 struct flows;
 void agent_flows_start(struct agent *a);
@@ -177,9 +180,13 @@ void agent_tracing_apply(struct agent *a, const struct model *m);
 /* Access logs (agent_accesslog.c): the writer and the L4 lines at start, the policy of the
  * snapshot in force after each apply, the L7 router's lines. */
 int agent_accesslog_start(struct agent *a);
-/* Ask the proxy for the end of each HBONE stream (cross-node connections' lines). */
+/* The end of each connection skiffd carried (HBONE: cross-node connections' lines). */
 struct proxy_opts;
-void agent_accesslog_proxy_opts(struct proxy_opts *po);
+struct proxy_stream_end;
+void agent_accesslog_stream_end(void *ctx, const struct proxy_stream_end *se);
+/* Ask the proxy for the start and end of each connection it carries for a pod, and file its
+ * dials for HBONE streams with the kernel (agent_tcp_metrics.c): istio_tcp_* and the lines. */
+void agent_streams_proxy_opts(struct agent *a, struct proxy_opts *po);
 void agent_accesslog_apply(struct agent *a);
 /* The relay limits of the snapshot in force: skiffd's flags, else the mesh config's
  * connectTimeout and protocolDetectionTimeout, else the defaults (agent_limits.c). */
@@ -194,8 +201,13 @@ struct agent_al_relay *agent_al_relay_new(const struct m_pod *dst, const char *s
 					  uint16_t dst_port);
 void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request *rq);
 void agent_al_relay_request(struct agent_al_relay *r);
-void agent_al_relay_response(struct agent_al_relay *r, int status);
+void agent_al_relay_response(struct agent_al_relay *r, int status, const char *flags);
 void agent_al_relay_free(struct agent_al_relay *r);
+/* HTTP/2, per stream (the filter's stream_begin, stream_end; sid 0: every stream left). */
+void agent_al_relay_stream_begin(struct agent_al_relay *r, uint32_t sid,
+				 const struct authz_request *rq);
+void agent_al_relay_stream_end(struct agent_al_relay *r, uint32_t sid, int status,
+			       const char *flags);
 void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 			     const struct l7r_record *rec, const char *flags);
 int agent_flows_stream(void *ctx, const char *path, int fd);

@@ -14,12 +14,13 @@
 #include "model/model.h"
 #include "tracing/tracing.h"
 
-#define TRACE_IN_MAX 16
+#define TRACE_IN_MAX	 16
+#define TRACE_IN_STREAMS 1024 /* HTTP/2 streams in flight with a span to finish */
 
 struct trace_in_req {
+	uint32_t sid; /* HTTP/2: its stream */
 	struct trace_ids ids;
-	bool used;   /* this entry has a span to finish (else the request was not seen by begin) */
-	bool denied; /* answered 403 by the relay's policy */
+	bool used; /* this entry has a span to finish (else the request was not seen by begin) */
 	uint64_t start_us;
 	char method[16];
 	char host[128];
@@ -38,6 +39,8 @@ struct trace_in_conn {
 	struct trace_in_req next; /* begun, not queued yet */
 	struct trace_in_req q[TRACE_IN_MAX];
 	size_t head, len;
+	struct trace_in_req *streams; /* HTTP/2, in no order: streams end as they do */
+	size_t nstreams, scap;
 };
 
 struct trace_in_conn *trace_in_new(const struct m_pod *dst, const char *src_ip, uint16_t port)
@@ -55,6 +58,8 @@ struct trace_in_conn *trace_in_new(const struct m_pod *dst, const char *src_ip, 
 
 void trace_in_free(struct trace_in_conn *t)
 {
+	if (t)
+		free(t->streams);
 	free(t);
 }
 
@@ -75,9 +80,10 @@ static const char *field(const struct authz_request *rq, const char *name)
 	return NULL;
 }
 
-int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, struct l7_buf *fields)
+/* What the span of `rq` needs, into *r; its request id is the client's, or a new one. */
+static void req_begin(const struct trace_in_conn *t, const struct authz_request *rq,
+		      struct trace_in_req *r)
 {
-	struct trace_in_req *r = &t->next;
 	const char *rid = field(rq, "x-request-id"), *ua = field(rq, "user-agent");
 	struct trace_in in;
 
@@ -103,13 +109,41 @@ int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, stru
 		snprintf(r->request_id, sizeof(r->request_id), "%s", rid);
 	else
 		trace_request_id(r->request_id);
+}
+
+int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, struct l7_buf *fields)
+{
+	struct trace_in_req *r = &t->next;
+	const char *rid = field(rq, "x-request-id");
+
+	req_begin(t, rq, r);
 	return trace_inject(&r->ids, rid && rid[0] ? NULL : r->request_id, fields);
 }
 
-void trace_in_denied(struct trace_in_conn *t)
+int trace_in_stream_begin(struct trace_in_conn *t, uint32_t sid, const struct authz_request *rq,
+			  trace_field_fn field_fn, void *arg)
 {
-	if (t)
-		t->next.denied = true;
+	const char *rid = field(rq, "x-request-id");
+	struct trace_in_req r;
+
+	if (!t)
+		return 0;
+	req_begin(t, rq, &r);
+	r.sid = sid;
+	if (t->nstreams == t->scap && t->scap < TRACE_IN_STREAMS) {
+		size_t cap = t->scap ? 2 * t->scap : 8;
+		struct trace_in_req *s = realloc(t->streams, cap * sizeof(*s));
+
+		if (s) {
+			t->streams = s;
+			t->scap = cap;
+		}
+	}
+	if (t->nstreams < t->scap) /* else: its fields still go, its span does not */
+		t->streams[t->nstreams++] = r;
+	/* a denied stream reaches no pod: it has a span, nothing to propagate */
+	return field_fn ? trace_fields(&r.ids, rid && rid[0] ? NULL : r.request_id, field_fn, arg)
+			: 0;
 }
 
 void trace_in_queued(struct trace_in_conn *t)
@@ -122,15 +156,16 @@ void trace_in_queued(struct trace_in_conn *t)
 }
 
 static void span_tags(const struct trace_in_conn *t, const struct trace_in_req *r, int status,
-		      struct trace_span *s)
+		      const char *flags, const char *protocol, struct trace_span *s)
 {
 	trace_pod_tags(s, t->dst);
 	trace_tag(s, "component", "proxy");
 	trace_tag(s, "http.method", "%s", r->method);
 	trace_tag(s, "http.url", "%s", r->url);
-	trace_tag(s, "http.protocol", "HTTP/1.1");
+	trace_tag(s, "http.protocol", "%s", protocol);
 	trace_tag(s, "http.status_code", "%d", status);
-	trace_tag(s, "response_flags", "%s", r->denied ? "RBAC" : "-");
+	/* a policy's 403 has none, as Envoy's RBAC filter sets none (its details name the policy) */
+	trace_tag(s, "response_flags", "%s", flags ? flags : "-");
 	trace_tag(s, "upstream_cluster", "inbound|%u||", t->port);
 	trace_tag(s, "upstream_cluster.name", "inbound|%u||", t->port);
 	trace_tag(s, "guid:x-request-id", "%s", r->request_id);
@@ -140,16 +175,13 @@ static void span_tags(const struct trace_in_conn *t, const struct trace_in_req *
 	trace_node_tag(s);
 }
 
-void trace_in_end(struct trace_in_conn *t, int status)
+/* The SERVER span of one answered request. */
+static void finish(const struct trace_in_conn *t, const struct trace_in_req *rp, int status,
+		   const char *flags, const char *protocol)
 {
-	struct trace_in_req r;
+	struct trace_in_req r = *rp;
 	struct trace_span s;
 
-	if (!t || !t->len)
-		return;
-	r = t->q[t->head];
-	t->head = (t->head + 1) % TRACE_IN_MAX;
-	t->len--;
 	if (!r.used || !r.ids.sampled || !tracing_reports(t->dst, TRACE_SERVER))
 		return;
 	memset(&s, 0, sizeof(s));
@@ -164,8 +196,34 @@ void trace_in_end(struct trace_in_conn *t, int status)
 	else
 		snprintf(s.name, sizeof(s.name), "%s:%u/*", r.host, t->port);
 	snprintf(s.remote_ip, sizeof(s.remote_ip), "%s", t->src_ip);
-	span_tags(t, &r, status, &s);
+	span_tags(t, &r, status, flags, protocol, &s);
 	for (size_t i = 0; i < r.nctags && s.ntags < TRACE_MAX_TAGS; i++)
 		s.tags[s.ntags++] = r.ctags[i];
 	tracing_submit(&s);
+}
+
+void trace_in_end(struct trace_in_conn *t, int status, const char *flags)
+{
+	struct trace_in_req r;
+
+	if (!t || !t->len)
+		return;
+	r = t->q[t->head];
+	t->head = (t->head + 1) % TRACE_IN_MAX;
+	t->len--;
+	finish(t, &r, status, flags, "HTTP/1.1");
+}
+
+void trace_in_stream_end(struct trace_in_conn *t, uint32_t sid, int status, const char *flags)
+{
+	if (!t)
+		return;
+	for (size_t i = t->nstreams; i-- > 0;) {
+		if (sid && t->streams[i].sid != sid)
+			continue;
+		finish(t, &t->streams[i], status, flags, "HTTP/2");
+		t->streams[i] = t->streams[--t->nstreams];
+		if (sid)
+			return;
+	}
 }

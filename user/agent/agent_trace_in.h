@@ -13,6 +13,7 @@
 
 #include "authz/authz.h"
 #include "l7/l7_filter.h"
+#include "tracing/tracing.h"
 
 struct m_pod;
 struct trace_in_conn;
@@ -22,9 +23,13 @@ struct trace_in_conn *trace_in_new(const struct m_pod *dst, const char *src_ip, 
 void trace_in_free(struct trace_in_conn *t);
 void trace_in_connect(struct trace_in_conn *t, const char *traceparent);
 int trace_in_begin(struct trace_in_conn *t, const struct authz_request *rq, struct l7_buf *fields);
-/* The decider's verdict on the request `begin` saw last. */
-void trace_in_denied(struct trace_in_conn *t);
 void trace_in_queued(struct trace_in_conn *t);
-void trace_in_end(struct trace_in_conn *t, int status);
+/* `flags`: Envoy's response flags of its answer (l7_decider.response). */
+void trace_in_end(struct trace_in_conn *t, int status, const char *flags);
+/* HTTP/2, per stream (l7_decider's stream_begin, stream_end): `field_fn` (NULL for a denied
+ * stream) gets the propagation fields for the pod; sid 0 at the end: every stream left. */
+int trace_in_stream_begin(struct trace_in_conn *t, uint32_t sid, const struct authz_request *rq,
+			  trace_field_fn field_fn, void *arg);
+void trace_in_stream_end(struct trace_in_conn *t, uint32_t sid, int status, const char *flags);
 
 #endif

@@ -63,7 +63,7 @@ static void one_enrolled(void *ctx, const void *kp, const void *vp)
 
 static const char *workload(struct pods_ctx *c, __u32 id)
 {
-	const char *name = ctl_names_workload(c->names, id);
+	const char *name = id == SKIFF_WL_AGENT ? "(skiffd)" : ctl_names_workload(c->names, id);
 
 	return name ? name : id ? "?" : "(not a mesh pod here)";
 }

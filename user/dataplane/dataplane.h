@@ -74,6 +74,8 @@ size_t dp_map_full_counts(const char **names, uint64_t *counts, size_t max);
 int dp_punt_configure(struct dataplane *dp, const struct skiff_punt_cfg *cfg);
 /* Can the hops between pods and skiffd join the sockhash (sockops runs on skiffd's cgroup)? */
 bool dp_punt_hops_fast(const struct dataplane *dp);
+/* File (add) or withdraw skiffd's dial to a pod of this node (skiff_agent_dial); any thread. */
+void dp_agent_dial(struct dataplane *dp, const struct skiff_agent_dial_key *k, bool add);
 /* Where the punted connection whose client end is `k` was going; the entry is consumed.
  * -ENOENT when the kernel filed nothing under `k`; 1 when the client is on the fast path
  * (SKIFF_ORIGIN_F_FAST: its bytes must be read(), splice() would not see them), else 0. */

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "dataplane/dp_internal.h"
@@ -153,4 +154,18 @@ void dp_detach_agent(struct dataplane *dp)
 bool dp_punt_hops_fast(const struct dataplane *dp)
 {
 	return dp->agent_accel;
+}
+
+void dp_agent_dial(struct dataplane *dp, const struct skiff_agent_dial_key *k, bool add)
+{
+	__u8 one = 1;
+	int fd;
+
+	if (!dp || !dp->accel)
+		return;
+	fd = bpf_map__fd(dp->accel->maps.skiff_agent_dial);
+	if (add)
+		bpf_map_update_elem(fd, k, &one, BPF_ANY);
+	else
+		bpf_map_delete_elem(fd, k);
 }

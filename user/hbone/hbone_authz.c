@@ -88,13 +88,15 @@ int hb_stream_attach_l7(struct hb_stream *st, const struct proxy_l7 *l7)
 {
 	struct epoll_event ev = {.events = EPOLLOUT, .data.ptr = &st->local};
 	struct proxy *p = st->conn->p;
+	struct proxy_l7 via = *l7;
 	int sp[2];
 
+	via.hbone = true; /* its dial is filed: the stream reports the connection */
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp)) {
 		l7->release(l7->d.ctx);
 		return -errno;
 	}
-	if (l7_relay_open(p, sp[1], &st->dst, l7)) {
+	if (l7_relay_open(p, sp[1], &st->dst, &via)) {
 		close(sp[0]);
 		return -ECONNREFUSED;
 	}

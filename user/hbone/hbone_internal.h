@@ -82,6 +82,7 @@ struct hb_stream {
 	uint64_t bytes_down; /* written to it */
 	char baggage[512];   /* the source workload, as `baggage` says (sent, or received) */
 	char trace[64];	     /* server: the request's `traceparent` */
+	struct skiff_agent_dial_key dial; /* server: its dial to the pod, as filed (proxy_dial.c) */
 	struct hb_stream *next;
 };
 
@@ -238,6 +239,8 @@ bool hb_stream_down(struct hb_stream *st, const uint8_t *data, size_t len);
 int hb_stream_pump(struct hb_stream *st);
 void hb_stream_rearm(struct hb_stream *st);
 void hb_stream_free(struct hb_stream *st, bool reset);
+/* Its CONNECT was answered 200: the stream carries a connection from now on (stream_open). */
+void hb_stream_opened(struct hb_stream *st);
 /* Move `len` bytes of the stream's `up` buffer (what its provider offered) to `out`. */
 void hb_stream_take_up(struct hb_stream *st, uint8_t *out, size_t len);
 /* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback): offers what

@@ -115,6 +115,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	if (f->hd.type == NGHTTP2_HEADERS && !c->server && !st->open) {
 		if (st->status == 200) {
 			st->open = true;
+			hb_stream_opened(st);
 		} else {
 			c->p->stats.hbone_refused++;
 			st->local_reset = true;
@@ -266,7 +267,9 @@ int hb_session_respond(struct hb_conn *c, struct hb_stream *st, int status)
 	snprintf(code, sizeof(code), "%03d", status);
 	dp.source.ptr = st;
 	st->open = status == 200;
-	if (!st->open)
+	if (st->open)
+		hb_stream_opened(st);
+	else
 		st->local_eof = true; /* the provider ends the stream at once */
 	return nghttp2_submit_response(c->h2, st->id, &nv, 1, &dp) ? -EPROTO : 0;
 }

@@ -48,13 +48,14 @@ struct hb_stream *hb_stream_new(struct hb_conn *c, int local_fd)
 	return st;
 }
 
-/* The access log's view of a stream that carried bytes: the client's side is the local one on
- * the client node, the peer's on the destination node. */
-static void stream_report(const struct hb_stream *st, bool reset)
+/* The metrics' and access log's view of a stream that carries bytes: the client's side is the
+ * local one on the client node, the peer's on the destination node. */
+static void stream_view(const struct hb_stream *st, bool reset, struct proxy_stream_end *out)
 {
 	const struct hb_conn *c = st->conn;
 	struct proxy_stream_end e = {
 	    .server = c->server,
+	    .mtls = true,
 	    .src = &st->src,
 	    .dst = &st->dst,
 	    .src_id = c->server ? c->peer_id : c->src_id,
@@ -65,15 +66,31 @@ static void stream_report(const struct hb_stream *st, bool reset)
 	    .reset = reset,
 	};
 
-	c->p->o.stream_end(c->p->o.ctx, &e);
+	*out = e;
+}
+
+void hb_stream_opened(struct hb_stream *st)
+{
+	struct proxy *p = st->conn->p;
+	struct proxy_stream_end e;
+
+	if (!p->o.stream_open)
+		return;
+	stream_view(st, false, &e);
+	e.bytes_up = e.bytes_down = e.duration_ms = 0;
+	p->o.stream_open(p->o.ctx, &e);
 }
 
 void hb_stream_free(struct hb_stream *st, bool reset)
 {
 	struct hb_conn *c = st->conn;
 
-	if (st->open && c->p->o.stream_end)
-		stream_report(st, reset);
+	if (st->open && c->p->o.stream_end) {
+		struct proxy_stream_end e;
+
+		stream_view(st, reset, &e);
+		c->p->o.stream_end(c->p->o.ctx, &e);
+	}
 
 	for (struct hb_stream **pp = &c->streams; *pp; pp = &(*pp)->next)
 		if (*pp == st) {
@@ -272,6 +289,7 @@ static void dial_done(struct hb_stream *st)
 	st->local_connecting = false;
 	st->out_ready = true;
 	if (getsockopt(st->local.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		proxy_dial_withdraw(c->p, &st->dial);
 		c->p->stats.hbone_pod_failed++;
 		hb_access_log(c, st, "pod refused");
 		hb_session_respond(c, st, 503);
@@ -311,7 +329,9 @@ int hb_stream_dial(struct hb_stream *st)
 	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark));
 	proxy_nodelay(fd);
 	proxy_reset_on_exit(fd);
+	proxy_dial_file(st->conn->p, fd, &st->dst, &st->dial);
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		proxy_dial_withdraw(st->conn->p, &st->dial);
 		close(fd);
 		st->conn->p->stats.hbone_pod_failed++;
 		return -ECONNREFUSED;

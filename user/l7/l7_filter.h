@@ -48,10 +48,13 @@ struct l7_decider {
 	enum authz_path_norm path_norm;
 	/* Optional, for the request metrics: `request` when a request joins the queue of those in
 	 * flight, `response` with the status of the answer that ends its turn (the pod's final
-	 * response head, or the filter's own 403/400/431), in the same order. The filter has no
-	 * clock: the decider's side times them. */
+	 * response head, or the filter's own 403/400/431), in the same order, and Envoy's response
+	 * flags for it: "-" for the pod's answers and a policy's 403 (Envoy's RBAC filter sets no
+	 * flag either), "DPE" for a request the filter refused as malformed (400, 431); status 0
+	 * and "UC" (the pod closed or reset first) or "DC" (the client did) for a request the
+	 * connection's end left unanswered. The filter has no clock: the decider's side times them. */
 	void (*request)(void *ctx);
-	void (*response)(void *ctx, int status);
+	void (*response)(void *ctx, int status, const char *flags);
 	/* Optional, HTTP/1.1: when an exchange ends (after its `response`), the request's size as
 	 * read from the client (head and body) and the response's as sent to it. Not called for
 	 * an exchange the connection's end cut short, nor for one that switched protocols. */
@@ -60,6 +63,17 @@ struct l7_decider {
 	 * `request`; appends to `fields` the header lines the pod gets in place of the request's
 	 * propagation fields (trace_field_replaced), which the filter then leaves out. */
 	int (*trace)(void *ctx, const struct authz_request *rq, struct l7_buf *fields);
+	/* Optional, HTTP/2, per stream (streams end in any order): `stream_begin` with each request
+	 * once decided (`allowed` or answered 403); for an allowed one, `field` is called with each
+	 * propagation field the pod gets in place of the request's (trace_field_replaced), which
+	 * the filter then leaves out. `stream_end` with the status that answers the stream and
+	 * Envoy's flags: "-" for the pod's final :status and a policy's 403; 0 and "UR" when the
+	 * pod reset the stream first, "DC" when the client did; sid 0: every stream still waiting,
+	 * at the connection's end (0, "UC" or "DC"). A stream not begun, or ended, is ignored. */
+	int (*stream_begin)(void *ctx, uint32_t sid, const struct authz_request *rq, bool allowed,
+			    int (*field)(void *arg, const char *name, const char *value),
+			    void *arg);
+	void (*stream_end)(void *ctx, uint32_t sid, int status, const char *flags);
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */
@@ -92,6 +106,9 @@ struct l7_filter_ops {
 	/* True while a request head (h2: a header block) has begun and not ended: the relay
 	 * bounds how long that may take (slowloris). NULL: never. */
 	bool (*in_head)(const struct l7_filter *f);
+	/* The connection ends (before close): the requests still waiting for an answer get their
+	 * `response` (0, "UC" when `pod_gone`, else "DC"). NULL: nothing waits. */
+	void (*end)(struct l7_filter *f, bool pod_gone);
 };
 
 extern const struct l7_filter_ops l7_http1_ops;
@@ -124,7 +141,8 @@ int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin
 /* A connection allowed at L4 whose client reaches skiffd by sk_msg redirect (the plain relay
  * splices, and splice() does not see redirected bytes): relayed through read() and write(), bytes
  * untouched, the pod dialled as the L7 relay does (its hop joins the fast path too). */
-int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);
+int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *src,
+		  const struct skiff_sock_origin *dst);
 /* An epoll event on one side of an L7 relay (EV_L7_CLIENT, EV_L7_UPSTREAM); a relay closed
  * earlier in the same batch is skipped. */
 void l7_relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);

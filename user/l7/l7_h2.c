@@ -27,6 +27,11 @@ static struct l7_filter *h2_open(const struct l7_decider *d)
 		free(f);
 		return NULL;
 	}
+	if (h2_status_open(f)) {
+		h2_hpack_close(f);
+		free(f);
+		return NULL;
+	}
 	return f;
 }
 
@@ -35,6 +40,7 @@ static void h2_close(struct l7_filter *f)
 	if (!f)
 		return;
 	h2_hpack_close(f);
+	h2_status_close(f);
 	h2_reader_free(&f->cl);
 	h2_reader_free(&f->up);
 	free(f->open);
@@ -132,6 +138,12 @@ static bool h2_in_head(const struct l7_filter *f)
 	return !f->failed && f->blk.open;
 }
 
+/* The streams still waiting for an answer end with the connection. */
+static void h2_end(struct l7_filter *f, bool pod_gone)
+{
+	h2_stream_end(f, 0, 0, pod_gone ? "UC" : "DC");
+}
+
 static const struct l7_counts *h2_counts(const struct l7_filter *f)
 {
 	return &f->counts;
@@ -146,4 +158,5 @@ const struct l7_filter_ops l7_h2_ops = {
     .counts = h2_counts,
     .close = h2_close,
     .in_head = h2_in_head,
+    .end = h2_end,
 };

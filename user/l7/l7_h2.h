@@ -220,6 +220,13 @@ struct l7_filter {
 	uint32_t empty_run; /* frames in a row that carried nothing and ended nothing */
 	bool goaway;	    /* the client broke the protocol: GOAWAY(goaway_code) pending */
 	uint32_t goaway_code;
+
+	/* The pod's response header blocks, decoded for their :status (l7_h2_status.c) when the
+	 * decider asks for stream_end; NULL: passed without a look. */
+	nghttp2_hd_inflater *rs_inflater;
+	bool rs_broken;	 /* a block did not decode: no more statuses on this connection */
+	uint32_t rs_sid; /* the stream of the pod's block under way */
+	bool rs_report;	 /* ... and it is a response's (not a PUSH_PROMISE's) */
 };
 
 /* l7_h2_client.c */
@@ -249,7 +256,10 @@ int h2_calm(struct l7_filter *f);
 int h2_hpack_open(struct l7_filter *f);
 void h2_hpack_close(struct l7_filter *f);
 int h2_hpack_feed(struct l7_filter *f, const uint8_t *frag, size_t len, bool final);
-int h2_hpack_forward(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i);
+/* `extra`: NULL, or name\0value\0 pairs the pod gets in place of the request's propagation
+ * fields (dropped then); they are not counted against the client's header bytes. */
+int h2_hpack_forward(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i,
+		     const struct l7_buf *extra);
 int h2_hpack_table_size(struct l7_filter *f, const struct h2_pod_settings *c);
 size_t h2_hpack_reply(uint8_t *out, size_t len, enum h2_answer a);
 size_t h2_list_limit(const struct l7_filter *f);
@@ -292,6 +302,16 @@ struct h2_denied *h2_denied_find(struct l7_filter *f, uint32_t sid);
 int h2_denied_add(struct l7_filter *f, uint32_t sid, enum h2_answer answer, bool client_done);
 void h2_denied_client_done(struct l7_filter *f, struct h2_denied *d, bool reset);
 int h2_flush(struct l7_filter *f, struct l7_buf *to_client);
+
+/* l7_h2_status.c: the pod's :status per stream, for the decider's stream_end */
+int h2_status_open(struct l7_filter *f);
+void h2_status_close(struct l7_filter *f);
+/* The mode for a pod HEADERS, PUSH_PROMISE or CONTINUATION frame: buffered to be read, or
+ * passed when nothing reads it. */
+int h2_status_mode(const struct l7_filter *f);
+/* A buffered one: written on to the client as it came, and decoded. 0 or -ENOMEM. */
+int h2_status_frame(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p);
+void h2_stream_end(struct l7_filter *f, uint32_t sid, int status, const char *flags);
 
 /* l7_h2_client.c, l7_h2_upstream.c */
 extern const struct h2_frame_cb h2_client_cb;

@@ -140,6 +140,7 @@ static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
 		return hd->len != 4 ? -EPROTO : H2_BUFFER;
 	case NGHTTP2_DATA:
 	case NGHTTP2_RST_STREAM:
+		h2_stream_end(f, hd->sid, 0, "DC"); /* ignored when the stream was answered */
 		f->cl_drop = dropped_stream(f, hd->sid);
 		return f->cl_drop ? H2_DROP : H2_PASS;
 	case NGHTTP2_PRIORITY:

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "l7/l7_h2.h"
+#include "tracing/trace_ctx.h"
 
 int h2_hpack_open(struct l7_filter *f)
 {
@@ -197,7 +198,7 @@ int h2_hpack_table_size(struct l7_filter *f, const struct h2_pod_settings *c)
 
 /* The current block's fields, re-encoded into `out`; field `path_i` with `path` for its value
  * (the normalised :path), field `drop_i` left out (SIZE_MAX: none). */
-static int encode(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i,
+static int encode(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i, bool traced,
 		  struct l7_buf *out)
 {
 	const struct h2_fields *fl = &f->blk.fields;
@@ -213,7 +214,7 @@ static int encode(struct l7_filter *f, const char *path, size_t path_i, size_t d
 		    .rep = fl->v[i].rep,
 		};
 
-		if (i == drop_i)
+		if (i == drop_i || (traced && trace_field_replaced(nv.name)))
 			continue;
 		if (i == path_i) {
 			nv.value = path;
@@ -230,12 +231,36 @@ static int encode(struct l7_filter *f, const char *path, size_t path_i, size_t d
  * a client that still gets them apart is amplifying through skiffd, which ends the connection
  * before the block goes out.
  */
-int h2_hpack_forward(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i)
+/* The propagation fields in place of the request's: literals the pod's table never keeps. */
+static int encode_extra(struct l7_filter *f, const struct l7_buf *extra, struct l7_buf *out)
+{
+	const char *p = (const char *)l7_buf_head(extra), *end = p + l7_buf_unread(extra);
+	int rc = 0;
+
+	while (p < end && !rc) {
+		const char *value = p + strlen(p) + 1;
+		struct h2_nv nv = {.name = p,
+				   .namelen = strlen(p),
+				   .value = value,
+				   .valuelen = strlen(value),
+				   .rep = H2_REP_LITERAL};
+
+		rc = h2_enc_field(f->enc, &nv, out);
+		p = value + nv.valuelen + 1;
+	}
+	return rc;
+}
+
+int h2_hpack_forward(struct l7_filter *f, const char *path, size_t path_i, size_t drop_i,
+		     const struct l7_buf *extra)
 {
 	struct l7_buf block = {0};
-	int rc = encode(f, path, path_i, drop_i, &block);
+	int rc = encode(f, path, path_i, drop_i, extra != NULL, &block);
 
+	/* what the filter adds itself is not the client's amplification */
 	f->hb_out += l7_buf_unread(&block);
+	if (!rc && extra)
+		rc = encode_extra(f, extra, &block);
 	if (!rc && f->hb_out > H2_ENC_RATIO * f->hb_in + H2_ENC_SLACK)
 		rc = h2_calm(f);
 	if (!rc)

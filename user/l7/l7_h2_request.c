@@ -175,8 +175,43 @@ static int req_parse(const struct l7_filter *f, struct h2_req *r)
 	return req_target(r, f->dec.path_norm);
 }
 
-static bool req_decide(struct l7_filter *f, const struct h2_req *r)
+static bool req_decide(struct l7_filter *f, struct authz_request *rq)
 {
+	char why[160] = "";
+
+	if (!f->dec.decide)
+		return true;
+	return f->dec.decide(f->dec.ctx, rq, why, sizeof(why));
+}
+
+/* A propagation field for the pod, kept as name\0value\0 in `arg` (an l7_buf). */
+static int extra_field(void *arg, const char *name, const char *value)
+{
+	struct l7_buf *b = arg;
+
+	return l7_buf_put(b, name, strlen(name) + 1) ?: l7_buf_put(b, value, strlen(value) + 1);
+}
+
+/* Forward the request as decided, with the stream's propagation fields when it is traced. */
+static int req_forward(struct l7_filter *f, const struct h2_req *r, const struct authz_request *rq)
+{
+	size_t drop = r->authority && r->host ? r->host_i : SIZE_MAX;
+	struct l7_buf extra = {0};
+	int rc = 0;
+
+	if (f->dec.stream_begin)
+		rc = f->dec.stream_begin(f->dec.ctx, f->blk.sid, rq, true, extra_field, &extra);
+	if (!rc)
+		rc = h2_hpack_forward(f, r->target, r->path_i, drop,
+				      f->dec.stream_begin ? &extra : NULL);
+	l7_buf_free(&extra);
+	return rc;
+}
+
+/* A well-formed request: decide it, then forward it as decided or answer 403. */
+static int req_decide_forward(struct l7_filter *f, const struct h2_req *r, bool end_stream)
+{
+	uint32_t sid = f->blk.sid;
 	struct authz_request rq = {
 	    .tcp = false,
 	    .host = r->authority ? r->authority : r->host,
@@ -185,29 +220,20 @@ static bool req_decide(struct l7_filter *f, const struct h2_req *r)
 	    .headers = r->headers,
 	    .nheaders = r->nheaders,
 	};
-	char why[160] = "";
-
-	if (!f->dec.decide)
-		return true;
-	return f->dec.decide(f->dec.ctx, &rq, why, sizeof(why));
-}
-
-/* A well-formed request: decide it, then forward it as decided or answer 403. */
-static int req_decide_forward(struct l7_filter *f, const struct h2_req *r, bool end_stream)
-{
-	uint32_t sid = f->blk.sid;
-	size_t drop = r->authority && r->host ? r->host_i : SIZE_MAX;
 	int rc;
 
 	if (!end_stream && f->nopen == H2_MAX_OPEN)
 		return h2_denied_add(f, sid, H2_ANSWER_REFUSED, false);
-	if (!req_decide(f, r)) {
+	if (!req_decide(f, &rq)) {
 		f->counts.denied++;
+		if (f->dec.stream_begin &&
+		    !f->dec.stream_begin(f->dec.ctx, sid, &rq, false, extra_field, NULL))
+			h2_stream_end(f, sid, 403, "-");
 		return h2_denied_add(f, sid,
 				     strcmp(r->method, "HEAD") ? H2_ANSWER_403 : H2_ANSWER_403_HEAD,
 				     end_stream);
 	}
-	rc = h2_hpack_forward(f, r->target, r->path_i, drop);
+	rc = req_forward(f, r, &rq);
 	if (!rc && !end_stream)
 		rc = h2_open_add(f, sid);
 	return rc;
@@ -270,7 +296,7 @@ int h2_trailers_done(struct l7_filter *f)
 
 	h2_open_remove(f, sid); /* ended by these trailers, or reset below */
 	if (trailers_ok(f))
-		return h2_hpack_forward(f, NULL, SIZE_MAX, SIZE_MAX);
+		return h2_hpack_forward(f, NULL, SIZE_MAX, SIZE_MAX, NULL);
 	if (f->blk.fields.oversized && ++f->oversized > H2_MAX_OVERSIZED)
 		return h2_calm(f);
 	f->counts.bad++;

@@ -31,6 +31,7 @@ static int pod_reset(struct l7_filter *f, uint32_t sid)
 {
 	int rc = 0;
 
+	h2_stream_end(f, sid, 0, "UR"); /* ignored when the stream was answered */
 	if (h2_open_remove(f, sid))
 		rc = h2_denied_add(f, sid, H2_ANSWER_NONE, false);
 	return rc ? rc : H2_PASS;
@@ -52,7 +53,7 @@ static int up_start(struct l7_filter *f, const struct h2_hd *hd)
 	case NGHTTP2_PUSH_PROMISE:
 	case NGHTTP2_CONTINUATION:
 		f->up_in_block = !(hd->flags & NGHTTP2_FLAG_END_HEADERS);
-		return H2_PASS;
+		return h2_status_mode(f);
 	case NGHTTP2_SETTINGS:
 		return hd->len % 6 || hd->sid ? -EPROTO : H2_BUFFER;
 	case NGHTTP2_RST_STREAM:
@@ -121,6 +122,11 @@ static int up_end(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
 		    l7_buf_put(f->out_cl, p, hd->len))
 			return -ENOMEM;
 		f->up_started = true;
+	} else if (p && (hd->type == NGHTTP2_HEADERS || hd->type == NGHTTP2_PUSH_PROMISE ||
+			 hd->type == NGHTTP2_CONTINUATION)) {
+		rc = h2_status_frame(f, hd, p); /* buffered to be read (h2_status_mode) */
+		if (rc)
+			return rc;
 	}
 	return h2_flush(f, f->out_cl);
 }

@@ -369,6 +369,20 @@ static bool h1_in_head(const struct l7_filter *f)
 	return !f->done && f->cl == H1_CL_HEAD && f->rq_head.size;
 }
 
+/* The requests in line that no answer reached: the client gets none, the metrics see why. */
+static void h1_end(struct l7_filter *f, bool pod_gone)
+{
+	for (size_t i = 0; i < f->qlen; i++) {
+		struct h1_pending *e = &f->q[(f->qhead + i) % f->qcap];
+
+		if (e->answered)
+			continue;
+		e->answered = true;
+		if (f->dec.response)
+			f->dec.response(f->dec.ctx, 0, pod_gone ? "UC" : "DC");
+	}
+}
+
 static void h1_close(struct l7_filter *f)
 {
 	if (!f)
@@ -389,4 +403,5 @@ const struct l7_filter_ops l7_http1_ops = {
     .counts = h1_counts,
     .close = h1_close,
     .in_head = h1_in_head,
+    .end = h1_end,
 };

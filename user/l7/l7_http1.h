@@ -140,6 +140,7 @@ struct h1_pending {
 	bool upgrade;	 /* allowed to switch protocols: a 101 turns it into a tunnel */
 	bool close;	 /* the last request on the connection */
 	bool keep_alive; /* HTTP/1.0 with keep-alive: our answer says so */
+	bool answered;	 /* its status went to dec.response */
 	uint64_t bytes;	 /* the request as read from the client: head and body so far */
 };
 

@@ -11,15 +11,17 @@
 
 #include "l7/l7_http1.h"
 
+/* The filter's own answers; `flags` as Envoy's codec flags a malformed request (DPE). */
 static const struct {
 	const char *status, *body;
 	int code;
+	const char *flags;
 } answers[] = {
-    [H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY, 403},
-    [H1_ANSWER_400] = {"400 Bad Request", "Bad Request", 400},
+    [H1_ANSWER_403] = {"403 Forbidden", L7_DENY_BODY, 403, "-"},
+    [H1_ANSWER_400] = {"400 Bad Request", "Bad Request", 400, "DPE"},
     [H1_ANSWER_431] = {"431 Request Header Fields Too Large", "Request Header Fields Too Large",
-		       431},
-    [H1_ANSWER_NO_TUNNEL] = {"403 Forbidden", "", 403},
+		       431, "DPE"},
+    [H1_ANSWER_NO_TUNNEL] = {"403 Forbidden", "", 403, "-"},
 };
 
 static int answer_write(const struct h1_pending *e, struct l7_buf *to_client)
@@ -46,7 +48,9 @@ int h1_answers_flush(struct l7_filter *f, struct l7_buf *to_client)
 		if (rc)
 			return rc;
 		if (f->dec.response)
-			f->dec.response(f->dec.ctx, answers[e->answer].code);
+			f->dec.response(f->dec.ctx, answers[e->answer].code,
+					answers[e->answer].flags);
+		e->answered = true;
 		h1_exchange_sizes(f, l7_buf_unread(to_client) - before);
 		f->done = e->close;
 		h1_queue_pop(f);
@@ -109,7 +113,7 @@ static int response_framing(const struct h1_pending *e, const struct h1_msg *m)
 static int response_start(struct l7_filter *f, const struct h1_msg *m, struct l7_buf *to_client,
 			  struct l7_buf *to_up)
 {
-	const struct h1_pending *e = h1_queue_head(f);
+	struct h1_pending *e = h1_queue_head(f);
 	bool tunnel = m->status == 101;
 	const struct l7_buf *raw = &f->rs_head.raw;
 	int kind;
@@ -119,8 +123,11 @@ static int response_start(struct l7_filter *f, const struct h1_msg *m, struct l7
 	if (l7_buf_put(to_client, raw->data + raw->off, l7_buf_unread(raw)))
 		return -ENOMEM;
 	f->rs_bytes = l7_buf_unread(raw);
-	if (f->dec.response && (tunnel || m->status >= 200))
-		f->dec.response(f->dec.ctx, m->status);
+	if (tunnel || m->status >= 200) {
+		if (f->dec.response)
+			f->dec.response(f->dec.ctx, m->status, "-");
+		e->answered = true;
+	}
 	if (tunnel)
 		return tunnel_open(f, to_up);
 	if (m->status < 200)

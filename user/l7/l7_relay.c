@@ -49,6 +49,7 @@ struct l7_side {
 	struct proxy_ev ev;
 	uint32_t armed; /* the events epoll waits for on it; 0: not in epoll */
 	bool eof;	/* it said FIN */
+	bool broke;	/* a read or write on it failed (a reset) */
 	bool shut;	/* FIN passed on to it */
 	uint64_t bytes; /* written to it */
 };
@@ -66,8 +67,10 @@ struct l7_relay {
 	struct l7_buf held; /* the pod's first bytes, while they may be an h2c server's SETTINGS */
 	struct l7_buf pending; /* client bytes read but not yet filtered: the backlog was full */
 	size_t nsniff;
-	bool connecting; /* upstream connect() in progress */
-	bool pass;	 /* l7_relay_pass: allowed at L4, no HTTP decisions to count */
+	bool connecting;		  /* upstream connect() in progress */
+	struct skiff_agent_dial_key dial; /* its dial, filed when an HBONE stream is the client */
+	struct proxy_plain *pl; /* l7_relay_pass: reported to the metrics once connected */
+	bool pass;		/* l7_relay_pass: allowed at L4, no HTTP decisions to count */
 	bool ending;	 /* the filter said its last word (or gave up): close once it is out */
 	bool gone;	 /* closed; freed after this batch */
 	size_t lingered; /* client bytes dropped after the last word */
@@ -94,9 +97,17 @@ static void counts_update(struct proxy *p, struct l7_relay *r)
 
 void l7_relay_close(struct proxy *p, struct l7_relay *r, bool reset)
 {
+	if (r->pl && r->pl->opened)
+		proxy_report_plain(p, r->pl, true, reset, r->upstream.bytes, r->client.bytes);
+	free(r->pl);
 	proxy_close(p, r->client.ev.fd, reset);
 	proxy_close(p, r->upstream.ev.fd, reset);
 	if (r->f) {
+		/* the pod went first (FIN or reset) unless the client already had */
+		bool pod_gone = (r->upstream.eof || r->upstream.broke) && !r->client.broke;
+
+		if (r->ops->end)
+			r->ops->end(r->f, pod_gone);
 		counts_update(p, r);
 		r->ops->close(r->f);
 	}
@@ -324,8 +335,12 @@ static int side_read(struct proxy *p, struct l7_relay *r, struct l7_side *s)
 	ssize_t n = recv(s->ev.fd, buf, sizeof(buf), 0);
 	int rc;
 
-	if (n < 0)
-		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		s->broke = true;
+		return -errno;
+	}
 	if (n == 0) {
 		s->eof = true;
 		if (s == &r->client && !r->ops && !r->ending)
@@ -346,8 +361,12 @@ static int side_write(struct l7_side *s, struct l7_buf *b)
 	while (l7_buf_unread(b)) {
 		ssize_t n = send(s->ev.fd, b->data + b->off, l7_buf_unread(b), MSG_NOSIGNAL);
 
-		if (n < 0)
-			return errno == EAGAIN || errno == EINTR ? moved : -errno;
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return moved;
+			s->broke = true;
+			return -errno;
+		}
 		l7_buf_consume(b, n);
 		s->bytes += n;
 		moved = true;
@@ -483,10 +502,16 @@ static bool connect_done(struct proxy *p, struct l7_relay *r)
 	socklen_t len = sizeof(err);
 
 	if (getsockopt(r->upstream.ev.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
+		proxy_dial_withdraw(p, &r->dial);
 		p->stats.upstream_failed++;
 		return false;
 	}
 	r->connecting = false;
+	if (r->pl) {
+		r->pl->start_ms = p->now_ms;
+		r->pl->opened = true;
+		proxy_report_plain(p, r->pl, false, false, 0, 0);
+	}
 	return true;
 }
 
@@ -547,21 +572,26 @@ static int dial(struct proxy *p, struct l7_relay *r, const struct skiff_sock_ori
 	r->upstream.ev.fd = fd;
 	setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)); /* needs CAP_NET_ADMIN */
 	proxy_nodelay(fd);
+	if (r->l7.hbone)
+		proxy_dial_file(p, fd, dst, &r->dial);
 	if (connect(fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
+		proxy_dial_withdraw(p, &r->dial);
 		p->stats.upstream_failed++;
 		return -errno;
 	}
 	return 0;
 }
 
-/* A relay with `ops` chosen at once (NULL: by the first bytes). */
+/* A relay with `ops` chosen at once (NULL: by the first bytes); `pl` (taken) for the metrics. */
 static int relay_start(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
-		       const struct proxy_l7 *l7, const struct l7_filter_ops *ops)
+		       const struct proxy_l7 *l7, const struct l7_filter_ops *ops,
+		       struct proxy_plain *pl)
 {
 	struct l7_relay *r = calloc(1, sizeof(*r));
 	int err;
 
 	if (!r) {
+		free(pl);
 		proxy_close(p, client_fd, true);
 		if (l7->release)
 			l7->release(l7->d.ctx);
@@ -574,6 +604,7 @@ static int relay_start(struct proxy *p, int client_fd, const struct skiff_sock_o
 	    .connecting = true,
 	    .born_ms = p->now_ms,
 	    .active_ms = p->now_ms,
+	    .pl = pl,
 	    .next = p->l7_relays,
 	};
 	if (p->l7_relays)
@@ -595,7 +626,7 @@ static int relay_start(struct proxy *p, int client_fd, const struct skiff_sock_o
 int l7_relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst,
 		  const struct proxy_l7 *l7)
 {
-	return relay_start(p, client_fd, dst, l7, NULL);
+	return relay_start(p, client_fd, dst, l7, NULL, NULL);
 }
 
 static bool allow_all(void *ctx, struct authz_request *rq, char *why, size_t whylen)
@@ -607,12 +638,16 @@ static bool allow_all(void *ctx, struct authz_request *rq, char *why, size_t why
 	return true;
 }
 
-int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst)
+int l7_relay_pass(struct proxy *p, int client_fd, const struct skiff_sock_origin *src,
+		  const struct skiff_sock_origin *dst)
 {
 	const struct proxy_l7 pass = {.d = {.decide = allow_all}};
+	struct proxy_plain *pl = calloc(1, sizeof(*pl));
 
+	if (pl) /* without it, the connection still passes: only its report is lost */
+		*pl = (struct proxy_plain){.src = *src, .dst = *dst};
 	/* l7_tcp's filter, allowed once: bytes pass untouched both ways */
-	return relay_start(p, client_fd, dst, &pass, &l7_tcp_ops);
+	return relay_start(p, client_fd, dst, &pass, &l7_tcp_ops, pl);
 }
 
 /* One relay against the clock: 1 when it was closed. */

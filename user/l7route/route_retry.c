@@ -63,9 +63,12 @@ bool l7r_retry_again(struct l7r_retry *r, struct l7r_lb_pick *lp, enum l7r_outco
 	return backoff(r, r->done, o);
 }
 
+/* Envoy flags URX whenever the last try still matched retryOn: a retriable status, and as well
+ * a connect failure or a reset (Istio's familiar "UF,URX" of an endpoint that refuses). */
 bool l7r_retry_urx(const struct l7r_retry *r, enum l7r_outcome o, unsigned attempts)
 {
-	return attempts > 1 && o == OUT_RESPONSE && r->matched;
+	(void)o;
+	return attempts > 1 && r->matched;
 }
 
 void l7r_retry_end(struct l7r_retry *r)

@@ -62,6 +62,7 @@ struct proxy_l7 {
 	/* The `traceparent` of the HBONE CONNECT that brought the connection (may be NULL): the
 	 * parent of the spans of requests that carry no trace of their own. */
 	void (*connect_trace)(void *ctx, const char *traceparent);
+	bool hbone; /* the client is an HBONE stream, which reports the connection (proxy_dial.c) */
 };
 
 /*
@@ -96,9 +97,11 @@ struct proxy_limits {
 #define PROXY_LINGER_MS	 1000u		/* Envoy's delayed_close_timeout */
 #define PROXY_PER_SOURCE 1024u
 
-/* An HBONE stream that carried a connection has ended (for the access log). */
+/* A connection skiffd carried for a pod, at its start and at its end (metrics, access log): an
+ * HBONE stream once its CONNECT was answered 200, or a punted connection relayed in plaintext. */
 struct proxy_stream_end {
 	bool server; /* the destination node's end (inbound CONNECT); false: the client node's */
+	bool mtls;   /* it rode HBONE (mTLS); false: relayed in plaintext from the client's node */
 	const struct skiff_sock_origin *src; /* the client pod (port 0: not carried) */
 	const struct skiff_sock_origin *dst; /* the destination pod */
 	const char *src_id, *dst_id;	     /* SPIFFE IDs of each end's certificate, "" unknown */
@@ -125,9 +128,14 @@ struct proxy_opts {
 	bool paused;	/* listen (or take the listeners a running skiffd hands over) but accept
 			 * nothing until proxy_resume: the old process serves meanwhile */
 	struct proxy_limits limits; /* zero fields: the defaults */
-	/* Each HBONE stream that was open, at its end; NULL: not asked. On the proxy thread: hand
-	 * it on, do not block. */
+	/* Each HBONE stream that was open, and each plaintext relay of a punted connection, at its
+	 * end; stream_open at its start (bytes 0). NULL: not asked. On the proxy thread: hand it
+	 * on, do not block. */
 	void (*stream_end)(void *ctx, const struct proxy_stream_end *e);
+	void (*stream_open)(void *ctx, const struct proxy_stream_end *e);
+	/* File (add) or withdraw the dial skiffd is about to make to a pod of this node for an
+	 * HBONE stream, so that the kernel leaves that hop to skiffd's own report. NULL: not. */
+	void (*dial_file)(void *ctx, const struct skiff_agent_dial_key *k, bool add);
 	void *ctx;
 };
 
@@ -300,6 +308,22 @@ void proxy_close(struct proxy *p, int fd, bool reset);
  * of reading an end of stream that looks like a clean one. proxy_close(reset = false) still
  * ends it with FIN. */
 void proxy_reset_on_exit(int fd);
+/* A punted connection relayed in plaintext: its client and destination, from the opening. */
+struct proxy_plain {
+	struct skiff_sock_origin src, dst;
+	uint64_t start_ms;
+	bool opened; /* reported open: its end is reported too */
+};
+/* proxy_report.c: its start (end false) or its end, to proxy_opts.stream_open / stream_end. */
+void proxy_report_plain(struct proxy *p, const struct proxy_plain *pl, bool end, bool reset,
+			uint64_t up, uint64_t down);
+
+/* proxy_dial.c: before connect()ing `fd` to the local pod `dst` for an HBONE stream, bind it
+ * and file it with the kernel (proxy_opts.dial_file); true when filed (*k then names it). A dial
+ * that fails is withdrawn. */
+bool proxy_dial_file(struct proxy *p, int fd, const struct skiff_sock_origin *dst,
+		     struct skiff_agent_dial_key *k);
+void proxy_dial_withdraw(struct proxy *p, const struct skiff_agent_dial_key *k);
 /* Free `ptr` once the current batch of events is handled: a later event of the same batch may
  * still point at it (the owner marks itself gone first, and its event handler skips it). */
 void proxy_defer_free(struct proxy *p, void *ptr);

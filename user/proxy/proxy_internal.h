@@ -23,16 +23,18 @@ struct relay_dir {
 
 struct relay {
 	struct proxy_ev client, upstream;
-	struct relay_dir out; /* client -> upstream */
-	struct relay_dir in;  /* upstream -> client */
-	bool connecting;      /* upstream connect() in progress */
-	bool gone;	      /* closed; freed after this batch */
-	uint64_t active_ms;   /* proxy.now_ms when it last had an event */
+	struct relay_dir out;  /* client -> upstream */
+	struct relay_dir in;   /* upstream -> client */
+	bool connecting;       /* upstream connect() in progress */
+	bool gone;	       /* closed; freed after this batch */
+	struct proxy_plain pl; /* reported to the metrics once connected */
+	uint64_t active_ms;    /* proxy.now_ms when it last had an event */
 	struct relay *next, *prev;
 };
 
 /* proxy_relay.c */
-int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst);
+int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *src,
+	       const struct skiff_sock_origin *dst);
 /* An epoll event on one side of a relay; closes the relay when it is done or broken. */
 void relay_event(struct proxy *p, struct proxy_ev *ev, uint32_t events);
 void relay_close(struct proxy *p, struct relay *r, bool reset);

@@ -43,12 +43,13 @@ static int peer_key(int fd, struct skiff_punt_key *k)
 
 /* Relay an allowed connection: spliced, or read and written when its client is on the fast path
  * (splice() does not see sk_msg-redirected bytes). */
-static void relay_allowed(struct proxy *p, int fd, bool fast, const struct skiff_sock_origin *dst)
+static void relay_allowed(struct proxy *p, int fd, bool fast, const struct skiff_sock_origin *src,
+			  const struct skiff_sock_origin *dst)
 {
 	if (fast)
-		l7_relay_pass(p, fd, dst);
+		l7_relay_pass(p, fd, src, dst);
 	else
-		relay_open(p, fd, dst);
+		relay_open(p, fd, src, dst);
 }
 
 /* Relay a connection with no HBONE route (its destination is a pod of this node, or outside the
@@ -61,12 +62,12 @@ static void accept_authorized(struct proxy *p, int fd, bool fast, const struct s
 	struct proxy_l7 l7 = {0};
 
 	if (!p->o.authz) {
-		relay_allowed(p, fd, fast, dst);
+		relay_allowed(p, fd, fast, &src, dst);
 		return;
 	}
 	switch (p->o.authz(p->o.ctx, NULL, &src, dst, &l7)) {
 	case PROXY_ALLOW:
-		relay_allowed(p, fd, fast, dst);
+		relay_allowed(p, fd, fast, &src, dst);
 		break;
 	case PROXY_L7:
 		l7_relay_open(p, fd, dst, &l7);

@@ -63,6 +63,8 @@ static void dir_close(struct relay_dir *d)
 
 void relay_close(struct proxy *p, struct relay *r, bool reset)
 {
+	if (r->pl.opened)
+		proxy_report_plain(p, &r->pl, true, reset, r->out.bytes, r->in.bytes);
 	proxy_close(p, r->client.fd, reset);
 	proxy_close(p, r->upstream.fd, reset);
 	dir_close(&r->out);
@@ -160,6 +162,9 @@ static bool connect_done(struct proxy *p, struct relay *r)
 		return false;
 	}
 	r->connecting = false;
+	r->pl.start_ms = p->now_ms;
+	r->pl.opened = true;
+	proxy_report_plain(p, &r->pl, false, false, 0, 0);
 	return true;
 }
 
@@ -206,7 +211,8 @@ static int relay_add(struct proxy *p, struct relay *r)
 
 /* Start relaying `client_fd` to `dst`. The client socket is the relay's from here on, also when
  * this fails (it is then reset). */
-int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *dst)
+int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *src,
+	       const struct skiff_sock_origin *dst)
 {
 	struct relay *r = calloc(1, sizeof(*r));
 	struct sockaddr_storage ss;
@@ -224,6 +230,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *d
 	    .in.pipe = {-1, -1},
 	    .connecting = true,
 	    .active_ms = p->now_ms,
+	    .pl = {.src = *src, .dst = *dst},
 	    .next = p->relays,
 	};
 	if (p->relays)

@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The report of a punted connection skiffd relays in plaintext (no HBONE route: no --ca-dir, or
+ * a destination outside the mesh), for the metrics: the kernel counts the client's hop to skiffd
+ * under skiffd's id and leaves the connection to skiffd, which knows where it went. HBONE
+ * streams report themselves (hbone_stream.c).
+ */
+#include "proxy/proxy.h"
+
+void proxy_report_plain(struct proxy *p, const struct proxy_plain *pl, bool end, bool reset,
+			uint64_t up, uint64_t down)
+{
+	struct proxy_stream_end e = {
+	    .src = &pl->src,
+	    .dst = &pl->dst,
+	    .src_id = "",
+	    .dst_id = "",
+	    .bytes_up = end ? up : 0,
+	    .bytes_down = end ? down : 0,
+	    .duration_ms = end ? p->now_ms - pl->start_ms : 0,
+	    .reset = reset,
+	};
+
+	if (end && p->o.stream_end)
+		p->o.stream_end(p->o.ctx, &e);
+	else if (!end && p->o.stream_open)
+		p->o.stream_open(p->o.ctx, &e);
+}
