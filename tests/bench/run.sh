@@ -25,7 +25,9 @@
 # `make vmtest` runs inside QEMU, where TCG makes everything ~15x slower). --out writes the results
 # elsewhere than BUILD/bench; --strict also fails the run when any measurement failed (a path that
 # does not work), not only when the lab does. --only runs just the named scenarios (e.g.
-# --only skiff-authz-l4); the second block of direct runs only with kube-proxy.
+# --only skiff-authz-l4); the second block of direct runs only with kube-proxy. Each skiff
+# scenario's rounds begin once skiffd is idle after it applied the services (or restarted), and
+# the checks say how long that took.
 # Every command is bounded by a timeout; the lab (with any iptables rules, which live only in its
 # node netns) is torn down on any exit. With SKIFF_VMTEST=1 (set in the vmtest guest) waits are
 # longer and the report says its timings come from TCG.
