@@ -2,7 +2,8 @@
 /*
  * skiff same-node accelerator: sockops puts both sockets of a connection between two enrolled
  * pods of this node into a sockhash, and sk_msg hands each message to the peer socket, so bytes
- * skip the TCP/IP stack. sockops also counts connections and bytes per workload pair at close.
+ * skip the TCP/IP stack; a pair that fell back to TCP leaves it again. sockops also counts
+ * connections and bytes per workload pair at close.
  * Attached at the node's pod cgroup root and at skiffd's own cgroup (sockops: the punt hops, see
  * lib/accel_agent.h) and on the sockhash (sk_msg). The logic lives in lib/accel_*.h.
  */
@@ -11,6 +12,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "skiff/accel.h"
+#include "lib/accel_leave.h"
 #include "lib/accel_msg.h"
 #include "lib/accel_sockops.h"
 #include "lib/guard_sockops.h"
@@ -33,6 +35,9 @@ int accel_sockops(struct bpf_sock_ops *ctx)
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		accel_established(ctx, false, false, false);
+		break;
+	case BPF_SOCK_OPS_RTT_CB:
+		accel_leave(ctx); /* asked for by fast-path sockets only */
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
 		if (ctx->args[1] == BPF_TCP_CLOSE)

@@ -98,4 +98,15 @@ static __always_inline int peer_key_of_msg(struct sk_msg_md *msg, struct skiff_s
 	return key_finish(k, family);
 }
 
+/* The same connection as the other socket sees it: the two ends swapped. */
+static __always_inline void key_swap(const struct skiff_sock_key *in, struct skiff_sock_key *out)
+{
+	__builtin_memset(out, 0, sizeof(*out));
+	out->local = in->remote;
+	out->remote = in->local;
+	out->local_port = in->remote_port;
+	out->remote_port = in->local_port;
+	out->family = in->family;
+}
+
 #endif

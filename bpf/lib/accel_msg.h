@@ -4,7 +4,7 @@
  * queue. The return value is always SK_PASS: with a redirect set it means "deliver there", and
  * without one (the peer is not in the sockhash: not inserted, or already closed) it means "send
  * it over TCP". SK_DROP would fail the sender's write() with EACCES. A reader that stops
- * reading moves its writer to TCP for good (see struct skiff_rx_queue).
+ * reading moves its writer to TCP for good, and then the pair off the fast path (skiff/accel.h).
  */
 #ifndef SKIFF_BPF_ACCEL_MSG_H
 #define SKIFF_BPF_ACCEL_MSG_H
@@ -25,12 +25,13 @@
  */
 static __always_inline __u64 peer_unread(__u64 addr)
 {
-	struct sock *sk = (struct sock *)(long)addr;
 	struct sk_psock *psock;
+	struct sock *sk;
 	struct list_head *head, *pos;
 	__u64 sum = 0;
 
 	/* sk_user_data carries flags in its low bits (SK_USER_DATA_PSOCK and others) */
+	sk = (struct sock *)(long)(addr & ~SKIFF_SOCK_REF_TCP);
 	psock = (struct sk_psock *)((long)BPF_CORE_READ(sk, sk_user_data) & ~ACCEL_USER_DATA_FLAGS);
 	if (!psock)
 		return 0;
@@ -50,7 +51,7 @@ static __always_inline __u64 peer_unread(__u64 addr)
 static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 {
 	struct skiff_sock_state *st;
-	struct skiff_sock_key peer;
+	struct skiff_sock_key peer, self;
 	struct bpf_sock *sk = msg->sk;
 	struct skiff_sock_ref *ref;
 
@@ -62,15 +63,23 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 	    peer_key_of_msg(msg, &peer))
 		return SK_PASS;
 	ref = bpf_map_lookup_elem(&skiff_sk_addr, &peer);
-	if (!ref) {
-		/* the peer is not in (yet, or any more): these bytes go over TCP, and so must every
-		 * later byte, or a redirect could overtake them in the peer's receive queue */
+	if (!ref || (ref->kaddr & SKIFF_SOCK_REF_TCP)) {
+		/* the peer is not in (yet, or any more), or it fell back: these bytes go over TCP,
+		 * and so must every later byte, or a redirect could overtake them in the peer's
+		 * receive queue */
 		st->flags |= SKIFF_SOCK_F_NO_PEER;
 		return SK_PASS;
 	}
 	if (peer_unread(ref->kaddr) + msg->size > accel_queue_cap) {
 		/* once on TCP, always on TCP: the reader drains the redirected bytes first */
 		st->flags |= SKIFF_SOCK_F_TCP; /* sk_msg runs under the socket lock */
+		/* and nothing more is redirected to this socket either: its peer's next message
+		 * sees the mark and goes over TCP for good. The pair leaves the sockhash at the
+		 * ACKs that follow (lib/accel_leave.h). */
+		key_swap(&peer, &self);
+		ref = bpf_map_lookup_elem(&skiff_sk_addr, &self);
+		if (ref)
+			ref->kaddr |= SKIFF_SOCK_REF_TCP;
 		return SK_PASS;
 	}
 	if (bpf_msg_redirect_hash(msg, &skiff_sockhash, &peer, BPF_F_INGRESS) != SK_PASS)

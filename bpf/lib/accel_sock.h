@@ -27,20 +27,20 @@ static __always_inline void accel_insert(struct bpf_sock_ops *ctx, struct skiff_
 		return;
 	}
 	st->flags |= SKIFF_SOCK_F_ACCEL;
+	/* ACKs are rare on the fast path (its bytes skip TCP) and come once it fell back: each
+	 * then runs sockops, which takes the pair off the fast path (lib/accel_leave.h) */
+	bpf_sock_ops_cb_flags_set(ctx, ctx->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 }
 
-/* Is the other end of this connection already in the sockhash? */
+/* Is the other end of this connection already in the sockhash, and taking redirects? */
 static __always_inline bool accel_peer_inserted(const struct skiff_sock_key *k)
 {
-	struct skiff_sock_key p = {
-	    .local = k->remote,
-	    .remote = k->local,
-	    .local_port = k->remote_port,
-	    .remote_port = k->local_port,
-	    .family = k->family,
-	};
+	struct skiff_sock_ref *ref;
+	struct skiff_sock_key p;
 
-	return bpf_map_lookup_elem(&skiff_sk_addr, &p) != NULL;
+	key_swap(k, &p);
+	ref = bpf_map_lookup_elem(&skiff_sk_addr, &p);
+	return ref && !(ref->kaddr & SKIFF_SOCK_REF_TCP);
 }
 
 /* A new fast-path socket's state: start time, counters' baselines, workload pair, flags. */

@@ -21,7 +21,9 @@
  * address of each accelerated socket is kept in skiff_sk_addr for that), and once they would
  * pass the cap the writer's socket falls back to TCP for the rest of the connection
  * (SKIFF_SOCK_F_TCP): TCP's window then stops the writer. The reader takes the redirected bytes
- * first, then TCP's, so the order is kept.
+ * first, then TCP's, so the order is kept. Its peer then sends over TCP for good too, and both
+ * sockets leave the sockhash once their queues of redirected bytes are empty, so neither runs
+ * sk_msg and the psock's paths for the rest of the connection (bpf/lib/accel_leave.h).
  */
 #ifndef SKIFF_ACCEL_H
 #define SKIFF_ACCEL_H
@@ -152,9 +154,14 @@ _Static_assert(sizeof(struct skiff_sock_state) == 48, "skiff_sock_state layout")
  * sockhash itself cannot carry BTF). Written at established, removed at close.
  */
 struct skiff_sock_ref {
-	__u64 kaddr;
+	__u64 kaddr; /* with SKIFF_SOCK_REF_TCP set in its low bit once the socket fell back */
 	__u64 cookie;
 };
+
+/* In skiff_sock_ref.kaddr (a struct sock is aligned, its low bit is free): the socket sends over
+ * TCP for good and takes no more redirects; it leaves the sockhash, and this map, once its
+ * reader has taken what was redirected to it (bpf/lib/accel_leave.h). */
+#define SKIFF_SOCK_REF_TCP 1ull
 _Static_assert(sizeof(struct skiff_sock_ref) == 16, "skiff_sock_ref layout");
 
 /*

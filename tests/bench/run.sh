@@ -25,7 +25,9 @@
 # `make vmtest` runs inside QEMU, where TCG makes everything ~15x slower). --out writes the results
 # elsewhere than BUILD/bench; --strict also fails the run when any measurement failed (a path that
 # does not work), not only when the lab does. --only runs just the named scenarios (e.g.
-# --only skiff-authz-l4); the second block of direct runs only with kube-proxy.
+# --only skiff-authz-l4); the second block of direct runs only with kube-proxy. Each skiff
+# scenario's rounds begin once skiffd is idle after it applied the services (or restarted), and
+# the checks say how long that took.
 # Every command is bounded by a timeout; the lab (with any iptables rules, which live only in its
 # node netns) is torn down on any exit. With SKIFF_VMTEST=1 (set in the vmtest guest) waits are
 # longer and the report says its timings come from TCG.
@@ -349,6 +351,39 @@ skiff_services() {
 		die "skiffd shows fewer than $n services"
 }
 
+# agent_ticks: CPU ticks (utime + stime) of node-1's skiffd so far.
+agent_ticks() {
+	local st
+	st=$(cat "/proc/$(agent_pid)/stat" 2>/dev/null) || { echo 0; return; }
+	st=${st##*) }
+	set -- $st
+	echo $((${12} + ${13}))
+}
+
+# agent_settle SCENARIO N: wait until skiffd is idle (under 5 % of a CPU for two half-second
+# windows in a row; 60 s at most, 6 min under TCG) once it applied N services or restarted, and
+# note the wait under Checks. config_dump says "applied" before skiffd's work after an apply
+# ends: a round started at once would share the CPU with it.
+agent_settle() {
+	local hz t0 t1 quiet=0 start=$SECONDS
+	hz=$(getconf CLK_TCK)
+	t0=$(agent_ticks)
+	for _ in $(seq $((WAIT_STEPS * 6 / 5))); do
+		sleep 0.5
+		t1=$(agent_ticks)
+		if [ $(((t1 - t0) * 40)) -lt "$hz" ]; then # 5 % of 0.5 s
+			quiet=$((quiet + 1))
+			[ $quiet -ge 2 ] && break
+		else
+			quiet=0
+		fi
+		t0=$t1
+	done
+	[ $quiet -ge 2 ] || say "WARNING: skiffd still busy $((SECONDS - start)) s after $2 services"
+	echo "- $1, $2 services: the rounds began once skiffd was idle, $((SECONDS - start)) s" \
+		"after it reported them applied" >>"$CHECKS"
+}
+
 # sockhash_while_open: entries in node-1's sockhash while one client connection to the VIP's
 # round-trip port is open (the most seen while it is held: under TCG the connection may take
 # seconds to appear). That port's connections are long, so skiffd's default joins them; the
@@ -402,6 +437,7 @@ skiff_lb() {
 			[[ "$1" != skiff-accel* ]] || [ "$e" -ge 2 ] ||
 				say "WARNING: $1 $n: the fast path is not taken (sockhash empty)"
 		fi
+		agent_settle "$1" "$n"
 		f=$(tcp_fallbacks)
 		measure "$1" "$n" "$VIP"
 		[[ "$1" != skiff-accel* ]] && continue

@@ -4,7 +4,9 @@
 # a sockhash, so its key is hex), the L4 counters are readable with named fields, and skiffd
 # --no-accel keeps pods on TCP while still counting. The fast path is skiffd's default; after
 # enough one-request connections to the echo server, new ones to it stay on TCP (its history in
-# skiff_join_hist says the fast path would not pay), and the counters still count them.
+# skiff_join_hist says the fast path would not pay), and the counters still count them. A pair
+# whose reader stopped falls back to TCP and leaves the sockhash, both ends, with every byte in
+# order (tests/lab/accel_stop_reader.py).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -80,6 +82,23 @@ for _ in $(seq 20); do
 	sleep 0.1
 done
 if [ $ok = 1 ]; then t_pass; else t_fail "$(dump skiff_sockhash)"; fi
+
+t_begin "a reader that stops: both ends fall back, every byte comes back in order, both leave the sockhash while the connection is open"
+# The cap is the node's net.ipv4.tcp_rmem[2] (skiffd reads it at start). The client writes
+# twice the cap and more to the raw TCP echo port without reading for a while: the echo
+# server's writes back pass the cap and fall back to TCP, its window stops it, it stops reading,
+# and then the client's writes fall back too. Then the client reads everything back.
+cap=$(lab exec --node node-1 -- cat /proc/sys/net/ipv4/tcp_rmem | awk '{print $3}')
+fb0=$(l4_sum tcp_fallbacks)
+stop_s=3
+[ -z "${SKIFF_VMTEST:-}" ] || stop_s=15
+out=$(lab exec -n shop deploy/client -- python3 "$HERE/accel_stop_reader.py" "$(vip4)" 9000 \
+	$((2 * ${cap:-6291456} + (16 << 20))) $stop_s "$PIN/skiff_sockhash" 2>&1)
+fb=$(($(l4_sum tcp_fallbacks) - fb0))
+read -r verdict bytes before after <<<"$out"
+if [ "$verdict" = ok ] && [ "$before" = 2 ] && [ "$after" = 0 ] && [ "$fb" -ge 1 ]; then
+	t_pass "$((bytes >> 20)) MiB echoed in order; $fb sockets fell back; entries: $before, then $after"
+else t_fail "cap=$cap fell back: $fb; $out"; fi
 
 t_begin "TCP through the VIP between two pods of the node"
 out=$(hit -n 50 echo.shop:80)
