@@ -33,6 +33,9 @@
 #define KSLAB_MALLOC_ONLY 1
 #endif
 #endif
+#ifndef KSLAB_MALLOC_ONLY
+#define KSLAB_MALLOC_ONLY 0
+#endif
 
 #define KSLAB_SIZE    (64 * 1024)
 #define KSLAB_STEP    16
@@ -153,14 +156,12 @@ void *kube_slab_alloc(size_t size)
 {
 	void *p;
 
-#ifndef KSLAB_MALLOC_ONLY
-	if (size && size <= KSLAB_MAX) {
+	if (!KSLAB_MALLOC_ONLY && size && size <= KSLAB_MAX) {
 		pthread_mutex_lock(&kslab_lock);
 		p = kslab_take(kslab_class(size));
 		pthread_mutex_unlock(&kslab_lock);
 		return p;
 	}
-#endif
 	p = malloc(size);
 	return p;
 }
@@ -169,14 +170,12 @@ void kube_slab_free(void *p, size_t size)
 {
 	if (!p)
 		return;
-#ifndef KSLAB_MALLOC_ONLY
-	if (size && size <= KSLAB_MAX) {
+	if (!KSLAB_MALLOC_ONLY && size && size <= KSLAB_MAX) {
 		pthread_mutex_lock(&kslab_lock);
 		kslab_put(p, kslab_class(size));
 		pthread_mutex_unlock(&kslab_lock);
 		return;
 	}
-#endif
 	free(p);
 }
 
