@@ -31,17 +31,25 @@ static __always_inline bool agent_is_listener(const struct skiff_punt_cfg *cfg,
 	       cfg->addr6[2] == k->local.v6[2] && cfg->addr6[3] == k->local.v6[3];
 }
 
+/* The skiff_agent_dial key of one of skiffd's dials: the pod's end and skiffd's port, from
+ * whichever end of the connection `k` is (`agent_side`: skiffd's). */
+static __always_inline void agent_dial_key(struct skiff_agent_dial_key *d,
+					   const struct skiff_sock_key *k, bool agent_side)
+{
+	__builtin_memset(d, 0, sizeof(*d));
+	d->pod = agent_side ? k->remote : k->local;
+	d->pod_port = agent_side ? k->remote_port : k->local_port;
+	d->agent_port = agent_side ? k->local_port : k->remote_port;
+	d->family = k->family;
+}
+
 /* skiffd's dial with key `k` (its own end) was filed for an HBONE stream; the entry stays for the
  * pod's end, which is established after this one (accel_sockops.h, agent_dialled). */
 static __always_inline bool agent_dial_filed(const struct skiff_sock_key *k)
 {
 	struct skiff_agent_dial_key d;
 
-	__builtin_memset(&d, 0, sizeof(d));
-	d.pod = k->remote;
-	d.pod_port = k->remote_port;
-	d.agent_port = k->local_port;
-	d.family = k->family;
+	agent_dial_key(&d, k, true);
 	return bpf_map_lookup_elem(&skiff_agent_dial, &d) != NULL;
 }
 

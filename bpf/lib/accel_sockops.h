@@ -94,11 +94,7 @@ static __always_inline bool agent_dialled(const struct skiff_sock_key *k)
 {
 	struct skiff_agent_dial_key d;
 
-	__builtin_memset(&d, 0, sizeof(d));
-	d.pod = k->local;
-	d.pod_port = k->local_port;
-	d.agent_port = k->remote_port;
-	d.family = k->family;
+	agent_dial_key(&d, k, false);
 	if (!bpf_map_lookup_elem(&skiff_agent_dial, &d))
 		return false;
 	bpf_map_delete_elem(&skiff_agent_dial, &d);
