@@ -4,11 +4,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "identity/identity.h"
 #include "lab/lab_proc.h"
+
+#define BPF_FS_MAGIC_NUMBER 0xcafe4a11
 
 static struct lab_agent *agent_of(struct lab *lab, int node)
 {
@@ -59,6 +63,29 @@ static int lab_ca(const struct lab *lab, char *dir, size_t len)
 void lab_agent_run_dir(char *out, size_t len, const struct lab *lab, int node)
 {
 	lab_fmt(out, len, "%s/run/node-%d", lab->state_dir, node);
+}
+
+/*
+ * bpffs on /sys/fs/bpf with the lab's root in it: mounted here when the machine has none (a fresh
+ * boot), as a node's DaemonSet finds it mounted by the host. Every skiffd start comes through
+ * here, `up --no-agent` followed by `restart-agent` included.
+ */
+static int bpffs_ready(void)
+{
+	struct statfs st;
+	int err;
+
+	if ((statfs("/sys/fs/bpf", &st) < 0 || st.f_type != BPF_FS_MAGIC_NUMBER) &&
+	    mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0) {
+		fprintf(stderr, "skiff-lab: cannot mount bpffs on /sys/fs/bpf: %s\n",
+			strerror(errno));
+		return -errno;
+	}
+	err = lab_mkdir_p(LAB_BPFFS_ROOT);
+	if (err)
+		fprintf(stderr, "skiff-lab: cannot create %s: %s\n", LAB_BPFFS_ROOT,
+			strerror(-err));
+	return err;
 }
 
 /* `takeover`: the node's running skiffd hands its listeners over to the new one (--takeover). */
@@ -121,7 +148,9 @@ static int agent_spawn(struct lab *lab, int node, bool takeover)
 	if (!err)
 		err = lab_cgroup_create(cg);
 	if (!err)
-		err = lab_mkdir_p(a->v[6]);
+		err = bpffs_ready();
+	if (!err && (err = lab_mkdir_p(a->v[6])))
+		fprintf(stderr, "skiff-lab: cannot create %s: %s\n", a->v[6], strerror(-err));
 	if (!err) {
 		ag = agent_of(lab, node);
 		pid = lab_spawn(&s);

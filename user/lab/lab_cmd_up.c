@@ -6,14 +6,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/statfs.h>
 
 #include "lab/lab_proc.h"
 
-#define BPF_FS_MAGIC_NUMBER 0xcafe4a11
-#define POD_READY_MS	    10000
-#define AGENT_READY_MS	    30000
+#define POD_READY_MS   10000
+#define AGENT_READY_MS 30000
 
 static void merge_service(struct lab *lab, struct lab_service *in)
 {
@@ -112,20 +109,6 @@ static int state_dirs(const struct lab *lab)
 	return err;
 }
 
-static int bpffs_ready(void)
-{
-	struct statfs st;
-
-	if (statfs("/sys/fs/bpf", &st) == 0 && st.f_type == BPF_FS_MAGIC_NUMBER)
-		return lab_mkdir_p(LAB_BPFFS_ROOT);
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700") < 0) {
-		fprintf(stderr, "skiff-lab: cannot mount bpffs on /sys/fs/bpf: %s\n",
-			strerror(errno));
-		return -errno;
-	}
-	return lab_mkdir_p(LAB_BPFFS_ROOT);
-}
-
 static int cgroups_up(const struct lab *lab)
 {
 	char path[PATH_MAX];
@@ -191,7 +174,6 @@ int lab_cmd_up(struct lab *lab, int nodes, bool no_agent, bool api, char **files
 	lab->nodes = nodes;
 	lab->no_agent = no_agent;
 	err = state_dirs(lab);
-	err = err ?: (no_agent ? 0 : bpffs_ready());
 	err = err ?: build(lab, api, &spec, files, nfiles);
 	if (err)
 		fprintf(stderr,
