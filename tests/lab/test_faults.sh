@@ -8,6 +8,8 @@
 #    fix; held connections and new ones to the Services in force work; the smaller config applies.
 #  - the destination node's skiffd down (SIGKILL): a cross-node mesh connect fails at once, not at
 #    a timeout, and works again once a new skiffd runs there.
+#  - the destination node's skiffd hung (SIGSTOP): a cross-node connection ends within the connect
+#    timeout, the pooled connection to it with it, node-1 serves meanwhile; works once resumed.
 #  - a pod deleted under a kernel-path and a punted (HBONE) connection: both peers see the
 #    connection end, node-1's maps keep nothing of it (sockhash, enrolled, pod_ips, policy), both
 #    skiffd are back to their fds, and a pod that gets the same address starts from fresh state.
@@ -180,6 +182,58 @@ done
 if [ "$out" = ok ] && [ "$(http "http://$ECHO2:8080/back")" = 200 ]; then
 	t_pass "after $i attempt(s)"
 else t_fail "$out; $(cat "$LOG"; tail -3 "$STATE/logs/skiffd-node-2.log")"; fi
+
+# --- the destination node's skiffd hung --------------------------------------------------------
+# SIGSTOP: its sockets stay open and the kernel still completes TCP handshakes to 15008, but
+# nothing answers. A connection from node-1 must end within the connect timeout (10 s, Istio's
+# connectTimeout), not after the hour of the idle timeout; the pooled HBONE connection to the
+# stopped node goes with it, and node-1 serves the rest meanwhile.
+HUNG_MAX=$([ -n "${SKIFF_VMTEST:-}" ] && echo 30 || echo 16)
+# waited ADDR PORT: a pod connection that sends and waits for the echo: how it ended, after how
+# many seconds ("hung" when nothing ended it within HUNG_MAX + 10 s)
+waited() {
+	lab exec -n fault deploy/client -- python3 -c "
+import socket, time
+t0 = time.monotonic()
+try:
+    s = socket.create_connection(('$1', $2), timeout=$HUNG_MAX + 10)
+    s.sendall(b'x\\n'); r = s.recv(2)
+    out = 'echo' if r == b'x\\n' else 'closed' if r == b'' else 'wrong'
+except socket.timeout:
+    out = 'hung'
+except OSError as e:
+    out = type(e).__name__
+print(out, '%.1f' % (time.monotonic() - t0))" 2>&1
+}
+t_begin "destination skiffd hung (SIGSTOP): cross-node connections end within the connect timeout"
+hold hung0 client "$ECHO2" 9000 || t_fail "a held connection: $(cat "$WORK/hung0/out")" # keeps
+pid=$(agent_pid node-2) # node-1's pooled HBONE connection to node-2 open
+kill -STOP "$pid"
+waited "$ECHO2" 9000 >"$WORK/hung1" &
+w1=$!
+sleep 2
+waited "$ECHO2" 9000 >"$WORK/hung2" & # joins the pooled connection, or dials a fresh one
+w2=$!
+same=$(once "$VICTIM" 9000) # node-1's own traffic, during the stall
+wait $w1 $w2
+kill -CONT "$pid"
+held hung0 >/dev/null
+read -r r1 t1 <"$WORK/hung1"
+read -r r2 t2 <"$WORK/hung2"
+if [ "$same" = ok ] && [[ "$r1" =~ ^(closed|ConnectionResetError)$ ]] &&
+	[[ "$r2" =~ ^(closed|ConnectionResetError)$ ]] &&
+	awk -v a="$t1" -v b="$t2" -v m="$HUNG_MAX" 'BEGIN { exit !(a <= m && b <= m) }' &&
+	grep -q 'left a CONNECT unanswered' "$STATE/logs/skiffd-node-1.log"; then
+	t_pass "$r1 after ${t1}s and $r2 after ${t2}s; node-1's own: $same"
+else t_fail "first: $r1 ${t1}s, second: $r2 ${t2}s, node-1's own: $same; node-1: $(tail -3 "$STATE/logs/skiffd-node-1.log")"; fi
+
+t_begin "destination skiffd resumed (SIGCONT): cross-node connects work again"
+for i in $(seq 50); do
+	out=$(once "$ECHO2" 9000)
+	[ "$out" = ok ] && break
+	sleep 0.2
+done
+if [ "$out" = ok ]; then t_pass "after $i attempt(s)"; else t_fail "$out"; fi
 
 # --- a pod deleted mid-connection -------------------------------------------------------------
 t_begin "a pod deleted mid-connection: kernel-path and HBONE peers see the end at once"

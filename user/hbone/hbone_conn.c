@@ -41,7 +41,7 @@ struct hb_conn *hb_conn_new(struct proxy *p, int fd, bool server, SSL_CTX *ctx)
 		SSL_set_connect_state(c->ssl);
 	c->handshaking = true;
 	c->connecting = !server;
-	c->born_ms = c->active_ms = p->now_ms;
+	c->born_ms = c->active_ms = c->rx_ms = p->now_ms;
 	c->ev_mask = ev.events;
 	ev.data.ptr = &c->ev;
 	epoll_ctl(p->epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -139,7 +139,7 @@ static int handshake(struct hb_conn *c)
 	 * emulated CPU, a loaded node), and must not count against the connection, the streams
 	 * that waited for it, or one its first records open (connect_ms bounds the handshake) */
 	c->p->now_ms = proxy_clock_ms();
-	c->active_ms = c->p->now_ms;
+	c->active_ms = c->rx_ms = c->p->now_ms;
 	for (struct hb_stream *st = c->streams; st; st = st->next)
 		st->active_ms = c->active_ms;
 	hb_tls_established(c);

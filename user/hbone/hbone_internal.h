@@ -148,6 +148,8 @@ struct hb_conn {
 	uint64_t
 	    born_ms; /* proxy.now_ms when it opened (the handshake's deadline counts from it) */
 	uint64_t active_ms; /* ... when it last had a stream */
+	uint64_t rx_ms;	    /* ... when the peer last sent a frame: a peer that answers no CONNECT
+			     * and sends nothing for connect_ms is hung (stopped, wedged) */
 	struct hb_conn *next, *prev;
 };
 

@@ -103,6 +103,7 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 	struct hb_stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
 	struct hb_conn *c = user;
 
+	c->rx_ms = c->p->now_ms;
 	/* the peer drains (a skiffd being replaced): no new stream joins this connection, the
 	 * pool opens the next one to the node, where the new skiffd accepts it; the streams
 	 * already here run to their end, and the connection closes with the last */
