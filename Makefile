@@ -7,6 +7,7 @@
 #   make vmtest   deps + build + every test inside Debian's 6.1 kernel under QEMU
 #   make check    the analyzer and format checks, then unit tests and a subset of the lab tests
 #                 with skiffd under ASan/UBSan (CHECK_LAB=all: every lab test); lab needs root
+#   make check-san  the sanitizer build, its unit suite and CHECK_LAB's lab tests (part of check)
 #   make analyze  clang --analyze over user/ (zero findings)
 #   make format-check   every .c/.h against .clang-format, changing nothing
 #   make deps     install the Debian packages skiff needs (apt-get, only what is missing), and
@@ -69,7 +70,7 @@ BENCH_BINS := $(BUILD)/bench/kube-mem
 BROKEN_SRCS := $(wildcard tests/kernel/broken/*.bpf.c)
 BROKEN_OBJS := $(patsubst tests/kernel/broken/%.bpf.c,$(BUILD)/tests/kernel/broken/%.bpf.o,$(BROKEN_SRCS))
 
-.PHONY: all tests deps test unit demo bench check analyze format-check clean format vmtest image fuzz \
+.PHONY: all tests deps test unit demo bench check check-san analyze format-check clean format vmtest image fuzz \
 	fuzz-build soak
 all: $(BINS) $(TEST_BINS) $(BENCH_BINS) $(BPF_OBJS)
 # the test binaries alone (phony: tests/ is also a directory, which made this a silent no-op)
@@ -196,16 +197,22 @@ CHECK_LAB_PAT := $(if $(filter all,$(CHECK_LAB)),*,@($(subst $(eval) ,|,$(strip 
 
 # Every part runs even when one fails, so one run shows all findings; any failure fails check.
 check: deps
-	$(MAKE) SAN=1 all
 	@rc=0; \
-	tests/run.sh build/san unit || rc=1; \
-	tests/run.sh build/san lab '$(CHECK_LAB_PAT)' || rc=1; \
+	$(MAKE) check-san || rc=1; \
 	$(MAKE) SAN=1 analyze || rc=1; \
 	$(MAKE) format-check || rc=1; \
 	exit $$rc
 
-# The fast part of check (no root, a few minutes): CI runs it besides make test. The analyzer
-# needs only the BPF skeleton headers the sources include.
+# The sanitizer build, its unit suite and CHECK_LAB's lab tests.
+check-san: deps
+	$(MAKE) SAN=1 all
+	@rc=0; \
+	tests/run.sh build/san unit || rc=1; \
+	tests/run.sh build/san lab '$(CHECK_LAB_PAT)' || rc=1; \
+	exit $$rc
+
+# clang's static analyzer on every .c of user/ (no root; about 6 minutes of CPU). It needs only
+# the BPF skeleton headers the sources include.
 analyze: $(BPF_SKELS)
 	tests/check/analyze.sh $(BUILD)
 
