@@ -51,6 +51,9 @@ if ldd "$BUILD/bin/skiffd" 2>/dev/null | grep -q libasan; then
 	export ASAN_OPTIONS="log_path=$SAN_DIR/asan:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1"
 	export UBSAN_OPTIONS="print_stacktrace=1"
 	export SKIFF_LAB_KEEP_LOGS="$SAN_DIR/labs"
+	# tests that time skiffd loosen their upper bounds: a sanitizer build runs 2-3 times slower,
+	# and the targets are the release build's
+	export SKIFF_SANITIZED=1
 fi
 
 # san_reports OUTPUT: shows each sanitizer report written since the last call (AddressSanitizer's

@@ -127,8 +127,11 @@ t_begin "timeout 1s against a 3 s response: 504 in 1 s +-10%"
 if applied "$FX/reviews-timeout-1s.yaml"; then
 	out=$(keepalive reviews /delay/3000 3)
 	secs=$(echo "$out" | one max_secs)
+	# the target is the release build's; a sanitizer build (SKIFF_SANITIZED) answers later
+	max=$([ -n "${SKIFF_SANITIZED:-}" ] && echo 1.6 || echo 1.1)
 	if [ "$(echo "$out" | field code 504)" = 3 ] &&
-		awk -v s="$secs" 'BEGIN { exit !(s >= 0.9 && s <= 1.1) }'; then t_pass "slowest ${secs}s"
+		awk -v s="$secs" -v m="$max" 'BEGIN { exit !(s >= 0.9 && s <= m) }'; then
+		t_pass "slowest ${secs}s"
 	else t_fail "$out"; fi
 else t_fail "not applied"; fi
 
