@@ -140,8 +140,8 @@ END {
 	print "direct and kube-proxy run with no skiffd; kube-proxy DNAT is iptables (nf_tables backend, the" > md
 	print "Debian 12 default) in the node netns, with the measured service last in KUBE-SERVICES." > md
 	print "Each run of a skiff scenario is paired with a run of the baseline, right before or after it" > md
-	print "(alternating by round): plain-client to plain-server’s pod IP, two pods on the same node that" > md
-	print "opt out of the mesh (skiff’s programs see them and return at once)." > md
+	print "(alternating by round): plain-client to plain-server’s pod IP, two pods on the same node outside" > md
+	print "the mesh, whose processes run outside the pod cgroups (no skiff program sees their sockets)." > md
 	printf "Each cell: median (min–max) over %d rounds, **ratio to direct** (lower is better for round\n", reps > md
 	print "trips, higher for throughput and connect rate): for skiff scenarios the median of the per-round" > md
 	print "ratios to the paired baseline, then (min–max) of those ratios, this run’s noise on that cell;" > md

@@ -18,8 +18,8 @@
 #                the policy (skiff-authz-off): the ratio of the two is the cost of the kernel's verdict
 # Metrics, each repeated (7 rounds, 4 with --quick, 2 with --tiny; runs of 1 s) and reported as
 # median [min-max] and as a ratio to direct. In the skiff scenarios every run is paired with one
-# of the baseline right before or after it (plain-client to plain-server, pods outside the mesh on
-# the same node; tests/bench/bench.yaml) and the ratio is the median of the per-round ratios, so
+# of the baseline right before or after it (plain-client to plain-server, pods on the same node,
+# their processes outside the pod cgroups; tests/bench/bench.yaml) and the ratio is the median of the per-round ratios, so
 # the drift of a shared or virtual machine over minutes cancels; the report says how noisy the
 # pairs were. Metrics: 64-byte request/response round trip p50/p90/p99 (sockperf ping-pong
 # --full-rtt), single-stream throughput (iperf3), connect rate (skiff-perf crr: connect, 64 B each
@@ -69,7 +69,7 @@ RAW=$OUT/raw.tsv	   # scenario services metric rep value
 SCEN=$OUT/scenarios.tsv # scenario services status note (in report order)
 CHECKS=$OUT/checks.md   # what proved each path was the one measured
 PIN=/sys/fs/bpf/skiff-lab/node-1 # the lab's bpffs directory for node-1's skiffd
-SERVER_PIDS=()
+SERVER_PIDS=() PLAIN_PIDS=()
 SERVER_NETNS=""
 T0=$SECONDS
 LAB_MINE=0 # set once our `lab up` ran: only then may cleanup take a lab down
@@ -165,11 +165,17 @@ agent_restart_with() {
 has_accel() { "$BUILD/bin/skiffd" --help 2>&1 | grep -q -E -- '--(no-)?accel '; }
 
 # start_server DEPLOY CMD...: a server process in a server pod for the whole run, killed by pid
-# at exit.
+# at exit; plain-server's, like the baseline's clients (on_client), in this script's cgroup.
 start_server() {
 	local d=$1
 	shift
-	"$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench "deploy/$d" -- "$@" >>"$LOG" 2>&1 &
+	if [ "$d" = plain-server ]; then
+		ip netns exec "$PLAIN_SERVER_NETNS" "$@" >>"$LOG" 2>&1 &
+		PLAIN_PIDS+=($!)
+	else
+		"$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench "deploy/$d" -- "$@" \
+			>>"$LOG" 2>&1 &
+	fi
 	SERVER_PIDS+=($!)
 	disown $!
 }
@@ -202,6 +208,12 @@ lab_up() {
 	fi
 	SERVER_IP=$(lab status | awk '$1 ~ /^bench\/server-/ { print $3 }')
 	PLAIN_IP=$(lab status | awk '$1 ~ /^bench\/plain-server-/ { print $3 }')
+	PLAIN_CLIENT_NETNS=skl-$(lab status |
+		awk '$1 ~ /^bench\/plain-client-/ { sub(/^bench\//, "", $1); print $1 }')
+	PLAIN_SERVER_NETNS=skl-$(lab status |
+		awk '$1 ~ /^bench\/plain-server-/ { sub(/^bench\//, "", $1); print $1 }')
+	[ -e "/run/netns/$PLAIN_CLIENT_NETNS" ] && [ -e "/run/netns/$PLAIN_SERVER_NETNS" ] ||
+		die "no netns $PLAIN_CLIENT_NETNS or $PLAIN_SERVER_NETNS (pods plain-client, plain-server)"
 	SERVER_NETNS=skl-$(lab status | awk '$1 ~ /^bench\/server-/ { sub(/^bench\//, "", $1); print $1 }')
 	VIP=$(lab status | awk '$1 == "bench/server" { split($2, a, ","); print a[1] }')
 	[ -n "$SERVER_IP" ] && [ -n "$PLAIN_IP" ] && [ -n "$VIP" ] ||
@@ -211,12 +223,14 @@ lab_up() {
 	# scenarios measured later (skiff's) ran 25-30 % slower than direct, measured first, on an
 	# empty table: a bias of the bench, not of the path. Wide port range for back-to-back runs.
 	for d in client plain-client; do
-		in_pod 10 $d sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
+		on_client 10 $d sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
 			net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "$d sysctls"
 	done
+	in_pod 10 server sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
+		die "server sysctls"
+	ip netns exec "$PLAIN_SERVER_NETNS" sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
+		die "plain-server sysctls"
 	for d in server plain-server; do
-		in_pod 10 $d sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
-			die "$d sysctls"
 		start_server $d "$BUILD/bin/skiff-perf" serve $CRR_PORT
 		start_server $d iperf3 -s -p $TPUT_PORT
 		start_server $d sockperf sr --tcp -p $LAT_PORT
@@ -224,26 +238,41 @@ lab_up() {
 	done
 	wait_listening server
 	wait_listening plain-server
+	plain_outside_cgroups
 }
 
 # --- measuring ----------------------------------------------------------------------------------
 
-# One metric run from client pod $2 (default: client); prints the values, nothing on failure
-# (the run is then missing, not faked).
+# on_client SECONDS WHO CMD...: CMD from the client pod (WHO client) or from the baseline's
+# (plain-client), killed after SECONDS. The baseline runs in plain-client's netns but in this
+# script's cgroup, outside the node's pod cgroup root where skiff's programs are attached: its
+# sockets meet no skiff program at all, as with no skiffd.
+on_client() {
+	local t=$1 who=$2
+	shift 2
+	if [ "$who" = plain-client ]; then
+		timeout "$t" ip netns exec "$PLAIN_CLIENT_NETNS" "$@"
+	else
+		in_pod "$t" "$who" "$@"
+	fi
+}
+
+# One metric run from $2 (default: client, see on_client); prints the values, nothing on
+# failure (the run is then missing, not faked).
 run_lat() {
-	in_pod $((T_LAT + 15)) "${2:-client}" sockperf pp --tcp -i "$1" -p $LAT_PORT -t "$T_LAT" \
+	on_client $((T_LAT + 15)) "${2:-client}" sockperf pp --tcp -i "$1" -p $LAT_PORT -t "$T_LAT" \
 		-m 64 --full-rtt 2>&1 | awk '/percentile 50\.000 =/ { p50 = $NF }
 		/percentile 90\.000 =/ { p90 = $NF }
 		/percentile 99\.000 =/ { p99 = $NF } END { if (p99 != "") print p50, p90, p99 }'
 }
 
 run_tput() {
-	in_pod $((T_TPUT + 15)) "${2:-client}" iperf3 -c "$1" -p $TPUT_PORT -t "$T_TPUT" -f m \
+	on_client $((T_TPUT + 15)) "${2:-client}" iperf3 -c "$1" -p $TPUT_PORT -t "$T_TPUT" -f m \
 		--connect-timeout 3000 2>&1 | awk '/receiver$/ { printf "%.3f\n", $(NF - 2) / 1000 }'
 }
 
 run_crr() {
-	in_pod $((T_CRR + 15)) "${2:-client}" "$BUILD/bin/skiff-perf" crr "$1:$CRR_PORT" \
+	on_client $((T_CRR + 15)) "${2:-client}" "$BUILD/bin/skiff-perf" crr "$1:$CRR_PORT" \
 		--seconds "$T_CRR" | awk '$1 == "errors" && $2 > 0 { bad = 1 }
 		$1 == "rate" { r = $2 } END { if (!bad && r != "") print r }'
 }
@@ -253,7 +282,7 @@ run_crr() {
 run_http() {
 	local hdr=()
 	[ "$2" = close ] && hdr=(-H 'Connection: close')
-	in_pod $((T_HTTP + 15)) "${3:-client}" wrk -t1 -c1 -d"${T_HTTP}s" "${hdr[@]}" \
+	on_client $((T_HTTP + 15)) "${3:-client}" wrk -t1 -c1 -d"${T_HTTP}s" "${hdr[@]}" \
 		"http://$1:$HTTP_PORT/bench" 2>&1 | awk '/Non-2xx|Socket errors/ { bad = 1 }
 		/^Requests\/sec:/ { r = $2 } END { if (!bad && r != "") print r }'
 }
@@ -290,11 +319,11 @@ run_one() {
 # measure SCENARIO SERVICES ADDRESS [FIRST_ROUND]: REPS rounds of every workload (round trip,
 # throughput, connect rate, HTTP), numbered from FIRST_ROUND (a second block of a scenario adds
 # to its rounds). A skiff scenario pairs each run with one of the baseline, plain-client to
-# plain-server's pod IP (pods outside the mesh, same node, same moment), recorded as scenario
-# "direct~SCENARIO" with the same services and round: the report takes the ratio within each pair
-# and the median of those, so drift of the machine between the scenarios' blocks cancels. Which
-# of the two runs first alternates by round, so neither always gets the warmer cache or the
-# quieter second.
+# plain-server's pod IP (same node, same moment, no skiff program on the way: on_client),
+# recorded as "direct~SCENARIO" with the same services and round: the report takes the ratio of
+# each pair and the median of those, so drift of the machine between the scenarios' blocks
+# cancels. Which of the two runs first alternates by round, so neither always gets the warmer
+# cache or the quieter second.
 measure() {
 	local w r missing=0 first=${4:-1} works="lat tput crr http_close http_ka" pair=0 paired=""
 	CUR=$1 CUR_N=$2
@@ -310,6 +339,8 @@ measure() {
 	for r in $(seq "$first" $((first + REPS - 1))); do
 		say "$CUR ${CUR_N:+$CUR_N services }round $r$paired"
 		lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
+		# under TCG (--tiny) only the first round is paired: it proves the path, at half the time
+		[ $MODE != tiny ] || [ "$r" = "$first" ] || pair=0
 		for w in $works; do
 			if [ $pair = 1 ] && [ $((r % 2)) = 1 ]; then
 				run_one "$w" "$r" "direct~$CUR" "$PLAIN_IP" plain-client ||
@@ -484,6 +515,20 @@ plain_outside_mesh() {
 		die "$1 $2: skiffd enrolled a baseline pod (plain-*), which opts out of the mesh"
 	echo "- $1, $2 services: skiffd enrolled the client and server pods and not plain-client" \
 		"nor plain-server, the baseline paired with every run" >>"$CHECKS"
+}
+
+# The baseline's processes run outside the node's pod cgroup root, so skiff's programs (attached
+# there) never see their sockets.
+plain_outside_cgroups() {
+	local p cg
+	for p in "${PLAIN_PIDS[@]}"; do
+		cg=$(sed -n 's/^0:://p' "/proc/$p/cgroup") || die "plain-server's process $p is gone"
+		[[ "$cg" != *skiff-lab* ]] ||
+			die "plain-server's process $p runs in a lab cgroup, $cg, where skiff's programs are"
+	done
+	echo "- the baseline (plain-client to plain-server) ran in the bench's own cgroup, ${cg:-?}," \
+		"outside the lab's pod cgroups where skiff's programs are attached (${#PLAIN_PIDS[@]}" \
+		"server processes checked): its sockets met none of them, as with no skiffd" >>"$CHECKS"
 }
 
 skiff_lb() {
