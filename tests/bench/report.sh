@@ -56,6 +56,8 @@ function pratio(k, m,    b, n, a, i, r, rr) {
 	if (!i)
 		return
 	sort_vals(a, i)
+	rn[k, m] = i
+	anyp = 1
 	rmed[k, m] = i % 2 ? a[(i + 1) / 2] : (a[i / 2] + a[i / 2 + 1]) / 2
 	rlo[k, m] = a[1]
 	rhi[k, m] = a[i]
@@ -186,7 +188,7 @@ END {
 	nn = 0
 	for (i = 1; i <= nk; i++)
 		for (j = 1; j <= nm; j++)
-			if ((order[i] SUBSEP M[j]) in rmed && rmed[order[i], M[j]] > 0) {
+			if ((order[i] SUBSEP M[j]) in rmed && rmed[order[i], M[j]] > 0 && rn[order[i], M[j]] > 1) {
 				sp[++nn] = (rhi[order[i], M[j]] - rlo[order[i], M[j]]) / rmed[order[i], M[j]]
 				if (sp[nn] >= spmax) { spmax = sp[nn]; spk = order[i]; spm = M[j] }
 			}
@@ -195,7 +197,8 @@ END {
 		printf "\nNoise: across the %d paired cells, the per-round ratios of a cell spread (max − min, over the\n", nn > md
 		printf "median) by %.0f %% at the median cell and %.0f %% at the widest (%s, %s services, %s).\n", 100 * sp[int((nn + 1) / 2)], 100 * spmax, sname[spk], ssvc[spk], spm > md
 		print "A ratio whose distance from 1.00× is inside its own (min–max) is not shown to differ." > md
-	}
+	} else if (anyp)
+		print "\nNoise: one paired round per cell, so this run says nothing about its own noise." > md
 	for (i = 1; i <= nk; i++) {
 		k = order[i]
 		if (!paired(k, "crr_per_s") || !has(D, "crr_per_s") || !has(D, "http_close_per_s"))
