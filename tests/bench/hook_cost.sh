@@ -2,7 +2,8 @@
 # What each of skiff's BPF programs costs per connection, from the kernel's own accounting
 # (kernel.bpf_stats_enabled: run_time_ns and run_cnt of every program). A connect rate on a busy
 # 2-core machine moves by ±20 % between runs; a program's time per run hardly does.
-#   tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [--services N] [-- 'FLAGS'...]
+#   tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [--services N] [--http]
+#                            [-- 'FLAGS'...]
 # One node, client and server pods in the mesh (tests/bench/bench.yaml). For each skiffd
 # configuration (by default `--no-accel`, `--accel` and `--accel --accel-join=always`; after `--`,
 # one argument per configuration, its skiffd flags), N rounds (default 3, the configurations
@@ -14,26 +15,29 @@
 # time; and skiffd's CPU in the second before each round (idle work, not the connections').
 # With HOOK_COST_PERF=DIR, `perf record -a -g` runs during every round, into DIR/ROUND-CONFIG.data.
 # --services N puts N services in the mesh first (the measured one and N-1 fillers,
-# tests/bench/skiff_services.sh), as run.sh does. Writes BUILD_DIR/bench/hook_cost.md.
+# tests/bench/skiff_services.sh), as run.sh does. --http measures the short HTTP workload of
+# run.sh instead of crr: wrk -t1 -c1 -H 'Connection: close' against skiff-echo in the server pod,
+# one connection per request. Writes BUILD_DIR/bench/hook_cost.md.
 # Only node-1's programs are counted: those that use a map pinned under its bpffs directory.
 set -u
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
-USAGE="usage: tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [--services N] [-- 'FLAGS'...]"
+USAGE="usage: tests/bench/hook_cost.sh BUILD_DIR [--seconds S] [--rounds N] [--services N] [--http] [-- 'FLAGS'...]"
 BUILD=$(cd "${1:?$USAGE}" && pwd) || exit 2
 shift
-SECS=3 ROUNDS=3 SERVICES=1 CONFIGS=("--no-accel" "--accel" "--accel --accel-join=always")
+SECS=3 ROUNDS=3 SERVICES=1 HTTP=0 CONFIGS=("--no-accel" "--accel" "--accel --accel-join=always")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) SECS=${2:?$USAGE}; shift 2 ;;
 	--rounds) ROUNDS=${2:?$USAGE}; shift 2 ;;
 	--services) SERVICES=${2:?$USAGE}; shift 2 ;;
+	--http) HTTP=1; shift ;;
 	--) shift; CONFIGS=("$@"); break ;;
 	*) echo "$USAGE" >&2; exit 2 ;;
 	esac
 done
 PIN=/sys/fs/bpf/skiff-lab/node-1
-CRR_PORT=7000
+CRR_PORT=7000 HTTP_PORT=8080
 # shellcheck source=tests/bench/lib.sh
 . "$HERE/lib.sh"
 bench_lab_start hook_cost bpftool python3
@@ -54,6 +58,25 @@ if [ "$SERVICES" -gt 1 ]; then
 fi
 spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- \
 	"$BUILD/bin/skiff-perf" serve $CRR_PORT
+WORKLOAD="skiff-perf crr (connect, 64 B each way, close)"
+if [ $HTTP = 1 ]; then
+	command -v wrk >/dev/null || die "wrk not installed (make deps)"
+	spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- \
+		"$BUILD/bin/skiff-echo" --pod server --namespace bench --http $HTTP_PORT
+	WORKLOAD="wrk -t1 -c1 -H 'Connection: close' against skiff-echo (a connection per request)"
+fi
+
+# workload: "connections N" and "errors N" of one run to the ClusterIP
+workload() {
+	if [ $HTTP = 0 ]; then
+		in_pod $((SECS + 15)) client "$BUILD/bin/skiff-perf" crr "$VIP:$CRR_PORT" \
+			--seconds "$SECS"
+		return
+	fi
+	in_pod $((SECS + 15)) client wrk -t1 -c1 -d"${SECS}s" -H 'Connection: close' \
+		"http://$VIP:$HTTP_PORT/bench" | awk '/requests in/ { n = $1 }
+		/Non-2xx|Socket errors/ { e = 1 } END { print "connections", n + 0; print "errors", e + 0 }'
+}
 
 ready() { lab exec --node node-1 -- curl -s --max-time 2 127.0.0.1:15000/config_dump |
 	head -c 400 | grep -q '"applied":true'; }
@@ -104,14 +127,14 @@ round() {
 			>>"$LOG" 2>&1 &
 		pp=$!
 	fi
-	out=$(in_pod $((SECS + 15)) client "$BUILD/bin/skiff-perf" crr "$VIP:$CRR_PORT" --seconds "$SECS")
+	out=$(workload)
 	[ -z "$pp" ] || wait "$pp"
 	m1=$(machine_ticks)
 	c1=$(agent_ticks)
 	b=$(prog_stats)
 	conns=$(echo "$out" | awk '$1 == "connections" { print $2 }')
-	[ "${conns:-0}" -gt 0 ] || die "$cfg round $r: crr failed: $out"
-	echo "$out" | grep -q '^errors 0$' || say "$cfg round $r: crr errors: $out"
+	[ "${conns:-0}" -gt 0 ] || die "$cfg round $r: the workload failed: $out"
+	echo "$out" | grep -q '^errors 0$' || say "$cfg round $r: workload errors: $out"
 	echo "$m0 $m1" | awk -v c="$cfg" -v n="$conns" -v hz="$hz" -v a=$((c1 - c0)) \
 		-v i=$((i1 - i0)) '{ k = 1000000 / hz / n
 		printf "%s\t%.1f\t%.1f\t%.1f\t%.0f\n", c, a * k, ($3 - $1) * k, ($4 - $2) * k,
@@ -123,6 +146,7 @@ round() {
 
 CPU=$OUT/hook_cost_cpu.tsv
 : >"$CPU"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 sysctl -q -w kernel.bpf_stats_enabled=1 || die "kernel.bpf_stats_enabled cannot be set"
 # The configurations take turns in every round, so a burst of other work on the machine lands
 # on one round of each rather than on all rounds of one.
@@ -139,9 +163,10 @@ done
 
 # median of column $1 for (config, program)
 {
-	echo "Kernel BPF stats, $ROUNDS rounds of ${SECS} s of skiff-perf crr (connect, 64 B each" \
-		"way, close) to the ClusterIP, $SERVICES services; medians. $(grep -m1 'model name' /proc/cpuinfo |
-		sed 's/.*: //'), $(nproc) CPUs, kernel $(uname -r), $(date -u +%F)."
+	echo "Kernel BPF stats, $ROUNDS rounds of ${SECS} s of $WORKLOAD to the ClusterIP," \
+		"$SERVICES services; medians. $(grep -m1 'model name' /proc/cpuinfo |
+		sed 's/.*: //'), $(nproc) CPUs, kernel $(uname -r), $(date -u +%F\ %H:%M) UTC; load" \
+		"average (1, 5, 15 min) before the rounds $LOAD0, after $(cut -d' ' -f1-3 /proc/loadavg)."
 	for cfg in "${CONFIGS[@]}"; do
 		echo
 		echo "skiffd $cfg: $(awk -F'\t' -v c="$cfg" '$1 == c { print $8 }' "$RAW" |

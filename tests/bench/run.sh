@@ -16,8 +16,12 @@
 #                verdicts in skiff_policy (25 pods, one namespace-wide ALLOW naming 7 ports, compiled
 #                by skiffd; 400 with --tiny), rounds interleaved with the same lab and skiffd without
 #                the policy (skiff-authz-off): the ratio of the two is the cost of the kernel's verdict
-# Metrics, each repeated (5 times, 2 with --quick and --tiny) and reported as median [min-max] and
-# as a ratio to direct: 64-byte request/response round trip p50/p90/p99 (sockperf ping-pong
+# Metrics, each repeated (7 rounds, 4 with --quick, 2 with --tiny; runs of 1 s) and reported as
+# median [min-max] and as a ratio to direct. In the skiff scenarios every run is paired with one
+# of the baseline right before or after it (plain-client to plain-server, pods on the same node,
+# their processes outside the pod cgroups; tests/bench/bench.yaml) and the ratio is the median of the per-round ratios, so
+# the drift of a shared or virtual machine over minutes cancels; the report says how noisy the
+# pairs were. Metrics: 64-byte request/response round trip p50/p90/p99 (sockperf ping-pong
 # --full-rtt), single-stream throughput (iperf3), connect rate (skiff-perf crr: connect, 64 B each
 # way, close), HTTP requests per second with a new connection for each (wrk -H 'Connection: close'
 # against skiff-echo: the short-connection workload) and on one keep-alive connection (wrk: the
@@ -65,7 +69,7 @@ RAW=$OUT/raw.tsv	   # scenario services metric rep value
 SCEN=$OUT/scenarios.tsv # scenario services status note (in report order)
 CHECKS=$OUT/checks.md   # what proved each path was the one measured
 PIN=/sys/fs/bpf/skiff-lab/node-1 # the lab's bpffs directory for node-1's skiffd
-SERVER_PIDS=()
+SERVER_PIDS=() PLAIN_PIDS=()
 SERVER_NETNS=""
 T0=$SECONDS
 LAB_MINE=0 # set once our `lab up` ran: only then may cleanup take a lab down
@@ -74,8 +78,8 @@ mkdir -p "$OUT" || exit 1
 
 case $MODE in
 tiny) REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 T_HTTP=1 KP_COUNTS="10 1000" SK_COUNTS="10 1000" ;;
-quick) REPS=2 T_LAT=1 T_TPUT=1 T_CRR=1 T_HTTP=1 KP_COUNTS="10 10000" SK_COUNTS="10 10000" ;;
-*) REPS=5 T_LAT=2 T_TPUT=2 T_CRR=1 T_HTTP=1 KP_COUNTS="10 1000 10000" SK_COUNTS="10 1000 10000" ;;
+quick) REPS=4 T_LAT=1 T_TPUT=1 T_CRR=1 T_HTTP=1 KP_COUNTS="10 10000" SK_COUNTS="10 10000" ;;
+*) REPS=7 T_LAT=1 T_TPUT=1 T_CRR=1 T_HTTP=1 KP_COUNTS="10 1000 10000" SK_COUNTS="10 1000 10000" ;;
 esac
 # Under TCG (the vmtest guest) skiffd compiles and answers several times slower: wait longer.
 if [ "${SKIFF_VMTEST:-0}" = 1 ]; then
@@ -160,26 +164,36 @@ agent_restart_with() {
 
 has_accel() { "$BUILD/bin/skiffd" --help 2>&1 | grep -q -E -- '--(no-)?accel '; }
 
-# A server process in the server pod for the whole run, killed by pid at exit.
+# start_server DEPLOY CMD...: a server process in a server pod for the whole run, killed by pid
+# at exit; plain-server's, like the baseline's clients (on_client), in this script's cgroup.
 start_server() {
-	"$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench deploy/server -- "$@" \
-		>>"$LOG" 2>&1 &
+	local d=$1
+	shift
+	if [ "$d" = plain-server ]; then
+		ip netns exec "$PLAIN_SERVER_NETNS" "$@" >>"$LOG" 2>&1 &
+		PLAIN_PIDS+=($!)
+	else
+		"$BUILD/bin/skiff-lab" --state "$STATE" exec -n bench "deploy/$d" -- "$@" \
+			>>"$LOG" 2>&1 &
+	fi
 	SERVER_PIDS+=($!)
 	disown $!
 }
 
+# wait_listening DEPLOY: every measuring server listens in that pod.
 wait_listening() {
 	for _ in $(seq 100); do
 		local l
-		l=$(in_pod 5 server ss -ltnH)
+		l=$(in_pod 5 "$1" ss -ltnH)
 		echo "$l" | grep -q ":$CRR_PORT " && echo "$l" | grep -q ":$TPUT_PORT " &&
 			echo "$l" | grep -q ":$LAT_PORT " && echo "$l" | grep -q ":$HTTP_PORT " && return 0
 		sleep 0.1
 	done
-	die "servers not listening in the server pod; see $LOG"
+	die "servers not listening in pod $1; see $LOG"
 }
 
 lab_up() {
+	local d
 	mkdir -p "$OUT/work"
 	# One lab per machine (its netns names are fixed). Runs that take the lock wait for each
 	# other; a lab made without it is left alone, and this run stops.
@@ -193,88 +207,151 @@ lab_up() {
 		die "lab up; see $LOG"
 	fi
 	SERVER_IP=$(lab status | awk '$1 ~ /^bench\/server-/ { print $3 }')
+	PLAIN_IP=$(lab status | awk '$1 ~ /^bench\/plain-server-/ { print $3 }')
+	PLAIN_CLIENT_NETNS=skl-$(lab status |
+		awk '$1 ~ /^bench\/plain-client-/ { sub(/^bench\//, "", $1); print $1 }')
+	PLAIN_SERVER_NETNS=skl-$(lab status |
+		awk '$1 ~ /^bench\/plain-server-/ { sub(/^bench\//, "", $1); print $1 }')
+	[ -e "/run/netns/$PLAIN_CLIENT_NETNS" ] && [ -e "/run/netns/$PLAIN_SERVER_NETNS" ] ||
+		die "no netns $PLAIN_CLIENT_NETNS or $PLAIN_SERVER_NETNS (pods plain-client, plain-server)"
 	SERVER_NETNS=skl-$(lab status | awk '$1 ~ /^bench\/server-/ { sub(/^bench\//, "", $1); print $1 }')
 	VIP=$(lab status | awk '$1 == "bench/server" { split($2, a, ","); print a[1] }')
-	[ -n "$SERVER_IP" ] && [ -n "$VIP" ] || die "no server pod IP or ClusterIP in lab status"
+	[ -n "$SERVER_IP" ] && [ -n "$PLAIN_IP" ] && [ -n "$VIP" ] ||
+		die "no server pod IP, plain-server pod IP or ClusterIP in lab status"
 	# Closed connections keep no TIME_WAIT in either pod. With it, every crr and HTTP run left
 	# tens of thousands behind for 60 s, connect()'s port search slowed with each, and the
 	# scenarios measured later (skiff's) ran 25-30 % slower than direct, measured first, on an
 	# empty table: a bias of the bench, not of the path. Wide port range for back-to-back runs.
-	in_pod 10 client sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
-		net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "client sysctls"
+	for d in client plain-client; do
+		on_client 10 $d sysctl -q -w net.ipv4.tcp_tw_reuse=1 net.ipv4.tcp_max_tw_buckets=0 \
+			net.ipv4.ip_local_port_range="1024 65000" >>"$LOG" 2>&1 || die "$d sysctls"
+	done
 	in_pod 10 server sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
 		die "server sysctls"
-	start_server "$BUILD/bin/skiff-perf" serve $CRR_PORT
-	start_server iperf3 -s -p $TPUT_PORT
-	start_server sockperf sr --tcp -p $LAT_PORT
-	start_server "$BUILD/bin/skiff-echo" --pod server --namespace bench --http $HTTP_PORT
-	wait_listening
+	ip netns exec "$PLAIN_SERVER_NETNS" sysctl -q -w net.ipv4.tcp_max_tw_buckets=0 >>"$LOG" 2>&1 ||
+		die "plain-server sysctls"
+	for d in server plain-server; do
+		start_server $d "$BUILD/bin/skiff-perf" serve $CRR_PORT
+		start_server $d iperf3 -s -p $TPUT_PORT
+		start_server $d sockperf sr --tcp -p $LAT_PORT
+		start_server $d "$BUILD/bin/skiff-echo" --pod $d --namespace bench --http $HTTP_PORT
+	done
+	wait_listening server
+	wait_listening plain-server
+	plain_outside_cgroups
 }
 
 # --- measuring ----------------------------------------------------------------------------------
 
-# One metric run; prints the values, nothing on failure (the run is then missing, not faked).
+# on_client SECONDS WHO CMD...: CMD from the client pod (WHO client) or from the baseline's
+# (plain-client), killed after SECONDS. The baseline runs in plain-client's netns but in this
+# script's cgroup, outside the node's pod cgroup root where skiff's programs are attached: its
+# sockets meet no skiff program at all, as with no skiffd.
+on_client() {
+	local t=$1 who=$2
+	shift 2
+	if [ "$who" = plain-client ]; then
+		timeout "$t" ip netns exec "$PLAIN_CLIENT_NETNS" "$@"
+	else
+		in_pod "$t" "$who" "$@"
+	fi
+}
+
+# One metric run from $2 (default: client, see on_client); prints the values, nothing on
+# failure (the run is then missing, not faked).
 run_lat() {
-	in_pod $((T_LAT + 15)) client sockperf pp --tcp -i "$1" -p $LAT_PORT -t "$T_LAT" -m 64 \
-		--full-rtt 2>&1 | awk '/percentile 50\.000 =/ { p50 = $NF } /percentile 90\.000 =/ { p90 = $NF }
+	on_client $((T_LAT + 15)) "${2:-client}" sockperf pp --tcp -i "$1" -p $LAT_PORT -t "$T_LAT" \
+		-m 64 --full-rtt 2>&1 | awk '/percentile 50\.000 =/ { p50 = $NF }
+		/percentile 90\.000 =/ { p90 = $NF }
 		/percentile 99\.000 =/ { p99 = $NF } END { if (p99 != "") print p50, p90, p99 }'
 }
 
 run_tput() {
-	in_pod $((T_TPUT + 15)) client iperf3 -c "$1" -p $TPUT_PORT -t "$T_TPUT" -f m \
+	on_client $((T_TPUT + 15)) "${2:-client}" iperf3 -c "$1" -p $TPUT_PORT -t "$T_TPUT" -f m \
 		--connect-timeout 3000 2>&1 | awk '/receiver$/ { printf "%.3f\n", $(NF - 2) / 1000 }'
 }
 
 run_crr() {
-	in_pod $((T_CRR + 15)) client "$BUILD/bin/skiff-perf" crr "$1:$CRR_PORT" \
+	on_client $((T_CRR + 15)) "${2:-client}" "$BUILD/bin/skiff-perf" crr "$1:$CRR_PORT" \
 		--seconds "$T_CRR" | awk '$1 == "errors" && $2 > 0 { bad = 1 }
 		$1 == "rate" { r = $2 } END { if (!bad && r != "") print r }'
 }
 
-# run_http ADDRESS close|keepalive: wrk's requests per second against skiff-echo, one connection
-# at a time; with `close`, a new connection for each request (HTTP/1.0 style).
+# run_http ADDRESS close|keepalive [CLIENT]: wrk's requests per second against skiff-echo, one
+# connection at a time; with `close`, a new connection for each request (HTTP/1.0 style).
 run_http() {
 	local hdr=()
 	[ "$2" = close ] && hdr=(-H 'Connection: close')
-	in_pod $((T_HTTP + 15)) client wrk -t1 -c1 -d"${T_HTTP}s" "${hdr[@]}" \
+	on_client $((T_HTTP + 15)) "${3:-client}" wrk -t1 -c1 -d"${T_HTTP}s" "${hdr[@]}" \
 		"http://$1:$HTTP_PORT/bench" 2>&1 | awk '/Non-2xx|Socket errors/ { bad = 1 }
 		/^Requests\/sec:/ { r = $2 } END { if (!bad && r != "") print r }'
 }
 
-record() { printf '%s\t%s\t%s\t%s\t%s\n' "$CUR" "$CUR_N" "$1" "$2" "$3" >>"$RAW"; }
+# record METRIC ROUND VALUE [SCENARIO]: one value of $CUR (or SCENARIO) with $CUR_N services.
+record() { printf '%s\t%s\t%s\t%s\t%s\n' "${4:-$CUR}" "$CUR_N" "$1" "$2" "$3" >>"$RAW"; }
 
-# measure SCENARIO SERVICES ADDRESS [FIRST_ROUND]: REPS rounds of latency, throughput, connect
-# rate, numbered from FIRST_ROUND (a second block of a scenario adds to its rounds).
+# run_one WORKLOAD ROUND SCENARIO ADDRESS CLIENT: one run of a workload, recorded as SCENARIO's
+# round ROUND; fails (and records nothing) when the run did.
+run_one() {
+	local v p50 p90 p99
+	case $1 in
+	lat)
+		v=$(run_lat "$4" "$5")
+		[ -n "$v" ] || return 1
+		read -r p50 p90 p99 <<<"$v"
+		record rtt_p50_us "$2" "$p50" "$3"
+		record rtt_p90_us "$2" "$p90" "$3"
+		record rtt_p99_us "$2" "$p99" "$3"
+		return 0 ;;
+	tput) v=$(run_tput "$4" "$5") ;;
+	crr) v=$(run_crr "$4" "$5") ;;
+	http_close) v=$(run_http "$4" close "$5") ;;
+	http_ka) v=$(run_http "$4" keepalive "$5") ;;
+	esac
+	[ -n "$v" ] || return 1
+	case $1 in
+	tput) record tput_gbps "$2" "$v" "$3" ;;
+	crr) record crr_per_s "$2" "$v" "$3" ;;
+	*) record "$1_per_s" "$2" "$v" "$3" ;;
+	esac
+}
+
+# measure SCENARIO SERVICES ADDRESS [FIRST_ROUND]: REPS rounds of every workload (round trip,
+# throughput, connect rate, HTTP), numbered from FIRST_ROUND (a second block of a scenario adds
+# to its rounds). A skiff scenario pairs each run with one of the baseline, plain-client to
+# plain-server's pod IP (same node, same moment, no skiff program on the way: on_client),
+# recorded as "direct~SCENARIO" with the same services and round: the report takes the ratio of
+# each pair and the median of those, so drift of the machine between the scenarios' blocks
+# cancels. Which of the two runs first alternates by round, so neither always gets the warmer
+# cache or the quieter second.
 measure() {
-	local v r p50 p90 p99 missing=0 first=${4:-1} http=1
+	local w r missing=0 first=${4:-1} works="lat tput crr http_close http_ka" pair=0 paired=""
 	CUR=$1 CUR_N=$2
 	# --quick and --tiny keep their minute: kube-proxy's HTTP is left to full runs
 	if [ $QUICK = 1 ] && [ "$CUR" = kube-proxy ]; then
-		http=0
+		works="lat tput crr"
 		printf '%s\t%s\tok\tonly rtt_p50_us rtt_p90_us rtt_p99_us tput_gbps crr_per_s\n' \
 			"$CUR" "$CUR_N" >>"$SCEN"
 	else
 		printf '%s\t%s\tok\t\n' "$CUR" "$CUR_N" >>"$SCEN"
 	fi
+	[[ "$CUR" != skiff-* ]] || pair=1 paired=", each run paired with one of direct"
 	for r in $(seq "$first" $((first + REPS - 1))); do
-		say "$CUR ${CUR_N:+$CUR_N services }round $r"
+		say "$CUR ${CUR_N:+$CUR_N services }round $r$paired"
 		lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
-		v=$(run_lat "$3")
-		if [ -n "$v" ]; then
-			read -r p50 p90 p99 <<<"$v"
-			record rtt_p50_us "$r" "$p50"
-			record rtt_p90_us "$r" "$p90"
-			record rtt_p99_us "$r" "$p99"
-		else missing=$((missing + 1)); fi
-		v=$(run_tput "$3")
-		if [ -n "$v" ]; then record tput_gbps "$r" "$v"; else missing=$((missing + 1)); fi
-		v=$(run_crr "$3")
-		if [ -n "$v" ]; then record crr_per_s "$r" "$v"; else missing=$((missing + 1)); fi
-		[ $http = 1 ] || continue
-		v=$(run_http "$3" close)
-		if [ -n "$v" ]; then record http_close_per_s "$r" "$v"; else missing=$((missing + 1)); fi
-		v=$(run_http "$3" keepalive)
-		if [ -n "$v" ]; then record http_ka_per_s "$r" "$v"; else missing=$((missing + 1)); fi
+		# under TCG (--tiny) only the first round is paired: it proves the path, at half the time
+		[ $MODE != tiny ] || [ "$r" = "$first" ] || pair=0
+		for w in $works; do
+			if [ $pair = 1 ] && [ $((r % 2)) = 1 ]; then
+				run_one "$w" "$r" "direct~$CUR" "$PLAIN_IP" plain-client ||
+					missing=$((missing + 1))
+			fi
+			run_one "$w" "$r" "$CUR" "$3" client || missing=$((missing + 1))
+			if [ $pair = 1 ] && [ $((r % 2)) = 0 ]; then
+				run_one "$w" "$r" "direct~$CUR" "$PLAIN_IP" plain-client ||
+					missing=$((missing + 1))
+			fi
+		done
 	done
 	lab_intact || die "the lab vanished mid-run (another skiff-lab down on this machine?)"
 	[ $missing = 0 ] || say "$CUR $CUR_N: $missing failed runs (left out of the results)"
@@ -426,10 +503,39 @@ for e in json.load(sys.stdin):
 print("; ".join(sorted(out)) or "empty")' 2>/dev/null
 }
 
+# plain_outside_mesh SCENARIO N: the baseline's pods are not enrolled while the mesh's are (so
+# their connections take the kernel's path; skiff's programs, attached at the pod cgroup root,
+# only look them up and return).
+plain_outside_mesh() {
+	local pods
+	pods=$(config_dump | grep -o '"enrolled_pods":\[[^]]*\]')
+	echo "$pods" | grep -q '"bench/client-' && echo "$pods" | grep -q '"bench/server-' ||
+		die "$1 $2: skiffd has not enrolled the bench client and server: $pods"
+	! echo "$pods" | grep -q '"bench/plain-' ||
+		die "$1 $2: skiffd enrolled a baseline pod (plain-*), which opts out of the mesh"
+	echo "- $1, $2 services: skiffd enrolled the client and server pods and not plain-client" \
+		"nor plain-server, the baseline paired with every run" >>"$CHECKS"
+}
+
+# The baseline's processes run outside the node's pod cgroup root, so skiff's programs (attached
+# there) never see their sockets.
+plain_outside_cgroups() {
+	local p cg
+	for p in "${PLAIN_PIDS[@]}"; do
+		cg=$(sed -n 's/^0:://p' "/proc/$p/cgroup") || die "plain-server's process $p is gone"
+		[[ "$cg" != *skiff-lab* ]] ||
+			die "plain-server's process $p runs in a lab cgroup, $cg, where skiff's programs are"
+	done
+	echo "- the baseline (plain-client to plain-server) ran in the bench's own cgroup, ${cg:-?}," \
+		"outside the lab's pod cgroups where skiff's programs are attached (${#PLAIN_PIDS[@]}" \
+		"server processes checked): its sockets met none of them, as with no skiffd" >>"$CHECKS"
+}
+
 skiff_lb() {
 	local n e f
 	for n in $SK_COUNTS; do
 		skiff_services "$n"
+		plain_outside_mesh "$1" "$n"
 		if has_accel; then
 			e=$(sockhash_while_open)
 			echo "- $1, $n services: $e sockhash entries while one client connection to the" \
@@ -653,8 +759,8 @@ main() {
 	: >"$RAW"
 	: >"$SCEN"
 	: >"$CHECKS"
-	BUSY_BEFORE=$(cpu_busy)
-	say "machine busy before the run: $BUSY_BEFORE% CPU"
+	BUSY_BEFORE=$(cpu_busy) LOAD_BEFORE=$(cut -d' ' -f1 /proc/loadavg)
+	say "machine busy before the run: $BUSY_BEFORE% CPU, load average $LOAD_BEFORE"
 	lab_up
 	! wanted direct || measure direct "" "$SERVER_IP"
 	! wanted kube-proxy || kube_proxy
@@ -669,7 +775,8 @@ main() {
 	! wanted skiff-authz-l4 || skiff_authz_l4
 	BUSY_AFTER=$(cpu_busy)
 	"$HERE/report.sh" "$OUT" "$REPS" "$T_LAT" "$T_TPUT" "$T_CRR" $((SECONDS - start)) \
-		"$MODE" "$BUSY_BEFORE" "$BUSY_AFTER" "$T_HTTP" || die "report"
+		"$MODE" "$BUSY_BEFORE" "$BUSY_AFTER" "$T_HTTP" "$LOAD_BEFORE" \
+		"$(cut -d' ' -f1 /proc/loadavg)" || die "report"
 	say "done in $((SECONDS - start)) s: $OUT/results.md"
 	[ $STRICT = 0 ] || [ $FAILED_RUNS = 0 ] ||
 		die "--strict: $FAILED_RUNS measurements failed (see $LOG and the table's 'failed' cells)"

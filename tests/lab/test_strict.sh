@@ -7,7 +7,8 @@
 # An attacker with CAP_NET_RAW (raw_syn.py) tries the ways a SYN-only guard would miss: a SYN behind
 # IPv6 extension headers, a SYN in fragments, a chain longer than the guard walks, the pod's
 # link-local address, a frame written on the veth past its qdisc; with STRICT nothing opens, with
-# PERMISSIVE each way does (the controls).
+# PERMISSIVE each way does (the controls). The guard's socket check (guard_sock) is attached to
+# the pod cgroup root only while some pod there is STRICT on a port, and survives a restart.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -87,9 +88,33 @@ apply_wait() {
 		wait_generation_change node-2 "$g2" 30
 }
 
-t_begin "lab up: shop mesh on 2 nodes, skiffd --uplink eth0, then namespace-wide STRICT"
-if SKIFF_LAB_AGENT_ARGS="--uplink eth0" lab up --nodes 2 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1 && apply_wait "$FX/strict.yaml"
-then t_pass; else t_fail "$(tail -5 "$LOG")"; fi
+# guard_sock_on: is the guard's socket check attached at node-1's pod cgroup root, and pinned by
+# its skiffd? 0 both, 1 neither, 2 one without the other (said on stdout).
+SOCK_PIN=/sys/fs/bpf/skiff-lab/node-1/links/guard_sock
+guard_sock_on() {
+	local cg=/sys/fs/cgroup/unified/skiff-lab/node-1/kubepods attached=0
+	bpftool cgroup show "$cg" 2>/dev/null | grep -qw guard_sock && attached=1
+	if [ -e "$SOCK_PIN" ] && [ $attached = 1 ]; then return 0; fi
+	[ ! -e "$SOCK_PIN" ] && [ $attached = 0 ] && return 1
+	echo "guard_sock attached=$attached, pinned=$([ -e "$SOCK_PIN" ] && echo 1 || echo 0)"
+	return 2
+}
+
+t_begin "lab up: shop mesh on 2 nodes, skiffd --uplink eth0; no pod STRICT: no socket check"
+if SKIFF_LAB_AGENT_ARGS="--uplink eth0" lab up --nodes 2 "$HERE/fixtures/shop.yaml" >"$LOG" 2>&1
+then
+	out=$(guard_sock_on)
+	case $? in
+	1) t_pass ;;
+	0) t_fail "guard_sock attached at the pod cgroup root with no pod STRICT" ;;
+	*) t_fail "$out" ;;
+	esac
+else t_fail "$(tail -5 "$LOG")"; fi
+
+t_begin "namespace-wide STRICT: the socket check is attached (and pinned) by the apply"
+if apply_wait "$FX/strict.yaml"; then
+	if out=$(guard_sock_on); then t_pass; else t_fail "not attached after STRICT: $out"; fi
+else t_fail "$(tail -5 "$LOG")"; fi
 
 ECHO1=$(pod_ip shop/echo node-1)
 ECHO2=$(pod_ip shop/echo node-2)
@@ -152,6 +177,18 @@ blocked "$NODE1" drop_tc plain "$ECHO1_LL" 8080
 # AF_PACKET with PACKET_QDISC_BYPASS hands a frame to the veth's driver without the TC egress
 # hook (CAP_NET_RAW on the node is enough; a hostNetwork pod has it by default): the guard's
 # socket check stops its SYN at the pod's listener.
+# A new skiffd adopts the pinned socket check (and its first apply keeps it): the case below
+# runs against the restarted one.
+t_begin "STRICT, skiffd restarted: the socket check stays attached"
+g=$(generation node-1)
+lab restart-agent node-1 >"$LOG" 2>&1
+for _ in $(seq 100); do
+	config_dump node-1 | grep -q '"applied":true' && break
+	sleep 0.1
+done
+if out=$(guard_sock_on); then t_pass "generation $g, then $(generation node-1)"
+else t_fail "not attached after restart-agent: $out $(tail -3 "$LOG")"; fi
+
 t_begin "STRICT, raw SYN written on the pod's veth by the node past its qdisc: nothing opens"
 blocked "$NODE1" drop_sock v4-qdisc-bypass "$ECHO1%$ECHO1_VETH" 8080
 
@@ -179,6 +216,14 @@ t_begin "PERMISSIVE: plaintext from outside the mesh, the node and other nodes g
 if apply_wait "$FX/permissive.yaml" && from_stranger "$ECHO1" 8080 && from_node1 "$ECHO1" 8080 &&
 	from_optout "$ECHO1" 8080 && from_client "$ECHO2" 8080; then t_pass
 else t_fail "$(tail -3 "$LOG")"; fi
+
+t_begin "PERMISSIVE: no pod STRICT any more, the socket check is detached and unpinned"
+out=$(guard_sock_on)
+case $? in
+1) t_pass ;;
+0) t_fail "guard_sock still attached with no pod STRICT" ;;
+*) t_fail "$out" ;;
+esac
 
 # The controls of the raw-socket cases: each route works, so where STRICT got nothing back, the
 # guard stopped it.

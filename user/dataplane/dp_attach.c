@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Attach sock_lb's programs, sock_accel's sockops and the STRICT guard's socket check at the pod
- * cgroup root through bpf_links pinned under <bpffs_dir>/links/<program>. A link pinned by an earlier agent is adopted and switched to the
- * newly loaded program in one step (BPF_LINK_UPDATE), so a restart never leaves pods untranslated.
+ * cgroup root through bpf_links pinned under <bpffs_dir>/links/<program>. A link pinned by an
+ * earlier agent is adopted and switched to the newly loaded program in one step
+ * (BPF_LINK_UPDATE), so a restart never leaves pods untranslated. The socket check is there only
+ * while some local pod is STRICT on a port (dp_apply).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -151,10 +153,10 @@ int dp_attach_all(struct dataplane *dp)
 	/* sockops runs even with --no-accel: it keeps the L4 counters */
 	if (!err)
 		err = dp_attach_one(dp, dp->accel->progs.accel_sockops, cgfd, st.st_ino, "");
-	/* the STRICT guard's last word, at the pods' sockets (guard.h) */
-	if (!err)
-		err = dp_attach_one(dp, dp->guard->progs.guard_sock, cgfd, st.st_ino, "");
 	close(cgfd);
+	/* an earlier agent's socket check stays in force, on our program, until dp_apply decides */
+	if (!err && dp_guard_sock_pinned(dp))
+		err = dp_guard_sock_attach(dp);
 	if (!err && dp->accel_on && dp->agent_sockops)
 		dp_attach_agent(dp); /* without it the punt hops stay on TCP: slower, not wrong */
 	else if (!err)
@@ -162,8 +164,73 @@ int dp_attach_all(struct dataplane *dp)
 	return err;
 }
 
+/* links/guard_sock, where the STRICT guard's socket check is pinned while it is attached */
+static int guard_sock_path(char *buf, size_t size, const struct dataplane *dp)
+{
+	return link_path(buf, size, dp, dp->guard->progs.guard_sock, "");
+}
+
+bool dp_guard_sock_pinned(const struct dataplane *dp)
+{
+	char path[PATH_MAX];
+
+	return !guard_sock_path(path, sizeof(path), dp) && !access(path, F_OK);
+}
+
+int dp_guard_sock_attach(struct dataplane *dp)
+{
+	struct bpf_program *prog = dp->guard->progs.guard_sock;
+	char path[PATH_MAX];
+	struct stat st;
+	int cgfd, err;
+
+	if (dp->guard_sock)
+		return 0;
+	err = guard_sock_path(path, sizeof(path), dp);
+	if (err)
+		return err;
+	cgfd = open(dp->cgroup_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0 || fstat(cgfd, &st)) {
+		err = -errno;
+		fprintf(stderr,
+			"dataplane: cannot open cgroup root %s for the STRICT socket check: %s\n",
+			dp->cgroup_root, strerror(-err));
+		if (cgfd >= 0)
+			close(cgfd);
+		return err;
+	}
+	err = link_adopt(prog, path, st.st_ino, &dp->guard_sock);
+	if (err == 0)
+		err = link_create(prog, cgfd, path, &dp->guard_sock);
+	close(cgfd);
+	return err < 0 ? err : 0;
+}
+
+void dp_guard_sock_detach(struct dataplane *dp)
+{
+	struct bpf_link *link = dp->guard_sock;
+	char path[PATH_MAX];
+
+	if (!link && dp_guard_sock_pinned(dp) && !guard_sock_path(path, sizeof(path), dp))
+		link = bpf_link__open(path); /* an earlier agent's */
+	if (!link)
+		return;
+	/* unpinned and closed, the link has no holder left: the kernel detaches it */
+	if (bpf_link__unpin(link))
+		fprintf(stderr, "dataplane: cannot unpin the STRICT socket check under %s/links\n",
+			dp->dir);
+	bpf_link__destroy(link);
+	dp->guard_sock = NULL;
+}
+
 void dp_links_close(struct dataplane *dp, bool unpin)
 {
+	if (dp->guard_sock) {
+		if (unpin && bpf_link__unpin(dp->guard_sock))
+			fprintf(stderr, "dataplane: cannot unpin a link under %s/links\n", dp->dir);
+		bpf_link__destroy(dp->guard_sock);
+		dp->guard_sock = NULL;
+	}
 	for (size_t i = 0; i < dp->nlinks; i++) {
 		if (unpin && bpf_link__unpin(dp->links[i]))
 			fprintf(stderr, "dataplane: cannot unpin a link under %s/links\n", dp->dir);

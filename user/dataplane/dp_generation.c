@@ -199,6 +199,15 @@ static int view_write(const struct dataplane *dp, const struct node_view *v, uns
 	return 0;
 }
 
+/* Is some local pod STRICT on a port (the socket check's business)? */
+static bool view_strict(const struct node_view *v)
+{
+	for (size_t i = 0; i < v->npods; i++)
+		if (v->pods[i].val.flags & SKIFF_POD_F_STRICT)
+			return true;
+	return false;
+}
+
 int dp_apply(struct dataplane *dp, const struct node_view *v)
 {
 	unsigned int gen = dp->gen + 1 ? dp->gen + 1 : 1; /* 0 means "nothing applied yet" */
@@ -207,6 +216,12 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	err = view_check(v);
 	if (err)
 		return err;
+	/* the socket check is in place before the first STRICT flag it acts on */
+	if (view_strict(v)) {
+		err = dp_guard_sock_attach(dp);
+		if (err)
+			return err;
+	}
 	/* leftovers of a crash in the middle of an earlier apply must not join the new table */
 	err = sweep_both(dp, gen, false);
 	if (!err)
@@ -246,5 +261,8 @@ int dp_apply(struct dataplane *dp, const struct node_view *v)
 	sweep_both(dp, gen, true);
 	/* a pod whose veth cannot be guarded is reported; the rest of the node is still guarded */
 	dp_guard_attach_pods(dp, v);
+	/* ... and the socket check goes once no pod's flags ask for it */
+	if (!view_strict(v))
+		dp_guard_sock_detach(dp);
 	return 0;
 }
