@@ -108,11 +108,23 @@ static bool view_equal(const struct node_view *x, const struct node_view *y)
 	       same_array(x->policy, x->npolicy, y->policy, y->npolicy, sizeof(*x->policy));
 }
 
-/* Apply `v` to the kernel; on success it becomes the agent's view. */
-static int agent_apply(struct agent *a, struct node_view *v)
+/* Does `v` write what the maps hold? `was`: the digest of the view in force when it was let go
+ * (view_release), else NULL and it is a->view. */
+static bool view_same(const struct agent *a, const struct node_view *v, const unsigned char *was)
 {
-	int err =
-	    a->applied && !a->view_unsynced && view_equal(v, &a->view) ? 0 : dp_apply(a->dp, v);
+	unsigned char now[AGENT_VIEW_DIGEST];
+
+	if (!a->applied || a->view_unsynced)
+		return false;
+	if (!was)
+		return view_equal(v, &a->view);
+	return !agent_view_digest(v, now) && !memcmp(now, was, sizeof(now));
+}
+
+/* Apply `v` to the kernel; on success it becomes the agent's view. `was` as for view_same. */
+static int agent_apply(struct agent *a, struct node_view *v, const unsigned char *was)
+{
+	int err = view_same(a, v, was) ? 0 : dp_apply(a->dp, v);
 
 	if (err) {
 		agent_log("error",
@@ -146,6 +158,35 @@ static void agent_live_reset(struct agent *a, bool keep)
 	diag_free(&d);
 }
 
+/*
+ * The view in force is the agent's record of the maps, not what keeps them in force: dp_apply
+ * writes a whole generation without it. With 10,000 Services it is 7 MB, so a whole reload lets
+ * it go before compiling the next, once the new snapshot passed its checks, and the two are
+ * never held at once. Its digest stays for view_same. False (the view kept) when there is none
+ * to let go or the digest cannot be taken.
+ */
+static bool view_release(struct agent *a, unsigned char was[AGENT_VIEW_DIGEST])
+{
+	if (!a->applied || agent_view_digest(&a->view, was))
+		return false;
+	node_view_free(&a->view);
+	return true;
+}
+
+/* The new view did not reach the kernel: the record of the maps is compiled again from the
+ * snapshot in force. Slices applied in place since are newer in the maps than in that snapshot,
+ * and a compile can fail on what changed outside it (pod cgroups, workload ids), so the next
+ * apply writes a whole generation instead of trusting it. */
+static void view_restore(struct agent *a)
+{
+	struct diag d = {0};
+
+	if (!a->snap || node_compile(a, &a->snap->m, a->snap->az, &a->view, &d))
+		memset(&a->view, 0, sizeof(a->view));
+	a->view_unsynced = true;
+	diag_free(&d);
+}
+
 /* A whole snapshot from wherever the config comes from. */
 static int agent_config_load(struct agent *a, struct model *m, struct diag *d)
 {
@@ -162,6 +203,8 @@ static void agent_reload_full(struct agent *a)
 	struct authz_set *az = NULL;
 	struct agent_snap *snap = NULL;
 	struct l7_table l7 = {0};
+	unsigned char was[AGENT_VIEW_DIGEST];
+	bool released = false, installed = false;
 	int err;
 
 	err = agent_config_load(a, &m, &d);
@@ -177,6 +220,8 @@ static void agent_reload_full(struct agent *a)
 	/* policies are checked before anything reaches the kernel: a bad one rejects it all */
 	if (!err)
 		err = authz_compile(&m, NULL, &az, &d);
+	if (!err)
+		released = view_release(a, was);
 	if (!err)
 		err = node_compile(a, &m, az, &v, &d);
 	if (!err)
@@ -195,12 +240,13 @@ static void agent_reload_full(struct agent *a)
 		goto out;
 	}
 	snap = agent_snap_new(&m, az, &l7, a->o->node);
-	if (!snap || agent_apply(a, &v)) {
+	if (!snap || agent_apply(a, &v, released ? was : NULL)) {
 		a->rejected++;
 		set_last_error(a, NULL, snap ? "kernel map update failed" : "out of memory");
 		agent_snap_unref(snap);
 		goto out;
 	}
+	installed = true;
 	free(a->last_error);
 	a->last_error = NULL;
 	a->applied_reload = a->reloads;
@@ -222,6 +268,8 @@ out:
 	l7_table_free(&l7);
 	model_free(&m);
 	node_view_free(&v);
+	if (released && !installed)
+		view_restore(a);
 	diag_free(&d);
 	/* a whole snapshot of a big cluster is hundreds of MB of small blocks, freed by now: give
 	 * the pages back instead of keeping the peak as resident memory */
@@ -290,7 +338,7 @@ void agent_rescan(struct agent *a)
 	    (!pods_equal(&v, &a->view) || v.pods_no_id)) {
 		size_t before = a->view.npods;
 
-		if (agent_apply(a, &v) == 0) {
+		if (agent_apply(a, &v, NULL) == 0) {
 			agent_flows_names(a); /* workload ids may have moved */
 			agent_log("info",
 				  "generation %u: pod cgroups changed, enrolled pods %zu -> "

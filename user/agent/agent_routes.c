@@ -14,13 +14,16 @@
 
 #include "agent/agent_state.h"
 
+/* One per address of every mesh pod of the cluster (40,000 with 10,000 Services): 72 bytes, the
+ * local pods' five names behind one pointer. */
 struct route_entry {
 	struct skiff_pod_ip_key key;
-	const char *ns, *sa;		  /* local pods (pointers into the table's strings) */
-	const char *pod, *app, *version;  /* local pods: for the CONNECT's baggage */
-	struct skiff_sock_origin host[2]; /* remote pods: their node's addresses, port HBONE_PORT */
-	size_t nhost;
+	uint8_t nhost;
 	bool local;
+	struct skiff_sock_origin host[2]; /* remote pods: their node's addresses, port HBONE_PORT */
+	/* local pods: namespace, service account, then for the CONNECT's baggage pod name,
+	 * canonical name and version, one after another in the table's strings (local_names) */
+	const char *names;
 };
 
 struct route_table {
@@ -86,15 +89,11 @@ static void entry_fill(struct route_entry *e, const struct m_pod *p, bool local,
 {
 	e->local = local;
 	if (local) {
-		e->ns = *strings;
+		e->names = *strings;
 		*strings = stpcpy(*strings, p->meta.ns) + 1;
-		e->sa = *strings;
 		*strings = stpcpy(*strings, p->service_account) + 1;
-		e->pod = *strings;
 		*strings = stpcpy(*strings, p->meta.name) + 1;
-		e->app = *strings;
 		*strings = stpcpy(*strings, canonical_name(p)) + 1;
-		e->version = *strings;
 		*strings = stpcpy(*strings, canonical_version(p)) + 1;
 	}
 	/* a local pod's node is this one: HBONE to ourselves with --same-node-mtls */
@@ -114,6 +113,17 @@ static size_t strings_size(const struct model *m)
 	return n;
 }
 
+/* Room for the addresses table_build keeps: those of pods with a node, in the mesh. */
+static size_t entries_max(const struct model *m)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < m->npods; i++)
+		if (m->pods[i].node_name && model_pod_in_mesh(m, &m->pods[i]))
+			n += m->pods[i].nips;
+	return n;
+}
+
 static struct route_table *table_build(const struct model *m, const char *node)
 {
 	struct route_table *t = calloc(1, sizeof(*t));
@@ -121,7 +131,7 @@ static struct route_table *table_build(const struct model *m, const char *node)
 
 	if (!t)
 		return NULL;
-	t->v = calloc(2 * m->npods + 1, sizeof(*t->v));
+	t->v = calloc(entries_max(m), sizeof(*t->v));
 	t->strings = s = malloc(strings_size(m));
 	if (!t->v || !s) {
 		free(t->v);
@@ -194,10 +204,20 @@ static const struct route_entry *find(const struct route_table *t, const union s
 	return bsearch(&probe, t->v, t->n, sizeof(*t->v), key_cmp);
 }
 
+/* A local entry's names, in entry_fill's order. */
+enum { LN_NS, LN_SA, LN_POD, LN_APP, LN_VERSION, LN_COUNT };
+static void local_names(const struct route_entry *e, const char *n[LN_COUNT])
+{
+	n[0] = e->names;
+	for (size_t i = 1; i < LN_COUNT; i++)
+		n[i] = n[i - 1] + strlen(n[i - 1]) + 1;
+}
+
 int agent_routes_lookup(struct agent *a, const struct skiff_punt_key *client,
 			const struct skiff_sock_origin *dst, struct agent_route *r)
 {
 	const struct route_entry *src, *to;
+	const char *n[LN_COUNT];
 	int err = -ENOENT;
 
 	pthread_rwlock_rdlock(&routes_lock);
@@ -209,13 +229,14 @@ int agent_routes_lookup(struct agent *a, const struct skiff_punt_key *client,
 		for (size_t i = 0; i < to->nhost; i++)
 			if (to->host[i].family == dst->family)
 				r->node = to->host[i];
-		snprintf(r->ns, sizeof(r->ns), "%s", src->ns);
-		snprintf(r->sa, sizeof(r->sa), "%s", src->sa);
+		local_names(src, n);
+		snprintf(r->ns, sizeof(r->ns), "%s", n[LN_NS]);
+		snprintf(r->sa, sizeof(r->sa), "%s", n[LN_SA]);
 		/* the keys ztunnel puts in its CONNECT's baggage, for the receiver's telemetry */
 		snprintf(r->baggage, sizeof(r->baggage),
 			 "k8s.cluster.name=Kubernetes,k8s.namespace.name=%s,k8s.pod.name=%s,"
 			 "service.name=%s,service.version=%s",
-			 src->ns, src->pod, src->app, src->version);
+			 n[LN_NS], n[LN_POD], n[LN_APP], n[LN_VERSION]);
 		err = 0;
 	}
 	pthread_rwlock_unlock(&routes_lock);

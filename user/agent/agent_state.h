@@ -92,6 +92,10 @@ void agent_reload(struct agent *a);
 int agent_reload_slices(struct agent *a);
 /* Rescan pod cgroups; re-apply when enrolled pods changed. */
 void agent_rescan(struct agent *a);
+/* SHA-256 of the map entries a view writes (agent_view_digest.c): two views with the same digest
+ * write the same maps. -ENOMEM on failure. */
+#define AGENT_VIEW_DIGEST 32
+int agent_view_digest(const struct node_view *v, unsigned char out[AGENT_VIEW_DIGEST]);
 /* Warn once per resource field that is parsed but not enforced yet. */
 void agent_warn_unenforced(struct agent *a);
 /* Where a punted connection goes (agent_routes.c): its source's identity and the destination

@@ -187,9 +187,15 @@ static int pod_addr_cmp(const void *pa, const void *pb)
 	return (uintptr_t)a->pod < (uintptr_t)b->pod ? -1 : 1;
 }
 
+/* Sized to the addresses the pods have, not two each: it is held by the live tables for as long
+ * as a model is in force, and most clusters are single-stack. */
 static int index_pods(const struct model *m, struct cc_index *ix)
 {
-	ix->pods = calloc(m->npods ? 2 * m->npods : 1, sizeof(*ix->pods));
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->npods; i++)
+		n += m->pods[i].nips < 2 ? m->pods[i].nips : 2;
+	ix->pods = calloc(n ? n : 1, sizeof(*ix->pods));
 	if (!ix->pods)
 		return -ENOMEM;
 	for (size_t i = 0; i < m->npods; i++) {

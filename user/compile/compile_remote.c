@@ -103,12 +103,16 @@ int compile_remote_pods(const struct model *m, const char *node_name, struct nod
 			struct diag *d)
 {
 	const char **nodes;
-	size_t nnodes;
+	size_t nnodes, n = 0;
 	int err = node_names(m, node_name, &nodes, &nnodes);
 
 	if (err)
 		return err;
-	out->remote_pods = calloc(m->npods ? 2 * m->npods : 1, sizeof(*out->remote_pods));
+	/* sized to the remote pods' addresses: the node view holds it while in force */
+	for (size_t i = 0; i < m->npods; i++)
+		if (is_remote(m, &m->pods[i], node_name))
+			n += m->pods[i].nips < 2 ? m->pods[i].nips : 2;
+	out->remote_pods = calloc(n ? n : 1, sizeof(*out->remote_pods));
 	if (!out->remote_pods) {
 		free(nodes);
 		return -ENOMEM;

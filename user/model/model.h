@@ -92,8 +92,8 @@ struct m_service {
 	size_t nports;
 };
 
-/* addresses is one allocation with the address strings and pod_name after the array: free
- * only it (k8s_endpointslice_free). */
+/* addresses is one allocation with the address strings and pod_name after the array, and once
+ * its slice is parsed a part of the slice's endpoints array (k8s_endpointslice_free). */
 struct m_endpoint {
 	char **addresses;
 	uint32_t naddresses;
@@ -112,6 +112,8 @@ struct m_endpointslice {
 	struct meta meta;
 	char *service_name; /* label kubernetes.io/service-name */
 	int family;	    /* 4 or 6, from addressType IPv4/IPv6 (FQDN slices are skipped) */
+	bool
+	    packed; /* the endpoints' blocks are in the endpoints array's (eps_fit): free only it */
 	struct m_endpoint *endpoints;
 	size_t nendpoints;
 	struct m_endpoint_port *ports;

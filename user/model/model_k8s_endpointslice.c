@@ -164,14 +164,55 @@ static void eps_body(struct pctx *c, struct m_endpointslice *s)
 		eps_port(c, s, seq->items[i], i);
 }
 
-/* parray_push left room for up to twice the endpoints, 1 MB over 10,000 slices; nothing is added
- * to a parsed slice (parray_push infers the room from the count, so it must not be). */
+/* Bytes of an endpoint's block (eps_pack) past its address array. */
+static size_t eps_strings(const struct m_endpoint *e)
+{
+	size_t len = e->pod_name ? strlen(e->pod_name) + 1 : 0;
+
+	for (size_t i = 0; i < e->naddresses; i++)
+		len += strlen(e->addresses[i]) + 1;
+	return len;
+}
+
+/*
+ * A parsed slice's endpoints, their address arrays, addresses and pod names into one block held
+ * by s->endpoints (s->packed): an endpoint's block of about 33 bytes took 48 from malloc, and
+ * parray_push left the array room for up to twice the endpoints. Nothing is added to a parsed
+ * slice (parray_push infers the room from the count, so it must not be).
+ */
 static void eps_fit(struct m_endpointslice *s)
 {
-	struct m_endpoint *e;
+	size_t len = s->nendpoints * sizeof(struct m_endpoint), naddr = 0;
+	struct m_endpoint *v;
+	char **arr, *p;
 
-	if (s->nendpoints && (e = realloc(s->endpoints, s->nendpoints * sizeof(*e))))
-		s->endpoints = e;
+	if (!s->nendpoints)
+		return;
+	for (size_t i = 0; i < s->nendpoints; i++) {
+		naddr += s->endpoints[i].naddresses;
+		len += eps_strings(&s->endpoints[i]);
+	}
+	len += naddr * sizeof(char *);
+	if (!(v = malloc(len)))
+		abort();		    /* as the model's arrays do */
+	arr = (char **)(v + s->nendpoints); /* pointers first: they keep their alignment */
+	p = (char *)(arr + naddr);
+	for (size_t i = 0; i < s->nendpoints; i++) {
+		struct m_endpoint *e = &s->endpoints[i];
+
+		v[i] = *e;
+		v[i].addresses = arr;
+		for (size_t k = 0; k < e->naddresses; k++) {
+			*arr++ = p;
+			p = stpcpy(p, e->addresses[k]) + 1;
+		}
+		v[i].pod_name = e->pod_name ? strcpy(p, e->pod_name) : NULL;
+		p += e->pod_name ? strlen(e->pod_name) + 1 : 0;
+		free(e->addresses);
+	}
+	free(s->endpoints);
+	s->endpoints = v;
+	s->packed = true;
 }
 
 int parse_endpointslice(struct pctx *c)
@@ -196,12 +237,9 @@ void k8s_endpointslice_free(struct m_endpointslice *s)
 {
 	meta_free(&s->meta);
 	free(s->service_name);
-	for (size_t i = 0; i < s->nendpoints; i++) {
-		struct m_endpoint *e = &s->endpoints[i];
-
-		free(e->addresses); /* and the strings, and pod_name (eps_pack) */
-	}
-	free(s->endpoints);
+	for (size_t i = 0; !s->packed && i < s->nendpoints; i++)
+		free(s->endpoints[i].addresses); /* and the strings, and pod_name (eps_pack) */
+	free(s->endpoints);			 /* packed: and every endpoint's (eps_fit) */
 	for (size_t i = 0; i < s->nports; i++)
 		free(s->ports[i].name);
 	free(s->ports);
