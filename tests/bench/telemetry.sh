@@ -44,7 +44,7 @@ srv "$BUILD/bin/skiff-perf" serve $CRR_PORT
 srv sockperf sr --tcp -p $LAT_PORT
 srv "$BUILD/bin/skiff-echo" --pod server --namespace bench --http $HTTP_PORT
 spawn "$BUILD/bin/skiff-lab" --state "$STATE" exec --node node-1 -- \
-	python3 "$HERE/../lab/zipkin_collector.py" 127.0.0.1 9411 "$WORK/spans.jsonl"
+	python3 "$HERE/../lab/zipkin_collector.py" 127.0.0.1 9411 "$WORK/spans.jsonl" sink
 for _ in $(seq 100); do
 	l=$(in_pod 5 server ss -ltnH)
 	grep -q ":$HTTP_PORT " <<<"$l" && grep -q ":$LAT_PORT " <<<"$l" &&
@@ -99,32 +99,50 @@ scraper() {
 	SCRAPER=$!
 }
 
-run_crr() {
+run_crr() { # prints the rate and the number of connections
 	in_pod $((T + 15)) client "$BUILD/bin/skiff-perf" crr "$VIP:$CRR_PORT" --seconds "$T" 2>&1 |
 		tee -a "$LOG" | awk '$1 == "errors" && $2 > 0 { bad = 1 } $1 == "rate" { r = $2 }
-		END { if (!bad && r != "") print r }'
+		$1 == "connections" { n = $2 } END { if (!bad && r != "") print r, n }'
 }
 run_lat() {
 	in_pod $((T + 15)) client sockperf pp --tcp -i "$VIP" -p $LAT_PORT -t "$T" -m 64 --full-rtt 2>&1 |
 		tee -a "$LOG" | awk '/percentile 50\.000 =/ { p50 = $NF } /percentile 99\.000 =/ { p99 = $NF }
 		END { if (p99 != "") print p50, p99 }'
 }
-run_http() {
+run_http() { # prints the rate and the number of requests
 	in_pod $((T + 15)) client wrk -t1 -c1 -d"${T}s" "http://$VIP:$HTTP_PORT/bench" 2>&1 |
 		tee -a "$LOG" | awk '/Non-2xx|Socket errors/ { bad = 1 } /^Requests\/sec:/ { r = $2 }
-		END { if (!bad && r != "") print r }'
+		/ requests in / { n = $1 } END { if (!bad && r != "") print r, n }'
+}
+
+# skiffd's CPU per connection or request of one run: its ticks across the run, in µs per unit
+per_unit() { # TICKS0 TICKS1 UNITS
+	awk -v a="$1" -v b="$2" -v n="$3" -v hz="$(getconf CLK_TCK)" \
+		'BEGIN { if (n > 0) printf "%.1f\n", (b - a) * 1e6 / hz / n }'
 }
 
 FAILED=0
 measure() { # MODE ROUND
-	local v p50 p99
-	v=$(run_crr) && [ -n "$v" ] && record "$1" crr_per_s "$2" "$v" || FAILED=$((FAILED + 1))
+	local v n p50 p99 c0 c1
+	c0=$(agent_ticks)
+	read -r v n <<<"$(run_crr)"
+	c1=$(agent_ticks)
+	if [ -n "${n:-}" ]; then
+		record "$1" crr_per_s "$2" "$v"
+		record "$1" crr_skiffd_us "$2" "$(per_unit "$c0" "$c1" "$n")"
+	else FAILED=$((FAILED + 1)); fi
 	read -r p50 p99 <<<"$(run_lat)"
 	if [ -n "${p99:-}" ]; then
 		record "$1" rtt_p50_us "$2" "$p50"
 		record "$1" rtt_p99_us "$2" "$p99"
 	else FAILED=$((FAILED + 1)); fi
-	v=$(run_http) && [ -n "$v" ] && record "$1" l7_req_per_s "$2" "$v" || FAILED=$((FAILED + 1))
+	c0=$(agent_ticks)
+	read -r v n <<<"$(run_http)"
+	c1=$(agent_ticks)
+	if [ -n "${n:-}" ]; then
+		record "$1" l7_req_per_s "$2" "$v"
+		record "$1" l7_skiffd_us "$2" "$(per_unit "$c0" "$c1" "$n")"
+	else FAILED=$((FAILED + 1)); fi
 }
 
 # CPU ticks of this lab's skiffd (pgrep by its state dir: no other lab's agent is counted)
@@ -143,6 +161,11 @@ agent_ticks() {
 # Per mode and round: access log lines, spans and skiffd CPU ticks while it was measured, into
 # $WORK/work.tsv. The L7 port must really go through the router, and the modes must really log
 # and trace what they say (and no other mode may).
+SPANS='skiff_tracing_spans_total{event="sampled"}'
+say "warm-up (not recorded): the first runs after lab up met a skiffd still settling"
+mesh off
+run_crr >/dev/null
+run_http >/dev/null
 r0=$(metric istio_requests_total)
 MEAS0=$SECONDS
 for r in $(seq "$REPS"); do
@@ -151,11 +174,11 @@ for r in $(seq "$REPS"); do
 		mesh "$m"
 		scraper "$m"
 		sleep 1
-		l0=$(metric skiff_access_log_lines_total) s0=$(metric skiff_tracing_spans_total)
+		l0=$(metric skiff_access_log_lines_total) s0=$(metric "$SPANS")
 		c0=$(agent_ticks)
 		measure "$m" "$r"
 		c1=$(agent_ticks)
-		l1=$(metric skiff_access_log_lines_total) s1=$(metric skiff_tracing_spans_total)
+		l1=$(metric skiff_access_log_lines_total) s1=$(metric "$SPANS")
 		printf '%s\t%s\t%s\t%s\t%s\n' "$m" "$r" $((l1 - l0)) $((s1 - s0)) $((c1 - c0)) \
 			>>"$WORK/work.tsv"
 	done
@@ -168,6 +191,10 @@ bad=$(awk -F'\t' '($1 == "logs" || $1 == "all") != ($3 > 0) ||
 	($1 == "tracing" || $1 == "all") != ($4 > 0) { print $1 " round " $2 ": " $3 " lines, " \
 	$4 " spans" }' "$WORK/work.tsv")
 [ -z "$bad" ] || die "access log lines or spans not as the mode says: $bad"
+sleep 2 # the exporter's last batch (it posts at least once a second)
+[ "$(metric 'skiff_tracing_spans_total{event="exported"}')" -gt 0 ] &&
+	[ "$(metric 'skiff_tracing_spans_total{event="failed"}')" = 0 ] ||
+	die "spans not all accepted by the collector; see skiff_tracing_spans_total in $LOG"
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 
 python3 - "$RAW" "$WORK/work.tsv" "$REPS" "$T" "$((SECONDS - MEAS0))" "$LOAD0" "$LOAD1" \
@@ -194,8 +221,10 @@ print()
 print("| metric | " + " | ".join(modes) + " | " +
       " | ".join("%s / off" % m for m in modes[1:]) + " |")
 print("| --- " * (2 * len(modes)) + "|")
-higher = {"crr_per_s": True, "l7_req_per_s": True, "rtt_p50_us": False, "rtt_p99_us": False}
-for m in ("crr_per_s", "rtt_p50_us", "rtt_p99_us", "l7_req_per_s"):
+higher = {"crr_per_s": True, "l7_req_per_s": True, "rtt_p50_us": False, "rtt_p99_us": False,
+          "crr_skiffd_us": False, "l7_skiffd_us": False}
+for m in ("crr_per_s", "rtt_p50_us", "rtt_p99_us", "l7_req_per_s", "crr_skiffd_us",
+          "l7_skiffd_us"):
     row = [med.get((mode, m)) for mode in modes]
     if None in row:
         print("| %s | missing runs |" % m)
@@ -205,8 +234,9 @@ for m in ("crr_per_s", "rtt_p50_us", "rtt_p99_us", "l7_req_per_s"):
     print("| %s | %s | %s |" % (m, " | ".join("%.1f" % x for x in row),
                                 " | ".join("%.3f" % x for x in r)))
 print()
-print("Speed ratios of medians (latencies inverted): 1.000 is no cost. Targets: >= 0.97 with "
-      "metrics alone, >= 0.90 with everything on.")
+print("Speed ratios of medians (latencies and CPU inverted): 1.000 is no cost. Targets: >= 0.97 "
+      "with metrics alone, >= 0.90 with everything on. crr_skiffd_us and l7_skiffd_us: skiffd's "
+      "CPU (all threads) per kernel-path connection and per routed request, in µs.")
 print()
 print("Spread, each mode's runs (min-max), and per mode the access log lines, spans and skiffd CPU "
       "(s) of all its rounds:")
