@@ -479,11 +479,10 @@ static int bench(void)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escaping),  cmocka_unit_test(test_families),
-	    cmocka_unit_test(test_histogram), cmocka_unit_test(test_negotiate),
-	    cmocka_unit_test(test_http),      cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_table_kept),
-	    cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_escaping),   cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram),  cmocka_unit_test(test_negotiate),
+	    cmocka_unit_test(test_http),       cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_table_kept), cmocka_unit_test(test_labels),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--bench"))

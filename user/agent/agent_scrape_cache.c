@@ -16,7 +16,7 @@
 
 #include "agent/agent_scrape_cache.h"
 
-#define PAIRS_MIN     1024
+#define PAIRS_MIN      1024
 #define STALE_AT_LEAST 1024 /* series held before most of them being stale empties the table */
 
 static struct {
