@@ -386,15 +386,6 @@ static double median5(double *v)
 	return v[2];
 }
 
-static double min5(const double *v)
-{
-	return v[0]; /* after median5 */
-}
-
-static double max5(const double *v)
-{
-	return v[4]; /* after median5 */
-}
 
 static double ms(const struct timespec *a, const struct timespec *b)
 {
@@ -446,7 +437,7 @@ static int bench(void)
 	for (int f = 0; f < 2; f++) {
 		for (int gzip = 0; gzip < 2; gzip++) {
 			struct timespec a, b;
-			double v[7];
+			double v[7], med;
 			size_t len = 0;
 			bool gz = false;
 
@@ -463,12 +454,11 @@ static int bench(void)
 				v[i] = ms(&a, &b);
 			}
 			metrics_table_free(c.t);
+			med = median5(v + 2); /* sorts pages 3-7 */
 			printf("metrics scrape, %d series (%d samples), %s%s: %.1f ms CPU (first "
-			       "page %.1f; pages 3-7 %.1f-",
+			       "page %.1f; pages 3-7 %.1f-%.1f), %zu kB sent (%zu kB of text)\n",
 			       c.n, c.n * 4, f ? "OpenMetrics" : "text 0.0.4", gz ? ", gzip" : "",
-			       median5(v + 2), v[0], min5(v + 2));
-			printf("%.1f), %zu kB sent (%zu kB of text)\n", max5(v + 2), len / 1024,
-			       bufs.page.len / 1024);
+			       med, v[0], v[2], v[6], len / 1024, bufs.page.len / 1024);
 		}
 	}
 	free(c.idx);
