@@ -121,9 +121,23 @@ per_unit() { # TICKS0 TICKS1 UNITS
 		'BEGIN { if (n > 0) printf "%.1f\n", (b - a) * 1e6 / hz / n }'
 }
 
+# settle: until skiffd has written the access log lines of the run before (at most 3 s), so that
+# a run does not pay for the previous one's telemetry
+settle() {
+	local a b
+	a=$(metric skiff_access_log_lines_total)
+	for _ in $(seq 30); do
+		sleep 0.1
+		b=$(metric skiff_access_log_lines_total)
+		[ "$a" = "$b" ] && return
+		a=$b
+	done
+}
+
 FAILED=0
 measure() { # MODE ROUND
 	local v n p50 p99 c0 c1
+	settle
 	c0=$(agent_ticks)
 	read -r v n <<<"$(run_crr)"
 	c1=$(agent_ticks)
@@ -131,11 +145,13 @@ measure() { # MODE ROUND
 		record "$1" crr_per_s "$2" "$v"
 		record "$1" crr_skiffd_us "$2" "$(per_unit "$c0" "$c1" "$n")"
 	else FAILED=$((FAILED + 1)); fi
+	settle
 	read -r p50 p99 <<<"$(run_lat)"
 	if [ -n "${p99:-}" ]; then
 		record "$1" rtt_p50_us "$2" "$p50"
 		record "$1" rtt_p99_us "$2" "$p99"
 	else FAILED=$((FAILED + 1)); fi
+	settle
 	c0=$(agent_ticks)
 	read -r v n <<<"$(run_http)"
 	c1=$(agent_ticks)
