@@ -6,7 +6,8 @@
 # mode and by filter as Istio's own test expects; a filter skiffd cannot evaluate is refused at
 # file:line and the logs keep the configuration in force; the L7 relay writes the server's
 # request lines, and a connection to node-2 over HBONE a line at each node; Envoy's response
-# flags, each provoked once, on the router's and the relay's lines and series. One lab, two nodes.
+# flags, each provoked once, on the router's and the relay's lines and series (UO by a
+# DestinationRule's full connection pool). One lab, two nodes.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -271,6 +272,26 @@ if [ "$got" = "$want" ] && [ "$denied" = 403 ] && [ -z "$miss" ]; then t_pass "$
 else t_fail "want: $want
 got:  $got (POST: $denied)
 no istio_requests_total series with:$miss"; fi
+
+t_begin "UO: over a DestinationRule's http2MaxRequests, the router answers 503 with UO at once"
+if applied "$FX/pool.yaml"; then
+	mark=$(wc -l <"$SKLOG")
+	codes=$(lab exec -n default deploy/client -- bash -c '
+		for i in 1 2 3; do
+			curl -s -o /dev/null -w "%{http_code}\n" --max-time 5 \
+				"http://pooled/delay/1500?c=uo$i" &
+			sleep 0.2
+		done
+		wait' 2>>"$LOG" | sort | tr '\n' ' ')
+	sleep 1
+	got=$(flagged "$mark" | awk '$1 == "source" { print $3, $4 }' | sort | tr '\n' ';')
+	page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+	uo=$(grep '^istio_requests_total{reporter="source".*destination_service_name="pooled".*response_code="503",response_flags="UO"' <<<"$page" |
+		awk '{ print $NF }')
+	if [ "$codes" = "200 503 503 " ] && [ "$got" = "200 -;503 UO;503 UO;" ] && [ "$uo" = 2 ]; then
+		t_pass "$got"
+	else t_fail "client saw: $codes; lines: $got; UO series: $uo"; fi
+else t_fail "lab apply of pool.yaml; see $LOG"; fi
 
 t_begin "skiff_access_log_lines_total counts the lines, none dropped"
 page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)

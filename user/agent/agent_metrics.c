@@ -6,13 +6,15 @@
  * one merge and one render; TCP traffic costs nothing in userspace. The agent loop only takes a
  * scrape source (the snapshot in force, its workload index, skiffd's own few dozen counters);
  * the map walk and the Istio series, the bulk of a page, are rendered from that source on the
- * scrape thread (agent_scrape.c), so a reload never waits behind a scrape.
+ * scrape thread (agent_scrape.c), so a reload never waits behind a scrape. The series table is
+ * kept from page to page (agent_scrape_cache.c): a pair's labels are rendered once.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "accesslog/accesslog.h"
+#include "agent/agent_scrape_cache.h"
 #include "agent/agent_state.h"
 #include "flows/flows.h"
 #include "metrics/metrics.h"
@@ -46,23 +48,14 @@ static const struct m_pod *pod_of(const struct l4_ctx *c, __u32 wl)
  * a connection at each end; a pair with one end elsewhere (the punt and dial hops of cross-node
  * traffic, or a peer outside the mesh) only by the end this node has.
  */
-static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_l4_stats *v)
+/* The series of one pair, labelled when the pair is new or its pods changed. */
+static void pair_series(struct l4_ctx *c, struct scrape_pair *p, const struct m_pod *src,
+			const struct m_pod *dst)
 {
-	struct l4_ctx *c = ctx;
-	const struct m_pod *src = pod_of(c, k->src_workload), *dst = pod_of(c, k->dst_workload);
 	const struct model *m = c->src->snap ? &c->src->snap->m : NULL;
-	struct metrics_tcp tcp = {.opened = v->conns_opened,
-				  .closed = v->conns_closed,
-				  .sent = v->bytes_sent,
-				  .received = v->bytes_received};
 	static struct metrics_key key; /* 2 kB: off the stack; one scrape renders at a time */
 	const char *td = c->a->o->trust_domain;
 
-	c->pairs++;
-	c->fallbacks += v->tcp_fallbacks;
-	/* skiffd's hops: the connection is reported by skiffd, with both ends (agent_tcp_metrics.c) */
-	if (k->src_workload == SKIFF_WL_AGENT || k->dst_workload == SKIFF_WL_AGENT)
-		return;
 	memset(&key, 0, sizeof(key));
 	metrics_peer_from_pod(&key.src, src, td);
 	metrics_peer_from_pod(&key.dst, dst, td);
@@ -71,14 +64,39 @@ static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_
 	key.response_flags = "-";
 	/* same node: the kernel path, not encrypted; one end only: the hop cannot tell */
 	key.security = src && dst ? "none" : "unknown";
-	if (dst) {
-		key.reporter = "destination";
-		metrics_table_add_tcp(c->t, &key, &tcp);
-	}
-	if (src) {
-		key.reporter = "source";
-		metrics_table_add_tcp(c->t, &key, &tcp);
-	}
+	key.reporter = "destination";
+	p->idx[0] = dst ? metrics_table_series(c->t, &key, false) : -1;
+	key.reporter = "source";
+	p->idx[1] = src ? metrics_table_series(c->t, &key, false) : -1;
+	p->src = src;
+	p->dst = dst;
+	/* a full table: looked up again next page, and counted as dropped on each */
+	p->valid = !(dst && p->idx[0] < 0) && !(src && p->idx[1] < 0);
+}
+
+static void l4_pair(void *ctx, const struct skiff_l4_key *k, const struct skiff_l4_stats *v)
+{
+	struct l4_ctx *c = ctx;
+	const struct m_pod *src = pod_of(c, k->src_workload), *dst = pod_of(c, k->dst_workload);
+	struct metrics_tcp tcp = {.opened = v->conns_opened,
+				  .closed = v->conns_closed,
+				  .sent = v->bytes_sent,
+				  .received = v->bytes_received};
+	struct scrape_pair *p;
+
+	c->pairs++;
+	c->fallbacks += v->tcp_fallbacks;
+	/* skiffd's hops: the connection is reported by skiffd, with both ends (agent_tcp_metrics.c) */
+	if (k->src_workload == SKIFF_WL_AGENT || k->dst_workload == SKIFF_WL_AGENT)
+		return;
+	p = scrape_cache_pair(k->src_workload, k->dst_workload);
+	if (!p)
+		return;
+	if (!p->valid || p->src != src || p->dst != dst)
+		pair_series(c, p, src, dst);
+	for (int i = 0; i < 2; i++)
+		if (p->idx[i] >= 0)
+			metrics_table_add_tcp_at(c->t, (size_t)p->idx[i], &tcp);
 }
 
 /* workload_id -> pod, from the view in force and the snapshot it was compiled from. */
@@ -371,7 +389,7 @@ void agent_scrape_page(void *ctx, enum metrics_fmt f, struct strbuf *b)
 	struct l4_ctx c = {.a = a, .src = s};
 	int walked;
 
-	c.t = metrics_table_new(METRICS_DEFAULT_CAP);
+	c.t = scrape_cache_begin(s->snap);
 	if (!c.t)
 		return;
 	walked = dp_l4_stats_each(a->dp, l4_pair, &c);
@@ -383,7 +401,7 @@ void agent_scrape_page(void *ctx, enum metrics_fmt f, struct strbuf *b)
 	metrics_table_render(c.t, f, b);
 	render_walked(&c, walked, f, b);
 	sb_put(b, s->own.s ? s->own.s : "", s->own.len);
-	metrics_table_free(c.t);
+	scrape_cache_end();
 }
 
 void agent_metrics_render(void *ctx, enum metrics_fmt f, struct strbuf *b)

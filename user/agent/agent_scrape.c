@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/agent_scrape_cache.h"
 #include "agent/agent_state.h"
 
 #define SCRAPE_QUEUE 4
@@ -119,6 +120,7 @@ void agent_scrape_stop(struct agent *a)
 	for (; s->n; s->n--, s->head = (s->head + 1) % SCRAPE_QUEUE)
 		job_free(&s->q[s->head]);
 	metrics_bufs_free(&s->bufs);
+	scrape_cache_free();
 	a->scrape = NULL;
 	free(s);
 }

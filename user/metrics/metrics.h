@@ -74,9 +74,22 @@ int metrics_table_add_tcp(struct metrics_table *t, const struct metrics_key *k,
 			  const struct metrics_tcp *v);
 int metrics_table_add_http(struct metrics_table *t, const struct metrics_key *k,
 			   const struct metrics_http *v);
-/* Add every series of `from` to `t` (the relays' request counters into a scrape's table). */
+/* Add every series of `from` to `t` (the relays' request counters into a scrape's table). `from`
+ * may only have grown since the last merge into `t`: each of its series is looked up in `t` once.
+ */
 void metrics_table_merge(struct metrics_table *t, const struct metrics_table *from);
+/*
+ * A table kept from scrape to scrape: metrics_table_begin starts a scrape, whose counts start
+ * from zero; a page shows only the series this scrape added to. metrics_table_series gives a
+ * series' index (created when new, -ENOSPC when the table is full), valid for the table's life,
+ * so a caller that knows which series its counters go to adds them without rendering a label.
+ */
+void metrics_table_begin(struct metrics_table *t);
+long metrics_table_series(struct metrics_table *t, const struct metrics_key *k, bool http);
+void metrics_table_add_tcp_at(struct metrics_table *t, size_t i, const struct metrics_tcp *v);
+/* Series on this scrape's page; series held (this scrape's and earlier ones'). */
 size_t metrics_table_len(const struct metrics_table *t);
+size_t metrics_table_held(const struct metrics_table *t);
 uint64_t metrics_table_dropped(const struct metrics_table *t);
 /* Render every Istio family of the table. */
 void metrics_table_render(const struct metrics_table *t, enum metrics_fmt f, struct strbuf *b);

@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The series of one scrape: each Istio label set once, its label text rendered when the series is
+ * The series of a scrape: each Istio label set once, its label text rendered when the series is
  * created, so rendering the page is copying. An open-addressing index over an array that keeps
  * insertion order; at most `cap` series, the rest counted as dropped.
+ *
+ * A table may be kept from scrape to scrape (metrics_table_begin): its series, their label text
+ * and the caller's handles to them stay; each scrape counts from zero, and a page shows the
+ * series the scrape added to. A page of 10,000 series then renders no label and allocates
+ * nothing.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -14,6 +19,8 @@
 
 struct series {
 	char *labels; /* rendered, without braces */
+	size_t llen;
+	uint32_t epoch; /* the scrape that last added to it */
 	bool http;
 	struct metrics_tcp tcp;
 	struct metrics_http req;
@@ -25,6 +32,11 @@ struct metrics_table {
 	size_t *idx; /* slot -> series index + 1; 0 = empty */
 	size_t nslots;
 	uint64_t dropped;
+	uint32_t epoch;	 /* this scrape's */
+	size_t touched;	 /* series this scrape added to */
+	size_t *mmap;	 /* metrics_table_merge: the series of mfrom's i, + 1; 0: not resolved */
+	size_t mmap_cap; /* entries of mmap */
+	const struct metrics_table *mfrom;
 };
 
 struct metrics_table *metrics_table_new(size_t cap)
@@ -34,6 +46,7 @@ struct metrics_table *metrics_table_new(size_t cap)
 	if (!t)
 		return NULL;
 	t->cap = cap ? cap : METRICS_DEFAULT_CAP;
+	t->epoch = 1;
 	for (t->nslots = 64; t->nslots < 2 * t->cap; t->nslots *= 2)
 		;
 	t->s = calloc(t->cap, sizeof(*t->s));
@@ -53,7 +66,26 @@ void metrics_table_free(struct metrics_table *t)
 		free(t->s[i].labels);
 	free(t->s);
 	free(t->idx);
+	free(t->mmap);
 	free(t);
+}
+
+void metrics_table_begin(struct metrics_table *t)
+{
+	t->epoch++;
+	t->touched = 0;
+	t->dropped = 0;
+}
+
+/* First add of this scrape: the counts start from zero. */
+static void touch(struct metrics_table *t, struct series *s)
+{
+	if (s->epoch == t->epoch)
+		return;
+	s->epoch = t->epoch;
+	t->touched++;
+	memset(&s->tcp, 0, sizeof(s->tcp));
+	memset(&s->req, 0, sizeof(s->req));
 }
 
 static void peer_labels(struct strbuf *b, const char *side, const struct metrics_peer *e)
@@ -118,6 +150,7 @@ static struct series *find_or_add_labels(struct metrics_table *t, char *labels, 
 
 		if (s->http == http && !strcmp(s->labels, labels)) {
 			free(labels);
+			touch(t, s);
 			return s;
 		}
 	}
@@ -126,7 +159,9 @@ static struct series *find_or_add_labels(struct metrics_table *t, char *labels, 
 		t->dropped++;
 		return NULL;
 	}
-	t->s[t->n] = (struct series){.labels = labels, .http = http};
+	t->s[t->n] = (struct series){
+	    .labels = labels, .llen = strlen(labels), .epoch = t->epoch, .http = http};
+	t->touched++;
 	t->idx[slot] = ++t->n;
 	return &t->s[t->n - 1];
 }
@@ -142,6 +177,25 @@ static void hist_add(struct metrics_hist *a, const struct metrics_hist *b)
 		a->b[i] += b->b[i];
 	a->count += b->count;
 	a->sum += b->sum;
+}
+
+long metrics_table_series(struct metrics_table *t, const struct metrics_key *k, bool http)
+{
+	char *labels = render_labels(k, http);
+	struct series *s = labels ? find_or_add_labels(t, labels, http) : NULL;
+
+	return s ? s - t->s : -ENOSPC;
+}
+
+void metrics_table_add_tcp_at(struct metrics_table *t, size_t i, const struct metrics_tcp *v)
+{
+	struct series *s = &t->s[i];
+
+	touch(t, s);
+	s->tcp.opened += v->opened;
+	s->tcp.closed += v->closed;
+	s->tcp.sent += v->sent;
+	s->tcp.received += v->received;
 }
 
 int metrics_table_add_tcp(struct metrics_table *t, const struct metrics_key *k,
@@ -172,12 +226,44 @@ int metrics_table_add_http(struct metrics_table *t, const struct metrics_key *k,
 	return 0;
 }
 
+/* The series of from's i in t, resolved once per (t, from) pair: `from` only ever appends. */
+static struct series *merge_target(struct metrics_table *t, const struct metrics_table *from,
+				   size_t i)
+{
+	const struct series *f = &from->s[i];
+	struct series *s;
+	char *labels;
+
+	if (t->mfrom != from) {
+		memset(t->mmap, 0, t->mmap_cap * sizeof(*t->mmap));
+		t->mfrom = from;
+	}
+	if (i >= t->mmap_cap) {
+		size_t cap = from->cap, *m = realloc(t->mmap, cap * sizeof(*m));
+
+		if (m) {
+			memset(m + t->mmap_cap, 0, (cap - t->mmap_cap) * sizeof(*m));
+			t->mmap = m;
+			t->mmap_cap = cap;
+		}
+	}
+	if (i < t->mmap_cap && t->mmap[i]) {
+		s = &t->s[t->mmap[i] - 1];
+		touch(t, s);
+		return s;
+	}
+	labels = strdup(f->labels);
+	s = labels ? find_or_add_labels(t, labels, f->http) : NULL;
+	if (s && i < t->mmap_cap)
+		t->mmap[i] = (size_t)(s - t->s) + 1;
+	return s;
+}
+
 void metrics_table_merge(struct metrics_table *t, const struct metrics_table *from)
 {
 	for (size_t i = 0; i < from->n; i++) {
 		const struct series *f = &from->s[i];
-		char *labels = strdup(f->labels);
-		struct series *s = labels ? find_or_add_labels(t, labels, f->http) : NULL;
+		struct series *s = merge_target(t, from, i);
 
 		if (!s)
 			continue;
@@ -196,6 +282,11 @@ void metrics_table_merge(struct metrics_table *t, const struct metrics_table *fr
 }
 
 size_t metrics_table_len(const struct metrics_table *t)
+{
+	return t->touched;
+}
+
+size_t metrics_table_held(const struct metrics_table *t)
 {
 	return t->n;
 }
@@ -233,6 +324,33 @@ static const struct {
     [TCP_CLOSED] = {"istio_tcp_connections_closed_total", "TCP connections closed."},
 };
 
+/* One sample, the lengths known: a page is 40,000 of them. */
+static void sample(struct strbuf *b, const char *name, const struct series *s, uint64_t v)
+{
+	size_t n = strlen(name);
+	char d[24], *p;
+	int i = sizeof(d);
+
+	do {
+		d[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	sb_grow(b, n + s->llen + 4 + sizeof(d)); /* then written in place */
+	p = b->s + b->len;
+	memcpy(p, name, n);
+	p += n;
+	*p++ = '{';
+	memcpy(p, s->labels, s->llen);
+	p += s->llen;
+	*p++ = '}';
+	*p++ = ' ';
+	memcpy(p, d + i, sizeof(d) - (size_t)i);
+	p += sizeof(d) - (size_t)i;
+	*p++ = '\n';
+	*p = '\0';
+	b->len = (size_t)(p - b->s);
+}
+
 static void render_http(const struct metrics_table *t, enum metrics_fmt f, struct strbuf *b)
 {
 	static const struct {
@@ -249,9 +367,8 @@ static void render_http(const struct metrics_table *t, enum metrics_fmt f, struc
 
 	metrics_family(b, f, "istio_requests_total", "counter", "HTTP requests.");
 	for (size_t i = 0; i < t->n; i++)
-		if (t->s[i].http)
-			metrics_sample_u64(b, "istio_requests_total", t->s[i].labels,
-					   t->s[i].req.requests);
+		if (t->s[i].http && t->s[i].epoch == t->epoch)
+			sample(b, "istio_requests_total", &t->s[i], t->s[i].req.requests);
 	for (size_t h = 0; h < sizeof(hists) / sizeof(hists[0]); h++) {
 		metrics_family(b, f, hists[h].name, "histogram", hists[h].help);
 		for (size_t i = 0; i < t->n; i++) {
@@ -259,7 +376,7 @@ static void render_http(const struct metrics_table *t, enum metrics_fmt f, struc
 			    (const void *)((const char *)&t->s[i].req + hists[h].off);
 
 			/* sizes nobody measured are left out, not shown as zero requests */
-			if (t->s[i].http && v->count)
+			if (t->s[i].http && t->s[i].epoch == t->epoch && v->count)
 				metrics_hist_render(b, hists[h].name, t->s[i].labels, v);
 		}
 	}
@@ -272,7 +389,8 @@ static size_t page_estimate(const struct metrics_table *t)
 	size_t n = 4096;
 
 	for (size_t i = 0; i < t->n; i++)
-		n += (t->s[i].http ? 67 : 4) * (strlen(t->s[i].labels) + 80);
+		if (t->s[i].epoch == t->epoch)
+			n += (t->s[i].http ? 67 : 4) * (t->s[i].llen + 80);
 	return n;
 }
 
@@ -283,8 +401,8 @@ void metrics_table_render(const struct metrics_table *t, enum metrics_fmt f, str
 	for (size_t k = 0; k < sizeof(tcp_families) / sizeof(tcp_families[0]); k++) {
 		metrics_family(b, f, tcp_families[k].name, "counter", tcp_families[k].help);
 		for (size_t i = 0; i < t->n; i++)
-			if (!t->s[i].http)
-				metrics_sample_u64(b, tcp_families[k].name, t->s[i].labels,
-						   tcp_value(&t->s[i].tcp, (enum tcp_field)k));
+			if (!t->s[i].http && t->s[i].epoch == t->epoch)
+				sample(b, tcp_families[k].name, &t->s[i],
+				       tcp_value(&t->s[i].tcp, (enum tcp_field)k));
 	}
 }

@@ -21,13 +21,38 @@ static bool all_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
-void trace_random(uint8_t *out, size_t len)
+/* Random bytes from a per-thread pool refilled 256 bytes at a time: a request takes two to four
+ * ids (request id, trace, span), and a getrandom(2) for each was a syscall per id on the request's
+ * path. A forked child starts with its parent's pool: skiffd does not fork request threads. */
+#define TRACE_POOL 256
+
+static void pool_take(uint8_t *out, size_t len)
 {
-	do {
+	static __thread uint8_t pool[TRACE_POOL];
+	static __thread size_t left;
+
+	if (len > TRACE_POOL) {
 		if (getrandom(out, len, 0) != (ssize_t)len)
 			for (size_t i = 0; i < len; i++) /* never expected: still unique enough */
 				out[i] = (uint8_t)(rand() >> 3);
-	} while (all_zero(out, len));
+		return;
+	}
+	if (left < len) {
+		if (getrandom(pool, TRACE_POOL, 0) != TRACE_POOL)
+			for (size_t i = 0; i < TRACE_POOL; i++) /* as above */
+				pool[i] = (uint8_t)(rand() >> 3);
+		left = TRACE_POOL;
+	}
+	memcpy(out, pool + TRACE_POOL - left, len);
+	memset(pool + TRACE_POOL - left, 0, len); /* handed out once */
+	left -= len;
+}
+
+void trace_random(uint8_t *out, size_t len)
+{
+	do
+		pool_take(out, len);
+	while (all_zero(out, len));
 }
 
 void trace_hex(const uint8_t *p, size_t len, char *out)

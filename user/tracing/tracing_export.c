@@ -101,7 +101,10 @@ void tracing_submit(const struct trace_span *s)
 	if (copy) {
 		*copy = *s;
 		X.q[(X.head + X.len++) % TRACE_QUEUE_MAX] = copy;
-		pthread_cond_signal(&X.cond);
+		/* the exporter waits for a full batch or its second: waking it for each span cost
+		 * a futex wake and two context switches per span, for nothing */
+		if (X.len == TRACE_BATCH_MAX)
+			pthread_cond_signal(&X.cond);
 	} else {
 		X.st.dropped++;
 	}

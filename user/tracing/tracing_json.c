@@ -2,8 +2,8 @@
 /*
  * Spans as JSON: Zipkin's v2 model (a list of spans, ids in lower-case hex, times in
  * microseconds) and OTLP/HTTP's JSON mapping (resourceSpans -> scopeSpans -> spans, ids in hex,
- * times in nanoseconds as decimal strings, kind 2 SERVER / 3 CLIENT). json-c does the escaping:
- * tag values come from requests (paths, user agents).
+ * times in nanoseconds as decimal strings, kind 2 SERVER / 3 CLIENT). Tag values come from
+ * requests (paths, user agents): both encodings escape them.
  */
 #include <inttypes.h>
 #include <json-c/json.h>
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/strbuf.h"
 #include "tracing/tracing.h"
 
 static void add_str(struct json_object *o, const char *k, const char *v)
@@ -26,42 +27,84 @@ static void add_hex(struct json_object *o, const char *k, const uint8_t *id, siz
 	add_str(o, k, h);
 }
 
-static struct json_object *zipkin_endpoint(const char *service, const char *ip, uint16_t port)
+/*
+ * Zipkin's encoding is written directly (sb_json_str escapes what requests brought): built as
+ * json-c objects it cost about 18 µs per span on the exporter thread, more than making the
+ * span. A tag key given twice keeps its last value, as a JSON object's key does.
+ */
+static void zipkin_str(struct strbuf *b, const char *k, const char *v, bool comma)
 {
-	struct json_object *e = json_object_new_object();
-
-	if (service)
-		add_str(e, "serviceName", service);
-	if (ip && ip[0])
-		add_str(e, strchr(ip, ':') ? "ipv6" : "ipv4", ip);
-	if (port)
-		json_object_object_add(e, "port", json_object_new_int(port));
-	return e;
+	if (comma)
+		sb_put(b, ",", 1);
+	sb_json_str(b, k);
+	sb_put(b, ":", 1);
+	sb_json_str(b, v);
 }
 
-static struct json_object *zipkin_span(const struct trace_span *s)
+static void zipkin_hex(struct strbuf *b, const char *k, const uint8_t *id, size_t len)
 {
-	struct json_object *o = json_object_new_object(), *tags = json_object_new_object();
+	char h[2 * TRACE_ID_LEN + 1];
 
-	add_hex(o, "traceId", s->ids.trace_id, TRACE_ID_LEN);
-	add_hex(o, "id", s->ids.span_id, TRACE_SPAN_LEN);
+	trace_hex(id, len, h);
+	zipkin_str(b, k, h, true);
+}
+
+static void zipkin_endpoint(struct strbuf *b, const char *k, const char *service, const char *ip,
+			    uint16_t port)
+{
+	bool comma = false;
+
+	sb_printf(b, ",\"%s\":{", k);
+	if (service) {
+		zipkin_str(b, "serviceName", service, false);
+		comma = true;
+	}
+	if (ip && ip[0]) {
+		zipkin_str(b, strchr(ip, ':') ? "ipv6" : "ipv4", ip, comma);
+		comma = true;
+	}
+	if (port)
+		sb_printf(b, "%s\"port\":%u", comma ? "," : "", port);
+	sb_put(b, "}", 1);
+}
+
+/* Tag i is written unless a later one (or the error flag) sets the same key. */
+static bool tag_last(const struct trace_span *s, size_t i)
+{
+	if (s->error && !strcmp(s->tags[i].key, "error"))
+		return false;
+	for (size_t j = i + 1; j < s->ntags; j++)
+		if (!strcmp(s->tags[j].key, s->tags[i].key))
+			return false;
+	return true;
+}
+
+static void zipkin_span(struct strbuf *b, const struct trace_span *s)
+{
+	bool comma = false;
+
+	sb_put(b, "{", 1);
+	zipkin_str(b, "kind", s->kind == TRACE_SERVER ? "SERVER" : "CLIENT", false);
+	zipkin_hex(b, "traceId", s->ids.trace_id, TRACE_ID_LEN);
+	zipkin_hex(b, "id", s->ids.span_id, TRACE_SPAN_LEN);
 	if (s->ids.has_parent)
-		add_hex(o, "parentId", s->ids.parent_id, TRACE_SPAN_LEN);
-	add_str(o, "kind", s->kind == TRACE_SERVER ? "SERVER" : "CLIENT");
-	add_str(o, "name", s->name);
-	json_object_object_add(o, "timestamp", json_object_new_int64((int64_t)s->start_us));
-	json_object_object_add(o, "duration",
-			       json_object_new_int64(s->duration_us ? (int64_t)s->duration_us : 1));
-	json_object_object_add(o, "localEndpoint", zipkin_endpoint(s->service, s->local_ip, 0));
+		zipkin_hex(b, "parentId", s->ids.parent_id, TRACE_SPAN_LEN);
+	zipkin_str(b, "name", s->name, true);
+	sb_printf(b, ",\"timestamp\":%" PRIu64 ",\"duration\":%" PRIu64, s->start_us,
+		  s->duration_us ? s->duration_us : 1);
+	zipkin_endpoint(b, "localEndpoint", s->service, s->local_ip, 0);
 	if (s->remote_ip[0])
-		json_object_object_add(o, "remoteEndpoint",
-				       zipkin_endpoint(NULL, s->remote_ip, s->remote_port));
-	for (size_t i = 0; i < s->ntags; i++)
-		add_str(tags, s->tags[i].key, s->tags[i].val);
+		zipkin_endpoint(b, "remoteEndpoint", NULL, s->remote_ip, s->remote_port);
+	sb_put(b, ",\"tags\":{", 9);
+	for (size_t i = 0; i < s->ntags; i++) {
+		if (!tag_last(s, i))
+			continue;
+		zipkin_str(b, s->tags[i].key, s->tags[i].val, comma);
+		comma = true;
+	}
 	if (s->error)
-		add_str(tags, "error", "true");
-	json_object_object_add(o, "tags", tags);
-	return o;
+		zipkin_str(b, "error", "true", comma);
+	sb_put(b, "}}", 2);
 }
 
 static char *take_text(struct json_object *root)
@@ -74,11 +117,17 @@ static char *take_text(struct json_object *root)
 
 char *trace_zipkin_json(const struct trace_span *const *s, size_t n)
 {
-	struct json_object *a = json_object_new_array();
+	struct strbuf b = {0};
 
-	for (size_t i = 0; i < n; i++)
-		json_object_array_add(a, zipkin_span(s[i]));
-	return take_text(a);
+	sb_grow(&b, n * 2048);
+	sb_put(&b, "[", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			sb_put(&b, ",", 1);
+		zipkin_span(&b, s[i]);
+	}
+	sb_put(&b, "]", 1);
+	return sb_take(&b);
 }
 
 static struct json_object *otlp_attr(const char *k, const char *v)
