@@ -362,12 +362,14 @@ void echo_h2_serve(int fd, const uint8_t *pre, size_t len, const char *pod, echo
 	    nghttp2_submit_settings(ss, NGHTTP2_FLAG_NONE, &set, 1) ||
 	    nghttp2_session_mem_recv(ss, pre, len) < 0)
 		goto out;
-	while (!flush(ss, fd) &&
-	       (nghttp2_session_want_read(ss) || nghttp2_session_want_write(ss))) {
+	for (;;) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int ms = timed_due(ss, &c); /* /stream/ answers go out on their timer meanwhile */
 
-		/* /stream/ answers go out on their timer meanwhile */
-		if (poll(&p, 1, timed_due(ss, &c)) == 0)
+		if (flush(ss, fd) ||
+		    !(nghttp2_session_want_read(ss) || nghttp2_session_want_write(ss)))
+			break;
+		if (poll(&p, 1, ms) == 0)
 			continue;
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0 || nghttp2_session_mem_recv(ss, buf, (size_t)n) < 0)
