@@ -264,7 +264,8 @@ static int respond(nghttp2_session *ss, struct conn *c, int32_t sid, struct stre
 	if (s->grpc && s->pingpong)
 		return stream_head(ss, c, s); /* its trailers now */
 	if (!strcmp(path, "/h2/cancels")) {
-		sb_printf(&s->body, "{\"cancels\":%u}\n", __atomic_load_n(&cancels, __ATOMIC_RELAXED));
+		sb_printf(&s->body, "{\"cancels\":%u}\n",
+			  __atomic_load_n(&cancels, __ATOMIC_RELAXED));
 		code = 200;
 	} else {
 		code = c->answer(c->ctx, s->method ? s->method : "", path, s->h, s->n, &s->body);

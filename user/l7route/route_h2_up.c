@@ -36,11 +36,11 @@ struct l7r_h2_up {
 	bool committed;	   /* the head went to the client: DATA goes there too */
 	uint64_t unacked;  /* DATA received, not yet given back as window */
 	uint64_t acked;	   /* of st->out_taken, given back */
-	bool any;	/* a frame of the stream arrived */
-	bool final;	/* the final (non-1xx) response head arrived */
-	bool done;	/* the stream closed */
-	uint32_t code;	/* its RST_STREAM / GOAWAY error code */
-	bool too_large; /* the body passed L7R_H2_BODY_MAX */
+	bool any;	   /* a frame of the stream arrived */
+	bool final;	   /* the final (non-1xx) response head arrived */
+	bool done;	   /* the stream closed */
+	uint32_t code;	   /* its RST_STREAM / GOAWAY error code */
+	bool too_large;	   /* the body passed L7R_H2_BODY_MAX */
 	struct l7r_h2_up *next;
 };
 
@@ -210,8 +210,9 @@ static void up_close(struct l7r_h2_up *u)
 
 static struct l7r_h2_up *up_new(int fd, const struct skiff_sock_origin *ep)
 {
-	nghttp2_settings_entry set[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
-					{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, L7R_H2_STREAM_WINDOW}};
+	nghttp2_settings_entry set[] = {
+	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, L7R_H2_STREAM_WINDOW}};
 	nghttp2_session_callbacks *cb;
 	nghttp2_option *opt = NULL;
 	struct l7r_h2_up *u = calloc(1, sizeof(*u));
@@ -609,8 +610,8 @@ void l7r_h2_drop(struct l7r_h2_up *u)
 	struct l7_buf b = {0};
 
 	/* a reset said before the connection goes: an endpoint may count it (a cancel) */
-	if (u && !u->done && nghttp2_submit_rst_stream(u->s, NGHTTP2_FLAG_NONE, u->sid,
-						       NGHTTP2_CANCEL) == 0 &&
+	if (u && !u->done &&
+	    nghttp2_submit_rst_stream(u->s, NGHTTP2_FLAG_NONE, u->sid, NGHTTP2_CANCEL) == 0 &&
 	    !l7r_h2_collect(u->s, &b) && b.len)
 		(void)!send(u->fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	l7_buf_free(&b);
