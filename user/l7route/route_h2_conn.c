@@ -299,14 +299,19 @@ static int on_close(nghttp2_session *ss, int32_t sid, uint32_t code, void *arg)
 {
 	struct l7r_h2 *h = arg;
 	struct l7r_h2s *s = stream_of(h, sid);
+	uint64_t owed;
 
-	(void)ss;
 	if (!s)
 		return 0;
 	s->closed = true;
 	pthread_mutex_lock(&h->lock);
 	l7r_h2_cancel_locked(s);
+	/* what it received and no try took: the connection's window, else it shrinks for good */
+	owed = s->in_total - s->in_granted;
+	s->in_taken = s->in_granted = s->in_total;
 	pthread_mutex_unlock(&h->lock);
+	if (owed)
+		nghttp2_session_consume_connection(ss, owed);
 	if (!s->running) /* else its thread hands it back, and it ends then */
 		stream_done(h, s, code == NGHTTP2_NO_ERROR);
 	return 0;
