@@ -285,13 +285,14 @@ static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
 		return l7r_h2_reset_counted(h);
 	if (!s)
 		return 0;
-	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST &&
-	    !s->q.rec.start_ns)
-		start(h, s);
-	/* the client's trailers end the request; they are not forwarded */
+	/* the client's trailers end the request; they are not forwarded. A head that ends it
+	 * says so before its thread starts: the try then sends no body at all. */
 	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
 	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		request_end(h, s);
+	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST &&
+	    !s->q.rec.start_ns)
+		start(h, s);
 	return 0;
 }
 
