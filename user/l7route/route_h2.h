@@ -3,12 +3,14 @@
  * HTTP/2 in the router: a client connection that opens with the HTTP/2 preface (h2c prior
  * knowledge, gRPC) has each of its streams routed as a request of its own. Private to
  * user/l7route:
- *   route_h2_conn.c    the connection's thread: nghttp2 as the server, the streams' answers
- *                      written back, the flood and size limits of the h2c filter (l7/l7_h2.h)
+ *   route_h2_conn.c    the connection's thread: nghttp2 as the server, request DATA handed to
+ *                      the streams and their responses written back as they come, the flood
+ *                      and size limits of the h2c filter (l7/l7_h2.h)
  *   route_h2_limits.c  those limits, counted per frame
  *   route_h2_stream.c  a stream's thread: match, local answers, fault, tries with retries
  *   route_h2_up.c      one try: the request over HTTP/2 to the endpoint (pooled per endpoint,
- *                      HBONE for remote ones), the whole response back
+ *                      HBONE for remote ones), judged on its response head, then the rest of
+ *                      the response streamed
  *   route_h2_fields.c  header lists as both sides keep them; nghttp2's frames for one write
  *   route_h2_mirror.c  mirrors of a stream, over HTTP/2
  * Between tries a stream runs the policy HTTP/1.1 runs (route_retry.c), and it picks endpoints
