@@ -288,4 +288,27 @@ if applied "$FX/reviews-mirror.yaml"; then
 	else t_fail "reviews: $(grep -a -E ':status|x-pod' <<<"$a") / ratings after the copies: $(grep -a ':status' <<<"$b")"; fi
 else t_fail "not applied"; fi
 
+t_begin "flow control: a 64 MiB upload to an endpoint that stops reading for 3 s grows node-1's skiffd by under 16 MiB, then arrives whole"
+# reviews-mirror.yaml still applies: v1, no per-try timeout; a body past the retry buffer is not
+# mirrored. A router that buffered the upload would hold most of it while the pod does not read.
+SKIFFD=$(lab status | awk '$1 == "node-1" { print $5; exit }')
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$SKIFFD/status" 2>/dev/null || echo 0; }
+grpc_file "$STATE/huge" 1024 65536
+r0=$(rss)
+lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 60 -d "$STATE/huge" \
+	-H 'content-type: application/grpc' -H 'te: trailers' http://reviews:9080/hold/3000 \
+	>"$STATE/huge.out" 2>>"$LOG" &
+up=$!
+peak=$r0
+for _ in 1 2 3 4 5; do
+	sleep 0.5
+	r=$(rss)
+	[ "$r" -gt "$peak" ] && peak=$r
+done
+wait "$up"
+grow=$(((peak - r0) / 1024))
+if [ "$(count 'x-received: 1024/67113984' <"$STATE/huge.out")" = 1 ] && [ "$grow" -lt 16 ]; then
+	t_pass "skiffd +$grow MiB (RSS $((r0 / 1024)) -> $((peak / 1024)) MiB) while the pod held"
+else t_fail "skiffd +$grow MiB; $(grep -a -E 'x-received|:status|RST|GOAWAY' "$STATE/huge.out" | head -3)"; fi
+
 t_summary

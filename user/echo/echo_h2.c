@@ -12,7 +12,8 @@
  *   /pingpong      each request message answered at once with the same message, grpc-status 0
  *                  when the request ends (bidirectional: the client waits for each answer)
  * and /h2/cancels answers how many streams its clients reset with CANCEL (a router's cancel
- * reaching the endpoint).
+ * reaching the endpoint). A request to /hold/MS stops the connection reading for MS ms once its
+ * head is in: a slow endpoint, for a proxy that must not buffer the upload meanwhile.
  */
 #include <poll.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ struct conn {
 	echo_answer_fn answer;
 	void *ctx;
 	struct stream *timed[MAX_TIMED];
+	unsigned hold_ms; /* /hold/MS: read nothing for so long */
 };
 
 static unsigned cancels; /* streams reset by a client with CANCEL, every connection (atomic) */
@@ -307,6 +309,8 @@ static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
 	if (s && f->hd.type == NGHTTP2_HEADERS && s->grpc && s->path &&
 	    !strcmp(s->path, "/pingpong"))
 		s->pingpong = true;
+	if (s && f->hd.type == NGHTTP2_HEADERS && s->path)
+		sscanf(s->path, "/hold/%u", &((struct conn *)arg)->hold_ms);
 	if (s && (f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
 	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
 		return respond(ss, arg, f->hd.stream_id, s) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
@@ -375,6 +379,11 @@ void echo_h2_serve(int fd, const uint8_t *pre, size_t len, const char *pod, echo
 		n = recv(fd, buf, sizeof(buf), 0);
 		if (n <= 0 || nghttp2_session_mem_recv(ss, buf, (size_t)n) < 0)
 			break;
+		if (c.hold_ms) {
+			flush(ss, fd);
+			usleep(c.hold_ms * 1000);
+			c.hold_ms = 0;
+		}
 	}
 out:
 	nghttp2_session_del(ss);
