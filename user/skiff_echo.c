@@ -3,7 +3,8 @@
  * skiff-echo: the lab's `image: skiff/echo`. HTTP/1.1 (keep-alive) that answers every request with
  * JSON naming the pod, TCP echo, UDP echo; `whoami` over TCP or UDP answers the pod name. IPv4 and
  * IPv6 (one socket each). A thread per connection: this is a test peer, not a server to admire.
- * HTTP/2 with prior knowledge on the same ports (echo/echo_h2.c), gRPC included.
+ * HTTP/2 with prior knowledge on the same ports (echo/echo_h2.c), gRPC included, with streaming
+ * gRPC paths of its own there (/stream/N/MS, /pingpong) and /h2/cancels.
  * Paths: /status/CODE answers CODE, /delay/MS answers after MS ms, /fail/N/M answers 503 to N of
  * every M requests on that path prefix (the first N), 200 to the others.
  *

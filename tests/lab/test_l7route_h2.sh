@@ -5,13 +5,18 @@
 # an 80/20 split per request on ONE connection, a fault abort percentage, retries hiding a flaky
 # pod (streams one at a time there), gRPC retried on grpc-status UNAVAILABLE (and not without it),
 # a grpcStatus fault abort, Istio's request metrics with request_protocol "grpc", Envoy's back-off
-# between retries, a generated hash cookie keeping streams on one pod, and mirrors. One lab for
-# every case: two nodes, the client on node-1, pods on node-2 reached over HBONE.
+# between retries, a generated hash cookie keeping streams on one pod, and mirrors. Streaming gRPC
+# (skiff-echo's /stream/ and /pingpong): client streaming, server streaming seen as it is sent,
+# a bidirectional ping-pong that deadlocks behind a buffering router, a large upload past the
+# retry buffer forwarded and not retried, the route timeout cutting a stream, a client's cancel
+# reaching the endpoint. One lab for every case: two nodes, the client on node-1, pods on node-2
+# reached over HBONE.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
 NET="$HERE/../conformance/istio/samples/bookinfo/networking"
 FX="$HERE/fixtures/l7route"
+STREAMER="$HERE/h2_stream.py"
 
 # nghttp HOST N PATH [nghttp options]: N requests (PATH/1 .. PATH/N) on one HTTP/2 connection,
 # frames printed (-v): "recv (stream_id=..) x-pod: ..." per response
@@ -124,7 +129,7 @@ if applied "$FX/reviews-v2-attempts-1.yaml"; then
 	else t_fail "2xx $c2, 5xx $c5"; fi
 else t_fail "not applied"; fi
 
-t_begin "gRPC: retryOn unavailable hides grpc-status 14 (in trailers) from a flaky v2"
+t_begin "gRPC: retryOn unavailable hides grpc-status 14 (a trailers-only answer) from a flaky v2"
 GR="reporter=source source_workload=productpage-v1 request_protocol=grpc destination_workload=reviews-v2 response_code=200"
 if applied "$FX/reviews-v2-grpc-retries.yaml"; then
 	m0=$(scraped istio_requests_total $GR)
@@ -160,14 +165,82 @@ if applied "$FX/details-grpc-abort.yaml"; then
 	else t_fail "grpc-status 14 x $g14, grpc-message x $msg, FI series +$m"; fi
 else t_fail "not applied"; fi
 
-t_begin "a request body over 4 MiB is answered 413 by the router, the next stream still served"
-head -c $((5 << 20)) /dev/zero >"$STATE/big"
-out=$(lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$STATE/big" \
-	http://reviews:9080/big 2>>"$LOG")
-after=$(nghttp_n reviews 3 /after)
-if [ "$(count 'recv \(stream_id=[0-9]+\) :status: 413' <<<"$out")" = 1 ] &&
-	[ "$(count ':status: 200' <<<"$after")" = 3 ]; then t_pass
-else t_fail "big: $(grep -a ':status' <<<"$out") / after: $(grep -a ':status' <<<"$after")"; fi
+# grpc_file FILE N SIZE: N gRPC messages of SIZE bytes each
+grpc_file() {
+	python3 -c 'import struct, sys
+n, size = int(sys.argv[2]), int(sys.argv[3])
+with open(sys.argv[1], "wb") as f:
+    for _ in range(n):
+        f.write(b"\0" + struct.pack(">I", size) + b"m" * size)' "$@"
+}
+# grpc_post PATH FILE: one gRPC request to reviews with FILE as its body; nghttp's frames
+grpc_post() {
+	lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 30 -d "$2" \
+		-H 'content-type: application/grpc' -H 'te: trailers' "http://reviews:9080$1" 2>>"$LOG"
+}
+cancels() { # how many streams reviews-v2 saw reset with CANCEL
+	lab exec -n default deploy/productpage-v1 -- nghttp -t 10 http://reviews:9080/h2/cancels \
+		2>>"$LOG" | grep -oE '[0-9]+' || echo x
+}
+
+t_begin "gRPC client streaming: 200 messages in one stream, answered once at its end with all of them"
+if applied "$FX/reviews-v2-attempts-1.yaml"; then
+	grpc_file "$STATE/msgs200" 200 100
+	out=$(grpc_post /pkg.Reviews/Upload "$STATE/msgs200")
+	if [ "$(count 'x-received: 200/21000' <<<"$out")" = 1 ] &&
+		[ "$(count 'grpc-status: 0' <<<"$out")" = 1 ]; then t_pass
+	else t_fail "$(grep -a -E ':status|x-received|grpc-status|RST' <<<"$out")"; fi
+else t_fail "not applied"; fi
+
+t_begin "gRPC server streaming: 4 messages 400 ms apart reach the client as they are sent"
+out=$(grpc_post /stream/4/400 "$GRPC_BODY")
+# nghttp's "[  1.234] recv DATA frame": the first and the last message's times
+read -r n first last < <(awk -F'[][]' '/recv DATA frame/ { n++; t = $2 + 0; if (n == 1) f = t }
+	END { print n + 0, f + 0, t + 0 }' <<<"$out")
+if [ "$n" = 4 ] && [ "$(count 'grpc-status: 0' <<<"$out")" = 1 ] &&
+	awk -v f="$first" -v l="$last" 'BEGIN { exit !(l - f >= 1.0) }'; then
+	t_pass "first at ${first}s, last at ${last}s"
+else t_fail "$n DATA frames, first at ${first}s, last at ${last}s"; fi
+
+t_begin "gRPC bidirectional: 20 round trips on one stream, each message sent only after the last answer"
+out=$(lab exec -n default deploy/productpage-v1 -- python3 "$STREAMER" pingpong reviews 9080 20 \
+	2>>"$LOG")
+if grep -qx 'pongs 20' <<<"$out" && grep -qx 'ended 1' <<<"$out"; then t_pass
+else t_fail "$(echo $out)"; fi
+
+t_begin "a client's cancel (RST_STREAM) mid-stream reaches the endpoint as RST_STREAM(CANCEL)"
+c0=$(cancels)
+out=$(lab exec -n default deploy/productpage-v1 -- python3 "$STREAMER" cancel reviews 9080 \
+	/stream/20/300 2>>"$LOG")
+sleep 0.5
+c1=$(cancels)
+if [ "$out" = "first_data 1" ] && [ "$c0" != x ] && [ "$c1" != x ] && [ $((c1 - c0)) = 1 ]; then
+	t_pass
+else t_fail "client: $out; the pod's cancels $c0 -> $c1"; fi
+
+t_begin "a 5 MiB upload (past the 64 KiB retry buffer) is forwarded whole; its UNAVAILABLE is not retried, 3 small ones are"
+if applied "$FX/reviews-v2-grpc-retries.yaml"; then
+	grpc_file "$STATE/big" 80 65536
+	big="" small=""
+	for _ in 1 2 3; do big+=$(grpc_post /fail/2/3 "$STATE/big"); done
+	for _ in 1 2 3; do small+=$(grpc_post /fail/2/3 "$GRPC_BODY"); done
+	whole=$(count 'x-received: 80/5243280' <<<"$big")
+	b14=$(count 'grpc-status: 14' <<<"$big") s0=$(count 'grpc-status: 0' <<<"$small")
+	if [ "$whole" = 3 ] && [ "$b14" = 2 ] && [ "$s0" = 3 ]; then
+		t_pass "big: 3 forwarded whole, 2 x grpc-status 14 shown; small: 3 x grpc-status 0"
+	else t_fail "big: forwarded whole x $whole, grpc-status 14 x $b14; small: status 0 x $s0"; fi
+else t_fail "not applied"; fi
+
+t_begin "route timeout 1s bounds a whole stream: /stream/10/300 is reset after its first messages"
+if applied "$FX/reviews-timeout-1s.yaml"; then
+	t0=$(date +%s.%N)
+	out=$(grpc_post /stream/10/300 "$GRPC_BODY")
+	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	n=$(count 'recv DATA frame' <<<"$out")
+	if [ "$n" -ge 2 ] && [ "$n" -le 5 ] && [ "$(count 'recv RST_STREAM' <<<"$out")" = 1 ] &&
+		[ "$(count 'grpc-status' <<<"$out")" = 0 ]; then t_pass "$n messages, reset, ${secs}s"
+	else t_fail "$n messages in ${secs}s: $(grep -a -E 'RST|GOAWAY|:status' <<<"$out" | head -3)"; fi
+else t_fail "not applied"; fi
 
 t_begin "metrics: plain HTTP/2 requests are request_protocol http, reporter source"
 H="reporter=source source_workload=productpage-v1 request_protocol=http destination_workload=reviews-v2 response_code=200"
@@ -214,5 +287,28 @@ if applied "$FX/reviews-mirror.yaml"; then
 		[ "$(count 'recv \(stream_id=[0-9]+\) :status: 200' <<<"$b")" = 1 ]; then t_pass
 	else t_fail "reviews: $(grep -a -E ':status|x-pod' <<<"$a") / ratings after the copies: $(grep -a ':status' <<<"$b")"; fi
 else t_fail "not applied"; fi
+
+t_begin "flow control: a 64 MiB upload to an endpoint that stops reading for 3 s grows node-1's skiffd by under 16 MiB, then arrives whole"
+# reviews-mirror.yaml still applies: v1, no per-try timeout; a body past the retry buffer is not
+# mirrored. A router that buffered the upload would hold most of it while the pod does not read.
+SKIFFD=$(lab status | awk '$1 == "node-1" { print $5; exit }')
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$SKIFFD/status" 2>/dev/null || echo 0; }
+grpc_file "$STATE/huge" 1024 65536
+r0=$(rss)
+lab exec -n default deploy/productpage-v1 -- nghttp -nv -t 60 -d "$STATE/huge" \
+	-H 'content-type: application/grpc' -H 'te: trailers' http://reviews:9080/hold/3000 \
+	>"$STATE/huge.out" 2>>"$LOG" &
+up=$!
+peak=$r0
+for _ in 1 2 3 4 5; do
+	sleep 0.5
+	r=$(rss)
+	[ "$r" -gt "$peak" ] && peak=$r
+done
+wait "$up"
+grow=$(((peak - r0) / 1024))
+if [ "$(count 'x-received: 1024/67113984' <"$STATE/huge.out")" = 1 ] && [ "$grow" -lt 16 ]; then
+	t_pass "skiffd +$grow MiB (RSS $((r0 / 1024)) -> $((peak / 1024)) MiB) while the pod held"
+else t_fail "skiffd +$grow MiB; $(grep -a -E 'x-received|:status|RST|GOAWAY' "$STATE/huge.out" | head -3)"; fi
 
 t_summary

@@ -1,16 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * A client connection of the router that speaks HTTP/2, on its own thread: nghttp2, as the
- * server, reads the client's frames; each stream's request, once complete (END_STREAM), goes to
- * a thread of its own (route_h2_stream.c) that routes and tries it, and hands the response back
- * through an eventfd. Only this thread touches nghttp2's state: stream threads read their request
- * and write their response, nothing else.
+ * server, reads the client's frames; each stream, once its request head is complete, goes to a
+ * thread of its own (route_h2_stream.c) that routes and tries it. Request DATA is handed to that
+ * thread as it comes, and the response's head, DATA and trailers come back as the thread gets
+ * them, through an eventfd and the connection's ready list. Only this thread touches nghttp2's
+ * state.
+ *
+ * Flow control is manual (NO_AUTO_WINDOW_UPDATE): the client's windows open again only for the
+ * bytes a try has taken (l7r_h2_notify_locked reports them), so a slow endpoint stops the client
+ * instead of filling the router. A response's DATA provider defers while the stream thread has
+ * nothing new.
  *
  * Bounds: at most L7R_H2_MAX_STREAMS streams at once (SETTINGS_MAX_CONCURRENT_STREAMS; nghttp2
- * refuses more), a header list of H2_MAX_LIST, a request body of L7R_H2_BODY_MAX and
- * L7R_H2_CONN_BUFFER of bodies per connection, and the h2c filter's flood rules
- * (route_h2_limits.c). Draining says GOAWAY and ends once the streams under
- * way are answered.
+ * refuses more), a header list of H2_MAX_LIST, L7R_H2_STREAM_WINDOW of unsent request bytes per
+ * stream and L7R_H2_CONN_WINDOW per connection, plus L7R_BODY_BUFFER per stream kept for
+ * retries, and the h2c filter's flood rules (route_h2_limits.c). Draining says GOAWAY and ends
+ * once the streams under way are answered.
  */
 #include <errno.h>
 #include <poll.h>
@@ -40,10 +46,31 @@ bool l7r_is_h2(struct l7r_conn *c)
 	return !memcmp(l7_buf_head(&c->in), L7_H2_PREFACE, L7_H2_PREFACE_LEN);
 }
 
+void l7r_h2_poke(struct l7r_h2s *s)
+{
+	uint64_t one = 1;
+
+	if (s->wfd >= 0)
+		(void)!write(s->wfd, &one, sizeof(one));
+}
+
 void l7r_h2_cancel_locked(struct l7r_h2s *s)
 {
 	__atomic_store_n(&s->cancel, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&s->wake);
+	l7r_h2_poke(s);
+}
+
+void l7r_h2_notify_locked(struct l7r_h2s *s)
+{
+	uint64_t one = 1;
+
+	if (s->queued)
+		return;
+	s->queued = true;
+	s->next = s->h->ready;
+	s->h->ready = s;
+	(void)!write(s->h->efd, &one, sizeof(one));
 }
 
 bool l7r_h2_wait(struct l7r_h2s *s, uint64_t deadline)
@@ -79,8 +106,9 @@ static void stream_free(struct l7r_h2 *h, struct l7r_h2s *s)
 	free(s->scheme);
 	free(s->nva);
 	l7r_h2_fields_free(&s->fields);
-	h->buffered -= s->q.body.len;
 	l7_buf_free(&s->q.body);
+	if (s->wfd >= 0)
+		close(s->wfd);
 	l7r_h2_resp_free(&s->rs);
 	pthread_cond_destroy(&s->wake);
 	free(s);
@@ -135,6 +163,7 @@ static int on_begin_headers(nghttp2_session *ss, const nghttp2_frame *f, void *a
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 	s->h = h;
 	s->sid = f->hd.stream_id;
+	s->wfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	pthread_cond_init(&s->wake, &h->clock); /* CLOCK_MONOTONIC, as l7r_now_ns */
 	s->q.rec.route = -1;
 	s->q.rec.h2 = true;
@@ -187,25 +216,39 @@ static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_
 {
 	struct l7r_h2 *h = arg;
 	struct l7r_h2s *s = stream_of(h, sid);
+	int err = 0;
 
-	(void)ss;
 	(void)flags;
-	if (!s || s->running || s->answered)
+	if (!s)
 		return 0;
 	s->q.rec.request_bytes += len;
-	/* a body too large for one stream, or for what the connection may hold at once: 413 */
-	if (s->too_large || s->q.body.len + len > L7R_H2_BODY_MAX ||
-	    h->buffered + len > L7R_H2_CONN_BUFFER) {
-		s->too_large = true;
-		return 0;
+	pthread_mutex_lock(&h->lock);
+	if (s->discard || !s->running) {
+		/* answered, or never routed: granted back at once and dropped */
+		s->in_total += len;
+		s->in_taken = s->in_granted = s->in_total;
+		pthread_mutex_unlock(&h->lock);
+		return nghttp2_session_consume(ss, sid, len) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 	}
-	if (l7_buf_put(&s->q.body, data, len))
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	h->buffered += len;
-	return 0;
+	err = l7_buf_put(&s->q.body, data, len);
+	s->in_total += len;
+	if (s->in_total > L7R_BODY_BUFFER)
+		s->in_over = true;
+	l7r_h2_poke(s);
+	pthread_mutex_unlock(&h->lock);
+	return err ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-/* The request is complete: its thread routes it. */
+/* The request ended: a try waiting for more sends END_STREAM. */
+static void request_end(struct l7r_h2 *h, struct l7r_h2s *s)
+{
+	pthread_mutex_lock(&h->lock);
+	s->in_eof = true;
+	l7r_h2_poke(s);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* The request head is complete: its thread routes it while the body comes. */
 static void start(struct l7r_h2 *h, struct l7r_h2s *s)
 {
 	pthread_attr_t at;
@@ -240,8 +283,14 @@ static int on_frame_recv(nghttp2_session *ss, const nghttp2_frame *f, void *arg)
 	(void)ss;
 	if (f->hd.type == NGHTTP2_RST_STREAM && s && !s->answered)
 		return l7r_h2_reset_counted(h);
+	if (!s)
+		return 0;
+	/* the client's trailers end the request; they are not forwarded. A head that ends it
+	 * says so before its thread starts: the try then sends no body at all. */
 	if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
-	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM) && s && !s->running && !s->answered &&
+	    (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		request_end(h, s);
+	if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST &&
 	    !s->q.rec.start_ns)
 		start(h, s);
 	return 0;
@@ -251,54 +300,87 @@ static int on_close(nghttp2_session *ss, int32_t sid, uint32_t code, void *arg)
 {
 	struct l7r_h2 *h = arg;
 	struct l7r_h2s *s = stream_of(h, sid);
+	uint64_t owed;
 
-	(void)ss;
 	if (!s)
 		return 0;
 	s->closed = true;
 	pthread_mutex_lock(&h->lock);
 	l7r_h2_cancel_locked(s);
+	/* what it received and no try took: the connection's window, else it shrinks for good */
+	owed = s->in_total - s->in_granted;
+	s->in_taken = s->in_granted = s->in_total;
 	pthread_mutex_unlock(&h->lock);
+	if (owed)
+		nghttp2_session_consume_connection(ss, owed);
 	if (!s->running) /* else its thread hands it back, and it ends then */
 		stream_done(h, s, code == NGHTTP2_NO_ERROR);
 	return 0;
 }
 
+/* The response's trailers after its last DATA (0), or END_STREAM on that DATA when it has
+ * none or they cannot be submitted. */
+static int submit_trailers(nghttp2_session *ss, struct l7r_h2s *s, uint32_t *flags)
+{
+	nghttp2_nv *t;
+
+	*flags |= NGHTTP2_DATA_FLAG_EOF;
+	if (!s->rs.trailers.n)
+		return 0;
+	t = calloc(s->rs.trailers.n, sizeof(*t));
+	if (!t)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	for (size_t i = 0; i < s->rs.trailers.n; i++)
+		t[i] = l7r_h2_nv(s->rs.trailers.v[i].name, s->rs.trailers.v[i].value);
+	*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	if (nghttp2_submit_trailer(ss, s->sid, t, s->rs.trailers.n))
+		*flags &= ~NGHTTP2_DATA_FLAG_NO_END_STREAM;
+	free(t);
+	return 0;
+}
+
+/* The response body as the stream thread gets it: deferred while there is nothing new (the
+ * thread's news resumes it); each byte taken reopens the endpoint's window by as much. */
 static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t len,
 			 uint32_t *flags, nghttp2_data_source *src, void *arg)
 {
 	struct l7r_h2s *s = src->ptr;
-	size_t left = s->rs.body.len - s->body_sent;
+	struct l7r_h2 *h = s->h;
+	ssize_t rc;
+	size_t left;
 
+	(void)sid;
 	(void)arg;
+	pthread_mutex_lock(&h->lock);
+	left = l7_buf_unread(&s->rs.body);
 	if (len > left)
 		len = left;
-	memcpy(buf, s->rs.body.data + s->body_sent, len);
-	s->body_sent += len;
-	if (s->body_sent < s->rs.body.len)
-		return (ssize_t)len;
-	*flags |= NGHTTP2_DATA_FLAG_EOF;
-	if (s->rs.trailers.n) {
-		nghttp2_nv *t = calloc(s->rs.trailers.n, sizeof(*t));
-
-		if (!t)
-			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-		for (size_t i = 0; i < s->rs.trailers.n; i++)
-			t[i] = l7r_h2_nv(s->rs.trailers.v[i].name, s->rs.trailers.v[i].value);
-		*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		if (nghttp2_submit_trailer(ss, sid, t, s->rs.trailers.n))
-			*flags &= ~NGHTTP2_DATA_FLAG_NO_END_STREAM;
-		free(t);
+	if (len) {
+		memcpy(buf, l7_buf_head(&s->rs.body), len);
+		l7_buf_consume(&s->rs.body, len);
+		s->out_taken += len;
+		s->q.rec.response_bytes += len;
+		l7r_h2_poke(s);
 	}
-	return (ssize_t)len;
+	rc = (ssize_t)len;
+	if (len == left && s->out_reset)
+		rc = len ? rc : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* RST_STREAM */
+	else if (len == left && s->out_eof)
+		rc = submit_trailers(ss, s, flags) ?: rc;
+	else if (!len)
+		rc = NGHTTP2_ERR_DEFERRED;
+	pthread_mutex_unlock(&h->lock);
+	return rc;
 }
 
-/* The stream thread's response to the client. */
+/* The stream thread's response head to the client; its body and trailers follow through
+ * body_read. */
 static void submit(struct l7r_h2 *h, struct l7r_h2s *s)
 {
 	nghttp2_data_provider dp = {.source.ptr = s, .read_callback = body_read};
 	struct l7r_h2_resp *rs = &s->rs;
 	size_t n = 0;
+	bool bare;
 
 	if (rs->status)
 		s->nva = calloc(rs->fields.n + 1, sizeof(*s->nva));
@@ -308,20 +390,50 @@ static void submit(struct l7r_h2 *h, struct l7r_h2s *s)
 	}
 	snprintf(s->status, sizeof(s->status), "%d", rs->status);
 	s->nva[n++] = l7r_h2_nv(":status", s->status);
-	s->q.rec.response_bytes += rs->body.len;
 	for (size_t i = 0; i < rs->fields.n; i++) {
 		s->nva[n++] = l7r_h2_nv(rs->fields.v[i].name, rs->fields.v[i].value);
 		s->q.rec.response_bytes += s->nva[n - 1].namelen + s->nva[n - 1].valuelen;
 	}
-	if (nghttp2_submit_response(h->s, s->sid, s->nva, n,
-				    rs->body.len || rs->trailers.n ? &dp : NULL)) {
+	pthread_mutex_lock(&h->lock);
+	bare = s->out_eof && !s->out_reset && !l7_buf_unread(&rs->body) && !rs->trailers.n;
+	pthread_mutex_unlock(&h->lock);
+	if (nghttp2_submit_response(h->s, s->sid, s->nva, n, bare ? NULL : &dp)) {
 		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, s->sid, NGHTTP2_INTERNAL_ERROR);
 		return;
 	}
 	s->answered = true;
 }
 
-/* Answers the stream threads finished. */
+/* One stream's news: request bytes taken (the client's window reopened by as much), the response
+ * head, more of its body or its end, the thread done. */
+static void take_one(struct l7r_h2 *h, struct l7r_h2s *s)
+{
+	uint64_t grant;
+	bool fin, head;
+
+	pthread_mutex_lock(&h->lock);
+	s->queued = false;
+	fin = s->finished;
+	head = s->head_ready;
+	grant = s->in_taken - s->in_granted;
+	s->in_granted = s->in_taken;
+	pthread_mutex_unlock(&h->lock);
+	if (fin)
+		s->running = false;
+	if (s->closed) {
+		if (fin)
+			stream_done(h, s, false);
+		return;
+	}
+	if (grant)
+		nghttp2_session_consume(h->s, s->sid, grant);
+	if (s->answered)
+		nghttp2_session_resume_data(h->s, s->sid);
+	else if (head || fin)
+		submit(h, s);
+}
+
+/* Streams the threads have news of. */
 static void take_ready(struct l7r_h2 *h)
 {
 	struct l7r_h2s *s, *next;
@@ -334,11 +446,7 @@ static void take_ready(struct l7r_h2 *h)
 	pthread_mutex_unlock(&h->lock);
 	for (; s; s = next) {
 		next = s->next;
-		s->running = false;
-		if (s->closed)
-			stream_done(h, s, false);
-		else
-			submit(h, s);
+		take_one(h, s);
 	}
 }
 
@@ -347,9 +455,10 @@ static int h2_server_new(struct l7r_h2 *h)
 	nghttp2_settings_entry set[] = {
 	    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, L7R_H2_MAX_STREAMS},
 	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, H2_MAX_LIST},
-	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20},
+	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, L7R_H2_STREAM_WINDOW},
 	};
 	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
 	int rc;
 
 	if (nghttp2_session_callbacks_new(&cb))
@@ -360,11 +469,21 @@ static int h2_server_new(struct l7r_h2 *h)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb, on_frame_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_close);
-	rc = nghttp2_session_server_new(&h->s, cb, h);
+	if (nghttp2_option_new(&opt)) {
+		nghttp2_session_callbacks_del(cb);
+		return -ENOMEM;
+	}
+	/* windows reopen as the streams' tries take the bytes (take_one), not on receipt */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	rc = nghttp2_session_server_new2(&h->s, cb, h, opt);
+	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (rc)
 		return -ENOMEM;
-	return nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, set, 3) ? -ENOMEM : 0;
+	if (nghttp2_submit_settings(h->s, NGHTTP2_FLAG_NONE, set, 3) ||
+	    nghttp2_session_set_local_window_size(h->s, NGHTTP2_FLAG_NONE, 0, L7R_H2_CONN_WINDOW))
+		return -ENOMEM;
+	return 0;
 }
 
 /* Everything nghttp2 has to say, to the client. */

@@ -5,7 +5,9 @@
  * percentage. The copy speaks HTTP/2 (a gRPC server has no HTTP/1.1 to mirror to) on a
  * connection of its own, on a thread of its own; its response is read and dropped, and nothing
  * about it reaches the client or delays its response. Only a stream whose body is held whole
- * is copied, as for HTTP/1.1.
+ * is copied, as for HTTP/1.1: the copy is made once the stream's own try is over and the request
+ * ended within the retry buffer (a long stream is copied at its end, a body past the buffer not
+ * at all).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -106,7 +108,12 @@ void l7r_h2_mirror(struct l7r_h2s *s, const struct l7r_h2_fields *head)
 	const struct l7_route *r = s->q.route;
 	const struct m_http_route *h = r->r->h;
 
-	if (!h || !s->q.body_done)
+	bool whole;
+
+	pthread_mutex_lock(&s->h->lock);
+	whole = s->in_eof && !s->in_over && !s->in_base;
+	pthread_mutex_unlock(&s->h->lock);
+	if (!h || !whole)
 		return;
 	for (size_t i = 0; i < r->nmirrors && i < h->nmirrors; i++)
 		if (r->mirrors[i].neps && l7r_rand01() * 100.0 < h->mirrors[i].pct)

@@ -4,10 +4,14 @@
  * request (route_conn.c, route_forward.c) with the same functions: first matching route, redirect
  * and directResponse, fault delay and abort, a weighted destination and an endpoint per request,
  * connectionPool admission, the same-node AuthorizationPolicy, tries with the retry policy (or
- * Istio's default), per-try and route timeouts, header operations and rewrites. The response is
- * left in the stream for the connection's thread to send. gRPC is HTTP/2 with a content-type of
- * application/grpc: its grpc-status, in the trailers or a trailers-only head, is what the gRPC
- * retryOn conditions read, and a fault's grpcStatus aborts it the gRPC way.
+ * Istio's default), per-try and route timeouts, header operations and rewrites. The thread starts
+ * once the request head is in: the body goes up as it comes and the response streams back, so
+ * client-streaming, server-streaming and bidirectional gRPC pass. A try is judged on its final
+ * response head, and once that head is the client's the stream is not retried; nor is it once
+ * its body passed the retry buffer (L7R_BODY_BUFFER), as Envoy does. The route timeout bounds
+ * the whole stream, a per-try timeout the wait for the head. gRPC is HTTP/2 with a content-type
+ * of application/grpc: its grpc-status in a trailers-only head is what the gRPC retryOn
+ * conditions read, and a fault's grpcStatus aborts it the gRPC way.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -46,7 +50,7 @@ void l7r_h2_view(struct l7r_h2s *s)
 	q->rq.port = ntohs(c->vip.port);
 	q->rq.src_pod = c->src_pod;
 	q->msg.method = s->method;
-	q->body_done = q->body.len <= L7R_BODY_BUFFER; /* kept for retries */
+	q->body_done = true; /* kept for retries until it passes L7R_BODY_BUFFER (in_over) */
 	if (is_grpc(s))
 		q->rec.protocol = "grpc";
 }
@@ -194,8 +198,9 @@ static void set_cookie(struct l7r_h2s *s)
 	l7r_h2_fields_add(&s->rs.fields, "set-cookie", 10, v, n);
 }
 
-/* The endpoint's response to the client, with the response header operations. */
-static void respond(struct l7r_h2s *s)
+/* The endpoint's response head to the client, with the response header operations: false
+ * when it could not be made (the router answered 503 instead). */
+static bool respond(struct l7r_h2s *s)
 {
 	const struct m_header_ops *a, *b;
 	struct l7r_h2_fields f = {0};
@@ -204,12 +209,43 @@ static void respond(struct l7r_h2s *s)
 	if (l7r_fields(s->rs.fields.v, s->rs.fields.n, a, b, emit, &f)) {
 		l7r_h2_fields_free(&f);
 		answer(s, 503, "text/plain", L7R_BODY_UC, strlen(L7R_BODY_UC), NULL, NULL);
-		return;
+		return false;
 	}
 	l7r_h2_fields_free(&s->rs.fields);
 	s->rs.fields = f;
 	s->q.rec.code = s->rs.status;
 	set_cookie(s);
+	return true;
+}
+
+/* The head goes to the client, and the rest of the response after it as it comes; the route
+ * timeout still bounds it. A response that breaks now can only reset the stream. */
+static void stream_rest(struct l7r_h2s *s, struct l7r_h2_up *open, uint64_t route_dl)
+{
+	struct l7r_h2 *h = s->h;
+	enum l7r_outcome o = OUT_RESPONSE;
+
+	pthread_mutex_lock(&h->lock);
+	s->head_ready = true;
+	s->out_eof = !open;
+	l7r_h2_notify_locked(s);
+	pthread_mutex_unlock(&h->lock);
+	if (!open)
+		return;
+	o = l7r_h2_rest(h->c, open, route_dl);
+	if (o == OUT_TIMEOUT || o == OUT_TRY_TIMEOUT)
+		s->q.rec.flags |= L7R_F_UT;
+	else if (o == OUT_CLIENT_GONE)
+		s->q.rec.flags |= L7R_F_DC;
+	else if (o != OUT_RESPONSE)
+		s->q.rec.flags |= L7R_F_UR;
+	pthread_mutex_lock(&h->lock);
+	if (o == OUT_RESPONSE)
+		s->out_eof = true;
+	else
+		s->out_reset = true;
+	l7r_h2_notify_locked(s);
+	pthread_mutex_unlock(&h->lock);
 }
 
 static void fail(struct l7r_h2s *s, enum l7r_outcome o)
@@ -236,7 +272,7 @@ static void fail(struct l7r_h2s *s, enum l7r_outcome o)
 
 /* One try to an endpoint of q->dest: the outcome, or -1 when the router answered itself. */
 static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp2_nv *nv, size_t n,
-		   uint64_t dl, uint64_t route_dl, struct l7r_lb_pick *lp)
+		   uint64_t dl, uint64_t route_dl, struct l7r_lb_pick *lp, struct l7r_h2_up **open)
 {
 	struct l7r_conn *c = s->h->c;
 	struct l7r_record *rec = &s->q.rec;
@@ -261,7 +297,7 @@ static int try_one(struct l7r_h2s *s, const struct l7_endpoint *ep, const nghttp
 	rec->attempts++;
 	l7r_h2_resp_free(&s->rs);
 	rec->upstream_ns = l7r_now_ns();
-	o = l7r_h2_try(c, ep, nv, n, &s->q.body, dl, &s->cancel, &s->rs, &tunnel, tp);
+	o = l7r_h2_try(c, ep, nv, n, s, dl, &tunnel, tp, open);
 	rec->upstream_ns = l7r_now_ns() - rec->upstream_ns;
 	rec->hbone = tunnel;
 	if (o == OUT_TRY_TIMEOUT && route_dl != L7R_NO_DEADLINE && l7r_now_ns() >= route_dl)
@@ -277,14 +313,23 @@ static int wait_stream(void *arg, uint64_t until)
 	return l7r_h2_wait(arg, until) ? 0 : -ECONNRESET;
 }
 
-/* After a try: the shared policy between tries (route_retry.c) on the response as one list. */
+/* After a try: the shared policy between tries (route_retry.c) on the response head alone, as
+ * Envoy judges it (a gRPC status there is a trailers-only response), whether or not the rest
+ * came already. A body past the retry buffer is not held whole: no retry, and no URX. */
 static bool again(struct l7r_h2s *s, struct l7r_retry *rty, struct l7r_lb_pick *lp,
 		  enum l7r_outcome *o)
 {
 	struct h1_msg m;
-	struct authz_header *all = l7r_h2_resp_view(&s->rs, &m);
-	bool yes;
+	struct l7r_h2_resp head;
+	struct authz_header *all;
+	bool yes, over;
 
+	pthread_mutex_lock(&s->h->lock);
+	over = s->in_over;
+	pthread_mutex_unlock(&s->h->lock);
+	head = s->rs;
+	head.trailers.n = 0;
+	all = over ? NULL : l7r_h2_resp_view(&head, &m);
 	if (!all) {
 		rty->matched = false;
 		return false;
@@ -300,13 +345,14 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 	struct l7r_conn *c = s->h->c;
 	struct l7r_h2_fields head = {0};
 	struct l7r_lb_pick lp = {0};
+	struct l7r_h2_up *open = NULL;
 	struct l7r_retry rty;
 	enum l7r_outcome o = OUT_CONNECT_FAIL;
 	nghttp2_nv *nv = NULL;
 	char *path = NULL;
 	int rc;
 
-	l7r_retry_begin(&rty, h, s->q.body_done, wait_stream, s);
+	l7r_retry_begin(&rty, h, true, wait_stream, s); /* again() stops past the buffer */
 	s->q.rq.cookie_seed = ((uint64_t)l7r_rand32() << 32) | l7r_rand32();
 	s->q.dest = l7r_pick_dest(s->q.route, l7r_rand01());
 	if (!s->q.dest)
@@ -315,7 +361,6 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 		fail(s, OUT_RESET);
 		goto out;
 	}
-	l7r_h2_mirror(s, &head);
 	for (unsigned t = 0; t < rty.tries; t++) {
 		const struct l7_endpoint *ep;
 
@@ -329,24 +374,31 @@ static void forward(struct l7r_h2s *s, const struct m_http_route *h)
 		if (!t)
 			l7r_lb_set_cookie(&lp, &s->q.rq, &c->client, s->q.set_cookie,
 					  sizeof(s->q.set_cookie));
-		rc = try_one(s, ep, nv, head.n, l7r_retry_try_deadline(&rty), rty.route_dl, &lp);
+		rc = try_one(s, ep, nv, head.n, l7r_retry_try_deadline(&rty), rty.route_dl, &lp,
+			     &open);
 		if (rc < 0)
 			goto out;
 		o = (enum l7r_outcome)rc;
 		if (!again(s, &rty, &lp, &o))
 			break; /* the answer stands, or the wait ended in a timeout or a reset */
+		l7r_h2_drop(open); /* retried: this response is not the client's */
+		open = NULL;
 	}
 	if (l7r_retry_urx(&rty, o, s->q.rec.attempts))
 		s->q.rec.flags |= L7R_F_URX;
-	if (o == OUT_RESPONSE)
-		respond(s);
-	else
+	if (o == OUT_RESPONSE && respond(s)) {
+		stream_rest(s, open, rty.route_dl);
+		open = NULL;
+	} else if (o != OUT_RESPONSE) {
 		fail(s, o);
+	}
+	l7r_h2_mirror(s, &head);
 	goto out;
 no_upstream:
 	s->q.rec.flags |= L7R_F_UH;
 	answer(s, 503, "text/plain", L7R_BODY_UH, strlen(L7R_BODY_UH), NULL, NULL);
 out:
+	l7r_h2_drop(open);
 	l7r_retry_end(&rty);
 	l7r_lb_end(&lp);
 	l7r_h2_fields_free(&head);
@@ -365,8 +417,6 @@ static int decide(struct l7r_h2s *s)
 	l7r_trace_begin(c, &s->q);
 	if (s->oversized)
 		return answer(s, 431, NULL, "", 0, NULL, NULL);
-	if (s->too_large)
-		return answer(s, 413, NULL, "", 0, NULL, NULL);
 	if (!s->method || !s->path)
 		return answer(s, 400, NULL, "", 0, NULL, NULL); /* CONNECT: no tunnel here */
 	idx = l7r_route_match(c->sp, &s->q.rq);
@@ -395,13 +445,21 @@ void *l7r_h2_stream_main(void *arg)
 {
 	struct l7r_h2s *s = arg;
 	struct l7r_h2 *h = s->h;
-	uint64_t one = 1;
 
 	(void)decide(s);
 	pthread_mutex_lock(&h->lock);
-	s->next = h->ready;
-	h->ready = s;
-	(void)!write(h->efd, &one, sizeof(one));
+	if (!s->head_ready) { /* an answer of the router's, whole (or none: a reset) */
+		s->head_ready = s->rs.status != 0;
+		s->out_eof = true;
+	} else if (!s->out_eof) {
+		s->out_reset = true;
+	}
+	/* the rest of the request is nobody's: granted back and dropped as it comes */
+	s->finished = s->discard = true;
+	s->in_taken = s->in_total;
+	l7_buf_free(&s->q.body);
+	s->in_base = s->in_total;
+	l7r_h2_notify_locked(s);
 	if (--h->running == 0)
 		pthread_cond_broadcast(&h->idle);
 	pthread_mutex_unlock(&h->lock);
