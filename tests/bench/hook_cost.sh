@@ -96,17 +96,6 @@ for p in json.load(sys.stdin):
         print(p["id"], p.get("name", "?"), p["type"], p.get("run_time_ns", 0), p.get("run_cnt", 0))' $ids
 }
 
-# CPU ticks of every skiffd of this lab (a replaced one may still be draining), all summed.
-agent_ticks() {
-	local p t=0 st
-	for p in $(pgrep -f "^$BUILD/bin/skiffd .*$STATE/"); do
-		st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		st=${st##*) }
-		set -- $st
-		t=$((t + ${12} + ${13}))
-	done
-	echo $t
-}
 # "softirq busy" ticks of the whole machine (/proc/stat, all CPUs)
 machine_ticks() { awk '/^cpu / { print $8, $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
 

@@ -2,7 +2,7 @@
 # bench_lab_start (the lab benches: mtls, authz, ktls) or set STATE, LOG, T0 and BENCH_NAME (the
 # prefix of progress lines) yourself (run.sh).
 #   say MSG; die MSG; lab ARGS... (skiff-lab on $STATE, bounded); in_pod SECONDS DEPLOY CMD...
-#   bench_lab_start NAME TOOL...; spawn CMD...
+#   bench_lab_start NAME TOOL...; spawn CMD...; agent_ticks
 
 say() { echo "$BENCH_NAME: [$((SECONDS - T0)) s] $*" | tee -a "$LOG" >&2; }
 die() {
@@ -46,4 +46,18 @@ bench_cleanup() {
 spawn() {
 	"$@" >>"$LOG" 2>&1 &
 	PIDS+=($!)
+}
+
+# CPU ticks (utime + stime) of every skiffd of this lab, summed: found by its state dir, so no
+# other lab's agent counts, and a replaced one still draining does
+agent_ticks() {
+	local p t=0 st
+	for p in $(pgrep -f "^$BUILD/bin/skiffd .*$STATE/"); do
+		st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+		st=${st##*) }
+		# shellcheck disable=SC2086
+		set -- $st
+		t=$((t + ${12} + ${13}))
+	done
+	echo $t
 }

@@ -161,18 +161,6 @@ measure() { # MODE ROUND
 	else FAILED=$((FAILED + 1)); fi
 }
 
-# CPU ticks of this lab's skiffd (pgrep by its state dir: no other lab's agent is counted)
-agent_ticks() {
-	local p t=0 st
-	for p in $(pgrep -f "^$BUILD/bin/skiffd .*$STATE/"); do
-		st=$(cat "/proc/$p/stat" 2>/dev/null) || continue
-		st=${st##*) }
-		# shellcheck disable=SC2086
-		set -- $st
-		t=$((t + ${12} + ${13}))
-	done
-	echo $t
-}
 
 # Per mode and round: access log lines, spans and skiffd CPU ticks while it was measured, into
 # $WORK/work.tsv. The L7 port must really go through the router, and the modes must really log
