@@ -101,6 +101,9 @@ static void usage(FILE *f)
 	    "                       relayed as TCP (default 15s)\n"
 	    "  --head-timeout D     an HTTP request head not complete within D closes the\n"
 	    "                       connection (default 10s)\n"
+	    "  --stream-idle-timeout D  a request in skiffd's HTTP router with no byte either\n"
+	    "                       way for D ends with 504 (default 5m, as Envoy's\n"
+	    "                       stream_idle_timeout)\n"
 	    "  --max-conns-per-source N  connections open from one address on 15001 or 15008\n"
 	    "                       (default 1024); more are closed at once\n"
 	    "                       (D: 1s, 500ms, 90s, 1h; a DestinationRule's connectionPool\n"
@@ -249,6 +252,7 @@ int main(int argc, char **argv)
 	    {"connect-timeout", required_argument, 0, OPT_LIMIT},
 	    {"sniff-timeout", required_argument, 0, OPT_LIMIT},
 	    {"head-timeout", required_argument, 0, OPT_LIMIT},
+	    {"stream-idle-timeout", required_argument, 0, OPT_LIMIT},
 	    {"max-conns-per-source", required_argument, 0, OPT_LIMIT},
 	    {0}};
 	struct agent_opts o = {

@@ -337,6 +337,21 @@ if applied "$FX/reviews-pool.yaml"; then
 else t_fail "not applied: $(tail -3 "$LOG")"; fi
 applied "$NET/destination-rule-all.yaml"
 
+# Envoy's stream_idle_timeout (5 min, kept by Istio) is skiffd's --stream-idle-timeout: without
+# it a route with no timeout left a router thread on an endpoint that answered nothing
+t_begin "stream idle timeout 2s, no route timeout: a 5 s answer is a 504 after 2 s"
+if applied "$NET/virtual-service-reviews-jason-v2-v3.yaml" &&
+	SKIFF_LAB_AGENT_ARGS="--stream-idle-timeout 2s" lab restart-agent node-1 >>"$LOG" 2>&1; then
+	out=$(keepalive reviews /delay/5000 1)
+	fast=$(keepalive reviews /delay/500 1)
+	secs=$(echo "$out" | one max_secs)
+	max=$([ -n "${SKIFF_SANITIZED:-}" ] && echo 3.5 || echo 2.8)
+	if [ "$(echo "$out" | field code 504)" = 1 ] && [ "$(echo "$fast" | field code 200)" = 1 ] &&
+		awk -v s="$secs" -v m="$max" 'BEGIN { exit !(s >= 1.9 && s <= m) }'; then
+		t_pass "504 after ${secs}s; a 0.5 s answer: 200"
+	else t_fail "slow: $out / fast: $fast"; fi
+else t_fail "not applied, or no restart: $(tail -3 "$LOG")"; fi
+
 t_begin "connect-failure to a dead endpoint is retried to a live one"
 dead=$(lab status | awk 'index($1, "default/reviews-v1-") == 1 { print $5; exit }')
 if applied "$FX/reviews-all-retries.yaml" && [ -n "$dead" ] && kill "$dead"; then

@@ -311,4 +311,18 @@ if [ "$(count 'x-received: 1024/67113984' <"$STATE/huge.out")" = 1 ] && [ "$grow
 	t_pass "skiffd +$grow MiB (RSS $((r0 / 1024)) -> $((peak / 1024)) MiB) while the pod held"
 else t_fail "skiffd +$grow MiB; $(grep -a -E 'x-received|:status|RST|GOAWAY' "$STATE/huge.out" | head -3)"; fi
 
+t_begin "stream idle timeout 2s, no route timeout: a stream whose 5 s answer is a 504 after 2 s"
+if applied "$NET/virtual-service-reviews-jason-v2-v3.yaml" &&
+	SKIFF_LAB_AGENT_ARGS="--stream-idle-timeout 2s" lab restart-agent node-1 >>"$LOG" 2>&1; then
+	t0=$(date +%s.%N)
+	slow=$(nghttp_n reviews 1 /delay/5000 | count ':status: 504')
+	secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+	fast=$(nghttp_n reviews 1 /delay/500 | count ':status: 200')
+	max=$([ -n "${SKIFF_SANITIZED:-}" ] && echo 4 || echo 3.2)
+	if [ "$slow" = 1 ] && [ "$fast" = 1 ] &&
+		awk -v s="$secs" -v m="$max" 'BEGIN { exit !(s >= 1.9 && s <= m) }'; then
+		t_pass "504 after ${secs}s (nghttp's start included); a 0.5 s answer: 200"
+	else t_fail "504 x $slow after ${secs}s; 200 x $fast for the 0.5 s answer"; fi
+else t_fail "not applied, or no restart: $(tail -3 "$LOG")"; fi
+
 t_summary

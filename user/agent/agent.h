@@ -43,6 +43,7 @@ struct agent_opts {
 	bool hold_after_drain;	    /* replaced and drained: wait for SIGTERM before exiting */
 	/* skiffd's relay limits (--idle-timeout ... --max-conns-per-source); 0: the default */
 	uint32_t idle_ms, connect_ms, sniff_ms, head_ms, per_source;
+	uint32_t stream_idle_ms; /* the router's requests (--stream-idle-timeout), 0: default */
 };
 
 /*

@@ -82,6 +82,7 @@ int agent_l7route_start(struct agent *a)
 				 .tunnel = tunnel,
 				 .record = record,
 				 .eject = agent_eject_push,
+				 .stream_idle_ms = a->o->stream_idle_ms,
 				 .ctx = a};
 
 	return l7route_start(&o, &a->l7route);

@@ -28,6 +28,7 @@ static const struct limit_flag flags[] = {
     {"connect-timeout", offsetof(struct agent_opts, connect_ms), HOUR_MS, false},
     {"sniff-timeout", offsetof(struct agent_opts, sniff_ms), HOUR_MS, false},
     {"head-timeout", offsetof(struct agent_opts, head_ms), HOUR_MS, false},
+    {"stream-idle-timeout", offsetof(struct agent_opts, stream_idle_ms), 24 * HOUR_MS, false},
     {"max-conns-per-source", offsetof(struct agent_opts, per_source), 1 << 20, true},
 };
 

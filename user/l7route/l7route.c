@@ -52,6 +52,7 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out)
 	if (!r)
 		return -ENOMEM;
 	r->o = *o;
+	l7r_io_stream_idle(o->stream_idle_ms);
 	r->pool = l7r_pool_new();
 	r->h2pool = l7r_h2_pool_new();
 	r->lbs = l7r_lbs_new(o->eject, o->ctx);

@@ -23,11 +23,12 @@
 #include "proxy/proxy.h"
 #include "skiff/punt.h"
 
-#define L7R_MAX_CONNS	  4096
-#define L7R_BODY_BUFFER	  (64 << 10) /* request bodies up to this are kept for retries */
-#define L7R_CONNECT_MS	  10000	     /* Istio's default connectTimeout */
-#define L7R_IDLE_PER_HOST 64	     /* idle upstream connections kept per endpoint */
-#define L7R_IDLE_MS	  3600000    /* Istio's default http.idleTimeout */
+#define L7R_MAX_CONNS	   4096
+#define L7R_BODY_BUFFER	   (64 << 10) /* request bodies up to this are kept for retries */
+#define L7R_CONNECT_MS	   10000      /* Istio's default connectTimeout */
+#define L7R_IDLE_PER_HOST  64	      /* idle upstream connections kept per endpoint */
+#define L7R_IDLE_MS	   3600000    /* Istio's default http.idleTimeout */
+#define L7R_STREAM_IDLE_MS 300000     /* Envoy's stream_idle_timeout, which Istio keeps */
 
 struct l7route_opts {
 	/* The table in force and a reference that keeps it (and its model) alive: NULL when there
@@ -51,6 +52,10 @@ struct l7route_opts {
 		      const struct skiff_sock_origin *ep, bool out);
 	/* What happened to each request (may be NULL). */
 	void (*record)(void *ctx, const struct l7_svcport *sp, const struct l7r_record *rec);
+	/* A request with no byte either way for this long ends (504, UT): 0 for
+	 * L7R_STREAM_IDLE_MS. Without it a route with no timeout left a thread on an endpoint that
+	 * stopped answering or reading for as long as the endpoint liked. */
+	uint64_t stream_idle_ms;
 	void *ctx;
 };
 

@@ -377,16 +377,20 @@ static int up_wait(struct l7r_h2_up *u, uint64_t until)
  * response head arrived. */
 static enum l7r_outcome exchange(struct l7r_h2_up *u, uint64_t dl, const int *cancel, bool head)
 {
+	uint64_t quiet =
+	    l7r_now_ns(); /* the last byte either way: the stream idle timeout's start */
 	uint8_t buf[16384];
 
 	for (;;) {
 		struct l7_buf b = {0};
-		uint64_t until;
+		uint64_t until, idle_dl;
 		ssize_t n;
 		int err = l7r_h2_collect(u->s, &b);
 
-		if (!err && b.len)
+		if (!err && b.len) {
 			err = l7r_write_all(u->fd, b.data, b.len, dl);
+			quiet = l7r_now_ns();
+		}
 		l7_buf_free(&b);
 		if (err)
 			return err == -ETIMEDOUT ? OUT_TRY_TIMEOUT : OUT_RESET;
@@ -395,12 +399,14 @@ static enum l7r_outcome exchange(struct l7r_h2_up *u, uint64_t dl, const int *ca
 		if (!nghttp2_session_want_read(u->s))
 			return OUT_RESET;
 		/* a stream wakes us through its eventfd; a mirror's cancel is looked at now and then */
+		idle_dl = quiet + l7r_stream_idle_ns();
 		until = u->st ? dl : l7r_deadline(100);
+		until = until < idle_dl ? until : idle_dl;
 		err = up_wait(u, until < dl ? until : dl);
 		if (err == -ECONNRESET)
 			return OUT_CLIENT_GONE;
 		if (err == -ETIMEDOUT) {
-			if (l7r_now_ns() >= dl)
+			if (l7r_now_ns() >= dl || l7r_now_ns() >= idle_dl)
 				return OUT_TRY_TIMEOUT;
 			if (__atomic_load_n(cancel, __ATOMIC_RELAXED))
 				return OUT_CLIENT_GONE;
@@ -413,6 +419,7 @@ static enum l7r_outcome exchange(struct l7r_h2_up *u, uint64_t dl, const int *ca
 			continue;
 		if (n <= 0 || nghttp2_session_mem_recv(u->s, buf, (size_t)n) < 0)
 			return OUT_RESET;
+		quiet = l7r_now_ns();
 	}
 	if (!u->done && u->final)
 		return OUT_RESPONSE; /* the head: the rest follows */

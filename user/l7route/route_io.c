@@ -33,6 +33,18 @@ uint64_t l7r_deadline(uint64_t ms)
 	return ms ? l7r_now_ns() + ms * 1000000ull : L7R_NO_DEADLINE;
 }
 
+static uint64_t stream_idle_ms = L7R_STREAM_IDLE_MS;
+
+void l7r_io_stream_idle(uint64_t ms)
+{
+	stream_idle_ms = ms ? ms : L7R_STREAM_IDLE_MS;
+}
+
+uint64_t l7r_stream_idle_ns(void)
+{
+	return stream_idle_ms * 1000000ull;
+}
+
 /* poll() timeout in ms until `deadline`; -1 for none, 0 when it passed. */
 static int left_ms(uint64_t deadline)
 {
@@ -46,13 +58,18 @@ static int left_ms(uint64_t deadline)
 	return (int)((deadline - now + 999999) / 1000000);
 }
 
+/* Wait for `fd` until `deadline`, and no longer than the stream idle timeout: a socket that
+ * neither gives nor takes a byte for that long ends the request, deadline or none. */
 static int wait_fd(int fd, short events, uint64_t deadline)
 {
 	struct pollfd p = {.fd = fd, .events = events};
-	int n;
+	int n, ms;
 
 	for (;;) {
-		n = poll(&p, 1, left_ms(deadline));
+		ms = left_ms(deadline);
+		if (ms < 0 || (uint64_t)ms > stream_idle_ms)
+			ms = (int)stream_idle_ms;
+		n = poll(&p, 1, ms);
 		if (n > 0)
 			return 0;
 		if (n == 0)

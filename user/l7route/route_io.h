@@ -18,6 +18,11 @@
 uint64_t l7r_now_ns(void);
 /* A deadline `ms` from now (0: none). */
 uint64_t l7r_deadline(uint64_t ms);
+/* The stream idle timeout in ms (0: L7R_STREAM_IDLE_MS), set once before any request: a read
+ * or a write below that waits this long for its socket gives up with -ETIMEDOUT whatever its
+ * deadline, and so does an HTTP/2 try with no byte either way (route_h2_up.c). */
+void l7r_io_stream_idle(uint64_t ms);
+uint64_t l7r_stream_idle_ns(void);
 /* read() at most len bytes before `deadline`: > 0 bytes, 0 EOF, -ETIMEDOUT, -errno. */
 ssize_t l7r_read(int fd, void *buf, size_t len, uint64_t deadline);
 /* Write all of buf: 0, -ETIMEDOUT, -errno (EPIPE, ECONNRESET...). */
