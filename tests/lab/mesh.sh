@@ -4,11 +4,13 @@ if [ -z "${LOG:-}" ]; then
 	T_OWN+=("$LOG")
 fi
 
-# Count of hits per version from skiff-hit output on stdin: prints "v1 v2 errors total".
+# Count of hits per version from skiff-hit output on stdin: prints "v1 v2 v3 errors total"; the
+# first error, if any, goes to stderr (the test's log), so a failed count says what failed.
 hits_by_version() {
 	awk '$1 == "pod" && $2 ~ /-v1-/ { v1 += $3 } $1 == "pod" && $2 ~ /-v2-/ { v2 += $3 }
 	     $1 == "pod" && $2 ~ /-v3-/ { v3 += $3 }
 	     $1 == "errors" { e = $2 } $1 == "total" { t = $2 }
+	     $1 == "error" { print "skiff-hit: first " $0 > "/dev/stderr" }
 	     END { print v1 + 0, v2 + 0, v3 + 0, e + 0, t + 0 }'
 }
 
