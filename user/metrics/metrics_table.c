@@ -235,7 +235,8 @@ static struct series *merge_target(struct metrics_table *t, const struct metrics
 	char *labels;
 
 	if (t->mfrom != from) {
-		memset(t->mmap, 0, t->mmap_cap * sizeof(*t->mmap));
+		if (t->mmap_cap) /* memset's pointer must not be NULL, even for 0 bytes */
+			memset(t->mmap, 0, t->mmap_cap * sizeof(*t->mmap));
 		t->mfrom = from;
 	}
 	if (i >= t->mmap_cap) {
