@@ -377,4 +377,25 @@ if [ "$vs" = refused ] && [ "$vg" = accepted ] && [ "$failed" -gt "$failed0" ]; 
 	t_pass "node-2's failed handshakes $failed0 -> $failed"
 else t_fail "a certificate valid for 600 s by the real clock: $vs (node-2's failed handshakes $failed0 -> $failed); one of a day: $vg; $(grep -iE 'alert|error' "$WORK/served" | head -2)"; fi
 
+t_begin "clock past the mesh root's expiry: rotation fails, retried every 10 s, not at every handshake"
+# The lab's root lives ten years (IDENTITY_CA_TTL): a day past it, nothing can be minted. The
+# failure is logged once per retry (ROTATE_RETRY_S, user/agent/agent_tls.c), however many
+# handshakes and ticks come in between, and tried again once that time has passed.
+rot_err() { grep -c 'certificate rotation: .*mesh root CA has expired' "$STATE/logs/skiffd-node-2.log"; }
+e0=$(rot_err)
+echo "+$(((3652 + 1) * 86400))" >"$CLOCK"
+t0=$SECONDS
+for _ in 1 2 3 4 5; do served "$WORK/good" >/dev/null; done
+e1=$(($(rot_err) - e0))
+t1=$((SECONDS - t0))
+while [ $((SECONDS - t0)) -lt 12 ]; do sleep 1; done
+served "$WORK/good" >/dev/null
+sleep 1
+e2=$(($(rot_err) - e0))
+t2=$((SECONDS - t0))
+if [ "$e1" -ge 1 ] && [ "$e1" -le $((1 + t1 / 10)) ] && [ "$e2" -gt "$e1" ] &&
+	[ "$e2" -le $((1 + t2 / 10)) ]; then
+	t_pass "$e1 log line(s) over 5 handshakes in $t1 s, $e2 after $t2 s"
+else t_fail "rotation errors: $e1 in $t1 s (5 handshakes), $e2 in $t2 s; $(grep 'certificate rotation' "$STATE/logs/skiffd-node-2.log" | tail -3)"; fi
+
 t_summary
