@@ -54,6 +54,7 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 	struct skiff_sock_key peer, self;
 	struct bpf_sock *sk = msg->sk;
 	struct skiff_sock_ref *ref;
+	__u64 unread;
 
 	/* without its per-socket state a socket could not remember a fall-back: TCP throughout */
 	if (!sk)
@@ -70,7 +71,9 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 		st->flags |= SKIFF_SOCK_F_NO_PEER;
 		return SK_PASS;
 	}
-	if (peer_unread(ref->kaddr) + msg->size > accel_queue_cap) {
+	/* compared without a sum: a queue too long to count reads as ~0, and ~0 + size wraps */
+	unread = peer_unread(ref->kaddr);
+	if (unread > accel_queue_cap || msg->size > accel_queue_cap - unread) {
 		/* once on TCP, always on TCP: the reader drains the redirected bytes first */
 		st->flags |= SKIFF_SOCK_F_TCP; /* sk_msg runs under the socket lock */
 		/* and nothing more is redirected to this socket either: its peer's next message
