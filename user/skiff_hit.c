@@ -365,7 +365,8 @@ static int cmp_tally(const void *a, const void *b)
 
 static void report(void)
 {
-	qsort(pods, npods, sizeof(*pods), cmp_tally);
+	if (npods) /* no answer at all leaves the table unallocated: qsort takes no NULL */
+		qsort(pods, npods, sizeof(*pods), cmp_tally);
 	for (size_t i = 0; i < npods; i++)
 		printf("pod %s %d\n", pods[i].name, pods[i].n);
 	printf("errors %d\n", errors);
