@@ -392,6 +392,64 @@ static double ms(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* A page of `lines` similar lines (as a scrape's are), its size counted in *(size_t *)ctx. */
+static void render_many(void *ctx, enum metrics_fmt f, struct strbuf *b)
+{
+	size_t *lines = ctx;
+
+	(void)f;
+	for (size_t i = 0; i < *lines; i++)
+		sb_printf(b,
+			  "istio_tcp_sent_bytes_total{reporter=\"source\",source_workload=\"w-%"
+			  "zu\"} %zu\n",
+			  i, i * 7919);
+}
+
+/* gzip of pages of MBs, one after another into the same buffers: each inflates (zlib checks the
+ * CRC-32 and the length in the trailer) to the page; a wrong CRC is refused, so it is checked. */
+static void test_gzip_pages(void **state)
+{
+	struct metrics_bufs bufs = {0};
+	size_t sizes[] = {40000, 0, 100000, 3};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = 0, n = sizes[k], cap = 16 << 20;
+		bool gz = false;
+		const unsigned char *p =
+		    metrics_page_build(METRICS_TEXT, true, render_many, &n, &bufs, &len, &gz);
+		unsigned char *out = malloc(cap), *bad = malloc(len);
+		z_stream z = {0};
+
+		assert_true(gz);
+		assert_memory_equal(p, "\x1f\x8b\x08", 3);
+		assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+		z.next_in = (Bytef *)p;
+		z.avail_in = (uInt)len;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+		assert_int_equal(z.avail_in, 0);
+		assert_int_equal(z.total_out, bufs.page.len);
+		assert_memory_equal(out, bufs.page.s ? bufs.page.s : "", bufs.page.len);
+		inflateEnd(&z);
+		if (n > 1000)
+			assert_true(len < bufs.page.len / 4);
+		memcpy(bad, p, len);
+		bad[len - 5] ^= 1; /* the CRC's last byte */
+		assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+		z.next_in = bad;
+		z.avail_in = (uInt)len;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		assert_int_equal(inflate(&z, Z_FINISH), Z_DATA_ERROR);
+		inflateEnd(&z);
+		free(bad);
+		free(out);
+	}
+	metrics_bufs_free(&bufs);
+}
+
 /* The pages of the bench: 10,000 TCP series, in a table kept from page to page as skiffd's scrape
  * thread keeps it (agent_scrape_cache.c), each series' index looked up by its pair. */
 struct bench_ctx {
@@ -469,10 +527,11 @@ static int bench(void)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escaping),   cmocka_unit_test(test_families),
-	    cmocka_unit_test(test_histogram),  cmocka_unit_test(test_negotiate),
-	    cmocka_unit_test(test_http),       cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_table_kept), cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_escaping),  cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram), cmocka_unit_test(test_negotiate),
+	    cmocka_unit_test(test_http),      cmocka_unit_test(test_gzip_pages),
+	    cmocka_unit_test(test_table),     cmocka_unit_test(test_table_kept),
+	    cmocka_unit_test(test_labels),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--bench"))

@@ -74,7 +74,11 @@ const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn 
 void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void *ctx,
 			struct metrics_bufs *bufs);
 void metrics_bufs_free(struct metrics_bufs *bufs);
-/* gzip `in` (RFC 1952); NULL when zlib fails. */
+/* gzip `in` (RFC 1952); NULL when zlib fails (metrics_gzip.c). */
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len);
+/* The same into bufs->gz, with bufs' kept deflate stream; false when zlib fails. */
+bool metrics_gzip_into(struct metrics_bufs *bufs, const char *in, size_t n, size_t *out_len);
+/* Free bufs' gzip buffer and stream. */
+void metrics_gzip_free(struct metrics_bufs *bufs);
 
 #endif
