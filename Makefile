@@ -26,7 +26,7 @@ CLANG    ?= clang
 BPFTOOL  ?= bpftool
 
 # Debian packages: build, run, and test. `make deps` installs the missing ones.
-DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libssl-dev libmnl-dev \
+DEPS_PKGS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libdeflate-dev libssl-dev libmnl-dev \
 	libcurl4-openssl-dev libjson-c-dev \
 	libyaml-dev libnghttp2-dev libpcre2-dev libcmocka-dev pkg-config iproute2 iptables curl iperf3 tcpdump \
 	util-linux procps kmod qemu-system-x86 busybox-static cpio xz-utils sockperf nftables \
@@ -44,7 +44,7 @@ VERSION  := $(shell cat VERSION)
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE \
 	-Iinclude -Iuser -I$(BUILD)/skel
 CFLAGS   ?=
-LDLIBS   := -lbpf -lelf -lz -lyaml -lssl -lcrypto -lmnl -lnghttp2 -lcurl -ljson-c -lpcre2-8 -lpthread -lm
+LDLIBS   := -lbpf -lelf -lz -ldeflate -lyaml -lssl -lcrypto -lmnl -lnghttp2 -lcurl -ljson-c -lpcre2-8 -lpthread -lm
 ifeq ($(SAN),1)
 CFLAGS_COMMON += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
 LDFLAGS  += -fsanitize=address,undefined

@@ -175,6 +175,7 @@ static int http_answer(struct conn *c, char *head, bool *close_after)
 	struct authz_header h[64];
 	char *line, *save = NULL;
 	size_t n = 0;
+	bool truncate;
 	int code, rc;
 
 	if (sscanf(head, "%15s %2047s %15s", method, path, version) != 3)
@@ -196,14 +197,18 @@ static int http_answer(struct conn *c, char *head, bool *close_after)
 		h[n++] = (struct authz_header){.name = line, .value = v};
 	}
 	code = echo_answer(c, method, path, h, n, &body);
+	/* "/truncate...": the head promises 1,000 bytes more than are sent before the close, an
+	 * upstream that ends mid-response (a proxy's UC) */
+	truncate = !strncmp(path, "/truncate", 9);
 	sb_printf(&resp,
 		  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu"
 		  "\r\nX-Pod: %s\r\n%s\r\n",
-		  code, reason(code), body.len, pod, *close_after ? "Connection: close\r\n" : "");
+		  code, reason(code), body.len + (truncate ? 1000 : 0), pod,
+		  *close_after ? "Connection: close\r\n" : "");
 	/* one write: head and body in two would meet Nagle and the peer's delayed ACK (40 ms) on
 	 * any real TCP path, as a proxy's is */
 	sb_printf(&resp, "%.*s", (int)body.len, body.s);
-	rc = send_all(c->fd, resp.s, resp.len) ? -1 : 0;
+	rc = send_all(c->fd, resp.s, resp.len) || truncate ? -1 : 0;
 	sb_free(&resp);
 	sb_free(&body);
 	return rc;

@@ -203,6 +203,51 @@ if [ "$a" = "http:destination=0 http:source=0 tcp:destination=0 tcp:source=1 pat
 else t_fail "node-1: $a
 node-2: $b ($far)"; fi
 
+t_begin "UF over TCP: a connection whose pod refuses (far:9001) is logged and counted with UF at both nodes"
+mark=$(wc -l <"$SKLOG")
+mark2=$(wc -l <"$SKLOG2")
+seen=$(lab exec -n default deploy/client -- python3 -c "
+import socket
+try:
+    s = socket.create_connection(('far', 9001), timeout=3)
+    s.sendall(b'x' * 10)
+    print('eof' if s.recv(100) == b'' else 'data')
+except (ConnectionResetError, ConnectionRefusedError, BrokenPipeError):
+    print('closed')
+except OSError as e:
+    print('error', type(e).__name__, e)" 2>>"$LOG")
+sleep 1
+# "reporter flags code bytes_received bytes_sent upstream-port reason" of each TCP line since MARK
+uf_lines() {
+	tail -n +"$(($1 + 1))" "$2" | grep -a '^{' | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    if not e["protocol"] and e["response_flags"] != "-":
+        print(e["reporter"], e["response_flags"], e["response_code"], e["bytes_received"],
+              e["bytes_sent"], e["upstream_host"].rsplit(":", 1)[1],
+              str(e["upstream_transport_failure_reason"]).replace(" ", "_"))'
+}
+a=$(uf_lines "$mark" "$SKLOG")
+b=$(uf_lines "$mark2" "$SKLOG2")
+miss=""
+for n in 1 2; do
+	rep=source
+	[ $n = 2 ] && rep=destination
+	page=$(lab exec --node node-$n -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+	for m in opened closed; do
+		grep -q "^istio_tcp_connections_${m}_total{reporter=\"$rep\".*destination_workload=\"far\".*response_flags=\"UF\".* 1$" <<<"$page" ||
+			miss="$miss node-$n:$m"
+	done
+done
+if [ "$a" = "source UF 0 0 0 9099 connection_failure" ] &&
+	[ "$b" = "destination UF 0 0 0 9099 connection_failure" ] &&
+	{ [ "$seen" = closed ] || [ "$seen" = eof ]; } && [ -z "$miss" ]; then t_pass "client: $seen"
+else t_fail "client: $seen
+node-1: $a
+node-2: $b
+no istio_tcp_connections_*_total UF series with 1 at:$miss"; fi
+
 # flagged MARK: "reporter path code flags" of each HTTP line since MARK (node-1's log)
 flagged() {
 	tail -n +"$(($1 + 1))" "$SKLOG" | grep -a '^{' | python3 -c '
@@ -243,6 +288,18 @@ else t_fail "client saw $codes
 want: $want
 got:  $got
 no istio_requests_total series with:$miss"; fi
+
+t_begin "UC: the pod closes mid-body (/truncate), the router's line and series keep 200 with UC"
+mark=$(wc -l <"$SKLOG")
+code=$(at_client --max-time 5 http://echo/truncate)
+sleep 1
+got=$(flagged "$mark" | awk '$1 == "source" { print $2, $3, $4 }' | tr '\n' ';')
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+if [ "$got" = "/truncate 200 UC;" ] && [ "$code" = 200 ] &&
+	grep -q '^istio_requests_total{reporter="source".*response_code="200",response_flags="UC"' <<<"$page"
+then t_pass "client saw $code and a short body"
+else t_fail "client saw $code; want /truncate 200 UC; got: $got
+$(grep '^istio_requests_total{reporter="source"' <<<"$page" | grep -o 'response_code=.*' | sort -u)"; fi
 
 t_begin "response_flags of the L7 relay: DPE for a malformed request, DC for a client that left, - for a policy's 403"
 mark=$(wc -l <"$SKLOG")

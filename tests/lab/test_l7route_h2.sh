@@ -252,6 +252,27 @@ if applied "$FX/reviews-v2-guide-retries.yaml"; then
 	if [ "$c2" = 25 ] && [ "$m" = 25 ]; then t_pass; else t_fail "2xx $c2; metrics +$m"; fi
 else t_fail "not applied"; fi
 
+t_begin "metrics: HTTP/2 streams through the router record real istio_request_bytes and istio_response_bytes"
+# 25 POSTs of a 1,000-byte body: each request is its body and its header fields (names and values,
+# as Envoy counts a header map), so between 1,000 and 1,500 bytes; each response is the echo's
+# JSON answer (as long as a curl of it, give or take its echoed headers) and its fields
+head -c 1000 /dev/zero | tr '\0' 'b' >"$STATE/body1000"
+rq0=$(scraped istio_request_bytes_sum $H) rs0=$(scraped istio_response_bytes_sum $H)
+rqn0=$(scraped istio_request_bytes_count $H) rsn0=$(scraped istio_response_bytes_count $H)
+got=$(lab exec -n default deploy/productpage-v1 -- h2load -c 1 -m 5 -n 25 -d "$STATE/body1000" \
+	http://reviews:9080/m 2>>"$LOG" | awk '/^traffic:/ { print $0 } /^status codes:/ { print $3 }')
+sleep 0.5
+rq=$(($(scraped istio_request_bytes_sum $H) - rq0)) rs=$(($(scraped istio_response_bytes_sum $H) - rs0))
+rqn=$(($(scraped istio_request_bytes_count $H) - rqn0))
+rsn=$(($(scraped istio_response_bytes_count $H) - rsn0))
+one=$(lab exec -n default deploy/productpage-v1 -- curl -s --http2-prior-knowledge \
+	--data-binary @"$STATE/body1000" http://reviews:9080/m 2>>"$LOG" | wc -c)
+sleep 0.5
+if [ "$rqn $rsn" = "25 25" ] && [ "$rq" -ge 25000 ] && [ "$rq" -le 37500 ] &&
+	[ "$rs" -ge $((25 * (one - 100))) ] && [ "$rs" -le $((25 * (one + 500))) ] && [ "$one" -gt 100 ]; then
+	t_pass "requests $rq bytes, responses $rs bytes (a body: $one)"
+else t_fail "counts +$rqn/+$rsn, request bytes +$rq (want 25,000-37,500), response bytes +$rs (body $one each); h2load: $got"; fi
+
 t_begin "h2 retry back-off: 3 streams with 10 retries each against 503s wait Envoy's jittered back-off"
 if applied "$FX/reviews-backoff.yaml"; then
 	t0=$(date +%s.%N)

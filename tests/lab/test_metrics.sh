@@ -101,6 +101,18 @@ if grep -qi '^Content-Type: application/openmetrics-text; version=1.0.0' <<<"$om
 	grep -q '^# TYPE istio_tcp_connections_opened_total counter' <<<"$txt"; then t_pass
 else t_fail "$om $(head -12 <<<"$txt")"; fi
 
+t_begin "the gzip'd page is valid gzip: curl --compressed and Python's gzip module read it whole"
+plain=$(node1 curl -s --compressed -H 'Accept-Encoding: gzip' 198.18.0.2:15020/metrics)
+py=$(node1 curl -s -H 'Accept-Encoding: gzip' -H "Accept: $PROM_ACCEPT" 198.18.0.2:15020/metrics |
+	python3 -c '
+import gzip, sys
+t = gzip.decompress(sys.stdin.buffer.read()).decode()
+ok = t.endswith("# EOF\n") and "# TYPE istio_tcp_connections_opened counter" in t
+print("ok %d lines" % t.count("\n") if ok else "bad: " + t[-200:])' 2>&1)
+if grep -q '^# TYPE istio_tcp_connections_opened_total counter' <<<"$plain" &&
+	[ "${py#ok }" != "$py" ]; then t_pass "$py"
+else t_fail "curl --compressed: $(head -3 <<<"$plain"); python: $py"; fi
+
 cat >"$WORK/prometheus.yml" <<EOF2
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:

@@ -392,6 +392,148 @@ static double ms(const struct timespec *a, const struct timespec *b)
 	return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) / 1e6;
 }
 
+/* A page of `lines` similar lines (as a scrape's are), its size counted in *(size_t *)ctx. */
+static void render_many(void *ctx, enum metrics_fmt f, struct strbuf *b)
+{
+	size_t *lines = ctx;
+
+	(void)f;
+	for (size_t i = 0; i < *lines; i++)
+		sb_printf(b,
+			  "istio_tcp_sent_bytes_total{reporter=\"source\",source_workload=\"w-%"
+			  "zu\"} %zu\n",
+			  i, i * 7919);
+}
+
+/* gzip of pages of MBs, one after another into the same buffers: each inflates (zlib checks the
+ * CRC-32 and the length in the trailer) to the page; a wrong CRC is refused, so it is checked. */
+static void test_gzip_pages(void **state)
+{
+	struct metrics_bufs bufs = {0};
+	size_t sizes[] = {40000, 0, 100000, 3};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = 0, n = sizes[k], cap = 16 << 20;
+		bool gz = false;
+		const unsigned char *p =
+		    metrics_page_build(METRICS_TEXT, true, render_many, &n, &bufs, &len, &gz);
+		unsigned char *out = malloc(cap), *bad = malloc(len);
+		z_stream z = {0};
+
+		assert_true(gz);
+		assert_memory_equal(p, "\x1f\x8b\x08", 3);
+		assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+		z.next_in = (Bytef *)p;
+		z.avail_in = (uInt)len;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+		assert_int_equal(z.avail_in, 0);
+		assert_int_equal(z.total_out, bufs.page.len);
+		assert_memory_equal(out, bufs.page.s ? bufs.page.s : "", bufs.page.len);
+		inflateEnd(&z);
+		if (n > 1000)
+			assert_true(len < bufs.page.len / 4);
+		memcpy(bad, p, len);
+		bad[len - 5] ^= 1; /* the CRC's last byte */
+		assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+		z.next_in = bad;
+		z.avail_in = (uInt)len;
+		z.next_out = out;
+		z.avail_out = (uInt)cap;
+		assert_int_equal(inflate(&z, Z_FINISH), Z_DATA_ERROR);
+		inflateEnd(&z);
+		free(bad);
+		free(out);
+	}
+	metrics_bufs_free(&bufs);
+}
+
+/* Raw inflate of in[0, n) into out (cap bytes): the length, or -1 when it is not valid deflate. */
+static long inflate_raw(const unsigned char *in, size_t n, unsigned char *out, size_t cap)
+{
+	z_stream z = {0};
+	long len = -1;
+
+	assert_int_equal(inflateInit2(&z, -15), Z_OK);
+	z.next_in = (Bytef *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	if (inflate(&z, Z_FINISH) == Z_STREAM_END && !z.avail_in)
+		len = (long)z.total_out;
+	inflateEnd(&z);
+	return len;
+}
+
+/* The line deflater on texts that stress it: each one it takes must inflate to itself. */
+static void test_deflate_lines(void **state)
+{
+	size_t cap = 4 << 20;
+	char *t = malloc(cap);
+	unsigned char *out = malloc(2 * cap), *back = malloc(cap);
+	unsigned seed = 7;
+
+	(void)state;
+	for (int kind = 0; kind < 7; kind++) {
+		struct strbuf b = {0};
+		size_t len;
+		long got;
+
+		for (int i = 0; i < 3000; i++) {
+			switch (kind) {
+			case 0: /* values growing a digit: lines longer by one byte, then shorter */
+				sb_printf(&b, "m{w=\"w-%d\",v=\"%d\"} %d\n", i % 1200, 99 + i % 3,
+					  i * 37);
+				break;
+			case 1: /* identical long lines: matches longer than 258 bytes */
+				sb_printf(&b, "%0*d\n", 700, 5);
+				break;
+			case 2: /* random bytes, newlines among them */
+				seed = seed * 1103515245 + 12345;
+				sb_put(&b, (char[]){(char)(seed >> 16)}, 1);
+				break;
+			case 3: /* empty lines and one-byte lines */
+				sb_put(&b, i % 3 ? "\n" : "x\n", i % 3 ? 1 : 2);
+				break;
+			case 4: /* lines of 40 kB: the line before is out of the 32 kB window */
+				if (i < 20)
+					sb_printf(&b, "%0*d\n", 40000, i);
+				break;
+			case 5: /* no newline at the end */
+				sb_printf(&b, "%s%d", i ? "\nl" : "l", i);
+				break;
+			default: /* whole lines of different lengths and a few changes */
+				sb_printf(
+				    &b, "%.*s%d\n", i % 300,
+				    "abcdefghij"
+				    "abcdefghij"
+				    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+				    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+				    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+				    "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij",
+				    i);
+			}
+		}
+		len = metrics_deflate_lines(b.s, b.len, out, 2 * cap);
+		assert_true(len > 0);
+		got = inflate_raw(out, len, back, cap);
+		assert_int_equal(got, (long)b.len);
+		assert_memory_equal(back, b.s, b.len);
+		if (kind != 2)
+			assert_true(len < b.len / 2);
+		/* too little room: 0, for the caller's fallback */
+		assert_int_equal(metrics_deflate_lines(b.s, b.len, out, len - 1), 0);
+		sb_free(&b);
+	}
+	assert_true(metrics_deflate_lines("", 0, out, 16) > 0);
+	assert_int_equal(inflate_raw(out, metrics_deflate_lines("", 0, out, 16), back, cap), 0);
+	free(t);
+	free(out);
+	free(back);
+}
+
 /* The pages of the bench: 10,000 TCP series, in a table kept from page to page as skiffd's scrape
  * thread keeps it (agent_scrape_cache.c), each series' index looked up by its pair. */
 struct bench_ctx {
@@ -469,10 +611,11 @@ static int bench(void)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escaping),   cmocka_unit_test(test_families),
-	    cmocka_unit_test(test_histogram),  cmocka_unit_test(test_negotiate),
-	    cmocka_unit_test(test_http),       cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_table_kept), cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_escaping),	  cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram),	  cmocka_unit_test(test_negotiate),
+	    cmocka_unit_test(test_http),	  cmocka_unit_test(test_gzip_pages),
+	    cmocka_unit_test(test_deflate_lines), cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_table_kept),	  cmocka_unit_test(test_labels),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--bench"))

@@ -273,7 +273,8 @@ void agent_accesslog_stream_end(void *ctx, const struct proxy_stream_end *se)
 	en.side = side;
 	en.duration_ms = se->duration_ms;
 	en.start_ms = realtime_ms() - (int64_t)se->duration_ms;
-	en.response_flags = "-";
+	en.response_flags = se->flags ? se->flags : "-";
+	en.upstream_transport_failure_reason = se->flags ? "connection failure" : NULL;
 	en.bytes_received = se->bytes_up;
 	en.bytes_sent = se->bytes_down;
 	en.upstream_host = dst;

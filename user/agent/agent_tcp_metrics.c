@@ -8,7 +8,9 @@
  * pod by its address in the snapshot (any node), the principals from the stream's certificates,
  * and connection_security_policy "mutual_tls" for HBONE. A plaintext relay is "unknown", as
  * Istio's source side reports a connection it sent without mTLS. Opened at the stream's 200,
- * closed with its bytes at its end; on the proxy thread, into the agent's request table.
+ * closed with its bytes at its end; one whose destination refused is opened and closed at once
+ * with response_flags "UF", as Envoy's tcp_proxy counts it. On the proxy thread, into the
+ * agent's request table.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -59,7 +61,7 @@ static void count(struct agent *a, const struct proxy_stream_end *e, const struc
 	metrics_key_service(&k, metrics_pod_service(m, dst));
 	k.reporter = e->server ? "destination" : "source";
 	k.protocol = "tcp";
-	k.response_flags = "-";
+	k.response_flags = e->flags ? e->flags : "-";
 	k.security = e->mtls ? "mutual_tls" : "unknown";
 	agent_tcp_metrics_add(a, &k, v);
 	agent_snap_unref(s);

@@ -243,6 +243,9 @@ void hb_stream_rearm(struct hb_stream *st);
 void hb_stream_free(struct hb_stream *st, bool reset);
 /* Its CONNECT was answered 200: the stream carries a connection from now on (stream_open). */
 void hb_stream_opened(struct hb_stream *st);
+/* Its destination pod refused or never answered (503, or no answer to the CONNECT): reported
+ * opened and closed with Envoy's UF, at whichever node this is. */
+void hb_stream_failed(struct hb_stream *st);
 /* Move `len` bytes of the stream's `up` buffer (what its provider offered) to `out`. */
 void hb_stream_take_up(struct hb_stream *st, uint8_t *out, size_t len);
 /* The data provider of a stream's DATA frames (nghttp2_data_source_read_callback): offers what

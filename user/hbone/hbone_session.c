@@ -120,6 +120,8 @@ static int on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *user)
 		} else {
 			c->p->stats.hbone_refused++;
 			st->local_reset = true;
+			if (st->status == 503)
+				hb_stream_failed(st); /* the far node could not reach the pod */
 		}
 	}
 	if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
@@ -272,5 +274,7 @@ int hb_session_respond(struct hb_conn *c, struct hb_stream *st, int status)
 		hb_stream_opened(st);
 	else
 		st->local_eof = true; /* the provider ends the stream at once */
+	if (status == 503)
+		hb_stream_failed(st); /* the pod refused, or could not be dialled */
 	return nghttp2_submit_response(c->h2, st->id, &nv, 1, &dp) ? -EPROTO : 0;
 }

@@ -81,6 +81,14 @@ void hb_stream_opened(struct hb_stream *st)
 	p->o.stream_open(p->o.ctx, &e);
 }
 
+void hb_stream_failed(struct hb_stream *st)
+{
+	struct proxy_stream_end e;
+
+	stream_view(st, true, &e);
+	proxy_report_failed(st->conn->p, &e);
+}
+
 void hb_stream_free(struct hb_stream *st, bool reset)
 {
 	struct hb_conn *c = st->conn;

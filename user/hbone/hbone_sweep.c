@@ -30,6 +30,7 @@ static bool streams_expired(struct hb_conn *c, bool *hung)
 			continue;
 		if (unanswered && quiet >= p->lim.connect_ms) {
 			p->stats.connect_timeouts++;
+			hb_stream_failed(st);
 			*hung |= p->now_ms - c->rx_ms >= p->lim.connect_ms;
 		} else if (st->local_connecting && quiet >= p->lim.connect_ms)
 			p->stats.connect_timeouts++;

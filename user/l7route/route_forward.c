@@ -237,9 +237,13 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 				 : h1_body_feed(&b, l7_buf_head(&a->rest), have, &used);
 			if (b.kind == H1_BODY_CLOSE)
 				used = have;
-			if (rc < 0 ||
-			    l7r_write_all(c->fd, l7_buf_head(&a->rest), used, l7r_deadline(30000)))
+			if (rc < 0)
 				return -ECONNRESET;
+			if (l7r_write_all(c->fd, l7_buf_head(&a->rest), used,
+					  l7r_deadline(30000))) {
+				q->rec.flags |= L7R_F_DC;
+				return -ECONNRESET;
+			}
 			q->rec.response_bytes += used;
 			l7_buf_consume(&a->rest, used);
 			if (rc == 1)
@@ -249,10 +253,11 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 		n = l7r_read(a->fd, buf, sizeof(buf), dl);
 		if (n == 0 && b.kind == H1_BODY_CLOSE)
 			return 0;
-		if (n == -ETIMEDOUT)
-			q->rec.flags |= L7R_F_UT;
-		if (n <= 0)
+		/* the head went out: the client keeps its code, the flag says why the body ended */
+		if (n <= 0) {
+			q->rec.flags |= n == -ETIMEDOUT ? L7R_F_UT : L7R_F_UC;
 			return -ECONNRESET;
+		}
 		if (l7_buf_put(&a->rest, buf, (size_t)n))
 			return -ENOMEM;
 	}

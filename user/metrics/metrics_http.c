@@ -9,50 +9,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "common/addr.h"
 #include "handoff/handoff.h"
 #include "metrics/metrics_http.h"
-
-/*
- * zlib's fastest level, with a hash table of 4 K entries instead of the default 64 K (memLevel 4,
- * not 8): a page's lines repeat the line before with a few bytes changed, so the small table
- * finds the same matches (the same 197 kB for 10,000 series) and stays in the CPU's cache: 36
- * ms instead of 48 for the 29 MB page, CRC included. Levels above 1 cost more and gained
- * nothing on such pages; zlib's RLE and Huffman-only strategies were 8x slower and 80x bigger.
- */
-#define METRICS_GZ_MEMLEVEL 4
-
-unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len)
-{
-	z_stream z = {0};
-	unsigned char *out;
-	uLong cap;
-
-	/* windowBits 15 + 16: a gzip header and trailer instead of zlib's */
-	if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, METRICS_GZ_MEMLEVEL, Z_DEFAULT_STRATEGY) !=
-	    Z_OK)
-		return NULL;
-	cap = deflateBound(&z, (uLong)n);
-	out = malloc(cap);
-	if (!out) {
-		deflateEnd(&z);
-		return NULL;
-	}
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)n;
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (deflate(&z, Z_FINISH) != Z_STREAM_END) {
-		deflateEnd(&z);
-		free(out);
-		return NULL;
-	}
-	*out_len = z.total_out;
-	deflateEnd(&z);
-	return out;
-}
 
 /* The value of header `name` in a request head, copied into out ("" when absent). */
 static void header_value(const char *head, const char *name, char *out, size_t len)
@@ -158,42 +118,6 @@ char *metrics_http_respond(const char *head, metrics_render_fn render, void *ctx
 	return out;
 }
 
-/* gzip into bufs->gz with the kept stream; false when zlib fails. */
-static bool gzip_into(struct metrics_bufs *bufs, const char *in, size_t n, size_t *out_len)
-{
-	z_stream *z = bufs->z;
-	uLong need;
-
-	if (!z) {
-		z = calloc(1, sizeof(*z));
-		if (!z || deflateInit2(z, 1, Z_DEFLATED, 15 + 16, METRICS_GZ_MEMLEVEL,
-				       Z_DEFAULT_STRATEGY) != Z_OK) {
-			free(z);
-			return false;
-		}
-		bufs->z = z;
-	} else if (deflateReset(z) != Z_OK) {
-		return false;
-	}
-	need = deflateBound(z, (uLong)n);
-	if (need > bufs->gzcap) {
-		unsigned char *g = realloc(bufs->gz, need);
-
-		if (!g)
-			return false;
-		bufs->gz = g;
-		bufs->gzcap = need;
-	}
-	z->next_in = (Bytef *)in;
-	z->avail_in = (uInt)n;
-	z->next_out = bufs->gz;
-	z->avail_out = (uInt)bufs->gzcap;
-	if (deflate(z, Z_FINISH) != Z_STREAM_END)
-		return false;
-	*out_len = z->total_out;
-	return true;
-}
-
 const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn render, void *ctx,
 			       struct metrics_bufs *bufs, size_t *len, bool *gzipped)
 {
@@ -202,7 +126,8 @@ const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn 
 		bufs->page.s[0] = '\0';
 	render(ctx, f, &bufs->page);
 	metrics_end(&bufs->page, f);
-	*gzipped = gzip && gzip_into(bufs, bufs->page.s ? bufs->page.s : "", bufs->page.len, len);
+	*gzipped =
+	    gzip && metrics_gzip_into(bufs, bufs->page.s ? bufs->page.s : "", bufs->page.len, len);
 	if (*gzipped)
 		return bufs->gz;
 	*len = bufs->page.len;
@@ -244,11 +169,7 @@ void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void
 void metrics_bufs_free(struct metrics_bufs *bufs)
 {
 	sb_free(&bufs->page);
-	free(bufs->gz);
-	if (bufs->z) {
-		deflateEnd(bufs->z);
-		free(bufs->z);
-	}
+	metrics_gzip_free(bufs);
 	*bufs = (struct metrics_bufs){0};
 }
 

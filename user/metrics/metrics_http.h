@@ -74,7 +74,14 @@ const void *metrics_page_build(enum metrics_fmt f, bool gzip, metrics_render_fn 
 void metrics_http_serve(int fd, const char *head, metrics_render_fn render, void *ctx,
 			struct metrics_bufs *bufs);
 void metrics_bufs_free(struct metrics_bufs *bufs);
-/* gzip `in` (RFC 1952); NULL when zlib fails. */
+/* gzip `in` (RFC 1952); NULL when zlib fails (metrics_gzip.c). */
 unsigned char *metrics_gzip(const char *in, size_t n, size_t *out_len);
+/* The same into bufs->gz, with bufs' kept deflate stream; false when zlib fails. */
+bool metrics_gzip_into(struct metrics_bufs *bufs, const char *in, size_t n, size_t *out_len);
+/* Raw deflate of a page of lines that each repeat the one before with little changed (a metrics
+ * page), into out; 0 when it does not fit in cap (metrics_deflate.c). */
+size_t metrics_deflate_lines(const char *text, size_t n, unsigned char *out, size_t cap);
+/* Free bufs' gzip buffer and stream. */
+void metrics_gzip_free(struct metrics_bufs *bufs);
 
 #endif

@@ -108,6 +108,9 @@ struct proxy_stream_end {
 	uint64_t bytes_up, bytes_down;	     /* client -> server, server -> client */
 	uint64_t duration_ms;
 	bool reset; /* ended by a reset rather than both sides' FIN */
+	/* Envoy's response flags: "UF" when the destination refused or did not answer the connect
+	 * (the connection is then reported opened and closed at once, no bytes); NULL: none */
+	const char *flags;
 };
 
 struct proxy_opts {
@@ -317,6 +320,10 @@ struct proxy_plain {
 /* proxy_report.c: its start (end false) or its end, to proxy_opts.stream_open / stream_end. */
 void proxy_report_plain(struct proxy *p, const struct proxy_plain *pl, bool end, bool reset,
 			uint64_t up, uint64_t down);
+/* A plaintext relay whose destination refused or never answered: opened and closed, "UF". */
+void proxy_report_plain_failed(struct proxy *p, const struct proxy_plain *pl);
+/* The same for any stream: e (flags set here) to stream_open, then to stream_end. */
+void proxy_report_failed(struct proxy *p, struct proxy_stream_end *e);
 
 /* proxy_dial.c: before connect()ing `fd` to the local pod `dst` for an HBONE stream, bind it
  * and file it with the kernel (proxy_opts.dial_file); true when filed (*k then names it). A dial

@@ -159,6 +159,7 @@ static bool connect_done(struct proxy *p, struct relay *r)
 
 	if (getsockopt(r->upstream.fd, SOL_SOCKET, SO_ERROR, &err, &len) || err) {
 		p->stats.upstream_failed++;
+		proxy_report_plain_failed(p, &r->pl);
 		return false;
 	}
 	r->connecting = false;
@@ -230,7 +231,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *s
 	    .in.pipe = {-1, -1},
 	    .connecting = true,
 	    .active_ms = p->now_ms,
-	    .pl = {.src = *src, .dst = *dst},
+	    .pl = {.src = *src, .dst = *dst, .start_ms = p->now_ms},
 	    .next = p->relays,
 	};
 	if (p->relays)
@@ -248,6 +249,7 @@ int relay_open(struct proxy *p, int client_fd, const struct skiff_sock_origin *s
 	if (!err && connect(r->upstream.fd, (struct sockaddr *)&ss, len) && errno != EINPROGRESS) {
 		err = -errno;
 		p->stats.upstream_failed++;
+		proxy_report_plain_failed(p, &r->pl);
 	}
 	if (!err)
 		err = relay_add(p, r);
@@ -266,9 +268,10 @@ void relay_sweep(struct proxy *p)
 		next = r->next;
 		if (p->now_ms - r->active_ms < limit)
 			continue;
-		if (r->connecting)
+		if (r->connecting) {
 			p->stats.connect_timeouts++;
-		else
+			proxy_report_plain_failed(p, &r->pl);
+		} else
 			p->stats.idle_closed++;
 		relay_close(p, r, true);
 	}

@@ -26,3 +26,28 @@ void proxy_report_plain(struct proxy *p, const struct proxy_plain *pl, bool end,
 	else if (!end && p->o.stream_open)
 		p->o.stream_open(p->o.ctx, &e);
 }
+
+/* As Envoy's tcp_proxy counts a connection whose upstream connect failed: the downstream one
+ * was opened and is closed, with UF and no bytes. */
+void proxy_report_failed(struct proxy *p, struct proxy_stream_end *e)
+{
+	e->flags = "UF";
+	e->bytes_up = e->bytes_down = 0;
+	if (p->o.stream_open)
+		p->o.stream_open(p->o.ctx, e);
+	if (p->o.stream_end)
+		p->o.stream_end(p->o.ctx, e);
+}
+
+void proxy_report_plain_failed(struct proxy *p, const struct proxy_plain *pl)
+{
+	struct proxy_stream_end e = {
+	    .src = &pl->src,
+	    .dst = &pl->dst,
+	    .src_id = "",
+	    .dst_id = "",
+	    .duration_ms = p->now_ms - pl->start_ms,
+	};
+
+	proxy_report_failed(p, &e);
+}
