@@ -192,7 +192,8 @@ static void other_kinds_kept_whole(void **state)
 }
 
 /* An object much bigger than the compression window (a slice of 1,000 endpoints) reads back
- * the same, and so does one that compresses to a few bytes. */
+ * the same, and so does one that compresses to a few bytes; both with their resourceVersion,
+ * which is stored apart from the text. */
 static void big_and_tiny_objects_read_back(void **state)
 {
 	struct kube_watcher w = watcher_of("EndpointSlice");
@@ -209,6 +210,11 @@ static void big_and_tiny_objects_read_back(void **state)
 		packed = kube_obj_pack(o, "default/slice");
 		assert_true(kube_rec_rv_is(packed, "7"));
 		assert_false(kube_rec_rv_is(packed, "8"));
+		/* the resourceVersion is the record's field, not in its deflated text */
+		assert_int_equal(packed->tlen,
+				 strlen(json_object_to_json_string_ext(
+				     o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)) -
+				     strlen(",\"resourceVersion\":\"7\""));
 		back = kube_obj_unpack(packed);
 		assert_non_null(back);
 		assert_string_equal(json_object_to_json_string(back),
