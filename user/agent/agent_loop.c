@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* skiffd's single-threaded poll loop. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,13 @@
  * rollout's burst of events costs a few applies, not one per event.
  */
 #define RELOAD_HOLDOFF_MS 10
+/*
+ * After an EndpointSlice change applied in place, once no other has come for this long: the
+ * blocks its parse and compile freed go back to the kernel (malloc_trim). A whole reload trims
+ * at its end; without this, a day of endpoint changes kept their freed pages resident. Not after
+ * each change: a burst of them would trim once per change.
+ */
+#define TRIM_QUIET_MS 300
 
 /* SIGINT: stop now. SIGTERM (what kubelet sends): drain, then stop. */
 static volatile sig_atomic_t stop_requested, drain_requested;
@@ -240,6 +248,7 @@ static long now_ms(void)
 struct reload_clock {
 	long due;
 	long last_end; /* when the last reload finished */
+	bool trim_due; /* a reload ran since the last malloc_trim() */
 };
 
 /* A change arrived: when does it go to the kernel? */
@@ -280,6 +289,7 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 		c->due = -1;
 		agent_reload(a);
 		c->last_end = now_ms();
+		c->trim_due = true;
 	}
 	if (pfds[1].revents & POLLIN) {
 		unsigned long long ticks;
@@ -287,6 +297,10 @@ static void agent_poll_once(struct agent *a, int tfd, struct reload_clock *c)
 		(void)!read(tfd, &ticks, sizeof(ticks));
 		agent_rescan(a);
 		agent_tls_rotate(a);
+		if (c->trim_due && c->due < 0 && now_ms() - c->last_end >= TRIM_QUIET_MS) {
+			c->trim_due = false;
+			malloc_trim(0);
+		}
 	}
 	agent_handoff_tick(a);
 	admin_serve(&a->admin, pfds + 3, nadmin);

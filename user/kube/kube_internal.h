@@ -121,9 +121,10 @@ int kube_list(struct kube_watcher *w);
 int kube_watch(struct kube_watcher *w);
 
 /* The kind's object from an API object or event: apiVersion and kind set (a LIST's items carry
- * neither), managedFields dropped (bulky and never read). */
+ * neither), trimmed (kube_obj_trim). */
 void kube_obj_normalise(struct kube_watcher *w, struct json_object *o);
-/* Drop what the model never reads from an object of w's kind (kube_trim.c; Pods only). */
+/* Drop what the model never reads from an object of w's kind (kube_trim.c): metadata but for
+ * name, namespace, labels, annotations and resourceVersion; most of a Pod. */
 void kube_obj_trim(struct kube_watcher *w, struct json_object *o);
 /* The store's form of object `o` under `key` (kube_pack.c): a record with one reference, NULL on
  * OOM; whether it holds resourceVersion `rv`; the object parsed again (a new json-c reference,

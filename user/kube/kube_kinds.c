@@ -81,7 +81,6 @@ void kube_kind_api_version(const struct kube_watcher *w, char *buf, size_t len)
 
 void kube_obj_normalise(struct kube_watcher *w, struct json_object *o)
 {
-	struct json_object *md;
 	char api[128];
 
 	kube_kind_api_version(w, api, sizeof(api));
@@ -89,9 +88,7 @@ void kube_obj_normalise(struct kube_watcher *w, struct json_object *o)
 		json_object_object_add(o, "apiVersion", json_object_new_string(api));
 	if (!json_object_object_get_ex(o, "kind", NULL))
 		json_object_object_add(o, "kind", json_object_new_string(w->k->kind));
-	if (json_object_object_get_ex(o, "metadata", &md))
-		json_object_object_del(md, "managedFields");
-	kube_obj_trim(w, o);
+	kube_obj_trim(w, o); /* managed fields and the metadata no parser reads go too */
 }
 
 static const char *meta_str(struct json_object *o, const char *key)

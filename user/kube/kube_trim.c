@@ -12,11 +12,19 @@
  * random characters that deflate does not shrink, on 49,500 of 50,000 pods of a big cluster:
  * about 4 MB between the store and the model. Unknown spec fields, which the
  * parser would warn about, cannot come from an API server: it refuses them.
+ *
+ * Every other kind keeps its spec and status whole, and of its metadata what a parser reads:
+ * name, namespace, labels, annotations and the resourceVersion the watchers compare. The server
+ * adds a uid (36 random characters deflate cannot shrink), a creationTimestamp, a generation,
+ * owner references and managed fields, about 80 bytes a record deflated (with 10,000 Services
+ * and their EndpointSlices: 2 MB in the store, and 1 MB of uid copies in the model).
  */
 #include <string.h>
 
 #include "kube/kube_internal.h"
 
+static const char *const obj_meta[] = {"name",	      "namespace",	 "labels",
+				       "annotations", "resourceVersion", NULL};
 static const char *const pod_top[] = {"apiVersion", "kind", "metadata", "spec", "status", NULL};
 static const char *const pod_meta[] = {"name",	 "namespace",	    "uid",
 				       "labels", "resourceVersion", NULL};
@@ -87,16 +95,17 @@ static bool other_node(struct kube_watcher *w, struct json_object *spec)
 
 void kube_obj_trim(struct kube_watcher *w, struct json_object *o)
 {
-	struct json_object *spec, *status, *meta;
+	struct json_object *spec, *status, *meta = field(o, "metadata");
 
-	if (strcmp(w->k->kind, "Pod"))
+	if (strcmp(w->k->kind, "Pod")) {
+		keep_only(meta, obj_meta);
 		return;
+	}
 	keep_only(o, pod_top);
-	keep_only(field(o, "metadata"), pod_meta);
+	keep_only(meta, pod_meta);
 	spec = field(o, "spec");
 	keep_only(spec, pod_spec);
 	each_keep_only(field(spec, "containers"), pod_container);
-	meta = field(o, "metadata");
 	if (other_node(w, spec) && json_object_is_type(meta, json_type_object))
 		json_object_object_del(meta, "uid");
 	status = field(o, "status");
