@@ -256,14 +256,15 @@ for l in sys.stdin:
     e = json.loads(l)
     if e["protocol"]:
         print(e["reporter"], e["path"], e["response_code"], e["response_flags"],
-              str(e["connection_termination_details"]).replace(" ", "_"))'
+              str(e["connection_termination_details"]).replace(" ", "_"),
+              e.get("upstream_request_attempt_count", "none"))'
 }
 # at_client ARGS...: curl in the client pod, the status it printed (000: none)
 at_client() {
 	lab exec -n default deploy/client -- curl -s -o /dev/null -w '%{http_code}' "$@" 2>>"$LOG"
 }
 
-t_begin "response_flags of the router's answers, Envoy's: FI, DI, UT, URX, UF, UH, NR"
+t_begin "response_flags of the router's answers, Envoy's: FI, DI, UT, URX, UF, UH, NR; attempts"
 mark=$(wc -l <"$SKLOG")
 codes=""
 for c in fi di ut urx uf uh; do
@@ -274,9 +275,11 @@ for c in fi di ut urx uf uh; do
 done
 codes+="nr:$(at_client --max-time 5 http://nr/flags/nr)"
 sleep 1
-got=$(flagged "$mark" | awk '$1 == "source" { print $2, $3, $4 }' | sort | tr '\n' ';')
-want="/delay/1000?c=ut 504 UT;/flags/di 200 DI;/flags/fi 555 FI;"
-want+="/flags/nr 404 NR;/flags/uf 503 UF,URX;/flags/uh 503 UH;/status/503?c=urx 503 URX;"
+# upstream_request_attempt_count (Envoy's name) last: 0 for the router's own answers (a fault,
+# no route, no healthy endpoint), 3 where echo's route (retries: {attempts: 2}) retried to the end
+got=$(flagged "$mark" | awk '$1 == "source" { print $2, $3, $4, $6 }' | sort | tr '\n' ';')
+want="/delay/1000?c=ut 504 UT 1;/flags/di 200 DI 1;/flags/fi 555 FI 0;"
+want+="/flags/nr 404 NR 0;/flags/uf 503 UF,URX 3;/flags/uh 503 UH 0;/status/503?c=urx 503 URX 3;"
 page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
 miss=""
 for f in UT DI FI NR UF,URX UH URX; do

@@ -42,6 +42,10 @@ struct al_entry {
 	const char *upstream_transport_failure_reason, *connection_termination_details;
 	const char *source_principal, *destination_principal;
 	const char *source_workload, *destination_workload; /* "ns/pod" */
+	/* Envoy's upstream_request_attempt_count: tries upstream, 0 when the router answered
+	 * itself; only lines of the HTTP router, which retries, carry it */
+	bool has_attempts;
+	unsigned attempts;
 };
 
 /* al_line.c: the line, '\n' included, appended to b. */

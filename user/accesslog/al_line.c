@@ -134,6 +134,8 @@ void al_line_json(struct strbuf *b, const struct al_entry *e)
 	key_str(b, "source_workload", e->source_workload);
 	key_str(b, "destination_workload", e->destination_workload);
 	key_str(b, "reporter", e->side == AL_CLIENT ? "source" : "destination");
+	if (e->has_attempts)
+		key_num(b, "upstream_request_attempt_count", e->attempts);
 	sb_put(b, "}\n", 2);
 }
 

@@ -221,6 +221,8 @@ void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 	    rec->hbone && dst ? al_policy_principal(p, dst->meta.ns, dst->meta.name) : NULL;
 	en.source_workload = spod;
 	en.destination_workload = dst ? dpod : NULL;
+	en.has_attempts = true;
+	en.attempts = rec->attempts;
 	al_emit(p, &en);
 out:
 	al_policy_unref(p);
