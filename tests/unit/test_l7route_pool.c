@@ -255,7 +255,7 @@ static void test_idle_pool(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
 	l7r_pool_put(p, &ep, a[0], 3, 0);
-	fd = l7r_pool_get(p, &ep, &served);
+	fd = l7r_pool_get(p, &ep, &served, true);
 	assert_int_equal(fd, a[0]);
 	assert_int_equal(served, 3);
 	l7r_pool_put(p, &ep, a[0], 4, 10); /* 10 ms idle timeout */
@@ -265,7 +265,7 @@ static void test_idle_pool(void **state)
 	assert_int_equal(l7r_pool_idle(p), 1);
 	assert_int_equal(read(a[1], &c, 1), 0); /* closed by the sweep */
 	close(b[1]);				/* the endpoint closes the other one */
-	assert_int_equal(l7r_pool_get(p, &ep, &served), -1);
+	assert_int_equal(l7r_pool_get(p, &ep, &served, true), -1);
 	assert_int_equal(served, 0);
 	assert_int_equal(l7r_pool_idle(p), 0);
 	close(a[1]);

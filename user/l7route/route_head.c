@@ -78,9 +78,13 @@ void l7r_header_ops(const struct l7r_req *q, bool response, const struct m_heade
 	*dest = dh ? response ? &dh->response : &dh->request : NULL;
 }
 
+/* Every field of every request and response: copied, not formatted. */
 static int emit_h1(void *arg, const char *name, const char *value)
 {
-	return l7_buf_printf(arg, "%s: %s\r\n", name, value);
+	struct l7_buf *b = arg;
+
+	return l7_buf_put(b, name, strlen(name)) ?: l7_buf_put(b, ": ", 2)
+		?: l7_buf_put(b, value, strlen(value)) ?: l7_buf_put(b, "\r\n", 2);
 }
 
 /* A request's trace fields are the router's to write (trace_inject): the client's are dropped. */
