@@ -243,7 +243,8 @@ static void body_kind(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 }
 
 /* The response head `out`, then its body from a->rest and a->fd, to the client: the head goes
- * with the body bytes that came with it, in one send. 0, or < 0 (the connection ends). */
+ * with the body bytes that came with it, in one send. 0, or < 0 (the connection ends; DC when
+ * the client left). */
 static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uint64_t dl,
 		      struct l7_buf *out, bool *reusable)
 {
@@ -264,8 +265,10 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 				 : h1_body_feed(&b, l7_buf_head(&a->rest), have, &used);
 			if (b.kind == H1_BODY_CLOSE)
 				used = have;
-			if (rc < 0 || to_client(c, out, l7_buf_head(&a->rest), used))
+			if (rc < 0)
 				return -ECONNRESET;
+			if (to_client(c, out, l7_buf_head(&a->rest), used))
+				goto gone;
 			q->rec.response_bytes += used;
 			l7_buf_consume(&a->rest, used);
 			if (rc == 1)
@@ -274,8 +277,10 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 		}
 		/* the head goes on its own before a wait for the body: a slow body is streamed */
 		if (l7_buf_unread(out) && to_client(c, out, NULL, 0))
-			return -ECONNRESET;
+			goto gone;
 		n = l7r_read_wait(a->fd, buf, sizeof(buf), dl, c->fd);
+		if (n == -ECANCELED)
+			goto gone;
 		if (n == 0 && b.kind == H1_BODY_CLOSE)
 			return 0;
 		if (n == -ETIMEDOUT)
@@ -285,6 +290,9 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 		if (l7_buf_put(&a->rest, buf, (size_t)n))
 			return -ENOMEM;
 	}
+gone:
+	q->rec.flags |= L7R_F_DC; /* the endpoint's code stands, as in Envoy */
+	return -ECONNRESET;
 }
 
 /* The response of a->fd to the client; its connection back to the pool when it may be reused. */
