@@ -137,18 +137,27 @@ const char *l7r_rewritten_authority(const struct l7r_req *q)
 	return h && h->rewrite && h->rewrite->authority ? h->rewrite->authority : q->rq.authority;
 }
 
+/* s into out, unformatted */
+static int put_str(struct l7_buf *out, const char *s)
+{
+	return l7_buf_put(out, s, strlen(s));
+}
+
 int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out)
 {
+	const struct m_rewrite *rw = q->route->r->h ? q->route->r->h->rewrite : NULL;
 	const char *auth = l7r_rewritten_authority(q);
-	char *path = l7r_rewritten_path(q);
+	/* without a path rewrite the client's path goes as it came: no copy per request */
+	char *path = rw && (rw->regex || rw->uri) ? l7r_rewritten_path(q) : NULL;
 	int err;
 
 	(void)c;
-	if (!path)
+	if (rw && (rw->regex || rw->uri) && !path)
 		return -ENOMEM;
-	err = l7_buf_printf(out, "%s %s HTTP/1.1\r\n", q->msg.method, path);
+	err = put_str(out, q->msg.method) ?: put_str(out, " ")
+		?: put_str(out, path ? path : q->rq.path) ?: put_str(out, " HTTP/1.1\r\n");
 	if (!err && auth)
-		err = l7_buf_printf(out, "Host: %s\r\n", auth);
+		err = put_str(out, "Host: ") ?: put_str(out, auth) ?: put_str(out, "\r\n");
 	if (!err)
 		err = fields_out(&q->msg, q, false, out);
 	if (!err)
