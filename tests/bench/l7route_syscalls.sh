@@ -3,7 +3,8 @@
 # lab: the l7route bench's one node, its server pod's echo server and its 10-rule VirtualService,
 # one keep-alive connection (h2load --h1 -c1 -n REQUESTS, one request at a time) while perf stat
 # counts skiffd's syscalls in the kernel (every thread; read's EAGAIN exits apart). The agent is
-# restarted from each build in turn, ROUNDS times, so both see the same pods and the same machine.
+# restarted from each build in turn (which goes first alternates), ROUNDS times, so both see the
+# same pods and the same machine.
 # Counts include skiffd's other threads (timers, metrics), alike for both builds. Not strace:
 # it slows skiffd so much that every read finds its bytes already there. Then, with nothing
 # attached, wrk -t1 -c1 for 3 s as l7route.sh runs it: rate and latency of both builds, in turns.
@@ -85,9 +86,14 @@ count() {
 		print $4 }' "$RAW") syscalls for $N requests"
 }
 
-for r in $(seq "$ROUNDS"); do
-	count "$OTHER" "$r"
-	count "$BUILD/bin" "$r"
+for r in $(seq "$ROUNDS"); do # the order alternates: neither build always runs first
+	if [ $((r % 2)) = 1 ]; then
+		count "$OTHER" "$r"
+		count "$BUILD/bin" "$r"
+	else
+		count "$BUILD/bin" "$r"
+		count "$OTHER" "$r"
+	fi
 done
 
 # the table: per request, median over rounds (min-max), the syscalls with at least 0.05 a request
