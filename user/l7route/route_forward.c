@@ -253,8 +253,11 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 	int rc = 0;
 
 	body_kind(c, q, a, &b, reusable);
-	if (b.kind == H1_BODY_NONE)
-		return to_client(c, out, NULL, 0);
+	if (b.kind == H1_BODY_NONE) {
+		if (to_client(c, out, NULL, 0))
+			goto gone;
+		return 0;
+	}
 	for (;;) {
 		size_t used = 0, have = l7_buf_unread(&a->rest);
 		ssize_t n;
