@@ -7,7 +7,8 @@
 # file:line and the logs keep the configuration in force; the L7 relay writes the server's
 # request lines, and a connection to node-2 over HBONE a line at each node; Envoy's response
 # flags, each provoked once, on the router's and the relay's lines and series (UO by a
-# DestinationRule's full connection pool). One lab, two nodes.
+# DestinationRule's full connection pool, DC by a client that leaves while the router waits on
+# a slow endpoint). One lab, two nodes.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 . "$HERE/mesh.sh"
@@ -352,6 +353,32 @@ if applied "$FX/pool.yaml"; then
 		t_pass "$got"
 	else t_fail "client saw: $codes; lines: $got; UO series: $uo"; fi
 else t_fail "lab apply of pool.yaml; see $LOG"; fi
+
+# While the router waits on a slow endpoint the client gives up: Envoy's DC. The router watches
+# the client in the same poll as the endpoint, so it closes that upstream connection at once
+# (node-1's side of it sits in FIN-WAIT-2 while the endpoint still sleeps), never pools it, does
+# not retry, and records response code 0 with DC.
+t_begin "DC: the client leaves mid-try: 0 DC in the log and the series, the upstream closed at once"
+echo_ip=$(lab status | awk 'index($1, "default/echo-") == 1 { print $3; exit }')
+up_conns() { # STATE: node-1's connections to echo's pod port 8080 in that TCP state
+	lab exec --node node-1 -- ss -Htn state "$1" dst "$echo_ip:8080" 2>>"$LOG" | wc -l
+}
+mark=$(wc -l <"$SKLOG")
+before=$(up_conns established)
+code=$(at_client --max-time 1 "http://pooled/delay/3000?c=dc")
+sleep 0.5
+closing=$(up_conns fin-wait-2) open=$(up_conns established)
+sleep 2.5 # the endpoint answers at 3 s, to nobody
+after=$(up_conns established)
+got=$(flagged "$mark" | awk '$1 == "source" && index($2, "c=dc") { print $3, $4, $5 }')
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+dc=$(grep '^istio_requests_total{reporter="source".*destination_service_name="pooled".*response_code="0",response_flags="DC"' <<<"$page" |
+	awk '{ print $NF }')
+if [ -n "$echo_ip" ] && [ "$code" = 000 ] && [ "$got" = "0 DC downstream_closed" ] && [ "$dc" = 1 ] &&
+	[ "$closing" -ge 1 ] && [ "$open" -le "$before" ] && [ "$after" -le "$before" ]; then
+	t_pass "$got; upstream: $before open before, $closing closing and $open open at 1.5 s, $after at 4 s"
+else t_fail "curl: $code; lines: $got; DC series: $dc; echo $echo_ip: open before $before,
+at 1.5 s closing $closing open $open, at 4 s open $after"; fi
 
 t_begin "skiff_access_log_lines_total counts the lines, none dropped"
 page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)

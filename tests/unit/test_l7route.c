@@ -451,6 +451,32 @@ static void test_prefix_rewrite(void **state)
 	free(p);
 }
 
+/* The request line and Host as sent upstream: the rewritten path, or the client's as it came. */
+static void test_request_head(void **state)
+{
+	const struct fx *f = *state;
+	struct l7r_req q = {0};
+	struct l7_buf out = {0};
+	static const char want_rw[] = "GET /v2/items?x=1 HTTP/1.1\r\nHost: web\r\n";
+	static const char want[] = "GET /api/items?x=1 HTTP/1.1\r\nHost: web\r\n";
+
+	q.msg.method = "GET";
+	q.rq.path = q.msg.path = "/api/items?x=1";
+	q.rq.authority = "web";
+	q.route = &f->sp->routes[0];
+	q.matched = &q.route->r->h->matches[0];
+	assert_int_equal(l7r_request_head(NULL, &q, &out), 0);
+	assert_true(l7_buf_unread(&out) > sizeof(want_rw) - 1);
+	assert_memory_equal(l7_buf_head(&out), want_rw, sizeof(want_rw) - 1);
+	l7_buf_free(&out);
+	q.route = &f->sp->routes[1]; /* no rewrite */
+	q.matched = NULL;
+	assert_int_equal(l7r_request_head(NULL, &q, &out), 0);
+	assert_memory_equal(l7_buf_head(&out), want, sizeof(want) - 1);
+	assert_memory_equal(l7_buf_head(&out) + l7_buf_unread(&out) - 2, "\r\n", 2);
+	l7_buf_free(&out);
+}
+
 static void test_flags(void **state)
 {
 	char buf[64];
@@ -611,6 +637,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_lb_pool),
 	    cmocka_unit_test(test_lb_target_tables),
 	    cmocka_unit_test(test_prefix_rewrite),
+	    cmocka_unit_test(test_request_head),
 	    cmocka_unit_test(test_flags),
 	    cmocka_unit_test(test_metrics_reached),
 	    cmocka_unit_test(test_metrics_abort),

@@ -3,8 +3,8 @@
  * The router's DestinationRule connection settings and retry pacing: connectionPool's
  * per-connection options as a pick hands them out, maxRetries, Envoy's jittered back-off, the
  * hash cookie generated for a request without one (and the stickiness it gives), the idle pool's
- * requests-per-connection count and idle timeout on real sockets, and TCP keepalive as the
- * kernel reports it back.
+ * requests-per-connection count and idle timeout on real sockets, TCP keepalive as the kernel
+ * reports it back, and the router's waits (the client's close ends one) and vectored sends.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "l7/upstream.h"
 #include "l7route/l7route.h"
@@ -255,7 +258,7 @@ static void test_idle_pool(void **state)
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
 	l7r_pool_put(p, &ep, a[0], 3, 0);
-	fd = l7r_pool_get(p, &ep, &served);
+	fd = l7r_pool_get(p, &ep, &served, true);
 	assert_int_equal(fd, a[0]);
 	assert_int_equal(served, 3);
 	l7r_pool_put(p, &ep, a[0], 4, 10); /* 10 ms idle timeout */
@@ -265,11 +268,96 @@ static void test_idle_pool(void **state)
 	assert_int_equal(l7r_pool_idle(p), 1);
 	assert_int_equal(read(a[1], &c, 1), 0); /* closed by the sweep */
 	close(b[1]);				/* the endpoint closes the other one */
-	assert_int_equal(l7r_pool_get(p, &ep, &served), -1);
+	assert_int_equal(l7r_pool_get(p, &ep, &served, true), -1);
 	assert_int_equal(served, 0);
 	assert_int_equal(l7r_pool_idle(p), 0);
+	/* unchecked, a closed one is handed out: the caller's first wait reads its EOF */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	l7r_pool_put(p, &ep, b[0], 2, 0);
+	close(b[1]);
+	assert_int_equal(l7r_pool_get(p, &ep, &served, false), b[0]);
+	assert_int_equal(served, 2);
+	assert_int_equal(read(b[0], &c, 1), 0);
+	close(b[0]);
 	close(a[1]);
 	l7r_pool_free(p);
+}
+
+/* A wait for the endpoint ends at its bytes, at the deadline, or when the client closes; bytes
+ * the client pipelines meanwhile are not a close. */
+static void test_read_wait(void **state)
+{
+	int up[2], cl[2];
+	char c;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, up), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, cl), 0);
+	assert_int_equal(l7r_read_wait(up[0], &c, 1, l7r_deadline(20), cl[0]), -ETIMEDOUT);
+	assert_int_equal(write(cl[1], "G", 1), 1); /* the next request, pipelined */
+	assert_int_equal(l7r_read_wait(up[0], &c, 1, l7r_deadline(20), cl[0]), -ETIMEDOUT);
+	assert_int_equal(write(up[1], "H", 1), 1);
+	assert_int_equal(l7r_read_wait(up[0], &c, 1, l7r_deadline(1000), cl[0]), 1);
+	assert_int_equal(c, 'H');
+	assert_int_equal(l7r_read_wait(up[0], &c, 1, l7r_deadline(20), -1), -ETIMEDOUT);
+	close(cl[1]); /* the client leaves */
+	assert_int_equal(l7r_read_wait(up[0], &c, 1, l7r_deadline(1000), cl[0]), -ECANCELED);
+	close(up[1]);
+	assert_int_equal(l7r_read_wait(up[0], &c, 1, l7r_deadline(1000), -1), 0);
+	close(cl[0]);
+	close(up[0]);
+}
+
+struct drain {
+	int fd;
+	uint8_t *buf;
+	size_t len;
+};
+
+static void *drain_all(void *arg)
+{
+	struct drain *d = arg;
+	size_t got = 0;
+	ssize_t n = 1;
+
+	while (got < d->len && n > 0) {
+		n = read(d->fd, d->buf + got, d->len - got);
+		if (n > 0)
+			got += (size_t)n;
+	}
+	d->len = got;
+	return NULL;
+}
+
+/* Pieces larger than the socket takes at once arrive whole and in order: a short send resumes
+ * in the middle of a piece. */
+static void test_writev_all(void **state)
+{
+	enum { PIECE = 200000 };
+	static uint8_t src[3][PIECE], dst[3 * PIECE];
+	struct iovec iov[3];
+	struct drain d = {.buf = dst, .len = sizeof(dst)};
+	int sp[2], small = 4096;
+	pthread_t th;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		for (size_t k = 0; k < PIECE; k++)
+			src[i][k] = (uint8_t)(k * 7 + i);
+		iov[i] = (struct iovec){src[i], PIECE};
+	}
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	d.fd = sp[1];
+	assert_int_equal(fcntl(sp[1], F_SETFL, 0), 0); /* the reader blocks */
+	assert_int_equal(pthread_create(&th, NULL, drain_all, &d), 0);
+	assert_int_equal(l7r_writev_all(sp[0], iov, 3, l7r_deadline(10000)), 0);
+	pthread_join(th, NULL);
+	assert_int_equal(d.len, sizeof(dst));
+	for (int i = 0; i < 3; i++)
+		assert_memory_equal(dst + (size_t)i * PIECE, src[i], PIECE);
+	close(sp[0]);
+	close(sp[1]);
 }
 
 /* tcpKeepalive as the kernel reads it back. */
@@ -305,6 +393,7 @@ int main(void)
 	    cmocka_unit_test(test_up_opts),   cmocka_unit_test(test_max_retries),
 	    cmocka_unit_test(test_backoff),   cmocka_unit_test(test_generated_cookie),
 	    cmocka_unit_test(test_idle_pool), cmocka_unit_test(test_keepalive),
+	    cmocka_unit_test(test_read_wait), cmocka_unit_test(test_writev_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,11 +59,12 @@ int l7r_answer(struct l7r_conn *c, struct l7r_req *q, int status, const char *ct
 	return err;
 }
 
-/* Client bytes into c->in; 0 at EOF. */
+/* Client bytes into c->in; 0 at EOF. Called when none are buffered: on a keep-alive connection
+ * the next request is rarely there right after a response, so it waits before it reads. */
 static ssize_t fill(struct l7r_conn *c, uint64_t deadline)
 {
 	uint8_t buf[16384];
-	ssize_t n = l7r_read(c->fd, buf, sizeof(buf), deadline);
+	ssize_t n = l7r_read_wait(c->fd, buf, sizeof(buf), deadline, -1);
 
 	if (n > 0 && l7_buf_put(&c->in, buf, (size_t)n))
 		return -ENOMEM;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <sys/uio.h>
 
 #include "common/addr.h"
 #include "l7/upstream.h"
@@ -48,16 +49,21 @@ static void attempt_reset(struct attempt *a, bool close_fd)
 	l7_buf_free(&a->rest);
 }
 
-/* The response head from a->fd; 1xx interim responses are skipped. */
-static enum l7r_outcome read_response(struct l7r_req *q, struct attempt *a, uint64_t dl, bool *any)
+/* The response head from a->fd; 1xx interim responses are skipped. The response is never there
+ * yet when this starts, so each read waits first; the same poll watches the client, whose close
+ * ends the try (Envoy's DC). */
+static enum l7r_outcome read_response(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
+				      uint64_t dl, bool *any)
 {
 	uint8_t buf[16384];
 
 	for (;;) {
-		ssize_t n = l7r_read(a->fd, buf, sizeof(buf), dl);
+		ssize_t n = l7r_read_wait(a->fd, buf, sizeof(buf), dl, c->fd);
 		size_t used = 0, off = 0;
 		int rc;
 
+		if (n == -ECANCELED)
+			return OUT_CLIENT_GONE;
 		if (n == -ETIMEDOUT)
 			return OUT_TRY_TIMEOUT;
 		if (n <= 0)
@@ -86,23 +92,23 @@ static enum l7r_outcome read_response(struct l7r_req *q, struct attempt *a, uint
 	}
 }
 
-/* Send the request on a->fd and read the response head. */
+/* Send the request on a->fd (head and held body in one send) and read the response head. */
 static enum l7r_outcome exchange(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
 				 const struct l7_buf *head, uint64_t dl, bool *any)
 {
+	struct iovec iov[2] = {{(void *)l7_buf_head(head), l7_buf_unread(head)},
+			       {q->body.data, q->body.len}};
 	int err;
 
 	q->rec.upstream_ns = l7r_now_ns();
-	err = l7r_write_all(a->fd, l7_buf_head(head), l7_buf_unread(head), dl);
-	if (!err && q->body.len)
-		err = l7r_write_all(a->fd, q->body.data, q->body.len, dl);
+	err = l7r_writev_all(a->fd, iov, q->body.len ? 2 : 1, dl);
 	if (!err && !q->body_done)
 		err = l7r_body_rest(c, q, a->fd, dl);
 	if (err == -ETIMEDOUT)
 		return OUT_TRY_TIMEOUT;
 	if (err)
 		return OUT_RESET;
-	return read_response(q, a, dl, any);
+	return read_response(c, q, a, dl, any);
 }
 
 static enum l7r_outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct attempt *a,
@@ -123,7 +129,9 @@ static enum l7r_outcome try_once(struct l7r_conn *c, struct l7r_req *q, struct a
 			return a->fd < 0 ? OUT_CONNECT_FAIL : exchange(c, q, a, head, dl, &any);
 		}
 	}
-	a->fd = l7r_pool_get(c->rt->pool, &a->ep->addr, &a->served);
+	/* a request that can be sent again learns of a connection closed while idle from its
+	 * first wait (redialled below); one whose body is not held whole checks it first */
+	a->fd = l7r_pool_get(c->rt->pool, &a->ep->addr, &a->served, !q->body_done);
 	reused = a->fd >= 0;
 	for (;;) {
 		uint64_t cdl = l7r_deadline(a->uo.connect_ms);
@@ -205,28 +213,51 @@ bool l7r_retriable(const struct m_retries *r, enum l7r_outcome o, const struct h
 	}
 }
 
-/* The response's body from a->rest and a->fd to the client. 0, or < 0 (the connection ends). */
-static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uint64_t dl,
+/* The response head `out` (when still unsent) and n bytes of the body to the client, in one
+ * send. */
+static int to_client(struct l7r_conn *c, struct l7_buf *out, const void *p, size_t n)
+{
+	struct iovec iov[2] = {{(void *)l7_buf_head(out), l7_buf_unread(out)}, {(void *)p, n}};
+	int err = l7r_writev_all(c->fd, iov, 2, l7r_deadline(30000));
+
+	l7_buf_consume(out, l7_buf_unread(out));
+	return err;
+}
+
+/* How the response's body ends; *reusable: whether a->fd may carry another request after it. */
+static void body_kind(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, struct h1_body *b,
 		      bool *reusable)
+{
+	*reusable = !h1_msg_closes(&a->rs);
+	if (!strcmp(q->msg.method, "HEAD") || a->rs.status == 204 || a->rs.status == 304)
+		h1_body_start(b, H1_BODY_NONE, 0);
+	else if (a->rs.te_chunked)
+		h1_body_start(b, H1_BODY_CHUNKED, 0);
+	else if (a->rs.has_cl)
+		h1_body_start(b, a->rs.cl ? H1_BODY_LENGTH : H1_BODY_NONE, a->rs.cl);
+	else {
+		h1_body_start(b, H1_BODY_CLOSE, 0);
+		*reusable = false;
+		c->close = true; /* the client learns the end by our close */
+	}
+}
+
+/* The response head `out`, then its body from a->rest and a->fd, to the client: the head goes
+ * with the body bytes that came with it, in one send. 0, or < 0 (the connection ends; DC when
+ * the client left). */
+static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uint64_t dl,
+		      struct l7_buf *out, bool *reusable)
 {
 	struct h1_body b;
 	uint8_t buf[16384];
 	int rc = 0;
 
-	*reusable = !h1_msg_closes(&a->rs);
-	if (!strcmp(q->msg.method, "HEAD") || a->rs.status == 204 || a->rs.status == 304)
-		h1_body_start(&b, H1_BODY_NONE, 0);
-	else if (a->rs.te_chunked)
-		h1_body_start(&b, H1_BODY_CHUNKED, 0);
-	else if (a->rs.has_cl)
-		h1_body_start(&b, a->rs.cl ? H1_BODY_LENGTH : H1_BODY_NONE, a->rs.cl);
-	else {
-		h1_body_start(&b, H1_BODY_CLOSE, 0);
-		*reusable = false;
-		c->close = true; /* the client learns the end by our close */
-	}
-	if (b.kind == H1_BODY_NONE)
+	body_kind(c, q, a, &b, reusable);
+	if (b.kind == H1_BODY_NONE) {
+		if (to_client(c, out, NULL, 0))
+			goto gone;
 		return 0;
+	}
 	for (;;) {
 		size_t used = 0, have = l7_buf_unread(&a->rest);
 		ssize_t n;
@@ -239,18 +270,20 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 				used = have;
 			if (rc < 0)
 				return -ECONNRESET;
-			if (l7r_write_all(c->fd, l7_buf_head(&a->rest), used,
-					  l7r_deadline(30000))) {
-				q->rec.flags |= L7R_F_DC;
-				return -ECONNRESET;
-			}
+			if (to_client(c, out, l7_buf_head(&a->rest), used))
+				goto gone;
 			q->rec.response_bytes += used;
 			l7_buf_consume(&a->rest, used);
 			if (rc == 1)
 				return 0;
 			continue;
 		}
-		n = l7r_read(a->fd, buf, sizeof(buf), dl);
+		/* the head goes on its own before a wait for the body: a slow body is streamed */
+		if (l7_buf_unread(out) && to_client(c, out, NULL, 0))
+			goto gone;
+		n = l7r_read_wait(a->fd, buf, sizeof(buf), dl, c->fd);
+		if (n == -ECANCELED)
+			goto gone;
 		if (n == 0 && b.kind == H1_BODY_CLOSE)
 			return 0;
 		/* the head went out: the client keeps its code, the flag says why the body ended */
@@ -261,6 +294,9 @@ static int relay_body(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, 
 		if (l7_buf_put(&a->rest, buf, (size_t)n))
 			return -ENOMEM;
 	}
+gone:
+	q->rec.flags |= L7R_F_DC; /* the endpoint's code stands, as in Envoy */
+	return -ECONNRESET;
 }
 
 /* The response of a->fd to the client; its connection back to the pool when it may be reused. */
@@ -271,14 +307,11 @@ static int respond(struct l7r_conn *c, struct l7r_req *q, struct attempt *a, uin
 	int err;
 
 	err = l7r_response_head(c, q, &a->rs, &out);
-	if (!err)
-		err = l7r_write_all(c->fd, l7_buf_head(&out), l7_buf_unread(&out),
-				    l7r_deadline(30000));
 	q->rec.code = a->rs.status;
 	q->rec.response_bytes += l7_buf_unread(&out);
-	l7_buf_free(&out);
 	if (!err)
-		err = relay_body(c, q, a, dl, &reusable);
+		err = relay_body(c, q, a, dl, &out, &reusable);
+	l7_buf_free(&out);
 	a->served++;
 	if (a->uo.max_requests_per_conn && a->served >= a->uo.max_requests_per_conn)
 		reusable = false; /* maxRequestsPerConnection: closed below, a new one next time */

@@ -78,9 +78,13 @@ void l7r_header_ops(const struct l7r_req *q, bool response, const struct m_heade
 	*dest = dh ? response ? &dh->response : &dh->request : NULL;
 }
 
+/* Every field of every request and response: copied, not formatted. */
 static int emit_h1(void *arg, const char *name, const char *value)
 {
-	return l7_buf_printf(arg, "%s: %s\r\n", name, value);
+	struct l7_buf *b = arg;
+
+	return l7_buf_put(b, name, strlen(name)) ?: l7_buf_put(b, ": ", 2)
+		?: l7_buf_put(b, value, strlen(value)) ?: l7_buf_put(b, "\r\n", 2);
 }
 
 /* A request's trace fields are the router's to write (trace_inject): the client's are dropped. */
@@ -133,18 +137,27 @@ const char *l7r_rewritten_authority(const struct l7r_req *q)
 	return h && h->rewrite && h->rewrite->authority ? h->rewrite->authority : q->rq.authority;
 }
 
+/* s into out, unformatted */
+static int put_str(struct l7_buf *out, const char *s)
+{
+	return l7_buf_put(out, s, strlen(s));
+}
+
 int l7r_request_head(const struct l7r_conn *c, const struct l7r_req *q, struct l7_buf *out)
 {
+	const struct m_rewrite *rw = q->route->r->h ? q->route->r->h->rewrite : NULL;
 	const char *auth = l7r_rewritten_authority(q);
-	char *path = l7r_rewritten_path(q);
+	/* without a path rewrite the client's path goes as it came: no copy per request */
+	char *path = rw && (rw->regex || rw->uri) ? l7r_rewritten_path(q) : NULL;
 	int err;
 
 	(void)c;
-	if (!path)
+	if (rw && (rw->regex || rw->uri) && !path)
 		return -ENOMEM;
-	err = l7_buf_printf(out, "%s %s HTTP/1.1\r\n", q->msg.method, path);
+	err = put_str(out, q->msg.method) ?: put_str(out, " ")
+		?: put_str(out, path ? path : q->rq.path) ?: put_str(out, " HTTP/1.1\r\n");
 	if (!err && auth)
-		err = l7_buf_printf(out, "Host: %s\r\n", auth);
+		err = put_str(out, "Host: ") ?: put_str(out, auth) ?: put_str(out, "\r\n");
 	if (!err)
 		err = fields_out(&q->msg, q, false, out);
 	if (!err)

@@ -59,17 +59,21 @@ static int left_ms(uint64_t deadline)
 }
 
 /* Wait for `fd` until `deadline`, and no longer than the stream idle timeout: a socket that
- * neither gives nor takes a byte for that long ends the request, deadline or none. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+ * neither gives nor takes a byte for that long ends the request, deadline or none. `watch` (-1:
+ * none) is the client's socket while the router waits on its behalf: its close ends the wait
+ * with -ECANCELED in the same poll, so noticing it costs no syscall of its own. */
+static int wait_fds(int fd, short events, int watch, uint64_t deadline)
 {
-	struct pollfd p = {.fd = fd, .events = events};
+	struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = watch, .events = POLLRDHUP}};
 	int n, ms;
 
 	for (;;) {
 		ms = left_ms(deadline);
 		if (ms < 0 || (uint64_t)ms > stream_idle_ms)
 			ms = (int)stream_idle_ms;
-		n = poll(&p, 1, ms);
+		n = poll(p, watch >= 0 ? 2 : 1, ms);
+		if (n > 0 && watch >= 0 && (p[1].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return -ECANCELED;
 		if (n > 0)
 			return 0;
 		if (n == 0)
@@ -77,6 +81,11 @@ static int wait_fd(int fd, short events, uint64_t deadline)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+static int wait_fd(int fd, short events, uint64_t deadline)
+{
+	return wait_fds(fd, events, -1, deadline);
 }
 
 ssize_t l7r_read(int fd, void *buf, size_t len, uint64_t deadline)
@@ -95,6 +104,13 @@ ssize_t l7r_read(int fd, void *buf, size_t len, uint64_t deadline)
 		if (err)
 			return err;
 	}
+}
+
+ssize_t l7r_read_wait(int fd, void *buf, size_t len, uint64_t deadline, int watch)
+{
+	int err = wait_fds(fd, POLLIN, watch, deadline);
+
+	return err ? err : l7r_read(fd, buf, len, deadline);
 }
 
 int l7r_write_all(int fd, const void *buf, size_t len, uint64_t deadline)
@@ -135,6 +151,38 @@ int l7r_wait(int fd, uint64_t deadline)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+int l7r_writev_all(int fd, struct iovec *iov, int n, uint64_t deadline)
+{
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+
+	while (m.msg_iovlen) {
+		ssize_t sent = sendmsg(fd, &m, MSG_NOSIGNAL);
+		int err;
+
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0 && errno != EAGAIN)
+			return -errno;
+		if (sent < 0) {
+			err = wait_fd(fd, POLLOUT, deadline);
+			if (err)
+				return err;
+			continue;
+		}
+		/* a short write: drop what went, resume mid-vector */
+		while (m.msg_iovlen && (size_t)sent >= m.msg_iov->iov_len) {
+			sent -= (ssize_t)m.msg_iov->iov_len;
+			m.msg_iov++;
+			m.msg_iovlen--;
+		}
+		if (m.msg_iovlen) {
+			m.msg_iov->iov_base = (uint8_t *)m.msg_iov->iov_base + sent;
+			m.msg_iov->iov_len -= (size_t)sent;
+		}
+	}
+	return 0;
 }
 
 /* TCP_KEEPIDLE and TCP_KEEPINTVL take whole seconds, at least 1. */

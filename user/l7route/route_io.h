@@ -25,8 +25,16 @@ void l7r_io_stream_idle(uint64_t ms);
 uint64_t l7r_stream_idle_ns(void);
 /* read() at most len bytes before `deadline`: > 0 bytes, 0 EOF, -ETIMEDOUT, -errno. */
 ssize_t l7r_read(int fd, void *buf, size_t len, uint64_t deadline);
+/* l7r_read that waits for `fd` first: for a socket whose bytes are rarely there yet (the next
+ * request after a response, a response just asked for), the read that would find none is saved.
+ * `watch` (-1: none) is the client's socket: when it closes meanwhile, -ECANCELED. */
+ssize_t l7r_read_wait(int fd, void *buf, size_t len, uint64_t deadline, int watch);
 /* Write all of buf: 0, -ETIMEDOUT, -errno (EPIPE, ECONNRESET...). */
 int l7r_write_all(int fd, const void *buf, size_t len, uint64_t deadline);
+/* Write the n pieces of iov in one send where the socket takes them all (iov is consumed):
+ * 0, -ETIMEDOUT, -errno. */
+struct iovec;
+int l7r_writev_all(int fd, struct iovec *iov, int n, uint64_t deadline);
 /* Sleep until `deadline`, or until the client closes `fd` (then -ECONNRESET). */
 int l7r_wait(int fd, uint64_t deadline);
 
@@ -34,9 +42,12 @@ int l7r_wait(int fd, uint64_t deadline);
 struct l7r_pool;
 struct l7r_pool *l7r_pool_new(void);
 void l7r_pool_free(struct l7r_pool *p);
-/* An idle connection to `ep` that is still open and within its idle timeout, or -1; *served
- * says how many requests it carried already. */
-int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served);
+/* An idle connection to `ep` within its idle timeout, or -1; *served says how many requests it
+ * carried already. `check`: only one that is still open (one poll). Without it, a connection
+ * the endpoint closed while idle shows as a reset before any response byte, which the caller
+ * must redial: the check is for a request that could not be sent again. */
+int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served,
+		 bool check);
 /* Keep `fd`, which carried `served` requests, for the next request to `ep`, for at most
  * `idle_ms` (0: no bound) without one; closed at once when the pool is full. */
 void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd, uint32_t served,

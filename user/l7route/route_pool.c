@@ -4,8 +4,9 @@
  * requests it carried (maxRequestsPerConnection is checked by the caller before it is put back)
  * and until when it may stay idle (idleTimeout): the router's timer sweeps the expired ones, so
  * an endpoint sees its idle connections closed on time even when no request comes. A pooled
- * connection the endpoint closed while idle is noticed before reuse (it reads as EOF), and
- * dropped.
+ * connection the endpoint closed while idle is noticed before reuse (it reads as EOF) when the
+ * caller asks; otherwise the caller learns it from the first wait for the response (a reset
+ * before any byte), which it redials, and the poll of every reuse is saved.
  */
 #include <poll.h>
 #include <pthread.h>
@@ -83,7 +84,8 @@ static bool still_open(int fd)
 	return poll(&pf, 1, 0) == 0;
 }
 
-int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served)
+int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served,
+		 bool check)
 {
 	uint64_t now = l7r_now_ns();
 	struct pool_host *h;
@@ -97,7 +99,7 @@ int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_
 
 		fd = c->fd;
 		*served = c->served;
-		if (now >= c->until_ns || !still_open(fd)) {
+		if (now >= c->until_ns || (check && !still_open(fd))) {
 			close(fd);
 			fd = -1;
 		}
