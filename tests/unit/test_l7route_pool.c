@@ -244,14 +244,16 @@ static void test_generated_cookie(void **state)
 }
 
 /* A pooled connection keeps its request count; an idle one past its timeout is closed by the
- * sweep (its peer reads EOF); one the peer closed is not handed out. */
+ * sweep (its peer reads EOF); one the peer closed is not handed out when checked, or when it has
+ * been idle over 250 ms. */
 static void test_idle_pool(void **state)
 {
 	struct skiff_sock_origin ep = {.family = SKIFF_AF_INET, .port = htons(8080)};
-	struct timespec ms20 = {0, 20 * 1000000L};
+	struct timespec ms20 = {0, 20 * 1000000L}, ms300 = {0, 300 * 1000000L};
 	struct l7r_pool *p = l7r_pool_new();
 	int a[2], b[2], fd;
 	uint32_t served;
+	ssize_t n;
 	char c;
 
 	(void)state;
@@ -279,6 +281,17 @@ static void test_idle_pool(void **state)
 	assert_int_equal(served, 2);
 	assert_int_equal(read(b[0], &c, 1), 0);
 	close(b[0]);
+	/* ...but not once it has been idle a while: an endpoint's unsolicited 408 before its idle
+	 * close would be read as the response */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	l7r_pool_put(p, &ep, b[0], 5, 0);
+	assert_int_equal(write(b[1], "HTTP/1.1 408 Request Timeout\r\n\r\n", 32), 32);
+	nanosleep(&ms300, NULL);
+	assert_int_equal(l7r_pool_get(p, &ep, &served, false), -1);
+	/* closed, not handed out (its unread 408 makes the close a reset) */
+	n = recv(b[1], &c, 1, MSG_DONTWAIT);
+	assert_true(n == 0 || (n < 0 && errno == ECONNRESET));
+	close(b[1]);
 	close(a[1]);
 	l7r_pool_free(p);
 }

@@ -45,7 +45,8 @@ void l7r_pool_free(struct l7r_pool *p);
 /* An idle connection to `ep` within its idle timeout, or -1; *served says how many requests it
  * carried already. `check`: only one that is still open (one poll). Without it, a connection
  * the endpoint closed while idle shows as a reset before any response byte, which the caller
- * must redial: the check is for a request that could not be sent again. */
+ * must redial: the check is for a request that could not be sent again. One idle over 250 ms
+ * is checked either way (an endpoint may have written before closing it). */
 int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_t *served,
 		 bool check);
 /* Keep `fd`, which carried `served` requests, for the next request to `ep`, for at most

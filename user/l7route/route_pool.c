@@ -21,7 +21,17 @@ struct idle_conn {
 	int fd;
 	uint32_t served;
 	uint64_t until_ns; /* L7R_NO_DEADLINE: no idle timeout */
+	uint64_t since_ns; /* when it went idle */
 };
+
+/*
+ * A connection idle for longer than this is polled before reuse even when the request could be
+ * sent again on a fresh one: an endpoint that timed it out may have written something first (an
+ * HTTP/1.1 server's unsolicited 408), which would otherwise be read as the response. Endpoints'
+ * idle timeouts are seconds; a connection reused sooner, the common case under load, skips the
+ * poll.
+ */
+#define RECHECK_IDLE_NS (250 * 1000000ull)
 
 struct pool_host {
 	struct skiff_sock_origin ep;
@@ -99,7 +109,8 @@ int l7r_pool_get(struct l7r_pool *p, const struct skiff_sock_origin *ep, uint32_
 
 		fd = c->fd;
 		*served = c->served;
-		if (now >= c->until_ns || (check && !still_open(fd))) {
+		if (now >= c->until_ns ||
+		    ((check || now - c->since_ns >= RECHECK_IDLE_NS) && !still_open(fd))) {
 			close(fd);
 			fd = -1;
 		}
@@ -118,8 +129,10 @@ void l7r_pool_put(struct l7r_pool *p, const struct skiff_sock_origin *ep, int fd
 	pthread_mutex_lock(&p->lock);
 	h = host_of(p, ep, true);
 	if (h && h->n < L7R_IDLE_PER_HOST) {
-		h->c[h->n++] = (struct idle_conn){
-		    .fd = fd, .served = served, .until_ns = l7r_deadline(idle_ms)};
+		h->c[h->n++] = (struct idle_conn){.fd = fd,
+						  .served = served,
+						  .until_ns = l7r_deadline(idle_ms),
+						  .since_ns = l7r_now_ns()};
 		fd = -1;
 	}
 	pthread_mutex_unlock(&p->lock);
