@@ -10,33 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "inflate_check.h"
 #include "metrics/metrics_http.h"
 
 static void fail(const char *what)
 {
 	fprintf(stderr, "metrics_deflate: %s\n", what);
 	abort();
-}
-
-/* Inflate in[0, n) (raw deflate when wbits is -15, gzip when 31) into out; -1 when invalid. */
-static long inflate_all(const unsigned char *in, size_t n, int wbits, unsigned char *out,
-			size_t cap)
-{
-	z_stream z = {0};
-	long len = -1;
-
-	if (inflateInit2(&z, wbits) != Z_OK)
-		fail("inflateInit2");
-	z.next_in = (Bytef *)in;
-	z.avail_in = (uInt)n;
-	z.next_out = out;
-	z.avail_out = (uInt)cap;
-	if (inflate(&z, Z_FINISH) == Z_STREAM_END && !z.avail_in)
-		len = (long)z.total_out;
-	inflateEnd(&z);
-	return len;
 }
 
 static void check_lines(const char *text, size_t n, unsigned char *back)
@@ -49,7 +30,8 @@ static void check_lines(const char *text, size_t n, unsigned char *back)
 		return;
 	len = metrics_deflate_lines(text, n, out, cap);
 	if (len) {
-		if (inflate_all(out, len, -15, back, n + 1) != (long)n || memcmp(back, text, n))
+		if (inflate_check(out, len, INFLATE_RAW, back, n + 1) != (long)n ||
+		    memcmp(back, text, n))
 			fail("the line deflater's output does not inflate to its input");
 		if (metrics_deflate_lines(text, n, out, len - 1))
 			fail("a buffer one byte short was taken");
@@ -64,7 +46,7 @@ static void check_gzip(const char *text, size_t n, unsigned char *back)
 
 	if (!gz)
 		return;
-	if (inflate_all(gz, len, 31, back, n + 1) != (long)n || memcmp(back, text, n))
+	if (inflate_check(gz, len, INFLATE_GZIP, back, n + 1) != (long)n || memcmp(back, text, n))
 		fail("the gzip page does not gunzip to its input");
 	free(gz);
 }
