@@ -15,7 +15,9 @@
 #include "lib/accel_maps.h"
 
 #define ACCEL_USER_DATA_FLAGS 7L  /* SK_USER_DATA_NOCOPY | _BPF | _PSOCK, not in vmlinux.h */
-#define ACCEL_QUEUE_WALK      128 /* messages counted on kernels without psock->msg_tot_len */
+/* messages counted on kernels without psock->msg_tot_len: enough for the cap (tcp_rmem[2], 6 MiB
+ * by default) in the 16 KiB messages 6.1 queues for writes of that size */
+#define ACCEL_QUEUE_WALK 512
 
 /*
  * Bytes redirected to the socket at `addr` that it has not read yet: its psock's msg_tot_len

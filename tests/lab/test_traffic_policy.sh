@@ -130,8 +130,10 @@ else t_fail "not applied: $(tail -3 "$LOG")"; fi
 t_begin "maxRequestsPerConnection 5: 18 requests round robin over 2 pods are 4 upstream connections"
 if applied "$FX/web-pool.yaml"; then
 	out=$(web /m 18) # 9 per pod: 5 on a first connection (then closed), 4 on a second (kept)
-	ka=$(lab exec --node node-1 -- ss -tnoH state established '( dport = :8080 )' 2>>"$LOG")
+	# counted at once: the idle timeout (2 s) runs from each pod's last request, and under
+	# QEMU's TCG each command in a pod takes the better part of a second
 	before="$(pod_conns web-a) $(pod_conns web-b)"
+	ka=$(lab exec --node node-1 -- ss -tnoH state established '( dport = :8080 )' 2>>"$LOG")
 	if [ "$(echo "$out" | field code 200)" = 18 ] && [ "$(echo "$out" | one peers)" = 4 ] &&
 		[ "$(echo "$out" | field pod web-a)" = 9 ]; then t_pass
 	else t_fail "$out"; fi
@@ -198,8 +200,12 @@ t_begin "maxRetries 1: of 4 failing requests at once, one retries (seconds), 3 a
 if applied "$FX/web-max-retries.yaml"; then
 	for i in 1 2 3 4; do web /status/503 1 >"$STATE/retry.$i" & done
 	wait
+	# at once: under 0.5 s here, under 0.9 s in the 6.1 guest (an emulated CPU, 0.55-0.66 s
+	# seen); the one that retries waits its back-off, a second or more, either way
+	quick=0.5
+	[ -z "${SKIFF_VMTEST:-}" ] || quick=0.9
 	slow=$(cat "$STATE"/retry.? | awk '$1 == "max_secs" && $2 >= 1 { n++ } END { print n + 0 }')
-	fast=$(cat "$STATE"/retry.? | awk '$1 == "max_secs" && $2 < 0.5 { n++ } END { print n + 0 }')
+	fast=$(cat "$STATE"/retry.? | awk -v q=$quick '$1 == "max_secs" && $2 < q { n++ } END { print n + 0 }')
 	if [ "$(cat "$STATE"/retry.? | field code 503)" = 4 ] && [ "$slow" = 1 ] && [ "$fast" = 3 ]
 	then t_pass; else t_fail "$(cat "$STATE"/retry.?)"; fi
 else t_fail "not applied: $(tail -3 "$LOG")"; fi
