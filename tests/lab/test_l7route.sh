@@ -127,12 +127,16 @@ t_begin "timeout 1s against a 3 s response: 504 in 1 s +-10%"
 if applied "$FX/reviews-timeout-1s.yaml"; then
 	out=$(keepalive reviews /delay/3000 3)
 	secs=$(echo "$out" | one max_secs)
-	# the target is the release build's; a sanitizer build (SKIFF_SANITIZED) answers later
+	mean=$(echo "$out" | one secs | awk '{ printf "%.3f", $1 / 3 }')
+	# the three one after another: 1 s +-10 % on average (the target is the release build's; a
+	# sanitizer build, SKIFF_SANITIZED, answers later), and none near the response's 3 s: one
+	# request may lose 100 ms or more to a CI machine running two emulated guests beside it
 	max=$([ -n "${SKIFF_SANITIZED:-}" ] && echo 1.6 || echo 1.1)
 	if [ "$(echo "$out" | field code 504)" = 3 ] &&
-		awk -v s="$secs" -v m="$max" 'BEGIN { exit !(s >= 0.9 && s <= m) }'; then
-		t_pass "slowest ${secs}s"
-	else t_fail "$out"; fi
+		awk -v a="$mean" -v s="$secs" -v m="$max" \
+			'BEGIN { exit !(a >= 0.9 && a <= m && s >= 0.9 && s <= 1.8) }'; then
+		t_pass "mean ${mean}s, slowest ${secs}s"
+	else t_fail "mean ${mean}s; $out"; fi
 else t_fail "not applied"; fi
 
 t_begin "fault-injection-details-v1: every details request is aborted with 555"
