@@ -14,7 +14,7 @@
 #include "lib/accel_key.h"
 #include "lib/accel_maps.h"
 
-#define ACCEL_USER_DATA_FLAGS 7L  /* SK_USER_DATA_NOCOPY | _BPF | _PSOCK, not in vmlinux.h */
+#define ACCEL_USER_DATA_FLAGS 7L /* SK_USER_DATA_NOCOPY | _BPF | _PSOCK, not in vmlinux.h */
 /* messages counted on kernels without psock->msg_tot_len: enough for the cap (tcp_rmem[2], 6 MiB
  * by default) in the 16 KiB messages 6.1 queues for writes of that size */
 #define ACCEL_QUEUE_WALK 512
