@@ -115,26 +115,9 @@ ssize_t l7r_read_wait(int fd, void *buf, size_t len, uint64_t deadline, int watc
 
 int l7r_write_all(int fd, const void *buf, size_t len, uint64_t deadline)
 {
-	const uint8_t *p = buf;
+	struct iovec v = {.iov_base = (void *)buf, .iov_len = len};
 
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		int err;
-
-		if (n > 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN)
-			return -errno;
-		err = wait_fd(fd, POLLOUT, deadline);
-		if (err)
-			return err;
-	}
-	return 0;
+	return len ? l7r_writev_all(fd, &v, 1, deadline) : 0;
 }
 
 int l7r_wait(int fd, uint64_t deadline)

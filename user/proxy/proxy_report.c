@@ -7,24 +7,32 @@
  */
 #include "proxy/proxy.h"
 
-void proxy_report_plain(struct proxy *p, const struct proxy_plain *pl, bool end, bool reset,
-			uint64_t up, uint64_t down)
+/* The relay as a stream: its ends and the time since it began (bytes are the caller's). */
+static struct proxy_stream_end plain_view(const struct proxy *p, const struct proxy_plain *pl)
 {
-	struct proxy_stream_end e = {
+	return (struct proxy_stream_end){
 	    .src = &pl->src,
 	    .dst = &pl->dst,
 	    .src_id = "",
 	    .dst_id = "",
-	    .bytes_up = end ? up : 0,
-	    .bytes_down = end ? down : 0,
-	    .duration_ms = end ? p->now_ms - pl->start_ms : 0,
-	    .reset = reset,
+	    .duration_ms = p->now_ms - pl->start_ms,
 	};
+}
 
-	if (end && p->o.stream_end)
+void proxy_report_plain(struct proxy *p, const struct proxy_plain *pl, bool end, bool reset,
+			uint64_t up, uint64_t down)
+{
+	struct proxy_stream_end e = plain_view(p, pl);
+
+	if (end && p->o.stream_end) {
+		e.bytes_up = up;
+		e.bytes_down = down;
+		e.reset = reset;
 		p->o.stream_end(p->o.ctx, &e);
-	else if (!end && p->o.stream_open)
+	} else if (!end && p->o.stream_open) {
+		e.duration_ms = 0;
 		p->o.stream_open(p->o.ctx, &e);
+	}
 }
 
 /* As Envoy's tcp_proxy counts a connection whose upstream connect failed: the downstream one
@@ -41,13 +49,7 @@ void proxy_report_failed(struct proxy *p, struct proxy_stream_end *e)
 
 void proxy_report_plain_failed(struct proxy *p, const struct proxy_plain *pl)
 {
-	struct proxy_stream_end e = {
-	    .src = &pl->src,
-	    .dst = &pl->dst,
-	    .src_id = "",
-	    .dst_id = "",
-	    .duration_ms = p->now_ms - pl->start_ms,
-	};
+	struct proxy_stream_end e = plain_view(p, pl);
 
 	proxy_report_failed(p, &e);
 }
