@@ -47,4 +47,18 @@ if ! grep -q "retries is accepted but not enforced yet" "$STATE/logs/skiffd-node
 	grep -q "HTTP rules: .*L7 router\|outbound proxy" "$STATE/logs/skiffd-node-1.log"; then t_pass
 else t_fail "$(grep -i "not enforced" "$STATE/logs/skiffd-node-1.log" | head -3)"; fi
 
+t_begin "tcp routes choose per port (match.port); the http route does not apply to tcp ports"
+gen=$(generation node-1)
+lab apply "$HERE/fixtures/canary/tcp-routes.yaml" >"$LOG" 2>&1
+if wait_generation_change node-1 "$gen" 10; then
+	read -r a1 a2 _ aerr atot < <(lab exec -n frontend deploy/frontend -- \
+		"$BUILD/bin/skiff-hit" -n 100 payments-tcp.payments:9000 | hits_by_version)
+	read -r b1 b2 _ berr btot < <(lab exec -n frontend deploy/frontend -- \
+		"$BUILD/bin/skiff-hit" -n 100 payments-tcp.payments:9001 | hits_by_version)
+	# the http route sends everything to v2's port 9000: v1 answering on 9000 shows it unused
+	if [ "$a1/$a2/$aerr/$atot" = 100/0/0/100 ] && [ "$b1/$b2/$berr/$btot" = 0/100/0/100 ]
+	then t_pass
+	else t_fail "9000: v1=$a1 v2=$a2 err=$aerr; 9001: v1=$b1 v2=$b2 err=$berr"; fi
+else t_fail "generation stayed $gen; $(tail -3 "$LOG")"; fi
+
 t_summary

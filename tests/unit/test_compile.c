@@ -757,21 +757,73 @@ static void test_only_matched_routes_warns(void **state)
 	assert_int_equal(f->d.errors, 0);
 }
 
+/*
+ * A Service with an HTTP port and two TCP ports, v1 and v2 one pod each, as Istio's outbound
+ * listeners would route it: `vs` is the VirtualService's route lists.
+ */
+static void y_tcp_scene(struct strbuf *b, const char *routes)
+{
+	y_ns(b, "shop", "skiff.io/mesh: enabled");
+	y_svc(b, "shop", "echo", "10.96.0.10", "http:80:8080 tcp-a:9000:9000 tcp-b:9001:9001");
+	y_pod(b, "shop", "echo-v1", "node-a", "198.18.1.10", "app=echo,version=v1");
+	y_pod(b, "shop", "echo-v2", "node-a", "198.18.2.10", "app=echo,version=v2");
+	y_slice(b, "shop", "echo-x", "echo", 4, "http:8080 tcp-a:9000 tcp-b:9001",
+		"198.18.1.10/echo-v1/1 198.18.2.10/echo-v2/1");
+	y_dr(b, "shop", "echo", "echo");
+	sb_printf(b,
+		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
+		  "metadata:\n  name: echo\n  namespace: shop\nspec:\n  hosts: [echo]\n%s",
+		  routes);
+}
+
+#define TCP_DEST(subset, w)                                                                        \
+	"    - destination:\n        host: echo\n        subset: " subset "\n      weight: " w "\n"
+
+/* tcp routes with match.port choose per port; the HTTP port ignores them (it is not opaque TCP). */
 static void test_tcp_route(void **state)
 {
 	struct fx *f = *state;
-	const char *addrs[] = {"198.18.1.10", "198.18.2.10"};
-	const uint32_t w[] = {4, 1};
+	const char *both[] = {"198.18.1.10", "198.18.2.10"};
+	const uint32_t w82[] = {4, 1}, w11[] = {1, 1};
 
-	y_canary(&f->y, 1, 1);
-	sb_printf(&f->y,
-		  "---\napiVersion: networking.istio.io/v1\nkind: VirtualService\n"
-		  "metadata:\n  name: echo\n  namespace: shop\nspec:\n  hosts: [echo]\n"
-		  "  tcp:\n  - route:\n    - destination:\n        host: echo\n        subset: v1\n"
-		  "      weight: 80\n    - destination:\n        host: echo\n        subset: v2\n"
-		  "      weight: 20\n");
+	y_tcp_scene(&f->y,
+		    "  tcp:\n  - match:\n    - port: 9001\n    route:\n" TCP_DEST(
+			"v2", "100") "  - route:\n" TCP_DEST("v1", "80") TCP_DEST("v2", "20"));
 	fx_compile_ok(f);
-	assert_slots(&f->v, svc_find(&f->v, "shop/echo:80/TCP", 4), 2, addrs, w, 8080);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:9000/TCP", 4), 2, both, w82, 9000);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:9001/TCP", 4), 1, both + 1, w11, 9001);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:80/TCP", 4), 2, both, w11, 8080);
+	assert_true(
+	    diag_contains(&f->d, "its tcp routes do not apply to Service shop/echo port 80"));
+	assert_int_equal(f->d.errors, 0);
+}
+
+/* http routes do not apply to a TCP port: its connections go to the Service's endpoints. */
+static void test_http_route_not_on_tcp_port(void **state)
+{
+	struct fx *f = *state;
+	const char *both[] = {"198.18.1.10", "198.18.2.10"};
+	const uint32_t w[] = {1, 1}, one[] = {1};
+
+	y_tcp_scene(&f->y, "  http:\n  - route:\n" TCP_DEST("v1", "100"));
+	fx_compile_ok(f);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:80/TCP", 4), 1, both, one, 8080);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:9000/TCP", 4), 2, both, w, 9000);
+	assert_true(diag_contains(&f->d, "its http routes do not apply to Service shop/echo port "
+					 "9000 (tcp-a), which is not HTTP"));
+
+	/* Both kinds: each port takes its own; an unmatched port of a tcp route list gets none. */
+	fx_reset(f);
+	diag_free(&f->d);
+	y_tcp_scene(
+	    &f->y,
+	    "  http:\n  - route:\n" TCP_DEST(
+		"v1", "100") "  tcp:\n  - match:\n    - port: 9000\n    route:\n" TCP_DEST("v2",
+											   "100"));
+	fx_compile_ok(f);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:80/TCP", 4), 1, both, one, 8080);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:9000/TCP", 4), 1, both + 1, one, 9000);
+	assert_slots(&f->v, svc_find(&f->v, "shop/echo:9001/TCP", 4), 2, both, w, 9001);
 }
 
 /* Two mesh VSs for one host: the one in the Service's namespace wins, the other is named. */
@@ -1249,6 +1301,7 @@ int main(void)
 	    cmocka_unit_test(test_port_protocols),
 	    T(test_only_matched_routes_warns),
 	    T(test_tcp_route),
+	    T(test_http_route_not_on_tcp_port),
 	    T(test_two_virtualservices),
 	    T(test_destinationrule_root_namespace),
 	    T(test_destinationrule_shadowing),

@@ -590,7 +590,27 @@ static void test_vs_tcp(void **state)
 	assert_true(vs->tcp[0].has_match);
 	assert_int_equal(vs->tcp[0].ndests, 2);
 	assert_int_equal(vs->tcp[0].dests[1].weight, 20);
-	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "tcp[0].match"));
+	/* a port alone is applied by the kernel, per Service port */
+	assert_int_equal(vs->tcp[0].nports, 1);
+	assert_int_equal(vs->tcp[0].ports[0], 9000);
+	assert_int_equal(vs->nunenforced, 0);
+	model_free(&m);
+	diag_free(&d);
+
+	/* an entry naming the client is not: recorded, and it never chooses the route */
+	expect_ok(
+	    VS_HEAD
+	    "  hosts: [tcp-echo]\n  tcp:\n  - match:\n    - port: 9001\n"
+	    "    - port: 9000\n      sourceLabels:\n        app: a\n    - gateways: [gw]\n"
+	    "    - gateways: [mesh]\n    route:\n    - destination:\n        host: tcp-echo\n",
+	    &m, &d);
+	vs = &m.virtualservices[0];
+	assert_int_equal(vs->tcp[0].nports, 2);
+	assert_int_equal(vs->tcp[0].ports[0], 9001);
+	assert_int_equal(vs->tcp[0].ports[1], 0); /* gateways: [mesh] alone: every port */
+	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "tcp[0].match[1]"));
+	assert_true(has_unenforced(vs->unenforced, vs->nunenforced, "tcp[0].match[2]"));
+	assert_int_equal(vs->nunenforced, 2);
 	model_free(&m);
 	diag_free(&d);
 }

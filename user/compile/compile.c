@@ -184,21 +184,20 @@ static bool config_error(int err)
 int compile_service(const struct cc_index *ix, const struct cc_svcport *sps, size_t from, size_t to,
 		    struct cv_service *cs, struct node_view *out, size_t *cap, struct diag *d)
 {
-	struct cc_route r;
-	int err;
+	const struct m_virtualservice *vs = compile_find_vs(ix, sps[from].svc, d);
+	int err = 0;
 
-	const struct m_virtualservice *vs;
-
-	err = compile_route_for(ix, sps[from].svc, &r, d);
-	if (err)
-		return err;
-	vs = compile_find_vs(ix, sps[from].svc, d);
 	for (size_t k = from; k < to && !err; k++) {
+		struct cc_route r;
+
+		err = compile_route_for(ix, sps[k].svc, sps[k].port, &r, d);
+		if (err)
+			return err;
 		err = compile_svcport(ix, &r, &sps[k], (uint32_t)k, &cs[k - from], out, cap, d);
 		if (compile_l7_port(ix, vs, sps[k].svc, sps[k].port, d))
 			cs[k - from].val.flags |= SKIFF_SVC_F_L7;
+		compile_route_free(&r);
 	}
-	compile_route_free(&r);
 	return err;
 }
 

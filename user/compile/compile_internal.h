@@ -99,12 +99,12 @@ struct cc_route {
 };
 
 /*
- * Find the VirtualService and route for `svc` and resolve its destinations. Ignored VSs and
- * routes that only match are warnings; an unresolvable host or an undefined subset is an error
- * (returns -EINVAL, *r left empty). -ENOMEM on allocation failure.
+ * Find the VirtualService and the route for connections to `port` of `svc`, and resolve its
+ * destinations. Ignored VSs and routes that do not apply are warnings; an unresolvable host or an
+ * undefined subset is an error (returns -EINVAL, *r left empty). -ENOMEM on allocation failure.
  */
-int compile_route_for(const struct cc_index *ix, const struct m_service *svc, struct cc_route *r,
-		      struct diag *d);
+int compile_route_for(const struct cc_index *ix, const struct m_service *svc,
+		      const struct m_service_port *port, struct cc_route *r, struct diag *d);
 void compile_route_free(struct cc_route *r);
 /* The VirtualService that routes `svc` (NULL: none); others for it are warned about. */
 const struct m_virtualservice *compile_find_vs(const struct cc_index *ix,

@@ -70,12 +70,13 @@ bool compile_l7_route_on_port(const struct m_route *r, uint16_t port)
 static void warn_not_http(const struct m_virtualservice *vs, const struct m_service *svc,
 			  const struct m_service_port *p, struct diag *d)
 {
-	compile_diag_once(d, DIAG_WARN, vs->meta.file, vs->meta.line,
-			  "VirtualService %s/%s: HTTP rules for Service %s/%s port %u, whose "
-			  "protocol (%s) is not HTTP; connections to it stay in the kernel with "
-			  "weights only (name the port http-..., or set appProtocol: http)",
-			  vs->meta.ns, vs->meta.name, svc->meta.ns, svc->meta.name, p->port,
-			  p->app_protocol ? p->app_protocol : p->name);
+	compile_diag_once(
+	    d, DIAG_WARN, vs->meta.file, vs->meta.line,
+	    "VirtualService %s/%s: HTTP rules for Service %s/%s port %u, whose "
+	    "protocol (%s) is not HTTP; connections to it stay in the kernel, where "
+	    "only tcp routes apply (name the port http-..., or set appProtocol: http)",
+	    vs->meta.ns, vs->meta.name, svc->meta.ns, svc->meta.name, p->port,
+	    p->app_protocol ? p->app_protocol : p->name);
 }
 
 /* A DestinationRule's router-only fields on a port that stays in the kernel: never a silent

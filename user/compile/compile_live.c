@@ -71,8 +71,10 @@ static int live_deps(struct compile_live *cl)
 
 		if (i && cl->ix.vs[i - 1].svc == cl->ix.vs[i].svc)
 			continue;
-		/* the model compiled whole just before: its routes resolve */
-		if (compile_route_for(&cl->ix, svc, &r, &scratch) == 0) {
+		/* the model compiled whole just before: its routes resolve; each port has its own */
+		for (size_t pi = 0; pi < svc->nports && !err; pi++) {
+			if (compile_route_for(&cl->ix, svc, &svc->ports[pi], &r, &scratch))
+				continue;
 			for (size_t k = 0; k < r.ndests && !err; k++) {
 				const struct m_service *t = r.dests[k].target;
 				struct cc_pair p = {.obj = svc};

@@ -5,12 +5,14 @@
  * of the target host), its weight.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "compile/compile_internal.h"
+#include "compile/compile_l7.h"
 
 void compile_svc_fqdn(const struct m_service *svc, char *buf, size_t len)
 {
@@ -79,20 +81,76 @@ static const struct m_virtualservice *find_vs(const struct cc_index *ix,
 }
 
 /* The route the kernel can apply: the first one that matches everything. */
-static const struct m_route *pick_route(const struct m_virtualservice *vs, struct diag *d)
+static bool tcp_route_on_port(const struct m_route *r, uint16_t port)
+{
+	if (!r->has_match)
+		return true;
+	for (size_t i = 0; i < r->nports; i++)
+		if (!r->ports[i] || r->ports[i] == port)
+			return true;
+	return false;
+}
+
+static const struct m_route *first_http(const struct m_virtualservice *vs)
 {
 	for (size_t i = 0; i < vs->nhttp; i++)
 		if (!vs->http[i].has_match)
 			return &vs->http[i];
+	return NULL;
+}
+
+static const struct m_route *first_tcp(const struct m_virtualservice *vs, uint16_t port)
+{
 	for (size_t i = 0; i < vs->ntcp; i++)
-		if (!vs->tcp[i].has_match)
+		if (tcp_route_on_port(&vs->tcp[i], port))
 			return &vs->tcp[i];
-	compile_diag_once(
-	    d, DIAG_WARN, vs->meta.file, vs->meta.line,
-	    "VirtualService %s/%s: only matched routes; connections the kernel keeps (a "
-	    "non-HTTP port, or no outbound listener) get equal weights (add a route without "
-	    "match to set weights)",
-	    vs->meta.ns, vs->meta.name);
+	return NULL;
+}
+
+static void warn_routes_skip_port(const struct m_virtualservice *vs, const struct m_service *svc,
+				  const struct m_service_port *p, const char *kind, struct diag *d)
+{
+	compile_diag_once(d, DIAG_WARN, vs->meta.file, vs->meta.line,
+			  "VirtualService %s/%s: its %s routes do not apply to Service %s/%s "
+			  "port %u (%s), which %s HTTP; connections to it go to the Service's "
+			  "endpoints (add a %s route, or set the port's name or appProtocol)",
+			  vs->meta.ns, vs->meta.name, kind, svc->meta.ns, svc->meta.name, p->port,
+			  p->app_protocol ? p->app_protocol : p->name,
+			  kind[0] == 'h' ? "is not" : "is", kind[0] == 'h' ? "tcp" : "http");
+}
+
+/*
+ * The route the kernel's slots carry for one port, chosen as Istio's outbound listener for that
+ * port would without reading a request: on an HTTP port the first http route without a match
+ * (matched ones are the router's); on a port declared another protocol the first tcp route with
+ * no match or one naming the port; on an unnamed port (Istio sniffs; the kernel cannot) the
+ * http catch-all, else that tcp route.
+ */
+static const struct m_route *pick_route(const struct m_virtualservice *vs,
+					const struct m_service *svc, const struct m_service_port *p,
+					struct diag *d)
+{
+	enum port_proto proto = p->proto == IPPROTO_TCP ? compile_port_proto(p) : PORT_PROTO_UNSET;
+	const struct m_route *http = proto == PORT_PROTO_OTHER ? NULL : first_http(vs);
+	const struct m_route *tcp =
+	    proto == PORT_PROTO_HTTP || proto == PORT_PROTO_HTTP2 ? NULL : first_tcp(vs, p->port);
+
+	if (http)
+		return http;
+	if (tcp)
+		return tcp;
+	if (proto == PORT_PROTO_OTHER && vs->nhttp && !vs->ntcp)
+		warn_routes_skip_port(vs, svc, p, "http", d);
+	else if (proto != PORT_PROTO_OTHER && proto != PORT_PROTO_UNSET && vs->ntcp && !vs->nhttp)
+		warn_routes_skip_port(vs, svc, p, "tcp", d);
+	else if (proto != PORT_PROTO_OTHER && vs->nhttp)
+		compile_diag_once(
+		    d, DIAG_WARN, vs->meta.file, vs->meta.line,
+		    "VirtualService %s/%s: only matched routes; connections the kernel keeps (a "
+		    "non-HTTP port, or no outbound listener) get equal weights (add a route "
+		    "without "
+		    "match to set weights)",
+		    vs->meta.ns, vs->meta.name);
 	return NULL;
 }
 
@@ -226,8 +284,8 @@ int compile_resolve_route(const struct cc_index *ix, const struct m_virtualservi
 	return err;
 }
 
-int compile_route_for(const struct cc_index *ix, const struct m_service *svc, struct cc_route *r,
-		      struct diag *d)
+int compile_route_for(const struct cc_index *ix, const struct m_service *svc,
+		      const struct m_service_port *port, struct cc_route *r, struct diag *d)
 {
 	const struct m_route *rt;
 	int err;
@@ -236,7 +294,7 @@ int compile_route_for(const struct cc_index *ix, const struct m_service *svc, st
 	r->vs = find_vs(ix, svc, d);
 	if (!r->vs)
 		return 0;
-	rt = pick_route(r->vs, d);
+	rt = pick_route(r->vs, svc, port, d);
 	if (!rt || !rt->ndests) {
 		r->vs = NULL;
 		return 0;

@@ -141,10 +141,13 @@ struct m_destination {
 struct m_http_route;
 
 struct m_route {
-	bool
-	    has_match; /* http[].match / tcp[].match present: L7 or port-scoped, not in the kernel */
+	bool has_match; /* http[].match / tcp[].match present: L7 or port-scoped */
 	struct m_destination *dests;
 	size_t ndests;
+	/* tcp routes: the ports of the match entries the kernel can apply (port alone, or none;
+	 * 0 = every port). An entry that also names sources or subnets is not enforced. */
+	uint16_t *ports;
+	size_t nports;
 	int line;
 	struct m_http_route *h; /* http routes: matches and actions (model_http.h); NULL for tcp */
 };

@@ -392,7 +392,8 @@ static void check_subnets(struct pctx *c, const struct ynode *m, const char *key
 	}
 }
 
-bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, bool tls)
+bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, bool tls,
+		    int64_t *port_out)
 {
 	static const char *const tcp_keys[] = {
 	    "destinationSubnets", "port", "sourceLabels", "gateways", "sourceNamespace",
@@ -404,7 +405,7 @@ bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, boo
 	char **gw = NULL;
 	size_t ngw = 0;
 	char p[256];
-	int64_t port;
+	int64_t port = 0;
 
 	if (m->kind != YNODE_MAP) {
 		perr(c, m, "%s must be a mapping", path);
@@ -414,7 +415,10 @@ bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, boo
 	check_subnets(c, m, "destinationSubnets", path, true);
 	if (!tls)
 		check_subnets(c, m, "sourceSubnet", path, false);
-	pint(c, m, "port", 1, 65535, &port, pathf(p, sizeof(p), "%s.port", path));
+	if (pint(c, m, "port", 1, 65535, &port, pathf(p, sizeof(p), "%s.port", path)) < 0)
+		port = -1;
+	if (port_out)
+		*port_out = port;
 	plabels(c, m, "sourceLabels", &l, pathf(p, sizeof(p), "%s.sourceLabels", path));
 	labels_free(&l);
 	pstrlist(c, m, "gateways", &gw, &ngw, pathf(p, sizeof(p), "%s.gateways", path));

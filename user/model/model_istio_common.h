@@ -74,8 +74,10 @@ int istio_check_enum(struct pctx *c, const struct ynode *map, const char *key,
 void istio_check_label_field(struct pctx *c, const struct ynode *map, const char *key,
 			     const char *path);
 /* L4 match of a tcp/tls route (port, sourceLabels, subnets...). sniHosts is left to the caller.
- * Returns false when `m` is not a mapping. */
-bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, bool tls);
+ * Returns false when `m` is not a mapping. *port_out (may be NULL): the port, 0 when absent,
+ * -1 when invalid. */
+bool istio_l4_match(struct pctx *c, const struct ynode *m, const char *path, bool tls,
+		    int64_t *port_out);
 
 void istio_strlist_free(char **v, size_t n);
 

@@ -163,6 +163,7 @@ static void routes_free(struct m_route *r, size_t n)
 			m_headers_free(r[i].dests[j].headers);
 		}
 		free(r[i].dests);
+		free(r[i].ports);
 		m_http_route_free(r[i].h);
 	}
 	free(r);

@@ -275,25 +275,6 @@ void vs_old_percent(struct vsctx *v, const struct ynode *parent, const char *key
 	}
 }
 
-bool vs_matches(struct vsctx *v, const struct ynode *route, const char *path, bool http)
-{
-	const struct ynode *seq;
-	char p[PATH_MAX_LEN];
-
-	seq = pget(v->c, route, "match", YNODE_SEQ, false, pathf(p, sizeof(p), "%s.match", path));
-	if (!seq || seq->n == 0)
-		return false;
-	for (size_t i = 0; i < seq->n; i++) {
-		char q[PATH_MAX_LEN];
-
-		pathf(q, sizeof(q), "%s[%zu]", p, i);
-		if (!http)
-			istio_l4_match(v->c, seq->items[i], q, false);
-	}
-	vs_unenforced(v, seq, p);
-	return true;
-}
-
 void vs_cors(struct vsctx *v, const struct ynode *cp, const char *path)
 {
 	static const char *const known[] = {
@@ -335,6 +316,65 @@ void vs_cors(struct vsctx *v, const struct ynode *cp, const char *path)
 
 /* ---- tcp and tls ---- */
 
+/* Whether a tcp match entry applies to mesh traffic: no gateways, or "mesh" among them. */
+static bool l4_match_for_mesh(const struct ynode *m)
+{
+	const struct ynode *gw = ynode_get(m, "gateways");
+
+	for (size_t i = 0; gw && gw->kind == YNODE_SEQ && i < gw->n; i++)
+		if (gw->items[i]->kind == YNODE_SCALAR && !strcmp(gw->items[i]->scalar, "mesh"))
+			return true;
+	return !gw;
+}
+
+/*
+ * One tcp match entry. The kernel chooses a port's route without knowing the client, so an
+ * entry is applied when it names at most a port (and gateways including mesh); one that also
+ * names sources or subnets is recorded as not enforced and never chosen.
+ */
+static void vs_tcp_match(struct vsctx *v, const struct ynode *m, const char *path,
+			 struct m_route *r)
+{
+	static const char *const kernel_keys[] = {"port", "gateways", NULL};
+	int64_t port = 0;
+
+	if (!istio_l4_match(v->c, m, path, false, &port) || port < 0)
+		return;
+	if (!l4_match_for_mesh(m)) {
+		vs_unenforced(v, m, path); /* for gateways only: skiff runs none */
+		return;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		size_t k = 0;
+
+		while (kernel_keys[k] && strcmp(kernel_keys[k], m->keys[i]))
+			k++;
+		if (!kernel_keys[k]) {
+			vs_unenforced(v, m, path);
+			return;
+		}
+	}
+	*PUSH(r->ports, r->nports) = (uint16_t)port;
+}
+
+/* match[] of a tcp route: true when it has entries (the route is then port-scoped). */
+static bool vs_tcp_matches(struct vsctx *v, const struct ynode *route, const char *path,
+			   struct m_route *r)
+{
+	const struct ynode *seq;
+	char p[PATH_MAX_LEN];
+
+	seq = pget(v->c, route, "match", YNODE_SEQ, false, pathf(p, sizeof(p), "%s.match", path));
+	if (!seq || seq->n == 0)
+		return false;
+	for (size_t i = 0; i < seq->n; i++) {
+		char q[PATH_MAX_LEN];
+
+		vs_tcp_match(v, seq->items[i], pathf(q, sizeof(q), "%s[%zu]", p, i), r);
+	}
+	return true;
+}
+
 static void vs_tcp_one(struct vsctx *v, const struct ynode *t, const char *path, struct m_route *r)
 {
 	static const char *const known[] = {"match", "route", NULL};
@@ -347,7 +387,7 @@ static void vs_tcp_one(struct vsctx *v, const struct ynode *t, const char *path,
 		return;
 	}
 	punknown(v->c, t, known, path);
-	r->has_match = vs_matches(v, t, path, false);
+	r->has_match = vs_tcp_matches(v, t, path, r);
 	n = pget(v->c, t, "route", YNODE_SEQ, true, pathf(p, sizeof(p), "%s.route", path));
 	if (n && n->n == 0)
 		perr(v->c, n, "%s must list at least one destination", p);
@@ -397,7 +437,7 @@ static void vs_tls_one(struct vsctx *v, const struct ynode *t, const char *path)
 		perr(v->c, seq, "%s must have at least one entry with sniHosts", p);
 	for (size_t i = 0; seq && i < seq->n; i++) {
 		pathf(q, sizeof(q), "%s[%zu]", p, i);
-		if (istio_l4_match(v->c, seq->items[i], q, true))
+		if (istio_l4_match(v->c, seq->items[i], q, true, NULL))
 			vs_sni_hosts(v, seq->items[i], q);
 	}
 	seq = pget(v->c, t, "route", YNODE_SEQ, true, pathf(p, sizeof(p), "%s.route", path));

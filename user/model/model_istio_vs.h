@@ -39,8 +39,6 @@ void vs_http_one(struct vsctx *v, const struct ynode *h, const char *path, struc
 /* http[].match into h->matches; true when at least one match is given. */
 bool vs_http_matches(struct vsctx *v, const struct ynode *route, const char *path,
 		     struct m_http_route *h);
-/* match[] of a tcp route; true when at least one match is given. */
-bool vs_matches(struct vsctx *v, const struct ynode *route, const char *path, bool http);
 /* Percent {value} at parent[key]: *out set when present and valid. */
 void vs_percentage(struct vsctx *v, const struct ynode *parent, const char *key, const char *path,
 		   double *out);
