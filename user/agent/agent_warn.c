@@ -33,8 +33,8 @@ static void warn_fields(struct agent *a, const char *kind, const struct meta *m,
 		snprintf(key, sizeof(key), "%s %s/%s %s", kind, m->ns, m->name, u[i].field);
 		if (!warned_once(a, key))
 			agent_log("warning",
-				  "%s:%d: %s %s/%s: %s is accepted but not enforced yet "
-				  "(needs the L7 proxy); the kernel applies route weights only",
+				  "%s:%d: %s %s/%s: %s is accepted but not enforced yet; "
+				  "see docs/limitations.md",
 				  m->file, u[i].line, kind, m->ns, m->name, u[i].field);
 	}
 }
