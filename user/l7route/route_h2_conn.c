@@ -29,6 +29,7 @@
 
 #include "l7/l7_h2_limits.h"
 #include "l7route/route_h2.h"
+#include "l7route/route_workers.h"
 
 bool l7r_is_h2(struct l7r_conn *c)
 {
@@ -251,22 +252,13 @@ static void request_end(struct l7r_h2 *h, struct l7r_h2s *s)
 /* The request head is complete: its thread routes it while the body comes. */
 static void start(struct l7r_h2 *h, struct l7r_h2s *s)
 {
-	pthread_attr_t at;
-	pthread_t th;
-	int err;
-
 	s->q.rec.start_ns = l7r_now_ns();
 	s->q.rec.request_bytes += s->list_size;
 	s->running = true;
 	pthread_mutex_lock(&h->lock);
 	h->running++;
 	pthread_mutex_unlock(&h->lock);
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 256 << 10);
-	err = pthread_create(&th, &at, l7r_h2_stream_main, s);
-	pthread_attr_destroy(&at);
-	if (err) {
+	if (l7r_workers_run(h->c->rt->h2w, l7r_h2_stream_main, s)) {
 		pthread_mutex_lock(&h->lock);
 		h->running--;
 		pthread_mutex_unlock(&h->lock);
