@@ -240,12 +240,14 @@ static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_
 	return err ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-/* The request ended: a try waiting for more sends END_STREAM. */
+/* The request ended: a try waiting for more sends END_STREAM. A head that ends the request
+ * comes before its thread starts, which reads in_eof first: no wake-up to pay for. */
 static void request_end(struct l7r_h2 *h, struct l7r_h2s *s)
 {
 	pthread_mutex_lock(&h->lock);
 	s->in_eof = true;
-	l7r_h2_poke(s);
+	if (s->running)
+		l7r_h2_poke(s);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -352,7 +354,8 @@ static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t 
 		l7_buf_consume(&s->rs.body, len);
 		s->out_taken += len;
 		s->q.rec.response_bytes += len;
-		l7r_h2_poke(s);
+		if (!s->out_eof) /* the endpoint still sends: its window reopens by as much */
+			l7r_h2_poke(s);
 	}
 	rc = (ssize_t)len;
 	if (len == left && s->out_reset)
