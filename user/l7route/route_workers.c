@@ -72,7 +72,8 @@ static void *worker_main(void *arg)
 		more = next_job(w, me);
 		if (!more && --w->nall == 0)
 			pthread_cond_broadcast(&w->gone);
-		pthread_mutex_unlock(&w->lock); /* w may be freed from here when this was the last */
+		pthread_mutex_unlock(
+		    &w->lock); /* w may be freed from here when this was the last */
 	} while (more);
 	pthread_cond_destroy(&me->cv);
 	free(me);
