@@ -346,4 +346,18 @@ if applied "$NET/virtual-service-reviews-jason-v2-v3.yaml" &&
 	else t_fail "504 x $slow after ${secs}s; 200 x $fast for the 0.5 s answer"; fi
 else t_fail "not applied, or no restart: $(tail -3 "$LOG")"; fi
 
+# skiff-echo answers a connection's streams in turn (a /delay/ holds the others), so ten 300 ms
+# answers come in about 300 ms only when the router has all ten under way upstream at once, each
+# on a connection of its own (jason-v2-v3 still applies: v3). A router that tried one stream at
+# a time, or queued them on one connection to this server, would take 3 s.
+t_begin "h2 concurrency: 10 streams of /delay/300 on one client connection are answered together, not in 3 s"
+t0=$(date +%s.%N)
+out=$(nghttp_n reviews 10 /delay/300)
+secs=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+ok=$(count ':status: 200' <<<"$out") conns=$(count '] Connected' <<<"$out")
+max=$([ -n "${SKIFF_SANITIZED:-}" ] && echo 2.4 || echo 1.5)
+if [ "$ok" = 10 ] && [ "$conns" = 1 ] && awk -v s="$secs" -v m="$max" 'BEGIN { exit !(s < m) }'; then
+	t_pass "10 x 200 in ${secs}s on 1 connection (serial: 3 s)"
+else t_fail "200 x $ok on $conns connection(s) in ${secs}s (under $max s wanted)"; fi
+
 t_summary

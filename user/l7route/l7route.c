@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "l7route/route_h2.h"
+#include "l7route/route_workers.h"
 
 /* Ejections end on outlier detection's timer, requests or not: every 100 ms, each set whose
  * interval is up is ticked (cheap: a compare per set otherwise), and idle upstream connections
@@ -55,11 +56,13 @@ int l7route_start(const struct l7route_opts *o, struct l7route **out)
 	l7r_io_stream_idle(o->stream_idle_ms);
 	r->pool = l7r_pool_new();
 	r->h2pool = l7r_h2_pool_new();
+	r->h2w = l7r_workers_new();
 	r->lbs = l7r_lbs_new(o->eject, o->ctx);
-	if (!r->pool || !r->h2pool || !r->lbs) {
+	if (!r->pool || !r->h2pool || !r->h2w || !r->lbs) {
 		if (r->pool)
 			l7r_pool_free(r->pool);
 		l7r_h2_pool_free(r->h2pool);
+		l7r_workers_free(r->h2w);
 		l7r_lbs_free(r->lbs);
 		free(r);
 		return -ENOMEM;
@@ -227,6 +230,7 @@ void l7route_stop(struct l7route *r)
 	l7r_plan_drop(r);
 	l7r_pool_free(r->pool);
 	l7r_h2_pool_free(r->h2pool);
+	l7r_workers_free(r->h2w); /* the streams ended with their connections */
 	l7r_lbs_free(r->lbs);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->idle);

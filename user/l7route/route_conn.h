@@ -23,6 +23,7 @@ struct l7route {
 	struct l7route_opts o;
 	struct l7r_pool *pool;
 	struct l7r_h2_pool *h2pool; /* HTTP/2 connections to endpoints (route_h2_up.c) */
+	struct l7r_workers *h2w;    /* threads kept for HTTP/2 streams (route_workers.c) */
 	struct l7r_lbs *lbs; /* DestinationRule balancers, kept across reloads (route_lb.h) */
 	pthread_t ticker;    /* outlier detection's interval timer over lbs */
 	bool ticker_on;

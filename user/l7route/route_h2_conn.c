@@ -29,6 +29,7 @@
 
 #include "l7/l7_h2_limits.h"
 #include "l7route/route_h2.h"
+#include "l7route/route_workers.h"
 
 bool l7r_is_h2(struct l7r_conn *c)
 {
@@ -239,34 +240,27 @@ static int on_data(nghttp2_session *ss, uint8_t flags, int32_t sid, const uint8_
 	return err ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 }
 
-/* The request ended: a try waiting for more sends END_STREAM. */
+/* The request ended: a try waiting for more sends END_STREAM. A head that ends the request
+ * comes before its thread starts, which reads in_eof first: no wake-up to pay for. */
 static void request_end(struct l7r_h2 *h, struct l7r_h2s *s)
 {
 	pthread_mutex_lock(&h->lock);
 	s->in_eof = true;
-	l7r_h2_poke(s);
+	if (s->running)
+		l7r_h2_poke(s);
 	pthread_mutex_unlock(&h->lock);
 }
 
 /* The request head is complete: its thread routes it while the body comes. */
 static void start(struct l7r_h2 *h, struct l7r_h2s *s)
 {
-	pthread_attr_t at;
-	pthread_t th;
-	int err;
-
 	s->q.rec.start_ns = l7r_now_ns();
 	s->q.rec.request_bytes += s->list_size;
 	s->running = true;
 	pthread_mutex_lock(&h->lock);
 	h->running++;
 	pthread_mutex_unlock(&h->lock);
-	pthread_attr_init(&at);
-	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&at, 256 << 10);
-	err = pthread_create(&th, &at, l7r_h2_stream_main, s);
-	pthread_attr_destroy(&at);
-	if (err) {
+	if (l7r_workers_run(h->c->rt->h2w, l7r_h2_stream_main, s)) {
 		pthread_mutex_lock(&h->lock);
 		h->running--;
 		pthread_mutex_unlock(&h->lock);
@@ -360,7 +354,8 @@ static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t 
 		l7_buf_consume(&s->rs.body, len);
 		s->out_taken += len;
 		s->q.rec.response_bytes += len;
-		l7r_h2_poke(s);
+		if (!s->out_eof) /* the endpoint still sends: its window reopens by as much */
+			l7r_h2_poke(s);
 	}
 	rc = (ssize_t)len;
 	if (len == left && s->out_reset)

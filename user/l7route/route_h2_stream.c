@@ -219,7 +219,9 @@ static bool respond(struct l7r_h2s *s)
 }
 
 /* The head goes to the client, and the rest of the response after it as it comes; the route
- * timeout still bounds it. A response that breaks now can only reset the stream. */
+ * timeout still bounds it. A response that breaks now can only reset the stream. One that came
+ * whole goes with the thread's last news (l7r_h2_stream_main): one wake-up of the connection's
+ * thread, not two. */
 static void stream_rest(struct l7r_h2s *s, struct l7r_h2_up *open, uint64_t route_dl)
 {
 	struct l7r_h2 *h = s->h;
@@ -228,7 +230,8 @@ static void stream_rest(struct l7r_h2s *s, struct l7r_h2_up *open, uint64_t rout
 	pthread_mutex_lock(&h->lock);
 	s->head_ready = true;
 	s->out_eof = !open;
-	l7r_h2_notify_locked(s);
+	if (open)
+		l7r_h2_notify_locked(s);
 	pthread_mutex_unlock(&h->lock);
 	if (!open)
 		return;

@@ -260,7 +260,11 @@ static bool up_alive(struct l7r_h2_up *u)
 	return nghttp2_session_want_read(u->s); /* false after a GOAWAY */
 }
 
-static struct l7r_h2_up *pool_get(struct l7r_h2_pool *p, const struct skiff_sock_origin *ep)
+/* An idle connection to `ep`. One the endpoint closed meanwhile shows as a close or a refusal
+ * before any response frame and is redialled then (l7r_h2_try); `check` reads what came while
+ * it idled first, for a request that could not be sent again. */
+static struct l7r_h2_up *pool_get(struct l7r_h2_pool *p, const struct skiff_sock_origin *ep,
+				  bool check)
 {
 	struct l7r_h2_up **pp, *u = NULL;
 
@@ -272,7 +276,7 @@ static struct l7r_h2_up *pool_get(struct l7r_h2_pool *p, const struct skiff_sock
 			break;
 		}
 	pthread_mutex_unlock(&p->lock);
-	if (u && !up_alive(u)) {
+	if (u && check && !up_alive(u)) {
 		up_close(u);
 		return NULL;
 	}
@@ -543,7 +547,7 @@ static enum l7r_outcome tried(struct l7r_conn *c, struct l7r_h2_up *u, enum l7r_
 /* A connection for a try: an HBONE stream of its own, a pooled one, or a new one. NULL with
  * *o set when there is none. */
 static struct l7r_h2_up *up_get(struct l7r_conn *c, const struct l7_endpoint *ep, uint64_t dl,
-				bool *tunnel, const char *traceparent, bool pooled,
+				bool *tunnel, const char *traceparent, bool pooled, bool check,
 				enum l7r_outcome *o)
 {
 	uint64_t cdl = l7r_deadline(L7R_CONNECT_MS);
@@ -555,7 +559,7 @@ static struct l7r_h2_up *up_get(struct l7r_conn *c, const struct l7_endpoint *ep
 	fd = h2_tunnel(c->rt, &c->client, ep, traceparent);
 	*tunnel = fd != -ENOENT;
 	if (!*tunnel && pooled)
-		u = pool_get(c->rt->h2pool, &ep->addr);
+		u = pool_get(c->rt->h2pool, &ep->addr, check);
 	if (u)
 		return u;
 	if (!*tunnel)
@@ -576,11 +580,16 @@ enum l7r_outcome l7r_h2_try(struct l7r_conn *c, const struct l7_endpoint *ep, co
 	const struct h2_req r = {nva, nvlen, &none, s, dl, &s->cancel, &s->rs};
 	struct l7r_h2_up *u;
 	enum l7r_outcome o;
-	bool again;
+	bool again, check;
 
 	*open = NULL;
+	/* a request whose body has not all come may pass the retry buffer and be unable to go
+	 * again: its pooled connection is checked before use */
+	pthread_mutex_lock(&s->h->lock);
+	check = !s->in_eof;
+	pthread_mutex_unlock(&s->h->lock);
 	for (bool pooled = true;; pooled = false) {
-		u = up_get(c, ep, dl, tunnel, traceparent, pooled, &o);
+		u = up_get(c, ep, dl, tunnel, traceparent, pooled, check, &o);
 		if (!u)
 			return o;
 		o = request(u, &r);
