@@ -37,7 +37,6 @@
 #define SKIFF_MAP_ENROLLED    "skiff_enrolled"
 #define SKIFF_MAP_UDP_FLOWS   "skiff_udp_flows"
 #define SKIFF_MAP_UDP_REV     "skiff_udp_rev"
-#define SKIFF_MAP_SOCK_ORIGIN "skiff_sk_origin" /* struct skiff_sock_origin per socket */
 #define SKIFF_MAP_POD_ADDR    "skiff_pod_addr"
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
@@ -153,7 +152,8 @@ struct skiff_pod_addr {
 };
 _Static_assert(sizeof(struct skiff_pod_addr) == 40, "skiff_pod_addr layout");
 
-/* Per-socket (sk_storage) memory of the VIP a TCP or connected UDP socket dialled. */
+/* An endpoint as the load balancer keeps it: the VIP a TCP or connected UDP socket dialled (in
+ * its struct skiff_sock_state, skiff/accel.h), a backend, a punted destination. */
 struct skiff_sock_origin {
 	union skiff_addr addr;
 	__be16 port;

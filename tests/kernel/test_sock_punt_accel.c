@@ -836,7 +836,7 @@ static int setup(void **state)
 	T.sockhash_fd = open_pin(SKIFF_MAP_SOCKHASH);
 	T.stats_fd = open_pin(SKIFF_MAP_L4_STATS);
 	T.addr_fd = open_pin(SKIFF_MAP_SK_ADDR);
-	T.sk_state_fd = open_pin(SKIFF_MAP_SK_ACCEL);
+	T.sk_state_fd = open_pin(SKIFF_MAP_SK_STATE);
 	if (T.sockhash_fd < 0 || T.stats_fd < 0 || T.addr_fd < 0 || T.sk_state_fd < 0)
 		goto out_fail;
 	return 0;
