@@ -31,13 +31,13 @@
 #define SKIFF_AF_INET6 6
 
 /* Map names as bpftool shows them (BPF object names are limited to 15 characters). */
-#define SKIFF_MAP_CONFIG      "skiff_config"
-#define SKIFF_MAP_SERVICES    "skiff_services"
-#define SKIFF_MAP_BACKENDS    "skiff_backends"
-#define SKIFF_MAP_ENROLLED    "skiff_enrolled"
-#define SKIFF_MAP_UDP_FLOWS   "skiff_udp_flows"
-#define SKIFF_MAP_UDP_REV     "skiff_udp_rev"
-#define SKIFF_MAP_POD_ADDR    "skiff_pod_addr"
+#define SKIFF_MAP_CONFIG    "skiff_config"
+#define SKIFF_MAP_SERVICES  "skiff_services"
+#define SKIFF_MAP_BACKENDS  "skiff_backends"
+#define SKIFF_MAP_ENROLLED  "skiff_enrolled"
+#define SKIFF_MAP_UDP_FLOWS "skiff_udp_flows"
+#define SKIFF_MAP_UDP_REV   "skiff_udp_rev"
+#define SKIFF_MAP_POD_ADDR  "skiff_pod_addr"
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
 union skiff_addr {
