@@ -1552,7 +1552,7 @@ static void test_reused_id_counters_reset(void **state)
 /* An IPv4 socket's peer as "ip:port". */
 static void peer_str(int fd, char *buf, size_t size)
 {
-	struct sockaddr_in sin;
+	struct sockaddr_in sin = {0};
 	socklen_t len = sizeof(sin);
 	char ip[INET_ADDRSTRLEN] = "?";
 
