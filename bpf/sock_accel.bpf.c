@@ -16,25 +16,21 @@
 #include "lib/accel_msg.h"
 #include "lib/accel_sockops.h"
 #include "lib/guard_sockops.h"
-#include "lib/punt_sockops.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 SEC("sockops")
 int accel_sockops(struct bpf_sock_ops *ctx)
 {
-	int punt;
-
 	switch (ctx->op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		guard_connect(ctx);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		punt = punt_established(ctx);
-		accel_established(ctx, true, punt >= 0, punt > 0);
+		accel_established(ctx, true);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
-		accel_established(ctx, false, false, false);
+		accel_established(ctx, false);
 		break;
 	case BPF_SOCK_OPS_RTT_CB:
 		accel_leave(ctx); /* asked for by fast-path sockets only */

@@ -70,7 +70,7 @@ static __always_inline void agent_established(struct bpf_sock_ops *ctx, struct s
 	if (client ? sk->mark != SKIFF_MARK_AGENT
 		   : !agent_is_listener(cfg, k) || !accel_peer_inserted(k))
 		return;
-	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	st = sk_state_new(sk);
 	if (!st)
 		return;
 	wl = pod->workload_id;

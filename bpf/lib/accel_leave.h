@@ -53,7 +53,7 @@ static __always_inline void accel_leave(struct bpf_sock_ops *ctx)
 
 	if (!sk)
 		return;
-	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
+	st = sk_state(sk);
 	if (!st || !(st->flags & SKIFF_SOCK_F_ACCEL) ||
 	    !(st->flags & (SKIFF_SOCK_F_TCP | SKIFF_SOCK_F_NO_PEER)) || key_of_sockops(ctx, &key))
 		return;

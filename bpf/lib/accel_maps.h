@@ -9,6 +9,7 @@
 
 #include "skiff/accel.h"
 #include "lib/pod_ips.h" /* skiff_pod_ips */
+#include "lib/sk_state.h"
 
 /* Set by skiffd before load: 0 (skiffd --no-accel) keeps the counters but inserts no socket. */
 const volatile __u32 accel_redirect_on = 1;
@@ -36,15 +37,6 @@ struct {
 	__type(value, struct skiff_l4_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_l4_stats SEC(".maps");
-
-/* Per socket: start time, workload pair, redirected bytes. Written by sockops and sk_msg. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct skiff_sock_state);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} skiff_sk_accel SEC(".maps");
 
 /* An accelerated socket's own key -> its struct sock address (for sk_msg to read the peer's
  * unread byte count: probe reads, so a stale address reads garbage, never crashes) and cookie.

@@ -61,7 +61,7 @@ static __always_inline int accel_msg_redirect(struct sk_msg_md *msg)
 	/* without its per-socket state a socket could not remember a fall-back: TCP throughout */
 	if (!sk)
 		return SK_PASS;
-	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
+	st = sk_state(sk);
 	if (!st || (st->flags & (SKIFF_SOCK_F_TCP | SKIFF_SOCK_F_NO_PEER)) ||
 	    peer_key_of_msg(msg, &peer))
 		return SK_PASS;

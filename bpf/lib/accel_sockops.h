@@ -20,6 +20,7 @@
 #include "lib/accel_sock.h"
 #include "lib/accel_stats.h"
 #include "lib/events.h"
+#include "lib/punt_sockops.h"
 
 /* A flow event of this socket's connection, oriented client -> server. */
 static __always_inline struct skiff_event *ev_sock(__u8 kind, const struct skiff_sock_key *k,
@@ -50,16 +51,14 @@ static __always_inline void ev_opened(const struct skiff_sock_key *k,
 }
 
 /* This socket's part of its connection's CLOSED event (skiff/events.h: the merge rule). */
-static __always_inline void ev_closed(struct bpf_sock_ops *ctx, const struct skiff_sock_state *st,
+static __always_inline void ev_closed(const struct skiff_sock_key *k,
+				      const struct skiff_sock_state *st,
 				      const struct skiff_l4_stats *d)
 {
-	struct skiff_sock_key k;
 	struct skiff_event *e;
 	__u8 flags = 0;
 
-	if (key_of_sockops(ctx, &k))
-		return;
-	e = ev_sock(SKIFF_EV_CLOSED, &k, &st->pair, st->flags & SKIFF_SOCK_F_CLIENT);
+	e = ev_sock(SKIFF_EV_CLOSED, k, &st->pair, st->flags & SKIFF_SOCK_F_CLIENT);
 	if (!e)
 		return;
 	if (st->flags & SKIFF_SOCK_F_ACCEL)
@@ -101,19 +100,24 @@ static __always_inline bool agent_dialled(const struct skiff_sock_key *k)
 	return true;
 }
 
-/* `punted`: a client that connect4/6 sent to skiffd; `fast`: ... whose hop joins the sockhash. */
-static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client, bool punted,
-					      bool fast)
+/* A socket is established: its state, counters and maybe the sockhash. A client may carry state
+ * from connect4/6 (its VIP, a punt to file); an accepted socket starts with none. */
+static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool client)
 {
+	struct skiff_sock_state *st = NULL;
 	struct skiff_pod *me, *peer;
-	struct skiff_sock_state *st;
 	struct skiff_sock_key key;
 	struct bpf_sock *sk = ctx->sk;
 	__u32 my_wl, peer_wl = 0;
 	bool join;
+	int punt = -1;
 
 	if (!sk || key_of_sockops(ctx, &key))
 		return;
+	if (client) {
+		st = sk_state(sk);
+		punt = punt_established(st, &key);
+	}
 	me = pod_ips_lookup(&key.local, key.family);
 	if (!me) {
 		agent_established(ctx, &key, client); /* skiffd's end of a hop, or nothing */
@@ -123,13 +127,14 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 	peer = pod_ips_lookup(&key.remote, key.family);
 	if (peer)
 		peer_wl = peer->workload_id;
-	else if (client ? punted : agent_dialled(&key))
+	else if (client ? punt >= 0 : agent_dialled(&key))
 		peer_wl = SKIFF_WL_AGENT; /* skiffd's hop: skiffd reports the connection */
-	join = accel_join(&key, client, fast, peer);
+	join = accel_join(&key, client, punt > 0, peer);
 	if (peer && !client && !join)
 		return; /* its client stayed on TCP and counts this connection, both ways */
 
-	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st)
+		st = sk_state_new(sk);
 	if (!st)
 		return;
 	accel_state_init(ctx, st, client ? my_wl : peer_wl, client ? peer_wl : my_wl,
@@ -183,9 +188,9 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 
 	if (!sk)
 		return;
-	st = bpf_sk_storage_get(&skiff_sk_accel, sk, 0, 0);
-	if (!st)
-		return;
+	st = sk_state(sk);
+	if (!st || !st->start_ns)
+		return; /* no state since established, or counted already */
 	client = st->flags & SKIFF_SOCK_F_CLIENT;
 	agent = st->flags & SKIFF_SOCK_F_AGENT;
 	/* skiffd's end adds only what it redirected: what went over TCP, its pod's end counted */
@@ -211,11 +216,16 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 		d.duration_ns = bpf_ktime_get_ns() - st->start_ns;
 	}
 	l4_stats_add(&st->pair, &d);
-	ev_closed(ctx, st, &d);
 	accel_closed_learn(ctx, st, client);
-	if ((st->flags & SKIFF_SOCK_F_ACCEL) && !key_of_sockops(ctx, &key))
-		bpf_map_delete_elem(&skiff_sk_addr, &key);
-	bpf_sk_storage_delete(&skiff_sk_accel, sk); /* a second CLOSE must not count again */
+	if (!key_of_sockops(ctx, &key)) {
+		ev_closed(&key, st, &d);
+		if (st->flags & SKIFF_SOCK_F_ACCEL)
+			bpf_map_delete_elem(&skiff_sk_addr, &key);
+	}
+	/* a second CLOSE must not count again; the storage itself goes with the socket (deleting
+	 * it here would cost a lookup and a free that the socket's destruction does anyway) */
+	st->start_ns = 0;
+	st->flags = 0;
 }
 
 #endif

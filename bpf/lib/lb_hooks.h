@@ -51,8 +51,7 @@ static __always_inline int lb_connect_tcp(struct bpf_sock_addr *ctx, struct bpf_
 		ev_connect(SKIFF_EV_DENIED, SKIFF_EV_DENY_POLICY, self, dst, &hit);
 		return policy_refuse();
 	}
-	if (punt_connect(ctx, sk, dst, pv == POLICY_L7, is6)) {
-		origin_remember(sk, vip); /* getpeername: what was dialled, not skiffd */
+	if (punt_connect(ctx, sk, dst, vip, pv == POLICY_L7, is6)) {
 		ev_connect(SKIFF_EV_PUNTED, 0, self, dst, &hit);
 		return 1;
 	}
@@ -82,10 +81,7 @@ static __always_inline bool lb_connect_l7(struct bpf_sock_addr *ctx, struct bpf_
 {
 	if (!svc || proto != IPPROTO_TCP || !(svc->flags & SKIFF_SVC_F_L7))
 		return false;
-	if (!punt_connect(ctx, sk, vip, true, is6))
-		return false;
-	origin_remember(sk, vip);
-	return true;
+	return punt_connect(ctx, sk, vip, vip, true, is6);
 }
 
 /* connect(): TCP and connected UDP. TCP is held to the same-node policy verdict, and goes to

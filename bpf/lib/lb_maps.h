@@ -41,15 +41,6 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_pod_addr SEC(".maps");
 
-/* Per socket: the VIP it connected to, for getpeername. Written by connect4/6. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct skiff_sock_origin);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} skiff_sk_origin SEC(".maps");
-
 /* (socket, VIP) -> backend an unconnected UDP flow sticks to. Written by sendmsg4/6. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * What a socket dialled before we rewrote it: the VIP per socket (sk_storage) for getpeername,
+ * What a socket dialled before we rewrote it: the VIP in its state (lib/sk_state.h) for getpeername,
  * and for UDP the (socket, VIP) -> backend stickiness and the (socket, backend) -> VIP reverse
  * entry that recvmsg uses to show the client the address it sent to.
  */
@@ -9,28 +9,39 @@
 
 #include "lib/addr.h"
 #include "lib/lb_maps.h"
+#include "lib/sk_state.h"
 
-/* Remember the VIP a TCP or connected UDP socket dialled. Best effort: a full map only costs
- * getpeername its VIP, never the connection. */
+/* Remember the VIP a TCP or connected UDP socket dialled; a punt an earlier connect() of the
+ * socket left is void. Best effort: no memory only costs getpeername its VIP, never the
+ * connection. */
 static __always_inline void origin_remember(struct bpf_sock *sk,
 					    const struct skiff_sock_origin *vip)
 {
-	struct skiff_sock_origin *o;
+	struct skiff_sock_state *st = sk_state_new(sk);
 
-	o = bpf_sk_storage_get(&skiff_sk_origin, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (o)
-		*o = *vip;
+	if (!st)
+		return;
+	st->vip = *vip;
+	st->punt.family = 0;
 }
 
-/* A socket reconnected to a non-service address must stop reporting its old VIP. */
+/* A socket reconnected to a non-service address must stop reporting its old VIP, nor be filed
+ * as punted. A socket without state (most connections to a pod or outside) gets none. */
 static __always_inline void origin_forget(struct bpf_sock *sk)
 {
-	bpf_sk_storage_delete(&skiff_sk_origin, sk);
+	struct skiff_sock_state *st = sk_state(sk);
+
+	if (!st)
+		return;
+	st->vip.family = 0;
+	st->punt.family = 0;
 }
 
 static __always_inline struct skiff_sock_origin *origin_of(struct bpf_sock *sk)
 {
-	return bpf_sk_storage_get(&skiff_sk_origin, sk, 0, 0);
+	struct skiff_sock_state *st = sk_state(sk);
+
+	return st && st->vip.family ? &st->vip : NULL;
 }
 
 static __always_inline void udp_flow_key(struct skiff_udp_flow_key *k, __u64 cookie,

@@ -10,6 +10,7 @@
 
 #include "skiff/punt.h"
 #include "lib/addr.h"
+#include "lib/sk_state.h"
 
 /* skiff_punt_cfg[0]: skiffd's outbound listener. Written by skiffd. */
 struct {
@@ -39,15 +40,6 @@ struct {
 	__type(value, struct skiff_sock_origin);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } skiff_punt_orig SEC(".maps");
-
-/* Per punted socket, from connect to established: where it was going. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct skiff_sock_origin);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} skiff_sk_punt SEC(".maps");
 
 static __always_inline const struct skiff_punt_cfg *punt_cfg(void)
 {
@@ -89,29 +81,28 @@ static __always_inline bool punt_remote_pod(const struct skiff_sock_origin *dst)
 }
 
 /*
- * connect() of a TCP socket of an enrolled pod to `dst` (the backend already chosen): when `dst`
- * is an enrolled pod on another node, or `always` (a local pod whose policies need HTTP), dial
- * skiffd instead. Returns true when rewritten. Otherwise (not punted, punting off, or a socket
- * that cannot carry the memory of its destination) the caller decides whether it may go direct.
+ * connect() of a TCP socket of an enrolled pod to `dst` (the backend already chosen; `vip`: what
+ * was dialled): when `dst` is an enrolled pod on another node, or `always` (a local pod whose
+ * policies need HTTP), dial skiffd instead, and keep `dst` and `vip` in the socket's state.
+ * Returns true when rewritten. Otherwise (not punted, punting off, or a socket that cannot carry
+ * the memory of its destination) the caller decides whether it may go direct, and clears what an
+ * earlier connect() of the socket kept (origin_remember or origin_forget).
  */
 static __always_inline bool punt_connect(struct bpf_sock_addr *ctx, struct bpf_sock *sk,
-					 const struct skiff_sock_origin *dst, bool always,
+					 const struct skiff_sock_origin *dst,
+					 const struct skiff_sock_origin *vip, bool always,
 					 const bool is6)
 {
-	struct skiff_sock_origin l, *st;
+	struct skiff_sock_state *st;
+	struct skiff_sock_origin l;
 
-	if (!(always || punt_remote_pod(dst)) || !punt_listener(dst, &l)) {
-		bpf_sk_storage_delete(&skiff_sk_punt, sk); /* a socket that connects again */
+	if (!(always || punt_remote_pod(dst)) || !punt_listener(dst, &l))
 		return false;
-	}
-	st = bpf_sk_storage_get(&skiff_sk_punt, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st)
+	st = sk_state_new(sk);
+	if (!st || ep_write(ctx, &l, is6))
 		return false;
-	*st = *dst;
-	if (ep_write(ctx, &l, is6)) {
-		bpf_sk_storage_delete(&skiff_sk_punt, sk);
-		return false;
-	}
+	st->punt = *dst;
+	st->vip = *vip; /* getpeername: what was dialled, not skiffd */
 	return true;
 }
 

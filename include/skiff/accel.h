@@ -43,7 +43,7 @@
 #define SKIFF_MAP_SOCKHASH  "skiff_sockhash"  /* struct skiff_sock_key -> socket (cookie) */
 #define SKIFF_MAP_POD_IPS   "skiff_pod_ips"   /* struct skiff_pod_ip_key -> struct skiff_pod */
 #define SKIFF_MAP_L4_STATS  "skiff_l4_stats"  /* struct skiff_l4_key -> struct skiff_l4_stats */
-#define SKIFF_MAP_SK_ACCEL  "skiff_sk_accel"  /* struct skiff_sock_state per socket */
+#define SKIFF_MAP_SK_STATE  "skiff_sk_state"  /* struct skiff_sock_state per socket */
 #define SKIFF_MAP_SK_ADDR   "skiff_sk_addr"   /* struct skiff_sock_key -> struct skiff_sock_ref */
 #define SKIFF_MAP_JOIN_HIST "skiff_join_hist" /* struct skiff_join_key -> struct skiff_join_hist */
 #define SKIFF_MAP_AGENT_DIALS                                                                      \
@@ -135,17 +135,30 @@ _Static_assert(sizeof(struct skiff_l4_stats) == 48, "skiff_l4_stats layout");
 #define SKIFF_SOCK_F_NO_PEER 16u /* it sent while its peer was not in the sockhash: TCP for good */
 #define SKIFF_SOCK_F_AGENT   32u /* skiffd's end of a punted connection (see skiff/punt.h) */
 
-/* Per socket (sk_storage), from established to close. Written by sockops and sk_msg. */
+/*
+ * Everything skiff keeps per socket, in one sk_storage element (skiff_sk_state), written by
+ * connect4/6, sockops and sk_msg. One element rather than one map per use: a socket's first
+ * element also allocates its storage header, each element is one more allocation charged to the
+ * pod's memory cgroup, and each use would look its own up. A socket gets the element at
+ * connect() when the load balancer rewrote it or punted it, else at established when it is a
+ * client in the mesh or an accelerated server end; it goes with the socket.
+ *   - vip: what a rewritten or punted socket dialled, which getpeername shows (family 0: none);
+ *   - punt: where a punted connect was going, from connect to established (family 0: none);
+ *   - the rest: the fast path's and the L4 counters' state, from established (start_ns set) to
+ *     the close callback, which counts the connection and clears start_ns and flags.
+ */
 struct skiff_sock_state {
-	__u64 start_ns;	  /* bpf_ktime_get_ns() at established */
+	__u64 start_ns;	  /* bpf_ktime_get_ns() at established; 0 before it and once counted */
 	__u64 redirected; /* bytes this socket sent through sk_msg redirect (not TCP) */
 	__u64 acked0;	  /* bytes_acked at established (the client's SYN counts one) */
 	__u64 received0;  /* bytes_received at established */
 	struct skiff_l4_key pair;
 	__u32 flags; /* SKIFF_SOCK_F_* */
 	__u32 msgs;  /* messages this socket sent through sk_msg redirect */
+	struct skiff_sock_origin vip;
+	struct skiff_sock_origin punt;
 };
-_Static_assert(sizeof(struct skiff_sock_state) == 48, "skiff_sock_state layout");
+_Static_assert(sizeof(struct skiff_sock_state) == 88, "skiff_sock_state layout");
 
 /*
  * skiff_sk_addr value, keyed by an accelerated socket's own struct skiff_sock_key: the socket's

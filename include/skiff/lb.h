@@ -31,14 +31,13 @@
 #define SKIFF_AF_INET6 6
 
 /* Map names as bpftool shows them (BPF object names are limited to 15 characters). */
-#define SKIFF_MAP_CONFIG      "skiff_config"
-#define SKIFF_MAP_SERVICES    "skiff_services"
-#define SKIFF_MAP_BACKENDS    "skiff_backends"
-#define SKIFF_MAP_ENROLLED    "skiff_enrolled"
-#define SKIFF_MAP_UDP_FLOWS   "skiff_udp_flows"
-#define SKIFF_MAP_UDP_REV     "skiff_udp_rev"
-#define SKIFF_MAP_SOCK_ORIGIN "skiff_sk_origin" /* struct skiff_sock_origin per socket */
-#define SKIFF_MAP_POD_ADDR    "skiff_pod_addr"
+#define SKIFF_MAP_CONFIG    "skiff_config"
+#define SKIFF_MAP_SERVICES  "skiff_services"
+#define SKIFF_MAP_BACKENDS  "skiff_backends"
+#define SKIFF_MAP_ENROLLED  "skiff_enrolled"
+#define SKIFF_MAP_UDP_FLOWS "skiff_udp_flows"
+#define SKIFF_MAP_UDP_REV   "skiff_udp_rev"
+#define SKIFF_MAP_POD_ADDR  "skiff_pod_addr"
 
 /* An IPv4 address lives in v6[0] with v6[1..3] zero; family says which. Network byte order. */
 union skiff_addr {
@@ -153,7 +152,8 @@ struct skiff_pod_addr {
 };
 _Static_assert(sizeof(struct skiff_pod_addr) == 40, "skiff_pod_addr layout");
 
-/* Per-socket (sk_storage) memory of the VIP a TCP or connected UDP socket dialled. */
+/* An endpoint as the load balancer keeps it: the VIP a TCP or connected UDP socket dialled (in
+ * its struct skiff_sock_state, skiff/accel.h), a backend, a punted destination. */
 struct skiff_sock_origin {
 	union skiff_addr addr;
 	__be16 port;

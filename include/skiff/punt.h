@@ -5,10 +5,10 @@
  * A TCP connect() from an enrolled pod whose destination (after the load balancer picked a
  * backend) is an enrolled pod on another node must not leave the node in plaintext: connect4/6
  * rewrite it to skiffd's outbound listener (skiff_punt_cfg, port 15001) and keep the original
- * destination in the socket's skiff_sk_punt storage. When the connection is established, sockops
- * (which now knows the client's port) copies it into skiff_punt_orig under the client's address
- * and port, where skiffd finds it for the socket it accepted: the map answers what
- * SO_ORIGINAL_DST answers for iptables REDIRECT. skiffd runs outside the pod cgroup root, so
+ * destination in the socket's state (skiff_sk_state, skiff/accel.h). When the connection is
+ * established, sockops (which now knows the client's port) copies it into skiff_punt_orig under
+ * the client's address and port, where skiffd finds it for the socket it accepted: the map
+ * answers what SO_ORIGINAL_DST answers for iptables REDIRECT. skiffd runs outside the pod cgroup root, so
  * its own connections are never punted.
  *
  * The hops between a pod and skiffd on one node skip TCP/IP like same-node pod traffic does
@@ -41,7 +41,6 @@
 #define SKIFF_MAP_PUNT_CFG    "skiff_punt_cfg"	  /* [0] -> struct skiff_punt_cfg */
 #define SKIFF_MAP_REMOTE_PODS "skiff_remote_pods" /* struct skiff_pod_ip_key -> skiff_remote_pod */
 #define SKIFF_MAP_PUNT_ORIG   "skiff_punt_orig"	  /* struct skiff_punt_key -> skiff_sock_origin */
-#define SKIFF_MAP_SK_PUNT     "skiff_sk_punt"	  /* struct skiff_sock_origin per punted socket */
 
 #define SKIFF_PUNT_F_ON	   1u /* punting enabled: skiffd listens on the addresses below */
 #define SKIFF_PUNT_F_ACCEL 2u /* skiffd's own sockets run sockops: punt hops join the sockhash */

@@ -57,6 +57,7 @@
 #define POD_C4 "198.18.0.22"
 #define POD_A6 "2001:db8::20"
 #define POD_B6 "2001:db8::21"
+#define VIP4   "10.96.0.10" /* a service of view_ab_vip: no route needed, connect4 rewrites it */
 #define WL_A   1
 #define WL_B   2
 
@@ -505,6 +506,8 @@ struct view_buf {
 	struct node_view v;
 	struct cv_pod p[2];
 	struct cv_pod_ip ip[4];
+	struct cv_service s[1];
+	struct cv_backend b[1];
 };
 
 static void ip_entry(struct cv_pod_ip *e, int family, const char *ip, __u32 wl)
@@ -530,6 +533,26 @@ static void view_ab(struct view_buf *vb)
 	vb->v.npods = 2;
 	vb->v.pod_ips = vb->ip;
 	vb->v.npod_ips = 4;
+}
+
+/* view_ab and the service VIP4:80/TCP, whose one backend is pod B's `port`. */
+static void view_ab_vip(struct view_buf *vb, int port)
+{
+	view_ab(vb);
+	vb->s[0].key.family = SKIFF_AF_INET;
+	inet_pton(AF_INET, VIP4, &vb->s[0].key.addr);
+	vb->s[0].key.port = htons(80);
+	vb->s[0].key.proto = IPPROTO_TCP;
+	vb->s[0].val = (struct skiff_svc){.svc_id = 100, .count = 1, .weight_total = 1};
+	vb->b[0].key = (struct skiff_backend_key){.svc_id = 100, .slot = 0};
+	vb->b[0].val.family = SKIFF_AF_INET;
+	inet_pton(AF_INET, POD_B4, &vb->b[0].val.addr);
+	vb->b[0].val.port = htons(port);
+	vb->b[0].val.weight_end = 1;
+	vb->v.services = vb->s;
+	vb->v.nservices = 1;
+	vb->v.backends = vb->b;
+	vb->v.nbackends = 1;
 }
 
 static int netns_up(void)
@@ -659,7 +682,7 @@ static int setup(void **state)
 	T.sockhash_fd = open_pin(SKIFF_MAP_SOCKHASH);
 	T.stats_fd = open_pin(SKIFF_MAP_L4_STATS);
 	T.addr_fd = open_pin(SKIFF_MAP_SK_ADDR);
-	T.sk_state_fd = open_pin(SKIFF_MAP_SK_ACCEL);
+	T.sk_state_fd = open_pin(SKIFF_MAP_SK_STATE);
 	T.join_fd = open_pin(SKIFF_MAP_JOIN_HIST);
 	if (T.sockhash_fd < 0 || T.stats_fd < 0 || T.addr_fd < 0 || T.sk_state_fd < 0 ||
 	    T.join_fd < 0)
@@ -1230,12 +1253,12 @@ static int listen_b(struct sockaddr_storage *ss, socklen_t *len)
 	return lfd;
 }
 
-/* Does socket `fd` have the accelerator's per-socket state? */
+/* Does socket `fd` have the accelerator's per-socket state (set at established, until close)? */
 static bool has_sk_state(int fd)
 {
 	struct skiff_sock_state st;
 
-	return !bpf_map_lookup_elem(T.sk_state_fd, &fd, &st);
+	return !bpf_map_lookup_elem(T.sk_state_fd, &fd, &st) && st.start_ns;
 }
 
 enum conn_seen { CONN_TCP, CONN_JOINED }; /* both ends out of the sockhash, or both in */
@@ -1526,6 +1549,105 @@ static void test_reused_id_counters_reset(void **state)
 	assert_int_equal(s.conns_opened, 0);
 }
 
+/* An IPv4 socket's peer as "ip:port". */
+static void peer_str(int fd, char *buf, size_t size)
+{
+	struct sockaddr_in sin = {0};
+	socklen_t len = sizeof(sin);
+	char ip[INET_ADDRSTRLEN] = "?";
+
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&sin, &len), 0);
+	inet_ntop(AF_INET, &sin.sin_addr, ip, sizeof(ip));
+	snprintf(buf, size, "%s:%d", ip, ntohs(sin.sin_port));
+}
+
+/* Pod A's socket `c` connects to `ip`:`port`; returns the listener's accepted end. */
+static int connect_a(int c, int lfd, const char *ip, int port)
+{
+	struct sockaddr_storage ss;
+	int s;
+
+	cg_enter(T.cg_a);
+	assert_int_equal(connect(c, (struct sockaddr *)&ss, sa_make(ip, port, &ss)), 0);
+	cg_enter(T.cg_home);
+	s = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(s >= 0);
+	return s;
+}
+
+/*
+ * A client that dialled a service keeps one per-socket state for all of skiff: the VIP that
+ * getpeername shows next to the fast path's and the counters' state, while the pair is on the
+ * fast path. The same socket disconnected (connect AF_UNSPEC) and connected again straight to
+ * the pod shows the pod, not the old VIP, under a fresh start; each connection is counted once.
+ */
+static void test_vip_client_one_state(void **state)
+{
+	struct skiff_l4_stats b0 = l4_read(WL_A, WL_B), b1;
+	struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+	struct skiff_sock_state st = {};
+	struct sockaddr_storage ss;
+	struct view_buf vb;
+	socklen_t len;
+	int lfd, c, s1, s2, port;
+	char peer[64], want[64], buf[4];
+	__u64 start;
+
+	(void)state;
+	lfd = listen_b(&ss, &len);
+	port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	view_ab_vip(&vb, port);
+	assert_int_equal(dp_apply(T.dp, &vb.v), 0);
+	cg_enter(T.cg_a);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(c >= 0);
+	assert_int_equal(bind(c, (struct sockaddr *)&ss, sa_make(POD_A4, 0, &ss)), 0);
+	s1 = connect_a(c, lfd, VIP4, 80);
+	peer_str(c, peer, sizeof(peer));
+	assert_string_equal(peer, VIP4 ":80");
+	/* the client's key is under the backend it reached, not the VIP getpeername shows: its
+	 * state says it is in, and the server end follows only a client that is */
+	assert_true(in_sockhash(s1));
+	assert_int_equal(bpf_map_lookup_elem(T.sk_state_fd, &c, &st), 0);
+	assert_int_equal(st.vip.family, SKIFF_AF_INET);
+	assert_int_equal(st.vip.port, htons(80));
+	assert_int_equal(st.punt.family, 0);
+	assert_true(st.start_ns != 0);
+	assert_int_equal(st.flags & (SKIFF_SOCK_F_CLIENT | SKIFF_SOCK_F_ACCEL),
+			 SKIFF_SOCK_F_CLIENT | SKIFF_SOCK_F_ACCEL);
+	start = st.start_ns;
+	assert_int_equal(write(c, "ping", 4), 4);
+	assert_int_equal(read(s1, buf, 4), 4);
+	assert_memory_equal(buf, "ping", 4);
+
+	/* the same socket again, straight to pod B: its first connection counted at TCP_CLOSE */
+	assert_int_equal(connect(c, &unspec, sizeof(unspec)), 0);
+	s2 = connect_a(c, lfd, POD_B4, port);
+	peer_str(c, peer, sizeof(peer));
+	snprintf(want, sizeof(want), "%s:%d", POD_B4, port);
+	assert_string_equal(peer, want);
+	assert_int_equal(bpf_map_lookup_elem(T.sk_state_fd, &c, &st), 0);
+	printf("# one socket: VIP then pod, state restarted %.3f ms later\n",
+	       (st.start_ns - start) / 1e6);
+	assert_int_equal(st.vip.family, 0);
+	assert_true(st.start_ns > start);
+	assert_true(st.flags & SKIFF_SOCK_F_CLIENT);
+	assert_int_equal(write(c, "pong", 4), 4);
+	assert_int_equal(read(s2, buf, 4), 4);
+	assert_memory_equal(buf, "pong", 4);
+	close(c);
+	close(s1);
+	close(s2);
+	close(lfd);
+	usleep(50000); /* the last state change of the passive side */
+	b1 = l4_read(WL_A, WL_B);
+	assert_int_equal(b1.conns_opened - b0.conns_opened, 2);
+	assert_int_equal(b1.conns_closed - b0.conns_closed, 2);
+	assert_int_equal(b1.bytes_received - b0.bytes_received, 8);
+	view_ab(&vb);
+	assert_int_equal(dp_apply(T.dp, &vb.v), 0);
+}
+
 /* A connection's lifetime runs from established until the last FIN (here: the close). */
 static void test_l4_duration(void **state)
 {
@@ -1692,6 +1814,7 @@ int main(void)
 	    cmocka_unit_test(test_join_always),
 	    cmocka_unit_test(test_l4_stats),
 	    cmocka_unit_test(test_l4_duration),
+	    cmocka_unit_test(test_vip_client_one_state),
 	    cmocka_unit_test(test_flow_events_read),
 	    cmocka_unit_test(test_reused_id_counters_reset),
 	    cmocka_unit_test(test_no_accel_restart),

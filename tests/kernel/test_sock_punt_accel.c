@@ -184,7 +184,7 @@ static int key_count(int map_fd)
 	return n;
 }
 
-/* A socket's skiff_sk_accel state: an sk_storage map is looked up by the socket's fd. */
+/* A socket's skiff_sk_state: an sk_storage map is looked up by the socket's fd. */
 static struct skiff_sock_state sock_state(int fd)
 {
 	struct skiff_sock_state st = {};
@@ -194,7 +194,7 @@ static struct skiff_sock_state sock_state(int fd)
 }
 
 /* Socket `fd`'s state says which end it is (`flags`, exactly) and the workload pair it counts
- * under. Read it before any FIN: the close callback, at TCP_CLOSE, drops it. */
+ * under. Read it before any FIN: the close callback, at TCP_CLOSE, clears it. */
 static void assert_state(int fd, __u32 flags, __u32 src, __u32 dst)
 {
 	struct skiff_sock_state st = sock_state(fd);
@@ -836,7 +836,7 @@ static int setup(void **state)
 	T.sockhash_fd = open_pin(SKIFF_MAP_SOCKHASH);
 	T.stats_fd = open_pin(SKIFF_MAP_L4_STATS);
 	T.addr_fd = open_pin(SKIFF_MAP_SK_ADDR);
-	T.sk_state_fd = open_pin(SKIFF_MAP_SK_ACCEL);
+	T.sk_state_fd = open_pin(SKIFF_MAP_SK_STATE);
 	if (T.sockhash_fd < 0 || T.stats_fd < 0 || T.addr_fd < 0 || T.sk_state_fd < 0)
 		goto out_fail;
 	return 0;
