@@ -4,7 +4,7 @@
  * destination): its filter decides a request (we copy what the line needs then, since the
  * request's fields live only during the decision), queues it (request), and later sees the status
  * that answers it (response), in the same order. A line is written at the response, when the
- * filter expression can see response.code. Runs on the proxy thread; never waits on stdout.
+ * filter expression can see response.code; an HTTP/2 stream's when it ends, with its sizes. Runs on the proxy thread; never waits on stdout.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -188,8 +188,9 @@ static const char *req_header(const void *ctx, const char *name)
 	return NULL;
 }
 
+/* sizes: NULL when unknown (HTTP/1.1: its line is written at the response head) */
 static void emit(struct agent_al_relay *r, const struct al_req *q, int status, const char *flags,
-		 const char *protocol)
+		 const char *protocol, const uint64_t *sizes)
 {
 	struct al_attrs at = {.http = true,
 			      .method = q->method,
@@ -225,6 +226,10 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status, c
 	en.x_forwarded_for = q->xff;
 	en.response_code = status;
 	en.response_flags = flags ? flags : "-";
+	if (sizes) {
+		en.bytes_received = sizes[0];
+		en.bytes_sent = sizes[1];
+	}
 	if (flags && !strcmp(flags, "UC"))
 		en.connection_termination_details = "upstream closed";
 	else if (flags && !strcmp(flags, "DC"))
@@ -248,19 +253,21 @@ void agent_al_relay_response(struct agent_al_relay *r, int status, const char *f
 	q = r->q[r->head];
 	r->head = (r->head + 1) % r->cap;
 	r->n--;
-	emit(r, &q, status, flags, "HTTP/1.1");
+	emit(r, &q, status, flags, "HTTP/1.1", NULL);
 	req_free(&q);
 }
 
 void agent_al_relay_stream_end(struct agent_al_relay *r, uint32_t sid, int status,
-			       const char *flags)
+			       const char *flags, uint64_t request, uint64_t response)
 {
+	const uint64_t sizes[2] = {request, response};
+
 	if (!r)
 		return;
 	for (size_t i = r->nstreams; i-- > 0;) {
 		if (sid && r->streams[i].sid != sid)
 			continue;
-		emit(r, &r->streams[i], status, flags, "HTTP/2");
+		emit(r, &r->streams[i], status, flags, "HTTP/2", sizes);
 		req_free(&r->streams[i]);
 		r->streams[i] = r->streams[--r->nstreams];
 		if (sid)

@@ -211,7 +211,7 @@ void agent_al_relay_free(struct agent_al_relay *r);
 void agent_al_relay_stream_begin(struct agent_al_relay *r, uint32_t sid,
 				 const struct authz_request *rq);
 void agent_al_relay_stream_end(struct agent_al_relay *r, uint32_t sid, int status,
-			       const char *flags);
+			       const char *flags, uint64_t request, uint64_t response);
 void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 			     const struct l7r_record *rec, const char *flags);
 int agent_flows_stream(void *ctx, const char *path, int fd);

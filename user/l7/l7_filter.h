@@ -66,14 +66,18 @@ struct l7_decider {
 	/* Optional, HTTP/2, per stream (streams end in any order): `stream_begin` with each request
 	 * once decided (`allowed` or answered 403); for an allowed one, `field` is called with each
 	 * propagation field the pod gets in place of the request's (trace_field_replaced), which
-	 * the filter then leaves out. `stream_end` with the status that answers the stream and
-	 * Envoy's flags: "-" for the pod's final :status and a policy's 403; 0 and "UR" when the
-	 * pod reset the stream first, "DC" when the client did; sid 0: every stream still waiting,
-	 * at the connection's end (0, "UC" or "DC"). A stream not begun, or ended, is ignored. */
+	 * the filter then leaves out. `stream_end` once the stream is over, with the pod's final
+	 * :status (0: none came) and Envoy's flags: "-" when the pod's response ended, and for a
+	 * policy's 403; "UR" when the pod reset the stream first, "DC" when the client did, "UC" or
+	 * "DC" for the streams the connection's end cut short (a body cut off keeps its status:
+	 * "200 UC"); and the sizes, the request's from the client and the response's to it
+	 * (l7_h2_tally.c says how they are counted). sid 0: every stream still waiting, not
+	 * tallied (0, no sizes). A stream not begun, or ended, is ignored. */
 	int (*stream_begin)(void *ctx, uint32_t sid, const struct authz_request *rq, bool allowed,
 			    int (*field)(void *arg, const char *name, const char *value),
 			    void *arg);
-	void (*stream_end)(void *ctx, uint32_t sid, int status, const char *flags);
+	void (*stream_end)(void *ctx, uint32_t sid, int status, const char *flags, uint64_t request,
+			   uint64_t response);
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */
