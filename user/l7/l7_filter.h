@@ -48,11 +48,13 @@ struct l7_decider {
 	enum authz_path_norm path_norm;
 	/* Optional, for the request metrics: `request` when a request joins the queue of those in
 	 * flight, `response` with the status of the answer that ends its turn (the pod's final
-	 * response head, or the filter's own 403/400/431), in the same order, and Envoy's response
-	 * flags for it: "-" for the pod's answers and a policy's 403 (Envoy's RBAC filter sets no
-	 * flag either), "DPE" for a request the filter refused as malformed (400, 431); status 0
-	 * and "UC" (the pod closed or reset first) or "DC" (the client did) for a request the
-	 * connection's end left unanswered. The filter has no clock: the decider's side times them. */
+	 * response once its body has passed, a 101's head, or the filter's own 403/400/431), in
+	 * the same order, and Envoy's response flags for it: "-" for the pod's answers and a
+	 * policy's 403 (Envoy's RBAC filter sets no flag either), "DPE" for a request the filter
+	 * refused as malformed (400, 431); "UC" (the pod closed or reset first) or "DC" (the client
+	 * did) for a request the connection's end cut short, with status 0 when no answer had
+	 * begun, or the pod's when its body was under way. The filter has no clock: the decider's
+	 * side times them. */
 	void (*request)(void *ctx);
 	void (*response)(void *ctx, int status, const char *flags);
 	/* Optional, HTTP/1.1: when an exchange ends (after its `response`), the request's size as
