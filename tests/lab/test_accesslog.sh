@@ -95,7 +95,8 @@ for l in sys.stdin:
         ok = (e["method"] == "GET" and e["response_code"] == 200 and
               e["request_id"] == "req-1" and e["authority"] == "web" and
               e["upstream_cluster"] == "inbound|8080||" and
-              e["destination_workload"].startswith("default/web-"))
+              e["destination_workload"].startswith("default/web-") and
+              e["bytes_received"] > 0 and e["bytes_sent"] > 0)
         paths.append(e["path"])
     else:
         ok = (e["response_code"] == 0 and e["bytes_received"] == 100 and

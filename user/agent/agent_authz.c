@@ -115,6 +115,7 @@ static void l7_sizes(void *ctx, uint64_t request, uint64_t response)
 
 	if (ac->timing)
 		l7_timing_sizes(ac->timing, request, response);
+	agent_al_relay_sizes(ac->al, request, response);
 }
 
 static int l7_trace(void *ctx, const struct authz_request *rq, struct l7_buf *fields)
