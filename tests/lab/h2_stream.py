@@ -6,7 +6,14 @@
 #                                       ended, or "stuck at I" when an answer did not come in 5 s
 #   h2_stream.py cancel HOST PORT PATH  one message, then RST_STREAM(CANCEL) once the first
 #                                       response message came; prints "first_data 1" or "none"
+#   h2_stream.py sized HOST PORT PATH N a GET with a body of N bytes; prints "request R data D
+#                                       ended E": R its size as Istio's proxies count it (the
+#                                       header list as RFC 9113 6.5.2 sizes it, plus the body), D
+#                                       the response DATA read, E 1 when the response ended,
+#                                       0 when the connection closed first; then "pod P", the
+#                                       "pod" of skiff-echo's JSON answer
 # Field blocks are sent as HPACK literals without indexing or Huffman; received ones are skipped.
+import re
 import socket
 import struct
 import sys
@@ -126,9 +133,37 @@ def cancel(host, port, path):
     time.sleep(0.5)
 
 
+def sized(host, port, path, n):
+    c = Conn(host, port)
+    fields = [(":method", "GET"), (":scheme", "http"), (":path", path), (":authority", host),
+              ("content-length", str(n))]
+    head = sum(len(k) + len(v) + 32 for k, v in fields)
+    c.send(frame(HEADERS, END_HEADERS, 1, b"".join(literal(k, v) for k, v in fields)))
+    body = b"b" * n
+    while len(body) > 16384:
+        c.send(frame(DATA, 0, 1, body[:16384]))
+        body = body[16384:]
+    c.send(frame(DATA, END_STREAM, 1, body))
+    deadline = time.monotonic() + 5
+    data, ended = b"", 0
+    while not ended:
+        f = c.read_frame(deadline)
+        if f is None:
+            break
+        if f[2] == 1 and f[0] == DATA:
+            data += f[3]
+        if f[2] == 1 and f[0] in (DATA, HEADERS) and f[1] & END_STREAM:
+            ended = 1
+    pod = re.search(rb'"pod":"([^"]*)"', data)
+    print("request %d data %d ended %d pod %s" % (head + n, len(data), ended,
+                                                  pod.group(1).decode() if pod else "-"))
+
+
 if __name__ == "__main__":
     mode, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     if mode == "pingpong":
         pingpong(host, port, int(sys.argv[4]))
+    elif mode == "sized":
+        sized(host, port, sys.argv[4], int(sys.argv[5]))
     else:
         cancel(host, port, sys.argv[4])

@@ -5,8 +5,10 @@
 # JSON with Envoy's fields; Istio's Telemetry examples (copied unchanged) switch them on, off, by
 # mode and by filter as Istio's own test expects; a filter skiffd cannot evaluate is refused at
 # file:line and the logs keep the configuration in force; the L7 relay writes the server's
-# request lines, and a connection to node-2 over HBONE a line at each node; Envoy's response
-# flags, each provoked once, on the router's and the relay's lines and series (UO by a
+# request lines (an h2c stream's with its sizes, also in Istio's size histograms), and a
+# connection to node-2 over HBONE a line at each node; Envoy's response flags, each provoked
+# once, on the router's and the relay's lines and series (UC by a pod that closes mid-body, over
+# h2c and HTTP/1.1; UO by a
 # DestinationRule's full connection pool, DC by a client that leaves while the router waits on
 # a slow endpoint). One lab, two nodes.
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -93,7 +95,8 @@ for l in sys.stdin:
         ok = (e["method"] == "GET" and e["response_code"] == 200 and
               e["request_id"] == "req-1" and e["authority"] == "web" and
               e["upstream_cluster"] == "inbound|8080||" and
-              e["destination_workload"].startswith("default/web-"))
+              e["destination_workload"].startswith("default/web-") and
+              e["bytes_received"] > 0 and e["bytes_sent"] > 0)
         paths.append(e["path"])
     else:
         ok = (e["response_code"] == 0 and e["bytes_received"] == 100 and
@@ -333,6 +336,63 @@ if [ "$got" = "$want" ] && [ "$denied" = 403 ] && [ -z "$miss" ]; then t_pass "$
 else t_fail "want: $want
 got:  $got (POST: $denied)
 no istio_requests_total series with:$miss"; fi
+
+# series_sum PAGE METRIC MATCH: the sum of METRIC's series at web's relay whose labels match MATCH
+series_sum() {
+	grep "^$2{reporter=\"destination\".*destination_workload=\"web\".*$3" <<<"$1" |
+		awk '{ s += $NF } END { printf "%d\n", s }'
+}
+# sized_lines MARK: "path code flags bytes_received bytes_sent protocol" of web's lines since MARK
+sized_lines() {
+	tail -n +"$(($1 + 1))" "$SKLOG" | grep -a '^{' | python3 -c '
+import json, sys
+for l in sys.stdin:
+    e = json.loads(l)
+    if e["protocol"] and e["reporter"] == "destination":
+        print(e["path"], e["response_code"], e["response_flags"], e["bytes_received"],
+              e["bytes_sent"], e["protocol"])'
+}
+# The relay's h2c stream sizes are counted as the router counts its own: the request's header list
+# (RFC 9113 6.5.2: names, values and 32 each) and DATA; the response's fields but :status (echo's
+# content-type, x-pod, content-length) and DATA.
+t_begin "L7 relay over h2c: a stream's sizes in its line and in istio_request_bytes / istio_response_bytes"
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+rq0=$(series_sum "$page" istio_request_bytes_sum 'response_code="200",response_flags="-"')
+rs0=$(series_sum "$page" istio_response_bytes_sum 'response_code="200",response_flags="-"')
+mark=$(wc -l <"$SKLOG")
+out=$(lab exec -n default deploy/client -- python3 "$HERE/h2_stream.py" sized web 80 /sized 3000 2>>"$LOG")
+sleep 1
+read -r _ rq _ data _ ended _ pod <<<"$out"
+rs=$((12 + 16 + 5 + ${#pod} + 14 + ${#data} + data))
+got=$(sized_lines "$mark")
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+rq1=$(series_sum "$page" istio_request_bytes_sum 'response_code="200",response_flags="-"')
+rs1=$(series_sum "$page" istio_response_bytes_sum 'response_code="200",response_flags="-"')
+if [ "$ended" = 1 ] && [ "$got" = "/sized 200 - $rq $rs HTTP/2" ] &&
+	[ $((rq1 - rq0)) = "$rq" ] && [ $((rs1 - rs0)) = "$rs" ]; then
+	t_pass "request $rq, response $rs bytes (line and histogram sums)"
+else t_fail "client: $out; want line: /sized 200 - $rq $rs HTTP/2
+got:  $got
+histogram sums grew by $((rq1 - rq0)) (want $rq) and $((rs1 - rs0)) (want $rs)"; fi
+
+t_begin "UC in the L7 relay: the pod closes mid-body (/truncate), over h2c and HTTP/1.1: 200 UC in the lines and series"
+mark=$(wc -l <"$SKLOG")
+out=$(lab exec -n default deploy/client -- python3 "$HERE/h2_stream.py" sized web 80 /truncate 0 2>>"$LOG")
+code=$(at_client --max-time 5 http://web/truncate)
+sleep 1
+read -r _ rq _ data _ ended _ pod <<<"$out"
+clen=$((data + 1000))
+rs=$((12 + 16 + 5 + ${#pod} + 14 + ${#clen} + data))
+got=$(sized_lines "$mark" | awk '{ print $1, $2, $3, $6 == "HTTP/2" ? $4 " " $5 : "", $6 }' |
+	sort | tr '\n' ';')
+want="/truncate 200 UC  HTTP/1.1;/truncate 200 UC $rq $rs HTTP/2;"
+page=$(lab exec --node node-1 -- curl -s --max-time 5 127.0.0.1:15020/metrics)
+uc=$(series_sum "$page" istio_requests_total 'response_code="200",response_flags="UC"')
+if [ "$ended" = 0 ] && [ "$data" -gt 0 ] && [ "$code" = 200 ] && [ "$got" = "$want" ] &&
+	[ "$uc" = 2 ]; then t_pass "$got"
+else t_fail "h2c client: $out; curl: $code; UC series: $uc (want 2)
+want: $want
+got:  $got"; fi
 
 t_begin "UO: over a DestinationRule's http2MaxRequests, the router answers 503 with UO at once"
 if applied "$FX/pool.yaml"; then

@@ -1047,17 +1047,21 @@ static int on_stream_begin(void *ctx, uint32_t sid, const struct authz_request *
 	return allowed ? field(arg, "traceparent", "00-hook") : 0;
 }
 
-static void on_stream_end(void *ctx, uint32_t sid, int status, const char *flags)
+static void on_stream_end(void *ctx, uint32_t sid, int status, const char *flags, uint64_t request,
+			  uint64_t response)
 {
 	struct rig *r = ctx;
 	size_t n = strlen(r->streams);
 
-	snprintf(r->streams + n, sizeof(r->streams) - n, "e%u:%d/%s ", sid, status, flags);
+	snprintf(r->streams + n, sizeof(r->streams) - n, "e%u:%d/%s/%llu/%llu ", sid, status, flags,
+		 (unsigned long long)request, (unsigned long long)response);
 }
 
-/* The per-stream hooks: each request begins once decided, and ends with the pod's :status, the
- * filter's 403, or 0/UR when the pod reset it; the fields the hook gives reach the pod in place
- * of the client's propagation fields; the connection's end ends what is left (sid 0). */
+/* The per-stream hooks: each request begins once decided, and ends with the pod's :status when
+ * its response ends, the filter's 403, or 0/UR when the pod reset it, with the sizes the router
+ * would count: the request's header list (RFC 9113 6.5.2) and DATA, the response's fields but
+ * :status and its DATA; the fields the hook gives reach the pod in place of the client's
+ * propagation fields; the connection's end ends what is left (sid 0). */
 static void test_stream_hooks(void **state)
 {
 	struct rig *r = rig_open(state_chunk(state), NULL, 0);
@@ -1066,7 +1070,10 @@ static void test_stream_hooks(void **state)
 			       .stream_begin = on_stream_begin,
 			       .stream_end = on_stream_end};
 	static const char *const tp[] = {"traceparent", "00-client", NULL};
-	struct cstream *a, *den, *rst;
+	struct cstream *a, *den, *rst, *up;
+	char want[128];
+	/* :method GET, :scheme http, :authority, :path: names, values and 32 each */
+	size_t head = 7 + 3 + 7 + 4 + 10 + strlen(AUTHORITY) + 4 * 32;
 
 	l7_h2_ops.close(r->f);
 	r->f = l7_h2_ops.open(&d);
@@ -1074,20 +1081,57 @@ static void test_stream_hooks(void **state)
 	a = request(r, "GET", "/a", 0, false, tp);
 	den = request(r, "GET", "/deny/x", 0, false, NULL);
 	rst = request(r, "GET", "/reset", 0, false, NULL);
+	up = request(r, "POST", "/up", 70000, false, NULL);
 	pump(r);
 	expect_ok(a);
 	expect_denied(den);
 	assert_true(rst->closed);
+	expect_ok(up);
 	assert_non_null(strstr(r->streams, "b1/a "));
-	assert_non_null(strstr(r->streams, "e1:200/- "));
-	assert_non_null(strstr(r->streams, "b3!/deny/x e3:403/- "));
+	/* "ok /a 0": 7 body bytes, no fields but :status */
+	snprintf(want, sizeof(want), "e1:200/-/%zu/7 ", head + 5 + 2 + 11 + 9 + 32);
+	assert_non_null(strstr(r->streams, want));
+	/* the 403's content-type, content-length and "RBAC: access denied" */
+	snprintf(want, sizeof(want), "b3!/deny/x e3:403/-/%zu/57 ", head + 5 + 7);
+	assert_non_null(strstr(r->streams, want));
 	assert_non_null(strstr(r->streams, "b5/reset "));
-	assert_non_null(strstr(r->streams, "e5:0/UR "));
+	snprintf(want, sizeof(want), "e5:0/UR/%zu/0 ", head + 5 + 6);
+	assert_non_null(strstr(r->streams, want));
+	/* POST (4), 70000 bytes of DATA; "ok /up 70000" */
+	snprintf(want, sizeof(want), "e7:200/-/%zu/12 ", head + 1 + 5 + 3 + 70000);
+	assert_non_null(strstr(r->streams, want));
 	assert_string_equal(r->ss[0].path, "/a");
 	assert_string_equal(r->ss[0].traceparent, "00-hook");
 	assert_int_equal(r->ss[0].ntraceparent, 1);
 	l7_h2_ops.end(r->f, true);
-	assert_non_null(strstr(r->streams, "e0:0/UC "));
+	assert_non_null(strstr(r->streams, "e0:0/UC/0/0 "));
+	rig_close(r);
+}
+
+/* A response the pod's close cuts short keeps its status with UC, and the sizes so far: the
+ * head's fields and the DATA that passed. */
+static void test_stream_cut_short(void **state)
+{
+	struct rig *r = rig_open_manual(state_chunk(state), NULL, 0, true);
+	struct l7_decider d = {.decide = decide,
+			       .ctx = r,
+			       .stream_begin = on_stream_begin,
+			       .stream_end = on_stream_end};
+	struct cstream *big;
+	char want[64];
+	size_t head = 7 + 3 + 7 + 4 + 10 + strlen(AUTHORITY) + 4 * 32 + 5 + 4;
+
+	l7_h2_ops.close(r->f);
+	r->f = l7_h2_ops.open(&d);
+	r->resp_body = 2 * NGHTTP2_INITIAL_WINDOW_SIZE; /* twice the client's window */
+	big = request(r, "GET", "/big", 0, false, NULL);
+	pump(r);
+	assert_false(big->closed); /* the client has not read: the rest waits on its window */
+	assert_null(strstr(r->streams, "e1:"));
+	l7_h2_ops.end(r->f, true);
+	snprintf(want, sizeof(want), "e1:200/UC/%zu/%zu ", head, big->received);
+	assert_non_null(strstr(r->streams, want));
+	assert_true(big->received > 0);
 	rig_close(r);
 }
 
@@ -2240,6 +2284,7 @@ int main(void)
 	    BOTH(test_trailers),
 	    BOTH(test_decider_sees_request),
 	    BOTH(test_stream_hooks),
+	    BOTH(test_stream_cut_short),
 	    BOTH(test_malformed_request_refused),
 	    BOTH(test_priority_on_idle_stream),
 	    BOTH(test_pod_data_waits_for_client_window),

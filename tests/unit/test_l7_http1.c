@@ -266,7 +266,8 @@ static void on_sizes(void *ctx, uint64_t request, uint64_t response)
 }
 
 /* The size hook: once an exchange ends, its request as read (head and body) and its response as
- * sent (head and body): the pod's, or the filter's own 403, after that exchange's status. */
+ * sent (head and body): the pod's, or the filter's own 403, after that exchange's status, which
+ * for the pod's response comes once its body has passed. */
 static void test_metrics_sizes(void **state)
 {
 	struct fx *x = *state;
@@ -280,10 +281,48 @@ static void test_metrics_sizes(void **state)
 	client(x, POST5 "he");
 	client(x, "llo" GET("/deny"));
 	pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n");
-	assert_string_equal(x->seen.events, "200 "); /* its body is still to come */
+	assert_string_equal(x->seen.events, ""); /* its status waits for its body */
 	pod(x, "ok");
 	snprintf(want, sizeof(want), "200 %zu/%zu 403 %zu/%zu ", strlen(POST5) + 5,
 		 strlen(OK("ok")), strlen(GET("/deny")), strlen(DENIED));
+	assert_string_equal(x->seen.events, want);
+}
+
+/* A body the pod's close cuts short keeps the pod's status, with UC (Envoy's "200 UC"), and no
+ * sizes; the client's leaving is DC. A body that ends at the close is complete. */
+static void test_metrics_cut_short(void **state)
+{
+	struct fx *x = *state;
+	struct l7_decider d = {
+	    .decide = decide, .ctx = &x->seen, .response = on_response, .sizes = on_sizes};
+	char want[64];
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	client(x, GET("/truncate"));
+	pod(x, "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc");
+	assert_string_equal(x->seen.events, "");
+	l7_http1_ops.end(x->f, true);
+	assert_string_equal(x->seen.events, "200/UC ");
+	l7_http1_ops.end(x->f, true); /* counted once */
+	assert_string_equal(x->seen.events, "200/UC ");
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	x->seen.events[0] = 0;
+	client(x, GET("/left"));
+	pod(x, "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n");
+	l7_http1_ops.end(x->f, false);
+	assert_string_equal(x->seen.events, "200/DC ");
+
+	l7_http1_ops.close(x->f);
+	x->f = l7_http1_ops.open(&d);
+	x->seen.events[0] = 0;
+	client(x, GET("/close"));
+	pod(x, "HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc");
+	l7_http1_ops.end(x->f, true);
+	snprintf(want, sizeof(want), "200 %zu/%zu ", strlen(GET("/close")),
+		 strlen("HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nabc"));
 	assert_string_equal(x->seen.events, want);
 }
 
@@ -1067,6 +1106,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_metrics_hooks_in_order, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics_flags, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_metrics_sizes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_metrics_cut_short, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_denied_bodies_discarded, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_allowed_chunked_body_exact, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_response_framing, setup, teardown),

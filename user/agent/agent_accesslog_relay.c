@@ -4,7 +4,8 @@
  * destination): its filter decides a request (we copy what the line needs then, since the
  * request's fields live only during the decision), queues it (request), and later sees the status
  * that answers it (response), in the same order. A line is written at the response, when the
- * filter expression can see response.code. Runs on the proxy thread; never waits on stdout.
+ * filter expression can see response.code, and its sizes, which the filter tells right after
+ * (none for an exchange the connection's end cut short); an HTTP/2 stream's when it ends. Runs on the proxy thread; never waits on stdout.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -41,6 +42,11 @@ struct agent_al_relay {
 	size_t head, n, cap;
 	struct al_req *streams; /* HTTP/2 streams decided and not answered, in no order */
 	size_t nstreams, scap;
+	/* HTTP/1.1: the exchange answered last, its line waiting for its sizes (the filter tells
+	 * them right after the status, unless the connection's end cut the exchange short) */
+	struct al_req answered;
+	int answered_status;
+	const char *answered_flags;
 };
 
 static char *dup_or_null(const char *s)
@@ -188,8 +194,9 @@ static const char *req_header(const void *ctx, const char *name)
 	return NULL;
 }
 
+/* sizes: NULL when unknown (HTTP/1.1: its line is written at the response head) */
 static void emit(struct agent_al_relay *r, const struct al_req *q, int status, const char *flags,
-		 const char *protocol)
+		 const char *protocol, const uint64_t *sizes)
 {
 	struct al_attrs at = {.http = true,
 			      .method = q->method,
@@ -225,6 +232,10 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status, c
 	en.x_forwarded_for = q->xff;
 	en.response_code = status;
 	en.response_flags = flags ? flags : "-";
+	if (sizes) {
+		en.bytes_received = sizes[0];
+		en.bytes_sent = sizes[1];
+	}
 	if (flags && !strcmp(flags, "UC"))
 		en.connection_termination_details = "upstream closed";
 	else if (flags && !strcmp(flags, "DC"))
@@ -239,28 +250,48 @@ static void emit(struct agent_al_relay *r, const struct al_req *q, int status, c
 	al_emit(r->pol, &en);
 }
 
+/* The line of the exchange answered last, with its sizes when known. */
+static void answered_emit(struct agent_al_relay *r, const uint64_t *sizes)
+{
+	if (!r->answered.set)
+		return;
+	emit(r, &r->answered, r->answered_status, r->answered_flags, "HTTP/1.1", sizes);
+	req_free(&r->answered);
+}
+
 void agent_al_relay_response(struct agent_al_relay *r, int status, const char *flags)
 {
-	struct al_req q;
-
 	if (!r || !r->n)
 		return;
-	q = r->q[r->head];
+	answered_emit(r, NULL); /* cut short: no sizes came */
+	r->answered = r->q[r->head];
+	r->answered.set =
+	    true; /* a request refused before its decision has no fields, still a line */
+	r->answered_status = status;
+	r->answered_flags = flags;
 	r->head = (r->head + 1) % r->cap;
 	r->n--;
-	emit(r, &q, status, flags, "HTTP/1.1");
-	req_free(&q);
+}
+
+void agent_al_relay_sizes(struct agent_al_relay *r, uint64_t request, uint64_t response)
+{
+	const uint64_t sizes[2] = {request, response};
+
+	if (r)
+		answered_emit(r, sizes);
 }
 
 void agent_al_relay_stream_end(struct agent_al_relay *r, uint32_t sid, int status,
-			       const char *flags)
+			       const char *flags, uint64_t request, uint64_t response)
 {
+	const uint64_t sizes[2] = {request, response};
+
 	if (!r)
 		return;
 	for (size_t i = r->nstreams; i-- > 0;) {
 		if (sid && r->streams[i].sid != sid)
 			continue;
-		emit(r, &r->streams[i], status, flags, "HTTP/2");
+		emit(r, &r->streams[i], status, flags, "HTTP/2", sizes);
 		req_free(&r->streams[i]);
 		r->streams[i] = r->streams[--r->nstreams];
 		if (sid)
@@ -272,6 +303,7 @@ void agent_al_relay_free(struct agent_al_relay *r)
 {
 	if (!r)
 		return;
+	answered_emit(r, NULL);
 	req_free(&r->pending);
 	while (r->n) {
 		req_free(&r->q[r->head]);

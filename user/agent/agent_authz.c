@@ -115,6 +115,7 @@ static void l7_sizes(void *ctx, uint64_t request, uint64_t response)
 
 	if (ac->timing)
 		l7_timing_sizes(ac->timing, request, response);
+	agent_al_relay_sizes(ac->al, request, response);
 }
 
 static int l7_trace(void *ctx, const struct authz_request *rq, struct l7_buf *fields)
@@ -143,12 +144,13 @@ static int l7_stream_begin(void *ctx, uint32_t sid, const struct authz_request *
 	return trace_in_stream_begin(ac->trace, sid, rq, allowed ? field : NULL, arg);
 }
 
-static void l7_stream_end(void *ctx, uint32_t sid, int status, const char *flags)
+static void l7_stream_end(void *ctx, uint32_t sid, int status, const char *flags, uint64_t request,
+			  uint64_t response)
 {
 	struct authz_conn *ac = ctx;
 
-	l7_timing_stream_end(ac->timing, sid, status, flags);
-	agent_al_relay_stream_end(ac->al, sid, status, flags);
+	l7_timing_stream_end(ac->timing, sid, status, flags, request, response);
+	agent_al_relay_stream_end(ac->al, sid, status, flags, request, response);
 	trace_in_stream_end(ac->trace, sid, status, flags);
 }
 

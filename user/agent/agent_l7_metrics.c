@@ -2,7 +2,8 @@
 /*
  * Request metrics of the L7 relays (istio_requests_total, istio_request_duration_milliseconds,
  * istio_request_bytes, istio_response_bytes): the relay's filter says when a request joins its
- * queue, which status answers it and, when the exchange ends, its sizes; this file times the
+ * queue, which status answers it and, when the exchange ends, its sizes (HTTP/2: when the stream
+ * ends, status and sizes at once); this file times the
  * pair and adds it, on the proxy thread, to the agent's request table, which a scrape
  * merges into its page. The relay runs where the destination pod is, so skiffd reports as
  * Istio's reporter="destination". Series per (source, destination, code) only: the path or any
@@ -133,12 +134,15 @@ void l7_timing_stream_begin(struct l7_timing *t, uint32_t sid, bool grpc)
 	t->streams[t->nstreams++] = (struct l7_stream_timing){sid, grpc, now_ms()};
 }
 
+/* A stream's sizes count whatever its end, as the router counts its own streams. */
 static void stream_count(struct l7_timing *t, const struct l7_stream_timing *st, int status,
-			 const char *flags)
+			 const char *flags, uint64_t request, uint64_t response)
 {
 	struct metrics_http h = {.requests = 1};
 
 	metrics_hist_observe(&h.duration_ms, now_ms() - st->start);
+	metrics_hist_observe(&h.request_bytes, (double)request);
+	metrics_hist_observe(&h.response_bytes, (double)response);
 	t->key.response_code = status;
 	t->key.response_flags = flags ? flags : "-";
 	t->key.protocol = st->grpc ? "grpc" : "http";
@@ -146,14 +150,15 @@ static void stream_count(struct l7_timing *t, const struct l7_stream_timing *st,
 	t->key.protocol = "http";
 }
 
-void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags)
+void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags,
+			  uint64_t request, uint64_t response)
 {
 	if (!t)
 		return;
 	for (size_t i = t->nstreams; i-- > 0;) {
 		if (sid && t->streams[i].sid != sid)
 			continue;
-		stream_count(t, &t->streams[i], status, flags);
+		stream_count(t, &t->streams[i], status, flags, request, response);
 		t->streams[i] = t->streams[--t->nstreams];
 		if (sid)
 			return;

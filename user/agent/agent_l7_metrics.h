@@ -30,9 +30,11 @@ void l7_timing_response(void *ctx, int status, const char *flags);
 /* The sizes of the exchange whose response was just counted: Istio's request and response size
  * histograms (the request already counts in istio_requests_total). */
 void l7_timing_sizes(void *ctx, uint64_t request, uint64_t response);
-/* HTTP/2, per stream: begun when decided, counted at its answer (sid 0: every stream left). */
+/* HTTP/2, per stream: begun when decided, counted with its sizes when it ends (sid 0: every
+ * stream left). */
 void l7_timing_stream_begin(struct l7_timing *t, uint32_t sid, bool grpc);
-void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags);
+void l7_timing_stream_end(struct l7_timing *t, uint32_t sid, int status, const char *flags,
+			  uint64_t request, uint64_t response);
 /* The mesh pod with this address on any node, from the snapshot (NULL when none). */
 const struct m_pod *agent_pod_by_ip(const struct model *m, const char *ip);
 

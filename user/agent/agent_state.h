@@ -206,12 +206,15 @@ struct agent_al_relay *agent_al_relay_new(const struct m_pod *dst, const char *s
 void agent_al_relay_decided(struct agent_al_relay *r, const struct authz_request *rq);
 void agent_al_relay_request(struct agent_al_relay *r);
 void agent_al_relay_response(struct agent_al_relay *r, int status, const char *flags);
+/* HTTP/1.1: the sizes of the exchange just answered, for its line (written then, or at the next
+ * answer or the relay's end without them). */
+void agent_al_relay_sizes(struct agent_al_relay *r, uint64_t request, uint64_t response);
 void agent_al_relay_free(struct agent_al_relay *r);
 /* HTTP/2, per stream (the filter's stream_begin, stream_end; sid 0: every stream left). */
 void agent_al_relay_stream_begin(struct agent_al_relay *r, uint32_t sid,
 				 const struct authz_request *rq);
 void agent_al_relay_stream_end(struct agent_al_relay *r, uint32_t sid, int status,
-			       const char *flags);
+			       const char *flags, uint64_t request, uint64_t response);
 void agent_accesslog_l7route(struct agent *a, const struct l7_svcport *sp,
 			     const struct l7r_record *rec, const char *flags);
 int agent_flows_stream(void *ctx, const char *path, int fd);

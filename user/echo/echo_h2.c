@@ -12,7 +12,8 @@
  *   /pingpong      each request message answered at once with the same message, grpc-status 0
  *                  when the request ends (bidirectional: the client waits for each answer)
  * and /h2/cancels answers how many streams its clients reset with CANCEL (a router's cancel
- * reaching the endpoint). A request to /hold/MS stops the connection reading for MS ms once its
+ * reaching the endpoint). /truncate... is cut short as over HTTP/1.1: its content-length promises
+ * 1,000 bytes more than the body that goes out before the connection closes. A request to /hold/MS stops the connection reading for MS ms once its
  * head is in: a slow endpoint, for a proxy that must not buffer the upload meanwhile.
  */
 #include <poll.h>
@@ -46,6 +47,7 @@ struct stream {
 	size_t nbytes;
 	/* streaming answers: more of the body may come (fin: no more) */
 	bool pingpong, headed, fin;
+	bool cut; /* /truncate: the connection closes once the body went, its end never sent */
 	unsigned left, every_ms; /* /stream/: messages still to send, the pause */
 	uint64_t due;		 /* the next one's time (CLOCK_MONOTONIC ms) */
 };
@@ -57,6 +59,7 @@ struct conn {
 	void *ctx;
 	struct stream *timed[MAX_TIMED];
 	unsigned hold_ms; /* /hold/MS: read nothing for so long */
+	bool cut;	  /* a /truncate body went out: close now */
 };
 
 static unsigned cancels; /* streams reset by a client with CANCEL, every connection (atomic) */
@@ -138,14 +141,17 @@ static ssize_t body_read(nghttp2_session *ss, int32_t sid, uint8_t *buf, size_t 
 	struct stream *s = src->ptr;
 	size_t left = s->body.len - s->sent;
 
-	(void)arg;
+	if (!left && s->cut) {
+		((struct conn *)arg)->cut = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
 	if (!left && !s->fin)
 		return NGHTTP2_ERR_DEFERRED; /* a streaming answer: more to come */
 	if (len > left)
 		len = left;
 	memcpy(buf, s->body.s + s->sent, len);
 	s->sent += len;
-	if (s->sent == s->body.len && s->fin) {
+	if (s->sent == s->body.len && s->fin && !s->cut) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		if (s->grpc) {
 			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
@@ -273,7 +279,8 @@ static int respond(nghttp2_session *ss, struct conn *c, int32_t sid, struct stre
 		code = c->answer(c->ctx, s->method ? s->method : "", path, s->h, s->n, &s->body);
 	}
 	snprintf(s->status, sizeof(s->status), "%d", s->grpc ? 200 : code);
-	snprintf(s->clen, sizeof(s->clen), "%zu", s->body.len);
+	s->cut = !s->grpc && !strncmp(path, "/truncate", 9);
+	snprintf(s->clen, sizeof(s->clen), "%zu", s->body.len + (s->cut ? 1000 : 0));
 	s->nv[0] = nv(":status", s->status);
 	s->nv[1] = nv("content-type", s->grpc ? "application/grpc" : "application/json");
 	s->nv[2] = nv("x-pod", c->pod);
@@ -371,7 +378,7 @@ void echo_h2_serve(int fd, const uint8_t *pre, size_t len, const char *pod, echo
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		int ms = timed_due(ss, &c); /* /stream/ answers go out on their timer meanwhile */
 
-		if (flush(ss, fd) ||
+		if (flush(ss, fd) || c.cut ||
 		    !(nghttp2_session_want_read(ss) || nghttp2_session_want_write(ss)))
 			break;
 		if (poll(&p, 1, ms) == 0)

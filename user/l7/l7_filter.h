@@ -48,11 +48,13 @@ struct l7_decider {
 	enum authz_path_norm path_norm;
 	/* Optional, for the request metrics: `request` when a request joins the queue of those in
 	 * flight, `response` with the status of the answer that ends its turn (the pod's final
-	 * response head, or the filter's own 403/400/431), in the same order, and Envoy's response
-	 * flags for it: "-" for the pod's answers and a policy's 403 (Envoy's RBAC filter sets no
-	 * flag either), "DPE" for a request the filter refused as malformed (400, 431); status 0
-	 * and "UC" (the pod closed or reset first) or "DC" (the client did) for a request the
-	 * connection's end left unanswered. The filter has no clock: the decider's side times them. */
+	 * response once its body has passed, a 101's head, or the filter's own 403/400/431), in
+	 * the same order, and Envoy's response flags for it: "-" for the pod's answers and a
+	 * policy's 403 (Envoy's RBAC filter sets no flag either), "DPE" for a request the filter
+	 * refused as malformed (400, 431); "UC" (the pod closed or reset first) or "DC" (the client
+	 * did) for a request the connection's end cut short, with status 0 when no answer had
+	 * begun, or the pod's when its body was under way. The filter has no clock: the decider's
+	 * side times them. */
 	void (*request)(void *ctx);
 	void (*response)(void *ctx, int status, const char *flags);
 	/* Optional, HTTP/1.1: when an exchange ends (after its `response`), the request's size as
@@ -66,14 +68,18 @@ struct l7_decider {
 	/* Optional, HTTP/2, per stream (streams end in any order): `stream_begin` with each request
 	 * once decided (`allowed` or answered 403); for an allowed one, `field` is called with each
 	 * propagation field the pod gets in place of the request's (trace_field_replaced), which
-	 * the filter then leaves out. `stream_end` with the status that answers the stream and
-	 * Envoy's flags: "-" for the pod's final :status and a policy's 403; 0 and "UR" when the
-	 * pod reset the stream first, "DC" when the client did; sid 0: every stream still waiting,
-	 * at the connection's end (0, "UC" or "DC"). A stream not begun, or ended, is ignored. */
+	 * the filter then leaves out. `stream_end` once the stream is over, with the pod's final
+	 * :status (0: none came) and Envoy's flags: "-" when the pod's response ended, and for a
+	 * policy's 403; "UR" when the pod reset the stream first, "DC" when the client did, "UC" or
+	 * "DC" for the streams the connection's end cut short (a body cut off keeps its status:
+	 * "200 UC"); and the sizes, the request's from the client and the response's to it
+	 * (l7_h2_tally.c says how they are counted). sid 0: every stream still waiting, not
+	 * tallied (0, no sizes). A stream not begun, or ended, is ignored. */
 	int (*stream_begin)(void *ctx, uint32_t sid, const struct authz_request *rq, bool allowed,
 			    int (*field)(void *arg, const char *name, const char *value),
 			    void *arg);
-	void (*stream_end)(void *ctx, uint32_t sid, int status, const char *flags);
+	void (*stream_end)(void *ctx, uint32_t sid, int status, const char *flags, uint64_t request,
+			   uint64_t response);
 };
 
 /* Counters a filter keeps (read by the relay for skiffd's admin page). */

@@ -41,6 +41,7 @@ static void h2_close(struct l7_filter *f)
 		return;
 	h2_hpack_close(f);
 	h2_status_close(f);
+	h2_tally_free(f);
 	h2_reader_free(&f->cl);
 	h2_reader_free(&f->up);
 	free(f->open);
@@ -141,7 +142,7 @@ static bool h2_in_head(const struct l7_filter *f)
 /* The streams still waiting for an answer end with the connection. */
 static void h2_end(struct l7_filter *f, bool pod_gone)
 {
-	h2_stream_end(f, 0, 0, pod_gone ? "UC" : "DC");
+	h2_tally_end(f, 0, pod_gone ? "UC" : "DC");
 }
 
 static const struct l7_counts *h2_counts(const struct l7_filter *f)

@@ -11,6 +11,8 @@
  *   l7_h2_deny.c      denied streams: their answer, flow control toward the client, when to write
  *   l7_h2_client.c    client -> pod frames
  *   l7_h2_upstream.c  pod -> client frames
+ *   l7_h2_status.c    the pod's final :status per stream, for the decider
+ *   l7_h2_tally.c     each forwarded stream's sizes, reported when it ends
  *
  * Client -> pod, everything passes byte for byte except header blocks and what belongs to streams
  * the pod never sees (l7_h2_client.c): the filter decodes every header block with the client's
@@ -46,6 +48,7 @@
 #define H2_MAX_UNACKED_SET 64	      /* pod SETTINGS the client has not acknowledged yet */
 #define H2_MAX_HELD	   (1 << 20) /* pod bytes held while its DATA waits for the client's window */
 #define H2_MAX_OPEN	   1024	     /* forwarded streams the client has not ended */
+#define H2_MAX_TALLY	   4096	     /* forwarded streams whose response has not ended */
 
 #define H2_TABLE_MAX 4096	/* HPACK dynamic table, client -> pod both */
 #define H2_ENC_RATIO 2		/* header bytes toward the pod per client byte */
@@ -174,6 +177,13 @@ struct h2_denied {
 	int64_t win_extra; /* the client's WINDOW_UPDATEs on this stream */
 };
 
+/* A forwarded stream's sizes so far (l7_h2_tally.c). */
+struct h2_tally {
+	uint32_t sid;
+	int status; /* the pod's final :status; 0: none yet */
+	uint64_t request, response;
+};
+
 /* What a pod SETTINGS changes for the filter, from the client's ACK on: only then does the pod
  * rely on it (an nghttp2 pod enforces a larger frame size only once acknowledged). */
 struct h2_pod_settings {
@@ -224,9 +234,13 @@ struct l7_filter {
 	/* The pod's response header blocks, decoded for their :status (l7_h2_status.c) when the
 	 * decider asks for stream_end; NULL: passed without a look. */
 	nghttp2_hd_inflater *rs_inflater;
-	bool rs_broken;	 /* a block did not decode: no more statuses on this connection */
-	uint32_t rs_sid; /* the stream of the pod's block under way */
-	bool rs_report;	 /* ... and it is a response's (not a PUSH_PROMISE's) */
+	bool rs_broken;		/* a block did not decode: no more statuses on this connection */
+	uint32_t rs_sid;	/* the stream of the pod's block under way */
+	bool rs_report;		/* ... and it is a response's (not a PUSH_PROMISE's) */
+	bool rs_final;		/* ... and it carried a final :status: its fields are the head's */
+	uint32_t rs_end_sid;	/* the stream the pod's block under way ends; 0: none */
+	struct h2_tally *tally; /* forwarded streams whose response has not ended, in no order */
+	size_t ntally, tallycap;
 };
 
 /* l7_h2_client.c */
@@ -262,6 +276,7 @@ int h2_hpack_forward(struct l7_filter *f, const char *path, size_t path_i, size_
 		     const struct l7_buf *extra);
 int h2_hpack_table_size(struct l7_filter *f, const struct h2_pod_settings *c);
 size_t h2_hpack_reply(uint8_t *out, size_t len, enum h2_answer a);
+size_t h2_reply_size(enum h2_answer a);
 size_t h2_list_limit(const struct l7_filter *f);
 void h2_fields_reset(struct h2_fields *fl);
 void h2_fields_free(struct h2_fields *fl);
@@ -311,7 +326,20 @@ void h2_status_close(struct l7_filter *f);
 int h2_status_mode(const struct l7_filter *f);
 /* A buffered one: written on to the client as it came, and decoded. 0 or -ENOMEM. */
 int h2_status_frame(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p);
-void h2_stream_end(struct l7_filter *f, uint32_t sid, int status, const char *flags);
+void h2_stream_end(struct l7_filter *f, uint32_t sid, int status, const char *flags,
+		   uint64_t request, uint64_t response);
+/* A pod frame went by (read or passed): its DATA counts, and a response it ended is reported. */
+void h2_status_frame_end(struct l7_filter *f, const struct h2_hd *hd);
+
+/* l7_h2_tally.c: the forwarded streams' sizes, while the decider asks for stream_end */
+void h2_tally_open(struct l7_filter *f, uint32_t sid, uint64_t head);
+void h2_tally_client_data(struct l7_filter *f, uint32_t sid, uint32_t len);
+void h2_tally_pod_data(struct l7_filter *f, uint32_t sid, uint32_t len);
+bool h2_tally_status(struct l7_filter *f, uint32_t sid, int status);
+void h2_tally_head_field(struct l7_filter *f, uint32_t sid, size_t len);
+/* Report the stream with `flags` and forget it (sid 0: every stream left, at the end). */
+void h2_tally_end(struct l7_filter *f, uint32_t sid, const char *flags);
+void h2_tally_free(struct l7_filter *f);
 
 /* l7_h2_client.c, l7_h2_upstream.c */
 extern const struct h2_frame_cb h2_client_cb;

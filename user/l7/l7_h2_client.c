@@ -140,7 +140,8 @@ static int cl_start(struct l7_filter *f, const struct h2_hd *hd)
 		return hd->len != 4 ? -EPROTO : H2_BUFFER;
 	case NGHTTP2_DATA:
 	case NGHTTP2_RST_STREAM:
-		h2_stream_end(f, hd->sid, 0, "DC"); /* ignored when the stream was answered */
+		if (hd->type == NGHTTP2_RST_STREAM)
+			h2_tally_end(f, hd->sid, "DC"); /* ignored when the stream was answered */
 		f->cl_drop = dropped_stream(f, hd->sid);
 		return f->cl_drop ? H2_DROP : H2_PASS;
 	case NGHTTP2_PRIORITY:
@@ -268,6 +269,8 @@ static int streamed_end(struct l7_filter *f, const struct h2_hd *hd)
 	struct h2_denied *d;
 
 	if (!f->cl_drop) {
+		if (hd->type == NGHTTP2_DATA)
+			h2_tally_client_data(f, hd->sid, hd->len);
 		if (ended)
 			h2_open_remove(f, hd->sid);
 		return reset ? h2_reset_counted(f) : 0;

@@ -303,3 +303,15 @@ size_t h2_hpack_reply(uint8_t *out, size_t len, enum h2_answer a)
 	n += put_literal(out + n, 28, clen);
 	return n;
 }
+
+/* The size of that answer as the request metrics count a response: its fields but :status,
+ * names and values, and its body. */
+size_t h2_reply_size(enum h2_answer a)
+{
+	size_t body = sizeof(L7_DENY_BODY) - 1;
+
+	if (a == H2_ANSWER_CONNECT || a == H2_ANSWER_431)
+		return strlen("content-length") + 1;
+	return strlen("content-type") + strlen("text/plain") + strlen("content-length") +
+	       (body >= 10 ? 2 : 1) + (a == H2_ANSWER_403 ? body : 0);
+}

@@ -212,6 +212,8 @@ static int req_forward(struct l7_filter *f, const struct h2_req *r, const struct
 static int req_decide_forward(struct l7_filter *f, const struct h2_req *r, bool end_stream)
 {
 	uint32_t sid = f->blk.sid;
+	uint64_t head = f->blk.fields.size; /* the request's head as the metrics count it */
+	enum h2_answer a;
 	struct authz_request rq = {
 	    .tcp = false,
 	    .host = r->authority ? r->authority : r->host,
@@ -226,14 +228,15 @@ static int req_decide_forward(struct l7_filter *f, const struct h2_req *r, bool 
 		return h2_denied_add(f, sid, H2_ANSWER_REFUSED, false);
 	if (!req_decide(f, &rq)) {
 		f->counts.denied++;
+		a = strcmp(r->method, "HEAD") ? H2_ANSWER_403 : H2_ANSWER_403_HEAD;
 		if (f->dec.stream_begin &&
 		    !f->dec.stream_begin(f->dec.ctx, sid, &rq, false, extra_field, NULL))
-			h2_stream_end(f, sid, 403, "-");
-		return h2_denied_add(f, sid,
-				     strcmp(r->method, "HEAD") ? H2_ANSWER_403 : H2_ANSWER_403_HEAD,
-				     end_stream);
+			h2_stream_end(f, sid, 403, "-", head, h2_reply_size(a));
+		return h2_denied_add(f, sid, a, end_stream);
 	}
 	rc = req_forward(f, r, &rq);
+	if (!rc && f->dec.stream_begin)
+		h2_tally_open(f, sid, head);
 	if (!rc && !end_stream)
 		rc = h2_open_add(f, sid);
 	return rc;

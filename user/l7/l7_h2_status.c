@@ -27,10 +27,11 @@ void h2_status_close(struct l7_filter *f)
 	f->rs_inflater = NULL;
 }
 
-void h2_stream_end(struct l7_filter *f, uint32_t sid, int status, const char *flags)
+void h2_stream_end(struct l7_filter *f, uint32_t sid, int status, const char *flags,
+		   uint64_t request, uint64_t response)
 {
 	if (f->dec.stream_end)
-		f->dec.stream_end(f->dec.ctx, sid, status, flags);
+		f->dec.stream_end(f->dec.ctx, sid, status, flags, request, response);
 }
 
 int h2_status_mode(const struct l7_filter *f)
@@ -60,7 +61,27 @@ static bool fragment(const struct h2_hd *hd, const uint8_t *p, const uint8_t **f
 	return true;
 }
 
-/* Decode one fragment; the final :status of the block's stream goes to stream_end. */
+/* A field of a response block: its final :status, and the size of the head it begins. */
+static void field(struct l7_filter *f, const nghttp2_nv *nv)
+{
+	int status;
+
+	if (nv->namelen && nv->name[0] != ':') {
+		if (f->rs_final)
+			h2_tally_head_field(f, f->rs_sid, nv->namelen + nv->valuelen);
+		return;
+	}
+	if (nv->namelen != 7 || memcmp(nv->name, ":status", 7))
+		return;
+	status = atoi((const char *)nv->value);
+	if (status < 200)
+		return; /* an interim 1xx: the final answer follows */
+	f->rs_final = true;
+	if (!h2_tally_status(f, f->rs_sid, status))
+		h2_stream_end(f, f->rs_sid, status, "-", 0, 0);
+}
+
+/* Decode one fragment of a block; a response's fields go to field(). */
 static int decode(struct l7_filter *f, const uint8_t *in, size_t len, bool final, bool report)
 {
 	for (;;) {
@@ -72,13 +93,8 @@ static int decode(struct l7_filter *f, const uint8_t *in, size_t len, bool final
 			return -EPROTO;
 		in += n;
 		len -= (size_t)n;
-		if ((flags & NGHTTP2_HD_INFLATE_EMIT) && report && nv.namelen == 7 &&
-		    !memcmp(nv.name, ":status", 7)) {
-			int status = atoi((const char *)nv.value);
-
-			if (status >= 200) /* not an interim 1xx: the final answer follows that */
-				h2_stream_end(f, f->rs_sid, status, "-");
-		}
+		if ((flags & NGHTTP2_HD_INFLATE_EMIT) && report)
+			field(f, &nv);
 		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
 			nghttp2_hd_inflate_end_headers(f->rs_inflater);
 			return 0;
@@ -101,9 +117,37 @@ int h2_status_frame(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *
 	if (hd->type != NGHTTP2_CONTINUATION) {
 		f->rs_sid = hd->sid;
 		f->rs_report = hd->type == NGHTTP2_HEADERS;
+		f->rs_final = false;
 	}
 	if (!fragment(hd, p, &frag, &len) ||
 	    decode(f, frag, len, hd->flags & NGHTTP2_FLAG_END_HEADERS, f->rs_report))
 		f->rs_broken = true;
 	return 0;
+}
+
+void h2_status_frame_end(struct l7_filter *f, const struct h2_hd *hd)
+{
+	bool ends = hd->flags & NGHTTP2_FLAG_END_STREAM;
+
+	switch (hd->type) {
+	case NGHTTP2_DATA:
+		h2_tally_pod_data(f, hd->sid, hd->len);
+		if (ends)
+			h2_tally_end(f, hd->sid, "-");
+		return;
+	case NGHTTP2_HEADERS:
+		f->rs_end_sid = ends ? hd->sid : 0; /* trailers, or a response without a body */
+		break;
+	case NGHTTP2_PUSH_PROMISE:
+		f->rs_end_sid = 0;
+		break;
+	case NGHTTP2_CONTINUATION:
+		break;
+	default:
+		return;
+	}
+	if ((hd->flags & NGHTTP2_FLAG_END_HEADERS) && f->rs_end_sid) {
+		h2_tally_end(f, f->rs_end_sid, "-");
+		f->rs_end_sid = 0;
+	}
 }

@@ -31,7 +31,7 @@ static int pod_reset(struct l7_filter *f, uint32_t sid)
 {
 	int rc = 0;
 
-	h2_stream_end(f, sid, 0, "UR"); /* ignored when the stream was answered */
+	h2_tally_end(f, sid, "UR"); /* ignored when the stream was answered */
 	if (h2_open_remove(f, sid))
 		rc = h2_denied_add(f, sid, H2_ANSWER_NONE, false);
 	return rc ? rc : H2_PASS;
@@ -128,6 +128,7 @@ static int up_end(struct l7_filter *f, const struct h2_hd *hd, const uint8_t *p)
 		if (rc)
 			return rc;
 	}
+	h2_status_frame_end(f, hd);
 	return h2_flush(f, f->out_cl);
 }
 

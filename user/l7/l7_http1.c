@@ -48,6 +48,8 @@ void h1_exchange_sizes(struct l7_filter *f, uint64_t response_bytes)
 {
 	const struct h1_pending *e = h1_queue_head(f);
 
+	if (e && e->status && f->dec.response)
+		f->dec.response(f->dec.ctx, e->status, "-");
 	if (e && f->dec.sizes)
 		f->dec.sizes(f->dec.ctx, e->bytes, response_bytes);
 }
@@ -369,17 +371,30 @@ static bool h1_in_head(const struct l7_filter *f)
 	return !f->done && f->cl == H1_CL_HEAD && f->rq_head.size;
 }
 
-/* The requests in line that no answer reached: the client gets none, the metrics see why. */
+/* The requests in line that no answer reached: the client gets none, the metrics see why. A
+ * response whose body was under way keeps its status: cut short (UC, DC), as Envoy logs a
+ * body the upstream's close cut off; unless the pod's close is what ends that body. */
 static void h1_end(struct l7_filter *f, bool pod_gone)
 {
+	const char *why = pod_gone ? "UC" : "DC";
+
 	for (size_t i = 0; i < f->qlen; i++) {
 		struct h1_pending *e = &f->q[(f->qhead + i) % f->qcap];
 
+		if (!i && e->status && f->up == H1_UP_BODY) {
+			if (pod_gone && f->rs_body.kind == H1_BODY_CLOSE) {
+				h1_exchange_sizes(f, f->rs_bytes);
+			} else if (f->dec.response) {
+				f->dec.response(f->dec.ctx, e->status, why);
+			}
+			e->status = 0;
+			continue;
+		}
 		if (e->answered)
 			continue;
 		e->answered = true;
 		if (f->dec.response)
-			f->dec.response(f->dec.ctx, 0, pod_gone ? "UC" : "DC");
+			f->dec.response(f->dec.ctx, 0, why);
 	}
 }
 

@@ -140,7 +140,8 @@ struct h1_pending {
 	bool upgrade;	 /* allowed to switch protocols: a 101 turns it into a tunnel */
 	bool close;	 /* the last request on the connection */
 	bool keep_alive; /* HTTP/1.0 with keep-alive: our answer says so */
-	bool answered;	 /* its status went to dec.response */
+	bool answered;	 /* an answer's head reached the client, or the queue's end counted it */
+	int status;	 /* the pod's final status, told to dec.response when its body ends */
 	uint64_t bytes;	 /* the request as read from the client: head and body so far */
 };
 
@@ -181,7 +182,8 @@ struct l7_filter {
 };
 
 /* l7_http1.c */
-/* The exchange at the head of the queue is over: its sizes to the decider (dec.sizes). */
+/* The exchange at the head of the queue is over: its status (a pod's response; the filter's
+ * answers tell theirs when written) and sizes to the decider. */
 void h1_exchange_sizes(struct l7_filter *f, uint64_t response_bytes);
 int h1_client_feed(struct l7_filter *f, const uint8_t *in, size_t len, struct l7_buf *to_up,
 		   struct l7_buf *to_client);

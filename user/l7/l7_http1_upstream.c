@@ -123,11 +123,12 @@ static int response_start(struct l7_filter *f, const struct h1_msg *m, struct l7
 	if (l7_buf_put(to_client, raw->data + raw->off, l7_buf_unread(raw)))
 		return -ENOMEM;
 	f->rs_bytes = l7_buf_unread(raw);
-	if (tunnel || m->status >= 200) {
-		if (f->dec.response)
-			f->dec.response(f->dec.ctx, m->status, "-");
+	if (tunnel && f->dec.response)
+		f->dec.response(f->dec.ctx, m->status, "-");
+	if (tunnel || m->status >= 200)
 		e->answered = true;
-	}
+	if (!tunnel && m->status >= 200)
+		e->status = m->status; /* told when its body ends (h1_exchange_sizes) */
 	if (tunnel)
 		return tunnel_open(f, to_up);
 	if (m->status < 200)
