@@ -25,8 +25,11 @@
  *      Then the callbacks stop.
  *
  * A peer that sends nothing and whose partner's ACKs stop before its queue empties stays in the
- * sockhash until it closes; it receives over TCP meanwhile. So does a socket whose peer keeps
- * sending with a thread always inside a send and never sees the mark: the peer is never quiet.
+ * sockhash until it closes; it receives over TCP meanwhile. So does a socket whose peer sits in a
+ * send (blocked) that has run no sk_msg since the mark: the peer is never quiet. The one race
+ * left: two threads writing to one socket, one still inside a redirect decided before the mark
+ * while the other's sk_msg chose TCP (that marks the socket quiet); the redirect could land on
+ * a peer that just left, and be freed.
  */
 #ifndef SKIFF_BPF_ACCEL_LEAVE_H
 #define SKIFF_BPF_ACCEL_LEAVE_H
