@@ -889,6 +889,53 @@ static void test_punt_fast_ipv6(void **state)
 	check_punt_fast(A6, R6, NODE6);
 }
 
+/* What skiffd caps a reader's unread redirected bytes at: net.ipv4.tcp_rmem[2] (dp_accel.c). */
+static size_t queue_cap(void)
+{
+	unsigned long long a, b, max = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu %llu", &a, &b, &max) != 3)
+			max = 0;
+		fclose(f);
+	}
+	return max >= 65536 ? max : 6 << 20;
+}
+
+/*
+ * Both directions busy when the pair falls back: skiffd's end writes past the cap while the
+ * pod's end sends four times the cap (still sending when skiffd's end reaches it) and reads
+ * only at the end. skiffd's end falls back at the cap and marks
+ * itself; the pod's writer, redirecting all along, sees the mark at a later message. Neither end
+ * may leave the sockhash while a redirect from the other is still on its way (the kernel frees a
+ * message queued to a psock that is going): every byte arrives, in order, counted exactly, and
+ * both ends leave. Several rounds: a redirect is on its way for microseconds at a time.
+ */
+static void test_punt_fallback_both_busy(void **state)
+{
+	const size_t cap = queue_cap(), up = 4 * cap, down = cap + (2 << 20);
+	int lfd;
+
+	(void)state;
+	punt_set(SKIFF_PUNT_F_ON | SKIFF_PUNT_F_ACCEL);
+	lfd = listener_open(T.cg_agent, NODE4, PUNT_PORT);
+	for (int i = 0; i < 3; i++) {
+		struct skiff_l4_stats b0 = l4_read(WL_A, SKIFF_WL_AGENT), b1;
+		struct conn c = punted_open(lfd, A4, R4);
+
+		assert_true(punted_client_in_sockhash(&c));
+		assert_true(in_sockhash(c.srv));
+		assert_int_equal(orig_take(&c, R4), 1);
+		assert_false(redirected(exchange(&c, up, down)));
+		conn_close(&c);
+		assert_l4_exact(WL_A, SKIFF_WL_AGENT, &b0, up, down);
+		b1 = l4_read(WL_A, SKIFF_WL_AGENT);
+		assert_true(b1.tcp_fallbacks > b0.tcp_fallbacks);
+	}
+	case_close(lfd);
+}
+
 /* Without SKIFF_PUNT_F_ACCEL (skiffd relays by splice): both ends stay on TCP, the client is
  * filed as not fast, and the bytes and counters are the same. */
 static void test_punt_without_accel_flag(void **state)
@@ -1018,6 +1065,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_punt_fast_ipv4, case_cleanup),
 	    cmocka_unit_test_teardown(test_punt_fast_ipv6, case_cleanup),
+	    cmocka_unit_test_teardown(test_punt_fallback_both_busy, case_cleanup),
 	    cmocka_unit_test_teardown(test_punt_without_accel_flag, case_cleanup),
 	    cmocka_unit_test_teardown(test_agent_dial_fast, case_cleanup),
 	    cmocka_unit_test_teardown(test_agent_dial_filed, case_cleanup),
