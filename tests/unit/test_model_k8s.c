@@ -161,7 +161,7 @@ static void test_cluster_kinds(void **state)
 
 	p = model_pod(&m, "payments", "api-v1-0");
 	assert_non_null(p);
-	assert_string_equal(p->meta.uid, "1111-2222");
+	assert_string_equal(k8s_pod_uid(p), "1111-2222");
 	assert_string_equal(p->meta.file, "c.yaml");
 	assert_int_equal(p->meta.line, 13);
 	assert_string_equal(p->node_name, "node-a");
