@@ -218,9 +218,6 @@ static void pod_free_parsed(struct m_pod *p)
 	free(p->service_account);
 	for (size_t i = 0; i < p->nips; i++)
 		free(p->ips[i]);
-	for (size_t i = 0; i < p->nhost_ips; i++)
-		free(p->host_ips[i]);
-	free(p->host_ips);
 	for (size_t i = 0; i < p->nports; i++)
 		free(p->ports[i].name);
 	free(p->ports);
@@ -299,17 +296,11 @@ const char *k8s_pod_uid(const struct m_pod *p)
 }
 
 /* A node's pods share its addresses: the array is pooled after its strings, as labels are. */
-static void pod_pool_hosts(struct model *m, struct m_pod *p)
+static char **pod_pool_hosts(struct model *m, char *hosts[2], uint8_t n)
 {
-	char **h;
-
-	if (!p->nhost_ips)
-		return;
-	for (size_t i = 0; i < p->nhost_ips; i++)
-		p->host_ips[i] = model_pool_take(m, p->host_ips[i]);
-	h = (char **)model_pool_blob(m, p->host_ips, p->nhost_ips * sizeof(*h));
-	free(p->host_ips);
-	p->host_ips = h;
+	for (size_t i = 0; i < n; i++)
+		hosts[i] = model_pool_take(m, hosts[i]);
+	return n ? (char **)model_pool_blob(m, hosts, n * sizeof(*hosts)) : NULL;
 }
 
 static void pod_pool(struct model *m, struct m_pod *p, char *uid)
@@ -318,7 +309,6 @@ static void pod_pool(struct model *m, struct m_pod *p, char *uid)
 	p->meta.ns = model_pool_take(m, p->meta.ns);
 	p->node_name = model_pool_take(m, p->node_name);
 	p->service_account = model_pool_take(m, p->service_account);
-	pod_pool_hosts(m, p);
 	pod_pool_arrays(m, p);
 }
 
@@ -327,30 +317,31 @@ int parse_pod(struct pctx *c)
 	const struct ynode *status;
 	struct m_pod p = {0};
 	char *hosts[2] = {0}, *uid = NULL;
+	const char *u;
+	uint8_t nhosts = 0;
 	int before = c->errors;
 
 	pmeta(c, &p.meta, true);
 	/* pmeta checked it */
-	if (ynode_str(ynode_get(ynode_get(c->doc, "metadata"), "uid")))
-		uid = strdup(ynode_str(ynode_get(ynode_get(c->doc, "metadata"), "uid")));
+	u = ynode_str(ynode_get(ynode_get(c->doc, "metadata"), "uid"));
+	if (u && !(uid = strdup(u)))
+		abort(); /* as the model's arrays do */
 	pod_spec(c, &p);
 	if (!p.service_account)
 		abort();
 	status = pget(c, c->doc, "status", YNODE_MAP, false, NULL);
 	ip_list(c, status, "podIP", "podIPs", p.ips, &p.nips, "a pod");
-	ip_list(c, status, "hostIP", "hostIPs", hosts, &p.nhost_ips, "its node");
-	if (p.nhost_ips) {
-		p.host_ips = malloc(p.nhost_ips * sizeof(*p.host_ips));
-		if (!p.host_ips)
-			abort(); /* as the model's arrays do */
-		memcpy(p.host_ips, hosts, p.nhost_ips * sizeof(*p.host_ips));
-	}
+	ip_list(c, status, "hostIP", "hostIPs", hosts, &nhosts, "its node");
+	p.nhost_ips = nhosts;
 	pod_ready(c, &p, status);
 	if (c->errors > before) {
+		for (size_t i = 0; i < nhosts; i++)
+			free(hosts[i]);
 		pod_free_parsed(&p);
 		free(uid);
 		return -EINVAL;
 	}
+	p.host_ips = pod_pool_hosts(c->m, hosts, nhosts);
 	pod_pool(c->m, &p, uid);
 	*PUSH(c->m->pods, c->m->npods) = p;
 	return 0;
