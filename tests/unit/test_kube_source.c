@@ -406,7 +406,7 @@ static void test_list_then_watch(void **state)
 	assert_int_equal(m.npods, 3);
 	assert_int_equal(m.nvirtualservices, 1);
 	assert_int_equal(m.nauthorizationpolicies, 1);
-	assert_string_equal(m.pods[0].meta.uid, "0b6c1e8e-0001-4000-8000-000000000003");
+	assert_string_equal(k8s_pod_uid(&m.pods[0]), "0b6c1e8e-0001-4000-8000-000000000003");
 	model_free(&m);
 	kube_source_stats(ks, &st);
 	assert_int_equal(st.lists, 10) /* one per watched kind */;

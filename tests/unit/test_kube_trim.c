@@ -85,7 +85,7 @@ static void assert_same_pod(const struct m_pod *a, const struct m_pod *b)
 {
 	assert_string_equal(a->meta.name, b->meta.name);
 	assert_string_equal(a->meta.ns, b->meta.ns);
-	assert_string_equal(a->meta.uid, b->meta.uid);
+	assert_string_equal(k8s_pod_uid(a), k8s_pod_uid(b));
 	assert_int_equal(a->meta.labels.n, b->meta.labels.n);
 	for (size_t i = 0; i < a->meta.labels.n; i++) {
 		assert_string_equal(a->meta.labels.v[i].key, b->meta.labels.v[i].key);
@@ -258,10 +258,10 @@ static void other_nodes_pods_lose_their_uid(void **state)
 		assert_int_equal(m.npods, 1);
 		assert_string_equal(m.pods[0].node_name, "node-b");
 		if (keeps[i])
-			assert_string_equal(m.pods[0].meta.uid,
+			assert_string_equal(k8s_pod_uid(&m.pods[0]),
 					    "6f1d2c3b-8e4a-4c1d-9b2a-0c5e7d9f1a2b");
 		else
-			assert_null(m.pods[0].meta.uid);
+			assert_null(k8s_pod_uid(&m.pods[0]));
 		model_free(&m);
 		json_object_put(o);
 	}

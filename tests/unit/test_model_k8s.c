@@ -161,7 +161,7 @@ static void test_cluster_kinds(void **state)
 
 	p = model_pod(&m, "payments", "api-v1-0");
 	assert_non_null(p);
-	assert_string_equal(p->meta.uid, "1111-2222");
+	assert_string_equal(k8s_pod_uid(p), "1111-2222");
 	assert_string_equal(p->meta.file, "c.yaml");
 	assert_int_equal(p->meta.line, 13);
 	assert_string_equal(p->node_name, "node-a");
@@ -679,6 +679,7 @@ static void test_pooled_values(void **state)
 	assert_ptr_equal(a->ports, b->ports);
 	assert_ptr_equal(a->ports, c->ports);
 	assert_ptr_equal(a->host_ips[0], b->host_ips[0]);
+	assert_ptr_equal(a->host_ips, b->host_ips);
 	/* what differs stays apart */
 	assert_ptr_not_equal(a->meta.labels.v, c->meta.labels.v);
 	assert_ptr_not_equal(a->meta.name, b->meta.name);
@@ -689,8 +690,8 @@ static void test_pooled_values(void **state)
 	assert_int_equal(a->ports[0].port, 8080);
 	assert_string_equal(a->ips[0], "10.0.0.1");
 	/* "shop", 3 nodes, "w0" and "w1" (accounts and label values alike), 3 host IPs, "app",
-	 * "version", "v1", "http"; 2 label sets and one port list */
-	assert_int_equal(model_pool_count(&m, &bytes), 1 + 3 + 2 + 3 + 4 + 2 + 1);
+	 * "version", "v1", "http"; 2 label sets, one port list and 3 host address arrays */
+	assert_int_equal(model_pool_count(&m, &bytes), 1 + 3 + 2 + 3 + 4 + 2 + 1 + 3);
 	model_free(&m);
 	diag_free(&d);
 	free(text);

@@ -12,9 +12,9 @@ static int cgroup_of(void *ctx, const struct m_pod *pod, uint64_t *id)
 {
 	struct agent *a = ctx;
 
-	if (!pod->meta.uid)
+	if (!k8s_pod_uid(pod))
 		return -ENOENT;
-	return pod_cgroup_find(&a->cgroups, pod->meta.uid, id);
+	return pod_cgroup_find(&a->cgroups, k8s_pod_uid(pod), id);
 }
 
 static void set_last_error(struct agent *a, const struct diag *d, const char *what)

@@ -172,7 +172,7 @@ static int pod_addr_key_cmp(const void *pa, const void *pb)
 	const struct cc_pod_addr *a = pa, *b = pb;
 
 	if (a->family != b->family)
-		return a->family - b->family;
+		return a->family < b->family ? -1 : 1;
 	return memcmp(&a->addr, &b->addr, sizeof(a->addr));
 }
 
@@ -184,7 +184,7 @@ static int pod_addr_cmp(const void *pa, const void *pb)
 
 	if (c || a->pod == b->pod)
 		return c;
-	return (uintptr_t)a->pod < (uintptr_t)b->pod ? -1 : 1;
+	return a->pod < b->pod ? -1 : 1;
 }
 
 /* Sized to the addresses the pods have, not two each: it is held by the live tables for as long
@@ -202,8 +202,8 @@ static int index_pods(const struct model *m, struct cc_index *ix)
 		for (size_t k = 0; k < m->pods[i].nips && k < 2; k++) {
 			struct cc_pod_addr *pa = &ix->pods[ix->npods];
 
-			pa->family = addr_parse(m->pods[i].ips[k], &pa->addr);
-			pa->pod = &m->pods[i];
+			pa->family = (uint32_t)addr_parse(m->pods[i].ips[k], &pa->addr);
+			pa->pod = (uint32_t)i;
 			if (pa->family)
 				ix->npods++;
 		}
@@ -284,7 +284,7 @@ const struct m_endpointslice *const *compile_index_slices(const struct cc_index 
 const struct m_pod *compile_index_pod_by_addr(const struct cc_index *ix, const union skiff_addr *a,
 					      int family)
 {
-	struct cc_pod_addr key = {.addr = *a, .family = family};
+	struct cc_pod_addr key = {.addr = *a, .family = (uint32_t)family};
 	const struct cc_pod_addr *hit;
 
 	hit = bsearch(&key, ix->pods, ix->npods, sizeof(*ix->pods), pod_addr_key_cmp);
@@ -292,5 +292,5 @@ const struct m_pod *compile_index_pod_by_addr(const struct cc_index *ix, const u
 		return NULL;
 	while (hit > ix->pods && !pod_addr_key_cmp(hit - 1, &key))
 		hit--;
-	return hit->pod;
+	return &ix->m->pods[hit->pod];
 }

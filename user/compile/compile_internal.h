@@ -26,10 +26,11 @@ struct cc_pair {
 	const void *obj;
 };
 
+/* 24 bytes: one per address of every pod of the cluster, held while the model is in force */
 struct cc_pod_addr {
 	union skiff_addr addr;
-	int family;
-	const struct m_pod *pod;
+	uint32_t family;
+	uint32_t pod; /* index in the model's pods */
 };
 
 struct cc_index {

@@ -111,8 +111,8 @@ static int pod_id(struct wl_ids *ids, const struct m_pod *p, uint64_t cg, uint32
 	int err;
 
 	/* a pod recreated under the same name is another pod: its uid tells them apart */
-	if (asprintf(&key, "%s/%s/%s", p->meta.ns, p->meta.name, p->meta.uid ? p->meta.uid : "") <
-	    0)
+	if (asprintf(&key, "%s/%s/%s", p->meta.ns, p->meta.name,
+		     k8s_pod_uid(p) ? k8s_pod_uid(p) : "") < 0)
 		return -ENOMEM;
 	err = wl_ids_get(ids, key, cg, id, fresh);
 	free(key);
@@ -127,7 +127,7 @@ static int pod_id(struct wl_ids *ids, const struct m_pod *p, uint64_t cg, uint32
 	if (err == -EEXIST) {
 		diag_add(d, DIAG_WARN, p->meta.file, p->meta.line,
 			 "Pod %s/%s: listed twice with uid %s; enrolled once", p->meta.ns,
-			 p->meta.name, p->meta.uid ? p->meta.uid : "(none)");
+			 p->meta.name, k8s_pod_uid(p) ? k8s_pod_uid(p) : "(none)");
 		return 2;
 	}
 	return err;

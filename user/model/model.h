@@ -31,7 +31,6 @@ struct labels {
 struct meta {
 	char *name;
 	char *ns; /* "" for cluster-scoped kinds (Namespace) */
-	char *uid;
 	struct labels labels;
 	const char *file; /* points into model->src */
 	int line;	  /* line of the document's `kind:` */
@@ -55,24 +54,30 @@ struct m_container_port {
 	uint8_t proto; /* IPPROTO_TCP / IPPROTO_UDP */
 };
 
-/* A pod's namespace, node name, service account, host addresses, labels (keys, values and the
+/* A pod's namespace, node name, service account, host addresses (strings and the array), labels (keys, values and the
  * array) and container ports (names and the array) are the model's shared copies (model_pool.h):
- * read them, never free or change them. Its name, uid and addresses are its own: the name and
- * the addresses are one allocation, held by meta.name (k8s_pod_free). */
+ * read them, never free or change them. Its name, addresses and uid are its own, one allocation
+ * held by meta.name (k8s_pod_free; the uid through k8s_pod_uid). */
 struct m_pod {
 	struct meta meta;
 	char *node_name;       /* spec.nodeName */
 	char *service_account; /* spec.serviceAccountName, "default" when absent */
 	char *ips[2];	       /* status.podIPs (IPv4 and/or IPv6 text), NULL when absent */
-	char *host_ips[2]; /* status.hostIPs: its node's addresses, where that node's skiffd is */
+	/* status.hostIPs: its node's addresses, where that node's skiffd is; one shared array of
+	 * nhost_ips for all pods with the same ones (NULL when none), since a node's pods repeat them */
+	char **host_ips;
 	struct m_container_port *ports;
 	/* the counts and flags share a word: a cluster's every pod is held on every node */
-	uint32_t nports;
+	uint16_t nports;
 	uint8_t nips;
 	uint8_t nhost_ips;
 	bool ready;	   /* status.conditions Ready=True, or no conditions at all */
 	bool host_network; /* spec.hostNetwork: the node's netns, never a mesh pod */
+	bool has_uid;	   /* metadata.uid, after the addresses (k8s_pod_uid) */
 };
+
+/* A pod's metadata.uid, or NULL: other nodes' pods have none (kube_trim.c). */
+const char *k8s_pod_uid(const struct m_pod *p);
 
 struct m_service_port {
 	char *name; /* may be NULL for a single-port service */

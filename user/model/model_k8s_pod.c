@@ -94,8 +94,14 @@ static void pod_container_ports(struct pctx *c, struct m_pod *p, const struct yn
 			     "letter",
 			     path, cp.name);
 		n = p->nports;
+		if (n == UINT16_MAX) {
+			perr(c, pt, "%s: a pod declares at most %u container ports", path,
+			     UINT16_MAX);
+			free(cp.name);
+			return;
+		}
 		*PUSH(p->ports, n) = cp;
-		p->nports = (uint32_t)n;
+		p->nports = (uint16_t)n;
 	}
 }
 
@@ -212,8 +218,6 @@ static void pod_free_parsed(struct m_pod *p)
 	free(p->service_account);
 	for (size_t i = 0; i < p->nips; i++)
 		free(p->ips[i]);
-	for (size_t i = 0; i < p->nhost_ips; i++)
-		free(p->host_ips[i]);
 	for (size_t i = 0; i < p->nports; i++)
 		free(p->ports[i].name);
 	free(p->ports);
@@ -253,11 +257,12 @@ static void pod_pool_arrays(struct model *m, struct m_pod *p)
 	free(cp);
 }
 
-/* The name and the addresses into one block held by meta.name: with 50,000 pods two blocks
- * fewer each is about 1.5 MB. */
-static void pod_pack(struct m_pod *p)
+/* The name, the addresses and the uid into one block held by meta.name: with 50,000 pods two
+ * blocks fewer each is about 1.5 MB, and no uid pointer in every pod, though only this node's
+ * have one. */
+static void pod_pack(struct m_pod *p, char *uid)
 {
-	size_t len = strlen(p->meta.name) + 1;
+	size_t len = strlen(p->meta.name) + 1 + (uid ? strlen(uid) + 1 : 0);
 	char *b, *at;
 
 	for (size_t i = 0; i < p->nips; i++)
@@ -274,16 +279,36 @@ static void pod_pack(struct m_pod *p)
 		at = stpcpy(at, ip) + 1;
 		free(ip);
 	}
+	if (uid)
+		strcpy(at, uid);
+	p->has_uid = uid != NULL;
+	free(uid);
 }
 
-static void pod_pool(struct model *m, struct m_pod *p)
+const char *k8s_pod_uid(const struct m_pod *p)
 {
-	pod_pack(p);
+	const char *at;
+
+	if (!p->has_uid)
+		return NULL;
+	at = p->nips ? p->ips[p->nips - 1] : p->meta.name;
+	return at + strlen(at) + 1;
+}
+
+/* A node's pods share its addresses: the array is pooled after its strings, as labels are. */
+static char **pod_pool_hosts(struct model *m, char *hosts[2], uint8_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		hosts[i] = model_pool_take(m, hosts[i]);
+	return n ? (char **)model_pool_blob(m, hosts, n * sizeof(*hosts)) : NULL;
+}
+
+static void pod_pool(struct model *m, struct m_pod *p, char *uid)
+{
+	pod_pack(p, uid);
 	p->meta.ns = model_pool_take(m, p->meta.ns);
 	p->node_name = model_pool_take(m, p->node_name);
 	p->service_account = model_pool_take(m, p->service_account);
-	for (size_t i = 0; i < p->nhost_ips; i++)
-		p->host_ips[i] = model_pool_take(m, p->host_ips[i]);
 	pod_pool_arrays(m, p);
 }
 
@@ -291,21 +316,33 @@ int parse_pod(struct pctx *c)
 {
 	const struct ynode *status;
 	struct m_pod p = {0};
+	char *hosts[2] = {0}, *uid = NULL;
+	const char *u;
+	uint8_t nhosts = 0;
 	int before = c->errors;
 
 	pmeta(c, &p.meta, true);
+	/* pmeta checked it */
+	u = ynode_str(ynode_get(ynode_get(c->doc, "metadata"), "uid"));
+	if (u && !(uid = strdup(u)))
+		abort(); /* as the model's arrays do */
 	pod_spec(c, &p);
 	if (!p.service_account)
 		abort();
 	status = pget(c, c->doc, "status", YNODE_MAP, false, NULL);
 	ip_list(c, status, "podIP", "podIPs", p.ips, &p.nips, "a pod");
-	ip_list(c, status, "hostIP", "hostIPs", p.host_ips, &p.nhost_ips, "its node");
+	ip_list(c, status, "hostIP", "hostIPs", hosts, &nhosts, "its node");
+	p.nhost_ips = nhosts;
 	pod_ready(c, &p, status);
 	if (c->errors > before) {
+		for (size_t i = 0; i < nhosts; i++)
+			free(hosts[i]);
 		pod_free_parsed(&p);
+		free(uid);
 		return -EINVAL;
 	}
-	pod_pool(c->m, &p);
+	p.host_ips = pod_pool_hosts(c->m, hosts, nhosts);
+	pod_pool(c->m, &p, uid);
 	*PUSH(c->m->pods, c->m->npods) = p;
 	return 0;
 }
@@ -313,7 +350,6 @@ int parse_pod(struct pctx *c)
 /* What the pod owns; the pooled values go with the model. */
 void k8s_pod_free(struct m_pod *p)
 {
-	free(p->meta.name); /* and the addresses */
-	free(p->meta.uid);
+	free(p->meta.name); /* and the addresses and the uid */
 	memset(p, 0, sizeof(*p));
 }

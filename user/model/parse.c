@@ -507,7 +507,6 @@ void meta_free(struct meta *m)
 {
 	free(m->name);
 	free(m->ns);
-	free(m->uid);
 	labels_free(&m->labels);
 	memset(m, 0, sizeof(*m));
 }
@@ -558,7 +557,8 @@ int pmeta(struct pctx *c, struct meta *out, bool namespaced)
 	} else {
 		out->ns = pxstrdup("");
 	}
-	out->uid = pstr(c, md, "uid", false, "metadata.uid");
+	/* checked for all kinds, kept only by pods, the one kind whose uid is read (model_k8s_pod.c) */
+	free(pstr(c, md, "uid", false, "metadata.uid"));
 	plabels(c, md, "labels", &out->labels, "metadata.labels");
 	return c->errors > before ? -EINVAL : 0;
 }
