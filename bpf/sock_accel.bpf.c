@@ -38,6 +38,8 @@ int accel_sockops(struct bpf_sock_ops *ctx)
 	case BPF_SOCK_OPS_STATE_CB:
 		if (ctx->args[1] == BPF_TCP_CLOSE)
 			accel_closed(ctx, ctx->args[0]);
+		else if (ctx->args[1] == BPF_TCP_FIN_WAIT2)
+			accel_fin_wait2(ctx);
 		break;
 	default:
 		break;

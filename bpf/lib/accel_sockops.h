@@ -161,6 +161,49 @@ static __always_inline __u64 accel_minus_fin(__u64 bytes, __u32 old_state)
 	return fin && bytes ? bytes - 1 : bytes;
 }
 
+/*
+ * bytes_received holds the peer's FIN once it came. From FIN_WAIT2 the socket closes either at
+ * that FIN (into TIME_WAIT) or, closed by its owner, as soon as its own FIN is acknowledged (the
+ * kernel keeps a TIME_WAIT bucket in its place, which takes the peer's FIN later): then nothing
+ * came after FIN_WAIT2, which an orphan could not take but as a FIN.
+ */
+static __always_inline __u64 accel_received_data(const struct bpf_sock_ops *ctx,
+						 const struct skiff_sock_state *st, __u64 bytes,
+						 __u32 old_state)
+{
+	if (old_state == BPF_TCP_FIN_WAIT2 && ctx->bytes_received == st->received_fw2)
+		return bytes;
+	return accel_minus_fin(bytes, old_state);
+}
+
+/* Entering FIN_WAIT2: what was received so far, for accel_received_data. */
+static __always_inline void accel_fin_wait2(struct bpf_sock_ops *ctx)
+{
+	struct bpf_sock *sk = ctx->sk;
+	struct skiff_sock_state *st;
+
+	if (!sk)
+		return;
+	st = sk_state(sk);
+	if (st && st->start_ns)
+		st->received_fw2 = ctx->bytes_received;
+}
+
+/*
+ * bytes_acked holds this end's FIN only once the peer acknowledged it. From FIN_WAIT2 and
+ * TIME_WAIT it did; from LAST_ACK or CLOSING the socket also closes when a RST answers its FIN
+ * (a peer whose TIME_WAIT bucket was refused, a peer that gave up), and then the FIN is the one
+ * byte still unacknowledged.
+ */
+static __always_inline __u64 accel_acked_data(const struct bpf_sock_ops *ctx, __u64 bytes,
+					      __u32 old_state)
+{
+	if ((old_state == BPF_TCP_LAST_ACK || old_state == BPF_TCP_CLOSING) &&
+	    ctx->snd_una != ctx->snd_nxt)
+		return bytes;
+	return accel_minus_fin(bytes, old_state);
+}
+
 /* The messages a same-node connection carried, into its server's history: the client's end
  * adds the connection, what it sent and what reached it over TCP; the server's end, when it was
  * on the fast path, what it redirected. */
@@ -196,8 +239,8 @@ static __always_inline void accel_closed(struct bpf_sock_ops *ctx, __u32 old_sta
 	/* skiffd's end adds only what it redirected: what went over TCP, its pod's end counted */
 	sent = st->redirected;
 	if (!agent)
-		sent += accel_minus_fin(ctx->bytes_acked - st->acked0, old_state);
-	rcvd = accel_minus_fin(ctx->bytes_received - st->received0, old_state);
+		sent += accel_acked_data(ctx, ctx->bytes_acked - st->acked0, old_state);
+	rcvd = accel_received_data(ctx, st, ctx->bytes_received - st->received0, old_state);
 	/* what this socket sent is the request when it is the client, the response otherwise */
 	if (client)
 		d.bytes_received = sent;

@@ -148,17 +148,18 @@ _Static_assert(sizeof(struct skiff_l4_stats) == 48, "skiff_l4_stats layout");
  *     the close callback, which counts the connection and clears start_ns and flags.
  */
 struct skiff_sock_state {
-	__u64 start_ns;	  /* bpf_ktime_get_ns() at established; 0 before it and once counted */
-	__u64 redirected; /* bytes this socket sent through sk_msg redirect (not TCP) */
-	__u64 acked0;	  /* bytes_acked at established (the client's SYN counts one) */
-	__u64 received0;  /* bytes_received at established */
+	__u64 start_ns;	    /* bpf_ktime_get_ns() at established; 0 before it and once counted */
+	__u64 redirected;   /* bytes this socket sent through sk_msg redirect (not TCP) */
+	__u64 acked0;	    /* bytes_acked at established (the client's SYN counts one) */
+	__u64 received0;    /* bytes_received at established */
+	__u64 received_fw2; /* bytes_received when the socket entered FIN_WAIT2 */
 	struct skiff_l4_key pair;
 	__u32 flags; /* SKIFF_SOCK_F_* */
 	__u32 msgs;  /* messages this socket sent through sk_msg redirect */
 	struct skiff_sock_origin vip;
 	struct skiff_sock_origin punt;
 };
-_Static_assert(sizeof(struct skiff_sock_state) == 88, "skiff_sock_state layout");
+_Static_assert(sizeof(struct skiff_sock_state) == 96, "skiff_sock_state layout");
 
 /*
  * skiff_sk_addr value, keyed by an accelerated socket's own struct skiff_sock_key: the socket's

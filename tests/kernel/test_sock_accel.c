@@ -1478,6 +1478,75 @@ static void test_l4_stats(void **state)
 	assert_int_equal(c1.bytes_sent - c0.bytes_sent, 1234);
 }
 
+/* The netns's net.ipv4.tcp_max_tw_buckets (this process is in the test's netns): the old value. */
+static long tw_buckets_set(long v)
+{
+	const char *path = "/proc/sys/net/ipv4/tcp_max_tw_buckets";
+	FILE *f = fopen(path, "r");
+	long old = -1;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &old), 1);
+	fclose(f);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%ld\n", v);
+	assert_int_equal(fclose(f), 0);
+	return old;
+}
+
+/*
+ * One connection whose TCP byte counts one socket reports alone (its peer is no mesh pod): the
+ * server sends `sizeof(buf)` bytes, the client reads them and closes first, then the server.
+ */
+static void close_client_first(const char *ccg, const char *cip, const char *scg, const char *sip)
+{
+	struct pair p = pair_open(AF_INET, ccg, cip, scg, sip);
+	char buf[1234] = {0}, c;
+	size_t got = 0;
+	ssize_t n;
+
+	assert_int_equal(write(p.srv, buf, sizeof(buf)), sizeof(buf));
+	while (got < sizeof(buf) && (n = read(p.cli, buf, sizeof(buf) - got)) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, sizeof(buf));
+	close(p.cli); /* an orphan in FIN_WAIT2 at the server's ACK: closed, before its FIN */
+	usleep(50000);
+	assert_int_equal(read(p.srv, &c, 1), 0); /* the client's FIN: CLOSE_WAIT */
+	close(p.srv);				 /* LAST_ACK */
+	usleep(50000);
+}
+
+/*
+ * TCP's counts hold a FIN as one byte only once it came (received) or was acknowledged (sent):
+ * exact counts either way. A client that closes first counts the server's bytes before the
+ * server's FIN; a server whose FIN meets a RST (the client kept no TIME_WAIT: no bucket allowed
+ * in this netns, as on a node whose TIME_WAIT table is full) closes with that FIN unacknowledged.
+ */
+static void test_l4_stats_fin_counted_once(void **state)
+{
+	struct skiff_l4_stats a0 = l4_read(WL_A, 0), a1, b0 = l4_read(0, WL_B), b1;
+	long old;
+
+	(void)state;
+	/* A, in the mesh, to C outside it: A counts both ways */
+	close_client_first(T.cg_a, POD_A4, T.cg_c, POD_C4);
+	a1 = l4_read(WL_A, 0);
+	printf("# A->C: +%llu closed, A received +%llu\n", a1.conns_closed - a0.conns_closed,
+	       a1.bytes_sent - a0.bytes_sent);
+	assert_int_equal(a1.conns_closed - a0.conns_closed, 1);
+	assert_int_equal(a1.bytes_sent - a0.bytes_sent, 1234);
+	/* C, outside, to B: B counts both ways; its FIN is reset */
+	old = tw_buckets_set(0);
+	close_client_first(T.cg_c, POD_C4, T.cg_b, POD_B4);
+	tw_buckets_set(old);
+	b1 = l4_read(0, WL_B);
+	printf("# C->B: +%llu closed, B sent +%llu\n", b1.conns_closed - b0.conns_closed,
+	       b1.bytes_sent - b0.bytes_sent);
+	assert_int_equal(b1.conns_closed - b0.conns_closed, 1);
+	assert_int_equal(b1.bytes_sent - b0.bytes_sent, 1234);
+}
+
 /* One short A->B connection that carries `n` bytes, counted at close. */
 static void one_conn(const char *ccg, const char *cip, size_t n)
 {
@@ -1813,6 +1882,7 @@ int main(void)
 	    cmocka_unit_test(test_join_relearns),
 	    cmocka_unit_test(test_join_always),
 	    cmocka_unit_test(test_l4_stats),
+	    cmocka_unit_test(test_l4_stats_fin_counted_once),
 	    cmocka_unit_test(test_l4_duration),
 	    cmocka_unit_test(test_vip_client_one_state),
 	    cmocka_unit_test(test_flow_events_read),
