@@ -866,20 +866,6 @@ static void test_msg_peek_while_writing(void **state)
 	pair_close(&p);
 }
 
-/* What skiffd caps a reader's unread redirected bytes at: net.ipv4.tcp_rmem[2] (dp_accel.c). */
-static size_t accel_queue_cap(void)
-{
-	unsigned long long a, b, max = 0;
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "r");
-
-	if (f) {
-		if (fscanf(f, "%llu %llu %llu", &a, &b, &max) != 3)
-			max = 0;
-		fclose(f);
-	}
-	return max >= 65536 ? max : 6 << 20;
-}
-
 /*
  * The reader stops: the writer is redirected up to the cap, then falls back to TCP, whose window
  * stops it (EAGAIN) a few buffers later. A blocking writer then sleeps instead of spinning. The

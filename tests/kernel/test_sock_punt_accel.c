@@ -889,20 +889,6 @@ static void test_punt_fast_ipv6(void **state)
 	check_punt_fast(A6, R6, NODE6);
 }
 
-/* What skiffd caps a reader's unread redirected bytes at: net.ipv4.tcp_rmem[2] (dp_accel.c). */
-static size_t queue_cap(void)
-{
-	unsigned long long a, b, max = 0;
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
-
-	if (f) {
-		if (fscanf(f, "%llu %llu %llu", &a, &b, &max) != 3)
-			max = 0;
-		fclose(f);
-	}
-	return max >= 65536 ? max : 6 << 20;
-}
-
 /*
  * Both directions busy when the pair falls back: skiffd's end writes past the cap while the
  * pod's end sends four times the cap (still sending when skiffd's end reaches it) and reads
@@ -914,7 +900,7 @@ static size_t queue_cap(void)
  */
 static void test_punt_fallback_both_busy(void **state)
 {
-	const size_t cap = queue_cap(), up = 4 * cap, down = cap + (2 << 20);
+	const size_t cap = accel_queue_cap(), up = 4 * cap, down = cap + (2 << 20);
 	int lfd;
 
 	(void)state;
