@@ -298,7 +298,27 @@ struct rt {
 	bool via_socketpair; /* authz hands the relay a socketpair end instead (as HBONE does) */
 	bool fast;	     /* orig_dst says the client is on the fast path (sk_msg redirect) */
 	atomic_int pair_fd;  /* ... and the test gets the other end here */
+	/* what proxy_opts.stream_open / stream_end reported: plain relays report themselves */
+	atomic_int opened, ended, ended_uf, ended_bytes;
 };
+
+static void stream_open(void *ctx, const struct proxy_stream_end *e)
+{
+	struct rt *t = ctx;
+
+	(void)e;
+	atomic_fetch_add(&t->opened, 1);
+}
+
+static void stream_end(void *ctx, const struct proxy_stream_end *e)
+{
+	struct rt *t = ctx;
+
+	atomic_fetch_add(&t->ended_bytes, (int)(e->bytes_up + e->bytes_down));
+	if (e->flags && !strcmp(e->flags, "UF"))
+		atomic_fetch_add(&t->ended_uf, 1);
+	atomic_fetch_add(&t->ended, 1);
+}
 
 static int orig_dst(void *ctx, const struct skiff_punt_key *k, struct skiff_sock_origin *dst)
 {
@@ -362,7 +382,11 @@ static bool deny_word(void *ctx, struct authz_request *rq, char *why, size_t len
 static int setup_with(void **state, const struct proxy_limits *lim)
 {
 	struct rt *t = calloc(1, sizeof(*t));
-	struct proxy_opts o = {.addr4 = "127.0.0.1", .orig_dst = orig_dst, .authz = authz};
+	struct proxy_opts o = {.addr4 = "127.0.0.1",
+			       .orig_dst = orig_dst,
+			       .authz = authz,
+			       .stream_open = stream_open,
+			       .stream_end = stream_end};
 
 	assert_non_null(t);
 	*state = t;
@@ -1078,6 +1102,39 @@ static void test_pod_refuses(void **state)
 	assert_int_equal(stats(t).l7_conns, 1);
 }
 
+/*
+ * Allowed at L4 and relayed in plaintext to a pod that refuses: the client is reset, and the
+ * relay is reported as Envoy's tcp_proxy counts it, opened and closed at once with UF and no
+ * bytes. An allowed relay that works reports no flag.
+ */
+static void test_plain_refused_reports_uf(void **state)
+{
+	struct rt *t = *state;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c;
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	char b;
+
+	t->verdict = PROXY_ALLOW;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	t->dst_port = bound_port(fd); /* bound, not listening: connect() is refused */
+	c = raw_connect(t);
+	assert_true(recv(c, &b, 1, 0) <= 0);
+	close(c);
+	close(fd);
+	assert_true(wait_for(&t->ended, 1));
+	assert_int_equal(atomic_load(&t->opened), 1);
+	assert_int_equal(atomic_load(&t->ended_uf), 1);
+	assert_int_equal(atomic_load(&t->ended_bytes), 0);
+	assert_int_equal(stats(t).upstream_failed, 1);
+
+	t->dst_port = t->srv.port;
+	test_l4_allow_plain(state);
+	assert_true(wait_for(&t->ended, 2));
+	assert_int_equal(atomic_load(&t->opened), 2);
+	assert_int_equal(atomic_load(&t->ended_uf), 1);
+	assert_true(atomic_load(&t->ended_bytes) > 0);
+}
+
 /* proxy_stop ends open L7 relays and releases their deciders. */
 static void test_stop_closes(void **state)
 {
@@ -1252,6 +1309,8 @@ static void test_connect_timeout(void **state)
 		close(fd);
 		assert_int_equal(stats(t).connect_timeouts, plain + 1);
 	}
+	/* the plain relay's dial that timed out is reported with UF (the L7 relay reports none) */
+	assert_true(wait_for(&t->ended_uf, 1));
 	for (int i = 0; i < 4; i++)
 		close(fill[i]);
 	close(lfd);
@@ -1337,6 +1396,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_l4_allow_plain, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_l4_allow_fast_client, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_pod_refuses, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_plain_refused_reports_uf, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stop_closes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_idle_timeout, setup_bounded, teardown),
 	    cmocka_unit_test_setup_teardown(test_sniff_timeout, setup_bounded, teardown),
