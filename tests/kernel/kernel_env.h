@@ -134,18 +134,4 @@ static inline void sa_endpoint(const struct sockaddr_storage *ss, struct skiff_s
 	ep->family = (__u8)addr_from_sockaddr(ss, &ep->addr, &ep->port);
 }
 
-/* What skiffd caps a reader's unread redirected bytes at: net.ipv4.tcp_rmem[2] (dp_accel.c). */
-static inline size_t accel_queue_cap(void)
-{
-	unsigned long long a, b, max = 0;
-	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "re");
-
-	if (f) {
-		if (fscanf(f, "%llu %llu %llu", &a, &b, &max) != 3)
-			max = 0;
-		fclose(f);
-	}
-	return max >= 65536 ? max : 6 << 20;
-}
-
 #endif

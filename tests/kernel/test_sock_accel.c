@@ -873,7 +873,7 @@ static void test_msg_peek_while_writing(void **state)
  */
 static void test_backpressure(void **state)
 {
-	const size_t cap = accel_queue_cap(), limit = cap + (32 << 20), more = 4 << 20;
+	const size_t cap = (size_t)dp_accel_queue_cap(), limit = cap + (32 << 20), more = 4 << 20;
 	struct skiff_l4_stats b0 = l4_read(WL_A, WL_B), b1;
 	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);
 	unsigned char *buf = malloc(65536);
@@ -949,7 +949,7 @@ static bool pair_left(const struct pair *p, int ms)
  */
 static void test_fallback_leaves(void **state)
 {
-	const size_t cap = accel_queue_cap(), limit = cap + (32 << 20), more = 16 << 20;
+	const size_t cap = (size_t)dp_accel_queue_cap(), limit = cap + (32 << 20), more = 16 << 20;
 	const size_t early = 65536, back = 4 << 20;
 	struct skiff_l4_stats b0 = l4_read(WL_A, WL_B), b1;
 	struct pair p = pair_open(AF_INET, T.cg_a, POD_A4, T.cg_b, POD_B4);

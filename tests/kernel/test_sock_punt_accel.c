@@ -900,7 +900,7 @@ static void test_punt_fast_ipv6(void **state)
  */
 static void test_punt_fallback_both_busy(void **state)
 {
-	const size_t cap = accel_queue_cap(), up = 4 * cap, down = cap + (2 << 20);
+	const size_t cap = (size_t)dp_accel_queue_cap(), up = 4 * cap, down = cap + (2 << 20);
 	int lfd;
 
 	(void)state;

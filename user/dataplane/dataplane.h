@@ -103,4 +103,8 @@ int dp_uninstall(const char *bpffs_dir, const char *uplink);
 /* Close file descriptors. With `unpin`, remove links and maps from bpffs: programs detach. */
 void dp_close(struct dataplane *dp, bool unpin);
 
+/* How many redirected bytes a fast-path reader may leave unread before its writer falls back to
+ * TCP: the largest TCP receive buffer (net.ipv4.tcp_rmem[2]), as TCP itself would allow. */
+unsigned long long dp_accel_queue_cap(void);
+
 #endif

@@ -19,8 +19,7 @@
 #include "dataplane/dp_internal.h"
 #include "sock_accel.skel.h"
 
-/* The largest TCP receive buffer (net.ipv4.tcp_rmem[2]): how much a reader may leave unread. */
-static unsigned long long queue_cap(void)
+unsigned long long dp_accel_queue_cap(void)
 {
 	unsigned long long min, def, max = 0;
 	FILE *f = fopen("/proc/sys/net/ipv4/tcp_rmem", "r");
@@ -46,7 +45,7 @@ int dp_accel_load(struct dataplane *dp)
 	}
 	dp->accel->rodata->accel_redirect_on = dp->accel_on;
 	dp->accel->rodata->accel_join_learn = !dp->accel_join_all;
-	dp->accel->rodata->accel_queue_cap = queue_cap();
+	dp->accel->rodata->accel_queue_cap = dp_accel_queue_cap();
 	err = dp_pin_paths(dp, dp->accel->obj);
 	if (err)
 		return err;
