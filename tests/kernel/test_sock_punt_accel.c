@@ -73,9 +73,13 @@ struct xfer {
 	int fd;
 	size_t len, chunk;
 	int err;
-	size_t done;
+	size_t done; /* written so far; read by the other writer's thread (atomics) */
 	pthread_t th;
 	bool running; /* started and not joined yet */
+	/* optional: from `slow_at` bytes on, write slowly, and keep the last chunk back, until
+	 * `other` has written more than `other_past` (20 s at most) */
+	const struct xfer *other;
+	size_t slow_at, other_past;
 };
 
 struct topo {
@@ -286,40 +290,65 @@ static bool pat_equal(const unsigned char *src, size_t off, size_t n)
 	return true;
 }
 
+/* Does x wait for its other writer before this send (1 ms at a time)? */
+static bool xfer_held(struct xfer *x, int *waited_ms)
+{
+	if (!x->other || x->done < x->slow_at ||
+	    __atomic_load_n(&x->other->done, __ATOMIC_ACQUIRE) > x->other_past ||
+	    ++*waited_ms > 20000)
+		return false;
+	usleep(1000);
+	return x->len - x->done <= x->chunk; /* the last chunk waits; the others go, slowly */
+}
+
 /* Write the pattern's first x->len bytes, then shut the write side: the reader's EOF. */
 static void *xfer_main(void *arg)
 {
 	struct xfer *x = arg;
 	unsigned char *buf = malloc(x->chunk);
+	int waited_ms = 0;
 
 	x->err = buf ? 0 : -ENOMEM;
 	while (!x->err && x->done < x->len) {
 		size_t n = x->len - x->done < x->chunk ? x->len - x->done : x->chunk;
 		ssize_t w;
 
+		if (xfer_held(x, &waited_ms))
+			continue;
 		pat_copy(buf, x->done, n);
 		w = send(x->fd, buf, n, MSG_NOSIGNAL); /* case_cleanup may shut the socket */
 		/* a short write leaves the rest of the chunk for the next round */
 		if (w <= 0)
 			x->err = w < 0 ? -errno : -EIO;
 		else
-			x->done += w;
+			__atomic_store_n(&x->done, x->done + w, __ATOMIC_RELEASE);
 	}
 	free(buf);
 	shutdown(x->fd, SHUT_WR);
 	return NULL;
 }
 
-/* Send pattern bytes [from, len) on `fd` from a thread. */
-static void xfer_start(struct xfer *x, int fd, size_t from, size_t len, size_t chunk)
+/* Send pattern bytes [from, len) on `fd` from a thread; `gate`: its slow_at, other, other_past. */
+static void xfer_start_gated(struct xfer *x, int fd, size_t from, size_t len, size_t chunk,
+			     const struct xfer *gate)
 {
 	memset(x, 0, sizeof(*x));
+	if (gate) {
+		x->other = gate->other;
+		x->slow_at = gate->slow_at;
+		x->other_past = gate->other_past;
+	}
 	x->fd = fd;
 	x->done = from;
 	x->len = len;
 	x->chunk = chunk;
 	assert_int_equal(pthread_create(&x->th, NULL, xfer_main, x), 0);
 	x->running = true;
+}
+
+static void xfer_start(struct xfer *x, int fd, size_t from, size_t len, size_t chunk)
+{
+	xfer_start_gated(x, fd, from, len, chunk, NULL);
 }
 
 static void xfer_join(struct xfer *x)
@@ -458,13 +487,20 @@ static long tcp_outsegs(void)
  * and ACKs) when both ends redirect, at least one per 64 KiB over TCP on lo. The writers live
  * in T: a failed check leaves them to case_cleanup().
  */
-static long exchange_rest(const struct conn *c, size_t sent, size_t up, size_t down)
+/* `up_gate`: the client's writer goes slowly from its slow_at on, and keeps its last chunk back,
+ * until the server's has written more than other_past (NULL: both at full speed). */
+static long exchange_gated(const struct conn *c, size_t sent, size_t up, size_t down,
+			   const struct xfer *up_gate)
 {
-	struct xfer *u = &T.xfer[0], *d = &T.xfer[1];
+	struct xfer *u = &T.xfer[0], *d = &T.xfer[1], gate;
 	long segs = tcp_outsegs();
 
-	xfer_start(u, c->cli, sent, up, 64 << 10);
 	xfer_start(d, c->srv, 0, down, 16 << 10);
+	if (up_gate) {
+		gate = *up_gate;
+		gate.other = d;
+	}
+	xfer_start_gated(u, c->cli, sent, up, 64 << 10, up_gate ? &gate : NULL);
 	assert_int_equal(recv_check(c->srv, 256 << 10), up);
 	assert_int_equal(recv_check(c->cli, 256 << 10), down);
 	xfer_join(u);
@@ -472,6 +508,11 @@ static long exchange_rest(const struct conn *c, size_t sent, size_t up, size_t d
 	segs = tcp_outsegs() - segs;
 	printf("# %zu + %zu bytes with %ld TCP segments\n", up - sent, down, segs);
 	return segs;
+}
+
+static long exchange_rest(const struct conn *c, size_t sent, size_t up, size_t down)
+{
+	return exchange_gated(c, sent, up, down, NULL);
 }
 
 static long exchange(const struct conn *c, size_t up, size_t down)
@@ -891,16 +932,19 @@ static void test_punt_fast_ipv6(void **state)
 
 /*
  * Both directions busy when the pair falls back: skiffd's end writes past the cap while the
- * pod's end sends four times the cap (still sending when skiffd's end reaches it) and reads
- * only at the end. skiffd's end falls back at the cap and marks
- * itself; the pod's writer, redirecting all along, sees the mark at a later message. Neither end
- * may leave the sockhash while a redirect from the other is still on its way (the kernel frees a
- * message queued to a psock that is going): every byte arrives, in order, counted exactly, and
- * both ends leave. Several rounds: a redirect is on its way for microseconds at a time.
+ * pod's end sends four times the cap and reads only at the end. skiffd's end falls back at the
+ * cap and marks itself; the pod's writer, redirecting all along, sees the mark at a later
+ * message. Neither end may leave the sockhash while a redirect from the other is still on its
+ * way (the kernel frees a message queued to a psock that is going): every byte arrives, in
+ * order, counted exactly, and both ends leave. Several rounds: a redirect is on its way for
+ * microseconds at a time. The pod's writer goes slowly past the cap, and keeps its last chunk,
+ * until skiffd's end wrote past it: without that, a busy machine that starves skiffd's writer
+ * lets the pod's finish first, and nothing falls back.
  */
 static void test_punt_fallback_both_busy(void **state)
 {
 	const size_t cap = (size_t)dp_accel_queue_cap(), up = 4 * cap, down = cap + (2 << 20);
+	const struct xfer gate = {.slow_at = cap, .other_past = cap};
 	int lfd;
 
 	(void)state;
@@ -913,7 +957,7 @@ static void test_punt_fallback_both_busy(void **state)
 		assert_true(punted_client_in_sockhash(&c));
 		assert_true(in_sockhash(c.srv));
 		assert_int_equal(orig_take(&c, R4), 1);
-		assert_false(redirected(exchange(&c, up, down)));
+		assert_false(redirected(exchange_gated(&c, 0, up, down, &gate)));
 		conn_close(&c);
 		assert_l4_exact(WL_A, SKIFF_WL_AGENT, &b0, up, down);
 		b1 = l4_read(WL_A, SKIFF_WL_AGENT);
