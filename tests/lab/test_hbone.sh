@@ -54,7 +54,7 @@ t_begin "on the wire between the nodes: TLS to 15008 only, never the payload"
 marker=skiff-plaintext-marker-$RANDOM$RANDOM
 node1 timeout $((10 * S)) tcpdump -i eth0 -U -w "$WORK/wire.pcap" tcp >/dev/null 2>&1 &
 dump=$!
-sleep $S
+sleep "$S"
 lab exec -n shop deploy/client -- python3 -c "
 import socket
 s = socket.create_connection(('$ECHO2', 9000), timeout=$((5 * S)))
