@@ -231,24 +231,34 @@ static struct skiff_l4_stats l4_read(__u32 src, __u32 dst)
 	return sum;
 }
 
+/* Has the pair counted its connection, with the bytes wanted, and no fast-path socket left? */
+static bool l4_settled(const struct skiff_l4_stats *b0, const struct skiff_l4_stats *b1,
+		       size_t request, size_t response)
+{
+	return b1->conns_closed != b0->conns_closed &&
+	       b1->bytes_received - b0->bytes_received == request &&
+	       b1->bytes_sent - b0->bytes_sent == response && !key_count(T.addr_fd) &&
+	       !key_count(T.sockhash_fd);
+}
+
 /*
  * After both ends of a connection closed: the pair (src, dst) gained exactly one connection,
  * `request` bytes from its client and `response` bytes back, since `b0`. The close callbacks run
- * a moment after close(): wait until the pod's end counted the connection and no fast-path
- * socket is left (an end in skiff_sk_addr leaves it in the callback that counts its bytes).
+ * a moment after close(), each end's in its own softirq or process: wait (5 s at most, for an
+ * emulated guest on a busy host) until the counts are in and no fast-path socket is left.
  */
 static void assert_l4_exact(__u32 src, __u32 dst, const struct skiff_l4_stats *b0, size_t request,
 			    size_t response)
 {
 	struct skiff_l4_stats b1 = l4_read(src, dst);
+	int waited = 0;
 
-	for (int i = 0; i < 100; i++) {
-		if (b1.conns_closed != b0->conns_closed && !key_count(T.addr_fd) &&
-		    !key_count(T.sockhash_fd))
-			break;
+	for (; waited < 500 && !l4_settled(b0, &b1, request, response); waited++) {
 		usleep(10000);
 		b1 = l4_read(src, dst);
 	}
+	if (waited >= 100)
+		printf("# counted only after %d ms\n", waited * 10);
 	printf("# (%u, %u): +%llu opened, +%llu closed, +%llu request, +%llu response bytes\n", src,
 	       dst, b1.conns_opened - b0->conns_opened, b1.conns_closed - b0->conns_closed,
 	       b1.bytes_received - b0->bytes_received, b1.bytes_sent - b0->bytes_sent);
