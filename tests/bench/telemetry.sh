@@ -13,18 +13,22 @@
 # path (sockperf ping-pong), HTTP/1.1 requests per second through skiffd's L7 router (wrk, one
 # keep-alive connection; the Service port has a VirtualService). Reports medians and ratios to
 # off, the targets (>= 0.97x metrics, >= 0.90x all) and the load average at the start and end.
-#   tests/bench/telemetry.sh BUILD_DIR [--quick|--tiny]  -> BUILD_DIR/bench/telemetry.md
+#   tests/bench/telemetry.sh BUILD_DIR [--quick|--tiny|--rounds N]  -> BUILD_DIR/bench/telemetry.md
+# --rounds N: N rounds of 2 s instead of 5 (a single run's spread is wider than the targets'
+# margins on a shared machine: more rounds narrow the medians).
 set -u
 export LC_ALL=C
 HERE=$(cd "$(dirname "$0")" && pwd)
-USAGE="usage: tests/bench/telemetry.sh BUILD_DIR [--quick|--tiny]"
+USAGE="usage: tests/bench/telemetry.sh BUILD_DIR [--quick|--tiny|--rounds N]"
 BUILD=$(cd "${1:?$USAGE}" && pwd) || exit 2
 case ${2:-full} in
 full) REPS=5 T=2 ;;
 --quick) REPS=2 T=1 ;;
 --tiny) REPS=1 T=1 ;;
+--rounds) REPS=${3:?$USAGE} T=2 ;;
 *) echo "$USAGE" >&2; exit 2 ;;
 esac
+case $REPS in '' | *[!0-9]* | 0) echo "$USAGE" >&2; exit 2 ;; esac
 MODES="off metrics logs tracing all"
 CRR_PORT=7000 LAT_PORT=11111 HTTP_PORT=8080
 # shellcheck source=tests/bench/lib.sh
