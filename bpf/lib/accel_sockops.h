@@ -152,28 +152,38 @@ static __always_inline void accel_established(struct bpf_sock_ops *ctx, bool cli
 		st->flags |= SKIFF_SOCK_F_BOTH_LOCAL;
 }
 
-/* A graceful close counted each FIN as one sequence number in bytes_acked and bytes_received. */
-static __always_inline __u64 accel_minus_fin(__u64 bytes, __u32 old_state)
-{
-	bool fin = old_state == BPF_TCP_FIN_WAIT2 || old_state == BPF_TCP_LAST_ACK ||
-		   old_state == BPF_TCP_CLOSING || old_state == BPF_TCP_TIME_WAIT;
-
-	return fin && bytes ? bytes - 1 : bytes;
-}
-
 /*
- * bytes_received holds the peer's FIN once it came. From FIN_WAIT2 the socket closes either at
- * that FIN (into TIME_WAIT) or, closed by its owner, as soon as its own FIN is acknowledged (the
- * kernel keeps a TIME_WAIT bucket in its place, which takes the peer's FIN later): then nothing
- * came after FIN_WAIT2, which an orphan could not take but as a FIN.
+ * TCP counts a FIN as one sequence number: in bytes_received once the peer's came, in
+ * bytes_acked once ours was acknowledged. At close, the state the socket left says which:
+ * - received: CLOSE_WAIT, LAST_ACK, CLOSING and TIME_WAIT come after the peer's FIN. From
+ *   FIN_WAIT2 the socket closes either at that FIN (into TIME_WAIT) or, closed by its owner, as
+ *   soon as its own FIN is acknowledged (the kernel keeps a TIME_WAIT bucket in its place, which
+ *   takes the peer's FIN later): the FIN came only if bytes_received grew after FIN_WAIT2, which
+ *   an orphan could not take but as a FIN.
+ * - sent: FIN_WAIT2 and TIME_WAIT come after our FIN's ACK. LAST_ACK and CLOSING also close when
+ *   a RST answers our FIN (a peer whose TIME_WAIT bucket was refused, a peer that gave up), and
+ *   then the FIN is the one byte still unacknowledged.
  */
 static __always_inline __u64 accel_received_data(const struct bpf_sock_ops *ctx,
 						 const struct skiff_sock_state *st, __u64 bytes,
 						 __u32 old_state)
 {
-	if (old_state == BPF_TCP_FIN_WAIT2 && ctx->bytes_received == st->received_fw2)
-		return bytes;
-	return accel_minus_fin(bytes, old_state);
+	bool fin;
+
+	switch (old_state) {
+	case BPF_TCP_CLOSE_WAIT:
+	case BPF_TCP_LAST_ACK:
+	case BPF_TCP_CLOSING:
+	case BPF_TCP_TIME_WAIT:
+		fin = true;
+		break;
+	case BPF_TCP_FIN_WAIT2:
+		fin = ctx->bytes_received != st->received_fw2;
+		break;
+	default:
+		fin = false;
+	}
+	return fin && bytes ? bytes - 1 : bytes;
 }
 
 /* Entering FIN_WAIT2: what was received so far, for accel_received_data. */
@@ -189,19 +199,24 @@ static __always_inline void accel_fin_wait2(struct bpf_sock_ops *ctx)
 		st->received_fw2 = ctx->bytes_received;
 }
 
-/*
- * bytes_acked holds this end's FIN only once the peer acknowledged it. From FIN_WAIT2 and
- * TIME_WAIT it did; from LAST_ACK or CLOSING the socket also closes when a RST answers its FIN
- * (a peer whose TIME_WAIT bucket was refused, a peer that gave up), and then the FIN is the one
- * byte still unacknowledged.
- */
 static __always_inline __u64 accel_acked_data(const struct bpf_sock_ops *ctx, __u64 bytes,
 					      __u32 old_state)
 {
-	if ((old_state == BPF_TCP_LAST_ACK || old_state == BPF_TCP_CLOSING) &&
-	    ctx->snd_una != ctx->snd_nxt)
-		return bytes;
-	return accel_minus_fin(bytes, old_state);
+	bool fin;
+
+	switch (old_state) {
+	case BPF_TCP_FIN_WAIT2:
+	case BPF_TCP_TIME_WAIT:
+		fin = true;
+		break;
+	case BPF_TCP_LAST_ACK:
+	case BPF_TCP_CLOSING:
+		fin = ctx->snd_una == ctx->snd_nxt;
+		break;
+	default:
+		fin = false;
+	}
+	return fin && bytes ? bytes - 1 : bytes;
 }
 
 /* The messages a same-node connection carried, into its server's history: the client's end

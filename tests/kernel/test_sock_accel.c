@@ -1504,10 +1504,36 @@ static void close_client_first(const char *ccg, const char *cip, const char *scg
 }
 
 /*
+ * One connection as above, the client sending `sizeof(buf)` bytes and its FIN; the server reads
+ * them (CLOSE_WAIT), then the client aborts (SO_LINGER 0: a RST), which closes the server with
+ * the client's FIN received and its own never sent.
+ */
+static void reset_in_close_wait(const char *ccg, const char *cip, const char *scg, const char *sip)
+{
+	struct pair p = pair_open(AF_INET, ccg, cip, scg, sip);
+	struct linger abort_close = {.l_onoff = 1, .l_linger = 0};
+	char buf[1234] = {0};
+	size_t got = 0;
+	ssize_t n;
+
+	assert_int_equal(write(p.cli, buf, sizeof(buf)), sizeof(buf));
+	shutdown(p.cli, SHUT_WR);
+	while ((n = read(p.srv, buf, sizeof(buf))) > 0)
+		got += (size_t)n;
+	assert_int_equal(got, sizeof(buf)); /* and the FIN: CLOSE_WAIT */
+	assert_int_equal(setsockopt(p.cli, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)),
+			 0);
+	close(p.cli);
+	usleep(50000);
+	close(p.srv);
+}
+
+/*
  * TCP's counts hold a FIN as one byte only once it came (received) or was acknowledged (sent):
  * exact counts either way. A client that closes first counts the server's bytes before the
  * server's FIN; a server whose FIN meets a RST (the client kept no TIME_WAIT: no bucket allowed
- * in this netns, as on a node whose TIME_WAIT table is full) closes with that FIN unacknowledged.
+ * in this netns, as on a node whose TIME_WAIT table is full) closes with that FIN unacknowledged;
+ * a server reset in CLOSE_WAIT closes with the client's FIN received.
  */
 static void test_l4_stats_fin_counted_once(void **state)
 {
@@ -1531,6 +1557,14 @@ static void test_l4_stats_fin_counted_once(void **state)
 	       b1.bytes_sent - b0.bytes_sent);
 	assert_int_equal(b1.conns_closed - b0.conns_closed, 1);
 	assert_int_equal(b1.bytes_sent - b0.bytes_sent, 1234);
+	/* C to B again: B reset in CLOSE_WAIT, its received bytes without the FIN */
+	reset_in_close_wait(T.cg_c, POD_C4, T.cg_b, POD_B4);
+	b0 = b1;
+	b1 = l4_read(0, WL_B);
+	printf("# C->B reset: +%llu closed, B received +%llu\n", b1.conns_closed - b0.conns_closed,
+	       b1.bytes_received - b0.bytes_received);
+	assert_int_equal(b1.conns_closed - b0.conns_closed, 1);
+	assert_int_equal(b1.bytes_received - b0.bytes_received, 1234);
 }
 
 /* One short A->B connection that carries `n` bytes, counted at close. */
