@@ -1521,8 +1521,8 @@ static void reset_in_close_wait(const char *ccg, const char *cip, const char *sc
 	while ((n = read(p.srv, buf, sizeof(buf))) > 0)
 		got += (size_t)n;
 	assert_int_equal(got, sizeof(buf)); /* and the FIN: CLOSE_WAIT */
-	assert_int_equal(setsockopt(p.cli, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)),
-			 0);
+	assert_int_equal(
+	    setsockopt(p.cli, SOL_SOCKET, SO_LINGER, &abort_close, sizeof(abort_close)), 0);
 	close(p.cli);
 	usleep(50000);
 	close(p.srv);
