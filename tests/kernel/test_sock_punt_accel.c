@@ -76,10 +76,10 @@ struct xfer {
 	size_t done; /* written so far; read by the other writer's thread (atomics) */
 	pthread_t th;
 	bool running; /* started and not joined yet */
-	/* optional: from `slow_at` bytes on, write slowly, and keep the last chunk back, until
-	 * `other` has written more than `other_past` (20 s at most) */
+	/* optional: keep the last chunk back until `other` has written more than `other_past`
+	 * (20 s at most) */
 	const struct xfer *other;
-	size_t slow_at, other_past;
+	size_t other_past;
 };
 
 struct topo {
@@ -300,15 +300,15 @@ static bool pat_equal(const unsigned char *src, size_t off, size_t n)
 	return true;
 }
 
-/* Does x wait for its other writer before this send (1 ms at a time)? */
+/* Does x wait for its other writer before this send (1 ms at a time)? Only its last chunk. */
 static bool xfer_held(struct xfer *x, int *waited_ms)
 {
-	if (!x->other || x->done < x->slow_at ||
+	if (!x->other || x->len - x->done > x->chunk ||
 	    __atomic_load_n(&x->other->done, __ATOMIC_ACQUIRE) > x->other_past ||
 	    ++*waited_ms > 20000)
 		return false;
 	usleep(1000);
-	return x->len - x->done <= x->chunk; /* the last chunk waits; the others go, slowly */
+	return true;
 }
 
 /* Write the pattern's first x->len bytes, then shut the write side: the reader's EOF. */
@@ -338,14 +338,13 @@ static void *xfer_main(void *arg)
 	return NULL;
 }
 
-/* Send pattern bytes [from, len) on `fd` from a thread; `gate`: its slow_at, other, other_past. */
+/* Send pattern bytes [from, len) on `fd` from a thread; `gate`: its other and other_past. */
 static void xfer_start_gated(struct xfer *x, int fd, size_t from, size_t len, size_t chunk,
 			     const struct xfer *gate)
 {
 	memset(x, 0, sizeof(*x));
 	if (gate) {
 		x->other = gate->other;
-		x->slow_at = gate->slow_at;
 		x->other_past = gate->other_past;
 	}
 	x->fd = fd;
@@ -497,20 +496,23 @@ static long tcp_outsegs(void)
  * and ACKs) when both ends redirect, at least one per 64 KiB over TCP on lo. The writers live
  * in T: a failed check leaves them to case_cleanup().
  */
-/* `up_gate`: the client's writer goes slowly from its slow_at on, and keeps its last chunk back,
- * until the server's has written more than other_past (NULL: both at full speed). */
+/* `up_gate`: the client's writer keeps its last chunk back until the server's has written more
+ * than other_past (NULL: neither waits). */
 static long exchange_gated(const struct conn *c, size_t sent, size_t up, size_t down,
 			   const struct xfer *up_gate)
 {
 	struct xfer *u = &T.xfer[0], *d = &T.xfer[1], gate;
 	long segs = tcp_outsegs();
 
-	xfer_start(d, c->srv, 0, down, 16 << 10);
+	/* the client's writer first, as a pod's request comes before the answer: started second on
+	 * one CPU, it could find the server's end already fallen back and never redirect */
+	memset(d, 0, sizeof(*d)); /* what the gate reads before the server's writer starts */
 	if (up_gate) {
 		gate = *up_gate;
 		gate.other = d;
 	}
 	xfer_start_gated(u, c->cli, sent, up, 64 << 10, up_gate ? &gate : NULL);
+	xfer_start(d, c->srv, 0, down, 16 << 10);
 	assert_int_equal(recv_check(c->srv, 256 << 10), up);
 	assert_int_equal(recv_check(c->cli, 256 << 10), down);
 	xfer_join(u);
@@ -947,14 +949,15 @@ static void test_punt_fast_ipv6(void **state)
  * message. Neither end may leave the sockhash while a redirect from the other is still on its
  * way (the kernel frees a message queued to a psock that is going): every byte arrives, in
  * order, counted exactly, and both ends leave. Several rounds: a redirect is on its way for
- * microseconds at a time. The pod's writer goes slowly past the cap, and keeps its last chunk,
- * until skiffd's end wrote past it: without that, a busy machine that starves skiffd's writer
- * lets the pod's finish first, and nothing falls back.
+ * microseconds at a time. The pod's writer keeps its last chunk back until skiffd's end wrote
+ * past the cap: without that, a busy machine that starves skiffd's writer lets the pod's finish
+ * first, and nothing falls back (a round where that happens shows no race, but the rounds where
+ * skiffd's end falls back first, the usual order, have the pod's writer at full speed).
  */
 static void test_punt_fallback_both_busy(void **state)
 {
 	const size_t cap = (size_t)dp_accel_queue_cap(), up = 4 * cap, down = cap + (2 << 20);
-	const struct xfer gate = {.slow_at = cap, .other_past = cap};
+	const struct xfer gate = {.other_past = cap};
 	int lfd;
 
 	(void)state;
