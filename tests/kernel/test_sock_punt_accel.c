@@ -504,8 +504,8 @@ static long exchange_gated(const struct conn *c, size_t sent, size_t up, size_t 
 	struct xfer *u = &T.xfer[0], *d = &T.xfer[1], gate;
 	long segs = tcp_outsegs();
 
-	/* the client's writer first, as a pod's request comes before the answer: started second on
-	 * one CPU, it could find the server's end already fallen back and never redirect */
+	/* the client's writer first, as a pod's request comes before the answer; the server's
+	 * first on one CPU may fall back before the client's first message, leaving no race */
 	memset(d, 0, sizeof(*d)); /* what the gate reads before the server's writer starts */
 	if (up_gate) {
 		gate = *up_gate;

@@ -19,8 +19,8 @@ LAB_BPFFS=/sys/fs/bpf/skiff-lab
 # Ten upgrades on the host. In a vmtest guest two: each round costs the same kernel work
 # (programs loaded, links replaced, listeners handed over) that round one proves on 6.1, and
 # two still leave a replaced skiffd that must exit while the first holds the long connection;
-# a hand-off takes over a minute of a TCG guest (the new skiffd's programs are verified under
-# emulation). SKIFF_UPGRADE_ROUNDS overrides both.
+# a hand-off took about 73 s of a TCG guest of its own (where that time goes was not
+# measured). SKIFF_UPGRADE_ROUNDS overrides both.
 ROUNDS=${SKIFF_UPGRADE_ROUNDS:-10}
 [ -n "${SKIFF_VMTEST:-}" ] && ROUNDS=${SKIFF_UPGRADE_ROUNDS:-2}
 
