@@ -332,6 +332,14 @@ if [ "$BENCH" != none ]; then
 	fi
 fi
 
+# failed_cases LOG: each failed case's line and the first lines of what it said, so that the
+# summary (often all that is left of a CI run) says why, not only which test
+failed_cases() {
+	awk '/^ *not ok / && !/# SKIP/ { n = 0; print; keep = 1; next }
+		keep && /^ *#/ && n < 6 { print; n++; next }
+		{ keep = 0 }' "$1" 2>/dev/null | head -40 | sed -E 's/^ +/  /; s/^/case:    /'
+}
+
 echo
 echo "== vmtest summary"
 echo "kernel:  $(cat "$RUN/kernel" 2>/dev/null || echo '?') ($KDESC)," \
@@ -341,6 +349,7 @@ echo "job:     $JOB: $(cat "$RUN/run_seconds" 2>/dev/null || echo '?') s, exit c
 result=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$RUN/output.log" 2>/dev/null | tail -1)
 [ -n "$result" ] && echo "tests:   $result"
 grep -E '^(failed: |skip - )' "$RUN/output.log" 2>/dev/null | sed 's/^/tests:   /'
+failed_cases "$RUN/output.log"
 # A refused BPF program: the verifier's own words (test_bpf_load prints its log).
 grep -v 'broken> ' "$RUN/output.log" 2>/dev/null | grep -A 30 'the verifier refused it; its log:' |
 	grep -E '(refused it; its log:|^ *#   \| )' | head -20 | sed 's/^ *#* */verifier: /'
@@ -354,6 +363,7 @@ if [ -n "$BESIDE_BENCH" ]; then
 	echo "tests:   ${bresult:-no result} in the bench guest: lab $BESIDE_BENCH," \
 		"$(cat "$BRUN/run_seconds" 2>/dev/null || echo '?') s"
 	grep -E '^(failed: |skip - )' "$BRUN/output.log" 2>/dev/null | sed 's/^/tests:   /'
+	failed_cases "$BRUN/output.log"
 fi
 if [ "$BENCH" != none ]; then
 	echo "bench:   $BENCH_JOB: $(cat "$BRUN/bench_seconds" 2>/dev/null || echo '?') s, exit code" \

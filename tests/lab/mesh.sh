@@ -21,25 +21,41 @@ within_binomial() {
 		exit !(d <= 3.29 * sqrt(n * p * (1 - p)) + 0.5) }'
 }
 
-# The applied generation of a node's skiffd (from its admin port, inside the node netns).
-generation() {
-	lab exec --node "${1:-node-1}" -- curl -s --max-time 2 127.0.0.1:15000/config_dump |
-		sed -nE 's/.*"generation":([0-9]+).*/\1/p'
-}
+# Waits stretch in an emulated guest (SKIFF_VMTEST): there one CPU, shared with another guest on
+# a loaded host, runs skiffd, the lab and the test's own commands in turn.
+LAB_SLOW=$([ -n "${SKIFF_VMTEST:-}" ] && echo 4 || echo 1)
 
+# The node's skiffd's /config_dump (its admin port, inside the node netns). A read that got
+# nothing (skiffd busy past curl's limit) is tried twice more: a slow answer must not pass for
+# "no generation", which would end a wait early or fail a comparison.
 config_dump() {
-	lab exec --node "${1:-node-1}" -- curl -s --max-time 2 127.0.0.1:15000/config_dump
+	local out _
+	for _ in 1 2 3; do
+		out=$(lab exec --node "${1:-node-1}" -- curl -s --max-time $((2 * LAB_SLOW)) \
+			127.0.0.1:15000/config_dump) && [ -n "$out" ] && break
+	done
+	[ -z "$out" ] || printf '%s\n' "$out"
 }
 
-# wait_generation_change NODE OLD [TIMEOUT_DS]: wait until the generation differs from OLD.
-wait_generation_change() {
-	local node=$1 old=$2 n=${3:-30}
+# The applied generation of a node's skiffd.
+generation() {
+	config_dump "${1:-node-1}" | sed -nE 's/.*"generation":([0-9]+).*/\1/p'
+}
+
+# wait_until_changed GETTER NODE OLD TIMEOUT_DS: GETTER's value for NODE is a number other than
+# OLD within TIMEOUT_DS tenths of a second (times LAB_SLOW); a read that got nothing is no change.
+wait_until_changed() {
+	local get=$1 node=$2 old=$3 n=$(($4 * LAB_SLOW)) v
 	for _ in $(seq "$n"); do
-		[ "$(generation "$node")" != "$old" ] && return 0
+		v=$("$get" "$node")
+		[ -n "$v" ] && [ "$v" != "$old" ] && return 0
 		sleep 0.1
 	done
 	return 1
 }
+
+# wait_generation_change NODE OLD [TIMEOUT_DS]: wait until the generation differs from OLD.
+wait_generation_change() { wait_until_changed generation "$1" "$2" "${3:-30}"; }
 
 # Wait until the node's skiffd has reloaded at least once more (accepted or rejected).
 reloads() {
@@ -50,14 +66,7 @@ rejected() {
 	config_dump "${1:-node-1}" | sed -nE 's/.*"rejected":([0-9]+).*/\1/p'
 }
 
-wait_reload() {
-	local node=$1 old=$2
-	for _ in $(seq 30); do
-		[ "$(reloads "$node")" != "$old" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_reload() { wait_until_changed reloads "$1" "$2" 30; }
 
 # Write a file into skiffd's config dir the way a config-management tool would (atomically).
 config_put() {

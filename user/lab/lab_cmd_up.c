@@ -9,8 +9,10 @@
 
 #include "lab/lab_proc.h"
 
-#define POD_READY_MS   10000
-#define AGENT_READY_MS 30000
+/* Bounds for a starved machine (an emulated guest beside another): they only matter when
+ * something never comes up, and a process that died ends the wait at once. */
+#define POD_READY_MS   30000
+#define AGENT_READY_MS 90000
 
 static void merge_service(struct lab *lab, struct lab_service *in)
 {
