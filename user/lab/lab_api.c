@@ -27,7 +27,7 @@
 #define SERVER_SCRIPT "fake_apiserver.py"
 /* The server makes its certificates with seven openssl runs before it listens: seconds on a
  * starved emulated guest. The bound only matters when it never starts; a dead one ends the wait. */
-#define READY_MS      90000
+#define READY_MS 90000
 
 void lab_api_kubeconfig_path(char *out, const struct lab *lab)
 {
