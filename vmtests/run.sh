@@ -72,7 +72,7 @@ fi
 # minutes of bench plus these, against the suites guest's unit and kernel suites plus the rest.
 BESIDE_BENCH=
 if [ "$SUITE" = all ] && [ -z "$CMD" ] && [ $BROKEN = 0 ] && [ "$BENCH" != none ]; then
-	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_authz_conformance|test_canary|test_deploy_caps|test_kube_lab|test_upgrade)}
+	BESIDE_BENCH=${VMTEST_BESIDE_BENCH-@(test_authz_conformance|test_canary|test_deploy_caps|test_kube_lab|test_restart|test_traffic_policy|test_upgrade)}
 fi
 # Lab tests of userspace features whose kernel dependence the guest's other lab tests already
 # cover: the host's run alone has them, which keeps CI's two guests within their time. Access
