@@ -296,6 +296,58 @@ static void test_table_kept(void **state)
 	metrics_table_free(t);
 }
 
+/* A series is found by its label values, not their rendering: values that trade characters with
+ * a neighbour are other series, a status is part of an HTTP series' identity, a NULL value is
+ * the empty one (both render as ""), and one differing byte anywhere makes a new series. */
+static void test_table_identity(void **state)
+{
+	struct metrics_table *t = metrics_table_new(64);
+	struct metrics_key k;
+	long base, shifted, s200, s503, other;
+
+	(void)state;
+	fill_key(&k, "a", 0);
+	snprintf(k.src.app, sizeof(k.src.app), "ab");
+	snprintf(k.src.version, sizeof(k.src.version), "c");
+	base = metrics_table_series(t, &k, false);
+	snprintf(k.src.app, sizeof(k.src.app), "a");
+	snprintf(k.src.version, sizeof(k.src.version), "bc");
+	shifted = metrics_table_series(t, &k, false);
+	assert_true(base >= 0 && shifted >= 0 && base != shifted);
+	snprintf(k.src.app, sizeof(k.src.app), "ab");
+	snprintf(k.src.version, sizeof(k.src.version), "c");
+	assert_int_equal(metrics_table_series(t, &k, false), base);
+	/* the same values as HTTP are another series, and each status one more */
+	fill_key(&k, "a", 200);
+	s200 = metrics_table_series(t, &k, true);
+	fill_key(&k, "a", 503);
+	s503 = metrics_table_series(t, &k, true);
+	assert_true(s200 >= 0 && s503 >= 0 && s200 != s503 && s200 != base);
+	fill_key(&k, "a", 200);
+	assert_int_equal(metrics_table_series(t, &k, true), s200);
+	/* a NULL reporter is the empty one */
+	fill_key(&k, "n", 0);
+	k.reporter = NULL;
+	other = metrics_table_series(t, &k, false);
+	k.reporter = "";
+	assert_int_equal(metrics_table_series(t, &k, false), other);
+	/* one byte of the last value */
+	fill_key(&k, "n", 0);
+	k.reporter = "";
+	k.security = "nonf";
+	assert_true(metrics_table_series(t, &k, false) != other);
+	/* the longest values there can be are still one series each */
+	fill_key(&k, "x", 0);
+	memset(k.src.workload, 'w', sizeof(k.src.workload) - 1);
+	memset(k.dst.principal, 'p', sizeof(k.dst.principal) - 1);
+	memset(k.dst_service, 's', sizeof(k.dst_service) - 1);
+	other = metrics_table_series(t, &k, false);
+	assert_true(other >= 0);
+	assert_int_equal(metrics_table_series(t, &k, false), other);
+	assert_int_equal(metrics_table_held(t), 7);
+	metrics_table_free(t);
+}
+
 static const char pods_yaml[] =
     "apiVersion: v1\nkind: Pod\n"
     "metadata:\n  name: reviews-v1-5f8d7c9b6d-x2x4z\n  namespace: bookinfo\n"
@@ -596,11 +648,12 @@ static int bench(void)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_escaping),	  cmocka_unit_test(test_families),
-	    cmocka_unit_test(test_histogram),	  cmocka_unit_test(test_negotiate),
-	    cmocka_unit_test(test_http),	  cmocka_unit_test(test_gzip_pages),
-	    cmocka_unit_test(test_deflate_lines), cmocka_unit_test(test_table),
-	    cmocka_unit_test(test_table_kept),	  cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_escaping),	   cmocka_unit_test(test_families),
+	    cmocka_unit_test(test_histogram),	   cmocka_unit_test(test_negotiate),
+	    cmocka_unit_test(test_http),	   cmocka_unit_test(test_gzip_pages),
+	    cmocka_unit_test(test_deflate_lines),  cmocka_unit_test(test_table),
+	    cmocka_unit_test(test_table_kept),	   cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_table_identity),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "--bench"))

@@ -8,6 +8,10 @@
  * and the caller's handles to them stay; each scrape counts from zero, and a page shows the
  * series the scrape added to. A page of 10,000 series then renders no label and allocates
  * nothing.
+ *
+ * A series is found by its key text, the label values copied end to end, not by its rendered
+ * labels: rendering (25 names and escaped values) cost more than everything else an L7 request
+ * does for its metrics, and it is needed once per series, not once per request.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -20,6 +24,8 @@
 struct series {
 	char *labels; /* rendered, without braces */
 	size_t llen;
+	char *key; /* key text (below), what tells this series from the others */
+	size_t klen;
 	uint32_t epoch; /* the scrape that last added to it */
 	bool http;
 	struct metrics_tcp tcp;
@@ -62,8 +68,10 @@ void metrics_table_free(struct metrics_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < t->n; i++) {
 		free(t->s[i].labels);
+		free(t->s[i].key);
+	}
 	free(t->s);
 	free(t->idx);
 	free(t->mmap);
@@ -131,36 +139,139 @@ static char *render_labels(const struct metrics_key *k, bool http)
 	return sb_take(&b);
 }
 
-static uint64_t hash(const char *s, bool http)
-{
-	uint64_t h = http ? 0x9e3779b97f4a7c15ull : 1469598103934665603ull;
+/*
+ * Key text: every value render_labels writes, in its order, each ended by a NUL (values hold
+ * none), and an HTTP series' status as the int's bytes last. Decoded left to right it gives back
+ * each value, so two keys are the same text only when every label is the same.
+ */
+struct key_text {
+	char stack[2048];
+	char *p; /* stack, or malloc'd for a key that does not fit */
+	size_t len;
+};
 
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
+static const char *peer_value(const struct metrics_peer *e, size_t i)
+{
+	const char *const v[] = {e->workload,
+				 e->ns,
+				 e->principal,
+				 e->app,
+				 e->version,
+				 e->canonical_service,
+				 e->canonical_revision,
+				 e->cluster};
+
+	return v[i];
 }
 
-/* The series with these labels (taken over), created when new; NULL when the table is full. */
-static struct series *find_or_add_labels(struct metrics_table *t, char *labels, bool http)
+#define PEER_VALUES 8
+#define KEY_VALUES  (1 + 2 * PEER_VALUES + 6)
+
+static void key_values(const struct metrics_key *k, const char **v)
 {
-	size_t slot = hash(labels, http) & (t->nslots - 1);
+	size_t n = 0;
 
-	for (; t->idx[slot]; slot = (slot + 1) & (t->nslots - 1)) {
-		struct series *s = &t->s[t->idx[slot] - 1];
+	v[n++] = k->reporter;
+	for (size_t i = 0; i < PEER_VALUES; i++)
+		v[n++] = peer_value(&k->src, i);
+	for (size_t i = 0; i < PEER_VALUES; i++)
+		v[n++] = peer_value(&k->dst, i);
+	v[n++] = k->dst_service;
+	v[n++] = k->dst_service_name;
+	v[n++] = k->dst_service_ns;
+	v[n++] = k->protocol;
+	v[n++] = k->response_flags ? k->response_flags : "-";
+	v[n++] = k->security;
+}
 
-		if (s->http == http && !strcmp(s->labels, labels)) {
-			free(labels);
+/* 0, or -ENOMEM (a key too long for the stack and no memory for it) */
+static int key_text_make(struct key_text *kt, const struct metrics_key *k, bool http)
+{
+	const char *v[KEY_VALUES];
+	size_t len[KEY_VALUES], total = http ? sizeof(k->response_code) : 0;
+	char *p;
+
+	key_values(k, v);
+	for (size_t i = 0; i < KEY_VALUES; i++) {
+		v[i] = v[i] ? v[i] : ""; /* as metrics_label renders NULL */
+		total += (len[i] = strlen(v[i])) + 1;
+	}
+	kt->p = total <= sizeof(kt->stack) ? kt->stack : malloc(total);
+	if (!kt->p)
+		return -ENOMEM;
+	p = kt->p;
+	for (size_t i = 0; i < KEY_VALUES; i++) {
+		memcpy(p, v[i], len[i] + 1);
+		p += len[i] + 1;
+	}
+	if (http)
+		memcpy(p, &k->response_code, sizeof(k->response_code));
+	kt->len = total;
+	return 0;
+}
+
+static void key_text_done(struct key_text *kt)
+{
+	if (kt->p != kt->stack)
+		free(kt->p);
+}
+
+/* Eight bytes a step (a key is a few hundred): multiply, then fold the high bits into the low
+ * ones that pick the slot. */
+static uint64_t hash(const char *s, size_t n, bool http)
+{
+	const uint64_t m = 0x9fb21c651e98df25ull;
+	uint64_t h = (http ? 0x9e3779b97f4a7c15ull : 1469598103934665603ull) ^ n, w;
+
+	for (; n >= 8; s += 8, n -= 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * m;
+		h ^= h >> 29;
+	}
+	w = 0;
+	memcpy(&w, s, n);
+	h = (h ^ w) * m;
+	return h ^ (h >> 32);
+}
+
+/* The series of this key, touched; NULL when there is none yet, with its free slot in *slot. */
+static struct series *lookup(struct metrics_table *t, const char *key, size_t klen, bool http,
+			     size_t *slot)
+{
+	size_t i = hash(key, klen, http) & (t->nslots - 1);
+
+	for (; t->idx[i]; i = (i + 1) & (t->nslots - 1)) {
+		struct series *s = &t->s[t->idx[i] - 1];
+
+		if (s->http == http && s->klen == klen && !memcmp(s->key, key, klen)) {
 			touch(t, s);
 			return s;
 		}
 	}
-	if (t->n == t->cap) {
+	*slot = i;
+	return NULL;
+}
+
+/* A new series in `slot` with copies of key and labels; NULL when the table is full or memory
+ * is short (counted as dropped either way: its counts are lost, nothing else). */
+static struct series *insert(struct metrics_table *t, size_t slot, const char *key, size_t klen,
+			     char *labels, bool http)
+{
+	char *kcopy = NULL;
+
+	if (t->n < t->cap && labels && (kcopy = malloc(klen)))
+		memcpy(kcopy, key, klen);
+	if (!kcopy) {
 		free(labels);
 		t->dropped++;
 		return NULL;
 	}
-	t->s[t->n] = (struct series){
-	    .labels = labels, .llen = strlen(labels), .epoch = t->epoch, .http = http};
+	t->s[t->n] = (struct series){.labels = labels,
+				     .llen = strlen(labels),
+				     .key = kcopy,
+				     .klen = klen,
+				     .epoch = t->epoch,
+				     .http = http};
 	t->touched++;
 	t->idx[slot] = ++t->n;
 	return &t->s[t->n - 1];
@@ -168,7 +279,19 @@ static struct series *find_or_add_labels(struct metrics_table *t, char *labels, 
 
 static struct series *find_or_add(struct metrics_table *t, const struct metrics_key *k, bool http)
 {
-	return find_or_add_labels(t, render_labels(k, http), http);
+	struct key_text kt;
+	struct series *s;
+	size_t slot;
+
+	if (key_text_make(&kt, k, http)) {
+		t->dropped++;
+		return NULL;
+	}
+	s = lookup(t, kt.p, kt.len, http, &slot);
+	if (!s)
+		s = insert(t, slot, kt.p, kt.len, render_labels(k, http), http);
+	key_text_done(&kt);
+	return s;
 }
 
 static void hist_add(struct metrics_hist *a, const struct metrics_hist *b)
@@ -181,8 +304,7 @@ static void hist_add(struct metrics_hist *a, const struct metrics_hist *b)
 
 long metrics_table_series(struct metrics_table *t, const struct metrics_key *k, bool http)
 {
-	char *labels = render_labels(k, http);
-	struct series *s = labels ? find_or_add_labels(t, labels, http) : NULL;
+	struct series *s = find_or_add(t, k, http);
 
 	return s ? s - t->s : -ENOSPC;
 }
@@ -232,7 +354,7 @@ static struct series *merge_target(struct metrics_table *t, const struct metrics
 {
 	const struct series *f = &from->s[i];
 	struct series *s;
-	char *labels;
+	size_t slot;
 
 	if (t->mfrom != from) {
 		if (t->mmap_cap) /* memset's pointer must not be NULL, even for 0 bytes */
@@ -253,8 +375,9 @@ static struct series *merge_target(struct metrics_table *t, const struct metrics
 		touch(t, s);
 		return s;
 	}
-	labels = strdup(f->labels);
-	s = labels ? find_or_add_labels(t, labels, f->http) : NULL;
+	s = lookup(t, f->key, f->klen, f->http, &slot);
+	if (!s)
+		s = insert(t, slot, f->key, f->klen, strdup(f->labels), f->http);
 	if (s && i < t->mmap_cap)
 		t->mmap[i] = (size_t)(s - t->s) + 1;
 	return s;
