@@ -47,6 +47,31 @@ static void test_request_id(void **s)
 	assert_string_not_equal(a, b);
 }
 
+/* Tags are cut to their fields, whether copied ("%s") or formatted, and always terminated. */
+static void test_tag_bounds(void **s)
+{
+	struct trace_span *sp = calloc(1, sizeof(*sp));
+	char longv[400], longk[64];
+
+	(void)s;
+	memset(longv, 'v', sizeof(longv) - 1);
+	longv[sizeof(longv) - 1] = 0;
+	memset(longk, 'k', sizeof(longk) - 1);
+	longk[sizeof(longk) - 1] = 0;
+	trace_tag(sp, longk, "%s", longv);
+	trace_tag(sp, "n", "%d-%s", 7, longv);
+	trace_tag(sp, "short", "%s", "x");
+	assert_int_equal(strlen(sp->tags[0].key), sizeof(sp->tags[0].key) - 1);
+	assert_int_equal(strlen(sp->tags[0].val), sizeof(sp->tags[0].val) - 1);
+	assert_int_equal(strlen(sp->tags[1].val), sizeof(sp->tags[1].val) - 1);
+	assert_memory_equal(sp->tags[1].val, "7-vv", 4);
+	assert_string_equal(sp->tags[2].val, "x");
+	for (size_t i = sp->ntags; i < TRACE_MAX_TAGS + 2; i++)
+		trace_tag(sp, "more", "%s", "y");
+	assert_int_equal(sp->ntags, TRACE_MAX_TAGS);
+	free(sp);
+}
+
 static void test_traceparent_ok(void **s)
 {
 	struct trace_in t;
@@ -713,6 +738,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_id),
+	    cmocka_unit_test(test_tag_bounds),
 	    cmocka_unit_test(test_traceparent_ok),
 	    cmocka_unit_test(test_traceparent_malformed),
 	    cmocka_unit_test(test_b3),

@@ -68,15 +68,24 @@ void trace_hex(const uint8_t *p, size_t len, char *out)
 
 void trace_request_id(char out[TRACE_REQID_LEN])
 {
+	static const uint8_t cut[] = {8, 12, 16, 20}; /* hex digits before each dash */
 	uint8_t u[16];
 	char h[33];
+	size_t o = 0;
 
 	trace_random(u, sizeof(u));
 	u[6] = (uint8_t)((u[6] & 0x0f) | 0x40); /* version 4 */
 	u[8] = (uint8_t)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
 	trace_hex(u, sizeof(u), h);
-	snprintf(out, TRACE_REQID_LEN, "%.8s-%.4s-%.4s-%.4s-%.12s", h, h + 8, h + 12, h + 16,
-		 h + 20);
+	/* 8-4-4-4-12, put together by hand: it is made for every request */
+	for (size_t i = 0, c = 0; i < 32; i++) {
+		if (c < sizeof(cut) && i == cut[c]) {
+			out[o++] = '-';
+			c++;
+		}
+		out[o++] = h[i];
+	}
+	out[o] = 0;
 }
 
 static int hexval(char c, bool lower_only)

@@ -12,6 +12,15 @@
 #include "model/model.h"
 #include "tracing/tracing.h"
 
+/* src into dst[size], cut to fit, always terminated */
+static void copy_cut(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
 void trace_tag(struct trace_span *s, const char *key, const char *fmt, ...)
 {
 	struct trace_tag *t;
@@ -20,9 +29,13 @@ void trace_tag(struct trace_span *s, const char *key, const char *fmt, ...)
 	if (s->ntags == TRACE_MAX_TAGS)
 		return;
 	t = &s->tags[s->ntags++];
-	snprintf(t->key, sizeof(t->key), "%s", key);
+	copy_cut(t->key, sizeof(t->key), key);
 	va_start(ap, fmt);
-	vsnprintf(t->val, sizeof(t->val), fmt, ap);
+	/* most tags are one string: copied, not formatted (a span has about 18) */
+	if (!strcmp(fmt, "%s"))
+		copy_cut(t->val, sizeof(t->val), va_arg(ap, const char *));
+	else
+		vsnprintf(t->val, sizeof(t->val), fmt, ap);
 	va_end(ap);
 }
 
