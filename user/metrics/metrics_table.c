@@ -96,24 +96,31 @@ static void touch(struct metrics_table *t, struct series *s)
 	memset(&s->req, 0, sizeof(s->req));
 }
 
+/* A peer's label values, in the order of its label names below */
+static const char *peer_value(const struct metrics_peer *e, size_t i)
+{
+	const char *const v[] = {e->workload,
+				 e->ns,
+				 e->principal,
+				 e->app,
+				 e->version,
+				 e->canonical_service,
+				 e->canonical_revision,
+				 e->cluster};
+
+	return v[i];
+}
+
 static void peer_labels(struct strbuf *b, const char *side, const struct metrics_peer *e)
 {
 	static const char *const names[] = {
 	    "workload", "workload_namespace", "principal",	    "app",
 	    "version",	"canonical_service",  "canonical_revision", "cluster"};
-	const char *vals[] = {e->workload,
-			      e->ns,
-			      e->principal,
-			      e->app,
-			      e->version,
-			      e->canonical_service,
-			      e->canonical_revision,
-			      e->cluster};
 	char name[64];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(name, sizeof(name), "%s_%s", side, names[i]);
-		metrics_label(b, name, vals[i]);
+		metrics_label(b, name, peer_value(e, i));
 	}
 }
 
@@ -150,19 +157,6 @@ struct key_text {
 	size_t len;
 };
 
-static const char *peer_value(const struct metrics_peer *e, size_t i)
-{
-	const char *const v[] = {e->workload,
-				 e->ns,
-				 e->principal,
-				 e->app,
-				 e->version,
-				 e->canonical_service,
-				 e->canonical_revision,
-				 e->cluster};
-
-	return v[i];
-}
 
 #define PEER_VALUES 8
 #define KEY_VALUES  (1 + 2 * PEER_VALUES + 6)
