@@ -96,31 +96,33 @@ static void touch(struct metrics_table *t, struct series *s)
 	memset(&s->req, 0, sizeof(s->req));
 }
 
-/* A peer's label values, in the order of its label names below */
-static const char *peer_value(const struct metrics_peer *e, size_t i)
-{
-	const char *const v[] = {e->workload,
-				 e->ns,
-				 e->principal,
-				 e->app,
-				 e->version,
-				 e->canonical_service,
-				 e->canonical_revision,
-				 e->cluster};
+#define PEER_VALUES 8
 
-	return v[i];
+/* A peer's label values into v[PEER_VALUES], in the order of its label names below */
+static void peer_values(const struct metrics_peer *e, const char **v)
+{
+	v[0] = e->workload;
+	v[1] = e->ns;
+	v[2] = e->principal;
+	v[3] = e->app;
+	v[4] = e->version;
+	v[5] = e->canonical_service;
+	v[6] = e->canonical_revision;
+	v[7] = e->cluster;
 }
 
 static void peer_labels(struct strbuf *b, const char *side, const struct metrics_peer *e)
 {
-	static const char *const names[] = {
+	static const char *const names[PEER_VALUES] = {
 	    "workload", "workload_namespace", "principal",	    "app",
 	    "version",	"canonical_service",  "canonical_revision", "cluster"};
+	const char *vals[PEER_VALUES];
 	char name[64];
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	peer_values(e, vals);
+	for (size_t i = 0; i < PEER_VALUES; i++) {
 		snprintf(name, sizeof(name), "%s_%s", side, names[i]);
-		metrics_label(b, name, peer_value(e, i));
+		metrics_label(b, name, vals[i]);
 	}
 }
 
@@ -157,19 +159,17 @@ struct key_text {
 	size_t len;
 };
 
-
-#define PEER_VALUES 8
-#define KEY_VALUES  (1 + 2 * PEER_VALUES + 6)
+#define KEY_VALUES (1 + 2 * PEER_VALUES + 6)
 
 static void key_values(const struct metrics_key *k, const char **v)
 {
 	size_t n = 0;
 
 	v[n++] = k->reporter;
-	for (size_t i = 0; i < PEER_VALUES; i++)
-		v[n++] = peer_value(&k->src, i);
-	for (size_t i = 0; i < PEER_VALUES; i++)
-		v[n++] = peer_value(&k->dst, i);
+	peer_values(&k->src, v + n);
+	n += PEER_VALUES;
+	peer_values(&k->dst, v + n);
+	n += PEER_VALUES;
 	v[n++] = k->dst_service;
 	v[n++] = k->dst_service_name;
 	v[n++] = k->dst_service_ns;
